@@ -1,0 +1,1 @@
+"""Cryptography: algorithm-tagged keys and suites (sm, intl, pq) behind one interface."""

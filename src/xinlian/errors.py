@@ -1,0 +1,23 @@
+"""The root of every typed error Xinlian raises.
+
+Each package defines one error family below `XinlianError`; every error carries a stable
+numeric `code` and a short `name`, so that RPC, CLI and receipts can report it the same way.
+Codes are grouped by package: 1xxx codec, 2xxx crypto, 3xxx storage, 4xxx ledger and
+mempool, 5xxx execution, 6xxx node/API, 7xxx Qi, 8xxx distributed crypto.
+"""
+
+from __future__ import annotations
+
+
+class XinlianError(Exception):
+    """Base of all typed errors. Subclasses set `code` and `name`."""
+
+    code: int = 1
+    name: str = "error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.name)
+        self.message = message or self.name
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "name": self.name, "message": self.message}

@@ -1,0 +1,1 @@
+"""Execution: transaction execution, system contracts and the Wasm engine host."""

@@ -1,0 +1,1 @@
+"""The Wasm engine host: wasmtime with fuel, memory limits and the host API."""

@@ -1,0 +1,1 @@
+"""Qi (契): the contract language compiler, source to WebAssembly."""

@@ -1,0 +1,1 @@
+"""Ledger: transactions, blocks, receipts, genesis and the mempool."""

@@ -1,0 +1,1 @@
+"""Node assembly: configuration, services, lifecycle and ordering."""

@@ -1,0 +1,1 @@
+"""Client SDK: build, sign, submit, wait for and verify transactions and proofs."""

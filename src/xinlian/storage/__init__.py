@@ -1,0 +1,1 @@
+"""Storage: LMDB key-value backend, the authenticated state tree and indexes."""
