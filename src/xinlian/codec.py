@@ -8,9 +8,10 @@ integers, unsorted maps, ...), so hashes and signatures over encodings are well 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
+from typing_extensions import dataclass_transform
 
 from xinlian.errors import XinlianError
 
@@ -59,8 +60,14 @@ class NonCanonicalError(CodecError):
     name = "non_canonical"
 
 
-class Struct(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """Base of every canonical record: immutable, encoded as an array in field order."""
+if TYPE_CHECKING:
+    # Tell type checkers that subclasses inherit `frozen` (msgspec applies it at runtime).
+    @dataclass_transform(frozen_default=True, field_specifiers=(msgspec.field,))
+    class Struct(msgspec.Struct, frozen=True):
+        """Base of every canonical record: immutable, encoded as an array in field order."""
+else:
+    class Struct(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+        """Base of every canonical record: immutable, encoded as an array in field order."""
 
 
 def fixed_bytes(n: int) -> Any:
@@ -110,5 +117,5 @@ def decode(data: bytes | bytearray | memoryview, type_: type[T] | Any,
         raise TooDeepError("nesting too deep") from exc
     if check_canonical and _encoder.encode(value) != bytes(data):
         raise NonCanonicalError("input is not the canonical encoding of the value it decodes to")
-    return value  # type: ignore[no-any-return]
+    return value
 

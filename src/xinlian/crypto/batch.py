@@ -1,0 +1,67 @@
+"""Batch signature verification on every core.
+
+A batch is split into one chunk per worker process and verified in parallel; small batches
+run in the calling process, where shipping them would cost more than verifying them.
+Workers start with `forkserver` so that a threaded caller (the node's event loop) is safe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from xinlian.crypto.signing import verify_raw
+
+Item = tuple[int, bytes, bytes, bytes]  # (alg, public key, message, signature)
+
+INLINE_LIMIT = 32
+_pool: ProcessPoolExecutor | None = None
+
+
+def workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _pool_instance() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["xinlian.crypto.signing"])
+        _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=ctx)
+        atexit.register(shutdown)
+    return _pool
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they restart on the next large batch)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+def _verify_chunk(items: Sequence[Item]) -> list[bool]:
+    return [_safe_verify(*item) for item in items]
+
+
+def _safe_verify(alg: int, public: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        return verify_raw(alg, public, message, signature)
+    except Exception:
+        return False  # an unknown algorithm or unparseable key is simply invalid here
+
+
+def verify_batch(items: Sequence[Item], *, parallel: bool = True) -> list[bool]:
+    """One bool per item, in order: is the signature valid?"""
+    if not parallel or len(items) <= INLINE_LIMIT or workers() == 1:
+        return _verify_chunk(items)
+    n = workers()
+    size = (len(items) + n - 1) // n
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    out: list[bool] = []
+    for part in _pool_instance().map(_verify_chunk, chunks):
+        out.extend(part)
+    return out

@@ -1,0 +1,41 @@
+"""The crypto package's typed errors (2xxx)."""
+
+from __future__ import annotations
+
+from xinlian.errors import XinlianError
+
+
+class CryptoError(XinlianError):
+    code = 2000
+    name = "crypto_error"
+
+
+class InvalidSignature(CryptoError):
+    code = 2001
+    name = "invalid_signature"
+
+
+class InvalidKey(CryptoError):
+    """Key bytes that do not decode to a valid key of the named algorithm."""
+
+    code = 2002
+    name = "invalid_key"
+
+
+class DecryptionError(CryptoError):
+    """Authentication failed or the ciphertext is malformed."""
+
+    code = 2003
+    name = "decryption_failed"
+
+
+class UnknownAlgorithm(CryptoError):
+    code = 2004
+    name = "unknown_algorithm"
+
+
+class AlgorithmMismatch(CryptoError):
+    """A key, signature or ciphertext was used with another algorithm's object."""
+
+    code = 2005
+    name = "algorithm_mismatch"

@@ -1,0 +1,167 @@
+"""SM2 (GB/T 32918): signatures with the signer-ID digest Z_A, and public-key encryption.
+
+Signing and verification run in Tongsuo (tongsuopy), whose `ECDSA(SM3())` on an SM2 key
+computes e = SM3(Z_A || M) with the default ID 1234567812345678, exactly as GB/T 32918.2
+requires; the tests check this against the standard's example. Signatures travel as the
+fixed 64-byte r || s (DER is not canonical); public keys as the 65-byte uncompressed point.
+
+Encryption (GB/T 32918.4) runs in GmSSL (gmssl-pyx) and uses the 2016 C1 || C3 || C2 layout.
+GmSSL limits one SM2 encryption to 255 bytes, so `seal`/`open_sealed` wrap longer data in a
+digital envelope: SM2 encrypts a fresh SM4 key and SM4-GCM carries the data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gmssl_pyx
+from tongsuopy.crypto import hashes as _hashes
+from tongsuopy.crypto import serialization as _ser
+from tongsuopy.crypto.asymciphers import ec as _ec
+from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
+from tongsuopy.crypto.exceptions import InvalidSignature as _TongsuoInvalidSignature
+
+from xinlian.crypto.errors import DecryptionError, InvalidKey
+from xinlian.crypto.hashes import sm3
+
+DEFAULT_ID = b"1234567812345678"
+N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
+B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
+GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
+
+PUBLIC_KEY_SIZE = 65
+SIGNATURE_SIZE = 64
+MAX_DIRECT_PLAINTEXT = 255
+_ECDSA_SM3 = _ec.ECDSA(_hashes.SM3())
+
+
+def z_a(public_key: bytes, signer_id: bytes = DEFAULT_ID) -> bytes:
+    """Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA), GB/T 32918.2 section 5.5."""
+    entl = (len(signer_id) * 8).to_bytes(2, "big")
+    fields = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
+    return sm3(entl + signer_id + fields + public_key[1:])
+
+
+class SM2PrivateKey:
+    """An SM2 signing and decryption key (a scalar d in [1, n-2])."""
+
+    __slots__ = ("_key", "public_bytes", "secret")
+
+    def __init__(self, secret: bytes) -> None:
+        d = int.from_bytes(secret, "big")
+        if len(secret) != 32 or not 1 <= d <= N - 2:
+            raise InvalidKey("an SM2 private key is a 32-byte scalar in [1, n-2]")
+        self.secret = bytes(secret)
+        self._key = _ec.derive_private_key(d, _ec.SM2())
+        self.public_bytes = self._key.public_key().public_bytes(
+            _ser.Encoding.X962, _ser.PublicFormat.UncompressedPoint)
+
+    @classmethod
+    def generate(cls) -> SM2PrivateKey:
+        _pub, secret = gmssl_pyx.sm2_key_generate()
+        return cls(secret)
+
+    def sign(self, message: bytes) -> bytes:
+        """r || s over SM3(Z_A || message) with the default signer ID."""
+        body, _ = _der_read(self._key.sign(message, _ECDSA_SM3), 0, 0x30)
+        r, pos = _der_read(body, 0, 0x02)
+        s, _ = _der_read(body, pos, 0x02)
+        return _int32(r) + _int32(s)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """GB/T 32918.4 decryption of a C1 || C3 || C2 ciphertext."""
+        try:
+            return bytes(gmssl_pyx.sm2_decrypt(self.secret, _c1c3c2_to_der(ciphertext)))
+        except (gmssl_pyx.GmsslInnerError, ValueError) as exc:
+            raise DecryptionError("SM2 decryption failed") from exc
+
+
+@lru_cache(maxsize=65536)
+def _public_key(data: bytes) -> _ec.EllipticCurvePublicKey:
+    if len(data) != PUBLIC_KEY_SIZE or data[0] != 4:
+        raise InvalidKey("an SM2 public key is a 65-byte uncompressed point")
+    try:
+        return _ec.EllipticCurvePublicKey.from_encoded_point(_ec.SM2(), data)
+    except ValueError as exc:
+        raise InvalidKey("the SM2 public key is not a point on the curve") from exc
+
+
+def check_public_key(data: bytes) -> None:
+    """Raise InvalidKey unless `data` is an uncompressed point on the SM2 curve."""
+    _public_key(bytes(data))
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Verify r || s over SM3(Z_A || message) with the default signer ID."""
+    if len(signature) != SIGNATURE_SIZE:
+        return False
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    if not (1 <= r < N and 1 <= s < N):
+        return False
+    try:
+        _public_key(bytes(public_key)).verify(encode_dss_signature(r, s), message, _ECDSA_SM3)
+    except (_TongsuoInvalidSignature, InvalidKey):
+        return False
+    return True
+
+
+def encrypt(public_key: bytes, plaintext: bytes) -> bytes:
+    """GB/T 32918.4 encryption of 1..255 bytes, as C1 || C3 || C2."""
+    check_public_key(public_key)
+    if not 1 <= len(plaintext) <= MAX_DIRECT_PLAINTEXT:
+        raise ValueError("direct SM2 encryption takes 1 to 255 bytes; use seal() for more")
+    return _der_to_c1c3c2(gmssl_pyx.sm2_encrypt(public_key[1:], plaintext))
+
+
+# --- DER <-> C1 || C3 || C2 -------------------------------------------------------------
+# GmSSL speaks SEQUENCE { INTEGER x1, INTEGER y1, OCTET STRING C3, OCTET STRING C2 }.
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _der_int(v: int) -> bytes:
+    body = v.to_bytes(v.bit_length() // 8 + 1, "big")
+    return b"\x02" + _der_len(len(body)) + body
+
+
+def _c1c3c2_to_der(ct: bytes) -> bytes:
+    if len(ct) < 65 + 32 + 1 or ct[0] != 4:
+        raise DecryptionError("malformed SM2 ciphertext")
+    x1, y1 = int.from_bytes(ct[1:33], "big"), int.from_bytes(ct[33:65], "big")
+    c3, c2 = ct[65:97], ct[97:]
+    body = (_der_int(x1) + _der_int(y1) + b"\x04" + _der_len(32) + c3
+            + b"\x04" + _der_len(len(c2)) + c2)
+    return b"\x30" + _der_len(len(body)) + body
+
+
+def _der_read(data: bytes, pos: int, tag: int) -> tuple[bytes, int]:
+    if data[pos] != tag:
+        raise ValueError("unexpected DER tag")
+    n = data[pos + 1]
+    pos += 2
+    if n & 0x80:
+        width = n & 0x7F
+        n = int.from_bytes(data[pos:pos + width], "big")
+        pos += width
+    return data[pos:pos + n], pos + n
+
+
+def _der_to_c1c3c2(der: bytes) -> bytes:
+    body, _ = _der_read(der, 0, 0x30)
+    x1, pos = _der_read(body, 0, 0x02)
+    y1, pos = _der_read(body, pos, 0x02)
+    c3, pos = _der_read(body, pos, 0x04)
+    c2, _ = _der_read(body, pos, 0x04)
+    return b"\x04" + _int32(x1) + _int32(y1) + c3 + c2
+
+
+def _int32(der_integer: bytes) -> bytes:
+    return int.from_bytes(der_integer, "big").to_bytes(32, "big")
