@@ -37,37 +37,37 @@ MAX_PARTIES = 1024
 
 
 class TblsError(XinlianError):
-    """Threshold BLS failures (83xx)."""
+    """Threshold BLS failures (840x)."""
 
-    code = 8300
+    code = 8400
     name = "tbls_error"
 
 
 class InvalidPointError(TblsError):
     """Bytes that are not a compressed point of the prime-order subgroup."""
 
-    code = 8301
+    code = 8401
     name = "tbls_invalid_point"
 
 
 class InvalidShareError(TblsError):
     """A key share or key set that is malformed or inconsistent (index, size, threshold)."""
 
-    code = 8302
+    code = 8402
     name = "tbls_invalid_share"
 
 
 class InvalidPartialError(TblsError):
     """A partial signature that is malformed, out of range, or duplicated (replayed)."""
 
-    code = 8303
+    code = 8403
     name = "tbls_invalid_partial"
 
 
 class NotEnoughPartialsError(TblsError):
     """Fewer than t valid partial signatures; `culprits` names the signers caught cheating."""
 
-    code = 8304
+    code = 8404
     name = "tbls_not_enough_partials"
 
     def __init__(self, message: str, culprits: tuple[int, ...] = ()) -> None:
@@ -78,7 +78,7 @@ class NotEnoughPartialsError(TblsError):
 class InvalidBeaconError(TblsError):
     """A beacon round whose signature does not verify under the beacon's group key."""
 
-    code = 8305
+    code = 8405
     name = "tbls_invalid_beacon"
 
 

@@ -84,7 +84,7 @@ def test_t_minus_one_valid_partials_fail_and_name_culprits(committee):
     with pytest.raises(tbls.NotEnoughPartialsError) as err:
         tbls.combine(keys, MSG, [*good, forged])
     assert err.value.culprits == (6,)
-    assert err.value.code == 8304
+    assert err.value.code == 8404
     with pytest.raises(tbls.NotEnoughPartialsError):
         tbls.combine(keys, MSG, good)
 
