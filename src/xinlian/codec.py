@@ -8,7 +8,7 @@ integers, unsorted maps, ...), so hashes and signatures over encodings are well 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, overload
 
 import msgspec
 from typing_extensions import dataclass_transform
@@ -99,8 +99,17 @@ def _decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
     return dec
 
 
-def decode(data: bytes | bytearray | memoryview, type_: type[T] | Any,
-           *, max_size: int = MAX_MESSAGE_SIZE, check_canonical: bool = True) -> T:
+Buffer = bytes | bytearray | memoryview
+
+
+@overload
+def decode(data: Buffer, type_: type[T], *, max_size: int = ...,
+           check_canonical: bool = ...) -> T: ...
+@overload
+def decode(data: Buffer, type_: Any, *, max_size: int = ...,
+           check_canonical: bool = ...) -> Any: ...
+def decode(data: Buffer, type_: Any, *, max_size: int = MAX_MESSAGE_SIZE,
+           check_canonical: bool = True) -> Any:
     """Decode `data` as `type_`, rejecting anything that is not its canonical encoding."""
     if len(data) > max_size:
         raise OversizeError(f"{len(data)} bytes exceeds the limit of {max_size}")

@@ -1,0 +1,93 @@
+"""The ledger and mempool's typed errors (4xxx): why a transaction or block is refused."""
+
+from __future__ import annotations
+
+from xinlian.errors import XinlianError
+
+
+class LedgerError(XinlianError):
+    code = 4000
+    name = "ledger_error"
+
+
+class InvalidTransaction(LedgerError):
+    code = 4001
+    name = "invalid_transaction"
+
+
+class WrongChain(InvalidTransaction):
+    code = 4002
+    name = "wrong_chain_id"
+
+
+class BadSignature(InvalidTransaction):
+    code = 4003
+    name = "bad_signature"
+
+
+class NonceTooLow(InvalidTransaction):
+    """The nonce was already used: a replay or a stale resubmission."""
+
+    code = 4004
+    name = "nonce_too_low"
+
+
+class NonceTooHigh(InvalidTransaction):
+    """The nonce is beyond the sender's admission window."""
+
+    code = 4005
+    name = "nonce_too_high"
+
+
+class InsufficientFunds(InvalidTransaction):
+    code = 4006
+    name = "insufficient_funds"
+
+
+class TxTooLarge(InvalidTransaction):
+    code = 4007
+    name = "tx_too_large"
+
+
+class Expired(InvalidTransaction):
+    code = 4008
+    name = "expired"
+
+
+class DuplicateTransaction(InvalidTransaction):
+    code = 4009
+    name = "duplicate"
+
+
+class NotPermitted(InvalidTransaction):
+    """The sender is not an account allowed to submit transactions."""
+
+    code = 4010
+    name = "not_permitted"
+
+
+class MempoolFull(LedgerError):
+    code = 4011
+    name = "mempool_full"
+
+
+class UnknownKind(InvalidTransaction):
+    code = 4012
+    name = "unknown_kind"
+
+
+class FeeTooLow(InvalidTransaction):
+    """The fee limit does not cover the transaction's base cost."""
+
+    code = 4013
+    name = "fee_limit_too_low"
+
+
+class InvalidGenesis(LedgerError):
+    code = 4020
+    name = "invalid_genesis"
+
+
+class InvalidBlock(LedgerError):
+    code = 4030
+    name = "invalid_block"
