@@ -1,0 +1,108 @@
+"""What a running node offers the API layer: the records it returns and the calls it takes.
+
+`api/` programs against `NodeAPI` only, so the JSON-RPC server and SDK work unchanged
+whether the node orders alone (solo) or through BFT consensus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from xinlian.codec import Struct
+from xinlian.crypto.suites import Suite
+from xinlian.ledger.account import Account
+from xinlian.ledger.block import Block, BlockHeader, Receipt
+from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.merkle import AuditPath
+from xinlian.storage.proof import Proof
+
+
+class NodeStatus(Struct):
+    chain_id: str
+    suite: str
+    genesis_hash: bytes
+    height: int
+    head_hash: bytes
+    state_root: bytes
+    mempool_size: int
+    committed_txs: int
+    node_key: bytes  # encoded PublicKey of the node that signs block headers
+
+
+class SubmitResult(Struct):
+    """Admission outcome of one submitted transaction: its hash, or the typed error."""
+
+    tx_hash: bytes
+    accepted: bool
+    code: int = 0
+    error: str = ""
+    message: str = ""
+
+
+class TxRecord(Struct):
+    """A committed transaction, where it is, and the path proving it in the block's tx_root."""
+
+    raw: bytes
+    tx_hash: bytes
+    height: int
+    index: int
+    header: BlockHeader
+    tx_path: AuditPath
+    receipt: Receipt
+
+
+class StateProof(Struct):
+    """A state value (None when absent) at a height, with the proof against the header."""
+
+    key: bytes
+    value: bytes | None
+    proof: Proof
+    header: BlockHeader
+    header_signature: bytes  # encoded Signature of the proposer over the header
+
+
+class AccountView(Struct):
+    address: bytes
+    account: Account
+    state: StateProof
+
+
+BlockListener = Callable[[Block, Sequence[Receipt]], None]
+
+
+class NodeAPI(Protocol):
+    genesis: Genesis
+    suite: Suite
+
+    def status(self) -> NodeStatus: ...
+
+    async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:
+        """Admit a batch of encoded transactions into the mempool (verified on all cores)."""
+        ...
+
+    def block(self, height: int) -> Block | None: ...
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None: ...
+
+    def transaction(self, tx_hash: bytes) -> TxRecord | None: ...
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None: ...
+
+    def pending(self, tx_hash: bytes) -> bool:
+        """True while the transaction waits in the mempool."""
+        ...
+
+    def account(self, address: bytes, height: int | None = None) -> AccountView: ...
+
+    def state_proof(self, key: bytes, height: int | None = None) -> StateProof: ...
+
+    def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
+        """Hashes of a sender's committed transactions in nonce order, paginated."""
+        ...
+
+    def add_block_listener(self, listener: BlockListener) -> None:
+        """Call `listener(block, receipts)` on the event loop after each commit."""
+        ...
+
+    def remove_block_listener(self, listener: BlockListener) -> None: ...
