@@ -28,7 +28,7 @@ import blspy
 import py_arkworks_bls12381 as ark
 
 from xinlian import codec
-from xinlian.errors import XinlianError
+from xinlian.crypto.groups import DistributedCryptoError
 
 ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 G1_SIZE = 48
@@ -36,7 +36,7 @@ G2_SIZE = 96
 MAX_PARTIES = 1024
 
 
-class TblsError(XinlianError):
+class TblsError(DistributedCryptoError):
     """Threshold BLS failures (840x)."""
 
     code = 8400
