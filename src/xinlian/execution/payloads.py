@@ -1,0 +1,64 @@
+"""Payloads of the native transaction kinds: transfers and system-contract operations.
+
+System operations form a tagged union (the tag is the first array element), so one payload
+type decodes any of them and an unknown operation is a typed decoding error.
+
+Who may do what (enforced in execution.system):
+- GrantSubmit / RevokeSubmit: any organisation admin.
+- AddAdmin / RemoveAdmin: an admin of that organisation (an organisation keeps >= 1 admin).
+- Propose(AddOrganisation | RemoveOrganisation): any admin; it takes effect once admins of
+  more than two thirds of the organisations have approved (the proposer's counts), as
+  consortium membership changes do in Fabric and FISCO BCOS.
+"""
+
+from __future__ import annotations
+
+from xinlian.codec import Struct, fixed_bytes, max_bytes
+from xinlian.crypto.keys import PublicKey
+
+Address = fixed_bytes(20)
+Name = max_bytes(64)
+
+
+class Transfer(Struct):
+    to: Address  # type: ignore[valid-type]
+    amount: int
+    memo: max_bytes(256) = b""  # type: ignore[valid-type]
+
+
+class GrantSubmit(Struct, tag="grant_submit"):
+    address: Address  # type: ignore[valid-type]
+
+
+class RevokeSubmit(Struct, tag="revoke_submit"):
+    address: Address  # type: ignore[valid-type]
+
+
+class AddAdmin(Struct, tag="add_admin"):
+    organisation: str
+    admin: PublicKey
+
+
+class RemoveAdmin(Struct, tag="remove_admin"):
+    organisation: str
+    admin: PublicKey
+
+
+class AddOrganisation(Struct, tag="add_org"):
+    name: str
+    admins: list[PublicKey]
+
+
+class RemoveOrganisation(Struct, tag="remove_org"):
+    name: str
+
+
+class Propose(Struct, tag="propose"):
+    change: AddOrganisation | RemoveOrganisation
+
+
+class Approve(Struct, tag="approve"):
+    proposal: fixed_bytes(32)  # type: ignore[valid-type]  # the proposing transaction's hash
+
+
+SystemOp = GrantSubmit | RevokeSubmit | AddAdmin | RemoveAdmin | Propose | Approve
