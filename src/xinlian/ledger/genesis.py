@@ -19,6 +19,10 @@ from xinlian.crypto.suites import Suite, get_suite
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.errors import InvalidGenesis
 
+# Fees are burned and nothing mints, so no balance can exceed the genesis supply, which
+# keeps every balance inside the codec's 64-bit integers.
+MAX_SUPPLY = 2**63 - 1
+
 
 class ChainParams(Struct):
     block_interval_ms: int = 200      # a block every interval, or sooner when full
@@ -121,6 +125,8 @@ def genesis_from_dict(doc: dict[str, Any]) -> Genesis:
         accounts.append(GenesisAccount(address, balance))
     if len({a.address for a in accounts}) != len(accounts):
         raise InvalidGenesis("an address appears twice in accounts")
+    if sum(a.balance for a in accounts) > MAX_SUPPLY:
+        raise InvalidGenesis(f"total supply exceeds {MAX_SUPPLY}")
     return Genesis(chain_id, suite.name, int(doc.get("timestamp_ms", 0)), params, orgs,
                    accounts)
 

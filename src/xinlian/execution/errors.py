@@ -1,0 +1,32 @@
+"""Execution's typed errors (5xxx): why a transaction failed. They end up in receipts."""
+
+from __future__ import annotations
+
+from xinlian.errors import XinlianError
+
+
+class ExecutionError(XinlianError):
+    code = 5000
+    name = "execution_error"
+
+
+class InsufficientBalance(ExecutionError):
+    code = 5001
+    name = "insufficient_balance"
+
+
+class Unauthorised(ExecutionError):
+    code = 5002
+    name = "unauthorised"
+
+
+class InvalidOperation(ExecutionError):
+    """A well-formed operation that the current state does not allow."""
+
+    code = 5003
+    name = "invalid_operation"
+
+
+class BadPayload(ExecutionError):
+    code = 5004
+    name = "bad_payload"

@@ -1,0 +1,151 @@
+"""The membership and permissions system contract.
+
+State it keeps (keys in the world state, so they are proven like any account):
+  sys/orgs            the organisations and their admin keys (list[Organisation])
+  sys/admin/<addr>    the organisation an admin address belongs to
+  sys/perm/<addr>     present when the address may submit transactions
+  sys/prop/<hash>     an open proposal to add or remove an organisation, with approvals
+Admins may always submit. The rules for each operation are in execution.payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xinlian import codec
+from xinlian.codec import Struct
+from xinlian.execution.errors import InvalidOperation, Unauthorised
+from xinlian.execution.payloads import (
+    AddAdmin,
+    AddOrganisation,
+    Approve,
+    GrantSubmit,
+    Propose,
+    RemoveAdmin,
+    RemoveOrganisation,
+    RevokeSubmit,
+    SystemOp,
+)
+from xinlian.execution.state import Overlay
+from xinlian.ledger.account import address_of
+from xinlian.ledger.block import Event
+from xinlian.ledger.genesis import Genesis, Organisation
+
+ORGS_KEY = b"sys/orgs"
+ADMIN_PREFIX = b"sys/admin/"
+PERM_PREFIX = b"sys/perm/"
+PROPOSAL_PREFIX = b"sys/prop/"
+PERMITTED = b"\x01"
+
+Hasher = Callable[[bytes], bytes]
+
+
+class Proposal(Struct):
+    change: AddOrganisation | RemoveOrganisation
+    approvals: list[str]  # organisation names, sorted
+
+
+def genesis_writes(genesis: Genesis) -> dict[bytes, bytes]:
+    """The system contract's initial state: organisations, admins and permitted accounts."""
+    h = genesis.crypto_suite().hash_bytes
+    writes = {ORGS_KEY: codec.encode(genesis.organisations)}
+    for org in genesis.organisations:
+        for admin in org.admins:
+            writes[ADMIN_PREFIX + address_of(admin, h)] = org.name.encode()
+    for acct in genesis.accounts:
+        writes[PERM_PREFIX + acct.address] = PERMITTED
+    return writes
+
+
+def is_permitted(read: Callable[[bytes], bytes | None], address: bytes) -> bool:
+    return read(PERM_PREFIX + address) is not None or read(ADMIN_PREFIX + address) is not None
+
+
+class SystemContract:
+    def __init__(self, hash_bytes: Hasher) -> None:
+        self._hash = hash_bytes
+
+    def _orgs(self, state: Overlay) -> list[Organisation]:
+        raw = state.get(ORGS_KEY)
+        return [] if raw is None else codec.decode(raw, list[Organisation])
+
+    def _admin_org(self, state: Overlay, address: bytes) -> str:
+        org = state.get(ADMIN_PREFIX + address)
+        if org is None:
+            raise Unauthorised("only an organisation admin may do this")
+        return org.decode()
+
+    def execute(self, state: Overlay, sender: bytes, tx_hash: bytes, op: SystemOp) -> list[Event]:
+        org = self._admin_org(state, sender)
+        if isinstance(op, GrantSubmit):
+            state.set(PERM_PREFIX + op.address, PERMITTED)
+            return [Event("system", "SubmitGranted", op.address)]
+        if isinstance(op, RevokeSubmit):
+            state.set(PERM_PREFIX + op.address, None)
+            return [Event("system", "SubmitRevoked", op.address)]
+        if isinstance(op, AddAdmin | RemoveAdmin):
+            if op.organisation != org:
+                raise Unauthorised("admins manage only their own organisation")
+            return self._change_admin(state, op)
+        if isinstance(op, Propose):
+            proposal = Proposal(op.change, [org])
+            return self._maybe_enact(state, tx_hash, proposal)
+        return self._approve(state, org, op)
+
+    def _change_admin(self, state: Overlay, op: AddAdmin | RemoveAdmin) -> list[Event]:
+        orgs = self._orgs(state)
+        target = next(o for o in orgs if o.name == op.organisation)
+        address = address_of(op.admin, self._hash)
+        if isinstance(op, AddAdmin):
+            if state.get(ADMIN_PREFIX + address) is not None:
+                raise InvalidOperation("that key is already an admin")
+            admins = [*target.admins, op.admin]
+            state.set(ADMIN_PREFIX + address, op.organisation.encode())
+        else:
+            if op.admin not in target.admins:
+                raise InvalidOperation("that key is not an admin of the organisation")
+            if len(target.admins) == 1:
+                raise InvalidOperation("an organisation keeps at least one admin")
+            admins = [a for a in target.admins if a != op.admin]
+            state.set(ADMIN_PREFIX + address, None)
+        updated = [Organisation(o.name, admins) if o is target else o for o in orgs]
+        state.set(ORGS_KEY, codec.encode(updated))
+        name = "AdminAdded" if isinstance(op, AddAdmin) else "AdminRemoved"
+        return [Event("system", name, codec.encode(op.admin))]
+
+    def _approve(self, state: Overlay, org: str, op: Approve) -> list[Event]:
+        raw = state.get(PROPOSAL_PREFIX + op.proposal)
+        if raw is None:
+            raise InvalidOperation("no open proposal with that id")
+        proposal = codec.decode(raw, Proposal)
+        if org in proposal.approvals:
+            raise InvalidOperation("this organisation has already approved")
+        return self._maybe_enact(state, op.proposal,
+                                 Proposal(proposal.change, sorted([*proposal.approvals, org])))
+
+    def _maybe_enact(self, state: Overlay, pid: bytes, proposal: Proposal) -> list[Event]:
+        orgs = self._orgs(state)
+        if 3 * len(proposal.approvals) <= 2 * len(orgs):
+            state.set(PROPOSAL_PREFIX + pid, codec.encode(proposal))
+            return [Event("system", "ProposalOpen", pid)]
+        state.set(PROPOSAL_PREFIX + pid, None)
+        change = proposal.change
+        if isinstance(change, AddOrganisation):
+            if any(o.name == change.name for o in orgs) or not change.admins:
+                raise InvalidOperation("organisation exists already, or has no admin")
+            for admin in change.admins:
+                key = ADMIN_PREFIX + address_of(admin, self._hash)
+                if state.get(key) is not None:
+                    raise InvalidOperation("an admin of the new organisation is one already")
+                state.set(key, change.name.encode())
+            orgs = [*orgs, Organisation(change.name, list(change.admins))]
+        else:
+            gone = next((o for o in orgs if o.name == change.name), None)
+            if gone is None or len(orgs) == 1:
+                raise InvalidOperation("no such organisation, or it is the last one")
+            for admin in gone.admins:
+                state.set(ADMIN_PREFIX + address_of(admin, self._hash), None)
+            orgs = [o for o in orgs if o is not gone]
+        state.set(ORGS_KEY, codec.encode(orgs))
+        return [Event("system", "OrganisationAdded" if isinstance(change, AddOrganisation)
+                      else "OrganisationRemoved", change.name.encode())]
