@@ -169,20 +169,28 @@ def _g2(data: bytes) -> ark.G2Point:
     return point
 
 
+_G1_IDENTITY = bytes(blspy.G1Element())
+
+
 def _bls_g1(data: bytes) -> blspy.G1Element:
-    _g1(data)  # size, encoding, subgroup and identity checks with one error type
+    """A key for blspy: blst checks encoding, curve and subgroup; the identity is refused."""
+    if len(data) != G1_SIZE:
+        raise InvalidPointError(f"G1 point must be {G1_SIZE} bytes, got {len(data)}")
+    if bytes(data) == _G1_IDENTITY:
+        raise InvalidPointError("identity is not a valid key")
     try:
         return blspy.G1Element.from_bytes(bytes(data))
-    except ValueError as exc:  # blst is stricter than arkworks about flag bits
-        raise InvalidPointError(f"not a G1 point: {exc}") from None
+    except ValueError as exc:
+        raise InvalidPointError(f"not a G1 subgroup point: {exc}") from None
 
 
 def _bls_g2(data: bytes) -> blspy.G2Element:
-    _g2(data)
+    if len(data) != G2_SIZE:
+        raise InvalidPointError(f"G2 point must be {G2_SIZE} bytes, got {len(data)}")
     try:
         return blspy.G2Element.from_bytes(bytes(data))
     except ValueError as exc:
-        raise InvalidPointError(f"not a G2 point: {exc}") from None
+        raise InvalidPointError(f"not a G2 subgroup point: {exc}") from None
 
 
 def lagrange_at_zero(indices: Sequence[int]) -> list[int]:

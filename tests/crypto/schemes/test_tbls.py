@@ -247,3 +247,27 @@ def test_own_beacon_chain_is_unique_per_round():
     pop = tbls.combine(keys, m, [tbls.sign_share(s, m) for s in shares[:3]]).signature
     with pytest.raises(tbls.InvalidBeaconError):
         tbls.verify_beacon(keys.group_key, 1, b"", pop)
+
+
+def test_torsion_points_rejected_on_every_path(committee):
+    """Curve points with a cofactor component, found by search, in G1 and G2 slots."""
+    import py_arkworks_bls12381 as ark
+
+    def torsion(size: int, decode) -> bytes:
+        for x in range(1, 1000):
+            data = bytes([0x80]) + x.to_bytes(size - 1, "big")
+            try:
+                point = decode(data)
+            except ValueError:
+                continue
+            if not point.is_in_subgroup():
+                return data
+        raise AssertionError("no torsion point found")
+
+    keys, shares = committee
+    g2_bad = torsion(96, ark.G2Point.from_compressed_bytes_unchecked)
+    g1_bad = torsion(48, ark.G1Point.from_compressed_bytes_unchecked)
+    assert not tbls.verify_share(keys, MSG, PartialSignature(index=1, signature=g2_bad))
+    assert not tbls.verify(keys.group_key, MSG, g2_bad)
+    assert not tbls.verify(g1_bad, MSG, tbls.sign_share(shares[0], MSG).signature)
+    assert not tbls.verify_batch([(g1_bad, MSG, g2_bad)])
