@@ -1,0 +1,154 @@
+"""Chain indexes: blocks, transactions and receipts, addressed the ways a node is asked.
+
+Byte-level and ledger-agnostic: the ledger passes encoded blocks and receipts, hashes and
+sender addresses as bytes; this module only decides the keys. `write_block` puts one block's
+entries and the "last committed height" marker into the caller's `WriteBatch`, so they
+become visible together with the block's state-tree nodes, in one LMDB transaction.
+
+Keys (heights, indexes and nonces big-endian so that key order is numeric order):
+
+    blocks        height(8)                      -> block bytes
+    block_hashes  block hash                     -> height(8)
+    tx_locations  tx hash                        -> height(8) index(4)
+    sender_txs    len(sender)(1) sender nonce(8) -> tx hash
+    receipts      tx hash                        -> receipt bytes
+    chain_meta    b"last_height"                 -> height(8)
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xinlian.storage.errors import CorruptDataError, InvalidKeyError, UnknownDatabaseError
+from xinlian.storage.kv import Store, WriteBatch
+
+BLOCKS_DB = "blocks"
+BLOCK_HASHES_DB = "block_hashes"
+TX_LOCATIONS_DB = "tx_locations"
+SENDER_TXS_DB = "sender_txs"
+RECEIPTS_DB = "receipts"
+CHAIN_META_DB = "chain_meta"
+SUB_DBS = (BLOCKS_DB, BLOCK_HASHES_DB, TX_LOCATIONS_DB, SENDER_TXS_DB, RECEIPTS_DB,
+           CHAIN_META_DB)
+
+MAX_SENDER_SIZE = 255
+MAX_HASH_SIZE = 64
+_LAST_HEIGHT = b"last_height"
+_u64 = struct.Struct(">Q")
+_loc = struct.Struct(">QI")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedTx:
+    """What the index needs to know of one transaction of a block."""
+
+    tx_hash: bytes
+    sender: bytes
+    nonce: int
+    receipt: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    height: int
+    index: int
+
+
+def _check_hash(value: bytes, what: str) -> bytes:
+    if type(value) is not bytes or not 0 < len(value) <= MAX_HASH_SIZE:
+        raise InvalidKeyError(f"{what} must be 1..{MAX_HASH_SIZE} bytes")
+    return value
+
+
+def _check_uint(value: int, bits: int, what: str) -> int:
+    if type(value) is not int or not 0 <= value < 1 << bits:
+        raise InvalidKeyError(f"{what} must be an unsigned {bits}-bit integer")
+    return value
+
+
+def _sender_prefix(sender: bytes) -> bytes:
+    if type(sender) is not bytes or not 0 < len(sender) <= MAX_SENDER_SIZE:
+        raise InvalidKeyError(f"sender must be 1..{MAX_SENDER_SIZE} bytes (an address)")
+    return bytes([len(sender)]) + sender
+
+
+def _height(raw: bytes) -> int:
+    if len(raw) != 8:
+        raise CorruptDataError("bad stored height")
+    return int(_u64.unpack(raw)[0])
+
+
+class ChainIndex:
+    """Writes and reads the chain indexes of one store (opened with `SUB_DBS`)."""
+
+    def __init__(self, store: Store) -> None:
+        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
+        if missing:
+            raise UnknownDatabaseError(f"store lacks the index sub-databases {missing}")
+        self._store = store
+
+    # -- writes ------------------------------------------------------------------------
+
+    @staticmethod
+    def write_block(batch: WriteBatch, *, height: int, block_hash: bytes, block: bytes,
+                    txs: Sequence[IndexedTx]) -> None:
+        """Put one block, its transactions' entries and the last-height marker in `batch`."""
+        key = _u64.pack(_check_uint(height, 64, "height"))
+        batch.put(BLOCKS_DB, key, block)
+        batch.put(BLOCK_HASHES_DB, _check_hash(block_hash, "block hash"), key)
+        for index, tx in enumerate(txs):
+            tx_hash = _check_hash(tx.tx_hash, "tx hash")
+            batch.put(TX_LOCATIONS_DB, tx_hash, _loc.pack(height, _check_uint(index, 32, "index")))
+            batch.put(SENDER_TXS_DB, _sender_prefix(tx.sender)
+                      + _u64.pack(_check_uint(tx.nonce, 64, "nonce")), tx_hash)
+            batch.put(RECEIPTS_DB, tx_hash, tx.receipt)
+        batch.put(CHAIN_META_DB, _LAST_HEIGHT, key)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def last_height(self) -> int | None:
+        raw = self._store.get(CHAIN_META_DB, _LAST_HEIGHT)
+        return None if raw is None else _height(raw)
+
+    def block_by_height(self, height: int) -> bytes | None:
+        return self._store.get(BLOCKS_DB, _u64.pack(_check_uint(height, 64, "height")))
+
+    def height_by_hash(self, block_hash: bytes) -> int | None:
+        raw = self._store.get(BLOCK_HASHES_DB, _check_hash(block_hash, "block hash"))
+        return None if raw is None else _height(raw)
+
+    def block_by_hash(self, block_hash: bytes) -> bytes | None:
+        with self._store.snapshot() as snap:
+            raw = snap.get(BLOCK_HASHES_DB, _check_hash(block_hash, "block hash"))
+            return None if raw is None else snap.get(BLOCKS_DB, raw)
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        raw = self._store.get(TX_LOCATIONS_DB, _check_hash(tx_hash, "tx hash"))
+        if raw is None:
+            return None
+        if len(raw) != _loc.size:
+            raise CorruptDataError("bad stored transaction location")
+        height, index = _loc.unpack(raw)
+        return TxLocation(height, index)
+
+    def receipt(self, tx_hash: bytes) -> bytes | None:
+        return self._store.get(RECEIPTS_DB, _check_hash(tx_hash, "tx hash"))
+
+    def sender_txs(self, sender: bytes, *, start_nonce: int | None = None, limit: int = 100,
+                   descending: bool = False) -> list[tuple[int, bytes]]:
+        """A page of (nonce, tx hash) sent by `sender`: nonces >= start_nonce ascending, or
+        <= start_nonce descending; start_nonce None starts at the oldest (newest if descending).
+        For the next page pass the last nonce + 1 (- 1 if descending)."""
+        prefix = _sender_prefix(sender)
+        if descending:
+            stop = None if start_nonce is None else (
+                prefix + _u64.pack(_check_uint(start_nonce, 64, "start nonce")) + b"\x00")
+            pairs = self._store.scan(SENDER_TXS_DB, prefix=prefix, stop=stop, reverse=True,
+                                     limit=limit)
+        else:
+            nonce = 0 if start_nonce is None else _check_uint(start_nonce, 64, "start nonce")
+            pairs = self._store.scan(SENDER_TXS_DB, prefix=prefix,
+                                     start=prefix + _u64.pack(nonce), limit=limit)
+        return [(int(_u64.unpack_from(k, len(prefix))[0]), v) for k, v in pairs]

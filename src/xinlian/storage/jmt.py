@@ -1,0 +1,554 @@
+"""The world state as a persistent, versioned Jellyfish-Merkle-style tree over the store.
+
+Theory of operation. Keys are hashed to 256-bit paths (`path = H(key)`); the tree is the
+compressed binary sparse Merkle tree of `proof.py`, stored as 16-ary nodes: an internal node
+holds the hashes of its up to 16 children (one nibble of the path each), and its own hash is
+the 4-level binary Merkle tree over them, so proofs carry 4 binary siblings per nibble, not
+15. A key's leaf sits at the first nibble depth where its path is unique; the shape depends
+only on the set of keys, never on history, so equal states have equal roots.
+
+Nodes are immutable and addressed by `(version, nibble path)`: applying block `v` writes new
+nodes only along the changed paths, all keyed by `v`, and every earlier version stays
+readable from its own root record until `prune` removes the nodes it alone used (each
+replaced node is listed in a stale index under the version that replaced it).
+
+`apply` takes a whole block of updates in one pass: the updates are sorted by path and the
+tree is rewritten top-down, so each internal node touched by the block is read once and
+written once. Nodes go into the caller's `WriteBatch` together with the block, receipts and
+indexes; they enter the in-memory node cache only when that batch is committed.
+"""
+
+from __future__ import annotations
+
+import struct
+import weakref
+from bisect import bisect_left
+from collections.abc import Mapping
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+
+from xinlian import codec
+from xinlian.storage.errors import (
+    CorruptDataError,
+    InvalidKeyError,
+    StorageError,
+    UnknownDatabaseError,
+    VersionError,
+)
+from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.proof import (
+    EMPTY,
+    HASH_SIZE,
+    LEAF_PREFIX,
+    NODE_PREFIX,
+    Hasher,
+    Proof,
+    ProofLeaf,
+)
+
+NODES_DB = "jmt_nodes"
+ROOTS_DB = "jmt_roots"
+STALE_DB = "jmt_stale"
+META_DB = "jmt_meta"
+SUB_DBS = (NODES_DB, ROOTS_DB, STALE_DB, META_DB)
+
+_PRUNED_BELOW = b"pruned_below"
+_ver = struct.Struct(">Q").pack
+_unver = struct.Struct(">Q").unpack_from
+
+EMPTY_KIND, LEAF_KIND, INTERNAL_KIND = 0, 1, 2
+
+
+class LeafNode(codec.Struct, tag=0):
+    path: bytes
+    value: bytes
+
+
+class InternalNode(codec.Struct, tag=1):
+    """Children present per `bitmap` bit (nibble); their hashes concatenated in nibble order,
+    the versions of their nodes, and which of them are leaves."""
+
+    bitmap: int
+    hashes: bytes
+    versions: list[int]
+    leaves: int
+
+
+class RootRecord(codec.Struct):
+    hash: bytes
+    kind: int
+    node_version: int
+
+
+_EMPTY_ROOT = RootRecord(EMPTY, EMPTY_KIND, 0)
+_node_decoder = msgspec.msgpack.Decoder(LeafNode | InternalNode)
+_root_decoder = msgspec.msgpack.Decoder(RootRecord)
+_UNCHANGED: Any = object()
+_Item = tuple[bytes, str, "bytes | None"]  # (path, path as hex, value or None to delete)
+
+
+def _merkle_root(hasher: Hasher, slots: list[bytes]) -> bytes:
+    """The root of the binary Merkle tree over 16 child hashes (the write path's hash)."""
+    layer = slots
+    for _ in range(4):
+        layer = [EMPTY if a == EMPTY and b == EMPTY else hasher(NODE_PREFIX + a + b)
+                 for a, b in zip(layer[::2], layer[1::2], strict=True)]
+    return layer[0]
+
+
+def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
+    """The binary layers over 16 child hashes, root layer first: [[root], [2], [4], [8], [16]]."""
+    layers = [slots]
+    layer = slots
+    while len(layer) > 1:
+        nxt = []
+        for i in range(0, len(layer), 2):
+            left, right = layer[i], layer[i + 1]
+            if left == EMPTY and right == EMPTY:
+                nxt.append(EMPTY)
+            else:
+                nxt.append(hasher(NODE_PREFIX + left + right))
+        layers.append(nxt)
+        layer = nxt
+    layers.reverse()
+    return layers
+
+
+def _slots(node: InternalNode) -> list[bytes]:
+    slots = [EMPTY] * 16
+    bitmap, hashes, i = node.bitmap, node.hashes, 0
+    for nib in range(16):
+        if bitmap >> nib & 1:
+            slots[nib] = hashes[i:i + HASH_SIZE]
+            i += HASH_SIZE
+    return slots
+
+
+def _child(node: InternalNode, nib: int) -> tuple[bytes, int, bool] | None:
+    """(hash, node version, is leaf) of child `nib`, or None if that slot is empty."""
+    if not node.bitmap >> nib & 1:
+        return None
+    i = (node.bitmap & ((1 << nib) - 1)).bit_count()
+    return (node.hashes[i * HASH_SIZE:(i + 1) * HASH_SIZE], node.versions[i],
+            bool(node.leaves >> nib & 1))
+
+
+def _children(node: InternalNode) -> list[tuple[bytes, int, bool] | None]:
+    """All 16 child slots of `node`, as `_child` gives them, in one pass."""
+    out: list[tuple[bytes, int, bool] | None] = [None] * 16
+    bitmap, hashes, versions, leaves, i = node.bitmap, node.hashes, node.versions, node.leaves, 0
+    for nib in range(16):
+        if bitmap >> nib & 1:
+            out[nib] = (hashes[i * HASH_SIZE:(i + 1) * HASH_SIZE], versions[i],
+                        bool(leaves >> nib & 1))
+            i += 1
+    return out
+
+
+_NEXT_NIBBLE = {c: n for c, n in zip("0123456789abcde", "123456789abcdef", strict=True)}
+_by_hex = itemgetter(1)
+
+
+def _groups(items: list[_Item], lo: int, hi: int, depth: int) -> list[tuple[str, int, int]]:
+    """Split sorted items[lo:hi] by the nibble at `depth`: (hex char, start, end) per run."""
+    out = []
+    i = lo
+    while i < hi:
+        char = items[i][1][depth]
+        if hi - i > 16:
+            nxt = _NEXT_NIBBLE.get(char)
+            j = hi if nxt is None else bisect_left(
+                items, items[i][1][:depth] + nxt, i, hi, key=_by_hex)
+        else:
+            j = i + 1
+            while j < hi and items[j][1][depth] == char:
+                j += 1
+        out.append((char, i, j))
+        i = j
+    return out
+
+
+class _Overlay:
+    """Nodes and roots written into one uncommitted batch (readable by later applies)."""
+
+    __slots__ = ("nodes", "roots")
+
+    def __init__(self) -> None:
+        self.nodes: dict[bytes, LeafNode | InternalNode] = {}
+        self.roots: dict[int, RootRecord] = {}
+
+
+class StateTree:
+    """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash)."""
+
+    def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 500_000) -> None:
+        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
+        if missing:
+            raise UnknownDatabaseError(f"store lacks the tree's sub-databases {missing}")
+        if len(hasher(b"")) != HASH_SIZE:
+            raise StorageError("the state tree needs a hasher with 32-byte output")
+        self._store = store
+        self.hasher = hasher
+        self._half = max(1, cache_nodes // 2)
+        self._cache: dict[bytes, LeafNode | InternalNode] = {}
+        self._cache_old: dict[bytes, LeafNode | InternalNode] = {}
+        self._overlays: weakref.WeakKeyDictionary[WriteBatch, _Overlay] = (
+            weakref.WeakKeyDictionary())
+        with store.snapshot() as snap:
+            last = list(snap.items(ROOTS_DB, reverse=True, limit=1))
+            self._latest: int | None = _unver(last[0][0])[0] if last else None
+            pruned = snap.get(META_DB, _PRUNED_BELOW)
+            self._pruned_below = _unver(pruned)[0] if pruned else 0
+
+    # -- versions and roots ------------------------------------------------------------
+
+    def latest_version(self) -> int | None:
+        """The newest committed version, or None before the first commit."""
+        return self._latest
+
+    def _root_record(self, snap: Snapshot, version: int | None) -> RootRecord:
+        if version is None:
+            version = self._latest
+            if version is None:
+                return _EMPTY_ROOT
+        if version < self._pruned_below:
+            raise VersionError(f"version {version} was pruned (kept from {self._pruned_below})")
+        found = list(snap.items(ROOTS_DB, stop=_ver(version + 1), reverse=True, limit=1))
+        if not found:
+            return _EMPTY_ROOT
+        try:
+            return _root_decoder.decode(found[0][1])
+        except msgspec.DecodeError as exc:
+            raise CorruptDataError(f"bad root record: {exc}") from exc
+
+    def root(self, version: int | None = None) -> bytes:
+        """The root hash after `version` (default: latest); the empty tree's root is 32 zeros."""
+        with self._store.snapshot() as snap:
+            return self._root_record(snap, version).hash
+
+    # -- node cache --------------------------------------------------------------------
+
+    def _cached(self, key: bytes) -> LeafNode | InternalNode | None:
+        node = self._cache.get(key)
+        if node is None:
+            node = self._cache_old.get(key)
+            if node is not None:
+                self._remember(key, node)
+        return node
+
+    def _remember(self, key: bytes, node: LeafNode | InternalNode) -> None:
+        cache = self._cache
+        cache[key] = node
+        if len(cache) >= self._half:
+            self._cache_old = cache
+            self._cache = {}
+
+    def _load(self, snap: Snapshot, key: bytes,
+              overlay: _Overlay | None = None) -> LeafNode | InternalNode:
+        if overlay is not None:
+            node = overlay.nodes.get(key)
+            if node is not None:
+                return node
+        node = self._cached(key)
+        if node is None:
+            raw = snap.get(NODES_DB, key)
+            if raw is None:
+                raise CorruptDataError(f"missing tree node {key.hex()} (pruned or corrupt)")
+            try:
+                node = _node_decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise CorruptDataError(f"bad tree node {key.hex()}: {exc}") from exc
+            self._remember(key, node)
+        return node
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _walk(self, snap: Snapshot, path: bytes, version: int | None,
+              siblings: list[bytes] | None) -> LeafNode | None:
+        """The leaf where `path` ends (None: an empty slot), collecting proof siblings."""
+        record = self._root_record(snap, version)
+        if record.kind == EMPTY_KIND:
+            return None
+        hexpath = path.hex()
+        node_version, is_leaf, depth = record.node_version, record.kind == LEAF_KIND, 0
+        while True:
+            node = self._load(snap, _ver(node_version) + hexpath[:depth].encode())
+            if is_leaf:
+                if not isinstance(node, LeafNode):
+                    raise CorruptDataError("expected a leaf node")
+                return node
+            if not isinstance(node, InternalNode):
+                raise CorruptDataError("expected an internal node")
+            nib = int(hexpath[depth], 16)
+            if siblings is not None:
+                layers = _merkle16(self.hasher, _slots(node))
+                for level in range(1, 5):
+                    sibling = layers[level][(nib >> (4 - level)) ^ 1]
+                    siblings.append(b"" if sibling == EMPTY else sibling)
+            child = _child(node, nib)
+            if child is None:
+                return None
+            _, node_version, is_leaf = child
+            depth += 1
+
+    def get(self, key: bytes, version: int | None = None) -> bytes | None:
+        """The value of `key` at `version` (default: latest), or None if absent."""
+        path = self.hasher(key)
+        with self._store.snapshot() as snap:
+            leaf = self._walk(snap, path, version, None)
+        return leaf.value if leaf is not None and leaf.path == path else None
+
+    def get_with_proof(self, key: bytes, version: int | None = None
+                       ) -> tuple[bytes | None, Proof]:
+        """The value (None if absent) with an inclusion or exclusion proof against `root`."""
+        path = self.hasher(key)
+        siblings: list[bytes] = []
+        with self._store.snapshot() as snap:
+            leaf = self._walk(snap, path, version, siblings)
+        if leaf is None:
+            return None, Proof(siblings, None)
+        proof = Proof(siblings, ProofLeaf(leaf.path, self.hasher(leaf.value)))
+        return (leaf.value if leaf.path == path else None), proof
+
+    # -- writes ------------------------------------------------------------------------
+
+    def apply(self, version: int, updates: Mapping[bytes, bytes | None],
+              batch: WriteBatch) -> bytes:
+        """Write the tree for `version` (previous state + updates; None deletes) into
+        `batch` without committing it, and return the new root hash."""
+        overlay = self._overlays.get(batch)
+        previous = max(overlay.roots) if overlay and overlay.roots else self._latest
+        if type(version) is not int or version < 0 or (
+                previous is not None and version <= previous):
+            raise VersionError(f"version {version} must be above {previous}")
+        hasher = self.hasher
+        items = []
+        for key, value in updates.items():
+            if type(key) is not bytes or (value is not None and type(value) is not bytes):
+                raise InvalidKeyError("tree keys and values must be bytes (value None deletes)")
+            path = hasher(key)
+            items.append((path, path.hex(), value))
+        items.sort()
+        if overlay is None:
+            overlay = self._overlays[batch] = _Overlay()
+            batch_ref = weakref.ref(batch)
+            batch.on_commit(lambda: self._published(overlay, batch_ref))
+        with self._store.snapshot() as snap:
+            if previous is None:
+                prev = _EMPTY_ROOT
+            elif previous in overlay.roots:
+                prev = overlay.roots[previous]
+            else:
+                prev = self._root_record(snap, previous)
+            writer = _Writer(self, snap, overlay, batch, version)
+            ref = None if prev.kind == EMPTY_KIND else (
+                prev.hash, prev.node_version, prev.kind == LEAF_KIND)
+            result = writer.update(ref, 0, items, 0, len(items)) if items else _UNCHANGED
+            if result is _UNCHANGED:
+                record = prev
+            elif result is None:
+                record = _EMPTY_ROOT
+            else:
+                hash_, leaf = writer.place(result, "")
+                record = RootRecord(hash_, LEAF_KIND if leaf else INTERNAL_KIND, version)
+        overlay.roots[version] = record
+        batch.put(ROOTS_DB, _ver(version), codec.encode(record))
+        return record.hash
+
+    def _published(self, overlay: _Overlay, batch_ref: weakref.ref[WriteBatch]) -> None:
+        batch = batch_ref()
+        if batch is not None:
+            self._overlays.pop(batch, None)
+        for key, node in overlay.nodes.items():
+            if isinstance(node, InternalNode):
+                self._remember(key, node)
+        if overlay.roots:
+            self._latest = max(overlay.roots)
+
+    def prune(self, keep_from: int, batch: WriteBatch) -> int:
+        """Delete, in `batch`, every node that no version >= `keep_from` uses, and the root
+        records below it; reads of older versions then raise VersionError. Returns the
+        number of nodes deleted."""
+        if self._latest is None or keep_from > self._latest:
+            raise VersionError(f"cannot prune beyond the latest committed version {self._latest}")
+        deleted = 0
+        with self._store.snapshot() as snap:
+            for key, _ in snap.items(STALE_DB, stop=_ver(keep_from + 1)):
+                batch.delete(NODES_DB, key[8:])
+                batch.delete(STALE_DB, key)
+                deleted += 1
+            serving = list(snap.items(ROOTS_DB, stop=_ver(keep_from + 1), reverse=True,
+                                      limit=1))
+            if serving:
+                for key, _ in snap.items(ROOTS_DB, stop=serving[0][0]):
+                    batch.delete(ROOTS_DB, key)
+        batch.put(META_DB, _PRUNED_BELOW, _ver(keep_from))
+
+        def pruned() -> None:
+            self._pruned_below = max(self._pruned_below, keep_from)
+        batch.on_commit(pruned)
+        return deleted
+
+
+# An update result: _UNCHANGED, None (empty), or (hash, version, False) for an internal node
+# written at this position, or (hash, (path, value), True) for a leaf not yet placed.
+_Result = Any
+
+
+class _Writer:
+    """One `apply`: rewrites the touched part of the tree top-down, once per node."""
+
+    __slots__ = ("_batch", "_hasher", "_nodes", "_overlay", "_snap", "_tree", "_version",
+                 "_vkey")
+
+    def __init__(self, tree: StateTree, snap: Snapshot, overlay: _Overlay, batch: WriteBatch,
+                 version: int) -> None:
+        self._tree = tree
+        self._snap = snap
+        self._overlay = overlay
+        self._nodes = overlay.nodes
+        self._batch = batch
+        self._hasher = tree.hasher
+        self._version = version
+        self._vkey = _ver(version)
+
+    def _stale(self, key: bytes) -> None:
+        self._batch.put(STALE_DB, self._vkey + key, b"")
+
+    def _write(self, key: bytes, node: LeafNode | InternalNode) -> None:
+        self._nodes[key] = node
+        self._batch.put(NODES_DB, key, codec.encode(node))
+
+    def _leaf(self, path: bytes, value: bytes) -> _Result:
+        hasher = self._hasher
+        return (hasher(LEAF_PREFIX + path + hasher(value)), (path, value), True)
+
+    def place(self, result: _Result, hexpath: str) -> tuple[bytes, bool]:
+        """Write a pending leaf at `hexpath`; return (hash, is leaf) of the placed child."""
+        hash_, data, is_leaf = result
+        if is_leaf:
+            self._write(self._vkey + hexpath.encode(), LeafNode(data[0], data[1]))
+        return hash_, is_leaf
+
+    def update(self, ref: tuple[bytes, int, bool] | None, depth: int, items: list[_Item],
+               lo: int, hi: int) -> _Result:
+        if ref is None:
+            for i in range(lo, hi):
+                if items[i][2] is None:
+                    live = [it for it in items[lo:hi] if it[2] is not None]
+                    return self.build(depth, live, 0, len(live)) if live else _UNCHANGED
+            return self.build(depth, items, lo, hi)
+        if ref[2]:
+            return self._update_leaf(ref, depth, items, lo, hi)
+        return self._update_internal(ref, depth, items, lo, hi)
+
+    def build(self, depth: int, items: list[_Item], lo: int, hi: int) -> _Result:
+        """A subtree at `depth` holding exactly items[lo:hi] (all live, at least one)."""
+        if hi - lo == 1:
+            path, _, value = items[lo]
+            return self._leaf(path, value)  # type: ignore[arg-type]
+        slots: list[bytes] = [EMPTY] * 16
+        versions = [0] * 16
+        leaves = 0
+        hexpath = items[lo][1][:depth]
+        for char, i, j in _groups(items, lo, hi, depth):
+            nib = int(char, 16)
+            hash_, is_leaf = self.place(self.build(depth + 1, items, i, j), hexpath + char)
+            slots[nib] = hash_
+            versions[nib] = self._version
+            if is_leaf:
+                leaves |= 1 << nib
+        return self._internal(hexpath, slots, versions, leaves)
+
+    def _internal(self, hexpath: str, slots: list[bytes], versions: list[int],
+                  leaves: int) -> _Result:
+        bitmap = 0
+        present = []
+        present_versions = []
+        for nib in range(16):
+            if slots[nib] != EMPTY:
+                bitmap |= 1 << nib
+                present.append(slots[nib])
+                present_versions.append(versions[nib])
+        hash_ = _merkle_root(self._hasher, slots)
+        node = InternalNode(bitmap, b"".join(present), present_versions, leaves)
+        self._write(self._vkey + hexpath.encode(), node)
+        return (hash_, self._version, False)
+
+    def _update_leaf(self, ref: tuple[bytes, int, bool], depth: int, items: list[_Item],
+                     lo: int, hi: int) -> _Result:
+        key = _ver(ref[1]) + items[lo][1][:depth].encode()
+        leaf = self._tree._load(self._snap, key, self._overlay)
+        if not isinstance(leaf, LeafNode):
+            raise CorruptDataError("expected a leaf node")
+        live: list[_Item] = []
+        seen = False
+        for item in items[lo:hi]:
+            if not seen and item[0] >= leaf.path:
+                seen = True
+                if item[0] != leaf.path:
+                    live.append((leaf.path, leaf.path.hex(), leaf.value))
+            if item[2] is not None:
+                live.append(item)
+        if not seen:
+            live.append((leaf.path, leaf.path.hex(), leaf.value))
+        if len(live) == 1 and live[0][0] == leaf.path and live[0][2] == leaf.value:
+            return _UNCHANGED
+        self._stale(key)
+        if not live:
+            return None
+        return self.build(depth, live, 0, len(live))
+
+    def _update_internal(self, ref: tuple[bytes, int, bool], depth: int, items: list[_Item],
+                         lo: int, hi: int) -> _Result:
+        hexpath = items[lo][1][:depth]
+        key = _ver(ref[1]) + hexpath.encode()
+        node = self._tree._load(self._snap, key, self._overlay)
+        if not isinstance(node, InternalNode):
+            raise CorruptDataError("expected an internal node")
+        children = _children(node)
+        results: dict[int, _Result] = {}
+        for char, i, j in _groups(items, lo, hi, depth):
+            nib = int(char, 16)
+            result = self.update(children[nib], depth + 1, items, i, j)
+            if result is not _UNCHANGED:
+                results[nib] = result
+        if not results:
+            return _UNCHANGED
+        self._stale(key)
+        for nib, result in results.items():
+            children[nib] = None if result is None else result
+        remaining = [nib for nib in range(16) if children[nib] is not None]
+        if not remaining:
+            return None
+        if len(remaining) == 1:
+            only = remaining[0]
+            child = children[only]
+            assert child is not None
+            if child[2]:  # a lone leaf moves up to this position
+                if only in results:
+                    return child
+                leaf_key = _ver(child[1]) + (hexpath + "0123456789abcdef"[only]).encode()
+                leaf = self._tree._load(self._snap, leaf_key, self._overlay)
+                if not isinstance(leaf, LeafNode):
+                    raise CorruptDataError("expected a leaf node")
+                self._stale(leaf_key)
+                return self._leaf(leaf.path, leaf.value)
+        slots: list[bytes] = [EMPTY] * 16
+        versions = [0] * 16
+        leaves = 0
+        for nib in remaining:
+            child = children[nib]
+            assert child is not None
+            if nib in results:
+                hash_, is_leaf = self.place(child, hexpath + "0123456789abcdef"[nib])
+                version = self._version
+            else:
+                hash_, version, is_leaf = child
+            slots[nib] = hash_
+            versions[nib] = version
+            if is_leaf:
+                leaves |= 1 << nib
+        return self._internal(hexpath, slots, versions, leaves)

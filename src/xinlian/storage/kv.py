@@ -1,0 +1,260 @@
+"""LMDB key-value store: named sub-databases, one atomic durable write per batch, snapshots.
+
+Theory of operation: writers collect every put and delete for a block (state-tree nodes,
+the block, receipts, indexes) in a `WriteBatch`, then `Store.commit` applies the whole batch
+inside ONE LMDB write transaction and syncs it to disk before returning. LMDB's copy-on-write
+B+trees make that transaction all-or-nothing even under `kill -9` or power loss, so a
+reopened store shows exactly the last committed batch. Readers use snapshots (LMDB read
+transactions): a consistent view that later commits do not disturb.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import cast
+
+import lmdb
+
+from xinlian.storage.errors import (
+    InvalidKeyError,
+    StorageError,
+    StorageFullError,
+    StorageIOError,
+    StoreClosedError,
+    UnknownDatabaseError,
+)
+
+MAX_KEY_SIZE = 511          # LMDB's compiled-in key limit
+DEFAULT_MAP_SIZE = 1 << 30  # grows by doubling when full
+DEFAULT_MAX_MAP_SIZE = 1 << 42
+
+
+def _check_key(key: object) -> bytes:
+    if type(key) is not bytes:
+        raise InvalidKeyError(f"key must be bytes, not {type(key).__name__}")
+    if not 0 < len(key) <= MAX_KEY_SIZE:
+        raise InvalidKeyError(f"key length {len(key)} is outside 1..{MAX_KEY_SIZE}")
+    return key
+
+
+class WriteBatch:
+    """Puts and deletes addressed to named sub-databases, applied together by `Store.commit`.
+
+    The last operation on a key wins. Callbacks registered with `on_commit` run after the
+    batch is durably committed (the state tree uses them to publish its node cache); a
+    committed batch is emptied, ready for reuse.
+    """
+
+    __slots__ = ("__weakref__", "_callbacks", "_ops")
+
+    def __init__(self) -> None:
+        self._ops: dict[str, dict[bytes, bytes | None]] = {}
+        self._callbacks: list[Callable[[], None]] = []
+
+    def put(self, db: str, key: bytes, value: bytes) -> None:
+        if type(value) is not bytes:
+            raise InvalidKeyError(f"value must be bytes, not {type(value).__name__}")
+        ops = self._ops.get(db)
+        if ops is None:
+            ops = self._ops[db] = {}
+        ops[_check_key(key)] = value
+
+    def delete(self, db: str, key: bytes) -> None:
+        ops = self._ops.get(db)
+        if ops is None:
+            ops = self._ops[db] = {}
+        ops[_check_key(key)] = None
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    def __len__(self) -> int:
+        return sum(len(ops) for ops in self._ops.values())
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key that starts with `prefix` (None: no bound)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+class Snapshot:
+    """A consistent read view (one LMDB read transaction); use via `Store.snapshot()`."""
+
+    __slots__ = ("_dbs", "_txn")
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, lmdb._Database]) -> None:
+        self._txn = txn
+        self._dbs = dbs
+
+    def _db(self, db: str) -> lmdb._Database:
+        try:
+            return self._dbs[db]
+        except KeyError:
+            raise UnknownDatabaseError(f"no sub-database {db!r}") from None
+
+    def get(self, db: str, key: bytes) -> bytes | None:
+        try:
+            return cast(bytes | None, self._txn.get(key, db=self._dbs[db]))
+        except KeyError:
+            raise UnknownDatabaseError(f"no sub-database {db!r}") from None
+
+    def items(self, db: str, *, prefix: bytes = b"", start: bytes | None = None,
+              stop: bytes | None = None, reverse: bool = False,
+              limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Key/value pairs with `prefix`, `start <= key < stop`, in key order (or reversed)."""
+        low = max(prefix, start) if start is not None else prefix
+        high = _prefix_end(prefix) if prefix else None
+        if stop is not None and (high is None or stop < high):
+            high = stop
+        cursor = self._txn.cursor(db=self._db(db))
+        count = 0
+        if limit is not None and limit <= 0:
+            return
+        if not reverse:
+            ok = cursor.set_range(low) if low else cursor.first()
+            while ok:
+                key = cast(bytes, cursor.key())
+                if high is not None and key >= high:
+                    return
+                yield key, cast(bytes, cursor.value())
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+                ok = cursor.next()
+        else:
+            if high is None:
+                ok = cursor.last()
+            else:
+                ok = cursor.prev() if cursor.set_range(high) else cursor.last()
+            while ok:
+                key = cast(bytes, cursor.key())
+                if key < low:
+                    return
+                yield key, cast(bytes, cursor.value())
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+                ok = cursor.prev()
+
+
+class Store:
+    """An LMDB environment with named sub-databases; see the module docstring."""
+
+    def __init__(self, path: str | os.PathLike[str], *, map_size: int = DEFAULT_MAP_SIZE,
+                 sub_dbs: Iterable[str] = (), max_map_size: int = DEFAULT_MAX_MAP_SIZE) -> None:
+        names = tuple(dict.fromkeys(sub_dbs))
+        if not names:
+            raise StorageError("a store needs at least one sub-database")
+        self.path = Path(path)
+        self._max_map_size = max_map_size
+        self._lock = threading.Lock()
+        self._readers = 0
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._env = lmdb.open(str(self.path), map_size=map_size, max_dbs=len(names),
+                                  subdir=True, sync=True, metasync=True, lock=True)
+            self._dbs = {name: self._env.open_db(name.encode()) for name in names}
+        except lmdb.Error as exc:
+            raise StorageIOError(f"cannot open store at {self.path}: {exc}") from exc
+        self._closed = False
+
+    @property
+    def sub_dbs(self) -> tuple[str, ...]:
+        return tuple(self._dbs)
+
+    @property
+    def map_size(self) -> int:
+        return int(self._env.info()["map_size"])
+
+    def _live(self) -> lmdb.Environment:
+        if self._closed:
+            raise StoreClosedError("store is closed")
+        return self._env
+
+    def commit(self, batch: WriteBatch) -> None:
+        """Apply the whole batch in one write transaction, synced to disk, or nothing."""
+        env = self._live()
+        plan = []
+        for db, ops in batch._ops.items():
+            if db not in self._dbs:
+                raise UnknownDatabaseError(f"no sub-database {db!r}")
+            puts = sorted((k, v) for k, v in ops.items() if v is not None)
+            deletes = [k for k, v in ops.items() if v is None]
+            plan.append((self._dbs[db], puts, deletes))
+        with self._lock:
+            while True:
+                try:
+                    with env.begin(write=True) as txn:
+                        for handle, puts, deletes in plan:
+                            if puts:
+                                txn.cursor(db=handle).putmulti(puts)
+                            for key in deletes:
+                                txn.delete(key, db=handle)
+                    break
+                except lmdb.MapFullError:
+                    self._grow(env)
+                except lmdb.MapResizedError:
+                    env.set_mapsize(0)
+                except lmdb.Error as exc:
+                    raise StorageIOError(f"commit failed: {exc}") from exc
+        callbacks = batch._callbacks
+        batch._ops, batch._callbacks = {}, []
+        for callback in callbacks:
+            callback()
+
+    def _grow(self, env: lmdb.Environment) -> None:
+        current = int(env.info()["map_size"])
+        if current >= self._max_map_size:
+            raise StorageFullError(f"map size {current} reached its limit")
+        if self._readers:
+            raise StorageFullError("map is full and cannot grow while snapshots are open")
+        env.set_mapsize(min(current * 2, self._max_map_size))
+
+    def get(self, db: str, key: bytes) -> bytes | None:
+        with self.snapshot() as snap:
+            return snap.get(db, key)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A consistent read view for the duration of the `with` block."""
+        env = self._live()
+        with self._lock:
+            self._readers += 1
+        try:
+            txn = env.begin(buffers=False)
+        except lmdb.Error as exc:
+            with self._lock:
+                self._readers -= 1
+            raise StorageIOError(f"cannot begin read: {exc}") from exc
+        try:
+            yield Snapshot(txn, self._dbs)
+        finally:
+            txn.abort()
+            with self._lock:
+                self._readers -= 1
+
+    def scan(self, db: str, *, prefix: bytes = b"", start: bytes | None = None,
+             stop: bytes | None = None, reverse: bool = False,
+             limit: int | None = None) -> list[tuple[bytes, bytes]]:
+        """`Snapshot.items` collected into a list from one fresh snapshot."""
+        with self.snapshot() as snap:
+            return list(snap.items(db, prefix=prefix, start=start, stop=stop,
+                                   reverse=reverse, limit=limit))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._env.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
