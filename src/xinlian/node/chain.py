@@ -1,0 +1,127 @@
+"""The node's chain store: state tree, blocks and indexes in one LMDB store.
+
+Every block — its state-tree nodes, the block, its receipts, every index entry and the
+last-height marker — goes to disk in ONE atomic LMDB write (storage.kv), so after a crash
+the store shows exactly the blocks that finished committing, never part of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from xinlian import codec
+from xinlian.crypto.signing import SigningKey
+from xinlian.execution.system import genesis_writes
+from xinlian.ledger import merkle
+from xinlian.ledger.account import Account, account_key
+from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_header
+from xinlian.ledger.errors import InvalidGenesis
+from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.transaction import SignedTransaction, Transaction
+from xinlian.storage import chain_index, jmt
+from xinlian.storage.kv import Store, WriteBatch
+
+NODE_META_DB = "node_meta"
+_GENESIS = b"genesis"
+_COMMITTED_TXS = b"committed_txs"
+CACHE_LIMIT = 2_000_000
+
+
+class ChainStore:
+    """One chain's persistent state. Not thread-safe: the node's event loop owns it."""
+
+    def __init__(self, path: Path, genesis: Genesis) -> None:
+        self.genesis = genesis
+        self.suite = genesis.crypto_suite()
+        self.hash = self.suite.hash_bytes
+        self.store = Store(path, sub_dbs=(*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB))
+        self.tree = jmt.StateTree(self.store, self.hash)
+        self.index = chain_index.ChainIndex(self.store)
+        self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state
+        stored = self.store.get(NODE_META_DB, _GENESIS)
+        if stored is not None and stored != codec.encode(genesis):
+            raise InvalidGenesis("the data directory belongs to a chain with another genesis")
+        self.head: Block | None = None
+        raw_count = self.store.get(NODE_META_DB, _COMMITTED_TXS)
+        self.committed_txs = 0 if raw_count is None else codec.decode(raw_count, int)
+        height = self.index.last_height()
+        if height is not None:
+            self.head = self.block(height)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- reads -------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return -1 if self.head is None else self.head.header.height
+
+    def read(self, key: bytes) -> bytes | None:
+        """The head state's value of `key` (cached)."""
+        try:
+            return self._latest[key]
+        except KeyError:
+            value = self._latest[key] = self.tree.get(key)
+            return value
+
+    def account(self, address: bytes) -> Account:
+        raw = self.read(account_key(address))
+        return Account() if raw is None else codec.decode(raw, Account)
+
+    def block(self, height: int) -> Block | None:
+        if height < 0:
+            return None
+        raw = self.index.block_by_height(height)
+        return None if raw is None else codec.decode(raw, Block)
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None:
+        raw = self.index.block_by_hash(block_hash)
+        return None if raw is None else codec.decode(raw, Block)
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        raw = self.index.receipt(tx_hash)
+        return None if raw is None else codec.decode(raw, Receipt)
+
+    def tx_hashes(self, block: Block) -> list[bytes]:
+        return [self.hash(codec.decode(raw, SignedTransaction).body) for raw in block.txs]
+
+    # -- writes ------------------------------------------------------------------------
+
+    def init_genesis(self, key: SigningKey, timestamp_ms: int) -> Block:
+        """Write block 0: the genesis state, with the genesis hash as its parent."""
+        if self.head is not None:
+            raise InvalidGenesis("the chain is already initialised")
+        writes: dict[bytes, bytes | None] = dict(genesis_writes(self.genesis))
+        for acct in self.genesis.accounts:
+            writes[account_key(acct.address)] = codec.encode(Account(acct.balance, 0))
+        batch = WriteBatch()
+        batch.put(NODE_META_DB, _GENESIS, codec.encode(self.genesis))
+        return self.commit_block(batch, 0, self.genesis.hash(), timestamp_ms, key, [], [],
+                                 writes)
+
+    def commit_block(self, batch: WriteBatch, height: int, parent: bytes, timestamp_ms: int,
+                     key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
+                     writes: dict[bytes, bytes | None]) -> Block:
+        """Build, sign and durably commit one block in a single atomic write."""
+        state_root = self.tree.apply(height, writes, batch)
+        encoded_receipts = [codec.encode(r) for r in receipts]
+        header = BlockHeader(
+            chain_id=self.genesis.chain_id, height=height, parent_hash=parent,
+            timestamp_ms=timestamp_ms, tx_count=len(txs),
+            tx_root=merkle.root([tx.hash for tx in txs], self.hash), state_root=state_root,
+            receipts_root=merkle.root(encoded_receipts, self.hash), proposer=key.public_key)
+        block = Block(header, sign_header(header, key), [tx.raw for tx in txs])
+        indexed = [chain_index.IndexedTx(tx.hash, tx.sender_address, tx.body.nonce, r)
+                   for tx, r in zip(txs, encoded_receipts, strict=True)]
+        self.index.write_block(batch, height=height, block_hash=header_hash(header, self.hash),
+                               block=codec.encode(block), txs=indexed)
+        batch.put(NODE_META_DB, _COMMITTED_TXS, codec.encode(self.committed_txs + len(txs)))
+        self.store.commit(batch)
+        self.committed_txs += len(txs)
+        if len(self._latest) + len(writes) > CACHE_LIMIT:
+            self._latest.clear()
+        self._latest.update(writes)
+        self.head = block
+        return block

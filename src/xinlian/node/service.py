@@ -1,0 +1,201 @@
+"""One node: chain store, mempool, executor and solo ordering, on an asyncio event loop.
+
+Submissions are admitted in batches (signatures verified on all cores, off the event
+loop); a producer task cuts blocks by the solo policy, executes them and commits each in
+one atomic write, then tells the block listeners (the API's websocket subscriptions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from xinlian import codec
+from xinlian.crypto import batch as batch_verify
+from xinlian.crypto.signing import SigningKey
+from xinlian.errors import XinlianError
+from xinlian.execution.executor import Executor
+from xinlian.execution.system import is_permitted
+from xinlian.ledger import merkle
+from xinlian.ledger.account import Account, account_key
+from xinlian.ledger.block import Block, Receipt, header_hash
+from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.mempool import Mempool
+from xinlian.ledger.transaction import Transaction
+from xinlian.node.chain import ChainStore
+from xinlian.node.errors import NotFound
+from xinlian.node.interface import (
+    AccountView,
+    BlockListener,
+    NodeStatus,
+    StateProof,
+    SubmitResult,
+    TxRecord,
+)
+from xinlian.node.solo import BlockCutter
+from xinlian.storage.kv import WriteBatch
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Node:
+    """A solo-ordering node; implements `xinlian.node.interface.NodeAPI`."""
+
+    def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey) -> None:
+        self.genesis = genesis
+        self.suite = genesis.crypto_suite()
+        self.key = key
+        self.chain = ChainStore(Path(data_dir) / "chain", genesis)
+        if self.chain.head is None:
+            self.chain.init_genesis(key, genesis.timestamp_ms)
+        params = genesis.params
+        self.mempool = Mempool(genesis.chain_id, params, self.suite.hash_bytes,
+                               self.chain.account,
+                               lambda address: is_permitted(self.chain.read, address))
+        self.mempool.height = self.chain.height
+        self.executor = Executor(params, self.suite.hash_bytes)
+        self.cutter = BlockCutter(params.block_interval_ms, params.max_block_txs)
+        self._listeners: list[BlockListener] = []
+        self._wake = asyncio.Event()
+        self._producer: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._producer = asyncio.create_task(self._produce(), name="solo-producer")
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            self._producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer
+            self._producer = None
+        self.chain.close()
+
+    # -- admission ---------------------------------------------------------------------
+
+    async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:
+        checked = self.mempool.precheck(raws)
+        txs = [c for c in checked if isinstance(c, Transaction)]
+        items = [tx.verify_item() for tx in txs]
+        if len(items) > batch_verify.INLINE_LIMIT:
+            valid = await asyncio.get_running_loop().run_in_executor(
+                None, batch_verify.verify_batch, items)
+        else:
+            valid = batch_verify.verify_batch(items)
+        admitted = iter(self.mempool.admit(txs, valid))
+        results = []
+        for raw, item in zip(raws, checked, strict=True):
+            error = item if isinstance(item, XinlianError) else next(admitted)
+            tx_hash = item.hash if isinstance(item, Transaction) else self.suite.hash_bytes(raw)
+            if error is None:
+                results.append(SubmitResult(tx_hash, True))
+            else:
+                results.append(SubmitResult(tx_hash, False, error.code, error.name,
+                                            error.message))
+        if any(r.accepted for r in results):
+            self._wake.set()
+        return results
+
+    # -- block production --------------------------------------------------------------
+
+    async def _produce(self) -> None:
+        while True:
+            deadline = self.cutter.deadline(_now_ms(), len(self.mempool))
+            if deadline is None:
+                await self._wait(None)
+            elif deadline > _now_ms():
+                await self._wait((deadline - _now_ms()) / 1000)  # re-evaluate on new txs
+            else:
+                self.produce_block()
+                await asyncio.sleep(0)  # let submissions and queries in between blocks
+
+    async def _wait(self, timeout: float | None) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def produce_block(self) -> Block | None:
+        """Cut, execute and commit one block from the mempool; None if nothing executes."""
+        txs = self.mempool.select(self.genesis.params.max_block_txs)
+        head = self.chain.head
+        assert head is not None
+        height = head.header.height + 1
+        result = self.executor.execute_block(txs, height, self.chain.read)
+        block = None
+        if result.included:
+            block = self.chain.commit_block(
+                WriteBatch(), height, header_hash(head.header, self.suite.hash_bytes),
+                max(_now_ms(), head.header.timestamp_ms), self.key, result.included,
+                result.receipts, result.writes)
+            self.mempool.on_commit(height, result.included)
+        self.cutter.cut(_now_ms(), len(self.mempool))
+        if block is not None:
+            for listener in list(self._listeners):
+                listener(block, result.receipts)
+        return block
+
+    # -- queries -----------------------------------------------------------------------
+
+    def status(self) -> NodeStatus:
+        head = self.chain.head
+        assert head is not None
+        return NodeStatus(
+            chain_id=self.genesis.chain_id, suite=self.suite.name,
+            genesis_hash=self.genesis.hash(), height=head.header.height,
+            head_hash=header_hash(head.header, self.suite.hash_bytes),
+            state_root=head.header.state_root, mempool_size=len(self.mempool),
+            committed_txs=self.chain.committed_txs, node_key=codec.encode(self.key.public_key))
+
+    def block(self, height: int) -> Block | None:
+        return self.chain.block(height)
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None:
+        return self.chain.block_by_hash(block_hash)
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        return self.chain.receipt(tx_hash)
+
+    def pending(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.mempool
+
+    def transaction(self, tx_hash: bytes) -> TxRecord | None:
+        location = self.chain.index.tx_location(tx_hash)
+        if location is None:
+            return None
+        block = self.chain.block(location.height)
+        receipt = self.chain.receipt(tx_hash)
+        if block is None or receipt is None:
+            raise NotFound("the transaction's block is missing")
+        hashes = self.chain.tx_hashes(block)
+        return TxRecord(block.txs[location.index], tx_hash, location.height, location.index,
+                        block.header, merkle.audit_path(hashes, location.index,
+                                                        self.suite.hash_bytes), receipt)
+
+    def state_proof(self, key: bytes, height: int | None = None) -> StateProof:
+        height = self.chain.height if height is None else height
+        block = self.chain.block(height)
+        if block is None:
+            raise NotFound(f"no block at height {height}")
+        value, proof = self.chain.tree.get_with_proof(key, height)
+        return StateProof(key, value, proof, block.header, codec.encode(block.signature))
+
+    def account(self, address: bytes, height: int | None = None) -> AccountView:
+        state = self.state_proof(account_key(address), height)
+        account = Account() if state.value is None else codec.decode(state.value, Account)
+        return AccountView(address, account, state)
+
+    def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
+        return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,
+                                                           limit=limit)]
+
+    def add_block_listener(self, listener: BlockListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_block_listener(self, listener: BlockListener) -> None:
+        self._listeners.remove(listener)
