@@ -1,0 +1,245 @@
+"""The Qi Wasm engine: wasmtime with fuel metering, memory limits, GC and the Qi host API.
+
+One `Engine` holds the wasmtime engine, the linker with the host functions and a cache of
+compiled modules. `Engine.call` runs one method of one contract in a fresh store: the
+store's fuel is the call's resource limit (nested cross-contract calls run in the same
+store, so they share it), its memory limit bounds linear memory and the GC heap. Every
+failure comes back as a typed `EngineError` with a Qi-level stack trace where one exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import wasmtime
+
+from xinlian.execution.vm import host
+from xinlian.execution.vm.state import MemoryState
+from xinlian.lang import abi
+from xinlian.lang.compiler import Artifact
+from xinlian.lang.errors import (
+    ArgumentError,
+    EngineError,
+    ModuleError,
+    OutOfFuelError,
+    OutOfMemoryError,
+    StackOverflowError,
+    TrapError,
+)
+from xinlian.lang.ir import PANIC_NAMES
+from xinlian.lang.runtime import PANIC_DIVZERO, PANIC_MEMORY
+
+DEFAULT_FUEL = 10_000_000_000
+DEFAULT_MEMORY = 64 * 1024 * 1024
+MAX_CALL_DEPTH = 64
+
+
+@dataclass
+class Event:
+    contract: bytes
+    name: str
+    args: dict[str, Any]
+    indexed: dict[str, Any]
+
+
+@dataclass
+class CallResult:
+    value: Any = None
+    events: list[Event] = field(default_factory=list)
+    error: EngineError | None = None
+    fuel_used: int = 0
+    async_calls: list[host.AsyncRequest] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Loaded:
+    artifact: Artifact
+    module: wasmtime.Module
+    functions: dict[str, dict[str, Any]]
+    param_types: dict[str, list[Any]]
+    ret_types: dict[str, Any]
+
+
+class Engine:
+    def __init__(self) -> None:
+        cfg = wasmtime.Config()
+        cfg.wasm_gc = True
+        cfg.wasm_function_references = True
+        cfg.wasm_reference_types = True
+        cfg.consume_fuel = True
+        cfg.cranelift_nan_canonicalization = True
+        self.wasm = wasmtime.Engine(cfg)
+        self.linker = wasmtime.Linker(self.wasm)
+        self.host = host.HostApi(self)
+        self.host.define(self.linker)
+        self._cache: dict[str, Loaded] = {}
+
+    def load(self, artifact: Artifact) -> Loaded:
+        key = artifact.code_hash
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        try:
+            module = wasmtime.Module(self.wasm, artifact.wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise ModuleError(f"invalid module: {exc}") from None
+        fns = {f["name"]: f for f in artifact.abi["functions"]}
+        loaded = Loaded(artifact, module, fns,
+                        {n: [abi.type_from_json(p["type"]) for p in f["params"]]
+                         for n, f in fns.items()},
+                        {n: abi.type_from_json(f["returns"]) for n, f in fns.items()})
+        self._cache[key] = loaded
+        return loaded
+
+    # --- running --------------------------------------------------------------------------
+    def call(self, world: host.World, contract: bytes, method: str, args: list[Any],
+             caller: bytes, fuel: int = DEFAULT_FUEL, memory: int = DEFAULT_MEMORY,
+             kinds: tuple[str, ...] = ("fn",)) -> CallResult:
+        """Run `method` of `contract` with Python `args`; state changes are kept only if
+        the call succeeds."""
+        code = world.code_of(contract)
+        loaded = self.load(code)
+        fn = loaded.functions.get(method)
+        if fn is None or fn["kind"] not in kinds or (fn["kind"] == "fn" and not fn["public"]):
+            return CallResult(error=ArgumentError(f"no callable method `{method}`"))
+        try:
+            payload = b"".join(abi.encode(t, a) for t, a in
+                               zip(loaded.param_types[method], args, strict=True))
+        except ValueError:
+            return CallResult(error=ArgumentError(
+                f"`{method}` takes {len(loaded.param_types[method])} argument(s), "
+                f"got {len(args)}"))
+        except ArgumentError as exc:
+            return CallResult(error=exc)
+        return self.call_raw(world, contract, method, payload, caller, fuel, memory)
+
+    def call_raw(self, world: host.World, contract: bytes, method: str, payload: bytes,
+                 caller: bytes, fuel: int = DEFAULT_FUEL,
+                 memory: int = DEFAULT_MEMORY) -> CallResult:
+        """Run with ABI-encoded arguments (as they arrive in a transaction)."""
+        loaded = self.load(world.code_of(contract))
+        if method not in loaded.functions:
+            return CallResult(error=ArgumentError(f"no method `{method}`"))
+        try:
+            abi.decode_many(loaded.param_types[method], payload)
+        except ArgumentError as exc:
+            return CallResult(error=exc)
+        store = wasmtime.Store(self.wasm)
+        store.set_fuel(fuel)
+        store.set_limits(memory_size=memory)
+        snap = world.state.snapshot()
+        frame = host.Frame(world, contract, caller, loaded, depth=0)
+        self.host.stack.append(frame)
+        result = CallResult()
+        try:
+            raw = self.invoke(store, loaded, frame, method, payload)
+            rt = loaded.ret_types[method]
+            result.value = None if rt.name() == "unit" else abi.decode(rt, raw)
+        except EngineError as exc:
+            result.error = exc
+        finally:
+            self.host.stack.pop()
+        result.fuel_used = fuel - store.get_fuel()
+        if result.error is None:
+            result.events = frame.events
+            result.async_calls = frame.async_calls
+        else:
+            world.state.revert(snap)
+        return result
+
+    def invoke(self, store: wasmtime.Storelike, loaded: Loaded, frame: host.Frame,
+               method: str, payload: bytes) -> bytes:
+        """Instantiate and run one entry point; raises a typed error on any failure."""
+        try:
+            inst = self.linker.instantiate(store, loaded.module)
+        except wasmtime.WasmtimeError as exc:
+            raise ModuleError(f"cannot instantiate: {exc}") from None
+        exports = inst.exports(store)
+        mem = exports["memory"]
+        assert isinstance(mem, wasmtime.Memory)
+        frame.memory = mem
+        frame.store = store
+        pages = (len(payload) >> 16) + 1
+        try:
+            if mem.size(store) < pages:
+                mem.grow(store, pages - mem.size(store))
+            mem.write(store, payload, 0)
+            entry = exports[loaded.functions[method]["export"]]
+            assert isinstance(entry, wasmtime.Func)
+            n = entry(store, len(payload))
+            return bytes(mem.read(store, 0, n)) if n else b""
+        except wasmtime.Trap as trap:
+            raise self.translate_trap(trap, inst, store, loaded, frame) from None
+        except wasmtime.WasmtimeError as exc:
+            text = str(exc)
+            if "out of memory" in text or "GC heap" in text:
+                raise OutOfMemoryError("the call ran out of memory") from None
+            if "fuel" in text:
+                raise OutOfFuelError("the call ran out of fuel") from None
+            raise TrapError(f"engine error: {text.splitlines()[0]}") from None
+
+    def translate_trap(self, trap: wasmtime.Trap, inst: wasmtime.Instance,
+                       store: wasmtime.Storelike, loaded: Loaded,
+                       frame: host.Frame) -> EngineError:
+        trace = self.qi_trace(trap, loaded)
+        if frame.failure is not None:  # raised by a host call (revert, bubbled error)
+            err = frame.failure
+            err.trace = err.trace or trace
+            return err
+        code = trap.trap_code
+        if code == wasmtime.TrapCode.OUT_OF_FUEL:
+            return OutOfFuelError("the call ran out of fuel", trace)
+        if code == wasmtime.TrapCode.STACK_OVERFLOW:
+            return StackOverflowError("call stack exhausted (recursion too deep)", trace)
+        g = inst.exports(store).get("panic")
+        panic = g.value(store) if isinstance(g, wasmtime.Global) else 0
+        if panic == PANIC_MEMORY:
+            return OutOfMemoryError("linear memory limit reached", trace)
+        if panic == PANIC_DIVZERO or code == wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO:
+            return TrapError("division by zero", trace)
+        if panic:
+            return TrapError(PANIC_NAMES.get(panic, f"panic {panic}"), trace)
+        if code == wasmtime.TrapCode.INTEGER_OVERFLOW:
+            return TrapError("arithmetic overflow", trace)
+        if code in (wasmtime.TrapCode.ARRAY_OUT_OF_BOUNDS,):
+            return TrapError("index out of bounds", trace)
+        if code == wasmtime.TrapCode.NULL_REFERENCE:
+            return TrapError("null reference", trace)
+        if code == wasmtime.TrapCode.ALLOCATION_TOO_LARGE:
+            return OutOfMemoryError("allocation too large", trace)
+        return TrapError(f"trap: {trap.message.splitlines()[0]}", trace)
+
+    @staticmethod
+    def qi_trace(trap: wasmtime.Trap, loaded: Loaded) -> list[str]:
+        """Innermost first: `function (file:line:col)` for each Qi frame."""
+        out: list[str] = []
+        for fr in trap.frames:
+            name = fr.func_name or ""
+            if name.startswith(("rt.", "q:")) or ":" in name:
+                continue
+            loc = loaded.artifact.locate(fr.module_offset)
+            out.append(f"{name} ({loc[1]})" if loc else name)
+        return _compress(out)
+
+
+def _compress(frames: list[str], keep: int = 16) -> list[str]:
+    """Fold runs of identical frames (deep recursion) and cap the length."""
+    out: list[str] = []
+    i = 0
+    while i < len(frames):
+        j = i
+        while j < len(frames) and frames[j] == frames[i]:
+            j += 1
+        out.append(frames[i] if j - i == 1 else f"{frames[i]} [x{j - i}]")
+        i = j
+    return out if len(out) <= keep else [*out[:keep], f"... {len(out) - keep} more"]
+
+
+def make_world(state: MemoryState | None = None) -> host.World:
+    return host.World(state or MemoryState())
+

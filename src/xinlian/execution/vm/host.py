@@ -1,0 +1,272 @@
+"""The Qi host API: what a contract can ask of the node (module `qi` imports).
+
+Every function is deterministic: results depend only on the call's inputs, the contract
+state and the block context the executor supplies, never on clocks, randomness or the
+machine. Byte results go through a per-frame return buffer (`ret_read` copies it into
+linear memory), so the host never writes where the program did not ask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+
+from xinlian.crypto import hashes
+from xinlian.crypto.keys import AlgId, PublicKey, Signature
+from xinlian.crypto.signing import verify as verify_signature
+from xinlian.errors import XinlianError
+from xinlian.execution.vm.state import MemoryState
+from xinlian.lang import abi
+from xinlian.lang.codegen import HOST_IMPORTS
+from xinlian.lang.compiler import Artifact
+from xinlian.lang.errors import ArgumentError, EngineError, RevertError, TrapError
+from xinlian.lang.types import ADDRESS, BYTES, STRING, IntTy
+
+if TYPE_CHECKING:
+    from xinlian.execution.vm.engine import Engine, Loaded
+
+_HASHES = [hashes.sm3, hashes.sha256, hashes.keccak256]
+_VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
+_MASK64 = (1 << 64) - 1
+_VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
+
+
+@dataclass
+class AsyncRequest:
+    """A call to run in a later block; its result goes to `callback` on `origin`."""
+
+    origin: bytes
+    target: bytes
+    method: str
+    payload: bytes
+    callback: str
+
+
+@dataclass
+class World:
+    """What the engine runs against: state, deployed code and the block context."""
+
+    state: MemoryState
+    code: dict[bytes, Artifact] = field(default_factory=dict)
+    block_number: int = 0
+    block_time: int = 0
+
+    def code_of(self, contract: bytes) -> Artifact:
+        art = self.code.get(contract)
+        if art is None:
+            raise ArgumentError(f"no contract at {contract.hex()}")
+        return art
+
+
+@dataclass
+class Frame:
+    world: World
+    contract: bytes
+    caller: bytes
+    loaded: Loaded
+    depth: int
+    memory: wasmtime.Memory | None = None
+    store: Any = None
+    ret: bytes = b""
+    events: list[Any] = field(default_factory=list)
+    async_calls: list[AsyncRequest] = field(default_factory=list)
+    failure: EngineError | None = None
+    last_callee_error: EngineError | None = None
+
+
+class HostApi:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.stack: list[Frame] = []
+        self.test_mode_caller: bytes | None = None
+
+    def define(self, linker: wasmtime.Linker) -> None:
+        for name, (params, results) in HOST_IMPORTS.items():
+            ty = wasmtime.FuncType([_VALTYPES[p] for p in params],
+                                   [_VALTYPES[r] for r in results])
+            linker.define_func("qi", name, ty, getattr(self, "h_" + name), access_caller=True)
+
+    # --- plumbing ---------------------------------------------------------------------------
+    @property
+    def top(self) -> Frame:
+        return self.stack[-1]
+
+    def read(self, caller: wasmtime.Caller, ptr: int, n: int) -> bytes:
+        mem = caller.get("memory")
+        assert isinstance(mem, wasmtime.Memory)
+        return bytes(mem.read(caller, ptr, ptr + n))
+
+    def give(self, data: bytes) -> int:
+        self.top.ret = data
+        return len(data)
+
+    # --- host functions ---------------------------------------------------------------------
+    def h_ret_read(self, caller: wasmtime.Caller, dst: int) -> None:
+        mem = caller.get("memory")
+        assert isinstance(mem, wasmtime.Memory)
+        mem.write(caller, self.top.ret, dst)
+
+    def h_storage_read(self, caller: wasmtime.Caller, kp: int, kl: int) -> int:
+        f = self.top
+        v = f.world.state.get(f.contract, self.read(caller, kp, kl))
+        return -1 if v is None else self.give(v)
+
+    def h_storage_write(self, caller: wasmtime.Caller, kp: int, kl: int, vp: int,
+                        vl: int) -> None:
+        f = self.top
+        f.world.state.set(f.contract, self.read(caller, kp, kl), self.read(caller, vp, vl))
+
+    def h_emit(self, caller: wasmtime.Caller, event_id: int, p: int, n: int) -> None:
+        from xinlian.execution.vm.engine import Event
+
+        f = self.top
+        spec = f.loaded.artifact.abi["events"][event_id]
+        types = [abi.type_from_json(x["type"]) for x in spec["params"]]
+        values = abi.decode_many(types, self.read(caller, p, n))
+        names = [x["name"] for x in spec["params"]]
+        f.events.append(Event(f.contract, spec["name"], dict(zip(names, values, strict=True)),
+                              {x["name"]: v for x, v in zip(spec["params"], values,
+                                                            strict=True) if x["indexed"]}))
+
+    def h_revert(self, caller: wasmtime.Caller, error_id: int, p: int, n: int) -> None:
+        f = self.top
+        data = self.read(caller, p, n)
+        if error_id == 0xFFFFFFFF or error_id == -1:
+            f.failure = RevertError("Error", [abi.decode(STRING, data)])
+            return
+        spec = f.loaded.artifact.abi["errors"][error_id]
+        types = [abi.type_from_json(x["type"]) for x in spec["params"]]
+        f.failure = RevertError(spec["name"], abi.decode_many(types, data))
+
+    def h_context(self, caller: wasmtime.Caller, which: int) -> int:
+        f = self.top
+        return self.give(f.caller if which == 0 else f.contract)
+
+    def h_block(self, caller: wasmtime.Caller, which: int) -> int:
+        w = self.top.world
+        return (w.block_number if which == 0 else w.block_time) & _MASK64
+
+    def h_hash(self, caller: wasmtime.Caller, alg: int, p: int, n: int) -> int:
+        return self.give(_HASHES[alg](self.read(caller, p, n)))
+
+    def h_verify(self, caller: wasmtime.Caller, alg: int, p: int, n: int) -> int:
+        pk, msg, sig = abi.decode_many([BYTES, BYTES, BYTES], self.read(caller, p, n))
+        a = _VERIFY_ALGS[alg]
+        try:
+            return int(bool(verify_signature(PublicKey(a, pk), msg, Signature(a, sig))))
+        except (XinlianError, ValueError):
+            return 0
+
+    def h_big(self, caller: wasmtime.Caller, op: int, *limbs: int) -> list[int]:
+        return big_op(op, limbs)
+
+    def h_call(self, caller: wasmtime.Caller, p: int, n: int) -> int:
+        """Synchronous call: runs the callee in the same store (shared fuel and memory
+        limit). Returns the result length, or -(error name length + 1) on failure."""
+        f = self.top
+        target, method, payload = abi.decode_many([ADDRESS, STRING, BYTES],
+                                                  self.read(caller, p, n))
+        err = self.nested(caller, f, target, method, payload)
+        if err is None:
+            return len(f.ret)
+        f.last_callee_error = err
+        name = err.error_name if isinstance(err, RevertError) else err.name
+        f.ret = name.encode()
+        return -(len(f.ret) + 1)
+
+    def nested(self, caller: wasmtime.Caller, f: Frame, target: bytes, method: str,
+               payload: bytes) -> EngineError | None:
+        from xinlian.execution.vm.engine import MAX_CALL_DEPTH
+
+        if f.depth + 1 >= MAX_CALL_DEPTH:
+            return TrapError("cross-contract call depth limit reached")
+        try:
+            loaded = self.engine.load(f.world.code_of(target))
+            spec = loaded.functions.get(method)
+            if spec is None or not spec["public"] or spec["kind"] != "fn":
+                return ArgumentError(f"no public method `{method}`")
+            abi.decode_many(loaded.param_types[method], payload)
+        except EngineError as exc:
+            return exc
+        snap = f.world.state.snapshot()
+        sub = Frame(f.world, target, f.contract, loaded, f.depth + 1)
+        self.stack.append(sub)
+        try:
+            raw = self.engine.invoke(caller, loaded, sub, method, payload)
+        except EngineError as exc:
+            f.world.state.revert(snap)
+            return exc
+        finally:
+            self.stack.pop()
+        f.ret = raw
+        f.events.extend(sub.events)
+        f.async_calls.extend(sub.async_calls)
+        return None
+
+    def h_async_call(self, caller: wasmtime.Caller, p: int, n: int) -> None:
+        f = self.top
+        target, method, payload, cb = abi.decode_many([ADDRESS, STRING, BYTES, STRING],
+                                                      self.read(caller, p, n))
+        f.async_calls.append(AsyncRequest(f.contract, target, method, payload, cb))
+
+    def h_bubble(self, caller: wasmtime.Caller) -> None:
+        f = self.top
+        f.failure = f.last_callee_error
+
+    def h_test_set(self, caller: wasmtime.Caller, which: int, p: int, n: int) -> None:
+        f = self.top
+        data = self.read(caller, p, n)
+        if which == 0:
+            f.caller = abi.decode(ADDRESS, data)
+        else:
+            f.world.block_number = abi.decode(IntTy(64, False), data)
+
+
+# --- wide integers --------------------------------------------------------------------------
+def _from_limbs(limbs: tuple[int, ...] | list[int], bits: int, signed: bool) -> int:
+    u = sum((x & _MASK64) << (64 * i) for i, x in enumerate(limbs))
+    u &= (1 << 256) - 1
+    if signed and u >> 255:
+        u -= 1 << 256
+    return u
+
+
+def _to_limbs(v: int) -> list[int]:
+    u = v % (1 << 256)
+    return [((u >> (64 * i)) & _MASK64) - ((1 << 64) if (u >> (64 * i + 63)) & 1 else 0)
+            for i in range(4)]
+
+
+def big_op(op: int, limbs: tuple[int, ...]) -> list[int]:
+    """`op` packs the operation (low byte) and the type (bits | signed << 16) above it.
+    Returns four result limbs and a status: 0 ok, 1 overflow, 2 division by zero, 3 range."""
+    code, desc = op & 0xFF, op >> 8
+    bits, signed = desc & 0xFFFF, bool(desc >> 16)
+    a = _from_limbs(limbs[:4], bits, signed)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if code == 9:  # cast: b's low limb describes the source type
+        src = limbs[4] & _MASK64
+        v = _from_limbs(limbs[:4], src & 0xFFFF, bool(src >> 16))
+        if not lo <= v <= hi:
+            return [0, 0, 0, 0, 3]
+        return [*_to_limbs(v), 0]
+    b = _from_limbs(limbs[4:], bits, signed)
+    if code in (6, 7, 8):
+        r = int(a == b if code == 6 else a < b if code == 7 else a <= b)
+        return [r, 0, 0, 0, 0]
+    if code in (4, 5) and b == 0:
+        return [0, 0, 0, 0, 2]
+    if code == 1:
+        r = a + b
+    elif code == 2:
+        r = a - b
+    elif code == 3:
+        r = a * b
+    else:
+        q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)  # truncating division
+        r = q if code == 4 else a - q * b
+    if not lo <= r <= hi:
+        return [0, 0, 0, 0, 1]
+    return [*_to_limbs(r), 0]

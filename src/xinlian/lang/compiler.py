@@ -1,0 +1,60 @@
+"""The Qi compiler pipeline: parse -> check -> IR -> optimise -> Wasm, plus ABI and debug info.
+
+`compile_source` is the one entry point used by the CLI, the engine's tests and the
+benchmarks. Output is deterministic: the same source and options give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from xinlian.lang import abi, checker, codegen, layout, optimize, parser
+from xinlian.lang.errors import Span
+
+
+@dataclass
+class Artifact:
+    wasm: bytes
+    abi: dict[str, Any]
+    source_map: list[tuple[int, str, Span]] = field(default_factory=list)
+    file: str = "<input>"
+
+    def abi_json(self) -> str:
+        return json.dumps(self.abi, indent=2, sort_keys=False)
+
+    def debug_json(self) -> str:
+        """Source map: code offset -> function, file, line, column."""
+        return json.dumps({"file": self.file, "map": [
+            [off, fn, s.line, s.col] for off, fn, s in self.source_map]})
+
+    def locate(self, module_offset: int) -> tuple[str, Span] | None:
+        """The source position of the instruction at `module_offset` (last mark before)."""
+        best = None
+        for off, fn, span in self.source_map:
+            if off > module_offset:
+                break
+            best = (fn, span)
+        return best
+
+    @property
+    def code_hash(self) -> str:
+        return hashlib.sha256(self.wasm).hexdigest()
+
+
+def compile_source(source: str, file: str = "<input>", opt_level: int = 1,
+                   contract: str | None = None, test_mode: bool = False,
+                   old_layout: list[dict[str, Any]] | None = None) -> Artifact:
+    """Compile Qi source text; raises `CompileError` with every diagnostic found."""
+    tree = parser.parse(source, file)
+    prog = checker.check(tree, source, contract, test_mode)
+    if prog.upgrades is not None:
+        old = old_layout
+        if old is None:
+            old = layout.layout_of_contract(tree, source, prog.upgrades)
+        layout.check_compatible(old, prog, source, tree)
+    optimize.optimize(prog, opt_level)
+    out = codegen.generate(prog)
+    return Artifact(out.wasm, abi.build(prog, out.entries), out.source_map, file)

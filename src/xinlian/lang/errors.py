@@ -1,0 +1,168 @@
+"""The Qi error family (7xxx): compile diagnostics and engine errors.
+
+Compile errors carry one or more `Diagnostic`s, each with a stable code (7100-7399), a
+message and a source span, rendered as `file:line:col: error[E7xxx]: message` followed by
+the source line and a caret under the offending text. Engine errors (75xx) are raised by
+`xinlian.execution.vm` and carry a Qi-level stack trace when the program trapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xinlian.errors import XinlianError
+
+
+@dataclass(frozen=True)
+class Span:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: int
+    message: str
+    span: Span
+
+    def render(self, source: str | None) -> str:
+        head = f"{self.span}: error[E{self.code}]: {self.message}"
+        if source is None:
+            return head
+        lines = source.splitlines()
+        if not 1 <= self.span.line <= len(lines):
+            return head
+        text = lines[self.span.line - 1]
+        gutter = f"{self.span.line:>4} | "
+        caret = " " * (len(gutter) + self.span.col - 1) + "^" * max(1, self.span.length)
+        return f"{head}\n{gutter}{text}\n{caret}"
+
+
+class QiError(XinlianError):
+    code = 7000
+    name = "qi_error"
+
+
+class CompileError(QiError):
+    """The program is wrong; `diagnostics` says where and why (at least one)."""
+
+    code = 7100
+    name = "compile_error"
+
+    def __init__(self, diagnostics: list[Diagnostic], source: str | None = None) -> None:
+        self.diagnostics = diagnostics
+        self.source = source
+        super().__init__(self.render())
+        self.code = diagnostics[0].code
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.source) for d in self.diagnostics)
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        out["diagnostics"] = [{"code": d.code, "message": d.message, "file": d.span.file,
+                               "line": d.span.line, "col": d.span.col}
+                              for d in self.diagnostics]
+        return out
+
+
+# Stable diagnostic codes. Never renumber: tools and docs refer to them.
+E_LEX_CHAR = 7101  # unexpected character
+E_LEX_STRING = 7102  # unterminated string or bad escape
+E_LEX_NUMBER = 7103  # malformed number literal
+E_PARSE = 7110  # unexpected token
+E_UNKNOWN_NAME = 7201  # name not defined
+E_UNKNOWN_TYPE = 7202  # type not defined
+E_TYPE_MISMATCH = 7203  # expression has the wrong type
+E_DUPLICATE = 7204  # name defined twice
+E_ARITY = 7205  # wrong number of arguments
+E_NOT_ASSIGNABLE = 7206  # assignment to something that cannot be assigned
+E_IMMUTABLE = 7207  # assignment to an immutable `let`
+E_LITERAL_RANGE = 7208  # literal does not fit its type
+E_MISSING_RETURN = 7209  # a path of a non-unit function ends without `return`
+E_BAD_CONTEXT = 7210  # statement not allowed here (break outside loop, emit outside contract)
+E_VIEW_WRITES = 7211  # view function changes state or emits
+E_ACCESS = 7212  # state used outside the function's declared reads/writes
+E_RECURSIVE_TYPE = 7213  # a struct contains itself
+E_NOT_CALLABLE = 7214  # call of something that is not a function
+E_UNKNOWN_MEMBER = 7215  # no such field or method
+E_LAYOUT = 7301  # upgrade breaks the old storage layout
+E_CALLBACK = 7302  # async callback has the wrong signature
+E_SCHEDULE = 7303  # scheduled function has parameters or a bad period
+
+
+class EngineError(QiError):
+    """Base of errors raised while loading or running a compiled Qi module."""
+
+    code = 7500
+    name = "engine_error"
+
+    def __init__(self, message: str = "", trace: list[str] | None = None) -> None:
+        self.trace = trace or []
+        full = message + ("".join(f"\n  at {t}" for t in self.trace) if self.trace else "")
+        super().__init__(full)
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        out["trace"] = self.trace
+        return out
+
+
+class ModuleError(EngineError):
+    """The bytes are not a valid Wasm module, or it does not match the Qi host API."""
+
+    code = 7501
+    name = "bad_module"
+
+
+class ArgumentError(EngineError):
+    """Arguments do not match the method's parameter types, or the method does not exist."""
+
+    code = 7502
+    name = "bad_arguments"
+
+
+class TrapError(EngineError):
+    """The program stopped on a runtime fault (overflow, bounds, division by zero...)."""
+
+    code = 7503
+    name = "trap"
+
+
+class OutOfFuelError(EngineError):
+    """The call used all the fuel it was given."""
+
+    code = 7504
+    name = "out_of_fuel"
+
+
+class OutOfMemoryError(EngineError):
+    """The call needed more memory than its limit."""
+
+    code = 7505
+    name = "out_of_memory"
+
+
+class RevertError(EngineError):
+    """The contract rejected the call (`revert`, `require`) with a custom error."""
+
+    code = 7506
+    name = "revert"
+
+    def __init__(self, error_name: str, args: list[object], trace: list[str] | None = None,
+                 message: str = "") -> None:
+        self.error_name = error_name
+        self.args_ = args
+        super().__init__(message or f"{error_name}{tuple(args)!r}", trace)
+
+
+class StackOverflowError(EngineError):
+    """Recursion went deeper than the engine's stack limit."""
+
+    code = 7507
+    name = "stack_overflow"
