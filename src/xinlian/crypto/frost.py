@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from xinlian import codec
 from xinlian.crypto.dkg import KeyShare, PublicKeyPackage
+from xinlian.crypto.dkg import share_secret as share_secret  # trusted dealer, RFC 9591 App. C
 from xinlian.crypto.groups import (
     ED25519,
     SECP256K1,
@@ -30,9 +31,7 @@ from xinlian.crypto.groups import (
     GroupError,
     Rng,
     Scalar,
-    evaluate,
     lagrange_coefficient,
-    random_polynomial,
 )
 
 
@@ -287,7 +286,7 @@ def sign(key: KeyShare, nonces: SigningNonces, package: SigningPackage) -> Signa
             f"{len(package.commitments)} signers, threshold is {key.public.threshold}")
     if package.group_public_key != key.public.group_public_key:
         raise InvalidCommitmentListError("signing package is for another key")
-    unknown = set(package.signers) - set(key.public.verifying_shares)
+    unknown = set(package.signers) - set(key.public.members)
     if unknown:
         raise InvalidCommitmentListError(f"signers {sorted(unknown)} are not members")
     d, e = nonces.take()
@@ -300,7 +299,7 @@ def verify_signature_share(package: SigningPackage, public: PublicKeyPackage,
                            share: SignatureShare) -> bool:
     """§5.4: z_i*G == D_i + rho_i*E_i + (c*lambda_i)*Y_i."""
     c_i = next((c for c in package.commitments if c.identifier == share.identifier), None)
-    y_i = public.verifying_shares.get(share.identifier)
+    y_i = public.verifying_share(share.identifier)
     if c_i is None or y_i is None:
         return False
     lam = package.lagrange(share.identifier)
@@ -340,26 +339,6 @@ def verify_bytes(suite: Ciphersuite, group_public_key: bytes, msg: bytes, sig: b
         return verify(suite, pk, msg, decode_signature(suite, sig))
     except (GroupError, FrostError):
         return False
-
-
-# -- trusted dealer (RFC 9591 Appendix C), for tests and single-operator setups -------------
-
-
-def trusted_dealer_keygen(group: Group, secret: Scalar, threshold: int, identifiers: Sequence[int],
-                          rng: Rng = os.urandom,
-                          coefficients: Sequence[Scalar] | None = None) -> list[KeyShare]:
-    """Shamir-share `secret` to `identifiers`; the dealer sees the key (use the DKG instead
-    when no single party may)."""
-    if not 1 <= threshold <= len(identifiers) or len(set(identifiers)) != len(identifiers):
-        raise InvalidIdentifierError("need distinct identifiers and 1 <= threshold <= n")
-    for i in identifiers:
-        _check_identifier(group, i)
-    poly = ([secret, *coefficients] if coefficients is not None
-            else random_polynomial(group, threshold - 1, secret, rng))
-    shares = {i: evaluate(poly, i) for i in identifiers}
-    public = PublicKeyPackage(group, threshold, group.base_mul(secret),
-                              {i: group.base_mul(s) for i, s in shares.items()})
-    return [KeyShare(i, s, public) for i, s in shares.items()]
 
 
 # -- wire forms -----------------------------------------------------------------------------

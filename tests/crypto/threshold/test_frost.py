@@ -41,8 +41,8 @@ def test_rfc9591_vectors(name: str) -> None:
     v = json.loads((VECTORS / name).read_text())
     sk = g.decode_scalar(bytes.fromhex(v["group_secret_key"]))
     coeffs = [g.decode_scalar(bytes.fromhex(c)) for c in v["share_polynomial_coefficients"]]
-    keys = {k.identifier: k for k in frost.trusted_dealer_keygen(g, sk, 2, [1, 2, 3],
-                                                                 coefficients=coeffs)}
+    keys = {k.identifier: k for k in frost.share_secret(g, sk, 2, [1, 2, 3],
+                                                       coefficients=coeffs)}
     public = keys[1].public
     assert public.group_public_key.encode().hex() == v["group_public_key"]
     for i, share in v["participant_shares"].items():
@@ -80,7 +80,7 @@ def test_rfc9591_vectors(name: str) -> None:
 def _setup(suite: Ciphersuite, t: int, n: int, seed: int = 1) -> list[KeyShare]:
     rng = random.Random(seed).randbytes
     g = suite.group
-    return frost.trusted_dealer_keygen(g, g.random_scalar(rng), t, list(range(1, n + 1)), rng)
+    return frost.share_secret(g, g.random_scalar(rng), t, list(range(1, n + 1)), rng)
 
 
 def _sign(suite: Ciphersuite, keys: list[KeyShare], msg: bytes,
