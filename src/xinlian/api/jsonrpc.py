@@ -1,0 +1,119 @@
+"""JSON-RPC 2.0 framing: request bytes in, response bytes out (no sockets here).
+
+Follows the specification (jsonrpc.org/specification): a request is an object with
+`"jsonrpc": "2.0"`, a string `method`, optional `params` (array or object) and an optional
+`id` (string, integer or null); without `id` it is a notification and gets no response.
+A batch is a non-empty array of requests answered by an array of the non-notification
+responses (nothing at all when every member is a notification). Every error carries a
+Xinlian error in `error.data`; an unexpected exception in a handler becomes an internal
+error for that one request and is logged, so bad input never stops the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from xinlian.api.errors import (
+    BatchTooLarge,
+    InternalError,
+    InvalidRequest,
+    MethodNotFound,
+    ParseError,
+    WebsocketOnly,
+    rpc_code,
+)
+from xinlian.api.methods import Method
+from xinlian.api.params import bind
+from xinlian.api.subscriptions import Session
+from xinlian.errors import XinlianError
+
+log = logging.getLogger(__name__)
+
+_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.encode
+
+
+def error_response(error: XinlianError, request_id: Any = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id,
+            "error": {"code": rpc_code(error), "message": error.message,
+                      "data": error.to_dict()}}
+
+
+def encode_error(error: XinlianError) -> bytes:
+    return _encode(error_response(error))
+
+
+class Dispatcher:
+    def __init__(self, methods: Mapping[str, Method], *, max_batch: int) -> None:
+        self._methods = methods
+        self._max_batch = max_batch
+
+    async def handle(self, body: bytes, session: Session | None) -> bytes | None:
+        """The response to one HTTP body or websocket message; None when nothing is due."""
+        try:
+            message = _decode(body)
+        except msgspec.DecodeError as exc:
+            return encode_error(ParseError(f"not valid JSON: {exc}"))
+        if isinstance(message, list):
+            if not message:
+                return encode_error(InvalidRequest("an empty batch"))
+            if len(message) > self._max_batch:
+                return encode_error(BatchTooLarge(
+                    f"{len(message)} requests in a batch; the limit is {self._max_batch}"))
+            replies = [reply for item in message
+                       if (reply := await self._one(item, session)) is not None]
+            return _encode(replies) if replies else None
+        reply = await self._one(message, session)
+        return None if reply is None else _encode(reply)
+
+    async def _one(self, request: Any, session: Session | None) -> dict[str, Any] | None:
+        try:
+            request_id, method, params = _check_request(request)
+        except InvalidRequest as exc:
+            return error_response(exc, _valid_id(request))
+        notification = "id" not in request
+        try:
+            result = await self._call(method, params, session)
+        except XinlianError as exc:
+            return None if notification else error_response(exc, request_id)
+        except Exception:
+            log.exception("handler of %s failed", method)
+            error = InternalError("internal error while handling the request")
+            return None if notification else error_response(error, request_id)
+        return None if notification else {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    async def _call(self, name: str, params: Any, session: Session | None) -> Any:
+        method = self._methods.get(name)
+        if method is None:
+            raise MethodNotFound(f"no method {name!r}")
+        if method.websocket_only and session is None:
+            raise WebsocketOnly(f"{name} needs a websocket connection (GET /ws)")
+        return await method.handler(session, **bind(method.params, params))
+
+
+def _valid_id(request: Any) -> Any:
+    """The request's id when it has a valid one, else null (as the specification asks)."""
+    request_id = request.get("id") if isinstance(request, dict) else None
+    return request_id if type(request_id) in (str, int) else None
+
+
+def _check_request(request: Any) -> tuple[Any, str, Any]:
+    if not isinstance(request, dict):
+        raise InvalidRequest("a request must be a JSON object")
+    request_id = request.get("id")
+    if request_id is not None and type(request_id) not in (str, int):
+        raise InvalidRequest("id must be a string, an integer or null")
+    if request.get("jsonrpc") != "2.0":
+        raise InvalidRequest('"jsonrpc" must be exactly "2.0"')
+    method = request.get("method")
+    if not isinstance(method, str):
+        raise InvalidRequest("method must be a string")
+    unknown = set(request) - _MEMBERS
+    if unknown:
+        raise InvalidRequest(f"unknown request members {sorted(map(str, unknown))}")
+    return request_id, method, request.get("params")

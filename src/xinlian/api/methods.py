@@ -1,0 +1,226 @@
+"""The method table: each JSON-RPC method's name, typed parameters and handler.
+
+Handlers receive values already decoded by `params.bind` and return JSON-ready results
+(api.format); a missing block, transaction or receipt is `null`. The shapes are documented
+in docs/api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from xinlian import codec
+from xinlian.api.errors import InternalError, InvalidParams, Rejected
+from xinlian.api.format import bytes_of, hex_of, to_json
+from xinlian.api.params import (
+    Param,
+    Parser,
+    boolean,
+    choice,
+    hex_bytes,
+    list_of,
+    optional,
+    text,
+    uint,
+)
+from xinlian.api.subscriptions import MAX_WATCHED, NEW_BLOCKS, TX_STATUS, Hub, Session
+from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
+from xinlian.ledger.account import ADDRESS_SIZE, address_of
+from xinlian.ledger.block import Block, header_hash
+from xinlian.ledger.errors import TxTooLarge
+from xinlian.ledger.transaction import SignedTransaction, TxBody
+from xinlian.node.interface import NodeAPI, SubmitResult
+
+HASH_SIZE = 32
+MAX_STATE_KEY = 1024
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_size: int = 64 * 1024 * 1024  # bytes of one HTTP body or websocket message
+    max_batch_requests: int = 1000        # JSON-RPC requests in one batch array
+    max_batch_txs: int = 20_000           # transactions in one xl_submitTransactions
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: tuple[Param, ...]
+    handler: Handler  # called as handler(session, **params)
+    websocket_only: bool = False
+
+
+def _decode_signed(raw: bytes) -> SignedTransaction:
+    # Stored transactions were validated on admission; skip the canonical re-encode.
+    return codec.decode(raw, SignedTransaction, check_canonical=False)
+
+
+class Api:
+    """The handlers, bound to one node and one subscription hub."""
+
+    def __init__(self, node: NodeAPI, hub: Hub, limits: Limits) -> None:
+        self.node = node
+        self.hub = hub
+        self.limits = limits
+        self._hash = node.suite.hash_bytes
+        genesis = node.genesis
+        self._chain_info = to_json(ChainInfo(genesis.hash(), genesis))
+        self._max_tx = genesis.params.max_tx_size
+
+    def table(self) -> dict[str, Method]:
+        h32 = hex_bytes(size=HASH_SIZE)
+        raw_tx = raw_transaction(self._max_tx)
+        address = hex_bytes(size=ADDRESS_SIZE)
+        height = optional(uint())
+        methods = [
+            Method("xl_status", (), self.status),
+            Method("xl_chainInfo", (), self.chain_info),
+            Method("xl_submitTransaction", (Param("tx", raw_tx),), self.submit_one),
+            Method("xl_submitTransactions",
+                   (Param("txs", list_of(raw_tx, max_items=self.limits.max_batch_txs)),),
+                   self.submit_many),
+            Method("xl_getBlockByHeight",
+                   (Param("height", uint()), Param("full", boolean, False)), self.block),
+            Method("xl_getBlockByHash",
+                   (Param("hash", h32), Param("full", boolean, False)), self.block_by_hash),
+            Method("xl_getTransaction", (Param("hash", h32),), self.transaction),
+            Method("xl_getReceipt", (Param("hash", h32),), self.receipt),
+            Method("xl_getTransactionStatus", (Param("hash", h32),), self.tx_status),
+            Method("xl_getAccount",
+                   (Param("address", address), Param("height", height, None)), self.account),
+            Method("xl_getStateProof",
+                   (Param("key", hex_bytes(max_size=MAX_STATE_KEY)),
+                    Param("height", height, None)), self.state_proof),
+            Method("xl_getTransactionsBySender",
+                   (Param("address", address), Param("offset", uint(), 0),
+                    Param("limit", uint(maximum=MAX_PAGE), 100)), self.by_sender),
+            Method("xl_subscribe",
+                   (Param("kind", choice(NEW_BLOCKS, TX_STATUS)),
+                    Param("hashes", optional(list_of(h32, max_items=MAX_WATCHED)),
+                          None)),
+                   self.subscribe, websocket_only=True),
+            Method("xl_unsubscribe",
+                   (Param("subscription", text(max_length=32)),), self.unsubscribe,
+                   websocket_only=True),
+        ]
+        return {m.name: m for m in methods}
+
+    # -- chain ---------------------------------------------------------------------------
+
+    async def status(self, session: Session | None) -> Any:
+        return to_json(self.node.status())
+
+    async def chain_info(self, session: Session | None) -> Any:
+        return self._chain_info
+
+    # -- submission: the hot path, so results are built as plain dicts -------------------
+
+    async def submit_one(self, session: Session | None, tx: bytes) -> Any:
+        (result,) = await self.node.submit([tx])
+        if not result.accepted:
+            raise Rejected(result.code, result.error, result.message, result.tx_hash)
+        return {"hash": hex_of(result.tx_hash)}
+
+    async def submit_many(self, session: Session | None, txs: list[bytes]) -> Any:
+        return [_submit_json(r) for r in await self.node.submit(txs)]
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _block_json(self, block: Block | None, full: bool) -> Any:
+        if block is None:
+            return None
+        hashes = [self._hash(_decode_signed(raw).body) for raw in block.txs]
+        view = BlockView(header_hash(block.header, self._hash), block.header,
+                         block.signature, hashes, block.txs if full else None)
+        return to_json(view)
+
+    async def block(self, session: Session | None, height: int, full: bool) -> Any:
+        return self._block_json(self.node.block(height), full)
+
+    async def block_by_hash(self, session: Session | None, hash: bytes, full: bool) -> Any:
+        return self._block_json(self.node.block_by_hash(hash), full)
+
+    async def transaction(self, session: Session | None, hash: bytes) -> Any:
+        record = self.node.transaction(hash)
+        if record is None:
+            return None
+        block = self.node.block(record.height)
+        if block is None:  # the index and the block store disagree: not the client's fault
+            raise InternalError(f"block {record.height} of a committed transaction is missing")
+        signed = _decode_signed(record.raw)
+        body = codec.decode(signed.body, TxBody, check_canonical=False)
+        view = TxView(record.tx_hash, record.height, record.index,
+                      address_of(body.sender, self._hash), body, record.raw, record.receipt,
+                      record.header, block.signature, record.tx_path)
+        return to_json(view)
+
+    async def receipt(self, session: Session | None, hash: bytes) -> Any:
+        receipt = self.node.receipt(hash)
+        return None if receipt is None else to_json(receipt)
+
+    def committed_status(self, tx_hash: bytes) -> TxStatus | None:
+        record = self.node.transaction(tx_hash)
+        if record is None:
+            return None
+        return TxStatus(tx_hash, "committed", record.height, record.receipt)
+
+    async def tx_status(self, session: Session | None, hash: bytes) -> Any:
+        status = self.committed_status(hash)
+        if status is None:
+            status = TxStatus(hash, "pending" if self.node.pending(hash) else "unknown")
+        return to_json(status)
+
+    async def account(self, session: Session | None, address: bytes,
+                      height: int | None) -> Any:
+        return to_json(self.node.account(address, height))
+
+    async def state_proof(self, session: Session | None, key: bytes,
+                          height: int | None) -> Any:
+        return to_json(self.node.state_proof(key, height))
+
+    async def by_sender(self, session: Session | None, address: bytes, offset: int,
+                        limit: int) -> Any:
+        hashes = self.node.sender_transactions(address, offset, limit) if limit else []
+        nxt = offset + len(hashes) if limit and len(hashes) == limit else None
+        return to_json(SenderPage(hashes, offset, nxt))
+
+    # -- subscriptions (websocket only) --------------------------------------------------
+
+    async def subscribe(self, session: Session | None, kind: str,
+                        hashes: list[bytes] | None) -> Any:
+        assert session is not None  # the dispatcher refuses websocket-only methods over HTTP
+        if kind == NEW_BLOCKS:
+            if hashes is not None:
+                raise InvalidParams("newBlocks takes no hashes")
+            return self.hub.subscribe_blocks(session)
+        if hashes is None:
+            raise InvalidParams("txStatus needs the hashes to watch")
+        return self.hub.subscribe_txs(session, hashes)
+
+    async def unsubscribe(self, session: Session | None, subscription: str) -> Any:
+        assert session is not None
+        self.hub.unsubscribe(session, subscription)
+        return True
+
+
+def raw_transaction(max_size: int) -> Parser:
+    """A transaction's hex; over the chain's size limit it is refused as TxTooLarge (the
+    ledger's own error) before a byte of it is decoded."""
+    def parse(value: Any, name: str) -> bytes:
+        if isinstance(value, str) and len(value) - 2 > 2 * max_size:
+            raise TxTooLarge(f"{name} is {(len(value) - 2) // 2} bytes; the limit is {max_size}")
+        return bytes_of(value, name)
+    return parse
+
+
+def _submit_json(result: SubmitResult) -> dict[str, Any]:
+    if result.accepted:
+        return {"hash": "0x" + result.tx_hash.hex(), "accepted": True}
+    return {"hash": "0x" + result.tx_hash.hex(), "accepted": False,
+            "error": {"code": result.code, "name": result.error, "message": result.message}}

@@ -1,0 +1,73 @@
+"""Result records of the API that add derived values to the node's records.
+
+Their JSON forms (api.format) are the method results documented in docs/api.md; the SDK
+decodes results back into these same classes, so server and client share one schema.
+"""
+
+from __future__ import annotations
+
+from xinlian.codec import Struct
+from xinlian.crypto.keys import Signature
+from xinlian.ledger.block import BlockHeader, Receipt
+from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.merkle import AuditPath
+from xinlian.ledger.transaction import TxBody
+
+
+class BlockView(Struct):
+    """A block with its header hash and transaction hashes; raw `txs` only when asked."""
+
+    hash: bytes
+    header: BlockHeader
+    signature: Signature
+    tx_hashes: list[bytes]
+    txs: list[bytes] | None = None
+
+
+class TxView(Struct):
+    """A committed transaction with the header (and its signature) that proves it."""
+
+    hash: bytes
+    height: int
+    index: int
+    sender: bytes  # the sender's address
+    body: TxBody
+    raw: bytes
+    receipt: Receipt
+    header: BlockHeader
+    header_signature: Signature
+    tx_path: AuditPath
+
+
+class ErrorView(Struct):
+    code: int
+    name: str
+    message: str
+
+
+class SubmitView(Struct):
+    hash: bytes
+    accepted: bool
+    error: ErrorView | None = None
+
+
+class TxStatus(Struct):
+    """Where a transaction is: "committed" (with its receipt), "pending" or "unknown"."""
+
+    hash: bytes
+    status: str
+    height: int | None = None
+    receipt: Receipt | None = None
+
+
+class ChainInfo(Struct):
+    genesis_hash: bytes
+    genesis: Genesis
+
+
+class SenderPage(Struct):
+    """One page of a sender's transaction hashes; `next` is the offset of the next page."""
+
+    hashes: list[bytes]
+    offset: int
+    next: int | None
