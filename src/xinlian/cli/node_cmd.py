@@ -1,0 +1,107 @@
+"""`xinlian init` and `xinlian node start`: set up a data directory and run a node in it.
+
+A data directory holds genesis.toml (the chain's genesis config), node.toml (RPC address
+and the node key file's name), the node key, and chain/ (the LMDB store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import tomllib
+from pathlib import Path
+
+from xinlian.api.server import RpcServer
+from xinlian.ledger.genesis import load_genesis
+from xinlian.node.errors import NodeConfigError
+from xinlian.node.keyfile import read_key, write_key
+from xinlian.node.service import Node
+
+GENESIS_FILE = "genesis.toml"
+NODE_FILE = "node.toml"
+KEY_FILE = "node_key.json"
+
+
+def init(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    genesis = load_genesis(args.config)
+    suite = genesis.crypto_suite()
+    if (data / NODE_FILE).exists():
+        raise NodeConfigError(f"{data} is already initialised")
+    data.mkdir(parents=True, exist_ok=True)
+    if args.node_key:
+        key_suite, key = read_key(Path(args.node_key))
+        if key_suite.name != suite.name:
+            raise NodeConfigError(
+                f"node key is for suite {key_suite.name}, the chain uses {suite.name}")
+        shutil.copyfile(args.node_key, data / KEY_FILE)
+    else:
+        key = suite.generate_signing_key()
+        write_key(data / KEY_FILE, suite, key)
+    shutil.copyfile(args.config, data / GENESIS_FILE)
+    (data / NODE_FILE).write_text(
+        f'key = "{KEY_FILE}"\nrpc_host = "{args.rpc_host}"\nrpc_port = {args.rpc_port}\n',
+        encoding="utf-8")
+    asyncio.run(Node(data, genesis, key).stop())  # writes block 0
+    print(json.dumps({"data": str(data), "chain_id": genesis.chain_id, "suite": suite.name,
+                      "genesis_hash": genesis.hash().hex()}))
+    return 0
+
+
+def _node_config(data: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise NodeConfigError(f"{data} is not an initialised data directory: {exc}") from exc
+
+
+async def _serve(data: Path, host: str, port: int) -> None:
+    genesis = load_genesis(data / GENESIS_FILE)
+    _, key = read_key(data / str(_node_config(data)["key"]))
+    node = Node(data, genesis, key)
+    server = RpcServer(node, host, port)
+    await node.start()
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    status = node.status()
+    print(json.dumps({"event": "ready", "rpc": server.url, "chain_id": status.chain_id,
+                      "height": status.height}), flush=True)
+    await stop.wait()
+    await server.stop()
+    await node.stop()
+    print(json.dumps({"event": "stopped"}), flush=True)
+
+
+def start(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    config = _node_config(data)
+    host = args.rpc_host or str(config.get("rpc_host", "127.0.0.1"))
+    port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
+    asyncio.run(_serve(data, host, port))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="create a data directory from a genesis TOML config")
+    p.add_argument("--config", required=True, help="genesis TOML (see docs/node.md)")
+    p.add_argument("--data", required=True, help="data directory to create")
+    p.add_argument("--node-key", help="node key file (default: generate one)")
+    p.add_argument("--rpc-host", default="127.0.0.1")
+    p.add_argument("--rpc-port", type=int, default=8545)
+    p.set_defaults(func=init)
+
+    node = sub.add_parser("node", help="run a node").add_subparsers(dest="node_cmd",
+                                                                    required=True)
+    s = node.add_parser("start", help="run the node in a data directory until SIGINT/SIGTERM")
+    s.add_argument("--data", required=True)
+    s.add_argument("--rpc-host", help="override node.toml")
+    s.add_argument("--rpc-port", type=int, help="override node.toml (0: any free port)")
+    s.set_defaults(func=start)
+
+

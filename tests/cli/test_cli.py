@@ -1,0 +1,71 @@
+"""The `xinlian` command: keygen, init and its errors (process-level tests are in e2e)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from xinlian.cli.main import main
+from xinlian.node.keyfile import read_key
+
+
+def _genesis(tmp: Path, public_hex: str) -> Path:
+    path = tmp / "genesis.toml"
+    path.write_text(f'chain_id = "cli"\nsuite = "intl"\n[[organisations]]\nname = "o"\n'
+                    f'admins = ["{public_hex}"]\n[[accounts]]\nkey = "{public_hex}"\n'
+                    f'balance = 100\n', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("suite", ["sm", "intl", "pq"])
+def test_keygen_writes_a_private_file_and_prints_the_public_part(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], suite: str) -> None:
+    out = tmp_path / "k.json"
+    assert main(["keygen", "--suite", suite, "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "secret" not in printed and printed["suite"] == suite
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    _, key = read_key(out)
+    assert key.public_key.data.hex() == printed["public_key"]
+
+
+def test_init_creates_a_data_directory_once(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
+    public = json.loads(capsys.readouterr().out)["public_key"]
+    config = _genesis(tmp_path, public)
+    data = tmp_path / "data"
+    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
+    assert {p.name for p in data.iterdir()} >= {"genesis.toml", "node.toml", "node_key.json",
+                                               "chain"}
+    capsys.readouterr()
+    assert main(["init", "--config", str(config), "--data", str(data)]) == 2
+    assert "already initialised" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["not toml [", 'chain_id = "x"\nsuite = "nope"',
+                                     'chain_id = "x"\nsuite = "intl"'])
+def test_init_rejects_bad_config_with_typed_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    config = tmp_path / "g.toml"
+    config.write_text(content, encoding="utf-8")
+    assert main(["init", "--config", str(config), "--data", str(tmp_path / "d")]) == 2
+    assert "error[4020 invalid_genesis]" in capsys.readouterr().err
+
+
+def test_node_start_on_missing_directory_is_a_typed_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["node", "start", "--data", str(tmp_path / "none")]) == 2
+    assert "bad_config" in capsys.readouterr().err
+
+
+def test_bad_key_file_is_a_typed_error(tmp_path: Path) -> None:
+    from xinlian.node.errors import NodeConfigError
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"suite": "intl", "secret": "zz"}', encoding="utf-8")
+    with pytest.raises(NodeConfigError):
+        read_key(bad)
