@@ -368,7 +368,11 @@ class Checker:
         return [ir.Stmt("loop", [cond], body, span=s.span)]
 
     def s_ForRange(self, s: A.ForRange) -> list[ir.Stmt]:
-        start = self.expr(s.start, None)
+        if isinstance(s.start, A.IntLit) and not isinstance(s.end, A.IntLit):
+            end_first = self.expr(s.end, None)
+            start = self.expr(s.start, end_first.ty if isinstance(end_first.ty, IntTy) else None)
+        else:
+            start = self.expr(s.start, None)
         if not isinstance(start.ty, IntTy) and start.ty != ERROR:
             self.err(E_TYPE_MISMATCH, f"range bounds must be integers, not `{start.ty}`",
                      s.start.span)

@@ -55,7 +55,7 @@ class CompileError(QiError):
     name = "compile_error"
 
     def __init__(self, diagnostics: list[Diagnostic], source: str | None = None) -> None:
-        self.diagnostics = diagnostics
+        self.diagnostics = list(dict.fromkeys(diagnostics))
         self.source = source
         super().__init__(self.render())
         self.code = diagnostics[0].code

@@ -477,6 +477,9 @@ class Parser:
             return A.BoolLit(t.span, False)
         if self.accept("none"):
             return A.NoneLit(t.span)
+        if self.at("init") and self.peek().text == "(":  # tests may run the constructor
+            self.advance()
+            return A.Name(t.span, "init")
         if self.accept("("):
             e = self.expr()
             self.expect(")")
