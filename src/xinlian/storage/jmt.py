@@ -93,7 +93,7 @@ def _merkle_root(hasher: Hasher, slots: list[bytes]) -> bytes:
     """The root of the binary Merkle tree over 16 child hashes (the write path's hash)."""
     layer = slots
     for _ in range(4):
-        layer = [EMPTY if a == EMPTY and b == EMPTY else hasher(NODE_PREFIX + a + b)
+        layer = [EMPTY if a is EMPTY and b is EMPTY else hasher(NODE_PREFIX + a + b)
                  for a, b in zip(layer[::2], layer[1::2], strict=True)]
     return layer[0]
 
@@ -106,7 +106,7 @@ def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
         nxt = []
         for i in range(0, len(layer), 2):
             left, right = layer[i], layer[i + 1]
-            if left == EMPTY and right == EMPTY:
+            if left is EMPTY and right is EMPTY:
                 nxt.append(EMPTY)
             else:
                 nxt.append(hasher(NODE_PREFIX + left + right))
@@ -116,14 +116,17 @@ def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
     return layers
 
 
-def _slots(node: InternalNode) -> list[bytes]:
+def _expand(node: InternalNode) -> tuple[list[bytes], list[int]]:
+    """The 16 child hashes (the EMPTY object where absent) and node versions of `node`."""
     slots = [EMPTY] * 16
-    bitmap, hashes, i = node.bitmap, node.hashes, 0
+    versions = [0] * 16
+    bitmap, hashes, present, i = node.bitmap, node.hashes, node.versions, 0
     for nib in range(16):
         if bitmap >> nib & 1:
-            slots[nib] = hashes[i:i + HASH_SIZE]
-            i += HASH_SIZE
-    return slots
+            slots[nib] = hashes[i * HASH_SIZE:(i + 1) * HASH_SIZE]
+            versions[nib] = present[i]
+            i += 1
+    return slots, versions
 
 
 def _child(node: InternalNode, nib: int) -> tuple[bytes, int, bool] | None:
@@ -135,18 +138,7 @@ def _child(node: InternalNode, nib: int) -> tuple[bytes, int, bool] | None:
             bool(node.leaves >> nib & 1))
 
 
-def _children(node: InternalNode) -> list[tuple[bytes, int, bool] | None]:
-    """All 16 child slots of `node`, as `_child` gives them, in one pass."""
-    out: list[tuple[bytes, int, bool] | None] = [None] * 16
-    bitmap, hashes, versions, leaves, i = node.bitmap, node.hashes, node.versions, node.leaves, 0
-    for nib in range(16):
-        if bitmap >> nib & 1:
-            out[nib] = (hashes[i * HASH_SIZE:(i + 1) * HASH_SIZE], versions[i],
-                        bool(leaves >> nib & 1))
-            i += 1
-    return out
-
-
+_HEX = "0123456789abcdef"
 _NEXT_NIBBLE = {c: n for c, n in zip("0123456789abcde", "123456789abcdef", strict=True)}
 _by_hex = itemgetter(1)
 
@@ -283,7 +275,7 @@ class StateTree:
                 raise CorruptDataError("expected an internal node")
             nib = int(hexpath[depth], 16)
             if siblings is not None:
-                layers = _merkle16(self.hasher, _slots(node))
+                layers = _merkle16(self.hasher, _expand(node)[0])
                 for level in range(1, 5):
                     sibling = layers[level][(nib >> (4 - level)) ^ 1]
                     siblings.append(b"" if sibling == EMPTY else sibling)
@@ -468,7 +460,7 @@ class _Writer:
         present = []
         present_versions = []
         for nib in range(16):
-            if slots[nib] != EMPTY:
+            if slots[nib] is not EMPTY:
                 bitmap |= 1 << nib
                 present.append(slots[nib])
                 present_versions.append(versions[nib])
@@ -508,47 +500,42 @@ class _Writer:
         node = self._tree._load(self._snap, key, self._overlay)
         if not isinstance(node, InternalNode):
             raise CorruptDataError("expected an internal node")
-        children = _children(node)
+        slots, versions = _expand(node)
+        leaves = node.leaves
         results: dict[int, _Result] = {}
         for char, i, j in _groups(items, lo, hi, depth):
             nib = int(char, 16)
-            result = self.update(children[nib], depth + 1, items, i, j)
+            hash_ = slots[nib]
+            child = None if hash_ is EMPTY else (hash_, versions[nib], bool(leaves >> nib & 1))
+            result = self.update(child, depth + 1, items, i, j)
             if result is not _UNCHANGED:
                 results[nib] = result
         if not results:
             return _UNCHANGED
         self._stale(key)
+        pending = []
         for nib, result in results.items():
-            children[nib] = None if result is None else result
-        remaining = [nib for nib in range(16) if children[nib] is not None]
+            bit = 1 << nib
+            if result is None:
+                slots[nib], versions[nib], leaves = EMPTY, 0, leaves & ~bit
+            else:
+                slots[nib], versions[nib] = result[0], self._version
+                leaves = leaves | bit if result[2] else leaves & ~bit
+                if result[2]:
+                    pending.append(nib)
+        remaining = [nib for nib in range(16) if slots[nib] is not EMPTY]
         if not remaining:
             return None
-        if len(remaining) == 1:
+        if len(remaining) == 1 and leaves:  # a lone leaf moves up to this position
             only = remaining[0]
-            child = children[only]
-            assert child is not None
-            if child[2]:  # a lone leaf moves up to this position
-                if only in results:
-                    return child
-                leaf_key = _ver(child[1]) + (hexpath + "0123456789abcdef"[only]).encode()
-                leaf = self._tree._load(self._snap, leaf_key, self._overlay)
-                if not isinstance(leaf, LeafNode):
-                    raise CorruptDataError("expected a leaf node")
-                self._stale(leaf_key)
-                return self._leaf(leaf.path, leaf.value)
-        slots: list[bytes] = [EMPTY] * 16
-        versions = [0] * 16
-        leaves = 0
-        for nib in remaining:
-            child = children[nib]
-            assert child is not None
-            if nib in results:
-                hash_, is_leaf = self.place(child, hexpath + "0123456789abcdef"[nib])
-                version = self._version
-            else:
-                hash_, version, is_leaf = child
-            slots[nib] = hash_
-            versions[nib] = version
-            if is_leaf:
-                leaves |= 1 << nib
+            if only in results:
+                return results[only]
+            leaf_key = _ver(versions[only]) + (hexpath + _HEX[only]).encode()
+            leaf = self._tree._load(self._snap, leaf_key, self._overlay)
+            if not isinstance(leaf, LeafNode):
+                raise CorruptDataError("expected a leaf node")
+            self._stale(leaf_key)
+            return self._leaf(leaf.path, leaf.value)
+        for nib in pending:
+            self.place(results[nib], hexpath + _HEX[nib])
         return self._internal(hexpath, slots, versions, leaves)
