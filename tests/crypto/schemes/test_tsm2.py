@@ -1,0 +1,245 @@
+"""Threshold SM2: standard signatures from any t parties, cheaters named, nonces one-time."""
+
+from __future__ import annotations
+
+import random
+
+import gmssl_pyx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
+
+from xinlian import codec
+from xinlian.crypto import sm2, tsm2
+from xinlian.crypto.dleq import DleqProof
+from xinlian.crypto.groups import SECP256K1, SM2, lagrange_coefficient
+
+MEMBERS = [1, 2, 3, 4, 5]
+
+
+def rng_of(seed: int):
+    return random.Random(seed).randbytes
+
+
+def make_parties(members=MEMBERS, t=3, seed=0):
+    return [tsm2.Party(i, members, t, rng_of(seed * 100 + i)) for i in members]
+
+
+@pytest.fixture(scope="module")
+def committee():
+    parties = make_parties()
+    keysets = tsm2.run_keygen(parties)
+    keyset = keysets[1]
+    assert all(k == keyset for k in keysets.values())
+    presigs = tsm2.run_presign(parties, 12, b"batch-1")
+    return parties, keyset, presigs
+
+
+def der(sig: bytes) -> bytes:
+    return encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+
+
+def test_signature_is_standard_sm2(committee):
+    parties, keyset, presigs = committee
+    message = "转账 100 元".encode()
+    sig = tsm2.run_signing(parties[:3], keyset, presigs[0], message).signature
+    assert sm2.verify(keyset.public_key, message, sig)  # Tongsuo
+    assert gmssl_pyx.sm2_verify(keyset.public_key[1:], message, der(sig))  # GmSSL
+    assert not sm2.verify(keyset.public_key, message + b"!", sig)
+
+
+def test_public_key_is_inverse_of_shared_w(committee):
+    """P = (w^-1 - 1)*G for the w interpolated from t shares (test-only peek at secrets)."""
+    parties, keyset, _ = committee
+    ids = [1, 3, 5]
+    w = SM2.scalar(0)
+    for p in parties:
+        if p.index in ids:
+            w = w + lagrange_coefficient(SM2, ids, p.index) * p._w.shares[0]
+    d = w.invert() - SM2.scalar(1)
+    assert SM2.base_mul(d).encode()[1:] == keyset.public_key[1:33]
+    assert SM2.base_mul(w).encode() == keyset.inverse_key
+    # and it is an ordinary SM2 key: Tongsuo signs with d, the threshold key verifies
+    plain = sm2.SM2PrivateKey(d.encode())
+    assert plain.public_bytes == keyset.public_key
+
+
+_POOL: list[int] = list(range(1, 7))  # presignatures reserved for the property test
+
+
+@settings(max_examples=6)
+@given(st.data())
+def test_any_t_parties_sign(committee, data):
+    parties, keyset, presigs = committee
+    signers = data.draw(
+        st.lists(st.sampled_from(parties), min_size=3, max_size=5, unique_by=lambda p: p.index)
+    )
+    if not _POOL:
+        return  # every reserved nonce has been used (shrinking replays)
+    presig = presigs[_POOL.pop()]
+    sig = tsm2.run_signing(signers, keyset, presig, b"msg").signature
+    assert sm2.verify(keyset.public_key, b"msg", sig)
+
+
+def test_t_minus_one_partials_cannot_sign(committee):
+    parties, keyset, presigs = committee
+    presig = presigs[7]
+    partials = [p.sign(presig.id, b"m") for p in parties[:2]]
+    with pytest.raises(tsm2.AbortError):
+        tsm2.combine(keyset, presig, b"m", partials)
+    # a forged third partial (a made-up value) is named, not accepted
+    forged = tsm2.PartialSignature(presig.id, 4, SM2.scalar(12345).encode())
+    with pytest.raises(tsm2.AbortError) as err:
+        tsm2.combine(keyset, presig, b"m", [*partials, forged])
+    assert err.value.culprits == (4,)
+    assert err.value.code == 8501
+
+
+def test_bad_partial_is_named_and_others_finish(committee):
+    parties, keyset, presigs = committee
+    presig = presigs[8]
+    partials = [p.sign(presig.id, b"m") for p in parties]
+    bad = tsm2.PartialSignature(
+        presig.id, 2, (SM2.decode_scalar(partials[1].value) + SM2.scalar(1)).encode()
+    )
+    out = tsm2.combine(keyset, presig, b"m", [partials[0], bad, *partials[2:]])
+    assert sm2.verify(keyset.public_key, b"m", out.signature)
+    assert out.culprits == [2]
+    # a partial made for another message does not pass either
+    with pytest.raises(tsm2.AbortError) as err:
+        tsm2.combine(keyset, presig, b"other", partials[:3])
+    assert err.value.culprits == (1, 2, 3)
+
+
+def test_presignatures_are_one_time(committee):
+    parties, keyset, presigs = committee
+    presig = presigs[9]
+    parties[0].sign(presig.id, b"first")
+    with pytest.raises(tsm2.PresignatureError):
+        parties[0].sign(presig.id, b"second")
+    with pytest.raises(tsm2.PresignatureError):
+        parties[0].sign(b"\x00" * 32, b"m")
+    with pytest.raises(tsm2.InvalidMessageError):
+        tsm2.combine(keyset, presig, b"m", [parties[1].sign(presig.id, b"m")] * 3)
+
+
+def test_replayed_session_and_out_of_order_calls(committee):
+    parties, _, _ = committee
+    with pytest.raises(tsm2.InvalidMessageError):
+        parties[0].presign_deal(b"batch-1", 1, MEMBERS)
+    fresh = make_parties(seed=9)
+    with pytest.raises(tsm2.InvalidMessageError):
+        fresh[0].keygen_open([], [])
+    with pytest.raises(tsm2.InvalidMessageError):
+        fresh[0].sign(b"x" * 32, b"m")
+    with pytest.raises(tsm2.InvalidParametersError):
+        tsm2.Party(1, [1, 2, 3, 4], 3)  # 2t - 1 = 5 > 4
+    with pytest.raises(tsm2.InvalidParametersError):
+        tsm2.Party(6, MEMBERS, 3)
+
+
+def corrupt_share(message: tsm2.PrivateShares) -> tsm2.PrivateShares:
+    wrong = (SM2.decode_scalar(message.shares[0]) + SM2.scalar(1)).encode()
+    return tsm2.PrivateShares(
+        message.session, message.dealer, message.recipient, [wrong, *message.shares[1:]]
+    )
+
+
+def test_dealer_sending_a_bad_share_and_lying_in_public_is_disqualified():
+    parties = make_parties(seed=2)
+
+    def tamper(stage, sender, message):
+        if sender == 4 and stage == "keygen/private" and message.recipient == 2:
+            return corrupt_share(message)
+        if sender == 4 and stage == "keygen/reveal":
+            return corrupt_share(message)  # the public answer is wrong too
+        return message
+
+    keysets = tsm2.run_keygen(parties, tamper=tamper)
+    assert len({codec.encode(k) for k in keysets.values()}) == 1
+    assert parties[0]._phase is None
+    presigs = tsm2.run_presign(parties, 1, b"p")
+    sig = tsm2.run_signing(parties[2:], keysets[1], presigs[0], b"m").signature
+    assert sm2.verify(keysets[1].public_key, b"m", sig)
+    assert all(p.culprits == {4} for p in parties if p.index != 4)
+
+
+def test_complaint_answered_correctly_keeps_the_dealer():
+    parties = make_parties(seed=3)
+
+    def tamper(stage, sender, message):
+        if sender == 1 and stage == "keygen/private" and message.recipient == 5:
+            return None  # never delivered; the dealer answers the complaint in public
+        return message
+
+    keysets = tsm2.run_keygen(parties, tamper=tamper)
+    presigs = tsm2.run_presign(parties, 1, b"p")
+    sig = tsm2.run_signing([parties[0], parties[4], parties[2]], keysets[5], presigs[0], b"m")
+    assert sm2.verify(keysets[5].public_key, b"m", sig.signature)
+    assert all(p.culprits == set() for p in parties)
+
+
+def test_cheating_multiplier_is_identified():
+    """A party whose product resharing does not match its proof is named in the abort."""
+    parties = make_parties(seed=4)  # n = 5 = 2t - 1: every resharing is needed
+
+    def tamper(stage, sender, message):
+        if sender == 3 and stage == "keygen-mul/dealing":
+            lane = [SECP256K1.base_mul(SECP256K1.scalar(1)).encode(), *message.commitments[0][1:]]
+            return tsm2.Dealing(message.session, 3, [lane], message.proofs)
+        return message
+
+    with pytest.raises(tsm2.AbortError) as err:
+        tsm2.run_keygen(parties, tamper=tamper)
+    assert err.value.culprits == (3,)
+
+
+def test_cheating_multiplier_is_excluded_when_enough_remain():
+    members = [1, 2, 3, 4, 5, 6, 7]
+    parties = make_parties(members, t=3, seed=5)
+    tsm2.run_keygen(parties)
+
+    def tamper(stage, sender, message):
+        if sender == 6 and stage == "presign-mul/dealing":
+            proof = message.proofs[0]
+            bad = DleqProof(
+                proof.challenge, (SM2.decode_scalar(proof.response) + SM2.scalar(1)).encode()
+            )
+            return tsm2.Dealing(message.session, 6, message.commitments, [bad])
+        if sender == 2 and stage == "presign/dealing":
+            return None  # silent dealer
+        return message
+
+    presigs = tsm2.run_presign(parties, 1, b"p", tamper=tamper)
+    sig = tsm2.run_signing(parties[4:], parties[0].keyset, presigs[0], b"m")
+    assert sm2.verify(parties[0].keyset.public_key, b"m", sig.signature)
+    assert parties[0].culprits == {2, 6}
+
+
+def test_bad_opening_share_is_named_and_skipped():
+    parties = make_parties(seed=6)
+
+    def tamper(stage, sender, message):
+        if sender == 2 and stage == "keygen/open":
+            return tsm2.OpenShare(message.session, 2, SM2.scalar(7).encode())
+        return message
+
+    keysets = tsm2.run_keygen(parties, tamper=tamper)
+    assert len({codec.encode(k) for k in keysets.values()}) == 1
+    assert parties[0].culprits == {2}
+
+
+def test_messages_round_trip_and_reject_garbage(committee):
+    parties, keyset, presigs = committee
+    assert codec.decode(codec.encode(keyset), tsm2.KeySet) == keyset
+    assert codec.decode(codec.encode(presigs[0]), tsm2.PresignaturePublic) == presigs[0]
+    with pytest.raises(codec.CodecError):
+        codec.decode(b"\x92\x01", tsm2.Dealing)
+    # a non-canonical scalar in a partial signature counts as invalid, typed as abort
+    presig = presigs[10]
+    partials = [p.sign(presig.id, b"m") for p in parties[:3]]
+    junk = tsm2.PartialSignature(presig.id, 1, b"\xff" * 32)
+    with pytest.raises(tsm2.AbortError) as err:
+        tsm2.combine(keyset, presig, b"m", [junk, *partials[1:]])
+    assert err.value.culprits == (1,)
