@@ -273,7 +273,8 @@ def _small_range(cg: CodeGen, src: IntTy, to: IntTy) -> None:
                       f"{'i64.gt_s' if src.signed else 'i64.gt_u'}")
     if checks:
         _a(cg, f"local.set {t}")
-        _a(cg, "\ni32.or\n".join(checks) + f"\nif\n{_panic(ir.PANIC_CAST)}\nend\nlocal.get {t}")
+        _a(cg, "\n".join(checks) + "\ni32.or" * (len(checks) - 1)
+           + f"\nif\n{_panic(ir.PANIC_CAST)}\nend\nlocal.get {t}")
     f.release(W.I64, t)
 
 
