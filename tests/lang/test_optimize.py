@@ -1,0 +1,90 @@
+"""Optimiser levels change code, never behaviour."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinlian.execution.vm.local import LocalChain
+from xinlian.execution.vm.state import MemoryState
+from xinlian.lang import checker, ir, optimize, parser
+from xinlian.lang.compiler import compile_source
+
+SRC = """
+fn sq(x: u64) -> u64 { return x * x; }
+fn unused() -> u64 { return 1; }
+contract C {
+    state total: u64;
+    state limit: u64;
+    pub fn work(a: u64) -> u64 {
+        let k: u64 = 3 * 4 + 2;
+        if 2 > 3 { total = 99; }
+        total += sq(a) + k;
+        total += limit + limit + limit;
+        return total;
+    }
+    pub view fn folded() -> u8 { return 200 + 55; }
+    pub view fn overflow_kept() -> u8 { return 200 + 56; }
+}
+"""
+
+
+def lowered(level: int) -> ir.Program:
+    prog = checker.check(parser.parse(SRC, "o.qi"), SRC)
+    optimize.optimize(prog, level)
+    return prog
+
+
+def test_constant_folding_and_dead_code() -> None:
+    work = lowered(1).functions["work"]
+    kinds = [s.kind for s in work.body]
+    assert "if" not in kinds  # `if 2 > 3` removed
+    assert work.body[0].args[0].kind == "const" and work.body[0].args[0].data == 14
+    assert "unused" not in lowered(1).functions
+    assert "unused" in lowered(0).functions
+
+
+def test_overflowing_constants_are_not_folded() -> None:
+    ch = LocalChain()
+    c = ch.deploy(compile_source(SRC, "o.qi", opt_level=2))
+    assert ch.call(c, "folded").value == 255
+    assert "overflow" in ch.call(c, "overflow_kept").error.message  # type: ignore[union-attr]
+
+
+def test_inlining_removes_small_calls() -> None:
+    calls = [e for s in ir.walk_stmts(lowered(2).functions["work"].body) for a in s.args
+             for e in ir.walk_exprs(a) if e.kind == "call"]
+    assert calls == []
+
+
+class CountingState(MemoryState):
+    reads: int = 0
+
+    def get(self, contract: bytes, key: bytes) -> bytes | None:
+        self.reads += 1
+        return super().get(contract, key)
+
+
+def storage_reads(level: int) -> int:
+    ch = LocalChain()
+    state = CountingState()
+    ch.world.state = state
+    c = ch.deploy(compile_source(SRC, "o.qi", opt_level=level))
+    state.reads = 0
+    assert ch.call(c, "work", 5).ok
+    return state.reads
+
+
+def test_storage_reads_are_cached_at_O2() -> None:
+    assert storage_reads(2) < storage_reads(0)
+
+
+@settings(max_examples=25)
+@given(st.lists(st.integers(0, 2**20), min_size=1, max_size=5))
+def test_levels_agree(values: list[int]) -> None:
+    results = []
+    for level in (0, 1, 2):
+        ch = LocalChain()
+        c = ch.deploy(compile_source(SRC, "o.qi", opt_level=level))
+        results.append([ch.call(c, "work", v).value for v in values])
+    assert results[0] == results[1] == results[2]
