@@ -1,0 +1,1 @@
+"""Deterministic discrete-event runtime for the sans-I/O protocol cores."""

@@ -1,0 +1,101 @@
+"""The contract between a sans-I/O protocol core and the runtime that drives it.
+
+A core (consensus, gossip, sync, DKG, ...) is a deterministic state machine: the runtime
+feeds it events and carries out the actions it returns, in order. A core never reads a
+clock, opens a socket, starts a thread or touches a disk; time arrives inside events and
+durability is requested with `Persist`. Two runtimes drive the same cores: `network/`
+(asyncio TCP between real processes) and `sim/` (a seeded discrete-event simulation).
+
+Rules every runtime keeps:
+- actions are carried out in the order returned; a `Persist` is durable before any later
+  action of the same batch is carried out (so "persist the vote, then send it" is safe);
+- after a crash, a core is rebuilt from the values it persisted and nothing else;
+- messages are opaque bytes to the runtime; the core decodes and validates them, and
+  drops (and counts) what is malformed — a message never raises out of `handle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+NodeId = bytes  # a node's identity: its address in the membership
+
+
+# -- events: runtime -> core ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    now_ms: int
+    sender: NodeId  # authenticated by the runtime's channel
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    now_ms: int
+    timer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """Something from the local application (e.g. a batch of transactions to order)."""
+
+    now_ms: int
+    value: Any
+
+
+Event = Start | Receive | Timeout | Input
+
+
+# -- actions: core -> runtime --------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: NodeId
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send to each of `to` (the core names its recipients; the runtime does not guess)."""
+
+    to: tuple[NodeId, ...]
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    timer: str
+    at_ms: int  # absolute time; setting a timer again replaces it
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    timer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Output for the local application (e.g. a committed block)."""
+
+    value: Any
+
+
+Action = Send | Broadcast | SetTimer | CancelTimer | Persist | Deliver
+
+
+class Core(Protocol):
+    def handle(self, event: Event) -> Sequence[Action]: ...
