@@ -24,7 +24,7 @@ import py_arkworks_bls12381 as ark
 
 from benchmarks.report import emit
 from xinlian import codec
-from xinlian.crypto import pre, ring, sm2, tbls
+from xinlian.crypto import pre, ring, sm2, tbls, tsm2
 from xinlian.crypto.groups import ED25519, SM2, Group
 from xinlian.crypto.keys import AlgId
 from xinlian.crypto.signing import generate_signing_key
@@ -324,15 +324,74 @@ def _pre_for(suite: str, sig_alg: AlgId, reps: int, peer: dict[str, float] | Non
 # --- threshold SM2 ---------------------------------------------------------------------------
 
 
-def bench_sm2_reference() -> None:
+def bench_tsm2() -> None:
     key = sm2.SM2PrivateKey(bytes(31) + b"\x07")
     emit(
         "tsm2",
         "single_key_sign",
-        per_op(lambda: key.sign(b"m"), 50) * 1e3,
+        per_op(partial(key.sign, b"m"), 50) * 1e3,
         "ms",
         lib="tongsuopy",
         note="reference: one ordinary SM2 signature",
+    )
+    for n, t in ((5, 3),) if QUICK else ((5, 3), (16, 8)):
+        _tsm2_for(n, t)
+
+
+def _tsm2_for(n: int, t: int) -> None:
+    members = list(range(1, n + 1))
+    parties = [tsm2.Party(i, members, t) for i in members]
+    start = time.perf_counter()
+    keyset = tsm2.run_keygen(parties, session=b"bench")[1]
+    keygen_s = time.perf_counter() - start
+    tags = {"n": n, "t": t, "note": "all n parties in one process; per party = total / n"}
+    emit("tsm2", "keygen_total", keygen_s, "s", **tags)
+    batch = 4
+    start = time.perf_counter()
+    presigs = tsm2.run_presign(parties, batch, b"bench-presign")
+    presign_s = (time.perf_counter() - start) / batch
+    emit("tsm2", "presign_per_nonce_total", presign_s, "s", batch=batch, **tags)
+    # bytes one party sends while presigning one batch (dealing broadcast + private shares)
+    probe = [tsm2.Party(i, members, t) for i in members]
+    tsm2.run_keygen(probe, session=b"probe")
+    dealing, privates = probe[0].presign_deal(b"probe-presign", 1, members)
+    sent = len(codec.encode(dealing)) + sum(len(codec.encode(m)) for m in privates)
+    emit(
+        "tsm2",
+        "presign_deal_bytes_per_party",
+        sent,
+        "bytes",
+        n=n,
+        t=t,
+        note="first round; the multiplication round sends the same plus one proof per nonce",
+    )
+    signers = parties[:t]
+    presig = presigs[0]
+    start = time.perf_counter()
+    partials = [p.sign(presig.id, b"block 1") for p in signers]
+    partial_s = (time.perf_counter() - start) / t
+    start = time.perf_counter()
+    signed = tsm2.combine(keyset, presig, b"block 1", partials)
+    combine_s = time.perf_counter() - start
+    assert sm2.verify(keyset.public_key, b"block 1", signed.signature)
+    emit("tsm2", "sign_partial", partial_s * 1e3, "ms", n=n, t=t, note="one party, online")
+    emit(
+        "tsm2",
+        "sign_combine",
+        combine_s * 1e3,
+        "ms",
+        n=n,
+        t=t,
+        note="check t partials against share keys, interpolate, verify the result once",
+    )
+    emit(
+        "tsm2",
+        "sign_online",
+        (partial_s + combine_s) * 1e3,
+        "ms",
+        n=n,
+        t=t,
+        note="partials run in parallel at the signers, so online = one partial + combine",
     )
 
 
@@ -342,7 +401,7 @@ def main() -> None:
     bench_certificates()
     bench_ring()
     bench_pre()
-    bench_sm2_reference()
+    bench_tsm2()
 
 
 if __name__ == "__main__":

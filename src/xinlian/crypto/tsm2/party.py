@@ -318,42 +318,66 @@ def _r_value(keyset: KeySet, presig: PresignaturePublic, message: bytes) -> int:
     return r
 
 
+def _interpolate_signature(r: int, values: Mapping[int, Scalar], ids: Sequence[int]) -> bytes:
+    sigma = sum(lagrange_coefficient(G, ids, i).value * values[i].value for i in ids) % G.order
+    s = (sigma - r) % G.order
+    if s == 0:
+        raise UnusableNonceError("s = 0; sign again with another presignature")
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def _partial_ok(
+    presig: PresignaturePublic,
+    w_keys: Mapping[int, bytes],
+    u_keys: Mapping[int, bytes],
+    r: int,
+    p: PartialSignature,
+) -> bool:
+    """sigma_i * G = U_i + r * W_i: the partial is i's share of w*(k + r)."""
+    try:
+        value = G.decode_scalar(p.value)
+        expected = G.decode_element(u_keys[p.index]) + G.scalar(r) * G.decode_element(
+            w_keys[p.index]
+        )
+    except (GroupError, KeyError):
+        return False
+    return p.presignature == presig.id and G.base_mul(value) == expected
+
+
 def combine(
     keyset: KeySet,
     presig: PresignaturePublic,
     message: bytes,
     partials: Sequence[PartialSignature],
 ) -> Signed:
-    """The r || s signature from any t valid partials; bad signers are named either way."""
+    """The r || s signature from any t valid partials, naming signers whose partials fail.
+
+    Optimistic: interpolate the first t partials and verify the SM2 signature once; only if
+    that fails is every partial checked against its share keys, and the valid ones used.
+    """
     r = _r_value(keyset, presig, message)
-    w_keys = dict(zip(keyset.members, keyset.share_keys, strict=True))
-    u_keys = dict(zip(presig.members, presig.share_keys, strict=True))
+    t = keyset.threshold
     if len({p.index for p in partials}) != len(partials):
         raise InvalidMessageError("two partial signatures from one signer")
-    good: dict[int, Scalar] = {}
-    bad = []
+    values: dict[int, Scalar] = {}
     for p in partials:
         try:
-            ok = p.presignature == presig.id and p.index in u_keys and p.index in w_keys
-            value = G.decode_scalar(p.value)
-            expected = G.decode_element(u_keys[p.index]) + G.scalar(r) * G.decode_element(
-                w_keys[p.index]
-            )
-            ok = ok and G.base_mul(value) == expected
-        except (GroupError, KeyError):
-            ok = False
-        if ok:
-            good[p.index] = value
-        else:
-            bad.append(p.index)
-    if len(good) < keyset.threshold:
-        raise AbortError(f"{len(good)} valid partial signatures, need {keyset.threshold}", bad)
-    ids = sorted(good)[: keyset.threshold]
-    sigma = sum(lagrange_coefficient(G, ids, i).value * good[i].value for i in ids) % G.order
-    s = (sigma - r) % G.order
-    if s == 0:
-        raise UnusableNonceError("s = 0; sign again with another presignature")
-    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    if not sm2.verify(keyset.public_key, message, signature):  # unreachable unless a bug
-        raise AbortError("combined signature does not verify", bad)
-    return Signed(signature, sorted(bad))
+            values[p.index] = G.decode_scalar(p.value)
+        except GroupError:
+            continue
+    first = [p.index for p in partials if p.index in values and p.presignature == presig.id]
+    first = first[:t]
+    if len(first) == t and all(1 <= i <= MAX_PARTIES for i in first):
+        signature = _interpolate_signature(r, values, sorted(first))
+        if sm2.verify(keyset.public_key, message, signature):
+            return Signed(signature, [])
+    w_keys = dict(zip(keyset.members, keyset.share_keys, strict=True))
+    u_keys = dict(zip(presig.members, presig.share_keys, strict=True))
+    good = [p.index for p in partials if _partial_ok(presig, w_keys, u_keys, r, p)]
+    bad = sorted({p.index for p in partials} - set(good))
+    if len(good) < t:
+        raise AbortError(f"{len(good)} valid partial signatures, need {t}", bad)
+    signature = _interpolate_signature(r, values, sorted(good[:t]))
+    if not sm2.verify(keyset.public_key, message, signature):
+        raise AbortError("valid partials do not give a valid signature", bad)  # a bug if reached
+    return Signed(signature, bad)
