@@ -786,8 +786,9 @@ class Checker:
             a = self.expr(e.left, arith_want if isinstance(arith_want, IntTy) else None)
             if e.op in ("<<", ">>"):
                 b = self.expr(e.right, U32)
-            else:
-                b = self.expr(e.right, a.ty if a.ty != ERROR else None)
+            else:  # only literals take their type from the other side
+                literal = isinstance(e.right, A.IntLit | A.ListLit | A.NoneLit | A.Unary)
+                b = self.expr(e.right, a.ty if a.ty != ERROR and literal else None)
         return self.binop(e.op, a, b, e.span)
 
     def binop(self, op: str, a: ir.Expr, b: ir.Expr, span: Span) -> ir.Expr:

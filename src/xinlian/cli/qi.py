@@ -1,0 +1,185 @@
+"""`xinlian qi`: compile, run and test Qi contracts from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from xinlian.lang import abi
+from xinlian.lang.compiler import Artifact, compile_source
+from xinlian.lang.errors import QiError
+from xinlian.lang.types import ArrayTy, IntTy, ListTy, OptionalTy, StructTy, Ty
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    qi = subparsers.add_parser("qi", help="the Qi contract language toolchain")
+    sub = qi.add_subparsers(dest="qi_command", required=True)
+
+    c = sub.add_parser("compile", help="compile a .qi file to a Wasm module")
+    c.add_argument("file")
+    _opt_flags(c)
+    c.add_argument("-o", "--output", help="module path (default: FILE with .wasm)")
+    c.add_argument("--abi", action="store_true", help="also write FILE.abi.json")
+    c.add_argument("--debug", action="store_true", help="also write the source map FILE.map.json")
+    c.set_defaults(func=cmd_compile)
+
+    r = sub.add_parser("run", help="deploy into a local in-memory chain and call a method")
+    r.add_argument("file")
+    _opt_flags(r)
+    r.add_argument("--init", nargs="*", default=[], metavar="ARG",
+                   help="constructor arguments (JSON)")
+    r.add_argument("--call", required=True, nargs="+", metavar=("FN", "ARG"),
+                   help="method to call and its arguments (JSON; bytes as \"0x..\")")
+    r.add_argument("--sender", default=None, help="caller address (40 hex digits)")
+    r.add_argument("--fuel", type=int, default=None)
+    r.set_defaults(func=cmd_run)
+
+    t = sub.add_parser("test", help="run `test fn`s in .qi files (and pytest on .py files)")
+    t.add_argument("files", nargs="+")
+    t.set_defaults(func=cmd_test)
+
+
+def _opt_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-O", dest="opt", type=int, choices=[0, 1, 2], default=1,
+                   help="optimisation level: -O0, -O1 (default), -O2")
+    p.add_argument("--contract", help="which contract of the file (default: the last)")
+    p.add_argument("--upgrade-from", help="ABI JSON of the version this one upgrades")
+
+
+def _compile(args: argparse.Namespace, test_mode: bool = False) -> Artifact:
+    path = Path(args.file)
+    old = None
+    if getattr(args, "upgrade_from", None):
+        old = json.loads(Path(args.upgrade_from).read_text())["storage"]
+    return compile_source(path.read_text(), str(path), args.opt, args.contract,
+                          test_mode=test_mode, old_layout=old)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    art = _compile(args)
+    out = Path(args.output or Path(args.file).with_suffix(".wasm"))
+    out.write_bytes(art.wasm)
+    print(f"{out}: {len(art.wasm)} bytes, sha256 {art.code_hash}")
+    if args.abi:
+        p = out.with_suffix(".abi.json")
+        p.write_text(art.abi_json() + "\n")
+        print(p)
+    if args.debug:
+        p = out.with_suffix(".map.json")
+        p.write_text(art.debug_json() + "\n")
+        print(p)
+    return 0
+
+
+def from_json(t: Ty, v: Any) -> Any:
+    """CLI JSON to the Python value the ABI expects (bytes and addresses as hex)."""
+    if t.name() in ("bytes", "address") and isinstance(v, str):
+        return bytes.fromhex(v.removeprefix("0x"))
+    if isinstance(t, IntTy) and isinstance(v, str):
+        return int(v, 0)
+    if isinstance(t, ListTy | ArrayTy) and isinstance(v, list):
+        return [from_json(t.elem, x) for x in v]
+    if isinstance(t, OptionalTy) and v is not None:
+        return from_json(t.inner, v)
+    if isinstance(t, StructTy) and isinstance(v, dict):
+        return {n: from_json(ft, v.get(n)) for n, ft in t.fields}
+    return v
+
+
+def to_json(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return "0x" + v.hex()
+    if isinstance(v, list):
+        return [to_json(x) for x in v]
+    if isinstance(v, dict):
+        return {k: to_json(x) for k, x in v.items()}
+    return v
+
+
+def _parse_args(art: Artifact, fn: str, raw: list[str]) -> list[Any]:
+    spec = next((f for f in art.abi["functions"] if f["name"] == fn), None)
+    if spec is None:
+        raise SystemExit(f"error: no function `{fn}`")
+    types = [abi.type_from_json(p["type"]) for p in spec["params"]]
+    if len(types) != len(raw):
+        raise SystemExit(f"error: `{fn}` takes {len(types)} argument(s), got {len(raw)}")
+    out = []
+    for t, r in zip(types, raw, strict=True):
+        try:
+            v = json.loads(r)
+        except json.JSONDecodeError:
+            v = r  # bare words are strings
+        out.append(from_json(t, v))
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
+
+    art = _compile(args)
+    chain = LocalChain()
+    sender = bytes.fromhex(args.sender) if args.sender else DEFAULT_SENDER
+    init = _parse_args(art, "init", args.init) if args.init else []
+    addr = chain.deploy(art, *init, sender=sender)
+    fn, *raw = args.call
+    res = chain.call(addr, fn, *_parse_args(art, fn, raw), sender=sender, fuel=args.fuel)
+    report: dict[str, Any] = {"fuel_used": res.fuel_used}
+    if res.ok:
+        report["result"] = to_json(res.value)
+        report["events"] = [{"name": e.name, "args": to_json(e.args)} for e in res.events]
+    else:
+        assert res.error is not None
+        report["error"] = res.error.to_dict()
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0 if res.ok else 1
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from xinlian.execution.vm.local import LocalChain
+
+    failures = passed = 0
+    py_files = [f for f in args.files if f.endswith(".py")]
+    for f in args.files:
+        if f.endswith(".py"):
+            continue
+        src = Path(f).read_text()
+        art = compile_source(src, f, test_mode=True)
+        for spec in art.abi["functions"]:
+            if spec["kind"] != "test":
+                continue
+            chain = LocalChain()
+            addr = bytes(19) + b"\x7e"
+            chain.world.code[addr] = art
+            res = chain.engine.call(chain.world, addr, spec["name"], [], bytes(19) + b"\x01",
+                                    kinds=("test",))
+            if res.ok:
+                passed += 1
+                print(f"PASS {f}::{spec['name']} ({res.fuel_used} fuel)")
+            else:
+                failures += 1
+                print(f"FAIL {f}::{spec['name']}: {res.error}")
+    if py_files:
+        import pytest
+
+        code = pytest.main(["-q", *py_files])
+        failures += int(code != 0)
+    print(f"{passed} passed, {failures} failed")
+    return 0 if failures == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xinlian")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except QiError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
