@@ -12,7 +12,7 @@ from xinlian.cli.qi import main
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "qi"
 
 
-def test_compile_writes_module_abi_and_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_writes_module_abi_and_map(tmp_path: Path) -> None:
     out = tmp_path / "token.wasm"
     assert main(["qi", "compile", str(EXAMPLES / "token.qi"), "-O", "2", "--abi", "--debug",
                  "-o", str(out)]) == 0
