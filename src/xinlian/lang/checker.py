@@ -129,9 +129,9 @@ class Checker:
             for i, e in enumerate(contract.events):
                 self.events[e.name] = (i, ir.Signature(e.name, [
                     (p.name, self.resolve(p.type), p.indexed) for p in e.params]))
-            for i, e in enumerate(contract.errors):
-                self.errors[e.name] = (i, ir.Signature(e.name, [
-                    (p.name, self.resolve(p.type), False) for p in e.params]))
+            for i, er in enumerate(contract.errors):
+                self.errors[er.name] = (i, ir.Signature(er.name, [
+                    (p.name, self.resolve(p.type), False) for p in er.params]))
             decls += contract.functions
         functions: dict[str, ir.Function] = {}
         for d in decls:
@@ -342,7 +342,7 @@ class Checker:
     # --- statements -----------------------------------------------------------------------
     def stmt(self, s: A.Stmt) -> list[ir.Stmt]:
         method = getattr(self, "s_" + type(s).__name__)
-        return method(s)  # type: ignore[no-any-return]
+        return method(s)
 
     def s_Let(self, s: A.Let) -> list[ir.Stmt]:
         want = self.resolve(s.type) if s.type else None

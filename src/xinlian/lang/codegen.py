@@ -439,7 +439,7 @@ class CodeGen:
         """Writer with: address, method name, encoded args (as bytes), [callback name]."""
         c = self.cur.code
         addr, *args = call.args
-        _, method = call.data  # type: ignore[misc]
+        method = call.data[1]  # type: ignore[index]
         inner = self.encode_values(args)
         c.op(0x20, W.uleb(inner))
         self.call(self.helper("w_finish"))
@@ -490,7 +490,8 @@ class CodeGen:
     def try_stmt(self, s: ir.Stmt) -> None:
         c = self.cur.code
         call = s.args[0]
-        var, err_var = s.data  # type: ignore[misc]
+        var: ir.Var | None = s.data[0]  # type: ignore[index]
+        err_var: ir.Var | None = s.data[1]  # type: ignore[index]
         st = self.cur.scratch(I32)
         self.raw_ext_call(call)
         c.op(0x22, W.uleb(st))

@@ -22,6 +22,7 @@ Statement kinds:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from xinlian.lang.errors import Span
@@ -116,13 +117,13 @@ class Program:
     strings: list[bytes] = field(default_factory=list)
 
 
-def walk_exprs(e: Expr):  # type: ignore[no-untyped-def]
+def walk_exprs(e: Expr) -> Iterator[Expr]:
     yield e
     for a in e.args:
         yield from walk_exprs(a)
 
 
-def walk_stmts(stmts: list[Stmt]):  # type: ignore[no-untyped-def]
+def walk_stmts(stmts: list[Stmt]) -> Iterator[Stmt]:
     for s in stmts:
         yield s
         yield from walk_stmts(s.body)

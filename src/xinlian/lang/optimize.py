@@ -9,6 +9,8 @@ between (no store to it, no call that might).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from xinlian.lang import ir
 from xinlian.lang.types import BOOL, IntTy, Ty
 
@@ -122,7 +124,7 @@ def _drop_unused(prog: ir.Program) -> None:
             del prog.functions[n]
 
 
-def _all_exprs(body: list[ir.Stmt]):  # type: ignore[no-untyped-def]
+def _all_exprs(body: list[ir.Stmt]) -> Iterator[ir.Expr]:
     for s in ir.walk_stmts(body):
         for a in s.args:
             for e in ir.walk_exprs(a):
@@ -155,7 +157,7 @@ def _inline(prog: ir.Program) -> None:
 
     def subst(e: ir.Expr, mapping: dict[ir.Var, ir.Expr]) -> ir.Expr:
         if e.kind == "local" and e.data in mapping:
-            return mapping[e.data]  # type: ignore[index]
+            return mapping[e.data]
         return ir.Expr(e.kind, e.ty, [subst(a, mapping) for a in e.args], e.data, e.span)
 
     def rewrite(e: ir.Expr) -> ir.Expr:

@@ -342,9 +342,9 @@ class Parser:
             self.expect(";")
             return A.Continue(span)
         if self.accept("return"):
-            value = None if self.at(";") else self.expr()
+            ret = None if self.at(";") else self.expr()
             self.expect(";")
-            return A.Return(span, value)
+            return A.Return(span, ret)
         if self.accept("emit"):
             name = self.ident("an event name").text
             args = self.call_args()
@@ -375,15 +375,15 @@ class Parser:
             self.expect(";")
             return A.Assert(span, cond)
         if self.accept("try"):
-            var = None
+            bound: str | None = None
             if self.accept("let"):
-                var = self.ident().text
+                bound = self.ident().text
                 self.expect("=")
             call = self.expr(no_struct=True)
             body = self.block()
             self.expect("catch")
             err_var = None if self.at("{") else self.ident().text
-            return A.Try(span, var, call, body, err_var, self.block())
+            return A.Try(span, bound, call, body, err_var, self.block())
         if self.accept("async"):
             call = self.expr()
             self.expect("then")

@@ -62,7 +62,8 @@ class _Env(dict[str, object]):
         raise KeyError(key)
 
 
-def _fn(cg: CodeGen, nparams: int, text: str, locals_: list[str] = (), **env: object) -> _Fn:
+def _fn(cg: CodeGen, nparams: int, text: str, locals_: tuple[str, ...] = (),
+        **env: object) -> _Fn:
     from xinlian.lang.codegen import _Fn
 
     f = _Fn(W.Function(0, ""), nparams)
@@ -82,7 +83,7 @@ HELPERS: dict[str, tuple[list[str], list[str], HelperGen]] = {}
 
 
 def _helper(name: str, params: list[str], results: list[str], text: str,
-            locals_: list[str] = ()) -> None:
+            locals_: tuple[str, ...] = ()) -> None:
     HELPERS[name] = (params, results, lambda cg, n: _fn(cg, n, text, locals_))
 
 
@@ -137,7 +138,7 @@ _helper("mem_write", ["bytes", "i32"], ["i32"], """
         br 0
       end
     end
-    local.get 2""", ["i32", "i32"])
+    local.get 2""", ("i32", "i32"))
 
 # (off, len) -> bytes
 _helper("mem_read", ["i32", "i32"], ["bytes"], """
@@ -168,7 +169,7 @@ _helper("mem_read", ["i32", "i32"], ["bytes"], """
         br 0
       end
     end
-    local.get 2""", ["bytes", "i32"])
+    local.get 2""", ("bytes", "i32"))
 
 # (len) -> bytes: the host's return buffer
 _helper("host_bytes", ["i32"], ["bytes"], """
@@ -220,7 +221,7 @@ _helper("w_reserve", ["cursor", "i32"], [], """
       local.get 0
       local.get 5
       struct.set cursor 0
-    end""", ["bytes", "i32", "i32", "bytes"])
+    end""", ("bytes", "i32", "i32", "bytes"))
 
 _helper("w_byte", ["cursor", "i32"], [], """
     local.get 0
@@ -277,7 +278,7 @@ _helper("w_int", ["cursor", "i64", "i32"], [], """
     end
     local.get 0
     local.get 4
-    struct.set cursor 1""", ["bytes", "i32"])
+    struct.set cursor 1""", ("bytes", "i32"))
 
 _helper("w_raw", ["cursor", "bytes"], [], """
     local.get 1
@@ -299,7 +300,7 @@ _helper("w_raw", ["cursor", "bytes"], [], """
     struct.get cursor 1
     local.get 2
     i32.add
-    struct.set cursor 1""", ["i32"])
+    struct.set cursor 1""", ("i32",))
 
 _helper("w_finish", ["cursor"], ["bytes"], """
     local.get 0
@@ -313,7 +314,7 @@ _helper("w_finish", ["cursor"], ["bytes"], """
     local.get 0
     struct.get cursor 1
     array.copy bytes bytes
-    local.get 1""", ["bytes"])
+    local.get 1""", ("bytes",))
 
 _helper("r_new", ["bytes"], ["cursor"], """
     local.get 0
@@ -349,7 +350,7 @@ _helper("r_take", ["cursor", "i32"], ["bytes"], f"""
     local.get 1
     i32.add
     struct.set cursor 1
-    local.get 2""", ["bytes"])
+    local.get 2""", ("bytes",))
 
 # (r, n) -> i64: n bytes little-endian, zero-extended
 _helper("r_int", ["cursor", "i32"], ["i64"], f"""
@@ -398,7 +399,7 @@ _helper("r_int", ["cursor", "i32"], ["i64"], f"""
     local.get 1
     i32.add
     struct.set cursor 1
-    local.get 2""", ["i64", "i32", "bytes", "i32"])
+    local.get 2""", ("i64", "i32", "bytes", "i32"))
 
 _helper("bytes_eq", ["bytes", "bytes"], ["i32"], """
     local.get 0
@@ -435,7 +436,7 @@ _helper("bytes_eq", ["bytes", "bytes"], ["i32"], """
         br 0
       end
     end
-    i32.const 1""", ["i32", "i32"])
+    i32.const 1""", ("i32", "i32"))
 
 _helper("concat", ["bytes", "bytes"], ["bytes"], """
     local.get 0
@@ -458,7 +459,7 @@ _helper("concat", ["bytes", "bytes"], ["bytes"], """
     local.get 1
     array.len
     array.copy bytes bytes
-    local.get 3""", ["i32", "bytes"])
+    local.get 3""", ("i32", "bytes"))
 
 _helper("byte_at", ["bytes", "i32"], ["i32"], f"""
     local.get 1
@@ -512,10 +513,10 @@ _BIG_CALL = """
     end"""
 _helper("big_op", ["i32", "big", "big"], ["big"], _BIG_CALL.format(
     overflow=_panic(ir.PANIC_OVERFLOW), divzero=_panic(PANIC_DIVZERO),
-    cast=_panic(ir.PANIC_CAST)) + "\n    struct.new big", ["i32"])
+    cast=_panic(ir.PANIC_CAST)) + "\n    struct.new big", ("i32",))
 _helper("big_low", ["i32", "big", "big"], ["i64"], _BIG_CALL.format(
     overflow=_panic(ir.PANIC_OVERFLOW), divzero=_panic(PANIC_DIVZERO),
-    cast=_panic(ir.PANIC_CAST)) + "\n    drop\n    drop\n    drop", ["i32"])
+    cast=_panic(ir.PANIC_CAST)) + "\n    drop\n    drop\n    drop", ("i32",))
 
 
 # --- per-type helpers ---------------------------------------------------------------------
