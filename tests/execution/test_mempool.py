@@ -94,3 +94,26 @@ def test_expired_transactions_leave_on_commit(chain: Chain) -> None:
     assert _admit(pool, [chain.transfer(0, 0, chain.addr(1), 1, expiry=2)]) == [None]
     pool.on_commit(2, [])
     assert len(pool) == 0
+
+
+def test_concurrent_admissions_cannot_both_take_a_nonce(chain: Chain) -> None:
+    # Two batches prechecked before either is admitted (as concurrent RPC requests are):
+    # the fast admit path still refuses the second transaction with the same nonce.
+    pool = chain.mempool()
+    at = pool.commits
+    a = pool.precheck([chain.transfer(0, 0, chain.addr(1), 1)])
+    b = pool.precheck([chain.transfer(0, 0, chain.addr(2), 1)])
+    assert pool.admit(a, [True], prechecked_at=at) == [None]  # type: ignore[arg-type]
+    [second] = pool.admit(b, [True], prechecked_at=at)  # type: ignore[arg-type]
+    assert isinstance(second, e.DuplicateTransaction)
+
+
+def test_admit_rechecks_everything_after_a_commit(chain: Chain) -> None:
+    pool = chain.mempool()
+    at = pool.commits
+    raw = chain.transfer(0, 0, chain.addr(1), 1)
+    checked = pool.precheck([raw])
+    chain.execute([raw])  # the same transaction commits from elsewhere meanwhile
+    pool.on_commit(chain.height, [])
+    [late] = pool.admit(checked, [True], prechecked_at=at)  # type: ignore[arg-type]
+    assert isinstance(late, e.NonceTooLow)

@@ -13,6 +13,7 @@ from xinlian import codec
 from xinlian.ledger.account import EMPTY_ACCOUNT, Account, account_key
 
 Reader = Callable[[bytes], bytes | None]
+_decode_account = codec.trusted_decoder(Account)  # state is written by this node only
 
 
 class Overlay:
@@ -38,7 +39,7 @@ class Overlay:
 
     def account(self, address: bytes) -> Account:
         raw = self.get(account_key(address))
-        return EMPTY_ACCOUNT if raw is None else codec.decode(raw, Account)
+        return EMPTY_ACCOUNT if raw is None else _decode_account(raw)
 
     def set_account(self, address: bytes, account: Account) -> None:
         self.set(account_key(address), codec.encode(account))

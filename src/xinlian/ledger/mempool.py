@@ -73,12 +73,18 @@ class Mempool:
         self._by_hash: dict[bytes, Transaction] = {}
         self._expiries: list[tuple[int, bytes]] = []  # heap; entries of removed txs linger
         self.height = 0  # the latest committed height, for expiry
+        self._commits = 0  # bumped by on_commit: tells admit whether precheck is still fresh
 
     def __len__(self) -> int:
         return len(self._by_hash)
 
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
+
+    @property
+    def commits(self) -> int:
+        """How many blocks have committed; pass it from precheck time to `admit`."""
+        return self._commits
 
     # -- admission ---------------------------------------------------------------------
 
@@ -100,8 +106,6 @@ class Mempool:
 
     def _check_state(self, tx: Transaction) -> None:
         body = tx.body
-        if tx.hash in self._by_hash:
-            raise DuplicateTransaction("already pending")
         if body.expiry <= self.height:
             raise Expired(f"expiry height {body.expiry} has passed (height {self.height})")
         if self.params.permissioned and not self._permitted(tx.sender_address):
@@ -113,21 +117,38 @@ class Mempool:
             raise NonceTooLow(f"nonce {body.nonce} is spent; next is {account.nonce}")
         if body.nonce >= account.nonce + self.params.nonce_window:
             raise NonceTooHigh(f"nonce {body.nonce} is beyond the window from {account.nonce}")
+        self._check_pending(tx, account)
+
+    def _check_pending(self, tx: Transaction, account: Account | None = None) -> None:
+        """The checks that depend on other pending transactions of the sender."""
+        if tx.hash in self._by_hash:
+            raise DuplicateTransaction("already pending")
         sender = self._senders.get(tx.sender_address)
-        if sender is not None and body.nonce in sender.txs:
-            raise DuplicateTransaction(f"nonce {body.nonce} is already pending for the sender")
+        if sender is not None and tx.body.nonce in sender.txs:
+            raise DuplicateTransaction(f"nonce {tx.body.nonce} is already pending for the sender")
+        if account is None:
+            account = self._accounts(tx.sender_address)
         pending_fees = sender.fees if sender is not None else 0
-        if account.balance < pending_fees + body.fee_limit:
+        if account.balance < pending_fees + tx.body.fee_limit:
             raise InsufficientFunds("balance does not cover the pending fee limits")
 
-    def admit(self, txs: Sequence[Transaction], valid: Sequence[bool]) -> list[XinlianError | None]:
-        """Step 3: insert the prechecked transactions whose signatures verified."""
+    def admit(self, txs: Sequence[Transaction], valid: Sequence[bool], *,
+              prechecked_at: int | None = None) -> list[XinlianError | None]:
+        """Step 3: insert the prechecked transactions whose signatures verified.
+
+        `prechecked_at` is `commits` as it was at precheck: if no block has committed since,
+        only what other admissions may have changed is checked again (duplicate nonce, fee
+        budget); otherwise every state check runs again."""
+        fresh = prechecked_at is not None and prechecked_at == self._commits
         out: list[XinlianError | None] = []
         for tx, ok in zip(txs, valid, strict=True):
             try:
                 if not ok:
                     raise BadSignature("signature does not verify")
-                self._check_state(tx)  # a block may have committed since precheck
+                if fresh:
+                    self._check_pending(tx)
+                else:
+                    self._check_state(tx)
                 self._make_room(tx.sender_address)
                 self._insert(tx)
                 out.append(None)
@@ -207,6 +228,7 @@ class Mempool:
     def on_commit(self, height: int, committed: Iterable[Transaction]) -> None:
         """Remove committed transactions and any that the new state makes stale or expired."""
         self.height = height
+        self._commits += 1
         touched = set()
         for tx in committed:
             touched.add(tx.sender_address)

@@ -26,6 +26,10 @@ NODE_META_DB = "node_meta"
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
 CACHE_LIMIT = 2_000_000
+# The store holds only what this node wrote, so it is decoded without canonical checks.
+_decode_account = codec.trusted_decoder(Account)
+_decode_block = codec.trusted_decoder(Block)
+_decode_receipt = codec.trusted_decoder(Receipt)
 
 
 class ChainStore:
@@ -68,21 +72,21 @@ class ChainStore:
 
     def account(self, address: bytes) -> Account:
         raw = self.read(account_key(address))
-        return Account() if raw is None else codec.decode(raw, Account)
+        return Account() if raw is None else _decode_account(raw)
 
     def block(self, height: int) -> Block | None:
         if height < 0:
             return None
         raw = self.index.block_by_height(height)
-        return None if raw is None else codec.decode(raw, Block)
+        return None if raw is None else _decode_block(raw)
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
         raw = self.index.block_by_hash(block_hash)
-        return None if raw is None else codec.decode(raw, Block)
+        return None if raw is None else _decode_block(raw)
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         raw = self.index.receipt(tx_hash)
-        return None if raw is None else codec.decode(raw, Receipt)
+        return None if raw is None else _decode_receipt(raw)
 
     def tx_hashes(self, block: Block) -> list[bytes]:
         return [self.hash(codec.decode(raw, SignedTransaction).body) for raw in block.txs]

@@ -80,6 +80,7 @@ class Node:
     # -- admission ---------------------------------------------------------------------
 
     async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:
+        prechecked_at = self.mempool.commits
         checked = self.mempool.precheck(raws)
         txs = [c for c in checked if isinstance(c, Transaction)]
         items = [tx.verify_item() for tx in txs]
@@ -88,7 +89,7 @@ class Node:
                 None, batch_verify.verify_batch, items)
         else:
             valid = batch_verify.verify_batch(items)
-        admitted = iter(self.mempool.admit(txs, valid))
+        admitted = iter(self.mempool.admit(txs, valid, prechecked_at=prechecked_at))
         results = []
         for raw, item in zip(raws, checked, strict=True):
             error = item if isinstance(item, XinlianError) else next(admitted)
