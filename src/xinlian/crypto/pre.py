@@ -87,6 +87,13 @@ class UnknownSuiteError(PreError):
     name = "pre_unknown_suite"
 
 
+class InvalidPreKeyError(PreError):
+    """A key of another suite's group, or the identity."""
+
+    code = 8705
+    name = "pre_invalid_key"
+
+
 @dataclass(frozen=True)
 class PreSuite:
     name: str
@@ -197,7 +204,7 @@ def encrypt(
     suite = get_suite(suite_name)
     group = suite.group
     if public_key.group is not group or public_key.is_identity():
-        raise InvalidKFragError(f"recipient key is not a {group.name} key")
+        raise InvalidPreKeyError(f"recipient key is not a {group.name} key")
     r, u = group.random_scalar(rng), group.random_scalar(rng)
     e, v = group.base_mul(r), group.base_mul(u)
     s = u + r * _capsule_hash(group, e, v)
@@ -266,8 +273,8 @@ def generate_kfrags(
     group = suite.group
     if not 1 <= threshold <= shares <= MAX_FRAGMENTS:
         raise InvalidKFragError(f"need 1 <= M <= N <= {MAX_FRAGMENTS}")
-    if receiver.group is not group or owner_secret.group is not group:
-        raise InvalidKFragError(f"keys must be {group.name} keys")
+    if receiver.group is not group or owner_secret.group is not group or receiver.is_identity():
+        raise InvalidPreKeyError(f"keys must be {group.name} keys")
     owner = group.base_mul(owner_secret)
     x_a = group.random_scalar(rng)
     precursor = group.base_mul(x_a)

@@ -217,8 +217,10 @@ def test_bad_capsules_and_points_are_typed():
         pre.generate_kfrags(
             "intl", alice.secret, bob.public, generate_signing_key(AlgId.ED25519), 4, 3
         )
-    with pytest.raises(pre.InvalidKFragError):
+    with pytest.raises(pre.InvalidPreKeyError):
         pre.encrypt("sm", alice.public, b"x")  # a secp256k1 key in the sm suite
+    with pytest.raises(pre.InvalidPreKeyError):
+        pre.generate_kfrags("sm", alice.secret, bob.public, generate_signing_key(AlgId.SM2), 2, 3)
     tampered = pre.PreCiphertext(
         ct.suite, ct.capsule, ct.nonce, ct.sealed[:-1] + bytes([ct.sealed[-1] ^ 1])
     )
