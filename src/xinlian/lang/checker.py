@@ -519,7 +519,8 @@ class Checker:
         out: list[ir.Stmt] = []
         if s.op != "=":
             current = self.expr(s.target, None)
-            rhs = self.expr(s.value, current.ty)
+            literal = isinstance(s.value, A.IntLit | A.Unary)
+            rhs = self.expr(s.value, current.ty if literal else None)
             value = self.binop(s.op[0], current, rhs, s.span)
             # evaluate the target's subexpressions once: rebuild it from temps
             return self.store(s.target, value, s.span, out)
