@@ -6,6 +6,7 @@ its notifications queued ahead of that request's reply on the same connection.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,15 +19,15 @@ from xinlian.api.methods import Limits
 from xinlian.api.server import RpcServer
 from xinlian.ledger.block import header_hash
 from xinlian.ledger.transaction import SignedTransaction
+from xinlian.node.service import Node
 
-from .conftest import Keys, MiniNode, run
-from .test_jsonrpc import hx, transfer
+from .harness import Keys, hx, transfer
 
 Scenario = Callable[[RpcServer, aiohttp.ClientSession], Awaitable[None]]
 
 
 @asynccontextmanager
-async def serving(node: MiniNode, limits: Limits | None = None
+async def serving(node: Node, limits: Limits | None = None
                   ) -> AsyncIterator[tuple[RpcServer, aiohttp.ClientSession]]:
     server = RpcServer(node, limits=limits)
     await server.start()
@@ -61,9 +62,9 @@ class Ws:
         return json.loads(await self.ws.receive_str(timeout=10))
 
 
-def test_http_round_trip_and_oversize_body(mini: MiniNode) -> None:
+def test_http_round_trip_and_oversize_body(node: Node) -> None:
     async def scenario() -> None:
-        async with serving(mini, Limits(max_body_size=4096)) as (server, http):
+        async with serving(node, Limits(max_body_size=4096)) as (server, http):
             assert server.port > 0
             status, reply = await post(http, server, {"jsonrpc": "2.0", "id": 1,
                                                       "method": "xl_status"})
@@ -79,15 +80,15 @@ def test_http_round_trip_and_oversize_body(mini: MiniNode) -> None:
             status, reply = await post(http, server, {"jsonrpc": "2.0", "id": 2,
                                                       "method": "xl_chainInfo"})
             assert reply["result"]["genesis"]["chain_id"] == "test-chain"
-            assert reply["result"]["genesis_hash"] == hx(mini.genesis.hash())
-    run(scenario())
+            assert reply["result"]["genesis_hash"] == hx(node.genesis.hash())
+    asyncio.run(scenario())
 
 
-def test_websocket_new_blocks_and_tx_status(mini: MiniNode, keys: Keys) -> None:
-    h = mini.suite.hash_bytes
+def test_websocket_new_blocks_and_tx_status(node: Node, keys: Keys) -> None:
+    h = node.suite.hash_bytes
 
     async def scenario() -> None:
-        async with serving(mini) as (server, http), \
+        async with serving(node) as (server, http), \
                 http.ws_connect(server.url.replace("http", "ws") + "/ws") as raw_ws:
             ws = Ws(raw_ws)
             blocks = (await ws.call("xl_subscribe", "newBlocks"))["result"]
@@ -96,7 +97,7 @@ def test_websocket_new_blocks_and_tx_status(mini: MiniNode, keys: Keys) -> None:
             assert (await ws.call("xl_submitTransaction", hx(tx)))["result"]["hash"] == hx(tx_hash)
             watch = (await ws.call("xl_subscribe", "txStatus", [hx(tx_hash)]))["result"]
             assert watch != blocks
-            block = mini.seal()
+            block = node.produce_block()
             got = {}
             for _ in range(2):
                 note = await ws.next()
@@ -118,7 +119,9 @@ def test_websocket_new_blocks_and_tx_status(mini: MiniNode, keys: Keys) -> None:
             assert (await ws.call("xl_unsubscribe", blocks))["result"] is True
             unknown = await ws.call("xl_unsubscribe", blocks)
             assert unknown["error"]["data"]["name"] == "unknown_subscription"
-            mini.seal()
+            second = hx(transfer(keys, nonce=1))
+            assert "result" in await ws.call("xl_submitTransaction", second)
+            assert node.produce_block() is not None
             assert (await ws.call("xl_status"))["result"]["height"] == 2
 
             # bad input over the socket gets typed errors and the socket stays open
@@ -127,12 +130,12 @@ def test_websocket_new_blocks_and_tx_status(mini: MiniNode, keys: Keys) -> None:
             assert (await ws.call("xl_subscribe", "mempool"))["error"]["code"] == -32602
             assert (await ws.call("xl_subscribe", "txStatus"))["error"]["code"] == -32602
             assert (await ws.call("xl_status"))["result"]["height"] == 2
-    run(scenario())
+    asyncio.run(scenario())
 
 
-def test_oversize_websocket_message_closes_only_that_socket(mini: MiniNode) -> None:
+def test_oversize_websocket_message_closes_only_that_socket(node: Node) -> None:
     async def scenario() -> None:
-        async with serving(mini, Limits(max_body_size=1024)) as (server, http):
+        async with serving(node, Limits(max_body_size=1024)) as (server, http):
             url = server.url.replace("http", "ws") + "/ws"
             async with http.ws_connect(url) as ws:
                 await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "xl_status",
@@ -145,4 +148,4 @@ def test_oversize_websocket_message_closes_only_that_socket(mini: MiniNode) -> N
             status, reply = await post(http, server, {"jsonrpc": "2.0", "id": 1,
                                                       "method": "xl_status"})
             assert status == 200 and reply["result"]["height"] == 0
-    run(scenario())
+    asyncio.run(scenario())

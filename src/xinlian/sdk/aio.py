@@ -1,0 +1,305 @@
+"""The asyncio client: calls over HTTP (aiohttp), subscriptions over one websocket.
+
+Same calls, operations and verification as the blocking `Client` (sdk.calls, sdk.ops,
+sdk.verify); what differs is waiting: `wait_for_commit` subscribes to the transactions'
+status and is woken by the node's notifications instead of polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from itertools import count
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+import msgspec
+
+from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxStatus, TxView
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
+from xinlian.ledger.block import Receipt
+from xinlian.node.interface import AccountView, NodeStatus, StateProof
+from xinlian.sdk import calls
+from xinlian.sdk.calls import Call
+from xinlian.sdk.client import raw_of, rpc_url
+from xinlian.sdk.errors import CommitTimeout, TransportError
+from xinlian.sdk.ops import Op, Ops
+from xinlian.sdk.verify import Verifier
+from xinlian.sdk.wallet import SignedTx, Wallet
+
+T = TypeVar("T")
+_CLOSED = object()
+
+
+class Subscription(Generic[T]):
+    """Notifications of one subscription, in order: `async for item in sub`, or `next()`."""
+
+    def __init__(self, socket: _Socket, sid: str, queue: asyncio.Queue[Any],
+                 parse: Callable[[Any], T]) -> None:
+        self.id = sid
+        self._socket = socket
+        self._queue = queue
+        self._parse = parse
+
+    def __aiter__(self) -> Subscription[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self.next()
+
+    async def next(self) -> T:
+        item = await self._queue.get()
+        if item is _CLOSED:
+            self._queue.put_nowait(_CLOSED)
+            raise TransportError("the websocket closed")
+        return self._parse(item)
+
+    async def close(self) -> None:
+        await self._socket.unsubscribe(self.id)
+
+
+class _Socket:
+    """One websocket: replies matched to requests by id, notifications queued by
+    subscription (a notification may arrive before its subscribe call has returned)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self._ids = count(1)
+        self._replies: dict[int, asyncio.Future[Any]] = {}
+        self._queues: dict[str, asyncio.Queue[Any]] = {}
+        self._closed: set[str] = set()  # unsubscribed: late notifications are dropped
+        self._reader = asyncio.create_task(self._read())
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.done()
+
+    async def call(self, call: Call[T]) -> T:
+        if self.closed:
+            raise TransportError("the websocket closed")
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._replies[request_id] = future
+        await self.ws.send_bytes(msgspec.json.encode(calls.encode_request(call, request_id)))
+        return calls.result_of(call, await future)
+
+    def queue(self, sid: str) -> asyncio.Queue[Any]:
+        return self._queues.setdefault(sid, asyncio.Queue())
+
+    async def unsubscribe(self, sid: str) -> None:
+        self._queues.pop(sid, None)
+        self._closed.add(sid)
+        if not self.closed:
+            await self.call(calls.unsubscribe(sid))
+
+    async def _read(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    break
+                self._route(calls.decode_body(msg.data if isinstance(msg.data, bytes)
+                                              else msg.data.encode()))
+        except TransportError:
+            pass
+        finally:
+            for future in self._replies.values():
+                if not future.done():
+                    future.set_exception(TransportError("the websocket closed"))
+            for queue in self._queues.values():
+                queue.put_nowait(_CLOSED)
+
+    def _route(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        if message.get("method") == "xl_subscription":
+            params = message.get("params")
+            if isinstance(params, dict) and isinstance(params.get("subscription"), str):
+                sid = params["subscription"]
+                if sid not in self._closed:
+                    self.queue(sid).put_nowait(params.get("result"))
+            return
+        future = self._replies.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self._reader
+
+
+class AsyncClient:
+    """The asyncio client for one node; use `async with AsyncClient(url) as client`."""
+
+    def __init__(self, url: str, *, node_key: PublicKey | None = None,
+                 genesis_hash: bytes | None = None, timeout: float = 30.0) -> None:
+        host, port, path = rpc_url(url)
+        self._rpc_url = f"http://{host}:{port}{path}"
+        self._ws_url = f"ws://{host}:{port}{path.removesuffix('/rpc')}/ws"
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ops = Ops(node_key, genesis_hash)
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: _Socket | None = None
+        self._ids = 0
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+            self._socket = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def _post(self, payload: Any) -> Any:
+        try:
+            async with self._http().post(self._rpc_url, data=msgspec.json.encode(payload),
+                                         headers={"Content-Type": "application/json"}) as resp:
+                body = await resp.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise TransportError(f"connection to the node failed: {exc}") from exc
+        return calls.decode_body(body) if body else None
+
+    async def call(self, call: Call[T]) -> T:
+        self._ids += 1
+        return calls.result_of(call, await self._post(calls.encode_request(call, self._ids)))
+
+    async def call_many(self, batch: Sequence[Call[Any]]) -> list[Any]:
+        if not batch:
+            return []
+        replies = await self._post([calls.encode_request(c, i) for i, c in enumerate(batch)])
+        return calls.results_of(batch, replies)
+
+    async def _run(self, op: Op[T]) -> T:
+        try:
+            request = next(op)
+            while True:
+                if isinstance(request, list):
+                    request = op.send(await self.call_many(request))
+                else:
+                    request = op.send(await self.call(request))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def _ws(self) -> _Socket:
+        if self._socket is None or self._socket.closed:
+            try:
+                ws = await self._http().ws_connect(self._ws_url)
+            except (aiohttp.ClientError, OSError) as exc:
+                raise TransportError(f"websocket connection failed: {exc}") from exc
+            self._socket = _Socket(ws)
+        return self._socket
+
+    # -- chain ---------------------------------------------------------------------------
+
+    async def status(self) -> NodeStatus:
+        return await self.call(calls.status())
+
+    async def chain_info(self) -> ChainInfo:
+        return await self.call(calls.chain_info())
+
+    async def verifier(self) -> Verifier:
+        return await self._run(self._ops.trusted())
+
+    async def wallet(self, key: SigningKey) -> Wallet:
+        return await self._run(self._ops.wallet(key))
+
+    # -- transactions --------------------------------------------------------------------
+
+    async def submit(self, tx: SignedTx | bytes) -> bytes:
+        return await self.call(calls.submit(raw_of(tx)))
+
+    async def submit_many(self, txs: Iterable[SignedTx | bytes]) -> list[SubmitView]:
+        return await self.call(calls.submit_many([raw_of(t) for t in txs]))
+
+    async def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
+                              ) -> dict[bytes, Receipt]:
+        """Receipts once all are committed, pushed by the node over the websocket."""
+        pending = set(hashes)
+        receipts: dict[bytes, Receipt] = {}
+        if not pending:
+            return receipts
+        sub = await self.subscribe_tx_status(pending)
+        try:
+            async with asyncio.timeout(timeout):
+                while pending:
+                    status = await sub.next()
+                    if status.receipt is not None and status.hash in pending:
+                        receipts[status.hash] = status.receipt
+                        pending.discard(status.hash)
+        except TimeoutError:
+            raise CommitTimeout(f"{len(pending)} transactions not committed in {timeout}s",
+                                sorted(pending)) from None
+        finally:
+            if not sub._socket.closed:
+                await sub.close()
+        return receipts
+
+    async def send(self, tx: SignedTx, timeout: float = 30.0) -> Receipt:
+        tx_hash = await self.submit(tx)
+        return (await self.wait_for_commit([tx_hash], timeout))[tx_hash]
+
+    # -- subscriptions -------------------------------------------------------------------
+
+    async def subscribe_blocks(self, *, verify: bool = True) -> Subscription[BlockView]:
+        """Every new block; with `verify`, each header's signature and tx_root are checked
+        before the block is handed out (a forged one raises ProofError)."""
+        verifier = await self.verifier() if verify else None
+        read_block = calls.parser(BlockView)
+
+        def parse(result: Any) -> BlockView:
+            view: BlockView = read_block(result)
+            if verifier is not None:
+                verifier.block(view)
+            return view
+        return await self._subscribe(calls.subscribe("newBlocks"), parse)
+
+    async def subscribe_tx_status(self, hashes: Iterable[bytes]) -> Subscription[TxStatus]:
+        return await self._subscribe(calls.subscribe("txStatus", list(hashes)),
+                                     calls.parser(TxStatus))
+
+    async def _subscribe(self, call: Call[str], parse: Callable[[Any], T]) -> Subscription[T]:
+        socket = await self._ws()
+        sid = await socket.call(call)
+        return Subscription(socket, sid, socket.queue(sid), parse)
+
+    # -- queries (verified unless verify=False) ------------------------------------------
+
+    async def block(self, height: int, *, full: bool = False, verify: bool = True
+                    ) -> BlockView | None:
+        return await self._run(self._ops.block(calls.block(height, full), verify))
+
+    async def block_by_hash(self, block_hash: bytes, *, full: bool = False,
+                            verify: bool = True) -> BlockView | None:
+        return await self._run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
+
+    async def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
+        return await self._run(self._ops.transaction(tx_hash, verify))
+
+    async def receipt(self, tx_hash: bytes) -> Receipt | None:
+        return await self.call(calls.receipt(tx_hash))
+
+    async def account(self, address: bytes, *, height: int | None = None,
+                      verify: bool = True) -> AccountView:
+        return await self._run(self._ops.account(address, height, verify))
+
+    async def state_proof(self, key: bytes, *, height: int | None = None,
+                          verify: bool = True) -> StateProof:
+        return await self._run(self._ops.state_proof(key, height, verify))
+
+    async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
+                                  ) -> SenderPage:
+        return await self.call(calls.sender_transactions(address, offset, limit))

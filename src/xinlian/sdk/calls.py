@@ -1,0 +1,164 @@
+"""Each API method as a `Call`: its JSON-RPC request and how to read its result.
+
+No I/O here: `Client` (HTTP) and `AsyncClient` (HTTP + websocket) only move the bytes, so
+both read every result with the same code and the same schema as the server (api.format,
+api.views).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from xinlian.api.errors import FormatError
+from xinlian.api.format import bytes_of, from_json, hex_of
+from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxStatus, TxView
+from xinlian.ledger.block import Receipt
+from xinlian.node.interface import AccountView, NodeStatus, StateProof
+from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxRejected
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    params: list[Any]
+    parse: Callable[[Any], T]
+
+
+def parser(type_: Any) -> Callable[[Any], Any]:
+    """Read a result (or notification) as a `type_` record; ResponseError if it is not one."""
+    def parse(result: Any) -> Any:
+        try:
+            return from_json(result, type_, "result")
+        except FormatError as exc:
+            raise ResponseError(exc.message) from None
+    return parse
+
+
+def status() -> Call[NodeStatus]:
+    return Call("xl_status", [], parser(NodeStatus))
+
+
+def chain_info() -> Call[ChainInfo]:
+    return Call("xl_chainInfo", [], parser(ChainInfo))
+
+
+def _hash_result(result: Any) -> bytes:
+    try:
+        return bytes_of(result.get("hash") if isinstance(result, dict) else None,
+                        "result.hash", size=32)
+    except FormatError as exc:
+        raise ResponseError(exc.message) from None
+
+
+def submit(raw: bytes) -> Call[bytes]:
+    return Call("xl_submitTransaction", [hex_of(raw)], _hash_result)
+
+
+def submit_many(raws: Sequence[bytes]) -> Call[list[SubmitView]]:
+    return Call("xl_submitTransactions", [[hex_of(r) for r in raws]],
+                parser(list[SubmitView]))
+
+
+def block(height: int, full: bool = False) -> Call[BlockView | None]:
+    return Call("xl_getBlockByHeight", [height, full], parser(BlockView | None))
+
+
+def block_by_hash(block_hash: bytes, full: bool = False) -> Call[BlockView | None]:
+    return Call("xl_getBlockByHash", [hex_of(block_hash), full], parser(BlockView | None))
+
+
+def transaction(tx_hash: bytes) -> Call[TxView | None]:
+    return Call("xl_getTransaction", [hex_of(tx_hash)], parser(TxView | None))
+
+
+def receipt(tx_hash: bytes) -> Call[Receipt | None]:
+    return Call("xl_getReceipt", [hex_of(tx_hash)], parser(Receipt | None))
+
+
+def tx_status(tx_hash: bytes) -> Call[TxStatus]:
+    return Call("xl_getTransactionStatus", [hex_of(tx_hash)], parser(TxStatus))
+
+
+def account(address: bytes, height: int | None = None) -> Call[AccountView]:
+    return Call("xl_getAccount", [hex_of(address), height], parser(AccountView))
+
+
+def state_proof(key: bytes, height: int | None = None) -> Call[StateProof]:
+    return Call("xl_getStateProof", [hex_of(key), height], parser(StateProof))
+
+
+def sender_transactions(address: bytes, offset: int = 0, limit: int = 100
+                        ) -> Call[SenderPage]:
+    return Call("xl_getTransactionsBySender", [hex_of(address), offset, limit],
+                parser(SenderPage))
+
+
+def subscribe(kind: str, hashes: Sequence[bytes] | None = None) -> Call[str]:
+    params: list[Any] = [kind] if hashes is None else [kind, [hex_of(h) for h in hashes]]
+    return Call("xl_subscribe", params, parser(str))
+
+
+def unsubscribe(subscription: str) -> Call[bool]:
+    return Call("xl_unsubscribe", [subscription], parser(bool))
+
+
+# -- the JSON-RPC envelope -------------------------------------------------------------
+
+def encode_request(call: Call[Any], request_id: int) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "method": call.method, "params": call.params}
+
+
+def decode_body(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise TransportError(f"the node's answer is not JSON: {exc}") from None
+
+
+def result_of(call: Call[T], reply: Any) -> T:
+    """The call's typed result from its reply object, or the typed error it carries."""
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        raise TransportError("the node's answer is not a JSON-RPC 2.0 response")
+    if "error" in reply:
+        raise error_of(reply["error"])
+    if "result" not in reply:
+        raise ResponseError("a response with neither result nor error")
+    return call.parse(reply["result"])
+
+
+def error_of(error: Any) -> RpcError:
+    if not isinstance(error, dict):
+        return RpcError(0, 0, "unknown", f"malformed error object {error!r}")
+    raw_data = error.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+    raw_rpc, raw_code = error.get("code"), data.get("code")
+    rpc_code = raw_rpc if type(raw_rpc) is int else 0
+    code = raw_code if type(raw_code) is int else rpc_code
+    name = str(data.get("name", "unknown"))
+    message = str(error.get("message", ""))
+    if "hash" in data:
+        try:
+            tx_hash = bytes_of(data["hash"], "error.data.hash", size=32)
+        except FormatError:
+            tx_hash = b""
+        return TxRejected(rpc_code, code, name, message, tx_hash)
+    return RpcError(rpc_code, code, name, message)
+
+
+def results_of(calls: Sequence[Call[Any]], replies: Any) -> list[Any]:
+    """Results of a batch, matched by id (the server may answer in any order)."""
+    if not isinstance(replies, list):
+        if isinstance(replies, dict) and "error" in replies:
+            raise error_of(replies["error"])
+        raise TransportError("a batch was not answered with an array")
+    by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+    missing = [i for i in range(len(calls)) if i not in by_id]
+    if missing:
+        raise ResponseError(f"the batch answer lacks requests {missing}")
+    return [result_of(call, by_id[i]) for i, call in enumerate(calls)]

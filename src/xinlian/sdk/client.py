@@ -1,0 +1,210 @@
+"""The blocking client: JSON-RPC over one kept-alive HTTP connection (standard library).
+
+Every query verifies the node's answer by default (see sdk.verify); `wait_for_commit`
+polls the transactions' status in one batch request per round, with a growing interval
+and a hard deadline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxView
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
+from xinlian.ledger.block import Receipt
+from xinlian.node.interface import AccountView, NodeStatus, StateProof
+from xinlian.sdk import calls
+from xinlian.sdk.calls import Call
+from xinlian.sdk.errors import CommitTimeout, TransportError
+from xinlian.sdk.ops import Op, Ops
+from xinlian.sdk.verify import Verifier
+from xinlian.sdk.wallet import SignedTx, Wallet
+
+T = TypeVar("T")
+POLL_FIRST = 0.01
+POLL_MAX = 0.25
+
+
+def raw_of(tx: SignedTx | bytes) -> bytes:
+    return tx.raw if isinstance(tx, SignedTx) else tx
+
+
+def rpc_url(url: str) -> tuple[str, int, str]:
+    """(host, port, path of POST /rpc) from a node URL such as http://127.0.0.1:8545."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise TransportError(f"expected an http:// node URL, got {url!r}")
+    return parts.hostname, parts.port or 80, parts.path.rstrip("/") + "/rpc"
+
+
+class _Http:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.host, self.port, self.path = rpc_url(url)
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> bytes:
+        # A kept-alive connection the server has closed fails on first use; retry that once
+        # on a fresh connection (the request never reached the server).
+        for attempt in (0, 1):
+            fresh = self._conn is None
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self.host, self.port,
+                                                        timeout=self.timeout)
+            try:
+                self._conn.request("POST", self.path, body,
+                                   {"Content-Type": "application/json"})
+                response = self._conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError) as exc:
+                self.close()
+                if fresh or attempt:
+                    raise TransportError(f"connection to the node failed: {exc}") from exc
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise TransportError(f"connection to the node failed: {exc}") from exc
+            if response.status == 204:
+                return b""
+            return data
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Client:
+    """A blocking client for one node. Pin `node_key` and `genesis_hash` to verify answers
+    against your own trust anchors instead of the node's first answer."""
+
+    def __init__(self, url: str, *, node_key: PublicKey | None = None,
+                 genesis_hash: bytes | None = None, timeout: float = 30.0) -> None:
+        self._http = _Http(url, timeout)
+        self._ops = Ops(node_key, genesis_hash)
+        self._ids = 0
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport -----------------------------------------------------------------------
+
+    def call(self, call: Call[T]) -> T:
+        self._ids += 1
+        body = msgspec.json.encode(calls.encode_request(call, self._ids))
+        return calls.result_of(call, calls.decode_body(self._http.post(body)))
+
+    def call_many(self, batch: Sequence[Call[Any]]) -> list[Any]:
+        """Several calls in one JSON-RPC batch (one round trip); results in order."""
+        if not batch:
+            return []
+        body = msgspec.json.encode([calls.encode_request(c, i) for i, c in enumerate(batch)])
+        return calls.results_of(batch, calls.decode_body(self._http.post(body)))
+
+    def _run(self, op: Op[T]) -> T:
+        try:
+            request = next(op)
+            while True:
+                if isinstance(request, list):
+                    request = op.send(self.call_many(request))
+                else:
+                    request = op.send(self.call(request))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    # -- chain ---------------------------------------------------------------------------
+
+    def status(self) -> NodeStatus:
+        return self.call(calls.status())
+
+    def chain_info(self) -> ChainInfo:
+        return self.call(calls.chain_info())
+
+    def verifier(self) -> Verifier:
+        """The verifier for this node's chain (fetched and checked once)."""
+        return self._run(self._ops.trusted())
+
+    def wallet(self, key: SigningKey) -> Wallet:
+        return self._run(self._ops.wallet(key))
+
+    # -- transactions --------------------------------------------------------------------
+
+    def submit(self, tx: SignedTx | bytes) -> bytes:
+        """Submit one transaction; its hash, or TxRejected with the node's error code."""
+        return self.call(calls.submit(raw_of(tx)))
+
+    def submit_many(self, txs: Iterable[SignedTx | bytes]) -> list[SubmitView]:
+        """Submit a batch in one request; one result per transaction, in order."""
+        return self.call(calls.submit_many([raw_of(t) for t in txs]))
+
+    def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
+                        ) -> dict[bytes, Receipt]:
+        """Receipts of the transactions once all are committed; CommitTimeout otherwise."""
+        pending = list(dict.fromkeys(hashes))
+        receipts: dict[bytes, Receipt] = {}
+        deadline = time.monotonic() + timeout
+        interval = POLL_FIRST
+        while pending:
+            statuses = self.call_many([calls.tx_status(h) for h in pending])
+            for status in statuses:
+                if status.receipt is not None:
+                    receipts[status.hash] = status.receipt
+            pending = [h for h in pending if h not in receipts]
+            remaining = deadline - time.monotonic()
+            if pending and remaining <= 0:
+                raise CommitTimeout(f"{len(pending)} transactions not committed in {timeout}s",
+                                    pending)
+            if pending:
+                time.sleep(min(interval, remaining))
+                interval = min(interval * 2, POLL_MAX)
+        return receipts
+
+    def send(self, tx: SignedTx, timeout: float = 30.0) -> Receipt:
+        """Submit one transaction and wait for its receipt."""
+        tx_hash = self.submit(tx)
+        return self.wait_for_commit([tx_hash], timeout)[tx_hash]
+
+    # -- queries (verified unless verify=False) ------------------------------------------
+
+    def block(self, height: int, *, full: bool = False, verify: bool = True
+              ) -> BlockView | None:
+        return self._run(self._ops.block(calls.block(height, full), verify))
+
+    def block_by_hash(self, block_hash: bytes, *, full: bool = False, verify: bool = True
+                      ) -> BlockView | None:
+        return self._run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
+
+    def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
+        return self._run(self._ops.transaction(tx_hash, verify))
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt alone (unproven; `transaction` proves the transaction's inclusion)."""
+        return self.call(calls.receipt(tx_hash))
+
+    def account(self, address: bytes, *, height: int | None = None, verify: bool = True
+                ) -> AccountView:
+        return self._run(self._ops.account(address, height, verify))
+
+    def state_proof(self, key: bytes, *, height: int | None = None, verify: bool = True
+                    ) -> StateProof:
+        return self._run(self._ops.state_proof(key, height, verify))
+
+    def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
+                            ) -> SenderPage:
+        return self.call(calls.sender_transactions(address, offset, limit))

@@ -1,0 +1,83 @@
+"""The SDK's typed errors (61xx).
+
+`RpcError` carries the server's JSON-RPC error: `rpc_code` and the Xinlian error it
+reported (`remote_code`, `remote_name`, e.g. 4004 "nonce_too_low"), so callers branch on
+the same codes the node uses. `ProofError` means the node's answer did not verify: treat the
+answer as false, whatever it says.
+"""
+
+from __future__ import annotations
+
+from xinlian.errors import XinlianError
+
+
+class SdkError(XinlianError):
+    code = 6100
+    name = "sdk_error"
+
+
+class TransportError(SdkError):
+    """The node could not be reached, or answered with something that is not JSON-RPC."""
+
+    code = 6101
+    name = "transport_error"
+
+
+class RpcError(SdkError):
+    """The node answered with a JSON-RPC error."""
+
+    code = 6102
+    name = "rpc_error"
+
+    def __init__(self, rpc_code: int, remote_code: int, remote_name: str, message: str) -> None:
+        super().__init__(message)
+        self.rpc_code = rpc_code
+        self.remote_code = remote_code
+        self.remote_name = remote_name
+
+    def __str__(self) -> str:
+        return f"{self.remote_name} ({self.remote_code}): {self.message}"
+
+
+class TxRejected(RpcError):
+    """The node refused a submitted transaction (its hash is `tx_hash`)."""
+
+    code = 6103
+    name = "tx_rejected"
+
+    def __init__(self, rpc_code: int, remote_code: int, remote_name: str, message: str,
+                 tx_hash: bytes) -> None:
+        super().__init__(rpc_code, remote_code, remote_name, message)
+        self.tx_hash = tx_hash
+
+
+class ResponseError(SdkError):
+    """A result does not have the shape the method promises."""
+
+    code = 6104
+    name = "bad_response"
+
+
+class CommitTimeout(SdkError):
+    """Transactions were not committed before the deadline; `pending` lists their hashes."""
+
+    code = 6105
+    name = "commit_timeout"
+
+    def __init__(self, message: str, pending: list[bytes]) -> None:
+        super().__init__(message)
+        self.pending = pending
+
+
+class ProofError(SdkError):
+    """A proof, header hash, header signature or audit path failed to verify."""
+
+    code = 6110
+    name = "proof_failed"
+
+
+class UntrustedChain(ProofError):
+    """The node serves another chain than the one pinned (genesis hash or node key)."""
+
+    code = 6111
+    name = "untrusted_chain"

@@ -1,0 +1,77 @@
+"""SDK operations that take more than one call, written once for both clients.
+
+An operation is a generator: it yields a `Call` (or a list of calls, sent as one JSON-RPC
+batch), receives the result, and returns its value. `Client` drives it with blocking HTTP,
+`AsyncClient` with asyncio; neither repeats the logic of trusting the chain, verifying
+answers or setting up a wallet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+from xinlian.api.views import BlockView, ChainInfo, TxView
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
+from xinlian.ledger.account import address_of
+from xinlian.node.interface import AccountView, StateProof
+from xinlian.sdk import calls
+from xinlian.sdk.calls import Call
+from xinlian.sdk.verify import Verifier, trust
+from xinlian.sdk.wallet import Wallet
+
+T = TypeVar("T")
+Op = Generator[Call[Any] | list[Call[Any]], Any, T]
+
+
+class Ops:
+    """The trust anchors of one client and the operations that use them."""
+
+    def __init__(self, node_key: PublicKey | None, genesis_hash: bytes | None) -> None:
+        self.node_key = node_key
+        self.genesis_hash = genesis_hash
+        self.chain: ChainInfo | None = None
+        self.verifier: Verifier | None = None
+
+    def trusted(self) -> Op[Verifier]:
+        """Fetch the chain and node key once, check them against the pins, keep them."""
+        if self.verifier is None:
+            chain, status = yield [calls.chain_info(), calls.status()]
+            self.verifier = trust(chain, status, node_key=self.node_key,
+                                  genesis_hash=self.genesis_hash)
+            self.chain = chain
+        return self.verifier
+
+    def block(self, call: Call[BlockView | None], verify: bool) -> Op[BlockView | None]:
+        view = yield call
+        if verify and view is not None:
+            (yield from self.trusted()).block(view)
+        return view
+
+    def transaction(self, tx_hash: bytes, verify: bool) -> Op[TxView | None]:
+        view = yield calls.transaction(tx_hash)
+        if verify and view is not None:
+            (yield from self.trusted()).transaction(view)
+        return view
+
+    def account(self, address: bytes, height: int | None, verify: bool) -> Op[AccountView]:
+        view = yield calls.account(address, height)
+        if verify:
+            (yield from self.trusted()).account(view)
+        return view
+
+    def state_proof(self, key: bytes, height: int | None, verify: bool) -> Op[StateProof]:
+        proof = yield calls.state_proof(key, height)
+        if verify:
+            (yield from self.trusted()).state(proof)
+        return proof
+
+    def wallet(self, key: SigningKey) -> Op[Wallet]:
+        """A wallet for `key` with the chain's parameters and the account's proven nonce."""
+        verifier = yield from self.trusted()
+        assert self.chain is not None
+        address = address_of(key.public_key, verifier.suite.hash_bytes)
+        view = yield from self.account(address, None, True)
+        return Wallet(key, verifier.chain_id, verifier.suite, params=self.chain.genesis.params,
+                      nonce=view.account.nonce, height=view.state.header.height)

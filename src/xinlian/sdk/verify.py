@@ -1,0 +1,142 @@
+"""Client-side verification of what a node returns: trust the node key, not the node.
+
+A header is accepted when its chain id is ours, its proposer is the trusted node key and the
+proposer's signature over it verifies; its hash is then recomputed locally. Everything else
+hangs off an accepted header: a state value (or its absence) by a state-tree proof against
+`state_root`, a transaction by its hash and its audit path against `tx_root`, a block's
+transaction list by recomputing `tx_root`. Any failure raises ProofError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xinlian import codec
+from xinlian.api.views import BlockView, ChainInfo, TxView
+from xinlian.crypto.errors import CryptoError
+from xinlian.crypto.keys import PublicKey, Signature
+from xinlian.crypto.signing import verify
+from xinlian.crypto.suites import Suite, get_suite
+from xinlian.ledger import merkle
+from xinlian.ledger.account import EMPTY_ACCOUNT, Account, account_key, address_of
+from xinlian.ledger.block import BlockHeader, header_hash, header_message
+from xinlian.ledger.transaction import SignedTransaction, TxBody, signing_message
+from xinlian.node.interface import AccountView, NodeStatus, StateProof
+from xinlian.sdk.errors import ProofError, UntrustedChain
+from xinlian.storage.proof import verify_proof
+
+
+@dataclass(frozen=True)
+class Verifier:
+    suite: Suite
+    chain_id: str
+    node_key: PublicKey
+
+    def header(self, header: BlockHeader, signature: Signature) -> bytes:
+        """The header's hash, once its chain, proposer and signature check out."""
+        if header.chain_id != self.chain_id:
+            raise ProofError(f"header of chain {header.chain_id!r}, expected {self.chain_id!r}")
+        if header.proposer != self.node_key:
+            raise ProofError(f"block {header.height} was not proposed by the trusted node key")
+        try:
+            valid = verify(self.node_key, header_message(header), signature)
+        except CryptoError as exc:
+            raise ProofError(f"header signature of block {header.height}: {exc.message}") from exc
+        if not valid:
+            raise ProofError(f"header signature of block {header.height} does not verify")
+        return header_hash(header, self.suite.hash_bytes)
+
+    def state(self, proof: StateProof) -> None:
+        """The proof's value (None: absence) is the key's value under the header's state root."""
+        self.header(proof.header, _signature(proof.header_signature))
+        if not verify_proof(proof.header.state_root, proof.key, proof.value, proof.proof,
+                            self.suite.hash_bytes):
+            raise ProofError(f"state proof for key 0x{proof.key.hex()} does not verify "
+                             f"against the state root of block {proof.header.height}")
+
+    def account(self, view: AccountView) -> None:
+        """The account is exactly what the proven state holds for the address."""
+        state = view.state
+        if state.key != account_key(view.address):
+            raise ProofError("the proof is for another key than the account's")
+        self.state(state)
+        try:
+            proven = EMPTY_ACCOUNT if state.value is None else codec.decode(state.value, Account)
+        except codec.CodecError as exc:
+            raise ProofError(f"the proven account does not decode: {exc.message}") from exc
+        if proven != view.account:
+            raise ProofError("the account differs from the proven state")
+
+    def transaction(self, view: TxView) -> None:
+        """The raw transaction hashes to `hash`, sits at `index` under the header's tx_root,
+        carries its sender's valid signature (tx_root commits to the body hash only), and
+        the decoded body, sender and receipt are the raw transaction's."""
+        h = self.suite.hash_bytes
+        self.header(view.header, view.header_signature)
+        try:
+            signed = codec.decode(view.raw, SignedTransaction)
+            body = codec.decode(signed.body, TxBody)
+        except codec.CodecError as exc:
+            raise ProofError(f"the raw transaction does not decode: {exc.message}") from exc
+        tx_hash = h(signed.body)
+        if tx_hash != view.hash or view.receipt.tx_hash != tx_hash:
+            raise ProofError("the transaction's hash does not match its bytes")
+        if body != view.body or address_of(body.sender, h) != view.sender:
+            raise ProofError("the decoded body or sender does not match the raw transaction")
+        try:
+            signed_ok = verify(body.sender, signing_message(signed.body), signed.signature)
+        except CryptoError as exc:
+            raise ProofError(f"the sender's signature: {exc.message}") from exc
+        if not signed_ok:
+            raise ProofError("the sender's signature on the transaction does not verify")
+        path = view.tx_path
+        if (view.height != view.header.height or path.index != view.index
+                or path.size != view.header.tx_count):
+            raise ProofError("the transaction's position does not match its header")
+        if not merkle.verify_path(view.header.tx_root, tx_hash, path, h):
+            raise ProofError("the audit path does not lead to the header's tx_root")
+
+    def block(self, view: BlockView) -> None:
+        """Header signature and hash; the transaction hashes (and raw transactions, when
+        present) rebuild the header's tx_root."""
+        h = self.suite.hash_bytes
+        if self.header(view.header, view.signature) != view.hash:
+            raise ProofError(f"block {view.header.height}: hash does not match the header")
+        if len(view.tx_hashes) != view.header.tx_count:
+            raise ProofError(f"block {view.header.height}: tx count does not match")
+        if merkle.root(view.tx_hashes, h) != view.header.tx_root:
+            raise ProofError(f"block {view.header.height}: tx hashes do not give the tx_root")
+        if view.txs is not None:
+            try:
+                hashes = [h(codec.decode(raw, SignedTransaction).body) for raw in view.txs]
+            except codec.CodecError as exc:
+                raise ProofError(f"a transaction does not decode: {exc.message}") from exc
+            if hashes != view.tx_hashes:
+                raise ProofError(f"block {view.header.height}: txs do not match tx_hashes")
+
+
+def _signature(encoded: bytes) -> Signature:
+    try:
+        return codec.decode(encoded, Signature)
+    except codec.CodecError as exc:
+        raise ProofError(f"the header signature does not decode: {exc.message}") from exc
+
+
+def trust(chain: ChainInfo, status: NodeStatus, *, node_key: PublicKey | None = None,
+          genesis_hash: bytes | None = None) -> Verifier:
+    """The verifier for a node's chain. Pin `node_key` and `genesis_hash` (from your
+    consortium's configuration) to trust nothing the node says; unpinned values are taken
+    from the node on first use and every later answer is checked against them."""
+    suite = get_suite(chain.genesis.suite)
+    local_hash = chain.genesis.hash()
+    if local_hash != chain.genesis_hash or status.genesis_hash != local_hash:
+        raise UntrustedChain("the node's genesis hash does not match its genesis")
+    if genesis_hash is not None and local_hash != genesis_hash:
+        raise UntrustedChain("the node serves another chain than the pinned genesis hash")
+    try:
+        served = codec.decode(status.node_key, PublicKey)
+    except codec.CodecError as exc:
+        raise UntrustedChain(f"the node key does not decode: {exc.message}") from exc
+    if node_key is not None and served != node_key:
+        raise UntrustedChain("the node signs with another key than the pinned one")
+    return Verifier(suite, chain.genesis.chain_id, served)

@@ -1,0 +1,76 @@
+"""A wallet: one signing key, its address on a chain, and the next nonce to use.
+
+The wallet signs offline: it needs the chain id, suite and fee parameters (from
+`Client.wallet` / `AsyncClient.wallet`, or given directly) but no connection. Each built
+transaction takes the next nonce; if the node refuses one, `rewind` to the nonce the node
+expects before building more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xinlian import codec
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.suites import Suite, get_suite
+from xinlian.execution.payloads import SystemOp, Transfer
+from xinlian.ledger.account import address_of
+from xinlian.ledger.genesis import ChainParams
+from xinlian.ledger.transaction import TxBody, TxKind, sign_body
+
+DEFAULT_EXPIRY_WINDOW = 10_000  # blocks a transaction stays includable after `height`
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    raw: bytes    # the wire encoding to submit
+    hash: bytes   # the transaction hash (of the signed body)
+    nonce: int
+
+
+class Wallet:
+    def __init__(self, key: SigningKey, chain_id: str, suite: Suite | str, *,
+                 params: ChainParams | None = None, nonce: int = 0, height: int = 0,
+                 expiry_window: int = DEFAULT_EXPIRY_WINDOW) -> None:
+        self.key = key
+        self.chain_id = chain_id
+        self.suite = get_suite(suite) if isinstance(suite, str) else suite
+        self.params = params or ChainParams()
+        self.nonce = nonce
+        self.height = height  # the chain height the default expiry counts from
+        self.expiry_window = expiry_window
+        self.address = address_of(key.public_key, self.suite.hash_bytes)
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self.key.public_key
+
+    def sign(self, kind: TxKind, payload: bytes, *, fee_limit: int | None = None,
+             expiry: int | None = None) -> SignedTx:
+        """Sign a transaction of `kind` with the next nonce. The fee limit defaults to the
+        kind's base cost, the expiry to `height + expiry_window`."""
+        if fee_limit is None:
+            fee_limit = (self.params.transfer_cost if kind == TxKind.TRANSFER
+                         else self.params.system_cost)
+        if expiry is None:
+            expiry = self.height + self.expiry_window
+        body = TxBody(self.chain_id, self.key.public_key, self.nonce, int(kind), payload,
+                      fee_limit, expiry)
+        raw = sign_body(body, self.key)
+        self.nonce += 1
+        return SignedTx(raw, self.suite.hash_bytes(codec.encode(body)), body.nonce)
+
+    def transfer(self, to: bytes, amount: int, memo: bytes = b"", *,
+                 fee_limit: int | None = None, expiry: int | None = None) -> SignedTx:
+        return self.sign(TxKind.TRANSFER, codec.encode(Transfer(to, amount, memo)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def system(self, op: SystemOp, *, fee_limit: int | None = None,
+               expiry: int | None = None) -> SignedTx:
+        """A membership or permission operation (execution.payloads)."""
+        return self.sign(TxKind.SYSTEM, codec.encode(op), fee_limit=fee_limit, expiry=expiry)
+
+    def rewind(self, nonce: int) -> None:
+        """Continue from `nonce` (after a refused transaction left a gap)."""
+        self.nonce = nonce

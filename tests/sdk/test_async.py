@@ -1,0 +1,60 @@
+"""AsyncClient end to end, per crypto suite: a real node producing blocks, real HTTP and a
+real websocket on 127.0.0.1; waiting is driven by the node's notifications."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xinlian.execution.payloads import GrantSubmit
+from xinlian.ledger.account import account_key
+from xinlian.sdk import AsyncClient, CommitTimeout, TxRejected
+
+from .conftest import harness
+
+Keys: Any = harness.Keys  # type: ignore[attr-defined]
+serving: Any = harness.serving  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("suite", ["sm", "intl", "pq"])
+def test_async_client_end_to_end(tmp_path: Path, suite: str) -> None:
+    keys = Keys(suite)
+
+    async def scenario() -> None:
+        async with serving(tmp_path, keys) as (_, server), AsyncClient(server.url) as client:
+            blocks = await client.subscribe_blocks()  # each header is verified on arrival
+            alice = await client.wallet(keys.alice)
+            txs = [alice.transfer(keys.address["bob"], 2) for _ in range(10)]
+            assert all(r.accepted for r in await client.submit_many(txs))
+            receipts = await client.wait_for_commit([t.hash for t in txs], timeout=30)
+            assert all(r.status == 0 for r in receipts.values()) and len(receipts) == 10
+            seen: set[bytes] = set()
+            while not seen >= set(receipts):
+                seen.update((await blocks.next()).tx_hashes)
+            await blocks.close()
+
+            assert (await client.account(keys.address["bob"])).account.balance == 20
+            view = await client.transaction(txs[3].hash)
+            assert view is not None and view.receipt == receipts[txs[3].hash]
+
+            # carol is not on the chain: a proven absence, and refused until permitted
+            absent = await client.state_proof(account_key(keys.address["carol"]))
+            assert absent.value is None
+            admin = await client.wallet(keys.admin)
+            assert (await client.send(admin.transfer(keys.address["carol"], 100))).status == 0
+            carol = await client.wallet(keys.carol)
+            with pytest.raises(TxRejected) as refused:
+                await client.submit(carol.transfer(keys.address["bob"], 1))
+            assert refused.value.remote_name == "not_permitted"
+            carol.rewind(0)
+            granted = await client.send(admin.system(GrantSubmit(keys.address["carol"])))
+            assert granted.status == 0
+            assert (await client.send(carol.transfer(keys.address["bob"], 1))).status == 0
+            assert (await client.account(keys.address["carol"])).account.nonce == 1
+
+            with pytest.raises(CommitTimeout):
+                await client.wait_for_commit([bytes(32)], timeout=0.05)
+    asyncio.run(scenario())

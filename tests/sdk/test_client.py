@@ -1,0 +1,102 @@
+"""The blocking Client against a real node producing blocks, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xinlian.sdk import Client, CommitTimeout, RpcError, TransportError, TxRejected
+from xinlian.sdk.calls import Call
+
+from .conftest import harness
+
+Keys: Any = harness.Keys  # type: ignore[attr-defined]
+Background: Any = harness.Background  # type: ignore[attr-defined]
+transfer: Any = harness.transfer  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def keys() -> Any:
+    return Keys("intl")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, keys: Any) -> Iterator[Any]:
+    background = Background(Path(tmp_path_factory.mktemp("node")), keys)
+    yield background
+    background.close()
+
+
+@pytest.fixture
+def client(served: Any) -> Iterator[Client]:
+    with Client(served.server.url) as client:
+        yield client
+
+
+def test_transfer_commits_and_every_answer_verifies(client: Client, keys: Any) -> None:
+    alice = client.wallet(keys.alice)
+    assert alice.address == keys.address["alice"]
+    start_nonce = alice.nonce
+    before = client.account(keys.address["bob"]).account.balance
+    tx = alice.transfer(keys.address["bob"], 25, b"rent")
+    receipt = client.send(tx)
+    assert receipt.status == 0 and receipt.tx_hash == tx.hash
+    assert client.account(keys.address["bob"]).account.balance == before + 25
+    assert client.account(keys.address["alice"]).account.nonce == start_nonce + 1
+
+    view = client.transaction(tx.hash)
+    assert view is not None and view.raw == tx.raw and view.sender == alice.address
+    block = client.block(view.height, full=True)
+    assert block is not None and tx.raw in (block.txs or [])
+    assert client.block_by_hash(block.hash, full=True) == block
+    page = client.sender_transactions(alice.address, offset=start_nonce, limit=10)
+    assert page.hashes == [tx.hash] and page.next is None
+    assert client.receipt(tx.hash) == receipt
+
+
+def test_batch_submission_and_polling_wait(client: Client, keys: Any) -> None:
+    admin = client.wallet(keys.admin)
+    txs = [admin.transfer(keys.address["bob"], 1) for _ in range(20)]
+    results = client.submit_many(txs)
+    assert [r.hash for r in results] == [t.hash for t in txs]
+    assert all(r.accepted for r in results)
+    receipts = client.wait_for_commit([t.hash for t in txs], timeout=30)
+    assert sorted(receipts) == sorted(t.hash for t in txs)
+    assert all(r.status == 0 for r in receipts.values())
+    assert client.account(admin.address).account.nonce == admin.nonce
+
+
+def test_refusals_are_typed_and_the_node_keeps_serving(client: Client, keys: Any) -> None:
+    alice = client.wallet(keys.alice)
+    tx = alice.transfer(keys.address["bob"], 1)
+    client.send(tx)
+    with pytest.raises(TxRejected) as replay:
+        client.submit(tx)
+    assert replay.value.remote_code == 4004 and replay.value.remote_name == "nonce_too_low"
+    with pytest.raises(TxRejected) as foreign:
+        client.submit(transfer(keys, nonce=alice.nonce, chain="elsewhere"))
+    assert foreign.value.remote_code == 4002
+    with pytest.raises(RpcError) as unknown:
+        client.call(Call("xl_mine", [], bool))
+    assert unknown.value.rpc_code == -32601 and unknown.value.remote_code == 6003
+    overdraft = client.send(alice.transfer(keys.address["bob"], 10**12))
+    assert overdraft.status != 0 and overdraft.error == "insufficient_balance"
+    assert client.status().height >= 1
+
+
+def test_waiting_is_bounded(client: Client) -> None:
+    with pytest.raises(CommitTimeout) as timeout:
+        client.wait_for_commit([bytes(32)], timeout=0.05)
+    assert timeout.value.pending == [bytes(32)]
+
+
+def test_unreachable_node_is_a_transport_error(served: Any) -> None:
+    port = served.server.port
+    with Client(f"http://127.0.0.1:{port}/nowhere") as lost, \
+            pytest.raises(TransportError):
+        lost.status()
+    with pytest.raises(TransportError):
+        Client("ftp://example.org")
