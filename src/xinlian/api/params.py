@@ -13,6 +13,7 @@ from typing import Any
 
 from xinlian.api.errors import FormatError, InvalidParams
 from xinlian.api.format import bytes_of
+from xinlian.errors import XinlianError
 
 Parser = Callable[[Any, str], Any]
 REQUIRED: Any = object()
@@ -62,13 +63,20 @@ def hex_bytes(*, size: int | None = None, max_size: int | None = None) -> Parser
 
 
 def list_of(item: Parser, *, max_items: int) -> Parser:
-    """A non-empty array, each item parsed by `item` (one call per item: the batch path)."""
+    """A non-empty array, each item parsed by `item`. This is the batch-submission hot
+    path: items are parsed without per-item bookkeeping, and only when one fails is the
+    array walked again to name the failing index."""
     def parse(value: Any, name: str) -> list[Any]:
         if not isinstance(value, list) or not value:
             raise InvalidParams(f"{name} must be a non-empty array")
         if len(value) > max_items:
             raise InvalidParams(f"{name} has {len(value)} items; the limit is {max_items}")
-        return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
+        try:
+            return [item(v, name) for v in value]
+        except XinlianError:
+            for i, v in enumerate(value):
+                item(v, f"{name}[{i}]")
+            raise
     return parse
 
 
