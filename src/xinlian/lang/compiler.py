@@ -41,7 +41,11 @@ class Artifact:
 
     @property
     def code_hash(self) -> str:
-        return hashlib.sha256(self.wasm).hexdigest()
+        """SHA-256 of the module (cached per module bytes)."""
+        cached = self.__dict__.get("_hash")
+        if cached is None or cached[0] is not self.wasm:
+            cached = self.__dict__["_hash"] = (self.wasm, hashlib.sha256(self.wasm).hexdigest())
+        return str(cached[1])
 
 
 def compile_source(source: str, file: str = "<input>", opt_level: int = 1,

@@ -60,6 +60,7 @@ class CallResult:
 class Loaded:
     artifact: Artifact
     module: wasmtime.Module
+    pre: wasmtime.InstancePre
     functions: dict[str, dict[str, Any]]
     param_types: dict[str, list[Any]]
     ret_types: dict[str, Any]
@@ -86,10 +87,11 @@ class Engine:
             return hit
         try:
             module = wasmtime.Module(self.wasm, artifact.wasm)
+            pre = self.linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"invalid module: {exc}") from None
         fns = {f["name"]: f for f in artifact.abi["functions"]}
-        loaded = Loaded(artifact, module, fns,
+        loaded = Loaded(artifact, module, pre, fns,
                         {n: [abi.type_from_json(p["type"]) for p in f["params"]]
                          for n, f in fns.items()},
                         {n: abi.type_from_json(f["returns"]) for n, f in fns.items()})
@@ -116,7 +118,7 @@ class Engine:
                 f"got {len(args)}"))
         except ArgumentError as exc:
             return CallResult(error=exc)
-        return self.call_raw(world, contract, method, payload, caller, fuel, memory)
+        return self._run(world, loaded, contract, method, payload, caller, fuel, memory)
 
     def call_raw(self, world: host.World, contract: bytes, method: str, payload: bytes,
                  caller: bytes, fuel: int = DEFAULT_FUEL,
@@ -129,6 +131,10 @@ class Engine:
             abi.decode_many(loaded.param_types[method], payload)
         except ArgumentError as exc:
             return CallResult(error=exc)
+        return self._run(world, loaded, contract, method, payload, caller, fuel, memory)
+
+    def _run(self, world: host.World, loaded: Loaded, contract: bytes, method: str,
+             payload: bytes, caller: bytes, fuel: int, memory: int) -> CallResult:
         store = wasmtime.Store(self.wasm)
         store.set_fuel(fuel)
         store.set_limits(memory_size=memory)
@@ -156,7 +162,7 @@ class Engine:
                method: str, payload: bytes) -> bytes:
         """Instantiate and run one entry point; raises a typed error on any failure."""
         try:
-            inst = self.linker.instantiate(store, loaded.module)
+            inst = loaded.pre.instantiate(store)
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"cannot instantiate: {exc}") from None
         exports = inst.exports(store)
