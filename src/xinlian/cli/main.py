@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from xinlian.cli import node_cmd
+from xinlian.cli import client_cmd, demo, node_cmd
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
 from xinlian.node.keyfile import key_document, write_key
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", help="write the key file here (mode 0600) and print the public part")
     k.set_defaults(func=keygen)
     node_cmd.register(sub)
+    client_cmd.register(sub)
+    demo.register(sub)
     return parser
 
 
