@@ -1,0 +1,93 @@
+"""The simulated network: per-link latency, jitter, loss and bandwidth, NIC limits, partitions.
+
+Theory of operation. A message from a to b leaves a's NIC after every earlier message a sent
+has been serialised (egress queue, `nic_bytes_per_s`), crosses the a->b link (its own
+serialisation queue when the link has a bandwidth, then latency plus seeded jitter), and is
+read in after b's NIC has taken in every earlier arrival (ingress queue). Loss and partitions
+decide at send time whether the message arrives at all. Every random draw comes from the
+simulation's seeded generator, in event order, so a seed fixes the whole schedule.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from xinlian.sim.protocol import NodeId
+
+US_PER_S = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LinkModel:
+    """One direction of a link: one-way latency, uniform jitter, loss and optional bandwidth."""
+
+    latency_ms: float = 25.0
+    jitter_ms: float = 0.0
+    loss: float = 0.0
+    bytes_per_s: float | None = None  # None: the link itself adds no serialisation delay
+
+
+@dataclass
+class NetworkModel:
+    """Links between nodes plus each node's NIC bandwidth (the same in both directions)."""
+
+    default: LinkModel = field(default_factory=LinkModel)
+    links: dict[tuple[NodeId, NodeId], LinkModel] = field(default_factory=dict)
+    nic_bytes_per_s: float | None = None
+    _groups: dict[NodeId, int] = field(default_factory=dict)
+    _egress_free: dict[NodeId, int] = field(default_factory=dict)
+    _ingress_free: dict[NodeId, int] = field(default_factory=dict)
+    _link_free: dict[tuple[NodeId, NodeId], int] = field(default_factory=dict)
+
+    def link(self, a: NodeId, b: NodeId) -> LinkModel:
+        return self.links.get((a, b), self.default)
+
+    # -- partitions ---------------------------------------------------------------------
+
+    def partition(self, groups: Iterable[Iterable[NodeId]]) -> None:
+        """Split the network: nodes talk only inside their group (unlisted nodes: alone)."""
+        self._groups = {node: i for i, group in enumerate(groups) for node in group}
+
+    def heal(self) -> None:
+        self._groups = {}
+
+    def connected(self, a: NodeId, b: NodeId) -> bool:
+        if not self._groups:
+            return True
+        ga, gb = self._groups.get(a), self._groups.get(b)
+        return ga is not None and ga == gb
+
+    # -- timing -------------------------------------------------------------------------
+
+    @staticmethod
+    def _serialise(free: dict, key: object, start: int, size: int, rate: float | None) -> int:
+        if rate is None:
+            return start
+        begin = max(start, free.get(key, 0))
+        end = begin + int(size * US_PER_S / rate)
+        free[key] = end
+        return end
+
+    def departure(self, sender: NodeId, size: int, now_us: int) -> int:
+        """When the last byte of a message queued now leaves the sender's NIC."""
+        return self._serialise(self._egress_free, sender, now_us, size, self.nic_bytes_per_s)
+
+    def arrival(self, sender: NodeId, to: NodeId, size: int, left_us: int,
+                rng: random.Random) -> int | None:
+        """When the message is fully read in by `to`, or None when it is lost or cut off."""
+        if not self.connected(sender, to):
+            return None
+        model = self.link(sender, to)
+        if model.loss and rng.random() < model.loss:
+            return None
+        on_link = self._serialise(self._link_free, (sender, to), left_us, size, model.bytes_per_s)
+        jitter = rng.uniform(0.0, model.jitter_ms) if model.jitter_ms else 0.0
+        reached = on_link + int((model.latency_ms + jitter) * 1000)
+        return self._serialise(self._ingress_free, to, reached, size, self.nic_bytes_per_s)
+
+    def forget(self, node: NodeId) -> None:
+        """A crashed node's queues empty (what it was sending is lost with it)."""
+        self._egress_free.pop(node, None)
+        self._ingress_free.pop(node, None)
