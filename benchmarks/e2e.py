@@ -21,7 +21,6 @@ from xinlian.crypto import batch
 from xinlian.crypto.suites import get_suite
 
 
-
 def raw_verify_rate(suite_name: str, count: int = 4000) -> float:
     import time
 
