@@ -437,6 +437,7 @@ class DkgParty:
         self.accused: set[int] = set()  # dealers this party has complained about
         self.my_shares: dict[int, Scalar] = {}  # dealer -> decrypted share for me
         self._aggregates: dict[tuple[int, ...], list[Element]] = {}
+        self._dealer_set = set(config.dealers)
         self.done = False
 
     # -- events ----------------------------------------------------------------------------
@@ -562,8 +563,7 @@ class DkgParty:
         self.my_shares[dealer] = d.shares[idx] - pad
 
     def _maybe_close_dealing(self) -> list[Action]:
-        seen = {s for (s, r) in self.raw if r == 1}
-        if set(self.config.dealers) <= seen | set(self.disqualified):
+        if self._dealer_set <= self.deals.keys() | self.disqualified.keys():
             return self._close_round()
         return []
 
@@ -700,6 +700,8 @@ class DkgParty:
         return out + ([] if self.done else self._maybe_close_complaints())
 
     def _disqualify(self, dealer: int, reason: str) -> list[Action]:
+        if dealer not in self._dealer_set:
+            return []
         self.disqualified.setdefault(dealer, reason)
         return self._maybe_close_dealing() if self.round == 1 else []
 
