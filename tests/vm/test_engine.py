@@ -218,3 +218,34 @@ def test_malformed_module_is_typed(damage) -> None:  # type: ignore[no-untyped-d
     art.wasm = damage(art.wasm)
     with pytest.raises(ModuleError):
         LocalChain().engine.load(art)
+
+
+HOSTILE = """
+(module
+  (import "qi" "emit" (func $emit (param i32 i32 i32)))
+  (import "qi" "storage_read" (func $sr (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global (export "panic") (mut i32) (i32.const 0))
+  (func (export "q:bad_event") (param i32) (result i32)
+    (call $emit (i32.const 99) (i32.const 0) (i32.const 4)) (i32.const 0))
+  (func (export "q:bad_pointer") (param i32) (result i32)
+    (drop (call $sr (i32.const 70000) (i32.const 10))) (i32.const 0)))
+"""
+
+
+@pytest.mark.parametrize("method", ["bad_event", "bad_pointer"])
+def test_hostile_module_host_misuse_is_a_typed_trap(method: str) -> None:
+    import wasmtime
+
+    from xinlian.lang.compiler import Artifact
+
+    fn = {"name": method, "export": f"q:{method}", "kind": "fn", "public": True,
+          "view": False, "params": [], "returns": "unit"}
+    art = Artifact(wasmtime.wat2wasm(HOSTILE), {"functions": [fn], "events": [],
+                                                "errors": []})
+    ch = LocalChain()
+    addr = bytes(20)
+    ch.world.code[addr] = art
+    r = ch.call(addr, method)
+    assert isinstance(r.error, TrapError)
+    assert "bad host call" in r.error.message or "outside linear memory" in r.error.message

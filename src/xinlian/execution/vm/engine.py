@@ -179,6 +179,8 @@ class Engine:
             assert isinstance(entry, wasmtime.Func)
             n = entry(store, len(payload))
             return bytes(mem.read(store, 0, n)) if n else b""
+        except host.HostFault as fault:
+            raise fault.error from None
         except wasmtime.Trap as trap:
             raise self.translate_trap(trap, inst, store, loaded, frame) from None
         except wasmtime.WasmtimeError as exc:

@@ -8,6 +8,7 @@ linear memory), so the host never writes where the program did not ask.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,14 @@ class Frame:
     last_callee_error: EngineError | None = None
 
 
+class HostFault(Exception):
+    """Carries a typed error out of a host function through wasmtime."""
+
+    def __init__(self, error: EngineError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class HostApi:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -86,7 +95,21 @@ class HostApi:
         for name, (params, results) in HOST_IMPORTS.items():
             ty = wasmtime.FuncType([_VALTYPES[p] for p in params],
                                    [_VALTYPES[r] for r in results])
-            linker.define_func("qi", name, ty, getattr(self, "h_" + name), access_caller=True)
+            linker.define_func("qi", name, ty, self._guarded(name), access_caller=True)
+
+    def _guarded(self, name: str) -> Callable[..., Any]:
+        """A host function that turns any failure caused by its inputs (a module not made
+        by the Qi compiler can pass anything) into a typed `HostFault`."""
+        fn = getattr(self, "h_" + name)
+
+        def call(caller: wasmtime.Caller, *args: int) -> Any:
+            try:
+                return fn(caller, *args)
+            except HostFault:
+                raise
+            except Exception as exc:  # inputs are untrusted: every failure is a fault
+                raise HostFault(TrapError(f"bad host call `{name}`: {exc}")) from None
+        return call
 
     # --- plumbing ---------------------------------------------------------------------------
     @property
@@ -96,6 +119,8 @@ class HostApi:
     def read(self, caller: wasmtime.Caller, ptr: int, n: int) -> bytes:
         mem = caller.get("memory")
         assert isinstance(mem, wasmtime.Memory)
+        if ptr < 0 or n < 0 or ptr + n > mem.data_len(caller):
+            raise HostFault(TrapError("host call read outside linear memory"))
         return bytes(mem.read(caller, ptr, ptr + n))
 
     def give(self, data: bytes) -> int:
@@ -106,6 +131,8 @@ class HostApi:
     def h_ret_read(self, caller: wasmtime.Caller, dst: int) -> None:
         mem = caller.get("memory")
         assert isinstance(mem, wasmtime.Memory)
+        if dst < 0 or dst + len(self.top.ret) > mem.data_len(caller):
+            raise HostFault(TrapError("host call wrote outside linear memory"))
         mem.write(caller, self.top.ret, dst)
 
     def h_storage_read(self, caller: wasmtime.Caller, kp: int, kl: int) -> int:
