@@ -20,6 +20,7 @@ demo: venv
 
 test: venv
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-slow: venv
