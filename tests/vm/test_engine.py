@@ -249,3 +249,23 @@ def test_hostile_module_host_misuse_is_a_typed_trap(method: str) -> None:
     r = ch.call(addr, method)
     assert isinstance(r.error, TrapError)
     assert "bad host call" in r.error.message or "outside linear memory" in r.error.message
+
+
+def test_module_without_entry_point_is_typed() -> None:
+    import wasmtime
+
+    from xinlian.lang.compiler import Artifact
+
+    fn = {"name": "f", "export": "q:f", "kind": "fn", "public": True, "view": False,
+          "params": [], "returns": "unit"}
+    art = Artifact(wasmtime.wat2wasm('(module (memory (export "memory") 1))'),
+                   {"functions": [fn], "events": [], "errors": []})
+    ch = LocalChain()
+    ch.world.code[bytes(20)] = art
+    assert isinstance(ch.call(bytes(20), "f").error, ModuleError)
+
+
+def test_arguments_larger_than_the_memory_limit(env) -> None:  # type: ignore[no-untyped-def]
+    ch, addr = env
+    r = ch.engine.call(ch.world, addr, "h", [bytes(3 << 20)], bytes(20), memory=1 << 20)
+    assert isinstance(r.error, OutOfMemoryError)

@@ -166,18 +166,21 @@ class Engine:
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"cannot instantiate: {exc}") from None
         exports = inst.exports(store)
-        mem = exports["memory"]
-        assert isinstance(mem, wasmtime.Memory)
-        frame.memory = mem
-        frame.store = store
+        mem = exports.get("memory")
+        entry = exports.get(str(loaded.functions[method].get("export")))
+        if not isinstance(mem, wasmtime.Memory) or not isinstance(entry, wasmtime.Func):
+            raise ModuleError(f"module lacks the memory or the entry point of `{method}`")
         pages = (len(payload) >> 16) + 1
         try:
             if mem.size(store) < pages:
                 mem.grow(store, pages - mem.size(store))
+        except wasmtime.WasmtimeError:
+            raise OutOfMemoryError("the arguments do not fit in the memory limit") from None
+        try:
             mem.write(store, payload, 0)
-            entry = exports[loaded.functions[method]["export"]]
-            assert isinstance(entry, wasmtime.Func)
             n = entry(store, len(payload))
+            if not isinstance(n, int) or not 0 <= n <= mem.data_len(store):
+                raise ModuleError(f"entry point of `{method}` returned a bad result length")
             return bytes(mem.read(store, 0, n)) if n else b""
         except host.HostFault as fault:
             raise fault.error from None

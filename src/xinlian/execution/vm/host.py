@@ -68,8 +68,6 @@ class Frame:
     caller: bytes
     loaded: Loaded
     depth: int
-    memory: wasmtime.Memory | None = None
-    store: Any = None
     ret: bytes = b""
     events: list[Any] = field(default_factory=list)
     async_calls: list[AsyncRequest] = field(default_factory=list)
