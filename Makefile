@@ -51,6 +51,7 @@ $(UMBRAL):
 	touch $@
 
 bench-crypto: venv $(UMBRAL)
+	$(BIN)/python -m benchmarks.crypto_dkg
 	$(BIN)/python -m benchmarks.crypto_schemes
 
 clean:
