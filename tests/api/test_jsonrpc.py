@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.api.methods import Limits
@@ -18,7 +21,7 @@ from xinlian.api.server import RpcServer
 from xinlian.ledger.transaction import SignedTransaction
 from xinlian.node.service import Node
 
-from .harness import Keys, hx, transfer, tx_hash
+from .harness import Keys, hx, make_genesis, transfer, tx_hash
 
 
 class Rpc:
@@ -47,6 +50,21 @@ class Rpc:
 @pytest.fixture
 def rpc(node: Node) -> Rpc:
     return Rpc(node)
+
+
+@pytest.fixture(scope="module")
+def fuzz_rpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rpc]:
+    keys = Keys("intl")
+    node = Node(tmp_path_factory.mktemp("fuzz"), make_genesis(keys), keys.node)
+    yield Rpc(node)
+    asyncio.run(node.stop())
+
+
+METHODS = [
+    "xl_status", "xl_chainInfo", "xl_submitTransaction", "xl_submitTransactions",
+    "xl_getBlockByHeight", "xl_getBlockByHash", "xl_getTransaction", "xl_getReceipt",
+    "xl_getTransactionStatus", "xl_getAccount", "xl_getStateProof",
+    "xl_getTransactionsBySender", "xl_subscribe", "xl_unsubscribe"]
 
 
 def assert_error(reply: Any, rpc_code: int, code: int, name: str | None = None) -> None:
@@ -253,3 +271,34 @@ def test_batch_submission_reports_per_transaction(rpc: Rpc, node: Node,
     assert_error(reply, -32602, 6004)
     assert "txs[1]" in reply["error"]["message"]
     assert len(node.mempool) == before
+
+
+def test_deeply_nested_json_is_a_parse_error(rpc: Rpc) -> None:
+    assert_error(rpc.raw(b"[" * 100_000 + b"]" * 100_000), -32700, 6001)
+    assert_error(rpc.raw(b'{"a":' * 50_000 + b"1" + b"}" * 50_000), -32700, 6001)
+    assert rpc.result("xl_status")["height"] == 0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=8) | st.sampled_from(["0x", "0x00", "0x" + "ab" * 20, "0x" + "cd" * 32,
+                                             "newBlocks", "txStatus", "latest"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["height", "hash", "full", "tx", "txs", "address", "key", "offset",
+                         "limit", "kind", "x"]), inner, max_size=3),
+    max_leaves=12)
+
+
+@given(method=st.sampled_from([*METHODS, "nope"]), params=json_values,
+       request_id=st.one_of(st.integers(), st.text(max_size=4), st.none()))
+def test_any_params_get_a_well_formed_answer_and_never_an_internal_error(
+        fuzz_rpc: Rpc, method: str, params: Any, request_id: Any) -> None:
+    reply = fuzz_rpc.send({"jsonrpc": "2.0", "id": request_id, "method": method,
+                           "params": params})
+    assert reply["jsonrpc"] == "2.0" and reply["id"] == request_id
+    if "error" in reply:
+        assert set(reply["error"]) == {"code", "message", "data"}
+        assert reply["error"]["code"] != -32603, reply  # bad input never reaches a handler
+        assert {"code", "name", "message"} <= set(reply["error"]["data"])
+    else:
+        assert set(reply) == {"jsonrpc", "id", "result"}

@@ -59,6 +59,8 @@ class Dispatcher:
             message = _decode(body)
         except msgspec.DecodeError as exc:
             return encode_error(ParseError(f"not valid JSON: {exc}"))
+        except RecursionError:
+            return encode_error(ParseError("JSON nested too deeply"))
         if isinstance(message, list):
             if not message:
                 return encode_error(InvalidRequest("an empty batch"))
