@@ -269,3 +269,37 @@ def test_arguments_larger_than_the_memory_limit(env) -> None:  # type: ignore[no
     ch, addr = env
     r = ch.engine.call(ch.world, addr, "h", [bytes(3 << 20)], bytes(20), memory=1 << 20)
     assert isinstance(r.error, OutOfMemoryError)
+
+
+CODEC_SRC = """
+struct P { x: i32, name: string, tags: list<u8>, owner: address? }
+contract C {
+    pub view fn enc(p: P) -> bytes { return encode(p); }
+    pub view fn dec(b: bytes) -> P { let p: P = decode(b); return p; }
+}
+"""
+
+
+@given(st.integers(-(2**31), 2**31 - 1), st.text(max_size=8),
+       st.lists(st.integers(0, 255), max_size=5), st.none() | st.binary(min_size=20,
+                                                                        max_size=20))
+def test_in_language_encoding_matches_the_abi(x: int, name: str, tags: list[int],
+                                              owner: bytes | None) -> None:
+    from xinlian.lang import abi
+    from xinlian.lang.types import ADDRESS, STRING, U8, IntTy, ListTy, OptionalTy, StructTy
+
+    I32 = IntTy(32, True)
+
+    ch, addr = CODEC_ENV
+    p = {"x": x, "name": name, "tags": tags, "owner": owner}
+    ty = StructTy("P", [("x", i32), ("name", STRING), ("tags", ListTy(U8)),
+                        ("owner", OptionalTy(ADDRESS))])
+    enc = ch.call(addr, "enc", p).value
+    assert enc == abi.encode(ty, p)
+    assert ch.call(addr, "dec", enc).value == p
+    assert isinstance(ch.call(addr, "dec", enc + b"\0").error, TrapError)
+    assert isinstance(ch.call(addr, "dec", enc[:-1]).error, TrapError)
+
+
+_codec_chain = LocalChain()
+CODEC_ENV = (_codec_chain, _codec_chain.deploy(compile_source(CODEC_SRC, "c.qi")))

@@ -902,6 +902,8 @@ class Checker:
             if isinstance(to, IntTy) and isinstance(e.args[0], A.IntLit):
                 return self.e_IntLit(e.args[0], to)
             return self.convert(self.expr(e.args[0], None), to, e.span)
+        if name in ("encode", "decode") and name not in self.fn_sigs:
+            return self.codec_call(name, e, want)
         if name in self.fn_sigs:
             d = self.fn_sigs[name]
             if d.is_init and not (self.fn and self.fn.kind == "test"):
@@ -924,6 +926,24 @@ class Checker:
         for a in e.args:
             self.expr(a, None)
         return ir.Expr("const", ERROR, data=0)
+
+    def codec_call(self, name: str, e: A.Call, want: Ty | None) -> ir.Expr:
+        """`encode(v) -> bytes` and `decode(b)` (typed by where its result goes): the
+        canonical encoding of any value type, as in calls and storage."""
+        if len(e.args) != 1:
+            self.err(E_ARITY, f"`{name}` takes one argument", e.span)
+            return ir.Expr("const", ERROR, data=0)
+        if name == "encode":
+            v = self.expr(e.args[0], None)
+            if not is_storable(v.ty) and v.ty != ERROR:
+                self.err(E_TYPE_MISMATCH, f"`{v.ty}` cannot be encoded", e.span)
+            return ir.Expr("encode", BYTES, [v])
+        b = self.expr(e.args[0], BYTES)
+        if want is None or not is_storable(want):
+            self.err(E_TYPE_MISMATCH, "`decode` needs a known result type here "
+                     "(`let p: Point = decode(b);`)", e.span)
+            return ir.Expr("const", ERROR, data=0)
+        return ir.Expr("decode", want, [b], span=e.span)
 
     def method_call(self, f: A.Field, args: list[A.Expr], span: Span) -> ir.Expr:
         # Iface(addr).method(args): a synchronous cross-contract call

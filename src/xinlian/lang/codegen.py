@@ -643,6 +643,16 @@ class CodeGen:
                 c.op(0x20, W.uleb(st))
                 self.decode_ret(e.ty)
             self.cur.release(I32, st)
+        elif k == "encode":
+            w = self.encode_values(e.args)
+            c.op(0x20, W.uleb(w))
+            self.cur.release(W.ref_null(self.cursor_t), w)
+            self.call(self.helper("w_finish"))
+        elif k == "decode":
+            self.expr(e.args[0])
+            if e.span is not None:
+                c.mark(e.span)
+            self.call(self.typed_helper("decode_all", e.ty))
         elif k == "pop":
             self.expr(e.args[0])
             if e.span is not None:

@@ -8,7 +8,7 @@ node without knowing each kind. Expression kinds:
     call(data=fn name)  host(data=builtin name)  sload(data=StateVar, args=map keys)
     field(data=index)  index  len  new_struct  new_list  new_array  cast  opt_wrap
     opt_none  unwrap  unwrap_or  is_some  ext_call(data=(iface, method))  pop
-    seq(data=statements run first, args=[] or [result])
+    seq(data=statements run first, args=[] or [result])  encode  decode
 
 Statement kinds:
 

@@ -530,6 +530,20 @@ def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
         return [cur], [vt], lambda n: _dec(cg, t, n)
     if kind == "zero":
         return [], [vt], lambda n: _zero(cg, t, n)
+    if kind == "decode_all":  # (bytes) -> value; the whole input must be consumed
+        text = f"""local.get 0
+            call $r_new
+            local.tee 1
+            call {cg.codec('dec', t)}
+            local.get 1
+            struct.get cursor 1
+            local.get 0
+            array.len
+            i32.ne
+            if
+              {_panic(ir.PANIC_ENCODING)}
+            end"""
+        return [W.ref_null(cg.bytes_t)], [vt], lambda n: _fn(cg, n, text, ("cursor",))
     if kind in ("get", "set", "push", "pop"):
         return _list_helper(cg, kind, t)
     if kind in ("load", "store"):
