@@ -288,7 +288,7 @@ def test_in_language_encoding_matches_the_abi(x: int, name: str, tags: list[int]
     from xinlian.lang import abi
     from xinlian.lang.types import ADDRESS, STRING, U8, IntTy, ListTy, OptionalTy, StructTy
 
-    I32 = IntTy(32, True)
+    i32 = IntTy(32, True)
 
     ch, addr = CODEC_ENV
     p = {"x": x, "name": name, "tags": tags, "owner": owner}
