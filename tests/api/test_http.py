@@ -149,3 +149,22 @@ def test_oversize_websocket_message_closes_only_that_socket(node: Node) -> None:
                                                       "method": "xl_status"})
             assert status == 200 and reply["result"]["height"] == 0
     asyncio.run(scenario())
+
+
+def test_a_client_that_does_not_read_is_disconnected(node: Node, keys: Keys) -> None:
+    async def scenario() -> None:
+        async with serving(node, Limits(ws_send_queue=1)) as (server, http):
+            url = server.url.replace("http", "ws") + "/ws"
+            async with http.ws_connect(url) as raw_slow, http.ws_connect(url) as raw_ok:
+                slow, ok = Ws(raw_slow), Ws(raw_ok)
+                await slow.call("xl_subscribe", "newBlocks")
+                await slow.call("xl_subscribe", "newBlocks")
+                await ok.call("xl_subscribe", "newBlocks")
+                await ok.call("xl_submitTransaction", hx(transfer(keys)))
+                node.produce_block()  # two notifications for `slow` at once: over its limit
+                while (await raw_slow.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
+                    pass
+                assert raw_slow.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+                assert (await ok.next())["params"]["result"]["header"]["height"] == 1
+                assert (await ok.call("xl_status"))["result"]["height"] == 1
+    asyncio.run(scenario())

@@ -11,7 +11,7 @@ import pytest
 
 from xinlian.execution.payloads import GrantSubmit
 from xinlian.ledger.account import account_key
-from xinlian.sdk import AsyncClient, CommitTimeout, TxRejected
+from xinlian.sdk import AsyncClient, CommitTimeout, TransportError, TxRejected
 
 from .conftest import harness
 
@@ -57,4 +57,20 @@ def test_async_client_end_to_end(tmp_path: Path, suite: str) -> None:
 
             with pytest.raises(CommitTimeout):
                 await client.wait_for_commit([bytes(32)], timeout=0.05)
+    asyncio.run(scenario())
+
+
+def test_a_vanished_node_is_a_transport_error(tmp_path: Path) -> None:
+    keys = Keys("intl")
+
+    async def scenario() -> None:
+        async with serving(tmp_path, keys) as (_, server), AsyncClient(server.url) as client:
+            blocks = await client.subscribe_blocks()
+            await server.stop()
+            with pytest.raises(TransportError):
+                await blocks.next()
+            with pytest.raises(TransportError):
+                await client.status()
+            with pytest.raises(TransportError):
+                await client.wait_for_commit([bytes(32)], timeout=5)
     asyncio.run(scenario())

@@ -43,6 +43,7 @@ class Limits:
     max_body_size: int = 64 * 1024 * 1024  # bytes of one HTTP body or websocket message
     max_batch_requests: int = 1000        # JSON-RPC requests in one batch array
     max_batch_txs: int = 20_000           # transactions in one xl_submitTransactions
+    ws_send_queue: int = 1024             # messages waiting for a websocket client at most
 
 
 Handler = Callable[..., Awaitable[Any]]

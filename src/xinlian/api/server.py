@@ -20,7 +20,6 @@ from xinlian.api.subscriptions import Hub, Session
 from xinlian.node.interface import NodeAPI
 
 JSON = "application/json"
-SEND_QUEUE = 1024  # messages buffered per websocket before the client counts as too slow
 
 
 class RpcServer:
@@ -81,7 +80,8 @@ class RpcServer:
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=self.limits.max_body_size)
         await ws.prepare(request)
-        queue: asyncio.Queue[bytes] = asyncio.Queue(SEND_QUEUE)
+        # A client that lets this many messages wait is too slow and gets disconnected.
+        queue: asyncio.Queue[bytes] = asyncio.Queue(self.limits.ws_send_queue)
 
         def push(message: bytes) -> bool:
             try:

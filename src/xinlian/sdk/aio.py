@@ -8,6 +8,7 @@ status and is woken by the node's notifications instead of polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from itertools import count
 from typing import Any, Generic, TypeVar
@@ -91,7 +92,8 @@ class _Socket:
         self._queues.pop(sid, None)
         self._closed.add(sid)
         if not self.closed:
-            await self.call(calls.unsubscribe(sid))
+            with contextlib.suppress(TransportError):  # closing anyway: nothing to undo
+                await self.call(calls.unsubscribe(sid))
 
     async def _read(self) -> None:
         try:
@@ -244,8 +246,7 @@ class AsyncClient:
             raise CommitTimeout(f"{len(pending)} transactions not committed in {timeout}s",
                                 sorted(pending)) from None
         finally:
-            if not sub._socket.closed:
-                await sub.close()
+            await sub.close()
         return receipts
 
     async def send(self, tx: SignedTx, timeout: float = 30.0) -> Receipt:
