@@ -7,7 +7,8 @@ another suite stay verifiable during a migration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from xinlian.crypto.encryption import DecryptionKey
 from xinlian.crypto.errors import UnknownAlgorithm
@@ -23,10 +24,11 @@ class Suite:
     hash: AlgId
     aead: AlgId
     encryption: AlgId
+    # The suite's raw 32-byte hash function, bound once: it runs on every hot path.
+    hash_bytes: Callable[[bytes], bytes] = field(init=False, repr=False, compare=False)
 
-    def hash_bytes(self, data: bytes) -> bytes:
-        """The suite's raw 32-byte hash of `data`."""
-        return hasher(self.hash)(data)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hash_bytes", hasher(self.hash))
 
     def digest(self, data: bytes) -> Digest:
         return Digest(self.hash, self.hash_bytes(data))

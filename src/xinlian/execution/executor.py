@@ -43,7 +43,7 @@ class Executor:
 
     def execute_block(self, txs: Sequence[Transaction], height: int, read: Reader) -> BlockResult:
         state = Overlay(read)
-        result = BlockResult([], [], state.writes, [])
+        result = BlockResult([], [], {}, [])
         for tx in txs:
             reason = self._not_executable(state, tx, height)
             if reason:
@@ -51,6 +51,7 @@ class Executor:
                 continue
             result.included.append(tx)
             result.receipts.append(self._execute(state, tx))
+        result.writes = state.encoded_writes()
         return result
 
     def _not_executable(self, state: Overlay, tx: Transaction, height: int) -> str:
