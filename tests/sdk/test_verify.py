@@ -41,9 +41,9 @@ class Served:
     block: BlockView    # that block, with its raw transactions
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
-    keys = Keys("intl")
+@pytest.fixture(scope="module", params=["intl", "sm", "pq"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Served:
+    keys = Keys(request.param)
 
     async def collect() -> Served:
         path = Path(tmp_path_factory.mktemp("node"))
