@@ -102,6 +102,7 @@ class Background:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
 
     def close(self) -> None:
+        self.run(self.server.stop())  # the current server, should a test have replaced it
         self.run(self._context.__aexit__(None, None, None))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from xinlian.api.server import RpcServer
 from xinlian.sdk import Client, CommitTimeout, RpcError, TransportError, TxRejected
 from xinlian.sdk.calls import Call
 
@@ -100,3 +101,17 @@ def test_unreachable_node_is_a_transport_error(served: Any) -> None:
         lost.status()
     with pytest.raises(TransportError):
         Client("ftp://example.org")
+
+
+def test_a_dropped_keep_alive_connection_is_reopened(tmp_path: Path, keys: Any) -> None:
+    background = Background(tmp_path, keys)
+    try:
+        with Client(background.server.url) as client:
+            assert client.status().height == 0
+            port = background.server.port
+            background.run(background.server.stop())  # closes the kept-alive connection
+            background.server = RpcServer(background.node, port=port)
+            background.run(background.server.start())
+            assert client.status().height == 0  # the stale connection is replaced once
+    finally:
+        background.close()
