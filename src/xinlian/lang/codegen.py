@@ -104,8 +104,10 @@ class CodeGen:
         self.m.memory_pages = 1
         self.bytes_t = self.m.add_gc_type(W.array_type(W.field_type(b"\x78", True)), "bytes")
         self.big_t = self.m.add_gc_type(W.struct_type([W.field_type(I64, False)] * 4), "big")
+        # byte cursor for writers and readers: buffer (null: linear memory), position, end
         self.cursor_t = self.m.add_gc_type(W.struct_type(
-            [W.field_type(W.ref_null(0), True), W.field_type(I32, True)]), "cursor")
+            [W.field_type(W.ref_null(0), True), W.field_type(I32, True),
+             W.field_type(I32, True)]), "cursor")
         self.type_ids: dict[tuple[str, object], int] = {}
         self.imports = {n: self.m.add_import("qi", n, p, r) for n, (p, r) in
                         HOST_IMPORTS.items()}
@@ -207,7 +209,8 @@ class CodeGen:
 
     def entry(self, fn: ir.Function) -> str:
         """Export `q:name`: (args_len) -> result_len. Args and result are ABI-encoded in
-        linear memory at offset 0."""
+        linear memory at offset 0; arguments are decoded straight from memory, so the
+        encoded input is never copied onto the GC heap."""
         export = ENTRY_PREFIX + fn.name
         idx = self.m.add_function(export, [I32], [I32])
         self.m.exports.append((export, idx))
@@ -216,10 +219,8 @@ class CodeGen:
             f = _Fn(self.m.function(i), 1)
             self.cur = f
             c = f.code
-            c.i32(0)
             c.op(0x20, W.uleb(0))
-            c.op(0x10, W.uleb(self.helper("mem_read")))
-            c.op(0x10, W.uleb(self.helper("r_new")))
+            c.op(0x10, W.uleb(self.helper("r_mem")))
             rd = f.local(W.ref_null(self.cursor_t), "reader")
             c.op(0x21, W.uleb(rd))
             for p in fn.params:

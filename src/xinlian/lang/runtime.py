@@ -185,6 +185,7 @@ _helper("w_new", [], ["cursor"], """
     i32.const 32
     array.new_default bytes
     i32.const 0
+    i32.const 0
     struct.new cursor""")
 
 # (w, n): make room for n more bytes
@@ -316,16 +317,23 @@ _helper("w_finish", ["cursor"], ["bytes"], """
     array.copy bytes bytes
     local.get 1""", ("bytes",))
 
+# readers: over a byte array, or (buffer null) over linear memory from offset 0
 _helper("r_new", ["bytes"], ["cursor"], """
     local.get 0
     i32.const 0
+    local.get 0
+    array.len
     struct.new cursor""")
 
-# (r, n) -> bytes: take n bytes, panicking (bad encoding) if fewer remain
-_helper("r_take", ["cursor", "i32"], ["bytes"], f"""
+_helper("r_mem", ["i32"], ["cursor"], """
+    ref.null bytes
+    i32.const 0
     local.get 0
-    struct.get cursor 0
-    array.len
+    struct.new cursor""")
+
+_REMAINING_CHECK = f"""
+    local.get 0
+    struct.get cursor 2
     local.get 0
     struct.get cursor 1
     i32.sub
@@ -333,58 +341,46 @@ _helper("r_take", ["cursor", "i32"], ["bytes"], f"""
     i32.lt_u
     if
       {_panic(ir.PANIC_ENCODING)}
-    end
-    local.get 1
-    array.new_default bytes
-    local.tee 2
-    i32.const 0
+    end"""
+
+# (r, n) -> bytes: take n bytes, panicking (bad encoding) if fewer remain
+_helper("r_take", ["cursor", "i32"], ["bytes"], _REMAINING_CHECK + """
     local.get 0
     struct.get cursor 0
-    local.get 0
-    struct.get cursor 1
-    local.get 1
-    array.copy bytes bytes
+    ref.is_null
+    if ref_bytes
+      local.get 0
+      struct.get cursor 1
+      local.get 1
+      call $mem_read
+    else
+      local.get 1
+      array.new_default bytes
+      local.tee 2
+      i32.const 0
+      local.get 0
+      struct.get cursor 0
+      local.get 0
+      struct.get cursor 1
+      local.get 1
+      array.copy bytes bytes
+      local.get 2
+    end
     local.get 0
     local.get 0
     struct.get cursor 1
     local.get 1
     i32.add
-    struct.set cursor 1
-    local.get 2""", ("bytes",))
+    struct.set cursor 1""", ("bytes",))
 
-# (r, n) -> i64: n bytes little-endian, zero-extended
-_helper("r_int", ["cursor", "i32"], ["i64"], f"""
-    local.get 0
-    struct.get cursor 0
-    local.tee 4
-    array.len
-    local.get 0
-    struct.get cursor 1
-    local.tee 3
-    i32.sub
-    local.get 1
-    i32.lt_u
-    if
-      {_panic(ir.PANIC_ENCODING)}
-    end
-    block
-      loop
-        local.get 5
-        local.get 1
-        i32.ge_u
-        br_if 1
-        local.get 2
-        local.get 4
-        local.get 3
-        local.get 5
-        i32.add
-        array.get_u bytes
+_SHIFT_IN = """
         i64.extend_i32_u
         local.get 5
         i32.const 3
         i32.shl
         i64.extend_i32_u
         i64.shl
+        local.get 2
         i64.or
         local.set 2
         local.get 5
@@ -393,6 +389,40 @@ _helper("r_int", ["cursor", "i32"], ["i64"], f"""
         local.set 5
         br 0
       end
+    end"""
+
+# (r, n) -> i64: n bytes little-endian, zero-extended
+_helper("r_int", ["cursor", "i32"], ["i64"], _REMAINING_CHECK + """
+    local.get 0
+    struct.get cursor 1
+    local.set 3
+    local.get 0
+    struct.get cursor 0
+    local.tee 4
+    ref.is_null
+    if
+    block
+      loop
+        local.get 5
+        local.get 1
+        i32.ge_u
+        br_if 1
+        local.get 3
+        local.get 5
+        i32.add
+        i32.load8_u""" + _SHIFT_IN + """
+    else
+    block
+      loop
+        local.get 5
+        local.get 1
+        i32.ge_u
+        br_if 1
+        local.get 4
+        local.get 3
+        local.get 5
+        i32.add
+        array.get_u bytes""" + _SHIFT_IN + """
     end
     local.get 0
     local.get 3
@@ -720,8 +750,7 @@ def _dec(cg: CodeGen, t: Ty, n: int) -> _Fn:
                   i32.wrap_i64
                   local.tee 1
                   local.get 0
-                  struct.get cursor 0
-                  array.len
+                  struct.get cursor 2
                   i32.gt_u
                   if
                     {_panic(ir.PANIC_ENCODING)}
