@@ -447,14 +447,14 @@ class CodeGen:
         self.cur.release(W.ref_null(self.cursor_t), inner)
         argbytes = self.cur.scratch(W.ref_null(self.bytes_t))
         c.op(0x21, W.uleb(argbytes))
-        parts = [addr, ir.Expr("const", STRING, data=str(method).encode()),
-                 ir.Expr("local", BYTES, data=None)]
+        placeholder = ir.Expr("local", BYTES, data=None)  # the encoded arguments
+        parts = [addr, ir.Expr("const", STRING, data=str(method).encode()), placeholder]
         w = self.cur.scratch(W.ref_null(self.cursor_t))
         self.call(self.helper("w_new"))
         c.op(0x21, W.uleb(w))
         for p in parts:
             c.op(0x20, W.uleb(w))
-            if p.kind == "local":
+            if p is placeholder:
                 c.op(0x20, W.uleb(argbytes))
             else:
                 self.expr(p)
