@@ -243,3 +243,53 @@ def test_messages_round_trip_and_reject_garbage(committee):
     with pytest.raises(tsm2.AbortError) as err:
         tsm2.combine(keyset, presig, b"m", [junk, *partials[1:]])
     assert err.value.culprits == (1,)
+
+
+def test_refresh_changes_every_share_but_not_the_key():
+    parties = make_parties(seed=7)
+    before = tsm2.run_keygen(parties)[1]
+    old_presig = tsm2.run_presign(parties, 1, b"before")[0]
+    old_shares = {p.index: p._w.shares[0] for p in parties}
+    after = tsm2.run_refresh(parties, b"refresh-1")
+    keyset = after[1]
+    assert all(k == keyset for k in after.values())
+    assert keyset.public_key == before.public_key and keyset.inverse_key == before.inverse_key
+    assert all(p._w.shares[0] != old_shares[p.index] for p in parties)
+    assert set(keyset.share_keys).isdisjoint(before.share_keys)
+    # a presignature from before the refresh and one from after both sign
+    sig = tsm2.run_signing(parties[:3], keyset, old_presig, b"m").signature
+    assert sm2.verify(keyset.public_key, b"m", sig)
+    new_presig = tsm2.run_presign(parties, 1, b"after")[0]
+    sig = tsm2.run_signing(parties[2:], keyset, new_presig, b"m2").signature
+    assert sm2.verify(keyset.public_key, b"m2", sig)
+    # an old share mixed with new ones interpolates to garbage, not to w
+    ids = [1, 2, 3]
+    mixed = {1: old_shares[1], 2: parties[1]._w.shares[0], 3: parties[2]._w.shares[0]}
+    w_mixed = SM2.scalar(0)
+    for i in ids:
+        w_mixed = w_mixed + lagrange_coefficient(SM2, ids, i) * mixed[i]
+    assert SM2.base_mul(w_mixed).encode() != keyset.inverse_key
+    with pytest.raises(tsm2.InvalidMessageError):
+        parties[0].refresh_deal(b"refresh-1")  # replayed session
+
+
+def test_refresh_dealer_with_a_non_zero_constant_is_disqualified():
+    """A dealer that tries to shift the key by dealing a sharing of 1 is caught."""
+    parties = make_parties(seed=8)
+    keyset = tsm2.run_keygen(parties)[1]
+
+    def shift(message):
+        one = (SM2.decode_scalar(message.shares[0]) + SM2.scalar(1)).encode()
+        return type(message)(message.session, message.dealer, message.recipient, [one])
+
+    def tamper(stage, sender, message):
+        if sender == 5 and stage in ("refresh/private", "refresh/reveal"):
+            return shift(message)
+        return message
+
+    after = tsm2.run_refresh(parties, b"r", tamper=tamper)[1]
+    assert after.public_key == keyset.public_key
+    assert parties[0].culprits == {5}
+    presig = tsm2.run_presign(parties, 1, b"p")[0]
+    sig = tsm2.run_signing(parties[:3], after, presig, b"m").signature
+    assert sm2.verify(after.public_key, b"m", sig)

@@ -30,7 +30,7 @@ process (tests, benchmarks, the CLI); a network runtime delivers the same messag
 
 from __future__ import annotations
 
-from xinlian.crypto.tsm2.local import Tamper, run_keygen, run_presign, run_signing
+from xinlian.crypto.tsm2.local import Tamper, run_keygen, run_presign, run_refresh, run_signing
 from xinlian.crypto.tsm2.messages import (
     AbortError,
     Complaint,
@@ -72,5 +72,6 @@ __all__ = [
     "message_scalar",
     "run_keygen",
     "run_presign",
+    "run_refresh",
     "run_signing",
 ]

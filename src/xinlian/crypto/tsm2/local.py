@@ -127,3 +127,14 @@ def run_signing(
         if isinstance(m, PartialSignature):
             partials.append(m)
     return combine(keyset, presig, message, partials)
+
+
+def run_refresh(
+    parties: Sequence[Party], session: bytes, tamper: Tamper = _no_tamper
+) -> dict[int, KeySet]:
+    """Refresh every party's share of w (same public key); returns the new KeySets."""
+    rounds = {p.index: p.refresh_deal(session) for p in parties}
+    dealings, inbox = _exchange(parties, rounds, tamper, "refresh")
+    complaints = {p.index: p.refresh_check(dealings[p.index], inbox[p.index]) for p in parties}
+    cs, rs = _settle(parties, complaints, tamper, "refresh")
+    return {p.index: p.refresh_finish(cs, rs) for p in parties}

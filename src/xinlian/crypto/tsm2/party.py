@@ -96,8 +96,10 @@ class Party:
         self._used_sessions.add(session)
         self._session = session
 
-    def _start(self, session: bytes, lanes: int, members: Sequence[int]) -> Phase:
-        self._phase = Phase(session, self.threshold, self.index, sorted(members), lanes)
+    def _start(
+        self, session: bytes, lanes: int, members: Sequence[int], zero: bool = False
+    ) -> Phase:
+        self._phase = Phase(session, self.threshold, self.index, sorted(members), lanes, zero=zero)
         return self._phase
 
     def answer(self, complaints: Iterable[Complaint]) -> list[Reveal]:
@@ -226,6 +228,49 @@ class Party:
             share_keys=[w_keys[m].encode() for m in self.members],
         )
         del self._rho, self._mu
+        self._stage = "ready"
+        self._phase = None
+        return self.keyset
+
+    # -- proactive refresh -------------------------------------------------------------------
+
+    def refresh_deal(self, session: bytes) -> Round:
+        """Deal a random sharing of zero: added to w it changes every share, not the key.
+
+        Shares from before a refresh are useless together with shares from after it, so an
+        attacker must corrupt t members within one refresh period. Presignatures made
+        before a refresh stay usable (their nonce sharing does not involve w's shares).
+        """
+        self._ready()
+        self._open_session(session)
+        self._stage = "refresh_deal"
+        return self._start(session + b"/zero", 1, self.members, zero=True).deal([None], self._rng)
+
+    def refresh_check(
+        self, dealings: Mapping[int, Dealing], privates: Mapping[int, PrivateShares]
+    ) -> list[Complaint]:
+        phase = self._expect("refresh_deal")
+        self._stage = "refresh_checked"
+        return phase.accept(dealings, privates)
+
+    def refresh_finish(self, complaints: Sequence[Complaint], reveals: Sequence[Reveal]) -> KeySet:
+        """w_i += sum of the qualified zero-shares; W is unchanged, every W_i changes."""
+        phase = self._expect("refresh_checked")
+        zero = self._joint(phase, phase.resolve(complaints, reveals))
+        assert self._w is not None and self.keyset is not None
+        keys = self._w.share_keys[0]
+        self._w = Sharing(
+            [self._w.shares[0] + zero.shares[0]],
+            self._w.constants,
+            [{m: keys[m] + zero.share_keys[0][m] for m in keys}],
+        )
+        self.keyset = KeySet(
+            threshold=self.keyset.threshold,
+            members=self.keyset.members,
+            public_key=self.keyset.public_key,
+            inverse_key=self.keyset.inverse_key,
+            share_keys=[self._w.share_keys[0][m].encode() for m in self.members],
+        )
         self._stage = "ready"
         self._phase = None
         return self.keyset

@@ -57,12 +57,16 @@ class Phase:
     commitments: dict[int, list[list[Element]]] = field(default_factory=dict)
     disqualified: set[int] = field(default_factory=set)
     accused: set[int] = field(default_factory=set)
+    zero: bool = False  # sharings of zero (refresh): C_0 is the identity and is not sent
 
     def deal(
         self, constants: Sequence[Scalar | None], rng: Rng, proofs: Sequence[DleqProof] = ()
     ) -> Round:
+        if self.zero:
+            constants = [G.scalar(0)] * len(constants)
         polys = [random_polynomial(G, self.threshold - 1, c, rng) for c in constants]
-        commitments = [[G.base_mul(a) for a in poly] for poly in polys]
+        first = 1 if self.zero else 0
+        commitments = [[G.base_mul(a) for a in poly[first:]] for poly in polys]
         self.own = {j: [evaluate(poly, j) for poly in polys] for j in self.members}
         dealing = Dealing(
             self.session,
@@ -77,12 +81,12 @@ class Phase:
         return dealing, private
 
     def _decode_dealing(self, d: Dealing) -> list[list[Element]] | None:
-        if len(d.commitments) != self.lanes or any(
-            len(lane) != self.threshold for lane in d.commitments
-        ):
+        sent = self.threshold - 1 if self.zero else self.threshold
+        if len(d.commitments) != self.lanes or any(len(lane) != sent for lane in d.commitments):
             return None
+        prefix = [G.identity()] if self.zero else []
         try:
-            return [[G.decode_element(c) for c in lane] for lane in d.commitments]
+            return [prefix + [G.decode_element(c) for c in lane] for lane in d.commitments]
         except GroupError:
             return None
 
