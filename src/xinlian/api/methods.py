@@ -63,13 +63,13 @@ def _decode_signed(raw: bytes) -> SignedTransaction:
 
 
 class Api:
-    """The handlers, bound to one node and one subscription hub."""
+    """The handlers, bound to one node, and the subscription hub they share."""
 
-    def __init__(self, node: NodeAPI, hub: Hub, limits: Limits) -> None:
+    def __init__(self, node: NodeAPI, limits: Limits) -> None:
         self.node = node
-        self.hub = hub
         self.limits = limits
         self._hash = node.suite.hash_bytes
+        self.hub = Hub(self._hash, self.committed_status)
         genesis = node.genesis
         self._chain_info = to_json(ChainInfo(genesis.hash(), genesis))
         self._max_tx = genesis.params.max_tx_size

@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from xinlian.api.errors import RequestTooLarge
 from xinlian.api.jsonrpc import Dispatcher, encode_error
 from xinlian.api.methods import Api, Limits
-from xinlian.api.subscriptions import Hub, Session
+from xinlian.api.subscriptions import Session
 from xinlian.node.interface import NodeAPI
 
 JSON = "application/json"
@@ -31,14 +31,11 @@ class RpcServer:
         self.host = host
         self.port = port
         self.limits = limits or Limits()
-        self.api = Api(node, Hub(node.suite.hash_bytes, self._committed), self.limits)
+        self.api = Api(node, self.limits)
         self.dispatcher = Dispatcher(self.api.table(), max_batch=self.limits.max_batch_requests)
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-
-    def _committed(self, tx_hash: bytes) -> Any:
-        return self.api.committed_status(tx_hash)
 
     @property
     def url(self) -> str:
