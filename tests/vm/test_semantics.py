@@ -1,0 +1,148 @@
+"""Language semantics, checked at every optimisation level against expected values."""
+
+from __future__ import annotations
+
+import pytest
+
+from xinlian.execution.vm.local import LocalChain
+from xinlian.lang.compiler import compile_source
+
+SRC = """
+enum Dir { North, East, South, West }
+struct Acc { total: u64, seen: list<u64> }
+
+fn triple(x: u64) -> u64 { return x * 3; }
+
+contract S {
+    state counter: u64;
+    state log: list<u64>;
+    state accs: map<u8, Acc>;
+
+    pub view fn loops(n: u64) -> u64 {
+        let mut s: u64 = 0;
+        let mut i: u64 = 0;
+        while true {
+            i += 1;
+            if i > n { break; }
+            if i % 2 == 0 { continue; }
+            for j in 0..i {
+                if j == 3 { break; }
+                if j == 1 { continue; }
+                s += j * 100 + i;
+            }
+        }
+        return s;
+    }
+    pub view fn short_circuit(l: list<u64>) -> bool {
+        let a = l.len() > 5 && l[5] > 0;
+        let b = l.len() == 0 || l[0] == 7;
+        return !a && b;
+    }
+    pub view fn small_ints(a: i8, b: i8) -> list<i64> {
+        return [(a + b) as i64, (a - b) as i64, (a * b) as i64, (a / b) as i64,
+                (a % b) as i64];
+    }
+    pub view fn shifts(a: i32, b: u16) -> list<i64> {
+        return [(a >> 3) as i64, (a << 4) as i64, (b << 12) as i64, (b >> 20) as i64];
+    }
+    pub view fn u128s(a: u128, b: u128) -> list<u128> {
+        return [a + b, a * 2, a / b, a % b];
+    }
+    pub view fn wide_compare(a: i256, b: i256) -> list<bool> {
+        return [a < b, a <= b, a > b, a >= b, a == b, a != b];
+    }
+    pub view fn dirs(d: Dir) -> u8 {
+        if d == Dir::West { return 99; }
+        return d as u8;
+    }
+    pub fn compound(v: u64) -> u64 {
+        counter = v;
+        counter *= 6;
+        counter -= 4;
+        counter /= 2;
+        counter %= 7;
+        counter += triple(counter);
+        return counter;
+    }
+    pub fn state_struct(k: u8, v: u64) -> Acc {
+        accs[k].total += v;
+        accs[k].seen.push(v);
+        log.push(v);
+        return accs[k];
+    }
+    pub view fn log_sum() -> u64 {
+        let mut s: u64 = 0;
+        for x in log { s += x; }
+        return s;
+    }
+    pub fn pops() -> list<u64> {
+        let mut l: list<u64> = [1, 2, 3];
+        let last = l.pop();
+        l.push(last * 10);
+        l[0] = 5;
+        return l;
+    }
+    pub view fn strings(a: string, b: bytes) -> list<bool> {
+        let c = a + "!";
+        return [c == "hi!", c.len() == 3, bytes(a) == b, b[0] == 104];
+    }
+    pub view fn nested(n: u32) -> list<list<u32>> {
+        let mut out: list<list<u32>> = [];
+        for i in 0..n {
+            let mut row: list<u32> = [];
+            for j in 0..i { row.push(j); }
+            out.push(row);
+        }
+        return out;
+    }
+}
+"""
+
+CASES = [
+    ("loops", [7], sum(j * 100 + i for i in range(1, 8, 2) for j in range(min(i, 3)) if j != 1)),
+    ("short_circuit", [[]], True),
+    ("short_circuit", [[7, 1]], True),
+    ("short_circuit", [[1, 2, 3, 4, 5, 6]], False),
+    ("small_ints", [-7, 2], [-5, -9, -14, -3, -1]),
+    ("small_ints", [100, -1], [99, 101, -100, -100, 0]),
+    ("shifts", [-64, 0xFFFF], [-8, -1024, 0xF000, 0]),
+    ("u128s", [2**127 - 1, 10], [2**127 + 9, 2**128 - 2, (2**127 - 1) // 10, (2**127 - 1) % 10]),
+    ("wide_compare", [-(2**200), 5], [True, True, False, False, False, True]),
+    ("wide_compare", [7, 7], [False, True, False, True, True, False]),
+    ("dirs", ["South"], 2),
+    ("dirs", ["West"], 99),
+    ("pops", [], [5, 2, 30]),
+    ("strings", ["hi", b"hi"], [True, True, True, True]),
+    ("nested", [4], [[], [0], [0, 1], [0, 1, 2]]),
+]
+
+
+@pytest.fixture(scope="module", params=[0, 1, 2])
+def deployed(request: pytest.FixtureRequest) -> tuple[LocalChain, bytes]:
+    ch = LocalChain()
+    return ch, ch.deploy(compile_source(SRC, "sem.qi", opt_level=request.param))
+
+
+@pytest.mark.parametrize(("method", "args", "want"), CASES)
+def test_value(deployed, method, args, want) -> None:  # type: ignore[no-untyped-def]
+    ch, addr = deployed
+    r = ch.call(addr, method, *args)
+    assert r.error is None, r.error
+    assert r.value == want
+
+
+def test_overflowing_small_ints(deployed) -> None:  # type: ignore[no-untyped-def]
+    ch, addr = deployed
+    assert "overflow" in ch.call(addr, "small_ints", -128, -1).error.message
+    assert "overflow" in ch.call(addr, "small_ints", 100, 100).error.message
+
+
+def test_state_sequences(deployed) -> None:  # type: ignore[no-untyped-def]
+    ch, addr = deployed
+    v = 11
+    c = (v * 6 - 4) // 2 % 7
+    assert ch.call(addr, "compound", v).value == c + 3 * c
+    assert ch.call(addr, "state_struct", 1, 5).value == {"total": 5, "seen": [5]}
+    assert ch.call(addr, "state_struct", 1, 7).value == {"total": 12, "seen": [5, 7]}
+    assert ch.call(addr, "state_struct", 2, 1).value == {"total": 1, "seen": [1]}
+    assert ch.call(addr, "log_sum").value == 13
