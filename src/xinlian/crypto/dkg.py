@@ -637,10 +637,15 @@ class DkgParty:
     def _on_complaints(self, sender: int, msg: Complaints) -> list[Action]:
         if sender not in self.config.receivers or msg.sender != sender or msg.round < 2:
             return [Fault(sender, UnexpectedSenderError(f"{sender} may not send complaints"))]
-        if msg.round < self.round:
-            return [Fault(sender, InvalidComplaintError("complaints for a closed round"))]
+        if msg.round < self.round or msg.round > len(self.config.dealers) + 3:
+            return [Fault(sender, InvalidComplaintError(f"complaints for round {msg.round}"))]
+        out: list[Action] = []
+        accused = [c.dealer for c in msg.complaints]
+        if len(set(accused)) != len(accused):  # counts as "no complaints" so rounds still close
+            out.append(Fault(sender, InvalidComplaintError("duplicate complaints")))
+            msg = Complaints(msg.session, sender, msg.round, [])
         self.pending.setdefault(msg.round, {})[sender] = msg
-        return self._maybe_close_complaints()
+        return out + self._maybe_close_complaints()
 
     def _maybe_close_complaints(self) -> list[Action]:
         if self.round >= 2 and set(self.config.receivers) <= set(self.pending.get(self.round,

@@ -202,6 +202,11 @@ def test_replay_equivocation_wrong_session_and_garbage() -> None:
     assert 1 in p2.disqualified
     (f,) = p2.receive(9, codec.encode(Complaints(b"test-session", 9, 2, [])))
     assert isinstance(f.error, dkg.UnexpectedSenderError)
+    (f,) = p2.receive(3, codec.encode(Complaints(b"test-session", 3, 10**6, [])))
+    assert isinstance(f.error, dkg.InvalidComplaintError)
+    c = dkg.Complaint(1, bytes(32), dkg.dleq.DleqProof(bytes(32), bytes(32)))
+    f = p2.receive(3, codec.encode(Complaints(b"test-session", 3, 2, [c, c])))[0]
+    assert isinstance(f, dkg.Fault) and isinstance(f.error, dkg.InvalidComplaintError)
     f = p2.receive(3, b"\xc1garbage")[0]
     assert isinstance(f, dkg.Fault) and isinstance(f.error, CodecError)
     assert 3 in p2.disqualified  # a dealer that sends garbage instead of a deal is out
