@@ -26,6 +26,7 @@ from collections.abc import Collection, Sequence
 
 from xinlian import codec
 from xinlian.crypto import dleq
+from xinlian.crypto.dkg import PublicKeyPackage
 from xinlian.crypto.dleq import DleqProof
 from xinlian.crypto.groups import (
     DistributedCryptoError,
@@ -119,13 +120,23 @@ class RingSignature(codec.Struct):
 class Openers(codec.Struct):
     """An opener committee: threshold, joint key Y and each member's share key Y_i.
 
-    A single opener is `Openers(threshold=1, key=Y, share_keys=[Y])`; a committee's values
-    are the DKG's output (group key and public shares).
+    A single opener is `Openers(threshold=1, key=Y, share_keys=[(1, Y)])`; a committee is
+    made from the DKG's output with `Openers.from_package`.
     """
 
     threshold: int
     key: bytes
-    share_keys: list[bytes]
+    share_keys: list[tuple[int, bytes]]
+
+    @staticmethod
+    def from_package(package: PublicKeyPackage) -> Openers:
+        """The committee of a `xinlian.crypto.dkg` key: members open with their KeyShares."""
+        keys = []
+        for i in package.members:
+            share = package.verifying_share(i)
+            assert share is not None  # i is a member
+            keys.append((i, share.encode()))
+        return Openers(package.threshold, package.group_public_key.encode(), keys)
 
 
 class PartialOpening(codec.Struct):
@@ -371,10 +382,11 @@ def partial_open(signature: RingSignature, index: int, share: Scalar) -> Partial
 def _check_partial(
     group: Group, signature: RingSignature, openers: Openers, c1: Element, part: PartialOpening
 ) -> Element | None:
-    if not 1 <= part.index <= len(openers.share_keys):
+    encoded = dict(openers.share_keys).get(part.index)
+    if encoded is None:
         return None
     try:
-        key = group.decode_element(openers.share_keys[part.index - 1])
+        key = group.decode_element(encoded)
         d = group.decode_element(part.share)
         ok = dleq.verify(
             group,

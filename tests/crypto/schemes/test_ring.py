@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto import ring
+from xinlian.crypto import dkg, ring
 from xinlian.crypto.dleq import DleqProof
 from xinlian.crypto.groups import (
     ED25519,
@@ -120,7 +120,7 @@ def deal(group, n, t, seed):
     openers = Openers(
         threshold=t,
         key=group.base_mul(coeffs[0]).encode(),
-        share_keys=[group.base_mul(shares[i]).encode() for i in range(1, n + 1)],
+        share_keys=[(i, group.base_mul(shares[i]).encode()) for i in range(1, n + 1)],
     )
     return openers, shares
 
@@ -277,3 +277,29 @@ def test_partial_opening_is_bound_to_its_signature():
 
 def test_group_registry_covers_three_groups():
     assert set(GROUPS) == {"ed25519", "secp256k1", "sm2"}
+
+
+def test_opener_committee_from_the_dkg():
+    """Three regulators run the project's DKG; any two of them open, one cannot."""
+    ids = [1, 2, 3]
+    rng = rng_of(31)
+    transport = {i: SM2.random_scalar(rng) for i in ids}  # members' encryption keys
+    config = dkg.DkgConfig.keygen(
+        SM2, b"regulators", ids, 2, {i: SM2.base_mul(transport[i]) for i in ids}
+    )
+    parties = {i: dkg.DkgParty(config, i, transport[i], rng=rng_of(40 + i)) for i in ids}
+    run = dkg.run_local(parties)
+    assert not run.aborted
+    results = run.results
+    package = results[1].public
+    openers = Openers.from_package(package)
+    y = package.group_public_key
+    xs, keys = members(SM2, 5, seed=32)
+    sig = ring.sign(b"report", b"ctx", keys, xs[2], opener_key=y, rng=rng_of(33))
+    ring.verify(sig, b"report", keys, opener_key=y)
+    shares = {i: results[i].key_share for i in (1, 3)}
+    parts = [ring.partial_open(sig, s.identifier, s.secret) for s in shares.values()]
+    opening = ring.open_signature(sig, keys, openers, parts)
+    assert ring.verify_opening(sig, keys, openers, opening) == keys[2]
+    with pytest.raises(ring.InvalidOpeningError):
+        ring.open_signature(sig, keys, openers, parts[:1])
