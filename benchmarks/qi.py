@@ -16,6 +16,17 @@ OPS_PER_ITER = 5  # compare, xor, and, add, add (the loop counter add is not cou
 
 LOOP_SRC = """
 contract Bench {
+    state items: list<u64>;
+    pub fn fill(data: list<u64>) { items = data; }
+    pub view fn digest_state(salt: u64) -> u64 {
+        let data = items;
+        let mut total: u64 = salt;
+        for x in data {
+            let tmp: list<u64> = [x, x + 1, x + 2, x + 3];
+            total = (total + encode(tmp).len() as u64 + tmp[3]) & 1048575;
+        }
+        return total;
+    }
     pub view fn spin(n: u64) -> u64 {
         let mut acc: u64 = 0;
         let mut i: u64 = 0;
@@ -94,12 +105,12 @@ def evm_run(n: int) -> tuple[int, float]:
     return int.from_bytes(comp.output, "big"), dt
 
 
-def smallest_memory(ch: LocalChain, addr: bytes, method: str, data: list[int]) -> int:
-    """Bisect the memory limit (linear memory and GC heap) down to 4 KiB."""
+def smallest_memory(ch: LocalChain, addr: bytes, method: str, arg: object) -> int:
+    """Bisect the memory limit (each linear memory and the GC heap) down to 4 KiB."""
     lo, hi = 0, 64 << 20
     while hi - lo > 4 << 10:
         mid = (lo + hi) // 2
-        if ch.engine.call(ch.world, addr, method, [data], bytes(20), memory=mid).ok:
+        if ch.engine.call(ch.world, addr, method, [arg], bytes(20), memory=mid).ok:
             hi = mid
         else:
             lo = mid
@@ -152,6 +163,11 @@ def main() -> None:
         limit = smallest_memory(ch, addr, method, data)
         emit("qi", f"peak_memory_vs_input_{method}", limit / input_bytes, "x",
              limit_bytes=limit, input_bytes=input_bytes, workload=what)
+    assert ch.call(addr, "fill", data).ok
+    limit = smallest_memory(ch, addr, "digest_state", 1)
+    emit("qi", "peak_memory_vs_state_read_digest_state", limit / input_bytes, "x",
+         limit_bytes=limit, state_bytes=input_bytes,
+         workload="reads a state list, builds and drops 4 small values per element")
 
     body = "\n".join(f"""fn f{i}(a: u64, b: u64) -> u64 {{
     let mut s: u64 = a;

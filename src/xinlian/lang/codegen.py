@@ -483,9 +483,9 @@ class CodeGen:
         self.call(self.imports["call"])
 
     def decode_ret(self, ty: Ty) -> None:
-        """Pops a length; pushes the host return buffer decoded as `ty`."""
-        self.call(self.helper("host_bytes"))
-        self.call(self.helper("r_new"))
+        """Pops a length; pushes the host return buffer decoded as `ty` (straight from
+        linear memory: the encoded bytes never reach the GC heap)."""
+        self.call(self.helper("host_reader"))
         self.call(self.codec("dec", ty))
 
     def try_stmt(self, s: ir.Stmt) -> None:

@@ -181,6 +181,15 @@ _helper("host_bytes", ["i32"], ["bytes"], """
     local.get 0
     call $mem_read""")
 
+# (len) -> cursor: a reader over the host's return buffer, copied to memory at 0
+_helper("host_reader", ["i32"], ["cursor"], """
+    local.get 0
+    call $ensure
+    i32.const 0
+    call @ret_read
+    local.get 0
+    call $r_mem""")
+
 _helper("w_new", [], ["cursor"], """
     i32.const 32
     array.new_default bytes
@@ -983,8 +992,7 @@ def _storage_helper(cg: CodeGen, kind: str, t: Ty, st: ir.StateVar
                     call {cg.codec('zero', vty)}
                   else
                     local.get {vlen}
-                    call $host_bytes
-                    call $r_new
+                    call $host_reader
                     call {cg.codec('dec', vty)}
                   end""", _Env(cg, VT=cg.vt(vty)))
         else:
