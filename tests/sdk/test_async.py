@@ -11,7 +11,7 @@ import pytest
 
 from xinlian.execution.payloads import GrantSubmit
 from xinlian.ledger.account import account_key
-from xinlian.sdk import AsyncClient, CommitTimeout, TransportError, TxRejected
+from xinlian.sdk import AsyncClient, CommitTimeout, TransportError, TxRejected, calls
 
 from .conftest import harness
 
@@ -20,8 +20,10 @@ serving: Any = harness.serving  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("suite", ["sm", "intl", "pq"])
-def test_async_client_end_to_end(tmp_path: Path, suite: str) -> None:
+def test_async_client_end_to_end(tmp_path: Path, suite: str,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     keys = Keys(suite)
+    monkeypatch.setattr(calls, "WATCH_CHUNK", 4)  # waiting spans several subscriptions
 
     async def scenario() -> None:
         async with serving(tmp_path, keys) as (_, server), AsyncClient(server.url) as client:
@@ -55,8 +57,9 @@ def test_async_client_end_to_end(tmp_path: Path, suite: str) -> None:
             assert (await client.send(carol.transfer(keys.address["bob"], 1))).status == 0
             assert (await client.account(keys.address["carol"])).account.nonce == 1
 
-            with pytest.raises(CommitTimeout):
-                await client.wait_for_commit([bytes(32)], timeout=0.05)
+            with pytest.raises(CommitTimeout) as timeout:
+                await client.wait_for_commit([txs[0].hash, bytes(32)], timeout=0.05)
+            assert timeout.value.pending in ([bytes(32)], [txs[0].hash, bytes(32)])
     asyncio.run(scenario())
 
 

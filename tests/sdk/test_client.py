@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from xinlian.api.server import RpcServer
-from xinlian.sdk import Client, CommitTimeout, RpcError, TransportError, TxRejected
+from xinlian.sdk import Client, CommitTimeout, RpcError, TransportError, TxRejected, calls
 from xinlian.sdk.calls import Call
 
 from .conftest import harness
@@ -58,7 +58,9 @@ def test_transfer_commits_and_every_answer_verifies(client: Client, keys: Any) -
     assert client.receipt(tx.hash) == receipt
 
 
-def test_batch_submission_and_polling_wait(client: Client, keys: Any) -> None:
+def test_batch_submission_and_polling_wait(client: Client, keys: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calls, "STATUS_CHUNK", 3)  # each round spans several batch requests
     admin = client.wallet(keys.admin)
     txs = [admin.transfer(keys.address["bob"], 1) for _ in range(20)]
     results = client.submit_many(txs)
@@ -115,3 +117,10 @@ def test_a_dropped_keep_alive_connection_is_reopened(tmp_path: Path, keys: Any) 
             assert client.status().height == 0  # the stale connection is replaced once
     finally:
         background.close()
+
+
+def test_waiting_for_more_hashes_than_one_batch_takes(client: Client) -> None:
+    hashes = [i.to_bytes(32, "big") for i in range(1, 1202)]  # > the server's batch limit
+    with pytest.raises(CommitTimeout) as timeout:
+        client.wait_for_commit(hashes, timeout=0.05)
+    assert timeout.value.pending == hashes

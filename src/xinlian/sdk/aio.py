@@ -121,7 +121,8 @@ class _Socket:
                 if sid not in self._closed:
                     self.queue(sid).put_nowait(params.get("result"))
             return
-        future = self._replies.pop(message.get("id"), None)  # type: ignore[arg-type]
+        request_id = message.get("id")
+        future = self._replies.pop(request_id, None) if type(request_id) is int else None
         if future is not None and not future.done():
             future.set_result(message)
 
@@ -229,25 +230,31 @@ class AsyncClient:
 
     async def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
                               ) -> dict[bytes, Receipt]:
-        """Receipts once all are committed, pushed by the node over the websocket."""
-        pending = set(hashes)
+        """Receipts once all are committed, pushed by the node over the websocket (watched
+        in windows of `calls.WATCH_CHUNK` hashes, within the node's per-connection limit)."""
+        wanted = list(dict.fromkeys(hashes))
         receipts: dict[bytes, Receipt] = {}
-        if not pending:
-            return receipts
-        sub = await self.subscribe_tx_status(pending)
         try:
             async with asyncio.timeout(timeout):
-                while pending:
-                    status = await sub.next()
-                    if status.receipt is not None and status.hash in pending:
-                        receipts[status.hash] = status.receipt
-                        pending.discard(status.hash)
+                for chunk in calls.chunks(wanted, calls.WATCH_CHUNK):
+                    await self._watch(chunk, receipts)
         except TimeoutError:
+            pending = [h for h in wanted if h not in receipts]
             raise CommitTimeout(f"{len(pending)} transactions not committed in {timeout}s",
-                                sorted(pending)) from None
+                                pending) from None
+        return receipts
+
+    async def _watch(self, hashes: Sequence[bytes], receipts: dict[bytes, Receipt]) -> None:
+        pending = set(hashes)
+        sub = await self.subscribe_tx_status(hashes)
+        try:
+            while pending:
+                status = await sub.next()
+                if status.receipt is not None and status.hash in pending:
+                    receipts[status.hash] = status.receipt
+                    pending.discard(status.hash)
         finally:
             await sub.close()
-        return receipts
 
     async def send(self, tx: SignedTx, timeout: float = 30.0) -> Receipt:
         tx_hash = await self.submit(tx)

@@ -21,6 +21,8 @@ from xinlian.node.interface import AccountView, NodeStatus, StateProof
 from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxRejected
 
 T = TypeVar("T")
+STATUS_CHUNK = 500   # status calls per JSON-RPC batch (the server takes up to 1000)
+WATCH_CHUNK = 5000   # hashes per txStatus subscription (the server watches up to 10,000)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def unsubscribe(subscription: str) -> Call[bool]:
     return Call("xl_unsubscribe", [subscription], parser(bool))
 
 
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 # -- the JSON-RPC envelope -------------------------------------------------------------
 
 def encode_request(call: Call[Any], request_id: int) -> dict[str, Any]:
@@ -157,7 +163,7 @@ def results_of(calls: Sequence[Call[Any]], replies: Any) -> list[Any]:
         if isinstance(replies, dict) and "error" in replies:
             raise error_of(replies["error"])
         raise TransportError("a batch was not answered with an array")
-    by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+    by_id = {r["id"]: r for r in replies if isinstance(r, dict) and type(r.get("id")) is int}
     missing = [i for i in range(len(calls)) if i not in by_id]
     if missing:
         raise ResponseError(f"the batch answer lacks requests {missing}")

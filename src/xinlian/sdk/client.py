@@ -155,16 +155,17 @@ class Client:
 
     def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
                         ) -> dict[bytes, Receipt]:
-        """Receipts of the transactions once all are committed; CommitTimeout otherwise."""
+        """Receipts of the transactions once all are committed; CommitTimeout otherwise.
+        Each round asks for every pending status in batches of `calls.STATUS_CHUNK`."""
         pending = list(dict.fromkeys(hashes))
         receipts: dict[bytes, Receipt] = {}
         deadline = time.monotonic() + timeout
         interval = POLL_FIRST
         while pending:
-            statuses = self.call_many([calls.tx_status(h) for h in pending])
-            for status in statuses:
-                if status.receipt is not None:
-                    receipts[status.hash] = status.receipt
+            for chunk in calls.chunks(pending, calls.STATUS_CHUNK):
+                for status in self.call_many([calls.tx_status(h) for h in chunk]):
+                    if status.receipt is not None:
+                        receipts[status.hash] = status.receipt
             pending = [h for h in pending if h not in receipts]
             remaining = deadline - time.monotonic()
             if pending and remaining <= 0:
