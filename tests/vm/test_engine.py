@@ -303,3 +303,17 @@ def test_in_language_encoding_matches_the_abi(x: int, name: str, tags: list[int]
 
 _codec_chain = LocalChain()
 CODEC_ENV = (_codec_chain, _codec_chain.deploy(compile_source(CODEC_SRC, "c.qi")))
+
+
+def test_host_work_is_metered(env) -> None:  # type: ignore[no-untyped-def]
+    small = call(env, "h", b"x").fuel_used
+    large = call(env, "h", bytes(100_000)).fuel_used
+    assert large - small >= 3 * 2 * 100_000  # three hashes at 2 fuel per byte
+    key = generate_signing_key(AlgId.ED25519, seed=bytes(32))
+    r = call(env, "verify", key.public_key.data, b"m", key.sign(b"m").data)
+    assert r.fuel_used > 1_500_000 + 2 * 250_000
+
+
+def test_out_of_fuel_inside_a_host_call(env) -> None:  # type: ignore[no-untyped-def]
+    r = call(env, "h", bytes(1_000_000), fuel=1_000_000)
+    assert isinstance(r.error, OutOfFuelError) and r.fuel_used == 1_000_000

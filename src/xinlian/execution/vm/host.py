@@ -22,13 +22,41 @@ from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi
 from xinlian.lang.codegen import HOST_IMPORTS
 from xinlian.lang.compiler import Artifact
-from xinlian.lang.errors import ArgumentError, EngineError, RevertError, TrapError
+from xinlian.lang.errors import (
+    ArgumentError,
+    EngineError,
+    OutOfFuelError,
+    RevertError,
+    TrapError,
+)
 from xinlian.lang.types import ADDRESS, BYTES, STRING, IntTy
 
 if TYPE_CHECKING:
     from xinlian.execution.vm.engine import Engine, Loaded
 
 _HASHES = [hashes.sm3, hashes.sha256, hashes.keccak256]
+
+# Fuel charged by host functions, in the same unit as Wasm instructions (about 0.2 ns each
+# on the development machine): a base cost plus a cost per byte passed, so that work done
+# by the host is metered like work done by the program. Which arguments are byte lengths:
+# name -> (base, per byte, positions of length arguments).
+FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
+    "ret_read": (20, 1, ()),
+    "storage_read": (500, 1, (1,)),
+    "storage_write": (2000, 4, (1, 3)),
+    "emit": (500, 2, (2,)),
+    "revert": (100, 1, (2,)),
+    "context": (50, 0, ()),
+    "block": (20, 0, ()),
+    "hash": (100, 2, (2,)),
+    "verify": (0, 2, (2,)),
+    "big": (200, 0, ()),
+    "call": (5000, 2, (1,)),
+    "async_call": (5000, 4, (1,)),
+    "bubble": (20, 0, ()),
+    "test_set": (20, 0, (2,)),
+}
+VERIFY_FUEL = [1_500_000, 250_000, 250_000]  # SM2, Ed25519, ML-DSA-65 (measured cost)
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
 _MASK64 = (1 << 64) - 1
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
@@ -83,6 +111,15 @@ class HostFault(Exception):
         self.error = error
 
 
+def charge(caller: wasmtime.Caller, fuel: int) -> None:
+    """Take `fuel` from the running call; none left is out of fuel."""
+    left = wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]
+    if left < fuel:
+        wasmtime.Store.set_fuel(caller, 0)  # type: ignore[arg-type]
+        raise HostFault(OutOfFuelError("the call ran out of fuel in a host call"))
+    wasmtime.Store.set_fuel(caller, left - fuel)  # type: ignore[arg-type]
+
+
 class HostApi:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -99,9 +136,15 @@ class HostApi:
         """A host function that turns any failure caused by its inputs (a module not made
         by the Qi compiler can pass anything) into a typed `HostFault`."""
         fn = getattr(self, "h_" + name)
+        base, per_byte, lengths = FUEL_SCHEDULE[name]
 
         def call(caller: wasmtime.Caller, *args: int) -> Any:
             try:
+                size = sum(max(0, args[i]) for i in lengths)
+                if name == "ret_read":
+                    size = len(self.top.ret)
+                extra = VERIFY_FUEL[args[0]] if name == "verify" else 0
+                charge(caller, base + extra + per_byte * size)
                 return fn(caller, *args)
             except HostFault:
                 raise
