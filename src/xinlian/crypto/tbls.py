@@ -23,12 +23,26 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from enum import Enum
+from typing import Any
 
 import blspy
 import py_arkworks_bls12381 as ark
 
 from xinlian import codec
-from xinlian.crypto.groups import DistributedCryptoError
+from xinlian.crypto.dkg import KeyShare as DkgKeyShare
+from xinlian.crypto.dkg import PublicKeyPackage
+from xinlian.crypto.groups import (
+    DistributedCryptoError,
+    Element,
+    Group,
+    HashToGroupError,
+    IdentityElementError,
+    NonCanonicalEncodingError,
+    NotOnCurveError,
+    SmallSubgroupError,
+)
+from xinlian.crypto.groups import Scalar as GroupScalar
+from xinlian.crypto.groups.xmd import hash_to_field
 
 ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 G1_SIZE = 48
@@ -265,6 +279,86 @@ def check_share(key_set: PublicKeySet, share: KeyShare) -> None:
         raise InvalidShareError("share secret is not a non-zero scalar")
     if bytes(blspy.PrivateKey.from_bytes(share.secret).get_g1()) != key_set.share_key(share.index):
         raise InvalidShareError(f"share {share.index} does not match its public key")
+
+
+# --- keys from the project's DKG ----------------------------------------------------------
+
+
+class Bls12381G1(Group):
+    """BLS12-381 G1 (arkworks) behind the `groups.Group` API, so that `xinlian.crypto.dkg`
+    runs over it and a committee keys threshold BLS without a dealer.
+
+    Encodings are the 48-byte compressed points blspy and Ethereum use; decoding checks
+    canonicity, the identity and subgroup membership with the groups' typed errors.
+    """
+
+    name = "bls12_381_g1"
+    order = ORDER
+    scalar_size = 32
+    element_size = G1_SIZE
+    scalar_byteorder = "big"
+
+    def _add(self, a: Any, b: Any) -> Any:
+        r = a + b
+        return None if r == _G1_ZERO else r
+
+    def _neg(self, a: Any) -> Any:
+        return -a
+
+    def _mul(self, a: Any, k: int) -> Any:
+        return a * _scalar(k)
+
+    def _base_mul(self, k: int) -> Any:
+        return ark.G1Point() * _scalar(k)
+
+    def _encode(self, a: Any) -> bytes:
+        return bytes(a.to_compressed_bytes())
+
+    def _decode(self, data: bytes) -> Any:
+        try:
+            point = ark.G1Point.from_compressed_bytes_unchecked(data)
+        except ValueError:
+            raise NotOnCurveError("bytes are not a compressed BLS12-381 G1 point") from None
+        if bytes(point.to_compressed_bytes()) != data:
+            raise NonCanonicalEncodingError("non-canonical G1 encoding")
+        if point == _G1_ZERO:
+            raise IdentityElementError("BLS12-381 G1 identity")
+        if not point.is_in_subgroup():
+            raise SmallSubgroupError("G1 point outside the prime-order subgroup")
+        return point
+
+    def digest(self, data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    def hash_to_scalar(self, dst: bytes, msg: bytes) -> GroupScalar:
+        return GroupScalar(self, hash_to_field(msg, dst, ORDER, "sha256"))
+
+    def hash_to_element(self, dst: bytes, msg: bytes) -> Element:
+        point = ark.G1Point.hash_to_curve(msg, dst)
+        if point == _G1_ZERO:
+            raise HashToGroupError("hash to G1 gave the identity")
+        return Element(self, point)
+
+
+_G1_ZERO = ark.G1Point.identity()
+BLS_G1 = Bls12381G1()
+
+
+def key_set_from_package(package: PublicKeyPackage) -> PublicKeySet:
+    """The public key set of a DKG run over `BLS_G1` whose members are 1..n."""
+    if package.group is not BLS_G1:
+        raise InvalidShareError(f"a {package.group.name} key is not a BLS12-381 G1 key")
+    n = len(package.members)
+    if list(package.members) != list(range(1, n + 1)):
+        raise InvalidShareError("threshold BLS numbers members 1..n")
+    return key_set_from_commitments(n, [c.encode() for c in package.commitment])
+
+
+def key_share_from_dkg(share: DkgKeyShare) -> KeyShare:
+    """A member's DKG share as a threshold-BLS signing share."""
+    if share.group is not BLS_G1:
+        raise InvalidShareError(f"a {share.group.name} share is not a BLS12-381 share")
+    return KeyShare(index=share.identifier, secret=share.secret.encode())
 
 
 # --- signing and verification --------------------------------------------------------------

@@ -271,3 +271,82 @@ def test_torsion_points_rejected_on_every_path(committee):
     assert not tbls.verify(keys.group_key, MSG, g2_bad)
     assert not tbls.verify(g1_bad, MSG, tbls.sign_share(shares[0], MSG).signature)
     assert not tbls.verify_batch([(g1_bad, MSG, g2_bad)])
+
+
+def dkg_committee(n: int, t: int, seed: int):
+    """A dealerless threshold-BLS committee: the project's DKG run over BLS12-381 G1."""
+    import random
+
+    from xinlian.crypto import dkg
+
+    g = tbls.BLS_G1
+    rng = random.Random(seed).randbytes
+    ids = list(range(1, n + 1))
+    transport = {i: g.random_scalar(rng) for i in ids}
+    pubs = {i: g.base_mul(transport[i]) for i in ids}
+    config = dkg.DkgConfig.keygen(g, b"bls-committee", ids, t, pubs)
+    run = dkg.run_local({i: dkg.DkgParty(config, i, transport[i], rng=rng) for i in ids})
+    assert not run.aborted
+    return run, transport, pubs
+
+
+def test_dkg_keyed_committee_signs_without_a_dealer():
+    from xinlian.crypto import dkg
+
+    run, transport, pubs = dkg_committee(4, 3, seed=41)
+    package = run.results[1].public
+    keys = tbls.key_set_from_package(package)
+    shares = [tbls.key_share_from_dkg(run.results[i].key_share) for i in (1, 2, 3, 4)]
+    for s in shares:
+        tbls.check_share(keys, s)
+    out = tbls.combine(keys, MSG, [tbls.sign_share(s, MSG) for s in shares[1:]])
+    pk = blspy.G1Element.from_bytes(keys.group_key)
+    assert blspy.PopSchemeMPL.verify(pk, MSG, blspy.G2Element.from_bytes(out.signature))
+    # proactive refresh by the DKG: new shares, same group key, same signatures
+    config = dkg.DkgConfig.refresh(package, b"bls-refresh", pubs)
+    parties = {
+        i: dkg.DkgParty(config, i, transport[i], key_share=run.results[i].key_share)
+        for i in (1, 2, 3, 4)
+    }
+    refreshed = dkg.run_local(parties)
+    assert not refreshed.aborted
+    new_keys = tbls.key_set_from_package(refreshed.results[1].public)
+    assert new_keys.group_key == keys.group_key and new_keys.share_keys != keys.share_keys
+    new_shares = [tbls.key_share_from_dkg(refreshed.results[i].key_share) for i in (1, 2, 4)]
+    again = tbls.combine(new_keys, MSG, [tbls.sign_share(s, MSG) for s in new_shares])
+    assert again.signature == out.signature
+    # an old share is useless against the refreshed key set
+    assert not tbls.verify_share(new_keys, MSG, tbls.sign_share(shares[0], MSG))
+
+
+def test_bls_g1_group_rejects_bad_points():
+    from xinlian.crypto.groups import (
+        IdentityElementError,
+        NonCanonicalEncodingError,
+        NotOnCurveError,
+        SmallSubgroupError,
+    )
+
+    g = tbls.BLS_G1
+    p = g.base_mul(g.scalar(5))
+    assert g.decode_element(p.encode()) == p
+    assert g.hash_to_element(b"dst", b"m") != g.hash_to_element(b"dst", b"n")
+    with pytest.raises(IdentityElementError):
+        g.decode_element(bytes([0xC0]) + bytes(47))
+    with pytest.raises((NotOnCurveError, NonCanonicalEncodingError)):
+        g.decode_element(b"\xff" * 48)
+    for x in range(1, 200):
+        data = bytes([0x80]) + x.to_bytes(47, "big")
+        try:
+            g.decode_element(data)
+        except SmallSubgroupError:
+            break
+        except (NotOnCurveError, NonCanonicalEncodingError):
+            continue
+    else:
+        pytest.fail("no torsion point met")
+    with pytest.raises(tbls.InvalidShareError):
+        from xinlian.crypto.dkg import PublicKeyPackage
+        from xinlian.crypto.groups import ED25519
+
+        tbls.key_set_from_package(PublicKeyPackage(ED25519, 1, (1,), (ED25519.generator(),)))
