@@ -182,6 +182,14 @@ def test_tampered_transactions_are_rejected(served: Served) -> None:
     rejects(v.transaction, replace(tx, body=replace(tx.body, nonce=tx.body.nonce + 1)))
     rejects(v.transaction, replace(tx, sender=served.keys.address["bob"]))
     rejects(v.transaction, replace(tx, receipt=replace(tx.receipt, tx_hash=bytes(32))))
+    # a receipt claiming another outcome than the one committed under receipts_root
+    rejects(v.transaction, replace(tx, receipt=replace(tx.receipt, status=5001,
+                                                        error="insufficient_balance")))
+    rejects(v.transaction, replace(tx, receipt=replace(tx.receipt, events=[])))
+    rpath = tx.receipt_path
+    rejects(v.transaction, replace(tx, receipt_path=replace(rpath, index=rpath.index ^ 1)))
+    rejects(v.transaction, replace(tx, receipt_path=replace(
+        rpath, siblings=[flip(rpath.siblings[0]), *rpath.siblings[1:]])))
     rejects(v.transaction, replace(tx, header=replace(tx.header, tx_root=flip(
         tx.header.tx_root))))
     rejects(v.transaction, replace(tx, header_signature=Signature(

@@ -27,9 +27,11 @@ from xinlian.api.params import (
 )
 from xinlian.api.subscriptions import MAX_WATCHED, NEW_BLOCKS, TX_STATUS, Hub, Session
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
+from xinlian.ledger import merkle
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.block import Block, header_hash
 from xinlian.ledger.errors import TxTooLarge
+from xinlian.ledger.merkle import AuditPath
 from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
 
@@ -158,18 +160,28 @@ class Api:
         body = codec.decode(signed.body, TxBody, check_canonical=False)
         view = TxView(record.tx_hash, record.height, record.index,
                       address_of(body.sender, self._hash), body, record.raw, record.receipt,
-                      record.header, block.signature, record.tx_path)
+                      record.header, block.signature, record.tx_path,
+                      self._receipt_path(block, record.index))
         return to_json(view)
+
+    def _receipt_path(self, block: Block, index: int) -> AuditPath:
+        """The audit path of receipt `index` in the block's receipts_root (one receipt
+        lookup per transaction of the block)."""
+        encoded = []
+        for raw in block.txs:
+            receipt = self.node.receipt(self._hash(_decode_signed(raw).body))
+            if receipt is None:
+                raise InternalError(f"a receipt of block {block.header.height} is missing")
+            encoded.append(codec.encode(receipt))
+        return merkle.audit_path(encoded, index, self._hash)
 
     async def receipt(self, session: Session | None, hash: bytes) -> Any:
         receipt = self.node.receipt(hash)
         return None if receipt is None else to_json(receipt)
 
     def committed_status(self, tx_hash: bytes) -> TxStatus | None:
-        record = self.node.transaction(tx_hash)
-        if record is None:
-            return None
-        return TxStatus(tx_hash, "committed", record.height, record.receipt)
+        receipt = self.node.receipt(tx_hash)
+        return None if receipt is None else TxStatus(tx_hash, "committed", receipt)
 
     async def tx_status(self, session: Session | None, hash: bytes) -> Any:
         status = self.committed_status(hash)

@@ -131,12 +131,11 @@ class Hub:
             for sid, session in list(self._block_sessions.items()):
                 session.push(notification(sid, result))
         if self._watchers:
-            height = block.header.height
             for receipt in receipts:
                 subs = self._watchers.pop(receipt.tx_hash, None)
                 if subs is None:
                     continue
-                status = TxStatus(receipt.tx_hash, "committed", height, receipt)
+                status = TxStatus(receipt.tx_hash, "committed", receipt)
                 result = msgspec.Raw(_encode(to_json(status)))
                 for sid, session in subs.items():
                     session.watches[sid].discard(receipt.tx_hash)

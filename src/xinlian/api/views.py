@@ -36,7 +36,8 @@ class TxView(Struct):
     receipt: Receipt
     header: BlockHeader
     header_signature: Signature
-    tx_path: AuditPath
+    tx_path: AuditPath       # of `hash` under header.tx_root
+    receipt_path: AuditPath  # of the receipt's encoding under header.receipts_root
 
 
 class ErrorView(Struct):
@@ -52,11 +53,11 @@ class SubmitView(Struct):
 
 
 class TxStatus(Struct):
-    """Where a transaction is: "committed" (with its receipt), "pending" or "unknown"."""
+    """Where a transaction is: "committed" (with its receipt), "pending" or "unknown".
+    Cheap to answer (one index lookup); `xl_getTransaction` gives the position and proof."""
 
     hash: bytes
     status: str
-    height: int | None = None
     receipt: Receipt | None = None
 
 

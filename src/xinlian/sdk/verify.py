@@ -3,8 +3,9 @@
 A header is accepted when its chain id is ours, its proposer is the trusted node key and the
 proposer's signature over it verifies; its hash is then recomputed locally. Everything else
 hangs off an accepted header: a state value (or its absence) by a state-tree proof against
-`state_root`, a transaction by its hash and its audit path against `tx_root`, a block's
-transaction list by recomputing `tx_root`. Any failure raises ProofError.
+`state_root`, a transaction by its hash and its audit path against `tx_root` (and its
+receipt by another against `receipts_root`), a block's transaction list by recomputing
+`tx_root`. Any failure raises ProofError.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class Verifier:
 
     def transaction(self, view: TxView) -> None:
         """The raw transaction hashes to `hash`, sits at `index` under the header's tx_root,
-        carries its sender's valid signature (tx_root commits to the body hash only), and
-        the decoded body, sender and receipt are the raw transaction's."""
+        carries its sender's valid signature (tx_root commits to the body hash only), its
+        receipt sits at the same index under receipts_root, and the decoded body, sender and
+        receipt are the raw transaction's."""
         h = self.suite.hash_bytes
         self.header(view.header, view.header_signature)
         try:
@@ -95,6 +97,12 @@ class Verifier:
             raise ProofError("the transaction's position does not match its header")
         if not merkle.verify_path(view.header.tx_root, tx_hash, path, h):
             raise ProofError("the audit path does not lead to the header's tx_root")
+        receipt_path = view.receipt_path
+        if receipt_path.index != view.index or receipt_path.size != view.header.tx_count:
+            raise ProofError("the receipt's position does not match the transaction's")
+        if not merkle.verify_path(view.header.receipts_root, codec.encode(view.receipt),
+                                  receipt_path, h):
+            raise ProofError("the receipt's audit path does not lead to the receipts_root")
 
     def block(self, view: BlockView) -> None:
         """Header signature and hash; the transaction hashes (and raw transactions, when
