@@ -44,10 +44,14 @@ def test_compile_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_qi_test_runs_test_functions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["qi", "test", str(EXAMPLES / "token.qi")]) == 0
     f = tmp_path / "t.qi"
-    f.write_text("test fn good() { assert(1 + 1 == 2); }\ntest fn bad() { assert(false); }\n")
+    f.write_text("test fn good() { assert(1 + 1 == 2); }\ntest fn bad() { assert(false); }\n"
+                 "test fn as_other() {\n"
+                 "    let me = caller();\n"
+                 "    set_caller(address(hex\"00000000000000000000000000000000000000b0\"));\n"
+                 "    assert(caller() != me && bytes(caller())[19] == 176);\n}\n")
     assert main(["qi", "test", str(f)]) == 1
     out = capsys.readouterr().out
-    assert "PASS" in out and "FAIL" in out and "1 passed, 1 failed" in out
+    assert "PASS" in out and "FAIL" in out and "2 passed, 1 failed" in out
 
 
 def test_upgrade_from_abi(tmp_path: Path) -> None:

@@ -113,6 +113,10 @@ class CodeGen:
                         HOST_IMPORTS.items()}
         self.panic_g = self.m.add_global(I32, True, b"\x41\x00", "panic")
         self.m.global_exports.append(("panic", self.panic_g))
+        # caller() and self_address() are fixed for an instance: fetched once, then cached
+        null_bytes = b"\xd0" + W.sleb(self.bytes_t)
+        self.context_g = [self.m.add_global(W.ref_null(self.bytes_t), True, null_bytes, n)
+                          for n in ("caller", "self")]
         self.helpers: dict[str, int] = {}
         self.pending: list[tuple[int, object]] = []  # helper bodies still to generate
         self.fn_index: dict[str, int] = {}
@@ -693,9 +697,13 @@ class CodeGen:
         c = self.cur.code
         name = str(e.data)
         if name in ("caller", "self_address"):
-            c.i32(0 if name == "caller" else 1)
+            which = 0 if name == "caller" else 1
+            g = self.context_g[which]
+            c.op(0x23, W.uleb(g), 0xD1, 0x04, BLOCK_VOID)  # global.get; ref.is_null; if
+            c.i32(which)
             self.call(self.imports["context"])
             self.call(self.helper("host_bytes"))
+            c.op(0x24, W.uleb(g), 0x0B, 0x23, W.uleb(g))  # global.set; end; global.get
         elif name in ("block_number", "block_time"):
             c.i32(0 if name == "block_number" else 1)
             self.call(self.imports["block"])
@@ -726,6 +734,8 @@ class CodeGen:
             c.op(0x20, W.uleb(ln))
             self.cur.release(I32, ln)
             self.call(self.imports["verify" if name in VERIFY_ALGS else "test_set"])
+            if name == "set_caller":  # forget the cached caller
+                c.op(0xD0, W.sleb(self.bytes_t), 0x24, W.uleb(self.context_g[0]))
         else:
             raise AssertionError(f"unknown builtin {name}")
 

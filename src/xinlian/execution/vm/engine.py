@@ -32,21 +32,12 @@ from xinlian.lang.runtime import PANIC_DIVZERO, PANIC_MEMORY
 
 DEFAULT_FUEL = 10_000_000_000
 DEFAULT_MEMORY = 64 * 1024 * 1024
-MAX_CALL_DEPTH = 64
-
-
-@dataclass
-class Event:
-    contract: bytes
-    name: str
-    args: dict[str, Any]
-    indexed: dict[str, Any]
 
 
 @dataclass
 class CallResult:
     value: Any = None
-    events: list[Event] = field(default_factory=list)
+    events: list[host.Event] = field(default_factory=list)
     error: EngineError | None = None
     fuel_used: int = 0
     async_calls: list[host.AsyncRequest] = field(default_factory=list)
@@ -170,6 +161,7 @@ class Engine:
         entry = exports.get(str(loaded.functions[method].get("export")))
         if not isinstance(mem, wasmtime.Memory) or not isinstance(entry, wasmtime.Func):
             raise ModuleError(f"module lacks the memory or the entry point of `{method}`")
+        frame.memory = mem
         pages = (len(payload) >> 16) + 1
         try:
             if mem.size(store) < pages:

@@ -62,6 +62,17 @@ _MASK64 = (1 << 64) - 1
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
 
 
+MAX_CALL_DEPTH = 64
+
+
+@dataclass
+class Event:
+    contract: bytes
+    name: str
+    args: dict[str, Any]
+    indexed: dict[str, Any]
+
+
 @dataclass
 class AsyncRequest:
     """A call to run in a later block; its result goes to `callback` on `origin`."""
@@ -96,6 +107,7 @@ class Frame:
     caller: bytes
     loaded: Loaded
     depth: int
+    memory: wasmtime.Memory | None = None
     ret: bytes = b""
     events: list[Any] = field(default_factory=list)
     async_calls: list[AsyncRequest] = field(default_factory=list)
@@ -158,8 +170,8 @@ class HostApi:
         return self.stack[-1]
 
     def read(self, caller: wasmtime.Caller, ptr: int, n: int) -> bytes:
-        mem = caller.get("memory")
-        assert isinstance(mem, wasmtime.Memory)
+        mem = self.top.memory
+        assert mem is not None
         if ptr < 0 or n < 0 or ptr + n > mem.data_len(caller):
             raise HostFault(TrapError("host call read outside linear memory"))
         return bytes(mem.read(caller, ptr, ptr + n))
@@ -170,8 +182,8 @@ class HostApi:
 
     # --- host functions ---------------------------------------------------------------------
     def h_ret_read(self, caller: wasmtime.Caller, dst: int) -> None:
-        mem = caller.get("memory")
-        assert isinstance(mem, wasmtime.Memory)
+        mem = self.top.memory
+        assert mem is not None
         if dst < 0 or dst + len(self.top.ret) > mem.data_len(caller):
             raise HostFault(TrapError("host call wrote outside linear memory"))
         mem.write(caller, self.top.ret, dst)
@@ -187,8 +199,6 @@ class HostApi:
         f.world.state.set(f.contract, self.read(caller, kp, kl), self.read(caller, vp, vl))
 
     def h_emit(self, caller: wasmtime.Caller, event_id: int, p: int, n: int) -> None:
-        from xinlian.execution.vm.engine import Event
-
         f = self.top
         spec = f.loaded.artifact.abi["events"][event_id]
         types = [abi.type_from_json(x["type"]) for x in spec["params"]]
@@ -246,8 +256,6 @@ class HostApi:
 
     def nested(self, caller: wasmtime.Caller, f: Frame, target: bytes, method: str,
                payload: bytes) -> EngineError | None:
-        from xinlian.execution.vm.engine import MAX_CALL_DEPTH
-
         if f.depth + 1 >= MAX_CALL_DEPTH:
             return TrapError("cross-contract call depth limit reached")
         try:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xinlian.crypto.hashes import sm3
-from xinlian.execution.vm.engine import DEFAULT_FUEL, CallResult, Engine, Event
-from xinlian.execution.vm.host import AsyncRequest, World
+from xinlian.execution.vm.engine import DEFAULT_FUEL, CallResult, Engine
+from xinlian.execution.vm.host import AsyncRequest, Event, World
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
