@@ -11,6 +11,7 @@ error for that one request and is logged, so bad input never stops the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -67,8 +68,12 @@ class Dispatcher:
             if len(message) > self._max_batch:
                 return encode_error(BatchTooLarge(
                     f"{len(message)} requests in a batch; the limit is {self._max_batch}"))
-            replies = [reply for item in message
-                       if (reply := await self._one(item, session)) is not None]
+            replies = []
+            for item in message:
+                reply = await self._one(item, session)
+                if reply is not None:
+                    replies.append(reply)
+                await asyncio.sleep(0)  # the node's loop also runs block production
             return _encode(replies) if replies else None
         reply = await self._one(message, session)
         return None if reply is None else _encode(reply)
