@@ -1,0 +1,71 @@
+"""The network package's typed errors (68xx, inside the node/API range).
+
+Every error here describes something a remote peer did or a socket did; the transport
+catches them at the connection boundary, counts them and closes or drops, so none of them
+ever escapes into a protocol core or stops the node.
+"""
+
+from __future__ import annotations
+
+from xinlian.errors import XinlianError
+
+
+class NetworkError(XinlianError):
+    code = 6800
+    name = "network_error"
+
+
+class OversizeFrame(NetworkError):
+    """A frame header announced more bytes than the connection's hard limit."""
+
+    code = 6801
+    name = "oversize_frame"
+
+
+class MalformedFrame(NetworkError):
+    """Bytes that do not parse as a frame, handshake message or record."""
+
+    code = 6802
+    name = "malformed_frame"
+
+
+class HandshakeError(NetworkError):
+    """The handshake failed: wrong suite or version, bad key agreement, timeout."""
+
+    code = 6803
+    name = "handshake_failed"
+
+
+class Unauthenticated(HandshakeError):
+    """The peer's key is unknown, is not the expected one, or its signature is invalid."""
+
+    code = 6804
+    name = "unauthenticated"
+
+
+class DecryptFailed(NetworkError):
+    """A record failed AEAD authentication (tampered, truncated or under another key)."""
+
+    code = 6805
+    name = "decrypt_failed"
+
+
+class ReplayedRecord(NetworkError):
+    """A record whose counter is not above the last accepted one (replayed or reordered)."""
+
+    code = 6806
+    name = "replayed_record"
+
+
+class KeyExchangeError(NetworkError):
+    """An SM2 key-exchange input is invalid or a confirmation tag does not match."""
+
+    code = 6807
+    name = "key_exchange_failed"
+
+
+class UnknownPeer(NetworkError):
+    """A send addressed to a node that is not in the membership."""
+
+    code = 6808
+    name = "unknown_peer"

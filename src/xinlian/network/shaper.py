@@ -1,0 +1,109 @@
+"""A test shaper: one-way latency and a bandwidth cap on a connection's outgoing bytes.
+
+For tests and benchmarks on loopback, where netem is not available. `ShapedLink` sits
+between the transport's sender and the socket: a token bucket (the link rate, with a
+burst like tbf's) paces the sender, so a full link pushes back on the send queue exactly
+as a bottleneck does, and a delay line holds each frame for the one-way latency before
+writing it, so frames are pipelined (latency is not paid once per frame). Shaping is on
+the egress side of each node; two shaped nodes see a round trip of twice the latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xinlian.network.limits import TokenBucket
+from xinlian.sim.protocol import NodeId
+
+
+@dataclass(frozen=True, slots=True)
+class LinkShape:
+    latency_s: float = 0.0
+    rate_bytes_per_s: float | None = None  # None: no cap
+    burst_bytes: int = 64 * 1024
+    max_in_flight: int = 8 * 1024 * 1024  # bytes held in the delay line before send() waits
+
+    @classmethod
+    def mbit(cls, mbit_per_s: float, latency_ms: float = 0.0,
+             burst_bytes: int = 64 * 1024) -> LinkShape:
+        return cls(latency_ms / 1000.0, mbit_per_s * 1e6 / 8, burst_bytes)
+
+
+ShapeFor = Callable[[NodeId], LinkShape | None]
+
+
+def uniform(shape: LinkShape) -> ShapeFor:
+    """The same shape towards every peer."""
+    return lambda _peer: shape
+
+
+class DirectLink:
+    """Frames straight to the socket, waiting only for the socket's own flow control."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    async def send(self, frame: bytes) -> None:
+        self._writer.write(frame)
+        await self._writer.drain()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class ShapedLink(DirectLink):
+    """A DirectLink behind a token bucket and a delay line; see the module docstring."""
+
+    def __init__(self, writer: asyncio.StreamWriter, shape: LinkShape) -> None:
+        super().__init__(writer)
+        self.shape = shape
+        loop = asyncio.get_running_loop()
+        self._time = loop.time
+        self._bucket = (TokenBucket(shape.rate_bytes_per_s, shape.burst_bytes, loop.time())
+                        if shape.rate_bytes_per_s else None)
+        self._line: deque[tuple[float, bytes]] = deque()
+        self._in_flight = 0
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._error: BaseException | None = None
+        self._pump = asyncio.create_task(self._run())
+
+    async def send(self, frame: bytes) -> None:
+        while self._in_flight >= self.shape.max_in_flight and self._error is None:
+            self._room.clear()
+            await self._room.wait()
+        if self._error is not None:
+            raise ConnectionError("shaped link failed") from self._error
+        now = self._time()
+        wait = self._bucket.reserve(len(frame), now) if self._bucket else 0.0
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._line.append((now + wait + self.shape.latency_s, frame))
+        self._in_flight += len(frame)
+        self._ready.set()
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                while not self._line:
+                    self._ready.clear()
+                    await self._ready.wait()
+                due, frame = self._line[0]
+                delay = due - self._time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self._line.popleft()
+                await super().send(frame)
+                self._in_flight -= len(frame)
+                self._room.set()
+        except (OSError, ConnectionError) as exc:
+            self._error = exc
+            self._room.set()
+
+    def close(self) -> None:
+        self._pump.cancel()
+        super().close()

@@ -1,0 +1,502 @@
+"""The peer transport: authenticated encrypted connections to every member over asyncio TCP.
+
+Theory of operation. Each node dials every other member and sends only on the connection
+it dialled; it receives only on connections it accepted. So a pair of nodes holds two
+connections, one per direction, and there is never a race over which of two simultaneous
+connections to keep. Per peer the transport keeps:
+
+- a bounded send queue (messages and bytes). `send` never blocks: when the queue is full
+  the new message is dropped and counted (`dropped_queue_full`) — a protocol core must
+  tolerate loss anyway, and one slow peer must not stall the node. `send_wait` waits for
+  room instead, for producers that prefer backpressure (bulk transfer, benchmarks);
+- a dialler that connects, runs the handshake (xinlian.network.handshake), then drains
+  the queue into records (one AEAD record per batch of waiting messages); when the
+  connection drops it reconnects with exponential backoff and jitter, keeping the queue;
+- on the receiving side, a message-rate and a byte-rate token bucket, a maximum message
+  size and a window of recent message digests; what exceeds them is dropped and counted.
+
+Everything a peer can do wrong is caught at the connection: framing errors (oversize or
+empty frames) close the connection, since the stream can no longer be trusted; records
+that fail authentication, replay an old counter or do not parse are dropped and counted,
+and the connection closes only after `max_bad_records` of them. Counters are in `stats`
+(all peers) and `peer_stats(node_id)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import socket
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.suites import Suite
+from xinlian.network import handshake as hs
+from xinlian.network.channel import RECORD_OVERHEAD, Channel, pack, unpack
+from xinlian.network.errors import (
+    DecryptFailed,
+    HandshakeError,
+    MalformedFrame,
+    NetworkError,
+    OversizeFrame,
+    ReplayedRecord,
+    Unauthenticated,
+)
+from xinlian.network.framing import FrameDecoder, encode_frame
+from xinlian.network.limits import Backoff, DuplicateFilter, TokenBucket
+from xinlian.network.membership import Membership, PeerInfo, node_id_of
+from xinlian.network.shaper import DirectLink, ShapedLink, ShapeFor
+from xinlian.network.stats import Stats
+from xinlian.sim.protocol import NodeId
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[NodeId, bytes], None]
+
+# Most specific first: Unauthenticated is a HandshakeError.
+_ERROR_COUNTERS: tuple[tuple[type[NetworkError], str], ...] = (
+    (OversizeFrame, "oversize"),
+    (MalformedFrame, "malformed"),
+    (Unauthenticated, "unauthenticated"),
+    (HandshakeError, "handshakes_failed"),
+    (DecryptFailed, "decrypt_failed"),
+    (ReplayedRecord, "replayed"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportConfig:
+    max_message: int = 4 * 1024 * 1024      # per message, both directions
+    max_record: int = 4 * 1024 * 1024 + 64  # plaintext bytes per record (a batch)
+    queue_messages: int = 10_000            # per peer
+    queue_bytes: int = 64 * 1024 * 1024     # per peer
+    rate_messages: float = 200_000.0        # accepted per second per peer
+    rate_bytes: float = 1e9                 # accepted per second per peer
+    rate_burst_s: float = 1.0               # bucket depth, in seconds of rate
+    dedup_capacity: int = 65_536            # digests remembered per peer (0: off)
+    dedup_ttl_s: float = 10.0
+    handshake_timeout_s: float = 5.0
+    backoff_initial_s: float = 0.05
+    backoff_max_s: float = 5.0
+    backoff_jitter: float = 0.5
+    max_bad_records: int = 16               # per connection, before it is closed
+    read_size: int = 256 * 1024
+
+    @property
+    def max_frame(self) -> int:
+        return self.max_record + RECORD_OVERHEAD
+
+
+class SendQueue:
+    """A bounded FIFO of outgoing messages (by count and by bytes)."""
+
+    def __init__(self, max_messages: int, max_bytes: int) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._items: deque[bytes] = deque()
+        self._bytes = 0
+        self._nonempty = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
+    def _full_for(self, size: int) -> bool:
+        # A message larger than max_bytes still goes through an empty queue.
+        return (len(self._items) >= self.max_messages
+                or (self._items and self._bytes + size > self.max_bytes) is True)
+
+    def put_nowait(self, message: bytes) -> bool:
+        if self._full_for(len(message)):
+            self._room.clear()
+            return False
+        self._items.append(message)
+        self._bytes += len(message)
+        self._nonempty.set()
+        return True
+
+    async def put(self, message: bytes) -> None:
+        while not self.put_nowait(message):
+            await self._room.wait()
+
+    async def get_batch(self, max_bytes: int) -> list[bytes]:
+        """Wait for messages, then take as many as fit in `max_bytes` of record (at least one).
+
+        Returns an empty list if `wake()` was called while the queue was empty.
+        """
+        while not self._items:
+            if self._nonempty.is_set():  # woken with nothing to send
+                self._nonempty.clear()
+                return []
+            await self._nonempty.wait()
+        batch: list[bytes] = []
+        size = 0
+        items = self._items
+        while items and (not batch or size + len(items[0]) + 4 <= max_bytes):
+            message = items.popleft()
+            batch.append(message)
+            size += len(message) + 4
+        self._bytes -= size - 4 * len(batch)
+        if not items:
+            self._nonempty.clear()
+        self._room.set()
+        return batch
+
+    def requeue(self, batch: list[bytes]) -> None:
+        """Put a batch that could not be sent back at the front."""
+        self._items.extendleft(reversed(batch))
+        self._bytes += sum(len(m) for m in batch)
+        if batch:
+            self._nonempty.set()
+
+    def wake(self) -> None:
+        self._nonempty.set()
+
+
+class _FrameReader:
+    """Frames from a stream, through one FrameDecoder for the connection's whole life."""
+
+    def __init__(self, reader: asyncio.StreamReader, max_frame: int, read_size: int) -> None:
+        self._reader = reader
+        self._decoder = FrameDecoder(max_frame)
+        self._pending: deque[bytes] = deque()
+        self._read_size = read_size
+
+    async def _fill(self, max_frames: int | None) -> None:
+        self._pending.extend(self._decoder.feed(b"", max_frames))
+        while not self._pending:
+            data = await self._reader.read(self._read_size)
+            if not data:
+                raise ConnectionResetError("the peer closed the connection")
+            self._pending.extend(self._decoder.feed(data, max_frames))
+
+    def allow(self, max_frame: int) -> None:
+        """Raise the frame limit (from the handshake's to the channel's)."""
+        self._decoder.max_size = max_frame
+
+    async def frame(self) -> bytes:
+        if not self._pending:
+            await self._fill(1)
+        return self._pending.popleft()
+
+    async def frames(self) -> list[bytes]:
+        await self._fill(None)
+        out = list(self._pending)
+        self._pending.clear()
+        return out
+
+
+class _Peer:
+    def __init__(self, node_id: NodeId, info: PeerInfo, config: TransportConfig,
+                 now: float) -> None:
+        self.node_id = node_id
+        self.info = info
+        self.queue = SendQueue(config.queue_messages, config.queue_bytes)
+        self.stats = Stats()
+        self.connected = asyncio.Event()
+        self.message_bucket = TokenBucket(config.rate_messages,
+                                          config.rate_messages * config.rate_burst_s, now)
+        self.byte_bucket = TokenBucket(config.rate_bytes, config.rate_bytes * config.rate_burst_s,
+                                       now)
+        self.dedup = DuplicateFilter(config.dedup_capacity, config.dedup_ttl_s)
+        self.inbound: asyncio.StreamWriter | None = None
+        self.ever_connected = False
+
+
+async def _write_frame(writer: asyncio.StreamWriter, payload: bytes, max_size: int) -> None:
+    writer.write(encode_frame(payload, max_size))
+    await writer.drain()
+
+
+class Transport:
+    """Connections to every member of `membership`; see the module docstring."""
+
+    def __init__(self, suite: Suite, key: SigningKey, membership: Membership,
+                 on_message: MessageHandler, *, config: TransportConfig | None = None,
+                 shape_for: ShapeFor | None = None, sock: socket.socket | None = None,
+                 listen: tuple[str, int] | None = None, seed: int | None = None) -> None:
+        self.suite = suite
+        self.key = key
+        self.membership = membership
+        self.node_id = node_id_of(suite, key.public_key)
+        self.config = config or TransportConfig()
+        self.stats = Stats()
+        self._on_message = on_message
+        self._shape_for = shape_for
+        self._sock = sock
+        own = membership.peer(self.node_id)
+        self._listen = listen or ((own.host, own.port) if own else None)
+        self._rng = random.Random(seed)
+        self._peers: dict[NodeId, _Peer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._links: set[DirectLink] = set()
+        self._server: asyncio.Server | None = None
+        self._closing = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen, then dial every other member."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for node_id in self.membership.ids():
+            info = self.membership.peer(node_id)
+            if node_id != self.node_id and info is not None:
+                self._peers[node_id] = _Peer(node_id, info, self.config, now)
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._serve, sock=self._sock)
+        elif self._listen is not None:
+            self._server = await asyncio.start_server(self._serve, *self._listen)
+        for peer in self._peers.values():
+            self._spawn(self._dial_loop(peer))
+
+    @property
+    def port(self) -> int | None:
+        if self._server is None or not self._server.sockets:
+            return None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for link in list(self._links):
+            link.close()
+        for peer in self._peers.values():
+            if peer.inbound is not None:
+                peer.inbound.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _peer_for(self, to: NodeId, size: int) -> _Peer | None:
+        peer = self._peers.get(to)
+        if peer is None:
+            self.stats.add("dropped_unknown_peer")
+            return None
+        if size > self.config.max_message or size == 0:
+            self._count(peer, "dropped_oversize")
+            return None
+        return peer
+
+    def send(self, to: NodeId, message: bytes) -> bool:
+        """Queue `message` for `to`; False (and counted) if unknown, oversize or queue full."""
+        peer = self._peer_for(to, len(message))
+        if peer is None:
+            return False
+        if not peer.queue.put_nowait(message):
+            self._count(peer, "dropped_queue_full")
+            return False
+        return True
+
+    async def send_wait(self, to: NodeId, message: bytes) -> bool:
+        """Queue `message`, waiting while the peer's queue is full (backpressure)."""
+        peer = self._peer_for(to, len(message))
+        if peer is None:
+            return False
+        await peer.queue.put(message)
+        return True
+
+    def connected(self, node_id: NodeId) -> bool:
+        peer = self._peers.get(node_id)
+        return peer is not None and peer.connected.is_set()
+
+    async def wait_connected(self, node_ids: Iterable[NodeId] | None = None) -> None:
+        """Until the outgoing channel to each of `node_ids` (default: all peers) is up."""
+        ids = self._peers if node_ids is None else node_ids
+        await asyncio.gather(*(self._peers[i].connected.wait() for i in ids))
+
+    def peer_stats(self, node_id: NodeId) -> Stats:
+        return self._peers[node_id].stats
+
+    def queue_length(self, node_id: NodeId) -> int:
+        return len(self._peers[node_id].queue)
+
+    def _count(self, peer: _Peer | None, name: str, n: int = 1) -> None:
+        self.stats.add(name, n)
+        if peer is not None:
+            peer.stats.add(name, n)
+
+    def _count_error(self, peer: _Peer | None, exc: BaseException) -> None:
+        for kind, name in _ERROR_COUNTERS:
+            if isinstance(exc, kind):
+                self._count(peer, name)
+                return
+        if isinstance(exc, TimeoutError):
+            self._count(peer, "handshakes_failed")
+
+    async def _dial_loop(self, peer: _Peer) -> None:
+        cfg = self.config
+        backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s, cfg.backoff_jitter,
+                          self._rng)
+        while not self._closing:
+            try:
+                reader, writer = await asyncio.open_connection(peer.info.host, peer.info.port)
+            except OSError:
+                self._count(peer, "connect_failed")
+                await asyncio.sleep(backoff.next())
+                continue
+            try:
+                async with asyncio.timeout(cfg.handshake_timeout_s):
+                    channel = await self._initiate(peer, reader, writer)
+            except (NetworkError, TimeoutError, OSError) as exc:
+                self._count_error(peer, exc)
+                writer.close()
+                await asyncio.sleep(backoff.next())
+                continue
+            except BaseException:  # cancelled by close(): do not leave the socket open
+                writer.close()
+                raise
+            backoff.reset()
+            self._count(peer, "connections_out")
+            if peer.ever_connected:
+                self._count(peer, "reconnects")
+            peer.ever_connected = True
+            await self._run_outbound(peer, reader, writer, channel)
+            if not self._closing:
+                await asyncio.sleep(backoff.next())
+
+    async def _initiate(self, peer: _Peer, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> Channel:
+        side = hs.Initiator(self.suite, self.key, peer.node_id, peer.info.public_key)
+        frames = _FrameReader(reader, hs.MAX_HANDSHAKE_FRAME, 64 * 1024)
+        await _write_frame(writer, side.hello(), hs.MAX_HANDSHAKE_FRAME)
+        finish, session = side.finish(await frames.frame())
+        await _write_frame(writer, finish, hs.MAX_HANDSHAKE_FRAME)
+        return Channel(session.aead, session.send_key, session.recv_key)
+
+    async def _run_outbound(self, peer: _Peer, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter, channel: Channel) -> None:
+        shape = self._shape_for(peer.node_id) if self._shape_for else None
+        link = ShapedLink(writer, shape) if shape else DirectLink(writer)
+        self._links.add(link)
+        alive = True
+
+        def lost(_: object) -> None:
+            nonlocal alive
+            alive = False
+            peer.queue.wake()
+
+        # The responder never sends after the handshake: any byte or EOF ends the connection.
+        watch = asyncio.ensure_future(reader.read(1))
+        watch.add_done_callback(lost)
+        peer.connected.set()
+        max_frame = self.config.max_frame
+        try:
+            while True:
+                batch = await peer.queue.get_batch(self.config.max_record)
+                if not alive:
+                    peer.queue.requeue(batch)
+                    return
+                if not batch:
+                    continue
+                frame = encode_frame(channel.seal(pack(batch)), max_frame)
+                await link.send(frame)
+                self._count(peer, "frames_out")
+                self._count(peer, "messages_out", len(batch))
+                self._count(peer, "bytes_out", len(frame))
+        except (OSError, ConnectionError, NetworkError) as exc:
+            log.debug("connection to %s lost: %r", peer.node_id.hex(), exc)
+        finally:
+            peer.connected.clear()
+            watch.remove_done_callback(lost)
+            watch.cancel()
+            link.close()
+            self._links.discard(link)
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        frames = _FrameReader(reader, hs.MAX_HANDSHAKE_FRAME, self.config.read_size)
+        peer: _Peer | None = None
+        try:
+            try:
+                async with asyncio.timeout(self.config.handshake_timeout_s):
+                    member, channel = await self._respond(frames, writer)
+            except (NetworkError, TimeoutError) as exc:
+                self._count_error(None, exc)
+                return
+            peer = member
+            if member.inbound is not None:
+                member.inbound.close()  # the peer restarted or reconnected: newest wins
+            member.inbound = writer
+            self._count(member, "connections_in")
+            frames.allow(self.config.max_frame)
+            await self._receive(member, channel, frames)
+        except (OSError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except NetworkError as exc:  # framing error: the stream is no longer aligned
+            self._count_error(peer, exc)
+        except asyncio.CancelledError:
+            pass  # close(): this handler is the task's top level, so end it quietly
+        finally:
+            if peer is not None and peer.inbound is writer:
+                peer.inbound = None
+            writer.close()
+
+    async def _respond(self, frames: _FrameReader, writer: asyncio.StreamWriter,
+                       ) -> tuple[_Peer, Channel]:
+        side = hs.Responder(self.suite, self.key, self.membership)
+        await _write_frame(writer, side.reply(await frames.frame()), hs.MAX_HANDSHAKE_FRAME)
+        session = side.finish(await frames.frame())
+        peer = self._peers.get(session.peer_id)
+        if peer is None:  # our own key, used by someone else
+            raise Unauthenticated("a peer presented this node's own key")
+        return peer, Channel(session.aead, session.send_key, session.recv_key)
+
+    async def _receive(self, peer: _Peer, channel: Channel, frames: _FrameReader) -> None:
+        cfg = self.config
+        bad = 0
+        time = asyncio.get_running_loop().time
+        deliver = self._on_message
+        while True:
+            batch = await frames.frames()
+            now = time()
+            for frame in batch:
+                self._count(peer, "frames_in")
+                self._count(peer, "bytes_in", len(frame) + 4)
+                try:
+                    messages = unpack(channel.open(frame), cfg.max_message)
+                except NetworkError as exc:
+                    self._count_error(peer, exc)
+                    bad += 1
+                    if bad >= cfg.max_bad_records:
+                        raise ConnectionResetError("too many bad records") from exc
+                    continue
+                for message in messages:
+                    if not (peer.message_bucket.take(1, now)
+                            and peer.byte_bucket.take(len(message), now)):
+                        self._count(peer, "rate_limited")
+                        continue
+                    if peer.dedup.seen(hashlib.blake2b(message, digest_size=16).digest(), now):
+                        self._count(peer, "duplicates")
+                        continue
+                    self._count(peer, "messages_in")
+                    try:
+                        deliver(peer.node_id, message)
+                    except Exception:  # the handler's bug must not kill the connection
+                        log.exception("message handler failed")

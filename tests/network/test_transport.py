@@ -1,0 +1,243 @@
+"""Transport over loopback: delivery, refusals, attacks on the wire, reconnect, backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from xinlian.crypto.suites import Suite, get_suite
+from xinlian.network.channel import Channel, pack
+from xinlian.network.framing import encode_frame
+from xinlian.network.transport import Transport, TransportConfig
+
+from .conftest import membership
+from .harness import Cluster, dial_as, listening_socket
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_all_pairs_exchange_messages(suite: Suite) -> None:
+    async def main() -> None:
+        cluster = Cluster(suite, 3)
+        await cluster.start()
+        try:
+            for i in range(3):
+                for j in range(3):
+                    if i != j:
+                        for k in range(5):
+                            assert cluster.node(i).send(cluster.ids[j], b"%d->%d #%d" % (i, j, k))
+            for inbox in cluster.inboxes:
+                await inbox.wait_for(10)
+            for j, inbox in enumerate(cluster.inboxes):
+                for i in range(3):
+                    if i != j:
+                        assert inbox.messages[cluster.ids[i]] == [
+                            b"%d->%d #%d" % (i, j, k) for k in range(5)]
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def _seal(channel: Channel, *messages: bytes) -> bytes:
+    return encode_frame(channel.seal(pack(messages)), 1 << 24)
+
+
+def test_wire_attacks_are_dropped_counted_and_survived(suite: Suite) -> None:
+    """Tampered, replayed, reordered, truncated, malformed, duplicate and oversize input."""
+
+    async def main() -> None:
+        cluster = Cluster(suite, 3)
+        cluster.nodes[2] = None  # node 2's key is driven by hand below
+        await cluster.start()
+        target = cluster.node(0)
+        stats = target.stats
+        inbox = cluster.inboxes[0]
+        me = cluster.ids[2]
+        try:
+            _, writer, ch = await dial_as(cluster, 2, 0)
+            first = _seal(ch, b"one")
+            writer.write(first)
+            await inbox.wait_for(1)
+
+            tampered = bytearray(_seal(ch, b"two"))
+            tampered[-3] ^= 0x40
+            writer.write(bytes(tampered))
+            await stats.reach("decrypt_failed", 1)
+
+            writer.write(first)  # replay of an accepted record
+            await stats.reach("replayed", 1)
+
+            r3, r4 = _seal(ch, b"three"), _seal(ch, b"four")
+            writer.write(r4 + r3)  # reordered: four is accepted, then three is too old
+            await stats.reach("replayed", 2)
+
+            short = _seal(ch, b"five, truncated")
+            body = short[4:-5]
+            writer.write(len(body).to_bytes(4, "big") + body)  # a consistent but cut record
+            await stats.reach("decrypt_failed", 2)
+            writer.write(encode_frame(b"\x00" * 10, 100))  # shorter than counter + tag
+            await stats.reach("malformed", 1)
+            writer.write(encode_frame(ch.seal(b"\x00\x00\x00\x09ab"), 100))  # bad packing
+            await stats.reach("malformed", 2)
+
+            writer.write(_seal(ch, b"six") + _seal(ch, b"six"))  # duplicate message
+            await stats.reach("duplicates", 1)
+            writer.write(_seal(ch, b"seven"))
+            await inbox.wait_for(4)
+            assert inbox.messages[me] == [b"one", b"four", b"six", b"seven"]
+
+            # An oversize frame header closes this connection; the node keeps working.
+            writer.write((target.config.max_frame + 1).to_bytes(4, "big"))
+            await stats.reach("oversize", 1)
+            assert cluster.node(1).send(cluster.ids[0], b"still alive")
+            await inbox.wait_for(5)
+            assert inbox.messages[cluster.ids[1]] == [b"still alive"]
+            writer.close()
+            # Everything was counted against node 2, nothing against node 1.
+            assert target.peer_stats(me)["decrypt_failed"] == 2
+            assert target.peer_stats(cluster.ids[1])["decrypt_failed"] == 0
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_too_many_bad_records_close_the_connection() -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite("intl"), 2, config=TransportConfig(max_bad_records=3))
+        cluster.nodes[1] = None
+        await cluster.start()
+        try:
+            reader, writer, ch = await dial_as(cluster, 1, 0)
+            good = _seal(ch, b"x")
+            writer.write(good + good + good + good)
+            assert await reader.read(1) == b""  # closed by the node after the third replay
+            assert cluster.node(0).stats["replayed"] == 3
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_unknown_key_is_refused_and_never_delivers() -> None:
+    async def main() -> None:
+        suite = get_suite("intl")
+        cluster = Cluster(suite, 2)
+        outsider = Cluster(suite, 1, tag=9)  # a key outside the membership
+        await cluster.start()
+        intruder = Transport(suite, outsider.keys[0],
+                             membership(suite, [*cluster.keys, outsider.keys[0]],
+                                        [*cluster.ports, outsider.ports[0]]),
+                             outsider.inboxes[0], sock=outsider.socks[0])
+        try:
+            await intruder.start()
+            intruder.send(cluster.ids[0], b"let me in")
+            await cluster.node(0).stats.reach("unauthenticated", 2)  # and it keeps retrying
+            assert cluster.inboxes[0].total == 0
+            assert not intruder.connected(cluster.ids[0])
+        finally:
+            await intruder.close()
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_wrong_node_at_the_address_is_refused() -> None:
+    """Node 0 dials node 1's address, but node 2 (a valid member) answers there."""
+
+    async def main() -> None:
+        suite = get_suite("sm")
+        cluster = Cluster(suite, 3)
+        swapped = membership(suite, cluster.keys,
+                             [cluster.ports[0], cluster.ports[2], cluster.ports[1]])
+        cluster.nodes[0] = Transport(suite, cluster.keys[0], swapped, cluster.inboxes[0],
+                                     sock=cluster.socks[0])
+        for i in (0, 1, 2):
+            await cluster.node(i).start()
+        try:
+            stats = cluster.node(0).peer_stats(cluster.ids[1])
+            await stats.reach("unauthenticated", 1)
+            assert not cluster.node(0).connected(cluster.ids[1])
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_reconnect_after_peer_restart(suite: Suite) -> None:
+    async def main() -> None:
+        cluster = Cluster(suite, 2)
+        await cluster.start()
+        a, b = cluster.ids
+        try:
+            assert cluster.node(0).send(b, b"before")
+            await cluster.inboxes[1].wait_for(1)
+            await cluster.node(1).close()
+            cluster.nodes[1] = cluster.make(1, listening_socket(cluster.ports[1]))
+            await cluster.node(1).start()
+            await cluster.node(0).peer_stats(b).reach("reconnects", 1)
+            await cluster.node(0).wait_connected([b])
+            await cluster.node(1).wait_connected([a])
+            assert cluster.node(0).send(b, b"after")
+            assert cluster.node(1).send(a, b"back")
+            await cluster.inboxes[1].wait_for(2)
+            await cluster.inboxes[0].wait_for(1)
+            assert cluster.inboxes[1].messages[a] == [b"before", b"after"]
+            assert cluster.inboxes[0].messages[b] == [b"back"]
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_send_queue_bound_and_backpressure() -> None:
+    async def main() -> None:
+        cfg = TransportConfig(queue_messages=10, backoff_initial_s=0.01, backoff_max_s=0.05)
+        cluster = Cluster(get_suite("intl"), 2, config=cfg)
+        sleeper = cluster.nodes[1]
+        cluster.nodes[1] = None  # not listening yet: node 0 queues
+        await cluster.start()
+        node, b = cluster.node(0), cluster.ids[1]
+        try:
+            accepted = [node.send(b, b"m%d" % i) for i in range(25)]
+            assert accepted == [True] * 10 + [False] * 15
+            assert node.queue_length(b) == 10
+            assert node.stats["dropped_queue_full"] == 15
+            waiting = asyncio.ensure_future(node.send_wait(b, b"patient"))
+            await asyncio.sleep(0)
+            assert not waiting.done()  # blocked on the full queue
+            cluster.nodes[1] = sleeper
+            await cluster.node(1).start()
+            await waiting
+            await cluster.inboxes[1].wait_for(11)
+            assert cluster.inboxes[1].messages[cluster.ids[0]] == [
+                *(b"m%d" % i for i in range(10)), b"patient"]
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_rate_limit_and_message_size_limit() -> None:
+    async def main() -> None:
+        cfg = TransportConfig(rate_messages=5, rate_burst_s=1.0, max_message=1000)
+        cluster = Cluster(get_suite("intl"), 2, config=cfg)
+        cluster.nodes[1] = None
+        await cluster.start()
+        stats = cluster.node(0).stats
+        try:
+            _, writer, ch = await dial_as(cluster, 1, 0)
+            writer.write(_seal(ch, *(b"burst %d" % i for i in range(20))))
+            await stats.reach("rate_limited", 15)
+            assert cluster.inboxes[0].total == 5
+            writer.write(_seal(ch, b"x" * 1001))
+            await stats.reach("oversize", 1)
+            # the sender side refuses oversize messages before queueing them
+            assert not cluster.node(0).send(cluster.ids[1], b"y" * 1001)
+            assert stats["dropped_oversize"] == 1
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
