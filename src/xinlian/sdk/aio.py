@@ -82,11 +82,21 @@ class _Socket:
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._replies[request_id] = future
-        await self.ws.send_bytes(msgspec.json.encode(calls.encode_request(call, request_id)))
+        try:
+            await self.ws.send_bytes(msgspec.json.encode(calls.encode_request(call,
+                                                                              request_id)))
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            self._replies.pop(request_id, None)
+            raise TransportError(f"the websocket failed: {exc}") from exc
         return calls.result_of(call, await future)
 
     def queue(self, sid: str) -> asyncio.Queue[Any]:
-        return self._queues.setdefault(sid, asyncio.Queue())
+        queue = self._queues.get(sid)
+        if queue is None:
+            queue = self._queues[sid] = asyncio.Queue()
+            if self.closed:  # the reader has ended: nothing will ever arrive
+                queue.put_nowait(_CLOSED)
+        return queue
 
     async def unsubscribe(self, sid: str) -> None:
         self._queues.pop(sid, None)
