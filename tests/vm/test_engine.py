@@ -36,6 +36,12 @@ contract T {
     pub view fn mul64(a: u64, b: u64) -> u64 { return a * b; }
     pub view fn sub32(a: i32, b: i32) -> i32 { return a - b; }
     pub view fn big(a: i256, b: i256) -> i256 { return a * b - a / b; }
+    pub view fn wide(a: u256, b: u256) -> list<bool> { return [a < b, a <= b, a == b]; }
+    pub view fn wide_s(a: i128, b: i128) -> list<bool> { return [a < b, a <= b, a > b]; }
+    pub view fn add256(a: u256, b: u256) -> u256 { return a + b; }
+    pub view fn sub256(a: u256, b: u256) -> u256 { return a - b; }
+    pub view fn add128(a: u128, b: u128) -> u128 { return a + b; }
+    pub view fn sub128(a: u128, b: u128) -> u128 { return a - b; }
     pub view fn div(a: i64, b: i64) -> i64 { return a / b; }
     pub view fn rem(a: i64, b: i64) -> i64 { return a % b; }
     pub view fn narrow(a: i64) -> u16 { return a as u16; }
@@ -95,6 +101,29 @@ def test_i256_arithmetic_matches_python(env, a: int, b: int) -> None:  # type: i
         assert r.value == want
     else:
         assert isinstance(r.error, TrapError) and "overflow" in r.error.message
+
+
+_U256 = st.integers(0, 2**256 - 1) | st.sampled_from([0, 1, 2**64 - 1, 2**64, 2**128,
+                                                     2**255, 2**256 - 1])
+_U128 = st.integers(0, 2**128 - 1) | st.sampled_from([0, 2**64 - 1, 2**64, 2**128 - 1])
+
+
+@given(_U256, _U256)
+def test_u256_add_sub_compare(env, a: int, b: int) -> None:  # type: ignore[no-untyped-def]
+    assert call(env, "wide", a, b).value == [a < b, a <= b, a == b]
+    r = call(env, "add256", a, b)
+    assert r.value == a + b if a + b < 2**256 else "overflow" in r.error.message
+    r = call(env, "sub256", a, b)
+    assert r.value == a - b if a >= b else "overflow" in r.error.message
+
+
+@given(_U128, _U128, st.integers(-(2**127), 2**127 - 1), st.integers(-(2**127), 2**127 - 1))
+def test_u128_add_sub_and_signed_compare(env, a: int, b: int, x: int, y: int) -> None:  # type: ignore[no-untyped-def]
+    r = call(env, "add128", a, b)
+    assert r.value == a + b if a + b < 2**128 else "overflow" in r.error.message
+    r = call(env, "sub128", a, b)
+    assert r.value == a - b if a >= b else "overflow" in r.error.message
+    assert call(env, "wide_s", x, y).value == [x < y, x <= y, x > y]
 
 
 @given(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1))

@@ -202,6 +202,9 @@ def _desc(t: IntTy) -> int:
 
 
 def _big_op(cg: CodeGen, op: str, t: IntTy) -> None:
+    if op in ("+", "-") and not t.signed:  # the common case runs in Wasm
+        cg.call(cg.helper(f"big_{'add' if op == '+' else 'sub'}{t.bits}"))
+        return
     f = cg.cur
     x, y = f.scratch(W.ref_null(cg.big_t)), f.scratch(W.ref_null(cg.big_t))
     _a(cg, f"local.set {y}\nlocal.set {x}\ni32.const {ir_big(op, t)}\nlocal.get {x}\n"
@@ -217,12 +220,8 @@ def ir_big(op: str, t: IntTy) -> int:
 
 
 def _big_cmp(cg: CodeGen, op: str, t: IntTy) -> None:
-    f = cg.cur
-    x, y = f.scratch(W.ref_null(cg.big_t)), f.scratch(W.ref_null(cg.big_t))
-    _a(cg, f"local.set {y}\nlocal.set {x}\ni32.const {ir_big(op, t)}\nlocal.get {x}\n"
-           f"local.get {y}\ncall $big_low\ni32.wrap_i64")
-    f.release(W.ref_null(cg.big_t), x)
-    f.release(W.ref_null(cg.big_t), y)
+    name = {"<": "lt", "<=": "le", "==": "eq"}[op]
+    cg.call(cg.helper(f"big_{name}{'_s' if t.signed and op != '==' else ''}"))
 
 
 def cast(cg: CodeGen, v: ir.Expr, to: Ty) -> None:

@@ -558,6 +558,123 @@ _helper("big_low", ["i32", "big", "big"], ["i64"], _BIG_CALL.format(
     cast=_panic(ir.PANIC_CAST)) + "\n    drop\n    drop\n    drop", ("i32",))
 
 
+# --- unsigned wide addition and subtraction, comparisons: four 64-bit limbs in Wasm -----
+def _wide_addsub(add: bool, bits: int) -> str:
+    """(a, b) -> a +/- b, panicking on overflow. Locals: 2 carry, 3 t, 4-7 limbs, 8 c1."""
+    out = []
+    for i in range(4):
+        if add:
+            out.append(f"""
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    i64.add
+    local.tee 3
+    local.get 0
+    struct.get big {i}
+    i64.lt_u
+    i64.extend_i32_u
+    local.set 8
+    local.get 3
+    local.get 2
+    i64.add
+    local.tee {4 + i}
+    local.get 3
+    i64.lt_u
+    i64.extend_i32_u
+    local.get 8
+    i64.or
+    local.set 2""")
+        else:
+            out.append(f"""
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    i64.sub
+    local.set 3
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    i64.lt_u
+    i64.extend_i32_u
+    local.set 8
+    local.get 3
+    local.get 2
+    i64.sub
+    local.set {4 + i}
+    local.get 3
+    local.get 2
+    i64.lt_u
+    i64.extend_i32_u
+    local.get 8
+    i64.or
+    local.set 2""")
+    high = "\n    local.get 6\n    i64.const 0\n    i64.ne\n    i32.or" if bits == 128 else ""
+    out.append(f"""
+    local.get 2
+    i64.const 0
+    i64.ne{high}
+    if
+      {_panic(ir.PANIC_OVERFLOW)}
+    end
+    local.get 4
+    local.get 5
+    local.get 6
+    local.get 7
+    struct.new big""")
+    return "".join(out)
+
+
+def _wide_cmp(kind: str, signed: bool) -> str:
+    """(a, b) -> i32: a < b, a <= b or a == b, from the low limb up. Local 2: result."""
+    start = "1" if kind in ("le", "eq") else "0"
+    out = [f"    i32.const {start}\n    local.set 2"]
+    for i in range(4):
+        lt = "i64.lt_s" if signed and i == 3 else "i64.lt_u"
+        if kind == "eq":
+            out.append(f"""
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    i64.eq
+    local.get 2
+    i32.and
+    local.set 2""")
+        else:
+            out.append(f"""
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    {lt}
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    i64.eq
+    local.get 2
+    i32.and
+    i32.or
+    local.set 2""")
+    out.append("\n    local.get 2")
+    return "".join(out)
+
+
+for _bits in (128, 256):
+    _helper(f"big_add{_bits}", ["big", "big"], ["big"], _wide_addsub(True, _bits),
+            ("i64",) * 7)
+    _helper(f"big_sub{_bits}", ["big", "big"], ["big"], _wide_addsub(False, _bits),
+            ("i64",) * 7)
+for _kind in ("lt", "le", "eq"):
+    _helper(f"big_{_kind}", ["big", "big"], ["i32"], _wide_cmp(_kind, False), ("i32",))
+    if _kind != "eq":
+        _helper(f"big_{_kind}_s", ["big", "big"], ["i32"], _wide_cmp(_kind, True), ("i32",))
+
+
 # --- per-type helpers ---------------------------------------------------------------------
 def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
                  ) -> tuple[list[bytes], list[bytes], Callable[[int], _Fn]]:
