@@ -1,0 +1,619 @@
+"""The consensus core: a sans-I/O 2-chain HotStuff (Jolteon / DiemBFT-v4) state machine.
+
+Theory of operation. Time is divided into rounds; the leader of round r (leader.py) proposes
+a block that extends the highest QC it knows and carries batch certificates
+(dissemination.py). Members check the proposal, and if the safety rules allow (safety.py)
+persist their safety state and send a signed vote to the leader of round r+1, which
+aggregates the votes into a QC (aggregator.py) and proposes on top of it: one round costs
+O(n) messages of constant size. A block commits, with all its ancestors, as soon as a QC
+certifies its child from the very next round (the 2-chain rule).
+
+When a round stalls the pacemaker (pacemaker.py) fires: a member signs a timeout naming its
+high QC round and sends it to the next leader, which turns a quorum of them into a TC and
+proposes with it — again O(n). If that round stalls as well, the timeout is re-sent to
+everyone, and anyone holding a quorum forms the TC; a member that sees more than 1/3 of
+the power time out joins in. Timeouts carry the sender's high QC and the TC it entered the
+round with, so a node that fell behind catches up from any message it receives, and fetches
+blocks it lacks from peers (synchronizer.py).
+
+Epochs: the application inputs the next committee (`Reconfigure`, decided by governance);
+the next leader puts it in a block; once that block commits the epoch ends right there —
+later blocks of the old epoch carry no payload and are dropped — and the new committee
+starts at round 1 on top of it. Everything the core must not forget is persisted before it
+acts on it; `ConsensusCore(..., stored=...)` rebuilds a node from those values alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from xinlian import codec
+from xinlian.codec import CodecError
+from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.blocks import BlockTree, block_id
+from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
+from xinlian.consensus.committee import Committee, EpochRoot, signers
+from xinlian.consensus.dissemination import BATCH_TIMER, FETCH_TIMER, Dissemination
+from xinlian.consensus.errors import ConsensusError, InvalidCertificate, InvalidMessage
+from xinlian.consensus.leader import leader
+from xinlian.consensus.messages import (
+    QC,
+    TC,
+    Ack,
+    Available,
+    BatchMsg,
+    BatchRequest,
+    BatchResponse,
+    Block,
+    Certified,
+    EpochRequest,
+    Proposal,
+    SyncRequest,
+    SyncResponse,
+    Timeout,
+    Vote,
+    decode_message,
+    timeout_message,
+    vote_message,
+)
+from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.safety import SAFETY_KEY, SafetyRules, SafetyState
+from xinlian.consensus.synchronizer import SYNC_TIMER, Synchronizer
+from xinlian.crypto.errors import CryptoError
+from xinlian.sim.protocol import (
+    Action,
+    Broadcast,
+    Deliver,
+    Event,
+    Input,
+    Persist,
+    Receive,
+    Send,
+    SetTimer,
+    Start,
+)
+from xinlian.sim.protocol import Timeout as TimerFired
+
+EPOCH_KEY = b"consensus/epoch"
+COMMIT_KEY = b"consensus/commit"
+PROOF_PREFIX = b"consensus/proof/"
+ROUND_TIMER = "round"
+
+
+@dataclass(frozen=True)
+class Config:
+    pacemaker: Pacemaker = field(default_factory=Pacemaker)
+    batch_bytes: int = 512 * 1024
+    batch_delay_ms: int = 20
+    max_block_batches: int = 256
+    sync_retry_ms: int = 400
+
+
+# -- application interface ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Submit:
+    """Opaque transaction bytes to disseminate; `count` is how many transactions they hold."""
+
+    payload: bytes
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Reconfigure:
+    """The next epoch's committee, as decided by governance (its epoch is the current + 1)."""
+
+    committee: Committee
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A block ordered for good: its batch digests (new to the chain) in order."""
+
+    epoch: int
+    height: int
+    round: int
+    block_id: bytes
+    digests: tuple[bytes, ...]
+    tx_count: int
+    reconfig: Committee | None
+
+
+@dataclass(frozen=True)
+class EpochStarted:
+    root: EpochRoot
+
+
+class _Record(codec.Struct):
+    height: int
+    block_id: bytes
+
+
+def root_qc(root: EpochRoot) -> QC:
+    """The implicit certificate an epoch starts from (round 0, no signatures)."""
+    return QC(root.committee.epoch, 0, root.height, bytes(root.block_id), Cert(b"", []))
+
+
+class ConsensusCore:
+    """One member's consensus state machine (see the module docstring)."""
+
+    def __init__(self, node: bytes, key: VoteKey, genesis: EpochRoot,
+                 stored: Mapping[bytes, bytes] | None = None, config: Config | None = None):
+        stored = stored or {}
+        self.node = node
+        self.key = key
+        self.config = config or Config()
+        self.meter: Meter = Counter()
+        self.metrics: Counter[str] = Counter()
+        self.now = 0
+        raw = stored.get(EPOCH_KEY)
+        self.root = codec.decode(raw, EpochRoot) if raw else genesis
+        raw = stored.get(COMMIT_KEY)
+        done = codec.decode(raw, _Record) if raw else _Record(self.root.height,
+                                                              bytes(self.root.block_id))
+        self.committed_height, self.committed_id = done.height, bytes(done.block_id)
+        raw = stored.get(SAFETY_KEY)
+        state = (codec.decode(raw, SafetyState) if raw else
+                 SafetyState(self.committee.epoch, 0, root_qc(self.root)))
+        self.safety = SafetyRules(state)
+        self.high_qc = state.high_qc
+        self.tree = BlockTree(stored)
+        self.proofs = {int(k[len(PROOF_PREFIX):]): codec.decode(v, QC)
+                       for k, v in stored.items() if k.startswith(PROOF_PREFIX)}
+        self.sync = Synchronizer(self.config.sync_retry_ms)
+        self.pool = Dissemination(node, key, stored, self.config.batch_bytes,
+                                  self.config.batch_delay_ms, self.config.sync_retry_ms,
+                                  self.meter, self.metrics)
+        self.pending_reconfig: Committee | None = None
+        self._enter_epoch_state()
+
+    # -- derived state ---------------------------------------------------------------------
+
+    @property
+    def committee(self) -> Committee:
+        return self.root.committee
+
+    @property
+    def epoch(self) -> int:
+        return self.root.committee.epoch
+
+    @property
+    def me(self) -> int | None:
+        return self.committee.index(self.node)
+
+    def _enter_epoch_state(self) -> None:
+        self.round = 0
+        self.last_tc: TC | None = None
+        self.votes = Aggregator()
+        self.timeouts = Aggregator()
+        self.timeout_rounds: dict[int, dict[int, int]] = {}
+        self.attempts = 0
+        self.my_timeout: Timeout | None = None
+        self.proposed_round = 0
+        self.voted_blocks: set[bytes] = set()
+        self.known_qcs: set[tuple[int, bytes]] = set()
+        self.helped: set[tuple[bytes, int]] = set()
+
+    # -- event entry point -----------------------------------------------------------------
+
+    def handle(self, event: Event) -> Sequence[Action]:
+        self.now = event.now_ms
+        if isinstance(event, Receive):
+            return self._receive(event.sender, event.message)
+        if isinstance(event, TimerFired):
+            if event.timer == ROUND_TIMER:
+                return self._local_timeout()
+            if event.timer == BATCH_TIMER:
+                return self.pool.seal()
+            if event.timer == FETCH_TIMER:
+                return self.pool.retry_fetch(self.now)
+            if event.timer == SYNC_TIMER:
+                return self.sync.retry(self.now, self.committee.nodes, self.node)
+            return []
+        if isinstance(event, Input):
+            return self._input(event.value)
+        if isinstance(event, Start):
+            return self._start()
+        return []
+
+    def _start(self) -> list[Action]:
+        actions: list[Action] = [Deliver(EpochStarted(self.root))]
+        actions += self.pool.start_epoch(self.committee)
+        start = max(self.high_qc.round + 1, self.safety.state.highest_voted_round, 1)
+        return actions + self._advance(start, None)
+
+    def _input(self, value: Any) -> list[Action]:
+        if isinstance(value, Submit):
+            return self.pool.submit(self.now, value.payload, value.count)
+        if isinstance(value, Reconfigure):
+            try:
+                value.committee.validate()
+            except ConsensusError:
+                self.metrics["reconfig_invalid"] += 1
+                return []
+            if value.committee.epoch != self.epoch + 1:
+                self.metrics["reconfig_wrong_epoch"] += 1
+                return []
+            self.pending_reconfig = value.committee
+        return []
+
+    def _receive(self, sender: bytes, data: bytes) -> list[Action]:
+        try:
+            message = decode_message(data)
+        except CodecError:
+            self.metrics["dropped_malformed"] += 1
+            return []
+        try:
+            return self._dispatch(sender, message, data)
+        except (ConsensusError, CodecError, CryptoError) as exc:
+            self.metrics[f"dropped_{type(exc).__name__}"] += 1
+            return []
+
+    def _dispatch(self, sender: bytes, message: Any, data: bytes) -> list[Action]:
+        if isinstance(message, SyncRequest):
+            return self.sync.serve(sender, bytes(message.block_id), self.tree)
+        if isinstance(message, BatchRequest):
+            return self.pool.on_request(sender, message)
+        if isinstance(message, EpochRequest):
+            proof = self.proofs.get(message.epoch)
+            return [Send(sender, codec.encode(Certified(proof, None)))] if proof else []
+        if isinstance(message, SyncResponse):
+            return self._on_sync_response(sender, message)
+        if isinstance(message, BatchResponse):
+            return self.pool.on_response(message)
+        epoch = _epoch_of(message)
+        if epoch != self.epoch:
+            return self._other_epoch(sender, epoch)
+        if isinstance(message, Certified):  # self-authenticating: accepted from anyone
+            actions = self._process_qc(message.qc, sender)
+            if message.tc is not None and message.tc.epoch == self.epoch:
+                actions += self._process_tc(message.tc)
+            return actions
+        if self.committee.index(sender) is None:
+            raise InvalidMessage("sender is not a member of this epoch")
+        if isinstance(message, Proposal):
+            return self._on_proposal(sender, message.block)
+        if isinstance(message, Vote):
+            return self._on_vote(sender, message)
+        if isinstance(message, Timeout):
+            return self._on_timeout(sender, message)
+        if isinstance(message, BatchMsg):
+            return self.pool.on_batch(sender, data, message.batch)
+        if isinstance(message, Ack):
+            return self.pool.on_ack(sender, message)
+        if isinstance(message, Available):
+            self.pool.on_available(message.cert)
+            return []
+        return []
+
+    def _other_epoch(self, sender: bytes, epoch: int) -> list[Action]:
+        if epoch < self.epoch:
+            self.metrics["dropped_old_epoch"] += 1
+            return []
+        self.metrics["future_epoch"] += 1
+        return self.sync.ask_epoch(self.now, sender, self.epoch)
+
+    # -- certificates ----------------------------------------------------------------------
+
+    def _check_qc(self, qc: QC) -> None:
+        if qc.epoch != self.epoch:
+            raise InvalidCertificate("QC from another epoch")
+        if qc.round == 0:
+            if qc != root_qc(self.root):
+                raise InvalidCertificate("a round-0 QC must be the epoch root")
+            return
+        message = vote_message(qc.epoch, qc.round, qc.height, bytes(qc.block_id))
+        verify_cert(self.committee, qc.cert, lambda i: message, self.committee.quorum,
+                    self.meter)
+
+    def _check_tc(self, tc: TC) -> None:
+        if tc.epoch != self.epoch:
+            raise InvalidCertificate("TC from another epoch")
+        who = signers(tc.cert.signers, self.committee.n)
+        if len(who) != len(tc.high_qc_rounds) or any(r >= tc.round for r in tc.high_qc_rounds):
+            raise InvalidCertificate("TC high QC rounds do not match its signers")
+        rounds = dict(zip(who, tc.high_qc_rounds, strict=True))
+        verify_cert(self.committee, tc.cert,
+                    lambda i: timeout_message(tc.epoch, tc.round, rounds[i]),
+                    self.committee.quorum, self.meter)
+
+    def _process_qc(self, qc: QC, hint: bytes) -> list[Action]:
+        if qc.epoch != self.epoch:
+            return []
+        known = (qc.round, bytes(qc.block_id))
+        if known not in self.known_qcs:
+            self._check_qc(qc)
+            self.known_qcs.add(known)
+        if qc.round > self.high_qc.round:
+            self.high_qc = qc
+        actions = self._try_commit(qc, hint)
+        if qc.epoch != self.epoch:  # the commit ended the epoch
+            return actions
+        return actions + self._advance(qc.round + 1, None)
+
+    def _process_tc(self, tc: TC) -> list[Action]:
+        if tc.round + 1 <= self.round:
+            return []
+        self._check_tc(tc)
+        return self._advance(tc.round + 1, tc)
+
+    # -- rounds ----------------------------------------------------------------------------
+
+    def _advance(self, new_round: int, tc: TC | None) -> list[Action]:
+        if new_round <= self.round:
+            return []
+        self.round = new_round
+        self.last_tc = tc
+        self.attempts = 0
+        self.my_timeout = None
+        keep = new_round - 2
+        self.votes.forget(lambda k: k[0] >= keep)  # type: ignore[index]
+        self.timeouts.forget(lambda k: k >= keep)  # type: ignore[operator]
+        self.timeout_rounds = {r: v for r, v in self.timeout_rounds.items() if r >= keep}
+        self.known_qcs = {k for k in self.known_qcs if k[0] >= keep}
+        self.helped = {k for k in self.helped if k[1] >= keep}
+        wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
+        actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
+        if leader(self.committee, new_round) == self.node:
+            actions += self._propose()
+        return actions
+
+    def _local_timeout(self, amplify: bool = False) -> list[Action]:
+        if self.me is None:
+            return []
+        self.attempts += 1
+        actions: list[Action] = []
+        round_ = self.round
+        if self.my_timeout is None:
+            if not self.safety.safe_to_timeout(self.epoch, round_):
+                return [SetTimer(ROUND_TIMER, self.now + self.config.pacemaker.base_ms)]
+            actions.append(self.safety.record(round_, self.high_qc))
+            signature = self.key.sign(
+                self.committee, timeout_message(self.epoch, round_, self.high_qc.round),
+                self.meter)
+            self.my_timeout = Timeout(self.epoch, round_, self.high_qc, self.last_tc, signature)
+        message = codec.encode(self.my_timeout)
+        actions.append(SetTimer(ROUND_TIMER, self.now + self.config.pacemaker.retry_ms))
+        timeout = self.my_timeout
+        if self.attempts == 1 and not amplify:
+            actions += self._send_to(leader(self.committee, round_ + 1), message,
+                                     lambda: self._on_timeout(self.node, timeout))
+        else:
+            actions.append(Broadcast(self._others(), message))
+            actions += self._on_timeout(self.node, self.my_timeout)
+        return actions
+
+    def _on_timeout(self, sender: bytes, timeout: Timeout) -> list[Action]:
+        index = self.committee.index(sender)
+        assert index is not None
+        actions = self._process_qc(timeout.high_qc, sender)
+        if timeout.last_tc is not None and timeout.last_tc.epoch == self.epoch:
+            actions += self._process_tc(timeout.last_tc)
+        if timeout.epoch != self.epoch:
+            return actions
+        if timeout.round < self.round:
+            return actions + self._help(sender, timeout.round)
+        rounds = self.timeout_rounds.setdefault(timeout.round, {})
+        rounds.setdefault(index, timeout.high_qc.round)
+        message = timeout_message(timeout.epoch, timeout.round, rounds[index])
+        done = self.timeouts.add(self.committee, timeout.round, index, message,
+                                 bytes(timeout.signature), self.committee.quorum, self.meter)
+        if done is not None:
+            cert, who = done
+            tc = TC(self.epoch, timeout.round, [rounds[i] for i in who], cert)
+            return actions + self._advance(tc.round + 1, tc)
+        if (timeout.round == self.round and self.my_timeout is None
+                and self.timeouts.power(self.committee, timeout.round) >= self.committee.validity):
+            actions += self._local_timeout(amplify=True)
+        return actions
+
+    def _help(self, sender: bytes, round_: int) -> list[Action]:
+        """Send a node stuck in an older round the certificates that lead to ours (once)."""
+        if sender == self.node or (sender, round_) in self.helped:
+            return []
+        self.helped.add((sender, round_))
+        tc = self.last_tc if self.last_tc and self.last_tc.round + 1 == self.round else None
+        return [Send(sender, codec.encode(Certified(self.high_qc, tc)))]
+
+    # -- proposals -------------------------------------------------------------------------
+
+    def _propose(self) -> list[Action]:
+        if self.proposed_round >= self.round or self.me is None:
+            return []
+        tc = None
+        if self.high_qc.round + 1 != self.round:
+            if self.last_tc is None or self.last_tc.round + 1 != self.round:
+                return []
+            tc = self.last_tc
+        self.proposed_round = self.round
+        chain, _ = self.tree.chain(bytes(self.high_qc.block_id), self.committed_id,
+                                   self.committed_height)
+        payload, reconfig = [], None
+        if not any(b.reconfig is not None for _, b in chain):
+            included = {bytes(c.digest) for _, b in chain for c in b.payload}
+            payload = self.pool.take(self.config.max_block_batches, included)
+            reconfig = self.pending_reconfig
+        block = Block(self.epoch, self.round, self.high_qc.height + 1,
+                      bytes(self.high_qc.block_id), self.me, self.high_qc, tc, payload,
+                      reconfig)
+        message = codec.encode(Proposal(block))
+        self.metrics["proposed"] += 1
+        return [Broadcast(self._others(), message), *self._on_proposal(self.node, block)]
+
+    def _on_proposal(self, sender: bytes, block: Block) -> list[Action]:
+        committee = self.committee
+        if sender != leader(committee, block.round) or block.author != committee.index(sender):
+            raise InvalidMessage("proposal not from the round's leader")
+        if (bytes(block.parent) != bytes(block.justify.block_id)
+                or block.height != block.justify.height + 1 or block.round <= block.justify.round):
+            raise InvalidMessage("block does not extend its QC")
+        if block.round != block.justify.round + 1:
+            tc = block.tc
+            if (tc is None or tc.round + 1 != block.round
+                    or block.justify.round < max(tc.high_qc_rounds, default=0)):
+                raise InvalidMessage("block skips rounds without a valid TC")
+        bid = block_id(committee, block)
+        if sender != self.node and bid not in self.tree:
+            for cert in block.payload:
+                if cert.epoch != self.epoch:
+                    raise InvalidMessage("batch certificate from another epoch")
+                self.pool.check_cert(cert)
+            if block.reconfig is not None and block.reconfig != self.pending_reconfig:
+                raise InvalidMessage("reconfiguration this node's governance did not decide")
+        actions = self._process_qc(block.justify, sender)
+        if block.epoch != self.epoch:
+            return actions
+        if block.tc is not None:
+            actions += self._process_tc(block.tc)
+        stored = self.tree.add(bid, block)
+        if stored is not None:
+            actions.append(stored)
+        return actions + self._consider(bid, sender) + self._after_new_block(sender)
+
+    def _consider(self, bid: bytes, hint: bytes) -> list[Action]:
+        """Vote for a stored block once its ancestry back to the committed block is known."""
+        block = self.tree.get(bid)
+        if (block is None or block.epoch != self.epoch or block.round != self.round
+                or bid in self.voted_blocks or self.me is None):
+            return []
+        chain, missing = self.tree.chain(bytes(block.parent), self.committed_id,
+                                         self.committed_height)
+        if missing is not None:
+            return self.sync.want(self.now, missing, hint, bid)
+        if any(b.reconfig is not None for _, b in chain) and (block.payload or block.reconfig):
+            self.metrics["dropped_payload_after_reconfig"] += 1
+            return []
+        if not self.safety.safe_to_vote(block, block.tc):
+            return []
+        self.voted_blocks.add(bid)
+        actions: list[Action] = [self.safety.record(block.round, self.high_qc)]
+        message = vote_message(self.epoch, block.round, block.height, bid)
+        vote = Vote(self.epoch, block.round, block.height, bid,
+                    self.key.sign(self.committee, message, self.meter))
+        return actions + self._send_to(leader(self.committee, block.round + 1),
+                                       codec.encode(vote), lambda: self._on_vote(self.node, vote))
+
+    def _on_vote(self, sender: bytes, vote: Vote) -> list[Action]:
+        if leader(self.committee, vote.round + 1) != self.node or vote.round + 1 < self.round:
+            self.metrics["vote_not_for_me"] += 1
+            return []
+        index = self.committee.index(sender)
+        assert index is not None
+        bid = bytes(vote.block_id)
+        message = vote_message(vote.epoch, vote.round, vote.height, bid)
+        done = self.votes.add(self.committee, (vote.round, bid), index, message,
+                              bytes(vote.signature), self.committee.quorum, self.meter)
+        if done is None:
+            return []
+        qc = QC(self.epoch, vote.round, vote.height, bid, done[0])
+        return self._process_qc(qc, sender)
+
+    # -- commit ----------------------------------------------------------------------------
+
+    def _try_commit(self, qc: QC, hint: bytes) -> list[Action]:
+        if qc.round == 0:
+            return []
+        top = self.tree.get(bytes(qc.block_id))
+        if top is None:
+            return self.sync.want(self.now, bytes(qc.block_id), hint, None, qc)
+        parent = self.tree.get(bytes(top.parent))
+        if parent is None:
+            if bytes(top.parent) == self.committed_id or top.height - 1 <= self.committed_height:
+                return []
+            return self.sync.want(self.now, bytes(top.parent), hint, None, qc)
+        if parent.round + 1 != top.round or parent.height <= self.committed_height:
+            return []
+        chain, missing = self.tree.chain(bytes(top.parent), self.committed_id,
+                                         self.committed_height)
+        if missing is not None:
+            return self.sync.want(self.now, missing, hint, None, qc)
+        actions: list[Action] = []
+        for bid, block in chain:
+            actions += self._commit(bid, block)
+            if block.reconfig is not None:
+                return actions + self._end_epoch(bid, block, qc)
+        return actions
+
+    def _commit(self, bid: bytes, block: Block) -> list[Action]:
+        fresh, actions = self.pool.commit(self.now, block.payload)
+        count = {bytes(c.digest): c.count for c in block.payload}
+        self.committed_height, self.committed_id = block.height, bid
+        self.metrics["committed"] += 1
+        return [Persist(COMMIT_KEY, codec.encode(_Record(block.height, bid))),
+                Deliver(Committed(block.epoch, block.height, block.round, bid, tuple(fresh),
+                                  sum(count[d] for d in fresh), block.reconfig)),
+                *actions]
+
+    def _end_epoch(self, bid: bytes, block: Block, proof: QC) -> list[Action]:
+        assert block.reconfig is not None
+        old = self.committee
+        self.proofs[old.epoch] = proof
+        self.root = EpochRoot(block.reconfig, block.height, bid)
+        if self.pending_reconfig == block.reconfig:
+            self.pending_reconfig = None
+        self._enter_epoch_state()
+        self.high_qc = root_qc(self.root)
+        everyone = tuple(sorted((set(old.nodes) | set(self.committee.nodes)) - {self.node}))
+        actions: list[Action] = [
+            Persist(PROOF_PREFIX + str(old.epoch).encode(), codec.encode(proof)),
+            Persist(EPOCH_KEY, codec.encode(self.root)),
+            self.safety.new_epoch(self.epoch, self.high_qc),
+            Broadcast(everyone, codec.encode(Certified(proof, None))),
+            Deliver(EpochStarted(self.root)),
+        ]
+        self.sync.clear()
+        actions += self.pool.start_epoch(self.committee)
+        return actions + self._advance(1, None)
+
+    # -- synchronisation -------------------------------------------------------------------
+
+    def _on_sync_response(self, sender: bytes, response: SyncResponse) -> list[Action]:
+        actions: list[Action] = []
+        for block in response.blocks:
+            bid = block_id(self.committee, block)
+            if not self.sync.take(bid):
+                continue
+            stored = self.tree.add(bid, block)
+            if stored is not None:
+                actions.append(stored)
+            parent = bytes(block.parent)
+            if (parent not in self.tree and parent != self.committed_id
+                    and block.height - 1 > self.committed_height):
+                self.sync.expect(parent)
+        return actions + self._after_new_block(sender)
+
+    def _after_new_block(self, hint: bytes) -> list[Action]:
+        """Retry what waited for blocks: votes on the current round and stalled commits."""
+        actions: list[Action] = []
+        blocks, qcs = self.sync.resolved(self.tree)
+        for bid in blocks:
+            actions += self._consider(bid, hint)
+        for qc in qcs:
+            if qc.epoch == self.epoch:
+                actions += self._try_commit(qc, hint)
+        return actions
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _others(self) -> tuple[bytes, ...]:
+        return tuple(n for n in self.committee.nodes if n != self.node)
+
+    def _send_to(self, to: bytes, message: bytes,
+                 local: Callable[[], list[Action]]) -> list[Action]:
+        """Send, or handle at once when this node is the recipient."""
+        return [Send(to, message)] if to != self.node else local()
+
+
+def _epoch_of(message: Any) -> int:
+    if isinstance(message, Proposal):
+        return message.block.epoch
+    if isinstance(message, Certified):
+        return message.qc.epoch
+    if isinstance(message, BatchMsg):
+        return message.batch.epoch
+    if isinstance(message, Available):
+        return message.cert.epoch
+    return int(message.epoch)

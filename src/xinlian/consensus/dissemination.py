@@ -1,0 +1,279 @@
+"""Batch dissemination, separate from ordering (Narwhal-lite).
+
+Theory of operation. The application hands a node opaque transaction bytes (`Submit`); the
+node appends them to its open batch and seals it when it is full or its timer fires. A sealed
+batch is broadcast to the committee; each receiver persists the exact bytes it received and
+returns a signed acknowledgement of the batch digest (the hash of those bytes). When the
+acknowledgements reach more than 1/3 of the voting power — so at least one honest member
+stores the batch — the author combines them into an availability certificate and announces
+it. Leaders order only these certificates (digest, author, count, signatures); nothing on the
+ordering path looks inside a batch. After a block commits, a node that lacks one of its
+batches fetches it from the certificate's signers, checks it against the digest and hands it
+to the application.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from xinlian import codec
+from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.certificates import Meter, VoteKey, verify_cert
+from xinlian.consensus.committee import Committee, signers
+from xinlian.consensus.messages import (
+    MAX_BATCH_BYTES,
+    Ack,
+    Available,
+    Batch,
+    BatchCert,
+    BatchMsg,
+    BatchRequest,
+    BatchResponse,
+    ack_message,
+)
+from xinlian.sim.protocol import Action, Broadcast, Deliver, Persist, Send, SetTimer
+
+PREFIX = b"consensus/batch/"
+DONE = b"consensus/ordered/"
+BATCH_TIMER = "batch"
+FETCH_TIMER = "fetch"
+
+
+@dataclass(frozen=True)
+class BatchReady:
+    """A committed batch whose bytes this node now holds (delivered in commit order)."""
+
+    digest: bytes
+    message: bytes  # the canonical BatchMsg bytes; `batch` decodes them
+
+    @property
+    def batch(self) -> Batch:
+        return codec.decode(self.message, BatchMsg).batch
+
+
+class Dissemination:
+    def __init__(self, node: bytes, key: VoteKey, stored: Mapping[bytes, bytes],
+                 batch_bytes: int, batch_delay_ms: int, fetch_retry_ms: int,
+                 meter: Meter, metrics: Counter[str]) -> None:
+        self.node = node
+        self.key = key
+        self.batch_bytes = min(batch_bytes, MAX_BATCH_BYTES)
+        self.batch_delay_ms = batch_delay_ms
+        self.fetch_retry_ms = fetch_retry_ms
+        self.meter = meter
+        self.metrics = metrics
+        self.stored: dict[bytes, bytes] = {k[len(PREFIX):]: v for k, v in stored.items()
+                                           if k.startswith(PREFIX)}
+        self.committee: Committee | None = None
+        self.acks = Aggregator()
+        self.own: dict[bytes, bytes] = {}  # digest -> message, authored and not yet ordered
+        self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
+        self.committed: set[bytes] = {k[len(DONE):] for k in stored if k.startswith(DONE)}
+        self.to_deliver: list[bytes] = []  # committed digests, in order, awaiting their bytes
+        self.fetching: dict[bytes, list[bytes]] = {}  # digest -> peers to ask, in turn
+        self._open: list[bytes] = []
+        self._open_size = 0
+        self._open_count = 0
+        self._seq = 0
+
+    # -- epochs ---------------------------------------------------------------------------
+
+    def start_epoch(self, committee: Committee) -> list[Action]:
+        """Certificates of the old epoch lapse; re-send this node's uncommitted batches."""
+        old, self.committee = self.committee, committee
+        self.acks = Aggregator()
+        self.pending.clear()
+        resend = [d for d in self.own if d not in self.committed]
+        self.own.clear()
+        if old is None:
+            return []
+        self.committed.clear()  # certificates are epoch-bound: no digest repeats across epochs
+        if committee.index(self.node) is None:
+            return []
+        actions: list[Action] = []
+        for digest in resend:
+            batch = codec.decode(self.stored[digest], BatchMsg).batch
+            actions += self._seal(batch.payload, batch.count)
+        return actions
+
+    # -- the author's side -----------------------------------------------------------------
+
+    def submit(self, now_ms: int, payload: bytes, count: int) -> list[Action]:
+        if self.committee is None or self.committee.index(self.node) is None:
+            self.metrics["submit_not_member"] += 1
+            return []
+        actions: list[Action] = []
+        if self._open_size + len(payload) > self.batch_bytes and self._open:
+            actions += self.seal()
+        self._open.append(payload)
+        self._open_size += len(payload)
+        self._open_count += count
+        if self._open_size >= self.batch_bytes:
+            actions += self.seal()
+        elif len(self._open) == 1:
+            actions.append(SetTimer(BATCH_TIMER, now_ms + self.batch_delay_ms))
+        return actions
+
+    def seal(self) -> list[Action]:
+        if not self._open:
+            return []
+        payload, count = b"".join(self._open), self._open_count
+        self._open, self._open_size, self._open_count = [], 0, 0
+        return self._seal(payload, count)
+
+    def _seal(self, payload: bytes, count: int) -> list[Action]:
+        committee = self.committee
+        assert committee is not None
+        me = committee.index(self.node)
+        if me is None:
+            return []
+        self._seq += 1
+        message = codec.encode(BatchMsg(Batch(committee.epoch, me, self._seq, count, payload)))
+        digest = self._digest(committee, message)
+        self.own[digest] = message
+        actions: list[Action] = [*self._store(digest, message),
+                                 Broadcast(self._others(committee), message)]
+        return actions + self._ack(committee, me, digest, committee.epoch)
+
+    def on_ack(self, sender: bytes, ack: Ack) -> list[Action]:
+        committee = self.committee
+        assert committee is not None
+        index = committee.index(sender)
+        if index is None or ack.epoch != committee.epoch or bytes(ack.digest) not in self.own:
+            self.metrics["ack_unexpected"] += 1
+            return []
+        return self._ack(committee, index, bytes(ack.digest), ack.epoch, bytes(ack.signature))
+
+    def _ack(self, committee: Committee, index: int, digest: bytes, epoch: int,
+             signature: bytes | None = None) -> list[Action]:
+        message = ack_message(epoch, digest)
+        if signature is None:
+            signature = self.key.sign(committee, message, self.meter)
+        done = self.acks.add(committee, digest, index, message, signature, committee.validity,
+                             self.meter)
+        if done is None:
+            return []
+        batch = codec.decode(self.own[digest], BatchMsg).batch
+        cert = BatchCert(epoch, digest, batch.author, batch.count, done[0])
+        self.pending[digest] = cert
+        return [Broadcast(self._others(committee), codec.encode(Available(cert)))]
+
+    # -- everyone's side -------------------------------------------------------------------
+
+    def on_batch(self, sender: bytes, message: bytes, batch: Batch) -> list[Action]:
+        committee = self.committee
+        assert committee is not None
+        me = committee.index(self.node)
+        author = committee.index(sender)
+        if batch.epoch != committee.epoch or author is None or author != batch.author or me is None:
+            self.metrics["batch_rejected"] += 1
+            return []
+        digest = self._digest(committee, message)
+        actions = self._store(digest, message)
+        signature = self.key.sign(committee, ack_message(batch.epoch, digest), self.meter)
+        return [*actions, Send(sender, codec.encode(Ack(batch.epoch, digest, signature)))]
+
+    def check_cert(self, cert: BatchCert) -> None:
+        """Raise InvalidCertificate unless `cert` proves that the batch is available."""
+        committee = self.committee
+        assert committee is not None
+        message = ack_message(cert.epoch, bytes(cert.digest))
+        verify_cert(committee, cert.cert, lambda i: message, committee.validity, self.meter)
+
+    def on_available(self, cert: BatchCert) -> None:
+        committee = self.committee
+        assert committee is not None
+        digest = bytes(cert.digest)
+        if cert.epoch != committee.epoch or digest in self.committed or digest in self.pending:
+            return
+        self.check_cert(cert)
+        self.pending[digest] = cert
+
+    def take(self, limit: int, exclude: set[bytes]) -> list[BatchCert]:
+        """Up to `limit` certified batches for a proposal, oldest first."""
+        out: list[BatchCert] = []
+        for digest, cert in self.pending.items():
+            if len(out) >= limit:
+                break
+            if digest not in exclude:
+                out.append(cert)
+        return out
+
+    def commit(self, now_ms: int, payload: Iterable[BatchCert]) -> tuple[list[bytes], list[Action]]:
+        """Mark a block's batches committed; returns the digests new to the chain and actions
+        fetching any this node lacks and delivering the ones it holds, in order."""
+        fresh: list[bytes] = []
+        actions: list[Action] = []
+        for cert in payload:
+            digest = bytes(cert.digest)
+            if digest in self.committed:
+                continue  # ordered twice (two leaders picked it): the first one counts
+            self.committed.add(digest)
+            actions.append(Persist(DONE + digest, b""))
+            self.pending.pop(digest, None)
+            self.own.pop(digest, None)
+            fresh.append(digest)
+            self.to_deliver.append(digest)
+            if digest not in self.stored and digest not in self.fetching:
+                peers = [self.committee.nodes[i] for i in signers(  # type: ignore[union-attr]
+                    cert.cert.signers, self.committee.n)]  # type: ignore[union-attr]
+                self.fetching[digest] = [p for p in peers if p != self.node]
+                actions += self._ask(digest)
+        if self.fetching:
+            actions.append(SetTimer(FETCH_TIMER, now_ms + self.fetch_retry_ms))
+        return fresh, actions + self._deliver_ready()
+
+    def on_request(self, sender: bytes, request: BatchRequest) -> list[Action]:
+        message = self.stored.get(bytes(request.digest))
+        if message is None:
+            return []
+        return [Send(sender, codec.encode(BatchResponse(message)))]
+
+    def on_response(self, response: BatchResponse) -> list[Action]:
+        committee = self.committee
+        assert committee is not None
+        message = bytes(response.message)
+        digest = self._digest(committee, message)
+        if digest not in self.fetching:
+            self.metrics["batch_unrequested"] += 1
+            return []
+        codec.decode(message, BatchMsg)  # well-formed, or CodecError drops it
+        del self.fetching[digest]
+        return self._store(digest, message) + self._deliver_ready()
+
+    def retry_fetch(self, now_ms: int) -> list[Action]:
+        actions: list[Action] = []
+        for digest, peers in self.fetching.items():
+            peers.append(peers.pop(0))
+            actions += self._ask(digest)
+        if self.fetching:
+            actions.append(SetTimer(FETCH_TIMER, now_ms + self.fetch_retry_ms))
+        return actions
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _ask(self, digest: bytes) -> list[Action]:
+        peers = self.fetching[digest]
+        return [Send(peers[0], codec.encode(BatchRequest(digest)))] if peers else []
+
+    def _deliver_ready(self) -> list[Action]:
+        actions: list[Action] = []
+        while self.to_deliver and self.to_deliver[0] in self.stored:
+            digest = self.to_deliver.pop(0)
+            actions.append(Deliver(BatchReady(digest, self.stored[digest])))
+        return actions
+
+    def _store(self, digest: bytes, message: bytes) -> list[Action]:
+        if digest in self.stored:
+            return []
+        self.stored[digest] = message
+        return [Persist(PREFIX + digest, message)]
+
+    def _digest(self, committee: Committee, message: bytes) -> bytes:
+        self.meter["hash_bytes"] += len(message)
+        return committee.hash(message)
+
+    def _others(self, committee: Committee) -> tuple[bytes, ...]:
+        return tuple(n for n in committee.nodes if n != self.node)

@@ -1,0 +1,170 @@
+"""Consensus records and wire messages, and the exact bytes each signature covers.
+
+Every wire message is a tagged canonical record (`codec.Struct`); `decode_message` turns
+bytes into one of them or raises a CodecError, and the core drops what fails. Semantic
+checks against the committee (signer index, certificate, epoch) live with the role that
+uses the message; the `*_message` functions below give the signed bytes, with a domain
+string so a vote can never be replayed as a timeout or an acknowledgement.
+"""
+
+from __future__ import annotations
+
+from xinlian import codec
+from xinlian.consensus.certificates import Cert
+from xinlian.consensus.committee import Committee
+
+ID = codec.max_bytes(64)
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_WIRE = MAX_BATCH_BYTES + 4096
+
+
+# -- signed statements ---------------------------------------------------------------------
+
+def vote_message(epoch: int, round_: int, height: int, block_id: bytes) -> bytes:
+    return codec.encode(["xinlian/consensus/vote", epoch, round_, height, block_id])
+
+
+def timeout_message(epoch: int, round_: int, high_qc_round: int) -> bytes:
+    return codec.encode(["xinlian/consensus/timeout", epoch, round_, high_qc_round])
+
+
+def ack_message(epoch: int, digest: bytes) -> bytes:
+    return codec.encode(["xinlian/consensus/ack", epoch, digest])
+
+
+# -- records -------------------------------------------------------------------------------
+
+class QC(codec.Struct):
+    """A quorum certificate: more than 2/3 of the power voted for this block."""
+
+    epoch: int
+    round: int
+    height: int
+    block_id: ID  # type: ignore[valid-type]
+    cert: Cert
+
+
+class TC(codec.Struct):
+    """A timeout certificate: more than 2/3 gave up on `round`, each naming its high QC round."""
+
+    epoch: int
+    round: int
+    high_qc_rounds: list[int]  # one per signer, in bitmap order
+    cert: Cert
+
+
+class BatchCert(codec.Struct):
+    """An availability certificate: more than 1/3 of the power stores this batch."""
+
+    epoch: int
+    digest: ID  # type: ignore[valid-type]
+    author: int
+    count: int
+    cert: Cert
+
+
+class Block(codec.Struct):
+    epoch: int
+    round: int
+    height: int
+    parent: ID  # type: ignore[valid-type]
+    author: int
+    justify: QC  # certifies `parent`
+    tc: TC | None  # present when the previous round ended by timeout
+    payload: list[BatchCert]
+    reconfig: Committee | None  # the next epoch's committee, effective once this commits
+
+
+class Batch(codec.Struct):
+    """Opaque transaction bytes from one author; `count` is what the author says it holds."""
+
+    epoch: int
+    author: int
+    seq: int
+    count: int
+    payload: codec.max_bytes(MAX_BATCH_BYTES)  # type: ignore[valid-type]
+
+
+# -- wire messages -------------------------------------------------------------------------
+
+class Proposal(codec.Struct, tag=1):
+    block: Block
+
+
+class Vote(codec.Struct, tag=2):
+    epoch: int
+    round: int
+    height: int
+    block_id: ID  # type: ignore[valid-type]
+    signature: codec.max_bytes(8192)  # type: ignore[valid-type]
+
+
+class Timeout(codec.Struct, tag=3):
+    epoch: int
+    round: int
+    high_qc: QC
+    last_tc: TC | None  # how the sender entered `round`, so laggards can follow
+    signature: codec.max_bytes(8192)  # type: ignore[valid-type]
+
+
+class Certified(codec.Struct, tag=4):
+    """Certificates sent on their own: the QC that ends an epoch, or the QC and TC that
+    bring a node stuck in an older round up to date."""
+
+    qc: QC
+    tc: TC | None
+
+
+class SyncRequest(codec.Struct, tag=5):
+    block_id: ID  # type: ignore[valid-type]
+
+
+class SyncResponse(codec.Struct, tag=6):
+    blocks: list[Block]  # the requested block first, then its ancestors
+
+
+class BatchMsg(codec.Struct, tag=7):
+    batch: Batch
+
+
+class Ack(codec.Struct, tag=8):
+    epoch: int
+    digest: ID  # type: ignore[valid-type]
+    signature: codec.max_bytes(8192)  # type: ignore[valid-type]
+
+
+class Available(codec.Struct, tag=9):
+    cert: BatchCert
+
+
+class BatchRequest(codec.Struct, tag=10):
+    digest: ID  # type: ignore[valid-type]
+
+
+class BatchResponse(codec.Struct, tag=11):
+    message: codec.max_bytes(MAX_BATCH_BYTES + 1024)  # type: ignore[valid-type]  # a BatchMsg
+
+
+class EpochRequest(codec.Struct, tag=12):
+    """Asks a peer in a later epoch for the QC that closed `epoch`."""
+
+    epoch: int
+
+
+Message = (Proposal | Vote | Timeout | Certified | SyncRequest | SyncResponse | BatchMsg | Ack
+           | Available | BatchRequest | BatchResponse | EpochRequest)
+
+
+def decode_message(data: bytes) -> Message:
+    return codec.decode(data, Message, max_size=MAX_WIRE)
+
+
+def kind(data: bytes) -> str:
+    """The message's type name from its tag, without decoding it (for statistics)."""
+    if len(data) >= 2 and 0x91 <= data[0] <= 0x9F and 1 <= data[1] <= len(_NAMES):
+        return _NAMES[data[1] - 1]
+    return "other"
+
+
+_NAMES = ("proposal", "vote", "timeout", "certified", "sync_request", "sync_response", "batch",
+          "ack", "available", "batch_request", "batch_response", "epoch_request")
