@@ -61,11 +61,13 @@ def test_transfer_commits_and_every_answer_verifies(client: Client, keys: Any) -
 def test_batch_submission_and_polling_wait(client: Client, keys: Any,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(calls, "STATUS_CHUNK", 3)  # each round spans several batch requests
+    monkeypatch.setattr(calls, "SUBMIT_CHUNK", 7)  # and so does the submission
     admin = client.wallet(keys.admin)
     txs = [admin.transfer(keys.address["bob"], 1) for _ in range(20)]
     results = client.submit_many(txs)
     assert [r.hash for r in results] == [t.hash for t in txs]
     assert all(r.accepted for r in results)
+    assert client.submit_many([]) == []
     receipts = client.wait_for_commit([t.hash for t in txs], timeout=30)
     assert sorted(receipts) == sorted(t.hash for t in txs)
     assert all(r.status == 0 for r in receipts.values())

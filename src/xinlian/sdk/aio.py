@@ -25,7 +25,7 @@ from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.client import raw_of, rpc_url
 from xinlian.sdk.errors import CommitTimeout, TransportError
-from xinlian.sdk.ops import Op, Ops
+from xinlian.sdk.ops import Op, Ops, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -236,7 +236,7 @@ class AsyncClient:
         return await self.call(calls.submit(raw_of(tx)))
 
     async def submit_many(self, txs: Iterable[SignedTx | bytes]) -> list[SubmitView]:
-        return await self.call(calls.submit_many([raw_of(t) for t in txs]))
+        return await self._run(submit_all([raw_of(t) for t in txs]))
 
     async def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
                               ) -> dict[bytes, Receipt]:

@@ -21,6 +21,7 @@ from xinlian.node.interface import AccountView, NodeStatus, StateProof
 from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxRejected
 
 T = TypeVar("T")
+SUBMIT_CHUNK = 5000  # transactions per xl_submitTransactions (the server takes up to 20,000)
 STATUS_CHUNK = 500   # status calls per JSON-RPC batch (the server takes up to 1000)
 WATCH_CHUNK = 5000   # hashes per txStatus subscription (the server watches up to 10,000)
 

@@ -23,7 +23,7 @@ from xinlian.node.interface import AccountView, NodeStatus, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.errors import CommitTimeout, TransportError
-from xinlian.sdk.ops import Op, Ops
+from xinlian.sdk.ops import Op, Ops, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -150,8 +150,9 @@ class Client:
         return self.call(calls.submit(raw_of(tx)))
 
     def submit_many(self, txs: Iterable[SignedTx | bytes]) -> list[SubmitView]:
-        """Submit a batch in one request; one result per transaction, in order."""
-        return self.call(calls.submit_many([raw_of(t) for t in txs]))
+        """Submit a batch (one request per `calls.SUBMIT_CHUNK` transactions); one result
+        per transaction, in order."""
+        return self._run(submit_all([raw_of(t) for t in txs]))
 
     def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
                         ) -> dict[bytes, Receipt]:

@@ -8,10 +8,10 @@ answers or setting up a wallet.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any, TypeVar
 
-from xinlian.api.views import BlockView, ChainInfo, TxView
+from xinlian.api.views import BlockView, ChainInfo, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.account import address_of
@@ -23,6 +23,15 @@ from xinlian.sdk.wallet import Wallet
 
 T = TypeVar("T")
 Op = Generator[Call[Any] | list[Call[Any]], Any, T]
+
+
+def submit_all(raws: Sequence[bytes]) -> Op[list[SubmitView]]:
+    """Submit in requests of at most `calls.SUBMIT_CHUNK` transactions (under the server's
+    per-call limit), in order; one result per transaction."""
+    results: list[SubmitView] = []
+    for chunk in calls.chunks(raws, calls.SUBMIT_CHUNK):
+        results.extend((yield calls.submit_many(chunk)))
+    return results
 
 
 class Ops:
