@@ -222,16 +222,17 @@ class Transport:
     """Connections to every member of `membership`; see the module docstring."""
 
     def __init__(self, suite: Suite, key: SigningKey, membership: Membership,
-                 on_message: MessageHandler, *, config: TransportConfig | None = None,
-                 shape_for: ShapeFor | None = None, sock: socket.socket | None = None,
-                 listen: tuple[str, int] | None = None, seed: int | None = None) -> None:
+                 on_message: MessageHandler | None = None, *,
+                 config: TransportConfig | None = None, shape_for: ShapeFor | None = None,
+                 sock: socket.socket | None = None, listen: tuple[str, int] | None = None,
+                 seed: int | None = None) -> None:
         self.suite = suite
         self.key = key
         self.membership = membership
         self.node_id = node_id_of(suite, key.public_key)
         self.config = config or TransportConfig()
         self.stats = Stats()
-        self._on_message = on_message
+        self.on_message: MessageHandler = on_message or (lambda _sender, _message: None)
         self._shape_for = shape_for
         self._sock = sock
         own = membership.peer(self.node_id)
@@ -472,7 +473,7 @@ class Transport:
         cfg = self.config
         bad = 0
         time = asyncio.get_running_loop().time
-        deliver = self._on_message
+        deliver = self.on_message
         while True:
             batch = await frames.frames()
             now = time()

@@ -1,0 +1,209 @@
+"""NetworkRuntime: drives one sans-I/O protocol core over the transport on an asyncio loop.
+
+Theory of operation. Everything that reaches the core is an event in one FIFO: `Start`
+once, `Receive` for each authenticated message (the sender is the id the handshake
+proved), `Timeout` when a timer set by the core fires, and `Input` from the application.
+A single task takes events in order, calls `core.handle`, and carries out the returned
+actions in order, as xinlian.sim.protocol requires:
+
+- `Persist`: consecutive Persists are written as one LMDB batch, synced to disk (in a
+  worker thread, so the sockets keep moving) before the next non-Persist action runs;
+- `Send` / `Broadcast`: queued on the transport (never blocking; a full queue drops and
+  counts, see transport.py); a message to this node itself comes back as a `Receive`;
+- `SetTimer` / `CancelTimer`: `loop.call_at` on the core's millisecond clock; setting a
+  timer again replaces it, and a timer cancelled or replaced after it fired but before its
+  event was handled is not delivered;
+- `Deliver`: passed to the application callback.
+
+The core's clock is milliseconds since the Unix epoch at start-up, advancing with the
+loop's monotonic clock, so it never jumps backwards while the node runs. A core that
+raises stops the runtime (fail-stop: its state can no longer be trusted); `run()` re-raises.
+After a crash, `persisted(store, db)` gives back every value the core persisted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from xinlian.network.transport import Transport
+from xinlian.sim.protocol import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    Core,
+    Deliver,
+    Event,
+    Input,
+    NodeId,
+    Persist,
+    Receive,
+    Send,
+    SetTimer,
+    Start,
+    Timeout,
+)
+from xinlian.storage.kv import Store, WriteBatch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "core"
+
+
+@dataclass(frozen=True, slots=True)
+class _Fired:
+    timer: str
+    token: object
+
+
+def persisted(store: Store, db: str = DEFAULT_DB) -> dict[bytes, bytes]:
+    """Every key and value a core persisted, to rebuild it after a restart."""
+    return dict(store.scan(db))
+
+
+class NetworkRuntime:
+    """Runs `core` over `transport`, persisting into sub-database `db` of `store`."""
+
+    def __init__(self, core: Core, transport: Transport, store: Store, *,
+                 deliver: Callable[[Any], None], db: str = DEFAULT_DB) -> None:
+        self.core = core
+        self.transport = transport
+        self.store = store
+        self.db = db
+        self.node_id: NodeId = transport.node_id
+        self._deliver = deliver
+        self._events: deque[Event | _Fired] = deque()
+        self._wake = asyncio.Event()
+        self._timers: dict[str, tuple[asyncio.TimerHandle, object]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._origin_ms = 0
+        self._origin_loop = 0.0
+        self.events_handled = 0
+        transport.on_message = self._on_message
+
+    # -- clock ----------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        loop = asyncio.get_running_loop()
+        return self._origin_ms + int((loop.time() - self._origin_loop) * 1000)
+
+    def _loop_time(self, at_ms: int) -> float:
+        return self._origin_loop + (at_ms - self._origin_ms) / 1000.0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the transport and the event task; the core sees `Start` first."""
+        loop = asyncio.get_running_loop()
+        self._origin_ms = time.time_ns() // 1_000_000
+        self._origin_loop = loop.time()
+        await self.transport.start()
+        self._events.appendleft(Start(self.now_ms()))
+        self._wake.set()
+        self._task = asyncio.create_task(self._run())
+
+    async def run(self) -> None:
+        """Wait until the runtime stops; re-raises the core's exception if it failed."""
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        for handle, _ in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.debug("core had failed before stop", exc_info=True)
+        await self.transport.close()
+
+    # -- events in ------------------------------------------------------------------------
+
+    def _push(self, event: Event | _Fired) -> None:
+        self._events.append(event)
+        self._wake.set()
+
+    def _on_message(self, sender: NodeId, message: bytes) -> None:
+        self._push(Receive(self.now_ms(), sender, message))
+
+    def input(self, value: Any) -> None:
+        """Hand the core something from the local application."""
+        self._push(Input(self.now_ms(), value))
+
+    def _fire(self, timer: str, token: object) -> None:
+        self._push(_Fired(timer, token))
+
+    async def _run(self) -> None:
+        events = self._events
+        while True:
+            while not events:
+                self._wake.clear()
+                await self._wake.wait()
+            event = events.popleft()
+            if isinstance(event, _Fired):
+                current = self._timers.get(event.timer)
+                if current is None or current[1] is not event.token:
+                    continue  # cancelled or replaced after it fired
+                del self._timers[event.timer]
+                event = Timeout(self.now_ms(), event.timer)
+            actions = self.core.handle(event)
+            self.events_handled += 1
+            await self._apply(actions)
+
+    # -- actions out ----------------------------------------------------------------------
+
+    async def _apply(self, actions: Iterable[Action]) -> None:
+        batch = WriteBatch()
+        for action in actions:
+            if isinstance(action, Persist):
+                batch.put(self.db, action.key, action.value)
+                continue
+            if len(batch):
+                await self._commit(batch)
+            if isinstance(action, Send):
+                self._send(action.to, action.message)
+            elif isinstance(action, Broadcast):
+                for to in action.to:
+                    self._send(to, action.message)
+            elif isinstance(action, SetTimer):
+                self._set_timer(action.timer, action.at_ms)
+            elif isinstance(action, CancelTimer):
+                entry = self._timers.pop(action.timer, None)
+                if entry is not None:
+                    entry[0].cancel()
+            elif isinstance(action, Deliver):
+                try:
+                    self._deliver(action.value)
+                except Exception:
+                    log.exception("deliver callback failed")
+            else:
+                raise TypeError(f"unknown action {action!r}")
+        if len(batch):
+            await self._commit(batch)
+
+    async def _commit(self, batch: WriteBatch) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.store.commit, batch)
+
+    def _send(self, to: NodeId, message: bytes) -> None:
+        if to == self.node_id:
+            self._push(Receive(self.now_ms(), to, message))
+        else:
+            self.transport.send(to, message)
+
+    def _set_timer(self, timer: str, at_ms: int) -> None:
+        old = self._timers.pop(timer, None)
+        if old is not None:
+            old[0].cancel()
+        token = object()
+        handle = asyncio.get_running_loop().call_at(self._loop_time(at_ms), self._fire,
+                                                    timer, token)
+        self._timers[timer] = (handle, token)

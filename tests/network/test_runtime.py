@@ -1,0 +1,211 @@
+"""NetworkRuntime: a small counter core on 4 nodes over real sockets, timers, persistence."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xinlian.crypto.suites import Suite, get_suite
+from xinlian.network.runtime import NetworkRuntime, persisted
+from xinlian.network.transport import Transport
+from xinlian.sim.protocol import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    Deliver,
+    Event,
+    Input,
+    NodeId,
+    Persist,
+    Receive,
+    Send,
+    SetTimer,
+    Start,
+    Timeout,
+)
+from xinlian.storage.kv import Store
+
+from .conftest import membership, node_keys
+from .harness import Cluster
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class CounterCore:
+    """Input n: persist it, broadcast count:n to everyone (itself included); each receiver
+    acks; when all acks for n are in, deliver ("acked", n). Timers: 'boot' fires once,
+    'never' is set and cancelled, 'twice' is set and then replaced."""
+
+    def __init__(self, me: NodeId, members: Sequence[NodeId]) -> None:
+        self.me = me
+        self.members = tuple(members)
+        self.acks: dict[int, set[NodeId]] = {}
+        self.fired: list[str] = []
+
+    def handle(self, event: Event) -> list[Action]:
+        if isinstance(event, Start):
+            return [SetTimer("boot", event.now_ms + 5), SetTimer("never", event.now_ms + 20),
+                    SetTimer("twice", event.now_ms + 10_000), CancelTimer("never"),
+                    SetTimer("twice", event.now_ms + 15)]
+        if isinstance(event, Timeout):
+            self.fired.append(event.timer)
+            return [Deliver(("timer", event.timer))]
+        if isinstance(event, Input):
+            n = int(event.value)
+            self.acks[n] = set()
+            return [Persist(b"last", b"%d" % n),
+                    Broadcast(self.members, b"count:%d" % n)]
+        if isinstance(event, Receive):
+            kind, _, n = event.message.partition(b":")
+            if kind == b"count":
+                return [Persist(b"seen/" + event.sender + b"/" + n, b"1"),
+                        Send(event.sender, b"ack:" + n)]
+            if kind == b"ack" and int(n) in self.acks:
+                acks = self.acks[int(n)]
+                acks.add(event.sender)
+                if len(acks) == len(self.members):
+                    return [Deliver(("acked", int(n)))]
+            return []  # anything else is dropped, as the contract asks
+        return []
+
+
+class Node:
+    def __init__(self, runtime: NetworkRuntime) -> None:
+        self.runtime = runtime
+        self.delivered: list[Any] = []
+        self._waiters: list[tuple[Any, asyncio.Future[None]]] = []
+
+    def __call__(self, value: Any) -> None:
+        self.delivered.append(value)
+        for want, fut in self._waiters:
+            if want == value and not fut.done():
+                fut.set_result(None)
+
+    async def delivered_value(self, value: Any) -> None:
+        if value in self.delivered:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((value, fut))
+        await fut
+
+
+def _runtimes(cluster: Cluster, tmp_path: Path) -> tuple[list[Node], list[Store]]:
+    nodes, stores = [], []
+    for i in range(len(cluster.ids)):
+        store = Store(tmp_path / f"node{i}", sub_dbs=("core",))
+        core = CounterCore(cluster.ids[i], cluster.ids)
+        holder: list[Node] = []
+        runtime = NetworkRuntime(core, cluster.node(i), store,
+                                 deliver=lambda v, h=holder: h[0](v))
+        holder.append(Node(runtime))
+        nodes.append(holder[0])
+        stores.append(store)
+    return nodes, stores
+
+
+@pytest.mark.parametrize("suite_name", ["intl", "sm", "pq"])
+def test_four_nodes_count_and_ack(suite_name: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite(suite_name), 4)
+        nodes, stores = _runtimes(cluster, tmp_path)
+        try:
+            for node in nodes:
+                await node.runtime.start()
+            for node in nodes:
+                await node.delivered_value(("timer", "boot"))
+            for i, node in enumerate(nodes):
+                node.runtime.input(i + 1)
+            for i, node in enumerate(nodes):
+                await node.delivered_value(("acked", i + 1))
+                await node.delivered_value(("timer", "twice"))
+            for i, store in enumerate(stores):
+                values = persisted(store)
+                assert values[b"last"] == b"%d" % (i + 1)
+                for j, sender in enumerate(cluster.ids):
+                    assert values[b"seen/" + sender + b"/%d" % (j + 1)] == b"1"
+            for node in nodes:
+                core = node.runtime.core
+                assert isinstance(core, CounterCore)
+                assert core.fired == ["boot", "twice"]  # 'never' cancelled, 'twice' replaced
+        finally:
+            for node in nodes:
+                await node.runtime.stop()
+            for store in stores:
+                store.close()
+
+    asyncio.run(main())
+
+
+class PersistThenSend:
+    """On Input: persist the value, then send it; the receiver checks the sender's disk."""
+
+    def __init__(self, peer: NodeId) -> None:
+        self.peer = peer
+
+    def handle(self, event: Event) -> list[Action]:
+        if isinstance(event, Input):
+            return [Persist(b"k", event.value), Persist(b"k2", event.value),
+                    Send(self.peer, event.value)]
+        if isinstance(event, Receive):
+            return [Deliver(event.message)]
+        return []
+
+
+def test_persist_is_durable_before_the_next_action(tmp_path: Path) -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite("intl"), 2)
+        stores = [Store(tmp_path / f"n{i}", sub_dbs=("core",)) for i in range(2)]
+        got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        on_disk: list[bytes | None] = []
+
+        def receive(value: Any) -> None:
+            on_disk.append(stores[0].get("core", b"k2"))  # the sender's store, right now
+            got.set_result(value)
+
+        runtimes = [
+            NetworkRuntime(PersistThenSend(cluster.ids[1]), cluster.node(0), stores[0],
+                           deliver=lambda v: None),
+            NetworkRuntime(PersistThenSend(cluster.ids[0]), cluster.node(1), stores[1],
+                           deliver=receive),
+        ]
+        try:
+            for r in runtimes:
+                await r.start()
+            runtimes[0].input(b"v1")
+            assert await got == b"v1"
+            assert on_disk == [b"v1"]
+        finally:
+            for r in runtimes:
+                await r.stop()
+            for s in stores:
+                s.close()
+
+    asyncio.run(main())
+
+
+class Exploding:
+    def handle(self, event: Event) -> list[Action]:
+        if isinstance(event, Input):
+            raise RuntimeError("core bug")
+        return []
+
+
+def test_a_failing_core_stops_the_runtime(tmp_path: Path) -> None:
+    async def main() -> None:
+        suite: Suite = get_suite("intl")
+        keys = node_keys(suite, 1)
+        transport = Transport(suite, keys[0], membership(suite, keys),
+                              listen=("127.0.0.1", 0))
+        with Store(tmp_path / "n", sub_dbs=("core",)) as store:
+            runtime = NetworkRuntime(Exploding(), transport, store, deliver=lambda v: None)
+            await runtime.start()
+            runtime.input(1)
+            with pytest.raises(RuntimeError, match="core bug"):
+                await runtime.run()
+            await runtime.stop()
+
+    asyncio.run(main())
