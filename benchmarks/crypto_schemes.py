@@ -225,6 +225,13 @@ def _ring_for(group: Group, n: int) -> None:
         emit("ring", "sign", sign_s * 1e3, "ms", **tags)
         emit("ring", "verify", verify_s * 1e3, "ms", **tags)
         emit("ring", "size", len(codec.encode(sig)), "bytes", **tags)
+    traced = ring.sign_traceable(b"m", b"ctx", keys, signer)
+    tags = {"group": group.name, "n": n, "kind": "traceable"}
+    sign_s = per_op(partial(ring.sign_traceable, b"m", b"ctx", keys, signer), reps)
+    verify_s = per_op(partial(ring.verify_traceable, traced, b"m", keys), reps)
+    emit("ring", "sign", sign_s * 1e3, "ms", **tags)
+    emit("ring", "verify", verify_s * 1e3, "ms", **tags)
+    emit("ring", "size", len(codec.encode(traced)), "bytes", **tags)
 
 
 # --- proxy re-encryption ---------------------------------------------------------------------

@@ -303,3 +303,66 @@ def test_opener_committee_from_the_dkg():
     assert ring.verify_opening(sig, keys, openers, opening) == keys[2]
     with pytest.raises(ring.InvalidOpeningError):
         ring.open_signature(sig, keys, openers, parts[:1])
+
+
+@pytest.mark.parametrize("group", [ED25519, SM2], ids=lambda g: g.name)
+def test_traceable_double_use_reveals_the_signer(group):
+    xs, keys = members(group, 6, seed=50)
+    a = ring.sign_traceable(b"spend coin 9 to A", b"coin-9", keys, xs[4], rng=rng_of(51))
+    b = ring.sign_traceable(b"spend coin 9 to B", b"coin-9", keys, xs[4], rng=rng_of(52))
+    ring.verify_traceable(a, b"spend coin 9 to A", keys)
+    ring.verify_traceable(
+        codec.decode(codec.encode(b), ring.TraceableSignature), b"spend coin 9 to B", keys
+    )
+    kind, key = ring.trace((a, b"spend coin 9 to A"), (b, b"spend coin 9 to B"), keys)
+    assert kind is ring.Trace.TRACED and key == keys[4]
+    # the same message twice is linked but stays anonymous
+    again = ring.sign_traceable(b"spend coin 9 to A", b"coin-9", keys, xs[4], rng=rng_of(53))
+    assert ring.trace((a, b"spend coin 9 to A"), (again, b"spend coin 9 to A"), keys) == (
+        ring.Trace.LINKED,
+        None,
+    )
+    # other signers, or another context, are independent
+    other = ring.sign_traceable(b"spend coin 9 to B", b"coin-9", keys, xs[1], rng=rng_of(54))
+    assert ring.trace((a, b"spend coin 9 to A"), (other, b"spend coin 9 to B"), keys) == (
+        ring.Trace.INDEPENDENT,
+        None,
+    )
+    elsewhere = ring.sign_traceable(b"spend coin 9 to B", b"coin-10", keys, xs[4], rng=rng_of(55))
+    assert (
+        ring.trace((a, b"spend coin 9 to A"), (elsewhere, b"spend coin 9 to B"), keys)[0]
+        is ring.Trace.INDEPENDENT
+    )
+
+
+@settings(max_examples=10)
+@given(n=st.integers(2, 6), data=st.data())
+def test_traceable_any_member_signs_and_forgeries_fail(n, data):
+    xs, keys = members(ED25519, n, seed=60 + n)
+    pi = data.draw(st.integers(0, n - 1))
+    sig = ring.sign_traceable(b"m", b"ctx", keys, xs[pi], rng=rng_of(pi))
+    ring.verify_traceable(sig, b"m", keys)
+    with pytest.raises(ring.InvalidRingSignatureError):
+        ring.verify_traceable(sig, b"m2", keys)
+    with pytest.raises(ring.InvalidRingSignatureError):
+        ring.verify_traceable(sig, b"m", list(reversed(keys)))
+    # a signer cannot escape tracing by moving its line: a different A_1 breaks the proof
+    shifted = ring.TraceableSignature(
+        sig.group,
+        sig.context,
+        (ED25519.decode_element(sig.a1) + ED25519.generator()).encode(),
+        sig.challenges,
+        sig.responses,
+    )
+    with pytest.raises(ring.InvalidRingSignatureError):
+        ring.verify_traceable(shifted, b"m", keys)
+    with pytest.raises(ring.MalformedRingSignatureError):
+        ring.verify_traceable(
+            ring.TraceableSignature(
+                sig.group, sig.context, sig.a1, sig.challenges[1:], sig.responses
+            ),
+            b"m",
+            keys,
+        )
+    with pytest.raises(ring.InvalidRingError):
+        ring.sign_traceable(b"m", b"ctx", keys, ED25519.random_scalar(rng_of(7)))

@@ -49,6 +49,13 @@ from xinlian.crypto.ring.opening import (
     partial_open,
     verify_opening,
 )
+from xinlian.crypto.ring.traceable import (
+    Trace,
+    TraceableSignature,
+    sign_traceable,
+    trace,
+    verify_traceable,
+)
 
 __all__ = [
     "MAX_RING",
@@ -65,12 +72,17 @@ __all__ = [
     "RevokedKeyError",
     "RingError",
     "RingSignature",
+    "Trace",
+    "TraceableSignature",
     "key_image",
     "link_base",
     "linked",
     "open_signature",
     "partial_open",
     "sign",
+    "sign_traceable",
+    "trace",
     "verify",
     "verify_opening",
+    "verify_traceable",
 ]
