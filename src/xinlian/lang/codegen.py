@@ -38,7 +38,6 @@ BLOCK_VOID = 0x40
 # host imports: name -> (params, results)
 I32, I64 = W.I32, W.I64
 HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
-    "ret_read": ([I32], []),
     "storage_read": ([I32, I32], [I32]),
     "storage_write": ([I32, I32, I32, I32], []),
     "emit": ([I32, I32, I32], []),

@@ -171,22 +171,14 @@ _helper("mem_read", ["i32", "i32"], ["bytes"], """
     end
     local.get 2""", ("bytes", "i32"))
 
-# (len) -> bytes: the host's return buffer
+# (len) -> bytes: a host result (hosts write results at offset 0)
 _helper("host_bytes", ["i32"], ["bytes"], """
-    local.get 0
-    call $ensure
-    i32.const 0
-    call @ret_read
     i32.const 0
     local.get 0
     call $mem_read""")
 
-# (len) -> cursor: a reader over the host's return buffer, copied to memory at 0
+# (len) -> cursor: a reader over a host result in place
 _helper("host_reader", ["i32"], ["cursor"], """
-    local.get 0
-    call $ensure
-    i32.const 0
-    call @ret_read
     local.get 0
     call $r_mem""")
 

@@ -2,8 +2,8 @@
 
 Every function is deterministic: results depend only on the call's inputs, the contract
 state and the block context the executor supplies, never on clocks, randomness or the
-machine. Byte results go through a per-frame return buffer (`ret_read` copies it into
-linear memory), so the host never writes where the program did not ask.
+machine. Byte results are written at offset 0 of the program's linear memory, its I/O
+window, which the program reads before its next host call; the host writes nowhere else.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from xinlian.lang.errors import (
     ArgumentError,
     EngineError,
     OutOfFuelError,
+    OutOfMemoryError,
     RevertError,
     TrapError,
 )
@@ -41,7 +42,6 @@ _HASHES = [hashes.sm3, hashes.sha256, hashes.keccak256]
 # by the host is metered like work done by the program. Which arguments are byte lengths:
 # name -> (base, per byte, positions of length arguments).
 FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    "ret_read": (20, 1, ()),
     "storage_read": (500, 1, (1,)),
     "storage_write": (2000, 4, (1, 3)),
     "emit": (500, 2, (2,)),
@@ -108,7 +108,6 @@ class Frame:
     loaded: Loaded
     depth: int
     memory: wasmtime.Memory | None = None
-    ret: bytes = b""
     events: list[Any] = field(default_factory=list)
     async_calls: list[AsyncRequest] = field(default_factory=list)
     failure: EngineError | None = None
@@ -153,8 +152,6 @@ class HostApi:
         def call(caller: wasmtime.Caller, *args: int) -> Any:
             try:
                 size = sum(max(0, args[i]) for i in lengths)
-                if name == "ret_read":
-                    size = len(self.top.ret)
                 extra = VERIFY_FUEL[args[0]] if name == "verify" else 0
                 charge(caller, base + extra + per_byte * size)
                 return fn(caller, *args)
@@ -176,22 +173,26 @@ class HostApi:
             raise HostFault(TrapError("host call read outside linear memory"))
         return bytes(mem.read(caller, ptr, ptr + n))
 
-    def give(self, data: bytes) -> int:
-        self.top.ret = data
+    def give(self, caller: wasmtime.Caller, data: bytes) -> int:
+        """Write a result at offset 0 of the program's memory (growing it within the
+        limit); the program reads it from there before its next host call."""
+        mem = self.top.memory
+        assert mem is not None
+        short = len(data) - mem.data_len(caller)
+        if short > 0:
+            try:
+                mem.grow(caller, (short + 0xFFFF) >> 16)
+            except wasmtime.WasmtimeError:
+                raise HostFault(OutOfMemoryError("host result exceeds the memory limit")) from None
+        charge(caller, len(data))
+        mem.write(caller, data, 0)
         return len(data)
 
     # --- host functions ---------------------------------------------------------------------
-    def h_ret_read(self, caller: wasmtime.Caller, dst: int) -> None:
-        mem = self.top.memory
-        assert mem is not None
-        if dst < 0 or dst + len(self.top.ret) > mem.data_len(caller):
-            raise HostFault(TrapError("host call wrote outside linear memory"))
-        mem.write(caller, self.top.ret, dst)
-
     def h_storage_read(self, caller: wasmtime.Caller, kp: int, kl: int) -> int:
         f = self.top
         v = f.world.state.get(f.contract, self.read(caller, kp, kl))
-        return -1 if v is None else self.give(v)
+        return -1 if v is None else self.give(caller, v)
 
     def h_storage_write(self, caller: wasmtime.Caller, kp: int, kl: int, vp: int,
                         vl: int) -> None:
@@ -220,14 +221,14 @@ class HostApi:
 
     def h_context(self, caller: wasmtime.Caller, which: int) -> int:
         f = self.top
-        return self.give(f.caller if which == 0 else f.contract)
+        return self.give(caller, f.caller if which == 0 else f.contract)
 
     def h_block(self, caller: wasmtime.Caller, which: int) -> int:
         w = self.top.world
         return (w.block_number if which == 0 else w.block_time) & _MASK64
 
     def h_hash(self, caller: wasmtime.Caller, alg: int, p: int, n: int) -> int:
-        return self.give(_HASHES[alg](self.read(caller, p, n)))
+        return self.give(caller, _HASHES[alg](self.read(caller, p, n)))
 
     def h_verify(self, caller: wasmtime.Caller, alg: int, p: int, n: int) -> int:
         pk, msg, sig = abi.decode_many([BYTES, BYTES, BYTES], self.read(caller, p, n))
@@ -246,16 +247,15 @@ class HostApi:
         f = self.top
         target, method, payload = abi.decode_many([ADDRESS, STRING, BYTES],
                                                   self.read(caller, p, n))
-        err = self.nested(caller, f, target, method, payload)
-        if err is None:
-            return len(f.ret)
-        f.last_callee_error = err
-        name = err.error_name if isinstance(err, RevertError) else err.name
-        f.ret = name.encode()
-        return -(len(f.ret) + 1)
+        result = self.nested(caller, f, target, method, payload)
+        if isinstance(result, bytes):
+            return self.give(caller, result)
+        f.last_callee_error = result
+        name = result.error_name if isinstance(result, RevertError) else result.name
+        return -(self.give(caller, name.encode()) + 1)
 
     def nested(self, caller: wasmtime.Caller, f: Frame, target: bytes, method: str,
-               payload: bytes) -> EngineError | None:
+               payload: bytes) -> bytes | EngineError:
         if f.depth + 1 >= MAX_CALL_DEPTH:
             return TrapError("cross-contract call depth limit reached")
         try:
@@ -276,10 +276,9 @@ class HostApi:
             return exc
         finally:
             self.stack.pop()
-        f.ret = raw
         f.events.extend(sub.events)
         f.async_calls.extend(sub.async_calls)
-        return None
+        return raw
 
     def h_async_call(self, caller: wasmtime.Caller, p: int, n: int) -> None:
         f = self.top
