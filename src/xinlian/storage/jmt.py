@@ -89,29 +89,15 @@ _UNCHANGED: Any = object()
 _Item = tuple[bytes, str, "bytes | None"]  # (path, path as hex, value or None to delete)
 
 
-def _merkle_root(hasher: Hasher, slots: list[bytes]) -> bytes:
-    """The root of the binary Merkle tree over 16 child hashes (the write path's hash)."""
+def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
+    """The binary layers over 16 child hashes (EMPTY where absent), root layer first:
+    [[root], [2], [4], [8], slots]."""
+    layers = [slots]
     layer = slots
     for _ in range(4):
         layer = [EMPTY if a is EMPTY and b is EMPTY else hasher(NODE_PREFIX + a + b)
                  for a, b in zip(layer[::2], layer[1::2], strict=True)]
-    return layer[0]
-
-
-def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
-    """The binary layers over 16 child hashes, root layer first: [[root], [2], [4], [8], [16]]."""
-    layers = [slots]
-    layer = slots
-    while len(layer) > 1:
-        nxt = []
-        for i in range(0, len(layer), 2):
-            left, right = layer[i], layer[i + 1]
-            if left is EMPTY and right is EMPTY:
-                nxt.append(EMPTY)
-            else:
-                nxt.append(hasher(NODE_PREFIX + left + right))
-        layers.append(nxt)
-        layer = nxt
+        layers.append(layer)
     layers.reverse()
     return layers
 
@@ -173,7 +159,9 @@ class _Overlay:
 
 
 class StateTree:
-    """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash)."""
+    """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash);
+    `cache_nodes` bounds the decoded internal nodes kept in memory (about 0.7 KiB each).
+    One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 500_000) -> None:
         missing = [db for db in SUB_DBS if db not in store.sub_dbs]
@@ -252,7 +240,8 @@ class StateTree:
                 node = _node_decoder.decode(raw)
             except msgspec.DecodeError as exc:
                 raise CorruptDataError(f"bad tree node {key.hex()}: {exc}") from exc
-            self._remember(key, node)
+            if isinstance(node, InternalNode):  # leaves are read once per update, rarely twice
+                self._remember(key, node)
         return node
 
     # -- reads -------------------------------------------------------------------------
@@ -464,7 +453,7 @@ class _Writer:
                 bitmap |= 1 << nib
                 present.append(slots[nib])
                 present_versions.append(versions[nib])
-        hash_ = _merkle_root(self._hasher, slots)
+        hash_ = _merkle16(self._hasher, slots)[0][0]
         node = InternalNode(bitmap, b"".join(present), present_versions, leaves)
         self._write(self._vkey + hexpath.encode(), node)
         return (hash_, self._version, False)
