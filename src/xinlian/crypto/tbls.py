@@ -9,8 +9,10 @@ Any t partials combine by Lagrange interpolation in the exponent, sum(lambda_i *
 into x*H(m): *the* BLS signature of the group key, which every BLS verifier accepts and
 which does not depend on which t signers took part (so it can serve as a randomness beacon).
 
-Combination is optimistic: combine the first t partials and verify once; only when that
-fails are partials checked one by one, the invalid ones named, and the rest recombined.
+Keys come from the project's DKG run over `BLS_G1` (BLS12-381 G1 behind the groups API),
+or from a trusted dealer in tests. Combination is optimistic: combine the first t partials
+and verify once; only when that fails are partials checked one by one, the invalid ones
+named, and the rest recombined.
 
 blspy (Chia's BLST-based binding) signs and verifies; py-arkworks-bls12381 provides the
 scalar multiplications that blspy does not expose (Lagrange combination, Feldman
@@ -20,6 +22,7 @@ commitments, randomised batch verification). Points are always decoded with subg
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Sequence
 from enum import Enum
@@ -39,7 +42,11 @@ from xinlian.crypto.groups import (
     IdentityElementError,
     NonCanonicalEncodingError,
     NotOnCurveError,
+    Rng,
     SmallSubgroupError,
+    evaluate,
+    lagrange_coefficient,
+    random_polynomial,
 )
 from xinlian.crypto.groups import Scalar as GroupScalar
 from xinlian.crypto.groups.xmd import hash_to_field
@@ -207,81 +214,7 @@ def _bls_g2(data: bytes) -> blspy.G2Element:
         raise InvalidPointError(f"not a G2 subgroup point: {exc}") from None
 
 
-def lagrange_at_zero(indices: Sequence[int]) -> list[int]:
-    """lambda_i for interpolating f(0) from f(i), i in indices (distinct, non-zero mod r)."""
-    coefficients = []
-    for i in indices:
-        num, den = 1, 1
-        for j in indices:
-            if j != i:
-                num = num * j % ORDER
-                den = den * (j - i) % ORDER
-        coefficients.append(num * pow(den, -1, ORDER) % ORDER)
-    return coefficients
-
-
-def _random_scalar(seed: bytes | None, label: bytes) -> int:
-    if seed is None:
-        return 1 + secrets.randbelow(ORDER - 1)
-    wide = hashlib.sha512(b"xinlian/tbls/" + label + b"/" + seed).digest()
-    return 1 + int.from_bytes(wide, "big") % (ORDER - 1)
-
-
-# --- key generation ------------------------------------------------------------------------
-
-
-def _check_params(n: int, t: int) -> None:
-    if not 1 <= t <= n <= MAX_PARTIES:
-        raise InvalidShareError(f"need 1 <= t <= n <= {MAX_PARTIES}, got t={t}, n={n}")
-
-
-def deal(n: int, t: int, seed: bytes | None = None) -> tuple[PublicKeySet, list[KeyShare]]:
-    """A trusted dealer's t-of-n sharing (genesis ceremonies and tests).
-
-    Without a dealer, run the DKG and pass its Feldman commitments to `key_set_from_commitments`.
-    `seed` makes the sharing reproducible and must never be used for real keys.
-    """
-    _check_params(n, t)
-    coeffs = [_random_scalar(seed, b"coef%d" % k) for k in range(t)]
-    shares = []
-    for i in range(1, n + 1):
-        value = 0
-        for c in reversed(coeffs):
-            value = (value * i + c) % ORDER
-        shares.append(KeyShare(index=i, secret=value.to_bytes(32, "big")))
-    commitments = [(ark.G1Point() * _scalar(c)).to_compressed_bytes() for c in coeffs]
-    return key_set_from_commitments(n, [bytes(c) for c in commitments]), shares
-
-
-def key_set_from_commitments(n: int, commitments: Sequence[bytes]) -> PublicKeySet:
-    """The public key set from Feldman commitments C_k = a_k * g1 to f's coefficients.
-
-    X_i = sum_k i^k * C_k, so a DKG (whose output is such commitments) yields the keys that
-    partial signatures are checked against.
-    """
-    t = len(commitments)
-    _check_params(n, t)
-    points = [_g1(c) for c in commitments]
-    share_keys = []
-    for i in range(1, n + 1):
-        powers = [_scalar(pow(i, k, ORDER)) for k in range(t)]
-        key = ark.G1Point.multiexp_unchecked(points, powers)
-        share_keys.append(bytes(key.to_compressed_bytes()))
-    return PublicKeySet(threshold=t, group_key=bytes(commitments[0]), share_keys=share_keys)
-
-
-def check_share(key_set: PublicKeySet, share: KeyShare) -> None:
-    """Raise InvalidShareError unless share.secret * g1 is the published key for its index."""
-    if not 1 <= share.index <= key_set.n:
-        raise InvalidShareError(f"share index {share.index} outside 1..{key_set.n}")
-    value = int.from_bytes(share.secret, "big")
-    if not 0 < value < ORDER:
-        raise InvalidShareError("share secret is not a non-zero scalar")
-    if bytes(blspy.PrivateKey.from_bytes(share.secret).get_g1()) != key_set.share_key(share.index):
-        raise InvalidShareError(f"share {share.index} does not match its public key")
-
-
-# --- keys from the project's DKG ----------------------------------------------------------
+# --- BLS12-381 G1 as a group of the groups API ----------------------------------------------
 
 
 class Bls12381G1(Group):
@@ -344,6 +277,68 @@ _G1_ZERO = ark.G1Point.identity()
 BLS_G1 = Bls12381G1()
 
 
+# --- key generation ------------------------------------------------------------------------
+
+
+def _check_params(n: int, t: int) -> None:
+    if not 1 <= t <= n <= MAX_PARTIES:
+        raise InvalidShareError(f"need 1 <= t <= n <= {MAX_PARTIES}, got t={t}, n={n}")
+
+
+def _seeded(seed: bytes) -> Rng:
+    """A reproducible byte stream (SHAKE-256 of the seed) for test and benchmark dealings."""
+    stream = hashlib.shake_256(b"xinlian/tbls/deal/" + seed)
+    taken = 0
+
+    def take(k: int) -> bytes:
+        nonlocal taken
+        out = stream.digest(taken + k)[taken:]
+        taken += k
+        return out
+
+    return take
+
+
+def deal(n: int, t: int, seed: bytes | None = None) -> tuple[PublicKeySet, list[KeyShare]]:
+    """A trusted dealer's t-of-n sharing (single-operator setups and tests).
+
+    Without a dealer, run the DKG over `BLS_G1` and use `key_set_from_package`.
+    `seed` makes the sharing reproducible and must never be used for real keys.
+    """
+    _check_params(n, t)
+    coeffs = random_polynomial(BLS_G1, t - 1, rng=os.urandom if seed is None else _seeded(seed))
+    shares = [KeyShare(index=i, secret=evaluate(coeffs, i).encode()) for i in range(1, n + 1)]
+    return key_set_from_commitments(n, [BLS_G1.base_mul(c).encode() for c in coeffs]), shares
+
+
+def key_set_from_commitments(n: int, commitments: Sequence[bytes]) -> PublicKeySet:
+    """The public key set from Feldman commitments C_k = a_k * g1 to f's coefficients.
+
+    X_i = sum_k i^k * C_k, so a DKG (whose output is such commitments) yields the keys that
+    partial signatures are checked against.
+    """
+    t = len(commitments)
+    _check_params(n, t)
+    points = [_g1(c) for c in commitments]
+    share_keys = []
+    for i in range(1, n + 1):
+        powers = [_scalar(pow(i, k, ORDER)) for k in range(t)]
+        key = ark.G1Point.multiexp_unchecked(points, powers)
+        share_keys.append(bytes(key.to_compressed_bytes()))
+    return PublicKeySet(threshold=t, group_key=bytes(commitments[0]), share_keys=share_keys)
+
+
+def check_share(key_set: PublicKeySet, share: KeyShare) -> None:
+    """Raise InvalidShareError unless share.secret * g1 is the published key for its index."""
+    if not 1 <= share.index <= key_set.n:
+        raise InvalidShareError(f"share index {share.index} outside 1..{key_set.n}")
+    value = int.from_bytes(share.secret, "big")
+    if not 0 < value < ORDER:
+        raise InvalidShareError("share secret is not a non-zero scalar")
+    if bytes(blspy.PrivateKey.from_bytes(share.secret).get_g1()) != key_set.share_key(share.index):
+        raise InvalidShareError(f"share {share.index} does not match its public key")
+
+
 def key_set_from_package(package: PublicKeyPackage) -> PublicKeySet:
     """The public key set of a DKG run over `BLS_G1` whose members are 1..n."""
     if package.group is not BLS_G1:
@@ -394,7 +389,8 @@ def verify(group_key: bytes, message: bytes, signature: bytes, scheme: Scheme = 
 
 
 def _interpolate(partials: Sequence[PartialSignature]) -> bytes:
-    lambdas = lagrange_at_zero([p.index for p in partials])
+    ids = [p.index for p in partials]
+    lambdas = [lagrange_coefficient(BLS_G1, ids, i).value for i in ids]
     points = [_g2(p.signature) for p in partials]
     combined = ark.G2Point.multiexp_unchecked(points, [_scalar(v) for v in lambdas])
     return bytes(combined.to_compressed_bytes())

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.crypto import tbls
+from xinlian.crypto.groups import lagrange_coefficient
 from xinlian.crypto.tbls import PartialSignature, Scheme
 
 MSG = b"block 42 digest"
@@ -24,7 +25,7 @@ def committee() -> tuple[tbls.PublicKeySet, list[tbls.KeyShare]]:
 def group_secret(shares: list[tbls.KeyShare]) -> blspy.PrivateKey:
     """Interpolate the secret (tests only: no protocol step ever does this)."""
     idx = [s.index for s in shares]
-    lambdas = tbls.lagrange_at_zero(idx)
+    lambdas = [lagrange_coefficient(tbls.BLS_G1, idx, i).value for i in idx]
     x = sum(lam * int.from_bytes(s.secret, "big") for lam, s in zip(lambdas, shares, strict=True))
     return blspy.PrivateKey.from_bytes((x % tbls.ORDER).to_bytes(32, "big"))
 
