@@ -40,6 +40,7 @@ from xinlian.crypto.groups import (
     GroupError,
     Rng,
     Scalar,
+    evaluate,
     lagrange_coefficient,
     transcript,
 )
@@ -285,9 +286,7 @@ def generate_kfrags(
     for _ in range(shares):
         kid = rng(ID_SIZE)
         x = _share_x(group, kid, owner, receiver, precursor)
-        rk = group.scalar(0)
-        for c in reversed(coeffs):
-            rk = rk * group.scalar(x) + c
+        rk = evaluate(coeffs, x)
         commitment = (rk * u).encode()
         statement = _kfrag_statement(
             suite.name, kid, owner, receiver, precursor.encode(), commitment
