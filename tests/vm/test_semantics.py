@@ -86,6 +86,10 @@ contract S {
         let c = a + "!";
         return [c == "hi!", c.len() == 3, bytes(a) == b, b[0] == 104];
     }
+    pub view fn equality(a: Acc, b: Acc, x: list<Dir?>, y: list<Dir?>) -> list<bool> {
+        let pair: [u64; 2] = [a.total, b.total];
+        return [a == b, a != b, x == y, pair == [a.total, b.total]];
+    }
     pub view fn nested(n: u32) -> list<list<u32>> {
         let mut out: list<list<u32>> = [];
         for i in 0..n {
@@ -114,6 +118,10 @@ CASES = [
     ("pops", [], [5, 2, 30]),
     ("strings", ["hi", b"hi"], [True, True, True, True]),
     ("nested", [4], [[], [0], [0, 1], [0, 1, 2]]),
+    ("equality", [{"total": 1, "seen": [1, 2]}, {"total": 1, "seen": [1, 2]},
+                  ["East", None], ["East", None]], [True, False, True, True]),
+    ("equality", [{"total": 1, "seen": [1, 2]}, {"total": 1, "seen": [1]},
+                  ["East", None], ["East", "West"]], [False, True, False, True]),
 ]
 
 

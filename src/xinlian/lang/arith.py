@@ -12,7 +12,7 @@ from xinlian.lang import ir
 from xinlian.lang import wasm as W
 from xinlian.lang.asm import assemble
 from xinlian.lang.runtime import _Env, _panic
-from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BYTES, STRING, EnumTy, IntTy, Ty
+from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BOOL, BYTES, STRING, EnumTy, IntTy, Ty
 
 if TYPE_CHECKING:
     from xinlian.lang.codegen import CodeGen
@@ -37,14 +37,7 @@ def binary(cg: CodeGen, e: ir.Expr) -> None:
     if op in ("==", "!="):
         cg.expr(a)
         cg.expr(b)
-        if t in (BYTES, STRING, ADDRESS):
-            cg.call(cg.helper("bytes_eq"))
-        elif isinstance(t, IntTy) and t.big:
-            _big_cmp(cg, "==", t)
-        elif isinstance(t, IntTy):
-            _a(cg, "i64.eq")
-        else:
-            _a(cg, "i32.eq")
+        equal(cg, t)
         if op == "!=":
             _a(cg, "i32.eqz")
         return
@@ -76,6 +69,20 @@ def binary(cg: CodeGen, e: ir.Expr) -> None:
         _shift(cg, op, t)
         return
     _checked(cg, op, t)
+
+
+def equal(cg: CodeGen, t: Ty) -> None:
+    """Stack: a b -> i32 (a == b); compound values compare by content."""
+    if t in (BYTES, STRING, ADDRESS):
+        cg.call(cg.helper("bytes_eq"))
+    elif isinstance(t, IntTy) and t.big:
+        _big_cmp(cg, "==", t)
+    elif isinstance(t, IntTy):
+        _a(cg, "i64.eq")
+    elif t == BOOL or isinstance(t, EnumTy):
+        _a(cg, "i32.eq")
+    else:
+        cg.call(cg.typed_helper("eq", t))
 
 
 def _checked(cg: CodeGen, op: str, t: IntTy) -> None:

@@ -805,7 +805,7 @@ class Checker:
             return ir.Expr("const", ERROR, data=0, span=span)
         t = a.ty
         if op in ("==", "!="):
-            if isinstance(t, ListTy | ArrayTy | StructTy | MapTy | OptionalTy):
+            if not is_storable(t):
                 self.err(E_TYPE_MISMATCH, f"cannot compare `{t}` with `{op}`", span)
             return ir.Expr("bin", BOOL, [a, b], op, span=span)
         if op in ("<", "<=", ">", ">="):

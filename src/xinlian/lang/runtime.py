@@ -678,6 +678,8 @@ def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
         return [cur], [vt], lambda n: _dec(cg, t, n)
     if kind == "zero":
         return [], [vt], lambda n: _zero(cg, t, n)
+    if kind == "eq":
+        return [vt, vt], [W.I32], lambda n: _eq(cg, t, n)
     if kind == "decode_all":  # (bytes) -> value; the whole input must be consumed
         text = f"""local.get 0
             call $r_new
@@ -692,7 +694,7 @@ def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
               {_panic(ir.PANIC_ENCODING)}
             end"""
         return [W.ref_null(cg.bytes_t)], [vt], lambda n: _fn(cg, n, text, ("cursor",))
-    if kind in ("get", "set", "push", "pop"):
+    if kind in ("get", "set", "push", "pop", "len"):
         return _list_helper(cg, kind, t)
     if kind in ("load", "store"):
         assert isinstance(extra, ir.StateVar)
@@ -905,6 +907,79 @@ def _dec(cg: CodeGen, t: Ty, n: int) -> _Fn:
     return f
 
 
+def _eq(cg: CodeGen, t: Ty, n: int) -> _Fn:
+    """Structural equality of two structs, lists, arrays or optionals."""
+    from xinlian.lang.arith import equal
+
+    f = _new(cg, n)
+    cg.cur = f
+
+    def a(text: str) -> None:
+        assemble(f.code, text, _Env(cg))
+
+    if isinstance(t, StructTy):
+        st = cg.gc_type(t)
+        for i, (_, ft) in enumerate(t.fields):
+            a(f"local.get 0\nstruct.get {st} {i}\nlocal.get 1\nstruct.get {st} {i}")
+            equal(cg, ft)
+            a("i32.eqz\nif\ni32.const 0\nreturn\nend")
+        a("i32.const 1")
+    elif isinstance(t, OptionalTy):
+        ot = cg.gc_type(t)
+        a(f"""local.get 0
+              ref.is_null
+              local.get 1
+              ref.is_null
+              i32.or
+              if
+                local.get 0
+                ref.is_null
+                local.get 1
+                ref.is_null
+                i32.and
+                return
+              end
+              local.get 0
+              struct.get {ot} 0
+              local.get 1
+              struct.get {ot} 0""")
+        equal(cg, t.inner)
+    else:
+        assert isinstance(t, ListTy | ArrayTy)
+        n_local = f.local(W.I32, "n")
+        i_local = f.local(W.I32, "i")
+        a(f"local.get 0\ncall {cg.typed_helper('len', t)}\nlocal.tee {n_local}\n"
+          f"local.get 1\ncall {cg.typed_helper('len', t)}\ni32.ne\nif\ni32.const 0\n"
+          f"return\nend")
+        a(f"""block
+                loop
+                  local.get {i_local}
+                  local.get {n_local}
+                  i32.ge_u
+                  br_if 1
+                  local.get 0
+                  local.get {i_local}
+                  call {cg.typed_helper('get', t)}
+                  local.get 1
+                  local.get {i_local}
+                  call {cg.typed_helper('get', t)}""")
+        equal(cg, t.elem)
+        a(f"""            i32.eqz
+                  if
+                    i32.const 0
+                    return
+                  end
+                  local.get {i_local}
+                  i32.const 1
+                  i32.add
+                  local.set {i_local}
+                  br 0
+                end
+              end
+              i32.const 1""")
+    return f
+
+
 def _zero(cg: CodeGen, t: Ty, n: int) -> _Fn:
     """The value a missing storage entry reads as."""
     f = _new(cg, n)
@@ -978,6 +1053,8 @@ def _list_helper(cg: CodeGen, kind: str, t: Ty
                  if
                    {_panic(ir.PANIC_BOUNDS)}
                  end"""
+    if kind == "len":
+        return [me], [W.I32], lambda n: _fn(cg, n, length)
     if kind == "get":
         text = f"{bounds}\n{data}\nlocal.get 1\narray.get {arr}"
         return [me, W.I32], [et], lambda n: _fn(cg, n, text)
