@@ -1,0 +1,87 @@
+"""Token buckets, the duplicate window, backoff and the shaper, with explicit time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from xinlian.crypto.suites import get_suite
+from xinlian.network.limits import Backoff, DuplicateFilter, TokenBucket
+from xinlian.network.shaper import LinkShape, uniform
+
+from .harness import Cluster
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_token_bucket_take_and_refill() -> None:
+    bucket = TokenBucket(rate=10, burst=5, now=0.0)
+    assert [bucket.take(1, 0.0) for _ in range(6)] == [True] * 5 + [False]
+    assert not bucket.take(1, 0.05)
+    assert bucket.take(1, 0.1)
+    assert not bucket.take(10, 100.0)  # never more than the burst
+    assert bucket.take(5, 100.0)
+
+
+def test_token_bucket_reserve_goes_into_debt() -> None:
+    bucket = TokenBucket(rate=100, burst=10, now=0.0)
+    assert bucket.reserve(10, 0.0) == 0.0
+    assert bucket.reserve(50, 0.0) == pytest.approx(0.5)
+    assert bucket.reserve(50, 0.5) == pytest.approx(0.5)  # the first debt is paid by now
+    with pytest.raises(ValueError):
+        TokenBucket(0, 1, 0.0)
+
+
+def test_duplicate_filter_window_by_time_and_capacity() -> None:
+    f = DuplicateFilter(capacity=3, ttl=10.0)
+    assert not f.seen(b"a", 0.0)
+    assert f.seen(b"a", 1.0)
+    assert not f.seen(b"a", 10.5)  # expired, remembered again
+    for key in (b"b", b"c", b"d"):
+        assert not f.seen(key, 11.0)
+    assert len(f) == 3
+    assert not f.seen(b"a", 11.0)  # evicted as the oldest
+    off = DuplicateFilter(capacity=0, ttl=10.0)
+    assert not off.seen(b"x", 0.0) and not off.seen(b"x", 0.0)
+
+
+def test_backoff_grows_caps_jitters_and_resets() -> None:
+    b = Backoff(0.1, 1.0, 0.5, random.Random(3))
+    delays = [b.next() for _ in range(8)]
+    for attempt, d in enumerate(delays):
+        base = min(1.0, 0.1 * 2**attempt)
+        assert base * 0.5 <= d <= base
+    assert max(delays) <= 1.0
+    b.reset()
+    assert b.next() <= 0.1
+    with pytest.raises(ValueError):
+        Backoff(1.0, 0.5, 0.1, random.Random())
+
+
+def test_shaper_adds_latency_and_caps_bandwidth() -> None:
+    """Lower bounds only: a shaped link can never be faster than its shape."""
+
+    async def main() -> None:
+        shape = LinkShape.mbit(8, latency_ms=40, burst_bytes=16 * 1024)  # 1 MB/s
+        cluster = Cluster(get_suite("intl"), 2, shape_for=uniform(shape))
+        await cluster.start()
+        loop = asyncio.get_running_loop()
+        a, b = cluster.ids
+        try:
+            start = loop.time()
+            cluster.node(0).send(b, b"ping")
+            await cluster.inboxes[1].wait_for(1)
+            assert loop.time() - start >= 0.040
+            blobs = [bytes([i]) * (256 * 1024) for i in range(4)]  # distinct: no duplicates
+            start = loop.time()
+            for blob in blobs:  # 1 MiB at 1 MB/s, minus the 16 KiB burst
+                await cluster.node(0).send_wait(b, blob)
+            await cluster.inboxes[1].wait_for(5)
+            assert loop.time() - start >= (4 * len(blobs[0]) - 16 * 1024) / 1e6 + 0.040
+            assert cluster.inboxes[1].messages[a][1:] == blobs
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
