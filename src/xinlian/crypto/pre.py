@@ -42,6 +42,7 @@ from xinlian.crypto.groups import (
     Scalar,
     evaluate,
     lagrange_coefficient,
+    random_polynomial,
     transcript,
 )
 from xinlian.crypto.keys import AlgId, PublicKey, Signature
@@ -280,7 +281,7 @@ def generate_kfrags(
     x_a = group.random_scalar(rng)
     precursor = group.base_mul(x_a)
     d = _dh_scalar(group, precursor, receiver, x_a * receiver)
-    coeffs = [owner_secret * d.invert()] + [group.random_scalar(rng) for _ in range(threshold - 1)]
+    coeffs = random_polynomial(group, threshold - 1, owner_secret * d.invert(), rng)
     u = _second_generator(group)
     kfrags = []
     for _ in range(shares):

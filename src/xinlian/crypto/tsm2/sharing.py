@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from xinlian.crypto.dkg import evaluate_commitment
 from xinlian.crypto.dleq import DleqProof
 from xinlian.crypto.groups import (
     Element,
@@ -35,12 +36,6 @@ from xinlian.crypto.tsm2.messages import (
 )
 
 MULTIPLY_DST = b"xinlian/tsm2/multiply/v1"
-
-
-def share_key(commitments: Sequence[Element], index: int) -> Element:
-    """sum_k index^k * C_k: the public key of a share from Feldman commitments."""
-    powers = [G.scalar(pow(index, k, G.order)) for k in range(len(commitments))]
-    return G.msm(powers, commitments)
 
 
 @dataclass
@@ -101,7 +96,7 @@ class Phase:
         except GroupError:
             return None
         for value, lane in zip(values, self.commitments[dealer], strict=True):
-            if G.base_mul(value) != share_key(lane, index):
+            if G.base_mul(value) != evaluate_commitment(lane, index):
                 return None
         return values
 
@@ -193,7 +188,7 @@ def sum_sharing(phase: Phase, dealers: Sequence[int], weights: Sequence[Scalar])
         ]
         for lane in lanes
     ]
-    keys = [{m: share_key(combined[lane], m) for m in phase.members} for lane in lanes]
+    keys = [{m: evaluate_commitment(combined[lane], m) for m in phase.members} for lane in lanes]
     return Sharing(shares, [c[0] for c in combined], keys)
 
 
