@@ -17,6 +17,16 @@ contract S {
     state counter: u64;
     state log: list<u64>;
     state accs: map<u8, Acc>;
+    state hits: map<u64, u64>;
+    state key_calls: u64;
+
+    fn key() -> u64 { key_calls += 1; return 7; }
+    pub fn compound_keys_once() -> list<u64> {
+        hits[key()] += 5;
+        let mut l: list<u64> = [1, 2, 3];
+        l[(key() - 6) as u32] *= 10;
+        return [hits[7], key_calls, l[1]];
+    }
 
     pub view fn loops(n: u64) -> u64 {
         let mut s: u64 = 0;
@@ -147,6 +157,7 @@ def test_overflowing_small_ints(deployed) -> None:  # type: ignore[no-untyped-de
 
 def test_state_sequences(deployed) -> None:  # type: ignore[no-untyped-def]
     ch, addr = deployed
+    assert ch.call(addr, "compound_keys_once").value == [5, 2, 20]
     v = 11
     c = (v * 6 - 4) // 2 % 7
     assert ch.call(addr, "compound", v).value == c + 3 * c

@@ -518,15 +518,50 @@ class Checker:
     def s_Assign(self, s: A.Assign) -> list[ir.Stmt]:
         out: list[ir.Stmt] = []
         if s.op != "=":
-            current = self.expr(s.target, None)
+            # `t op= v` reads and writes t: index expressions are evaluated once, first
+            target = self.pin_indices(s.target, out)
+            current = self.expr(target, None)
             literal = isinstance(s.value, A.IntLit | A.Unary)
             rhs = self.expr(s.value, current.ty if literal else None)
             value = self.binop(s.op[0], current, rhs, s.span)
-            # evaluate the target's subexpressions once: rebuild it from temps
-            return self.store(s.target, value, s.span, out)
+            return self.store(target, value, s.span, out)
         target_ty = self.expr_type_only(s.target)
         value = self.expr(s.value, target_ty)
         return self.store(s.target, value, s.span, out)
+
+    def pin_indices(self, e: A.Expr, out: list[ir.Stmt]) -> A.Expr:
+        """A copy of an assignment target whose computed indices are bound to temps."""
+        if isinstance(e, A.Field):
+            return A.Field(e.span, self.pin_indices(e.base, out), e.name)
+        if not isinstance(e, A.Index):
+            return e
+        base = self.pin_indices(e.base, out)
+        if isinstance(e.index, A.IntLit | A.Name):
+            return A.Index(e.span, base, e.index)
+        key = self.expr(e.index, self.index_type(base))
+        self.tmp_counter += 1
+        name = f"$k{self.tmp_counter}"
+        var = self.declare(name, key.ty, mutable=False)
+        out.append(ir.Stmt("let", [key], data=var, span=e.span))
+        return A.Index(e.span, base, A.Name(e.index.span, name))
+
+    def index_type(self, base: A.Expr) -> Ty | None:
+        """The key type expected by `base[...]`: a state map's key, else a list index."""
+        keys = 0
+        cur = base
+        while isinstance(cur, A.Index):
+            keys += 1
+            cur = cur.base
+        if isinstance(cur, A.Name) and self.lookup(cur.ident) is None:
+            st = self.states.get(cur.ident)
+            if st is not None and isinstance(st.ty, MapTy):
+                ty: Ty = st.ty
+                for _ in range(keys):
+                    if not isinstance(ty, MapTy):
+                        return None
+                    ty = ty.value
+                return ty.key if isinstance(ty, MapTy) else U32
+        return U32
 
     def expr_type_only(self, e: A.Expr) -> Ty | None:
         saved = len(self.diags)
