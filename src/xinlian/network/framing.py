@@ -66,7 +66,8 @@ class FrameDecoder:
             if end - pos - HEADER_SIZE < n:
                 break
             start = pos + HEADER_SIZE
-            frames.append(bytes(buf[start:start + n]))
+            with memoryview(buf) as view:
+                frames.append(bytes(view[start:start + n]))  # one copy
             pos = start + n
         if pos:
             del buf[:pos]

@@ -493,7 +493,7 @@ class Transport:
                             and peer.byte_bucket.take(len(message), now)):
                         self._count(peer, "rate_limited")
                         continue
-                    if peer.dedup.seen(hashlib.blake2b(message, digest_size=16).digest(), now):
+                    if peer.dedup.seen(hashlib.sha256(message).digest()[:16], now):
                         self._count(peer, "duplicates")
                         continue
                     self._count(peer, "messages_in")
