@@ -38,7 +38,8 @@ def test_token_soup(tokens: list[str]) -> None:
 
 @settings(max_examples=150)
 @given(st.sampled_from(range(len(SOURCES))), st.integers(0, 10**6), st.integers(1, 12),
-       st.sampled_from(["", ";", "}", "{", "u8", "1", "none", "x", "-", "as u8"]))
+       st.sampled_from(["", ";", "}", "{", "u8", "1", "none", "x", "-", "as u8", "{}",
+                        "let m: map<u8, u8> = {};"]))
 def test_mutated_examples(i: int, at: int, cut: int, insert: str) -> None:
     src = SOURCES[i]
     pos = at % len(src)

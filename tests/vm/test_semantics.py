@@ -100,6 +100,29 @@ contract S {
         let pair: [u64; 2] = [a.total, b.total];
         return [a == b, a != b, x == y, pair == [a.total, b.total]];
     }
+    pub view fn word_counts(words: list<string>) -> list<u64> {
+        let mut m: map<string, u64> = {};
+        for w in words { m[w] += 1; }
+        return [m["a"], m["b"], m["zzz"], m.len() as u64];
+    }
+    pub view fn big_map(n: u64) -> u64 {
+        let m: map<u64, u64> = {};
+        for i in 0..n { m[i * 7] = i; }
+        let mut s: u64 = 0;
+        for i in 0..n { if m.contains(i * 7) && !m.contains(i * 7 + 1) { s += m[i * 7]; } }
+        return s + m.len() as u64;
+    }
+    pub view fn map_entries() -> list<u64> {
+        let m: map<Dir, Acc> = {};
+        m[Dir::East].total += 5;
+        m[Dir::East].seen.push(9);
+        let g: map<u8, map<u8, u64>> = {};
+        g[1][2] = 5;
+        g[1][3] += 2;
+        let peek = g[2][2];
+        return [m[Dir::East].total, m[Dir::East].seen[0], m.len() as u64, g[1][2] + g[1][3],
+                peek, g.len() as u64];
+    }
     pub view fn nested(n: u32) -> list<list<u32>> {
         let mut out: list<list<u32>> = [];
         for i in 0..n {
@@ -128,6 +151,9 @@ CASES = [
     ("pops", [], [5, 2, 30]),
     ("strings", ["hi", b"hi"], [True, True, True, True]),
     ("nested", [4], [[], [0], [0, 1], [0, 1, 2]]),
+    ("word_counts", [["a", "b", "a", "c", "a"]], [3, 1, 0, 3]),
+    ("big_map", [3000], sum(range(3000)) + 3000),
+    ("map_entries", [], [5, 9, 1, 7, 0, 1]),
     ("equality", [{"total": 1, "seen": [1, 2]}, {"total": 1, "seen": [1, 2]},
                   ["East", None], ["East", None]], [True, False, True, True]),
     ("equality", [{"total": 1, "seen": [1, 2]}, {"total": 1, "seen": [1]},

@@ -103,6 +103,11 @@ class ListLit(Expr):
 
 
 @dataclass
+class MapLit(Expr):
+    """`{}`: an empty in-memory map (its type comes from the context)."""
+
+
+@dataclass
 class StructLit(Expr):
     type_name: str
     fields: list[tuple[str, Expr, Span]]

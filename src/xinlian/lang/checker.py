@@ -241,9 +241,14 @@ class Checker:
                          declared_reads=d.reads, declared_writes=d.writes)
         if d.public and not self.contract:
             self.err(E_BAD_CONTEXT, "`pub` functions belong in a contract", d.span)
+        exported = d.public or d.is_init or d.is_test or d.every is not None
         for p, v in zip(d.params, params, strict=True):
-            if isinstance(v.ty, MapTy):
-                self.err(E_TYPE_MISMATCH, "maps cannot be passed as parameters", p.span)
+            if exported and not is_storable(v.ty) and v.ty != ERROR:
+                self.err(E_TYPE_MISMATCH, f"`{v.ty}` cannot be passed to a contract call",
+                         p.span)
+        if exported and ret != UNIT and not is_storable(ret) and ret != ERROR:
+            self.err(E_TYPE_MISMATCH, f"`{ret}` cannot be returned from a contract call",
+                     d.span)
         for names in (d.reads or [], d.writes or []):
             for n in names:
                 if n not in self.states:
@@ -348,7 +353,7 @@ class Checker:
         want = self.resolve(s.type) if s.type else None
         value = self.expr(s.value, want)
         ty = want or value.ty
-        if ty == UNIT or isinstance(ty, MapTy):
+        if ty == UNIT:
             self.err(E_TYPE_MISMATCH, f"cannot bind a value of type `{ty}`", s.span)
         var = self.declare(s.name, ty, s.mutable)
         return [ir.Stmt("let", [value], data=var, span=s.span)]
@@ -561,7 +566,8 @@ class Checker:
                         return None
                     ty = ty.value
                 return ty.key if isinstance(ty, MapTy) else U32
-        return U32
+        t = self.expr_type_only(base)
+        return t.key if isinstance(t, MapTy) else U32
 
     def expr_type_only(self, e: A.Expr) -> Ty | None:
         saved = len(self.diags)
@@ -611,6 +617,10 @@ class Checker:
                     return out
                 self.expect(value, base.ty.fields[fi][1], target.span)
                 out.append(ir.Stmt("field_set", [base, value], data=fi, span=span))
+            elif isinstance(base.ty, MapTy):  # an in-memory map
+                key = self.expr(target.index, base.ty.key)
+                self.expect(value, base.ty.value, target.span)
+                out.append(ir.Stmt("map_set", [base, key, value], span=span))
             else:
                 if not isinstance(base.ty, ListTy | ArrayTy):
                     if base.ty != ERROR:
@@ -655,6 +665,9 @@ class Checker:
             inner, wb = self.mutable_root(e.base, out)
             if isinstance(e, A.Field):
                 return self.field_of(inner, e.name, e.span), wb
+            if isinstance(inner.ty, MapTy):  # mutate the entry in place, creating it
+                key = self.expr(e.index, inner.ty.key)
+                return ir.Expr("map_entry", inner.ty.value, [inner, key], span=e.span), wb
             return self.index_of(inner, e.index, e.span), wb
         return self.expr(e, None), []
 
@@ -755,6 +768,13 @@ class Checker:
             for i, it in zip(e.items, items[1:], strict=False):
                 self.expect(it, elem, i.span)
         return ir.Expr("new_list", ListTy(elem), items)
+
+    def e_MapLit(self, e: A.MapLit, want: Ty | None) -> ir.Expr:
+        if not isinstance(want, MapTy):
+            self.err(E_TYPE_MISMATCH, "the type of `{}` is unknown here; annotate it "
+                     "(`let m: map<string, u64> = {};`)", e.span)
+            return ir.Expr("const", ERROR, data=0)
+        return ir.Expr("new_map", want)
 
     def e_StructLit(self, e: A.StructLit, want: Ty | None) -> ir.Expr:
         st = self.types.get(e.type_name)
@@ -892,6 +912,9 @@ class Checker:
         return self.index_of(self.expr(e.base, None), e.index, e.span)
 
     def index_of(self, base: ir.Expr, index: A.Expr, span: Span) -> ir.Expr:
+        if isinstance(base.ty, MapTy):
+            key = self.expr(index, base.ty.key)
+            return ir.Expr("map_get", base.ty.value, [base, key], span=span)
         idx = self.expr(index, U32)
         if isinstance(base.ty, ListTy | ArrayTy):
             return ir.Expr("index", base.ty.elem, [base, idx], span=span)
@@ -1024,6 +1047,13 @@ class Checker:
         simple: dict[str, Callable[[], ir.Expr]] = {}
         if isinstance(bt, ListTy | ArrayTy) or bt in (BYTES, STRING):
             simple["len"] = lambda: ir.Expr("len", U32, [base])
+        if isinstance(bt, MapTy):
+            simple["len"] = lambda: ir.Expr("map_len", U32, [base])
+            if m == "contains":
+                if len(args) != 1:
+                    self.err(E_ARITY, "`contains` takes one argument", span)
+                    return ir.Expr("const", ERROR, data=0)
+                return ir.Expr("map_has", BOOL, [base, self.expr(args[0], bt.key)])
         if isinstance(bt, OptionalTy):
             simple["is_some"] = lambda: ir.Expr("is_some", BOOL, [base])
             simple["is_none"] = lambda: ir.Expr("un", BOOL, [ir.Expr("is_some", BOOL, [base])],

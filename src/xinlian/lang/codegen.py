@@ -29,6 +29,7 @@ from xinlian.lang.types import (
     EnumTy,
     IntTy,
     ListTy,
+    MapTy,
     OptionalTy,
     StructTy,
     Ty,
@@ -108,6 +109,7 @@ class CodeGen:
             [W.field_type(W.ref_null(0), True), W.field_type(I32, True),
              W.field_type(I32, True)]), "cursor")
         self.type_ids: dict[tuple[str, object], int] = {}
+        self.tags_t = self.m.add_gc_type(W.array_type(W.field_type(I32, True)), "tags")
         self.imports = {n: self.m.add_import("qi", n, p, r) for n, (p, r) in
                         HOST_IMPORTS.items()}
         self.panic_g = self.m.add_global(I32, True, b"\x41\x00", "panic")
@@ -142,6 +144,8 @@ class CodeGen:
             key = ("struct", t.label)
         elif isinstance(t, OptionalTy):
             key = ("opt", t.inner)
+        elif isinstance(t, MapTy):
+            key = ("map", (t.key, t.value))
         else:
             raise AssertionError(f"no GC type for {t}")
         if key in self.type_ids:
@@ -156,6 +160,12 @@ class CodeGen:
         elif isinstance(t, StructTy):
             idx = self.m.add_gc_type(W.struct_type(
                 [W.field_type(self.vt(ft), True) for _, ft in t.fields]), t.label)
+        elif isinstance(t, MapTy):
+            # open-addressing hash table: count, keys, values, tags (0 empty, else hash|1)
+            arrays = [self.gc_type(ArrayTy(x, 0)) for x in (t.key, t.value)]
+            idx = self.m.add_gc_type(W.struct_type(
+                [W.field_type(I32, True)]
+                + [W.field_type(W.ref_null(a), True) for a in (*arrays, self.tags_t)]), str(t))
         else:
             assert isinstance(t, OptionalTy)
             idx = self.m.add_gc_type(W.struct_type([W.field_type(self.vt(t.inner), False)]),
@@ -346,6 +356,10 @@ class CodeGen:
             c.op(0xA7)
             self.expr(val)
             self.call(self.typed_helper("set", base.ty))
+        elif k == "map_set":
+            for a in s.args:
+                self.expr(a)
+            self.call(self.typed_helper("map_set", s.args[0].ty))
         elif k == "push":
             lst, val = s.args
             self.expr(lst)
@@ -647,6 +661,16 @@ class CodeGen:
                 c.op(0x20, W.uleb(st))
                 self.decode_ret(e.ty)
             self.cur.release(I32, st)
+        elif k == "new_map":
+            self.call(self.typed_helper("map_new", e.ty))
+        elif k in ("map_get", "map_has", "map_entry"):
+            for a in e.args:
+                self.expr(a)
+            self.call(self.typed_helper(k, e.args[0].ty))
+        elif k == "map_len":
+            self.expr(e.args[0])
+            c.gc(0x02, self.gc_type(e.args[0].ty), 0)
+            c.op(0xAD)
         elif k == "encode":
             w = self.encode_values(e.args)
             c.op(0x20, W.uleb(w))

@@ -9,12 +9,14 @@ node without knowing each kind. Expression kinds:
     field(data=index)  index  len  new_struct  new_list  new_array  cast  opt_wrap
     opt_none  unwrap  unwrap_or  is_some  ext_call(data=(iface, method))  pop
     seq(data=statements run first, args=[] or [result])  encode  decode
+    new_map  map_get(args=[map, key])  map_has  map_entry (get, inserting the zero value)
+    map_len
 
 Statement kinds:
 
     let/set(data=Var, args=[value])  sstore(data=StateVar, args=[*keys, value])
     field_set(data=index, args=[obj, value])  index_set(args=[base, index, value])
-    push(args=[list, value])  expr  if(args=[cond], body, orelse)
+    push(args=[list, value])  map_set(args=[map, key, value])  expr  if(args=[cond], body, orelse)
     loop(args=[cond], body, step)  break  continue  return(args=[] or [value])
     emit(data=event index)  revert(data=error index)  panic(data=code)
     try(data=(var, err_var), args=[ext_call], body, orelse)  async(data=callback, args=[ext_call])

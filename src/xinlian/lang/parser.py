@@ -484,6 +484,10 @@ class Parser:
             e = self.expr()
             self.expect(")")
             return e
+        if self.at("{") and self.peek().text == "}":
+            self.advance()
+            self.advance()
+            return A.MapLit(t.span)
         if self.accept("["):
             items: list[A.Expr] = []
             while not self.at("]"):

@@ -32,6 +32,7 @@ from xinlian.lang.types import (
     EnumTy,
     IntTy,
     ListTy,
+    MapTy,
     OptionalTy,
     StructTy,
     Ty,
@@ -680,6 +681,8 @@ def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
         return [], [vt], lambda n: _zero(cg, t, n)
     if kind == "eq":
         return [vt, vt], [W.I32], lambda n: _eq(cg, t, n)
+    if kind.startswith("map_") or kind == "key_hash":
+        return _map_helper(cg, kind, t)
     if kind == "decode_all":  # (bytes) -> value; the whole input must be consumed
         text = f"""local.get 0
             call $r_new
@@ -980,6 +983,303 @@ def _eq(cg: CodeGen, t: Ty, n: int) -> _Fn:
     return f
 
 
+_FNV = """
+    i32.const -2128831035
+    local.set 1
+    block
+      loop
+        local.get 2
+        local.get 0
+        array.len
+        i32.ge_u
+        br_if 1
+        local.get 1
+        local.get 0
+        local.get 2
+        array.get_u bytes
+        i32.xor
+        i32.const 16777619
+        i32.mul
+        local.set 1
+        local.get 2
+        i32.const 1
+        i32.add
+        local.set 2
+        br 0
+      end
+    end
+    local.get 1"""
+_helper("fnv1a", ["bytes"], ["i32"], _FNV, ("i32", "i32"))
+
+
+def _map_helper(cg: CodeGen, kind: str, t: Ty
+                ) -> tuple[list[bytes], list[bytes], Callable[[int], _Fn]]:
+    """In-memory `map<K, V>`: an open-addressing hash table with linear probing. Slots
+    hold a tag (0 = empty, else the key's hash with the low bit set), the key and the
+    value; the table doubles when three quarters full. Hashes are FNV-1a over the key's
+    canonical encoding, so layout and iteration are deterministic."""
+    from xinlian.lang.arith import equal
+
+    assert isinstance(t, MapTy) or kind == "key_hash"
+    me = cg.vt(t)
+    if kind == "key_hash":  # (key) -> i32, never 0
+        text = f"""call $w_new
+            local.tee 1
+            local.get 0
+            call {cg.codec('enc', t)}
+            local.get 1
+            call $w_finish
+            call $fnv1a
+            i32.const 1
+            i32.or"""
+        return [me], [W.I32], lambda n: _fn(cg, n, text, ("cursor",))
+    assert isinstance(t, MapTy)
+    mt = cg.gc_type(t)
+    ka, va = cg.gc_type(ArrayTy(t.key, 0)), cg.gc_type(ArrayTy(t.value, 0))
+    kt, vt_ = cg.vt(t.key), cg.vt(t.value)
+    tags = cg.tags_t
+    h = cg.typed_helper
+    if kind == "map_new":
+        text = f"""i32.const 0
+            i32.const 8
+            array.new_default {ka}
+            i32.const 8
+            array.new_default {va}
+            i32.const 8
+            array.new_default {tags}
+            struct.new {mt}"""
+        return [], [me], lambda n: _fn(cg, n, text)
+    if kind == "map_find":  # (m, k, tag) -> slot: where k is, or the empty slot for it
+        def gen_find(n: int) -> _Fn:
+            f = _new(cg, n)
+            cg.cur = f
+            mask, i, cur, tg = (f.local(W.I32, "mask"), f.local(W.I32, "i"),
+                                f.local(W.I32, "t"), f.local(W.ref_null(tags), "tags"))
+            a = lambda text: assemble(f.code, text, _Env(cg))  # noqa: E731
+            a(f"""local.get 0
+                  struct.get {mt} 3
+                  local.tee {tg}
+                  array.len
+                  i32.const 1
+                  i32.sub
+                  local.tee {mask}
+                  local.get 2
+                  i32.and
+                  local.set {i}
+                  loop
+                    local.get {tg}
+                    local.get {i}
+                    array.get {tags}
+                    local.tee {cur}
+                    i32.eqz
+                    if
+                      local.get {i}
+                      return
+                    end
+                    local.get {cur}
+                    local.get 2
+                    i32.eq
+                    if
+                      local.get 0
+                      struct.get {mt} 1
+                      local.get {i}
+                      array.get {ka}
+                      local.get 1""")
+            equal(cg, t.key)
+            a(f"""        if
+                        local.get {i}
+                        return
+                      end
+                    end
+                    local.get {i}
+                    i32.const 1
+                    i32.add
+                    local.get {mask}
+                    i32.and
+                    local.set {i}
+                    br 0
+                  end
+                  unreachable""")
+            return f
+        return [me, kt, W.I32], [W.I32], gen_find
+    if kind == "map_grow":  # (m): double the table and re-insert every entry
+        text = f"""local.get 0
+            struct.get {mt} 3
+            local.set 1
+            local.get 0
+            struct.get {mt} 1
+            local.set 2
+            local.get 0
+            struct.get {mt} 2
+            local.set 3
+            local.get 0
+            local.get 1
+            array.len
+            i32.const 1
+            i32.shl
+            local.tee 4
+            array.new_default {ka}
+            struct.set {mt} 1
+            local.get 0
+            local.get 4
+            array.new_default {va}
+            struct.set {mt} 2
+            local.get 0
+            local.get 4
+            array.new_default {tags}
+            struct.set {mt} 3
+            i32.const 0
+            local.set 4
+            block
+              loop
+                local.get 4
+                local.get 1
+                array.len
+                i32.ge_u
+                br_if 1
+                local.get 1
+                local.get 4
+                array.get {tags}
+                local.tee 5
+                if
+                  local.get 0
+                  local.get 2
+                  local.get 4
+                  array.get {ka}
+                  local.get 5
+                  call {h('map_find', t)}
+                  local.set 6
+                  local.get 0
+                  struct.get {mt} 3
+                  local.get 6
+                  local.get 5
+                  array.set {tags}
+                  local.get 0
+                  struct.get {mt} 1
+                  local.get 6
+                  local.get 2
+                  local.get 4
+                  array.get {ka}
+                  array.set {ka}
+                  local.get 0
+                  struct.get {mt} 2
+                  local.get 6
+                  local.get 3
+                  local.get 4
+                  array.get {va}
+                  array.set {va}
+                end
+                local.get 4
+                i32.const 1
+                i32.add
+                local.set 4
+                br 0
+              end
+            end"""
+
+        def gen_grow(n: int) -> _Fn:
+            f = _new(cg, n)
+            for lt in (W.ref_null(tags), W.ref_null(ka), W.ref_null(va), W.I32, W.I32,
+                       W.I32):
+                f.local(lt, "x")
+            assemble(f.code, text, _Env(cg))
+            return f
+        return [me], [], gen_grow
+    slot = f"""local.get 0
+            local.get 1
+            local.get 1
+            call {h('key_hash', t.key)}
+            call {h('map_find', t)}"""
+    if kind == "map_has":
+        text = f"local.get 0\nstruct.get {mt} 3\n{slot}\narray.get {tags}\ni32.const 0\ni32.ne"
+        return [me, kt], [W.I32], lambda n: _fn(cg, n, text)
+    if kind == "map_get":
+        text = f"""{slot}
+            local.set 2
+            local.get 0
+            struct.get {mt} 3
+            local.get 2
+            array.get {tags}
+            if RT
+              local.get 0
+              struct.get {mt} 2
+              local.get 2
+              array.get {va}
+            else
+              call {cg.codec('zero', t.value)}
+            end"""
+        return [me, kt], [vt_], lambda n: _fn(cg, n, text, ("i32",), RT=vt_)
+    if kind == "map_set":  # (m, k, v)
+        text = f"""local.get 0
+            struct.get {mt} 0
+            i32.const 1
+            i32.add
+            i32.const 2
+            i32.shl
+            local.get 0
+            struct.get {mt} 3
+            array.len
+            i32.const 3
+            i32.mul
+            i32.gt_u
+            if
+              local.get 0
+              call {h('map_grow', t)}
+            end
+            local.get 1
+            call {h('key_hash', t.key)}
+            local.set 3
+            local.get 0
+            local.get 1
+            local.get 3
+            call {h('map_find', t)}
+            local.set 4
+            local.get 0
+            struct.get {mt} 3
+            local.get 4
+            array.get {tags}
+            i32.eqz
+            if
+              local.get 0
+              struct.get {mt} 3
+              local.get 4
+              local.get 3
+              array.set {tags}
+              local.get 0
+              struct.get {mt} 1
+              local.get 4
+              local.get 1
+              array.set {ka}
+              local.get 0
+              local.get 0
+              struct.get {mt} 0
+              i32.const 1
+              i32.add
+              struct.set {mt} 0
+            end
+            local.get 0
+            struct.get {mt} 2
+            local.get 4
+            local.get 2
+            array.set {va}"""
+        return [me, kt, vt_], [], lambda n: _fn(cg, n, text, ("i32", "i32"))
+    assert kind == "map_entry"  # (m, k) -> v, inserting the zero value if absent
+    text = f"""local.get 0
+        local.get 1
+        call {h('map_has', t)}
+        i32.eqz
+        if
+          local.get 0
+          local.get 1
+          call {cg.codec('zero', t.value)}
+          call {h('map_set', t)}
+        end
+        local.get 0
+        local.get 1
+        call {h('map_get', t)}"""
+    return [me, kt], [vt_], lambda n: _fn(cg, n, text)
+
+
 def _zero(cg: CodeGen, t: Ty, n: int) -> _Fn:
     """The value a missing storage entry reads as."""
     f = _new(cg, n)
@@ -1004,6 +1304,8 @@ def _zero(cg: CodeGen, t: Ty, n: int) -> _Fn:
         a(f"struct.new {cg.gc_type(t)}")
     elif isinstance(t, OptionalTy):
         a(f"ref.null {cg.gc_type(t)}")
+    elif isinstance(t, MapTy):
+        a(f"call {cg.typed_helper('map_new', t)}")
     elif isinstance(t, ListTy):
         a(f"i32.const 0\ni32.const 0\narray.new_default {cg.gc_type(ArrayTy(t.elem, 0))}\n"
           f"struct.new {cg.gc_type(t)}")
@@ -1140,7 +1442,6 @@ def _list_helper(cg: CodeGen, kind: str, t: Ty
 def _storage_helper(cg: CodeGen, kind: str, t: Ty, st: ir.StateVar
                     ) -> tuple[list[bytes], list[bytes], Callable[[int], _Fn]]:
     """`load`: (keys...) -> value; `store`: (keys..., value). Key = u32 slot + keys."""
-    from xinlian.lang.types import MapTy
 
     key_types: list[Ty] = []
     vty: Ty = st.ty
