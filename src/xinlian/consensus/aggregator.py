@@ -30,6 +30,10 @@ class Aggregator:
         self._tallies: dict[Hashable, _Tally] = {}
         self.invalid = 0
 
+    def voters(self, key: Hashable) -> set[int]:
+        tally = self._tallies.get(key)
+        return set(tally.votes) if tally else set()
+
     def power(self, committee: Committee, key: Hashable) -> int:
         tally = self._tallies.get(key)
         return committee.power(tally.votes) if tally else 0

@@ -36,7 +36,7 @@ from xinlian.consensus.aggregator import Aggregator
 from xinlian.consensus.blocks import BlockTree, block_id
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
-from xinlian.consensus.dissemination import BATCH_TIMER, FETCH_TIMER, Dissemination
+from xinlian.consensus.dissemination import ACK_TIMER, BATCH_TIMER, FETCH_TIMER, Dissemination
 from xinlian.consensus.errors import ConsensusError, InvalidCertificate, InvalidMessage
 from xinlian.consensus.leader import leader
 from xinlian.consensus.messages import (
@@ -207,7 +207,9 @@ class ConsensusCore:
             if event.timer == ROUND_TIMER:
                 return self._local_timeout()
             if event.timer == BATCH_TIMER:
-                return self.pool.seal()
+                return self.pool.seal(self.now)
+            if event.timer == ACK_TIMER:
+                return self.pool.retry_acks(self.now)
             if event.timer == FETCH_TIMER:
                 return self.pool.retry_fetch(self.now)
             if event.timer == SYNC_TIMER:
@@ -221,7 +223,7 @@ class ConsensusCore:
 
     def _start(self) -> list[Action]:
         actions: list[Action] = [Deliver(EpochStarted(self.root))]
-        actions += self.pool.start_epoch(self.committee)
+        actions += self.pool.start_epoch(self.committee, self.now)
         start = max(self.high_qc.round + 1, self.safety.state.highest_voted_round, 1)
         return actions + self._advance(start, None)
 
@@ -565,7 +567,7 @@ class ConsensusCore:
             Deliver(EpochStarted(self.root)),
         ]
         self.sync.clear()
-        actions += self.pool.start_epoch(self.committee)
+        actions += self.pool.start_epoch(self.committee, self.now)
         return actions + self._advance(1, None)
 
     # -- synchronisation -------------------------------------------------------------------

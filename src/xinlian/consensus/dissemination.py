@@ -39,6 +39,7 @@ PREFIX = b"consensus/batch/"
 DONE = b"consensus/ordered/"
 BATCH_TIMER = "batch"
 FETCH_TIMER = "fetch"
+ACK_TIMER = "acks"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Dissemination:
         self.committee: Committee | None = None
         self.acks = Aggregator()
         self.own: dict[bytes, bytes] = {}  # digest -> message, authored and not yet ordered
+        self.uncertified: set[bytes] = set()
         self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
         self.committed: set[bytes] = {k[len(DONE):] for k in stored if k.startswith(DONE)}
         self.to_deliver: list[bytes] = []  # committed digests, in order, awaiting their bytes
@@ -77,16 +79,19 @@ class Dissemination:
         self._open_size = 0
         self._open_count = 0
         self._seq = 0
+        self.now_ms = 0
 
     # -- epochs ---------------------------------------------------------------------------
 
-    def start_epoch(self, committee: Committee) -> list[Action]:
+    def start_epoch(self, committee: Committee, now_ms: int) -> list[Action]:
         """Certificates of the old epoch lapse; re-send this node's uncommitted batches."""
+        self.now_ms = now_ms
         old, self.committee = self.committee, committee
         self.acks = Aggregator()
         self.pending.clear()
         resend = [d for d in self.own if d not in self.committed]
         self.own.clear()
+        self.uncertified.clear()
         if old is None:
             return []
         self.committed.clear()  # certificates are epoch-bound: no digest repeats across epochs
@@ -101,6 +106,7 @@ class Dissemination:
     # -- the author's side -----------------------------------------------------------------
 
     def submit(self, now_ms: int, payload: bytes, count: int) -> list[Action]:
+        self.now_ms = now_ms
         if self.committee is None or self.committee.index(self.node) is None:
             self.metrics["submit_not_member"] += 1
             return []
@@ -116,7 +122,9 @@ class Dissemination:
             actions.append(SetTimer(BATCH_TIMER, now_ms + self.batch_delay_ms))
         return actions
 
-    def seal(self) -> list[Action]:
+    def seal(self, now_ms: int | None = None) -> list[Action]:
+        if now_ms is not None:
+            self.now_ms = now_ms
         if not self._open:
             return []
         payload, count = b"".join(self._open), self._open_count
@@ -133,9 +141,26 @@ class Dissemination:
         message = codec.encode(BatchMsg(Batch(committee.epoch, me, self._seq, count, payload)))
         digest = self._digest(committee, message)
         self.own[digest] = message
+        self.uncertified.add(digest)
         actions: list[Action] = [*self._store(digest, message),
                                  Broadcast(self._others(committee), message)]
+        if len(self.uncertified) == 1:
+            actions.append(SetTimer(ACK_TIMER, self.now_ms + self.fetch_retry_ms))
         return actions + self._ack(committee, me, digest, committee.epoch)
+
+    def retry_acks(self, now_ms: int) -> list[Action]:
+        """Re-send batches still short of a certificate to the members that did not ack."""
+        committee = self.committee
+        if committee is None or not self.uncertified:
+            return []
+        actions: list[Action] = []
+        for digest in sorted(self.uncertified):
+            acked = self.acks.voters(digest)
+            missing = tuple(n for i, n in enumerate(committee.nodes)
+                            if i not in acked and n != self.node)
+            if missing:
+                actions.append(Broadcast(missing, self.own[digest]))
+        return [*actions, SetTimer(ACK_TIMER, now_ms + self.fetch_retry_ms)]
 
     def on_ack(self, sender: bytes, ack: Ack) -> list[Action]:
         committee = self.committee
@@ -155,6 +180,7 @@ class Dissemination:
                              self.meter)
         if done is None:
             return []
+        self.uncertified.discard(digest)
         batch = codec.decode(self.own[digest], BatchMsg).batch
         cert = BatchCert(epoch, digest, batch.author, batch.count, done[0])
         self.pending[digest] = cert
@@ -214,6 +240,7 @@ class Dissemination:
             actions.append(Persist(DONE + digest, b""))
             self.pending.pop(digest, None)
             self.own.pop(digest, None)
+            self.uncertified.discard(digest)
             fresh.append(digest)
             self.to_deliver.append(digest)
             if digest not in self.stored and digest not in self.fetching:

@@ -19,6 +19,7 @@ from xinlian.consensus.certificates import Meter, VoteKey
 from xinlian.consensus.committee import Committee, EpochRoot
 from xinlian.consensus.core import Committed, Config, ConsensusCore, EpochStarted, Submit
 from xinlian.consensus.dissemination import PREFIX as BATCH_PREFIX
+from xinlian.consensus.dissemination import BatchReady
 from xinlian.consensus.local import genesis, local_committee
 from xinlian.consensus.messages import BatchMsg, kind
 from xinlian.sim.network import LinkModel, NetworkModel
@@ -66,11 +67,14 @@ class CommitLog:
     chain: dict[int, bytes] = field(default_factory=dict)
     times: dict[bytes, list[tuple[int, Committed]]] = field(default_factory=dict)
     epochs: dict[bytes, list[tuple[int, EpochRoot]]] = field(default_factory=dict)
+    ready: dict[bytes, list[bytes]] = field(default_factory=dict)  # BatchReady digests
     violations: list[str] = field(default_factory=list)
 
     def record(self, node: bytes, now_ms: int, value: object) -> None:
         if isinstance(value, EpochStarted):
             self.epochs.setdefault(node, []).append((now_ms, value.root))
+        if isinstance(value, BatchReady):
+            self.ready.setdefault(node, []).append(value.digest)
         if not isinstance(value, Committed):
             return
         mine = self.by_node.setdefault(node, {})

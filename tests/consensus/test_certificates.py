@@ -1,0 +1,92 @@
+"""Vote signatures and certificates: BLS aggregates (cross-checked with arkworks) and SM2 lists."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import py_arkworks_bls12381 as ark
+import pytest
+
+from xinlian.consensus.certificates import Cert, combine, verify_cert, verify_one
+from xinlian.consensus.committee import bitmap
+from xinlian.consensus.errors import InvalidCertificate
+from xinlian.consensus.local import local_committee
+from xinlian.consensus.messages import timeout_message, vote_message
+
+POP_DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_"
+MESSAGE = vote_message(0, 3, 2, b"\x11" * 32)
+
+
+@pytest.mark.parametrize(("suite", "aggregate"), [("intl", True), ("sm", False)])
+def test_quorum_certificate_verifies_and_names_its_signers(suite: str, aggregate: bool) -> None:
+    committee, keys = local_committee(4, suite=suite, aggregate=aggregate)
+    meter: Counter[str] = Counter()
+    votes = [(i, keys[node].sign(committee, MESSAGE, meter))
+             for i, node in enumerate(committee.nodes) if i != 1]
+    assert all(verify_one(committee, i, MESSAGE, s, meter) for i, s in votes)
+    cert = combine(committee, votes, meter)
+    assert verify_cert(committee, cert, lambda i: MESSAGE, committee.quorum, meter) == [0, 2, 3]
+    if aggregate:
+        assert len(cert.signatures) == 1 and len(cert.signatures[0]) == 96
+    else:
+        assert len(cert.signatures) == 3
+
+
+def test_bls_aggregate_matches_an_independent_pairing_check() -> None:
+    committee, keys = local_committee(4)
+    meter: Counter[str] = Counter()
+    votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
+    cert = combine(committee, votes, meter)
+    key_sum = ark.G1Point.identity()
+    for m in committee.members:
+        key_sum = key_sum + ark.G1Point.from_compressed_bytes(bytes(m.key))
+    sig = ark.G2Point.from_compressed_bytes(bytes(cert.signatures[0]))
+    h = ark.G2Point.hash_to_curve(MESSAGE, POP_DST)
+    assert ark.GT.pairing_check([-ark.G1Point(), key_sum], [sig, h])
+
+
+def test_timeout_certificate_with_a_different_message_per_signer() -> None:
+    committee, keys = local_committee(7)
+    meter: Counter[str] = Counter()
+    reported = {0: 4, 2: 5, 3: 4, 5: 6, 6: 5}
+    votes = [(i, keys[committee.nodes[i]].sign(committee, timeout_message(0, 7, r), meter))
+             for i, r in reported.items()]
+    cert = combine(committee, votes, meter)
+    who = verify_cert(committee, cert, lambda i: timeout_message(0, 7, reported[i]),
+                      committee.quorum, meter)
+    assert who == sorted(reported)
+    lie = {**reported, 2: 6}  # a leader misreporting one signer's high QC round
+    with pytest.raises(InvalidCertificate):
+        verify_cert(committee, cert, lambda i: timeout_message(0, 7, lie[i]),
+                    committee.quorum, meter)
+
+
+@pytest.mark.parametrize(("suite", "aggregate"), [("intl", True), ("sm", False)])
+def test_tampered_certificates_are_refused(suite: str, aggregate: bool) -> None:
+    committee, keys = local_committee(4, suite=suite, aggregate=aggregate)
+    meter: Counter[str] = Counter()
+    votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
+    good = combine(committee, votes[:3], meter)
+    other = vote_message(0, 3, 2, b"\x22" * 32)
+    flipped = bytes([good.signatures[0][0] ^ 1]) + good.signatures[0][1:]
+    cases = [
+        (Cert(bitmap([0, 1], 4), good.signatures), MESSAGE),  # too little power
+        (Cert(bitmap([0, 1, 3], 4), good.signatures), MESSAGE),  # signers swapped
+        (good, other),  # another block
+        (Cert(good.signers, [flipped, *good.signatures[1:]]), MESSAGE),
+        (Cert(good.signers, []), MESSAGE),
+        (Cert(good.signers + b"\x00", good.signatures), MESSAGE),  # bitmap length
+    ]
+    for cert, message in cases:
+        with pytest.raises(InvalidCertificate):
+            verify_cert(committee, cert, lambda i, m=message: m, committee.quorum, meter)
+
+
+def test_meter_counts_the_operations_the_simulator_charges() -> None:
+    committee, keys = local_committee(4)
+    meter: Counter[str] = Counter()
+    votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
+    cert = combine(committee, votes, meter)
+    verify_cert(committee, cert, lambda i: MESSAGE, committee.quorum, meter)
+    assert meter["bls_sign"] == 4 and meter["bls_sig_add"] == 4
+    assert meter["bls_verify"] == 1 and meter["bls_pairing"] == 2 and meter["bls_pk_add"] == 4

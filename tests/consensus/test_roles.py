@@ -1,0 +1,187 @@
+"""Unit tests per role: aggregator, safety rules, pacemaker, messages, block tree, sync."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xinlian import codec
+from xinlian.codec import CodecError
+from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.blocks import BlockTree, block_id
+from xinlian.consensus.certificates import Cert
+from xinlian.consensus.core import root_qc
+from xinlian.consensus.local import genesis, local_committee
+from xinlian.consensus.messages import (
+    QC,
+    TC,
+    Block,
+    Proposal,
+    SyncRequest,
+    SyncResponse,
+    Vote,
+    decode_message,
+    kind,
+    vote_message,
+)
+from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.safety import SafetyRules, SafetyState
+from xinlian.consensus.synchronizer import Synchronizer
+from xinlian.sim.protocol import Send
+
+COMMITTEE, KEYS = local_committee(4)
+SM, SM_KEYS = local_committee(4, suite="sm", aggregate=False)
+MESSAGE = vote_message(0, 1, 1, b"\x33" * 32)
+
+
+def _votes(committee=COMMITTEE, keys=KEYS):  # type: ignore[no-untyped-def]
+    meter: Counter[str] = Counter()
+    return [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
+
+
+def test_aggregator_certifies_once_at_the_threshold() -> None:
+    agg, meter = Aggregator(), Counter[str]()
+    votes = _votes()
+    assert agg.add(COMMITTEE, "k", *votes[0][:1], MESSAGE, votes[0][1], 3, meter) is None
+    assert agg.add(COMMITTEE, "k", 0, MESSAGE, votes[0][1], 3, meter) is None  # duplicate
+    assert agg.add(COMMITTEE, "k", 1, MESSAGE, votes[1][1], 3, meter) is None
+    done = agg.add(COMMITTEE, "k", 2, MESSAGE, votes[2][1], 3, meter)
+    assert done is not None and done[1] == [0, 1, 2]
+    assert agg.add(COMMITTEE, "k", 3, MESSAGE, votes[3][1], 3, meter) is None  # already done
+    assert meter["bls_verify"] == 1  # optimistic: one check for the whole quorum
+
+
+@pytest.mark.parametrize(("committee", "keys"), [(COMMITTEE, KEYS), (SM, SM_KEYS)])
+def test_aggregator_drops_an_invalid_vote_and_waits_for_a_good_one(committee, keys) -> None:  # type: ignore[no-untyped-def]
+    agg, meter = Aggregator(), Counter[str]()
+    votes = _votes(committee, keys)
+    forged = bytes([votes[1][1][0] ^ 1]) + votes[1][1][1:]
+    assert agg.add(committee, "k", 0, MESSAGE, votes[0][1], 3, meter) is None
+    assert agg.add(committee, "k", 1, MESSAGE, forged, 3, meter) is None
+    assert agg.add(committee, "k", 2, MESSAGE, votes[2][1], 3, meter) is None
+    assert agg.invalid == 1
+    done = agg.add(committee, "k", 3, MESSAGE, votes[3][1], 3, meter)
+    assert done is not None and done[1] == [0, 2, 3]
+
+
+def test_aggregator_forgets_old_keys() -> None:
+    agg, meter = Aggregator(), Counter[str]()
+    sig = _votes()[0][1]
+    agg.add(COMMITTEE, 1, 0, MESSAGE, sig, 3, meter)
+    agg.add(COMMITTEE, 5, 0, MESSAGE, sig, 3, meter)
+    agg.forget(lambda k: k >= 3)  # type: ignore[operator]
+    assert agg.power(COMMITTEE, 1) == 0 and agg.power(COMMITTEE, 5) == 1
+
+
+def _qc(round_: int, height: int = 1) -> QC:
+    return QC(0, round_, height, bytes([round_]) * 32, Cert(b"\x00", []))
+
+
+def _block(round_: int, justify: QC, tc: TC | None = None) -> Block:
+    return Block(0, round_, justify.height + 1, justify.block_id, 0, justify, tc, [], None)
+
+
+def test_safety_rules_vote_once_per_round_and_follow_the_tc_rule() -> None:
+    rules = SafetyRules(SafetyState(0, 0, root_qc(genesis(COMMITTEE))))
+    b3 = _block(3, _qc(2))
+    assert rules.safe_to_vote(b3, None)
+    rules.record(3, _qc(2))
+    assert not rules.safe_to_vote(b3, None)  # never twice in a round
+    assert not rules.safe_to_vote(_block(2, _qc(1)), None)  # never backwards
+    tc = TC(0, 4, [1, 2, 3], Cert(b"", []))
+    assert rules.safe_to_vote(_block(5, _qc(3), tc), tc)  # extends the highest reported QC
+    assert not rules.safe_to_vote(_block(5, _qc(2), tc), tc)  # would skip a possible commit
+    assert not rules.safe_to_vote(_block(5, _qc(3)), None)  # a gap needs a TC
+    assert rules.safe_to_timeout(0, 3) and not rules.safe_to_timeout(0, 2)
+    rules.record(6, _qc(3))  # timed out in 6: no vote in 6 any more
+    assert not rules.safe_to_vote(_block(6, _qc(5)), None)
+    assert not rules.safe_to_vote(Block(1, 9, 2, b"x" * 32, 0, _qc(8), None, [], None), None)
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 12), st.integers(0, 11),
+                          st.booleans()), max_size=40))
+def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None:  # type: ignore[no-untyped-def]
+    """Random votes, timeouts and restarts (rebuilding from the last Persist): a vote only in
+    a round above every earlier signature, a timeout never below one."""
+    persisted = codec.encode(SafetyState(0, 0, root_qc(genesis(COMMITTEE))))
+    rules = SafetyRules(codec.decode(persisted, SafetyState))
+    signed: list[tuple[str, int]] = []
+    for is_vote, round_, qc_round, restart in ops:
+        if restart:
+            rules = SafetyRules(codec.decode(persisted, SafetyState))
+        qc = _qc(min(qc_round, round_ - 1))
+        if is_vote and rules.safe_to_vote(_block(round_, qc), None):
+            persisted = rules.record(round_, qc).value
+            assert all(r < round_ for _, r in signed)
+            signed.append(("vote", round_))
+        elif not is_vote and rules.safe_to_timeout(0, round_):
+            persisted = rules.record(round_, qc).value
+            assert all(r <= round_ for _, r in signed)
+            signed.append(("timeout", round_))
+
+
+def test_pacemaker_backs_off_and_resets_with_a_qc() -> None:
+    p = Pacemaker(base_ms=200, max_steps=3)
+    assert p.duration(5, 4) == 200
+    assert p.duration(6, 4) == 300
+    assert p.duration(7, 4) == 450
+    assert p.duration(50, 4) == 200 * 27 // 8  # capped
+    assert p.retry_ms == 200
+
+
+def test_messages_round_trip_and_garbage_raises_codec_errors() -> None:
+    vote = Vote(0, 1, 1, b"\x01" * 32, b"sig")
+    assert decode_message(codec.encode(vote)) == vote and kind(codec.encode(vote)) == "vote"
+    proposal = Proposal(_block(2, _qc(1)))
+    assert decode_message(codec.encode(proposal)) == proposal
+    for junk in [b"", b"\x00", b"\x92\x63\x01", codec.encode([2, 0, 1]), codec.encode(vote)[:-1],
+                 b"\x92\x05" + b"\xc4\x41" + b"\x00" * 65]:
+        with pytest.raises(CodecError):
+            decode_message(junk)
+    assert kind(b"junk") == "other"
+
+
+@given(st.binary(max_size=200))
+def test_decoding_arbitrary_bytes_raises_only_codec_errors(data: bytes) -> None:
+    with contextlib.suppress(CodecError):
+        decode_message(data)
+
+
+def test_block_tree_walks_to_the_committed_block_and_reports_gaps() -> None:
+    root = genesis(COMMITTEE)
+    b1 = _block(1, root_qc(root))
+    id1 = block_id(COMMITTEE, b1)
+    b2 = _block(2, QC(0, 1, 1, id1, Cert(b"", [])))
+    id2 = block_id(COMMITTEE, b2)
+    tree = BlockTree({})
+    assert tree.add(id2, b2) is not None and tree.add(id2, b2) is None
+    assert tree.chain(id2, bytes(root.block_id), 0) == ([(id2, b2)], id1)
+    persist = tree.add(id1, b1)
+    assert tree.chain(id2, bytes(root.block_id), 0) == ([(id1, b1), (id2, b2)], None)
+    assert tree.chain(id2, id1, 1) == ([(id2, b2)], None)
+    rebuilt = BlockTree({persist.key: persist.value})  # type: ignore[union-attr]
+    assert rebuilt.get(id1) == b1
+
+
+def test_synchronizer_asks_the_hint_then_rotates_and_serves_chains() -> None:
+    sync = Synchronizer(retry_ms=100)
+    nodes = COMMITTEE.nodes
+    first = sync.want(0, b"\x07" * 32, nodes[2], None)
+    assert isinstance(first[0], Send) and first[0].to == nodes[2]
+    assert sync.want(0, b"\x07" * 32, nodes[2], None) == []  # already asked
+    again = sync.retry(100, nodes, nodes[0])
+    assert isinstance(again[0], Send) and again[0].to == nodes[3]
+    assert codec.decode(again[0].message, SyncRequest).block_id == b"\x07" * 32
+    assert sync.take(b"\x07" * 32) and not sync.take(b"\x07" * 32)
+
+    root = genesis(COMMITTEE)
+    b1 = _block(1, root_qc(root))
+    tree = BlockTree({})
+    tree.add(block_id(COMMITTEE, b1), b1)
+    served = sync.serve(nodes[1], block_id(COMMITTEE, b1), tree)
+    assert codec.decode(served[0].message, SyncResponse).blocks == [b1]  # type: ignore[union-attr]
+    assert sync.serve(nodes[1], b"\x00" * 32, tree) == []
