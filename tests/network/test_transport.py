@@ -9,6 +9,7 @@ import pytest
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.network.channel import Channel, pack
 from xinlian.network.framing import encode_frame
+from xinlian.network.shaper import LinkShape, uniform
 from xinlian.network.transport import Transport, TransportConfig
 
 from .conftest import membership
@@ -237,6 +238,23 @@ def test_rate_limit_and_message_size_limit() -> None:
             # the sender side refuses oversize messages before queueing them
             assert not cluster.node(0).send(cluster.ids[1], b"y" * 1001)
             assert stats["dropped_oversize"] == 1
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_flush_then_close_loses_nothing() -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite("pq"), 2, shape_for=uniform(LinkShape(latency_s=0.02)))
+        await cluster.start()
+        try:
+            for i in range(50):
+                assert cluster.node(0).send(cluster.ids[1], b"m%d" % i)
+            await cluster.node(0).flush()
+            await cluster.node(0).close()
+            await cluster.inboxes[1].wait_for(50)
+            assert cluster.inboxes[1].messages[cluster.ids[0]] == [b"m%d" % i for i in range(50)]
         finally:
             await cluster.close()
 

@@ -50,6 +50,10 @@ class DirectLink:
         self._writer.write(frame)
         await self._writer.drain()
 
+    async def flush(self) -> None:
+        """Until every frame sent so far is in the socket's hands."""
+        await self._writer.drain()
+
     def close(self) -> None:
         self._writer.close()
 
@@ -85,6 +89,12 @@ class ShapedLink(DirectLink):
         self._line.append((now + wait + self.shape.latency_s, frame))
         self._in_flight += len(frame)
         self._ready.set()
+
+    async def flush(self) -> None:
+        while self._line and self._error is None:
+            self._room.clear()
+            await self._room.wait()
+        await super().flush()
 
     async def _run(self) -> None:
         try:

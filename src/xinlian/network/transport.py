@@ -211,6 +211,9 @@ class _Peer:
         self.dedup = DuplicateFilter(config.dedup_capacity, config.dedup_ttl_s)
         self.inbound: asyncio.StreamWriter | None = None
         self.ever_connected = False
+        self.link: DirectLink | None = None
+        self.busy = False  # a batch is between the queue and the link
+        self.idle = asyncio.Event()
 
 
 async def _write_frame(writer: asyncio.StreamWriter, payload: bytes, max_size: int) -> None:
@@ -318,6 +321,16 @@ class Transport:
         await peer.queue.put(message)
         return True
 
+    async def flush(self) -> None:
+        """Until every message queued so far for a connected peer has reached its socket
+        (and, when shaped, left the delay line). Call before `close` to lose nothing."""
+        for peer in self._peers.values():
+            while (len(peer.queue) or peer.busy) and peer.connected.is_set():
+                peer.idle.clear()
+                await peer.idle.wait()
+            if peer.link is not None and peer.connected.is_set():
+                await peer.link.flush()
+
     def connected(self, node_id: NodeId) -> bool:
         peer = self._peers.get(node_id)
         return peer is not None and peer.connected.is_set()
@@ -391,6 +404,7 @@ class Transport:
         shape = self._shape_for(peer.node_id) if self._shape_for else None
         link = ShapedLink(writer, shape) if shape else DirectLink(writer)
         self._links.add(link)
+        peer.link = link
         alive = True
 
         def lost(_: object) -> None:
@@ -411,8 +425,12 @@ class Transport:
                     return
                 if not batch:
                     continue
+                peer.busy = True
                 frame = encode_frame(channel.seal(pack(batch)), max_frame)
                 await link.send(frame)
+                peer.busy = False
+                if not len(peer.queue):
+                    peer.idle.set()
                 self._count(peer, "frames_out")
                 self._count(peer, "messages_out", len(batch))
                 self._count(peer, "bytes_out", len(frame))
@@ -420,6 +438,9 @@ class Transport:
             log.debug("connection to %s lost: %r", peer.node_id.hex(), exc)
         finally:
             peer.connected.clear()
+            peer.busy = False
+            peer.link = None
+            peer.idle.set()
             watch.remove_done_callback(lost)
             watch.cancel()
             link.close()
