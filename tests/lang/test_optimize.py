@@ -23,6 +23,8 @@ contract C {
         total += limit + limit + limit;
         return total;
     }
+    fn bump() -> u64 { total += 1; return total; }
+    pub fn once() -> list<u64> { let v = sq(bump() + 1); return [v, total]; }
     pub view fn folded() -> u8 { return 200 + 55; }
     pub view fn overflow_kept() -> u8 { return 200 + 56; }
 }
@@ -51,10 +53,22 @@ def test_overflowing_constants_are_not_folded() -> None:
     assert "overflow" in ch.call(c, "overflow_kept").error.message  # type: ignore[union-attr]
 
 
+def calls_in(fn: str, level: int) -> list[str]:
+    body = lowered(level).functions[fn].body
+    return [str(e.data) for e in optimize.all_exprs(body) if e.kind == "call"]
+
+
 def test_inlining_removes_small_calls() -> None:
-    calls = [e for s in ir.walk_stmts(lowered(2).functions["work"].body) for a in s.args
-             for e in ir.walk_exprs(a) if e.kind == "call"]
-    assert calls == []
+    assert calls_in("work", 1) == ["sq"]
+    assert calls_in("work", 2) == []
+    assert calls_in("once", 2) == ["bump"]  # sq inlined; its argument bound once
+
+
+def test_inlined_arguments_are_evaluated_once() -> None:
+    for level in (0, 2):
+        ch = LocalChain()
+        c = ch.deploy(compile_source(SRC, "o.qi", opt_level=level))
+        assert ch.call(c, "once").value == [4, 1]
 
 
 class CountingState(MemoryState):

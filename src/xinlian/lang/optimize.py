@@ -124,17 +124,18 @@ def _drop_unused(prog: ir.Program) -> None:
             del prog.functions[n]
 
 
-def _all_exprs(body: list[ir.Stmt]) -> Iterator[ir.Expr]:
+def all_exprs(body: list[ir.Stmt]) -> Iterator[ir.Expr]:
+    """Every expression in `body`, including those inside `seq` expressions."""
     for s in ir.walk_stmts(body):
         for a in s.args:
             for e in ir.walk_exprs(a):
                 yield e
                 if e.kind == "seq":
-                    yield from _all_exprs(e.data)  # type: ignore[arg-type]
+                    yield from all_exprs(e.data)  # type: ignore[arg-type]
 
 
 def _callees(fn: ir.Function) -> set[str]:
-    return {str(e.data) for e in _all_exprs(fn.body) if e.kind == "call"}
+    return {str(e.data) for e in all_exprs(fn.body) if e.kind == "call"}
 
 
 # --- inlining -----------------------------------------------------------------------------
@@ -164,10 +165,16 @@ def _inline(prog: ir.Program) -> None:
         e.args = [rewrite(a) for a in e.args]
         if e.kind == "call" and e.data in candidates:
             f = candidates[str(e.data)]
-            # arguments must be side-effect free and cheap to duplicate
-            if all(a.kind in ("const", "local") for a in e.args):
-                body = f.body[0].args[0]
+            body = f.body[0].args[0]
+            if all(a.kind in ("const", "local") for a in e.args):  # substitute directly
                 return subst(body, dict(zip(f.params, e.args, strict=True)))
+            # otherwise bind each argument once, in order, to a fresh local
+            binds = [ir.Var(f"{f.name}.{p.name}", p.ty) for p in f.params]
+            lets = [ir.Stmt("let", [a], data=v, span=a.span)
+                    for v, a in zip(binds, e.args, strict=True)]
+            mapping = {p: ir.Expr("local", p.ty, data=v)
+                       for p, v in zip(f.params, binds, strict=True)}
+            return ir.Expr("seq", e.ty, [subst(body, mapping)], lets, e.span)
         return e
 
     for f in prog.functions.values():
