@@ -209,3 +209,35 @@ def test_a_failing_core_stops_the_runtime(tmp_path: Path) -> None:
             await runtime.stop()
 
     asyncio.run(main())
+
+
+class Echo:
+    def handle(self, event: Event) -> list[Action]:
+        return [Deliver(event.value)] if isinstance(event, Input) else []
+
+
+def test_backlog_pauses_and_resumes_socket_reading(tmp_path: Path) -> None:
+    async def main() -> None:
+        suite = get_suite("intl")
+        keys = node_keys(suite, 1)
+        transport = Transport(suite, keys[0], membership(suite, keys), listen=("127.0.0.1", 0))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        seen: list[int] = []
+
+        def deliver(value: Any) -> None:
+            seen.append(value)
+            if len(seen) == 10:
+                done.set_result(None)
+
+        with Store(tmp_path / "n", sub_dbs=("core",)) as store:
+            runtime = NetworkRuntime(Echo(), transport, store, deliver=deliver, max_backlog=4)
+            await runtime.start()
+            for i in range(10):
+                runtime.input(i)
+            assert not transport.receiving.is_set()
+            await done
+            assert transport.receiving.is_set()
+            assert seen == list(range(10))
+            await runtime.stop()
+
+    asyncio.run(main())

@@ -259,3 +259,78 @@ def test_flush_then_close_loses_nothing() -> None:
             await cluster.close()
 
     asyncio.run(main())
+
+
+def test_membership_change_adds_and_removes_peers() -> None:
+    async def main() -> None:
+        suite = get_suite("intl")
+        cluster = Cluster(suite, 3)
+        pair = membership(suite, cluster.keys[:2], cluster.ports[:2])
+        for i in (0, 1):
+            cluster.nodes[i] = Transport(suite, cluster.keys[i], pair, cluster.inboxes[i],
+                                         sock=cluster.socks[i])
+        for i in range(3):
+            await cluster.node(i).start()
+        a, b, c = cluster.ids
+        try:
+            await cluster.node(0).stats.reach("unauthenticated", 1)  # c is not a member yet
+            assert not cluster.node(0).send(c, b"not yet")
+            for i in (0, 1):
+                cluster.node(i).set_membership(cluster.membership)  # c joins
+            for i in range(3):
+                await cluster.node(i).wait_connected()
+            assert cluster.node(0).send(c, b"welcome")
+            assert cluster.node(2).send(a, b"thanks")
+            await cluster.inboxes[2].wait_for(1)
+            await cluster.inboxes[0].wait_for(1)
+            refused = cluster.node(0).stats["unauthenticated"]
+            cluster.node(0).set_membership(pair)  # c leaves again, as far as node 0 knows
+            assert not cluster.node(0).send(c, b"gone")
+            await cluster.node(0).stats.reach("unauthenticated", refused + 1)  # c redials
+            assert cluster.inboxes[0].messages[c] == [b"thanks"]
+            assert cluster.node(0).connected(b)
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_paused_receiving_holds_messages_back() -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite("intl"), 2)
+        await cluster.start()
+        a, b = cluster.ids
+        try:
+            cluster.node(1).receiving.clear()
+            for i in range(5):
+                cluster.node(0).send(b, b"held %d" % i)
+            await cluster.node(0).flush()  # on the wire, but node 1 is not reading
+            for _ in range(20):  # loop iterations enough to read it, were reading allowed
+                await asyncio.sleep(0)
+            assert cluster.inboxes[1].total == 0
+            assert cluster.node(1).stats["frames_in"] == 0
+            cluster.node(1).receiving.set()
+            await cluster.inboxes[1].wait_for(5)
+            assert cluster.inboxes[1].messages[a] == [b"held %d" % i for i in range(5)]
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_handshake_flood_is_capped() -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite("intl"), 1, config=TransportConfig(max_handshakes=2))
+        await cluster.start()
+        stats = cluster.node(0).stats
+        try:
+            silent = [await asyncio.open_connection("127.0.0.1", cluster.ports[0])
+                      for _ in range(4)]  # connect, never say hello
+            await stats.reach("handshakes_refused", 2)
+            for _, writer in silent:
+                writer.close()
+            await stats.reach("handshakes_failed", 2)  # the two admitted ones end too
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())

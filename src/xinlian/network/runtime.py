@@ -15,6 +15,11 @@ actions in order, as xinlian.sim.protocol requires:
   event was handled is not delivered;
 - `Deliver`: passed to the application callback.
 
+The event FIFO is bounded softly: at `max_backlog` events the runtime stops the transport
+reading from its sockets (`Transport.receiving`), and resumes at half that, so a core that
+falls behind pushes back through TCP onto the senders' bounded queues instead of growing
+memory without limit.
+
 The core's clock is milliseconds since the Unix epoch at start-up, advancing with the
 loop's monotonic clock, so it never jumps backwards while the node runs. A core that
 raises stops the runtime (fail-stop: its state can no longer be trusted); `run()` re-raises.
@@ -70,13 +75,15 @@ class NetworkRuntime:
     """Runs `core` over `transport`, persisting into sub-database `db` of `store`."""
 
     def __init__(self, core: Core, transport: Transport, store: Store, *,
-                 deliver: Callable[[Any], None], db: str = DEFAULT_DB) -> None:
+                 deliver: Callable[[Any], None], db: str = DEFAULT_DB,
+                 max_backlog: int = 10_000) -> None:
         self.core = core
         self.transport = transport
         self.store = store
         self.db = db
         self.node_id: NodeId = transport.node_id
         self._deliver = deliver
+        self.max_backlog = max_backlog
         self._events: deque[Event | _Fired] = deque()
         self._wake = asyncio.Event()
         self._timers: dict[str, tuple[asyncio.TimerHandle, object]] = {}
@@ -131,6 +138,8 @@ class NetworkRuntime:
     def _push(self, event: Event | _Fired) -> None:
         self._events.append(event)
         self._wake.set()
+        if len(self._events) >= self.max_backlog:
+            self.transport.receiving.clear()  # stop reading sockets until we catch up
 
     def _on_message(self, sender: NodeId, message: bytes) -> None:
         self._push(Receive(self.now_ms(), sender, message))
@@ -149,6 +158,8 @@ class NetworkRuntime:
                 self._wake.clear()
                 await self._wake.wait()
             event = events.popleft()
+            if len(events) <= self.max_backlog // 2 and not self.transport.receiving.is_set():
+                self.transport.receiving.set()
             if isinstance(event, _Fired):
                 current = self._timers.get(event.timer)
                 if current is None or current[1] is not event.token:

@@ -85,6 +85,7 @@ class TransportConfig:
     backoff_max_s: float = 5.0
     backoff_jitter: float = 0.5
     max_bad_records: int = 16               # per connection, before it is closed
+    max_handshakes: int = 64                # inbound handshakes in progress at once
     read_size: int = 256 * 1024
 
     @property
@@ -214,6 +215,7 @@ class _Peer:
         self.link: DirectLink | None = None
         self.busy = False  # a batch is between the queue and the link
         self.idle = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None  # the dialler
 
 
 async def _write_frame(writer: asyncio.StreamWriter, payload: bytes, max_size: int) -> None:
@@ -246,23 +248,39 @@ class Transport:
         self._links: set[DirectLink] = set()
         self._server: asyncio.Server | None = None
         self._closing = False
+        self._handshakes = 0
+        # Cleared by the consumer (NetworkRuntime) when it is behind: reading stops, TCP
+        # windows fill up, and the senders' bounded queues take the pressure.
+        self.receiving = asyncio.Event()
+        self.receiving.set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen, then dial every other member."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        for node_id in self.membership.ids():
-            info = self.membership.peer(node_id)
-            if node_id != self.node_id and info is not None:
-                self._peers[node_id] = _Peer(node_id, info, self.config, now)
         if self._sock is not None:
             self._server = await asyncio.start_server(self._serve, sock=self._sock)
         elif self._listen is not None:
             self._server = await asyncio.start_server(self._serve, *self._listen)
-        for peer in self._peers.values():
-            self._spawn(self._dial_loop(peer))
+        self.set_membership(self.membership)
+
+    def set_membership(self, membership: Membership) -> None:
+        """Adopt a new membership (an epoch change): dial members that joined, drop the
+        queues and connections of members that left or changed key or address."""
+        self.membership = membership
+        for node_id, peer in list(self._peers.items()):
+            if membership.peer(node_id) != peer.info:
+                del self._peers[node_id]
+                if peer.task is not None:
+                    peer.task.cancel()
+                if peer.inbound is not None:
+                    peer.inbound.close()
+        now = asyncio.get_running_loop().time()
+        for node_id in membership.ids():
+            info = membership.peer(node_id)
+            if node_id != self.node_id and node_id not in self._peers and info is not None:
+                peer = self._peers[node_id] = _Peer(node_id, info, self.config, now)
+                peer.task = self._spawn(self._dial_loop(peer))
 
     @property
     def port(self) -> int | None:
@@ -286,10 +304,11 @@ class Transport:
         if self._server is not None:
             await self._server.wait_closed()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- sending --------------------------------------------------------------------------
 
@@ -356,7 +375,7 @@ class Transport:
             if isinstance(exc, kind):
                 self._count(peer, name)
                 return
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, (TimeoutError, OSError)):  # only raised here by handshakes
             self._count(peer, "handshakes_failed")
 
     async def _dial_loop(self, peer: _Peer) -> None:
@@ -455,13 +474,20 @@ class Transport:
             task.add_done_callback(self._tasks.discard)
         frames = _FrameReader(reader, hs.MAX_HANDSHAKE_FRAME, self.config.read_size)
         peer: _Peer | None = None
+        if self._handshakes >= self.config.max_handshakes:
+            self._count(None, "handshakes_refused")
+            writer.close()
+            return
         try:
+            self._handshakes += 1
             try:
                 async with asyncio.timeout(self.config.handshake_timeout_s):
                     member, channel = await self._respond(frames, writer)
-            except (NetworkError, TimeoutError) as exc:
+            except (NetworkError, TimeoutError, OSError) as exc:
                 self._count_error(None, exc)
                 return
+            finally:
+                self._handshakes -= 1
             peer = member
             if member.inbound is not None:
                 member.inbound.close()  # the peer restarted or reconnected: newest wins
@@ -469,7 +495,7 @@ class Transport:
             self._count(member, "connections_in")
             frames.allow(self.config.max_frame)
             await self._receive(member, channel, frames)
-        except (OSError, ConnectionError, asyncio.IncompleteReadError):
+        except OSError:  # reset, closed by the peer, or too many bad records
             pass
         except NetworkError as exc:  # framing error: the stream is no longer aligned
             self._count_error(peer, exc)
@@ -486,8 +512,8 @@ class Transport:
         await _write_frame(writer, side.reply(await frames.frame()), hs.MAX_HANDSHAKE_FRAME)
         session = side.finish(await frames.frame())
         peer = self._peers.get(session.peer_id)
-        if peer is None:  # our own key, used by someone else
-            raise Unauthenticated("a peer presented this node's own key")
+        if peer is None:  # this node's own key, or a member removed meanwhile
+            raise Unauthenticated("the key is not a current peer's")
         return peer, Channel(session.aead, session.send_key, session.recv_key)
 
     async def _receive(self, peer: _Peer, channel: Channel, frames: _FrameReader) -> None:
@@ -495,8 +521,11 @@ class Transport:
         bad = 0
         time = asyncio.get_running_loop().time
         deliver = self.on_message
+        receiving = self.receiving
         while True:
             batch = await frames.frames()
+            if not receiving.is_set():  # hold this batch and read no more until resumed
+                await receiving.wait()
             now = time()
             for frame in batch:
                 self._count(peer, "frames_in")
