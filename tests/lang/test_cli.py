@@ -54,6 +54,20 @@ def test_qi_test_runs_test_functions(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "PASS" in out and "FAIL" in out and "2 passed, 1 failed" in out
 
 
+def test_qi_test_runs_python_tests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "test_counter.py"
+    f.write_text(
+        "from xinlian.execution.vm.local import LocalChain\n"
+        "from xinlian.lang.compiler import compile_source\n"
+        "def test_counter():\n"
+        "    ch = LocalChain()\n"
+        "    c = ch.deploy(compile_source('contract C { state n: u64; "
+        "pub fn inc() -> u64 { n += 1; return n; } }'))\n"
+        "    assert ch.call(c, 'inc').value == 1\n")
+    assert main(["qi", "test", str(f)]) == 0
+    assert "pytest: passed" in capsys.readouterr().out
+
+
 def test_upgrade_from_abi(tmp_path: Path) -> None:
     v1 = tmp_path / "v1.qi"
     v1.write_text("contract V1 { state a: u64; state b: u64; }\n")

@@ -12,6 +12,7 @@ interface Callee {
     fn bump(fail: bool) -> u64;
     fn spin() -> u64;
     fn again(depth: u64) -> u64;
+    fn touch(fail: bool);
 }
 
 contract Inner {
@@ -24,6 +25,7 @@ contract Inner {
     }
     pub fn spin() -> u64 { let mut i: u64 = 0; while true { i += 1; } return i; }
     pub view fn get() -> u64 { return n; }
+    pub fn touch(fail: bool) { n += 100; assert(!fail); }
     pub fn again(depth: u64) -> u64 { return Callee(self_address()).again(depth + 1); }
 }
 
@@ -41,6 +43,8 @@ contract Outer {
     }
     pub fn spin(inner: address) -> u64 { return Callee(inner).spin(); }
     pub fn recurse(inner: address) -> u64 { return Callee(inner).again(0); }
+    pub fn later(inner: address, fail: bool) { async Callee(inner).touch(fail) then done; }
+    fn done(ok: bool) { if ok { calls += 10; } else { calls += 1000; } }
     pub view fn get_calls() -> u64 { return calls; }
     pub view fn get_caught() -> string { return caught; }
 }
@@ -85,3 +89,27 @@ def test_call_depth_is_limited() -> None:
     ch, inner, outer = setup()
     r = ch.call(outer, "recurse", inner)
     assert isinstance(r.error, TrapError) and "depth" in r.error.message
+
+
+def test_async_call_without_result_reports_success_as_bool() -> None:
+    ch, inner, outer = setup()
+    assert ch.call(outer, "later", inner, False).ok
+    assert ch.call(outer, "later", inner, True).ok
+    assert ch.call(outer, "get_calls").value == 0
+    results = ch.advance_block()
+    assert [r.ok for r in results] == [True, True, False, True]  # call, callback, call, cb
+    assert ch.call(outer, "get_calls").value == 1010
+    assert ch.call(inner, "get").value == 100  # the failed async call was rolled back
+
+
+def test_failing_constructor_deploys_nothing() -> None:
+    import pytest
+
+    from xinlian.lang.errors import EngineError
+
+    ch = LocalChain()
+    art = compile_source("contract C { init(x: u64) { require(x > 0, \"x\"); } }", "c.qi")
+    with pytest.raises(EngineError):
+        ch.deploy(art, 0)
+    assert ch.world.code == {}
+    assert ch.deploy(art, 1) in ch.world.code

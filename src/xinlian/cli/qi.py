@@ -140,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from xinlian.execution.vm.local import LocalChain
 
-    failures = passed = 0
+    failures = passed = py_code = 0
     py_files = [f for f in args.files if f.endswith(".py")]
     for f in args.files:
         if f.endswith(".py"):
@@ -164,10 +164,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     if py_files:
         import pytest
 
-        code = pytest.main(["-q", *py_files])
-        failures += int(code != 0)
-    print(f"{passed} passed, {failures} failed")
-    return 0 if failures == 0 else 1
+        py_code = pytest.main(["-q", *py_files])
+        print(f"pytest: {'passed' if py_code == 0 else f'failed (exit {py_code})'}")
+    print(f"Qi tests: {passed} passed, {failures} failed")
+    return 0 if failures == 0 and py_code == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
