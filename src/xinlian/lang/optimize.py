@@ -193,7 +193,7 @@ def _cache_state(fn: ir.Function) -> None:
         out: list[ir.Stmt] = []
         for s in body:
             s.body, s.orelse, s.step = block(s.body), block(s.orelse), block(s.step)
-            if s.kind in ("if", "loop", "try") or _has_call(s):
+            if s.kind in ("if", "loop", "try") or _may_write(s):
                 cache.clear()
             else:
                 hoisted: list[ir.Stmt] = []
@@ -207,13 +207,24 @@ def _cache_state(fn: ir.Function) -> None:
     fn.body = block(fn.body)
 
 
-def _has_call(s: ir.Stmt) -> bool:
-    return any(e.kind in ("call", "ext_call", "seq") for a in s.args for e in ir.walk_exprs(a))
+def _may_write(s: ir.Stmt) -> bool:
+    """Whether evaluating the statement's expressions might change state: a call, or a
+    `seq` that stores (list `push`/`pop` on state)."""
+    for e in all_exprs([s]):
+        if e.kind in ("call", "ext_call"):
+            return True
+        if e.kind == "seq" and any(x.kind == "sstore" for x in ir.walk_stmts(e.data)):  # type: ignore[arg-type]
+            return True
+    return False
 
 
 def _replace_loads(e: ir.Expr, cache: dict[str, ir.Var], hoisted: list[ir.Stmt],
                    counter: list[int]) -> ir.Expr:
+    """Reading earlier is safe: the caller checked nothing in the statement writes."""
     e.args = [_replace_loads(a, cache, hoisted, counter) for a in e.args]
+    if e.kind == "seq":  # inlined arguments
+        for inner in ir.walk_stmts(e.data):  # type: ignore[arg-type]
+            inner.args = [_replace_loads(a, cache, hoisted, counter) for a in inner.args]
     if e.kind == "sload" and not e.args and isinstance(e.data, ir.StateVar) \
             and isinstance(e.ty, IntTy | type(BOOL)):
         st = e.data
