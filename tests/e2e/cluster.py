@@ -89,8 +89,9 @@ class NodeProcess:
         return reply["result"]
 
     def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
         self._close()
 
     def stop(self) -> None:

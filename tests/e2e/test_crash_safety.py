@@ -58,38 +58,46 @@ def test_kill_9_during_commits_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261124)
     chain = Chain.make("intl", ACCOUNTS)
     data = init_data_dir(chain, tmp_path, BALANCE, block_interval_ms=5, max_block_txs=40)
-    nonces = [0] * ACCOUNTS
-    committed_before = 0
+    committed = 0
     for _ in range(ROUNDS):
         node = NodeProcess(data)
-        status = node.rpc("xl_status")
-        assert status["committed_txs"] >= committed_before  # nothing committed was lost
-        # Resubmit from the committed nonces: what was only pending at the kill is gone.
-        nonces = [node.rpc("xl_getAccount", "0x" + chain.address(i).hex())["account"]["nonce"]
-                  for i in range(ACCOUNTS)]
-        txs = []
-        for k in range(rng.randrange(200, 400)):
-            i = k % ACCOUNTS
-            txs.append("0x" + chain.transfer(i, nonces[i], (i + 1) % ACCOUNTS, 1).hex())
-            nonces[i] += 1
-        results = node.rpc("xl_submitTransactions", txs)
-        assert all(r["accepted"] for r in results)
-        # Kill at a seeded point while blocks of 40 are being cut and committed.
-        target = status["height"] + rng.randrange(1, 5)
-        while node.rpc("xl_status")["height"] < target:
-            pass
-        node.kill()
-        height, committed_before = check_store(data, chain)
-        assert height >= target
+        try:
+            target = _load_and_kill(node, chain, rng, committed)
+        finally:
+            node.kill()  # also when the round failed: never leave a node running
+        height, committed = check_store(data, chain)
+        assert height >= target  # every block seen committed before the kill is there
     node = NodeProcess(data)
     try:
         # The node carries on from where it was killed.
-        results = node.rpc("xl_submitTransactions", [
-            "0x" + chain.transfer(0, node.rpc("xl_getAccount", "0x" + chain.address(0).hex())
-                                  ["account"]["nonce"], 1, 1).hex()])
+        nonce = node.rpc("xl_getAccount", "0x" + chain.address(0).hex())["account"]["nonce"]
+        results = node.rpc("xl_submitTransactions", ["0x" + chain.transfer(0, nonce, 1, 1).hex()])
         assert results[0]["accepted"]
         while node.rpc("xl_status")["mempool_size"]:
             pass
     finally:
         node.stop()
     check_store(data, chain)
+
+
+def _load_and_kill(node: NodeProcess, chain: Chain, rng: random.Random, committed: int) -> int:
+    """Load the node with transfers and SIGKILL it while it cuts and commits blocks;
+    returns a height the node had committed before the kill."""
+    status = node.rpc("xl_status")
+    assert status["committed_txs"] >= committed  # nothing committed was lost
+    # Resubmit from the committed nonces: what was only pending at the kill is gone.
+    nonces = [node.rpc("xl_getAccount", "0x" + chain.address(i).hex())["account"]["nonce"]
+              for i in range(ACCOUNTS)]
+    txs = []
+    for k in range(rng.randrange(200, 400)):
+        i = k % ACCOUNTS
+        txs.append("0x" + chain.transfer(i, nonces[i], (i + 1) % ACCOUNTS, 1).hex())
+        nonces[i] += 1
+    results = node.rpc("xl_submitTransactions", txs)
+    assert all(r["accepted"] for r in results)
+    # Kill at a seeded point while blocks of 40 are being cut and committed.
+    target = status["height"] + rng.randrange(1, 5)
+    while node.rpc("xl_status")["height"] < target:
+        pass
+    node.kill()
+    return target

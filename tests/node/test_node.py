@@ -15,7 +15,7 @@ from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Block, Receipt, header_hash, header_message
 from xinlian.storage.proof import verify_proof
 
-from .conftest import Fixture
+from .conftest import Fixture, make_genesis
 
 
 async def _run_until_committed(fx: Fixture, raws: list[bytes], count: int) -> list[Block]:
@@ -130,3 +130,29 @@ def test_other_suites_commit(tmp_path, suite_name: str) -> None:  # type: ignore
     blocks = asyncio.run(_run_until_committed(fx, [fx.transfer(0, 0, 1, 3)], 1))
     assert blocks[0].header.proposer == fx.node_key.public_key
     assert isinstance(blocks[0].header.proposer, PublicKey)
+
+
+@pytest.mark.timeout(60)
+def test_nonce_gap_in_a_full_pool_does_not_starve_admission(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Regression: with enough pending to cut at once but nothing executable (the earlier
+    # nonces still on their way), the producer must yield so the earlier nonces get in.
+    fx = Fixture(tmp_path)
+    fx.genesis = make_genesis("intl", fx.keys, max_block_txs=2, block_interval_ms=20)
+
+    async def scenario() -> None:
+        node = fx.open()
+        committed = asyncio.Event()
+        node.add_block_listener(lambda block, receipts: committed.set())
+        await node.start()
+        later = [fx.transfer(0, n, 1, 1) for n in (2, 3, 4)]
+        assert all(r.accepted for r in await node.submit(later))
+        await asyncio.sleep(0)  # the producer now sees 3 pending, none executable
+        assert all(r.accepted for r in await node.submit(
+            [fx.transfer(0, 0, 1, 1), fx.transfer(0, 1, 1, 1)]))
+        await asyncio.wait_for(committed.wait(), 30)
+        while node.chain.committed_txs < 5:
+            committed.clear()
+            await asyncio.wait_for(committed.wait(), 30)
+        await node.stop()
+
+    asyncio.run(scenario())

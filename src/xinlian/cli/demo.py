@@ -133,7 +133,11 @@ def demo(args: argparse.Namespace) -> int:
                                          max(1, args.txs // len(keys)), out))
         finally:
             node.send_signal(signal.SIGTERM)
-            node.wait(timeout=30)
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                node.kill()  # never leave a node running on a directory being removed
+                node.wait()
             if node.stdout is not None:
                 node.stdout.close()
         out.say("node stopped; temporary directory removed")

@@ -8,6 +8,7 @@ the store shows exactly the blocks that finished committing, never part of one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from xinlian import codec
@@ -109,6 +110,19 @@ class ChainStore:
                      key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
                      writes: dict[bytes, bytes | None]) -> Block:
         """Build, sign and durably commit one block in a single atomic write."""
+        prepared = self.prepare_block(batch, height, parent, timestamp_ms, key, txs, receipts,
+                                      writes)
+        self.store.commit(prepared.batch)
+        self.publish(prepared)
+        return prepared.block
+
+    def prepare_block(self, batch: WriteBatch, height: int, parent: bytes, timestamp_ms: int,
+                      key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
+                      writes: dict[bytes, bytes | None]) -> PreparedBlock:
+        """Build and sign a block and put everything it writes into `batch`, uncommitted.
+
+        The caller commits the batch (`store.commit`, which may run in another thread) and
+        then calls `publish`; nothing else may touch the store in between."""
         state_root = self.tree.apply(height, writes, batch)
         encoded_receipts = [codec.encode(r) for r in receipts]
         header = BlockHeader(
@@ -122,10 +136,20 @@ class ChainStore:
         self.index.write_block(batch, height=height, block_hash=header_hash(header, self.hash),
                                block=codec.encode(block), txs=indexed)
         batch.put(NODE_META_DB, _COMMITTED_TXS, codec.encode(self.committed_txs + len(txs)))
-        self.store.commit(batch)
-        self.committed_txs += len(txs)
-        if len(self._latest) + len(writes) > CACHE_LIMIT:
+        return PreparedBlock(block, batch, writes, list(txs))
+
+    def publish(self, prepared: PreparedBlock) -> None:
+        """Make a durably committed block the head."""
+        if len(self._latest) + len(prepared.writes) > CACHE_LIMIT:
             self._latest.clear()
-        self._latest.update(writes)
-        self.head = block
-        return block
+        self._latest.update(prepared.writes)
+        self.committed_txs += prepared.block.header.tx_count
+        self.head = prepared.block
+
+
+@dataclass(frozen=True)
+class PreparedBlock:
+    block: Block
+    batch: WriteBatch
+    writes: dict[bytes, bytes | None]
+    txs: list[Transaction]

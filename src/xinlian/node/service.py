@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from xinlian import codec
@@ -25,7 +26,7 @@ from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import Mempool
 from xinlian.ledger.transaction import Transaction
-from xinlian.node.chain import ChainStore
+from xinlian.node.chain import ChainStore, PreparedBlock
 from xinlian.node.errors import NotFound
 from xinlian.node.interface import (
     AccountView,
@@ -63,6 +64,7 @@ class Node:
         self._listeners: list[BlockListener] = []
         self._wake = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._producer
             self._producer = None
+        self._committer.shutdown(wait=True)  # a commit in flight finishes before the close
         self.chain.close()
 
     # -- admission ---------------------------------------------------------------------
@@ -107,39 +110,64 @@ class Node:
 
     async def _produce(self) -> None:
         while True:
+            self._wake.clear()  # before deciding, so no admission can slip past the wait
             deadline = self.cutter.deadline(_now_ms(), len(self.mempool))
             if deadline is None:
                 await self._wait(None)
             elif deadline > _now_ms():
                 await self._wait((deadline - _now_ms()) / 1000)  # re-evaluate on new txs
-            else:
-                self.produce_block()
-                await asyncio.sleep(0)  # let submissions and queries in between blocks
+            elif await self._produce_block_async() is None:
+                # Nothing pending is executable yet (say the transactions before a nonce
+                # gap are still being verified): wait for an admission or an interval,
+                # never retry at once, or the loop would starve the admissions it waits for.
+                await self._wait(self.cutter.interval_ms / 1000)
 
     async def _wait(self, timeout: float | None) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     def produce_block(self) -> Block | None:
         """Cut, execute and commit one block from the mempool; None if nothing executes."""
+        prepared, receipts = self._prepare_block()
+        if prepared is not None:
+            self.chain.store.commit(prepared.batch)
+        return self._publish(prepared, receipts)
+
+    async def _produce_block_async(self) -> Block | None:
+        # The durable LMDB commit runs in a thread (it releases the GIL while it writes and
+        # syncs), so admission and queries go on meanwhile; the producer waits for it before
+        # the next block, whose state-tree update builds on this one.
+        prepared, receipts = self._prepare_block()
+        if prepared is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._committer, self.chain.store.commit, prepared.batch)
+        return self._publish(prepared, receipts)
+
+    def _prepare_block(self) -> tuple[PreparedBlock | None, list[Receipt]]:
         txs = self.mempool.select(self.genesis.params.max_block_txs)
         head = self.chain.head
         assert head is not None
         height = head.header.height + 1
         result = self.executor.execute_block(txs, height, self.chain.read)
-        block = None
-        if result.included:
-            block = self.chain.commit_block(
-                WriteBatch(), height, header_hash(head.header, self.suite.hash_bytes),
-                max(_now_ms(), head.header.timestamp_ms), self.key, result.included,
-                result.receipts, result.writes)
-            self.mempool.on_commit(height, result.included)
+        if not result.included:
+            return None, []
+        prepared = self.chain.prepare_block(
+            WriteBatch(), height, header_hash(head.header, self.suite.hash_bytes),
+            max(_now_ms(), head.header.timestamp_ms), self.key, result.included,
+            result.receipts, result.writes)
+        return prepared, result.receipts
+
+    def _publish(self, prepared: PreparedBlock | None, receipts: list[Receipt]) -> Block | None:
+        if prepared is not None:
+            self.chain.publish(prepared)
+            block = prepared.block
+            self.mempool.on_commit(block.header.height, prepared.txs)
         self.cutter.cut(_now_ms(), len(self.mempool))
-        if block is not None:
-            for listener in list(self._listeners):
-                listener(block, result.receipts)
-        return block
+        if prepared is None:
+            return None
+        for listener in list(self._listeners):
+            listener(prepared.block, receipts)
+        return prepared.block
 
     # -- queries -----------------------------------------------------------------------
 
