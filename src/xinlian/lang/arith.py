@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from xinlian.lang import ir
 from xinlian.lang import wasm as W
 from xinlian.lang.asm import assemble
-from xinlian.lang.runtime import _Env, _panic
+from xinlian.lang.runtime import Env, panic_text
 from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BOOL, BYTES, STRING, EnumTy, IntTy, Ty
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ _CMP_S = {"<": "i64.lt_s", "<=": "i64.le_s", ">": "i64.gt_s", ">=": "i64.ge_s"}
 
 
 def _a(cg: CodeGen, text: str, **env: object) -> None:
-    assemble(cg.cur.code, text, _Env(cg, **env))
+    assemble(cg.cur.code, text, Env(cg, **env))
 
 
 def binary(cg: CodeGen, e: ir.Expr) -> None:
@@ -90,7 +90,7 @@ def _checked(cg: CodeGen, op: str, t: IntTy) -> None:
     f = cg.cur
     ta, tb, tr = f.scratch(W.I64), f.scratch(W.I64), f.scratch(W.I64)
     _a(cg, f"local.set {tb}\nlocal.set {ta}")
-    ov = _panic(ir.PANIC_OVERFLOW)
+    ov = panic_text(ir.PANIC_OVERFLOW)
     ins = {"+": "i64.add", "-": "i64.sub", "*": "i64.mul", "/": "i64.div_s" if t.signed
            else "i64.div_u", "%": "i64.rem_s" if t.signed else "i64.rem_u"}[op]
     if op == "%" and t.signed and t.bits == 64:
@@ -240,7 +240,7 @@ def cast(cg: CodeGen, v: ir.Expr, to: Ty) -> None:
         f = cg.cur
         tmp = f.scratch(W.ref_null(cg.bytes_t))
         _a(cg, f"local.tee {tmp}\narray.len\ni32.const {ADDRESS_LEN}\ni32.ne\nif\n"
-               f"{_panic(ir.PANIC_CAST)}\nend\nlocal.get {tmp}")
+               f"{panic_text(ir.PANIC_CAST)}\nend\nlocal.get {tmp}")
         f.release(W.ref_null(cg.bytes_t), tmp)
         return
     if isinstance(src, EnumTy):
@@ -280,7 +280,7 @@ def _small_range(cg: CodeGen, src: IntTy, to: IntTy) -> None:
     if checks:
         _a(cg, f"local.set {t}")
         _a(cg, "\n".join(checks) + "\ni32.or" * (len(checks) - 1)
-           + f"\nif\n{_panic(ir.PANIC_CAST)}\nend\nlocal.get {t}")
+           + f"\nif\n{panic_text(ir.PANIC_CAST)}\nend\nlocal.get {t}")
     f.release(W.I64, t)
 
 
@@ -289,7 +289,7 @@ def _small_to_big(cg: CodeGen, src: IntTy, to: IntTy) -> None:
     t = f.scratch(W.I64)
     _a(cg, f"local.set {t}")
     if src.signed and not to.signed:
-        _a(cg, f"local.get {t}\ni64.const 0\ni64.lt_s\nif\n{_panic(ir.PANIC_CAST)}\nend")
+        _a(cg, f"local.get {t}\ni64.const 0\ni64.lt_s\nif\n{panic_text(ir.PANIC_CAST)}\nend")
     ext = f"local.get {t}\ni64.const 63\ni64.shr_s" if src.signed else "i64.const 0"
     _a(cg, f"local.get {t}\n{ext}\n{ext}\n{ext}\nstruct.new big")
     f.release(W.I64, t)

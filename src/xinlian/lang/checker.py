@@ -60,7 +60,7 @@ from xinlian.lang.types import (
 ERROR = PrimTy("<error>")
 REQUIRE_ERROR = "Error"  # the implicit error raised by `require(cond, "message")`
 
-# builtin functions: name -> (parameter types, result type, allowed in view functions)
+# builtin functions: name -> (parameter types, result type)
 BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
     "caller": ([], ADDRESS),
     "self_address": ([], ADDRESS),

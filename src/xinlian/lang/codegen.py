@@ -67,7 +67,7 @@ class Output:
     entries: dict[str, str] = field(default_factory=dict)  # Qi name -> export name
 
 
-class _Fn:
+class FnBuilder:
     """Per-function code generation state."""
 
     def __init__(self, wfn: W.Function, nparams: int) -> None:
@@ -102,6 +102,7 @@ class CodeGen:
         self.prog = prog
         self.m = W.Module()
         self.m.memory_pages = 1
+        self.cur = FnBuilder(W.Function(0, ""), 0)  # the function being generated
         self.bytes_t = self.m.add_gc_type(W.array_type(W.field_type(b"\x78", True)), "bytes")
         self.big_t = self.m.add_gc_type(W.struct_type([W.field_type(I64, False)] * 4), "big")
         # byte cursor for writers and readers: buffer (null: linear memory), position, end
@@ -197,7 +198,7 @@ class CodeGen:
                        for fi, off, span in self.marks), key=lambda m: m[0])
         return Output(wasm, smap, entries)
 
-    def finish(self, idx: int, f: _Fn) -> None:
+    def finish(self, idx: int, f: FnBuilder) -> None:
         wf = self.m.function(idx)
         wf.body = bytes(f.code.buf)
         if f.wfn is not wf:
@@ -209,7 +210,7 @@ class CodeGen:
     def function(self, fn: ir.Function) -> None:
         idx = self.fn_index[fn.name]
         wf = self.m.function(idx)
-        f = _Fn(wf, len(fn.params))
+        f = FnBuilder(wf, len(fn.params))
         for i, p in enumerate(fn.params):
             f.vars[p] = i
         names = [p.name for p in fn.params]
@@ -229,7 +230,7 @@ class CodeGen:
         self.m.exports.append((export, idx))
 
         def gen(i: int, fn: ir.Function = fn) -> None:
-            f = _Fn(self.m.function(i), 1)
+            f = FnBuilder(self.m.function(i), 1)
             self.cur = f
             c = f.code
             c.op(0x20, W.uleb(0))
