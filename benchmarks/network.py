@@ -136,6 +136,38 @@ async def _handshake_loopback(suite: Suite, repeats: int) -> None:
          median_ms=round(statistics.median(samples) * 1e3, 3), repeats=repeats)
 
 
+async def _round_trip(suite: Suite, repeats: int) -> None:
+    """Ping-pong of one 200-byte message: A -> B, B's handler answers at once."""
+    keys = [suite.generate_signing_key(bytes([i]) * 32) for i in range(2)]
+    socks = [_listener() for _ in keys]
+    members = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", s.getsockname()[1])
+                                 for k, s in zip(keys, socks, strict=True)])
+    loop = asyncio.get_running_loop()
+    pong: list[asyncio.Future[None]] = []
+    a = Transport(suite, keys[0], members, lambda _s, _m: pong[-1].set_result(None),
+                  config=CONFIG, sock=socks[0])
+    b = Transport(suite, keys[1], members, lambda s, m: b.send(s, m), config=CONFIG,
+                  sock=socks[1])
+    await a.start()
+    await b.start()
+    await a.wait_connected()
+    await b.wait_connected()
+    samples = []
+    try:
+        for i in range(repeats):
+            pong.append(loop.create_future())
+            start = time.perf_counter()
+            a.send(b.node_id, i.to_bytes(8, "big") + b"p" * 192)
+            await pong[-1]
+            samples.append(time.perf_counter() - start)
+    finally:
+        await a.close()
+        await b.close()
+    samples.sort()
+    emit(BENCH, "round_trip_p50", samples[len(samples) // 2] * 1e3, "ms", suite=suite.name,
+         p99_ms=round(samples[int(len(samples) * 0.99)] * 1e3, 3), repeats=repeats)
+
+
 async def _raw_tcp(size: int, count: int) -> None:
     """The ceiling: frames of `size` over plain asyncio streams, no crypto, no checks."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -178,6 +210,7 @@ async def main() -> None:
         suite = get_suite(name)
         _handshake_cpu(suite, 5 if QUICK else 30)
         await _handshake_loopback(suite, 5 if QUICK else 30)
+        await _round_trip(suite, 50 if QUICK else 500)
         await _throughput(suite, small, int(100_000 * scale), shaped=False)
         await _throughput(suite, large, int(3_000 * scale), shaped=False)
         await _throughput(suite, small, int(40_000 * scale), shaped=True)
