@@ -6,17 +6,18 @@ import pytest
 
 from xinlian import codec
 from xinlian.ledger import errors as e
+from xinlian.ledger.mempool import Refused
 
 from .conftest import Chain
 
 
 def _admit(pool, raws):  # type: ignore[no-untyped-def]
     checked = pool.precheck(raws)
-    txs = [c for c in checked if not isinstance(c, Exception)]
+    txs = [c for c in checked if not isinstance(c, Refused)]
     from xinlian.crypto.batch import verify_batch
     verdicts = iter(pool.admit(txs, verify_batch([t.verify_item() for t in txs],
                                                  parallel=False)))
-    return [c if isinstance(c, Exception) else next(verdicts) for c in checked]
+    return [c.error if isinstance(c, Refused) else next(verdicts) for c in checked]
 
 
 @pytest.mark.parametrize(("make", "error"), [

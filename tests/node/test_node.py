@@ -81,6 +81,13 @@ def test_state_proofs_verify_against_signed_header(fx: Fixture) -> None:
         assert record is not None and record.receipt.status == 0
         assert merkle.verify_path(record.header.tx_root, tx_hash, record.tx_path,
                                   fx.suite.hash_bytes)
+        assert merkle.verify_path(record.header.receipts_root, codec.encode(record.receipt),
+                                  record.receipt_path, fx.suite.hash_bytes)
+        assert verify(node.key.public_key, header_message(record.header),
+                      record.header_signature)
+        location = node.tx_location(tx_hash)
+        assert location is not None and (location.height, location.index) == (
+            record.height, record.index)
     finally:
         asyncio.run(node.stop())
 
@@ -102,6 +109,8 @@ def test_bad_submissions_get_typed_errors_and_commit_nothing(fx: Fixture) -> Non
         # Replaying the committed transaction is refused; overdraft fails in its receipt.
         [replay] = await node.submit([good])
         assert replay.error == "nonce_too_low"
+        # A refused but decodable transaction is reported under its own hash.
+        assert replay.tx_hash == results[0].tx_hash
         [over] = await node.submit([fx.transfer(0, 1, 1, 10**9)])
         assert over.accepted
         block = node.produce_block()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xinlian import codec
-from xinlian.api.errors import InternalError, InvalidParams, Rejected
+from xinlian.api.errors import InvalidParams, Rejected
 from xinlian.api.format import bytes_of, hex_of, to_json
 from xinlian.api.params import (
     Param,
@@ -27,11 +27,9 @@ from xinlian.api.params import (
 )
 from xinlian.api.subscriptions import MAX_WATCHED, NEW_BLOCKS, TX_STATUS, Hub, Session
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
-from xinlian.ledger import merkle
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.block import Block, header_hash
 from xinlian.ledger.errors import TxTooLarge
-from xinlian.ledger.merkle import AuditPath
 from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
 
@@ -153,27 +151,13 @@ class Api:
         record = self.node.transaction(hash)
         if record is None:
             return None
-        block = self.node.block(record.height)
-        if block is None:  # the index and the block store disagree: not the client's fault
-            raise InternalError(f"block {record.height} of a committed transaction is missing")
         signed = _decode_signed(record.raw)
         body = codec.decode(signed.body, TxBody, check_canonical=False)
         view = TxView(record.tx_hash, record.height, record.index,
                       address_of(body.sender, self._hash), body, record.raw, record.receipt,
-                      record.header, block.signature, record.tx_path,
-                      self._receipt_path(block, record.index))
+                      record.header, record.header_signature, record.tx_path,
+                      record.receipt_path)
         return to_json(view)
-
-    def _receipt_path(self, block: Block, index: int) -> AuditPath:
-        """The audit path of receipt `index` in the block's receipts_root (one receipt
-        lookup per transaction of the block)."""
-        encoded = []
-        for raw in block.txs:
-            receipt = self.node.receipt(self._hash(_decode_signed(raw).body))
-            if receipt is None:
-                raise InternalError(f"a receipt of block {block.header.height} is missing")
-            encoded.append(codec.encode(receipt))
-        return merkle.audit_path(encoded, index, self._hash)
 
     async def receipt(self, session: Session | None, hash: bytes) -> Any:
         receipt = self.node.receipt(hash)

@@ -50,6 +50,14 @@ AccountReader = Callable[[bytes], Account]
 PermissionReader = Callable[[bytes], bool]
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why a transaction was refused, with its hash when it decoded far enough to have one."""
+
+    error: XinlianError
+    tx_hash: bytes | None
+
+
 @dataclass
 class _Sender:
     txs: dict[int, Transaction] = field(default_factory=dict)  # nonce -> tx
@@ -88,11 +96,12 @@ class Mempool:
 
     # -- admission ---------------------------------------------------------------------
 
-    def precheck(self, raws: Sequence[bytes]) -> list[Transaction | XinlianError]:
+    def precheck(self, raws: Sequence[bytes]) -> list[Transaction | Refused]:
         """Step 1: everything but the signature, for each raw transaction in order."""
-        out: list[Transaction | XinlianError] = []
+        out: list[Transaction | Refused] = []
         seen: set[bytes] = set()
         for raw in raws:
+            tx = None
             try:
                 tx = decode_transaction(raw, self.chain_id, self._hash, self.params.max_tx_size)
                 if tx.hash in seen:
@@ -101,7 +110,7 @@ class Mempool:
                 seen.add(tx.hash)
                 out.append(tx)
             except XinlianError as exc:
-                out.append(exc)
+                out.append(Refused(exc, tx.hash if tx is not None else None))
         return out
 
     def _check_state(self, tx: Transaction) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from xinlian.codec import Struct
+from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import Suite
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Block, BlockHeader, Receipt
@@ -41,15 +42,23 @@ class SubmitResult(Struct):
 
 
 class TxRecord(Struct):
-    """A committed transaction, where it is, and the path proving it in the block's tx_root."""
+    """A committed transaction and its receipt, with what proves both: the proposer-signed
+    header and the audit paths into its tx_root and receipts_root."""
 
     raw: bytes
     tx_hash: bytes
     height: int
     index: int
     header: BlockHeader
+    header_signature: Signature
     tx_path: AuditPath
     receipt: Receipt
+    receipt_path: AuditPath
+
+
+class TxLocation(Struct):
+    height: int
+    index: int
 
 
 class StateProof(Struct):
@@ -88,6 +97,10 @@ class NodeAPI(Protocol):
     def transaction(self, tx_hash: bytes) -> TxRecord | None: ...
 
     def receipt(self, tx_hash: bytes) -> Receipt | None: ...
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        """Where a committed transaction is (one index lookup)."""
+        ...
 
     def pending(self, tx_hash: bytes) -> bool:
         """True while the transaction waits in the mempool."""

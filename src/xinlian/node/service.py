@@ -17,7 +17,6 @@ from pathlib import Path
 from xinlian import codec
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.signing import SigningKey
-from xinlian.errors import XinlianError
 from xinlian.execution.executor import Executor
 from xinlian.execution.system import is_permitted
 from xinlian.ledger import merkle
@@ -34,6 +33,7 @@ from xinlian.node.interface import (
     NodeStatus,
     StateProof,
     SubmitResult,
+    TxLocation,
     TxRecord,
 )
 from xinlian.node.solo import BlockCutter
@@ -95,8 +95,10 @@ class Node:
         admitted = iter(self.mempool.admit(txs, valid, prechecked_at=prechecked_at))
         results = []
         for raw, item in zip(raws, checked, strict=True):
-            error = item if isinstance(item, XinlianError) else next(admitted)
-            tx_hash = item.hash if isinstance(item, Transaction) else self.suite.hash_bytes(raw)
+            if isinstance(item, Transaction):
+                error, tx_hash = next(admitted), item.hash
+            else:  # refused at precheck; undecodable bytes are named by their hash
+                error, tx_hash = item.error, item.tx_hash or self.suite.hash_bytes(raw)
             if error is None:
                 results.append(SubmitResult(tx_hash, True))
             else:
@@ -193,18 +195,27 @@ class Node:
     def pending(self, tx_hash: bytes) -> bool:
         return tx_hash in self.mempool
 
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        location = self.chain.index.tx_location(tx_hash)
+        return None if location is None else TxLocation(location.height, location.index)
+
     def transaction(self, tx_hash: bytes) -> TxRecord | None:
+        """The transaction with both audit paths: reads its whole block and its receipts."""
         location = self.chain.index.tx_location(tx_hash)
         if location is None:
             return None
         block = self.chain.block(location.height)
-        receipt = self.chain.receipt(tx_hash)
-        if block is None or receipt is None:
+        if block is None:
             raise NotFound("the transaction's block is missing")
         hashes = self.chain.tx_hashes(block)
-        return TxRecord(block.txs[location.index], tx_hash, location.height, location.index,
-                        block.header, merkle.audit_path(hashes, location.index,
-                                                        self.suite.hash_bytes), receipt)
+        receipts = [self.chain.index.receipt(h) for h in hashes]
+        if any(r is None for r in receipts):
+            raise NotFound(f"a receipt of block {location.height} is missing")
+        encoded = [r for r in receipts if r is not None]
+        h, i = self.suite.hash_bytes, location.index
+        return TxRecord(block.txs[i], tx_hash, location.height, i, block.header,
+                        block.signature, merkle.audit_path(hashes, i, h),
+                        codec.decode(encoded[i], Receipt), merkle.audit_path(encoded, i, h))
 
     def state_proof(self, key: bytes, height: int | None = None) -> StateProof:
         height = self.chain.height if height is None else height
