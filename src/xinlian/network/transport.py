@@ -50,6 +50,7 @@ from xinlian.network.errors import (
 from xinlian.network.framing import FrameDecoder, encode_frame
 from xinlian.network.limits import Backoff, DuplicateFilter, TokenBucket
 from xinlian.network.membership import Membership, PeerInfo, node_id_of
+from xinlian.network.queues import SendQueue
 from xinlian.network.shaper import DirectLink, ShapedLink, ShapeFor
 from xinlian.network.stats import Stats
 from xinlian.sim.protocol import NodeId
@@ -92,77 +93,6 @@ class TransportConfig:
     @property
     def max_frame(self) -> int:
         return self.max_record + RECORD_OVERHEAD
-
-
-class SendQueue:
-    """A bounded FIFO of outgoing messages (by count and by bytes)."""
-
-    def __init__(self, max_messages: int, max_bytes: int) -> None:
-        self.max_messages = max_messages
-        self.max_bytes = max_bytes
-        self._items: deque[bytes] = deque()
-        self._bytes = 0
-        self._nonempty = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def queued_bytes(self) -> int:
-        return self._bytes
-
-    def _full_for(self, size: int) -> bool:
-        # A message larger than max_bytes still goes through an empty queue.
-        return (len(self._items) >= self.max_messages
-                or (self._items and self._bytes + size > self.max_bytes) is True)
-
-    def put_nowait(self, message: bytes) -> bool:
-        if self._full_for(len(message)):
-            self._room.clear()
-            return False
-        self._items.append(message)
-        self._bytes += len(message)
-        self._nonempty.set()
-        return True
-
-    async def put(self, message: bytes) -> None:
-        while not self.put_nowait(message):
-            await self._room.wait()
-
-    async def get_batch(self, max_bytes: int) -> list[bytes]:
-        """Wait for messages, then take as many as fit in `max_bytes` of record (at least one).
-
-        Returns an empty list if `wake()` was called while the queue was empty.
-        """
-        while not self._items:
-            if self._nonempty.is_set():  # woken with nothing to send
-                self._nonempty.clear()
-                return []
-            await self._nonempty.wait()
-        batch: list[bytes] = []
-        size = 0
-        items = self._items
-        while items and (not batch or size + len(items[0]) + 4 <= max_bytes):
-            message = items.popleft()
-            batch.append(message)
-            size += len(message) + 4
-        self._bytes -= size - 4 * len(batch)
-        if not items:
-            self._nonempty.clear()
-        self._room.set()
-        return batch
-
-    def requeue(self, batch: list[bytes]) -> None:
-        """Put a batch that could not be sent back at the front."""
-        self._items.extendleft(reversed(batch))
-        self._bytes += sum(len(m) for m in batch)
-        if batch:
-            self._nonempty.set()
-
-    def wake(self) -> None:
-        self._nonempty.set()
 
 
 class _FrameReader:
