@@ -1,0 +1,63 @@
+"""BLS12-381 validator keys: Ethereum's bls12-381-tests vectors and py_ecc cross-checks."""
+
+from __future__ import annotations
+
+import pytest
+from py_ecc.bls import G2ProofOfPossession as reference
+
+from xinlian.crypto.bls import BlsKey, check_public_key
+from xinlian.crypto.errors import InvalidKey
+
+# ethereum/bls12-381-tests v0.1: (secret, public key) and sign cases (secret, message, sig).
+KEYS = [
+    ("263dbd792f5b1be47ed85f8938c0f29586af0d3ac7b977f21c278fe1462040e3",
+     "a491d1b0ecd9bb917989f0e74f0dea0422eac4a873e5e2644f368dffb9a6e20fd6e10c1b77654d067c0618f6e5a7f79a"),
+    ("47b8192d77bf871b62e87859d653922725724a5c031afeabc60bcef5ff665138",
+     "b301803f8b5ac4a1133581fc676dfedc60d891dd5fa99028805e5ea5b08d3491af75d0707adab3b70c6a6a580217bf81"),
+]
+SIGN_CASES = [
+    ("263dbd792f5b1be47ed85f8938c0f29586af0d3ac7b977f21c278fe1462040e3", "56" * 32,
+     "882730e5d03f6b42c3abc26d3372625034e1d871b65a8a6b900a56dae22da98abbe1b68f85e49fe7652a55ec3d0591c20767677e33e5cbb1207315c41a9ac03be39c2e7668edc043d6cb1d9fd93033caa8a1c5b0e84bedaeb6c64972503a43eb"),
+    ("263dbd792f5b1be47ed85f8938c0f29586af0d3ac7b977f21c278fe1462040e3", "00" * 32,
+     "b6ed936746e01f8ecf281f020953fbf1f01debd5657c4a383940b020b26507f6076334f91e2366c96e9ab279fb5158090352ea1c5b0c9274504f4f0e7053af24802e51e4568d164fe986834f41e55c8e850ce1f98458c0cfc9ab380b55285a55"),
+    ("328388aff0d4a5b7dc9205abd374e7e98f3cd9f3418edb4eafda5fb16473d216", "56" * 32,
+     "a4efa926610b8bd1c8330c918b7a5e9bf374e53435ef8b7ec186abf62e1b1f65aeaaeb365677ac1d1172a1f5b44b4e6d022c252c58486c0a759fbdc7de15a756acc4d343064035667a594b4c2a6f0b0b421975977f297dba63ee2f63ffe47bb6"),
+]
+
+
+@pytest.mark.parametrize(("secret", "public"), KEYS)
+def test_public_key_vectors(secret: str, public: str) -> None:
+    assert BlsKey(bytes.fromhex(secret)).public.hex() == public
+
+
+@pytest.mark.parametrize(("secret", "message", "signature"), SIGN_CASES)
+def test_sign_vectors(secret: str, message: str, signature: str) -> None:
+    assert BlsKey(bytes.fromhex(secret)).sign(bytes.fromhex(message)).hex() == signature
+
+
+def test_proof_of_possession_matches_py_ecc() -> None:
+    key = BlsKey.generate(b"\x07" * 32)
+    sk = int.from_bytes(key.secret, "big")
+    assert reference.SkToPk(sk) == key.public
+    assert reference.PopProve(sk) == key.pop
+    assert reference.PopVerify(key.public, key.pop)
+    check_public_key(key.public, key.pop)
+
+
+def test_keys_from_a_seed_are_deterministic() -> None:
+    assert BlsKey.generate(b"\x01" * 32).public == BlsKey.generate(b"\x01" * 32).public
+    assert BlsKey.generate(b"\x01" * 32).public != BlsKey.generate(b"\x02" * 32).public
+
+
+def test_bad_keys_and_proofs_are_refused() -> None:
+    a, b = BlsKey.generate(b"\x01" * 32), BlsKey.generate(b"\x02" * 32)
+    with pytest.raises(InvalidKey):
+        check_public_key(a.public, b.pop)          # a rogue key with someone else's proof
+    with pytest.raises(InvalidKey):
+        check_public_key(b"\xc0" + bytes(47), a.pop)  # the identity
+    with pytest.raises(InvalidKey):
+        check_public_key(a.public[:-1], a.pop)
+    with pytest.raises(InvalidKey):
+        check_public_key(bytes(48), a.pop)          # not a point encoding
+    with pytest.raises(InvalidKey):
+        BlsKey.generate(b"short")
