@@ -6,14 +6,16 @@ import asyncio
 
 import pytest
 
+from xinlian import codec
 from xinlian.crypto.suites import Suite, get_suite
+from xinlian.network import handshake as hs
 from xinlian.network.channel import Channel, pack
 from xinlian.network.framing import encode_frame
 from xinlian.network.shaper import LinkShape, uniform
 from xinlian.network.transport import Transport, TransportConfig
 
 from .conftest import membership
-from .harness import Cluster, dial_as, listening_socket
+from .harness import Cluster, dial_as, listening_socket, read_frame
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -330,6 +332,30 @@ def test_handshake_flood_is_capped() -> None:
             for _, writer in silent:
                 writer.close()
             await stats.reach("handshakes_failed", 2)  # the two admitted ones end too
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_bad_transcript_signature_on_the_wire_is_refused(suite: Suite) -> None:
+    async def main() -> None:
+        cluster = Cluster(suite, 3)
+        cluster.nodes[2] = None
+        await cluster.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", cluster.ports[0])
+            side = hs.Initiator(suite, cluster.keys[2], cluster.ids[0],
+                                cluster.keys[0].public_key)
+            writer.write(encode_frame(side.hello(), hs.MAX_HANDSHAKE_FRAME))
+            finish, _ = side.finish(await read_frame(reader))
+            honest = codec.decode(finish, hs.Finish)
+            forged = hs.Finish(honest.confirm, cluster.keys[1].sign(b"not the transcript"))
+            writer.write(encode_frame(codec.encode(forged), hs.MAX_HANDSHAKE_FRAME))
+            assert await reader.read(1) == b""  # refused and closed
+            assert cluster.node(0).stats["unauthenticated"] == 1
+            assert cluster.node(0).stats["connections_in"] == 1  # only node 1's
+            writer.close()
         finally:
             await cluster.close()
 
