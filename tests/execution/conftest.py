@@ -57,7 +57,7 @@ class Chain:
 
     def execute(self, raws: list[bytes]) -> BlockResult:
         self.height += 1
-        result = Executor(self.genesis.params, SUITE.hash_bytes).execute_block(
+        result = Executor(self.genesis.params, SUITE).execute_block(
             [self.decode(r) for r in raws], self.height, self.state.get)
         for k, v in result.writes.items():
             if v is None:

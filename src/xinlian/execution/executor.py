@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xinlian import codec
+from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.errors import BadPayload, InsufficientBalance
 from xinlian.execution.payloads import SystemOp, Transfer
@@ -24,7 +25,7 @@ from xinlian.execution.system import SystemContract, is_permitted
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Event, Receipt
 from xinlian.ledger.genesis import ChainParams
-from xinlian.ledger.mempool import Hasher, base_cost
+from xinlian.ledger.mempool import base_cost
 from xinlian.ledger.transaction import Transaction, TxKind
 
 
@@ -37,9 +38,9 @@ class BlockResult:
 
 
 class Executor:
-    def __init__(self, params: ChainParams, hash_bytes: Hasher) -> None:
+    def __init__(self, params: ChainParams, suite: Suite) -> None:
         self.params = params
-        self.system = SystemContract(hash_bytes)
+        self.system = SystemContract(suite)
 
     def execute_block(self, txs: Sequence[Transaction], height: int, read: Reader) -> BlockResult:
         state = Overlay(read)

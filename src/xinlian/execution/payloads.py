@@ -6,15 +6,17 @@ type decodes any of them and an unknown operation is a typed decoding error.
 Who may do what (enforced in execution.system):
 - GrantSubmit / RevokeSubmit: any organisation admin.
 - AddAdmin / RemoveAdmin: an admin of that organisation (an organisation keeps >= 1 admin).
-- Propose(AddOrganisation | RemoveOrganisation): any admin; it takes effect once admins of
-  more than two thirds of the organisations have approved (the proposer's counts), as
-  consortium membership changes do in Fabric and FISCO BCOS.
+- Propose(AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator): any admin;
+  it takes effect once admins of more than two thirds of the organisations have approved
+  (the proposer's counts), as consortium membership changes do in Fabric and FISCO BCOS.
+  A validator change takes effect in consensus at the next epoch boundary.
 """
 
 from __future__ import annotations
 
 from xinlian.codec import Struct, fixed_bytes, max_bytes
 from xinlian.crypto.keys import PublicKey
+from xinlian.ledger.genesis import Validator
 
 Address = fixed_bytes(20)
 Name = max_bytes(64)
@@ -53,8 +55,19 @@ class RemoveOrganisation(Struct, tag="remove_org"):
     name: str
 
 
+class AddValidator(Struct, tag="add_validator"):
+    validator: Validator
+
+
+class RemoveValidator(Struct, tag="remove_validator"):
+    node_key: PublicKey
+
+
+Change = AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
+
+
 class Propose(Struct, tag="propose"):
-    change: AddOrganisation | RemoveOrganisation
+    change: Change
 
 
 class Approve(Struct, tag="approve"):

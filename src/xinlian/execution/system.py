@@ -4,7 +4,8 @@ State it keeps (keys in the world state, so they are proven like any account):
   sys/orgs            the organisations and their admin keys (list[Organisation])
   sys/admin/<addr>    the organisation an admin address belongs to
   sys/perm/<addr>     present when the address may submit transactions
-  sys/prop/<hash>     an open proposal to add or remove an organisation, with approvals
+  sys/validators      the consensus members (list[Validator]); empty on a solo chain
+  sys/prop/<hash>     an open proposal (organisation or validator change) with approvals
 Admins may always submit. The rules for each operation are in execution.payloads.
 """
 
@@ -14,24 +15,29 @@ from collections.abc import Callable
 
 from xinlian import codec
 from xinlian.codec import Struct
+from xinlian.crypto.errors import CryptoError
+from xinlian.crypto.suites import Suite
 from xinlian.execution.errors import InvalidOperation, Unauthorised
 from xinlian.execution.payloads import (
     AddAdmin,
     AddOrganisation,
+    AddValidator,
     Approve,
+    Change,
     GrantSubmit,
     Propose,
     RemoveAdmin,
-    RemoveOrganisation,
+    RemoveValidator,
     RevokeSubmit,
     SystemOp,
 )
 from xinlian.execution.state import Overlay
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Event
-from xinlian.ledger.genesis import Genesis, Organisation
+from xinlian.ledger.genesis import Genesis, Organisation, Validator, check_validator
 
 ORGS_KEY = b"sys/orgs"
+VALIDATORS_KEY = b"sys/validators"
 ADMIN_PREFIX = b"sys/admin/"
 PERM_PREFIX = b"sys/perm/"
 PROPOSAL_PREFIX = b"sys/prop/"
@@ -41,14 +47,15 @@ Hasher = Callable[[bytes], bytes]
 
 
 class Proposal(Struct):
-    change: AddOrganisation | RemoveOrganisation
+    change: Change
     approvals: list[str]  # organisation names, sorted
 
 
 def genesis_writes(genesis: Genesis) -> dict[bytes, bytes]:
     """The system contract's initial state: organisations, admins and permitted accounts."""
     h = genesis.crypto_suite().hash_bytes
-    writes = {ORGS_KEY: codec.encode(genesis.organisations)}
+    writes = {ORGS_KEY: codec.encode(genesis.organisations),
+              VALIDATORS_KEY: codec.encode(genesis.validators)}
     for org in genesis.organisations:
         for admin in org.admins:
             writes[ADMIN_PREFIX + address_of(admin, h)] = org.name.encode()
@@ -57,13 +64,19 @@ def genesis_writes(genesis: Genesis) -> dict[bytes, bytes]:
     return writes
 
 
+def validators(read: Callable[[bytes], bytes | None]) -> list[Validator]:
+    raw = read(VALIDATORS_KEY)
+    return [] if raw is None else codec.decode(raw, list[Validator])
+
+
 def is_permitted(read: Callable[[bytes], bytes | None], address: bytes) -> bool:
     return read(PERM_PREFIX + address) is not None or read(ADMIN_PREFIX + address) is not None
 
 
 class SystemContract:
-    def __init__(self, hash_bytes: Hasher) -> None:
-        self._hash = hash_bytes
+    def __init__(self, suite: Suite) -> None:
+        self._suite = suite
+        self._hash = suite.hash_bytes
 
     def _orgs(self, state: Overlay) -> list[Organisation]:
         raw = state.get(ORGS_KEY)
@@ -130,6 +143,8 @@ class SystemContract:
             return [Event("system", "ProposalOpen", pid)]
         state.set(PROPOSAL_PREFIX + pid, None)
         change = proposal.change
+        if isinstance(change, AddValidator | RemoveValidator):
+            return self._change_validators(state, orgs, change)
         if isinstance(change, AddOrganisation):
             if any(o.name == change.name for o in orgs) or not change.admins:
                 raise InvalidOperation("organisation exists already, or has no admin")
@@ -143,9 +158,33 @@ class SystemContract:
             gone = next((o for o in orgs if o.name == change.name), None)
             if gone is None or len(orgs) == 1:
                 raise InvalidOperation("no such organisation, or it is the last one")
+            if any(v.organisation == gone.name for v in validators(state.get)):
+                raise InvalidOperation("remove the organisation's validators first")
             for admin in gone.admins:
                 state.set(ADMIN_PREFIX + address_of(admin, self._hash), None)
             orgs = [o for o in orgs if o is not gone]
         state.set(ORGS_KEY, codec.encode(orgs))
         return [Event("system", "OrganisationAdded" if isinstance(change, AddOrganisation)
                       else "OrganisationRemoved", change.name.encode())]
+
+    def _change_validators(self, state: Overlay, orgs: list[Organisation],
+                           change: AddValidator | RemoveValidator) -> list[Event]:
+        current = validators(state.get)
+        if isinstance(change, AddValidator):
+            new = change.validator
+            if any(v.node_key == new.node_key for v in current):
+                raise InvalidOperation("that node is a validator already")
+            try:
+                check_validator(self._suite, new, {o.name for o in orgs})
+            except (CryptoError, ValueError) as exc:
+                raise InvalidOperation(f"invalid validator: {exc}") from exc
+            updated, name, key = [*current, new], "ValidatorAdded", new.node_key
+        else:
+            updated = [v for v in current if v.node_key != change.node_key]
+            if len(updated) == len(current):
+                raise InvalidOperation("that node is not a validator")
+            if not updated:
+                raise InvalidOperation("a BFT chain keeps at least one validator")
+            name, key = "ValidatorRemoved", change.node_key
+        state.set(VALIDATORS_KEY, codec.encode(updated))
+        return [Event("system", name, codec.encode(key))]

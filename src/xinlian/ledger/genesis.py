@@ -10,8 +10,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from xinlian import codec
 from xinlian.codec import Struct
+from xinlian.crypto import bls
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import check_public_key
@@ -40,6 +43,43 @@ class Organisation(Struct):
     admins: list[PublicKey]
 
 
+class Validator(Struct):
+    """A consensus member, owned by an organisation.
+
+    `node_key` (the chain suite's signature algorithm) authenticates the node to its peers;
+    `consensus_key` signs its votes: a BLS12-381 key with its proof of possession `pop` on
+    suites whose certificates aggregate (`intl`), otherwise a key of the suite's signature
+    algorithm (SM2 for `sm`, ML-DSA-65 for `pq`, which stays post-quantum) and an empty pop.
+    """
+
+    organisation: str
+    node_key: PublicKey
+    consensus_key: bytes
+    pop: bytes
+    power: int = 1
+    endpoint: str = ""  # host:port where its peers reach it
+
+
+BLS_CONSENSUS_SUITES = frozenset({"intl"})
+
+
+def check_validator(suite: Suite, validator: Validator, organisations: set[str]) -> None:
+    """Raise InvalidKey or ValueError unless the validator can join a committee."""
+    if validator.organisation not in organisations:
+        raise ValueError(f"no organisation {validator.organisation!r}")
+    if not 0 < validator.power < 2**32:
+        raise ValueError("voting power must be in 1..2^32-1")
+    check_public_key(validator.node_key)
+    if validator.node_key.alg != suite.signature:
+        raise ValueError("the node key must use the chain suite's signature algorithm")
+    if suite.name in BLS_CONSENSUS_SUITES:
+        bls.check_public_key(validator.consensus_key, validator.pop)
+    else:
+        if validator.pop:
+            raise ValueError("only BLS consensus keys carry a proof of possession")
+        check_public_key(PublicKey(suite.signature, validator.consensus_key))
+
+
 class GenesisAccount(Struct):
     address: bytes
     balance: int
@@ -52,6 +92,8 @@ class Genesis(Struct):
     params: ChainParams
     organisations: list[Organisation]
     accounts: list[GenesisAccount]
+    # None: the chain orders with one node (solo).
+    validators: list[Validator] = msgspec.field(default_factory=list)
 
     def crypto_suite(self) -> Suite:
         return get_suite(self.suite)
@@ -127,8 +169,30 @@ def genesis_from_dict(doc: dict[str, Any]) -> Genesis:
         raise InvalidGenesis("an address appears twice in accounts")
     if sum(a.balance for a in accounts) > MAX_SUPPLY:
         raise InvalidGenesis(f"total supply exceeds {MAX_SUPPLY}")
+    validators = [_validator(suite, v, i, {o.name for o in orgs})
+                  for i, v in enumerate(doc.get("validators", []))]
+    if len({v.node_key for v in validators}) != len(validators):
+        raise InvalidGenesis("a node key appears twice in validators")
     return Genesis(chain_id, suite.name, int(doc.get("timestamp_ms", 0)), params, orgs,
-                   accounts)
+                   accounts, validators)
+
+
+def _validator(suite: Suite, doc: Any, i: int, organisations: set[str]) -> Validator:
+    where = f"validators[{i}]"
+    if not isinstance(doc, dict):
+        raise InvalidGenesis(f"{where} must be a table")
+    power = doc.get("power", 1)
+    node_key = PublicKey(suite.signature, _hex(doc.get("node_key"), where + ".node_key"))
+    validator = Validator(
+        str(doc.get("organisation", "")), node_key,
+        _hex(doc.get("consensus_key"), where + ".consensus_key"),
+        _hex(doc["pop"], where + ".pop") if doc.get("pop") else b"",
+        power if isinstance(power, int) else -1, str(doc.get("endpoint", "")))
+    try:
+        check_validator(suite, validator, organisations)
+    except (CryptoError, ValueError) as exc:
+        raise InvalidGenesis(f"{where}: {exc}") from exc
+    return validator
 
 
 def load_genesis(path: str | Path) -> Genesis:

@@ -59,7 +59,7 @@ class Node:
                                self.chain.account,
                                lambda address: is_permitted(self.chain.read, address))
         self.mempool.height = self.chain.height
-        self.executor = Executor(params, self.suite.hash_bytes)
+        self.executor = Executor(params, self.suite)
         self.cutter = BlockCutter(params.block_interval_ms, params.max_block_txs)
         self._listeners: list[BlockListener] = []
         self._wake = asyncio.Event()
