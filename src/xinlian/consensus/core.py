@@ -90,6 +90,7 @@ class Config:
     batch_delay_ms: int = 20
     max_block_batches: int = 256
     sync_retry_ms: int = 400
+    batch_resend_ms: int = 2000  # re-send a batch still uncertified after this long
 
 
 # -- application interface ----------------------------------------------------------------
@@ -166,6 +167,7 @@ class ConsensusCore:
         self.sync = Synchronizer(self.config.sync_retry_ms)
         self.pool = Dissemination(node, key, stored, self.config.batch_bytes,
                                   self.config.batch_delay_ms, self.config.sync_retry_ms,
+                                  self.config.batch_resend_ms,
                                   self.meter, self.metrics)
         self.pending_reconfig: Committee | None = None
         self._enter_epoch_state()

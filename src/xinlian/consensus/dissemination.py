@@ -40,6 +40,7 @@ DONE = b"consensus/ordered/"
 BATCH_TIMER = "batch"
 FETCH_TIMER = "fetch"
 ACK_TIMER = "acks"
+MAX_CHECKED = 4096
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,14 @@ class BatchReady:
 
 class Dissemination:
     def __init__(self, node: bytes, key: VoteKey, stored: Mapping[bytes, bytes],
-                 batch_bytes: int, batch_delay_ms: int, fetch_retry_ms: int,
+                 batch_bytes: int, batch_delay_ms: int, fetch_retry_ms: int, resend_ms: int,
                  meter: Meter, metrics: Counter[str]) -> None:
         self.node = node
         self.key = key
         self.batch_bytes = min(batch_bytes, MAX_BATCH_BYTES)
         self.batch_delay_ms = batch_delay_ms
         self.fetch_retry_ms = fetch_retry_ms
+        self.resend_ms = resend_ms
         self.meter = meter
         self.metrics = metrics
         self.stored: dict[bytes, bytes] = {k[len(PREFIX):]: v for k, v in stored.items()
@@ -71,6 +73,7 @@ class Dissemination:
         self.acks = Aggregator()
         self.own: dict[bytes, bytes] = {}  # digest -> message, authored and not yet ordered
         self.uncertified: set[bytes] = set()
+        self.checked: dict[tuple[object, ...], None] = {}  # verified certificates, oldest first
         self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
         self.committed: set[bytes] = {k[len(DONE):] for k in stored if k.startswith(DONE)}
         self.to_deliver: list[bytes] = []  # committed digests, in order, awaiting their bytes
@@ -80,6 +83,7 @@ class Dissemination:
         self._open_count = 0
         self._seq = 0
         self.now_ms = 0
+        self._fetch_armed = False
 
     # -- epochs ---------------------------------------------------------------------------
 
@@ -145,7 +149,7 @@ class Dissemination:
         actions: list[Action] = [*self._store(digest, message),
                                  Broadcast(self._others(committee), message)]
         if len(self.uncertified) == 1:
-            actions.append(SetTimer(ACK_TIMER, self.now_ms + self.fetch_retry_ms))
+            actions.append(SetTimer(ACK_TIMER, self.now_ms + self.resend_ms))
         return actions + self._ack(committee, me, digest, committee.epoch)
 
     def retry_acks(self, now_ms: int) -> list[Action]:
@@ -160,7 +164,7 @@ class Dissemination:
                             if i not in acked and n != self.node)
             if missing:
                 actions.append(Broadcast(missing, self.own[digest]))
-        return [*actions, SetTimer(ACK_TIMER, now_ms + self.fetch_retry_ms)]
+        return [*actions, SetTimer(ACK_TIMER, now_ms + self.resend_ms)]
 
     def on_ack(self, sender: bytes, ack: Ack) -> list[Action]:
         committee = self.committee
@@ -202,11 +206,20 @@ class Dissemination:
         return [*actions, Send(sender, codec.encode(Ack(batch.epoch, digest, signature)))]
 
     def check_cert(self, cert: BatchCert) -> None:
-        """Raise InvalidCertificate unless `cert` proves that the batch is available."""
+        """Raise InvalidCertificate unless `cert` proves that the batch is available (each
+        certificate is checked once: it arrives announced and again inside proposals)."""
         committee = self.committee
         assert committee is not None
+        key = (cert.epoch, bytes(cert.digest), cert.author, cert.count, bytes(cert.cert.signers),
+               tuple(bytes(x) for x in cert.cert.signatures))
+        if key in self.checked:
+            return
         message = ack_message(cert.epoch, bytes(cert.digest))
         verify_cert(committee, cert.cert, lambda i: message, committee.validity, self.meter)
+        self.checked[key] = None
+        if len(self.checked) > 4 * MAX_CHECKED:
+            for stale in list(self.checked)[:MAX_CHECKED]:
+                del self.checked[stale]
 
     def on_available(self, cert: BatchCert) -> None:
         committee = self.committee
@@ -247,8 +260,8 @@ class Dissemination:
                 peers = [self.committee.nodes[i] for i in signers(  # type: ignore[union-attr]
                     cert.cert.signers, self.committee.n)]  # type: ignore[union-attr]
                 self.fetching[digest] = [p for p in peers if p != self.node]
-                actions += self._ask(digest)
-        if self.fetching:
+        if self.fetching and not self._fetch_armed:  # a batch is often still on its way
+            self._fetch_armed = True
             actions.append(SetTimer(FETCH_TIMER, now_ms + self.fetch_retry_ms))
         return fresh, actions + self._deliver_ready()
 
@@ -271,11 +284,13 @@ class Dissemination:
         return self._store(digest, message) + self._deliver_ready()
 
     def retry_fetch(self, now_ms: int) -> list[Action]:
+        self._fetch_armed = False
         actions: list[Action] = []
         for digest, peers in self.fetching.items():
-            peers.append(peers.pop(0))
             actions += self._ask(digest)
+            peers.append(peers.pop(0))
         if self.fetching:
+            self._fetch_armed = True
             actions.append(SetTimer(FETCH_TIMER, now_ms + self.fetch_retry_ms))
         return actions
 

@@ -27,6 +27,7 @@ class Synchronizer:
         self.waiting_blocks: set[bytes] = set()
         self.waiting_qcs: dict[tuple[int, bytes], QC] = {}
         self._epoch_asked_at: int | None = None
+        self._armed = False
 
     def want(self, now: int, block_id: bytes, hint: bytes, waiting_block: bytes | None,
              qc: QC | None = None) -> list[Action]:
@@ -37,8 +38,11 @@ class Synchronizer:
         if block_id in self.missing:
             return []
         self.missing[block_id] = (hint, 0)
-        return [Send(hint, codec.encode(SyncRequest(block_id))),
-                SetTimer(SYNC_TIMER, now + self.retry_ms)]
+        actions: list[Action] = [Send(hint, codec.encode(SyncRequest(block_id)))]
+        if not self._armed:  # never push back a pending retry
+            self._armed = True
+            actions.append(SetTimer(SYNC_TIMER, now + self.retry_ms))
+        return actions
 
     def expect(self, block_id: bytes) -> None:
         """An ancestor that the response being read may also hold (asked again on retry)."""
@@ -57,6 +61,7 @@ class Synchronizer:
         return blocks, qcs
 
     def retry(self, now: int, nodes: tuple[bytes, ...], me: bytes) -> list[Action]:
+        self._armed = False
         actions: list[Action] = []
         peers = [n for n in nodes if n != me]
         if not peers:
@@ -67,6 +72,7 @@ class Synchronizer:
             self.missing[block_id] = (hint, attempts + 1)
             actions.append(Send(peer, codec.encode(SyncRequest(block_id))))
         if self.missing:
+            self._armed = True
             actions.append(SetTimer(SYNC_TIMER, now + self.retry_ms))
         return actions
 

@@ -3,7 +3,9 @@
 Theory of operation. A message from a to b leaves a's NIC after every earlier message a sent
 has been serialised (egress queue, `nic_bytes_per_s`), crosses the a->b link (its own
 serialisation queue when the link has a bandwidth, then latency plus seeded jitter), and is
-read in after b's NIC has taken in every earlier arrival (ingress queue). Loss and partitions
+read in after b's NIC has taken in every earlier arrival (ingress queue). A NIC has two
+classes: urgent (control) messages wait only for other urgent ones, as on a prioritised
+channel, while their bytes still delay the bulk queue. Loss and partitions
 decide at send time whether the message arrives at all. Every random draw comes from the
 simulation's seeded generator, in event order, so a seed fixes the whole schedule.
 """
@@ -37,8 +39,8 @@ class NetworkModel:
     links: dict[tuple[NodeId, NodeId], LinkModel] = field(default_factory=dict)
     nic_bytes_per_s: float | None = None
     _groups: dict[NodeId, int] = field(default_factory=dict)
-    _egress_free: dict[NodeId, int] = field(default_factory=dict)
-    _ingress_free: dict[NodeId, int] = field(default_factory=dict)
+    _egress_free: dict[object, int] = field(default_factory=dict)
+    _ingress_free: dict[object, int] = field(default_factory=dict)
     _link_free: dict[tuple[NodeId, NodeId], int] = field(default_factory=dict)
 
     def link(self, a: NodeId, b: NodeId) -> LinkModel:
@@ -70,13 +72,28 @@ class NetworkModel:
         free[key] = end
         return end
 
-    def departure(self, sender: NodeId, size: int, now_us: int) -> int:
+    def _nic(self, free: dict[object, int], node: NodeId, size: int, now_us: int,
+             urgent: bool) -> int:
+        """Two-class NIC: urgent (control) messages queue only behind urgent ones; their bytes
+        also push back the bulk queue, which therefore still sees the full bandwidth used."""
+        rate = self.nic_bytes_per_s
+        if rate is None:
+            return now_us
+        if not urgent:
+            return self._serialise(free, node, now_us, size, rate)
+        end = self._serialise(free, (node, "urgent"), now_us, size, rate)
+        bulk = free.get(node, 0)
+        if bulk > now_us:
+            free[node] = bulk + int(size * US_PER_S / rate)
+        return end
+
+    def departure(self, sender: NodeId, size: int, now_us: int, urgent: bool = False) -> int:
         """When the last byte of a message queued now leaves the sender's NIC."""
-        return self._serialise(self._egress_free, sender, now_us, size, self.nic_bytes_per_s)
+        return self._nic(self._egress_free, sender, size, now_us, urgent)
 
     def arrival(self, sender: NodeId, to: NodeId, size: int, left_us: int,
                 rng: random.Random) -> int | None:
-        """When the message is fully read in by `to`, or None when it is lost or cut off."""
+        """When the message's last byte reaches `to`'s NIC, or None when it is lost or cut."""
         if not self.connected(sender, to):
             return None
         model = self.link(sender, to)
@@ -84,10 +101,14 @@ class NetworkModel:
             return None
         on_link = self._serialise(self._link_free, (sender, to), left_us, size, model.bytes_per_s)
         jitter = rng.uniform(0.0, model.jitter_ms) if model.jitter_ms else 0.0
-        reached = on_link + int((model.latency_ms + jitter) * 1000)
-        return self._serialise(self._ingress_free, to, reached, size, self.nic_bytes_per_s)
+        return on_link + int((model.latency_ms + jitter) * 1000)
+
+    def read_in(self, to: NodeId, size: int, now_us: int, urgent: bool = False) -> int:
+        """When a message reaching `to`'s NIC now is fully read in (called in arrival order)."""
+        return self._nic(self._ingress_free, to, size, now_us, urgent)
 
     def forget(self, node: NodeId) -> None:
         """A crashed node's queues empty (what it was sending is lost with it)."""
-        self._egress_free.pop(node, None)
-        self._ingress_free.pop(node, None)
+        for free in (self._egress_free, self._ingress_free):
+            free.pop(node, None)
+            free.pop((node, "urgent"), None)

@@ -86,7 +86,8 @@ class Stats:
     lost: int = 0
     bytes_sent: int = 0
     events: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)  # messages sent, by kind
+    bytes_by_kind: Counter[str] = field(default_factory=Counter)
 
 
 class Simulation:
@@ -94,12 +95,14 @@ class Simulation:
 
     def __init__(self, seed: int, network: NetworkModel | None = None,
                  cpu_cost: CpuCost | None = None,
-                 classify: Callable[[bytes], str] | None = None) -> None:
+                 classify: Callable[[bytes], str] | None = None,
+                 urgent: Callable[[bytes], bool] | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.network = network or NetworkModel()
         self.cpu_cost = cpu_cost
         self.classify = classify  # names a message's kind for the statistics
+        self.urgent = urgent  # which messages take the NIC's priority class
         self.nodes: dict[NodeId, NodeState] = {}
         self.observers: list[Observer] = []
         self.interceptors: dict[NodeId, Interceptor] = {}
@@ -203,6 +206,11 @@ class Simulation:
                 return  # arrived while the node was down
             self.stats.delivered += 1
             self._handle(node, Receive(self.now_ms, sender, message), seq)
+        elif kind == "wire":  # at the receiver's NIC: wait for the ingress queue
+            node, crashes, sender, message = payload
+            read = self.network.read_in(node, len(message), self.now_us,
+                                        self.urgent is not None and self.urgent(message))
+            self._schedule(read, "msg", payload)
         elif kind == "timer":
             node, incarnation, name, generation = payload
             state = self.nodes[node]
@@ -317,11 +325,15 @@ class Simulation:
         self.stats.sent += 1
         self.stats.bytes_sent += size
         if self.classify is not None:
-            self.stats.by_kind[self.classify(message)] += 1
-        left = self.network.departure(sender, size, at_us)
+            name = self.classify(message)
+            self.stats.by_kind[name] += 1
+            self.stats.bytes_by_kind[name] += size
+        left = self.network.departure(sender, size, at_us,
+                                      self.urgent is not None and self.urgent(message))
         arrives = self.network.arrival(sender, to, size, left, self.rng)
         self._note(at_us, "send", sender, to, fingerprint, arrives)
         if arrives is None:
             self.stats.lost += 1
             return
-        self._schedule(arrives, "msg", (to, self.nodes[to].crashes, sender, message))
+        kind = "msg" if self.network.nic_bytes_per_s is None else "wire"
+        self._schedule(arrives, kind, (to, self.nodes[to].crashes, sender, message))
