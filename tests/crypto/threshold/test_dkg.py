@@ -342,3 +342,15 @@ def test_any_t_honest_parties_complete(data: st.DataObject) -> None:
     qual = quals.pop()
     assert qual == tuple(honest)  # every victim complains (cheaters' own code is honest)
     _check_sharing({i: run.results[i].key_share for i in honest}, t)  # type: ignore[misc]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [100, 200])
+def test_large_keygen_with_cheaters(n: int) -> None:
+    t = 2 * n // 3 + 1
+    classes = {c: bad_share_to(c % n + 1) for c in (5, 17, 42)}
+    run = dkg.run_local(keygen_parties(SECP256K1, n, t, seed=n, classes=classes))
+    assert not run.aborted
+    honest = [i for i in range(1, n + 1) if i not in classes]
+    assert {run.results[i].qualified for i in honest} == {tuple(honest)}
+    _check_sharing({i: run.results[i].key_share for i in honest}, t)  # type: ignore[misc]
