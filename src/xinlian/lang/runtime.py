@@ -2,7 +2,8 @@
 dispatcher for per-type helpers (`codecs`, `containers`, `storage`).
 
 Helpers are emitted into a module only when code uses them. Fixed helpers are written in
-WAT mnemonics through `asm`; per-type helpers are generated from the type's structure. The value encoding (the Qi ABI, also used for storage) is:
+WAT mnemonics through `asm`; per-type helpers are generated from the type's structure.
+The value encoding (the Qi ABI, also used for storage) is:
 
     uN/iN      N/8 bytes, little-endian two's complement
     bool       1 byte, 0 or 1;  enum: 1 byte, the variant index
