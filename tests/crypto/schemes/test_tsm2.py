@@ -6,6 +6,7 @@ import random
 
 import gmssl_pyx
 import pytest
+from gmssl import sm2 as pure_sm2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
@@ -14,6 +15,7 @@ from xinlian import codec
 from xinlian.crypto import sm2, tsm2
 from xinlian.crypto.dleq import DleqProof
 from xinlian.crypto.groups import SECP256K1, SM2, lagrange_coefficient
+from xinlian.crypto.hashes import sm3
 
 MEMBERS = [1, 2, 3, 4, 5]
 
@@ -46,6 +48,11 @@ def test_signature_is_standard_sm2(committee):
     sig = tsm2.run_signing(parties[:3], keyset, presigs[0], message).signature
     assert sm2.verify(keyset.public_key, message, sig)  # Tongsuo
     assert gmssl_pyx.sm2_verify(keyset.public_key[1:], message, der(sig))  # GmSSL
+    pure = pure_sm2.CryptSM2(private_key="", public_key=keyset.public_key[1:].hex())
+    e = sm3(sm2.z_a(keyset.public_key) + message)
+    assert pure.verify(sig.hex(), e)  # gmssl, pure Python, on the SM3(Z_A || M) digest
+    assert not pure.verify(sig.hex(), sm3(b"another digest"))
+    assert tsm2.message_scalar(keyset.public_key, message) == int.from_bytes(e, "big")
     assert not sm2.verify(keyset.public_key, message + b"!", sig)
 
 
