@@ -3,6 +3,8 @@ backend against fastecdsa (an independent implementation of all three curves).""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from fastecdsa.rust import Curve, Ed25519Point, Point
 from hypothesis import given, settings
@@ -204,10 +206,19 @@ def test_sm2_generator_is_the_standard_one() -> None:
 
 def test_expand_message_xmd_rfc9380_vectors() -> None:
     dst = b"QUUX-V01-CS02-with-expander-SHA256-128"
-    assert expand_message_xmd(b"", dst, 0x20, "sha256").hex() == (
+    def sha256(m: bytes) -> bytes:
+        return hashlib.sha256(m).digest()
+
+    assert expand_message_xmd(b"", dst, 0x20, sha256).hex() == (
         "68a985b87eb6b46952128911f2a4412bbc302a9d759667f87f7a21d803f07235")
-    assert expand_message_xmd(b"abc", dst, 0x20, "sha256").hex() == (
+    assert expand_message_xmd(b"abc", dst, 0x20, sha256).hex() == (
         "d8ccab23b5985ccea865c6c97b6e5b8350e794e603b4b97902f53a8a0d605615")
+
+
+def test_sm2_group_hash_is_sm3() -> None:
+    from gmssl import sm3 as pure_sm3  # pure-Python GB/T 32905, an independent SM3
+    data = b"abc" * 30
+    assert SM2.digest(data).hex() == pure_sm3.sm3_hash(list(data))
 
 
 @pytest.mark.parametrize("G", ALL, ids=ids)

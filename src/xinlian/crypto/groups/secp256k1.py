@@ -14,6 +14,7 @@ from coincurve import PublicKey
 
 from xinlian.crypto.groups.errors import NotOnCurveError
 from xinlian.crypto.groups.weierstrass import WeierstrassGroup
+from xinlian.crypto.hashes import sha256
 
 
 class Secp256k1Group(WeierstrassGroup):
@@ -22,7 +23,7 @@ class Secp256k1Group(WeierstrassGroup):
     a = 0
     b = 7
     order = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-    hash_name = "sha256"
+    hash = staticmethod(sha256)
 
     def _add(self, a: Any, b: Any) -> Any:
         return self._sum([a, b])

@@ -14,6 +14,7 @@ from tongsuopy.backends._tongsuo import ffi, lib
 
 from xinlian.crypto.groups.errors import NotOnCurveError
 from xinlian.crypto.groups.weierstrass import WeierstrassGroup
+from xinlian.crypto.hashes import sm3
 
 _COMPRESSED = 2  # POINT_CONVERSION_COMPRESSED
 
@@ -26,7 +27,7 @@ class Sm2Group(WeierstrassGroup):
     order = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
     gx = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
     gy = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
-    hash_name = "sm3"
+    hash = staticmethod(sm3)
 
     def __init__(self) -> None:
         nid = lib.OBJ_sn2nid(b"SM2")

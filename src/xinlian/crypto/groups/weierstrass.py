@@ -3,7 +3,6 @@ try-and-increment hashing to the curve (cofactor 1, so every curve point is in t
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
 from xinlian.crypto.groups.base import Element, Group, Scalar
@@ -12,7 +11,7 @@ from xinlian.crypto.groups.errors import (
     InvalidEncodingError,
     NonCanonicalEncodingError,
 )
-from xinlian.crypto.groups.xmd import hash_to_field
+from xinlian.crypto.groups.xmd import Hash, hash_to_field
 
 
 class WeierstrassGroup(Group):
@@ -21,7 +20,7 @@ class WeierstrassGroup(Group):
     p: int
     a: int
     b: int
-    hash_name: str
+    hash: Hash  # 32-byte output, 64-byte block (SHA-256, SM3)
     scalar_size = 32
     element_size = 33
     scalar_byteorder: Literal["little", "big"] = "big"
@@ -36,16 +35,16 @@ class WeierstrassGroup(Group):
         return x
 
     def digest(self, data: bytes) -> bytes:
-        return hashlib.new(self.hash_name, data).digest()
+        return self.hash(data)
 
     def hash_to_scalar(self, dst: bytes, msg: bytes) -> Scalar:
         """RFC 9380 hash_to_field with expand_message_xmd, L = 48 (RFC 9591 §6.5)."""
-        return Scalar(self, hash_to_field(msg, dst, self.order, self.hash_name))
+        return Scalar(self, hash_to_field(msg, dst, self.order, self.hash))
 
     def hash_to_element(self, dst: bytes, msg: bytes) -> Element:
         """Try-and-increment on x with even y; variable time, so hash only public data."""
         for counter in range(256):
-            x = hash_to_field(msg + bytes([counter]), dst, self.p, self.hash_name)
+            x = hash_to_field(msg + bytes([counter]), dst, self.p, self.hash)
             rhs = (x * x * x + self.a * x + self.b) % self.p
             if pow(rhs, (self.p - 1) // 2, self.p) == 1:
                 return self.decode_element(b"\x02" + x.to_bytes(32, "big"))
