@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
-from py_ecc.bls import G2ProofOfPossession as reference
 
 from xinlian.crypto.bls import BlsKey, check_public_key
 from xinlian.crypto.errors import InvalidKey
+
+# py_ecc raises the interpreter's recursion limit to 100,000 on import, which would let
+# deeply nested input overflow the C stack in other tests' decoders: put it back.
+_limit = sys.getrecursionlimit()
+from py_ecc.bls import G2ProofOfPossession as reference  # noqa: E402
+
+sys.setrecursionlimit(_limit)
 
 # ethereum/bls12-381-tests v0.1: (secret, public key) and sign cases (secret, message, sig).
 KEYS = [
