@@ -9,7 +9,9 @@ actions in order, as xinlian.sim.protocol requires:
 - `Persist`: consecutive Persists are written as one LMDB batch, synced to disk (in a
   worker thread, so the sockets keep moving) before the next non-Persist action runs;
 - `Send` / `Broadcast`: queued on the transport (never blocking; a full queue drops and
-  counts, see transport.py); a message to this node itself comes back as a `Receive`;
+  counts, see transport.py); a message addressed to this node itself is dropped and
+  counted in `self_sends`, as the simulator (xinlian.sim.runtime) does, so a core behaves
+  the same under both runtimes;
 - `SetTimer` / `CancelTimer`: `loop.call_at` on the core's millisecond clock; setting a
   timer again replaces it, and a timer cancelled or replaced after it fired but before its
   event was handled is not delivered;
@@ -91,6 +93,7 @@ class NetworkRuntime:
         self._origin_ms = 0
         self._origin_loop = 0.0
         self.events_handled = 0
+        self.self_sends = 0
         transport.on_message = self._on_message
 
     # -- clock ----------------------------------------------------------------------------
@@ -206,7 +209,7 @@ class NetworkRuntime:
 
     def _send(self, to: NodeId, message: bytes) -> None:
         if to == self.node_id:
-            self._push(Receive(self.now_ms(), to, message))
+            self.self_sends += 1
         else:
             self.transport.send(to, message)
 

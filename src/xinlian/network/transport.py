@@ -81,7 +81,7 @@ class TransportConfig:
     rate_bytes: float = 1e9                 # accepted per second per peer
     rate_burst_s: float = 1.0               # bucket depth, in seconds of rate
     dedup_capacity: int = 65_536            # digests remembered per peer (0: off)
-    dedup_ttl_s: float = 10.0
+    dedup_ttl_s: float = 0.1                # shorter than any core's retry interval
     handshake_timeout_s: float = 5.0
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 5.0
