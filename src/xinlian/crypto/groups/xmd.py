@@ -7,14 +7,26 @@ its output and block sizes (SHA-256 and SM3: 32 and 64 bytes).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 Hash = Callable[[bytes], bytes]
 
 
-def expand_message_xmd(msg: bytes, dst: bytes, length: int, h: Hash,
+def _named(name: str) -> Hash:
+    def h(data: bytes) -> bytes:
+        return hashlib.new(name, data).digest()
+
+    return h
+
+
+def expand_message_xmd(msg: bytes, dst: bytes, length: int, h: Hash | str,
                        b_len: int = 32, s_len: int = 64) -> bytes:
-    """RFC 9380 §5.3.1 with hash `h` (output b_len bytes, block s_len bytes)."""
+    """RFC 9380 §5.3.1 with hash `h` (output b_len bytes, block s_len bytes), or with the
+    hashlib function named `h` (its own sizes)."""
+    if isinstance(h, str):
+        b_len, s_len = hashlib.new(h).digest_size, hashlib.new(h).block_size
+        h = _named(h)
     ell = -(-length // b_len)
     if ell > 255 or length > 65535 or len(dst) > 255:
         raise ValueError("expand_message_xmd: requested length or DST too long")
@@ -28,6 +40,7 @@ def expand_message_xmd(msg: bytes, dst: bytes, length: int, h: Hash,
     return b"".join(out)[:length]
 
 
-def hash_to_field(msg: bytes, dst: bytes, modulus: int, h: Hash, length: int = 48) -> int:
+def hash_to_field(msg: bytes, dst: bytes, modulus: int, h: Hash | str,
+                  length: int = 48) -> int:
     """One field element (count = 1, m = 1) as in RFC 9380 §5.2: L = 48 bytes for 256-bit p."""
     return int.from_bytes(expand_message_xmd(msg, dst, length, h), "big") % modulus
