@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import dkg, frost
+from xinlian.crypto import dkg, frost, roast_sim
 from xinlian.crypto.dkg import (
     Complaints,
     Deal,
@@ -354,3 +354,64 @@ def test_large_keygen_with_cheaters(n: int) -> None:
     honest = [i for i in range(1, n + 1) if i not in classes]
     assert {run.results[i].qualified for i in honest} == {tuple(honest)}
     _check_sharing({i: run.results[i].key_share for i in honest}, t)  # type: ignore[misc]
+
+
+class _FalseAccuser(DkgParty):
+    """Complains, with a valid proof, about the lowest-numbered other dealer's correct share."""
+
+    def _my_complaints(self) -> list[dkg.Complaint]:
+        target = min(j for j in self.deals if j != self.me)
+        if self.round != 2 or target in self.accused:
+            return []
+        self.accused.add(target)
+        d = self.deals[target]
+        assert self.e is not None
+        k = self.e * d.ephemeral
+        proof = dkg.dleq.prove(dkg._DLEQ_DST, self.e, [self.group.generator(), d.ephemeral],
+                               [self.config.encryption_keys[self.me], k],
+                               context=self.config.session, rng=self.rng)
+        return [dkg.Complaint(target, k.encode(), proof)]
+
+
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_mixed_adversaries_then_refresh_and_sign(data: st.DataObject) -> None:
+    """Up to n - t members misbehave in assorted ways during keygen; the honest members
+    agree, refresh the key among themselves and the result signs as plain Ed25519."""
+    import nacl.signing
+    n = data.draw(st.integers(3, 6))
+    t = data.draw(st.integers(2, n))
+    bad = data.draw(st.lists(st.integers(1, n), unique=True, max_size=n - t))
+    kinds = {b: data.draw(st.sampled_from(["bad_share", "silent", "false_accuser", "pok"]))
+             for b in bad}
+    classes: dict[int, type[DkgParty]] = {}
+    for b, kind in kinds.items():
+        if kind == "bad_share":
+            classes[b] = bad_share_to(b % n + 1)
+        elif kind == "false_accuser":
+            classes[b] = _FalseAccuser
+        elif kind == "pok":
+            classes[b] = _bad_deal_class("pok")
+    silent = [b for b, kind in kinds.items() if kind == "silent"]
+    run = dkg.run_local(keygen_parties(ED25519, n, t, seed=7 * n + t, classes=classes),
+                        silent=silent)
+    assert not run.aborted
+    honest = [i for i in range(1, n + 1) if i not in bad]
+    (qual,) = {run.results[i].qualified for i in honest}
+    kept = {b for b, kind in kinds.items() if kind == "false_accuser"}
+    assert set(qual) == set(honest) | kept
+    shares = {i: run.results[i].key_share for i in run.results if run.results[i].key_share}
+    _check_sharing({i: shares[i] for i in honest}, t)  # type: ignore[misc]
+    # refresh among everyone who got a share, then sign with any t honest refreshed shares
+    live = {i: s for i, s in shares.items() if s is not None}
+    if len(live) == n:
+        refreshed = _refresh(live, seed=n + 100)  # type: ignore[arg-type]
+        live = {i: r.key_share for i, r in refreshed.results.items()
+                if r.key_share is not None}
+    signers = [live[i] for i in honest[:t]]
+    res = roast_sim.simulate(signers, b"after refresh", seed=1,  # type: ignore[arg-type]
+                             measured=False)
+    assert res.signature is not None
+    pk = signers[0].public.group_public_key  # type: ignore[union-attr]
+    assert pk == run.results[honest[0]].public.group_public_key
+    nacl.signing.VerifyKey(pk.encode()).verify(b"after refresh", res.signature.encode())
