@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.network import handshake as hs
 from xinlian.network.channel import Channel
-from xinlian.network.errors import HandshakeError, MalformedFrame, Unauthenticated
+from xinlian.network.errors import (
+    HandshakeError,
+    MalformedFrame,
+    NetworkError,
+    Unauthenticated,
+)
 from xinlian.network.membership import node_id_of
 
 from .conftest import membership, node_keys
@@ -130,3 +138,24 @@ def test_key_of_another_suite_refused(rng: Rng) -> None:
     keys = node_keys(intl, 2)
     with pytest.raises(HandshakeError):
         hs.Initiator(sm, keys[0], b"x", keys[1].public_key, rng)
+
+
+@settings(max_examples=40)
+@given(st.sampled_from(["intl", "sm", "pq"]), st.sampled_from(["hello", "reply", "finish"]),
+       st.integers(0, 2**16), st.integers(1, 255))
+def test_any_flipped_byte_fails_the_handshake_with_a_typed_error(
+        suite_name: str, message: str, position: int, flip: int) -> None:
+    suite = get_suite(suite_name)
+    rng = random.Random(position).randbytes
+    ini, res, _ = _pair(suite, rng)
+
+    def corrupt(data: bytes, which: str) -> bytes:
+        if which != message:
+            return data
+        i = position % len(data)
+        return data[:i] + bytes([data[i] ^ flip]) + data[i + 1:]
+
+    with pytest.raises(NetworkError):
+        reply = res.reply(corrupt(ini.hello(), "hello"))
+        finish, _ = ini.finish(corrupt(reply, "reply"))
+        res.finish(corrupt(finish, "finish"))

@@ -64,7 +64,7 @@ def namespaces() -> Iterator[tuple[str, str]]:
         subprocess.run(["ip", "link", "del", veths[0]], capture_output=True)
 
 
-@pytest.mark.parametrize("suite_name", ["sm"])
+@pytest.mark.parametrize("suite_name", ["intl", "sm", "pq"])
 def test_two_processes_across_namespaces_under_tbf(suite_name: str) -> None:
     count, size = 100, 64 * 1024
     endpoints = [f"{a}:{7400 + i}" for i, a in enumerate(ADDRESSES)]

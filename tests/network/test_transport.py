@@ -360,3 +360,26 @@ def test_bad_transcript_signature_on_the_wire_is_refused(suite: Suite) -> None:
             await cluster.close()
 
     asyncio.run(main())
+
+
+def test_garbage_before_the_handshake_is_counted_and_closed() -> None:
+    async def main() -> None:
+        cluster = Cluster(get_suite("intl"), 2)
+        await cluster.start()
+        stats = cluster.node(0).stats
+        try:
+            for junk, counter in ((b"\x00\x00\x00\x05hello", "malformed"),
+                                  (b"\xff\xff\xff\xff", "oversize"),
+                                  (b"\x00\x00\x00\x00", "malformed")):
+                before = stats[counter]
+                reader, writer = await asyncio.open_connection("127.0.0.1", cluster.ports[0])
+                writer.write(junk)
+                assert await reader.read(1) == b""
+                assert stats[counter] == before + 1
+                writer.close()
+            assert cluster.node(1).send(cluster.ids[0], b"unaffected")
+            await cluster.inboxes[0].wait_for(1)
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
