@@ -178,3 +178,28 @@ def test_same_seed_replays_the_same_trace() -> None:
 
     assert run(21) == run(21)
     assert run(21)[0] != run(22)[0]
+
+
+# -- regressions found by the simulator ----------------------------------------------------
+
+def test_regression_a_node_left_in_an_old_round_is_sent_the_certificates_it_missed() -> None:
+    """Seed 12, 5% loss and a silent member: a member that lost a proposal kept timing out
+    in its old round while the others, stuck too, ignored its stale timeouts. Now a stale
+    timeout is answered (once) with the certificates that lead to the current round."""
+    from xinlian import codec
+    from xinlian.consensus.core import root_qc
+    from xinlian.consensus.messages import Certified, Timeout
+    from xinlian.sim.protocol import Receive, Send
+
+    network = net(4, 12)
+    network.run(1000)
+    a, b = network.committee.nodes[0], network.committee.nodes[1]
+    core = network.core(a)
+    assert core.round > 2
+    stale = codec.encode(Timeout(0, 1, root_qc(network.genesis), None, b"\x00" * 96))
+    reply = core.handle(Receive(1000, b, stale))
+    assert len(reply) == 1 and isinstance(reply[0], Send) and reply[0].to == b
+    help_ = codec.decode(reply[0].message, Certified)
+    assert help_.qc.round + 1 == core.round or (help_.tc and help_.tc.round + 1 == core.round)
+    assert core.handle(Receive(1001, b, stale)) == []  # only once per round and peer
+

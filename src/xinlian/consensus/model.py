@@ -14,13 +14,15 @@ Throughput is the offered load unless a resource saturates first:
   the load.
 
 Latency (submission to commit at a follower), with T the round time:
-  batch wait (half the batch interval) + batch broadcast (serialisation of n-1 copies at the
-  author's NIC, then d) + ack (d) + certificate broadcast (d) + wait for the next proposal
+  batch wait (half the batch interval) + batch broadcast (copies leave the author's NIC in
+  committee order and only the first f+1 acks are needed, plus M/D/1 queueing at the
+  receiver's NIC; then d) + ack (d) + certificate broadcast (d) + wait for the next proposal
   (T/2) + 2-chain commit (2T) + the proposal that announces it reaching the follower (d);
   T = 2d + the proposal's serialisation at the leader's NIC + the CPU on the critical path
   (verify QC and certificates, sign the vote, aggregate the next QC).
-The model ignores queueing below saturation, jitter and loss; the benchmark reports its error
-against the simulator.
+Above saturation the latency is unbounded (queues grow) and the model says so (infinity).
+It ignores CPU queueing, jitter and loss; the benchmark reports its error against the
+simulator.
 """
 
 from __future__ import annotations
@@ -100,7 +102,11 @@ def predict(p: Params, cost_us: Mapping[str, float]) -> Prediction:
             VOTE_BYTES / p.bandwidth_bytes_per_s * 1000)
     round_ms = round_guess
     batch_bytes = throughput * p.tx_size / max(batches_per_s, 1e-9)
-    broadcast_ms = batch_bytes * (n - 1) / p.bandwidth_bytes_per_s * 1000 / max(1 - nic, 0.05)
+    service_ms = batch_bytes / p.bandwidth_bytes_per_s * 1000
+    # copies leave in committee order; the certificate needs only the first f+1 acks
+    broadcast_ms = service_ms * (validity - 1) + service_ms * nic / (2 * max(1 - nic, 0.05))
     latency = (p.batch_interval_ms / 2 + broadcast_ms + d + d + d + round_ms / 2
                + 2 * round_ms + d)
+    if bottleneck != "offered load":
+        latency = float("inf")  # queues grow without bound
     return Prediction(throughput, latency, round_ms, bottleneck, cpu, nic)
