@@ -23,6 +23,10 @@ def test_token_bucket_take_and_refill() -> None:
     assert bucket.take(1, 0.1)
     assert not bucket.take(10, 100.0)  # never more than the burst
     assert bucket.take(5, 100.0)
+    bucket.refund(3)
+    assert bucket.take(3, 100.0) and not bucket.take(1, 100.0)
+    bucket.refund(100)  # refunds never overfill
+    assert bucket.take(5, 100.0) and not bucket.take(1, 100.0)
 
 
 def test_token_bucket_reserve_goes_into_debt() -> None:

@@ -237,6 +237,7 @@ def test_rate_limit_and_message_size_limit() -> None:
             assert cluster.inboxes[0].total == 5
             writer.write(_seal(ch, b"x" * 1001))
             await stats.reach("oversize", 1)
+            assert cluster.node(0).peer_stats(cluster.ids[1])["rate_limited"] == 15
             # the sender side refuses oversize messages before queueing them
             assert not cluster.node(0).send(cluster.ids[1], b"y" * 1001)
             assert stats["dropped_oversize"] == 1
@@ -379,6 +380,28 @@ def test_garbage_before_the_handshake_is_counted_and_closed() -> None:
                 writer.close()
             assert cluster.node(1).send(cluster.ids[0], b"unaffected")
             await cluster.inboxes[0].wait_for(1)
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_byte_rate_limit_lets_what_fits_through() -> None:
+    async def main() -> None:
+        cfg = TransportConfig(rate_bytes=1000, rate_burst_s=1.0)  # 1000-byte bucket
+        cluster = Cluster(get_suite("intl"), 2, config=cfg)
+        cluster.nodes[1] = None
+        await cluster.start()
+        stats = cluster.node(0).stats
+        try:
+            _, writer, ch = await dial_as(cluster, 1, 0)
+            # 3 x 400 bytes: the record as a whole exceeds the bucket, two messages fit
+            writer.write(_seal(ch, *(bytes([i]) * 400 for i in range(3))))
+            await stats.reach("rate_limited", 1)
+            await cluster.inboxes[0].wait_for(2)
+            assert cluster.inboxes[0].messages[cluster.ids[1]] == [bytes([0]) * 400,
+                                                                    bytes([1]) * 400]
+            assert stats["rate_limited"] == 1
         finally:
             await cluster.close()
 

@@ -36,6 +36,10 @@ class TokenBucket:
             return True
         return False
 
+    def refund(self, n: float) -> None:
+        """Give back tokens taken for work that was not done after all."""
+        self._tokens = min(self.burst, self._tokens + n)
+
     def reserve(self, n: float, now: float) -> float:
         """Take `n` tokens, going into debt if needed; return seconds until the debt is paid."""
         self._refill(now)
@@ -46,29 +50,41 @@ class TokenBucket:
 class DuplicateFilter:
     """Remembers message digests for `ttl` seconds, at most `capacity` of them (oldest out)."""
 
-    __slots__ = ("_seen", "capacity", "ttl")
+    __slots__ = ("_expires", "_seen", "capacity", "ttl")
 
     def __init__(self, capacity: int, ttl: float) -> None:
         self.capacity = capacity
         self.ttl = ttl
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._seen: OrderedDict[bytes, float] = OrderedDict()  # oldest first
+        self._expires = float("inf")  # when the oldest entry leaves the window
+
+    def _expire(self, now: float) -> None:
+        seen = self._seen
+        horizon = now - self.ttl
+        while seen:
+            oldest = next(iter(seen))
+            at = seen[oldest]
+            if at > horizon:
+                self._expires = at + self.ttl
+                return
+            del seen[oldest]
+        self._expires = float("inf")
 
     def seen(self, digest: bytes, now: float) -> bool:
         """True if `digest` was seen within the window; otherwise record it and say False."""
         if self.capacity <= 0:
             return False
+        if now >= self._expires:
+            self._expire(now)
         seen = self._seen
-        horizon = now - self.ttl
-        while seen:
-            oldest, at = next(iter(seen.items()))
-            if at > horizon:
-                break
-            del seen[oldest]
         if digest in seen:
             return True
         seen[digest] = now
         if len(seen) > self.capacity:
             seen.popitem(last=False)
+            self._expire(now)
+        elif self._expires == float("inf"):
+            self._expires = now + self.ttl
         return False
 
     def __len__(self) -> int:

@@ -268,7 +268,8 @@ class Transport:
         peer = self._peer_for(to, len(message))
         if peer is None:
             return False
-        await peer.queue.put(message)
+        if not peer.queue.put_nowait(message):
+            await peer.queue.put(message)
         return True
 
     async def flush(self) -> None:
@@ -472,16 +473,33 @@ class Transport:
                     if bad >= cfg.max_bad_records:
                         raise ConnectionResetError("too many bad records") from exc
                     continue
-                for message in messages:
-                    if not (peer.message_bucket.take(1, now)
-                            and peer.byte_bucket.take(len(message), now)):
-                        self._count(peer, "rate_limited")
-                        continue
-                    if peer.dedup.seen(hashlib.sha256(message).digest()[:16], now):
-                        self._count(peer, "duplicates")
-                        continue
-                    self._count(peer, "messages_in")
-                    try:
-                        deliver(peer.node_id, message)
-                    except Exception:  # the handler's bug must not kill the connection
-                        log.exception("message handler failed")
+                self._accept(peer, messages, now, deliver)
+
+    def _accept(self, peer: _Peer, messages: list[bytes], now: float,
+                deliver: MessageHandler) -> None:
+        """Rate limits and duplicate window for one record's messages, then delivery."""
+        # The common case is one check for the whole record; if either bucket is short,
+        # fall back to message by message so that what fits still gets through.
+        whole = peer.message_bucket.take(len(messages), now)
+        if whole and not peer.byte_bucket.take(sum(map(len, messages)), now):
+            peer.message_bucket.refund(len(messages))
+            whole = False
+        seen = peer.dedup.seen
+        delivered = duplicates = limited = 0
+        for message in messages:
+            if not whole and not (peer.message_bucket.take(1, now)
+                                  and peer.byte_bucket.take(len(message), now)):
+                limited += 1
+                continue
+            if seen(hashlib.sha256(message).digest()[:16], now):
+                duplicates += 1
+                continue
+            delivered += 1
+            try:
+                deliver(peer.node_id, message)
+            except Exception:  # the handler's bug must not kill the connection
+                log.exception("message handler failed")
+        for name, n in (("messages_in", delivered), ("duplicates", duplicates),
+                        ("rate_limited", limited)):
+            if n:
+                self._count(peer, name, n)
