@@ -203,6 +203,7 @@ def test_live_data_beyond_the_limit_is_out_of_memory(env) -> None:  # type: igno
     ch, addr = env
     r = ch.engine.call(ch.world, addr, "hoard", [2_000_000], bytes(20), memory=8 << 20)
     assert isinstance(r.error, OutOfMemoryError)
+    assert r.error.trace and r.error.trace[0].startswith("hoard (t.qi:")
 
 
 def test_hash_host_calls_match_library(env) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ failure comes back as a typed `EngineError` with a Qi-level stack trace where on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,12 +180,15 @@ class Engine:
         except wasmtime.Trap as trap:
             raise self.translate_trap(trap, inst, store, loaded, frame) from None
         except wasmtime.WasmtimeError as exc:
+            # errors raised by the runtime rather than trapped code (GC heap exhaustion)
+            # carry the wasm backtrace only as text
             text = str(exc)
+            trace = self.trace_from_text(text, loaded)
             if "out of memory" in text or "GC heap" in text:
-                raise OutOfMemoryError("the call ran out of memory") from None
+                raise OutOfMemoryError("the call ran out of memory", trace) from None
             if "fuel" in text:
-                raise OutOfFuelError("the call ran out of fuel") from None
-            raise TrapError(f"engine error: {text.splitlines()[0]}") from None
+                raise OutOfFuelError("the call ran out of fuel", trace) from None
+            raise TrapError(f"engine error: {text.splitlines()[0]}", trace) from None
 
     def translate_trap(self, trap: wasmtime.Trap, inst: wasmtime.Instance,
                        store: wasmtime.Storelike, loaded: Loaded,
@@ -220,14 +224,27 @@ class Engine:
     @staticmethod
     def qi_trace(trap: wasmtime.Trap, loaded: Loaded) -> list[str]:
         """Innermost first: `function (file:line:col)` for each Qi frame."""
-        out: list[str] = []
-        for fr in trap.frames:
-            name = fr.func_name or ""
-            if name.startswith(("rt.", "q:")) or ":" in name:
-                continue
-            loc = loaded.artifact.locate(fr.module_offset)
-            out.append(f"{name} ({loc[1]})" if loc else name)
-        return _compress(out)
+        return _qi_frames([(fr.func_name or "", fr.module_offset) for fr in trap.frames],
+                          loaded)
+
+    @staticmethod
+    def trace_from_text(text: str, loaded: Loaded) -> list[str]:
+        """The same trace from wasmtime's printed backtrace (`N: 0xOFFSET - mod!func`)."""
+        frames = [(m.group(2), int(m.group(1), 16)) for m in _BACKTRACE_LINE.finditer(text)]
+        return _qi_frames(frames, loaded)
+
+
+_BACKTRACE_LINE = re.compile(r"^\s*\d+:\s+0x([0-9a-f]+) - [^!\n]*!(.*)$", re.MULTILINE)
+
+
+def _qi_frames(frames: list[tuple[str, int]], loaded: Loaded) -> list[str]:
+    out: list[str] = []
+    for name, offset in frames:
+        if name.startswith(("rt.", "q:", "<wasm")) or ":" in name:
+            continue
+        loc = loaded.artifact.locate(offset)
+        out.append(f"{name} ({loc[1]})" if loc else name)
+    return _compress(out)
 
 
 def _compress(frames: list[str], keep: int = 16) -> list[str]:
