@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("-o", "--output", help="module path (default: FILE with .wasm)")
     c.add_argument("--abi", action="store_true", help="also write FILE.abi.json")
     c.add_argument("--debug", action="store_true", help="also write the source map FILE.map.json")
-    c.set_defaults(func=cmd_compile)
+    c.set_defaults(func=_reporting(cmd_compile))
 
     r = sub.add_parser("run", help="deploy into a local in-memory chain and call a method")
     r.add_argument("file")
@@ -36,11 +37,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="method to call and its arguments (JSON; bytes as \"0x..\")")
     r.add_argument("--sender", default=None, help="caller address (40 hex digits)")
     r.add_argument("--fuel", type=int, default=None)
-    r.set_defaults(func=cmd_run)
+    r.set_defaults(func=_reporting(cmd_run))
 
     t = sub.add_parser("test", help="run `test fn`s in .qi files (and pytest on .py files)")
     t.add_argument("files", nargs="+")
-    t.set_defaults(func=cmd_test)
+    t.set_defaults(func=_reporting(cmd_test))
+
+
+def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a subcommand; a Qi error (bad program, bad module) is printed, exit status 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return cmd(args)
+        except QiError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    return run
 
 
 def _opt_flags(p: argparse.ArgumentParser) -> None:
@@ -176,11 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xinlian")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except QiError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    return int(args.func(args))
 
 
 if __name__ == "__main__":
