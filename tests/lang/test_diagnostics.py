@@ -27,6 +27,14 @@ def test_corpus(path: Path) -> None:
     assert "^" in text.splitlines()[2]
 
 
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.qi")), ids=lambda p: p.stem)
+def test_corpus_messages_are_stable(path: Path) -> None:
+    """The full rendered diagnostics are part of the interface: compare them exactly."""
+    with pytest.raises(CompileError) as info:
+        compile_source(path.read_text(), path.name)
+    assert info.value.render() + "\n" == path.with_suffix(".expected").read_text()
+
+
 def test_caret_points_at_the_offending_token() -> None:
     src = "fn f() -> u64 {\n    return undefined_thing;\n}\n"
     with pytest.raises(CompileError) as info:

@@ -201,8 +201,9 @@ class Parser:
         is_test = self.accept("test")
         public = self.accept("pub")
         view = self.accept("view")
-        span = self.expect("fn").span
-        name = self.ident("a function name").text
+        self.expect("fn")
+        name_tok = self.ident("a function name")
+        span, name = name_tok.span, name_tok.text
         params = self.params()
         ret = self.type_ref() if self.accept("->") else None
         fn = A.FnDecl(name, params, ret, None, span, public=public, view=view, is_test=is_test)
@@ -234,8 +235,9 @@ class Parser:
         return fn
 
     def struct_decl(self) -> A.StructDecl:
-        span = self.expect("struct").span
-        name = self.ident("a struct name").text
+        self.expect("struct")
+        name_tok = self.ident("a struct name")
+        span, name = name_tok.span, name_tok.text
         self.expect("{")
         fields: list[A.Param] = []
         while not self.at("}"):
@@ -248,8 +250,9 @@ class Parser:
         return A.StructDecl(name, fields, span)
 
     def enum_decl(self) -> A.EnumDecl:
-        span = self.expect("enum").span
-        name = self.ident("an enum name").text
+        self.expect("enum")
+        name_tok = self.ident("an enum name")
+        span, name = name_tok.span, name_tok.text
         self.expect("{")
         variants: list[str] = []
         while not self.at("}"):
