@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xinlian.execution.vm.engine import Engine
 from xinlian.execution.vm.local import LocalChain
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import checker, ir, optimize, parser
@@ -29,6 +30,9 @@ contract C {
     pub view fn overflow_kept() -> u8 { return 200 + 56; }
 }
 """
+
+
+ENGINE = Engine()
 
 
 def lowered(level: int) -> ir.Program:
@@ -98,7 +102,7 @@ def test_storage_reads_are_cached_at_O2() -> None:
 def test_levels_agree(values: list[int]) -> None:
     results = []
     for level in (0, 1, 2):
-        ch = LocalChain()
+        ch = LocalChain(engine=ENGINE)
         c = ch.deploy(compile_source(SRC, "o.qi", opt_level=level))
         results.append([ch.call(c, "work", v).value for v in values])
     assert results[0] == results[1] == results[2]

@@ -201,7 +201,7 @@ def test_garbage_is_collected_under_a_small_memory_limit(env) -> None:  # type: 
 
 def test_live_data_beyond_the_limit_is_out_of_memory(env) -> None:  # type: ignore[no-untyped-def]
     ch, addr = env
-    r = ch.engine.call(ch.world, addr, "hoard", [2_000_000], bytes(20), memory=8 << 20)
+    r = ch.engine.call(ch.world, addr, "hoard", [400_000], bytes(20), memory=4 << 20)
     assert isinstance(r.error, OutOfMemoryError)
     assert r.error.trace and r.error.trace[0].startswith("hoard (t.qi:")
 
