@@ -47,14 +47,19 @@ class CounterCore:
         self.acks: dict[int, set[NodeId]] = {}
         self.fired: list[str] = []
         self.senders: set[NodeId] = set()
+        self.deadlines: dict[str, int] = {}
+        self.early: list[str] = []  # timers seen before their time (must stay empty)
 
     def handle(self, event: Event) -> list[Action]:
         if isinstance(event, Start):
+            self.deadlines = {"boot": event.now_ms + 5, "twice": event.now_ms + 15}
             return [SetTimer("boot", event.now_ms + 5), SetTimer("never", event.now_ms + 20),
                     SetTimer("twice", event.now_ms + 10_000), CancelTimer("never"),
                     SetTimer("twice", event.now_ms + 15)]
         if isinstance(event, Timeout):
             self.fired.append(event.timer)
+            if event.now_ms < self.deadlines[event.timer]:
+                self.early.append(event.timer)
             return [Deliver(("timer", event.timer))]
         if isinstance(event, Input):
             n = int(event.value)
@@ -135,6 +140,7 @@ def test_four_nodes_count_and_ack(suite_name: str, tmp_path: Path) -> None:
                 core = node.runtime.core
                 assert isinstance(core, CounterCore)
                 assert core.fired == ["boot", "twice"]  # 'never' cancelled, 'twice' replaced
+                assert core.early == []
                 assert core.senders == set(cluster.ids) - {cluster.ids[i]}
                 assert node.runtime.self_sends == 1
         finally:

@@ -88,7 +88,7 @@ class NetworkRuntime:
         self.max_backlog = max_backlog
         self._events: deque[Event | _Fired] = deque()
         self._wake = asyncio.Event()
-        self._timers: dict[str, tuple[asyncio.TimerHandle, object]] = {}
+        self._timers: dict[str, tuple[asyncio.TimerHandle, object, int]] = {}
         self._task: asyncio.Task[None] | None = None
         self._origin_ms = 0
         self._origin_loop = 0.0
@@ -123,7 +123,7 @@ class NetworkRuntime:
             await self._task
 
     async def stop(self) -> None:
-        for handle, _ in self._timers.values():
+        for handle, _, _ in self._timers.values():
             handle.cancel()
         self._timers.clear()
         if self._task is not None:
@@ -168,7 +168,8 @@ class NetworkRuntime:
                 if current is None or current[1] is not event.token:
                     continue  # cancelled or replaced after it fired
                 del self._timers[event.timer]
-                event = Timeout(self.now_ms(), event.timer)
+                # The loop may run a timer a hair early; the core never sees it before at_ms.
+                event = Timeout(max(self.now_ms(), current[2]), event.timer)
             actions = self.core.handle(event)
             self.events_handled += 1
             await self._apply(actions)
@@ -220,4 +221,4 @@ class NetworkRuntime:
         token = object()
         handle = asyncio.get_running_loop().call_at(self._loop_time(at_ms), self._fire,
                                                     timer, token)
-        self._timers[timer] = (handle, token)
+        self._timers[timer] = (handle, token, at_ms)
