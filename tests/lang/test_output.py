@@ -85,3 +85,20 @@ def test_levels_change_bytes_but_not_the_abi() -> None:
     o0, o2 = (compile_source(src, "token.qi", opt_level=o) for o in (0, 2))
     assert o0.wasm != o2.wasm
     assert o0.abi == o2.abi
+
+
+def test_output_does_not_depend_on_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json, sys; from xinlian.lang.compiler import compile_source; "
+            "a = compile_source(open(sys.argv[1]).read(), 'token.qi', opt_level=2); "
+            "print(hashlib.sha256(a.wasm + json.dumps(a.abi).encode()).hexdigest())")
+    outs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code, str(TOKEN)], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        outs.add(out)
+    assert len(outs) == 1
