@@ -65,7 +65,11 @@ class Engine:
         cfg.wasm_function_references = True
         cfg.wasm_reference_types = True
         cfg.consume_fuel = True
+        # modules not made by the Qi compiler may use floats or SIMD: keep them
+        # deterministic (canonical NaNs, no relaxed SIMD, no threads)
         cfg.cranelift_nan_canonicalization = True
+        cfg.wasm_relaxed_simd = False
+        cfg.wasm_threads = False
         self.wasm = wasmtime.Engine(cfg)
         self.linker = wasmtime.Linker(self.wasm)
         self.host = host.HostApi(self)
