@@ -203,3 +203,31 @@ def test_regression_a_node_left_in_an_old_round_is_sent_the_certificates_it_miss
     assert help_.qc.round + 1 == core.round or (help_.tc and help_.tc.round + 1 == core.round)
     assert core.handle(Receive(1001, b, stale)) == []  # only once per round and peer
 
+
+
+def test_regression_a_forged_tc_cannot_justify_extending_an_old_qc() -> None:
+    """A node already past round r-1 used to skip checking the TC inside a proposal of round
+    r, and the voting rule trusts that TC's reported high-QC rounds: a Byzantine leader could
+    attach a forged TC (all rounds 0) to fork from an old QC. Every attached TC is checked."""
+    from xinlian import codec
+    from xinlian.consensus.certificates import Cert
+    from xinlian.consensus.committee import bitmap
+    from xinlian.consensus.leader import leader
+    from xinlian.consensus.messages import TC, Block, Proposal
+    from xinlian.sim.protocol import Receive, Send
+
+    network = net(4, 14)
+    network.run(800)
+    node = network.committee.nodes[0]
+    core = network.core(node)
+    old = min((b for b in core.tree.blocks.values() if b.justify.round >= 1),
+              key=lambda b: b.round).justify
+    round_ = core.round
+    fake = TC(0, round_ - 1, [0, 0, 0], Cert(bitmap([0, 1, 2], 4), [b"\xa0" + bytes(95)]))
+    author = leader(network.committee, round_)
+    fork = Block(0, round_, old.height + 1, old.block_id, network.committee.index(author), old,
+                 fake, [], None)
+    before = core.metrics["dropped_InvalidCertificate"]
+    actions = core.handle(Receive(network.sim.now_ms, author, codec.encode(Proposal(fork))))
+    assert not [a for a in actions if isinstance(a, Send)]
+    assert core.metrics["dropped_InvalidCertificate"] == before + 1

@@ -1,7 +1,8 @@
 """A seed campaign: random faults against a simulated committee, checking safety and liveness.
 
 Each seed fixes a scenario — committee size, link jitter and loss, which members are
-Byzantine (at most f) and how, crashes and restarts, partitions — and the run that follows.
+Byzantine (at most f) and how, crashes and restarts, partitions, sometimes an epoch change —
+and the run that follows.
 During the chaos phase anything may stall, but no two nodes may ever commit different blocks
 at one height (safety). Then every partition heals and every crashed node restarts; every
 honest node must commit new blocks before the run ends (liveness). A failing seed is printed
@@ -20,7 +21,8 @@ import time
 from dataclasses import dataclass, field
 
 from xinlian.consensus import byzantine
-from xinlian.consensus.core import Config
+from xinlian.consensus.committee import Committee
+from xinlian.consensus.core import Config, Reconfigure
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.consensus.simnet import ConsensusNet
 from xinlian.sim import adversary
@@ -41,6 +43,7 @@ class Outcome:
     trace: str = ""
     heights: list[int] = field(default_factory=list)
     story: list[str] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
 
 
 def _interceptor(name: str) -> adversary.Interceptor:
@@ -86,6 +89,14 @@ def run_seed(seed: int) -> Outcome:
         net.sim.partition([shuffled[:cut], shuffled[cut:]], at)
         net.sim.heal(plan.randrange(at + 50, CHAOS_MS + 1))
         story.append(f"partition {[x.decode() for x in shuffled[:cut]]} at {at} ms")
+    reconfigure = plan.random() < 0.4
+    if reconfigure:  # an epoch change (same members) in the middle of the chaos
+        nxt = Committee(1, net.committee.suite, net.committee.aggregate, net.committee.members)
+        at = plan.randrange(200, CHAOS_MS - 200)
+        for node in nodes:  # governance decides it everywhere; a node that was down
+            net.sim.input(node, Reconfigure(nxt), at_ms=at)  # hears it again on restart
+            net.sim.input(node, Reconfigure(nxt), at_ms=CHAOS_MS + 1)
+        story.append(f"epoch change decided at {at} ms")
     net.sim.heal(CHAOS_MS)
     for node in nodes:  # anything still down comes back
         net.sim.restart(node, CHAOS_MS)
@@ -98,8 +109,17 @@ def run_seed(seed: int) -> Outcome:
     stuck = [x.decode() for x in honest if net.log.height(x) <= at_heal]
     if stuck:
         problems.append(f"no progress after healing (height {at_heal}) on {stuck}")
+    behind = [x.decode() for x in honest if reconfigure and _epoch(net, x) != 1]
+    if behind:
+        problems.append(f"the epoch change never took effect on {behind}")
     return Outcome(seed, n, not problems, problems, net.sim.trace_hash,
-                   [net.log.height(x) for x in nodes], story)
+                   [net.log.height(x) for x in nodes], story,
+                   [_epoch(net, x) for x in nodes])
+
+
+def _epoch(net: ConsensusNet, node: bytes) -> int:
+    roots = net.log.epochs.get(node, [])
+    return roots[-1][1].committee.epoch if roots else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  seed {seed}: {line}")
         status = "ok" if outcome.ok else "FAIL"
         print(f"seed {seed} n={outcome.n} {status} heights={outcome.heights} "
-              f"trace={outcome.trace[:16]}", flush=True)
+              f"epochs={outcome.epochs} trace={outcome.trace[:16]}", flush=True)
         for problem in outcome.problems:
             print(f"  {problem}")
         if not outcome.ok:

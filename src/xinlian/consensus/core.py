@@ -196,7 +196,8 @@ class ConsensusCore:
         self.my_timeout: Timeout | None = None
         self.proposed_round = 0
         self.voted_blocks: set[bytes] = set()
-        self.known_qcs: set[tuple[int, bytes]] = set()
+        self.known_qcs: set[tuple[int, bytes, int]] = set()
+        self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
 
     # -- event entry point -----------------------------------------------------------------
@@ -272,6 +273,9 @@ class ConsensusCore:
         if epoch != self.epoch:
             return self._other_epoch(sender, epoch)
         if isinstance(message, Certified):  # self-authenticating: accepted from anyone
+            self._verify_qc(message.qc)
+            if message.tc is not None and message.tc.round + 1 > self.round:
+                self._verify_tc(message.tc)
             actions = self._process_qc(message.qc, sender)
             if message.tc is not None and message.tc.epoch == self.epoch:
                 actions += self._process_tc(message.tc)
@@ -324,13 +328,23 @@ class ConsensusCore:
                     lambda i: timeout_message(tc.epoch, tc.round, rounds[i]),
                     self.committee.quorum, self.meter)
 
-    def _process_qc(self, qc: QC, hint: bytes) -> list[Action]:
-        if qc.epoch != self.epoch:
-            return []
-        known = (qc.round, bytes(qc.block_id))
+    def _verify_tc(self, tc: TC) -> None:
+        """Check a TC (once per distinct TC); raises before any state changes."""
+        encoded = codec.encode(tc)
+        if encoded not in self.known_tcs:
+            self._check_tc(tc)
+            self.known_tcs.add(encoded)
+
+    def _verify_qc(self, qc: QC) -> None:
+        known = (qc.round, bytes(qc.block_id), qc.height)
         if known not in self.known_qcs:
             self._check_qc(qc)
             self.known_qcs.add(known)
+
+    def _process_qc(self, qc: QC, hint: bytes) -> list[Action]:
+        if qc.epoch != self.epoch:
+            return []
+        self._verify_qc(qc)
         if qc.round > self.high_qc.round:
             self.high_qc = qc
         actions = self._try_commit(qc, hint)
@@ -341,7 +355,7 @@ class ConsensusCore:
     def _process_tc(self, tc: TC) -> list[Action]:
         if tc.round + 1 <= self.round:
             return []
-        self._check_tc(tc)
+        self._verify_tc(tc)
         return self._advance(tc.round + 1, tc)
 
     # -- rounds ----------------------------------------------------------------------------
@@ -358,6 +372,8 @@ class ConsensusCore:
         self.timeouts.forget(lambda k: k >= keep)  # type: ignore[operator]
         self.timeout_rounds = {r: v for r, v in self.timeout_rounds.items() if r >= keep}
         self.known_qcs = {k for k in self.known_qcs if k[0] >= keep}
+        if len(self.known_tcs) > 64:
+            self.known_tcs.clear()
         self.helped = {k for k in self.helped if k[1] >= keep}
         wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
         actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
@@ -393,6 +409,9 @@ class ConsensusCore:
     def _on_timeout(self, sender: bytes, timeout: Timeout) -> list[Action]:
         index = self.committee.index(sender)
         assert index is not None
+        self._verify_qc(timeout.high_qc)
+        if timeout.last_tc is not None and timeout.last_tc.round + 1 > self.round:
+            self._verify_tc(timeout.last_tc)
         actions = self._process_qc(timeout.high_qc, sender)
         if timeout.last_tc is not None and timeout.last_tc.epoch == self.epoch:
             actions += self._process_tc(timeout.last_tc)
@@ -467,6 +486,11 @@ class ConsensusCore:
                 self.pool.check_cert(cert)
             if block.reconfig is not None and block.reconfig != self.pending_reconfig:
                 raise InvalidMessage("reconfiguration this node's governance did not decide")
+        # every check that can fail comes before any state changes: the voting rule trusts
+        # the TC's reported rounds, so it is checked even when this node is past its round
+        self._verify_qc(block.justify)
+        if block.tc is not None:
+            self._verify_tc(block.tc)
         actions = self._process_qc(block.justify, sender)
         if block.epoch != self.epoch:
             return actions

@@ -87,7 +87,8 @@ def predict(p: Params, cost_us: Mapping[str, float]) -> Prediction:
         unit_nic = (nic_at_offered - base_nic) / p.offered_tx_per_s
         nic_cap = (1 - base_nic) / unit_nic if unit_nic > 0 else float("inf")
         cpu_cap = (1 - base_cpu) / unit_cpu if unit_cpu > 0 else float("inf")
-        throughput = min(nic_cap, cpu_cap)
+        throughput = max(0.0, min(nic_cap, cpu_cap))  # 0: the fixed per-batch work alone
+        # (acks, certificate checks at this batch rate) already exceeds the resource
         bottleneck = "bandwidth" if nic_cap <= cpu_cap else "cpu"
     cpu, nic = load(throughput)
 

@@ -1,0 +1,40 @@
+"""The analytical model: saturation, bottleneck naming and how latency scales."""
+
+from __future__ import annotations
+
+from xinlian.consensus.model import Params, predict
+
+COSTS = {"bls_sign": 365.0, "bls_pairing": 577.0, "bls_pk_add": 1.1, "bls_sig_add": 86.0,
+         "hash_bytes": 0.00055}
+MBIT_100 = 100e6 / 8
+
+
+def test_below_capacity_the_offered_load_is_ordered() -> None:
+    p = predict(Params(4, 200, 20_000, 20, MBIT_100, 25), COSTS)
+    assert p.throughput_tx_per_s == 20_000 and p.bottleneck == "offered load"
+    assert 0 < p.nic_load < 1 and 0 < p.cpu_load < 1
+    # a round is two one-way delays plus serialisation and crypto on the critical path
+    assert 50 < p.round_ms < 60
+
+
+def test_an_overloaded_nic_caps_throughput_near_bandwidth_over_transaction_size() -> None:
+    p = predict(Params(16, 200, 200_000, 80, MBIT_100, 25), COSTS)
+    assert p.bottleneck == "bandwidth"
+    cap = MBIT_100 / (200 * 15 / 16)
+    assert 0.9 * cap < p.throughput_tx_per_s < cap
+    assert p.latency_ms == float("inf")
+
+
+def test_slow_crypto_makes_the_cpu_the_bottleneck() -> None:
+    slow = dict(COSTS, hash_bytes=0.1)  # 10 MB/s hashing: every node hashes every batch
+    p = predict(Params(16, 200, 50_000, 80, 100 * MBIT_100, 25), slow)
+    assert p.bottleneck == "cpu" and 10_000 < p.throughput_tx_per_s < 50_000
+    overloaded = predict(Params(16, 200, 50_000, 80, 100 * MBIT_100, 25),
+                         dict(COSTS, bls_pairing=50_000.0))
+    assert overloaded.throughput_tx_per_s == 0  # certificate checks alone exceed the CPU
+
+
+def test_latency_and_round_time_grow_with_the_committee() -> None:
+    small = predict(Params(4, 200, 40_000, 20, MBIT_100, 25), COSTS)
+    large = predict(Params(100, 200, 40_000, 500, MBIT_100, 25), COSTS)
+    assert large.round_ms > small.round_ms and large.latency_ms > small.latency_ms
