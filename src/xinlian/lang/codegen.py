@@ -14,6 +14,7 @@ Runtime faults set the `$panic` global to a code from `ir.PANIC_*` and execute
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xinlian.lang import ir
@@ -120,7 +121,8 @@ class CodeGen:
         self.context_g = [self.m.add_global(W.ref_null(self.bytes_t), True, null_bytes, n)
                           for n in ("caller", "self")]
         self.helpers: dict[str, int] = {}
-        self.pending: list[tuple[int, object]] = []  # helper bodies still to generate
+        # bodies still to generate (entry stubs, helpers): function index, generator
+        self.pending: list[tuple[int, Callable[[int], None]]] = []
         self.fn_index: dict[str, int] = {}
         self.strings: dict[bytes, int] = {}
         self.marks: list[tuple[int, int, Span]] = []  # (func index, body offset, span)
@@ -189,7 +191,7 @@ class CodeGen:
             self.function(fn)
         while self.pending:
             idx, gen = self.pending.pop()
-            gen(idx)  # type: ignore[operator]
+            gen(idx)
         for s, _ in sorted(self.strings.items(), key=lambda kv: kv[1]):
             self.m.add_data(s)
         wasm, body_offsets = self.m.encode()
