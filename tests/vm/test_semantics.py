@@ -123,6 +123,12 @@ contract S {
         return [m[Dir::East].total, m[Dir::East].seen[0], m.len() as u64, g[1][2] + g[1][3],
                 peek, g.len() as u64];
     }
+    pub view fn text(a: i64, b: u64, c: i8, raw: bytes) -> list<string> {
+        let part = raw.slice(1, 3);
+        return [a.to_string() + "," + b.to_string() + "," + c.to_string(),
+                part.len().to_string()];
+    }
+    pub view fn bad_slice(raw: bytes) -> bytes { return raw.slice(2, 1); }
     pub view fn nested(n: u32) -> list<list<u32>> {
         let mut out: list<list<u32>> = [];
         for i in 0..n {
@@ -151,6 +157,9 @@ CASES = [
     ("pops", [], [5, 2, 30]),
     ("strings", ["hi", b"hi"], [True, True, True, True]),
     ("nested", [4], [[], [0], [0, 1], [0, 1, 2]]),
+    ("text", [-(2**63), 2**64 - 1, -128, b"hello"],
+     [f"{-(2**63)},{2**64 - 1},-128", "2"]),
+    ("text", [0, 10, 7, b"abc"], ["0,10,7", "2"]),
     ("word_counts", [["a", "b", "a", "c", "a"]], [3, 1, 0, 3]),
     ("big_map", [3000], sum(range(3000)) + 3000),
     ("map_entries", [], [5, 9, 1, 7, 0, 1]),
@@ -177,6 +186,7 @@ def test_value(deployed, method, args, want) -> None:  # type: ignore[no-untyped
 
 def test_overflowing_small_ints(deployed) -> None:  # type: ignore[no-untyped-def]
     ch, addr = deployed
+    assert "out of bounds" in ch.call(addr, "bad_slice", b"abcd").error.message
     assert "overflow" in ch.call(addr, "small_ints", -128, -1).error.message
     assert "overflow" in ch.call(addr, "small_ints", 100, 100).error.message
 

@@ -1059,6 +1059,14 @@ class Checker:
             simple["is_none"] = lambda: ir.Expr("un", BOOL, [ir.Expr("is_some", BOOL, [base])],
                                                 "!")
             simple["unwrap"] = lambda: ir.Expr("unwrap", bt.inner, [base], span=span)
+        if isinstance(bt, IntTy) and not bt.big:
+            simple["to_string"] = lambda: ir.Expr("to_string", STRING, [base])
+        if bt == BYTES and m == "slice":
+            if len(args) != 2:
+                self.err(E_ARITY, "`slice` takes a start and an end", span)
+                return ir.Expr("const", ERROR, data=0)
+            lo, hi = (self.expr(x, U32) for x in args)
+            return ir.Expr("slice", BYTES, [base, lo, hi], span=span)
         if isinstance(bt, OptionalTy) and m == "unwrap_or":
             if len(args) != 1:
                 self.err(E_ARITY, "`unwrap_or` takes one argument", span)

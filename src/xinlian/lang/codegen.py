@@ -674,6 +674,22 @@ class CodeGen:
             self.expr(e.args[0])
             c.gc(0x02, self.gc_type(e.args[0].ty), 0)
             c.op(0xAD)
+        elif k == "slice":
+            base, lo, hi = e.args
+            self.expr(base)
+            self.expr(lo)
+            c.op(0xA7)
+            self.expr(hi)
+            c.op(0xA7)
+            if e.span is not None:
+                c.mark(e.span)
+            self.call(self.helper("slice"))
+        elif k == "to_string":
+            self.expr(e.args[0])
+            t = e.args[0].ty
+            assert isinstance(t, IntTy)
+            c.i32(1 if t.signed else 0)
+            self.call(self.helper("int_to_string"))
         elif k == "encode":
             w = self.encode_values(e.args)
             c.op(0x20, W.uleb(w))

@@ -482,6 +482,100 @@ _helper("concat", ["bytes", "bytes"], ["bytes"], """
     array.copy bytes bytes
     local.get 3""", ("i32", "bytes"))
 
+# (b, start, end) -> bytes: b[start..end], panicking unless start <= end <= len
+_helper("slice", ["bytes", "i32", "i32"], ["bytes"], f"""
+    local.get 1
+    local.get 2
+    i32.gt_u
+    local.get 2
+    local.get 0
+    array.len
+    i32.gt_u
+    i32.or
+    if
+      {panic_text(ir.PANIC_BOUNDS)}
+    end
+    local.get 2
+    local.get 1
+    i32.sub
+    array.new_default bytes
+    local.tee 3
+    i32.const 0
+    local.get 0
+    local.get 1
+    local.get 2
+    local.get 1
+    i32.sub
+    array.copy bytes bytes
+    local.get 3""", ("bytes",))
+
+# (value, signed) -> decimal string. Digits are produced from the value's magnitude as an
+# unsigned 64-bit number (so i64's minimum needs no special case).
+_helper("int_to_string", ["i64", "i32"], ["bytes"], """
+    local.get 1
+    local.get 0
+    i64.const 0
+    i64.lt_s
+    i32.and
+    local.tee 2
+    if
+      i64.const 0
+      local.get 0
+      i64.sub
+      local.set 0
+    end
+    i32.const 20
+    array.new_default bytes
+    local.set 3
+    i32.const 20
+    local.set 4
+    loop
+      local.get 4
+      i32.const 1
+      i32.sub
+      local.set 4
+      local.get 3
+      local.get 4
+      local.get 0
+      i64.const 10
+      i64.rem_u
+      i32.wrap_i64
+      i32.const 48
+      i32.add
+      array.set bytes
+      local.get 0
+      i64.const 10
+      i64.div_u
+      local.tee 0
+      i64.const 0
+      i64.ne
+      br_if 0
+    end
+    local.get 2
+    if
+      local.get 4
+      i32.const 1
+      i32.sub
+      local.set 4
+      local.get 3
+      local.get 4
+      i32.const 45
+      array.set bytes
+    end
+    i32.const 20
+    local.get 4
+    i32.sub
+    array.new_default bytes
+    local.tee 5
+    i32.const 0
+    local.get 3
+    local.get 4
+    i32.const 20
+    local.get 4
+    i32.sub
+    array.copy bytes bytes
+    local.get 5""", ("i32", "bytes", "i32", "bytes"))
+
 _helper("byte_at", ["bytes", "i32"], ["i32"], f"""
     local.get 1
     local.get 0
