@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from xinlian.cli import client_cmd, demo, node_cmd
+from xinlian.cli import client_cmd, cluster, demo, node_cmd
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
 from xinlian.node.keyfile import key_document, write_key
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=keygen)
     node_cmd.register(sub)
     client_cmd.register(sub)
+    cluster.register(sub)
     demo.register(sub)
     return parser
 

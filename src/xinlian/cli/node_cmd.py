@@ -15,38 +15,49 @@ import tomllib
 from pathlib import Path
 
 from xinlian.api.server import RpcServer
-from xinlian.ledger.genesis import load_genesis
+from xinlian.ledger.genesis import Genesis, load_genesis
+from xinlian.node.bft import BftNode
 from xinlian.node.errors import NodeConfigError
-from xinlian.node.keyfile import read_key, write_key
+from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.service import Node
 
 GENESIS_FILE = "genesis.toml"
 NODE_FILE = "node.toml"
 KEY_FILE = "node_key.json"
+CONSENSUS_KEY_FILE = "consensus_key.json"
 
 
-def init(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    genesis = load_genesis(args.config)
+def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str,
+                  rpc_port: int) -> Genesis:
+    """Create a data directory: genesis config, node key, node.toml and block 0."""
+    genesis = load_genesis(config)
     suite = genesis.crypto_suite()
     if (data / NODE_FILE).exists():
         raise NodeConfigError(f"{data} is already initialised")
     data.mkdir(parents=True, exist_ok=True)
-    if args.node_key:
-        key_suite, key = read_key(Path(args.node_key))
+    if node_key is not None:
+        key_suite, key = read_key(node_key)
         if key_suite.name != suite.name:
             raise NodeConfigError(
                 f"node key is for suite {key_suite.name}, the chain uses {suite.name}")
-        shutil.copyfile(args.node_key, data / KEY_FILE)
+        shutil.copyfile(node_key, data / KEY_FILE)
     else:
         key = suite.generate_signing_key()
         write_key(data / KEY_FILE, suite, key)
-    shutil.copyfile(args.config, data / GENESIS_FILE)
+    shutil.copyfile(config, data / GENESIS_FILE)
     (data / NODE_FILE).write_text(
-        f'key = "{KEY_FILE}"\nrpc_host = "{args.rpc_host}"\nrpc_port = {args.rpc_port}\n',
+        f'key = "{KEY_FILE}"\nrpc_host = "{rpc_host}"\nrpc_port = {rpc_port}\n',
         encoding="utf-8")
     asyncio.run(Node(data, genesis, key).stop())  # writes block 0
-    print(json.dumps({"data": str(data), "chain_id": genesis.chain_id, "suite": suite.name,
+    return genesis
+
+
+def init(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    genesis = init_data_dir(Path(args.config), data,
+                            Path(args.node_key) if args.node_key else None,
+                            args.rpc_host, args.rpc_port)
+    print(json.dumps({"data": str(data), "chain_id": genesis.chain_id, "suite": genesis.suite,
                       "genesis_hash": genesis.hash().hex()}))
     return 0
 
@@ -60,8 +71,15 @@ def _node_config(data: Path) -> dict[str, object]:
 
 async def _serve(data: Path, host: str, port: int) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
-    _, key = read_key(data / str(_node_config(data)["key"]))
-    node = Node(data, genesis, key)
+    config = _node_config(data)
+    _, key = read_key(data / str(config["key"]))
+    node: Node
+    if genesis.validators:  # a BFT chain: this node is a validator
+        secret = read_consensus_secret(data / str(config.get("consensus_key",
+                                                             CONSENSUS_KEY_FILE)))
+        node = BftNode(data, genesis, key, secret)
+    else:
+        node = Node(data, genesis, key)
     server = RpcServer(node, host, port)
     await node.start()
     await server.start()

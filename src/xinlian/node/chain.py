@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xinlian import codec
+from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.execution.system import genesis_writes
 from xinlian.ledger import merkle
@@ -24,6 +25,7 @@ from xinlian.storage import chain_index, jmt
 from xinlian.storage.kv import Store, WriteBatch
 
 NODE_META_DB = "node_meta"
+CONSENSUS_DB = "consensus"  # what a BFT node's consensus core persists
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
 CACHE_LIMIT = 2_000_000
@@ -40,7 +42,8 @@ class ChainStore:
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.hash = self.suite.hash_bytes
-        self.store = Store(path, sub_dbs=(*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB))
+        self.store = Store(path, sub_dbs=(*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB,
+                                          CONSENSUS_DB))
         self.tree = jmt.StateTree(self.store, self.hash)
         self.index = chain_index.ChainIndex(self.store)
         self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state
@@ -95,7 +98,10 @@ class ChainStore:
     # -- writes ------------------------------------------------------------------------
 
     def init_genesis(self, key: SigningKey, timestamp_ms: int) -> Block:
-        """Write block 0: the genesis state, with the genesis hash as its parent."""
+        """Write block 0: the genesis state, with the genesis hash as its parent.
+
+        On a BFT chain every validator must hold the same block 0, so its proposer is the
+        first genesis validator; a solo chain's is its node."""
         if self.head is not None:
             raise InvalidGenesis("the chain is already initialised")
         writes: dict[bytes, bytes | None] = dict(genesis_writes(self.genesis))
@@ -103,24 +109,21 @@ class ChainStore:
             writes[account_key(acct.address)] = codec.encode(Account(acct.balance, 0))
         batch = WriteBatch()
         batch.put(NODE_META_DB, _GENESIS, codec.encode(self.genesis))
-        return self.commit_block(batch, 0, self.genesis.hash(), timestamp_ms, key, [], [],
-                                 writes)
-
-    def commit_block(self, batch: WriteBatch, height: int, parent: bytes, timestamp_ms: int,
-                     key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
-                     writes: dict[bytes, bytes | None]) -> Block:
-        """Build, sign and durably commit one block in a single atomic write."""
-        prepared = self.prepare_block(batch, height, parent, timestamp_ms, key, txs, receipts,
-                                      writes)
+        proposer = self.genesis.validators[0].node_key if self.genesis.validators else None
+        prepared = self.prepare_block(batch, 0, self.genesis.hash(), timestamp_ms, key, [], [],
+                                      writes, proposer)
         self.store.commit(prepared.batch)
         self.publish(prepared)
         return prepared.block
 
     def prepare_block(self, batch: WriteBatch, height: int, parent: bytes, timestamp_ms: int,
                       key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
-                      writes: dict[bytes, bytes | None]) -> PreparedBlock:
+                      writes: dict[bytes, bytes | None],
+                      proposer: PublicKey | None = None) -> PreparedBlock:
         """Build and sign a block and put everything it writes into `batch`, uncommitted.
 
+        `proposer` defaults to the signing key (solo); under BFT it is the round's leader,
+        the same on every node, while `key` is the node that attests the header it stores.
         The caller commits the batch (`store.commit`, which may run in another thread) and
         then calls `publish`; nothing else may touch the store in between."""
         state_root = self.tree.apply(height, writes, batch)
@@ -129,7 +132,8 @@ class ChainStore:
             chain_id=self.genesis.chain_id, height=height, parent_hash=parent,
             timestamp_ms=timestamp_ms, tx_count=len(txs),
             tx_root=merkle.root([tx.hash for tx in txs], self.hash), state_root=state_root,
-            receipts_root=merkle.root(encoded_receipts, self.hash), proposer=key.public_key)
+            receipts_root=merkle.root(encoded_receipts, self.hash),
+            proposer=proposer or key.public_key)
         block = Block(header, sign_header(header, key), [tx.raw for tx in txs])
         indexed = [chain_index.IndexedTx(tx.hash, tx.sender_address, tx.body.nonce, r)
                    for tx, r in zip(txs, encoded_receipts, strict=True)]

@@ -48,3 +48,22 @@ def read_key(path: Path) -> tuple[Suite, SigningKey]:
     if key.public_key.data.hex() != doc.get("public_key"):
         raise NodeConfigError(f"key file {path}: the secret does not match the public key")
     return suite, key
+
+
+def write_consensus_key(path: Path, suite: Suite, secret: bytes, public: bytes,
+                        pop: bytes) -> None:
+    """A validator's consensus (vote) key: BLS12-381 on intl, the suite's signature key
+    otherwise; `pop` is the BLS proof of possession (empty for suite keys)."""
+    doc = {"suite": suite.name, "secret": secret.hex(), "public_key": public.hex(),
+           "pop": pop.hex()}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
+def read_consensus_secret(path: Path) -> bytes:
+    try:
+        return bytes.fromhex(json.loads(Path(path).read_text(encoding="utf-8"))["secret"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NodeConfigError(f"cannot read consensus key file {path}: {exc}") from exc

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from xinlian import codec
 from xinlian.crypto import batch as batch_verify
+from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.execution.executor import Executor
 from xinlian.execution.system import is_permitted
@@ -104,9 +105,14 @@ class Node:
             else:
                 results.append(SubmitResult(tx_hash, False, error.code, error.name,
                                             error.message))
-        if any(r.accepted for r in results):
-            self._wake.set()
+        accepted = {r.tx_hash for r in results if r.accepted}
+        if accepted:
+            self._on_admitted([tx for tx in txs if tx.hash in accepted])
         return results
+
+    def _on_admitted(self, txs: list[Transaction]) -> None:
+        """New transactions are pending: solo ordering re-evaluates its block cut."""
+        self._wake.set()
 
     # -- block production --------------------------------------------------------------
 
@@ -146,18 +152,28 @@ class Node:
         return self._publish(prepared, receipts)
 
     def _prepare_block(self) -> tuple[PreparedBlock | None, list[Receipt]]:
-        txs = self.mempool.select(self.genesis.params.max_block_txs)
+        head = self.chain.head
+        assert head is not None
+        return self._build(self.mempool.select(self.genesis.params.max_block_txs),
+                           max(_now_ms(), head.header.timestamp_ms), WriteBatch())
+
+    def _build(self, txs: Sequence[Transaction], timestamp_ms: int, batch: WriteBatch,
+               proposer: PublicKey | None = None) -> tuple[PreparedBlock | None, list[Receipt]]:
+        """Execute `txs` on the head state into the next block (None if none executes)."""
         head = self.chain.head
         assert head is not None
         height = head.header.height + 1
         result = self.executor.execute_block(txs, height, self.chain.read)
+        self._excluded(result.excluded)
         if not result.included:
             return None, []
         prepared = self.chain.prepare_block(
-            WriteBatch(), height, header_hash(head.header, self.suite.hash_bytes),
-            max(_now_ms(), head.header.timestamp_ms), self.key, result.included,
-            result.receipts, result.writes)
+            batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
+            self.key, result.included, result.receipts, result.writes, proposer)
         return prepared, result.receipts
+
+    def _excluded(self, excluded: list[tuple[Transaction, str]]) -> None:
+        """Transactions left out of a block as not executable (BFT forwards them again)."""
 
     def _publish(self, prepared: PreparedBlock | None, receipts: list[Receipt]) -> Block | None:
         if prepared is not None:
