@@ -231,3 +231,15 @@ def test_regression_a_forged_tc_cannot_justify_extending_an_old_qc() -> None:
     actions = core.handle(Receive(network.sim.now_ms, author, codec.encode(Proposal(fork))))
     assert not [a for a in actions if isinstance(a, Send)]
     assert core.metrics["dropped_InvalidCertificate"] == before + 1
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_forking_leader_with_a_forged_tc_is_ignored(n: int) -> None:
+    network = net(n, 15)
+    network.sim.intercept(network.committee.nodes[1], byzantine.fork_with_forged_tc())
+    network.run(2500)
+    assert not network.log.violations
+    assert min(progress(network)) >= 10
+    dropped = sum(network.core(x).metrics["dropped_InvalidCertificate"]
+                  for x in network.committee.nodes)
+    assert dropped > 0

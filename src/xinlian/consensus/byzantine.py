@@ -2,7 +2,8 @@
 
 They know the message formats, so they can lie in ways that pass decoding: an equivocating
 leader sends two different valid blocks for one round to two halves of the committee; a
-forger corrupts its vote and timeout signatures; a withholder drops its votes. Protocol-
+forking leader justifies a fork from an old QC with a forged TC; a forger corrupts its vote
+and timeout signatures; a withholder drops its votes. Protocol-
 agnostic attacks (garbage, replay, silence) are in `xinlian.sim.adversary`.
 """
 
@@ -11,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xinlian import codec
-from xinlian.consensus.messages import Proposal, Timeout, Vote, decode_message, kind
+from xinlian.consensus.certificates import Cert
+from xinlian.consensus.committee import bitmap
+from xinlian.consensus.messages import (
+    QC,
+    TC,
+    Block,
+    Proposal,
+    Timeout,
+    Vote,
+    decode_message,
+    kind,
+)
 from xinlian.sim.protocol import Action, Broadcast, NodeId, Send
 from xinlian.sim.runtime import Interceptor, Simulation
 
@@ -31,6 +43,31 @@ def equivocate() -> Interceptor:
         other = codec.encode(Proposal(twin))
         half = len(action.to) // 2
         return (Broadcast(action.to[:half], action.message), Broadcast(action.to[half:], other))
+    return hook
+
+
+def fork_with_forged_tc() -> Interceptor:
+    """As leader, propose instead a block that forks from the oldest QC this node has
+    proposed on, "justified" by a TC with forged signatures claiming nobody had a newer QC.
+    Honest members must check the TC and drop the block; if they voted, the fork would
+    certify and eventually commit over blocks already committed."""
+    oldest: list[QC] = []
+
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+            return (action,)
+        block = decode_message(action.message).block  # type: ignore[union-attr]
+        if block.justify.round >= 1 and not oldest:
+            oldest.append(block.justify)
+        if not oldest or oldest[0].epoch != block.epoch or oldest[0].round + 1 >= block.round:
+            return (action,)
+        old = oldest[0]
+        n = len(block.justify.cert.signers) * 8
+        forged = TC(block.epoch, block.round - 1, [0] * 3,
+                    Cert(bitmap(range(3), n), [bytes([0xA0]) + bytes(95)]))
+        fork = Block(block.epoch, block.round, old.height + 1, old.block_id, block.author,
+                     old, forged, [], None)
+        return (Broadcast(action.to, codec.encode(Proposal(fork))),)
     return hook
 
 

@@ -31,7 +31,7 @@ from xinlian.sim.network import LinkModel
 CHAOS_MS = 3000
 END_MS = 7000
 CONFIG = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=200)
-BEHAVIOURS = ("equivocate", "forge", "withhold", "garbage", "replay", "silent")
+BEHAVIOURS = ("equivocate", "fork", "forge", "withhold", "garbage", "replay", "silent")
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Outcome:
 def _interceptor(name: str) -> adversary.Interceptor:
     return {
         "equivocate": byzantine.equivocate,
+        "fork": byzantine.fork_with_forged_tc,
         "forge": byzantine.forge_signatures,
         "withhold": byzantine.withhold_votes,
         "garbage": lambda: adversary.garbage(0.3),

@@ -81,6 +81,7 @@ EPOCH_KEY = b"consensus/epoch"
 COMMIT_KEY = b"consensus/commit"
 PROOF_PREFIX = b"consensus/proof/"
 ROUND_TIMER = "round"
+RECENT_COMMITS = 1024
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class ConsensusCore:
                                   self.config.batch_resend_ms,
                                   self.meter, self.metrics)
         self.pending_reconfig: Committee | None = None
+        self.recent_commits: dict[int, bytes] = {}  # height -> id, to detect conflicts
         self._enter_epoch_state()
 
     # -- derived state ---------------------------------------------------------------------
@@ -552,12 +554,19 @@ class ConsensusCore:
             if bytes(top.parent) == self.committed_id or top.height - 1 <= self.committed_height:
                 return []
             return self.sync.want(self.now, bytes(top.parent), hint, None, qc)
-        if parent.round + 1 != top.round or parent.height <= self.committed_height:
+        if parent.round + 1 != top.round:
+            return []
+        if parent.height <= self.committed_height:
+            if self.recent_commits.get(parent.height, bytes(top.parent)) != bytes(top.parent):
+                self.metrics["conflicting_commit"] += 1  # only a safety violation does this
             return []
         chain, missing = self.tree.chain(bytes(top.parent), self.committed_id,
                                          self.committed_height)
         if missing is not None:
             return self.sync.want(self.now, missing, hint, None, qc)
+        if not chain:  # the commit rule fired on a branch that skips the committed block:
+            self.metrics["conflicting_commit"] += 1  # only a safety violation can do that
+            return []
         actions: list[Action] = []
         for bid, block in chain:
             actions += self._commit(bid, block)
@@ -569,6 +578,8 @@ class ConsensusCore:
         fresh, actions = self.pool.commit(self.now, block.payload)
         count = {bytes(c.digest): c.count for c in block.payload}
         self.committed_height, self.committed_id = block.height, bid
+        self.recent_commits[block.height] = bid
+        self.recent_commits.pop(block.height - RECENT_COMMITS, None)
         self.metrics["committed"] += 1
         return [Persist(COMMIT_KEY, codec.encode(_Record(block.height, bid))),
                 Deliver(Committed(block.epoch, block.height, block.round, bid, tuple(fresh),

@@ -151,6 +151,12 @@ class ConsensusNet:
 
     def run(self, until_ms: int) -> None:
         self.sim.run_until(until_ms)
+        for node in self.sim.nodes:
+            core = self.sim.core(node)
+            if isinstance(core, ConsensusCore) and core.metrics["conflicting_commit"]:
+                note = f"{node!r} saw a certified branch conflicting with its commits"
+                if note not in self.log.violations:
+                    self.log.violations.append(note)
 
     def committed_txs(self, node: bytes, start_ms: int = 0, end_ms: int | None = None) -> int:
         return sum(c.tx_count for t, c in self.log.times.get(node, [])
