@@ -49,3 +49,32 @@ def test_chunk_headers_round_trip() -> None:
     from xinlian.consensus.simnet import chunk
     payload = chunk(5, 3, 100) + chunk(9, 1, 10)
     assert chunks(payload) == [(5, 3), (9, 1)]
+
+
+def test_crypto_costs_are_charged_as_simulated_cpu_time() -> None:
+    from collections import Counter
+
+    from xinlian.consensus.simnet import crypto_cost
+    from xinlian.sim.protocol import Start
+
+    class Metered:
+        def __init__(self) -> None:
+            self.meter: Counter[str] = Counter()
+
+        def handle(self, event: object) -> list[object]:
+            return []
+
+    cost = crypto_cost({"bls_sign": 400.0, "bls_pairing": 600.0})
+    core = Metered()
+    core.meter.update(bls_sign=2, bls_pairing=2, other=5)
+    assert cost(b"n", core, Start(0), []) == 2000  # type: ignore[arg-type]
+    assert cost(b"n", core, Start(0), []) == 0  # only what was counted since the last event
+    core.meter["bls_sign"] += 1
+    assert cost(b"n", core, Start(0), []) == 400  # type: ignore[arg-type]
+
+    def first_commit(costs: dict[str, float] | None) -> int:
+        network = ConsensusNet(4, 43, config=FAST, cpu_costs_us=costs)
+        network.run(1500)
+        return network.log.times[network.committee.nodes[0]][0][0]
+
+    assert first_commit({"bls_sign": 20_000.0}) > first_commit(None) + 40

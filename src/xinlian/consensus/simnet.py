@@ -54,11 +54,11 @@ def chunks(payload: bytes) -> list[tuple[int, int]]:
 def crypto_cost(costs_us: Mapping[str, float]) -> Callable[[bytes, Core, Event, Sequence[Action]],
                                                              int]:
     """A CPU model that charges each operation counted in a core's meter at a fixed cost."""
-    last: dict[int, Counter[str]] = {}
+    last: dict[int, tuple[Meter, Counter[str]]] = {}  # keeps each meter alive: ids stay unique
 
     def cost(node: bytes, core: Core, event: Event, actions: Sequence[Action]) -> int:
         meter: Meter = core.meter  # type: ignore[attr-defined]
-        before = last.setdefault(id(meter), Counter())
+        before = last.setdefault(id(meter), (meter, Counter()))[1]
         total = sum(costs_us.get(k, 0.0) * (v - before[k]) for k, v in meter.items())
         before.update({k: v - before[k] for k, v in meter.items()})
         return int(total)
