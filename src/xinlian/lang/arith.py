@@ -274,7 +274,7 @@ def _small_range(cg: CodeGen, src: IntTy, to: IntTy) -> None:
     if src.signed and to.signed and to.bits < src.bits:
         checks.append(f"local.get {t}\ni64.const {to.min}\ni64.lt_s\nlocal.get {t}\n"
                       f"i64.const {to.max}\ni64.gt_s\ni32.or")
-    elif to.max < src.max or (src.signed and to.signed is False):
+    elif to.max < src.max:
         checks.append(f"local.get {t}\ni64.const {to.max}\n"
                       f"{'i64.gt_s' if src.signed else 'i64.gt_u'}")
     if checks:

@@ -79,6 +79,19 @@ TEST_BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
 }
 
 
+def untyped(e: A.Expr) -> bool:
+    """An expression of integer literals only (`1`, `-2`, `(3 + 4) * 5`): it takes its
+    type from the context rather than defaulting to u64."""
+    if isinstance(e, A.IntLit):
+        return True
+    if isinstance(e, A.Unary):
+        return e.op == "-" and untyped(e.operand)
+    if isinstance(e, A.Binary):
+        return e.op in ("+", "-", "*", "/", "%", "&", "|", "^") and untyped(e.left) \
+            and untyped(e.right)
+    return False
+
+
 @dataclass
 class _Scope:
     vars: dict[str, ir.Var]
@@ -373,7 +386,7 @@ class Checker:
         return [ir.Stmt("loop", [cond], body, span=s.span)]
 
     def s_ForRange(self, s: A.ForRange) -> list[ir.Stmt]:
-        if isinstance(s.start, A.IntLit) and not isinstance(s.end, A.IntLit):
+        if untyped(s.start) and not untyped(s.end):
             end_first = self.expr(s.end, None)
             start = self.expr(s.start, end_first.ty if isinstance(end_first.ty, IntTy) else None)
         else:
@@ -526,7 +539,7 @@ class Checker:
             # `t op= v` reads and writes t: index expressions are evaluated once, first
             target = self.pin_indices(s.target, out)
             current = self.expr(target, None)
-            literal = isinstance(s.value, A.IntLit | A.Unary)
+            literal = untyped(s.value)
             rhs = self.expr(s.value, current.ty if literal else None)
             value = self.binop(s.op[0], current, rhs, s.span)
             return self.store(target, value, s.span, out)
@@ -835,7 +848,7 @@ class Checker:
             a, b = self.expr(e.left, BOOL), self.expr(e.right, BOOL)
             return ir.Expr("and" if e.op == "&&" else "or", BOOL, [a, b])
         arith_want = want if e.op in "+-*/%&|^" and e.op not in ("<<", ">>") else None
-        if isinstance(e.left, A.IntLit) and not isinstance(e.right, A.IntLit):
+        if untyped(e.left) and not untyped(e.right):
             b = self.expr(e.right, arith_want)
             a = self.expr(e.left, b.ty if isinstance(b.ty, IntTy) else None)
         else:
@@ -843,7 +856,7 @@ class Checker:
             if e.op in ("<<", ">>"):
                 b = self.expr(e.right, U32)
             else:  # only literals take their type from the other side
-                literal = isinstance(e.right, A.IntLit | A.ListLit | A.NoneLit | A.Unary)
+                literal = untyped(e.right) or isinstance(e.right, A.ListLit | A.NoneLit)
                 b = self.expr(e.right, a.ty if a.ty != ERROR and literal else None)
         return self.binop(e.op, a, b, e.span)
 
