@@ -121,3 +121,27 @@ def test_casts_and_comparisons(case: tuple[str, str, int, int]) -> None:
         assert isinstance(r.error, TrapError) and "range" in r.error.message
     got = _cast_chain.call(CAST_ADDR, f"cmp_{s}", x, y).value
     assert got == [x < y, x <= y, x > y, x >= y, x == y, x != y]
+
+
+SMALL = [n for n in TYPES if not INT_TYPES[n].big]
+SHIFT_SRC = "contract S {\n" + "\n".join(
+    f"    pub view fn sh_{n}(x: {n}, k: u32) -> list<{n}> {{ return [x << k, x >> k]; }}"
+    for n in SMALL) + "\n}\n"
+SHIFT_ADDR = _cast_chain.deploy(compile_source(SHIFT_SRC, "shifts.qi", opt_level=2))
+
+
+def shift_model(t: IntTy, x: int, k: int) -> list[int]:
+    left = 0 if k >= t.bits else (x << k) % (1 << t.bits)
+    if t.signed and left >= 1 << (t.bits - 1):
+        left -= 1 << t.bits
+    right = x >> min(k, 63) if t.signed else (0 if k >= t.bits else x >> k)
+    return [left, right]
+
+
+@settings(max_examples=150)
+@given(st.sampled_from(SMALL).flatmap(lambda n: st.tuples(
+    st.just(n), _value(n), st.integers(0, 70) | st.integers(0, 2**32 - 1))))
+def test_shifts(case: tuple[str, int, int]) -> None:
+    n, x, k = case
+    got = _cast_chain.call(SHIFT_ADDR, f"sh_{n}", x, k).value
+    assert got == shift_model(INT_TYPES[n], x, k), (n, x, k)
