@@ -216,6 +216,9 @@ class Checker:
             return t.elem == StructTy(target) or self.contains(t.elem, target, seen)
         if isinstance(t, OptionalTy):
             return t.inner == StructTy(target) or self.contains(t.inner, target, seen)
+        if isinstance(t, MapTy):
+            return any(x == StructTy(target) or self.contains(x, target, seen)
+                       for x in (t.key, t.value))
         return False
 
     def resolve(self, t: A.TypeRef) -> Ty:
