@@ -120,8 +120,11 @@ contract S {
         g[1][2] = 5;
         g[1][3] += 2;
         let peek = g[2][2];
+        let mut key_sum: u64 = 0;
+        for k in g[1].keys() { key_sum += k as u64; }
+        for v in g[1].values() { key_sum += v * 100; }
         return [m[Dir::East].total, m[Dir::East].seen[0], m.len() as u64, g[1][2] + g[1][3],
-                peek, g.len() as u64];
+                peek, g.len() as u64, key_sum];
     }
     pub view fn text(a: i64, b: u64, c: i8, raw: bytes) -> list<string> {
         let part = raw.slice(1, 3);
@@ -162,7 +165,7 @@ CASES = [
     ("text", [0, 10, 7, b"abc"], ["0,10,7", "2"]),
     ("word_counts", [["a", "b", "a", "c", "a"]], [3, 1, 0, 3]),
     ("big_map", [3000], sum(range(3000)) + 3000),
-    ("map_entries", [], [5, 9, 1, 7, 0, 1]),
+    ("map_entries", [], [5, 9, 1, 7, 0, 1, 2 + 3 + 700]),
     ("equality", [{"total": 1, "seen": [1, 2]}, {"total": 1, "seen": [1, 2]},
                   ["East", None], ["East", None]], [True, False, True, True]),
     ("equality", [{"total": 1, "seen": [1, 2]}, {"total": 1, "seen": [1]},

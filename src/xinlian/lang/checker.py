@@ -1065,6 +1065,8 @@ class Checker:
             simple["len"] = lambda: ir.Expr("len", U32, [base])
         if isinstance(bt, MapTy):
             simple["len"] = lambda: ir.Expr("map_len", U32, [base])
+            simple["keys"] = lambda: ir.Expr("map_items", ListTy(bt.key), [base], 1)
+            simple["values"] = lambda: ir.Expr("map_items", ListTy(bt.value), [base], 2)
             if m == "contains":
                 if len(args) != 1:
                     self.err(E_ARITY, "`contains` takes one argument", span)

@@ -670,6 +670,10 @@ class CodeGen:
             for a in e.args:
                 self.expr(a)
             self.call(self.typed_helper(k, e.args[0].ty))
+        elif k == "map_items":
+            self.expr(e.args[0])
+            kind = "map_keys" if e.data == 1 else "map_values"
+            self.call(self.typed_helper(kind, e.args[0].ty))
         elif k == "map_len":
             self.expr(e.args[0])
             c.gc(0x02, self.gc_type(e.args[0].ty), 0)

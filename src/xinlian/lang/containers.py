@@ -371,6 +371,57 @@ def map_helper(cg: CodeGen, kind: str, t: Ty
             local.get 2
             array.set {va}"""
         return [me, kt, vt_], [], lambda n: fn_from_text(cg, n, text, ("i32", "i32"))
+    if kind in ("map_keys", "map_values"):  # (m) -> list, in table order (deterministic)
+        field_idx, arr, elem = (1, ka, t.key) if kind == "map_keys" else (2, va, t.value)
+        lt = cg.gc_type(ListTy(elem))
+        text = f"""local.get 0
+            struct.get {mt} 0
+            array.new_default {arr}
+            local.set 1
+            block
+              loop
+                local.get 2
+                local.get 0
+                struct.get {mt} 3
+                array.len
+                i32.ge_u
+                br_if 1
+                local.get 0
+                struct.get {mt} 3
+                local.get 2
+                array.get {tags}
+                if
+                  local.get 1
+                  local.get 3
+                  local.get 0
+                  struct.get {mt} {field_idx}
+                  local.get 2
+                  array.get {arr}
+                  array.set {arr}
+                  local.get 3
+                  i32.const 1
+                  i32.add
+                  local.set 3
+                end
+                local.get 2
+                i32.const 1
+                i32.add
+                local.set 2
+                br 0
+              end
+            end
+            local.get 3
+            local.get 1
+            struct.new {lt}"""
+
+        def gen_items(n: int) -> FnBuilder:
+            f = new_fn(cg, n)
+            f.local(W.ref_null(arr), "out")
+            f.local(W.I32, "i")
+            f.local(W.I32, "n")
+            assemble(f.code, text, Env(cg))
+            return f
+        return [me], [cg.vt(ListTy(elem))], gen_items
     assert kind == "map_entry"  # (m, k) -> v, inserting the zero value if absent
     text = f"""local.get 0
         local.get 1

@@ -10,7 +10,7 @@ node without knowing each kind. Expression kinds:
     opt_none  unwrap  unwrap_or  is_some  ext_call(data=(iface, method))  pop
     seq(data=statements run first, args=[] or [result])  encode  decode
     new_map  map_get(args=[map, key])  map_has  map_entry (get, inserting the zero value)
-    map_len  slice(args=[bytes, start, end])  to_string
+    map_len  map_items(data=1 keys / 2 values)  slice(args=[bytes, start, end])  to_string
 
 Statement kinds:
 
