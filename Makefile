@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/xinlian demo
+	$(BIN)/xinlian demo --nodes 4
 
 test: venv
 	$(BIN)/ruff check src tests benchmarks

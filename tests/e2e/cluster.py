@@ -1,16 +1,9 @@
-"""Real node processes for end-to-end tests: data directories, start, RPC, kill."""
+"""Chains of deterministic keys and data directories for end-to-end tests."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from xinlian import codec
 from xinlian.cli.main import main as cli
@@ -60,46 +53,3 @@ def init_data_dir(chain: Chain, tmp: Path, balance: int = 1_000_000, **params: i
     config = chain.write_config(tmp / "genesis.toml", balance, **params)
     assert cli(["init", "--config", str(config), "--data", str(data), "--rpc-port", "0"]) == 0
     return data
-
-
-class NodeProcess:
-    """`xinlian node start` in a child process; `rpc` talks JSON-RPC to it over HTTP."""
-
-    def __init__(self, data: Path) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xinlian.cli.main", "node", "start", "--data", str(data),
-             "--rpc-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # blocks until the node is serving
-        if not line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"node did not start: {err}")
-        self.url = json.loads(line)["rpc"] + "/rpc"
-
-    def rpc(self, method: str, *params: Any) -> Any:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
-                           "params": list(params)}).encode()
-        req = urllib.request.Request(self.url, body, {"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            reply = json.loads(resp.read())
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply["result"]
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self._close()
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        self._close()
-
-    def _close(self) -> None:
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from xinlian.cli.cluster import prepare
+from xinlian.cli.process import NodeProcess
 from xinlian.crypto.suites import get_suite
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
 from xinlian.sdk.wallet import Wallet
-
-from .cluster import NodeProcess
 
 N = 4
 

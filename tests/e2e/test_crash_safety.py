@@ -7,13 +7,14 @@ import random
 from pathlib import Path
 
 from xinlian import codec
+from xinlian.cli.process import NodeProcess
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import load_genesis
 from xinlian.ledger.transaction import SignedTransaction
 from xinlian.node.chain import ChainStore
 
-from .cluster import Chain, NodeProcess, init_data_dir
+from .cluster import Chain, init_data_dir
 
 ACCOUNTS = 50
 BALANCE = 1_000_000

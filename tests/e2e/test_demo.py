@@ -22,3 +22,14 @@ def test_demo_commits_everything_and_verifies_proofs(suite: str) -> None:
     assert summary["blocks"] >= 4  # at most 100 per block
     assert summary["proof_verified"] is True
     assert summary["tx_per_s"] > 0
+
+
+def test_bft_demo_survives_a_killed_validator() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "xinlian.cli.main", "demo", "--json", "--nodes", "4",
+         "--suite", "intl", "--txs", "400", "--accounts", "40"],
+        capture_output=True, text=True, timeout=300, check=True)
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["committed_txs"] == 400 and summary["nodes"] == 4
+    assert summary["proof_verified"] is True
+    assert summary["same_state_root"] is True  # including the validator killed and restarted

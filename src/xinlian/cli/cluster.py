@@ -40,8 +40,10 @@ def _consensus_key(suite: Suite) -> tuple[bytes, bytes, bytes]:
 
 
 def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int,
-            accounts: int) -> list[Path]:
-    """Keys, genesis and `n` initialised data directories under `root`."""
+            accounts: int, *, ports: list[int] | None = None) -> list[Path]:
+    """Keys, genesis and `n` initialised data directories under `root`; validator `i`
+    listens on `ports[i]` if given, else on `base_port + i`."""
+    ports = ports or [base_port + i for i in range(n)]
     if (root / "genesis.toml").exists():
         raise NodeConfigError(f"{root} already holds a cluster")
     keys = root / "keys"
@@ -71,7 +73,7 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
         lines += ["[[validators]]", f'organisation = "org{i}"',
                   f'node_key = "{node_key.public_key.data.hex()}"',
                   f'consensus_key = "{public.hex()}"', f'pop = "{pop.hex()}"',
-                  f'endpoint = "127.0.0.1:{base_port + i}"']
+                  f'endpoint = "127.0.0.1:{ports[i]}"']
     (root / "genesis.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     data_dirs = []
     for i in range(n):

@@ -1,9 +1,12 @@
-"""`xinlian demo`: a real node in a temporary directory under a workload of signed transfers.
+"""`xinlian demo`: real node processes under a workload of signed transfers, shown live.
 
-It generates keys and a genesis, starts `xinlian node start` as a child process, signs a
-workload with the SDK, submits it in batches, shows blocks as they commit (websocket),
-verifies a state proof and a transaction's inclusion proof client-side, prints the
-throughput, and removes everything it created.
+With `--nodes 1` it runs one solo node; with `--nodes 4` (or more) a BFT network of
+validator processes, and it kills one validator halfway through the workload, keeps going
+on the others, brings it back and waits until it has caught up. Either way it signs the
+workload with SDK wallets, submits it in batches, shows blocks as they commit (websocket),
+verifies a state proof and a transaction's inclusion proof client-side (on another node
+than the one that took the transactions, under BFT), prints the throughput, and removes
+everything it created.
 """
 
 from __future__ import annotations
@@ -11,32 +14,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
+import socket
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from xinlian.cli.node_cmd import GENESIS_FILE
-from xinlian.crypto.suites import SUITES, get_suite
+from xinlian.cli import cluster
+from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
+from xinlian.cli.process import NodeProcess
+from xinlian.crypto.suites import SUITES, Suite, get_suite
+from xinlian.ledger.genesis import load_genesis
+from xinlian.node.keyfile import read_key, write_key
 from xinlian.sdk.aio import AsyncClient
-from xinlian.sdk.wallet import Wallet
+from xinlian.sdk.wallet import SignedTx, Wallet
 
 BALANCE = 10**12
 BATCH = 2000
 IN_FLIGHT = 4
-
-
-def _genesis(suite_name: str, public_keys: list[str], max_block_txs: int) -> str:
-    lines = ['chain_id = "xinlian-demo"', f'suite = "{suite_name}"', "[params]",
-             "block_interval_ms = 100", f"max_block_txs = {max_block_txs}",
-             "nonce_window = 1024", "mempool_capacity = 1000000",
-             "[[organisations]]", 'name = "demo-org"', f'admins = ["{public_keys[0]}"]']
-    for key in public_keys:
-        lines += ["[[accounts]]", f'key = "{key}"', f"balance = {BALANCE}"]
-    return "\n".join(lines) + "\n"
 
 
 class _Out:
@@ -48,18 +43,64 @@ class _Out:
             print(text, flush=True)
 
 
-async def _drive(url: str, wallets: list[Wallet], txs_per_wallet: int, out: _Out
-                 ) -> dict[str, object]:
-    async with AsyncClient(url) as client:
-        status = await client.status()
-        signed = []
-        start = time.perf_counter()
-        for round_ in range(txs_per_wallet):
-            for i, wallet in enumerate(wallets):
-                signed.append(wallet.transfer(wallets[(i + 1 + round_) % len(wallets)].address, 1))
-        out.say(f"signed {len(signed)} transfers with {wallets[0].suite.name} keys "
-                f"in {time.perf_counter() - start:.1f}s")
-        blocks = await client.subscribe_blocks()
+def _free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _solo(root: Path, suite: Suite, accounts: int, block_txs: int) -> list[Path]:
+    keys = [suite.generate_signing_key() for _ in range(accounts)]
+    lines = ['chain_id = "xinlian-demo"', f'suite = "{suite.name}"', "[params]",
+             "block_interval_ms = 100", f"max_block_txs = {block_txs}", "nonce_window = 1024",
+             "mempool_capacity = 1000000", "[[organisations]]", 'name = "demo-org"',
+             f'admins = ["{keys[0].public_key.data.hex()}"]']
+    for key in keys:
+        lines += ["[[accounts]]", f'key = "{key.public_key.data.hex()}"', f"balance = {BALANCE}"]
+    (root / GENESIS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    keydir = root / "keys"
+    keydir.mkdir()
+    for j, key in enumerate(keys):
+        write_key(keydir / f"account{j}.json", suite, key)
+    init_data_dir(root / GENESIS_FILE, root / "node0", None, "127.0.0.1", 0)
+    return [root / "node0"]
+
+
+def _sign(wallets: Sequence[Wallet], rounds: int) -> list[SignedTx]:
+    return [wallet.transfer(wallets[(i + 1 + r) % len(wallets)].address, 1)
+            for r in range(rounds) for i, wallet in enumerate(wallets)]
+
+
+async def _submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def send(chunk: Sequence[SignedTx]) -> None:
+        async with gate:
+            refused = [r for r in await client.submit_many(chunk) if not r.accepted]
+            if refused:
+                raise RuntimeError(f"{len(refused)} refused, first: {refused[0]}")
+
+    await asyncio.gather(*(send(txs[i:i + BATCH]) for i in range(0, len(txs), BATCH)))
+
+
+async def _wait_for(node: NodeProcess, committed: int) -> None:
+    while node.rpc("xl_status")["committed_txs"] < committed:
+        await asyncio.sleep(0.1)  # the demo watching another process, not a test
+
+
+async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
+                 rounds: int, out: _Out) -> dict[str, object]:
+    signed_at = time.perf_counter()
+    txs = _sign(wallets, rounds)
+    out.say(f"signed {len(txs)} transfers with {wallets[0].suite.name} keys "
+            f"in {time.perf_counter() - signed_at:.1f}s")
+    bft = len(nodes) > 1
+    async with AsyncClient(nodes[0].base_url) as first:
+        blocks = await first.subscribe_blocks()
         committed, block_count = 0, 0
 
         async def watch() -> None:
@@ -69,88 +110,90 @@ async def _drive(url: str, wallets: list[Wallet], txs_per_wallet: int, out: _Out
                 block_count += 1
                 out.say(f"block {block.header.height:>4}  {block.header.tx_count:>5} txs  "
                         f"state root {block.header.state_root.hex()[:16]}...  "
-                        f"({committed}/{len(signed)} committed)")
-                if committed >= len(signed):
+                        f"({committed}/{len(txs)} committed)")
+                if committed >= len(txs):
                     return
 
         watcher = asyncio.create_task(watch())
         start = time.perf_counter()
-        gate = asyncio.Semaphore(IN_FLIGHT)
-
-        async def send(chunk: list[bytes]) -> None:
-            async with gate:
-                results = await client.submit_many(chunk)
-                refused = [r for r in results if not r.accepted]
-                if refused:
-                    raise RuntimeError(f"{len(refused)} refused, first: {refused[0]}")
-
-        await asyncio.gather(*(send([t.raw for t in signed[i:i + BATCH]])
-                               for i in range(0, len(signed), BATCH)))
-        await asyncio.wait_for(watcher, timeout=120)
+        half = len(txs) // 2 if bft else len(txs)
+        await _submit(first, txs[:half])
+        if bft:
+            await _wait_for(nodes[0], half)
+            victim = len(nodes) // 2
+            nodes[victim].kill()
+            out.say(f"killed validator {victim} (kill -9); the others keep committing")
+            async with AsyncClient(nodes[1].base_url) as second:
+                await _submit(second, txs[half:])
+        await asyncio.wait_for(watcher, timeout=300)
         elapsed = time.perf_counter() - start
         await blocks.close()
-        tx_per_s = len(signed) / elapsed
-        out.say(f"committed {len(signed)} transactions in {block_count} blocks, "
-                f"{elapsed:.2f}s: {tx_per_s:,.0f} tx/s end to end")
-        # Client-side verification: an account with its state proof against the
-        # proposer-signed header, and one transfer's inclusion proof in its block.
+    tx_per_s = len(txs) / elapsed
+    out.say(f"committed {len(txs)} transactions in {block_count} blocks, {elapsed:.2f}s: "
+            f"{tx_per_s:,.0f} tx/s end to end")
+    if bft:
+        nodes[victim] = NodeProcess(data[victim])
+        await _wait_for(nodes[victim], len(txs))
+        out.say(f"validator {victim} restarted and caught up from its peers")
+    verifier = nodes[-1]
+    async with AsyncClient(verifier.base_url) as client:
         view = await client.account(wallets[0].address, verify=True)
         out.say(f"account {wallets[0].address.hex()} balance {view.account.balance} nonce "
                 f"{view.account.nonce}: state proof verified against block "
-                f"{view.state.header.height}")
-        tx = await client.transaction(signed[-1].hash, verify=True)
+                f"{view.state.header.height} of node {len(nodes) - 1}")
+        tx = await client.transaction(txs[-1].hash, verify=True)
         assert tx is not None
-        out.say(f"transaction {signed[-1].hash.hex()[:16]}... proven in block {tx.height} "
+        out.say(f"transaction {txs[-1].hash.hex()[:16]}... proven in block {tx.height} "
                 f"(receipt status {tx.receipt.status})")
-        return {"committed_txs": len(signed), "blocks": block_count,
-                "tx_per_s": round(tx_per_s, 1), "proof_verified": True,
-                "suite": wallets[0].suite.name, "start_height": status.height}
+    roots = {node.rpc("xl_status")["state_root"] for node in nodes}
+    if bft:
+        out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")
+    return {"committed_txs": len(txs), "blocks": block_count, "tx_per_s": round(tx_per_s, 1),
+            "proof_verified": True, "suite": wallets[0].suite.name, "nodes": len(nodes),
+            "same_state_root": len(roots) == 1}
 
 
 def demo(args: argparse.Namespace) -> int:
     out = _Out(args.json)
     suite = get_suite(args.suite)
+    if args.nodes != 1 and args.nodes < 4:
+        raise SystemExit("--nodes is 1 (solo) or at least 4 (BFT tolerating one fault)")
     with tempfile.TemporaryDirectory(prefix="xinlian-demo-") as tmp:
         root = Path(tmp)
-        keys = [suite.generate_signing_key() for _ in range(args.accounts)]
-        (root / GENESIS_FILE).write_text(
-            _genesis(suite.name, [k.public_key.data.hex() for k in keys], args.block_txs),
-            encoding="utf-8")
-        data = root / "node"
-        subprocess.run([sys.executable, "-m", "xinlian.cli.main", "init", "--config",
-                        str(root / GENESIS_FILE), "--data", str(data), "--rpc-port", "0"],
-                       check=True, stdout=subprocess.DEVNULL)
-        out.say(f"initialised a {suite.name} chain with {len(keys)} funded accounts in {data}")
-        node = subprocess.Popen([sys.executable, "-m", "xinlian.cli.main", "node", "start",
-                                 "--data", str(data)], stdout=subprocess.PIPE, text=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        if args.nodes == 1:
+            data = _solo(root, suite, args.accounts, args.block_txs)
+        else:
+            ports = _free_ports(args.nodes)
+            data = cluster.prepare(root, args.nodes, suite, 0, 0, args.accounts, ports=ports)
+        chain_id = load_genesis(root / GENESIS_FILE).chain_id
+        wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], chain_id, suite)
+                   for j in range(args.accounts)]
+        kind = "solo node" if args.nodes == 1 else f"BFT network of {args.nodes} validators"
+        out.say(f"initialised a {suite.name} {kind} with {len(wallets)} funded accounts")
+        nodes: list[NodeProcess] = []
         try:
-            assert node.stdout is not None
-            ready = json.loads(node.stdout.readline())
-            out.say(f"node serving JSON-RPC at {ready['rpc']}")
-            wallets = [Wallet(k, "xinlian-demo", suite) for k in keys]
-            summary = asyncio.run(_drive(ready["rpc"], wallets,
-                                         max(1, args.txs // len(keys)), out))
+            for d in data:
+                nodes.append(NodeProcess(d))
+            out.say("serving JSON-RPC at " + ", ".join(n.base_url for n in nodes))
+            summary = asyncio.run(_drive(nodes, data, wallets,
+                                         max(1, args.txs // len(wallets)), out))
         finally:
-            node.send_signal(signal.SIGTERM)
-            try:
-                node.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                node.kill()  # never leave a node running on a directory being removed
-                node.wait()
-            if node.stdout is not None:
-                node.stdout.close()
-        out.say("node stopped; temporary directory removed")
+            for node in nodes:
+                node.stop()
+        out.say("nodes stopped; temporary directory removed")
     print(json.dumps(summary))
     return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="run a local node under a workload and show it")
+    p = sub.add_parser("demo", help="run local nodes under a workload and show it")
+    p.add_argument("--nodes", type=int, default=1,
+                   help="1: a solo node; 4 or more: a BFT network of validator processes")
     p.add_argument("--suite", choices=sorted(SUITES), default="sm")
     p.add_argument("--txs", type=int, default=10_000, help="transfers to submit")
     p.add_argument("--accounts", type=int, default=200, help="funded sending accounts")
-    p.add_argument("--block-txs", type=int, default=2000, help="max transactions per block")
+    p.add_argument("--block-txs", type=int, default=2000,
+                   help="max transactions per block (solo)")
     p.add_argument("--json", action="store_true",
                    help="print only one JSON summary line at the end")
     p.set_defaults(func=demo)
