@@ -116,7 +116,6 @@ class Program:
     functions: dict[str, Function]
     interfaces: dict[str, dict[str, tuple[list[Ty], Ty]]]
     upgrades: str | None = None
-    strings: list[bytes] = field(default_factory=list)
 
 
 def walk_exprs(e: Expr) -> Iterator[Expr]:

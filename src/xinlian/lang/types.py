@@ -136,19 +136,10 @@ UNIT = PrimTy("unit")
 U8 = IntTy(8, False)
 U32 = IntTy(32, False)
 U64 = IntTy(64, False)
-U256 = IntTy(256, False)
 ADDRESS_LEN = 20
 
 INT_TYPES = {f"{s}{b}": IntTy(b, s == "i") for s in "ui" for b in (8, 16, 32, 64, 128, 256)}
 PRIMS = {"bool": BOOL, "bytes": BYTES, "string": STRING, "address": ADDRESS}
-
-
-def is_int(t: Ty) -> bool:
-    return isinstance(t, IntTy)
-
-
-def is_byteslike(t: Ty) -> bool:
-    return t in (BYTES, STRING, ADDRESS)
 
 
 def is_storable(t: Ty) -> bool:
