@@ -60,6 +60,7 @@ from xinlian.consensus.messages import (
     vote_message,
 )
 from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.proposer import build_block
 from xinlian.consensus.safety import SAFETY_KEY, SafetyRules, SafetyState
 from xinlian.consensus.synchronizer import SYNC_TIMER, Synchronizer
 from xinlian.crypto.errors import CryptoError
@@ -448,24 +449,14 @@ class ConsensusCore:
     def _propose(self) -> list[Action]:
         if self.proposed_round >= self.round or self.me is None:
             return []
-        tc = None
-        if self.high_qc.round + 1 != self.round:
-            if self.last_tc is None or self.last_tc.round + 1 != self.round:
-                return []
-            tc = self.last_tc
+        block = build_block(self.epoch, self.round, self.me, self.high_qc, self.last_tc,
+                            self.tree, (self.committed_height, self.committed_id), self.pool,
+                            self.pending_reconfig, self.config.max_block_batches)
+        if block is None:
+            return []
         self.proposed_round = self.round
-        chain, _ = self.tree.chain(bytes(self.high_qc.block_id), self.committed_id,
-                                   self.committed_height)
-        payload, reconfig = [], None
-        if not any(b.reconfig is not None for _, b in chain):
-            included = {bytes(c.digest) for _, b in chain for c in b.payload}
-            payload = self.pool.take(self.config.max_block_batches, included)
-            reconfig = self.pending_reconfig
-        block = Block(self.epoch, self.round, self.high_qc.height + 1,
-                      bytes(self.high_qc.block_id), self.me, self.high_qc, tc, payload,
-                      reconfig)
-        message = codec.encode(Proposal(block))
         self.metrics["proposed"] += 1
+        message = codec.encode(Proposal(block))
         return [Broadcast(self._others(), message), *self._on_proposal(self.node, block)]
 
     def _on_proposal(self, sender: bytes, block: Block) -> list[Action]:
