@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from xinlian.cli import client_cmd, cluster, demo, node_cmd
+from xinlian.cli import client_cmd, cluster, demo, node_cmd, qi
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
 from xinlian.node.keyfile import key_document, write_key
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     client_cmd.register(sub)
     cluster.register(sub)
     demo.register(sub)
+    qi.register(sub)
     return parser
 
 
