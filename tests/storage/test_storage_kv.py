@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -163,14 +164,42 @@ def test_map_growth_limit_is_a_typed_error_and_commits_nothing(tmp_path: Path) -
         assert s.scan("a") == []
 
 
-def test_growth_refused_while_a_snapshot_is_open(tmp_path: Path) -> None:
-    with Store(tmp_path / "db", sub_dbs=("a",), map_size=64 * 1024) as s:
-        batch = WriteBatch()
-        for i in range(2000):
-            batch.put("a", i.to_bytes(4, "big"), bytes(200))
+def _big_batch() -> WriteBatch:
+    batch = WriteBatch()
+    for i in range(2000):
+        batch.put("a", i.to_bytes(4, "big"), bytes(200))
+    return batch
+
+
+def test_growth_gives_up_if_a_snapshot_stays_open(tmp_path: Path) -> None:
+    with Store(tmp_path / "db", sub_dbs=("a",), map_size=64 * 1024, resize_wait=0) as s:
+        batch = _big_batch()
         with s.snapshot(), pytest.raises(StorageFullError):
-            s.commit(batch)
+            s.commit(batch)  # this very thread holds the snapshot: nothing to wait for
         s.commit(batch)
+        assert len(s.scan("a")) == 2000
+
+
+def test_growth_waits_for_snapshots_of_other_threads(tmp_path: Path) -> None:
+    with Store(tmp_path / "db", sub_dbs=("a",), map_size=64 * 1024) as s:
+        opened = threading.Event()
+        seen: list[int] = []
+
+        def reader() -> None:
+            with s.snapshot() as snap:
+                opened.set()
+                with s._readers_cond:  # hold the view until the commit needs to grow
+                    s._readers_cond.wait_for(lambda: s._resizing)
+                seen.append(len(list(snap.items("a"))))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        opened.wait()
+        start = s.map_size
+        s.commit(_big_batch())
+        thread.join()
+        assert seen == [0]  # the open view never saw the batch
+        assert s.map_size > start
         assert len(s.scan("a")) == 2000
 
 

@@ -148,14 +148,18 @@ class Store:
     """An LMDB environment with named sub-databases; see the module docstring."""
 
     def __init__(self, path: str | os.PathLike[str], *, map_size: int = DEFAULT_MAP_SIZE,
-                 sub_dbs: Iterable[str] = (), max_map_size: int = DEFAULT_MAX_MAP_SIZE) -> None:
+                 sub_dbs: Iterable[str] = (), max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+                 resize_wait: float = 30.0) -> None:
         names = tuple(dict.fromkeys(sub_dbs))
         if not names:
             raise StorageError("a store needs at least one sub-database")
         self.path = Path(path)
         self._max_map_size = max_map_size
-        self._lock = threading.Lock()
+        self._resize_wait = resize_wait
+        self._write_lock = threading.Lock()  # one commit at a time
+        self._readers_cond = threading.Condition()  # guards _readers and _resizing
         self._readers = 0
+        self._resizing = False
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._env = lmdb.open(str(self.path), map_size=map_size, max_dbs=len(names),
@@ -188,7 +192,7 @@ class Store:
             puts = sorted((k, v) for k, v in ops.items() if v is not None)
             deletes = [k for k, v in ops.items() if v is None]
             plan.append((self._dbs[db], puts, deletes))
-        with self._lock:
+        with self._write_lock:
             while True:
                 try:
                     with env.begin(write=True) as txn:
@@ -210,12 +214,22 @@ class Store:
             callback()
 
     def _grow(self, env: lmdb.Environment) -> None:
+        """Double the map. LMDB allows that only with no read transaction open in this
+        process, so new snapshots wait while open ones finish (up to `resize_wait` s)."""
         current = int(env.info()["map_size"])
         if current >= self._max_map_size:
             raise StorageFullError(f"map size {current} reached its limit")
-        if self._readers:
-            raise StorageFullError("map is full and cannot grow while snapshots are open")
-        env.set_mapsize(min(current * 2, self._max_map_size))
+        with self._readers_cond:
+            self._resizing = True
+            self._readers_cond.notify_all()
+            try:
+                if not self._readers_cond.wait_for(lambda: self._readers == 0,
+                                                   timeout=self._resize_wait):
+                    raise StorageFullError("map is full and snapshots stayed open")
+                env.set_mapsize(min(current * 2, self._max_map_size))
+            finally:
+                self._resizing = False
+                self._readers_cond.notify_all()
 
     def get(self, db: str, key: bytes) -> bytes | None:
         with self.snapshot() as snap:
@@ -225,20 +239,25 @@ class Store:
     def snapshot(self) -> Iterator[Snapshot]:
         """A consistent read view for the duration of the `with` block."""
         env = self._live()
-        with self._lock:
+        with self._readers_cond:
+            self._readers_cond.wait_for(lambda: not self._resizing)
             self._readers += 1
         try:
             txn = env.begin(buffers=False)
         except lmdb.Error as exc:
-            with self._lock:
-                self._readers -= 1
+            self._reader_done()
             raise StorageIOError(f"cannot begin read: {exc}") from exc
         try:
             yield Snapshot(txn, self._dbs)
         finally:
             txn.abort()
-            with self._lock:
-                self._readers -= 1
+            self._reader_done()
+
+    def _reader_done(self) -> None:
+        with self._readers_cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._readers_cond.notify_all()
 
     def scan(self, db: str, *, prefix: bytes = b"", start: bytes | None = None,
              stop: bytes | None = None, reverse: bool = False,
