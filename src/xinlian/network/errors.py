@@ -62,10 +62,3 @@ class KeyExchangeError(NetworkError):
 
     code = 6807
     name = "key_exchange_failed"
-
-
-class UnknownPeer(NetworkError):
-    """A send addressed to a node that is not in the membership."""
-
-    code = 6808
-    name = "unknown_peer"

@@ -20,6 +20,10 @@ empty frames) close the connection, since the stream can no longer be trusted; r
 that fail authentication, replay an old counter or do not parse are dropped and counted,
 and the connection closes only after `max_bad_records` of them. Counters are in `stats`
 (all peers) and `peer_stats(node_id)`.
+
+`set_membership` applies an epoch change while running, and `receiving` (an Event) lets
+the consumer stop all reading when it falls behind, so that TCP carries the backpressure
+back to the senders' bounded queues.
 """
 
 from __future__ import annotations
