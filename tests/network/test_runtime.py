@@ -250,6 +250,7 @@ def test_backlog_pauses_and_resumes_socket_reading(tmp_path: Path) -> None:
             await done
             assert transport.receiving.is_set()
             assert seen == list(range(10))
+            assert runtime.events_handled == 11  # Start and ten inputs
             await runtime.stop()
 
     asyncio.run(main())

@@ -51,9 +51,3 @@ class Membership:
 
     def ids(self) -> tuple[NodeId, ...]:
         return tuple(self._by_id)
-
-    def __contains__(self, node_id: object) -> bool:
-        return node_id in self._by_id
-
-    def __len__(self) -> int:
-        return len(self._by_id)

@@ -28,7 +28,6 @@ from xinlian.crypto.hashes import sm3
 from xinlian.network.errors import KeyExchangeError
 
 Point = tuple[int, int]
-POINT_SIZE = 65  # 04 || x || y
 
 
 class ExchangeCurve(ABC):
