@@ -321,9 +321,11 @@ def test_paused_receiving_holds_messages_back() -> None:
     asyncio.run(main())
 
 
-def test_handshake_flood_is_capped() -> None:
+@pytest.mark.parametrize("cap", [{"max_handshakes": 2},
+                                 {"max_handshakes_per_host": 2}])
+def test_handshake_flood_is_capped(cap: dict[str, int]) -> None:
     async def main() -> None:
-        cluster = Cluster(get_suite("intl"), 1, config=TransportConfig(max_handshakes=2))
+        cluster = Cluster(get_suite("intl"), 1, config=TransportConfig(**cap))
         await cluster.start()
         stats = cluster.node(0).stats
         try:

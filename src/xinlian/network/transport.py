@@ -92,6 +92,7 @@ class TransportConfig:
     backoff_jitter: float = 0.5
     max_bad_records: int = 16               # per connection, before it is closed
     max_handshakes: int = 64                # inbound handshakes in progress at once
+    max_handshakes_per_host: int = 8        # ... of them from one source address
     read_size: int = 256 * 1024
 
     @property
@@ -183,7 +184,7 @@ class Transport:
         self._links: set[DirectLink] = set()
         self._server: asyncio.Server | None = None
         self._closing = False
-        self._handshakes = 0
+        self._handshakes: dict[str, int] = {}  # by source address
         # Cleared by the consumer (NetworkRuntime) when it is behind: reading stops, TCP
         # windows fill up, and the senders' bounded queues take the pressure.
         self.receiving = asyncio.Event()
@@ -413,12 +414,16 @@ class Transport:
             task.add_done_callback(self._tasks.discard)
         frames = _FrameReader(reader, hs.MAX_HANDSHAKE_FRAME, self.config.read_size)
         peer: _Peer | None = None
-        if self._handshakes >= self.config.max_handshakes:
+        address = writer.get_extra_info("peername")
+        host = str(address[0]) if address else ""
+        pending = self._handshakes
+        if (sum(pending.values()) >= self.config.max_handshakes
+                or pending.get(host, 0) >= self.config.max_handshakes_per_host):
             self._count(None, "handshakes_refused")
             writer.close()
             return
         try:
-            self._handshakes += 1
+            pending[host] = pending.get(host, 0) + 1
             try:
                 async with asyncio.timeout(self.config.handshake_timeout_s):
                     member, channel = await self._respond(frames, writer)
@@ -426,7 +431,9 @@ class Transport:
                 self._count_error(None, exc)
                 return
             finally:
-                self._handshakes -= 1
+                pending[host] -= 1
+                if not pending[host]:
+                    del pending[host]
             peer = member
             if member.inbound is not None:
                 member.inbound.close()  # the peer restarted or reconnected: newest wins
