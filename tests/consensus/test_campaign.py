@@ -13,6 +13,15 @@ def test_short_campaign_is_safe_and_live() -> None:
         assert outcome.ok, (seed, outcome.problems, outcome.story)
 
 
+@pytest.mark.parametrize("seed", [85, 91])
+def test_regression_seeds(seed: int) -> None:
+    """Seeds the 100-seed campaign failed on (liveness): a silent or forking member, crashes
+    and an epoch change left honest nodes waiting out timeouts that grew 1.5x per round
+    without a QC, past the end of the run. Timeouts now grow 1.2x (capped at ~3x)."""
+    outcome = run_seed(seed)
+    assert outcome.ok, (outcome.problems, outcome.story)
+
+
 def test_a_seed_replays_exactly() -> None:
     first, again = run_seed(3), run_seed(3)
     assert first.trace == again.trace and first.heights == again.heights

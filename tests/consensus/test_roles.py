@@ -127,9 +127,9 @@ def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None
 def test_pacemaker_backs_off_and_resets_with_a_qc() -> None:
     p = Pacemaker(base_ms=200, max_steps=3)
     assert p.duration(5, 4) == 200
-    assert p.duration(6, 4) == 300
-    assert p.duration(7, 4) == 450
-    assert p.duration(50, 4) == 200 * 27 // 8  # capped
+    assert p.duration(6, 4) == 240
+    assert p.duration(7, 4) == 288
+    assert p.duration(50, 4) == 200 * 216 // 125  # capped
     assert p.retry_ms == 200
 
 
