@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-crypto clean
+.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-crypto bench-network clean
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: bench-core bench-qi bench-crypto
+bench: bench-core bench-qi bench-crypto bench-network
 
 # Core node: verification, admission, execution + commit, end to end through the SDK,
 # and the state tree at 10 million accounts (the last takes about an hour and ~8 GB).
@@ -38,6 +38,9 @@ bench-core: venv
 	$(BIN)/python -m benchmarks.core
 	$(BIN)/python -m benchmarks.e2e
 	$(BIN)/python -m benchmarks.state_tree
+
+bench-network: venv
+	$(BIN)/python -m benchmarks.network
 
 bench-qi: venv
 	$(BIN)/python -m benchmarks.qi

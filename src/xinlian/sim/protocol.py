@@ -11,7 +11,9 @@ Rules every runtime keeps:
   action of the same batch is carried out (so "persist the vote, then send it" is safe);
 - after a crash, a core is rebuilt from the values it persisted and nothing else;
 - messages are opaque bytes to the runtime; the core decodes and validates them, and
-  drops (and counts) what is malformed — a message never raises out of `handle`.
+  drops (and counts) what is malformed — a message never raises out of `handle`;
+- a message a core sends to its own node is dropped (both runtimes do so and count it): a
+  core handles its own contribution directly instead of mailing it to itself.
 """
 
 from __future__ import annotations
