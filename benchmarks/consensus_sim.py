@@ -91,7 +91,7 @@ def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
                        nic_bytes_per_s=bandwidth, cpu_costs_us=costs)
     end = int(seconds * 1000)
     warm = end * 2 // 5  # measure after the pipeline has filled
-    net.load(offered, TX_SIZE, 0, end, every_ms=max(10, batch_interval(n) // 2))
+    net.load(offered, TX_SIZE, 0, end, every_ms=10)
     started = time.perf_counter()
     net.run(end)
     wall = time.perf_counter() - started

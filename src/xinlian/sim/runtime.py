@@ -84,6 +84,7 @@ class Stats:
     sent: int = 0
     delivered: int = 0
     lost: int = 0
+    undeliverable: int = 0
     bytes_sent: int = 0
     events: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)  # messages sent, by kind
@@ -317,6 +318,7 @@ class Simulation:
     def _send(self, sender: NodeId, to: NodeId, message: bytes, at_us: int | None = None,
               fingerprint: int | None = None) -> None:
         if to == sender or to not in self.nodes:
+            self.stats.undeliverable += 1  # to itself (the contract drops it) or to no one
             return
         at_us = self.now_us if at_us is None else at_us
         if fingerprint is None:
