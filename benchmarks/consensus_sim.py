@@ -11,8 +11,9 @@ operation the cores count is priced at the cost measured once, at the start, on 
 outside crypto is not charged: the figures are for the protocol with native-speed message
 handling. Clients offer a steady load of 200-byte transactions, spread over all nodes.
 
-Also: certificate size and verification time, BLS aggregate vs a list of SM2 signatures
-(measured directly, not simulated); and the commit-latency increase around an epoch change.
+Also: the `sm` suite (SM2 vote lists, SM3 digests) simulated for n <= 64; certificate size
+and verification time, BLS aggregate vs a list of SM2 signatures (measured directly, not
+simulated); and the commit-latency increase around an epoch change.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from xinlian.consensus.core import Config, EpochStarted, Reconfigure
 from xinlian.consensus.local import local_committee, node_name
 from xinlian.consensus.messages import vote_message
 from xinlian.consensus.simnet import ConsensusNet
+from xinlian.crypto.hashes import sm3
 from xinlian.crypto.signing import AlgId, generate_signing_key, verify_raw
 from xinlian.sim.network import LinkModel
 
@@ -73,6 +75,7 @@ def measure_costs() -> dict[str, float]:
         "sig_verify": _time_us(lambda: verify_raw(AlgId.SM2, sm2.public_key.data, msg,
                                                   sm2_sig), 100),
         "hash_bytes": _time_us(lambda: hashlib.sha256(blob).digest(), 20) / len(blob),
+        "hash_bytes_sm3": _time_us(lambda: sm3(blob), 20) / len(blob),
     }
 
 
@@ -84,11 +87,14 @@ def batch_interval(n: int) -> int:
 
 
 def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
-             seed: int = 1, bandwidth: float = MBIT_100, one_way_ms: float = ONE_WAY_MS
-             ) -> dict[str, float]:
+             seed: int = 1, bandwidth: float = MBIT_100, one_way_ms: float = ONE_WAY_MS,
+             suite: str = "intl", aggregate: bool = True) -> dict[str, float]:
     config = Config(batch_delay_ms=batch_interval(n), batch_bytes=4 * 1024 * 1024)
-    net = ConsensusNet(n, seed, config=config, link=LinkModel(latency_ms=one_way_ms),
-                       nic_bytes_per_s=bandwidth, cpu_costs_us=costs)
+    if suite == "sm":  # the sm suite hashes with SM3
+        costs = dict(costs, hash_bytes=costs["hash_bytes_sm3"])
+    net = ConsensusNet(n, seed, suite=suite, aggregate=aggregate, config=config,
+                       link=LinkModel(latency_ms=one_way_ms), nic_bytes_per_s=bandwidth,
+                       cpu_costs_us=costs)
     end = int(seconds * 1000)
     warm = end * 2 // 5  # measure after the pipeline has filled
     net.load(offered, TX_SIZE, 0, end, every_ms=10)
@@ -202,6 +208,17 @@ def main(argv: list[str] | None = None) -> None:
              note="including batch dissemination")
         emit(BENCH, "all_bytes_per_block", r["all_bytes_per_block"], "bytes", n=n)
         emit(BENCH, "safety_violations", r["violations"], "count", n=n)
+    for n in [x for x in sizes if x <= 64]:  # the sm suite: SM2 vote lists, SM3 digests
+        r = simulate(n, costs, args.offered, 3.0 if n <= 16 else 5.0, suite="sm",
+                     aggregate=False)
+        extra = {"n": n, "suite": "sm", "certificates": "sm2_list",
+                 "offered_tx_s": args.offered, "wall_s": round(r["wall_s"], 1)}
+        emit(BENCH, "throughput", r["throughput"], "tx/s", **extra)
+        emit(BENCH, "latency_p50", r["p50"], "ms", **extra)
+        emit(BENCH, "latency_p99", r["p99"], "ms", **extra)
+        emit(BENCH, "consensus_bytes_per_block", r["consensus_bytes_per_block"], "bytes",
+             **extra)
+        emit(BENCH, "safety_violations", r["violations"], "count", **extra)
     for n in sizes:
         cert_costs(n)
     reconfiguration(costs)
