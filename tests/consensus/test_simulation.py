@@ -243,3 +243,13 @@ def test_forking_leader_with_a_forged_tc_is_ignored(n: int) -> None:
     dropped = sum(network.core(x).metrics["dropped_InvalidCertificate"]
                   for x in network.committee.nodes)
     assert dropped > 0
+
+
+def test_regression_a_vote_with_a_wrong_height_cannot_spoil_the_qc() -> None:
+    """Votes were tallied by (round, block) while each signs (round, height, block): one
+    Byzantine vote naming another height made the leader build a QC that no one accepts."""
+    network = net(4, 16)
+    network.sim.intercept(network.committee.nodes[3], byzantine.vote_other_height())
+    network.run(2000)
+    assert not network.log.violations
+    assert min(progress(network, list(network.committee.nodes[:3]))) >= 15

@@ -3,7 +3,8 @@
 They know the message formats, so they can lie in ways that pass decoding: an equivocating
 leader sends two different valid blocks for one round to two halves of the committee; a
 forking leader justifies a fork from an old QC with a forged TC; a forger corrupts its vote
-and timeout signatures; a withholder drops its votes. Protocol-
+and timeout signatures; a withholder drops its votes; another signs votes for the right
+block at the wrong height. Protocol-
 agnostic attacks (garbage, replay, silence) are in `xinlian.sim.adversary`.
 """
 
@@ -23,6 +24,7 @@ from xinlian.consensus.messages import (
     Vote,
     decode_message,
     kind,
+    vote_message,
 )
 from xinlian.sim.protocol import Action, Broadcast, NodeId, Send
 from xinlian.sim.runtime import Interceptor, Simulation
@@ -96,6 +98,22 @@ def forge_signatures() -> Interceptor:
         if isinstance(action, Broadcast):
             return (Broadcast(action.to, rewrite(action.message)),)
         return (action,)
+    return hook
+
+
+def vote_other_height() -> Interceptor:
+    """Sign and send votes that name the right block but another height (a validly signed
+    statement that must not be mixed into the tally of honest votes)."""
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if not isinstance(action, Send) or kind(action.message) != "vote":
+            return (action,)
+        v = decode_message(action.message)
+        assert isinstance(v, Vote)
+        core = sim.core(node)
+        message = vote_message(v.epoch, v.round, v.height + 7, bytes(v.block_id))
+        signature = core.key.sign(core.committee, message, core.meter)  # type: ignore[union-attr]
+        return (Send(action.to, codec.encode(Vote(v.epoch, v.round, v.height + 7, v.block_id,
+                                                  signature))),)
     return hook
 
 

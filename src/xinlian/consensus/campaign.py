@@ -31,7 +31,8 @@ from xinlian.sim.network import LinkModel
 CHAOS_MS = 3000
 END_MS = 7000
 CONFIG = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=200)
-BEHAVIOURS = ("equivocate", "fork", "forge", "withhold", "garbage", "replay", "silent")
+BEHAVIOURS = ("equivocate", "fork", "forge", "withhold", "height", "garbage", "replay",
+              "silent")
 
 
 @dataclass
@@ -52,6 +53,7 @@ def _interceptor(name: str) -> adversary.Interceptor:
         "fork": byzantine.fork_with_forged_tc,
         "forge": byzantine.forge_signatures,
         "withhold": byzantine.withhold_votes,
+        "height": byzantine.vote_other_height,
         "garbage": lambda: adversary.garbage(0.3),
         "replay": lambda: adversary.replay(0.3),
         "silent": adversary.silent,

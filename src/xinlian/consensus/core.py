@@ -525,7 +525,9 @@ class ConsensusCore:
         assert index is not None
         bid = bytes(vote.block_id)
         message = vote_message(vote.epoch, vote.round, vote.height, bid)
-        done = self.votes.add(self.committee, (vote.round, bid), index, message,
+        # the key is the whole signed statement: a vote naming another height for the same
+        # block must not land in (and spoil) the tally of the honest votes
+        done = self.votes.add(self.committee, (vote.round, bid, vote.height), index, message,
                               bytes(vote.signature), self.committee.quorum, self.meter)
         if done is None:
             return []
