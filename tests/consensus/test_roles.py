@@ -185,3 +185,37 @@ def test_synchronizer_asks_the_hint_then_rotates_and_serves_chains() -> None:
     served = sync.serve(nodes[1], block_id(COMMITTEE, b1), tree)
     assert codec.decode(served[0].message, SyncResponse).blocks == [b1]  # type: ignore[union-attr]
     assert sync.serve(nodes[1], b"\x00" * 32, tree) == []
+
+
+def test_proposer_needs_a_certificate_for_the_previous_round_and_skips_ordered_batches() -> None:
+    from xinlian.consensus.certificates import VoteKey
+    from xinlian.consensus.dissemination import Dissemination
+    from xinlian.consensus.messages import BatchCert
+    from xinlian.consensus.proposer import build_block
+
+    root = genesis(COMMITTEE)
+    pool = Dissemination(COMMITTEE.nodes[0], VoteKey(), {}, 1024, 10, 100, 1000, Counter(),
+                         Counter())
+    pool.start_epoch(COMMITTEE, 0)
+    certs = [BatchCert(0, bytes([i]) * 32, 0, 1, Cert(b"", [])) for i in range(3)]
+    for c in certs:
+        pool.pending[bytes(c.digest)] = c
+    tree = BlockTree({})
+    committed = (0, bytes(root.block_id))
+    assert build_block(0, 3, 0, root_qc(root), None, tree, committed, pool, None, 10) is None
+    b1 = build_block(0, 1, 0, root_qc(root), None, tree, committed, pool, None, 2)
+    assert b1 is not None and [c.digest for c in b1.payload] == [certs[0].digest,
+                                                                 certs[1].digest]
+    id1 = block_id(COMMITTEE, b1)
+    tree.add(id1, b1)
+    qc1 = QC(0, 1, 1, id1, Cert(b"", []))
+    b2 = build_block(0, 2, 1, qc1, None, tree, committed, pool, COMMITTEE, 10)
+    assert b2 is not None and [c.digest for c in b2.payload] == [certs[2].digest]
+    assert b2.reconfig == COMMITTEE
+    tree.add(block_id(COMMITTEE, b2), b2)
+    qc2 = QC(0, 2, 2, block_id(COMMITTEE, b2), Cert(b"", []))
+    b3 = build_block(0, 3, 2, qc2, None, tree, committed, pool, COMMITTEE, 10)
+    assert b3 is not None and b3.payload == [] and b3.reconfig is None  # after reconfig
+    tc = TC(0, 3, [2, 2, 2], Cert(b"", []))
+    b4 = build_block(0, 4, 3, qc2, tc, tree, committed, pool, None, 10)
+    assert b4 is not None and b4.tc == tc
