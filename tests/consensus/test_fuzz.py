@@ -1,0 +1,69 @@
+"""Property: a core never raises, whatever well-formed but hostile messages it receives."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinlian import codec
+from xinlian.consensus.certificates import Cert
+from xinlian.consensus.core import ConsensusCore
+from xinlian.consensus.local import genesis, local_committee
+from xinlian.consensus.messages import (
+    QC,
+    TC,
+    Ack,
+    Available,
+    Batch,
+    BatchCert,
+    BatchMsg,
+    BatchRequest,
+    BatchResponse,
+    Block,
+    Certified,
+    EpochRequest,
+    Proposal,
+    SyncRequest,
+    SyncResponse,
+    Timeout,
+    Vote,
+)
+from xinlian.sim.protocol import Receive, Start
+
+COMMITTEE, KEYS = local_committee(4)
+ROOT = genesis(COMMITTEE)
+small = st.integers(0, 6)
+ids = st.one_of(st.just(bytes(ROOT.block_id)), st.binary(min_size=32, max_size=32))
+sigs = st.binary(max_size=100)
+certs = st.builds(Cert, st.binary(max_size=2), st.lists(sigs, max_size=4))
+qcs = st.builds(QC, st.integers(0, 1), small, small, ids, certs)
+tcs = st.builds(TC, st.integers(0, 1), small, st.lists(small, max_size=4), certs)
+batch_certs = st.builds(BatchCert, st.integers(0, 1), ids, small, small, certs)
+blocks = st.builds(Block, st.integers(0, 1), small, small, ids, st.integers(0, 4), qcs,
+                   st.none() | tcs, st.lists(batch_certs, max_size=2), st.none())
+batches = st.builds(Batch, st.integers(0, 1), st.integers(0, 4), small, small,
+                    st.binary(max_size=50))
+messages = st.one_of(
+    st.builds(Proposal, blocks),
+    st.builds(Vote, st.integers(0, 1), small, small, ids, sigs),
+    st.builds(Timeout, st.integers(0, 1), small, qcs, st.none() | tcs, sigs),
+    st.builds(Certified, qcs, st.none() | tcs),
+    st.builds(SyncRequest, ids),
+    st.builds(SyncResponse, st.lists(blocks, max_size=3)),
+    st.builds(BatchMsg, batches),
+    st.builds(Ack, st.integers(0, 1), ids, sigs),
+    st.builds(Available, batch_certs),
+    st.builds(BatchRequest, ids),
+    st.builds(BatchResponse, st.binary(max_size=80)),
+    st.builds(EpochRequest, small),
+)
+senders = st.sampled_from([*COMMITTEE.nodes, b"stranger"])
+
+
+@settings(max_examples=150)
+@given(st.lists(st.tuples(senders, messages), min_size=1, max_size=8))
+def test_hostile_messages_never_raise(inbox) -> None:  # type: ignore[no-untyped-def]
+    core = ConsensusCore(COMMITTEE.nodes[2], KEYS[COMMITTEE.nodes[2]], ROOT)
+    core.handle(Start(0))
+    for t, (sender, message) in enumerate(inbox):
+        core.handle(Receive(t + 1, sender, codec.encode(message)))
