@@ -67,3 +67,32 @@ def test_hostile_messages_never_raise(inbox) -> None:  # type: ignore[no-untyped
     core.handle(Start(0))
     for t, (sender, message) in enumerate(inbox):
         core.handle(Receive(t + 1, sender, codec.encode(message)))
+
+
+@st.composite
+def signed(draw) -> tuple[bytes, object]:  # type: ignore[no-untyped-def]
+    """A member's correctly signed vote or timeout with arbitrary rounds and heights."""
+    from collections import Counter
+
+    from xinlian.consensus.core import root_qc
+    from xinlian.consensus.messages import timeout_message, vote_message
+
+    sender = draw(st.sampled_from(COMMITTEE.nodes))
+    key, meter = KEYS[sender], Counter[str]()
+    round_, height = draw(small), draw(small)
+    if draw(st.booleans()):
+        block = draw(ids)
+        sig = key.sign(COMMITTEE, vote_message(0, round_, height, block), meter)
+        return sender, Vote(0, round_, height, block, sig)
+    sig = key.sign(COMMITTEE, timeout_message(0, round_, 0), meter)
+    return sender, Timeout(0, round_, root_qc(ROOT), None, sig)
+
+
+@settings(max_examples=60)
+@given(st.lists(signed(), min_size=1, max_size=12))
+def test_validly_signed_odd_votes_and_timeouts_never_raise(inbox) -> None:  # type: ignore[no-untyped-def]
+    for me in COMMITTEE.nodes[:2]:
+        core = ConsensusCore(me, KEYS[me], ROOT)
+        core.handle(Start(0))
+        for t, (sender, message) in enumerate(inbox):
+            core.handle(Receive(t + 1, sender, codec.encode(message)))
