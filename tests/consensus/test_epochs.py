@@ -62,6 +62,17 @@ def test_reconfiguration_not_decided_locally_is_not_voted() -> None:
     assert max(network.log.height(n) for n in network.committee.nodes) >= 10
 
 
+def test_a_decided_committee_survives_a_restart() -> None:
+    network = ConsensusNet(4, 35, config=FAST)
+    node = network.committee.nodes[1]
+    five, _ = local_committee(5, epoch=1)
+    network.sim.input(node, Reconfigure(five), at_ms=10)
+    network.sim.crash(node, 20)
+    network.sim.restart(node, 30)
+    network.run(40)
+    assert network.core(node).pending_reconfig == five
+
+
 def test_wrong_epoch_or_invalid_committee_is_refused() -> None:
     network = ConsensusNet(4, 33, config=FAST)
     skip, _ = local_committee(4, epoch=5)

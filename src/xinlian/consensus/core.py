@@ -81,6 +81,7 @@ from xinlian.sim.protocol import Timeout as TimerFired
 EPOCH_KEY = b"consensus/epoch"
 COMMIT_KEY = b"consensus/commit"
 PROOF_PREFIX = b"consensus/proof/"
+RECONFIG_KEY = b"consensus/next-committee"
 ROUND_TIMER = "round"
 RECENT_COMMITS = 1024
 
@@ -171,7 +172,9 @@ class ConsensusCore:
                                   self.config.batch_delay_ms, self.config.sync_retry_ms,
                                   self.config.batch_resend_ms,
                                   self.meter, self.metrics)
-        self.pending_reconfig: Committee | None = None
+        raw = stored.get(RECONFIG_KEY)
+        decided = codec.decode(raw, Committee) if raw else None  # survives restarts
+        self.pending_reconfig = decided if decided and decided.epoch == self.epoch + 1 else None
         self.recent_commits: dict[int, bytes] = {}  # height -> id, to detect conflicts
         self._enter_epoch_state()
 
@@ -246,6 +249,7 @@ class ConsensusCore:
                 self.metrics["reconfig_wrong_epoch"] += 1
                 return []
             self.pending_reconfig = value.committee
+            return [Persist(RECONFIG_KEY, codec.encode(value.committee))]
         return []
 
     def _receive(self, sender: bytes, data: bytes) -> list[Action]:
