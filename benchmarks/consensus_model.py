@@ -13,6 +13,7 @@ as CPU time. Scenarios cover light load, load near the NIC's capacity, an overlo
 from __future__ import annotations
 
 import argparse
+import json
 
 from benchmarks.consensus_sim import MBIT_100, TX_SIZE, batch_interval, measure_costs, simulate
 from benchmarks.report import emit
@@ -32,8 +33,10 @@ SCENARIOS = [  # (n, offered tx/s, bandwidth bytes/s, one-way ms)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.consensus_model")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--costs", type=json.loads, default={},
+                        help="JSON of µs costs overriding the measured ones")
     args = parser.parse_args(argv)
-    costs = measure_costs()
+    costs = {**measure_costs(), **args.costs}
     scenarios = [s for s in SCENARIOS if not args.quick or s[0] <= 16]
     for n, offered, bandwidth, one_way in scenarios:
         params = Params(n, TX_SIZE, offered, batch_interval(n), bandwidth, one_way)
