@@ -33,7 +33,7 @@ lint: venv
 bench: bench-core bench-qi bench-crypto bench-network
 
 # Core node: verification, admission, execution + commit, end to end through the SDK,
-# and the state tree at 10 million accounts (the last takes about an hour and ~8 GB).
+# and the state tree at 10 million accounts (the last takes 20-30 minutes and ~8 GiB of disk).
 bench-core: venv
 	$(BIN)/python -m benchmarks.core
 	$(BIN)/python -m benchmarks.e2e
