@@ -201,7 +201,6 @@ class ConsensusCore:
         self.attempts = 0
         self.my_timeout: Timeout | None = None
         self.proposed_round = 0
-        self.voted_blocks: set[bytes] = set()
         self.known_qcs: set[tuple[int, bytes, int]] = set()
         self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
@@ -502,7 +501,7 @@ class ConsensusCore:
         """Vote for a stored block once its ancestry back to the committed block is known."""
         block = self.tree.get(bid)
         if (block is None or block.epoch != self.epoch or block.round != self.round
-                or bid in self.voted_blocks or self.me is None):
+                or self.me is None):
             return []
         chain, missing = self.tree.chain(bytes(block.parent), self.committed_id,
                                          self.committed_height)
@@ -513,7 +512,6 @@ class ConsensusCore:
             return []
         if not self.safety.safe_to_vote(block, block.tc):
             return []
-        self.voted_blocks.add(bid)
         actions: list[Action] = [self.safety.record(block.round, self.high_qc)]
         message = vote_message(self.epoch, block.round, block.height, bid)
         vote = Vote(self.epoch, block.round, block.height, bid,
