@@ -167,6 +167,8 @@ class RoastSigner:
                                         f"{self.last_session}")
             if self.nonces is None:
                 raise StaleRequestError("no fresh nonces")
+            if len(req.commitments) > len(self.key.public.members):
+                raise frost.InvalidCommitmentListError("more signers than members")
             package = frost.package_from_wire(
                 self.suite, self.key.public.group_public_key,
                 frost.WireSigningPackage(req.message, req.commitments))

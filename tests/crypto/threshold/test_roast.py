@@ -123,6 +123,9 @@ def test_signer_refuses_other_messages_replays_and_other_runs() -> None:
     assert isinstance(f, roast.Fault) and isinstance(f.error, roast.StaleRequestError)
     (f,) = s1.receive(0, codec.encode(Request(b"old-run", 1, b"agreed", req.commitments)))
     assert isinstance(f, roast.Fault) and isinstance(f.error, roast.WrongRunError)
+    padded = Request(req.run, req.session, req.message, req.commitments * 3)
+    (f,) = s1.receive(0, codec.encode(padded))
+    assert isinstance(f, roast.Fault) and isinstance(f.error, frost.InvalidCommitmentListError)
     (ok,) = s1.receive(0, request)
     assert isinstance(ok, roast.Send)
     (f,) = s1.receive(0, request)  # the same request again: its nonces are gone
