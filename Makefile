@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-crypto bench-network clean
+.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-crypto bench-network bench-consensus sim-campaign clean
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: bench-core bench-qi bench-crypto bench-network
+bench: bench-core bench-qi bench-crypto bench-network bench-consensus
 
 # Core node: verification, admission, execution + commit, end to end through the SDK,
 # and the state tree at 10 million accounts (the last takes 20-30 minutes and ~8 GiB of disk).
@@ -38,6 +38,16 @@ bench-core: venv
 	$(BIN)/python -m benchmarks.core
 	$(BIN)/python -m benchmarks.e2e
 	$(BIN)/python -m benchmarks.state_tree
+
+# Consensus in simulation at n = 4..200, and the performance model against it (~15 min).
+bench-consensus: venv
+	$(BIN)/python -m benchmarks.consensus_sim
+	$(BIN)/python -m benchmarks.consensus_model
+
+# The long seed campaign (~10 min); replay one seed with
+# `.venv/bin/python -m xinlian.consensus.campaign --seed N --verbose`.
+sim-campaign: venv
+	$(BIN)/python -m xinlian.consensus.campaign --seeds 200
 
 bench-network: venv
 	$(BIN)/python -m benchmarks.network
