@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 
-class Ty:
+class Ty(ABC):
     def __str__(self) -> str:
         return self.name()
 
+    @abstractmethod
     def name(self) -> str:
-        raise NotImplementedError
+        """The type as Qi source spells it."""
 
     def to_json(self) -> object:
         return self.name()
