@@ -51,7 +51,7 @@ from xinlian.network.runtime import NetworkRuntime, persisted
 from xinlian.network.transport import Transport
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB
 from xinlian.node.errors import NodeConfigError
-from xinlian.node.service import Node, _now_ms
+from xinlian.node.service import Node, now_ms
 from xinlian.storage.kv import WriteBatch
 
 _APPLIED = b"consensus_applied"
@@ -262,5 +262,5 @@ class BftNode(Node):
         if not fresh:
             return
         self._forwarded.update(tx.hash for tx in fresh)
-        payload = codec.encode(BatchPayload(_now_ms(), [tx.raw for tx in fresh]))
+        payload = codec.encode(BatchPayload(now_ms(), [tx.raw for tx in fresh]))
         self.runtime.input(Submit(payload, len(fresh)))

@@ -41,7 +41,8 @@ from xinlian.node.solo import BlockCutter
 from xinlian.storage.kv import WriteBatch
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
+    """Wall-clock milliseconds: block timestamps and the solo cutter's clock."""
     return time.time_ns() // 1_000_000
 
 
@@ -119,11 +120,11 @@ class Node:
     async def _produce(self) -> None:
         while True:
             self._wake.clear()  # before deciding, so no admission can slip past the wait
-            deadline = self.cutter.deadline(_now_ms(), len(self.mempool))
+            deadline = self.cutter.deadline(now_ms(), len(self.mempool))
             if deadline is None:
                 await self._wait(None)
-            elif deadline > _now_ms():
-                await self._wait((deadline - _now_ms()) / 1000)  # re-evaluate on new txs
+            elif deadline > now_ms():
+                await self._wait((deadline - now_ms()) / 1000)  # re-evaluate on new txs
             elif await self._produce_block_async() is None:
                 # Nothing pending is executable yet (say the transactions before a nonce
                 # gap are still being verified): wait for an admission or an interval,
@@ -155,7 +156,7 @@ class Node:
         head = self.chain.head
         assert head is not None
         return self._build(self.mempool.select(self.genesis.params.max_block_txs),
-                           max(_now_ms(), head.header.timestamp_ms), WriteBatch())
+                           max(now_ms(), head.header.timestamp_ms), WriteBatch())
 
     def _build(self, txs: Sequence[Transaction], timestamp_ms: int, batch: WriteBatch,
                proposer: PublicKey | None = None) -> tuple[PreparedBlock | None, list[Receipt]]:
@@ -180,7 +181,7 @@ class Node:
             self.chain.publish(prepared)
             block = prepared.block
             self.mempool.on_commit(block.header.height, prepared.txs)
-        self.cutter.cut(_now_ms(), len(self.mempool))
+        self.cutter.cut(now_ms(), len(self.mempool))
         if prepared is None:
             return None
         for listener in list(self._listeners):
