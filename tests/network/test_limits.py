@@ -9,7 +9,7 @@ import pytest
 
 from xinlian.crypto.suites import get_suite
 from xinlian.network.limits import Backoff, DuplicateFilter, TokenBucket
-from xinlian.network.shaper import LinkShape, uniform
+from xinlian.network.shaper import LinkShape, node_egress, uniform
 
 from .harness import Cluster
 
@@ -85,6 +85,31 @@ def test_shaper_adds_latency_and_caps_bandwidth() -> None:
             await cluster.inboxes[1].wait_for(5)
             assert loop.time() - start >= (4 * len(blobs[0]) - 16 * 1024) / 1e6 + 0.040
             assert cluster.inboxes[1].messages[a][1:] == blobs
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
+def test_node_egress_shares_one_budget_across_links() -> None:
+    """Sending to two peers through `node_egress` takes as long as the sum of the bytes at
+    the node's rate — not the per-link time — like tbf on the node's interface."""
+
+    async def main() -> None:
+        shape = LinkShape.mbit(8, burst_bytes=16 * 1024)  # 1 MB/s for the whole node
+        cluster = Cluster(get_suite("intl"), 3, shape_for=node_egress(shape))
+        await cluster.start()
+        loop = asyncio.get_running_loop()
+        _, b, c = cluster.ids
+        try:
+            blobs = [bytes([i]) * (256 * 1024) for i in range(2)]
+            start = loop.time()
+            for blob in blobs:
+                await asyncio.gather(cluster.node(0).send_wait(b, blob),
+                                     cluster.node(0).send_wait(c, blob))
+            await cluster.inboxes[1].wait_for(2)
+            await cluster.inboxes[2].wait_for(2)
+            assert loop.time() - start >= (4 * len(blobs[0]) - 16 * 1024) / 1e6
         finally:
             await cluster.close()
 

@@ -6,6 +6,8 @@ burst like tbf's) paces the sender, so a full link pushes back on the send queue
 as a bottleneck does, and a delay line holds each frame for the one-way latency before
 writing it, so frames are pipelined (latency is not paid once per frame). Shaping is on
 the egress side of each node; two shaped nodes see a round trip of twice the latency.
+`uniform` caps each link on its own; `node_egress` makes all of a node's links draw on one
+bucket, as `tbf` on the node's network interface does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xinlian.network.limits import TokenBucket
 from xinlian.sim.protocol import NodeId
@@ -25,6 +27,7 @@ class LinkShape:
     rate_bytes_per_s: float | None = None  # None: no cap
     burst_bytes: int = 64 * 1024
     max_in_flight: int = 8 * 1024 * 1024  # bytes held in the delay line before send() waits
+    egress: TokenBucket | None = None  # shared by every link of a node; None: one per link
 
     @classmethod
     def mbit(cls, mbit_per_s: float, latency_ms: float = 0.0,
@@ -38,6 +41,15 @@ ShapeFor = Callable[[NodeId], LinkShape | None]
 def uniform(shape: LinkShape) -> ShapeFor:
     """The same shape towards every peer."""
     return lambda _peer: shape
+
+
+def node_egress(shape: LinkShape) -> ShapeFor:
+    """Every peer's link paced by one bucket at `shape`'s rate: a cap on the node's egress."""
+    if shape.rate_bytes_per_s is None:
+        return uniform(shape)
+    # A token bucket only compares times it is given; loop.time() starts it full anyway.
+    shared = replace(shape, egress=TokenBucket(shape.rate_bytes_per_s, shape.burst_bytes, 0.0))
+    return uniform(shared)
 
 
 class DirectLink:
@@ -66,8 +78,9 @@ class ShapedLink(DirectLink):
         self.shape = shape
         loop = asyncio.get_running_loop()
         self._time = loop.time
-        self._bucket = (TokenBucket(shape.rate_bytes_per_s, shape.burst_bytes, loop.time())
-                        if shape.rate_bytes_per_s else None)
+        self._bucket = shape.egress or (
+            TokenBucket(shape.rate_bytes_per_s, shape.burst_bytes, loop.time())
+            if shape.rate_bytes_per_s else None)
         self._line: deque[tuple[float, bytes]] = deque()
         self._in_flight = 0
         self._ready = asyncio.Event()
