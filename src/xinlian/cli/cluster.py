@@ -40,10 +40,13 @@ def _consensus_key(suite: Suite) -> tuple[bytes, bytes, bytes]:
 
 
 def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int,
-            accounts: int, *, ports: list[int] | None = None) -> list[Path]:
+            accounts: int, *, ports: list[int] | None = None,
+            hosts: list[str] | None = None) -> list[Path]:
     """Keys, genesis and `n` initialised data directories under `root`; validator `i`
-    listens on `ports[i]` if given, else on `base_port + i`."""
+    listens on `ports[i]` if given, else on `base_port + i`, and on address `hosts[i]` if
+    given (also its RPC address: a node in its own network namespace), else 127.0.0.1."""
     ports = ports or [base_port + i for i in range(n)]
+    hosts = hosts or ["127.0.0.1"] * n
     if (root / "genesis.toml").exists():
         raise NodeConfigError(f"{root} already holds a cluster")
     keys = root / "keys"
@@ -73,12 +76,12 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
         lines += ["[[validators]]", f'organisation = "org{i}"',
                   f'node_key = "{node_key.public_key.data.hex()}"',
                   f'consensus_key = "{public.hex()}"', f'pop = "{pop.hex()}"',
-                  f'endpoint = "127.0.0.1:{ports[i]}"']
+                  f'endpoint = "{hosts[i]}:{ports[i]}"']
     (root / "genesis.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     data_dirs = []
     for i in range(n):
         data = root / f"node{i}"
-        init_data_dir(root / "genesis.toml", data, keys / f"node{i}.json", "127.0.0.1",
+        init_data_dir(root / "genesis.toml", data, keys / f"node{i}.json", hosts[i],
                       rpc_base_port + i)
         write_consensus_key(data / CONSENSUS_KEY_FILE, suite, *votes[i])
         data_dirs.append(data)
