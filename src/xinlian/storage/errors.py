@@ -68,3 +68,10 @@ class MalformedProofError(StorageError):
 
     code = 3008
     name = "malformed_proof"
+
+
+class BadChunkError(StorageError):
+    """A state-snapshot chunk that does not match the hash it must have (snapshot.py)."""
+
+    code = 3009
+    name = "bad_snapshot_chunk"

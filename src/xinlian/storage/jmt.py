@@ -102,6 +102,11 @@ def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
     return layers
 
 
+def node_hash16(hasher: Hasher, slots: list[bytes]) -> bytes:
+    """The hash of an internal node with these 16 child hashes (EMPTY where absent)."""
+    return _merkle16(hasher, slots)[0][0]
+
+
 def _expand(node: InternalNode) -> tuple[list[bytes], list[int]]:
     """The 16 child hashes (the EMPTY object where absent) and node versions of `node`."""
     slots = [EMPTY] * 16
@@ -299,11 +304,6 @@ class StateTree:
               batch: WriteBatch) -> bytes:
         """Write the tree for `version` (previous state + updates; None deletes) into
         `batch` without committing it, and return the new root hash."""
-        overlay = self._overlays.get(batch)
-        previous = max(overlay.roots) if overlay and overlay.roots else self._latest
-        if type(version) is not int or version < 0 or (
-                previous is not None and version <= previous):
-            raise VersionError(f"version {version} must be above {previous}")
         hasher = self.hasher
         items = []
         for key, value in updates.items():
@@ -311,6 +311,26 @@ class StateTree:
                 raise InvalidKeyError("tree keys and values must be bytes (value None deletes)")
             path = hasher(key)
             items.append((path, path.hex(), value))
+        return self._apply_items(version, items, batch)
+
+    def apply_paths(self, version: int, updates: Mapping[bytes, bytes | None],
+                    batch: WriteBatch) -> bytes:
+        """`apply` with each key's path (its hash) given instead of the key: a state
+        snapshot (storage/snapshot.py) carries leaves, whose keys the tree never stores."""
+        items = []
+        for path, value in updates.items():
+            if (type(path) is not bytes or len(path) != HASH_SIZE
+                    or (value is not None and type(value) is not bytes)):
+                raise InvalidKeyError("paths are 32 bytes and values bytes (None deletes)")
+            items.append((path, path.hex(), value))
+        return self._apply_items(version, items, batch)
+
+    def _apply_items(self, version: int, items: list[_Item], batch: WriteBatch) -> bytes:
+        overlay = self._overlays.get(batch)
+        previous = max(overlay.roots) if overlay and overlay.roots else self._latest
+        if type(version) is not int or version < 0 or (
+                previous is not None and version <= previous):
+            raise VersionError(f"version {version} must be above {previous}")
         items.sort()
         if overlay is None:
             overlay = self._overlays[batch] = _Overlay()
@@ -337,6 +357,62 @@ class StateTree:
         overlay.roots[version] = record
         batch.put(ROOTS_DB, _ver(version), codec.encode(record))
         return record.hash
+
+    # -- snapshot reads (storage/snapshot.py) ------------------------------------------
+
+    def position(self, version: int, prefix: str) -> LeafNode | list[bytes] | None:
+        """What `version` holds exactly at nibble path `prefix` (hex digits): a leaf, the
+        16 child hashes of an internal node (EMPTY where absent), or None (nothing there)."""
+        with self._store.snapshot() as snap:
+            found = self._locate(snap, version, prefix)
+            if found is None:
+                return None
+            node = self._load(snap, _ver(found[0]) + prefix.encode())
+        return node if isinstance(node, LeafNode) else _expand(node)[0]
+
+    def leaves(self, version: int, prefix: str = "",
+               limit: int | None = None) -> list[LeafNode] | None:
+        """The leaves at or under the node at nibble path `prefix` of `version`, in path
+        order; None if there are more than `limit`."""
+        out: list[LeafNode] = []
+        with self._store.snapshot() as snap:
+            found = self._locate(snap, version, prefix)
+            if found is None:
+                return out
+            stack = [(found[0], prefix)]
+            while stack:
+                node_version, hexpath = stack.pop()
+                node = self._load(snap, _ver(node_version) + hexpath.encode())
+                if isinstance(node, LeafNode):
+                    out.append(node)
+                    if limit is not None and len(out) > limit:
+                        return None
+                    continue
+                for nib in range(15, -1, -1):
+                    child = _child(node, nib)
+                    if child is not None:
+                        stack.append((child[1], hexpath + _HEX[nib]))
+        return out
+
+    def _locate(self, snap: Snapshot, version: int, prefix: str) -> tuple[int, bool] | None:
+        """(node version, is leaf) of the node placed exactly at `prefix`, if any."""
+        if any(c not in _HEX for c in prefix) or len(prefix) > 2 * HASH_SIZE:
+            raise InvalidKeyError("a tree position is a string of at most 64 hex digits")
+        record = self._root_record(snap, version)
+        if record.kind == EMPTY_KIND:
+            return None
+        node_version, is_leaf = record.node_version, record.kind == LEAF_KIND
+        for depth, char in enumerate(prefix):
+            if is_leaf:
+                return None
+            node = self._load(snap, _ver(node_version) + prefix[:depth].encode())
+            if not isinstance(node, InternalNode):
+                raise CorruptDataError("expected an internal node")
+            child = _child(node, int(char, 16))
+            if child is None:
+                return None
+            _, node_version, is_leaf = child
+        return node_version, is_leaf
 
     def _published(self, overlay: _Overlay, batch_ref: weakref.ref[WriteBatch]) -> None:
         batch = batch_ref()
