@@ -1,0 +1,169 @@
+"""The wire envelope of every MPC message, and the base class that checks it at the boundary.
+
+Every message an MPC adapter sends is `Envelope(protocol, session, sender, seq, payload)`,
+canonically encoded. Before a protocol party sees a payload, `MpcCore` checks that the
+bytes decode, that the protocol and session are this run's, that the sender index is the
+party the runtime authenticated (a member cannot speak for another), and that the pair
+(sender, seq) is new (a replayed envelope is dropped). Anything else is dropped and counted
+in `dropped` by reason, never raised: a message must not be able to stop a party.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from xinlian import codec
+from xinlian.codec import CodecError
+from xinlian.network.errors import NetworkError
+from xinlian.sim.protocol import (
+    Action,
+    Broadcast,
+    Deliver,
+    Event,
+    Input,
+    NodeId,
+    Receive,
+    Send,
+    SetTimer,
+    Start,
+    Timeout,
+)
+
+MAX_ENVELOPE = 4 * 1024 * 1024
+
+
+class MpcError(NetworkError):
+    """Root of the MPC runner errors (686x)."""
+
+    code = 6860
+    name = "mpc_error"
+
+
+class MpcConfigError(MpcError):
+    """Parameters no run can have: thresholds, party counts, unknown curves or faults."""
+
+    code = 6861
+    name = "mpc_config"
+
+
+class MpcRunError(MpcError):
+    """A run that did not finish: a party process failed or the deadline passed."""
+
+    code = 6862
+    name = "mpc_run"
+
+
+class Envelope(codec.Struct):
+    protocol: str
+    session: bytes
+    sender: int
+    seq: int
+    payload: bytes
+
+
+DROP_REASONS = ("malformed", "wrong_protocol", "wrong_session", "wrong_sender", "replayed")
+
+
+def seeded_rng(seed: int, *labels: object) -> Any:
+    """A reproducible byte source for one party: `rng(k) -> k bytes` (never for real keys)."""
+    return random.Random("/".join(map(str, (seed, *labels)))).randbytes
+
+
+def peek(data: bytes) -> Envelope | None:
+    """The envelope in `data`, or None (for classifiers and attackers that rewrite it)."""
+    try:
+        return codec.decode(data, Envelope, max_size=MAX_ENVELOPE)
+    except CodecError:
+        return None
+
+
+class MpcCore:
+    """A sans-I/O core (xinlian.sim.protocol.Core) for one party of one protocol.
+
+    `roster` maps party indices to node ids (the same at every party). Subclasses implement
+    `on_start(now_ms)`, `on_payload(now_ms, sender, session, payload)` and optionally
+    `on_timer(now_ms, name)`, returning actions built with `send`, `broadcast`, `timer`
+    and `deliver`. `faults` counts peer misbehaviour reported by the protocol itself.
+    """
+
+    protocol = "mpc"
+
+    def __init__(self, me: int, roster: Mapping[int, NodeId], sessions: Iterable[bytes]) -> None:
+        self.me = me
+        self.roster = dict(roster)
+        self._index = {node: i for i, node in self.roster.items()}
+        self.sessions = set(sessions)
+        self.dropped: Counter[str] = Counter()
+        self.faults: Counter[int] = Counter()  # party index -> faults it caused
+        self._seq = 0
+        self._seen: set[tuple[int, int]] = set()
+
+    # -- the Core contract ------------------------------------------------------------------
+
+    def handle(self, event: Event) -> Sequence[Action]:
+        if isinstance(event, Start):
+            return self.on_start(event.now_ms)
+        if isinstance(event, Timeout):
+            return self.on_timer(event.now_ms, event.timer)
+        if isinstance(event, Receive):
+            return self._receive(event)
+        if isinstance(event, Input):
+            return []
+        return []
+
+    def _receive(self, event: Receive) -> Sequence[Action]:
+        env = peek(event.message)
+        if env is None:
+            return self._drop("malformed")
+        if env.protocol != self.protocol:
+            return self._drop("wrong_protocol")
+        if env.session not in self.sessions:
+            return self._drop("wrong_session")
+        if self._index.get(event.sender) != env.sender:
+            return self._drop("wrong_sender")
+        if (env.sender, env.seq) in self._seen:
+            return self._drop("replayed")
+        self._seen.add((env.sender, env.seq))
+        return self.on_payload(event.now_ms, env.sender, env.session, env.payload)
+
+    def _drop(self, reason: str) -> Sequence[Action]:
+        self.dropped[reason] += 1
+        return ()
+
+    # -- for subclasses -----------------------------------------------------------------------
+
+    def on_start(self, now_ms: int) -> list[Action]:
+        return []
+
+    def on_payload(self, now_ms: int, sender: int, session: bytes,
+                   payload: bytes) -> list[Action]:
+        return []
+
+    def on_timer(self, now_ms: int, name: str) -> list[Action]:
+        return []
+
+    def fault(self, party: int) -> None:
+        self.faults[party] += 1
+
+    def _wrap(self, session: bytes, payload: bytes) -> bytes:
+        self._seq += 1
+        return codec.encode(Envelope(self.protocol, session, self.me, self._seq, payload))
+
+    def send(self, to: int, session: bytes, payload: bytes) -> Action:
+        return Send(self.roster[to], self._wrap(session, payload))
+
+    def broadcast(self, to: Collection[int], session: bytes, payload: bytes) -> Action:
+        """One envelope to every party in `to` except this one."""
+        return Broadcast(tuple(self.roster[i] for i in sorted(to) if i != self.me),
+                         self._wrap(session, payload))
+
+    @staticmethod
+    def timer(name: str, at_ms: int) -> Action:
+        return SetTimer(name, at_ms)
+
+    def deliver(self, role: str, **result: Any) -> Action:
+        """The party's outcome: a JSON-able dict, the same under both runtimes."""
+        return Deliver({"party": self.me, "role": role, **result})

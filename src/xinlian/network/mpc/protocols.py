@@ -1,0 +1,25 @@
+"""The protocols the runners know, by the name the CLI uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xinlian.network.mpc import dkg, frost, roast, tbls
+from xinlian.network.mpc.envelope import MpcConfigError
+from xinlian.network.mpc.setup import Params, Setup
+
+SETUPS: dict[str, Callable[[Params], Setup]] = {
+    "dkg": dkg.setup,
+    "frost": frost.setup,
+    "roast": roast.setup,
+    "tbls": tbls.setup,
+}
+
+
+def build(params: Params) -> Setup:
+    """The `Setup` of `params.protocol` (MpcConfigError for an unknown one)."""
+    try:
+        make = SETUPS[params.protocol]
+    except KeyError:
+        raise MpcConfigError(f"unknown protocol {params.protocol!r}") from None
+    return make(params)
