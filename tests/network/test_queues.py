@@ -57,3 +57,19 @@ def test_put_waits_for_room_and_wake_interrupts_get() -> None:
         assert await getter == []
 
     asyncio.run(main())
+
+
+def test_protocol_messages_overtake_bulk_data() -> None:
+    async def main() -> None:
+        q = SendQueue(max_messages=100, max_bytes=10_000)
+        for i in range(3):
+            assert q.put_nowait(bytes([i]) * 1000, bulk=True)
+        assert q.put_nowait(b"vote")
+        assert (len(q), q.queued_bytes) == (4, 3004)
+        first = await q.get_batch(1100)  # the vote first, then what fits of the bulk lane
+        assert first == [b"vote", bytes([0]) * 1000]
+        assert not q.put_nowait(b"x" * 9000, bulk=True)  # both lanes share one byte bound
+        assert await q.get_batch(10_000) == [bytes([1]) * 1000, bytes([2]) * 1000]
+        assert (len(q), q.queued_bytes) == (0, 0)
+
+    asyncio.run(main())

@@ -299,7 +299,7 @@ class ConsensusCore:
         if isinstance(message, Ack):
             return self.pool.on_ack(sender, message)
         if isinstance(message, Available):
-            self.pool.on_available(message.cert)
+            self.pool.on_available(sender, message.cert)
             return []
         return []
 

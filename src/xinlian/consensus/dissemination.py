@@ -8,8 +8,16 @@ acknowledgements reach more than 1/3 of the voting power — so at least one hon
 stores the batch — the author combines them into an availability certificate and announces
 it. Leaders order only these certificates (digest, author, count, signatures); nothing on the
 ordering path looks inside a batch. After a block commits, a node that lacks one of its
-batches fetches it from the certificate's signers, checks it against the digest and hands it
-to the application.
+batches fetches it from the certificate's signers (then from the other members), checks it
+against the digest and hands it to the application.
+
+A certificate only has to convince a node that some honest member holds the batch. A node
+that holds the bytes itself needs no convincing, so it skips the signature check — the
+common case, since authors send every batch to every member. An announced certificate for
+a batch not yet here (the announcement travels ahead of bulk data) is kept unchecked and
+checked only if this node, as leader, is about to propose it. A block therefore gets a
+quorum only if each of its batches is held or certified to each honest voter: at least one
+honest member holds it, which is all the fetch after the commit needs.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from xinlian import codec
 from xinlian.consensus.aggregator import Aggregator
 from xinlian.consensus.certificates import Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, signers
+from xinlian.consensus.errors import InvalidCertificate
 from xinlian.consensus.messages import (
     MAX_BATCH_BYTES,
     Ack,
@@ -41,6 +50,7 @@ BATCH_TIMER = "batch"
 FETCH_TIMER = "fetch"
 ACK_TIMER = "acks"
 MAX_CHECKED = 4096
+MAX_UNCHECKED = 1024  # announced certificates parked unchecked; beyond, checked on arrival
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class Dissemination:
         self.uncertified: set[bytes] = set()
         self.checked: dict[tuple[object, ...], None] = {}  # verified certificates, oldest first
         self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
+        self.unchecked: set[bytes] = set()  # pending, neither checked nor held on arrival
         self.committed: set[bytes] = {k[len(DONE):] for k in stored if k.startswith(DONE)}
         self.to_deliver: list[bytes] = []  # committed digests, in order, awaiting their bytes
         self.fetching: dict[bytes, list[bytes]] = {}  # digest -> peers to ask, in turn
@@ -93,6 +104,7 @@ class Dissemination:
         old, self.committee = self.committee, committee
         self.acks = Aggregator()
         self.pending.clear()
+        self.unchecked.clear()
         resend = [d for d in self.own if d not in self.committed]
         self.own.clear()
         self.uncertified.clear()
@@ -147,7 +159,7 @@ class Dissemination:
         self.own[digest] = message
         self.uncertified.add(digest)
         actions: list[Action] = [*self._store(digest, message),
-                                 Broadcast(self._others(committee), message)]
+                                 Broadcast(self._others(committee), message, bulk=True)]
         if len(self.uncertified) == 1:
             actions.append(SetTimer(ACK_TIMER, self.now_ms + self.resend_ms))
         return actions + self._ack(committee, me, digest, committee.epoch)
@@ -163,7 +175,7 @@ class Dissemination:
             missing = tuple(n for i, n in enumerate(committee.nodes)
                             if i not in acked and n != self.node)
             if missing:
-                actions.append(Broadcast(missing, self.own[digest]))
+                actions.append(Broadcast(missing, self.own[digest], bulk=True))
         return [*actions, SetTimer(ACK_TIMER, now_ms + self.resend_ms)]
 
     def on_ack(self, sender: bytes, ack: Ack) -> list[Action]:
@@ -206,10 +218,13 @@ class Dissemination:
         return [*actions, Send(sender, codec.encode(Ack(batch.epoch, digest, signature)))]
 
     def check_cert(self, cert: BatchCert) -> None:
-        """Raise InvalidCertificate unless `cert` proves that the batch is available (each
-        certificate is checked once: it arrives announced and again inside proposals)."""
+        """Raise InvalidCertificate unless this node holds the batch or `cert` proves that it
+        is available (each certificate is checked once: it may come again in proposals)."""
         committee = self.committee
         assert committee is not None
+        if bytes(cert.digest) in self.stored:
+            self.metrics["cert_held"] += 1
+            return
         key = (cert.epoch, bytes(cert.digest), cert.author, cert.count, bytes(cert.cert.signers),
                tuple(bytes(x) for x in cert.cert.signatures))
         if key in self.checked:
@@ -221,23 +236,39 @@ class Dissemination:
             for stale in list(self.checked)[:MAX_CHECKED]:
                 del self.checked[stale]
 
-    def on_available(self, cert: BatchCert) -> None:
+    def on_available(self, sender: bytes, cert: BatchCert) -> None:
         committee = self.committee
         assert committee is not None
         digest = bytes(cert.digest)
         if cert.epoch != committee.epoch or digest in self.committed or digest in self.pending:
             return
-        self.check_cert(cert)
+        if committee.index(sender) != cert.author:
+            self.metrics["available_not_author"] += 1  # only authors announce
+            return
+        if digest in self.stored or len(self.unchecked) >= MAX_UNCHECKED:
+            self.check_cert(cert)
+        else:
+            self.unchecked.add(digest)
         self.pending[digest] = cert
 
     def take(self, limit: int, exclude: set[bytes]) -> list[BatchCert]:
-        """Up to `limit` certified batches for a proposal, oldest first."""
+        """Up to `limit` available batches for a proposal, oldest first; an announced
+        certificate is checked here if its batch has not arrived (and dropped if invalid)."""
         out: list[BatchCert] = []
-        for digest, cert in self.pending.items():
+        for digest, cert in list(self.pending.items()):
             if len(out) >= limit:
                 break
-            if digest not in exclude:
-                out.append(cert)
+            if digest in exclude:
+                continue
+            if digest in self.unchecked:
+                self.unchecked.discard(digest)
+                try:
+                    self.check_cert(cert)
+                except InvalidCertificate:
+                    self.metrics["cert_invalid"] += 1
+                    del self.pending[digest]
+                    continue
+            out.append(cert)
         return out
 
     def commit(self, now_ms: int, payload: Iterable[BatchCert]) -> tuple[list[bytes], list[Action]]:
@@ -252,13 +283,15 @@ class Dissemination:
             self.committed.add(digest)
             actions.append(Persist(DONE + digest, b""))
             self.pending.pop(digest, None)
+            self.unchecked.discard(digest)
             self.own.pop(digest, None)
             self.uncertified.discard(digest)
             fresh.append(digest)
             self.to_deliver.append(digest)
             if digest not in self.stored and digest not in self.fetching:
-                peers = [self.committee.nodes[i] for i in signers(  # type: ignore[union-attr]
-                    cert.cert.signers, self.committee.n)]  # type: ignore[union-attr]
+                nodes = self.committee.nodes  # type: ignore[union-attr]
+                first = [nodes[i] for i in signers(cert.cert.signers, len(nodes))]
+                peers = dict.fromkeys([*first, *nodes])  # signers first, then everyone
                 self.fetching[digest] = [p for p in peers if p != self.node]
         if self.fetching and not self._fetch_armed:  # a batch is often still on its way
             self._fetch_armed = True
@@ -269,7 +302,7 @@ class Dissemination:
         message = self.stored.get(bytes(request.digest))
         if message is None:
             return []
-        return [Send(sender, codec.encode(BatchResponse(message)))]
+        return [Send(sender, codec.encode(BatchResponse(message)), bulk=True)]
 
     def on_response(self, response: BatchResponse) -> list[Action]:
         committee = self.committee

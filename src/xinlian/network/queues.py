@@ -3,6 +3,12 @@
 `put_nowait` refuses (returns False) when full, so callers that must not block can drop
 and count; `put` waits for room instead. `get_batch` hands the sender everything that fits
 in one record, and `wake` lets a sender that lost its connection stop waiting.
+
+Two lanes share the bounds: protocol messages, and bulk data (transaction batches) marked
+`bulk=True`. A record takes the protocol lane first, so a vote or a proposal waits behind
+at most the record already on the wire, never behind megabytes of batches — what running
+ordering and dissemination over separate connections (Narwhal's primaries and workers)
+achieves, on one connection.
 """
 
 from __future__ import annotations
@@ -19,36 +25,37 @@ class SendQueue:
     def __init__(self, max_messages: int, max_bytes: int) -> None:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self._items: deque[bytes] = deque()
+        self._items: deque[bytes] = deque()  # the protocol lane
+        self._bulk: deque[bytes] = deque()
         self._bytes = 0
         self._nonempty = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._bulk)
 
     @property
     def queued_bytes(self) -> int:
         return self._bytes
 
     def _full_for(self, size: int) -> bool:
-        if len(self._items) >= self.max_messages:
+        if len(self) >= self.max_messages:
             return True
         # A message larger than max_bytes still goes through an empty queue.
-        return bool(self._items) and self._bytes + size > self.max_bytes
+        return bool(len(self)) and self._bytes + size > self.max_bytes
 
-    def put_nowait(self, message: bytes) -> bool:
+    def put_nowait(self, message: bytes, bulk: bool = False) -> bool:
         if self._full_for(len(message)):
             self._room.clear()
             return False
-        self._items.append(message)
+        (self._bulk if bulk else self._items).append(message)
         self._bytes += len(message)
         self._nonempty.set()
         return True
 
-    async def put(self, message: bytes) -> None:
-        while not self.put_nowait(message):
+    async def put(self, message: bytes, bulk: bool = False) -> None:
+        while not self.put_nowait(message, bulk):
             await self._room.wait()
 
     async def get_batch(self, max_bytes: int) -> list[bytes]:
@@ -56,26 +63,26 @@ class SendQueue:
 
         Returns an empty list if `wake()` was called while the queue was empty.
         """
-        while not self._items:
+        while not len(self):
             if self._nonempty.is_set():  # woken with nothing to send
                 self._nonempty.clear()
                 return []
             await self._nonempty.wait()
         batch: list[bytes] = []
         size = 0
-        items = self._items
-        while items and (not batch or size + len(items[0]) + MESSAGE_HEADER <= max_bytes):
-            message = items.popleft()
-            batch.append(message)
-            size += len(message) + MESSAGE_HEADER
+        for items in (self._items, self._bulk):
+            while items and (not batch or size + len(items[0]) + MESSAGE_HEADER <= max_bytes):
+                message = items.popleft()
+                batch.append(message)
+                size += len(message) + MESSAGE_HEADER
         self._bytes -= size - MESSAGE_HEADER * len(batch)
-        if not items:
+        if not len(self):
             self._nonempty.clear()
         self._room.set()
         return batch
 
     def requeue(self, batch: list[bytes]) -> None:
-        """Put a batch that could not be sent back at the front."""
+        """Put a batch that could not be sent back at the front (of the protocol lane)."""
         self._items.extendleft(reversed(batch))
         self._bytes += sum(len(m) for m in batch)
         if batch:

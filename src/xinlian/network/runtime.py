@@ -4,14 +4,20 @@ Theory of operation. Everything that reaches the core is an event in one FIFO: `
 once, `Receive` for each authenticated message (the sender is the id the handshake
 proved), `Timeout` when a timer set by the core fires, and `Input` from the application.
 A single task takes events in order, calls `core.handle`, and carries out the returned
-actions in order, as xinlian.sim.protocol requires:
+actions in order, as xinlian.sim.protocol requires. Events that are already waiting are
+handled as one group (group commit): their Persists are written together, and every other
+action of the group runs after that write — later than the protocol requires, never
+earlier, so a crash loses only events whose effects nobody has seen. One synced write then
+serves many events, which is what lets a node keep up when batches and votes arrive faster
+than the disk syncs. A timer's event always starts a new group, so a timer the group before
+replaced or cancelled is recognised as stale.
 
-- `Persist`: consecutive Persists are written as one LMDB batch, synced to disk (in a
-  worker thread, so the sockets keep moving) before the next non-Persist action runs;
+- `Persist`: written as one LMDB batch, synced to disk (in a worker thread, so the
+  sockets keep moving) before any other action of the group runs;
 - `Send` / `Broadcast`: queued on the transport (never blocking; a full queue drops and
-  counts, see transport.py); a message addressed to this node itself is dropped and
-  counted in `self_sends`, as the simulator (xinlian.sim.runtime) does, so a core behaves
-  the same under both runtimes;
+  counts, see transport.py), bulk ones behind the protocol messages (queues.py); a
+  message addressed to this node itself is dropped and counted in `self_sends`, as the
+  simulator (xinlian.sim.runtime) does, so a core behaves the same under both runtimes;
 - `SetTimer` / `CancelTimer`: `loop.call_at` on the core's millisecond clock; setting a
   timer again replaces it, and a timer cancelled or replaced after it fired but before its
   event was handled is not delivered;
@@ -78,7 +84,7 @@ class NetworkRuntime:
 
     def __init__(self, core: Core, transport: Transport, store: Store, *,
                  deliver: Callable[[Any], None], db: str = DEFAULT_DB,
-                 max_backlog: int = 10_000) -> None:
+                 max_backlog: int = 10_000, max_group: int = 256) -> None:
         self.core = core
         self.transport = transport
         self.store = store
@@ -86,6 +92,7 @@ class NetworkRuntime:
         self.node_id: NodeId = transport.node_id
         self._deliver = deliver
         self.max_backlog = max_backlog
+        self.max_group = max_group
         self._events: deque[Event | _Fired] = deque()
         self._wake = asyncio.Event()
         self._timers: dict[str, tuple[asyncio.TimerHandle, object, int]] = {}
@@ -93,6 +100,7 @@ class NetworkRuntime:
         self._origin_ms = 0
         self._origin_loop = 0.0
         self.events_handled = 0
+        self.groups_handled = 0  # synced writes are at most one per group
         self.self_sends = 0
         transport.on_message = self._on_message
 
@@ -160,35 +168,43 @@ class NetworkRuntime:
             while not events:
                 self._wake.clear()
                 await self._wake.wait()
-            event = events.popleft()
+            actions: list[Action] = []
+            for _ in range(min(len(events), self.max_group)):
+                if actions and isinstance(events[0], _Fired):
+                    break  # a timer is judged against the timers as the group left them
+                event = events.popleft()
+                if isinstance(event, _Fired):
+                    current = self._timers.get(event.timer)
+                    if current is None or current[1] is not event.token:
+                        continue  # cancelled or replaced after it fired
+                    del self._timers[event.timer]
+                    # The loop may run a timer a hair early; the core never sees it early.
+                    event = Timeout(max(self.now_ms(), current[2]), event.timer)
+                actions += self.core.handle(event)
+                self.events_handled += 1
             if len(events) <= self.max_backlog // 2 and not self.transport.receiving.is_set():
                 self.transport.receiving.set()
-            if isinstance(event, _Fired):
-                current = self._timers.get(event.timer)
-                if current is None or current[1] is not event.token:
-                    continue  # cancelled or replaced after it fired
-                del self._timers[event.timer]
-                # The loop may run a timer a hair early; the core never sees it before at_ms.
-                event = Timeout(max(self.now_ms(), current[2]), event.timer)
-            actions = self.core.handle(event)
-            self.events_handled += 1
+            self.groups_handled += 1
             await self._apply(actions)
 
     # -- actions out ----------------------------------------------------------------------
 
     async def _apply(self, actions: Iterable[Action]) -> None:
         batch = WriteBatch()
+        rest = []
         for action in actions:
             if isinstance(action, Persist):
                 batch.put(self.db, action.key, action.value)
-                continue
-            if len(batch):
-                await self._commit(batch)
+            else:
+                rest.append(action)
+        if len(batch):
+            await self._commit(batch)
+        for action in rest:
             if isinstance(action, Send):
-                self._send(action.to, action.message)
+                self._send(action.to, action.message, action.bulk)
             elif isinstance(action, Broadcast):
                 for to in action.to:
-                    self._send(to, action.message)
+                    self._send(to, action.message, action.bulk)
             elif isinstance(action, SetTimer):
                 self._set_timer(action.timer, action.at_ms)
             elif isinstance(action, CancelTimer):
@@ -202,17 +218,15 @@ class NetworkRuntime:
                     log.exception("deliver callback failed")
             else:
                 raise TypeError(f"unknown action {action!r}")
-        if len(batch):
-            await self._commit(batch)
 
     async def _commit(self, batch: WriteBatch) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.store.commit, batch)
 
-    def _send(self, to: NodeId, message: bytes) -> None:
+    def _send(self, to: NodeId, message: bytes, bulk: bool) -> None:
         if to == self.node_id:
             self.self_sends += 1
         else:
-            self.transport.send(to, message)
+            self.transport.send(to, message, bulk)
 
     def _set_timer(self, timer: str, at_ms: int) -> None:
         old = self._timers.pop(timer, None)

@@ -258,12 +258,13 @@ class Transport:
             return None
         return peer
 
-    def send(self, to: NodeId, message: bytes) -> bool:
-        """Queue `message` for `to`; False (and counted) if unknown, oversize or queue full."""
+    def send(self, to: NodeId, message: bytes, bulk: bool = False) -> bool:
+        """Queue `message` for `to`; False (and counted) if unknown, oversize or queue full.
+        `bulk` data goes after the protocol messages waiting for the same peer."""
         peer = self._peer_for(to, len(message))
         if peer is None:
             return False
-        if not peer.queue.put_nowait(message):
+        if not peer.queue.put_nowait(message, bulk):
             self._count(peer, "dropped_queue_full")
             return False
         return True

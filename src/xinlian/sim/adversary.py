@@ -18,7 +18,7 @@ def _sends(action: Action) -> list[Send] | None:
     if isinstance(action, Send):
         return [action]
     if isinstance(action, Broadcast):
-        return [Send(to, action.message) for to in action.to]
+        return [Send(to, action.message, action.bulk) for to in action.to]
     return None
 
 

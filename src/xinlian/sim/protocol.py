@@ -60,8 +60,11 @@ Event = Start | Receive | Timeout | Input
 
 @dataclass(frozen=True, slots=True)
 class Send:
+    """`bulk`: data (say a batch of transactions) that may wait behind protocol messages."""
+
     to: NodeId
     message: bytes
+    bulk: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Broadcast:
 
     to: tuple[NodeId, ...]
     message: bytes
+    bulk: bool = False
 
 
 @dataclass(frozen=True, slots=True)
