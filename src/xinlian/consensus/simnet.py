@@ -27,12 +27,6 @@ from xinlian.sim.protocol import Action, Core, Event
 from xinlian.sim.runtime import Simulation
 
 CHUNK_HEADER = struct.Struct(">QII")
-BULK = frozenset({"batch", "batch_response", "sync_response"})
-
-
-def urgent(message: bytes) -> bool:
-    """Control messages go ahead of batch data at a NIC (a separate, prioritised channel)."""
-    return kind(message) not in BULK  # submit time (ms), transaction count, chunk length
 
 
 def chunk(now_ms: int, count: int, tx_size: int) -> bytes:
@@ -112,7 +106,7 @@ class ConsensusNet:
         network = NetworkModel(link or LinkModel(latency_ms=10, jitter_ms=5),
                                nic_bytes_per_s=nic_bytes_per_s)
         cpu = crypto_cost(cpu_costs_us) if cpu_costs_us else None
-        self.sim = Simulation(seed, network, cpu_cost=cpu, classify=kind, urgent=urgent)
+        self.sim = Simulation(seed, network, cpu_cost=cpu, classify=kind)
         self.log = CommitLog()
         self.sim.observe(self.log.record)
         self.roots: dict[bytes, EpochRoot] = {}

@@ -84,7 +84,7 @@ class Synchronizer:
             current = tree.get(bytes(current.parent))
         if not blocks:
             return []
-        return [Send(sender, codec.encode(SyncResponse(blocks)))]
+        return [Send(sender, codec.encode(SyncResponse(blocks)), bulk=True)]
 
     def ask_epoch(self, now: int, peer: bytes, epoch: int) -> list[Action]:
         """Ask a peer that is already in a later epoch how `epoch` ended (rate-limited)."""

@@ -96,14 +96,12 @@ class Simulation:
 
     def __init__(self, seed: int, network: NetworkModel | None = None,
                  cpu_cost: CpuCost | None = None,
-                 classify: Callable[[bytes], str] | None = None,
-                 urgent: Callable[[bytes], bool] | None = None) -> None:
+                 classify: Callable[[bytes], str] | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.network = network or NetworkModel()
         self.cpu_cost = cpu_cost
         self.classify = classify  # names a message's kind for the statistics
-        self.urgent = urgent  # which messages take the NIC's priority class
         self.nodes: dict[NodeId, NodeState] = {}
         self.observers: list[Observer] = []
         self.interceptors: dict[NodeId, Interceptor] = {}
@@ -201,16 +199,15 @@ class Simulation:
     def _step(self, seq: int, kind: str, payload: Any) -> None:
         self.stats.events += 1
         if kind == "msg":
-            node, crashes, sender, message = payload
+            node, crashes, sender, message, _ = payload
             state = self.nodes[node]
             if state.core is None or state.crashes != crashes:
                 return  # arrived while the node was down
             self.stats.delivered += 1
             self._handle(node, Receive(self.now_ms, sender, message), seq)
         elif kind == "wire":  # at the receiver's NIC: wait for the ingress queue
-            node, crashes, sender, message = payload
-            read = self.network.read_in(node, len(message), self.now_us,
-                                        self.urgent is not None and self.urgent(message))
+            node, crashes, sender, message, bulk = payload
+            read = self.network.read_in(node, len(message), self.now_us, not bulk)
             self._schedule(read, "msg", payload)
         elif kind == "timer":
             node, incarnation, name, generation = payload
@@ -285,7 +282,7 @@ class Simulation:
     def _requeue(self, at_us: int, node: NodeId, event: Event) -> None:
         state = self.nodes[node]
         if isinstance(event, Receive):
-            self._schedule(at_us, "msg", (node, state.crashes, event.sender, event.message))
+            self._schedule(at_us, "msg", (node, state.crashes, event.sender, event.message, False))
         elif isinstance(event, Timeout):
             generation = state.timers.get(event.timer, 0) + 1
             state.timers[event.timer] = generation
@@ -299,11 +296,11 @@ class Simulation:
         if isinstance(action, Persist):
             state.store[action.key] = action.value
         elif isinstance(action, Send):
-            self._send(node, action.to, action.message, done_us)
+            self._send(node, action.to, action.message, done_us, bulk=action.bulk)
         elif isinstance(action, Broadcast):
             fingerprint = zlib.crc32(action.message)
             for to in action.to:
-                self._send(node, to, action.message, done_us, fingerprint)
+                self._send(node, to, action.message, done_us, fingerprint, action.bulk)
         elif isinstance(action, SetTimer):
             generation = state.timers.get(action.timer, 0) + 1
             state.timers[action.timer] = generation
@@ -316,7 +313,8 @@ class Simulation:
                 observer(node, done_us // 1000, action.value)
 
     def _send(self, sender: NodeId, to: NodeId, message: bytes, at_us: int | None = None,
-              fingerprint: int | None = None) -> None:
+              fingerprint: int | None = None, bulk: bool = False) -> None:
+        """Bulk messages (`Send.bulk`) queue behind protocol messages at the NICs."""
         if to == sender or to not in self.nodes:
             self.stats.undeliverable += 1  # to itself (the contract drops it) or to no one
             return
@@ -330,12 +328,11 @@ class Simulation:
             name = self.classify(message)
             self.stats.by_kind[name] += 1
             self.stats.bytes_by_kind[name] += size
-        left = self.network.departure(sender, size, at_us,
-                                      self.urgent is not None and self.urgent(message))
+        left = self.network.departure(sender, size, at_us, not bulk)
         arrives = self.network.arrival(sender, to, size, left, self.rng)
         self._note(at_us, "send", sender, to, fingerprint, arrives)
         if arrives is None:
             self.stats.lost += 1
             return
         kind = "msg" if self.network.nic_bytes_per_s is None else "wire"
-        self._schedule(arrives, kind, (to, self.nodes[to].crashes, sender, message))
+        self._schedule(arrives, kind, (to, self.nodes[to].crashes, sender, message, bulk))
