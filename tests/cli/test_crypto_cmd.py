@@ -23,6 +23,9 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str
     ["frost", "-n", "4", "--curve", "secp256k1"],
     ["roast", "-n", "7", "--faulty", "2", "--fault", "invalid"],
     ["tbls", "-n", "5", "--faulty", "1", "--fault", "invalid"],
+    ["tsm2", "-n", "3", "-t", "2"],
+    ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--curve", "sm2"],
+    ["pre", "-n", "4", "-t", "2", "--faulty", "2", "--fault", "invalid"],
 ])
 def test_each_command_reports_a_verified_result(capsys: pytest.CaptureFixture[str],
                                                 argv: list[str]) -> None:
@@ -33,6 +36,8 @@ def test_each_command_reports_a_verified_result(capsys: pytest.CaptureFixture[st
     assert set(report["dropped"]) >= {"malformed", "replayed", "wrong_session"}
     if "--faulty" in argv:
         assert report["identified"] == ([1] if argv[0] == "tbls" else [1, 2])
+    if argv[0] == "pre":
+        assert report["plaintext"] == "xinlian threshold demo"
 
 
 def test_a_failed_signing_exits_1_and_names_the_cheater(

@@ -72,8 +72,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faulty", type=int, default=0, help="how many parties misbehave")
     p.add_argument("--fault", default="silent", help="how they misbehave (see the docs)")
     p.add_argument("--message", default="xinlian threshold demo")
-    p.add_argument("--round-ms", type=int, default=1000,
-                   help="how long a party waits for one round's messages")
+    p.add_argument("--round-ms", type=int, default=None,
+                   help="how long a party waits for one round's messages "
+                        "(default 1000 in sim, 10000 with processes, which start slowly)")
     p.add_argument("--latency-ms", type=float, default=20.0, help="sim: one-way latency")
     p.add_argument("--loss", type=float, default=0.0, help="sim: message loss rate")
     p.add_argument("--deadline-s", type=float, default=120.0, help="processes: give up after")
@@ -83,7 +84,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     params = Params(protocol=args.protocol, parties=args.parties, threshold=args.threshold,
                     seed=args.seed, curve=getattr(args, "curve", ""), faulty=args.faulty,
-                    fault=args.fault, message=args.message, round_ms=args.round_ms,
+                    fault=args.fault, message=args.message,
+                    round_ms=args.round_ms or (1000 if args.mode == "sim" else 10_000),
                     refresh=getattr(args, "refresh", False),
                     reshare_to=getattr(args, "reshare_to", 0),
                     new_threshold=getattr(args, "new_threshold", 0),

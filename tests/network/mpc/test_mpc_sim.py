@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from xinlian.crypto import sm2
 from xinlian.network.mpc.envelope import MpcConfigError
 from xinlian.network.mpc.protocols import build
 from xinlian.network.mpc.setup import Params
@@ -90,10 +91,60 @@ def test_tbls_fails_with_fewer_than_t_valid_partials() -> None:
     assert not r["ok"] and r["identified"] == [1, 2]
 
 
-@pytest.mark.parametrize("protocol", ["dkg", "frost", "roast", "tbls"])
+def test_tsm2_signature_verifies_with_the_ordinary_sm2_verifier() -> None:
+    r = _run(protocol="tsm2", parties=5, threshold=3)
+    assert r["ok"] and r["verified"] and r["identified"] == []
+    assert sm2.verify(bytes.fromhex(r["public_key"]), b"xinlian threshold demo",
+                      bytes.fromhex(r["signature"]))
+
+
+@pytest.mark.parametrize("fault", ["silent", "invalid"])
+def test_tsm2_signs_without_the_misbehaving_parties_and_names_them(fault: str) -> None:
+    r = _run(protocol="tsm2", parties=5, threshold=2, faulty=2, fault=fault, round_ms=200)
+    assert r["ok"] and r["verified"] and r["identified"] == [1, 2]
+
+
+def test_tsm2_refuses_more_silent_parties_than_multiplication_allows() -> None:
+    with pytest.raises(MpcConfigError):
+        build(Params("tsm2", parties=5, threshold=3, faulty=1))
+
+
+@pytest.mark.parametrize("curve", ["sm2", "secp256k1"])
+def test_pre_receiver_decrypts_what_the_owner_encrypted(curve: str) -> None:
+    r = _run(protocol="pre", parties=5, threshold=3, curve=curve, message="病历 #7")
+    assert r["ok"] and r["plaintext"] == "病历 #7" and r["received"] == 5
+
+
+@pytest.mark.parametrize("fault", ["silent", "invalid"])
+def test_pre_decrypts_from_the_honest_proxies(fault: str) -> None:
+    r = _run(protocol="pre", parties=5, threshold=3, faulty=2, fault=fault)
+    assert r["ok"] and r["identified"] == ([1, 2] if fault == "invalid" else [])
+
+
+def test_pre_fails_with_fewer_than_m_honest_proxies_and_names_the_bad_ones() -> None:
+    r = _run(protocol="pre", parties=5, threshold=4, faulty=2, fault="invalid")
+    assert not r["ok"] and r["identified"] == [1, 2] and "plaintext" not in r
+
+
+@pytest.mark.parametrize("curve", ["ed25519", "secp256k1", "sm2"])
+def test_ring_double_use_is_linked_and_opened(curve: str) -> None:
+    r = _run(protocol="ring", parties=6, curve=curve, faulty=2, fault="double")
+    assert r["ok"] and r["accepted"] == 6 and r["linked"] == 2
+    assert r["opened"] == [1, 2] and r["identified"] == [1, 2]
+
+
+def test_ring_single_signatures_stay_anonymous_and_bad_ones_are_rejected() -> None:
+    r = _run(protocol="ring", parties=6, signers=5, faulty=2, fault="invalid")
+    assert r["ok"] and r["accepted"] == 3 and r["rejected"] == 2 and r["opened"] == []
+
+
+@pytest.mark.parametrize("protocol", ["dkg", "frost", "roast", "tbls", "tsm2", "ring", "pre"])
 def test_one_seed_gives_one_transcript(protocol: str) -> None:
-    kw = {"protocol": protocol, "parties": 5, "faulty": 1,
-          "fault": "invalid" if protocol != "roast" else "mixed"}
+    fault = {"roast": "mixed", "ring": "double"}.get(protocol, "invalid")
+    # PRE's kfrags carry SM2 signatures whose nonce the library draws; secp256k1 uses Ed25519.
+    kw = {"protocol": protocol, "parties": 5, "faulty": 1, "fault": fault,
+          "threshold": 3 if protocol in ("tsm2", "pre") else 0,
+          "curve": "secp256k1" if protocol == "pre" else ""}
     first, again = _run(seed=7, **kw), _run(seed=7, **kw)
     other = _run(seed=8, **kw)
     for r in (first, again):

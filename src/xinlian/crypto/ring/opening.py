@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from xinlian import codec
 from xinlian.crypto import dleq
 from xinlian.crypto.dkg import PublicKeyPackage
 from xinlian.crypto.dleq import DleqProof
-from xinlian.crypto.groups import Element, Group, GroupError, Scalar, lagrange_coefficient
+from xinlian.crypto.groups import Element, Group, GroupError, Rng, Scalar, lagrange_coefficient
 from xinlian.crypto.ring.common import (
     InvalidOpeningError,
     MalformedRingSignatureError,
@@ -67,8 +68,10 @@ def _opening_context(signature: RingSignature) -> bytes:
     return codec.encode(signature)
 
 
-def partial_open(signature: RingSignature, index: int, share: Scalar) -> PartialOpening:
-    """Opener `index`'s share y_i * C1, with a proof against its public share key y_i * G."""
+def partial_open(signature: RingSignature, index: int, share: Scalar,
+                 rng: Rng = os.urandom) -> PartialOpening:
+    """Opener `index`'s share y_i * C1, with a proof against its public share key y_i * G
+    (`rng`: the proof's nonce source, seeded only for reproducible runs)."""
     group = share.group
     c1, _ = _escrow_points(group, signature)
     d = share * c1
@@ -78,6 +81,7 @@ def partial_open(signature: RingSignature, index: int, share: Scalar) -> Partial
         [group.generator(), c1],
         [group.base_mul(share), d],
         context=_opening_context(signature) + index.to_bytes(4, "big"),
+        rng=rng,
     )
     return PartialOpening(index=index, share=d.encode(), proof=proof)
 

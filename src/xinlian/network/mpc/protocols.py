@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xinlian.network.mpc import dkg, frost, roast, tbls
+from xinlian.network.mpc import dkg, frost, pre, ring, roast, tbls, tsm2
 from xinlian.network.mpc.envelope import MpcConfigError
 from xinlian.network.mpc.setup import Params, Setup
 
@@ -13,6 +13,9 @@ SETUPS: dict[str, Callable[[Params], Setup]] = {
     "frost": frost.setup,
     "roast": roast.setup,
     "tbls": tbls.setup,
+    "tsm2": tsm2.setup,
+    "ring": ring.setup,
+    "pre": pre.setup,
 }
 
 
