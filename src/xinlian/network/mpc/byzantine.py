@@ -9,6 +9,7 @@ replace it. Protocol modules build payload-level attacks with `rewrite_payload`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from xinlian import codec
@@ -51,7 +52,5 @@ def rewrite_payload(change: Callable[[bytes], bytes | None]) -> Tamper:
         if payload is None:
             return ()
         data = codec.encode(Envelope(env.protocol, env.session, env.sender, env.seq, payload))
-        if isinstance(action, Send):
-            return (Send(action.to, data),)
-        return (Broadcast(action.to, data),)
+        return (replace(action, message=data),)
     return tamper
