@@ -46,7 +46,9 @@ def test_tsm2_in_processes_gives_a_standard_sm2_signature() -> None:
 
 
 def test_roast_in_processes_signs_despite_cheating_and_silent_signers() -> None:
-    """ROAST has no deadlines: it finishes as soon as t honest signers have answered."""
+    """ROAST has no deadlines: it finishes as soon as t honest signers have answered. Which
+    signers a session draws depends on arrival order, so the cheater (2) is named only if a
+    session included it; the silent (1) and absent (3) signers never can be."""
     r = run_processes(build(Params("roast", parties=6, threshold=3, seed=24, faulty=3,
                                    fault="mixed")), deadline_s=60).report()
-    assert r["finished"] and r["ok"] and r["verified"] and r["identified"] == [2]
+    assert r["finished"] and r["ok"] and r["verified"] and set(r["identified"]) <= {2}
