@@ -78,6 +78,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(default 1000 in sim, 10000 with processes, which start slowly)")
     p.add_argument("--latency-ms", type=float, default=20.0, help="sim: one-way latency")
     p.add_argument("--loss", type=float, default=0.0, help="sim: message loss rate")
+    p.add_argument("--measured", action="store_true",
+                   help="sim: charge each party the CPU time it really used, as if on its own "
+                        "machine (simulated time = completion time; transcript not reproducible)")
     p.add_argument("--deadline-s", type=float, default=120.0, help="processes: give up after")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -93,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     signers=getattr(args, "signers", 0), openers=getattr(args, "openers", 3),
                     opener_threshold=getattr(args, "opener_threshold", 2))
     setup = build(params)
-    result = (run_sim(setup, latency_ms=args.latency_ms, loss=args.loss) if args.mode == "sim"
+    result = (run_sim(setup, latency_ms=args.latency_ms, loss=args.loss, measured=args.measured)
+              if args.mode == "sim"
               else run_processes(setup, deadline_s=args.deadline_s))
     report = result.report()
     print(json.dumps(report) if args.json else human(result))

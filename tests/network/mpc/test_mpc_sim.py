@@ -156,3 +156,12 @@ def test_one_seed_gives_one_transcript(protocol: str) -> None:
 def test_roast_with_a_hundred_signers() -> None:
     r = _run(protocol="roast", parties=100, faulty=30, fault="mixed")
     assert r["ok"] and r["verified"] and r["sessions_started"] >= 1
+
+
+def test_measured_runs_charge_real_cpu_time_as_simulated_time() -> None:
+    setup = build(Params("tsm2", parties=3, threshold=2))
+    free = run_sim(setup, latency_ms=0, jitter_ms=0)
+    charged = run_sim(build(Params("tsm2", parties=3, threshold=2)), latency_ms=0, jitter_ms=0,
+                      measured=True)
+    assert free.finished and charged.finished and charged.summary["ok"]
+    assert free.sim_ms == 0 and charged.sim_ms is not None and charged.sim_ms > 0

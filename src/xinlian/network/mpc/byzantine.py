@@ -31,8 +31,10 @@ class Byzantine:
 
 
 def inner(core: Core) -> Any:
-    """The honest core inside a possibly Byzantine one (for counters and state)."""
-    return core.inner if isinstance(core, Byzantine) else core
+    """The protocol core inside any wrappers (Byzantine, timed), for counters and state."""
+    while hasattr(core, "inner"):
+        core = core.inner
+    return core
 
 
 def silent(action: Action) -> Sequence[Action]:

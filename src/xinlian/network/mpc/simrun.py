@@ -1,16 +1,18 @@
 """Run one protocol's party cores in the seeded discrete-event simulator (xinlian.sim).
 
 The run ends when every finisher has delivered its outcome, or at the simulated deadline.
-Time is simulated: latency and jitter come from the network model, computation takes no
-simulated time (the wall-clock time of the whole run is reported beside it). The same
-seed gives the same schedule, the same messages and so the same trace hash.
+Time is simulated: latency and jitter come from the network model, and computation takes no
+simulated time, so the same seed gives the same schedule, the same messages and the same
+trace hash. With `measured=True` each party is charged the CPU time its handler really
+took in this process, as if every party ran on its own machine: the simulated time is then
+a completion time for n parallel machines (and no longer reproducible bit for bit).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,7 @@ from xinlian.network.mpc.byzantine import inner
 from xinlian.network.mpc.envelope import DROP_REASONS, MpcCore
 from xinlian.network.mpc.setup import Outcome, Setup
 from xinlian.sim.network import LinkModel, NetworkModel
-from xinlian.sim.protocol import Core, NodeId
+from xinlian.sim.protocol import Action, Core, Event, NodeId
 from xinlian.sim.runtime import Factory, Simulation
 
 Prepare = Callable[[Simulation, Mapping[int, NodeId]], None]
@@ -68,19 +70,39 @@ def tally(cores: list[MpcCore]) -> tuple[dict[str, int], dict[int, int]]:
     return dict(dropped), dict(faults)
 
 
-def _factory(setup: Setup, party: int, roster: Mapping[int, NodeId]) -> Factory:
+class Timed:
+    """A core that remembers how long its last `handle` took (for `measured` runs)."""
+
+    def __init__(self, core: Core) -> None:
+        self.inner = core
+        self.last_us = 0
+
+    def handle(self, event: Event) -> Sequence[Action]:
+        started = time.perf_counter_ns()
+        actions = self.inner.handle(event)
+        self.last_us = (time.perf_counter_ns() - started) // 1000
+        return actions
+
+
+def _charged(_node: NodeId, core: Core, _event: Event, _actions: Sequence[Action]) -> int:
+    return core.last_us if isinstance(core, Timed) else 0
+
+
+def _factory(setup: Setup, party: int, roster: Mapping[int, NodeId],
+             measured: bool) -> Factory:
     def make(_node: NodeId, _store: Mapping[bytes, bytes]) -> Core:
-        return setup.make_core(party, roster)
+        core = setup.make_core(party, roster)
+        return Timed(core) if measured else core
     return make
 
 
 def run_sim(setup: Setup, *, latency_ms: float = 20.0, jitter_ms: float = 5.0,
             loss: float = 0.0, deadline_ms: int = 3_600_000,
-            prepare: Prepare | None = None) -> RunResult:
+            prepare: Prepare | None = None, measured: bool = False) -> RunResult:
     """Run `setup` in a simulation seeded with its parameters' seed."""
     roster = {i: node_id(i) for i in setup.parties}
     network = NetworkModel(default=LinkModel(latency_ms, jitter_ms, loss))
-    sim = Simulation(setup.params.seed, network)
+    sim = Simulation(setup.params.seed, network, cpu_cost=_charged if measured else None)
     outcomes: dict[int, Outcome] = {}
     by_node = {node: i for i, node in roster.items()}
 
@@ -89,7 +111,7 @@ def run_sim(setup: Setup, *, latency_ms: float = 20.0, jitter_ms: float = 5.0,
 
     sim.observe(observe)
     for i in setup.parties:
-        sim.add_node(roster[i], _factory(setup, i, roster))
+        sim.add_node(roster[i], _factory(setup, i, roster, measured))
     if prepare is not None:
         prepare(sim, roster)
     started = time.perf_counter()
