@@ -11,12 +11,13 @@ import asyncio
 import json
 import shutil
 import signal
+import sys
 import tomllib
 from pathlib import Path
 
 from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
-from xinlian.node.bft import BftNode
+from xinlian.node.bft import BftNode, catch_up
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.service import Node
@@ -28,8 +29,9 @@ CONSENSUS_KEY_FILE = "consensus_key.json"
 
 
 def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str,
-                  rpc_port: int) -> Genesis:
-    """Create a data directory: genesis config, node key, node.toml and block 0."""
+                  rpc_port: int, listen: str | None = None) -> Genesis:
+    """Create a data directory: genesis config, node key, node.toml and block 0; `listen`
+    (host:port) is where a validator added after genesis accepts its peers."""
     genesis = load_genesis(config)
     suite = genesis.crypto_suite()
     if (data / NODE_FILE).exists():
@@ -45,9 +47,11 @@ def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str
         key = suite.generate_signing_key()
         write_key(data / KEY_FILE, suite, key)
     shutil.copyfile(config, data / GENESIS_FILE)
+    if listen is not None:
+        _host_port(listen)
     (data / NODE_FILE).write_text(
-        f'key = "{KEY_FILE}"\nrpc_host = "{rpc_host}"\nrpc_port = {rpc_port}\n',
-        encoding="utf-8")
+        f'key = "{KEY_FILE}"\nrpc_host = "{rpc_host}"\nrpc_port = {rpc_port}\n'
+        + (f'listen = "{listen}"\n' if listen is not None else ""), encoding="utf-8")
     asyncio.run(Node(data, genesis, key).stop())  # writes block 0
     return genesis
 
@@ -56,10 +60,17 @@ def init(args: argparse.Namespace) -> int:
     data = Path(args.data)
     genesis = init_data_dir(Path(args.config), data,
                             Path(args.node_key) if args.node_key else None,
-                            args.rpc_host, args.rpc_port)
+                            args.rpc_host, args.rpc_port, args.listen)
     print(json.dumps({"data": str(data), "chain_id": genesis.chain_id, "suite": genesis.suite,
                       "genesis_hash": genesis.hash().hex()}))
     return 0
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise NodeConfigError(f"listen address {value!r} is not host:port")
+    return host, int(port)
 
 
 def _node_config(data: Path) -> dict[str, object]:
@@ -77,6 +88,14 @@ async def _serve(data: Path, host: str, port: int) -> None:
     if genesis.validators:  # a BFT chain: this node is a validator
         secret = read_consensus_secret(data / str(config.get("consensus_key",
                                                              CONSENSUS_KEY_FILE)))
+        listen = config.get("listen")
+        # a validator added after genesis first catches up from its peers' state snapshot
+        synced = await catch_up(data, genesis, key, _host_port(str(listen)) if listen else None)
+        if synced is not None:
+            print(json.dumps({"event": "caught_up", "height": synced.block.header.height,
+                              "epoch": synced.root.committee.epoch,
+                              "state_entries": len(synced.state.leaves)}),
+                  file=sys.stderr, flush=True)
         node = BftNode(data, genesis, key, secret)
     else:
         node = Node(data, genesis, key)
@@ -112,6 +131,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--node-key", help="node key file (default: generate one)")
     p.add_argument("--rpc-host", default="127.0.0.1")
     p.add_argument("--rpc-port", type=int, default=8545)
+    p.add_argument("--listen", help="host:port for peers: a validator added after genesis "
+                                    "(its endpoint in the AddValidator proposal)")
     p.set_defaults(func=init)
 
     node = sub.add_parser("node", help="run a node").add_subparsers(dest="node_cmd",

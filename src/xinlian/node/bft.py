@@ -15,6 +15,14 @@ below the parent's); each node signs the header it stores, attesting it to its c
 A committed block and the marker of the consensus block it came from are written in one
 atomic commit. On restart, consensus blocks committed above that marker are applied again
 from the core's persisted blocks and batches before the node serves.
+
+Joining. A node that is not a genesis validator and has never run consensus catches up
+from a state snapshot before it starts (`catch_up`, the protocol in statesync.py): the
+proven epoch root it joins at, the ledger block that epoch starts on (attested by more
+than 1/3 of the committee's power) and the state under it are written in one commit, with
+the epoch proofs and blocks a member that lived through those epochs would hold; then it
+runs as any member, from that root. Every validator answers those requests (`serve`), from
+its consensus store and from the ledger block recorded when each epoch started.
 """
 
 from __future__ import annotations
@@ -26,9 +34,13 @@ from pathlib import Path
 
 from xinlian import codec
 from xinlian.codec import Struct
+from xinlian.consensus import blocks as consensus_blocks
+from xinlian.consensus.blocks import block_id
 from xinlian.consensus.certificates import VoteKey
 from xinlian.consensus.committee import Committee, EpochRoot, Member
 from xinlian.consensus.core import (
+    EPOCH_KEY,
+    PROOF_PREFIX,
     Committed,
     ConsensusCore,
     EpochStarted,
@@ -43,18 +55,25 @@ from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.system import validators
+from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
+from xinlian.ledger.block import Block as LedgerBlock
+from xinlian.ledger.block import header_hash, sign_header
 from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES, Genesis, Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
 from xinlian.network.membership import Membership, PeerInfo
 from xinlian.network.runtime import NetworkRuntime, persisted
 from xinlian.network.transport import Transport
-from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB
+from xinlian.node import statesync
+from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.service import Node, now_ms
+from xinlian.sim.protocol import NodeId
 from xinlian.storage.kv import WriteBatch
+from xinlian.storage.snapshot import Chunk, read_chunk
 
 _APPLIED = b"consensus_applied"
+_EPOCH_LEDGER = b"epoch_ledger/"  # + epoch: the ledger height that epoch starts on
 MAX_FORWARD = 5000
 
 
@@ -93,6 +112,94 @@ def genesis_root(genesis: Genesis) -> EpochRoot:
     return EpochRoot(committee_of(suite, genesis.validators, 0), 0, genesis.hash())
 
 
+def _epoch_ledger_key(epoch: int) -> bytes:
+    return _EPOCH_LEDGER + str(epoch).encode()
+
+
+# -- joining from a snapshot -------------------------------------------------------------------
+
+def needs_snapshot(chain: ChainStore, genesis: Genesis, node_id: bytes) -> bool:
+    """A node that is no genesis validator and has never entered an epoch must catch up."""
+    return (genesis_root(genesis).committee.index(node_id) is None
+            and chain.store.get(CONSENSUS_DB, EPOCH_KEY) is None)
+
+
+async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
+                   listen: tuple[str, int] | None,
+                   config: statesync.SyncConfig | None = None) -> statesync.Synced | None:
+    """Bring a joining validator's data directory to a snapshot of the current epoch, from
+    the genesis validators (reached over the authenticated transport, this node listening
+    on `listen`: its endpoint in the AddValidator proposal). Returns None at once when the
+    node does not need it (see `needs_snapshot`)."""
+    suite = genesis.crypto_suite()
+    node_id = address_of(key.public_key, suite.hash_bytes)
+    chain = ChainStore(Path(data_dir) / "chain", genesis)
+    try:
+        if chain.head is None:
+            chain.init_genesis(key, genesis.timestamp_ms)
+        if not needs_snapshot(chain, genesis, node_id):
+            return None
+        if listen is None:
+            raise NodeConfigError("a joining validator needs its listen address "
+                                  "(`xinlian init --listen host:port`)")
+        root = genesis_root(genesis)
+
+        def valid_block(block: LedgerBlock) -> bool:
+            header = block.header
+            try:
+                hashes = chain.tx_hashes(block)
+            except (XinlianError, codec.CodecError):
+                return False
+            return (header.chain_id == genesis.chain_id and header.tx_count == len(hashes)
+                    and merkle.root(hashes, suite.hash_bytes) == header.tx_root)
+
+        sync = statesync.StateSync(node_id, root, root.committee.nodes, suite.hash_bytes,
+                                   valid_block, config)
+        transport = Transport(suite, key, membership_of(suite, genesis.validators),
+                              listen=listen)
+        done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
+
+        def deliver(value: object) -> None:
+            if isinstance(value, statesync.Synced) and not done.done():
+                done.set_result(value)
+
+        runtime = NetworkRuntime(sync, transport, chain.store, deliver=deliver, db=CONSENSUS_DB)
+        await runtime.start()
+        try:
+            synced = await done
+        finally:
+            await runtime.stop()
+        _write_snapshot(chain, synced, key)
+        return synced
+    finally:
+        chain.close()
+
+
+def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey) -> None:
+    """One commit: the state and ledger block at the snapshot, the epoch proofs and blocks,
+    the epoch root consensus starts from, and the applied marker."""
+    header = synced.block.header
+    batch = WriteBatch()
+    if header.height > chain.height:
+        synced.state.write(chain.tree, header.height, batch)
+        stored = LedgerBlock(header, sign_header(header, key), list(synced.block.txs))
+        chain.index.write_block(batch, height=header.height,
+                                block_hash=header_hash(header, chain.hash),
+                                block=codec.encode(stored), txs=[])
+    committee = synced.root.committee
+    for proof in synced.proofs:
+        batch.put(CONSENSUS_DB, PROOF_PREFIX + str(proof.qc.epoch).encode(),
+                  codec.encode(proof.qc))
+        for block in proof.blocks:
+            batch.put(CONSENSUS_DB, consensus_blocks.PREFIX + block_id(committee, block),
+                      codec.encode(block))
+    batch.put(CONSENSUS_DB, EPOCH_KEY, codec.encode(synced.root))
+    batch.put(NODE_META_DB, _APPLIED,
+              codec.encode(Applied(synced.root.height, bytes(synced.root.block_id))))
+    batch.put(NODE_META_DB, _epoch_ledger_key(committee.epoch), codec.encode(header.height))
+    chain.store.commit(batch)
+
+
 class BftNode(Node):
     """A validator of a BFT chain (genesis lists validators); see the module docstring."""
 
@@ -113,6 +220,8 @@ class BftNode(Node):
         self.transport = Transport(suite, key, membership_of(suite, members), listen=listen)
         self.runtime = NetworkRuntime(self.core, self.transport, self.chain.store,
                                       deliver=self._deliver, db=CONSENSUS_DB)
+        self._to_consensus = self.transport.on_message
+        self.transport.on_message = self._on_message
         self._blocks: deque[Committed] = deque()
         self._ready: dict[bytes, bytes] = {}  # digest -> batch payload, until applied
         self._forwarded: set[bytes] = set()
@@ -162,6 +271,37 @@ class BftNode(Node):
             await self._apply(Committed(block.epoch, block.height, block.round, bid,
                                         tuple(digests), 0, block.reconfig), payloads)
 
+    # -- state sync, serving side (statesync.SnapshotSource) ----------------------------
+
+    def _on_message(self, sender: NodeId, message: bytes) -> None:
+        if not statesync.is_sync_message(message):
+            self._to_consensus(sender, message)
+            return
+        reply = statesync.serve(message, self)
+        if reply is not None:
+            self.transport.send(sender, reply)
+
+    def epoch_proofs(self, start: int, limit: int) -> list[statesync.EpochProof]:
+        proofs = []
+        for epoch in range(max(start, 0), max(start, 0) + limit):
+            qc = self.core.proofs.get(epoch)
+            proof = None if qc is None else statesync.epoch_proof(qc, self.core.tree.get)
+            if proof is None:
+                break
+            proofs.append(proof)
+        return proofs
+
+    def epoch_block(self, epoch: int) -> LedgerBlock | None:
+        raw = self.chain.store.get(NODE_META_DB, _epoch_ledger_key(epoch))
+        if raw is None:
+            return self.chain.block(0) if epoch == 0 else None
+        return self.chain.block(codec.decode(raw, int))
+
+    def chunk(self, height: int, prefix: str) -> Chunk | None:
+        if not 0 <= height <= self.chain.height:
+            return None
+        return read_chunk(self.chain.tree, height, prefix)
+
     # -- from the consensus core -------------------------------------------------------
 
     def _deliver(self, value: object) -> None:
@@ -204,6 +344,10 @@ class BftNode(Node):
         batch.put(NODE_META_DB, _APPLIED,
                   codec.encode(Applied(committed.height, committed.block_id)))
         prepared, receipts = self._build(txs, timestamp, batch, self._leader_key(committed))
+        if committed.reconfig is not None:  # the next epoch starts on this ledger block
+            height = prepared.block.header.height if prepared is not None else head.header.height
+            batch.put(NODE_META_DB, _epoch_ledger_key(committed.reconfig.epoch),
+                      codec.encode(height))
         await asyncio.get_running_loop().run_in_executor(
             self._committer, self.chain.store.commit, batch)
         self.applied = Applied(committed.height, committed.block_id)

@@ -18,3 +18,24 @@ class NotFound(NodeError):
 class NodeConfigError(NodeError):
     code = 6502
     name = "bad_config"
+
+
+class StateSyncError(NodeError):
+    """A peer's answer during state sync (node/statesync.py) that fails verification."""
+
+    code = 6503
+    name = "state_sync_error"
+
+
+class BadEpochProof(StateSyncError):
+    """An epoch change whose certificate, blocks or next committee do not check out."""
+
+    code = 6504
+    name = "bad_epoch_proof"
+
+
+class BadLedgerBlock(StateSyncError):
+    """A ledger block offered as a snapshot's base that is not well formed."""
+
+    code = 6505
+    name = "bad_ledger_block"
