@@ -1,0 +1,335 @@
+"""State sync, sans-I/O: a joining node against honest, lying, corrupting and silent peers.
+
+The epoch proofs are real: a simulated 4-member committee switches to a 5-member one, and
+its cores' certificates and blocks are what the peers serve. The state is a real tree.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from xinlian import codec
+from xinlian.consensus.committee import EpochRoot
+from xinlian.consensus.core import Config, ConsensusCore, Reconfigure
+from xinlian.consensus.local import local_committee, node_name
+from xinlian.consensus.messages import QC, Block
+from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.simnet import ConsensusNet
+from xinlian.crypto.hashes import sha256
+from xinlian.crypto.suites import get_suite
+from xinlian.ledger import merkle
+from xinlian.ledger.block import Block as LedgerBlock
+from xinlian.ledger.block import BlockHeader, sign_header
+from xinlian.node import statesync
+from xinlian.node.errors import BadEpochProof
+from xinlian.node.statesync import (
+    MAX_PROOFS,
+    SYNC_TIMER,
+    ChunkResponse,
+    EpochProof,
+    EpochsRequest,
+    StateResponse,
+    StateSync,
+    SyncConfig,
+    Synced,
+    epoch_proof,
+    next_root,
+)
+from xinlian.sim.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
+from xinlian.storage import jmt
+from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.snapshot import Chunk, Leaf, read_chunk
+
+JOINER = node_name(4)
+FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=100)
+
+
+@dataclass
+class Epochs:
+    genesis: EpochRoot
+    core: ConsensusCore  # a member that lived through the change to epoch 1
+
+
+@pytest.fixture(scope="module")
+def epochs() -> Epochs:
+    network = ConsensusNet(4, 7, config=FAST)
+    network.load(500, 100, 0, 100_000)
+    five, _ = local_committee(5, epoch=1)
+    for node in network.committee.nodes:
+        network.sim.input(node, Reconfigure(five), at_ms=500)
+    network.run(2500)
+    core = network.core(node_name(0))
+    assert core.epoch == 1
+    return Epochs(network.genesis, core)
+
+
+@pytest.fixture(scope="module")
+def ledger() -> Iterator[tuple[jmt.StateTree, LedgerBlock]]:
+    """A state of 300 entries at version 7 and the ledger block over it."""
+    with tempfile.TemporaryDirectory() as tmp, \
+            Store(Path(tmp) / "db", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store:
+        tree = jmt.StateTree(store, sha256)
+        batch = WriteBatch()
+        root = tree.apply(7, {b"k%d" % i: b"v%d" % i for i in range(300)}, batch)
+        store.commit(batch)
+        yield tree, _block(7, root)
+
+
+def _block(height: int, state_root: bytes) -> LedgerBlock:
+    key = get_suite("intl").generate_signing_key(bytes(32))
+    header = BlockHeader("test", height, bytes(32), 0, 0, merkle.root([], sha256),
+                         state_root, merkle.root([], sha256), key.public_key)
+    return LedgerBlock(header, sign_header(header, key), [])
+
+
+def _valid(block: LedgerBlock) -> bool:
+    return block.header.chain_id == "test" and not block.txs
+
+
+@dataclass
+class Peer:
+    """A validator answering with statesync.serve; `tamper` may rewrite its answers."""
+
+    epochs: Epochs
+    tree: jmt.StateTree
+    block: LedgerBlock
+    tamper: Callable[[bytes], bytes | None] = lambda reply: reply
+    served: int = field(default=0)
+
+    def epoch_proofs(self, start: int, limit: int) -> list[EpochProof]:
+        core = self.epochs.core
+        qcs = [core.proofs[e] for e in range(start, start + limit) if e in core.proofs]
+        return [p for qc in qcs if (p := epoch_proof(qc, core.tree.get)) is not None]
+
+    def epoch_block(self, epoch: int) -> LedgerBlock | None:
+        return self.block if epoch == 1 else None
+
+    def chunk(self, height: int, prefix: str) -> Chunk | None:
+        return read_chunk(self.tree, height, prefix, max_leaves=16)
+
+    def answer(self, request: bytes) -> bytes | None:
+        self.served += 1
+        reply = statesync.serve(request, self)
+        return None if reply is None else self.tamper(reply)
+
+
+def run(client: StateSync, peers: dict[bytes, Peer], limit_ms: int = 60_000) -> Synced:
+    """Deliver every request to its peer and every answer back, in order; fire the timer
+    when nothing is in flight. Deterministic: no clock, no randomness."""
+    now = 0
+    queue: list[Action] = list(client.handle(Start(now)))
+    timer = None
+    while now < limit_ms:
+        while queue:
+            action = queue.pop(0)
+            if isinstance(action, Deliver):
+                assert isinstance(action.value, Synced)
+                return action.value
+            if isinstance(action, SetTimer):
+                timer = action.at_ms
+            elif isinstance(action, Send):
+                reply = peers[action.to].answer(action.message)
+                if reply is not None:
+                    now += 1
+                    queue += client.handle(Receive(now, action.to, reply))
+        assert timer is not None
+        now = max(now, timer)
+        queue += client.handle(Timeout(now, SYNC_TIMER))
+    raise AssertionError("state sync did not finish")
+
+
+def client(epochs: Epochs, **config: int) -> StateSync:
+    return StateSync(JOINER, epochs.genesis, epochs.genesis.committee.nodes, sha256, _valid,
+                     SyncConfig(**config) if config else None)
+
+
+def peers_of(epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock],
+             **tampers: Callable[[bytes], bytes | None]) -> dict[bytes, Peer]:
+    tree, block = ledger
+    out = {}
+    for i, node in enumerate(epochs.genesis.committee.nodes):
+        tamper = tampers.get(f"p{i}")
+        out[node] = Peer(epochs, tree, block, tamper) if tamper else Peer(epochs, tree, block)
+    return out
+
+
+def check(synced: Synced, epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    tree, block = ledger
+    assert synced.root == epochs.core.root
+    assert synced.block == block
+    assert synced.state.leaves == {bytes(n.path): bytes(n.value) for n in tree.leaves(7) or []}
+
+
+# -- epoch proofs --------------------------------------------------------------------------
+
+def test_a_real_epoch_change_proves_the_next_root(epochs: Epochs) -> None:
+    proof = epoch_proof(epochs.core.proofs[0], epochs.core.tree.get)
+    assert proof is not None
+    assert next_root(epochs.genesis, proof, Counter()) == epochs.core.root
+
+
+def _tampered(epochs: Epochs) -> list[EpochProof]:
+    proof = epoch_proof(epochs.core.proofs[0], epochs.core.tree.get)
+    assert proof is not None
+    qc, blocks = proof.qc, proof.blocks
+    six, _ = local_committee(6, epoch=1)
+    ending = blocks[-1]
+    forged_end = Block(ending.epoch, ending.round, ending.height, ending.parent, ending.author,
+                       ending.justify, ending.tc, ending.payload, six)
+    bits = bytearray(qc.cert.signers)
+    bits[0] ^= 0x80
+    return [
+        EpochProof(qc, [*blocks[:-1], forged_end]),          # another next committee
+        EpochProof(qc, blocks[:1]),                          # no block ending the epoch
+        EpochProof(qc, [blocks[0], *blocks[2:]]),            # a gap in the chain
+        EpochProof(QC(qc.epoch, qc.round, qc.height, bytes(32), qc.cert), blocks),
+        EpochProof(QC(qc.epoch + 1, qc.round, qc.height, qc.block_id, qc.cert), blocks),
+        EpochProof(QC(qc.epoch, qc.round, qc.height, qc.block_id,
+                      type(qc.cert)(bytes(bits), qc.cert.signatures)), blocks),
+    ]
+
+
+def test_forged_epoch_proofs_are_refused(epochs: Epochs) -> None:
+    for bad in _tampered(epochs):
+        with pytest.raises(BadEpochProof):
+            next_root(epochs.genesis, bad, Counter())
+
+
+# -- whole runs ----------------------------------------------------------------------------
+
+def test_honest_peers_give_the_epoch_root_ledger_block_and_state(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    sync = client(epochs)
+    synced = run(sync, peers_of(epochs, ledger))
+    check(synced, epochs, ledger)
+    assert sync.metrics["chunks"] > 10 and not sync.skipped  # 300 leaves, 16 per chunk
+    assert sync.handle(Timeout(10**9, SYNC_TIMER)) == []  # done: nothing more happens
+
+
+def test_a_run_is_deterministic(epochs: Epochs,
+                                ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    traces = []
+    for _ in range(2):
+        sync = client(epochs)
+        run(sync, peers_of(epochs, ledger))
+        traces.append(dict(sync.metrics))
+    assert traces[0] == traces[1]
+
+
+def _corrupt_chunks(reply: bytes) -> bytes:
+    message = statesync.decode_sync(reply)
+    if not isinstance(message, ChunkResponse) or not message.chunk.leaves:
+        return reply
+    leaves = list(message.chunk.leaves)
+    leaves[0] = Leaf(leaves[0].path, leaves[0].value + b"!")
+    return codec.encode(ChunkResponse(message.height, Chunk(message.chunk.prefix, leaves, [])))
+
+
+def test_a_peer_sending_bad_chunks_is_skipped(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    sync = client(epochs)
+    peers = peers_of(epochs, ledger, p1=_corrupt_chunks)
+    check(run(sync, peers), epochs, ledger)
+    assert sync.metrics["bad_bad_snapshot_chunk"] >= 1
+    assert sync.skipped == {epochs.genesis.committee.nodes[1]}
+
+
+def _other_header(reply: bytes) -> bytes:
+    message = statesync.decode_sync(reply)
+    if isinstance(message, StateResponse):
+        return codec.encode(StateResponse(message.epoch, _block(7, bytes(31) + b"\x01")))
+    return reply
+
+
+def test_one_lying_member_cannot_make_a_header_trusted(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    # validity in the 5-member committee is 2: the liar alone never reaches it
+    sync = client(epochs)
+    check(run(sync, peers_of(epochs, ledger, p0=_other_header)), epochs, ledger)
+    # and one honest attestation is not enough either: with the liar and two silent
+    # peers, the node keeps asking and trusts no header
+    sync = client(epochs, retry_ms=100)
+    silent = peers_of(epochs, ledger, p0=_other_header, p1=lambda _: None,
+                      p2=lambda _: None)
+    with pytest.raises(AssertionError, match="did not finish"):
+        run(sync, silent, limit_ms=3000)
+    assert sync.phase == "attest" and sync.block is None
+
+
+def _forge_epochs(reply: bytes) -> bytes:
+    message = statesync.decode_sync(reply)
+    if isinstance(message, statesync.EpochsResponse) and message.proofs:
+        proof = message.proofs[0]
+        return codec.encode(statesync.EpochsResponse([EpochProof(proof.qc, proof.blocks[:1])]))
+    return reply
+
+
+def test_silent_and_forging_peers_are_passed_over(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    sync = client(epochs)
+    peers = peers_of(epochs, ledger, p1=lambda _: None, p2=_forge_epochs)
+    check(run(sync, peers), epochs, ledger)
+    assert sync.metrics["timeouts"] >= 1
+    assert sync.metrics["bad_bad_epoch_proof"] >= 1
+
+
+def test_a_node_not_yet_in_the_committee_waits_and_asks_again(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    sync = client(epochs)
+    ahead = peers_of(epochs, ledger)
+    no_epochs = codec.encode(statesync.EpochsResponse([]))
+    behind = {n: Peer(epochs, *ledger, tamper=lambda r: no_epochs if statesync.decode_sync(r)
+                      .__class__ is statesync.EpochsResponse else r) for n in ahead}
+    actions = sync.handle(Start(0))
+    request = next(a for a in actions if isinstance(a, Send))
+    reply = behind[request.to].answer(request.message)
+    assert reply is not None
+    assert sync.handle(Receive(1, request.to, reply)) == []
+    assert sync.metrics["not_member_yet"] == 1 and sync.phase == "epochs"
+    again = [a for a in sync.handle(Timeout(2000, SYNC_TIMER)) if isinstance(a, Send)]
+    assert len(again) == 1 and isinstance(statesync.decode_sync(again[0].message),
+                                          EpochsRequest)
+    # the epoch change happens; asking again now succeeds
+    reply = ahead[again[0].to].answer(again[0].message)
+    assert reply is not None
+    states = sync.handle(Receive(2001, again[0].to, reply))
+    assert sync.phase == "attest" and len(states) == 4
+
+
+def test_malformed_and_unexpected_messages_are_dropped(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    sync = client(epochs)
+    sync.handle(Start(0))
+    peer = epochs.genesis.committee.nodes[0]
+    assert sync.handle(Receive(1, peer, b"\x93\x65junk")) == []
+    assert sync.handle(Receive(1, peer, codec.encode(EpochsRequest(0)))) == []
+    assert sync.handle(Receive(1, peer, codec.encode(
+        ChunkResponse(7, Chunk("", [], []))))) == []
+    assert sync.metrics["dropped_malformed"] == 1
+    assert sync.metrics["dropped_unexpected"] == 2
+    assert statesync.serve(b"\x93\x65junk", Peer(epochs, *ledger)) is None
+    # a request the peer cannot answer (no such position) gets no answer, not an error
+    assert statesync.serve(codec.encode(statesync.ChunkRequest(7, "xyz")),
+                           Peer(epochs, *ledger)) is None
+
+
+def test_answers_are_bounded(epochs: Epochs) -> None:
+    assert MAX_PROOFS * statesync.MAX_PROOF_BLOCKS < 1000
+    assert statesync.is_sync_message(codec.encode(EpochsRequest(0)))
+    assert not statesync.is_sync_message(b"\x92\x01\x00")
+
+
+def test_chunks_a_peer_withholds_are_asked_of_another(
+        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+    def no_chunks(reply: bytes) -> bytes | None:
+        return None if isinstance(statesync.decode_sync(reply), ChunkResponse) else reply
+
+    sync = client(epochs)
+    check(run(sync, peers_of(epochs, ledger, p1=no_chunks)), epochs, ledger)
+    assert sync.metrics["timeouts"] >= 1 and not sync.skipped
