@@ -21,6 +21,7 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str
     ["dkg", "-n", "4", "--curve", "sm2"],
     ["dkg", "-n", "4", "--refresh", "--reshare-to", "5"],
     ["frost", "-n", "4", "--curve", "secp256k1"],
+    ["frost", "-n", "4", "--keys", "dkg"],
     ["roast", "-n", "7", "--faulty", "2", "--fault", "invalid"],
     ["tbls", "-n", "5", "--faulty", "1", "--fault", "invalid"],
     ["tsm2", "-n", "3", "-t", "2"],

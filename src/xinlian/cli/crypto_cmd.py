@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="then reshare the key to members 1..N2")
             p.add_argument("--new-threshold", type=int, default=0, metavar="T2",
                            help="threshold after resharing (default 2*N2/3 + 1)")
+        if name in ("frost", "roast", "tbls"):
+            p.add_argument("--keys", choices=("dealer", "dkg"), default="dealer",
+                           help="key shares from a seeded dealer, or from a DKG run first")
         if name == "ring":
             p.add_argument("--signers", type=int, default=0,
                            help="ring members that sign (default: all)")
@@ -94,7 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     reshare_to=getattr(args, "reshare_to", 0),
                     new_threshold=getattr(args, "new_threshold", 0),
                     signers=getattr(args, "signers", 0), openers=getattr(args, "openers", 3),
-                    opener_threshold=getattr(args, "opener_threshold", 2))
+                    opener_threshold=getattr(args, "opener_threshold", 2),
+                    keys=getattr(args, "keys", "dealer"))
     setup = build(params)
     result = (run_sim(setup, latency_ms=args.latency_ms, loss=args.loss, measured=args.measured)
               if args.mode == "sim"

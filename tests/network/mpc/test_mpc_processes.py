@@ -37,6 +37,12 @@ def test_frost_in_processes_signs_and_names_a_cheater() -> None:
     assert bad["finished"] and not bad["ok"] and bad["identified"] == [1]
 
 
+def test_tbls_in_processes_with_keys_from_a_dkg() -> None:
+    r = run_processes(build(Params("tbls", parties=3, seed=25, keys="dkg", round_ms=ROUND_MS)),
+                      deadline_s=60).report()
+    assert r["finished"] and r["ok"] and r["verified"] and r["keys"] == "dkg"
+
+
 def test_tsm2_in_processes_gives_a_standard_sm2_signature() -> None:
     r = run_processes(build(Params("tsm2", parties=3, threshold=2, seed=23, round_ms=ROUND_MS)),
                       deadline_s=60).report()

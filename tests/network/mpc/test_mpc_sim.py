@@ -165,3 +165,20 @@ def test_measured_runs_charge_real_cpu_time_as_simulated_time() -> None:
                       measured=True)
     assert free.finished and charged.finished and charged.summary["ok"]
     assert free.sim_ms == 0 and charged.sim_ms is not None and charged.sim_ms > 0
+
+
+@pytest.mark.parametrize(("protocol", "kw"), [
+    ("frost", {"curve": "secp256k1"}),
+    ("roast", {"faulty": 2, "fault": "invalid", "threshold": 4}),
+    ("tbls", {"faulty": 1, "fault": "invalid"})])
+def test_signing_with_keys_from_a_dkg_run_first(protocol: str, kw: dict[str, Any]) -> None:
+    r = _run(protocol=protocol, parties=6, keys="dkg", **kw)
+    assert r["ok"] and r["verified"] and r["keys"] == "dkg"
+    assert r["identified"] == list(range(1, kw.get("faulty", 0) + 1))
+    dealt = _run(protocol=protocol, parties=6, **kw)
+    assert dealt["ok"] and dealt["group_key"] != r["group_key"]
+
+
+def test_a_silent_member_is_left_out_of_the_dkg_and_of_signing() -> None:
+    r = _run(protocol="frost", parties=5, keys="dkg", faulty=1, round_ms=300)
+    assert r["ok"] and r["verified"] and r["signers"] == [2, 3, 4, 5]

@@ -15,7 +15,7 @@ the run seed, so that a run is reproducible; in a deployment each member registe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,6 +228,19 @@ FAULTS = ("silent", "invalid")
 # -- setup --------------------------------------------------------------------------------
 
 
+def core_factory(params: Params, group: Group, plan: Sequence[Phase]
+                 ) -> Callable[[int, Mapping[int, NodeId]], DkgCore]:
+    """Builds each member's honest DkgCore for `plan` (encryption keys from the seed)."""
+    everyone = sorted({i for p in plan for i in p.members})
+    secrets = {i: group.random_scalar(_rng(params, "enc", i)) for i in everyone}
+    keys = {i: group.base_mul(s) for i, s in secrets.items()}
+
+    def make(me: int, roster: Mapping[int, NodeId]) -> DkgCore:
+        return DkgCore(me, roster, group, plan, keys, secrets[me], _rng(params, "party", me),
+                       params.round_ms)
+    return make
+
+
 def setup(params: Params) -> Setup:
     group = get_group(params.curve or "ed25519")
     plan = phases(params)
@@ -240,13 +253,11 @@ def setup(params: Params) -> Setup:
     if params.reshare_to:
         check(1 <= plan[-1].threshold <= params.reshare_to, "need 1 <= new threshold <= members")
     everyone = tuple(sorted({i for p in plan for i in p.members}))
-    secrets = {i: group.random_scalar(_rng(params, "enc", i)) for i in everyone}
-    keys = {i: group.base_mul(s) for i, s in secrets.items()}
+    member_core = core_factory(params, group, plan)
     faulty = faulty_ids(params)
 
     def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        core = DkgCore(me, roster, group, plan, keys, secrets[me], _rng(params, "party", me),
-                       params.round_ms)
+        core = member_core(me, roster)
         if me not in faulty:
             return core
         return Byzantine(core, silent if params.fault == "silent"

@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xinlian.crypto import roast
+from xinlian.crypto.dkg import KeyShare, PublicKeyPackage
 from xinlian.crypto.roast_sim import SIGNER_CLASSES
 from xinlian.network.mpc.envelope import MpcCore, seeded_rng
-from xinlian.network.mpc.frost import dealt_keys
+from xinlian.network.mpc.frost import honest_cores, signature_summary, signing_group
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
-from xinlian.network.mpc.signatures import verify_schnorr
 from xinlian.sim.protocol import Action, Core, NodeId
 
 FAULTS = ("silent", "absent", "invalid", "bad_point", "replay", "mixed")
@@ -54,8 +54,11 @@ class RoastParty(MpcCore):
             elif isinstance(a, roast.Fault):
                 self.fault(a.party)
             elif isinstance(a, roast.Completed):
+                assert isinstance(self.party, roast.RoastCoordinator)
                 out.append(self.deliver("coordinator", ok=True, signature=a.signature.encode()
                                         .hex(), session=a.session,
+                                        group_key=self.party.public.group_public_key.encode()
+                                        .hex(),
                                         sessions_started=a.sessions_started,
                                         malicious=list(a.malicious)))
             else:
@@ -73,39 +76,37 @@ def behaviour(params: Params, signer: int) -> str:
 
 
 def setup(params: Params) -> Setup:
-    keys, t = dealt_keys(params, "roast")
-    n = params.parties
+    group, n, t = signing_group(params)
     check(params.fault in FAULTS, f"roast faults: {', '.join(FAULTS)}")
     check(0 <= params.faulty <= n - t, "ROAST finishes with at most n - t faulty signers")
     run = b"roast/%d" % params.seed
     message = params.message.encode()
-    public = keys[0].public
     parties = tuple(range(n + 1))
     faulty = faulty_ids(params)
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        party: roast.RoastCoordinator | roast.RoastSigner
-        if me == roast.COORDINATOR:
-            party = roast.RoastCoordinator(public, run, message)
-        else:
-            cls = SIGNER_CLASSES[behaviour(params, me)]
-            party = cls(keys[me - 1], run, message, rng=seeded_rng(params.seed, "roast", me))
-        return RoastParty(me, roster, party, run)
+    def member(me: int, roster: Mapping[int, NodeId], public: PublicKeyPackage,
+               key: KeyShare) -> Core:
+        cls = SIGNER_CLASSES[behaviour(params, me)]
+        signer = cls(key, run, message, rng=seeded_rng(params.seed, "roast", me))
+        return RoastParty(me, roster, signer, run)
+
+    def leader(roster: Mapping[int, NodeId], public: PublicKeyPackage) -> Core:
+        return RoastParty(roast.COORDINATOR, roster,
+                          roast.RoastCoordinator(public, run, message), run)
+
+    make_core, _, group_key = honest_cores(params, "roast", member, leader)
 
     def summarise(outcomes: Mapping[int, Outcome]) -> dict[str, Any]:
         out = outcomes.get(roast.COORDINATOR)
         if out is None:
             return {"ok": False, "error": "the coordinator did not finish", "identified": []}
         result: dict[str, Any] = {
-            "ok": False, "curve": public.group.name, "threshold": t,
+            "ok": False, "curve": group.name, "threshold": t, "keys": params.keys,
             "sessions_started": out["sessions_started"], "identified": out["malicious"],
             "behaviours": {str(i): behaviour(params, i) for i in faulty},
-            "group_key": public.group_public_key.encode().hex()}
+            "group_key": group_key}
         if out["ok"]:
-            result["signature"] = out["signature"]
-            result["verified"] = verify_schnorr(public.group_public_key, message,
-                                                bytes.fromhex(out["signature"]))
-            result["ok"] = result["verified"]
+            result.update(signature_summary(out, message, group))
         else:
             result["error"] = out["error"]
         return result

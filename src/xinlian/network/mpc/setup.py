@@ -39,6 +39,7 @@ class Params:
     signers: int = 0  # ring: members that sign (0: all)
     openers: int = 3  # ring: opener committee size
     opener_threshold: int = 2  # ring: openers needed to open
+    keys: str = "dealer"  # frost, roast, tbls: "dealer" (seeded) or "dkg" (run a DKG first)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +60,9 @@ def two_thirds(n: int) -> int:
 def faulty_ids(params: Params, first: int = 1) -> tuple[int, ...]:
     """The misbehaving parties of a run: the first `params.faulty` party indices."""
     return tuple(range(first, first + params.faulty))
+
+
+KEY_SOURCES = ("dealer", "dkg")
 
 
 def check(condition: bool, message: str) -> None:

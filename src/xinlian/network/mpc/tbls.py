@@ -19,8 +19,17 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto import tbls
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.network.mpc.chain import dkg_cores
 from xinlian.network.mpc.envelope import MpcCore
-from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids, two_thirds
+from xinlian.network.mpc.setup import (
+    KEY_SOURCES,
+    Outcome,
+    Params,
+    Setup,
+    check,
+    faulty_ids,
+    two_thirds,
+)
 from xinlian.sim.protocol import Action, Core, NodeId
 
 COMBINER = 0
@@ -83,7 +92,8 @@ class TblsCombiner(MpcCore):
                                  culprits=list(exc.culprits), error=exc.message)]
         return [self.deliver("combiner", ok=True, received=len(received),
                              culprits=list(combined.culprits),
-                             signature=bytes(combined.signature).hex())]
+                             signature=bytes(combined.signature).hex(),
+                             group_key=bytes(self.key_set.group_key).hex())]
 
 
 def wrong_partial(payload: bytes) -> bytes:
@@ -102,16 +112,32 @@ def setup(params: Params) -> Setup:
     check(n >= 2 and 1 <= t <= n, "need 1 <= threshold <= parties, parties >= 2")
     check(params.fault in FAULTS, f"tbls faults: {', '.join(FAULTS)}")
     check(0 <= params.faulty <= n, "at most every signer is faulty")
-    key_set, shares = tbls.deal(n, t, seed=b"xinlian-cli/%d" % params.seed)
+    check(params.keys in KEY_SOURCES, f"keys come from: {', '.join(KEY_SOURCES)}")
     session = b"tbls/%d" % params.seed
     message = params.message.encode()
     parties = tuple(range(n + 1))
     faulty = faulty_ids(params)
 
+    def signer(me: int, roster: Mapping[int, NodeId], share: tbls.KeyShare) -> Core:
+        return TblsSigner(me, roster, share, session, message)
+
+    def combiner(roster: Mapping[int, NodeId], key_set: tbls.PublicKeySet) -> Core:
+        return TblsCombiner(COMBINER, roster, key_set, session, message, params.round_ms)
+
+    if params.keys == "dkg":  # a DKG over BLS12-381 G1 (members 1..n), then signing
+        honest = dkg_cores(
+            params, tbls.BLS_G1, "tbls",
+            lambda me, roster, public, share: signer(me, roster, tbls.key_share_from_dkg(share)),
+            lambda roster, public: combiner(roster, tbls.key_set_from_package(public)))
+    else:
+        key_set, shares = tbls.deal(n, t, seed=b"xinlian-cli/%d" % params.seed)
+
+        def honest(me: int, roster: Mapping[int, NodeId]) -> Core:
+            return combiner(roster, key_set) if me == COMBINER else signer(me, roster,
+                                                                           shares[me - 1])
+
     def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        if me == COMBINER:
-            return TblsCombiner(me, roster, key_set, session, message, params.round_ms)
-        core = TblsSigner(me, roster, shares[me - 1], session, message)
+        core = honest(me, roster)
         if me not in faulty:
             return core
         return Byzantine(core, silent if params.fault == "silent"
@@ -121,13 +147,12 @@ def setup(params: Params) -> Setup:
         out = outcomes.get(COMBINER)
         if out is None:
             return {"ok": False, "error": "the combiner did not finish", "identified": []}
-        result: dict[str, Any] = {"ok": False, "threshold": t, "received": out["received"],
-                                  "identified": out["culprits"],
-                                  "group_key": bytes(key_set.group_key).hex()}
+        result: dict[str, Any] = {"ok": False, "threshold": t, "keys": params.keys,
+                                  "received": out["received"], "identified": out["culprits"]}
         if out["ok"]:
-            result["signature"] = out["signature"]
+            result.update(group_key=out["group_key"], signature=out["signature"])
             result["verified"] = bool(blspy.PopSchemeMPL.verify(
-                blspy.G1Element.from_bytes(bytes(key_set.group_key)), message,
+                blspy.G1Element.from_bytes(bytes.fromhex(out["group_key"])), message,
                 blspy.G2Element.from_bytes(bytes.fromhex(out["signature"]))))
             result["ok"] = result["verified"]
         else:
