@@ -8,6 +8,7 @@ keep committing and the removed node no longer receives the chain.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,13 @@ import pytest
 
 from xinlian import codec
 from xinlian.cli.cluster import prepare
-from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, init_data_dir
+from xinlian.cli.main import main as cli
 from xinlian.cli.process import NodeProcess
-from xinlian.crypto.bls import BlsKey
 from xinlian.crypto.suites import get_suite
-from xinlian.execution.payloads import AddValidator, Approve, Propose, RemoveValidator
 from xinlian.execution.system import VALIDATORS_KEY
 from xinlian.ledger.genesis import Validator
-from xinlian.node.keyfile import read_key, write_consensus_key, write_key
-from xinlian.sdk.wallet import SignedTx, Wallet
+from xinlian.node.keyfile import read_key
+from xinlian.sdk.wallet import Wallet
 
 BASE = 17500
 CHAIN = "xinlian-cluster"
@@ -39,56 +38,53 @@ def _agree(nodes: list[NodeProcess], txs: int) -> dict[str, Any]:
             return statuses[0]
 
 
-def _committed(node: NodeProcess, tx: SignedTx) -> dict[str, Any]:
-    while True:
-        receipt = node.rpc("xl_getReceipt", "0x" + tx.hash.hex())
-        if receipt is not None:
-            return dict(receipt)
-
-
 def _validator_keys(node: NodeProcess) -> list[bytes]:
     proof = node.rpc("xl_getStateProof", "0x" + VALIDATORS_KEY.hex())
     members = codec.decode(bytes.fromhex(proof["value"][2:]), list[Validator])
     return [v.node_key.data for v in members]
 
 
+def xl(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    """Run an `xinlian` command in this process; its last output line, as JSON."""
+    assert cli(list(argv)) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
 @pytest.mark.timeout(240)
-def test_a_validator_joins_from_a_snapshot_and_another_leaves(tmp_path: Path) -> None:
+def test_a_validator_joins_from_a_snapshot_and_another_leaves(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suite = get_suite("intl")
     dirs = prepare(tmp_path, 4, suite, BASE, BASE + 50, accounts=4)
     keys = tmp_path / "keys"
-    # the fifth validator's keys and data directory, prepared up front by its operator
-    node_key = suite.generate_signing_key()
-    write_key(keys / "node4.json", suite, node_key)
-    vote = BlsKey.generate()
-    endpoint = f"127.0.0.1:{BASE + 4}"
+    # the fifth validator's operator prepares its keys and data directory up front
     joiner_dir = tmp_path / "node4"
-    init_data_dir(tmp_path / "genesis.toml", joiner_dir, keys / "node4.json", "127.0.0.1",
-                  BASE + 54, listen=endpoint)
-    write_consensus_key(joiner_dir / CONSENSUS_KEY_FILE, suite, vote.secret, vote.public,
-                        vote.pop)
+    xl(capsys, "keygen", "--suite", "intl", "--out", str(keys / "node4.json"))
+    xl(capsys, "init", "--config", str(tmp_path / "genesis.toml"), "--data", str(joiner_dir),
+       "--node-key", str(keys / "node4.json"), "--rpc-port", str(BASE + 54),
+       "--listen", f"127.0.0.1:{BASE + 4}")
+    fifth = xl(capsys, "validator", "keys", "--data", str(joiner_dir))
+    assert fifth["endpoint"] == f"127.0.0.1:{BASE + 4}"
 
     def wallet(name: str) -> Wallet:
         return Wallet(read_key(keys / f"{name}.json")[1], CHAIN, suite)
 
     accounts = [wallet(f"account{j}") for j in range(4)]
-    admins = [wallet(f"admin{i}") for i in range(4)]
 
     def send(node: NodeProcess, rounds: int) -> None:
         txs = ["0x" + w.transfer(accounts[(i + 1) % 4].address, 1).raw.hex()
                for _ in range(rounds) for i, w in enumerate(accounts)]
         assert all(r["accepted"] for r in node.rpc("xl_submitTransactions", txs))
 
-    def govern(node: NodeProcess, change: AddValidator | RemoveValidator,
-               approvers: list[int]) -> None:
-        """Propose by org0's admin; approvals by `approvers` (3 of 4 organisations > 2/3)."""
-        proposal = admins[0].system(Propose(change))
-        node.rpc("xl_submitTransaction", "0x" + proposal.raw.hex())
-        assert _committed(node, proposal)["status"] == 0
+    def govern(node: NodeProcess, change: list[str], approvers: list[int]) -> str:
+        """Propose by org0's admin; approvals by `approvers` (3 of 4 organisations > 2/3);
+        the name of the event that enacted the change."""
+        def admin(i: int) -> list[str]:
+            return ["--key", str(keys / f"admin{i}.json"), "--rpc", node.base_url]
+        proposal = xl(capsys, "validator", *change, *admin(0))["transaction"]
         for i in approvers:
-            approval = admins[i].system(Approve(proposal.hash))
-            node.rpc("xl_submitTransaction", "0x" + approval.raw.hex())
-            assert _committed(node, approval)["status"] == 0
+            receipt = xl(capsys, "validator", "approve", "--proposal", proposal,
+                         *admin(i))["receipt"]
+        return str(receipt["events"][-1]["name"])
 
     nodes = [NodeProcess(d) for d in dirs]
     joiner: NodeProcess | None = None
@@ -96,9 +92,10 @@ def test_a_validator_joins_from_a_snapshot_and_another_leaves(tmp_path: Path) ->
         first = nodes[0]
         send(first, 10)
         _agree(nodes, 40)
-        govern(first, AddValidator(Validator("org0", node_key.public_key, vote.public,
-                                             vote.pop, 1, endpoint)), [1, 2])
-        assert node_key.public_key.data in _validator_keys(first)
+        assert govern(first, ["add", "--organisation", "org0", "--node-key", fifth["node_key"],
+                              "--consensus-key", fifth["consensus_key"], "--pop", fifth["pop"],
+                              "--endpoint", fifth["endpoint"]], [1, 2]) == "ValidatorAdded"
+        assert bytes.fromhex(fifth["node_key"][2:]) in _validator_keys(first)
         send(first, 5)
         before = _agree(nodes, 63)
 
@@ -120,15 +117,24 @@ def test_a_validator_joins_from_a_snapshot_and_another_leaves(tmp_path: Path) ->
             first.rpc("xl_getAccount", address)["account"]
 
         # Governance removes validator 1; the other four keep committing without it.
-        removed = read_key(keys / "node1.json")[1].public_key
-        govern(first, RemoveValidator(removed), [2, 3])
-        assert removed.data not in _validator_keys(first)
+        removed = read_key(keys / "node1.json")[1].public_key.data
+        assert govern(first, ["remove", "--node-key", "0x" + removed.hex()],
+                      [2, 3]) == "ValidatorRemoved"
+        assert removed not in _validator_keys(first)
         rest = [nodes[0], nodes[2], nodes[3], joiner]
         send(joiner, 5)
         _agree(rest, 126)
         send(first, 5)
         final = _agree(rest, 146)
         assert nodes[1].rpc("xl_status")["height"] < final["height"]
+
+        # The joined node restarts from its own store (no second snapshot) and catches up.
+        joiner.stop()
+        joiner = NodeProcess(joiner_dir)
+        send(first, 5)
+        _agree([nodes[0], nodes[2], nodes[3], joiner], 166)
+        log = (joiner_dir / "node.log").read_text(encoding="utf-8")
+        assert log.count('"event": "caught_up"') == 1
     finally:
         for node in [*nodes, joiner]:
             if node is not None:

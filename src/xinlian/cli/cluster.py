@@ -30,7 +30,7 @@ STATE_FILE = "cluster.json"
 BALANCE = 10**12
 
 
-def _consensus_key(suite: Suite) -> tuple[bytes, bytes, bytes]:
+def new_consensus_key(suite: Suite) -> tuple[bytes, bytes, bytes]:
     """(secret, public key, proof of possession) of a new validator vote key."""
     if suite.name in BLS_CONSENSUS_SUITES:
         bls = BlsKey.generate()
@@ -70,7 +70,7 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
     for i in range(n):
         node_key = suite.generate_signing_key()
         write_key(keys / f"node{i}.json", suite, node_key)
-        secret, public, pop = _consensus_key(suite)
+        secret, public, pop = new_consensus_key(suite)
         node_keys.append(node_key)
         votes.append((secret, public, pop))
         lines += ["[[validators]]", f'organisation = "org{i}"',

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from xinlian.cli import client_cmd, cluster, crypto_cmd, demo, node_cmd, qi
+from xinlian.cli import client_cmd, cluster, crypto_cmd, demo, node_cmd, qi, validator_cmd
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
 from xinlian.node.keyfile import key_document, write_key
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     qi.register(sub)
     crypto_cmd.register(sub)
+    validator_cmd.register(sub)
     return parser
 
 

@@ -73,7 +73,7 @@ def _host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _node_config(data: Path) -> dict[str, object]:
+def node_config(data: Path) -> dict[str, object]:
     try:
         return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -82,7 +82,7 @@ def _node_config(data: Path) -> dict[str, object]:
 
 async def _serve(data: Path, host: str, port: int) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
-    config = _node_config(data)
+    config = node_config(data)
     _, key = read_key(data / str(config["key"]))
     node: Node
     if genesis.validators:  # a BFT chain: this node is a validator
@@ -117,7 +117,7 @@ async def _serve(data: Path, host: str, port: int) -> None:
 
 def start(args: argparse.Namespace) -> int:
     data = Path(args.data)
-    config = _node_config(data)
+    config = node_config(data)
     host = args.rpc_host or str(config.get("rpc_host", "127.0.0.1"))
     port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
     asyncio.run(_serve(data, host, port))
