@@ -26,6 +26,7 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str
     ["tbls", "-n", "5", "--faulty", "1", "--fault", "invalid"],
     ["tsm2", "-n", "3", "-t", "2"],
     ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--curve", "sm2"],
+    ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--variant", "traceable"],
     ["pre", "-n", "4", "-t", "2", "--faulty", "2", "--fault", "invalid"],
 ])
 def test_each_command_reports_a_verified_result(capsys: pytest.CaptureFixture[str],

@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("--keys", choices=("dealer", "dkg"), default="dealer",
                            help="key shares from a seeded dealer, or from a DKG run first")
         if name == "ring":
+            p.add_argument("--variant", choices=("accountable", "traceable"),
+                           default="accountable",
+                           help="LSAG with escrow and openers, or Fujisaki-Suzuki tracing")
             p.add_argument("--signers", type=int, default=0,
                            help="ring members that sign (default: all)")
             p.add_argument("--openers", type=int, default=3, help="opener committee size")
@@ -98,7 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     new_threshold=getattr(args, "new_threshold", 0),
                     signers=getattr(args, "signers", 0), openers=getattr(args, "openers", 3),
                     opener_threshold=getattr(args, "opener_threshold", 2),
-                    keys=getattr(args, "keys", "dealer"))
+                    keys=getattr(args, "keys", "dealer"),
+                    variant=getattr(args, "variant", "accountable"))
     setup = build(params)
     result = (run_sim(setup, latency_ms=args.latency_ms, loss=args.loss, measured=args.measured)
               if args.mode == "sim"

@@ -133,9 +133,16 @@ def test_ring_double_use_is_linked_and_opened(curve: str) -> None:
     assert r["opened"] == [1, 2] and r["identified"] == [1, 2]
 
 
-def test_ring_single_signatures_stay_anonymous_and_bad_ones_are_rejected() -> None:
-    r = _run(protocol="ring", parties=6, signers=5, faulty=2, fault="invalid")
+@pytest.mark.parametrize("variant", ["accountable", "traceable"])
+def test_ring_single_signatures_stay_anonymous_and_bad_ones_are_rejected(variant: str) -> None:
+    r = _run(protocol="ring", parties=6, signers=5, faulty=2, fault="invalid", variant=variant)
     assert r["ok"] and r["accepted"] == 3 and r["rejected"] == 2 and r["opened"] == []
+
+
+def test_traceable_ring_reveals_a_double_signer_without_openers() -> None:
+    r = _run(protocol="ring", parties=7, faulty=3, fault="double", variant="traceable")
+    assert r["ok"] and r["parties"] == 8  # the verifier and the members: no openers
+    assert r["accepted"] == 7 and r["linked"] == 3 and r["identified"] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("protocol", ["dkg", "frost", "roast", "tbls", "tsm2", "ring", "pre"])

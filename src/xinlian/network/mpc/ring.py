@@ -1,4 +1,10 @@
-"""Accountable linkable ring signatures: members sign, a verifier links, openers open.
+"""Ring signatures as messages: members sign, a verifier links and traces, openers open.
+
+Two variants. `accountable` (the default) is described below. `traceable` uses the
+Fujisaki-Suzuki scheme (`ring.sign_traceable`): there are no openers; the verifier compares
+each valid signature with the earlier ones of the context (`ring.trace`), and one key
+signing two different messages reveals itself, while the same message signed twice is only
+linked and the signer stays anonymous.
 
 Parties: the verifier/tracer (0), the ring members (1..n) and an opener committee
 (n+1..n+m) that holds a t-of-m sharing of the opener key. Each signing member sends the
@@ -32,11 +38,17 @@ from xinlian.sim.protocol import Action, Core, NodeId
 
 VERIFIER = 0
 FAULTS = ("double", "invalid", "silent")
+VARIANTS = ("accountable", "traceable")
 
 
 class Signed(codec.Struct, tag=1):
     message: bytes
     signature: ring.RingSignature
+
+
+class SignedTraceable(codec.Struct, tag=4):
+    message: bytes
+    signature: ring.TraceableSignature
 
 
 class OpenRequest(codec.Struct, tag=2):
@@ -49,14 +61,14 @@ class Partial(codec.Struct, tag=3):
     partial: ring.PartialOpening
 
 
-Message = Signed | OpenRequest | Partial
+Message = Signed | OpenRequest | Partial | SignedTraceable
 
 
 class Member(MpcCore):
     protocol = "ring"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], secret: Scalar,
-                 members: Sequence[Element], opener_key: Element, context: bytes,
+                 members: Sequence[Element], opener_key: Element | None, context: bytes,
                  messages: Sequence[bytes], rng: Any) -> None:
         super().__init__(me, roster, [context])
         self.secret = secret
@@ -69,9 +81,14 @@ class Member(MpcCore):
     def on_start(self, now_ms: int) -> list[Action]:
         out = []
         for m in self.messages:
-            sig = ring.sign(m, self.context, self.members, self.secret,
-                            opener_key=self.opener_key, rng=self.rng)
-            out.append(self.send(VERIFIER, self.context, codec.encode(Signed(m, sig))))
+            body: Signed | SignedTraceable
+            if self.opener_key is None:
+                body = SignedTraceable(m, ring.sign_traceable(m, self.context, self.members,
+                                                              self.secret, self.rng))
+            else:
+                body = Signed(m, ring.sign(m, self.context, self.members, self.secret,
+                                           opener_key=self.opener_key, rng=self.rng))
+            out.append(self.send(VERIFIER, self.context, codec.encode(body)))
         return out
 
 
@@ -129,6 +146,8 @@ class Verifier(MpcCore):
         self.seen: dict[bytes, Signed] = {}  # key image -> first valid signature
         self.cases: dict[bytes, list[ring.PartialOpening]] = {}  # double uses being opened
         self.opened: dict[bytes, int] = {}  # key image -> member index revealed
+        self.traceable: list[SignedTraceable] = []  # accepted, traceable variant
+        self.traced: set[int] = set()  # members whose double use revealed them
         self.accepted = self.rejected = self.linked = 0
         self.collecting = True
         self.done = False
@@ -145,6 +164,8 @@ class Verifier(MpcCore):
             return []
         if isinstance(msg, Signed) and self.collecting:
             return self._on_signed(msg)
+        if isinstance(msg, SignedTraceable) and self.collecting:
+            return self._on_traceable(msg)
         if isinstance(msg, Partial) and sender in self.opener_parties:
             return self._on_partial(msg)
         self.fault(sender)
@@ -170,6 +191,28 @@ class Verifier(MpcCore):
         self.cases[image] = []
         body = codec.encode(OpenRequest(first, msg))
         return [self.broadcast(self.opener_parties, self.context, body)]
+
+    def _on_traceable(self, msg: SignedTraceable) -> list[Action]:
+        """Compare with every earlier signature of the context: trace one key's two uses."""
+        try:
+            if msg.signature.context != self.context:
+                raise ring.RingError("another context")
+            ring.verify_traceable(msg.signature, msg.message, self.members)
+        except (ring.RingError, GroupError):
+            self.rejected += 1
+            return []
+        keys = [m.encode() for m in self.members]
+        for earlier in self.traceable:
+            verdict, key = ring.trace((earlier.signature, earlier.message),
+                                      (msg.signature, msg.message), self.members)
+            if verdict is not ring.Trace.INDEPENDENT:
+                self.linked += 1
+                if key is not None:
+                    self.traced.add(keys.index(key.encode()) + 1)
+                return []
+        self.traceable.append(msg)
+        self.accepted += 1
+        return []
 
     def _on_partial(self, msg: Partial) -> list[Action]:
         parts = self.cases.get(msg.key_image)
@@ -203,7 +246,8 @@ class Verifier(MpcCore):
     def _finish(self) -> list[Action]:
         self.done = True
         return [self.deliver("verifier", accepted=self.accepted, rejected=self.rejected,
-                             linked=self.linked, opened=sorted(self.opened.values()),
+                             linked=self.linked,
+                             opened=sorted({*self.opened.values(), *self.traced}),
                              unopened=len(self.cases) - len(self.opened))]
 
 
@@ -213,6 +257,11 @@ def corrupt_signature(payload: bytes) -> bytes:
         msg = codec.decode(payload, Message)
     except CodecError:
         return payload
+    if isinstance(msg, SignedTraceable):
+        t = msg.signature
+        return codec.encode(SignedTraceable(msg.message, ring.TraceableSignature(
+            group=t.group, context=t.context, a1=t.a1, challenges=t.challenges,
+            responses=list(reversed(t.responses)))))
     if not isinstance(msg, Signed):
         return payload
     s = msg.signature
@@ -231,15 +280,17 @@ def setup(params: Params) -> Setup:
     check(1 <= ot <= m, "need 1 <= opener threshold <= openers")
     check(params.fault in FAULTS, f"ring faults: {', '.join(FAULTS)}")
     check(0 <= params.faulty <= signers, "faulty members are among the signers")
+    check(params.variant in VARIANTS, f"ring variants: {', '.join(VARIANTS)}")
+    traceable = params.variant == "traceable"
     keys = seeded_rng(params.seed, "ring", "keys")
     secrets = [group.random_scalar(keys) for _ in range(n)]
     members = [group.base_mul(x) for x in secrets]
     shares = share_secret(group, group.random_scalar(keys), ot, range(1, m + 1), keys)
     openers = ring.Openers.from_package(shares[0].public)
-    opener_parties = list(range(n + 1, n + m + 1))
+    opener_parties = [] if traceable else list(range(n + 1, n + m + 1))
     context = b"ring/%d" % params.seed
     faulty = faulty_ids(params)
-    parties = tuple(range(n + m + 1))
+    parties = tuple(range(n + len(opener_parties) + 1))
 
     def messages(i: int) -> list[bytes]:
         base = f"{params.message} #{i}".encode()
@@ -254,8 +305,9 @@ def setup(params: Params) -> Setup:
         if me in opener_parties:
             return Opener(me, roster, shares[me - n - 1], members, context,
                           seeded_rng(params.seed, "ring", me))
-        core = Member(me, roster, secrets[me - 1], members, group.decode_element(openers.key),
-                      context, messages(me), seeded_rng(params.seed, "ring", me))
+        opener_key = None if traceable else group.decode_element(openers.key)
+        core = Member(me, roster, secrets[me - 1], members, opener_key, context, messages(me),
+                      seeded_rng(params.seed, "ring", me))
         if me in faulty and params.fault == "invalid":
             return Byzantine(core, rewrite_payload(corrupt_signature))
         if me in faulty and params.fault == "silent":
@@ -271,7 +323,8 @@ def setup(params: Params) -> Setup:
         doubles = list(faulty) if params.fault == "double" else []
         ok = (out["accepted"] == signers - bad - quiet and out["rejected"] == bad
               and out["opened"] == doubles and out["unopened"] == 0)
-        return {"ok": ok, "curve": group.name, "ring": n, "signers": signers,
+        return {"ok": ok, "variant": params.variant, "curve": group.name, "ring": n,
+                "signers": signers,
                 "accepted": out["accepted"], "rejected": out["rejected"],
                 "linked": out["linked"], "opened": out["opened"], "identified": out["opened"]}
 

@@ -39,6 +39,7 @@ class Params:
     signers: int = 0  # ring: members that sign (0: all)
     openers: int = 3  # ring: opener committee size
     opener_threshold: int = 2  # ring: openers needed to open
+    variant: str = "accountable"  # ring: "accountable" (LSAG + openers) or "traceable"
     keys: str = "dealer"  # frost, roast, tbls: "dealer" (seeded) or "dkg" (run a DKG first)
 
     def to_dict(self) -> dict[str, Any]:
