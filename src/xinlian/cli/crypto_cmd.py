@@ -35,9 +35,9 @@ CURVES = {
     "ring": ("ed25519", "secp256k1", "sm2"),
     "pre": ("sm2", "secp256k1"),
 }
-SHOWN = ("threshold", "group_key", "public_key", "signature", "verified", "sessions_started",
-         "signers", "accepted", "rejected", "linked", "opened", "plaintext", "identified",
-         "error")
+SHOWN = ("threshold", "keys", "variant", "group_key", "public_key", "signature", "verified",
+         "sessions_started", "signers", "accepted", "rejected", "linked", "opened",
+         "plaintext", "identified", "error")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

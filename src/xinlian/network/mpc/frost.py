@@ -147,7 +147,7 @@ class FrostCoordinator(MpcCore):
     def _request(self, now_ms: int) -> list[Action]:
         if len(self.commitments) < self.public.threshold:
             self.done = True
-            return [self.deliver("coordinator", ok=False, signers=sorted(self.commitments),
+            return [self._report(ok=False, signers=sorted(self.commitments),
                                  error=f"{len(self.commitments)} commitments, threshold "
                                        f"{self.public.threshold}", culprits=[])]
         ids = sorted(self.commitments)
@@ -166,14 +166,17 @@ class FrostCoordinator(MpcCore):
             sig = frost.aggregate(self.package, self.shares, self.public)
         except frost.MissingSignatureShareError:
             missing = [i for i in signers if i not in self.shares]
-            return [self.deliver("coordinator", ok=False, signers=signers, culprits=missing,
+            return [self._report(ok=False, signers=signers, culprits=missing,
                                  error="no share from signers that committed")]
         except frost.InvalidSignatureShareError as exc:
-            return [self.deliver("coordinator", ok=False, signers=signers,
+            return [self._report(ok=False, signers=signers,
                                  culprits=exc.culprits, error="invalid signature shares")]
-        return [self.deliver("coordinator", ok=True, signers=signers, culprits=[],
-                             signature=sig.encode().hex(),
-                             group_key=self.public.group_public_key.encode().hex())]
+        return [self._report(ok=True, signers=signers, culprits=[],
+                             signature=sig.encode().hex())]
+
+    def _report(self, **result: Any) -> Action:
+        return self.deliver("coordinator", group_key=self.public.group_public_key.encode().hex(),
+                            **result)
 
 
 def bad_share(group: Group) -> Callable[[bytes], bytes]:
@@ -271,7 +274,8 @@ def setup(params: Params) -> Setup:
             return {"ok": False, "error": "the coordinator did not finish", "identified": []}
         result: dict[str, Any] = {"ok": False, "curve": group.name, "threshold": t,
                                   "keys": params.keys, "signers": out["signers"],
-                                  "identified": out["culprits"], "group_key": group_key}
+                                  "identified": out["culprits"],
+                                  "group_key": out.get("group_key", group_key)}
         if out["ok"]:
             result.update(signature_summary(out, message, group))
         else:

@@ -64,6 +64,8 @@ class RoastParty(MpcCore):
             else:
                 assert isinstance(self.party, roast.RoastCoordinator)
                 out.append(self.deliver("coordinator", ok=False, error=a.error.to_dict(),
+                                        group_key=self.party.public.group_public_key.encode()
+                                        .hex(),
                                         sessions_started=len(self.party.sessions),
                                         malicious=sorted(self.party.malicious)))
         return out
@@ -104,7 +106,7 @@ def setup(params: Params) -> Setup:
             "ok": False, "curve": group.name, "threshold": t, "keys": params.keys,
             "sessions_started": out["sessions_started"], "identified": out["malicious"],
             "behaviours": {str(i): behaviour(params, i) for i in faulty},
-            "group_key": group_key}
+            "group_key": out.get("group_key", group_key)}
         if out["ok"]:
             result.update(signature_summary(out, message, group))
         else:

@@ -88,12 +88,14 @@ class TblsCombiner(MpcCore):
         try:
             combined = tbls.combine(self.key_set, self.message, received)
         except tbls.NotEnoughPartialsError as exc:
-            return [self.deliver("combiner", ok=False, received=len(received),
+            return [self._report(ok=False, received=len(received),
                                  culprits=list(exc.culprits), error=exc.message)]
-        return [self.deliver("combiner", ok=True, received=len(received),
+        return [self._report(ok=True, received=len(received),
                              culprits=list(combined.culprits),
-                             signature=bytes(combined.signature).hex(),
-                             group_key=bytes(self.key_set.group_key).hex())]
+                             signature=bytes(combined.signature).hex())]
+
+    def _report(self, **result: Any) -> Action:
+        return self.deliver("combiner", group_key=bytes(self.key_set.group_key).hex(), **result)
 
 
 def wrong_partial(payload: bytes) -> bytes:
@@ -148,9 +150,10 @@ def setup(params: Params) -> Setup:
         if out is None:
             return {"ok": False, "error": "the combiner did not finish", "identified": []}
         result: dict[str, Any] = {"ok": False, "threshold": t, "keys": params.keys,
-                                  "received": out["received"], "identified": out["culprits"]}
+                                  "received": out["received"], "identified": out["culprits"],
+                                  "group_key": out["group_key"]}
         if out["ok"]:
-            result.update(group_key=out["group_key"], signature=out["signature"])
+            result["signature"] = out["signature"]
             result["verified"] = bool(blspy.PopSchemeMPL.verify(
                 blspy.G1Element.from_bytes(bytes.fromhex(out["group_key"])), message,
                 blspy.G2Element.from_bytes(bytes.fromhex(out["signature"]))))
