@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.consensus.committee import EpochRoot
@@ -333,3 +335,67 @@ def test_chunks_a_peer_withholds_are_asked_of_another(
     sync = client(epochs)
     check(run(sync, peers_of(epochs, ledger, p1=no_chunks)), epochs, ledger)
     assert sync.metrics["timeouts"] >= 1 and not sync.skipped
+
+
+def advance(sync: StateSync, peers: dict[bytes, Peer], phase: str) -> None:
+    """Drive `sync` with honest peers until it reaches `phase`."""
+    queue: list[Action] = list(sync.handle(Start(0)))
+    while sync.phase != phase:
+        action = queue.pop(0)
+        if isinstance(action, Send):
+            reply = peers[action.to].answer(action.message)
+            if reply is not None:
+                queue += sync.handle(Receive(1, action.to, reply))
+
+
+hex_prefix = st.text(alphabet="0123456789abcdef", max_size=4)
+hostile = st.one_of(
+    st.binary(max_size=64),
+    st.builds(lambda h, p, leaves, children: codec.encode(ChunkResponse(h, Chunk(
+        p, [Leaf(bytes(x), v) for x, v in leaves], children))),
+        st.integers(0, 10), hex_prefix,
+        st.lists(st.tuples(st.binary(min_size=32, max_size=32), st.binary(max_size=8)),
+                 max_size=3),
+        st.one_of(st.just([]), st.lists(st.binary(max_size=32), min_size=16, max_size=16))),
+    st.builds(lambda h: codec.encode(StateResponse(1, _block(h, bytes(32)))),
+              st.integers(0, 10)),
+    st.builds(lambda n: codec.encode(statesync.EpochsResponse([])), st.integers()),
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(phase=st.sampled_from(["epochs", "attest", "chunks"]), sender=st.integers(0, 4),
+       messages=st.lists(hostile, max_size=6))
+def test_hostile_messages_never_raise(epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock],
+                                      phase: str, sender: int, messages: list[bytes]) -> None:
+    sync = client(epochs)
+    peers = peers_of(epochs, ledger)
+    advance(sync, peers, phase)
+    who = node_name(sender)
+    for i, message in enumerate(messages):
+        sync.handle(Receive(10 + i, who, message))
+    # and it still finishes with honest peers
+    if sync.phase != "done":
+        sync.skipped.clear()
+        check(run_from(sync, peers), epochs, ledger)
+
+
+def run_from(sync: StateSync, peers: dict[bytes, Peer]) -> Synced:
+    """Continue a run after hostile input: a timer re-asks whatever is owed."""
+    queue: list[Action] = list(sync.handle(Timeout(10**6, SYNC_TIMER)))
+    now = 10**6
+    for _ in range(10_000):
+        while queue:
+            action = queue.pop(0)
+            if isinstance(action, Deliver):
+                assert isinstance(action.value, Synced)
+                return action.value
+            if isinstance(action, Send):
+                reply = peers[action.to].answer(action.message)
+                if reply is not None:
+                    now += 1
+                    queue += sync.handle(Receive(now, action.to, reply))
+        now += 10_000
+        queue += sync.handle(Timeout(now, SYNC_TIMER))
+    raise AssertionError("state sync did not finish")

@@ -46,7 +46,6 @@ from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
 from xinlian.node.errors import BadEpochProof, BadLedgerBlock
 from xinlian.sim.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
-from xinlian.storage.errors import BadChunkError
 from xinlian.storage.proof import Hasher
 from xinlian.storage.snapshot import Chunk, SnapshotImport
 
@@ -245,7 +244,7 @@ class StateSync:
                 return []
             try:
                 return self._on_message(event.sender, message)
-            except (BadChunkError, BadEpochProof, BadLedgerBlock) as exc:
+            except XinlianError as exc:  # BadChunkError, BadEpochProof, BadLedgerBlock, ...
                 self.metrics[f"bad_{exc.name}"] += 1
                 self.skipped.add(event.sender)
                 return self._retry(event.sender)
