@@ -51,19 +51,21 @@ def xl(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("suite_name", ["intl", "sm"])
 def test_a_validator_joins_from_a_snapshot_and_another_leaves(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    suite = get_suite("intl")
-    dirs = prepare(tmp_path, 4, suite, BASE, BASE + 50, accounts=4)
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], suite_name: str) -> None:
+    suite = get_suite(suite_name)
+    base = BASE if suite_name == "intl" else BASE + 100
+    dirs = prepare(tmp_path, 4, suite, base, base + 50, accounts=4)
     keys = tmp_path / "keys"
     # the fifth validator's operator prepares its keys and data directory up front
     joiner_dir = tmp_path / "node4"
-    xl(capsys, "keygen", "--suite", "intl", "--out", str(keys / "node4.json"))
+    xl(capsys, "keygen", "--suite", suite_name, "--out", str(keys / "node4.json"))
     xl(capsys, "init", "--config", str(tmp_path / "genesis.toml"), "--data", str(joiner_dir),
-       "--node-key", str(keys / "node4.json"), "--rpc-port", str(BASE + 54),
-       "--listen", f"127.0.0.1:{BASE + 4}")
+       "--node-key", str(keys / "node4.json"), "--rpc-port", str(base + 54),
+       "--listen", f"127.0.0.1:{base + 4}")
     fifth = xl(capsys, "validator", "keys", "--data", str(joiner_dir))
-    assert fifth["endpoint"] == f"127.0.0.1:{BASE + 4}"
+    assert fifth["endpoint"] == f"127.0.0.1:{base + 4}"
 
     def wallet(name: str) -> Wallet:
         return Wallet(read_key(keys / f"{name}.json")[1], CHAIN, suite)
