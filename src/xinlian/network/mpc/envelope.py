@@ -23,7 +23,6 @@ from xinlian.sim.protocol import (
     Broadcast,
     Deliver,
     Event,
-    Input,
     NodeId,
     Receive,
     Send,
@@ -110,9 +109,7 @@ class MpcCore:
             return self.on_timer(event.now_ms, event.timer)
         if isinstance(event, Receive):
             return self._receive(event)
-        if isinstance(event, Input):
-            return []
-        return []
+        return []  # Input: these protocols take nothing from the local application
 
     def _receive(self, event: Receive) -> Sequence[Action]:
         env = peek(event.message)

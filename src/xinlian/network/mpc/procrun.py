@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from xinlian.network.mpc.envelope import DROP_REASONS, MpcRunError
 from xinlian.network.mpc.setup import Outcome, Setup
-from xinlian.network.mpc.simrun import RunResult
+from xinlian.network.mpc.simrun import RunResult, role_counts
 
 MAX_PROCESSES = 32
 
@@ -133,4 +133,5 @@ def _result(setup: Setup, outcomes: dict[int, Outcome], stats: dict[int, dict[st
         sent += s["transport"]["bytes_out"]
     return RunResult(setup.params.protocol, "processes", len(setup.parties),
                      setup.summarise(outcomes), outcomes, messages, sent, wall,
-                     setup.finishers <= outcomes.keys(), dict(dropped), dict(faults))
+                     setup.finishers <= outcomes.keys(), dict(dropped), dict(faults),
+                     role_counts(setup), list(setup.faulty))

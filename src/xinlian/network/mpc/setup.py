@@ -11,7 +11,7 @@ a party process needs nothing but the parameters and its index.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from xinlian.network.mpc.envelope import MpcConfigError
@@ -78,5 +78,5 @@ class Setup:
     make_core: Callable[[int, Mapping[int, NodeId]], Core]
     finishers: frozenset[int]  # the run ends when each of these has delivered its outcome
     summarise: Callable[[Mapping[int, Outcome]], dict[str, Any]]
-    faulty: tuple[int, ...] = ()
-    roles: Mapping[int, str] = field(default_factory=dict)
+    faulty: tuple[int, ...]
+    roles: Mapping[int, str]  # party -> role name, for the report

@@ -41,6 +41,8 @@ class RunResult:
     finished: bool
     dropped: dict[str, int] = field(default_factory=dict)
     faults_reported: dict[int, int] = field(default_factory=dict)
+    roles: dict[str, int] = field(default_factory=dict)  # how many parties play each role
+    faulty: list[int] = field(default_factory=list)  # the parties told to misbehave
     sim_ms: int | None = None
     transcript: str | None = None
 
@@ -49,7 +51,8 @@ class RunResult:
                "finished": self.finished, **self.summary, "messages": self.messages,
                "bytes": self.bytes, "wall_s": round(self.wall_s, 3),
                "dropped": self.dropped,
-               "faults_reported": {str(k): v for k, v in sorted(self.faults_reported.items())}}
+               "faults_reported": {str(k): v for k, v in sorted(self.faults_reported.items())},
+               "roles": self.roles, "faulty": self.faulty}
         if self.sim_ms is not None:
             out["sim_ms"] = self.sim_ms
             out["transcript"] = self.transcript
@@ -122,4 +125,9 @@ def run_sim(setup: Setup, *, latency_ms: float = 20.0, jitter_ms: float = 5.0,
     finished = setup.finishers <= outcomes.keys()
     return RunResult(setup.params.protocol, "sim", len(setup.parties),
                      setup.summarise(outcomes), outcomes, sim.stats.sent, sim.stats.bytes_sent,
-                     wall, finished, dropped, faults, sim.now_ms, sim.trace_hash)
+                     wall, finished, dropped, faults, role_counts(setup), list(setup.faulty),
+                     sim.now_ms, sim.trace_hash)
+
+
+def role_counts(setup: Setup) -> dict[str, int]:
+    return dict(Counter(setup.roles[i] for i in setup.parties))
