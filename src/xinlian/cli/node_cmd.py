@@ -34,6 +34,8 @@ def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str
     (host:port) is where a validator added after genesis accepts its peers."""
     genesis = load_genesis(config)
     suite = genesis.crypto_suite()
+    if listen is not None:
+        _host_port(listen)
     if (data / NODE_FILE).exists():
         raise NodeConfigError(f"{data} is already initialised")
     data.mkdir(parents=True, exist_ok=True)
@@ -47,8 +49,6 @@ def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str
         key = suite.generate_signing_key()
         write_key(data / KEY_FILE, suite, key)
     shutil.copyfile(config, data / GENESIS_FILE)
-    if listen is not None:
-        _host_port(listen)
     (data / NODE_FILE).write_text(
         f'key = "{KEY_FILE}"\nrpc_host = "{rpc_host}"\nrpc_port = {rpc_port}\n'
         + (f'listen = "{listen}"\n' if listen is not None else ""), encoding="utf-8")
