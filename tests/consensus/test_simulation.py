@@ -253,3 +253,20 @@ def test_regression_a_vote_with_a_wrong_height_cannot_spoil_the_qc() -> None:
     network.run(2000)
     assert not network.log.violations
     assert min(progress(network, list(network.committee.nodes[:3]))) >= 15
+
+
+def test_a_quiet_chain_waits_for_payload_and_proposes_as_soon_as_it_comes() -> None:
+    """Without load a leader waits `idle_ms` before an empty block instead of proposing one
+    per network round trip; a batch that becomes orderable is proposed at once."""
+    config = Config(pacemaker=Pacemaker(base_ms=1000), idle_ms=250, batch_delay_ms=20)
+    network = ConsensusNet(4, 5, config=config, link=LinkModel(latency_ms=5))
+    network.load(40_000, 100, 2000, 2010)  # one burst of 400 transactions at t = 2 s
+    network.run(3000)
+    node = network.committee.nodes[0]
+    times = [t for t, _ in network.log.times[node]]
+    quiet = [t for t in times if 500 <= t < 2000]
+    assert 3 <= len(quiet) <= 8  # about one block per idle wait, not one per 10 ms
+    assert not network.log.violations
+    latencies = network.latencies(node)
+    assert sum(c for _, c in latencies) == 400
+    assert max(ms for ms, _ in latencies) < 150  # seal, certify, propose, commit: no idle wait

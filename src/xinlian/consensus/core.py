@@ -83,6 +83,8 @@ COMMIT_KEY = b"consensus/commit"
 PROOF_PREFIX = b"consensus/proof/"
 RECONFIG_KEY = b"consensus/next-committee"
 ROUND_TIMER = "round"
+IDLE_TIMER = "idle"
+QUIET_DEPTH = 3  # blocks after the last payload that still go out at once, so it commits
 RECENT_COMMITS = 1024
 
 
@@ -94,6 +96,7 @@ class Config:
     max_block_batches: int = 256
     sync_retry_ms: int = 400
     batch_resend_ms: int = 2000  # re-send a batch still uncertified after this long
+    idle_ms: int = 250  # a leader with nothing to order waits this long before an empty block
 
 
 # -- application interface ----------------------------------------------------------------
@@ -201,6 +204,7 @@ class ConsensusCore:
         self.attempts = 0
         self.my_timeout: Timeout | None = None
         self.proposed_round = 0
+        self.idle_round = 0  # the round whose leader (this node) waits for payload
         self.known_qcs: set[tuple[int, bytes, int]] = set()
         self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
@@ -214,6 +218,8 @@ class ConsensusCore:
         if isinstance(event, TimerFired):
             if event.timer == ROUND_TIMER:
                 return self._local_timeout()
+            if event.timer == IDLE_TIMER:
+                return self._propose(force=True) if self.idle_round == self.round else []
             if event.timer == BATCH_TIMER:
                 return self.pool.seal(self.now)
             if event.timer == ACK_TIMER:
@@ -237,7 +243,7 @@ class ConsensusCore:
 
     def _input(self, value: Any) -> list[Action]:
         if isinstance(value, Submit):
-            return self.pool.submit(self.now, value.payload, value.count)
+            return self.pool.submit(self.now, value.payload, value.count) + self._on_payload()
         if isinstance(value, Reconfigure):
             try:
                 value.committee.validate()
@@ -297,10 +303,10 @@ class ConsensusCore:
         if isinstance(message, BatchMsg):
             return self.pool.on_batch(sender, data, message.batch)
         if isinstance(message, Ack):
-            return self.pool.on_ack(sender, message)
+            return self.pool.on_ack(sender, message) + self._on_payload()
         if isinstance(message, Available):
             self.pool.on_available(sender, message.cert)
-            return []
+            return self._on_payload()
         return []
 
     def _other_epoch(self, sender: bytes, epoch: int) -> list[Action]:
@@ -449,7 +455,10 @@ class ConsensusCore:
 
     # -- proposals -------------------------------------------------------------------------
 
-    def _propose(self) -> list[Action]:
+    def _propose(self, force: bool = False) -> list[Action]:
+        """Propose at once if there is something to order or to commit; on a quiet chain
+        wait up to `idle_ms` for payload first (empty blocks would only burn CPU and disk).
+        Rounds keep their timeouts, so a quiet chain still shows that it is live."""
         if self.proposed_round >= self.round or self.me is None:
             return []
         block = build_block(self.epoch, self.round, self.me, self.high_qc, self.last_tc,
@@ -457,10 +466,38 @@ class ConsensusCore:
                             self.pending_reconfig, self.config.max_block_batches)
         if block is None:
             return []
+        if not force and not block.payload and self._quiet(bytes(block.parent)):
+            if self.idle_round == self.round:
+                return []
+            self.idle_round = self.round
+            self.metrics["idle_waits"] += 1
+            wait = min(self.config.idle_ms, self.config.pacemaker.base_ms // 2)  # < timeouts
+            return [SetTimer(IDLE_TIMER, self.now + wait)]
+        self.idle_round = 0
         self.proposed_round = self.round
         self.metrics["proposed"] += 1
         message = codec.encode(Proposal(block))
         return [Broadcast(self._others(), message), *self._on_proposal(self.node, block)]
+
+    def _on_payload(self) -> list[Action]:
+        """A batch became orderable: a leader waiting on a quiet chain proposes now."""
+        if self.idle_round == self.round and self.pool.pending:
+            return self._propose()
+        return []
+
+    def _quiet(self, parent: bytes) -> bool:
+        """No reconfiguration pending, and the last QUIET_DEPTH blocks carry no payload and
+        are not an epoch's first (those go out at once: the new committee shows it is live)."""
+        if self.pending_reconfig is not None:
+            return False
+        for _ in range(QUIET_DEPTH):
+            block = self.tree.get(parent)
+            if block is None:
+                return False  # the epoch's root
+            if block.payload or block.reconfig is not None:
+                return False
+            parent = bytes(block.parent)
+        return True
 
     def _on_proposal(self, sender: bytes, block: Block) -> list[Action]:
         committee = self.committee
