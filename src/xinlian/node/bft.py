@@ -298,7 +298,9 @@ class BftNode(Node):
         return self.chain.block(codec.decode(raw, int))
 
     def chunk(self, height: int, prefix: str) -> Chunk | None:
-        if not 0 <= height <= self.chain.height:
+        # only heights whose block this node holds (one that joined from a snapshot has no
+        # state between genesis and its snapshot)
+        if not 0 <= height <= self.chain.height or self.chain.index.block_by_height(height) is None:
             return None
         return read_chunk(self.chain.tree, height, prefix)
 
