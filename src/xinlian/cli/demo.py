@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from xinlian.cli import cluster
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
-from xinlian.cli.process import NodeProcess
+from xinlian.cli.process import NodeProcess, free_ports
 from xinlian.crypto.suites import SUITES, Suite, get_suite
 from xinlian.ledger.genesis import load_genesis
 from xinlian.node.keyfile import read_key, write_key
@@ -41,16 +40,6 @@ class _Out:
     def say(self, text: str) -> None:
         if not self.quiet:
             print(text, flush=True)
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _solo(root: Path, suite: Suite, accounts: int, block_txs: int) -> list[Path]:
@@ -163,7 +152,7 @@ def demo(args: argparse.Namespace) -> int:
         if args.nodes == 1:
             data = _solo(root, suite, args.accounts, args.block_txs)
         else:
-            ports = _free_ports(args.nodes)
+            ports = free_ports(args.nodes)
             data = cluster.prepare(root, args.nodes, suite, 0, 0, args.accounts, ports=ports)
         chain_id = load_genesis(root / GENESIS_FILE).chain_id
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], chain_id, suite)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -16,6 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from xinlian.node.errors import NodeError
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on loopback right now, for the validators of a local network."""
+    socks = [socket.socket() for _ in range(count)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
 
 
 class NodeProcess:

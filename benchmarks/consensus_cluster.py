@@ -1,0 +1,249 @@
+"""Consensus on a real cluster: node processes on loopback, each capped at 100 Mbit/s egress.
+
+    python -m benchmarks.consensus_cluster                   # offered 20k, 40k, 60k, 80k tx/s
+    python -m benchmarks.consensus_cluster --offered 60000 --seconds 20
+
+Ordering throughput as the HotStuff and Narwhal papers measure it: each of the n processes
+runs the real consensus core (BLS certificates on `intl`) over the real transport
+(authenticated AEAD channels, framing, limits) with the node's whole egress paced at
+100 Mbit/s (`node_egress`, the transport's test shaper standing in for tbf on loopback),
+persisting to LMDB as a node does. A load generator inside each process submits 200-byte
+transactions at a steady rate (1/n of the offered load each); they carry their submission
+time, and a node measures submit-to-commit latency on its own transactions when the block
+ordering their batch commits. Throughput counts the transactions whose batch digests were
+committed in the measurement window (after a warm-up). Transactions are opaque here: no
+signature checks, no execution — `benchmarks.consensus_e2e` measures that path.
+
+The processes share this machine's cores, so the figures are for n nodes on 2 cores, not n
+machines; each node's CPU use is printed next to the rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import hashlib
+import json
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmarks.report import emit, percentile
+from xinlian import codec
+from xinlian.consensus.core import Committed, Config, ConsensusCore, Submit
+from xinlian.consensus.dissemination import BatchReady
+from xinlian.consensus.local import genesis, local_committee
+from xinlian.consensus.messages import BatchMsg
+from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.suites import get_suite
+from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES
+from xinlian.network.membership import Membership, PeerInfo, node_id_of
+from xinlian.network.runtime import DEFAULT_DB, NetworkRuntime
+from xinlian.network.shaper import LinkShape, node_egress
+from xinlian.network.transport import Transport
+from xinlian.storage.kv import Store
+
+BENCH = "consensus_cluster"
+TX_SIZE = 200
+TX_HEAD = struct.Struct(">dIQ")  # submission time (s), author index, sequence number
+FILL = bytes(TX_SIZE - TX_HEAD.size)
+SAMPLE_EVERY = 20  # latency is read from every 20th transaction of a node's own batches
+TICK_S = 0.005
+
+
+@dataclass(frozen=True)
+class Spec:
+    n: int
+    suite: str
+    ports: list[int]
+    offered: float  # tx/s for the whole cluster
+    start_at: float  # wall-clock time the load starts, the same for every process
+    warmup_s: float
+    seconds: float  # measured, after the warm-up
+    drain_s: float
+    mbit: float
+    batch_delay_ms: int
+    data: str
+    profile: str  # where node 0 writes its cProfile stats ("" for none)
+
+
+def _node_keys(spec: Spec) -> list[SigningKey]:
+    suite = get_suite(spec.suite)
+    return [suite.generate_signing_key(hashlib.sha256(b"cluster-bench/%d" % i).digest())
+            for i in range(spec.n)]
+
+
+class Recorder:
+    """What one node saw: commit times with their transaction counts, and latency samples."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.commits: list[tuple[float, int, int, str]] = []  # (time, tx, height, block id)
+        self.samples: list[tuple[float, float]] = []  # (submitted, committed)
+
+    def deliver(self, value: object) -> None:
+        now = time.time()
+        if isinstance(value, Committed):
+            self.commits.append((now, value.tx_count, value.height, value.block_id.hex()))
+        elif isinstance(value, BatchReady):
+            batch = codec.decode(value.message, BatchMsg).batch
+            if batch.author != self.index:
+                return
+            payload = batch.payload
+            for offset in range(0, len(payload) - TX_SIZE + 1, TX_SIZE * SAMPLE_EVERY):
+                submitted = TX_HEAD.unpack_from(payload, offset)[0]
+                self.samples.append((submitted, now))
+
+
+async def _load(runtime: NetworkRuntime, spec: Spec, index: int) -> None:
+    """Submit this node's share of the offered load at a steady rate until the end."""
+    rate = spec.offered / spec.n
+    end = spec.start_at + spec.warmup_s + spec.seconds
+    pack = TX_HEAD.pack
+    sent = 0
+    await asyncio.sleep(max(0.0, spec.start_at - time.time()))
+    while (now := time.time()) < end:
+        due = int(rate * (now - spec.start_at)) - sent
+        if due > 0:
+            payload = b"".join(pack(now, index, sent + k) + FILL for k in range(due))
+            runtime.input(Submit(payload, due))
+            sent += due
+        await asyncio.sleep(TICK_S)
+
+
+async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
+    suite = get_suite(spec.suite)
+    keys = _node_keys(spec)
+    ids = [node_id_of(suite, k.public_key) for k in keys]
+    committee, vote_keys = local_committee(
+        spec.n, suite=suite.name, aggregate=suite.name in BLS_CONSENSUS_SUITES,
+        seed=b"cluster-bench", nodes=ids)
+    core = ConsensusCore(ids[index], vote_keys[ids[index]], genesis(committee),
+                         config=Config(batch_delay_ms=spec.batch_delay_ms))
+    membership = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", port)
+                                    for k, port in zip(keys, spec.ports, strict=True)])
+    transport = Transport(suite, keys[index], membership,
+                          shape_for=node_egress(LinkShape.mbit(spec.mbit)),
+                          sock=socket.socket(fileno=fd))
+    recorder = Recorder(index)
+    store = Store(Path(spec.data) / f"node{index}", sub_dbs=(DEFAULT_DB,))
+    runtime = NetworkRuntime(core, transport, store, deliver=recorder.deliver)
+    await runtime.start()
+    await transport.wait_connected()
+    load = asyncio.create_task(_load(runtime, spec, index))
+    measure_from = spec.start_at + spec.warmup_s
+    await asyncio.sleep(max(0.0, measure_from - time.time()))
+    cpu0, bytes0 = time.process_time(), transport.stats["bytes_out"]
+    await asyncio.sleep(max(0.0, measure_from + spec.seconds - time.time()))
+    cpu = time.process_time() - cpu0
+    egress = transport.stats["bytes_out"] - bytes0
+    await load
+    await asyncio.sleep(spec.drain_s)  # let the last submissions commit
+    await runtime.stop()
+    store.close()
+    return {"index": index, "commits": recorder.commits, "samples": recorder.samples,
+            "cpu_s": cpu, "egress_bytes": egress, "events": runtime.events_handled,
+            "metrics": dict(core.metrics)}
+
+
+def _listener() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+def run_cluster(n: int, suite: str, offered: float, seconds: float, warmup: float,
+                mbit: float, batch_delay_ms: int, profile: str = "",
+                ) -> tuple[Spec, list[dict[str, object]]]:
+    """Start n node processes, let them run the load, and return what each reported."""
+    socks = [_listener() for _ in range(n)]
+    with tempfile.TemporaryDirectory(prefix="xl-cluster-bench-") as data:
+        spec = Spec(n, suite, [s.getsockname()[1] for s in socks], offered,
+                    time.time() + 4.0 + 0.5 * n, warmup, seconds, 3.0, mbit, batch_delay_ms,
+                    data, profile)
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.consensus_cluster", "--node", str(i),
+             "--fd", str(s.fileno()), "--spec", json.dumps(asdict(spec))],
+            stdout=subprocess.PIPE, pass_fds=[s.fileno()]) for i, s in enumerate(socks)]
+        for s in socks:
+            s.close()
+        outputs = [p.communicate(timeout=spec.start_at - time.time() + warmup + seconds + 120)
+                   for p in procs]
+        if any(p.returncode for p in procs):
+            raise SystemExit(f"a node process failed: {[p.returncode for p in procs]}")
+    return spec, [json.loads(out) for out, _ in outputs]
+
+
+def report(reports: list[dict[str, object]], spec_extra: dict[str, object],
+           measure_from: float, seconds: float) -> None:
+    heights: dict[int, str] = {}
+    for r in reports:
+        for _, _, height, block in r["commits"]:  # type: ignore[attr-defined]
+            if heights.setdefault(height, block) != block:
+                raise SystemExit(f"safety violated: two blocks committed at height {height}")
+    first = reports[0]
+    window = [(t, tx) for t, tx, _, _ in first["commits"]  # type: ignore[attr-defined]
+              if measure_from <= t < measure_from + seconds]
+    ordered = sum(tx for _, tx in window) / seconds
+    latencies = [(c - s) * 1000 for r in reports for s, c in r["samples"]  # type: ignore[attr-defined]
+                 if measure_from <= s < measure_from + seconds]
+    emit(BENCH, "ordering_throughput", ordered, "tx/s", **spec_extra,
+         blocks_per_s=round(len(window) / seconds, 1))
+    emit(BENCH, "latency_p50", percentile(latencies, 50) if latencies else float("nan"), "ms",
+         **spec_extra, samples=len(latencies))
+    emit(BENCH, "latency_p99", percentile(latencies, 99) if latencies else float("nan"), "ms",
+         **spec_extra)
+    cpu = [round(float(r["cpu_s"]) / seconds, 2) for r in reports]  # type: ignore[arg-type]
+    egress = [round(float(r["egress_bytes"]) / seconds * 8 / 1e6, 1)  # type: ignore[arg-type]
+              for r in reports]
+    emit(BENCH, "node_cpu", sum(cpu) / len(cpu), "cores", **spec_extra, per_node=cpu)
+    emit(BENCH, "node_egress", sum(egress) / len(egress), "Mbit/s", **spec_extra,
+         per_node=egress)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.consensus_cluster")
+    parser.add_argument("-n", type=int, default=4)
+    parser.add_argument("--suite", default="intl")
+    parser.add_argument("--offered", type=float, nargs="*",
+                        default=[20_000, 40_000, 60_000, 80_000], help="offered tx/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured, after warm-up")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--mbit", type=float, default=100.0, help="egress cap per node")
+    parser.add_argument("--batch-delay-ms", type=int, default=Config().batch_delay_ms)
+    parser.add_argument("--profile", default="", help="write node 0's cProfile stats here")
+    parser.add_argument("--node", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.node is not None:  # one node process of a run
+        spec = Spec(**json.loads(args.spec))
+        profiler = cProfile.Profile() if spec.profile and args.node == 0 else None
+        if profiler is not None:
+            profiler.enable()
+        result = asyncio.run(node_main(spec, args.node, args.fd))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(spec.profile)
+        print(json.dumps(result))
+        return
+    for offered in args.offered:
+        spec, reports = run_cluster(args.n, args.suite, offered, args.seconds, args.warmup,
+                              args.mbit, args.batch_delay_ms, args.profile)
+        extra: dict[str, object] = {
+            "n": args.n, "suite": args.suite, "offered_tx_s": offered, "tx_bytes": TX_SIZE,
+            "egress_mbit_s": args.mbit, "batch_delay_ms": args.batch_delay_ms,
+            "seconds": args.seconds, "cores": 2}
+        report(reports, extra, spec.start_at + spec.warmup_s, spec.seconds)
+
+
+if __name__ == "__main__":
+    main()
