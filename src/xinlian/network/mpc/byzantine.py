@@ -3,18 +3,25 @@
 The simulator's interceptors (xinlian.sim.adversary) only exist in simulation; a party
 process needs its misbehaviour inside its own core. `Byzantine(core, tamper)` runs the
 honest core and passes each outgoing action through `tamper`, which may drop it, keep it or
-replace it. Protocol modules build payload-level attacks with `rewrite_payload`.
+replace it. Protocol modules build payload-level attacks with `rewrite_payload`, and
+equivocation in broadcast rounds with `equivocate`, which tells each recipient something
+else and signs each version with the party's own key (a misbehaving member is still a
+member, with a valid key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from xinlian import codec
+from xinlian.codec import CodecError
+from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.suites import get_suite
+from xinlian.network.mpc import broadcast
 from xinlian.network.mpc.envelope import Envelope, peek
-from xinlian.sim.protocol import Action, Broadcast, Core, Event, Send
+from xinlian.sim.protocol import Action, Broadcast, Core, Event, NodeId, Send
 
 Tamper = Callable[[Action], Sequence[Action]]
 
@@ -55,4 +62,39 @@ def rewrite_payload(change: Callable[[bytes], bytes | None]) -> Tamper:
             return ()
         data = codec.encode(Envelope(env.protocol, env.session, env.sender, env.seq, payload))
         return (replace(action, message=data),)
+    return tamper
+
+
+Change = Callable[[bytes, broadcast.Signed, int], bytes]  # (session, message, recipient)
+
+
+def equivocate(key: SigningKey, parties: Mapping[NodeId, int], change: Change) -> Tamper:
+    """Give each recipient of a broadcast post the payload `change` makes for it, signed
+    with `key`. Recipients given the same payload share one message; different payloads
+    go as separate sends, each validly signed."""
+    suite = get_suite(broadcast.SUITE)
+
+    def tamper(action: Action) -> Sequence[Action]:
+        if not isinstance(action, Send | Broadcast):
+            return (action,)
+        env = peek(action.message)
+        try:
+            post = codec.decode(env.payload, broadcast.Post) if env is not None else None
+        except CodecError:
+            post = None
+        if env is None or post is None:
+            return (action,)
+        m = post.message
+        groups: dict[bytes, list[NodeId]] = {}
+        for node in (action.to,) if isinstance(action, Send) else action.to:
+            groups.setdefault(change(env.session, m, parties[node]), []).append(node)
+        out: list[Action] = []
+        for payload, nodes in groups.items():
+            signed = broadcast.sign(key, suite, env.protocol, env.session, m.slot, m.sender,
+                                    payload)
+            data = codec.encode(Envelope(env.protocol, env.session, env.sender, env.seq,
+                                         codec.encode(broadcast.Post(signed, post.direct))))
+            out.append(replace(action, message=data) if isinstance(action, Send)
+                       else Broadcast(tuple(nodes), data, action.bulk))
+        return out
     return tamper

@@ -120,7 +120,8 @@ class AfterDkg:
                 self.handover.handle(event)  # counts anything else as a wrong protocol
                 return self._maybe_switch(event.now_ms)
             return self._keygen(event)
-        if isinstance(event, Timeout) and event.timer != "round" and self.signing is not None:
+        if (isinstance(event, Timeout) and not event.timer.startswith(dkg.TIMERS)
+                and self.signing is not None):
             return self.signing.handle(event)
         if isinstance(event, Timeout | Start) and self.keygen is not None:
             return self._keygen(event)

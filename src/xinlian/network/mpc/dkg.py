@@ -5,12 +5,16 @@ Each party runs `xinlian.crypto.dkg.DkgParty` for one session after another: key
 to 1..n' with a new threshold. Every session has its own session id, so a message from
 one session can never count in another. A party's round deadline is a timer: when it
 fires, `DkgParty.timeout()` closes the round with the messages received, which is how
-silent dealers are left out. Messages for a session a party has not reached yet are kept
-until it gets there. Members that join at resharing learn the old public key package from
-the old members and accept it when a majority of them sent the same one.
+silent dealers are left out. Every round is a consistent broadcast (`broadcast.py`): each
+message is signed, its digest echoed to every member, and a member that sent two different
+messages is proven to have equivocated and ignored by every honest member, so that all of
+them hand the DkgParty the same messages. A session's layer keeps what arrives before the
+party gets there. Members that join at resharing learn the old public key package from the
+old members and accept it when a majority of them sent the same one.
 
-Long-term encryption keys (the receivers' ECDH keys for share encryption) are derived from
-the run seed, so that a run is reproducible; in a deployment each member registers its own.
+Long-term encryption keys (the receivers' ECDH keys for share encryption) and the parties'
+broadcast signing keys are derived from the run seed, so that a run is reproducible; in a
+deployment each member registers its own.
 """
 
 from __future__ import annotations
@@ -23,12 +27,16 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto import dkg
 from xinlian.crypto.groups import Element, Group, GroupError, Scalar, get_group
-from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
+from xinlian.network.mpc import broadcast, byzantine
+from xinlian.network.mpc.byzantine import Byzantine, equivocate, silent
 from xinlian.network.mpc.envelope import MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids, two_thirds
 from xinlian.sim.protocol import Action, Core, NodeId
 
 HANDOVER = b"handover"
+TIMERS = "dkg/"  # every timer of a DKG core starts with this
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,9 @@ class DkgCore(MpcCore):
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], group: Group,
                  plan: Sequence[Phase], encryption_keys: Mapping[int, Element],
-                 encryption_secret: Scalar, rng: Any, round_ms: int) -> None:
+                 encryption_secret: Scalar, rng: Any, round_ms: int,
+                 signing_keys: Mapping[int, PublicKey], signing_key: SigningKey,
+                 echo: bool = True) -> None:
         super().__init__(me, roster, [p.session for p in plan] + [HANDOVER])
         self.group = group
         self.plan = list(plan)
@@ -74,7 +84,11 @@ class DkgCore(MpcCore):
         self.share: dkg.KeyShare | None = None
         self.public: dkg.PublicKeyPackage | None = None
         self.results: list[dict[str, Any]] = []
-        self.pending: dict[bytes, list[tuple[int, bytes]]] = {}
+        self.layers = {p.session: broadcast.ConsistentBroadcast(
+            self.protocol, p.session, me, p.members, signing_keys, signing_key, round_ms,
+            f"{TIMERS}{k}/", echo=echo) for k, p in enumerate(plan) if me in p.members}
+        self.started: dict[bytes, dkg.DkgParty] = {}  # session -> this party's DkgParty
+        self.rewrite: Callable[[bytes], bytes] | None = None  # a cheating member's edit
         self.handovers: dict[bytes, set[int]] = {}
         self.round = (0, 0)
         self.finished = False
@@ -117,12 +131,19 @@ class DkgCore(MpcCore):
             config = dkg.DkgConfig.reshare(self.public, phase.session, phase.dealers,
                                            phase.receivers, phase.threshold, self.keys)
         share = self.share if self.me in config.dealers and phase.kind != "keygen" else None
-        self.party = dkg.DkgParty(config, self.me, self.secret, share, self.rng)
-        out = self._translate(phase, self.party.start(), now_ms)
-        for sender, payload in self.pending.pop(phase.session, []):
-            if self.party is not None and self.plan[self.step] is phase:
-                out += self._translate(phase, self.party.receive(sender, payload), now_ms)
-        return out
+        self.party = self.started[phase.session] = dkg.DkgParty(config, self.me, self.secret,
+                                                                share, self.rng)
+        return self._translate(phase, self.party.start(), now_ms)
+
+    def alternative_deal(self, session: bytes, label: int) -> bytes:
+        """Another valid deal for `session` than the one this dealer sent (what an
+        equivocating dealer tells some members); `label` seeds it."""
+        party = self.started[session]
+        other = dkg.DkgParty(party.config, self.me, self.secret, party.key_share,
+                             seeded_rng(label, "dkg-alternative", self.me, session.hex()))
+        first = other.start()[0]
+        assert isinstance(first, dkg.Broadcast)
+        return first.data
 
     def _group_key(self) -> str:
         return self.public.group_public_key.encode().hex() if self.public else ""
@@ -133,15 +154,31 @@ class DkgCore(MpcCore):
                    payload: bytes) -> list[Action]:
         if session == HANDOVER:
             return self._on_handover(now_ms, sender, payload)
-        current = self.plan[self.step] if 0 <= self.step < len(self.plan) else None
-        if current is None or current.session != session or self.party is None:
-            if not self.finished and self.me in self._members(session):
-                self.pending.setdefault(session, []).append((sender, payload))
+        layer = self.layers.get(session)
+        if layer is None:  # a session this party has no part in
+            self.fault(sender)
             return []
-        return self._translate(current, self.party.receive(sender, payload), now_ms)
+        return self._carry(session, layer.receive(sender, payload, now_ms), now_ms)
 
-    def _members(self, session: bytes) -> tuple[int, ...]:
-        return next((p.members for p in self.plan if p.session == session), ())
+    def _carry(self, session: bytes, outputs: Sequence[broadcast.Output],
+               now_ms: int) -> list[Action]:
+        return broadcast.carry(self, session, outputs,
+                               lambda slot: self._on_delivered(session, slot, now_ms))
+
+    def _on_delivered(self, session: bytes, slot: broadcast.Delivered,
+                      now_ms: int) -> list[Action]:
+        """A round's agreed messages: hand them to the DkgParty, then close its round."""
+        party = self.party
+        if party is None or self.plan[self.step].session != session:
+            return []
+        phase = self.plan[self.step]
+        out: list[Action] = []
+        for sender, payload in sorted(slot.messages.items()):
+            if sender != self.me and self.party is party:
+                out += self._translate(phase, party.receive(sender, payload), now_ms)
+        if self.party is party and not party.done and party.round == slot.slot:
+            out += self._translate(phase, party.timeout(), now_ms)
+        return out
 
     def _on_handover(self, now_ms: int, sender: int, payload: bytes) -> list[Action]:
         phase = next((p for p in self.plan if p.kind == "reshare"), None)
@@ -162,16 +199,21 @@ class DkgCore(MpcCore):
         return []
 
     def on_timer(self, now_ms: int, name: str) -> list[Action]:
-        if name != "round" or self.party is None or self.party.done:
-            return []
-        return self._translate(self.plan[self.step], self.party.timeout(), now_ms)
+        for session, layer in self.layers.items():
+            if layer.owns(name):
+                return self._carry(session, layer.timeout(name, now_ms), now_ms)
+        return []
 
     def _translate(self, phase: Phase, actions: Sequence[dkg.Action],
                    now_ms: int) -> list[Action]:
         out: list[Action] = []
+        party = self.party
+        layer = self.layers[phase.session]
         for a in actions:
             if isinstance(a, dkg.Broadcast):
-                out.append(self.broadcast(phase.members, phase.session, a.data))
+                data = self.rewrite(a.data) if self.rewrite else a.data
+                out += self._carry(phase.session, layer.send(_round_of(a.data), data, now_ms),
+                                   now_ms)
             elif isinstance(a, dkg.Fault):
                 self.fault(a.party)
             elif isinstance(a, dkg.Completed):
@@ -182,10 +224,12 @@ class DkgCore(MpcCore):
                 self.party = None
                 self.finished = True
                 return [*out, self.deliver("member", ok=False, phases=self.results,
-                                           error=a.error.to_dict(), group_key="")]
-        if self.party is not None and (self.step, self.party.round) != self.round:
-            self.round = (self.step, self.party.round)
-            out.append(self.timer("round", now_ms + self.round_ms))
+                                           error=a.error.to_dict(), group_key="",
+                                           equivocators=sorted(layer.disqualified))]
+        if party is not None and self.party is party and (self.step, party.round) != self.round:
+            self.round = (self.step, party.round)
+            senders = party.config.dealers if party.round == 1 else party.config.receivers
+            out += self._carry(phase.session, layer.open(party.round, senders, now_ms), now_ms)
         return out
 
     def _record(self, phase: Phase, result: dkg.DkgResult) -> None:
@@ -198,14 +242,21 @@ class DkgCore(MpcCore):
             "qualified": list(result.qualified),
             "disqualified": {str(k): v for k, v in sorted(result.disqualified.items())},
             "false_accusers": list(result.false_accusers),
+            "equivocators": sorted(self.layers[phase.session].disqualified),
             "has_share": result.key_share is not None,
         })
+
+
+def _round_of(data: bytes) -> int:
+    """The round a DkgParty's own broadcast belongs to (the broadcast layer's slot)."""
+    msg = codec.decode(data, dkg.Message)
+    return 1 if isinstance(msg, dkg.Deal) else msg.round
 
 
 # -- attacks ------------------------------------------------------------------------------
 
 
-def corrupt_deal(group: Group) -> Any:
+def corrupt_deal(group: Group) -> Callable[[bytes], bytes]:
     """A dealer that encrypts a wrong share to the next receiver (caught by complaint)."""
     def change(payload: bytes) -> bytes:
         try:
@@ -222,7 +273,15 @@ def corrupt_deal(group: Group) -> Any:
     return change
 
 
-FAULTS = ("silent", "invalid")
+def equivocating_deal(core: DkgCore) -> byzantine.Change:
+    """A dealer that gives every member its own valid deal (a different polynomial each):
+    over plain point-to-point sends, honest members would end with different keys."""
+    def change(session: bytes, signed: broadcast.Signed, to: int) -> bytes:
+        return core.alternative_deal(session, to) if signed.slot == 1 else signed.payload
+    return change
+
+
+FAULTS = ("silent", "invalid", "equivocate")
 
 
 # -- setup --------------------------------------------------------------------------------
@@ -234,11 +293,26 @@ def core_factory(params: Params, group: Group, plan: Sequence[Phase]
     everyone = sorted({i for p in plan for i in p.members})
     secrets = {i: group.random_scalar(_rng(params, "enc", i)) for i in everyone}
     keys = {i: group.base_mul(s) for i, s in secrets.items()}
+    signing = broadcast.party_keys(params.seed, "dkg", everyone)
+    public = {i: k.public_key for i, k in signing.items()}
 
     def make(me: int, roster: Mapping[int, NodeId]) -> DkgCore:
         return DkgCore(me, roster, group, plan, keys, secrets[me], _rng(params, "party", me),
-                       params.round_ms)
+                       params.round_ms, public, signing[me], params.echo)
     return make
+
+
+def misbehaving(params: Params, group: Group, core: DkgCore,
+                roster: Mapping[int, NodeId]) -> Core:
+    """`core` doing what `params.fault` names."""
+    if params.fault == "silent":
+        return Byzantine(core, silent)
+    if params.fault == "invalid":  # it signs the bad deal it sends, like any dealer
+        core.rewrite = corrupt_deal(group)
+        return core
+    key = broadcast.party_keys(params.seed, "dkg", [core.me])[core.me]
+    parties = {node: i for i, node in roster.items()}
+    return Byzantine(core, equivocate(key, parties, equivocating_deal(core)))
 
 
 def setup(params: Params) -> Setup:
@@ -258,10 +332,7 @@ def setup(params: Params) -> Setup:
 
     def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
         core = member_core(me, roster)
-        if me not in faulty:
-            return core
-        return Byzantine(core, silent if params.fault == "silent"
-                         else rewrite_payload(corrupt_deal(group)))
+        return misbehaving(params, group, core, roster) if me in faulty else core
 
     def summarise(outcomes: Mapping[int, Outcome]) -> dict[str, Any]:
         honest = [outcomes[i] for i in everyone if i not in faulty and i in outcomes]
@@ -279,9 +350,11 @@ def setup(params: Params) -> Setup:
                 "excluded": sorted(set(phase.dealers) - set(qualified)),
                 "disqualified": views[0]["disqualified"] if views else {},
                 "false_accusers": views[0]["false_accusers"] if views else [],
+                "equivocators": sorted({e for v in views for e in v["equivocators"]}),
             })
         misbehaving = sorted({d for p in per_phase for d in p["excluded"]}
-                             | {a for p in per_phase for a in p["false_accusers"]})
+                             | {a for p in per_phase for a in p["false_accusers"]}
+                             | {e for p in per_phase for e in p["equivocators"]})
         ok = (all(o["ok"] for o in honest) and len(keys_seen) == 1
               and all(p["agree"] for p in per_phase) and len(honest) > 0)
         return {"ok": ok, "group_key": next(iter(keys_seen)) if len(keys_seen) == 1 else None,

@@ -41,6 +41,7 @@ class Params:
     opener_threshold: int = 2  # ring: openers needed to open
     variant: str = "accountable"  # ring: "accountable" (LSAG + openers) or "traceable"
     keys: str = "dealer"  # frost, roast, tbls: "dealer" (seeded) or "dkg" (run a DKG first)
+    echo: bool = True  # dkg, tsm2: echo broadcast digests (False: signed sends only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,15 +1,18 @@
 """Threshold SM2 as synchronous rounds between n parties, then partials to a combiner (0).
 
 `xinlian.crypto.tsm2.Party` is written as round methods (deal, check, answer, multiply,
-...). This adapter runs them as rounds of messages: in every stage a party sends each
-other member one `Step` holding its public part (a dealing, its complaints, its answers
-to complaints, or its opening) and, in dealing stages, that member's private shares. A
-stage closes when every member's step is in or the stage deadline passes; a missing or
-malformed step counts as that party saying nothing, which the crypto rounds turn into
-disqualification. Key generation takes seven stages, presigning one nonce six more; each
-party then signs and sends its partial, with the key set and presignature it computed, to
-the combiner, which uses the view a majority agrees on, combines any t valid partials
-(naming invalid ones) and checks the result with the ordinary SM2 verifier.
+...). This adapter runs them as rounds of messages: every stage is one slot of a consistent
+broadcast (`broadcast.py`): each party signs its public part (a dealing, its complaints,
+its answers to complaints, or its opening) and posts it to every other member, with that
+member's private shares in dealing stages; the members echo the digests they got, and a
+party proven to have posted two different public parts is ignored by every honest member
+from then on. A stage closes when every member's post is in or the stage deadline passes,
+then the echo settles it; a missing or malformed part counts as that party saying nothing,
+which the crypto rounds turn into disqualification. Key generation takes seven stages,
+presigning one nonce six more; each party then signs and sends its partial, with the key
+set and presignature it computed, to the combiner, which uses the view a majority agrees
+on, combines any t valid partials (naming invalid ones) and checks the result with the
+ordinary SM2 verifier.
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto import sm2, tsm2
 from xinlian.crypto.groups import GroupError
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.tsm2.messages import MAX_PARTIES, G, Round
-from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.network.mpc import broadcast
+from xinlian.network.mpc.byzantine import Byzantine, equivocate, rewrite_payload, silent
 from xinlian.network.mpc.envelope import MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 from xinlian.sim.protocol import Action, Core, NodeId
 
 COMBINER = 0
-FAULTS = ("silent", "invalid")
+FAULTS = ("silent", "invalid", "equivocate")
 
 # Each stage: what its public part is. Stages 0-6 are key generation, 7-12 presigning.
 DEAL, COMPLAIN, ANSWER, OPEN = "deal", "complain", "answer", "open"
@@ -39,19 +45,12 @@ PUBLIC_TYPES: dict[str, Any] = {DEAL: tsm2.Dealing, COMPLAIN: list[tsm2.Complain
                                 ANSWER: list[tsm2.Reveal], OPEN: tsm2.OpenShare}
 
 
-class Step(codec.Struct, tag=1):
-    stage: int
-    public: bytes
-    private: bytes  # this recipient's PrivateShares in dealing stages, else empty
-
-
 class Signing(codec.Struct, tag=2):
+    """A member's partial signature to the combiner, with the key set and presignature."""
+
     keyset: tsm2.KeySet
     presignature: tsm2.PresignaturePublic
     partial: tsm2.PartialSignature
-
-
-Message = Step | Signing
 
 
 class Tsm2Party(MpcCore):
@@ -59,15 +58,18 @@ class Tsm2Party(MpcCore):
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], members: list[int],
                  threshold: int, session: bytes, message: bytes, rng: Any,
-                 round_ms: int) -> None:
+                 round_ms: int, signing_keys: Mapping[int, PublicKey], signing_key: SigningKey,
+                 echo: bool = True) -> None:
         super().__init__(me, roster, [session])
         self.party = tsm2.Party(me, members, threshold, rng)
         self.members = members
         self.session = session
         self.message = message
-        self.round_ms = round_ms
+        self.layer = broadcast.ConsistentBroadcast(self.protocol, session, me, members,
+                                                   signing_keys, signing_key, round_ms,
+                                                   "tsm2/", echo=echo)
         self.stage = -1
-        self.inbox: dict[int, dict[int, Step]] = {}
+        self.inbox: dict[int, tuple[dict[int, bytes], dict[int, bytes]]] = {}
         self.complaints: list[tsm2.Complaint] = []
         self.reveals: list[tsm2.Reveal] = []
         self.keyset: tsm2.KeySet | None = None
@@ -78,42 +80,32 @@ class Tsm2Party(MpcCore):
 
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:
-        try:
-            msg = codec.decode(payload, Message)
-        except CodecError:
-            self.fault(sender)
-            return []
-        if (not isinstance(msg, Step) or sender not in self.members
-                or not 0 <= msg.stage < len(STAGES)):
-            self.fault(sender)
-            return []
-        if self.done or msg.stage < self.stage:
-            return []  # too late: that stage closed without it
-        self.inbox.setdefault(msg.stage, {}).setdefault(sender, msg)
-        return self._maybe_close(now_ms)
+        return self._carry(self.layer.receive(sender, payload, now_ms), now_ms)
 
     def on_timer(self, now_ms: int, name: str) -> list[Action]:
-        if self.done or name != f"stage{self.stage}":
-            return []
-        return self._close(now_ms)
+        return self._carry(self.layer.timeout(name, now_ms), now_ms)
 
-    def _maybe_close(self, now_ms: int) -> list[Action]:
-        out: list[Action] = []
-        while not self.done and len(self.inbox.get(self.stage, {})) == len(self.members):
-            out += self._close(now_ms)
-        return out
+    def _carry(self, outputs: list[broadcast.Output], now_ms: int) -> list[Action]:
+        return broadcast.carry(self, self.session, outputs,
+                               lambda slot: self._on_delivered(slot, now_ms))
+
+    def _on_delivered(self, slot: broadcast.Delivered, now_ms: int) -> list[Action]:
+        if self.done or slot.slot != self.stage:
+            return []
+        self.inbox[slot.slot] = (slot.messages, slot.direct)
+        return self._close(now_ms)
 
     # -- stages -------------------------------------------------------------------------------
 
     def _close(self, now_ms: int) -> list[Action]:
         """Everything of the current stage is in (or its time is up): take the next step."""
-        steps = self.inbox.get(self.stage, {})
+        steps, direct = self.inbox.get(self.stage, ({}, {}))
         kind = STAGES[self.stage]
         p = self.party
         if kind == DEAL:
             dealings = self._publics(steps, tsm2.Dealing)
-            privates = {j: v for j, s in steps.items()
-                        if (v := self._decode(j, s.private, tsm2.PrivateShares)) is not None}
+            privates = {j: v for j, data in direct.items()
+                        if (v := self._decode(j, data, tsm2.PrivateShares)) is not None}
             check_ = p.keygen_check if self.stage == 0 else (
                 p.keygen_check_products if self.stage == 3 else
                 p.presign_check if self.stage == 7 else p.presign_check_products)
@@ -153,15 +145,11 @@ class Tsm2Party(MpcCore):
             private = {s.recipient: codec.encode(s) for s in privates}
         else:
             public, private = codec.encode(produced), {}
-        out: list[Action] = []
-        for j in self.members:
-            step_ = Step(self.stage, public, private.get(j, b""))
-            if j == self.me:
-                self.inbox.setdefault(self.stage, {})[j] = step_
-            else:
-                out.append(self.send(j, self.session, codec.encode(step_)))
-        out.append(self.timer(f"stage{self.stage}", now_ms + self.round_ms))
-        return out + self._maybe_close(now_ms)
+        stage = self.stage
+        out = self._carry(self.layer.send(stage, public, now_ms, private), now_ms)
+        if self.stage == stage and not self.done:
+            out += self._carry(self.layer.open(stage, self.members, now_ms), now_ms)
+        return out
 
     def _sign(self, finish: Callable[[], list[tsm2.PresignaturePublic]]) -> list[Action]:
         self.done = True
@@ -174,16 +162,18 @@ class Tsm2Party(MpcCore):
         body = codec.encode(Signing(self.keyset, presig, partial))
         return [self.send(COMBINER, self.session, body),
                 self.deliver("member", ok=True, public_key=self.keyset.public_key.hex(),
-                             culprits=sorted(self.party.culprits))]
+                             culprits=sorted(self.party.culprits),
+                             equivocators=sorted(self.layer.disqualified))]
 
     def _fail(self, exc: tsm2.Tsm2Error) -> list[Action]:
         self.done = True
         culprits = list(getattr(exc, "culprits", ()))
-        return [self.deliver("member", ok=False, error=exc.to_dict(), culprits=culprits)]
+        return [self.deliver("member", ok=False, error=exc.to_dict(), culprits=culprits,
+                             equivocators=sorted(self.layer.disqualified))]
 
-    def _publics(self, steps: Mapping[int, Step], type_: Any) -> dict[int, Any]:
-        return {j: v for j, s in steps.items()
-                if (v := self._decode(j, s.public, type_)) is not None}
+    def _publics(self, steps: Mapping[int, bytes], type_: Any) -> dict[int, Any]:
+        return {j: v for j, data in steps.items()
+                if (v := self._decode(j, data, type_)) is not None}
 
     def _decode(self, sender: int, data: bytes, type_: Any) -> Any:
         try:
@@ -213,12 +203,11 @@ class Combiner(MpcCore):
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:
         try:
-            msg = codec.decode(payload, Message)
+            msg = codec.decode(payload, Signing)
         except CodecError:
             self.fault(sender)
             return []
-        if (not isinstance(msg, Signing) or sender not in self.members or self.done
-                or msg.partial.index != sender):
+        if sender not in self.members or self.done or msg.partial.index != sender:
             self.fault(sender)
             return []
         self.received.setdefault(sender, msg)
@@ -259,14 +248,23 @@ def bad_partial(payload: bytes) -> bytes:
     offset of one: with signers 1, 2, 3 the Lagrange weights of 1 and 2 are 3 and -3, so
     equal offsets on both would cancel and the combined signature would still verify."""
     try:
-        msg = codec.decode(payload, Message)
+        msg = codec.decode(payload, Signing)
     except CodecError:
-        return payload
-    if not isinstance(msg, Signing):
         return payload
     value = (G.decode_scalar(msg.partial.value) * G.scalar(2)).encode()
     partial = tsm2.PartialSignature(msg.partial.presignature, msg.partial.index, value)
     return codec.encode(Signing(msg.keyset, msg.presignature, partial))
+
+
+def shifted_dealing(_session: bytes, signed: broadcast.Signed, to: int) -> bytes:
+    """An equivocating member: in dealing stages each recipient gets a dealing whose first
+    commitment is moved by `to` * G (a valid point, a different dealing for everyone)."""
+    if STAGES[signed.slot] != DEAL:
+        return signed.payload
+    dealing = codec.decode(signed.payload, tsm2.Dealing)
+    lanes = [list(lane) for lane in dealing.commitments]
+    lanes[0][0] = (G.decode_element(lanes[0][0]) + G.base_mul(G.scalar(to))).encode()
+    return codec.encode(tsm2.Dealing(dealing.session, dealing.dealer, lanes, dealing.proofs))
 
 
 def setup(params: Params) -> Setup:
@@ -275,24 +273,31 @@ def setup(params: Params) -> Setup:
     check(t >= 2 and 2 * t - 1 <= n <= MAX_PARTIES,
           "threshold SM2 needs 2 <= t and 2t - 1 <= n")
     check(params.fault in FAULTS, f"tsm2 faults: {', '.join(FAULTS)}")
-    limit = n - (2 * t - 1) if params.fault == "silent" else n - t
+    absent = params.fault != "invalid"  # silent and equivocating members drop out early
+    limit = n - (2 * t - 1) if absent else n - t
     check(0 <= params.faulty <= limit,
-          f"at most {limit} faulty parties ({'2t - 1' if params.fault == 'silent' else 't'} "
+          f"at most {limit} faulty parties ({'2t - 1' if absent else 't'} "
           "must take part honestly)")
     members = list(range(1, n + 1))
     session = b"tsm2/%d" % params.seed
     message = params.message.encode()
     faulty = faulty_ids(params)
     parties = tuple(range(n + 1))
+    signing = broadcast.party_keys(params.seed, "tsm2", members)
+    public = {i: k.public_key for i, k in signing.items()}
 
     def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        if me == COMBINER:
+        if me == COMBINER:  # every stage may wait out its receive, echo and fetch deadlines
             return Combiner(me, roster, members, t, session, message,
-                            params.round_ms * (len(STAGES) + 2))
+                            params.round_ms * (3 * len(STAGES) + 2))
         core = Tsm2Party(me, roster, members, t, session, message,
-                         seeded_rng(params.seed, "tsm2", me), params.round_ms)
+                         seeded_rng(params.seed, "tsm2", me), params.round_ms, public,
+                         signing[me], params.echo)
         if me not in faulty:
             return core
+        if params.fault == "equivocate":
+            parties = {node: i for i, node in roster.items()}
+            return Byzantine(core, equivocate(signing[me], parties, shifted_dealing))
         return Byzantine(core, silent if params.fault == "silent"
                          else rewrite_payload(bad_partial))
 
@@ -301,7 +306,7 @@ def setup(params: Params) -> Setup:
         if out is None:
             return {"ok": False, "error": "the combiner did not finish", "identified": []}
         disqualified = {c for i, o in outcomes.items() if i not in faulty and o["role"] == "member"
-                        for c in o["culprits"]}
+                        for c in (*o["culprits"], *o["equivocators"])}
         result: dict[str, Any] = {"ok": False, "threshold": t,
                                   "identified": sorted(disqualified | set(out["culprits"]))}
         if out["ok"]:
