@@ -114,3 +114,25 @@ def test_node_egress_shares_one_budget_across_links() -> None:
             await cluster.close()
 
     asyncio.run(main())
+
+
+def test_node_egress_sends_protocol_frames_before_queued_bulk_frames() -> None:
+    """Megabytes of batches queued for one peer do not hold up a vote to another."""
+
+    async def main() -> None:
+        shape = LinkShape.mbit(8, burst_bytes=16 * 1024)  # 1 MB/s for the whole node
+        cluster = Cluster(get_suite("intl"), 3, shape_for=node_egress(shape))
+        await cluster.start()
+        _, b, c = cluster.ids
+        try:
+            for i in range(8):  # 2 MiB of bulk data: two seconds of the node's budget
+                assert cluster.node(0).send(b, bytes([i]) * (256 * 1024), bulk=True)
+            await cluster.inboxes[1].wait_for(1)  # the bulk stream is flowing
+            assert cluster.node(0).send(c, b"vote")
+            await cluster.inboxes[2].wait_for(1)
+            assert len(cluster.inboxes[1].messages[cluster.ids[0]]) < 8  # bulk still queued
+            await cluster.inboxes[1].wait_for(8)
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())

@@ -5,8 +5,9 @@ and count; `put` waits for room instead. `get_batch` hands the sender everything
 in one record, and `wake` lets a sender that lost its connection stop waiting.
 
 Two lanes share the bounds: protocol messages, and bulk data (transaction batches) marked
-`bulk=True`. A record takes the protocol lane first, so a vote or a proposal waits behind
-at most the record already on the wire, never behind megabytes of batches — what running
+`bulk=True`. A record holds one lane's messages and is taken from the protocol lane while
+it has any, so a vote or a proposal waits behind at most the record already on the wire
+(and a shaper can tell bulk records apart), never behind megabytes of batches — what running
 ordering and dissemination over separate connections (Narwhal's primaries and workers)
 achieves, on one connection.
 """
@@ -58,32 +59,34 @@ class SendQueue:
         while not self.put_nowait(message, bulk):
             await self._room.wait()
 
-    async def get_batch(self, max_bytes: int) -> list[bytes]:
-        """Wait for messages, then take as many as fit in `max_bytes` of record (at least one).
+    async def get_batch(self, max_bytes: int) -> tuple[list[bytes], bool]:
+        """Wait for messages, then take as many of one lane as fit in `max_bytes` of record
+        (at least one); also says whether they are bulk.
 
         Returns an empty list if `wake()` was called while the queue was empty.
         """
         while not len(self):
             if self._nonempty.is_set():  # woken with nothing to send
                 self._nonempty.clear()
-                return []
+                return [], False
             await self._nonempty.wait()
         batch: list[bytes] = []
         size = 0
-        for items in (self._items, self._bulk):
-            while items and (not batch or size + len(items[0]) + MESSAGE_HEADER <= max_bytes):
-                message = items.popleft()
-                batch.append(message)
-                size += len(message) + MESSAGE_HEADER
+        bulk = not self._items
+        items = self._bulk if bulk else self._items
+        while items and (not batch or size + len(items[0]) + MESSAGE_HEADER <= max_bytes):
+            message = items.popleft()
+            batch.append(message)
+            size += len(message) + MESSAGE_HEADER
         self._bytes -= size - MESSAGE_HEADER * len(batch)
         if not len(self):
             self._nonempty.clear()
         self._room.set()
-        return batch
+        return batch, bulk
 
-    def requeue(self, batch: list[bytes]) -> None:
-        """Put a batch that could not be sent back at the front (of the protocol lane)."""
-        self._items.extendleft(reversed(batch))
+    def requeue(self, batch: list[bytes], bulk: bool = False) -> None:
+        """Put a batch that could not be sent back at the front of its lane."""
+        (self._bulk if bulk else self._items).extendleft(reversed(batch))
         self._bytes += sum(len(m) for m in batch)
         if batch:
             self._nonempty.set()

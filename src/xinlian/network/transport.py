@@ -379,15 +379,15 @@ class Transport:
         batch_bytes = min(self.config.batch_bytes, self.config.max_record)
         try:
             while True:
-                batch = await peer.queue.get_batch(batch_bytes)
+                batch, bulk = await peer.queue.get_batch(batch_bytes)
                 if not alive:
-                    peer.queue.requeue(batch)
+                    peer.queue.requeue(batch, bulk)
                     return
                 if not batch:
                     continue
                 peer.busy = True
                 frame = encode_frame(channel.seal(pack(batch)), max_frame)
-                await link.send(frame)
+                await link.send(frame, bulk)
                 peer.busy = False
                 if not len(peer.queue):
                     peer.idle.set()
