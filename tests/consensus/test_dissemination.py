@@ -16,6 +16,7 @@ from xinlian.consensus.local import local_committee
 from xinlian.consensus.messages import Batch, BatchCert, BatchMsg, ack_message
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.consensus.simnet import ConsensusNet, chunks
+from xinlian.sim.protocol import Broadcast
 
 FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=100)
 
@@ -139,3 +140,21 @@ def test_a_missing_batch_is_fetched_from_its_signers_then_from_everyone() -> Non
     pool.commit(0, [_cert(committee, keys, digest, [2, 1])])
     nodes = committee.nodes
     assert pool.fetching[digest] == [nodes[1], nodes[2], nodes[3]]
+
+
+def test_a_batch_is_re_sent_only_once_its_copies_had_time_to_arrive() -> None:
+    pool, *_ = _pool_and_batch()  # resend_ms = 1000
+    pool.submit(0, b"early", 1)
+    pool.seal(0)
+    pool.submit(900, b"late", 1)
+    pool.seal(900)
+
+    def resent(now_ms: int) -> list[bytes]:
+        return [a.message for a in pool.retry_acks(now_ms) if isinstance(a, Broadcast)]
+
+    assert resent(999) == []
+    [early] = resent(1000)  # the batch sealed at 900 is not sent again yet
+    assert codec.decode(early, BatchMsg).batch.payload == b"early"
+    [late] = resent(1900)
+    assert codec.decode(late, BatchMsg).batch.payload == b"late"
+    assert pool.metrics["batch_resent"] == 2

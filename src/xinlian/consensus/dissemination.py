@@ -82,7 +82,7 @@ class Dissemination:
         self.committee: Committee | None = None
         self.acks = Aggregator()
         self.own: dict[bytes, bytes] = {}  # digest -> message, authored and not yet ordered
-        self.uncertified: set[bytes] = set()
+        self.uncertified: dict[bytes, int] = {}  # own digest -> when it was last sent
         self.checked: dict[tuple[object, ...], None] = {}  # verified certificates, oldest first
         self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
         self.unchecked: set[bytes] = set()  # pending, neither checked nor held on arrival
@@ -157,7 +157,7 @@ class Dissemination:
         message = codec.encode(BatchMsg(Batch(committee.epoch, me, self._seq, count, payload)))
         digest = self._digest(committee, message)
         self.own[digest] = message
-        self.uncertified.add(digest)
+        self.uncertified[digest] = self.now_ms
         actions: list[Action] = [*self._store(digest, message),
                                  Broadcast(self._others(committee), message, bulk=True)]
         if len(self.uncertified) == 1:
@@ -165,18 +165,24 @@ class Dissemination:
         return actions + self._ack(committee, me, digest, committee.epoch)
 
     def retry_acks(self, now_ms: int) -> list[Action]:
-        """Re-send batches still short of a certificate to the members that did not ack."""
+        """Re-send batches short of a certificate `resend_ms` after they were last sent to
+        the members that did not ack (a younger batch's copies may still be on their way)."""
         committee = self.committee
         if committee is None or not self.uncertified:
             return []
         actions: list[Action] = []
-        for digest in sorted(self.uncertified):
+        for digest, sent in sorted(self.uncertified.items()):
+            if now_ms - sent < self.resend_ms:
+                continue
+            self.uncertified[digest] = now_ms
             acked = self.acks.voters(digest)
             missing = tuple(n for i, n in enumerate(committee.nodes)
                             if i not in acked and n != self.node)
             if missing:
+                self.metrics["batch_resent"] += 1
                 actions.append(Broadcast(missing, self.own[digest], bulk=True))
-        return [*actions, SetTimer(ACK_TIMER, now_ms + self.resend_ms)]
+        due = min(self.uncertified.values()) + self.resend_ms
+        return [*actions, SetTimer(ACK_TIMER, due)]
 
     def on_ack(self, sender: bytes, ack: Ack) -> list[Action]:
         committee = self.committee
@@ -196,7 +202,7 @@ class Dissemination:
                              self.meter)
         if done is None:
             return []
-        self.uncertified.discard(digest)
+        self.uncertified.pop(digest, None)
         batch = codec.decode(self.own[digest], BatchMsg).batch
         cert = BatchCert(epoch, digest, batch.author, batch.count, done[0])
         self.pending[digest] = cert
@@ -285,7 +291,7 @@ class Dissemination:
             self.pending.pop(digest, None)
             self.unchecked.discard(digest)
             self.own.pop(digest, None)
-            self.uncertified.discard(digest)
+            self.uncertified.pop(digest, None)
             fresh.append(digest)
             self.to_deliver.append(digest)
             if digest not in self.stored and digest not in self.fetching:
