@@ -9,6 +9,7 @@ keep committing and the removed node no longer receives the chain.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,18 @@ BASE = 17500
 CHAIN = "xinlian-cluster"
 
 
-def _agree(nodes: list[NodeProcess], txs: int) -> dict[str, Any]:
+def _agree(nodes: list[NodeProcess], txs: int, within_s: float = 60.0) -> dict[str, Any]:
     """Busy-poll until the first node has committed `txs` transactions in all and every node
-    agrees with it on the head (height, hash, state root)."""
+    agrees with it on the head (height, hash, state root); fail with what they report."""
+    deadline = time.monotonic() + within_s
     while True:
         statuses = [n.rpc("xl_status") for n in nodes]
         if statuses[0]["committed_txs"] >= txs and \
                 len({(s["height"], s["head_hash"], s["state_root"]) for s in statuses}) == 1:
             return statuses[0]
+        assert time.monotonic() < deadline, [
+            (s["height"], s["committed_txs"], s["mempool_size"], s["head_hash"][:12])
+            for s in statuses]
 
 
 def _validator_keys(node: NodeProcess) -> list[bytes]:

@@ -313,10 +313,18 @@ class BftNode(Node):
             self._ready[value.digest] = value.batch.payload
         elif isinstance(value, EpochStarted):
             self._learn_validators()
-            members = [self._validators[bytes(m.node)] for m in value.root.committee.members
-                       if bytes(m.node) in self._validators]
-            self.transport.set_membership(membership_of(self.suite, members))
+            self._sync_membership()
         self._more.set()
+
+    def _sync_membership(self) -> None:
+        """Peers: the committee's members whose endpoints the ledger names. A new member's
+        endpoint may reach this node's ledger only after its consensus entered the epoch,
+        so this runs again after blocks are applied until every member is known."""
+        members = [self._validators[n] for n in self.core.committee.nodes
+                   if n in self._validators]
+        membership = membership_of(self.suite, members)
+        if membership.ids() != self.transport.membership.ids():
+            self.transport.set_membership(membership)
 
     async def _apply_loop(self) -> None:
         while True:
@@ -355,8 +363,13 @@ class BftNode(Node):
         self.applied = Applied(committed.height, committed.block_id)
         self._publish(prepared, receipts)
         self._forwarded = {h for h in self._forwarded if h in self.mempool}
-        if committed.reconfig is None:
+        if committed.reconfig is None and committed.epoch == self.core.epoch:
+            # (a block of an epoch consensus has left is applied on a state that may not
+            # hold the governance change that ended it yet: no decision from it)
             self._reconfigure_if_changed()
+        if any(n not in self._validators for n in self.core.committee.nodes):
+            self._learn_validators()
+            self._sync_membership()
         self._forward()
 
     async def _valid_transactions(self, raws: list[bytes]) -> list[Transaction]:
@@ -375,12 +388,23 @@ class BftNode(Node):
         return [tx for tx, ok in zip(txs, valid, strict=True) if ok]
 
     def _leader_key(self, committed: Committed) -> PublicKey:
-        committee = self.core.committee
-        if committee.epoch == committed.epoch:
+        committee = self._committee(committed.epoch)
+        if committee is not None:
             validator = self._validators.get(committee.leader(committed.round))
             if validator is not None:
                 return validator.node_key
-        return self.key.public_key  # a block of an epoch this node no longer tracks
+        return self.key.public_key  # a leader this node never learned (not expected)
+
+    def _committee(self, epoch: int) -> Committee | None:
+        """The committee of `epoch`. Blocks of an epoch are often applied after consensus
+        moved to the next one, and every node must name the same proposer in the header."""
+        if epoch == self.core.epoch:
+            return self.core.committee
+        if epoch == 0:
+            return genesis_root(self.genesis).committee
+        qc = self.core.proofs.get(epoch - 1)  # the next committee is in the block ending it
+        proof = None if qc is None else statesync.epoch_proof(qc, self.core.tree.get)
+        return None if proof is None else proof.blocks[-1].reconfig
 
     def _reconfigure_if_changed(self) -> None:
         """Governance changed the validator set: propose it as the next epoch's committee."""
