@@ -73,11 +73,13 @@ class Post(codec.Struct, tag=101):
 
 
 class Echo(codec.Struct, tag=102):
-    """The digests of the posts a member accepted in a slot, sender by sender."""
+    """The digests of the posts a member accepted in a slot, sender by sender, and the
+    members it holds a proof of equivocation against."""
 
     slot: int
     senders: list[int]
     digests: list[codec.fixed_bytes(DIGEST)]  # type: ignore[valid-type]
+    convicted: list[int]
 
 
 class Fetch(codec.Struct, tag=103):
@@ -92,6 +94,12 @@ class Copy(codec.Struct, tag=104):
     message: Signed
 
 
+class Why(codec.Struct, tag=106):
+    """Asks a member that echoed `sender` as convicted for its proof."""
+
+    sender: int
+
+
 class Proof(codec.Struct, tag=105):
     """Two different payloads signed by one sender for one slot."""
 
@@ -99,7 +107,7 @@ class Proof(codec.Struct, tag=105):
     second: Signed
 
 
-Wire = Post | Echo | Fetch | Copy | Proof
+Wire = Post | Echo | Fetch | Copy | Proof | Why
 
 
 # -- outputs ----------------------------------------------------------------------------------
@@ -176,18 +184,22 @@ def sign(key: SigningKey, suite: Suite, protocol: str, session: bytes, slot: int
 # -- the layer --------------------------------------------------------------------------------
 
 RECV, ECHO, FETCH, DONE = "recv", "echo", "fetch", "done"
+PROOF = b""  # in a slot's outstanding requests: a proof asked for with `Why`
 
 
 @dataclass
 class _Slot:
     senders: frozenset[int] | None = None  # who must post (None: the slot is not open yet)
+    opened_ms: int = 0
     phase: str = RECV
     held: dict[int, bytes] = field(default_factory=dict)  # sender -> digest accepted
     direct: dict[int, bytes] = field(default_factory=dict)
     versions: dict[int, dict[bytes, Signed]] = field(default_factory=dict)
+    inband: set[tuple[int, bytes]] = field(default_factory=set)  # held or fetched versions
     echoes: dict[int, dict[int, bytes]] = field(default_factory=dict)  # echoer -> view
+    convicted: dict[int, list[int]] = field(default_factory=dict)  # echoer -> its convicts
     absent: frozenset[int] = frozenset()  # expected senders with no post at close
-    fetching: dict[tuple[int, bytes], int] = field(default_factory=dict)
+    fetching: dict[tuple[int, bytes], set[int]] = field(default_factory=dict)  # -> asked
 
 
 class ConsistentBroadcast:
@@ -198,6 +210,15 @@ class ConsistentBroadcast:
     senders)` starts a slot's receive phase once this party has reached it; `send(slot,
     payload)` posts this party's message. With `echo=False` a slot is delivered when its
     receive phase ends (signed point-to-point broadcast, for measuring what the echo costs).
+
+    When a conviction takes effect decides consistency. A proof found from what the echoes
+    show (a held post against a fetched copy of an echoed digest, or a proof fetched from an
+    echoer that lists the sender as convicted) excludes the sender from the current slot:
+    every honest member sees the same honest echoes. A proof from anything else (a second
+    or late post to this party alone, a proof sent unasked) is pending: it takes effect when
+    this party next closes a receive phase, and that slot's echo lists the sender as
+    convicted, so that every honest member fetches the proof and excludes it from the same
+    slot on.
     """
 
     def __init__(self, protocol: str, session: bytes, me: int, members: Collection[int],
@@ -215,8 +236,15 @@ class ConsistentBroadcast:
         self.echo = echo
         self.suite = suite or get_suite(SUITE)
         self.slots: dict[int, _Slot] = {}
-        self.disqualified: dict[int, int] = {}  # equivocator -> slot of the proof
+        self.disqualified: dict[int, int] = {}  # equivocator -> slot of the proof (in effect)
+        self.pending: dict[int, int] = {}  # proven, in effect from the next receive close
+        self.proofs: dict[int, Proof] = {}
         self._answered: set[tuple[int, int, int, bytes]] = set()
+
+    @property
+    def equivocators(self) -> list[int]:
+        """Every member this party holds a proof against (in effect or pending)."""
+        return sorted(self.proofs)
 
     # -- events from the adapter ----------------------------------------------------------
 
@@ -227,6 +255,7 @@ class ConsistentBroadcast:
         s = self._slot(slot)
         digest = self.suite.hash_bytes(payload)
         s.versions.setdefault(self.me, {})[digest] = signed
+        s.inband.add((self.me, digest))
         s.held[self.me] = digest
         s.direct[self.me] = (direct or {}).get(self.me, b"")
         if direct:
@@ -240,6 +269,7 @@ class ConsistentBroadcast:
         """This party reached `slot`: wait for the posts of `senders` (or the deadline)."""
         s = self._slot(slot)
         s.senders = frozenset(senders)
+        s.opened_ms = now_ms
         return [Timer(self._timer(slot, RECV), now_ms + self.round_ms),
                 *self._progress(slot, now_ms)]
 
@@ -266,8 +296,6 @@ class ConsistentBroadcast:
         """A layer message from `sender` (authenticated by the channel). Never raises."""
         if sender not in self.members or sender == self.me:
             return [Blame(sender, "not a member of this session")]
-        if sender in self.disqualified:
-            return []  # nothing a proven equivocator says counts any more
         try:
             msg = codec.decode(data, Wire)
         except CodecError:
@@ -280,6 +308,9 @@ class ConsistentBroadcast:
             return self._on_fetch(sender, msg)
         if isinstance(msg, Copy):
             return self._on_copy(sender, msg, now_ms)
+        if isinstance(msg, Why):
+            proof = self.proofs.get(msg.sender)
+            return [Out((sender,), codec.encode(proof))] if proof is not None else []
         return self._on_proof(sender, msg, now_ms)
 
     # -- messages ----------------------------------------------------------------------------
@@ -298,19 +329,25 @@ class ConsistentBroadcast:
             return [Blame(sender, "post not signed by its sender")]
         s = self._slot(m.slot)
         digest = self.suite.hash_bytes(m.payload)
-        if s.phase == RECV and sender not in s.held:
+        inband = s.phase == RECV and sender not in s.held
+        if inband:
             s.held[sender] = digest
             s.direct[sender] = post.direct
-        return self._add_version(m, digest, now_ms) + self._progress(m.slot, now_ms)
+        return self._add_version(m, digest, inband, now_ms) + self._progress(m.slot, now_ms)
 
     def _on_echo(self, sender: int, echo: Echo, now_ms: int) -> list[Output]:
         if (not 0 <= echo.slot < MAX_SLOTS or len(echo.senders) != len(echo.digests)
                 or echo.senders != sorted(set(echo.senders))
-                or not set(echo.senders) <= self.members):
+                or not set(echo.senders) <= self.members
+                or echo.convicted != sorted(set(echo.convicted))
+                or not set(echo.convicted) <= self.members):
             return [Blame(sender, "malformed echo")]
         s = self._slot(echo.slot)
-        s.echoes.setdefault(sender, dict(zip(echo.senders, echo.digests, strict=True)))
-        return self._progress(echo.slot, now_ms)
+        if sender not in s.echoes:
+            s.echoes[sender] = dict(zip(echo.senders, echo.digests, strict=True))
+            s.convicted[sender] = echo.convicted
+        out = self._fetch(echo.slot, self._conflicts(s)) if s.phase == ECHO else []
+        return out + self._progress(echo.slot, now_ms)
 
     def _on_fetch(self, sender: int, fetch: Fetch) -> list[Output]:
         s = self.slots.get(fetch.slot)
@@ -327,38 +364,70 @@ class ConsistentBroadcast:
             return [Blame(sender, "copy not signed by its sender")]
         s = self._slot(m.slot)
         digest = self.suite.hash_bytes(m.payload)
-        s.fetching.pop((m.sender, digest), None)
-        return self._add_version(m, digest, now_ms) + self._progress(m.slot, now_ms)
+        asked = s.fetching.pop((m.sender, digest), None) is not None
+        return self._add_version(m, digest, asked, now_ms) + self._progress(m.slot, now_ms)
 
     def _on_proof(self, sender: int, proof: Proof, now_ms: int) -> list[Output]:
         a, b = proof.first, proof.second
         if (a.slot != b.slot or a.sender != b.sender or a.payload == b.payload
                 or not self._valid(a) or not self._valid(b)):
             return [Blame(sender, "invalid proof of equivocation")]
-        out = self._add_version(a, self.suite.hash_bytes(a.payload), now_ms)
-        return out + self._add_version(b, self.suite.hash_bytes(b.payload), now_ms)
-
-    def _add_version(self, m: Signed, digest: bytes, now_ms: int) -> list[Output]:
-        """Keep a validly signed message; a second payload from its sender convicts it."""
-        versions = self._slot(m.slot).versions.setdefault(m.sender, {})
-        if digest in versions:
+        party = a.sender
+        asked = any((party, PROOF) in s.fetching for s in self.slots.values())
+        if party in self.disqualified or (party in self.pending and not asked):
             return []
-        versions[digest] = m
-        if len(versions) < 2 or m.sender in self.disqualified:
+        return self._convict(party, a.slot, proof, asked, now_ms)
+
+    def _add_version(self, m: Signed, digest: bytes, inband: bool,
+                     now_ms: int) -> list[Output]:
+        """Keep a validly signed message; a second payload from its sender convicts it."""
+        s = self._slot(m.slot)
+        j = m.sender
+        versions = s.versions.setdefault(j, {})
+        if digest not in versions:
+            if j in self.proofs and not inband and digest != s.held.get(j):
+                return []  # a convicted sender's further versions are not kept
+            versions[digest] = m
+        if inband:
+            s.inband.add((j, digest))
+        if len(versions) < 2 or j in self.disqualified:
+            return []
+        firm = [d for d in sorted(versions) if (j, d) in s.inband]
+        if len(firm) >= 2:
+            return self._convict(j, m.slot, Proof(versions[firm[0]], versions[firm[1]]), True,
+                                 now_ms)
+        if j in self.pending:
             return []
         first, second = (versions[d] for d in sorted(versions)[:2])
-        return self._convict(m.sender, m.slot, Proof(first, second), now_ms)
+        return self._convict(j, m.slot, Proof(first, second), False, now_ms)
 
-    def _convict(self, party: int, slot: int, proof: Proof, now_ms: int) -> list[Output]:
-        self.disqualified[party] = slot
-        late = self.slots[slot].phase == DONE
-        out: list[Output] = [Equivocated(party, slot, late),
-                             Out(tuple(j for j in self.others if j != party),
+    def _convict(self, party: int, slot: int, proof: Proof, now: bool,
+                 now_ms: int) -> list[Output]:
+        """Record a proof against `party` and send it to everyone; `now`: exclude it from
+        the current slot on (the proof follows from what the echoes show), else from the
+        next slot this party closes."""
+        self.proofs.setdefault(party, proof)
+        out: list[Output] = [Out(tuple(j for j in self.others if j != party),
                                  codec.encode(proof))]
+        if not now:
+            self.pending[party] = slot
+            return out
+        out.append(self._take_effect(party, slot))
         for number, s in sorted(self.slots.items()):
-            s.fetching = {k: v for k, v in s.fetching.items() if k[0] != party}
+            if s.phase in (ECHO, FETCH):  # ask the others what the convicted one was asked
+                out += self._fetch(number, self._conflicts(s) + (
+                    self._missing(s) if s.phase == FETCH else []))
             out += self._progress(number, now_ms)
         return out
+
+    def _take_effect(self, party: int, slot: int) -> Equivocated:
+        """Exclude `party` from now on (nothing more is asked of or about it)."""
+        self.pending.pop(party, None)
+        self.disqualified[party] = slot
+        for s in self.slots.values():
+            s.fetching = {k: asked - {party} for k, asked in s.fetching.items()
+                          if k[0] != party and asked - {party}}
+        return Equivocated(party, slot, self.slots[slot].phase == DONE)
 
     # -- phases ------------------------------------------------------------------------------
 
@@ -376,59 +445,93 @@ class ConsistentBroadcast:
         return []
 
     def _echoers(self, s: _Slot) -> set[int]:
-        return set(self.others) - self.disqualified.keys() - s.absent
+        return set(self.others) - self.proofs.keys() - s.absent
+
+    def _trusted_echoes(self, s: _Slot) -> list[tuple[int, dict[int, bytes]]]:
+        """The echoes of the slot, but none from a proven equivocator."""
+        return [(k, view) for k, view in sorted(s.echoes.items()) if k not in self.proofs]
 
     def _close_receive(self, slot: int, now_ms: int) -> list[Output]:
         s = self.slots[slot]
         s.absent = frozenset((s.senders or frozenset()) - s.held.keys())
+        s.phase = ECHO
+        out: list[Output] = [self._take_effect(party, proven)
+                             for party, proven in sorted(self.pending.items())]
         if not self.echo:
             s.phase = FETCH
-            return self._deliver(slot)
-        s.phase = ECHO
-        senders = sorted(j for j in s.held if j not in self.disqualified)
-        echo = Echo(slot, senders, [s.held[j] for j in senders])
-        return [Out(self.others, codec.encode(echo)),
-                Timer(self._timer(slot, ECHO), now_ms + self.round_ms),
+            return out + self._deliver(slot)
+        senders = sorted(s.held)  # convicted senders too: the digests show others the conflict
+        echo = Echo(slot, senders, [s.held[j] for j in senders], sorted(self.disqualified))
+        # Others may wait out their whole receive phase before they echo.
+        echo_deadline = max(now_ms, s.opened_ms + self.round_ms) + self.round_ms
+        return [*out, Out(self.others, codec.encode(echo)),
+                Timer(self._timer(slot, ECHO), echo_deadline),
+                *self._fetch(slot, self._conflicts(s)),
                 *self._progress(slot, now_ms)]
 
+    def _conflicts(self, s: _Slot) -> list[tuple[int, bytes, int]]:
+        """(sender, digest, echoer): an echoed digest of a sender whose post this party holds
+        with another digest, and (sender, PROOF, echoer) for a member the echoer says it has
+        convicted. Fetched at once, so that an equivocator's own echo is not waited for, and
+        from every echoer that reported it, so that one that does not answer cannot stop
+        this party from seeing what the honest echoers show."""
+        out = []
+        for echoer, view in self._trusted_echoes(s):
+            for j, digest in view.items():
+                if j in s.held and digest != s.held[j] and j not in self.disqualified:
+                    out.append((j, digest, echoer))
+            out += [(j, PROOF, echoer) for j in s.convicted.get(echoer, ())
+                    if j not in self.disqualified and j != self.me]
+        return out
+
+    def _fetch(self, slot: int, wanted: Iterable[tuple[int, bytes, int]]) -> list[Output]:
+        """Ask for signed copies (or proofs) not yet in hand or asked for."""
+        s = self.slots[slot]
+        out: list[Output] = []
+        for j, digest, echoer in wanted:
+            asked = s.fetching.setdefault((j, digest), set())
+            if (j, digest) in s.inband or j in self.disqualified or echoer in asked:
+                if not asked:
+                    del s.fetching[(j, digest)]
+                continue
+            asked.add(echoer)
+            ask = Why(j) if digest == PROOF else Fetch(slot, j, digest)
+            out.append(Out((echoer,), codec.encode(ask)))
+        return out
+
     def _resolve(self, slot: int, now_ms: int) -> list[Output]:
-        """Fetch the signed copies behind digests that differ from this party's view."""
+        """Fetch the signed copies behind digests that differ from this party's view, or
+        that it has no post for."""
         s = self.slots[slot]
         s.phase = FETCH
-        seen: dict[int, dict[bytes, int]] = {}  # sender -> digest -> first echoer
-        for echoer, view in sorted(s.echoes.items()):
-            for j, digest in view.items():
-                seen.setdefault(j, {}).setdefault(digest, echoer)
-        for j, by_digest in sorted(seen.items()):
-            have = s.versions.get(j, {})
-            if j in self.disqualified or len(have) > 1:
-                continue
-            missing = sorted(d for d in by_digest if d not in have)
-            if j in s.held:
-                missing = missing[:1]  # one different signed copy is a proof
-            for digest in missing:
-                s.fetching[(j, digest)] = by_digest[digest]
-        out: list[Output] = [
-            Out((asked,), codec.encode(Fetch(slot, j, digest)))
-            for (j, digest), asked in sorted(s.fetching.items())]
+        out = self._fetch(slot, self._conflicts(s) + self._missing(s))
         if s.fetching:
             out.append(Timer(self._timer(slot, FETCH), now_ms + self.round_ms))
         return out + self._progress(slot, now_ms)
 
+    def _missing(self, s: _Slot) -> list[tuple[int, bytes, int]]:
+        """(sender, digest, echoer) for the echoed posts this party did not get."""
+        return [(j, digest, echoer) for echoer, view in self._trusted_echoes(s)
+                for j, digest in view.items() if j not in s.held]
+
     def _deliver(self, slot: int) -> list[Output]:
+        """The held posts, and for a sender without one the fetched copy of the digest the
+        echoes show, minus the senders excluded."""
         s = self.slots[slot]
         s.phase = DONE
-        echoed = {(j, d) for view in s.echoes.values() for j, d in view.items()}
+        echoed = {(j, d) for _, view in self._trusted_echoes(s) for j, d in view.items()}
         messages: dict[int, bytes] = {}
         direct: dict[int, bytes] = {}
         for j, versions in sorted(s.versions.items()):
-            if j in self.disqualified or len(versions) != 1:
+            if j in self.disqualified:
                 continue
-            digest, signed = next(iter(versions.items()))
-            if s.held.get(j) == digest:
-                messages[j], direct[j] = signed.payload, s.direct.get(j, b"")
-            elif (j, digest) in echoed:  # a post that missed this party, echoed by another
-                messages[j], direct[j] = signed.payload, b""
+            if j in s.held:
+                messages[j] = versions[s.held[j]].payload
+                direct[j] = s.direct.get(j, b"")
+                continue
+            adopted = [d for d in sorted(versions) if (j, d) in echoed and (j, d) in s.inband]
+            if len(adopted) == 1:  # a post that missed this party, echoed by another
+                messages[j], direct[j] = versions[adopted[0]].payload, b""
         return [Delivered(slot, messages, direct)]
 
     def _slot(self, slot: int) -> _Slot:

@@ -225,7 +225,7 @@ class DkgCore(MpcCore):
                 self.finished = True
                 return [*out, self.deliver("member", ok=False, phases=self.results,
                                            error=a.error.to_dict(), group_key="",
-                                           equivocators=sorted(layer.disqualified))]
+                                           equivocators=layer.equivocators)]
         if party is not None and self.party is party and (self.step, party.round) != self.round:
             self.round = (self.step, party.round)
             senders = party.config.dealers if party.round == 1 else party.config.receivers
@@ -242,7 +242,7 @@ class DkgCore(MpcCore):
             "qualified": list(result.qualified),
             "disqualified": {str(k): v for k, v in sorted(result.disqualified.items())},
             "false_accusers": list(result.false_accusers),
-            "equivocators": sorted(self.layers[phase.session].disqualified),
+            "equivocators": self.layers[phase.session].equivocators,
             "has_share": result.key_share is not None,
         })
 

@@ -163,13 +163,13 @@ class Tsm2Party(MpcCore):
         return [self.send(COMBINER, self.session, body),
                 self.deliver("member", ok=True, public_key=self.keyset.public_key.hex(),
                              culprits=sorted(self.party.culprits),
-                             equivocators=sorted(self.layer.disqualified))]
+                             equivocators=self.layer.equivocators)]
 
     def _fail(self, exc: tsm2.Tsm2Error) -> list[Action]:
         self.done = True
         culprits = list(getattr(exc, "culprits", ()))
         return [self.deliver("member", ok=False, error=exc.to_dict(), culprits=culprits,
-                             equivocators=sorted(self.layer.disqualified))]
+                             equivocators=self.layer.equivocators)]
 
     def _publics(self, steps: Mapping[int, bytes], type_: Any) -> dict[int, Any]:
         return {j: v for j, data in steps.items()
