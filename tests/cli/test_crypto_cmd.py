@@ -20,11 +20,13 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str
 @pytest.mark.parametrize("argv", [
     ["dkg", "-n", "4", "--curve", "sm2"],
     ["dkg", "-n", "4", "--refresh", "--reshare-to", "5"],
+    ["dkg", "-n", "7", "--faulty", "2", "--fault", "equivocate"],
     ["frost", "-n", "4", "--curve", "secp256k1"],
     ["frost", "-n", "4", "--keys", "dkg"],
     ["roast", "-n", "7", "--faulty", "2", "--fault", "invalid"],
     ["tbls", "-n", "5", "--faulty", "1", "--fault", "invalid"],
     ["tsm2", "-n", "3", "-t", "2"],
+    ["tsm2", "-n", "5", "-t", "2", "--faulty", "2", "--fault", "equivocate"],
     ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--curve", "sm2"],
     ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--variant", "traceable"],
     ["pre", "-n", "4", "-t", "2", "--faulty", "2", "--fault", "invalid"],
@@ -55,6 +57,14 @@ def test_the_summary_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert "verified: True" in out and "identified: 1" in out and "transcript:" in out
 
 
+def test_an_equivocating_dealer_is_named_in_the_summary(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["crypto", "dkg", "-n", "4", "--faulty", "1", "--fault", "equivocate"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dkg: 4 parties (sim) -> ok") and "identified: 1" in out
+    assert "keygen: t=3, 4 members, 3 qualified dealers, excluded 1" in out
+
+
 def test_same_seed_same_transcript(capsys: pytest.CaptureFixture[str]) -> None:
     runs = [_json(capsys, "tbls", "-n", "4", "--seed", "9")[1] for _ in range(2)]
     assert runs[0]["transcript"] == runs[1]["transcript"]
@@ -64,6 +74,8 @@ def test_same_seed_same_transcript(capsys: pytest.CaptureFixture[str]) -> None:
     ["roast", "-n", "4", "--faulty", "3"],
     ["dkg", "-n", "4", "--threshold", "5"],
     ["tbls", "--fault", "loud"],
+    ["tsm2", "-n", "4", "-t", "2", "--faulty", "2", "--fault", "equivocate"],
+    ["frost", "--faulty", "1", "--fault", "equivocate"],
 ])
 def test_bad_parameters_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     assert main(["crypto", *argv]) == 2

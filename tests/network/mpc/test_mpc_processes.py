@@ -27,6 +27,17 @@ def test_dkg_in_processes_matches_the_simulator() -> None:
     assert real["messages"] > 0 and real["bytes"] > real["messages"]
 
 
+def test_dkg_in_processes_leaves_out_an_equivocating_dealer() -> None:
+    """Dealer 1 signs a different valid deal for each member; over the real transport the
+    echo round proves it, every honest member leaves it out, and they agree on the key."""
+    params = Params("dkg", parties=4, seed=26, faulty=1, fault="equivocate", round_ms=ROUND_MS)
+    r = run_processes(build(params), deadline_s=60).report()
+    assert r["finished"] and r["ok"] and r["identified"] == [1]
+    phase = r["phases"][0]
+    assert phase["agree"] and phase["equivocators"] == [1] and phase["qualified"] == 3
+    assert r["group_key"] == run_sim(build(params)).report()["group_key"]
+
+
 def test_frost_in_processes_signs_and_names_a_cheater() -> None:
     good = run_processes(build(Params("frost", parties=4, seed=22, round_ms=ROUND_MS)),
                          deadline_s=60).report()

@@ -20,7 +20,8 @@ latency = st.floats(1.0, 80.0)
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(3, 7), st.data(), st.sampled_from(["silent", "invalid"]), seeds, latency)
+@given(st.integers(3, 7), st.data(), st.sampled_from(["silent", "invalid", "equivocate"]),
+       seeds, latency)
 def test_dkg_completes_with_up_to_n_minus_t_bad_dealers(n: int, data: st.DataObject,
                                                        fault: str, seed: int,
                                                        lat: float) -> None:
