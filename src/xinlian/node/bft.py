@@ -323,7 +323,7 @@ class BftNode(Node):
         members = [self._validators[n] for n in self.core.committee.nodes
                    if n in self._validators]
         membership = membership_of(self.suite, members)
-        if membership.ids() != self.transport.membership.ids():
+        if set(membership.ids()) != set(self.transport.membership.ids()):
             self.transport.set_membership(membership)
 
     async def _apply_loop(self) -> None:
