@@ -181,3 +181,39 @@ def test_an_empty_state_needs_no_chunk() -> None:
         assert snap.write(tree, 1, batch) == EMPTY
         store.commit(batch)
         assert tree.get(b"a") is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(state=st.dictionaries(st.binary(min_size=1, max_size=8), st.binary(max_size=16),
+                             min_size=2, max_size=80),
+       pick=st.integers(0, 10**6), where=st.integers(0, 10**6), bit=st.integers(0, 7))
+def test_any_flipped_bit_in_a_chunk_is_refused(state: dict[bytes, bytes], pick: int,
+                                               where: int, bit: int) -> None:
+    with tree_store() as (store, tree):
+        root = commit(store, tree, 0, dict(state))
+        chunks = list(export_chunks(tree, 0, max_leaves=4))
+    index = pick % len(chunks)
+    chunk = chunks[index]
+    if chunk.children:  # flip a bit of one present child hash
+        present = [i for i, c in enumerate(chunk.children) if c]
+        children = list(chunk.children)
+        i = present[where % len(present)]
+        h = bytearray(children[i])
+        h[where % 32] ^= 1 << bit
+        bad = Chunk(chunk.prefix, [], [*children[:i], bytes(h), *children[i + 1:]])
+    else:  # flip a bit of one leaf's path or value
+        leaves = list(chunk.leaves)
+        leaf = leaves[where % len(leaves)]
+        data = bytearray(leaf.path + leaf.value)
+        if len(data) == 32 or where % 2:
+            data[where % 32] ^= 1 << bit
+        else:
+            data[32 + where % (len(data) - 32)] ^= 1 << bit
+        leaves[where % len(leaves)] = Leaf(bytes(data[:32]), bytes(data[32:]))
+        leaves.sort(key=lambda x: x.path)
+        bad = Chunk(chunk.prefix, leaves, [])
+    snap = SnapshotImport(root, sha256)
+    for good in chunks[:index]:
+        snap.add(good)
+    with pytest.raises(BadChunkError):
+        snap.add(bad)
