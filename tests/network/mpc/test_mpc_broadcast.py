@@ -274,3 +274,39 @@ def test_malformed_layer_messages_are_blamed_never_raised(data: bytes) -> None:
     out = layer.receive(2, data, 0)
     assert len(out) == 1 and isinstance(out[0], cb.Blame) and out[0].party == 2
     assert layer.receive(7, b"", 0) == [cb.Blame(7, "not a member of this session")]
+
+
+def test_a_proof_about_a_slot_this_member_never_saw_takes_effect_at_its_next_slot() -> None:
+    net = Net(3, byzantine=(3,))
+    a = cb.sign(net.keys[3], SUITE, PROTOCOL, SESSION, 7, 3, b"one")
+    b = cb.sign(net.keys[3], SUITE, PROTOCOL, SESSION, 7, 3, b"two")
+    assert net.layers[1].receive(3, codec.encode(cb.Proof(a, b)), 0)  # forwarded to 2
+    net.start()
+    net.run()
+    assert net.layers[1].equivocators == [3] and net.convicted[1] == {3: False}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["post", "echo", "fetch", "copy", "proof", "why"]),
+       st.integers(-2, 2000), st.integers(-2, 5), st.binary(max_size=40),
+       st.binary(max_size=70), st.booleans())
+def test_any_well_formed_layer_message_is_handled_without_raising(
+        kind: str, slot: int, sender: int, payload: bytes, signature: bytes,
+        signed_by_sender: bool) -> None:
+    net = Net(3)
+    layer = net.layers[1]
+    if signed_by_sender and 1 <= sender <= 3 and slot >= 0:  # not for the slot run below
+        m = cb.sign(net.keys[sender], SUITE, PROTOCOL, SESSION, slot + 2, sender, payload)
+    else:
+        m = cb.Signed(slot, sender, payload, signature)
+    other = cb.Signed(slot, sender, payload + b"!", signature)
+    msg = {"post": cb.Post(m, payload), "copy": cb.Copy(m), "proof": cb.Proof(m, other),
+           "echo": cb.Echo(slot, [sender], [bytes(32)], [sender]),
+           "fetch": cb.Fetch(slot, sender, bytes(32)), "why": cb.Why(sender)}[kind]
+    out = layer.receive(2, codec.encode(msg), 0)
+    assert isinstance(out, list)
+    net.take(1, out)
+    net.start()
+    net.run()
+    views = net.views()  # nothing stops an honest round
+    assert all(v == views[0] for v in views) and set(views[0]) == {1, 2, 3}

@@ -427,7 +427,8 @@ class ConsistentBroadcast:
         for s in self.slots.values():
             s.fetching = {k: asked - {party} for k, asked in s.fetching.items()
                           if k[0] != party and asked - {party}}
-        return Equivocated(party, slot, self.slots[slot].phase == DONE)
+        proven = self.slots.get(slot)
+        return Equivocated(party, slot, proven is not None and proven.phase == DONE)
 
     # -- phases ------------------------------------------------------------------------------
 
