@@ -17,6 +17,7 @@ from xinlian.crypto.suites import get_suite
 from xinlian.network.mpc import broadcast as cb
 
 SUITE = get_suite(cb.SUITE)
+X = b"x" * 32
 PROTOCOL, SESSION = "test", b"session-1"
 Drop = Callable[[int, int, bytes], bool]
 
@@ -99,7 +100,7 @@ def test_an_honest_round_costs_one_echo_per_pair_and_nothing_else() -> None:
     views = net.views()
     assert all(v == views[0] for v in views)
     assert views[0] == {i: b"message of %d" % i for i in range(1, 6)}
-    assert net.sent == {"Post": 20, "Echo": 20}  # n(n-1) posts, n(n-1) echoes: no fetches
+    assert net.sent == {"Post": 20, "Echo": 20}  # n(n-1) posts, n(n-1) compact echoes
     assert not any(net.blamed.values()) and not any(net.convicted.values())
     assert set(net.delivered_at.values()) == {0}  # no deadline was waited for
 
@@ -265,9 +266,10 @@ def test_a_proof_shown_to_one_member_before_its_echo_reaches_every_member_in_tim
 
 
 @pytest.mark.parametrize("data", [
-    b"", b"\xc1", codec.encode(cb.Echo(1, [2, 1], [b"x" * 32] * 2, [])),
-    codec.encode(cb.Echo(1, [1], [], [])), codec.encode(cb.Echo(-1, [], [], [])),
-    codec.encode(cb.Echo(1, [9], [b"x" * 32], [])),
+    b"", b"\xc1", codec.encode(cb.Echo(1, [2, 1], X, [X] * 2, [])),
+    codec.encode(cb.Echo(1, [1, 2], X, [X], [])), codec.encode(cb.Echo(-1, [], X, [], [])),
+    codec.encode(cb.Echo(1, [9], X, [X], [])), codec.encode(cb.Echo(1, [1], X, [X], [])),
+    codec.encode(cb.Echo(1, [1], X, [], [3, 2])),
     codec.encode(cb.Copy(cb.Signed(1, 3, b"", b"")))])
 def test_malformed_layer_messages_are_blamed_never_raised(data: bytes) -> None:
     layer = Net(3).layers[1]
@@ -287,7 +289,7 @@ def test_a_proof_about_a_slot_this_member_never_saw_takes_effect_at_its_next_slo
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["post", "echo", "fetch", "copy", "proof", "why"]),
+@given(st.sampled_from(["post", "echo", "fetch", "copy", "proof", "why", "detail"]),
        st.integers(-2, 2000), st.integers(-2, 5), st.binary(max_size=40),
        st.binary(max_size=70), st.booleans())
 def test_any_well_formed_layer_message_is_handled_without_raising(
@@ -301,7 +303,8 @@ def test_any_well_formed_layer_message_is_handled_without_raising(
         m = cb.Signed(slot, sender, payload, signature)
     other = cb.Signed(slot, sender, payload + b"!", signature)
     msg = {"post": cb.Post(m, payload), "copy": cb.Copy(m), "proof": cb.Proof(m, other),
-           "echo": cb.Echo(slot, [sender], [bytes(32)], [sender]),
+           "echo": cb.Echo(slot, [sender], bytes(32), [bytes(32)] * (slot % 2), [sender]),
+           "detail": cb.Detail(slot),
            "fetch": cb.Fetch(slot, sender, bytes(32)), "why": cb.Why(sender)}[kind]
     out = layer.receive(2, codec.encode(msg), 0)
     assert isinstance(out, list)

@@ -78,6 +78,14 @@ class _Echo(MpcCore):
         return []
 
 
+def test_an_envelope_with_invalid_utf8_in_its_protocol_name_is_malformed() -> None:
+    core = _Echo(0, {0: b"a", 1: b"b"}, [b"s"])
+    good = codec.encode(Envelope("echo", b"s", 1, 1, b""))
+    bad = good.replace(b"echo", b"e\xc3(o")  # same length, not UTF-8
+    assert core.handle(Receive(0, b"b", bad)) == ()
+    assert core.dropped["malformed"] == 1 and not core.faults
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_never_raise_out_of_a_core(data: bytes) -> None:

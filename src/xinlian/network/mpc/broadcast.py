@@ -12,16 +12,17 @@ public parts of threshold SM2's stages) consistent. Per round, called a slot:
 2. receive: a member keeps the first validly signed post of each sender until every
    expected sender has posted or the round deadline passes;
 3. echo: it sends every other member the digests of the posts it accepted (one message of
-   n digests per member: O(n^2) digests per party and round, never whole messages), and
-   waits for the echoes of the others (not of expected senders that did not post to it:
-   an honest one always does, so it only waits for parties that may be honest);
-4. resolve: for a sender whose echoed digest differs from its own, or that it has no post
-   from, it fetches the signed copy from a member that echoed that digest. Two validly
-   signed different payloads of one sender for one slot are a transferable proof of
-   equivocation: the sender is disqualified (all its messages ignored from then on) and
-   the proof is sent to every member, who checks it and does the same;
-5. deliver: the posts it holds, plus a missing post whose digest someone echoed and whose
-   signed copy it fetched, minus disqualified senders, go to the protocol.
+   n digests per member: O(n^2) digests per party and round, never whole messages) and the
+   members it holds a proof against, and waits for the echoes of the others (not of
+   expected senders that did not post to it: an honest one always does);
+4. resolve: for a digest that differs from its own post of that sender, or a post it does
+   not have, it fetches the signed copy from every member that echoed that digest; for a
+   member an echo lists as convicted, it asks that echoer for the proof (`Why`). Two
+   validly signed different payloads of one sender for one slot are a transferable proof
+   of equivocation: the sender is disqualified (nothing it sends counts any more) and the
+   proof goes to every member, who checks it before acting on it;
+5. deliver: the posts it holds, plus the fetched copy of an echoed post it missed, minus
+   disqualified senders, go to the protocol.
 
 This is Reiter's echo broadcast (1994) / the consistent broadcast of Cachin, Kursawe,
 Petzold and Shoup (2001) with the echo done all-to-all on digests, in the style of the
@@ -73,11 +74,14 @@ class Post(codec.Struct, tag=101):
 
 
 class Echo(codec.Struct, tag=102):
-    """The digests of the posts a member accepted in a slot, sender by sender, and the
-    members it holds a proof of equivocation against."""
+    """What a member accepted in a slot: the senders, the hash of their digests (`view`)
+    and, in the full form only, the digests themselves; and the members it holds a proof
+    of equivocation against. The compact form (no digests) is what goes to everyone; a
+    member whose own view differs asks for the full one (`Detail`)."""
 
     slot: int
     senders: list[int]
+    view: codec.fixed_bytes(DIGEST)  # type: ignore[valid-type]
     digests: list[codec.fixed_bytes(DIGEST)]  # type: ignore[valid-type]
     convicted: list[int]
 
@@ -107,7 +111,13 @@ class Proof(codec.Struct, tag=105):
     second: Signed
 
 
-Wire = Post | Echo | Fetch | Copy | Proof | Why
+class Detail(codec.Struct, tag=107):
+    """Asks a member for the full form of its echo of `slot`."""
+
+    slot: int
+
+
+Wire = Post | Echo | Fetch | Copy | Proof | Why | Detail
 
 
 # -- outputs ----------------------------------------------------------------------------------
@@ -198,6 +208,9 @@ class _Slot:
     inband: set[tuple[int, bytes]] = field(default_factory=set)  # held or fetched versions
     echoes: dict[int, dict[int, bytes]] = field(default_factory=dict)  # echoer -> view
     convicted: dict[int, list[int]] = field(default_factory=dict)  # echoer -> its convicts
+    compact: dict[int, Echo] = field(default_factory=dict)  # echoes not yet compared
+    detailed: set[int] = field(default_factory=set)  # echoers asked for their full echo
+    full_echo: Echo | None = None  # this party's, for those who ask
     absent: frozenset[int] = frozenset()  # expected senders with no post at close
     fetching: dict[tuple[int, bytes], set[int]] = field(default_factory=dict)  # -> asked
 
@@ -311,6 +324,13 @@ class ConsistentBroadcast:
         if isinstance(msg, Why):
             proof = self.proofs.get(msg.sender)
             return [Out((sender,), codec.encode(proof))] if proof is not None else []
+        if isinstance(msg, Detail):
+            s = self.slots.get(msg.slot)
+            echo = s.full_echo if s is not None else None
+            if echo is None or (sender, msg.slot, -1, b"") in self._answered:
+                return []
+            self._answered.add((sender, msg.slot, -1, b""))
+            return [Out((sender,), codec.encode(echo))]
         return self._on_proof(sender, msg, now_ms)
 
     # -- messages ----------------------------------------------------------------------------
@@ -336,18 +356,44 @@ class ConsistentBroadcast:
         return self._add_version(m, digest, inband, now_ms) + self._progress(m.slot, now_ms)
 
     def _on_echo(self, sender: int, echo: Echo, now_ms: int) -> list[Output]:
-        if (not 0 <= echo.slot < MAX_SLOTS or len(echo.senders) != len(echo.digests)
-                or echo.senders != sorted(set(echo.senders))
+        full = bool(echo.digests)
+        if (not 0 <= echo.slot < MAX_SLOTS or echo.senders != sorted(set(echo.senders))
                 or not set(echo.senders) <= self.members
                 or echo.convicted != sorted(set(echo.convicted))
-                or not set(echo.convicted) <= self.members):
+                or not set(echo.convicted) <= self.members
+                or (full and (len(echo.digests) != len(echo.senders)
+                              or self._view(echo.senders, echo.digests) != echo.view))):
             return [Blame(sender, "malformed echo")]
         s = self._slot(echo.slot)
-        if sender not in s.echoes:
+        if sender in s.echoes or (not full and (sender in s.compact or sender in s.detailed)):
+            return []  # one echo per member and slot (and its full form, if asked for)
+        s.convicted.setdefault(sender, echo.convicted)
+        if full:
             s.echoes[sender] = dict(zip(echo.senders, echo.digests, strict=True))
-            s.convicted[sender] = echo.convicted
-        out = self._fetch(echo.slot, self._conflicts(s)) if s.phase == ECHO else []
+        else:
+            s.compact[sender] = echo
+        out = self._compare(s) if s.phase != RECV else []
+        if s.phase == ECHO:
+            out += self._fetch(echo.slot, self._conflicts(s))
         return out + self._progress(echo.slot, now_ms)
+
+    def _view(self, senders: list[int], digests: list[bytes]) -> bytes:
+        return self.suite.hash_bytes(codec.encode([senders, digests]))
+
+    def _compare(self, s: _Slot) -> list[Output]:
+        """Compact echoes equal to this party's own view count as that view; for the others
+        it asks for the full echo."""
+        mine, out = s.full_echo, list[Output]()
+        if mine is None:  # no echo phase here (echo=False)
+            return []
+        for k, echo in sorted(s.compact.items()):
+            if (echo.senders, echo.view) == (mine.senders, mine.view):
+                s.echoes[k] = dict(zip(mine.senders, mine.digests, strict=True))
+            else:
+                s.detailed.add(k)
+                out.append(Out((k,), codec.encode(Detail(echo.slot))))
+        s.compact.clear()
+        return out
 
     def _on_fetch(self, sender: int, fetch: Fetch) -> list[Output]:
         s = self.slots.get(fetch.slot)
@@ -462,11 +508,14 @@ class ConsistentBroadcast:
             s.phase = FETCH
             return out + self._deliver(slot)
         senders = sorted(s.held)  # convicted senders too: the digests show others the conflict
-        echo = Echo(slot, senders, [s.held[j] for j in senders], sorted(self.disqualified))
+        digests = [s.held[j] for j in senders]
+        view = self._view(senders, digests)
+        s.full_echo = Echo(slot, senders, view, digests, sorted(self.disqualified))
+        compact = Echo(slot, senders, view, [], sorted(self.disqualified))
         # Others may wait out their whole receive phase before they echo.
         echo_deadline = max(now_ms, s.opened_ms + self.round_ms) + self.round_ms
-        return [*out, Out(self.others, codec.encode(echo)),
-                Timer(self._timer(slot, ECHO), echo_deadline),
+        return [*out, Out(self.others, codec.encode(compact)),
+                Timer(self._timer(slot, ECHO), echo_deadline), *self._compare(s),
                 *self._fetch(slot, self._conflicts(s)),
                 *self._progress(slot, now_ms)]
 
