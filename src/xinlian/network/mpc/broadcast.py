@@ -387,6 +387,8 @@ class ConsistentBroadcast:
         if mine is None:  # no echo phase here (echo=False)
             return []
         for k, echo in sorted(s.compact.items()):
+            if k in self.proofs:
+                continue  # a convicted member's echo is not used
             if (echo.senders, echo.view) == (mine.senders, mine.view):
                 s.echoes[k] = dict(zip(mine.senders, mine.digests, strict=True))
             else:
@@ -507,7 +509,9 @@ class ConsistentBroadcast:
         if not self.echo:
             s.phase = FETCH
             return out + self._deliver(slot)
-        senders = sorted(s.held)  # convicted senders too: the digests show others the conflict
+        # A convicted sender is named in `convicted` instead (others fetch the proof), so that
+        # the honest members' views still agree and compact echoes stay compact.
+        senders = sorted(j for j in s.held if j not in self.disqualified)
         digests = [s.held[j] for j in senders]
         view = self._view(senders, digests)
         s.full_echo = Echo(slot, senders, view, digests, sorted(self.disqualified))
