@@ -43,7 +43,7 @@ def _listener() -> socket.socket:
     return sock
 
 
-class _Counter:
+class Arrivals:
     def __init__(self, want: int) -> None:
         self.want = want
         self.got = 0
@@ -55,7 +55,7 @@ class _Counter:
             self.done.set_result(None)
 
 
-async def _pair(suite: Suite, counter: _Counter, shape_for: ShapeFor | None,
+async def pair(suite: Suite, counter: Arrivals, shape_for: ShapeFor | None,
                 ) -> tuple[Transport, Transport]:
     keys = [suite.generate_signing_key(bytes([i]) * 32) for i in range(2)]
     socks = [_listener() for _ in keys]
@@ -84,8 +84,8 @@ async def _throughput(suite: Suite, size: int, count: int, shaped: bool,
 async def _throughput_once(suite: Suite, size: int, count: int, shaped: bool,
                            ) -> tuple[float, int]:
     """(seconds from the first send to the last delivery, bytes that went on the wire)."""
-    counter = _Counter(count)
-    a, b = await _pair(suite, counter, uniform(SHAPE) if shaped else None)
+    counter = Arrivals(count)
+    a, b = await pair(suite, counter, uniform(SHAPE) if shaped else None)
     to = b.node_id
     filler = b"x" * (size - 8)
     try:
@@ -118,8 +118,8 @@ def _handshake_cpu(suite: Suite, repeats: int) -> None:
 
 async def _handshake_loopback(suite: Suite, repeats: int) -> None:
     """Connect + three handshake messages against a live Transport, initiator's view."""
-    counter = _Counter(1)
-    a, b = await _pair(suite, counter, None)
+    counter = Arrivals(1)
+    a, b = await pair(suite, counter, None)
     target = b.key.public_key
     port = b.port
     assert port is not None
@@ -145,8 +145,9 @@ async def _handshake_loopback(suite: Suite, repeats: int) -> None:
          median_ms=round(statistics.median(samples) * 1e3, 3), repeats=repeats)
 
 
-async def _round_trip(suite: Suite, repeats: int) -> None:
-    """Ping-pong of one 200-byte message: A -> B, B's handler answers at once."""
+async def round_trip_samples(suite: Suite, repeats: int) -> list[float]:
+    """Seconds per ping-pong of one 200-byte message (A -> B, B's handler answers at once),
+    sorted."""
     keys = [suite.generate_signing_key(bytes([i]) * 32) for i in range(2)]
     socks = [_listener() for _ in keys]
     members = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", s.getsockname()[1])
@@ -172,7 +173,11 @@ async def _round_trip(suite: Suite, repeats: int) -> None:
     finally:
         await a.close()
         await b.close()
-    samples.sort()
+    return sorted(samples)
+
+
+async def _round_trip(suite: Suite, repeats: int) -> None:
+    samples = await round_trip_samples(suite, repeats)
     emit(BENCH, "round_trip_p50", samples[len(samples) // 2] * 1e3, "ms", suite=suite.name,
          p99_ms=round(samples[int(len(samples) * 0.99)] * 1e3, 3), repeats=repeats)
 

@@ -38,3 +38,13 @@ def test_latency_and_round_time_grow_with_the_committee() -> None:
     small = predict(Params(4, 200, 40_000, 20, MBIT_100, 25), COSTS)
     large = predict(Params(100, 200, 40_000, 500, MBIT_100, 25), COSTS)
     assert large.round_ms > small.round_ms and large.latency_ms > small.latency_ms
+
+
+def test_sharing_a_machine_and_per_message_costs_load_the_cpu_and_stretch_the_round() -> None:
+    alone = predict(Params(4, 200, 40_000, 20, MBIT_100, 0.05), COSTS)
+    real = dict(COSTS, msg_us=30.0, wire_bytes=0.0003)
+    shared = predict(Params(4, 200, 40_000, 20, MBIT_100, 0.05, cores=0.5), real)
+    assert shared.cpu_load > 2 * alone.cpu_load  # half a core, and more work per batch
+    assert shared.round_ms > alone.round_ms  # waiting for a processor the others keep busy
+    starved = predict(Params(4, 200, 40_000, 20, MBIT_100, 0.05, cores=0.05), real)
+    assert starved.bottleneck == "cpu" and starved.throughput_tx_per_s < 40_000
