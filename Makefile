@@ -39,10 +39,16 @@ bench-core: venv
 	$(BIN)/python -m benchmarks.e2e
 	$(BIN)/python -m benchmarks.state_tree
 
-# Consensus in simulation at n = 4..200, and the performance model against it (~15 min).
+# Consensus in simulation at n = 4..200; ordering on a real 4-process cluster (100 Mbit/s
+# egress per node); end to end through validator processes; the performance model against
+# the simulator and the cluster; a validator joining from a state snapshot (~25 min).
 bench-consensus: venv
 	$(BIN)/python -m benchmarks.consensus_sim
+	$(BIN)/python -m benchmarks.consensus_cluster
+	$(BIN)/python -m benchmarks.consensus_e2e
 	$(BIN)/python -m benchmarks.consensus_model
+	$(BIN)/python -m benchmarks.statesync
+	$(BIN)/python -m benchmarks.statesync_cluster --accounts 100000
 
 # The long seed campaign (~10 min); replay one seed with
 # `.venv/bin/python -m xinlian.consensus.campaign --seed N --verbose`.
