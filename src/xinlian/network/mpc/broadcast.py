@@ -11,10 +11,11 @@ public parts of threshold SM2's stages) consistent. Per round, called a slot:
    part per recipient that is neither signed nor echoed);
 2. receive: a member keeps the first validly signed post of each sender until every
    expected sender has posted or the round deadline passes;
-3. echo: it sends every other member the digests of the posts it accepted (one message of
-   n digests per member: O(n^2) digests per party and round, never whole messages) and the
-   members it holds a proof against, and waits for the echoes of the others (not of
-   expected senders that did not post to it: an honest one always does);
+3. echo: it sends every other member the senders of the posts it accepted, one hash over
+   their digests, and the members it holds a proof against, and waits for the echoes of
+   the others (not of expected senders that did not post to it: an honest one always
+   does). Only to a member whose hash differs does it send the digests themselves (n per
+   echo: O(n^2) digests per party and round at worst, never whole messages);
 4. resolve: for a digest that differs from its own post of that sender, or a post it does
    not have, it fetches the signed copy from every member that echoed that digest; for a
    member an echo lists as convicted, it asks that echoer for the proof (`Why`). Two
