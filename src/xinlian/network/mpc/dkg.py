@@ -78,7 +78,6 @@ class DkgCore(MpcCore):
         self.keys = dict(encryption_keys)
         self.secret = encryption_secret
         self.rng = rng
-        self.round_ms = round_ms
         self.step = -1  # index into plan of the session this party runs
         self.party: dkg.DkgParty | None = None
         self.share: dkg.KeyShare | None = None
