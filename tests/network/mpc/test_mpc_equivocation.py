@@ -37,6 +37,12 @@ def test_dkg_members_agree_on_every_key_despite_equivocating_dealers() -> None:
     assert r["faults_reported"]["1"] > 0 and r["faults_reported"]["2"] > 0
 
 
+@pytest.mark.parametrize("curve", ["secp256k1", "sm2"])
+def test_equivocating_dealers_are_left_out_on_every_curve(curve: str) -> None:
+    r = _run(protocol="dkg", parties=5, faulty=1, fault="equivocate", curve=curve)
+    assert r["ok"] and r["identified"] == [1] and r["phases"][0]["qualified"] == 4
+
+
 def test_without_the_echo_the_same_attack_splits_the_group_key() -> None:
     r = _run(protocol="dkg", parties=7, faulty=2, fault="equivocate", echo=False)
     assert not r["ok"] and not r["phases"][0]["agree"] and r["group_key"] is None
