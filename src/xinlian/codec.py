@@ -127,7 +127,7 @@ def decode(data: Buffer, type_: Any, *, max_size: int = MAX_MESSAGE_SIZE,
         if "of length <=" in text:
             raise OversizeError(text) from exc
         raise WrongTypeError(text) from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str that is not UTF-8
         raise MalformedError(str(exc)) from exc
     except RecursionError as exc:
         raise TooDeepError("nesting too deep") from exc

@@ -126,3 +126,12 @@ def test_errors_are_typed_with_stable_codes() -> None:
     except codec.CodecError as exc:
         assert exc.code == codec.MalformedError.code
         assert exc.to_dict()["name"] == "malformed"
+
+
+def test_a_string_that_is_not_utf8_is_malformed() -> None:
+    class Named(Struct):
+        name: str
+
+    assert codec.decode(codec.encode(Named("ok")), Named) == Named("ok")
+    with pytest.raises(codec.MalformedError):
+        codec.decode(b"\x91\xa2\xc3\x28", Named)  # 0xc3 0x28 is not UTF-8

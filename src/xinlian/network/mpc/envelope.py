@@ -75,7 +75,7 @@ def peek(data: bytes) -> Envelope | None:
     """The envelope in `data`, or None (for classifiers and attackers that rewrite it)."""
     try:
         return codec.decode(data, Envelope, max_size=MAX_ENVELOPE)
-    except (CodecError, UnicodeDecodeError):  # the codec lets invalid UTF-8 in a str through
+    except CodecError:
         return None
 
 
