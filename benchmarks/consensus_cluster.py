@@ -7,7 +7,8 @@ Ordering throughput as the HotStuff and Narwhal papers measure it: each of the n
 runs the real consensus core (BLS certificates on `intl`) over the real transport
 (authenticated AEAD channels, framing, limits) with the node's whole egress paced at
 100 Mbit/s (`node_egress`, the transport's test shaper standing in for tbf on loopback),
-persisting to LMDB as a node does. A load generator inside each process submits 200-byte
+persisting to LMDB as a node does (consensus state synced, batches in their own unsynced
+store). A load generator inside each process submits 200-byte
 transactions at a steady rate (1/n of the offered load each); they carry their submission
 time, and a node measures submit-to-commit latency on its own transactions when the block
 ordering their batch commits. Throughput counts the transactions whose batch digests were
@@ -133,7 +134,9 @@ async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
                           sock=socket.socket(fileno=fd))
     recorder = Recorder(index)
     store = Store(Path(spec.data) / f"node{index}", sub_dbs=(DEFAULT_DB,))
-    runtime = NetworkRuntime(core, transport, store, deliver=recorder.deliver)
+    batches = Store(Path(spec.data) / f"batches{index}", sub_dbs=(DEFAULT_DB,), durable=False)
+    runtime = NetworkRuntime(core, transport, store, deliver=recorder.deliver,
+                             bulk_store=batches)
     await runtime.start()
     await transport.wait_connected()
     load = asyncio.create_task(_load(runtime, spec, index))
@@ -147,6 +150,7 @@ async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
     await asyncio.sleep(spec.drain_s)  # let the last submissions commit
     await runtime.stop()
     store.close()
+    batches.close()
     return {"index": index, "commits": recorder.commits, "samples": recorder.samples,
             "cpu_s": cpu, "egress_bytes": egress, "events": runtime.events_handled,
             "metrics": dict(core.metrics)}

@@ -161,26 +161,30 @@ class PersistThenSend:
     def handle(self, event: Event) -> list[Action]:
         if isinstance(event, Input):
             return [Persist(b"k", event.value), Persist(b"k2", event.value),
-                    Send(self.peer, event.value)]
+                    Persist(b"bulk", event.value, sync=False), Send(self.peer, event.value)]
         if isinstance(event, Receive):
             return [Deliver(event.message)]
         return []
 
 
 def test_persist_is_durable_before_the_next_action(tmp_path: Path) -> None:
+    """Bulk data (`sync=False`) goes to the unsynced bulk store, also before the send."""
+
     async def main() -> None:
         cluster = Cluster(get_suite("intl"), 2)
         stores = [Store(tmp_path / f"n{i}", sub_dbs=("core",)) for i in range(2)]
+        bulk = Store(tmp_path / "bulk0", sub_dbs=("core",), durable=False)
         got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         on_disk: list[bytes | None] = []
 
-        def receive(value: Any) -> None:
-            on_disk.append(stores[0].get("core", b"k2"))  # the sender's store, right now
+        def receive(value: Any) -> None:  # the sender's stores, right now
+            on_disk.extend([stores[0].get("core", b"k2"), bulk.get("core", b"bulk"),
+                            stores[0].get("core", b"bulk")])
             got.set_result(value)
 
         runtimes = [
             NetworkRuntime(PersistThenSend(cluster.ids[1]), cluster.node(0), stores[0],
-                           deliver=lambda v: None),
+                           deliver=lambda v: None, bulk_store=bulk),
             NetworkRuntime(PersistThenSend(cluster.ids[0]), cluster.node(1), stores[1],
                            deliver=receive),
         ]
@@ -189,11 +193,11 @@ def test_persist_is_durable_before_the_next_action(tmp_path: Path) -> None:
                 await r.start()
             runtimes[0].input(b"v1")
             assert await got == b"v1"
-            assert on_disk == [b"v1"]
+            assert on_disk == [b"v1", b"v1", None]
         finally:
             for r in runtimes:
                 await r.stop()
-            for s in stores:
+            for s in [*stores, bulk]:
                 s.close()
 
     asyncio.run(main())

@@ -347,10 +347,11 @@ class Dissemination:
         return actions
 
     def _store(self, digest: bytes, message: bytes) -> list[Action]:
+        """Batches are bulk data: stored before the ack leaves, flushed to disk lazily."""
         if digest in self.stored:
             return []
         self.stored[digest] = message
-        return [Persist(PREFIX + digest, message)]
+        return [Persist(PREFIX + digest, message, sync=False)]
 
     def _digest(self, committee: Committee, message: bytes) -> bytes:
         self.meter["hash_bytes"] += len(message)

@@ -13,7 +13,9 @@ than the disk syncs. A timer's event always starts a new group, so a timer the g
 replaced or cancelled is recognised as stale.
 
 - `Persist`: written as one LMDB batch, synced to disk (in a worker thread, so the
-  sockets keep moving) before any other action of the group runs;
+  sockets keep moving) before any other action of the group runs; a `sync=False` Persist
+  (bulk data such as transaction batches) goes to `bulk_store` if one is given, a store
+  whose commits are not flushed, so the group's synced write stays small;
 - `Send` / `Broadcast`: queued on the transport (never blocking; a full queue drops and
   counts, see transport.py), bulk ones behind the protocol messages (queues.py); a
   message addressed to this node itself is dropped and counted in `self_sends`, as the
@@ -31,7 +33,8 @@ memory without limit.
 The core's clock is milliseconds since the Unix epoch at start-up, advancing with the
 loop's monotonic clock, so it never jumps backwards while the node runs. A core that
 raises stops the runtime (fail-stop: its state can no longer be trusted); `run()` re-raises.
-After a crash, `persisted(store, db)` gives back every value the core persisted.
+After a crash, `persisted(store, db)` (merged with `persisted(bulk_store, db)`) gives back
+every value the core persisted.
 """
 
 from __future__ import annotations
@@ -84,10 +87,12 @@ class NetworkRuntime:
 
     def __init__(self, core: Core, transport: Transport, store: Store, *,
                  deliver: Callable[[Any], None], db: str = DEFAULT_DB,
+                 bulk_store: Store | None = None,
                  max_backlog: int = 10_000, max_group: int = 256) -> None:
         self.core = core
         self.transport = transport
         self.store = store
+        self.bulk_store = bulk_store
         self.db = db
         self.node_id: NodeId = transport.node_id
         self._deliver = deliver
@@ -190,15 +195,16 @@ class NetworkRuntime:
     # -- actions out ----------------------------------------------------------------------
 
     async def _apply(self, actions: Iterable[Action]) -> None:
-        batch = WriteBatch()
+        batch, bulk = WriteBatch(), WriteBatch()
         rest = []
         for action in actions:
             if isinstance(action, Persist):
-                batch.put(self.db, action.key, action.value)
+                target = bulk if not action.sync and self.bulk_store is not None else batch
+                target.put(self.db, action.key, action.value)
             else:
                 rest.append(action)
-        if len(batch):
-            await self._commit(batch)
+        if len(batch) or len(bulk):
+            await self._commit(batch, bulk)
         for action in rest:
             if isinstance(action, Send):
                 self._send(action.to, action.message, action.bulk)
@@ -219,8 +225,14 @@ class NetworkRuntime:
             else:
                 raise TypeError(f"unknown action {action!r}")
 
-    async def _commit(self, batch: WriteBatch) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.store.commit, batch)
+    async def _commit(self, batch: WriteBatch, bulk: WriteBatch) -> None:
+        def write() -> None:
+            if len(bulk):
+                assert self.bulk_store is not None
+                self.bulk_store.commit(bulk)
+            if len(batch):
+                self.store.commit(batch)
+        await asyncio.get_running_loop().run_in_executor(None, write)
 
     def _send(self, to: NodeId, message: bytes, bulk: bool) -> None:
         if to == self.node_id:

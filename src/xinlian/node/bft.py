@@ -69,7 +69,7 @@ from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.service import Node, now_ms
 from xinlian.sim.protocol import NodeId
-from xinlian.storage.kv import WriteBatch
+from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.snapshot import Chunk, read_chunk
 
 _APPLIED = b"consensus_applied"
@@ -212,14 +212,19 @@ class BftNode(Node):
         vote_key = (VoteKey(bls_secret=vote_secret) if suite.name in BLS_CONSENSUS_SUITES
                     else VoteKey(suite_key=suite.load_signing_key(vote_secret)))
         self.node_id = address_of(key.public_key, suite.hash_bytes)
-        stored = persisted(self.chain.store, CONSENSUS_DB)
+        # Batches are bulk data: their own store, written before acks leave but not flushed
+        # at once, so the synced write before each vote stays small (see docs/consensus.md).
+        self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
+        stored = {**persisted(self.chain.store, CONSENSUS_DB),
+                  **persisted(self.batches, CONSENSUS_DB)}
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(genesis), stored=stored)
         self._validators: dict[bytes, Validator] = {}
         self._learn_validators()
         members = [self._validators[bytes(m.node)] for m in self.core.committee.members]
         self.transport = Transport(suite, key, membership_of(suite, members), listen=listen)
         self.runtime = NetworkRuntime(self.core, self.transport, self.chain.store,
-                                      deliver=self._deliver, db=CONSENSUS_DB)
+                                      deliver=self._deliver, db=CONSENSUS_DB,
+                                      bulk_store=self.batches)
         self._to_consensus = self.transport.on_message
         self.transport.on_message = self._on_message
         self._blocks: deque[Committed] = deque()
@@ -249,6 +254,7 @@ class BftNode(Node):
             await asyncio.gather(self._applier, return_exceptions=True)
             self._applier = None
         await super().stop()
+        self.batches.close()
 
     async def _replay(self) -> None:
         """Apply consensus blocks committed before a crash but not yet in the ledger."""

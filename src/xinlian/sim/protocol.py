@@ -89,8 +89,12 @@ class CancelTimer:
 
 @dataclass(frozen=True, slots=True)
 class Persist:
+    """Stored before any action that follows it. `sync=False`: bulk data that may reach the
+    disk later — it survives a crash of the process, not of the machine."""
+
     key: bytes
     value: bytes
+    sync: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,7 +149,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, map_size: int = DEFAULT_MAP_SIZE,
                  sub_dbs: Iterable[str] = (), max_map_size: int = DEFAULT_MAX_MAP_SIZE,
-                 resize_wait: float = 30.0) -> None:
+                 resize_wait: float = 30.0, durable: bool = True) -> None:
+        """`durable=False`: commits are not flushed to disk; they survive the process
+        crashing, not the machine (LMDB keeps them atomic and consistent either way)."""
         names = tuple(dict.fromkeys(sub_dbs))
         if not names:
             raise StorageError("a store needs at least one sub-database")
@@ -164,10 +166,11 @@ class Store:
             self.path.mkdir(parents=True, exist_ok=True)
             # writemap: commits write pages in place through the map instead of copying
             # them from malloc'd buffers (measured ~40% faster for large prunes); with
-            # sync=True the commit is still flushed before it returns.
+            # sync=True the commit is still flushed before it returns. Without sync,
+            # writemap could corrupt the file in a system crash, so it goes too.
             self._env = lmdb.open(str(self.path), map_size=map_size, max_dbs=len(names),
-                                  subdir=True, sync=True, metasync=True, lock=True,
-                                  writemap=True)
+                                  subdir=True, sync=durable, metasync=durable, lock=True,
+                                  writemap=durable)
             self._dbs = {name: self._env.open_db(name.encode()) for name in names}
         except lmdb.Error as exc:
             raise StorageIOError(f"cannot open store at {self.path}: {exc}") from exc
@@ -187,7 +190,8 @@ class Store:
         return self._env
 
     def commit(self, batch: WriteBatch) -> None:
-        """Apply the whole batch in one write transaction, synced to disk, or nothing."""
+        """Apply the whole batch in one write transaction (synced to disk if the store is
+        durable), or nothing."""
         env = self._live()
         plan = []
         for db, ops in batch._ops.items():
