@@ -44,7 +44,16 @@ def test_sharing_a_machine_and_per_message_costs_load_the_cpu_and_stretch_the_ro
     alone = predict(Params(4, 200, 40_000, 20, MBIT_100, 0.05), COSTS)
     real = dict(COSTS, msg_us=30.0, wire_bytes=0.0003)
     shared = predict(Params(4, 200, 40_000, 20, MBIT_100, 0.05, cores=0.5), real)
-    assert shared.cpu_load > 2 * alone.cpu_load  # half a core, and more work per batch
+    assert shared.cpu_load > alone.cpu_load  # half a core, and more work per batch
     assert shared.round_ms > alone.round_ms  # waiting for a processor the others keep busy
     starved = predict(Params(4, 200, 40_000, 20, MBIT_100, 0.05, cores=0.05), real)
     assert starved.bottleneck == "cpu" and starved.throughput_tx_per_s < 40_000
+
+
+def test_rounds_slow_down_instead_of_saturating_the_cpu_with_block_work() -> None:
+    """Per-block work grows with the round rate, and a busy processor lengthens the round:
+    the model settles where the two meet rather than calling the CPU saturated."""
+    p = predict(Params(4, 200, 20_000, 20, MBIT_100, 0.05, cores=0.2), COSTS)
+    assert p.bottleneck == "offered load" and 0.5 < p.cpu_load < 1
+    idle_machine = predict(Params(4, 200, 20_000, 20, MBIT_100, 0.05), COSTS)
+    assert p.round_ms > idle_machine.round_ms

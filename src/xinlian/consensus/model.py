@@ -76,8 +76,16 @@ def predict(p: Params, cost_us: Mapping[str, float]) -> Prediction:
     quorum = n * 2 // 3 + 1
     validity = n // 3 + 1
 
-    def load(tx_per_s: float) -> tuple[float, float]:
-        """(CPU s/s, NIC fraction) at a node when the whole system orders `tx_per_s`."""
+    # per block at a node: check the QC, sign a vote, proposal in and vote out; the leader
+    # (1/n of the rounds) also checks the votes' aggregate and sends the proposal n-1 times
+    block_us = (2 * pairing + sign + 2 * msg
+                + (2 * pairing + quorum * (pk_add + sig_add) + (n - 1 + quorum) * msg) / n)
+    critical_us = (2 * pairing + quorum * pk_add + sign + quorum * sig_add + 2 * pairing
+                   + (quorum + 2) * msg)
+
+    def load(tx_per_s: float, round_ms: float) -> tuple[float, float]:
+        """(CPU s/s of `cores`, NIC fraction) at a node when the whole system orders
+        `tx_per_s` with rounds of `round_ms`."""
         stream = tx_per_s * p.tx_size
         per_batch = ACK_BYTES + _cert_bytes(n)
         nic = (stream * (n - 1) / n + batches_per_s * per_batch) / p.bandwidth_bytes_per_s
@@ -88,12 +96,29 @@ def predict(p: Params, cost_us: Mapping[str, float]) -> Prediction:
         own = (hash_b * batch + (n - 1) * (wire * batch + 3 * msg) + 2 * pairing
                + validity * (pk_add + sig_add))
         cpu_us = batches_per_s * ((n - 1) / n * foreign + own / n)
+        cpu_us += 1000.0 / round_ms * block_us
         return cpu_us / 1e6 / p.cores, nic
 
-    cpu_at_offered, nic_at_offered = load(p.offered_tx_per_s)
+    def settle(tx_per_s: float) -> tuple[float, float, float]:
+        """(CPU, NIC, round ms) at a fixed point: the per-block CPU depends on the round time
+        and the round time on the CPU load (damped, as the two pull in opposite ways)."""
+        round_ms = 2 * d + critical_us / 1000
+        cpu, nic = load(tx_per_s, round_ms)
+        for _ in range(40):
+            cpu, nic = load(tx_per_s, round_ms)
+            batches_per_block = batches_per_s * round_ms / 1000
+            proposal = BLOCK_BASE_BYTES + batches_per_block * _cert_bytes(n)
+            proposal_tx_ms = proposal * (n - 1) / p.bandwidth_bytes_per_s * 1000
+            critical_ms = critical_us / 1000 / max(1 - cpu, 0.05)  # waiting for a processor
+            target = 2 * d + proposal_tx_ms + critical_ms + (
+                VOTE_BYTES / p.bandwidth_bytes_per_s * 1000)
+            round_ms = (round_ms + target) / 2
+        return cpu, nic, round_ms
+
+    cpu_at_offered, nic_at_offered, round_at_offered = settle(p.offered_tx_per_s)
     throughput, bottleneck = p.offered_tx_per_s, "offered load"
-    if nic_at_offered > 1 or cpu_at_offered > 1:
-        base_cpu, base_nic = load(0.0)
+    if nic_at_offered > 1 or cpu_at_offered > 0.999:
+        base_cpu, base_nic = load(0.0, round_at_offered)
         unit_cpu = (cpu_at_offered - base_cpu) / p.offered_tx_per_s
         unit_nic = (nic_at_offered - base_nic) / p.offered_tx_per_s
         nic_cap = (1 - base_nic) / unit_nic if unit_nic > 0 else float("inf")
@@ -101,19 +126,7 @@ def predict(p: Params, cost_us: Mapping[str, float]) -> Prediction:
         throughput = max(0.0, min(nic_cap, cpu_cap))  # 0: the fixed per-batch work alone
         # (acks, certificate checks at this batch rate) already exceeds the resource
         bottleneck = "bandwidth" if nic_cap <= cpu_cap else "cpu"
-    cpu, nic = load(throughput)
-
-    round_guess = 2 * d
-    for _ in range(3):  # the block size depends on the round time: iterate to a fixed point
-        batches_per_block = batches_per_s * round_guess / 1000
-        proposal = BLOCK_BASE_BYTES + batches_per_block * _cert_bytes(n)
-        proposal_tx_ms = proposal * (n - 1) / p.bandwidth_bytes_per_s * 1000
-        critical_cpu_ms = (2 * pairing + quorum * pk_add + sign + quorum * sig_add
-                           + 2 * pairing + (quorum + 2) * msg) / 1000
-        critical_cpu_ms /= max(1 - cpu, 0.05)  # waiting for a processor others keep busy
-        round_guess = 2 * d + proposal_tx_ms + critical_cpu_ms + (
-            VOTE_BYTES / p.bandwidth_bytes_per_s * 1000)
-    round_ms = round_guess
+    cpu, nic, round_ms = settle(throughput)
     batch_bytes = throughput * p.tx_size / max(batches_per_s, 1e-9)
     service_ms = batch_bytes / p.bandwidth_bytes_per_s * 1000
     # copies leave in committee order; the certificate needs only the first f+1 acks
