@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import struct
 from collections import deque
 from pathlib import Path
 
@@ -78,10 +79,38 @@ MAX_FORWARD = 5000
 
 
 class BatchPayload(Struct):
-    """What a validator puts in a consensus batch: its clock and admitted transactions."""
+    """What a validator submits to consensus: its clock and admitted transactions."""
 
     timestamp_ms: int
     txs: list[bytes]
+
+
+_FRAME = struct.Struct(">I")
+
+
+def frame_payload(payload: BatchPayload) -> bytes:
+    """A Submit's bytes. Dissemination joins the Submits that fall into one batch end to
+    end, so each carries its length."""
+    data = codec.encode(payload)
+    return _FRAME.pack(len(data)) + data
+
+
+def batch_payloads(data: bytes) -> list[BatchPayload]:
+    """The payloads of a committed batch, alike on every node: a frame that does not decode
+    (a Byzantine author's junk) is skipped; a length that runs past the end ends the batch."""
+    out: list[BatchPayload] = []
+    offset = 0
+    while offset + _FRAME.size <= len(data):
+        (size,) = _FRAME.unpack_from(data, offset)
+        offset += _FRAME.size
+        if size > len(data) - offset:
+            break
+        chunk, offset = data[offset:offset + size], offset + size
+        try:
+            out.append(codec.decode(chunk, BatchPayload))
+        except codec.CodecError:
+            continue
+    return out
 
 
 class Applied(Struct):
@@ -345,12 +374,9 @@ class BftNode(Node):
         raws: list[bytes] = []
         stamps: list[int] = []
         for digest in committed.digests:
-            try:
-                payload = codec.decode(payloads[digest], BatchPayload)
-            except codec.CodecError:
-                continue  # a Byzantine author's junk batch: every node skips it alike
-            stamps.append(payload.timestamp_ms)
-            raws.extend(payload.txs)
+            for payload in batch_payloads(payloads[digest]):
+                stamps.append(payload.timestamp_ms)
+                raws.extend(payload.txs)
         txs = await self._valid_transactions(raws)
         head = self.chain.head
         assert head is not None
@@ -438,5 +464,5 @@ class BftNode(Node):
         if not fresh:
             return
         self._forwarded.update(tx.hash for tx in fresh)
-        payload = codec.encode(BatchPayload(now_ms(), [tx.raw for tx in fresh]))
+        payload = frame_payload(BatchPayload(now_ms(), [tx.raw for tx in fresh]))
         self.runtime.input(Submit(payload, len(fresh)))
