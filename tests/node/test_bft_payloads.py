@@ -1,12 +1,24 @@
-"""Validator batch payloads: Submits joined end to end in one batch come apart again."""
+"""Validator batches: Submits joined in one batch come apart again; forged copies are ignored."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.node.bft import BatchPayload, batch_payloads, frame_payload
+from xinlian.cli.cluster import prepare
+from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, GENESIS_FILE, node_config
+from xinlian.cli.process import free_ports
+from xinlian.crypto.keys import Signature
+from xinlian.crypto.suites import get_suite
+from xinlian.ledger.genesis import load_genesis
+from xinlian.ledger.transaction import SignedTransaction
+from xinlian.node.bft import BatchPayload, BftNode, batch_payloads, frame_payload
+from xinlian.node.keyfile import read_consensus_secret, read_key
+from xinlian.sdk.wallet import Wallet
 
 payloads = st.builds(BatchPayload, st.integers(0, 2**63 - 1),
                      st.lists(st.binary(max_size=64), max_size=8))
@@ -37,3 +49,25 @@ def test_a_length_past_the_end_ends_the_batch() -> None:
     good = frame_payload(BatchPayload(1, []))
     assert batch_payloads(good + (1000).to_bytes(4, "big") + codec.encode(1)) == \
         [BatchPayload(1, [])]
+
+
+def test_a_copy_with_a_bad_signature_cannot_shadow_the_good_one(tmp_path: Path) -> None:
+    """A Byzantine validator puts a transaction's body with a forged signature into its
+    batch ahead of the real one: the block still executes the valid copy."""
+    suite = get_suite("intl")
+    data = prepare(tmp_path, 4, suite, 0, 0, 1, ports=free_ports(4))[0]
+    genesis = load_genesis(tmp_path / GENESIS_FILE)
+    node = BftNode(data, genesis, read_key(data / str(node_config(data)["key"]))[1],
+                   read_consensus_secret(data / CONSENSUS_KEY_FILE))
+    try:
+        wallet = Wallet(read_key(tmp_path / "keys" / "account0.json")[1], genesis.chain_id,
+                        suite)
+        good = wallet.transfer(wallet.address, 1).raw
+        signed = codec.decode(good, SignedTransaction)
+        bad_signature = Signature(signed.signature.alg, bytes(len(signed.signature.data)))
+        forged = codec.encode(SignedTransaction(signed.body, bad_signature))
+        txs = asyncio.run(node._valid_transactions([forged, b"junk", good, good]))
+        assert [tx.raw for tx in txs] == [good]
+        assert asyncio.run(node._valid_transactions([forged])) == []
+    finally:
+        asyncio.run(node.stop())

@@ -89,6 +89,10 @@ class Mempool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
 
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        """The pending transaction with this hash (its signature was checked on admission)."""
+        return self._by_hash.get(tx_hash)
+
     @property
     def commits(self) -> int:
         """How many blocks have committed; pass it from precheck time to `admit`."""

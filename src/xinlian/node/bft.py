@@ -405,19 +405,31 @@ class BftNode(Node):
         self._forward()
 
     async def _valid_transactions(self, raws: list[bytes]) -> list[Transaction]:
-        """Decodable, correctly signed, first occurrence only: the same on every node."""
-        decoded: dict[bytes, Transaction] = {}
+        """Decodable and correctly signed, the first valid copy of each transaction (a copy
+        with a bad signature cannot shadow a good one): the same on every node."""
+        decoded: dict[bytes, Transaction] = {}  # by raw bytes: identical copies count once
         for raw in raws:
+            if raw in decoded:
+                continue
             try:
-                tx = decode_transaction(raw, self.genesis.chain_id, self.suite.hash_bytes,
-                                        self.genesis.params.max_tx_size)
+                decoded[raw] = decode_transaction(raw, self.genesis.chain_id,
+                                                  self.suite.hash_bytes,
+                                                  self.genesis.params.max_tx_size)
             except XinlianError:
                 continue
-            decoded.setdefault(tx.hash, tx)
         txs = list(decoded.values())
-        valid = await asyncio.get_running_loop().run_in_executor(
-            None, batch_verify.verify_batch, [tx.verify_item() for tx in txs])
-        return [tx for tx, ok in zip(txs, valid, strict=True) if ok]
+        # The exact bytes this node admitted were checked then (a hash does not cover the
+        # signature, so only identical bytes count); every other copy is checked now.
+        known = [(pending := self.mempool.get(tx.hash)) is not None and pending.raw == tx.raw
+                 for tx in txs]
+        unknown = [tx for tx, ok in zip(txs, known, strict=True) if not ok]
+        checked = iter(await asyncio.get_running_loop().run_in_executor(
+            None, batch_verify.verify_batch, [tx.verify_item() for tx in unknown]))
+        valid: dict[bytes, Transaction] = {}
+        for tx, ok in zip(txs, known, strict=True):
+            if (ok or next(checked)) and tx.hash not in valid:
+                valid[tx.hash] = tx
+        return list(valid.values())
 
     def _leader_key(self, committed: Committed) -> PublicKey:
         committee = self._committee(committed.epoch)
