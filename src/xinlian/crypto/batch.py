@@ -3,6 +3,9 @@
 A batch is split into one chunk per worker process and verified in parallel; small batches
 run in the calling process, where shipping them would cost more than verifying them.
 Workers start with `forkserver` so that a threaded caller (the node's event loop) is safe.
+A worker exits by itself once the process that started the pool is gone: killed with
+SIGKILL, that process cannot stop its workers, and they (and the fork server, which waits
+for them) would otherwise stay behind for good.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -30,9 +35,24 @@ def _pool_instance() -> ProcessPoolExecutor:
     if _pool is None:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["xinlian.crypto.signing"])
-        _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=ctx)
+        _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=ctx,
+                                    initializer=_watch_owner, initargs=(os.getpid(),))
         atexit.register(shutdown)
     return _pool
+
+
+def _watch_owner(owner: int) -> None:
+    """In a worker: exit as soon as the pool's owner process no longer exists."""
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # it exists, under another user: not ours to judge
+            time.sleep(1.0)  # a watchdog's poll, not synchronisation
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 def shutdown() -> None:

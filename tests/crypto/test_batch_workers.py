@@ -1,0 +1,47 @@
+"""The batch-verification pool's workers do not outlive a process killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+OWNER = """
+import os, sys
+from xinlian.crypto import batch
+from xinlian.crypto.suites import get_suite
+key = get_suite("intl").generate_signing_key(bytes(32))
+items = [(int(key.alg), key.public_key.data, b"m", key.sign(b"m").data)] * 100
+assert all(batch.verify_batch(items))
+print(" ".join(str(p) for p in batch._pool_instance()._processes), flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited; its parent reaps it
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_exit_when_their_owner_is_killed() -> None:
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    workers = [int(p) for p in owner.stdout.readline().split()]
+    assert workers and all(_alive(p) for p in workers)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in workers):  # each worker polls for its owner once a second
+        assert time.monotonic() < deadline, "workers outlived their owner"
+        time.sleep(0.1)
