@@ -145,6 +145,14 @@ class MpcCore:
     def fault(self, party: int) -> None:
         self.faults[party] += 1
 
+    def decode_from(self, sender: int, payload: bytes, type_: Any) -> Any:
+        """`payload` as `type_`, or None with a fault counted against `sender`."""
+        try:
+            return codec.decode(payload, type_)
+        except CodecError:
+            self.fault(sender)
+            return None
+
     def _wrap(self, session: bytes, payload: bytes) -> bytes:
         self._seq += 1
         return codec.encode(Envelope(self.protocol, session, self.me, self._seq, payload))
@@ -164,3 +172,15 @@ class MpcCore:
     def deliver(self, role: str, **result: Any) -> Action:
         """The party's outcome: a JSON-able dict, the same under both runtimes."""
         return Deliver({"party": self.me, "role": role, **result})
+
+
+class Collector(MpcCore):
+    """A party that gathers its peers' messages until `collect_ms` after it starts."""
+
+    def __init__(self, me: int, roster: Mapping[int, NodeId], sessions: Iterable[bytes],
+                 collect_ms: int) -> None:
+        super().__init__(me, roster, sessions)
+        self.collect_ms = collect_ms
+
+    def on_start(self, now_ms: int) -> list[Action]:
+        return [self.timer("collect", now_ms + self.collect_ms)]

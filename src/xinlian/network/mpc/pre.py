@@ -23,7 +23,7 @@ from xinlian.crypto.groups import Element, GroupError, Scalar
 from xinlian.crypto.keys import AlgId, PublicKey
 from xinlian.crypto.signing import SigningKey, generate_signing_key
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
-from xinlian.network.mpc.envelope import MpcCore, seeded_rng
+from xinlian.network.mpc.envelope import Collector, MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids, two_thirds
 from xinlian.sim.protocol import Action, Core, NodeId
 
@@ -101,32 +101,26 @@ class Proxy(MpcCore):
         return [self.send(self.receiver, self.session, codec.encode(Fragment(frag)))]
 
 
-class Receiver(MpcCore):
+class Receiver(Collector):
     protocol = "pre"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], secret: Scalar,
                  owner_key: Element, verifying_key: PublicKey, threshold: int, proxies: int,
                  session: bytes, round_ms: int) -> None:
-        super().__init__(me, roster, [session])
+        super().__init__(me, roster, [session], round_ms)
         self.secret = secret
         self.owner_key = owner_key
         self.verifying_key = verifying_key
         self.threshold = threshold
         self.proxies = proxies
-        self.round_ms = round_ms
         self.ciphertext: pre.PreCiphertext | None = None
         self.fragments: dict[int, pre.ReEncrypted] = {}
         self.done = False
 
-    def on_start(self, now_ms: int) -> list[Action]:
-        return [self.timer("collect", now_ms + self.round_ms)]
-
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:
-        try:
-            msg = codec.decode(payload, Message)
-        except CodecError:
-            self.fault(sender)
+        msg = self.decode_from(sender, payload, Message)
+        if msg is None:
             return []
         if isinstance(msg, Notice) and sender == OWNER and self.ciphertext is None:
             self.ciphertext = msg.ciphertext

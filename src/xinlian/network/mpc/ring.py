@@ -32,7 +32,7 @@ from xinlian.crypto import ring
 from xinlian.crypto.dkg import KeyShare, share_secret
 from xinlian.crypto.groups import Element, GroupError, Scalar, get_group
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
-from xinlian.network.mpc.envelope import MpcCore, seeded_rng
+from xinlian.network.mpc.envelope import Collector, MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 from xinlian.sim.protocol import Action, Core, NodeId
 
@@ -130,13 +130,13 @@ class Opener(MpcCore):
         return [self.send(VERIFIER, self.context, codec.encode(Partial(image, part)))]
 
 
-class Verifier(MpcCore):
+class Verifier(Collector):
     protocol = "ring"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], members: Sequence[Element],
                  openers: ring.Openers, opener_parties: Sequence[int], context: bytes,
                  round_ms: int) -> None:
-        super().__init__(me, roster, [context])
+        super().__init__(me, roster, [context], round_ms)
         self.members = list(members)
         self.openers = openers
         self.opener_parties = list(opener_parties)
@@ -151,9 +151,6 @@ class Verifier(MpcCore):
         self.accepted = self.rejected = self.linked = 0
         self.collecting = True
         self.done = False
-
-    def on_start(self, now_ms: int) -> list[Action]:
-        return [self.timer("collect", now_ms + self.round_ms)]
 
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:

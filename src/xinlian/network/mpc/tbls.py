@@ -20,7 +20,7 @@ from xinlian.codec import CodecError
 from xinlian.crypto import tbls
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
 from xinlian.network.mpc.chain import dkg_cores
-from xinlian.network.mpc.envelope import MpcCore
+from xinlian.network.mpc.envelope import Collector, MpcCore
 from xinlian.network.mpc.setup import (
     KEY_SOURCES,
     Outcome,
@@ -51,27 +51,21 @@ class TblsSigner(MpcCore):
         return [self.send(COMBINER, self.session, codec.encode(partial))]
 
 
-class TblsCombiner(MpcCore):
+class TblsCombiner(Collector):
     protocol = "tbls"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], key_set: tbls.PublicKeySet,
                  session: bytes, message: bytes, round_ms: int) -> None:
-        super().__init__(me, roster, [session])
+        super().__init__(me, roster, [session], round_ms)
         self.key_set = key_set
         self.message = message
-        self.round_ms = round_ms
         self.partials: dict[int, tbls.PartialSignature] = {}
         self.done = False
 
-    def on_start(self, now_ms: int) -> list[Action]:
-        return [self.timer("collect", now_ms + self.round_ms)]
-
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:
-        try:
-            partial = codec.decode(payload, tbls.PartialSignature)
-        except CodecError:
-            self.fault(sender)
+        partial = self.decode_from(sender, payload, tbls.PartialSignature)
+        if partial is None:
             return []
         if self.done or partial.index != sender or sender in self.partials:
             self.fault(sender)

@@ -30,7 +30,7 @@ from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.tsm2.messages import MAX_PARTIES, G, Round
 from xinlian.network.mpc import broadcast
 from xinlian.network.mpc.byzantine import Byzantine, equivocate, rewrite_payload, silent
-from xinlian.network.mpc.envelope import MpcCore, seeded_rng
+from xinlian.network.mpc.envelope import Collector, MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 from xinlian.sim.protocol import Action, Core, NodeId
 
@@ -184,28 +184,22 @@ class Tsm2Party(MpcCore):
             return None
 
 
-class Combiner(MpcCore):
+class Combiner(Collector):
     protocol = "tsm2"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], members: list[int],
                  threshold: int, session: bytes, message: bytes, deadline_ms: int) -> None:
-        super().__init__(me, roster, [session])
+        super().__init__(me, roster, [session], deadline_ms)
         self.members = members
         self.threshold = threshold
         self.message = message
-        self.deadline_ms = deadline_ms
         self.received: dict[int, Signing] = {}
         self.done = False
 
-    def on_start(self, now_ms: int) -> list[Action]:
-        return [self.timer("collect", now_ms + self.deadline_ms)]
-
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:
-        try:
-            msg = codec.decode(payload, Signing)
-        except CodecError:
-            self.fault(sender)
+        msg = self.decode_from(sender, payload, Signing)
+        if msg is None:
             return []
         if sender not in self.members or self.done or msg.partial.index != sender:
             self.fault(sender)
