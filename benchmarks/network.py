@@ -156,8 +156,11 @@ async def round_trip_samples(suite: Suite, repeats: int) -> list[float]:
     pong: list[asyncio.Future[None]] = []
     a = Transport(suite, keys[0], members, lambda _s, _m: pong[-1].set_result(None),
                   config=CONFIG, sock=socks[0])
-    b = Transport(suite, keys[1], members, lambda s, m: b.send(s, m), config=CONFIG,
-                  sock=socks[1])
+    b = Transport(suite, keys[1], members, config=CONFIG, sock=socks[1])
+
+    def echo(sender: bytes, message: bytes) -> None:
+        b.send(sender, message)
+    b.on_message = echo
     await a.start()
     await b.start()
     await a.wait_connected()
