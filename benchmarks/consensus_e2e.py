@@ -3,7 +3,8 @@
     python -m benchmarks.consensus_e2e [--suites intl,sm] [--txs N]
 
 The whole path a client's transaction takes on a consortium chain: `xinlian cluster`-style
-data directories, `xinlian node start` processes on loopback, transfers signed beforehand
+data directories, `xinlian node start` processes on loopback, each validator's egress capped
+at 100 Mbit/s (`egress_mbit` in node.toml), transfers signed beforehand
 by SDK wallets and submitted over JSON-RPC to all validators at once (each validator gets
 the transactions of its own wallets, in batches of 1,000, two requests in flight per node),
 admission with batch signature checks, dissemination and BFT ordering, then on every
@@ -33,6 +34,7 @@ BENCH = "consensus_e2e"
 N = 4
 CHUNK = 1000
 IN_FLIGHT = 2
+EGRESS_MBIT = 100
 
 
 async def _submit(url: str, txs: Sequence[SignedTx]) -> None:
@@ -88,6 +90,9 @@ def run(suite_name: str, txs: int, accounts: int) -> None:
     with tempfile.TemporaryDirectory(prefix="xl-e2e-bench-") as tmp:
         root = Path(tmp)
         data = prepare(root, N, suite, 0, 0, accounts, ports=free_ports(N))
+        for d in data:
+            with open(d / "node.toml", "a", encoding="utf-8") as config:
+                config.write(f"egress_mbit = {EGRESS_MBIT}\n")
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], "xinlian-cluster",
                           suite) for j in range(accounts)]
         nodes = [NodeProcess(d) for d in data]
@@ -100,7 +105,7 @@ def run(suite_name: str, txs: int, accounts: int) -> None:
     if len(roots) != 1:
         raise SystemExit("validators disagree on the state root")
     emit(BENCH, "end_to_end", total / elapsed, "tx/s", suite=suite_name, n=N, txs=total,
-         blocks=blocks, seconds=round(elapsed, 2), cores=2, egress="loopback, unshaped")
+         blocks=blocks, seconds=round(elapsed, 2), cores=2, egress_mbit_s=EGRESS_MBIT)
 
 
 def main(argv: list[str] | None = None) -> None:

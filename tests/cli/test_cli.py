@@ -69,3 +69,17 @@ def test_bad_key_file_is_a_typed_error(tmp_path: Path) -> None:
     bad.write_text('{"suite": "intl", "secret": "zz"}', encoding="utf-8")
     with pytest.raises(NodeConfigError):
         read_key(bad)
+
+
+def test_egress_mbit_in_node_toml_caps_a_validators_egress() -> None:
+    from xinlian.cli.node_cmd import egress_cap
+    from xinlian.node.errors import NodeConfigError
+
+    assert egress_cap({}) is None
+    shape = egress_cap({"egress_mbit": 100})
+    assert shape is not None
+    link = shape(b"peer")
+    assert link is not None and link.rate_bytes_per_s == 100e6 / 8 and link.egress is not None
+    for bad in (0, -5, "100", True):
+        with pytest.raises(NodeConfigError):
+            egress_cap({"egress_mbit": bad})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
+from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
 from xinlian.node.bft import BftNode, catch_up
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
@@ -73,6 +74,16 @@ def _host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def egress_cap(config: dict[str, object]) -> ShapeFor | None:
+    """node.toml `egress_mbit`: cap the validator's egress with the transport's shaper."""
+    value = config.get("egress_mbit")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise NodeConfigError(f"egress_mbit must be a positive number, not {value!r}")
+    return node_egress(LinkShape.mbit(float(value)))
+
+
 def node_config(data: Path) -> dict[str, object]:
     try:
         return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
@@ -96,7 +107,7 @@ async def _serve(data: Path, host: str, port: int) -> None:
                               "epoch": synced.root.committee.epoch,
                               "state_entries": len(synced.state.leaves)}),
                   file=sys.stderr, flush=True)
-        node = BftNode(data, genesis, key, secret)
+        node = BftNode(data, genesis, key, secret, shape_for=egress_cap(config))
     else:
         node = Node(data, genesis, key)
     server = RpcServer(node, host, port)

@@ -64,6 +64,7 @@ from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES, Genesis, Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
 from xinlian.network.membership import Membership, PeerInfo
 from xinlian.network.runtime import NetworkRuntime, persisted
+from xinlian.network.shaper import ShapeFor
 from xinlian.network.transport import Transport
 from xinlian.node import statesync
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
@@ -233,7 +234,10 @@ class BftNode(Node):
     """A validator of a BFT chain (genesis lists validators); see the module docstring."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, vote_secret: bytes,
-                 *, listen: tuple[str, int] | None = None) -> None:
+                 *, listen: tuple[str, int] | None = None,
+                 shape_for: ShapeFor | None = None) -> None:
+        """`shape_for`: the transport's test shaper, to cap this validator's egress when
+        several run on one machine (tests, benchmarks)."""
         if not genesis.validators:
             raise NodeConfigError("a BFT node needs validators in the genesis")
         super().__init__(data_dir, genesis, key)
@@ -250,7 +254,8 @@ class BftNode(Node):
         self._validators: dict[bytes, Validator] = {}
         self._learn_validators()
         members = [self._validators[bytes(m.node)] for m in self.core.committee.members]
-        self.transport = Transport(suite, key, membership_of(suite, members), listen=listen)
+        self.transport = Transport(suite, key, membership_of(suite, members), listen=listen,
+                                   shape_for=shape_for)
         self.runtime = NetworkRuntime(self.core, self.transport, self.chain.store,
                                       deliver=self._deliver, db=CONSENSUS_DB,
                                       bulk_store=self.batches)
