@@ -186,21 +186,34 @@ def run_cluster(n: int, suite: str, offered: float, seconds: float, warmup: floa
     return spec, [json.loads(out) for out, _ in outputs]
 
 
-def report(reports: list[dict[str, object]], spec_extra: dict[str, object],
-           measure_from: float, seconds: float) -> None:
+@dataclass(frozen=True)
+class Measured:
+    ordered_tx_s: float  # at node 0, in the measurement window
+    blocks_per_s: float
+    latencies_ms: list[float]  # of transactions submitted in the window, every node's
+
+
+def measure(spec: Spec, reports: list[dict[str, object]]) -> Measured:
+    """The run's figures, once every node is seen to commit the same block at each height."""
     heights: dict[int, str] = {}
     for r in reports:
         for _, _, height, block in r["commits"]:  # type: ignore[attr-defined]
             if heights.setdefault(height, block) != block:
                 raise SystemExit(f"safety violated: two blocks committed at height {height}")
-    first = reports[0]
-    window = [(t, tx) for t, tx, _, _ in first["commits"]  # type: ignore[attr-defined]
-              if measure_from <= t < measure_from + seconds]
-    ordered = sum(tx for _, tx in window) / seconds
+    start, seconds = spec.start_at + spec.warmup_s, spec.seconds
+    window = [tx for t, tx, _, _ in reports[0]["commits"]  # type: ignore[attr-defined]
+              if start <= t < start + seconds]
     latencies = [(c - s) * 1000 for r in reports for s, c in r["samples"]  # type: ignore[attr-defined]
-                 if measure_from <= s < measure_from + seconds]
-    emit(BENCH, "ordering_throughput", ordered, "tx/s", **spec_extra,
-         blocks_per_s=round(len(window) / seconds, 1))
+                 if start <= s < start + seconds]
+    return Measured(sum(window) / seconds, len(window) / seconds, latencies)
+
+
+def report(spec: Spec, reports: list[dict[str, object]], spec_extra: dict[str, object]) -> None:
+    seconds = spec.seconds
+    m = measure(spec, reports)
+    latencies = m.latencies_ms
+    emit(BENCH, "ordering_throughput", m.ordered_tx_s, "tx/s", **spec_extra,
+         blocks_per_s=round(m.blocks_per_s, 1))
     emit(BENCH, "latency_p50", percentile(latencies, 50) if latencies else float("nan"), "ms",
          **spec_extra, samples=len(latencies))
     emit(BENCH, "latency_p99", percentile(latencies, 99) if latencies else float("nan"), "ms",
@@ -246,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             "n": args.n, "suite": args.suite, "offered_tx_s": offered, "tx_bytes": TX_SIZE,
             "egress_mbit_s": args.mbit, "batch_delay_ms": args.batch_delay_ms,
             "seconds": args.seconds, "cores": 2}
-        report(reports, extra, spec.start_at + spec.warmup_s, spec.seconds)
+        report(spec, reports, extra)
 
 
 if __name__ == "__main__":

@@ -96,17 +96,13 @@ def against_cluster(costs: dict[str, float], seconds: float) -> None:
                            cores=2 / 4), costs)
         spec, reports = consensus_cluster.run_cluster(4, "intl", offered, seconds, 3.0, 100.0,
                                                       delay)
-        start = spec.start_at + spec.warmup_s
-        ordered = sum(tx for t, tx, _, _ in reports[0]["commits"]  # type: ignore[attr-defined]
-                      if start <= t < start + seconds) / seconds
-        latencies = [(c - s) * 1000 for r in reports for s, c in r["samples"]  # type: ignore[attr-defined]
-                     if start <= s < start + seconds]
+        m = consensus_cluster.measure(spec, reports)
         where = {"n": 4, "offered_tx_s": offered, "mbit_s": 100, "cluster": "4 processes",
                  "cores": 2, "bottleneck": p.bottleneck, "cpu_load": round(p.cpu_load, 2)}
-        _compare("throughput", p.throughput_tx_per_s, ordered, "tx/s", "cluster", where)
-        if p.latency_ms != float("inf") and latencies:
-            _compare("latency_p50", p.latency_ms, percentile(latencies, 50), "ms", "cluster",
-                     where)
+        _compare("throughput", p.throughput_tx_per_s, m.ordered_tx_s, "tx/s", "cluster", where)
+        if p.latency_ms != float("inf") and m.latencies_ms:
+            _compare("latency_p50", p.latency_ms, percentile(m.latencies_ms, 50), "ms",
+                     "cluster", where)
 
 
 def main(argv: list[str] | None = None) -> None:
