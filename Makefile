@@ -51,9 +51,9 @@ bench-consensus: venv
 	$(BIN)/python -m benchmarks.statesync_cluster --accounts 100000
 
 # The long seed campaign (~10 min); replay one seed with
-# `.venv/bin/python -m xinlian.consensus.campaign --seed N --verbose`.
+# `.venv/bin/python -m xinlian.testing.consensus.campaign --seed N --verbose`.
 sim-campaign: venv
-	$(BIN)/python -m xinlian.consensus.campaign --seeds 200
+	$(BIN)/python -m xinlian.testing.consensus.campaign --seeds 200
 
 bench-network: venv
 	$(BIN)/python -m benchmarks.network

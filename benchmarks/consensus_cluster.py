@@ -39,7 +39,6 @@ from benchmarks.report import emit, percentile
 from xinlian import codec
 from xinlian.consensus.core import Committed, Config, ConsensusCore, Submit
 from xinlian.consensus.dissemination import BatchReady
-from xinlian.consensus.local import genesis, local_committee
 from xinlian.consensus.messages import BatchMsg
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
@@ -49,6 +48,7 @@ from xinlian.network.runtime import DEFAULT_DB, NetworkRuntime
 from xinlian.network.shaper import LinkShape, node_egress
 from xinlian.network.transport import Transport
 from xinlian.storage.kv import Store
+from xinlian.testing.consensus.committees import genesis, local_committee
 
 BENCH = "consensus_cluster"
 TX_SIZE = 200

@@ -5,7 +5,7 @@ measured, and the error.
     python -m benchmarks.consensus_model --quick  # n = 4 and 16 only
     python -m benchmarks.consensus_model --cluster-only
 
-The model (xinlian.consensus.model) predicts throughput and submit-to-commit latency from
+The model (xinlian.testing.consensus.model) predicts throughput and submit-to-commit latency from
 n, batch interval, transaction size, NIC bandwidth, round-trip time and the crypto costs
 measured on this machine; the simulator runs the real cores with those same costs charged
 as CPU time. Scenarios cover light load, load near the NIC's capacity, an overloaded NIC
@@ -29,9 +29,9 @@ from benchmarks import consensus_cluster, network
 from benchmarks.consensus_sim import MBIT_100, TX_SIZE, batch_interval, measure_costs, simulate
 from benchmarks.report import best_of, emit, percentile
 from xinlian.consensus.core import Config
-from xinlian.consensus.model import Params, predict
 from xinlian.crypto.suites import get_suite
 from xinlian.network.channel import Channel
+from xinlian.testing.consensus.model import Params, predict
 
 BENCH = "consensus_model"
 SCENARIOS = [  # (n, offered tx/s, bandwidth bytes/s, one-way ms)

@@ -31,12 +31,12 @@ from xinlian.consensus import certificates
 from xinlian.consensus.certificates import Cert, combine, verify_cert
 from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import Config, EpochStarted, Reconfigure
-from xinlian.consensus.local import local_committee, node_name
 from xinlian.consensus.messages import vote_message
-from xinlian.consensus.simnet import ConsensusNet
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.signing import AlgId, generate_signing_key, verify_raw
 from xinlian.sim.network import LinkModel
+from xinlian.testing.consensus.committees import local_committee, node_name
+from xinlian.testing.consensus.simnet import ConsensusNet
 
 BENCH = "consensus_sim"
 MBIT_100 = 100e6 / 8

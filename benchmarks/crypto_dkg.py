@@ -7,7 +7,7 @@ Per-party DKG and refresh costs are measured on real parties: every dealer deals
 then one receiver processes all n deals and the n - 1 (empty) complaint messages the
 others broadcast, and finishes (timed). All parties do the same work, so this is the
 per-party CPU cost without simulating n copies of it in one process. ROAST runs on the
-discrete-event network of `xinlian.crypto.roast_sim` with measured CPU per step: its
+discrete-event network of `xinlian.crypto.threshold.roast_sim` with measured CPU per step: its
 completion time is what n machines in parallel would see with zero network latency,
 `cpu_total` is this process's time for all parties. Peer anchor: the ROAST paper's
 Python prototype, 67-of-100, 0.7 s uncoordinated and 7 s under a coordinated attack.
@@ -21,9 +21,9 @@ import time
 
 from benchmarks.report import best_of, emit, percentile
 from xinlian import codec
-from xinlian.crypto import dkg, frost, roast_sim
-from xinlian.crypto.dkg import Complaints, DkgConfig, DkgParty, KeyShare
-from xinlian.crypto.groups import Group, get_group
+from xinlian.crypto.primitives.groups import Group, get_group
+from xinlian.crypto.threshold import dkg, frost, roast_sim
+from xinlian.crypto.threshold.dkg import Complaints, DkgConfig, DkgParty, KeyShare
 
 
 def _threshold(n: int) -> int:

@@ -24,10 +24,12 @@ import py_arkworks_bls12381 as ark
 
 from benchmarks.report import best_of, emit
 from xinlian import codec
-from xinlian.crypto import pre, ring, sm2, tbls, tsm2
-from xinlian.crypto.groups import ED25519, SM2, Group
 from xinlian.crypto.keys import AlgId
+from xinlian.crypto.primitives import sm2
+from xinlian.crypto.primitives.groups import ED25519, SM2, Group
+from xinlian.crypto.privacy import pre, ring
 from xinlian.crypto.signing import generate_signing_key
+from xinlian.crypto.threshold import tbls, tsm2
 
 QUICK = "--quick" in sys.argv
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from xinlian.cli.main import main
-from xinlian.crypto.bls import BlsKey
+from xinlian.crypto.primitives.bls import BlsKey
 
 
 def _data_dir(tmp: Path, capsys: pytest.CaptureFixture[str], suite: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xinlian.consensus.campaign import main, run_seed
+from xinlian.testing.consensus.campaign import main, run_seed
 
 
 def test_short_campaign_is_safe_and_live() -> None:
@@ -28,8 +28,8 @@ def test_a_seed_replays_exactly() -> None:
 
 
 def test_failures_are_reported_with_the_replay_command(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from xinlian.consensus import campaign
-    from xinlian.consensus.campaign import Outcome
+    from xinlian.testing.consensus import campaign
+    from xinlian.testing.consensus.campaign import Outcome
 
     monkeypatch.setattr(campaign, "run_seed",
                         lambda seed: Outcome(seed, 4, False, ["height 3: two blocks"], "ab"))

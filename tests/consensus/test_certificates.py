@@ -10,8 +10,8 @@ import pytest
 from xinlian.consensus.certificates import Cert, combine, verify_cert, verify_one
 from xinlian.consensus.committee import bitmap
 from xinlian.consensus.errors import InvalidCertificate
-from xinlian.consensus.local import local_committee
 from xinlian.consensus.messages import timeout_message, vote_message
+from xinlian.testing.consensus.committees import local_committee
 
 POP_DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_"
 MESSAGE = vote_message(0, 3, 2, b"\x11" * 32)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from xinlian.consensus.committee import Committee, Member, bitmap, signers
 from xinlian.consensus.errors import InvalidCertificate, InvalidCommittee
 from xinlian.consensus.leader import leader
-from xinlian.consensus.local import genesis, local_committee
+from xinlian.testing.consensus.committees import genesis, local_committee
 
 
 @pytest.mark.parametrize(("n", "quorum", "validity"), [(1, 1, 1), (4, 3, 2), (7, 5, 3),

@@ -8,10 +8,10 @@ from xinlian import codec
 from xinlian.consensus.certificates import Cert
 from xinlian.consensus.core import ConsensusCore, EpochStarted, Submit, root_qc
 from xinlian.consensus.leader import leader
-from xinlian.consensus.local import genesis, local_committee
 from xinlian.consensus.messages import QC, Block, Proposal, Vote, decode_message, kind
 from xinlian.consensus.safety import SAFETY_KEY
-from xinlian.sim.protocol import Action, Broadcast, Deliver, Input, Persist, Receive, Send, Start
+from xinlian.protocol import Action, Broadcast, Deliver, Input, Persist, Receive, Send, Start
+from xinlian.testing.consensus.committees import genesis, local_committee
 
 COMMITTEE, KEYS = local_committee(4)
 ROOT = genesis(COMMITTEE)

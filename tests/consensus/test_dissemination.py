@@ -12,11 +12,11 @@ from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import Config
 from xinlian.consensus.dissemination import Dissemination
 from xinlian.consensus.errors import InvalidCertificate
-from xinlian.consensus.local import local_committee
 from xinlian.consensus.messages import Batch, BatchCert, BatchMsg, ack_message
 from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.consensus.simnet import ConsensusNet, chunks
-from xinlian.sim.protocol import Broadcast
+from xinlian.protocol import Broadcast
+from xinlian.testing.consensus.committees import local_committee
+from xinlian.testing.consensus.simnet import ConsensusNet, chunks
 
 FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=100)
 
@@ -58,7 +58,7 @@ def test_proposals_carry_digests_not_transactions() -> None:
 
 
 def test_chunk_headers_round_trip() -> None:
-    from xinlian.consensus.simnet import chunk
+    from xinlian.testing.consensus.simnet import chunk
     payload = chunk(5, 3, 100) + chunk(9, 1, 10)
     assert chunks(payload) == [(5, 3), (9, 1)]
 
@@ -66,8 +66,8 @@ def test_chunk_headers_round_trip() -> None:
 def test_crypto_costs_are_charged_as_simulated_cpu_time() -> None:
     from collections import Counter
 
-    from xinlian.consensus.simnet import crypto_cost
-    from xinlian.sim.protocol import Start
+    from xinlian.protocol import Start
+    from xinlian.testing.consensus.simnet import crypto_cost
 
     class Metered:
         def __init__(self) -> None:

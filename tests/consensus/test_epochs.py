@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from xinlian.consensus.core import Config, EpochStarted, Reconfigure
-from xinlian.consensus.local import local_committee, node_name
 from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.consensus.simnet import ConsensusNet
+from xinlian.testing.consensus.committees import local_committee, node_name
+from xinlian.testing.consensus.simnet import ConsensusNet
 
 FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=100)
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from xinlian import codec
 from xinlian.consensus.certificates import Cert
 from xinlian.consensus.core import ConsensusCore
-from xinlian.consensus.local import genesis, local_committee
 from xinlian.consensus.messages import (
     QC,
     TC,
@@ -28,7 +27,8 @@ from xinlian.consensus.messages import (
     Timeout,
     Vote,
 )
-from xinlian.sim.protocol import Receive, Start
+from xinlian.protocol import Receive, Start
+from xinlian.testing.consensus.committees import genesis, local_committee
 
 COMMITTEE, KEYS = local_committee(4)
 ROOT = genesis(COMMITTEE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xinlian.consensus.model import Params, predict
+from xinlian.testing.consensus.model import Params, predict
 
 COSTS = {"bls_sign": 365.0, "bls_pairing": 577.0, "bls_pk_add": 1.1, "bls_sig_add": 86.0,
          "hash_bytes": 0.00055}

@@ -15,7 +15,6 @@ from xinlian.consensus.aggregator import Aggregator
 from xinlian.consensus.blocks import BlockTree, block_id
 from xinlian.consensus.certificates import Cert
 from xinlian.consensus.core import root_qc
-from xinlian.consensus.local import genesis, local_committee
 from xinlian.consensus.messages import (
     QC,
     TC,
@@ -31,7 +30,8 @@ from xinlian.consensus.messages import (
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.consensus.safety import SafetyRules, SafetyState
 from xinlian.consensus.synchronizer import Synchronizer
-from xinlian.sim.protocol import Send
+from xinlian.protocol import Send
+from xinlian.testing.consensus.committees import genesis, local_committee
 
 COMMITTEE, KEYS = local_committee(4)
 SM, SM_KEYS = local_committee(4, suite="sm", aggregate=False)

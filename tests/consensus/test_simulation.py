@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from xinlian.consensus import byzantine
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.consensus.simnet import ConsensusNet
 from xinlian.sim import adversary
 from xinlian.sim.network import LinkModel
+from xinlian.testing.consensus import byzantine
+from xinlian.testing.consensus.simnet import ConsensusNet
 
 FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=100)
 
@@ -189,7 +189,7 @@ def test_regression_a_node_left_in_an_old_round_is_sent_the_certificates_it_miss
     from xinlian import codec
     from xinlian.consensus.core import root_qc
     from xinlian.consensus.messages import Certified, Timeout
-    from xinlian.sim.protocol import Receive, Send
+    from xinlian.protocol import Receive, Send
 
     network = net(4, 12)
     network.run(1000)
@@ -214,7 +214,7 @@ def test_regression_a_forged_tc_cannot_justify_extending_an_old_qc() -> None:
     from xinlian.consensus.committee import bitmap
     from xinlian.consensus.leader import leader
     from xinlian.consensus.messages import TC, Block, Proposal
-    from xinlian.sim.protocol import Receive, Send
+    from xinlian.protocol import Receive, Send
 
     network = net(4, 14)
     network.run(800)

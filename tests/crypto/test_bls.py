@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from xinlian.crypto.bls import BlsKey, check_public_key
 from xinlian.crypto.errors import InvalidKey
+from xinlian.crypto.primitives.bls import BlsKey, check_public_key
 
 # py_ecc raises the interpreter's recursion limit to 100,000 on import, which would let
 # deeply nested input overflow the C stack in other tests' decoders: put it back.

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
 
-from xinlian.crypto import sm2, symmetric
 from xinlian.crypto.errors import DecryptionError, InvalidKey
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.keys import AlgId
+from xinlian.crypto.primitives import sm2, symmetric
 
 # GB/T 32918.2-2016 / 32918.5-2017 Annex A, recommended curve, ID 1234567812345678.
 D_A = bytes.fromhex("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xinlian.crypto.bls import BlsKey
+from xinlian.crypto.primitives.bls import BlsKey
 from xinlian.crypto.suites import get_suite
 from xinlian.execution import payloads as p
 from xinlian.execution.errors import InvalidOperation

@@ -15,7 +15,7 @@ from xinlian.network.framing import encode_frame
 from xinlian.network.membership import Membership, node_id_of
 from xinlian.network.shaper import ShapeFor
 from xinlian.network.transport import Transport, TransportConfig
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 
 from .conftest import membership, node_keys
 

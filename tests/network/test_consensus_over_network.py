@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from xinlian.consensus.core import Committed, ConsensusCore, Submit
-from xinlian.consensus.local import genesis, local_committee
 from xinlian.network.runtime import NetworkRuntime, persisted
 from xinlian.storage.kv import Store
+from xinlian.testing.consensus.committees import genesis, local_committee
 
 from .harness import Cluster, listening_socket
 

@@ -12,7 +12,7 @@ import pytest
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.network.runtime import NetworkRuntime, persisted
 from xinlian.network.transport import Transport
-from xinlian.sim.protocol import (
+from xinlian.protocol import (
     Action,
     Broadcast,
     CancelTimer,

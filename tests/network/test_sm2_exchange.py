@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinlian.crypto import sm2
+from xinlian.crypto.primitives import sm2
 from xinlian.network import sm2_exchange as kx
 from xinlian.network.errors import KeyExchangeError
 

@@ -19,10 +19,8 @@ from hypothesis import strategies as st
 from xinlian import codec
 from xinlian.consensus.committee import EpochRoot
 from xinlian.consensus.core import Config, ConsensusCore, Reconfigure
-from xinlian.consensus.local import local_committee, node_name
 from xinlian.consensus.messages import QC, Block
 from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.consensus.simnet import ConsensusNet
 from xinlian.crypto.hashes import sha256
 from xinlian.crypto.suites import get_suite
 from xinlian.ledger import merkle
@@ -43,10 +41,12 @@ from xinlian.node.statesync import (
     epoch_proof,
     next_root,
 )
-from xinlian.sim.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
+from xinlian.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
 from xinlian.storage import jmt
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.snapshot import Chunk, Leaf, read_chunk
+from xinlian.testing.consensus.committees import local_committee, node_name
+from xinlian.testing.consensus.simnet import ConsensusNet
 
 JOINER = node_name(4)
 FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=100)

@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from xinlian.sim import adversary
-from xinlian.sim.network import LinkModel, NetworkModel
-from xinlian.sim.protocol import (
+from xinlian.protocol import (
     Action,
     Broadcast,
     CancelTimer,
@@ -22,6 +20,8 @@ from xinlian.sim.protocol import (
     Start,
     Timeout,
 )
+from xinlian.sim import adversary
+from xinlian.sim.network import LinkModel, NetworkModel
 from xinlian.sim.runtime import SimError, Simulation
 
 NODES = [bytes([i]) for i in range(4)]

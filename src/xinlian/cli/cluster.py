@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, init_data_dir
-from xinlian.crypto.bls import BlsKey
+from xinlian.crypto.primitives.bls import BlsKey
 from xinlian.crypto.suites import SUITES, Suite, get_suite
 from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES
 from xinlian.node.errors import NodeConfigError

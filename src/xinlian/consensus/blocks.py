@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from xinlian import codec
 from xinlian.consensus.committee import Committee
 from xinlian.consensus.messages import Block
-from xinlian.sim.protocol import Persist
+from xinlian.protocol import Persist
 
 PREFIX = b"consensus/block/"
 

@@ -64,7 +64,7 @@ from xinlian.consensus.proposer import build_block
 from xinlian.consensus.safety import SAFETY_KEY, SafetyRules, SafetyState
 from xinlian.consensus.synchronizer import SYNC_TIMER, Synchronizer
 from xinlian.crypto.errors import CryptoError
-from xinlian.sim.protocol import (
+from xinlian.protocol import (
     Action,
     Broadcast,
     Deliver,
@@ -76,7 +76,7 @@ from xinlian.sim.protocol import (
     SetTimer,
     Start,
 )
-from xinlian.sim.protocol import Timeout as TimerFired
+from xinlian.protocol import Timeout as TimerFired
 
 EPOCH_KEY = b"consensus/epoch"
 COMMIT_KEY = b"consensus/commit"

@@ -42,7 +42,7 @@ from xinlian.consensus.messages import (
     BatchResponse,
     ack_message,
 )
-from xinlian.sim.protocol import Action, Broadcast, Deliver, Persist, Send, SetTimer
+from xinlian.protocol import Action, Broadcast, Deliver, Persist, Send, SetTimer
 
 PREFIX = b"consensus/batch/"
 DONE = b"consensus/ordered/"

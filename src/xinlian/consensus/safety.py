@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from xinlian import codec
 from xinlian.consensus.messages import QC, TC, Block
-from xinlian.sim.protocol import Persist
+from xinlian.protocol import Persist
 
 SAFETY_KEY = b"consensus/safety"
 

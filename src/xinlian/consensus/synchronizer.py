@@ -13,7 +13,7 @@ from __future__ import annotations
 from xinlian import codec
 from xinlian.consensus.blocks import BlockTree
 from xinlian.consensus.messages import QC, Block, EpochRequest, SyncRequest, SyncResponse
-from xinlian.sim.protocol import Action, Send, SetTimer
+from xinlian.protocol import Action, Send, SetTimer
 
 SYNC_TIMER = "sync"
 MAX_RESPONSE_BLOCKS = 32

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import hashes as _hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from xinlian.crypto import sm2
 from xinlian.crypto.errors import DecryptionError, InvalidKey, UnknownAlgorithm
 from xinlian.crypto.keys import AlgId, Ciphertext, PublicKey
-from xinlian.crypto.symmetric import open_sealed, seal
+from xinlian.crypto.primitives import sm2
+from xinlian.crypto.primitives.symmetric import open_sealed, seal
 
 ENCRYPTION_ALGS = (AlgId.SM2_ENC, AlgId.X25519_AES256_GCM, AlgId.ML_KEM_768_AES256_GCM)
 _ZERO_NONCE = bytes(12)

@@ -15,10 +15,10 @@ import fast_mldsa
 import nacl.exceptions
 import nacl.signing
 
-from xinlian.crypto import sm2
 from xinlian.crypto.errors import AlgorithmMismatch, InvalidKey, UnknownAlgorithm
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.keys import AlgId, PublicKey, Signature
+from xinlian.crypto.primitives import sm2
 
 SIGNATURE_ALGS = (AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65)
 SEED_SIZE = 32

@@ -14,9 +14,9 @@ import msgspec
 
 from xinlian import codec
 from xinlian.codec import Struct
-from xinlian.crypto import bls
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.primitives import bls
 from xinlian.crypto.signing import check_public_key
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.ledger.account import ADDRESS_SIZE, address_of

@@ -1,2 +1,2 @@
 """The network runtime: authenticated encrypted channels over asyncio TCP, and the runtime
-that drives sans-I/O protocol cores (xinlian.sim.protocol) over them. See docs/network.md."""
+that drives sans-I/O protocol cores (xinlian.protocol) over them. See docs/network.md."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from xinlian.crypto.errors import DecryptionError
 from xinlian.crypto.keys import AlgId
-from xinlian.crypto.symmetric import TAG_SIZE, open_sealed, seal
+from xinlian.crypto.primitives.symmetric import TAG_SIZE, open_sealed, seal
 from xinlian.network.errors import DecryptFailed, MalformedFrame, OversizeFrame, ReplayedRecord
 
 COUNTER_SIZE = 8

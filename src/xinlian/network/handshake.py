@@ -39,16 +39,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from xinlian import codec
 from xinlian.codec import Struct
-from xinlian.crypto import sm2
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import AlgId, PublicKey, Signature
+from xinlian.crypto.primitives import sm2
+from xinlian.crypto.primitives.symmetric import KEY_SIZES
 from xinlian.crypto.signing import SigningKey, check_public_key, verify
 from xinlian.crypto.suites import Suite
-from xinlian.crypto.symmetric import KEY_SIZES
 from xinlian.network import sm2_exchange
 from xinlian.network.errors import HandshakeError, KeyExchangeError, MalformedFrame, Unauthenticated
 from xinlian.network.membership import Membership
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 
 VERSION = 1
 NONCE_SIZE = 32

@@ -14,7 +14,7 @@ from xinlian import codec
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.suites import Suite
 from xinlian.ledger.account import address_of
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 
 
 def node_id_of(suite: Suite, public_key: PublicKey) -> NodeId:

@@ -4,7 +4,7 @@ Theory of operation. Everything that reaches the core is an event in one FIFO: `
 once, `Receive` for each authenticated message (the sender is the id the handshake
 proved), `Timeout` when a timer set by the core fires, and `Input` from the application.
 A single task takes events in order, calls `core.handle`, and carries out the returned
-actions in order, as xinlian.sim.protocol requires. Events that are already waiting are
+actions in order, as xinlian.protocol requires. Events that are already waiting are
 handled as one group (group commit): their Persists are written together, and every other
 action of the group runs after that write — later than the protocol requires, never
 earlier, so a crash loses only events whose effects nobody has seen. One synced write then
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xinlian.network.transport import Transport
-from xinlian.sim.protocol import (
+from xinlian.protocol import (
     Action,
     Broadcast,
     CancelTimer,

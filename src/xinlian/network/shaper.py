@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from xinlian.network.limits import TokenBucket
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 
 
 @dataclass(frozen=True, slots=True)

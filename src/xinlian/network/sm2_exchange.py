@@ -10,7 +10,7 @@ Roles follow the standard: A is the initiator, B the responder, and Z_A is alway
 initiator's identity digest, whichever side computes. The curve is a parameter so that the
 tests can run the standard's worked example, which uses its own 256-bit test curve; the
 network uses `SM2_CURVE`, the recommended curve on Tongsuo's point arithmetic. Scalars are
-Python ints (not constant time), as in xinlian.crypto.groups.
+Python ints (not constant time), as in xinlian.crypto.primitives.groups.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xinlian.crypto.groups.base import Element
-from xinlian.crypto.groups.errors import GroupError
-from xinlian.crypto.groups.sm2 import SM2
 from xinlian.crypto.hashes import sm3
+from xinlian.crypto.primitives.groups.base import Element
+from xinlian.crypto.primitives.groups.errors import GroupError
+from xinlian.crypto.primitives.groups.sm2 import SM2
 from xinlian.network.errors import KeyExchangeError
 
 Point = tuple[int, int]
@@ -68,7 +68,7 @@ class ExchangeCurve(ABC):
 
 
 class _Sm2RecommendedCurve(ExchangeCurve):
-    """The GB/T 32918.5 curve on xinlian.crypto.groups.sm2 (Tongsuo EC_POINT)."""
+    """The GB/T 32918.5 curve on xinlian.crypto.primitives.groups.sm2 (Tongsuo EC_POINT)."""
 
     p, a, b, n = SM2.p, SM2.a, SM2.b, SM2.order
 

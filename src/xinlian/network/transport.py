@@ -57,7 +57,7 @@ from xinlian.network.membership import Membership, PeerInfo, node_id_of
 from xinlian.network.queues import SendQueue
 from xinlian.network.shaper import DirectLink, ShapedLink, ShapeFor
 from xinlian.network.stats import Stats
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 
 log = logging.getLogger(__name__)
 

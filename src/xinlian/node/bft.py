@@ -70,7 +70,7 @@ from xinlian.node import statesync
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.service import Node, now_ms
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.snapshot import Chunk, read_chunk
 

@@ -45,7 +45,7 @@ from xinlian.errors import XinlianError
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
 from xinlian.node.errors import BadEpochProof, BadLedgerBlock
-from xinlian.sim.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
+from xinlian.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
 from xinlian.storage.proof import Hasher
 from xinlian.storage.snapshot import Chunk, SnapshotImport
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xinlian.sim.protocol import Action, Broadcast, NodeId, Send
+from xinlian.protocol import Action, Broadcast, NodeId, Send
 from xinlian.sim.runtime import Interceptor, Simulation
 
 

@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 
 US_PER_S = 1_000_000
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xinlian.errors import XinlianError
-from xinlian.sim.network import NetworkModel
-from xinlian.sim.protocol import (
+from xinlian.protocol import (
     Action,
     Broadcast,
     CancelTimer,
@@ -46,6 +45,7 @@ from xinlian.sim.protocol import (
     Start,
     Timeout,
 )
+from xinlian.sim.network import NetworkModel
 
 
 class SimError(XinlianError):

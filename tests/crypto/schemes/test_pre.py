@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto import pre
 from xinlian.crypto.errors import DecryptionError
-from xinlian.crypto.groups import SM2, GroupError, lagrange_coefficient
 from xinlian.crypto.keys import AlgId
+from xinlian.crypto.primitives.groups import SM2, GroupError, lagrange_coefficient
+from xinlian.crypto.privacy import pre
 from xinlian.crypto.signing import generate_signing_key
 
 DATA = "患者病历 / health record #7".encode() * 3

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto import dkg, ring
-from xinlian.crypto.dleq import DleqProof
-from xinlian.crypto.groups import (
+from xinlian.crypto.primitives.dleq import DleqProof
+from xinlian.crypto.primitives.groups import (
     ED25519,
     GROUPS,
     SECP256K1,
@@ -21,7 +20,9 @@ from xinlian.crypto.groups import (
     evaluate,
     random_polynomial,
 )
-from xinlian.crypto.ring import Openers, RingSignature
+from xinlian.crypto.privacy import ring
+from xinlian.crypto.privacy.ring import Openers, RingSignature
+from xinlian.crypto.threshold import dkg
 
 
 def rng_of(seed: int):

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto import tbls
-from xinlian.crypto.groups import lagrange_coefficient
-from xinlian.crypto.tbls import PartialSignature, Scheme
+from xinlian.crypto.primitives.groups import lagrange_coefficient
+from xinlian.crypto.threshold import tbls
+from xinlian.crypto.threshold.tbls import PartialSignature, Scheme
 
 MSG = b"block 42 digest"
 
@@ -278,7 +278,7 @@ def dkg_committee(n: int, t: int, seed: int):
     """A dealerless threshold-BLS committee: the project's DKG run over BLS12-381 G1."""
     import random
 
-    from xinlian.crypto import dkg
+    from xinlian.crypto.threshold import dkg
 
     g = tbls.BLS_G1
     rng = random.Random(seed).randbytes
@@ -292,7 +292,7 @@ def dkg_committee(n: int, t: int, seed: int):
 
 
 def test_dkg_keyed_committee_signs_without_a_dealer():
-    from xinlian.crypto import dkg
+    from xinlian.crypto.threshold import dkg
 
     run, transport, pubs = dkg_committee(4, 3, seed=41)
     package = run.results[1].public
@@ -321,7 +321,7 @@ def test_dkg_keyed_committee_signs_without_a_dealer():
 
 
 def test_bls_g1_group_rejects_bad_points():
-    from xinlian.crypto.groups import (
+    from xinlian.crypto.primitives.groups import (
         IdentityElementError,
         NonCanonicalEncodingError,
         NotOnCurveError,
@@ -347,7 +347,7 @@ def test_bls_g1_group_rejects_bad_points():
     else:
         pytest.fail("no torsion point met")
     with pytest.raises(tbls.InvalidShareError):
-        from xinlian.crypto.dkg import PublicKeyPackage
-        from xinlian.crypto.groups import ED25519
+        from xinlian.crypto.primitives.groups import ED25519
+        from xinlian.crypto.threshold.dkg import PublicKeyPackage
 
         tbls.key_set_from_package(PublicKeyPackage(ED25519, 1, (1,), (ED25519.generator(),)))

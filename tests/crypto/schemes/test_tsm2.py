@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
 
 from xinlian import codec
-from xinlian.crypto import sm2, tsm2
-from xinlian.crypto.dleq import DleqProof
-from xinlian.crypto.groups import SECP256K1, SM2, lagrange_coefficient
 from xinlian.crypto.hashes import sm3
+from xinlian.crypto.primitives import sm2
+from xinlian.crypto.primitives.dleq import DleqProof
+from xinlian.crypto.primitives.groups import SECP256K1, SM2, lagrange_coefficient
+from xinlian.crypto.threshold import tsm2
 
 MEMBERS = [1, 2, 3, 4, 5]
 

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from xinlian import codec
-from xinlian.crypto import dkg
-from xinlian.crypto.dkg import Deal, DkgConfig, DkgParty, KeyShare
-from xinlian.crypto.groups import Element, Group, Scalar
+from xinlian.crypto.primitives.groups import Element, Group, Scalar
+from xinlian.crypto.threshold import dkg
+from xinlian.crypto.threshold.dkg import Deal, DkgConfig, DkgParty, KeyShare
 
 
 def enc_keys(group: Group, ids: Sequence[int], seed: int) -> tuple[dict[int, Scalar],

@@ -11,16 +11,7 @@ from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import dkg, frost, roast_sim
-from xinlian.crypto.dkg import (
-    Complaints,
-    Deal,
-    DkgConfig,
-    DkgParty,
-    KeyShare,
-    PublicKeyPackage,
-)
-from xinlian.crypto.groups import (
+from xinlian.crypto.primitives.groups import (
     ED25519,
     GROUPS,
     SECP256K1,
@@ -29,6 +20,15 @@ from xinlian.crypto.groups import (
     GroupError,
     SmallSubgroupError,
     lagrange_coefficient,
+)
+from xinlian.crypto.threshold import dkg, frost, roast_sim
+from xinlian.crypto.threshold.dkg import (
+    Complaints,
+    Deal,
+    DkgConfig,
+    DkgParty,
+    KeyShare,
+    PublicKeyPackage,
 )
 
 from .dkg_helpers import bad_share_to, enc_keys, keygen_parties, run_keygen, tamper

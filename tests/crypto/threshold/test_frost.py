@@ -14,16 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto import frost
-from xinlian.crypto.dkg import KeyShare, PublicKeyPackage
-from xinlian.crypto.frost import (
+from xinlian.crypto.primitives.groups import GroupError, IdentityElementError, SmallSubgroupError
+from xinlian.crypto.threshold import frost
+from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
+from xinlian.crypto.threshold.frost import (
     FROST_ED25519,
     FROST_SECP256K1,
     Ciphersuite,
     SigningNonces,
     SigningPackage,
 )
-from xinlian.crypto.groups import GroupError, IdentityElementError, SmallSubgroupError
 
 VECTORS = Path(__file__).parent / "vectors"
 SUITES = {"frost-ed25519-sha512.json": FROST_ED25519,

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto import frost, roast, roast_sim
-from xinlian.crypto.dkg import KeyShare
-from xinlian.crypto.groups import ED25519, SECP256K1, Group
-from xinlian.crypto.roast import Request, Response, RoastCoordinator, RoastSigner
+from xinlian.crypto.primitives.groups import ED25519, SECP256K1, Group
+from xinlian.crypto.threshold import frost, roast, roast_sim
+from xinlian.crypto.threshold.dkg import KeyShare
+from xinlian.crypto.threshold.roast import Request, Response, RoastCoordinator, RoastSigner
 
 
 def _keys(g: Group, n: int, t: int, seed: int = 1) -> list[KeyShare]:

@@ -10,7 +10,7 @@ from fastecdsa.rust import Curve, Ed25519Point, Point
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinlian.crypto.groups import (
+from xinlian.crypto.primitives.groups import (
     ED25519,
     GROUPS,
     SECP256K1,
@@ -27,7 +27,7 @@ from xinlian.crypto.groups import (
     lagrange_coefficient,
     random_polynomial,
 )
-from xinlian.crypto.groups.xmd import expand_message_xmd
+from xinlian.crypto.primitives.groups.xmd import expand_message_xmd
 
 ALL = list(GROUPS.values())
 ids = [g.name for g in ALL]

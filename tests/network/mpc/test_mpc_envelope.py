@@ -14,8 +14,8 @@ from xinlian.network.mpc.envelope import Envelope, MpcCore
 from xinlian.network.mpc.protocols import build
 from xinlian.network.mpc.setup import Params
 from xinlian.network.mpc.simrun import run_sim
+from xinlian.protocol import Action, Broadcast, NodeId, Receive
 from xinlian.sim import adversary
-from xinlian.sim.protocol import Action, Broadcast, NodeId, Receive
 from xinlian.sim.runtime import Simulation
 
 pytestmark = pytest.mark.timeout(120)

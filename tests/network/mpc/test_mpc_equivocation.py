@@ -16,7 +16,7 @@ from xinlian.network.mpc.envelope import Envelope, MpcConfigError
 from xinlian.network.mpc.protocols import build
 from xinlian.network.mpc.setup import Params
 from xinlian.network.mpc.simrun import run_sim
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 from xinlian.sim.runtime import Simulation
 
 pytestmark = pytest.mark.timeout(120)

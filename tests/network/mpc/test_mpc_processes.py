@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xinlian.crypto import sm2
+from xinlian.crypto.primitives import sm2
 from xinlian.network.mpc.procrun import run_processes
 from xinlian.network.mpc.protocols import build
 from xinlian.network.mpc.setup import Params

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from xinlian.crypto import sm2
+from xinlian.crypto.primitives import sm2
 from xinlian.network.mpc.envelope import MpcConfigError
 from xinlian.network.mpc.protocols import build
 from xinlian.network.mpc.setup import Params

@@ -42,12 +42,12 @@ from dataclasses import dataclass, field
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.groups import transcript
 from xinlian.crypto.keys import PublicKey, Signature
+from xinlian.crypto.primitives.groups import transcript
 from xinlian.crypto.signing import SigningKey, verify
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.network.mpc.envelope import MpcCore
-from xinlian.sim.protocol import Action
+from xinlian.protocol import Action
 
 DST = b"xinlian/mpc/broadcast/v1"
 SUITE = "intl"  # Ed25519 signatures are deterministic: a seeded run stays reproducible

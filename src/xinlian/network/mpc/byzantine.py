@@ -21,7 +21,7 @@ from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.network.mpc import broadcast
 from xinlian.network.mpc.envelope import Envelope, peek
-from xinlian.sim.protocol import Action, Broadcast, Core, Event, NodeId, Send
+from xinlian.protocol import Action, Broadcast, Core, Event, NodeId, Send
 
 Tamper = Callable[[Action], Sequence[Action]]
 

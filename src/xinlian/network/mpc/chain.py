@@ -18,12 +18,12 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.dkg import DkgError, KeyShare, PublicKeyPackage
-from xinlian.crypto.groups import Group, GroupError
+from xinlian.crypto.primitives.groups import Group, GroupError
+from xinlian.crypto.threshold.dkg import DkgError, KeyShare, PublicKeyPackage
 from xinlian.network.mpc import dkg
 from xinlian.network.mpc.envelope import MpcCore, peek
 from xinlian.network.mpc.setup import Params, two_thirds
-from xinlian.sim.protocol import Action, Core, Deliver, Event, NodeId, Receive, Start, Timeout
+from xinlian.protocol import Action, Core, Deliver, Event, NodeId, Receive, Start, Timeout
 
 KEYS = b"keys"
 Then = Callable[[PublicKeyPackage, KeyShare | None], Core]

@@ -1,6 +1,6 @@
 """DKG keygen, then optionally proactive refresh and resharing, as message exchanges.
 
-Each party runs `xinlian.crypto.dkg.DkgParty` for one session after another: keygen among
+Each party runs `xinlian.crypto.threshold.dkg.DkgParty` for one session after another: keygen among
 1..n, refresh among the same members (new shares, same key), reshare from the old members
 to 1..n' with a new threshold. Every session has its own session id, so a message from
 one session can never count in another. A party's round deadline is a timer: when it
@@ -25,15 +25,15 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import dkg
-from xinlian.crypto.groups import Element, Group, GroupError, Scalar, get_group
 from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.primitives.groups import Element, Group, GroupError, Scalar, get_group
 from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.threshold import dkg
 from xinlian.network.mpc import broadcast, byzantine
 from xinlian.network.mpc.byzantine import Byzantine, equivocate, silent
 from xinlian.network.mpc.envelope import MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids, two_thirds
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 HANDOVER = b"handover"
 TIMERS = "dkg/"  # every timer of a DKG core starts with this

@@ -18,7 +18,7 @@ from typing import Any
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.network.errors import NetworkError
-from xinlian.sim.protocol import (
+from xinlian.protocol import (
     Action,
     Broadcast,
     Deliver,
@@ -80,7 +80,7 @@ def peek(data: bytes) -> Envelope | None:
 
 
 class MpcCore:
-    """A sans-I/O core (xinlian.sim.protocol.Core) for one party of one protocol.
+    """A sans-I/O core (xinlian.protocol.Core) for one party of one protocol.
 
     `roster` maps party indices to node ids (the same at every party). Subclasses implement
     `on_start(now_ms)`, `on_payload(now_ms, sender, session, payload)` and optionally

@@ -17,9 +17,9 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import frost
-from xinlian.crypto.dkg import KeyShare, PublicKeyPackage
-from xinlian.crypto.groups import Group, GroupError, get_group
+from xinlian.crypto.primitives.groups import Group, GroupError, get_group
+from xinlian.crypto.threshold import frost
+from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
 from xinlian.network.mpc.chain import Leader, Member, dkg_cores
 from xinlian.network.mpc.envelope import MpcCore, seeded_rng
@@ -33,7 +33,7 @@ from xinlian.network.mpc.setup import (
     two_thirds,
 )
 from xinlian.network.mpc.signatures import verify_schnorr
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 COORDINATOR = 0
 

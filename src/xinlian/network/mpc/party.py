@@ -27,7 +27,7 @@ from xinlian.network.mpc.protocols import build
 from xinlian.network.mpc.setup import Params
 from xinlian.network.runtime import NetworkRuntime
 from xinlian.network.transport import Transport
-from xinlian.sim.protocol import NodeId
+from xinlian.protocol import NodeId
 from xinlian.storage.kv import Store
 
 SUITE = "intl"  # node keys and channels; the protocols choose their own groups

@@ -17,15 +17,15 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import pre
 from xinlian.crypto.errors import CryptoError
-from xinlian.crypto.groups import Element, GroupError, Scalar
 from xinlian.crypto.keys import AlgId, PublicKey
+from xinlian.crypto.primitives.groups import Element, GroupError, Scalar
+from xinlian.crypto.privacy import pre
 from xinlian.crypto.signing import SigningKey, generate_signing_key
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
 from xinlian.network.mpc.envelope import Collector, MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids, two_thirds
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 OWNER = 0
 SUITE_OF_CURVE = {"sm2": "sm", "secp256k1": "intl"}

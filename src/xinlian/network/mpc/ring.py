@@ -28,13 +28,13 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import ring
-from xinlian.crypto.dkg import KeyShare, share_secret
-from xinlian.crypto.groups import Element, GroupError, Scalar, get_group
+from xinlian.crypto.primitives.groups import Element, GroupError, Scalar, get_group
+from xinlian.crypto.privacy import ring
+from xinlian.crypto.threshold.dkg import KeyShare, share_secret
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
 from xinlian.network.mpc.envelope import Collector, MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 VERIFIER = 0
 FAULTS = ("double", "invalid", "silent")

@@ -4,7 +4,7 @@ The crypto package's `RoastCoordinator` and `RoastSigner` are already sans-I/O; 
 module only carries their bytes in envelopes. The coordinator never waits on a timer:
 signing finishes as soon as t honest signers have answered one session, whatever the
 others do. Misbehaving signers are the crypto package's own attacker classes
-(`xinlian.crypto.roast_sim.SIGNER_CLASSES`): silent after announcing nonces, absent,
+(`xinlian.crypto.threshold.roast_sim.SIGNER_CLASSES`): silent after announcing nonces, absent,
 invalid shares, invalid nonce points, replays. Those whose messages fail verification are
 identified; silent ones cannot be told from slow ones and are simply never waited for.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xinlian.crypto import roast
-from xinlian.crypto.dkg import KeyShare, PublicKeyPackage
-from xinlian.crypto.roast_sim import SIGNER_CLASSES
+from xinlian.crypto.threshold import roast
+from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
+from xinlian.crypto.threshold.roast_sim import SIGNER_CLASSES
 from xinlian.network.mpc.envelope import MpcCore, seeded_rng
 from xinlian.network.mpc.frost import honest_cores, signature_summary, signing_group
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 FAULTS = ("silent", "absent", "invalid", "bad_point", "replay", "mixed")
 MIXED = ("silent", "invalid", "absent", "bad_point", "replay")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xinlian.network.mpc.envelope import MpcConfigError
-from xinlian.sim.protocol import Core, NodeId
+from xinlian.protocol import Core, NodeId
 
 Outcome = dict[str, Any]  # what one party delivered (JSON-able)
 

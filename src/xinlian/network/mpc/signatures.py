@@ -5,8 +5,8 @@ from __future__ import annotations
 import nacl.exceptions
 import nacl.signing
 
-from xinlian.crypto import frost
-from xinlian.crypto.groups import Element
+from xinlian.crypto.primitives.groups import Element
+from xinlian.crypto.threshold import frost
 
 
 def verify_schnorr(public_key: Element, message: bytes, signature: bytes) -> bool:

@@ -19,8 +19,8 @@ from typing import Any
 from xinlian.network.mpc.byzantine import inner
 from xinlian.network.mpc.envelope import DROP_REASONS, MpcCore
 from xinlian.network.mpc.setup import Outcome, Setup
+from xinlian.protocol import Action, Core, Event, NodeId
 from xinlian.sim.network import LinkModel, NetworkModel
-from xinlian.sim.protocol import Action, Core, Event, NodeId
 from xinlian.sim.runtime import Factory, Simulation
 
 Prepare = Callable[[Simulation, Mapping[int, NodeId]], None]

@@ -17,7 +17,7 @@ import blspy
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import tbls
+from xinlian.crypto.threshold import tbls
 from xinlian.network.mpc.byzantine import Byzantine, rewrite_payload, silent
 from xinlian.network.mpc.chain import dkg_cores
 from xinlian.network.mpc.envelope import Collector, MpcCore
@@ -30,7 +30,7 @@ from xinlian.network.mpc.setup import (
     faulty_ids,
     two_thirds,
 )
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 COMBINER = 0
 FAULTS = ("silent", "invalid")

@@ -1,6 +1,6 @@
 """Threshold SM2 as synchronous rounds between n parties, then partials to a combiner (0).
 
-`xinlian.crypto.tsm2.Party` is written as round methods (deal, check, answer, multiply,
+`xinlian.crypto.threshold.tsm2.Party` is written as round methods (deal, check, answer, multiply,
 ...). This adapter runs them as rounds of messages: every stage is one slot of a consistent
 broadcast (`broadcast.py`): each party signs its public part (a dealing, its complaints,
 its answers to complaints, or its opening) and posts it to every other member, with that
@@ -23,16 +23,17 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto import sm2, tsm2
-from xinlian.crypto.groups import GroupError
 from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.primitives import sm2
+from xinlian.crypto.primitives.groups import GroupError
 from xinlian.crypto.signing import SigningKey
-from xinlian.crypto.tsm2.messages import MAX_PARTIES, G, Round
+from xinlian.crypto.threshold import tsm2
+from xinlian.crypto.threshold.tsm2.messages import MAX_PARTIES, G, Round
 from xinlian.network.mpc import broadcast
 from xinlian.network.mpc.byzantine import Byzantine, equivocate, rewrite_payload, silent
 from xinlian.network.mpc.envelope import Collector, MpcCore, seeded_rng
 from xinlian.network.mpc.setup import Outcome, Params, Setup, check, faulty_ids
-from xinlian.sim.protocol import Action, Core, NodeId
+from xinlian.protocol import Action, Core, NodeId
 
 COMBINER = 0
 FAULTS = ("silent", "invalid", "equivocate")

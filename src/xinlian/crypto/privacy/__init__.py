@@ -1,0 +1,1 @@
+"""Privacy schemes: ring signatures (linkable, traceable, revocable) and proxy re-encryption."""

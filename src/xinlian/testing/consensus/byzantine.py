@@ -1,0 +1,126 @@
+"""Consensus-aware Byzantine behaviours, as interceptors for `Simulation.intercept`.
+
+They know the message formats, so they can lie in ways that pass decoding: an equivocating
+leader sends two different valid blocks for one round to two halves of the committee; a
+forking leader justifies a fork from an old QC with a forged TC; a forger corrupts its vote
+and timeout signatures; a withholder drops its votes; another signs votes for the right
+block at the wrong height. Protocol-
+agnostic attacks (garbage, replay, silence) are in `xinlian.sim.adversary`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xinlian import codec
+from xinlian.consensus.certificates import Cert
+from xinlian.consensus.committee import bitmap
+from xinlian.consensus.messages import (
+    QC,
+    TC,
+    Block,
+    Proposal,
+    Timeout,
+    Vote,
+    decode_message,
+    kind,
+    vote_message,
+)
+from xinlian.protocol import Action, Broadcast, NodeId, Send
+from xinlian.sim.runtime import Interceptor, Simulation
+
+
+def equivocate() -> Interceptor:
+    """As leader, send half the recipients the real block and the other half a twin that
+    differs (its payload emptied, or a batch dropped), so both are well-formed."""
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+            return (action,)
+        block = decode_message(action.message).block  # type: ignore[union-attr]
+        twin = block.__class__(block.epoch, block.round, block.height, block.parent,
+                               block.author, block.justify, block.tc, block.payload[1:],
+                               block.reconfig)
+        if twin == block:  # no payload to drop: change the reconfiguration field instead
+            return (action,)
+        other = codec.encode(Proposal(twin))
+        half = len(action.to) // 2
+        return (Broadcast(action.to[:half], action.message), Broadcast(action.to[half:], other))
+    return hook
+
+
+def fork_with_forged_tc() -> Interceptor:
+    """As leader, propose instead a block that forks from the oldest QC this node has
+    proposed on, "justified" by a TC with forged signatures claiming nobody had a newer QC.
+    Honest members must check the TC and drop the block; if they voted, the fork would
+    certify and eventually commit over blocks already committed."""
+    oldest: list[QC] = []
+
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+            return (action,)
+        block = decode_message(action.message).block  # type: ignore[union-attr]
+        if block.justify.round >= 1 and not oldest:
+            oldest.append(block.justify)
+        if not oldest or oldest[0].epoch != block.epoch or oldest[0].round + 1 >= block.round:
+            return (action,)
+        old = oldest[0]
+        n = len(block.justify.cert.signers) * 8
+        forged = TC(block.epoch, block.round - 1, [0] * 3,
+                    Cert(bitmap(range(3), n), [bytes([0xA0]) + bytes(95)]))
+        fork = Block(block.epoch, block.round, old.height + 1, old.block_id, block.author,
+                     old, forged, [], None)
+        return (Broadcast(action.to, codec.encode(Proposal(fork))),)
+    return hook
+
+
+def forge_signatures() -> Interceptor:
+    """Corrupt every vote and timeout signature this node sends (flip one bit)."""
+    def corrupt(sig: bytes) -> bytes:
+        return bytes([sig[0] ^ 1]) + sig[1:] if sig else b"\x00"
+
+    def rewrite(message: bytes) -> bytes:
+        k = kind(message)
+        if k == "vote":
+            v = decode_message(message)
+            assert isinstance(v, Vote)
+            return codec.encode(Vote(v.epoch, v.round, v.height, v.block_id,
+                                     corrupt(bytes(v.signature))))
+        if k == "timeout":
+            t = decode_message(message)
+            assert isinstance(t, Timeout)
+            return codec.encode(Timeout(t.epoch, t.round, t.high_qc, t.last_tc,
+                                        corrupt(bytes(t.signature))))
+        return message
+
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if isinstance(action, Send):
+            return (Send(action.to, rewrite(action.message)),)
+        if isinstance(action, Broadcast):
+            return (Broadcast(action.to, rewrite(action.message)),)
+        return (action,)
+    return hook
+
+
+def vote_other_height() -> Interceptor:
+    """Sign and send votes that name the right block but another height (a validly signed
+    statement that must not be mixed into the tally of honest votes)."""
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if not isinstance(action, Send) or kind(action.message) != "vote":
+            return (action,)
+        v = decode_message(action.message)
+        assert isinstance(v, Vote)
+        core = sim.core(node)
+        message = vote_message(v.epoch, v.round, v.height + 7, bytes(v.block_id))
+        signature = core.key.sign(core.committee, message, core.meter)  # type: ignore[union-attr]
+        return (Send(action.to, codec.encode(Vote(v.epoch, v.round, v.height + 7, v.block_id,
+                                                  signature))),)
+    return hook
+
+
+def withhold_votes() -> Interceptor:
+    """Never send a vote or a timeout (a member that silently refuses to take part)."""
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if isinstance(action, Send | Broadcast) and kind(action.message) in ("vote", "timeout"):
+            return ()
+        return (action,)
+    return hook
