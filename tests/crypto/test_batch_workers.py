@@ -1,4 +1,5 @@
-"""The batch-verification pool's workers do not outlive a process killed with SIGKILL."""
+"""The batch-verification pool: workers do not outlive a process killed with SIGKILL, and a
+dead worker is replaced instead of breaking the pool for good."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
+
+from xinlian.crypto import batch
+from xinlian.crypto.errors import VerifierUnavailable
+from xinlian.crypto.suites import get_suite
 
 OWNER = """
 import os, sys
@@ -45,3 +51,32 @@ def test_workers_exit_when_their_owner_is_killed() -> None:
     while any(_alive(p) for p in workers):  # each worker polls for its owner once a second
         assert time.monotonic() < deadline, "workers outlived their owner"
         time.sleep(0.1)
+
+
+def _signed_items(count: int) -> list[batch.Item]:
+    key = get_suite("intl").generate_signing_key(bytes(32))
+    return [(int(key.alg), key.public_key.data, b"m", key.sign(b"m").data)] * count
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_worker_is_replaced_and_the_batch_still_verified() -> None:
+    items = _signed_items(4 * batch.INLINE_LIMIT)
+    assert all(batch.verify_batch(items))
+    before = batch.restarts
+    victim = next(iter(batch._pool_instance()._processes))
+    os.kill(victim, signal.SIGKILL)
+    assert all(batch.verify_batch(items))
+    assert batch.restarts == before + 1
+    assert victim not in batch._pool_instance()._processes
+
+
+def test_invalid_pool_that_keeps_breaking_raises_verifier_unavailable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_chunks: object) -> list[bool]:
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(batch, "_map_chunks", broken)
+    before = batch.restarts
+    with pytest.raises(VerifierUnavailable):
+        batch.verify_batch(_signed_items(4 * batch.INLINE_LIMIT))
+    assert batch.restarts == before + 2

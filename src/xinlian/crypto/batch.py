@@ -6,6 +6,12 @@ Workers start with `forkserver` so that a threaded caller (the node's event loop
 A worker exits by itself once the process that started the pool is gone: killed with
 SIGKILL, that process cannot stop its workers, and they (and the fork server, which waits
 for them) would otherwise stay behind for good.
+
+A worker that dies (killed, out of memory) breaks a `ProcessPoolExecutor` for good: every
+later call would fail. The pool is therefore supervised: a broken pool is discarded, a new
+one started and the batch verified again; if the new pool breaks as well, `verify_batch`
+raises `VerifierUnavailable`, which the node treats as fatal (it stops loudly instead of
+serving a ledger it can no longer extend).
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
+from xinlian.crypto.errors import VerifierUnavailable
 from xinlian.crypto.signing import verify_raw
 
 Item = tuple[int, bytes, bytes, bytes]  # (alg, public key, message, signature)
 
 INLINE_LIMIT = 32
 _pool: ProcessPoolExecutor | None = None
+restarts = 0  # pools replaced after a worker died (reported by the node's status)
 
 
 def workers() -> int:
@@ -63,6 +72,14 @@ def shutdown() -> None:
         _pool = None
 
 
+def _discard_broken() -> None:
+    global _pool, restarts
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+    restarts += 1
+
+
 def _verify_chunk(items: Sequence[Item]) -> list[bool]:
     return [_safe_verify(*item) for item in items]
 
@@ -81,6 +98,18 @@ def verify_batch(items: Sequence[Item], *, parallel: bool = True) -> list[bool]:
     n = workers()
     size = (len(items) + n - 1) // n
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    try:
+        return _map_chunks(chunks)
+    except BrokenProcessPool:
+        _discard_broken()  # a worker died: one new pool, one more try
+    try:
+        return _map_chunks(chunks)
+    except BrokenProcessPool as exc:
+        _discard_broken()
+        raise VerifierUnavailable("batch-verification workers died twice in a row") from exc
+
+
+def _map_chunks(chunks: Sequence[Sequence[Item]]) -> list[bool]:
     out: list[bool] = []
     for part in _pool_instance().map(_verify_chunk, chunks):
         out.extend(part)

@@ -39,3 +39,11 @@ class AlgorithmMismatch(CryptoError):
 
     code = 2005
     name = "algorithm_mismatch"
+
+
+class VerifierUnavailable(CryptoError):
+    """The batch-verification workers died and could not be restarted: the caller must stop
+    (fail-stop) rather than treat the batch as verified or as invalid."""
+
+    code = 2006
+    name = "verifier_unavailable"
