@@ -9,7 +9,7 @@ integers, unsorted maps, ...), so hashes and signatures over encodings are well 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 from typing_extensions import dataclass_transform
@@ -71,14 +71,15 @@ else:
         """Base of every canonical record: immutable, encoded as an array in field order."""
 
 
-def fixed_bytes(n: int) -> Any:
-    """Annotated `bytes` of exactly n bytes."""
-    return Annotated[bytes, msgspec.Meta(min_length=n, max_length=n)]
+def exactly(n: int) -> msgspec.Meta:
+    """Size of a field written `Annotated[bytes, exactly(n)]`: exactly n bytes, checked on
+    decode. (An `Annotated` alias, unlike a function returning a type, is a type to mypy.)"""
+    return msgspec.Meta(min_length=n, max_length=n)
 
 
-def max_bytes(n: int) -> Any:
-    """Annotated `bytes` of at most n bytes."""
-    return Annotated[bytes, msgspec.Meta(max_length=n)]
+def at_most(n: int) -> msgspec.Meta:
+    """Size of a field written `Annotated[bytes, at_most(n)]`: at most n bytes."""
+    return msgspec.Meta(max_length=n)
 
 
 _encoder = msgspec.msgpack.Encoder(order="deterministic")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.codec import Struct, fixed_bytes, max_bytes
+from xinlian.codec import Struct, at_most, exactly
 
 
 class Inner(Struct):
@@ -20,8 +20,8 @@ class Inner(Struct):
 
 class Outer(Struct):
     height: int
-    digest: fixed_bytes(32)  # type: ignore[valid-type]
-    blob: max_bytes(64)  # type: ignore[valid-type]
+    digest: Annotated[bytes, exactly(32)]
+    blob: Annotated[bytes, at_most(64)]
     items: list[Inner]
     labels: dict[str, int]
     parent: bytes | None = None

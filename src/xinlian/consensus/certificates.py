@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Annotated
 
 import blspy
 
@@ -33,8 +34,8 @@ _verified: OrderedDict[tuple[object, ...], bool] = OrderedDict()
 
 
 class Cert(codec.Struct):
-    signers: codec.max_bytes(128)  # type: ignore[valid-type]
-    signatures: list[codec.max_bytes(8192)]  # type: ignore[valid-type]
+    signers: Annotated[bytes, codec.at_most(128)]
+    signatures: list[Annotated[bytes, codec.at_most(8192)]]
 
 
 class VoteKey:

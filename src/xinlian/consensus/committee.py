@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cached_property
+from typing import Annotated
 
 import blspy
 
@@ -28,10 +29,10 @@ BLS_SIG_SIZE = 96
 
 
 class Member(codec.Struct):
-    node: codec.max_bytes(64)  # type: ignore[valid-type]
+    node: Annotated[bytes, codec.at_most(64)]
     power: int
-    key: codec.max_bytes(4096)  # type: ignore[valid-type]
-    pop: codec.max_bytes(BLS_SIG_SIZE)  # type: ignore[valid-type]  # BLS only, else empty
+    key: Annotated[bytes, codec.at_most(4096)]
+    pop: Annotated[bytes, codec.at_most(BLS_SIG_SIZE)]  # BLS only, else empty
 
 
 class Committee(codec.Struct, dict=True):
@@ -134,7 +135,7 @@ class EpochRoot(codec.Struct):
 
     committee: Committee
     height: int
-    block_id: codec.max_bytes(64)  # type: ignore[valid-type]
+    block_id: Annotated[bytes, codec.at_most(64)]
 
 
 # -- signer bitmaps ------------------------------------------------------------------------

@@ -9,11 +9,13 @@ string so a vote can never be replayed as a timeout or an acknowledgement.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from xinlian import codec
 from xinlian.consensus.certificates import Cert
 from xinlian.consensus.committee import Committee
 
-ID = codec.max_bytes(64)
+ID = Annotated[bytes, codec.at_most(64)]
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_WIRE = MAX_BATCH_BYTES + 4096
 
@@ -40,7 +42,7 @@ class QC(codec.Struct):
     epoch: int
     round: int
     height: int
-    block_id: ID  # type: ignore[valid-type]
+    block_id: ID
     cert: Cert
 
 
@@ -57,7 +59,7 @@ class BatchCert(codec.Struct):
     """An availability certificate: more than 1/3 of the power stores this batch."""
 
     epoch: int
-    digest: ID  # type: ignore[valid-type]
+    digest: ID
     author: int
     count: int
     cert: Cert
@@ -67,7 +69,7 @@ class Block(codec.Struct):
     epoch: int
     round: int
     height: int
-    parent: ID  # type: ignore[valid-type]
+    parent: ID
     author: int
     justify: QC  # certifies `parent`
     tc: TC | None  # present when the previous round ended by timeout
@@ -82,7 +84,7 @@ class Batch(codec.Struct):
     author: int
     seq: int
     count: int
-    payload: codec.max_bytes(MAX_BATCH_BYTES)  # type: ignore[valid-type]
+    payload: Annotated[bytes, codec.at_most(MAX_BATCH_BYTES)]
 
 
 # -- wire messages -------------------------------------------------------------------------
@@ -95,8 +97,8 @@ class Vote(codec.Struct, tag=2):
     epoch: int
     round: int
     height: int
-    block_id: ID  # type: ignore[valid-type]
-    signature: codec.max_bytes(8192)  # type: ignore[valid-type]
+    block_id: ID
+    signature: Annotated[bytes, codec.at_most(8192)]
 
 
 class Timeout(codec.Struct, tag=3):
@@ -104,7 +106,7 @@ class Timeout(codec.Struct, tag=3):
     round: int
     high_qc: QC
     last_tc: TC | None  # how the sender entered `round`, so laggards can follow
-    signature: codec.max_bytes(8192)  # type: ignore[valid-type]
+    signature: Annotated[bytes, codec.at_most(8192)]
 
 
 class Certified(codec.Struct, tag=4):
@@ -116,7 +118,7 @@ class Certified(codec.Struct, tag=4):
 
 
 class SyncRequest(codec.Struct, tag=5):
-    block_id: ID  # type: ignore[valid-type]
+    block_id: ID
 
 
 class SyncResponse(codec.Struct, tag=6):
@@ -129,8 +131,8 @@ class BatchMsg(codec.Struct, tag=7):
 
 class Ack(codec.Struct, tag=8):
     epoch: int
-    digest: ID  # type: ignore[valid-type]
-    signature: codec.max_bytes(8192)  # type: ignore[valid-type]
+    digest: ID
+    signature: Annotated[bytes, codec.at_most(8192)]
 
 
 class Available(codec.Struct, tag=9):
@@ -138,11 +140,11 @@ class Available(codec.Struct, tag=9):
 
 
 class BatchRequest(codec.Struct, tag=10):
-    digest: ID  # type: ignore[valid-type]
+    digest: ID
 
 
 class BatchResponse(codec.Struct, tag=11):
-    message: codec.max_bytes(MAX_BATCH_BYTES + 1024)  # type: ignore[valid-type]  # a BatchMsg
+    message: Annotated[bytes, codec.at_most(MAX_BATCH_BYTES + 1024)]  # a BatchMsg
 
 
 class EpochRequest(codec.Struct, tag=12):

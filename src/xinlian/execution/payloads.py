@@ -14,26 +14,28 @@ Who may do what (enforced in execution.system):
 
 from __future__ import annotations
 
-from xinlian.codec import Struct, fixed_bytes, max_bytes
+from typing import Annotated
+
+from xinlian.codec import Struct, at_most, exactly
 from xinlian.crypto.keys import PublicKey
 from xinlian.ledger.genesis import Validator
 
-Address = fixed_bytes(20)
-Name = max_bytes(64)
+Address = Annotated[bytes, exactly(20)]
+Name = Annotated[bytes, at_most(64)]
 
 
 class Transfer(Struct):
-    to: Address  # type: ignore[valid-type]
+    to: Address
     amount: int
-    memo: max_bytes(256) = b""  # type: ignore[valid-type]
+    memo: Annotated[bytes, at_most(256)] = b""
 
 
 class GrantSubmit(Struct, tag="grant_submit"):
-    address: Address  # type: ignore[valid-type]
+    address: Address
 
 
 class RevokeSubmit(Struct, tag="revoke_submit"):
-    address: Address  # type: ignore[valid-type]
+    address: Address
 
 
 class AddAdmin(Struct, tag="add_admin"):
@@ -71,7 +73,7 @@ class Propose(Struct, tag="propose"):
 
 
 class Approve(Struct, tag="approve"):
-    proposal: fixed_bytes(32)  # type: ignore[valid-type]  # the proposing transaction's hash
+    proposal: Annotated[bytes, exactly(32)]  # the proposing transaction's hash
 
 
 SystemOp = GrantSubmit | RevokeSubmit | AddAdmin | RemoveAdmin | Propose | Approve

@@ -7,13 +7,14 @@ so a key of any algorithm (and so of any suite, during a migration) has an addre
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from xinlian import codec
-from xinlian.codec import Struct, fixed_bytes
+from xinlian.codec import Struct, exactly
 from xinlian.crypto.keys import PublicKey
 
 ADDRESS_SIZE = 20
-Address = fixed_bytes(ADDRESS_SIZE)
+Address = Annotated[bytes, exactly(ADDRESS_SIZE)]
 
 
 class Account(Struct):

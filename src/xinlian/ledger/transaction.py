@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
+from typing import Annotated
 
 from xinlian import codec
-from xinlian.codec import Struct, max_bytes
+from xinlian.codec import Struct, at_most
 from xinlian.crypto.keys import PublicKey, Signature
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.account import address_of
@@ -31,7 +32,7 @@ class TxBody(Struct):
     sender: PublicKey
     nonce: int
     kind: int
-    payload: max_bytes(MAX_TX_SIZE)  # type: ignore[valid-type]
+    payload: Annotated[bytes, at_most(MAX_TX_SIZE)]
     fee_limit: int
     expiry: int  # the highest block height that may include this transaction
 

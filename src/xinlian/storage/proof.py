@@ -21,6 +21,7 @@ that leaf's place).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from xinlian import codec
 from xinlian.storage.errors import MalformedProofError
@@ -38,14 +39,14 @@ MAX_PROOF_SIZE = 16 + MAX_DEPTH_BITS * (HASH_SIZE + 1) + 2 * (HASH_SIZE + 2)
 class ProofLeaf(codec.Struct):
     """The leaf at the end of a proof's path: its key path and the hash of its value."""
 
-    path: codec.fixed_bytes(HASH_SIZE)  # type: ignore[valid-type]
-    value_hash: codec.fixed_bytes(HASH_SIZE)  # type: ignore[valid-type]
+    path: Annotated[bytes, codec.exactly(HASH_SIZE)]
+    value_hash: Annotated[bytes, codec.exactly(HASH_SIZE)]
 
 
 class Proof(codec.Struct):
     """Siblings from the root downwards (b"" for an empty subtree) and the leaf found, if any."""
 
-    siblings: list[codec.max_bytes(HASH_SIZE)]  # type: ignore[valid-type]
+    siblings: list[Annotated[bytes, codec.at_most(HASH_SIZE)]]
     leaf: ProofLeaf | None = None
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
+from typing import Annotated
 
 from xinlian import codec
 from xinlian.storage.errors import BadChunkError
@@ -38,8 +39,8 @@ _HEXDIGITS = frozenset("0123456789abcdef")
 
 
 class Leaf(codec.Struct):
-    path: codec.fixed_bytes(HASH_SIZE)  # type: ignore[valid-type]
-    value: codec.max_bytes(MAX_VALUE)  # type: ignore[valid-type]
+    path: Annotated[bytes, codec.exactly(HASH_SIZE)]
+    value: Annotated[bytes, codec.at_most(MAX_VALUE)]
 
 
 class Chunk(codec.Struct):
@@ -47,7 +48,7 @@ class Chunk(codec.Struct):
 
     prefix: str
     leaves: list[Leaf]
-    children: list[codec.max_bytes(HASH_SIZE)]  # type: ignore[valid-type]  # b"": empty
+    children: list[Annotated[bytes, codec.at_most(HASH_SIZE)]]  # b"": empty
 
 
 def _nibble(path: bytes, depth: int) -> int:

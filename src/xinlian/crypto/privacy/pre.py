@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 from xinlian import codec
 from xinlian.crypto import signing
@@ -134,7 +135,7 @@ class KFrag(codec.Struct):
     """A proxy's secret re-encryption key share; deliver it over a confidential channel."""
 
     suite: str
-    id: codec.fixed_bytes(ID_SIZE)  # type: ignore[valid-type]
+    id: Annotated[bytes, codec.exactly(ID_SIZE)]
     rk: bytes
     precursor: bytes  # X_A = x_A*G, the owner's one-time DH key for this delegation
     commitment: bytes  # U1 = rk*U

@@ -26,7 +26,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import blspy
 import py_arkworks_bls12381 as ark
@@ -123,15 +123,15 @@ class KeyShare(codec.Struct):
     """One party's secret share f(index), big-endian, 1 <= index <= n."""
 
     index: int
-    secret: codec.fixed_bytes(32)  # type: ignore[valid-type]
+    secret: Annotated[bytes, codec.exactly(32)]
 
 
 class PublicKeySet(codec.Struct):
     """What everyone knows after key generation: t, the group key and each share's key."""
 
     threshold: int
-    group_key: codec.fixed_bytes(G1_SIZE)  # type: ignore[valid-type]
-    share_keys: list[codec.fixed_bytes(G1_SIZE)]  # type: ignore[valid-type]
+    group_key: Annotated[bytes, codec.exactly(G1_SIZE)]
+    share_keys: list[Annotated[bytes, codec.exactly(G1_SIZE)]]
 
     @property
     def n(self) -> int:
@@ -147,13 +147,13 @@ class PartialSignature(codec.Struct):
     """sigma_i = f(i) * H(m): a standard BLS signature by share `index`."""
 
     index: int
-    signature: codec.fixed_bytes(G2_SIZE)  # type: ignore[valid-type]
+    signature: Annotated[bytes, codec.exactly(G2_SIZE)]
 
 
 class Combined(codec.Struct):
     """The group signature and the signers whose partials failed verification."""
 
-    signature: codec.fixed_bytes(G2_SIZE)  # type: ignore[valid-type]
+    signature: Annotated[bytes, codec.exactly(G2_SIZE)]
     culprits: list[int]
 
 

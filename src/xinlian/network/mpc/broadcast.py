@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from xinlian import codec
 from xinlian.codec import CodecError
@@ -82,8 +83,8 @@ class Echo(codec.Struct, tag=102):
 
     slot: int
     senders: list[int]
-    view: codec.fixed_bytes(DIGEST)  # type: ignore[valid-type]
-    digests: list[codec.fixed_bytes(DIGEST)]  # type: ignore[valid-type]
+    view: Annotated[bytes, codec.exactly(DIGEST)]
+    digests: list[Annotated[bytes, codec.exactly(DIGEST)]]
     convicted: list[int]
 
 
@@ -92,7 +93,7 @@ class Fetch(codec.Struct, tag=103):
 
     slot: int
     sender: int
-    digest: codec.fixed_bytes(DIGEST)  # type: ignore[valid-type]
+    digest: Annotated[bytes, codec.exactly(DIGEST)]
 
 
 class Copy(codec.Struct, tag=104):
