@@ -158,7 +158,8 @@ Message = (Proposal | Vote | Timeout | Certified | SyncRequest | SyncResponse | 
 
 
 def decode_message(data: bytes) -> Message:
-    return codec.decode(data, Message, max_size=MAX_WIRE)
+    message: Message = codec.decode(data, Message, max_size=MAX_WIRE)
+    return message
 
 
 def kind(data: bytes) -> str:

@@ -21,7 +21,7 @@ class Pacemaker:
     def duration(self, round_: int, high_qc_round: int) -> int:
         """How long to wait in `round_` before timing out: base * 1.2^missed rounds."""
         missed = min(max(0, round_ - high_qc_round - 1), self.max_steps)
-        return self.base_ms * 6**missed // 5**missed
+        return int(self.base_ms * 6**missed // 5**missed)
 
     @property
     def retry_ms(self) -> int:

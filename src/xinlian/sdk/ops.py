@@ -53,25 +53,25 @@ class Ops:
         return self.verifier
 
     def block(self, call: Call[BlockView | None], verify: bool) -> Op[BlockView | None]:
-        view = yield call
+        view: BlockView | None = yield call
         if verify and view is not None:
             (yield from self.trusted()).block(view)
         return view
 
     def transaction(self, tx_hash: bytes, verify: bool) -> Op[TxView | None]:
-        view = yield calls.transaction(tx_hash)
+        view: TxView | None = yield calls.transaction(tx_hash)
         if verify and view is not None:
             (yield from self.trusted()).transaction(view)
         return view
 
     def account(self, address: bytes, height: int | None, verify: bool) -> Op[AccountView]:
-        view = yield calls.account(address, height)
+        view: AccountView = yield calls.account(address, height)
         if verify:
             (yield from self.trusted()).account(view)
         return view
 
     def state_proof(self, key: bytes, height: int | None, verify: bool) -> Op[StateProof]:
-        proof = yield calls.state_proof(key, height)
+        proof: StateProof = yield calls.state_proof(key, height)
         if verify:
             (yield from self.trusted()).state(proof)
         return proof

@@ -15,8 +15,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from xinlian.protocol import NodeId
+
+Key = TypeVar("Key")  # a NIC (a node) or a link (a pair of nodes)
 
 US_PER_S = 1_000_000
 
@@ -64,7 +67,8 @@ class NetworkModel:
     # -- timing -------------------------------------------------------------------------
 
     @staticmethod
-    def _serialise(free: dict, key: object, start: int, size: int, rate: float | None) -> int:
+    def _serialise(free: dict[Key, int], key: Key, start: int, size: int,
+                   rate: float | None) -> int:
         if rate is None:
             return start
         begin = max(start, free.get(key, 0))

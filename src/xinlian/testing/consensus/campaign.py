@@ -25,6 +25,7 @@ from xinlian.consensus.core import Config, Reconfigure
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.sim import adversary
 from xinlian.sim.network import LinkModel
+from xinlian.sim.runtime import Interceptor
 from xinlian.testing.consensus import byzantine
 from xinlian.testing.consensus.simnet import ConsensusNet
 
@@ -47,7 +48,7 @@ class Outcome:
     epochs: list[int] = field(default_factory=list)
 
 
-def _interceptor(name: str) -> adversary.Interceptor:
+def _interceptor(name: str) -> Interceptor:
     return {
         "equivocate": byzantine.equivocate,
         "fork": byzantine.fork_with_forged_tc,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from xinlian.crypto.primitives.groups.errors import (
     GroupMismatchError,
@@ -54,7 +54,13 @@ class Scalar:
     def __neg__(self) -> Scalar:
         return Scalar(self.group, -self.value)
 
-    def __mul__(self, other: Any) -> Any:
+    @overload
+    def __mul__(self, other: Scalar) -> Scalar: ...
+
+    @overload
+    def __mul__(self, other: Element) -> Element: ...
+
+    def __mul__(self, other: Scalar | Element) -> Scalar | Element:
         if isinstance(other, Scalar):
             return Scalar(self.group, self.value * self._other(other))
         if isinstance(other, Element):

@@ -9,7 +9,7 @@ torsion component instead (`crypto_core_ed25519_is_valid_point`).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import nacl.bindings as sodium
 
@@ -48,7 +48,7 @@ class Ed25519Group(Group):
         return sodium.crypto_scalarmult_ed25519_base_noclamp(k.to_bytes(32, "little"))
 
     def _encode(self, a: Any) -> bytes:
-        return a
+        return cast(bytes, a)  # libsodium's points are their 32-byte encodings
 
     def _decode(self, data: bytes) -> Any:
         y = int.from_bytes(data, "little") & ((1 << 255) - 1)

@@ -8,7 +8,7 @@ implementation in the tests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from coincurve import PublicKey
 
@@ -47,7 +47,7 @@ class Secp256k1Group(WeierstrassGroup):
         return PublicKey.from_valid_secret(k.to_bytes(32, "big"))
 
     def _encode(self, a: Any) -> bytes:
-        return a.format(compressed=True)
+        return cast(bytes, a.format(compressed=True))
 
     def _decode(self, data: bytes) -> Any:
         self.check_sec1(data)
