@@ -86,8 +86,3 @@ class FeeTooLow(InvalidTransaction):
 class InvalidGenesis(LedgerError):
     code = 4020
     name = "invalid_genesis"
-
-
-class InvalidBlock(LedgerError):
-    code = 4030
-    name = "invalid_block"

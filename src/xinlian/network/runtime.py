@@ -105,7 +105,6 @@ class NetworkRuntime:
         self._origin_ms = 0
         self._origin_loop = 0.0
         self.events_handled = 0
-        self.groups_handled = 0  # synced writes are at most one per group
         self.self_sends = 0
         transport.on_message = self._on_message
 
@@ -189,7 +188,6 @@ class NetworkRuntime:
                 self.events_handled += 1
             if len(events) <= self.max_backlog // 2 and not self.transport.receiving.is_set():
                 self.transport.receiving.set()
-            self.groups_handled += 1
             await self._apply(actions)
 
     # -- actions out ----------------------------------------------------------------------

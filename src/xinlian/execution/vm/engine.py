@@ -16,7 +16,6 @@ from typing import Any
 import wasmtime
 
 from xinlian.execution.vm import host
-from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import (
@@ -262,8 +261,3 @@ def _compress(frames: list[str], keep: int = 16) -> list[str]:
         out.append(frames[i] if j - i == 1 else f"{frames[i]} [x{j - i}]")
         i = j
     return out if len(out) <= keep else [*out[:keep], f"... {len(out) - keep} more"]
-
-
-def make_world(state: MemoryState | None = None) -> host.World:
-    return host.World(state or MemoryState())
-

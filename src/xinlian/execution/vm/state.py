@@ -34,6 +34,3 @@ class MemoryState:
     def commit(self) -> None:
         """Forget undo information (after a top-level call succeeded)."""
         self._journal.clear()
-
-    def size_of(self, contract: bytes) -> int:
-        return sum(len(k) + len(v) for (c, k), v in self.data.items() if c == contract)
