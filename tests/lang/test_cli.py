@@ -1,4 +1,4 @@
-"""`xinlian qi compile|run|test` end to end (through the module's own entry point)."""
+"""`xinlian qi compile|run|test` end to end, through the `xinlian` entry point."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xinlian.cli.qi import main
+from xinlian.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "qi"
 

@@ -183,13 +183,3 @@ def cmd_test(args: argparse.Namespace) -> int:
     print(f"Qi tests: {passed} passed, {failures} failed")
     return 0 if failures == 0 and py_code == 0 else 1
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xinlian")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
