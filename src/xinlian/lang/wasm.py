@@ -113,9 +113,6 @@ class Module:
             idx = self._func_type_ids[enc] = len(self.func_types) - 1
         return idx  # relative; made absolute in encode()
 
-    def abs_type(self, rel_func_type: int) -> int:
-        return len(self.gc_types) + rel_func_type
-
     def add_import(self, module: str, field_name: str, params: list[bytes],
                    results: list[bytes]) -> int:
         if self.functions:
@@ -244,9 +241,3 @@ class Code:
         for i in imm:
             self.buf += uleb(i)
 
-    def misc(self, sub: int, *imm: int) -> None:
-        """A 0xFC-prefixed instruction (saturating truncation, bulk memory)."""
-        self.buf.append(0xFC)
-        self.buf += uleb(sub)
-        for i in imm:
-            self.buf += uleb(i)
