@@ -1,7 +1,7 @@
 """The Qi ABI: the JSON description of a compiled contract and the value encoding in Python.
 
 `encode(type, value)` / `decode(type, data)` implement the same canonical encoding as the
-generated Wasm code (see `runtime`): the engine uses them to pass arguments in and read
+generated Wasm code (see `wasm_helpers`): the engine uses them to pass arguments in and read
 results, events and errors out. JSON type descriptors look like `"u64"`, `{"list": "u8"}`,
 `{"struct": "Point", "fields": [["x", "i32"], ...]}`.
 """
@@ -16,6 +16,7 @@ from xinlian.lang.types import (
     ADDRESS_LEN,
     INT_TYPES,
     PRIMS,
+    UNIT,
     ArrayTy,
     EnumTy,
     IntTy,
@@ -50,8 +51,6 @@ def type_from_json(j: Any) -> Ty:
         if j in INT_TYPES:
             return INT_TYPES[j]
         if j in PRIMS or j == "unit":
-            from xinlian.lang.types import UNIT
-
             return PRIMS.get(j, UNIT)
         raise ArgumentError(f"unknown ABI type {j!r}")
     if "struct" in j:

@@ -6,28 +6,25 @@ wider integers go through the `big` host operation, which checks the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xinlian.lang import ir
 from xinlian.lang import wasm as W
 from xinlian.lang.asm import assemble
-from xinlian.lang.runtime import Env, panic_text
+from xinlian.lang.emitter import Emitter, Env, panic_text
 from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BOOL, BYTES, STRING, EnumTy, IntTy, Ty
 
-if TYPE_CHECKING:
-    from xinlian.lang.codegen import CodeGen
-
+# operation codes of the host's `big` import (low byte; the next byte describes the type)
+BIG_OPS = {"+": 1, "-": 2, "*": 3, "/": 4, "%": 5, "==": 6, "<": 7, "<=": 8, "cast": 9}
 _CMP_U = {"<": "i64.lt_u", "<=": "i64.le_u", ">": "i64.gt_u", ">=": "i64.ge_u"}
 _CMP_S = {"<": "i64.lt_s", "<=": "i64.le_s", ">": "i64.gt_s", ">=": "i64.ge_s"}
 
 
-def _a(cg: CodeGen, text: str, **env: object) -> None:
+def _a(cg: Emitter, text: str, **env: object) -> None:
     assemble(cg.cur.code, text, Env(cg, **env))
 
 
-def binary(cg: CodeGen, e: ir.Expr) -> None:
+def binary(cg: Emitter, e: ir.Bin) -> None:
     a, b = e.args
-    op = str(e.data)
+    op = e.op
     t = a.ty
     if op == "concat":
         cg.expr(a)
@@ -71,7 +68,7 @@ def binary(cg: CodeGen, e: ir.Expr) -> None:
     _checked(cg, op, t)
 
 
-def equal(cg: CodeGen, t: Ty) -> None:
+def equal(cg: Emitter, t: Ty) -> None:
     """Stack: a b -> i32 (a == b); compound values compare by content."""
     if t in (BYTES, STRING, ADDRESS):
         cg.call(cg.helper("bytes_eq"))
@@ -85,7 +82,7 @@ def equal(cg: CodeGen, t: Ty) -> None:
         cg.call(cg.typed_helper("eq", t))
 
 
-def _checked(cg: CodeGen, op: str, t: IntTy) -> None:
+def _checked(cg: Emitter, op: str, t: IntTy) -> None:
     """Stack: a b -> a op b, panicking when the result leaves the type's range."""
     f = cg.cur
     ta, tb, tr = f.scratch(W.I64), f.scratch(W.I64), f.scratch(W.I64)
@@ -168,7 +165,7 @@ def _checked(cg: CodeGen, op: str, t: IntTy) -> None:
         f.release(W.I64, x)
 
 
-def _shift(cg: CodeGen, op: str, t: IntTy) -> None:
+def _shift(cg: Emitter, op: str, t: IntTy) -> None:
     """Bits shifted out are lost; shifting by the width or more gives 0 (or -1 for
     negative values shifted right)."""
     f = cg.cur
@@ -208,7 +205,7 @@ def _desc(t: IntTy) -> int:
     return t.bits | (0x10000 if t.signed else 0)
 
 
-def _big_op(cg: CodeGen, op: str, t: IntTy) -> None:
+def _big_op(cg: Emitter, op: str, t: IntTy) -> None:
     if op in ("+", "-") and not t.signed:  # the common case runs in Wasm
         cg.call(cg.helper(f"big_{'add' if op == '+' else 'sub'}{t.bits}"))
         return
@@ -221,17 +218,15 @@ def _big_op(cg: CodeGen, op: str, t: IntTy) -> None:
 
 
 def ir_big(op: str, t: IntTy) -> int:
-    from xinlian.lang.codegen import BIG_OPS
-
     return BIG_OPS[op] | (_desc(t) << 8)
 
 
-def _big_cmp(cg: CodeGen, op: str, t: IntTy) -> None:
+def _big_cmp(cg: Emitter, op: str, t: IntTy) -> None:
     name = {"<": "lt", "<=": "le", "==": "eq"}[op]
     cg.call(cg.helper(f"big_{name}{'_s' if t.signed and op != '==' else ''}"))
 
 
-def cast(cg: CodeGen, v: ir.Expr, to: Ty) -> None:
+def cast(cg: Emitter, v: ir.Expr, to: Ty) -> None:
     src = v.ty
     cg.expr(v)
     if src in (STRING, ADDRESS) and to == BYTES:
@@ -265,7 +260,7 @@ def cast(cg: CodeGen, v: ir.Expr, to: Ty) -> None:
     _small_range(cg, src, to)
 
 
-def _small_range(cg: CodeGen, src: IntTy, to: IntTy) -> None:
+def _small_range(cg: Emitter, src: IntTy, to: IntTy) -> None:
     f = cg.cur
     t = f.scratch(W.I64)
     checks: list[str] = []
@@ -284,7 +279,7 @@ def _small_range(cg: CodeGen, src: IntTy, to: IntTy) -> None:
     f.release(W.I64, t)
 
 
-def _small_to_big(cg: CodeGen, src: IntTy, to: IntTy) -> None:
+def _small_to_big(cg: Emitter, src: IntTy, to: IntTy) -> None:
     f = cg.cur
     t = f.scratch(W.I64)
     _a(cg, f"local.set {t}")

@@ -1,7 +1,7 @@
-"""A tiny assembler for the runtime helpers: one instruction per line, WAT mnemonics.
+"""A tiny assembler for the Wasm helpers: one instruction per line, WAT mnemonics.
 
 Immediates are integers or names; names are looked up in `env` (type indices, helper and
-import function indices, globals). It keeps the hand-written runtime readable and checked
+import function indices, globals). It keeps the hand-written helpers readable and checked
 by the same validator as everything else.
 """
 

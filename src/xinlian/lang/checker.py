@@ -58,7 +58,6 @@ from xinlian.lang.types import (
 )
 
 ERROR = PrimTy("<error>")
-REQUIRE_ERROR = "Error"  # the implicit error raised by `require(cond, "message")`
 
 # builtin functions: name -> (parameter types, result type)
 BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
@@ -283,23 +282,21 @@ class Checker:
         if not body:
             return False
         last = body[-1]
-        if last.kind in ("return", "revert", "panic"):
+        if isinstance(last, ir.Return | ir.Revert | ir.Panic):
             return True
-        if last.kind == "if":
+        if isinstance(last, ir.If | ir.Try):
             return self.terminates(last.body) and self.terminates(last.orelse)
-        if last.kind == "loop":  # `while true` without break
+        if isinstance(last, ir.Loop):  # `while true` without break
             cond = last.args[0]
-            return (cond.kind == "const" and cond.data is True
-                    and not any(s.kind == "break" for s in ir.walk_stmts(last.body)))
-        if last.kind == "try":
-            return self.terminates(last.body) and self.terminates(last.orelse)
+            return (isinstance(cond, ir.Const) and cond.value is True
+                    and not any(isinstance(s, ir.Break) for s in ir.walk_stmts(last.body)))
         return False
 
     def check_callbacks_and_schedules(self, functions: dict[str, ir.Function]) -> None:
         for fn in functions.values():
             for s in ir.walk_stmts(fn.body):
-                if s.kind == "async" and s.data in functions:
-                    functions[str(s.data)].kind = "callback"
+                if isinstance(s, ir.Async) and s.callback in functions:
+                    functions[s.callback].kind = "callback"
             if fn.kind == "scheduled" and (fn.params or (fn.every or 0) < 1):
                 self.err(E_SCHEDULE, "a scheduled function takes no parameters and runs every "
                          "1 or more blocks", fn.span)
@@ -320,7 +317,7 @@ class Checker:
                     fn.external = fn.external or c.external
                     changed = changed or before != (len(fn.reads), len(fn.writes), fn.external)
         for fn in functions.values():
-            if fn.view and (fn.writes or any(s.kind in ("emit", "async")
+            if fn.view and (fn.writes or any(isinstance(s, ir.Emit | ir.Async)
                                              for s in ir.walk_stmts(fn.body))):
                 self.err(E_VIEW_WRITES, f"view function `{fn.name}` changes state "
                          f"({', '.join(sorted(fn.writes)) or 'emits or calls'})", fn.span)
@@ -372,21 +369,21 @@ class Checker:
         if ty == UNIT:
             self.err(E_TYPE_MISMATCH, f"cannot bind a value of type `{ty}`", s.span)
         var = self.declare(s.name, ty, s.mutable)
-        return [ir.Stmt("let", [value], data=var, span=s.span)]
+        return [ir.Let(var, args=[value], span=s.span)]
 
     def s_ExprStmt(self, s: A.ExprStmt) -> list[ir.Stmt]:
-        return [ir.Stmt("expr", [self.expr(s.expr, None, allow_unit=True)], span=s.span)]
+        return [ir.ExprStmt(args=[self.expr(s.expr, None, allow_unit=True)], span=s.span)]
 
     def s_If(self, s: A.If) -> list[ir.Stmt]:
         cond = self.expr(s.cond, BOOL)
-        return [ir.Stmt("if", [cond], self.block(s.then), self.block(s.orelse), span=s.span)]
+        return [ir.If(self.block(s.then), self.block(s.orelse), args=[cond], span=s.span)]
 
     def s_While(self, s: A.While) -> list[ir.Stmt]:
         cond = self.expr(s.cond, BOOL)
         self.loop_depth += 1
         body = self.block(s.body)
         self.loop_depth -= 1
-        return [ir.Stmt("loop", [cond], body, span=s.span)]
+        return [ir.Loop(body, args=[cond], span=s.span)]
 
     def s_ForRange(self, s: A.ForRange) -> list[ir.Stmt]:
         if untyped(s.start) and not untyped(s.end):
@@ -406,14 +403,13 @@ class Checker:
         body = self.block(s.body)
         self.loop_depth -= 1
         self.scopes.pop()
-        cur = ir.Expr("local", ity, data=var)
-        cond = ir.Expr("bin", BOOL, [cur, ir.Expr("local", ity, data=end_var)], "<")
+        cur = ir.Local(ity, var)
+        cond = ir.Bin(BOOL, "<", args=[cur, ir.Local(ity, end_var)])
         # the increment cannot overflow: it only runs while var < end <= max
-        step = ir.Stmt("set", [ir.Expr("bin", ity, [cur, ir.Expr("const", ity, data=1)],
-                                       "+wrap")], data=var)
-        return [ir.Stmt("let", [start], data=var, span=s.span),
-                ir.Stmt("let", [end], data=end_var, span=s.span),
-                ir.Stmt("loop", [cond], body, step=[step], span=s.span)]
+        step = ir.Set(var, args=[ir.Bin(ity, "+wrap", args=[cur, ir.Const(ity, 1)])])
+        return [ir.Let(var, args=[start], span=s.span),
+                ir.Let(end_var, args=[end], span=s.span),
+                ir.Loop(body, [step], args=[cond], span=s.span)]
 
     def s_ForEach(self, s: A.ForEach) -> list[ir.Stmt]:
         seq = self.expr(s.iterable, None)
@@ -428,27 +424,25 @@ class Checker:
         body = self.block(s.body)
         self.loop_depth -= 1
         self.scopes.pop()
-        seq_e = ir.Expr("local", seq.ty, data=seq_var)
-        idx_e = ir.Expr("local", U32, data=idx)
-        get = ir.Stmt("let", [ir.Expr("index", seq.ty.elem, [seq_e, idx_e], span=s.span)],
-                      data=var)
-        cond = ir.Expr("bin", BOOL, [idx_e, ir.Expr("local", U32, data=n)], "<")
-        step = ir.Stmt("set", [ir.Expr("bin", U32, [idx_e, ir.Expr("const", U32, data=1)],
-                                       "+wrap")], data=idx)
-        return [ir.Stmt("let", [seq], data=seq_var, span=s.span),
-                ir.Stmt("let", [ir.Expr("const", U32, data=0)], data=idx),
-                ir.Stmt("let", [ir.Expr("len", U32, [seq_e])], data=n),
-                ir.Stmt("loop", [cond], [get, *body], step=[step], span=s.span)]
+        seq_e = ir.Local(seq.ty, seq_var)
+        idx_e = ir.Local(U32, idx)
+        get = ir.Let(var, args=[ir.Index(seq.ty.elem, args=[seq_e, idx_e], span=s.span)])
+        cond = ir.Bin(BOOL, "<", args=[idx_e, ir.Local(U32, n)])
+        step = ir.Set(idx, args=[ir.Bin(U32, "+wrap", args=[idx_e, ir.Const(U32, 1)])])
+        return [ir.Let(seq_var, args=[seq], span=s.span),
+                ir.Let(idx, args=[ir.Const(U32, 0)]),
+                ir.Let(n, args=[ir.Len(U32, args=[seq_e])]),
+                ir.Loop([get, *body], [step], args=[cond], span=s.span)]
 
     def s_Break(self, s: A.Break) -> list[ir.Stmt]:
         if not self.loop_depth:
             self.err(E_BAD_CONTEXT, "`break` outside a loop", s.span)
-        return [ir.Stmt("break", span=s.span)]
+        return [ir.Break(span=s.span)]
 
     def s_Continue(self, s: A.Continue) -> list[ir.Stmt]:
         if not self.loop_depth:
             self.err(E_BAD_CONTEXT, "`continue` outside a loop", s.span)
-        return [ir.Stmt("continue", span=s.span)]
+        return [ir.Continue(span=s.span)]
 
     def s_Return(self, s: A.Return) -> list[ir.Stmt]:
         assert self.fn is not None
@@ -456,11 +450,11 @@ class Checker:
         if s.value is None:
             if ret != UNIT:
                 self.err(E_TYPE_MISMATCH, f"`return` needs a value of type `{ret}`", s.span)
-            return [ir.Stmt("return", span=s.span)]
+            return [ir.Return(span=s.span)]
         if ret == UNIT:
             self.err(E_TYPE_MISMATCH, "this function returns nothing", s.value.span)
-            return [ir.Stmt("return", span=s.span)]
-        return [ir.Stmt("return", [self.expr(s.value, ret)], span=s.span)]
+            return [ir.Return(span=s.span)]
+        return [ir.Return(args=[self.expr(s.value, ret)], span=s.span)]
 
     def s_Emit(self, s: A.Emit) -> list[ir.Stmt]:
         if s.event not in self.events:
@@ -468,7 +462,7 @@ class Checker:
             return []
         idx, sig = self.events[s.event]
         args = self.args_against(s.args, [t for _, t, _ in sig.params], s.span, s.event)
-        return [ir.Stmt("emit", args, data=idx, span=s.span)]
+        return [ir.Emit(idx, args=args, span=s.span)]
 
     def s_Revert(self, s: A.Revert) -> list[ir.Stmt]:
         if s.error not in self.errors:
@@ -476,30 +470,28 @@ class Checker:
             return []
         idx, sig = self.errors[s.error]
         args = self.args_against(s.args, [t for _, t, _ in sig.params], s.span, s.error)
-        return [ir.Stmt("revert", args, data=idx, span=s.span)]
+        return [ir.Revert(idx, args=args, span=s.span)]
 
     def s_Require(self, s: A.Require) -> list[ir.Stmt]:
         cond = self.expr(s.cond, BOOL)
         if s.error is None:
-            fail = ir.Stmt("revert", [ir.Expr("const", STRING, data=s.message.encode())],
-                           data=-1, span=s.span)
+            fail: ir.Stmt = ir.Revert(-1, args=[ir.Const(STRING, s.message.encode())], span=s.span)
         else:
             fail = self.s_Revert(A.Revert(s.span, s.error, s.args))[0] if self.errors.get(
-                s.error) else ir.Stmt("panic", data=ir.PANIC_ASSERT)
+                s.error) else ir.Panic(ir.PANIC_ASSERT)
             if s.error not in self.errors:
                 self.err(E_UNKNOWN_NAME, f"unknown error `{s.error}`", s.span)
-        neg = ir.Expr("un", BOOL, [cond], "!", span=s.span)
-        return [ir.Stmt("if", [neg], [fail], span=s.span)]
+        neg = ir.Not(BOOL, args=[cond], span=s.span)
+        return [ir.If([fail], args=[neg], span=s.span)]
 
     def s_Assert(self, s: A.Assert) -> list[ir.Stmt]:
         cond = self.expr(s.cond, BOOL)
-        neg = ir.Expr("un", BOOL, [cond], "!", span=s.span)
-        return [ir.Stmt("if", [neg], [ir.Stmt("panic", data=ir.PANIC_ASSERT, span=s.span)],
-                        span=s.span)]
+        neg = ir.Not(BOOL, args=[cond], span=s.span)
+        return [ir.If([ir.Panic(ir.PANIC_ASSERT, span=s.span)], args=[neg], span=s.span)]
 
     def s_Try(self, s: A.Try) -> list[ir.Stmt]:
         call = self.expr(s.call, None, allow_unit=True)
-        if call.kind != "ext_call":
+        if not isinstance(call, ir.ExtCall):
             if call.ty != ERROR:
                 self.err(E_TYPE_MISMATCH, "`try` needs a call to another contract",
                          s.call.span)
@@ -515,11 +507,11 @@ class Checker:
         err_var = self.declare(s.err_var, STRING, False) if s.err_var else None
         handler = self.block(s.handler)
         self.scopes.pop()
-        return [ir.Stmt("try", [call], body, handler, data=(var, err_var), span=s.span)]
+        return [ir.Try(var, err_var, body, handler, args=[call], span=s.span)]
 
     def s_AsyncCall(self, s: A.AsyncCall) -> list[ir.Stmt]:
         call = self.expr(s.call, None, allow_unit=True)
-        if call.kind != "ext_call":
+        if not isinstance(call, ir.ExtCall):
             if call.ty != ERROR:
                 self.err(E_TYPE_MISMATCH, "`async` needs a call to another contract",
                          s.call.span)
@@ -530,7 +522,7 @@ class Checker:
         if cb is None or len(cb.params) != 1 or self.resolve(cb.params[0].type) != want:
             self.err(E_CALLBACK, f"callback `{s.callback}` must be a function taking one "
                      f"parameter of type `{want}`", s.span)
-        return [ir.Stmt("async", [call], data=s.callback, span=s.span)]
+        return [ir.Async(s.callback, args=[call], span=s.span)]
 
     def fn_external(self) -> None:
         assert self.fn is not None
@@ -563,7 +555,7 @@ class Checker:
         self.tmp_counter += 1
         name = f"$k{self.tmp_counter}"
         var = self.declare(name, key.ty, mutable=False)
-        out.append(ir.Stmt("let", [key], data=var, span=e.span))
+        out.append(ir.Let(var, args=[key], span=e.span))
         return A.Index(e.span, base, A.Name(e.index.span, name))
 
     def index_type(self, base: A.Expr) -> Ty | None:
@@ -600,14 +592,14 @@ class Checker:
                     self.err(E_IMMUTABLE, f"`{target.ident}` is not mutable (declare it with "
                              "`let mut`)", target.span)
                 self.expect(value, var.ty, target.span)
-                return [*out, ir.Stmt("set", [value], data=var, span=span)]
+                return [*out, ir.Set(var, args=[value], span=span)]
             st = self.states.get(target.ident)
             if st is not None:
                 if isinstance(st.ty, MapTy):
                     self.err(E_NOT_ASSIGNABLE, "a map cannot be assigned as a whole", span)
                 self.expect(value, st.ty, target.span)
                 self.note_write(st)
-                return [*out, ir.Stmt("sstore", [value], data=st, span=span)]
+                return [*out, ir.SStore(st, args=[value], span=span)]
             self.err(E_UNKNOWN_NAME, f"unknown name `{target.ident}`", target.span)
             return out
         keys = self.map_path(target)
@@ -616,7 +608,7 @@ class Checker:
             vty = self.map_value_type(st.ty, len(key_exprs))
             self.expect(value, vty, target.span)
             self.note_write(st)
-            return [*out, ir.Stmt("sstore", [*key_exprs, value], data=st, span=span)]
+            return [*out, ir.SStore(st, args=[*key_exprs, value], span=span)]
         if isinstance(target, A.Field | A.Index):
             root, write_back = self.mutable_root(target.base, out)
             base = root
@@ -632,11 +624,11 @@ class Checker:
                              target.span)
                     return out
                 self.expect(value, base.ty.fields[fi][1], target.span)
-                out.append(ir.Stmt("field_set", [base, value], data=fi, span=span))
+                out.append(ir.FieldSet(fi, args=[base, value], span=span))
             elif isinstance(base.ty, MapTy):  # an in-memory map
                 key = self.expr(target.index, base.ty.key)
                 self.expect(value, base.ty.value, target.span)
-                out.append(ir.Stmt("map_set", [base, key, value], span=span))
+                out.append(ir.MapSet(args=[base, key, value], span=span))
             else:
                 if not isinstance(base.ty, ListTy | ArrayTy):
                     if base.ty != ERROR:
@@ -645,7 +637,7 @@ class Checker:
                     return out
                 idx = self.expr(target.index, U32)
                 self.expect(value, base.ty.elem, target.span)
-                out.append(ir.Stmt("index_set", [base, idx, value], span=span))
+                out.append(ir.IndexSet(args=[base, idx, value], span=span))
             return out + write_back
         self.err(E_NOT_ASSIGNABLE, "this expression cannot be assigned to", target.span)
         return out
@@ -659,31 +651,29 @@ class Checker:
             tmp = self.temp(st.ty)
             self.note_read(st)
             self.note_write(st)
-            out.append(ir.Stmt("let", [ir.Expr("sload", st.ty, data=st, span=e.span)],
-                               data=tmp))
-            t = ir.Expr("local", st.ty, data=tmp)
-            return t, [ir.Stmt("sstore", [t], data=st, span=e.span)]
+            out.append(ir.Let(tmp, args=[ir.SLoad(st.ty, st, span=e.span)]))
+            t = ir.Local(st.ty, tmp)
+            return t, [ir.SStore(st, args=[t], span=e.span)]
         if keys is not None:
             st, key_exprs = keys
             vty = self.map_value_type(st.ty, len(key_exprs))
             key_vars = [self.temp(k.ty) for k in key_exprs]
             for kv, k in zip(key_vars, key_exprs, strict=True):
-                out.append(ir.Stmt("let", [k], data=kv))
-            kl = [ir.Expr("local", kv.ty, data=kv) for kv in key_vars]
+                out.append(ir.Let(kv, args=[k]))
+            kl: list[ir.Expr] = [ir.Local(kv.ty, kv) for kv in key_vars]
             tmp = self.temp(vty)
             self.note_read(st)
             self.note_write(st)
-            out.append(ir.Stmt("let", [ir.Expr("sload", vty, kl, data=st, span=e.span)],
-                               data=tmp))
-            t = ir.Expr("local", vty, data=tmp)
-            return t, [ir.Stmt("sstore", [*kl, t], data=st, span=e.span)]
+            out.append(ir.Let(tmp, args=[ir.SLoad(vty, st, args=kl, span=e.span)]))
+            t = ir.Local(vty, tmp)
+            return t, [ir.SStore(st, args=[*kl, t], span=e.span)]
         if isinstance(e, A.Field | A.Index):
             inner, wb = self.mutable_root(e.base, out)
             if isinstance(e, A.Field):
                 return self.field_of(inner, e.name, e.span), wb
             if isinstance(inner.ty, MapTy):  # mutate the entry in place, creating it
                 key = self.expr(e.index, inner.ty.key)
-                return ir.Expr("map_entry", inner.ty.value, [inner, key], span=e.span), wb
+                return ir.MapEntry(inner.ty.value, args=[inner, key], span=e.span), wb
             return self.index_of(inner, e.index, e.span), wb
         return self.expr(e, None), []
 
@@ -736,10 +726,10 @@ class Checker:
         if out.span is None:
             out.span = e.span
         if isinstance(want, OptionalTy) and out.ty == want.inner:
-            out = ir.Expr("opt_wrap", want, [out], span=e.span)
+            out = ir.OptWrap(want, args=[out], span=e.span)
         if out.ty == UNIT and not allow_unit:
             self.err(E_TYPE_MISMATCH, "this expression has no value", e.span)
-            return ir.Expr("const", ERROR, data=0, span=e.span)
+            return ir.Const(ERROR, 0, span=e.span)
         return self.expect(out, want, e.span)
 
     def e_IntLit(self, e: A.IntLit, want: Ty | None) -> ir.Expr:
@@ -749,22 +739,22 @@ class Checker:
         if not ty.min <= e.value <= ty.max:
             self.err(E_LITERAL_RANGE, f"{e.value} does not fit in `{ty}` "
                      f"({ty.min}..{ty.max})", e.span)
-        return ir.Expr("const", ty, data=e.value)
+        return ir.Const(ty, e.value)
 
     def e_BoolLit(self, e: A.BoolLit, want: Ty | None) -> ir.Expr:
-        return ir.Expr("const", BOOL, data=e.value)
+        return ir.Const(BOOL, e.value)
 
     def e_StrLit(self, e: A.StrLit, want: Ty | None) -> ir.Expr:
-        return ir.Expr("const", STRING, data=e.value.encode())
+        return ir.Const(STRING, e.value.encode())
 
     def e_BytesLit(self, e: A.BytesLit, want: Ty | None) -> ir.Expr:
-        return ir.Expr("const", BYTES, data=e.value)
+        return ir.Const(BYTES, e.value)
 
     def e_NoneLit(self, e: A.NoneLit, want: Ty | None) -> ir.Expr:
         if not isinstance(want, OptionalTy):
             self.err(E_TYPE_MISMATCH, "`none` needs an optional type here (`T?`)", e.span)
-            return ir.Expr("const", ERROR, data=0)
-        return ir.Expr("opt_none", want)
+            return ir.Const(ERROR, 0)
+        return ir.OptNone(want)
 
     def e_ListLit(self, e: A.ListLit, want: Ty | None) -> ir.Expr:
         base = want.inner if isinstance(want, OptionalTy) else want
@@ -772,31 +762,31 @@ class Checker:
             if len(e.items) != base.size:
                 self.err(E_ARITY, f"expected {base.size} elements, found {len(e.items)}",
                          e.span)
-            return ir.Expr("new_array", base, [self.expr(i, base.elem) for i in e.items])
+            return ir.NewArray(base, args=[self.expr(i, base.elem) for i in e.items])
         elem = base.elem if isinstance(base, ListTy) else None
         items = [self.expr(i, elem) for i in e.items]
         if elem is None:
             if not items:
                 self.err(E_TYPE_MISMATCH, "the element type of `[]` is unknown here; "
                          "annotate it (`let x: list<u64> = [];`)", e.span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             elem = items[0].ty
             for i, it in zip(e.items, items[1:], strict=False):
                 self.expect(it, elem, i.span)
-        return ir.Expr("new_list", ListTy(elem), items)
+        return ir.NewList(ListTy(elem), args=items)
 
     def e_MapLit(self, e: A.MapLit, want: Ty | None) -> ir.Expr:
         if not isinstance(want, MapTy):
             self.err(E_TYPE_MISMATCH, "the type of `{}` is unknown here; annotate it "
                      "(`let m: map<string, u64> = {};`)", e.span)
-            return ir.Expr("const", ERROR, data=0)
-        return ir.Expr("new_map", want)
+            return ir.Const(ERROR, 0)
+        return ir.NewMap(want)
 
     def e_StructLit(self, e: A.StructLit, want: Ty | None) -> ir.Expr:
         st = self.types.get(e.type_name)
         if not isinstance(st, StructTy):
             self.err(E_UNKNOWN_TYPE, f"unknown struct `{e.type_name}`", e.span)
-            return ir.Expr("const", ERROR, data=0)
+            return ir.Const(ERROR, 0)
         given = {n: (v, sp) for n, v, sp in e.fields}
         for n, _, sp in e.fields:
             if st.field_index(n) is None:
@@ -805,38 +795,38 @@ class Checker:
         for fname, fty in st.fields:
             if fname not in given:
                 self.err(E_ARITY, f"missing field `{fname}` in `{st.label}`", e.span)
-                args.append(ir.Expr("const", ERROR, data=0))
+                args.append(ir.Const(ERROR, 0))
             else:
                 args.append(self.expr(given[fname][0], fty))
-        return ir.Expr("new_struct", st, args)
+        return ir.NewStruct(st, args=args)
 
     def e_Name(self, e: A.Name, want: Ty | None) -> ir.Expr:
         var = self.lookup(e.ident)
         if var is not None:
-            return ir.Expr("local", var.ty, data=var)
+            return ir.Local(var.ty, var)
         st = self.states.get(e.ident)
         if st is not None:
             if isinstance(st.ty, MapTy):
                 self.err(E_TYPE_MISMATCH, f"map `{e.ident}` can only be indexed", e.span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             self.note_read(st)
-            return ir.Expr("sload", st.ty, data=st)
+            return ir.SLoad(st.ty, st)
         self.err(E_UNKNOWN_NAME, f"unknown name `{e.ident}`", e.span)
-        return ir.Expr("const", ERROR, data=0)
+        return ir.Const(ERROR, 0)
 
     def e_Path(self, e: A.Path, want: Ty | None) -> ir.Expr:
         et = self.types.get(e.owner)
         if not isinstance(et, EnumTy):
             self.err(E_UNKNOWN_TYPE, f"unknown enum `{e.owner}`", e.span)
-            return ir.Expr("const", ERROR, data=0)
+            return ir.Const(ERROR, 0)
         if e.member not in et.variants:
             self.err(E_UNKNOWN_MEMBER, f"enum `{e.owner}` has no variant `{e.member}`", e.span)
-            return ir.Expr("const", ERROR, data=0)
-        return ir.Expr("const", et, data=et.variants.index(e.member))
+            return ir.Const(ERROR, 0)
+        return ir.Const(et, et.variants.index(e.member))
 
     def e_Unary(self, e: A.Unary, want: Ty | None) -> ir.Expr:
         if e.op == "!":
-            return ir.Expr("un", BOOL, [self.expr(e.operand, BOOL)], "!")
+            return ir.Not(BOOL, args=[self.expr(e.operand, BOOL)])
         if isinstance(e.operand, A.IntLit):
             return self.e_IntLit(A.IntLit(e.span, -e.operand.value), want)
         v = self.expr(e.operand, want)
@@ -844,12 +834,12 @@ class Checker:
             if v.ty != ERROR:
                 self.err(E_TYPE_MISMATCH, f"cannot negate `{v.ty}`", e.span)
             return v
-        return ir.Expr("bin", v.ty, [ir.Expr("const", v.ty, data=0), v], "-")
+        return ir.Bin(v.ty, "-", args=[ir.Const(v.ty, 0), v])
 
     def e_Binary(self, e: A.Binary, want: Ty | None) -> ir.Expr:
         if e.op in ("&&", "||"):
             a, b = self.expr(e.left, BOOL), self.expr(e.right, BOOL)
-            return ir.Expr("and" if e.op == "&&" else "or", BOOL, [a, b])
+            return (ir.And if e.op == "&&" else ir.Or)(BOOL, args=[a, b])
         arith_want = want if e.op in "+-*/%&|^" and e.op not in ("<<", ">>") else None
         if untyped(e.left) and not untyped(e.right):
             b = self.expr(e.right, arith_want)
@@ -865,33 +855,33 @@ class Checker:
 
     def binop(self, op: str, a: ir.Expr, b: ir.Expr, span: Span) -> ir.Expr:
         if ERROR in (a.ty, b.ty):
-            return ir.Expr("const", ERROR, data=0, span=span)
+            return ir.Const(ERROR, 0, span=span)
         if op in ("<<", ">>"):
             if not isinstance(a.ty, IntTy) or a.ty.big:
                 self.err(E_TYPE_MISMATCH, f"cannot shift `{a.ty}`", span)
-            return ir.Expr("bin", a.ty, [a, b], op, span=span)
+            return ir.Bin(a.ty, op, args=[a, b], span=span)
         if a.ty != b.ty:
             self.err(E_TYPE_MISMATCH, f"`{op}` needs operands of one type, found `{a.ty}` and "
                      f"`{b.ty}` (convert with `as`)", span)
-            return ir.Expr("const", ERROR, data=0, span=span)
+            return ir.Const(ERROR, 0, span=span)
         t = a.ty
         if op in ("==", "!="):
             if not is_storable(t):
                 self.err(E_TYPE_MISMATCH, f"cannot compare `{t}` with `{op}`", span)
-            return ir.Expr("bin", BOOL, [a, b], op, span=span)
+            return ir.Bin(BOOL, op, args=[a, b], span=span)
         if op in ("<", "<=", ">", ">="):
             if not isinstance(t, IntTy):
                 self.err(E_TYPE_MISMATCH, f"cannot order `{t}`", span)
-            return ir.Expr("bin", BOOL, [a, b], op, span=span)
+            return ir.Bin(BOOL, op, args=[a, b], span=span)
         if op == "+" and t in (BYTES, STRING):
-            return ir.Expr("bin", t, [a, b], "concat", span=span)
+            return ir.Bin(t, "concat", args=[a, b], span=span)
         if not isinstance(t, IntTy):
             self.err(E_TYPE_MISMATCH, f"`{op}` is not defined for `{t}`", span)
-            return ir.Expr("const", ERROR, data=0, span=span)
+            return ir.Const(ERROR, 0, span=span)
         if op in "&|^" and t.big:
             self.err(E_TYPE_MISMATCH, f"bitwise `{op}` is defined for up to 64-bit integers",
                      span)
-        return ir.Expr("bin", t, [a, b], op, span=span)
+        return ir.Bin(t, op, args=[a, b], span=span)
 
     def e_Cast(self, e: A.Cast, want: Ty | None) -> ir.Expr:
         to = self.resolve(e.to)
@@ -899,21 +889,21 @@ class Checker:
 
     def convert(self, v: ir.Expr, to: Ty, span: Span) -> ir.Expr:
         if v.ty == ERROR or to == ERROR:
-            return ir.Expr("const", ERROR, data=0)
+            return ir.Const(ERROR, 0)
         ok = ((isinstance(v.ty, IntTy) and isinstance(to, IntTy))
               or (v.ty in (STRING, ADDRESS) and to == BYTES)
               or (v.ty == BYTES and to == ADDRESS)
               or (isinstance(v.ty, EnumTy) and isinstance(to, IntTy)))
         if not ok and v.ty != to:
             self.err(E_TYPE_MISMATCH, f"cannot convert `{v.ty}` to `{to}`", span)
-            return ir.Expr("const", ERROR, data=0)
+            return ir.Const(ERROR, 0)
         if v.ty == to:
             return v
-        if v.kind == "const" and isinstance(to, IntTy) and isinstance(v.data, int):
-            if not to.min <= v.data <= to.max:
-                self.err(E_LITERAL_RANGE, f"{v.data} does not fit in `{to}`", span)
-            return ir.Expr("const", to, data=v.data, span=span)
-        return ir.Expr("cast", to, [v], span=span)
+        if isinstance(v, ir.Const) and isinstance(to, IntTy) and isinstance(v.value, int):
+            if not to.min <= v.value <= to.max:
+                self.err(E_LITERAL_RANGE, f"{v.value} does not fit in `{to}`", span)
+            return ir.Const(to, v.value, span=span)
+        return ir.Cast(to, args=[v], span=span)
 
     def e_Index(self, e: A.Index, want: Ty | None) -> ir.Expr:
         mp = self.map_path(e)
@@ -923,22 +913,22 @@ class Checker:
             vty = self.map_value_type(st.ty, len(keys))
             if isinstance(vty, MapTy):
                 self.err(E_TYPE_MISMATCH, "index this map further to reach a value", e.span)
-                return ir.Expr("const", ERROR, data=0)
-            return ir.Expr("sload", vty, keys, data=st)
+                return ir.Const(ERROR, 0)
+            return ir.SLoad(vty, st, args=keys)
         return self.index_of(self.expr(e.base, None), e.index, e.span)
 
     def index_of(self, base: ir.Expr, index: A.Expr, span: Span) -> ir.Expr:
         if isinstance(base.ty, MapTy):
             key = self.expr(index, base.ty.key)
-            return ir.Expr("map_get", base.ty.value, [base, key], span=span)
+            return ir.MapGet(base.ty.value, args=[base, key], span=span)
         idx = self.expr(index, U32)
         if isinstance(base.ty, ListTy | ArrayTy):
-            return ir.Expr("index", base.ty.elem, [base, idx], span=span)
+            return ir.Index(base.ty.elem, args=[base, idx], span=span)
         if base.ty == BYTES:
-            return ir.Expr("index", INT_TYPES["u8"], [base, idx], span=span)
+            return ir.Index(INT_TYPES["u8"], args=[base, idx], span=span)
         if base.ty != ERROR:
             self.err(E_TYPE_MISMATCH, f"cannot index `{base.ty}`", span)
-        return ir.Expr("const", ERROR, data=0)
+        return ir.Const(ERROR, 0)
 
     def e_Field(self, e: A.Field, want: Ty | None) -> ir.Expr:
         return self.field_of(self.expr(e.base, None), e.name, e.span)
@@ -947,10 +937,10 @@ class Checker:
         if isinstance(base.ty, StructTy):
             fi = base.ty.field_index(fname)
             if fi is not None:
-                return ir.Expr("field", base.ty.fields[fi][1], [base], fi, span=span)
+                return ir.Field(base.ty.fields[fi][1], fi, args=[base], span=span)
         if base.ty != ERROR:
             self.err(E_UNKNOWN_MEMBER, f"`{base.ty}` has no field `{fname}`", span)
-        return ir.Expr("const", ERROR, data=0)
+        return ir.Const(ERROR, 0)
 
     def args_against(self, args: list[A.Expr], types: list[Ty], span: Span,
                      what: str) -> list[ir.Expr]:
@@ -966,12 +956,12 @@ class Checker:
             return self.method_call(f, e.args, e.span)
         if not isinstance(f, A.Name):
             self.err(E_NOT_CALLABLE, "this expression cannot be called", e.span)
-            return ir.Expr("const", ERROR, data=0)
+            return ir.Const(ERROR, 0)
         name = f.ident
         if name in INT_TYPES or name in ("bytes", "address"):
             if len(e.args) != 1:
                 self.err(E_ARITY, f"`{name}(...)` takes one argument", e.span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             to = INT_TYPES.get(name) or PRIMS[name]
             if isinstance(to, IntTy) and isinstance(e.args[0], A.IntLit):
                 return self.e_IntLit(e.args[0], to)
@@ -988,36 +978,36 @@ class Checker:
             if self.fn is not None:
                 self.fn.calls.add(name)
             ret = self.resolve(d.ret) if d.ret else UNIT
-            return ir.Expr("call", ret, args, name)
+            return ir.Call(ret, name, args=args)
         table = dict(BUILTINS)
         if self.fn is not None and self.fn.kind == "test":
             table.update(TEST_BUILTINS)
         if name in table:
             ptypes, ret = table[name]
             args = self.args_against(e.args, ptypes, e.span, name)
-            return ir.Expr("host", ret, args, name)
+            return ir.Host(ret, name, args=args)
         self.err(E_UNKNOWN_NAME, f"unknown function `{name}`", e.span)
         for a in e.args:
             self.expr(a, None)
-        return ir.Expr("const", ERROR, data=0)
+        return ir.Const(ERROR, 0)
 
     def codec_call(self, name: str, e: A.Call, want: Ty | None) -> ir.Expr:
         """`encode(v) -> bytes` and `decode(b)` (typed by where its result goes): the
         canonical encoding of any value type, as in calls and storage."""
         if len(e.args) != 1:
             self.err(E_ARITY, f"`{name}` takes one argument", e.span)
-            return ir.Expr("const", ERROR, data=0)
+            return ir.Const(ERROR, 0)
         if name == "encode":
             v = self.expr(e.args[0], None)
             if not is_storable(v.ty) and v.ty != ERROR:
                 self.err(E_TYPE_MISMATCH, f"`{v.ty}` cannot be encoded", e.span)
-            return ir.Expr("encode", BYTES, [v])
+            return ir.Encode(BYTES, args=[v])
         b = self.expr(e.args[0], BYTES)
         if want is None or not is_storable(want):
             self.err(E_TYPE_MISMATCH, "`decode` needs a known result type here "
                      "(`let p: Point = decode(b);`)", e.span)
-            return ir.Expr("const", ERROR, data=0)
-        return ir.Expr("decode", want, [b], span=e.span)
+            return ir.Const(ERROR, 0)
+        return ir.Decode(want, args=[b], span=e.span)
 
     def method_call(self, f: A.Field, args: list[A.Expr], span: Span) -> ir.Expr:
         # Iface(addr).method(args): a synchronous cross-contract call
@@ -1026,18 +1016,18 @@ class Checker:
             iface = f.base.func.ident
             if len(f.base.args) != 1:
                 self.err(E_ARITY, f"`{iface}(...)` takes the contract's address", span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             addr = self.expr(f.base.args[0], ADDRESS)
             methods = self.interfaces[iface]
             if f.name not in methods:
                 self.err(E_UNKNOWN_MEMBER, f"interface `{iface}` has no method `{f.name}`",
                          f.span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             ptypes, ret = methods[f.name]
             call_args = self.args_against(args, ptypes, span, f.name)
             if self.fn is not None:
                 self.fn.external = True
-            return ir.Expr("ext_call", ret, [addr, *call_args], (iface, f.name), span=span)
+            return ir.ExtCall(ret, iface, f.name, args=[addr, *call_args], span=span)
         m = f.name
         if m in ("push", "pop"):
             out: list[ir.Stmt] = []
@@ -1045,58 +1035,55 @@ class Checker:
             if not isinstance(root.ty, ListTy):
                 if root.ty != ERROR:
                     self.err(E_UNKNOWN_MEMBER, f"`{root.ty}` has no method `{m}`", f.span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             if m == "push":
                 if len(args) != 1:
                     self.err(E_ARITY, "`push` takes one argument", span)
-                    return ir.Expr("const", ERROR, data=0)
+                    return ir.Const(ERROR, 0)
                 value = self.expr(args[0], root.ty.elem)
-                stmts = [*out, ir.Stmt("push", [root, value], span=span), *wb]
-                return ir.Expr("seq", UNIT, data=stmts, span=span)
+                stmts = [*out, ir.Push(args=[root, value], span=span), *wb]
+                return ir.Seq(UNIT, stmts, span=span)
             tmp = self.temp(root.ty.elem)
-            stmts = [*out, ir.Stmt("let", [ir.Expr("pop", root.ty.elem, [root], span=span)],
-                                   data=tmp), *wb]
-            return ir.Expr("seq", root.ty.elem, [ir.Expr("local", root.ty.elem, data=tmp)],
-                           data=stmts, span=span)
+            stmts = [*out, ir.Let(tmp, args=[ir.Pop(root.ty.elem, args=[root], span=span)]), *wb]
+            return ir.Seq(root.ty.elem, stmts, args=[ir.Local(root.ty.elem, tmp)], span=span)
         base = self.expr(f.base, None)
         bt = base.ty
         simple: dict[str, Callable[[], ir.Expr]] = {}
         if isinstance(bt, ListTy | ArrayTy) or bt in (BYTES, STRING):
-            simple["len"] = lambda: ir.Expr("len", U32, [base])
+            simple["len"] = lambda: ir.Len(U32, args=[base])
         if isinstance(bt, MapTy):
-            simple["len"] = lambda: ir.Expr("map_len", U32, [base])
-            simple["keys"] = lambda: ir.Expr("map_items", ListTy(bt.key), [base], 1)
-            simple["values"] = lambda: ir.Expr("map_items", ListTy(bt.value), [base], 2)
+            simple["len"] = lambda: ir.MapLen(U32, args=[base])
+            simple["keys"] = lambda: ir.MapItems(ListTy(bt.key), False, args=[base])
+            simple["values"] = lambda: ir.MapItems(ListTy(bt.value), True, args=[base])
             if m == "contains":
                 if len(args) != 1:
                     self.err(E_ARITY, "`contains` takes one argument", span)
-                    return ir.Expr("const", ERROR, data=0)
-                return ir.Expr("map_has", BOOL, [base, self.expr(args[0], bt.key)])
+                    return ir.Const(ERROR, 0)
+                return ir.MapHas(BOOL, args=[base, self.expr(args[0], bt.key)])
         if isinstance(bt, OptionalTy):
-            simple["is_some"] = lambda: ir.Expr("is_some", BOOL, [base])
-            simple["is_none"] = lambda: ir.Expr("un", BOOL, [ir.Expr("is_some", BOOL, [base])],
-                                                "!")
-            simple["unwrap"] = lambda: ir.Expr("unwrap", bt.inner, [base], span=span)
+            simple["is_some"] = lambda: ir.IsSome(BOOL, args=[base])
+            simple["is_none"] = lambda: ir.Not(BOOL, args=[ir.IsSome(BOOL, args=[base])])
+            simple["unwrap"] = lambda: ir.Unwrap(bt.inner, args=[base], span=span)
         if isinstance(bt, IntTy) and not bt.big:
-            simple["to_string"] = lambda: ir.Expr("to_string", STRING, [base])
+            simple["to_string"] = lambda: ir.ToString(STRING, args=[base])
         if bt == BYTES and m == "slice":
             if len(args) != 2:
                 self.err(E_ARITY, "`slice` takes a start and an end", span)
-                return ir.Expr("const", ERROR, data=0)
+                return ir.Const(ERROR, 0)
             lo, hi = (self.expr(x, U32) for x in args)
-            return ir.Expr("slice", BYTES, [base, lo, hi], span=span)
+            return ir.Slice(BYTES, args=[base, lo, hi], span=span)
         if isinstance(bt, OptionalTy) and m == "unwrap_or":
             if len(args) != 1:
                 self.err(E_ARITY, "`unwrap_or` takes one argument", span)
-                return ir.Expr("const", ERROR, data=0)
-            return ir.Expr("unwrap_or", bt.inner, [base, self.expr(args[0], bt.inner)])
+                return ir.Const(ERROR, 0)
+            return ir.UnwrapOr(bt.inner, args=[base, self.expr(args[0], bt.inner)])
         if m in simple:
             if args:
                 self.err(E_ARITY, f"`{m}` takes no arguments", span)
             return simple[m]()
         if bt != ERROR:
             self.err(E_UNKNOWN_MEMBER, f"`{bt}` has no method `{m}`", f.span)
-        return ir.Expr("const", ERROR, data=0)
+        return ir.Const(ERROR, 0)
 
 
 def check(prog: A.Program, source: str, contract: str | None = None,

@@ -1,14 +1,13 @@
 """Generated per-type value code: canonical encoders and decoders (the encoding is
-described in `runtime`), zero values and structural equality."""
+described in `wasm_helpers`), zero values and structural equality."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xinlian.lang import ir
 from xinlian.lang import wasm as W
+from xinlian.lang.arith import equal
 from xinlian.lang.asm import assemble
-from xinlian.lang.runtime import Env, new_fn, panic_text
+from xinlian.lang.emitter import Emitter, Env, FnBuilder, new_fn, panic_text
 from xinlian.lang.types import (
     ADDRESS,
     ADDRESS_LEN,
@@ -25,16 +24,13 @@ from xinlian.lang.types import (
     Ty,
 )
 
-if TYPE_CHECKING:
-    from xinlian.lang.codegen import CodeGen, FnBuilder
-
 
 def int_width(t: IntTy) -> int:
     return t.bits // 8
 
 
-def encoder(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
-    f = new_fn(cg, n)
+def encoder(cg: Emitter, t: Ty, n: int) -> FnBuilder:
+    f = new_fn(n)
     c = f.code
 
     def a(text: str) -> None:
@@ -109,8 +105,8 @@ def encoder(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
     return f
 
 
-def decoder(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
-    f = new_fn(cg, n)
+def decoder(cg: Emitter, t: Ty, n: int) -> FnBuilder:
+    f = new_fn(n)
     c = f.code
 
     def a(text: str) -> None:
@@ -226,11 +222,9 @@ def decoder(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
     return f
 
 
-def equality(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
+def equality(cg: Emitter, t: Ty, n: int) -> FnBuilder:
     """Structural equality of two structs, lists, arrays or optionals."""
-    from xinlian.lang.arith import equal
-
-    f = new_fn(cg, n)
+    f = new_fn(n)
     cg.cur = f
 
     def a(text: str) -> None:
@@ -299,9 +293,9 @@ def equality(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
     return f
 
 
-def zero_value(cg: CodeGen, t: Ty, n: int) -> FnBuilder:
+def zero_value(cg: Emitter, t: Ty, n: int) -> FnBuilder:
     """The value a missing storage entry reads as."""
-    f = new_fn(cg, n)
+    f = new_fn(n)
     c = f.code
 
     def a(text: str) -> None:

@@ -8,17 +8,19 @@ backing array; structs and optionals are GC structs. All data lives on the engin
 garbage-collected heap, so programs never free memory. Linear memory is only an I/O window
 for host calls (offset 0 upward, reused by every call).
 
-Runtime faults set the `$panic` global to a code from `ir.PANIC_*` and execute
-`unreachable`; the engine reads the global to name the fault.
+Each IR node class has its generator here: `s_<Class>` for statements, `e_<Class>` for
+expressions, found through a table keyed by the node's class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from xinlian.lang import ir
+from xinlian.lang import arith, ir, wasm_helpers
 from xinlian.lang import wasm as W
+from xinlian.lang.emitter import BLOCK_VOID, I32, Emitter, FnBuilder
 from xinlian.lang.errors import Span
 from xinlian.lang.types import (
     ADDRESS,
@@ -30,33 +32,11 @@ from xinlian.lang.types import (
     EnumTy,
     IntTy,
     ListTy,
-    MapTy,
-    OptionalTy,
-    StructTy,
     Ty,
 )
 
-BLOCK_VOID = 0x40
-# host imports: name -> (params, results)
-I32, I64 = W.I32, W.I64
-HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
-    "storage_read": ([I32, I32], [I32]),
-    "storage_write": ([I32, I32, I32, I32], []),
-    "emit": ([I32, I32, I32], []),
-    "revert": ([I32, I32, I32], []),
-    "context": ([I32], [I32]),
-    "block": ([I32], [I64]),
-    "hash": ([I32, I32, I32], [I32]),
-    "verify": ([I32, I32, I32], [I32]),
-    "big": ([I32] + [I64] * 8, [I64, I64, I64, I64, I32]),
-    "call": ([I32, I32], [I32]),
-    "async_call": ([I32, I32], []),
-    "bubble": ([], []),
-    "test_set": ([I32, I32, I32], []),
-}
 HASH_ALGS = {"sm3": 0, "sha256": 1, "keccak256": 2}
 VERIFY_ALGS = {"sm2_verify": 0, "ed25519_verify": 1, "mldsa_verify": 2}
-BIG_OPS = {"+": 1, "-": 2, "*": 3, "/": 4, "%": 5, "==": 6, "<": 7, "<=": 8, "cast": 9}
 ENTRY_PREFIX = "q:"
 
 
@@ -68,113 +48,11 @@ class Output:
     entries: dict[str, str] = field(default_factory=dict)  # Qi name -> export name
 
 
-class FnBuilder:
-    """Per-function code generation state."""
-
-    def __init__(self, wfn: W.Function, nparams: int) -> None:
-        self.wfn = wfn
-        self.code = W.Code()
-        self.nparams = nparams
-        self.labels: list[str] = []
-        self.free: dict[bytes, list[int]] = {}
-        self.vars: dict[ir.Var, int] = {}
-
-    def local(self, vt: bytes, label: str) -> int:
-        self.wfn.locals.append(vt)
-        self.wfn.local_names.append(label)
-        return self.nparams + len(self.wfn.locals) - 1
-
-    def scratch(self, vt: bytes) -> int:
-        pool = self.free.setdefault(vt, [])
-        return pool.pop() if pool else self.local(vt, f"$s{len(self.wfn.locals)}")
-
-    def release(self, vt: bytes, idx: int) -> None:
-        self.free.setdefault(vt, []).append(idx)
-
-    def depth(self, kind: str) -> int:
-        for i in range(len(self.labels) - 1, -1, -1):
-            if self.labels[i] == kind:
-                return len(self.labels) - 1 - i
-        raise AssertionError(f"no enclosing {kind}")
-
-
-class CodeGen:
+class CodeGen(Emitter):
     def __init__(self, prog: ir.Program) -> None:
+        Emitter.__init__(self)
         self.prog = prog
-        self.m = W.Module()
-        self.m.memory_pages = 1
-        self.cur = FnBuilder(W.Function(0, ""), 0)  # the function being generated
-        self.bytes_t = self.m.add_gc_type(W.array_type(W.field_type(b"\x78", True)), "bytes")
-        self.big_t = self.m.add_gc_type(W.struct_type([W.field_type(I64, False)] * 4), "big")
-        # byte cursor for writers and readers: buffer (null: linear memory), position, end
-        self.cursor_t = self.m.add_gc_type(W.struct_type(
-            [W.field_type(W.ref_null(0), True), W.field_type(I32, True),
-             W.field_type(I32, True)]), "cursor")
-        self.type_ids: dict[tuple[str, object], int] = {}
-        self.tags_t = self.m.add_gc_type(W.array_type(W.field_type(I32, True)), "tags")
-        self.imports = {n: self.m.add_import("qi", n, p, r) for n, (p, r) in
-                        HOST_IMPORTS.items()}
-        self.panic_g = self.m.add_global(I32, True, b"\x41\x00", "panic")
-        self.m.global_exports.append(("panic", self.panic_g))
-        # caller() and self_address() are fixed for an instance: fetched once, then cached
-        null_bytes = b"\xd0" + W.sleb(self.bytes_t)
-        self.context_g = [self.m.add_global(W.ref_null(self.bytes_t), True, null_bytes, n)
-                          for n in ("caller", "self")]
-        self.helpers: dict[str, int] = {}
-        # bodies still to generate (entry stubs, helpers): function index, generator
-        self.pending: list[tuple[int, Callable[[int], None]]] = []
         self.fn_index: dict[str, int] = {}
-        self.strings: dict[bytes, int] = {}
-        self.marks: list[tuple[int, int, Span]] = []  # (func index, body offset, span)
-
-    # --- types ----------------------------------------------------------------------------
-    def vt(self, t: Ty) -> bytes:
-        if isinstance(t, IntTy):
-            return W.ref_null(self.big_t) if t.big else I64
-        if t == BOOL or isinstance(t, EnumTy):
-            return I32
-        if t in (BYTES, STRING, ADDRESS):
-            return W.ref_null(self.bytes_t)
-        return W.ref_null(self.gc_type(t))
-
-    def gc_type(self, t: Ty) -> int:
-        key: tuple[str, object]
-        if isinstance(t, ListTy):
-            key = ("list", t.elem)
-        elif isinstance(t, ArrayTy):
-            key = ("arr", t.elem)
-        elif isinstance(t, StructTy):
-            key = ("struct", t.label)
-        elif isinstance(t, OptionalTy):
-            key = ("opt", t.inner)
-        elif isinstance(t, MapTy):
-            key = ("map", (t.key, t.value))
-        else:
-            raise AssertionError(f"no GC type for {t}")
-        if key in self.type_ids:
-            return self.type_ids[key]
-        if isinstance(t, ListTy):
-            arr = self.gc_type(ArrayTy(t.elem, 0))
-            idx = self.m.add_gc_type(W.struct_type(
-                [W.field_type(I32, True), W.field_type(W.ref_null(arr), True)]), str(t))
-        elif isinstance(t, ArrayTy):
-            idx = self.m.add_gc_type(W.array_type(W.field_type(self.vt(t.elem), True)),
-                                     f"[{t.elem}]")
-        elif isinstance(t, StructTy):
-            idx = self.m.add_gc_type(W.struct_type(
-                [W.field_type(self.vt(ft), True) for _, ft in t.fields]), t.label)
-        elif isinstance(t, MapTy):
-            # open-addressing hash table: count, keys, values, tags (0 empty, else hash|1)
-            arrays = [self.gc_type(ArrayTy(x, 0)) for x in (t.key, t.value)]
-            idx = self.m.add_gc_type(W.struct_type(
-                [W.field_type(I32, True)]
-                + [W.field_type(W.ref_null(a), True) for a in (*arrays, self.tags_t)]), str(t))
-        else:
-            assert isinstance(t, OptionalTy)
-            idx = self.m.add_gc_type(W.struct_type([W.field_type(self.vt(t.inner), False)]),
-                                     str(t))
-        self.type_ids[key] = idx
-        return idx
 
     # --- driver ---------------------------------------------------------------------------
     def generate(self) -> Output:
@@ -199,15 +77,6 @@ class CodeGen:
         smap = sorted(((body_offsets[fi - base] + off, self.m.function(fi).name, span)
                        for fi, off, span in self.marks), key=lambda m: m[0])
         return Output(wasm, smap, entries)
-
-    def finish(self, idx: int, f: FnBuilder) -> None:
-        wf = self.m.function(idx)
-        wf.body = bytes(f.code.buf)
-        if f.wfn is not wf:
-            wf.locals, wf.local_names = f.wfn.locals, f.wfn.local_names
-        for off, span in f.code.marks:
-            assert isinstance(span, Span)
-            self.marks.append((idx, off, span))
 
     def function(self, fn: ir.Function) -> None:
         idx = self.fn_index[fn.name]
@@ -264,62 +133,21 @@ class CodeGen:
     def helper(self, name: str) -> int:
         if name in self.helpers:
             return self.helpers[name]
-        from xinlian.lang import runtime
-
-        params, results, gen = runtime.HELPERS[name]
+        params, results, gen = wasm_helpers.HELPERS[name]
         p = [self.resolve_vt(x) for x in params]
         r = [self.resolve_vt(x) for x in results]
         idx = self.helpers[name] = self.m.add_function("rt." + name, p, r)
         self.pending.append((idx, lambda i: self.finish(i, gen(self, len(p)))))
         return idx
 
-    def resolve_vt(self, x: str) -> bytes:
-        return {"i32": I32, "i64": I64, "bytes": W.ref_null(self.bytes_t),
-                "big": W.ref_null(self.big_t), "cursor": W.ref_null(self.cursor_t)}[x]
-
-    def typed_helper(self, kind: str, t: Ty, extra: object = None) -> int:
-        """Per-type helpers (codecs, list operations, storage access), generated once."""
+    def typed_helper(self, kind: str, t: Ty, extra: ir.StateVar | None = None) -> int:
         key = f"{kind}:{t}:{extra}"
         if key in self.helpers:
             return self.helpers[key]
-        from xinlian.lang import runtime
-
-        params, results, gen = runtime.typed_helper(self, kind, t, extra)
+        params, results, gen = wasm_helpers.typed_helper(self, kind, t, extra)
         idx = self.helpers[key] = self.m.add_function(key, params, results)
         self.pending.append((idx, lambda i: self.finish(i, gen(len(params)))))
         return idx
-
-    def codec(self, kind: str, t: Ty) -> int:
-        return self.typed_helper(kind, t)
-
-    def string_data(self, data: bytes) -> int:
-        if data not in self.strings:
-            self.strings[data] = len(self.strings)
-        return self.strings[data]
-
-    # --- small emitters -----------------------------------------------------------------------
-    def call(self, idx: int) -> None:
-        self.cur.code.op(0x10, W.uleb(idx))
-
-    def panic(self, code: int) -> None:
-        c = self.cur.code
-        c.i32(code)
-        c.op(0x24, W.uleb(self.panic_g))
-        c.op(0x00)
-
-    def panic_if(self, code: int) -> None:
-        """Pops an i32 condition; panics when it is non-zero."""
-        c = self.cur.code
-        c.op(0x04, BLOCK_VOID)
-        self.panic(code)
-        c.op(0x0B)
-
-    def put_writer_at0(self) -> None:
-        """Pops a writer; copies its bytes to memory at 0; pushes the length."""
-        self.call(self.helper("w_finish"))
-        c = self.cur.code
-        c.i32(0)
-        self.call(self.helper("mem_write"))
 
     # --- statements ---------------------------------------------------------------------------
     def stmts(self, body: list[ir.Stmt]) -> None:
@@ -333,116 +161,136 @@ class CodeGen:
         return idx
 
     def stmt(self, s: ir.Stmt) -> None:
-        c = self.cur.code
         if s.span is not None:
-            c.mark(s.span)
-        k = s.kind
-        if k in ("let", "set"):
+            self.cur.code.mark(s.span)
+        _STMT[type(s)](self, s)
+
+    def s_Let(self, s: ir.Let | ir.Set) -> None:
+        self.expr(s.args[0])
+        self.cur.code.op(0x21, W.uleb(self.var_index(s.var)))
+
+    s_Set = s_Let
+
+    def s_SStore(self, s: ir.SStore) -> None:
+        for a in s.args:
+            self.expr(a)
+        self.call(self.typed_helper("store", s.state.ty, s.state))
+
+    def s_FieldSet(self, s: ir.FieldSet) -> None:
+        obj, val = s.args
+        self.expr(obj)
+        self.expr(val)
+        self.cur.code.gc(0x05, self.gc_type(obj.ty), s.index)
+
+    def s_IndexSet(self, s: ir.IndexSet) -> None:
+        base, idx, val = s.args
+        self.expr(base)
+        self.expr(idx)
+        self.cur.code.op(0xA7)
+        self.expr(val)
+        self.call(self.typed_helper("set", base.ty))
+
+    def s_MapSet(self, s: ir.MapSet) -> None:
+        for a in s.args:
+            self.expr(a)
+        self.call(self.typed_helper("map_set", s.args[0].ty))
+
+    def s_Push(self, s: ir.Push) -> None:
+        lst, val = s.args
+        self.expr(lst)
+        self.expr(val)
+        self.call(self.typed_helper("push", lst.ty))
+
+    def s_ExprStmt(self, s: ir.ExprStmt) -> None:
+        e = s.args[0]
+        self.expr(e)
+        if e.ty != UNIT:
+            self.cur.code.op(0x1A)
+
+    def s_If(self, s: ir.If) -> None:
+        c = self.cur.code
+        self.expr(s.args[0])
+        c.op(0x04, BLOCK_VOID)
+        self.cur.labels.append("if")
+        self.stmts(s.body)
+        if s.orelse:
+            c.op(0x05)
+            self.stmts(s.orelse)
+        c.op(0x0B)
+        self.cur.labels.pop()
+
+    def s_Loop(self, s: ir.Loop) -> None:
+        c = self.cur.code
+        c.op(0x02, BLOCK_VOID)
+        self.cur.labels.append("break")
+        c.op(0x03, BLOCK_VOID)
+        self.cur.labels.append("top")
+        cond = s.args[0]
+        if not (isinstance(cond, ir.Const) and cond.value is True):
+            self.expr(cond)
+            c.op(0x45, 0x0D, W.uleb(1))  # i32.eqz; br_if break
+        c.op(0x02, BLOCK_VOID)
+        self.cur.labels.append("continue")
+        self.stmts(s.body)
+        c.op(0x0B)
+        self.cur.labels.pop()
+        self.stmts(s.step)
+        c.op(0x0C, W.uleb(0))
+        c.op(0x0B)
+        self.cur.labels.pop()
+        c.op(0x0B)
+        self.cur.labels.pop()
+
+    def s_Break(self, s: ir.Break) -> None:
+        self.cur.code.op(0x0C, W.uleb(self.cur.depth("break")))
+
+    def s_Continue(self, s: ir.Continue) -> None:
+        self.cur.code.op(0x0C, W.uleb(self.cur.depth("continue")))
+
+    def s_Return(self, s: ir.Return) -> None:
+        if s.args:
             self.expr(s.args[0])
-            assert isinstance(s.data, ir.Var)
-            c.op(0x21, W.uleb(self.var_index(s.data)))
-        elif k == "sstore":
-            st = s.data
-            assert isinstance(st, ir.StateVar)
-            for a in s.args:
-                self.expr(a)
-            self.call(self.typed_helper("store", st.ty, st))
-        elif k == "field_set":
-            obj, val = s.args
-            self.expr(obj)
-            self.expr(val)
-            c.gc(0x05, self.gc_type(obj.ty), int(s.data))  # type: ignore[call-overload]
-        elif k == "index_set":
-            base, idx, val = s.args
-            self.expr(base)
-            self.expr(idx)
-            c.op(0xA7)
-            self.expr(val)
-            self.call(self.typed_helper("set", base.ty))
-        elif k == "map_set":
-            for a in s.args:
-                self.expr(a)
-            self.call(self.typed_helper("map_set", s.args[0].ty))
-        elif k == "push":
-            lst, val = s.args
-            self.expr(lst)
-            self.expr(val)
-            self.call(self.typed_helper("push", lst.ty))
-        elif k == "expr":
-            e = s.args[0]
-            self.expr(e)
-            if e.ty != UNIT:
-                c.op(0x1A)
-        elif k == "if":
-            self.expr(s.args[0])
-            c.op(0x04, BLOCK_VOID)
-            self.cur.labels.append("if")
-            self.stmts(s.body)
-            if s.orelse:
-                c.op(0x05)
-                self.stmts(s.orelse)
-            c.op(0x0B)
-            self.cur.labels.pop()
-        elif k == "loop":
-            c.op(0x02, BLOCK_VOID)
-            self.cur.labels.append("break")
-            c.op(0x03, BLOCK_VOID)
-            self.cur.labels.append("top")
-            cond = s.args[0]
-            if not (cond.kind == "const" and cond.data is True):
-                self.expr(cond)
-                c.op(0x45, 0x0D, W.uleb(1))  # i32.eqz; br_if break
-            c.op(0x02, BLOCK_VOID)
-            self.cur.labels.append("continue")
-            self.stmts(s.body)
-            c.op(0x0B)
-            self.cur.labels.pop()
-            self.stmts(s.step)
-            c.op(0x0C, W.uleb(0))
-            c.op(0x0B)
-            self.cur.labels.pop()
-            c.op(0x0B)
-            self.cur.labels.pop()
-        elif k == "break":
-            c.op(0x0C, W.uleb(self.cur.depth("break")))
-        elif k == "continue":
-            c.op(0x0C, W.uleb(self.cur.depth("continue")))
-        elif k == "return":
-            if s.args:
-                self.expr(s.args[0])
-            c.op(0x0F)
-        elif k in ("emit", "revert"):
-            w = self.encode_values(s.args)
-            c.op(0x20, W.uleb(w))
-            self.cur.release(W.ref_null(self.cursor_t), w)
-            self.put_writer_at0()
-            ln = self.cur.scratch(I32)
-            c.op(0x21, W.uleb(ln))
-            c.i32(int(s.data))  # type: ignore[call-overload]
-            c.i32(0)
-            c.op(0x20, W.uleb(ln))
-            self.cur.release(I32, ln)
-            self.call(self.imports[k])
-            if k == "revert":
-                c.op(0x00)
-        elif k == "panic":
-            self.panic(int(s.data))  # type: ignore[call-overload]
-        elif k == "try":
-            self.try_stmt(s)
-        elif k == "async":
-            call = s.args[0]
-            w = self.ext_call_buffer(call, extra=str(s.data).encode())
-            c.op(0x20, W.uleb(w))
-            self.cur.release(W.ref_null(self.cursor_t), w)
-            self.put_writer_at0()
-            ln = self.cur.scratch(I32)
-            c.op(0x21, W.uleb(ln))
-            c.i32(0)
-            c.op(0x20, W.uleb(ln))
-            self.cur.release(I32, ln)
-            self.call(self.imports["async_call"])
-        else:
-            raise AssertionError(f"unknown statement {k}")
+        self.cur.code.op(0x0F)
+
+    def s_Emit(self, s: ir.Emit) -> None:
+        self.log_call(s.args, s.event, "emit")
+
+    def s_Revert(self, s: ir.Revert) -> None:
+        self.log_call(s.args, s.error, "revert")
+        self.cur.code.op(0x00)
+
+    def log_call(self, values: list[ir.Expr], index: int, host: str) -> None:
+        """Call the `emit` or `revert` host import with `index` and the encoded values."""
+        c = self.cur.code
+        w = self.encode_values(values)
+        c.op(0x20, W.uleb(w))
+        self.cur.release(W.ref_null(self.cursor_t), w)
+        self.put_writer_at0()
+        ln = self.cur.scratch(I32)
+        c.op(0x21, W.uleb(ln))
+        c.i32(index)
+        c.i32(0)
+        c.op(0x20, W.uleb(ln))
+        self.cur.release(I32, ln)
+        self.call(self.imports[host])
+
+    def s_Panic(self, s: ir.Panic) -> None:
+        self.panic(s.code)
+
+    def s_Async(self, s: ir.Async) -> None:
+        c = self.cur.code
+        call = s.args[0]
+        assert isinstance(call, ir.ExtCall)
+        w = self.ext_call_buffer(call, extra=s.callback.encode())
+        c.op(0x20, W.uleb(w))
+        self.cur.release(W.ref_null(self.cursor_t), w)
+        self.put_writer_at0()
+        ln = self.cur.scratch(I32)
+        c.op(0x21, W.uleb(ln))
+        c.i32(0)
+        c.op(0x20, W.uleb(ln))
+        self.cur.release(I32, ln)
+        self.call(self.imports["async_call"])
 
     def encode_values(self, values: list[ir.Expr]) -> int:
         """A fresh writer (in a scratch local) holding the encodings of `values`."""
@@ -456,37 +304,34 @@ class CodeGen:
             self.call(self.codec("enc", v.ty))
         return w
 
-    def ext_call_buffer(self, call: ir.Expr, extra: bytes | None = None) -> int:
+    def ext_call_buffer(self, call: ir.ExtCall, extra: bytes | None = None) -> int:
         """Writer with: address, method name, encoded args (as bytes), [callback name]."""
         c = self.cur.code
         addr, *args = call.args
-        method = call.data[1]  # type: ignore[index]
         inner = self.encode_values(args)
         c.op(0x20, W.uleb(inner))
         self.call(self.helper("w_finish"))
         self.cur.release(W.ref_null(self.cursor_t), inner)
         argbytes = self.cur.scratch(W.ref_null(self.bytes_t))
         c.op(0x21, W.uleb(argbytes))
-        placeholder = ir.Expr("local", BYTES, data=None)  # the encoded arguments
-        parts = [addr, ir.Expr("const", STRING, data=str(method).encode()), placeholder]
         w = self.cur.scratch(W.ref_null(self.cursor_t))
         self.call(self.helper("w_new"))
         c.op(0x21, W.uleb(w))
-        for p in parts:
+        for p in (addr, ir.Const(STRING, call.method.encode())):
             c.op(0x20, W.uleb(w))
-            if p is placeholder:
-                c.op(0x20, W.uleb(argbytes))
-            else:
-                self.expr(p)
+            self.expr(p)
             self.call(self.codec("enc", p.ty))
+        c.op(0x20, W.uleb(w))
+        c.op(0x20, W.uleb(argbytes))  # the encoded arguments
+        self.call(self.codec("enc", BYTES))
         self.cur.release(W.ref_null(self.bytes_t), argbytes)
         if extra is not None:
             c.op(0x20, W.uleb(w))
-            self.expr(ir.Expr("const", STRING, data=extra))
+            self.expr(ir.Const(STRING, extra))
             self.call(self.codec("enc", STRING))
         return w
 
-    def raw_ext_call(self, call: ir.Expr) -> None:
+    def raw_ext_call(self, call: ir.ExtCall) -> None:
         """Pushes the host status: >= 0 is the result length, < 0 encodes -(error len + 1)."""
         c = self.cur.code
         w = self.ext_call_buffer(call)
@@ -508,11 +353,10 @@ class CodeGen:
         self.call(self.helper("host_reader"))
         self.call(self.codec("dec", ty))
 
-    def try_stmt(self, s: ir.Stmt) -> None:
+    def s_Try(self, s: ir.Try) -> None:
         c = self.cur.code
         call = s.args[0]
-        var: ir.Var | None = s.data[0]  # type: ignore[index]
-        err_var: ir.Var | None = s.data[1]  # type: ignore[index]
+        assert isinstance(call, ir.ExtCall)
         st = self.cur.scratch(I32)
         self.raw_ext_call(call)
         c.op(0x22, W.uleb(st))
@@ -520,18 +364,18 @@ class CodeGen:
         c.op(0x4E)  # i32.ge_s
         c.op(0x04, BLOCK_VOID)
         self.cur.labels.append("if")
-        if var is not None:
+        if s.var is not None:
             c.op(0x20, W.uleb(st))
             self.decode_ret(call.ty)
-            c.op(0x21, W.uleb(self.var_index(var)))
+            c.op(0x21, W.uleb(self.var_index(s.var)))
         self.stmts(s.body)
         c.op(0x05)
-        if err_var is not None:
+        if s.err_var is not None:
             c.i32(-1)
             c.op(0x20, W.uleb(st))
             c.op(0x6B)  # -1 - st = error length
             self.call(self.helper("host_bytes"))
-            c.op(0x21, W.uleb(self.var_index(err_var)))
+            c.op(0x21, W.uleb(self.var_index(s.err_var)))
         self.cur.release(I32, st)
         self.stmts(s.orelse)
         c.op(0x0B)
@@ -539,184 +383,214 @@ class CodeGen:
 
     # --- expressions ----------------------------------------------------------------------------
     def expr(self, e: ir.Expr) -> None:
+        _EXPR[type(e)](self, e)
+
+    def mark(self, e: ir.Expr) -> None:
+        """Map the next instruction to `e`'s source position (for fault locations)."""
+        if e.span is not None:
+            self.cur.code.mark(e.span)
+
+    def e_Const(self, e: ir.Const) -> None:
+        self.const(e.ty, e.value)
+
+    def e_Local(self, e: ir.Local) -> None:
+        self.cur.code.op(0x20, W.uleb(self.var_index(e.var)))
+
+    def e_Bin(self, e: ir.Bin) -> None:
+        self.mark(e)
+        arith.binary(self, e)
+
+    def e_Not(self, e: ir.Not) -> None:
+        self.expr(e.args[0])
+        self.cur.code.op(0x45)
+
+    def e_And(self, e: ir.And) -> None:
         c = self.cur.code
-        k = e.kind
-        if k == "const":
-            self.const(e.ty, e.data)
-        elif k == "local":
-            assert isinstance(e.data, ir.Var)
-            c.op(0x20, W.uleb(self.var_index(e.data)))
-        elif k == "bin":
-            if e.span is not None:
-                c.mark(e.span)
-            from xinlian.lang import arith
+        self.expr(e.args[0])
+        c.op(0x04, I32)
+        self.expr(e.args[1])
+        c.op(0x05)
+        c.i32(0)
+        c.op(0x0B)
 
-            arith.binary(self, e)
-        elif k == "un":
-            self.expr(e.args[0])
-            c.op(0x45)
-        elif k in ("and", "or"):
-            self.expr(e.args[0])
-            c.op(0x04, I32)
-            if k == "and":
-                self.expr(e.args[1])
-                c.op(0x05)
-                c.i32(0)
-            else:
-                c.i32(1)
-                c.op(0x05)
-                self.expr(e.args[1])
-            c.op(0x0B)
-        elif k == "call":
-            for a in e.args:
-                self.expr(a)
-            if e.span is not None:
-                c.mark(e.span)
-            self.call(self.fn_index[str(e.data)])
-        elif k == "host":
-            self.host(e)
-        elif k == "sload":
-            st = e.data
-            assert isinstance(st, ir.StateVar)
-            for a in e.args:
-                self.expr(a)
-            self.call(self.typed_helper("load", st.ty, st))
-        elif k == "field":
-            self.expr(e.args[0])
-            c.gc(0x02, self.gc_type(e.args[0].ty), int(e.data))  # type: ignore[call-overload]
-        elif k == "index":
-            base, idx = e.args
-            self.expr(base)
-            self.expr(idx)
-            c.op(0xA7)  # i32.wrap_i64
-            if e.span is not None:
-                c.mark(e.span)
-            if base.ty == BYTES:
-                self.call(self.helper("byte_at"))
-                c.op(0xAD)  # i64.extend_i32_u
-            else:
-                self.call(self.typed_helper("get", base.ty))
-        elif k == "len":
-            self.expr(e.args[0])
-            t = e.args[0].ty
-            if isinstance(t, ListTy):
-                c.gc(0x02, self.gc_type(t), 0)
-            else:
-                c.gc(0x0F)
-            c.op(0xAD)
-        elif k == "new_struct":
-            for a in e.args:
-                self.expr(a)
-            c.gc(0x00, self.gc_type(e.ty))
-        elif k in ("new_list", "new_array"):
-            elem = e.ty.elem  # type: ignore[attr-defined]
-            arr = self.gc_type(ArrayTy(elem, 0))
-            if k == "new_list":
-                c.i32(len(e.args))
-            for a in e.args:
-                self.expr(a)
-            c.gc(0x08, arr, len(e.args))
-            if k == "new_list":
-                c.gc(0x00, self.gc_type(e.ty))
-        elif k == "cast":
-            if e.span is not None:
-                c.mark(e.span)
-            from xinlian.lang import arith
+    def e_Or(self, e: ir.Or) -> None:
+        c = self.cur.code
+        self.expr(e.args[0])
+        c.op(0x04, I32)
+        c.i32(1)
+        c.op(0x05)
+        self.expr(e.args[1])
+        c.op(0x0B)
 
-            arith.cast(self, e.args[0], e.ty)
-        elif k == "opt_wrap":
-            self.expr(e.args[0])
-            c.gc(0x00, self.gc_type(e.ty))
-        elif k == "opt_none":
-            c.op(0xD0, W.sleb(self.gc_type(e.ty)))
-        elif k == "is_some":
-            self.expr(e.args[0])
-            c.op(0xD1, 0x45)
-        elif k in ("unwrap", "unwrap_or"):
-            opt = e.args[0]
-            ot = self.gc_type(opt.ty)
-            tmp = self.cur.scratch(W.ref_null(ot))
-            self.expr(opt)
-            c.op(0x22, W.uleb(tmp), 0xD1)
-            if k == "unwrap":
-                if e.span is not None:
-                    c.mark(e.span)
-                self.panic_if(ir.PANIC_UNWRAP)
-                c.op(0x20, W.uleb(tmp))
-                c.gc(0x02, ot, 0)
-            else:
-                c.op(0x04, self.vt(e.ty))
-                self.expr(e.args[1])
-                c.op(0x05, 0x20, W.uleb(tmp))
-                c.gc(0x02, ot, 0)
-                c.op(0x0B)
-            self.cur.release(W.ref_null(ot), tmp)
-        elif k == "ext_call":
-            st = self.cur.scratch(I32)
-            self.raw_ext_call(e)
-            c.op(0x22, W.uleb(st))
-            c.i32(0)
-            c.op(0x48)  # i32.lt_s
-            c.op(0x04, BLOCK_VOID)
-            self.call(self.imports["bubble"])
-            c.op(0x00, 0x0B)
-            if e.ty != UNIT:
-                c.op(0x20, W.uleb(st))
-                self.decode_ret(e.ty)
-            self.cur.release(I32, st)
-        elif k == "new_map":
-            self.call(self.typed_helper("map_new", e.ty))
-        elif k in ("map_get", "map_has", "map_entry"):
-            for a in e.args:
-                self.expr(a)
-            self.call(self.typed_helper(k, e.args[0].ty))
-        elif k == "map_items":
-            self.expr(e.args[0])
-            kind = "map_keys" if e.data == 1 else "map_values"
-            self.call(self.typed_helper(kind, e.args[0].ty))
-        elif k == "map_len":
-            self.expr(e.args[0])
-            c.gc(0x02, self.gc_type(e.args[0].ty), 0)
-            c.op(0xAD)
-        elif k == "slice":
-            base, lo, hi = e.args
-            self.expr(base)
-            self.expr(lo)
-            c.op(0xA7)
-            self.expr(hi)
-            c.op(0xA7)
-            if e.span is not None:
-                c.mark(e.span)
-            self.call(self.helper("slice"))
-        elif k == "to_string":
-            self.expr(e.args[0])
-            t = e.args[0].ty
-            assert isinstance(t, IntTy)
-            c.i32(1 if t.signed else 0)
-            self.call(self.helper("int_to_string"))
-        elif k == "encode":
-            w = self.encode_values(e.args)
-            c.op(0x20, W.uleb(w))
-            self.cur.release(W.ref_null(self.cursor_t), w)
-            self.call(self.helper("w_finish"))
-        elif k == "decode":
-            self.expr(e.args[0])
-            if e.span is not None:
-                c.mark(e.span)
-            self.call(self.typed_helper("decode_all", e.ty))
-        elif k == "pop":
-            self.expr(e.args[0])
-            if e.span is not None:
-                c.mark(e.span)
-            self.call(self.typed_helper("pop", e.args[0].ty))
-        elif k == "seq":
-            self.stmts(e.data)  # type: ignore[arg-type]
-            for a in e.args:
-                self.expr(a)
+    def e_Call(self, e: ir.Call) -> None:
+        for a in e.args:
+            self.expr(a)
+        self.mark(e)
+        self.call(self.fn_index[e.fn])
+
+    def e_SLoad(self, e: ir.SLoad) -> None:
+        for a in e.args:
+            self.expr(a)
+        self.call(self.typed_helper("load", e.state.ty, e.state))
+
+    def e_Field(self, e: ir.Field) -> None:
+        self.expr(e.args[0])
+        self.cur.code.gc(0x02, self.gc_type(e.args[0].ty), e.index)
+
+    def e_Index(self, e: ir.Index) -> None:
+        c = self.cur.code
+        base, idx = e.args
+        self.expr(base)
+        self.expr(idx)
+        c.op(0xA7)  # i32.wrap_i64
+        self.mark(e)
+        if base.ty == BYTES:
+            self.call(self.helper("byte_at"))
+            c.op(0xAD)  # i64.extend_i32_u
         else:
-            raise AssertionError(f"unknown expression {k}")
+            self.call(self.typed_helper("get", base.ty))
 
-    def const(self, t: Ty, v: object) -> None:
+    def e_Len(self, e: ir.Len) -> None:
+        c = self.cur.code
+        self.expr(e.args[0])
+        t = e.args[0].ty
+        if isinstance(t, ListTy):
+            c.gc(0x02, self.gc_type(t), 0)
+        else:
+            c.gc(0x0F)
+        c.op(0xAD)
+
+    def e_NewStruct(self, e: ir.NewStruct) -> None:
+        for a in e.args:
+            self.expr(a)
+        self.cur.code.gc(0x00, self.gc_type(e.ty))
+
+    def e_NewList(self, e: ir.NewList | ir.NewArray) -> None:
+        c = self.cur.code
+        is_list = isinstance(e, ir.NewList)
+        assert isinstance(e.ty, ListTy | ArrayTy)
+        arr = self.gc_type(ArrayTy(e.ty.elem, 0))
+        if is_list:
+            c.i32(len(e.args))
+        for a in e.args:
+            self.expr(a)
+        c.gc(0x08, arr, len(e.args))
+        if is_list:
+            c.gc(0x00, self.gc_type(e.ty))
+
+    e_NewArray = e_NewList
+
+    def e_Cast(self, e: ir.Cast) -> None:
+        self.mark(e)
+        arith.cast(self, e.args[0], e.ty)
+
+    def e_OptWrap(self, e: ir.OptWrap) -> None:
+        self.expr(e.args[0])
+        self.cur.code.gc(0x00, self.gc_type(e.ty))
+
+    def e_OptNone(self, e: ir.OptNone) -> None:
+        self.cur.code.op(0xD0, W.sleb(self.gc_type(e.ty)))
+
+    def e_IsSome(self, e: ir.IsSome) -> None:
+        self.expr(e.args[0])
+        self.cur.code.op(0xD1, 0x45)
+
+    def e_Unwrap(self, e: ir.Unwrap | ir.UnwrapOr) -> None:
+        c = self.cur.code
+        opt = e.args[0]
+        ot = self.gc_type(opt.ty)
+        tmp = self.cur.scratch(W.ref_null(ot))
+        self.expr(opt)
+        c.op(0x22, W.uleb(tmp), 0xD1)
+        if isinstance(e, ir.Unwrap):
+            self.mark(e)
+            self.panic_if(ir.PANIC_UNWRAP)
+            c.op(0x20, W.uleb(tmp))
+            c.gc(0x02, ot, 0)
+        else:
+            c.op(0x04, self.vt(e.ty))
+            self.expr(e.args[1])
+            c.op(0x05, 0x20, W.uleb(tmp))
+            c.gc(0x02, ot, 0)
+            c.op(0x0B)
+        self.cur.release(W.ref_null(ot), tmp)
+
+    e_UnwrapOr = e_Unwrap
+
+    def e_ExtCall(self, e: ir.ExtCall) -> None:
+        c = self.cur.code
+        st = self.cur.scratch(I32)
+        self.raw_ext_call(e)
+        c.op(0x22, W.uleb(st))
+        c.i32(0)
+        c.op(0x48)  # i32.lt_s
+        c.op(0x04, BLOCK_VOID)
+        self.call(self.imports["bubble"])
+        c.op(0x00, 0x0B)
+        if e.ty != UNIT:
+            c.op(0x20, W.uleb(st))
+            self.decode_ret(e.ty)
+        self.cur.release(I32, st)
+
+    def e_NewMap(self, e: ir.NewMap) -> None:
+        self.call(self.typed_helper("map_new", e.ty))
+
+    def e_MapGet(self, e: ir.MapGet | ir.MapHas | ir.MapEntry) -> None:
+        for a in e.args:
+            self.expr(a)
+        self.call(self.typed_helper(_MAP_ACCESS[type(e)], e.args[0].ty))
+
+    e_MapHas = e_MapEntry = e_MapGet
+
+    def e_MapItems(self, e: ir.MapItems) -> None:
+        self.expr(e.args[0])
+        self.call(self.typed_helper("map_values" if e.values else "map_keys", e.args[0].ty))
+
+    def e_MapLen(self, e: ir.MapLen) -> None:
+        self.expr(e.args[0])
+        self.cur.code.gc(0x02, self.gc_type(e.args[0].ty), 0)
+        self.cur.code.op(0xAD)
+
+    def e_Slice(self, e: ir.Slice) -> None:
+        c = self.cur.code
+        base, lo, hi = e.args
+        self.expr(base)
+        self.expr(lo)
+        c.op(0xA7)
+        self.expr(hi)
+        c.op(0xA7)
+        self.mark(e)
+        self.call(self.helper("slice"))
+
+    def e_ToString(self, e: ir.ToString) -> None:
+        self.expr(e.args[0])
+        t = e.args[0].ty
+        assert isinstance(t, IntTy)
+        self.cur.code.i32(1 if t.signed else 0)
+        self.call(self.helper("int_to_string"))
+
+    def e_Encode(self, e: ir.Encode) -> None:
+        w = self.encode_values(e.args)
+        self.cur.code.op(0x20, W.uleb(w))
+        self.cur.release(W.ref_null(self.cursor_t), w)
+        self.call(self.helper("w_finish"))
+
+    def e_Decode(self, e: ir.Decode) -> None:
+        self.expr(e.args[0])
+        self.mark(e)
+        self.call(self.typed_helper("decode_all", e.ty))
+
+    def e_Pop(self, e: ir.Pop) -> None:
+        self.expr(e.args[0])
+        self.mark(e)
+        self.call(self.typed_helper("pop", e.args[0].ty))
+
+    def e_Seq(self, e: ir.Seq) -> None:
+        self.stmts(e.stmts)
+        for a in e.args:
+            self.expr(a)
+
+    def const(self, t: Ty, v: int | bytes) -> None:
         c = self.cur.code
         if isinstance(t, IntTy):
             assert isinstance(v, int)
@@ -730,7 +604,8 @@ class CodeGen:
         elif t == BOOL:
             c.i32(1 if v else 0)
         elif isinstance(t, EnumTy):
-            c.i32(int(v))  # type: ignore[call-overload]
+            assert isinstance(v, int)
+            c.i32(v)
         elif t in (BYTES, STRING, ADDRESS):
             assert isinstance(v, bytes)
             c.i32(0)
@@ -739,9 +614,9 @@ class CodeGen:
         else:
             raise AssertionError(f"no constant of type {t}")
 
-    def host(self, e: ir.Expr) -> None:
+    def e_Host(self, e: ir.Host) -> None:
         c = self.cur.code
-        name = str(e.data)
+        name = e.name
         if name in ("caller", "self_address"):
             which = 0 if name == "caller" else 1
             g = self.context_g[which]
@@ -786,6 +661,15 @@ class CodeGen:
             raise AssertionError(f"unknown builtin {name}")
 
 
+
+_MAP_ACCESS: dict[type[ir.Expr], str] = {ir.MapGet: "map_get", ir.MapHas: "map_has",
+                                         ir.MapEntry: "map_entry"}
+# every IR node class has its generator: a class without one fails here, at import
+_STMT: dict[type[ir.Stmt], Callable[[CodeGen, Any], None]] = {
+    cls: getattr(CodeGen, "s_" + cls.__name__) for cls in ir.Stmt.__subclasses__()}
+_EXPR: dict[type[ir.Expr], Callable[[CodeGen, Any], None]] = {
+    cls: getattr(CodeGen, "e_" + cls.__name__) for cls in ir.Expr.__subclasses__()}
+
+
 def generate(prog: ir.Program) -> Output:
     return CodeGen(prog).generate()
-

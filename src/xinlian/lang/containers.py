@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from xinlian.lang import ir
 from xinlian.lang import wasm as W
+from xinlian.lang.arith import equal
 from xinlian.lang.asm import assemble
-from xinlian.lang.runtime import Env, fn_from_text, new_fn, panic_text
+from xinlian.lang.emitter import (
+    Emitter,
+    Env,
+    FnBuilder,
+    TypedHelper,
+    fn_from_text,
+    new_fn,
+    panic_text,
+)
 from xinlian.lang.types import (
     ArrayTy,
     ListTy,
@@ -16,12 +22,8 @@ from xinlian.lang.types import (
     Ty,
 )
 
-if TYPE_CHECKING:
-    from xinlian.lang.codegen import CodeGen, FnBuilder
 
-
-def list_helper(cg: CodeGen, kind: str, t: Ty
-                 ) -> tuple[list[bytes], list[bytes], Callable[[int], FnBuilder]]:
+def list_helper(cg: Emitter, kind: str, t: Ty) -> TypedHelper:
     assert isinstance(t, ListTy | ArrayTy)
     arr = cg.gc_type(ArrayTy(t.elem, 0))
     et = cg.vt(t.elem)
@@ -83,9 +85,7 @@ def list_helper(cg: CodeGen, kind: str, t: Ty
             struct.set {lt} 0"""
 
         def gen_push(n: int) -> FnBuilder:
-            from xinlian.lang.codegen import FnBuilder
-
-            f = FnBuilder(W.Function(0, ""), n)
+            f = new_fn(n)
             f.local(W.I32, "len")
             f.local(W.ref_null(arr), "data")
             f.local(W.ref_null(arr), "grown")
@@ -111,23 +111,18 @@ def list_helper(cg: CodeGen, kind: str, t: Ty
         array.get {arr}"""
 
     def gen_pop(n: int) -> FnBuilder:
-        from xinlian.lang.codegen import FnBuilder
-
-        f = FnBuilder(W.Function(0, ""), n)
+        f = new_fn(n)
         f.local(W.I32, "len")
         assemble(f.code, text, Env(cg))
         return f
     return [me], [et], gen_pop
 
 
-def map_helper(cg: CodeGen, kind: str, t: Ty
-                ) -> tuple[list[bytes], list[bytes], Callable[[int], FnBuilder]]:
+def map_helper(cg: Emitter, kind: str, t: Ty) -> TypedHelper:
     """In-memory `map<K, V>`: an open-addressing hash table with linear probing. Slots
     hold a tag (0 = empty, else the key's hash with the low bit set), the key and the
     value; the table doubles when three quarters full. Hashes are FNV-1a over the key's
     canonical encoding, so layout and iteration are deterministic."""
-    from xinlian.lang.arith import equal
-
     assert isinstance(t, MapTy) or kind == "key_hash"
     me = cg.vt(t)
     if kind == "key_hash":  # (key) -> i32, never 0
@@ -159,7 +154,7 @@ def map_helper(cg: CodeGen, kind: str, t: Ty
         return [], [me], lambda n: fn_from_text(cg, n, text)
     if kind == "map_find":  # (m, k, tag) -> slot: where k is, or the empty slot for it
         def gen_find(n: int) -> FnBuilder:
-            f = new_fn(cg, n)
+            f = new_fn(n)
             cg.cur = f
             mask, i, cur, tg = (f.local(W.I32, "mask"), f.local(W.I32, "i"),
                                 f.local(W.I32, "t"), f.local(W.ref_null(tags), "tags"))
@@ -286,7 +281,7 @@ def map_helper(cg: CodeGen, kind: str, t: Ty
             end"""
 
         def gen_grow(n: int) -> FnBuilder:
-            f = new_fn(cg, n)
+            f = new_fn(n)
             for lt in (W.ref_null(tags), W.ref_null(ka), W.ref_null(va), W.I32, W.I32,
                        W.I32):
                 f.local(lt, "x")
@@ -415,7 +410,7 @@ def map_helper(cg: CodeGen, kind: str, t: Ty
             struct.new {lt}"""
 
         def gen_items(n: int) -> FnBuilder:
-            f = new_fn(cg, n)
+            f = new_fn(n)
             f.local(W.ref_null(arr), "out")
             f.local(W.I32, "i")
             f.local(W.I32, "n")

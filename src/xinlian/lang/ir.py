@@ -1,30 +1,25 @@
 """The Qi intermediate representation: typed, structured trees.
 
-The checker produces it, the optimiser rewrites it and the code generator walks it. Nodes
-are deliberately generic (`kind` + children + `data`) so that passes can traverse every
-node without knowing each kind. Expression kinds:
+The checker produces it, the optimiser rewrites it and the code generator walks it. Each
+node kind is its own class, carrying its own typed fields; every node also keeps its child
+expressions in `args` (and a statement its nested statement lists in `blocks()`), so that
+passes can traverse every node without knowing each kind. `args` holds, per class:
 
-    const(data=value)  local(data=Var)  bin(data=op)  un(data=op)  and  or
-    call(data=fn name)  host(data=builtin name)  sload(data=StateVar, args=map keys)
-    field(data=index)  index  len  new_struct  new_list  new_array  cast  opt_wrap
-    opt_none  unwrap  unwrap_or  is_some  ext_call(data=(iface, method))  pop
-    seq(data=statements run first, args=[] or [result])  encode  decode
-    new_map  map_get(args=[map, key])  map_has  map_entry (get, inserting the zero value)
-    map_len  map_items(data=1 keys / 2 values)  slice(args=[bytes, start, end])  to_string
-
-Statement kinds:
-
-    let/set(data=Var, args=[value])  sstore(data=StateVar, args=[*keys, value])
-    field_set(data=index, args=[obj, value])  index_set(args=[base, index, value])
-    push(args=[list, value])  map_set(args=[map, key, value])  expr  if(args=[cond], body, orelse)
-    loop(args=[cond], body, step)  break  continue  return(args=[] or [value])
-    emit(data=event index)  revert(data=error index)  panic(data=code)
-    try(data=(var, err_var), args=[ext_call], body, orelse)  async(data=callback, args=[ext_call])
+    expressions:  Bin/And/Or [left, right]   Not/Field/Len/Cast/OptWrap/IsSome/Unwrap/Pop/
+                  ToString/MapLen/MapItems [operand]   UnwrapOr [optional, default]
+                  Call/Host/NewStruct/NewList/NewArray/Encode [arguments or items]
+                  SLoad [map keys]   Index/MapGet/MapHas/MapEntry [base, index or key]
+                  ExtCall [address, *arguments]   Decode [bytes]   Slice [bytes, start, end]
+                  Seq [] or [result] (its statements run first)
+    statements:   Let/Set [value]   SStore [*keys, value]   FieldSet [object, value]
+                  IndexSet [base, index, value]   Push [list, value]   MapSet [map, key, value]
+                  ExprStmt [expression]   If/Loop [condition]   Return [] or [value]
+                  Emit/Revert [values]   Try/Async [ExtCall]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from xinlian.lang.errors import Span
@@ -38,6 +33,8 @@ PANIC_ASSERT = 4
 PANIC_CAST = 5
 PANIC_ENCODING = 6
 PANIC_EMPTY = 7
+PANIC_MEMORY = 8  # the engine reports these two as their own errors, not by PANIC_NAMES
+PANIC_DIVZERO = 9
 PANIC_NAMES = {PANIC_OVERFLOW: "arithmetic overflow", PANIC_BOUNDS: "index out of bounds",
                PANIC_UNWRAP: "unwrap of none", PANIC_ASSERT: "assertion failed",
                PANIC_CAST: "value out of range for conversion", PANIC_ENCODING: "bad encoding",
@@ -59,24 +56,318 @@ class StateVar:
     indexed: bool = False
 
 
-@dataclass(eq=False)
+# --- expressions ---------------------------------------------------------------------------
+@dataclass(eq=False, slots=True)
 class Expr:
-    kind: str
+    """An expression of type `ty`; subclasses name the operation."""
+
     ty: Ty
-    args: list[Expr] = field(default_factory=list)
-    data: object = None
-    span: Span | None = None
+    args: list[Expr] = field(default_factory=list, kw_only=True)
+    span: Span | None = field(default=None, kw_only=True)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
+class Const(Expr):
+    value: int | bytes  # bool and enum variants are ints
+
+
+@dataclass(eq=False, slots=True)
+class Local(Expr):
+    var: Var
+
+
+@dataclass(eq=False, slots=True)
+class Bin(Expr):
+    op: str  # arithmetic, bitwise, comparison, "+wrap" or "concat"
+
+
+@dataclass(eq=False, slots=True)
+class Not(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class And(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Or(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Call(Expr):
+    fn: str
+
+
+@dataclass(eq=False, slots=True)
+class Host(Expr):
+    name: str  # the builtin
+
+
+@dataclass(eq=False, slots=True)
+class SLoad(Expr):
+    state: StateVar
+
+
+@dataclass(eq=False, slots=True)
+class Field(Expr):
+    index: int
+
+
+@dataclass(eq=False, slots=True)
+class Index(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Len(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class NewStruct(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class NewList(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class NewArray(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Cast(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class OptWrap(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class OptNone(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class IsSome(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Unwrap(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class UnwrapOr(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class ExtCall(Expr):
+    iface: str
+    method: str
+
+
+@dataclass(eq=False, slots=True)
+class Pop(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Seq(Expr):
+    stmts: list[Stmt]  # run before the result (if any) is evaluated
+
+
+@dataclass(eq=False, slots=True)
+class Encode(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Decode(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class NewMap(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class MapGet(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class MapHas(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class MapEntry(Expr):
+    """Get, inserting the zero value when the key is absent."""
+
+
+@dataclass(eq=False, slots=True)
+class MapLen(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class MapItems(Expr):
+    values: bool  # False: the keys
+
+
+@dataclass(eq=False, slots=True)
+class Slice(Expr):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class ToString(Expr):
+    pass
+
+
+# --- statements ----------------------------------------------------------------------------
+@dataclass(eq=False, slots=True)
 class Stmt:
-    kind: str
-    args: list[Expr] = field(default_factory=list)
+    """A statement; subclasses name it. Those with nested statement lists override
+    `blocks` and `map_blocks`."""
+
+    args: list[Expr] = field(default_factory=list, kw_only=True)
+    span: Span | None = field(default=None, kw_only=True)
+
+    def blocks(self) -> tuple[list[Stmt], ...]:
+        """The nested statement lists, in order."""
+        return ()
+
+    def map_blocks(self, f: Callable[[list[Stmt]], list[Stmt]]) -> None:
+        """Replace each nested statement list by `f` of it, in the order of `blocks`."""
+
+
+@dataclass(eq=False, slots=True)
+class Let(Stmt):
+    var: Var
+
+
+@dataclass(eq=False, slots=True)
+class Set(Stmt):
+    var: Var
+
+
+@dataclass(eq=False, slots=True)
+class SStore(Stmt):
+    state: StateVar
+
+
+@dataclass(eq=False, slots=True)
+class FieldSet(Stmt):
+    index: int
+
+
+@dataclass(eq=False, slots=True)
+class IndexSet(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Push(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class MapSet(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class ExprStmt(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class If(Stmt):
     body: list[Stmt] = field(default_factory=list)
     orelse: list[Stmt] = field(default_factory=list)
-    step: list[Stmt] = field(default_factory=list)
-    data: object = None
-    span: Span | None = None
+
+    def blocks(self) -> tuple[list[Stmt], ...]:
+        return (self.body, self.orelse)
+
+    def map_blocks(self, f: Callable[[list[Stmt]], list[Stmt]]) -> None:
+        self.body = f(self.body)
+        self.orelse = f(self.orelse)
+
+
+@dataclass(eq=False, slots=True)
+class Loop(Stmt):
+    body: list[Stmt] = field(default_factory=list)
+    step: list[Stmt] = field(default_factory=list)  # runs after the body and on `continue`
+
+    def blocks(self) -> tuple[list[Stmt], ...]:
+        return (self.body, self.step)
+
+    def map_blocks(self, f: Callable[[list[Stmt]], list[Stmt]]) -> None:
+        self.body = f(self.body)
+        self.step = f(self.step)
+
+
+@dataclass(eq=False, slots=True)
+class Break(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Return(Stmt):
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class Emit(Stmt):
+    event: int  # index into Program.events
+
+
+@dataclass(eq=False, slots=True)
+class Revert(Stmt):
+    error: int  # index into Program.errors
+
+
+@dataclass(eq=False, slots=True)
+class Panic(Stmt):
+    code: int  # one of PANIC_*
+
+
+@dataclass(eq=False, slots=True)
+class Try(Stmt):
+    var: Var | None  # receives the result on success
+    err_var: Var | None  # receives the error bytes on failure
+    body: list[Stmt] = field(default_factory=list)
+    orelse: list[Stmt] = field(default_factory=list)
+
+    def blocks(self) -> tuple[list[Stmt], ...]:
+        return (self.body, self.orelse)
+
+    def map_blocks(self, f: Callable[[list[Stmt]], list[Stmt]]) -> None:
+        self.body = f(self.body)
+        self.orelse = f(self.orelse)
+
+
+@dataclass(eq=False, slots=True)
+class Async(Stmt):
+    callback: str
 
 
 @dataclass(eq=False)
@@ -127,6 +418,5 @@ def walk_exprs(e: Expr) -> Iterator[Expr]:
 def walk_stmts(stmts: list[Stmt]) -> Iterator[Stmt]:
     for s in stmts:
         yield s
-        yield from walk_stmts(s.body)
-        yield from walk_stmts(s.orelse)
-        yield from walk_stmts(s.step)
+        for block in s.blocks():
+            yield from walk_stmts(block)

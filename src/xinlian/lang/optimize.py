@@ -10,6 +10,8 @@ between (no store to it, no call that might).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import TypeGuard
 
 from xinlian.lang import ir
 from xinlian.lang.types import BOOL, IntTy, Ty
@@ -29,8 +31,8 @@ def optimize(prog: ir.Program, level: int) -> None:
 
 
 # --- constant folding and dead code ---------------------------------------------------------
-def _const(e: ir.Expr) -> bool:
-    return e.kind == "const"
+def _const(e: ir.Expr | None) -> TypeGuard[ir.Const]:
+    return isinstance(e, ir.Const)
 
 
 def _fold_int(op: str, a: int, b: int, t: IntTy) -> int | None:
@@ -62,29 +64,31 @@ _CMP = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: 
 
 def fold(e: ir.Expr) -> ir.Expr:
     e.args = [fold(a) for a in e.args]
-    if e.kind == "seq":
-        e.data = _fold_block(e.data)  # type: ignore[arg-type]
+    if isinstance(e, ir.Seq):
+        e.stmts = _fold_block(e.stmts)
     a = e.args
-    if e.kind == "bin" and len(a) == 2 and _const(a[0]) and _const(a[1]):
-        x, y, op = a[0].data, a[1].data, str(e.data)
+    first = a[0] if a else None
+    if isinstance(e, ir.Bin) and len(a) == 2 and _const(a[0]) and _const(a[1]):
+        x, y, op = a[0].value, a[1].value, e.op
         if (op in _CMP and type(x) is type(y) and isinstance(x, int | bool | bytes)
                 and (op in ("==", "!=") or isinstance(x, int))):
-            return ir.Expr("const", BOOL, data=_CMP[op](x, y), span=e.span)
+            return ir.Const(BOOL, _CMP[op](x, y), span=e.span)
         t: Ty = a[0].ty
         if isinstance(t, IntTy) and isinstance(x, int) and isinstance(y, int):
             r = _fold_int(op, x, y, t)
             if r is not None:
-                return ir.Expr("const", e.ty, data=r, span=e.span)
-    if e.kind == "un" and _const(a[0]):
-        return ir.Expr("const", BOOL, data=not a[0].data, span=e.span)
-    if e.kind in ("and", "or") and _const(a[0]):
-        first = bool(a[0].data)
-        if e.kind == "and":
-            return a[1] if first else a[0]
-        return a[0] if first else a[1]
-    if e.kind == "cast" and _const(a[0]) and isinstance(e.ty, IntTy) \
-            and isinstance(a[0].data, int) and e.ty.min <= a[0].data <= e.ty.max:
-        return ir.Expr("const", e.ty, data=a[0].data, span=e.span)
+                return ir.Const(e.ty, r, span=e.span)
+    if not _const(first):
+        return e
+    if isinstance(e, ir.Not):
+        return ir.Const(BOOL, not first.value, span=e.span)
+    if isinstance(e, ir.And):
+        return a[1] if first.value else first
+    if isinstance(e, ir.Or):
+        return first if first.value else a[1]
+    if isinstance(e, ir.Cast) and isinstance(e.ty, IntTy) and isinstance(first.value, int) \
+            and e.ty.min <= first.value <= e.ty.max:
+        return ir.Const(e.ty, first.value, span=e.span)
     return e
 
 
@@ -92,15 +96,15 @@ def _fold_block(body: list[ir.Stmt]) -> list[ir.Stmt]:
     out: list[ir.Stmt] = []
     for s in body:
         s.args = [fold(a) for a in s.args]
-        s.body, s.orelse, s.step = _fold_block(s.body), _fold_block(s.orelse), \
-            _fold_block(s.step)
-        if s.kind == "if" and _const(s.args[0]):
-            out.extend(s.body if s.args[0].data else s.orelse)
-        elif s.kind == "loop" and _const(s.args[0]) and s.args[0].data is False:
+        s.map_blocks(_fold_block)
+        cond = s.args[0] if s.args else None
+        if isinstance(s, ir.If) and _const(cond):
+            out.extend(s.body if cond.value else s.orelse)
+        elif isinstance(s, ir.Loop) and _const(cond) and cond.value is False:
             pass
         else:
             out.append(s)
-        if s.kind in ("return", "break", "continue", "revert", "panic"):
+        if isinstance(s, ir.Return | ir.Break | ir.Continue | ir.Revert | ir.Panic):
             break  # the rest of the block cannot run
     return out
 
@@ -110,8 +114,8 @@ def _drop_unused(prog: ir.Program) -> None:
     roots = [n for n, f in prog.functions.items() if f.public or f.kind != "fn"]
     for f in prog.functions.values():
         for s in ir.walk_stmts(f.body):
-            if s.kind == "async":
-                roots.append(str(s.data))
+            if isinstance(s, ir.Async):
+                roots.append(s.callback)
     seen: set[str] = set()
     while roots:
         n = roots.pop()
@@ -130,51 +134,54 @@ def all_exprs(body: list[ir.Stmt]) -> Iterator[ir.Expr]:
         for a in s.args:
             for e in ir.walk_exprs(a):
                 yield e
-                if e.kind == "seq":
-                    yield from all_exprs(e.data)  # type: ignore[arg-type]
+                if isinstance(e, ir.Seq):
+                    yield from all_exprs(e.stmts)
 
 
 def _callees(fn: ir.Function) -> set[str]:
-    return {str(e.data) for e in all_exprs(fn.body) if e.kind == "call"}
+    return {e.fn for e in all_exprs(fn.body) if isinstance(e, ir.Call)}
 
 
 # --- inlining -----------------------------------------------------------------------------
 _INLINE_MAX_NODES = 12
+# expressions that keep a function from being inlined (effects, or statements inside)
+_NOT_INLINED = (ir.Call, ir.Seq, ir.Host, ir.ExtCall, ir.SLoad, ir.Pop)
 
 
 def _inline(prog: ir.Program) -> None:
     """Replace calls to small private single-`return` functions by their expression."""
     candidates: dict[str, ir.Function] = {}
     for name, f in prog.functions.items():
-        if f.public or f.kind != "fn" or len(f.body) != 1 or f.body[0].kind != "return":
+        if f.public or f.kind != "fn" or len(f.body) != 1 \
+                or not isinstance(f.body[0], ir.Return):
             continue
         if not f.body[0].args:
             continue
         e = f.body[0].args[0]
         nodes = list(ir.walk_exprs(e))
         if len(nodes) <= _INLINE_MAX_NODES and not any(
-                n.kind in ("call", "seq", "host", "ext_call", "sload", "pop") for n in nodes):
+                isinstance(n, _NOT_INLINED) for n in nodes):
             candidates[name] = f
 
     def subst(e: ir.Expr, mapping: dict[ir.Var, ir.Expr]) -> ir.Expr:
-        if e.kind == "local" and e.data in mapping:
-            return mapping[e.data]
-        return ir.Expr(e.kind, e.ty, [subst(a, mapping) for a in e.args], e.data, e.span)
+        if isinstance(e, ir.Local) and e.var in mapping:
+            return mapping[e.var]
+        return replace(e, args=[subst(a, mapping) for a in e.args])
 
     def rewrite(e: ir.Expr) -> ir.Expr:
         e.args = [rewrite(a) for a in e.args]
-        if e.kind == "call" and e.data in candidates:
-            f = candidates[str(e.data)]
+        if isinstance(e, ir.Call) and e.fn in candidates:
+            f = candidates[e.fn]
             body = f.body[0].args[0]
-            if all(a.kind in ("const", "local") for a in e.args):  # substitute directly
+            if all(isinstance(a, ir.Const | ir.Local) for a in e.args):  # substitute directly
                 return subst(body, dict(zip(f.params, e.args, strict=True)))
             # otherwise bind each argument once, in order, to a fresh local
             binds = [ir.Var(f"{f.name}.{p.name}", p.ty) for p in f.params]
-            lets = [ir.Stmt("let", [a], data=v, span=a.span)
+            lets: list[ir.Stmt] = [ir.Let(v, args=[a], span=a.span)
                     for v, a in zip(binds, e.args, strict=True)]
-            mapping = {p: ir.Expr("local", p.ty, data=v)
+            mapping: dict[ir.Var, ir.Expr] = {p: ir.Local(p.ty, v)
                        for p, v in zip(f.params, binds, strict=True)}
-            return ir.Expr("seq", e.ty, [subst(body, mapping)], lets, e.span)
+            return ir.Seq(e.ty, lets, args=[subst(body, mapping)], span=e.span)
         return e
 
     for f in prog.functions.values():
@@ -192,15 +199,15 @@ def _cache_state(fn: ir.Function) -> None:
         cache: dict[str, ir.Var] = {}
         out: list[ir.Stmt] = []
         for s in body:
-            s.body, s.orelse, s.step = block(s.body), block(s.orelse), block(s.step)
-            if s.kind in ("if", "loop", "try") or _may_write(s):
+            s.map_blocks(block)
+            if isinstance(s, ir.If | ir.Loop | ir.Try) or _may_write(s):
                 cache.clear()
             else:
                 hoisted: list[ir.Stmt] = []
                 s.args = [_replace_loads(a, cache, hoisted, counter) for a in s.args]
                 out.extend(hoisted)
-            if s.kind == "sstore" and isinstance(s.data, ir.StateVar):
-                cache.pop(s.data.name, None)
+            if isinstance(s, ir.SStore):
+                cache.pop(s.state.name, None)
             out.append(s)
         return out
 
@@ -211,9 +218,9 @@ def _may_write(s: ir.Stmt) -> bool:
     """Whether evaluating the statement's expressions might change state: a call, or a
     `seq` that stores (list `push`/`pop` on state)."""
     for e in all_exprs([s]):
-        if e.kind in ("call", "ext_call"):
+        if isinstance(e, ir.Call | ir.ExtCall):
             return True
-        if e.kind == "seq" and any(x.kind == "sstore" for x in ir.walk_stmts(e.data)):  # type: ignore[arg-type]
+        if isinstance(e, ir.Seq) and any(isinstance(x, ir.SStore) for x in ir.walk_stmts(e.stmts)):
             return True
     return False
 
@@ -222,17 +229,15 @@ def _replace_loads(e: ir.Expr, cache: dict[str, ir.Var], hoisted: list[ir.Stmt],
                    counter: list[int]) -> ir.Expr:
     """Reading earlier is safe: the caller checked nothing in the statement writes."""
     e.args = [_replace_loads(a, cache, hoisted, counter) for a in e.args]
-    if e.kind == "seq":  # inlined arguments
-        for inner in ir.walk_stmts(e.data):  # type: ignore[arg-type]
+    if isinstance(e, ir.Seq):  # inlined arguments
+        for inner in ir.walk_stmts(e.stmts):
             inner.args = [_replace_loads(a, cache, hoisted, counter) for a in inner.args]
-    if e.kind == "sload" and not e.args and isinstance(e.data, ir.StateVar) \
-            and isinstance(e.ty, IntTy | type(BOOL)):
-        st = e.data
+    if isinstance(e, ir.SLoad) and not e.args and isinstance(e.ty, IntTy | type(BOOL)):
+        st = e.state
         var = cache.get(st.name)
         if var is None:
             counter[0] += 1
             var = cache[st.name] = ir.Var(f"$cache{counter[0]}.{st.name}", e.ty)
-            hoisted.append(ir.Stmt("let", [ir.Expr("sload", e.ty, data=st, span=e.span)],
-                                   data=var, span=e.span))
-        return ir.Expr("local", e.ty, data=var, span=e.span)
+            hoisted.append(ir.Let(var, args=[ir.SLoad(e.ty, st, span=e.span)], span=e.span))
+        return ir.Local(e.ty, var, span=e.span)
     return e

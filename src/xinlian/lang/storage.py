@@ -3,24 +3,17 @@ the canonical encoding."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from xinlian.lang import ir
 from xinlian.lang import wasm as W
 from xinlian.lang.asm import assemble
-from xinlian.lang.runtime import Env
+from xinlian.lang.emitter import Emitter, Env, FnBuilder, TypedHelper, new_fn
 from xinlian.lang.types import (
     MapTy,
     Ty,
 )
 
-if TYPE_CHECKING:
-    from xinlian.lang.codegen import CodeGen, FnBuilder
 
-
-def storage_helper(cg: CodeGen, kind: str, t: Ty, st: ir.StateVar
-                    ) -> tuple[list[bytes], list[bytes], Callable[[int], FnBuilder]]:
+def storage_helper(cg: Emitter, kind: str, t: Ty, st: ir.StateVar) -> TypedHelper:
     """`load`: (keys...) -> value; `store`: (keys..., value). Key = u32 slot + keys."""
 
     key_types: list[Ty] = []
@@ -33,9 +26,7 @@ def storage_helper(cg: CodeGen, kind: str, t: Ty, st: ir.StateVar
         params.append(cg.vt(vty))
 
     def gen(n: int) -> FnBuilder:
-        from xinlian.lang.codegen import FnBuilder
-
-        f = FnBuilder(W.Function(0, ""), n)
+        f = new_fn(n)
         w = f.local(W.ref_null(cg.cursor_t), "w")
         klen = f.local(W.I32, "klen")
         vlen = f.local(W.I32, "vlen")

@@ -27,8 +27,7 @@ from xinlian.lang.errors import (
     StackOverflowError,
     TrapError,
 )
-from xinlian.lang.ir import PANIC_NAMES
-from xinlian.lang.runtime import PANIC_DIVZERO, PANIC_MEMORY
+from xinlian.lang.ir import PANIC_DIVZERO, PANIC_MEMORY, PANIC_NAMES
 
 DEFAULT_FUEL = 10_000_000_000
 DEFAULT_MEMORY = 64 * 1024 * 1024

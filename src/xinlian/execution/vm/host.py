@@ -20,8 +20,8 @@ from xinlian.crypto.signing import verify as verify_signature
 from xinlian.errors import XinlianError
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi
-from xinlian.lang.codegen import HOST_IMPORTS
 from xinlian.lang.compiler import Artifact
+from xinlian.lang.emitter import HOST_IMPORTS
 from xinlian.lang.errors import (
     ArgumentError,
     EngineError,

@@ -1,5 +1,6 @@
-"""The generated runtime: memory I/O, byte cursors, bytes, wide integers, hashing, and the
-dispatcher for per-type helpers (`codecs`, `containers`, `storage`).
+"""Wasm helper generators: the fixed helpers compiled code calls (memory I/O, byte cursors,
+bytes, wide integers, hashing) and the dispatcher for per-type helpers (`codecs`,
+`containers`, `storage`).
 
 Helpers are emitted into a module only when code uses them. Fixed helpers are written in
 WAT mnemonics through `asm`; per-type helpers are generated from the type's structure.
@@ -18,57 +19,17 @@ Every value has exactly one encoding, so encodings can be hashed and compared.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from xinlian.lang import ir
 from xinlian.lang import wasm as W
-from xinlian.lang.asm import assemble
-from xinlian.lang.types import (
-    Ty,
-)
-
-if TYPE_CHECKING:
-    from xinlian.lang.codegen import CodeGen, FnBuilder
-
-PANIC_MEMORY = 8
-PANIC_DIVZERO = 9
-
-
-class Env(dict[str, object]):
-    """Resolves `$helper`, `@import` and `%panic` names on first use."""
-
-    def __init__(self, cg: CodeGen, **kw: object) -> None:
-        super().__init__(bytes=cg.bytes_t, big=cg.big_t, cursor=cg.cursor_t,
-                         ref_bytes=W.ref_null(cg.bytes_t), **kw)
-        self.cg = cg
-
-    def __missing__(self, key: str) -> object:
-        if key.startswith("$"):
-            return self.cg.helper(key[1:])
-        if key.startswith("@"):
-            return self.cg.imports[key[1:]]
-        if key == "%panic":
-            return self.cg.panic_g
-        raise KeyError(key)
-
-
-def fn_from_text(cg: CodeGen, nparams: int, text: str, locals_: tuple[str, ...] = (),
-        **env: object) -> FnBuilder:
-    from xinlian.lang.codegen import FnBuilder
-
-    f = FnBuilder(W.Function(0, ""), nparams)
-    for lt in locals_:
-        f.local(cg.resolve_vt(lt), lt)
-    assemble(f.code, text, Env(cg, **env))
-    return f
-
-
-def panic_text(code: int) -> str:
-    return f"i32.const {code}\nglobal.set %panic\nunreachable"
-
+from xinlian.lang.codecs import decoder, encoder, equality, zero_value
+from xinlian.lang.containers import list_helper, map_helper
+from xinlian.lang.emitter import Emitter, FnBuilder, TypedHelper, fn_from_text, panic_text
+from xinlian.lang.storage import storage_helper
+from xinlian.lang.types import Ty
 
 # --- fixed helpers: name -> (params, results, generator) ------------------------------------
-HelperGen = Callable[["CodeGen", int], "FnBuilder"]
+HelperGen = Callable[[Emitter, int], FnBuilder]
 HELPERS: dict[str, tuple[list[str], list[str], HelperGen]] = {}
 
 
@@ -95,7 +56,7 @@ _helper("ensure", ["i32"], [], f"""
       i32.const -1
       i32.eq
       if
-        {panic_text(PANIC_MEMORY)}
+        {panic_text(ir.PANIC_MEMORY)}
       end
     end""")
 
@@ -627,10 +588,10 @@ _BIG_CALL = """
       {cast}
     end"""
 _helper("big_op", ["i32", "big", "big"], ["big"], _BIG_CALL.format(
-    overflow=panic_text(ir.PANIC_OVERFLOW), divzero=panic_text(PANIC_DIVZERO),
+    overflow=panic_text(ir.PANIC_OVERFLOW), divzero=panic_text(ir.PANIC_DIVZERO),
     cast=panic_text(ir.PANIC_CAST)) + "\n    struct.new big", ("i32",))
 _helper("big_low", ["i32", "big", "big"], ["i64"], _BIG_CALL.format(
-    overflow=panic_text(ir.PANIC_OVERFLOW), divzero=panic_text(PANIC_DIVZERO),
+    overflow=panic_text(ir.PANIC_OVERFLOW), divzero=panic_text(ir.PANIC_DIVZERO),
     cast=panic_text(ir.PANIC_CAST)) + "\n    drop\n    drop\n    drop", ("i32",))
 
 
@@ -780,21 +741,10 @@ _FNV = """
 _helper("fnv1a", ["bytes"], ["i32"], _FNV, ("i32", "i32"))
 
 
-def new_fn(cg: CodeGen, nparams: int) -> FnBuilder:
-    from xinlian.lang.codegen import FnBuilder
-
-    return FnBuilder(W.Function(0, ""), nparams)
-
-
 # --- per-type helpers ---------------------------------------------------------------------
-def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
-                 ) -> tuple[list[bytes], list[bytes], Callable[[int], FnBuilder]]:
+def typed_helper(cg: Emitter, kind: str, t: Ty, extra: ir.StateVar | None) -> TypedHelper:
     cur = W.ref_null(cg.cursor_t)
-    vt = cg.vt(t) if not isinstance(extra, ir.StateVar) else b""
-    from xinlian.lang.codecs import decoder, encoder, equality, zero_value
-    from xinlian.lang.containers import list_helper, map_helper
-    from xinlian.lang.storage import storage_helper
-
+    vt = cg.vt(t) if extra is None else b""
     if kind == "enc":
         return [cur, vt], [], lambda n: encoder(cg, t, n)
     if kind == "dec":
@@ -822,6 +772,6 @@ def typed_helper(cg: CodeGen, kind: str, t: Ty, extra: object
     if kind in ("get", "set", "push", "pop", "len"):
         return list_helper(cg, kind, t)
     if kind in ("load", "store"):
-        assert isinstance(extra, ir.StateVar)
+        assert extra is not None
         return storage_helper(cg, kind, t, extra)
     raise AssertionError(kind)
