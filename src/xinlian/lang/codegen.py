@@ -261,35 +261,31 @@ class CodeGen(Emitter):
 
     def log_call(self, values: list[ir.Expr], index: int, host: str) -> None:
         """Call the `emit` or `revert` host import with `index` and the encoded values."""
+        self.buffer_args(self.encode_values(values), index)
+        self.call(self.imports[host])
+
+    def buffer_args(self, w: int, *lead: int) -> None:
+        """Copy writer `w`'s bytes to memory at 0 (releasing its scratch local) and push
+        the host-call arguments `*lead, 0, length`."""
         c = self.cur.code
-        w = self.encode_values(values)
         c.op(0x20, W.uleb(w))
         self.cur.release(W.ref_null(self.cursor_t), w)
         self.put_writer_at0()
         ln = self.cur.scratch(I32)
         c.op(0x21, W.uleb(ln))
-        c.i32(index)
+        for x in lead:
+            c.i32(x)
         c.i32(0)
         c.op(0x20, W.uleb(ln))
         self.cur.release(I32, ln)
-        self.call(self.imports[host])
 
     def s_Panic(self, s: ir.Panic) -> None:
         self.panic(s.code)
 
     def s_Async(self, s: ir.Async) -> None:
-        c = self.cur.code
         call = s.args[0]
         assert isinstance(call, ir.ExtCall)
-        w = self.ext_call_buffer(call, extra=s.callback.encode())
-        c.op(0x20, W.uleb(w))
-        self.cur.release(W.ref_null(self.cursor_t), w)
-        self.put_writer_at0()
-        ln = self.cur.scratch(I32)
-        c.op(0x21, W.uleb(ln))
-        c.i32(0)
-        c.op(0x20, W.uleb(ln))
-        self.cur.release(I32, ln)
+        self.buffer_args(self.ext_call_buffer(call, extra=s.callback.encode()))
         self.call(self.imports["async_call"])
 
     def encode_values(self, values: list[ir.Expr]) -> int:
@@ -334,15 +330,7 @@ class CodeGen(Emitter):
     def raw_ext_call(self, call: ir.ExtCall) -> None:
         """Pushes the host status: >= 0 is the result length, < 0 encodes -(error len + 1)."""
         c = self.cur.code
-        w = self.ext_call_buffer(call)
-        c.op(0x20, W.uleb(w))
-        self.cur.release(W.ref_null(self.cursor_t), w)
-        self.put_writer_at0()
-        ln = self.cur.scratch(I32)
-        c.op(0x21, W.uleb(ln))
-        c.i32(0)
-        c.op(0x20, W.uleb(ln))
-        self.cur.release(I32, ln)
+        self.buffer_args(self.ext_call_buffer(call))
         if call.span is not None:
             c.mark(call.span)
         self.call(self.imports["call"])
@@ -641,25 +629,13 @@ class CodeGen(Emitter):
             self.call(self.imports["hash"])
             self.call(self.helper("host_bytes"))
         elif name in VERIFY_ALGS or name in ("set_caller", "set_block"):
-            w = self.encode_values(e.args)
-            c.op(0x20, W.uleb(w))
-            self.cur.release(W.ref_null(self.cursor_t), w)
-            self.put_writer_at0()
-            ln = self.cur.scratch(I32)
-            c.op(0x21, W.uleb(ln))
-            if name in VERIFY_ALGS:
-                c.i32(VERIFY_ALGS[name])
-            else:
-                c.i32(0 if name == "set_caller" else 1)
-            c.i32(0)
-            c.op(0x20, W.uleb(ln))
-            self.cur.release(I32, ln)
+            which = VERIFY_ALGS[name] if name in VERIFY_ALGS else int(name != "set_caller")
+            self.buffer_args(self.encode_values(e.args), which)
             self.call(self.imports["verify" if name in VERIFY_ALGS else "test_set"])
             if name == "set_caller":  # forget the cached caller
                 c.op(0xD0, W.sleb(self.bytes_t), 0x24, W.uleb(self.context_g[0]))
         else:
             raise AssertionError(f"unknown builtin {name}")
-
 
 
 _MAP_ACCESS: dict[type[ir.Expr], str] = {ir.MapGet: "map_get", ir.MapHas: "map_has",
