@@ -335,6 +335,15 @@ class CodeGen(Emitter):
             c.mark(call.span)
         self.call(self.imports["call"])
 
+    def ext_call_status(self, call: ir.ExtCall) -> int:
+        """Makes the call; keeps its status in a scratch I32 local (returned, for the caller
+        to release) and pushes `status, 0` for the comparison that follows."""
+        st = self.cur.scratch(I32)
+        self.raw_ext_call(call)
+        self.cur.code.op(0x22, W.uleb(st))
+        self.cur.code.i32(0)
+        return st
+
     def decode_ret(self, ty: Ty) -> None:
         """Pops a length; pushes the host return buffer decoded as `ty` (straight from
         linear memory: the encoded bytes never reach the GC heap)."""
@@ -345,10 +354,7 @@ class CodeGen(Emitter):
         c = self.cur.code
         call = s.args[0]
         assert isinstance(call, ir.ExtCall)
-        st = self.cur.scratch(I32)
-        self.raw_ext_call(call)
-        c.op(0x22, W.uleb(st))
-        c.i32(0)
+        st = self.ext_call_status(call)
         c.op(0x4E)  # i32.ge_s
         c.op(0x04, BLOCK_VOID)
         self.cur.labels.append("if")
@@ -507,10 +513,7 @@ class CodeGen(Emitter):
 
     def e_ExtCall(self, e: ir.ExtCall) -> None:
         c = self.cur.code
-        st = self.cur.scratch(I32)
-        self.raw_ext_call(e)
-        c.op(0x22, W.uleb(st))
-        c.i32(0)
+        st = self.ext_call_status(e)
         c.op(0x48)  # i32.lt_s
         c.op(0x04, BLOCK_VOID)
         self.call(self.imports["bubble"])
