@@ -359,7 +359,7 @@ class Checker:
 
     # --- statements -----------------------------------------------------------------------
     def stmt(self, s: A.Stmt) -> list[ir.Stmt]:
-        method = getattr(self, "s_" + type(s).__name__)
+        method: Callable[[A.Stmt], list[ir.Stmt]] = getattr(self, "s_" + type(s).__name__)
         return method(s)
 
     def s_Let(self, s: A.Let) -> list[ir.Stmt]:

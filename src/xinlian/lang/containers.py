@@ -158,7 +158,8 @@ def map_helper(cg: Emitter, kind: str, t: Ty) -> TypedHelper:
             cg.cur = f
             mask, i, cur, tg = (f.local(W.I32, "mask"), f.local(W.I32, "i"),
                                 f.local(W.I32, "t"), f.local(W.ref_null(tags), "tags"))
-            a = lambda text: assemble(f.code, text, Env(cg))  # noqa: E731
+            def a(text: str) -> None:
+                assemble(f.code, text, Env(cg))
             a(f"""local.get 0
                   struct.get {mt} 3
                   local.tee {tg}

@@ -19,7 +19,8 @@ def layout_of_contract(tree: A.Program, source: str, name: str) -> list[dict[str
     for c in tree.contracts:
         if c.name == name:
             prog = checker.check(tree, source, name)
-            return abi.build(prog, {})["storage"]
+            storage: list[dict[str, Any]] = abi.build(prog, {})["storage"]
+            return storage
     raise CompileError([Diagnostic(
         E_UNKNOWN_NAME, f"contract `{name}` (the one being upgraded) is not in this file; "
         "pass its ABI with --upgrade-from", tree.contracts[-1].span)], source)
