@@ -14,10 +14,10 @@ import argparse
 import json
 from typing import Any
 
-from xinlian.network.mpc.procrun import run_processes
-from xinlian.network.mpc.protocols import SETUPS, build
-from xinlian.network.mpc.setup import Params
-from xinlian.network.mpc.simrun import RunResult, run_sim
+from xinlian.testing.mpc.procrun import run_processes
+from xinlian.testing.mpc.protocols import SETUPS, build
+from xinlian.testing.mpc.setup import Params
+from xinlian.testing.mpc.simrun import RunResult, run_sim
 
 HELP = {
     "dkg": "distributed key generation (+ --refresh, --reshare-to)",

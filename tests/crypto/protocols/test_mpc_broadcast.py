@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.crypto.suites import get_suite
-from xinlian.network.mpc import broadcast as cb
+from xinlian.crypto.threshold import broadcast as cb
 
 SUITE = get_suite(cb.SUITE)
 X = b"x" * 32

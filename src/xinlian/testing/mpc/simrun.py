@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from xinlian.network.mpc.byzantine import inner
-from xinlian.network.mpc.envelope import DROP_REASONS, MpcCore
-from xinlian.network.mpc.setup import Outcome, Setup
+from xinlian.crypto.threshold.envelope import DROP_REASONS, MpcCore
 from xinlian.protocol import Action, Core, Event, NodeId
 from xinlian.sim.network import LinkModel, NetworkModel
 from xinlian.sim.runtime import Factory, Simulation
+from xinlian.testing.mpc.byzantine import inner
+from xinlian.testing.mpc.setup import Outcome, Setup
 
 Prepare = Callable[[Simulation, Mapping[int, NodeId]], None]
 

@@ -1,23 +1,22 @@
 """The wire envelope of every MPC message, and the base class that checks it at the boundary.
 
-Every message an MPC adapter sends is `Envelope(protocol, session, sender, seq, payload)`,
-canonically encoded. Before a protocol party sees a payload, `MpcCore` checks that the
-bytes decode, that the protocol and session are this run's, that the sender index is the
-party the runtime authenticated (a member cannot speak for another), and that the pair
-(sender, seq) is new (a replayed envelope is dropped). Anything else is dropped and counted
-in `dropped` by reason, never raised: a message must not be able to stop a party.
+Every message a distributed-crypto core sends is
+`Envelope(protocol, session, sender, seq, payload)`, canonically encoded. Before a protocol
+party sees a payload, `MpcCore` checks that the bytes decode, that the protocol and
+session are this run's, that the sender index is the party the runtime authenticated (a
+member cannot speak for another), and that the pair (sender, seq) is new (a replayed
+envelope is dropped). Anything else is dropped and counted in `dropped` by reason, never
+raised: a message must not be able to stop a party.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.network.errors import NetworkError
 from xinlian.protocol import (
     Action,
     Broadcast,
@@ -34,27 +33,6 @@ from xinlian.protocol import (
 MAX_ENVELOPE = 4 * 1024 * 1024
 
 
-class MpcError(NetworkError):
-    """Root of the MPC runner errors (686x)."""
-
-    code = 6860
-    name = "mpc_error"
-
-
-class MpcConfigError(MpcError):
-    """Parameters no run can have: thresholds, party counts, unknown curves or faults."""
-
-    code = 6861
-    name = "mpc_config"
-
-
-class MpcRunError(MpcError):
-    """A run that did not finish: a party process failed or the deadline passed."""
-
-    code = 6862
-    name = "mpc_run"
-
-
 class Envelope(codec.Struct):
     protocol: str
     session: bytes
@@ -64,11 +42,6 @@ class Envelope(codec.Struct):
 
 
 DROP_REASONS = ("malformed", "wrong_protocol", "wrong_session", "wrong_sender", "replayed")
-
-
-def seeded_rng(seed: int, *labels: object) -> Any:
-    """A reproducible byte source for one party: `rng(k) -> k bytes` (never for real keys)."""
-    return random.Random("/".join(map(str, (seed, *labels)))).randbytes
 
 
 def peek(data: bytes) -> Envelope | None:

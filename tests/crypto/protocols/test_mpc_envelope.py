@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.network.mpc.envelope import Envelope, MpcCore
-from xinlian.network.mpc.protocols import build
-from xinlian.network.mpc.setup import Params
-from xinlian.network.mpc.simrun import run_sim
+from xinlian.crypto.threshold.envelope import Envelope, MpcCore
 from xinlian.protocol import Action, Broadcast, NodeId, Receive
 from xinlian.sim import adversary
 from xinlian.sim.runtime import Simulation
+from xinlian.testing.mpc.protocols import build
+from xinlian.testing.mpc.setup import Params
+from xinlian.testing.mpc.simrun import run_sim
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xinlian.network.mpc import dkg, frost, pre, ring, roast, tbls, tsm2
-from xinlian.network.mpc.envelope import MpcConfigError
-from xinlian.network.mpc.setup import Params, Setup
+from xinlian.testing.mpc import dkg, frost, pre, ring, roast, tbls, tsm2
+from xinlian.testing.mpc.setup import MpcConfigError, Params, Setup
 
 SETUPS: dict[str, Callable[[Params], Setup]] = {
     "dkg": dkg.setup,

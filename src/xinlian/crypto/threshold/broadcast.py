@@ -47,7 +47,7 @@ from xinlian.crypto.keys import PublicKey, Signature
 from xinlian.crypto.primitives.groups import transcript
 from xinlian.crypto.signing import SigningKey, verify
 from xinlian.crypto.suites import Suite, get_suite
-from xinlian.network.mpc.envelope import MpcCore
+from xinlian.crypto.threshold.envelope import MpcCore
 from xinlian.protocol import Action
 
 DST = b"xinlian/mpc/broadcast/v1"

@@ -11,13 +11,13 @@ import pytest
 
 from xinlian import codec
 from xinlian.crypto.suites import get_suite
-from xinlian.network.mpc import broadcast as cb
-from xinlian.network.mpc.envelope import Envelope, MpcConfigError
-from xinlian.network.mpc.protocols import build
-from xinlian.network.mpc.setup import Params
-from xinlian.network.mpc.simrun import run_sim
+from xinlian.crypto.threshold import broadcast as cb
+from xinlian.crypto.threshold.envelope import Envelope
 from xinlian.protocol import NodeId
 from xinlian.sim.runtime import Simulation
+from xinlian.testing.mpc.protocols import build
+from xinlian.testing.mpc.setup import MpcConfigError, Params
+from xinlian.testing.mpc.simrun import run_sim
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,9 +20,8 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto.primitives.groups import Group, GroupError
 from xinlian.crypto.threshold.dkg import DkgError, KeyShare, PublicKeyPackage
-from xinlian.network.mpc import dkg
-from xinlian.network.mpc.envelope import MpcCore, peek
-from xinlian.network.mpc.setup import Params, two_thirds
+from xinlian.crypto.threshold.dkg_core import TIMERS, DkgCore
+from xinlian.crypto.threshold.envelope import MpcCore, peek
 from xinlian.protocol import Action, Core, Deliver, Event, NodeId, Receive, Start, Timeout
 
 KEYS = b"keys"
@@ -78,7 +77,7 @@ class AfterDkg:
     """The DKG (members) or the key handover (non-members), then the core `then` builds."""
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], members: Sequence[int],
-                 group: Group, keygen: dkg.DkgCore | None, protocol: str, then: Then,
+                 group: Group, keygen: DkgCore | None, protocol: str, then: Then,
                  recipients: Sequence[int] = ()) -> None:
         self.me = me
         self.roster = roster
@@ -120,7 +119,7 @@ class AfterDkg:
                 self.handover.handle(event)  # counts anything else as a wrong protocol
                 return self._maybe_switch(event.now_ms)
             return self._keygen(event)
-        if (isinstance(event, Timeout) and not event.timer.startswith(dkg.TIMERS)
+        if (isinstance(event, Timeout) and not event.timer.startswith(TIMERS)
                 and self.signing is not None):
             return self.signing.handle(event)
         if isinstance(event, Timeout | Start) and self.keygen is not None:
@@ -172,39 +171,3 @@ class _Finished:
 
     def handle(self, event: Event) -> Sequence[Action]:
         return ()
-
-
-def keygen_factory(params: Params, group: Group, label: str
-                   ) -> Callable[[int, Mapping[int, NodeId]], dkg.DkgCore]:
-    """Members 1..n's keygen cores for a signing run (its own session and seed label)."""
-    n = params.parties
-    t = params.threshold_or(two_thirds(n))
-    members = tuple(range(1, n + 1))
-    plan = [dkg.Phase("keygen", b"%s-keygen/%d" % (label.encode(), params.seed), members,
-                      members, members, t)]
-    return dkg.core_factory(params, group, plan)
-
-
-Member = Callable[[int, Mapping[int, NodeId], PublicKeyPackage, KeyShare], Core]
-Leader = Callable[[Mapping[int, NodeId], PublicKeyPackage], Core]
-
-
-def dkg_cores(params: Params, group: Group, protocol: str, member: Member, leader: Leader,
-              leader_id: int = 0) -> Callable[[int, Mapping[int, NodeId]], Core]:
-    """Honest cores of a signing run whose keys come from a DKG among members 1..n: each
-    member runs keygen, then `member(...)`; party `leader_id` waits for the package, then
-    runs `leader(...)`."""
-    keygen = keygen_factory(params, group, protocol)
-    members = tuple(range(1, params.parties + 1))
-
-    def make(me: int, roster: Mapping[int, NodeId]) -> Core:
-        if me == leader_id:
-            return AfterDkg(me, roster, members, group, None, protocol,
-                            lambda public, _share: leader(roster, public))
-
-        def then(public: PublicKeyPackage, share: KeyShare | None) -> Core:
-            assert share is not None  # every keygen member receives a share
-            return member(me, roster, public, share)
-        return AfterDkg(me, roster, members, group, keygen(me, roster), protocol, then,
-                        recipients=(leader_id,))
-    return make

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinlian.network.mpc.protocols import build
-from xinlian.network.mpc.setup import Params, two_thirds
-from xinlian.network.mpc.simrun import run_sim
+from xinlian.testing.mpc.protocols import build
+from xinlian.testing.mpc.setup import Params, two_thirds
+from xinlian.testing.mpc.simrun import run_sim
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from xinlian.crypto.primitives import sm2
-from xinlian.network.mpc.envelope import MpcConfigError
-from xinlian.network.mpc.protocols import build
-from xinlian.network.mpc.setup import Params
-from xinlian.network.mpc.simrun import run_sim
+from xinlian.testing.mpc.protocols import build
+from xinlian.testing.mpc.setup import MpcConfigError, Params
+from xinlian.testing.mpc.simrun import run_sim
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,12 +10,40 @@ a party process needs nothing but the parameters and its index.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from xinlian.network.mpc.envelope import MpcConfigError
+from xinlian.errors import XinlianError
 from xinlian.protocol import Core, NodeId
+
+
+class MpcError(XinlianError):
+    """Root of the MPC runner errors (686x)."""
+
+    code = 6860
+    name = "mpc_error"
+
+
+class MpcConfigError(MpcError):
+    """Parameters no run can have: thresholds, party counts, unknown curves or faults."""
+
+    code = 6861
+    name = "mpc_config"
+
+
+class MpcRunError(MpcError):
+    """A run that did not finish: a party process failed or the deadline passed."""
+
+    code = 6862
+    name = "mpc_run"
+
+
+def seeded_rng(seed: int, *labels: object) -> Any:
+    """A reproducible byte source for one party: `rng(k) -> k bytes` (never for real keys)."""
+    return random.Random("/".join(map(str, (seed, *labels)))).randbytes
+
 
 Outcome = dict[str, Any]  # what one party delivered (JSON-able)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from xinlian.crypto.primitives import sm2
-from xinlian.network.mpc.procrun import run_processes
-from xinlian.network.mpc.protocols import build
-from xinlian.network.mpc.setup import Params
-from xinlian.network.mpc.simrun import run_sim
+from xinlian.testing.mpc.procrun import run_processes
+from xinlian.testing.mpc.protocols import build
+from xinlian.testing.mpc.setup import Params
+from xinlian.testing.mpc.simrun import run_sim
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,4 +1,4 @@
-"""One MPC party as its own OS process: `python -m xinlian.network.mpc.party SPEC INDEX FD`.
+"""One MPC party as its own OS process: `python -m xinlian.testing.mpc.party SPEC INDEX FD`.
 
 SPEC is the JSON the parent wrote (run parameters, every party's port, a data directory),
 INDEX this party's index and FD an inherited listening socket. The party derives its node
@@ -22,13 +22,13 @@ from typing import Any
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.network.membership import Membership, PeerInfo, node_id_of
-from xinlian.network.mpc.byzantine import inner
-from xinlian.network.mpc.protocols import build
-from xinlian.network.mpc.setup import Params
 from xinlian.network.runtime import NetworkRuntime
 from xinlian.network.transport import Transport
 from xinlian.protocol import NodeId
 from xinlian.storage.kv import Store
+from xinlian.testing.mpc.byzantine import inner
+from xinlian.testing.mpc.protocols import build
+from xinlian.testing.mpc.setup import Params
 
 SUITE = "intl"  # node keys and channels; the protocols choose their own groups
 

@@ -2,7 +2,7 @@
 
 The parent binds one listening socket per party (so every port is known, and listening,
 before any party dials), writes the run's spec to a temporary directory and starts
-`python -m xinlian.network.mpc.party` for each party with its socket inherited. Parties talk
+`python -m xinlian.testing.mpc.party` for each party with its socket inherited. Parties talk
 to each other only through the real transport (handshake-authenticated, encrypted
 channels) under the real `NetworkRuntime`. The parent reads each party's outcome line;
 when every finisher has reported it closes the parties' standard input, which tells them
@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
-from xinlian.network.mpc.envelope import DROP_REASONS, MpcRunError
-from xinlian.network.mpc.setup import Outcome, Setup
-from xinlian.network.mpc.simrun import RunResult, role_counts
+from xinlian.crypto.threshold.envelope import DROP_REASONS
+from xinlian.testing.mpc.setup import MpcRunError, Outcome, Setup
+from xinlian.testing.mpc.simrun import RunResult, role_counts
 
 MAX_PROCESSES = 32
 
@@ -66,7 +66,7 @@ def run_processes(setup: Setup, *, deadline_s: float = 60.0) -> RunResult:
                 fd = socks[i].fileno()
                 log = (Path(tmp) / f"party{i}.log").open("wb")
                 procs[i] = subprocess.Popen(
-                    [sys.executable, "-m", "xinlian.network.mpc.party", str(spec_path),
+                    [sys.executable, "-m", "xinlian.testing.mpc.party", str(spec_path),
                      str(i), str(fd)], pass_fds=(fd,), stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, stderr=log)
                 log.close()

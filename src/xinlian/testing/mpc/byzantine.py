@@ -19,8 +19,8 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
-from xinlian.network.mpc import broadcast
-from xinlian.network.mpc.envelope import Envelope, peek
+from xinlian.crypto.threshold import broadcast
+from xinlian.crypto.threshold.envelope import Envelope, peek
 from xinlian.protocol import Action, Broadcast, Core, Event, NodeId, Send
 
 Tamper = Callable[[Action], Sequence[Action]]

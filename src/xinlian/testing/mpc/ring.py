@@ -1,0 +1,109 @@
+"""Runs of ring signatures: members, an opener committee and a verifier, with attacks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from xinlian import codec
+from xinlian.codec import CodecError
+from xinlian.crypto.primitives.groups import get_group
+from xinlian.crypto.privacy import ring
+from xinlian.crypto.privacy.ring.core import (
+    VERIFIER,
+    Member,
+    Message,
+    Opener,
+    Signed,
+    SignedTraceable,
+    Verifier,
+)
+from xinlian.crypto.threshold.dkg import share_secret
+from xinlian.protocol import Core, NodeId
+from xinlian.testing.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids, seeded_rng
+
+
+def corrupt_signature(payload: bytes) -> bytes:
+    """A member whose signature is damaged (the ring no longer closes)."""
+    try:
+        msg = codec.decode(payload, Message)
+    except CodecError:
+        return payload
+    if isinstance(msg, SignedTraceable):
+        t = msg.signature
+        return codec.encode(SignedTraceable(msg.message, ring.TraceableSignature(
+            group=t.group, context=t.context, a1=t.a1, challenges=t.challenges,
+            responses=list(reversed(t.responses)))))
+    if not isinstance(msg, Signed):
+        return payload
+    s = msg.signature
+    bad = ring.RingSignature(group=s.group, context=s.context, key_image=s.key_image,
+                             challenge=s.challenge, responses=list(reversed(s.responses)),
+                             escrow=s.escrow)
+    return codec.encode(Signed(msg.message, bad))
+
+FAULTS = ("double", "invalid", "silent")
+VARIANTS = ("accountable", "traceable")
+
+
+def setup(params: Params) -> Setup:
+    group = get_group(params.curve or "ed25519")
+    n, m, ot = params.parties, params.openers, params.opener_threshold
+    signers = params.signers or n
+    check(2 <= n <= ring.MAX_RING, f"a ring has 2..{ring.MAX_RING} members")
+    check(1 <= signers <= n, "1 <= signers <= ring members")
+    check(1 <= ot <= m, "need 1 <= opener threshold <= openers")
+    check(params.fault in FAULTS, f"ring faults: {', '.join(FAULTS)}")
+    check(0 <= params.faulty <= signers, "faulty members are among the signers")
+    check(params.variant in VARIANTS, f"ring variants: {', '.join(VARIANTS)}")
+    traceable = params.variant == "traceable"
+    keys = seeded_rng(params.seed, "ring", "keys")
+    secrets = [group.random_scalar(keys) for _ in range(n)]
+    members = [group.base_mul(x) for x in secrets]
+    shares = share_secret(group, group.random_scalar(keys), ot, range(1, m + 1), keys)
+    openers = ring.Openers.from_package(shares[0].public)
+    opener_parties = [] if traceable else list(range(n + 1, n + m + 1))
+    context = b"ring/%d" % params.seed
+    faulty = faulty_ids(params)
+    parties = tuple(range(n + len(opener_parties) + 1))
+
+    def messages(i: int) -> list[bytes]:
+        base = f"{params.message} #{i}".encode()
+        if i > signers:
+            return []
+        return [base, base + b" again"] if i in faulty and params.fault == "double" else [base]
+
+    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
+        if me == VERIFIER:
+            return Verifier(me, roster, members, openers, opener_parties, context,
+                            params.round_ms)
+        if me in opener_parties:
+            return Opener(me, roster, shares[me - n - 1], members, context,
+                          seeded_rng(params.seed, "ring", me))
+        opener_key = None if traceable else group.decode_element(openers.key)
+        core = Member(me, roster, secrets[me - 1], members, opener_key, context, messages(me),
+                      seeded_rng(params.seed, "ring", me))
+        if me in faulty and params.fault == "invalid":
+            return Byzantine(core, rewrite_payload(corrupt_signature))
+        if me in faulty and params.fault == "silent":
+            return Byzantine(core, silent)
+        return core
+
+    def summarise(outcomes: Mapping[int, Outcome]) -> dict[str, Any]:
+        out = outcomes.get(VERIFIER)
+        if out is None:
+            return {"ok": False, "error": "the verifier did not finish", "identified": []}
+        bad = len(faulty) if params.fault == "invalid" else 0
+        quiet = len(faulty) if params.fault == "silent" else 0
+        doubles = list(faulty) if params.fault == "double" else []
+        ok = (out["accepted"] == signers - bad - quiet and out["rejected"] == bad
+              and out["opened"] == doubles and out["unopened"] == 0)
+        return {"ok": ok, "variant": params.variant, "curve": group.name, "ring": n,
+                "signers": signers,
+                "accepted": out["accepted"], "rejected": out["rejected"],
+                "linked": out["linked"], "opened": out["opened"], "identified": out["opened"]}
+
+    roles = {i: "verifier" if i == VERIFIER else "opener" if i in opener_parties else "member"
+             for i in parties}
+    return Setup(params, parties, make_core, frozenset({VERIFIER}), summarise, faulty, roles)
