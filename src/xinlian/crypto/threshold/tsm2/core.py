@@ -37,8 +37,6 @@ COMBINER = 0
 DEAL, COMPLAIN, ANSWER, OPEN = "deal", "complain", "answer", "open"
 STAGES = (DEAL, COMPLAIN, ANSWER, DEAL, COMPLAIN, ANSWER, OPEN,
           DEAL, COMPLAIN, ANSWER, DEAL, COMPLAIN, ANSWER)
-PUBLIC_TYPES: dict[str, Any] = {DEAL: tsm2.Dealing, COMPLAIN: list[tsm2.Complaint],
-                                ANSWER: list[tsm2.Reveal], OPEN: tsm2.OpenShare}
 
 
 class Signing(codec.Struct, tag=2):

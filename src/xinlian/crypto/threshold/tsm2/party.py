@@ -343,10 +343,6 @@ class Party:
         self._phase = None
         return out
 
-    @property
-    def presignatures(self) -> int:
-        return len(self._presigs)
-
     # -- signing ----------------------------------------------------------------------------
 
     def sign(self, presignature: bytes, message: bytes) -> PartialSignature:
