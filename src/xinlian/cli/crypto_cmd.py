@@ -2,7 +2,8 @@
 
 Each command runs one protocol of xinlian.crypto as a real message exchange between
 parties: in the seeded simulator (`--mode sim`, any size, reproducible from `--seed`) or
-with every party its own OS process over loopback TCP (`--mode processes`, small n).
+with every party its own OS process over loopback TCP (`--mode processes`, small n), where
+each party generates its own secrets and learns only the others' public keys.
 It prints a summary, or with `--json` one JSON object. Exit status 0 when the protocol
 produced its verified result, 1 when it did not (the report says why and whom it blames),
 2 for bad parameters. docs/crypto/cli.md shows every command with its output.
@@ -55,8 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("--new-threshold", type=int, default=0, metavar="T2",
                            help="threshold after resharing (default 2*N2/3 + 1)")
         if name in ("frost", "roast", "tbls"):
-            p.add_argument("--keys", choices=("dealer", "dkg"), default="dealer",
-                           help="key shares from a seeded dealer, or from a DKG run first")
+            p.add_argument("--keys", choices=("dealer", "dkg"), default=None,
+                           help="key shares from a seeded dealer (sim only; the default "
+                                "there), or from a DKG run first (the default, and the only "
+                                "source, with processes)")
         if name == "ring":
             p.add_argument("--variant", choices=("accountable", "traceable"),
                            default="accountable",
@@ -75,7 +78,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", "-t", type=int, default=0,
                    help="threshold (default 2n/3 + 1)")
     p.add_argument("--mode", choices=("sim", "processes"), default="sim")
-    p.add_argument("--seed", type=int, default=1, help="seeds keys, nonces and the simulator")
+    p.add_argument("--seed", type=int, default=1,
+                   help="sim: seeds keys, nonces and the simulator; processes: only session "
+                        "ids (each party draws its own secrets from the OS CSPRNG)")
     p.add_argument("--faulty", type=int, default=0, help="how many parties misbehave")
     p.add_argument("--fault", default="silent", help="how they misbehave (see the docs)")
     p.add_argument("--message", default="xinlian threshold demo")
@@ -101,7 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     new_threshold=getattr(args, "new_threshold", 0),
                     signers=getattr(args, "signers", 0), openers=getattr(args, "openers", 3),
                     opener_threshold=getattr(args, "opener_threshold", 2),
-                    keys=getattr(args, "keys", "dealer"),
+                    keys=getattr(args, "keys", None) or ("dealer" if args.mode == "sim"
+                                                         else "dkg"),
                     variant=getattr(args, "variant", "accountable"))
     setup = build(params)
     result = (run_sim(setup, latency_ms=args.latency_ms, loss=args.loss, measured=args.measured)
@@ -121,6 +127,8 @@ def human(result: RunResult) -> str:
         lines.append(f"  {phase['kind']}: t={phase['threshold']}, {phase['receivers']} "
                      f"members, {phase['qualified']} qualified dealers, excluded "
                      f"{_show(phase['excluded'])}, parties agree: {phase['agree']}")
+    lines.append("  secrets: " + ("seeded from --seed (simulation only)" if r["secrets"] == "seeded"
+                                  else "each party its own, from the OS CSPRNG"))
     timing = f"simulated {r['sim_ms']} ms, " if "sim_ms" in r else ""
     lines.append(f"  messages: {r['messages']} ({r['bytes']:,} bytes), {timing}"
                  f"wall {r['wall_s']} s")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from xinlian import codec
 from xinlian.crypto.suites import get_suite
 from xinlian.crypto.threshold import broadcast as cb
+from xinlian.testing.mpc.keys import seeded_signing_keys
 
 SUITE = get_suite(cb.SUITE)
 X = b"x" * 32
@@ -30,7 +31,7 @@ class Net:
     def __init__(self, n: int, byzantine: tuple[int, ...] = (), *, seed: int = 0,
                  echo: bool = True, drop: Drop | None = None) -> None:
         self.members = list(range(1, n + 1))
-        self.keys = cb.party_keys(1, "test", self.members)
+        self.keys = seeded_signing_keys(1, "test", self.members)
         public = {i: k.public_key for i, k in self.keys.items()}
         self.honest = [i for i in self.members if i not in byzantine]
         self.layers = {i: cb.ConsistentBroadcast(PROTOCOL, SESSION, i, self.members, public,

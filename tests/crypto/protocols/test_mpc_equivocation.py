@@ -15,9 +15,10 @@ from xinlian.crypto.threshold import broadcast as cb
 from xinlian.crypto.threshold.envelope import Envelope
 from xinlian.protocol import NodeId
 from xinlian.sim.runtime import Simulation
+from xinlian.testing.mpc import dkg
 from xinlian.testing.mpc.protocols import build
 from xinlian.testing.mpc.setup import MpcConfigError, Params
-from xinlian.testing.mpc.simrun import run_sim
+from xinlian.testing.mpc.simrun import run_sim, seeded_keys
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -74,7 +75,7 @@ def test_runs_with_an_equivocator_are_reproducible(protocol: str) -> None:
 def _forged_proofs() -> list[cb.Proof]:
     """Proofs member 3 could make against honest member 1 without its signing key."""
     suite = get_suite(cb.SUITE)
-    key = cb.party_keys(5, "dkg", [1])[1]
+    key = seeded_keys(build(Params("dkg", parties=4, seed=5)))[1].signing_key(dkg.SIGNING)
     real = cb.sign(key, suite, "dkg", b"dkg/5/keygen", 1, 1, b"a deal")
     return [cb.Proof(real, cb.Signed(1, 1, b"another deal", real.signature)),  # bad signature
             cb.Proof(real, real)]  # the same message twice

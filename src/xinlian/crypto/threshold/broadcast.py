@@ -36,7 +36,6 @@ broadcast"). Sans-I/O: methods take the time and return outputs (`Out`, `Timer`,
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -169,16 +168,6 @@ Output = Out | Timer | Delivered | Blame | Equivocated
 
 
 # -- signing ----------------------------------------------------------------------------------
-
-
-def party_keys(seed: int, label: str, parties: Iterable[int],
-               suite: Suite | None = None) -> dict[int, SigningKey]:
-    """Each party's broadcast signing key, derived from the run seed (local runs only; a
-    deployment registers each member's own key)."""
-    suite = suite or get_suite(SUITE)
-    return {i: suite.generate_signing_key(hashlib.sha256(
-        b"xinlian/mpc/broadcast-key/%d/%s/%d" % (seed, label.encode(), i)).digest())
-        for i in parties}
 
 
 def _statement(protocol: str, session: bytes, slot: int, sender: int, digest: bytes) -> bytes:

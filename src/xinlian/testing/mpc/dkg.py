@@ -7,19 +7,19 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.primitives.groups import Group, get_group
+from xinlian.crypto.primitives.groups import Group, Rng, get_group
 from xinlian.crypto.threshold import broadcast, dkg
 from xinlian.crypto.threshold.dkg_core import DkgCore, Phase
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc import byzantine
 from xinlian.testing.mpc.byzantine import Byzantine, equivocate, silent
+from xinlian.testing.mpc.keys import Keys, OwnKeys, new_scalar_key, new_signing_key
 from xinlian.testing.mpc.setup import (
     Outcome,
     Params,
     Setup,
     check,
     faulty_ids,
-    seeded_rng,
     two_thirds,
 )
 
@@ -59,49 +59,56 @@ def corrupt_deal(group: Group) -> Callable[[bytes], bytes]:
     return change
 
 
-def equivocating_deal(core: DkgCore) -> byzantine.Change:
+def equivocating_deal(core: DkgCore, rng: Rng) -> byzantine.Change:
     """A dealer that gives every member its own valid deal (a different polynomial each):
     over plain point-to-point sends, honest members would end with different keys."""
     def change(session: bytes, signed: broadcast.Signed, to: int) -> bytes:
-        if signed.slot != 1:
-            return signed.payload
-        return core.alternative_deal(session, seeded_rng(to, "dkg-alternative", core.me,
-                                                         session.hex()))
+        return core.alternative_deal(session, rng) if signed.slot == 1 else signed.payload
     return change
 
 
 FAULTS = ("silent", "invalid", "equivocate")
+ENCRYPTION, SIGNING = "dkg-encryption", "broadcast-signing"  # names of a member's keys
 
 
 # -- setup --------------------------------------------------------------------------------
 
 
-def core_factory(params: Params, group: Group, plan: Sequence[Phase]
-                 ) -> Callable[[int, Mapping[int, NodeId]], DkgCore]:
-    """Builds each member's honest DkgCore for `plan` (encryption keys from the seed)."""
-    everyone = sorted({i for p in plan for i in p.members})
-    secrets = {i: group.random_scalar(_rng(params, "enc", i)) for i in everyone}
-    keys = {i: group.base_mul(s) for i, s in secrets.items()}
-    signing = broadcast.party_keys(params.seed, "dkg", everyone)
-    public = {i: k.public_key for i, k in signing.items()}
+def member_keys(group: Group) -> Callable[[int, Rng], OwnKeys]:
+    """What a DKG member generates for itself: its share-encryption key and its broadcast
+    signing key (the others learn both public keys from the membership)."""
+    def generate(_me: int, rng: Rng) -> OwnKeys:
+        own = OwnKeys()
+        new_scalar_key(own, ENCRYPTION, group, rng)
+        new_signing_key(own, SIGNING, rng)
+        return own
+    return generate
 
-    def make(me: int, roster: Mapping[int, NodeId]) -> DkgCore:
-        return DkgCore(me, roster, group, plan, keys, secrets[me], _rng(params, "party", me),
-                       params.round_ms, public, signing[me], params.echo)
+
+def core_factory(params: Params, group: Group, plan: Sequence[Phase]
+                 ) -> Callable[[int, Mapping[int, NodeId], Keys], DkgCore]:
+    """Builds each member's honest DkgCore for `plan` from its own keys."""
+    everyone = sorted({i for p in plan for i in p.members})
+
+    def make(me: int, roster: Mapping[int, NodeId], keys: Keys) -> DkgCore:
+        return DkgCore(me, roster, group, plan, keys.elements(group, ENCRYPTION, everyone),
+                       keys.scalar(group, ENCRYPTION), keys.rng, params.round_ms,
+                       keys.verifying_keys(SIGNING, everyone), keys.signing_key(SIGNING),
+                       params.echo)
     return make
 
 
 def misbehaving(params: Params, group: Group, core: DkgCore,
-                roster: Mapping[int, NodeId]) -> Core:
+                roster: Mapping[int, NodeId], keys: Keys) -> Core:
     """`core` doing what `params.fault` names."""
     if params.fault == "silent":
         return Byzantine(core, silent)
     if params.fault == "invalid":  # it signs the bad deal it sends, like any dealer
         core.rewrite = corrupt_deal(group)
         return core
-    key = broadcast.party_keys(params.seed, "dkg", [core.me])[core.me]
     parties = {node: i for i, node in roster.items()}
-    return Byzantine(core, equivocate(key, parties, equivocating_deal(core)))
+    return Byzantine(core, equivocate(keys.signing_key(SIGNING), parties,
+                                      equivocating_deal(core, keys.rng)))
 
 
 def setup(params: Params) -> Setup:
@@ -119,9 +126,9 @@ def setup(params: Params) -> Setup:
     member_core = core_factory(params, group, plan)
     faulty = faulty_ids(params)
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        core = member_core(me, roster)
-        return misbehaving(params, group, core, roster) if me in faulty else core
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
+        core = member_core(me, roster, keys)
+        return misbehaving(params, group, core, roster, keys) if me in faulty else core
 
     def summarise(outcomes: Mapping[int, Outcome]) -> dict[str, Any]:
         honest = [outcomes[i] for i in everyone if i not in faulty and i in outcomes]
@@ -150,8 +157,4 @@ def setup(params: Params) -> Setup:
                 "curve": group.name, "phases": per_phase, "identified": misbehaving}
 
     return Setup(params, everyone, make_core, frozenset(i for i in everyone if i not in faulty),
-                 summarise, faulty, dict.fromkeys(everyone, "member"))
-
-
-def _rng(params: Params, *labels: object) -> Any:
-    return seeded_rng(params.seed, "dkg", *labels)
+                 summarise, faulty, dict.fromkeys(everyone, "member"), member_keys(group))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.primitives.groups import Group, get_group
+from xinlian.crypto.primitives.groups import Group, Rng, get_group
 from xinlian.crypto.threshold import frost
 from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
 from xinlian.crypto.threshold.frost_core import (
@@ -19,7 +20,8 @@ from xinlian.crypto.threshold.frost_core import (
 )
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.byzantine import Byzantine, rewrite_payload, silent
-from xinlian.testing.mpc.chain import Leader, Member, dkg_cores
+from xinlian.testing.mpc.chain import Leader, Member, dkg_cores, dkg_keys
+from xinlian.testing.mpc.keys import Keys, OwnKeys
 from xinlian.testing.mpc.setup import (
     KEY_SOURCES,
     Outcome,
@@ -27,6 +29,7 @@ from xinlian.testing.mpc.setup import (
     Setup,
     check,
     faulty_ids,
+    no_keys,
     seeded_rng,
     two_thirds,
 )
@@ -69,21 +72,31 @@ def signing_group(params: Params) -> tuple[Group, int, int]:
     return group, n, t
 
 
-def honest_cores(params: Params, protocol: str, member: Member, leader: Leader
-                 ) -> tuple[Callable[[int, Mapping[int, NodeId]], Core], int, str]:
-    """Honest cores of a FROST-family run with dealt or DKG keys; also t and the group key
-    when it is known in advance (dealt keys; with the DKG it comes out of the run)."""
+@dataclass(frozen=True)
+class Honest:
+    """The honest cores of a FROST-family run, with what their keys need."""
+
+    make: Callable[[int, Mapping[int, NodeId], Keys], Core]
+    threshold: int
+    group_key: str  # known in advance with dealt keys; with the DKG it comes out of the run
+    generate: Callable[[int, Rng], OwnKeys]
+    dealt: bool
+
+
+def honest_cores(params: Params, protocol: str, member: Member, leader: Leader) -> Honest:
+    """Honest cores of a FROST-family run with dealt keys (simulation only) or DKG keys."""
     group, _, t = signing_group(params)
     if params.keys == "dkg":
-        return dkg_cores(params, group, protocol, member, leader), t, ""
+        return Honest(dkg_cores(params, group, protocol, member, leader), t, "",
+                      dkg_keys(group), False)
     keys, _ = dealt_keys(params, protocol)
     public = keys[0].public
 
-    def make(me: int, roster: Mapping[int, NodeId]) -> Core:
+    def make(me: int, roster: Mapping[int, NodeId], own: Keys) -> Core:
         if me == 0:
             return leader(roster, public)
-        return member(me, roster, public, keys[me - 1])
-    return make, t, public.group_public_key.encode().hex()
+        return member(me, roster, public, keys[me - 1], own)
+    return Honest(make, t, public.group_public_key.encode().hex(), no_keys, True)
 
 
 def signature_summary(out: Outcome, message: bytes, group: Group) -> dict[str, Any]:
@@ -106,17 +119,17 @@ def setup(params: Params) -> Setup:
     group = signing_group(params)[0]
 
     def member(me: int, roster: Mapping[int, NodeId], public: PublicKeyPackage,
-               key: KeyShare) -> Core:
-        return FrostSigner(me, roster, key, session, message,
-                           seeded_rng(params.seed, "frost", "nonce", me))
+               key: KeyShare, keys: Keys) -> Core:
+        return FrostSigner(me, roster, key, session, message, keys.rng)
 
     def leader(roster: Mapping[int, NodeId], public: PublicKeyPackage) -> Core:
         return FrostCoordinator(COORDINATOR, roster, public, session, message, params.round_ms)
 
-    honest, t, group_key = honest_cores(params, "frost", member, leader)
+    honest = honest_cores(params, "frost", member, leader)
+    t, group_key = honest.threshold, honest.group_key
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        core = honest(me, roster)
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
+        core = honest.make(me, roster, keys)
         if me not in faulty:
             return core
         return Byzantine(core, silent if params.fault == "silent"
@@ -137,4 +150,5 @@ def setup(params: Params) -> Setup:
         return result
 
     roles = {i: "coordinator" if i == COORDINATOR else "signer" for i in parties}
-    return Setup(params, parties, make_core, frozenset({COORDINATOR}), summarise, faulty, roles)
+    return Setup(params, parties, make_core, frozenset({COORDINATOR}), summarise, faulty, roles,
+                 honest.generate, honest.dealt)

@@ -7,6 +7,8 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.primitives.groups import Rng
 from xinlian.crypto.privacy import pre
 from xinlian.crypto.privacy.pre_core import (
     OWNER,
@@ -18,16 +20,16 @@ from xinlian.crypto.privacy.pre_core import (
     Proxy,
     Receiver,
 )
-from xinlian.crypto.signing import generate_signing_key
+from xinlian.crypto.signing import SEED_SIZE, generate_signing_key
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.testing.mpc.keys import Keys, OwnKeys, new_scalar_key
 from xinlian.testing.mpc.setup import (
     Outcome,
     Params,
     Setup,
     check,
     faulty_ids,
-    seeded_rng,
     two_thirds,
 )
 
@@ -46,6 +48,7 @@ def corrupt_fragment(payload: bytes) -> bytes:
                                                  nonce=f.nonce, sealed=sealed)))
 
 FAULTS = ("silent", "invalid")
+POLICY, SIGNER, RECEIVER = "pre-policy", "pre-signer", "pre-receiver"  # key names
 
 
 def setup(params: Params) -> Setup:
@@ -58,27 +61,42 @@ def setup(params: Params) -> Setup:
     check(1 <= m <= n <= pre.MAX_FRAGMENTS, f"need 1 <= M <= N <= {pre.MAX_FRAGMENTS}")
     check(params.fault in FAULTS, f"pre faults: {', '.join(FAULTS)}")
     check(0 <= params.faulty <= n, "at most every proxy is faulty")
-    keys = seeded_rng(params.seed, "pre", "keys")
-    policy = pre.derive_policy_key(group.random_scalar(keys), b"xinlian-cli-policy")
-    receiver_secret = group.random_scalar(keys)
-    signer = generate_signing_key(SIGNER_OF_SUITE[suite], keys(32))
-    owner_key, receiver_key = group.base_mul(policy), group.base_mul(receiver_secret)
     session = b"pre/%d" % params.seed
     receiver = n + 1
     parties = tuple(range(n + 2))
     faulty = faulty_ids(params)
     message = params.message.encode()
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        rng = seeded_rng(params.seed, "pre", me)
+    signer_alg = SIGNER_OF_SUITE[suite]
+
+    def generate(me: int, rng: Rng) -> OwnKeys:
+        """The owner's policy key and fragment-signing key, the receiver's key; proxies
+        hold no long-term secret (the owner grants them their fragments)."""
+        own = OwnKeys()
         if me == OWNER:
-            return Owner(me, roster, suite, policy, receiver_key, signer, m, n, session,
-                         message, rng)
+            policy = pre.derive_policy_key(group.random_scalar(rng), b"xinlian-cli-policy")
+            own.secret[POLICY], own.public[POLICY] = (policy.encode(),
+                                                      group.base_mul(policy).encode())
+            seed = rng(SEED_SIZE)
+            own.secret[SIGNER] = seed
+            own.public[SIGNER] = codec.encode(generate_signing_key(signer_alg, seed).public_key)
+        elif me == receiver:
+            new_scalar_key(own, RECEIVER, group, rng)
+        return own
+
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
+        owner_key = group.decode_element(keys.public[OWNER][POLICY])
+        receiver_key = group.decode_element(keys.public[receiver][RECEIVER])
+        signer_key = codec.decode(keys.public[OWNER][SIGNER], PublicKey)
+        if me == OWNER:
+            signer = generate_signing_key(signer_alg, keys.own[SIGNER])
+            return Owner(me, roster, suite, keys.scalar(group, POLICY), receiver_key, signer,
+                         m, n, session, message, keys.rng)
         if me == receiver:
-            return Receiver(me, roster, receiver_secret, owner_key, signer.public_key, m, n,
-                            session, params.round_ms)
-        core = Proxy(me, roster, owner_key, receiver_key, signer.public_key, receiver, session,
-                     rng)
+            return Receiver(me, roster, keys.scalar(group, RECEIVER), owner_key, signer_key,
+                            m, n, session, params.round_ms)
+        core = Proxy(me, roster, owner_key, receiver_key, signer_key, receiver, session,
+                     keys.rng)
         if me not in faulty:
             return core
         return Byzantine(core, silent if params.fault == "silent"
@@ -100,4 +118,5 @@ def setup(params: Params) -> Setup:
 
     roles = {i: "owner" if i == OWNER else "receiver" if i == receiver else "proxy"
              for i in parties}
-    return Setup(params, parties, make_core, frozenset({receiver}), summarise, faulty, roles)
+    return Setup(params, parties, make_core, frozenset({receiver}), summarise, faulty, roles,
+                 generate)

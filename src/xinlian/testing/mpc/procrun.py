@@ -2,7 +2,10 @@
 
 The parent binds one listening socket per party (so every port is known, and listening,
 before any party dials), writes the run's spec to a temporary directory and starts
-`python -m xinlian.testing.mpc.party` for each party with its socket inherited. Parties talk
+`python -m xinlian.testing.mpc.party` for each party with its socket inherited. Each party
+generates its own secrets and prints their public forms; once every party has, the parent
+writes them all to the membership file and sends its path to every party, which then
+starts its protocol. No secret leaves the process that drew it. Parties talk
 to each other only through the real transport (handshake-authenticated, encrypted
 channels) under the real `NetworkRuntime`. The parent reads each party's outcome line;
 when every finisher has reported it closes the parties' standard input, which tells them
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from xinlian.crypto.threshold.envelope import DROP_REASONS
-from xinlian.testing.mpc.setup import MpcRunError, Outcome, Setup
+from xinlian.testing.mpc.setup import MpcConfigError, MpcRunError, Outcome, Setup
 from xinlian.testing.mpc.simrun import RunResult, role_counts
 
 MAX_PROCESSES = 32
@@ -52,6 +55,9 @@ def run_processes(setup: Setup, *, deadline_s: float = 60.0) -> RunResult:
     parties = list(setup.parties)
     if len(parties) > MAX_PROCESSES:
         raise MpcRunError(f"processes mode runs at most {MAX_PROCESSES} parties; use sim")
+    if setup.dealt:
+        raise MpcConfigError("a dealer would know every party's share: processes runs take "
+                             "their keys from a DKG among the parties (keys='dkg')")
     with tempfile.TemporaryDirectory(prefix="xinlian-mpc-") as tmp:
         socks = {i: _listen() for i in parties}
         spec = {"params": setup.params.to_dict(), "dir": tmp,
@@ -91,6 +97,7 @@ def _collect(setup: Setup, procs: dict[int, subprocess.Popen[bytes]],
              ) -> tuple[dict[int, Outcome], dict[int, dict[str, Any]]]:
     outcomes: dict[int, Outcome] = {}
     stats: dict[int, dict[str, Any]] = {}
+    public: dict[int, dict[str, str]] = {}
     ended: set[int] = set()
     stopping = False
     while len(ended) < len(procs):
@@ -107,11 +114,29 @@ def _collect(setup: Setup, procs: dict[int, subprocess.Popen[bytes]],
             ended.add(party)
             if not stopping:
                 raise MpcRunError(_failure(f"party {party} exited early", outcomes, tmp))
+        elif "public" in line:
+            public[party] = line["public"]
+            if len(public) == len(procs):
+                _send_members(procs, public, tmp)
         elif "outcome" in line:
             outcomes.setdefault(party, line["outcome"])
         elif "stats" in line:
             stats[party] = line["stats"]
     return outcomes, stats
+
+
+def _send_members(procs: dict[int, subprocess.Popen[bytes]], public: dict[int, dict[str, str]],
+                  tmp: str) -> None:
+    """Write every party's public keys to the membership file and tell each party where."""
+    path = Path(tmp) / "members.json"
+    path.write_text(json.dumps({str(i): public[i] for i in sorted(public)}), encoding="utf-8")
+    for proc in procs.values():
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(str(path).encode() + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:  # the party has exited: its end of output reports it
+            continue
 
 
 def _failure(what: str, outcomes: dict[int, Outcome], tmp: str) -> str:
@@ -134,4 +159,5 @@ def _result(setup: Setup, outcomes: dict[int, Outcome], stats: dict[int, dict[st
     return RunResult(setup.params.protocol, "processes", len(setup.parties),
                      setup.summarise(outcomes), outcomes, messages, sent, wall,
                      setup.finishers <= outcomes.keys(), dict(dropped), dict(faults),
-                     role_counts(setup), list(setup.faulty))
+                     role_counts(setup), list(setup.faulty), "os-random",
+                     held={i: s["held"] for i, s in stats.items()})

@@ -7,7 +7,7 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.primitives.groups import get_group
+from xinlian.crypto.primitives.groups import Rng, get_group
 from xinlian.crypto.privacy import ring
 from xinlian.crypto.privacy.ring.core import (
     VERIFIER,
@@ -21,6 +21,7 @@ from xinlian.crypto.privacy.ring.core import (
 from xinlian.crypto.threshold.dkg import share_secret
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.testing.mpc.keys import Keys, OwnKeys, new_scalar_key
 from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids, seeded_rng
 
 
@@ -45,6 +46,7 @@ def corrupt_signature(payload: bytes) -> bytes:
 
 FAULTS = ("double", "invalid", "silent")
 VARIANTS = ("accountable", "traceable")
+MEMBER = "ring-member"  # the name of a ring member's key
 
 
 def setup(params: Params) -> Setup:
@@ -58,10 +60,8 @@ def setup(params: Params) -> Setup:
     check(0 <= params.faulty <= signers, "faulty members are among the signers")
     check(params.variant in VARIANTS, f"ring variants: {', '.join(VARIANTS)}")
     traceable = params.variant == "traceable"
-    keys = seeded_rng(params.seed, "ring", "keys")
-    secrets = [group.random_scalar(keys) for _ in range(n)]
-    members = [group.base_mul(x) for x in secrets]
-    shares = share_secret(group, group.random_scalar(keys), ot, range(1, m + 1), keys)
+    dealer = seeded_rng(params.seed, "ring", "openers")  # a seeded dealer: simulation only
+    shares = share_secret(group, group.random_scalar(dealer), ot, range(1, m + 1), dealer)
     openers = ring.Openers.from_package(shares[0].public)
     opener_parties = [] if traceable else list(range(n + 1, n + m + 1))
     context = b"ring/%d" % params.seed
@@ -74,16 +74,22 @@ def setup(params: Params) -> Setup:
             return []
         return [base, base + b" again"] if i in faulty and params.fault == "double" else [base]
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
+    def generate(me: int, rng: Rng) -> OwnKeys:
+        own = OwnKeys()
+        if 1 <= me <= n:  # a ring member's own key pair
+            new_scalar_key(own, MEMBER, group, rng)
+        return own
+
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
+        members = list(keys.elements(group, MEMBER, range(1, n + 1)).values())
         if me == VERIFIER:
             return Verifier(me, roster, members, openers, opener_parties, context,
                             params.round_ms)
         if me in opener_parties:
-            return Opener(me, roster, shares[me - n - 1], members, context,
-                          seeded_rng(params.seed, "ring", me))
+            return Opener(me, roster, shares[me - n - 1], members, context, keys.rng)
         opener_key = None if traceable else group.decode_element(openers.key)
-        core = Member(me, roster, secrets[me - 1], members, opener_key, context, messages(me),
-                      seeded_rng(params.seed, "ring", me))
+        core = Member(me, roster, keys.scalar(group, MEMBER), members, opener_key, context,
+                      messages(me), keys.rng)
         if me in faulty and params.fault == "invalid":
             return Byzantine(core, rewrite_payload(corrupt_signature))
         if me in faulty and params.fault == "silent":
@@ -106,4 +112,5 @@ def setup(params: Params) -> Setup:
 
     roles = {i: "verifier" if i == VERIFIER else "opener" if i in opener_parties else "member"
              for i in parties}
-    return Setup(params, parties, make_core, frozenset({VERIFIER}), summarise, faulty, roles)
+    return Setup(params, parties, make_core, frozenset({VERIFIER}), summarise, faulty, roles,
+                 generate, dealt=not traceable)

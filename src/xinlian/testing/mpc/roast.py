@@ -11,7 +11,8 @@ from xinlian.crypto.threshold.roast_core import RoastParty
 from xinlian.crypto.threshold.roast_sim import SIGNER_CLASSES
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.frost import honest_cores, signature_summary, signing_group
-from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids, seeded_rng
+from xinlian.testing.mpc.keys import Keys
+from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 
 
 def behaviour(params: Params, signer: int) -> str:
@@ -33,16 +34,17 @@ def setup(params: Params) -> Setup:
     faulty = faulty_ids(params)
 
     def member(me: int, roster: Mapping[int, NodeId], public: PublicKeyPackage,
-               key: KeyShare) -> Core:
+               key: KeyShare, keys: Keys) -> Core:
         cls = SIGNER_CLASSES[behaviour(params, me)]
-        signer = cls(key, run, message, rng=seeded_rng(params.seed, "roast", me))
+        signer = cls(key, run, message, rng=keys.rng)
         return RoastParty(me, roster, signer, run)
 
     def leader(roster: Mapping[int, NodeId], public: PublicKeyPackage) -> Core:
         return RoastParty(roast.COORDINATOR, roster,
                           roast.RoastCoordinator(public, run, message), run)
 
-    make_core, _, group_key = honest_cores(params, "roast", member, leader)
+    honest = honest_cores(params, "roast", member, leader)
+    group_key = honest.group_key
 
     def summarise(outcomes: Mapping[int, Outcome]) -> dict[str, Any]:
         out = outcomes.get(roast.COORDINATOR)
@@ -60,5 +62,5 @@ def setup(params: Params) -> Setup:
         return result
 
     roles = {i: "coordinator" if i == roast.COORDINATOR else "signer" for i in parties}
-    return Setup(params, parties, make_core, frozenset({roast.COORDINATOR}), summarise, faulty,
-                 roles)
+    return Setup(params, parties, honest.make, frozenset({roast.COORDINATOR}), summarise,
+                 faulty, roles, honest.generate, honest.dealt)

@@ -1,11 +1,13 @@
 """What a runner needs to run one protocol: parameters, parties, cores and a summary.
 
-A protocol module turns `Params` into a `Setup`: the party indices, a factory that builds
-each party's core given the roster (party index -> node id, which the runner chooses), the
+A protocol module turns `Params` into a `Setup`: the party indices, what each party
+generates for itself (its own secrets and their public forms, keys.py), a factory that
+builds each party's core given the roster (party index -> node id, which the runner
+chooses) and the party's keys (its own secrets, everyone's public keys), the
 parties whose outcome ends the run, and `summarise`, which checks the outcomes (signatures
 verified with the ordinary verifier, keys compared across parties) and reports them. The
 same `Setup` is built in the parent and in every party process from the same `Params`, so
-a party process needs nothing but the parameters and its index.
+a party process needs nothing but the parameters, its index and the others' public keys.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from xinlian.crypto.primitives.groups import Rng
 from xinlian.errors import XinlianError
 from xinlian.protocol import Core, NodeId
+from xinlian.testing.mpc.keys import Keys, OwnKeys
 
 
 class MpcError(XinlianError):
@@ -100,12 +104,18 @@ def check(condition: bool, message: str) -> None:
         raise MpcConfigError(message)
 
 
+def no_keys(_party: int, _rng: Rng) -> OwnKeys:
+    return OwnKeys()
+
+
 @dataclass
 class Setup:
     params: Params
     parties: tuple[int, ...]
-    make_core: Callable[[int, Mapping[int, NodeId]], Core]
+    make_core: Callable[[int, Mapping[int, NodeId], Keys], Core]
     finishers: frozenset[int]  # the run ends when each of these has delivered its outcome
     summarise: Callable[[Mapping[int, Outcome]], dict[str, Any]]
     faulty: tuple[int, ...]
     roles: Mapping[int, str]  # party -> role name, for the report
+    generate: Callable[[int, Rng], OwnKeys] = no_keys  # a party's own secrets (keys.py)
+    dealt: bool = False  # a trusted dealer computed every party's share: simulation only

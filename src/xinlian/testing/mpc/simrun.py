@@ -3,9 +3,11 @@
 The run ends when every finisher has delivered its outcome, or at the simulated deadline.
 Time is simulated: latency and jitter come from the network model, and computation takes no
 simulated time, so the same seed gives the same schedule, the same messages and the same
-trace hash. With `measured=True` each party is charged the CPU time its handler really
-took in this process, as if every party ran on its own machine: the simulated time is then
-a completion time for n parallel machines (and no longer reproducible bit for bit).
+trace hash. Every party's secrets come from its own seeded source (`seeded_keys`): keys
+that replay from the seed, for simulation only. With `measured=True` each party is charged
+the CPU time its handler really took in this process, as if every party ran on its own
+machine: the simulated time is then a completion time for n parallel machines (and no
+longer reproducible bit for bit).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from xinlian.protocol import Action, Core, Event, NodeId
 from xinlian.sim.network import LinkModel, NetworkModel
 from xinlian.sim.runtime import Factory, Simulation
 from xinlian.testing.mpc.byzantine import inner
-from xinlian.testing.mpc.setup import Outcome, Setup
+from xinlian.testing.mpc.keys import Keys
+from xinlian.testing.mpc.setup import Outcome, Setup, seeded_rng
 
 Prepare = Callable[[Simulation, Mapping[int, NodeId]], None]
 
@@ -43,8 +46,10 @@ class RunResult:
     faults_reported: dict[int, int] = field(default_factory=dict)
     roles: dict[str, int] = field(default_factory=dict)  # how many parties play each role
     faulty: list[int] = field(default_factory=list)  # the parties told to misbehave
+    secrets: str = "seeded"  # "seeded" (simulation only) or "os-random" (each party its own)
     sim_ms: int | None = None
     transcript: str | None = None
+    held: dict[int, list[str]] = field(default_factory=dict)  # processes: secrets' hashes
 
     def report(self) -> dict[str, Any]:
         out = {"protocol": self.protocol, "mode": self.mode, "parties": self.parties,
@@ -52,7 +57,7 @@ class RunResult:
                "bytes": self.bytes, "wall_s": round(self.wall_s, 3),
                "dropped": self.dropped,
                "faults_reported": {str(k): v for k, v in sorted(self.faults_reported.items())},
-               "roles": self.roles, "faulty": self.faulty}
+               "roles": self.roles, "faulty": self.faulty, "secrets": self.secrets}
         if self.sim_ms is not None:
             out["sim_ms"] = self.sim_ms
             out["transcript"] = self.transcript
@@ -91,12 +96,22 @@ def _charged(_node: NodeId, core: Core, _event: Event, _actions: Sequence[Action
     return core.last_us if isinstance(core, Timed) else 0
 
 
-def _factory(setup: Setup, party: int, roster: Mapping[int, NodeId],
+def _factory(setup: Setup, party: int, roster: Mapping[int, NodeId], keys: Keys,
              measured: bool) -> Factory:
     def make(_node: NodeId, _store: Mapping[bytes, bytes]) -> Core:
-        core = setup.make_core(party, roster)
+        core = setup.make_core(party, roster, keys)
         return Timed(core) if measured else core
     return make
+
+
+def seeded_keys(setup: Setup) -> dict[int, Keys]:
+    """Every party's keys, each generated from its own seeded source (simulation only)."""
+    params = setup.params
+    own = {i: setup.generate(i, seeded_rng(params.seed, params.protocol, "keys", i))
+           for i in setup.parties}
+    public = {i: k.public for i, k in own.items()}
+    return {i: Keys(own[i].secret, public, seeded_rng(params.seed, params.protocol, "party", i))
+            for i in setup.parties}
 
 
 def run_sim(setup: Setup, *, latency_ms: float = 20.0, jitter_ms: float = 5.0,
@@ -113,8 +128,9 @@ def run_sim(setup: Setup, *, latency_ms: float = 20.0, jitter_ms: float = 5.0,
         outcomes.setdefault(by_node[node], value)
 
     sim.observe(observe)
+    keys = seeded_keys(setup)
     for i in setup.parties:
-        sim.add_node(roster[i], _factory(setup, i, roster, measured))
+        sim.add_node(roster[i], _factory(setup, i, roster, keys[i], measured))
     if prepare is not None:
         prepare(sim, roster)
     started = time.perf_counter()
@@ -126,7 +142,7 @@ def run_sim(setup: Setup, *, latency_ms: float = 20.0, jitter_ms: float = 5.0,
     return RunResult(setup.params.protocol, "sim", len(setup.parties),
                      setup.summarise(outcomes), outcomes, sim.stats.sent, sim.stats.bytes_sent,
                      wall, finished, dropped, faults, role_counts(setup), list(setup.faulty),
-                     sim.now_ms, sim.trace_hash)
+                     "seeded", sim.now_ms, sim.trace_hash)
 
 
 def role_counts(setup: Setup) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import blspy
@@ -13,7 +13,8 @@ from xinlian.crypto.threshold import tbls
 from xinlian.crypto.threshold.tbls_core import COMBINER, TblsCombiner, TblsSigner
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.byzantine import Byzantine, rewrite_payload, silent
-from xinlian.testing.mpc.chain import dkg_cores
+from xinlian.testing.mpc.chain import dkg_cores, dkg_keys
+from xinlian.testing.mpc.keys import Keys
 from xinlian.testing.mpc.setup import (
     KEY_SOURCES,
     Outcome,
@@ -21,6 +22,7 @@ from xinlian.testing.mpc.setup import (
     Setup,
     check,
     faulty_ids,
+    no_keys,
     two_thirds,
 )
 
@@ -55,20 +57,24 @@ def setup(params: Params) -> Setup:
     def combiner(roster: Mapping[int, NodeId], key_set: tbls.PublicKeySet) -> Core:
         return TblsCombiner(COMBINER, roster, key_set, session, message, params.round_ms)
 
+    honest: Callable[[int, Mapping[int, NodeId], Keys], Core]
     if params.keys == "dkg":  # a DKG over BLS12-381 G1 (members 1..n), then signing
         honest = dkg_cores(
             params, tbls.BLS_G1, "tbls",
-            lambda me, roster, public, share: signer(me, roster, tbls.key_share_from_dkg(share)),
+            lambda me, roster, public, share, _keys: signer(me, roster,
+                                                            tbls.key_share_from_dkg(share)),
             lambda roster, public: combiner(roster, tbls.key_set_from_package(public)))
-    else:
+        generate = dkg_keys(tbls.BLS_G1)
+    else:  # a seeded dealer: simulation only
         key_set, shares = tbls.deal(n, t, seed=b"xinlian-cli/%d" % params.seed)
+        generate = no_keys
 
-        def honest(me: int, roster: Mapping[int, NodeId]) -> Core:
+        def honest(me: int, roster: Mapping[int, NodeId], _keys: Keys) -> Core:
             return combiner(roster, key_set) if me == COMBINER else signer(me, roster,
                                                                            shares[me - 1])
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
-        core = honest(me, roster)
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
+        core = honest(me, roster, keys)
         if me not in faulty:
             return core
         return Byzantine(core, silent if params.fault == "silent"
@@ -92,4 +98,5 @@ def setup(params: Params) -> Setup:
         return result
 
     roles = {i: "combiner" if i == COMBINER else "signer" for i in parties}
-    return Setup(params, parties, make_core, frozenset({COMBINER}), summarise, faulty, roles)
+    return Setup(params, parties, make_core, frozenset({COMBINER}), summarise, faulty, roles,
+                 generate, params.keys == "dealer")

@@ -8,12 +8,14 @@ from typing import Any
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto.primitives import sm2
+from xinlian.crypto.primitives.groups import Rng
 from xinlian.crypto.threshold import broadcast, tsm2
 from xinlian.crypto.threshold.tsm2.core import COMBINER, DEAL, STAGES, Combiner, Signing, Tsm2Party
 from xinlian.crypto.threshold.tsm2.messages import MAX_PARTIES, G
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.byzantine import Byzantine, equivocate, rewrite_payload, silent
-from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids, seeded_rng
+from xinlian.testing.mpc.keys import Keys, OwnKeys, new_signing_key
+from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 
 
 def bad_partial(payload: bytes) -> bytes:
@@ -29,6 +31,7 @@ def bad_partial(payload: bytes) -> bytes:
     return codec.encode(Signing(msg.keyset, msg.presignature, partial))
 
 FAULTS = ("silent", "invalid", "equivocate")
+SIGNING = "broadcast-signing"  # a member's key for the consistent broadcast
 
 
 def shifted_dealing(_session: bytes, signed: broadcast.Signed, to: int) -> bytes:
@@ -58,21 +61,24 @@ def setup(params: Params) -> Setup:
     message = params.message.encode()
     faulty = faulty_ids(params)
     parties = tuple(range(n + 1))
-    signing = broadcast.party_keys(params.seed, "tsm2", members)
-    public = {i: k.public_key for i, k in signing.items()}
+    def generate(me: int, rng: Rng) -> OwnKeys:
+        own = OwnKeys()
+        if me != COMBINER:
+            new_signing_key(own, SIGNING, rng)
+        return own
 
-    def make_core(me: int, roster: Mapping[int, NodeId]) -> Core:
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
         if me == COMBINER:  # every stage may wait out its receive, echo and fetch deadlines
             return Combiner(me, roster, members, t, session, message,
                             params.round_ms * (3 * len(STAGES) + 2))
-        core = Tsm2Party(me, roster, members, t, session, message,
-                         seeded_rng(params.seed, "tsm2", me), params.round_ms, public,
-                         signing[me], params.echo)
+        signing = keys.signing_key(SIGNING)
+        core = Tsm2Party(me, roster, members, t, session, message, keys.rng, params.round_ms,
+                         keys.verifying_keys(SIGNING, members), signing, params.echo)
         if me not in faulty:
             return core
         if params.fault == "equivocate":
             parties = {node: i for i, node in roster.items()}
-            return Byzantine(core, equivocate(signing[me], parties, shifted_dealing))
+            return Byzantine(core, equivocate(signing, parties, shifted_dealing))
         return Byzantine(core, silent if params.fault == "silent"
                          else rewrite_payload(bad_partial))
 
@@ -94,4 +100,5 @@ def setup(params: Params) -> Setup:
         return result
 
     roles = {i: "combiner" if i == COMBINER else "member" for i in parties}
-    return Setup(params, parties, make_core, frozenset({COMBINER}), summarise, faulty, roles)
+    return Setup(params, parties, make_core, frozenset({COMBINER}), summarise, faulty, roles,
+                 generate)
