@@ -347,7 +347,7 @@ def bench_tsm2() -> None:
 
 def _tsm2_for(n: int, t: int) -> None:
     members = list(range(1, n + 1))
-    parties = [tsm2.Party(i, members, t) for i in members]
+    parties = [tsm2.Party(i, members, t, os.urandom) for i in members]
     start = time.perf_counter()
     keyset = tsm2.run_keygen(parties, session=b"bench")[1]
     keygen_s = time.perf_counter() - start
@@ -359,7 +359,7 @@ def _tsm2_for(n: int, t: int) -> None:
     presign_s = (time.perf_counter() - start) / batch
     emit("tsm2", "presign_per_nonce_total", presign_s, "s", batch=batch, **tags)
     # bytes one party sends while presigning one batch (dealing broadcast + private shares)
-    probe = [tsm2.Party(i, members, t) for i in members]
+    probe = [tsm2.Party(i, members, t, os.urandom) for i in members]
     tsm2.run_keygen(probe, session=b"probe")
     dealing, privates = probe[0].presign_deal(b"probe-presign", 1, members)
     sent = len(codec.encode(dealing)) + sum(len(codec.encode(m)) for m in privates)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import blspy
 import pytest
@@ -276,8 +277,6 @@ def test_torsion_points_rejected_on_every_path(committee):
 
 def dkg_committee(n: int, t: int, seed: int):
     """A dealerless threshold-BLS committee: the project's DKG run over BLS12-381 G1."""
-    import random
-
     from xinlian.crypto.threshold import dkg
 
     g = tbls.BLS_G1
@@ -306,7 +305,8 @@ def test_dkg_keyed_committee_signs_without_a_dealer():
     # proactive refresh by the DKG: new shares, same group key, same signatures
     config = dkg.DkgConfig.refresh(package, b"bls-refresh", pubs)
     parties = {
-        i: dkg.DkgParty(config, i, transport[i], key_share=run.results[i].key_share)
+        i: dkg.DkgParty(config, i, transport[i], key_share=run.results[i].key_share,
+                     rng=random.Random(50 + i).randbytes)
         for i in (1, 2, 3, 4)
     }
     refreshed = dkg.run_local(parties)

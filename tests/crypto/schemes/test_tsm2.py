@@ -142,9 +142,9 @@ def test_replayed_session_and_out_of_order_calls(committee):
     with pytest.raises(tsm2.InvalidMessageError):
         fresh[0].sign(b"x" * 32, b"m")
     with pytest.raises(tsm2.InvalidParametersError):
-        tsm2.Party(1, [1, 2, 3, 4], 3)  # 2t - 1 = 5 > 4
+        tsm2.Party(1, [1, 2, 3, 4], 3, rng_of(1))  # 2t - 1 = 5 > 4
     with pytest.raises(tsm2.InvalidParametersError):
-        tsm2.Party(6, MEMBERS, 3)
+        tsm2.Party(6, MEMBERS, 3, rng_of(1))
 
 
 def corrupt_share(message: tsm2.PrivateShares) -> tsm2.PrivateShares:

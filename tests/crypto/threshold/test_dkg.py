@@ -308,9 +308,10 @@ def test_config_errors() -> None:
         DkgConfig.keygen(ED25519, b"s", [0, 1, 2], 2, pubs)
     cfg = DkgConfig.keygen(ED25519, b"s", [1, 2, 3], 2, pubs)
     with pytest.raises(dkg.DkgConfigError):
-        DkgParty(cfg, 1, ED25519.scalar(5))  # not the secret of its encryption key
+        # not the secret of its encryption key
+        DkgParty(cfg, 1, ED25519.scalar(5), rng=random.Random(1).randbytes)
     with pytest.raises(dkg.DkgConfigError):
-        DkgParty(cfg, 7, None)
+        DkgParty(cfg, 7, None, rng=random.Random(1).randbytes)
 
 
 def test_key_material_encoding() -> None:

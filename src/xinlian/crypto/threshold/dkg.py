@@ -410,7 +410,7 @@ class DkgParty:
     """One participant of a keygen, refresh or reshare run."""
 
     def __init__(self, config: DkgConfig, me: int, encryption_secret: Scalar | None = None,
-                 key_share: KeyShare | None = None, rng: Rng = os.urandom) -> None:
+                 key_share: KeyShare | None = None, *, rng: Rng) -> None:
         self.config = config
         self.group = config.group
         self.me = me

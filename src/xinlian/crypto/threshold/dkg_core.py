@@ -113,14 +113,14 @@ class DkgCore(MpcCore):
                                            phase.receivers, phase.threshold, self.keys)
         share = self.share if self.me in config.dealers and phase.kind != "keygen" else None
         self.party = self.started[phase.session] = dkg.DkgParty(config, self.me, self.secret,
-                                                                share, self.rng)
+                                                                share, rng=self.rng)
         return self._translate(phase, self.party.start(), now_ms)
 
     def alternative_deal(self, session: bytes, rng: Rng) -> bytes:
         """Another valid deal for `session` than the one this dealer sent, drawn from `rng`
         (what an equivocating dealer tells some members)."""
         party = self.started[session]
-        other = dkg.DkgParty(party.config, self.me, self.secret, party.key_share, rng)
+        other = dkg.DkgParty(party.config, self.me, self.secret, party.key_share, rng=rng)
         first = other.start()[0]
         assert isinstance(first, dkg.Broadcast)
         return first.data

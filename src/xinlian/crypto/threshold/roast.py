@@ -18,7 +18,6 @@ pair at most once. `xinlian.crypto.threshold.roast_sim` drives them on a discret
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -134,7 +133,7 @@ class RoastSigner:
     """One signer: answers requests for its agreed message with a share and new nonces."""
 
     def __init__(self, key: KeyShare, run: bytes, message: bytes,
-                 suite: Ciphersuite | None = None, rng: Rng = os.urandom) -> None:
+                 suite: Ciphersuite | None = None, *, rng: Rng) -> None:
         self.key = key
         self.run = run
         self.message = message

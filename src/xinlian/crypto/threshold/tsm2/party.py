@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -68,7 +67,7 @@ class _Presig:
 class Party:
     """One signer's state. Secrets never leave it except as protocol messages."""
 
-    def __init__(self, index: int, members: Sequence[int], threshold: int, rng: Rng = os.urandom):
+    def __init__(self, index: int, members: Sequence[int], threshold: int, rng: Rng):
         members = sorted(members)
         if not (
             1 <= index <= MAX_PARTIES and index in members and len(set(members)) == len(members)
