@@ -23,6 +23,7 @@ from xinlian.crypto.primitives.groups import (
 from xinlian.crypto.privacy import ring
 from xinlian.crypto.privacy.ring import Openers, RingSignature
 from xinlian.crypto.threshold import dkg
+from xinlian.testing.mpc.dkg_session import run_parties
 
 
 def rng_of(seed: int):
@@ -289,7 +290,7 @@ def test_opener_committee_from_the_dkg():
         SM2, b"regulators", ids, 2, {i: SM2.base_mul(transport[i]) for i in ids}
     )
     parties = {i: dkg.DkgParty(config, i, transport[i], rng=rng_of(40 + i)) for i in ids}
-    run = dkg.run_local(parties)
+    run = run_parties(parties)
     assert not run.aborted
     results = run.results
     package = results[1].public

@@ -14,6 +14,7 @@ from xinlian import codec
 from xinlian.crypto.primitives.groups import lagrange_coefficient
 from xinlian.crypto.threshold import tbls
 from xinlian.crypto.threshold.tbls import PartialSignature, Scheme
+from xinlian.testing.mpc.dkg_session import run_parties
 
 MSG = b"block 42 digest"
 
@@ -285,7 +286,7 @@ def dkg_committee(n: int, t: int, seed: int):
     transport = {i: g.random_scalar(rng) for i in ids}
     pubs = {i: g.base_mul(transport[i]) for i in ids}
     config = dkg.DkgConfig.keygen(g, b"bls-committee", ids, t, pubs)
-    run = dkg.run_local({i: dkg.DkgParty(config, i, transport[i], rng=rng) for i in ids})
+    run = run_parties({i: dkg.DkgParty(config, i, transport[i], rng=rng) for i in ids})
     assert not run.aborted
     return run, transport, pubs
 
@@ -309,7 +310,7 @@ def test_dkg_keyed_committee_signs_without_a_dealer():
                      rng=random.Random(50 + i).randbytes)
         for i in (1, 2, 3, 4)
     }
-    refreshed = dkg.run_local(parties)
+    refreshed = run_parties(parties)
     assert not refreshed.aborted
     new_keys = tbls.key_set_from_package(refreshed.results[1].public)
     assert new_keys.group_key == keys.group_key and new_keys.share_keys != keys.share_keys

@@ -12,6 +12,7 @@ from xinlian import codec
 from xinlian.crypto.primitives.groups import Element, Group, Scalar
 from xinlian.crypto.threshold import dkg
 from xinlian.crypto.threshold.dkg import Deal, DkgConfig, DkgParty, KeyShare
+from xinlian.testing.mpc.dkg_session import run_parties
 
 
 def enc_keys(group: Group, ids: Sequence[int], seed: int) -> tuple[dict[int, Scalar],
@@ -34,7 +35,7 @@ def keygen_parties(group: Group, n: int, t: int, seed: int = 0,
 
 
 def run_keygen(group: Group, n: int, t: int, seed: int = 0) -> dict[int, KeyShare]:
-    run = dkg.run_local(keygen_parties(group, n, t, seed))
+    run = run_parties(keygen_parties(group, n, t, seed))
     assert not run.aborted
     return {i: r.key_share for i, r in run.results.items() if r.key_share is not None}
 

@@ -30,6 +30,7 @@ from xinlian.crypto.threshold.dkg import (
     KeyShare,
     PublicKeyPackage,
 )
+from xinlian.testing.mpc.dkg_session import run_parties
 
 from .dkg_helpers import bad_share_to, enc_keys, keygen_parties, run_keygen, tamper
 
@@ -62,7 +63,7 @@ def _check_sharing(shares: dict[int, KeyShare], t: int) -> None:
 
 @pytest.mark.parametrize("g", ALL, ids=[g.name for g in ALL])
 def test_honest_keygen(g: Group) -> None:
-    run = dkg.run_local(keygen_parties(g, 5, 3, seed=1))
+    run = run_parties(keygen_parties(g, 5, 3, seed=1))
     assert not run.aborted and not run.faults and len(run.results) == 5
     shares = {i: r.key_share for i, r in run.results.items() if r.key_share}
     _check_sharing(shares, 3)
@@ -87,7 +88,7 @@ def test_dkg_key_signs_with_frost_as_ed25519() -> None:
 
 def test_cheating_dealer_is_identified_and_excluded() -> None:
     parties = keygen_parties(SECP256K1, 5, 3, seed=4, classes={2: bad_share_to(4)})
-    run = dkg.run_local(parties)
+    run = run_parties(parties)
     assert not run.aborted
     for r in run.results.values():
         assert r.qualified == (1, 3, 4, 5)
@@ -109,7 +110,7 @@ def test_false_accuser_is_flagged_and_ignored() -> None:
                                    context=self.config.session, rng=self.rng)
             return [dkg.Complaint(1, k.encode(), proof)]
 
-    run = dkg.run_local(keygen_parties(ED25519, 4, 2, seed=5, classes={3: FalseAccuser}))
+    run = run_parties(keygen_parties(ED25519, 4, 2, seed=5, classes={3: FalseAccuser}))
     for r in run.results.values():
         assert r.qualified == (1, 2, 3, 4)
         assert r.false_accusers == (3,)
@@ -128,14 +129,14 @@ def test_forged_complaint_proof_is_rejected() -> None:
                                    [self.group.generator()], [k], rng=self.rng)
             return [dkg.Complaint(1, k.encode(), proof)]
 
-    run = dkg.run_local(keygen_parties(SM2, 4, 2, seed=6, classes={2: Forger}))
+    run = run_parties(keygen_parties(SM2, 4, 2, seed=6, classes={2: Forger}))
     assert all(r.qualified == (1, 2, 3, 4) and r.false_accusers == (2,)
                for r in run.results.values())
 
 
 def test_silent_dealer_is_excluded_after_timeout() -> None:
     parties = keygen_parties(ED25519, 5, 3, seed=7)
-    run = dkg.run_local(parties, silent=[5])
+    run = run_parties(parties, silent=[5])
     assert not run.aborted
     assert set(run.results) == {1, 2, 3, 4}
     assert all(r.qualified == (1, 2, 3, 4) for r in run.results.values())
@@ -145,7 +146,7 @@ def test_silent_dealer_is_excluded_after_timeout() -> None:
 
 def test_too_many_cheaters_abort() -> None:
     classes = {i: bad_share_to(1, 2) for i in (3, 4, 5)}
-    run = dkg.run_local(keygen_parties(ED25519, 5, 3, seed=8, classes=classes))
+    run = run_parties(keygen_parties(ED25519, 5, 3, seed=8, classes=classes))
     assert run.aborted and not run.results
     assert all(isinstance(e, dkg.DkgAbortedError) and e.code == 8108
                for e in run.aborted.values())
@@ -176,7 +177,7 @@ def _bad_deal_class(kind: str) -> type[DkgParty]:
     ("small_subgroup", SmallSubgroupError), ("wrong_curve", GroupError),
     ("identity", GroupError)])
 def test_publicly_invalid_deals(kind: str, error: type[Exception]) -> None:
-    run = dkg.run_local(keygen_parties(ED25519, 4, 2, seed=9,
+    run = run_parties(keygen_parties(ED25519, 4, 2, seed=9,
                                        classes={2: _bad_deal_class(kind)}))
     assert {r.qualified for r in run.results.values()} == {(1, 3, 4)}
     faults = [f for _, f in run.faults if f.party == 2]
@@ -186,29 +187,36 @@ def test_publicly_invalid_deals(kind: str, error: type[Exception]) -> None:
 def test_replay_equivocation_wrong_session_and_garbage() -> None:
     parties = keygen_parties(ED25519, 3, 2, seed=10)
     old = keygen_parties(ED25519, 3, 2, seed=10, session=b"old-session")
-    deal1 = next(a.data for a in parties[1].start() if isinstance(a, dkg.Broadcast))
+    (deal1,) = parties[1].start()
     p2 = parties[2]
     p2.start()
-    assert not [a for a in p2.receive(1, deal1) if isinstance(a, dkg.Fault)]
-    (f,) = p2.receive(1, deal1)
-    assert isinstance(f, dkg.Fault) and isinstance(f.error, dkg.ReplayedMessageError)
-    old_deal = next(a.data for a in old[1].start() if isinstance(a, dkg.Broadcast))
-    (f,) = p2.receive(1, old_deal)
+
+    def fault_of(sender: int, data: bytes) -> dkg.Fault:
+        """The one fault `p2` records for `data` from `sender`."""
+        seen = len(p2.faults)
+        p2.receive(sender, data)
+        (fault,) = p2.faults[seen:]
+        assert fault.party == sender
+        return fault
+
+    p2.receive(1, deal1)
+    assert not p2.faults
+    assert isinstance(fault_of(1, deal1).error, dkg.ReplayedMessageError)
+    (old_deal,) = old[1].start()
+    f = fault_of(1, old_deal)
     assert isinstance(f.error, dkg.WrongSessionError) and f.error.code == 8102
     other = codec.decode(deal1, Deal)
     equivocal = codec.encode(tamper(other, shares=list(reversed(other.shares))))
-    out = p2.receive(1, equivocal)
-    assert isinstance(out[0], dkg.Fault) and isinstance(out[0].error, dkg.EquivocationError)
+    assert isinstance(fault_of(1, equivocal).error, dkg.EquivocationError)
     assert 1 in p2.disqualified
-    (f,) = p2.receive(9, codec.encode(Complaints(b"test-session", 9, 2, [])))
+    f = fault_of(9, codec.encode(Complaints(b"test-session", 9, 2, [])))
     assert isinstance(f.error, dkg.UnexpectedSenderError)
-    (f,) = p2.receive(3, codec.encode(Complaints(b"test-session", 3, 10**6, [])))
+    f = fault_of(3, codec.encode(Complaints(b"test-session", 3, 10**6, [])))
     assert isinstance(f.error, dkg.InvalidComplaintError)
     c = dkg.Complaint(1, bytes(32), dkg.dleq.DleqProof(bytes(32), bytes(32)))
-    f = p2.receive(3, codec.encode(Complaints(b"test-session", 3, 2, [c, c])))[0]
-    assert isinstance(f, dkg.Fault) and isinstance(f.error, dkg.InvalidComplaintError)
-    f = p2.receive(3, b"\xc1garbage")[0]
-    assert isinstance(f, dkg.Fault) and isinstance(f.error, CodecError)
+    f = fault_of(3, codec.encode(Complaints(b"test-session", 3, 2, [c, c])))
+    assert isinstance(f.error, dkg.InvalidComplaintError)
+    assert isinstance(fault_of(3, b"\xc1garbage").error, CodecError)
     assert 3 in p2.disqualified  # a dealer that sends garbage instead of a deal is out
 
 
@@ -218,7 +226,7 @@ def test_offsetting_shares_cannot_hide_behind_a_disqualified_colluder() -> None:
     over the smaller qualified set then fails, it complains about 2 in a further round,
     and every honest party ends with a consistent sharing."""
     classes = {1: bad_share_to(5, 4, delta=1), 2: bad_share_to(5, delta=-1)}
-    run = dkg.run_local(keygen_parties(SECP256K1, 6, 3, seed=11, classes=classes))
+    run = run_parties(keygen_parties(SECP256K1, 6, 3, seed=11, classes=classes))
     assert not run.aborted
     for r in run.results.values():
         assert r.qualified == (3, 4, 5, 6)
@@ -236,7 +244,7 @@ def _refresh(shares: dict[int, KeyShare], seed: int,
     parties = {i: classes.get(i, DkgParty)(cfg, i, secrets[i], shares[i],
                                            rng=random.Random(seed + i).randbytes)
                for i in public.members}
-    return dkg.run_local(parties)
+    return run_parties(parties)
 
 
 @pytest.mark.parametrize("g", [ED25519, SM2], ids=["ed25519", "sm2"])
@@ -288,7 +296,7 @@ def test_reshare_to_new_members_and_threshold() -> None:
         cls = WrongConstant if i == 2 else DkgParty
         parties[i] = cls(cfg, i, secrets.get(i), old.get(i) if i in dealers else None,
                          rng=random.Random(100 + i).randbytes)
-    run = dkg.run_local(parties)
+    run = run_parties(parties)
     assert not run.aborted
     for r in run.results.values():
         assert r.qualified == (1, 3, 4)
@@ -335,7 +343,7 @@ def test_any_t_honest_parties_complete(data: st.DataObject) -> None:
     victims = {c: data.draw(st.lists(st.integers(1, n), min_size=1, max_size=2, unique=True))
                for c in cheaters}
     classes = {c: bad_share_to(*v) for c, v in victims.items()}
-    run = dkg.run_local(keygen_parties(ED25519, n, t, seed=n * 31 + t, classes=classes))
+    run = run_parties(keygen_parties(ED25519, n, t, seed=n * 31 + t, classes=classes))
     assert not run.aborted
     honest = [i for i in range(1, n + 1) if i not in cheaters]
     quals = {run.results[i].qualified for i in honest}
@@ -350,7 +358,7 @@ def test_any_t_honest_parties_complete(data: st.DataObject) -> None:
 def test_large_keygen_with_cheaters(n: int) -> None:
     t = 2 * n // 3 + 1
     classes = {c: bad_share_to(c % n + 1) for c in (5, 17, 42)}
-    run = dkg.run_local(keygen_parties(SECP256K1, n, t, seed=n, classes=classes))
+    run = run_parties(keygen_parties(SECP256K1, n, t, seed=n, classes=classes))
     assert not run.aborted
     honest = [i for i in range(1, n + 1) if i not in classes]
     assert {run.results[i].qualified for i in honest} == {tuple(honest)}
@@ -394,7 +402,7 @@ def test_mixed_adversaries_then_refresh_and_sign(data: st.DataObject) -> None:
         elif kind == "pok":
             classes[b] = _bad_deal_class("pok")
     silent = [b for b, kind in kinds.items() if kind == "silent"]
-    run = dkg.run_local(keygen_parties(ED25519, n, t, seed=7 * n + t, classes=classes),
+    run = run_parties(keygen_parties(ED25519, n, t, seed=7 * n + t, classes=classes),
                         silent=silent)
     assert not run.aborted
     honest = [i for i in range(1, n + 1) if i not in bad]

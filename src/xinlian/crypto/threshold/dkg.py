@@ -1,9 +1,10 @@
 """Distributed key generation, proactive refresh and resharing, as sans-I/O state machines.
 
-Theory of operation. One `DkgParty` per participant; the driver (network/ or sim/, or the
-in-memory `run_local` below) feeds it `start()`, `receive(sender, data)` and `timeout()`,
-and carries out the actions it returns (`Broadcast`, and the terminal `Completed` or
-`Aborted`; `Fault` reports a misbehaving peer). The party never touches clocks or sockets.
+Theory of operation. One `DkgParty` per participant and session: the pure round logic.
+Its core (`dkg_core.DkgCore`, an `xinlian.protocol.Core` driven by `sim/` or the network
+runtime) feeds it `start()`, `receive(sender, data)` and `timeout()` and broadcasts the
+messages they return; the party records its outcome in `result` (or `error` when it
+aborts) and every misbehaviour it saw in `faults`. It never touches clocks or sockets.
 
 Every run is a Pedersen-style verifiable secret sharing by each dealer, summed:
 
@@ -344,13 +345,9 @@ class DkgConfig:
 
 
 @dataclass(frozen=True)
-class Broadcast:
-    data: bytes
-
-
-@dataclass(frozen=True)
 class Fault:
-    """`party` sent something that is not accepted; `error` says what (typed)."""
+    """A record of misbehaviour: `party` sent something that is not accepted; `error` says
+    what (typed)."""
 
     party: int
     error: DistributedCryptoError | CodecError
@@ -364,18 +361,6 @@ class DkgResult:
     disqualified: Mapping[int, str]  # dealer -> reason
     false_accusers: tuple[int, ...]
 
-
-@dataclass(frozen=True)
-class Completed:
-    result: DkgResult
-
-
-@dataclass(frozen=True)
-class Aborted:
-    error: DkgError
-
-
-Action = Broadcast | Fault | Completed | Aborted
 
 _POK_DST = b"XINLIAN-DKG-v1-pok"
 _PAD_DST = b"XINLIAN-DKG-v1-pad"
@@ -439,19 +424,22 @@ class DkgParty:
         self._aggregates: dict[tuple[int, ...], list[Element]] = {}
         self._dealer_set = set(config.dealers)
         self.done = False
+        self.result: DkgResult | None = None  # set when the run completes here
+        self.error: DkgError | None = None  # set when it aborts here
+        self.faults: list[Fault] = []  # every misbehaviour seen, in order
 
     # -- events ----------------------------------------------------------------------------
 
-    def start(self) -> list[Action]:
+    def start(self) -> list[bytes]:
         """Deal (if a dealer); a receiver-only party just waits for deals."""
         if not self.is_dealer:
             return []
         data = codec.encode(self._make_deal())
-        out: list[Action] = [Broadcast(data)]
+        out: list[bytes] = [data]
         out += self.receive(self.me, data)
         return out
 
-    def receive(self, sender: int, data: bytes) -> list[Action]:
+    def receive(self, sender: int, data: bytes) -> list[bytes]:
         """Handle one authenticated broadcast from `sender`. Peer faults come back as
         `Fault` actions; they never raise."""
         if self.done:
@@ -459,22 +447,22 @@ class DkgParty:
         try:
             msg: Message = codec.decode(data, Message)
         except CodecError as exc:
-            return [Fault(sender, exc), *self._on_faulty(sender, "malformed message")]
+            return [*self._fault(sender, exc), *self._on_faulty(sender, "malformed message")]
         if msg.session != self.config.session:
-            return [Fault(sender, WrongSessionError("message for another session"))]
+            return self._fault(sender, WrongSessionError("message for another session"))
         rnd = 1 if isinstance(msg, Deal) else msg.round
         previous = self.raw.get((sender, rnd))
         if previous is not None:
             if previous == data:
-                return [Fault(sender, ReplayedMessageError(f"duplicate round-{rnd} message"))]
-            return [Fault(sender, EquivocationError(f"two round-{rnd} messages"))] + (
+                return self._fault(sender, ReplayedMessageError(f"duplicate round-{rnd} message"))
+            return self._fault(sender, EquivocationError(f"two round-{rnd} messages")) + (
                 self._disqualify(sender, "equivocation") if rnd == self.round == 1 else [])
         self.raw[(sender, rnd)] = data
         if isinstance(msg, Deal):
             return self._on_deal(sender, msg)
         return self._on_complaints(sender, msg)
 
-    def timeout(self) -> list[Action]:
+    def timeout(self) -> list[bytes]:
         """The current round's deadline passed: continue with the messages received."""
         if self.done:
             return []
@@ -509,15 +497,15 @@ class DkgParty:
         return Deal(cfg.session, self.me, ephemeral.encode(), constant_enc, proof, coeffs,
                     shares)
 
-    def _on_deal(self, sender: int, msg: Deal) -> list[Action]:
+    def _on_deal(self, sender: int, msg: Deal) -> list[bytes]:
         if self.round != 1:
-            return [Fault(sender, InvalidDealError("deal after the dealing round closed"))]
+            return self._fault(sender, InvalidDealError("deal after the dealing round closed"))
         if sender not in self.config.dealers or msg.dealer != sender:
-            return [Fault(sender, UnexpectedSenderError(f"{sender} is not a dealer"))]
+            return self._fault(sender, UnexpectedSenderError(f"{sender} is not a dealer"))
         try:
             self.deals[sender] = self._check_deal(sender, msg)
         except (DkgError, GroupError) as exc:
-            return [Fault(sender, exc), *self._disqualify(sender, exc.name)]
+            return [*self._fault(sender, exc), *self._disqualify(sender, exc.name)]
         if self.is_receiver:
             self._decrypt(sender)
         return self._maybe_close_dealing()
@@ -562,7 +550,7 @@ class DkgParty:
         pad = _pad(self.group, self.config.session, dealer, self.me, self.e * d.ephemeral)
         self.my_shares[dealer] = d.shares[idx] - pad
 
-    def _maybe_close_dealing(self) -> list[Action]:
+    def _maybe_close_dealing(self) -> list[bytes]:
         if self._dealer_set <= self.deals.keys() | self.disqualified.keys():
             return self._close_round()
         return []
@@ -634,20 +622,20 @@ class DkgParty:
             out.append(Complaint(j, k.encode(), proof))
         return out
 
-    def _on_complaints(self, sender: int, msg: Complaints) -> list[Action]:
+    def _on_complaints(self, sender: int, msg: Complaints) -> list[bytes]:
         if sender not in self.config.receivers or msg.sender != sender or msg.round < 2:
-            return [Fault(sender, UnexpectedSenderError(f"{sender} may not send complaints"))]
+            return self._fault(sender, UnexpectedSenderError(f"{sender} may not send complaints"))
         if msg.round < self.round or msg.round > len(self.config.dealers) + 3:
-            return [Fault(sender, InvalidComplaintError(f"complaints for round {msg.round}"))]
-        out: list[Action] = []
+            return self._fault(sender, InvalidComplaintError(f"complaints for round {msg.round}"))
+        out: list[bytes] = []
         accused = [c.dealer for c in msg.complaints]
         if len(set(accused)) != len(accused):  # counts as "no complaints" so rounds still close
-            out.append(Fault(sender, InvalidComplaintError("duplicate complaints")))
+            self._fault(sender, InvalidComplaintError("duplicate complaints"))
             msg = Complaints(msg.session, sender, msg.round, [])
         self.pending.setdefault(msg.round, {})[sender] = msg
         return out + self._maybe_close_complaints()
 
-    def _maybe_close_complaints(self) -> list[Action]:
+    def _maybe_close_complaints(self) -> list[bytes]:
         if self.round >= 2 and set(self.config.receivers) <= set(self.pending.get(self.round,
                                                                                    {})):
             return self._close_round()
@@ -676,8 +664,8 @@ class DkgParty:
 
     # -- rounds ----------------------------------------------------------------------------
 
-    def _close_round(self) -> list[Action]:
-        out: list[Action] = []
+    def _close_round(self) -> list[bytes]:
+        out: list[bytes] = []
         if self.round >= 2:
             new = 0
             for sender, msg in sorted(self.pending.get(self.round, {}).items()):
@@ -689,7 +677,7 @@ class DkgParty:
                             out += self._disqualify(c.dealer, f"complaint by {sender}")
                     else:
                         self.false_accusers.add(sender)
-                        out.append(Fault(sender, err))
+                        self._fault(sender, err)
             if new == 0:
                 return out + self._finish()
         if self.round > len(self.config.dealers) + 2:
@@ -700,22 +688,22 @@ class DkgParty:
         if self.is_receiver:
             data = codec.encode(Complaints(self.config.session, self.me, self.round,
                                            self._my_complaints()))
-            out.append(Broadcast(data))
+            out.append(data)
             out += self.receive(self.me, data)
         return out + ([] if self.done else self._maybe_close_complaints())
 
-    def _disqualify(self, dealer: int, reason: str) -> list[Action]:
+    def _disqualify(self, dealer: int, reason: str) -> list[bytes]:
         if dealer not in self._dealer_set:
             return []
         self.disqualified.setdefault(dealer, reason)
         return self._maybe_close_dealing() if self.round == 1 else []
 
-    def _on_faulty(self, sender: int, reason: str) -> list[Action]:
+    def _on_faulty(self, sender: int, reason: str) -> list[bytes]:
         if self.round == 1 and sender in self.config.dealers and (sender, 1) not in self.raw:
             return self._disqualify(sender, reason)
         return []
 
-    def _finish(self) -> list[Action]:
+    def _finish(self) -> list[bytes]:
         qual = self._qualified()
         if len(qual) < self.config.min_qualified:
             return self._abort(f"only {len(qual)} qualified dealers")
@@ -729,56 +717,15 @@ class DkgParty:
             except InvalidKeyMaterialError:
                 return self._abort("own share inconsistent after the complaint rounds")
         self.done = True
-        return [Completed(DkgResult(public, share, tuple(qual), dict(self.disqualified),
-                                    tuple(sorted(self.false_accusers))))]
+        self.result = DkgResult(public, share, tuple(qual), dict(self.disqualified),
+                                tuple(sorted(self.false_accusers)))
+        return []
 
-    def _abort(self, reason: str) -> list[Action]:
+    def _abort(self, reason: str) -> list[bytes]:
         self.done = True
-        return [Aborted(DkgAbortedError(reason))]
+        self.error = DkgAbortedError(reason)
+        return []
 
-
-# -- an in-memory driver ------------------------------------------------------------------
-
-
-@dataclass
-class LocalRun:
-    """Outcome of `run_local`: per-party results, faults seen, and bytes broadcast."""
-
-    results: dict[int, DkgResult]
-    aborted: dict[int, DkgError]
-    faults: list[tuple[int, Fault]]
-    bytes_sent: dict[int, int]
-
-
-def run_local(parties: Mapping[int, DkgParty], silent: Sequence[int] = ()) -> LocalRun:
-    """Run parties to completion over a reliable in-memory broadcast (FIFO). Parties in
-    `silent` never speak; rounds then close by `timeout()` once the queue drains."""
-    queue: list[tuple[int, bytes]] = []
-    run = LocalRun({}, {}, [], {i: 0 for i in parties})
-
-    def handle(i: int, actions: list[Action]) -> None:
-        for a in actions:
-            if isinstance(a, Broadcast):
-                if i not in silent:
-                    queue.append((i, a.data))
-                    run.bytes_sent[i] += len(a.data)
-            elif isinstance(a, Fault):
-                run.faults.append((i, a))
-            elif isinstance(a, Completed):
-                run.results[i] = a.result
-            else:
-                run.aborted[i] = a.error
-
-    for i, p in parties.items():
-        handle(i, p.start())
-    while True:
-        while queue:
-            sender, data = queue.pop(0)
-            for i, p in parties.items():
-                if i != sender and i not in silent:
-                    handle(i, p.receive(sender, data))
-        live = [i for i, p in parties.items() if not p.done and i not in silent]
-        if not live:
-            return run
-        for i in live:
-            handle(i, parties[i].timeout())
+    def _fault(self, party: int, error: DistributedCryptoError | CodecError) -> list[bytes]:
+        self.faults.append(Fault(party, error))
+        return []

@@ -73,6 +73,7 @@ class DkgCore(MpcCore):
         self.handovers: dict[bytes, set[int]] = {}
         self.round = (0, 0)
         self.finished = False
+        self._faults_seen = 0  # how many of the current DkgParty's faults are counted
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class DkgCore(MpcCore):
         share = self.share if self.me in config.dealers and phase.kind != "keygen" else None
         self.party = self.started[phase.session] = dkg.DkgParty(config, self.me, self.secret,
                                                                 share, rng=self.rng)
+        self._faults_seen = 0
         return self._translate(phase, self.party.start(), now_ms)
 
     def alternative_deal(self, session: bytes, rng: Rng) -> bytes:
@@ -121,9 +123,7 @@ class DkgCore(MpcCore):
         (what an equivocating dealer tells some members)."""
         party = self.started[session]
         other = dkg.DkgParty(party.config, self.me, self.secret, party.key_share, rng=rng)
-        first = other.start()[0]
-        assert isinstance(first, dkg.Broadcast)
-        return first.data
+        return other.start()[0]
 
     def _group_key(self) -> str:
         return self.public.group_public_key.encode().hex() if self.public else ""
@@ -184,29 +184,32 @@ class DkgCore(MpcCore):
                 return self._carry(session, layer.timeout(name, now_ms), now_ms)
         return []
 
-    def _translate(self, phase: Phase, actions: Sequence[dkg.Action],
+    def _translate(self, phase: Phase, messages: Sequence[bytes],
                    now_ms: int) -> list[Action]:
+        """Broadcast what the DkgParty sent, count the faults it saw, then act on its end."""
         out: list[Action] = []
         party = self.party
+        assert party is not None
         layer = self.layers[phase.session]
-        for a in actions:
-            if isinstance(a, dkg.Broadcast):
-                data = self.rewrite(a.data) if self.rewrite else a.data
-                out += self._carry(phase.session, layer.send(_round_of(a.data), data, now_ms),
-                                   now_ms)
-            elif isinstance(a, dkg.Fault):
-                self.fault(a.party)
-            elif isinstance(a, dkg.Completed):
-                self._record(phase, a.result)
-                self.party = None
-                return out + self._advance(now_ms)
-            else:
-                self.party = None
-                self.finished = True
-                return [*out, self.deliver("member", ok=False, phases=self.results,
-                                           error=a.error.to_dict(), group_key="",
-                                           equivocators=layer.equivocators)]
-        if party is not None and self.party is party and (self.step, party.round) != self.round:
+        for fault in party.faults[self._faults_seen:]:
+            self.fault(fault.party)
+        self._faults_seen = len(party.faults)
+        for data in messages:
+            data = self.rewrite(data) if self.rewrite else data
+            out += self._carry(phase.session, layer.send(_round_of(data), data, now_ms), now_ms)
+        if self.party is not party:  # a message carried above already finished this session
+            return out
+        if party.result is not None:
+            self._record(phase, party.result)
+            self.party = None
+            return out + self._advance(now_ms)
+        if party.error is not None:
+            self.party = None
+            self.finished = True
+            return [*out, self.deliver("member", ok=False, phases=self.results,
+                                       error=party.error.to_dict(), group_key="",
+                                       equivocators=layer.equivocators)]
+        if (self.step, party.round) != self.round:
             self.round = (self.step, party.round)
             senders = party.config.dealers if party.round == 1 else party.config.receivers
             out += self._carry(phase.session, layer.open(party.round, senders, now_ms), now_ms)
