@@ -6,8 +6,8 @@
 Per-party DKG and refresh costs are measured on real parties: every dealer deals (timed),
 then one receiver processes all n deals and the n - 1 (empty) complaint messages the
 others broadcast, and finishes (timed). All parties do the same work, so this is the
-per-party CPU cost without simulating n copies of it in one process. ROAST runs on the
-discrete-event network of `xinlian.crypto.threshold.roast_sim` with measured CPU per step: its
+per-party CPU cost without simulating n copies of it in one process. ROAST runs its cores
+in the simulator (`xinlian.testing.mpc.roast_run`) with measured CPU per step: its
 completion time is what n machines in parallel would see with zero network latency,
 `cpu_total` is this process's time for all parties. Peer anchor: the ROAST paper's
 Python prototype, 67-of-100, 0.7 s uncoordinated and 7 s under a coordinated attack.
@@ -22,8 +22,9 @@ import time
 from benchmarks.report import best_of, emit, percentile
 from xinlian import codec
 from xinlian.crypto.primitives.groups import Group, get_group
-from xinlian.crypto.threshold import dkg, frost, roast_sim
+from xinlian.crypto.threshold import dkg, frost
 from xinlian.crypto.threshold.dkg import Complaints, DkgConfig, DkgParty, KeyShare
+from xinlian.testing.mpc import roast_run
 
 
 def _threshold(n: int) -> int:
@@ -128,7 +129,7 @@ def bench_roast(keys: dict[int, KeyShare], n: int) -> None:
         ("silent_coordinated", dict.fromkeys(bad, "silent"), True),
     ]
     for name, behaviours, coordinated in scenarios:
-        res = roast_sim.simulate(ks, b"checkpoint", behaviours=behaviours,
+        res = roast_run.simulate(ks, b"checkpoint", behaviours=behaviours,
                                  coordinated=coordinated, seed=n)
         assert res.signature is not None, res.error
         extra = {"group": g.name, "n": n, "t": t, "scenario": name,

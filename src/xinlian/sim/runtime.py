@@ -168,6 +168,10 @@ class Simulation:
     def observe(self, observer: Observer) -> None:
         self.observers.append(observer)
 
+    def pending(self) -> int:
+        """How many events are scheduled (0: the network is idle and no timer is set)."""
+        return len(self._queue)
+
     def run_until(self, until_ms: int, stop: Callable[[], bool] | None = None) -> None:
         """Process events up to `until_ms` (or until `stop()` is true after an event)."""
         limit = until_ms * 1000

@@ -21,7 +21,7 @@ from xinlian.crypto.primitives.groups import (
     SmallSubgroupError,
     lagrange_coefficient,
 )
-from xinlian.crypto.threshold import dkg, frost, roast_sim
+from xinlian.crypto.threshold import dkg, frost
 from xinlian.crypto.threshold.dkg import (
     Complaints,
     Deal,
@@ -30,6 +30,7 @@ from xinlian.crypto.threshold.dkg import (
     KeyShare,
     PublicKeyPackage,
 )
+from xinlian.testing.mpc import roast_run
 from xinlian.testing.mpc.dkg_session import run_parties
 
 from .dkg_helpers import bad_share_to, enc_keys, keygen_parties, run_keygen, tamper
@@ -418,7 +419,7 @@ def test_mixed_adversaries_then_refresh_and_sign(data: st.DataObject) -> None:
         live = {i: r.key_share for i, r in refreshed.results.items()
                 if r.key_share is not None}
     signers = [live[i] for i in honest[:t]]
-    res = roast_sim.simulate(signers, b"after refresh", seed=1,  # type: ignore[arg-type]
+    res = roast_run.simulate(signers, b"after refresh", seed=1,  # type: ignore[arg-type]
                              measured=False)
     assert res.signature is not None
     pk = signers[0].public.group_public_key  # type: ignore[union-attr]

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.crypto.primitives.groups import ED25519, SECP256K1, Group
-from xinlian.crypto.threshold import frost, roast, roast_sim
+from xinlian.crypto.threshold import frost, roast
 from xinlian.crypto.threshold.dkg import KeyShare
 from xinlian.crypto.threshold.roast import Request, Response, RoastCoordinator, RoastSigner
+from xinlian.testing.mpc import roast_run
 
 
 def _keys(g: Group, n: int, t: int, seed: int = 1) -> list[KeyShare]:
@@ -22,7 +23,7 @@ def _keys(g: Group, n: int, t: int, seed: int = 1) -> list[KeyShare]:
     return frost.share_secret(g, g.random_scalar(rng), t, list(range(1, n + 1)), rng)
 
 
-def _valid(keys: list[KeyShare], msg: bytes, res: roast_sim.SimResult) -> bool:
+def _valid(keys: list[KeyShare], msg: bytes, res: roast_run.SimResult) -> bool:
     assert res.signature is not None, res.error
     return frost.verify(frost.suite_for(keys[0].group), keys[0].public.group_public_key, msg,
                         res.signature)
@@ -30,7 +31,7 @@ def _valid(keys: list[KeyShare], msg: bytes, res: roast_sim.SimResult) -> bool:
 
 def test_honest_run_gives_an_ordinary_ed25519_signature() -> None:
     keys = _keys(ED25519, 5, 3)
-    res = roast_sim.simulate(keys, b"block 7", seed=1, measured=False)
+    res = roast_run.simulate(keys, b"block 7", seed=1, measured=False)
     assert res.signature is not None and not res.faults
     nacl.signing.VerifyKey(keys[0].public.group_public_key.encode()).verify(
         b"block 7", res.signature.encode())
@@ -38,12 +39,12 @@ def test_honest_run_gives_an_ordinary_ed25519_signature() -> None:
 
 @pytest.mark.parametrize("behaviour", ["silent", "absent", "invalid", "bad_point", "replay"])
 @pytest.mark.parametrize("coordinated", [False, True], ids=["fifo", "coordinated"])
-def test_completes_with_n_minus_t_misbehaving(behaviour: roast_sim.Behaviour,
+def test_completes_with_n_minus_t_misbehaving(behaviour: roast_run.Behaviour,
                                               coordinated: bool) -> None:
     n, t = 7, 4
     keys = _keys(SECP256K1, n, t)
     bad = {i: behaviour for i in (1, 3, 6)}
-    res = roast_sim.simulate(keys, b"m", behaviours=bad, coordinated=coordinated, seed=2,
+    res = roast_run.simulate(keys, b"m", behaviours=bad, coordinated=coordinated, seed=2,
                              measured=False)
     assert _valid(keys, b"m", res)
     assert res.sessions_started <= n - t + 1
@@ -57,8 +58,8 @@ def test_completes_with_n_minus_t_misbehaving(behaviour: roast_sim.Behaviour,
 
 def test_typed_faults_for_each_attack() -> None:
     keys = _keys(ED25519, 6, 3)
-    bad: dict[int, roast_sim.Behaviour] = {1: "invalid", 2: "bad_point", 4: "replay"}
-    res = roast_sim.simulate(keys, b"m", behaviours=bad, coordinated=True, seed=3,
+    bad: dict[int, roast_run.Behaviour] = {1: "invalid", 2: "bad_point", 4: "replay"}
+    res = roast_run.simulate(keys, b"m", behaviours=bad, coordinated=True, seed=3,
                              measured=False)
     assert _valid(keys, b"m", res)
     codes = {p: {type(f.error).__name__ for q, f in res.faults if f.party == p}
@@ -77,7 +78,7 @@ def test_any_t_honest_signers_suffice(data: st.DataObject) -> None:
     bad_ids = data.draw(st.lists(st.integers(1, n), unique=True, max_size=n - t))
     bad = {i: data.draw(kinds) for i in bad_ids}
     keys = _keys(ED25519, n, t, seed=n + t)
-    res = roast_sim.simulate(keys, b"m", behaviours=bad,
+    res = roast_run.simulate(keys, b"m", behaviours=bad,
                              coordinated=data.draw(st.booleans()), seed=4, measured=False)
     assert _valid(keys, b"m", res)
     assert res.sessions_started <= n - t + 1
@@ -87,7 +88,7 @@ def test_any_t_honest_signers_suffice(data: st.DataObject) -> None:
 def test_t_minus_one_responsive_signers_never_sign() -> None:
     keys = _keys(ED25519, 5, 3)
     bad = {i: "absent" for i in (1, 2, 3)}  # only 2 < t signers ever speak
-    res = roast_sim.simulate(keys, b"m", behaviours=bad, seed=5,  # type: ignore[arg-type]
+    res = roast_run.simulate(keys, b"m", behaviours=bad, seed=5,  # type: ignore[arg-type]
                              measured=False)
     assert res.signature is None and isinstance(res.error, roast.RoastError)
 
@@ -95,7 +96,7 @@ def test_t_minus_one_responsive_signers_never_sign() -> None:
 def test_coordinator_gives_up_when_too_many_are_malicious() -> None:
     keys = _keys(SECP256K1, 5, 3)
     bad = {i: "invalid" for i in (1, 2, 3)}
-    res = roast_sim.simulate(keys, b"m", behaviours=bad, seed=6,  # type: ignore[arg-type]
+    res = roast_run.simulate(keys, b"m", behaviours=bad, seed=6,  # type: ignore[arg-type]
                              measured=False)
     assert res.signature is None and isinstance(res.error, roast.RoastFailedError)
     assert res.error.code == 8304
@@ -108,10 +109,17 @@ def _first_request(keys: list[KeyShare], msg: bytes) -> tuple[RoastCoordinator,
     coord = RoastCoordinator(keys[0].public, b"run", msg)
     request = b""
     for i, s in signers.items():
-        for a in coord.receive(i, s.start()[0].data):  # type: ignore[union-attr]
-            if isinstance(a, roast.Send):
-                request = a.data
+        ((_, announce),) = s.start()
+        for _, data in coord.receive(i, announce):
+            request = data
     return coord, signers, request
+
+
+def _fault(party: RoastSigner | RoastCoordinator, sender: int, data: bytes) -> roast.Fault:
+    """The first fault `party` records for `data` from `sender` (and it sends nothing)."""
+    seen = len(party.faults)
+    assert party.receive(sender, data) == []
+    return party.faults[seen]
 
 
 def test_signer_refuses_other_messages_replays_and_other_runs() -> None:
@@ -119,37 +127,37 @@ def test_signer_refuses_other_messages_replays_and_other_runs() -> None:
     _, signers, request = _first_request(keys, b"agreed")
     s1 = signers[1]
     req = codec.decode(request, Request)
-    (f,) = s1.receive(0, codec.encode(Request(req.run, req.session, b"other", req.commitments)))
-    assert isinstance(f, roast.Fault) and isinstance(f.error, roast.StaleRequestError)
-    (f,) = s1.receive(0, codec.encode(Request(b"old-run", 1, b"agreed", req.commitments)))
-    assert isinstance(f, roast.Fault) and isinstance(f.error, roast.WrongRunError)
+    f = _fault(s1, 0, codec.encode(Request(req.run, req.session, b"other", req.commitments)))
+    assert isinstance(f.error, roast.StaleRequestError)
+    f = _fault(s1, 0, codec.encode(Request(b"old-run", 1, b"agreed", req.commitments)))
+    assert isinstance(f.error, roast.WrongRunError)
     padded = Request(req.run, req.session, req.message, req.commitments * 3)
-    (f,) = s1.receive(0, codec.encode(padded))
-    assert isinstance(f, roast.Fault) and isinstance(f.error, frost.InvalidCommitmentListError)
-    (ok,) = s1.receive(0, request)
-    assert isinstance(ok, roast.Send)
-    (f,) = s1.receive(0, request)  # the same request again: its nonces are gone
-    assert isinstance(f, roast.Fault) and isinstance(f.error, roast.StaleRequestError)
-    (f,) = s1.receive(2, request)
-    assert isinstance(f, roast.Fault) and isinstance(f.error, roast.UnexpectedMessageError)
+    f = _fault(s1, 0, codec.encode(padded))
+    assert isinstance(f.error, frost.InvalidCommitmentListError)
+    ((to, _),) = s1.receive(0, request)
+    assert to == roast.COORDINATOR
+    f = _fault(s1, 0, request)  # the same request again: its nonces are gone
+    assert isinstance(f.error, roast.StaleRequestError)
+    f = _fault(s1, 2, request)
+    assert isinstance(f.error, roast.UnexpectedMessageError)
 
 
 def test_coordinator_drops_replays_and_equivocation() -> None:
     keys = _keys(SECP256K1, 3, 2)
     coord, signers, request = _first_request(keys, b"m")
-    answer = signers[1].receive(0, request)[0]
-    assert isinstance(answer, roast.Send)
-    assert not [a for a in coord.receive(1, answer.data) if isinstance(a, roast.Fault)]
-    (f,) = coord.receive(1, answer.data)  # replayed answer
+    ((_, answer),) = signers[1].receive(0, request)
+    coord.receive(1, answer)
+    assert not coord.faults
+    f = _fault(coord, 1, answer)  # replayed answer
     assert isinstance(f.error, roast.UnexpectedMessageError)
-    msg = codec.decode(answer.data, Response)
+    msg = codec.decode(answer, Response)
     other_run = codec.encode(Response(b"elsewhere", 1, msg.session, msg.share,
                                       msg.next_commitment))
-    (f,) = coord.receive(1, other_run)
+    f = _fault(coord, 1, other_run)
     assert isinstance(f.error, (roast.WrongRunError, roast.UnexpectedMessageError))
     assert 1 not in coord.malicious  # replays are dropped, not punished
-    (f, *_) = coord.receive(3, b"\xc1")
-    assert isinstance(f, roast.Fault) and 3 in coord.malicious  # garbage from a signer
+    _fault(coord, 3, b"\xc1")
+    assert 3 in coord.malicious  # garbage from a signer
 
 
 @pytest.mark.slow
@@ -158,7 +166,7 @@ def test_large_groups_under_coordinated_attack(n: int) -> None:
     t = 2 * n // 3 + 1
     keys = _keys(SECP256K1, n, t)
     bad = {i: "silent" for i in range(1, n - t + 1)}
-    res = roast_sim.simulate(keys, b"checkpoint", behaviours=bad,  # type: ignore[arg-type]
+    res = roast_run.simulate(keys, b"checkpoint", behaviours=bad,  # type: ignore[arg-type]
                              coordinated=True, seed=7, measured=False)
     assert _valid(keys, b"checkpoint", res)
     assert res.sessions_started == n - t + 1

@@ -11,9 +11,11 @@ returns. Sessions run concurrently, and the first one to collect t valid shares 
 the signature. With at most n - t misbehaving signers at most n - t + 1 sessions are ever
 started, and one of them consists of honest signers only.
 
-Both roles are sans-I/O state machines (`receive(sender, data) -> actions`); the signer
-signs only the message it was created for, only with its latest nonces, and each nonce
-pair at most once. `xinlian.crypto.threshold.roast_sim` drives them on a discrete-event network.
+Both roles are pure state machines (`receive(sender, data)` returns the messages to send,
+as (recipient, bytes); the outcome and the faults seen are their state), run by one core,
+`roast_core.RoastParty`, under the simulator or the network runtime. The signer signs only
+the message it was created for, only with its latest nonces, and each nonce pair at most
+once.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from xinlian.crypto.threshold.frost import (
     WireCommitments,
 )
 
-COORDINATOR = 0  # the coordinator's address in Send actions
+COORDINATOR = 0  # the coordinator's index
 
 
 class RoastError(DistributedCryptoError):
@@ -99,31 +101,14 @@ class Request(codec.Struct, tag=2):
 
 
 @dataclass(frozen=True)
-class Send:
-    to: int
-    data: bytes
-
-
-@dataclass(frozen=True)
 class Fault:
+    """A record of misbehaviour: `party` sent something that is not accepted."""
+
     party: int
     error: DistributedCryptoError | CodecError
 
 
-@dataclass(frozen=True)
-class Completed:
-    signature: Signature
-    session: int
-    sessions_started: int
-    malicious: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Aborted:
-    error: RoastError
-
-
-Action = Send | Fault | Completed | Aborted
+Outgoing = tuple[int, bytes]  # (recipient, message): what a party asks its core to send
 
 
 # -- signer -------------------------------------------------------------------------------
@@ -141,20 +126,25 @@ class RoastSigner:
         self.rng = rng
         self.nonces: SigningNonces | None = None
         self.last_session = 0
+        self.faults: list[Fault] = []  # every misbehaviour seen, in order
 
-    def _respond(self, session: int, share: bytes) -> list[Action]:
+    def _respond(self, session: int, share: bytes) -> list[Outgoing]:
         self.nonces = frost.commit(self.key, self.rng, self.suite)
         msg = Response(self.run, self.key.identifier, session, share,
                        frost.commitments_to_wire(self.nonces.commitments))
-        return [Send(COORDINATOR, codec.encode(msg))]
+        return [(COORDINATOR, codec.encode(msg))]
 
-    def start(self) -> list[Action]:
+    def _fault(self, party: int, error: DistributedCryptoError | CodecError) -> list[Outgoing]:
+        self.faults.append(Fault(party, error))
+        return []
+
+    def start(self) -> list[Outgoing]:
         """Announce the first nonce commitment."""
         return self._respond(0, b"")
 
-    def receive(self, sender: int, data: bytes) -> list[Action]:
+    def receive(self, sender: int, data: bytes) -> list[Outgoing]:
         if sender != COORDINATOR:
-            return [Fault(sender, UnexpectedMessageError("signers only take requests"))]
+            return self._fault(sender, UnexpectedMessageError("signers only take requests"))
         try:
             req = codec.decode(data, Request)
             if req.run != self.run:
@@ -173,7 +163,7 @@ class RoastSigner:
                 frost.WireSigningPackage(req.message, req.commitments))
             share = frost.sign(self.key, self.nonces, package)
         except (RoastError, frost.FrostError, GroupError, CodecError) as exc:
-            return [Fault(sender, exc)]
+            return self._fault(sender, exc)
         self.last_session = req.session
         return self._respond(req.session, share.share.encode())
 
@@ -206,12 +196,22 @@ class RoastCoordinator:
         self.malicious: set[int] = set()
         self.sessions: dict[int, _Session] = {}
         self.done = False
+        self.faults: list[Fault] = []  # every misbehaviour seen, in order
+        self.signature: Signature | None = None  # the result, once a session completes
+        self.signed_session = 0  # the session that produced it
+        self.error: RoastError | None = None  # set when too few signers remain
 
-    def receive(self, sender: int, data: bytes) -> list[Action]:
+    def _fault(self, party: int, error: DistributedCryptoError | CodecError) -> list[Outgoing]:
+        self.faults.append(Fault(party, error))
+        return []
+
+    def receive(self, sender: int, data: bytes) -> list[Outgoing]:
+        """Handle a signer's response; returns the requests of any session it starts. The
+        outcome is `signature` (with `signed_session`) or `error` once `done`."""
         if self.done:
             return []
         if sender not in self.signers or sender in self.malicious:
-            return [Fault(sender, UnexpectedMessageError(f"{sender} is not an active signer"))]
+            return self._fault(sender, UnexpectedMessageError(f"{sender} is not an active signer"))
         try:
             msg = codec.decode(data, Response)
             if msg.run != self.run:
@@ -228,10 +228,10 @@ class RoastCoordinator:
             if msg.session:
                 share = SignatureShare(sender, self.suite.group.decode_scalar(msg.share))
         except (UnexpectedMessageError, WrongRunError) as exc:  # replay/duplicate: drop only
-            return [Fault(sender, exc)]
+            return self._fault(sender, exc)
         except (RoastError, frost.FrostError, GroupError, CodecError) as exc:
             return self._mark_malicious(sender, exc)
-        out: list[Action] = []
+        out: list[Outgoing] = []
         if share is not None:
             session = self.sessions[msg.session]
             if not frost.verify_signature_share(session.package, self.public, share):
@@ -239,16 +239,16 @@ class RoastCoordinator:
             session.shares[sender] = share
             del self.assigned[sender]
             if len(session.shares) == self.t:
-                sig = frost.aggregate(session.package, session.shares)
+                self.signature = frost.aggregate(session.package, session.shares)
+                self.signed_session = msg.session
                 self.done = True
-                return [Completed(sig, msg.session, len(self.sessions),
-                                  tuple(sorted(self.malicious)))]
+                return []
         self.ready[sender] = commitment
         if len(self.ready) == self.t:
             out += self._start_session()
         return out
 
-    def _start_session(self) -> list[Action]:
+    def _start_session(self) -> list[Outgoing]:
         sid = len(self.sessions) + 1
         commitments = tuple(self.ready[i] for i in sorted(self.ready))
         package = SigningPackage(self.suite, self.public.group_public_key, self.message,
@@ -259,16 +259,15 @@ class RoastCoordinator:
         for i in self.ready:
             self.assigned[i] = sid
         self.ready = {}
-        return [Send(i, data) for i in sorted(self.assigned) if self.assigned[i] == sid]
+        return [(i, data) for i in sorted(self.assigned) if self.assigned[i] == sid]
 
     def _mark_malicious(self, signer: int, error: DistributedCryptoError | CodecError
-                        ) -> list[Action]:
+                        ) -> list[Outgoing]:
         self.malicious.add(signer)
         self.ready.pop(signer, None)
         self.assigned.pop(signer, None)
-        out: list[Action] = [Fault(signer, error)]
         if len(self.signers - self.malicious) < self.t:
             self.done = True
-            out.append(Aborted(RoastFailedError(
-                f"{len(self.signers - self.malicious)} signers left, threshold {self.t}")))
-        return out
+            self.error = RoastFailedError(
+                f"{len(self.signers - self.malicious)} signers left, threshold {self.t}")
+        return self._fault(signer, error)

@@ -28,36 +28,37 @@ class RoastParty(MpcCore):
         super().__init__(me, roster, [run])
         self.party = party
         self.run = run
+        self._faults_seen = 0
+        self.delivered = False
 
     def on_start(self, now_ms: int) -> list[Action]:
         if isinstance(self.party, roast.RoastSigner):
-            return self._translate(self.party.start())
+            return self._send(self.party.start())
         return []
 
     def on_payload(self, now_ms: int, sender: int, session: bytes,
                    payload: bytes) -> list[Action]:
-        return self._translate(self.party.receive(sender, payload))
+        return self._send(self.party.receive(sender, payload))
 
-    def _translate(self, actions: Sequence[roast.Action]) -> list[Action]:
-        out: list[Action] = []
-        for a in actions:
-            if isinstance(a, roast.Send):
-                out.append(self.send(a.to, self.run, a.data))
-            elif isinstance(a, roast.Fault):
-                self.fault(a.party)
-            elif isinstance(a, roast.Completed):
-                assert isinstance(self.party, roast.RoastCoordinator)
-                out.append(self.deliver("coordinator", ok=True, signature=a.signature.encode()
-                                        .hex(), session=a.session,
-                                        group_key=self.party.public.group_public_key.encode()
-                                        .hex(),
-                                        sessions_started=a.sessions_started,
-                                        malicious=list(a.malicious)))
+    def _send(self, outgoing: Sequence[roast.Outgoing]) -> list[Action]:
+        """Send what the party asked for, count the faults it saw, deliver its outcome."""
+        party = self.party
+        for fault in party.faults[self._faults_seen:]:
+            self.fault(fault.party)
+        self._faults_seen = len(party.faults)
+        out = [self.send(to, self.run, data) for to, data in outgoing]
+        if isinstance(party, roast.RoastCoordinator) and party.done and not self.delivered:
+            self.delivered = True
+            key = party.public.group_public_key.encode().hex()
+            if party.signature is not None:
+                out.append(self.deliver("coordinator", ok=True,
+                                        signature=party.signature.encode().hex(),
+                                        session=party.signed_session, group_key=key,
+                                        sessions_started=len(party.sessions),
+                                        malicious=sorted(party.malicious)))
             else:
-                assert isinstance(self.party, roast.RoastCoordinator)
-                out.append(self.deliver("coordinator", ok=False, error=a.error.to_dict(),
-                                        group_key=self.party.public.group_public_key.encode()
-                                        .hex(),
-                                        sessions_started=len(self.party.sessions),
-                                        malicious=sorted(self.party.malicious)))
+                assert party.error is not None
+                out.append(self.deliver("coordinator", ok=False, error=party.error.to_dict(),
+                                        group_key=key, sessions_started=len(party.sessions),
+                                        malicious=sorted(party.malicious)))
         return out

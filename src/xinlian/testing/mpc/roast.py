@@ -8,10 +8,10 @@ from typing import Any
 from xinlian.crypto.threshold import roast
 from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
 from xinlian.crypto.threshold.roast_core import RoastParty
-from xinlian.crypto.threshold.roast_sim import SIGNER_CLASSES
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.frost import honest_cores, signature_summary, signing_group
 from xinlian.testing.mpc.keys import Keys
+from xinlian.testing.mpc.roast_run import SIGNER_CLASSES
 from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 
 
