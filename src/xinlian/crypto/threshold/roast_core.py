@@ -1,12 +1,12 @@
-"""ROAST (robust FROST) as messages between a coordinator (party 0) and n signers.
+"""ROAST (robust FROST) as a protocol core: a coordinator (party 0) and n signers.
 
-The crypto package's `RoastCoordinator` and `RoastSigner` are already sans-I/O; this
-module only carries their bytes in envelopes. The coordinator never waits on a timer:
-signing finishes as soon as t honest signers have answered one session, whatever the
-others do. Misbehaving signers are the crypto package's own attacker classes
-(`xinlian.crypto.threshold.roast_sim.SIGNER_CLASSES`): silent after announcing nonces, absent,
-invalid shares, invalid nonce points, replays. Those whose messages fail verification are
-identified; silent ones cannot be told from slow ones and are simply never waited for.
+`RoastParty` is the `xinlian.protocol.Core` of either role: it feeds the round logic of
+`roast.RoastCoordinator` or `roast.RoastSigner` the envelopes it receives, sends what they
+return, counts the faults they record and delivers the coordinator's outcome. The
+coordinator never waits on a timer: signing finishes as soon as t honest signers have
+answered one session, whatever the others do. Signers whose messages fail verification
+are identified; silent ones cannot be told from slow ones and are simply never waited for.
+(Misbehaving signers for tests and demos: `xinlian.testing.mpc.roast_run`.)
 """
 
 from __future__ import annotations
