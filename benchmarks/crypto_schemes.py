@@ -30,6 +30,7 @@ from xinlian.crypto.primitives.groups import ED25519, SM2, Group
 from xinlian.crypto.privacy import pre, ring
 from xinlian.crypto.signing import generate_signing_key
 from xinlian.crypto.threshold import tbls, tsm2
+from xinlian.testing.mpc import tsm2_local
 
 QUICK = "--quick" in sys.argv
 ROOT = Path(__file__).resolve().parent.parent
@@ -349,18 +350,18 @@ def _tsm2_for(n: int, t: int) -> None:
     members = list(range(1, n + 1))
     parties = [tsm2.Party(i, members, t, os.urandom) for i in members]
     start = time.perf_counter()
-    keyset = tsm2.run_keygen(parties, session=b"bench")[1]
+    keyset = tsm2_local.run_keygen(parties, session=b"bench")[1]
     keygen_s = time.perf_counter() - start
     tags = {"n": n, "t": t, "note": "all n parties in one process; per party = total / n"}
     emit("tsm2", "keygen_total", keygen_s, "s", **tags)
     batch = 4
     start = time.perf_counter()
-    presigs = tsm2.run_presign(parties, batch, b"bench-presign")
+    presigs = tsm2_local.run_presign(parties, batch, b"bench-presign")
     presign_s = (time.perf_counter() - start) / batch
     emit("tsm2", "presign_per_nonce_total", presign_s, "s", batch=batch, **tags)
     # bytes one party sends while presigning one batch (dealing broadcast + private shares)
     probe = [tsm2.Party(i, members, t, os.urandom) for i in members]
-    tsm2.run_keygen(probe, session=b"probe")
+    tsm2_local.run_keygen(probe, session=b"probe")
     dealing, privates = probe[0].presign_deal(b"probe-presign", 1, members)
     sent = len(codec.encode(dealing)) + sum(len(codec.encode(m)) for m in privates)
     emit(

@@ -17,6 +17,7 @@ from xinlian.crypto.primitives import sm2
 from xinlian.crypto.primitives.dleq import DleqProof
 from xinlian.crypto.primitives.groups import SECP256K1, SM2, lagrange_coefficient
 from xinlian.crypto.threshold import tsm2
+from xinlian.testing.mpc import tsm2_local
 
 MEMBERS = [1, 2, 3, 4, 5]
 
@@ -32,10 +33,10 @@ def make_parties(members=MEMBERS, t=3, seed=0):
 @pytest.fixture(scope="module")
 def committee():
     parties = make_parties()
-    keysets = tsm2.run_keygen(parties)
+    keysets = tsm2_local.run_keygen(parties)
     keyset = keysets[1]
     assert all(k == keyset for k in keysets.values())
-    presigs = tsm2.run_presign(parties, 12, b"batch-1")
+    presigs = tsm2_local.run_presign(parties, 12, b"batch-1")
     return parties, keyset, presigs
 
 
@@ -46,7 +47,7 @@ def der(sig: bytes) -> bytes:
 def test_signature_is_standard_sm2(committee):
     parties, keyset, presigs = committee
     message = "转账 100 元".encode()
-    sig = tsm2.run_signing(parties[:3], keyset, presigs[0], message).signature
+    sig = tsm2_local.run_signing(parties[:3], keyset, presigs[0], message).signature
     assert sm2.verify(keyset.public_key, message, sig)  # Tongsuo
     assert gmssl_pyx.sm2_verify(keyset.public_key[1:], message, der(sig))  # GmSSL
     pure = pure_sm2.CryptSM2(private_key="", public_key=keyset.public_key[1:].hex())
@@ -86,7 +87,7 @@ def test_any_t_parties_sign(committee, data):
     if not _POOL:
         return  # every reserved nonce has been used (shrinking replays)
     presig = presigs[_POOL.pop()]
-    sig = tsm2.run_signing(signers, keyset, presig, b"msg").signature
+    sig = tsm2_local.run_signing(signers, keyset, presig, b"msg").signature
     assert sm2.verify(keyset.public_key, b"msg", sig)
 
 
@@ -164,11 +165,11 @@ def test_dealer_sending_a_bad_share_and_lying_in_public_is_disqualified():
             return corrupt_share(message)  # the public answer is wrong too
         return message
 
-    keysets = tsm2.run_keygen(parties, tamper=tamper)
+    keysets = tsm2_local.run_keygen(parties, tamper=tamper)
     assert len({codec.encode(k) for k in keysets.values()}) == 1
     assert parties[0]._phase is None
-    presigs = tsm2.run_presign(parties, 1, b"p")
-    sig = tsm2.run_signing(parties[2:], keysets[1], presigs[0], b"m").signature
+    presigs = tsm2_local.run_presign(parties, 1, b"p")
+    sig = tsm2_local.run_signing(parties[2:], keysets[1], presigs[0], b"m").signature
     assert sm2.verify(keysets[1].public_key, b"m", sig)
     assert all(p.culprits == {4} for p in parties if p.index != 4)
 
@@ -181,9 +182,9 @@ def test_complaint_answered_correctly_keeps_the_dealer():
             return None  # never delivered; the dealer answers the complaint in public
         return message
 
-    keysets = tsm2.run_keygen(parties, tamper=tamper)
-    presigs = tsm2.run_presign(parties, 1, b"p")
-    sig = tsm2.run_signing([parties[0], parties[4], parties[2]], keysets[5], presigs[0], b"m")
+    keysets = tsm2_local.run_keygen(parties, tamper=tamper)
+    presigs = tsm2_local.run_presign(parties, 1, b"p")
+    sig = tsm2_local.run_signing([parties[0], parties[4], parties[2]], keysets[5], presigs[0], b"m")
     assert sm2.verify(keysets[5].public_key, b"m", sig.signature)
     assert all(p.culprits == set() for p in parties)
 
@@ -199,14 +200,14 @@ def test_cheating_multiplier_is_identified():
         return message
 
     with pytest.raises(tsm2.AbortError) as err:
-        tsm2.run_keygen(parties, tamper=tamper)
+        tsm2_local.run_keygen(parties, tamper=tamper)
     assert err.value.culprits == (3,)
 
 
 def test_cheating_multiplier_is_excluded_when_enough_remain():
     members = [1, 2, 3, 4, 5, 6, 7]
     parties = make_parties(members, t=3, seed=5)
-    tsm2.run_keygen(parties)
+    tsm2_local.run_keygen(parties)
 
     def tamper(stage, sender, message):
         if sender == 6 and stage == "presign-mul/dealing":
@@ -219,8 +220,8 @@ def test_cheating_multiplier_is_excluded_when_enough_remain():
             return None  # silent dealer
         return message
 
-    presigs = tsm2.run_presign(parties, 1, b"p", tamper=tamper)
-    sig = tsm2.run_signing(parties[4:], parties[0].keyset, presigs[0], b"m")
+    presigs = tsm2_local.run_presign(parties, 1, b"p", tamper=tamper)
+    sig = tsm2_local.run_signing(parties[4:], parties[0].keyset, presigs[0], b"m")
     assert sm2.verify(parties[0].keyset.public_key, b"m", sig.signature)
     assert parties[0].culprits == {2, 6}
 
@@ -233,7 +234,7 @@ def test_bad_opening_share_is_named_and_skipped():
             return tsm2.OpenShare(message.session, 2, SM2.scalar(7).encode())
         return message
 
-    keysets = tsm2.run_keygen(parties, tamper=tamper)
+    keysets = tsm2_local.run_keygen(parties, tamper=tamper)
     assert len({codec.encode(k) for k in keysets.values()}) == 1
     assert parties[0].culprits == {2}
 
@@ -255,20 +256,20 @@ def test_messages_round_trip_and_reject_garbage(committee):
 
 def test_refresh_changes_every_share_but_not_the_key():
     parties = make_parties(seed=7)
-    before = tsm2.run_keygen(parties)[1]
-    old_presig = tsm2.run_presign(parties, 1, b"before")[0]
+    before = tsm2_local.run_keygen(parties)[1]
+    old_presig = tsm2_local.run_presign(parties, 1, b"before")[0]
     old_shares = {p.index: p._w.shares[0] for p in parties}
-    after = tsm2.run_refresh(parties, b"refresh-1")
+    after = tsm2_local.run_refresh(parties, b"refresh-1")
     keyset = after[1]
     assert all(k == keyset for k in after.values())
     assert keyset.public_key == before.public_key and keyset.inverse_key == before.inverse_key
     assert all(p._w.shares[0] != old_shares[p.index] for p in parties)
     assert set(keyset.share_keys).isdisjoint(before.share_keys)
     # a presignature from before the refresh and one from after both sign
-    sig = tsm2.run_signing(parties[:3], keyset, old_presig, b"m").signature
+    sig = tsm2_local.run_signing(parties[:3], keyset, old_presig, b"m").signature
     assert sm2.verify(keyset.public_key, b"m", sig)
-    new_presig = tsm2.run_presign(parties, 1, b"after")[0]
-    sig = tsm2.run_signing(parties[2:], keyset, new_presig, b"m2").signature
+    new_presig = tsm2_local.run_presign(parties, 1, b"after")[0]
+    sig = tsm2_local.run_signing(parties[2:], keyset, new_presig, b"m2").signature
     assert sm2.verify(keyset.public_key, b"m2", sig)
     # an old share mixed with new ones interpolates to garbage, not to w
     ids = [1, 2, 3]
@@ -284,7 +285,7 @@ def test_refresh_changes_every_share_but_not_the_key():
 def test_refresh_dealer_with_a_non_zero_constant_is_disqualified():
     """A dealer that tries to shift the key by dealing a sharing of 1 is caught."""
     parties = make_parties(seed=8)
-    keyset = tsm2.run_keygen(parties)[1]
+    keyset = tsm2_local.run_keygen(parties)[1]
 
     def shift(message):
         one = (SM2.decode_scalar(message.shares[0]) + SM2.scalar(1)).encode()
@@ -295,9 +296,9 @@ def test_refresh_dealer_with_a_non_zero_constant_is_disqualified():
             return shift(message)
         return message
 
-    after = tsm2.run_refresh(parties, b"r", tamper=tamper)[1]
+    after = tsm2_local.run_refresh(parties, b"r", tamper=tamper)[1]
     assert after.public_key == keyset.public_key
     assert parties[0].culprits == {5}
-    presig = tsm2.run_presign(parties, 1, b"p")[0]
-    sig = tsm2.run_signing(parties[:3], after, presig, b"m").signature
+    presig = tsm2_local.run_presign(parties, 1, b"p")[0]
+    sig = tsm2_local.run_signing(parties[:3], after, presig, b"m").signature
     assert sm2.verify(after.public_key, b"m", sig)

@@ -24,19 +24,13 @@ Journal of Cryptologic Research 2014) with the robust-DSS techniques of Gennaro,
 Krawczyk and Rabin (Eurocrypt 1996); docs/crypto/tsm2.md states assumptions and limits.
 
 Every party is a sans-I/O object: round methods take the previous round's messages and
-return the next messages. `run_keygen`, `run_presign` and `run_signing` drive parties in one
-process (tests, benchmarks, the CLI); a network runtime delivers the same messages.
+return the next messages. The protocol's core, `tsm2.core.Tsm2Party` (an
+`xinlian.protocol.Core` for the simulator and the network runtime), runs them as stages of a
+consistent broadcast: key generation, presigning, signing (`xinlian crypto tsm2`).
 """
 
 from __future__ import annotations
 
-from xinlian.crypto.threshold.tsm2.local import (
-    Tamper,
-    run_keygen,
-    run_presign,
-    run_refresh,
-    run_signing,
-)
 from xinlian.crypto.threshold.tsm2.messages import (
     AbortError,
     Complaint,
@@ -71,13 +65,8 @@ __all__ = [
     "PrivateShares",
     "Reveal",
     "Signed",
-    "Tamper",
     "Tsm2Error",
     "UnusableNonceError",
     "combine",
     "message_scalar",
-    "run_keygen",
-    "run_presign",
-    "run_refresh",
-    "run_signing",
 ]

@@ -1,7 +1,8 @@
-"""Drivers that run every party in one process, delivering messages in memory.
+"""Threshold SM2's round methods called in turn for every party, in one process.
 
-Tests use the `tamper` hook to play malicious parties; benchmarks and the CLI use the
-drivers as they are. A network runtime delivers the same messages between processes.
+A test and benchmark harness for the round logic of `tsm2.Party` (refresh, batches of
+presignatures, and a `tamper` hook that plays malicious parties at any stage); the
+protocol's core over a network or the simulator is `xinlian.crypto.threshold.tsm2.core`.
 """
 
 from __future__ import annotations
