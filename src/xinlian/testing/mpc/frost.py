@@ -88,7 +88,7 @@ def honest_cores(params: Params, protocol: str, member: Member, leader: Leader) 
     group, _, t = signing_group(params)
     if params.keys == "dkg":
         return Honest(dkg_cores(params, group, protocol, member, leader), t, "",
-                      dkg_keys(group), False)
+                      dkg_keys(group, range(1, params.parties + 1)), False)
     keys, _ = dealt_keys(params, protocol)
     public = keys[0].public
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.primitives.groups import Rng, get_group
+from xinlian.crypto.primitives.groups import Element, Rng, get_group
 from xinlian.crypto.privacy import ring
 from xinlian.crypto.privacy.ring.core import (
     VERIFIER,
@@ -18,11 +18,12 @@ from xinlian.crypto.privacy.ring.core import (
     SignedTraceable,
     Verifier,
 )
-from xinlian.crypto.threshold.dkg import share_secret
+from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc.byzantine import Byzantine, rewrite_payload, silent
+from xinlian.testing.mpc.chain import dkg_keys, keyed_by_dkg
 from xinlian.testing.mpc.keys import Keys, OwnKeys, new_scalar_key
-from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids, seeded_rng
+from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 
 
 def corrupt_signature(payload: bytes) -> bytes:
@@ -60,9 +61,6 @@ def setup(params: Params) -> Setup:
     check(0 <= params.faulty <= signers, "faulty members are among the signers")
     check(params.variant in VARIANTS, f"ring variants: {', '.join(VARIANTS)}")
     traceable = params.variant == "traceable"
-    dealer = seeded_rng(params.seed, "ring", "openers")  # a seeded dealer: simulation only
-    shares = share_secret(group, group.random_scalar(dealer), ot, range(1, m + 1), dealer)
-    openers = ring.Openers.from_package(shares[0].public)
     opener_parties = [] if traceable else list(range(n + 1, n + m + 1))
     context = b"ring/%d" % params.seed
     faulty = faulty_ids(params)
@@ -74,22 +72,47 @@ def setup(params: Params) -> Setup:
             return []
         return [base, base + b" again"] if i in faulty and params.fault == "double" else [base]
 
+    opener_keys = dkg_keys(group, opener_parties)
+
     def generate(me: int, rng: Rng) -> OwnKeys:
+        """A ring member its key pair; an opener its DKG keys (the committee's key and
+        shares come from a DKG among the openers, no dealer)."""
+        if me in opener_parties:
+            return opener_keys(me, rng)
         own = OwnKeys()
-        if 1 <= me <= n:  # a ring member's own key pair
+        if 1 <= me <= n:
             new_scalar_key(own, MEMBER, group, rng)
         return own
 
-    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
-        members = list(keys.elements(group, MEMBER, range(1, n + 1)).values())
+    def ring_of(keys: Keys) -> list[Element]:
+        return list(keys.elements(group, MEMBER, range(1, n + 1)).values())
+
+    def opener(me: int, roster: Mapping[int, NodeId], _public: PublicKeyPackage,
+               share: KeyShare, keys: Keys) -> Core:
+        return Opener(me, roster, share, ring_of(keys), context, keys.rng)
+
+    def other(me: int, roster: Mapping[int, NodeId], public: PublicKeyPackage | None,
+              keys: Keys) -> Core:
+        """The verifier or a ring member, given the opener committee's key package."""
         if me == VERIFIER:
-            return Verifier(me, roster, members, openers, opener_parties, context,
+            assert public is not None
+            return Verifier(me, roster, ring_of(keys), ring.Openers.from_package(public),
+                            opener_parties, context, params.round_ms)
+        opener_key = None if public is None else public.group_public_key
+        return Member(me, roster, keys.scalar(group, MEMBER), ring_of(keys), opener_key,
+                      context, messages(me), keys.rng)
+
+    honest = (keyed_by_dkg(params, group, "ring", opener_parties, ot, opener, other)
+              if not traceable else None)
+
+    def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
+        if honest is not None:
+            core = honest(me, roster, keys)
+        elif me == VERIFIER:  # the traceable variant has no openers
+            return Verifier(me, roster, ring_of(keys), None, [], context,
                             params.round_ms)
-        if me in opener_parties:
-            return Opener(me, roster, shares[me - n - 1], members, context, keys.rng)
-        opener_key = None if traceable else group.decode_element(openers.key)
-        core = Member(me, roster, keys.scalar(group, MEMBER), members, opener_key, context,
-                      messages(me), keys.rng)
+        else:
+            core = other(me, roster, None, keys)
         if me in faulty and params.fault == "invalid":
             return Byzantine(core, rewrite_payload(corrupt_signature))
         if me in faulty and params.fault == "silent":
@@ -113,4 +136,4 @@ def setup(params: Params) -> Setup:
     roles = {i: "verifier" if i == VERIFIER else "opener" if i in opener_parties else "member"
              for i in parties}
     return Setup(params, parties, make_core, frozenset({VERIFIER}), summarise, faulty, roles,
-                 generate, dealt=not traceable)
+                 generate)

@@ -64,7 +64,7 @@ def setup(params: Params) -> Setup:
             lambda me, roster, public, share, _keys: signer(me, roster,
                                                             tbls.key_share_from_dkg(share)),
             lambda roster, public: combiner(roster, tbls.key_set_from_package(public)))
-        generate = dkg_keys(tbls.BLS_G1)
+        generate = dkg_keys(tbls.BLS_G1, range(1, n + 1))
     else:  # a seeded dealer: simulation only
         key_set, shares = tbls.deal(n, t, seed=b"xinlian-cli/%d" % params.seed)
         generate = no_keys

@@ -130,15 +130,18 @@ class Verifier(Collector):
     protocol = "ring"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], members: Sequence[Element],
-                 openers: ring.Openers, opener_parties: Sequence[int], context: bytes,
+                 openers: ring.Openers | None, opener_parties: Sequence[int], context: bytes,
                  round_ms: int) -> None:
+        """`openers`: the opener committee (None for the traceable variant, which has none
+        and accepts only traceable signatures)."""
         super().__init__(me, roster, [context], round_ms)
         self.members = list(members)
         self.openers = openers
         self.opener_parties = list(opener_parties)
         self.context = context
         self.round_ms = round_ms
-        self.opener_key = get_group(members[0].group.name).decode_element(openers.key)
+        self.opener_key = (None if openers is None
+                           else get_group(members[0].group.name).decode_element(openers.key))
         self.seen: dict[bytes, Signed] = {}  # key image -> first valid signature
         self.cases: dict[bytes, list[ring.PartialOpening]] = {}  # double uses being opened
         self.opened: dict[bytes, int] = {}  # key image -> member index revealed
@@ -168,6 +171,8 @@ class Verifier(Collector):
         try:
             if msg.signature.context != self.context:
                 raise ring.RingError("another context")
+            if self.opener_key is None:
+                raise ring.RingError("this ring has no openers: traceable signatures only")
             ring.verify(msg.signature, msg.message, self.members, opener_key=self.opener_key)
         except (ring.RingError, GroupError):
             self.rejected += 1
@@ -212,6 +217,7 @@ class Verifier(Collector):
         if parts is None or msg.key_image in self.opened:
             return []
         parts.append(msg.partial)
+        assert self.openers is not None  # cases are opened only with a committee
         if len(parts) < self.openers.threshold:
             return []
         signature = self.seen[msg.key_image].signature
