@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from xinlian import codec
-from xinlian.api.methods import Limits
+from xinlian.api.limits import Limits
 from xinlian.api.server import RpcServer
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.payloads import Transfer

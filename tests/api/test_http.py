@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from xinlian import codec
-from xinlian.api.methods import Limits
+from xinlian.api.limits import Limits
 from xinlian.api.server import RpcServer
 from xinlian.ledger.block import header_hash
 from xinlian.ledger.transaction import SignedTransaction

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.api.methods import Limits
+from xinlian.api.limits import Limits
 from xinlian.api.server import RpcServer
 from xinlian.ledger.transaction import SignedTransaction
 from xinlian.node.service import Node

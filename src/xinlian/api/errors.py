@@ -15,6 +15,7 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+LIMIT_EXCEEDED = -32005  # server-defined range; the code Ethereum nodes use for rate limits
 
 
 class ApiError(XinlianError):
@@ -81,6 +82,52 @@ class FormatError(ApiError):
     code = 6010
     name = "bad_format"
     rpc_code = INVALID_PARAMS
+
+
+class LimitExceeded(ApiError):
+    """A request, connection or client went over one of the server's limits (api.limits)."""
+
+    code = 6011
+    name = "limit_exceeded"
+    rpc_code = LIMIT_EXCEEDED
+
+
+class RateLimited(LimitExceeded):
+    """The client (IP address) spent its work budget; calls are refused until it refills."""
+
+    code = 6012
+    name = "rate_limited"
+
+
+class ServerBusy(LimitExceeded):
+    """Too many request bytes are being read or handled at once; retry shortly."""
+
+    code = 6013
+    name = "server_busy"
+
+
+class TooManyConnections(LimitExceeded):
+    code = 6014
+    name = "too_many_connections"
+
+
+class TooManyWatches(LimitExceeded):
+    code = 6015
+    name = "too_many_watches"
+
+
+class RequestTimeout(LimitExceeded):
+    """The request's body did not arrive within the body timeout."""
+
+    code = 6016
+    name = "request_timeout"
+
+
+class LimitsError(ApiError):
+    """An `[rpc]` setting in node.toml is unknown or not a positive number."""
+
+    code = 6020
+    name = "bad_rpc_limits"
 
 
 def rpc_code(error: XinlianError) -> int:

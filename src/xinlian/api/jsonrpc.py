@@ -7,12 +7,17 @@ A batch is a non-empty array of requests answered by an array of the non-notific
 responses (nothing at all when every member is a notification). Every error carries a
 Xinlian error in `error.data`; an unexpected exception in a handler becomes an internal
 error for that one request and is logged, so bad input never stops the server.
+
+Each call is metered (api.metering): it is admitted while its client has work budget left
+and charged for what it did, so a batch cannot hold the loop longer than its client's
+budget allows; once the budget is spent the batch's remaining calls get `rate_limited`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,9 +29,12 @@ from xinlian.api.errors import (
     InvalidRequest,
     MethodNotFound,
     ParseError,
+    RateLimited,
     WebsocketOnly,
     rpc_code,
 )
+from xinlian.api.limits import Limits
+from xinlian.api.metering import Meter, counting
 from xinlian.api.methods import Method
 from xinlian.api.params import bind
 from xinlian.api.subscriptions import Session
@@ -50,12 +58,16 @@ def encode_error(error: XinlianError) -> bytes:
 
 
 class Dispatcher:
-    def __init__(self, methods: Mapping[str, Method], *, max_batch: int) -> None:
+    def __init__(self, methods: Mapping[str, Method], limits: Limits) -> None:
         self._methods = methods
-        self._max_batch = max_batch
+        self._max_batch = limits.max_batch_requests
+        self._max_name = limits.max_method_name
+        self.meter = Meter(limits.work_rate, limits.work_burst)
 
-    async def handle(self, body: bytes, session: Session | None) -> bytes | None:
-        """The response to one HTTP body or websocket message; None when nothing is due."""
+    async def handle(self, body: bytes, session: Session | None,
+                     client: str = "") -> bytes | None:
+        """The response to one HTTP body or websocket message from `client` (its IP
+        address, whose work budget pays for the calls); None when nothing is due."""
         try:
             message = _decode(body)
         except msgspec.DecodeError as exc:
@@ -70,22 +82,30 @@ class Dispatcher:
                     f"{len(message)} requests in a batch; the limit is {self._max_batch}"))
             replies = []
             for item in message:
-                reply = await self._one(item, session)
+                reply = await self._one(item, session, client)
                 if reply is not None:
                     replies.append(reply)
                 await asyncio.sleep(0)  # the node's loop also runs block production
             return _encode(replies) if replies else None
-        reply = await self._one(message, session)
+        reply = await self._one(message, session, client)
         return None if reply is None else _encode(reply)
 
-    async def _one(self, request: Any, session: Session | None) -> dict[str, Any] | None:
+    async def _one(self, request: Any, session: Session | None,
+                   client: str) -> dict[str, Any] | None:
         try:
             request_id, method, params = _check_request(request)
         except InvalidRequest as exc:
             return error_response(exc, _valid_id(request))
         notification = "id" not in request
         try:
-            result = await self._call(method, params, session)
+            if not self.meter.admits(client, time.monotonic()):
+                raise RateLimited(f"this client's work budget ({self.meter.burst:g} units, "
+                                  f"{self.meter.rate:g} a second) is spent; retry later")
+            with counting() as work:
+                try:
+                    result = await self._call(method, params, session)
+                finally:
+                    self.meter.charge(client, 1 + work[0], time.monotonic())
         except XinlianError as exc:
             return None if notification else error_response(exc, request_id)
         except Exception:
@@ -97,7 +117,8 @@ class Dispatcher:
     async def _call(self, name: str, params: Any, session: Session | None) -> Any:
         method = self._methods.get(name)
         if method is None:
-            raise MethodNotFound(f"no method {name!r}")
+            shown = name if len(name) <= self._max_name else name[:self._max_name] + "..."
+            raise MethodNotFound(f"no method {shown!r}")
         if method.websocket_only and session is None:
             raise WebsocketOnly(f"{name} needs a websocket connection (GET /ws)")
         return await method.handler(session, **bind(method.params, params))

@@ -14,6 +14,8 @@ from typing import Any
 from xinlian import codec
 from xinlian.api.errors import InvalidParams, Rejected
 from xinlian.api.format import bytes_of, hex_of, to_json
+from xinlian.api.limits import Limits
+from xinlian.api.metering import record
 from xinlian.api.params import (
     Param,
     Parser,
@@ -25,7 +27,8 @@ from xinlian.api.params import (
     text,
     uint,
 )
-from xinlian.api.subscriptions import MAX_WATCHED, NEW_BLOCKS, TX_STATUS, Hub, Session
+from xinlian.api.proofs import Proofs, tx_hashes
+from xinlian.api.subscriptions import NEW_BLOCKS, TX_STATUS, Hub, Session
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.block import Block, header_hash
@@ -36,14 +39,6 @@ from xinlian.node.interface import NodeAPI, SubmitResult
 HASH_SIZE = 32
 MAX_STATE_KEY = 1024
 MAX_PAGE = 1000
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_body_size: int = 64 * 1024 * 1024  # bytes of one HTTP body or websocket message
-    max_batch_requests: int = 1000        # JSON-RPC requests in one batch array
-    max_batch_txs: int = 20_000           # transactions in one xl_submitTransactions
-    ws_send_queue: int = 1024             # messages waiting for a websocket client at most
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -57,11 +52,6 @@ class Method:
     websocket_only: bool = False
 
 
-def _decode_signed(raw: bytes) -> SignedTransaction:
-    # Stored transactions were validated on admission; skip the canonical re-encode.
-    return codec.decode(raw, SignedTransaction, check_canonical=False)
-
-
 class Api:
     """The handlers, bound to one node, and the subscription hub they share."""
 
@@ -69,7 +59,9 @@ class Api:
         self.node = node
         self.limits = limits
         self._hash = node.suite.hash_bytes
-        self.hub = Hub(self._hash, self.committed_status)
+        self.hub = Hub(self._hash, self.committed_status, per_session=limits.ws_max_watched,
+                       total=limits.ws_max_watched_total)
+        self.proofs = Proofs(node)
         genesis = node.genesis
         self._chain_info = to_json(ChainInfo(genesis.hash(), genesis))
         self._max_tx = genesis.params.max_tx_size
@@ -103,7 +95,7 @@ class Api:
                     Param("limit", uint(maximum=MAX_PAGE), 100)), self.by_sender),
             Method("xl_subscribe",
                    (Param("kind", choice(NEW_BLOCKS, TX_STATUS)),
-                    Param("hashes", optional(list_of(h32, max_items=MAX_WATCHED)),
+                    Param("hashes", optional(list_of(h32, max_items=self.limits.ws_max_watched)),
                           None)),
                    self.subscribe, websocket_only=True),
             Method("xl_unsubscribe",
@@ -123,12 +115,14 @@ class Api:
     # -- submission: the hot path, so results are built as plain dicts -------------------
 
     async def submit_one(self, session: Session | None, tx: bytes) -> Any:
+        record(1)
         (result,) = await self.node.submit([tx])
         if not result.accepted:
             raise Rejected(result.code, result.error, result.message, result.tx_hash)
         return {"hash": hex_of(result.tx_hash)}
 
     async def submit_many(self, session: Session | None, txs: list[bytes]) -> Any:
+        record(len(txs))
         return [_submit_json(r) for r in await self.node.submit(txs)]
 
     # -- queries -------------------------------------------------------------------------
@@ -136,7 +130,7 @@ class Api:
     def _block_json(self, block: Block | None, full: bool) -> Any:
         if block is None:
             return None
-        hashes = [self._hash(_decode_signed(raw).body) for raw in block.txs]
+        hashes = tx_hashes(block, self._hash)
         view = BlockView(header_hash(block.header, self._hash), block.header,
                          block.signature, hashes, block.txs if full else None)
         return to_json(view)
@@ -148,15 +142,15 @@ class Api:
         return self._block_json(self.node.block_by_hash(hash), full)
 
     async def transaction(self, session: Session | None, hash: bytes) -> Any:
-        record = self.node.transaction(hash)
-        if record is None:
+        found = self.proofs.transaction(hash)
+        if found is None:
             return None
-        signed = _decode_signed(record.raw)
+        signed = codec.decode(found.raw, SignedTransaction, check_canonical=False)
         body = codec.decode(signed.body, TxBody, check_canonical=False)
-        view = TxView(record.tx_hash, record.height, record.index,
-                      address_of(body.sender, self._hash), body, record.raw, record.receipt,
-                      record.header, record.header_signature, record.tx_path,
-                      record.receipt_path)
+        view = TxView(found.tx_hash, found.height, found.index,
+                      address_of(body.sender, self._hash), body, found.raw, found.receipt,
+                      found.header, found.header_signature, found.tx_path,
+                      found.receipt_path)
         return to_json(view)
 
     async def receipt(self, session: Session | None, hash: bytes) -> Any:

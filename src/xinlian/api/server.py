@@ -1,25 +1,43 @@
 """The HTTP and websocket server (aiohttp): POST /rpc and GET /ws over one dispatcher.
 
 All protocol logic lives in `jsonrpc` (framing), `methods` (the table) and `subscriptions`
-(who gets which notification); this module only moves bytes between sockets and those.
+(who gets which notification); this module only moves bytes between sockets and those, and
+enforces the limits of `api.limits` on them: a body's size is checked from its headers and
+while it streams in (never read whole first), the bodies being read or handled at once are
+capped in bytes, slow headers and bodies time out, websockets are capped per IP address and
+in total, and a websocket client that does not read is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from typing import Any
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.web_protocol import RequestHandler
 
-from xinlian.api.errors import RequestTooLarge
+from xinlian.api.errors import (
+    RequestTimeout,
+    RequestTooLarge,
+    ServerBusy,
+    TooManyConnections,
+)
 from xinlian.api.jsonrpc import Dispatcher, encode_error
-from xinlian.api.methods import Api, Limits
+from xinlian.api.limits import Limits
+from xinlian.api.methods import Api
 from xinlian.api.subscriptions import Session
+from xinlian.errors import XinlianError
 from xinlian.node.interface import NodeAPI
 
 JSON = "application/json"
+log = logging.getLogger(__name__)
+
+
+class _Oversize(Exception):
+    pass
 
 
 class RpcServer:
@@ -32,66 +50,159 @@ class RpcServer:
         self.port = port
         self.limits = limits or Limits()
         self.api = Api(node, self.limits)
-        self.dispatcher = Dispatcher(self.api.table(), max_batch=self.limits.max_batch_requests)
+        self.dispatcher = Dispatcher(self.api.table(), self.limits)
+        self.inflight_bytes = 0  # HTTP body bytes reserved by requests being read or handled
+        self.ws_by_ip: Counter[str] = Counter()
         self._runner: web.AppRunner | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener: asyncio.Server | None = None
+        self._unstarted: set[RequestHandler] = set()  # connections yet to send a request
+        self._sockets: dict[web.WebSocketResponse, asyncio.Transport] = {}
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def connections(self) -> int:
+        """Open TCP connections (HTTP and websocket)."""
+        server = None if self._runner is None else self._runner.server
+        return 0 if server is None else len(server.connections)
+
+    @property
+    def ws_count(self) -> int:
+        return sum(self.ws_by_ip.values())
+
     async def start(self) -> None:
-        app = web.Application(client_max_size=self.limits.max_body_size)
+        app = web.Application(client_max_size=self.limits.max_body_size,
+                              middlewares=[self._mark_started])
         app.router.add_post("/rpc", self._rpc)
         app.router.add_get("/ws", self._ws)
-        self._runner = web.AppRunner(app, access_log=None)
+        # aiohttp closes a kept-alive connection that has not sent a next request's headers
+        # this long after its previous reply (also when it trickles bytes); `_guarded` does
+        # the same for the first request. A refused body is not drained ("lingering"): its
+        # connection closes right after the reply.
+        self._runner = web.AppRunner(app, access_log=None, lingering_time=0,
+                                     keepalive_timeout=self.limits.header_timeout)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        assert self._runner.server is not None  # set up above
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self._guarded(self._runner.server),
+                                                  self.host, self.port)
+        self.port = self._listener.sockets[0].getsockname()[1]
         self.node.add_block_listener(self.api.hub.on_block)
+
+    def _guarded(self, make: Callable[[], RequestHandler]) -> Callable[[], RequestHandler]:
+        """aiohttp's connection factory, with a deadline for the first request's headers
+        (slowloris: a connection that trickles headers forever is closed)."""
+        loop = asyncio.get_running_loop()
+
+        def make_guarded() -> RequestHandler:
+            handler = make()
+            self._unstarted.add(handler)
+            loop.call_later(self.limits.header_timeout, self._expire, handler)
+            return handler
+        return make_guarded
+
+    def _expire(self, handler: RequestHandler) -> None:
+        if handler in self._unstarted:
+            self._unstarted.discard(handler)
+            handler.force_close()
+
+    @web.middleware
+    async def _mark_started(self, request: web.Request,
+                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                            ) -> web.StreamResponse:
+        self._unstarted.discard(request.protocol)
+        return await handler(request)
 
     async def stop(self) -> None:
         if self._runner is None:
             return
         self.node.remove_block_listener(self.api.hub.on_block)
-        for ws in list(self._sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+        if self._listener is not None:
+            self._listener.close()
+        for ws, transport in list(self._sockets.items()):
+            await self._close(ws, transport, WSCloseCode.GOING_AWAY, b"server stopping", "")
         await self._runner.cleanup()
         self._runner = None
 
+    # -- HTTP ----------------------------------------------------------------------------
+
     async def _rpc(self, request: web.Request) -> web.StreamResponse:
-        too_large = RequestTooLarge(f"the body limit is {self.limits.max_body_size} bytes")
-        if (request.content_length or 0) > self.limits.max_body_size:
-            return web.Response(status=413, body=encode_error(too_large), content_type=JSON)
+        limit = self.limits.max_body_size
+        size = request.content_length
+        if size is not None and size > limit:
+            return _refuse(413, RequestTooLarge(f"the body limit is {limit} bytes"))
+        reserve = limit if size is None else size
+        if self.inflight_bytes + reserve > self.limits.max_inflight_bytes:
+            return _refuse(503, ServerBusy(
+                f"{self.inflight_bytes} request bytes are in flight; the limit is "
+                f"{self.limits.max_inflight_bytes}"))
+        self.inflight_bytes += reserve
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, body=encode_error(too_large), content_type=JSON)
-        reply = await self.dispatcher.handle(body, None)
+            try:
+                async with asyncio.timeout(self.limits.body_timeout):
+                    body = await _read_capped(request, limit)
+            except TimeoutError:
+                return _refuse(408, RequestTimeout(
+                    f"the body did not arrive within {self.limits.body_timeout:g} s"))
+            except _Oversize:
+                return _refuse(413, RequestTooLarge(f"the body limit is {limit} bytes"))
+            except ConnectionError:  # the client went away mid-body: nobody to answer
+                return web.Response(status=400)
+            reply = await self.dispatcher.handle(body, None, request.remote or "")
+        finally:
+            self.inflight_bytes -= reserve
         if reply is None:
             return web.Response(status=204)
         return web.Response(body=reply, content_type=JSON)
 
+    # -- websockets ----------------------------------------------------------------------
+
     async def _ws(self, request: web.Request) -> web.StreamResponse:
+        ip = request.remote or ""
+        if self.ws_count >= self.limits.ws_max_connections:
+            return _refuse(503, TooManyConnections(
+                f"the node serves {self.limits.ws_max_connections} websockets at most"))
+        if self.ws_by_ip[ip] >= self.limits.ws_max_per_ip:
+            return _refuse(429, TooManyConnections(
+                f"{self.limits.ws_max_per_ip} websockets per IP address at most"))
+        transport = request.transport
+        if transport is None:  # the client has already gone
+            return web.Response(status=400)
+        self.ws_by_ip[ip] += 1
+        try:
+            return await self._serve_ws(request, ip, transport)
+        finally:
+            self.ws_by_ip[ip] -= 1
+            if not self.ws_by_ip[ip]:
+                del self.ws_by_ip[ip]
+
+    async def _serve_ws(self, request: web.Request, ip: str,
+                        transport: asyncio.Transport) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=self.limits.max_body_size)
         await ws.prepare(request)
         # A client that lets this many messages wait is too slow and gets disconnected.
         queue: asyncio.Queue[bytes] = asyncio.Queue(self.limits.ws_send_queue)
+        writer = asyncio.create_task(self._drain(ws, transport, queue, ip))
+
+        closing: list[asyncio.Task[None]] = []  # the close of a client that fell behind
 
         def push(message: bytes) -> bool:
             try:
                 queue.put_nowait(message)
             except asyncio.QueueFull:
-                self._spawn(ws.close(code=WSCloseCode.POLICY_VIOLATION,
-                                     message=b"notification queue overflow"))
+                log.warning("websocket client %s dropped: %d notifications wait unread",
+                            ip, queue.qsize())
+                writer.cancel()
+                closing.append(asyncio.create_task(self._close(
+                    ws, transport, WSCloseCode.POLICY_VIOLATION,
+                    b"notification queue overflow", ip)))
                 return False
             return True
 
         session = Session(push)
-        writer = asyncio.create_task(_drain(ws, queue))
-        self._sockets.add(ws)
+        self._sockets[ws] = transport
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -100,27 +211,68 @@ class RpcServer:
                     body = msg.data
                 else:
                     break
-                reply = await self.dispatcher.handle(body, session)
+                reply = await self.dispatcher.handle(body, session, ip)
+                if session.overflowed:
+                    break
                 if reply is not None:
                     session.push(reply)
                 session.flush()
         finally:
-            self._sockets.discard(ws)
+            self._sockets.pop(ws, None)
             self.api.hub.drop(session)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+            if closing:  # returning would let aiohttp wait forever to flush the socket
+                await closing[0]
         return ws
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _drain(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                     queue: asyncio.Queue[bytes], ip: str) -> None:
+        while True:
+            message = await queue.get()
+            if ws.closed:
+                return
+            try:
+                async with asyncio.timeout(self.limits.ws_send_timeout):
+                    await ws.send_str(message.decode())
+            except TimeoutError:
+                log.warning("websocket client %s dropped: not reading for %g s",
+                            ip, self.limits.ws_send_timeout)
+                transport.abort()
+                return
+            except ConnectionError:
+                return
+
+    async def _close(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                     code: int, message: bytes, ip: str) -> None:
+        """Close with a close frame; a client that has not taken it within the send
+        timeout (its socket still full) is cut off: the transport is aborted."""
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(self.limits.ws_send_timeout):
+                await ws.close(code=code, message=message)
+        if transport.get_write_buffer_size() or not transport.is_closing():
+            log.warning("websocket client %s cut off: it took no close frame within %g s",
+                        ip or "-", self.limits.ws_send_timeout)
+            transport.abort()
 
 
-async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes]) -> None:
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    """The body, read as it streams in and refused as soon as it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
     while True:
-        message = await queue.get()
-        if ws.closed:
-            return
-        await ws.send_str(message.decode())
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _Oversize
+        chunks.append(chunk)
+
+
+def _refuse(status: int, error: XinlianError) -> web.Response:
+    """An error reply that also closes the connection (its unread body is not drained)."""
+    response = web.Response(status=status, body=encode_error(error), content_type=JSON)
+    response.force_close()
+    return response

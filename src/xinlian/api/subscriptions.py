@@ -18,7 +18,7 @@ from itertools import count
 
 import msgspec
 
-from xinlian.api.errors import InvalidParams, UnknownSubscription
+from xinlian.api.errors import InvalidParams, TooManyWatches, UnknownSubscription
 from xinlian.api.format import to_json
 from xinlian.api.views import BlockView, TxStatus
 from xinlian.ledger.block import Block, Receipt, header_hash
@@ -27,7 +27,6 @@ NEW_BLOCKS = "newBlocks"
 TX_STATUS = "txStatus"
 NOTIFICATION_METHOD = "xl_subscription"
 MAX_SUBSCRIPTIONS = 64
-MAX_WATCHED = 10_000
 
 _encode = msgspec.json.encode
 
@@ -66,9 +65,13 @@ class Session:
 
 class Hub:
     def __init__(self, hash_bytes: Callable[[bytes], bytes],
-                 committed: Callable[[bytes], TxStatus | None]) -> None:
+                 committed: Callable[[bytes], TxStatus | None], *, per_session: int,
+                 total: int) -> None:
         self._hash = hash_bytes
         self._committed = committed
+        self._per_session = per_session
+        self._total = total
+        self.watched = 0  # hashes awaited over all sessions
         self._ids = count(1)
         self._block_sessions: dict[str, Session] = {}
         self._watchers: dict[bytes, dict[str, Session]] = {}  # tx hash -> subscriptions
@@ -86,8 +89,12 @@ class Hub:
 
     def subscribe_txs(self, session: Session, hashes: Sequence[bytes]) -> str:
         watched = sum(map(len, session.watches.values()))
-        if watched + len(hashes) > MAX_WATCHED:
-            raise InvalidParams(f"at most {MAX_WATCHED} watched transactions per connection")
+        if watched + len(hashes) > self._per_session:
+            raise TooManyWatches(
+                f"at most {self._per_session} watched transactions per connection")
+        if self.watched + len(hashes) > self._total:
+            raise TooManyWatches(f"the node watches {self.watched} transactions for its "
+                                 f"clients; the limit is {self._total}")
         sid = self._new_id(session)
         pending = set(hashes)
         session.watches[sid] = pending
@@ -98,6 +105,7 @@ class Hub:
             else:
                 pending.discard(tx_hash)
                 session.defer(notification(sid, msgspec.Raw(_encode(to_json(status)))))
+        self.watched += len(pending)
         return sid
 
     def unsubscribe(self, session: Session, sid: str) -> None:
@@ -105,7 +113,9 @@ class Hub:
             session.blocks.discard(sid)
             del self._block_sessions[sid]
         elif sid in session.watches:
-            for tx_hash in session.watches.pop(sid):
+            pending = session.watches.pop(sid)
+            self.watched -= len(pending)
+            for tx_hash in pending:
                 self._unwatch(tx_hash, sid)
         else:
             raise UnknownSubscription(f"no subscription {sid!r} on this connection")
@@ -139,4 +149,5 @@ class Hub:
                 result = msgspec.Raw(_encode(to_json(status)))
                 for sid, session in subs.items():
                     session.watches[sid].discard(receipt.tx_hash)
+                    self.watched -= 1
                     session.push(notification(sid, result))
