@@ -83,3 +83,27 @@ def test_egress_mbit_in_node_toml_caps_a_validators_egress() -> None:
     for bad in (0, -5, "100", True):
         with pytest.raises(NodeConfigError):
             egress_cap({"egress_mbit": bad})
+
+
+def test_rpc_table_in_node_toml_sets_the_servers_limits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xinlian.api.errors import LimitsError
+    from xinlian.cli.node_cmd import rpc_limits
+    from xinlian.node.errors import NodeConfigError
+
+    assert rpc_limits({}).max_body_size == 4 * 1024 * 1024
+    assert rpc_limits({"rpc": {"ws_max_per_ip": 4}}).ws_max_per_ip == 4
+    with pytest.raises(NodeConfigError):
+        rpc_limits({"rpc": 4})
+    with pytest.raises(LimitsError):
+        rpc_limits({"rpc": {"ws_max_per_ip": -1}})
+    # `node start` refuses a bad [rpc] table before it opens the chain
+    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
+    config = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
+    data = tmp_path / "data"
+    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
+    with (data / "node.toml").open("a", encoding="utf-8") as toml:
+        toml.write("\n[rpc]\nmax_body_size = 0\n")
+    capsys.readouterr()
+    assert main(["node", "start", "--data", str(data)]) == 2
+    assert "error[6020 bad_rpc_limits]" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from xinlian.cli import client_cmd, cluster, crypto_cmd, demo, node_cmd, qi, val
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
 from xinlian.node.keyfile import key_document, write_key
+from xinlian.sdk.errors import RpcError
 
 
 def keygen(args: argparse.Namespace) -> int:
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except RpcError as exc:  # the node's own error, not the SDK's wrapper of it
+        print(f"error[{exc.remote_code} {exc.remote_name}]: {exc.message}", file=sys.stderr)
+        return 2
     except XinlianError as exc:
         print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
         return 2

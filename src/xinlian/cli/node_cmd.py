@@ -15,6 +15,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from xinlian.api.limits import Limits, limits_from
 from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
@@ -84,6 +85,14 @@ def egress_cap(config: dict[str, object]) -> ShapeFor | None:
     return node_egress(LinkShape.mbit(float(value)))
 
 
+def rpc_limits(config: dict[str, object]) -> Limits:
+    """The RPC server's limits from node.toml's optional `[rpc]` table."""
+    table = config.get("rpc", {})
+    if not isinstance(table, dict):
+        raise NodeConfigError("[rpc] in node.toml must be a table of limits")
+    return limits_from(table)
+
+
 def node_config(data: Path) -> dict[str, object]:
     try:
         return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
@@ -91,7 +100,7 @@ def node_config(data: Path) -> dict[str, object]:
         raise NodeConfigError(f"{data} is not an initialised data directory: {exc}") from exc
 
 
-async def _serve(data: Path, host: str, port: int) -> None:
+async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
@@ -110,7 +119,7 @@ async def _serve(data: Path, host: str, port: int) -> None:
         node = BftNode(data, genesis, key, secret, shape_for=egress_cap(config))
     else:
         node = Node(data, genesis, key)
-    server = RpcServer(node, host, port)
+    server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()
     stop = asyncio.Event()
@@ -131,7 +140,7 @@ def start(args: argparse.Namespace) -> int:
     config = node_config(data)
     host = args.rpc_host or str(config.get("rpc_host", "127.0.0.1"))
     port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
-    asyncio.run(_serve(data, host, port))
+    asyncio.run(_serve(data, host, port, rpc_limits(config)))
     return 0
 
 
