@@ -273,9 +273,13 @@ def test_batch_submission_reports_per_transaction(rpc: Rpc, node: Node,
     assert len(node.mempool) == before
 
 
-def test_deeply_nested_json_is_a_parse_error(rpc: Rpc) -> None:
-    assert_error(rpc.raw(b"[" * 100_000 + b"]" * 100_000), -32700, 6001)
-    assert_error(rpc.raw(b'{"a":' * 50_000 + b"1" + b"}" * 50_000), -32700, 6001)
+def test_deeply_nested_json_is_refused(rpc: Rpc) -> None:
+    # more arrays and objects than a full batch needs: refused before it is parsed
+    assert_error(rpc.raw(b"[" * 100_000 + b"]" * 100_000), -32600, 6005)
+    assert_error(rpc.raw(b'{"a":' * 50_000 + b"1" + b"}" * 50_000), -32600, 6005)
+    # within that count but deeper than any request: a parse error
+    assert_error(rpc.raw(b"[" * 4000 + b"]" * 4000), -32700, 6001)
+    assert_error(rpc.raw(b'{"a":' * 4000 + b"1" + b"}" * 4000), -32700, 6001)
     assert rpc.result("xl_status")["height"] == 0
 
 

@@ -391,3 +391,20 @@ def test_rpc_limits_from_node_toml() -> None:
         limits_from({"max_body_size": 0})
     with pytest.raises(LimitsError):
         limits_from({"max_body_size": 1.5})
+
+
+def test_bodies_are_checked_before_they_are_decoded() -> None:
+    from xinlian.api.errors import ParseError, RequestTooLarge
+    from xinlian.api.jsonrpc import decode
+
+    with pytest.raises(RequestTooLarge):  # a million empty arrays: counted, never built
+        decode(b"[" + b"[]," * 1_000_000 + b"[]]", 4016)
+    # floats are outside every request's shape: decoded by the standard library
+    assert decode(b'{"params": [1e300, {"a": [1.5]}]}', 4016) == {
+        "params": [1e300, {"a": [1.5]}]}
+    assert decode(b'[{"id": 1, "params": [[["deep"]]]}]', 4016) == [
+        {"id": 1, "params": [[["deep"]]]}]
+    with pytest.raises(ParseError):
+        decode(b"[" + b"9" * 5000 + b"]", 4016)  # an integer of 5,000 digits
+    with pytest.raises(ParseError):
+        decode(b'{"a": 1e300', 4016)

@@ -24,7 +24,7 @@ class Limits:
     max_batch_txs: int = 5000             # transactions in one xl_submitTransactions
     max_method_name: int = 64             # characters of a method name echoed in an error
     # all requests together
-    max_inflight_bytes: int = 32 * MIB    # HTTP body bytes being read or handled at once
+    max_inflight_bytes: int = 16 * MIB    # HTTP body bytes being read or handled at once
     # slow clients (seconds)
     header_timeout: float = 10.0          # to send a request's headers (also the idle limit)
     body_timeout: float = 30.0            # to send a request's body
