@@ -38,6 +38,7 @@ bench-core: venv
 	$(BIN)/python -m benchmarks.core
 	$(BIN)/python -m benchmarks.e2e
 	$(BIN)/python -m benchmarks.state_tree
+	$(BIN)/python -m benchmarks.rpc_limits
 
 # Consensus in simulation at n = 4..200; ordering on a real 4-process cluster (100 Mbit/s
 # egress per node); end to end through validator processes; the performance model against

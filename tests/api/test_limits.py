@@ -62,6 +62,9 @@ async def read_reply(reader: asyncio.StreamReader) -> tuple[int, Any]:
     return status, json.loads(await reader.readexactly(length))
 
 
+STATUS = b'{"jsonrpc": "2.0", "id": 1, "method": "xl_status"}'
+
+
 def call(method: str, i: int = 1, **params: object) -> dict[str, object]:
     return {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
 
@@ -350,8 +353,13 @@ def test_slowloris_connections_are_dropped(tmp_path: Path, keys: Keys) -> None:
                             await asyncio.wait_for(reader.read(1), 0.1)
                 closed.add(i)
 
+            # a kept-alive connection trickling its second request is dropped the same way
+            reader, writer = await raw_request(server, post_head(len(STATUS)), STATUS)
+            assert (await read_reply(reader))[0] == 200
+            writer.write(b"POST /rpc HTTP/1.1\r\n")
+            conns.append((reader, writer))
             tasks = [asyncio.create_task(trickle(i, r, w)) for i, (r, w) in enumerate(conns)]
-            await until(lambda: len(closed) == 500, "all 500 connections dropped", 60)
+            await until(lambda: len(closed) == 501, "all 501 connections dropped", 60)
             await asyncio.gather(*tasks)
             async with aiohttp.ClientSession() as http:
                 assert (await rpc(http, server, call("xl_status")))[0] == 200
