@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -239,7 +241,7 @@ class RpcServer:
             except TimeoutError:
                 log.warning("websocket client %s dropped: not reading for %g s",
                             ip, self.limits.ws_send_timeout)
-                transport.abort()
+                _cut(transport)
                 return
             except ConnectionError:
                 return
@@ -254,7 +256,7 @@ class RpcServer:
         if transport.get_write_buffer_size() or not transport.is_closing():
             log.warning("websocket client %s cut off: it took no close frame within %g s",
                         ip or "-", self.limits.ws_send_timeout)
-            transport.abort()
+            _cut(transport)
 
 
 async def _read_capped(request: web.Request, limit: int) -> bytes:
@@ -269,6 +271,16 @@ async def _read_capped(request: web.Request, limit: int) -> bytes:
         if size > limit:
             raise _Oversize
         chunks.append(chunk)
+
+
+def _cut(transport: asyncio.Transport) -> None:
+    """Reset the connection: what is still buffered for the client is discarded, in the
+    kernel too (SO_LINGER 0), rather than kept until a client that does not read takes it."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _refuse(status: int, error: XinlianError) -> web.Response:
