@@ -96,6 +96,18 @@ def test_an_oversized_body_is_refused_before_it_is_read(tmp_path: Path, keys: Ke
     asyncio.run(scenario())
 
 
+def test_a_slow_body_times_out(tmp_path: Path, keys: Keys) -> None:
+    async def scenario() -> None:
+        async with serving(tmp_path, keys, produce=False,
+                           limits=Limits(body_timeout=0.3)) as (_, server):
+            reader, writer = await raw_request(server, post_head(100), b"{")
+            status, reply = await read_reply(reader)  # 99 bytes never come
+            assert status == 408 and reply["error"]["data"]["name"] == "request_timeout"
+            assert server.inflight_bytes == 0
+            writer.close()
+    asyncio.run(scenario())
+
+
 def test_concurrent_body_bytes_are_capped(tmp_path: Path, keys: Keys) -> None:
     async def scenario() -> None:
         limits = Limits(max_body_size=1000, max_inflight_bytes=2000)

@@ -123,8 +123,9 @@ class RpcServer:
         self.node.remove_block_listener(self.api.hub.on_block)
         if self._listener is not None:
             self._listener.close()
-        for ws, transport in list(self._sockets.items()):
-            await self._close(ws, transport, WSCloseCode.GOING_AWAY, b"server stopping", "")
+        await asyncio.gather(*(self._close(ws, transport, WSCloseCode.GOING_AWAY,
+                                           b"server stopping", "")
+                               for ws, transport in list(self._sockets.items())))
         await self._runner.cleanup()
         self._runner = None
 
