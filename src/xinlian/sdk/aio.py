@@ -173,7 +173,10 @@ class AsyncClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # idle connections are dropped before the node's own idle limit (10 s by
+            # default), so a request never goes out on one the node is closing
+            connector = aiohttp.TCPConnector(keepalive_timeout=5)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
     async def _post(self, payload: Any) -> Any:
