@@ -42,7 +42,6 @@ from xinlian.consensus.dissemination import BatchReady
 from xinlian.consensus.messages import BatchMsg
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
-from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES
 from xinlian.network.membership import Membership, PeerInfo, node_id_of
 from xinlian.network.runtime import DEFAULT_DB, NetworkRuntime
 from xinlian.network.shaper import LinkShape, node_egress
@@ -123,8 +122,7 @@ async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
     keys = _node_keys(spec)
     ids = [node_id_of(suite, k.public_key) for k in keys]
     committee, vote_keys = local_committee(
-        spec.n, suite=suite.name, aggregate=suite.name in BLS_CONSENSUS_SUITES,
-        seed=b"cluster-bench", nodes=ids)
+        spec.n, suite=suite.name, seed=b"cluster-bench", nodes=ids)
     core = ConsensusCore(ids[index], vote_keys[ids[index]], genesis(committee),
                          config=Config(batch_delay_ms=spec.batch_delay_ms))
     membership = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", port)

@@ -54,9 +54,7 @@ def test_consensus_commits_and_a_restarted_node_catches_up(suite_name: str,
         from xinlian.crypto.suites import get_suite
 
         cluster = Cluster(get_suite(suite_name), 4)
-        committee, vote_keys = local_committee(4, suite=suite_name,
-                                               aggregate=suite_name != "sm",
-                                               nodes=cluster.ids)
+        committee, vote_keys = local_committee(4, suite=suite_name, nodes=cluster.ids)
         root = genesis(committee)
         stores = [Store(tmp_path / f"n{i}", sub_dbs=("core",)) for i in range(4)]
         commits = [Commits() for _ in range(4)]

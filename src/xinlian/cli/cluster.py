@@ -20,9 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, init_data_dir
-from xinlian.crypto.primitives.bls import BlsKey
 from xinlian.crypto.suites import SUITES, Suite, get_suite
-from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import write_consensus_key, write_key
 
@@ -32,11 +30,8 @@ BALANCE = 10**12
 
 def new_consensus_key(suite: Suite) -> tuple[bytes, bytes, bytes]:
     """(secret, public key, proof of possession) of a new validator vote key."""
-    if suite.name in BLS_CONSENSUS_SUITES:
-        bls = BlsKey.generate()
-        return bls.secret, bls.public, bls.pop
-    key = suite.generate_signing_key()
-    return key.to_bytes(), key.public_key.data, b""
+    key = suite.generate_vote_key()
+    return key.secret, key.public, key.pop
 
 
 def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int,

@@ -47,3 +47,17 @@ class VerifierUnavailable(CryptoError):
 
     code = 2006
     name = "verifier_unavailable"
+
+
+class KeyExchangeError(CryptoError):
+    """A key-exchange share is invalid, or a confirmation tag does not match."""
+
+    code = 2007
+    name = "key_exchange_failed"
+
+
+class MalformedShare(KeyExchangeError):
+    """A key-exchange message has the wrong size or carries a part its scheme does not have."""
+
+    code = 2008
+    name = "malformed_share"

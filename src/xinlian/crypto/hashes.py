@@ -1,4 +1,5 @@
-"""Hash functions by algorithm id: SM3 (GB/T 32905), SHA-256, SHA3-256, Keccak-256."""
+"""Hash functions by algorithm id: SM3 (GB/T 32905), SHA-256, SHA3-256, Keccak-256; and
+HKDF over them, which turns a key-exchange secret into channel keys."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hashlib
 from collections.abc import Callable
 
 from Crypto.Hash import keccak as _keccak
+from cryptography.hazmat.primitives import hashes as _hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from gmssl_pyx import sm3_hash as _sm3_hash
 
 from xinlian.crypto.errors import UnknownAlgorithm
@@ -47,3 +50,16 @@ def hasher(alg: AlgId) -> Callable[[bytes], bytes]:
 
 def digest(alg: AlgId, data: bytes) -> Digest:
     return Digest(alg, hasher(alg)(data))
+
+
+_HKDF_HASHES: dict[AlgId, _hashes.HashAlgorithm] = {
+    AlgId.SM3: _hashes.SM3(), AlgId.SHA256: _hashes.SHA256(), AlgId.SHA3_256: _hashes.SHA3_256()}
+
+
+def hkdf(alg: AlgId, secret: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF (RFC 5869) over hash `alg`: `length` bytes of keys from a shared secret."""
+    try:
+        algorithm = _HKDF_HASHES[alg]
+    except KeyError:
+        raise UnknownAlgorithm(f"{alg!r} is not an HKDF hash") from None
+    return HKDF(algorithm, length, salt=salt, info=info).derive(secret)

@@ -18,6 +18,7 @@ class AlgId(IntEnum):
     SM2 = 1
     ED25519 = 2
     ML_DSA_65 = 3
+    BLS12_381 = 4  # IETF BLS, min-pk, proof-of-possession scheme: votes that aggregate
     # hashes
     SM3 = 16
     SHA256 = 17
@@ -30,6 +31,11 @@ class AlgId(IntEnum):
     SM2_ENC = 48
     X25519_AES256_GCM = 49
     ML_KEM_768_AES256_GCM = 50
+    # key exchange (secure channels)
+    X25519 = 64
+    ML_KEM_768 = 65
+    X25519_ML_KEM_768 = 66  # hybrid: both secrets, safe while either problem stays hard
+    SM2_KEY_EXCHANGE = 67  # GB/T 32918.3, authenticated by the parties' static SM2 keys
 
 
 class PublicKey(Struct):

@@ -16,7 +16,6 @@ from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import PublicKey
-from xinlian.crypto.primitives import bls
 from xinlian.crypto.signing import check_public_key
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
@@ -47,9 +46,10 @@ class Validator(Struct):
     """A consensus member, owned by an organisation.
 
     `node_key` (the chain suite's signature algorithm) authenticates the node to its peers;
-    `consensus_key` signs its votes: a BLS12-381 key with its proof of possession `pop` on
-    suites whose certificates aggregate (`intl`), otherwise a key of the suite's signature
-    algorithm (SM2 for `sm`, ML-DSA-65 for `pq`, which stays post-quantum) and an empty pop.
+    `consensus_key` signs its votes with the suite's `vote` algorithm: a BLS12-381 key with
+    its proof of possession `pop` where certificates aggregate (`intl`), otherwise a key of
+    the suite's signature algorithm (SM2 for `sm`, ML-DSA-65 for `pq`, which stays
+    post-quantum) and an empty pop.
     """
 
     organisation: str
@@ -58,9 +58,6 @@ class Validator(Struct):
     pop: bytes
     power: int = 1
     endpoint: str = ""  # host:port where its peers reach it
-
-
-BLS_CONSENSUS_SUITES = frozenset({"intl"})
 
 
 def check_validator(suite: Suite, validator: Validator, organisations: set[str]) -> None:
@@ -72,12 +69,7 @@ def check_validator(suite: Suite, validator: Validator, organisations: set[str])
     check_public_key(validator.node_key)
     if validator.node_key.alg != suite.signature:
         raise ValueError("the node key must use the chain suite's signature algorithm")
-    if suite.name in BLS_CONSENSUS_SUITES:
-        bls.check_public_key(validator.consensus_key, validator.pop)
-    else:
-        if validator.pop:
-            raise ValueError("only BLS consensus keys carry a proof of possession")
-        check_public_key(PublicKey(suite.signature, validator.consensus_key))
+    suite.check_vote_key(validator.consensus_key, validator.pop)
 
 
 class GenesisAccount(Struct):

@@ -55,10 +55,3 @@ class ReplayedRecord(NetworkError):
 
     code = 6806
     name = "replayed_record"
-
-
-class KeyExchangeError(NetworkError):
-    """An SM2 key-exchange input is invalid or a confirmation tag does not match."""
-
-    code = 6807
-    name = "key_exchange_failed"

@@ -15,38 +15,29 @@ one configured for the node it dialled. Both then run HKDF (suite hash) with the
 input keying material and the hash of the whole transcript as salt, and split the output
 into one AEAD key per direction.
 
-Key shares by suite:
-- `intl`: X25519.
-- `pq`: X25519 and ML-KEM-768 (I sends both public keys, R answers with its X25519 key and
-  the ML-KEM ciphertext); the secret is both shared secrets, so it stays safe while either
-  problem stays hard.
-- `sm`: the SM2 key exchange of GB/T 32918.3 with the membership keys as static keys, so
-  the secret already depends on both identities; `confirm` carries its tags S_B and S_A.
+The key shares are those of the suite's key exchange (`xinlian.crypto.key_exchange`):
+X25519 on `intl`; X25519 and ML-KEM-768 on `pq` (I sends both public keys, R answers with
+its X25519 key and the ML-KEM ciphertext); on `sm` the SM2 key exchange of GB/T 32918.3 with
+the membership keys as static keys, whose tags S_B and S_A travel in `confirm`.
 """
 
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-import pqcrypto.kem.ml_kem_768 as mlkem
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from xinlian import codec
 from xinlian.codec import Struct
-from xinlian.crypto.errors import CryptoError
+from xinlian.crypto.errors import CryptoError, KeyExchangeError, MalformedShare
+from xinlian.crypto.key_exchange import Parties
 from xinlian.crypto.keys import AlgId, PublicKey, Signature
-from xinlian.crypto.primitives import sm2
 from xinlian.crypto.primitives.symmetric import KEY_SIZES
 from xinlian.crypto.signing import SigningKey, check_public_key, verify
 from xinlian.crypto.suites import Suite
-from xinlian.network import sm2_exchange
-from xinlian.network.errors import HandshakeError, KeyExchangeError, MalformedFrame, Unauthenticated
+from xinlian.network.errors import HandshakeError, MalformedFrame, Unauthenticated
 from xinlian.network.membership import Membership
 from xinlian.protocol import NodeId
 
@@ -54,8 +45,6 @@ VERSION = 1
 NONCE_SIZE = 32
 MAX_HANDSHAKE_FRAME = 16 * 1024
 _DOMAIN = b"xinlian/net/v1/"
-_HKDF_HASHES: dict[AlgId, hashes.HashAlgorithm] = {
-    AlgId.SM3: hashes.SM3(), AlgId.SHA256: hashes.SHA256(), AlgId.SHA3_256: hashes.SHA3_256()}
 Rng = Callable[[int], bytes]
 T = TypeVar("T")
 
@@ -103,145 +92,16 @@ def _decode(data: bytes, kind: type[T]) -> T:
         raise MalformedFrame(f"bad {kind.__name__}: {exc.message}") from exc
 
 
-# -- key shares by suite ------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class _Parties:
-    own: SigningKey
-    initiator_key: PublicKey
-    responder_key: PublicKey
-
-
-class _Exchange(ABC):
-    """One side's ephemeral key-agreement state."""
-
-    @abstractmethod
-    def offer(self) -> bytes:
-        """The initiator's share for Hello."""
-
-    @abstractmethod
-    def accept(self, offer: bytes, parties: _Parties) -> tuple[bytes, bytes, bytes]:
-        """Responder: (share for Reply, secret, confirm for Reply)."""
-
-    @abstractmethod
-    def complete(self, share: bytes, confirm: bytes, parties: _Parties) -> tuple[bytes, bytes]:
-        """Initiator: (secret, confirm for Finish), after checking the responder's confirm."""
-
-    def check_finish(self, confirm: bytes) -> None:
-        """Responder: check the initiator's confirm (empty unless the exchange has tags)."""
-        if confirm:
-            raise MalformedFrame("this suite carries no confirmation tag")
-
-
-def _x25519(private: X25519PrivateKey, peer: bytes) -> bytes:
+@contextmanager
+def _exchange_errors() -> Iterator[None]:
+    """The key exchange's typed errors as the handshake's: a wrongly sized share is a
+    malformed frame, any other failure a failed handshake."""
     try:
-        return private.exchange(X25519PublicKey.from_public_bytes(peer))
-    except ValueError as exc:  # wrong length, or a low-order point (all-zero secret)
-        raise HandshakeError(f"bad X25519 share: {exc}") from exc
-
-
-class _X25519Exchange(_Exchange):
-    def __init__(self, rng: Rng) -> None:
-        self._key = X25519PrivateKey.from_private_bytes(rng(32))
-
-    def _public(self) -> bytes:
-        return self._key.public_key().public_bytes_raw()
-
-    def offer(self) -> bytes:
-        return self._public()
-
-    def accept(self, offer: bytes, parties: _Parties) -> tuple[bytes, bytes, bytes]:
-        return self._public(), _x25519(self._key, offer), b""
-
-    def complete(self, share: bytes, confirm: bytes, parties: _Parties) -> tuple[bytes, bytes]:
-        if confirm:
-            raise MalformedFrame("this suite carries no confirmation tag")
-        return _x25519(self._key, share), b""
-
-
-class _HybridExchange(_Exchange):
-    """X25519 + ML-KEM-768; the secret is x25519_secret || mlkem_secret."""
-
-    def __init__(self, rng: Rng) -> None:
-        self._classic = _X25519Exchange(rng)
-        self._kem: tuple[bytes, bytes] | None = None
-
-    def offer(self) -> bytes:
-        public, secret = mlkem.keygen()
-        self._kem = (public, secret)
-        return self._classic.offer() + public
-
-    def accept(self, offer: bytes, parties: _Parties) -> tuple[bytes, bytes, bytes]:
-        if len(offer) != 32 + mlkem.PUBLIC_KEY_SIZE:
-            raise MalformedFrame("a hybrid offer is 32 + 1184 bytes")
-        share, classic, _ = self._classic.accept(offer[:32], parties)
-        try:
-            ciphertext, kem_secret = mlkem.encaps(offer[32:])
-        except ValueError as exc:
-            raise HandshakeError(f"bad ML-KEM key: {exc}") from exc
-        return share + ciphertext, classic + kem_secret, b""
-
-    def complete(self, share: bytes, confirm: bytes, parties: _Parties) -> tuple[bytes, bytes]:
-        if len(share) != 32 + mlkem.CIPHERTEXT_SIZE or self._kem is None:
-            raise MalformedFrame("a hybrid reply is 32 + 1088 bytes")
-        classic, _ = self._classic.complete(share[:32], confirm, parties)
-        try:
-            kem_secret = mlkem.decaps(self._kem[1], share[32:])
-        except ValueError as exc:
-            raise HandshakeError(f"bad ML-KEM ciphertext: {exc}") from exc
-        return classic + kem_secret, b""
-
-
-class _Sm2Exchange(_Exchange):
-    """GB/T 32918.3 with the membership SM2 keys as static keys and tags in `confirm`."""
-
-    _curve = sm2_exchange.SM2_CURVE
-
-    def __init__(self, rng: Rng) -> None:
-        self._r, self._point = sm2_exchange.ephemeral(self._curve, rng)
-        self._agreement: sm2_exchange.Agreement | None = None
-
-    def offer(self) -> bytes:
-        return self._curve.encode_point(self._point)
-
-    def _agree(self, initiator: bool, peer_share: bytes, parties: _Parties,
-               ) -> sm2_exchange.Agreement:
-        peer_key = parties.responder_key if initiator else parties.initiator_key
-        self._agreement = sm2_exchange.agree(
-            self._curve, initiator=initiator,
-            static_private=int.from_bytes(parties.own.secret, "big"),
-            ephemeral_private=self._r, own_ephemeral=self._point,
-            peer_static=self._curve.decode_point(peer_key.data),
-            peer_ephemeral=self._curve.decode_point(peer_share),
-            z_initiator=sm2.z_a(parties.initiator_key.data),
-            z_responder=sm2.z_a(parties.responder_key.data), key_size=32)
-        return self._agreement
-
-    def accept(self, offer: bytes, parties: _Parties) -> tuple[bytes, bytes, bytes]:
-        agreement = self._agree(False, offer, parties)
-        return self.offer(), agreement.key, agreement.responder_tag
-
-    def complete(self, share: bytes, confirm: bytes, parties: _Parties) -> tuple[bytes, bytes]:
-        agreement = self._agree(True, share, parties)
-        agreement.check(confirm, from_initiator=False)
-        return agreement.key, agreement.initiator_tag
-
-    def check_finish(self, confirm: bytes) -> None:
-        if self._agreement is None:
-            raise HandshakeError("finish before the exchange")
-        self._agreement.check(confirm, from_initiator=True)
-
-
-_EXCHANGES: dict[str, Callable[[Rng], _Exchange]] = {
-    "intl": _X25519Exchange, "pq": _HybridExchange, "sm": _Sm2Exchange,
-}
-
-
-def _exchange(suite: Suite, rng: Rng) -> _Exchange:
-    try:
-        return _EXCHANGES[suite.name](rng)
-    except KeyError:
-        raise HandshakeError(f"no channel key exchange for suite {suite.name!r}") from None
+        yield
+    except MalformedShare as exc:
+        raise MalformedFrame(exc.message) from exc
+    except KeyExchangeError as exc:
+        raise HandshakeError(exc.message) from exc
 
 
 # -- the handshake ------------------------------------------------------------------------
@@ -253,7 +113,7 @@ class _Side:
         self.suite = suite
         self.key = key
         self.rng = rng
-        self.exchange = _exchange(suite, rng)
+        self.exchange = suite.new_key_exchange(rng)
 
     def _h(self, *parts: bytes) -> bytes:
         return self.suite.hash_bytes(b"".join(parts))
@@ -277,9 +137,9 @@ class _Side:
     def _session(self, peer_id: NodeId, peer_key: PublicKey, secret: bytes, hello: bytes,
                  reply: bytes, finish: bytes, initiator: bool) -> Session:
         size = KEY_SIZES[self.suite.aead]
-        okm = HKDF(_HKDF_HASHES[self.suite.hash], 2 * size,
-                   salt=self._h(self._h(hello), self._h(reply), self._h(finish)),
-                   info=_DOMAIN + b"keys/" + self.suite.name.encode()).derive(secret)
+        okm = self.suite.derive_keys(
+            secret, salt=self._h(self._h(hello), self._h(reply), self._h(finish)),
+            info=_DOMAIN + b"keys/" + self.suite.name.encode(), length=2 * size)
         i2r, r2i = okm[:size], okm[size:]
         send, recv = (i2r, r2i) if initiator else (r2i, i2r)
         return Session(peer_id, peer_key, self.suite.aead, send, recv)
@@ -318,11 +178,10 @@ class Initiator(_Side):
             raise MalformedFrame("bad nonce")
         self._verify(body.key, self._responder_transcript(self._hello, codec.encode(body)),
                      reply.signature)
-        parties = _Parties(self.key, self.key.public_key, self.peer_key)
-        try:
-            secret, confirm = self.exchange.complete(body.share, body.confirm, parties)
-        except KeyExchangeError as exc:
-            raise HandshakeError(exc.message) from exc
+        parties = Parties(self.key, self.key.public_key, self.peer_key)
+        with _exchange_errors():
+            completed = self.exchange.complete(body.share, body.confirm, parties)
+        secret, confirm = completed.secret, completed.confirm
         signature = self.key.sign(self._initiator_transcript(self._hello, data, confirm))
         finish = codec.encode(Finish(confirm, signature))
         return finish, self._session(self.peer_id, self.peer_key, secret, self._hello, data,
@@ -349,12 +208,12 @@ class Responder(_Side):
         if peer_id is None:
             raise Unauthenticated("the initiator's key is not in the membership")
         self._check_key(hello.key)
-        parties = _Parties(self.key, hello.key, self.key.public_key)
-        try:
-            share, secret, confirm = self.exchange.accept(hello.share, parties)
-        except KeyExchangeError as exc:
-            raise HandshakeError(exc.message) from exc
-        body = ReplyBody(self.key.public_key, share, self.rng(NONCE_SIZE), confirm)
+        parties = Parties(self.key, hello.key, self.key.public_key)
+        with _exchange_errors():
+            accepted = self.exchange.accept(hello.share, parties)
+        secret = accepted.secret
+        body = ReplyBody(self.key.public_key, accepted.share, self.rng(NONCE_SIZE),
+                         accepted.confirm)
         signature = self.key.sign(self._responder_transcript(data, codec.encode(body)))
         reply = codec.encode(Reply(body, signature))
         self._state = (data, reply, secret, peer_id, hello.key)
@@ -367,8 +226,6 @@ class Responder(_Side):
         finish = _decode(data, Finish)
         self._verify(peer_key, self._initiator_transcript(hello, reply, finish.confirm),
                      finish.signature)
-        try:
+        with _exchange_errors():
             self.exchange.check_finish(finish.confirm)
-        except KeyExchangeError as exc:
-            raise HandshakeError(exc.message) from exc
         return self._session(peer_id, peer_key, secret, hello, reply, data, initiator=False)

@@ -60,7 +60,7 @@ from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash, sign_header
-from xinlian.ledger.genesis import BLS_CONSENSUS_SUITES, Genesis, Validator
+from xinlian.ledger.genesis import Genesis, Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
 from xinlian.network.membership import Membership, PeerInfo
 from xinlian.network.runtime import NetworkRuntime, persisted
@@ -122,7 +122,7 @@ class Applied(Struct):
 
 
 def committee_of(suite: Suite, members: list[Validator], epoch: int) -> Committee:
-    return Committee(epoch, suite.name, suite.name in BLS_CONSENSUS_SUITES,
+    return Committee(epoch, suite.name, suite.aggregate_votes,
                      [Member(address_of(v.node_key, suite.hash_bytes), v.power,
                              v.consensus_key, v.pop) for v in members])
 
@@ -242,7 +242,7 @@ class BftNode(Node):
             raise NodeConfigError("a BFT node needs validators in the genesis")
         super().__init__(data_dir, genesis, key)
         suite = self.suite
-        vote_key = (VoteKey(bls_secret=vote_secret) if suite.name in BLS_CONSENSUS_SUITES
+        vote_key = (VoteKey(bls_secret=vote_secret) if suite.aggregate_votes
                     else VoteKey(suite_key=suite.load_signing_key(vote_secret)))
         self.node_id = address_of(key.public_key, suite.hash_bytes)
         # Batches are bulk data: their own store, written before acks leave but not flushed

@@ -94,7 +94,7 @@ class CommitLog:
 class ConsensusNet:
     """n members of one committee driven by a seeded simulation."""
 
-    def __init__(self, n: int, seed: int, *, suite: str = "intl", aggregate: bool = True,
+    def __init__(self, n: int, seed: int, *, suite: str = "intl", aggregate: bool | None = None,
                  config: Config | None = None, link: LinkModel | None = None,
                  nic_bytes_per_s: float | None = None,
                  cpu_costs_us: Mapping[str, float] | None = None,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xinlian.crypto.errors import KeyExchangeError
 from xinlian.crypto.primitives import sm2
-from xinlian.network import sm2_exchange as kx
-from xinlian.network.errors import KeyExchangeError
+from xinlian.crypto.primitives import sm2_exchange as kx
 
 
 class AffineCurve(kx.ExchangeCurve):

@@ -21,11 +21,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from xinlian.crypto.errors import KeyExchangeError
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.primitives.groups.base import Element
 from xinlian.crypto.primitives.groups.errors import GroupError
 from xinlian.crypto.primitives.groups.sm2 import SM2
-from xinlian.network.errors import KeyExchangeError
 
 Point = tuple[int, int]
 
