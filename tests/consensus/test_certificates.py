@@ -90,3 +90,24 @@ def test_meter_counts_the_operations_the_simulator_charges() -> None:
     verify_cert(committee, cert, lambda i: MESSAGE, committee.quorum, meter)
     assert meter["bls_sign"] == 4 and meter["bls_sig_add"] == 4
     assert meter["bls_verify"] == 1 and meter["bls_pairing"] == 2 and meter["bls_pk_add"] == 4
+
+
+@pytest.mark.parametrize("suite", ["intl", "sm", "pq"])
+def test_invalid_malformed_certificate_signatures_are_refused(suite: str) -> None:
+    # Bytes from the wire that decode to no point or signature: every one is an
+    # InvalidCertificate (or a False vote), and none escapes as a library exception.
+    committee, keys = local_committee(4, suite=suite)
+    meter: Counter[str] = Counter()
+    votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
+    size = len(votes[0][1])
+    identity = b"\xc0" + bytes(size - 1)  # a G2 point on intl, but no vote's signature
+    malformed = [b"", b"\x00", bytes(size - 1), bytes(size), b"\xff" * size, bytes(size + 1)]
+    for bad in [*malformed, identity]:
+        assert not verify_one(committee, 0, MESSAGE, bad, meter)
+        signatures = [bad] if committee.aggregate else [bad, *(s for _, s in votes[1:])]
+        with pytest.raises(InvalidCertificate):
+            verify_cert(committee, Cert(bitmap(range(4), 4), signatures), lambda i: MESSAGE,
+                        committee.quorum, meter)
+        if committee.aggregate and bad != identity:  # not a point: no certificate at all
+            with pytest.raises(InvalidCertificate):
+                combine(committee, [(0, bad), *votes[1:]], meter)

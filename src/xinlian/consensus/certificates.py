@@ -1,10 +1,11 @@
 """Signatures on votes and the certificates that combine them.
 
 Two certificate forms share one record, `Cert(signers bitmap, signatures)`:
-- aggregate (BLS12-381, IETF proof-of-possession ciphersuite via blspy): `signatures` holds
-  one 96-byte aggregate. Signers of the same message are checked with one pairing against
-  the sum of their keys; signers of different messages (a timeout certificate, where each
-  signer reports its own high QC round) are grouped by message, one pairing per group.
+- aggregate (BLS12-381, IETF proof-of-possession scheme, `xinlian.crypto.primitives.bls`):
+  `signatures` holds one 96-byte aggregate. Signers of the same message are checked with
+  one pairing against the sum of their keys; signers of different messages (a timeout
+  certificate, where each signer reports its own high QC round) are grouped by message,
+  one pairing per group.
 - list (any suite signature, e.g. SM2 for the `sm` suite): one signature per signer, in
   bitmap order, each verified on its own.
 
@@ -19,16 +20,15 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Annotated
 
-import blspy
-
 from xinlian import codec
-from xinlian.consensus.committee import BLS_SIG_SIZE, Committee, bitmap, signers
+from xinlian.consensus.committee import Committee, bitmap, signers
 from xinlian.consensus.errors import InvalidCertificate
+from xinlian.crypto.errors import CryptoError, InvalidSignature
+from xinlian.crypto.primitives import bls
 from xinlian.crypto.signing import SigningKey, verify_raw
 
 Meter = Counter[str]
 
-_MPL = blspy.PopSchemeMPL
 _CACHE_SIZE = 8192
 _verified: OrderedDict[tuple[object, ...], bool] = OrderedDict()
 
@@ -44,7 +44,7 @@ class VoteKey:
     __slots__ = ("_bls", "_suite")
 
     def __init__(self, bls_secret: bytes | None = None, suite_key: SigningKey | None = None):
-        self._bls = blspy.PrivateKey.from_bytes(bls_secret) if bls_secret is not None else None
+        self._bls = bls.BlsKey(bls_secret) if bls_secret is not None else None
         self._suite = suite_key
 
     def sign(self, committee: Committee, message: bytes, meter: Meter) -> bytes:
@@ -52,19 +52,17 @@ class VoteKey:
             if self._bls is None:
                 raise InvalidCertificate("this node holds no BLS key for an aggregate committee")
             meter["bls_sign"] += 1
-            return bytes(_MPL.sign(self._bls, message))
+            return self._bls.sign(message)
         if self._suite is None:
             raise InvalidCertificate("this node holds no suite signing key")
         meter["sig_sign"] += 1
         return self._suite.sign(message).data
 
 
-def _g2(data: bytes) -> blspy.G2Element | None:
-    if len(data) != BLS_SIG_SIZE:
-        return None
+def _g2(data: bytes) -> bls.SignaturePoint | None:
     try:
-        return blspy.G2Element.from_bytes(bytes(data))
-    except (ValueError, RuntimeError):
+        return bls.decode_signature(data)
+    except InvalidSignature:
         return None
 
 
@@ -75,12 +73,12 @@ def verify_one(committee: Committee, index: int, message: bytes, signature: byte
         meter["bls_verify"] += 1
         meter["bls_pairing"] += 2
         sig = _g2(signature)
-        return sig is not None and bool(_MPL.verify(committee.bls_keys[index], message, sig))
+        return sig is not None and bls.verify(committee.bls_keys[index], message, sig)
     meter["sig_verify"] += 1
     member = committee.members[index]
     try:
         return verify_raw(committee.crypto_suite.signature, bytes(member.key), message, signature)
-    except Exception:  # undecodable signature bytes from the wire are simply invalid
+    except CryptoError:  # an algorithm the suite does not sign with: nothing verifies
         return False
 
 
@@ -90,10 +88,11 @@ def combine(committee: Committee, votes: Sequence[tuple[int, bytes]], meter: Met
     bits = bitmap((i for i, _ in ordered), committee.n)
     if committee.aggregate:
         meter["bls_sig_add"] += len(ordered)
-        points = [_g2(s) for _, s in ordered]
-        if any(p is None for p in points):
-            raise InvalidCertificate("a vote signature is not a G2 point")
-        return Cert(bits, [bytes(_MPL.aggregate(points))])
+        try:
+            points = [bls.decode_signature(s) for _, s in ordered]
+        except InvalidSignature:
+            raise InvalidCertificate("a vote signature is not a G2 point") from None
+        return Cert(bits, [bls.aggregate(points)])
     return Cert(bits, [s for _, s in ordered])
 
 
@@ -140,16 +139,8 @@ def _verify_aggregate(committee: Committee, cert: Cert, who: list[int], messages
     if sig is None:
         return False
     keys = committee.bls_keys
-    sums = []
-    for g in groups.values():
-        total = keys[g[0]]
-        for i in g[1:]:
-            total = total + keys[i]
-        sums.append(total)
-    msgs = list(groups)
-    ok = (_MPL.verify(sums[0], msgs[0], sig) if len(msgs) == 1
-          else _MPL.aggregate_verify(sums, msgs, sig))
-    return _remember(key, bool(ok))
+    sums = [bls.sum_public_keys([keys[i] for i in g]) for g in groups.values()]
+    return _remember(key, bls.aggregate_verify(sums, list(groups), sig))
 
 
 def _verify_list(committee: Committee, cert: Cert, who: list[int], messages: list[bytes],
@@ -165,6 +156,6 @@ def _verify_list(committee: Committee, cert: Cert, who: list[int], messages: lis
         try:
             if not verify_raw(alg, bytes(committee.members[i].key), m, bytes(s)):
                 return False
-        except Exception:
+        except CryptoError:  # verify_raw's only error: an algorithm it does not know
             return False
     return _remember(key, True)

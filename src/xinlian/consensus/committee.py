@@ -1,11 +1,12 @@
 """The committee of one epoch: members, their consensus keys and voting power.
 
 A committee names its crypto suite (for hashing and, without BLS, for vote signatures) and
-whether certificates aggregate BLS12-381 signatures (`aggregate=True`: each member's key is
-a 48-byte G1 point with a proof of possession, which rules out rogue-key attacks on
-same-message aggregation) or carry one suite signature per signer (`aggregate=False`, the
-`sm` suite's SM2 path). Quorums are by voting power: a quorum has more than 2/3 of the total,
-a validity set (at least one honest member) more than 1/3.
+whether certificates aggregate BLS12-381 signatures (`aggregate=True`, as the suite's `vote`
+field says for `intl`: each member's key is a 48-byte G1 point with a proof of possession,
+which rules out rogue-key attacks on same-message aggregation) or carry one suite signature
+per signer (`aggregate=False`: SM2 on `sm`, ML-DSA-65 on `pq`). Quorums are by voting
+power: a quorum has more than 2/3 of the total, a validity set (at least one honest member)
+more than 1/3.
 """
 
 from __future__ import annotations
@@ -14,25 +15,22 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Annotated
 
-import blspy
-
 from xinlian import codec
 from xinlian.consensus.errors import InvalidCertificate, InvalidCommittee
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.primitives import bls
 from xinlian.crypto.signing import check_public_key
 from xinlian.crypto.suites import Suite, get_suite
 
 MAX_MEMBERS = 1024
-BLS_KEY_SIZE = 48
-BLS_SIG_SIZE = 96
 
 
 class Member(codec.Struct):
     node: Annotated[bytes, codec.at_most(64)]
     power: int
     key: Annotated[bytes, codec.at_most(4096)]
-    pop: Annotated[bytes, codec.at_most(BLS_SIG_SIZE)]  # BLS only, else empty
+    pop: Annotated[bytes, codec.at_most(bls.SIGNATURE_SIZE)]  # BLS only, else empty
 
 
 class Committee(codec.Struct, dict=True):
@@ -78,8 +76,9 @@ class Committee(codec.Struct, dict=True):
         return tuple(bytes(m.node) for m in self.members)
 
     @cached_property
-    def bls_keys(self) -> list[blspy.G1Element]:
-        return [blspy.G1Element.from_bytes(bytes(m.key)) for m in self.members]
+    def bls_keys(self) -> list[bls.PublicPoint]:
+        """The members' decoded G1 keys (admitted by `validate`), decoded once."""
+        return [bls.decode_public_key(bytes(m.key)) for m in self.members]
 
     def index(self, node: bytes) -> int | None:
         return self._index.get(node)
@@ -119,15 +118,10 @@ class Committee(codec.Struct, dict=True):
 
 
 def _check_bls_member(m: Member) -> None:
-    if len(m.key) != BLS_KEY_SIZE or bytes(m.key) == bytes(blspy.G1Element()):
-        raise InvalidCommittee(f"member {m.node.hex()}: not a BLS12-381 G1 key")
     try:
-        key = blspy.G1Element.from_bytes(bytes(m.key))
-        pop = blspy.G2Element.from_bytes(bytes(m.pop))
-    except (ValueError, RuntimeError):
-        raise InvalidCommittee(f"member {m.node.hex()}: undecodable key or proof") from None
-    if not blspy.PopSchemeMPL.pop_verify(key, pop):
-        raise InvalidCommittee(f"member {m.node.hex()}: proof of possession fails")
+        bls.check_public_key(bytes(m.key), bytes(m.pop))
+    except CryptoError as exc:
+        raise InvalidCommittee(f"member {m.node.hex()}: {exc.message}") from None
 
 
 class EpochRoot(codec.Struct):
