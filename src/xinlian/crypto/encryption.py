@@ -23,7 +23,6 @@ from xinlian.crypto.keys import AlgId, Ciphertext, PublicKey
 from xinlian.crypto.primitives import sm2
 from xinlian.crypto.primitives.symmetric import open_sealed, seal
 
-ENCRYPTION_ALGS = (AlgId.SM2_ENC, AlgId.X25519_AES256_GCM, AlgId.ML_KEM_768_AES256_GCM)
 _ZERO_NONCE = bytes(12)
 _SM2_KEY_PART = 65 + 32 + 16  # C1 || C3 || C2 for a 16-byte SM4 key
 MLKEM768_PUBLIC_KEY_SIZE = 1184
