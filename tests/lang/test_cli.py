@@ -78,3 +78,17 @@ def test_upgrade_from_abi(tmp_path: Path) -> None:
     assert main(["qi", "compile", str(v2), "--upgrade-from", abi]) == 0
     v2.write_text("contract V2 upgrades V1 { state a: u64; state b: u32; }\n")
     assert main(["qi", "compile", str(v2), "--upgrade-from", abi]) == 2
+
+
+def test_invalid_upgrade_from_is_checked_without_an_upgrades_clause(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    v1 = tmp_path / "v1.qi"
+    v1.write_text("contract V1 { state a: u64; state b: u64; }\n")
+    assert main(["qi", "compile", str(v1), "--abi"]) == 0
+    v2 = tmp_path / "v2.qi"
+    v2.write_text("contract V2 { state b: u64; state a: u64; }\n")  # swapped, no clause
+    out = tmp_path / "v2.wasm"
+    assert main(["qi", "compile", str(v2), "-o", str(out),
+                 "--upgrade-from", str(tmp_path / "v1.abi.json")]) == 2
+    assert "error[E7301]" in capsys.readouterr().err
+    assert not out.exists()

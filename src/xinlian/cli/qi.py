@@ -166,8 +166,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             chain = LocalChain()
             addr = bytes(19) + b"\x7e"
             chain.world.code[addr] = art
-            res = chain.engine.call(chain.world, addr, spec["name"], [], bytes(19) + b"\x01",
-                                    kinds=("test",))
+            res = chain.engine.run_entry(chain.world, addr, "test", spec["name"], [],
+                                         bytes(19) + b"\x01")
             if res.ok:
                 passed += 1
                 print(f"PASS {f}::{spec['name']} ({res.fuel_used} fuel)")

@@ -54,10 +54,11 @@ def compile_source(source: str, file: str = "<input>", opt_level: int = 1,
     """Compile Qi source text; raises `CompileError` with every diagnostic found."""
     tree = parser.parse(source, file)
     prog = checker.check(tree, source, contract, test_mode)
-    if prog.upgrades is not None:
-        old = old_layout
-        if old is None:
-            old = layout.layout_of_contract(tree, source, prog.upgrades)
+    # a given old layout is always checked, with or without an `upgrades` clause
+    old = old_layout
+    if old is None and prog.upgrades is not None:
+        old = layout.layout_of_contract(tree, source, prog.upgrades)
+    if old is not None:
         layout.check_compatible(old, prog, source, tree)
     optimize.optimize(prog, opt_level)
     out = codegen.generate(prog)

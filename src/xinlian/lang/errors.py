@@ -166,3 +166,27 @@ class StackOverflowError(EngineError):
 
     code = 7507
     name = "stack_overflow"
+
+
+class EntryPointError(EngineError):
+    """The method is an entry point only the engine runs (constructor, async callback,
+    scheduled function, `migrate`, test), or is not public: no transaction, contract or
+    async call may name it."""
+
+    code = 7508
+    name = "not_callable"
+
+
+class FuelLimitError(EngineError):
+    """The fuel asked for exceeds the per-transaction cap, or what is left of the block's."""
+
+    code = 7509
+    name = "fuel_limit"
+
+
+class UpgradeError(EngineError):
+    """An upgrade was refused: the sender is not the contract's upgrade authority, or the
+    new code's storage layout is incompatible with the stored one. Nothing was changed."""
+
+    code = 7510
+    name = "upgrade_refused"

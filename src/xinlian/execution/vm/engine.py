@@ -16,21 +16,29 @@ from typing import Any
 import wasmtime
 
 from xinlian.execution.vm import host
-from xinlian.lang import abi
+from xinlian.lang import abi, layout
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import (
     ArgumentError,
     EngineError,
+    FuelLimitError,
     ModuleError,
     OutOfFuelError,
     OutOfMemoryError,
     StackOverflowError,
     TrapError,
+    UpgradeError,
 )
 from xinlian.lang.ir import PANIC_DIVZERO, PANIC_MEMORY, PANIC_NAMES
+from xinlian.lang.types import OptionalTy
 
-DEFAULT_FUEL = 10_000_000_000
 DEFAULT_MEMORY = 64 * 1024 * 1024
+# Fuel caps, from benchmarks/fuel.py (docs/qi/reference.md, "Fuel"): plain Wasm code burns
+# about 20 fuel per ns on the development machine and the host schedule is calibrated to
+# the same rate, so 2e9 fuel is about 0.1 s of work and a block's 2e10 about 1 s.
+MAX_TX_FUEL = 2_000_000_000
+MAX_BLOCK_FUEL = 20_000_000_000
+DEFAULT_FUEL = MAX_TX_FUEL
 
 
 @dataclass
@@ -94,15 +102,26 @@ class Engine:
 
     # --- running --------------------------------------------------------------------------
     def call(self, world: host.World, contract: bytes, method: str, args: list[Any],
-             caller: bytes, fuel: int = DEFAULT_FUEL, memory: int = DEFAULT_MEMORY,
-             kinds: tuple[str, ...] = ("fn",)) -> CallResult:
-        """Run `method` of `contract` with Python `args`; state changes are kept only if
-        the call succeeds."""
-        code = world.code_of(contract)
-        loaded = self.load(code)
-        fn = loaded.functions.get(method)
-        if fn is None or fn["kind"] not in kinds or (fn["kind"] == "fn" and not fn["public"]):
-            return CallResult(error=ArgumentError(f"no callable method `{method}`"))
+             caller: bytes, fuel: int = DEFAULT_FUEL, memory: int = DEFAULT_MEMORY) -> CallResult:
+        """Run public method `method` of `contract` with Python `args` (a transaction's
+        call); state changes are kept only if the call succeeds."""
+        return self._call(world, contract, "fn", method, args, caller, fuel, memory)
+
+    def run_entry(self, world: host.World, contract: bytes, kind: str, method: str,
+                  args: list[Any], caller: bytes, fuel: int = DEFAULT_FUEL,
+                  memory: int = DEFAULT_MEMORY) -> CallResult:
+        """Run an entry point that only the engine starts (`init`, `migrate`, a
+        `scheduled` function, an async `callback`, a `test`): `method` must be of `kind`."""
+        return self._call(world, contract, kind, method, args, caller, fuel, memory)
+
+    def _call(self, world: host.World, contract: bytes, kind: str, method: str,
+              args: list[Any], caller: bytes, fuel: int, memory: int) -> CallResult:
+        try:
+            check_fuel(fuel)
+            loaded = self.load(world.code_of(contract))
+            host.check_entry(loaded, method, kind)
+        except EngineError as exc:
+            return CallResult(error=exc)
         try:
             payload = b"".join(abi.encode(t, a) for t, a in
                                zip(loaded.param_types[method], args, strict=True))
@@ -112,28 +131,76 @@ class Engine:
                 f"got {len(args)}"))
         except ArgumentError as exc:
             return CallResult(error=exc)
-        return self._run(world, loaded, contract, method, payload, caller, fuel, memory)
+        return self._run(world, loaded, contract, method, payload, caller, fuel, memory,
+                         test=kind == "test")
 
     def call_raw(self, world: host.World, contract: bytes, method: str, payload: bytes,
                  caller: bytes, fuel: int = DEFAULT_FUEL,
                  memory: int = DEFAULT_MEMORY) -> CallResult:
-        """Run with ABI-encoded arguments (as they arrive in a transaction)."""
-        loaded = self.load(world.code_of(contract))
-        if method not in loaded.functions:
-            return CallResult(error=ArgumentError(f"no method `{method}`"))
+        """Run a public method with ABI-encoded arguments (as they arrive in a transaction
+        or an async request)."""
         try:
+            check_fuel(fuel)
+            loaded = self.load(world.code_of(contract))
+            host.check_entry(loaded, method, "fn")
             abi.decode_many(loaded.param_types[method], payload)
-        except ArgumentError as exc:
+        except EngineError as exc:
             return CallResult(error=exc)
         return self._run(world, loaded, contract, method, payload, caller, fuel, memory)
 
+    def deliver(self, world: host.World, request: host.AsyncRequest, fuel: int = DEFAULT_FUEL,
+                memory: int = DEFAULT_MEMORY) -> tuple[CallResult, CallResult]:
+        """Run an async request, then its callback on the requesting contract with the
+        result (`none` or `false` if the call failed). Both are checked like any call:
+        the target must be a public method, the callback a callback of the requester."""
+        res = self.call_raw(world, request.target, request.method, request.payload,
+                            request.origin, fuel, memory)
+        try:
+            loaded = self.load(world.code_of(request.origin))
+            host.check_entry(loaded, request.callback, "callback")
+        except EngineError as exc:
+            return res, CallResult(error=exc)
+        if isinstance(loaded.param_types[request.callback][0], OptionalTy):
+            arg = None if res.error is not None else res.value
+        else:  # methods without a result report success as a bool
+            arg = res.error is None
+        return res, self.run_entry(world, request.origin, "callback", request.callback, [arg],
+                                   request.origin, fuel, memory)
+
+    def upgrade(self, world: host.World, contract: bytes, artifact: Artifact, sender: bytes,
+                fuel: int = DEFAULT_FUEL, memory: int = DEFAULT_MEMORY) -> CallResult:
+        """Replace a contract's code, keeping its storage, and run the new `migrate` (if
+        any) as one step. Refused with `UpgradeError`, changing nothing, unless `sender`
+        is the contract's admin and the new storage layout keeps the deployed one."""
+        try:
+            check_fuel(fuel)
+            old = world.code_of(contract)
+            if world.admins.get(contract) != sender:
+                raise UpgradeError(f"{sender.hex()} is not the admin of {contract.hex()}")
+            conflicts = layout.layout_conflicts(old.abi.get("storage", []),
+                                                artifact.abi.get("storage", []))
+            if conflicts:
+                raise UpgradeError("incompatible storage layout: " +
+                                   "; ".join(msg for _, msg in conflicts))
+            loaded = self.load(artifact)
+        except EngineError as exc:
+            return CallResult(error=exc)
+        world.code[contract] = artifact
+        if "migrate" not in loaded.functions:
+            return CallResult()
+        res = self.run_entry(world, contract, "migrate", "migrate", [], sender, fuel, memory)
+        if res.error is not None:
+            world.code[contract] = old
+        return res
+
     def _run(self, world: host.World, loaded: Loaded, contract: bytes, method: str,
-             payload: bytes, caller: bytes, fuel: int, memory: int) -> CallResult:
+             payload: bytes, caller: bytes, fuel: int, memory: int,
+             test: bool = False) -> CallResult:
         store = wasmtime.Store(self.wasm)
         store.set_fuel(fuel)
         store.set_limits(memory_size=memory)
         snap = world.state.snapshot()
-        frame = host.Frame(world, contract, caller, loaded, depth=0)
+        frame = host.Frame(world, contract, caller, loaded, depth=0, test=test)
         self.host.stack.append(frame)
         result = CallResult()
         try:
@@ -234,6 +301,12 @@ class Engine:
         """The same trace from wasmtime's printed backtrace (`N: 0xOFFSET - mod!func`)."""
         frames = [(m.group(2), int(m.group(1), 16)) for m in _BACKTRACE_LINE.finditer(text)]
         return _qi_frames(frames, loaded)
+
+
+def check_fuel(fuel: int) -> None:
+    if not 0 < fuel <= MAX_TX_FUEL:
+        raise FuelLimitError(f"fuel limit {fuel} is outside 1..{MAX_TX_FUEL} "
+                             "(the per-transaction cap)")
 
 
 _BACKTRACE_LINE = re.compile(r"^\s*\d+:\s+0x([0-9a-f]+) - [^!\n]*!(.*)$", re.MULTILINE)

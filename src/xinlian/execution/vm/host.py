@@ -25,6 +25,7 @@ from xinlian.lang.emitter import HOST_IMPORTS
 from xinlian.lang.errors import (
     ArgumentError,
     EngineError,
+    EntryPointError,
     OutOfFuelError,
     OutOfMemoryError,
     RevertError,
@@ -63,6 +64,27 @@ _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
 
 
 MAX_CALL_DEPTH = 64
+# entry points only the engine starts, and how errors name them
+ENGINE_ENTRIES = {"init": "the constructor", "migrate": "the upgrade migration",
+                  "scheduled": "a scheduled function", "callback": "an async callback",
+                  "test": "a test"}
+
+
+def check_entry(loaded: Loaded, method: str, kind: str) -> None:
+    """Raise unless `method` may be started as `kind`: `fn` (by a transaction, another
+    contract or an async request) needs a public function; every other kind is an entry
+    point the engine alone starts, and must match exactly. This is checked on the ABI the
+    module was deployed with, so hand-written modules are held to it too."""
+    spec = loaded.functions.get(method)
+    if spec is None:
+        raise ArgumentError(f"no method `{method}`")
+    if spec["kind"] != kind:
+        if kind == "fn":
+            what = ENGINE_ENTRIES.get(spec["kind"], f"of kind {spec['kind']!r}")
+            raise EntryPointError(f"`{method}` is {what}: only the engine runs it")
+        raise EntryPointError(f"`{method}` is not {ENGINE_ENTRIES.get(kind, kind)}")
+    if kind == "fn" and not spec["public"]:
+        raise EntryPointError(f"`{method}` is not public")
 
 
 @dataclass
@@ -90,6 +112,8 @@ class World:
 
     state: MemoryState
     code: dict[bytes, Artifact] = field(default_factory=dict)
+    # who may upgrade each contract: its deployer, recorded at deployment
+    admins: dict[bytes, bytes] = field(default_factory=dict)
     block_number: int = 0
     block_time: int = 0
 
@@ -112,6 +136,7 @@ class Frame:
     async_calls: list[AsyncRequest] = field(default_factory=list)
     failure: EngineError | None = None
     last_callee_error: EngineError | None = None
+    test: bool = False  # a `test fn` run by `qi test`: only then may it set the context
 
 
 class HostFault(Exception):
@@ -260,9 +285,7 @@ class HostApi:
             return TrapError("cross-contract call depth limit reached")
         try:
             loaded = self.engine.load(f.world.code_of(target))
-            spec = loaded.functions.get(method)
-            if spec is None or not spec["public"] or spec["kind"] != "fn":
-                return ArgumentError(f"no public method `{method}`")
+            check_entry(loaded, method, "fn")
             abi.decode_many(loaded.param_types[method], payload)
         except EngineError as exc:
             return exc
@@ -284,6 +307,12 @@ class HostApi:
         f = self.top
         target, method, payload, cb = abi.decode_many([ADDRESS, STRING, BYTES, STRING],
                                                       self.read(caller, p, n))
+        try:  # refused now if it is already clear that delivery would refuse it
+            check_entry(f.loaded, cb, "callback")
+            if target in f.world.code:
+                check_entry(self.engine.load(f.world.code[target]), method, "fn")
+        except EngineError as exc:
+            raise HostFault(exc) from None
         f.async_calls.append(AsyncRequest(f.contract, target, method, payload, cb))
 
     def h_bubble(self, caller: wasmtime.Caller) -> None:
@@ -292,6 +321,8 @@ class HostApi:
 
     def h_test_set(self, caller: wasmtime.Caller, which: int, p: int, n: int) -> None:
         f = self.top
+        if not f.test:
+            raise HostFault(EntryPointError("the test context can only be set by a test"))
         data = self.read(caller, p, n)
         if which == 0:
             f.caller = abi.decode(ADDRESS, data)

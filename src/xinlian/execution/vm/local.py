@@ -1,23 +1,25 @@
 """A local, in-memory chain for running and testing Qi contracts without a node.
 
-It gives contracts what the chain will: deployment with a constructor, calls that commit or
-roll back, blocks (async requests are delivered in the next block, scheduled functions run
-on their period) and upgrades that keep storage and run `migrate`.
+It gives contracts what the chain will: deployment with a constructor (the deployer is
+recorded as the contract's admin), calls that commit or roll back, blocks (async requests
+are delivered in the next block, scheduled functions run on their period) with a fuel cap
+per block, and upgrades by the admin that keep storage and run `migrate`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from xinlian.crypto.hashes import sm3
-from xinlian.execution.vm.engine import DEFAULT_FUEL, CallResult, Engine
+from xinlian.execution.vm.engine import DEFAULT_FUEL, MAX_BLOCK_FUEL, CallResult, Engine
 from xinlian.execution.vm.host import AsyncRequest, Event, World
 from xinlian.execution.vm.state import MemoryState
-from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
-from xinlian.lang.errors import ArgumentError
-from xinlian.lang.types import ADDRESS_LEN, OptionalTy
+from xinlian.lang.errors import ArgumentError, FuelLimitError
+from xinlian.lang.types import ADDRESS_LEN
 
 DEFAULT_SENDER = bytes(ADDRESS_LEN - 1) + b"\x01"
 
@@ -29,6 +31,7 @@ class LocalChain:
     fuel: int = DEFAULT_FUEL
     pending: list[AsyncRequest] = field(default_factory=list)
     log: list[Event] = field(default_factory=list)
+    block_fuel_used: int = 0  # fuel used by the calls of the current block
     _nonce: int = 0
 
     def deploy(self, artifact: Artifact, *args: Any, sender: bytes = DEFAULT_SENDER) -> bytes:
@@ -36,12 +39,12 @@ class LocalChain:
         self._nonce += 1
         addr = sm3(b"qi-deploy" + sender + self._nonce.to_bytes(8, "big"))[:ADDRESS_LEN]
         self.world.code[addr] = artifact
+        self.world.admins[addr] = sender
         if any(f["kind"] == "init" for f in artifact.abi["functions"]):
-            res = self.engine.call(self.world, addr, "init", list(args), sender, self.fuel,
-                                   kinds=("init",))
-            self._finish(res)
+            res = self._metered(self.fuel, lambda fuel: self.engine.run_entry(
+                self.world, addr, "init", "init", list(args), sender, fuel))
             if res.error is not None:
-                del self.world.code[addr]
+                del self.world.code[addr], self.world.admins[addr]
                 raise res.error
         elif args:
             raise ArgumentError("contract has no constructor but arguments were given")
@@ -50,62 +53,52 @@ class LocalChain:
 
     def call(self, contract: bytes, method: str, *args: Any, sender: bytes = DEFAULT_SENDER,
              fuel: int | None = None) -> CallResult:
-        res = self.engine.call(self.world, contract, method, list(args), sender,
-                               fuel or self.fuel)
-        self._finish(res)
-        return res
+        return self._metered(self.fuel if fuel is None else fuel, lambda f: self.engine.call(
+            self.world, contract, method, list(args), sender, f))
 
-    def _finish(self, res: CallResult) -> None:
+    def upgrade(self, contract: bytes, artifact: Artifact,
+                sender: bytes = DEFAULT_SENDER) -> CallResult:
+        """Replace the code (storage stays) and run the new code's `migrate` if present;
+        only the admin may, and only to code whose storage layout keeps the old one."""
+        return self._metered(self.fuel, lambda f: self.engine.upgrade(
+            self.world, contract, artifact, sender, f))
+
+    def _metered(self, fuel: int, run: Callable[[int], CallResult]) -> CallResult:
+        """Run one top-level call within what is left of the block's fuel."""
+        left = MAX_BLOCK_FUEL - self.block_fuel_used
+        if fuel > left:
+            return CallResult(error=FuelLimitError(
+                f"fuel limit {fuel} exceeds the {left} left in this block"))
+        return self._keep(run(fuel))
+
+    def _keep(self, res: CallResult) -> CallResult:
+        """Count the call's fuel in the block and keep its effects if it succeeded."""
+        self.block_fuel_used += res.fuel_used
         if res.error is None:
             self.log.extend(res.events)
             self.pending.extend(res.async_calls)
             self.world.state.commit()
-
-    def upgrade(self, contract: bytes, artifact: Artifact,
-                sender: bytes = DEFAULT_SENDER) -> CallResult:
-        """Replace the code (storage stays) and run the new code's `migrate` if present.
-        The compiler has already checked that the storage layout is compatible."""
-        old = self.world.code[contract]
-        self.world.code[contract] = artifact
-        res = CallResult()
-        if any(f["kind"] == "migrate" for f in artifact.abi["functions"]):
-            res = self.engine.call(self.world, contract, "migrate", [], sender, self.fuel,
-                                   kinds=("migrate",))
-            self._finish(res)
-            if res.error is not None:
-                self.world.code[contract] = old
         return res
 
     def advance_block(self, time_step: int = 1) -> list[CallResult]:
         """Close the block: deliver async requests made so far, then run scheduled
-        functions whose period divides the new height."""
+        functions whose period divides the new height. Requests that do not fit in the
+        new block's fuel wait for the next block."""
         self.world.block_number += 1
         self.world.block_time += time_step
+        self.block_fuel_used = 0
         results: list[CallResult] = []
         requests, self.pending = self.pending, []
-        for req in requests:
-            results.extend(self._deliver(req))
-        for addr, art in sorted(self.world.code.items()):
-            for f in art.abi["functions"]:
-                if f["kind"] == "scheduled" and self.world.block_number % f["every"] == 0:
-                    res = self.engine.call(self.world, addr, f["name"], [], addr, self.fuel,
-                                           kinds=("scheduled",))
-                    self._finish(res)
-                    results.append(res)
+        for i, req in enumerate(requests):
+            if 2 * self.fuel > MAX_BLOCK_FUEL - self.block_fuel_used:
+                self.pending[:0] = requests[i:]
+                break
+            results.extend(self._keep(r) for r in self.engine.deliver(self.world, req,
+                                                                       self.fuel))
+        due = [(addr, str(f["name"])) for addr, art in sorted(self.world.code.items())
+               for f in art.abi["functions"]
+               if f["kind"] == "scheduled" and self.world.block_number % f["every"] == 0]
+        for addr, name in due:
+            results.append(self._metered(self.fuel, partial(
+                self.engine.run_entry, self.world, addr, "scheduled", name, [], addr)))
         return results
-
-    def _deliver(self, req: AsyncRequest) -> list[CallResult]:
-        res = self.engine.call_raw(self.world, req.target, req.method, req.payload,
-                                   req.origin, self.fuel)
-        self._finish(res)
-        cb_art = self.world.code_of(req.origin)
-        spec = next(f for f in cb_art.abi["functions"] if f["name"] == req.callback)
-        ptype = abi.type_from_json(spec["params"][0]["type"])
-        if isinstance(ptype, OptionalTy):
-            arg = None if res.error is not None else res.value
-        else:  # methods without a result report success as a bool
-            arg = res.error is None
-        cb = self.engine.call(self.world, req.origin, req.callback, [arg], req.origin,
-                              self.fuel, kinds=("callback",))
-        self._finish(cb)
-        return [res, cb]
