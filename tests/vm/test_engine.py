@@ -60,7 +60,7 @@ contract T {
     }
     pub view fn hoard(n: u64) -> u64 {
         let mut keep: list<bytes> = [];
-        for i in 0..n { keep.push(sha256(bytes("x"))); }
+        for i in 0..n { keep.push(encode(i)); }
         return keep.len() as u64;
     }
     pub view fn h(b: bytes) -> list<bytes> { return [sm3(b), sha256(b), keccak256(b)]; }

@@ -38,26 +38,30 @@ if TYPE_CHECKING:
 
 _HASHES = [hashes.sm3, hashes.sha256, hashes.keccak256]
 
-# Fuel charged by host functions, in the same unit as Wasm instructions (about 0.2 ns each
-# on the development machine): a base cost plus a cost per byte passed, so that work done
-# by the host is metered like work done by the program. Which arguments are byte lengths:
-# name -> (base, per byte, positions of length arguments).
+# Fuel charged by host functions, in the unit of Wasm instructions, calibrated by
+# `benchmarks/fuel.py` so that host work burns fuel at the rate plain Wasm code does (about
+# 20 fuel per ns on the development machine; docs/qi/reference.md, "Fuel"): a base cost
+# (entering Python from Wasm alone is worth some 300,000 plain instructions) plus a cost
+# per byte passed. name -> (base, per byte, positions of the length arguments).
 FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    "storage_read": (500, 1, (1,)),
-    "storage_write": (2000, 4, (1, 3)),
-    "emit": (500, 2, (2,)),
-    "revert": (100, 1, (2,)),
-    "context": (50, 0, ()),
-    "block": (20, 0, ()),
-    "hash": (100, 2, (2,)),
+    "storage_read": (500_000, 33, (1,)),
+    "storage_write": (410_000, 44, (1, 3)),
+    "emit": (570_000, 40, (2,)),
+    "revert": (400_000, 40, (2,)),
+    "context": (400_000, 0, ()),
+    "block": (400_000, 0, ()),
+    "hash": (700_000, 0, (2,)),
     "verify": (0, 2, (2,)),
-    "big": (200, 0, ()),
-    "call": (5000, 2, (1,)),
-    "async_call": (5000, 4, (1,)),
-    "bubble": (20, 0, ()),
-    "test_set": (20, 0, (2,)),
+    "big": (1_200_000, 0, ()),
+    "call": (5_000_000, 40, (1,)),
+    "async_call": (400_000, 40, (1,)),
+    "bubble": (400_000, 0, ()),
+    "test_set": (400_000, 0, (2,)),
 }
-VERIFY_FUEL = [1_500_000, 250_000, 250_000]  # SM2, Ed25519, ML-DSA-65 (measured cost)
+# per algorithm, on top of the schedule: a signature check, and each hashed byte
+VERIFY_FUEL = [7_200_000, 1_600_000, 2_100_000]  # SM2, Ed25519, ML-DSA-65
+HASH_FUEL_PER_BYTE = [85, 40, 78]  # SM3, SHA-256, Keccak-256
+RESULT_FUEL_PER_BYTE = 33  # bytes a host call writes back into the program's memory
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
 _MASK64 = (1 << 64) - 1
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
@@ -177,7 +181,8 @@ class HostApi:
         def call(caller: wasmtime.Caller, *args: int) -> Any:
             try:
                 size = sum(max(0, args[i]) for i in lengths)
-                extra = VERIFY_FUEL[args[0]] if name == "verify" else 0
+                extra = (VERIFY_FUEL[args[0]] if name == "verify" else
+                         HASH_FUEL_PER_BYTE[args[0]] * size if name == "hash" else 0)
                 charge(caller, base + extra + per_byte * size)
                 return fn(caller, *args)
             except HostFault:
@@ -209,7 +214,7 @@ class HostApi:
                 mem.grow(caller, (short + 0xFFFF) >> 16)
             except wasmtime.WasmtimeError:
                 raise HostFault(OutOfMemoryError("host result exceeds the memory limit")) from None
-        charge(caller, len(data))
+        charge(caller, RESULT_FUEL_PER_BYTE * len(data))
         mem.write(caller, data, 0)
         return len(data)
 

@@ -1,0 +1,274 @@
+"""Fuel per second by operation kind: does fuel bound time?
+
+Each kind is a Qi loop that does one operation per iteration (plain integer code, wide
+integers, hashing, storage, signature checks, events, memory growth, cross-contract calls).
+The figure for a kind is fuel used / wall time; a schedule is calibrated when every kind
+burns fuel at about the rate of plain Wasm code, so a fuel limit is a time limit.
+Each run of a kind is paired with a run of plain code just before it in the same process,
+and a kind's figure is the median over rounds of that ratio, so the ratios hold on a
+loaded machine even when absolute rates drop.
+
+Run: `python -m benchmarks.fuel` (or `make bench-fuel`); `--calibrate` also prints, per
+host function, the base and per-byte fuel that the measured times imply at the plain rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.report import emit
+from xinlian.crypto.keys import AlgId
+from xinlian.crypto.signing import generate_signing_key
+from xinlian.execution.vm.engine import MAX_TX_FUEL
+from xinlian.execution.vm.local import LocalChain
+from xinlian.lang.compiler import compile_source
+
+SRC = """
+interface Peer { fn nothing() -> u64; }
+
+contract Fuel {
+    state cells: map<u64, bytes>;
+    state words: map<u64, u64>;
+    event Note(indexed n: u64, data: bytes);
+
+    pub view fn int_mix(n: u64) -> u64 {
+        let mut acc: u64 = 7;
+        let mut i: u64 = 0;
+        while i < n {
+            acc = ((acc * 2654435761 % 1000000007) ^ (i << 3)) + (i >> 2);
+            i += 1;
+        }
+        return acc;
+    }
+    pub view fn u128_mul(n: u64) -> u128 {
+        let mut acc: u128 = 3;
+        for i in 0..n { acc = acc * 3 % 85070591730234615865843651857942052727; }
+        return acc;
+    }
+    pub view fn u256_mul(n: u64) -> u256 {
+        let y: u256 = 340282366920938463463374607431768211456;
+        let mut acc: u256 = 0;
+        for i in 0..n { acc = y * u256(i); }
+        return acc;
+    }
+    pub view fn u256_div(n: u64) -> u256 {
+        let x: u256 = 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
+        let mut acc: u256 = 0;
+        for i in 0..n { acc = x / (u256(i) + 1); }
+        return acc;
+    }
+    pub view fn u256_mod(n: u64) -> u256 {
+        let x: u256 = 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
+        let mut acc: u256 = 0;
+        for i in 0..n { acc = x % (u256(i) + 3); }
+        return acc;
+    }
+    pub view fn u256_add(n: u64) -> u256 {
+        let mut acc: u256 = 0;
+        for i in 0..n { acc = acc + 1; }
+        return acc;
+    }
+    pub view fn sm3_loop(n: u64, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm3(data); }
+        return h;
+    }
+    pub view fn sha256_loop(n: u64, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sha256(data); }
+        return h;
+    }
+    pub view fn keccak_loop(n: u64, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = keccak256(data); }
+        return h;
+    }
+    pub fn write_loop(n: u64, data: bytes) {
+        for i in 0..n { cells[1000 + i % 64] = data; }
+    }
+    pub fn fill(at: u64, n: u64, small: bytes, large: bytes) {
+        for i in 0..n { cells[i] = small; cells[at + i] = large; }
+    }
+    pub view fn read_loop(n: u64, size: u64) -> u64 {
+        let mut base: u64 = 0;
+        if size > 32 { base = 64; }
+        let mut t: u64 = 0;
+        for i in 0..n { t += cells[base + i % 4].len() as u64; }
+        return t;
+    }
+    pub fn emit_loop(n: u64, data: bytes) {
+        for i in 0..n { emit Note(i, data); }
+    }
+    pub view fn grow_loop(n: u64, data: bytes) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { let b = data + data; t += b.len() as u64; }
+        return t;
+    }
+    pub view fn sm2_loop(n: u64, pk: bytes, msg: bytes, sig: bytes) -> bool {
+        let mut ok = true;
+        for i in 0..n { ok = ok && sm2_verify(pk, msg, sig); }
+        return ok;
+    }
+    pub view fn ed25519_loop(n: u64, pk: bytes, msg: bytes, sig: bytes) -> bool {
+        let mut ok = true;
+        for i in 0..n { ok = ok && ed25519_verify(pk, msg, sig); }
+        return ok;
+    }
+    pub view fn mldsa_loop(n: u64, pk: bytes, msg: bytes, sig: bytes) -> bool {
+        let mut ok = true;
+        for i in 0..n { ok = ok && mldsa_verify(pk, msg, sig); }
+        return ok;
+    }
+    pub view fn call_loop(n: u64, peer: address) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { t += Peer(peer).nothing(); }
+        return t;
+    }
+    pub view fn nothing() -> u64 { return 1; }
+}
+"""
+
+
+@dataclass
+class Kind:
+    """One operation kind: the method and its arguments after the loop count, the host
+    function it exercises, how many such calls one iteration makes and how many bytes each
+    passes (two sizes of one host function give its base and per-byte cost)."""
+
+    name: str
+    method: str
+    args: list[Any]
+    host: str | None = None
+    size: int = 0
+    per_iter: int = 1
+
+
+SMALL, LARGE = 32, 65536
+
+
+def kinds(peer: bytes) -> list[Kind]:
+    small, large = b"\x5a" * SMALL, b"\x5a" * LARGE
+    sigs = {}
+    for alg in (AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65):
+        key = generate_signing_key(alg, seed=bytes(32))
+        sigs[alg] = [key.public_key.data, b"fuel", key.sign(b"fuel").data]
+    out = [
+        Kind("wasm_int", "int_mix", []),
+        Kind("u256_add_inline", "u256_add", []),
+        Kind("u128_mul_mod", "u128_mul", [], "big", per_iter=2),
+        Kind("u256_mul", "u256_mul", [], "big"),
+        Kind("u256_div", "u256_div", [], "big"),
+        Kind("u256_mod", "u256_mod", [], "big"),
+        Kind("memory_grow_32B", "grow_loop", [small]),
+        Kind("memory_grow_64KiB", "grow_loop", [large]),
+        Kind("external_call", "call_loop", [peer], "call"),
+    ]
+    for alg, sig in (("sm2", sigs[AlgId.SM2]), ("ed25519", sigs[AlgId.ED25519]),
+                     ("mldsa65", sigs[AlgId.ML_DSA_65])):
+        out.append(Kind(f"verify_{alg}", f"{alg.removesuffix('65')}_loop", sig, "verify",
+                        sum(map(len, sig)) + 12))
+    for host, method, extra in (("sm3", "sm3_loop", 0), ("sha256", "sha256_loop", 0),
+                                ("keccak256", "keccak_loop", 0), ("emit", "emit_loop", 12),
+                                ("storage_write", "write_loop", 16)):
+        for label, data in (("32B", small), ("64KiB", large)):
+            out.append(Kind(f"{host}_{label}", method, [data],
+                            "hash" if host in ("sm3", "sha256", "keccak256") else host,
+                            len(data) + extra))
+    for label, n in (("32B", SMALL), ("64KiB", LARGE)):  # the value read comes back
+        out.append(Kind(f"storage_read_{label}", "read_loop", [n], "storage_read", n))
+    return out
+
+
+def run(ch: LocalChain, addr: bytes, k: Kind, n: int) -> tuple[int, float]:
+    """Fuel used and wall time of one call doing `n` iterations."""
+    t = time.perf_counter()
+    res = ch.engine.call(ch.world, addr, k.method, [n, *k.args], bytes(20), fuel=MAX_TX_FUEL)
+    dt = time.perf_counter() - t
+    assert res.ok, f"{k.name}: {res.error}"
+    return res.fuel_used, dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rounds", type=int, default=11)
+    ap.add_argument("--ms", type=float, default=10.0, help="target duration of one run")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="print the host fuel the measured times imply")
+    opts = ap.parse_args()
+    ch = LocalChain()
+    art = compile_source(SRC, "fuel.qi")
+    addr, peer = ch.deploy(art), ch.deploy(art)
+    todo = kinds(peer)
+    # values for the reads: keys below 64 hold 32 bytes, keys from 64 up 64 KiB
+    assert ch.call(addr, "fill", 64, 4, b"\x5a" * SMALL, b"\x5a" * LARGE).ok
+    # the call itself (n = 0) is measured and subtracted; each run is sized to about
+    # `--ms` beyond it (short runs are rarely preempted on a loaded machine)
+    base = {k.name: min(run(ch, addr, k, 0) for _ in range(20)) for k in todo}
+    iters: dict[str, int] = {}
+    for k in todo:
+        n = 1
+        while True:
+            fuel, dt = min(run(ch, addr, k, n) for _ in range(3))
+            dt -= base[k.name][1]
+            if dt > opts.ms / 1000 / 4 or fuel * 4 > MAX_TX_FUEL or n >= 1 << 26:
+                break
+            n *= 4
+        iters[k.name] = max(1, min(int(n * opts.ms / 1000 / max(dt, 1e-6)), n * 4))
+    # every run of a kind is paired with a run of plain code just before it, and the
+    # kind's figure is the median over rounds of its rate relative to that plain run:
+    # a ratio measured back to back holds on a loaded machine when absolute rates drop
+    plain_kind = todo[0]
+    fuel: dict[str, int] = {}
+    ratios: dict[str, list[float]] = {k.name: [] for k in todo}
+    rates: dict[str, list[float]] = {k.name: [] for k in todo}
+    for _ in range(opts.rounds):
+        for k in todo:
+            pf, pdt = run(ch, addr, plain_kind, iters[plain_kind.name])
+            plain_rate = (pf - base[plain_kind.name][0]) / (pdt - base[plain_kind.name][1])
+            f, dt = run(ch, addr, k, iters[k.name])
+            fuel[k.name] = f - base[k.name][0]
+            rate = fuel[k.name] / (dt - base[k.name][1])
+            rates[k.name].append(rate)
+            ratios[k.name].append(rate / plain_rate)
+    ratio = {name: statistics.median(r) for name, r in ratios.items()}
+    plain = statistics.median(rates[plain_kind.name])
+    for k in todo:
+        emit("fuel", f"fuel_per_s_{k.name}", statistics.median(rates[k.name]), "fuel/s",
+             vs_plain=round(ratio[k.name], 3), fuel_per_run=fuel[k.name],
+             iterations=iters[k.name], rounds=opts.rounds)
+    emit("fuel", "fuel_per_ns_plain_wasm", plain / 1e9, "fuel/ns")
+    slow, fast = min(ratio, key=ratio.__getitem__), max(ratio, key=ratio.__getitem__)
+    emit("fuel", "fuel_per_s_spread", ratio[fast] / ratio[slow], "x", target=2.0,
+         fastest=fast, slowest=slow)
+    emit("fuel", "fuel_per_s_slowest_vs_plain", ratio[slow], "x", kind=slow,
+         note="below 1: the kind gets more time per fuel than plain code")
+    if opts.calibrate:
+        calibrate(todo, iters, fuel, ratio)
+
+
+def calibrate(todo: list[Kind], iters: dict[str, int], fuel: dict[str, int],
+              ratio: dict[str, float]) -> None:
+    """Per host call, the fuel that would bring its kind to the plain rate: what one
+    call (with its share of the loop) is charged now, divided by the kind's ratio."""
+    per_call: dict[str, float] = {}
+    for k in todo:
+        if k.host is None:
+            continue
+        charged = fuel[k.name] / (iters[k.name] * k.per_iter)
+        per_call[k.name] = charged / ratio[k.name]
+        emit("fuel", f"calibrated_fuel_per_call_{k.name}", per_call[k.name], "fuel",
+             host=k.host, bytes_per_call=k.size, charged_now=round(charged))
+    by_name = {k.name: k for k in todo}
+    for pre in ("sm3", "sha256", "keccak256", "emit", "storage_write", "storage_read"):
+        lo, hi = by_name[f"{pre}_32B"], by_name[f"{pre}_64KiB"]
+        per_byte = (per_call[hi.name] - per_call[lo.name]) / (hi.size - lo.size)
+        emit("fuel", f"calibrated_{pre}", per_call[lo.name] - per_byte * lo.size, "fuel",
+             per_byte=round(per_byte, 2))
+
+
+if __name__ == "__main__":
+    main()
