@@ -4,9 +4,9 @@ Each kind is a Qi loop that does one operation per iteration (plain integer code
 integers, hashing, storage, signature checks, events, memory growth, cross-contract calls).
 The figure for a kind is fuel used / wall time; a schedule is calibrated when every kind
 burns fuel at about the rate of plain Wasm code, so a fuel limit is a time limit.
-Each run of a kind is paired with a run of plain code just before it in the same process,
-and a kind's figure is the median over rounds of that ratio, so the ratios hold on a
-loaded machine even when absolute rates drop.
+Times are CPU time of the running thread; each run of a kind sits between two runs of plain
+code in the same process, and a kind's figure is the median over rounds of its rate
+relative to theirs, so the ratios hold on a machine shared with other work.
 
 Run: `python -m benchmarks.fuel` (or `make bench-fuel`); `--calibrate` also prints, per
 host function, the base and per-byte fuel that the measured times imply at the plain rate.
@@ -184,10 +184,12 @@ def kinds(peer: bytes) -> list[Kind]:
 
 
 def run(ch: LocalChain, addr: bytes, k: Kind, n: int) -> tuple[int, float]:
-    """Fuel used and wall time of one call doing `n` iterations."""
-    t = time.perf_counter()
+    """Fuel used and CPU time of one call doing `n` iterations. CPU time of this thread
+    (which runs the Wasm code and the host functions) leaves out the time other processes
+    hold the cores, so the figures hold on a shared machine."""
+    t = time.thread_time()
     res = ch.engine.call(ch.world, addr, k.method, [n, *k.args], bytes(20), fuel=MAX_TX_FUEL)
-    dt = time.perf_counter() - t
+    dt = time.thread_time() - t
     assert res.ok, f"{k.name}: {res.error}"
     return res.fuel_used, dt
 
@@ -206,7 +208,7 @@ def main() -> None:
     # values for the reads: keys below 64 hold 32 bytes, keys from 64 up 64 KiB
     assert ch.call(addr, "fill", 64, 4, b"\x5a" * SMALL, b"\x5a" * LARGE).ok
     # the call itself (n = 0) is measured and subtracted; each run is sized to about
-    # `--ms` beyond it (short runs are rarely preempted on a loaded machine)
+    # `--ms` of CPU time beyond it
     base = {k.name: min(run(ch, addr, k, 0) for _ in range(20)) for k in todo}
     iters: dict[str, int] = {}
     for k in todo:
@@ -218,20 +220,24 @@ def main() -> None:
                 break
             n *= 4
         iters[k.name] = max(1, min(int(n * opts.ms / 1000 / max(dt, 1e-6)), n * 4))
-    # every run of a kind is paired with a run of plain code just before it, and the
-    # kind's figure is the median over rounds of its rate relative to that plain run:
-    # a ratio measured back to back holds on a loaded machine when absolute rates drop
+    # every run of a kind sits between two runs of plain code, and the kind's figure is
+    # the median over rounds of its rate relative to their mean: a ratio measured back to
+    # back holds when the machine's speed drifts
     plain_kind = todo[0]
     fuel: dict[str, int] = {}
     ratios: dict[str, list[float]] = {k.name: [] for k in todo}
     rates: dict[str, list[float]] = {k.name: [] for k in todo}
+
+    def rate_of(k: Kind) -> float:
+        f, dt = run(ch, addr, k, iters[k.name])
+        fuel[k.name] = f - base[k.name][0]
+        return fuel[k.name] / max(dt - base[k.name][1], 1e-9)
+
     for _ in range(opts.rounds):
         for k in todo:
-            pf, pdt = run(ch, addr, plain_kind, iters[plain_kind.name])
-            plain_rate = (pf - base[plain_kind.name][0]) / (pdt - base[plain_kind.name][1])
-            f, dt = run(ch, addr, k, iters[k.name])
-            fuel[k.name] = f - base[k.name][0]
-            rate = fuel[k.name] / (dt - base[k.name][1])
+            before = rate_of(plain_kind)
+            rate = rate_of(k)
+            plain_rate = (before + rate_of(plain_kind)) / 2
             rates[k.name].append(rate)
             ratios[k.name].append(rate / plain_rate)
     ratio = {name: statistics.median(r) for name, r in ratios.items()}

@@ -215,7 +215,7 @@ class Module:
 # code), so each is followed by a surcharge: a constant, ALLOC_FUEL `i32.eqz` on it, then
 # `drop`. Each operator costs one fuel; Cranelift folds the chain away, so the surcharge
 # costs fuel and almost no time. (wasmtime itself charges bulk operations per element.)
-ALLOC_FUEL = 800
+ALLOC_FUEL = 640
 # struct.new, struct.new_default, array.new, array.new_default, array.new_fixed,
 # array.new_data, array.fill, array.copy, array.init_data
 _SURCHARGED = frozenset({0x00, 0x01, 0x06, 0x07, 0x08, 0x09, 0x10, 0x11, 0x12})

@@ -44,24 +44,24 @@ _HASHES = [hashes.sm3, hashes.sha256, hashes.keccak256]
 # (entering Python from Wasm alone is worth some 300,000 plain instructions) plus a cost
 # per byte passed. name -> (base, per byte, positions of the length arguments).
 FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    "storage_read": (500_000, 33, (1,)),
-    "storage_write": (410_000, 44, (1, 3)),
-    "emit": (570_000, 40, (2,)),
-    "revert": (400_000, 40, (2,)),
-    "context": (400_000, 0, ()),
-    "block": (400_000, 0, ()),
-    "hash": (700_000, 0, (2,)),
-    "verify": (0, 2, (2,)),
+    "storage_read": (500_000, 20, (1,)),
+    "storage_write": (335_000, 26, (1, 3)),
+    "emit": (350_000, 27, (2,)),
+    "revert": (350_000, 27, (2,)),
+    "context": (350_000, 0, ()),
+    "block": (350_000, 0, ()),
+    "hash": (0, 0, (2,)),  # per algorithm: HASH_FUEL
+    "verify": (0, 2, (2,)),  # per algorithm: VERIFY_FUEL
     "big": (1_200_000, 0, ()),
-    "call": (5_000_000, 40, (1,)),
-    "async_call": (400_000, 40, (1,)),
-    "bubble": (400_000, 0, ()),
-    "test_set": (400_000, 0, (2,)),
+    "call": (4_500_000, 27, (1,)),
+    "async_call": (350_000, 27, (1,)),
+    "bubble": (350_000, 0, ()),
+    "test_set": (350_000, 0, (2,)),
 }
-# per algorithm, on top of the schedule: a signature check, and each hashed byte
-VERIFY_FUEL = [7_200_000, 1_600_000, 2_100_000]  # SM2, Ed25519, ML-DSA-65
-HASH_FUEL_PER_BYTE = [85, 40, 78]  # SM3, SHA-256, Keccak-256
-RESULT_FUEL_PER_BYTE = 33  # bytes a host call writes back into the program's memory
+# per algorithm, on top of the schedule: a signature check; a hash's base and per byte
+VERIFY_FUEL = [7_500_000, 1_700_000, 1_800_000]  # SM2, Ed25519, ML-DSA-65
+HASH_FUEL = [(540_000, 79), (550_000, 28), (720_000, 75)]  # SM3, SHA-256, Keccak-256
+RESULT_FUEL_PER_BYTE = 20  # bytes a host call writes back into the program's memory
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
 _MASK64 = (1 << 64) - 1
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
@@ -181,8 +181,11 @@ class HostApi:
         def call(caller: wasmtime.Caller, *args: int) -> Any:
             try:
                 size = sum(max(0, args[i]) for i in lengths)
-                extra = (VERIFY_FUEL[args[0]] if name == "verify" else
-                         HASH_FUEL_PER_BYTE[args[0]] * size if name == "hash" else 0)
+                extra = 0
+                if name == "verify":
+                    extra = VERIFY_FUEL[args[0]]
+                elif name == "hash":
+                    extra = HASH_FUEL[args[0]][0] + HASH_FUEL[args[0]][1] * size
                 charge(caller, base + extra + per_byte * size)
                 return fn(caller, *args)
             except HostFault:
