@@ -147,3 +147,23 @@ def test_invalid_hand_written_module_cannot_reach_engine_entries() -> None:
     ch.advance_block()
     assert ch.call(consumer, "latest").value == 0
     assert ch.world.block_number == 1
+
+
+def test_invalid_abi_entry_without_kind_or_public_flag_is_not_callable() -> None:
+    """Also: the same module under another ABI is loaded with that ABI, not a cached one."""
+    ch = LocalChain()
+    wat = """(module (memory (export "memory") 1) (global (export "panic") (mut i32) (i32.const 0))
+      (func (export "q:f") (param i32) (result i32) (i32.const 0)))"""
+    addr = bytes(19) + b"\x67"
+    public = {"name": "f", "export": "q:f", "kind": "fn", "public": True, "params": [],
+              "returns": "unit"}
+    ch.world.code[bytes(20)] = Artifact(wasmtime.wat2wasm(wat), {"functions": [public],
+                                                                 "events": [], "errors": []})
+    assert ch.call(bytes(20), "f").ok
+    for spec in ({"name": "f", "export": "q:f", "kind": "fn", "params": [], "returns": "unit"},
+                 {"name": "f", "export": "q:f", "public": True, "params": [],
+                  "returns": "unit"},
+                 {**public, "kind": "migrate"}):
+        ch.world.code[addr] = Artifact(wasmtime.wat2wasm(wat), {"functions": [spec],
+                                                                 "events": [], "errors": []})
+        assert isinstance(ch.call(addr, "f").error, EntryPointError)

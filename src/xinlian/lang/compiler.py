@@ -40,6 +40,15 @@ class Artifact:
         return best
 
     @property
+    def abi_hash(self) -> str:
+        """SHA-256 of the canonical ABI JSON (cached per ABI object)."""
+        cached = self.__dict__.get("_abi_hash")
+        if cached is None or cached[0] is not self.abi:
+            digest = hashlib.sha256(json.dumps(self.abi, sort_keys=True).encode()).hexdigest()
+            cached = self.__dict__["_abi_hash"] = (self.abi, digest)
+        return str(cached[1])
+
+    @property
     def code_hash(self) -> str:
         """SHA-256 of the module (cached per module bytes)."""
         cached = self.__dict__.get("_hash")

@@ -83,7 +83,9 @@ class Engine:
         self._cache: dict[str, Loaded] = {}
 
     def load(self, artifact: Artifact) -> Loaded:
-        key = artifact.code_hash
+        # the ABI decides which entry points exist and who may start them: the same module
+        # deployed with another ABI must not share this one's
+        key = artifact.code_hash + artifact.abi_hash
         hit = self._cache.get(key)
         if hit is not None:
             return hit

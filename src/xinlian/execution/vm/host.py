@@ -82,12 +82,13 @@ def check_entry(loaded: Loaded, method: str, kind: str) -> None:
     spec = loaded.functions.get(method)
     if spec is None:
         raise ArgumentError(f"no method `{method}`")
-    if spec["kind"] != kind:
+    found = spec.get("kind")
+    if found != kind:
         if kind == "fn":
-            what = ENGINE_ENTRIES.get(spec["kind"], f"of kind {spec['kind']!r}")
+            what = ENGINE_ENTRIES.get(str(found), f"of kind {found!r}")
             raise EntryPointError(f"`{method}` is {what}: only the engine runs it")
         raise EntryPointError(f"`{method}` is not {ENGINE_ENTRIES.get(kind, kind)}")
-    if kind == "fn" and not spec["public"]:
+    if kind == "fn" and spec.get("public") is not True:
         raise EntryPointError(f"`{method}` is not public")
 
 
