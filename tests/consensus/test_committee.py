@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from xinlian.consensus.committee import Committee, Member, bitmap, signers
 from xinlian.consensus.errors import InvalidCertificate, InvalidCommittee
-from xinlian.consensus.leader import leader
+from xinlian.consensus.leader import round_robin
 from xinlian.testing.consensus.committees import genesis, local_committee
 
 
@@ -29,9 +29,9 @@ def test_voting_power_weighs_quorums() -> None:
 
 def test_leader_rotates_through_every_member_and_depends_on_epoch() -> None:
     committee, _ = local_committee(4)
-    assert {leader(committee, r) for r in range(4)} == set(committee.nodes)
+    assert {round_robin(committee, r) for r in range(4)} == set(committee.nodes)
     later, _ = local_committee(4, epoch=1)
-    assert leader(committee, 1) != leader(later, 1)
+    assert round_robin(committee, 1) != round_robin(later, 1)
 
 
 def test_local_committees_validate_for_every_scheme() -> None:

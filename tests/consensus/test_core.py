@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from xinlian import codec
 from xinlian.consensus.certificates import Cert
 from xinlian.consensus.core import ConsensusCore, EpochStarted, Submit, root_qc
-from xinlian.consensus.leader import leader
+from xinlian.consensus.leader import round_robin
 from xinlian.consensus.messages import QC, Block, Proposal, Vote, decode_message, kind
 from xinlian.consensus.safety import SAFETY_KEY
 from xinlian.protocol import Action, Broadcast, Deliver, Input, Persist, Receive, Send, Start
@@ -27,14 +27,14 @@ def persisted(actions: Sequence[Action], into: dict[bytes, bytes]) -> dict[bytes
 
 
 def first_proposal() -> bytes:
-    leader_core = core(leader(COMMITTEE, 1))
+    leader_core = core(round_robin(COMMITTEE, 1))
     actions = leader_core.handle(Start(0))
     return next(a.message for a in actions
                 if isinstance(a, Broadcast) and kind(a.message) == "proposal")
 
 
 def test_start_announces_the_epoch_and_the_leader_proposes_and_votes() -> None:
-    node = leader(COMMITTEE, 1)
+    node = round_robin(COMMITTEE, 1)
     actions = core(node).handle(Start(0))
     assert isinstance(actions[0], Deliver) and isinstance(actions[0].value, EpochStarted)
     kinds = [kind(a.message) for a in actions if isinstance(a, Send | Broadcast)]
@@ -45,14 +45,14 @@ def test_the_safety_state_is_persisted_before_the_vote_leaves() -> None:
     voter = COMMITTEE.nodes[3]
     member = core(voter)
     member.handle(Start(0))
-    actions = list(member.handle(Receive(1, leader(COMMITTEE, 1), first_proposal())))
+    actions = list(member.handle(Receive(1, round_robin(COMMITTEE, 1), first_proposal())))
     persist = next(i for i, a in enumerate(actions)
                    if isinstance(a, Persist) and a.key == SAFETY_KEY)
     send = next(i for i, a in enumerate(actions) if isinstance(a, Send))
     assert persist < send
     vote = decode_message(actions[send].message)  # type: ignore[union-attr]
     assert isinstance(vote, Vote) and vote.round == 1
-    assert actions[send].to == leader(COMMITTEE, 2)  # type: ignore[union-attr]
+    assert actions[send].to == round_robin(COMMITTEE, 2)  # type: ignore[union-attr]
 
 
 def test_a_restarted_core_does_not_vote_again_in_the_same_round() -> None:
@@ -61,11 +61,11 @@ def test_a_restarted_core_does_not_vote_again_in_the_same_round() -> None:
     member = core(voter)
     persisted(member.handle(Start(0)), store)
     proposal = first_proposal()
-    persisted(member.handle(Receive(1, leader(COMMITTEE, 1), proposal)), store)
+    persisted(member.handle(Receive(1, round_robin(COMMITTEE, 1), proposal)), store)
     reborn = core(voter, store)
     assert reborn.safety.state.highest_voted_round == 1
     actions = list(reborn.handle(Start(5))) + list(
-        reborn.handle(Receive(6, leader(COMMITTEE, 1), proposal)))
+        reborn.handle(Receive(6, round_robin(COMMITTEE, 1), proposal)))
     assert not [a for a in actions if isinstance(a, Send) and kind(a.message) == "vote"]
 
 
@@ -82,7 +82,7 @@ def test_bad_messages_are_dropped_and_counted_never_raised() -> None:
     block = decode_message(proposal).block  # type: ignore[union-attr]
     fake_qc = QC(0, 1, 1, b"\x05" * 32, Cert(b"\xe0", [b"\x00" * 96]))
     forged = Block(0, 2, 2, fake_qc.block_id, block.author + 1, fake_qc, None, [], None)
-    assert member.handle(Receive(1, leader(COMMITTEE, 2), codec.encode(Proposal(forged)))) == []
+    assert member.handle(Receive(1, round_robin(COMMITTEE, 2), codec.encode(Proposal(forged)))) == []
     assert member.metrics["dropped_InvalidCertificate"] == 1
     # a message from outside the committee
     assert member.handle(Receive(1, b"stranger", proposal)) == []

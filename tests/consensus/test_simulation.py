@@ -212,7 +212,6 @@ def test_regression_a_forged_tc_cannot_justify_extending_an_old_qc() -> None:
     from xinlian import codec
     from xinlian.consensus.certificates import Cert
     from xinlian.consensus.committee import bitmap
-    from xinlian.consensus.leader import leader
     from xinlian.consensus.messages import TC, Block, Proposal
     from xinlian.protocol import Receive, Send
 
@@ -224,7 +223,7 @@ def test_regression_a_forged_tc_cannot_justify_extending_an_old_qc() -> None:
               key=lambda b: b.round).justify
     round_ = core.round
     fake = TC(0, round_ - 1, [0, 0, 0], Cert(bitmap([0, 1, 2], 4), [b"\xa0" + bytes(95)]))
-    author = leader(network.committee, round_)
+    author = core.election.leader(round_)
     fork = Block(0, round_, old.height + 1, old.block_id, network.committee.index(author), old,
                  fake, [], None)
     before = core.metrics["dropped_InvalidCertificate"]

@@ -38,7 +38,7 @@ from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
 from xinlian.consensus.dissemination import ACK_TIMER, BATCH_TIMER, FETCH_TIMER, Dissemination
 from xinlian.consensus.errors import ConsensusError, InvalidCertificate, InvalidMessage
-from xinlian.consensus.leader import leader
+from xinlian.consensus.leader import Election, Reputation
 from xinlian.consensus.messages import (
     QC,
     TC,
@@ -91,6 +91,7 @@ RECENT_COMMITS = 1024
 @dataclass(frozen=True)
 class Config:
     pacemaker: Pacemaker = field(default_factory=Pacemaker)
+    reputation: Reputation = field(default_factory=Reputation)
     batch_bytes: int = 512 * 1024
     batch_delay_ms: int = 20
     max_block_batches: int = 256
@@ -127,6 +128,7 @@ class Committed:
     digests: tuple[bytes, ...]
     tx_count: int
     reconfig: Committee | None
+    author: int  # the proposer's index in the epoch's committee
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class ConsensusCore:
         self.known_qcs: set[tuple[int, bytes, int]] = set()
         self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
+        self.election = Election.restore(self.committee, self.config.reputation, self.tree,
+                                         self.committed_id, bytes(self.root.block_id))
 
     # -- event entry point -----------------------------------------------------------------
 
@@ -389,7 +393,7 @@ class ConsensusCore:
         self.helped = {k for k in self.helped if k[1] >= keep}
         wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
         actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
-        if leader(self.committee, new_round) == self.node:
+        if self.election.leader(new_round) == self.node:
             actions += self._propose()
         return actions
 
@@ -411,7 +415,7 @@ class ConsensusCore:
         actions.append(SetTimer(ROUND_TIMER, self.now + self.config.pacemaker.retry_ms))
         timeout = self.my_timeout
         if self.attempts == 1 and not amplify:
-            actions += self._send_to(leader(self.committee, round_ + 1), message,
+            actions += self._send_to(self.election.leader(round_ + 1), message,
                                      lambda: self._on_timeout(self.node, timeout))
         else:
             actions.append(Broadcast(self._others(), message))
@@ -501,7 +505,10 @@ class ConsensusCore:
 
     def _on_proposal(self, sender: bytes, block: Block) -> list[Action]:
         committee = self.committee
-        if sender != leader(committee, block.round) or block.author != committee.index(sender):
+        news = block.justify.round > self.high_qc.round or (block.tc is not None
+                                                             and block.tc.round >= self.round)
+        if block.author != committee.index(sender) or (
+                not news and sender != self.election.leader(block.round)):
             raise InvalidMessage("proposal not from the round's leader")
         if (bytes(block.parent) != bytes(block.justify.block_id)
                 or block.height != block.justify.height + 1 or block.round <= block.justify.round):
@@ -529,6 +536,11 @@ class ConsensusCore:
             return actions
         if block.tc is not None:
             actions += self._process_tc(block.tc)
+        # the certificates may commit what the election of this round is drawn from (a node
+        # that lags catches up from proposals alone): the leader is checked after them
+        if sender != self.election.leader(block.round):
+            self.metrics["dropped_InvalidMessage"] += 1
+            return actions
         stored = self.tree.add(bid, block)
         if stored is not None:
             actions.append(stored)
@@ -553,11 +565,11 @@ class ConsensusCore:
         message = vote_message(self.epoch, block.round, block.height, bid)
         vote = Vote(self.epoch, block.round, block.height, bid,
                     self.key.sign(self.committee, message, self.meter))
-        return actions + self._send_to(leader(self.committee, block.round + 1),
+        return actions + self._send_to(self.election.leader(block.round + 1),
                                        codec.encode(vote), lambda: self._on_vote(self.node, vote))
 
     def _on_vote(self, sender: bytes, vote: Vote) -> list[Action]:
-        if leader(self.committee, vote.round + 1) != self.node or vote.round + 1 < self.round:
+        if self.election.leader(vote.round + 1) != self.node or vote.round + 1 < self.round:
             self.metrics["vote_not_for_me"] += 1
             return []
         index = self.committee.index(sender)
@@ -613,9 +625,10 @@ class ConsensusCore:
         self.recent_commits[block.height] = bid
         self.recent_commits.pop(block.height - RECENT_COMMITS, None)
         self.metrics["committed"] += 1
+        self.election.observe(block)
         return [Persist(COMMIT_KEY, codec.encode(_Record(block.height, bid))),
                 Deliver(Committed(block.epoch, block.height, block.round, bid, tuple(fresh),
-                                  sum(count[d] for d in fresh), block.reconfig)),
+                                  sum(count[d] for d in fresh), block.reconfig, block.author)),
                 *actions]
 
     def _end_epoch(self, bid: bytes, block: Block, proof: QC) -> list[Action]:

@@ -309,7 +309,8 @@ class BftNode(Node):
                     raise NodeConfigError("a committed batch is missing from the store")
                 payloads[digest] = codec.decode(message, BatchMsg).batch.payload
             await self._apply(Committed(block.epoch, block.height, block.round, bid,
-                                        tuple(digests), 0, block.reconfig), payloads)
+                                        tuple(digests), 0, block.reconfig, block.author),
+                              payloads)
 
     # -- state sync, serving side (statesync.SnapshotSource) ----------------------------
 
@@ -439,7 +440,7 @@ class BftNode(Node):
     def _leader_key(self, committed: Committed) -> PublicKey:
         committee = self._committee(committed.epoch)
         if committee is not None:
-            validator = self._validators.get(committee.leader(committed.round))
+            validator = self._validators.get(committee.nodes[committed.author])
             if validator is not None:
                 return validator.node_key
         return self.key.public_key  # a leader this node never learned (not expected)
