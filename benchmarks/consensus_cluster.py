@@ -2,6 +2,7 @@
 
     python -m benchmarks.consensus_cluster                   # offered 20k, 40k, 60k, 80k tx/s
     python -m benchmarks.consensus_cluster --offered 60000 --seconds 20
+    python -m benchmarks.consensus_cluster --down --offered 20000   # one of four killed
 
 Ordering throughput as the HotStuff and Narwhal papers measure it: each of the n processes
 runs the real consensus core (BLS certificates on `intl`) over the real transport
@@ -17,6 +18,14 @@ signature checks, no execution — `benchmarks.consensus_e2e` measures that path
 
 The processes share this machine's cores, so the figures are for n nodes on 2 cores, not n
 machines; each node's CPU use is printed next to the rates.
+
+`--down` measures a crashed validator: after an all-up run, the same load runs twice more
+with node 1 killed (SIGKILL) `--kill-after` seconds into the load, the survivors taking its
+clients' share, and measured from `--settle` seconds after the kill: once with the leader
+election in force (reputation) and once with plain round-robin, for comparison. It prints
+throughput and p50 latency of each against all up (`*_ratio`), and how long after the kill
+commits stopped stalling (`recovery_s`: the end of the last gap of more than a second between
+node 0's commits).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import argparse
 import asyncio
 import cProfile
 import hashlib
+import itertools
 import json
 import socket
 import struct
@@ -39,6 +49,7 @@ from benchmarks.report import emit, percentile
 from xinlian import codec
 from xinlian.consensus.core import Committed, Config, ConsensusCore, Submit
 from xinlian.consensus.dissemination import BatchReady
+from xinlian.consensus.leader import Reputation
 from xinlian.consensus.messages import BatchMsg
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
@@ -71,6 +82,9 @@ class Spec:
     batch_delay_ms: int
     data: str
     profile: str  # where node 0 writes its cProfile stats ("" for none)
+    down: int = -1  # the node killed during the run (-1: none)
+    kill_at: float = 0.0  # wall-clock time of the kill
+    reputation: bool = True  # leader election by reputation, else round-robin
 
 
 def _node_keys(spec: Spec) -> list[SigningKey]:
@@ -103,7 +117,7 @@ class Recorder:
 
 async def _load(runtime: NetworkRuntime, spec: Spec, index: int) -> None:
     """Submit this node's share of the offered load at a steady rate until the end."""
-    rate = spec.offered / spec.n
+    rate = spec.offered / (spec.n - (spec.down >= 0))  # survivors take the dead's clients
     end = spec.start_at + spec.warmup_s + spec.seconds
     pack = TX_HEAD.pack
     sent = 0
@@ -124,7 +138,8 @@ async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
     committee, vote_keys = local_committee(
         spec.n, suite=suite.name, seed=b"cluster-bench", nodes=ids)
     core = ConsensusCore(ids[index], vote_keys[ids[index]], genesis(committee),
-                         config=Config(batch_delay_ms=spec.batch_delay_ms))
+                         config=Config(batch_delay_ms=spec.batch_delay_ms,
+                                       reputation=Reputation(enabled=spec.reputation)))
     membership = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", port)
                                     for k, port in zip(keys, spec.ports, strict=True)])
     transport = Transport(suite, keys[index], membership,
@@ -163,25 +178,33 @@ def _listener() -> socket.socket:
 
 
 def run_cluster(n: int, suite: str, offered: float, seconds: float, warmup: float,
-                mbit: float, batch_delay_ms: int, profile: str = "",
+                mbit: float, batch_delay_ms: int, profile: str = "", down: int = -1,
+                kill_after: float = 0.0, reputation: bool = True,
                 ) -> tuple[Spec, list[dict[str, object]]]:
-    """Start n node processes, let them run the load, and return what each reported."""
+    """Start n node processes, let them run the load (killing node `down` `kill_after`
+    seconds into it), and return what each survivor reported."""
     socks = [_listener() for _ in range(n)]
     with tempfile.TemporaryDirectory(prefix="xl-cluster-bench-") as data:
-        spec = Spec(n, suite, [s.getsockname()[1] for s in socks], offered,
-                    time.time() + 4.0 + 0.5 * n, warmup, seconds, 3.0, mbit, batch_delay_ms,
-                    data, profile)
+        start_at = time.time() + 4.0 + 0.5 * n
+        spec = Spec(n, suite, [s.getsockname()[1] for s in socks], offered, start_at, warmup,
+                    seconds, 3.0, mbit, batch_delay_ms, data, profile, down,
+                    start_at + kill_after, reputation)
         procs = [subprocess.Popen(
             [sys.executable, "-m", "benchmarks.consensus_cluster", "--node", str(i),
              "--fd", str(s.fileno()), "--spec", json.dumps(asdict(spec))],
             stdout=subprocess.PIPE, pass_fds=[s.fileno()]) for i, s in enumerate(socks)]
         for s in socks:
             s.close()
+        if down >= 0:
+            time.sleep(max(0.0, spec.kill_at - time.time()))
+            procs[down].kill()
         outputs = [p.communicate(timeout=spec.start_at - time.time() + warmup + seconds + 120)
                    for p in procs]
-        if any(p.returncode for p in procs):
+        live = [(p, out) for i, (p, (out, _)) in enumerate(zip(procs, outputs, strict=True))
+                if i != down]
+        if any(p.returncode for p, _ in live):
             raise SystemExit(f"a node process failed: {[p.returncode for p in procs]}")
-    return spec, [json.loads(out) for out, _ in outputs]
+    return spec, [json.loads(out) for _, out in live]
 
 
 @dataclass(frozen=True)
@@ -224,6 +247,40 @@ def report(spec: Spec, reports: list[dict[str, object]], spec_extra: dict[str, o
          per_node=egress)
 
 
+def recovery_s(spec: Spec, reports: list[dict[str, object]]) -> float:
+    """Seconds from the kill to the end of the last stall (> 1 s without a commit at node 0)
+    before the measurement window; 0 when commits never stalled."""
+    times = [spec.kill_at] + [t for t, _, _, _ in reports[0]["commits"]  # type: ignore[attr-defined]
+                              if spec.kill_at <= t < spec.start_at + spec.warmup_s]
+    ends = [b for a, b in itertools.pairwise(times) if b - a > 1.0]
+    return max(ends, default=spec.kill_at) - spec.kill_at
+
+
+def one_down(args: argparse.Namespace, offered: float, extra: dict[str, object]) -> None:
+    """All up, then node 1 killed with reputation and with round-robin: the ratios."""
+    def run(down: int, reputation: bool) -> tuple[Spec, list[dict[str, object]], Measured]:
+        warmup = args.kill_after + args.settle if down >= 0 else args.warmup
+        spec, reports = run_cluster(args.n, args.suite, offered, args.seconds, warmup,
+                                    args.mbit, args.batch_delay_ms, down=down,
+                                    kill_after=args.kill_after, reputation=reputation)
+        return spec, reports, measure(spec, reports)
+    _, _, up = run(-1, True)
+    up_p50 = percentile(up.latencies_ms, 50)
+    emit(BENCH, "all_up_throughput", up.ordered_tx_s, "tx/s", **extra)
+    emit(BENCH, "all_up_latency_p50", up_p50, "ms", **extra)
+    for election, reputation in (("reputation", True), ("round-robin", False)):
+        spec, reports, m = run(1, reputation)
+        p50 = percentile(m.latencies_ms, 50) if m.latencies_ms else float("nan")
+        tags = {**extra, "election": election, "down": 1, "kill_after_s": args.kill_after,
+                "settle_s": args.settle}
+        emit(BENCH, "one_down_throughput", m.ordered_tx_s, "tx/s", **tags)
+        emit(BENCH, "one_down_latency_p50", p50, "ms", **tags)
+        emit(BENCH, "one_down_throughput_ratio", m.ordered_tx_s / up.ordered_tx_s, "ratio",
+             **tags, target=">= 0.7")
+        emit(BENCH, "one_down_p50_ratio", p50 / up_p50, "ratio", **tags, target="< 2")
+        emit(BENCH, "one_down_recovery_s", recovery_s(spec, reports), "s", **tags)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.consensus_cluster")
     parser.add_argument("-n", type=int, default=4)
@@ -235,6 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mbit", type=float, default=100.0, help="egress cap per node")
     parser.add_argument("--batch-delay-ms", type=int, default=Config().batch_delay_ms)
     parser.add_argument("--profile", default="", help="write node 0's cProfile stats here")
+    parser.add_argument("--down", action="store_true",
+                        help="also kill one validator: throughput and p50 against all up")
+    parser.add_argument("--kill-after", type=float, default=2.0,
+                        help="with --down: seconds into the load the validator is killed")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="with --down: seconds after the kill before the measurement")
     parser.add_argument("--node", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -251,14 +314,16 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result))
         return
     for offered in args.offered:
-        spec, reports = run_cluster(args.n, args.suite, offered, args.seconds, args.warmup,
-                              args.mbit, args.batch_delay_ms, args.profile)
         extra: dict[str, object] = {
             "n": args.n, "suite": args.suite, "offered_tx_s": offered, "tx_bytes": TX_SIZE,
             "egress_mbit_s": args.mbit, "batch_delay_ms": args.batch_delay_ms,
             "seconds": args.seconds, "cores": 2}
+        if args.down:
+            one_down(args, offered, extra)
+            continue
+        spec, reports = run_cluster(args.n, args.suite, offered, args.seconds, args.warmup,
+                                    args.mbit, args.batch_delay_ms, args.profile)
         report(spec, reports, extra)
-
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,11 @@ handling. Clients offer a steady load of 200-byte transactions, spread over all 
 
 Also: the `sm` suite (SM2 vote lists, SM3 digests) simulated for n <= 64; certificate size
 and verification time, BLS aggregate vs a list of SM2 signatures (measured directly, not
-simulated); and the commit-latency increase around an epoch change.
+simulated); the commit-latency increase around an epoch change; and one of four validators
+crashed (`one_down_*`: throughput and p50 against all up, with the leader election in force
+and with plain round-robin).
+
+    python -m benchmarks.consensus_sim --one-down    # only the crashed-validator scenario
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from xinlian.consensus import certificates
 from xinlian.consensus.certificates import Cert, combine, verify_cert
 from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import Config, EpochStarted, Reconfigure
+from xinlian.consensus.leader import Reputation
 from xinlian.consensus.messages import vote_message
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.primitives import bls
@@ -88,8 +93,11 @@ def batch_interval(n: int) -> int:
 
 def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
              seed: int = 1, bandwidth: float = MBIT_100, one_way_ms: float = ONE_WAY_MS,
-             suite: str = "intl", aggregate: bool = True) -> dict[str, float]:
-    config = Config(batch_delay_ms=batch_interval(n), batch_bytes=4 * 1024 * 1024)
+             suite: str = "intl", aggregate: bool = True, crash_ms: int | None = None,
+             reputation: bool = True) -> dict[str, float]:
+    """One run; with `crash_ms`, node 1 crashes then and the others take its clients."""
+    config = Config(batch_delay_ms=batch_interval(n), batch_bytes=4 * 1024 * 1024,
+                    reputation=Reputation(enabled=reputation))
     if suite == "sm":  # the sm suite hashes with SM3
         costs = dict(costs, hash_bytes=costs["hash_bytes_sm3"])
     net = ConsensusNet(n, seed, suite=suite, aggregate=aggregate, config=config,
@@ -97,7 +105,11 @@ def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
                        cpu_costs_us=costs)
     end = int(seconds * 1000)
     warm = end * 2 // 5  # measure after the pipeline has filled
-    net.load(offered, TX_SIZE, 0, end, every_ms=10)
+    dead = net.committee.nodes[1]
+    if crash_ms is not None:
+        net.sim.crash(dead, crash_ms)
+    net.load(offered, TX_SIZE, 0, end, every_ms=10,
+             nodes=[x for x in net.committee.nodes if crash_ms is None or x != dead])
     started = time.perf_counter()
     net.run(end)
     wall = time.perf_counter() - started
@@ -182,6 +194,25 @@ def reconfiguration(costs: dict[str, float]) -> None:
     emit(BENCH, "reconfig_safety_violations", len(net.log.violations), "count")
 
 
+def one_down(costs: dict[str, float], offered: float) -> None:
+    """n = 4 with node 1 crashed 1 s in, measured from 4 s to 10 s, against all up."""
+    seconds, crash_ms = 10.0, 1000  # simulate() measures the last 3/5 of the run
+    up = simulate(4, costs, offered, seconds)
+    extra = {"n": 4, "offered_tx_s": offered, "sim_s": seconds, "crash_ms": crash_ms,
+             "measured_from_ms": int(seconds * 1000 * 2 // 5)}
+    emit(BENCH, "one_down_all_up_throughput", up["throughput"], "tx/s", **extra)
+    emit(BENCH, "one_down_all_up_p50", up["p50"], "ms", **extra)
+    for election, reputation in (("reputation", True), ("round-robin", False)):
+        r = simulate(4, costs, offered, seconds, crash_ms=crash_ms, reputation=reputation)
+        tags = {**extra, "election": election}
+        emit(BENCH, "one_down_throughput", r["throughput"], "tx/s", **tags)
+        emit(BENCH, "one_down_p50", r["p50"], "ms", **tags)
+        emit(BENCH, "one_down_throughput_ratio", r["throughput"] / up["throughput"], "ratio",
+             **tags, target=">= 0.7")
+        emit(BENCH, "one_down_p50_ratio", r["p50"] / up["p50"], "ratio", **tags, target="< 2")
+        emit(BENCH, "one_down_safety_violations", r["violations"], "count", **tags)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.consensus_sim")
     parser.add_argument("--quick", action="store_true", help="n = 4 and 16 only")
@@ -191,11 +222,16 @@ def main(argv: list[str] | None = None) -> None:
                         help='JSON of µs costs overriding the measured ones, e.g. '
                              '\'{"bls_pairing": 577}\' (the machine is shared: a busy moment '
                              'inflates a measurement, and every simulated figure with it)')
+    parser.add_argument("--one-down", action="store_true",
+                        help="only the scenario with one of four validators crashed")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([4, 16] if args.quick else [4, 16, 64, 100, 200])
     costs = {**measure_costs(), **args.costs}
     for name, us in costs.items():
         emit(BENCH, f"cost_{name}", us, "us", note="charged as simulated CPU time")
+    if args.one_down:
+        one_down(costs, args.offered)
+        return
     for n in sizes:
         seconds = 3.0 if n <= 16 else 5.0
         r = simulate(n, costs, args.offered, seconds)
@@ -226,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     for n in sizes:
         cert_costs(n)
     reconfiguration(costs)
+    one_down(costs, args.offered)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ def test_bad_messages_are_dropped_and_counted_never_raised() -> None:
     block = decode_message(proposal).block  # type: ignore[union-attr]
     fake_qc = QC(0, 1, 1, b"\x05" * 32, Cert(b"\xe0", [b"\x00" * 96]))
     forged = Block(0, 2, 2, fake_qc.block_id, block.author + 1, fake_qc, None, [], None)
-    assert member.handle(Receive(1, round_robin(COMMITTEE, 2), codec.encode(Proposal(forged)))) == []
+    sender = round_robin(COMMITTEE, 2)
+    assert member.handle(Receive(1, sender, codec.encode(Proposal(forged)))) == []
     assert member.metrics["dropped_InvalidCertificate"] == 1
     # a message from outside the committee
     assert member.handle(Receive(1, b"stranger", proposal)) == []

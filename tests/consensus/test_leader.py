@@ -14,7 +14,7 @@ from xinlian.consensus.leader import (
     Activity,
     Election,
     Reputation,
-    activity,
+    compute_active,
     compute_leader,
     round_robin,
 )
@@ -29,15 +29,11 @@ FAST = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_m
 
 
 def committed_history(core: ConsensusCore) -> list[Activity]:
-    """The activity of every committed block of the epoch, read back from the block tree."""
-    out: list[Activity] = []
-    current = core.committed_id
-    while current != bytes(core.root.block_id):
-        block = core.tree.get(current)
-        assert block is not None
-        out.append(activity(core.committee, block))
-        current = bytes(block.parent)
-    return out[::-1]
+    """The activity of every committed block of the epoch, replayed from the block tree."""
+    election = Election.restore(core.committee, core.config.reputation, core.tree,
+                                core.committed_id, bytes(core.root.block_id), keep=10**6)
+    assert not election.truncated
+    return list(election.history)
 
 
 def crashed_network(victim: int, reputation: Reputation, until_ms: int
@@ -87,7 +83,7 @@ def test_honest_nodes_compute_the_same_leaders() -> None:
 
 
 def test_a_restarted_node_rebuilds_the_same_election_from_its_store() -> None:
-    network, dead = crashed_network(3, PARAMS, 3000)
+    network, _ = crashed_network(3, PARAMS, 3000)
     node = network.committee.nodes[0]
     core = network.core(node)
     reborn = ConsensusCore(node, network.keys[node], network.genesis, network.sim.store(node),
@@ -112,12 +108,11 @@ def chain_of(committee: Committee, steps: list[tuple[int, int, list[int]]]
     """Committed blocks from (round gap, author, voters) steps; certificates carry only the
     signer bitmaps that the election reads (nothing here verifies signatures)."""
     root = genesis(committee)
-    parent, height, round_ = bytes(root.block_id), 0, 0
+    parent, round_ = bytes(root.block_id), 0
     justify = QC(committee.epoch, 0, 0, parent, Cert(b"", []))
     out = []
-    for gap, author, voters in steps:
+    for height, (gap, author, voters) in enumerate(steps, start=1):
         round_ += gap
-        height += 1
         block = Block(committee.epoch, round_, height, parent, author, justify, None, [], None)
         bid = block_id(committee, block)
         out.append((bid, block))
@@ -140,28 +135,30 @@ def test_property_the_leader_is_a_deterministic_function_of_committed_history(
         window: int, exclude: int) -> None:
     params = Reputation(window=window, exclude_rounds=exclude)
     chain = chain_of(COMMITTEE, steps + extra)
-    history = [activity(COMMITTEE, b) for _, b in chain]
-    prefix = history[:len(steps)]
+    root = bytes(genesis(COMMITTEE).block_id)
+    later = Election(COMMITTEE, params, keep=1000)
+    for _, block in chain:
+        later.observe(block)
+    prefix = list(later.history)[:len(steps)]
     top = prefix[-1].round if prefix else 0
-    # fed block by block, or rebuilt from a stored tree: the same leaders as the pure rule
+    # fed block by block, or rebuilt from a stored tree: the same history and leaders
     live = Election(COMMITTEE, params)
     tree = BlockTree({})
     for bid, block in chain[:len(steps)]:
         live.observe(block)
         tree.add(bid, block)
-    tip = chain[len(steps) - 1][0] if steps else bytes(genesis(COMMITTEE).block_id)
-    rebuilt = Election.restore(COMMITTEE, params, tree, tip, bytes(genesis(COMMITTEE).block_id))
+    rebuilt = Election.restore(COMMITTEE, params, tree, chain[len(steps) - 1][0] if steps
+                               else root, root)
+    assert list(live.history) == list(rebuilt.history) == prefix
     rounds = range(1, top + exclude + 1)  # every cut at or below the last block of `steps`
     expected = [compute_leader(COMMITTEE, params, r, prefix) for r in rounds]
     assert [live.leader(r) for r in rounds] == expected
     assert [rebuilt.leader(r) for r in rounds] == expected
     # blocks committed later, above a round's cut, do not change that round's leader
-    later = Election(COMMITTEE, params)
-    for _, block in chain:
-        later.observe(block)
     assert [later.leader(r) for r in rounds] == expected
-    # the leader is one of the active members, or the round-robin one without history
+    # a leader chosen by reputation authored or certified a block of its window
     for r, chosen in zip(rounds, expected, strict=True):
         window_ = [a for a in prefix if a.round <= r - exclude][-(window or 4):]
-        active = {COMMITTEE.nodes[i] for a in window_ for i in (a.author, *a.voters)}
-        assert chosen in (active if window_ else {round_robin(COMMITTEE, r)})
+        shown = {COMMITTEE.nodes[i] for a in window_ for i in (a.author, *a.voters)}
+        assert chosen in shown or chosen == round_robin(COMMITTEE, r)
+        assert set(compute_active(window_)) <= {COMMITTEE.index(n) for n in shown}
