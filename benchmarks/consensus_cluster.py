@@ -25,7 +25,7 @@ clients' share, and measured from `--settle` seconds after the kill: once with t
 election in force (reputation) and once with plain round-robin, for comparison. It prints
 throughput and p50 latency of each against all up (`*_ratio`), and how long after the kill
 commits stopped stalling (`recovery_s`: the end of the last gap of more than a second between
-node 0's commits).
+node 0's commits, up to the end of the measurement).
 """
 
 from __future__ import annotations
@@ -249,9 +249,10 @@ def report(spec: Spec, reports: list[dict[str, object]], spec_extra: dict[str, o
 
 def recovery_s(spec: Spec, reports: list[dict[str, object]]) -> float:
     """Seconds from the kill to the end of the last stall (> 1 s without a commit at node 0)
-    before the measurement window; 0 when commits never stalled."""
+    up to the end of the measurement (stalls that never stop show as no recovery)."""
+    end = spec.start_at + spec.warmup_s + spec.seconds
     times = [spec.kill_at] + [t for t, _, _, _ in reports[0]["commits"]  # type: ignore[attr-defined]
-                              if spec.kill_at <= t < spec.start_at + spec.warmup_s]
+                              if spec.kill_at <= t < end]
     ends = [b for a, b in itertools.pairwise(times) if b - a > 1.0]
     return max(ends, default=spec.kill_at) - spec.kill_at
 

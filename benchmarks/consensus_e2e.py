@@ -1,6 +1,7 @@
 """End to end on a real BFT cluster: signed transfers through 4 validator processes.
 
     python -m benchmarks.consensus_e2e [--suites intl,sm] [--txs N]
+    python -m benchmarks.consensus_e2e --suites intl --down     # also with one validator killed
 
 The whole path a client's transaction takes on a consortium chain: `xinlian cluster`-style
 data directories, `xinlian node start` processes on loopback, each validator's egress capped
@@ -10,7 +11,13 @@ the transactions of its own wallets, in batches of 1,000, two requests in flight
 admission with batch signature checks, dissemination and BFT ordering, then on every
 validator the signature checks of the other validators' batches, execution and the
 durable commit. Timed from the first submission until node 0's block stream shows the
-last transaction committed; every validator must then report the same state root.
+last transaction committed; every validator must then report the same state root. Then the
+commit latency of single transfers sent one after another (submit to receipt, `--probes` of
+them) on the idle chain.
+
+`--down` repeats the run with validator 3 killed (SIGKILL) `--settle` seconds before the
+load, its wallets' transfers going to the others, and prints throughput and latency against
+all up (`*_ratio`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import median
 
 from benchmarks.report import emit
 from xinlian.cli.cluster import prepare
@@ -85,7 +93,21 @@ def _agreed_roots(nodes: list[NodeProcess], total: int) -> set[str]:
         time.sleep(0.05)  # a benchmark polling other processes, not a test
 
 
-def run(suite_name: str, txs: int, accounts: int) -> None:
+async def _probe(url: str, wallet: Wallet, to: bytes, count: int) -> list[float]:
+    """Commit latency (ms) of single transfers, each sent once the previous one committed."""
+    out = []
+    async with AsyncClient(url) as client:
+        for _ in range(count):
+            start = time.perf_counter()
+            await client.send(wallet.transfer(to, 1))
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = False,
+        settle: float = 0.0) -> tuple[float, float]:
+    """One run (with validator 3 killed `settle` seconds before the load when `down`);
+    emits and returns (tx/s, p50 commit latency in ms)."""
     suite = get_suite(suite_name)
     with tempfile.TemporaryDirectory(prefix="xl-e2e-bench-") as tmp:
         root = Path(tmp)
@@ -97,15 +119,28 @@ def run(suite_name: str, txs: int, accounts: int) -> None:
                           suite) for j in range(accounts)]
         nodes = [NodeProcess(d) for d in data]
         try:
-            elapsed, total, blocks = asyncio.run(_run(nodes, wallets, max(1, txs // accounts)))
-            roots = _agreed_roots(nodes, total)
+            if down:
+                nodes[-1].kill()
+                time.sleep(settle)  # the crash happens well before the load, as in a cluster
+            live = nodes[:-1] if down else nodes
+            elapsed, total, blocks = asyncio.run(_run(live, wallets, max(1, txs // accounts)))
+            roots = _agreed_roots(live, total)
+            latencies = asyncio.run(_probe(live[0].base_url, wallets[0], wallets[1].address,
+                                           probes))
         finally:
             for node in nodes:
                 node.stop()
     if len(roots) != 1:
         raise SystemExit("validators disagree on the state root")
-    emit(BENCH, "end_to_end", total / elapsed, "tx/s", suite=suite_name, n=N, txs=total,
-         blocks=blocks, seconds=round(elapsed, 2), cores=2, egress_mbit_s=EGRESS_MBIT)
+    tags = {"suite": suite_name, "n": N, "cores": 2, "egress_mbit_s": EGRESS_MBIT}
+    if down:
+        tags.update(down=1, settle_s=settle)
+    name = "end_to_end_one_down" if down else "end_to_end"
+    emit(BENCH, name, total / elapsed, "tx/s", **tags, txs=total, blocks=blocks,
+         seconds=round(elapsed, 2))
+    emit(BENCH, f"{name}_commit_p50", median(latencies), "ms", **tags, probes=probes,
+         note="single transfers on the idle chain, submit to receipt")
+    return total / elapsed, median(latencies)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,9 +148,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--suites", default="intl,sm")
     parser.add_argument("--txs", type=int, default=20_000)
     parser.add_argument("--accounts", type=int, default=400)
+    parser.add_argument("--probes", type=int, default=20, help="single transfers timed")
+    parser.add_argument("--down", action="store_true", help="also run with one validator killed")
+    parser.add_argument("--settle", type=float, default=15.0,
+                        help="with --down: seconds between the kill and the load")
     args = parser.parse_args(argv)
     for suite_name in args.suites.split(","):
-        run(suite_name, args.txs, args.accounts)
+        up_rate, up_p50 = run(suite_name, args.txs, args.accounts, args.probes)
+        if args.down:
+            rate, p50 = run(suite_name, args.txs, args.accounts, args.probes, True, args.settle)
+            tags = {"suite": suite_name, "n": N, "down": 1, "cores": 2}
+            emit(BENCH, "end_to_end_one_down_ratio", rate / up_rate, "ratio", **tags,
+                 target=">= 0.7")
+            emit(BENCH, "end_to_end_one_down_p50_ratio", p50 / up_p50, "ratio", **tags,
+                 target="< 2")
 
 
 if __name__ == "__main__":
