@@ -101,6 +101,26 @@ def test_without_history_the_rotation_is_round_robin() -> None:
     assert {round_robin(COMMITTEE, r) for r in range(4)} == set(COMMITTEE.nodes)
 
 
+def test_a_member_whose_latest_record_is_a_failed_round_is_not_elected() -> None:
+    # member 1 voted, then led a skipped round; member 0 also failed, then voted again
+    history = [Activity(5, (0, 1, 2), (), 3), Activity(8, (0, 2, 3), (0, 1), 2),
+               Activity(9, (0, 2, 3), (), 3)]
+    assert compute_active(history) == [0, 2, 3]
+    leaders = {compute_leader(COMMITTEE, PARAMS, r, history) for r in range(12, 17)}
+    assert leaders == {COMMITTEE.nodes[i] for i in (0, 2, 3)}
+
+
+def test_a_stale_window_falls_back_to_round_robin() -> None:
+    """Three active members, one of them dead, never commit two rounds in a row: once the
+    newest block at the cut is more than `stale_rounds` old the rotation is round-robin."""
+    history = [Activity(10, (0, 1, 2), (), 1)]
+    fresh = 10 + PARAMS.exclude_rounds + COMMITTEE.n  # the last round still using it
+    assert {compute_leader(COMMITTEE, PARAMS, r, history)
+            for r in range(13, fresh + 1)} <= {COMMITTEE.nodes[i] for i in (0, 1, 2)}
+    assert [compute_leader(COMMITTEE, PARAMS, r, history) for r in range(fresh + 1, fresh + 9)
+            ] == [round_robin(COMMITTEE, r) for r in range(fresh + 1, fresh + 9)]
+
+
 # -- property: the election is a function of committed history -----------------------------
 
 def chain_of(committee: Committee, steps: list[tuple[int, int, list[int]]]
