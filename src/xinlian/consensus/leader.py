@@ -11,8 +11,8 @@ from the members that recently did their job instead:
   node holds when it needs the leader, so honest nodes compute the same leader: the earliest
   need is a voter sending its vote on block r-1 to the leader of r, when it has taken the QC
   of r-2 from that block and so committed r-3 (hence at least 3), and a node takes a
-  proposal's QC before checking its author. A node that lags elects from less history for a while, and may
-  refuse a proposal until the QCs it receives commit what it lacks.
+  proposal's QC before checking its author. A node that lags elects from less history for a
+  while, and may refuse a proposal until the QCs it receives commit what it lacks.
 - Each committed block shows, in this order, who signed the QC it carries (on its parent),
   who led the rounds skipped between its parent and it (each is the leader this rule gave
   for that round: a pure function of the history before the block), and its author. A
