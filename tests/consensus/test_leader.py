@@ -49,7 +49,7 @@ def crashed_network(victim: int, reputation: Reputation, until_ms: int
 
 
 def dead_share(network: ConsensusNet, dead: bytes, reputation: Reputation) -> float:
-    """Of the rounds from two windows after the crash to now, the share the dead node leads."""
+    """Of the rounds from 4n past the cut of its last block to now, the share the dead leads."""
     core = network.core(next(n for n in network.committee.nodes if n != dead))
     history = committed_history(core)
     crash_round = max(a.round for a in history if a.author == network.committee.index(dead))
