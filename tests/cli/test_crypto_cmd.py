@@ -26,6 +26,7 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str
     ["roast", "-n", "7", "--faulty", "2", "--fault", "invalid"],
     ["tbls", "-n", "5", "--faulty", "1", "--fault", "invalid"],
     ["tsm2", "-n", "3", "-t", "2"],
+    ["tsm2", "-n", "3", "-t", "2", "--refresh"],
     ["tsm2", "-n", "5", "-t", "2", "--faulty", "2", "--fault", "equivocate"],
     ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--curve", "sm2"],
     ["ring", "-n", "4", "--faulty", "2", "--fault", "double", "--variant", "traceable"],

@@ -25,7 +25,7 @@ HELP = {
     "frost": "FROST threshold Schnorr signing through a coordinator",
     "roast": "ROAST: FROST signing robust to silent and cheating signers",
     "tbls": "threshold BLS: partial signatures combined by a combiner",
-    "tsm2": "threshold SM2: key generation, presigning and signing",
+    "tsm2": "threshold SM2: key generation, presigning and signing (+ --refresh)",
     "ring": "accountable linkable ring signatures: verifier links, openers open",
     "pre": "threshold proxy re-encryption: owner, M-of-N proxies, receiver",
 }
@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="then reshare the key to members 1..N2")
             p.add_argument("--new-threshold", type=int, default=0, metavar="T2",
                            help="threshold after resharing (default 2*N2/3 + 1)")
+        if name == "tsm2":
+            p.add_argument("--refresh", action="store_true",
+                           help="refresh every share after presigning, then sign with the "
+                                "presignature made before the refresh")
         if name in ("frost", "roast", "tbls"):
             p.add_argument("--keys", choices=("dealer", "dkg"), default=None,
                            help="key shares from a seeded dealer (sim only; the default "

@@ -103,6 +103,19 @@ def test_tsm2_signs_without_the_misbehaving_parties_and_names_them(fault: str) -
     assert r["ok"] and r["verified"] and r["identified"] == [1, 2]
 
 
+@pytest.mark.parametrize("faulty", [0, 2])
+def test_tsm2_refresh_keeps_the_key_and_the_earlier_presignature_signs(faulty: int) -> None:
+    """Key generation, presigning, a refresh of every share, then signing with the
+    presignature made before the refresh: same key as without the refresh."""
+    kw: dict[str, Any] = dict(protocol="tsm2", parties=5, threshold=2, faulty=faulty,
+                              fault="invalid")
+    plain, refreshed = _run(**kw), _run(**kw, refresh=True)
+    assert refreshed["ok"] and refreshed["verified"]
+    assert refreshed["identified"] == plain["identified"] == list(range(1, faulty + 1))
+    assert refreshed["public_key"] == plain["public_key"]
+    assert refreshed["messages"] > plain["messages"]  # the refresh's three stages ran
+
+
 def test_tsm2_refuses_more_silent_parties_than_multiplication_allows() -> None:
     with pytest.raises(MpcConfigError):
         build(Params("tsm2", parties=5, threshold=3, faulty=1))

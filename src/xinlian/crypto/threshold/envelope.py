@@ -22,6 +22,7 @@ from xinlian.protocol import (
     Broadcast,
     Deliver,
     Event,
+    Input,
     NodeId,
     Receive,
     Send,
@@ -57,8 +58,9 @@ class MpcCore:
 
     `roster` maps party indices to node ids (the same at every party). Subclasses implement
     `on_start(now_ms)`, `on_payload(now_ms, sender, session, payload)` and optionally
-    `on_timer(now_ms, name)`, returning actions built with `send`, `broadcast`, `timer`
-    and `deliver`. `faults` counts peer misbehaviour reported by the protocol itself.
+    `on_timer(now_ms, name)` and `on_input(now_ms, value)`, returning actions built with
+    `send`, `broadcast`, `timer` and `deliver`. `faults` counts peer misbehaviour reported
+    by the protocol itself.
     """
 
     protocol = "mpc"
@@ -82,7 +84,9 @@ class MpcCore:
             return self.on_timer(event.now_ms, event.timer)
         if isinstance(event, Receive):
             return self._receive(event)
-        return []  # Input: these protocols take nothing from the local application
+        if isinstance(event, Input):
+            return self.on_input(event.now_ms, event.value)
+        return []
 
     def _receive(self, event: Receive) -> Sequence[Action]:
         env = peek(event.message)
@@ -113,6 +117,10 @@ class MpcCore:
         return []
 
     def on_timer(self, now_ms: int, name: str) -> list[Action]:
+        return []
+
+    def on_input(self, now_ms: int, value: Any) -> list[Action]:
+        """A request from the local application (most protocols take none)."""
         return []
 
     def fault(self, party: int) -> None:

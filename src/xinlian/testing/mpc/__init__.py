@@ -6,6 +6,7 @@ and `procrun.py` + `party.py` as one OS process per party over the real transpor
 `byzantine.py` makes parties misbehave; one module per protocol builds its setup. For the
 round-logic tests and benchmarks: `dkg_session.py` (a DKG session among given parties, in
 the simulator), `roast_run.py` (ROAST with misbehaving signers and the coordinated worst
-case, in the simulator) and `tsm2_local.py` (threshold SM2's round methods in turn). The
+case, in the simulator) and `tsm2_committee.py` (threshold-SM2 members in the simulator,
+one operation at a time). The
 `xinlian crypto ...` demo commands (docs/crypto/cli.md) are built on them.
 """

@@ -11,7 +11,7 @@ member, with a valid key).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +47,22 @@ def inner(core: Core) -> Any:
 def silent(action: Action) -> Sequence[Action]:
     """Send nothing (runs, listens, never speaks)."""
     return () if isinstance(action, Send | Broadcast) else (action,)
+
+
+def silent_in(slots: Collection[int]) -> Tamper:
+    """Say nothing in the given broadcast slots (no post, echo, copy or request for them),
+    and speak normally in every other: a member that skips single rounds."""
+    def tamper(action: Action) -> Sequence[Action]:
+        if not isinstance(action, Send | Broadcast) or (env := peek(action.message)) is None:
+            return (action,)
+        try:
+            msg = codec.decode(env.payload, broadcast.Wire)
+        except CodecError:
+            return (action,)
+        slot = msg.message.slot if isinstance(msg, broadcast.Post | broadcast.Copy) else (
+            getattr(msg, "slot", None))
+        return () if slot in slots else (action,)
+    return tamper
 
 
 def rewrite_payload(change: Callable[[bytes], bytes | None]) -> Tamper:

@@ -10,10 +10,28 @@ from xinlian.codec import CodecError
 from xinlian.crypto.primitives import sm2
 from xinlian.crypto.primitives.groups import Rng
 from xinlian.crypto.threshold import broadcast, tsm2
-from xinlian.crypto.threshold.tsm2.core import COMBINER, DEAL, STAGES, Combiner, Signing, Tsm2Party
+from xinlian.crypto.threshold.tsm2.core import (
+    COMBINER,
+    DEAL,
+    Combiner,
+    Keygen,
+    Operation,
+    Presign,
+    Refresh,
+    Sign,
+    Signing,
+    Tsm2Party,
+    stages,
+)
 from xinlian.crypto.threshold.tsm2.messages import MAX_PARTIES, G
 from xinlian.protocol import Core, NodeId
-from xinlian.testing.mpc.byzantine import Byzantine, equivocate, rewrite_payload, silent
+from xinlian.testing.mpc.byzantine import (
+    Byzantine,
+    Change,
+    equivocate,
+    rewrite_payload,
+    silent,
+)
 from xinlian.testing.mpc.keys import Keys, OwnKeys, new_signing_key
 from xinlian.testing.mpc.setup import Outcome, Params, Setup, check, faulty_ids
 
@@ -34,15 +52,25 @@ FAULTS = ("silent", "invalid", "equivocate")
 SIGNING = "broadcast-signing"  # a member's key for the consistent broadcast
 
 
-def shifted_dealing(_session: bytes, signed: broadcast.Signed, to: int) -> bytes:
-    """An equivocating member: in dealing stages each recipient gets a dealing whose first
-    commitment is moved by `to` * G (a valid point, a different dealing for everyone)."""
-    if STAGES[signed.slot] != DEAL:
-        return signed.payload
-    dealing = codec.decode(signed.payload, tsm2.Dealing)
-    lanes = [list(lane) for lane in dealing.commitments]
-    lanes[0][0] = (G.decode_element(lanes[0][0]) + G.base_mul(G.scalar(to))).encode()
-    return codec.encode(tsm2.Dealing(dealing.session, dealing.dealer, lanes, dealing.proofs))
+def plan(params: Params) -> list[Operation]:
+    """Key generation, one presignature, a refresh if asked for, then signing the message."""
+    return [Keygen(), Presign(), *([Refresh()] if params.refresh else []),
+            Sign(params.message.encode())]
+
+
+def shifted_dealing(kinds: list[str]) -> Change:
+    """An equivocating member: in dealing stages (`kinds`, per slot) each recipient gets a
+    dealing whose first commitment is moved by `to` * G (a valid point, a different dealing
+    for everyone)."""
+    def change(_session: bytes, signed: broadcast.Signed, to: int) -> bytes:
+        if kinds[signed.slot] != DEAL:
+            return signed.payload
+        dealing = codec.decode(signed.payload, tsm2.Dealing)
+        lanes = [list(lane) for lane in dealing.commitments]
+        lanes[0][0] = (G.decode_element(lanes[0][0]) + G.base_mul(G.scalar(to))).encode()
+        return codec.encode(tsm2.Dealing(dealing.session, dealing.dealer, lanes,
+                                         dealing.proofs))
+    return change
 
 
 def setup(params: Params) -> Setup:
@@ -59,6 +87,8 @@ def setup(params: Params) -> Setup:
     members = list(range(1, n + 1))
     session = b"tsm2/%d" % params.seed
     message = params.message.encode()
+    ops = plan(params)
+    kinds = stages(ops)
     faulty = faulty_ids(params)
     parties = tuple(range(n + 1))
     def generate(me: int, rng: Rng) -> OwnKeys:
@@ -70,15 +100,15 @@ def setup(params: Params) -> Setup:
     def make_core(me: int, roster: Mapping[int, NodeId], keys: Keys) -> Core:
         if me == COMBINER:  # every stage may wait out its receive, echo and fetch deadlines
             return Combiner(me, roster, members, t, session, message,
-                            params.round_ms * (3 * len(STAGES) + 2))
+                            params.round_ms * (3 * len(kinds) + 2))
         signing = keys.signing_key(SIGNING)
-        core = Tsm2Party(me, roster, members, t, session, message, keys.rng, params.round_ms,
+        core = Tsm2Party(me, roster, members, t, session, ops, keys.rng, params.round_ms,
                          keys.verifying_keys(SIGNING, members), signing, params.echo)
         if me not in faulty:
             return core
         if params.fault == "equivocate":
             parties = {node: i for i, node in roster.items()}
-            return Byzantine(core, equivocate(signing, parties, shifted_dealing))
+            return Byzantine(core, equivocate(signing, parties, shifted_dealing(kinds)))
         return Byzantine(core, silent if params.fault == "silent"
                          else rewrite_payload(bad_partial))
 

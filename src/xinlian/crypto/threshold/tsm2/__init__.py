@@ -26,7 +26,7 @@ Krawczyk and Rabin (Eurocrypt 1996); docs/crypto/tsm2.md states assumptions and 
 Every party is a sans-I/O object: round methods take the previous round's messages and
 return the next messages. The protocol's core, `tsm2.core.Tsm2Party` (an
 `xinlian.protocol.Core` for the simulator and the network runtime), runs them as stages of a
-consistent broadcast: key generation, presigning, signing (`xinlian crypto tsm2`).
+consistent broadcast: key generation, presigning, refresh, signing (`xinlian crypto tsm2`).
 """
 
 from __future__ import annotations
