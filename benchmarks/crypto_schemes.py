@@ -126,7 +126,7 @@ def bench_certificates() -> None:
 def _certificates_for(n: int) -> None:
     msg = b"\x11" * 32  # a block digest
     t = 2 * n // 3 + 1
-    keys, shares = tbls.deal(n, t, seed=b"bench-%d" % n)
+    keys, shares = tbls.deal(n, t, tbls.seeded(b"bench-%d" % n))
     partials = [tbls.sign_share(s, msg) for s in shares]
     combined = tbls.combine(keys, msg, partials[:t]).signature
     reps = 5 if QUICK else 20
@@ -222,16 +222,17 @@ def _ring_for(group: Group, n: int) -> None:
     opener = group.base_mul(group.random_scalar(rng))
     reps = 1 if QUICK else 2 if n >= 256 else 5
     for kind, y in (("linkable", None), ("accountable", opener)):
-        sig = ring.sign(b"m", b"ctx", keys, signer, opener_key=y)
-        sign_s = per_op(partial(ring.sign, b"m", b"ctx", keys, signer, opener_key=y), reps)
+        sig = ring.sign(b"m", b"ctx", keys, signer, opener_key=y, rng=os.urandom)
+        sign_s = per_op(partial(ring.sign, b"m", b"ctx", keys, signer, opener_key=y,
+                                rng=os.urandom), reps)
         verify_s = per_op(partial(ring.verify, sig, b"m", keys, opener_key=y), reps)
         tags = {"group": group.name, "n": n, "kind": kind}
         emit("ring", "sign", sign_s * 1e3, "ms", **tags)
         emit("ring", "verify", verify_s * 1e3, "ms", **tags)
         emit("ring", "size", len(codec.encode(sig)), "bytes", **tags)
-    traced = ring.sign_traceable(b"m", b"ctx", keys, signer)
+    traced = ring.sign_traceable(b"m", b"ctx", keys, signer, os.urandom)
     tags = {"group": group.name, "n": n, "kind": "traceable"}
-    sign_s = per_op(partial(ring.sign_traceable, b"m", b"ctx", keys, signer), reps)
+    sign_s = per_op(partial(ring.sign_traceable, b"m", b"ctx", keys, signer, os.urandom), reps)
     verify_s = per_op(partial(ring.verify_traceable, traced, b"m", keys), reps)
     emit("ring", "sign", sign_s * 1e3, "ms", **tags)
     emit("ring", "verify", verify_s * 1e3, "ms", **tags)
@@ -305,16 +306,19 @@ def _pre_for(suite: str, sig_alg: AlgId, reps: int, peer: dict[str, float] | Non
     apk, bpk = group.base_mul(alice), group.base_mul(bob)
     signer = generate_signing_key(sig_alg, seed=b"\x01" * 32)
     vk = signer.public_key
-    ct = pre.encrypt(suite, apk, data)
-    kfrags = pre.generate_kfrags(suite, alice, bpk, signer, PRE_M, PRE_N)
-    frags = [pre.reencrypt(k, ct, apk, bpk, vk) for k in kfrags[:PRE_M]]
+    ct = pre.encrypt(suite, apk, data, os.urandom)
+    kfrags = pre.generate_kfrags(suite, alice, bpk, signer, PRE_M, PRE_N, os.urandom)
+    frags = [pre.reencrypt(k, ct, apk, bpk, vk, os.urandom) for k in kfrags[:PRE_M]]
     assert pre.decrypt_reencrypted(bob, apk, vk, ct, frags, PRE_M) == data
     ours = {
-        "encrypt": per_op(partial(pre.encrypt, suite, apk, data), reps),
+        "encrypt": per_op(partial(pre.encrypt, suite, apk, data, os.urandom), reps),
         "rekey": per_op(
-            partial(pre.generate_kfrags, suite, alice, bpk, signer, PRE_M, PRE_N), reps
+            partial(pre.generate_kfrags, suite, alice, bpk, signer, PRE_M, PRE_N, os.urandom),
+            reps,
         ),
-        "reencrypt": per_op(partial(pre.reencrypt, kfrags[0], ct, apk, bpk, vk), reps),
+        "reencrypt": per_op(
+            partial(pre.reencrypt, kfrags[0], ct, apk, bpk, vk, os.urandom), reps
+        ),
         "decrypt": per_op(partial(pre.decrypt_reencrypted, bob, apk, vk, ct, frags, PRE_M), reps),
     }
     for op, seconds in ours.items():

@@ -162,7 +162,7 @@ def test_bad_fragments_are_named_and_skipped():
         signature=kfrags[3].signature,
     )
     with pytest.raises(pre.InvalidKFragError):
-        pre.reencrypt(bad_kfrag, ct, alice.public, bob.public, vk)
+        pre.reencrypt(bad_kfrag, ct, alice.public, bob.public, vk, rng_of(0))
     corrupted = pre.ReEncrypted(
         good[1].suite,
         good[1].ephemeral,
@@ -182,13 +182,13 @@ def test_kfrag_must_be_signed_by_the_owner_for_this_receiver():
     alice, bob, vk, kfrags, ct = setup("intl", 2, 3, seed=17)
     mallory = generate_signing_key(AlgId.ED25519, seed=b"m" * 32)
     with pytest.raises(pre.InvalidKFragError):
-        pre.reencrypt(kfrags[0], ct, alice.public, bob.public, mallory.public_key)
+        pre.reencrypt(kfrags[0], ct, alice.public, bob.public, mallory.public_key, rng_of(0))
     carol = Party("intl", 99)
     with pytest.raises(pre.InvalidKFragError):
-        pre.reencrypt(kfrags[0], ct, alice.public, carol.public, vk)
+        pre.reencrypt(kfrags[0], ct, alice.public, carol.public, vk, rng_of(0))
     sm_key = generate_signing_key(AlgId.SM2, seed=b"s" * 32)
     with pytest.raises(pre.InvalidKFragError):  # wrong algorithm: a typed refusal, not a crash
-        pre.reencrypt(kfrags[0], ct, alice.public, bob.public, sm_key.public_key)
+        pre.reencrypt(kfrags[0], ct, alice.public, bob.public, sm_key.public_key, rng_of(0))
 
 
 def test_bad_capsules_and_points_are_typed():
@@ -199,7 +199,7 @@ def test_bad_capsules_and_points_are_typed():
         ct.suite, pre.Capsule(ct.capsule.e, ct.capsule.v, s.encode()), ct.nonce, ct.sealed
     )
     with pytest.raises(pre.InvalidCapsuleError):
-        pre.reencrypt(kfrags[0], bad, alice.public, bob.public, vk)
+        pre.reencrypt(kfrags[0], bad, alice.public, bob.public, vk, rng_of(0))
     with pytest.raises(pre.InvalidCapsuleError):
         pre.decrypt(alice.secret, bad)
     # an SM2-curve point inside a secp256k1 capsule, and a point off the curve
@@ -210,17 +210,18 @@ def test_bad_capsules_and_points_are_typed():
             ct.suite, pre.Capsule(point, ct.capsule.v, ct.capsule.s), ct.nonce, ct.sealed
         )
         with pytest.raises((GroupError, pre.InvalidCapsuleError)):
-            pre.reencrypt(kfrags[0], mangled, alice.public, bob.public, vk)
+            pre.reencrypt(kfrags[0], mangled, alice.public, bob.public, vk, rng_of(0))
     with pytest.raises(pre.UnknownSuiteError):
-        pre.encrypt("pq", alice.public, b"x")
+        pre.encrypt("pq", alice.public, b"x", rng_of(0))
     with pytest.raises(pre.InvalidKFragError):
         pre.generate_kfrags(
-            "intl", alice.secret, bob.public, generate_signing_key(AlgId.ED25519), 4, 3
+            "intl", alice.secret, bob.public, generate_signing_key(AlgId.ED25519), 4, 3, rng_of(0)
         )
     with pytest.raises(pre.InvalidPreKeyError):
-        pre.encrypt("sm", alice.public, b"x")  # a secp256k1 key in the sm suite
+        pre.encrypt("sm", alice.public, b"x", rng_of(0))  # a secp256k1 key in the sm suite
     with pytest.raises(pre.InvalidPreKeyError):
-        pre.generate_kfrags("sm", alice.secret, bob.public, generate_signing_key(AlgId.SM2), 2, 3)
+        pre.generate_kfrags("sm", alice.secret, bob.public, generate_signing_key(AlgId.SM2), 2, 3,
+                            rng_of(0))
     tampered = pre.PreCiphertext(
         ct.suite, ct.capsule, ct.nonce, ct.sealed[:-1] + bytes([ct.sealed[-1] ^ 1])
     )

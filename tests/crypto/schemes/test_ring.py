@@ -59,7 +59,7 @@ def test_any_member_signs_and_nobody_else(n, data):
     ring.verify(sig, msg, keys)
     outsider = ED25519.random_scalar(rng_of(99))
     with pytest.raises(ring.InvalidRingError):
-        ring.sign(msg, b"ctx", keys, outsider)
+        ring.sign(msg, b"ctx", keys, outsider, rng=rng_of(98))
 
 
 def test_linking_is_per_context():
@@ -113,7 +113,7 @@ def test_revoked_member_cannot_sign():
         ring.sign(b"m", b"ctx", current, xs[0], rng=rng_of(10)), b"m", current, revoked=revoked
     )
     with pytest.raises(ring.InvalidRingError):
-        ring.sign(b"m", b"ctx", current, xs[2])
+        ring.sign(b"m", b"ctx", current, xs[2], rng=rng_of(11))
 
 
 def deal(group, n, t, seed):
@@ -134,7 +134,7 @@ def test_threshold_opening_reveals_the_signer(group):
     y = group.decode_element(openers.key)
     sig = ring.sign(b"transfer", b"ctx", keys, xs[4], opener_key=y, rng=rng_of(12))
     ring.verify(sig, b"transfer", keys, opener_key=y)
-    partials = [ring.partial_open(sig, i, shares[i]) for i in (5, 2, 4)]
+    partials = [ring.partial_open(sig, i, shares[i], rng_of(i)) for i in (5, 2, 4)]
     opening = ring.open_signature(sig, keys, openers, partials)
     assert opening.signer == keys[4].encode()
     assert ring.verify_opening(sig, keys, openers, opening) == keys[4]
@@ -147,15 +147,15 @@ def test_cheating_opener_is_named_and_cannot_frame():
     openers, shares = deal(ED25519, 4, 2, seed=13)
     y = ED25519.decode_element(openers.key)
     sig = ring.sign(b"m", b"ctx", keys, xs[1], opener_key=y, rng=rng_of(14))
-    honest = ring.partial_open(sig, 1, shares[1])
+    honest = ring.partial_open(sig, 1, shares[1], rng_of(1))
     # opener 3 uses a wrong share to shift the result onto another member
-    liar = ring.partial_open(sig, 3, shares[3] + ED25519.scalar(1))
+    liar = ring.partial_open(sig, 3, shares[3] + ED25519.scalar(1), rng_of(3))
     with pytest.raises(ring.InvalidOpeningError) as err:
         ring.open_signature(sig, keys, openers, [honest, liar])
     assert err.value.culprits == (3,)
     # with one more honest opener the opening still succeeds and names the liar's absence
     opening = ring.open_signature(
-        sig, keys, openers, [honest, liar, ring.partial_open(sig, 2, shares[2])]
+        sig, keys, openers, [honest, liar, ring.partial_open(sig, 2, shares[2], rng_of(2))]
     )
     assert opening.signer == keys[1].encode()
     # a claimed opening naming someone else is refused
@@ -169,7 +169,7 @@ def test_fewer_than_threshold_openers_learn_nothing_usable():
     openers, shares = deal(ED25519, 4, 3, seed=15)
     y = ED25519.decode_element(openers.key)
     sig = ring.sign(b"m", b"ctx", keys, xs[2], opener_key=y, rng=rng_of(16))
-    two = [ring.partial_open(sig, i, shares[i]) for i in (1, 2)]
+    two = [ring.partial_open(sig, i, shares[i], rng_of(i)) for i in (1, 2)]
     with pytest.raises(ring.InvalidOpeningError):
         ring.open_signature(sig, keys, openers, two)
     # interpolating two shares as if they were enough gives a non-member, not the signer
@@ -204,7 +204,7 @@ def test_escrow_cannot_name_another_member():
     with pytest.raises(ring.MalformedRingSignatureError):
         ring.verify(sig, b"m", keys)
     with pytest.raises(ring.MalformedRingSignatureError):
-        ring.partial_open(plain, 1, opener)
+        ring.partial_open(plain, 1, opener, rng_of(1))
 
 
 def test_bad_input_is_typed():
@@ -254,7 +254,7 @@ def test_bad_input_is_typed():
     openers, shares = deal(ED25519, 3, 2, seed=21)
     y = ED25519.decode_element(openers.key)
     acc = ring.sign(b"m", b"ctx", keys, xs[0], opener_key=y, rng=rng_of(22))
-    p1, p2 = (ring.partial_open(acc, i, shares[i]) for i in (1, 2))
+    p1, p2 = (ring.partial_open(acc, i, shares[i], rng_of(i)) for i in (1, 2))
     bad = ring.PartialOpening(p2.index, p2.share, DleqProof(p1.proof.challenge, p2.proof.response))
     with pytest.raises(ring.InvalidOpeningError):
         ring.open_signature(acc, keys, openers, [p1, bad])
@@ -272,7 +272,7 @@ def test_partial_opening_is_bound_to_its_signature():
     y = ED25519.decode_element(openers.key)
     a = ring.sign(b"a", b"ctx", keys, xs[0], opener_key=y, rng=rng_of(24))
     b = ring.sign(b"b", b"ctx", keys, xs[1], opener_key=y, rng=rng_of(25))
-    pa = [ring.partial_open(a, i, shares[i]) for i in (1, 2)]
+    pa = [ring.partial_open(a, i, shares[i], rng_of(i)) for i in (1, 2)]
     with pytest.raises(ring.InvalidOpeningError):
         ring.open_signature(b, keys, openers, pa)
 
@@ -300,7 +300,8 @@ def test_opener_committee_from_the_dkg():
     sig = ring.sign(b"report", b"ctx", keys, xs[2], opener_key=y, rng=rng_of(33))
     ring.verify(sig, b"report", keys, opener_key=y)
     shares = {i: results[i].key_share for i in (1, 3)}
-    parts = [ring.partial_open(sig, s.identifier, s.secret) for s in shares.values()]
+    parts = [ring.partial_open(sig, s.identifier, s.secret, rng_of(s.identifier))
+             for s in shares.values()]
     opening = ring.open_signature(sig, keys, openers, parts)
     assert ring.verify_opening(sig, keys, openers, opening) == keys[2]
     with pytest.raises(ring.InvalidOpeningError):
@@ -367,4 +368,4 @@ def test_traceable_any_member_signs_and_forgeries_fail(n, data):
             keys,
         )
     with pytest.raises(ring.InvalidRingError):
-        ring.sign_traceable(b"m", b"ctx", keys, ED25519.random_scalar(rng_of(7)))
+        ring.sign_traceable(b"m", b"ctx", keys, ED25519.random_scalar(rng_of(7)), rng_of(8))

@@ -21,7 +21,7 @@ MSG = b"block 42 digest"
 
 @pytest.fixture(scope="module")
 def committee() -> tuple[tbls.PublicKeySet, list[tbls.KeyShare]]:
-    return tbls.deal(7, 5, seed=b"committee")
+    return tbls.deal(7, 5, tbls.seeded(b"committee"))
 
 
 def group_secret(shares: list[tbls.KeyShare]) -> blspy.PrivateKey:
@@ -94,7 +94,7 @@ def test_t_minus_one_valid_partials_fail_and_name_culprits(committee):
 
 def test_t_minus_one_shares_cannot_forge():
     """Shares of t-1 signers interpolate to a wrong key: the result is rejected."""
-    keys, shares = tbls.deal(5, 3, seed=b"forge")
+    keys, shares = tbls.deal(5, 3, tbls.seeded(b"forge"))
     for pair in itertools.combinations(shares, 2):
         attempt = group_secret(list(pair))
         assert bytes(attempt.get_g1()) != keys.group_key
@@ -167,7 +167,7 @@ def test_wrong_share_detected(committee):
     with pytest.raises(tbls.InvalidShareError):
         tbls.check_share(keys, tbls.KeyShare(index=1, secret=bytes(32)))
     with pytest.raises(tbls.InvalidShareError):
-        tbls.deal(3, 4)
+        tbls.deal(3, 4, tbls.seeded(b"t > n"))
 
 
 def test_codec_round_trip_and_malformed_bytes(committee):
@@ -180,7 +180,7 @@ def test_codec_round_trip_and_malformed_bytes(committee):
 
 
 def test_feldman_commitments_give_the_same_key_set():
-    keys, shares = tbls.deal(4, 3, seed=b"feldman")
+    keys, shares = tbls.deal(4, 3, tbls.seeded(b"feldman"))
     # re-derive from the dealer's commitments: X_i must equal share_i * g1
     for s in shares:
         assert keys.share_key(s.index) == bytes(blspy.PrivateKey.from_bytes(s.secret).get_g1())
@@ -188,7 +188,7 @@ def test_feldman_commitments_give_the_same_key_set():
 
 def test_batch_verification_catches_one_bad_item(committee):
     keys, shares = committee
-    other_keys, other_shares = tbls.deal(4, 3, seed=b"other")
+    other_keys, other_shares = tbls.deal(4, 3, tbls.seeded(b"other"))
     items = []
     for i, (ks, sh) in enumerate([(keys, shares[:5]), (other_keys, other_shares[:3])] * 2):
         m = b"cert %d" % i
@@ -230,7 +230,7 @@ def test_drand_mainnet_round_1337_vector():
 
 
 def test_own_beacon_chain_is_unique_per_round():
-    keys, shares = tbls.deal(5, 3, seed=b"beacon")
+    keys, shares = tbls.deal(5, 3, tbls.seeded(b"beacon"))
     prev = b""
     outputs = []
     for rnd in range(1, 4):

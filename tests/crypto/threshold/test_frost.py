@@ -41,8 +41,7 @@ def test_rfc9591_vectors(name: str) -> None:
     v = json.loads((VECTORS / name).read_text())
     sk = g.decode_scalar(bytes.fromhex(v["group_secret_key"]))
     coeffs = [g.decode_scalar(bytes.fromhex(c)) for c in v["share_polynomial_coefficients"]]
-    keys = {k.identifier: k for k in frost.share_secret(g, sk, 2, [1, 2, 3],
-                                                       coefficients=coeffs)}
+    keys = {k.identifier: k for k in frost.share_polynomial(g, [sk, *coeffs], [1, 2, 3])}
     public = keys[1].public
     assert public.group_public_key.encode().hex() == v["group_public_key"]
     for i, share in v["participant_shares"].items():

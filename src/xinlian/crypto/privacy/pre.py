@@ -23,7 +23,6 @@ Differences from Umbral, each for a property this platform requires:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -203,7 +202,7 @@ def _open_capsule(group: Group, capsule: Capsule) -> tuple[Element, Element, Sca
 
 
 def encrypt(
-    suite_name: str, public_key: Element, plaintext: bytes, rng: Rng = os.urandom
+    suite_name: str, public_key: Element, plaintext: bytes, rng: Rng
 ) -> PreCiphertext:
     suite = get_suite(suite_name)
     group = suite.group
@@ -270,7 +269,7 @@ def generate_kfrags(
     signer: SigningKey,
     threshold: int,
     shares: int,
-    rng: Rng = os.urandom,
+    rng: Rng,
 ) -> list[KFrag]:
     """N key fragments of which any M re-encrypt for `receiver`; signed by the owner."""
     suite = get_suite(suite_name)
@@ -336,7 +335,7 @@ def reencrypt(
     owner: Element,
     receiver: Element,
     verifying_key: PublicKey,
-    rng: Rng = os.urandom,
+    rng: Rng,
 ) -> ReEncrypted:
     """A proxy's work: check the kfrag and capsule, transform, prove, and wrap for B."""
     suite = get_suite(ct.suite)

@@ -32,7 +32,6 @@ shares behind offsetting ones. Assumptions and guarantees: docs/crypto/dkg.md.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -233,19 +232,24 @@ def evaluate_commitment(commitment: Sequence[Element], x: int) -> Element:
 
 
 def share_secret(group: Group, secret: Scalar, threshold: int, members: Sequence[int],
-                 rng: Rng = os.urandom,
-                 coefficients: Sequence[Scalar] | None = None) -> list[KeyShare]:
+                 rng: Rng) -> list[KeyShare]:
     """Trusted-dealer Shamir sharing (RFC 9591 Appendix C): the dealer sees the key, so use
-    it only for tests or single-operator setups; `DkgParty` is the distributed path."""
+    it only for tests or single-operator setups; `DkgParty` is the distributed path.
+    `rng` draws the polynomial: the OS CSPRNG for real keys, a seeded one in simulation."""
     if not 1 <= threshold <= len(members):
         raise DkgConfigError("need 1 <= threshold <= number of members")
-    poly = ([secret, *coefficients] if coefficients is not None
-            else random_polynomial(group, threshold - 1, secret, rng))
-    if len(poly) != threshold:
-        raise DkgConfigError("need threshold - 1 coefficients")
-    public = PublicKeyPackage(group, threshold, tuple(members),
-                              tuple(group.base_mul(a) for a in poly))
-    return [KeyShare(i, evaluate(poly, i), public) for i in members]
+    return share_polynomial(group, random_polynomial(group, threshold - 1, secret, rng), members)
+
+
+def share_polynomial(group: Group, polynomial: Sequence[Scalar],
+                     members: Sequence[int]) -> list[KeyShare]:
+    """The shares of a given polynomial (constant term = the secret; threshold = its length),
+    as RFC 9591's test vectors fix it."""
+    if not 1 <= len(polynomial) <= len(members):
+        raise DkgConfigError("need 1 <= threshold <= number of members")
+    public = PublicKeyPackage(group, len(polynomial), tuple(members),
+                              tuple(group.base_mul(a) for a in polynomial))
+    return [KeyShare(i, evaluate(polynomial, i), public) for i in members]
 
 
 # -- messages -----------------------------------------------------------------------------

@@ -15,7 +15,6 @@ point and scalar at the boundary and raise typed errors.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,8 +31,11 @@ from xinlian.crypto.primitives.groups import (
     lagrange_coefficient,
 )
 from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
+from xinlian.crypto.threshold.dkg import (  # trusted dealer, RFC 9591 App. C
+    share_polynomial as share_polynomial,
+)
 from xinlian.crypto.threshold.dkg import (
-    share_secret as share_secret,  # trusted dealer, RFC 9591 App. C
+    share_secret as share_secret,
 )
 
 
@@ -190,7 +192,7 @@ def decode_signature(suite: Ciphersuite, data: bytes) -> Signature:
 # -- RFC 9591 §4 helpers --------------------------------------------------------------------
 
 
-def nonce_generate(suite: Ciphersuite, secret: Scalar, rng: Rng = os.urandom) -> Scalar:
+def nonce_generate(suite: Ciphersuite, secret: Scalar, rng: Rng) -> Scalar:
     """§4.1: H3(random_bytes(32) || SerializeScalar(secret))."""
     return suite.h3(rng(32) + secret.encode())
 
@@ -268,9 +270,9 @@ def compute_challenge(suite: Ciphersuite, R: Element, group_public_key: Element,
 # -- RFC 9591 §5: the protocol ------------------------------------------------------------
 
 
-def commit(key: KeyShare, rng: Rng = os.urandom,
-           suite: Ciphersuite | None = None) -> SigningNonces:
-    """Round one (§5.1): fresh hiding and binding nonces bound to the secret share."""
+def commit(key: KeyShare, rng: Rng, suite: Ciphersuite | None = None) -> SigningNonces:
+    """Round one (§5.1): fresh hiding and binding nonces bound to the secret share (`rng`:
+    the OS CSPRNG in real runs, a seeded source in simulation)."""
     suite = suite or suite_for(key.group)
     d = nonce_generate(suite, key.secret, rng)
     e = nonce_generate(suite, key.secret, rng)

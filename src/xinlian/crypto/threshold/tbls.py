@@ -22,7 +22,6 @@ commitments, randomised batch verification). Points are always decoded with subg
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Sequence
 from enum import Enum
@@ -285,7 +284,7 @@ def _check_params(n: int, t: int) -> None:
         raise InvalidShareError(f"need 1 <= t <= n <= {MAX_PARTIES}, got t={t}, n={n}")
 
 
-def _seeded(seed: bytes) -> Rng:
+def seeded(seed: bytes) -> Rng:
     """A reproducible byte stream (SHAKE-256 of the seed) for test and benchmark dealings."""
     stream = hashlib.shake_256(b"xinlian/tbls/deal/" + seed)
     taken = 0
@@ -299,14 +298,15 @@ def _seeded(seed: bytes) -> Rng:
     return take
 
 
-def deal(n: int, t: int, seed: bytes | None = None) -> tuple[PublicKeySet, list[KeyShare]]:
+def deal(n: int, t: int, rng: Rng) -> tuple[PublicKeySet, list[KeyShare]]:
     """A trusted dealer's t-of-n sharing (single-operator setups and tests).
 
-    Without a dealer, run the DKG over `BLS_G1` and use `key_set_from_package`.
-    `seed` makes the sharing reproducible and must never be used for real keys.
+    Without a dealer, run the DKG over `BLS_G1` and use `key_set_from_package`. `rng` draws
+    the polynomial: the OS CSPRNG for real keys, `seeded(seed)` for reproducible test and
+    benchmark dealings (never for real keys).
     """
     _check_params(n, t)
-    coeffs = random_polynomial(BLS_G1, t - 1, rng=os.urandom if seed is None else _seeded(seed))
+    coeffs = random_polynomial(BLS_G1, t - 1, rng=rng)
     shares = [KeyShare(index=i, secret=evaluate(coeffs, i).encode()) for i in range(1, n + 1)]
     return key_set_from_commitments(n, [BLS_G1.base_mul(c).encode() for c in coeffs]), shares
 

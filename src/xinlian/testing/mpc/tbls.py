@@ -66,7 +66,7 @@ def setup(params: Params) -> Setup:
             lambda roster, public: combiner(roster, tbls.key_set_from_package(public)))
         generate = dkg_keys(tbls.BLS_G1, range(1, n + 1))
     else:  # a seeded dealer: simulation only
-        key_set, shares = tbls.deal(n, t, seed=b"xinlian-cli/%d" % params.seed)
+        key_set, shares = tbls.deal(n, t, tbls.seeded(b"xinlian-cli/%d" % params.seed))
         generate = no_keys
 
         def honest(me: int, roster: Mapping[int, NodeId], _keys: Keys) -> Core:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Sequence
 
 from xinlian import codec
@@ -78,7 +77,7 @@ def sign(
     secret: Scalar,
     *,
     opener_key: Element | None = None,
-    rng: Rng = os.urandom,
+    rng: Rng,
 ) -> RingSignature:
     """Sign as the ring member whose key is secret*G; escrow that key if opener_key is given."""
     group = secret.group

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from xinlian import codec
@@ -76,7 +75,7 @@ def _opening_context(signature: RingSignature) -> bytes:
 
 
 def partial_open(signature: RingSignature, index: int, share: Scalar,
-                 rng: Rng = os.urandom) -> PartialOpening:
+                 rng: Rng) -> PartialOpening:
     """Opener `index`'s share y_i * C1, with a proof against its public share key y_i * G
     (`rng`: the proof's nonce source, seeded only for reproducible runs)."""
     group = share.group

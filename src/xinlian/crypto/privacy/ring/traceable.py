@@ -13,7 +13,6 @@ is traced without any opener, while a single signature keeps the signer anonymou
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from enum import Enum
 
@@ -64,7 +63,7 @@ def _challenge(
 
 
 def sign_traceable(
-    message: bytes, context: bytes, ring: Sequence[Element], secret: Scalar, rng: Rng = os.urandom
+    message: bytes, context: bytes, ring: Sequence[Element], secret: Scalar, rng: Rng
 ) -> TraceableSignature:
     group = secret.group
     ring_bytes = check_ring(group, ring)
