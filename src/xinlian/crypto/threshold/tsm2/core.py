@@ -13,11 +13,14 @@ which the crypto rounds turn into disqualification.
 A party runs a plan of operations in order, and then whatever operations the local
 application sends it as `Input` events (they queue behind the running one): key
 generation (seven stages), presigning a batch of nonces (six), a proactive refresh of the
-shares (three), and signing, which needs no stage: the party signs with its oldest unused
-presignature and sends the partial, with the key set and presignature it computed, to the
-combiner, which uses the view a majority agrees on, combines any t valid partials (naming
-invalid ones) and checks the result with the ordinary SM2 verifier. A failed operation
-stops the party (`error` says why, and its outcome names the parties it caught).
+shares (three), and signing, which needs no stage: the party signs with a presignature
+(by default its oldest unused one) and sends the partial, with the key set and
+presignature it computed, to the combiner, which uses the view a majority agrees on,
+combines any t valid partials (naming invalid ones) and checks the result with the
+ordinary SM2 verifier. A failed key generation, presigning or refresh stops the party
+(`error` says why, and its outcome names the parties it caught); a failed signing is
+reported and the party stays ready. Every stage takes one broadcast slot, and a session
+has `broadcast.MAX_SLOTS` of them: a long-lived committee starts a new session in time.
 """
 
 from __future__ import annotations
