@@ -41,7 +41,7 @@ SHOWN = ("threshold", "keys", "variant", "group_key", "public_key", "signature",
          "plaintext", "identified", "error")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     crypto = subparsers.add_parser("crypto", help="run distributed-crypto protocols")
     sub = crypto.add_subparsers(dest="crypto_command", required=True)
     for name in SETUPS:

@@ -16,7 +16,7 @@ from xinlian.lang.errors import QiError
 from xinlian.lang.types import ArrayTy, IntTy, ListTy, OptionalTy, StructTy, Ty
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     qi = subparsers.add_parser("qi", help="the Qi contract language toolchain")
     sub = qi.add_subparsers(dest="qi_command", required=True)
 

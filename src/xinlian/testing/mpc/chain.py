@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from xinlian.crypto.primitives.groups import Group, Rng
 from xinlian.crypto.threshold.after_dkg import AfterDkg
 from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
+from xinlian.crypto.threshold.dkg_core import DkgCore, Phase
 from xinlian.protocol import Core, NodeId
 from xinlian.testing.mpc import dkg
 from xinlian.testing.mpc.keys import Keys, OwnKeys
@@ -14,10 +15,10 @@ from xinlian.testing.mpc.setup import Params, two_thirds
 
 
 def keygen_factory(params: Params, group: Group, label: str, members: Sequence[int],
-                   threshold: int) -> Callable[[int, Mapping[int, NodeId], Keys], dkg.DkgCore]:
+                   threshold: int) -> Callable[[int, Mapping[int, NodeId], Keys], DkgCore]:
     """`members`' keygen cores for a run that needs a shared key (its own session)."""
     ids = tuple(members)
-    plan = [dkg.Phase("keygen", b"%s-keygen/%d" % (label.encode(), params.seed), ids, ids,
+    plan = [Phase("keygen", b"%s-keygen/%d" % (label.encode(), params.seed), ids, ids,
                       ids, threshold)]
     return dkg.core_factory(params, group, plan)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from tongsuopy.crypto import serialization as _ser
 from tongsuopy.crypto.asymciphers import ec as _ec
@@ -50,7 +51,7 @@ from xinlian.crypto.threshold.tsm2.sharing import (
 
 def _uncompressed(point: Element) -> bytes:
     key = _ec.EllipticCurvePublicKey.from_encoded_point(_ec.SM2(), point.encode())
-    return key.public_bytes(_ser.Encoding.X962, _ser.PublicFormat.UncompressedPoint)
+    return cast(bytes, key.public_bytes(_ser.Encoding.X962, _ser.PublicFormat.UncompressedPoint))
 
 
 def message_scalar(public_key: bytes, message: bytes, signer_id: bytes = sm2.DEFAULT_ID) -> int:
