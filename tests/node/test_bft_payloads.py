@@ -12,12 +12,15 @@ from xinlian import codec
 from xinlian.cli.cluster import prepare
 from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, GENESIS_FILE, node_config
 from xinlian.cli.process import free_ports
+from xinlian.crypto.batch import verify_batch
 from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import get_suite
 from xinlian.ledger.genesis import load_genesis
 from xinlian.ledger.transaction import SignedTransaction
-from xinlian.node.bft import BatchPayload, BftNode, batch_payloads, frame_payload
+from xinlian.node.bft import BatchPayload, batch_payloads, frame_payload
 from xinlian.node.keyfile import read_consensus_secret, read_key
+from xinlian.node.service import Node
+from xinlian.node.validator import BftOrdering
 from xinlian.sdk.wallet import Wallet
 
 payloads = st.builds(BatchPayload, st.integers(0, 2**63 - 1),
@@ -57,8 +60,8 @@ def test_a_copy_with_a_bad_signature_cannot_shadow_the_good_one(tmp_path: Path) 
     suite = get_suite("intl")
     data = prepare(tmp_path, 4, suite, 0, 0, 1, ports=free_ports(4))[0]
     genesis = load_genesis(tmp_path / GENESIS_FILE)
-    node = BftNode(data, genesis, read_key(data / str(node_config(data)["key"]))[1],
-                   read_consensus_secret(data / CONSENSUS_KEY_FILE))
+    node = Node(data, genesis, read_key(data / str(node_config(data)["key"]))[1],
+                read_consensus_secret(data / CONSENSUS_KEY_FILE))
     try:
         wallet = Wallet(read_key(tmp_path / "keys" / "account0.json")[1], genesis.chain_id,
                         suite)
@@ -66,8 +69,14 @@ def test_a_copy_with_a_bad_signature_cannot_shadow_the_good_one(tmp_path: Path) 
         signed = codec.decode(good, SignedTransaction)
         bad_signature = Signature(signed.signature.alg, bytes(len(signed.signature.data)))
         forged = codec.encode(SignedTransaction(signed.body, bad_signature))
-        txs = asyncio.run(node._valid_transactions([forged, b"junk", good, good]))
-        assert [tx.raw for tx in txs] == [good]
-        assert asyncio.run(node._valid_transactions([forged])) == []
+        assert isinstance(node.ordering, BftOrdering)
+        bft = node.ordering.bft
+
+        def valid(raws: list[bytes]) -> list[bytes]:
+            candidates = bft.candidates(raws)
+            return [tx.raw for tx in candidates.valid(verify_batch(candidates.items))]
+
+        assert valid([forged, b"junk", good, good]) == [good]
+        assert valid([forged]) == []
     finally:
         asyncio.run(node.stop())

@@ -19,10 +19,11 @@ from xinlian.api.limits import Limits, limits_from
 from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
-from xinlian.node.bft import BftNode, catch_up
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
+from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.service import Node
+from xinlian.node.validator import catch_up
 
 GENESIS_FILE = "genesis.toml"
 NODE_FILE = "node.toml"
@@ -54,7 +55,7 @@ def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str
     (data / NODE_FILE).write_text(
         f'key = "{KEY_FILE}"\nrpc_host = "{rpc_host}"\nrpc_port = {rpc_port}\n'
         + (f'listen = "{listen}"\n' if listen is not None else ""), encoding="utf-8")
-    asyncio.run(Node(data, genesis, key).stop())  # writes block 0
+    LedgerPipeline(data, genesis, key).close()  # writes block 0
     return genesis
 
 
@@ -104,7 +105,8 @@ async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
-    node: Node
+    secret = None
+    shape_for = None
     if genesis.validators:  # a BFT chain: this node is a validator
         secret = read_consensus_secret(data / str(config.get("consensus_key",
                                                              CONSENSUS_KEY_FILE)))
@@ -116,9 +118,8 @@ async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
                               "epoch": synced.root.committee.epoch,
                               "state_entries": len(synced.state.leaves)}),
                   file=sys.stderr, flush=True)
-        node = BftNode(data, genesis, key, secret, shape_for=egress_cap(config))
-    else:
-        node = Node(data, genesis, key)
+        shape_for = egress_cap(config)
+    node = Node(data, genesis, key, secret, shape_for=shape_for)
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()

@@ -33,6 +33,7 @@ from typing import Any
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
 from xinlian.consensus.blocks import BlockTree, block_id
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
@@ -144,6 +145,20 @@ class _Record(codec.Struct):
 def root_qc(root: EpochRoot) -> QC:
     """The implicit certificate an epoch starts from (round 0, no signatures)."""
     return QC(root.committee.epoch, 0, root.height, bytes(root.block_id), Cert(b"", []))
+
+
+def bootstrap(root: EpochRoot, proofs: Sequence[tuple[QC, Sequence[Block]]]) -> list[Persist]:
+    """What a member joining at `root` from a state snapshot persists before its first
+    start: each ended epoch's proof (the QC and its blocks down to the one carrying the
+    next committee), as a member that lived through those epochs holds them, and the root
+    itself. `ConsensusCore(..., stored=...)` then starts from them."""
+    actions = []
+    for qc, blocks in proofs:
+        actions.append(Persist(PROOF_PREFIX + str(qc.epoch).encode(), codec.encode(qc)))
+        actions += [Persist(BLOCK_PREFIX + block_id(root.committee, block), codec.encode(block))
+                    for block in blocks]
+    actions.append(Persist(EPOCH_KEY, codec.encode(root)))
+    return actions
 
 
 class ConsensusCore:

@@ -30,6 +30,12 @@ reading from its sockets (`Transport.receiving`), and resumes at half that, so a
 falls behind pushes back through TCP onto the senders' bounded queues instead of growing
 memory without limit.
 
+Routing: a node runs more than one core over one transport (a validator's consensus, and
+the state-sync server that answers joining nodes). `routes` pairs a predicate on a
+message's bytes (its tag, read without decoding) with the core that takes it; a message no
+route claims goes to the main core. Routed messages are events of the same FIFO, so the
+order and group-commit rules above hold for every core alike.
+
 The core's clock is milliseconds since the Unix epoch at start-up, advancing with the
 loop's monotonic clock, so it never jumps backwards while the node runs. A core that
 raises stops the runtime (fail-stop: its state can no longer be trusted); `run()` re-raises.
@@ -43,7 +49,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +83,16 @@ class _Fired:
     token: object
 
 
+@dataclass(frozen=True, slots=True)
+class _Routed:
+    core: Core
+    event: Receive
+
+
+Route = tuple[Callable[[bytes], bool], Core]
+"""(does this message belong to the core, the core): see the module docstring."""
+
+
 def persisted(store: Store, db: str = DEFAULT_DB) -> dict[bytes, bytes]:
     """Every key and value a core persisted, to rebuild it after a restart."""
     return dict(store.scan(db))
@@ -87,7 +103,7 @@ class NetworkRuntime:
 
     def __init__(self, core: Core, transport: Transport, store: Store, *,
                  deliver: Callable[[Any], None], db: str = DEFAULT_DB,
-                 bulk_store: Store | None = None,
+                 bulk_store: Store | None = None, routes: Sequence[Route] = (),
                  max_backlog: int = 10_000, max_group: int = 256) -> None:
         self.core = core
         self.transport = transport
@@ -96,9 +112,10 @@ class NetworkRuntime:
         self.db = db
         self.node_id: NodeId = transport.node_id
         self._deliver = deliver
+        self.routes = tuple(routes)
         self.max_backlog = max_backlog
         self.max_group = max_group
-        self._events: deque[Event | _Fired] = deque()
+        self._events: deque[Event | _Fired | _Routed] = deque()
         self._wake = asyncio.Event()
         self._timers: dict[str, tuple[asyncio.TimerHandle, object, int]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -150,14 +167,19 @@ class NetworkRuntime:
 
     # -- events in ------------------------------------------------------------------------
 
-    def _push(self, event: Event | _Fired) -> None:
+    def _push(self, event: Event | _Fired | _Routed) -> None:
         self._events.append(event)
         self._wake.set()
         if len(self._events) >= self.max_backlog:
             self.transport.receiving.clear()  # stop reading sockets until we catch up
 
     def _on_message(self, sender: NodeId, message: bytes) -> None:
-        self._push(Receive(self.now_ms(), sender, message))
+        event = Receive(self.now_ms(), sender, message)
+        for claims, core in self.routes:
+            if claims(message):
+                self._push(_Routed(core, event))
+                return
+        self._push(event)
 
     def input(self, value: Any) -> None:
         """Hand the core something from the local application."""
@@ -177,6 +199,10 @@ class NetworkRuntime:
                 if actions and isinstance(events[0], _Fired):
                     break  # a timer is judged against the timers as the group left them
                 event = events.popleft()
+                if isinstance(event, _Routed):
+                    actions += event.core.handle(event.event)
+                    self.events_handled += 1
+                    continue
                 if isinstance(event, _Fired):
                     current = self._timers.get(event.timer)
                     if current is None or current[1] is not event.token:

@@ -38,12 +38,12 @@ _decode_receipt = codec.trusted_decoder(Receipt)
 class ChainStore:
     """One chain's persistent state. Not thread-safe: the node's event loop owns it."""
 
-    def __init__(self, path: Path, genesis: Genesis) -> None:
+    def __init__(self, path: Path, genesis: Genesis, *, durable: bool = True) -> None:
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.hash = self.suite.hash_bytes
         self.store = Store(path, sub_dbs=(*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB,
-                                          CONSENSUS_DB))
+                                          CONSENSUS_DB), durable=durable)
         self.tree = jmt.StateTree(self.store, self.hash)
         self.index = chain_index.ChainIndex(self.store)
         self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state

@@ -1,11 +1,20 @@
-"""Solo ordering policy: when the single orderer cuts a block. Sans-I/O: time comes in.
+"""Solo ordering: the node alone cuts blocks from its own mempool.
 
 As in Fabric's solo orderer and FISCO BCOS's single-node mode: a block is cut as soon as
 `max_txs` transactions are pending, or when `interval_ms` has passed since the oldest pending
-transaction arrived. No transactions, no block.
+transaction arrived. No transactions, no block. `BlockCutter` is that policy, sans-I/O
+(time comes in); `SoloOrdering` drives it and the ledger pipeline on the event loop.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from xinlian.ledger.block import Block
+from xinlian.ledger.transaction import Transaction
+from xinlian.node.offload import Committer, now_ms
+from xinlian.node.pipeline import Built, LedgerPipeline
 
 
 class BlockCutter:
@@ -28,3 +37,72 @@ class BlockCutter:
     def cut(self, now_ms: int, remaining: int) -> None:
         """A block was cut; the transactions still pending start a new interval now."""
         self._first_pending_ms = now_ms if remaining else None
+
+
+class SoloOrdering:
+    """A producer task cuts blocks by the cutter, executes and commits each in one write."""
+
+    def __init__(self, ledger: LedgerPipeline) -> None:
+        self.ledger = ledger
+        params = ledger.genesis.params
+        self.cutter = BlockCutter(params.block_interval_ms, params.max_block_txs)
+        self._committer = Committer(ledger)
+        self._wake = asyncio.Event()
+        self._producer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._producer = asyncio.create_task(self._produce(), name="solo-producer")
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            self._producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer
+            self._producer = None
+        self._committer.close()
+
+    def on_admitted(self, txs: list[Transaction]) -> None:
+        """New transactions are pending: re-evaluate the block cut."""
+        self._wake.set()
+
+    def produce_block(self) -> Block | None:
+        """Cut, execute and commit one block from the mempool; None if nothing executes."""
+        built = self._build()
+        self.ledger.commit(built)
+        return self._publish(built)
+
+    async def _produce(self) -> None:
+        while True:
+            self._wake.clear()  # before deciding, so no admission can slip past the wait
+            deadline = self.cutter.deadline(now_ms(), len(self.ledger.mempool))
+            if deadline is None:
+                await self._wait(None)
+            elif deadline > now_ms():
+                await self._wait((deadline - now_ms()) / 1000)  # re-evaluate on new txs
+            elif await self._produce_block_async() is None:
+                # Nothing pending is executable yet (say the transactions before a nonce
+                # gap are still being verified): wait for an admission or an interval,
+                # never retry at once, or the loop would starve the admissions it waits for.
+                await self._wait(self.cutter.interval_ms / 1000)
+
+    async def _wait(self, timeout: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _produce_block_async(self) -> Block | None:
+        # The commit runs in a thread, so admission and queries go on meanwhile; the
+        # producer waits for it before the next block, whose state builds on this one.
+        built = self._build()
+        await self._committer.commit(built)
+        return self._publish(built)
+
+    def _build(self) -> Built:
+        head = self.ledger.chain.head
+        assert head is not None
+        return self.ledger.build(self.ledger.mempool.select(self.cutter.max_txs),
+                                 max(now_ms(), head.header.timestamp_ms))
+
+    def _publish(self, built: Built) -> Block | None:
+        block = self.ledger.publish(built)
+        self.cutter.cut(now_ms(), len(self.ledger.mempool))
+        return block

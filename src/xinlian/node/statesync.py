@@ -179,6 +179,20 @@ def serve(data: bytes, source: SnapshotSource) -> bytes | None:
     return None
 
 
+class SnapshotServer:
+    """The serving side as a protocol core: each request in, its answer out to the sender.
+    The runtime routes sync messages (`is_sync_message`) here, apart from consensus."""
+
+    def __init__(self, source: SnapshotSource) -> None:
+        self.source = source
+
+    def handle(self, event: Event) -> list[Action]:
+        if not isinstance(event, Receive):
+            return []
+        reply = serve(event.message, self.source)
+        return [] if reply is None else [Send(event.sender, reply)]
+
+
 # -- the joining side ----------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -1,0 +1,46 @@
+"""How a real node runs the ledger pipeline's heavy steps: off its asyncio event loop.
+
+The pipeline (pipeline.py) and the ordering logic are sans-I/O; a node process gives them
+the wall clock, verifies signatures in the process pool (on every core) and makes LMDB
+commits in one worker thread, so admission, consensus and queries go on meanwhile. The
+simulator does the same steps inline, on its own clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from xinlian.crypto import batch as batch_verify
+from xinlian.node.pipeline import Built, LedgerPipeline
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: block timestamps, the solo cutter's clock, batch stamps."""
+    return time.time_ns() // 1_000_000
+
+
+async def verify(items: Sequence[batch_verify.Item]) -> list[bool]:
+    """Batch signature verification: inline when small, else on the process pool."""
+    if len(items) <= batch_verify.INLINE_LIMIT:
+        return batch_verify.verify_batch(items)
+    return await asyncio.get_running_loop().run_in_executor(
+        None, batch_verify.verify_batch, items)
+
+
+class Committer:
+    """Commits built blocks one at a time in a worker thread (LMDB releases the GIL while
+    it writes and syncs); the caller awaits each commit before building on it."""
+
+    def __init__(self, ledger: LedgerPipeline) -> None:
+        self.ledger = ledger
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+
+    async def commit(self, built: Built) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self.ledger.commit,
+                                                         built)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)  # a commit in flight finishes before the close

@@ -1,0 +1,224 @@
+"""The ledger pipeline: admission, execution and commit of one node's chain, sans-I/O.
+
+Every node, solo or validator, runs the same pipeline; only its ordering strategy differs
+(solo.py, bft.py). The pipeline owns the chain store, the mempool and the executor, and
+never waits: it reads no clock (timestamps come in), starts no thread and opens no socket.
+The expensive steps are left to its driver, which chooses how to run them:
+
+- admission is `precheck` (decode, stateless and state checks), then signature
+  verification of `Admission.items` (a process pool in a real node, inline in the
+  simulator), then `admit` with the verdicts;
+- a block is `build` (execute on the head state, everything it writes into one batch),
+  then `commit` of that batch (a worker thread in a real node, since LMDB releases the GIL
+  while it syncs; inline in the simulator), then `publish` (the new head, the mempool
+  cleared of what committed, the block listeners told). Nothing may touch the store
+  between `build` and `publish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from xinlian import codec
+from xinlian.crypto import batch as batch_verify
+from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
+from xinlian.execution.executor import Executor
+from xinlian.execution.system import is_permitted
+from xinlian.ledger import merkle
+from xinlian.ledger.account import Account, account_key
+from xinlian.ledger.block import Block, Receipt, header_hash
+from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.mempool import Mempool, Refused
+from xinlian.ledger.transaction import Transaction
+from xinlian.node.chain import ChainStore, PreparedBlock
+from xinlian.node.errors import NotFound
+from xinlian.node.interface import (
+    AccountView,
+    BlockListener,
+    NodeStatus,
+    StateProof,
+    SubmitResult,
+    TxLocation,
+    TxRecord,
+)
+from xinlian.storage.kv import WriteBatch
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Submitted bytes after `precheck`: the decoded transactions wait for their verdicts."""
+
+    raws: Sequence[bytes]
+    checked: list[Transaction | Refused]
+    txs: list[Transaction]
+    prechecked_at: int
+
+    @property
+    def items(self) -> list[batch_verify.Item]:
+        return [tx.verify_item() for tx in self.txs]
+
+
+@dataclass(frozen=True)
+class Built:
+    """A block executed into `batch` but not committed yet (`prepared` None: no block)."""
+
+    batch: WriteBatch
+    prepared: PreparedBlock | None
+    receipts: list[Receipt]
+    excluded: list[tuple[Transaction, str]]  # left out as not executable yet
+
+
+class LedgerPipeline:
+    """One chain's admission, execution and commit (see the module docstring)."""
+
+    def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *,
+                 durable: bool = True) -> None:
+        """`durable=False`: commits survive the process, not the machine (simulation)."""
+        self.genesis = genesis
+        self.suite = genesis.crypto_suite()
+        self.key = key
+        self.chain = ChainStore(Path(data_dir) / "chain", genesis, durable=durable)
+        if self.chain.head is None:
+            self.chain.init_genesis(key, genesis.timestamp_ms)
+        self.mempool = Mempool(genesis.chain_id, genesis.params, self.suite.hash_bytes,
+                               self.chain.account,
+                               lambda address: is_permitted(self.chain.read, address))
+        self.mempool.height = self.chain.height
+        self.executor = Executor(genesis.params, self.suite)
+        self._listeners: list[BlockListener] = []
+
+    def close(self) -> None:
+        self.chain.close()
+
+    # -- admission ---------------------------------------------------------------------
+
+    def precheck(self, raws: Sequence[bytes]) -> Admission:
+        prechecked_at = self.mempool.commits
+        checked = self.mempool.precheck(raws)
+        return Admission(raws, checked, [c for c in checked if isinstance(c, Transaction)],
+                         prechecked_at)
+
+    def admit(self, admission: Admission, valid: Sequence[bool]
+              ) -> tuple[list[SubmitResult], list[Transaction]]:
+        """Admit the transactions whose signatures are `valid`: each submission's result,
+        and the transactions now pending."""
+        admitted = iter(self.mempool.admit(admission.txs, valid,
+                                           prechecked_at=admission.prechecked_at))
+        results = []
+        for raw, item in zip(admission.raws, admission.checked, strict=True):
+            if isinstance(item, Transaction):
+                error, tx_hash = next(admitted), item.hash
+            else:  # refused at precheck; undecodable bytes are named by their hash
+                error, tx_hash = item.error, item.tx_hash or self.suite.hash_bytes(raw)
+            if error is None:
+                results.append(SubmitResult(tx_hash, True))
+            else:
+                results.append(SubmitResult(tx_hash, False, error.code, error.name,
+                                            error.message))
+        accepted = {r.tx_hash for r in results if r.accepted}
+        return results, [tx for tx in admission.txs if tx.hash in accepted]
+
+    # -- execution and commit ----------------------------------------------------------
+
+    def build(self, txs: Sequence[Transaction], timestamp_ms: int,
+              batch: WriteBatch | None = None, proposer: PublicKey | None = None) -> Built:
+        """Execute `txs` on the head state into the next block, written into `batch`."""
+        batch = WriteBatch() if batch is None else batch
+        head = self.chain.head
+        assert head is not None
+        height = head.header.height + 1
+        result = self.executor.execute_block(txs, height, self.chain.read)
+        if not result.included:
+            return Built(batch, None, [], result.excluded)
+        prepared = self.chain.prepare_block(
+            batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
+            self.key, result.included, result.receipts, result.writes, proposer)
+        return Built(batch, prepared, result.receipts, result.excluded)
+
+    def commit(self, built: Built) -> None:
+        """The one atomic write of a built block (and whatever else its batch holds)."""
+        if len(built.batch):
+            self.chain.store.commit(built.batch)
+
+    def publish(self, built: Built) -> Block | None:
+        """Make a committed block the head and tell the listeners."""
+        prepared = built.prepared
+        if prepared is None:
+            return None
+        self.chain.publish(prepared)
+        self.mempool.on_commit(prepared.block.header.height, prepared.txs)
+        for listener in list(self._listeners):
+            listener(prepared.block, built.receipts)
+        return prepared.block
+
+    def add_block_listener(self, listener: BlockListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_block_listener(self, listener: BlockListener) -> None:
+        self._listeners.remove(listener)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def status(self) -> NodeStatus:
+        head = self.chain.head
+        assert head is not None
+        return NodeStatus(
+            chain_id=self.genesis.chain_id, suite=self.suite.name,
+            genesis_hash=self.genesis.hash(), height=head.header.height,
+            head_hash=header_hash(head.header, self.suite.hash_bytes),
+            state_root=head.header.state_root, mempool_size=len(self.mempool),
+            committed_txs=self.chain.committed_txs, node_key=codec.encode(self.key.public_key))
+
+    def block(self, height: int) -> Block | None:
+        return self.chain.block(height)
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None:
+        return self.chain.block_by_hash(block_hash)
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        return self.chain.receipt(tx_hash)
+
+    def pending(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.mempool
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        location = self.chain.index.tx_location(tx_hash)
+        return None if location is None else TxLocation(location.height, location.index)
+
+    def transaction(self, tx_hash: bytes) -> TxRecord | None:
+        """The transaction with both audit paths: reads its whole block and its receipts."""
+        location = self.chain.index.tx_location(tx_hash)
+        if location is None:
+            return None
+        block = self.chain.block(location.height)
+        if block is None:
+            raise NotFound("the transaction's block is missing")
+        hashes = self.chain.tx_hashes(block)
+        receipts = [self.chain.index.receipt(h) for h in hashes]
+        if any(r is None for r in receipts):
+            raise NotFound(f"a receipt of block {location.height} is missing")
+        encoded = [r for r in receipts if r is not None]
+        h, i = self.suite.hash_bytes, location.index
+        return TxRecord(block.txs[i], tx_hash, location.height, i, block.header,
+                        block.signature, merkle.audit_path(hashes, i, h),
+                        codec.decode(encoded[i], Receipt), merkle.audit_path(encoded, i, h))
+
+    def state_proof(self, key: bytes, height: int | None = None) -> StateProof:
+        height = self.chain.height if height is None else height
+        block = self.chain.block(height)
+        if block is None:
+            raise NotFound(f"no block at height {height}")
+        value, proof = self.chain.tree.get_with_proof(key, height)
+        return StateProof(key, value, proof, block.header, codec.encode(block.signature))
+
+    def account(self, address: bytes, height: int | None = None) -> AccountView:
+        state = self.state_proof(account_key(address), height)
+        account = Account() if state.value is None else codec.decode(state.value, Account)
+        return AccountView(address, account, state)
+
+    def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
+        return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,
+                                                           limit=limit)]

@@ -1,0 +1,218 @@
+"""A validator process: the ledger pipeline ordered by BFT consensus over the network.
+
+The node's composition for a chain whose genesis lists validators (service.py picks it):
+the consensus core runs on the network runtime (network/runtime.py), which routes state
+sync requests (statesync.py, by message tag) to a `SnapshotServer` beside it; what
+consensus delivers goes to the sans-I/O `BftLedger` (bft.py), and an apply task turns
+committed blocks into ledger blocks, verifying signatures on the process pool and
+committing in a worker thread (offload.py). Consensus keeps its own keyspace in the chain
+store's consensus sub-database; bulk batch data goes to a second store that is not flushed
+at once, so the synced write before each vote stays small (see docs/consensus.md).
+
+Joining. A node that is not a genesis validator and has never run consensus catches up
+from a state snapshot before it starts (`catch_up`, the protocol in statesync.py): the
+proven epoch root it joins at, the ledger block that epoch starts on (attested by more
+than 1/3 of the committee's power) and the state under it are written in one commit,
+with what consensus persists to start from that root (`consensus.core.bootstrap`); then
+it runs as any member, from that root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from xinlian import codec
+from xinlian.consensus.core import EPOCH_KEY, ConsensusCore, EpochStarted, bootstrap
+from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.suites import Suite
+from xinlian.errors import XinlianError
+from xinlian.ledger import merkle
+from xinlian.ledger.account import address_of
+from xinlian.ledger.block import Block as LedgerBlock
+from xinlian.ledger.block import header_hash, sign_header
+from xinlian.ledger.genesis import Genesis, Validator
+from xinlian.ledger.transaction import Transaction
+from xinlian.network.membership import Membership, PeerInfo
+from xinlian.network.runtime import NetworkRuntime, persisted
+from xinlian.network.shaper import ShapeFor
+from xinlian.network.transport import Transport
+from xinlian.node import statesync
+from xinlian.node.bft import (
+    APPLIED_KEY,
+    Applied,
+    BftLedger,
+    Decoded,
+    epoch_ledger_key,
+    genesis_root,
+    vote_key_of,
+)
+from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
+from xinlian.node.errors import NodeConfigError
+from xinlian.node.offload import Committer, now_ms, verify
+from xinlian.node.pipeline import LedgerPipeline
+from xinlian.storage.kv import Store, WriteBatch
+
+
+def membership_of(suite: Suite, members: list[Validator]) -> Membership:
+    peers = []
+    for v in members:
+        host, _, port = v.endpoint.rpartition(":")
+        if not host or not port.isdigit():
+            raise NodeConfigError(f"validator endpoint {v.endpoint!r} is not host:port")
+        peers.append(PeerInfo(v.node_key, host, int(port)))
+    return Membership(suite, peers)
+
+
+
+class BftOrdering:
+    """Ordering by BFT consensus for one validator's ledger pipeline."""
+
+    def __init__(self, ledger: LedgerPipeline, data_dir: Path, vote_secret: bytes, *,
+                 listen: tuple[str, int] | None = None,
+                 shape_for: ShapeFor | None = None) -> None:
+        """`shape_for`: the transport's test shaper, to cap this validator's egress when
+        several run on one machine (tests, benchmarks)."""
+        suite = ledger.suite
+        self.ledger = ledger
+        vote_key = vote_key_of(suite, vote_secret)
+        self.node_id = address_of(ledger.key.public_key, suite.hash_bytes)
+        store = ledger.chain.store
+        self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
+        stored = {**persisted(store, CONSENSUS_DB), **persisted(self.batches, CONSENSUS_DB)}
+        self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
+                                  stored=stored)
+        self.bft = BftLedger(ledger, self.core)
+        self.transport = Transport(suite, ledger.key, membership_of(suite, self.bft.members()),
+                                   listen=listen, shape_for=shape_for)
+        self.runtime = NetworkRuntime(
+            self.core, self.transport, store, deliver=self._deliver, db=CONSENSUS_DB,
+            bulk_store=self.batches,
+            routes=[(statesync.is_sync_message, statesync.SnapshotServer(self.bft))])
+        self._committer = Committer(ledger)
+        self._more = asyncio.Event()
+        self._applier: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for committed, payloads in self.bft.replay():
+            await self._apply(self.bft.decode(committed, payloads))
+        self._applier = asyncio.create_task(self._apply_loop(), name="bft-apply")
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+        if self._applier is not None:
+            self._applier.cancel()
+            await asyncio.gather(self._applier, return_exceptions=True)
+            self._applier = None
+        self._committer.close()
+        self.batches.close()
+
+    def on_admitted(self, txs: list[Transaction]) -> None:
+        for submit in self.bft.forward(now_ms()):
+            self.runtime.input(submit)
+
+    def _deliver(self, value: object) -> None:
+        self.bft.deliver(value)
+        if isinstance(value, EpochStarted):
+            self._sync_membership()
+        self._more.set()
+
+    def _sync_membership(self) -> None:
+        membership = membership_of(self.ledger.suite, self.bft.members())
+        if set(membership.ids()) != set(self.transport.membership.ids()):
+            self.transport.set_membership(membership)
+
+    async def _apply_loop(self) -> None:
+        while True:
+            self._more.clear()
+            while (ready := self.bft.next_block()) is not None:
+                await self._apply(self.bft.decode(*ready))
+            await self._more.wait()
+
+    async def _apply(self, decoded: Decoded) -> None:
+        built = self.bft.execute(decoded, await verify(decoded.candidates.items))
+        await self._committer.commit(built)
+        for value in self.bft.applied_block(decoded, built, now_ms()):
+            self.runtime.input(value)
+        self._sync_membership()
+
+
+# -- joining from a snapshot -------------------------------------------------------------------
+
+def needs_snapshot(chain: ChainStore, genesis: Genesis, node_id: bytes) -> bool:
+    """A node that is no genesis validator and has never entered an epoch must catch up."""
+    return (genesis_root(genesis).committee.index(node_id) is None
+            and chain.store.get(CONSENSUS_DB, EPOCH_KEY) is None)
+
+
+async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
+                   listen: tuple[str, int] | None,
+                   config: statesync.SyncConfig | None = None) -> statesync.Synced | None:
+    """Bring a joining validator's data directory to a snapshot of the current epoch, from
+    the genesis validators (reached over the authenticated transport, this node listening
+    on `listen`: its endpoint in the AddValidator proposal). Returns None at once when the
+    node does not need it (see `needs_snapshot`)."""
+    suite = genesis.crypto_suite()
+    node_id = address_of(key.public_key, suite.hash_bytes)
+    chain = ChainStore(Path(data_dir) / "chain", genesis)
+    try:
+        if chain.head is None:
+            chain.init_genesis(key, genesis.timestamp_ms)
+        if not needs_snapshot(chain, genesis, node_id):
+            return None
+        if listen is None:
+            raise NodeConfigError("a joining validator needs its listen address "
+                                  "(`xinlian init --listen host:port`)")
+        root = genesis_root(genesis)
+
+        def valid_block(block: LedgerBlock) -> bool:
+            header = block.header
+            try:
+                hashes = chain.tx_hashes(block)
+            except (XinlianError, codec.CodecError):
+                return False
+            return (header.chain_id == genesis.chain_id and header.tx_count == len(hashes)
+                    and merkle.root(hashes, suite.hash_bytes) == header.tx_root)
+
+        sync = statesync.StateSync(node_id, root, root.committee.nodes, suite.hash_bytes,
+                                   valid_block, config)
+        transport = Transport(suite, key, membership_of(suite, genesis.validators),
+                              listen=listen)
+        done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
+
+        def deliver(value: object) -> None:
+            if isinstance(value, statesync.Synced) and not done.done():
+                done.set_result(value)
+
+        runtime = NetworkRuntime(sync, transport, chain.store, deliver=deliver, db=CONSENSUS_DB)
+        await runtime.start()
+        try:
+            synced = await done
+        finally:
+            await runtime.stop()
+        _write_snapshot(chain, synced, key)
+        return synced
+    finally:
+        chain.close()
+
+
+def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey) -> None:
+    """One commit: the state and ledger block at the snapshot, what consensus persists to
+    start from the snapshot's epoch root (`consensus.core.bootstrap`), the applied marker."""
+    header = synced.block.header
+    batch = WriteBatch()
+    if header.height > chain.height:
+        synced.state.write(chain.tree, header.height, batch)
+        stored = LedgerBlock(header, sign_header(header, key), list(synced.block.txs))
+        chain.index.write_block(batch, height=header.height,
+                                block_hash=header_hash(header, chain.hash),
+                                block=codec.encode(stored), txs=[])
+    # consensus owns its keys: it says what a member joining at this root persists
+    for persist in bootstrap(synced.root, [(p.qc, p.blocks) for p in synced.proofs]):
+        batch.put(CONSENSUS_DB, persist.key, persist.value)
+    batch.put(NODE_META_DB, APPLIED_KEY,
+              codec.encode(Applied(synced.root.height, bytes(synced.root.block_id))))
+    batch.put(NODE_META_DB, epoch_ledger_key(synced.root.committee.epoch),
+              codec.encode(header.height))
+    chain.store.commit(batch)
