@@ -109,7 +109,7 @@ class Dissemination:
         self.own.clear()
         self.uncertified.clear()
         if old is None:
-            return []
+            return self._recover(committee, now_ms)
         self.committed.clear()  # certificates are epoch-bound: no digest repeats across epochs
         if committee.index(self.node) is None:
             return []
@@ -118,6 +118,20 @@ class Dissemination:
             batch = codec.decode(self.stored[digest], BatchMsg).batch
             actions += self._seal(batch.payload, batch.count)
         return actions
+
+    def _recover(self, committee: Committee, now_ms: int) -> list[Action]:
+        """After a restart: fetch again the committed batches that had not arrived before
+        the crash (the application waits for them to apply the blocks they belong to)."""
+        lost = sorted(d for d in self.committed if d not in self.stored)
+        if not lost:
+            return []
+        others = [p for p in committee.nodes if p != self.node]
+        for digest in lost:
+            self.fetching[digest] = list(others)
+            self.to_deliver.append(digest)
+        self._fetch_armed = True
+        return [a for d in lost for a in self._ask(d)] + [
+            SetTimer(FETCH_TIMER, now_ms + self.fetch_retry_ms)]
 
     # -- the author's side -----------------------------------------------------------------
 

@@ -211,7 +211,9 @@ class BftLedger:
         return block, {d: self._ready.pop(d) for d in block.digests}
 
     def replay(self) -> list[tuple[Committed, dict[bytes, bytes]]]:
-        """Consensus blocks committed before a crash but not yet in the ledger."""
+        """Consensus blocks committed before a crash but not yet in the ledger, whose
+        batches are all stored. From the first block with a batch still missing (committed
+        before its bytes arrived), blocks wait in order for consensus to fetch it again."""
         core = self.core
         if core.committed_height <= self.applied.height:
             return []
@@ -224,15 +226,15 @@ class BftLedger:
         for bid, block in chain:
             digests = [bytes(c.digest) for c in block.payload if bytes(c.digest) not in seen]
             seen.update(digests)
-            payloads = {}
-            for digest in digests:
-                message = core.pool.stored.get(digest)
-                if message is None:
-                    raise NodeConfigError("a committed batch is missing from the store")
-                payloads[digest] = codec.decode(message, BatchMsg).batch.payload
-            out.append((Committed(block.epoch, block.height, block.round, bid,
-                                  tuple(digests), 0, block.reconfig, block.author),
-                        payloads))
+            committed = Committed(block.epoch, block.height, block.round, bid,
+                                  tuple(digests), 0, block.reconfig, block.author)
+            payloads = {d: codec.decode(core.pool.stored[d], BatchMsg).batch.payload
+                        for d in digests if d in core.pool.stored}
+            if self._blocks or len(payloads) < len(digests):
+                self._blocks.append(committed)
+                self._ready.update(payloads)
+            else:
+                out.append((committed, payloads))
         return out
 
     # -- applying one committed block --------------------------------------------------
