@@ -44,7 +44,7 @@ from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import Genesis, genesis_from_dict
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 from xinlian.node import statesync
-from xinlian.node.bft import BftLedger, genesis_root
+from xinlian.node.bft import BftLedger, Decoded, genesis_root
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
@@ -112,7 +112,7 @@ class SimValidator:
                 self.bft.deliver(action.value)
             out.append(action)
 
-    def _apply(self, decoded: Any, now: int, out: list[Action]) -> None:
+    def _apply(self, decoded: Decoded, now: int, out: list[Action]) -> None:
         built = self.bft.execute(decoded, verify_batch(decoded.candidates.items,
                                                        parallel=False))
         self.ledger.commit(built)
@@ -149,11 +149,11 @@ class LedgerLog:
         if mine.get(value.height, entry) != entry:
             self.violations.append(f"{node.hex()[:8]} committed two ledger blocks at height "
                                    f"{value.height}")
-        first = self.headers.setdefault(value.height, entry)
-        if first != entry:
+        seen = self.headers.setdefault(value.height, entry)
+        if seen != entry:
             self.violations.append(
                 f"height {value.height}: {node.hex()[:8]} has state root "
-                f"{value.state_root.hex()[:16]}, another validator {first[1].hex()[:16]}")
+                f"{value.state_root.hex()[:16]}, another validator {seen[1].hex()[:16]}")
         if value.height not in mine:
             self.txs[node] = self.txs.get(node, 0) + value.tx_count
         mine[value.height] = entry
