@@ -31,8 +31,7 @@ from pathlib import Path
 from statistics import median
 
 from benchmarks.report import emit
-from xinlian.cli.cluster import prepare
-from xinlian.cli.process import NodeProcess, free_ports
+from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.crypto.suites import get_suite
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.aio import AsyncClient

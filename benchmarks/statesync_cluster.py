@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 from benchmarks.report import emit
-from xinlian.cli.cluster import new_consensus_key, prepare
+from xinlian.cli.cluster import NodeProcess, new_consensus_key, prepare
 from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, init_data_dir
-from xinlian.cli.process import NodeProcess
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.payloads import AddValidator, Approve, Propose
 from xinlian.ledger.genesis import Validator

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xinlian.cli.cluster import prepare
-from xinlian.cli.process import NodeProcess
+from xinlian.cli.cluster import NodeProcess, prepare
 from xinlian.crypto.suites import get_suite
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client

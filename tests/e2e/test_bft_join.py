@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from xinlian import codec
-from xinlian.cli.cluster import prepare
+from xinlian.cli.cluster import NodeProcess, prepare
 from xinlian.cli.main import main as cli
-from xinlian.cli.process import NodeProcess
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.system import VALIDATORS_KEY
 from xinlian.ledger.genesis import Validator

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from xinlian import codec
-from xinlian.cli.process import NodeProcess
+from xinlian.cli.cluster import NodeProcess
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import load_genesis

@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.cli.cluster import prepare
+from xinlian.cli.cluster import free_ports, prepare
 from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, GENESIS_FILE, node_config
-from xinlian.cli.process import free_ports
 from xinlian.crypto.batch import verify_batch
 from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import get_suite

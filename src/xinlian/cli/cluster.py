@@ -1,10 +1,16 @@
-"""`xinlian cluster up|down`: a local BFT network of separate node processes.
+"""Local validator networks: `xinlian cluster up|down`, and the one node-process launcher.
 
-`up` creates, under one directory: keys/ (each organisation's admin key and the funded
+`prepare` creates, under one directory: keys/ (each organisation's admin key and the funded
 accounts' keys), genesis.toml (one organisation and one validator per node), and one data
-directory per node with its node key, consensus key and RPC port; then it starts every
-node as its own process (logging to node<i>/node.log) and waits until all serve.
-`down` stops them. The layout is documented in docs/cluster.md.
+directory per node with its node key, consensus key and RPC port. `NodeProcess` starts
+`xinlian node start --data DIR` as a child process and returns once it serves JSON-RPC (the
+node prints one JSON line then; its log goes to node.log in its data directory); it is
+what `cluster up`, `xinlian demo`, the end-to-end tests and the benchmarks start nodes with.
+`cluster up` detaches its nodes (they outlive the command); `cluster down` stops whatever
+really runs from each data directory under the cluster's directory — found by the pid file
+each node keeps there (node/pidfile.py), so a validator restarted by hand is stopped too —
+with the verification worker processes each node started. The layout is documented in
+docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -13,18 +19,21 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, init_data_dir
+from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, NODE_FILE, init_data_dir
 from xinlian.crypto.suites import SUITES, Suite, get_suite
-from xinlian.node.errors import NodeConfigError
+from xinlian.node import pidfile
+from xinlian.node.errors import NodeConfigError, NodeError
 from xinlian.node.keyfile import write_consensus_key, write_key
 
-STATE_FILE = "cluster.json"
+STATE_FILE = "cluster.json"  # the RPC addresses of the nodes `up` started
 BALANCE = 10**12
 
 
@@ -77,59 +86,128 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
     for i in range(n):
         data = root / f"node{i}"
         init_data_dir(root / "genesis.toml", data, keys / f"node{i}.json", hosts[i],
-                      rpc_base_port + i)
+                      rpc_base_port and rpc_base_port + i)  # 0: any free port
         write_consensus_key(data / CONSENSUS_KEY_FILE, suite, *votes[i])
         data_dirs.append(data)
     return data_dirs
 
 
-def start_node(data: Path) -> subprocess.Popen[bytes]:
-    log = open(data / "node.log", "ab")  # noqa: SIM115 - the child process owns it
-    return subprocess.Popen([sys.executable, "-m", "xinlian.cli.main", "node", "start",
-                             "--data", str(data)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+def free_ports(count: int) -> list[int]:
+    """Ports free on loopback right now, for the validators of a local network."""
+    socks = [socket.socket() for _ in range(count)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
 
 
-def _serving(url: str) -> bool:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "xl_status"}).encode()
-    try:
-        req = urllib.request.Request(url + "/rpc", body, {"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=2) as resp:
-            return "result" in json.loads(resp.read())
-    except OSError:
-        return False
+class NodeProcess:
+    """`xinlian node start --data DIR` as a child process; blocks until it serves.
+
+    `rpc_port`: overrides node.toml (0: any free port; None: node.toml's). `detach`: the
+    node runs in its own session and outlives this process (`cluster up`); this process
+    stops reading its stdout once it serves (the node writes nothing more there)."""
+
+    def __init__(self, data: Path, *, rpc_port: int | None = 0, detach: bool = False) -> None:
+        self.data = data
+        self._log = open(data / "node.log", "ab")  # noqa: SIM115 - closed in _close
+        port = [] if rpc_port is None else ["--rpc-port", str(rpc_port)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xinlian.cli.main", "node", "start", "--data", str(data),
+             *port], stdout=subprocess.PIPE, stderr=self._log, text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=detach)
+        self.pid = self.proc.pid
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # blocks until the node is serving
+        if not line:
+            self.proc.wait()
+            self._close()
+            raise NodeError(f"node in {data} did not start; see {data / 'node.log'}")
+        self.base_url = json.loads(line)["rpc"]
+        self.url = self.base_url + "/rpc"
+        if detach:
+            self._close()
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                           "params": list(params)}).encode()
+        req = urllib.request.Request(self.url, body, {"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            reply = json.loads(resp.read())
+        if "error" in reply:
+            raise NodeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def kill(self) -> None:
+        """SIGKILL: the node gets no chance to clean up."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, and SIGKILL if the node has not stopped within `timeout` seconds."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._log.close()
 
 
-def up(args: argparse.Namespace) -> int:
-    root = Path(args.dir)
-    suite = get_suite(args.suite)
-    dirs = prepare(root, args.n, suite, args.base_port, args.rpc_base_port, args.accounts)
-    procs = [start_node(d) for d in dirs]
-    urls = [f"http://127.0.0.1:{args.rpc_base_port + i}" for i in range(args.n)]
-    (root / STATE_FILE).write_text(json.dumps({"pids": [p.pid for p in procs], "rpc": urls}),
-                                   encoding="utf-8")
-    deadline = time.monotonic() + args.timeout
-    while not all(_serving(u) for u in urls):
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            _stop([p.pid for p in procs])
-            raise NodeConfigError(f"the cluster did not come up; see {root}/node*/node.log")
-        time.sleep(0.2)  # a command-line wait for other processes, not a test
-    print(json.dumps({"dir": str(root), "suite": suite.name, "nodes": args.n, "rpc": urls}))
-    return 0
+# -- stopping what runs from data directories ----------------------------------------------
+
+def data_dirs(root: Path) -> list[Path]:
+    """The node data directories directly under `root`."""
+    return sorted(p for p in root.iterdir() if (p / NODE_FILE).is_file())
 
 
-def _stop(pids: list[int], timeout: float = 30.0) -> None:
+def stop_nodes(dirs: list[Path], timeout: float = 30.0) -> tuple[int, int]:
+    """Stop the node running from each of `dirs` (SIGTERM, SIGKILL after `timeout`) and the
+    worker processes it started; returns how many nodes and workers were running and are
+    now stopped."""
+    nodes = [pid for pid in (pidfile.running(d) for d in dirs) if pid is not None]
+    workers = [child for pid in nodes for child in _children(pid)]
+    _signal(nodes, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in nodes) and time.monotonic() < deadline:
+        time.sleep(0.1)  # a command-line wait for other processes, not a test
+    _signal([p for p in nodes if _alive(p)], signal.SIGKILL)
+    _signal([p for p in workers if _alive(p)], signal.SIGKILL)  # orphaned by a killed node
+    for d in dirs:  # a killed node leaves its file behind
+        if pidfile.running(d) is None:
+            (d / pidfile.PID_FILE).unlink(missing_ok=True)
+    return (sum(not _alive(p) for p in nodes), sum(not _alive(p) for p in workers))
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc; none elsewhere)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> None:
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, sig)
         except ProcessLookupError:
             continue
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:
@@ -140,19 +218,47 @@ def _alive(pid: int) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
-        return True
+        return not _zombie(pid)
     return waited == 0
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+# -- the commands ------------------------------------------------------------------------
+
+def up(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    suite = get_suite(args.suite)
+    ports = free_ports(args.n) if args.base_port == 0 else None
+    dirs = prepare(root, args.n, suite, args.base_port, args.rpc_base_port, args.accounts,
+                   ports=ports)
+    nodes: list[NodeProcess] = []
+    try:
+        for d in dirs:
+            nodes.append(NodeProcess(d, rpc_port=None, detach=True))
+    except NodeError as exc:
+        stop_nodes(dirs)
+        raise NodeConfigError(f"the cluster did not come up; see {root}/node*/node.log"
+                              ) from exc
+    urls = [n.base_url for n in nodes]
+    (root / STATE_FILE).write_text(json.dumps({"rpc": urls}), encoding="utf-8")
+    print(json.dumps({"dir": str(root), "suite": suite.name, "nodes": args.n, "rpc": urls,
+                      "pids": [n.pid for n in nodes]}))
+    return 0
 
 
 def down(args: argparse.Namespace) -> int:
     root = Path(args.dir)
-    try:
-        state = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise NodeConfigError(f"no running cluster in {root}: {exc}") from exc
-    _stop(list(state["pids"]))
-    (root / STATE_FILE).unlink()
-    print(json.dumps({"dir": str(root), "stopped": len(state["pids"])}))
+    if not (root / "genesis.toml").is_file():
+        raise NodeConfigError(f"{root} holds no cluster")
+    nodes, workers = stop_nodes(data_dirs(root))
+    (root / STATE_FILE).unlink(missing_ok=True)
+    print(json.dumps({"dir": str(root), "stopped": nodes, "workers_stopped": workers}))
     return 0
 
 
@@ -163,11 +269,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     u.add_argument("-n", type=int, default=4, help="validators (n = 3f+1 tolerates f faults)")
     u.add_argument("--dir", required=True)
     u.add_argument("--suite", choices=sorted(SUITES), default="intl")
-    u.add_argument("--base-port", type=int, default=7100, help="consensus port of node 0")
-    u.add_argument("--rpc-base-port", type=int, default=8600, help="RPC port of node 0")
+    u.add_argument("--base-port", type=int, default=7100,
+                   help="consensus port of node 0 (0: free ports chosen now)")
+    u.add_argument("--rpc-base-port", type=int, default=8600,
+                   help="RPC port of node 0 (0: each node takes any free port)")
     u.add_argument("--accounts", type=int, default=10, help="funded client accounts")
-    u.add_argument("--timeout", type=float, default=60.0)
     u.set_defaults(func=up)
-    d = cmds.add_parser("down", help="stop the cluster's nodes")
+    d = cmds.add_parser("down", help="stop every node running from the cluster's directories")
     d.add_argument("--dir", required=True)
     d.set_defaults(func=down)

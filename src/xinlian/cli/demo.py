@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xinlian.cli import cluster
+from xinlian.cli.cluster import NodeProcess, free_ports
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
-from xinlian.cli.process import NodeProcess, free_ports
 from xinlian.crypto.suites import SUITES, Suite, get_suite
 from xinlian.ledger.genesis import load_genesis
 from xinlian.node.keyfile import read_key, write_key

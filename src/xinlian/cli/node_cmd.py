@@ -19,6 +19,7 @@ from xinlian.api.limits import Limits, limits_from
 from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
+from xinlian.node import pidfile
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.pipeline import LedgerPipeline
@@ -133,7 +134,8 @@ async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
     await stop.wait()
     await server.stop()
     await node.stop()
-    print(json.dumps({"event": "stopped"}), flush=True)
+    # to the log: a launcher that detached no longer reads this process's stdout
+    print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
 
 
 def start(args: argparse.Namespace) -> int:
@@ -141,7 +143,11 @@ def start(args: argparse.Namespace) -> int:
     config = node_config(data)
     host = args.rpc_host or str(config.get("rpc_host", "127.0.0.1"))
     port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
-    asyncio.run(_serve(data, host, port, rpc_limits(config)))
+    pidfile.claim(data)  # what runs from this directory, for `cluster down`
+    try:
+        asyncio.run(_serve(data, host, port, rpc_limits(config)))
+    finally:
+        pidfile.release(data)
     return 0
 
 
