@@ -51,10 +51,13 @@ bench-consensus: venv
 	$(BIN)/python -m benchmarks.statesync
 	$(BIN)/python -m benchmarks.statesync_cluster --accounts 100000
 
-# The long seed campaign (~10 min); replay one seed with
-# `.venv/bin/python -m xinlian.testing.consensus.campaign --seed N --verbose`.
+# The long seed campaigns: consensus cores (~10 min), then whole validators with their
+# ledgers (~6 min); replay one seed with
+# `.venv/bin/python -m xinlian.testing.consensus.campaign --seed N --verbose` or
+# `.venv/bin/python -m xinlian.testing.validator_campaign --seed N --verbose`.
 sim-campaign: venv
 	$(BIN)/python -m xinlian.testing.consensus.campaign --seeds 200
+	$(BIN)/python -m xinlian.testing.validator_campaign --seeds 50
 
 bench-network: venv
 	$(BIN)/python -m benchmarks.network

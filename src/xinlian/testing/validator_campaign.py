@@ -7,9 +7,9 @@ with a consensus attack, or junk and forged-signature transactions slipped into 
 batches), crashes and restarts, partitions. During the chaos phase anything may stall, but
 no two validators may ever hold different ledger blocks (header, state root) at one height,
 nor one validator two blocks at one height across its restarts, nor consensus commit two
-blocks at one height. Then every partition heals, every crashed validator restarts and the
-load stops; every honest validator's ledger must grow after healing, and when the run ends
-the honest validators must agree on one head. A failing seed is printed with the command
+blocks at one height. Then every partition heals and every crashed validator restarts; clients go on
+for half the settling time, then stop. Every honest validator's ledger must grow after
+healing, and when the run ends the honest validators must agree on one head. A failing seed is printed with the command
 that replays it exactly (the same trace hash):
 
     python -m xinlian.testing.validator_campaign --seeds 50          # seeds 0..49
@@ -45,7 +45,7 @@ class Setting:
     """How long a seed runs: `short` for `make test`, `long` for `make sim-campaign`."""
 
     chaos_ms: int
-    settle_ms: int  # load stops at chaos_ms; the run ends settle_ms later
+    settle_ms: int  # the run ends settle_ms after the chaos; clients stop half-way
 
 
 SHORT = Setting(chaos_ms=1500, settle_ms=2500)
@@ -128,7 +128,7 @@ def _run(net: ValidatorNet, plan: random.Random, n: int, f: int, link: LinkModel
     net.sim.run_until(chaos)
     honest = [x for x in nodes if x not in bad]
     at_heal = max(net.log.height(x) for x in nodes)
-    net.load(chaos, chaos + 1)  # one last round of resubmissions after healing
+    net.load(chaos, chaos + setting.settle_ms // 2)  # clients go on for half the settling
     net.sim.run_until(end)
     problems = list(net.log.violations)
     stuck = [x.hex()[:8] for x in honest if net.log.height(x) <= at_heal]
