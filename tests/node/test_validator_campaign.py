@@ -40,7 +40,7 @@ def test_stored_ledgers_are_identical_after_a_crash_and_restart() -> None:
         heads = {v.ledger.chain.height for v in ledgers if v is not None}
         assert len(heads) == 1 and heads.pop() > 1
         for height in range(net.log.height(net.nodes[0]) + 1):
-            headers = {v.ledger.block(height).header for v in ledgers  # type: ignore[union-attr]
+            headers = {v.ledger.chain.block(height).header for v in ledgers  # type: ignore[union-attr]
                        if v is not None}
             assert len(headers) == 1, height
         assert sum(net.log.txs.values()) > 0

@@ -15,12 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from xinlian import codec
 from xinlian.crypto.signing import SigningKey
-from xinlian.ledger.block import Block, Receipt
+from xinlian.ledger import merkle
+from xinlian.ledger.account import Account, account_key
+from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.shaper import ShapeFor
-from xinlian.node.errors import NodeConfigError
+from xinlian.node.errors import NodeConfigError, NotFound
 from xinlian.node.interface import (
     AccountView,
     BlockListener,
@@ -93,37 +96,68 @@ class Node:
             raise NodeConfigError("blocks of a BFT chain are ordered by consensus")
         return self.solo.produce_block()
 
-    # -- queries: the pipeline's ----------------------------------------------------------
+    # -- queries: the ledger's, read on the event loop ------------------------------------
 
     def status(self) -> NodeStatus:
-        return self.ledger.status()
+        head = self.chain.head
+        assert head is not None
+        return NodeStatus(
+            chain_id=self.genesis.chain_id, suite=self.suite.name,
+            genesis_hash=self.genesis.hash(), height=head.header.height,
+            head_hash=header_hash(head.header, self.suite.hash_bytes),
+            state_root=head.header.state_root, mempool_size=len(self.mempool),
+            committed_txs=self.chain.committed_txs, node_key=codec.encode(self.key.public_key))
 
     def block(self, height: int) -> Block | None:
-        return self.ledger.block(height)
+        return self.chain.block(height)
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
-        return self.ledger.block_by_hash(block_hash)
+        return self.chain.block_by_hash(block_hash)
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
-        return self.ledger.receipt(tx_hash)
+        return self.chain.receipt(tx_hash)
 
     def pending(self, tx_hash: bytes) -> bool:
-        return self.ledger.pending(tx_hash)
+        return tx_hash in self.mempool
 
     def tx_location(self, tx_hash: bytes) -> TxLocation | None:
-        return self.ledger.tx_location(tx_hash)
+        location = self.chain.index.tx_location(tx_hash)
+        return None if location is None else TxLocation(location.height, location.index)
 
     def transaction(self, tx_hash: bytes) -> TxRecord | None:
-        return self.ledger.transaction(tx_hash)
+        """The transaction with both audit paths: reads its whole block and its receipts."""
+        location = self.chain.index.tx_location(tx_hash)
+        if location is None:
+            return None
+        block = self.chain.block(location.height)
+        if block is None:
+            raise NotFound("the transaction's block is missing")
+        hashes = self.chain.tx_hashes(block)
+        receipts = [self.chain.index.receipt(h) for h in hashes]
+        if any(r is None for r in receipts):
+            raise NotFound(f"a receipt of block {location.height} is missing")
+        encoded = [r for r in receipts if r is not None]
+        h, i = self.suite.hash_bytes, location.index
+        return TxRecord(block.txs[i], tx_hash, location.height, i, block.header,
+                        block.signature, merkle.audit_path(hashes, i, h),
+                        codec.decode(encoded[i], Receipt), merkle.audit_path(encoded, i, h))
 
     def state_proof(self, key: bytes, height: int | None = None) -> StateProof:
-        return self.ledger.state_proof(key, height)
+        height = self.chain.height if height is None else height
+        block = self.chain.block(height)
+        if block is None:
+            raise NotFound(f"no block at height {height}")
+        value, proof = self.chain.tree.get_with_proof(key, height)
+        return StateProof(key, value, proof, block.header, codec.encode(block.signature))
 
     def account(self, address: bytes, height: int | None = None) -> AccountView:
-        return self.ledger.account(address, height)
+        state = self.state_proof(account_key(address), height)
+        account = Account() if state.value is None else codec.decode(state.value, Account)
+        return AccountView(address, account, state)
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
-        return self.ledger.sender_transactions(address, offset, limit)
+        return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,
+                                                           limit=limit)]
 
     def add_block_listener(self, listener: BlockListener) -> None:
         self.ledger.add_block_listener(listener)

@@ -7,10 +7,10 @@ with a consensus attack, or junk and forged-signature transactions slipped into 
 batches), crashes and restarts, partitions. During the chaos phase anything may stall, but
 no two validators may ever hold different ledger blocks (header, state root) at one height,
 nor one validator two blocks at one height across its restarts, nor consensus commit two
-blocks at one height. Then every partition heals and every crashed validator restarts; clients go on
-for half the settling time, then stop. Every honest validator's ledger must grow after
-healing, and when the run ends the honest validators must agree on one head. A failing seed is printed with the command
-that replays it exactly (the same trace hash):
+blocks at one height. Then every partition heals and every crashed validator restarts;
+clients go on for half the settling time, then stop. Every honest validator's ledger must
+grow after healing, and when the run ends the honest validators must agree on one head. A
+failing seed is printed with the command that replays it exactly (the same trace hash):
 
     python -m xinlian.testing.validator_campaign --seeds 50          # seeds 0..49
     python -m xinlian.testing.validator_campaign --seed 17 --verbose  # replay one
@@ -18,10 +18,8 @@ that replays it exactly (the same trace hash):
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
-import time
 from dataclasses import dataclass, field
 
 from xinlian import codec
@@ -30,14 +28,14 @@ from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.crypto.keys import Signature
 from xinlian.ledger.transaction import SignedTransaction
 from xinlian.node.bft import BatchPayload, frame_payload
-from xinlian.sim import adversary
 from xinlian.sim.network import LinkModel
+from xinlian.testing import seeds
 from xinlian.testing.consensus import byzantine
 from xinlian.testing.validators import ValidatorNet
 
 CONFIG = Config(pacemaker=Pacemaker(base_ms=300), sync_retry_ms=200, batch_delay_ms=50)
-BEHAVIOURS = ("equivocate", "fork", "forge", "withhold", "garbage", "replay", "silent",
-              "junk-txs")
+# consensus attacks (not "height": it signs with the consensus core's key), and junk in batches
+BEHAVIOURS = (*(b for b in byzantine.BEHAVIOURS if b != "height"), "junk-txs")
 
 
 @dataclass(frozen=True)
@@ -53,15 +51,8 @@ LONG = Setting(chaos_ms=4000, settle_ms=4000)
 
 
 @dataclass
-class Outcome:
-    seed: int
-    n: int
-    ok: bool
-    problems: list[str] = field(default_factory=list)
-    trace: str = ""
-    heights: list[int] = field(default_factory=list)
-    txs: list[int] = field(default_factory=list)
-    story: list[str] = field(default_factory=list)
+class Outcome(seeds.Outcome):
+    txs: list[int] = field(default_factory=list)  # transactions in each node's ledger
 
 
 def _junk_txs(net: ValidatorNet, node: bytes, plan: random.Random, setting: Setting) -> None:
@@ -81,10 +72,7 @@ def _junk_txs(net: ValidatorNet, node: bytes, plan: random.Random, setting: Sett
 def run_seed(seed: int, setting: Setting = LONG) -> Outcome:
     """Build and run the scenario of `seed`; the same seed always gives the same outcome."""
     plan = random.Random(seed)
-    n = plan.choice((4, 4, 7))
-    f = (n - 1) // 3
-    link = LinkModel(latency_ms=plan.choice((5, 10, 25)), jitter_ms=plan.choice((0, 5, 20)),
-                     loss=plan.choice((0.0, 0.0, 0.01, 0.05)))
+    n, f, link = seeds.network(plan)
     net = ValidatorNet(n, seed, config=CONFIG, link=link)
     try:
         return _run(net, plan, n, f, link, setting)
@@ -104,23 +92,10 @@ def _run(net: ValidatorNet, plan: random.Random, n: int, f: int, link: LinkModel
         if behaviour == "junk-txs":
             _junk_txs(net, node, plan, setting)
         else:
-            net.sim.intercept(node, _interceptor(behaviour))
-        story.append(f"{node.hex()[:8]} is byzantine: {behaviour}")
-    for _ in range(plan.randint(0, 3)):
-        node = plan.choice(nodes)
-        down = plan.randrange(100, chaos - 200)
-        up = plan.randrange(down + 50, chaos + 1)
-        net.sim.crash(node, down)
-        net.sim.restart(node, up)
-        story.append(f"{node.hex()[:8]} crashes at {down} ms, restarts at {up} ms")
-    for _ in range(plan.randint(0, 2)):
-        shuffled = nodes[:]
-        plan.shuffle(shuffled)
-        cut = plan.randint(1, n - 1)
-        at = plan.randrange(0, chaos - 100)
-        net.sim.partition([shuffled[:cut], shuffled[cut:]], at)
-        net.sim.heal(plan.randrange(at + 50, chaos + 1))
-        story.append(f"partition {[x.hex()[:8] for x in shuffled[:cut]]} at {at} ms")
+            net.sim.intercept(node, byzantine.behaviour(behaviour))
+        story.append(f"{_name(node)} is byzantine: {behaviour}")
+    story += seeds.crashes(net.sim, plan, nodes, plan.randint(0, 3), chaos, _name)
+    story += seeds.partitions(net.sim, plan, nodes, plan.randint(0, 2), chaos, _name)
     net.sim.heal(chaos)
     for node in nodes:  # anything still down comes back
         net.sim.restart(node, chaos)
@@ -142,53 +117,19 @@ def _run(net: ValidatorNet, plan: random.Random, n: int, f: int, link: LinkModel
     if not any(net.log.txs.get(x, 0) for x in honest):
         problems.append("no transfer was ever committed")
     return Outcome(net.seed, n, not problems, problems, net.sim.trace_hash,
-                   [net.log.height(x) for x in nodes], [net.log.txs.get(x, 0) for x in nodes],
-                   story)
+                   [net.log.height(x) for x in nodes], story,
+                   txs=[net.log.txs.get(x, 0) for x in nodes])
 
 
-def _interceptor(name: str) -> adversary.Interceptor:
-    return {
-        "equivocate": byzantine.equivocate,
-        "fork": byzantine.fork_with_forged_tc,
-        "forge": byzantine.forge_signatures,
-        "withhold": byzantine.withhold_votes,
-        "garbage": lambda: adversary.garbage(0.3),
-        "replay": lambda: adversary.replay(0.3),
-        "silent": adversary.silent,
-    }[name]()
+def _name(node: bytes) -> str:
+    return node.hex()[:8]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xinlian.testing.validator_campaign",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=20, help="run seeds FIRST..FIRST+N-1")
-    parser.add_argument("--first", type=int, default=0, help="first seed")
-    parser.add_argument("--seed", type=int, help="replay one seed")
-    parser.add_argument("--short", action="store_true", help="the short setting of make test")
-    parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    setting = SHORT if args.short else LONG
-    seeds = [args.seed] if args.seed is not None else range(args.first, args.first + args.seeds)
-    failed = []
-    start = time.monotonic()
-    for seed in seeds:
-        outcome = run_seed(seed, setting)
-        if args.verbose or not outcome.ok:
-            for line in outcome.story:
-                print(f"  seed {seed}: {line}")
-        status = "ok" if outcome.ok else "FAIL"
-        print(f"seed {seed} n={outcome.n} {status} heights={outcome.heights} "
-              f"txs={outcome.txs} trace={outcome.trace[:16]}", flush=True)
-        for problem in outcome.problems:
-            print(f"  {problem}")
-        if not outcome.ok:
-            failed.append(seed)
-            short = " --short" if args.short else ""
-            print(f"  replay: python -m xinlian.testing.validator_campaign --seed {seed}"
-                  f"{short} --verbose")
-    print(f"{len(seeds) - len(failed)}/{len(seeds)} seeds passed in "
-          f"{time.monotonic() - start:.0f} s; failed: {failed}")
-    return 1 if failed else 0
+    return seeds.main(argv, "python -m xinlian.testing.validator_campaign",
+                      __doc__.split("\n")[0], 20,
+                      lambda seed, short: run_seed(seed, SHORT if short else LONG),
+                      lambda o: f"heights={o.heights} txs={o.txs}", short=True)
 
 
 if __name__ == "__main__":

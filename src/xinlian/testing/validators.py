@@ -276,7 +276,9 @@ class ValidatorNet:
         for node in self.nodes:
             validator = self.validator(node)
             if validator is not None:
-                out[node] = validator.ledger.status().state_root
+                head = validator.ledger.chain.head
+                assert head is not None
+                out[node] = head.header.state_root
         return out
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from xinlian.consensus.messages import (
     vote_message,
 )
 from xinlian.protocol import Action, Broadcast, NodeId, Send
+from xinlian.sim import adversary
 from xinlian.sim.runtime import Interceptor, Simulation
 
 
@@ -124,3 +125,21 @@ def withhold_votes() -> Interceptor:
             return ()
         return (action,)
     return hook
+
+
+BEHAVIOURS = ("equivocate", "fork", "forge", "withhold", "height", "garbage", "replay",
+              "silent")
+
+
+def behaviour(name: str) -> Interceptor:
+    """The interceptor of one of `BEHAVIOURS`, by the name the seed campaigns use."""
+    return {
+        "equivocate": equivocate,
+        "fork": fork_with_forged_tc,
+        "forge": forge_signatures,
+        "withhold": withhold_votes,
+        "height": vote_other_height,
+        "garbage": lambda: adversary.garbage(0.3),
+        "replay": lambda: adversary.replay(0.3),
+        "silent": adversary.silent,
+    }[name]()
