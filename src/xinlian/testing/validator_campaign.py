@@ -47,7 +47,7 @@ class Setting:
 
 
 SHORT = Setting(chaos_ms=1500, settle_ms=2500)
-LONG = Setting(chaos_ms=4000, settle_ms=4000)
+LONG = Setting(chaos_ms=4000, settle_ms=8000)
 
 
 @dataclass
