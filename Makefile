@@ -52,7 +52,7 @@ bench-consensus: venv
 	$(BIN)/python -m benchmarks.statesync_cluster --accounts 100000
 
 # The long seed campaigns: consensus cores (~10 min), then whole validators with their
-# ledgers (~6 min); replay one seed with
+# ledgers (~8 min); replay one seed with
 # `.venv/bin/python -m xinlian.testing.consensus.campaign --seed N --verbose` or
 # `.venv/bin/python -m xinlian.testing.validator_campaign --seed N --verbose`.
 sim-campaign: venv
