@@ -35,7 +35,6 @@ from xinlian import codec
 from xinlian.consensus.certificates import VoteKey
 from xinlian.consensus.core import Committed, Config, ConsensusCore
 from xinlian.crypto.batch import verify_batch
-from xinlian.crypto.primitives.bls import BlsKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.payloads import Transfer
@@ -44,7 +43,7 @@ from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import Genesis, genesis_from_dict
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 from xinlian.node import statesync
-from xinlian.node.bft import BftLedger, Decoded, genesis_root
+from xinlian.node.bft import BftLedger, Decoded, genesis_root, vote_key_of
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
@@ -202,14 +201,9 @@ class ValidatorNet:
         vote_keys: list[VoteKey] = []
         validators = []
         for i, key in enumerate(self.node_keys):
-            if chain_suite.name == "intl":  # BLS votes, aggregated
-                bls = BlsKey.generate(_secret(chain_seed, f"vote{i}"))
-                public, pop = bls.public, bls.pop
-                vote_keys.append(VoteKey(bls_secret=bls.secret))
-            else:
-                vote = chain_suite.generate_signing_key(_secret(chain_seed, f"vote{i}"))
-                public, pop = vote.public_key.data, b""
-                vote_keys.append(VoteKey(suite_key=vote))
+            vote = chain_suite.generate_vote_key(_secret(chain_seed, f"vote{i}"))
+            public, pop = vote.public, vote.pop
+            vote_keys.append(vote_key_of(chain_suite, vote.secret))
             validators.append({"organisation": f"org{i}",
                                "node_key": key.public_key.data.hex(),
                                "consensus_key": public.hex(), "pop": pop.hex(),
