@@ -60,6 +60,7 @@ from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash, sign_header
+from xinlian.ledger.errors import LedgerError
 from xinlian.ledger.genesis import Genesis, Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
 from xinlian.network.membership import Membership, PeerInfo
@@ -279,6 +280,7 @@ class BftNode(Node):
     async def start(self) -> None:
         await self._replay()
         self._applier = asyncio.create_task(self._apply_loop(), name="bft-apply")
+        self._start_pool_sweep()
         await self.runtime.start()
 
     async def stop(self) -> None:
@@ -469,9 +471,10 @@ class BftNode(Node):
     def _on_admitted(self, txs: list[Transaction]) -> None:
         self._forward()
 
-    def _excluded(self, excluded: list[tuple[Transaction, str]]) -> None:
-        # Left out as not yet executable (say a nonce arrived before its predecessor):
-        # forward it again once it can run.
+    def _excluded(self, excluded: list[tuple[Transaction, LedgerError]]) -> None:
+        # Never executable: gone from the pool. Not yet executable (a nonce ordered before
+        # its predecessor): forward it again once it can run.
+        super()._excluded(excluded)
         for tx, _ in excluded:
             self._forwarded.discard(tx.hash)
 

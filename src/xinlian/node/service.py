@@ -18,13 +18,14 @@ from xinlian import codec
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
-from xinlian.execution.executor import Executor
+from xinlian.execution.executor import Executor, max_spend
 from xinlian.execution.system import is_permitted
 from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Block, Receipt, header_hash
+from xinlian.ledger.errors import LedgerError
 from xinlian.ledger.genesis import Genesis
-from xinlian.ledger.mempool import Mempool
+from xinlian.ledger.mempool import Mempool, PoolLimits
 from xinlian.ledger.transaction import Transaction
 from xinlian.node.chain import ChainStore, PreparedBlock
 from xinlian.node.errors import NotFound
@@ -40,16 +41,24 @@ from xinlian.node.interface import (
 from xinlian.node.solo import BlockCutter
 from xinlian.storage.kv import WriteBatch
 
+POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long (idle chains too)
+
 
 def now_ms() -> int:
     """Wall-clock milliseconds: block timestamps and the solo cutter's clock."""
     return time.time_ns() // 1_000_000
 
 
+def monotonic_ms() -> int:
+    """The pool's clock: ages of pending transactions, immune to wall-clock steps."""
+    return time.monotonic_ns() // 1_000_000
+
+
 class Node:
     """A solo-ordering node; implements `xinlian.node.interface.NodeAPI`."""
 
-    def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey) -> None:
+    def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
+                 pool_limits: PoolLimits | None = None) -> None:
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.key = key
@@ -59,26 +68,38 @@ class Node:
         params = genesis.params
         self.mempool = Mempool(genesis.chain_id, params, self.suite.hash_bytes,
                                self.chain.account,
-                               lambda address: is_permitted(self.chain.read, address))
+                               lambda address: is_permitted(self.chain.read, address),
+                               spend=max_spend, clock=monotonic_ms, limits=pool_limits)
         self.mempool.height = self.chain.height
         self.executor = Executor(params, self.suite)
         self.cutter = BlockCutter(params.block_interval_ms, params.max_block_txs)
         self._listeners: list[BlockListener] = []
         self._wake = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         self._producer = asyncio.create_task(self._produce(), name="solo-producer")
+        self._start_pool_sweep()
+
+    def _start_pool_sweep(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_pool(), name="pool-sweep")
+
+    async def _sweep_pool(self) -> None:
+        while True:
+            await asyncio.sleep(POOL_SWEEP_S)
+            self.mempool.drop_aged()
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            self._producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._producer
-            self._producer = None
+        for task in (self._producer, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._producer = self._sweeper = None
         self._committer.shutdown(wait=True)  # a commit in flight finishes before the close
         self.chain.close()
 
@@ -173,8 +194,10 @@ class Node:
             self.key, result.included, result.receipts, result.writes, proposer)
         return prepared, result.receipts
 
-    def _excluded(self, excluded: list[tuple[Transaction, str]]) -> None:
-        """Transactions left out of a block as not executable (BFT forwards them again)."""
+    def _excluded(self, excluded: list[tuple[Transaction, LedgerError]]) -> None:
+        """Transactions left out of a block as not executable leave the pool, unless they
+        only wait for an earlier nonce (see ledger/mempool.py)."""
+        self.mempool.drop_excluded(excluded)
 
     def _publish(self, prepared: PreparedBlock | None, receipts: list[Receipt]) -> Block | None:
         if prepared is not None:
