@@ -213,3 +213,15 @@ def test_one_nonce_twice_in_a_batch_is_refused_before_verification(chain: Chain)
     checked = pool.precheck(raws)
     assert [type(c.error) for c in checked if isinstance(c, Refused)] == \
         [e.DuplicateTransaction] * 2
+
+
+def test_the_budget_counts_the_batch_before_verification(chain: Chain) -> None:
+    """What a sender's earlier transactions in the same batch spend counts at precheck, so
+    transfers it could not pay for cost no signature verification."""
+    pool = chain.mempool()
+    raws = [chain.transfer(0, 0, chain.addr(1), 980, fee=10),
+            chain.transfer(0, 1, chain.addr(1), 5, fee=10),
+            chain.transfer(1, 0, chain.addr(2), 5, fee=10)]
+    checked = pool.precheck(raws)
+    assert isinstance(checked[1], Refused) and isinstance(checked[1].error, e.InsufficientFunds)
+    assert not isinstance(checked[0], Refused) and not isinstance(checked[2], Refused)

@@ -26,9 +26,10 @@ leaves when its expiry height passes or when it has waited `max_age_ms` by the n
 so the pool empties on an idle chain too. Nothing here touches consensus: exclusion is
 decided by execution, alike on every validator, and a pool only forgets.
 
-Shares: a sender holds at most `per_sender` pending transactions, counting those in the
-batch being admitted, and the excess is refused before signature verification, so a
-sender's share of the pool and of the verification work is bounded.
+Shares: a sender holds at most `per_sender` pending transactions, counting those ahead of
+it in the batch being admitted, and the budget counts them too, so a sender's excess and
+what it could never pay for are refused before signature verification: its share of the
+pool and of the verification work is bounded.
 
 Memory bound and eviction rule: at most `capacity` transactions. When full, expired
 transactions go first; then, if the incoming transaction's sender has fewer pending
@@ -70,6 +71,7 @@ AccountReader = Callable[[bytes], Account]
 PermissionReader = Callable[[bytes], bool]
 Spend = Callable[[Transaction], int]  # the most a transaction can take from its sender
 Clock = Callable[[], int]  # the node's monotonic clock, milliseconds
+_Ahead = tuple[int, int]  # a sender's transactions ahead in a batch: how many, their spend
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ class Mempool:
         self.drop_aged()
         out: list[Transaction | Refused] = []
         seen: set[tuple[bytes, int]] = set()  # (sender, nonce) passed in this batch
-        batch_counts: dict[bytes, int] = {}
+        ahead: dict[bytes, _Ahead] = {}  # what each sender's passed transactions add
         for raw in raws:
             tx = None
             try:
@@ -146,23 +148,17 @@ class Mempool:
                 address = tx.sender_address
                 if (address, tx.body.nonce) in seen:
                     raise DuplicateTransaction("the sender's nonce twice in one batch")
-                count = batch_counts.get(address, 0)
-                if self._pending_count(address) + count >= self.limits.per_sender:
-                    raise SenderQuota(f"the sender holds its {self.limits.per_sender} "
-                                      "pending transactions")
-                self._check_state(tx)
+                count, spend = ahead.get(address, (0, 0))
+                spend += self._check_state(tx, (count, spend))
                 seen.add((address, tx.body.nonce))
-                batch_counts[address] = count + 1
+                ahead[address] = (count + 1, spend)
                 out.append(tx)
             except XinlianError as exc:
                 out.append(Refused(exc, tx.hash if tx is not None else None))
         return out
 
-    def _pending_count(self, address: bytes) -> int:
-        sender = self._senders.get(address)
-        return 0 if sender is None else len(sender.txs)
-
-    def _check_state(self, tx: Transaction) -> None:
+    def _check_state(self, tx: Transaction, ahead: _Ahead = (0, 0)) -> int:
+        """Every check but the signature's; the transaction's spend."""
         body = tx.body
         if is_expired(body.expiry, self.height + 1):
             raise Expired(f"expiry height {body.expiry} has passed (height {self.height})")
@@ -176,24 +172,30 @@ class Mempool:
             raise NonceTooLow(f"nonce {body.nonce} is spent; next is {account.nonce}")
         if body.nonce >= account.nonce + self.params.nonce_window:
             raise NonceTooHigh(f"nonce {body.nonce} is beyond the window from {account.nonce}")
-        self._check_pending(tx, account)
+        return self._check_pending(tx, account, ahead)
 
-    def _check_pending(self, tx: Transaction, account: Account | None = None) -> None:
-        """The checks that depend on other pending transactions of the sender."""
+    def _check_pending(self, tx: Transaction, account: Account | None = None,
+                       ahead: _Ahead = (0, 0)) -> int:
+        """The checks that depend on the sender's other transactions, pending or `ahead` of
+        this one in its batch (how many, what they spend); the transaction's spend."""
         if tx.hash in self._by_hash:
             raise DuplicateTransaction("already pending")
         sender = self._senders.get(tx.sender_address)
         if sender is not None and tx.body.nonce in sender.txs:
             raise DuplicateTransaction(f"nonce {tx.body.nonce} is already pending for the sender")
-        if sender is not None and len(sender.txs) >= self.limits.per_sender:
+        count, spend = ahead
+        if sender is not None:
+            count, spend = count + len(sender.txs), spend + sender.spend
+        if count >= self.limits.per_sender:
             raise SenderQuota(f"the sender holds its {self.limits.per_sender} "
                               "pending transactions")
         if account is None:
             account = self._accounts(tx.sender_address)
-        pending = sender.spend if sender is not None else 0
-        if account.balance < pending + self._spend(tx):
+        mine = self._spend(tx)
+        if account.balance < spend + mine:
             raise InsufficientFunds(f"balance {account.balance} does not cover what the "
                                     "sender's pending transactions and this one may spend")
+        return mine
 
     def admit(self, txs: Sequence[Transaction], valid: Sequence[bool], *,
               prechecked_at: int | None = None) -> list[XinlianError | None]:
