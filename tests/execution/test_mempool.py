@@ -225,3 +225,17 @@ def test_the_budget_counts_the_batch_before_verification(chain: Chain) -> None:
     checked = pool.precheck(raws)
     assert isinstance(checked[1], Refused) and isinstance(checked[1].error, e.InsufficientFunds)
     assert not isinstance(checked[0], Refused) and not isinstance(checked[2], Refused)
+
+
+def test_a_copy_left_out_as_spent_keeps_the_senders_later_nonces(chain: Chain) -> None:
+    """Under BFT another validator's transaction may take a pending one's nonce: the pending
+    one is then left out as nonce_too_low, and the sender's later nonces must stay."""
+    pool = chain.mempool()
+    mine = [chain.transfer(0, n, chain.addr(1), 1) for n in range(3)]
+    assert _admit(pool, mine) == [None, None, None]
+    theirs = chain.transfer(0, 0, chain.addr(2), 1)  # same nonce, another body
+    result = chain.execute([theirs, mine[0]])
+    assert [type(error) for _, error in result.excluded] == [e.NonceTooLow]
+    assert pool.drop_excluded(result.excluded) == 0
+    pool.on_commit(chain.height, result.included)
+    assert [t.body.nonce for t in pool.select(10)] == [1, 2]

@@ -21,7 +21,8 @@ pool drains the sender (another validator's pool, a revocation).
 Leaving without executing (docs/operations.md, "Pool and admission"): a transaction that a
 block leaves out as not executable (unpayable, expired, sender not permitted; ledger/rules.py)
 is dropped, with the sender's later nonces, which could not run before it; one left out
-only because an earlier nonce had not run yet (NonceTooHigh) stays. A transaction also
+only because an earlier nonce had not run yet (NonceTooHigh) stays, and one whose nonce
+another transaction took (NonceTooLow) leaves alone on commit. A transaction also
 leaves when its expiry height passes or when it has waited `max_age_ms` by the node's clock,
 so the pool empties on an idle chain too. Nothing here touches consensus: exclusion is
 decided by execution, alike on every validator, and a pool only forgets.
@@ -54,6 +55,7 @@ from xinlian.ledger.errors import (
     BadSignature,
     DuplicateTransaction,
     Expired,
+    FeeTooLow,
     InsufficientFunds,
     LedgerError,
     MempoolFull,
@@ -72,6 +74,8 @@ PermissionReader = Callable[[bytes], bool]
 Spend = Callable[[Transaction], int]  # the most a transaction can take from its sender
 Clock = Callable[[], int]  # the node's monotonic clock, milliseconds
 _Ahead = tuple[int, int]  # a sender's transactions ahead in a batch: how many, their spend
+# Exclusions that no later block can undo for the transaction (ledger/rules.py).
+_NEVER_EXECUTABLE = (InsufficientFunds, Expired, NotPermitted, FeeTooLow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,10 +299,11 @@ class Mempool:
 
     def drop_excluded(self, excluded: Iterable[tuple[Transaction, LedgerError]]) -> int:
         """Forget what a block left out as never executable, with the senders' later nonces;
-        keep what only waited for an earlier nonce. How many went."""
+        keep what only waited for an earlier nonce (NonceTooHigh) or lost its nonce to
+        another transaction (NonceTooLow: `on_commit` removes it alone). How many went."""
         dropped = 0
         for tx, error in excluded:
-            if isinstance(error, NonceTooHigh) or tx.hash not in self._by_hash:
+            if not isinstance(error, _NEVER_EXECUTABLE) or tx.hash not in self._by_hash:
                 continue
             dropped += self._drop_from(tx.sender_address, tx.body.nonce)
         return dropped
