@@ -72,7 +72,7 @@ def test_unpayable_transactions_are_not_forwarded_again_after_a_block(tmp_path: 
         drain = other.transfer(bytes(20), balance - genesis.params.transfer_cost).raw
         payload = frame_payload(BatchPayload(1, [drain, *mine[1:]]))
         digest = b"\x01" * 32
-        await node._apply(Committed(0, 1, 1, b"\x02" * 32, (digest,), 3, None),
+        await node._apply(Committed(0, 1, 1, b"\x02" * 32, (digest,), 3, None, 0),
                           {digest: payload})
         assert node.chain.height == 1 and node.chain.head is not None
         assert node.chain.head.header.tx_count == 1  # the drain; nonces 1, 2 left out
