@@ -39,6 +39,8 @@ bench-core: venv
 	$(BIN)/python -m benchmarks.e2e
 	$(BIN)/python -m benchmarks.state_tree
 	$(BIN)/python -m benchmarks.rpc_limits
+	$(BIN)/python -m benchmarks.pool_abuse
+	$(BIN)/python -m benchmarks.storage_read
 
 # Consensus in simulation at n = 4..200; ordering on a real 4-process cluster (100 Mbit/s
 # egress per node); end to end through validator processes; the performance model against

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xinlian.cli.cluster import NodeProcess, prepare
+from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.crypto.suites import get_suite
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
@@ -38,8 +38,7 @@ def _wait_all_committed(nodes: list[NodeProcess | None], count: int) -> dict[str
 def test_four_validators_agree_and_a_restarted_node_catches_up(tmp_path: Path,
                                                                  suite_name: str) -> None:
     suite = get_suite(suite_name)
-    base = 17300 if suite_name == "intl" else 17400
-    dirs = prepare(tmp_path, N, suite, base, base + 50, accounts=4)
+    dirs = prepare(tmp_path, N, suite, 0, 0, accounts=4, ports=free_ports(N))
     nodes: list[NodeProcess | None] = [NodeProcess(d) for d in dirs]
     try:
         wallets = [Wallet(read_key(tmp_path / "keys" / f"account{j}.json")[1],

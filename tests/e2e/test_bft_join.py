@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from xinlian import codec
-from xinlian.cli.cluster import NodeProcess, prepare
+from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.cli.main import main as cli
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.system import VALIDATORS_KEY
@@ -24,7 +24,6 @@ from xinlian.ledger.genesis import Validator
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.wallet import Wallet
 
-BASE = 17500
 CHAIN = "xinlian-cluster"
 
 
@@ -59,17 +58,17 @@ def xl(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def test_a_validator_joins_from_a_snapshot_and_another_leaves(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], suite_name: str) -> None:
     suite = get_suite(suite_name)
-    base = BASE if suite_name == "intl" else BASE + 100
-    dirs = prepare(tmp_path, 4, suite, base, base + 50, accounts=4)
+    ports = free_ports(5)  # the fifth for the joiner; RPC ports are any free ones
+    dirs = prepare(tmp_path, 4, suite, 0, 0, accounts=4, ports=ports[:4])
     keys = tmp_path / "keys"
     # the fifth validator's operator prepares its keys and data directory up front
     joiner_dir = tmp_path / "node4"
     xl(capsys, "keygen", "--suite", suite_name, "--out", str(keys / "node4.json"))
     xl(capsys, "init", "--config", str(tmp_path / "genesis.toml"), "--data", str(joiner_dir),
-       "--node-key", str(keys / "node4.json"), "--rpc-port", str(base + 54),
-       "--listen", f"127.0.0.1:{base + 4}")
+       "--node-key", str(keys / "node4.json"), "--rpc-port", "0",
+       "--listen", f"127.0.0.1:{ports[4]}")
     fifth = xl(capsys, "validator", "keys", "--data", str(joiner_dir))
-    assert fifth["endpoint"] == f"127.0.0.1:{base + 4}"
+    assert fifth["endpoint"] == f"127.0.0.1:{ports[4]}"
 
     def wallet(name: str) -> Wallet:
         return Wallet(read_key(keys / f"{name}.json")[1], CHAIN, suite)

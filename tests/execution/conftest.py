@@ -9,12 +9,12 @@ import pytest
 from xinlian import codec
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
-from xinlian.execution.executor import BlockResult, Executor
+from xinlian.execution.executor import BlockResult, Executor, max_spend
 from xinlian.execution.payloads import SystemOp, Transfer
 from xinlian.execution.system import genesis_writes, is_permitted
 from xinlian.ledger.account import Account, account_key, address_of
 from xinlian.ledger.genesis import Genesis, genesis_from_dict
-from xinlian.ledger.mempool import Mempool
+from xinlian.ledger.mempool import Mempool, PoolLimits
 from xinlian.ledger.transaction import Transaction, TxBody, TxKind, decode_transaction, sign_body
 
 SUITE = get_suite("intl")
@@ -26,6 +26,7 @@ class Chain:
     keys: list[SigningKey]
     state: dict[bytes, bytes] = field(default_factory=dict)
     height: int = 0
+    now_ms: int = 0  # the pools' clock, moved by the tests
 
     def addr(self, i: int) -> bytes:
         return address_of(self.keys[i].public_key, SUITE.hash_bytes)
@@ -48,12 +49,13 @@ class Chain:
     def decode(self, raw: bytes) -> Transaction:
         return decode_transaction(raw, "t", SUITE.hash_bytes)
 
-    def mempool(self, **params: object) -> Mempool:
+    def mempool(self, limits: PoolLimits | None = None, **params: object) -> Mempool:
         p = self.genesis.params
         if params:
             p = codec.msgspec.structs.replace(p, **params)
         return Mempool("t", p, SUITE.hash_bytes, self.account,
-                       lambda a: is_permitted(self.state.get, a))
+                       lambda a: is_permitted(self.state.get, a), spend=max_spend,
+                       clock=lambda: self.now_ms, limits=limits)
 
     def execute(self, raws: list[bytes]) -> BlockResult:
         self.height += 1

@@ -87,8 +87,9 @@ def test_refusals_are_typed_and_the_node_keeps_serving(client: Client, keys: Any
     with pytest.raises(RpcError) as unknown:
         client.call(Call("xl_mine", [], bool))
     assert unknown.value.rpc_code == -32601 and unknown.value.remote_code == 6003
-    overdraft = client.send(alice.transfer(keys.address["bob"], 10**12))
-    assert overdraft.status != 0 and overdraft.error == "insufficient_balance"
+    with pytest.raises(TxRejected) as overdraft:  # admission counts what a transfer moves
+        client.send(alice.transfer(keys.address["bob"], 10**12))
+    assert overdraft.value.remote_code == 4006
     assert client.status().height >= 1
 
 

@@ -1,4 +1,5 @@
-"""`xinlian init` and `xinlian node start`: set up a data directory and run a node in it.
+"""`xinlian init`, `xinlian node start` and `xinlian node check`: set up a data directory,
+run a node in it, and scan it for damage.
 
 A data directory holds genesis.toml (the chain's genesis config), node.toml (RPC address
 and the node key file's name), the node key, and chain/ (the LMDB store).
@@ -20,8 +21,10 @@ from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
 from xinlian.node import pidfile
+from xinlian.node.check import check_data_dir
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
+from xinlian.node.offload import monotonic_ms
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.service import Node
 from xinlian.node.validator import catch_up
@@ -56,7 +59,7 @@ def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str
     (data / NODE_FILE).write_text(
         f'key = "{KEY_FILE}"\nrpc_host = "{rpc_host}"\nrpc_port = {rpc_port}\n'
         + (f'listen = "{listen}"\n' if listen is not None else ""), encoding="utf-8")
-    LedgerPipeline(data, genesis, key).close()  # writes block 0
+    LedgerPipeline(data, genesis, key, clock=monotonic_ms).close()  # writes block 0
     return genesis
 
 
@@ -151,6 +154,14 @@ def start(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> int:
+    """Print the scan's report as JSON; exit 1 when the directory is damaged."""
+    data = Path(args.data)
+    report = check_data_dir(data, load_genesis(data / GENESIS_FILE))
+    print(json.dumps({"data": str(data), **report.to_dict()}))
+    return 0 if report.ok else 1
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("init", help="create a data directory from a genesis TOML config")
     p.add_argument("--config", required=True, help="genesis TOML (see docs/node.md)")
@@ -169,5 +180,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--rpc-host", help="override node.toml")
     s.add_argument("--rpc-port", type=int, help="override node.toml (0: any free port)")
     s.set_defaults(func=start)
+    c = node.add_parser("check", help="scan a data directory (stopped node) for damage: "
+                                      "record checksums, block links and roots")
+    c.add_argument("--data", required=True)
+    c.set_defaults(func=check)
 
 

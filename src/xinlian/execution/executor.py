@@ -1,9 +1,9 @@
 """Block execution: transactions in, receipts and state writes out. Deterministic.
 
 Rules, per transaction in block order:
-1. Inclusion: the sender's nonce must match, the transaction must not be expired, the
-   sender must be permitted (on a permissioned chain), and the balance must cover the
-   base cost. A transaction failing these is not executable and is left out of the block.
+1. Inclusion: the ledger's executability rules (ledger/rules.py: nonce, expiry, permission,
+   base cost). A transaction failing them is left out of the block, with the typed error
+   of the rule it broke; the node drops it from its pool (see docs/operations.md).
 2. The base cost of its kind is charged as the fee (burned) and the nonce is spent.
 3. The operation runs on a child overlay: on success its writes are kept; on failure
    (overdraft, unauthorised, invalid operation, bad payload) they are dropped and the
@@ -24,8 +24,9 @@ from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Event, Receipt
+from xinlian.ledger.errors import LedgerError
 from xinlian.ledger.genesis import ChainParams
-from xinlian.ledger.mempool import base_cost
+from xinlian.ledger.rules import base_cost, executable_error
 from xinlian.ledger.transaction import Transaction, TxKind
 
 
@@ -34,7 +35,7 @@ class BlockResult:
     included: list[Transaction]
     receipts: list[Receipt]
     writes: dict[bytes, bytes | None]
-    excluded: list[tuple[Transaction, str]]  # not executable, with the reason
+    excluded: list[tuple[Transaction, LedgerError]]  # not executable, with the rule broken
 
 
 class Executor:
@@ -46,28 +47,16 @@ class Executor:
         state = Overlay(read)
         result = BlockResult([], [], {}, [])
         for tx in txs:
-            reason = self._not_executable(state, tx, height)
-            if reason:
-                result.excluded.append((tx, reason))
+            error = executable_error(
+                self.params, tx, state.account(tx.sender_address), height,
+                not self.params.permissioned or is_permitted(state.get, tx.sender_address))
+            if error is not None:
+                result.excluded.append((tx, error))
                 continue
             result.included.append(tx)
             result.receipts.append(self._execute(state, tx))
         result.writes = state.encoded_writes()
         return result
-
-    def _not_executable(self, state: Overlay, tx: Transaction, height: int) -> str:
-        body = tx.body
-        account = state.account(tx.sender_address)
-        if body.nonce != account.nonce:
-            return f"nonce {body.nonce}, expected {account.nonce}"
-        if body.expiry < height:
-            return "expired"
-        if self.params.permissioned and not is_permitted(state.get, tx.sender_address):
-            return "sender not permitted"
-        cost = base_cost(self.params, body.kind)
-        if body.fee_limit < cost or account.balance < cost:
-            return "cannot pay the base cost"
-        return ""
 
     def _execute(self, state: Overlay, tx: Transaction) -> Receipt:
         cost = base_cost(self.params, tx.body.kind)
@@ -102,3 +91,15 @@ class Executor:
         state.set_account(op.to, Account(receiver.balance + op.amount, receiver.nonce))
         return [Event("transfer", "Transfer",
                       codec.encode([tx.sender_address, op.to, op.amount]))]
+
+
+def max_spend(tx: Transaction) -> int:
+    """The most `tx` can take from its sender's balance: its fee limit plus, for a transfer
+    whose payload decodes, the amount. The mempool's admission budget (ledger/mempool.py)."""
+    if tx.body.kind != TxKind.TRANSFER:
+        return tx.body.fee_limit
+    try:
+        amount = codec.decode(tx.body.payload, Transfer).amount
+    except codec.CodecError:
+        return tx.body.fee_limit  # fails with bad_payload: only the fee is charged
+    return tx.body.fee_limit + max(amount, 0)

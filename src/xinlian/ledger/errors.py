@@ -83,6 +83,13 @@ class FeeTooLow(InvalidTransaction):
     name = "fee_limit_too_low"
 
 
+class SenderQuota(LedgerError):
+    """The sender already holds its share of the mempool (pending plus this batch)."""
+
+    code = 4014
+    name = "sender_quota"
+
+
 class InvalidGenesis(LedgerError):
     code = 4020
     name = "invalid_genesis"

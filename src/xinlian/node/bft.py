@@ -280,8 +280,9 @@ class BftLedger:
         built = self.ledger.build(decoded.candidates.valid(verdicts), decoded.timestamp_ms, batch,
                                   self._leader_key(committed))
         for tx, _ in built.excluded:
-            # left out as not yet executable (say a nonce arrived before its predecessor):
-            # forward it again once it can run
+            # never executable: the pipeline drops it from the pool when the block is
+            # published; not yet executable (a nonce ordered before its predecessor): it
+            # stays pending, so forward it again once it can run
             self._forwarded.discard(tx.hash)
         if committed.reconfig is not None:  # the next epoch starts on this ledger block
             batch.put(NODE_META_DB, epoch_ledger_key(committed.reconfig.epoch),

@@ -28,6 +28,7 @@ NODE_META_DB = "node_meta"
 CONSENSUS_DB = "consensus"  # what a BFT node's consensus core persists
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
+CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB, CONSENSUS_DB)
 CACHE_LIMIT = 2_000_000
 # The store holds only what this node wrote, so it is decoded without canonical checks.
 _decode_account = codec.trusted_decoder(Account)
@@ -42,8 +43,7 @@ class ChainStore:
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.hash = self.suite.hash_bytes
-        self.store = Store(path, sub_dbs=(*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB,
-                                          CONSENSUS_DB), durable=durable)
+        self.store = Store(path, sub_dbs=CHAIN_SUB_DBS, durable=durable)
         self.tree = jmt.StateTree(self.store, self.hash)
         self.index = chain_index.ChainIndex(self.store)
         self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state

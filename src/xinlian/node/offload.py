@@ -22,6 +22,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def monotonic_ms() -> int:
+    """The pool's clock: how long transactions have waited, immune to wall-clock steps."""
+    return time.monotonic_ns() // 1_000_000
+
+
 async def verify(items: Sequence[batch_verify.Item]) -> list[bool]:
     """Batch signature verification: inline when small, else on the process pool."""
     if len(items) <= batch_verify.INLINE_LIMIT:

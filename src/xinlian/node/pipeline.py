@@ -24,11 +24,12 @@ from pathlib import Path
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
-from xinlian.execution.executor import Executor
+from xinlian.execution.executor import Executor, max_spend
 from xinlian.execution.system import is_permitted
 from xinlian.ledger.block import Block, Receipt, header_hash
+from xinlian.ledger.errors import LedgerError
 from xinlian.ledger.genesis import Genesis
-from xinlian.ledger.mempool import Mempool, Refused
+from xinlian.ledger.mempool import Clock, Mempool, PoolLimits, Refused
 from xinlian.ledger.transaction import Transaction
 from xinlian.node.chain import ChainStore, PreparedBlock
 from xinlian.node.interface import (
@@ -59,15 +60,17 @@ class Built:
     batch: WriteBatch
     prepared: PreparedBlock | None
     receipts: list[Receipt]
-    excluded: list[tuple[Transaction, str]]  # left out as not executable yet
+    excluded: list[tuple[Transaction, LedgerError]]  # left out as not executable
 
 
 class LedgerPipeline:
     """One chain's admission, execution and commit (see the module docstring)."""
 
-    def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *,
-                 durable: bool = True) -> None:
-        """`durable=False`: commits survive the process, not the machine (simulation)."""
+    def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *, clock: Clock,
+                 durable: bool = True, pool_limits: PoolLimits | None = None) -> None:
+        """`clock`: the pool's monotonic milliseconds (how long transactions have waited),
+        given by the driver; `durable=False`: commits survive the process, not the machine
+        (simulation)."""
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.key = key
@@ -76,7 +79,8 @@ class LedgerPipeline:
             self.chain.init_genesis(key, genesis.timestamp_ms)
         self.mempool = Mempool(genesis.chain_id, genesis.params, self.suite.hash_bytes,
                                self.chain.account,
-                               lambda address: is_permitted(self.chain.read, address))
+                               lambda address: is_permitted(self.chain.read, address),
+                               spend=max_spend, clock=clock, limits=pool_limits)
         self.mempool.height = self.chain.height
         self.executor = Executor(genesis.params, self.suite)
         self._listeners: list[BlockListener] = []
@@ -136,6 +140,9 @@ class LedgerPipeline:
 
     def publish(self, built: Built) -> Block | None:
         """Make a committed block the head and tell the listeners."""
+        # Left out as never executable: gone from the pool (unless only waiting for an
+        # earlier nonce; see ledger/mempool.py), so nothing forwards them again.
+        self.mempool.drop_excluded(built.excluded)
         prepared = built.prepared
         if prepared is None:
             return None

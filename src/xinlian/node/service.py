@@ -11,6 +11,8 @@ API's websocket subscriptions).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +23,7 @@ from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.mempool import PoolLimits
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.shaper import ShapeFor
 from xinlian.node.errors import NodeConfigError, NotFound
@@ -33,10 +36,12 @@ from xinlian.node.interface import (
     TxLocation,
     TxRecord,
 )
-from xinlian.node.offload import verify
+from xinlian.node.offload import monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.solo import SoloOrdering
 from xinlian.node.validator import BftOrdering
+
+POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long
 
 
 class Ordering(Protocol):
@@ -57,14 +62,17 @@ class Node:
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
                  vote_secret: bytes | None = None, *, listen: tuple[str, int] | None = None,
-                 shape_for: ShapeFor | None = None) -> None:
-        self.ledger = LedgerPipeline(data_dir, genesis, key)
+                 shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None
+                 ) -> None:
+        self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
+                                     pool_limits=pool_limits)
         self.genesis = genesis
         self.suite = self.ledger.suite
         self.key = key
         self.chain = self.ledger.chain
         self.mempool = self.ledger.mempool
         self.ordering: Ordering
+        self._sweeper: asyncio.Task[None] | None = None
         if not genesis.validators:
             self.solo: SoloOrdering | None = SoloOrdering(self.ledger)
             self.ordering = self.solo
@@ -78,8 +86,20 @@ class Node:
 
     async def start(self) -> None:
         await self.ordering.start()
+        self._sweeper = asyncio.create_task(self._sweep_pool(), name="pool-sweep")
+
+    async def _sweep_pool(self) -> None:
+        """Pending transactions that waited too long leave the pool, on idle chains too."""
+        while True:
+            await asyncio.sleep(POOL_SWEEP_S)
+            self.mempool.drop_aged()
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self.ordering.stop()
         self.ledger.close()
 

@@ -6,12 +6,21 @@ inside ONE LMDB write transaction and syncs it to disk before returning. LMDB's 
 B+trees make that transaction all-or-nothing even under `kill -9` or power loss, so a
 reopened store shows exactly the last committed batch. Readers use snapshots (LMDB read
 transactions): a consistent view that later commits do not disturb.
+
+Integrity: LMDB checks none of the bytes it returns, so every value is stored with a CRC-32
+of its key and value appended (`seal`), checked on every read (`unseal`). A flipped byte on
+disk, or a value that moved to another key, reads as CorruptDataError (3006), never as
+data; `Store.check` scans a whole store the same way (`xinlian node check`). Every failure
+the engine reports is mapped to the storage family: corruption (a truncated or damaged file,
+a missing page) to CorruptDataError, anything else to StorageIOError (3005).
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +29,7 @@ from typing import cast
 import lmdb
 
 from xinlian.storage.errors import (
+    CorruptDataError,
     InvalidKeyError,
     StorageError,
     StorageFullError,
@@ -31,6 +41,33 @@ from xinlian.storage.errors import (
 MAX_KEY_SIZE = 511          # LMDB's compiled-in key limit
 DEFAULT_MAP_SIZE = 1 << 30  # grows by doubling when full
 DEFAULT_MAX_MAP_SIZE = 1 << 42
+_CRC = struct.Struct(">I")
+# The engine's reports of a damaged file, as opposed to an operational failure.
+_CORRUPTION = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError,
+               lmdb.VersionMismatchError, lmdb.BadValsizeError, lmdb.PageFullError,
+               lmdb.BadTxnError, lmdb.IncompatibleError, lmdb.PanicError,
+               lmdb.BadChecksumError)
+
+
+def engine_error(exc: lmdb.Error, what: str) -> StorageError:
+    """The typed storage error for a failure the engine reported while doing `what`."""
+    if isinstance(exc, _CORRUPTION):
+        return CorruptDataError(f"{what}: the store is damaged ({exc})")
+    return StorageIOError(f"{what}: {exc}")
+
+
+def seal(key: bytes, value: bytes) -> bytes:
+    """The stored form of `value` under `key`: the value and the CRC-32 of key and value."""
+    return value + _CRC.pack(zlib.crc32(value, zlib.crc32(key)))
+
+
+def unseal(db: str, key: bytes, stored: bytes) -> bytes:
+    """The value in a stored record; CorruptDataError unless its checksum holds."""
+    value = stored[:-_CRC.size]
+    if len(stored) < _CRC.size or \
+            _CRC.unpack_from(stored, len(value))[0] != zlib.crc32(value, zlib.crc32(key)):
+        raise CorruptDataError(f"record {key.hex()} in {db!r} fails its checksum")
+    return value
 
 
 def _check_key(key: object) -> bytes:
@@ -100,10 +137,12 @@ class Snapshot:
             raise UnknownDatabaseError(f"no sub-database {db!r}") from None
 
     def get(self, db: str, key: bytes) -> bytes | None:
+        handle = self._db(db)
         try:
-            return cast(bytes | None, self._txn.get(key, db=self._dbs[db]))
-        except KeyError:
-            raise UnknownDatabaseError(f"no sub-database {db!r}") from None
+            stored = cast(bytes | None, self._txn.get(key, db=handle))
+        except lmdb.Error as exc:
+            raise engine_error(exc, f"read of {key.hex()} in {db!r}") from exc
+        return None if stored is None else unseal(db, key, stored)
 
     def items(self, db: str, *, prefix: bytes = b"", start: bytes | None = None,
               stop: bytes | None = None, reverse: bool = False,
@@ -113,10 +152,20 @@ class Snapshot:
         high = _prefix_end(prefix) if prefix else None
         if stop is not None and (high is None or stop < high):
             high = stop
-        cursor = self._txn.cursor(db=self._db(db))
-        count = 0
+        handle = self._db(db)
         if limit is not None and limit <= 0:
             return
+        try:
+            for key, stored in self._records(handle, low, high, reverse, limit):
+                yield key, unseal(db, key, stored)
+        except lmdb.Error as exc:
+            raise engine_error(exc, f"scan of {db!r}") from exc
+
+    def _records(self, handle: lmdb._Database, low: bytes, high: bytes | None, reverse: bool,
+                 limit: int | None) -> Iterator[tuple[bytes, bytes]]:
+        """Stored records with `low <= key < high`, as the engine holds them."""
+        cursor = self._txn.cursor(db=handle)
+        count = 0
         if not reverse:
             ok = cursor.set_range(low) if low else cursor.first()
             while ok:
@@ -173,7 +222,7 @@ class Store:
                                   writemap=durable)
             self._dbs = {name: self._env.open_db(name.encode()) for name in names}
         except lmdb.Error as exc:
-            raise StorageIOError(f"cannot open store at {self.path}: {exc}") from exc
+            raise engine_error(exc, f"cannot open store at {self.path}") from exc
         self._closed = False
 
     @property
@@ -197,7 +246,7 @@ class Store:
         for db, ops in batch._ops.items():
             if db not in self._dbs:
                 raise UnknownDatabaseError(f"no sub-database {db!r}")
-            puts = sorted((k, v) for k, v in ops.items() if v is not None)
+            puts = sorted((k, seal(k, v)) for k, v in ops.items() if v is not None)
             deletes = [k for k, v in ops.items() if v is None]
             plan.append((self._dbs[db], puts, deletes))
         with self._write_lock:
@@ -215,7 +264,7 @@ class Store:
                 except lmdb.MapResizedError:
                     env.set_mapsize(0)
                 except lmdb.Error as exc:
-                    raise StorageIOError(f"commit failed: {exc}") from exc
+                    raise engine_error(exc, "commit failed") from exc
         callbacks = batch._callbacks
         batch._ops, batch._callbacks = {}, []
         for callback in callbacks:
@@ -254,7 +303,7 @@ class Store:
             txn = env.begin(buffers=False)
         except lmdb.Error as exc:
             self._reader_done()
-            raise StorageIOError(f"cannot begin read: {exc}") from exc
+            raise engine_error(exc, "cannot begin read") from exc
         try:
             yield Snapshot(txn, self._dbs)
         finally:
@@ -274,6 +323,27 @@ class Store:
         with self.snapshot() as snap:
             return list(snap.items(db, prefix=prefix, start=start, stop=stop,
                                    reverse=reverse, limit=limit))
+
+    def check(self, limit: int = 100) -> tuple[int, list[StorageError]]:
+        """Read every record of every sub-database and check it: how many records were read,
+        and the first `limit` problems (a record failing its checksum, an engine error)."""
+        records, problems = 0, list[StorageError]()
+        for db in self._dbs:
+            try:
+                with self.snapshot() as snap:
+                    for key, stored in snap._records(self._dbs[db], b"", None, False, None):
+                        records += 1
+                        try:
+                            unseal(db, key, stored)
+                        except CorruptDataError as exc:
+                            problems.append(exc)
+                        if len(problems) >= limit:
+                            return records, problems
+            except lmdb.Error as exc:
+                problems.append(engine_error(exc, f"scan of {db!r}"))
+            except StorageError as exc:
+                problems.append(exc)
+        return records, problems[:limit]
 
     def close(self) -> None:
         if not self._closed:

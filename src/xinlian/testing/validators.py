@@ -74,7 +74,9 @@ class SimValidator:
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, vote_key: VoteKey,
                  stored: Mapping[bytes, bytes], config: Config) -> None:
-        self.ledger = LedgerPipeline(data_dir, genesis, key, durable=False)
+        self.now_ms = 0  # the simulated clock, as of the event being handled
+        self.ledger = LedgerPipeline(data_dir, genesis, key, durable=False,
+                                     clock=lambda: self.now_ms)
         node_id = address_of(key.public_key, self.ledger.suite.hash_bytes)
         self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored, config)
         self.bft = BftLedger(self.ledger, self.consensus)
@@ -85,7 +87,7 @@ class SimValidator:
         self.ledger.close()
 
     def handle(self, event: Event) -> Sequence[Action]:
-        now = event.now_ms
+        now = self.now_ms = event.now_ms
         out: list[Action] = []
         if isinstance(event, Start):  # what consensus committed before a crash, first
             for committed, payloads in self.bft.replay():
