@@ -1,4 +1,5 @@
-"""BLS12-381 validator keys: Ethereum's bls12-381-tests vectors and py_ecc cross-checks."""
+"""The BLS wrapper: validator keys against Ethereum's bls12-381-tests vectors and py_ecc, the
+basic scheme, and the point arithmetic threshold BLS builds on."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import sys
 
 import pytest
 
-from xinlian.crypto.errors import InvalidKey
-from xinlian.crypto.primitives.bls import BlsKey, check_public_key
+from xinlian.crypto.errors import InvalidKey, InvalidSignature
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.primitives.bls import BlsKey, Scheme, check_public_key
+from xinlian.crypto.primitives.groups.bls12_381 import ORDER
 
 # py_ecc raises the interpreter's recursion limit to 100,000 on import, which would let
 # deeply nested input overflow the C stack in other tests' decoders: put it back.
 _limit = sys.getrecursionlimit()
+from py_ecc.bls import G2Basic as basic_reference  # noqa: E402
 from py_ecc.bls import G2ProofOfPossession as reference  # noqa: E402
 
 sys.setrecursionlimit(_limit)
@@ -69,3 +73,53 @@ def test_bad_keys_and_proofs_are_refused() -> None:
         check_public_key(bytes(48), a.pop)          # not a point encoding
     with pytest.raises(InvalidKey):
         BlsKey.generate(b"short")
+
+
+def test_basic_scheme_matches_py_ecc_and_is_domain_separated() -> None:
+    key = BlsKey.generate(b"\x03" * 32)
+    message = b"beacon round"
+    signature = key.sign(message, Scheme.BASIC)
+    assert signature == basic_reference.Sign(int.from_bytes(key.secret, "big"), message)
+    public, point = bls.decode_public_key(key.public), bls.decode_signature(signature)
+    assert bls.verify(public, message, point, Scheme.BASIC)
+    assert not bls.verify(public, message, point)  # the POP scheme hashes with another tag
+    assert signature != key.sign(message)
+
+
+def test_strict_decoding_round_trips_and_refuses_bad_points() -> None:
+    key = BlsKey.generate(b"\x04" * 32)
+    signature = key.sign(b"m")
+    assert bls.encode_point(bls.decode_g1(key.public)) == key.public
+    assert bls.encode_point(bls.decode_g2(signature)) == signature
+    for bad_key in (key.public[:-1], b"\xc0" + bytes(47), bytes(48)):
+        with pytest.raises(InvalidKey):
+            bls.decode_g1(bad_key)
+    for bad_signature in (signature[:-1], bytes(96), b"\xff" * 96):
+        with pytest.raises(InvalidSignature):
+            bls.decode_g2(bad_signature)
+
+
+def test_multiexp_is_scalar_multiplication_of_keys_and_signatures() -> None:
+    a, b = BlsKey.generate(b"\x05" * 32), BlsKey.generate(b"\x06" * 32)
+    x, y = int.from_bytes(a.secret, "big"), int.from_bytes(b.secret, "big")
+    k, j = 7, ORDER - 3  # j = -3 mod the order
+    combined = BlsKey(((k * x + j * y) % ORDER).to_bytes(32, "big"))
+    keys = [bls.decode_g1(a.public), bls.decode_g1(b.public)]
+    signatures = [bls.decode_g2(a.sign(b"m")), bls.decode_g2(b.sign(b"m"))]
+    assert bls.encode_point(bls.g1_multiexp(keys, [k, j])) == combined.public
+    assert bls.encode_point(bls.g2_multiexp(signatures, [k, j])) == combined.sign(b"m")
+
+
+def test_weighted_verification_catches_signatures_that_cancel_out() -> None:
+    a, b = BlsKey.generate(b"\x08" * 32), BlsKey.generate(b"\x09" * 32)
+    keys = [bls.decode_g1(a.public), bls.decode_g1(b.public)]
+    messages = [b"one", b"two"]
+    good = [bls.decode_g2(a.sign(messages[0])), bls.decode_g2(b.sign(messages[1]))]
+    assert bls.verify_weighted(keys, messages, good, [5, 11])
+    # sigma_a + G and sigma_b - G: both invalid, yet their plain sum is the valid sum
+    shift = bls.decode_g2(bls.G2_GENERATOR)
+    forged = [bls.g2_multiexp([good[0], shift], [1, 1]),
+              bls.g2_multiexp([good[1], shift], [1, ORDER - 1])]
+    assert bls.verify_weighted(keys, messages, forged, [1, 1])
+    assert not bls.verify_weighted(keys, messages, forged, [5, 11])
+    assert not bls.verify_weighted(keys, messages[::-1], good, [5, 11])

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto.primitives.groups import lagrange_coefficient
+from xinlian.crypto.primitives.groups import BLS_G1, lagrange_coefficient
 from xinlian.crypto.threshold import tbls
 from xinlian.crypto.threshold.tbls import PartialSignature, Scheme
 from xinlian.testing.mpc.dkg_session import run_parties
@@ -27,7 +27,7 @@ def committee() -> tuple[tbls.PublicKeySet, list[tbls.KeyShare]]:
 def group_secret(shares: list[tbls.KeyShare]) -> blspy.PrivateKey:
     """Interpolate the secret (tests only: no protocol step ever does this)."""
     idx = [s.index for s in shares]
-    lambdas = [lagrange_coefficient(tbls.BLS_G1, idx, i).value for i in idx]
+    lambdas = [lagrange_coefficient(BLS_G1, idx, i).value for i in idx]
     x = sum(lam * int.from_bytes(s.secret, "big") for lam, s in zip(lambdas, shares, strict=True))
     return blspy.PrivateKey.from_bytes((x % tbls.ORDER).to_bytes(32, "big"))
 
@@ -280,7 +280,7 @@ def dkg_committee(n: int, t: int, seed: int):
     """A dealerless threshold-BLS committee: the project's DKG run over BLS12-381 G1."""
     from xinlian.crypto.threshold import dkg
 
-    g = tbls.BLS_G1
+    g = BLS_G1
     rng = random.Random(seed).randbytes
     ids = list(range(1, n + 1))
     transport = {i: g.random_scalar(rng) for i in ids}
@@ -329,7 +329,7 @@ def test_bls_g1_group_rejects_bad_points():
         SmallSubgroupError,
     )
 
-    g = tbls.BLS_G1
+    g = BLS_G1
     p = g.base_mul(g.scalar(5))
     assert g.decode_element(p.encode()) == p
     assert g.hash_to_element(b"dst", b"m") != g.hash_to_element(b"dst", b"n")

@@ -1,5 +1,7 @@
-"""BLS12-381 signatures, IETF proof-of-possession scheme (min-pk: 48-byte G1 keys, 96-byte
-G2 signatures), over blspy (blst). The one module that speaks to blspy.
+"""BLS12-381 signatures (min-pk: 48-byte G1 keys, 96-byte G2 signatures), IETF
+proof-of-possession or basic scheme, over blspy (blst), and the point arithmetic threshold BLS
+needs beyond signing, over py-arkworks-bls12381. With `groups.bls12_381` (G1 as a group), the
+one place that speaks to either binding.
 
 Votes on the same message are aggregated into one signature; that is safe against rogue-key
 attacks only when every key comes with a proof that its owner knows the secret, so a key
@@ -10,30 +12,58 @@ are: decode a committee's keys once (`decode_public_key`), a signature once
 (`decode_signature`), and verify against the decoded points without further copies.
 blspy reports undecodable bytes with ValueError (blst's encoding, curve and subgroup checks)
 and RuntimeError; both become InvalidKey / InvalidSignature here.
+
+blspy does not expose scalar multiplication of signatures, multi-scalar multiplication or
+pairings; threshold BLS needs them to combine partial signatures (Lagrange interpolation in
+the exponent) and to verify many signatures with one multi-pairing. Those take arkworks
+points (`G1Point`, `G2Point`), decoded strictly: canonical bytes in the prime-order subgroup.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TypeAlias
+from enum import Enum
+from typing import Any, TypeAlias
 
 import blspy
+import py_arkworks_bls12381 as ark
 
-from xinlian.crypto.errors import InvalidKey, InvalidSignature
+from xinlian.crypto.errors import CryptoError, InvalidKey, InvalidSignature
+from xinlian.crypto.primitives.groups.bls12_381 import to_scalar
 
 PUBLIC_KEY_SIZE = 48
 SIGNATURE_SIZE = 96
 PublicPoint: TypeAlias = blspy.G1Element
 SignaturePoint: TypeAlias = blspy.G2Element
+G1Point: TypeAlias = ark.G1Point
+G2Point: TypeAlias = ark.G2Point
 _IDENTITY = bytes(blspy.G1Element())
 _MPL = blspy.PopSchemeMPL
 
 
-class BlsKey:
-    """A validator's BLS secret key with its public key and (on demand) proof of possession."""
+class Scheme(Enum):
+    """Which IETF BLS ciphersuite (hash-to-curve domain tag) signatures use."""
 
-    __slots__ = ("_pop", "_sk", "public", "secret")
+    POP = "pop"  # BLS_SIG_..._POP_: certificates, same-message aggregation with PoP keys
+    BASIC = "basic"  # BLS_SIG_..._NUL_: drand-compatible randomness beacon
+
+    @property
+    def dst(self) -> bytes:
+        tag = b"POP_" if self is Scheme.POP else b"NUL_"
+        return b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_" + tag
+
+
+_MPLS: dict[Scheme, type[blspy.PopSchemeMPL] | type[blspy.BasicSchemeMPL]] = {
+    Scheme.POP: blspy.PopSchemeMPL,
+    Scheme.BASIC: blspy.BasicSchemeMPL,
+}
+
+
+class BlsKey:
+    """A BLS secret key with its public key and proof of possession (both on demand)."""
+
+    __slots__ = ("_pop", "_public", "_sk", "secret")
 
     def __init__(self, secret: bytes) -> None:
         try:
@@ -41,8 +71,15 @@ class BlsKey:
         except (ValueError, RuntimeError) as exc:
             raise InvalidKey("not a BLS12-381 secret key") from exc
         self.secret = bytes(secret)
-        self.public = bytes(self._sk.get_g1())
+        self._public: bytes | None = None
         self._pop: bytes | None = None
+
+    @property
+    def public(self) -> bytes:
+        """The 48-byte public key (computed once: a threshold share signing need not)."""
+        if self._public is None:
+            self._public = bytes(self._sk.get_g1())
+        return self._public
 
     @classmethod
     def generate(cls, seed: bytes | None = None) -> BlsKey:
@@ -59,8 +96,8 @@ class BlsKey:
             self._pop = bytes(_MPL.pop_prove(self._sk))
         return self._pop
 
-    def sign(self, message: bytes) -> bytes:
-        return bytes(_MPL.sign(self._sk, message))
+    def sign(self, message: bytes, scheme: Scheme = Scheme.POP) -> bytes:
+        return bytes(_MPLS[scheme].sign(self._sk, message))
 
 
 def decode_public_key(public: bytes) -> PublicPoint:
@@ -96,8 +133,9 @@ def check_public_key(public: bytes, pop: bytes) -> None:
         raise InvalidKey("the proof of possession does not match the BLS key")
 
 
-def verify(public: PublicPoint, message: bytes, signature: SignaturePoint) -> bool:
-    return bool(_MPL.verify(public, message, signature))
+def verify(public: PublicPoint, message: bytes, signature: SignaturePoint,
+           scheme: Scheme = Scheme.POP) -> bool:
+    return bool(_MPLS[scheme].verify(public, message, signature))
 
 
 def sum_public_keys(keys: Sequence[PublicPoint]) -> PublicPoint:
@@ -120,3 +158,67 @@ def aggregate_verify(keys: Sequence[PublicPoint], messages: Sequence[bytes],
     if len(keys) == 1:
         return verify(keys[0], messages[0], signature)
     return bool(_MPL.aggregate_verify(list(keys), list(messages), signature))
+
+
+# --- arkworks points: what threshold BLS needs beyond signing ------------------------------
+
+
+def decode_g1(data: bytes) -> G1Point:
+    """A canonical G1 point of the prime-order subgroup other than the identity; raise
+    InvalidKey otherwise."""
+    point = _decode_strict(ark.G1Point, "G1", PUBLIC_KEY_SIZE, InvalidKey, data)
+    if point == _G1_ZERO:
+        raise InvalidKey("identity is not a valid key")
+    return point
+
+
+def decode_g2(data: bytes) -> G2Point:
+    """A canonical G2 point of the prime-order subgroup; raise InvalidSignature otherwise."""
+    return _decode_strict(ark.G2Point, "G2", SIGNATURE_SIZE, InvalidSignature, data)
+
+
+def _decode_strict(kind: type[G1Point] | type[G2Point], name: str, size: int,
+                   error: type[CryptoError], data: bytes) -> Any:
+    if len(data) != size:
+        raise error(f"{name} point must be {size} bytes, got {len(data)}")
+    try:
+        point = kind.from_compressed_bytes(bytes(data))
+    except ValueError as exc:
+        raise error(f"not a {name} subgroup point: {exc}") from None
+    if bytes(point.to_compressed_bytes()) != bytes(data):
+        raise error(f"non-canonical {name} encoding")
+    return point
+
+
+def encode_point(point: G1Point | G2Point) -> bytes:
+    """The compressed encoding (48 bytes for G1, 96 for G2)."""
+    return bytes(point.to_compressed_bytes())
+
+
+def g1_multiexp(points: Sequence[G1Point], scalars: Sequence[int]) -> G1Point:
+    """sum(scalars[i] * points[i]) for points that were decoded with `decode_g1`."""
+    return ark.G1Point.multiexp_unchecked(list(points), [to_scalar(k) for k in scalars])
+
+
+def g2_multiexp(points: Sequence[G2Point], scalars: Sequence[int]) -> G2Point:
+    """sum(scalars[i] * points[i]) for points that were decoded with `decode_g2`."""
+    return ark.G2Point.multiexp_unchecked(list(points), [to_scalar(k) for k in scalars])
+
+
+def verify_weighted(keys: Sequence[G1Point], messages: Sequence[bytes],
+                    signatures: Sequence[G2Point], weights: Sequence[int],
+                    scheme: Scheme = Scheme.POP) -> bool:
+    """One multi-pairing: e(g1, sum w_i*sigma_i) == prod e(w_i*X_i, H(m_i)).
+
+    With fresh random weights from the caller, invalid signatures cannot cancel each other
+    out; every signature verifies except with probability about 1/(smallest weight range).
+    """
+    scalars = [to_scalar(w) for w in weights]
+    weighted = [k * w for k, w in zip(keys, scalars, strict=True)]
+    hashes = [ark.G2Point.hash_to_curve(m, scheme.dst) for m in messages]
+    total = ark.G2Point.multiexp_unchecked(list(signatures), scalars)
+    return bool(ark.GT.pairing_check([-ark.G1Point(), *weighted], [total, *hashes]))
+
+
+_G1_ZERO = ark.G1Point.identity()
+G2_GENERATOR = encode_point(ark.G2Point())

@@ -14,9 +14,9 @@ or from a trusted dealer in tests. Combination is optimistic: combine the first 
 and verify once; only when that fails are partials checked one by one, the invalid ones
 named, and the rest recombined.
 
-blspy (Chia's BLST-based binding) signs and verifies; py-arkworks-bls12381 provides the
-scalar multiplications that blspy does not expose (Lagrange combination, Feldman
-commitments, randomised batch verification). Points are always decoded with subgroup checks.
+Signing, verification and the point arithmetic (Lagrange combination, Feldman commitments,
+randomised batch verification) go through `crypto.primitives.bls`, the one BLS wrapper.
+Points are always decoded with subgroup checks.
 """
 
 from __future__ import annotations
@@ -24,35 +24,26 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from enum import Enum
-from typing import Annotated, Any
-
-import blspy
-import py_arkworks_bls12381 as ark
+from typing import Annotated
 
 from xinlian import codec
+from xinlian.crypto.errors import InvalidKey, InvalidSignature
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.primitives.bls import Scheme
 from xinlian.crypto.primitives.groups import (
+    BLS_G1,
     DistributedCryptoError,
-    Element,
-    Group,
-    HashToGroupError,
-    IdentityElementError,
-    NonCanonicalEncodingError,
-    NotOnCurveError,
     Rng,
-    SmallSubgroupError,
     evaluate,
     lagrange_coefficient,
     random_polynomial,
 )
-from xinlian.crypto.primitives.groups import Scalar as GroupScalar
-from xinlian.crypto.primitives.groups.xmd import hash_to_field
+from xinlian.crypto.primitives.groups.bls12_381 import ORDER
 from xinlian.crypto.threshold.dkg import KeyShare as DkgKeyShare
 from xinlian.crypto.threshold.dkg import PublicKeyPackage
 
-ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
-G1_SIZE = 48
-G2_SIZE = 96
+G1_SIZE = bls.PUBLIC_KEY_SIZE
+G2_SIZE = bls.SIGNATURE_SIZE
 MAX_PARTIES = 1024
 
 
@@ -102,22 +93,6 @@ class InvalidBeaconError(TblsError):
     name = "tbls_invalid_beacon"
 
 
-class Scheme(Enum):
-    """Which IETF BLS ciphersuite (hash-to-curve domain tag) signatures use."""
-
-    POP = "pop"  # BLS_SIG_..._POP_: certificates, same-message aggregation with PoP keys
-    BASIC = "basic"  # BLS_SIG_..._NUL_: drand-compatible randomness beacon
-
-    @property
-    def mpl(self) -> type[blspy.BasicSchemeMPL] | type[blspy.PopSchemeMPL]:
-        return blspy.PopSchemeMPL if self is Scheme.POP else blspy.BasicSchemeMPL
-
-    @property
-    def dst(self) -> bytes:
-        tag = b"POP_" if self is Scheme.POP else b"NUL_"
-        return b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_" + tag
-
-
 class KeyShare(codec.Struct):
     """One party's secret share f(index), big-endian, 1 <= index <= n."""
 
@@ -156,124 +131,21 @@ class Combined(codec.Struct):
     culprits: list[int]
 
 
-# --- small helpers -------------------------------------------------------------------------
+# --- points --------------------------------------------------------------------------------
 
 
-def _scalar(value: int) -> ark.Scalar:
-    return ark.Scalar.from_be_bytes((value % ORDER).to_bytes(32, "big"))
-
-
-def _g1(data: bytes) -> ark.G1Point:
-    if len(data) != G1_SIZE:
-        raise InvalidPointError(f"G1 point must be {G1_SIZE} bytes, got {len(data)}")
+def _g1(data: bytes) -> bls.G1Point:
     try:
-        point = ark.G1Point.from_compressed_bytes(bytes(data))
-    except ValueError as exc:
-        raise InvalidPointError(f"not a G1 subgroup point: {exc}") from None
-    if bytes(point.to_compressed_bytes()) != bytes(data):
-        raise InvalidPointError("non-canonical G1 encoding")
-    if point == ark.G1Point.identity():
-        raise InvalidPointError("identity is not a valid key")
-    return point
+        return bls.decode_g1(data)
+    except InvalidKey as exc:
+        raise InvalidPointError(exc.message) from None
 
 
-def _g2(data: bytes) -> ark.G2Point:
-    if len(data) != G2_SIZE:
-        raise InvalidPointError(f"G2 point must be {G2_SIZE} bytes, got {len(data)}")
+def _g2(data: bytes) -> bls.G2Point:
     try:
-        point = ark.G2Point.from_compressed_bytes(bytes(data))
-    except ValueError as exc:
-        raise InvalidPointError(f"not a G2 subgroup point: {exc}") from None
-    if bytes(point.to_compressed_bytes()) != bytes(data):
-        raise InvalidPointError("non-canonical G2 encoding")
-    return point
-
-
-_G1_IDENTITY = bytes(blspy.G1Element())
-
-
-def _bls_g1(data: bytes) -> blspy.G1Element:
-    """A key for blspy: blst checks encoding, curve and subgroup; the identity is refused."""
-    if len(data) != G1_SIZE:
-        raise InvalidPointError(f"G1 point must be {G1_SIZE} bytes, got {len(data)}")
-    if bytes(data) == _G1_IDENTITY:
-        raise InvalidPointError("identity is not a valid key")
-    try:
-        return blspy.G1Element.from_bytes(bytes(data))
-    except ValueError as exc:
-        raise InvalidPointError(f"not a G1 subgroup point: {exc}") from None
-
-
-def _bls_g2(data: bytes) -> blspy.G2Element:
-    if len(data) != G2_SIZE:
-        raise InvalidPointError(f"G2 point must be {G2_SIZE} bytes, got {len(data)}")
-    try:
-        return blspy.G2Element.from_bytes(bytes(data))
-    except ValueError as exc:
-        raise InvalidPointError(f"not a G2 subgroup point: {exc}") from None
-
-
-# --- BLS12-381 G1 as a group of the groups API ----------------------------------------------
-
-
-class Bls12381G1(Group):
-    """BLS12-381 G1 (arkworks) behind the `groups.Group` API, so that `xinlian.crypto.threshold.dkg`
-    runs over it and a committee keys threshold BLS without a dealer.
-
-    Encodings are the 48-byte compressed points blspy and Ethereum use; decoding checks
-    canonicity, the identity and subgroup membership with the groups' typed errors.
-    """
-
-    name = "bls12_381_g1"
-    order = ORDER
-    scalar_size = 32
-    element_size = G1_SIZE
-    scalar_byteorder = "big"
-
-    def _add(self, a: Any, b: Any) -> Any:
-        r = a + b
-        return None if r == _G1_ZERO else r
-
-    def _neg(self, a: Any) -> Any:
-        return -a
-
-    def _mul(self, a: Any, k: int) -> Any:
-        return a * _scalar(k)
-
-    def _base_mul(self, k: int) -> Any:
-        return ark.G1Point() * _scalar(k)
-
-    def _encode(self, a: Any) -> bytes:
-        return bytes(a.to_compressed_bytes())
-
-    def _decode(self, data: bytes) -> Any:
-        try:
-            point = ark.G1Point.from_compressed_bytes_unchecked(data)
-        except ValueError:
-            raise NotOnCurveError("bytes are not a compressed BLS12-381 G1 point") from None
-        if bytes(point.to_compressed_bytes()) != data:
-            raise NonCanonicalEncodingError("non-canonical G1 encoding")
-        if point == _G1_ZERO:
-            raise IdentityElementError("BLS12-381 G1 identity")
-        if not point.is_in_subgroup():
-            raise SmallSubgroupError("G1 point outside the prime-order subgroup")
-        return point
-
-    def digest(self, data: bytes) -> bytes:
-        return hashlib.sha256(data).digest()
-
-    def hash_to_scalar(self, dst: bytes, msg: bytes) -> GroupScalar:
-        return GroupScalar(self, hash_to_field(msg, dst, ORDER, "sha256"))
-
-    def hash_to_element(self, dst: bytes, msg: bytes) -> Element:
-        point = ark.G1Point.hash_to_curve(msg, dst)
-        if point == _G1_ZERO:
-            raise HashToGroupError("hash to G1 gave the identity")
-        return Element(self, point)
-
-
-_G1_ZERO = ark.G1Point.identity()
-BLS_G1 = Bls12381G1()
+        return bls.decode_g2(data)
+    except InvalidSignature as exc:
+        raise InvalidPointError(exc.message) from None
 
 
 # --- key generation ------------------------------------------------------------------------
@@ -320,11 +192,8 @@ def key_set_from_commitments(n: int, commitments: Sequence[bytes]) -> PublicKeyS
     t = len(commitments)
     _check_params(n, t)
     points = [_g1(c) for c in commitments]
-    share_keys = []
-    for i in range(1, n + 1):
-        powers = [_scalar(pow(i, k, ORDER)) for k in range(t)]
-        key = ark.G1Point.multiexp_unchecked(points, powers)
-        share_keys.append(bytes(key.to_compressed_bytes()))
+    share_keys = [bls.encode_point(bls.g1_multiexp(points, [pow(i, k, ORDER) for k in range(t)]))
+                  for i in range(1, n + 1)]
     return PublicKeySet(threshold=t, group_key=bytes(commitments[0]), share_keys=share_keys)
 
 
@@ -335,7 +204,7 @@ def check_share(key_set: PublicKeySet, share: KeyShare) -> None:
     value = int.from_bytes(share.secret, "big")
     if not 0 < value < ORDER:
         raise InvalidShareError("share secret is not a non-zero scalar")
-    if bytes(blspy.PrivateKey.from_bytes(share.secret).get_g1()) != key_set.share_key(share.index):
+    if bls.BlsKey(share.secret).public != key_set.share_key(share.index):
         raise InvalidShareError(f"share {share.index} does not match its public key")
 
 
@@ -363,8 +232,8 @@ def sign_share(share: KeyShare, message: bytes, scheme: Scheme = Scheme.POP) -> 
     """Partial signature of `message` by one share (no interaction with other signers)."""
     if not 0 < int.from_bytes(share.secret, "big") < ORDER:
         raise InvalidShareError("share secret is not a non-zero scalar")
-    sig = scheme.mpl.sign(blspy.PrivateKey.from_bytes(share.secret), message)
-    return PartialSignature(index=share.index, signature=bytes(sig))
+    signature = bls.BlsKey(share.secret).sign(message, scheme)
+    return PartialSignature(index=share.index, signature=signature)
 
 
 def verify_share(
@@ -372,28 +241,27 @@ def verify_share(
 ) -> bool:
     """True when the partial is share `index`'s signature of `message`; false on bad points."""
     try:
-        key = _bls_g1(key_set.share_key(partial.index))
-        sig = _bls_g2(partial.signature)
-    except (InvalidPointError, InvalidPartialError):
+        key = bls.decode_public_key(key_set.share_key(partial.index))
+        sig = bls.decode_signature(partial.signature)
+    except (InvalidKey, InvalidSignature, InvalidPartialError):
         return False
-    return bool(scheme.mpl.verify(key, message, sig))
+    return bls.verify(key, message, sig, scheme)
 
 
 def verify(group_key: bytes, message: bytes, signature: bytes, scheme: Scheme = Scheme.POP) -> bool:
     """Standard BLS verification of a combined signature under the group key."""
     try:
-        key, sig = _bls_g1(group_key), _bls_g2(signature)
-    except InvalidPointError:
+        key, sig = bls.decode_public_key(group_key), bls.decode_signature(signature)
+    except (InvalidKey, InvalidSignature):
         return False
-    return bool(scheme.mpl.verify(key, message, sig))
+    return bls.verify(key, message, sig, scheme)
 
 
 def _interpolate(partials: Sequence[PartialSignature]) -> bytes:
     ids = [p.index for p in partials]
     lambdas = [lagrange_coefficient(BLS_G1, ids, i).value for i in ids]
     points = [_g2(p.signature) for p in partials]
-    combined = ark.G2Point.multiexp_unchecked(points, [_scalar(v) for v in lambdas])
-    return bytes(combined.to_compressed_bytes())
+    return bls.encode_point(bls.g2_multiexp(points, lambdas))
 
 
 def _distinct(
@@ -451,11 +319,8 @@ def verify_batch(items: Sequence[tuple[bytes, bytes, bytes]], scheme: Scheme = S
         sigs = [_g2(s) for _, _, s in items]
     except InvalidPointError:
         return False
-    weights = [_scalar(1 + secrets.randbits(128)) for _ in items]
-    weighted_keys = [k * w for k, w in zip(keys, weights, strict=True)]
-    hashes = [ark.G2Point.hash_to_curve(m, scheme.dst) for _, m, _ in items]
-    sig_sum = ark.G2Point.multiexp_unchecked(sigs, weights)
-    return bool(ark.GT.pairing_check([-ark.G1Point(), *weighted_keys], [sig_sum, *hashes]))
+    weights = [1 + secrets.randbits(128) for _ in items]
+    return bls.verify_weighted(keys, [m for _, m, _ in items], sigs, weights, scheme)
 
 
 # --- randomness beacon (drand "pedersen-bls-chained" layout) ------------------------------

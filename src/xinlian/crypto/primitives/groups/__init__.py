@@ -1,4 +1,6 @@
-"""Prime-order groups for threshold and privacy protocols: ed25519, secp256k1, SM2.
+"""Prime-order groups for threshold and privacy protocols: ed25519, secp256k1, SM2, and
+BLS12-381 G1 (the DKG's group for threshold BLS; not in `GROUPS`, the curves that FROST, the
+ring signatures and the DKG's command line offer by name).
 
     from xinlian.crypto.primitives.groups import ED25519 as G
     k = G.random_scalar(); P = G.base_mul(k); Q = G.decode_element(P.encode())
@@ -7,6 +9,7 @@
 from __future__ import annotations
 
 from xinlian.crypto.primitives.groups.base import Element, Group, Rng, Scalar, transcript
+from xinlian.crypto.primitives.groups.bls12_381 import BLS_G1, Bls12381G1
 from xinlian.crypto.primitives.groups.ed25519 import ED25519
 from xinlian.crypto.primitives.groups.errors import (
     DistributedCryptoError,
@@ -36,10 +39,12 @@ def get_group(name: str) -> Group:
 
 
 __all__ = [
+    "BLS_G1",
     "ED25519",
     "GROUPS",
     "SECP256K1",
     "SM2",
+    "Bls12381G1",
     "DistributedCryptoError",
     "Element",
     "Group",
