@@ -92,3 +92,93 @@ def test_invalid_upgrade_from_is_checked_without_an_upgrades_clause(
                  "--upgrade-from", str(tmp_path / "v1.abi.json")]) == 2
     assert "error[E7301]" in capsys.readouterr().err
     assert not out.exists()
+
+
+MULTI = """
+contract First {
+    error TooBig(limit: u64);
+    state n: u64;
+    pub fn bump(by: u64) { if by > 100 { revert TooBig(100); } n += by; }
+    test fn first_fails() { assert(false); }
+    test fn reverts_as_expected() expect_revert(TooBig) { bump(200); }
+    test fn any_revert() expect_revert { require(false, "no"); }
+}
+contract Last { test fn last_passes() { assert(true); } }
+"""
+
+
+def test_qi_test_runs_every_contracts_tests(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "multi.qi"
+    f.write_text(MULTI)
+    assert main(["qi", "test", str(f)]) == 1  # a failing test in a non-last contract
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "First::first_fails" in out
+    assert "PASS" in out and "Last::last_passes" in out
+    assert "3 passed, 1 failed" in out
+
+
+def test_qi_test_expect_revert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "rev.qi"
+    f.write_text("""contract C {
+    error TooBig(limit: u64);
+    error Other();
+    fn check(x: u64) { if x > 1 { revert TooBig(1); } }
+    test fn wrong_error() expect_revert(Other) { check(5); }
+    test fn no_revert() expect_revert { check(0); }
+    test fn trap_is_not_a_revert() expect_revert { let z: u64 = 0; let q = 1 / z; }
+    test fn right() expect_revert(TooBig) { check(5); }
+}
+""")
+    assert main(["qi", "test", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "wrong_error: expected a revert with Other, got TooBig" in out
+    assert "no_revert: expected a revert, but the test finished" in out
+    assert "trap_is_not_a_revert: expected a revert, got" in out
+    assert "PASS" in out and "::right" in out and "1 passed, 3 failed" in out
+    f.write_text("contract C { test fn t() expect_revert(Nope) { } }\n")
+    assert main(["qi", "test", str(f)]) == 2
+    assert "unknown error `Nope`" in capsys.readouterr().err
+
+
+def test_qi_test_deploys_and_sets_block_context(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "deploy.qi"
+    f.write_text("""interface ICounter { fn bump(by: u64); fn get() -> u64; }
+contract Counter {
+    state n: u64;
+    init(start: u64) { n = start; }
+    pub fn bump(by: u64) { n += by; }
+    pub fn get() -> u64 { return n; }
+}
+contract User {
+    test fn deploys_another_contract() {
+        let c = deploy("Counter", encode(7 as u64));
+        ICounter(c).bump(5);
+        assert(ICounter(c).get() == 12);
+        let d = deploy("Counter", encode(1 as u64));
+        assert(d != c && ICounter(d).get() == 1);
+    }
+    test fn unknown_contract() { let c = deploy("Nope", b""); }
+    test fn block_time_and_height() {
+        set_time(1700000000);
+        set_block(42);
+        assert(block_time() == 1700000000 && block_number() == 42);
+    }
+}
+""")
+    assert main(["qi", "test", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "PASS" in out and "User::deploys_another_contract" in out
+    assert "User::block_time_and_height" in out
+    assert "FAIL" in out and "unknown_contract: no contract `Nope`" in out
+    assert "2 passed, 1 failed" in out
+
+
+def test_qi_test_fails_when_no_test_ran(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "none.qi"
+    f.write_text("contract C { pub fn f() {} }\n")
+    assert main(["qi", "test", str(f)]) == 1
+    captured = capsys.readouterr()
+    assert "0 passed, 0 failed" in captured.out and "no tests ran" in captured.err

@@ -117,33 +117,43 @@ def _encoded(*parts: tuple[Ty, object]) -> tuple[str, int]:
 
 def test_invalid_hand_written_module_cannot_reach_engine_entries() -> None:
     """A module not made by the Qi compiler calls the host directly: the async request
-    to another contract's callback and the test-only context setter are both refused."""
+    to another contract's callback, the test-only context setter and the test-only
+    deployment are all refused."""
     ch = LocalChain()
     oracle = ch.deploy(example("oracle.qi", "Oracle"))
     consumer = ch.deploy(example("oracle.qi", "Consumer"), oracle)
     req, n = _encoded((ADDRESS, consumer), (STRING, "on_price"),
                       (BYTES, b"\x01" + (999).to_bytes(8, "little")), (STRING, "cb"))
+    dep, n_dep = _encoded((STRING, "Oracle"), (BYTES, b""))
+    ch.world.test_artifacts = {"Oracle": example("oracle.qi", "Oracle")}
     wat = f"""(module
       (import "qi" "async_call" (func $async (param i32 i32)))
       (import "qi" "test_set" (func $set (param i32 i32 i32)))
+      (import "qi" "test_deploy" (func $deploy (param i32 i32) (result i32)))
       (memory (export "memory") 1)
       (global (export "panic") (mut i32) (i32.const 0))
       (data (i32.const 1024) "{req}")
       (data (i32.const 4096) "\\ff\\ff\\ff\\ff\\ff\\ff\\ff\\7f")
+      (data (i32.const 8192) "{dep}")
       (func (export "q:forge") (param i32) (result i32)
         (call $async (i32.const 1024) (i32.const {n})) (i32.const 0))
       (func (export "q:jump") (param i32) (result i32)
         (call $set (i32.const 1) (i32.const 4096) (i32.const 8)) (i32.const 0))
+      (func (export "q:spawn") (param i32) (result i32)
+        (drop (call $deploy (i32.const 8192) (i32.const {n_dep}))) (i32.const 0))
       (func (export "q:cb") (param i32) (result i32) (i32.const 0)))"""
     fns = [{"name": name, "export": f"q:{name}", "kind": kind, "public": kind == "fn",
             "view": False, "params": params, "returns": "unit"}
-           for name, kind, params in (("forge", "fn", []), ("jump", "fn", []),
+           for name, kind, params in (("forge", "fn", []), ("jump", "fn", []), ("spawn", "fn", []),
                                       ("cb", "callback", [{"name": "ok", "type": "bool"}]))]
     hostile = bytes(19) + b"\x66"
     ch.world.code[hostile] = Artifact(wasmtime.wat2wasm(wat),
                                       {"functions": fns, "events": [], "errors": []})
     assert isinstance(ch.call(hostile, "forge").error, EntryPointError)
     assert isinstance(ch.call(hostile, "jump").error, EntryPointError)
+    contracts = set(ch.world.code)
+    assert isinstance(ch.call(hostile, "spawn").error, EntryPointError)
+    assert set(ch.world.code) == contracts
     ch.advance_block()
     assert ch.call(consumer, "latest").value == 0
     assert ch.world.block_number == 1

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xinlian.lang import abi
+from xinlian.lang import abi, parser
+from xinlian.lang.ast import ContractDecl
 from xinlian.lang.compiler import Artifact, compile_source
-from xinlian.lang.errors import QiError
+from xinlian.lang.errors import QiError, RevertError
 from xinlian.lang.types import ArrayTy, IntTy, ListTy, OptionalTy, StructTy, Ty
+
+if TYPE_CHECKING:
+    from xinlian.execution.vm.engine import CallResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,6 +154,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if res.ok else 1
 
 
+def _test_runs(path: str) -> tuple[list[tuple[Artifact, str, str | None]], dict[str, Artifact]]:
+    """Every `test fn` of a file with the build it runs in (a contract's tests in that
+    contract's build, free tests in the last contract's, the default build), and every
+    contract of the file by name, for `deploy` in tests."""
+    src = Path(path).read_text()
+    tree = parser.parse(src, path)
+    contracts: list[ContractDecl | None] = [*tree.contracts] or [None]
+    free = {d.name for d in tree.functions if d.is_test}
+    runs = []
+    builds = {}
+    for c in contracts:
+        art = compile_source(src, path, contract=c.name if c else None,
+                           test_mode=True)
+        own = free if c is contracts[-1] else set()
+        if c is not None:
+            builds[c.name] = art
+            own = own | {d.name for d in c.functions if d.is_test}
+        runs += [(art, spec["name"], spec["expect_revert"]) for spec in art.abi["functions"]
+                 if spec["kind"] == "test" and spec["name"] in own]
+    return runs, builds
+
+
+def _test_verdict(res: CallResult, expect: str | None) -> str | None:
+    """None if the test passed, else why it failed."""
+    if expect is None:
+        return None if res.ok else str(res.error)
+    wanted = "a revert" if expect == "*" else f"a revert with {expect}"
+    if res.ok:
+        return f"expected {wanted}, but the test finished"
+    err = res.error
+    if not isinstance(err, RevertError):
+        return f"expected {wanted}, got {err}"
+    if expect not in ("*", err.error_name):
+        return f"expected {wanted}, got {err}"
+    return None
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from xinlian.execution.vm.local import LocalChain
 
@@ -158,22 +199,23 @@ def cmd_test(args: argparse.Namespace) -> int:
     for f in args.files:
         if f.endswith(".py"):
             continue
-        src = Path(f).read_text()
-        art = compile_source(src, f, test_mode=True)
-        for spec in art.abi["functions"]:
-            if spec["kind"] != "test":
-                continue
+        runs, builds = _test_runs(f)
+        for art, name, expect in runs:
             chain = LocalChain()
+            chain.world.test_artifacts = builds
             addr = bytes(19) + b"\x7e"
             chain.world.code[addr] = art
-            res = chain.engine.run_entry(chain.world, addr, "test", spec["name"], [],
+            res = chain.engine.run_entry(chain.world, addr, "test", name, [],
                                          bytes(19) + b"\x01")
-            if res.ok:
+            why = _test_verdict(res, expect)
+            owner = art.abi["contract"]
+            label = f"{f}::{owner}::{name}" if owner else f"{f}::{name}"
+            if why is None:
                 passed += 1
-                print(f"PASS {f}::{spec['name']} ({res.fuel_used} fuel)")
+                print(f"PASS {label} ({res.fuel_used} fuel)")
             else:
                 failures += 1
-                print(f"FAIL {f}::{spec['name']}: {res.error}")
+                print(f"FAIL {label}: {why}")
     if py_files:
         # a separate process: pytest installs signal handlers (faulthandler) that would
         # replace the ones wasmtime uses to turn traps into errors in this process
@@ -181,5 +223,7 @@ def cmd_test(args: argparse.Namespace) -> int:
                                  check=False).returncode
         print(f"pytest: {'passed' if py_code == 0 else f'failed (exit {py_code})'}")
     print(f"Qi tests: {passed} passed, {failures} failed")
+    if passed + failures == 0 and not py_files:
+        print("error: no tests ran", file=sys.stderr)
+        return 1
     return 0 if failures == 0 and py_code == 0 else 1
-

@@ -78,6 +78,7 @@ def build(prog: ir.Program, entries: dict[str, str]) -> dict[str, Any]:
     for name, fn in prog.functions.items():
         if name not in entries:
             continue
+        extra = {"expect_revert": fn.expect_revert} if fn.kind == "test" else {}
         fns.append({
             "name": name, "export": entries[name], "kind": fn.kind, "public": fn.public,
             "view": fn.view, "params": _params(fn.params), "returns": type_json(fn.ret),
@@ -86,6 +87,7 @@ def build(prog: ir.Program, entries: dict[str, str]) -> dict[str, Any]:
                        "declared": fn.declared_reads is not None
                        or fn.declared_writes is not None,
                        "external_calls": fn.external},
+            **extra,
         })
     return {
         "abi_version": ABI_VERSION,

@@ -246,6 +246,7 @@ class FnDecl:
     view: bool = False
     is_init: bool = False
     is_test: bool = False
+    expect_revert: str | None = None  # a test that must revert: an error name, or "*" (any)
     reads: list[str] | None = None  # declared state access; None = undeclared
     writes: list[str] | None = None
     every: int | None = None  # scheduled: run every N blocks

@@ -75,6 +75,8 @@ BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
 TEST_BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
     "set_caller": ([ADDRESS], UNIT),
     "set_block": ([U64], UNIT),
+    "set_time": ([U64], UNIT),
+    "deploy": ([STRING, BYTES], ADDRESS),
 }
 
 
@@ -252,8 +254,10 @@ class Checker:
                 "migrate" if d.name == "migrate" and self.contract else
                 "scheduled" if d.every is not None else "fn")
         fn = ir.Function(d.name, params, ret, [], d.span, public=d.public or d.is_init,
-                         view=d.view, kind=kind, every=d.every,
+                         view=d.view, kind=kind, every=d.every, expect_revert=d.expect_revert,
                          declared_reads=d.reads, declared_writes=d.writes)
+        if d.expect_revert not in (None, "*", "Error") and d.expect_revert not in self.errors:
+            self.err(E_UNKNOWN_NAME, f"unknown error `{d.expect_revert}`", d.span)
         if d.public and not self.contract:
             self.err(E_BAD_CONTEXT, "`pub` functions belong in a contract", d.span)
         exported = d.public or d.is_init or d.is_test or d.every is not None

@@ -37,6 +37,8 @@ from xinlian.lang.types import (
 
 HASH_ALGS = {"sm3": 0, "sha256": 1, "keccak256": 2}
 VERIFY_ALGS = {"sm2_verify": 0, "ed25519_verify": 1, "mldsa_verify": 2}
+# test-only context setters: the `which` argument of the `test_set` host function
+TEST_SETTERS = {"set_caller": 0, "set_block": 1, "set_time": 2}
 ENTRY_PREFIX = "q:"
 
 
@@ -631,8 +633,12 @@ class CodeGen(Emitter):
             self.cur.release(I32, ln)
             self.call(self.imports["hash"])
             self.call(self.helper("host_bytes"))
-        elif name in VERIFY_ALGS or name in ("set_caller", "set_block"):
-            which = VERIFY_ALGS[name] if name in VERIFY_ALGS else int(name != "set_caller")
+        elif name == "deploy":
+            self.buffer_args(self.encode_values(e.args))
+            self.call(self.imports["test_deploy"])
+            self.call(self.helper("host_bytes"))
+        elif name in VERIFY_ALGS or name in TEST_SETTERS:
+            which = VERIFY_ALGS[name] if name in VERIFY_ALGS else TEST_SETTERS[name]
             self.buffer_args(self.encode_values(e.args), which)
             self.call(self.imports["verify" if name in VERIFY_ALGS else "test_set"])
             if name == "set_caller":  # forget the cached caller

@@ -48,6 +48,7 @@ HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
     "async_call": ([I32, I32], []),
     "bubble": ([], []),
     "test_set": ([I32, I32, I32], []),
+    "test_deploy": ([I32, I32], [I32]),
 }
 
 

@@ -381,6 +381,7 @@ class Function:
     view: bool = False
     kind: str = "fn"  # fn, init, test, migrate, callback, scheduled
     every: int | None = None
+    expect_revert: str | None = None  # tests only: the error it must revert with, "*" any
     reads: set[str] = field(default_factory=set)  # state actually read (transitive)
     writes: set[str] = field(default_factory=set)
     declared_reads: list[str] | None = None

@@ -207,6 +207,11 @@ class Parser:
         params = self.params()
         ret = self.type_ref() if self.accept("->") else None
         fn = A.FnDecl(name, params, ret, None, span, public=public, view=view, is_test=is_test)
+        if is_test and self.tok.kind == "ident" and self.tok.text == "expect_revert":
+            self.advance()  # `expect_revert` or `expect_revert(ErrorName)`
+            fn.expect_revert = self.ident("an error name").text if self.accept("(") else "*"
+            if fn.expect_revert != "*":
+                self.expect(")")
         while self.at("reads", "writes", "every"):
             kw = self.advance().text
             if kw == "every":

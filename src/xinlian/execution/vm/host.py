@@ -31,7 +31,7 @@ from xinlian.lang.errors import (
     RevertError,
     TrapError,
 )
-from xinlian.lang.types import ADDRESS, BYTES, STRING, IntTy
+from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BYTES, STRING, IntTy
 
 if TYPE_CHECKING:
     from xinlian.execution.vm.engine import Engine, Loaded
@@ -57,6 +57,7 @@ FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
     "async_call": (350_000, 27, (1,)),
     "bubble": (350_000, 0, ()),
     "test_set": (350_000, 0, (2,)),
+    "test_deploy": (4_500_000, 27, (1,)),  # as a call: it runs the constructor
 }
 # per algorithm, on top of the schedule: a signature check; a hash's base and per byte
 VERIFY_FUEL = [7_500_000, 1_700_000, 1_800_000]  # SM2, Ed25519, ML-DSA-65
@@ -121,6 +122,8 @@ class World:
     admins: dict[bytes, bytes] = field(default_factory=dict)
     block_number: int = 0
     block_time: int = 0
+    # contracts a test may `deploy`, by name (set by `qi test` for the file under test)
+    test_artifacts: dict[str, Artifact] = field(default_factory=dict)
 
     def code_of(self, contract: bytes) -> Artifact:
         art = self.code.get(contract)
@@ -289,12 +292,12 @@ class HostApi:
         return -(self.give(caller, name.encode()) + 1)
 
     def nested(self, caller: wasmtime.Caller, f: Frame, target: bytes, method: str,
-               payload: bytes) -> bytes | EngineError:
+               payload: bytes, kind: str = "fn") -> bytes | EngineError:
         if f.depth + 1 >= MAX_CALL_DEPTH:
             return TrapError("cross-contract call depth limit reached")
         try:
             loaded = self.engine.load(f.world.code_of(target))
-            check_entry(loaded, method, "fn")
+            check_entry(loaded, method, kind)
             abi.decode_many(loaded.param_types[method], payload)
         except EngineError as exc:
             return exc
@@ -335,8 +338,36 @@ class HostApi:
         data = self.read(caller, p, n)
         if which == 0:
             f.caller = abi.decode(ADDRESS, data)
-        else:
+        elif which == 1:
             f.world.block_number = abi.decode(IntTy(64, False), data)
+        else:
+            f.world.block_time = abi.decode(IntTy(64, False), data)
+
+    def h_test_deploy(self, caller: wasmtime.Caller, p: int, n: int) -> int:
+        """`deploy(name, args)` in a test: install another contract of the file at a fresh
+        address (the test contract is its deployer) and run its constructor on `args`."""
+        f = self.top
+        if not f.test:
+            raise HostFault(EntryPointError("only a test can deploy contracts"))
+        try:
+            name, init = abi.decode_many([STRING, BYTES], self.read(caller, p, n))
+            art = f.world.test_artifacts.get(name)
+            if art is None:
+                raise ArgumentError(f"no contract `{name}` in the file under test")
+        except ArgumentError as exc:
+            raise HostFault(exc) from None
+        nonce = len(f.world.code).to_bytes(8, "big")
+        addr = hashes.sm3(b"qi-test-deploy" + f.contract + nonce)[:ADDRESS_LEN]
+        f.world.code[addr] = art
+        f.world.admins[addr] = f.contract
+        if any(spec["kind"] == "init" for spec in art.abi["functions"]):
+            result = self.nested(caller, f, addr, "init", init, kind="init")
+            if isinstance(result, EngineError):
+                del f.world.code[addr], f.world.admins[addr]
+                raise HostFault(result)
+        elif init:
+            raise HostFault(ArgumentError(f"`{name}` has no constructor but got arguments"))
+        return self.give(caller, addr)
 
 
 # --- wide integers --------------------------------------------------------------------------
