@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 
+from benchmarks import fuel, qi_memory
+from benchmarks.qi_memory import smallest_memory
 from benchmarks.report import best_of, emit
 from xinlian.execution.vm.local import LocalChain
 from xinlian.lang.compiler import compile_source
 
 OPS_PER_ITER = 5  # compare, xor, and, add, add (the loop counter add is not counted)
+MIX_OPS_PER_ITER = 7  # compare, mul, mod, xor, shl, shr, add (not the loop counter add)
 
 LOOP_SRC = """
 fn sq(x: u64) -> u64 { return x * x; }
@@ -116,22 +119,22 @@ def evm_run(n: int) -> tuple[int, float]:
     return int.from_bytes(comp.output, "big"), dt
 
 
+def py_int_mix(n: int) -> int:
+    acc = 7
+    for i in range(n):
+        acc = (((acc * 2654435761) % 1000000007) ^ (i << 3)) + (i >> 2)
+    return acc
+
+
+def mix(ch: LocalChain, addr: bytes, n: int) -> None:
+    ch.advance_block()
+    assert ch.call(addr, "int_mix", n).ok
+
+
 def spin(ch: LocalChain, addr: bytes, n: int) -> None:
     """One spin call in a block of its own (the block's fuel cap would refuse the 14th)."""
     ch.advance_block()
     assert ch.call(addr, "spin", n).ok
-
-
-def smallest_memory(ch: LocalChain, addr: bytes, method: str, arg: object) -> int:
-    """Bisect the memory limit (each linear memory and the GC heap) down to 4 KiB."""
-    lo, hi = 0, 64 << 20
-    while hi - lo > 4 << 10:
-        mid = (lo + hi) // 2
-        if ch.engine.call(ch.world, addr, method, [arg], bytes(20), memory=mid).ok:
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def main() -> None:
@@ -155,6 +158,18 @@ def main() -> None:
         emit("qi", f"int_loop_ops_per_s_O{level}", rates[level], "ops/s", iterations=n_qi,
              fuel=res.fuel_used)
     emit("qi", "O2_vs_O0_speedup_int_loop", rates[2] / rates[0], "x")
+    # the mixed loop of `benchmarks/fuel.py` (its plain code): checked mul, mod, xor,
+    # two shifts, checked add and the compare per iteration
+    n_mix = 10_000_000
+    mix_ch = LocalChain()
+    mix_addr = mix_ch.deploy(compile_source(fuel.SRC, "fuel.qi", opt_level=2))
+    assert mix_ch.call(mix_addr, "int_mix", 1000).value == py_int_mix(1000), \
+        "Qi and Python disagree"
+    res = mix_ch.call(mix_addr, "int_mix", n_mix)
+    assert res.ok, res.error
+    dt = best_of(5, lambda: mix(mix_ch, mix_addr, n_mix))
+    emit("qi", "int_mix_ops_per_s_O2", n_mix * MIX_OPS_PER_ITER / dt, "ops/s",
+         iterations=n_mix, fuel=res.fuel_used, ops="mul mod xor shl shr add compare")
     # small helper calls and a state variable read twice per iteration
     n_mixed = 1_000  # two state reads per iteration at -O0: 2e3 reads, 1e9 fuel
     mixed = {}
@@ -199,6 +214,7 @@ def main() -> None:
     emit("qi", "peak_memory_vs_state_read_digest_state", limit / input_bytes, "x",
          limit_bytes=limit, state_bytes=input_bytes,
          workload="reads a state list, builds and drops 4 small values per element")
+    qi_memory.main()
 
     body = "\n".join(f"""fn f{i}(a: u64, b: u64) -> u64 {{
     let mut s: u64 = a;

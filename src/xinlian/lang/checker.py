@@ -421,21 +421,35 @@ class Checker:
             if seq.ty != ERROR:
                 self.err(E_TYPE_MISMATCH, f"cannot iterate over `{seq.ty}`", s.iterable.span)
             return []
-        seq_var, idx, n = self.temp(seq.ty), self.temp(U32), self.temp(U32)
+        idx, n = self.temp(U32), self.temp(U32)
         self.scopes.append(_Scope({}))
         var = self.declare(s.var, seq.ty.elem, mutable=False)
         self.loop_depth += 1
         body = self.block(s.body)
         self.loop_depth -= 1
         self.scopes.pop()
-        seq_e = ir.Local(seq.ty, seq_var)
         idx_e = ir.Local(U32, idx)
-        get = ir.Let(var, args=[ir.Index(seq.ty.elem, args=[seq_e, idx_e], span=s.span)])
         cond = ir.Bin(BOOL, "<", args=[idx_e, ir.Local(U32, n)])
         step = ir.Set(idx, args=[ir.Bin(U32, "+wrap", args=[idx_e, ir.Const(U32, 1)])])
-        return [ir.Let(seq_var, args=[seq], span=s.span),
-                ir.Let(idx, args=[ir.Const(U32, 0)]),
-                ir.Let(n, args=[ir.Len(U32, args=[seq_e])]),
+        if isinstance(seq, ir.SLoad) and isinstance(seq.ty, ListTy):
+            # a stored list is streamed: its encoding is read once and each element
+            # decoded when the loop reaches it, so the whole list is never in memory
+            # decoded (the loop sees the list as it was when the loop started, as before)
+            raw, pos = self.temp(BYTES), self.temp(U32)
+            raw_e = ir.Local(BYTES, raw)
+            start: list[ir.Stmt] = [
+                ir.Let(raw, args=[ir.SLoad(BYTES, seq.state, raw=True, args=seq.args)],
+                       span=s.span),
+                ir.Let(pos, args=[ir.Const(U32, 0)]),
+                ir.Let(n, args=[ir.DecodeAt(U32, pos, args=[raw_e])])]
+            get = ir.Let(var, args=[ir.DecodeAt(seq.ty.elem, pos, args=[raw_e])])
+        else:
+            seq_var = self.temp(seq.ty)
+            seq_e = ir.Local(seq.ty, seq_var)
+            start = [ir.Let(seq_var, args=[seq], span=s.span),
+                     ir.Let(n, args=[ir.Len(U32, args=[seq_e])])]
+            get = ir.Let(var, args=[ir.Index(seq.ty.elem, args=[seq_e, idx_e], span=s.span)])
+        return [*start, ir.Let(idx, args=[ir.Const(U32, 0)]),
                 ir.Loop([get, *body], [step], args=[cond], span=s.span)]
 
     def s_Break(self, s: A.Break) -> list[ir.Stmt]:

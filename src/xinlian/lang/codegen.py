@@ -427,7 +427,7 @@ class CodeGen(Emitter):
     def e_SLoad(self, e: ir.SLoad) -> None:
         for a in e.args:
             self.expr(a)
-        self.call(self.typed_helper("load", e.state.ty, e.state))
+        self.call(self.typed_helper("load_raw" if e.raw else "load", e.state.ty, e.state))
 
     def e_Field(self, e: ir.Field) -> None:
         self.expr(e.args[0])
@@ -572,6 +572,15 @@ class CodeGen(Emitter):
         self.expr(e.args[0])
         self.mark(e)
         self.call(self.typed_helper("decode_all", e.ty))
+
+    def e_DecodeAt(self, e: ir.DecodeAt) -> None:
+        c = self.cur.code
+        pos = self.var_index(e.pos)
+        self.expr(e.args[0])
+        c.op(0x20, W.uleb(pos), 0xA7)  # local.get pos; i32.wrap_i64
+        self.mark(e)
+        self.call(self.typed_helper("decode_at", e.ty))
+        c.op(0xAD, 0x21, W.uleb(pos))  # i64.extend_i32_u; local.set pos
 
     def e_Pop(self, e: ir.Pop) -> None:
         self.expr(e.args[0])

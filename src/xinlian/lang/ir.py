@@ -9,7 +9,8 @@ passes can traverse every node without knowing each kind. `args` holds, per clas
                   ToString/MapLen/MapItems [operand]   UnwrapOr [optional, default]
                   Call/Host/NewStruct/NewList/NewArray/Encode [arguments or items]
                   SLoad [map keys]   Index/MapGet/MapHas/MapEntry [base, index or key]
-                  ExtCall [address, *arguments]   Decode [bytes]   Slice [bytes, start, end]
+                  ExtCall [address, *arguments]   Decode/DecodeAt [bytes]
+                  Slice [bytes, start, end]
                   Seq [] or [result] (its statements run first)
     statements:   Let/Set [value]   SStore [*keys, value]   FieldSet [object, value]
                   IndexSet [base, index, value]   Push [list, value]   MapSet [map, key, value]
@@ -109,6 +110,7 @@ class Host(Expr):
 @dataclass(eq=False, slots=True)
 class SLoad(Expr):
     state: StateVar
+    raw: bool = False  # the stored encoding as `bytes`, undecoded (a streamed loop's input)
 
 
 @dataclass(eq=False, slots=True)
@@ -195,6 +197,14 @@ class Encode(Expr):
 @dataclass(eq=False, slots=True)
 class Decode(Expr):
     pass
+
+
+@dataclass(eq=False, slots=True)
+class DecodeAt(Expr):
+    """One value decoded from the bytes at offset `pos` (a `u32` local), which it advances
+    past the value: a loop over a stored list decodes one element at a time."""
+
+    pos: Var
 
 
 @dataclass(eq=False, slots=True)

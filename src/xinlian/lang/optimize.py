@@ -232,7 +232,8 @@ def _replace_loads(e: ir.Expr, cache: dict[str, ir.Var], hoisted: list[ir.Stmt],
     if isinstance(e, ir.Seq):  # inlined arguments
         for inner in ir.walk_stmts(e.stmts):
             inner.args = [_replace_loads(a, cache, hoisted, counter) for a in inner.args]
-    if isinstance(e, ir.SLoad) and not e.args and isinstance(e.ty, IntTy | type(BOOL)):
+    if isinstance(e, ir.SLoad) and not e.args and not e.raw \
+            and isinstance(e.ty, IntTy | type(BOOL)):
         st = e.state
         var = cache.get(st.name)
         if var is None:

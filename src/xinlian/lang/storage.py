@@ -14,7 +14,8 @@ from xinlian.lang.types import (
 
 
 def storage_helper(cg: Emitter, kind: str, t: Ty, st: ir.StateVar) -> TypedHelper:
-    """`load`: (keys...) -> value; `store`: (keys..., value). Key = u32 slot + keys."""
+    """`load`: (keys...) -> value; `load_raw`: (keys...) -> the value's encoding (that of
+    the zero value if absent); `store`: (keys..., value). Key = u32 slot + keys."""
 
     key_types: list[Ty] = []
     vty: Ty = st.ty
@@ -39,7 +40,25 @@ def storage_helper(cg: Emitter, kind: str, t: Ty, st: ir.StateVar) -> TypedHelpe
         for i, k in enumerate(key_types):
             a(f"local.get {w}\nlocal.get {i}\ncall {cg.codec('enc', k)}")
         a(f"local.get {w}\ncall $w_finish\ni32.const 0\ncall $mem_write\nlocal.set {klen}")
-        if kind == "load":
+        if kind == "load_raw":
+            a(f"""i32.const 0
+                  local.get {klen}
+                  call @storage_read
+                  local.tee {vlen}
+                  i32.const 0
+                  i32.lt_s
+                  if ref_bytes
+                    call $w_new
+                    local.tee {w}
+                    call {cg.codec('zero', vty)}
+                    call {cg.codec('enc', vty)}
+                    local.get {w}
+                    call $w_finish
+                  else
+                    local.get {vlen}
+                    call $host_bytes
+                  end""")
+        elif kind == "load":
             assemble(c, f"""i32.const 0
                   local.get {klen}
                   call @storage_read
@@ -69,4 +88,5 @@ def storage_helper(cg: Emitter, kind: str, t: Ty, st: ir.StateVar) -> TypedHelpe
                   local.get {vlen}
                   call @storage_write""")
         return f
-    return params, ([cg.vt(vty)] if kind == "load" else []), gen
+    results = {"load": [cg.vt(vty)], "load_raw": [W.ref_null(cg.bytes_t)], "store": []}
+    return params, results[kind], gen

@@ -769,9 +769,21 @@ def typed_helper(cg: Emitter, kind: str, t: Ty, extra: ir.StateVar | None) -> Ty
               {panic_text(ir.PANIC_ENCODING)}
             end"""
         return [W.ref_null(cg.bytes_t)], [vt], lambda n: fn_from_text(cg, n, text, ("cursor",))
+    if kind == "decode_at":  # (bytes, offset) -> (value, offset after it)
+        text = f"""local.get 0
+            call $r_new
+            local.tee 2
+            local.get 1
+            struct.set cursor 1
+            local.get 2
+            call {cg.codec('dec', t)}
+            local.get 2
+            struct.get cursor 1"""
+        return ([W.ref_null(cg.bytes_t), W.I32], [vt, W.I32],
+                lambda n: fn_from_text(cg, n, text, ("cursor",)))
     if kind in ("get", "set", "push", "pop", "len"):
         return list_helper(cg, kind, t)
-    if kind in ("load", "store"):
+    if kind in ("load", "load_raw", "store"):
         assert extra is not None
         return storage_helper(cg, kind, t, extra)
     raise AssertionError(kind)
