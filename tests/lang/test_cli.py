@@ -182,3 +182,78 @@ def test_qi_test_fails_when_no_test_ran(tmp_path: Path,
     assert main(["qi", "test", str(f)]) == 1
     captured = capsys.readouterr()
     assert "0 passed, 0 failed" in captured.out and "no tests ran" in captured.err
+
+
+LIMITED = """contract Limited {
+    state limit: u64;
+    error TooBig(limit: u64, asked: u64);
+    init(l: u64) { if l > 1000 { revert TooBig(1000, l); } limit = l; }
+    pub fn take(x: u64, to: address) -> u64 { if x > limit { revert TooBig(limit, x); } return x; }
+}
+"""
+TO = "0x" + "00" * 19 + "01"
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> str:
+    f = tmp_path / "limited.qi"
+    f.write_text(LIMITED)
+    return str(f)
+
+
+def test_revert_is_shown_as_a_qi_value(limited: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["qi", "run", limited, "--init", "100", "--call", "take", "500", TO]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["name"] == "revert" and err["error"] == "TooBig"
+    assert err["message"].startswith("TooBig(limit: 100, asked: 500)")
+
+
+@pytest.mark.parametrize(("argv", "code", "text"), [
+    (["--call", "take", "abc", TO], 7502, "argument `x` of `take`: 'abc' is not a `u64`"),
+    (["--call", "take", "5", "zz"], 7502, "argument `to` of `take`"),
+    (["--call", "take", "5", "0x01"], 7502, "an address is 20 bytes, this is 1"),
+    (["--call", "take", "5"], 7502, "`take` takes 2 argument(s), got 1"),
+    (["--call", "nothing"], 7502, "no function `nothing`"),
+    (["--sender", "xyz", "--call", "take", "5", TO], 7502, "--sender 'xyz' is not an address"),
+    (["--sender", "0x0102", "--call", "take", "5", TO], 7502, "is not an address"),
+    (["--fuel", "0", "--call", "take", "5", TO], 7509, "--fuel 0 is outside"),
+    (["--fuel", "-5", "--call", "take", "5", TO], 7509, "--fuel -5 is outside"),
+])
+def test_bad_command_line_values_are_typed_errors(
+        limited: str, capsys: pytest.CaptureFixture[str], argv: list[str], code: int,
+        text: str) -> None:
+    assert main(["qi", "run", limited, "--init", "100", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error[{code} ") and text in err and "Traceback" not in err
+
+
+def test_sender_accepts_0x(limited: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for sender in ("0x" + "ab" * 20, "ab" * 20):
+        assert main(["qi", "run", limited, "--init", "100", "--sender", sender,
+                     "--call", "take", "5", TO]) == 0
+        assert json.loads(capsys.readouterr().out)["result"] == 5
+
+
+def test_constructor_revert_has_its_own_exit_code(
+        limited: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["qi", "run", limited, "--init", "5000", "--call", "take", "5", TO]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["stage"] == "init" and out["error"]["code"] == 7506
+    assert out["error"]["message"].startswith("TooBig(limit: 1000, asked: 5000)")
+
+
+def test_missing_file_is_a_typed_error(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["qi", "run", str(tmp_path / "none.qi"), "--call", "f"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read") and "Traceback" not in err
+
+
+def test_bad_upgrade_from_is_a_typed_error(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    v = tmp_path / "v.qi"
+    v.write_text("contract V { state a: u64; }\n")
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    assert main(["qi", "compile", str(v), "--upgrade-from", str(junk)]) == 2
+    assert capsys.readouterr().err.startswith("error[7502 bad_arguments]: --upgrade-from")

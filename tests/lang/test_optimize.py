@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +11,7 @@ from xinlian.execution.vm.local import LocalChain
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import checker, ir, optimize, parser
 from xinlian.lang.compiler import compile_source
+from xinlian.lang.errors import CompileError
 
 SRC = """
 fn sq(x: u64) -> u64 { return x * x; }
@@ -27,7 +29,6 @@ contract C {
     fn bump() -> u64 { total += 1; return total; }
     pub fn once() -> list<u64> { let v = sq(bump() + 1); return [v, total]; }
     pub view fn folded() -> u8 { return 200 + 55; }
-    pub view fn overflow_kept() -> u8 { return 200 + 56; }
 }
 """
 
@@ -50,11 +51,14 @@ def test_constant_folding_and_dead_code() -> None:
     assert "unused" in lowered(0).functions
 
 
-def test_overflowing_constants_are_not_folded() -> None:
+def test_overflowing_constants_are_compile_errors() -> None:
     ch = LocalChain()
     c = ch.deploy(compile_source(SRC, "o.qi", opt_level=2))
     assert ch.call(c, "folded").value == 255
-    assert "overflow" in ch.call(c, "overflow_kept").error.message  # type: ignore[union-attr]
+    bad = SRC.replace("200 + 55", "200 + 56")
+    with pytest.raises(CompileError) as info:
+        compile_source(bad, "o.qi")
+    assert [d.code for d in info.value.diagnostics] == [7216]
 
 
 def calls_in(fn: str, level: int) -> list[str]:

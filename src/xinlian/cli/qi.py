@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING, Any
 from xinlian.lang import abi, parser
 from xinlian.lang.ast import ContractDecl
 from xinlian.lang.compiler import Artifact, compile_source
-from xinlian.lang.errors import QiError, RevertError
-from xinlian.lang.types import ArrayTy, IntTy, ListTy, OptionalTy, StructTy, Ty
+from xinlian.lang.errors import (
+    ArgumentError,
+    CompileError,
+    EngineError,
+    FuelLimitError,
+    QiError,
+    RevertError,
+)
+from xinlian.lang.types import ADDRESS_LEN, ArrayTy, IntTy, ListTy, OptionalTy, StructTy, Ty
 
 if TYPE_CHECKING:
     from xinlian.execution.vm.engine import CallResult
@@ -48,14 +55,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     t.set_defaults(func=_reporting(cmd_test))
 
 
+# exit statuses of `xinlian qi run` (and of compile/test where they apply)
+EXIT_OK, EXIT_CALL_FAILED, EXIT_BAD_INPUT, EXIT_INIT_FAILED = 0, 1, 2, 3
+
+
 def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Run a subcommand; a Qi error (bad program, bad module) is printed, exit status 2."""
+    """Run a subcommand; a bad program, bad module, bad argument value or unreadable file
+    is printed as a typed error (never a traceback), exit status 2."""
     def run(args: argparse.Namespace) -> int:
         try:
             return cmd(args)
-        except QiError as exc:
+        except CompileError as exc:
             print(str(exc), file=sys.stderr)
-            return 2
+        except QiError as exc:
+            print(f"error[{exc.code} {exc.name}]: {exc}", file=sys.stderr)
+        except OSError as exc:
+            print(f"error: cannot read {exc.filename or 'file'}: {exc.strerror or exc}",
+                  file=sys.stderr)
+        return EXIT_BAD_INPUT
     return run
 
 
@@ -70,7 +87,11 @@ def _compile(args: argparse.Namespace, test_mode: bool = False) -> Artifact:
     path = Path(args.file)
     old = None
     if getattr(args, "upgrade_from", None):
-        old = json.loads(Path(args.upgrade_from).read_text())["storage"]
+        try:
+            old = json.loads(Path(args.upgrade_from).read_text())["storage"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ArgumentError(f"--upgrade-from {args.upgrade_from} is not an ABI JSON "
+                                f"with a `storage` section ({exc})") from exc
     return compile_source(path.read_text(), str(path), args.opt, args.contract,
                           test_mode=test_mode, old_layout=old)
 
@@ -94,7 +115,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def from_json(t: Ty, v: Any) -> Any:
     """CLI JSON to the Python value the ABI expects (bytes and addresses as hex)."""
     if t.name() in ("bytes", "address") and isinstance(v, str):
-        return bytes.fromhex(v.removeprefix("0x"))
+        raw = bytes.fromhex(v.removeprefix("0x"))
+        if t.name() == "address" and len(raw) != ADDRESS_LEN:
+            raise ValueError(f"an address is {ADDRESS_LEN} bytes, this is {len(raw)}")
+        return raw
     if isinstance(t, IntTy) and isinstance(v, str):
         return int(v, 0)
     if isinstance(t, ListTy | ArrayTy) and isinstance(v, list):
@@ -119,30 +143,55 @@ def to_json(v: Any) -> Any:
 def _parse_args(art: Artifact, fn: str, raw: list[str]) -> list[Any]:
     spec = next((f for f in art.abi["functions"] if f["name"] == fn), None)
     if spec is None:
-        raise SystemExit(f"error: no function `{fn}`")
-    types = [abi.type_from_json(p["type"]) for p in spec["params"]]
-    if len(types) != len(raw):
-        raise SystemExit(f"error: `{fn}` takes {len(types)} argument(s), got {len(raw)}")
+        raise ArgumentError(f"no function `{fn}`")
+    params = [(p["name"], abi.type_from_json(p["type"])) for p in spec["params"]]
+    if len(params) != len(raw):
+        raise ArgumentError(f"`{fn}` takes {len(params)} argument(s), got {len(raw)}")
     out = []
-    for t, r in zip(types, raw, strict=True):
+    for (name, t), r in zip(params, raw, strict=True):
         try:
             v = json.loads(r)
         except json.JSONDecodeError:
             v = r  # bare words are strings
-        out.append(from_json(t, v))
+        try:
+            out.append(from_json(t, v))
+        except (ValueError, TypeError) as exc:
+            raise ArgumentError(f"argument `{name}` of `{fn}`: {r!r} is not a `{t}` "
+                                f"({exc})") from exc
     return out
 
 
+def parse_address(text: str) -> bytes:
+    """An address given on the command line: 40 hex digits, with or without `0x`."""
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x").removeprefix("0X"))
+    except ValueError:
+        raw = b""
+    if len(raw) != ADDRESS_LEN:
+        raise ArgumentError(f"--sender {text!r} is not an address (40 hex digits, "
+                            "optionally after 0x)")
+    return raw
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from xinlian.execution.vm.engine import MAX_TX_FUEL
     from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
 
+    sender = parse_address(args.sender) if args.sender is not None else DEFAULT_SENDER
+    if args.fuel is not None and not 1 <= args.fuel <= MAX_TX_FUEL:
+        raise FuelLimitError(f"--fuel {args.fuel} is outside 1..{MAX_TX_FUEL}")
     art = _compile(args)
     chain = LocalChain()
-    sender = bytes.fromhex(args.sender) if args.sender else DEFAULT_SENDER
     init = _parse_args(art, "init", args.init) if args.init else []
-    addr = chain.deploy(art, *init, sender=sender)
     fn, *raw = args.call
-    res = chain.call(addr, fn, *_parse_args(art, fn, raw), sender=sender, fuel=args.fuel)
+    call_args = _parse_args(art, fn, raw)
+    try:
+        addr = chain.deploy(art, *init, sender=sender)
+    except EngineError as exc:  # the constructor failed: nothing was deployed
+        print(json.dumps({"stage": "init", "error": exc.to_dict()}, indent=2,
+                         ensure_ascii=False))
+        return EXIT_INIT_FAILED
+    res = chain.call(addr, fn, *call_args, sender=sender, fuel=args.fuel)
     report: dict[str, Any] = {"fuel_used": res.fuel_used}
     if res.ok:
         report["result"] = to_json(res.value)
@@ -151,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         assert res.error is not None
         report["error"] = res.error.to_dict()
     print(json.dumps(report, indent=2, ensure_ascii=False))
-    return 0 if res.ok else 1
+    return EXIT_OK if res.ok else EXIT_CALL_FAILED
 
 
 def _test_runs(path: str) -> tuple[list[tuple[Artifact, str, str | None]], dict[str, Artifact]]:

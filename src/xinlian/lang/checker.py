@@ -18,7 +18,9 @@ from xinlian.lang.errors import (
     E_ARITY,
     E_BAD_CONTEXT,
     E_CALLBACK,
+    E_CONST_FAULT,
     E_DUPLICATE,
+    E_FREE_STATE,
     E_IMMUTABLE,
     E_LITERAL_RANGE,
     E_MISSING_RETURN,
@@ -30,6 +32,7 @@ from xinlian.lang.errors import (
     E_UNKNOWN_MEMBER,
     E_UNKNOWN_NAME,
     E_UNKNOWN_TYPE,
+    E_UNREACHABLE,
     E_VIEW_WRITES,
     CompileError,
     Diagnostic,
@@ -37,6 +40,7 @@ from xinlian.lang.errors import (
 )
 from xinlian.lang.types import (
     ADDRESS,
+    ADDRESS_LEN,
     BOOL,
     BYTES,
     INT_TYPES,
@@ -78,6 +82,39 @@ TEST_BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
     "set_time": ([U64], UNIT),
     "deploy": ([STRING, BYTES], ADDRESS),
 }
+
+
+def _first(spans: list[Span]) -> Span | None:
+    """The earliest of some source positions."""
+    return min(spans, key=lambda sp: (sp.line, sp.col), default=None)
+
+
+def _fold(op: str, a: int, b: int) -> int | None:
+    """`a op b` on integers as Qi computes it (division truncates toward zero, `%` has the
+    sign of the dividend); None for division by zero or an operator not folded here."""
+    if op in "/%" and b == 0:
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op in "/%":
+        q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+        return q if op == "/" else a - b * q
+    return None
+
+
+def _leaves(body: list[ir.Stmt]) -> bool:
+    """The block always leaves at its last statement (loops are not looked into: code
+    after `while true {}` is accepted as written)."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ir.Return | ir.Revert | ir.Panic | ir.Break | ir.Continue):
+        return True
+    return isinstance(last, ir.If) and _leaves(last.body) and _leaves(last.orelse)
 
 
 def untyped(e: A.Expr) -> bool:
@@ -175,6 +212,11 @@ class Checker:
     def pick_contract(self, name: str | None) -> A.ContractDecl | None:
         if not self.prog.contracts:
             return None
+        seen: set[str] = set()
+        for c in self.prog.contracts:
+            if c.name in seen:
+                self.err(E_DUPLICATE, f"contract `{c.name}` is defined twice", c.span)
+            seen.add(c.name)
         if name is None:
             return self.prog.contracts[-1]
         for c in self.prog.contracts:
@@ -276,6 +318,8 @@ class Checker:
         self.scopes = [_Scope({v.name: v for v in params})]
         self.loop_depth = 0
         fn.body = self.block(d.body or [])
+        if self.contract is None or d not in self.contract.functions:
+            self.free_function_state(fn)
         if ret != UNIT and not self.terminates(fn.body):
             self.err(E_MISSING_RETURN, f"function `{d.name}` must return a `{ret}` on every "
                      "path", d.span)
@@ -296,11 +340,29 @@ class Checker:
                     and not any(isinstance(s, ir.Break) for s in ir.walk_stmts(last.body)))
         return False
 
+    def free_function_state(self, fn: ir.Function) -> None:
+        """A function outside the contract has no storage of its own: reading or writing
+        contract state there is an error at the first use (E7218)."""
+        uses = [s.span for s in ir.walk_stmts(fn.body) if isinstance(s, ir.SStore)]
+        uses += [e.span for s in ir.walk_stmts(fn.body) for a in s.args
+                 for e in ir.walk_exprs(a) if isinstance(e, ir.SLoad)]
+        first = _first([u for u in uses if u is not None])
+        if first is not None:
+            self.err(E_FREE_STATE, f"free function `{fn.name}` uses contract state; "
+                     "declare it inside the contract", first)
+
     def check_callbacks_and_schedules(self, functions: dict[str, ir.Function]) -> None:
         for fn in functions.values():
             for s in ir.walk_stmts(fn.body):
                 if isinstance(s, ir.Async) and s.callback in functions:
                     functions[s.callback].kind = "callback"
+        for fn in functions.values():
+            if fn.kind == "callback" and fn.public:
+                self.err(E_CALLBACK, f"callback `{fn.name}` is started by the engine alone "
+                         "and cannot be `pub`", fn.span)
+            if fn.kind == "scheduled" and fn.public:
+                self.err(E_SCHEDULE, f"scheduled function `{fn.name}` is started by the engine "
+                         "alone and cannot be `pub`", fn.span)
             if fn.kind == "scheduled" and (fn.params or (fn.every or 0) < 1):
                 self.err(E_SCHEDULE, "a scheduled function takes no parameters and runs every "
                          "1 or more blocks", fn.span)
@@ -320,11 +382,18 @@ class Checker:
                     fn.writes |= c.writes
                     fn.external = fn.external or c.external
                     changed = changed or before != (len(fn.reads), len(fn.writes), fn.external)
+        effectful = {n for n, fn in functions.items() if fn.writes or any(
+            isinstance(s, ir.Emit | ir.Async) for s in ir.walk_stmts(fn.body))}
+        while True:
+            more = {n for n, fn in functions.items() if fn.calls & effectful} - effectful
+            if not more:
+                break
+            effectful |= more
         for fn in functions.values():
-            if fn.view and (fn.writes or any(isinstance(s, ir.Emit | ir.Async)
-                                             for s in ir.walk_stmts(fn.body))):
+            if fn.view and fn.name in effectful:
                 self.err(E_VIEW_WRITES, f"view function `{fn.name}` changes state "
-                         f"({', '.join(sorted(fn.writes)) or 'emits or calls'})", fn.span)
+                         f"({', '.join(sorted(fn.writes)) or 'emits or calls'})",
+                         self.first_effect(fn, effectful) or fn.span)
             if fn.declared_reads is not None or fn.declared_writes is not None:
                 dw = set(fn.declared_writes or [])
                 dr = set(fn.declared_reads or []) | dw
@@ -336,6 +405,16 @@ class Checker:
                 if fn.external:
                     self.err(E_ACCESS, f"function `{fn.name}` declares its state access but "
                              "calls another contract", fn.span)
+
+    @staticmethod
+    def first_effect(fn: ir.Function, effectful: set[str]) -> Span | None:
+        """Where `fn` first writes state, emits, makes an async call or calls a function
+        that does: the place E7211 points at."""
+        spans = [s.span for s in ir.walk_stmts(fn.body)
+                 if isinstance(s, ir.SStore | ir.Emit | ir.Async)]
+        spans += [e.span for s in ir.walk_stmts(fn.body) for a in s.args
+                  for e in ir.walk_exprs(a) if isinstance(e, ir.Call) and e.fn in effectful]
+        return _first([sp for sp in spans if sp is not None])
 
     # --- scopes ---------------------------------------------------------------------------
     def lookup(self, name: str) -> ir.Var | None:
@@ -354,10 +433,19 @@ class Checker:
         return ir.Var(f"$t{self.tmp_counter}", ty)
 
     def block(self, stmts: list[A.Stmt]) -> list[ir.Stmt]:
+        """The statements of a block; one after a statement that always leaves the block
+        (`return`, `revert`, `break`, `continue`, an `if` whose branches all leave) is
+        E7217 and is checked but not compiled."""
         self.scopes.append(_Scope({}))
         out: list[ir.Stmt] = []
+        done = False
         for s in stmts:
+            if done:
+                self.err(E_UNREACHABLE, "unreachable statement", s.span)
+                self.stmt(s)
+                break
             out.extend(self.stmt(s))
+            done = _leaves(out)
         self.scopes.pop()
         return out
 
@@ -899,7 +987,24 @@ class Checker:
         if op in "&|^" and t.big:
             self.err(E_TYPE_MISMATCH, f"bitwise `{op}` is defined for up to 64-bit integers",
                      span)
+        if (op in ("+", "-", "*", "/", "%") and isinstance(a, ir.Const)
+                and isinstance(b, ir.Const) and isinstance(a.value, int)
+                and isinstance(b.value, int)):
+            return self.fold(op, t, a.value, b.value, span)
         return ir.Bin(t, op, args=[a, b], span=span)
+
+    def fold(self, op: str, t: IntTy, a: int, b: int, span: Span) -> ir.Expr:
+        """A constant expression is computed here, so a fault it would have at run time
+        (overflow, division by zero) is a compile error instead (E7216)."""
+        v = _fold(op, a, b)
+        if v is None:
+            self.err(E_CONST_FAULT, f"constant expression `{a} {op} {b}` divides by zero", span)
+            return ir.Const(ERROR, 0, span=span)
+        if not t.min <= v <= t.max:
+            self.err(E_CONST_FAULT, f"constant expression `{a} {op} {b}` = {v} overflows "
+                     f"`{t}` ({t.min}..{t.max})", span)
+            return ir.Const(ERROR, 0, span=span)
+        return ir.Const(t, v, span=span)
 
     def e_Cast(self, e: A.Cast, want: Ty | None) -> ir.Expr:
         to = self.resolve(e.to)
@@ -917,6 +1022,11 @@ class Checker:
             return ir.Const(ERROR, 0)
         if v.ty == to:
             return v
+        if (to == ADDRESS and isinstance(v, ir.Const) and isinstance(v.value, bytes)
+                and len(v.value) != ADDRESS_LEN):
+            self.err(E_LITERAL_RANGE, f"an address is {ADDRESS_LEN} bytes; this literal has "
+                     f"{len(v.value)}", v.span or span)
+            return ir.Const(ERROR, 0)
         if isinstance(v, ir.Const) and isinstance(to, IntTy) and isinstance(v.value, int):
             if not to.min <= v.value <= to.max:
                 self.err(E_LITERAL_RANGE, f"{v.value} does not fit in `{to}`", span)

@@ -91,6 +91,9 @@ E_ACCESS = 7212  # state used outside the function's declared reads/writes
 E_RECURSIVE_TYPE = 7213  # a struct contains itself
 E_NOT_CALLABLE = 7214  # call of something that is not a function
 E_UNKNOWN_MEMBER = 7215  # no such field or method
+E_CONST_FAULT = 7216  # a constant expression overflows its type or divides by zero
+E_UNREACHABLE = 7217  # statement after `return`, `revert`, `break` or `continue`
+E_FREE_STATE = 7218  # a free function (outside any contract) uses contract state
 E_LAYOUT = 7301  # upgrade breaks the old storage layout
 E_CALLBACK = 7302  # async callback has the wrong signature
 E_SCHEDULE = 7303  # scheduled function has parameters or a bad period
@@ -156,9 +159,16 @@ class RevertError(EngineError):
 
     def __init__(self, error_name: str, args: list[object], trace: list[str] | None = None,
                  message: str = "") -> None:
+        """`message` is the error as Qi writes it (`TooBig(limit: 100)`, see `lang.show`);
+        without it the arguments are shown by position."""
         self.error_name = error_name
         self.args_ = args
-        super().__init__(message or f"{error_name}{tuple(args)!r}", trace)
+        super().__init__(message or f"{error_name}({', '.join(map(str, args))})", trace)
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        out["error"] = self.error_name
+        return out
 
 
 class StackOverflowError(EngineError):

@@ -9,8 +9,10 @@ again on the deployed ABI when an upgrade is applied.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from xinlian.errors import XinlianError
 from xinlian.lang import abi, checker, ir
 from xinlian.lang import ast as A
 from xinlian.lang.errors import E_LAYOUT, E_UNKNOWN_NAME, CompileError, Diagnostic
@@ -43,8 +45,16 @@ def layout_conflicts(old: list[dict[str, Any]],
                         "state variables first, in order"))
         elif cur["type"] != entry["type"]:
             out.append((slot, f"state variable `{name}` changed type from "
-                        f"{entry['type']} to {cur['type']}"))
+                        f"`{_qi_type(entry['type'])}` to `{_qi_type(cur['type'])}`"))
     return out
+
+
+def _qi_type(j: Any) -> str:
+    """An ABI type as Qi source spells it (`map<address, u256>`), for messages."""
+    try:
+        return str(abi.type_from_json(j))
+    except (KeyError, TypeError, ValueError, XinlianError):
+        return json.dumps(j)
 
 
 def check_compatible(old: list[dict[str, Any]], new: ir.Program, source: str,

@@ -19,7 +19,7 @@ from xinlian.crypto.keys import AlgId, PublicKey, Signature
 from xinlian.crypto.signing import verify as verify_signature
 from xinlian.errors import XinlianError
 from xinlian.execution.vm.state import MemoryState
-from xinlian.lang import abi
+from xinlian.lang import abi, show
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.emitter import HOST_IMPORTS
 from xinlian.lang.errors import (
@@ -250,11 +250,15 @@ class HostApi:
         f = self.top
         data = self.read(caller, p, n)
         if error_id == 0xFFFFFFFF or error_id == -1:
-            f.failure = RevertError("Error", [abi.decode(STRING, data)])
+            reason = abi.decode(STRING, data)
+            f.failure = RevertError("Error", [reason],
+                                    message=show.error("Error", [("reason", STRING)], [reason]))
             return
         spec = f.loaded.artifact.abi["errors"][error_id]
-        types = [abi.type_from_json(x["type"]) for x in spec["params"]]
-        f.failure = RevertError(spec["name"], abi.decode_many(types, data))
+        params = [(x["name"], abi.type_from_json(x["type"])) for x in spec["params"]]
+        values = abi.decode_many([t for _, t in params], data)
+        f.failure = RevertError(spec["name"], values,
+                                message=show.error(spec["name"], params, values))
 
     def h_context(self, caller: wasmtime.Caller, which: int) -> int:
         f = self.top
