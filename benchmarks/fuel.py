@@ -34,6 +34,7 @@ contract Fuel {
     state cells: map<u64, bytes>;
     state words: map<u64, u64>;
     event Note(indexed n: u64, data: bytes);
+    error Stop(at: u64);
 
     pub view fn int_mix(n: u64) -> u64 {
         let mut acc: u64 = 7;
@@ -128,6 +129,16 @@ contract Fuel {
         for i in 0..n { t += Peer(peer).nothing(); }
         return t;
     }
+    pub view fn try_loop(n: u64) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { try { t += 1; } catch { } }
+        return t;
+    }
+    pub view fn catch_loop(n: u64) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { try { revert Stop(i); } catch Stop(at) { t += at; } }
+        return t;
+    }
     pub view fn nothing() -> u64 { return 1; }
 }
 """
@@ -166,6 +177,9 @@ def kinds(peer: bytes) -> list[Kind]:
         Kind("memory_grow_32B", "grow_loop", [small]),
         Kind("memory_grow_64KiB", "grow_loop", [large]),
         Kind("external_call", "call_loop", [peer], "call"),
+        Kind("try_block", "try_loop", [], "try", per_iter=2),  # enter, leave
+        # enter, revert, catch (rolls back), the caught arguments: four host calls
+        Kind("try_catch_revert", "catch_loop", []),
     ]
     for alg, sig in (("sm2", sigs[AlgId.SM2]), ("ed25519", sigs[AlgId.ED25519]),
                      ("mldsa65", sigs[AlgId.ML_DSA_65])):
@@ -200,11 +214,15 @@ def main() -> None:
     ap.add_argument("--ms", type=float, default=10.0, help="target duration of one run")
     ap.add_argument("--calibrate", action="store_true",
                     help="print the host fuel the measured times imply")
+    ap.add_argument("--only", nargs="*", default=None, metavar="KIND",
+                    help="measure only these kinds (plain code is always measured)")
     opts = ap.parse_args()
     ch = LocalChain()
     art = compile_source(SRC, "fuel.qi")
     addr, peer = ch.deploy(art), ch.deploy(art)
     todo = kinds(peer)
+    if opts.only is not None:
+        todo = [k for i, k in enumerate(todo) if i == 0 or k.name in opts.only]
     # values for the reads: keys below 64 hold 32 bytes, keys from 64 up 64 KiB
     assert ch.call(addr, "fill", 64, 4, b"\x5a" * SMALL, b"\x5a" * LARGE).ok
     # the call itself (n = 0) is measured and subtracted; each run is sized to about
@@ -270,6 +288,8 @@ def calibrate(todo: list[Kind], iters: dict[str, int], fuel: dict[str, int],
              host=k.host, bytes_per_call=k.size, charged_now=round(charged))
     by_name = {k.name: k for k in todo}
     for pre in ("sm3", "sha256", "keccak256", "emit", "storage_write", "storage_read"):
+        if f"{pre}_32B" not in by_name or f"{pre}_64KiB" not in by_name:
+            continue  # left out with --only
         lo, hi = by_name[f"{pre}_32B"], by_name[f"{pre}_64KiB"]
         per_byte = (per_call[hi.name] - per_call[lo.name]) / (hi.size - lo.size)
         emit("fuel", f"calibrated_{pre}", per_call[lo.name] - per_byte * lo.size, "fuel",

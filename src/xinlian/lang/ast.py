@@ -219,6 +219,26 @@ class Try(Stmt):
 
 
 @dataclass
+class Catch:
+    """One `catch` clause of a `try` block: `catch E(a, b) { }` (error `E`, its arguments
+    bound by position), `catch E { }`, or `catch e { }` (any error; `e` is its name). Which
+    of the last two it is depends on whether the name is a declared error."""
+
+    span: Span
+    name: str | None
+    binds: list[str] | None  # None: no parenthesised list
+    body: list[Stmt]
+
+
+@dataclass
+class TryBlock(Stmt):
+    """`try { ... } catch ... { ... }`: run a block, handling errors raised inside it."""
+
+    body: list[Stmt]
+    catches: list[Catch]
+
+
+@dataclass
 class AsyncCall(Stmt):
     """`async Iface(addr).method(args) then callback;`."""
 

@@ -334,6 +334,8 @@ class Checker:
             return True
         if isinstance(last, ir.If | ir.Try):
             return self.terminates(last.body) and self.terminates(last.orelse)
+        if isinstance(last, ir.TryBlock):  # an error no clause takes goes on up
+            return all(self.terminates(b) for b in last.blocks())
         if isinstance(last, ir.Loop):  # `while true` without break
             cond = last.args[0]
             return (isinstance(cond, ir.Const) and cond.value is True
@@ -614,6 +616,41 @@ class Checker:
         handler = self.block(s.handler)
         self.scopes.pop()
         return [ir.Try(var, err_var, body, handler, args=[call], span=s.span)]
+
+    def s_TryBlock(self, s: A.TryBlock) -> list[ir.Stmt]:
+        body = self.block(s.body)
+        catches: list[ir.Catch] = []
+        for c in s.catches:
+            if catches and catches[-1].error == ir.CATCH_ANY:
+                self.err(E_UNREACHABLE, "unreachable `catch`: the one before takes every "
+                         "error", c.span)
+            self.scopes.append(_Scope({}))
+            catches.append(self.catch_clause(c))
+            self.scopes.pop()
+        return [ir.TryBlock(body, catches, span=s.span)]
+
+    def catch_clause(self, c: A.Catch) -> ir.Catch:
+        """`catch E(a, b)` binds E's arguments by position with E's declared types;
+        `catch Error(reason)` is `require`'s error; any other name catches every error."""
+        entry = self.errors.get(c.name) if c.name else None
+        if entry is None and c.name == "Error":
+            entry = (-1, ir.Signature("Error", [("reason", STRING, False)]))
+        if entry is None:
+            if c.binds is not None:
+                self.err(E_UNKNOWN_NAME, f"unknown error `{c.name}`", c.span)
+            var = self.declare(c.name, STRING, False) if c.name else None
+            return ir.Catch(ir.CATCH_ANY, [], var, self.block(c.body))
+        idx, sig = entry
+        binds: list[ir.Var] = []
+        if c.binds is not None:
+            if len(c.binds) != len(sig.params):
+                self.err(E_ARITY, f"error `{sig.name}` has {len(sig.params)} argument(s), "
+                         f"the `catch` binds {len(c.binds)}", c.span)
+            for (_, ty, _), b in zip(sig.params, c.binds, strict=False):
+                binds.append(self.temp(ty) if b == "_" else self.declare(b, ty, False))
+            if len(binds) != len(sig.params):
+                binds = []
+        return ir.Catch(idx, binds, None, self.block(c.body))
 
     def s_AsyncCall(self, s: A.AsyncCall) -> list[ir.Stmt]:
         call = self.expr(s.call, None, allow_unit=True)

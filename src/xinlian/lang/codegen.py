@@ -20,7 +20,18 @@ from typing import Any
 
 from xinlian.lang import arith, ir, wasm_helpers
 from xinlian.lang import wasm as W
-from xinlian.lang.emitter import BLOCK_VOID, I32, Emitter, FnBuilder
+from xinlian.lang.emitter import (
+    BLOCK_VOID,
+    I32,
+    TRY_ARGS,
+    TRY_CATCH,
+    TRY_ENTER,
+    TRY_LEAVE,
+    TRY_NAME,
+    TRY_RETHROW,
+    Emitter,
+    FnBuilder,
+)
 from xinlian.lang.errors import Span
 from xinlian.lang.types import (
     ADDRESS,
@@ -259,7 +270,85 @@ class CodeGen(Emitter):
 
     def s_Revert(self, s: ir.Revert) -> None:
         self.log_call(s.args, s.error, "revert")
-        self.cur.code.op(0x00)
+        self.throw()
+
+    def throw(self) -> None:
+        """Raise the error the host has just recorded."""
+        self.cur.code.op(0x08, W.uleb(self.error_tag))
+
+    def try_op(self, op: int, token: int | None = None) -> None:
+        """Call the `try` host import (pushes its i32 result)."""
+        c = self.cur.code
+        c.i32(op)
+        if token is None:
+            c.i32(0)
+        else:
+            c.op(0x20, W.uleb(token))
+        self.call(self.imports["try"])
+
+    def s_TryBlock(self, s: ir.TryBlock) -> None:
+        """block $done { block $caught { try_table (catch $error $caught) { body }
+        leave; br $done } handlers }: the host rolls back to the token's savepoint."""
+        c = self.cur.code
+        labels = self.cur.labels
+        token = self.cur.scratch(I32)
+        self.try_op(TRY_ENTER)
+        c.op(0x21, W.uleb(token))
+        c.op(0x02, BLOCK_VOID)
+        labels.append("try")
+        c.op(0x02, BLOCK_VOID)
+        labels.append("try")
+        c.op(0x1F, BLOCK_VOID, W.uleb(1), 0x00, W.uleb(self.error_tag), W.uleb(0))
+        labels.append("try")
+        self.stmts(s.body)
+        c.op(0x0B)
+        labels.pop()
+        self.try_op(TRY_LEAVE, token)
+        c.op(0x1A, 0x0C, W.uleb(1))  # drop; br $done
+        c.op(0x0B)
+        labels.pop()
+        code = self.cur.scratch(I32)
+        self.try_op(TRY_CATCH, token)
+        c.op(0x21, W.uleb(code))
+        self.cur.release(I32, token)
+        for clause in s.catches:
+            if clause.error != ir.CATCH_ANY:
+                c.op(0x20, W.uleb(code))
+                c.i32(clause.error)
+                c.op(0x46, 0x04, BLOCK_VOID)  # i32.eq; if
+                labels.append("if")
+                self.bind_error_args(clause)
+            elif clause.name_var is not None:
+                self.try_op(TRY_NAME)
+                self.call(self.helper("host_bytes"))
+                c.op(0x21, W.uleb(self.var_index(clause.name_var)))
+            self.stmts(clause.body)
+            c.op(0x0C, W.uleb(self.cur.depth("try")))  # br $done
+            if clause.error != ir.CATCH_ANY:
+                c.op(0x0B)
+                labels.pop()
+        self.cur.release(I32, code)
+        if not any(cl.error == ir.CATCH_ANY for cl in s.catches):
+            self.try_op(TRY_RETHROW)
+            c.op(0x1A)
+            self.throw()
+        c.op(0x0B)
+        labels.pop()
+
+    def bind_error_args(self, clause: ir.Catch) -> None:
+        """Decode the caught error's arguments into the clause's variables."""
+        if not clause.binds:
+            return
+        c = self.cur.code
+        cursor = self.cur.scratch(W.ref_null(self.cursor_t))
+        self.try_op(TRY_ARGS)
+        self.call(self.helper("host_reader"))
+        c.op(0x21, W.uleb(cursor))
+        for v in clause.binds:
+            c.op(0x20, W.uleb(cursor))
+            self.call(self.codec("dec", v.ty))
+            c.op(0x21, W.uleb(self.var_index(v)))
+        self.cur.release(W.ref_null(self.cursor_t), cursor)
 
     def log_call(self, values: list[ir.Expr], index: int, host: str) -> None:
         """Call the `emit` or `revert` host import with `index` and the encoded values."""
@@ -519,7 +608,8 @@ class CodeGen(Emitter):
         c.op(0x48)  # i32.lt_s
         c.op(0x04, BLOCK_VOID)
         self.call(self.imports["bubble"])
-        c.op(0x00, 0x0B)
+        self.throw()
+        c.op(0x0B)
         if e.ty != UNIT:
             c.op(0x20, W.uleb(st))
             self.decode_ret(e.ty)

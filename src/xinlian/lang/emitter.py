@@ -4,7 +4,9 @@ registry. `CodeGen` (in `codegen`) implements it for IR; the helper generators (
 below the code generator instead of importing it back.
 
 Runtime faults set the `$panic` global to a code from `ir.PANIC_*` and execute
-`unreachable`; the engine reads the global to name the fault.
+`unreachable`; the engine reads the global to name the fault. Reverts (and failures of
+contracts called synchronously) are recorded by the host, then thrown as the `error_tag`
+exception, which `try` blocks catch (`TRY_*` host operations).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from xinlian.lang.types import (
 )
 
 BLOCK_VOID = 0x40
+# operations of the `try` host import: (op, token) -> i32
+TRY_ENTER, TRY_LEAVE, TRY_CATCH, TRY_ARGS, TRY_NAME, TRY_RETHROW = range(6)
 # host imports: name -> (params, results)
 I32, I64 = W.I32, W.I64
 HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
@@ -47,6 +51,7 @@ HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
     "call": ([I32, I32], [I32]),
     "async_call": ([I32, I32], []),
     "bubble": ([], []),
+    "try": ([I32, I32], [I32]),
     "test_set": ([I32, I32, I32], []),
     "test_deploy": ([I32, I32], [I32]),
 }
@@ -103,6 +108,9 @@ class Emitter(ABC):
         self.tags_t = self.m.add_gc_type(W.array_type(W.field_type(I32, True)), "tags")
         self.imports = {n: self.m.add_import("qi", n, p, r) for n, (p, r) in
                         HOST_IMPORTS.items()}
+        # thrown after the host recorded a revert: a `try` block catches it, else the
+        # call ends with the recorded error
+        self.error_tag = self.m.add_tag([])
         self.panic_g = self.m.add_global(I32, True, b"\x41\x00", "panic")
         self.m.global_exports.append(("panic", self.panic_g))
         # caller() and self_address() are fixed for an instance: fetched once, then cached

@@ -375,6 +375,39 @@ class Try(Stmt):
         self.orelse = f(self.orelse)
 
 
+CATCH_ANY = -3  # `Catch.error` of a clause that takes every error
+
+
+@dataclass(eq=False, slots=True)
+class Catch:
+    """A handler of a `TryBlock`: `error` is the contract's error index (-1 for `Error`,
+    raised by `require(c, "text")`, CATCH_ANY for every error); `binds` receive all its
+    arguments in order (or are empty), `name_var` the error's name."""
+
+    error: int
+    binds: list[Var]
+    name_var: Var | None
+    body: list[Stmt] = field(default_factory=list)
+
+
+@dataclass(eq=False, slots=True)
+class TryBlock(Stmt):
+    """Run `body`; a revert raised in it (here, in a called function or by a contract called
+    synchronously) rolls back the block's state writes, events and async requests and runs
+    the first matching handler, or goes on up if none matches. Faults are not caught."""
+
+    body: list[Stmt] = field(default_factory=list)
+    catches: list[Catch] = field(default_factory=list)
+
+    def blocks(self) -> tuple[list[Stmt], ...]:
+        return (self.body, *(c.body for c in self.catches))
+
+    def map_blocks(self, f: Callable[[list[Stmt]], list[Stmt]]) -> None:
+        self.body = f(self.body)
+        for c in self.catches:
+            c.body = f(c.body)
+
+
 @dataclass(eq=False, slots=True)
 class Async(Stmt):
     callback: str

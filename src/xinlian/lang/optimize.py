@@ -200,7 +200,7 @@ def _cache_state(fn: ir.Function) -> None:
         out: list[ir.Stmt] = []
         for s in body:
             s.map_blocks(block)
-            if isinstance(s, ir.If | ir.Loop | ir.Try) or _may_write(s):
+            if isinstance(s, ir.If | ir.Loop | ir.Try | ir.TryBlock) or _may_write(s):
                 cache.clear()
             else:
                 hoisted: list[ir.Stmt] = []

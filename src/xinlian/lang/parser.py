@@ -305,6 +305,25 @@ class Parser:
         return ty
 
     # --- statements -----------------------------------------------------------------------
+    def try_block(self, span: Span) -> A.TryBlock:
+        body = self.block()
+        catches: list[A.Catch] = []
+        while self.at("catch"):
+            at = self.advance().span
+            name = None if self.at("{") else self.ident("an error name").text
+            binds: list[str] | None = None
+            if self.accept("("):
+                binds = []
+                while not self.at(")"):
+                    binds.append(self.ident("a name for the error's argument").text)
+                    if not self.accept(","):
+                        break
+                self.expect(")")
+            catches.append(A.Catch(at, name, binds, self.block()))
+        if not catches:
+            self.expect("catch")
+        return A.TryBlock(span, body, catches)
+
     def block(self) -> list[A.Stmt]:
         self.expect("{")
         out: list[A.Stmt] = []
@@ -383,6 +402,8 @@ class Parser:
             self.expect(";")
             return A.Assert(span, cond)
         if self.accept("try"):
+            if self.at("{"):
+                return self.try_block(span)
             bound: str | None = None
             if self.accept("let"):
                 bound = self.ident().text

@@ -92,6 +92,7 @@ class Module:
     exports: list[tuple[str, int]] = field(default_factory=list)  # function exports
     global_exports: list[tuple[str, int]] = field(default_factory=list)
     globals: list[tuple[bytes, bool, bytes, str]] = field(default_factory=list)
+    tags: list[int] = field(default_factory=list)  # exception tags: relative func type
     memory_pages: int = 1
     memory_max: int | None = None
     data: list[bytes] = field(default_factory=list)  # passive segments
@@ -133,6 +134,11 @@ class Module:
         self.globals.append((valtype, mutable, init, label))
         return len(self.globals) - 1
 
+    def add_tag(self, params: list[bytes]) -> int:
+        """Declare an exception tag (the exception-handling proposal) carrying `params`."""
+        self.tags.append(self.func_type_index(params, []))
+        return len(self.tags) - 1
+
     def add_data(self, payload: bytes) -> int:
         self.data.append(payload)
         return len(self.data) - 1
@@ -156,6 +162,8 @@ class Module:
         limits = (b"\x01" + uleb(self.memory_pages) + uleb(self.memory_max)
                   if self.memory_max is not None else b"\x00" + uleb(self.memory_pages))
         out += self._section(5, vec([limits]))
+        if self.tags:
+            out += self._section(13, vec([b"\x00" + uleb(gc + t) for t in self.tags]))
         if self.globals:
             out += self._section(6, vec([t + (b"\x01" if m else b"\x00") + init + b"\x0b"
                                          for t, m, init, _ in self.globals]))

@@ -70,6 +70,7 @@ class Engine:
         cfg.wasm_gc = True
         cfg.wasm_function_references = True
         cfg.wasm_reference_types = True
+        cfg.wasm_exceptions = True  # reverts are thrown; `try` blocks catch them
         cfg.consume_fuel = True
         # modules not made by the Qi compiler may use floats or SIMD: keep them
         # deterministic (canonical NaNs, no relaxed SIMD, no threads)

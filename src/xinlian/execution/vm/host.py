@@ -21,7 +21,15 @@ from xinlian.errors import XinlianError
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi, show
 from xinlian.lang.compiler import Artifact
-from xinlian.lang.emitter import HOST_IMPORTS
+from xinlian.lang.emitter import (
+    HOST_IMPORTS,
+    TRY_ARGS,
+    TRY_CATCH,
+    TRY_ENTER,
+    TRY_LEAVE,
+    TRY_NAME,
+    TRY_RETHROW,
+)
 from xinlian.lang.errors import (
     ArgumentError,
     EngineError,
@@ -56,12 +64,14 @@ FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
     "call": (4_500_000, 27, (1,)),
     "async_call": (350_000, 27, (1,)),
     "bubble": (350_000, 0, ()),
+    "try": (260_000, 0, ()),
     "test_set": (350_000, 0, (2,)),
     "test_deploy": (4_500_000, 27, (1,)),  # as a call: it runs the constructor
 }
 # per algorithm, on top of the schedule: a signature check; a hash's base and per byte
 VERIFY_FUEL = [7_500_000, 1_700_000, 1_800_000]  # SM2, Ed25519, ML-DSA-65
 HASH_FUEL = [(540_000, 79), (550_000, 28), (720_000, 75)]  # SM3, SHA-256, Keccak-256
+TRY_CATCH_FUEL = 400_000  # on top of the schedule: catching rolls state and events back
 RESULT_FUEL_PER_BYTE = 20  # bytes a host call writes back into the program's memory
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
 _MASK64 = (1 << 64) - 1
@@ -143,6 +153,14 @@ class Frame:
     events: list[Any] = field(default_factory=list)
     async_calls: list[AsyncRequest] = field(default_factory=list)
     failure: EngineError | None = None
+    # the recorded failure's error index (-1 `require`'s Error, -2 not this contract's)
+    # and encoded arguments, for a `try` block that catches it
+    failure_code: int = -2
+    failure_data: bytes = b""
+    # savepoints of the open `try` blocks (state journal, events, async requests), and
+    # the error the last handler caught: (error, code, encoded arguments)
+    tries: list[tuple[int, int, int]] = field(default_factory=list)
+    caught: tuple[EngineError, int, bytes] | None = None
     last_callee_error: EngineError | None = None
     test: bool = False  # a `test fn` run by `qi test`: only then may it set the context
 
@@ -253,12 +271,14 @@ class HostApi:
             reason = abi.decode(STRING, data)
             f.failure = RevertError("Error", [reason],
                                     message=show.error("Error", [("reason", STRING)], [reason]))
+            f.failure_code, f.failure_data = -1, data
             return
         spec = f.loaded.artifact.abi["errors"][error_id]
         params = [(x["name"], abi.type_from_json(x["type"])) for x in spec["params"]]
         values = abi.decode_many([t for _, t in params], data)
         f.failure = RevertError(spec["name"], values,
                                 message=show.error(spec["name"], params, values))
+        f.failure_code, f.failure_data = error_id, data
 
     def h_context(self, caller: wasmtime.Caller, which: int) -> int:
         f = self.top
@@ -334,6 +354,41 @@ class HostApi:
     def h_bubble(self, caller: wasmtime.Caller) -> None:
         f = self.top
         f.failure = f.last_callee_error
+        f.failure_code, f.failure_data = -2, b""
+
+    def h_try(self, caller: wasmtime.Caller, op: int, token: int) -> int:
+        """The `try` block protocol (`emitter.TRY_*`). Entering records a savepoint and
+        returns its token; catching rolls state writes, events and async requests back to
+        it, takes the recorded error and returns its code for the handlers to match."""
+        f = self.top
+        if op == TRY_ENTER:
+            f.tries.append((f.world.state.snapshot(), len(f.events), len(f.async_calls)))
+            return len(f.tries) - 1
+        if op == TRY_LEAVE:
+            del f.tries[token:]
+            return 0
+        if op == TRY_CATCH:
+            charge(caller, TRY_CATCH_FUEL)
+            snap, n_events, n_async = f.tries[token]
+            del f.tries[token:]
+            f.world.state.revert(snap)
+            del f.events[n_events:], f.async_calls[n_async:]
+            err = f.failure or TrapError("an exception was thrown without an error")
+            f.caught = (err, f.failure_code if f.failure else -2, f.failure_data)
+            f.failure, f.failure_code, f.failure_data = None, -2, b""
+            return f.caught[1]
+        if f.caught is None:
+            raise HostFault(TrapError("no error has been caught"))
+        err, code, data = f.caught
+        if op == TRY_ARGS:
+            return self.give(caller, data)
+        if op == TRY_NAME:
+            name = err.error_name if isinstance(err, RevertError) else err.name
+            return self.give(caller, name.encode())
+        if op == TRY_RETHROW:
+            f.failure, f.failure_code, f.failure_data = err, code, data
+            return 0
+        raise HostFault(TrapError(f"bad try operation {op}"))
 
     def h_test_set(self, caller: wasmtime.Caller, which: int, p: int, n: int) -> None:
         f = self.top
