@@ -139,6 +139,22 @@ contract Fuel {
         for i in 0..n { try { revert Stop(i); } catch Stop(at) { t += at; } }
         return t;
     }
+    pub view fn find_loop(n: u64, data: bytes) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { if data.find(hex"00").is_none() { t += 1; } }
+        return t;
+    }
+    pub view fn utf8_loop(n: u64, data: bytes) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { t += string(data).len() as u64; }
+        return t;
+    }
+    pub view fn wide_text_loop(n: u64) -> u64 {
+        let x: u256 = 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
+        let mut t: u64 = 0;
+        for i in 0..n { t += (u256.parse(x.to_string()).unwrap() % 2) as u64; }
+        return t;
+    }
     pub view fn nothing() -> u64 { return 1; }
 }
 """
@@ -180,6 +196,8 @@ def kinds(peer: bytes) -> list[Kind]:
         Kind("try_block", "try_loop", [], "try", per_iter=2),  # enter, leave
         # enter, revert, catch (rolls back), the caught arguments: four host calls
         Kind("try_catch_revert", "catch_loop", []),
+        # u256 to_string then parse (78 digits each way): two `text` host calls
+        Kind("u256_text_round_trip", "wide_text_loop", [], "text", 82, per_iter=2),
     ]
     for alg, sig in (("sm2", sigs[AlgId.SM2]), ("ed25519", sigs[AlgId.ED25519]),
                      ("mldsa65", sigs[AlgId.ML_DSA_65])):
@@ -192,6 +210,9 @@ def kinds(peer: bytes) -> list[Kind]:
             out.append(Kind(f"{host}_{label}", method, [data],
                             "hash" if host in ("sm3", "sha256", "keccak256") else host,
                             len(data) + extra))
+    for label, data in (("32B", small), ("64KiB", large)):  # a search that finds nothing
+        out.append(Kind(f"text_find_{label}", "find_loop", [data], "text", len(data) + 9))
+        out.append(Kind(f"text_utf8_{label}", "utf8_loop", [data], "text", len(data) + 4))
     for label, n in (("32B", SMALL), ("64KiB", LARGE)):  # the value read comes back
         out.append(Kind(f"storage_read_{label}", "read_loop", [n], "storage_read", n))
     return out
@@ -287,7 +308,8 @@ def calibrate(todo: list[Kind], iters: dict[str, int], fuel: dict[str, int],
         emit("fuel", f"calibrated_fuel_per_call_{k.name}", per_call[k.name], "fuel",
              host=k.host, bytes_per_call=k.size, charged_now=round(charged))
     by_name = {k.name: k for k in todo}
-    for pre in ("sm3", "sha256", "keccak256", "emit", "storage_write", "storage_read"):
+    for pre in ("sm3", "sha256", "keccak256", "emit", "storage_write", "storage_read",
+                "text_find", "text_utf8"):
         if f"{pre}_32B" not in by_name or f"{pre}_64KiB" not in by_name:
             continue  # left out with --only
         lo, hi = by_name[f"{pre}_32B"], by_name[f"{pre}_64KiB"]

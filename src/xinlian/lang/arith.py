@@ -13,7 +13,9 @@ from xinlian.lang.emitter import Emitter, Env, panic_text
 from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BOOL, BYTES, STRING, EnumTy, IntTy, Ty
 
 # operation codes of the host's `big` import (low byte; the next byte describes the type)
-BIG_OPS = {"+": 1, "-": 2, "*": 3, "/": 4, "%": 5, "==": 6, "<": 7, "<=": 8, "cast": 9}
+BIG_OPS = {"+": 1, "-": 2, "*": 3, "/": 4, "%": 5, "==": 6, "<": 7, "<=": 8, "cast": 9,
+           "<<": 10, ">>": 11}
+_BIG_BITWISE = {"&": "and", "|": "or", "^": "xor"}
 _CMP_U = {"<": "i64.lt_u", "<=": "i64.le_u", ">": "i64.gt_u", ">=": "i64.ge_u"}
 _CMP_S = {"<": "i64.lt_s", "<=": "i64.le_s", ">": "i64.gt_s", ">=": "i64.ge_s"}
 
@@ -46,6 +48,15 @@ def binary(cg: Emitter, e: ir.Bin) -> None:
             cg.expr(first)
             cg.expr(second)
             _big_cmp(cg, {"<": "<", ">": "<", "<=": "<=", ">=": "<="}[op], t)
+        elif op in _BIG_BITWISE:  # limb by limb: wide values are held sign-extended
+            cg.expr(a)
+            cg.expr(b)
+            cg.call(cg.helper(f"big_{_BIG_BITWISE[op]}"))
+        elif op in ("<<", ">>"):  # the shift amount is a u32
+            cg.expr(a)
+            cg.expr(b)
+            _small_to_big(cg, IntTy(32, False), t)
+            _big_op(cg, op, t)
         else:
             cg.expr(a)
             cg.expr(b)
@@ -201,7 +212,8 @@ def _shift(cg: Emitter, op: str, t: IntTy) -> None:
     f.release(W.I64, tb)
 
 
-def _desc(t: IntTy) -> int:
+def desc(t: IntTy) -> int:
+    """An integer type as host operations describe it: bits | signed << 16."""
     return t.bits | (0x10000 if t.signed else 0)
 
 
@@ -218,7 +230,7 @@ def _big_op(cg: Emitter, op: str, t: IntTy) -> None:
 
 
 def ir_big(op: str, t: IntTy) -> int:
-    return BIG_OPS[op] | (_desc(t) << 8)
+    return BIG_OPS[op] | (desc(t) << 8)
 
 
 def _big_cmp(cg: Emitter, op: str, t: IntTy) -> None:
@@ -250,7 +262,7 @@ def cast(cg: Emitter, v: ir.Expr, to: Ty) -> None:
         f = cg.cur
         x = f.scratch(W.ref_null(cg.big_t))
         _a(cg, f"local.set {x}\ni32.const {ir_big('cast', to)}\nlocal.get {x}\n"
-               f"i64.const {_desc(src)}\ni64.const 0\ni64.const 0\ni64.const 0\n"
+               f"i64.const {desc(src)}\ni64.const 0\ni64.const 0\ni64.const 0\n"
                f"struct.new big\ncall {'$big_op' if to.big else '$big_low'}")
         f.release(W.ref_null(cg.big_t), x)
         return

@@ -84,6 +84,9 @@ TEST_BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
 }
 
 
+I32 = INT_TYPES["i32"]
+
+
 def _first(spans: list[Span]) -> Span | None:
     """The earliest of some source positions."""
     return min(spans, key=lambda sp: (sp.line, sp.col), default=None)
@@ -969,7 +972,11 @@ class Checker:
 
     def e_Unary(self, e: A.Unary, want: Ty | None) -> ir.Expr:
         if e.op == "!":
-            return ir.Not(BOOL, args=[self.expr(e.operand, BOOL)])
+            v = self.expr(e.operand, want if isinstance(want, IntTy) else None)
+            if isinstance(v.ty, IntTy):  # bitwise not: xor with all ones
+                ones = ir.Const(v.ty, -1 if v.ty.signed else v.ty.max)
+                return ir.Bin(v.ty, "^", args=[v, ones], span=e.span)
+            return ir.Not(BOOL, args=[self.expect(v, BOOL, e.operand.span)])
         if isinstance(e.operand, A.IntLit):
             return self.e_IntLit(A.IntLit(e.span, -e.operand.value), want)
         v = self.expr(e.operand, want)
@@ -1000,7 +1007,7 @@ class Checker:
         if ERROR in (a.ty, b.ty):
             return ir.Const(ERROR, 0, span=span)
         if op in ("<<", ">>"):
-            if not isinstance(a.ty, IntTy) or a.ty.big:
+            if not isinstance(a.ty, IntTy):
                 self.err(E_TYPE_MISMATCH, f"cannot shift `{a.ty}`", span)
             return ir.Bin(a.ty, op, args=[a, b], span=span)
         if a.ty != b.ty:
@@ -1013,6 +1020,9 @@ class Checker:
                 self.err(E_TYPE_MISMATCH, f"cannot compare `{t}` with `{op}`", span)
             return ir.Bin(BOOL, op, args=[a, b], span=span)
         if op in ("<", "<=", ">", ">="):
+            if t in (BYTES, STRING):  # byte-wise lexicographic: compare(a, b) op 0
+                cmp = ir.Text(I32, "cmp", args=[a, b], span=span)
+                return ir.Bin(BOOL, op, args=[cmp, ir.Const(I32, 0)], span=span)
             if not isinstance(t, IntTy):
                 self.err(E_TYPE_MISMATCH, f"cannot order `{t}`", span)
             return ir.Bin(BOOL, op, args=[a, b], span=span)
@@ -1021,9 +1031,6 @@ class Checker:
         if not isinstance(t, IntTy):
             self.err(E_TYPE_MISMATCH, f"`{op}` is not defined for `{t}`", span)
             return ir.Const(ERROR, 0, span=span)
-        if op in "&|^" and t.big:
-            self.err(E_TYPE_MISMATCH, f"bitwise `{op}` is defined for up to 64-bit integers",
-                     span)
         if (op in ("+", "-", "*", "/", "%") and isinstance(a, ir.Const)
                 and isinstance(b, ir.Const) and isinstance(a.value, int)
                 and isinstance(b.value, int)):
@@ -1052,13 +1059,15 @@ class Checker:
             return ir.Const(ERROR, 0)
         ok = ((isinstance(v.ty, IntTy) and isinstance(to, IntTy))
               or (v.ty in (STRING, ADDRESS) and to == BYTES)
-              or (v.ty == BYTES and to == ADDRESS)
+              or (v.ty == BYTES and to in (ADDRESS, STRING))
               or (isinstance(v.ty, EnumTy) and isinstance(to, IntTy)))
         if not ok and v.ty != to:
             self.err(E_TYPE_MISMATCH, f"cannot convert `{v.ty}` to `{to}`", span)
             return ir.Const(ERROR, 0)
         if v.ty == to:
             return v
+        if v.ty == BYTES and to == STRING:  # checked: invalid UTF-8 is a fault
+            return ir.Text(STRING, "utf8", args=[v], span=span)
         if (to == ADDRESS and isinstance(v, ir.Const) and isinstance(v.value, bytes)
                 and len(v.value) != ADDRESS_LEN):
             self.err(E_LITERAL_RANGE, f"an address is {ADDRESS_LEN} bytes; this literal has "
@@ -1089,7 +1098,7 @@ class Checker:
         idx = self.expr(index, U32)
         if isinstance(base.ty, ListTy | ArrayTy):
             return ir.Index(base.ty.elem, args=[base, idx], span=span)
-        if base.ty == BYTES:
+        if base.ty in (BYTES, STRING):  # a string's bytes
             return ir.Index(INT_TYPES["u8"], args=[base, idx], span=span)
         if base.ty != ERROR:
             self.err(E_TYPE_MISMATCH, f"cannot index `{base.ty}`", span)
@@ -1123,7 +1132,7 @@ class Checker:
             self.err(E_NOT_CALLABLE, "this expression cannot be called", e.span)
             return ir.Const(ERROR, 0)
         name = f.ident
-        if name in INT_TYPES or name in ("bytes", "address"):
+        if name in INT_TYPES or name in ("bytes", "address", "string"):
             if len(e.args) != 1:
                 self.err(E_ARITY, f"`{name}(...)` takes one argument", e.span)
                 return ir.Const(ERROR, 0)
@@ -1175,6 +1184,15 @@ class Checker:
         return ir.Decode(want, args=[b], span=e.span)
 
     def method_call(self, f: A.Field, args: list[A.Expr], span: Span) -> ir.Expr:
+        # u64.parse(s): decimal text to an integer type, none if malformed or out of range
+        if (isinstance(f.base, A.Name) and f.base.ident in INT_TYPES and f.name == "parse"
+                and self.lookup(f.base.ident) is None):
+            t = INT_TYPES[f.base.ident]
+            if len(args) != 1:
+                self.err(E_ARITY, f"`{t}.parse` takes one string", span)
+                return ir.Const(ERROR, 0)
+            text = self.expr(args[0], STRING)
+            return ir.Text(OptionalTy(t), "parse", args=[text], span=span)
         # Iface(addr).method(args): a synchronous cross-contract call
         if (isinstance(f.base, A.Call) and isinstance(f.base.func, A.Name)
                 and f.base.func.ident in self.interfaces):
@@ -1231,12 +1249,23 @@ class Checker:
             simple["unwrap"] = lambda: ir.Unwrap(bt.inner, args=[base], span=span)
         if isinstance(bt, IntTy) and not bt.big:
             simple["to_string"] = lambda: ir.ToString(STRING, args=[base])
-        if bt == BYTES and m == "slice":
+        if isinstance(bt, IntTy) and bt.big:
+            simple["to_string"] = lambda: ir.Text(STRING, "to_string", args=[base], span=span)
+        if bt in (BYTES, STRING) and m == "slice":
             if len(args) != 2:
                 self.err(E_ARITY, "`slice` takes a start and an end", span)
                 return ir.Const(ERROR, 0)
             lo, hi = (self.expr(x, U32) for x in args)
-            return ir.Slice(BYTES, args=[base, lo, hi], span=span)
+            sliced = ir.Slice(bt, args=[base, lo, hi], span=span)
+            if bt == STRING:  # cutting a character in two is invalid UTF-8
+                return ir.Text(STRING, "utf8", args=[sliced], span=span)
+            return sliced
+        if bt in (BYTES, STRING) and m == "find":
+            if len(args) != 1:
+                self.err(E_ARITY, "`find` takes what to look for", span)
+                return ir.Const(ERROR, 0)
+            needle = self.expr(args[0], bt)
+            return ir.Text(OptionalTy(U32), "find", args=[base, needle], span=span)
         if isinstance(bt, OptionalTy) and m == "unwrap_or":
             if len(args) != 1:
                 self.err(E_ARITY, "`unwrap_or` takes one argument", span)

@@ -23,6 +23,7 @@ from xinlian.lang import wasm as W
 from xinlian.lang.emitter import (
     BLOCK_VOID,
     I32,
+    TEXT_OPS,
     TRY_ARGS,
     TRY_CATCH,
     TRY_ENTER,
@@ -43,6 +44,7 @@ from xinlian.lang.types import (
     EnumTy,
     IntTy,
     ListTy,
+    OptionalTy,
     Ty,
 )
 
@@ -529,7 +531,7 @@ class CodeGen(Emitter):
         self.expr(idx)
         c.op(0xA7)  # i32.wrap_i64
         self.mark(e)
-        if base.ty == BYTES:
+        if base.ty in (BYTES, STRING):
             self.call(self.helper("byte_at"))
             c.op(0xAD)  # i64.extend_i32_u
         else:
@@ -651,6 +653,35 @@ class CodeGen(Emitter):
         assert isinstance(t, IntTy)
         self.cur.code.i32(1 if t.signed else 0)
         self.call(self.helper("int_to_string"))
+
+    def e_Text(self, e: ir.Text) -> None:
+        c = self.cur.code
+        op = TEXT_OPS[e.op]
+        subject = e.args[0].ty
+        if isinstance(subject, IntTy):  # to_string: the type of the integer
+            op |= arith.desc(subject) << 8
+        elif isinstance(e.ty, OptionalTy) and isinstance(e.ty.inner, IntTy) and e.op == "parse":
+            op |= arith.desc(e.ty.inner) << 8
+        if e.op == "utf8":  # check on the host, keep the value: strings are their bytes
+            keep, vt = ir.Var("$utf8", BYTES), self.vt(BYTES)
+            idx = self.cur.vars[keep] = self.cur.scratch(vt)
+            self.expr(e.args[0])
+            c.op(0x21, W.uleb(idx))
+            self.buffer_args(self.encode_values([ir.Local(BYTES, keep)]), op)
+            self.call(self.imports["text"])
+            c.op(0x45)  # i32.eqz
+            self.mark(e)
+            self.panic_if(ir.PANIC_UTF8)
+            c.op(0x20, W.uleb(idx))
+            del self.cur.vars[keep]
+            self.cur.release(vt, idx)
+            return
+        self.buffer_args(self.encode_values(e.args), op)
+        self.call(self.imports["text"])
+        if e.op == "cmp":
+            c.op(0xAC)  # i64.extend_i32_s
+        else:
+            self.decode_ret(e.ty)
 
     def e_Encode(self, e: ir.Encode) -> None:
         w = self.encode_values(e.args)

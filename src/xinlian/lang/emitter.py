@@ -36,6 +36,9 @@ from xinlian.lang.types import (
 BLOCK_VOID = 0x40
 # operations of the `try` host import: (op, token) -> i32
 TRY_ENTER, TRY_LEAVE, TRY_CATCH, TRY_ARGS, TRY_NAME, TRY_RETHROW = range(6)
+# operations of the `text` host import (low byte; an integer type's bits | signed << 16
+# above it): (op, ptr, len) -> result length, or the result itself for cmp and utf8
+TEXT_OPS = {"to_string": 1, "parse": 2, "find": 3, "cmp": 4, "utf8": 5}
 # host imports: name -> (params, results)
 I32, I64 = W.I32, W.I64
 HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
@@ -52,6 +55,7 @@ HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
     "async_call": ([I32, I32], []),
     "bubble": ([], []),
     "try": ([I32, I32], [I32]),
+    "text": ([I32, I32, I32], [I32]),
     "test_set": ([I32, I32, I32], []),
     "test_deploy": ([I32, I32], [I32]),
 }

@@ -36,10 +36,11 @@ PANIC_ENCODING = 6
 PANIC_EMPTY = 7
 PANIC_MEMORY = 8  # the engine reports these two as their own errors, not by PANIC_NAMES
 PANIC_DIVZERO = 9
+PANIC_UTF8 = 10
 PANIC_NAMES = {PANIC_OVERFLOW: "arithmetic overflow", PANIC_BOUNDS: "index out of bounds",
                PANIC_UNWRAP: "unwrap of none", PANIC_ASSERT: "assertion failed",
                PANIC_CAST: "value out of range for conversion", PANIC_ENCODING: "bad encoding",
-               PANIC_EMPTY: "pop from empty list"}
+               PANIC_EMPTY: "pop from empty list", PANIC_UTF8: "invalid UTF-8"}
 
 
 @dataclass(eq=False)
@@ -187,6 +188,15 @@ class Pop(Expr):
 @dataclass(eq=False, slots=True)
 class Seq(Expr):
     stmts: list[Stmt]  # run before the result (if any) is evaluated
+
+
+@dataclass(eq=False, slots=True)
+class Text(Expr):
+    """A string or bytes operation run by the host's `text` import (`emitter.TEXT_OPS`):
+    `to_string` of a wide integer, `parse`, `find`, `cmp` (-1, 0, 1) and `utf8` (the
+    bytes unchanged as a string, or the fault *invalid UTF-8*)."""
+
+    op: str
 
 
 @dataclass(eq=False, slots=True)

@@ -787,3 +787,14 @@ def typed_helper(cg: Emitter, kind: str, t: Ty, extra: ir.StateVar | None) -> Ty
         assert extra is not None
         return storage_helper(cg, kind, t, extra)
     raise AssertionError(kind)
+
+
+# --- wide bitwise and, or, xor: limb by limb (values are held sign-extended to 256 bits,
+# so the result is the right one for every width and signedness) ----------------------------
+for _op in ("and", "or", "xor"):
+    _helper(f"big_{_op}", ["big", "big"], ["big"], "".join(f"""
+    local.get 0
+    struct.get big {i}
+    local.get 1
+    struct.get big {i}
+    i64.{_op}""" for i in range(4)) + "\n    struct.new big")

@@ -23,6 +23,7 @@ from xinlian.lang import abi, show
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.emitter import (
     HOST_IMPORTS,
+    TEXT_OPS,
     TRY_ARGS,
     TRY_CATCH,
     TRY_ENTER,
@@ -39,7 +40,7 @@ from xinlian.lang.errors import (
     RevertError,
     TrapError,
 )
-from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BYTES, STRING, IntTy
+from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BYTES, STRING, U32, IntTy, OptionalTy
 
 if TYPE_CHECKING:
     from xinlian.execution.vm.engine import Engine, Loaded
@@ -65,12 +66,14 @@ FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
     "async_call": (350_000, 27, (1,)),
     "bubble": (350_000, 0, ()),
     "try": (260_000, 0, ()),
+    "text": (350_000, 15, (2,)),
     "test_set": (350_000, 0, (2,)),
     "test_deploy": (4_500_000, 27, (1,)),  # as a call: it runs the constructor
 }
 # per algorithm, on top of the schedule: a signature check; a hash's base and per byte
 VERIFY_FUEL = [7_500_000, 1_700_000, 1_800_000]  # SM2, Ed25519, ML-DSA-65
 HASH_FUEL = [(540_000, 79), (550_000, 28), (720_000, 75)]  # SM3, SHA-256, Keccak-256
+TEXT_RESULT_FUEL = 350_000  # on top of the schedule: text operations that return a value
 TRY_CATCH_FUEL = 400_000  # on top of the schedule: catching rolls state and events back
 RESULT_FUEL_PER_BYTE = 20  # bytes a host call writes back into the program's memory
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
@@ -356,6 +359,32 @@ class HostApi:
         f.failure = f.last_callee_error
         f.failure_code, f.failure_data = -2, b""
 
+    def h_text(self, caller: wasmtime.Caller, op: int, p: int, n: int) -> int:
+        """String and bytes operations (`ir.Text`); strings travel as their bytes."""
+        code, desc = op & 0xFF, op >> 8
+        data = self.read(caller, p, n)
+        if code in (TEXT_OPS["to_string"], TEXT_OPS["parse"], TEXT_OPS["find"]):
+            charge(caller, TEXT_RESULT_FUEL)
+        if code == TEXT_OPS["to_string"]:
+            return self.give(caller, abi.encode(STRING, str(abi.decode(_int_ty(desc), data))))
+        if code == TEXT_OPS["parse"]:
+            t = _int_ty(desc)
+            return self.give(caller, abi.encode(OptionalTy(t),
+                                                parse_int(abi.decode(BYTES, data), t)))
+        if code == TEXT_OPS["utf8"]:
+            try:
+                abi.decode(BYTES, data).decode("utf-8")
+            except UnicodeDecodeError:
+                return 0
+            return 1
+        a, b = abi.decode_many([BYTES, BYTES], data)
+        if code == TEXT_OPS["cmp"]:
+            return (a > b) - (a < b)
+        if code == TEXT_OPS["find"]:
+            at = a.find(b)
+            return self.give(caller, abi.encode(OptionalTy(U32), None if at < 0 else at))
+        raise HostFault(TrapError(f"bad text operation {code}"))
+
     def h_try(self, caller: wasmtime.Caller, op: int, token: int) -> int:
         """The `try` block protocol (`emitter.TRY_*`). Entering records a savepoint and
         returns its token; catching rolls state writes, events and async requests back to
@@ -429,6 +458,20 @@ class HostApi:
         return self.give(caller, addr)
 
 
+def _int_ty(desc: int) -> IntTy:
+    return IntTy(desc & 0xFFFF, bool(desc >> 16))
+
+
+def parse_int(text: bytes, t: IntTy) -> int | None:
+    """Decimal digits with an optional `-` (signed types only); None when malformed or out
+    of the type's range."""
+    digits = text[1:] if text[:1] == b"-" and t.signed else text
+    if not digits or len(digits) > 80 or not all(48 <= c <= 57 for c in digits):
+        return None
+    v = int(digits) * (-1 if digits is not text else 1)
+    return v if t.min <= v <= t.max else None
+
+
 # --- wide integers --------------------------------------------------------------------------
 def _from_limbs(limbs: tuple[int, ...] | list[int], bits: int, signed: bool) -> int:
     u = sum((x & _MASK64) << (64 * i) for i, x in enumerate(limbs))
@@ -461,6 +504,13 @@ def big_op(op: int, limbs: tuple[int, ...]) -> list[int]:
     if code in (6, 7, 8):
         r = int(a == b if code == 6 else a < b if code == 7 else a <= b)
         return [r, 0, 0, 0, 0]
+    if code in (10, 11):  # shifts: bits shifted out are lost, `>>` keeps the sign
+        if code == 11:
+            return [*_to_limbs(a >> min(b, bits)), 0]
+        r = (a << b if b < bits else 0) & ((1 << bits) - 1)
+        if signed and r >> (bits - 1):
+            r -= 1 << bits
+        return [*_to_limbs(r), 0]
     if code in (4, 5) and b == 0:
         return [0, 0, 0, 0, 2]
     if code == 1:
