@@ -19,18 +19,9 @@ from xinlian.crypto.keys import AlgId, PublicKey, Signature
 from xinlian.crypto.signing import verify as verify_signature
 from xinlian.errors import XinlianError
 from xinlian.execution.vm.state import MemoryState
-from xinlian.lang import abi, show
+from xinlian.lang import abi, emitter, show
 from xinlian.lang.compiler import Artifact
-from xinlian.lang.emitter import (
-    HOST_IMPORTS,
-    TEXT_OPS,
-    TRY_ARGS,
-    TRY_CATCH,
-    TRY_ENTER,
-    TRY_LEAVE,
-    TRY_NAME,
-    TRY_RETHROW,
-)
+from xinlian.lang.emitter import HOST_IMPORTS, TEXT_OPS
 from xinlian.lang.errors import (
     ArgumentError,
     EngineError,
@@ -390,13 +381,13 @@ class HostApi:
         returns its token; catching rolls state writes, events and async requests back to
         it, takes the recorded error and returns its code for the handlers to match."""
         f = self.top
-        if op == TRY_ENTER:
+        if op == emitter.TRY_ENTER:
             f.tries.append((f.world.state.snapshot(), len(f.events), len(f.async_calls)))
             return len(f.tries) - 1
-        if op == TRY_LEAVE:
+        if op == emitter.TRY_LEAVE:
             del f.tries[token:]
             return 0
-        if op == TRY_CATCH:
+        if op == emitter.TRY_CATCH:
             charge(caller, TRY_CATCH_FUEL)
             snap, n_events, n_async = f.tries[token]
             del f.tries[token:]
@@ -409,12 +400,12 @@ class HostApi:
         if f.caught is None:
             raise HostFault(TrapError("no error has been caught"))
         err, code, data = f.caught
-        if op == TRY_ARGS:
+        if op == emitter.TRY_ARGS:
             return self.give(caller, data)
-        if op == TRY_NAME:
+        if op == emitter.TRY_NAME:
             name = err.error_name if isinstance(err, RevertError) else err.name
             return self.give(caller, name.encode())
-        if op == TRY_RETHROW:
+        if op == emitter.TRY_RETHROW:
             f.failure, f.failure_code, f.failure_data = err, code, data
             return 0
         raise HostFault(TrapError(f"bad try operation {op}"))
