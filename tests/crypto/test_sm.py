@@ -171,3 +171,61 @@ def test_sm4_cbc_bad_inputs() -> None:
         symmetric.sm4_cbc_encrypt(b"short", bytes(16), b"x")
     with pytest.raises(DecryptionError):
         symmetric.sm4_cbc_decrypt(SM4_KEY, bytes(16), b"\0" * 15)
+
+
+# --- variants for contracts: a chosen signer ID, encryption with a derived ephemeral key ---
+ENC_K = int("59276E27D506861A16680F3AD9C02DCCEF3CC1FA3CDBE4CE6D54B80DEAC1BC21", 16)
+
+
+def _verify_by_equations(public: bytes, message: bytes, sig: bytes, signer_id: bytes) -> bool:
+    """GB/T 32918.2 section 7 on Tongsuo's point arithmetic: independent of GmSSL."""
+    from xinlian.crypto.primitives.sm2_exchange import SM2_CURVE
+
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    t = (r + s) % sm2.N
+    e = int.from_bytes(sm3(sm2.z_a(public, signer_id) + message), "big")
+    point = SM2_CURVE.mul_sum(1, SM2_CURVE.base_mul(s), t, SM2_CURVE.decode_point(public))
+    return point is not None and (e + point[0]) % sm2.N == r
+
+
+def test_sm2_encrypt_with_k_reproduces_the_standard_example() -> None:
+    assert sm2.encrypt_with_k(P_A, b"encryption standard", ENC_K) == ENC_CT
+
+
+@given(st.binary(min_size=1, max_size=255), st.binary(max_size=40))
+def test_sm2_encrypt_with_seed_is_deterministic_and_gmssl_decrypts_it(
+        plaintext: bytes, seed: bytes) -> None:
+    ct = sm2.encrypt_with_seed(P_A, plaintext, seed)
+    assert ct == sm2.encrypt_with_seed(P_A, plaintext, seed)
+    assert ct != sm2.encrypt_with_seed(P_A, plaintext, seed + b"x")
+    assert bytes(gmssl_pyx.sm2_decrypt(D_A, sm2._c1c3c2_to_der(ct))) == plaintext
+    assert sm2.SM2PrivateKey(D_A).decrypt(ct) == plaintext
+
+
+def test_sm2_encrypt_with_seed_bad_inputs() -> None:
+    with pytest.raises(ValueError):
+        sm2.encrypt_with_seed(P_A, b"", b"seed")
+    with pytest.raises(ValueError):
+        sm2.encrypt_with_seed(P_A, bytes(256), b"seed")
+    with pytest.raises(InvalidKey):
+        sm2.encrypt_with_seed(P_A[:-1], b"m", b"seed")
+
+
+@given(st.binary(max_size=64), st.binary(min_size=1, max_size=40))
+def test_sm2_signer_id_signatures_cross_check(message: bytes, signer_id: bytes) -> None:
+    key = sm2.SM2PrivateKey(D_A)
+    sig = key.sign_with_id(message, signer_id)
+    assert _verify_by_equations(P_A, message, sig, signer_id)
+    assert sm2.verify_with_id(P_A, message, sig, signer_id)
+    assert not sm2.verify_with_id(P_A, message, sig, signer_id + b"x")
+    assert not sm2.verify_with_id(P_A, message + b"x", sig, signer_id)
+
+
+def test_sm2_verify_with_default_id_accepts_tongsuo_and_the_standard() -> None:
+    assert sm2.verify_with_id(P_A, b"message digest", SIG, sm2.DEFAULT_ID)
+    sig = sm2.SM2PrivateKey(D_A).sign(b"hello")
+    assert sm2.verify_with_id(P_A, b"hello", sig, sm2.DEFAULT_ID)
+    assert not sm2.verify_with_id(P_A, b"hello", sig, b"ALICE123@YAHOO.COM")
+    assert not sm2.verify_with_id(P_A, b"hello", sig[:-1], sm2.DEFAULT_ID)
+    with pytest.raises(InvalidKey):
+        sm2.verify_with_id(b"\x04" + b"\1" * 64, b"hello", sig, sm2.DEFAULT_ID)

@@ -8,6 +8,11 @@ fixed 64-byte r || s (DER is not canonical); public keys as the 65-byte uncompre
 Encryption (GB/T 32918.4) runs in GmSSL (gmssl-pyx) and uses the 2016 C1 || C3 || C2 layout.
 GmSSL limits one SM2 encryption to 255 bytes, so `seal`/`open_sealed` wrap longer data in a
 digital envelope: SM2 encrypts a fresh SM4 key and SM4-GCM carries the data.
+
+Contracts need two variants that every node computes alike: signatures with a chosen signer
+ID (`sign_with_id`, `verify_with_id`, in GmSSL, whose binding takes the ID) and encryption
+whose ephemeral k is derived from a seed rather than drawn at random (`encrypt_with_seed`,
+GB/T 32918.4 on Tongsuo's point arithmetic; GmSSL decrypts it, which the tests check).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from tongsuopy.crypto.exceptions import InvalidSignature as _TongsuoInvalidSigna
 
 from xinlian.crypto.errors import DecryptionError, InvalidKey
 from xinlian.crypto.hashes import sm3
+from xinlian.crypto.primitives.sm2_exchange import SM2_CURVE, kdf
 
 DEFAULT_ID = b"1234567812345678"
 N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
@@ -66,10 +72,13 @@ class SM2PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """r || s over SM3(Z_A || message) with the default signer ID."""
-        body, _ = _der_read(self._key.sign(message, _ECDSA_SM3), 0, 0x30)
-        r, pos = _der_read(body, 0, 0x02)
-        s, _ = _der_read(body, pos, 0x02)
-        return _int32(r) + _int32(s)
+        return _der_to_rs(self._key.sign(message, _ECDSA_SM3))
+
+    def sign_with_id(self, message: bytes, signer_id: bytes) -> bytes:
+        """r || s over SM3(Z_A || message) with Z_A over `signer_id` (by GmSSL, which
+        takes the ID)."""
+        return _der_to_rs(gmssl_pyx.sm2_sign(self.secret, self.public_bytes[1:], message,
+                                             signer_id=signer_id))
 
     def decrypt(self, ciphertext: bytes) -> bytes:
         """GB/T 32918.4 decryption of a C1 || C3 || C2 ciphertext."""
@@ -117,6 +126,59 @@ def encrypt(public_key: bytes, plaintext: bytes) -> bytes:
     return _der_to_c1c3c2(gmssl_pyx.sm2_encrypt(public_key[1:], plaintext))
 
 
+def verify_with_id(public_key: bytes, message: bytes, signature: bytes,
+                   signer_id: bytes) -> bool:
+    """Verify r || s over SM3(Z_A || message) with Z_A over `signer_id` (GB/T 32918.2).
+    GmSSL takes the ID; Tongsuo's binding only the default one."""
+    if len(signature) != SIGNATURE_SIZE or len(signer_id) >= 1 << 13:
+        return False
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    if not (1 <= r < N and 1 <= s < N):
+        return False
+    check_public_key(public_key)
+    try:
+        return bool(gmssl_pyx.sm2_verify(bytes(public_key[1:]), bytes(message),
+                                         encode_dss_signature(r, s),
+                                         signer_id=bytes(signer_id)))
+    except (gmssl_pyx.GmsslInnerError, ValueError):
+        return False
+
+
+def encrypt_with_seed(public_key: bytes, plaintext: bytes, seed: bytes) -> bytes:
+    """GB/T 32918.4 encryption of 1..255 bytes (C1 || C3 || C2) with the ephemeral k
+    derived from `seed`, the key and the message: the same inputs give the same
+    ciphertext. Whoever knows the seed and the key can test guesses of the message, so
+    the seed must not be predictable to those who must not read it."""
+    check_public_key(public_key)
+    if not 1 <= len(plaintext) <= MAX_DIRECT_PLAINTEXT:
+        raise ValueError("direct SM2 encryption takes 1 to 255 bytes")
+    counter = 0
+    while True:
+        counter += 1
+        k = int.from_bytes(sm3(b"xinlian/sm2-encrypt-k" + counter.to_bytes(4, "big") + seed
+                               + public_key + plaintext), "big") % N
+        ct = encrypt_with_k(public_key, plaintext, k)
+        if ct is not None:
+            return ct
+
+
+def encrypt_with_k(public_key: bytes, plaintext: bytes, k: int) -> bytes | None:
+    """Steps A2-A8 of GB/T 32918.4 for a given k in [1, n-1] (None where the standard
+    says to pick another k: the key stream is all zero)."""
+    pb = SM2_CURVE.decode_point(bytes(public_key))
+    shared = SM2_CURVE.mul(k, pb) if 1 <= k < N else None
+    if shared is None:
+        return None
+    xy = shared[0].to_bytes(32, "big") + shared[1].to_bytes(32, "big")
+    t = kdf(xy, len(plaintext))
+    if not any(t):
+        return None
+    c2 = bytes(a ^ b for a, b in zip(plaintext, t, strict=True))
+    c3 = sm3(xy[:32] + plaintext + xy[32:])
+    return SM2_CURVE.encode_point(SM2_CURVE.base_mul(k)) + c3 + c2
+
+
 # --- DER <-> C1 || C3 || C2 -------------------------------------------------------------
 # GmSSL speaks SEQUENCE { INTEGER x1, INTEGER y1, OCTET STRING C3, OCTET STRING C2 }.
 
@@ -152,6 +214,13 @@ def _der_read(data: bytes, pos: int, tag: int) -> tuple[bytes, int]:
         n = int.from_bytes(data[pos:pos + width], "big")
         pos += width
     return data[pos:pos + n], pos + n
+
+
+def _der_to_rs(der: bytes) -> bytes:
+    body, _ = _der_read(der, 0, 0x30)
+    r, pos = _der_read(body, 0, 0x02)
+    s, _ = _der_read(body, pos, 0x02)
+    return _int32(r) + _int32(s)
 
 
 def _der_to_c1c3c2(der: bytes) -> bytes:

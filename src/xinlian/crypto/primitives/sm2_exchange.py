@@ -47,6 +47,10 @@ class ExchangeCurve(ABC):
     def mul_sum(self, k: int, p: Point, m: int, r: Point) -> Point | None:
         """[k](P + [m]R), or None for the point at infinity."""
 
+    def mul(self, k: int, pt: Point) -> Point | None:
+        """[k]P, or None for the point at infinity."""
+        return self.mul_sum(k, pt, 0, pt)
+
     def on_curve(self, pt: Point) -> bool:
         x, y = pt
         return (0 <= x < self.p and 0 <= y < self.p
