@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks.report import emit
 from xinlian.crypto.keys import AlgId
+from xinlian.crypto.primitives import sm2, symmetric
 from xinlian.crypto.signing import generate_signing_key
 from xinlian.execution.vm.engine import MAX_TX_FUEL
 from xinlian.execution.vm.local import LocalChain
@@ -124,6 +125,51 @@ contract Fuel {
         for i in 0..n { ok = ok && mldsa_verify(pk, msg, sig); }
         return ok;
     }
+    pub view fn gcm_enc_loop(n: u64, k: bytes, iv: bytes, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm4_gcm_encrypt(k, iv, data, b""); }
+        return h;
+    }
+    pub view fn gcm_dec_loop(n: u64, k: bytes, iv: bytes, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm4_gcm_decrypt(k, iv, data, b""); }
+        return h;
+    }
+    pub view fn cbc_enc_loop(n: u64, k: bytes, iv: bytes, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm4_cbc_encrypt(k, iv, data); }
+        return h;
+    }
+    pub view fn cbc_dec_loop(n: u64, k: bytes, iv: bytes, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm4_cbc_decrypt(k, iv, data); }
+        return h;
+    }
+    pub view fn sm2_enc_loop(n: u64, pk: bytes, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm2_encrypt(pk, data); }
+        return h;
+    }
+    pub view fn sm2_dec_loop(n: u64, sk: bytes, data: bytes) -> bytes {
+        let mut h = data;
+        for i in 0..n { h = sm2_decrypt(sk, data); }
+        return h;
+    }
+    pub view fn sm2_id_loop(n: u64, pk: bytes, msg: bytes, sig: bytes, id: bytes) -> bool {
+        let mut ok = true;
+        for i in 0..n { ok = ok && sm2_verify_id(pk, msg, sig, id); }
+        return ok;
+    }
+    pub view fn suite_loop(n: u64, pk: bytes, msg: bytes, sig: bytes) -> bool {
+        let mut ok = true;
+        for i in 0..n { ok = ok && verify(pk, msg, sig); }
+        return ok;
+    }
+    pub view fn tx_loop(n: u64) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { t += tx_hash().len() as u64; }
+        return t;
+    }
     pub view fn call_loop(n: u64, peer: address) -> u64 {
         let mut t: u64 = 0;
         for i in 0..n { t += Peer(peer).nothing(); }
@@ -215,7 +261,49 @@ def kinds(peer: bytes) -> list[Kind]:
         out.append(Kind(f"text_utf8_{label}", "utf8_loop", [data], "text", len(data) + 4))
     for label, n in (("32B", SMALL), ("64KiB", LARGE)):  # the value read comes back
         out.append(Kind(f"storage_read_{label}", "read_loop", [n], "storage_read", n))
-    return out
+    return out + service_kinds(small, large)
+
+
+def _enc(*values: bytes) -> int:
+    """Bytes of the canonical encoding of byte strings (4-byte length each)."""
+    return sum(4 + len(v) for v in values)
+
+
+def service_kinds(small: bytes, large: bytes) -> list[Kind]:
+    """The builtins served through `qi.service`: SM4, SM2 encryption and verification
+    with a signer ID, the suite's `verify`, the transaction context."""
+    key, iv, nonce = bytes(range(16)), bytes(16), bytes(12)
+    sm2_key = sm2.SM2PrivateKey(bytes(31) + b"\x07")
+    pk, sid = sm2_key.public_bytes, b"alice@example.org"
+    signed = sm2_key.sign_with_id(b"fuel", sid)
+    suite_key = generate_signing_key(AlgId.SM2, seed=bytes(32))
+    suite_sig = [suite_key.public_key.data, b"fuel", suite_key.sign(b"fuel").data]
+    out = []
+    for label, data in (("32B", small), ("64KiB", large)):
+        sealed = symmetric.seal(AlgId.SM4_GCM, key, nonce, data)
+        cbc = symmetric.sm4_cbc_encrypt(key, iv, data)
+        out += [
+            Kind(f"sm4_gcm_encrypt_{label}", "gcm_enc_loop", [key, nonce, data], "service",
+                 _enc(key, nonce, data, b"")),
+            Kind(f"sm4_gcm_decrypt_{label}", "gcm_dec_loop", [key, nonce, sealed], "service",
+                 _enc(key, nonce, sealed, b"")),
+            Kind(f"sm4_cbc_encrypt_{label}", "cbc_enc_loop", [key, iv, data], "service",
+                 _enc(key, iv, data)),
+            Kind(f"sm4_cbc_decrypt_{label}", "cbc_dec_loop", [key, iv, cbc], "service",
+                 _enc(key, iv, cbc)),
+        ]
+    ct = sm2.encrypt_with_seed(pk, small, b"fuel")
+    return [
+        *out,
+        Kind("sm2_encrypt", "sm2_enc_loop", [pk, small], "service", _enc(pk, small)),
+        Kind("sm2_decrypt", "sm2_dec_loop", [sm2_key.secret, ct], "service",
+             _enc(sm2_key.secret, ct)),
+        Kind("sm2_verify_id", "sm2_id_loop", [pk, b"fuel", signed, sid], "service",
+             _enc(pk, b"fuel", signed, sid)),
+        Kind("verify_suite_sm", "suite_loop", suite_sig, "service", _enc(*suite_sig)),
+        Kind("tx_hash", "tx_loop", [], "service"),
+    ]
+
 
 
 def run(ch: LocalChain, addr: bytes, k: Kind, n: int) -> tuple[int, float]:
@@ -309,7 +397,8 @@ def calibrate(todo: list[Kind], iters: dict[str, int], fuel: dict[str, int],
              host=k.host, bytes_per_call=k.size, charged_now=round(charged))
     by_name = {k.name: k for k in todo}
     for pre in ("sm3", "sha256", "keccak256", "emit", "storage_write", "storage_read",
-                "text_find", "text_utf8"):
+                "text_find", "text_utf8", "sm4_gcm_encrypt", "sm4_gcm_decrypt", "sm4_cbc_encrypt",
+                "sm4_cbc_decrypt"):
         if f"{pre}_32B" not in by_name or f"{pre}_64KiB" not in by_name:
             continue  # left out with --only
         lo, hi = by_name[f"{pre}_32B"], by_name[f"{pre}_64KiB"]

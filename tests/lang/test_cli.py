@@ -257,3 +257,19 @@ def test_bad_upgrade_from_is_a_typed_error(tmp_path: Path,
     junk.write_text("{not json")
     assert main(["qi", "compile", str(v), "--upgrade-from", str(junk)]) == 2
     assert capsys.readouterr().err.startswith("error[7502 bad_arguments]: --upgrade-from")
+
+
+def test_run_reports_resources_consumed(capsys: pytest.CaptureFixture[str]) -> None:
+    tok = str(EXAMPLES / "token.qi")
+    b0 = "0x" + "00" * 19 + "b0"
+    assert main(["qi", "run", tok, "--init", "Qi", "1000", "--call", "transfer", b0, "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    res = out["resources"]
+    assert res["fuel"] == out["fuel_used"] > 0
+    assert res["storage_reads"] >= 2 and res["storage_writes"] >= 2
+    assert res["storage_read_bytes"] > 0 and res["storage_written_bytes"] > 0
+    assert res["peak_memory"] >= 65536  # at least the one page of linear memory
+    assert out["events"][0]["indexed"] == ["from", "to"]
+    assert main(["qi", "run", tok, "--init", "Qi", "1", "--call", "transfer", b0, "5"]) == 1
+    failed = json.loads(capsys.readouterr().out)
+    assert failed["resources"]["peak_memory"] is None and failed["resources"]["fuel"] > 0

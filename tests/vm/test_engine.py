@@ -64,7 +64,7 @@ contract T {
         return keep.len() as u64;
     }
     pub view fn h(b: bytes) -> list<bytes> { return [sm3(b), sha256(b), keccak256(b)]; }
-    pub view fn verify(pk: bytes, m: bytes, s: bytes) -> list<bool> {
+    pub view fn verify_all(pk: bytes, m: bytes, s: bytes) -> list<bool> {
         return [sm2_verify(pk, m, s), ed25519_verify(pk, m, s), mldsa_verify(pk, m, s)];
     }
     pub fn hit() -> u64 { hits += 1; return hits; }
@@ -218,9 +218,9 @@ def test_hash_host_calls_match_library(env) -> None:  # type: ignore[no-untyped-
 def test_signature_verification_host_calls(env, alg: AlgId, slot: int) -> None:  # type: ignore[no-untyped-def]
     key = generate_signing_key(alg, seed=bytes(32))
     sig = key.sign(b"qi").data
-    got = call(env, "verify", key.public_key.data, b"qi", sig).value
+    got = call(env, "verify_all", key.public_key.data, b"qi", sig).value
     assert got[slot] is True
-    assert call(env, "verify", key.public_key.data, b"qj", sig).value[slot] is False
+    assert call(env, "verify_all", key.public_key.data, b"qj", sig).value[slot] is False
 
 
 def test_failed_call_rolls_back_state(env) -> None:  # type: ignore[no-untyped-def]
@@ -340,7 +340,7 @@ def test_host_work_is_metered(env) -> None:  # type: ignore[no-untyped-def]
     large = call(env, "h", bytes(100_000)).fuel_used
     assert large - small >= 3 * 2 * 100_000  # three hashes at 2 fuel per byte
     key = generate_signing_key(AlgId.ED25519, seed=bytes(32))
-    r = call(env, "verify", key.public_key.data, b"m", key.sign(b"m").data)
+    r = call(env, "verify_all", key.public_key.data, b"m", key.sign(b"m").data)
     assert r.fuel_used > 1_500_000 + 2 * 250_000
 
 

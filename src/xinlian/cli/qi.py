@@ -191,14 +191,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps({"stage": "init", "error": exc.to_dict()}, indent=2,
                          ensure_ascii=False))
         return EXIT_INIT_FAILED
-    res = chain.call(addr, fn, *call_args, sender=sender, fuel=args.fuel)
+    res = chain.call(addr, fn, *call_args, sender=sender, fuel=args.fuel,
+                     measure_memory=True)
     report: dict[str, Any] = {"fuel_used": res.fuel_used}
     if res.ok:
         report["result"] = to_json(res.value)
-        report["events"] = [{"name": e.name, "args": to_json(e.args)} for e in res.events]
+        report["events"] = [{"name": e.name, "args": to_json(e.args),
+                             "indexed": sorted(e.indexed)} for e in res.events]
     else:
         assert res.error is not None
         report["error"] = res.error.to_dict()
+    report["resources"] = res.resources()
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return EXIT_OK if res.ok else EXIT_CALL_FAILED
 

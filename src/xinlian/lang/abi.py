@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xinlian.crypto.hashes import sm3
 from xinlian.lang import ir
 from xinlian.lang.errors import ArgumentError
 from xinlian.lang.types import (
@@ -23,6 +24,7 @@ from xinlian.lang.types import (
     ListTy,
     MapTy,
     OptionalTy,
+    PrimTy,
     StructTy,
     Ty,
 )
@@ -95,14 +97,50 @@ def build(prog: ir.Program, entries: dict[str, str]) -> dict[str, Any]:
         "upgrades": prog.upgrades,
         "functions": fns,
         "events": [{"name": e.name, "id": i, "params": [
-            {"name": n, "type": type_json(t), "indexed": ix} for n, t, ix in e.params]}
+            {"name": n, "type": type_json(t), "indexed": ix}
+            | ({"index": index_kind(t)} if ix else {}) for n, t, ix in e.params]}
             for i, e in enumerate(prog.events)],
         "errors": [{"name": e.name, "id": i, "params": [
             {"name": n, "type": type_json(t)} for n, t, _ in e.params]}
             for i, e in enumerate(prog.errors)],
         "storage": [{"name": s.name, "slot": s.slot, "type": type_json(s.ty),
-                     "indexed": s.indexed} for s in prog.states],
+                     "indexed": s.indexed}
+                    | ({"key_prefix": slot_prefix(s.slot).hex(),
+                        "key_types": [type_json(k) for k in map_keys(s.ty)]}
+                       if s.indexed else {}) for s in prog.states],
     }
+
+
+# --- index semantics --------------------------------------------------------------------
+# An indexed event parameter is indexed under a key: its canonical encoding for the
+# fixed-size scalar types (integers, bool, enums, address), the SM3 digest of that
+# encoding for the rest (bytes, string, lists, structs...), so keys stay short.
+def index_kind(t: Ty) -> str:
+    """`value` or `sm3`: how an indexed parameter of type `t` becomes its index key."""
+    fixed = isinstance(t, IntTy | EnumTy) or (isinstance(t, PrimTy) and t.name() in
+                                              ("bool", "address"))
+    return "value" if fixed else "sm3"
+
+
+def index_key(t: Ty, v: Any) -> bytes:
+    """The key under which a node indexes an event parameter of type `t` and value `v`."""
+    enc = encode(t, v)
+    return enc if index_kind(t) == "value" else sm3(enc)
+
+
+def slot_prefix(slot: int) -> bytes:
+    """Every storage key of a state variable starts with its slot (4 bytes, little-endian),
+    followed by the encodings of its map keys."""
+    return slot.to_bytes(4, "little")
+
+
+def map_keys(t: Ty) -> list[Ty]:
+    """The key types, outermost first, that follow a state variable's slot in its keys."""
+    out: list[Ty] = []
+    while isinstance(t, MapTy):
+        out.append(t.key)
+        t = t.value
+    return out
 
 
 # --- value encoding ---------------------------------------------------------------------

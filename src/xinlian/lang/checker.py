@@ -38,6 +38,7 @@ from xinlian.lang.errors import (
     Diagnostic,
     Span,
 )
+from xinlian.lang.services import SERVICES
 from xinlian.lang.types import (
     ADDRESS,
     ADDRESS_LEN,
@@ -75,6 +76,7 @@ BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
     "sm2_verify": ([BYTES, BYTES, BYTES], BOOL),
     "ed25519_verify": ([BYTES, BYTES, BYTES], BOOL),
     "mldsa_verify": ([BYTES, BYTES, BYTES], BOOL),
+    **SERVICES,
 }
 TEST_BUILTINS: dict[str, tuple[list[Ty], Ty]] = {
     "set_caller": ([ADDRESS], UNIT),

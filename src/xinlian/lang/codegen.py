@@ -34,6 +34,7 @@ from xinlian.lang.emitter import (
     FnBuilder,
 )
 from xinlian.lang.errors import Span
+from xinlian.lang.services import SERVICE_OPS
 from xinlian.lang.types import (
     ADDRESS,
     BOOL,
@@ -773,6 +774,16 @@ class CodeGen(Emitter):
             self.call(self.imports["verify" if name in VERIFY_ALGS else "test_set"])
             if name == "set_caller":  # forget the cached caller
                 c.op(0xD0, W.sleb(self.bytes_t), 0x24, W.uleb(self.context_g[0]))
+        elif name in SERVICE_OPS:
+            self.buffer_args(self.encode_values(e.args), SERVICE_OPS[name])
+            self.call(self.imports["service"])
+            st = self.cur.scratch(I32)
+            c.op(0x22, W.uleb(st))  # local.tee
+            c.i32(0)
+            c.op(0x48, 0x04, BLOCK_VOID, 0x00, 0x0B)  # i32.lt_s; if unreachable end: refused
+            c.op(0x20, W.uleb(st))
+            self.cur.release(I32, st)
+            self.decode_ret(e.ty)
         else:
             raise AssertionError(f"unknown builtin {name}")
 

@@ -58,6 +58,7 @@ HOST_IMPORTS: dict[str, tuple[list[bytes], list[bytes]]] = {
     "text": ([I32, I32, I32], [I32]),
     "test_set": ([I32, I32, I32], []),
     "test_deploy": ([I32, I32], [I32]),
+    "service": ([I32, I32, I32], [I32]),
 }
 
 

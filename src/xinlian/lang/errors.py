@@ -194,6 +194,14 @@ class FuelLimitError(EngineError):
     name = "fuel_limit"
 
 
+class CryptoInputError(EngineError):
+    """A cryptographic builtin refused its input: a key, nonce or IV of the wrong length,
+    a ciphertext that is malformed or does not authenticate, bad padding."""
+
+    code = 7511
+    name = "crypto_input"
+
+
 class UpgradeError(EngineError):
     """An upgrade was refused: the sender is not the contract's upgrade authority, or the
     new code's storage layout is incompatible with the stored one. Nothing was changed."""

@@ -33,6 +33,7 @@ from xinlian.lang.ir import PANIC_DIVZERO, PANIC_MEMORY, PANIC_NAMES
 from xinlian.lang.types import OptionalTy
 
 DEFAULT_MEMORY = 64 * 1024 * 1024
+MEMORY_STEP = 4096  # the precision of a measured peak memory
 # Fuel caps, from benchmarks/fuel.py (docs/qi/reference.md, "Fuel"): plain Wasm code burns
 # about 20 fuel per ns on the development machine and the host schedule is calibrated to
 # the same rate, so 2e9 fuel is about 0.1 s of work and a block's 2e10 about 1 s.
@@ -43,15 +44,30 @@ DEFAULT_FUEL = MAX_TX_FUEL
 
 @dataclass
 class CallResult:
+    """What a call did and consumed: its result, events, error (with the Qi stack), fuel,
+    storage reads and writes and, when measured, peak memory."""
+
     value: Any = None
     events: list[host.Event] = field(default_factory=list)
     error: EngineError | None = None
     fuel_used: int = 0
     async_calls: list[host.AsyncRequest] = field(default_factory=list)
+    usage: host.Usage = field(default_factory=host.Usage)
+    # the smallest memory limit (linear memory and GC heap, to MEMORY_STEP) under which
+    # the call succeeds; measured only on request (`Engine.measure_memory`)
+    peak_memory: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def resources(self) -> dict[str, int | None]:
+        """The resources consumed, as reported by `xinlian qi run --json`."""
+        u = self.usage
+        return {"fuel": self.fuel_used, "peak_memory": self.peak_memory,
+                "storage_reads": u.storage_reads, "storage_read_bytes": u.storage_read_bytes,
+                "storage_writes": u.storage_writes,
+                "storage_written_bytes": u.storage_written_bytes}
 
 
 @dataclass
@@ -196,6 +212,31 @@ class Engine:
             world.code[contract] = old
         return res
 
+    def measure_memory(self, world: host.World, contract: bytes, method: str,
+                       args: list[Any], caller: bytes, fuel: int = DEFAULT_FUEL) -> int | None:
+        """The call's peak memory: the smallest memory limit (to MEMORY_STEP) under which
+        it succeeds, found by bisection. wasmtime exposes no GC heap size, but the engine
+        is deterministic, so rerunning the call under smaller limits measures linear memory
+        and GC heap alike. Every run starts from the same state and is rolled back; None
+        if the call fails even at DEFAULT_MEMORY."""
+        def fits(limit: int) -> bool:
+            snap = world.state.snapshot()
+            try:
+                return self.call(world, contract, method, args, caller, fuel, limit).ok
+            finally:
+                world.state.revert(snap)
+
+        if not fits(DEFAULT_MEMORY):
+            return None
+        lo, hi = 0, DEFAULT_MEMORY
+        while hi - lo > MEMORY_STEP:
+            mid = (lo + hi) // 2
+            if fits(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
     def _run(self, world: host.World, loaded: Loaded, contract: bytes, method: str,
              payload: bytes, caller: bytes, fuel: int, memory: int,
              test: bool = False) -> CallResult:
@@ -203,9 +244,10 @@ class Engine:
         store.set_fuel(fuel)
         store.set_limits(memory_size=memory)
         snap = world.state.snapshot()
-        frame = host.Frame(world, contract, caller, loaded, depth=0, test=test)
+        origin = caller if world.tx.origin is None else world.tx.origin
+        frame = host.Frame(world, contract, caller, loaded, 0, origin, host.Usage(), test=test)
         self.host.stack.append(frame)
-        result = CallResult()
+        result = CallResult(usage=frame.run)
         try:
             raw = self.invoke(store, loaded, frame, method, payload)
             rt = loaded.ret_types[method]

@@ -17,7 +17,9 @@ import wasmtime
 from xinlian.crypto import hashes
 from xinlian.crypto.keys import AlgId, PublicKey, Signature
 from xinlian.crypto.signing import verify as verify_signature
+from xinlian.crypto.suites import get_suite
 from xinlian.errors import XinlianError
+from xinlian.execution.vm.services import SERVICE_FUEL, serve
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi, emitter, show
 from xinlian.lang.compiler import Artifact
@@ -31,6 +33,7 @@ from xinlian.lang.errors import (
     RevertError,
     TrapError,
 )
+from xinlian.lang.services import SERVICES
 from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BYTES, STRING, U32, IntTy, OptionalTy
 
 if TYPE_CHECKING:
@@ -60,6 +63,7 @@ FUEL_SCHEDULE: dict[str, tuple[int, int, tuple[int, ...]]] = {
     "text": (350_000, 15, (2,)),
     "test_set": (350_000, 0, (2,)),
     "test_deploy": (4_500_000, 27, (1,)),  # as a call: it runs the constructor
+    "service": (0, 0, (2,)),  # per builtin: services.SERVICE_FUEL
 }
 # per algorithm, on top of the schedule: a signature check; a hash's base and per byte
 VERIFY_FUEL = [7_500_000, 1_700_000, 1_800_000]  # SM2, Ed25519, ML-DSA-65
@@ -68,6 +72,7 @@ TEXT_RESULT_FUEL = 350_000  # on top of the schedule: text operations that retur
 TRY_CATCH_FUEL = 400_000  # on top of the schedule: catching rolls state and events back
 RESULT_FUEL_PER_BYTE = 20  # bytes a host call writes back into the program's memory
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
+_SERVICE_NAMES = list(SERVICES)
 _MASK64 = (1 << 64) - 1
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
 
@@ -117,6 +122,16 @@ class AsyncRequest:
 
 
 @dataclass
+class TxContext:
+    """The transaction being executed: its hash, its position in the block and the
+    account that signed it (`origin`; None outside a chain: the top-level caller)."""
+
+    hash: bytes = bytes(32)
+    index: int = 0
+    origin: bytes | None = None
+
+
+@dataclass
 class World:
     """What the engine runs against: state, deployed code and the block context."""
 
@@ -128,6 +143,10 @@ class World:
     block_time: int = 0
     # contracts a test may `deploy`, by name (set by `qi test` for the file under test)
     test_artifacts: dict[str, Artifact] = field(default_factory=dict)
+    suite: str = "sm"  # the chain's crypto suite (`verify` checks its signatures)
+    tx: TxContext = field(default_factory=TxContext)
+    # hashes of closed blocks by number; `block_hash` sees the last 256 of them
+    block_hashes: dict[int, bytes] = field(default_factory=dict)
 
     def code_of(self, contract: bytes) -> Artifact:
         art = self.code.get(contract)
@@ -137,12 +156,26 @@ class World:
 
 
 @dataclass
+class Usage:
+    """What one top-level call consumed beyond fuel, across all its nested calls
+    (failed callees included: their reads and writes were done, then rolled back)."""
+
+    storage_reads: int = 0
+    storage_read_bytes: int = 0  # keys and the values found
+    storage_writes: int = 0
+    storage_written_bytes: int = 0  # keys and values
+    encryptions: int = 0  # SM2 encryptions so far (each derives a fresh ephemeral key)
+
+
+@dataclass
 class Frame:
     world: World
     contract: bytes
     caller: bytes
     loaded: Loaded
     depth: int
+    origin: bytes
+    run: Usage
     memory: wasmtime.Memory | None = None
     events: list[Any] = field(default_factory=list)
     async_calls: list[AsyncRequest] = field(default_factory=list)
@@ -202,6 +235,9 @@ class HostApi:
                     extra = VERIFY_FUEL[args[0]]
                 elif name == "hash":
                     extra = HASH_FUEL[args[0]][0] + HASH_FUEL[args[0]][1] * size
+                elif name == "service":
+                    op_base, op_byte = SERVICE_FUEL[_SERVICE_NAMES[args[0]]]
+                    extra = op_base + op_byte * size
                 charge(caller, base + extra + per_byte * size)
                 return fn(caller, *args)
             except HostFault:
@@ -241,12 +277,16 @@ class HostApi:
     def h_storage_read(self, caller: wasmtime.Caller, kp: int, kl: int) -> int:
         f = self.top
         v = f.world.state.get(f.contract, self.read(caller, kp, kl))
+        f.run.storage_reads += 1
+        f.run.storage_read_bytes += kl + (0 if v is None else len(v))
         return -1 if v is None else self.give(caller, v)
 
     def h_storage_write(self, caller: wasmtime.Caller, kp: int, kl: int, vp: int,
                         vl: int) -> None:
         f = self.top
         f.world.state.set(f.contract, self.read(caller, kp, kl), self.read(caller, vp, vl))
+        f.run.storage_writes += 1
+        f.run.storage_written_bytes += kl + vl
 
     def h_emit(self, caller: wasmtime.Caller, event_id: int, p: int, n: int) -> None:
         f = self.top
@@ -293,6 +333,22 @@ class HostApi:
         except (XinlianError, ValueError):
             return 0
 
+    def h_service(self, caller: wasmtime.Caller, op: int, p: int, n: int) -> int:
+        """A builtin of `lang.services`: its result's encoding, or -1 (the error kept
+        as the frame's failure) if it refused its input."""
+        name = _SERVICE_NAMES[op]
+        params, ret = SERVICES[name]
+        args = abi.decode_many(params, self.read(caller, p, n))
+        if name == "verify":  # priced as a check of the suite's signature algorithm
+            alg = get_suite(self.top.world.suite).signature
+            charge(caller, VERIFY_FUEL[_VERIFY_ALGS.index(alg)])
+        try:
+            value = serve(name, self.top, args)
+        except EngineError as exc:  # the program traps on -1: the error gets its Qi stack
+            self.top.failure = exc
+            return -1
+        return self.give(caller, abi.encode(ret, value))
+
     def h_big(self, caller: wasmtime.Caller, op: int, *limbs: int) -> list[int]:
         return big_op(op, limbs)
 
@@ -320,7 +376,7 @@ class HostApi:
         except EngineError as exc:
             return exc
         snap = f.world.state.snapshot()
-        sub = Frame(f.world, target, f.contract, loaded, f.depth + 1)
+        sub = Frame(f.world, target, f.contract, loaded, f.depth + 1, f.origin, f.run)
         self.stack.append(sub)
         try:
             raw = self.engine.invoke(caller, loaded, sub, method, payload)

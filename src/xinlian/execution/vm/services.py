@@ -1,0 +1,128 @@
+"""The host side of `qi.service`: transaction context and cryptography for contracts.
+
+Each builtin of `xinlian.lang.services.SERVICES` is a function here from the running
+frame and its decoded arguments to its result. Everything is deterministic: SM2
+encryption, randomised in the standard, derives its ephemeral key from the transaction
+hash, the contract, a count of encryptions in the transaction and the message, so every
+node computes the same ciphertext. Inputs the algorithms refuse raise `CryptoInputError`.
+
+Fuel (base, per byte of encoded arguments) per builtin is calibrated by
+`benchmarks/fuel.py` like the rest of the host schedule: the fuel per call that its
+measured time implies at plain code's rate, plus about 10%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from xinlian.crypto.errors import CryptoError
+from xinlian.crypto.keys import AlgId
+from xinlian.crypto.primitives import sm2, symmetric
+from xinlian.crypto.signing import verify_raw
+from xinlian.crypto.suites import get_suite
+from xinlian.lang.errors import CryptoInputError
+
+if TYPE_CHECKING:
+    from xinlian.execution.vm.host import Frame
+
+# how many recent blocks' hashes `block_hash` can see
+BLOCK_HASH_WINDOW = 256
+
+# name -> (base fuel, fuel per byte of the encoded arguments); results are charged per
+# byte written back like every host result (RESULT_FUEL_PER_BYTE)
+SERVICE_FUEL: dict[str, tuple[int, int]] = {
+    "tx_hash": (600_000, 0),
+    "tx_index": (600_000, 0),
+    "origin": (600_000, 0),
+    "block_hash": (600_000, 0),
+    "sm4_gcm_encrypt": (970_000, 255),
+    "sm4_gcm_decrypt": (970_000, 255),
+    "sm4_cbc_encrypt": (970_000, 255),
+    "sm4_cbc_decrypt": (970_000, 255),
+    "sm2_encrypt": (21_000_000, 2),
+    "sm2_decrypt": (11_000_000, 2),
+    "sm2_verify_id": (15_000_000, 2),
+    "verify": (640_000, 2),  # + the suite algorithm's VERIFY_FUEL
+}
+
+
+def _tx_hash(f: Frame) -> bytes:
+    return f.world.tx.hash
+
+
+def _tx_index(f: Frame) -> int:
+    return f.world.tx.index
+
+
+def _origin(f: Frame) -> bytes:
+    return f.origin
+
+
+def _block_hash(f: Frame, number: int) -> bytes | None:
+    """The hash of block `number` if it is one of the last BLOCK_HASH_WINDOW closed
+    blocks (the current block has no hash yet), else none."""
+    current = f.world.block_number
+    if not current - BLOCK_HASH_WINDOW <= number < current:
+        return None
+    return f.world.block_hashes.get(number)
+
+
+def _sm4_gcm_encrypt(f: Frame, key: bytes, nonce: bytes, plaintext: bytes,
+                     aad: bytes) -> bytes:
+    return symmetric.seal(AlgId.SM4_GCM, key, nonce, plaintext, aad)
+
+
+def _sm4_gcm_decrypt(f: Frame, key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return symmetric.open_sealed(AlgId.SM4_GCM, key, nonce, sealed, aad)
+
+
+def _sm4_cbc_encrypt(f: Frame, key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    return symmetric.sm4_cbc_encrypt(key, iv, plaintext)
+
+
+def _sm4_cbc_decrypt(f: Frame, key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    return symmetric.sm4_cbc_decrypt(key, iv, ciphertext)
+
+
+def _sm2_encrypt(f: Frame, public_key: bytes, plaintext: bytes) -> bytes:
+    f.run.encryptions += 1
+    seed = f.world.tx.hash + f.contract + f.run.encryptions.to_bytes(8, "big")
+    return sm2.encrypt_with_seed(public_key, plaintext, seed)
+
+
+def _sm2_decrypt(f: Frame, secret: bytes, ciphertext: bytes) -> bytes:
+    return sm2.SM2PrivateKey(secret).decrypt(ciphertext)
+
+
+def _sm2_verify_id(f: Frame, public_key: bytes, message: bytes, signature: bytes,
+                   signer_id: bytes) -> bool:
+    try:
+        return sm2.verify_with_id(public_key, message, signature, signer_id)
+    except CryptoError:  # a malformed key verifies nothing, as for every verify builtin
+        return False
+
+
+def _verify(f: Frame, public_key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        return verify_raw(get_suite(f.world.suite).signature, public_key, message, signature)
+    except (CryptoError, ValueError):
+        return False
+
+
+SERVICE_FNS: dict[str, Callable[..., Any]] = {
+    "tx_hash": _tx_hash, "tx_index": _tx_index, "origin": _origin,
+    "block_hash": _block_hash,
+    "sm4_gcm_encrypt": _sm4_gcm_encrypt, "sm4_gcm_decrypt": _sm4_gcm_decrypt,
+    "sm4_cbc_encrypt": _sm4_cbc_encrypt, "sm4_cbc_decrypt": _sm4_cbc_decrypt,
+    "sm2_encrypt": _sm2_encrypt, "sm2_decrypt": _sm2_decrypt,
+    "sm2_verify_id": _sm2_verify_id, "verify": _verify,
+}
+
+
+def serve(name: str, frame: Frame, args: list[Any]) -> Any:
+    """Run builtin `name`; what the algorithms refuse becomes `CryptoInputError`."""
+    try:
+        return SERVICE_FNS[name](frame, *args)
+    except (CryptoError, ValueError) as exc:
+        raise CryptoInputError(f"`{name}`: {exc}") from None
