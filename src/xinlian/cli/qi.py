@@ -197,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if res.ok:
         report["result"] = to_json(res.value)
         report["events"] = [{"name": e.name, "args": to_json(e.args),
-                             "indexed": sorted(e.indexed)} for e in res.events]
+                             "indexed": list(e.indexed)} for e in res.events]
     else:
         assert res.error is not None
         report["error"] = res.error.to_dict()
