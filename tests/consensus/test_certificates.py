@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import py_arkworks_bls12381 as ark
 import pytest
 
-from xinlian.consensus.certificates import Cert, combine, verify_cert, verify_one
+from xinlian.consensus.certificates import Cert, Meter, combine, verify_cert, verify_one
 from xinlian.consensus.committee import bitmap
 from xinlian.consensus.errors import InvalidCertificate
 from xinlian.consensus.messages import timeout_message, vote_message
@@ -20,7 +18,7 @@ MESSAGE = vote_message(0, 3, 2, b"\x11" * 32)
 @pytest.mark.parametrize(("suite", "aggregate"), [("intl", True), ("sm", False)])
 def test_quorum_certificate_verifies_and_names_its_signers(suite: str, aggregate: bool) -> None:
     committee, keys = local_committee(4, suite=suite, aggregate=aggregate)
-    meter: Counter[str] = Counter()
+    meter = Meter()
     votes = [(i, keys[node].sign(committee, MESSAGE, meter))
              for i, node in enumerate(committee.nodes) if i != 1]
     assert all(verify_one(committee, i, MESSAGE, s, meter) for i, s in votes)
@@ -32,9 +30,23 @@ def test_quorum_certificate_verifies_and_names_its_signers(suite: str, aggregate
         assert len(cert.signatures) == 3
 
 
+
+@pytest.mark.parametrize(("suite", "aggregate"), [("intl", True), ("sm", False)])
+def test_verified_certificates_are_remembered_per_core(suite: str, aggregate: bool) -> None:
+    """One core's checks never let another core skip its own (the cache lives in the meter)."""
+    committee, keys = local_committee(4, suite=suite, aggregate=aggregate)
+    first, second = Meter(), Meter()
+    votes = [(i, keys[node].sign(committee, MESSAGE, first))
+             for i, node in enumerate(committee.nodes)]
+    cert = combine(committee, votes, first)
+    verify_cert(committee, cert, lambda i: MESSAGE, committee.quorum, first)
+    assert len(first.verified) == 1 and len(second.verified) == 0
+    verify_cert(committee, cert, lambda i: MESSAGE, committee.quorum, second)
+    assert len(second.verified) == 1
+
 def test_bls_aggregate_matches_an_independent_pairing_check() -> None:
     committee, keys = local_committee(4)
-    meter: Counter[str] = Counter()
+    meter = Meter()
     votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
     cert = combine(committee, votes, meter)
     key_sum = ark.G1Point.identity()
@@ -47,7 +59,7 @@ def test_bls_aggregate_matches_an_independent_pairing_check() -> None:
 
 def test_timeout_certificate_with_a_different_message_per_signer() -> None:
     committee, keys = local_committee(7)
-    meter: Counter[str] = Counter()
+    meter = Meter()
     reported = {0: 4, 2: 5, 3: 4, 5: 6, 6: 5}
     votes = [(i, keys[committee.nodes[i]].sign(committee, timeout_message(0, 7, r), meter))
              for i, r in reported.items()]
@@ -64,7 +76,7 @@ def test_timeout_certificate_with_a_different_message_per_signer() -> None:
 @pytest.mark.parametrize(("suite", "aggregate"), [("intl", True), ("sm", False)])
 def test_tampered_certificates_are_refused(suite: str, aggregate: bool) -> None:
     committee, keys = local_committee(4, suite=suite, aggregate=aggregate)
-    meter: Counter[str] = Counter()
+    meter = Meter()
     votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
     good = combine(committee, votes[:3], meter)
     other = vote_message(0, 3, 2, b"\x22" * 32)
@@ -84,7 +96,7 @@ def test_tampered_certificates_are_refused(suite: str, aggregate: bool) -> None:
 
 def test_meter_counts_the_operations_the_simulator_charges() -> None:
     committee, keys = local_committee(4)
-    meter: Counter[str] = Counter()
+    meter = Meter()
     votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
     cert = combine(committee, votes, meter)
     verify_cert(committee, cert, lambda i: MESSAGE, committee.quorum, meter)
@@ -97,7 +109,7 @@ def test_invalid_malformed_certificate_signatures_are_refused(suite: str) -> Non
     # Bytes from the wire that decode to no point or signature: every one is an
     # InvalidCertificate (or a False vote), and none escapes as a library exception.
     committee, keys = local_committee(4, suite=suite)
-    meter: Counter[str] = Counter()
+    meter = Meter()
     votes = [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
     size = len(votes[0][1])
     identity = b"\xc0" + bytes(size - 1)  # a G2 point on intl, but no vote's signature

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from xinlian import codec
-from xinlian.consensus.certificates import VoteKey, combine
+from xinlian.consensus.certificates import Meter, VoteKey, combine
 from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import Config
 from xinlian.consensus.dissemination import Dissemination
@@ -64,14 +64,13 @@ def test_chunk_headers_round_trip() -> None:
 
 
 def test_crypto_costs_are_charged_as_simulated_cpu_time() -> None:
-    from collections import Counter
 
     from xinlian.protocol import Start
     from xinlian.testing.consensus.simnet import crypto_cost
 
     class Metered:
         def __init__(self) -> None:
-            self.meter: Counter[str] = Counter()
+            self.meter = Meter()
 
         def handle(self, event: object) -> list[object]:
             return []
@@ -97,7 +96,7 @@ def _pool_and_batch() -> tuple[Dissemination, Committee, dict[bytes, VoteKey], b
     """Member 0's pool, the committee, its keys, and a batch authored by member 1."""
     committee, keys = local_committee(4, seed=b"pool")
     me = committee.nodes[0]
-    pool = Dissemination(me, keys[me], {}, 1 << 20, 20, 100, 1000, Counter(), Counter())
+    pool = Dissemination(me, keys[me], {}, 1 << 20, 20, 100, 1000, Meter(), Counter())
     pool.start_epoch(committee, 0)
     message = codec.encode(BatchMsg(Batch(0, 1, 1, 3, b"txs")))
     return pool, committee, keys, message, committee.hash(message)
@@ -106,8 +105,8 @@ def _pool_and_batch() -> tuple[Dissemination, Committee, dict[bytes, VoteKey], b
 def _cert(committee: Committee, keys: dict[bytes, VoteKey], digest: bytes,
           signers: list[int], *, forge: bool = False) -> BatchCert:
     message = ack_message(0, b"\0" * 32 if forge else digest)
-    votes = [(i, keys[committee.nodes[i]].sign(committee, message, Counter())) for i in signers]
-    return BatchCert(0, digest, 1, 3, combine(committee, votes, Counter()))
+    votes = [(i, keys[committee.nodes[i]].sign(committee, message, Meter())) for i in signers]
+    return BatchCert(0, digest, 1, 3, combine(committee, votes, Meter()))
 
 
 def test_a_held_batch_needs_no_certificate_check_and_an_unheld_one_does() -> None:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.consensus.certificates import Cert
+from xinlian.consensus.certificates import Cert, Meter
 from xinlian.consensus.core import ConsensusCore
 from xinlian.consensus.messages import (
     QC,
@@ -72,13 +72,12 @@ def test_hostile_messages_never_raise(inbox) -> None:  # type: ignore[no-untyped
 @st.composite
 def signed(draw) -> tuple[bytes, object]:  # type: ignore[no-untyped-def]
     """A member's correctly signed vote or timeout with arbitrary rounds and heights."""
-    from collections import Counter
 
     from xinlian.consensus.core import root_qc
     from xinlian.consensus.messages import timeout_message, vote_message
 
     sender = draw(st.sampled_from(COMMITTEE.nodes))
-    key, meter = KEYS[sender], Counter[str]()
+    key, meter = KEYS[sender], Meter()
     round_, height = draw(small), draw(small)
     if draw(st.booleans()):
         block = draw(ids)

@@ -13,7 +13,7 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.aggregator import Aggregator
 from xinlian.consensus.blocks import BlockTree, block_id
-from xinlian.consensus.certificates import Cert
+from xinlian.consensus.certificates import Cert, Meter
 from xinlian.consensus.core import root_qc
 from xinlian.consensus.messages import (
     QC,
@@ -39,12 +39,12 @@ MESSAGE = vote_message(0, 1, 1, b"\x33" * 32)
 
 
 def _votes(committee=COMMITTEE, keys=KEYS):  # type: ignore[no-untyped-def]
-    meter: Counter[str] = Counter()
+    meter = Meter()
     return [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
 
 
 def test_aggregator_certifies_once_at_the_threshold() -> None:
-    agg, meter = Aggregator(), Counter[str]()
+    agg, meter = Aggregator(), Meter()
     votes = _votes()
     assert agg.add(COMMITTEE, "k", *votes[0][:1], MESSAGE, votes[0][1], 3, meter) is None
     assert agg.add(COMMITTEE, "k", 0, MESSAGE, votes[0][1], 3, meter) is None  # duplicate
@@ -57,7 +57,7 @@ def test_aggregator_certifies_once_at_the_threshold() -> None:
 
 @pytest.mark.parametrize(("committee", "keys"), [(COMMITTEE, KEYS), (SM, SM_KEYS)])
 def test_aggregator_drops_an_invalid_vote_and_waits_for_a_good_one(committee, keys) -> None:  # type: ignore[no-untyped-def]
-    agg, meter = Aggregator(), Counter[str]()
+    agg, meter = Aggregator(), Meter()
     votes = _votes(committee, keys)
     forged = bytes([votes[1][1][0] ^ 1]) + votes[1][1][1:]
     assert agg.add(committee, "k", 0, MESSAGE, votes[0][1], 3, meter) is None
@@ -69,7 +69,7 @@ def test_aggregator_drops_an_invalid_vote_and_waits_for_a_good_one(committee, ke
 
 
 def test_aggregator_forgets_old_keys() -> None:
-    agg, meter = Aggregator(), Counter[str]()
+    agg, meter = Aggregator(), Meter()
     sig = _votes()[0][1]
     agg.add(COMMITTEE, 1, 0, MESSAGE, sig, 3, meter)
     agg.add(COMMITTEE, 5, 0, MESSAGE, sig, 3, meter)
@@ -194,7 +194,7 @@ def test_proposer_needs_a_certificate_for_the_previous_round_and_skips_ordered_b
     from xinlian.consensus.proposer import build_block
 
     root = genesis(COMMITTEE)
-    pool = Dissemination(COMMITTEE.nodes[0], VoteKey(), {}, 1024, 10, 100, 1000, Counter(),
+    pool = Dissemination(COMMITTEE.nodes[0], VoteKey(), {}, 1024, 10, 100, 1000, Meter(),
                          Counter())
     pool.start_epoch(COMMITTEE, 0)
     certs = [BatchCert(0, bytes([i]) * 32, 0, 1, Cert(b"", [])) for i in range(3)]

@@ -7,7 +7,6 @@ its cores' certificates and blocks are what the peers serve. The state is a real
 from __future__ import annotations
 
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
+from xinlian.consensus.certificates import Meter
 from xinlian.consensus.committee import EpochRoot
 from xinlian.consensus.core import Config, ConsensusCore, Reconfigure
 from xinlian.consensus.messages import QC, Block
@@ -173,7 +173,7 @@ def check(synced: Synced, epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlo
 def test_a_real_epoch_change_proves_the_next_root(epochs: Epochs) -> None:
     proof = epoch_proof(epochs.core.proofs[0], epochs.core.tree.get)
     assert proof is not None
-    assert next_root(epochs.genesis, proof, Counter()) == epochs.core.root
+    assert next_root(epochs.genesis, proof, Meter()) == epochs.core.root
 
 
 def _tampered(epochs: Epochs) -> list[EpochProof]:
@@ -200,7 +200,7 @@ def _tampered(epochs: Epochs) -> list[EpochProof]:
 def test_forged_epoch_proofs_are_refused(epochs: Epochs) -> None:
     for bad in _tampered(epochs):
         with pytest.raises(BadEpochProof):
-            next_root(epochs.genesis, bad, Counter())
+            next_root(epochs.genesis, bad, Meter())
 
 
 # -- whole runs ----------------------------------------------------------------------------

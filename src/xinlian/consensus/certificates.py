@@ -10,8 +10,11 @@ Two certificate forms share one record, `Cert(signers bitmap, signatures)`:
   bitmap order, each verified on its own.
 
 Every operation is counted in a `Meter` so that the simulator can charge the measured CPU
-cost of real cryptography. Successful certificate checks are remembered (a pure function of
-the committee, message and signature), because the same certificate arrives many times.
+cost of real cryptography. Successful certificate checks are remembered in the same `Meter`
+(a pure function of the committee, message and signature), because the same certificate
+arrives many times. A meter belongs to one core: what one node verified tells another node
+nothing, and in a simulation of many nodes in one process a shared cache would let one
+node skip checks another made.
 """
 
 from __future__ import annotations
@@ -27,10 +30,15 @@ from xinlian.crypto.errors import CryptoError, InvalidSignature
 from xinlian.crypto.primitives import bls
 from xinlian.crypto.signing import SigningKey, verify_raw
 
-Meter = Counter[str]
+CACHE_SIZE = 8192  # certificates a core remembers as verified
 
-_CACHE_SIZE = 8192
-_verified: OrderedDict[tuple[object, ...], bool] = OrderedDict()
+
+class Meter(Counter[str]):
+    """One core's crypto bookkeeping: operations counted, certificates verified."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verified: OrderedDict[tuple[object, ...], None] = OrderedDict()
 
 
 class Cert(codec.Struct):
@@ -96,11 +104,11 @@ def combine(committee: Committee, votes: Sequence[tuple[int, bytes]], meter: Met
     return Cert(bits, [s for _, s in ordered])
 
 
-def _remember(key: tuple[object, ...], ok: bool) -> bool:
+def _remember(meter: Meter, key: tuple[object, ...], ok: bool) -> bool:
     if ok:
-        _verified[key] = True
-        if len(_verified) > _CACHE_SIZE:
-            _verified.popitem(last=False)
+        meter.verified[key] = None
+        if len(meter.verified) > CACHE_SIZE:
+            meter.verified.popitem(last=False)
     return ok
 
 
@@ -133,14 +141,14 @@ def _verify_aggregate(committee: Committee, cert: Cert, who: list[int], messages
     meter["bls_pk_add"] += len(who)
     key = (committee.digest, tuple((m, tuple(g)) for m, g in groups.items()),
            bytes(cert.signatures[0]))
-    if key in _verified:
+    if key in meter.verified:
         return True
     sig = _g2(cert.signatures[0])
     if sig is None:
         return False
     keys = committee.bls_keys
     sums = [bls.sum_public_keys([keys[i] for i in g]) for g in groups.values()]
-    return _remember(key, bls.aggregate_verify(sums, list(groups), sig))
+    return _remember(meter, key, bls.aggregate_verify(sums, list(groups), sig))
 
 
 def _verify_list(committee: Committee, cert: Cert, who: list[int], messages: list[bytes],
@@ -149,7 +157,7 @@ def _verify_list(committee: Committee, cert: Cert, who: list[int], messages: lis
         return False
     meter["sig_verify"] += len(who)
     key = (committee.digest, tuple(messages), tuple(bytes(s) for s in cert.signatures))
-    if key in _verified:
+    if key in meter.verified:
         return True
     alg = committee.crypto_suite.signature
     for i, m, s in zip(who, messages, cert.signatures, strict=True):
@@ -158,4 +166,4 @@ def _verify_list(committee: Committee, cert: Cert, who: list[int], messages: lis
                 return False
         except CryptoError:  # verify_raw's only error: an algorithm it does not know
             return False
-    return _remember(key, True)
+    return _remember(meter, key, True)

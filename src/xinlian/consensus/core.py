@@ -170,7 +170,7 @@ class ConsensusCore:
         self.node = node
         self.key = key
         self.config = config or Config()
-        self.meter: Meter = Counter()
+        self.meter = Meter()
         self.metrics: Counter[str] = Counter()
         self.now = 0
         raw = stored.get(EPOCH_KEY)

@@ -228,7 +228,7 @@ class StateSync:
         self.config = config or SyncConfig()
         self.phase = "epochs"
         self.proofs: list[EpochProof] = []
-        self.meter: Meter = Counter()
+        self.meter = Meter()
         self.metrics: Counter[str] = Counter()
         self.skipped: set[bytes] = set()
         self.now = 0
