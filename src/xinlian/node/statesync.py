@@ -103,7 +103,8 @@ def is_sync_message(data: bytes) -> bool:
 
 
 def decode_sync(data: bytes) -> SyncMessage:
-    return codec.decode(data, SyncMessage, max_size=MAX_WIRE)
+    message: SyncMessage = codec.decode(data, SyncMessage, max_size=MAX_WIRE)
+    return message
 
 
 # -- epoch proofs --------------------------------------------------------------------------

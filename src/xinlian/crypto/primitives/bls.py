@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TypeAlias, TypeVar
 
 import blspy
 import py_arkworks_bls12381 as ark
@@ -38,6 +38,7 @@ PublicPoint: TypeAlias = blspy.G1Element
 SignaturePoint: TypeAlias = blspy.G2Element
 G1Point: TypeAlias = ark.G1Point
 G2Point: TypeAlias = ark.G2Point
+Point = TypeVar("Point", G1Point, G2Point)
 _IDENTITY = bytes(blspy.G1Element())
 _MPL = blspy.PopSchemeMPL
 
@@ -177,8 +178,8 @@ def decode_g2(data: bytes) -> G2Point:
     return _decode_strict(ark.G2Point, "G2", SIGNATURE_SIZE, InvalidSignature, data)
 
 
-def _decode_strict(kind: type[G1Point] | type[G2Point], name: str, size: int,
-                   error: type[CryptoError], data: bytes) -> Any:
+def _decode_strict(kind: type[Point], name: str, size: int, error: type[CryptoError],
+                   data: bytes) -> Point:
     if len(data) != size:
         raise error(f"{name} point must be {size} bytes, got {len(data)}")
     try:

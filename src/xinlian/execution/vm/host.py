@@ -426,7 +426,7 @@ class HostApi:
             return 1
         a, b = abi.decode_many([BYTES, BYTES], data)
         if code == TEXT_OPS["cmp"]:
-            return (a > b) - (a < b)
+            return int(a > b) - int(a < b)
         if code == TEXT_OPS["find"]:
             at = a.find(b)
             return self.give(caller, abi.encode(OptionalTy(U32), None if at < 0 else at))
