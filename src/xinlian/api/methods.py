@@ -73,6 +73,7 @@ class Api:
         height = optional(uint())
         methods = [
             Method("xl_status", (), self.status),
+            Method("xl_ready", (), self.ready),
             Method("xl_chainInfo", (), self.chain_info),
             Method("xl_submitTransaction", (Param("tx", raw_tx),), self.submit_one),
             Method("xl_submitTransactions",
@@ -108,6 +109,9 @@ class Api:
 
     async def status(self, session: Session | None) -> Any:
         return to_json(self.node.status())
+
+    async def ready(self, session: Session | None) -> Any:
+        return to_json(self.node.readiness())
 
     async def chain_info(self, session: Session | None) -> Any:
         return self._chain_info

@@ -27,6 +27,7 @@ from xinlian.api.errors import (
     ServerBusy,
     TooManyConnections,
 )
+from xinlian.api.format import to_json
 from xinlian.api.jsonrpc import Dispatcher, encode_error
 from xinlian.api.limits import Limits
 from xinlian.api.methods import Api
@@ -79,6 +80,7 @@ class RpcServer:
                               middlewares=[self._mark_started])
         app.router.add_post("/rpc", self._rpc)
         app.router.add_get("/ws", self._ws)
+        app.router.add_get("/ready", self._ready)
         # aiohttp closes a kept-alive connection that has not sent a next request's headers
         # this long after its previous reply (also when it trickles bytes); `_guarded` does
         # the same for the first request. A refused body is not drained ("lingering"): its
@@ -130,6 +132,11 @@ class RpcServer:
         self._runner = None
 
     # -- HTTP ----------------------------------------------------------------------------
+
+    async def _ready(self, request: web.Request) -> web.StreamResponse:
+        """For load balancers and orchestrators: 200 when ready, else 503; body as xl_ready."""
+        readiness = self.node.readiness()
+        return web.json_response(to_json(readiness), status=200 if readiness.ready else 503)
 
     async def _rpc(self, request: web.Request) -> web.StreamResponse:
         limit = self.limits.max_body_size

@@ -108,16 +108,19 @@ class NodeProcess:
 
     `rpc_port`: overrides node.toml (0: any free port; None: node.toml's). `detach`: the
     node runs in its own session and outlives this process (`cluster up`); this process
-    stops reading its stdout once it serves (the node writes nothing more there)."""
+    stops reading its stdout once it serves (the node writes nothing more there). `env`:
+    variables added to the node's environment (the test hooks of node/supervise.py)."""
 
-    def __init__(self, data: Path, *, rpc_port: int | None = 0, detach: bool = False) -> None:
+    def __init__(self, data: Path, *, rpc_port: int | None = 0, detach: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.data = data
         self._log = open(data / "node.log", "ab")  # noqa: SIM115 - closed in _close
         port = [] if rpc_port is None else ["--rpc-port", str(rpc_port)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xinlian.cli.main", "node", "start", "--data", str(data),
              *port], stdout=subprocess.PIPE, stderr=self._log, text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=detach)
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
+            start_new_session=detach)
         self.pid = self.proc.pid
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the node is serving
@@ -176,7 +179,7 @@ def stop_nodes(dirs: list[Path], timeout: float = 30.0) -> tuple[int, int]:
     worker processes it started; returns how many nodes and workers were running and are
     now stopped."""
     nodes = [pid for pid in (pidfile.running(d) for d in dirs) if pid is not None]
-    workers = [child for pid in nodes for child in _children(pid)]
+    workers = [child for pid in nodes for child in children(pid)]
     _signal(nodes, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while any(_alive(p) for p in nodes) and time.monotonic() < deadline:
@@ -189,7 +192,7 @@ def stop_nodes(dirs: list[Path], timeout: float = 30.0) -> tuple[int, int]:
     return (sum(not _alive(p) for p in nodes), sum(not _alive(p) for p in workers))
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux /proc; none elsewhere)."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

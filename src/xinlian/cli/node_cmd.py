@@ -22,11 +22,12 @@ from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
 from xinlian.node import pidfile
 from xinlian.node.check import check_data_dir
-from xinlian.node.errors import NodeConfigError
+from xinlian.node.errors import NodeConfigError, TaskFailed
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.offload import monotonic_ms
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.service import Node
+from xinlian.node.supervise import EXIT_FAILSTOP
 from xinlian.node.validator import catch_up
 
 GENESIS_FILE = "genesis.toml"
@@ -134,10 +135,19 @@ async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
     status = node.status()
     print(json.dumps({"event": "ready", "rpc": server.url, "chain_id": status.chain_id,
                       "height": status.height}), flush=True)
-    await stop.wait()
+    stopped = asyncio.create_task(stop.wait())
+    failed = asyncio.create_task(node.failed())
+    await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (stopped, failed):
+        waiter.cancel()
     await server.stop()
     await node.stop()
-    # to the log: a launcher that detached no longer reads this process's stdout
+    if failed.done() and not failed.cancelled():
+        error = failed.result()
+        # to the log: a launcher that detached no longer reads this process's stdout
+        print(json.dumps({"event": "fail_stop", "code": error.code, "cause": error.message}),
+              file=sys.stderr, flush=True)
+        raise error
     print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
 
 
@@ -149,6 +159,9 @@ def start(args: argparse.Namespace) -> int:
     pidfile.claim(data)  # what runs from this directory, for `cluster down`
     try:
         asyncio.run(_serve(data, host, port, rpc_limits(config)))
+    except TaskFailed as exc:
+        print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
+        return EXIT_FAILSTOP
     finally:
         pidfile.release(data)
     return 0

@@ -39,3 +39,17 @@ class BadLedgerBlock(StateSyncError):
 
     code = 6505
     name = "bad_ledger_block"
+
+
+class TaskFailed(NodeError):
+    """A long-running task of the node raised: the node stops (fail-stop, supervise.py)."""
+
+    code = 6506
+    name = "task_failed"
+
+
+class InjectedFault(NodeError):
+    """The fault a test asked for through a documented hook (supervise.py)."""
+
+    code = 6507
+    name = "injected_fault"

@@ -31,6 +31,16 @@ class NodeStatus(Struct):
     node_key: bytes  # encoded PublicKey of the node that signs block headers
 
 
+class Readiness(Struct):
+    """Whether the node serves a current ledger: unready while its ledger lags consensus,
+    a supervised task is not running, or it replays; `reasons` says why."""
+
+    ready: bool
+    height: int  # the ledger's height
+    consensus_height: int | None  # consensus's committed height (None: a solo chain)
+    reasons: list[str]
+
+
 class SubmitResult(Struct):
     """Admission outcome of one submitted transaction: its hash, or the typed error."""
 
@@ -85,6 +95,8 @@ class NodeAPI(Protocol):
     suite: Suite
 
     def status(self) -> NodeStatus: ...
+
+    def readiness(self) -> Readiness: ...
 
     async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:
         """Admit a batch of encoded transactions into the mempool (verified on all cores)."""

@@ -26,11 +26,12 @@ from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.shaper import ShapeFor
-from xinlian.node.errors import NodeConfigError, NotFound
+from xinlian.node.errors import NodeConfigError, NotFound, TaskFailed
 from xinlian.node.interface import (
     AccountView,
     BlockListener,
     NodeStatus,
+    Readiness,
     StateProof,
     SubmitResult,
     TxLocation,
@@ -39,6 +40,7 @@ from xinlian.node.interface import (
 from xinlian.node.offload import monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.solo import SoloOrdering
+from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BftOrdering
 
 POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long
@@ -47,9 +49,15 @@ POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long
 class Ordering(Protocol):
     """How a node's admitted transactions become blocks."""
 
-    async def start(self) -> None: ...
+    async def start(self, supervisor: Supervisor) -> None:
+        """Start the ordering's long-running tasks under `supervisor`."""
+        ...
 
     async def stop(self) -> None: ...
+
+    def health(self) -> tuple[int | None, list[str]]:
+        """Consensus's committed height (None: solo) and why the node is unready."""
+        ...
 
     def on_admitted(self, txs: list[Transaction]) -> None:
         """New transactions are pending in the mempool."""
@@ -73,6 +81,7 @@ class Node:
         self.mempool = self.ledger.mempool
         self.ordering: Ordering
         self._sweeper: asyncio.Task[None] | None = None
+        self.supervisor: Supervisor | None = None
         if not genesis.validators:
             self.solo: SoloOrdering | None = SoloOrdering(self.ledger)
             self.ordering = self.solo
@@ -85,8 +94,15 @@ class Node:
                                         listen=listen, shape_for=shape_for)
 
     async def start(self) -> None:
-        await self.ordering.start()
-        self._sweeper = asyncio.create_task(self._sweep_pool(), name="pool-sweep")
+        """Start the node's tasks, supervised: `failed()` resolves when one of them fails."""
+        self.supervisor = Supervisor()
+        await self.ordering.start(self.supervisor)
+        self._sweeper = self.supervisor.spawn("pool-sweep", self._sweep_pool())
+
+    async def failed(self) -> TaskFailed:
+        """Wait until a supervised task fails; the error names the task and its cause."""
+        assert self.supervisor is not None, "the node has not started"
+        return await self.supervisor.failed
 
     async def _sweep_pool(self) -> None:
         """Pending transactions that waited too long leave the pool, on idle chains too."""
@@ -95,6 +111,8 @@ class Node:
             self.mempool.drop_aged()
 
     async def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stopping = True  # what stops from here on is no failure
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -127,6 +145,17 @@ class Node:
             head_hash=header_hash(head.header, self.suite.hash_bytes),
             state_root=head.header.state_root, mempool_size=len(self.mempool),
             committed_txs=self.chain.committed_txs, node_key=codec.encode(self.key.public_key))
+
+    def readiness(self) -> Readiness:
+        consensus_height, reasons = self.ordering.health()
+        if self.supervisor is None:
+            reasons.append("the node has not started")
+        elif self.supervisor.failed.done():
+            reasons.append(self.supervisor.failed.result().message)
+        elif not self.supervisor.running("pool-sweep"):
+            reasons.append("the pool sweep is not running")
+        return Readiness(ready=not reasons, height=self.chain.height,
+                         consensus_height=consensus_height, reasons=reasons)
 
     def block(self, height: int) -> Block | None:
         return self.chain.block(height)

@@ -15,6 +15,7 @@ from xinlian.ledger.block import Block
 from xinlian.ledger.transaction import Transaction
 from xinlian.node.offload import Committer, now_ms
 from xinlian.node.pipeline import Built, LedgerPipeline
+from xinlian.node.supervise import Supervisor
 
 
 class BlockCutter:
@@ -50,8 +51,13 @@ class SoloOrdering:
         self._wake = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._producer = asyncio.create_task(self._produce(), name="solo-producer")
+    async def start(self, supervisor: Supervisor) -> None:
+        self._producer = supervisor.spawn("solo-producer", self._produce())
+
+    def health(self) -> tuple[int | None, list[str]]:
+        """No consensus height (solo); unready while the producer is not running."""
+        running = self._producer is not None and not self._producer.done()
+        return None, [] if running else ["the block producer is not running"]
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -51,6 +51,7 @@ from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.offload import Committer, now_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
+from xinlian.node.supervise import FaultHooks, Supervisor
 from xinlian.storage.kv import Store, WriteBatch
 
 
@@ -63,6 +64,8 @@ def membership_of(suite: Suite, members: list[Validator]) -> Membership:
         peers.append(PeerInfo(v.node_key, host, int(port)))
     return Membership(suite, peers)
 
+
+READY_LAG = 2  # consensus blocks the ledger may trail by and still report ready
 
 
 class BftOrdering:
@@ -92,19 +95,42 @@ class BftOrdering:
         self._committer = Committer(ledger)
         self._more = asyncio.Event()
         self._applier: asyncio.Task[None] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._faults = FaultHooks()
+        self.replaying = False
 
-    async def start(self) -> None:
+    async def start(self, supervisor: Supervisor) -> None:
+        self.replaying = True
         for committed, payloads in self.bft.replay():
             await self._apply(self.bft.decode(committed, payloads))
-        self._applier = asyncio.create_task(self._apply_loop(), name="bft-apply")
+        self.replaying = False
+        self._applier = supervisor.spawn("bft-apply", self._apply_loop())
         await self.runtime.start()
+        self._runner = supervisor.spawn("network-runtime", self.runtime.run())
+
+    def health(self) -> tuple[int | None, list[str]]:
+        """Consensus's committed height; unready while the ledger lags it by more than
+        `READY_LAG` blocks, while replaying, or while the apply loop is not running."""
+        committed = self.core.committed_height
+        reasons = []
+        if self.replaying:
+            reasons.append("replaying committed blocks into the ledger")
+        if self._applier is None or self._applier.done():
+            reasons.append("the apply task is not running")
+        if self._runner is None or self._runner.done():
+            reasons.append("the network runtime is not running")
+        lag = committed - self.bft.applied.height
+        if lag > READY_LAG:
+            reasons.append(f"the ledger lags consensus by {lag} blocks")
+        return committed, reasons
 
     async def stop(self) -> None:
         await self.runtime.stop()
-        if self._applier is not None:
-            self._applier.cancel()
-            await asyncio.gather(self._applier, return_exceptions=True)
-            self._applier = None
+        for task in (self._applier, self._runner):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._applier = self._runner = None
         self._committer.close()
         self.batches.close()
 
@@ -131,6 +157,7 @@ class BftOrdering:
             await self._more.wait()
 
     async def _apply(self, decoded: Decoded) -> None:
+        await self._faults.before_apply(decoded.committed.height)
         built = self.bft.execute(decoded, await verify(decoded.candidates.items))
         await self._committer.commit(built)
         for value in self.bft.applied_block(decoded, built, now_ms()):
