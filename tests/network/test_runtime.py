@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,26 +210,40 @@ class Exploding:
         return []
 
 
-def test_a_failing_core_stops_the_runtime(tmp_path: Path) -> None:
+def _input_stops_the_runtime(tmp_path: Path, core: Any, deliver: Callable[[Any], None],
+                             value: int, error: str) -> None:
+    """Input `value` to a one-node runtime; it must stop with a RuntimeError matching
+    `error`, which `run()` re-raises."""
     async def main() -> None:
         suite: Suite = get_suite("intl")
         keys = node_keys(suite, 1)
         transport = Transport(suite, keys[0], membership(suite, keys),
                               listen=("127.0.0.1", 0))
         with Store(tmp_path / "n", sub_dbs=("core",)) as store:
-            runtime = NetworkRuntime(Exploding(), transport, store, deliver=lambda v: None)
+            runtime = NetworkRuntime(core, transport, store, deliver=deliver)
             await runtime.start()
-            runtime.input(1)
-            with pytest.raises(RuntimeError, match="core bug"):
+            runtime.input(value)
+            with pytest.raises(RuntimeError, match=error):
                 await runtime.run()
             await runtime.stop()
 
     asyncio.run(main())
 
 
+def test_a_failing_core_stops_the_runtime(tmp_path: Path) -> None:
+    _input_stops_the_runtime(tmp_path, Exploding(), lambda v: None, 1, "core bug")
+
+
 class Echo:
     def handle(self, event: Event) -> list[Action]:
         return [Deliver(event.value)] if isinstance(event, Input) else []
+
+
+def test_a_failing_deliver_callback_stops_the_runtime(tmp_path: Path) -> None:
+    def refuse(value: Any) -> None:
+        raise RuntimeError(f"lost {value}")
+
+    _input_stops_the_runtime(tmp_path, Echo(), refuse, 7, "lost 7")
 
 
 def test_backlog_pauses_and_resumes_socket_reading(tmp_path: Path) -> None:

@@ -38,7 +38,8 @@ order and group-commit rules above hold for every core alike.
 
 The core's clock is milliseconds since the Unix epoch at start-up, advancing with the
 loop's monotonic clock, so it never jumps backwards while the node runs. A core that
-raises stops the runtime (fail-stop: its state can no longer be trusted); `run()` re-raises.
+raises stops the runtime (fail-stop: its state can no longer be trusted), and so does a
+`deliver` callback that raises (what it was handed is lost); `run()` re-raises.
 After a crash, `persisted(store, db)` (merged with `persisted(bulk_store, db)`) gives back
 every value the core persisted.
 """
@@ -242,10 +243,8 @@ class NetworkRuntime:
                 if entry is not None:
                     entry[0].cancel()
             elif isinstance(action, Deliver):
-                try:
-                    self._deliver(action.value)
-                except Exception:
-                    log.exception("deliver callback failed")
+                # A failed delivery lost a committed value: the node cannot go on (fail-stop).
+                self._deliver(action.value)
             else:
                 raise TypeError(f"unknown action {action!r}")
 

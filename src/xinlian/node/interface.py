@@ -33,7 +33,7 @@ class NodeStatus(Struct):
 
 class Readiness(Struct):
     """Whether the node serves a current ledger: unready while its ledger lags consensus,
-    a supervised task is not running, or it replays; `reasons` says why."""
+    or a supervised task is not running; `reasons` says why."""
 
     ready: bool
     height: int  # the ledger's height

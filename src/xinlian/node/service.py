@@ -12,7 +12,6 @@ API's websocket subscriptions).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -114,9 +113,8 @@ class Node:
         if self.supervisor is not None:
             self.supervisor.stopping = True  # what stops from here on is no failure
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            self._sweeper.cancel()  # a failure was reported by the supervisor
+            await asyncio.gather(self._sweeper, return_exceptions=True)
             self._sweeper = None
         await self.ordering.stop()
         self.ledger.close()

@@ -61,9 +61,8 @@ class SoloOrdering:
 
     async def stop(self) -> None:
         if self._producer is not None:
-            self._producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._producer
+            self._producer.cancel()  # a failure was reported by the supervisor
+            await asyncio.gather(self._producer, return_exceptions=True)
             self._producer = None
         self._committer.close()
 

@@ -97,24 +97,20 @@ class BftOrdering:
         self._applier: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._faults = FaultHooks()
-        self.replaying = False
 
     async def start(self, supervisor: Supervisor) -> None:
-        self.replaying = True
         for committed, payloads in self.bft.replay():
             await self._apply(self.bft.decode(committed, payloads))
-        self.replaying = False
         self._applier = supervisor.spawn("bft-apply", self._apply_loop())
         await self.runtime.start()
         self._runner = supervisor.spawn("network-runtime", self.runtime.run())
 
     def health(self) -> tuple[int | None, list[str]]:
         """Consensus's committed height; unready while the ledger lags it by more than
-        `READY_LAG` blocks, while replaying, or while the apply loop is not running."""
+        `READY_LAG` blocks or while its apply task or network runtime is not running
+        (before `start` has replayed what was committed, the node does not serve at all)."""
         committed = self.core.committed_height
         reasons = []
-        if self.replaying:
-            reasons.append("replaying committed blocks into the ledger")
         if self._applier is None or self._applier.done():
             reasons.append("the apply task is not running")
         if self._runner is None or self._runner.done():
