@@ -4,6 +4,7 @@ and the cause in its log; readiness is false while the ledger lags consensus."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -57,7 +58,8 @@ def test_killed_verification_workers_are_replaced(tmp_path: Path) -> None:
             workers = _workers(node)
             assert workers, "the pool has no worker processes"
             for pid in workers:
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # it may have exited since
+                    os.kill(pid, signal.SIGKILL)
             _poll(lambda ws=workers: not any(_alive(w) for w in ws), "the workers to die")
         _poll(lambda: node.rpc("xl_status")["committed_txs"] == 120, "120 committed")
         assert node.rpc("xl_ready")["ready"]
