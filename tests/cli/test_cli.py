@@ -107,3 +107,27 @@ def test_rpc_table_in_node_toml_sets_the_servers_limits(
     capsys.readouterr()
     assert main(["node", "start", "--data", str(data)]) == 2
     assert "error[6020 bad_rpc_limits]" in capsys.readouterr().err
+
+
+def test_pool_table_in_node_toml_sets_the_pools_limits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xinlian.cli.node_cmd import pool_limits
+    from xinlian.ledger.mempool import PoolLimits
+    from xinlian.node.errors import NodeConfigError
+
+    assert pool_limits({}) == PoolLimits()
+    assert pool_limits({"pool": {"per_sender": 256}}).per_sender == 256
+    for bad in ({"pool": 4}, {"pool": {"per_sender": 0}}, {"pool": {"per_sender": 1.5}},
+                {"pool": {"depth": 3}}):
+        with pytest.raises(NodeConfigError):
+            pool_limits(bad)
+    # `node start` refuses a bad [pool] table before it opens the chain
+    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
+    config = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
+    data = tmp_path / "data"
+    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
+    with (data / "node.toml").open("a", encoding="utf-8") as toml:
+        toml.write("\n[pool]\nper_sender = -1\n")
+    capsys.readouterr()
+    assert main(["node", "start", "--data", str(data)]) == 2
+    assert "per_sender must be a positive integer" in capsys.readouterr().err

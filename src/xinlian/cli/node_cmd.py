@@ -14,11 +14,13 @@ import shutil
 import signal
 import sys
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 from xinlian.api.limits import Limits, limits_from
 from xinlian.api.server import RpcServer
 from xinlian.ledger.genesis import Genesis, load_genesis
+from xinlian.ledger.mempool import PoolLimits
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
 from xinlian.node import pidfile
 from xinlian.node.check import check_data_dir
@@ -99,6 +101,20 @@ def rpc_limits(config: dict[str, object]) -> Limits:
     return limits_from(table)
 
 
+def pool_limits(config: dict[str, object]) -> PoolLimits:
+    """The pool's node-local limits from node.toml's optional `[pool]` table."""
+    table = config.get("pool", {})
+    if not isinstance(table, dict):
+        raise NodeConfigError("[pool] in node.toml must be a table of limits")
+    known = {f.name for f in fields(PoolLimits)}
+    for key, value in table.items():
+        if key not in known:
+            raise NodeConfigError(f"unknown [pool] setting {key!r}; known: {sorted(known)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise NodeConfigError(f"[pool] {key} must be a positive integer, not {value!r}")
+    return PoolLimits(**table)
+
+
 def node_config(data: Path) -> dict[str, object]:
     try:
         return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
@@ -106,7 +122,7 @@ def node_config(data: Path) -> dict[str, object]:
         raise NodeConfigError(f"{data} is not an initialised data directory: {exc}") from exc
 
 
-async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
+async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLimits) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
@@ -124,7 +140,8 @@ async def _serve(data: Path, host: str, port: int, limits: Limits) -> None:
                               "state_entries": len(synced.state.leaves)}),
                   file=sys.stderr, flush=True)
         shape_for = egress_cap(config)
-    node = Node(data, genesis, key, secret, shape_for=shape_for)
+    node = Node(data, genesis, key, secret, shape_for=shape_for,
+                pool_limits=pool)
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()
@@ -158,7 +175,7 @@ def start(args: argparse.Namespace) -> int:
     port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
     pidfile.claim(data)  # what runs from this directory, for `cluster down`
     try:
-        asyncio.run(_serve(data, host, port, rpc_limits(config)))
+        asyncio.run(_serve(data, host, port, rpc_limits(config), pool_limits(config)))
     except TaskFailed as exc:
         print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
         return EXIT_FAILSTOP

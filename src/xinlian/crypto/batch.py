@@ -32,7 +32,7 @@ Item = tuple[int, bytes, bytes, bytes]  # (alg, public key, message, signature)
 
 INLINE_LIMIT = 32
 _pool: ProcessPoolExecutor | None = None
-restarts = 0  # pools replaced after a worker died (reported by the node's status)
+restarts = 0  # pools replaced after a worker died
 
 
 def workers() -> int:
