@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from xinlian.ledger import merkle
 from xinlian.storage import chain_index, jmt
 from xinlian.storage.chain_index import ChainIndex, IndexedTx, TxLocation
-from xinlian.storage.errors import InvalidKeyError, UnknownDatabaseError
+from xinlian.storage.errors import CorruptDataError, InvalidKeyError, UnknownDatabaseError
 from xinlian.storage.kv import Store, WriteBatch
 
 
@@ -26,7 +27,7 @@ def block_txs(height: int) -> list[IndexedTx]:
     txs = []
     for sender, nonce in ((ALICE, 2 * height), (ALICE, 2 * height + 1), (BOB, height)):
         tx_hash = h(b"tx%s%d" % (sender, nonce))
-        txs.append(IndexedTx(tx_hash, sender, nonce, b"receipt:" + tx_hash))
+        txs.append(IndexedTx(tx_hash, sender, nonce, b"receipt:" + tx_hash, b"raw:" + tx_hash))
     return txs
 
 
@@ -40,7 +41,8 @@ def write_chain(store: Store, heights: range) -> None:
     for height in heights:
         batch = WriteBatch()
         ChainIndex.write_block(batch, height=height, block_hash=h(b"block%d" % height),
-                               block=b"block-bytes-%d" % height, txs=block_txs(height))
+                               block=b"block-bytes-%d" % height, txs=block_txs(height),
+                               header=b"header-%d" % height)
         store.commit(batch)
 
 
@@ -89,7 +91,8 @@ def test_sender_history_pages_in_both_directions(store: Store) -> None:
 def test_a_sender_is_not_a_prefix_of_another(store: Store) -> None:
     batch = WriteBatch()
     ChainIndex.write_block(batch, height=1, block_hash=h(b"b"), block=b"b", txs=[
-        IndexedTx(h(b"1"), b"ab", 1, b""), IndexedTx(h(b"2"), b"abc", 1, b"")])
+        IndexedTx(h(b"1"), b"ab", 1, b"", b""), IndexedTx(h(b"2"), b"abc", 1, b"", b"")],
+        header=b"h")
     store.commit(batch)
     index = ChainIndex(store)
     assert index.sender_txs(b"ab") == [(1, h(b"1"))]
@@ -104,11 +107,11 @@ def test_block_indexes_and_state_commit_together_or_not_at_all(tmp_path: Path) -
         batch = WriteBatch()
         root = tree.apply(1, {b"alice": b"100"}, batch)
         ChainIndex.write_block(batch, height=1, block_hash=h(b"b1"), block=root,
-                               txs=block_txs(1))
+                               txs=block_txs(1), header=b"h1")
         store.commit(batch)
         tree.apply(2, {b"alice": b"50"}, batch)
         ChainIndex.write_block(batch, height=2, block_hash=h(b"b2"), block=b"2",
-                               txs=block_txs(2))  # never committed
+                               txs=block_txs(2), header=b"h2")  # never committed
     with Store(path, sub_dbs=subs) as store:
         index = ChainIndex(store)
         tree = jmt.StateTree(store, h)
@@ -121,21 +124,23 @@ def test_block_indexes_and_state_commit_together_or_not_at_all(tmp_path: Path) -
 
 def test_bad_index_arguments_are_typed_errors(store: Store) -> None:
     batch = WriteBatch()
-    tx = IndexedTx(h(b"t"), ALICE, 0, b"")
+    tx = IndexedTx(h(b"t"), ALICE, 0, b"", b"")
+    one = dict(height=1, block_hash=h(b"b"), block=b"", header=b"h")
     bad_calls = [
         dict(height=-1, block_hash=h(b"b"), block=b"", txs=[]),
         dict(height=2**64, block_hash=h(b"b"), block=b"", txs=[]),
         dict(height=1, block_hash=b"", block=b"", txs=[]),
-        dict(height=1, block_hash=h(b"b"), block=b"", txs=[IndexedTx(b"", ALICE, 0, b"")]),
-        dict(height=1, block_hash=h(b"b"), block=b"", txs=[IndexedTx(h(b"t"), b"", 0, b"")]),
-        dict(height=1, block_hash=h(b"b"), block=b"", txs=[IndexedTx(h(b"t"), b"x" * 256, 0,
-                                                                    b"")]),
-        dict(height=1, block_hash=h(b"b"), block=b"", txs=[IndexedTx(h(b"t"), ALICE, -1, b"")]),
+        dict(one, txs=[IndexedTx(b"", ALICE, 0, b"", b"")]),
+        dict(one, txs=[IndexedTx(h(b"t"), b"", 0, b"", b"")]),
+        dict(one, txs=[IndexedTx(h(b"t"), b"x" * 256, 0, b"", b"")]),
+        dict(one, txs=[IndexedTx(h(b"t"), ALICE, -1, b"", b"")]),
+        dict(height=1, block_hash=h(b"b"), block=b"", txs=[tx]),  # transactions, no header
+        dict(one, txs=[tx], tree_levels=[([h(b"a"), h(b"b")], [h(b"a")])]),  # shapes differ
     ]
     for kwargs in bad_calls:
         with pytest.raises(InvalidKeyError):
             ChainIndex.write_block(batch, **kwargs)  # type: ignore[arg-type]
-    ChainIndex.write_block(batch, height=1, block_hash=h(b"b"), block=b"", txs=[tx])
+    ChainIndex.write_block(batch, height=1, block_hash=h(b"b"), block=b"", txs=[tx], header=b"h")
     index = ChainIndex(store)
     with pytest.raises(InvalidKeyError):
         index.block_by_height(-5)
@@ -151,3 +156,24 @@ def test_index_needs_its_sub_databases(tmp_path: Path) -> None:
     with Store(tmp_path / "db", sub_dbs=jmt.SUB_DBS) as store, \
             pytest.raises(UnknownDatabaseError):
         ChainIndex(store)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 33])
+def test_stored_tree_pairs_give_the_audit_paths_of_both_trees(store: Store, size: int) -> None:
+    """Each path read from the stored pairs equals ledger.merkle's over the whole list, for
+    even and odd widths (a lone node is promoted), in both trees of a block."""
+    txs = [h(b"tx%d" % i) for i in range(size)]
+    receipts = [b"receipt %d" % i for i in range(size)]
+    tx_tree, receipt_tree = merkle.levels(txs, h), merkle.levels(receipts, h)
+    batch = WriteBatch()
+    ChainIndex.write_block(batch, height=7, block_hash=h(b"b"), block=b"", txs=[],
+                           tree_levels=list(zip(tx_tree[:-1], receipt_tree[:-1], strict=True)))
+    store.commit(batch)
+    index = ChainIndex(store)
+    for i in range(size):
+        tx_nodes, receipt_nodes = index.tree_siblings(7, merkle.path_positions(i, size))
+        assert tx_nodes == merkle.audit_path(txs, i, h).siblings
+        assert receipt_nodes == merkle.audit_path(receipts, i, h).siblings
+        assert merkle.verify_path(tx_tree[-1][0], txs[i], merkle.AuditPath(i, size, tx_nodes), h)
+    with pytest.raises(CorruptDataError):
+        index.tree_siblings(8, [(0, 1)])  # a block whose pairs were never written

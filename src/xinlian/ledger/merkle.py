@@ -20,35 +20,43 @@ class AuditPath(Struct):
     siblings: list[bytes]
 
 
-def _levels(leaves: Sequence[bytes], h: Hasher) -> list[list[bytes]]:
+def levels(leaves: Sequence[bytes], h: Hasher) -> list[list[bytes]]:
+    """Every level of the tree, leaf hashes first and the root's level last."""
     level = [h(b"\x00" + leaf) for leaf in leaves]
-    levels = [level]
+    result = [level]
     while len(level) > 1:
         nxt = [h(b"\x01" + level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             nxt.append(level[-1])
-        levels.append(nxt)
+        result.append(nxt)
         level = nxt
-    return levels
+    return result
 
 
 def root(leaves: Sequence[bytes], h: Hasher) -> bytes:
     if not leaves:
         return h(b"")
-    return _levels(leaves, h)[-1][0]
+    return levels(leaves, h)[-1][0]
+
+
+def path_positions(index: int, size: int) -> list[tuple[int, int]]:
+    """The (level, index) of each sibling on the audit path of leaf `index` of `size`
+    leaves, from the leaves up: what a store of the tree's nodes must read for a path."""
+    if not 0 <= index < size:
+        raise IndexError("leaf index out of range")
+    positions = []
+    level, i, width = 0, index, size
+    while width > 1:
+        if i ^ 1 < width:
+            positions.append((level, i ^ 1))
+        level, i, width = level + 1, i // 2, (width + 1) // 2
+    return positions
 
 
 def audit_path(leaves: Sequence[bytes], index: int, h: Hasher) -> AuditPath:
-    if not 0 <= index < len(leaves):
-        raise IndexError("leaf index out of range")
-    siblings = []
-    i = index
-    for level in _levels(leaves, h)[:-1]:
-        sib = i ^ 1
-        if sib < len(level):
-            siblings.append(level[sib])
-        i //= 2
-    return AuditPath(index, len(leaves), siblings)
+    positions = path_positions(index, len(leaves))
+    tree = levels(leaves, h)
+    return AuditPath(index, len(leaves), [tree[level][i] for level, i in positions])
 
 
 def verify_path(root_hash: bytes, leaf: bytes, path: AuditPath, h: Hasher) -> bool:

@@ -21,7 +21,9 @@ from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_
 from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, Transaction
+from xinlian.node.interface import TxRecord
 from xinlian.storage import chain_index, jmt
+from xinlian.storage.errors import CorruptDataError
 from xinlian.storage.kv import Store, WriteBatch
 
 NODE_META_DB = "node_meta"
@@ -92,6 +94,25 @@ class ChainStore:
         raw = self.index.receipt(tx_hash)
         return None if raw is None else _decode_receipt(raw)
 
+    def transaction(self, tx_hash: bytes) -> TxRecord | None:
+        """A committed transaction with both audit paths, read without its block: a few
+        point reads and log2(block size) pair reads (storage.chain_index), no hashing."""
+        location = self.index.tx_location(tx_hash)
+        if location is None:
+            return None
+        raw_header = self.index.header(location.height)
+        raw_tx = self.index.tx_raw(tx_hash)
+        receipt = self.receipt(tx_hash)
+        if raw_header is None or raw_tx is None or receipt is None:
+            raise CorruptDataError(f"the records of transaction {tx_hash.hex()} are incomplete")
+        stored = _decode_block(raw_header)
+        header, i = stored.header, location.index
+        positions = merkle.path_positions(i, header.tx_count)
+        tx_siblings, receipt_siblings = self.index.tree_siblings(location.height, positions)
+        return TxRecord(raw_tx, tx_hash, location.height, i, header, stored.signature,
+                        merkle.AuditPath(i, header.tx_count, tx_siblings), receipt,
+                        merkle.AuditPath(i, header.tx_count, receipt_siblings))
+
     def tx_hashes(self, block: Block) -> list[bytes]:
         return [self.hash(codec.decode(raw, SignedTransaction).body) for raw in block.txs]
 
@@ -128,17 +149,25 @@ class ChainStore:
         then calls `publish`; nothing else may touch the store in between."""
         state_root = self.tree.apply(height, writes, batch)
         encoded_receipts = [codec.encode(r) for r in receipts]
+        tx_tree = merkle.levels([tx.hash for tx in txs], self.hash)
+        receipt_tree = merkle.levels(encoded_receipts, self.hash)
+        empty_root = self.hash(b"")
         header = BlockHeader(
             chain_id=self.genesis.chain_id, height=height, parent_hash=parent,
             timestamp_ms=timestamp_ms, tx_count=len(txs),
-            tx_root=merkle.root([tx.hash for tx in txs], self.hash), state_root=state_root,
-            receipts_root=merkle.root(encoded_receipts, self.hash),
+            tx_root=tx_tree[-1][0] if txs else empty_root, state_root=state_root,
+            receipts_root=receipt_tree[-1][0] if txs else empty_root,
             proposer=proposer or key.public_key)
-        block = Block(header, sign_header(header, key), [tx.raw for tx in txs])
-        indexed = [chain_index.IndexedTx(tx.hash, tx.sender_address, tx.body.nonce, r)
+        signature = sign_header(header, key)
+        block = Block(header, signature, [tx.raw for tx in txs])
+        indexed = [chain_index.IndexedTx(tx.hash, tx.sender_address, tx.body.nonce, r, tx.raw)
                    for tx, r in zip(txs, encoded_receipts, strict=True)]
         self.index.write_block(batch, height=height, block_hash=header_hash(header, self.hash),
-                               block=codec.encode(block), txs=indexed)
+                               block=codec.encode(block),
+                               header=codec.encode(Block(header, signature, [])),
+                               txs=indexed,
+                               tree_levels=list(zip(tx_tree[:-1], receipt_tree[:-1],
+                                                    strict=True)))
         batch.put(NODE_META_DB, _COMMITTED_TXS, codec.encode(self.committed_txs + len(txs)))
         return PreparedBlock(block, batch, writes, list(txs))
 

@@ -18,7 +18,6 @@ from typing import Protocol
 
 from xinlian import codec
 from xinlian.crypto.signing import SigningKey
-from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
@@ -172,22 +171,7 @@ class Node:
         return None if location is None else TxLocation(location.height, location.index)
 
     def transaction(self, tx_hash: bytes) -> TxRecord | None:
-        """The transaction with both audit paths: reads its whole block and its receipts."""
-        location = self.chain.index.tx_location(tx_hash)
-        if location is None:
-            return None
-        block = self.chain.block(location.height)
-        if block is None:
-            raise NotFound("the transaction's block is missing")
-        hashes = self.chain.tx_hashes(block)
-        receipts = [self.chain.index.receipt(h) for h in hashes]
-        if any(r is None for r in receipts):
-            raise NotFound(f"a receipt of block {location.height} is missing")
-        encoded = [r for r in receipts if r is not None]
-        h, i = self.suite.hash_bytes, location.index
-        return TxRecord(block.txs[i], tx_hash, location.height, i, block.header,
-                        block.signature, merkle.audit_path(hashes, i, h),
-                        codec.decode(encoded[i], Receipt), merkle.audit_path(encoded, i, h))
+        return self.chain.transaction(tx_hash)
 
     def state_proof(self, key: bytes, height: int | None = None) -> StateProof:
         height = self.chain.height if height is None else height

@@ -12,7 +12,16 @@ Keys (heights, indexes and nonces big-endian so that key order is numeric order)
     tx_locations  tx hash                        -> height(8) index(4)
     sender_txs    len(sender)(1) sender nonce(8) -> tx hash
     receipts      tx hash                        -> receipt bytes
+    tx_raw        tx hash                        -> the transaction's bytes as in its block
+    headers       height(8)                      -> the block without its transactions
+    tree_pairs    height(8) level(1) pair(4)     -> tx-tree pair || receipts-tree pair
     chain_meta    b"last_height"                 -> height(8)
+
+`tx_raw`, `headers` and `tree_pairs` answer one transaction with its proofs without reading
+its block: `tree_pairs` holds, for each level below the root of a block's two Merkle trees
+(same width, as both have one leaf per transaction), every complete pair of sibling nodes
+`2*pair, 2*pair+1`; a lone last node is promoted unchanged (ledger.merkle), so it is stored
+where it is paired, higher up. An audit path is one point read per level.
 """
 
 from __future__ import annotations
@@ -29,15 +38,19 @@ BLOCK_HASHES_DB = "block_hashes"
 TX_LOCATIONS_DB = "tx_locations"
 SENDER_TXS_DB = "sender_txs"
 RECEIPTS_DB = "receipts"
+TX_RAW_DB = "tx_raw"
+HEADERS_DB = "headers"
+TREE_PAIRS_DB = "tree_pairs"
 CHAIN_META_DB = "chain_meta"
 SUB_DBS = (BLOCKS_DB, BLOCK_HASHES_DB, TX_LOCATIONS_DB, SENDER_TXS_DB, RECEIPTS_DB,
-           CHAIN_META_DB)
+           TX_RAW_DB, HEADERS_DB, TREE_PAIRS_DB, CHAIN_META_DB)
 
 MAX_SENDER_SIZE = 255
 MAX_HASH_SIZE = 64
 _LAST_HEIGHT = b"last_height"
 _u64 = struct.Struct(">Q")
 _loc = struct.Struct(">QI")
+_pair = struct.Struct(">QBI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +61,7 @@ class IndexedTx:
     sender: bytes
     nonce: int
     receipt: bytes
+    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +107,30 @@ class ChainIndex:
 
     @staticmethod
     def write_block(batch: WriteBatch, *, height: int, block_hash: bytes, block: bytes,
-                    txs: Sequence[IndexedTx]) -> None:
-        """Put one block, its transactions' entries and the last-height marker in `batch`."""
+                    txs: Sequence[IndexedTx], header: bytes | None = None,
+                    tree_levels: Sequence[tuple[Sequence[bytes], Sequence[bytes]]] = ()
+                    ) -> None:
+        """Put one block, its transactions' entries and the last-height marker in `batch`.
+
+        `header` is the block without its transactions (needed when `txs` are indexed, so
+        that one can be answered without the block); `tree_levels` gives, level by level
+        from the leaves up (the root's level left out), the nodes of its tx tree and of its
+        receipts tree."""
         key = _u64.pack(_check_uint(height, 64, "height"))
+        if txs and header is None:
+            raise InvalidKeyError("a block with indexed transactions needs its header")
         batch.put(BLOCKS_DB, key, block)
+        if header is not None:
+            batch.put(HEADERS_DB, key, header)
+        if len(tree_levels) > 255:
+            raise InvalidKeyError("a Merkle tree has at most 255 levels")
+        for level, (tx_nodes, receipt_nodes) in enumerate(tree_levels):
+            if len(tx_nodes) != len(receipt_nodes):
+                raise InvalidKeyError("the tx and receipts trees must have the same shape")
+            for pair in range(len(tx_nodes) // 2):
+                batch.put(TREE_PAIRS_DB, _pair.pack(height, level, pair),
+                          b"".join((*tx_nodes[2 * pair:2 * pair + 2],
+                                    *receipt_nodes[2 * pair:2 * pair + 2])))
         batch.put(BLOCK_HASHES_DB, _check_hash(block_hash, "block hash"), key)
         for index, tx in enumerate(txs):
             tx_hash = _check_hash(tx.tx_hash, "tx hash")
@@ -104,6 +138,7 @@ class ChainIndex:
             batch.put(SENDER_TXS_DB, _sender_prefix(tx.sender)
                       + _u64.pack(_check_uint(tx.nonce, 64, "nonce")), tx_hash)
             batch.put(RECEIPTS_DB, tx_hash, tx.receipt)
+            batch.put(TX_RAW_DB, tx_hash, tx.raw)
         batch.put(CHAIN_META_DB, _LAST_HEIGHT, key)
 
     # -- reads -------------------------------------------------------------------------
@@ -135,6 +170,32 @@ class ChainIndex:
 
     def receipt(self, tx_hash: bytes) -> bytes | None:
         return self._store.get(RECEIPTS_DB, _check_hash(tx_hash, "tx hash"))
+
+    def tx_raw(self, tx_hash: bytes) -> bytes | None:
+        return self._store.get(TX_RAW_DB, _check_hash(tx_hash, "tx hash"))
+
+    def header(self, height: int) -> bytes | None:
+        """The block at `height` without its transactions (as `write_block` was given it)."""
+        return self._store.get(HEADERS_DB, _u64.pack(_check_uint(height, 64, "height")))
+
+    def tree_siblings(self, height: int, positions: Sequence[tuple[int, int]]
+                      ) -> tuple[list[bytes], list[bytes]]:
+        """The tx-tree and receipts-tree nodes at (level, index) `positions` of a block: one
+        read each, all from one snapshot."""
+        _check_uint(height, 64, "height")
+        tx_nodes, receipt_nodes = [], []
+        with self._store.snapshot() as snap:
+            for level, index in positions:
+                raw = snap.get(TREE_PAIRS_DB, _pair.pack(
+                    height, _check_uint(level, 8, "level"), _check_uint(index, 32, "index") // 2))
+                if raw is None or len(raw) % 4:
+                    raise CorruptDataError(f"Merkle node {level}/{index} of block {height} "
+                                           "is missing")
+                size = len(raw) // 4
+                offset = (index & 1) * size
+                tx_nodes.append(raw[offset:offset + size])
+                receipt_nodes.append(raw[2 * size + offset:2 * size + offset + size])
+        return tx_nodes, receipt_nodes
 
     def sender_txs(self, sender: bytes, *, start_nonce: int | None = None, limit: int = 100,
                    descending: bool = False) -> list[tuple[int, bytes]]:
