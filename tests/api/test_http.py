@@ -98,6 +98,7 @@ def test_websocket_new_blocks_and_tx_status(node: Node, keys: Keys) -> None:
             watch = (await ws.call("xl_subscribe", "txStatus", [hx(tx_hash)]))["result"]
             assert watch != blocks
             block = node.produce_block()
+            assert block is not None
             got = {}
             for _ in range(2):
                 note = await ws.next()

@@ -27,7 +27,7 @@ def test_a_seed_replays_exactly() -> None:
     assert first.trace == again.trace and first.heights == again.heights
 
 
-def test_failures_are_reported_with_the_replay_command(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_failures_are_reported_with_the_replay_command(capsys, monkeypatch) -> None:
     from xinlian.testing.consensus import campaign
     from xinlian.testing.consensus.campaign import Outcome
 

@@ -90,8 +90,10 @@ def test_tampered_certificates_are_refused(suite: str, aggregate: bool) -> None:
         (Cert(good.signers + b"\x00", good.signatures), MESSAGE),  # bitmap length
     ]
     for cert, message in cases:
+        def message_of(_index: int, m: bytes = message) -> bytes:
+            return m
         with pytest.raises(InvalidCertificate):
-            verify_cert(committee, cert, lambda i, m=message: m, committee.quorum, meter)
+            verify_cert(committee, cert, message_of, committee.quorum, meter)
 
 
 def test_meter_counts_the_operations_the_simulator_charges() -> None:

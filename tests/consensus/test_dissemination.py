@@ -65,23 +65,23 @@ def test_chunk_headers_round_trip() -> None:
 
 def test_crypto_costs_are_charged_as_simulated_cpu_time() -> None:
 
-    from xinlian.protocol import Start
+    from xinlian.protocol import Action, Event, Start
     from xinlian.testing.consensus.simnet import crypto_cost
 
     class Metered:
         def __init__(self) -> None:
             self.meter = Meter()
 
-        def handle(self, event: object) -> list[object]:
+        def handle(self, event: Event) -> list[Action]:
             return []
 
     cost = crypto_cost({"bls_sign": 400.0, "bls_pairing": 600.0})
     core = Metered()
     core.meter.update(bls_sign=2, bls_pairing=2, other=5)
-    assert cost(b"n", core, Start(0), []) == 2000  # type: ignore[arg-type]
+    assert cost(b"n", core, Start(0), []) == 2000
     assert cost(b"n", core, Start(0), []) == 0  # only what was counted since the last event
     core.meter["bls_sign"] += 1
-    assert cost(b"n", core, Start(0), []) == 400  # type: ignore[arg-type]
+    assert cost(b"n", core, Start(0), []) == 400
 
     def first_commit(costs: dict[str, float] | None) -> int:
         network = ConsensusNet(4, 43, config=FAST, cpu_costs_us=costs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from xinlian.consensus.core import Config, EpochStarted, Reconfigure
 from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.sim.runtime import Simulation
 from xinlian.testing.consensus.committees import local_committee, node_name
 from xinlian.testing.consensus.simnet import ConsensusNet
 
@@ -31,8 +32,11 @@ def test_add_then_remove_a_validator_without_a_halt() -> None:
     joining(network, node_name(4), 1, delay_ms=100)
     gone = node_name(1)
     four, _ = local_committee(0, epoch=2, nodes=[n for n in five.nodes if n != gone])
-    network.sim.at(3000, lambda sim: [sim.input(n, Reconfigure(four), at_ms=sim.now_ms)
-                                      for n in five.nodes])
+
+    def reconfigure(sim: Simulation) -> None:
+        for n in five.nodes:
+            sim.input(n, Reconfigure(four), at_ms=sim.now_ms)
+    network.sim.at(3000, reconfigure)
     network.run(6000)
 
     assert not network.log.violations

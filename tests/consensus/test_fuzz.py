@@ -62,7 +62,7 @@ senders = st.sampled_from([*COMMITTEE.nodes, b"stranger"])
 
 @settings(max_examples=150)
 @given(st.lists(st.tuples(senders, messages), min_size=1, max_size=8))
-def test_hostile_messages_never_raise(inbox) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_messages_never_raise(inbox) -> None:
     core = ConsensusCore(COMMITTEE.nodes[2], KEYS[COMMITTEE.nodes[2]], ROOT)
     core.handle(Start(0))
     for t, (sender, message) in enumerate(inbox):
@@ -70,7 +70,7 @@ def test_hostile_messages_never_raise(inbox) -> None:  # type: ignore[no-untyped
 
 
 @st.composite
-def signed(draw) -> tuple[bytes, object]:  # type: ignore[no-untyped-def]
+def signed(draw) -> tuple[bytes, object]:
     """A member's correctly signed vote or timeout with arbitrary rounds and heights."""
 
     from xinlian.consensus.core import root_qc
@@ -89,7 +89,7 @@ def signed(draw) -> tuple[bytes, object]:  # type: ignore[no-untyped-def]
 
 @settings(max_examples=60)
 @given(st.lists(signed(), min_size=1, max_size=12))
-def test_validly_signed_odd_votes_and_timeouts_never_raise(inbox) -> None:  # type: ignore[no-untyped-def]
+def test_validly_signed_odd_votes_and_timeouts_never_raise(inbox) -> None:
     for me in COMMITTEE.nodes[:2]:
         core = ConsensusCore(me, KEYS[me], ROOT)
         core.handle(Start(0))

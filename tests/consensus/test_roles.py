@@ -13,7 +13,8 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.aggregator import Aggregator
 from xinlian.consensus.blocks import BlockTree, block_id
-from xinlian.consensus.certificates import Cert, Meter
+from xinlian.consensus.certificates import Cert, Meter, VoteKey
+from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import root_qc
 from xinlian.consensus.messages import (
     QC,
@@ -38,7 +39,8 @@ SM, SM_KEYS = local_committee(4, suite="sm", aggregate=False)
 MESSAGE = vote_message(0, 1, 1, b"\x33" * 32)
 
 
-def _votes(committee=COMMITTEE, keys=KEYS):  # type: ignore[no-untyped-def]
+def _votes(committee: Committee = COMMITTEE, keys: dict[bytes, VoteKey] = KEYS
+           ) -> list[tuple[int, bytes]]:
     meter = Meter()
     return [(i, keys[n].sign(committee, MESSAGE, meter)) for i, n in enumerate(committee.nodes)]
 
@@ -56,7 +58,7 @@ def test_aggregator_certifies_once_at_the_threshold() -> None:
 
 
 @pytest.mark.parametrize(("committee", "keys"), [(COMMITTEE, KEYS), (SM, SM_KEYS)])
-def test_aggregator_drops_an_invalid_vote_and_waits_for_a_good_one(committee, keys) -> None:  # type: ignore[no-untyped-def]
+def test_aggregator_drops_an_invalid_vote_and_waits_for_a_good_one(committee, keys) -> None:
     agg, meter = Aggregator(), Meter()
     votes = _votes(committee, keys)
     forged = bytes([votes[1][1][0] ^ 1]) + votes[1][1][1:]
@@ -104,7 +106,7 @@ def test_safety_rules_vote_once_per_round_and_follow_the_tc_rule() -> None:
 
 @given(st.lists(st.tuples(st.booleans(), st.integers(1, 12), st.integers(0, 11),
                           st.booleans()), max_size=40))
-def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None:  # type: ignore[no-untyped-def]
+def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None:
     """Random votes, timeouts and restarts (rebuilding from the last Persist): a vote only in
     a round above every earlier signature, a timeout never below one."""
     persisted = codec.encode(SafetyState(0, 0, root_qc(genesis(COMMITTEE))))

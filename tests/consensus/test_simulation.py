@@ -224,8 +224,9 @@ def test_regression_a_forged_tc_cannot_justify_extending_an_old_qc() -> None:
     round_ = core.round
     fake = TC(0, round_ - 1, [0, 0, 0], Cert(bitmap([0, 1, 2], 4), [b"\xa0" + bytes(95)]))
     author = core.election.leader(round_)
-    fork = Block(0, round_, old.height + 1, old.block_id, network.committee.index(author), old,
-                 fake, [], None)
+    author_index = network.committee.index(author)
+    assert author_index is not None
+    fork = Block(0, round_, old.height + 1, old.block_id, author_index, old, fake, [], None)
     before = core.metrics["dropped_InvalidCertificate"]
     actions = core.handle(Receive(network.sim.now_ms, author, codec.encode(Proposal(fork))))
     assert not [a for a in actions if isinstance(a, Send)]

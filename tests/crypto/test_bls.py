@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from eth_typing import BLSPubkey, BLSSignature
 
 from xinlian.crypto.errors import InvalidKey, InvalidSignature
 from xinlian.crypto.primitives import bls
@@ -15,8 +16,8 @@ from xinlian.crypto.primitives.groups.bls12_381 import ORDER
 # py_ecc raises the interpreter's recursion limit to 100,000 on import, which would let
 # deeply nested input overflow the C stack in other tests' decoders: put it back.
 _limit = sys.getrecursionlimit()
-from py_ecc.bls import G2Basic as basic_reference  # noqa: E402
-from py_ecc.bls import G2ProofOfPossession as reference  # noqa: E402
+from py_ecc.bls.ciphersuites import G2Basic as basic_reference  # noqa: E402
+from py_ecc.bls.ciphersuites import G2ProofOfPossession as reference  # noqa: E402
 
 sys.setrecursionlimit(_limit)
 
@@ -52,7 +53,7 @@ def test_proof_of_possession_matches_py_ecc() -> None:
     sk = int.from_bytes(key.secret, "big")
     assert reference.SkToPk(sk) == key.public
     assert reference.PopProve(sk) == key.pop
-    assert reference.PopVerify(key.public, key.pop)
+    assert reference.PopVerify(BLSPubkey(key.public), BLSSignature(key.pop))
     check_public_key(key.public, key.pop)
 
 

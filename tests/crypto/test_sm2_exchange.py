@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian.crypto.errors import KeyExchangeError
+from xinlian.crypto.hashes import sm3
 from xinlian.crypto.primitives import sm2
 from xinlian.crypto.primitives import sm2_exchange as kx
 
@@ -107,7 +109,7 @@ def test_standard_example_key_and_tags() -> None:
 
 
 def test_kdf_is_sm3_counter_mode() -> None:
-    assert kx.kdf(b"z", 40) == (sm2.sm3(b"z\0\0\0\1") + sm2.sm3(b"z\0\0\0\2"))[:40]
+    assert kx.kdf(b"z", 40) == (sm3(b"z\0\0\0\1") + sm3(b"z\0\0\0\2"))[:40]
 
 
 RECOMMENDED = AffineCurve(sm2.P, sm2.A, sm2.B, sm2.N, (sm2.GX, sm2.GY))
@@ -127,6 +129,14 @@ def test_tongsuo_curve_matches_affine_reference(seed_a: int, seed_b: int) -> Non
     assert kx.SM2_CURVE.mul_sum(d, p, m, r) == RECOMMENDED.mul_sum(d, p, m, r)
 
 
+class _Identities(TypedDict):
+    """The agreement arguments both sides pass alike."""
+
+    z_initiator: bytes
+    z_responder: bytes
+    key_size: int
+
+
 def test_recommended_curve_agreement_both_sides() -> None:
     rng = random.Random(7).randbytes
     da, pa = _pair(1)
@@ -134,7 +144,7 @@ def test_recommended_curve_agreement_both_sides() -> None:
     za, zb = sm2.z_a(RECOMMENDED.encode_point(pa)), sm2.z_a(RECOMMENDED.encode_point(pb))
     ra, ra_pt = kx.ephemeral(kx.SM2_CURVE, rng)
     rb, rb_pt = kx.ephemeral(kx.SM2_CURVE, rng)
-    common = {"z_initiator": za, "z_responder": zb, "key_size": 32}
+    common = _Identities(z_initiator=za, z_responder=zb, key_size=32)
     a = kx.agree(kx.SM2_CURVE, initiator=True, static_private=da, ephemeral_private=ra,
                  own_ephemeral=ra_pt, peer_static=pb, peer_ephemeral=rb_pt, **common)
     b = kx.agree(kx.SM2_CURVE, initiator=False, static_private=db, ephemeral_private=rb,

@@ -83,7 +83,7 @@ def test_algorithm_ids_are_stable() -> None:
     # Ids are part of the canonical encoding of every key and signature on chain.
     assert (AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65) == (1, 2, 3)
     assert (AlgId.SM3, AlgId.SHA256, AlgId.SHA3_256) == (16, 17, 18)
-    assert AlgId.BLS12_381 == 4
+    assert int(AlgId.BLS12_381) == 4
     assert (AlgId.X25519, AlgId.ML_KEM_768, AlgId.X25519_ML_KEM_768,
             AlgId.SM2_KEY_EXCHANGE) == (64, 65, 66, 67)
 

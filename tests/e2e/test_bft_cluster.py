@@ -7,6 +7,7 @@ committing with one node down (n = 4 tolerates f = 1), and the restarted node mu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,11 +20,11 @@ from xinlian.sdk.wallet import Wallet
 N = 4
 
 
-def _statuses(nodes: list[NodeProcess | None]) -> list[dict[str, object]]:
+def _statuses(nodes: list[NodeProcess | None]) -> list[dict[str, Any]]:
     return [node.rpc("xl_status") for node in nodes if node is not None]
 
 
-def _wait_all_committed(nodes: list[NodeProcess | None], count: int) -> dict[str, object]:
+def _wait_all_committed(nodes: list[NodeProcess | None], count: int) -> dict[str, Any]:
     """Busy-poll the nodes' RPC until every live node has committed `count` transactions
     and they agree on the head; return the common status."""
     while True:

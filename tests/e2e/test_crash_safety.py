@@ -46,8 +46,8 @@ def check_store(data: Path, chain: Chain) -> tuple[int, int]:
         assert store.committed_txs == total
         balances = 0
         for i in range(ACCOUNTS):
-            raw = store.tree.get(account_key(chain.address(i)))
-            balances += codec.decode(raw, Account).balance if raw else 0
+            encoded = store.tree.get(account_key(chain.address(i)))
+            balances += codec.decode(encoded, Account).balance if encoded else 0
         fees = total * genesis.params.transfer_cost
         assert balances + fees == ACCOUNTS * BALANCE  # value is conserved exactly
         return height, total

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 import pytest
 
 from xinlian import codec
@@ -52,7 +53,7 @@ class Chain:
     def mempool(self, limits: PoolLimits | None = None, **params: object) -> Mempool:
         p = self.genesis.params
         if params:
-            p = codec.msgspec.structs.replace(p, **params)
+            p = msgspec.structs.replace(p, **params)
         return Mempool("t", p, SUITE.hash_bytes, self.account,
                        lambda a: is_permitted(self.state.get, a), spend=max_spend,
                        clock=lambda: self.now_ms, limits=limits)

@@ -11,7 +11,7 @@ from xinlian.ledger.mempool import PoolLimits, Refused
 from .conftest import Chain
 
 
-def _admit(pool, raws):  # type: ignore[no-untyped-def]
+def _admit(pool, raws):
     checked = pool.precheck(raws)
     txs = [c for c in checked if not isinstance(c, Refused)]
     from xinlian.crypto.batch import verify_batch
@@ -29,7 +29,7 @@ def _admit(pool, raws):  # type: ignore[no-untyped-def]
     (lambda c: c.transfer(0, 0, c.addr(1), 1, fee=0), e.FeeTooLow),
     (lambda c: c.transfer(0, 0, c.addr(1), 1, fee=5000), e.InsufficientFunds),
 ])
-def test_admission_rejects_with_typed_errors(chain: Chain, make, error) -> None:  # type: ignore[no-untyped-def]
+def test_admission_rejects_with_typed_errors(chain: Chain, make, error) -> None:
     pool = chain.mempool()
     [result] = _admit(pool, [make(chain)])
     assert isinstance(result, error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import pytest
 
 from xinlian.crypto.primitives.bls import BlsKey
@@ -21,7 +23,7 @@ def _validator(i: int, org: str = "org0") -> Validator:
     return Validator(org, node.public_key, bls.public, bls.pop, 1, f"127.0.0.1:{7000 + i}")
 
 
-def _doc(suite_name: str, validators_: list[dict[str, object]]) -> dict[str, object]:
+def _doc(suite_name: str, validators_: Sequence[Mapping[str, object]]) -> dict[str, object]:
     admin = get_suite(suite_name).generate_signing_key(b"\x01" * 32)
     return {"chain_id": "v", "suite": suite_name,
             "organisations": [{"name": "org0", "admins": [admin.public_key.data.hex()]}],

@@ -68,15 +68,15 @@ class CounterCore:
                     Broadcast(self.members, b"count:%d" % n)]
         if isinstance(event, Receive):
             self.senders.add(event.sender)
-            kind, _, n = event.message.partition(b":")
+            kind, _, count = event.message.partition(b":")
             if kind == b"count":
-                return [Persist(b"seen/" + event.sender + b"/" + n, b"1"),
-                        Send(event.sender, b"ack:" + n)]
-            if kind == b"ack" and int(n) in self.acks:
-                acks = self.acks[int(n)]
+                return [Persist(b"seen/" + event.sender + b"/" + count, b"1"),
+                        Send(event.sender, b"ack:" + count)]
+            if kind == b"ack" and int(count) in self.acks:
+                acks = self.acks[int(count)]
                 acks.add(event.sender)
                 if len(acks) == len(self.members) - 1:
-                    return [Deliver(("acked", int(n)))]
+                    return [Deliver(("acked", int(count)))]
             return []  # anything else is dropped, as the contract asks
         return []
 
@@ -107,8 +107,10 @@ def _runtimes(cluster: Cluster, tmp_path: Path) -> tuple[list[Node], list[Store]
         store = Store(tmp_path / f"node{i}", sub_dbs=("core",))
         core = CounterCore(cluster.ids[i], cluster.ids)
         holder: list[Node] = []
-        runtime = NetworkRuntime(core, cluster.node(i), store,
-                                 deliver=lambda v, h=holder: h[0](v))
+
+        def deliver(value: Any, h: list[Node] = holder) -> None:
+            h[0](value)
+        runtime = NetworkRuntime(core, cluster.node(i), store, deliver=deliver)
         holder.append(Node(runtime))
         nodes.append(holder[0])
         stores.append(store)

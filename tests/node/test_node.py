@@ -70,6 +70,7 @@ def test_state_proofs_verify_against_signed_header(fx: Fixture) -> None:
                       codec.decode(view.state.header_signature, Signature))
         assert verify_proof(header.state_root, account_key(fx.addr(1)), view.state.value,
                             view.state.proof, fx.suite.hash_bytes)
+        assert view.state.value is not None
         assert codec.decode(view.state.value, Account).balance == 10_007
         absent = node.account(b"\x42" * 20)
         assert absent.state.value is None and verify_proof(
@@ -132,7 +133,7 @@ def test_data_directory_of_another_chain_is_refused(fx: Fixture) -> None:
 
 
 @pytest.mark.parametrize("suite_name", ["sm", "pq"])
-def test_other_suites_commit(tmp_path, suite_name: str) -> None:  # type: ignore[no-untyped-def]
+def test_other_suites_commit(tmp_path, suite_name: str) -> None:
     fx = Fixture(tmp_path, suite_name)
     blocks = asyncio.run(_run_until_committed(fx, [fx.transfer(0, 0, 1, 3)], 1))
     assert blocks[0].header.proposer == fx.node_key.public_key
@@ -140,7 +141,7 @@ def test_other_suites_commit(tmp_path, suite_name: str) -> None:  # type: ignore
 
 
 @pytest.mark.timeout(60)
-def test_nonce_gap_in_a_full_pool_does_not_starve_admission(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_nonce_gap_in_a_full_pool_does_not_starve_admission(tmp_path) -> None:
     # Regression: with enough pending to cut at once but nothing executable (the earlier
     # nonces still on their way), the producer must yield so the earlier nonces get in.
     fx = Fixture(tmp_path)

@@ -58,7 +58,7 @@ def test_invalid_diverging_ledgers_are_reported() -> None:
     assert len(log.violations) == 3  # c differs; a differs from others and from itself
 
 
-def test_failures_are_reported_with_the_replay_command(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_failures_are_reported_with_the_replay_command(capsys, monkeypatch) -> None:
     monkeypatch.setattr(validator_campaign, "run_seed",
                         lambda seed, setting: Outcome(seed, 4, False, ["height 3: roots"], "ab"))
     assert main(["--seed", "9", "--short"]) == 1

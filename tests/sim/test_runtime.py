@@ -59,8 +59,8 @@ class Gossip:
                 Deliver(value)]
 
 
-def make(seed: int, network: NetworkModel | None = None, **kw: object) -> Simulation:
-    sim = Simulation(seed, network or NetworkModel(LinkModel(10, jitter_ms=5, loss=0.1)), **kw)
+def make(seed: int, network: NetworkModel | None = None) -> Simulation:
+    sim = Simulation(seed, network or NetworkModel(LinkModel(10, jitter_ms=5, loss=0.1)))
     for n in NODES:
         sim.add_node(n, Gossip)
     return sim
@@ -89,7 +89,9 @@ def test_events_at_one_time_run_in_scheduling_order() -> None:
     sim = Simulation(1)
     seen: list[int] = []
     for k in range(5):
-        sim.at(10, lambda s, k=k: seen.append(k))
+        def record(_sim: Simulation, k: int = k) -> None:
+            seen.append(k)
+        sim.at(10, record)
     sim.run_until(10)
     assert seen == [0, 1, 2, 3, 4]
 

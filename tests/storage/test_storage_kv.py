@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from xinlian.storage.kv import MAX_KEY_SIZE, Store, WriteBatch
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "db", sub_dbs=("a", "b"), map_size=1 << 20)
     yield s
     s.close()

@@ -79,18 +79,18 @@ def env() -> tuple[LocalChain, bytes]:
     return ch, ch.deploy(compile_source(SRC, "t.qi"))
 
 
-def call(env: tuple[LocalChain, bytes], m: str, *a: object, **kw: object):  # type: ignore[no-untyped-def]
+def call(env: tuple[LocalChain, bytes], m: str, *a: object, **kw: object):
     ch, addr = env
     return ch.call(addr, m, *a, **kw)  # type: ignore[arg-type]
 
 
 @given(st.integers(0, 2**256 - 1))
-def test_u256_round_trip(env, v: int) -> None:  # type: ignore[no-untyped-def]
+def test_u256_round_trip(env, v: int) -> None:
     assert call(env, "echo_u256", v).value == v
 
 
 @given(st.integers(-(2**255), 2**255 - 1), st.integers(-(2**255), 2**255 - 1))
-def test_i256_arithmetic_matches_python(env, a: int, b: int) -> None:  # type: ignore[no-untyped-def]
+def test_i256_arithmetic_matches_python(env, a: int, b: int) -> None:
     r = call(env, "big", a, b)
     if b == 0:
         assert isinstance(r.error, TrapError) and "division by zero" in r.error.message
@@ -109,7 +109,7 @@ _U128 = st.integers(0, 2**128 - 1) | st.sampled_from([0, 2**64 - 1, 2**64, 2**12
 
 
 @given(_U256, _U256)
-def test_u256_add_sub_compare(env, a: int, b: int) -> None:  # type: ignore[no-untyped-def]
+def test_u256_add_sub_compare(env, a: int, b: int) -> None:
     assert call(env, "wide", a, b).value == [a < b, a <= b, a == b]
     r = call(env, "add256", a, b)
     assert r.value == a + b if a + b < 2**256 else "overflow" in r.error.message
@@ -118,7 +118,7 @@ def test_u256_add_sub_compare(env, a: int, b: int) -> None:  # type: ignore[no-u
 
 
 @given(_U128, _U128, st.integers(-(2**127), 2**127 - 1), st.integers(-(2**127), 2**127 - 1))
-def test_u128_add_sub_and_signed_compare(env, a: int, b: int, x: int, y: int) -> None:  # type: ignore[no-untyped-def]
+def test_u128_add_sub_and_signed_compare(env, a: int, b: int, x: int, y: int) -> None:
     r = call(env, "add128", a, b)
     assert r.value == a + b if a + b < 2**128 else "overflow" in r.error.message
     r = call(env, "sub128", a, b)
@@ -127,29 +127,29 @@ def test_u128_add_sub_and_signed_compare(env, a: int, b: int, x: int, y: int) ->
 
 
 @given(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1))
-def test_i64_add_checked(env, a: int, b: int) -> None:  # type: ignore[no-untyped-def]
+def test_i64_add_checked(env, a: int, b: int) -> None:
     r = call(env, "add64", a, b)
     assert r.value == a + b if -(2**63) <= a + b < 2**63 else "overflow" in r.error.message
 
 
 @given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
-def test_u64_mul_checked(env, a: int, b: int) -> None:  # type: ignore[no-untyped-def]
+def test_u64_mul_checked(env, a: int, b: int) -> None:
     r = call(env, "mul64", a, b)
     assert r.value == a * b if a * b < 2**64 else "overflow" in r.error.message
 
 
 @given(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1))
-def test_i32_sub_checked(env, a: int, b: int) -> None:  # type: ignore[no-untyped-def]
+def test_i32_sub_checked(env, a: int, b: int) -> None:
     r = call(env, "sub32", a, b)
     assert r.value == a - b if -(2**31) <= a - b < 2**31 else "overflow" in r.error.message
 
 
 @given(st.lists(st.lists(st.integers(-(2**15), 2**15 - 1), max_size=4), max_size=4))
-def test_nested_list_round_trip(env, v: list[list[int]]) -> None:  # type: ignore[no-untyped-def]
+def test_nested_list_round_trip(env, v: list[list[int]]) -> None:
     assert call(env, "echo_list", v).value == v
 
 
-def test_struct_optional_enum_round_trip(env) -> None:  # type: ignore[no-untyped-def]
+def test_struct_optional_enum_round_trip(env) -> None:
     assert call(env, "echo_point", {"x": -5, "y": 7}).value == {"x": -5, "y": 7}
     assert call(env, "echo_opt", None).value is None
     assert call(env, "echo_opt", "公链").value == "公链"
@@ -167,24 +167,24 @@ def test_struct_optional_enum_round_trip(env) -> None:  # type: ignore[no-untype
     ("check", [3], TrapError, "assertion failed"),
     ("down", [10**7], StackOverflowError, "recursion"),
 ])
-def test_faults_are_typed_with_qi_trace(env, method, args, kind, text) -> None:  # type: ignore[no-untyped-def]
+def test_faults_are_typed_with_qi_trace(env, method, args, kind, text) -> None:
     r = call(env, method, *args)
     assert isinstance(r.error, kind), r.error
     assert text in r.error.message
     assert r.error.trace and r.error.trace[0].startswith(f"{method} (t.qi:")
 
 
-def test_rem_of_min_by_minus_one_is_zero(env) -> None:  # type: ignore[no-untyped-def]
+def test_rem_of_min_by_minus_one_is_zero(env) -> None:
     assert call(env, "rem", -(2**63), -1).value == 0
     assert call(env, "rem", -7, 2).value == -1
 
 
-def test_trace_names_caller_chain(env) -> None:  # type: ignore[no-untyped-def]
+def test_trace_names_caller_chain(env) -> None:
     r = call(env, "down", 10**7)
     assert "[x" in r.error.trace[1]  # repeated recursive frames are folded
 
 
-def test_fuel_limit_is_enforced(env) -> None:  # type: ignore[no-untyped-def]
+def test_fuel_limit_is_enforced(env) -> None:
     r = call(env, "spin", fuel=1_000_000)
     assert isinstance(r.error, OutOfFuelError)
     assert r.fuel_used == 1_000_000
@@ -192,21 +192,21 @@ def test_fuel_limit_is_enforced(env) -> None:  # type: ignore[no-untyped-def]
     assert 0 < small.fuel_used < 10_000
 
 
-def test_garbage_is_collected_under_a_small_memory_limit(env) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_is_collected_under_a_small_memory_limit(env) -> None:
     ch, addr = env
     # 1,000,000 lists of 16 u64 (about 150 MB allocated) with an 8 MiB limit
     r = ch.engine.call(ch.world, addr, "churn", [1_000_000], bytes(20), memory=8 << 20)
     assert r.ok and r.value == 10
 
 
-def test_live_data_beyond_the_limit_is_out_of_memory(env) -> None:  # type: ignore[no-untyped-def]
+def test_live_data_beyond_the_limit_is_out_of_memory(env) -> None:
     ch, addr = env
     r = ch.engine.call(ch.world, addr, "hoard", [400_000], bytes(20), memory=4 << 20)
     assert isinstance(r.error, OutOfMemoryError)
     assert r.error.trace and r.error.trace[0].startswith("hoard (t.qi:")
 
 
-def test_hash_host_calls_match_library(env) -> None:  # type: ignore[no-untyped-def]
+def test_hash_host_calls_match_library(env) -> None:
     assert call(env, "h", b"abc").value == [hashes.sm3(b"abc"), hashes.sha256(b"abc"),
                                            hashes.keccak256(b"abc")]
     # GB/T 32905 example: SM3("abc")
@@ -215,7 +215,7 @@ def test_hash_host_calls_match_library(env) -> None:  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize(("alg", "slot"), [(AlgId.SM2, 0), (AlgId.ED25519, 1),
                                            (AlgId.ML_DSA_65, 2)])
-def test_signature_verification_host_calls(env, alg: AlgId, slot: int) -> None:  # type: ignore[no-untyped-def]
+def test_signature_verification_host_calls(env, alg: AlgId, slot: int) -> None:
     key = generate_signing_key(alg, seed=bytes(32))
     sig = key.sign(b"qi").data
     got = call(env, "verify_all", key.public_key.data, b"qi", sig).value
@@ -223,13 +223,13 @@ def test_signature_verification_host_calls(env, alg: AlgId, slot: int) -> None: 
     assert call(env, "verify_all", key.public_key.data, b"qj", sig).value[slot] is False
 
 
-def test_failed_call_rolls_back_state(env) -> None:  # type: ignore[no-untyped-def]
+def test_failed_call_rolls_back_state(env) -> None:
     before = call(env, "hit").value
     assert isinstance(call(env, "hit_then_fail").error, TrapError)
     assert call(env, "hit").value == before + 1
 
 
-def test_bad_arguments_are_typed(env) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_are_typed(env) -> None:
     ch, addr = env
     assert isinstance(call(env, "add8", 300, 1).error, ArgumentError)
     assert isinstance(call(env, "add8", 1).error, ArgumentError)
@@ -243,7 +243,7 @@ def test_bad_arguments_are_typed(env) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("damage", [lambda w: w[:40], lambda w: w[:8] + b"\x01\xff" + w[10:],
                                     lambda w: b"\x00wasm" + w[5:]])
-def test_malformed_module_is_typed(damage) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_module_is_typed(damage) -> None:
     art = compile_source("contract C { pub fn f() {} }")
     art.wasm = damage(art.wasm)
     with pytest.raises(ModuleError):
@@ -271,7 +271,7 @@ def test_hostile_module_host_misuse_is_a_typed_trap(method: str) -> None:
 
     fn = {"name": method, "export": f"q:{method}", "kind": "fn", "public": True,
           "view": False, "params": [], "returns": "unit"}
-    art = Artifact(wasmtime.wat2wasm(HOSTILE), {"functions": [fn], "events": [],
+    art = Artifact(bytes(wasmtime.wat2wasm(HOSTILE)), {"functions": [fn], "events": [],
                                                 "errors": []})
     ch = LocalChain()
     addr = bytes(20)
@@ -288,14 +288,14 @@ def test_module_without_entry_point_is_typed() -> None:
 
     fn = {"name": "f", "export": "q:f", "kind": "fn", "public": True, "view": False,
           "params": [], "returns": "unit"}
-    art = Artifact(wasmtime.wat2wasm('(module (memory (export "memory") 1))'),
+    art = Artifact(bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1))')),
                    {"functions": [fn], "events": [], "errors": []})
     ch = LocalChain()
     ch.world.code[bytes(20)] = art
     assert isinstance(ch.call(bytes(20), "f").error, ModuleError)
 
 
-def test_arguments_larger_than_the_memory_limit(env) -> None:  # type: ignore[no-untyped-def]
+def test_arguments_larger_than_the_memory_limit(env) -> None:
     ch, addr = env
     r = ch.engine.call(ch.world, addr, "h", [bytes(3 << 20)], bytes(20), memory=1 << 20)
     assert isinstance(r.error, OutOfMemoryError)
@@ -335,7 +335,7 @@ _codec_chain = LocalChain()
 CODEC_ENV = (_codec_chain, _codec_chain.deploy(compile_source(CODEC_SRC, "c.qi")))
 
 
-def test_host_work_is_metered(env) -> None:  # type: ignore[no-untyped-def]
+def test_host_work_is_metered(env) -> None:
     small = call(env, "h", b"x").fuel_used
     large = call(env, "h", bytes(100_000)).fuel_used
     assert large - small >= 3 * 2 * 100_000  # three hashes at 2 fuel per byte
@@ -344,6 +344,6 @@ def test_host_work_is_metered(env) -> None:  # type: ignore[no-untyped-def]
     assert r.fuel_used > 1_500_000 + 2 * 250_000
 
 
-def test_out_of_fuel_inside_a_host_call(env) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_fuel_inside_a_host_call(env) -> None:
     r = call(env, "h", bytes(1_000_000), fuel=1_000_000)
     assert isinstance(r.error, OutOfFuelError) and r.fuel_used == 1_000_000

@@ -147,7 +147,7 @@ def test_invalid_hand_written_module_cannot_reach_engine_entries() -> None:
            for name, kind, params in (("forge", "fn", []), ("jump", "fn", []), ("spawn", "fn", []),
                                       ("cb", "callback", [{"name": "ok", "type": "bool"}]))]
     hostile = bytes(19) + b"\x66"
-    ch.world.code[hostile] = Artifact(wasmtime.wat2wasm(wat),
+    ch.world.code[hostile] = Artifact(bytes(wasmtime.wat2wasm(wat)),
                                       {"functions": fns, "events": [], "errors": []})
     assert isinstance(ch.call(hostile, "forge").error, EntryPointError)
     assert isinstance(ch.call(hostile, "jump").error, EntryPointError)
@@ -167,13 +167,13 @@ def test_invalid_abi_entry_without_kind_or_public_flag_is_not_callable() -> None
     addr = bytes(19) + b"\x67"
     public = {"name": "f", "export": "q:f", "kind": "fn", "public": True, "params": [],
               "returns": "unit"}
-    ch.world.code[bytes(20)] = Artifact(wasmtime.wat2wasm(wat), {"functions": [public],
+    ch.world.code[bytes(20)] = Artifact(bytes(wasmtime.wat2wasm(wat)), {"functions": [public],
                                                                  "events": [], "errors": []})
     assert ch.call(bytes(20), "f").ok
     for spec in ({"name": "f", "export": "q:f", "kind": "fn", "params": [], "returns": "unit"},
                  {"name": "f", "export": "q:f", "public": True, "params": [],
                   "returns": "unit"},
                  {**public, "kind": "migrate"}):
-        ch.world.code[addr] = Artifact(wasmtime.wat2wasm(wat), {"functions": [spec],
+        ch.world.code[addr] = Artifact(bytes(wasmtime.wat2wasm(wat)), {"functions": [spec],
                                                                  "events": [], "errors": []})
         assert isinstance(ch.call(addr, "f").error, EntryPointError)

@@ -86,6 +86,7 @@ def test_peak_memory_is_the_smallest_limit_that_fits() -> None:
     assert large.peak_memory > 8 * 200_000 > small.peak_memory
     for res, n in ((small, 10), (large, 200_000)):
         peak = res.peak_memory
+        assert peak is not None
         assert ch.engine.call(ch.world, c, "build", [n], bytes(20), DEFAULT_FUEL, peak).ok
         assert not ch.engine.call(ch.world, c, "build", [n], bytes(20), DEFAULT_FUEL,
                                   peak - 2 * MEMORY_STEP).ok
@@ -98,8 +99,9 @@ def test_measuring_memory_leaves_state_as_one_call_would() -> None:
     assert res.ok and res.peak_memory is not None
     assert ch.call(c, "get", 3).value == b"once"
     assert ch.world.state.get(c, (1).to_bytes(4, "little")) is None
-    assert abi.decode(abi.type_from_json("u64"),
-                      ch.world.state.get(c, (0).to_bytes(4, "little"))) == 1
+    stored = ch.world.state.get(c, (0).to_bytes(4, "little"))
+    assert stored is not None
+    assert abi.decode(abi.type_from_json("u64"), stored) == 1
 
 
 def test_abi_describes_indexed_events_and_state_for_a_node() -> None:

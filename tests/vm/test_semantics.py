@@ -180,21 +180,21 @@ def deployed(request: pytest.FixtureRequest) -> tuple[LocalChain, bytes]:
 
 
 @pytest.mark.parametrize(("method", "args", "want"), CASES)
-def test_value(deployed, method, args, want) -> None:  # type: ignore[no-untyped-def]
+def test_value(deployed, method, args, want) -> None:
     ch, addr = deployed
     r = ch.call(addr, method, *args)
     assert r.error is None, r.error
     assert r.value == want
 
 
-def test_overflowing_small_ints(deployed) -> None:  # type: ignore[no-untyped-def]
+def test_overflowing_small_ints(deployed) -> None:
     ch, addr = deployed
     assert "out of bounds" in ch.call(addr, "bad_slice", b"abcd").error.message
     assert "overflow" in ch.call(addr, "small_ints", -128, -1).error.message
     assert "overflow" in ch.call(addr, "small_ints", 100, 100).error.message
 
 
-def test_state_sequences(deployed) -> None:  # type: ignore[no-untyped-def]
+def test_state_sequences(deployed) -> None:
     ch, addr = deployed
     assert ch.call(addr, "compound_keys_once").value == [5, 2, 20]
     v = 11

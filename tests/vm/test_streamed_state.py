@@ -132,7 +132,8 @@ def test_streamed_loop_fits_where_the_decoded_list_does_not() -> None:
     ch = LocalChain()
     addr = ch.deploy(compile_source(SRC, "store.qi", opt_level=2))
     n = 20_000
-    data = [{"id": i, "owner": bytes(20), "tags": [], "note": None} for i in range(n)]
+    data: list[dict[str, object]] = [{"id": i, "owner": bytes(20), "tags": [], "note": None}
+                                     for i in range(n)]
     assert ch.call(addr, "set", data).ok
     encoded = n * (8 + 20 + 4 + 1) + 4  # 660 KB stored
     limit = 1 << 20  # 1 MiB: room for the encoding, not for 20,000 decoded structs

@@ -299,9 +299,10 @@ def test_opener_committee_from_the_dkg():
     xs, keys = members(SM2, 5, seed=32)
     sig = ring.sign(b"report", b"ctx", keys, xs[2], opener_key=y, rng=rng_of(33))
     ring.verify(sig, b"report", keys, opener_key=y)
-    shares = {i: results[i].key_share for i in (1, 3)}
+    shares = [share for i in (1, 3) if (share := results[i].key_share) is not None]
+    assert len(shares) == 2
     parts = [ring.partial_open(sig, s.identifier, s.secret, rng_of(s.identifier))
-             for s in shares.values()]
+             for s in shares]
     opening = ring.open_signature(sig, keys, openers, parts)
     assert ring.verify_opening(sig, keys, openers, opening) == keys[2]
     with pytest.raises(ring.InvalidOpeningError):

@@ -20,7 +20,7 @@ from xinlian import codec
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.primitives import sm2
 from xinlian.crypto.primitives.dleq import DleqProof
-from xinlian.crypto.primitives.groups import SECP256K1, SM2, lagrange_coefficient
+from xinlian.crypto.primitives.groups import SECP256K1, SM2, Scalar, lagrange_coefficient
 from xinlian.crypto.threshold import tsm2
 from xinlian.crypto.threshold.tsm2.core import Keygen, Presign, Refresh, stages
 from xinlian.testing.mpc.byzantine import silent_in
@@ -277,17 +277,23 @@ def test_messages_round_trip_and_reject_garbage(committee):
     assert err.value.culprits == (1,)
 
 
+def _w_share(party: tsm2.Party) -> Scalar:
+    """A party's share of w, which key generation has set."""
+    assert party._w is not None
+    return party._w.shares[0]
+
+
 def test_refresh_changes_every_share_but_not_the_key():
     c, keysets = keygen(seed=7)
     parties, before = c.parties, keysets[1]
     old_presig = presign(c, 1, b"before")[0]
-    old_shares = {p.index: p._w.shares[0] for p in parties}
+    old_shares = {p.index: _w_share(p) for p in parties}
     c.run(Refresh(b"refresh-1"))
     after = c.keysets()
     keyset = after[1]
     assert len(after) == 5 and all(k == keyset for k in after.values())
     assert keyset.public_key == before.public_key and keyset.inverse_key == before.inverse_key
-    assert all(p._w.shares[0] != old_shares[p.index] for p in parties)
+    assert all(_w_share(p) != old_shares[p.index] for p in parties)
     assert set(keyset.share_keys).isdisjoint(before.share_keys)
     # a presignature from before the refresh and one from after both sign
     sig = c.sign([1, 2, 3], old_presig, b"m").signature
@@ -297,7 +303,7 @@ def test_refresh_changes_every_share_but_not_the_key():
     assert sm2.verify(keyset.public_key, b"m2", sig)
     # an old share mixed with new ones interpolates to garbage, not to w
     ids = [1, 2, 3]
-    mixed = {1: old_shares[1], 2: parties[1]._w.shares[0], 3: parties[2]._w.shares[0]}
+    mixed = {1: old_shares[1], 2: _w_share(parties[1]), 3: _w_share(parties[2])}
     w_mixed = SM2.scalar(0)
     for i in ids:
         w_mixed = w_mixed + lagrange_coefficient(SM2, ids, i) * mixed[i]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.codec import CodecError
+from xinlian.crypto.primitives import dleq
 from xinlian.crypto.primitives.groups import (
     ED25519,
     GROUPS,
@@ -31,7 +32,7 @@ from xinlian.crypto.threshold.dkg import (
     PublicKeyPackage,
 )
 from xinlian.testing.mpc import roast_run
-from xinlian.testing.mpc.dkg_session import run_parties
+from xinlian.testing.mpc.dkg_session import SessionRun, run_parties
 
 from .dkg_helpers import bad_share_to, enc_keys, keygen_parties, run_keygen, tamper
 
@@ -106,7 +107,7 @@ def test_false_accuser_is_flagged_and_ignored() -> None:
             d = self.deals[1]
             assert self.e is not None
             k = self.e * d.ephemeral
-            proof = dkg.dleq.prove(dkg._DLEQ_DST, self.e, [self.group.generator(), d.ephemeral],
+            proof = dleq.prove(dkg._DLEQ_DST, self.e, [self.group.generator(), d.ephemeral],
                                    [self.config.encryption_keys[self.me], k],
                                    context=self.config.session, rng=self.rng)
             return [dkg.Complaint(1, k.encode(), proof)]
@@ -126,7 +127,7 @@ def test_forged_complaint_proof_is_rejected() -> None:
                 return []
             # claims dealer 1's share was bad but cannot prove the ECDH point
             k = self.group.base_mul(self.group.scalar(12345))
-            proof = dkg.dleq.prove(dkg._DLEQ_DST, self.group.scalar(12345),
+            proof = dleq.prove(dkg._DLEQ_DST, self.group.scalar(12345),
                                    [self.group.generator()], [k], rng=self.rng)
             return [dkg.Complaint(1, k.encode(), proof)]
 
@@ -214,7 +215,7 @@ def test_replay_equivocation_wrong_session_and_garbage() -> None:
     assert isinstance(f.error, dkg.UnexpectedSenderError)
     f = fault_of(3, codec.encode(Complaints(b"test-session", 3, 10**6, [])))
     assert isinstance(f.error, dkg.InvalidComplaintError)
-    c = dkg.Complaint(1, bytes(32), dkg.dleq.DleqProof(bytes(32), bytes(32)))
+    c = dkg.Complaint(1, bytes(32), dleq.DleqProof(bytes(32), bytes(32)))
     f = fault_of(3, codec.encode(Complaints(b"test-session", 3, 2, [c, c])))
     assert isinstance(f.error, dkg.InvalidComplaintError)
     assert isinstance(fault_of(3, b"\xc1garbage").error, CodecError)
@@ -236,7 +237,7 @@ def test_offsetting_shares_cannot_hide_behind_a_disqualified_colluder() -> None:
 
 
 def _refresh(shares: dict[int, KeyShare], seed: int,
-             classes: dict[int, type[DkgParty]] | None = None) -> dkg.LocalRun:
+             classes: dict[int, type[DkgParty]] | None = None) -> SessionRun:
     public = next(iter(shares.values())).public
     g = public.group
     secrets, pubs = enc_keys(g, public.members, seed)
@@ -377,7 +378,7 @@ class _FalseAccuser(DkgParty):
         d = self.deals[target]
         assert self.e is not None
         k = self.e * d.ephemeral
-        proof = dkg.dleq.prove(dkg._DLEQ_DST, self.e, [self.group.generator(), d.ephemeral],
+        proof = dleq.prove(dkg._DLEQ_DST, self.e, [self.group.generator(), d.ephemeral],
                                [self.config.encryption_keys[self.me], k],
                                context=self.config.session, rng=self.rng)
         return [dkg.Complaint(target, k.encode(), proof)]
@@ -415,13 +416,13 @@ def test_mixed_adversaries_then_refresh_and_sign(data: st.DataObject) -> None:
     # refresh among everyone who got a share, then sign with any t honest refreshed shares
     live = {i: s for i, s in shares.items() if s is not None}
     if len(live) == n:
-        refreshed = _refresh(live, seed=n + 100)  # type: ignore[arg-type]
+        refreshed = _refresh(live, seed=n + 100)
         live = {i: r.key_share for i, r in refreshed.results.items()
                 if r.key_share is not None}
     signers = [live[i] for i in honest[:t]]
-    res = roast_run.simulate(signers, b"after refresh", seed=1,  # type: ignore[arg-type]
+    res = roast_run.simulate(signers, b"after refresh", seed=1,
                              measured=False)
     assert res.signature is not None
-    pk = signers[0].public.group_public_key  # type: ignore[union-attr]
+    pk = signers[0].public.group_public_key
     assert pk == run.results[honest[0]].public.group_public_key
     nacl.signing.VerifyKey(pk.encode()).verify(b"after refresh", res.signature.encode())

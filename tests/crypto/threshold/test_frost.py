@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
-from xinlian.crypto.primitives.groups import GroupError, IdentityElementError, SmallSubgroupError
+from xinlian.crypto.primitives.groups import (
+    GroupError,
+    IdentityElementError,
+    Rng,
+    SmallSubgroupError,
+    lagrange_coefficient,
+)
 from xinlian.crypto.threshold import frost
 from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
 from xinlian.crypto.threshold.frost import (
@@ -30,7 +36,7 @@ SUITES = {"frost-ed25519-sha512.json": FROST_ED25519,
           "frost-secp256k1-sha256.json": FROST_SECP256K1}
 
 
-def _fixed(data: bytes) -> frost.Rng:
+def _fixed(data: bytes) -> Rng:
     return lambda n: data[:n]
 
 
@@ -184,7 +190,7 @@ def test_t_minus_one_signers_cannot_forge() -> None:
             package.lagrange(k.identifier) * k.secret * package.challenge)
     assert not frost.verify(FROST_ED25519, pk, b"m", frost.Signature(package.group_commitment, z))
     # (c) t-1 shares interpolate to a value that is not the secret key
-    lam = [frost.lagrange_coefficient(g, [1, 2], i) for i in (1, 2)]
+    lam = [lagrange_coefficient(g, [1, 2], i) for i in (1, 2)]
     guess = lam[0] * keys[0].secret + lam[1] * keys[1].secret
     assert g.base_mul(guess) != pk
 

@@ -74,7 +74,8 @@ def test_typed_faults_for_each_attack() -> None:
 def test_any_t_honest_signers_suffice(data: st.DataObject) -> None:
     n = data.draw(st.integers(2, 8))
     t = data.draw(st.integers(1, n))
-    kinds = st.sampled_from(["silent", "absent", "invalid", "bad_point", "replay"])
+    kinds: st.SearchStrategy[roast_run.Behaviour] = st.sampled_from(
+        ["silent", "absent", "invalid", "bad_point", "replay"])
     bad_ids = data.draw(st.lists(st.integers(1, n), unique=True, max_size=n - t))
     bad = {i: data.draw(kinds) for i in bad_ids}
     keys = _keys(ED25519, n, t, seed=n + t)

@@ -173,7 +173,7 @@ def test_wrong_curve_points_rejected() -> None:
 
 # -- cross-checks against fastecdsa ---------------------------------------------------------
 
-FE_SM2 = Curve("sm2", SM2.p, SM2.a, SM2.b, SM2.order, SM2.gx, SM2.gy)  # type: ignore[attr-defined]
+FE_SM2 = Curve("sm2", SM2.p, SM2.a, SM2.b, SM2.order, SM2.gx, SM2.gy)
 FE_K1 = Curve.secp256k1()
 
 
@@ -197,8 +197,8 @@ def test_cross_check_fastecdsa(a: int, b: int) -> None:
 
 def test_sm2_generator_is_the_standard_one() -> None:
     G = SM2.generator().encode()
-    assert G[1:] == SM2.gx.to_bytes(32, "big")  # type: ignore[attr-defined]
-    assert G[0] == 2 + (SM2.gy & 1)  # type: ignore[attr-defined]
+    assert G[1:] == SM2.gx.to_bytes(32, "big")
+    assert G[0] == 2 + (SM2.gy & 1)
 
 
 # -- hashing --------------------------------------------------------------------------------
