@@ -117,8 +117,10 @@ def test_pool_table_in_node_toml_sets_the_pools_limits(
 
     assert pool_limits({}) == PoolLimits()
     assert pool_limits({"pool": {"per_sender": 256}}).per_sender == 256
-    for bad in ({"pool": 4}, {"pool": {"per_sender": 0}}, {"pool": {"per_sender": 1.5}},
-                {"pool": {"depth": 3}}):
+    bad_tables: list[dict[str, object]] = [
+        {"pool": 4}, {"pool": {"per_sender": 0}}, {"pool": {"per_sender": 1.5}},
+        {"pool": {"depth": 3}}]
+    for bad in bad_tables:
         with pytest.raises(NodeConfigError):
             pool_limits(bad)
     # `node start` refuses a bad [pool] table before it opens the chain
