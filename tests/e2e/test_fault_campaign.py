@@ -41,8 +41,11 @@ from xinlian.testing.disk import flip_byte_everywhere
 N = 4
 PER_ROUND = 50  # ordinary transfers per round, under the per-sender cap of 64
 SINK = bytes(20)
-LIMITS = {"max_body_size": 1048576, "max_batch_requests": 20, "ws_max_watched": 3,
-          "header_timeout": 0.5}
+MAX_BATCH_REQUESTS = 20
+WS_MAX_WATCHED = 3
+LIMITS: dict[str, int | float] = {"max_body_size": 1048576,
+                                  "max_batch_requests": MAX_BATCH_REQUESTS,
+                                  "ws_max_watched": WS_MAX_WATCHED, "header_timeout": 0.5}
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def test_rpc_refuses_oversized_bodies_and_batches(net: Net) -> None:
         assert json.loads(resp.read())["error"]["data"]["name"] == "request_too_large"
     finally:
         conn.close()
-    batch = [_call("xl_status", i) for i in range(LIMITS["max_batch_requests"] + 1)]
+    batch = [_call("xl_status", i) for i in range(MAX_BATCH_REQUESTS + 1)]
     reply = _post(node, json.dumps(batch).encode())
     assert reply["error"]["code"] == -32600
     assert reply["error"]["data"]["name"] == "batch_too_large"
@@ -219,7 +222,7 @@ def test_rpc_refuses_oversized_bodies_and_batches(net: Net) -> None:
 
 def test_websocket_watches_over_the_cap_are_refused(net: Net) -> None:
     node = net.node(1)
-    hashes = ["0x" + (bytes([i]) * 32).hex() for i in range(LIMITS["ws_max_watched"] + 1)]
+    hashes = ["0x" + (bytes([i]) * 32).hex() for i in range(WS_MAX_WATCHED + 1)]
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as http, \
