@@ -13,13 +13,12 @@ are derived from the run seed (a local demonstration of a key registry).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import AlgId, PublicKey
-from xinlian.crypto.primitives.groups import Element, GroupError, Scalar
+from xinlian.crypto.primitives.groups import Element, GroupError, Rng, Scalar
 from xinlian.crypto.privacy import pre
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.threshold.envelope import Collector, MpcCore
@@ -51,7 +50,7 @@ class Owner(MpcCore):
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], suite: str, policy: Scalar,
                  receiver_key: Element, signer: SigningKey, threshold: int, proxies: int,
-                 session: bytes, plaintext: bytes, rng: Any) -> None:
+                 session: bytes, plaintext: bytes, rng: Rng) -> None:
         super().__init__(me, roster, [session])
         self.args = (suite, policy, receiver_key, signer, threshold, proxies)
         self.session = session
@@ -74,7 +73,7 @@ class Proxy(MpcCore):
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], owner_key: Element,
                  receiver_key: Element, verifying_key: PublicKey, receiver: int,
-                 session: bytes, rng: Any) -> None:
+                 session: bytes, rng: Rng) -> None:
         super().__init__(me, roster, [session])
         self.keys = (owner_key, receiver_key, verifying_key)
         self.receiver = receiver

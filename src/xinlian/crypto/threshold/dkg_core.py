@@ -51,7 +51,7 @@ class DkgCore(MpcCore):
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], group: Group,
                  plan: Sequence[Phase], encryption_keys: Mapping[int, Element],
-                 encryption_secret: Scalar, rng: Any, round_ms: int,
+                 encryption_secret: Scalar, rng: Rng, round_ms: int,
                  signing_keys: Mapping[int, PublicKey], signing_key: SigningKey,
                  echo: bool = True) -> None:
         super().__init__(me, roster, [p.session for p in plan] + [HANDOVER])

@@ -17,7 +17,7 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.primitives.groups import GroupError
+from xinlian.crypto.primitives.groups import GroupError, Rng
 from xinlian.crypto.threshold import frost
 from xinlian.crypto.threshold.dkg import KeyShare, PublicKeyPackage
 from xinlian.crypto.threshold.envelope import MpcCore
@@ -45,7 +45,7 @@ class FrostSigner(MpcCore):
     protocol = "frost"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], key: KeyShare, session: bytes,
-                 message: bytes, rng: Any) -> None:
+                 message: bytes, rng: Rng) -> None:
         super().__init__(me, roster, [session])
         self.key = key
         self.session = session

@@ -44,7 +44,7 @@ class MpcRunError(MpcError):
     name = "mpc_run"
 
 
-def seeded_rng(seed: int, *labels: object) -> Any:
+def seeded_rng(seed: int, *labels: object) -> Rng:
     """A reproducible byte source for one party: `rng(k) -> k bytes` (never for real keys)."""
     return random.Random("/".join(map(str, (seed, *labels)))).randbytes
 

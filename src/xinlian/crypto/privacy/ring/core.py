@@ -24,11 +24,10 @@ Member keys and the opener committee (a trusted-dealer sharing) come from the ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
-from xinlian.crypto.primitives.groups import Element, GroupError, Scalar, get_group
+from xinlian.crypto.primitives.groups import Element, GroupError, Rng, Scalar, get_group
 from xinlian.crypto.privacy import ring
 from xinlian.crypto.threshold.dkg import KeyShare
 from xinlian.crypto.threshold.envelope import Collector, MpcCore
@@ -65,7 +64,7 @@ class Member(MpcCore):
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], secret: Scalar,
                  members: Sequence[Element], opener_key: Element | None, context: bytes,
-                 messages: Sequence[bytes], rng: Any) -> None:
+                 messages: Sequence[bytes], rng: Rng) -> None:
         super().__init__(me, roster, [context])
         self.secret = secret
         self.members = list(members)
@@ -92,7 +91,7 @@ class Opener(MpcCore):
     protocol = "ring"
 
     def __init__(self, me: int, roster: Mapping[int, NodeId], share: KeyShare,
-                 members: Sequence[Element], context: bytes, rng: Any) -> None:
+                 members: Sequence[Element], context: bytes, rng: Rng) -> None:
         super().__init__(me, roster, [context])
         self.share = share
         self.rng = rng
