@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
-from xinlian.execution.errors import BadPayload, InsufficientBalance
+from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
 from xinlian.execution.payloads import SystemOp, Transfer
 from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
@@ -74,6 +74,8 @@ class Executor:
         try:
             if tx.body.kind == TxKind.TRANSFER:
                 return self._transfer(state, tx, codec.decode(tx.body.payload, Transfer))
+            if tx.body.kind != TxKind.SYSTEM:
+                raise InvalidOperation("contract transactions are not executed by this node")
             op = codec.decode(tx.body.payload, SystemOp)
         except codec.CodecError as exc:
             raise BadPayload(f"payload does not decode: {exc.message}") from exc

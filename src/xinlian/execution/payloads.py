@@ -1,4 +1,4 @@
-"""Payloads of the native transaction kinds: transfers and system-contract operations.
+"""Payloads of the native transaction kinds: transfers, system-contract and contract operations.
 
 System operations form a tagged union (the tag is the first array element), so one payload
 type decodes any of them and an unknown operation is a typed decoding error.
@@ -10,6 +10,13 @@ Who may do what (enforced in execution.system):
   it takes effect once admins of more than two thirds of the organisations have approved
   (the proposer's counts), as consortium membership changes do in Fabric and FISCO BCOS.
   A validator change takes effect in consensus at the next epoch boundary.
+- Propose(FreezeContract | UnfreezeContract): governance over contracts, approved the same
+  way; a frozen contract refuses calls (as FISCO BCOS and ChainMaker allow).
+
+Contract operations (kinds DEPLOY, CALL, UPGRADE, FUND; enforced in execution.contracts):
+`code` is a Wasm module and `abi` its ABI as JSON (what `xinlian qi compile --abi` writes);
+`args` are ABI-encoded (lang.abi); `fuel_limit` bounds the run and, times the chain's
+`fuel_price`, is reserved from the sender's balance at admission.
 """
 
 from __future__ import annotations
@@ -65,7 +72,16 @@ class RemoveValidator(Struct, tag="remove_validator"):
     node_key: PublicKey
 
 
-Change = AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
+class FreezeContract(Struct, tag="freeze_contract"):
+    contract: Address
+
+
+class UnfreezeContract(Struct, tag="unfreeze_contract"):
+    contract: Address
+
+
+Change = (AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
+          | FreezeContract | UnfreezeContract)
 
 
 class Propose(Struct, tag="propose"):
@@ -77,3 +93,29 @@ class Approve(Struct, tag="approve"):
 
 
 SystemOp = GrantSubmit | RevokeSubmit | AddAdmin | RemoveAdmin | Propose | Approve
+
+
+class Deploy(Struct):
+    code: bytes
+    abi: bytes
+    args: bytes
+    fuel_limit: int
+
+
+class Call(Struct):
+    contract: Address
+    method: str
+    args: bytes
+    fuel_limit: int
+
+
+class Upgrade(Struct):
+    contract: Address
+    code: bytes
+    abi: bytes
+    fuel_limit: int  # for the new code's `migrate`
+
+
+class Fund(Struct):
+    contract: Address
+    amount: int

@@ -24,12 +24,14 @@ from xinlian.execution.payloads import (
     AddValidator,
     Approve,
     Change,
+    FreezeContract,
     GrantSubmit,
     Propose,
     RemoveAdmin,
     RemoveValidator,
     RevokeSubmit,
     SystemOp,
+    UnfreezeContract,
 )
 from xinlian.execution.state import Overlay
 from xinlian.ledger.account import address_of
@@ -145,6 +147,8 @@ class SystemContract:
         change = proposal.change
         if isinstance(change, AddValidator | RemoveValidator):
             return self._change_validators(state, orgs, change)
+        if isinstance(change, FreezeContract | UnfreezeContract):
+            raise InvalidOperation("contract governance is not executed by this node")
         if isinstance(change, AddOrganisation):
             if any(o.name == change.name for o in orgs) or not change.admins:
                 raise InvalidOperation("organisation exists already, or has no admin")

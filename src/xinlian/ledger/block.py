@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.crypto.keys import PublicKey, Signature
@@ -48,6 +50,13 @@ class Receipt(Struct):
     events: list[Event]
     resources_used: int
     fee_paid: int
+    # contract runs only: the ABI-encoded return value, the error message and its Qi stack
+    # trace (innermost first), the fuel burned and the peak memory in bytes
+    output: bytes = b""
+    message: str = ""
+    trace: list[str] = msgspec.field(default_factory=list)
+    fuel_used: int = 0
+    memory_used: int = 0
 
 
 def header_hash(header: BlockHeader, hash_bytes: Callable[[bytes], bytes]) -> bytes:

@@ -35,6 +35,8 @@ class ChainParams(Struct):
     system_cost: int = 10             # ... and for a system-contract call
     mempool_capacity: int = 200_000   # transactions held at most
     permissioned: bool = True         # only permitted accounts may submit
+    fuel_price: int = 1               # resource units charged per million fuel a contract burns
+    code_byte_cost: int = 1           # ... and per byte of contract code deployed or upgraded
 
 
 class Organisation(Struct):

@@ -25,6 +25,10 @@ SIGNING_DOMAIN = b"xinlian/tx/v1\x00"
 class TxKind(IntEnum):
     TRANSFER = 1
     SYSTEM = 2  # the membership and permissions system contract
+    DEPLOY = 3  # install a Qi contract and run its constructor
+    CALL = 4  # call a public method of a contract
+    UPGRADE = 5  # replace a contract's code (its admin only) and run `migrate`
+    FUND = 6  # prepay a contract's scheduled runs from the sender's balance
 
 
 class TxBody(Struct):
