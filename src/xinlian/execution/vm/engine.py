@@ -1,10 +1,21 @@
 """The Qi Wasm engine: wasmtime with fuel metering, memory limits, GC and the Qi host API.
 
 One `Engine` holds the wasmtime engine, the linker with the host functions and a cache of
-compiled modules. `Engine.call` runs one method of one contract in a fresh store: the
-store's fuel is the call's resource limit (nested cross-contract calls run in the same
-store, so they share it), its memory limit bounds linear memory and the GC heap. Every
-failure comes back as a typed `EngineError` with a Qi-level stack trace where one exists.
+compiled modules (with their linked `InstancePre` and checked entry points). `Engine.call`
+runs one method of one contract in a fresh store: the store's fuel is the call's resource
+limit (nested cross-contract calls run in the same store, so they share it), its memory
+limit bounds linear memory and the GC heap. Every failure comes back as a typed
+`EngineError` with a Qi-level stack trace where one exists.
+
+Why a fresh store for every top-level call, when reusing one would be faster (a new
+instance in a used store costs ~6 µs against ~20 µs for a new store, benchmarks/
+contracts.py): a fresh instance resets globals, tables and linear memory, but the GC heap
+belongs to the store. Objects that earlier instances still reference (Qi caches `caller()`
+in a global), the heap's grown capacity and wasmtime's grow-or-collect heuristic (it looks
+at the usage after the last collection) would carry over, so whether a call runs out of
+memory near its limit would depend on which calls ran before it in that process: not the
+same on every node. The hot path is instead kept lean: wasmtime's C API is called
+directly (`capi`), without wasmtime-py's per-call wrappers.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from typing import Any
 
 import wasmtime
 
-from xinlian.execution.vm import host
+from xinlian.execution.vm import capi, host
 from xinlian.lang import abi, layout
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import (
@@ -78,6 +89,10 @@ class Loaded:
     functions: dict[str, dict[str, Any]]
     param_types: dict[str, list[Any]]
     ret_types: dict[str, Any]
+    # the address of `pre`, and the export of each method whose type the engine calls,
+    # `(i32) -> i32`, checked here once: entry points are called without type checks
+    pre_address: int = 0
+    entries: dict[str, bytes] = field(default_factory=dict)
 
 
 class Engine:
@@ -98,6 +113,8 @@ class Engine:
         self.host = host.HostApi(self)
         self.host.define(self.linker)
         self._cache: dict[str, Loaded] = {}
+        self._address = capi.address(self.wasm)
+        self._fuel = capi.Fuel()
 
     def load(self, artifact: Artifact) -> Loaded:
         # the ABI decides which entry points exist and who may start them: the same module
@@ -112,10 +129,16 @@ class Engine:
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"invalid module: {exc}") from None
         fns = {f["name"]: f for f in artifact.abi["functions"]}
+        callable_exports = {e.name for e in module.exports
+                            if isinstance(e.type, wasmtime.FuncType)
+                            and _is_entry_type(e.type)}
         loaded = Loaded(artifact, module, pre, fns,
                         {n: [abi.type_from_json(p["type"]) for p in f["params"]]
                          for n, f in fns.items()},
-                        {n: abi.type_from_json(f["returns"]) for n, f in fns.items()})
+                        {n: abi.type_from_json(f["returns"]) for n, f in fns.items()},
+                        capi.address(pre),
+                        {n: str(f.get("export")).encode() for n, f in fns.items()
+                         if f.get("export") in callable_exports})
         self._cache[key] = loaded
         return loaded
 
@@ -240,23 +263,28 @@ class Engine:
     def _run(self, world: host.World, loaded: Loaded, contract: bytes, method: str,
              payload: bytes, caller: bytes, fuel: int, memory: int,
              test: bool = False) -> CallResult:
-        store = wasmtime.Store(self.wasm)
-        store.set_fuel(fuel)
-        store.set_limits(memory_size=memory)
-        snap = world.state.snapshot()
-        origin = caller if world.tx.origin is None else world.tx.origin
-        frame = host.Frame(world, contract, caller, loaded, 0, origin, host.Usage(), test=test)
-        self.host.stack.append(frame)
-        result = CallResult(usage=frame.run)
+        store = capi.store_new(self._address, None, None)
         try:
-            raw = self.invoke(store, loaded, frame, method, payload)
-            rt = loaded.ret_types[method]
-            result.value = None if rt.name() == "unit" else abi.decode(rt, raw)
-        except EngineError as exc:
-            result.error = exc
+            ctx = capi.store_context(store)
+            capi.store_limiter(store, memory, -1, -1, -1, -1)
+            capi.set_fuel(ctx, fuel)
+            snap = world.state.snapshot()
+            origin = caller if world.tx.origin is None else world.tx.origin
+            frame = host.Frame(world, contract, caller, loaded, 0, origin, host.Usage(),
+                               test=test)
+            self.host.stack.append(frame)
+            result = CallResult(usage=frame.run)
+            try:
+                raw = self.invoke(ctx, loaded, frame, method, payload)
+                rt = loaded.ret_types[method]
+                result.value = None if rt.name() == "unit" else abi.decode(rt, raw)
+            except EngineError as exc:
+                result.error = exc
+            finally:
+                self.host.stack.pop()
+            result.fuel_used = fuel - self._fuel.left(ctx)
         finally:
-            self.host.stack.pop()
-        result.fuel_used = fuel - store.get_fuel()
+            capi.store_delete(store)
         if result.error is None:
             result.events = frame.events
             result.async_calls = frame.async_calls
@@ -264,36 +292,39 @@ class Engine:
             world.state.revert(snap)
         return result
 
-    def invoke(self, store: wasmtime.Storelike, loaded: Loaded, frame: host.Frame,
-               method: str, payload: bytes) -> bytes:
-        """Instantiate and run one entry point; raises a typed error on any failure."""
+    def invoke(self, ctx: capi.Ctx, loaded: Loaded, frame: host.Frame, method: str,
+               payload: bytes) -> bytes:
+        """Instantiate and run one entry point in the store of `ctx`; raises a typed error
+        on any failure."""
         try:
-            inst = loaded.pre.instantiate(store)
-        except wasmtime.WasmtimeError as exc:
+            inst = capi.Instance(loaded.pre_address, ctx)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            self.host.take_fault()  # a start function's host call may have failed
             raise ModuleError(f"cannot instantiate: {exc}") from None
-        exports = inst.exports(store)
-        mem = exports.get("memory")
-        entry = exports.get(str(loaded.functions[method].get("export")))
-        if not isinstance(mem, wasmtime.Memory) or not isinstance(entry, wasmtime.Func):
+        mem = inst.find_memory(ctx)
+        export = loaded.entries.get(method)
+        entry = None if export is None else inst.entry(ctx, export)
+        if mem is None or entry is None:
             raise ModuleError(f"module lacks the memory or the entry point of `{method}`")
         frame.memory = mem
-        pages = (len(payload) >> 16) + 1
+        short = (len(payload) >> 16) + 1 - (mem.size(ctx) >> 16)
+        if short > 0 and not mem.grow(ctx, short):
+            raise OutOfMemoryError("the arguments do not fit in the memory limit")
         try:
-            if mem.size(store) < pages:
-                mem.grow(store, pages - mem.size(store))
-        except wasmtime.WasmtimeError:
-            raise OutOfMemoryError("the arguments do not fit in the memory limit") from None
-        try:
-            mem.write(store, payload, 0)
-            n = entry(store, len(payload))
-            if not isinstance(n, int) or not 0 <= n <= mem.data_len(store):
+            mem.write(ctx, payload, 0)
+            n = entry(ctx, len(payload))
+            if not 0 <= n <= mem.size(ctx):
                 raise ModuleError(f"entry point of `{method}` returned a bad result length")
-            return bytes(mem.read(store, 0, n)) if n else b""
-        except host.HostFault as fault:
-            raise fault.error from None
+            return mem.read(ctx, 0, n) or b""
         except wasmtime.Trap as trap:
-            raise self.translate_trap(trap, inst, store, loaded, frame) from None
+            fault = self.host.take_fault()
+            if fault is not None:
+                raise fault.error from None
+            raise self.translate_trap(trap, inst, ctx, loaded, frame) from None
         except wasmtime.WasmtimeError as exc:
+            fault = self.host.take_fault()
+            if fault is not None:
+                raise fault.error from None
             # errors raised by the runtime rather than trapped code (GC heap exhaustion)
             # carry the wasm backtrace only as text
             text = str(exc)
@@ -304,9 +335,8 @@ class Engine:
                 raise OutOfFuelError("the call ran out of fuel", trace) from None
             raise TrapError(f"engine error: {text.splitlines()[0]}", trace) from None
 
-    def translate_trap(self, trap: wasmtime.Trap, inst: wasmtime.Instance,
-                       store: wasmtime.Storelike, loaded: Loaded,
-                       frame: host.Frame) -> EngineError:
+    def translate_trap(self, trap: wasmtime.Trap, inst: capi.Instance, ctx: capi.Ctx,
+                       loaded: Loaded, frame: host.Frame) -> EngineError:
         trace = self.qi_trace(trap, loaded)
         if frame.failure is not None:  # raised by a host call (revert, bubbled error)
             err = frame.failure
@@ -317,8 +347,7 @@ class Engine:
             return OutOfFuelError("the call ran out of fuel", trace)
         if code == wasmtime.TrapCode.STACK_OVERFLOW:
             return StackOverflowError("call stack exhausted (recursion too deep)", trace)
-        g = inst.exports(store).get("panic")
-        panic = g.value(store) if isinstance(g, wasmtime.Global) else 0
+        panic = inst.global_i32(ctx, b"panic")
         if panic == PANIC_MEMORY:
             return OutOfMemoryError("linear memory limit reached", trace)
         if panic == PANIC_DIVZERO or code == wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO:
@@ -346,6 +375,11 @@ class Engine:
         """The same trace from wasmtime's printed backtrace (`N: 0xOFFSET - mod!func`)."""
         frames = [(m.group(2), int(m.group(1), 16)) for m in _BACKTRACE_LINE.finditer(text)]
         return _qi_frames(frames, loaded)
+
+
+def _is_entry_type(ty: wasmtime.FuncType) -> bool:
+    i32 = str(wasmtime.ValType.i32())
+    return [str(t) for t in ty.params] == [i32] and [str(t) for t in ty.results] == [i32]
 
 
 def check_fuel(fuel: int) -> None:

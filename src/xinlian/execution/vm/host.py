@@ -19,6 +19,8 @@ from xinlian.crypto.keys import AlgId, PublicKey, Signature
 from xinlian.crypto.signing import verify as verify_signature
 from xinlian.crypto.suites import get_suite
 from xinlian.errors import XinlianError
+from xinlian.execution.vm import capi
+from xinlian.execution.vm.capi import Ctx
 from xinlian.execution.vm.services import SERVICE_FUEL, serve
 from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import abi, emitter, show
@@ -75,6 +77,24 @@ _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
 _SERVICE_NAMES = list(SERVICES)
 _MASK64 = (1 << 64) - 1
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
+
+
+def _hash_fuel(args: tuple[int, ...], size: int) -> int:
+    base, per_byte = HASH_FUEL[args[0]]
+    return base + per_byte * size
+
+
+def _service_fuel(args: tuple[int, ...], size: int) -> int:
+    base, per_byte = SERVICE_FUEL[_SERVICE_NAMES[args[0]]]
+    return base + per_byte * size
+
+
+# host functions whose fuel also depends on the operation (the first argument)
+_EXTRA_FUEL: dict[str, Callable[[tuple[int, ...], int], int]] = {
+    "verify": lambda args, size: VERIFY_FUEL[args[0]],
+    "hash": _hash_fuel,
+    "service": _service_fuel,
+}
 
 
 MAX_CALL_DEPTH = 64
@@ -176,7 +196,7 @@ class Frame:
     depth: int
     origin: bytes
     run: Usage
-    memory: wasmtime.Memory | None = None
+    memory: capi.Memory | None = None
     events: list[Any] = field(default_factory=list)
     async_calls: list[AsyncRequest] = field(default_factory=list)
     failure: EngineError | None = None
@@ -200,95 +220,115 @@ class HostFault(Exception):
         self.error = error
 
 
-def charge(caller: wasmtime.Caller, fuel: int) -> None:
-    """Take `fuel` from the running call; none left is out of fuel."""
-    left = wasmtime.Store.get_fuel(caller)  # type: ignore[arg-type]
-    if left < fuel:
-        wasmtime.Store.set_fuel(caller, 0)  # type: ignore[arg-type]
-        raise HostFault(OutOfFuelError("the call ran out of fuel in a host call"))
-    wasmtime.Store.set_fuel(caller, left - fuel)  # type: ignore[arg-type]
-
-
 class HostApi:
+    """The host functions of one engine and the state they share: the stack of running
+    frames, the fault a host function raised (taken by the engine when the trap reaches
+    it) and a scratch word for fuel."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.stack: list[Frame] = []
         self.test_mode_caller: bytes | None = None
+        self.fault: HostFault | None = None
+        # an exception that is not the contract's doing (KeyboardInterrupt...): re-raised
+        # by the engine once wasmtime has unwound
+        self.escaped: BaseException | None = None
+        self._fuel = capi.Fuel()
+        self._callbacks: list[Any] = []  # the linker calls these: keep them alive
 
     def define(self, linker: wasmtime.Linker) -> None:
         for name, (params, results) in HOST_IMPORTS.items():
-            ty = wasmtime.FuncType([_VALTYPES[p] for p in params],
-                                   [_VALTYPES[r] for r in results])
-            linker.define_func("qi", name, ty, self._guarded(name), access_caller=True)
+            ty = wasmtime.FuncType([_VALTYPES[p] for p in params], [_VALTYPES[r] for r in results])
+            self._callbacks.append(capi.define_host(
+                linker, b"qi", name.encode(), ty, self._guarded(name, params, results)))
 
-    def _guarded(self, name: str) -> Callable[..., Any]:
-        """A host function that turns any failure caused by its inputs (a module not made
-        by the Qi compiler can pass anything) into a typed `HostFault`."""
+    def _guarded(self, name: str, params: list[bytes],
+                 results: list[bytes]) -> Callable[[int, int, int, int], int]:
+        """The raw callback of host function `name`: it reads the arguments from wasmtime's
+        value array, charges the schedule's fuel, runs `h_<name>` and writes its result
+        back. Any failure caused by the inputs (a module not made by the Qi compiler can
+        pass anything) becomes a typed `HostFault`, kept for the engine, and a trap."""
         fn = getattr(self, "h_" + name)
         base, per_byte, lengths = FUEL_SCHEDULE[name]
+        extra = _EXTRA_FUEL.get(name)
+        read_args, write = capi.arg_reader(params), capi.result_writer(results)
+        context, charge = capi.caller_context, self.charge
+        message = f"host call `{name}` failed".encode()
 
-        def call(caller: wasmtime.Caller, *args: int) -> Any:
+        def callback(env: int, caller: int, vals: int, n: int) -> int:
             try:
+                ctx = context(caller)
+                args = read_args(vals)
                 size = sum(max(0, args[i]) for i in lengths)
-                extra = 0
-                if name == "verify":
-                    extra = VERIFY_FUEL[args[0]]
-                elif name == "hash":
-                    extra = HASH_FUEL[args[0]][0] + HASH_FUEL[args[0]][1] * size
-                elif name == "service":
-                    op_base, op_byte = SERVICE_FUEL[_SERVICE_NAMES[args[0]]]
-                    extra = op_base + op_byte * size
-                charge(caller, base + extra + per_byte * size)
-                return fn(caller, *args)
-            except HostFault:
-                raise
+                charge(ctx, base + per_byte * size + (extra(args, size) if extra else 0))
+                write(vals, fn(ctx, *args))
+                return 0
+            except HostFault as fault:
+                self.fault = fault
             except Exception as exc:  # inputs are untrusted: every failure is a fault
-                raise HostFault(TrapError(f"bad host call `{name}`: {exc}")) from None
-        return call
+                self.fault = HostFault(TrapError(f"bad host call `{name}`: {exc}"))
+            except BaseException as exc:
+                self.escaped = exc
+            return capi.new_trap(message)
+        return callback
+
+    def take_fault(self) -> HostFault | None:
+        """The fault behind the trap that just ended a call, if a host function raised it."""
+        if self.escaped is not None:
+            escaped, self.escaped = self.escaped, None
+            raise escaped
+        fault, self.fault = self.fault, None
+        return fault
+
+    def charge(self, caller: Ctx, fuel: int) -> None:
+        """Take `fuel` from the running call; none left is out of fuel."""
+        left = self._fuel.left(caller)
+        if left < fuel:
+            capi.set_fuel(caller, 0)
+            raise HostFault(OutOfFuelError("the call ran out of fuel in a host call"))
+        capi.set_fuel(caller, left - fuel)
 
     # --- plumbing ---------------------------------------------------------------------------
     @property
     def top(self) -> Frame:
         return self.stack[-1]
 
-    def read(self, caller: wasmtime.Caller, ptr: int, n: int) -> bytes:
+    def read(self, caller: Ctx, ptr: int, n: int) -> bytes:
         mem = self.top.memory
         assert mem is not None
-        if ptr < 0 or n < 0 or ptr + n > mem.data_len(caller):
+        data = mem.read(caller, ptr, n)
+        if data is None:
             raise HostFault(TrapError("host call read outside linear memory"))
-        return bytes(mem.read(caller, ptr, ptr + n))
+        return data
 
-    def give(self, caller: wasmtime.Caller, data: bytes) -> int:
+    def give(self, caller: Ctx, data: bytes) -> int:
         """Write a result at offset 0 of the program's memory (growing it within the
         limit); the program reads it from there before its next host call."""
         mem = self.top.memory
         assert mem is not None
-        short = len(data) - mem.data_len(caller)
-        if short > 0:
-            try:
-                mem.grow(caller, (short + 0xFFFF) >> 16)
-            except wasmtime.WasmtimeError:
-                raise HostFault(OutOfMemoryError("host result exceeds the memory limit")) from None
-        charge(caller, RESULT_FUEL_PER_BYTE * len(data))
+        short = len(data) - mem.size(caller)
+        if short > 0 and not mem.grow(caller, (short + 0xFFFF) >> 16):
+            raise HostFault(OutOfMemoryError("host result exceeds the memory limit"))
+        self.charge(caller, RESULT_FUEL_PER_BYTE * len(data))
         mem.write(caller, data, 0)
         return len(data)
 
     # --- host functions ---------------------------------------------------------------------
-    def h_storage_read(self, caller: wasmtime.Caller, kp: int, kl: int) -> int:
+    def h_storage_read(self, caller: Ctx, kp: int, kl: int) -> int:
         f = self.top
         v = f.world.state.get(f.contract, self.read(caller, kp, kl))
         f.run.storage_reads += 1
         f.run.storage_read_bytes += kl + (0 if v is None else len(v))
         return -1 if v is None else self.give(caller, v)
 
-    def h_storage_write(self, caller: wasmtime.Caller, kp: int, kl: int, vp: int,
+    def h_storage_write(self, caller: Ctx, kp: int, kl: int, vp: int,
                         vl: int) -> None:
         f = self.top
         f.world.state.set(f.contract, self.read(caller, kp, kl), self.read(caller, vp, vl))
         f.run.storage_writes += 1
         f.run.storage_written_bytes += kl + vl
 
-    def h_emit(self, caller: wasmtime.Caller, event_id: int, p: int, n: int) -> None:
+    def h_emit(self, caller: Ctx, event_id: int, p: int, n: int) -> None:
         f = self.top
         spec = f.loaded.artifact.abi["events"][event_id]
         types = [abi.type_from_json(x["type"]) for x in spec["params"]]
@@ -298,7 +338,7 @@ class HostApi:
                               {x["name"]: v for x, v in zip(spec["params"], values,
                                                             strict=True) if x["indexed"]}))
 
-    def h_revert(self, caller: wasmtime.Caller, error_id: int, p: int, n: int) -> None:
+    def h_revert(self, caller: Ctx, error_id: int, p: int, n: int) -> None:
         f = self.top
         data = self.read(caller, p, n)
         if error_id == 0xFFFFFFFF or error_id == -1:
@@ -314,18 +354,18 @@ class HostApi:
                                 message=show.error(spec["name"], params, values))
         f.failure_code, f.failure_data = error_id, data
 
-    def h_context(self, caller: wasmtime.Caller, which: int) -> int:
+    def h_context(self, caller: Ctx, which: int) -> int:
         f = self.top
         return self.give(caller, f.caller if which == 0 else f.contract)
 
-    def h_block(self, caller: wasmtime.Caller, which: int) -> int:
+    def h_block(self, caller: Ctx, which: int) -> int:
         w = self.top.world
         return (w.block_number if which == 0 else w.block_time) & _MASK64
 
-    def h_hash(self, caller: wasmtime.Caller, alg: int, p: int, n: int) -> int:
+    def h_hash(self, caller: Ctx, alg: int, p: int, n: int) -> int:
         return self.give(caller, _HASHES[alg](self.read(caller, p, n)))
 
-    def h_verify(self, caller: wasmtime.Caller, alg: int, p: int, n: int) -> int:
+    def h_verify(self, caller: Ctx, alg: int, p: int, n: int) -> int:
         pk, msg, sig = abi.decode_many([BYTES, BYTES, BYTES], self.read(caller, p, n))
         a = _VERIFY_ALGS[alg]
         try:
@@ -333,7 +373,7 @@ class HostApi:
         except (XinlianError, ValueError):
             return 0
 
-    def h_service(self, caller: wasmtime.Caller, op: int, p: int, n: int) -> int:
+    def h_service(self, caller: Ctx, op: int, p: int, n: int) -> int:
         """A builtin of `lang.services`: its result's encoding, or -1 (the error kept
         as the frame's failure) if it refused its input."""
         name = _SERVICE_NAMES[op]
@@ -341,7 +381,7 @@ class HostApi:
         args = abi.decode_many(params, self.read(caller, p, n))
         if name == "verify":  # priced as a check of the suite's signature algorithm
             alg = get_suite(self.top.world.suite).signature
-            charge(caller, VERIFY_FUEL[_VERIFY_ALGS.index(alg)])
+            self.charge(caller, VERIFY_FUEL[_VERIFY_ALGS.index(alg)])
         try:
             value = serve(name, self.top, args)
         except EngineError as exc:  # the program traps on -1: the error gets its Qi stack
@@ -349,10 +389,10 @@ class HostApi:
             return -1
         return self.give(caller, abi.encode(ret, value))
 
-    def h_big(self, caller: wasmtime.Caller, op: int, *limbs: int) -> list[int]:
+    def h_big(self, caller: Ctx, op: int, *limbs: int) -> list[int]:
         return big_op(op, limbs)
 
-    def h_call(self, caller: wasmtime.Caller, p: int, n: int) -> int:
+    def h_call(self, caller: Ctx, p: int, n: int) -> int:
         """Synchronous call: runs the callee in the same store (shared fuel and memory
         limit). Returns the result length, or -(error name length + 1) on failure."""
         f = self.top
@@ -365,7 +405,7 @@ class HostApi:
         name = result.error_name if isinstance(result, RevertError) else result.name
         return -(self.give(caller, name.encode()) + 1)
 
-    def nested(self, caller: wasmtime.Caller, f: Frame, target: bytes, method: str,
+    def nested(self, caller: Ctx, f: Frame, target: bytes, method: str,
                payload: bytes, kind: str = "fn") -> bytes | EngineError:
         if f.depth + 1 >= MAX_CALL_DEPTH:
             return TrapError("cross-contract call depth limit reached")
@@ -389,7 +429,7 @@ class HostApi:
         f.async_calls.extend(sub.async_calls)
         return raw
 
-    def h_async_call(self, caller: wasmtime.Caller, p: int, n: int) -> None:
+    def h_async_call(self, caller: Ctx, p: int, n: int) -> None:
         f = self.top
         target, method, payload, cb = abi.decode_many([ADDRESS, STRING, BYTES, STRING],
                                                       self.read(caller, p, n))
@@ -401,17 +441,17 @@ class HostApi:
             raise HostFault(exc) from None
         f.async_calls.append(AsyncRequest(f.contract, target, method, payload, cb))
 
-    def h_bubble(self, caller: wasmtime.Caller) -> None:
+    def h_bubble(self, caller: Ctx) -> None:
         f = self.top
         f.failure = f.last_callee_error
         f.failure_code, f.failure_data = -2, b""
 
-    def h_text(self, caller: wasmtime.Caller, op: int, p: int, n: int) -> int:
+    def h_text(self, caller: Ctx, op: int, p: int, n: int) -> int:
         """String and bytes operations (`ir.Text`); strings travel as their bytes."""
         code, desc = op & 0xFF, op >> 8
         data = self.read(caller, p, n)
         if code in (TEXT_OPS["to_string"], TEXT_OPS["parse"], TEXT_OPS["find"]):
-            charge(caller, TEXT_RESULT_FUEL)
+            self.charge(caller, TEXT_RESULT_FUEL)
         if code == TEXT_OPS["to_string"]:
             return self.give(caller, abi.encode(STRING, str(abi.decode(_int_ty(desc), data))))
         if code == TEXT_OPS["parse"]:
@@ -432,7 +472,7 @@ class HostApi:
             return self.give(caller, abi.encode(OptionalTy(U32), None if at < 0 else at))
         raise HostFault(TrapError(f"bad text operation {code}"))
 
-    def h_try(self, caller: wasmtime.Caller, op: int, token: int) -> int:
+    def h_try(self, caller: Ctx, op: int, token: int) -> int:
         """The `try` block protocol (`emitter.TRY_*`). Entering records a savepoint and
         returns its token; catching rolls state writes, events and async requests back to
         it, takes the recorded error and returns its code for the handlers to match."""
@@ -444,7 +484,7 @@ class HostApi:
             del f.tries[token:]
             return 0
         if op == emitter.TRY_CATCH:
-            charge(caller, TRY_CATCH_FUEL)
+            self.charge(caller, TRY_CATCH_FUEL)
             snap, n_events, n_async = f.tries[token]
             del f.tries[token:]
             f.world.state.revert(snap)
@@ -466,7 +506,7 @@ class HostApi:
             return 0
         raise HostFault(TrapError(f"bad try operation {op}"))
 
-    def h_test_set(self, caller: wasmtime.Caller, which: int, p: int, n: int) -> None:
+    def h_test_set(self, caller: Ctx, which: int, p: int, n: int) -> None:
         f = self.top
         if not f.test:
             raise HostFault(EntryPointError("the test context can only be set by a test"))
@@ -478,7 +518,7 @@ class HostApi:
         else:
             f.world.block_time = abi.decode(IntTy(64, False), data)
 
-    def h_test_deploy(self, caller: wasmtime.Caller, p: int, n: int) -> int:
+    def h_test_deploy(self, caller: Ctx, p: int, n: int) -> int:
         """`deploy(name, args)` in a test: install another contract of the file at a fresh
         address (the test contract is its deployer) and run its constructor on `args`."""
         f = self.top

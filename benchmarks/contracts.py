@@ -1,0 +1,148 @@
+"""Contract execution speed: warm call overhead and token transfers per second.
+
+Cases (each prints JSON lines; `--only NAME...` runs some of them):
+- `empty_call`: the overhead of a warm call (module compiled and cached) of a method that
+  does nothing, through `Engine.call` and through `LocalChain.call` (a transaction: its
+  hash, the block's fuel metering and the commit).
+- `token_transfer`: examples/qi/token.qi deployed, minted to `--accounts` accounts, then
+  one block of `--transfers` transfers between distinct accounts, executed serially
+  (through `Engine.call` with a commit per transfer, and through `LocalChain.call`).
+More paths (the node's executor, parallel execution) add a function to `CASES`.
+
+Figures are CPU time of this thread (`time.thread_time`), the best of `--rounds` rounds,
+so that other jobs on a shared machine do not count; wall-clock figures are printed
+beside them (`wall_*`).
+
+Run: `python -m benchmarks.contracts` (or `make bench-contracts`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import emit
+from xinlian.execution.vm.engine import MAX_BLOCK_FUEL, CallResult
+from xinlian.execution.vm.local import LocalChain
+from xinlian.lang.compiler import compile_source
+
+TOKEN = Path(__file__).resolve().parents[1] / "examples" / "qi" / "token.qi"
+EMPTY_SRC = "contract Empty { pub fn nothing() {} }"
+TRANSFER_FUEL = 10_000_000  # the fuel limit of each transfer (a transaction's, not its use)
+
+
+def timed(fn: Callable[[], Any], rounds: int) -> tuple[float, float]:
+    """The best CPU time and the best wall time of `rounds` runs of fn(), in seconds."""
+    cpu = wall = float("inf")
+    for _ in range(rounds):
+        t0, w0 = time.thread_time(), time.perf_counter()
+        fn()
+        cpu, wall = min(cpu, time.thread_time() - t0), min(wall, time.perf_counter() - w0)
+    return cpu, wall
+
+
+def account(i: int) -> bytes:
+    return b"\xac" + i.to_bytes(19, "big")
+
+
+def submit(ch: LocalChain, contract: bytes, method: str, *args: Any, sender: bytes,
+           fuel: int) -> CallResult:
+    """One transaction through `LocalChain`, in the next block if the current one has
+    less fuel left than the transaction's limit."""
+    if MAX_BLOCK_FUEL - ch.block_fuel_used < fuel:
+        ch.advance_block()
+    res = ch.call(contract, method, *args, sender=sender, fuel=fuel)
+    if res.error is not None:
+        raise res.error
+    return res
+
+
+def empty_call(opts: argparse.Namespace) -> None:
+    ch = LocalChain()
+    addr = ch.deploy(compile_source(EMPTY_SRC, "empty.qi"))
+    n, sender = opts.calls, account(0)
+
+    def engine() -> None:
+        for _ in range(n):
+            ch.engine.call(ch.world, addr, "nothing", [], sender)
+
+    def local() -> None:
+        for _ in range(n):
+            ch.call(addr, "nothing", sender=sender, fuel=1_000_000)
+
+    engine()  # warm: compiled, cached, first store made
+    assert ch.engine.call(ch.world, addr, "nothing", [], sender).ok
+    for path, fn in (("engine", engine), ("localchain", local)):
+        ch.advance_block()
+        cpu, wall = timed(fn, opts.rounds)
+        emit("contracts", f"warm_call_overhead_{path}", cpu / n * 1e6, "us/call",
+             wall_us=round(wall / n * 1e6, 2), calls=n, rounds=opts.rounds, target=30.0,
+             note="an empty method, module cached; CPU time of this thread")
+
+
+def token_transfer(opts: argparse.Namespace) -> None:
+    ch = LocalChain()
+    owner = account(0)
+    token = ch.deploy(compile_source(TOKEN.read_text(), "token.qi"), "Bench", 0, sender=owner)
+    n = opts.transfers
+    senders = [account(1 + 2 * i) for i in range(n)]
+    receivers = [account(2 + 2 * i) for i in range(n)]
+    active = min(opts.accounts, n)
+    for i in range(active):
+        submit(ch, token, "mint", senders[i], 10**12, sender=owner, fuel=TRANSFER_FUEL)
+    probe = ch.engine.call(ch.world, token, "transfer", [receivers[0], 1], senders[0],
+                           fuel=TRANSFER_FUEL)
+    assert probe.ok and probe.value is True, probe.error
+    ch.world.state.commit()
+
+    def engine() -> None:
+        for i in range(n):
+            res = ch.engine.call(ch.world, token, "transfer", [receivers[i], 1],
+                                 senders[i % active], fuel=TRANSFER_FUEL)
+            if res.error is not None:
+                raise res.error
+            ch.world.state.commit()
+
+    blocks = [0]
+
+    def local() -> None:
+        ch.advance_block()
+        start = ch.world.block_number
+        for i in range(n):
+            submit(ch, token, "transfer", receivers[i], 1, sender=senders[i % active],
+                   fuel=TRANSFER_FUEL)
+        blocks[0] = ch.world.block_number - start + 1
+
+    extra = {"transfers": n, "accounts": active, "fuel_per_transfer": probe.fuel_used,
+             "rounds": opts.rounds, "target": 10_000}
+    for path, fn in (("engine", engine), ("localchain", local)):
+        cpu, wall = timed(fn, opts.rounds)
+        if path == "localchain":  # the block's fuel cap may have split the transfers
+            extra["blocks"] = blocks[0]
+        emit("contracts", f"token_transfers_per_s_serial_{path}", n / cpu, "tx/s",
+             wall_tx_per_s=round(n / wall), **extra)
+
+
+CASES: dict[str, Callable[[argparse.Namespace], None]] = {
+    "empty_call": empty_call,
+    "token_transfer": token_transfer,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only", nargs="*", choices=sorted(CASES), default=None)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--calls", type=int, default=5_000, help="calls per empty-call round")
+    ap.add_argument("--transfers", type=int, default=10_000, help="transfers in the block")
+    ap.add_argument("--accounts", type=int, default=10_000, help="accounts minted to")
+    opts = ap.parse_args()
+    for name in opts.only or list(CASES):
+        CASES[name](opts)
+
+
+if __name__ == "__main__":
+    main()
