@@ -56,13 +56,13 @@ _define_unchecked = _bind("wasmtime_linker_define_func_unchecked", c_void_p, c_v
                           c_char_p, c_size_t, c_char_p, c_size_t, c_void_p, c_void_p,
                           c_void_p, c_void_p)
 
+Ctx = int  # a store context's address (`wasmtime_context_t*`)
 # callback(env, caller, args and results, their count) -> a wasm_trap_t* or 0
 HostCallback = CFUNCTYPE(c_size_t, c_void_p, c_void_p, c_void_p, c_size_t)
 RAW_SIZE = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # one slot of a raw value array
 _OF = ffi.wasmtime_extern_t.of.offset  # where an extern's handle starts
 _KIND_FUNC, _KIND_GLOBAL, _KIND_MEMORY = 0, 1, 3
 _I32 = 0
-Ctx = int  # a store context's address (`wasmtime_context_t*`)
 
 
 def address(obj: Any) -> int:
@@ -100,102 +100,102 @@ class Fuel:
 
 
 class Instance:
-    """One instance in a store and the exports the engine uses: its memory, an entry
-    point and, after a trap, the `panic` global."""
+    """Room for one instance at a time, reused call after call (the engine keeps one per
+    depth of nested calls): the instance, its memory and the entry point being run."""
 
-    __slots__ = ("_at", "_inst", "_trap", "memory")
+    __slots__ = ("_at", "_fn", "_fn_at", "_inst", "_trap", "_trap_at", "_vals", "_vals_at",
+                 "memory")
 
-    def __init__(self, pre: int, ctx: int) -> None:
+    def __init__(self) -> None:
         self._inst = ffi.wasmtime_instance_t()
         self._at = addressof(self._inst)
         self._trap = c_void_p()
-        self.memory: Memory | None = None
-        err = _instantiate(pre, ctx, self._at, addressof(self._trap))
+        self._trap_at = addressof(self._trap)
+        self._fn = ffi.wasmtime_extern_t()
+        self._fn_at = addressof(self._fn)
+        self._vals = ffi.wasmtime_val_raw_t()
+        self._vals_at = addressof(self._vals)
+        self.memory = Memory()
+
+    def instantiate(self, pre: int, ctx: Ctx) -> None:
+        """A new instance of `pre`'s module in the store of `ctx`; a failure raises
+        `WasmtimeError` (or `wasmtime.Trap` from a start function)."""
+        self._trap.value = None
+        err = _instantiate(pre, ctx, self._at, self._trap_at)
         if err:
             raise error(err)
         if self._trap.value:
             raise trap(self._trap.value)
 
-    def export(self, ctx: int, name: bytes, kind: int) -> ffi.wasmtime_extern_t | None:
-        ext = ffi.wasmtime_extern_t()
-        if not _export_get(ctx, self._at, name, len(name), addressof(ext)):
-            return None
-        found: Any = ext.kind  # a plain int when read (the stubs say c_ubyte)
-        return ext if found == kind else None
+    def bind(self, ctx: Ctx, entry: bytes) -> bool:
+        """Find the exported memory and the function `entry` (which the caller has checked
+        to be `(i32) -> i32` in the module); False if either is missing."""
+        mem = self.memory
+        if not _export_get(ctx, self._at, b"memory", 6, mem.extern_at) or not mem.is_memory():
+            return False
+        if not _export_get(ctx, self._at, entry, len(entry), self._fn_at):
+            return False
+        kind: Any = self._fn.kind  # a plain int when read (the stubs say c_ubyte)
+        return bool(kind == _KIND_FUNC)
 
-    def find_memory(self, ctx: int) -> Memory | None:
-        ext = self.export(ctx, b"memory", _KIND_MEMORY)
-        self.memory = None if ext is None else Memory(ext)
-        return self.memory
-
-    def entry(self, ctx: int, name: bytes) -> Entry | None:
-        """An exported function the caller has checked to be `(i32) -> i32`."""
-        ext = self.export(ctx, name, _KIND_FUNC)
-        return None if ext is None else Entry(ext)
-
-    def global_i32(self, ctx: int, name: bytes) -> int:
-        """An exported i32 global's value; 0 if there is none."""
-        ext = self.export(ctx, name, _KIND_GLOBAL)
-        if ext is None:
-            return 0
-        val = ffi.wasmtime_val_t()
-        _global_get(ctx, addressof(ext) + _OF, addressof(val))
-        found: Any = val.kind
-        return int(val.of.i32) if found == _I32 else 0
-
-
-class Entry:
-    """An exported `(i32) -> i32` function, called without wasmtime's type checks."""
-
-    __slots__ = ("_at", "_ext", "_trap", "_trap_at", "_vals", "_vals_at")
-
-    def __init__(self, ext: ffi.wasmtime_extern_t) -> None:
-        self._ext = ext
-        self._at = addressof(ext) + _OF
-        self._vals = ffi.wasmtime_val_raw_t()
-        self._vals_at = addressof(self._vals)
-        self._trap = c_void_p()
-        self._trap_at = addressof(self._trap)
-
-    def __call__(self, ctx: int, arg: int) -> int:
-        """Run it; a trap raises `wasmtime.Trap`, any other failure `WasmtimeError`."""
+    def call(self, ctx: Ctx, arg: int) -> int:
+        """Run the bound entry point; a trap raises `wasmtime.Trap`, any other failure
+        `WasmtimeError`."""
         self._vals.i32 = arg
         self._trap.value = None
-        err = _call(ctx, self._at, self._vals_at, 1, self._trap_at)
+        err = _call(ctx, self._fn_at + _OF, self._vals_at, 1, self._trap_at)
         if err:
             raise error(err)
         if self._trap.value:
             raise trap(self._trap.value)
         return int(self._vals.i32)
 
+    def global_i32(self, ctx: Ctx, name: bytes) -> int:
+        """An exported i32 global's value; 0 if there is none."""
+        ext = ffi.wasmtime_extern_t()
+        if not _export_get(ctx, self._at, name, len(name), addressof(ext)):
+            return 0
+        found: Any = ext.kind
+        if found != _KIND_GLOBAL:
+            return 0
+        val = ffi.wasmtime_val_t()
+        _global_get(ctx, addressof(ext) + _OF, addressof(val))
+        found = val.kind
+        return int(val.of.i32) if found == _I32 else 0
+
 
 class Memory:
     """An instance's linear memory. Its base address is asked for on each access: the
     program may grow (and so move) it between host calls."""
 
-    __slots__ = ("_at", "_ext")
+    __slots__ = ("_at", "_ext", "extern_at")
 
-    def __init__(self, ext: ffi.wasmtime_extern_t) -> None:
-        self._ext = ext
-        self._at = addressof(ext) + _OF
+    def __init__(self) -> None:
+        self._ext = ffi.wasmtime_extern_t()
+        self.extern_at = addressof(self._ext)
+        self._at = self.extern_at + _OF
 
-    def size(self, ctx: int) -> int:
+    def is_memory(self) -> bool:
+        kind: Any = self._ext.kind
+        return bool(kind == _KIND_MEMORY)
+
+    def size(self, ctx: Ctx) -> int:
         return int(_memory_data_size(ctx, self._at))
 
-    def read(self, ctx: int, at: int, n: int) -> bytes | None:
+    def read(self, ctx: Ctx, at: int, n: int) -> bytes | None:
         """`n` bytes from `at`, or None if they are not all inside the memory."""
         if at < 0 or n < 0 or at + n > _memory_data_size(ctx, self._at):
             return None
         return ctypes.string_at(_memory_data(ctx, self._at) + at, n)
 
-    def write(self, ctx: int, data: bytes, at: int = 0) -> bool:
+    def write(self, ctx: Ctx, data: bytes, at: int = 0) -> bool:
         """Copy `data` to `at`; False (nothing written) if it does not fit."""
         if at < 0 or at + len(data) > _memory_data_size(ctx, self._at):
             return False
         ctypes.memmove(_memory_data(ctx, self._at) + at, data, len(data))
         return True
 
-    def grow(self, ctx: int, pages: int) -> bool:
+    def grow(self, ctx: Ctx, pages: int) -> bool:
         """Grow by `pages` 64 KiB pages; False if the store's memory limit refuses."""
         prev = c_uint64()
         err = _memory_grow(ctx, self._at, pages, addressof(prev))

@@ -93,6 +93,7 @@ class Loaded:
     # `(i32) -> i32`, checked here once: entry points are called without type checks
     pre_address: int = 0
     entries: dict[str, bytes] = field(default_factory=dict)
+    memory_pages: int = 0  # the exported memory's initial size
 
 
 class Engine:
@@ -108,6 +109,14 @@ class Engine:
         cfg.cranelift_nan_canonicalization = True
         cfg.wasm_relaxed_simd = False
         cfg.wasm_threads = False
+        # memories (and GC heaps) without wasmtime's default 4 GiB reservation and guard:
+        # every call's fresh store maps and unmaps them, and the page tables of a large
+        # reservation cost ~7 µs a call to set up and tear down. Accesses are then bounds-
+        # checked in code, which measured no slower (benchmarks/fuel.py, plain and
+        # allocating kinds); a memory grows in place up to 1 MiB, then may move.
+        cfg.memory_reservation = 0
+        cfg.memory_guard_size = 0
+        cfg.memory_reservation_for_growth = 1 << 20
         self.wasm = wasmtime.Engine(cfg)
         self.linker = wasmtime.Linker(self.wasm)
         self.host = host.HostApi(self)
@@ -115,6 +124,7 @@ class Engine:
         self._cache: dict[str, Loaded] = {}
         self._address = capi.address(self.wasm)
         self._fuel = capi.Fuel()
+        self._slots: list[capi.Instance] = []  # one per depth of nested calls
 
     def load(self, artifact: Artifact) -> Loaded:
         # the ABI decides which entry points exist and who may start them: the same module
@@ -132,13 +142,16 @@ class Engine:
         callable_exports = {e.name for e in module.exports
                             if isinstance(e.type, wasmtime.FuncType)
                             and _is_entry_type(e.type)}
+        pages = [e.type.limits.min for e in module.exports
+                 if e.name == "memory" and isinstance(e.type, wasmtime.MemoryType)]
         loaded = Loaded(artifact, module, pre, fns,
                         {n: [abi.type_from_json(p["type"]) for p in f["params"]]
                          for n, f in fns.items()},
                         {n: abi.type_from_json(f["returns"]) for n, f in fns.items()},
                         capi.address(pre),
                         {n: str(f.get("export")).encode() for n, f in fns.items()
-                         if f.get("export") in callable_exports})
+                         if f.get("export") in callable_exports},
+                        pages[0] if pages else 0)
         self._cache[key] = loaded
         return loaded
 
@@ -296,26 +309,31 @@ class Engine:
                payload: bytes) -> bytes:
         """Instantiate and run one entry point in the store of `ctx`; raises a typed error
         on any failure."""
+        while len(self._slots) <= frame.depth:
+            self._slots.append(capi.Instance())
+        inst = self._slots[frame.depth]
         try:
-            inst = capi.Instance(loaded.pre_address, ctx)
+            inst.instantiate(loaded.pre_address, ctx)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             self.host.take_fault()  # a start function's host call may have failed
             raise ModuleError(f"cannot instantiate: {exc}") from None
-        mem = inst.find_memory(ctx)
         export = loaded.entries.get(method)
-        entry = None if export is None else inst.entry(ctx, export)
-        if mem is None or entry is None:
+        if export is None or not inst.bind(ctx, export):
             raise ModuleError(f"module lacks the memory or the entry point of `{method}`")
-        frame.memory = mem
-        short = (len(payload) >> 16) + 1 - (mem.size(ctx) >> 16)
-        if short > 0 and not mem.grow(ctx, short):
-            raise OutOfMemoryError("the arguments do not fit in the memory limit")
+        mem = frame.memory = inst.memory
+        pages = (len(payload) >> 16) + 1
+        if pages > loaded.memory_pages:  # else the initial size holds the arguments
+            short = pages - (mem.size(ctx) >> 16)
+            if short > 0 and not mem.grow(ctx, short):
+                raise OutOfMemoryError("the arguments do not fit in the memory limit")
         try:
-            mem.write(ctx, payload, 0)
-            n = entry(ctx, len(payload))
-            if not 0 <= n <= mem.size(ctx):
+            if payload and not mem.write(ctx, payload, 0):
+                raise OutOfMemoryError("the arguments do not fit in the memory limit")
+            n = inst.call(ctx, len(payload))
+            result = mem.read(ctx, 0, n) if n else b""
+            if result is None:
                 raise ModuleError(f"entry point of `{method}` returned a bad result length")
-            return mem.read(ctx, 0, n) or b""
+            return result
         except wasmtime.Trap as trap:
             fault = self.host.take_fault()
             if fault is not None:
