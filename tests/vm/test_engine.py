@@ -347,3 +347,22 @@ def test_host_work_is_metered(env) -> None:
 def test_out_of_fuel_inside_a_host_call(env) -> None:
     r = call(env, "h", bytes(1_000_000), fuel=1_000_000)
     assert isinstance(r.error, OutOfFuelError) and r.fuel_used == 1_000_000
+
+
+def test_events_carry_the_encoding_they_were_emitted_with() -> None:
+    from pathlib import Path
+
+    from xinlian.lang import abi
+    from xinlian.lang.types import ADDRESS, IntTy
+
+    token = Path(__file__).resolve().parents[2] / "examples" / "qi" / "token.qi"
+    ch = LocalChain()
+    owner, bob = b"\x01" * 20, b"\xb0" * 20
+    addr = ch.deploy(compile_source(token.read_text(), "token.qi"), "T", 100, sender=owner)
+    r = ch.call(addr, "transfer", bob, 30, sender=owner)
+    assert r.ok, r.error
+    (event,) = r.events
+    assert event.args == {"from": owner, "to": bob, "amount": 30}
+    assert event.indexed == {"from": owner, "to": bob}
+    assert event.data == (abi.encode(ADDRESS, owner) + abi.encode(ADDRESS, bob)
+                          + abi.encode(IntTy(256, False), 30))

@@ -29,6 +29,9 @@ from wasmtime import _ffi as ffi
 _dll = ffi.dll
 
 
+Ctx = int  # a store context's address (`wasmtime_context_t*`)
+
+
 def _bind(name: str, restype: Any, *argtypes: Any) -> Any:
     return CFUNCTYPE(restype, *argtypes)((name, _dll))
 
@@ -56,7 +59,6 @@ _define_unchecked = _bind("wasmtime_linker_define_func_unchecked", c_void_p, c_v
                           c_char_p, c_size_t, c_char_p, c_size_t, c_void_p, c_void_p,
                           c_void_p, c_void_p)
 
-Ctx = int  # a store context's address (`wasmtime_context_t*`)
 # callback(env, caller, args and results, their count) -> a wasm_trap_t* or 0
 HostCallback = CFUNCTYPE(c_size_t, c_void_p, c_void_p, c_void_p, c_size_t)
 RAW_SIZE = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # one slot of a raw value array
@@ -94,9 +96,16 @@ class Fuel:
         self._word = c_uint64()
         self._at = addressof(self._word)
 
-    def left(self, ctx: int) -> int:
+    def left(self, ctx: Ctx) -> int:
         _get_fuel(ctx, self._at)
         return self._word.value
+
+    def take(self, ctx: Ctx, fuel: int) -> bool:
+        """Take `fuel` from the store; if less is left, take all of it and return False."""
+        _get_fuel(ctx, self._at)
+        left = self._word.value
+        set_fuel(ctx, left - fuel if left >= fuel else 0)
+        return left >= fuel
 
 
 class Instance:
@@ -225,9 +234,14 @@ def arg_reader(params: list[bytes]) -> Callable[[int], tuple[int, ...]]:
     """Reads a host function's arguments (i32/i64 value types, as in `HOST_IMPORTS`)
     from a raw value array, as signed integers."""
     fmt = struct.Struct("<" + "".join("".join(_SLOT[p]) for p in params))
-    unpack, size = fmt.unpack, fmt.size
-    string_at = ctypes.string_at
-    return lambda at: unpack(string_at(at, size))
+    buf = ctypes.create_string_buffer(max(fmt.size, 1))
+    unpack_from, size, memmove, at_buf = fmt.unpack_from, fmt.size, ctypes.memmove, \
+        addressof(buf)
+
+    def read(at: int) -> tuple[int, ...]:
+        memmove(at_buf, at, size)
+        return unpack_from(buf)
+    return read
 
 
 def result_writer(results: list[bytes]) -> Callable[[int, Any], None]:

@@ -94,6 +94,10 @@ class Loaded:
     pre_address: int = 0
     entries: dict[str, bytes] = field(default_factory=dict)
     memory_pages: int = 0  # the exported memory's initial size
+    # each event's name, parameter types, names and indexed flags, read from the ABI when
+    # the event is first emitted
+    events: dict[int, tuple[str, list[Any], list[str], list[bool]]] = field(
+        default_factory=dict)
 
 
 class Engine:

@@ -76,6 +76,7 @@ RESULT_FUEL_PER_BYTE = 20  # bytes a host call writes back into the program's me
 _VERIFY_ALGS = [AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65]
 _SERVICE_NAMES = list(SERVICES)
 _MASK64 = (1 << 64) - 1
+_OUT_OF_FUEL = "the call ran out of fuel in a host call"
 _VALTYPES = {b"\x7f": wasmtime.ValType.i32(), b"\x7e": wasmtime.ValType.i64()}
 
 
@@ -128,6 +129,7 @@ class Event:
     name: str
     args: dict[str, Any]
     indexed: dict[str, Any]
+    data: bytes = b""  # the arguments' canonical encoding, as emitted (no need to re-encode)
 
 
 @dataclass
@@ -252,15 +254,16 @@ class HostApi:
         base, per_byte, lengths = FUEL_SCHEDULE[name]
         extra = _EXTRA_FUEL.get(name)
         read_args, write = capi.arg_reader(params), capi.result_writer(results)
-        context, charge = capi.caller_context, self.charge
+        context, take = capi.caller_context, self._fuel.take
         message = f"host call `{name}` failed".encode()
 
         def callback(env: int, caller: int, vals: int, n: int) -> int:
             try:
                 ctx = context(caller)
                 args = read_args(vals)
-                size = sum(max(0, args[i]) for i in lengths)
-                charge(ctx, base + per_byte * size + (extra(args, size) if extra else 0))
+                size = sum([max(0, args[i]) for i in lengths]) if lengths else 0
+                if not take(ctx, base + per_byte * size + (extra(args, size) if extra else 0)):
+                    raise HostFault(OutOfFuelError(_OUT_OF_FUEL))
                 write(vals, fn(ctx, *args))
                 return 0
             except HostFault as fault:
@@ -282,11 +285,8 @@ class HostApi:
 
     def charge(self, caller: Ctx, fuel: int) -> None:
         """Take `fuel` from the running call; none left is out of fuel."""
-        left = self._fuel.left(caller)
-        if left < fuel:
-            capi.set_fuel(caller, 0)
-            raise HostFault(OutOfFuelError("the call ran out of fuel in a host call"))
-        capi.set_fuel(caller, left - fuel)
+        if not self._fuel.take(caller, fuel):
+            raise HostFault(OutOfFuelError(_OUT_OF_FUEL))
 
     # --- plumbing ---------------------------------------------------------------------------
     @property
@@ -330,13 +330,18 @@ class HostApi:
 
     def h_emit(self, caller: Ctx, event_id: int, p: int, n: int) -> None:
         f = self.top
-        spec = f.loaded.artifact.abi["events"][event_id]
-        types = [abi.type_from_json(x["type"]) for x in spec["params"]]
-        values = abi.decode_many(types, self.read(caller, p, n))
-        names = [x["name"] for x in spec["params"]]
-        f.events.append(Event(f.contract, spec["name"], dict(zip(names, values, strict=True)),
-                              {x["name"]: v for x, v in zip(spec["params"], values,
-                                                            strict=True) if x["indexed"]}))
+        event = f.loaded.events.get(event_id)
+        if event is None:
+            spec = f.loaded.artifact.abi["events"][event_id]
+            event = f.loaded.events[event_id] = (
+                spec["name"], [abi.type_from_json(x["type"]) for x in spec["params"]],
+                [x["name"] for x in spec["params"]], [bool(x["indexed"]) for x in spec["params"]])
+        name, types, names, indexed = event
+        data = self.read(caller, p, n)
+        values = abi.decode_many(types, data)
+        f.events.append(Event(f.contract, name, dict(zip(names, values, strict=True)),
+                              {k: v for k, v, i in zip(names, values, indexed, strict=True) if i},
+                              data))
 
     def h_revert(self, caller: Ctx, error_id: int, p: int, n: int) -> None:
         f = self.top
