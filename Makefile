@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-fuel bench-crypto bench-network bench-consensus sim-campaign clean
+.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus sim-campaign clean
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: bench-core bench-qi bench-fuel bench-crypto bench-network bench-consensus
+bench: bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus
 
 # Core node: verification, admission, execution + commit, end to end through the SDK,
 # and the state tree at 10 million accounts (the last takes 20-30 minutes and ~8 GiB of disk).
@@ -69,6 +69,10 @@ bench-qi: venv
 
 bench-fuel: venv
 	$(BIN)/python -m benchmarks.fuel --calibrate
+
+# Contract execution: warm call overhead, token transfers per second in one block (~2 min).
+bench-contracts: venv
+	$(BIN)/python -m benchmarks.contracts
 
 # pyUmbral, the proxy re-encryption peer, pins cryptography~=3.0: it gets its own venv.
 UMBRAL := .venv-umbral/.installed-umbral-0.3.0

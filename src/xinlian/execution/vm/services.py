@@ -32,18 +32,18 @@ BLOCK_HASH_WINDOW = 256
 # name -> (base fuel, fuel per byte of the encoded arguments); results are charged per
 # byte written back like every host result (RESULT_FUEL_PER_BYTE)
 SERVICE_FUEL: dict[str, tuple[int, int]] = {
-    "tx_hash": (600_000, 0),
-    "tx_index": (600_000, 0),
-    "origin": (600_000, 0),
-    "block_hash": (600_000, 0),
-    "sm4_gcm_encrypt": (970_000, 255),
-    "sm4_gcm_decrypt": (970_000, 255),
-    "sm4_cbc_encrypt": (970_000, 255),
-    "sm4_cbc_decrypt": (970_000, 255),
-    "sm2_encrypt": (21_000_000, 2),
-    "sm2_decrypt": (11_000_000, 2),
-    "sm2_verify_id": (15_000_000, 2),
-    "verify": (640_000, 2),  # + the suite algorithm's VERIFY_FUEL
+    "tx_hash": (185_000, 0),
+    "tx_index": (185_000, 0),
+    "origin": (185_000, 0),
+    "block_hash": (185_000, 0),
+    "sm4_gcm_encrypt": (400_000, 240),
+    "sm4_gcm_decrypt": (400_000, 240),
+    "sm4_cbc_encrypt": (400_000, 240),
+    "sm4_cbc_decrypt": (400_000, 240),
+    "sm2_encrypt": (18_300_000, 2),
+    "sm2_decrypt": (9_100_000, 2),
+    "sm2_verify_id": (12_600_000, 2),
+    "verify": (185_000, 2),  # + the suite algorithm's VERIFY_FUEL
 }
 
 
