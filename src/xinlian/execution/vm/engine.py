@@ -8,14 +8,14 @@ limit bounds linear memory and the GC heap. Every failure comes back as a typed
 `EngineError` with a Qi-level stack trace where one exists.
 
 Why a fresh store for every top-level call, when reusing one would be faster (a new
-instance in a used store costs ~6 µs against ~20 µs for a new store, benchmarks/
-contracts.py): a fresh instance resets globals, tables and linear memory, but the GC heap
-belongs to the store. Objects that earlier instances still reference (Qi caches `caller()`
-in a global), the heap's grown capacity and wasmtime's grow-or-collect heuristic (it looks
-at the usage after the last collection) would carry over, so whether a call runs out of
-memory near its limit would depend on which calls ran before it in that process: not the
-same on every node. The hot path is instead kept lean: wasmtime's C API is called
-directly (`capi`), without wasmtime-py's per-call wrappers.
+instance in a used store costs ~6 µs against ~20 µs for a new store and its first GC
+allocation; docs/benchmarks.md, "Contracts"): a fresh instance resets globals, tables and
+linear memory, but the GC heap belongs to the store. Objects that earlier instances still
+reference (Qi caches `caller()` in a global), the heap's grown capacity and wasmtime's
+grow-or-collect heuristic (it looks at the usage after the last collection) would carry
+over, so whether a call runs out of memory near its limit would depend on which calls ran
+before it in that process: not the same on every node. The hot path is instead kept lean:
+wasmtime's C API is called directly (`capi`), without wasmtime-py's per-call wrappers.
 """
 
 from __future__ import annotations
