@@ -122,3 +122,37 @@ def test_an_interrupt_in_a_host_function_escapes_and_the_engine_stays_usable(
     assert ch.engine.host.stack == []
     r = ch.call(addr, "h")
     assert r.ok and r.value == ch.world.tx.hash
+
+
+def test_engines_on_two_threads_match_one_after_the_other() -> None:
+    """Engines share nothing: each has its own host state and scratch buffers, so two
+    running at once (wasmtime runs without the GIL) give what they give alone."""
+    import threading
+    from pathlib import Path
+
+    token = compile_source((Path(__file__).resolve().parents[2] / "examples" / "qi"
+                            / "token.qi").read_text(), "token.qi")
+
+    def run() -> list[tuple[object, int, int]]:
+        ch = LocalChain()
+        owner = b"\x01" * 20
+        addr = ch.deploy(token, "T", 10**6, sender=owner)
+        out = []
+        for i in range(150):
+            r = ch.call(addr, "transfer", bytes([2 + i % 7]) * 20, i, sender=owner)
+            out.append((r.value, r.fuel_used, len(r.events)))
+        out.append((ch.call(addr, "balance_of", owner).value, 0, 0))
+        return out
+
+    alone = run()
+    results: list[list[tuple[object, int, int]]] = [[], []]
+
+    def worker(k: int) -> None:
+        results[k] = run()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [alone, alone]
