@@ -56,6 +56,9 @@ class CallResult:
     # the smallest memory limit (linear memory and GC heap, to MEMORY_STEP) under which
     # the call succeeds; measured only on request (`Engine.measure_memory`)
     peak_memory: int | None = None
+    # the size in bytes of the top-level instance's linear memory when the call ended
+    # (callees' instances not counted; the GC heap is not exposed by wasmtime)
+    memory_used: int = 0
 
     @property
     def ok(self) -> bool:
@@ -257,6 +260,7 @@ class Engine:
         finally:
             self.host.stack.pop()
         result.fuel_used = fuel - store.get_fuel()
+        result.memory_used = 0 if frame.memory is None else frame.memory.data_len(store)
         if result.error is None:
             result.events = frame.events
             result.async_calls = frame.async_calls
@@ -269,6 +273,10 @@ class Engine:
         """Instantiate and run one entry point; raises a typed error on any failure."""
         try:
             inst = loaded.pre.instantiate(store)
+        except wasmtime.Trap as trap:  # the module's start code trapped (or ran dry)
+            if trap.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
+                raise OutOfFuelError("the call ran out of fuel while instantiating") from None
+            raise TrapError(f"trap while instantiating: {trap.message.splitlines()[0]}") from None
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"cannot instantiate: {exc}") from None
         exports = inst.exports(store)

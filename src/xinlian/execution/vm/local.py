@@ -98,11 +98,13 @@ class LocalChain:
     def close_block(self) -> bytes:
         """Record the hash of the current block and keep the last BLOCK_HASH_WINDOW."""
         w = self.world
-        prev = w.block_hashes.get(w.block_number - 1, bytes(32))
+        hashes = dict(w.block_hashes)
+        prev = hashes.get(w.block_number - 1, bytes(32))
         block_hash = sm3(b"qi-block" + prev + w.block_number.to_bytes(8, "big")
                          + w.block_time.to_bytes(8, "big") + b"".join(self.block_txs))
-        w.block_hashes[w.block_number] = block_hash
-        w.block_hashes.pop(w.block_number - BLOCK_HASH_WINDOW, None)
+        hashes[w.block_number] = block_hash
+        hashes.pop(w.block_number - BLOCK_HASH_WINDOW, None)
+        w.block_hashes = hashes
         self.block_txs = []
         return block_hash
 

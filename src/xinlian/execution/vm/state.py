@@ -1,8 +1,26 @@
-"""In-memory contract state for local runs, with journaling so failed calls roll back."""
+"""Contract state as the engine sees it, and its in-memory form for local runs.
+
+`ContractState` is what the engine needs: per-contract key-value storage with nested
+savepoints (a failed callee or a caught error rolls back to one). `MemoryState` keeps it in
+a dict; the chain's form (execution.contracts.world) keeps it in the block's overlay.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class ContractState(Protocol):
+    def get(self, contract: bytes, key: bytes) -> bytes | None: ...
+
+    def set(self, contract: bytes, key: bytes, value: bytes) -> None: ...
+
+    def snapshot(self) -> int: ...
+
+    def revert(self, snap: int) -> None: ...
+
+    def commit(self) -> None: ...
 
 
 @dataclass
