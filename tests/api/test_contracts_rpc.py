@@ -10,7 +10,7 @@ from typing import Any
 from xinlian import codec
 from xinlian.api.format import from_json
 from xinlian.api.views import ChainInfo
-from xinlian.execution.contracts.records import contract_address, storage_key
+from xinlian.execution.contracts.records import code_record, contract_address, storage_key
 from xinlian.execution.payloads import Call, Deploy
 from xinlian.lang import abi
 from xinlian.lang.types import ADDRESS, IntTy
@@ -65,7 +65,7 @@ def test_token_deployed_called_queried_and_proven(node: Node, keys: Keys) -> Non
 
     info = rpc.result("xl_getContract", hx(token))
     assert info["admin"] == hx(admin) and info["version"] == 1 and not info["frozen"]
-    assert info["code_hash"] == hx(keys.suite.hash_bytes(TOKEN.wasm))
+    assert info["code_hash"] == hx(code_record(keys.suite.hash_bytes, TOKEN.wasm, TOKEN.abi)[0])
     assert [f["name"] for f in info["abi"]["functions"]] == \
         [f["name"] for f in TOKEN.abi["functions"]]
     [version] = rpc.result("xl_getContractVersions", hx(token))

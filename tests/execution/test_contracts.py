@@ -9,8 +9,10 @@ import pytest
 from xinlian import codec
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.records import (
+    MAX_ABI_BYTES,
     VersionRecord,
     code_key,
+    code_record,
     version_key,
 )
 from xinlian.execution.errors import BadAbi, BadPayload
@@ -24,7 +26,7 @@ from xinlian.execution.payloads import (
 )
 from xinlian.execution.vm.engine import MAX_BLOCK_FUEL, MAX_TX_FUEL
 from xinlian.lang import abi
-from xinlian.lang.compiler import compile_source
+from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.errors import (
     ArgumentError,
     EntryPointError,
@@ -50,6 +52,11 @@ from xinlian.testing.contracts import (
 TOKEN = compile_example("token.qi")
 
 
+def code_hash(art: Artifact) -> bytes:
+    """Content address of the code: the suite's hash of wasm + canonical ABI."""
+    return code_record(SUITE.hash_bytes, art.wasm, art.abi)[0]
+
+
 @pytest.fixture
 def chain() -> ContractChain:
     return ContractChain()
@@ -61,7 +68,7 @@ def test_deploy_call_and_query_the_token(chain: ContractChain) -> None:
     assert receipt.status == 0 and receipt.output == token
     info = chain.info(token)
     assert info is not None and info.admin == chain.addr(0) and info.version == 1
-    assert info.code_hash == SUITE.hash_bytes(TOKEN.wasm)
+    assert info.code_hash == code_hash(TOKEN)
     assert chain.state[code_key(info.code_hash)]  # the code record, content-addressed
     assert [e.name for e in receipt.events] == ["Transfer"]
     assert receipt.events[0].source == token.hex()
@@ -123,7 +130,6 @@ def test_invalid_code_or_abi_deploys_nothing(chain: ContractChain) -> None:
         (Deploy(TOKEN.wasm, abi_bytes({"functions": [{"name": "f", "kind": "fn",
                                                       "params": [{"type": "u7"}]}]}),
                 b"", 10**8), BadAbi),
-        (Deploy(SMALL.wasm, b" " * (16 * 1024 + 1), b"", 10**8), BadAbi),
         (Deploy(TOKEN.wasm, abi_json, b"\x05", 10**8), ArgumentError),  # bad init args
     ]
     for op, error in bad:
@@ -133,6 +139,12 @@ def test_invalid_code_or_abi_deploys_nothing(chain: ContractChain) -> None:
         assert {k for k in chain.state if k not in keys} == set()  # nothing new in state
 
 
+def test_an_oversized_abi_is_refused() -> None:
+    chain = ContractChain(params={"max_tx_size": 1 << 20})
+    r = chain.one(0, TxKind.DEPLOY, Deploy(SMALL.wasm, b" " * (MAX_ABI_BYTES + 1), b"", 10**8))
+    assert (r.status, r.error) == (BadAbi.code, BadAbi.name) and "bytes" in r.message
+
+
 def test_a_panicking_constructor_leaves_no_code_and_no_contract(chain: ContractChain) -> None:
     art = compile_source('contract C { state x: u64; init(v: u64) { x = v; '
                          'require(v > 0, "v"); } }', "c.qi")
@@ -140,7 +152,7 @@ def test_a_panicking_constructor_leaves_no_code_and_no_contract(chain: ContractC
     addr, r = chain.deploy(art, 0)
     assert r.status == RevertError.code and r.fuel_used > 0
     assert chain.info(addr) is None
-    assert chain.state.get(code_key(SUITE.hash_bytes(art.wasm))) is None
+    assert chain.state.get(code_key(code_hash(art))) is None
     assert {k for k in chain.state if k not in keys} == set()
     addr, r = chain.deploy(art, 1)
     assert r.status == 0 and chain.info(addr) is not None
@@ -225,13 +237,12 @@ def test_upgrade_by_the_admin_migrates_and_keeps_every_version(chain: ContractCh
     assert r.status == 0
     info = chain.info(counter)
     assert info is not None and info.version == 2
-    assert info.code_hash == SUITE.hash_bytes(V2.wasm)
+    assert info.code_hash == code_hash(V2)
     assert chain.query(V2, counter, "get_step").value == 10  # migrate ran
     assert chain.query(V2, counter, "get").value == 1  # storage kept
     versions = [codec.decode(chain.state[version_key(counter, v)], VersionRecord)
                 for v in (1, 2)]
-    assert [v.code_hash for v in versions] == [SUITE.hash_bytes(V1.wasm),
-                                               SUITE.hash_bytes(V2.wasm)]
+    assert [v.code_hash for v in versions] == [code_hash(V1), code_hash(V2)]
     assert chain.state.get(code_key(versions[0].code_hash))  # the old code stays readable
 
 

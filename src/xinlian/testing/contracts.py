@@ -100,7 +100,8 @@ class ContractChain:
         """Execute `raws` as the next block and commit its writes; with `pool`, tell the
         pool what the block left out and what it committed, as the node does."""
         self.height += 1
-        txs = [decode_transaction(r, "t", SUITE.hash_bytes) for r in raws]
+        txs = [decode_transaction(r, "t", SUITE.hash_bytes, self.genesis.params.max_tx_size)
+               for r in raws]
         result = self.executor.execute_block(
             txs, BlockContext(self.height, timestamp_ms or self.height * 1000), self.state.get)
         for k, v in result.writes.items():

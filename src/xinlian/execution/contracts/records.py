@@ -1,9 +1,9 @@
 """The contracts' state layout in the authenticated state tree (docs/contracts.md).
 
 - `ct/<addr 20>` -> `ContractInfo`;
-- `code/<code hash>` -> `CodeRecord` (wasm + ABI JSON), shared by every contract with
-  that wasm: the code hash is the chain suite's hash of the wasm alone, so one wasm is
-  stored with one ABI (a second ABI for the same wasm is refused);
+- `code/<code hash>` -> `CodeRecord` (wasm + canonical ABI JSON), shared by every contract
+  with that code: the code hash is the chain suite's hash of the record's encoding, so the
+  same wasm deployed under another ABI (which decides its entry points) is other code;
 - `cver/<addr 20><version u32 big-endian>` -> `VersionRecord`, one per version;
 - `cs/<addr 20><storage key>` -> a storage value (the key the compiled code passes to
   `storage_read/write`, lang/storage.py).
@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.execution.errors import BadAbi
 from xinlian.lang import abi as abi_codec
@@ -25,7 +26,7 @@ CODE_PREFIX = b"code/"
 VERSION_PREFIX = b"cver/"
 STORAGE_PREFIX = b"cs/"
 ADDRESS_DOMAIN = b"xinlian/contract/v1"
-MAX_ABI_BYTES = 16 * 1024  # a transaction holds 32 KiB with the code
+MAX_ABI_BYTES = 128 * 1024  # bounds the parsing work (a chain's max_tx_size bounds more)
 _ENTRY_KINDS = {"fn", "init", "migrate", "scheduled", "callback", "test"}
 
 
@@ -63,6 +64,18 @@ def version_key(address: bytes, version: int) -> bytes:
 
 def storage_key(address: bytes, key: bytes) -> bytes:
     return STORAGE_PREFIX + address + key
+
+
+def canonical_abi(doc: dict[str, Any]) -> bytes:
+    """The ABI as stored: JSON with sorted keys and no spaces."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def code_record(hash_bytes: Callable[[bytes], bytes], wasm: bytes,
+                doc: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The code hash and the encoded `CodeRecord` of `wasm` under ABI `doc`."""
+    record = codec.encode(CodeRecord(wasm, canonical_abi(doc)))
+    return hash_bytes(record), record
 
 
 def contract_address(hash_bytes: Callable[[bytes], bytes], sender: bytes, nonce: int) -> bytes:

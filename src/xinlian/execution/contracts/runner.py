@@ -9,7 +9,7 @@ so nothing of a failed run stays (a failed `init` leaves no code and no contract
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from xinlian.errors import XinlianError
 from xinlian.execution.contracts.records import (
     ContractInfo,
     VersionRecord,
+    code_record,
     contract_address,
     parse_abi,
     version_key,
@@ -66,6 +67,7 @@ class Outcome:
     fuel_used: int = 0
     memory_used: int = 0
     value: Any = None  # the decoded return value (queries)
+    result: CallResult | None = None  # the engine's, when the code ran
 
     @property
     def ok(self) -> bool:
@@ -93,11 +95,12 @@ class ContractRunner:
         self.engine = engine or Engine()
         self.artifacts = ArtifactCache()
 
-    def world(self, overlay: Overlay, block: BlockContext,
-              tx: host.TxContext) -> tuple[ChainWorld, ChainState, CodeView]:
-        """A fresh world over `overlay` for one top-level run."""
+    def world(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
+              listing: Callable[[], list[bytes]] | None = None
+              ) -> tuple[ChainWorld, ChainState, CodeView]:
+        """A fresh world over `overlay` for one top-level run (`listing`: see CodeView)."""
         state = ChainState(overlay)
-        code = CodeView(state, self.artifacts, self.hash, block.height)
+        code = CodeView(state, self.artifacts, self.hash, block.height, listing)
         world = ChainWorld(state, code, AdminView(state), block.height,
                            block.timestamp_ms // 1000, suite=self.suite, tx=tx,
                            block_hashes=block.hashes, chain=state)
@@ -110,11 +113,11 @@ class ContractRunner:
         constructor on `op.args`; the output is the new address."""
         world, state, code = self.world(overlay, block, tx)
         try:
-            art = self._artifact(op.code, op.abi)
+            art, code_hash = self._artifact(op.code, op.abi)
             address = contract_address(self.hash, sender, nonce)
             if state.info(address) is not None:
                 raise InvalidOperation(f"a contract exists at {address.hex()} already")
-            code_hash = code.store_code(op.code, op.abi)
+            code.store_code(op.code, art.abi)
             state.set_info(address, ContractInfo(code_hash, sender, 1, False, 0, block.height))
             state.write(version_key(address, 1),
                         codec.encode(VersionRecord(code_hash, block.height, tx.hash)))
@@ -148,8 +151,8 @@ class ContractRunner:
         check on the stored ABI) and run the new `migrate`, as one step; a new version."""
         world, state, code = self.world(overlay, block, tx)
         try:
-            art = self._artifact(op.code, op.abi)
-            code_hash = code.store_code(op.code, op.abi)
+            art, code_hash = self._artifact(op.code, op.abi)
+            code.store_code(op.code, art.abi)
         except XinlianError as exc:
             return Outcome(error=exc)
         res = self.engine.upgrade(world, op.contract, art, sender, op.fuel_limit)
@@ -193,19 +196,22 @@ class ContractRunner:
         return out
 
     # --- helpers --------------------------------------------------------------------------
-    def _artifact(self, wasm: bytes, raw_abi: bytes) -> Artifact:
-        """The checked artifact of deployed code: the ABI parses, the module compiles."""
-        art = Artifact(wasm, parse_abi(raw_abi), file="<deploy>")
+    def _artifact(self, wasm: bytes, raw_abi: bytes) -> tuple[Artifact, bytes]:
+        """The checked artifact of deployed code (the ABI parses, the module compiles) and
+        its code hash; one the cache holds already is used as it is (debug map and all)."""
+        doc = parse_abi(raw_abi)
+        code_hash, _ = code_record(self.hash, wasm, doc)
+        art = self.artifacts.peek(code_hash) or Artifact(wasm, doc, file="<deploy>")
         self.engine.load(art)
-        return art
+        return art, code_hash
 
     def _outcome(self, world: ChainWorld, res: CallResult, output: bytes = b"") -> Outcome:
         err: EngineError | None = res.error
         if err is not None:
             return Outcome(error=err, trace=list(err.trace), fuel_used=res.fuel_used,
-                           memory_used=res.memory_used)
+                           memory_used=res.memory_used, result=res)
         return Outcome(self._events(world, res.events), output, fuel_used=res.fuel_used,
-                       memory_used=res.memory_used)
+                       memory_used=res.memory_used, result=res)
 
     def _events(self, world: ChainWorld, events: list[host.Event]) -> list[Event]:
         """Contract events as ledger events: the source is the contract's address in hex,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any
 
 import msgspec
 
@@ -19,11 +20,11 @@ from xinlian.execution.contracts.records import (
     CodeRecord,
     ContractInfo,
     code_key,
+    code_record,
     contract_key,
-    parse_abi,
     storage_key,
 )
-from xinlian.execution.errors import BadAbi, InvalidOperation
+from xinlian.execution.errors import InvalidOperation
 from xinlian.execution.state import Overlay
 from xinlian.lang.compiler import Artifact
 
@@ -39,6 +40,16 @@ class ArtifactCache:
         self._limit = limit
         self._items: dict[bytes, Artifact] = {}
 
+    def put(self, code_hash: bytes, art: Artifact) -> None:
+        """Remember an artifact that has more than its record (a local build's debug map,
+        so that traces name source lines)."""
+        if len(self._items) >= self._limit:
+            self._items.pop(next(iter(self._items)))
+        self._items[code_hash] = art
+
+    def peek(self, code_hash: bytes) -> Artifact | None:
+        return self._items.get(code_hash)
+
     def get(self, code_hash: bytes, read: Callable[[bytes], bytes | None]) -> Artifact | None:
         hit = self._items.get(code_hash)
         if hit is not None:
@@ -48,9 +59,7 @@ class ArtifactCache:
             return None
         record = _decode_code(raw)
         art = Artifact(record.wasm, json.loads(record.abi), file=f"code {code_hash.hex()[:16]}")
-        if len(self._items) >= self._limit:
-            self._items.pop(next(iter(self._items)))
-        self._items[code_hash] = art
+        self.put(code_hash, art)
         return art
 
 
@@ -99,14 +108,18 @@ class ChainState:
 
 class CodeView(MutableMapping[bytes, Artifact]):
     """`World.code` on the chain: a contract's artifact from its `ct/` record's code hash.
-    Setting installs the code (its `code/` record if new) under the contract's record."""
+    Setting installs the code (its `code/` record if new) under the contract's record.
+    `listing`: the deployed addresses, where the state can list them (`LocalChain`'s dict;
+    the chain's hashed tree cannot)."""
 
     def __init__(self, state: ChainState, cache: ArtifactCache,
-                 hash_bytes: Callable[[bytes], bytes], created_height: int) -> None:
+                 hash_bytes: Callable[[bytes], bytes], created_height: int,
+                 listing: Callable[[], list[bytes]] | None = None) -> None:
         self._state = state
         self._cache = cache
         self._hash = hash_bytes
         self._height = created_height
+        self._listing = listing
 
     def __getitem__(self, address: bytes) -> Artifact:
         info = self._state.info(address)
@@ -119,29 +132,32 @@ class CodeView(MutableMapping[bytes, Artifact]):
         return isinstance(address, bytes) and self._state.info(address) is not None
 
     def __setitem__(self, address: bytes, art: Artifact) -> None:
-        code_hash = self.store_code(art.wasm, json.dumps(art.abi, sort_keys=True).encode())
+        code_hash = self.store_code(art.wasm, art.abi)
+        self._cache.put(code_hash, art)
         info = self._state.info(address) or ContractInfo(code_hash, bytes(20), 1, False, 0,
                                                          self._height)
         self._state.set_info(address, msgspec.structs.replace(info, code_hash=code_hash))
 
-    def store_code(self, wasm: bytes, abi: bytes) -> bytes:
-        """Keep a code record (if new) and return its hash; one wasm has one ABI."""
-        code_hash = self._hash(wasm)
-        raw = self._state.read(code_key(code_hash))
-        if raw is None:
-            self._state.write(code_key(code_hash), codec.encode(CodeRecord(wasm, abi)))
-        elif parse_abi(_decode_code(raw).abi) != parse_abi(abi):
-            raise BadAbi("this wasm is stored on the chain with another ABI")
+    def store_code(self, wasm: bytes, abi: dict[str, Any]) -> bytes:
+        """Keep the code record of `wasm` under `abi` (if new); its code hash."""
+        code_hash, record = code_record(self._hash, wasm, abi)
+        if self._state.read(code_key(code_hash)) is None:
+            self._state.write(code_key(code_hash), record)
         return code_hash
 
     def __delitem__(self, address: bytes) -> None:
         self._state.set_info(address, None)
 
+    def _addresses(self) -> list[bytes]:
+        if self._listing is None:
+            raise TypeError("the chain's contracts cannot be listed (the state tree is hashed)")
+        return self._listing()
+
     def __iter__(self) -> Iterator[bytes]:
-        raise TypeError("the chain's contracts cannot be listed (the state tree is hashed)")
+        return iter(self._addresses())
 
     def __len__(self) -> int:
-        raise TypeError("the chain's contracts cannot be counted")
+        return len(self._addresses())
 
 
 class AdminView(MutableMapping[bytes, bytes]):
@@ -163,7 +179,10 @@ class AdminView(MutableMapping[bytes, bytes]):
         self._state.set_info(address, msgspec.structs.replace(info, admin=admin))
 
     def __delitem__(self, address: bytes) -> None:
-        raise TypeError("a contract keeps an admin")
+        """The admin goes with the contract's record: deleting it is allowed only once the
+        record is gone (`del code[address], admins[address]`)."""
+        if self._state.info(address) is not None:
+            raise TypeError("a contract keeps an admin while it exists")
 
     def __iter__(self) -> Iterator[bytes]:
         raise TypeError("the chain's contracts cannot be listed (the state tree is hashed)")
