@@ -34,6 +34,7 @@ from xinlian.lang.errors import (
     FrozenError,
     ModuleError,
     OutOfFuelError,
+    OutOfMemoryError,
     ReentrancyError,
     RevertError,
     TrapError,
@@ -121,6 +122,21 @@ def test_bad_input_gives_typed_receipt_errors(chain: ContractChain) -> None:
 
 
 SMALL = compile_source("contract C { }", "c.qi")
+
+
+GROW = compile_source("contract M { state n: u64; pub fn grow(k: u64) -> u64 { n = k; "
+                      "let mut keep: list<bytes> = []; let mut b: bytes = hex\"00\"; "
+                      "for i in 0..k { b = b + b; keep.push(b); } return n; } }", "m.qi")
+
+
+def test_exceeding_the_memory_limit_is_a_typed_error(chain: ContractChain) -> None:
+    addr, _ = chain.deploy(GROW)
+    storage = chain.storage(addr)
+    r = chain.call(GROW, addr, "grow", 40)
+    assert (r.status, r.error) == (OutOfMemoryError.code, OutOfMemoryError.name)
+    assert r.trace and r.trace[0].startswith("grow") and r.fuel_used > 0
+    assert chain.storage(addr) == storage
+    assert chain.call(GROW, addr, "grow", 3).status == 0  # the node goes on
 
 
 def test_invalid_code_or_abi_deploys_nothing(chain: ContractChain) -> None:
