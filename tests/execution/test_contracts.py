@@ -290,6 +290,24 @@ def test_fund_moves_balance_into_the_contract(chain: ContractChain) -> None:
     assert chain.fund(token, -1).error == "bad_payload"
 
 
+FORWARD = compile_source("interface T { fn transfer(to: address, amount: u256) -> bool; "
+                         "fn approve(spender: address, amount: u256); }\n"
+                         "contract F { fn done(ok: bool) { } "
+                         "pub fn forward(t: address, to: address) -> bool { "
+                         "return T(t).transfer(to, 1); } "
+                         "pub fn later(t: address, to: address) { "
+                         "async T(t).approve(to, 1) then done; } }", "f.qi")
+
+
+def test_async_calls_are_refused_on_the_chain_not_lost(chain: ContractChain) -> None:
+    token, _ = chain.deploy(TOKEN, "T", 100)
+    caller, _ = chain.deploy(FORWARD)
+    storage = chain.storage(caller)
+    r = chain.call(FORWARD, caller, "later", token, chain.addr(1))
+    assert r.error == "invalid_operation" and "async" in r.message and r.fuel_used > 0
+    assert chain.storage(caller) == storage
+
+
 def test_governance_freezes_and_unfreezes_a_contract(chain: ContractChain) -> None:
     token, _ = chain.deploy(TOKEN, "T", 100)
     r = chain.system(0, Propose(FreezeContract(token)))
@@ -299,6 +317,9 @@ def test_governance_freezes_and_unfreezes_a_contract(chain: ContractChain) -> No
     info = chain.info(token)
     assert info is not None and info.frozen
     r = chain.call(TOKEN, token, "transfer", chain.addr(1), 1)
+    assert (r.status, r.error) == (FrozenError.code, FrozenError.name)
+    caller, _ = chain.deploy(FORWARD)
+    r = chain.call(FORWARD, caller, "forward", token, chain.addr(1))  # a nested call too
     assert (r.status, r.error) == (FrozenError.code, FrozenError.name)
     assert chain.query(TOKEN, token, "balance_of", chain.addr(0)).error is not None
     assert chain.upgrade(TOKEN, token).error == FrozenError.name

@@ -11,6 +11,12 @@ Rules, per transaction in block order:
    (overdraft, unauthorised, invalid operation, bad payload, a contract error) they are
    dropped and the receipt carries the error code. The fee and nonce stay spent either
    way; a contract run also pays for the fuel it burned (ledger/rules.py).
+
+Async calls and scheduled functions of contracts are not run by the chain yet: a run that
+makes an async call fails with invalid_operation (nothing is lost silently), and scheduled
+functions do not run. Their place: at the start of `execute_block`, before the
+transactions (deliveries due at the height, then scheduled runs), through the same
+`ContractRunner`.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
-from xinlian.execution.errors import BadPayload, InsufficientBalance
+from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
 from xinlian.execution.payloads import Call, Deploy, Fund, SystemOp, Transfer, Upgrade
 from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
@@ -121,6 +127,9 @@ class Executor:
             out = run.upgrade(scope, block, ctx, sender, op)
         else:
             out = run.fund(scope, sender, op)
+        if out.error is None and out.result is not None and out.result.async_calls:
+            # not delivered by the chain yet: refused rather than lost (see the module doc)
+            out.error = InvalidOperation("async calls are not executed on the chain yet")
         if out.error is None:
             state.merge(scope)
         account = state.account(sender)
