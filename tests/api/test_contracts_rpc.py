@@ -5,16 +5,21 @@ proven by `xl_getStateProof` against a header; bad queries get typed errors."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from xinlian import codec
 from xinlian.api.format import from_json
+from xinlian.api.metering import counting
+from xinlian.api.methods import FUEL_PER_UNIT
 from xinlian.api.views import ChainInfo
 from xinlian.execution.contracts.records import code_record, contract_address, storage_key
 from xinlian.execution.payloads import Call, Deploy
 from xinlian.lang import abi
+from xinlian.lang.compiler import compile_source
 from xinlian.lang.types import ADDRESS, IntTy
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
+from xinlian.node.contracts import QUERY_FUEL
 from xinlian.node.interface import NodeStatus, StateProof
 from xinlian.node.service import Node
 from xinlian.sdk.verify import trust
@@ -105,3 +110,18 @@ def test_bad_queries_get_typed_errors_and_the_node_keeps_serving(node: Node,
     assert rpc.result("xl_getContractVersions", hx(bytes(20))) == []
     assert rpc.result("xl_getContractCode", hx(bytes(32))) is None
     assert rpc.result("xl_contractQuery", token, "total_supply")["value"] == 1
+
+
+def test_a_query_is_charged_to_the_work_budget_by_its_fuel(node: Node, keys: Keys) -> None:
+    rpc = Rpc(node)
+    spin = compile_source("contract S { pub view fn spin() -> u64 { let mut i: u64 = 0; "
+                          "while true { i += 1; } return i; } }", "s.qi")
+    commit(rpc, node, contract_tx(keys, 0, TxKind.DEPLOY, Deploy(
+        spin.wasm, spin.abi_json().encode(), b"", 100_000_000)))
+    address = contract_address(keys.suite.hash_bytes, keys.address["admin"], 0)
+    with counting() as tally:
+        result = asyncio.run(rpc.server.api.contract_query(None, address, "spin", b"", None,
+                                                           None))
+    assert result["error"]["name"] == "out_of_fuel"
+    assert result["fuel_used"] == QUERY_FUEL
+    assert tally[0] == QUERY_FUEL // FUEL_PER_UNIT

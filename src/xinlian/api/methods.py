@@ -39,6 +39,7 @@ HASH_SIZE = 32
 MAX_STATE_KEY = 1024
 MAX_PAGE = 1000
 MAX_METHOD = 64  # a contract method's name
+FUEL_PER_UNIT = 1_000_000  # a query's fuel per work unit (about a light call's time)
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -191,7 +192,9 @@ class Api:
 
     async def contract_query(self, session: Session | None, address: bytes, method: str,
                              args: bytes, height: int | None, caller: bytes | None) -> Any:
-        return to_json(self.node.contract_query(address, method, args, height, caller))
+        result = self.node.contract_query(address, method, args, height, caller)
+        record(result.fuel_used // FUEL_PER_UNIT)  # the work budget pays for the run
+        return to_json(result)
 
     async def contract_info(self, session: Session | None, address: bytes,
                             height: int | None) -> Any:
