@@ -10,7 +10,8 @@ import pytest
 from xinlian import codec
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
-from xinlian.execution.executor import BlockResult, Executor, max_spend
+from xinlian.execution.contracts.runner import BlockContext
+from xinlian.execution.executor import BlockResult, Executor, max_spend, tx_fees
 from xinlian.execution.payloads import SystemOp, Transfer
 from xinlian.execution.system import genesis_writes, is_permitted
 from xinlian.ledger.account import Account, account_key, address_of
@@ -56,12 +57,13 @@ class Chain:
             p = msgspec.structs.replace(p, **params)
         return Mempool("t", p, SUITE.hash_bytes, self.account,
                        lambda a: is_permitted(self.state.get, a), spend=max_spend,
+                       fees=lambda tx: tx_fees(p, tx),
                        clock=lambda: self.now_ms, limits=limits)
 
     def execute(self, raws: list[bytes]) -> BlockResult:
         self.height += 1
         result = Executor(self.genesis.params, SUITE).execute_block(
-            [self.decode(r) for r in raws], self.height, self.state.get)
+            [self.decode(r) for r in raws], BlockContext(self.height, 0), self.state.get)
         for k, v in result.writes.items():
             if v is None:
                 self.state.pop(k, None)

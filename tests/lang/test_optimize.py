@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from xinlian.execution.vm.engine import Engine
 from xinlian.execution.vm.local import LocalChain
-from xinlian.execution.vm.state import MemoryState
 from xinlian.lang import checker, ir, optimize, parser
 from xinlian.lang.compiler import compile_source
 from xinlian.lang.errors import CompileError
@@ -79,22 +78,12 @@ def test_inlined_arguments_are_evaluated_once() -> None:
         assert ch.call(c, "once").value == [4, 1]
 
 
-class CountingState(MemoryState):
-    reads: int = 0
-
-    def get(self, contract: bytes, key: bytes) -> bytes | None:
-        self.reads += 1
-        return super().get(contract, key)
-
-
 def storage_reads(level: int) -> int:
     ch = LocalChain()
-    state = CountingState()
-    ch.world.state = state
     c = ch.deploy(compile_source(SRC, "o.qi", opt_level=level))
-    state.reads = 0
-    assert ch.call(c, "work", 5).ok
-    return state.reads
+    res = ch.call(c, "work", 5)
+    assert res.ok
+    return res.usage.storage_reads
 
 
 def test_storage_reads_are_cached_at_O2() -> None:

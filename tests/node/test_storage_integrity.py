@@ -12,6 +12,7 @@ import pytest
 from xinlian import codec
 from xinlian.cli.main import main
 from xinlian.cli.node_cmd import GENESIS_FILE, KEY_FILE
+from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.payloads import Transfer
 from xinlian.ledger.account import Account, address_of
 from xinlian.ledger.genesis import load_genesis
@@ -74,7 +75,7 @@ def test_a_flipped_balance_is_refused_and_found(data: Path,
         assert not refused.accepted and refused.code == CorruptDataError.code
         tx = decode_transaction(raw, "chk", genesis.crypto_suite().hash_bytes)
         with pytest.raises(CorruptDataError):
-            node.ledger.executor.execute_block([tx], 1, node.chain.read)
+            node.ledger.executor.execute_block([tx], BlockContext(1, 0), node.chain.read)
     finally:
         asyncio.run(node.stop())
 

@@ -82,7 +82,7 @@ def test_invalid_sm4_gcm_inputs_are_typed_errors_and_roll_back(
         crypto: tuple[LocalChain, bytes]) -> None:
     ch, c = crypto
     ch.call(c, "gcm_enc", KEY, IV, b"kept", b"")
-    before = dict(ch.world.state.data)
+    before = dict(ch.state)
     for args in ([KEY, IV, SEALED[:-1] + bytes([SEALED[-1] ^ 1]), AAD],  # bad tag
                  [KEY, IV, SEALED, AAD + b"x"],  # other associated data
                  [KEY[:15], IV, SEALED, AAD],  # short key
@@ -92,7 +92,7 @@ def test_invalid_sm4_gcm_inputs_are_typed_errors_and_roll_back(
         assert isinstance(res.error, CryptoInputError)
         assert res.error.code == 7511 and "sm4_gcm_decrypt" in res.error.message
         assert res.error.trace and res.error.trace[0].startswith("gcm_dec (")
-    assert ch.world.state.data == before
+    assert ch.state == before
 
 
 def test_sm4_cbc_matches_gbt32907_and_gmssl(crypto: tuple[LocalChain, bytes]) -> None:

@@ -45,19 +45,19 @@ def test_admin_upgrades_and_migrate_runs() -> None:
 
 def test_invalid_upgrade_by_non_admin_changes_nothing() -> None:
     ch, c, v1 = deployed()
-    before = dict(ch.world.state.data)
+    before = dict(ch.state)
     r = ch.upgrade(c, build("CounterV2"), sender=MALLORY)
     assert isinstance(r.error, UpgradeError) and "not the admin" in r.error.message
-    assert ch.world.code[c] is v1 and ch.world.state.data == before
+    assert ch.world.code[c].wasm == v1.wasm and ch.state == before
     assert ch.call(c, "get").value == 1
 
 
 def test_invalid_upgrade_to_incompatible_layout_changes_nothing() -> None:
     ch, c, v1 = deployed()
-    before = dict(ch.world.state.data)
+    before = dict(ch.state)
     r = ch.engine.upgrade(ch.world, c, compile_source(SWAPPED, "swapped.qi"), DEFAULT_SENDER)
     assert isinstance(r.error, UpgradeError) and "slot 0 was `count`" in r.error.message
-    assert ch.world.code[c] is v1 and ch.world.state.data == before
+    assert ch.world.code[c].wasm == v1.wasm and ch.state == before
     assert ch.call(c, "get").value == 1
 
 

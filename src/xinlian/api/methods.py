@@ -38,6 +38,8 @@ from xinlian.node.interface import NodeAPI, SubmitResult
 HASH_SIZE = 32
 MAX_STATE_KEY = 1024
 MAX_PAGE = 1000
+MAX_METHOD = 64  # a contract method's name
+FUEL_PER_UNIT = 1_000_000  # a query's fuel per work unit (about a light call's time)
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -89,6 +91,17 @@ class Api:
             Method("xl_getStateProof",
                    (Param("key", hex_bytes(max_size=MAX_STATE_KEY)),
                     Param("height", height, None)), self.state_proof),
+            Method("xl_contractQuery",
+                   (Param("address", address), Param("method", text(max_length=MAX_METHOD)),
+                    Param("args", hex_bytes(max_size=self._max_tx), b""),
+                    Param("height", height, None),
+                    Param("caller", optional(address), None)), self.contract_query),
+            Method("xl_getContract",
+                   (Param("address", address), Param("height", height, None)),
+                   self.contract_info),
+            Method("xl_getContractVersions", (Param("address", address),),
+                   self.contract_versions),
+            Method("xl_getContractCode", (Param("code_hash", h32),), self.contract_code),
             Method("xl_getTransactionsBySender",
                    (Param("address", address), Param("offset", uint(), 0),
                     Param("limit", uint(maximum=MAX_PAGE), 100)), self.by_sender),
@@ -176,6 +189,22 @@ class Api:
     async def state_proof(self, session: Session | None, key: bytes,
                           height: int | None) -> Any:
         return to_json(self.node.state_proof(key, height))
+
+    async def contract_query(self, session: Session | None, address: bytes, method: str,
+                             args: bytes, height: int | None, caller: bytes | None) -> Any:
+        result = self.node.contract_query(address, method, args, height, caller)
+        record(result.fuel_used // FUEL_PER_UNIT)  # the work budget pays for the run
+        return to_json(result)
+
+    async def contract_info(self, session: Session | None, address: bytes,
+                            height: int | None) -> Any:
+        return to_json(self.node.contract_info(address, height))
+
+    async def contract_versions(self, session: Session | None, address: bytes) -> Any:
+        return to_json(self.node.contract_versions(address))
+
+    async def contract_code(self, session: Session | None, code_hash: bytes) -> Any:
+        return to_json(self.node.contract_code(code_hash))
 
     async def by_sender(self, session: Session | None, address: bytes, offset: int,
                         limit: int) -> Any:

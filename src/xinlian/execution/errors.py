@@ -30,3 +30,12 @@ class InvalidOperation(ExecutionError):
 class BadPayload(ExecutionError):
     code = 5004
     name = "bad_payload"
+
+
+class BadAbi(ExecutionError):
+    """A deployed or upgraded ABI is not valid JSON of the compiler's ABI shape, or is too
+    large."""
+
+    code = 5005
+    name = "bad_abi"
+

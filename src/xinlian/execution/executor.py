@@ -2,12 +2,21 @@
 
 Rules, per transaction in block order:
 1. Inclusion: the ledger's executability rules (ledger/rules.py: nonce, expiry, permission,
-   base cost). A transaction failing them is left out of the block, with the typed error
-   of the rule it broke; the node drops it from its pool (see docs/operations.md).
+   fees). A transaction failing them is left out of the block, with the typed error of the
+   rule it broke; the node drops it from its pool (see docs/operations.md). A contract
+   transaction whose fuel limit does not fit in what is left of the block's MAX_BLOCK_FUEL
+   is left out with BlockFuelFull and stays in the pool for a later block.
 2. The base cost of its kind is charged as the fee (burned) and the nonce is spent.
 3. The operation runs on a child overlay: on success its writes are kept; on failure
-   (overdraft, unauthorised, invalid operation, bad payload) they are dropped and the
-   receipt carries the error code. The fee and nonce stay spent either way.
+   (overdraft, unauthorised, invalid operation, bad payload, a contract error) they are
+   dropped and the receipt carries the error code. The fee and nonce stay spent either
+   way; a contract run also pays for the fuel it burned (ledger/rules.py).
+
+Async calls and scheduled functions of contracts are not run by the chain yet: a run that
+makes an async call fails with invalid_operation (nothing is lost silently), and scheduled
+functions do not run. Their place: at the start of `execute_block`, before the
+transactions (deliveries due at the height, then scheduled runs), through the same
+`ContractRunner`.
 """
 
 from __future__ import annotations
@@ -18,16 +27,29 @@ from dataclasses import dataclass
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
 from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
-from xinlian.execution.payloads import SystemOp, Transfer
+from xinlian.execution.payloads import Call, Deploy, Fund, SystemOp, Transfer, Upgrade
 from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
+from xinlian.execution.vm.engine import MAX_BLOCK_FUEL
+from xinlian.execution.vm.host import TxContext
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Event, Receipt
-from xinlian.ledger.errors import LedgerError
+from xinlian.ledger.errors import BlockFuelFull, LedgerError
 from xinlian.ledger.genesis import ChainParams
-from xinlian.ledger.rules import base_cost, executable_error
+from xinlian.ledger.rules import (
+    Fees,
+    base_cost,
+    contract_base_cost,
+    executable_error,
+    fuel_fee,
+)
 from xinlian.ledger.transaction import Transaction, TxKind
+
+ContractOp = Deploy | Call | Upgrade | Fund
+_PAYLOADS: dict[int, type[ContractOp]] = {
+    TxKind.DEPLOY: Deploy, TxKind.CALL: Call, TxKind.UPGRADE: Upgrade, TxKind.FUND: Fund}
 
 
 @dataclass
@@ -36,46 +58,94 @@ class BlockResult:
     receipts: list[Receipt]
     writes: dict[bytes, bytes | None]
     excluded: list[tuple[Transaction, LedgerError]]  # not executable, with the rule broken
+    fuel_used: int = 0  # by the block's contract runs
 
 
 class Executor:
-    def __init__(self, params: ChainParams, suite: Suite) -> None:
+    def __init__(self, params: ChainParams, suite: Suite,
+                 runner: ContractRunner | None = None) -> None:
         self.params = params
         self.system = SystemContract(suite)
+        self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
 
-    def execute_block(self, txs: Sequence[Transaction], height: int, read: Reader) -> BlockResult:
+    def execute_block(self, txs: Sequence[Transaction], block: BlockContext,
+                      read: Reader) -> BlockResult:
         state = Overlay(read)
         result = BlockResult([], [], {}, [])
         for tx in txs:
+            op = contract_op(tx)
+            fees = tx_fees(self.params, tx, op)
             error = executable_error(
-                self.params, tx, state.account(tx.sender_address), height,
+                self.params, tx, fees, state.account(tx.sender_address), block.height,
                 not self.params.permissioned or is_permitted(state.get, tx.sender_address))
+            if error is None and fees.fuel_limit > MAX_BLOCK_FUEL - result.fuel_used:
+                error = BlockFuelFull(f"fuel limit {fees.fuel_limit} exceeds the "
+                                      f"{MAX_BLOCK_FUEL - result.fuel_used} left in the block")
             if error is not None:
                 result.excluded.append((tx, error))
                 continue
             result.included.append(tx)
-            result.receipts.append(self._execute(state, tx))
+            if isinstance(op, ContractOp):
+                ctx = TxContext(tx.hash, len(result.receipts), tx.sender_address)
+                receipt = self._contract(state, tx, op, fees, block, ctx)
+                result.fuel_used += receipt.fuel_used
+            else:
+                receipt = self._execute(state, tx, op)
+            result.receipts.append(receipt)
         result.writes = state.encoded_writes()
         return result
 
-    def _execute(self, state: Overlay, tx: Transaction) -> Receipt:
-        cost = base_cost(self.params, tx.body.kind)
+    def _charge(self, state: Overlay, tx: Transaction, fee: int) -> None:
         account = state.account(tx.sender_address)
-        state.set_account(tx.sender_address, Account(account.balance - cost, account.nonce + 1))
+        state.set_account(tx.sender_address, Account(account.balance - fee, account.nonce + 1))
+
+    def _execute(self, state: Overlay, tx: Transaction, bad: BadPayload | None) -> Receipt:
+        cost = base_cost(self.params, tx.body.kind)
+        self._charge(state, tx, cost)
         scope = state.child()
         try:
+            if bad is not None:
+                raise bad
             events = self._run(scope, tx)
         except XinlianError as exc:
             return Receipt(tx.hash, exc.code, exc.name, [], cost, cost)
         state.merge(scope)
         return Receipt(tx.hash, 0, "", events, cost, cost)
 
+    def _contract(self, state: Overlay, tx: Transaction, op: ContractOp, fees: Fees,
+                  block: BlockContext, ctx: TxContext) -> Receipt:
+        self._charge(state, tx, fees.base)  # the fuel's fee follows the run
+        scope = state.child()
+        sender, nonce = tx.sender_address, tx.body.nonce
+        run = self.contracts
+        out: Outcome
+        if isinstance(op, Deploy):
+            out = run.deploy(scope, block, ctx, sender, nonce, op)
+        elif isinstance(op, Call):
+            out = run.call(scope, block, ctx, sender, op)
+        elif isinstance(op, Upgrade):
+            out = run.upgrade(scope, block, ctx, sender, op)
+        else:
+            out = run.fund(scope, sender, op)
+        if out.error is None and out.result is not None and out.result.async_calls:
+            # not delivered by the chain yet: refused rather than lost (see the module doc)
+            out.error = InvalidOperation("async calls are not executed on the chain yet")
+        if out.error is None:
+            state.merge(scope)
+        account = state.account(sender)
+        fuel_cost = fuel_fee(self.params, out.fuel_used)
+        state.set_account(sender, Account(account.balance - fuel_cost, account.nonce))
+        fee = fees.base + fuel_cost
+        err = out.error
+        return Receipt(tx.hash, 0 if err is None else err.code, "" if err is None else err.name,
+                       out.events, fee, fee, out.output,
+                       "" if err is None else err.message.split("\n")[0], out.trace,
+                       out.fuel_used, out.memory_used)
+
     def _run(self, state: Overlay, tx: Transaction) -> list[Event]:
         try:
             if tx.body.kind == TxKind.TRANSFER:
                 return self._transfer(state, tx, codec.decode(tx.body.payload, Transfer))
-            if tx.body.kind != TxKind.SYSTEM:
-                raise InvalidOperation("contract transactions are not executed by this node")
             op = codec.decode(tx.body.payload, SystemOp)
         except codec.CodecError as exc:
             raise BadPayload(f"payload does not decode: {exc.message}") from exc
@@ -95,9 +165,38 @@ class Executor:
                       codec.encode([tx.sender_address, op.to, op.amount]))]
 
 
+def contract_op(tx: Transaction) -> ContractOp | BadPayload | None:
+    """The decoded payload of a contract transaction; BadPayload if it does not decode;
+    None for the other kinds."""
+    kind = _PAYLOADS.get(tx.body.kind)
+    if kind is None:
+        return None
+    try:
+        return codec.decode(tx.body.payload, kind)
+    except codec.CodecError as exc:
+        return BadPayload(f"payload does not decode: {exc.message}")
+
+
+def tx_fees(params: ChainParams, tx: Transaction,
+            op: ContractOp | BadPayload | None = None) -> Fees:
+    """The fee figures of `tx` (ledger/rules.py); `op`: its contract payload, if decoded
+    already. A contract payload that does not decode costs `system_cost` (and fails)."""
+    if op is None and tx.body.kind in _PAYLOADS:
+        op = contract_op(tx)
+    if isinstance(op, Deploy | Upgrade):
+        return Fees(contract_base_cost(params, len(op.code)), op.fuel_limit)
+    if isinstance(op, Call):
+        return Fees(contract_base_cost(params, 0), op.fuel_limit)
+    return Fees(base_cost(params, tx.body.kind))
+
+
 def max_spend(tx: Transaction) -> int:
     """The most `tx` can take from its sender's balance: its fee limit plus, for a transfer
-    whose payload decodes, the amount. The mempool's admission budget (ledger/mempool.py)."""
+    or a fund whose payload decodes, the amount. The mempool's admission budget
+    (ledger/mempool.py)."""
+    if tx.body.kind == TxKind.FUND:
+        op = contract_op(tx)
+        return tx.body.fee_limit + (max(op.amount, 0) if isinstance(op, Fund) else 0)
     if tx.body.kind != TxKind.TRANSFER:
         return tx.body.fee_limit
     try:

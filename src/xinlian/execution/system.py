@@ -17,6 +17,7 @@ from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.suites import Suite
+from xinlian.execution.contracts.world import set_frozen
 from xinlian.execution.errors import InvalidOperation, Unauthorised
 from xinlian.execution.payloads import (
     AddAdmin,
@@ -148,7 +149,10 @@ class SystemContract:
         if isinstance(change, AddValidator | RemoveValidator):
             return self._change_validators(state, orgs, change)
         if isinstance(change, FreezeContract | UnfreezeContract):
-            raise InvalidOperation("contract governance is not executed by this node")
+            frozen = isinstance(change, FreezeContract)
+            set_frozen(state, change.contract, frozen)
+            return [Event("system", "ContractFrozen" if frozen else "ContractUnfrozen",
+                          change.contract)]
         if isinstance(change, AddOrganisation):
             if any(o.name == change.name for o in orgs) or not change.admins:
                 raise InvalidOperation("organisation exists already, or has no admin")

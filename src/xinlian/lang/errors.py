@@ -208,3 +208,18 @@ class UpgradeError(EngineError):
 
     code = 7510
     name = "upgrade_refused"
+
+
+class ReentrancyError(EngineError):
+    """A synchronous call would re-enter a contract that is already running lower in the
+    call stack (a contract may call itself, but no callee may call back into its callers)."""
+
+    code = 7512
+    name = "reentrancy"
+
+
+class FrozenError(EngineError):
+    """The contract is frozen by governance: it refuses calls and upgrades until unfrozen."""
+
+    code = 7513
+    name = "contract_frozen"

@@ -93,3 +93,11 @@ class SenderQuota(LedgerError):
 class InvalidGenesis(LedgerError):
     code = 4020
     name = "invalid_genesis"
+
+
+class BlockFuelFull(LedgerError):
+    """The transaction's fuel limit does not fit in what is left of the block's fuel cap:
+    it waits in the pool for a later block."""
+
+    code = 4015
+    name = "block_fuel_full"

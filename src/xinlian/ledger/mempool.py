@@ -65,13 +65,14 @@ from xinlian.ledger.errors import (
     SenderQuota,
 )
 from xinlian.ledger.genesis import ChainParams
-from xinlian.ledger.rules import fee_limit_error, is_expired
+from xinlian.ledger.rules import Fees, fee_limit_error, is_expired
 from xinlian.ledger.transaction import Transaction, decode_transaction
 
 Hasher = Callable[[bytes], bytes]
 AccountReader = Callable[[bytes], Account]
 PermissionReader = Callable[[bytes], bool]
 Spend = Callable[[Transaction], int]  # the most a transaction can take from its sender
+FeeReader = Callable[[Transaction], Fees]  # its fee figures (ledger/rules.py)
 Clock = Callable[[], int]  # the node's monotonic clock, milliseconds
 _Ahead = tuple[int, int]  # a sender's transactions ahead in a batch: how many, their spend
 # Exclusions that no later block can undo for the transaction (ledger/rules.py).
@@ -103,7 +104,7 @@ class _Sender:
 class Mempool:
     def __init__(self, chain_id: str, params: ChainParams, hash_bytes: Hasher,
                  accounts: AccountReader, permitted: PermissionReader, *, spend: Spend,
-                 clock: Clock, limits: PoolLimits | None = None) -> None:
+                 fees: FeeReader, clock: Clock, limits: PoolLimits | None = None) -> None:
         self.chain_id = chain_id
         self.params = params
         self.capacity = params.mempool_capacity
@@ -112,6 +113,7 @@ class Mempool:
         self._accounts = accounts
         self._permitted = permitted
         self._spend = spend
+        self._fees = fees
         self._clock = clock
         self._senders: dict[bytes, _Sender] = {}  # insertion order = arrival order
         self._by_hash: dict[bytes, Transaction] = {}
@@ -168,7 +170,7 @@ class Mempool:
             raise Expired(f"expiry height {body.expiry} has passed (height {self.height})")
         if self.params.permissioned and not self._permitted(tx.sender_address):
             raise NotPermitted("the sender is not permitted to submit transactions")
-        too_low = fee_limit_error(self.params, tx)
+        too_low = fee_limit_error(self.params, tx, self._fees(tx))
         if too_low is not None:
             raise too_low
         account = self._accounts(tx.sender_address)

@@ -6,13 +6,22 @@ to each transaction of a block, in block order, on the state the block has built
 
 - Fee: a transaction of kind TRANSFER costs `transfer_cost`, any other kind `system_cost`
   (resource units, burned). Its `fee_limit` must cover that cost.
+- Contract kinds (DEPLOY, CALL, UPGRADE, FUND): the base cost is `system_cost` plus
+  `code_byte_cost` per byte of code deployed or upgraded, and the fee limit must also cover
+  the fuel the transaction may burn: base + ceil(fuel_limit x fuel_price / 1e6). What is
+  charged, success or failure, is base + ceil(fuel_used x fuel_price / 1e6). Reading a
+  contract payload is execution's business: it hands these rules the figures (`Fees`).
 - Executable: the transaction's nonce is the sender's next nonce, its expiry height is not
   below the block's height, the sender is permitted (on a permissioned chain), and the
-  sender's balance covers the base cost. A transaction failing one of these is left out of
-  the block; the error says which rule it broke.
+  sender's balance covers the most it may be charged (base cost, plus the fuel of its fuel
+  limit). A transaction failing one of these is left out of the block; the error says which
+  rule it broke. A contract transaction whose fuel limit does not fit in what is left of the
+  block's fuel cap is left out too (BlockFuelFull) but stays in the pool for a later block.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from xinlian.ledger.account import Account
 from xinlian.ledger.errors import (
@@ -28,15 +37,40 @@ from xinlian.ledger.genesis import ChainParams
 from xinlian.ledger.transaction import Transaction, TxKind
 
 
+@dataclass(frozen=True)
+class Fees:
+    """A transaction's fee figures: its base cost (charged whatever the outcome) and the
+    fuel it may burn (contract kinds; 0 for the others)."""
+
+    base: int
+    fuel_limit: int = 0
+
+
 def base_cost(params: ChainParams, kind: int) -> int:
-    """The fee charged for a transaction of `kind`, whatever its outcome."""
+    """The fee charged for a transaction of `kind` without code, whatever its outcome."""
     return params.transfer_cost if kind == TxKind.TRANSFER else params.system_cost
 
 
-def fee_limit_error(params: ChainParams, tx: Transaction) -> FeeTooLow | None:
-    """Why the transaction's fee limit is too low for its kind (None: it is not)."""
-    if tx.body.fee_limit < base_cost(params, tx.body.kind):
-        return FeeTooLow(f"fee limit {tx.body.fee_limit} is below the base cost")
+def contract_base_cost(params: ChainParams, code_len: int) -> int:
+    """The base cost of a contract transaction carrying `code_len` bytes of code."""
+    return params.system_cost + params.code_byte_cost * code_len
+
+
+def fuel_fee(params: ChainParams, fuel: int) -> int:
+    """The fee for `fuel` units of fuel, rounded up."""
+    return -(-fuel * params.fuel_price // 1_000_000)
+
+
+def max_fee(params: ChainParams, fees: Fees) -> int:
+    """The most a transaction may be charged: its base cost and the fee of its fuel limit."""
+    return fees.base + fuel_fee(params, fees.fuel_limit)
+
+
+def fee_limit_error(params: ChainParams, tx: Transaction, fees: Fees) -> FeeTooLow | None:
+    """Why the transaction's fee limit is too low for its fees (None: it is not)."""
+    if tx.body.fee_limit < max_fee(params, fees):
+        return FeeTooLow(f"fee limit {tx.body.fee_limit} is below the base cost and the "
+                         f"fuel limit's fee ({max_fee(params, fees)})")
     return None
 
 
@@ -45,11 +79,11 @@ def is_expired(expiry: int, height: int) -> bool:
     return expiry < height
 
 
-def executable_error(params: ChainParams, tx: Transaction, account: Account, height: int,
-                     permitted: bool) -> LedgerError | None:
+def executable_error(params: ChainParams, tx: Transaction, fees: Fees, account: Account,
+                     height: int, permitted: bool) -> LedgerError | None:
     """Why `tx` cannot go into block `height` with the sender's `account` as it stands
-    (None: it can). `permitted`: whether the sender may submit (ignored when the chain is
-    not permissioned)."""
+    (None: it can). `fees`: its fee figures; `permitted`: whether the sender may submit
+    (ignored when the chain is not permissioned)."""
     body = tx.body
     if body.nonce < account.nonce:
         return NonceTooLow(f"nonce {body.nonce}, expected {account.nonce}")
@@ -59,9 +93,10 @@ def executable_error(params: ChainParams, tx: Transaction, account: Account, hei
         return Expired(f"expiry height {body.expiry} is below block {height}")
     if params.permissioned and not permitted:
         return NotPermitted("the sender is not permitted to submit transactions")
-    too_low = fee_limit_error(params, tx)
+    too_low = fee_limit_error(params, tx, fees)
     if too_low is not None:
         return too_low
-    if account.balance < base_cost(params, body.kind):
-        return InsufficientFunds(f"balance {account.balance} cannot pay the base cost")
+    if account.balance < max_fee(params, fees):
+        return InsufficientFunds(f"balance {account.balance} cannot pay the most this "
+                                 f"transaction may be charged ({max_fee(params, fees)})")
     return None

@@ -86,6 +86,12 @@ class ChainStore:
         raw = self.index.block_by_height(height)
         return None if raw is None else _decode_block(raw)
 
+    def header_hash(self, height: int) -> bytes | None:
+        """The hash of block `height`'s header (None: no such block), read from its
+        header record alone."""
+        raw = self.index.header(height) if height >= 0 else None
+        return None if raw is None else header_hash(_decode_block(raw).header, self.hash)
+
     def block_by_hash(self, block_hash: bytes) -> Block | None:
         raw = self.index.block_by_hash(block_hash)
         return None if raw is None else _decode_block(raw)

@@ -7,7 +7,7 @@ whether the node orders alone (solo) or through BFT consensus.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from xinlian.codec import Struct
 from xinlian.crypto.keys import Signature
@@ -87,6 +87,47 @@ class AccountView(Struct):
     state: StateProof
 
 
+class QueryResult(Struct):
+    """A read-only contract call: `status` "ok" or "error" (`error`: code, name, message),
+    the Qi stack trace, the ABI-encoded `output` and its JSON `value`, the fuel burned."""
+
+    height: int
+    status: str
+    error: dict[str, Any] | None
+    message: str
+    trace: list[str]
+    output: bytes
+    value: Any
+    fuel_used: int
+
+
+class ContractView(Struct):
+    """A contract's record at a height, with the ABI of its current code."""
+
+    address: bytes
+    height: int
+    code_hash: bytes
+    admin: bytes
+    version: int
+    frozen: bool
+    balance: int
+    created_height: int
+    abi: dict[str, Any]
+
+
+class VersionView(Struct):
+    version: int
+    code_hash: bytes
+    height: int  # the block that installed it
+    tx_hash: bytes  # the deployment or upgrade
+
+
+class CodeView(Struct):
+    code_hash: bytes
+    wasm: bytes
+    abi: dict[str, Any]
+
+
 BlockListener = Callable[[Block, Sequence[Receipt]], None]
 
 
@@ -121,6 +162,17 @@ class NodeAPI(Protocol):
     def account(self, address: bytes, height: int | None = None) -> AccountView: ...
 
     def state_proof(self, key: bytes, height: int | None = None) -> StateProof: ...
+
+    def contract_query(self, address: bytes, method: str, args: bytes,
+                       height: int | None = None, caller: bytes | None = None
+                       ) -> QueryResult: ...
+
+    def contract_info(self, address: bytes, height: int | None = None
+                      ) -> ContractView | None: ...
+
+    def contract_versions(self, address: bytes) -> list[VersionView]: ...
+
+    def contract_code(self, code_hash: bytes) -> CodeView | None: ...
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         """Hashes of a sender's committed transactions in nonce order, paginated."""

@@ -24,7 +24,9 @@ from pathlib import Path
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
-from xinlian.execution.executor import Executor, max_spend
+from xinlian.execution.contracts.runner import BlockContext
+from xinlian.execution.contracts.world import BlockHashes
+from xinlian.execution.executor import Executor, max_spend, tx_fees
 from xinlian.execution.system import is_permitted
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.errors import LedgerError
@@ -80,7 +82,9 @@ class LedgerPipeline:
         self.mempool = Mempool(genesis.chain_id, genesis.params, self.suite.hash_bytes,
                                self.chain.account,
                                lambda address: is_permitted(self.chain.read, address),
-                               spend=max_spend, clock=clock, limits=pool_limits)
+                               spend=max_spend,
+                               fees=lambda tx: tx_fees(genesis.params, tx),
+                               clock=clock, limits=pool_limits)
         self.mempool.height = self.chain.height
         self.executor = Executor(genesis.params, self.suite)
         self._listeners: list[BlockListener] = []
@@ -125,7 +129,8 @@ class LedgerPipeline:
         head = self.chain.head
         assert head is not None
         height = head.header.height + 1
-        result = self.executor.execute_block(txs, height, self.chain.read)
+        block = BlockContext(height, timestamp_ms, BlockHashes(self.chain.header_hash))
+        result = self.executor.execute_block(txs, block, self.chain.read)
         if not result.included:
             return Built(batch, None, [], result.excluded)
         prepared = self.chain.prepare_block(

@@ -24,16 +24,21 @@ from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.shaper import ShapeFor
+from xinlian.node.contracts import ContractReader
 from xinlian.node.errors import NodeConfigError, NotFound, TaskFailed
 from xinlian.node.interface import (
     AccountView,
     BlockListener,
+    CodeView,
+    ContractView,
     NodeStatus,
+    QueryResult,
     Readiness,
     StateProof,
     SubmitResult,
     TxLocation,
     TxRecord,
+    VersionView,
 )
 from xinlian.node.offload import monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
@@ -77,6 +82,7 @@ class Node:
         self.key = key
         self.chain = self.ledger.chain
         self.mempool = self.ledger.mempool
+        self.contracts = ContractReader(self.chain, self.ledger.executor.contracts)
         self.ordering: Ordering
         self._sweeper: asyncio.Task[None] | None = None
         self.supervisor: Supervisor | None = None
@@ -185,6 +191,20 @@ class Node:
         state = self.state_proof(account_key(address), height)
         account = Account() if state.value is None else codec.decode(state.value, Account)
         return AccountView(address, account, state)
+
+    def contract_query(self, address: bytes, method: str, args: bytes,
+                       height: int | None = None, caller: bytes | None = None) -> QueryResult:
+        return self.contracts.query(address, method, args, height,
+                                    bytes(20) if caller is None else caller)
+
+    def contract_info(self, address: bytes, height: int | None = None) -> ContractView | None:
+        return self.contracts.info(address, height)
+
+    def contract_versions(self, address: bytes) -> list[VersionView]:
+        return self.contracts.versions(address)
+
+    def contract_code(self, code_hash: bytes) -> CodeView | None:
+        return self.contracts.code(code_hash)
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,

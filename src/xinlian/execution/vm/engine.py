@@ -67,6 +67,9 @@ class CallResult:
     # the smallest memory limit (linear memory and GC heap, to MEMORY_STEP) under which
     # the call succeeds; measured only on request (`Engine.measure_memory`)
     peak_memory: int | None = None
+    # the size in bytes of the top-level instance's linear memory when the call ended
+    # (callees' instances not counted; the GC heap is not exposed by wasmtime)
+    memory_used: int = 0
 
     @property
     def ok(self) -> bool:
@@ -300,6 +303,7 @@ class Engine:
             finally:
                 self.host.stack.pop()
             result.fuel_used = fuel - self._fuel.left(ctx)
+            result.memory_used = 0 if frame.memory is None else frame.memory.size(ctx)
         finally:
             capi.store_delete(store)
         if result.error is None:
@@ -318,8 +322,13 @@ class Engine:
         inst = self._slots[frame.depth]
         try:
             inst.instantiate(loaded.pre_address, ctx)
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+        except wasmtime.Trap as trap:  # the module's start code trapped (or ran dry)
             self.host.take_fault()  # a start function's host call may have failed
+            if trap.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
+                raise OutOfFuelError("the call ran out of fuel while instantiating") from None
+            raise TrapError(f"trap while instantiating: {trap.message.splitlines()[0]}") from None
+        except wasmtime.WasmtimeError as exc:
+            self.host.take_fault()
             raise ModuleError(f"cannot instantiate: {exc}") from None
         export = loaded.entries.get(method)
         if export is None or not inst.bind(ctx, export):

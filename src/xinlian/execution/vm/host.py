@@ -8,7 +8,7 @@ window, which the program reads before its next host call; the host writes nowhe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from xinlian.errors import XinlianError
 from xinlian.execution.vm import capi
 from xinlian.execution.vm.capi import Ctx
 from xinlian.execution.vm.services import SERVICE_FUEL, serve
-from xinlian.execution.vm.state import MemoryState
+from xinlian.execution.vm.state import ContractState
 from xinlian.lang import abi, emitter, show
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.emitter import HOST_IMPORTS, TEXT_OPS
@@ -32,6 +32,7 @@ from xinlian.lang.errors import (
     EntryPointError,
     OutOfFuelError,
     OutOfMemoryError,
+    ReentrancyError,
     RevertError,
     TrapError,
 )
@@ -157,12 +158,14 @@ class TxContext:
 
 @dataclass
 class World:
-    """What the engine runs against: state, deployed code and the block context."""
+    """What the engine runs against: state, deployed code and the block context. `code`
+    and `admins` are dicts for local runs; on the chain they are views over the state
+    (execution.contracts.world), so their changes roll back with it."""
 
-    state: MemoryState
-    code: dict[bytes, Artifact] = field(default_factory=dict)
+    state: ContractState
+    code: MutableMapping[bytes, Artifact] = field(default_factory=dict)
     # who may upgrade each contract: its deployer, recorded at deployment
-    admins: dict[bytes, bytes] = field(default_factory=dict)
+    admins: MutableMapping[bytes, bytes] = field(default_factory=dict)
     block_number: int = 0
     block_time: int = 0
     # contracts a test may `deploy`, by name (set by `qi test` for the file under test)
@@ -170,7 +173,7 @@ class World:
     suite: str = "sm"  # the chain's crypto suite (`verify` checks its signatures)
     tx: TxContext = field(default_factory=TxContext)
     # hashes of closed blocks by number; `block_hash` sees the last 256 of them
-    block_hashes: dict[int, bytes] = field(default_factory=dict)
+    block_hashes: Mapping[int, bytes] = field(default_factory=dict)
 
     def code_of(self, contract: bytes) -> Artifact:
         art = self.code.get(contract)
@@ -416,6 +419,9 @@ class HostApi:
                payload: bytes, kind: str = "fn") -> bytes | EngineError:
         if f.depth + 1 >= MAX_CALL_DEPTH:
             return TrapError("cross-contract call depth limit reached")
+        if target != f.contract and any(fr.contract == target for fr in self.stack):
+            return ReentrancyError(f"{target.hex()} is already running lower in the call "
+                                   "stack: a callee may not call back into its callers")
         try:
             loaded = self.engine.load(f.world.code_of(target))
             check_entry(loaded, method, kind)

@@ -1,9 +1,14 @@
 """A local, in-memory chain for running and testing Qi contracts without a node.
 
-It gives contracts what the chain will: deployment with a constructor (the deployer is
-recorded as the contract's admin), calls that commit or roll back, blocks (async requests
-are delivered in the next block, scheduled functions run on their period) with a fuel cap
-per block, and upgrades by the admin that keep storage and run `migrate`.
+It is a thin ledger over the chain's own contract executor (execution.contracts): the
+committed state is a dict holding the same `ct/`, `code/`, `cver/` and `cs/` keys a node
+holds, and deployments, calls and upgrades run through `ContractRunner` exactly as a
+node's transactions do (a child overlay per run, kept only if it succeeds), with synthetic
+unsigned transaction contexts and no fees. The deployer is the contract's admin.
+
+Blocks: async requests are delivered in the next block and scheduled functions run on
+their period, with a fuel cap per block; these two still run here on `world` directly (the
+chain's executor does not run them yet).
 
 Each top-level run is a transaction of the current block: it gets a hash (SM3 over the
 block number, its index, the signer, the contract, the method and a counter), its index in
@@ -20,45 +25,68 @@ from functools import partial
 from typing import Any
 
 from xinlian.crypto.hashes import sm3
+from xinlian.execution.contracts.records import (
+    CONTRACT_PREFIX,
+    canonical_abi,
+    code_record,
+    contract_address,
+)
+from xinlian.execution.contracts.runner import BlockContext, ChainWorld, ContractRunner, Outcome
+from xinlian.execution.payloads import Call, Deploy, Upgrade
+from xinlian.execution.state import Overlay
 from xinlian.execution.vm.engine import DEFAULT_FUEL, MAX_BLOCK_FUEL, CallResult, Engine
-from xinlian.execution.vm.host import AsyncRequest, Event, TxContext, World
+from xinlian.execution.vm.host import AsyncRequest, Event, TxContext
 from xinlian.execution.vm.services import BLOCK_HASH_WINDOW
-from xinlian.execution.vm.state import MemoryState
+from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
-from xinlian.lang.errors import ArgumentError, FuelLimitError
+from xinlian.lang.errors import ArgumentError, EngineError, FuelLimitError
 from xinlian.lang.types import ADDRESS_LEN
 
 DEFAULT_SENDER = bytes(ADDRESS_LEN - 1) + b"\x01"
+SUITE = "sm"  # code hashes and addresses use SM3, as on an `sm` chain
 
 
 @dataclass
 class LocalChain:
     engine: Engine = field(default_factory=Engine)
-    world: World = field(default_factory=lambda: World(MemoryState()))
     fuel: int = DEFAULT_FUEL
     pending: list[AsyncRequest] = field(default_factory=list)
     log: list[Event] = field(default_factory=list)
     block_fuel_used: int = 0  # fuel used by the calls of the current block
     block_txs: list[bytes] = field(default_factory=list)  # hashes, in order
+    state: dict[bytes, bytes] = field(default_factory=dict)  # the committed state
     _nonce: int = 0
     _tx_count: int = 0
+
+    def __post_init__(self) -> None:
+        self.runner = ContractRunner(sm3, SUITE, self.engine)
+        self._overlay = Overlay(self.state.get)
+        world, _, _ = self.runner.world(self._overlay, BlockContext(0, 0), TxContext(),
+                                        self.contracts)
+        self.world: ChainWorld = world
+
+    def contracts(self) -> list[bytes]:
+        """The deployed contracts' addresses, sorted (committed or written by the run)."""
+        writes = self._overlay.writes
+        keys = {k for k in self.state if k.startswith(CONTRACT_PREFIX)}
+        keys |= {k for k in writes if k.startswith(CONTRACT_PREFIX)}
+        return sorted(k[len(CONTRACT_PREFIX):] for k in keys
+                      if (writes[k] if k in writes else self.state.get(k)) is not None)
 
     def deploy(self, artifact: Artifact, *args: Any, sender: bytes = DEFAULT_SENDER) -> bytes:
         """Install code at a fresh address and run its constructor (if it has one)."""
         self._nonce += 1
-        addr = sm3(b"qi-deploy" + sender + self._nonce.to_bytes(8, "big"))[:ADDRESS_LEN]
-        self.world.code[addr] = artifact
-        self.world.admins[addr] = sender
+        addr = contract_address(sm3, sender, self._nonce)
         self.begin_tx(sender, addr, "init")
-        if any(f["kind"] == "init" for f in artifact.abi["functions"]):
-            res = self._metered(self.fuel, lambda fuel: self.engine.run_entry(
-                self.world, addr, "init", "init", list(args), sender, fuel))
-            if res.error is not None:
-                del self.world.code[addr], self.world.admins[addr]
-                raise res.error
-        elif args:
-            raise ArgumentError("contract has no constructor but arguments were given")
-        self.world.state.commit()
+        self._remember(artifact)
+        init = [f for f in artifact.abi["functions"] if f["kind"] == "init"]
+        payload = _encode("init", init[0]["params"] if init else [], list(args))
+        abi_json = canonical_abi(artifact.abi)
+        out = self._op(self.fuel, lambda scope, fuel: self.runner.deploy(
+            scope, self._block(), self.world.tx, sender, self._nonce,
+            Deploy(artifact.wasm, abi_json, payload, fuel)))
+        if out.error is not None:
+            raise out.error
         return addr
 
     def call(self, contract: bytes, method: str, *args: Any, sender: bytes = DEFAULT_SENDER,
@@ -67,12 +95,20 @@ class LocalChain:
         measured first (`Engine.measure_memory`, outside the block's fuel)."""
         self.begin_tx(sender, contract, method)
         fuel = self.fuel if fuel is None else fuel
+        try:
+            spec = self.engine.load(self.world.code_of(contract)).functions.get(method)
+            if spec is None:
+                raise ArgumentError(f"no method `{method}`")
+            payload = _encode(method, spec["params"], list(args))
+        except EngineError as exc:
+            return CallResult(error=exc)
         peak = None
         if measure_memory:
             peak = self.engine.measure_memory(self.world, contract, method, list(args),
                                               sender, fuel)
-        res = self._metered(fuel, lambda f: self.engine.call(
-            self.world, contract, method, list(args), sender, f))
+        out = self._op(fuel, lambda scope, f: self.runner.call(
+            scope, self._block(), self.world.tx, sender, Call(contract, method, payload, f)))
+        res = _result(out)
         res.peak_memory = peak if res.ok else None
         return res
 
@@ -81,8 +117,11 @@ class LocalChain:
         """Replace the code (storage stays) and run the new code's `migrate` if present;
         only the admin may, and only to code whose storage layout keeps the old one."""
         self.begin_tx(sender, contract, "migrate")
-        return self._metered(self.fuel, lambda f: self.engine.upgrade(
-            self.world, contract, artifact, sender, f))
+        self._remember(artifact)
+        code, abi_json = artifact.wasm, canonical_abi(artifact.abi)
+        return _result(self._op(self.fuel, lambda scope, fuel: self.runner.upgrade(
+            scope, self._block(), self.world.tx, sender, Upgrade(contract, code, abi_json,
+                                                                 fuel))))
 
     def begin_tx(self, origin: bytes, contract: bytes, method: str) -> TxContext:
         """Make the next top-level run the block's next transaction."""
@@ -98,16 +137,44 @@ class LocalChain:
     def close_block(self) -> bytes:
         """Record the hash of the current block and keep the last BLOCK_HASH_WINDOW."""
         w = self.world
-        prev = w.block_hashes.get(w.block_number - 1, bytes(32))
+        hashes = dict(w.block_hashes)
+        prev = hashes.get(w.block_number - 1, bytes(32))
         block_hash = sm3(b"qi-block" + prev + w.block_number.to_bytes(8, "big")
                          + w.block_time.to_bytes(8, "big") + b"".join(self.block_txs))
-        w.block_hashes[w.block_number] = block_hash
-        w.block_hashes.pop(w.block_number - BLOCK_HASH_WINDOW, None)
+        hashes[w.block_number] = block_hash
+        hashes.pop(w.block_number - BLOCK_HASH_WINDOW, None)
+        w.block_hashes = hashes
         self.block_txs = []
         return block_hash
 
+    def _block(self) -> BlockContext:
+        w = self.world
+        return BlockContext(w.block_number, w.block_time * 1000, w.block_hashes)
+
+    def _remember(self, artifact: Artifact) -> None:
+        """Keep the build (with its debug map) for the code hash it will be stored under."""
+        self.runner.artifacts.put(code_record(sm3, artifact.wasm, artifact.abi)[0], artifact)
+
+    def _op(self, fuel: int, run: Callable[[Overlay, int], Outcome]) -> Outcome:
+        """Run one top-level operation of the contract executor on a child of the state,
+        within what is left of the block's fuel; keep its writes if it succeeded."""
+        left = MAX_BLOCK_FUEL - self.block_fuel_used
+        if fuel > left:
+            return Outcome(error=FuelLimitError(
+                f"fuel limit {fuel} exceeds the {left} left in this block"))
+        self.runner.suite = self.world.suite  # a test may switch the chain's suite
+        scope = self._overlay.child()
+        out = run(scope, fuel)
+        if out.error is None:
+            self._overlay.merge(scope)
+        if out.result is not None:
+            self._keep(out.result)
+        elif out.error is None:
+            self._commit()
+        return out
+
     def _metered(self, fuel: int, run: Callable[[int], CallResult]) -> CallResult:
-        """Run one top-level call within what is left of the block's fuel."""
+        """Run one top-level call on `world` within what is left of the block's fuel."""
         left = MAX_BLOCK_FUEL - self.block_fuel_used
         if fuel > left:
             return CallResult(error=FuelLimitError(
@@ -120,8 +187,18 @@ class LocalChain:
         if res.error is None:
             self.log.extend(res.events)
             self.pending.extend(res.async_calls)
-            self.world.state.commit()
+            self._commit()
         return res
+
+    def _commit(self) -> None:
+        """Fold what the runs wrote into the committed state."""
+        for key, value in self._overlay.encoded_writes().items():
+            if value is None:
+                self.state.pop(key, None)
+            else:
+                self.state[key] = value
+        self._overlay.writes.clear()
+        self.world.state.commit()
 
     def advance_block(self, time_step: int = 1) -> list[CallResult]:
         """Close the block: deliver async requests made so far, then run scheduled
@@ -148,3 +225,24 @@ class LocalChain:
             results.append(self._metered(self.fuel, partial(
                 self.engine.run_entry, self.world, addr, "scheduled", name, [], addr)))
         return results
+
+
+def _encode(method: str, params: list[dict[str, Any]], args: list[Any]) -> bytes:
+    """Python arguments in the ABI encoding of `params`."""
+    if len(params) != len(args):
+        if method == "init" and not params:
+            raise ArgumentError("contract has no constructor but arguments were given")
+        raise ArgumentError(f"`{method}` takes {len(params)} argument(s), got {len(args)}")
+    return b"".join(abi.encode(abi.type_from_json(p["type"]), a)
+                    for p, a in zip(params, args, strict=True))
+
+
+def _result(out: Outcome) -> CallResult:
+    """The engine's result of an operation, or its refusal before the code ran."""
+    if out.result is not None:
+        return out.result
+    if isinstance(out.error, EngineError):
+        return CallResult(error=out.error)
+    if out.error is not None:
+        raise out.error
+    return CallResult()

@@ -1,36 +1,22 @@
-"""In-memory contract state for local runs, with journaling so failed calls roll back."""
+"""Contract state as the engine sees it.
+
+`ContractState` is what the engine needs: per-contract key-value storage with nested
+savepoints (a failed callee or a caught error rolls back to one). Its one form is
+execution.contracts.world.ChainState, over a block's overlay (`LocalChain` included).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Protocol
 
 
-@dataclass
-class MemoryState:
-    """Key-value storage per contract address. `snapshot()`/`revert(snap)` nest."""
+class ContractState(Protocol):
+    def get(self, contract: bytes, key: bytes) -> bytes | None: ...
 
-    data: dict[tuple[bytes, bytes], bytes] = field(default_factory=dict)
-    _journal: list[tuple[tuple[bytes, bytes], bytes | None]] = field(default_factory=list)
+    def set(self, contract: bytes, key: bytes, value: bytes) -> None: ...
 
-    def get(self, contract: bytes, key: bytes) -> bytes | None:
-        return self.data.get((contract, key))
+    def snapshot(self) -> int: ...
 
-    def set(self, contract: bytes, key: bytes, value: bytes) -> None:
-        k = (contract, key)
-        self._journal.append((k, self.data.get(k)))
-        self.data[k] = value
+    def revert(self, snap: int) -> None: ...
 
-    def snapshot(self) -> int:
-        return len(self._journal)
-
-    def revert(self, snap: int) -> None:
-        while len(self._journal) > snap:
-            k, old = self._journal.pop()
-            if old is None:
-                self.data.pop(k, None)
-            else:
-                self.data[k] = old
-
-    def commit(self) -> None:
-        """Forget undo information (after a top-level call succeeded)."""
-        self._journal.clear()
+    def commit(self) -> None: ...

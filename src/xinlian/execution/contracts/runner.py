@@ -1,0 +1,226 @@
+"""Contract operations over a block's overlay: deploy, call, upgrade, fund, query, freeze.
+
+One `ContractRunner` per node (its engine and artifact cache are reused across blocks; no
+state of one run is visible to the next: every run gets a fresh `World` over the overlay
+it is given). Each operation returns an `Outcome` and never raises for what its input
+causes; the caller (execution.executor) drops the transaction's overlay when it failed,
+so nothing of a failed run stays (a failed `init` leaves no code and no contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from xinlian import codec
+from xinlian.errors import XinlianError
+from xinlian.execution.contracts.records import (
+    ContractInfo,
+    VersionRecord,
+    code_record,
+    contract_address,
+    parse_abi,
+    version_key,
+)
+from xinlian.execution.contracts.world import (
+    AdminView,
+    ArtifactCache,
+    ChainState,
+    CodeView,
+)
+from xinlian.execution.errors import BadPayload, InvalidOperation
+from xinlian.execution.payloads import Call, Deploy, Fund, Upgrade
+from xinlian.execution.state import Overlay
+from xinlian.execution.vm import host
+from xinlian.execution.vm.engine import MAX_TX_FUEL, CallResult, Engine
+from xinlian.lang import abi
+from xinlian.lang.compiler import Artifact
+from xinlian.lang.errors import ArgumentError, EngineError, FrozenError
+from xinlian.lang.types import ADDRESS_LEN
+from xinlian.ledger.account import Account
+from xinlian.ledger.block import Event
+
+QUERY_FUEL = MAX_TX_FUEL  # the fuel of a read-only query (RPC `contract_query`)
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """The block being executed, as contracts see it: `block_number()` is its height,
+    `block_time()` its header timestamp in whole seconds, `block_hash(n)` reads `hashes`."""
+
+    height: int
+    timestamp_ms: int
+    hashes: Mapping[int, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What a contract operation did: the receipt's contract fields and its events."""
+
+    events: list[Event] = field(default_factory=list)
+    output: bytes = b""
+    error: XinlianError | None = None
+    trace: list[str] = field(default_factory=list)
+    fuel_used: int = 0
+    memory_used: int = 0
+    value: Any = None  # the decoded return value (queries)
+    result: CallResult | None = None  # the engine's, when the code ran
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ChainWorld(host.World):
+    """A `World` whose contracts live in chain state: frozen contracts refuse to run."""
+
+    chain: ChainState | None = None
+
+    def code_of(self, contract: bytes) -> Artifact:
+        art = super().code_of(contract)
+        info = None if self.chain is None else self.chain.info(contract)
+        if info is not None and info.frozen:
+            raise FrozenError(f"contract {contract.hex()} is frozen by governance")
+        return art
+
+
+class ContractRunner:
+    def __init__(self, hash_bytes: Any, suite: str, engine: Engine | None = None) -> None:
+        self.hash = hash_bytes
+        self.suite = suite
+        self.engine = engine or Engine()
+        self.artifacts = ArtifactCache()
+
+    def world(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
+              listing: Callable[[], list[bytes]] | None = None
+              ) -> tuple[ChainWorld, ChainState, CodeView]:
+        """A fresh world over `overlay` for one top-level run (`listing`: see CodeView)."""
+        state = ChainState(overlay)
+        code = CodeView(state, self.artifacts, self.hash, block.height, listing)
+        world = ChainWorld(state, code, AdminView(state), block.height,
+                           block.timestamp_ms // 1000, suite=self.suite, tx=tx,
+                           block_hashes=block.hashes, chain=state)
+        return world, state, code
+
+    # --- operations -----------------------------------------------------------------------
+    def deploy(self, overlay: Overlay, block: BlockContext, tx: host.TxContext, sender: bytes,
+               nonce: int, op: Deploy) -> Outcome:
+        """Install `op.code` at the address derived from `sender` and `nonce` and run its
+        constructor on `op.args`; the output is the new address."""
+        world, state, code = self.world(overlay, block, tx)
+        try:
+            art, code_hash = self._artifact(op.code, op.abi)
+            address = contract_address(self.hash, sender, nonce)
+            if state.info(address) is not None:
+                raise InvalidOperation(f"a contract exists at {address.hex()} already")
+            code.store_code(op.code, art.abi)
+            state.set_info(address, ContractInfo(code_hash, sender, 1, False, 0, block.height))
+            state.write(version_key(address, 1),
+                        codec.encode(VersionRecord(code_hash, block.height, tx.hash)))
+            init = self.engine.load(art).param_types.get("init")
+            if init is None:
+                if op.args:
+                    raise ArgumentError("the contract has no constructor but got arguments")
+                return Outcome(output=address)
+            args = abi.decode_many(init, op.args)
+        except XinlianError as exc:
+            return Outcome(error=exc)
+        res = self.engine.run_entry(world, address, "init", "init", args, sender,
+                                    op.fuel_limit)
+        return self._outcome(world, res, address)
+
+    def call(self, overlay: Overlay, block: BlockContext, tx: host.TxContext, sender: bytes,
+             op: Call, fuel: int | None = None) -> Outcome:
+        """Run public method `op.method` of `op.contract` on ABI-encoded `op.args`."""
+        world, _, _ = self.world(overlay, block, tx)
+        res = self.engine.call_raw(world, op.contract, op.method, op.args, sender,
+                                   op.fuel_limit if fuel is None else fuel)
+        out = self._outcome(world, res)
+        if res.error is None:
+            ret = self.engine.load(world.code_of(op.contract)).ret_types[op.method]
+            out.output = b"" if ret.name() == "unit" else abi.encode(ret, res.value)
+        return out
+
+    def upgrade(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
+                sender: bytes, op: Upgrade) -> Outcome:
+        """Replace the code of `op.contract` (admin only, storage layout kept: the engine's
+        check on the stored ABI) and run the new `migrate`, as one step; a new version."""
+        world, state, code = self.world(overlay, block, tx)
+        try:
+            art, code_hash = self._artifact(op.code, op.abi)
+            code.store_code(op.code, art.abi)
+        except XinlianError as exc:
+            return Outcome(error=exc)
+        res = self.engine.upgrade(world, op.contract, art, sender, op.fuel_limit)
+        if res.error is None:
+            info = state.info(op.contract)
+            assert info is not None  # the engine found its code
+            version = info.version + 1
+            state.set_info(op.contract, msgspec.structs.replace(info, version=version))
+            state.write(version_key(op.contract, version),
+                        codec.encode(VersionRecord(code_hash, block.height, tx.hash)))
+        return self._outcome(world, res)
+
+    def fund(self, overlay: Overlay, sender: bytes, op: Fund) -> Outcome:
+        """Move `op.amount` of the sender's balance into the contract's prepaid balance."""
+        state = ChainState(overlay)
+        info = state.info(op.contract)
+        account = overlay.account(sender)
+        if op.amount < 0:
+            return Outcome(error=BadPayload("fund amount must not be negative"))
+        if info is None:
+            return Outcome(error=InvalidOperation(f"no contract at {op.contract.hex()}"))
+        if account.balance < op.amount:
+            return Outcome(error=InvalidOperation(
+                f"balance {account.balance} < amount {op.amount}"))
+        overlay.set_account(sender, Account(account.balance - op.amount, account.nonce))
+        state.set_info(op.contract, msgspec.structs.replace(
+            info, balance=info.balance + op.amount))
+        return Outcome([Event(op.contract.hex(), "Funded", codec.encode([sender, op.amount]))])
+
+    def query(self, overlay: Overlay, block: BlockContext, contract: bytes, method: str,
+              args: bytes, caller: bytes = bytes(ADDRESS_LEN), fuel: int = QUERY_FUEL
+              ) -> Outcome:
+        """A read-only call: run like a transaction's call on `overlay`, whose writes the
+        caller throws away; the outcome carries the decoded value too."""
+        out = self.call(overlay, block, host.TxContext(origin=caller), caller,
+                        Call(contract, method, args, fuel))
+        if out.ok and out.output:
+            world, _, _ = self.world(overlay, block, host.TxContext())
+            ret = self.engine.load(world.code_of(contract)).ret_types[method]
+            out.value = abi.decode(ret, out.output)
+        return out
+
+    # --- helpers --------------------------------------------------------------------------
+    def _artifact(self, wasm: bytes, raw_abi: bytes) -> tuple[Artifact, bytes]:
+        """The checked artifact of deployed code (the ABI parses, the module compiles) and
+        its code hash; one the cache holds already is used as it is (debug map and all)."""
+        doc = parse_abi(raw_abi)
+        code_hash, _ = code_record(self.hash, wasm, doc)
+        art = self.artifacts.peek(code_hash) or Artifact(wasm, doc, file="<deploy>")
+        self.engine.load(art)
+        return art, code_hash
+
+    def _outcome(self, world: ChainWorld, res: CallResult, output: bytes = b"") -> Outcome:
+        err: EngineError | None = res.error
+        if err is not None:
+            return Outcome(error=err, trace=list(err.trace), fuel_used=res.fuel_used,
+                           memory_used=res.memory_used, result=res)
+        return Outcome(self._events(world, res.events), output, fuel_used=res.fuel_used,
+                       memory_used=res.memory_used, result=res)
+
+    def _events(self, world: ChainWorld, events: list[host.Event]) -> list[Event]:
+        """Contract events as ledger events: the source is the contract's address in hex,
+        the data the ABI encoding of the event's arguments."""
+        out = []
+        for e in events:
+            spec = next(s for s in world.code[e.contract].abi.get("events", [])
+                        if s["name"] == e.name)
+            data = b"".join(abi.encode(abi.type_from_json(p["type"]), e.args[p["name"]])
+                            for p in spec["params"])
+            out.append(Event(e.contract.hex(), e.name, data))
+        return out
