@@ -95,6 +95,7 @@ def build(prog: ir.Program, entries: dict[str, str]) -> dict[str, Any]:
         "abi_version": ABI_VERSION,
         "contract": prog.contract,
         "upgrades": prog.upgrades,
+        "upgrade": prog.upgrade_rule.to_json(),
         "functions": fns,
         "events": [{"name": e.name, "id": i, "params": [
             {"name": n, "type": type_json(t), "indexed": ix}

@@ -316,10 +316,21 @@ class InterfaceDecl:
 
 
 @dataclass
+class UpgradeClause:
+    """`upgrade by admin;` / `by governance;` / `by approvals(k of [...]);` / `never;`"""
+
+    kind: str
+    span: Span
+    threshold: int = 0
+    approvers: list[bytes] = field(default_factory=list)
+
+
+@dataclass
 class ContractDecl:
     name: str
     span: Span
     upgrades: str | None = None
+    upgrade_rule: UpgradeClause | None = None
     states: list[StateDecl] = field(default_factory=list)
     events: list[EventDecl] = field(default_factory=list)
     errors: list[ErrorDecl] = field(default_factory=list)

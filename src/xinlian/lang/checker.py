@@ -28,6 +28,7 @@ from xinlian.lang.errors import (
     E_NOT_CALLABLE,
     E_RECURSIVE_TYPE,
     E_SCHEDULE,
+    E_UPGRADE_RULE,
     E_TYPE_MISMATCH,
     E_UNKNOWN_MEMBER,
     E_UNKNOWN_NAME,
@@ -39,6 +40,7 @@ from xinlian.lang.errors import (
     Span,
 )
 from xinlian.lang.services import SERVICES
+from xinlian.lang.upgrade_rule import UpgradeRule
 from xinlian.lang.types import (
     ADDRESS,
     ADDRESS_LEN,
@@ -201,6 +203,7 @@ class Checker:
             functions[name] = self.function(d)
         self.check_callbacks_and_schedules(functions)
         self.close_access(functions)
+        upgrade_rule = self.upgrade_rule(contract)
         if self.diags:
             self.diags.sort(key=lambda d: (d.span.line, d.span.col))
             raise CompileError(self.diags, self.source)
@@ -212,7 +215,19 @@ class Checker:
             events=[s for _, s in self.events.values()],
             errors=[s for _, s in self.errors.values()],
             functions=functions, interfaces=self.interfaces,
-            upgrades=contract.upgrades if contract else None)
+            upgrades=contract.upgrades if contract else None,
+            upgrade_rule=upgrade_rule)
+
+    def upgrade_rule(self, contract: A.ContractDecl | None) -> UpgradeRule:
+        """The contract's `upgrade` clause as the ABI's rule (default: by its admin)."""
+        clause = None if contract is None else contract.upgrade_rule
+        if clause is None:
+            return UpgradeRule()
+        rule = UpgradeRule(clause.kind, clause.threshold, tuple(clause.approvers))
+        problem = rule.problem()
+        if problem is not None:
+            self.err(E_UPGRADE_RULE, problem, clause.span)
+        return rule
 
     def pick_contract(self, name: str | None) -> A.ContractDecl | None:
         if not self.prog.contracts:

@@ -97,6 +97,7 @@ E_FREE_STATE = 7218  # a free function (outside any contract) uses contract stat
 E_LAYOUT = 7301  # upgrade breaks the old storage layout
 E_CALLBACK = 7302  # async callback has the wrong signature
 E_SCHEDULE = 7303  # scheduled function has parameters or a bad period
+E_UPGRADE_RULE = 7304  # the `upgrade` clause names an unknown rule or bad approvers
 
 
 class EngineError(QiError):

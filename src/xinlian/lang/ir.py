@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from xinlian.lang.errors import Span
 from xinlian.lang.types import Ty
+from xinlian.lang.upgrade_rule import UpgradeRule
 
 # panic codes reported by the engine (stable; documented in docs/qi/reference.md)
 PANIC_OVERFLOW = 1
@@ -461,6 +462,7 @@ class Program:
     functions: dict[str, Function]
     interfaces: dict[str, dict[str, tuple[list[Ty], Ty]]]
     upgrades: str | None = None
+    upgrade_rule: UpgradeRule = field(default_factory=UpgradeRule)
 
 
 def walk_exprs(e: Expr) -> Iterator[Expr]:

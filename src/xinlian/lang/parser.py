@@ -180,9 +180,47 @@ class Parser:
             c.functions.append(A.FnDecl("init", params, None, body, span, is_init=True))
         elif self.at("fn", "pub", "view", "test"):
             c.functions.append(self.fn_decl())
+        elif self.tok.text == "upgrade" and self.tok.kind == "ident" \
+                and self.peek().text in ("by", "never"):
+            clause = self.upgrade_clause()
+            if c.upgrade_rule is not None:
+                self.error("a contract declares one `upgrade` rule", clause.span)
+            c.upgrade_rule = clause
         else:
-            raise self.error(f"expected a contract member (state, event, error, init, fn), "
+            raise self.error(f"expected a contract member (state, event, error, init, fn, "
+                             f"upgrade), "
                              f"found {self.describe(self.tok)}")
+
+    def upgrade_clause(self) -> A.UpgradeClause:
+        """After `upgrade`: `never;` or `by admin|governance;` or
+        `by approvals(K of [hex"<20 bytes>", ...]);` (`upgrade`, `by`, `never`, `of` and the
+        rule names are words only here, not keywords)."""
+        span = self.advance().span
+        if self.advance().text == "never":
+            self.expect(";")
+            return A.UpgradeClause("never", span)
+        kind = self.ident("`admin`, `governance` or `approvals`")
+        clause = A.UpgradeClause(kind.text, kind.span)
+        if kind.text == "approvals":
+            self.expect("(")
+            if self.tok.kind != "int":
+                raise self.error(f"expected the number of approvals needed, found "
+                                 f"{self.describe(self.tok)}")
+            clause.threshold = int(str(self.advance().value or 0))
+            if self.ident("`of`").text != "of":
+                raise self.error("expected `of`", self.toks[self.pos - 1].span)
+            self.expect("[")
+            while not self.at("]"):
+                if self.tok.kind != "bytes":
+                    raise self.error(f"expected an approver address (hex\"<40 hex digits>\"), "
+                                     f"found {self.describe(self.tok)}")
+                clause.approvers.append(bytes(self.advance().value))  # type: ignore[arg-type]
+                if not self.accept(","):
+                    break
+            self.expect("]")
+            self.expect(")")
+        self.expect(";")
+        return clause
 
     def params(self, allow_indexed: bool = False) -> list[A.Param]:
         self.expect("(")
