@@ -29,7 +29,15 @@ from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
 from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
-from xinlian.execution.payloads import Call, Deploy, Fund, SystemOp, Transfer, Upgrade
+from xinlian.execution.payloads import (
+    Call,
+    Deploy,
+    Fund,
+    SetAdmin,
+    SystemOp,
+    Transfer,
+    Upgrade,
+)
 from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
 from xinlian.execution.vm.engine import MAX_BLOCK_FUEL
@@ -47,9 +55,10 @@ from xinlian.ledger.rules import (
 )
 from xinlian.ledger.transaction import Transaction, TxKind
 
-ContractOp = Deploy | Call | Upgrade | Fund
+ContractOp = Deploy | Call | Upgrade | Fund | SetAdmin
 _PAYLOADS: dict[int, type[ContractOp]] = {
-    TxKind.DEPLOY: Deploy, TxKind.CALL: Call, TxKind.UPGRADE: Upgrade, TxKind.FUND: Fund}
+    TxKind.DEPLOY: Deploy, TxKind.CALL: Call, TxKind.UPGRADE: Upgrade, TxKind.FUND: Fund,
+    TxKind.SET_ADMIN: SetAdmin}
 
 
 @dataclass
@@ -125,6 +134,8 @@ class Executor:
             out = run.call(scope, block, ctx, sender, op)
         elif isinstance(op, Upgrade):
             out = run.upgrade(scope, block, ctx, sender, op)
+        elif isinstance(op, SetAdmin):
+            out = run.set_admin(scope, sender, op)
         else:
             out = run.fund(scope, sender, op)
         if out.error is None and out.result is not None and out.result.async_calls:

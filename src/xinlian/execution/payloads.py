@@ -12,8 +12,12 @@ Who may do what (enforced in execution.system):
   A validator change takes effect in consensus at the next epoch boundary.
 - Propose(FreezeContract | UnfreezeContract): governance over contracts, approved the same
   way; a frozen contract refuses calls (as FISCO BCOS and ChainMaker allow).
+- Propose(UpgradeContract(contract, code_hash)): approved the same way, it lets one UPGRADE
+  transaction (from any account) install the code with that code hash on a contract whose
+  code declares `upgrade by governance;`, at the version the contract has at enactment.
 
-Contract operations (kinds DEPLOY, CALL, UPGRADE, FUND; enforced in execution.contracts):
+Contract operations (kinds DEPLOY, CALL, UPGRADE, FUND, SET_ADMIN; enforced in
+execution.contracts; who may upgrade: execution/contracts/authority.py):
 `code` is a Wasm module and `abi` its ABI as JSON (what `xinlian qi compile --abi` writes);
 `args` are ABI-encoded (lang.abi); `fuel_limit` bounds the run and, times the chain's
 `fuel_price`, is reserved from the sender's balance at admission.
@@ -80,8 +84,13 @@ class UnfreezeContract(Struct, tag="unfreeze_contract"):
     contract: Address
 
 
+class UpgradeContract(Struct, tag="upgrade_contract"):
+    contract: Address
+    code_hash: Annotated[bytes, exactly(32)]  # of the code record: wasm + ABI (records.py)
+
+
 Change = (AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
-          | FreezeContract | UnfreezeContract)
+          | FreezeContract | UnfreezeContract | UpgradeContract)
 
 
 class Propose(Struct, tag="propose"):
@@ -119,3 +128,8 @@ class Upgrade(Struct):
 class Fund(Struct):
     contract: Address
     amount: int
+
+
+class SetAdmin(Struct):
+    contract: Address
+    admin: Address  # the new admin; only the current admin may hand the role on

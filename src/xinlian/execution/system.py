@@ -17,6 +17,7 @@ from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.suites import Suite
+from xinlian.execution.contracts.authority import approve_by_governance
 from xinlian.execution.contracts.world import set_frozen
 from xinlian.execution.errors import InvalidOperation, Unauthorised
 from xinlian.execution.payloads import (
@@ -33,6 +34,7 @@ from xinlian.execution.payloads import (
     RevokeSubmit,
     SystemOp,
     UnfreezeContract,
+    UpgradeContract,
 )
 from xinlian.execution.state import Overlay
 from xinlian.ledger.account import address_of
@@ -153,6 +155,10 @@ class SystemContract:
             set_frozen(state, change.contract, frozen)
             return [Event("system", "ContractFrozen" if frozen else "ContractUnfrozen",
                           change.contract)]
+        if isinstance(change, UpgradeContract):
+            approve_by_governance(state, change.contract, change.code_hash)
+            return [Event("system", "ContractUpgradeApproved",
+                          codec.encode([change.contract, change.code_hash]))]
         if isinstance(change, AddOrganisation):
             if any(o.name == change.name for o in orgs) or not change.admins:
                 raise InvalidOperation("organisation exists already, or has no admin")

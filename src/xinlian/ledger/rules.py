@@ -6,7 +6,7 @@ to each transaction of a block, in block order, on the state the block has built
 
 - Fee: a transaction of kind TRANSFER costs `transfer_cost`, any other kind `system_cost`
   (resource units, burned). Its `fee_limit` must cover that cost.
-- Contract kinds (DEPLOY, CALL, UPGRADE, FUND): the base cost is `system_cost` plus
+- Contract kinds (DEPLOY, CALL, UPGRADE, FUND, SET_ADMIN): the base cost is `system_cost` plus
   `code_byte_cost` per byte of code deployed or upgraded, and the fee limit must also cover
   the fuel the transaction may burn: base + ceil(fuel_limit x fuel_price / 1e6). What is
   charged, success or failure, is base + ceil(fuel_used x fuel_price / 1e6). Reading a

@@ -27,8 +27,9 @@ class TxKind(IntEnum):
     SYSTEM = 2  # the membership and permissions system contract
     DEPLOY = 3  # install a Qi contract and run its constructor
     CALL = 4  # call a public method of a contract
-    UPGRADE = 5  # replace a contract's code (its admin only) and run `migrate`
+    UPGRADE = 5  # replace a contract's code (by the rule it declares) and run `migrate`
     FUND = 6  # prepay a contract's scheduled runs from the sender's balance
+    SET_ADMIN = 7  # the contract's admin hands the role to another address
 
 
 class TxBody(Struct):

@@ -6,7 +6,10 @@
   same wasm deployed under another ABI (which decides its entry points) is other code;
 - `cver/<addr 20><version u32 big-endian>` -> `VersionRecord`, one per version;
 - `cs/<addr 20><storage key>` -> a storage value (the key the compiled code passes to
-  `storage_read/write`, lang/storage.py).
+  `storage_read/write`, lang/storage.py);
+- `cupg/<addr 20><version u32 big-endian><code hash>` -> `UpgradeApprovals`: the approvals
+  gathered for upgrading the contract, at that version, to that code (authority.py). The
+  version in the key makes approvals lapse once any upgrade has taken effect.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from xinlian.codec import Struct
 from xinlian.execution.errors import BadAbi
 from xinlian.lang import abi as abi_codec
 from xinlian.lang.types import ADDRESS_LEN
+from xinlian.lang.upgrade_rule import UpgradeRule
 
 CONTRACT_PREFIX = b"ct/"
 CODE_PREFIX = b"code/"
 VERSION_PREFIX = b"cver/"
 STORAGE_PREFIX = b"cs/"
+APPROVAL_PREFIX = b"cupg/"
 ADDRESS_DOMAIN = b"xinlian/contract/v1"
 MAX_ABI_BYTES = 128 * 1024  # bounds the parsing work (a chain's max_tx_size bounds more)
 _ENTRY_KINDS = {"fn", "init", "migrate", "scheduled", "callback", "test"}
@@ -32,7 +37,8 @@ _ENTRY_KINDS = {"fn", "init", "migrate", "scheduled", "callback", "test"}
 
 class ContractInfo(Struct):
     code_hash: bytes
-    admin: bytes  # who may upgrade: the deployer
+    admin: bytes  # the deployer until it hands the role on (SET_ADMIN); may upgrade
+    # when the code declares `upgrade by admin;` (the default)
     version: int  # 1 at deployment, +1 per upgrade
     frozen: bool  # by governance: a frozen contract refuses calls
     balance: int  # prepaid (FUND) for runs no account signs
@@ -50,6 +56,11 @@ class VersionRecord(Struct):
     tx_hash: bytes
 
 
+class UpgradeApprovals(Struct):
+    governance: bool  # an UpgradeContract proposal was enacted for this code
+    approvers: list[bytes]  # sorted: the listed addresses that approved so far
+
+
 def contract_key(address: bytes) -> bytes:
     return CONTRACT_PREFIX + address
 
@@ -64,6 +75,10 @@ def version_key(address: bytes, version: int) -> bytes:
 
 def storage_key(address: bytes, key: bytes) -> bytes:
     return STORAGE_PREFIX + address + key
+
+
+def approval_key(address: bytes, version: int, code_hash: bytes) -> bytes:
+    return APPROVAL_PREFIX + address + version.to_bytes(4, "big") + code_hash
 
 
 def canonical_abi(doc: dict[str, Any]) -> bytes:
@@ -104,6 +119,7 @@ def parse_abi(raw: bytes) -> dict[str, Any]:
                     abi_codec.type_from_json(p["type"])
         if not isinstance(doc.get("storage", []), list):
             raise BadAbi("the ABI's `storage` must be a list")
+        UpgradeRule.from_json(doc.get("upgrade"))
     except BadAbi:
         raise
     except Exception as exc:  # untrusted JSON: any malformation is a bad ABI

@@ -1,4 +1,4 @@
-"""Contract operations over a block's overlay: deploy, call, upgrade, fund, query, freeze.
+"""Contract operations over a block's overlay: deploy, call, upgrade, fund, set admin, query.
 
 One `ContractRunner` per node (its engine and artifact cache are reused across blocks; no
 state of one run is visible to the next: every run gets a fresh `World` over the overlay
@@ -17,6 +17,7 @@ import msgspec
 
 from xinlian import codec
 from xinlian.errors import XinlianError
+from xinlian.execution.contracts.authority import authorise, rule_of
 from xinlian.execution.contracts.records import (
     ContractInfo,
     VersionRecord,
@@ -31,11 +32,11 @@ from xinlian.execution.contracts.world import (
     ChainState,
     CodeView,
 )
-from xinlian.execution.errors import BadPayload, InvalidOperation
-from xinlian.execution.payloads import Call, Deploy, Fund, Upgrade
+from xinlian.execution.errors import BadPayload, InvalidOperation, Unauthorised
+from xinlian.execution.payloads import Call, Deploy, Fund, SetAdmin, Upgrade
 from xinlian.execution.state import Overlay
 from xinlian.execution.vm import host
-from xinlian.execution.vm.engine import MAX_TX_FUEL, CallResult, Engine
+from xinlian.execution.vm.engine import MAX_TX_FUEL, CallResult, Engine, check_layout
 from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import ArgumentError, EngineError, FrozenError
@@ -147,23 +148,52 @@ class ContractRunner:
 
     def upgrade(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
                 sender: bytes, op: Upgrade) -> Outcome:
-        """Replace the code of `op.contract` (admin only, storage layout kept: the engine's
-        check on the stored ABI) and run the new `migrate`, as one step; a new version."""
+        """Replace the code of `op.contract` and run the new `migrate`, as one step, if the
+        rule its current code declares lets `sender` (authority.py) and the storage layout
+        is kept (the engine's check on the stored ABI); a new version. Under a k-of-n rule
+        an approval short of k is recorded and changes nothing else."""
         world, state, code = self.world(overlay, block, tx)
         try:
             art, code_hash = self._artifact(op.code, op.abi)
+            current = world.code_of(op.contract)  # no contract, or frozen: refused here
+            info = state.info(op.contract)
+            assert info is not None  # it has code
+            rule = rule_of(current.abi)
+            check_layout(current.abi, art.abi)  # before an approval is recorded
+            pending = authorise(state, op.contract, info, rule, sender, code_hash)
+            if pending is not None:
+                return Outcome([Event(op.contract.hex(), "UpgradeApproved", codec.encode(
+                    [sender, code_hash, pending, rule.threshold]))])
             code.store_code(op.code, art.abi)
         except XinlianError as exc:
             return Outcome(error=exc)
-        res = self.engine.upgrade(world, op.contract, art, sender, op.fuel_limit)
+        res = self.engine.upgrade(world, op.contract, art, sender, op.fuel_limit,
+                                  authorised=True)
         if res.error is None:
-            info = state.info(op.contract)
-            assert info is not None  # the engine found its code
+            upgraded = state.info(op.contract)  # the engine set its code hash
+            assert upgraded is not None
             version = info.version + 1
-            state.set_info(op.contract, msgspec.structs.replace(info, version=version))
+            state.set_info(op.contract, msgspec.structs.replace(upgraded, version=version))
             state.write(version_key(op.contract, version),
                         codec.encode(VersionRecord(code_hash, block.height, tx.hash)))
         return self._outcome(world, res)
+
+    def set_admin(self, overlay: Overlay, sender: bytes, op: SetAdmin) -> Outcome:
+        """The contract's admin hands the role to `op.admin` (a frozen contract's admin
+        may not: governance has stopped it)."""
+        state = ChainState(overlay)
+        info = state.info(op.contract)
+        if info is None:
+            return Outcome(error=InvalidOperation(f"no contract at {op.contract.hex()}"))
+        if info.frozen:
+            return Outcome(error=FrozenError(f"contract {op.contract.hex()} is frozen by "
+                                             "governance"))
+        if info.admin != sender:
+            return Outcome(error=Unauthorised(
+                f"{sender.hex()} is not the admin of {op.contract.hex()}"))
+        state.set_info(op.contract, msgspec.structs.replace(info, admin=op.admin))
+        return Outcome([Event(op.contract.hex(), "AdminChanged",
+                              codec.encode([sender, op.admin]))])
 
     def fund(self, overlay: Overlay, sender: bytes, op: Fund) -> Outcome:
         """Move `op.amount` of the sender's balance into the contract's prepaid balance."""

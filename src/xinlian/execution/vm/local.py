@@ -4,7 +4,9 @@ It is a thin ledger over the chain's own contract executor (execution.contracts)
 committed state is a dict holding the same `ct/`, `code/`, `cver/` and `cs/` keys a node
 holds, and deployments, calls and upgrades run through `ContractRunner` exactly as a
 node's transactions do (a child overlay per run, kept only if it succeeds), with synthetic
-unsigned transaction contexts and no fees. The deployer is the contract's admin.
+unsigned transaction contexts and no fees. The deployer is the contract's admin (until
+`set_admin`); `upgrade` follows the rule the contract declares (`upgrade by ...;`), but
+there is no governance here, so `upgrade by governance;` code cannot be upgraded locally.
 
 Blocks: async requests are delivered in the next block and scheduled functions run on
 their period, with a fuel cap per block; these two still run here on `world` directly (the
@@ -32,7 +34,7 @@ from xinlian.execution.contracts.records import (
     contract_address,
 )
 from xinlian.execution.contracts.runner import BlockContext, ChainWorld, ContractRunner, Outcome
-from xinlian.execution.payloads import Call, Deploy, Upgrade
+from xinlian.execution.payloads import Call, Deploy, SetAdmin, Upgrade
 from xinlian.execution.state import Overlay
 from xinlian.execution.vm.engine import DEFAULT_FUEL, MAX_BLOCK_FUEL, CallResult, Engine
 from xinlian.execution.vm.host import AsyncRequest, Event, TxContext
@@ -114,14 +116,25 @@ class LocalChain:
 
     def upgrade(self, contract: bytes, artifact: Artifact,
                 sender: bytes = DEFAULT_SENDER) -> CallResult:
-        """Replace the code (storage stays) and run the new code's `migrate` if present;
-        only the admin may, and only to code whose storage layout keeps the old one."""
+        """Replace the code (storage stays) and run the new code's `migrate` if present,
+        as the chain does: if the rule the contract declares lets `sender` (by default its
+        admin; a k-of-n approval short of k is recorded and the result is empty), and
+        only to code whose storage layout keeps the old one."""
         self.begin_tx(sender, contract, "migrate")
         self._remember(artifact)
         code, abi_json = artifact.wasm, canonical_abi(artifact.abi)
         return _result(self._op(self.fuel, lambda scope, fuel: self.runner.upgrade(
             scope, self._block(), self.world.tx, sender, Upgrade(contract, code, abi_json,
                                                                  fuel))))
+
+    def set_admin(self, contract: bytes, admin: bytes, sender: bytes = DEFAULT_SENDER) -> None:
+        """The admin hands its role to `admin` (the chain's SET_ADMIN); raises the typed
+        error of a refusal."""
+        self.begin_tx(sender, contract, "set_admin")
+        out = self._op(0, lambda scope, _: self.runner.set_admin(
+            scope, sender, SetAdmin(contract, admin)))
+        if out.error is not None:
+            raise out.error
 
     def begin_tx(self, origin: bytes, contract: bytes, method: str) -> TxContext:
         """Make the next top-level run the block's next transaction."""
