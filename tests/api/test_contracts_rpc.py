@@ -70,6 +70,7 @@ def test_token_deployed_called_queried_and_proven(node: Node, keys: Keys) -> Non
 
     info = rpc.result("xl_getContract", hx(token))
     assert info["admin"] == hx(admin) and info["version"] == 1 and not info["frozen"]
+    assert info["upgrade"] == {"rule": "admin"}  # the token declares no `upgrade` clause
     assert info["code_hash"] == hx(code_record(keys.suite.hash_bytes, TOKEN.wasm, TOKEN.abi)[0])
     assert [f["name"] for f in info["abi"]["functions"]] == \
         [f["name"] for f in TOKEN.abi["functions"]]

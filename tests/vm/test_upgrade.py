@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from xinlian.execution.errors import Unauthorised
 from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.errors import UpgradeError
@@ -64,3 +67,34 @@ def test_invalid_upgrade_to_incompatible_layout_changes_nothing() -> None:
 def test_invalid_upgrade_of_a_non_contract() -> None:
     ch, _, _ = deployed()
     assert ch.upgrade(bytes(20), build("CounterV2")).error is not None
+
+
+def test_local_upgrades_follow_the_declared_rule_and_the_admin_hands_it_on() -> None:
+    """`LocalChain` shares the chain's runner: the declared rule and SET_ADMIN hold here too."""
+    ch = LocalChain()
+    frozen_code = compile_source("contract A { upgrade never; state n: u64; pub fn f() {} }",
+                                 "a.qi")
+    c = ch.deploy(frozen_code)
+    r = ch.upgrade(c, frozen_code)
+    assert isinstance(r.error, UpgradeError) and "immutable" in r.error.message
+    ch, c, _ = deployed()
+    ch.set_admin(c, MALLORY)
+    assert isinstance(ch.upgrade(c, build("CounterV2")).error, UpgradeError)
+    with pytest.raises(Unauthorised):
+        ch.set_admin(c, DEFAULT_SENDER)  # no longer the admin
+    assert ch.upgrade(c, build("CounterV2"), sender=MALLORY).ok
+
+
+def test_local_k_of_n_approvals() -> None:
+    a, b = bytes(19) + b"\xaa", bytes(19) + b"\xbb"
+    v1 = compile_source(f'contract A {{ upgrade by approvals(2 of [hex"{a.hex()}", '
+                        f'hex"{b.hex()}"]); state n: u64; '
+                        "pub view fn v() -> u64 { return 1; } }", "a.qi")
+    v2 = compile_source("contract B { state n: u64; pub view fn v() -> u64 { return 2; } }",
+                        "b.qi")
+    ch = LocalChain()
+    c = ch.deploy(v1)
+    assert ch.upgrade(c, v2, sender=a).ok  # recorded
+    assert ch.call(c, "v").value == 1
+    assert ch.upgrade(c, v2, sender=b).ok  # applied
+    assert ch.call(c, "v").value == 2

@@ -28,19 +28,18 @@ from xinlian.lang.errors import (
     E_NOT_CALLABLE,
     E_RECURSIVE_TYPE,
     E_SCHEDULE,
-    E_UPGRADE_RULE,
     E_TYPE_MISMATCH,
     E_UNKNOWN_MEMBER,
     E_UNKNOWN_NAME,
     E_UNKNOWN_TYPE,
     E_UNREACHABLE,
+    E_UPGRADE_RULE,
     E_VIEW_WRITES,
     CompileError,
     Diagnostic,
     Span,
 )
 from xinlian.lang.services import SERVICES
-from xinlian.lang.upgrade_rule import UpgradeRule
 from xinlian.lang.types import (
     ADDRESS,
     ADDRESS_LEN,
@@ -63,6 +62,7 @@ from xinlian.lang.types import (
     Ty,
     is_storable,
 )
+from xinlian.lang.upgrade_rule import UpgradeRule
 
 ERROR = PrimTy("<error>")
 

@@ -214,7 +214,8 @@ class Parser:
                 if self.tok.kind != "bytes":
                     raise self.error(f"expected an approver address (hex\"<40 hex digits>\"), "
                                      f"found {self.describe(self.tok)}")
-                clause.approvers.append(bytes(self.advance().value))  # type: ignore[arg-type]
+                value = self.advance().value
+                clause.approvers.append(value if isinstance(value, bytes) else b"")
                 if not self.accept(","):
                     break
             self.expect("]")

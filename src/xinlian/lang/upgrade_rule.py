@@ -43,8 +43,8 @@ class UpgradeRule:
         if len(set(self.approvers)) != len(self.approvers):
             return "an approver is listed twice"
         if not 0 < self.threshold <= len(self.approvers):
-            return (f"the threshold must be 1 to {len(self.approvers)} "
-                    f"(the number of approvers), not {self.threshold}")
+            return (f"the threshold {self.threshold} is not between 1 and the number of "
+                    f"approvers ({len(self.approvers)})")
         return None
 
     def to_json(self) -> dict[str, Any]:

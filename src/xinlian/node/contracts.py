@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from xinlian import codec
+from xinlian.execution.contracts.authority import rule_of
 from xinlian.execution.contracts.records import (
     CodeRecord,
     ContractInfo,
@@ -89,7 +90,8 @@ class ContractReader:
         code = read(code_key(info.code_hash))
         abi = {} if code is None else json.loads(codec.decode(code, CodeRecord).abi)
         return ContractView(address, height, info.code_hash, info.admin, info.version,
-                            info.frozen, info.balance, info.created_height, abi)
+                            info.frozen, info.balance, info.created_height, abi,
+                            rule_of(abi).to_json())
 
     def versions(self, address: bytes) -> list[VersionView]:
         """Every version of the contract, oldest first (empty: no contract)."""

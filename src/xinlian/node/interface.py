@@ -113,6 +113,9 @@ class ContractView(Struct):
     balance: int
     created_height: int
     abi: dict[str, Any]
+    # who may upgrade it: the rule its code declares (lang/upgrade_rule.py), `{"rule":
+    # "admin"}` when the ABI has none
+    upgrade: dict[str, Any]
 
 
 class VersionView(Struct):
