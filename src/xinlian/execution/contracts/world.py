@@ -26,6 +26,8 @@ from xinlian.execution.contracts.records import (
 )
 from xinlian.execution.errors import InvalidOperation
 from xinlian.execution.state import Overlay
+from xinlian.execution.vm.engine import MAX_CACHED_MODULES, MAX_CACHED_WASM
+from xinlian.execution.vm.lru import Lru
 from xinlian.lang.compiler import Artifact
 
 _decode_info = codec.trusted_decoder(ContractInfo)
@@ -34,18 +36,16 @@ _ABSENT = object()
 
 
 class ArtifactCache:
-    """Artifacts by code hash, decoded from their `code/` records once."""
+    """Artifacts by code hash, decoded from their `code/` records once; least recently used
+    out first, bounded like the engine's compiled modules (a count and their Wasm's size)."""
 
-    def __init__(self, limit: int = 256) -> None:
-        self._limit = limit
-        self._items: dict[bytes, Artifact] = {}
+    def __init__(self, limit: int = MAX_CACHED_MODULES, max_wasm: int = MAX_CACHED_WASM) -> None:
+        self._items: Lru[bytes, Artifact] = Lru(limit, max_wasm, lambda a: len(a.wasm))
 
     def put(self, code_hash: bytes, art: Artifact) -> None:
         """Remember an artifact that has more than its record (a local build's debug map,
         so that traces name source lines)."""
-        if len(self._items) >= self._limit:
-            self._items.pop(next(iter(self._items)))
-        self._items[code_hash] = art
+        self._items.put(code_hash, art)
 
     def peek(self, code_hash: bytes) -> Artifact | None:
         return self._items.get(code_hash)

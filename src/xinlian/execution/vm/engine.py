@@ -1,7 +1,8 @@
 """The Qi Wasm engine: wasmtime with fuel metering, memory limits, GC and the Qi host API.
 
-One `Engine` holds the wasmtime engine, the linker with the host functions and a cache of
-compiled modules (with their linked `InstancePre` and checked entry points). `Engine.call`
+One `Engine` holds the wasmtime engine, the linker with the host functions and a bounded
+cache of compiled modules (with their linked `InstancePre` and checked entry points; least
+recently used out first, MAX_CACHED_MODULES / MAX_CACHED_WASM). `Engine.call`
 runs one method of one contract in a fresh store: the store's fuel is the call's resource
 limit (nested cross-contract calls run in the same store, so they share it), its memory
 limit bounds linear memory and the GC heap. Every failure comes back as a typed
@@ -27,6 +28,7 @@ from typing import Any
 import wasmtime
 
 from xinlian.execution.vm import capi, host
+from xinlian.execution.vm.lru import Lru
 from xinlian.lang import abi, layout
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import (
@@ -50,7 +52,19 @@ MEMORY_STEP = 4096  # the precision of a measured peak memory
 # the same rate, so 2e9 fuel is about 0.1 s of work and a block's 2e10 about 1 s.
 MAX_TX_FUEL = 2_000_000_000
 MAX_BLOCK_FUEL = 20_000_000_000
+# Memory has a per-run cap (DEFAULT_MEMORY: linear memory and GC heap of the run's store,
+# nested calls included) and deliberately no per-block one: unlike fuel, which adds up to
+# a block's time, a run's memory is returned when its store is deleted at the end of the
+# run, so a block's execution never holds more than its largest run does (runs go one at a
+# time; a parallel executor holds at most its worker count times DEFAULT_MEMORY). A sum of
+# the runs' memory over a block would bound nothing that is held at once.
 DEFAULT_FUEL = MAX_TX_FUEL
+# The compiled-module cache (keyed by code + ABI) is least recently used first out, bounded
+# by a count and by the total size of the cached Wasm: compiled code measured 3.5-5x its
+# Wasm for the example contracts (~60 KB compiled for a 15-20 KB token), so the bounds keep
+# a node's compiled code to about 100-160 MB in the worst case and far less in practice.
+MAX_CACHED_MODULES = 256
+MAX_CACHED_WASM = 32 * 1024 * 1024
 
 
 @dataclass
@@ -104,7 +118,8 @@ class Loaded:
 
 
 class Engine:
-    def __init__(self) -> None:
+    def __init__(self, max_modules: int = MAX_CACHED_MODULES,
+                 max_wasm: int = MAX_CACHED_WASM) -> None:
         cfg = wasmtime.Config()
         cfg.wasm_gc = True
         cfg.wasm_function_references = True
@@ -128,7 +143,9 @@ class Engine:
         self.linker = wasmtime.Linker(self.wasm)
         self.host = host.HostApi(self)
         self.host.define(self.linker)
-        self._cache: dict[str, Loaded] = {}
+        # evicting a module that a running call uses is safe: its frame holds the `Loaded`
+        self.modules: Lru[str, Loaded] = Lru(max_modules, max_wasm,
+                                            lambda m: len(m.artifact.wasm))
         self._address = capi.address(self.wasm)
         self._fuel = capi.Fuel()
         self._slots: list[capi.Instance] = []  # one per depth of nested calls
@@ -137,7 +154,7 @@ class Engine:
         # the ABI decides which entry points exist and who may start them: the same module
         # deployed with another ABI must not share this one's
         key = artifact.code_hash + artifact.abi_hash
-        hit = self._cache.get(key)
+        hit = self.modules.get(key)
         if hit is not None:
             return hit
         try:
@@ -159,7 +176,7 @@ class Engine:
                         {n: str(f.get("export")).encode() for n, f in fns.items()
                          if f.get("export") in callable_exports},
                         pages[0] if pages else 0)
-        self._cache[key] = loaded
+        self.modules.put(key, loaded)
         return loaded
 
     # --- running --------------------------------------------------------------------------
