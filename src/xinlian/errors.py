@@ -22,3 +22,16 @@ class XinlianError(Exception):
 
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "name": self.name, "message": self.message}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its arguments and attributes, whatever its constructor takes, so that
+        an error crosses to another process (the execution workers) intact."""
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[XinlianError], args: tuple[object, ...],
+             state: dict[str, object]) -> XinlianError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error

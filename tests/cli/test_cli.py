@@ -109,6 +109,33 @@ def test_rpc_table_in_node_toml_sets_the_servers_limits(
     assert "error[6020 bad_rpc_limits]" in capsys.readouterr().err
 
 
+def test_execution_table_in_node_toml_sets_the_workers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xinlian.cli.node_cmd import execution_workers
+    from xinlian.execution.parallel import default_workers
+    from xinlian.node.errors import NodeConfigError
+
+    assert execution_workers({}) == default_workers()
+    assert execution_workers({"execution": {"workers": 0}}) == 0
+    assert execution_workers({"execution": {"workers": 3}}) == 3
+    bad_tables: list[dict[str, object]] = [
+        {"execution": 2}, {"execution": {"workers": -1}}, {"execution": {"workers": True}},
+        {"execution": {"workers": 1.5}}, {"execution": {"threads": 2}}]
+    for bad in bad_tables:
+        with pytest.raises(NodeConfigError):
+            execution_workers(bad)
+    # `node start` refuses a bad [execution] table before it opens the chain
+    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
+    config = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
+    data = tmp_path / "data"
+    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
+    with (data / "node.toml").open("a", encoding="utf-8") as toml:
+        toml.write("\n[execution]\nworkers = -1\n")
+    capsys.readouterr()
+    assert main(["node", "start", "--data", str(data)]) == 2
+    assert "error[6502 bad_config]" in capsys.readouterr().err
+
+
 def test_pool_table_in_node_toml_sets_the_pools_limits(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xinlian.cli.node_cmd import pool_limits

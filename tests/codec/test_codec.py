@@ -135,3 +135,15 @@ def test_a_string_that_is_not_utf8_is_malformed() -> None:
     assert codec.decode(codec.encode(Named("ok")), Named) == Named("ok")
     with pytest.raises(codec.MalformedError):
         codec.decode(b"\x91\xa2\xc3\x28", Named)  # 0xc3 0x28 is not UTF-8
+
+
+def test_typed_errors_cross_processes_whatever_their_constructor_takes() -> None:
+    import pickle
+
+    from xinlian.lang.errors import RevertError
+
+    error = RevertError("TooBig", [100], ["f (a.qi:1:2)"], "TooBig(limit: 100)")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is RevertError
+    assert (back.message, back.trace, back.error_name, back.args_, back.code) == (
+        error.message, error.trace, error.error_name, error.args_, 7506)

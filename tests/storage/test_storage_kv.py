@@ -249,3 +249,59 @@ def test_a_store_needs_sub_databases(tmp_path: Path) -> None:
 def test_errors_serialise_with_codes() -> None:
     assert InvalidKeyError("bad").to_dict() == {
         "code": 3003, "name": "invalid_key", "message": "bad"}
+
+
+READER = """
+import sys
+from xinlian.storage.errors import StorageError
+from xinlian.storage.kv import Store, WriteBatch
+store = Store(sys.argv[1], sub_dbs=("a", "b"), readonly=True)
+for line in sys.stdin:
+    if line.strip() == "write":
+        batch = WriteBatch()
+        batch.put("a", b"x", b"y")
+        try:
+            store.commit(batch)
+            print("written", flush=True)
+        except StorageError as exc:
+            print(exc.name, flush=True)
+        continue
+    value = store.get("a", line.strip().encode())
+    print("none" if value is None else value.decode(), flush=True)
+"""
+
+
+def test_a_read_only_store_in_another_process_sees_commits_and_map_growth(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    writer = Store(tmp_path / "db", sub_dbs=("a", "b"), map_size=1 << 20)
+    batch = WriteBatch()
+    batch.put("a", b"k1", b"v1")
+    writer.commit(batch)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(tmp_path / "db")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert reader.stdin is not None and reader.stdout is not None
+
+    def ask(line: str) -> str:
+        assert reader.stdin is not None and reader.stdout is not None
+        reader.stdin.write(line + "\n")
+        reader.stdin.flush()
+        return reader.stdout.readline().strip()
+
+    try:
+        assert ask("k1") == "v1"
+        assert ask("k2") == "none"
+        before = writer.map_size
+        for i in range(8):  # 4 MiB of values: the writer's map grows past its 1 MiB
+            batch.put("b", b"big%d" % i, bytes(512 * 1024))
+        batch.put("a", b"k2", b"v2")
+        writer.commit(batch)
+        assert writer.map_size > before
+        assert ask("k2") == "v2"  # the reader adopts the grown map
+        assert ask("write") == "storage_io"
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+        writer.close()

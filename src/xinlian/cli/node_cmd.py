@@ -19,6 +19,7 @@ from pathlib import Path
 
 from xinlian.api.limits import Limits, limits_from
 from xinlian.api.server import RpcServer
+from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
@@ -115,6 +116,21 @@ def pool_limits(config: dict[str, object]) -> PoolLimits:
     return PoolLimits(**table)
 
 
+def execution_workers(config: dict[str, object]) -> int:
+    """node.toml `[execution] workers`: processes that run a block's contract calls beside
+    the node's own (0: serial; default: one per core but the node's own)."""
+    table = config.get("execution", {})
+    if not isinstance(table, dict):
+        raise NodeConfigError("[execution] in node.toml must be a table")
+    unknown = sorted(set(table) - {"workers"})
+    if unknown:
+        raise NodeConfigError(f"unknown [execution] setting(s) {unknown}; known: ['workers']")
+    value = table.get("workers", default_workers())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise NodeConfigError(f"[execution] workers must be an integer >= 0, not {value!r}")
+    return value
+
+
 def node_config(data: Path) -> dict[str, object]:
     try:
         return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
@@ -122,7 +138,8 @@ def node_config(data: Path) -> dict[str, object]:
         raise NodeConfigError(f"{data} is not an initialised data directory: {exc}") from exc
 
 
-async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLimits) -> None:
+async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLimits,
+                 workers: int) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
@@ -141,7 +158,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
                   file=sys.stderr, flush=True)
         shape_for = egress_cap(config)
     node = Node(data, genesis, key, secret, shape_for=shape_for,
-                pool_limits=pool)
+                pool_limits=pool, exec_workers=workers)
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()
@@ -175,7 +192,8 @@ def start(args: argparse.Namespace) -> int:
     port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
     pidfile.claim(data)  # what runs from this directory, for `cluster down`
     try:
-        asyncio.run(_serve(data, host, port, rpc_limits(config), pool_limits(config)))
+        asyncio.run(_serve(data, host, port, rpc_limits(config), pool_limits(config),
+                           execution_workers(config)))
     except TaskFailed as exc:
         print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
         return EXIT_FAILSTOP

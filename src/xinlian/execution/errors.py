@@ -39,3 +39,12 @@ class BadAbi(ExecutionError):
     code = 5005
     name = "bad_abi"
 
+
+
+class ParallelUnavailable(ExecutionError):
+    """A worker could not speculate on a segment of a block (its store does not hold the
+    block's base state, or the run failed): the segment runs serially, with the same
+    result. Never in a receipt."""
+
+    code = 5090
+    name = "parallel_unavailable"

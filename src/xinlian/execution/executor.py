@@ -21,14 +21,15 @@ transactions (deliveries due at the height, then scheduled runs), through the sa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
 from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
+from xinlian.execution.parallel import BaseState, BlockPlan, ExecutionPool
 from xinlian.execution.payloads import (
     Call,
     Deploy,
@@ -38,6 +39,7 @@ from xinlian.execution.payloads import (
     Transfer,
     Upgrade,
 )
+from xinlian.execution.speculation import Speculation, adopt, speculate_segment
 from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
 from xinlian.execution.vm.engine import MAX_BLOCK_FUEL
@@ -72,16 +74,24 @@ class BlockResult:
 
 class Executor:
     def __init__(self, params: ChainParams, suite: Suite,
-                 runner: ContractRunner | None = None) -> None:
+                 runner: ContractRunner | None = None, pool: ExecutionPool | None = None
+                 ) -> None:
+        """`pool`: worker processes that run contract calls in parallel (None: serial)."""
         self.params = params
         self.system = SystemContract(suite)
         self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
+        self.pool = pool
 
     def execute_block(self, txs: Sequence[Transaction], block: BlockContext,
-                      read: Reader) -> BlockResult:
+                      read: Reader, base: BaseState | None = None) -> BlockResult:
+        """`base`: the committed state that `read` reads, for the pool's workers to read
+        (None: the block runs serially)."""
         state = Overlay(read)
         result = BlockResult([], [], {}, [])
-        for tx in txs:
+        plan = None if self.pool is None else self.pool.plan(
+            txs, base, block.height, block.timestamp_ms, state.encoded_writes(),
+            len(result.receipts))
+        for position, tx in enumerate(txs):
             op = contract_op(tx)
             fees = tx_fees(self.params, tx, op)
             error = executable_error(
@@ -96,13 +106,31 @@ class Executor:
             result.included.append(tx)
             if isinstance(op, ContractOp):
                 ctx = TxContext(tx.hash, len(result.receipts), tx.sender_address)
-                receipt = self._contract(state, tx, op, fees, block, ctx)
+                receipt = self._contract(state, tx, op, fees, block, ctx, plan, position)
                 result.fuel_used += receipt.fuel_used
             else:
                 receipt = self._execute(state, tx, op)
             result.receipts.append(receipt)
+        if plan is not None:
+            plan.finish()
         result.writes = state.encoded_writes()
         return result
+
+    def speculate(self, block: BlockContext, read: Reader, pre_writes: dict[bytes, bytes | None],
+                  items: Iterable[tuple[int, int, Transaction]]) -> Iterator[Speculation]:
+        """In a worker process (execution/parallel.py): run the calls among `items` as
+        `_contract` would, on the base state `read` plus `pre_writes` plus the writes of
+        the earlier calls, recording what each read."""
+        def run(scope: Overlay, tx: Transaction, index: int) -> tuple[Outcome | None, bool]:
+            op = contract_op(tx)
+            if not isinstance(op, Call):
+                return None, False  # not taken: the node decides what it is
+            out = self._run_contract(scope, tx, op, block,
+                                     TxContext(tx.hash, index, tx.sender_address))
+            # the engine's own record stays here (half the bytes to ship): `_contract` uses
+            # only the receipt's fields of a run that is over
+            return replace(out, result=None), out.error is None
+        return speculate_segment(run, read, pre_writes, items)
 
     def _charge(self, state: Overlay, tx: Transaction, fee: int) -> None:
         account = state.account(tx.sender_address)
@@ -122,9 +150,36 @@ class Executor:
         return Receipt(tx.hash, 0, "", events, cost, cost)
 
     def _contract(self, state: Overlay, tx: Transaction, op: ContractOp, fees: Fees,
-                  block: BlockContext, ctx: TxContext) -> Receipt:
+                  block: BlockContext, ctx: TxContext, plan: BlockPlan | None,
+                  position: int) -> Receipt:
+        """`plan`: the block's worker runs; a worker's run of this call (the transaction
+        at `position`) whose reads still hold is the serial run's twin: it is taken
+        instead of running the call."""
         self._charge(state, tx, fees.base)  # the fuel's fee follows the run
-        scope = state.child()
+        sender = tx.sender_address
+        spec = None if plan is None else plan.take_current(position, state, ctx.index)
+        if spec is not None:
+            out: Outcome = spec.outcome
+            adopt(spec, state)
+        else:
+            scope = state.child()
+            out = self._run_contract(scope, tx, op, block, ctx)
+            if out.error is None:
+                state.merge(scope)
+        account = state.account(sender)
+        fuel_cost = fuel_fee(self.params, out.fuel_used)
+        state.set_account(sender, Account(account.balance - fuel_cost, account.nonce))
+        fee = fees.base + fuel_cost
+        err = out.error
+        return Receipt(tx.hash, 0 if err is None else err.code, "" if err is None else err.name,
+                       out.events, fee, fee, out.output,
+                       "" if err is None else err.message.split("\n")[0], out.trace,
+                       out.fuel_used, out.memory_used)
+
+    def _run_contract(self, scope: Overlay, tx: Transaction, op: ContractOp,
+                      block: BlockContext, ctx: TxContext) -> Outcome:
+        """Run a contract operation on `scope` (the caller keeps its writes only if it
+        succeeded)."""
         sender, nonce = tx.sender_address, tx.body.nonce
         run = self.contracts
         out: Outcome
@@ -141,17 +196,7 @@ class Executor:
         if out.error is None and out.result is not None and out.result.async_calls:
             # not delivered by the chain yet: refused rather than lost (see the module doc)
             out.error = InvalidOperation("async calls are not executed on the chain yet")
-        if out.error is None:
-            state.merge(scope)
-        account = state.account(sender)
-        fuel_cost = fuel_fee(self.params, out.fuel_used)
-        state.set_account(sender, Account(account.balance - fuel_cost, account.nonce))
-        fee = fees.base + fuel_cost
-        err = out.error
-        return Receipt(tx.hash, 0 if err is None else err.code, "" if err is None else err.name,
-                       out.events, fee, fee, out.output,
-                       "" if err is None else err.message.split("\n")[0], out.trace,
-                       out.fuel_used, out.memory_used)
+        return out
 
     def _run(self, state: Overlay, tx: Transaction) -> list[Event]:
         try:

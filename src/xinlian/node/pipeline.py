@@ -26,7 +26,8 @@ from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
-from xinlian.execution.executor import Executor, max_spend, tx_fees
+from xinlian.execution.executor import BlockResult, Executor, max_spend, tx_fees
+from xinlian.execution.parallel import BaseState, ExecutionPool, WorkerSpec
 from xinlian.execution.system import is_permitted
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.errors import LedgerError
@@ -69,10 +70,12 @@ class LedgerPipeline:
     """One chain's admission, execution and commit (see the module docstring)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *, clock: Clock,
-                 durable: bool = True, pool_limits: PoolLimits | None = None) -> None:
+                 durable: bool = True, pool_limits: PoolLimits | None = None,
+                 workers: int = 0) -> None:
         """`clock`: the pool's monotonic milliseconds (how long transactions have waited),
         given by the driver; `durable=False`: commits survive the process, not the machine
-        (simulation)."""
+        (simulation); `workers`: processes that run contract calls in parallel
+        (execution/parallel.py; 0: serial)."""
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.key = key
@@ -86,10 +89,15 @@ class LedgerPipeline:
                                fees=lambda tx: tx_fees(genesis.params, tx),
                                clock=clock, limits=pool_limits)
         self.mempool.height = self.chain.height
-        self.executor = Executor(genesis.params, self.suite)
+        self.pool = None if workers == 0 else ExecutionPool(
+            WorkerSpec(str(self.chain.store.path), genesis.chain_id, genesis.suite,
+                       genesis.params), workers)
+        self.executor = Executor(genesis.params, self.suite, pool=self.pool)
         self._listeners: list[BlockListener] = []
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         self.chain.close()
 
     # -- admission ---------------------------------------------------------------------
@@ -129,14 +137,24 @@ class LedgerPipeline:
         head = self.chain.head
         assert head is not None
         height = head.header.height + 1
-        block = BlockContext(height, timestamp_ms, BlockHashes(self.chain.header_hash))
-        result = self.executor.execute_block(txs, block, self.chain.read)
+        result = self.execute(txs, timestamp_ms)
         if not result.included:
             return Built(batch, None, [], result.excluded)
         prepared = self.chain.prepare_block(
             batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
             self.key, result.included, result.receipts, result.writes, proposer)
         return Built(batch, prepared, result.receipts, result.excluded)
+
+    def execute(self, txs: Sequence[Transaction], timestamp_ms: int,
+                executor: Executor | None = None) -> BlockResult:
+        """Execute `txs` as the next block on the head state, writing nothing (`build`
+        writes); `executor`: another than the pipeline's own."""
+        head = self.chain.head
+        assert head is not None
+        block = BlockContext(head.header.height + 1, timestamp_ms,
+                             BlockHashes(self.chain.header_hash))
+        return (executor or self.executor).execute_block(
+            txs, block, self.chain.read, BaseState(head.header.height, head.header.state_root))
 
     def commit(self, built: Built) -> None:
         """The one atomic write of a built block (and whatever else its batch holds)."""

@@ -73,10 +73,10 @@ class Node:
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
                  vote_secret: bytes | None = None, *, listen: tuple[str, int] | None = None,
-                 shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None
-                 ) -> None:
+                 shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None,
+                 exec_workers: int = 0) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
-                                     pool_limits=pool_limits)
+                                     pool_limits=pool_limits, workers=exec_workers)
         self.genesis = genesis
         self.suite = self.ledger.suite
         self.key = key

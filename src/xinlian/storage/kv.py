@@ -198,9 +198,11 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, map_size: int = DEFAULT_MAP_SIZE,
                  sub_dbs: Iterable[str] = (), max_map_size: int = DEFAULT_MAX_MAP_SIZE,
-                 resize_wait: float = 30.0, durable: bool = True) -> None:
+                 resize_wait: float = 30.0, durable: bool = True, readonly: bool = False) -> None:
         """`durable=False`: commits are not flushed to disk; they survive the process
-        crashing, not the machine (LMDB keeps them atomic and consistent either way)."""
+        crashing, not the machine (LMDB keeps them atomic and consistent either way).
+        `readonly`: a reader of a store that another process writes (LMDB lets several
+        processes share one environment); its sub-databases must exist, commits fail."""
         names = tuple(dict.fromkeys(sub_dbs))
         if not names:
             raise StorageError("a store needs at least one sub-database")
@@ -212,15 +214,17 @@ class Store:
         self._readers = 0
         self._resizing = False
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            if not readonly:
+                self.path.mkdir(parents=True, exist_ok=True)
             # writemap: commits write pages in place through the map instead of copying
             # them from malloc'd buffers (measured ~40% faster for large prunes); with
             # sync=True the commit is still flushed before it returns. Without sync,
             # writemap could corrupt the file in a system crash, so it goes too.
             self._env = lmdb.open(str(self.path), map_size=map_size, max_dbs=len(names),
                                   subdir=True, sync=durable, metasync=durable, lock=True,
-                                  writemap=durable)
-            self._dbs = {name: self._env.open_db(name.encode()) for name in names}
+                                  writemap=durable and not readonly, readonly=readonly)
+            self._dbs = {name: self._env.open_db(name.encode(), create=not readonly)
+                         for name in names}
         except lmdb.Error as exc:
             raise engine_error(exc, f"cannot open store at {self.path}") from exc
         self._closed = False
