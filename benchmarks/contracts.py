@@ -7,11 +7,18 @@ Cases (each prints JSON lines; `--only NAME...` runs some of them):
 - `token_transfer`: examples/qi/token.qi deployed, minted to `--accounts` accounts, then
   one block of `--transfers` transfers between distinct accounts, executed serially
   (through `Engine.call` with a commit per transfer, and through `LocalChain.call`).
-More paths (the node's executor, parallel execution) add a function to `CASES`.
+- `parallel`: the node's executor on a real chain store (testing/contract_blocks.py), one
+  block of `--transfers` token transfers executed serially and with `--workers` worker
+  processes (execution/parallel.py), at low contention (each transfer between two
+  accounts of its own) and high contention (all among 8 accounts).
+More paths add a function to `CASES`.
 
 Figures are CPU time of this thread (`time.thread_time`), the best of `--rounds` rounds,
 so that other jobs on a shared machine do not count; wall-clock figures are printed
-beside them (`wall_*`).
+beside them (`wall_*`). Parallel execution is about wall-clock time, so `parallel` reports
+both: the wall-clock speed-up, and the speed-up of the critical path in CPU time (the
+serial block's CPU time over the larger of the node process's and the busiest worker's),
+which is what the wall clock shows when the cores are free.
 
 Run: `python -m benchmarks.contracts` (or `make bench-contracts`).
 """
@@ -19,15 +26,19 @@ Run: `python -m benchmarks.contracts` (or `make bench-contracts`).
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.report import emit
+from xinlian.execution.parallel import compute_shares
 from xinlian.execution.vm.engine import MAX_BLOCK_FUEL, CallResult
 from xinlian.execution.vm.local import LocalChain
 from xinlian.lang.compiler import compile_source
+from xinlian.testing.contract_blocks import CallChain, Op
 
 TOKEN = Path(__file__).resolve().parents[1] / "examples" / "qi" / "token.qi"
 EMPTY_SRC = "contract Empty { pub fn nothing() {} }"
@@ -126,9 +137,70 @@ def token_transfer(opts: argparse.Namespace) -> None:
              wall_tx_per_s=round(n / wall), **extra)
 
 
+HOT_ACCOUNTS = 8
+
+
+def transfers(calls: int, contention: str) -> list[Op]:
+    if contention == "low":  # account i pays a fresh address: no two calls share a key
+        return [Op(i, "transfer", (calls + i, 1)) for i in range(calls)]
+    return [Op(i % HOT_ACCOUNTS, "transfer", ((i + 1) % HOT_ACCOUNTS, 1 + i % HOT_ACCOUNTS))
+            for i in range(calls)]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parallel(opts: argparse.Namespace) -> None:
+    n = opts.transfers
+    with tempfile.TemporaryDirectory() as tmp:
+        chain = CallChain.create(Path(tmp) / "chain", n, workers=opts.workers)
+        pool = chain.pipeline.pool
+        assert pool is not None
+        pool.max_backoff = 0  # every block tries the workers: the cost of contention shows
+        try:
+            for contention in ("low", "high"):
+                txs = chain.transactions(transfers(n, contention))
+                assert not chain.execute(txs, serial=True).excluded  # warm, and it fits
+                chain.execute(txs)  # warm: the workers started, their modules compiled
+                serial_cpu = serial_wall = par_wall = par_cpu = float("inf")
+                taken = 0.0
+                for _ in range(opts.rounds):
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    chain.execute(txs, serial=True)
+                    serial_cpu = min(serial_cpu, time.process_time() - c0)
+                    serial_wall = min(serial_wall, time.perf_counter() - w0)
+                    workers = {p: process_cpu(p) for p in pool.processes()}
+                    before = (pool.stats.speculated, pool.stats.adopted)
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    chain.execute(txs)
+                    node_cpu = time.process_time() - c0
+                    par_wall = min(par_wall, time.perf_counter() - w0)
+                    busiest = max(process_cpu(p) - c for p, c in workers.items())
+                    par_cpu = min(par_cpu, max(node_cpu, busiest))
+                    speculated = pool.stats.speculated - before[0]
+                    taken = (pool.stats.adopted - before[1]) / max(speculated, 1)
+                extra = {"transfers": n, "workers": opts.workers, "rounds": opts.rounds,
+                         "worker_runs_taken": round(taken, 3),
+                         "node_share": round(compute_shares(n, opts.workers, pool.costs)[0]
+                                             / n, 3), "load_1min": os.getloadavg()[0]}
+                emit("contracts", f"token_transfers_per_s_serial_executor_{contention}"
+                     "_contention", n / serial_wall, "tx/s", **extra)
+                emit("contracts", f"token_transfers_per_s_parallel_{contention}_contention",
+                     n / par_wall, "tx/s", **extra)
+                emit("contracts", f"parallel_speedup_{contention}_contention",
+                     serial_wall / par_wall, "x", **extra,
+                     cpu_critical_path_speedup=round(serial_cpu / par_cpu, 3))
+        finally:
+            chain.close()
+
+
 CASES: dict[str, Callable[[argparse.Namespace], None]] = {
     "empty_call": empty_call,
     "token_transfer": token_transfer,
+    "parallel": parallel,
 }
 
 
@@ -139,6 +211,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=5_000, help="calls per empty-call round")
     ap.add_argument("--transfers", type=int, default=10_000, help="transfers in the block")
     ap.add_argument("--accounts", type=int, default=10_000, help="accounts minted to")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (parallel)")
     opts = ap.parse_args()
     for name in opts.only or list(CASES):
         CASES[name](opts)

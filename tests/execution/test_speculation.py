@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from xinlian.execution.parallel import Costs, compute_shares
 from xinlian.execution.speculation import Speculation, adopt, is_current, speculate_segment
 from xinlian.execution.state import Overlay
@@ -88,3 +90,11 @@ def test_shares_cover_every_call_and_leave_the_node_less_than_a_worker() -> None
     # checking costs a run: the node runs none; a slower worker gets fewer
     assert compute_shares(100, 1, Costs(1.0, 1.0, 1.0)) == [0, 100]
     assert compute_shares(100, 1, Costs(1.0, 3.0, 0.0)) == [75, 25]
+
+
+def test_measured_costs_replace_the_guess_then_blend() -> None:
+    costs = Costs()
+    costs.update(0.002, 0.004, 0.001)
+    assert (costs.own, costs.worker, costs.check) == pytest.approx((0.002, 0.004, 0.001))
+    costs.update(0.004, 0.004, 0.003)
+    assert (costs.own, costs.worker, costs.check) == pytest.approx((0.003, 0.004, 0.002))

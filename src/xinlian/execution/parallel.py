@@ -257,12 +257,16 @@ class Costs:
     own: float = 1.0
     worker: float = 1.0
     check: float = 0.05
+    measured: bool = False
 
     def update(self, own: float, worker: float, check: float) -> None:
-        """Blend in one block's measurements (recent blocks count most)."""
-        self.own += (own - self.own) / 2
-        self.worker += (worker - self.worker) / 2
-        self.check += (check - self.check) / 2
+        """Blend in one block's measurements (recent blocks count most; the first
+        replaces the guess)."""
+        weight = 0.5 if self.measured else 1.0
+        self.own += (own - self.own) * weight
+        self.worker += (worker - self.worker) * weight
+        self.check += (check - self.check) * weight
+        self.measured = True
 
 
 def compute_shares(calls: int, workers: int, costs: Costs) -> list[int]:
