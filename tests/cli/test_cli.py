@@ -109,6 +109,20 @@ def test_rpc_table_in_node_toml_sets_the_servers_limits(
     assert "error[6020 bad_rpc_limits]" in capsys.readouterr().err
 
 
+def start_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str) -> str:
+    """Initialise a data directory, append `table` to its node.toml and start it: the
+    start must fail with exit status 2; its standard error is returned."""
+    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
+    config = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
+    data = tmp_path / "data"
+    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
+    with (data / "node.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f"\n{table}\n")
+    capsys.readouterr()
+    assert main(["node", "start", "--data", str(data)]) == 2
+    return capsys.readouterr().err
+
+
 def test_execution_table_in_node_toml_sets_the_workers(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xinlian.cli.node_cmd import execution_workers
@@ -125,15 +139,7 @@ def test_execution_table_in_node_toml_sets_the_workers(
         with pytest.raises(NodeConfigError):
             execution_workers(bad)
     # `node start` refuses a bad [execution] table before it opens the chain
-    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
-    config = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
-    data = tmp_path / "data"
-    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
-    with (data / "node.toml").open("a", encoding="utf-8") as toml:
-        toml.write("\n[execution]\nworkers = -1\n")
-    capsys.readouterr()
-    assert main(["node", "start", "--data", str(data)]) == 2
-    assert "error[6502 bad_config]" in capsys.readouterr().err
+    assert "error[6502 bad_config]" in start_refused(tmp_path, capsys, "[execution]\nworkers = -1")
 
 
 def test_pool_table_in_node_toml_sets_the_pools_limits(
@@ -151,12 +157,5 @@ def test_pool_table_in_node_toml_sets_the_pools_limits(
         with pytest.raises(NodeConfigError):
             pool_limits(bad)
     # `node start` refuses a bad [pool] table before it opens the chain
-    main(["keygen", "--suite", "intl", "--out", str(tmp_path / "a.json")])
-    config = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
-    data = tmp_path / "data"
-    assert main(["init", "--config", str(config), "--data", str(data)]) == 0
-    with (data / "node.toml").open("a", encoding="utf-8") as toml:
-        toml.write("\n[pool]\nper_sender = -1\n")
-    capsys.readouterr()
-    assert main(["node", "start", "--data", str(data)]) == 2
-    assert "per_sender must be a positive integer" in capsys.readouterr().err
+    assert "per_sender must be a positive integer" in start_refused(
+        tmp_path, capsys, "[pool]\nper_sender = -1")

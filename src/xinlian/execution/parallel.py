@@ -1,25 +1,28 @@
 """Parallel execution of a block's contract calls on worker processes, exact by design.
 
 Theory of operation. A token transfer spends most of its time in Python host functions
-that hold the GIL, so threads would not run calls side by side: the node keeps a pool of
-worker processes instead, started once (lazily, on the first block with enough calls),
-each with its own Engine and module cache. A worker reads the block's base state itself:
-the chain store is an LMDB environment that several processes may read, and the state tree
-keeps versions, so the worker opens the store read-only and reads the head version. It
-checks that version's root against the head header's state root before trusting it.
+that hold the GIL, so threads would not run calls side by side: the node keeps worker
+processes instead, started once (lazily, on the first block with enough calls), each with
+its own Engine and module cache. A worker reads the block's base state itself: the chain
+store is an LMDB environment that several processes may read, and the state tree keeps
+versions, so the worker opens the store read-only and reads the head version, after
+checking that version's root against the head header's state root.
 
-For a block the executor (execution/executor.py) cuts its transactions into contiguous
+For a block the executor (execution/executor.py) cuts its contract calls into contiguous
 segments: the first is executed by the node's own process, serially, as always; each of
-the others goes to one worker as one message (the block's engine-started writes, the
-block context and the segment's raw transactions). The worker runs the segment's contract
-calls in order on its guess of the state (execution/speculation.py) and answers with what
-each call read, wrote and produced. Meanwhile the node executes its own segment; then it
-walks the later segments in block order, charging fees and nonces and applying the per
-block fuel cap itself, and takes each speculative run whose reads still hold, running the
-others again. So the result is the serial result, whatever the workers answered, when, or
-whether: a worker that fails or dies costs only time (its segment runs serially, and a
-pool with a dead worker is replaced before the next block; the pattern of
-crypto/batch.py).
+the others goes to one worker as one message (the block's height and time, the writes
+made before its transactions, the segment's raw transactions). The worker runs the
+segment's calls in order on its guess of the state (execution/speculation.py) and streams
+back what each call read, wrote and produced, CHUNK calls per message. Meanwhile the node
+executes its own segment; then it walks the rest of the block in order, charging fees and
+nonces and applying the per-block fuel cap itself, and takes each worker run whose reads
+still hold, running the others again. The shares are sized from measured costs so that
+the node and the workers end together (`Costs`, `compute_shares`).
+
+So the result is the serial result, whatever the workers answered, when, or whether: a
+worker that fails or dies costs only time (the rest of its segment runs serially, and a
+dead worker is replaced before the next block), and so does contention (after a block in
+which most worker runs had to run again, the next blocks run serially for a while).
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ from xinlian.storage.kv import Store
 if TYPE_CHECKING:
     from xinlian.execution.executor import Executor
 
-# A block with fewer contract calls than this runs serially: shipping them costs more than
-# running them (see docs/benchmarks.md, "Parallel execution").
+# A block with fewer contract calls than this runs serially: starting the workers' runs
+# and checking them is not worth it for a handful.
 MIN_PARALLEL_CALLS = 64
 MAX_BACKOFF = 32  # blocks run serially at most after a block of conflicts
 CHUNK = 128  # speculations per answer message: the node can use them while the rest run
@@ -119,8 +122,6 @@ class ExecutionPool:
     pipeline; `close` stops the processes."""
 
     def __init__(self, spec: WorkerSpec, workers: int) -> None:
-        if workers < 0:
-            raise ValueError("workers must not be negative")
         self.spec = spec
         self.workers = workers
         self.stats = PoolStats()
