@@ -185,7 +185,12 @@ def parallel(opts: argparse.Namespace) -> None:
                 extra = {"transfers": n, "workers": opts.workers, "rounds": opts.rounds,
                          "worker_runs_taken": round(taken, 3),
                          "node_share": round(compute_shares(n, opts.workers, pool.costs)[0]
-                                             / n, 3), "load_1min": os.getloadavg()[0]}
+                                             / n, 3),
+                         # per call: run by the node, by a worker, the node's check of a
+                         # worker's run (wall clock, as the pool measured them)
+                         "costs_us": [round(c * 1e6, 1) for c in (
+                             pool.costs.own, pool.costs.worker, pool.costs.check)],
+                         "load_1min": round(os.getloadavg()[0], 2)}
                 emit("contracts", f"token_transfers_per_s_serial_executor_{contention}"
                      "_contention", n / serial_wall, "tx/s", **extra)
                 emit("contracts", f"token_transfers_per_s_parallel_{contention}_contention",

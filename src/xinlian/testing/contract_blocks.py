@@ -107,7 +107,7 @@ class CallChain:
         genesis = genesis_from_dict({
             "chain_id": CHAIN_ID, "suite": SUITE.name,
             "organisations": [{"name": "org", "admins": [keys[0].public_key.data.hex()]}],
-            "accounts": [{"key": k.public_key.data.hex(), "balance": 10**15} for k in keys],
+            "accounts": [{"key": k.public_key.data.hex(), "balance": 10**14} for k in keys],
             "params": {"permissioned": False},
         })
         pipeline = LedgerPipeline(data_dir, genesis, keys[0], clock=lambda: 0, durable=False,
