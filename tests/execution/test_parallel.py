@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from xinlian import codec
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
-from xinlian.execution.executor import BlockResult
-from xinlian.execution.parallel import BaseState, ExecutionPool
+from xinlian.execution.executor import BlockResult, Executor
+from xinlian.execution.parallel import BaseState, ExecutionPool, WorkerSpec
 from xinlian.ledger.transaction import Transaction
 from xinlian.storage.kv import WriteBatch
 from xinlian.testing.contract_blocks import TOKENS, CallChain, Op
@@ -206,3 +206,21 @@ def test_after_a_block_of_conflicts_the_next_blocks_run_serially_for_a_while(
         assert pool.stats.blocks == blocks + 4
     finally:
         pool.max_backoff = 0
+
+
+def test_invalid_store_keeps_every_block_serial_with_the_cause_noted(
+        chain: CallChain, tmp_path: Path) -> None:
+    genesis = chain.pipeline.genesis
+    pool = ExecutionPool(WorkerSpec(str(tmp_path / "no_store"), genesis.chain_id,
+                                    genesis.suite, genesis.params), 1)
+    pool.min_calls = 2
+    executor = Executor(genesis.params, chain.pipeline.suite, pool=pool)
+    try:
+        txs = chain.transactions([Op(i, "transfer", (ACCOUNTS + i, 1)) for i in range(8)])
+        serial = chain.execute(txs, serial=True)
+        parallel = chain.pipeline.execute(txs, chain.timestamp_ms + 1000, executor)
+        assert fingerprint(chain, parallel) == fingerprint(chain, serial)
+        assert pool.stats.adopted == 0 and pool.stats.fallbacks == 1
+        assert "the worker cannot start" in pool.stats.failures[-1]
+    finally:
+        pool.close()
