@@ -242,11 +242,17 @@ class _Channel:
                 return kind, payload
 
     def close(self) -> None:
-        self.conn.close()
+        """Ask the worker to stop (a closed pipe alone does not end its read while this
+        process's drain thread still reads the other end); kill it if it does not."""
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass  # gone already
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+        self.conn.close()
 
 
 @dataclass
@@ -436,7 +442,7 @@ class _Worker:
 
 def _serve(conn: Any, spec: WorkerSpec) -> None:
     """A worker process: answer each segment with its speculations, CHUNK calls per
-    message as they are run; exit when the node closes the pipe (or has died)."""
+    message as they are run; exit when the node says so, closes the pipe or dies."""
     try:
         worker: _Worker | None = _Worker(spec)
         broken = ""
@@ -444,9 +450,12 @@ def _serve(conn: Any, spec: WorkerSpec) -> None:
         worker, broken = None, f"the worker cannot start: {type(exc).__name__}: {exc}"
     while True:
         try:
-            sequence, request = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
-            return
+            return  # the node closed the pipe or died
+        if message is None:
+            return  # the node stops the pool
+        sequence, request = message
         try:
             if worker is None:
                 raise ParallelUnavailable(broken)
