@@ -28,6 +28,7 @@ which most worker runs had to run again, the next blocks run serially for a whil
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -244,10 +245,8 @@ class _Channel:
     def close(self) -> None:
         """Ask the worker to stop (a closed pipe alone does not end its read while this
         process's drain thread still reads the other end); kill it if it does not."""
-        try:
+        with contextlib.suppress(OSError):  # gone already
             self.conn.send(None)
-        except OSError:
-            pass  # gone already
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
