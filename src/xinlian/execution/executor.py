@@ -12,6 +12,12 @@ Rules, per transaction in block order:
    dropped and the receipt carries the error code. The fee and nonce stay spent either
    way; a contract run also pays for the fuel it burned (ledger/rules.py).
 
+With a pool of workers (execution/parallel.py), `call` transactions of large blocks are
+first run by worker processes on a guess of the state; step 3 then takes a worker's run
+whose every read still holds (execution/speculation.py) instead of running the call, so
+the result is the serial result. Writes made before the transactions (the engine-started
+runs below, when they come) reach the workers as `pre_writes`.
+
 Async calls and scheduled functions of contracts are not run by the chain yet: a run that
 makes an async call fails with invalid_operation (nothing is lost silently), and scheduled
 functions do not run. Their place: at the start of `execute_block`, before the
