@@ -33,10 +33,8 @@ ACCOUNTS = 24
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallChain]:
-    base = tmp_path_factory.mktemp("parallel")
-    template = CallChain.create(base / "template", ACCOUNTS)
-    chain = template.copy(base / "work", workers=1)
-    template.close()
+    chain = CallChain.create(tmp_path_factory.mktemp("parallel") / "chain", ACCOUNTS,
+                             workers=1)
     assert chain.pipeline.pool is not None
     chain.pipeline.pool.min_calls = 2  # small blocks go to the worker too
     chain.pipeline.pool.max_backoff = 0  # and blocks after conflicting ones as well
