@@ -11,6 +11,17 @@ Cases (each prints JSON lines; `--only NAME...` runs some of them):
   block of `--transfers` token transfers executed serially and with `--workers` worker
   processes (execution/parallel.py), at low contention (each transfer between two
   accounts of its own) and high contention (all among 8 accounts).
+- `executor`: the node's path, `Executor.execute_block` over a chain state (a dict of
+  committed state, as `xinlian.testing.contracts.ContractChain` keeps it): one block of
+  `--calls` signed CALL transactions of the empty method (one sender, consecutive nonces),
+  per call; and one block of `--transfers` token transfers, each signed by another
+  account, to distinct receivers. Counted: all of `execute_block` (payload decoding,
+  fees, the executability rules with the sender's account and permission reads, the fee
+  charge, the call's overlay, the run, the receipt, and encoding the block's writes at
+  the end). Not counted: decoding and verifying the transactions (done once beforehand,
+  as admission does), the state tree's commit, the receipts root. A native-transfer
+  block through the same path is printed beside them as the floor of the executor's own
+  cost.
 More paths add a function to `CASES`.
 
 Figures are CPU time of this thread (`time.thread_time`), the best of `--rounds` rounds,
@@ -34,11 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import emit
+from xinlian import codec
+from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.parallel import compute_shares
+from xinlian.execution.payloads import Call, Transfer
 from xinlian.execution.vm.engine import MAX_BLOCK_FUEL, CallResult
 from xinlian.execution.vm.local import LocalChain
 from xinlian.lang.compiler import compile_source
+from xinlian.ledger.transaction import Transaction, TxKind, decode_transaction
 from xinlian.testing.contract_blocks import CallChain, Op
+from xinlian.testing.contracts import SUITE, ContractChain, encode_args
 
 TOKEN = Path(__file__).resolve().parents[1] / "examples" / "qi" / "token.qi"
 EMPTY_SRC = "contract Empty { pub fn nothing() {} }"
@@ -202,10 +218,71 @@ def parallel(opts: argparse.Namespace) -> None:
             chain.close()
 
 
+def _block(ch: ContractChain, raws: list[bytes]) -> list[Transaction]:
+    """`raws` decoded as the next block's transactions (what admission has done)."""
+    return [decode_transaction(r, "t", SUITE.hash_bytes, ch.genesis.params.max_tx_size)
+            for r in raws]
+
+
+def _time_block(ch: ContractChain, txs: list[Transaction], rounds: int
+                ) -> tuple[float, float]:
+    """CPU and wall time of executing `txs` as the next block over the chain's state (not
+    committed, so that every round starts from the same state); all must succeed."""
+    block = BlockContext(ch.height + 1, (ch.height + 1) * 1000)
+
+    def run() -> None:
+        result = ch.executor.execute_block(txs, block, ch.state.get)
+        assert not result.excluded and all(r.status == 0 for r in result.receipts), \
+            (result.excluded[:1], next((r for r in result.receipts if r.status), None))
+
+    return timed(run, rounds)
+
+
+def executor(opts: argparse.Namespace) -> None:
+    n = opts.calls
+    ch = ContractChain()
+    empty = compile_source(EMPTY_SRC, "empty.qi")
+    addr, receipt = ch.deploy(empty)
+    assert receipt.status == 0, receipt
+    calls = _block(ch, [ch.raw(1, TxKind.CALL, Call(addr, "nothing", b"", 1_000_000))
+                        for _ in range(n)])
+    natives = _block(ch, [ch.raw(2, TxKind.TRANSFER, Transfer(ch.addr(3), 1))
+                          for _ in range(n)])
+    ch.executor.execute_block(calls[:10], BlockContext(ch.height + 1, 0), ch.state.get)
+    for path, txs in (("executor", calls), ("executor_native_transfer", natives)):
+        cpu, wall = _time_block(ch, txs, opts.rounds)
+        emit("contracts", f"warm_call_overhead_{path}", cpu / n * 1e6, "us/call",
+             wall_us=round(wall / n * 1e6, 2), calls=n, rounds=opts.rounds,
+             **({"target": 30.0} if path == "executor" else {}),
+             note="per transaction of one block through Executor.execute_block; "
+                  "CPU time of this thread")
+
+    n = opts.transfers
+    ch = ContractChain(accounts=n + 1)
+    art = compile_source(TOKEN.read_text(), "token.qi")
+    token, receipt = ch.deploy(art, "Bench", 0)
+    assert receipt.status == 0, receipt
+    senders = range(1, n + 1)
+    mints = [ch.raw(0, TxKind.CALL, Call(token, "mint", encode_args(
+        art, "mint", ch.addr(i), 10**12), TRANSFER_FUEL)) for i in senders]
+    while mints:  # as many blocks as the block's fuel cap needs
+        result = ch.block(mints)
+        assert all(r.status == 0 for r in result.receipts)
+        mints = mints[len(result.included):]
+    txs = _block(ch, [ch.raw(i, TxKind.CALL, Call(token, "transfer", encode_args(
+        art, "transfer", account(i), 1), TRANSFER_FUEL)) for i in senders])
+    cpu, wall = _time_block(ch, txs, opts.rounds)
+    emit("contracts", "token_transfers_per_s_serial_executor", n / cpu, "tx/s",
+         wall_tx_per_s=round(n / wall), transfers=n, rounds=opts.rounds, target=10_000,
+         note="one block through Executor.execute_block, distinct senders and receivers; "
+              "CPU time of this thread")
+
+
 CASES: dict[str, Callable[[argparse.Namespace], None]] = {
     "empty_call": empty_call,
     "token_transfer": token_transfer,
     "parallel": parallel,
+    "executor": executor,
 }
 
 

@@ -48,15 +48,19 @@ def encode_args(art: Artifact, method: str, *args: Any) -> bytes:
 
 @dataclass
 class ContractChain:
-    """Three organisations (admins are keys 0-2), five accounts of 10^12 units."""
+    """Three organisations (admins are keys 0-2), `accounts` (at least five) accounts of
+    10^12 units."""
 
     state: dict[bytes, bytes] = field(default_factory=dict)
     height: int = 0
     nonces: dict[int, int] = field(default_factory=dict)
     params: dict[str, int] = field(default_factory=dict)
+    accounts: int = 5
 
     def __post_init__(self) -> None:
-        self.keys = [SUITE.generate_signing_key(bytes([i + 1]) * 32) for i in range(5)]
+        self.keys = [SUITE.generate_signing_key(bytes([i + 1]) * 32 if i < 5
+                                                else SUITE.hash_bytes(i.to_bytes(8, "big")))
+                     for i in range(max(5, self.accounts))]
         doc = {
             "chain_id": "t", "suite": "intl",
             "organisations": [{"name": f"org{i}", "admins": [self.keys[i].public_key.data.hex()]}
