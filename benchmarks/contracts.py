@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import emit
-from xinlian import codec
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.parallel import compute_shares
 from xinlian.execution.payloads import Call, Transfer

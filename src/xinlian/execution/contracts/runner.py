@@ -82,11 +82,14 @@ class ChainWorld(host.World):
     chain: ChainState | None = None
 
     def code_of(self, contract: bytes) -> Artifact:
-        art = super().code_of(contract)
-        info = None if self.chain is None else self.chain.info(contract)
-        if info is not None and info.frozen:
+        if self.chain is None:
+            return super().code_of(contract)
+        found = self.chain.artifact(contract)  # one read of the record for both checks
+        if found is None:
+            raise ArgumentError(f"no contract at {contract.hex()}")
+        if found[0].frozen:
             raise FrozenError(f"contract {contract.hex()} is frozen by governance")
-        return art
+        return found[1]
 
 
 class ContractRunner:
@@ -100,8 +103,8 @@ class ContractRunner:
               listing: Callable[[], list[bytes]] | None = None
               ) -> tuple[ChainWorld, ChainState, CodeView]:
         """A fresh world over `overlay` for one top-level run (`listing`: see CodeView)."""
-        state = ChainState(overlay)
-        code = CodeView(state, self.artifacts, self.hash, block.height, listing)
+        state = ChainState(overlay, self.artifacts)
+        code = CodeView(state, self.hash, block.height, listing)
         world = ChainWorld(state, code, AdminView(state), block.height,
                            block.timestamp_ms // 1000, suite=self.suite, tx=tx,
                            block_hashes=block.hashes, chain=state)
@@ -140,11 +143,9 @@ class ContractRunner:
         world, _, _ = self.world(overlay, block, tx)
         res = self.engine.call_raw(world, op.contract, op.method, op.args, sender,
                                    op.fuel_limit if fuel is None else fuel)
-        out = self._outcome(world, res)
-        if res.error is None:
-            ret = self.engine.load(world.code_of(op.contract)).ret_types[op.method]
-            out.output = b"" if ret.name() == "unit" else abi.encode(ret, res.value)
-        return out
+        # the engine's output is the return value as the code encoded it, which decoded
+        # strictly (abi.decode): the ABI encoding of the value, with no re-encoding
+        return self._outcome(world, res, res.output)
 
     def upgrade(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
                 sender: bytes, op: Upgrade) -> Outcome:
@@ -197,7 +198,7 @@ class ContractRunner:
 
     def fund(self, overlay: Overlay, sender: bytes, op: Fund) -> Outcome:
         """Move `op.amount` of the sender's balance into the contract's prepaid balance."""
-        state = ChainState(overlay)
+        state = ChainState(overlay, self.artifacts)
         info = state.info(op.contract)
         account = overlay.account(sender)
         if op.amount < 0:
@@ -219,10 +220,8 @@ class ContractRunner:
         caller throws away; the outcome carries the decoded value too."""
         out = self.call(overlay, block, host.TxContext(origin=caller), caller,
                         Call(contract, method, args, fuel))
-        if out.ok and out.output:
-            world, _, _ = self.world(overlay, block, host.TxContext())
-            ret = self.engine.load(world.code_of(contract)).ret_types[method]
-            out.value = abi.decode(ret, out.output)
+        if out.ok and out.result is not None:
+            out.value = out.result.value
         return out
 
     # --- helpers --------------------------------------------------------------------------
@@ -240,17 +239,8 @@ class ContractRunner:
         if err is not None:
             return Outcome(error=err, trace=list(err.trace), fuel_used=res.fuel_used,
                            memory_used=res.memory_used, result=res)
-        return Outcome(self._events(world, res.events), output, fuel_used=res.fuel_used,
-                       memory_used=res.memory_used, result=res)
-
-    def _events(self, world: ChainWorld, events: list[host.Event]) -> list[Event]:
-        """Contract events as ledger events: the source is the contract's address in hex,
-        the data the ABI encoding of the event's arguments."""
-        out = []
-        for e in events:
-            spec = next(s for s in world.code[e.contract].abi.get("events", [])
-                        if s["name"] == e.name)
-            data = b"".join(abi.encode(abi.type_from_json(p["type"]), e.args[p["name"]])
-                            for p in spec["params"])
-            out.append(Event(e.contract.hex(), e.name, data))
-        return out
+        # contract events as ledger events: the source is the contract's address in hex,
+        # the data the ABI encoding of the event's arguments (as emitted: they decoded
+        # strictly, so it is their encoding)
+        return Outcome([Event(e.contract.hex(), e.name, e.data) for e in res.events], output,
+                       fuel_used=res.fuel_used, memory_used=res.memory_used, result=res)

@@ -4,7 +4,8 @@
 one journal, so `snapshot`/`revert` nest (a failed callee, a caught error, a failed
 `migrate` roll back to a savepoint) and cover storage, contract records and code alike.
 `code` and `admins` are views over `ct/` and `code/`: reading a contract's code decodes its
-record once per code hash (`ArtifactCache`, shared across blocks: records are immutable).
+record once per code hash and a contract record once per encoding (`ArtifactCache`, shared
+across blocks: a record's bytes decode to the same value whatever block holds them).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import msgspec
 
 from xinlian import codec
 from xinlian.execution.contracts.records import (
+    CONTRACT_PREFIX,
     CodeRecord,
     ContractInfo,
     code_key,
@@ -37,10 +39,25 @@ _ABSENT = object()
 
 class ArtifactCache:
     """Artifacts by code hash, decoded from their `code/` records once; least recently used
-    out first, bounded like the engine's compiled modules (a count and their Wasm's size)."""
+    out first, bounded like the engine's compiled modules (a count and their Wasm's size).
+    Also decoded `ct/` records by their encoding (a call reads its contract's record
+    several times: to find its code, to check it is not frozen, for nested calls); they
+    are shared, so they are replaced (`msgspec.structs.replace`), never changed in place."""
 
-    def __init__(self, limit: int = MAX_CACHED_MODULES, max_wasm: int = MAX_CACHED_WASM) -> None:
+    def __init__(self, limit: int = MAX_CACHED_MODULES, max_wasm: int = MAX_CACHED_WASM,
+                 info_limit: int = 4096) -> None:
         self._items: Lru[bytes, Artifact] = Lru(limit, max_wasm, lambda a: len(a.wasm))
+        self._info_limit = info_limit
+        self._infos: dict[bytes, ContractInfo] = {}
+
+    def info(self, raw: bytes) -> ContractInfo:
+        """The `ContractInfo` encoded as `raw`."""
+        hit = self._infos.get(raw)
+        if hit is None:
+            if len(self._infos) >= self._info_limit:
+                self._infos.clear()
+            hit = self._infos[raw] = _decode_info(raw)
+        return hit
 
     def put(self, code_hash: bytes, art: Artifact) -> None:
         """Remember an artifact that has more than its record (a local build's debug map,
@@ -66,8 +83,9 @@ class ArtifactCache:
 class ChainState:
     """Journaled contract storage and records over an overlay (see the module docstring)."""
 
-    def __init__(self, overlay: Overlay) -> None:
+    def __init__(self, overlay: Overlay, cache: ArtifactCache | None = None) -> None:
         self.overlay = overlay
+        self.cache = cache or ArtifactCache()  # the runner's, shared across its runs
         self._journal: list[tuple[bytes, object]] = []
 
     def read(self, key: bytes) -> bytes | None:
@@ -99,8 +117,17 @@ class ChainState:
         self._journal.clear()
 
     def info(self, address: bytes) -> ContractInfo | None:
-        raw = self.read(contract_key(address))
-        return None if raw is None else _decode_info(raw)
+        raw = self.overlay.get(CONTRACT_PREFIX + address)
+        return None if raw is None else self.cache.info(raw)
+
+    def artifact(self, address: bytes) -> tuple[ContractInfo, Artifact] | None:
+        """The record and the code of the contract at `address` (None: there is none)."""
+        raw = self.overlay.get(CONTRACT_PREFIX + address)
+        if raw is None:
+            return None
+        info = self.cache.info(raw)
+        art = self.cache.get(info.code_hash, self.overlay.get)
+        return None if art is None else (info, art)
 
     def set_info(self, address: bytes, info: ContractInfo | None) -> None:
         self.write(contract_key(address), None if info is None else codec.encode(info))
@@ -112,21 +139,20 @@ class CodeView(MutableMapping[bytes, Artifact]):
     `listing`: the deployed addresses, where the state can list them (`LocalChain`'s dict;
     the chain's hashed tree cannot)."""
 
-    def __init__(self, state: ChainState, cache: ArtifactCache,
-                 hash_bytes: Callable[[bytes], bytes], created_height: int,
-                 listing: Callable[[], list[bytes]] | None = None) -> None:
+    def __init__(self, state: ChainState, hash_bytes: Callable[[bytes], bytes],
+                 created_height: int, listing: Callable[[], list[bytes]] | None = None
+                 ) -> None:
         self._state = state
-        self._cache = cache
+        self._cache = state.cache
         self._hash = hash_bytes
         self._height = created_height
         self._listing = listing
 
     def __getitem__(self, address: bytes) -> Artifact:
-        info = self._state.info(address)
-        art = None if info is None else self._cache.get(info.code_hash, self._state.read)
-        if art is None:
+        found = self._state.artifact(address)
+        if found is None:
             raise KeyError(address)
-        return art
+        return found[1]
 
     def __contains__(self, address: object) -> bool:
         return isinstance(address, bytes) and self._state.info(address) is not None

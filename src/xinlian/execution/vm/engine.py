@@ -73,6 +73,7 @@ class CallResult:
     storage reads and writes and, when measured, peak memory."""
 
     value: Any = None
+    output: bytes = b""  # `value` as the code returned it: its ABI encoding (b"" for unit)
     events: list[host.Event] = field(default_factory=list)
     error: EngineError | None = None
     fuel_used: int = 0
@@ -313,7 +314,8 @@ class Engine:
             try:
                 raw = self.invoke(ctx, loaded, frame, method, payload)
                 rt = loaded.ret_types[method]
-                result.value = None if rt.name() == "unit" else abi.decode(rt, raw)
+                if rt.name() != "unit":
+                    result.value, result.output = abi.decode(rt, raw), raw
             except EngineError as exc:
                 result.error = exc
             finally:
