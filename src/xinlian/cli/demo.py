@@ -42,7 +42,9 @@ class _Out:
             print(text, flush=True)
 
 
-def _solo(root: Path, suite: Suite, accounts: int, block_txs: int) -> list[Path]:
+def init_solo(root: Path, suite: Suite, accounts: int, block_txs: int) -> list[Path]:
+    """A solo node's data directory under `root`, its genesis funding `accounts` accounts
+    whose keys go to `root/keys/account<j>.json` (also used by benchmarks/e2e.py)."""
     keys = [suite.generate_signing_key() for _ in range(accounts)]
     lines = ['chain_id = "xinlian-demo"', f'suite = "{suite.name}"', "[params]",
              "block_interval_ms = 100", f"max_block_txs = {block_txs}", "nonce_window = 1024",
@@ -59,12 +61,14 @@ def _solo(root: Path, suite: Suite, accounts: int, block_txs: int) -> list[Path]
     return [root / "node0"]
 
 
-def _sign(wallets: Sequence[Wallet], rounds: int) -> list[SignedTx]:
+def sign_transfers(wallets: Sequence[Wallet], rounds: int) -> list[SignedTx]:
+    """`rounds` transfers of 1 from each wallet, each to another wallet."""
     return [wallet.transfer(wallets[(i + 1 + r) % len(wallets)].address, 1)
             for r in range(rounds) for i, wallet in enumerate(wallets)]
 
 
-async def _submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
+async def submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
+    """Submit `txs` in batches, a few requests in flight; raises if any is refused."""
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def send(chunk: Sequence[SignedTx]) -> None:
@@ -76,7 +80,8 @@ async def _submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
     await asyncio.gather(*(send(txs[i:i + BATCH]) for i in range(0, len(txs), BATCH)))
 
 
-async def _wait_for(node: NodeProcess, committed: int) -> None:
+async def wait_for_commits(node: NodeProcess, committed: int) -> None:
+    """Until the node has committed `committed` transactions since genesis."""
     while node.rpc("xl_status")["committed_txs"] < committed:
         await asyncio.sleep(0.1)  # the demo watching another process, not a test
 
@@ -84,7 +89,7 @@ async def _wait_for(node: NodeProcess, committed: int) -> None:
 async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
                  rounds: int, out: _Out) -> dict[str, object]:
     signed_at = time.perf_counter()
-    txs = _sign(wallets, rounds)
+    txs = sign_transfers(wallets, rounds)
     out.say(f"signed {len(txs)} transfers with {wallets[0].suite.name} keys "
             f"in {time.perf_counter() - signed_at:.1f}s")
     bft = len(nodes) > 1
@@ -106,14 +111,14 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
         watcher = asyncio.create_task(watch())
         start = time.perf_counter()
         half = len(txs) // 2 if bft else len(txs)
-        await _submit(first, txs[:half])
+        await submit(first, txs[:half])
         if bft:
-            await _wait_for(nodes[0], half)
+            await wait_for_commits(nodes[0], half)
             victim = len(nodes) // 2
             nodes[victim].kill()
             out.say(f"killed validator {victim} (kill -9); the others keep committing")
             async with AsyncClient(nodes[1].base_url) as second:
-                await _submit(second, txs[half:])
+                await submit(second, txs[half:])
         await asyncio.wait_for(watcher, timeout=300)
         elapsed = time.perf_counter() - start
         await blocks.close()
@@ -122,7 +127,7 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
             f"{tx_per_s:,.0f} tx/s end to end")
     if bft:
         nodes[victim] = NodeProcess(data[victim])
-        await _wait_for(nodes[victim], len(txs))
+        await wait_for_commits(nodes[victim], len(txs))
         out.say(f"validator {victim} restarted and caught up from its peers")
     verifier = nodes[-1]
     async with AsyncClient(verifier.base_url) as client:
@@ -150,7 +155,7 @@ def demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="xinlian-demo-") as tmp:
         root = Path(tmp)
         if args.nodes == 1:
-            data = _solo(root, suite, args.accounts, args.block_txs)
+            data = init_solo(root, suite, args.accounts, args.block_txs)
         else:
             ports = free_ports(args.nodes)
             data = cluster.prepare(root, args.nodes, suite, 0, 0, args.accounts, ports=ports)
