@@ -73,6 +73,7 @@ bench-fuel: venv
 # Contract execution: warm call overhead, token transfers per second in one block (~2 min).
 bench-contracts: venv
 	$(BIN)/python -m benchmarks.contracts
+	$(BIN)/python -m benchmarks.e2e --contracts --suites intl --txs 10000
 
 # pyUmbral, the proxy re-encryption peer, pins cryptography~=3.0: it gets its own venv.
 UMBRAL := .venv-umbral/.installed-umbral-0.3.0

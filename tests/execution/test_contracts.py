@@ -40,7 +40,7 @@ from xinlian.lang.errors import (
     TrapError,
     UpgradeError,
 )
-from xinlian.lang.types import BOOL, IntTy
+from xinlian.lang.types import ADDRESS, BOOL, STRING, IntTy
 from xinlian.ledger.errors import BlockFuelFull, FeeTooLow
 from xinlian.ledger.transaction import Transaction, TxKind
 from xinlian.testing.contracts import (
@@ -87,6 +87,34 @@ def test_deploy_call_and_query_the_token(chain: ContractChain) -> None:
     assert chain.query(TOKEN, token, "balance_of", chain.addr(1)).value == 30
     assert chain.query(TOKEN, token, "balance_of", chain.addr(0)).value == 970
     assert chain.query(TOKEN, token, "token_name").value == "T"
+
+
+ECHO = compile_source("""
+contract Echo {
+    event Noted(indexed who: address, label: string, n: u256);
+    pub fn echo(label: string, n: u256) -> string {
+        emit Noted(caller(), label, n);
+        return label;
+    }
+    pub fn nothing() {}
+}""", "echo.qi")
+
+
+def test_receipts_carry_the_abi_encoding_of_results_and_event_arguments(
+        chain: ContractChain) -> None:
+    """The output and the event data are the values' ABI encodings (taken as the code
+    encoded them, which decode strictly), and a unit method has no output."""
+    echo, _ = chain.deploy(ECHO)
+    label, n = "h\u00e9llo \u94fe", 2**200 + 7
+    r = chain.call(ECHO, echo, "echo", label, n, sender=1)
+    assert r.status == 0 and r.output == abi.encode(STRING, label)
+    [event] = r.events
+    assert (event.source, event.name) == (echo.hex(), "Noted")
+    assert event.data == (abi.encode(ADDRESS, chain.addr(1)) + abi.encode(STRING, label)
+                          + abi.encode(IntTy(256, False), n))
+    assert chain.query(ECHO, echo, "echo", label, n).value == label
+    unit = chain.call(ECHO, echo, "nothing")
+    assert unit.status == 0 and unit.output == b"" and unit.events == []
 
 
 def test_a_failed_call_reverts_its_writes_and_pays_for_its_fuel(chain: ContractChain) -> None:
