@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xinlian.execution.vm.engine import DEFAULT_FUEL, MEMORY_STEP
 from xinlian.execution.vm.local import LocalChain
-from xinlian.lang import abi
+from xinlian.lang import abi, indexkeys
 from xinlian.lang.compiler import compile_source
 from xinlian.lang.errors import RevertError
 
@@ -108,12 +108,12 @@ def test_abi_describes_indexed_events_and_state_for_a_node() -> None:
     spec = ART.abi
     put = spec["events"][0]["params"]
     assert [(p["name"], p["indexed"], p.get("index")) for p in put] == [
-        ("key", True, "value"), ("data", True, "sm3"), ("note", False, None)]
+        ("key", True, "ordered"), ("data", True, "ordered"), ("note", False, None)]
     owners = next(s for s in spec["storage"] if s["name"] == "owners")
     assert owners["indexed"] and owners["key_prefix"] == "01000000"
     assert owners["key_types"] == ["address", "u64"]
     count = next(s for s in spec["storage"] if s["name"] == "count")
     assert "key_prefix" not in count
     u64, data = abi.type_from_json("u64"), abi.type_from_json("bytes")
-    assert abi.index_key(u64, 7) == abi.encode(u64, 7)
-    assert len(abi.index_key(data, b"\xaa" * 100)) == 32
+    assert indexkeys.value_key(u64, 7) == (7).to_bytes(8, "big")
+    assert indexkeys.value_key(data, b"\xaa\x00") == b"\xaa\x00\xff\x00\x00"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from xinlian.crypto.hashes import sm3
 from xinlian.lang import ir
 from xinlian.lang.errors import ArgumentError
 from xinlian.lang.types import (
@@ -113,20 +112,16 @@ def build(prog: ir.Program, entries: dict[str, str]) -> dict[str, Any]:
 
 
 # --- index semantics --------------------------------------------------------------------
-# An indexed event parameter is indexed under a key: its canonical encoding for the
-# fixed-size scalar types (integers, bool, enums, address), the SM3 digest of that
-# encoding for the rest (bytes, string, lists, structs...), so keys stay short.
+# An indexed value is indexed under its order-preserving encoding (lang/indexkeys.py) for
+# integers, bool, enums, address, bytes and string, so ranges can be queried; under the SM3
+# digest of its canonical encoding for the rest (lists, structs...): equality only.
 def index_kind(t: Ty) -> str:
-    """`value` or `sm3`: how an indexed parameter of type `t` becomes its index key."""
-    fixed = isinstance(t, IntTy | EnumTy) or (isinstance(t, PrimTy) and t.name() in
-                                              ("bool", "address"))
-    return "value" if fixed else "sm3"
-
-
-def index_key(t: Ty, v: Any) -> bytes:
-    """The key under which a node indexes an event parameter of type `t` and value `v`."""
-    enc = encode(t, v)
-    return enc if index_kind(t) == "value" else sm3(enc)
+    """`ordered` or `sm3`: how an indexed value of type `t` becomes its index key."""
+    if isinstance(t, IntTy | EnumTy):
+        return "ordered"
+    if isinstance(t, PrimTy) and t.name() in ("bool", "address", "bytes", "string"):
+        return "ordered"
+    return "sm3"
 
 
 def slot_prefix(slot: int) -> bytes:

@@ -75,3 +75,11 @@ class BadChunkError(StorageError):
 
     code = 3009
     name = "bad_snapshot_chunk"
+
+
+class RangeProofError(StorageError):
+    """An index range proof that does not lead to the root, or leaves the answer incomplete
+    (mst_proof.py); also a query range that holds nothing by construction."""
+
+    code = 3010
+    name = "bad_range_proof"

@@ -1,0 +1,102 @@
+"""Index keys of contract data: the order-preserving encoding of Qi values, and the layout
+of the keys under which a node indexes events and state writes.
+
+A node keeps one ordered index (storage/mst.py) for every contract; an entry's key is
+
+    index id  ||  ordered value (or map keys)  ||  position
+
+- index id: contract address (20 bytes), a kind byte (1 event field, 2 state variable),
+  then the names, each as one length byte and its UTF-8 bytes: the event and the parameter
+  (the parameter "" indexes every event of that name by position alone), or the variable;
+- ordered value: byte order equals value order. Unsigned integers big-endian at their
+  width; signed integers likewise after adding 2^(bits-1); bool, enum: one byte; address:
+  its 20 bytes; bytes and string: the bytes with 0x00 written 0x00 0xff, ended by 0x00 0x00.
+  Other types (lists, structs, optionals, arrays) are indexed by the SM3 digest of their
+  canonical encoding: equality only. Every encoding is prefix-free, so a value's entries
+  are exactly the keys that start with id || value;
+- position: block height (8 bytes), transaction index (4 bytes) and, for events, the event's
+  index in its receipt (4 bytes), all big-endian: within one value, entries run oldest to
+  newest, and a descending scan pages newest first.
+
+Values: an event entry holds the event's ABI-encoded arguments; a state entry holds 0x01 and
+the value written, or 0x00 for a deletion.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from xinlian.crypto.hashes import sm3
+from xinlian.lang import abi
+from xinlian.lang.errors import ArgumentError
+from xinlian.lang.types import ADDRESS_LEN, EnumTy, IntTy, PrimTy, Ty
+
+EVENT_KIND = 1
+STATE_KIND = 2
+ALL_EVENTS = ""  # the parameter name of the index of every event of one name
+STATE_SET = b"\x01"
+STATE_DELETED = b"\x00"
+_EVENT_POSITION = struct.Struct(">QII")
+_STATE_POSITION = struct.Struct(">QI")
+
+
+def value_key(t: Ty, v: Any) -> bytes:
+    """The ordered (or, for composite types, digest) encoding of value `v` of type `t`;
+    ArgumentError if `v` is not a `t`."""
+    canonical = abi.encode(t, v)  # also validates v
+    if isinstance(t, IntTy):
+        offset = 1 << (t.bits - 1) if t.signed else 0
+        return int(v + offset).to_bytes(t.bits // 8, "big")
+    if isinstance(t, EnumTy) or (isinstance(t, PrimTy) and t.name() in ("bool", "address")):
+        return canonical
+    if abi.index_kind(t) == "ordered":  # bytes, string
+        return canonical[4:].replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+    return sm3(canonical)
+
+
+def index_id(contract: bytes, kind: int, *names: str) -> bytes:
+    """The id of one index of a contract (see the module docstring)."""
+    if len(contract) != ADDRESS_LEN or kind not in (EVENT_KIND, STATE_KIND):
+        raise ArgumentError("an index id needs a 20-byte contract address and a known kind")
+    out = bytearray(contract)
+    out.append(kind)
+    for name in names:
+        raw = name.encode()
+        if len(raw) > 255:
+            raise ArgumentError(f"index name {name[:20]!r}... is longer than 255 bytes")
+        out.append(len(raw))
+        out += raw
+    return bytes(out)
+
+
+def event_index(contract: bytes, event: str, param: str = ALL_EVENTS) -> bytes:
+    return index_id(contract, EVENT_KIND, event, param)
+
+
+def state_index(contract: bytes, variable: str) -> bytes:
+    return index_id(contract, STATE_KIND, variable)
+
+
+def event_position(height: int, tx_index: int, event_index: int) -> bytes:
+    return _EVENT_POSITION.pack(height, tx_index, event_index)
+
+
+def state_position(height: int, tx_index: int) -> bytes:
+    return _STATE_POSITION.pack(height, tx_index)
+
+
+def read_position(key: bytes, kind: int) -> tuple[int, ...]:
+    """(height, tx index[, event index]) from the end of an entry key."""
+    layout = _EVENT_POSITION if kind == EVENT_KIND else _STATE_POSITION
+    if len(key) < layout.size:
+        raise ArgumentError("an index key shorter than its position")
+    return layout.unpack_from(key, len(key) - layout.size)
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key above every key that starts with `prefix` (None: there is none)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])

@@ -1,0 +1,381 @@
+"""An ordered, authenticated, versioned index: a Merkle search tree over the store.
+
+Theory of operation. The tree holds byte-string keys in sorted order with their values (the
+hashing rules and range proofs are in `mst_proof.py`). Each key has a level, the number of
+leading zero nibbles of its hash: the root node holds the keys of the highest level present,
+in order, and between each two of them (and before the first, after the last) a child: the
+tree, built the same way, of the keys in that gap. A gap's tree starts at the highest level
+found in it, so no node is empty. Levels make the fan-out 16 on average and the depth about
+log16(n); and as they depend on the keys only, the tree's shape (hence its root) depends on
+the set of entries alone, never on the order they came in. A state snapshot can therefore
+carry just the entries: the receiver rebuilds the same root.
+
+Keys are the caller's and may be chosen by anyone (contract data): they never become paths
+of the state tree, and a key's level costs its author a hash search per level (16 tries per
+extra level), so a lopsided tree is as expensive to build as it is deep.
+
+Nodes are immutable and stored under their hash, so versions share every unchanged node;
+`apply` writes the nodes of one block (and the root record of its version) into the
+caller's `WriteBatch`, to commit atomically with the block and the state tree. Old versions
+stay readable; nodes are not pruned (a node may be shared by any number of versions).
+"""
+
+from __future__ import annotations
+
+import struct
+import weakref
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+
+import msgspec
+
+from xinlian import codec
+from xinlian.storage.errors import CorruptDataError, InvalidKeyError, VersionError
+from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.mst_proof import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    Hasher,
+    ProofNode,
+    RangeProof,
+    RangeQuery,
+    node_hash,
+)
+
+NODES_DB = "ix_nodes"
+ROOTS_DB = "ix_roots"
+SUB_DBS = (NODES_DB, ROOTS_DB)
+MAX_KEY_SIZE = 4096
+_ver = struct.Struct(">Q").pack
+_unver = struct.Struct(">Q").unpack_from
+
+
+class Node(codec.Struct):
+    """A stored node: its level (not hashed: it follows from the keys), sorted keys, their
+    values and value hashes, and len(keys) + 1 child hashes ("" for an empty child)."""
+
+    level: int
+    keys: list[bytes]
+    values: list[bytes]
+    value_hashes: list[bytes]
+    children: list[bytes]
+
+
+_decode_node = codec.trusted_decoder(Node)
+# A change: key, its level, new value (None deletes), value hash ("" when deleting).
+_Change = tuple[bytes, int, "bytes | None", bytes]
+
+
+def key_level(hasher: Hasher, key: bytes) -> int:
+    """The number of leading zero nibbles of the key's hash."""
+    digest = hasher(key)
+    bits = int.from_bytes(digest, "big")
+    return (len(digest) * 8 - bits.bit_length()) // 4
+
+
+class OrderedIndex:
+    """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash).
+    One writer at a time; reads may run from other threads."""
+
+    def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 200_000) -> None:
+        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
+        if missing:
+            raise InvalidKeyError(f"store lacks the index's sub-databases {missing}")
+        self._store = store
+        self.hasher = hasher
+        self._half = max(1, cache_nodes // 2)
+        self._cache: dict[bytes, Node] = {}
+        self._cache_old: dict[bytes, Node] = {}
+        self._pending: weakref.WeakKeyDictionary[WriteBatch, dict[int, bytes]] = (
+            weakref.WeakKeyDictionary())
+        last = store.scan(ROOTS_DB, reverse=True, limit=1)
+        self._latest: int | None = _unver(last[0][0])[0] if last else None
+
+    # -- versions and roots ------------------------------------------------------------
+
+    def latest_version(self) -> int | None:
+        return self._latest
+
+    def root(self, version: int | None = None) -> bytes:
+        """The root after `version` (default: latest); 32 zero bytes for the empty index."""
+        with self._store.snapshot() as snap:
+            return self._root(snap, version) or EMPTY_ROOT
+
+    def _root(self, snap: Snapshot, version: int | None) -> bytes:
+        """The root hash of `version`, "" when empty (before any version too)."""
+        if version is None:
+            version = self._latest
+            if version is None:
+                return b""
+        found = list(snap.items(ROOTS_DB, stop=_ver(version + 1), reverse=True, limit=1))
+        return found[0][1] if found else b""
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def _load(self, snap: Snapshot, ref: bytes, fresh: Mapping[bytes, Node] | None = None
+              ) -> Node:
+        if fresh is not None:
+            node = fresh.get(ref)
+            if node is not None:
+                return node
+        node = self._cache.get(ref)
+        if node is None:
+            node = self._cache_old.get(ref)
+            if node is None:
+                raw = snap.get(NODES_DB, ref)
+                if raw is None:
+                    raise CorruptDataError(f"missing index node {ref.hex()}")
+                try:
+                    node = _decode_node(raw)
+                except msgspec.DecodeError as exc:
+                    raise CorruptDataError(f"bad index node {ref.hex()}: {exc}") from exc
+            self._remember(ref, node)
+        return node
+
+    def _remember(self, ref: bytes, node: Node) -> None:
+        self._cache[ref] = node
+        if len(self._cache) >= self._half:
+            self._cache_old, self._cache = self._cache, {}
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: bytes, version: int | None = None) -> bytes | None:
+        with self._store.snapshot() as snap:
+            ref = self._root(snap, version)
+            while ref:
+                node = self._load(snap, ref)
+                i = bisect_left(node.keys, key)
+                if i < len(node.keys) and node.keys[i] == key:
+                    return node.values[i]
+                ref = node.children[i]
+        return None
+
+    def items(self, version: int | None = None, lo: bytes = b"",
+              hi: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Every entry with `lo <= key < hi`, ascending, without proof (one snapshot)."""
+        with self._store.snapshot() as snap:
+            yield from self._items(snap, self._root(snap, version), lo, hi)
+
+    def _items(self, snap: Snapshot, ref: bytes, lo: bytes, hi: bytes | None
+               ) -> Iterator[tuple[bytes, bytes]]:
+        if not ref:
+            return
+        node = self._load(snap, ref)
+        keys = node.keys
+        start = bisect_left(keys, lo)
+        yield from self._items(snap, node.children[start], lo, hi)
+        for i in range(start, len(keys)):
+            if hi is not None and keys[i] >= hi:
+                return
+            yield keys[i], node.values[i]
+            yield from self._items(snap, node.children[i + 1], lo, hi)
+
+    def query(self, query: RangeQuery, version: int | None = None
+              ) -> tuple[list[tuple[bytes, bytes]], RangeProof]:
+        """The query's answer (key, value) in query order, and its proof against `root`."""
+        with self._store.snapshot() as snap:
+            ref = self._root(snap, version)
+            if not ref:
+                return [], RangeProof(b"")
+            answer: list[tuple[bytes, bytes]] = []
+            tree = self._prove(snap, ref, query, None, None, answer)
+        return answer, RangeProof(tree)
+
+    def _prove(self, snap: Snapshot, ref: bytes, query: RangeQuery, after: bytes | None,
+               before: bytes | None, answer: list[tuple[bytes, bytes]]) -> ProofNode | bytes:
+        """The pruned subtree at `ref` (keys between `after` and `before`), walked in query
+        order, appending the entries it reveals to `answer` until the page is full."""
+        if not ref or len(answer) >= query.limit or not query.may_overlap(after, before):
+            return ref
+        node = self._load(snap, ref)
+        keys, n = node.keys, len(node.keys)
+        children: list[ProofNode | bytes] = list(node.children)
+        shown: list[bool] = [False] * n
+        steps = range(2 * n, -1, -1) if query.reverse else range(2 * n + 1)
+        for step in steps:
+            i = step // 2
+            if step % 2 == 0:  # child i, between keys i-1 and i
+                children[i] = self._prove(snap, node.children[i], query,
+                                          keys[i - 1] if i else after,
+                                          keys[i] if i < n else before, answer)
+            elif len(answer) < query.limit and query.contains(keys[i]):
+                shown[i] = True
+                answer.append((keys[i], node.values[i]))
+        return ProofNode(keys, [v if s else None for v, s in zip(node.values, shown,
+                                                                  strict=True)],
+                         [h for h, s in zip(node.value_hashes, shown, strict=True) if not s],
+                         children)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def apply(self, version: int, updates: Mapping[bytes, bytes | None],
+              batch: WriteBatch) -> bytes:
+        """Write the index of `version` (the previous version + updates; None deletes)
+        into `batch` without committing it; return the new root (32 zero bytes if empty)."""
+        pending = self._pending.get(batch)
+        previous = max(pending) if pending else self._latest
+        if type(version) is not int or version < 0 or (
+                previous is not None and version <= previous):
+            raise VersionError(f"index version {version} must be above {previous}")
+        hasher = self.hasher
+        changes: list[_Change] = []
+        for key, value in updates.items():
+            if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_SIZE or (
+                    value is not None and type(value) is not bytes):
+                raise InvalidKeyError(f"index keys are 1..{MAX_KEY_SIZE} bytes, values bytes")
+            changes.append((key, key_level(hasher, key), value,
+                            b"" if value is None else hasher(value)))
+        changes.sort()
+        with self._store.snapshot() as snap:
+            if pending is None:
+                pending = self._pending[batch] = {}
+                batch_ref = weakref.ref(batch)
+                batch.on_commit(lambda: self._published(batch_ref, pending))
+            base = pending[previous] if previous in pending else (
+                self._root(snap, previous) if previous is not None else b"")
+            writer = _Writer(self, snap)
+            root = writer.update(base, changes)
+            writer.flush(root, batch)
+        pending[version] = root
+        batch.put(ROOTS_DB, _ver(version), root)
+        return root or EMPTY_ROOT
+
+    def _published(self, batch_ref: weakref.ref[WriteBatch], pending: dict[int, bytes]
+                   ) -> None:
+        batch = batch_ref()
+        if batch is not None:
+            self._pending.pop(batch, None)
+        if pending:
+            self._latest = max(pending)
+
+
+class _Writer:
+    """One `apply`: new nodes are kept in memory until `flush` writes those the new root
+    reaches (a node built and replaced within the apply is never written)."""
+
+    def __init__(self, index: OrderedIndex, snap: Snapshot) -> None:
+        self._index = index
+        self._snap = snap
+        self._hasher = index.hasher
+        self.fresh: dict[bytes, Node] = {}
+
+    def load(self, ref: bytes) -> Node:
+        return self._index._load(self._snap, ref, self.fresh)
+
+    def make(self, level: int, keys: list[bytes], values: list[bytes],
+             value_hashes: list[bytes], children: list[bytes]) -> bytes:
+        """The ref of a node with these contents; a node without keys is its one child."""
+        if not keys:
+            return children[0]
+        ref = node_hash(self._hasher, keys, value_hashes, children)
+        self.fresh[ref] = Node(level, keys, values, value_hashes, children)
+        return ref
+
+    def flush(self, root: bytes, batch: WriteBatch) -> None:
+        stack = [root]
+        while stack:
+            ref = stack.pop()
+            node = self.fresh.pop(ref, None)
+            if node is None:
+                continue
+            batch.put(NODES_DB, ref, codec.encode(node))
+            self._index._remember(ref, node)
+            stack.extend(c for c in node.children if c in self.fresh)
+
+    def update(self, ref: bytes, changes: list[_Change]) -> bytes:
+        """The subtree `ref` with sorted `changes` applied."""
+        if not changes:
+            return ref
+        node = self.load(ref) if ref else None
+        level = node.level if node is not None else -1
+        top = max((c[1] for c in changes if c[2] is not None), default=-1)
+        if top > level:
+            return self._raise(ref, top, changes)
+        if node is None:  # deletions from an empty subtree
+            return ref
+        keys, values = list(node.keys), list(node.values)
+        value_hashes, children = list(node.value_hashes), list(node.children)
+        lower: list[_Change] = []
+        for change in changes:
+            key, key_lvl, value, value_hash = change
+            if key_lvl < level:
+                lower.append(change)
+                continue
+            i = bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                if value is None:
+                    del keys[i], values[i], value_hashes[i]
+                    children[i:i + 2] = [self.merge(children[i], children[i + 1])]
+                else:
+                    values[i], value_hashes[i] = value, value_hash
+            elif value is not None:
+                keys.insert(i, key)
+                values.insert(i, value)
+                value_hashes.insert(i, value_hash)
+                children[i:i + 1] = self.split(children[i], key)
+        start = 0
+        while start < len(lower):
+            i = bisect_left(keys, lower[start][0])
+            end = start + 1
+            bound = keys[i] if i < len(keys) else None
+            while end < len(lower) and (bound is None or lower[end][0] < bound):
+                end += 1
+            children[i] = self.update(children[i], lower[start:end])
+            start = end
+        return self.make(level, keys, values, value_hashes, children)
+
+    def _raise(self, ref: bytes, top: int, changes: list[_Change]) -> bytes:
+        """A new node at level `top` above the subtree `ref`: the inserted keys of that
+        level, with `ref` split between them and the other changes applied per gap."""
+        lifted: list[tuple[bytes, bytes, bytes]] = []
+        rest: list[_Change] = []
+        for change in changes:
+            key, level, value, value_hash = change
+            if level == top and value is not None:
+                lifted.append((key, value, value_hash))
+            else:
+                rest.append(change)
+        children = []
+        remaining = ref
+        j = 0
+        for key, _, _ in lifted:
+            left, remaining = self.split(remaining, key)
+            gap = []
+            while j < len(rest) and rest[j][0] < key:
+                gap.append(rest[j])
+                j += 1
+            children.append(self.update(left, gap))
+        children.append(self.update(remaining, rest[j:]))
+        return self.make(top, [c[0] for c in lifted], [c[1] for c in lifted],
+                         [c[2] for c in lifted], children)
+
+    def split(self, ref: bytes, key: bytes) -> list[bytes]:
+        """[left, right]: the subtree's keys below and above `key` (which it does not hold)."""
+        if not ref:
+            return [b"", b""]
+        node = self.load(ref)
+        i = bisect_left(node.keys, key)
+        left, right = self.split(node.children[i], key)
+        return [self.make(node.level, node.keys[:i], node.values[:i], node.value_hashes[:i],
+                          [*node.children[:i], left]),
+                self.make(node.level, node.keys[i:], node.values[i:], node.value_hashes[i:],
+                          [right, *node.children[i + 1:]])]
+
+    def merge(self, left: bytes, right: bytes) -> bytes:
+        """One subtree of two whose keys are all below (left) and above (right)."""
+        if not left or not right:
+            return left or right
+        a, b = self.load(left), self.load(right)
+        if a.level > b.level:
+            return self.make(a.level, a.keys, a.values, a.value_hashes,
+                             [*a.children[:-1], self.merge(a.children[-1], right)])
+        if a.level < b.level:
+            return self.make(b.level, b.keys, b.values, b.value_hashes,
+                             [self.merge(left, b.children[0]), *b.children[1:]])
+        return self.make(a.level, a.keys + b.keys, a.values + b.values,
+                         a.value_hashes + b.value_hashes,
+                         [*a.children[:-1], self.merge(a.children[-1], b.children[0]),
+                          *b.children[1:]])
+
+
+__all__ = ["HASH_SIZE", "SUB_DBS", "OrderedIndex", "key_level"]

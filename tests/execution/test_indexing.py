@@ -1,0 +1,64 @@
+"""A run's index entries: what the token example's ABI asks for, from the events and
+storage writes of real runs of the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xinlian.execution.indexing import IndexSpec, event_entries, state_entries
+from xinlian.execution.vm.host import Event as HostEvent
+from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
+from xinlian.lang import abi, indexkeys
+from xinlian.lang.compiler import compile_source
+from xinlian.ledger.block import Event
+
+TOKEN = Path(__file__).resolve().parents[2] / "examples" / "qi" / "token.qi"
+ART = compile_source(TOKEN.read_text(), "token.qi")
+SPEC = IndexSpec.from_abi(ART.abi)
+ADDRESS = abi.type_from_json("address")
+U256 = abi.type_from_json("u256")
+
+
+def _ledger_events(contract: bytes, events: list[HostEvent]) -> list[Event]:
+    """Engine events as receipts carry them: the ABI-encoded arguments."""
+    out = []
+    for e in events:
+        params = next(x for x in ART.abi["events"] if x["name"] == e.name)["params"]
+        data = b"".join(abi.encode(abi.type_from_json(p["type"]), e.args[p["name"]])
+                        for p in params)
+        out.append(Event(contract.hex(), e.name, data))
+    return out
+
+
+def test_token_events_are_indexed_by_from_to_and_position() -> None:
+    chain = LocalChain()
+    token = chain.deploy(ART, "Qi", 1000)
+    bob = bytes(19) + b"\xb0"
+    result = chain.call(token, "transfer", bob, 30)
+    assert result.ok
+    events = [Event("transfer", "fee", b""), *_ledger_events(token, result.events)]
+    entries = event_entries(lambda c: SPEC if c == token else None, 12, 3, events)
+    position = indexkeys.event_position(12, 3, 1)  # the fee event takes index 0
+    by_to = indexkeys.event_index(token, "Transfer", "to") + bob + position
+    assert set(entries) == {
+        indexkeys.event_index(token, "Transfer") + position,
+        indexkeys.event_index(token, "Transfer", "from") + DEFAULT_SENDER + position,
+        by_to}
+    assert abi.decode_many([ADDRESS, ADDRESS, U256], entries[by_to]) == [DEFAULT_SENDER, bob, 30]
+    assert event_entries(lambda c: None, 12, 3, events) == {}
+
+
+def test_indexed_state_writes_are_keyed_by_map_key() -> None:
+    token = bytes(19) + b"\x07"
+    slot = next(s for s in ART.abi["storage"] if s["name"] == "balances")["slot"]
+    alice = bytes(19) + b"\xa1"
+    key = abi.slot_prefix(slot) + abi.encode(ADDRESS, alice)
+    total = next(s for s in ART.abi["storage"] if s["name"] == "total")["slot"]
+    writes = [(token, key, abi.encode(U256, 5)), (token, abi.slot_prefix(total), b"x"),
+              (token, key + b"junk", b"y"), (token, abi.slot_prefix(slot) + alice, None)]
+    entries = state_entries(lambda c: SPEC, 4, 1, writes)
+    base = indexkeys.state_index(token, "balances") + alice + indexkeys.state_position(4, 1)
+    # the last write of a key in a run wins; `total` is not indexed; junk keys are skipped
+    assert entries == {base: indexkeys.STATE_DELETED}
+    assert state_entries(lambda c: SPEC, 4, 1, writes[:1]) == {
+        base: indexkeys.STATE_SET + abi.encode(U256, 5)}
