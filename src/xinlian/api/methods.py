@@ -34,12 +34,16 @@ from xinlian.ledger.block import Block, header_hash
 from xinlian.ledger.errors import TxTooLarge
 from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
+from xinlian.storage import mst
+from xinlian.storage.errors import RangeProofError
+from xinlian.storage.mst_proof import RangeQuery
 
 HASH_SIZE = 32
 MAX_STATE_KEY = 1024
 MAX_PAGE = 1000
 MAX_METHOD = 64  # a contract method's name
 FUEL_PER_UNIT = 1_000_000  # a query's fuel per work unit (about a light call's time)
+MAX_INDEX_KEY = mst.MAX_KEY_SIZE
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -102,6 +106,12 @@ class Api:
             Method("xl_getContractVersions", (Param("address", address),),
                    self.contract_versions),
             Method("xl_getContractCode", (Param("code_hash", h32),), self.contract_code),
+            Method("xl_queryIndex",
+                   (Param("lo", hex_bytes(max_size=MAX_INDEX_KEY)),
+                    Param("hi", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
+                    Param("order", choice("desc", "asc"), "desc"),
+                    Param("limit", uint(maximum=MAX_PAGE), 100),
+                    Param("height", height, None)), self.index_query),
             Method("xl_getTransactionsBySender",
                    (Param("address", address), Param("offset", uint(), 0),
                     Param("limit", uint(maximum=MAX_PAGE), 100)), self.by_sender),
@@ -205,6 +215,14 @@ class Api:
 
     async def contract_code(self, session: Session | None, code_hash: bytes) -> Any:
         return to_json(self.node.contract_code(code_hash))
+
+    async def index_query(self, session: Session | None, lo: bytes, hi: bytes | None,
+                          order: str, limit: int, height: int | None) -> Any:
+        try:
+            query = RangeQuery(lo, hi, order == "desc", limit)
+        except RangeProofError as exc:
+            raise InvalidParams(exc.message) from None
+        return to_json(self.node.index_query(query, height))
 
     async def by_sender(self, session: Session | None, address: bytes, offset: int,
                         limit: int) -> Any:

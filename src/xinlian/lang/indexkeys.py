@@ -100,3 +100,59 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not trimmed:
         return None
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def read_value_key(t: Ty, data: bytes, pos: int = 0) -> tuple[Any, int]:
+    """The value whose key starts at `data[pos]`, and where its key ends. A composite type's
+    key is its digest, returned as such (32 bytes)."""
+    if isinstance(t, IntTy):
+        end = pos + t.bits // 8
+        if end > len(data):
+            raise ArgumentError("an index key cut short")
+        offset = 1 << (t.bits - 1) if t.signed else 0
+        return int.from_bytes(data[pos:end], "big") - offset, end
+    if abi.index_kind(t) == "sm3" or isinstance(t, EnumTy) or t.name() in ("bool", "address"):
+        end = pos + (32 if abi.index_kind(t) == "sm3" else
+                     ADDRESS_LEN if t.name() == "address" else 1)
+        if end > len(data):
+            raise ArgumentError("an index key cut short")
+        raw = data[pos:end]
+        if abi.index_kind(t) == "sm3" or t.name() == "address":
+            return raw, end
+        return abi.decode(t, raw), end
+    out = bytearray()
+    while True:
+        zero = data.find(b"\x00", pos)
+        if zero == -1 or zero + 1 >= len(data) or data[zero + 1] not in (0x00, 0xFF):
+            raise ArgumentError("an index key of bytes without its end mark")
+        out += data[pos:zero]
+        pos = zero + 2
+        if data[zero + 1] == 0x00:
+            break
+        out.append(0)
+    raw = bytes(out)
+    if t.name() == "string":
+        try:
+            return raw.decode(), pos
+        except UnicodeDecodeError as exc:
+            raise ArgumentError("an index key of a string that is not UTF-8") from exc
+    return raw, pos
+
+
+def key_range(index: bytes, lo: bytes | None = None, hi: bytes | None = None, *,
+              reverse: bool = True, cursor: bytes | None = None
+              ) -> tuple[bytes, bytes | None] | None:
+    """The keys of index `index` whose value keys lie from `lo` to `hi`, both included
+    (None: unbounded; a value key may be a prefix, such as leading map keys), after the
+    page that ended at `cursor` (the last key of the previous page): (start, stop) with
+    start <= key < stop, or None when nothing can be left."""
+    start = index + lo if lo is not None else index
+    stop = prefix_end(index + hi) if hi is not None else prefix_end(index)
+    if cursor is not None:
+        if reverse:
+            stop = cursor if stop is None else min(stop, cursor)
+        else:
+            start = max(start, cursor + b"\x00")
+    if stop is not None and stop <= start:
+        return None
+    return start, stop

@@ -22,15 +22,17 @@ from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, Transaction
 from xinlian.node.interface import TxRecord
-from xinlian.storage import chain_index, jmt
+from xinlian.storage import chain_index, jmt, mst
 from xinlian.storage.errors import CorruptDataError
 from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.mst_proof import INDEX_ROOT_KEY
 
 NODE_META_DB = "node_meta"
 CONSENSUS_DB = "consensus"  # what a BFT node's consensus core persists
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
-CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, NODE_META_DB, CONSENSUS_DB)
+CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, NODE_META_DB,
+                 CONSENSUS_DB)
 CACHE_LIMIT = 2_000_000
 # The store holds only what this node wrote, so it is decoded without canonical checks.
 _decode_account = codec.trusted_decoder(Account)
@@ -48,6 +50,7 @@ class ChainStore:
         self.store = Store(path, sub_dbs=CHAIN_SUB_DBS, durable=durable)
         self.tree = jmt.StateTree(self.store, self.hash)
         self.index = chain_index.ChainIndex(self.store)
+        self.ordered = mst.OrderedIndex(self.store, self.hash)  # contract data, with proofs
         self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state
         stored = self.store.get(NODE_META_DB, _GENESIS)
         if stored is not None and stored != codec.encode(genesis):
@@ -146,13 +149,22 @@ class ChainStore:
     def prepare_block(self, batch: WriteBatch, height: int, parent: bytes, timestamp_ms: int,
                       key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
                       writes: dict[bytes, bytes | None],
-                      proposer: PublicKey | None = None) -> PreparedBlock:
+                      proposer: PublicKey | None = None,
+                      index_updates: dict[bytes, bytes | None] | None = None
+                      ) -> PreparedBlock:
         """Build and sign a block and put everything it writes into `batch`, uncommitted.
+
+        `index_updates` (the entries of contract runs, execution/indexing.py) go into the
+        ordered index as version `height`, and its new root into the state at
+        `INDEX_ROOT_KEY`, so the header's state root commits to the index too.
 
         `proposer` defaults to the signing key (solo); under BFT it is the round's leader,
         the same on every node, while `key` is the node that attests the header it stores.
         The caller commits the batch (`store.commit`, which may run in another thread) and
         then calls `publish`; nothing else may touch the store in between."""
+        if index_updates:
+            writes = {**writes,
+                      INDEX_ROOT_KEY: self.ordered.apply(height, index_updates, batch)}
         state_root = self.tree.apply(height, writes, batch)
         encoded_receipts = [codec.encode(r) for r in receipts]
         tx_tree = merkle.levels([tx.hash for tx in txs], self.hash)

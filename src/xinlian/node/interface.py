@@ -16,6 +16,7 @@ from xinlian.ledger.account import Account
 from xinlian.ledger.block import Block, BlockHeader, Receipt
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.merkle import AuditPath
+from xinlian.storage.mst_proof import RangeQuery
 from xinlian.storage.proof import Proof
 
 
@@ -79,6 +80,21 @@ class StateProof(Struct):
     proof: Proof
     header: BlockHeader
     header_signature: bytes  # encoded Signature of the proposer over the header
+
+
+class IndexEntry(Struct):
+    key: bytes
+    value: bytes
+
+
+class IndexAnswer(Struct):
+    """An ordered-index query's answer at a height: the entries, the range proof (encoded
+    storage.mst_proof.RangeProof) against the index root, and that root proven in the state
+    (`root`: the state proof of `INDEX_ROOT_KEY`; absent while the index is empty)."""
+
+    entries: list[IndexEntry]
+    proof: bytes
+    root: StateProof
 
 
 class AccountView(Struct):
@@ -176,6 +192,10 @@ class NodeAPI(Protocol):
     def contract_versions(self, address: bytes) -> list[VersionView]: ...
 
     def contract_code(self, code_hash: bytes) -> CodeView | None: ...
+
+    def index_query(self, query: RangeQuery, height: int | None = None) -> IndexAnswer:
+        """A page of the ordered index of contract data, with its proofs."""
+        ...
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         """Hashes of a sender's committed transactions in nonce order, paginated."""

@@ -31,6 +31,8 @@ from xinlian.node.interface import (
     BlockListener,
     CodeView,
     ContractView,
+    IndexAnswer,
+    IndexEntry,
     NodeStatus,
     QueryResult,
     Readiness,
@@ -45,6 +47,7 @@ from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.solo import SoloOrdering
 from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BftOrdering
+from xinlian.storage.mst_proof import INDEX_ROOT_KEY, RangeQuery, encode_range_proof
 
 POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long
 
@@ -186,6 +189,12 @@ class Node:
             raise NotFound(f"no block at height {height}")
         value, proof = self.chain.tree.get_with_proof(key, height)
         return StateProof(key, value, proof, block.header, codec.encode(block.signature))
+
+    def index_query(self, query: RangeQuery, height: int | None = None) -> IndexAnswer:
+        root = self.state_proof(INDEX_ROOT_KEY, height)
+        answer, proof = self.chain.ordered.query(query, root.header.height)
+        return IndexAnswer([IndexEntry(k, v) for k, v in answer], encode_range_proof(proof),
+                           root)
 
     def account(self, address: bytes, height: int | None = None) -> AccountView:
         state = self.state_proof(account_key(address), height)

@@ -25,9 +25,11 @@ from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.client import raw_of, rpc_url
 from xinlian.sdk.errors import CommitTimeout, TransportError
+from xinlian.sdk.indexes import IndexPage, Plan
 from xinlian.sdk.ops import Op, Ops, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import SignedTx, Wallet
+from xinlian.storage.mst_proof import RangeQuery
 
 T = TypeVar("T")
 _CLOSED = object()
@@ -320,6 +322,14 @@ class AsyncClient:
     async def state_proof(self, key: bytes, *, height: int | None = None,
                           verify: bool = True) -> StateProof:
         return await self._run(self._ops.state_proof(key, height, verify))
+
+    async def index_query(self, query: RangeQuery, *, height: int | None = None,
+                          verify: bool = True) -> list[tuple[bytes, bytes]]:
+        return (await self._run(self._ops.index(query, height, verify)))[0]
+
+    async def query_index(self, plan: Plan[T], *, height: int | None = None,
+                          verify: bool = True) -> IndexPage[T]:
+        return await self._run(self._ops.indexed(plan, height, verify))
 
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:

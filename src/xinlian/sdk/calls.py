@@ -17,8 +17,9 @@ from xinlian.api.errors import FormatError
 from xinlian.api.format import bytes_of, from_json, hex_of
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxStatus, TxView
 from xinlian.ledger.block import Receipt
-from xinlian.node.interface import AccountView, NodeStatus, StateProof
+from xinlian.node.interface import AccountView, IndexAnswer, NodeStatus, StateProof
 from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxRejected
+from xinlian.storage.mst_proof import RangeQuery
 
 T = TypeVar("T")
 SUBMIT_CHUNK = 5000  # transactions per xl_submitTransactions (the server takes up to 20,000)
@@ -94,6 +95,13 @@ def account(address: bytes, height: int | None = None) -> Call[AccountView]:
 
 def state_proof(key: bytes, height: int | None = None) -> Call[StateProof]:
     return Call("xl_getStateProof", [hex_of(key), height], parser(StateProof))
+
+
+def index_query(query: RangeQuery, height: int | None = None) -> Call[IndexAnswer]:
+    return Call("xl_queryIndex",
+                [hex_of(query.lo), None if query.hi is None else hex_of(query.hi),
+                 "desc" if query.reverse else "asc", query.limit, height],
+                parser(IndexAnswer))
 
 
 def sender_transactions(address: bytes, offset: int = 0, limit: int = 100

@@ -23,9 +23,11 @@ from xinlian.node.interface import AccountView, NodeStatus, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.errors import CommitTimeout, TransportError
+from xinlian.sdk.indexes import IndexPage, Plan
 from xinlian.sdk.ops import Op, Ops, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import SignedTx, Wallet
+from xinlian.storage.mst_proof import RangeQuery
 
 T = TypeVar("T")
 POLL_FIRST = 0.01
@@ -206,6 +208,17 @@ class Client:
     def state_proof(self, key: bytes, *, height: int | None = None, verify: bool = True
                     ) -> StateProof:
         return self._run(self._ops.state_proof(key, height, verify))
+
+    def index_query(self, query: RangeQuery, *, height: int | None = None,
+                    verify: bool = True) -> list[tuple[bytes, bytes]]:
+        """A page of the ordered index, proven complete (docs/sdk.md, "Indexes")."""
+        return self._run(self._ops.index(query, height, verify))[0]
+
+    def query_index(self, plan: Plan[T], *, height: int | None = None, verify: bool = True
+                    ) -> IndexPage[T]:
+        """A typed page of a contract's index: `plan` from `sdk.indexes.events_plan` or
+        `state_plan`."""
+        return self._run(self._ops.indexed(plan, height, verify))
 
     def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                             ) -> SenderPage:

@@ -81,3 +81,11 @@ class UntrustedChain(ProofError):
 
     code = 6111
     name = "untrusted_chain"
+
+
+class IndexQueryError(SdkError):
+    """An index query the contract's ABI does not allow: an unknown event or variable, a
+    parameter that is not indexed, a value of the wrong type (sdk/indexes.py)."""
+
+    code = 6130
+    name = "bad_index_query"

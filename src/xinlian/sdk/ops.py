@@ -15,11 +15,13 @@ from xinlian.api.views import BlockView, ChainInfo, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.account import address_of
-from xinlian.node.interface import AccountView, StateProof
+from xinlian.node.interface import AccountView, IndexAnswer, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
+from xinlian.sdk.indexes import IndexPage, Plan, page
 from xinlian.sdk.verify import Verifier, trust
 from xinlian.sdk.wallet import Wallet
+from xinlian.storage.mst_proof import RangeQuery
 
 T = TypeVar("T")
 Op = Generator[Call[Any] | list[Call[Any]], Any, T]
@@ -75,6 +77,23 @@ class Ops:
         if verify:
             (yield from self.trusted()).state(proof)
         return proof
+
+    def index(self, query: RangeQuery, height: int | None, verify: bool
+              ) -> Op[tuple[list[tuple[bytes, bytes]], int]]:
+        """A page of the ordered index (key, value) and the height it was read at."""
+        answer: IndexAnswer = yield calls.index_query(query, height)
+        if verify:
+            entries = (yield from self.trusted()).index(answer, query)
+        else:
+            entries = [(e.key, e.value) for e in answer.entries]
+        return entries, answer.root.header.height
+
+    def indexed(self, plan: Plan[T], height: int | None, verify: bool) -> Op[IndexPage[T]]:
+        """A typed page of a contract's index (sdk/indexes.py)."""
+        if plan.query is None:  # the range is empty by construction: nothing to ask
+            return IndexPage([], height, None)
+        entries, at = yield from self.index(plan.query, height, verify)
+        return page(plan, entries, at)
 
     def wallet(self, key: SigningKey) -> Op[Wallet]:
         """A wallet for `key` with the chain's parameters and the account's proven nonce."""

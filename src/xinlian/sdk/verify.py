@@ -7,7 +7,8 @@ signs the header it stores. Its hash is then recomputed locally. Everything else
 hangs off an accepted header: a state value (or its absence) by a state-tree proof against
 `state_root`, a transaction by its hash and its audit path against `tx_root` (and its
 receipt by another against `receipts_root`), a block's transaction list by recomputing
-`tx_root`. Any failure raises ProofError.
+`tx_root`, a page of the ordered index by a range proof against the index root that the
+state commits. Any failure raises ProofError.
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.keys import PublicKey, Signature
 from xinlian.crypto.signing import verify
 from xinlian.crypto.suites import Suite, get_suite
+from xinlian.errors import XinlianError
 from xinlian.ledger import merkle
 from xinlian.ledger.account import EMPTY_ACCOUNT, Account, account_key, address_of
 from xinlian.ledger.block import BlockHeader, header_hash, header_message
 from xinlian.ledger.transaction import SignedTransaction, TxBody, signing_message
-from xinlian.node.interface import AccountView, NodeStatus, StateProof
+from xinlian.node.interface import AccountView, IndexAnswer, NodeStatus, StateProof
 from xinlian.sdk.errors import ProofError, UntrustedChain
+from xinlian.storage.mst_proof import (
+    EMPTY_ROOT,
+    INDEX_ROOT_KEY,
+    RangeQuery,
+    decode_range_proof,
+    verify_range,
+)
 from xinlian.storage.proof import verify_proof
 
 
@@ -54,6 +63,24 @@ class Verifier:
                             self.suite.hash_bytes):
             raise ProofError(f"state proof for key 0x{proof.key.hex()} does not verify "
                              f"against the state root of block {proof.header.height}")
+
+    def index(self, answer: IndexAnswer, query: RangeQuery) -> list[tuple[bytes, bytes]]:
+        """The complete answer to `query` (the client's own, never the node's echo), proven
+        against the index root that the header's state commits at `INDEX_ROOT_KEY`."""
+        root_proof = answer.root
+        if root_proof.key != INDEX_ROOT_KEY:
+            raise ProofError("the index root is proven for another key")
+        self.state(root_proof)
+        root = EMPTY_ROOT if root_proof.value is None else root_proof.value
+        try:
+            entries = verify_range(root, decode_range_proof(answer.proof), query,
+                                   self.suite.hash_bytes)
+        except XinlianError as exc:
+            raise ProofError(f"index proof at block {root_proof.header.height}: "
+                             f"{exc.message}") from exc
+        if entries != [(e.key, e.value) for e in answer.entries]:
+            raise ProofError("the listed index entries differ from the proven ones")
+        return entries
 
     def account(self, view: AccountView) -> None:
         """The account is exactly what the proven state holds for the address."""

@@ -36,6 +36,7 @@ Hasher = Callable[[bytes], bytes]
 
 HASH_SIZE = 32
 EMPTY_ROOT = bytes(HASH_SIZE)
+INDEX_ROOT_KEY = b"ix/root"  # the state key under which a chain commits its index root
 NODE_PREFIX = b"\x02"
 MAX_PROOF_DEPTH = 64    # a tree of 16-way fan-out this deep would hold ~16^64 entries
 MAX_PROOF_BYTES = 8 * 1024 * 1024
