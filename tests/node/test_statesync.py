@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,6 +35,7 @@ from xinlian.node.statesync import (
     ChunkResponse,
     EpochProof,
     EpochsRequest,
+    IndexResponse,
     StateResponse,
     StateSync,
     SyncConfig,
@@ -42,8 +44,10 @@ from xinlian.node.statesync import (
     next_root,
 )
 from xinlian.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
-from xinlian.storage import jmt
+from xinlian.storage import jmt, mst
+from xinlian.storage.errors import BadChunkError
 from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.mst_proof import INDEX_ROOT_KEY
 from xinlian.storage.snapshot import Chunk, Leaf, read_chunk
 from xinlian.testing.consensus.committees import local_committee, node_name
 from xinlian.testing.consensus.simnet import ConsensusNet
@@ -72,15 +76,20 @@ def epochs() -> Epochs:
 
 
 @pytest.fixture(scope="module")
-def ledger() -> Iterator[tuple[jmt.StateTree, LedgerBlock]]:
-    """A state of 300 entries at version 7 and the ledger block over it."""
-    with tempfile.TemporaryDirectory() as tmp, \
-            Store(Path(tmp) / "db", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store:
+def ledger() -> Iterator[Ledger]:
+    """A state of 300 entries at version 7 with the root of an index of 2,000 entries, and
+    the ledger block over it."""
+    with tempfile.TemporaryDirectory() as tmp, Store(
+            Path(tmp) / "db", sub_dbs=(*jmt.SUB_DBS, *mst.SUB_DBS), map_size=1 << 24) as store:
         tree = jmt.StateTree(store, sha256)
+        index = mst.OrderedIndex(store, sha256)
         batch = WriteBatch()
-        root = tree.apply(7, {b"k%d" % i: b"v%d" % i for i in range(300)}, batch)
+        index_root = index.apply(7, {b"e%05d" % i: b"x" * (i % 50) for i in range(2000)},
+                                 batch)
+        state = {b"k%d" % i: b"v%d" % i for i in range(300)}
+        root = tree.apply(7, {**state, INDEX_ROOT_KEY: index_root}, batch)
         store.commit(batch)
-        yield tree, _block(7, root)
+        yield Ledger(tree, _block(7, root), index)
 
 
 def _block(height: int, state_root: bytes) -> LedgerBlock:
@@ -94,6 +103,12 @@ def _valid(block: LedgerBlock) -> bool:
     return block.header.chain_id == "test" and not block.txs
 
 
+class Ledger(NamedTuple):
+    tree: jmt.StateTree
+    block: LedgerBlock
+    ordered: mst.OrderedIndex
+
+
 @dataclass
 class Peer:
     """A validator answering with statesync.serve; `tamper` may rewrite its answers."""
@@ -101,6 +116,7 @@ class Peer:
     epochs: Epochs
     tree: jmt.StateTree
     block: LedgerBlock
+    index: mst.OrderedIndex
     tamper: Callable[[bytes], bytes | None] = lambda reply: reply
     served: int = field(default=0)
 
@@ -114,6 +130,9 @@ class Peer:
 
     def chunk(self, height: int, prefix: str) -> Chunk | None:
         return read_chunk(self.tree, height, prefix, max_leaves=16)
+
+    def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None:
+        return self.index.read_nodes(refs, max_bytes=4096)
 
     def answer(self, request: bytes) -> bytes | None:
         self.served += 1
@@ -151,21 +170,39 @@ def client(epochs: Epochs, **config: int) -> StateSync:
                      SyncConfig(**config) if config else None)
 
 
-def peers_of(epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock],
+def peers_of(epochs: Epochs, ledger: Ledger,
              **tampers: Callable[[bytes], bytes | None]) -> dict[bytes, Peer]:
-    tree, block = ledger
     out = {}
     for i, node in enumerate(epochs.genesis.committee.nodes):
         tamper = tampers.get(f"p{i}")
-        out[node] = Peer(epochs, tree, block, tamper) if tamper else Peer(epochs, tree, block)
+        out[node] = Peer(epochs, *ledger, tamper) if tamper else Peer(epochs, *ledger)
     return out
 
 
-def check(synced: Synced, epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
-    tree, block = ledger
+def check(synced: Synced, epochs: Epochs, ledger: Ledger) -> None:
+    tree, block, index = ledger
     assert synced.root == epochs.core.root
     assert synced.block == block
     assert synced.state.leaves == {bytes(n.path): bytes(n.value) for n in tree.leaves(7) or []}
+    with tempfile.TemporaryDirectory() as tmp, \
+            Store(Path(tmp), sub_dbs=mst.SUB_DBS, durable=False) as store:
+        imported = mst.OrderedIndex(store, sha256)
+        batch = WriteBatch()
+        assert synced.index.write(imported, 7, batch) == index.root(7)
+        store.commit(batch)
+        assert list(imported.items()) == list(index.items(7))
+        # and it keeps growing as the source does: the imported nodes carry their levels
+        batch = WriteBatch()
+        more = {b"e%05d" % i: b"y" for i in range(1990, 2100)}
+        grown = imported.apply(8, more, batch)
+        assert grown == _fresh_root({**dict(index.items(7)), **more})
+
+
+def _fresh_root(entries: dict[bytes, bytes]) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Store(Path(tmp), sub_dbs=mst.SUB_DBS, durable=False) as store:
+        batch = WriteBatch()
+        return mst.OrderedIndex(store, sha256).apply(0, dict(entries), batch)
 
 
 # -- epoch proofs --------------------------------------------------------------------------
@@ -206,7 +243,7 @@ def test_forged_epoch_proofs_are_refused(epochs: Epochs) -> None:
 # -- whole runs ----------------------------------------------------------------------------
 
 def test_honest_peers_give_the_epoch_root_ledger_block_and_state(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     sync = client(epochs)
     synced = run(sync, peers_of(epochs, ledger))
     check(synced, epochs, ledger)
@@ -215,7 +252,7 @@ def test_honest_peers_give_the_epoch_root_ledger_block_and_state(
 
 
 def test_a_run_is_deterministic(epochs: Epochs,
-                                ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+                                ledger: Ledger) -> None:
     traces = []
     for _ in range(2):
         sync = client(epochs)
@@ -234,12 +271,50 @@ def _corrupt_chunks(reply: bytes) -> bytes:
 
 
 def test_a_peer_sending_bad_chunks_is_skipped(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     sync = client(epochs)
     peers = peers_of(epochs, ledger, p1=_corrupt_chunks)
     check(run(sync, peers), epochs, ledger)
     assert sync.metrics["bad_bad_snapshot_chunk"] >= 1
     assert sync.skipped == {epochs.genesis.committee.nodes[1]}
+
+
+def _corrupt_index(reply: bytes) -> bytes:
+    message = statesync.decode_sync(reply)
+    if not isinstance(message, IndexResponse) or not message.nodes:
+        return reply
+    node = codec.decode(message.nodes[0], mst.Node)
+    bad = codec.encode(mst.Node(node.level, node.keys, [v + b"!" for v in node.values],
+                                node.value_hashes, node.children))
+    return codec.encode(IndexResponse(message.height, message.refs, [bad, *message.nodes[1:]]))
+
+
+def _withhold_index(reply: bytes) -> bytes:
+    message = statesync.decode_sync(reply)
+    if not isinstance(message, IndexResponse):
+        return reply
+    return codec.encode(IndexResponse(message.height, message.refs, []))
+
+
+def test_the_index_comes_with_the_state_from_any_honest_peer(
+        epochs: Epochs, ledger: Ledger) -> None:
+    sync = client(epochs)
+    check(run(sync, peers_of(epochs, ledger, p1=_corrupt_index, p2=_withhold_index)),
+          epochs, ledger)
+    assert sync.metrics["index_nodes"] > 10  # 2,000 entries, a few KiB per answer
+    assert sync.metrics["bad_bad_snapshot_chunk"] >= 1
+    assert epochs.genesis.committee.nodes[1] in sync.skipped
+
+
+def test_invalid_index_nodes_are_refused() -> None:
+    index = mst.IndexImport(sha256(b"root"), sha256)
+    for raw in (b"junk", codec.encode(mst.Node(0, [], [], [], [b""])),
+                codec.encode(mst.Node(0, [b"k"], [b"v"], [sha256(b"v")], [b"", b""]))):
+        with pytest.raises(BadChunkError):
+            index.add(raw)
+    assert not index.done
+    with pytest.raises(BadChunkError):
+        index.write(mst.OrderedIndex.__new__(mst.OrderedIndex), 1, WriteBatch())
 
 
 def _other_header(reply: bytes) -> bytes:
@@ -250,7 +325,7 @@ def _other_header(reply: bytes) -> bytes:
 
 
 def test_one_lying_member_cannot_make_a_header_trusted(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     # validity in the 5-member committee is 2: the liar alone never reaches it
     sync = client(epochs)
     check(run(sync, peers_of(epochs, ledger, p0=_other_header)), epochs, ledger)
@@ -273,7 +348,7 @@ def _forge_epochs(reply: bytes) -> bytes:
 
 
 def test_silent_and_forging_peers_are_passed_over(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     sync = client(epochs)
     peers = peers_of(epochs, ledger, p1=lambda _: None, p2=_forge_epochs)
     check(run(sync, peers), epochs, ledger)
@@ -282,7 +357,7 @@ def test_silent_and_forging_peers_are_passed_over(
 
 
 def test_a_node_not_yet_in_the_committee_waits_and_asks_again(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     sync = client(epochs)
     ahead = peers_of(epochs, ledger)
     no_epochs = codec.encode(statesync.EpochsResponse([]))
@@ -305,7 +380,7 @@ def test_a_node_not_yet_in_the_committee_waits_and_asks_again(
 
 
 def test_malformed_and_unexpected_messages_are_dropped(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     sync = client(epochs)
     sync.handle(Start(0))
     peer = epochs.genesis.committee.nodes[0]
@@ -328,7 +403,7 @@ def test_answers_are_bounded(epochs: Epochs) -> None:
 
 
 def test_chunks_a_peer_withholds_are_asked_of_another(
-        epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock]) -> None:
+        epochs: Epochs, ledger: Ledger) -> None:
     def no_chunks(reply: bytes) -> bytes | None:
         return None if isinstance(statesync.decode_sync(reply), ChunkResponse) else reply
 
@@ -360,14 +435,17 @@ hostile = st.one_of(
     st.builds(lambda h: codec.encode(StateResponse(1, _block(h, bytes(32)))),
               st.integers(0, 10)),
     st.builds(lambda n: codec.encode(statesync.EpochsResponse([])), st.integers()),
+    st.builds(lambda refs, nodes: codec.encode(IndexResponse(7, refs, nodes)),
+              st.lists(st.binary(min_size=32, max_size=32), max_size=2),
+              st.lists(st.binary(max_size=40), max_size=2)),
 )
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(phase=st.sampled_from(["epochs", "attest", "chunks"]), sender=st.integers(0, 4),
+@given(phase=st.sampled_from(["epochs", "attest", "chunks", "index"]), sender=st.integers(0, 4),
        messages=st.lists(hostile, max_size=6))
-def test_hostile_messages_never_raise(epochs: Epochs, ledger: tuple[jmt.StateTree, LedgerBlock],
+def test_hostile_messages_never_raise(epochs: Epochs, ledger: Ledger,
                                       phase: str, sender: int, messages: list[bytes]) -> None:
     sync = client(epochs)
     peers = peers_of(epochs, ledger)

@@ -366,9 +366,16 @@ class BftLedger:
         return chain.block(codec.decode(raw, int))
 
     def chunk(self, height: int, prefix: str) -> Chunk | None:
-        # only heights whose block this node holds (one that joined from a snapshot has no
-        # state between genesis and its snapshot)
-        chain = self.ledger.chain
-        if not 0 <= height <= chain.height or chain.index.block_by_height(height) is None:
+        if not self._holds(height):
             return None
-        return read_chunk(chain.tree, height, prefix)
+        return read_chunk(self.ledger.chain.tree, height, prefix)
+
+    def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None:
+        # nodes are content-addressed: any this node holds belong to the index it had then
+        return self.ledger.chain.ordered.read_nodes(refs) if self._holds(height) else None
+
+    def _holds(self, height: int) -> bool:
+        """Whether this node holds the block at `height` (one that joined from a snapshot
+        has no state between genesis and its snapshot)."""
+        chain = self.ledger.chain
+        return 0 <= height <= chain.height and chain.index.block_by_height(height) is not None

@@ -21,9 +21,13 @@ checked so that no single peer needs to be trusted:
 3. chunks. Fetch the state under that header's state root (storage/snapshot.py), `window`
    positions at a time, from the members that attested it. Every chunk verifies on its own;
    a bad chunk (BadChunkError) skips its sender and a timeout re-asks another member.
+4. index. The verified state holds the root of the ordered index of contract data (at
+   `INDEX_ROOT_KEY`, storage/mst.py); fetch its nodes by hash, up to `MAX_REFS` per
+   request, from the same members. Nodes are content-addressed: each verifies on its own,
+   and a bad one skips its sender like a bad chunk.
 
 Then `Synced` is delivered: the epoch root to start consensus from, the verified proofs,
-the ledger block and the verified state, for the node to write in one commit. `serve`
+the ledger block, the verified state and index, for the node to write in one commit. `serve`
 answers the same requests from a `SnapshotSource` (every validator runs it).
 """
 
@@ -46,6 +50,8 @@ from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
 from xinlian.node.errors import BadEpochProof, BadLedgerBlock
 from xinlian.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
+from xinlian.storage.mst import MAX_REFS, IndexImport
+from xinlian.storage.mst_proof import EMPTY_ROOT, INDEX_ROOT_KEY
 from xinlian.storage.proof import Hasher
 from xinlian.storage.snapshot import Chunk, SnapshotImport
 
@@ -92,9 +98,20 @@ class ChunkResponse(codec.Struct, tag=105):
     chunk: Chunk
 
 
+class IndexRequest(codec.Struct, tag=106):
+    height: int
+    refs: list[bytes]  # hashes of index nodes, at most MAX_REFS
+
+
+class IndexResponse(codec.Struct, tag=107):
+    height: int
+    refs: list[bytes]   # the request's, to match the answer to it
+    nodes: list[bytes]  # encoded nodes, those the peer holds (maybe fewer: size-bounded)
+
+
 SyncMessage = (EpochsRequest | EpochsResponse | StateRequest | StateResponse | ChunkRequest
-               | ChunkResponse)
-_TAGS = range(100, 106)
+               | ChunkResponse | IndexRequest | IndexResponse)
+_TAGS = range(100, 108)
 
 
 def is_sync_message(data: bytes) -> bool:
@@ -161,6 +178,7 @@ class SnapshotSource(Protocol):
     def epoch_proofs(self, start: int, limit: int) -> list[EpochProof]: ...
     def epoch_block(self, epoch: int) -> LedgerBlock | None: ...
     def chunk(self, height: int, prefix: str) -> Chunk | None: ...
+    def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None: ...
 
 
 def serve(data: bytes, source: SnapshotSource) -> bytes | None:
@@ -175,6 +193,10 @@ def serve(data: bytes, source: SnapshotSource) -> bytes | None:
         if isinstance(message, ChunkRequest):
             chunk = source.chunk(message.height, message.prefix)
             return None if chunk is None else codec.encode(ChunkResponse(message.height, chunk))
+        if isinstance(message, IndexRequest) and len(message.refs) <= MAX_REFS:
+            nodes = source.index_nodes(message.height, message.refs)
+            return None if nodes is None else codec.encode(
+                IndexResponse(message.height, message.refs, nodes))
     except (CodecError, XinlianError):
         return None
     return None
@@ -204,12 +226,14 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class Synced:
-    """The verified result: start consensus at `root`; `block` and `state` are the ledger."""
+    """The verified result: start consensus at `root`; `block`, `state` and `index` are the
+    ledger."""
 
     root: EpochRoot
     proofs: list[EpochProof]
     block: LedgerBlock
     state: SnapshotImport
+    index: IndexImport
 
 
 class StateSync:
@@ -239,6 +263,8 @@ class StateSync:
         self._blocks: dict[bytes, LedgerBlock] = {}
         self.block: LedgerBlock | None = None
         self.state: SnapshotImport | None = None
+        self.index: IndexImport | None = None
+        self._refs: dict[bytes, list[bytes]] = {}  # index nodes asked for, by first ref
         self._providers: list[bytes] = []
 
     # -- events ------------------------------------------------------------------------
@@ -281,6 +307,14 @@ class StateSync:
                     or message.height != self.block.header.height):
                 return self._unexpected()
             return self._on_chunk(key, message.chunk)
+        if isinstance(message, IndexResponse) and self.phase == "index":
+            assert self.block is not None
+            first = message.refs[0] if message.refs else b""
+            if (self._asked.get(("index", first), (b"",))[0] != sender
+                    or self._refs.get(first) != message.refs
+                    or message.height != self.block.header.height):
+                return self._unexpected()
+            return self._on_index(sender, first, message.nodes)
         return self._unexpected()
 
     def _unexpected(self) -> list[Action]:
@@ -317,11 +351,14 @@ class StateSync:
             peer, _ = self._asked.pop(key)
             if key[0] == "state":
                 actions.append(self._send(key, peer, StateRequest(self.root.committee.epoch)))
-            elif key[0] == "chunk" and self.block is not None:
+            elif key[0] in ("chunk", "index") and self.block is not None:
                 to = self._pick(self._providers, avoid=peer)
-                if to is not None:
-                    actions.append(self._send(key, to, ChunkRequest(self.block.header.height,
-                                                                    str(key[1]))))
+                if to is None:
+                    continue
+                height, at = self.block.header.height, key[1]
+                actions.append(self._send(key, to, ChunkRequest(height, str(at))
+                                          if isinstance(at, str) else
+                                          IndexRequest(height, self._refs[at])))
         return actions
 
     # -- phase 1: epochs ---------------------------------------------------------------
@@ -373,8 +410,10 @@ class StateSync:
     def _fill(self) -> list[Action]:
         assert self.state is not None and self.block is not None
         if self.state.done:
-            self.phase = "done"
-            return [Deliver(Synced(self.root, self.proofs, self.block, self.state))]
+            root = self.state.leaves.get(self.hasher(INDEX_ROOT_KEY), EMPTY_ROOT)
+            self.index = IndexImport(root, self.hasher)
+            self.phase = "index"
+            return self._fill_index()
         actions: list[Action] = []
         for prefix in sorted(self.state.wanted):
             if len(self._asked) >= self.config.window:
@@ -394,3 +433,36 @@ class StateSync:
         self.metrics["chunks"] += 1
         self.metrics["leaves"] += len(chunk.leaves)
         return self._fill()
+
+    # -- phase 4: index ----------------------------------------------------------------
+
+    def _fill_index(self) -> list[Action]:
+        assert self.index is not None and self.block is not None and self.state is not None
+        if self.index.done:
+            self.phase = "done"
+            return [Deliver(Synced(self.root, self.proofs, self.block, self.state,
+                                   self.index))]
+        asked = {r for refs in self._refs.values() for r in refs}
+        fresh = sorted(self.index.wanted - asked)
+        actions: list[Action] = []
+        for i in range(0, len(fresh), MAX_REFS):
+            if len(self._asked) >= self.config.window:
+                break
+            refs = fresh[i:i + MAX_REFS]
+            self._refs[refs[0]] = refs
+            to = self._pick(self._providers)
+            assert to is not None
+            actions.append(self._send(("index", refs[0]), to,
+                                      IndexRequest(self.block.header.height, refs)))
+        return actions
+
+    def _on_index(self, sender: bytes, first: bytes, nodes: list[bytes]) -> list[Action]:
+        assert self.index is not None
+        for raw in nodes:  # raises BadChunkError: the sender is skipped, the rest re-asked
+            self.index.add(raw)
+        del self._asked[("index", first)]
+        refs = self._refs.pop(first)
+        if not nodes and refs:  # holds none of them: ask the others first from now on
+            self.skipped.add(sender)
+        self.metrics["index_nodes"] += len(nodes)
+        return self._fill_index()

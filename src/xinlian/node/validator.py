@@ -221,12 +221,14 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
 
 
 def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey) -> None:
-    """One commit: the state and ledger block at the snapshot, what consensus persists to
-    start from the snapshot's epoch root (`consensus.core.bootstrap`), the applied marker."""
+    """One commit: the state, index and ledger block at the snapshot, what consensus
+    persists to start from the snapshot's epoch root (`consensus.core.bootstrap`), the
+    applied marker."""
     header = synced.block.header
     batch = WriteBatch()
     if header.height > chain.height:
         synced.state.write(chain.tree, header.height, batch)
+        synced.index.write(chain.ordered, header.height, batch)
         stored = LedgerBlock(header, sign_header(header, key), list(synced.block.txs))
         chain.index.write_block(batch, height=header.height,
                                 block_hash=header_hash(header, chain.hash),

@@ -30,7 +30,12 @@ from collections.abc import Iterator, Mapping
 import msgspec
 
 from xinlian import codec
-from xinlian.storage.errors import CorruptDataError, InvalidKeyError, VersionError
+from xinlian.storage.errors import (
+    BadChunkError,
+    CorruptDataError,
+    InvalidKeyError,
+    VersionError,
+)
 from xinlian.storage.kv import Snapshot, Store, WriteBatch
 from xinlian.storage.mst_proof import (
     EMPTY_ROOT,
@@ -46,6 +51,8 @@ NODES_DB = "ix_nodes"
 ROOTS_DB = "ix_roots"
 SUB_DBS = (NODES_DB, ROOTS_DB)
 MAX_KEY_SIZE = 4096
+MAX_ANSWER_BYTES = 1 << 20  # node encodings per snapshot answer
+MAX_REFS = 64               # nodes asked for per snapshot request
 _ver = struct.Struct(">Q").pack
 _unver = struct.Struct(">Q").unpack_from
 
@@ -212,8 +219,8 @@ class OrderedIndex:
               batch: WriteBatch) -> bytes:
         """Write the index of `version` (the previous version + updates; None deletes)
         into `batch` without committing it; return the new root (32 zero bytes if empty)."""
-        pending = self._pending.get(batch)
-        previous = max(pending) if pending else self._latest
+        written = self._pending.get(batch)
+        previous = max(written) if written else self._latest
         if type(version) is not int or version < 0 or (
                 previous is not None and version <= previous):
             raise VersionError(f"index version {version} must be above {previous}")
@@ -227,10 +234,7 @@ class OrderedIndex:
                             b"" if value is None else hasher(value)))
         changes.sort()
         with self._store.snapshot() as snap:
-            if pending is None:
-                pending = self._pending[batch] = {}
-                batch_ref = weakref.ref(batch)
-                batch.on_commit(lambda: self._published(batch_ref, pending))
+            pending = self._pending_for(batch)
             base = pending[previous] if previous in pending else (
                 self._root(snap, previous) if previous is not None else b"")
             writer = _Writer(self, snap)
@@ -239,6 +243,43 @@ class OrderedIndex:
         pending[version] = root
         batch.put(ROOTS_DB, _ver(version), root)
         return root or EMPTY_ROOT
+
+    # -- snapshots (node/statesync.py) -------------------------------------------------
+
+    def read_nodes(self, refs: list[bytes], max_bytes: int = MAX_ANSWER_BYTES) -> list[bytes]:
+        """The stored encodings of the nodes `refs` that this store holds, in order, up to
+        about `max_bytes` in all (at least one)."""
+        out: list[bytes] = []
+        size = 0
+        with self._store.snapshot() as snap:
+            for ref in refs:
+                raw = snap.get(NODES_DB, ref) if ref else None
+                if raw is None:
+                    continue
+                if out and size + len(raw) > max_bytes:
+                    break
+                out.append(raw)
+                size += len(raw)
+        return out
+
+    def adopt(self, version: int, root: bytes, nodes: Mapping[bytes, Node],
+              batch: WriteBatch) -> None:
+        """Write verified nodes (an `IndexImport`) into `batch` as the whole index of
+        `version`, whatever this index held before."""
+        for ref, node in nodes.items():
+            batch.put(NODES_DB, ref, codec.encode(node))
+        ref = b"" if root == EMPTY_ROOT else root
+        batch.put(ROOTS_DB, _ver(version), ref)
+        self._pending_for(batch)[version] = ref
+
+    def _pending_for(self, batch: WriteBatch) -> dict[int, bytes]:
+        """The roots written into `batch` by version, published when it commits."""
+        pending = self._pending.get(batch)
+        if pending is None:
+            pending = self._pending[batch] = {}
+            batch_ref = weakref.ref(batch)
+            batch.on_commit(lambda: self._published(batch_ref, pending))
+        return pending
 
     def _published(self, batch_ref: weakref.ref[WriteBatch], pending: dict[int, bytes]
                    ) -> None:
@@ -378,4 +419,48 @@ class _Writer:
                           *b.children[1:]])
 
 
-__all__ = ["HASH_SIZE", "SUB_DBS", "OrderedIndex", "key_level"]
+class IndexImport:
+    """The nodes of the index under a trusted `root`, fetched from peers by hash (nodes are
+    content-addressed, so each one verifies on its own) until none is missing."""
+
+    def __init__(self, root: bytes, hasher: Hasher) -> None:
+        self.root = root
+        self.hasher = hasher
+        self.wanted: set[bytes] = set() if root == EMPTY_ROOT else {root}
+        self.nodes: dict[bytes, Node] = {}
+
+    @property
+    def done(self) -> bool:
+        return not self.wanted
+
+    def add(self, raw: bytes) -> None:
+        """Take one node still wanted (or already taken); BadChunkError (nothing kept) if
+        it is not one."""
+        try:
+            node: Node = codec.decode(raw, Node, max_size=MAX_ANSWER_BYTES)
+        except codec.CodecError as exc:
+            raise BadChunkError(f"an index node does not decode: {exc.message}") from None
+        keys, values, children = node.keys, node.values, node.children
+        if not keys or len(values) != len(keys) or len(children) != len(keys) + 1 or any(
+                c and len(c) != HASH_SIZE for c in children):
+            raise BadChunkError("an index node of the wrong shape")
+        value_hashes = [self.hasher(v) for v in values]
+        ref = node_hash(self.hasher, keys, value_hashes, children)
+        if ref in self.nodes:  # asked again after a bad answer
+            return
+        if ref not in self.wanted:
+            raise BadChunkError("an index node that was not asked for")
+        self.wanted.discard(ref)
+        # the level is not hashed: recomputed here, never taken from the peer
+        self.nodes[ref] = Node(key_level(self.hasher, keys[0]), keys, values, value_hashes,
+                               children)
+        self.wanted.update(c for c in children if c and c not in self.nodes)
+
+    def write(self, index: OrderedIndex, version: int, batch: WriteBatch) -> bytes:
+        if not self.done:
+            raise BadChunkError(f"{len(self.wanted)} index nodes are still missing")
+        index.adopt(version, self.root, self.nodes, batch)
+        return self.root
+
+
+__all__ = ["HASH_SIZE", "SUB_DBS", "IndexImport", "OrderedIndex", "key_level"]
