@@ -67,13 +67,17 @@ bench-network: venv
 bench-qi: venv
 	$(BIN)/python -m benchmarks.qi
 
+
 bench-fuel: venv
 	$(BIN)/python -m benchmarks.fuel --calibrate
 
-# Contract execution: warm call overhead, token transfers per second in one block (~2 min).
+# Contract execution: warm call overhead, token transfers per second in one block (~2 min);
+# end to end on a solo node; the index of contract data: query latency with proof,
+# verification, proof size (~5 s).
 bench-contracts: venv
 	$(BIN)/python -m benchmarks.contracts
 	$(BIN)/python -m benchmarks.e2e --contracts --suites intl --txs 10000
+	$(BIN)/python -m benchmarks.contract_index
 
 # pyUmbral, the proxy re-encryption peer, pins cryptography~=3.0: it gets its own venv.
 UMBRAL := .venv-umbral/.installed-umbral-0.3.0

@@ -63,7 +63,7 @@ def fuzz_rpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rpc]:
 METHODS = [
     "xl_status", "xl_chainInfo", "xl_submitTransaction", "xl_submitTransactions",
     "xl_getBlockByHeight", "xl_getBlockByHash", "xl_getTransaction", "xl_getReceipt",
-    "xl_getTransactionStatus", "xl_getAccount", "xl_getStateProof",
+    "xl_getTransactionStatus", "xl_getAccount", "xl_getStateProof", "xl_queryIndex",
     "xl_getTransactionsBySender", "xl_subscribe", "xl_unsubscribe"]
 
 
@@ -136,6 +136,12 @@ def test_unknown_method(rpc: Rpc) -> None:
     ("xl_getAccount", ["0x" + "00" * 20, "latest"]),
     ("xl_getStateProof", ["0x" + "00" * 1025]),
     ("xl_getTransactionsBySender", ["0x" + "00" * 20, 0, 1001]),
+    ("xl_queryIndex", ["0x02", "0x01"]),
+    ("xl_queryIndex", ["0x01", "0x01"]),
+    ("xl_queryIndex", ["0x01", None, "up"]),
+    ("xl_queryIndex", ["0x01", None, "desc", 0]),
+    ("xl_queryIndex", ["0x01", None, "desc", 1001]),
+    ("xl_queryIndex", ["0x" + "00" * 4097]),
     ("xl_submitTransactions", [[]]),
     ("xl_submitTransactions", ["0x00"]),
     ("xl_submitTransactions", [["0x00", 5]]),
