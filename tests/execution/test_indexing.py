@@ -1,16 +1,19 @@
 """A run's index entries: what the token example's ABI asks for, from the events and
-storage writes of real runs of the engine."""
+storage writes of real runs of the engine, and through the ledger's executor."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from xinlian.execution.indexing import IndexSpec, event_entries, state_entries
+from xinlian.execution.payloads import Call, Transfer
 from xinlian.execution.vm.host import Event as HostEvent
 from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
 from xinlian.lang import abi, indexkeys
 from xinlian.lang.compiler import compile_source
 from xinlian.ledger.block import Event
+from xinlian.ledger.transaction import TxKind
+from xinlian.testing.contracts import FUEL, ContractChain, encode_args
 
 TOKEN = Path(__file__).resolve().parents[2] / "examples" / "qi" / "token.qi"
 ART = compile_source(TOKEN.read_text(), "token.qi")
@@ -62,3 +65,27 @@ def test_indexed_state_writes_are_keyed_by_map_key() -> None:
     assert entries == {base: indexkeys.STATE_DELETED}
     assert state_entries(lambda c: SPEC, 4, 1, writes[:1]) == {
         base: indexkeys.STATE_SET + abi.encode(U256, 5)}
+
+
+def test_the_executor_indexes_successful_runs_only() -> None:
+    chain = ContractChain()
+    token, deployed = chain.deploy(ART, "Qi", 1000)
+    bob, owner = chain.addr(1), chain.addr(0)
+    assert deployed.status == 0
+    args = encode_args(ART, "transfer", bob, 30)
+    fails = encode_args(ART, "transfer", bob, 10**9)
+    result = chain.block([chain.raw(0, TxKind.CALL, Call(token, "transfer", args, FUEL)),
+                          chain.raw(0, TxKind.CALL, Call(token, "transfer", fails, FUEL))])
+    assert [r.status == 0 for r in result.receipts] == [True, False]
+    height = chain.height
+    position = indexkeys.event_position(height, 0, 0)
+    balances = indexkeys.state_index(token, "balances")
+    written = indexkeys.state_position(height, 0)
+    assert set(result.index) == {
+        indexkeys.event_index(token, "Transfer") + position,
+        indexkeys.event_index(token, "Transfer", "from") + owner + position,
+        indexkeys.event_index(token, "Transfer", "to") + bob + position,
+        balances + owner + written, balances + bob + written}
+    assert result.index[balances + bob + written] == indexkeys.STATE_SET + abi.encode(U256, 30)
+    # a block of transfers only (no contract run) adds nothing
+    assert chain.block([chain.raw(1, TxKind.TRANSFER, Transfer(owner, 1))]).index == {}

@@ -27,14 +27,15 @@ transactions (deliveries due at the height, then scheduled runs), through the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
 from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
+from xinlian.execution.indexing import IndexSpecs, run_entries
 from xinlian.execution.parallel import BaseState, BlockPlan, ExecutionPool
 from xinlian.execution.payloads import (
     Call,
@@ -76,6 +77,8 @@ class BlockResult:
     writes: dict[bytes, bytes | None]
     excluded: list[tuple[Transaction, LedgerError]]  # not executable, with the rule broken
     fuel_used: int = 0  # by the block's contract runs
+    # the ordered index's new entries (execution/indexing.py), from successful contract runs
+    index: dict[bytes, bytes | None] = field(default_factory=dict)
 
 
 class Executor:
@@ -87,6 +90,7 @@ class Executor:
         self.system = SystemContract(suite)
         self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
         self.pool = pool
+        self.index_specs = IndexSpecs(self.contracts.artifacts)
 
     def execute_block(self, txs: Sequence[Transaction], block: BlockContext,
                       read: Reader, base: BaseState | None = None) -> BlockResult:
@@ -112,7 +116,8 @@ class Executor:
             result.included.append(tx)
             if isinstance(op, ContractOp):
                 ctx = TxContext(tx.hash, len(result.receipts), tx.sender_address)
-                receipt = self._contract(state, tx, op, fees, block, ctx, plan, position)
+                receipt = self._contract(state, tx, op, fees, block, ctx, plan, position,
+                                         result.index)
                 result.fuel_used += receipt.fuel_used
             else:
                 receipt = self._execute(state, tx, op)
@@ -157,21 +162,27 @@ class Executor:
 
     def _contract(self, state: Overlay, tx: Transaction, op: ContractOp, fees: Fees,
                   block: BlockContext, ctx: TxContext, plan: BlockPlan | None,
-                  position: int) -> Receipt:
+                  position: int, index: dict[bytes, bytes | None]) -> Receipt:
         """`plan`: the block's worker runs; a worker's run of this call (the transaction
         at `position`) whose reads still hold is the serial run's twin: it is taken
-        instead of running the call."""
+        instead of running the call. A successful run's index entries go into `index`."""
         self._charge(state, tx, fees.base)  # the fuel's fee follows the run
         sender = tx.sender_address
         spec = None if plan is None else plan.take_current(position, state, ctx.index)
+        writes: Mapping[bytes, object]
         if spec is not None:
             out: Outcome = spec.outcome
             adopt(spec, state)
+            writes = spec.writes
         else:
             scope = state.child()
             out = self._run_contract(scope, tx, op, block, ctx)
+            writes = scope.writes
             if out.error is None:
                 state.merge(scope)
+        if out.error is None:
+            index.update(run_entries(self.index_specs.over(state), block.height, ctx.index,
+                                     out.events, writes))
         account = state.account(sender)
         fuel_cost = fuel_fee(self.params, out.fuel_used)
         state.set_account(sender, Account(account.balance - fuel_cost, account.nonce))

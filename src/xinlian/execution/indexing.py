@@ -7,10 +7,13 @@ and its storage writes, so every node derives the same index from the same block
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from xinlian.execution.contracts.records import STORAGE_PREFIX
+from xinlian.execution.contracts.world import ArtifactCache, ChainState
+from xinlian.execution.state import Overlay
 from xinlian.lang import abi, indexkeys
 from xinlian.lang.errors import ArgumentError
 from xinlian.lang.types import Ty
@@ -52,6 +55,51 @@ class IndexSpec:
 
 
 SpecOf = Callable[[bytes], "IndexSpec | None"]  # contract address -> its spec, if a contract
+_ADDRESS_END = len(STORAGE_PREFIX) + 20
+
+
+class IndexSpecs:
+    """Each contract's `IndexSpec`, from the ABI of the code its `ct/` record names (kept
+    per code hash: a spec is derived once per code)."""
+
+    def __init__(self, artifacts: ArtifactCache, limit: int = 256) -> None:
+        self._artifacts = artifacts
+        self._limit = limit
+        self._specs: dict[bytes, IndexSpec] = {}
+
+    def over(self, state: Overlay) -> SpecOf:
+        """The specs of the contracts as `state` has them (after a deploy or upgrade: the
+        new code's)."""
+        chain = ChainState(state)
+
+        def spec_of(contract: bytes) -> IndexSpec | None:
+            info = chain.info(contract)
+            if info is None:
+                return None
+            spec = self._specs.get(info.code_hash)
+            if spec is None:
+                art = self._artifacts.get(info.code_hash, state.get)
+                if art is None:
+                    return None
+                if len(self._specs) >= self._limit:
+                    self._specs.pop(next(iter(self._specs)))
+                spec = self._specs[info.code_hash] = IndexSpec.from_abi(art.abi)
+            return spec
+        return spec_of
+
+
+def run_entries(spec_of: SpecOf, height: int, tx_index: int, events: Sequence[Event],
+                writes: Mapping[bytes, object]) -> dict[bytes, bytes]:
+    """Every entry of one successful run: its receipt's events and its state writes (the
+    run's overlay, where contract storage is `cs/<contract><storage key>` -> bytes or None;
+    its other records, such as decoded accounts, are not indexed)."""
+    out = event_entries(spec_of, height, tx_index, events)
+    out.update(state_entries(spec_of, height, tx_index, (
+        (key[len(STORAGE_PREFIX):_ADDRESS_END], key[_ADDRESS_END:], value)
+        for key, value in writes.items()
+        if key.startswith(STORAGE_PREFIX) and len(key) > _ADDRESS_END
+        and (value is None or isinstance(value, bytes)))))
+    return out
 
 
 def event_entries(spec_of: SpecOf, height: int, tx_index: int,

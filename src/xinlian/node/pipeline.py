@@ -142,7 +142,7 @@ class LedgerPipeline:
             return Built(batch, None, [], result.excluded)
         prepared = self.chain.prepare_block(
             batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
-            self.key, result.included, result.receipts, result.writes, proposer)
+            self.key, result.included, result.receipts, result.writes, proposer, result.index)
         return Built(batch, prepared, result.receipts, result.excluded)
 
     def execute(self, txs: Sequence[Transaction], timestamp_ms: int,
