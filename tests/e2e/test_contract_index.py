@@ -1,14 +1,19 @@
 """Indexed contract data on a real solo node process: the example token is deployed and
 used with signed transactions, then its Transfer events are queried through the SDK by
 sender (equality), by a range of recipients, paged newest first, and for a sender that
-never sent (proven absent); every answer is verified against a signed header."""
+never sent (proven absent); every answer is verified against a signed header. The same
+through `xinlian index`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from xinlian.cli.cluster import NodeProcess
+from xinlian.cli.main import main as cli
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.contracts.records import contract_address
 from xinlian.execution.payloads import Call, Deploy
@@ -37,7 +42,14 @@ def _pages(client: Client, token: bytes, field: str | None = None, **bounds: Any
         cursor = page.cursor
 
 
-def test_token_transfers_are_queried_with_proofs(tmp_path: Path) -> None:
+def _cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
+    capsys.readouterr()
+    assert cli(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_token_transfers_are_queried_with_proofs(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     chain = Chain.make("intl", 4)
     data = init_data_dir(chain, tmp_path, 10**9, block_interval_ms=20)
     node = NodeProcess(data)
@@ -86,5 +98,24 @@ def test_token_transfers_are_queried_with_proofs(tmp_path: Path) -> None:
             assert [w.value for w in history.items] == [
                 sum(a for to, a in sent[:i + 1] if to == people[1])
                 for i in reversed(range(len(sent))) if sent[i][0] == people[1]]
+
+        # the same from the command line, verified before it prints
+        abi_file = tmp_path / "token.abi.json"
+        abi_file.write_text(TOKEN.abi_json())
+        base = ["index", "events", token.hex(), "Transfer", "--abi", str(abi_file),
+                "--rpc", node.base_url]
+        page = _cli(capsys, [*base, "--field", "from", "--equals", "0x" + owner.hex(),
+                             "--limit", "3"])
+        assert [e["args"]["amount"] for e in page["items"]] == [a for _, a in sent[::-1][:3]]
+        rest = _cli(capsys, [*base, "--field", "from", "--equals", "0x" + owner.hex(),
+                             "--cursor", page["cursor"]])
+        assert len(rest["items"]) == 4 and rest["cursor"] is None
+        assert _cli(capsys, [*base, "--field", "from", "--equals",
+                             "0x" + people[0].hex()])["items"] == []
+        state = _cli(capsys, ["index", "state", token.hex(), "balances",
+                              "0x" + people[1].hex(), "--abi", str(abi_file), "--limit", "1",
+                              "--rpc", node.base_url])
+        assert state["items"][0]["value"] == history.items[0].value
+        assert cli([*base, "--field", "amount", "--equals", "1"]) == 2  # not indexed
     finally:
         node.stop()

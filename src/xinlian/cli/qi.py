@@ -147,18 +147,21 @@ def _parse_args(art: Artifact, fn: str, raw: list[str]) -> list[Any]:
     params = [(p["name"], abi.type_from_json(p["type"])) for p in spec["params"]]
     if len(params) != len(raw):
         raise ArgumentError(f"`{fn}` takes {len(params)} argument(s), got {len(raw)}")
-    out = []
-    for (name, t), r in zip(params, raw, strict=True):
-        try:
-            v = json.loads(r)
-        except json.JSONDecodeError:
-            v = r  # bare words are strings
-        try:
-            out.append(from_json(t, v))
-        except (ValueError, TypeError) as exc:
-            raise ArgumentError(f"argument `{name}` of `{fn}`: {r!r} is not a `{t}` "
-                                f"({exc})") from exc
-    return out
+    return [parse_value(t, r, f"argument `{name}` of `{fn}`")
+            for (name, t), r in zip(params, raw, strict=True)]
+
+
+def parse_value(t: Ty, raw: str, what: str) -> Any:
+    """A value of type `t` given on the command line as JSON (bare words are strings;
+    bytes and addresses in hex); ArgumentError naming `what` if it is not one."""
+    try:
+        v = json.loads(raw)
+    except json.JSONDecodeError:
+        v = raw
+    try:
+        return from_json(t, v)
+    except (ValueError, TypeError) as exc:
+        raise ArgumentError(f"{what}: {raw!r} is not a `{t}` ({exc})") from exc
 
 
 def parse_address(text: str) -> bytes:
