@@ -69,3 +69,28 @@ def test_positions_order_oldest_to_newest_and_read_back() -> None:
     # an event's own index and its parameters' indexes never share a prefix
     assert not indexkeys.event_index(ADDR, "T", "a").startswith(indexkeys.event_index(ADDR, "T"))
     assert indexkeys.prefix_end(b"ab\xff") == b"ac" and indexkeys.prefix_end(b"\xff") is None
+
+
+@given(st.integers(-(1 << 63), (1 << 63) - 1), st.integers(0, (1 << 256) - 1),
+       st.binary(max_size=8), st.text(max_size=8), st.booleans())
+def test_value_keys_read_back(small: int, big: int, raw: bytes, text: str, flag: bool) -> None:
+    cases = [("i64", small), ("u256", big), ("bytes", raw), ("string", text), ("bool", flag),
+             ("address", ADDR)]
+    for name, value in cases:
+        t = abi.type_from_json(name)
+        key = indexkeys.value_key(t, value) + b"\x00\x00\x07"  # a position follows
+        assert indexkeys.read_value_key(t, key) == (value, len(key) - 3)
+    with pytest.raises(ArgumentError):
+        indexkeys.read_value_key(abi.type_from_json("bytes"), b"ab\x00")  # no end mark
+
+
+def test_key_ranges_bound_values_and_follow_cursors() -> None:
+    index = indexkeys.event_index(ADDR, "Transfer", "to")
+    assert indexkeys.key_range(index) == (index, indexkeys.prefix_end(index))
+    start, stop = indexkeys.key_range(index, b"\x01", b"\x02") or (b"", None)
+    assert (start, stop) == (index + b"\x01", index + b"\x03")
+    cursor = index + b"\x02" + bytes(16)
+    assert indexkeys.key_range(index, b"\x01", b"\x02", cursor=cursor) == (start, cursor)
+    assert indexkeys.key_range(index, b"\x01", b"\x02", reverse=False, cursor=cursor) == (
+        cursor + b"\x00", stop)
+    assert indexkeys.key_range(index, b"\x01", b"\x02", cursor=start) is None  # nothing left
