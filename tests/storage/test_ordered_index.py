@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from xinlian import codec
 from xinlian.crypto.hashes import sha256, sm3
@@ -109,32 +110,31 @@ def _tampered(proof: RangeProof, answer: list[tuple[bytes, bytes]]) -> Iterator[
                 return replacement
             if isinstance(node, bytes):
                 return node
-            return ProofNode(node.keys, node.values, node.value_hashes,
-                             [walk(c) for c in node.children])
+            return replace(node, children=[walk(c) for c in node.children])
         return RangeProof(walk(proof.tree))
 
     wanted = {k for k, _ in answer}
     for node in nodes:
         for i, key in enumerate(node.keys):
             value = node.values[i]
-            if key in wanted and value is not None:
+            if node.prefix + key in wanted and value is not None:
                 hidden = sum(1 for v in node.values[:i] if v is None)
                 hashes = [*node.value_hashes[:hidden], sha256(value),
                           *node.value_hashes[hidden:]]
                 values = [None if j == i else v for j, v in enumerate(node.values)]
-                yield rebuilt(node, ProofNode(node.keys, values, hashes, node.children))
+                yield rebuilt(node, replace(node, values=values, value_hashes=hashes))
                 changed = [value + b"!" if j == i else v for j, v in enumerate(node.values)]
-                yield rebuilt(node, ProofNode(node.keys, changed, node.value_hashes,
-                                              node.children))
-        if wanted & set(node.keys):
+                yield rebuilt(node, replace(node, values=changed))
+        if wanted & {node.prefix + k for k in node.keys}:
             yield rebuilt(node, _node_hash(node))
-        added = node.keys[0][:-1] + bytes([node.keys[0][-1] ^ 1])
-        yield rebuilt(node, ProofNode([added, *node.keys], [b"x", *node.values],
-                                      node.value_hashes, [b"", *node.children]))
+        added = node.keys[0][:-1] + bytes([node.keys[0][-1] ^ 1]) if node.keys[0] else b"\x00"
+        yield rebuilt(node, replace(node, keys=[added, *node.keys],
+                                    values=[b"x", *node.values],
+                                    children=[b"", *node.children]))
         if len(node.keys) > 1:
             keys = [node.keys[1], node.keys[0], *node.keys[2:]]
             values = [node.values[1], node.values[0], *node.values[2:]]
-            yield rebuilt(node, ProofNode(keys, values, node.value_hashes, node.children))
+            yield rebuilt(node, replace(node, keys=keys, values=values))
 
 
 def _node_hash(node: ProofNode) -> bytes:

@@ -208,10 +208,11 @@ class OrderedIndex:
             elif len(answer) < query.limit and query.contains(keys[i]):
                 shown[i] = True
                 answer.append((keys[i], node.values[i]))
-        return ProofNode(keys, [v if s else None for v, s in zip(node.values, shown,
-                                                                  strict=True)],
+        prefix = _shared_prefix(keys)
+        return ProofNode([k[len(prefix):] for k in keys],
+                         [v if s else None for v, s in zip(node.values, shown, strict=True)],
                          [h for h, s in zip(node.value_hashes, shown, strict=True) if not s],
-                         children)
+                         children, prefix)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -288,6 +289,15 @@ class OrderedIndex:
             self._pending.pop(batch, None)
         if pending:
             self._latest = max(pending)
+
+
+def _shared_prefix(keys: list[bytes]) -> bytes:
+    """The prefix that all of the sorted `keys` share: the first's and the last's."""
+    first, last = keys[0], keys[-1]
+    n, limit = 0, min(len(first), len(last))
+    while n < limit and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 class _Writer:

@@ -56,14 +56,16 @@ def node_hash(hasher: Hasher, keys: list[bytes], value_hashes: list[bytes],
 
 
 class ProofNode(codec.Struct):
-    """A revealed node. `values[i]` is entry i's value, or None when only its hash is given
-    (in `value_hashes`, in order, one per None). `children[i]` is the revealed child, or its
+    """A revealed node. Its keys are `prefix + keys[i]` (the prefix they share is sent
+    once). `values[i]` is entry i's value, or None when only its hash is given (in
+    `value_hashes`, in order, one per None). `children[i]` is the revealed child, or its
     hash ("" for an empty child)."""
 
     keys: list[bytes]
     values: list[bytes | None]
     value_hashes: list[Annotated[bytes, codec.exactly(HASH_SIZE)]]
     children: list[ProofNode | bytes]
+    prefix: bytes = b""
 
 
 class RangeProof(codec.Struct):
@@ -134,7 +136,7 @@ def _hash(node: ProofNode | bytes, hasher: Hasher, out: list[_Item], depth: int)
         return node
     if depth >= MAX_PROOF_DEPTH:
         raise RangeProofError(f"a proof nested deeper than {MAX_PROOF_DEPTH} nodes")
-    keys, values = node.keys, node.values
+    keys, values = [node.prefix + k for k in node.keys], node.values
     if not keys or len(values) != len(keys) or len(node.children) != len(keys) + 1:
         raise RangeProofError("a proof node's keys, values and children do not match")
     given = iter(node.value_hashes)
