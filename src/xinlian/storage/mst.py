@@ -294,10 +294,14 @@ class OrderedIndex:
 def _shared_prefix(keys: list[bytes]) -> bytes:
     """The prefix that all of the sorted `keys` share: the first's and the last's."""
     first, last = keys[0], keys[-1]
-    n, limit = 0, min(len(first), len(last))
-    while n < limit and first[n] == last[n]:
-        n += 1
-    return first[:n]
+    low, high = 0, min(len(first), len(last))
+    while low < high:  # by halving: a few slice comparisons, not a loop per byte
+        mid = (low + high + 1) // 2
+        if first[:mid] == last[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return first[:low]
 
 
 class _Writer:
