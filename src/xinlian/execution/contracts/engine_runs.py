@@ -77,13 +77,10 @@ class Limits:
 
     @property
     def block_fuel(self) -> int:
-        """The most fuel these runs may burn in one block: the deliveries' budget (one
-        delivery may start with any budget left), one block's requests timing out, and the
-        scheduled runs' budget."""
-        delivery = self.async_fuel + self.callback_fuel
-        return (self.delivery_block_fuel + delivery
-                + self.requests_per_block * self.callback_fuel
-                + self.scheduled_block_fuel + self.scheduled_fuel)
+        """The most fuel these runs may burn in one block: the deliveries' budget, the
+        callbacks of one block's requests timing out, and the scheduled runs' budget."""
+        return (self.delivery_block_fuel + self.requests_per_block * self.callback_fuel
+                + self.scheduled_block_fuel)
 
 
 class Pending(Struct):
