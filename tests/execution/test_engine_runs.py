@@ -55,7 +55,7 @@ contract Svc {
 """
 ASKER = compile_source(_SRC, "asker.qi", contract="Asker")
 SVC = compile_source(_SRC, "asker.qi", contract="Svc")
-TICKS = compile_source("""
+_TICKS = """
 contract Ticks {
     state a: u64;
     state b: u64;
@@ -64,20 +64,13 @@ contract Ticks {
     fn a_tick() every 2 blocks { a += 1; emit Tick("a", a); require(a != 2, "second a fails"); }
     pub view fn counts() -> list<u64> { return [a, b]; }
 }
-""", "ticks.qi")
-TICKS_V2 = compile_source("""
+"""
+TICKS = compile_source(_TICKS, "ticks.qi")
+TICKS_V2 = compile_source(_TICKS + """
 contract Ticks2 upgrades Ticks {
     state a: u64;
     state b: u64;
     fn c_tick() every 3 blocks { a += 100; }
-    pub view fn counts() -> list<u64> { return [a, b]; }
-}
-contract Ticks {
-    state a: u64;
-    state b: u64;
-    event Tick(name: string, n: u64);
-    fn b_tick() every 2 blocks { b += 1; emit Tick("b", b); }
-    fn a_tick() every 2 blocks { a += 1; emit Tick("a", a); require(a != 2, "second a fails"); }
     pub view fn counts() -> list<u64> { return [a, b]; }
 }
 """, "ticks2.qi", contract="Ticks2")
