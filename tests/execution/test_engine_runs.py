@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from xinlian import codec
+from xinlian.crypto.hashes import sm3
 from xinlian.execution.contracts.engine_runs import Limits, has_work, queue_key, run_id
 from xinlian.execution.contracts.schedules import armed, schedules
 from xinlian.execution.errors import AsyncQueueFull, AsyncTimedOut, InsufficientBalance
@@ -319,3 +320,21 @@ def test_invalid_a_scheduled_abi_entry_without_a_positive_period(every: Any) -> 
                         for f in TICKS.abi["functions"]]
     r = chain.one(0, TxKind.DEPLOY, Deploy(TICKS.wasm, abi_bytes(doc), b"", 10**8))
     assert r.error == "bad_abi"
+
+
+def test_local_chain_runs_the_same_engine_runs_with_its_limits() -> None:
+    """`LocalChain` (qi run / qi test) drives the same code: a full queue is a typed error,
+    a request is answered in the next block, and the runs get the engine's ids."""
+    from xinlian.execution.vm.local import LocalChain
+
+    ch = LocalChain(limits=Limits(requests_per_block=2))
+    svc = ch.deploy(SVC)
+    asker = ch.deploy(ASKER)
+    with pytest.raises(AsyncQueueFull):
+        ch.call(asker, "ask", svc, [1, 2, 3])
+    assert ch.call(asker, "ask", svc, [4, 13]).ok
+    results = ch.advance_block()
+    assert [r.ok for r in results] == [True, True, False, True]
+    assert ch.call(asker, "values").value == [8] and ch.call(asker, "failures").value == 1
+    assert ch.block_txs[:4] == [run_id(sm3, kind, ch.world.block_number, i)
+                                for i, kind in enumerate([b"async", b"callback"] * 2)]

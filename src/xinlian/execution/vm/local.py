@@ -135,7 +135,7 @@ class LocalChain:
         """The admin hands its role to `admin` (the chain's SET_ADMIN); raises the typed
         error of a refusal."""
         self.begin_tx(sender, contract, "set_admin")
-        out = self._op(0, lambda scope, _: self.runner.set_admin(
+        out = self._op(sender, 0, lambda scope, _: self.runner.set_admin(
             scope, sender, SetAdmin(contract, admin)))
         if out.error is not None:
             raise out.error
@@ -186,6 +186,8 @@ class LocalChain:
         if out.error is None and out.result is not None:
             out.error = self.runs.enqueue(scope, self.world.block_number,
                                           out.result.async_calls, sender, False)
+            if out.error is not None:  # the block's queue is full: `_result` raises it
+                out.result = None
         if out.error is None:
             self._overlay.merge(scope)
             self.log.extend(out.result.events if out.result is not None else [])
