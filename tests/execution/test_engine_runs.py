@@ -81,7 +81,7 @@ U64 = IntTy(64, False)
 
 def chain_with(limits: Limits | None = None, **params: int) -> ContractChain:
     chain = ContractChain(params=dict(params))
-    chain.executor = Executor(chain.genesis.params, SUITE, chain.runner, limits)
+    chain.executor = Executor(chain.genesis.params, SUITE, chain.runner, limits=limits)
     return chain
 
 
