@@ -183,7 +183,7 @@ class EngineRuns:
         if amount == 0:
             return None
         if is_contract:
-            chain = ChainState(state)
+            chain = ChainState(state, self.runner.artifacts)
             info = chain.info(payer)
             balance = 0 if info is None else info.balance
             if info is None or balance + amount < 0:
