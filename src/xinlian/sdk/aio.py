@@ -24,10 +24,20 @@ from xinlian.node.interface import AccountView, NodeStatus, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.client import raw_of, rpc_url
-from xinlian.sdk.errors import CommitTimeout, TransportError
-from xinlian.sdk.ops import Op, Ops, submit_all
+from xinlian.sdk.contracts import (
+    AbiSource,
+    CodeSource,
+    Contract,
+    ContractCode,
+    ContractReceipt,
+    Options,
+    abi_of,
+    deploy,
+)
+from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
+from xinlian.sdk.ops import Op, Ops, Send, submit_all
 from xinlian.sdk.verify import Verifier
-from xinlian.sdk.wallet import SignedTx, Wallet
+from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 
 T = TypeVar("T")
 _CLOSED = object()
@@ -202,10 +212,18 @@ class AsyncClient:
         try:
             request = next(op)
             while True:
-                if isinstance(request, list):
-                    request = op.send(await self.call_many(request))
+                answer: Any
+                try:
+                    if isinstance(request, list):
+                        answer = await self.call_many(request)
+                    elif isinstance(request, Send):
+                        answer = await self.send(request.tx, request.timeout)
+                    else:
+                        answer = await self.call(request)
+                except SdkError as exc:  # the operation may handle it (sdk.ops)
+                    request = op.throw(exc)
                 else:
-                    request = op.send(await self.call(request))
+                    request = op.send(answer)
         except StopIteration as done:
             result: T = done.value
             return result
@@ -324,3 +342,21 @@ class AsyncClient:
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:
         return await self.call(calls.sender_transactions(address, offset, limit))
+
+    # -- contracts -----------------------------------------------------------------------
+
+    async def contract(self, address: bytes, abi: AbiSource, *, wallet: Wallet | None = None,
+                 fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+                 timeout: float = 30.0) -> Contract:
+        """The contract at `address` typed by its ABI; `wallet` signs its transactions."""
+        return Contract(self._run, self._ops, address, abi_of(abi), wallet,
+                        Options(fuel_limit, fee_limit, timeout))
+
+    async def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
+               fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+               timeout: float = 30.0) -> ContractReceipt:
+        """Deploy `code` (an Artifact, or a .wasm path with its .abi.json beside it) with
+        constructor arguments `args`; the receipt's `contract` is the new address."""
+        source = ContractCode.of(code)
+        return await self._run(deploy(wallet, source, source.abi.encode_constructor(*args),
+                                    Options(fuel_limit, fee_limit, timeout)))

@@ -102,6 +102,22 @@ def sender_transactions(address: bytes, offset: int = 0, limit: int = 100
                 parser(SenderPage))
 
 
+class QueryView(msgspec.Struct):
+    # TEMPORARY until the node's contract RPC lands (api.views)
+    status: int
+    error: str
+    message: str
+    trace: list[str]
+    output: bytes
+    fuel_used: int
+
+
+def contract_query(address: bytes, method: str, args: bytes, height: int | None = None
+                   ) -> Call[QueryView]:
+    return Call("xl_contractQuery", [hex_of(address), method, hex_of(args), height],
+                parser(QueryView))
+
+
 def subscribe(kind: str, hashes: Sequence[bytes] | None = None) -> Call[str]:
     params: list[Any] = [kind] if hashes is None else [kind, [hex_of(h) for h in hashes]]
     return Call("xl_subscribe", params, parser(str))

@@ -22,10 +22,20 @@ from xinlian.ledger.block import Receipt
 from xinlian.node.interface import AccountView, NodeStatus, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
-from xinlian.sdk.errors import CommitTimeout, TransportError
-from xinlian.sdk.ops import Op, Ops, submit_all
+from xinlian.sdk.contracts import (
+    AbiSource,
+    CodeSource,
+    Contract,
+    ContractCode,
+    ContractReceipt,
+    Options,
+    abi_of,
+    deploy,
+)
+from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
+from xinlian.sdk.ops import Op, Ops, Send, submit_all
 from xinlian.sdk.verify import Verifier
-from xinlian.sdk.wallet import SignedTx, Wallet
+from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 
 T = TypeVar("T")
 POLL_FIRST = 0.01
@@ -120,10 +130,18 @@ class Client:
         try:
             request = next(op)
             while True:
-                if isinstance(request, list):
-                    request = op.send(self.call_many(request))
+                answer: Any
+                try:
+                    if isinstance(request, list):
+                        answer = self.call_many(request)
+                    elif isinstance(request, Send):
+                        answer = self.send(request.tx, request.timeout)
+                    else:
+                        answer = self.call(request)
+                except SdkError as exc:  # the operation may handle it (sdk.ops)
+                    request = op.throw(exc)
                 else:
-                    request = op.send(self.call(request))
+                    request = op.send(answer)
         except StopIteration as done:
             result: T = done.value
             return result
@@ -210,3 +228,21 @@ class Client:
     def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                             ) -> SenderPage:
         return self.call(calls.sender_transactions(address, offset, limit))
+
+    # -- contracts -----------------------------------------------------------------------
+
+    def contract(self, address: bytes, abi: AbiSource, *, wallet: Wallet | None = None,
+                 fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+                 timeout: float = 30.0) -> Contract:
+        """The contract at `address` typed by its ABI; `wallet` signs its transactions."""
+        return Contract(self._run, self._ops, address, abi_of(abi), wallet,
+                        Options(fuel_limit, fee_limit, timeout))
+
+    def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
+               fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+               timeout: float = 30.0) -> ContractReceipt:
+        """Deploy `code` (an Artifact, or a .wasm path with its .abi.json beside it) with
+        constructor arguments `args`; the receipt's `contract` is the new address."""
+        source = ContractCode.of(code)
+        return self._run(deploy(wallet, source, source.abi.encode_constructor(*args),
+                                    Options(fuel_limit, fee_limit, timeout)))
