@@ -8,7 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from xinlian.cli import client_cmd, cluster, crypto_cmd, demo, node_cmd, qi, validator_cmd
+from xinlian.cli import (
+    client_cmd,
+    cluster,
+    contract_cmd,
+    crypto_cmd,
+    demo,
+    node_cmd,
+    qi,
+    validator_cmd,
+)
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
 from xinlian.node.keyfile import key_document, write_key
@@ -35,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=keygen)
     node_cmd.register(sub)
     client_cmd.register(sub)
+    contract_cmd.register(sub)
     cluster.register(sub)
     demo.register(sub)
     qi.register(sub)

@@ -33,6 +33,7 @@ from xinlian.sdk.contracts import (
     Options,
     abi_of,
     deploy,
+    fund,
 )
 from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
 from xinlian.sdk.ops import Op, Ops, Send, submit_all
@@ -360,3 +361,9 @@ class AsyncClient:
         source = ContractCode.of(code)
         return await self._run(deploy(wallet, source, source.abi.encode_constructor(*args),
                                     Options(fuel_limit, fee_limit, timeout)))
+
+    async def fund(self, wallet: Wallet, contract: bytes, amount: int, *,
+             fee_limit: int | None = None, timeout: float = 30.0) -> ContractReceipt:
+        """Prepay `amount` into a contract's balance for its scheduled runs."""
+        return await self._run(fund(wallet, contract, amount,
+                                  Options(fee_limit=fee_limit, timeout=timeout)))

@@ -259,12 +259,18 @@ class ContractAbi:
             raise ArgumentError(f"{self.contract or 'the contract'} has no state `{name}`")
         return v
 
+    def event_params(self, name: str) -> tuple[Param, ...]:
+        return self._event_type(name).params
+
     def decode_event(self, event: Event) -> ContractEvent:
         """A receipt's event of this contract as its typed object."""
-        et = self._event_types.get(event.name)
+        return self._event_type(event.name).decode(event.data)
+
+    def _event_type(self, name: str) -> EventType:
+        et = self._event_types.get(name)
         if et is None:
-            raise AbiMismatch(f"the ABI has no event `{event.name}`")
-        return et.decode(event.data)
+            raise AbiMismatch(f"the ABI has no event `{name}`")
+        return et
 
     def failure(self, code: int, name: str, message: str, trace: Sequence[str], *,
                 fuel_used: int = 0, receipt: Receipt | None = None) -> ContractFailed:

@@ -57,6 +57,7 @@ class ContractCode:
 
 
 CodeSource = Artifact | ContractCode | str | PathLike[str]
+NO_ABI = ContractAbi.of({"functions": [], "events": [], "errors": [], "storage": []})
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,15 @@ def deploy(wallet: Wallet, code: ContractCode, args: bytes, options: Options
         raise AbiMismatch(f"the node put the contract at 0x{receipt.output.hex()}, "
                           f"expected 0x{address.hex()}")
     return outcome
+
+
+def fund(wallet: Wallet, address: bytes, amount: int, options: Options
+         ) -> Op[ContractReceipt]:
+    """Move `amount` from the wallet's balance into the contract's prepaid balance (its
+    receipt's event `Funded` is the chain's own, so it stays raw)."""
+    tx = wallet.fund(address, amount, fee_limit=options.fee_limit)
+    return (yield from _transaction(NO_ABI, address, None, wallet, tx, options.timeout,
+                                    typed_events=False))
 
 
 def query(ops: Ops, abi: ContractAbi, address: bytes, method: Method, args: bytes,
@@ -304,7 +314,6 @@ class Contract:
     def fund(self, amount: int, *, fee_limit: int | None = None,
              timeout: float | None = None) -> Any:
         """Prepay `amount` into the contract's balance for its scheduled runs."""
-        wallet = self.require_wallet()
-        tx = wallet.fund(self.address, amount, fee_limit=fee_limit)
-        return self.run(_transaction(self.abi, self.address, None, wallet, tx,
-                                     timeout or self.options.timeout, typed_events=False))
+        return self.run(fund(self.require_wallet(), self.address, amount,
+                             Options(fee_limit=fee_limit,
+                                     timeout=timeout or self.options.timeout)))

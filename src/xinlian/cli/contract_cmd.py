@@ -1,0 +1,342 @@
+"""`xinlian contract ...`: deploy, call, query, prove, upgrade and fund Qi contracts on a
+running node, through the SDK (docs/sdk.md, "Contracts from the command line").
+
+Arguments are JSON values read by the ABI's parameter types (lang.abi_json). Output is
+short text in Qi syntax by default and one JSON document with `--json`. Exit statuses:
+0 done; 1 the contract ran and failed (its error and trace are printed; a failed
+transaction is still committed and paid for); 2 the command is wrong (usage, a file that
+does not compile or read, arguments that do not fit the ABI); 3 the node refused the
+request, could not be reached, answered badly or with a proof that does not verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xinlian.api.errors import FormatError
+from xinlian.api.format import bytes_of
+from xinlian.cli.client_cmd import DEFAULT_RPC
+from xinlian.errors import XinlianError
+from xinlian.lang import show
+from xinlian.lang.abi_json import args_from_text, value_to_json
+from xinlian.lang.compiler import compile_source
+from xinlian.lang.errors import CompileError
+from xinlian.ledger.block import Event
+from xinlian.node.keyfile import read_key
+from xinlian.sdk.client import Client
+from xinlian.sdk.contract_abi import ContractAbi, ContractEvent, Method
+from xinlian.sdk.contracts import (
+    NO_ABI,
+    Contract,
+    ContractCode,
+    ContractReceipt,
+    ProvenValue,
+)
+from xinlian.sdk.errors import (
+    AbiMismatch,
+    ContractFailed,
+    ContractReverted,
+    RpcError,
+    SdkError,
+)
+from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, Wallet
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NODE = 0, 1, 2, 3
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a subcommand and map what goes wrong to the documented exit statuses; errors
+    go to stderr as `error[CODE NAME]: message` (a failed run also to stdout as JSON)."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return cmd(args)
+        except ContractFailed as exc:
+            if args.json:
+                _print_json({"ok": False, **failure_json(exc)})
+            print(f"error[{exc.remote_code} {exc.remote_name}]: {exc.message}"
+                  + "".join(f"\n  at {frame}" for frame in exc.trace), file=sys.stderr)
+            return EXIT_FAILED
+        except RpcError as exc:  # the node's own error, not the SDK's wrapper of it
+            print(f"error[{exc.remote_code} {exc.remote_name}]: {exc.message}",
+                  file=sys.stderr)
+            return EXIT_NODE
+        except AbiMismatch as exc:
+            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
+            return EXIT_USAGE
+        except SdkError as exc:  # unreachable, bad answer, timed out, proof failed
+            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
+            return EXIT_NODE
+        except CompileError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_USAGE
+        except FormatError as exc:
+            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
+            return EXIT_USAGE
+        except XinlianError as exc:
+            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as exc:
+            print(f"error: cannot read {exc.filename or 'file'}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    return run
+
+
+def _print_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def hx(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def failure_json(exc: ContractFailed) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": exc.remote_code, "name": exc.remote_name,
+                             "message": exc.message, "trace": exc.trace}
+    if isinstance(exc, ContractReverted):
+        error |= {"error": exc.error_name, "args": value_to_json(exc.error_args)}
+    out: dict[str, Any] = {"error": error, "fuel_used": exc.fuel_used}
+    if exc.receipt is not None:
+        out |= {"tx_hash": hx(exc.receipt.tx_hash), "fee_paid": exc.receipt.fee_paid}
+    return out
+
+
+def event_json(event: ContractEvent | Event) -> dict[str, Any]:
+    if isinstance(event, ContractEvent):
+        return {"name": event.event_name, "args": value_to_json(event.as_dict())}
+    return {"source": event.source, "name": event.name, "data": hx(event.data)}
+
+
+def event_text(abi: ContractAbi, event: ContractEvent | Event) -> str:
+    if isinstance(event, ContractEvent):
+        params = abi.event_params(event.event_name)
+        values = event.as_dict()
+        return show.error(event.event_name, [(p.name, p.type) for p in params],
+                          [values[p.name] for p in params])
+    return f"{event.name} from {event.source}: {hx(event.data)}"
+
+
+def report(args: argparse.Namespace, abi: ContractAbi, method: Method | None,
+           out: ContractReceipt, head: str) -> int:
+    """Print a committed, successful contract transaction."""
+    if args.json:
+        _print_json({"ok": True, "contract": hx(out.contract), "tx_hash": hx(out.tx_hash),
+                     "value": value_to_json(out.value),
+                     "events": [event_json(e) for e in out.events],
+                     "fuel_used": out.fuel_used, "fee_paid": out.fee_paid})
+        return EXIT_OK
+    value = "" if method is None or out.value is None else \
+        f" -> {show.value(method.returns, out.value)}"
+    print(f"{head}{value} (tx {hx(out.tx_hash)}, fuel {out.fuel_used}, fee {out.fee_paid})")
+    for e in out.events:
+        print(f"  event {event_text(abi, e)}")
+    return EXIT_OK
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+def address_arg(text: str) -> bytes:
+    return bytes_of(text, "address", size=20)
+
+
+def load_code(args: argparse.Namespace) -> ContractCode:
+    """A .qi file compiled here (`--contract`, `-O`), or a .wasm with its ABI (`--abi`,
+    else the .abi.json beside it)."""
+    path = Path(args.file)
+    if path.suffix == ".qi":
+        return ContractCode.of(compile_source(path.read_text(), str(path), args.opt,
+                                              args.contract))
+    return ContractCode.from_files(path, Path(args.abi) if args.abi else None)
+
+
+def load_abi(args: argparse.Namespace) -> ContractAbi:
+    path = Path(args.abi)
+    if path.suffix == ".qi":
+        return ContractCode.of(compile_source(path.read_text(), str(path), args.opt,
+                                              args.contract)).abi
+    return ContractAbi.of(path.read_bytes())
+
+
+def wallet_of(args: argparse.Namespace, client: Client) -> Wallet:
+    _, key = read_key(Path(args.key))
+    return client.wallet(key)
+
+
+def contract_of(args: argparse.Namespace, client: Client, wallet: Wallet | None = None
+                ) -> Contract:
+    return client.contract(address_arg(args.address), load_abi(args), wallet=wallet,
+                           fuel_limit=getattr(args, "fuel", DEFAULT_FUEL_LIMIT),
+                           fee_limit=getattr(args, "fee_limit", None),
+                           timeout=getattr(args, "timeout", 30.0))
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    code = load_code(args)
+    params = [] if code.abi.constructor is None else [
+        (p.name, p.type) for p in code.abi.constructor.params]
+    init = args_from_text(params, "init", args.args)
+    with Client(args.rpc) as client:
+        wallet = wallet_of(args, client)
+        out = client.deploy(wallet, code, *init, fuel_limit=args.fuel,
+                            fee_limit=args.fee_limit, timeout=args.timeout)
+    name = code.abi.contract or "contract"
+    return report(args, code.abi, None, out, f"deployed {name} at {hx(out.contract)}")
+
+
+def _method_args(abi: ContractAbi, args: argparse.Namespace) -> tuple[Method, list[Any]]:
+    method = abi.method(args.method)
+    return method, args_from_text([(p.name, p.type) for p in method.params], method.name,
+                                  args.args)
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        token = contract_of(args, client)
+        method, values = _method_args(token.abi, args)
+        token.wallet = wallet_of(args, client)
+        out = token.fn(method.name).transact(*values)
+    return report(args, token.abi, method, out, method.name)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        token = contract_of(args, client)
+        method, values = _method_args(token.abi, args)
+        value = token.fn(method.name).query(*values, height=args.height)
+    if args.json:
+        _print_json({"ok": True, "value": value_to_json(value)})
+    else:
+        print("()" if value is None else show.value(method.returns, value))
+    return EXIT_OK
+
+
+def cmd_proof(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        token = contract_of(args, client)
+        var = token.abi.var(args.var)
+        keys = args_from_text([(f"key {i + 1}", t) for i, t in enumerate(var.keys)],
+                              args.var, args.keys)
+        proven: ProvenValue = token.proof(args.var, *keys, height=args.height)
+    if args.json:
+        _print_json({"ok": True, "value": value_to_json(proven.value),
+                     "present": proven.present, "height": proven.height,
+                     "key": hx(proven.proof.key), "verified": True})
+    else:
+        absent = "" if proven.present else " (absent: the zero value)"
+        print(f"{show.value(var.value, proven.value)}{absent}, proven at block "
+              f"{proven.height}")
+    return EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    code = load_code(args)
+    with Client(args.rpc) as client:
+        token = client.contract(address_arg(args.address), code.abi,
+                                wallet=wallet_of(args, client), fuel_limit=args.fuel,
+                                fee_limit=args.fee_limit, timeout=args.timeout)
+        out = token.upgrade(code)
+    return report(args, code.abi, None, out,
+                  f"upgraded {hx(out.contract)} to {code.abi.contract or 'new code'}")
+
+
+def cmd_fund(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        out = client.fund(wallet_of(args, client), address_arg(args.address), args.amount,
+                          fee_limit=args.fee_limit, timeout=args.timeout)
+    return report(args, NO_ABI, None, out, f"funded {hx(out.contract)} with {args.amount}")
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rpc", default=DEFAULT_RPC, help=f"node URL (default {DEFAULT_RPC})")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _signing(p: argparse.ArgumentParser, fuel: bool = True) -> None:
+    p.add_argument("--key", required=True, help="the sender's key file (xinlian keygen)")
+    if fuel:
+        p.add_argument("--fuel", type=int, default=DEFAULT_FUEL_LIMIT,
+                       help=f"fuel limit (default {DEFAULT_FUEL_LIMIT:,})")
+    p.add_argument("--fee-limit", type=int, default=None,
+                   help="fee limit (default: the least the node admits)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for the commit (default 30)")
+
+
+def _compiling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--contract", help="which contract of a .qi file (default: the last)")
+    p.add_argument("-O", dest="opt", type=int, choices=[0, 1, 2], default=1,
+                   help="optimisation level of a .qi file (default 1)")
+
+
+def _abi_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--abi", required=True,
+                   help="the contract's ABI: its .abi.json, or its .qi source")
+    _compiling(p)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("contract", help="deploy, call and query Qi contracts on a node")
+    c = group.add_subparsers(dest="contract_cmd", required=True)
+
+    d = c.add_parser("deploy", help="deploy a contract (.qi compiled here, or .wasm + ABI)")
+    d.add_argument("file", help="a .qi source, or a .wasm module")
+    d.add_argument("args", nargs="*", metavar="ARG", help="constructor arguments (JSON)")
+    d.add_argument("--abi", help="the .wasm's ABI (default: FILE with .abi.json)")
+    _compiling(d)
+    _signing(d)
+    _common(d)
+    d.set_defaults(func=_reporting(cmd_deploy))
+
+    k = c.add_parser("call", help="call a method in a transaction and wait for the receipt")
+    k.add_argument("address")
+    k.add_argument("method")
+    k.add_argument("args", nargs="*", metavar="ARG", help="arguments (JSON)")
+    _abi_arg(k)
+    _signing(k)
+    _common(k)
+    k.set_defaults(func=_reporting(cmd_call))
+
+    q = c.add_parser("query", help="run a method read-only (no transaction)")
+    q.add_argument("address")
+    q.add_argument("method")
+    q.add_argument("args", nargs="*", metavar="ARG", help="arguments (JSON)")
+    q.add_argument("--height", type=int, default=None, help="on this block's state")
+    _abi_arg(q)
+    _common(q)
+    q.set_defaults(func=_reporting(cmd_query))
+
+    p = c.add_parser("proof", help="a stored value, proven against a verified header")
+    p.add_argument("address")
+    p.add_argument("var", help="the state variable")
+    p.add_argument("keys", nargs="*", metavar="KEY", help="map keys (JSON), outermost first")
+    p.add_argument("--height", type=int, default=None, help="at this block")
+    _abi_arg(p)
+    _common(p)
+    p.set_defaults(func=_reporting(cmd_proof))
+
+    u = c.add_parser("upgrade", help="replace a contract's code (its admin only)")
+    u.add_argument("address")
+    u.add_argument("file", help="the new code: a .qi source, or a .wasm module")
+    u.add_argument("--abi", help="the .wasm's ABI (default: FILE with .abi.json)")
+    _compiling(u)
+    _signing(u)
+    _common(u)
+    u.set_defaults(func=_reporting(cmd_upgrade))
+
+    f = c.add_parser("fund", help="prepay a contract's scheduled runs")
+    f.add_argument("address")
+    f.add_argument("amount", type=int)
+    _signing(f, fuel=False)
+    _common(f)
+    f.set_defaults(func=_reporting(cmd_fund))
