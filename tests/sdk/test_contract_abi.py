@@ -198,7 +198,8 @@ def test_invalid_messages_do_not_parse_as_error_arguments() -> None:
 
 
 def test_invalid_abi_documents_are_refused() -> None:
-    for bad in [b"not json", b"[]", b'{"functions": 3}', b'{"functions": []}']:
+    for bad in [b"not json", b"[]", b'{"functions": 3}', b'{"events": []}',
+                b'{"functions": [{"name": "f"}]}']:
         with pytest.raises(AbiMismatch):
             ContractAbi.of(bad)
 

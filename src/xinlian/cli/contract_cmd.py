@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xinlian.api.errors import FormatError
-from xinlian.api.format import bytes_of
+from xinlian.api.format import bytes_of, to_json
 from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.errors import XinlianError
 from xinlian.lang import show
@@ -171,7 +171,9 @@ def wallet_of(args: argparse.Namespace, client: Client) -> Wallet:
 
 def contract_of(args: argparse.Namespace, client: Client, wallet: Wallet | None = None
                 ) -> Contract:
-    return client.contract(address_arg(args.address), load_abi(args), wallet=wallet,
+    """The wrapper of ADDRESS, typed by `--abi` or else by the ABI proven from the chain."""
+    return client.contract(address_arg(args.address), load_abi(args) if args.abi else None,
+                           wallet=wallet,
                            fuel_limit=getattr(args, "fuel", DEFAULT_FUEL_LIMIT),
                            fee_limit=getattr(args, "fee_limit", None),
                            timeout=getattr(args, "timeout", 30.0))
@@ -255,6 +257,32 @@ def cmd_fund(args: argparse.Namespace) -> int:
     return report(args, NO_ABI, None, out, f"funded {hx(out.contract)} with {args.amount}")
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        view = client.contract_info(address_arg(args.address), height=args.height)
+    if args.json:
+        _print_json({"ok": True, **to_json(view)})
+        return EXIT_OK
+    name = view.abi.get("contract") or "contract"
+    print(f"{name} at {hx(view.address)}: version {view.version}, code {hx(view.code_hash)}, "
+          f"admin {hx(view.admin)}, {'frozen' if view.frozen else 'not frozen'}, prepaid "
+          f"{view.balance}, created at block {view.created_height} (proven at block "
+          f"{view.height})")
+    return EXIT_OK
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        views = client.contract_versions(address_arg(args.address))
+    if args.json:
+        _print_json({"ok": True, "versions": to_json(views)})
+        return EXIT_OK
+    for v in views:
+        print(f"version {v.version}: code {hx(v.code_hash)}, block {v.height}, "
+              f"tx {hx(v.tx_hash)}")
+    return EXIT_OK
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -280,8 +308,8 @@ def _compiling(p: argparse.ArgumentParser) -> None:
 
 
 def _abi_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--abi", required=True,
-                   help="the contract's ABI: its .abi.json, or its .qi source")
+    p.add_argument("--abi", help="the contract's ABI: its .abi.json, or its .qi source "
+                   "(default: the ABI of its current code, proven from the chain)")
     _compiling(p)
 
 
@@ -333,6 +361,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _signing(u)
     _common(u)
     u.set_defaults(func=_reporting(cmd_upgrade))
+
+    i = c.add_parser("info", help="the contract's record, proven")
+    i.add_argument("address")
+    i.add_argument("--height", type=int, default=None, help="at this block")
+    _common(i)
+    i.set_defaults(func=_reporting(cmd_info))
+
+    v = c.add_parser("versions", help="every version of the contract's code, proven")
+    v.add_argument("address")
+    _common(v)
+    v.set_defaults(func=_reporting(cmd_versions))
 
     f = c.add_parser("fund", help="prepay a contract's scheduled runs")
     f.add_argument("address")

@@ -20,10 +20,18 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxSt
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
-from xinlian.node.interface import AccountView, NodeStatus, StateProof
-from xinlian.sdk import calls
+from xinlian.node.interface import (
+    AccountView,
+    CodeView,
+    ContractView,
+    NodeStatus,
+    StateProof,
+    VersionView,
+)
+from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.calls import Call
 from xinlian.sdk.client import raw_of, rpc_url
+from xinlian.sdk.contract_abi import ContractAbi
 from xinlian.sdk.contracts import (
     AbiSource,
     CodeSource,
@@ -346,12 +354,29 @@ class AsyncClient:
 
     # -- contracts -----------------------------------------------------------------------
 
-    async def contract(self, address: bytes, abi: AbiSource, *, wallet: Wallet | None = None,
-                 fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
-                 timeout: float = 30.0) -> Contract:
-        """The contract at `address` typed by its ABI; `wallet` signs its transactions."""
-        return Contract(self._run, self._ops, address, abi_of(abi), wallet,
+    async def contract(self, address: bytes, abi: AbiSource | None = None, *,
+                 wallet: Wallet | None = None, fuel_limit: int = DEFAULT_FUEL_LIMIT,
+                 fee_limit: int | None = None, timeout: float = 30.0) -> Contract:
+        """The contract at `address` typed by its ABI (without one: the ABI of its current
+        code, proven from the chain's state); `wallet` signs its transactions."""
+        typed = abi_of(abi) if abi is not None else ContractAbi.of(
+            (await self.contract_info(address)).abi)
+        return Contract(self._run, self._ops, address, typed, wallet,
                         Options(fuel_limit, fee_limit, timeout))
+
+    async def contract_info(self, address: bytes, *, height: int | None = None,
+                      verify: bool = True) -> ContractView:
+        """A contract's record and ABI; NoContract if there is none."""
+        return await self._run(contract_reads.info(self._ops, address, height, verify))
+
+    async def contract_versions(self, address: bytes, *, verify: bool = True
+                          ) -> list[VersionView]:
+        """Every version of a contract, oldest first."""
+        return await self._run(contract_reads.versions(self._ops, address, verify))
+
+    async def contract_code(self, code_hash: bytes, *, verify: bool = True) -> CodeView:
+        """The wasm and ABI stored under a code hash (as `VersionView.code_hash` names)."""
+        return await self._run(contract_reads.code(self._ops, code_hash, verify))
 
     async def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
                fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,

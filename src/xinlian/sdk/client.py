@@ -19,9 +19,17 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxVi
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
-from xinlian.node.interface import AccountView, NodeStatus, StateProof
-from xinlian.sdk import calls
+from xinlian.node.interface import (
+    AccountView,
+    CodeView,
+    ContractView,
+    NodeStatus,
+    StateProof,
+    VersionView,
+)
+from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.calls import Call
+from xinlian.sdk.contract_abi import ContractAbi
 from xinlian.sdk.contracts import (
     AbiSource,
     CodeSource,
@@ -232,12 +240,29 @@ class Client:
 
     # -- contracts -----------------------------------------------------------------------
 
-    def contract(self, address: bytes, abi: AbiSource, *, wallet: Wallet | None = None,
-                 fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
-                 timeout: float = 30.0) -> Contract:
-        """The contract at `address` typed by its ABI; `wallet` signs its transactions."""
-        return Contract(self._run, self._ops, address, abi_of(abi), wallet,
+    def contract(self, address: bytes, abi: AbiSource | None = None, *,
+                 wallet: Wallet | None = None, fuel_limit: int = DEFAULT_FUEL_LIMIT,
+                 fee_limit: int | None = None, timeout: float = 30.0) -> Contract:
+        """The contract at `address` typed by its ABI (without one: the ABI of its current
+        code, proven from the chain's state); `wallet` signs its transactions."""
+        typed = abi_of(abi) if abi is not None else ContractAbi.of(
+            (self.contract_info(address)).abi)
+        return Contract(self._run, self._ops, address, typed, wallet,
                         Options(fuel_limit, fee_limit, timeout))
+
+    def contract_info(self, address: bytes, *, height: int | None = None,
+                      verify: bool = True) -> ContractView:
+        """A contract's record and ABI; NoContract if there is none."""
+        return self._run(contract_reads.info(self._ops, address, height, verify))
+
+    def contract_versions(self, address: bytes, *, verify: bool = True
+                          ) -> list[VersionView]:
+        """Every version of a contract, oldest first."""
+        return self._run(contract_reads.versions(self._ops, address, verify))
+
+    def contract_code(self, code_hash: bytes, *, verify: bool = True) -> CodeView:
+        """The wasm and ABI stored under a code hash (as `VersionView.code_hash` names)."""
+        return self._run(contract_reads.code(self._ops, code_hash, verify))
 
     def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
                fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,

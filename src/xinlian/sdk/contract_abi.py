@@ -216,12 +216,12 @@ class ContractAbi:
             self.doc = doc
             self.contract: str = str(doc.get("contract") or "")
             fns = [_method(f) for f in doc["functions"]]
-            self._event_types = {e["name"]: _event_type(e) for e in doc["events"]}
+            self._event_types = {e["name"]: _event_type(e) for e in doc.get("events", [])}
             self.events = Names({n: et.cls for n, et in self._event_types.items()})
-            self.errors = Names({e["name"]: _error_class(e) for e in doc["errors"]})
+            self.errors = Names({e["name"]: _error_class(e) for e in doc.get("errors", [])})
             self._error_params = {"Error": (Param("reason", STRING),)} | {
-                e["name"]: tuple(_params(e["params"])) for e in doc["errors"]}
-            self.storage = {s["name"]: _storage_var(s) for s in doc["storage"]}
+                e["name"]: tuple(_params(e["params"])) for e in doc.get("errors", [])}
+            self.storage = {s["name"]: _storage_var(s) for s in doc.get("storage", [])}
         except (KeyError, TypeError, ValueError, ArgumentError) as exc:
             raise AbiMismatch(f"not a Qi ABI document: {exc}") from None
         self.methods = {m.name: m for m in fns if m.kind == "fn"}

@@ -17,11 +17,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from xinlian.execution.contracts.records import storage_key
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import ArgumentError
 from xinlian.ledger.block import Event, Receipt
-from xinlian.node.interface import StateProof
-from xinlian.sdk import calls
+from xinlian.node.interface import QueryResult, StateProof
+from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.contract_abi import ContractAbi, ContractEvent, Method, canonical_json, py_name
 from xinlian.sdk.errors import AbiMismatch, TxRejected
 from xinlian.sdk.ops import Op, Ops, Send
@@ -57,7 +58,7 @@ class ContractCode:
 
 
 CodeSource = Artifact | ContractCode | str | PathLike[str]
-NO_ABI = ContractAbi.of({"functions": [], "events": [], "errors": [], "storage": []})
+NO_ABI = ContractAbi.of({"functions": []})
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,17 @@ def fund(wallet: Wallet, address: bytes, amount: int, options: Options
                                     typed_events=False))
 
 
-def query(ops: Ops, abi: ContractAbi, address: bytes, method: Method, args: bytes,
-          height: int | None) -> Op[Any]:
-    """Run a method read-only on a block's state (the latest without `height`)."""
-    result = yield calls.contract_query(address, method.name, args, height)
-    if result.status != 0:
-        raise abi.failure(result.status, result.error, result.message, result.trace,
-                          fuel_used=result.fuel_used)
+def query(abi: ContractAbi, address: bytes, method: Method, args: bytes,
+          height: int | None, caller: bytes | None) -> Op[Any]:
+    """Run a method read-only on a block's state (the latest without `height`), as
+    `caller` (default: the zero address)."""
+    result: QueryResult = yield calls.contract_query(address, method.name, args, height,
+                                                     caller)
+    if result.status != "ok":
+        error = result.error or {}
+        code, name = error.get("code"), error.get("name")
+        raise abi.failure(code if type(code) is int else 0, str(name or "unknown"),
+                          result.message, result.trace, fuel_used=result.fuel_used)
     return method.decode(result.output)
 
 
@@ -180,15 +185,9 @@ def prove(ops: Ops, abi: ContractAbi, address: bytes, var: str, keys: tuple[Any,
           height: int | None) -> Op[ProvenValue]:
     """A stored value with its proof, checked against a verified header."""
     spec = abi.var(var)
-    proof = yield from ops.state_proof(storage_state_key(address, spec.key(*keys)), height,
-                                       True)
+    proof = yield from ops.state_proof(storage_key(address, spec.key(*keys)), height, True)
     return ProvenValue(spec.decode(proof.value), proof.value is not None,
                        proof.header.height, proof)
-
-
-def storage_state_key(address: bytes, key: bytes) -> bytes:
-    # TEMPORARY until execution.contracts.records lands: `cs/<addr><storage key>`
-    return b"cs/" + address + key
 
 
 Runner = Callable[[Op[Any]], Any]
@@ -229,10 +228,11 @@ class BoundMethod:
         return c.run(_transaction(c.abi, c.address, self.method, wallet, tx,
                                   timeout or o.timeout))
 
-    def query(self, *args: Any, height: int | None = None, **kwargs: Any) -> Any:
+    def query(self, *args: Any, height: int | None = None, caller: bytes | None = None,
+              **kwargs: Any) -> Any:
         c = self._contract
-        return c.run(query(c.ops, c.abi, c.address, self.method,
-                           self.method.encode(*args, **kwargs), height))
+        return c.run(query(c.abi, c.address, self.method, self.method.encode(*args, **kwargs),
+                           height, caller))
 
 
 def _transaction(abi: ContractAbi, address: bytes, method: Method | None, wallet: Wallet,
@@ -289,6 +289,16 @@ class Contract:
             raise ArgumentError("a transaction needs a wallet: client.contract(..., "
                                 "wallet=client.wallet(key))")
         return self.wallet
+
+    def info(self, *, height: int | None = None, verify: bool = True) -> Any:
+        """The contract's record (`ContractView`: code hash, admin, version, frozen,
+        prepaid balance, ABI), proven unless `verify=False`."""
+        return self.run(contract_reads.info(self.ops, self.address, height, verify))
+
+    def versions(self, *, verify: bool = True) -> Any:
+        """Every version (`VersionView`: version, code hash, height, tx hash), oldest
+        first, proven unless `verify=False`."""
+        return self.run(contract_reads.versions(self.ops, self.address, verify))
 
     def proof(self, var: str, *keys: Any, height: int | None = None) -> Any:
         """The `ProvenValue` of state variable `var` (and map entry `keys`), verified."""

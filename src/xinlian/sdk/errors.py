@@ -134,3 +134,11 @@ class ContractReverted(ContractFailed):
                          receipt=receipt)
         self.error_name = error_name
         self.error_args = error_args
+
+
+class NoContract(SdkError):
+    """No contract (or no code) at the address or hash asked for; with verification,
+    its absence is proven."""
+
+    code = 6123
+    name = "no_contract"

@@ -8,16 +8,17 @@ expects before building more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from xinlian import codec
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite, get_suite
+from xinlian.execution.contracts.records import contract_address
 from xinlian.execution.payloads import Call, Deploy, Fund, SystemOp, Transfer, Upgrade
 from xinlian.ledger.account import address_of
 from xinlian.ledger.genesis import ChainParams
+from xinlian.ledger.rules import Fees, contract_base_cost, max_fee
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 
 DEFAULT_EXPIRY_WINDOW = 10_000  # blocks a transaction stays includable after `height`
@@ -26,18 +27,11 @@ DEFAULT_EXPIRY_WINDOW = 10_000  # blocks a transaction stays includable after `h
 DEFAULT_FUEL_LIMIT = 100_000_000
 
 
-def compute_contract_address(hash_bytes: Callable[[bytes], bytes], sender: bytes,
-                             nonce: int) -> bytes:
-    # TEMPORARY until execution.contracts.records lands: the same rule (CONTRACTS.md)
-    return hash_bytes(b"xinlian/contract/v1" + sender + nonce.to_bytes(8, "big"))[-20:]
-
-
 def contract_fee_limit(params: ChainParams, fuel_limit: int, code_len: int = 0) -> int:
-    """The smallest fee limit the node admits for a contract transaction: the base cost
-    (`system_cost`, plus `code_byte_cost` per byte of code deployed or upgraded) and the
-    fuel limit at the chain's `fuel_price` (per million fuel, rounded up)."""
-    return (params.system_cost + params.code_byte_cost * code_len
-            + -(-fuel_limit * params.fuel_price // 1_000_000))
+    """The smallest fee limit the node admits for a contract transaction (ledger/rules.py):
+    the base cost (`system_cost`, plus `code_byte_cost` per byte of code deployed or
+    upgraded) and the fuel limit at the chain's `fuel_price` (per million fuel, rounded up)."""
+    return max_fee(params, Fees(contract_base_cost(params, code_len), fuel_limit))
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,7 @@ class Wallet:
 
     def contract_address(self, nonce: int) -> bytes:
         """Where this wallet's deployment with `nonce` puts its contract."""
-        return compute_contract_address(self.suite.hash_bytes, self.address, nonce)
+        return contract_address(self.suite.hash_bytes, self.address, nonce)
 
     def rewind(self, nonce: int) -> None:
         """Continue from `nonce` (after a refused transaction left a gap)."""
