@@ -313,69 +313,63 @@ def _abi_arg(p: argparse.ArgumentParser) -> None:
     _compiling(p)
 
 
+def _method_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("address")
+    p.add_argument("method")
+    p.add_argument("args", nargs="*", metavar="ARG", help="arguments (JSON)")
+    _abi_arg(p)
+
+
+def _code_source(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("file", help=f"{what}: a .qi source, or a .wasm module")
+    p.add_argument("--abi", help="the .wasm's ABI (default: FILE with .abi.json)")
+    _compiling(p)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("contract", help="deploy, call and query Qi contracts on a node")
     c = group.add_subparsers(dest="contract_cmd", required=True)
 
-    d = c.add_parser("deploy", help="deploy a contract (.qi compiled here, or .wasm + ABI)")
-    d.add_argument("file", help="a .qi source, or a .wasm module")
+    def command(name: str, text: str, cmd: Callable[[argparse.Namespace], int]
+                ) -> argparse.ArgumentParser:
+        p = c.add_parser(name, help=text)
+        _common(p)
+        p.set_defaults(func=_reporting(cmd))
+        return p
+
+    d = command("deploy", "deploy a contract (.qi compiled here, or .wasm + ABI)", cmd_deploy)
+    _code_source(d, "the code")
     d.add_argument("args", nargs="*", metavar="ARG", help="constructor arguments (JSON)")
-    d.add_argument("--abi", help="the .wasm's ABI (default: FILE with .abi.json)")
-    _compiling(d)
     _signing(d)
-    _common(d)
-    d.set_defaults(func=_reporting(cmd_deploy))
 
-    k = c.add_parser("call", help="call a method in a transaction and wait for the receipt")
-    k.add_argument("address")
-    k.add_argument("method")
-    k.add_argument("args", nargs="*", metavar="ARG", help="arguments (JSON)")
-    _abi_arg(k)
+    k = command("call", "call a method in a transaction and wait for the receipt", cmd_call)
+    _method_target(k)
     _signing(k)
-    _common(k)
-    k.set_defaults(func=_reporting(cmd_call))
 
-    q = c.add_parser("query", help="run a method read-only (no transaction)")
-    q.add_argument("address")
-    q.add_argument("method")
-    q.add_argument("args", nargs="*", metavar="ARG", help="arguments (JSON)")
+    q = command("query", "run a method read-only (no transaction)", cmd_query)
+    _method_target(q)
     q.add_argument("--height", type=int, default=None, help="on this block's state")
-    _abi_arg(q)
-    _common(q)
-    q.set_defaults(func=_reporting(cmd_query))
 
-    p = c.add_parser("proof", help="a stored value, proven against a verified header")
+    p = command("proof", "a stored value, proven against a verified header", cmd_proof)
     p.add_argument("address")
     p.add_argument("var", help="the state variable")
     p.add_argument("keys", nargs="*", metavar="KEY", help="map keys (JSON), outermost first")
     p.add_argument("--height", type=int, default=None, help="at this block")
     _abi_arg(p)
-    _common(p)
-    p.set_defaults(func=_reporting(cmd_proof))
 
-    u = c.add_parser("upgrade", help="replace a contract's code (its admin only)")
+    u = command("upgrade", "replace a contract's code (its admin only)", cmd_upgrade)
     u.add_argument("address")
-    u.add_argument("file", help="the new code: a .qi source, or a .wasm module")
-    u.add_argument("--abi", help="the .wasm's ABI (default: FILE with .abi.json)")
-    _compiling(u)
+    _code_source(u, "the new code")
     _signing(u)
-    _common(u)
-    u.set_defaults(func=_reporting(cmd_upgrade))
 
-    i = c.add_parser("info", help="the contract's record, proven")
+    i = command("info", "the contract's record, proven", cmd_info)
     i.add_argument("address")
     i.add_argument("--height", type=int, default=None, help="at this block")
-    _common(i)
-    i.set_defaults(func=_reporting(cmd_info))
 
-    v = c.add_parser("versions", help="every version of the contract's code, proven")
-    v.add_argument("address")
-    _common(v)
-    v.set_defaults(func=_reporting(cmd_versions))
+    command("versions", "every version of the contract's code, proven",
+            cmd_versions).add_argument("address")
 
-    f = c.add_parser("fund", help="prepay a contract's scheduled runs")
+    f = command("fund", "prepay a contract's scheduled runs", cmd_fund)
     f.add_argument("address")
     f.add_argument("amount", type=int)
     _signing(f, fuel=False)
-    _common(f)
-    f.set_defaults(func=_reporting(cmd_fund))

@@ -10,8 +10,7 @@ which are what `verify=False` returns.
 
 from __future__ import annotations
 
-import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from xinlian import codec
 from xinlian.execution.contracts.records import (
@@ -24,6 +23,7 @@ from xinlian.execution.contracts.records import (
 )
 from xinlian.node.interface import CodeView, ContractView, StateProof, VersionView
 from xinlian.sdk import calls
+from xinlian.sdk.contract_abi import ContractAbi
 from xinlian.sdk.errors import NoContract, ProofError
 from xinlian.sdk.ops import Op, Ops
 
@@ -38,14 +38,13 @@ def _decode(proof: StateProof, type_: type[R], what: str) -> R:
         raise ProofError(f"the proven {what} does not decode: {exc.message}") from None
 
 
-def _abi(raw: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProofError(f"the proven ABI is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ProofError("the proven ABI is not a JSON object")
-    return doc
+def record(ops: Ops, address: bytes, height: int | None) -> Op[tuple[ContractInfo, int]]:
+    """The contract's proven record and the block it is proven at."""
+    proof = yield from ops.state_proof(contract_key(address), height, True)
+    if proof.value is None:
+        raise NoContract(f"no contract at 0x{address.hex()} (proven absent at block "
+                         f"{proof.header.height})")
+    return _decode(proof, ContractInfo, "contract record"), proof.header.height
 
 
 def info(ops: Ops, address: bytes, height: int | None, verify: bool) -> Op[ContractView]:
@@ -55,15 +54,10 @@ def info(ops: Ops, address: bytes, height: int | None, verify: bool) -> Op[Contr
         if view is None:
             raise NoContract(f"no contract at 0x{address.hex()}")
         return view
-    proof = yield from ops.state_proof(contract_key(address), height, True)
-    if proof.value is None:
-        raise NoContract(f"no contract at 0x{address.hex()} (proven absent at block "
-                         f"{proof.header.height})")
-    record = _decode(proof, ContractInfo, "contract record")
-    at = proof.header.height
-    code = yield from code_at(ops, record.code_hash, at)
-    return ContractView(address, at, record.code_hash, record.admin, record.version,
-                        record.frozen, record.balance, record.created_height, code.abi)
+    rec, at = yield from record(ops, address, height)
+    code = yield from code_at(ops, rec.code_hash, at)
+    return ContractView(address, at, rec.code_hash, rec.admin, rec.version, rec.frozen,
+                        rec.balance, rec.created_height, code.abi)
 
 
 def code_at(ops: Ops, code_hash: bytes, height: int | None) -> Op[CodeView]:
@@ -71,11 +65,11 @@ def code_at(ops: Ops, code_hash: bytes, height: int | None) -> Op[CodeView]:
     proof = yield from ops.state_proof(code_key(code_hash), height, True)
     if proof.value is None:
         raise NoContract(f"no code with hash 0x{code_hash.hex()}")
-    record = _decode(proof, CodeRecord, "code record")
+    code = _decode(proof, CodeRecord, "code record")
     verifier = yield from ops.trusted()
-    if verifier.suite.hash_bytes(record.wasm) != code_hash:
+    if verifier.suite.hash_bytes(code.wasm) != code_hash:
         raise ProofError("the proven code does not hash to its code hash")
-    return CodeView(code_hash, record.wasm, _abi(record.abi))
+    return CodeView(code_hash, code.wasm, ContractAbi.of(code.abi).doc)
 
 
 def code(ops: Ops, code_hash: bytes, verify: bool) -> Op[CodeView]:
@@ -95,14 +89,9 @@ def versions(ops: Ops, address: bytes, verify: bool) -> Op[list[VersionView]]:
         if not views:
             raise NoContract(f"no contract at 0x{address.hex()}")
         return views
-    head = yield from ops.state_proof(contract_key(address), None, True)
-    if head.value is None:
-        raise NoContract(f"no contract at 0x{address.hex()} (proven absent at block "
-                         f"{head.header.height})")
-    count = _decode(head, ContractInfo, "contract record").version
-    proofs: list[StateProof] = yield [calls.state_proof(version_key(address, v),
-                                                        head.header.height)
-                                      for v in range(1, count + 1)]
+    rec, at = yield from record(ops, address, None)
+    proofs: list[StateProof] = yield [calls.state_proof(version_key(address, v), at)
+                                      for v in range(1, rec.version + 1)]
     verifier = yield from ops.trusted()
     out = []
     for version, proof in enumerate(proofs, start=1):
@@ -111,6 +100,6 @@ def versions(ops: Ops, address: bytes, verify: bool) -> Op[list[VersionView]]:
         verifier.state(proof)
         if proof.value is None:
             raise ProofError(f"version {version} of 0x{address.hex()} is proven absent")
-        rec = _decode(proof, VersionRecord, "version record")
-        out.append(VersionView(version, rec.code_hash, rec.height, rec.tx_hash))
+        ver = _decode(proof, VersionRecord, "version record")
+        out.append(VersionView(version, ver.code_hash, ver.height, ver.tx_hash))
     return out
