@@ -109,6 +109,11 @@ def test_an_unreachable_node_exits_3(key: str, closed_port: int,
                  ["fund", ADDR, "5", "--key", key]):
         assert main(["contract", *argv, "--rpc", rpc]) == 3, argv
         assert "error[6101 transport_error]" in capsys.readouterr().err
+    assert main(["contract", "versions", ADDR, "--rpc", rpc, "--json"]) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and doc["error"]["name"] == "transport_error"
+    assert main(["contract", "versions", "0x12", "--rpc", rpc, "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["name"] == "bad_format"
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from xinlian.api.errors import FormatError
 from xinlian.api.format import bytes_of, to_json
 from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.errors import XinlianError
@@ -52,8 +51,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NODE = 0, 1, 2, 3
 # --- reporting ------------------------------------------------------------------------------
 
 def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Run a subcommand and map what goes wrong to the documented exit statuses; errors
-    go to stderr as `error[CODE NAME]: message` (a failed run also to stdout as JSON)."""
+    """Run a subcommand and map what goes wrong to the documented exit statuses. Errors go
+    to stderr as `error[CODE NAME]: message` (a compile error as its diagnostics); with
+    `--json` stdout also gets `{"ok": false, "error": {...}}`."""
     def run(args: argparse.Namespace) -> int:
         try:
             return cmd(args)
@@ -64,29 +64,28 @@ def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
                   + "".join(f"\n  at {frame}" for frame in exc.trace), file=sys.stderr)
             return EXIT_FAILED
         except RpcError as exc:  # the node's own error, not the SDK's wrapper of it
-            print(f"error[{exc.remote_code} {exc.remote_name}]: {exc.message}",
-                  file=sys.stderr)
-            return EXIT_NODE
-        except AbiMismatch as exc:
-            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
-            return EXIT_USAGE
-        except SdkError as exc:  # unreachable, bad answer, timed out, proof failed
-            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
-            return EXIT_NODE
+            return _error(args, EXIT_NODE, exc.remote_code, exc.remote_name, exc.message)
+        except SdkError as exc:  # unreachable, bad answer, timed out, proof failed ...
+            status = EXIT_USAGE if isinstance(exc, AbiMismatch) else EXIT_NODE
+            return _error(args, status, exc.code, exc.name, exc.message)
         except CompileError as exc:
-            print(str(exc), file=sys.stderr)
-            return EXIT_USAGE
-        except FormatError as exc:
-            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
-            return EXIT_USAGE
-        except XinlianError as exc:
-            print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
-            return EXIT_USAGE
+            return _error(args, EXIT_USAGE, exc.code, exc.name, exc.message, str(exc))
+        except XinlianError as exc:  # a bad argument, address, key file or ABI
+            return _error(args, EXIT_USAGE, exc.code, exc.name, exc.message)
         except OSError as exc:
-            print(f"error: cannot read {exc.filename or 'file'}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return EXIT_USAGE
+            return _error(args, EXIT_USAGE, 0, "io_error",
+                          f"cannot read {exc.filename or 'file'}: {exc.strerror or exc}",
+                          f"error: cannot read {exc.filename or 'file'}: "
+                          f"{exc.strerror or exc}")
     return run
+
+
+def _error(args: argparse.Namespace, status: int, code: int, name: str, message: str,
+           text: str | None = None) -> int:
+    if args.json:
+        _print_json({"ok": False, "error": {"code": code, "name": name, "message": message}})
+    print(text or f"error[{code} {name}]: {message}", file=sys.stderr)
+    return status
 
 
 def _print_json(doc: Any) -> None:
