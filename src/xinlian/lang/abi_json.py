@@ -1,6 +1,7 @@
 """ABI values written as JSON, for command lines and JSON documents.
 
-The mapping (per ABI type; docs/qi/reference.md and docs/sdk.md show it to users):
+The mapping (per ABI type; docs/sdk.md, "Contracts from the command line", shows it to
+users; `xinlian qi run` reads its arguments the same way):
 
 | ABI type | JSON |
 | --- | --- |
