@@ -148,7 +148,7 @@ def test_missing_contracts_and_forged_answers(client: Client) -> None:
         client.contract(nowhere)
     with pytest.raises(ContractFailed) as info:
         client.contract(nowhere, TOKEN.abi).balance_of(nowhere)
-    assert info.value.remote_code // 1000 in (5, 7)  # the executor's or the engine's error
+    assert "no contract at" in info.value.message and info.value.receipt is None
     proof = client.state_proof(b"cs/" + nowhere, verify=False)
     forged = msgspec.structs.replace(proof, value=b"\x01")  # a node claiming a value
     with pytest.raises(ProofError):
