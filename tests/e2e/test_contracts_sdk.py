@@ -218,6 +218,14 @@ def test_the_contract_command(tmp_path: Path, node: tuple[NodeProcess, Chain],
     assert failed["fee_paid"] > 0 and failed["error"]["trace"]
     assert errors[-1].startswith("error[7506 revert]: InsufficientBalance(have: 975")
 
+    source = tmp_path / "token.qi"  # a compiled module with its ABI beside it
+    source.write_text((EXAMPLES / "token.qi").read_text())
+    assert cli(["qi", "compile", str(source), "--abi"]) == 0
+    capsys.readouterr()
+    code, from_wasm = run("deploy", str(tmp_path / "token.wasm"), "Wasm", "7", "--key", str(key))
+    assert code == 0
+    assert run("query", from_wasm["contract"], "token_name")[1]["value"] == "Wasm"
+
     upgradeable = str(EXAMPLES / "upgradeable.qi")
     code, counter = run("deploy", upgradeable, "--contract", "CounterV1", "--key", str(key))
     assert code == 0
