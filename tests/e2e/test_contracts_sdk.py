@@ -17,6 +17,7 @@ import pytest
 from xinlian.cli.cluster import NodeProcess
 from xinlian.cli.main import main as cli
 from xinlian.crypto.suites import Suite, get_suite
+from xinlian.execution.contracts.records import code_record
 from xinlian.lang.compiler import compile_source
 from xinlian.node.keyfile import write_key
 from xinlian.sdk import (
@@ -101,7 +102,7 @@ def test_token_deploy_transfer_query_and_proof(client: Client,
     said = client.contract_info(deployed.contract, verify=False)  # the node's own answer
     fields = ("code_hash", "admin", "version", "frozen", "balance", "created_height", "abi")
     assert [getattr(said, f) for f in fields] == [getattr(info_view, f) for f in fields]
-    assert info_view.code_hash == alice.suite.hash_bytes(TOKEN.wasm)
+    assert info_view.code_hash == code_record(alice.suite.hash_bytes, TOKEN.wasm, TOKEN.abi)[0]
 
 
 def test_upgrade_by_the_admin_and_refused_to_another(client: Client,
@@ -130,7 +131,8 @@ def test_upgrade_by_the_admin_and_refused_to_another(client: Client,
     versions = counter.versions()
     assert [v.version for v in versions] == [1, 2]
     h = admin.suite.hash_bytes
-    assert [v.code_hash for v in versions] == [h(COUNTER_V1.wasm), h(COUNTER_V2.wasm)]
+    assert [v.code_hash for v in versions] == [code_record(h, art.wasm, art.abi)[0]
+                                               for art in (COUNTER_V1, COUNTER_V2)]
     assert versions == client.contract_versions(deployed.contract, verify=False)
     old = client.contract_code(versions[0].code_hash)
     assert old.wasm == COUNTER_V1.wasm and old.abi["contract"] == "CounterV1"

@@ -2,10 +2,10 @@
 
 With `verify`, nothing is taken from the node's contract methods: each record is read by
 `xl_getStateProof` from the chain's state layout (execution.contracts.records: `ct/` the
-contract, `code/` its code and ABI, `cver/` each version) and checked against a header
-signed by the trusted node key, then decoded here. The results have the same types as
-the node's own answers (`xl_getContract`, `xl_getContractVersions`, `xl_getContractCode`),
-which are what `verify=False` returns.
+contract, `code/` its code and ABI under the hash of that record, `cver/` each version),
+checked against a header signed by the trusted node key, then decoded here. The results
+have the same types as the node's own answers (`xl_getContract`, `xl_getContractVersions`,
+`xl_getContractCode`), which are what `verify=False` returns.
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def code_at(ops: Ops, code_hash: bytes, height: int | None) -> Op[CodeView]:
         raise NoContract(f"no code with hash 0x{code_hash.hex()}")
     code = _decode(proof, CodeRecord, "code record")
     verifier = yield from ops.trusted()
-    if verifier.suite.hash_bytes(code.wasm) != code_hash:
-        raise ProofError("the proven code does not hash to its code hash")
+    assert proof.value is not None
+    if verifier.suite.hash_bytes(proof.value) != code_hash:  # the record is its hash's
+        raise ProofError("the proven code record does not hash to its code hash")
     return CodeView(code_hash, code.wasm, ContractAbi.of(code.abi).doc)
 
 
