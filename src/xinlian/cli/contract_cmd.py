@@ -46,6 +46,7 @@ from xinlian.sdk.errors import (
 from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, Wallet
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NODE = 0, 1, 2, 3
+ADDRESS_HELP = "the contract's address (0x and 40 hex digits)"
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def _abi_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _method_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("address")
+    p.add_argument("address", help=ADDRESS_HELP)
     p.add_argument("method")
     p.add_argument("args", nargs="*", metavar="ARG", help="arguments (JSON)")
     _abi_arg(p)
@@ -350,25 +351,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("--height", type=int, default=None, help="on this block's state")
 
     p = command("proof", "a stored value, proven against a verified header", cmd_proof)
-    p.add_argument("address")
+    p.add_argument("address", help=ADDRESS_HELP)
     p.add_argument("var", help="the state variable")
     p.add_argument("keys", nargs="*", metavar="KEY", help="map keys (JSON), outermost first")
     p.add_argument("--height", type=int, default=None, help="at this block")
     _abi_arg(p)
 
     u = command("upgrade", "replace a contract's code (its admin only)", cmd_upgrade)
-    u.add_argument("address")
+    u.add_argument("address", help=ADDRESS_HELP)
     _code_source(u, "the new code")
     _signing(u)
 
     i = command("info", "the contract's record, proven", cmd_info)
-    i.add_argument("address")
+    i.add_argument("address", help=ADDRESS_HELP)
     i.add_argument("--height", type=int, default=None, help="at this block")
 
     command("versions", "every version of the contract's code, proven",
-            cmd_versions).add_argument("address")
+            cmd_versions).add_argument("address", help=ADDRESS_HELP)
 
     f = command("fund", "prepay a contract's scheduled runs", cmd_fund)
-    f.add_argument("address")
+    f.add_argument("address", help=ADDRESS_HELP)
     f.add_argument("amount", type=int)
     _signing(f, fuel=False)
