@@ -100,7 +100,7 @@ class ContractFailed(SdkError):
     deployment or upgrade, or a failed read-only query (`receipt` is None).
 
     `remote_code` / `remote_name` are the node's error (e.g. 7506 `revert`, 7504
-    `out_of_fuel`, 5005 `contract_frozen`), `trace` the Qi stack, innermost first."""
+    `out_of_fuel`, 7513 `contract_frozen`), `trace` the Qi stack, innermost first."""
 
     code = 6121
     name = "contract_failed"
