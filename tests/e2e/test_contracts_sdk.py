@@ -100,7 +100,8 @@ def test_token_deploy_transfer_query_and_proof(client: Client,
     info_view = token.info()
     assert (info_view.admin, info_view.version, info_view.frozen) == (alice.address, 1, False)
     said = client.contract_info(deployed.contract, verify=False)  # the node's own answer
-    fields = ("code_hash", "admin", "version", "frozen", "balance", "created_height", "abi")
+    fields = ("code_hash", "admin", "version", "frozen", "balance", "created_height", "abi",
+              "upgrade")
     assert [getattr(said, f) for f in fields] == [getattr(info_view, f) for f in fields]
     assert info_view.code_hash == code_record(alice.suite.hash_bytes, TOKEN.wasm, TOKEN.abi)[0]
 
@@ -140,6 +141,38 @@ def test_upgrade_by_the_admin_and_refused_to_another(client: Client,
     funded = counter.fund(500)
     assert funded.receipt.status == 0 and counter.info().balance == 500
     assert [e.name for e in funded.events] == ["Funded"]
+
+
+def test_k_of_n_upgrade_and_a_new_admin(client: Client,
+                                        node: tuple[NodeProcess, Chain]) -> None:
+    chain = node[1]
+    first, second = client.wallet(chain.keys[1]), client.wallet(chain.keys[2])
+    v1 = compile_source(
+        f'contract A {{ upgrade by approvals(2 of [hex"{first.address.hex()}", '
+        f'hex"{second.address.hex()}"]); state n: u64; '
+        "pub view fn v() -> u64 { return 1; } }", "a.qi")
+    v2 = compile_source("contract B { state n: u64; pub view fn v() -> u64 { return 2; } }",
+                        "b.qi")
+    deployed = client.deploy(first, v1)
+    a = client.contract(deployed.contract, v1.abi, wallet=first)
+    approved = a.upgrade(v2)  # one approval of two: recorded, nothing else changes
+    assert [e.name for e in approved.events] == ["UpgradeApproved"]
+    assert a.abi.contract == "A" and a.v() == 1
+    b = client.contract(deployed.contract, v1.abi, wallet=second)
+    b.upgrade(v2)  # the second approval applies it
+    assert b.abi.contract == "B" and b.v() == 2
+    assert [v.version for v in b.versions()] == [1, 2]
+
+    counter = client.contract(client.deploy(first, COUNTER_V1).contract, COUNTER_V1.abi,
+                              wallet=first)
+    handed = counter.set_admin(second.address)
+    assert [e.name for e in handed.events] == ["AdminChanged"]
+    assert counter.info().admin == second.address
+    with pytest.raises(ContractFailed) as refused:
+        counter.set_admin(first.address)  # no longer the admin
+    assert refused.value.remote_name == "unauthorised"
+    assert client.contract(counter.address, COUNTER_V1.abi, wallet=second).upgrade(
+        COUNTER_V2).receipt.status == 0  # the new admin may upgrade
 
 
 def test_missing_contracts_and_forged_answers(client: Client) -> None:
@@ -244,6 +277,10 @@ def test_the_contract_command(tmp_path: Path, node: tuple[NodeProcess, Chain],
     assert code == 0 and funded["events"][0]["name"] == "Funded"
     code, info = run("info", where)
     assert code == 0 and info["balance"] == 77 and info["version"] == 2
+    assert info["upgrade"] == {"rule": "admin"}
+    code, handed = run("set-admin", where, "0x" + chain.address(2).hex(), "--key", str(key))
+    assert code == 0 and handed["events"][0]["name"] == "AdminChanged"
+    assert run("info", where)[1]["admin"] == "0x" + chain.address(2).hex()
 
     assert cli(["contract", "query", where, "get", *rpc]) == 0  # text output
     assert capsys.readouterr().out.strip() == "0"

@@ -35,6 +35,7 @@ from xinlian.sdk.contracts import (
     ContractCode,
     ContractReceipt,
     ProvenValue,
+    is_approval,
 )
 from xinlian.sdk.errors import (
     AbiMismatch,
@@ -246,8 +247,11 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
                                 wallet=wallet_of(args, client), fuel_limit=args.fuel,
                                 fee_limit=args.fee_limit, timeout=args.timeout)
         out = token.upgrade(code)
-    return report(args, code.abi, None, out,
-                  f"upgraded {hx(out.contract)} to {code.abi.contract or 'new code'}")
+    if is_approval(out.contract, code.abi, out.receipt):
+        head = f"approved the upgrade of {hx(out.contract)} (not applied yet)"
+    else:
+        head = f"upgraded {hx(out.contract)} to {code.abi.contract or 'new code'}"
+    return report(args, code.abi, None, out, head)
 
 
 def cmd_fund(args: argparse.Namespace) -> int:
@@ -255,6 +259,15 @@ def cmd_fund(args: argparse.Namespace) -> int:
         out = client.fund(wallet_of(args, client), address_arg(args.address), args.amount,
                           fee_limit=args.fee_limit, timeout=args.timeout)
     return report(args, NO_ABI, None, out, f"funded {hx(out.contract)} with {args.amount}")
+
+
+def cmd_set_admin(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        token = client.contract(address_arg(args.address), NO_ABI,
+                                wallet=wallet_of(args, client), fee_limit=args.fee_limit,
+                                timeout=args.timeout)
+        out = token.set_admin(address_arg(args.admin))
+    return report(args, NO_ABI, None, out, f"{hx(out.contract)} now has admin {args.admin}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -265,7 +278,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return EXIT_OK
     name = view.abi.get("contract") or "contract"
     print(f"{name} at {hx(view.address)}: version {view.version}, code {hx(view.code_hash)}, "
-          f"admin {hx(view.admin)}, {'frozen' if view.frozen else 'not frozen'}, prepaid "
+          f"admin {hx(view.admin)}, upgrade by {view.upgrade.get('rule', 'admin')}, "
+          f"{'frozen' if view.frozen else 'not frozen'}, prepaid "
           f"{view.balance}, created at block {view.created_height} (proven at block "
           f"{view.height})")
     return EXIT_OK
@@ -368,6 +382,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     command("versions", "every version of the contract's code, proven",
             cmd_versions).add_argument("address", help=ADDRESS_HELP)
+
+    a = command("set-admin", "hand the contract's admin role on (its admin only)",
+                cmd_set_admin)
+    a.add_argument("address", help=ADDRESS_HELP)
+    a.add_argument("admin", help="the new admin's address (0x and 40 hex digits)")
+    _signing(a, fuel=False)
 
     f = command("fund", "prepay a contract's scheduled runs", cmd_fund)
     f.add_argument("address", help=ADDRESS_HELP)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from xinlian import codec
+from xinlian.execution.contracts.authority import rule_of
 from xinlian.execution.contracts.records import (
     CodeRecord,
     ContractInfo,
@@ -57,7 +58,7 @@ def info(ops: Ops, address: bytes, height: int | None, verify: bool) -> Op[Contr
     rec, at = yield from record(ops, address, height)
     code = yield from code_at(ops, rec.code_hash, at)
     return ContractView(address, at, rec.code_hash, rec.admin, rec.version, rec.frozen,
-                        rec.balance, rec.created_height, code.abi)
+                        rec.balance, rec.created_height, code.abi, rule_of(code.abi).to_json())
 
 
 def code_at(ops: Ops, code_hash: bytes, height: int | None) -> Op[CodeView]:

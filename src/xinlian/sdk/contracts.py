@@ -122,6 +122,13 @@ def receipt_outcome(abi: ContractAbi, address: bytes, method: Method | None, tx_
     return ContractReceipt(address, tx_hash, value, events, receipt)
 
 
+def is_approval(address: bytes, new_abi: ContractAbi, receipt: Receipt) -> bool:
+    """Whether a committed UPGRADE only recorded an approval (a k-of-n upgrade rule short
+    of k: the chain's own `UpgradeApproved` event) and left the code as it was."""
+    return "UpgradeApproved" not in new_abi.events and any(
+        e.source == source_of(address) and e.name == "UpgradeApproved" for e in receipt.events)
+
+
 def send(wallet: Wallet, tx: SignedTx, timeout: float) -> Op[Receipt]:
     """Submit and wait; a refused transaction gives its nonce back to the wallet when it
     was the last one built, so the next transaction does not leave a gap."""
@@ -318,8 +325,17 @@ class Contract:
     def _upgrade(self, new: ContractCode, wallet: Wallet, tx: SignedTx, timeout: float
                  ) -> Op[ContractReceipt]:
         outcome = yield from _transaction(new.abi, self.address, None, wallet, tx, timeout)
-        self.abi = new.abi
+        if not is_approval(self.address, new.abi, outcome.receipt):
+            self.abi = new.abi
         return outcome
+
+    def set_admin(self, admin: bytes, *, fee_limit: int | None = None,
+                  timeout: float | None = None) -> Any:
+        """Hand the admin role to `admin` (the wallet must be the admin)."""
+        wallet = self.require_wallet()
+        tx = wallet.set_admin(self.address, admin, fee_limit=fee_limit)
+        return self.run(_transaction(self.abi, self.address, None, wallet, tx,
+                                     timeout or self.options.timeout, typed_events=False))
 
     def fund(self, amount: int, *, fee_limit: int | None = None,
              timeout: float | None = None) -> Any:

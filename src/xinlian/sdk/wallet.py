@@ -15,7 +15,15 @@ from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.execution.contracts.records import contract_address
-from xinlian.execution.payloads import Call, Deploy, Fund, SystemOp, Transfer, Upgrade
+from xinlian.execution.payloads import (
+    Call,
+    Deploy,
+    Fund,
+    SetAdmin,
+    SystemOp,
+    Transfer,
+    Upgrade,
+)
 from xinlian.ledger.account import address_of
 from xinlian.ledger.genesis import ChainParams
 from xinlian.ledger.rules import Fees, contract_base_cost, max_fee
@@ -116,6 +124,12 @@ class Wallet:
              expiry: int | None = None) -> SignedTx:
         """Prepay `amount` into a contract's balance for its scheduled runs."""
         return self.sign(TxKind.FUND, codec.encode(Fund(contract, amount)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def set_admin(self, contract: bytes, admin: bytes, *, fee_limit: int | None = None,
+                  expiry: int | None = None) -> SignedTx:
+        """Hand a contract's admin role to `admin` (its admin only)."""
+        return self.sign(TxKind.SET_ADMIN, codec.encode(SetAdmin(contract, admin)),
                          fee_limit=fee_limit, expiry=expiry)
 
     def contract_address(self, nonce: int) -> bytes:
