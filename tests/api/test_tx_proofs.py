@@ -25,7 +25,7 @@ from xinlian.storage.kv import Snapshot, WriteBatch
 from .harness import CHAIN_ID, Keys, make_genesis, transfer
 
 SIZES = (10, 5_000)
-FIXED_READS = 4  # location, header, raw transaction, receipt
+FIXED_READS = 5  # location, header, raw transaction, receipt, receipt count
 
 
 def commit_blocks(chain: ChainStore, keys: Keys) -> list[list[bytes]]:
@@ -119,5 +119,40 @@ def test_per_transaction_storage_is_modest(tmp_path: Path, keys: Keys) -> None:
         pairs = chain.store.scan(chain_index.TREE_PAIRS_DB, prefix=(2).to_bytes(8, "big"))
         per_tx = sum(len(k) + len(v) for k, v in pairs) / SIZES[1]
         assert per_tx <= 4 * 32 + 13
+    finally:
+        chain.close()
+
+
+@pytest.mark.parametrize(("size", "runs"), [(0, 1), (0, 4), (1, 2), (5, 3), (6, 6), (9, 17)])
+def test_engine_runs_widen_the_receipts_tree_and_every_receipt_is_proven(
+        tmp_path: Path, keys: Keys, size: int, runs: int) -> None:
+    """A block's engine runs (async deliveries, scheduled runs) follow its transactions in
+    the receipts tree: each transaction still proves its receipt (the SDK accepts the wider
+    tree), each run's receipt is found by its id, and a run id is no transaction."""
+    chain = ChainStore(tmp_path / "chain", make_genesis(keys), durable=False)
+    try:
+        chain.init_genesis(keys.node, 0)
+        txs = [decode_transaction(transfer(keys, "admin", "bob", 1, i), CHAIN_ID, chain.hash)
+               for i in range(size)]
+        receipts = [Receipt(tx.hash, 0, "", [], i, i) for i, tx in enumerate(txs)]
+        run_receipts = [Receipt(chain.hash(b"run" + bytes([j])), 0, "", [], j, j)
+                        for j in range(runs)]
+        assert chain.head is not None
+        prepared = chain.prepare_block(WriteBatch(), 1, chain.head.header.tx_root, 1,
+                                       keys.node, txs, receipts, {}, runs=run_receipts)
+        chain.store.commit(prepared.batch)
+        chain.publish(prepared)
+        header = prepared.block.header
+        everything = [codec.encode(r) for r in receipts + run_receipts]
+        assert header.receipts_root == merkle.root(everything, chain.hash)
+        verifier = Verifier(keys.suite, CHAIN_ID, keys.node.public_key)
+        for i, tx in enumerate(txs):
+            record = chain.transaction(tx.hash)
+            assert record is not None and record.receipt_path == merkle.audit_path(
+                everything, i, chain.hash)
+            verifier.transaction(view_of(record, chain.hash))
+        for r in run_receipts:
+            assert chain.receipt(r.tx_hash) == r
+            assert chain.transaction(r.tx_hash) is None
     finally:
         chain.close()

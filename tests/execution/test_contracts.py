@@ -327,15 +327,6 @@ FORWARD = compile_source("interface T { fn transfer(to: address, amount: u256) -
                          "async T(t).approve(to, 1) then done; } }", "f.qi")
 
 
-def test_async_calls_are_refused_on_the_chain_not_lost(chain: ContractChain) -> None:
-    token, _ = chain.deploy(TOKEN, "T", 100)
-    caller, _ = chain.deploy(FORWARD)
-    storage = chain.storage(caller)
-    r = chain.call(FORWARD, caller, "later", token, chain.addr(1))
-    assert r.error == "invalid_operation" and "async" in r.message and r.fuel_used > 0
-    assert chain.storage(caller) == storage
-
-
 def test_governance_freezes_and_unfreezes_a_contract(chain: ContractChain) -> None:
     token, _ = chain.deploy(TOKEN, "T", 100)
     r = chain.system(0, Propose(FreezeContract(token)))

@@ -12,6 +12,15 @@ def test_no_pending_no_block() -> None:
     assert BlockCutter(100, 10).deadline(5, 0) is None
 
 
+def test_engine_work_cuts_an_interval_after_the_last_block_without_transactions() -> None:
+    """Async requests due or schedules armed (the executor's own work): blocks keep coming,
+    one interval after the last, so their heights come."""
+    cutter = BlockCutter(100, 10)
+    assert cutter.deadline(5, 0, work_since_ms=0) == 100
+    assert cutter.deadline(150, 0, work_since_ms=120) == 220
+    assert cutter.deadline(150, 2, work_since_ms=120) == 250  # transactions: as usual
+
+
 def test_cuts_after_interval_from_first_pending() -> None:
     cutter = BlockCutter(100, 10)
     assert cutter.deadline(1000, 1) == 1100

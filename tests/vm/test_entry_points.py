@@ -93,7 +93,7 @@ def test_invalid_request_is_refused_at_delivery_too(chain: tuple[LocalChain, byt
     ch, attacker = chain
     vault = ch.deploy(compile_source(VAULT, "vault.qi"))
     owner = ch.call(vault, "get_owner").value
-    ch.pending.append(AsyncRequest(attacker, vault, "migrate", b"", "done"))
+    ch.request(AsyncRequest(attacker, vault, "migrate", b"", "done"))
     call, callback = ch.advance_block()
     assert isinstance(call.error, EntryPointError)
     assert callback.ok and ch.call(vault, "get_owner").value == owner

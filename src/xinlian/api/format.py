@@ -112,6 +112,13 @@ def _build(value: Any, t: mi.Type, where: str) -> Any:
         return [_build(item, t.item_type, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(t, mi.UnionType):
         return _union(value, t, where)
+    if isinstance(t, mi.DictType):
+        if not isinstance(value, dict):
+            raise FormatError(f"{where} must be an object")
+        return {_build(k, t.key_type, f"{where} key"): _build(v, t.value_type, f"{where}.{k}")
+                for k, v in value.items()}
+    if isinstance(t, mi.AnyType):  # free JSON (an ABI, a decoded contract value): as is
+        return value
     raise FormatError(f"{where}: no JSON form for {t!r}")
 
 

@@ -135,8 +135,10 @@ class Hub:
     def on_block(self, block: Block, receipts: Sequence[Receipt]) -> None:
         """The node's block listener: notify block and transaction subscribers."""
         if self._block_sessions:
+            # the transactions' receipts come first; the engine runs' follow them
             view = BlockView(header_hash(block.header, self._hash), block.header,
-                             block.signature, [r.tx_hash for r in receipts])
+                             block.signature,
+                             [r.tx_hash for r in receipts[:block.header.tx_count]])
             result = msgspec.Raw(_encode(to_json(view)))
             for sid, session in list(self._block_sessions.items()):
                 session.push(notification(sid, result))

@@ -10,8 +10,9 @@ from typing import Any
 
 from xinlian.api.format import bytes_of
 from xinlian.cli.client_cmd import DEFAULT_RPC
-from xinlian.cli.qi import parse_address, parse_value, to_json
+from xinlian.cli.qi import parse_address
 from xinlian.lang import abi
+from xinlian.lang.abi_json import value_from_text, value_to_json
 from xinlian.lang.errors import ArgumentError
 from xinlian.sdk.client import Client
 from xinlian.sdk.errors import IndexQueryError
@@ -36,7 +37,7 @@ def _find(items: list[dict[str, Any]], name: str, what: str) -> dict[str, Any]:
 
 
 def _value(t_json: Any, raw: str | None, what: str) -> Any:
-    return None if raw is None else parse_value(abi.type_from_json(t_json), raw, what)
+    return None if raw is None else value_from_text(abi.type_from_json(t_json), raw, what)
 
 
 def _events(contract: bytes, spec: dict[str, Any], args: argparse.Namespace,
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         else _state(contract, spec, args, options))
     with Client(args.rpc) as client:
         page = client.query_index(plan, height=args.height)
-    print(json.dumps({"height": page.height, "items": to_json([vars(i) for i in page.items]),
+    print(json.dumps({"height": page.height, "items": value_to_json([vars(i) for i in page.items]),
                       "cursor": None if page.cursor is None else "0x" + page.cursor.hex()},
                      indent=2, ensure_ascii=False))
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from xinlian.cli import (
     client_cmd,
     cluster,
+    contract_cmd,
     crypto_cmd,
     demo,
     index_cmd,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=keygen)
     node_cmd.register(sub)
     client_cmd.register(sub)
+    contract_cmd.register(sub)
     index_cmd.register(sub)
     cluster.register(sub)
     demo.register(sub)

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xinlian.lang import abi, parser
+from xinlian.lang import parser
+from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
 from xinlian.lang.ast import ContractDecl
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.errors import (
@@ -21,7 +22,7 @@ from xinlian.lang.errors import (
     QiError,
     RevertError,
 )
-from xinlian.lang.types import ADDRESS_LEN, ArrayTy, IntTy, ListTy, OptionalTy, StructTy, Ty
+from xinlian.lang.types import ADDRESS_LEN
 
 if TYPE_CHECKING:
     from xinlian.execution.vm.engine import CallResult
@@ -112,56 +113,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def from_json(t: Ty, v: Any) -> Any:
-    """CLI JSON to the Python value the ABI expects (bytes and addresses as hex)."""
-    if t.name() in ("bytes", "address") and isinstance(v, str):
-        raw = bytes.fromhex(v.removeprefix("0x"))
-        if t.name() == "address" and len(raw) != ADDRESS_LEN:
-            raise ValueError(f"an address is {ADDRESS_LEN} bytes, this is {len(raw)}")
-        return raw
-    if isinstance(t, IntTy) and isinstance(v, str):
-        return int(v, 0)
-    if isinstance(t, ListTy | ArrayTy) and isinstance(v, list):
-        return [from_json(t.elem, x) for x in v]
-    if isinstance(t, OptionalTy) and v is not None:
-        return from_json(t.inner, v)
-    if isinstance(t, StructTy) and isinstance(v, dict):
-        return {n: from_json(ft, v.get(n)) for n, ft in t.fields}
-    return v
-
-
-def to_json(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return "0x" + v.hex()
-    if isinstance(v, list):
-        return [to_json(x) for x in v]
-    if isinstance(v, dict):
-        return {k: to_json(x) for k, x in v.items()}
-    return v
-
-
 def _parse_args(art: Artifact, fn: str, raw: list[str]) -> list[Any]:
-    spec = next((f for f in art.abi["functions"] if f["name"] == fn), None)
-    if spec is None:
-        raise ArgumentError(f"no function `{fn}`")
-    params = [(p["name"], abi.type_from_json(p["type"])) for p in spec["params"]]
-    if len(params) != len(raw):
-        raise ArgumentError(f"`{fn}` takes {len(params)} argument(s), got {len(raw)}")
-    return [parse_value(t, r, f"argument `{name}` of `{fn}`")
-            for (name, t), r in zip(params, raw, strict=True)]
-
-
-def parse_value(t: Ty, raw: str, what: str) -> Any:
-    """A value of type `t` given on the command line as JSON (bare words are strings;
-    bytes and addresses in hex); ArgumentError naming `what` if it is not one."""
-    try:
-        v = json.loads(raw)
-    except json.JSONDecodeError:
-        v = raw
-    try:
-        return from_json(t, v)
-    except (ValueError, TypeError) as exc:
-        raise ArgumentError(f"{what}: {raw!r} is not a `{t}` ({exc})") from exc
+    return args_from_text(params_of(art.abi, fn), fn, raw)
 
 
 def parse_address(text: str) -> bytes:
@@ -198,8 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                      measure_memory=True)
     report: dict[str, Any] = {"fuel_used": res.fuel_used}
     if res.ok:
-        report["result"] = to_json(res.value)
-        report["events"] = [{"name": e.name, "args": to_json(e.args),
+        report["result"] = value_to_json(res.value)
+        report["events"] = [{"name": e.name, "args": value_to_json(e.args),
                              "indexed": list(e.indexed)} for e in res.events]
     else:
         assert res.error is not None

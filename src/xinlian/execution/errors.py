@@ -41,6 +41,22 @@ class BadAbi(ExecutionError):
 
 
 
+class AsyncQueueFull(ExecutionError):
+    """A run made more async requests than the block may queue (`Limits.requests_per_block`,
+    execution.contracts.engine_runs)."""
+
+    code = 5006
+    name = "async_queue_full"
+
+
+class AsyncTimedOut(ExecutionError):
+    """An async request was not delivered within `Limits.timeout_blocks` blocks of its due
+    block: its callback ran with the failure, the call itself did not run."""
+
+    code = 5007
+    name = "async_timed_out"
+
+
 class ParallelUnavailable(ExecutionError):
     """A worker could not speculate on a segment of a block (its store does not hold the
     block's base state, or the run failed): the segment runs serially, with the same

@@ -16,13 +16,14 @@ With a pool of workers (execution/parallel.py), `call` transactions of large blo
 first run by worker processes on a guess of the state; step 3 then takes a worker's run
 whose every read still holds (execution/speculation.py) instead of running the call, so
 the result is the serial result. Writes made before the transactions (the engine-started
-runs below, when they come) reach the workers as `pre_writes`.
+runs below) reach the workers as `pre_writes`.
 
-Async calls and scheduled functions of contracts are not run by the chain yet: a run that
-makes an async call fails with invalid_operation (nothing is lost silently), and scheduled
-functions do not run. Their place: at the start of `execute_block`, before the
-transactions (deliveries due at the height, then scheduled runs), through the same
-`ContractRunner`.
+Before the transactions, `_engine_runs` runs what no account signs (execution.contracts.
+engine_runs): the async requests due at the block's height, then its due scheduled functions.
+Their receipts (`BlockResult.runs`, derived ids) follow the transactions' in the receipts
+root; their fuel counts in the block's. A contract transaction whose run makes async
+requests pays their reservation when it succeeds (within its fee limit: base + fuel fee +
+reservation; otherwise the run fails with insufficient_balance and is rolled back).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from dataclasses import dataclass, field, replace
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.contracts.engine_runs import EngineRuns, Limits, has_work
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
-from xinlian.execution.errors import BadPayload, InsufficientBalance, InvalidOperation
+from xinlian.execution.errors import BadPayload, InsufficientBalance
 from xinlian.execution.indexing import IndexSpecs, run_entries
 from xinlian.execution.parallel import BaseState, BlockPlan, ExecutionPool
 from xinlian.execution.payloads import (
@@ -50,7 +52,7 @@ from xinlian.execution.speculation import Speculation, adopt, speculate_segment
 from xinlian.execution.state import Overlay, Reader
 from xinlian.execution.system import SystemContract, is_permitted
 from xinlian.execution.vm.engine import MAX_BLOCK_FUEL
-from xinlian.execution.vm.host import TxContext
+from xinlian.execution.vm.host import AsyncRequest, TxContext
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Event, Receipt
 from xinlian.ledger.errors import BlockFuelFull, LedgerError
@@ -77,19 +79,25 @@ class BlockResult:
     writes: dict[bytes, bytes | None]
     excluded: list[tuple[Transaction, LedgerError]]  # not executable, with the rule broken
     fuel_used: int = 0  # by the block's contract runs
+    runs: list[Receipt] = field(default_factory=list)  # of the runs no account signs
+    # the next block has engine work (requests due, or schedules armed): make this one
+    # even without transactions, so that heights keep coming
+    engine_work: bool = False
     # the ordered index's new entries (execution/indexing.py), from successful contract runs
     index: dict[bytes, bytes | None] = field(default_factory=dict)
 
 
 class Executor:
     def __init__(self, params: ChainParams, suite: Suite,
-                 runner: ContractRunner | None = None, pool: ExecutionPool | None = None
-                 ) -> None:
-        """`pool`: worker processes that run contract calls in parallel (None: serial)."""
+                 runner: ContractRunner | None = None, pool: ExecutionPool | None = None,
+                 limits: Limits | None = None) -> None:
+        """`pool`: worker processes that run contract calls in parallel (None: serial);
+        `limits`: of async and scheduled runs (engine_runs)."""
         self.params = params
         self.system = SystemContract(suite)
         self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
         self.pool = pool
+        self.engine_runs = EngineRuns(self.contracts, params, limits)
         self.index_specs = IndexSpecs(self.contracts.artifacts)
 
     def execute_block(self, txs: Sequence[Transaction], block: BlockContext,
@@ -98,6 +106,7 @@ class Executor:
         (None: the block runs serially)."""
         state = Overlay(read)
         result = BlockResult([], [], {}, [])
+        self._engine_runs(state, block, result)
         plan = None if self.pool is None else self.pool.plan(
             txs, base, block.height, block.timestamp_ms, state.encoded_writes(),
             len(result.receipts))
@@ -124,8 +133,16 @@ class Executor:
             result.receipts.append(receipt)
         if plan is not None:
             plan.finish()
+        result.engine_work = has_work(state.get, block.height + 1)
         result.writes = state.encoded_writes()
         return result
+
+    def _engine_runs(self, state: Overlay, block: BlockContext, result: BlockResult) -> None:
+        """The block's first work: async deliveries due at its height, then its scheduled
+        runs (execution.contracts.engine_runs)."""
+        runs = self.engine_runs.run_block(state, block)
+        result.runs = [r.receipt for r in runs.runs]
+        result.fuel_used += runs.fuel_used
 
     def speculate(self, block: BlockContext, read: Reader, pre_writes: dict[bytes, bytes | None],
                   items: Iterable[tuple[int, int, Transaction]]) -> Iterator[Speculation]:
@@ -186,12 +203,7 @@ class Executor:
         account = state.account(sender)
         fuel_cost = fuel_fee(self.params, out.fuel_used)
         state.set_account(sender, Account(account.balance - fuel_cost, account.nonce))
-        fee = fees.base + fuel_cost
-        err = out.error
-        return Receipt(tx.hash, 0 if err is None else err.code, "" if err is None else err.name,
-                       out.events, fee, fee, out.output,
-                       "" if err is None else err.message.split("\n")[0], out.trace,
-                       out.fuel_used, out.memory_used)
+        return out.receipt(tx.hash, fees.base + fuel_cost)
 
     def _run_contract(self, scope: Overlay, tx: Transaction, op: ContractOp,
                       block: BlockContext, ctx: TxContext) -> Outcome:
@@ -209,11 +221,28 @@ class Executor:
         elif isinstance(op, SetAdmin):
             out = run.set_admin(scope, sender, op)
         else:
-            out = run.fund(scope, sender, op)
+            out = run.fund(scope, block.height, sender, op)
         if out.error is None and out.result is not None and out.result.async_calls:
-            # not delivered by the chain yet: refused rather than lost (see the module doc)
-            out.error = InvalidOperation("async calls are not executed on the chain yet")
+            out.error = self._reserve(scope, tx, op, out.fuel_used, block.height,
+                                      out.result.async_calls)
         return out
+
+    def _reserve(self, scope: Overlay, tx: Transaction, op: ContractOp, fuel_used: int,
+                 height: int, requests: list[AsyncRequest]) -> XinlianError | None:
+        """Queue a run's async requests and take their reservation from the sender, within
+        the fee limit and what the balance (charged the base cost already) leaves after the
+        fee of the fuel burned. (A worker's run, made without the base charged, reads
+        another balance, so the node runs such a call itself: speculation.py.)"""
+        base = tx_fees(self.params, tx, op).base
+        fuel_cost = fuel_fee(self.params, fuel_used)
+        reserve = self.engine_runs.reservation(len(requests))
+        room = min(tx.body.fee_limit - base - fuel_cost,
+                   scope.account(tx.sender_address).balance - fuel_cost)
+        if reserve > room:
+            return InsufficientBalance(
+                f"{len(requests)} async call(s) reserve {reserve}, more than the "
+                f"{max(room, 0)} the fee limit and the balance leave")
+        return self.engine_runs.enqueue(scope, height, requests, tx.sender_address, False)
 
     def _run(self, state: Overlay, tx: Transaction) -> list[Event]:
         try:

@@ -9,7 +9,9 @@ to each transaction of a block, in block order, on the state the block has built
 - Contract kinds (DEPLOY, CALL, UPGRADE, FUND, SET_ADMIN): the base cost is `system_cost` plus
   `code_byte_cost` per byte of code deployed or upgraded, and the fee limit must also cover
   the fuel the transaction may burn: base + ceil(fuel_limit x fuel_price / 1e6). What is
-  charged, success or failure, is base + ceil(fuel_used x fuel_price / 1e6). Reading a
+  charged, success or failure, is base + ceil(fuel_used x fuel_price / 1e6). A run that
+  makes async calls also has their fuel's fee reserved, within the same fee limit (what
+  the run will request cannot be foreseen here: execution.contracts.engine_runs). Reading a
   contract payload is execution's business: it hands these rules the figures (`Fees`).
 - Executable: the transaction's nonce is the sender's next nonce, its expiry height is not
   below the block's height, the sender is permitted (on a permissioned chain), and the

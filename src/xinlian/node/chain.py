@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 from xinlian import codec
@@ -105,22 +106,31 @@ class ChainStore:
 
     def transaction(self, tx_hash: bytes) -> TxRecord | None:
         """A committed transaction with both audit paths, read without its block: a few
-        point reads and log2(block size) pair reads (storage.chain_index), no hashing."""
+        point reads and log2(block size) pair reads (storage.chain_index), no hashing.
+        None for an engine run's id too (it has a receipt, `receipt`, but no transaction)."""
         location = self.index.tx_location(tx_hash)
         if location is None:
             return None
         raw_header = self.index.header(location.height)
-        raw_tx = self.index.tx_raw(tx_hash)
-        receipt = self.receipt(tx_hash)
-        if raw_header is None or raw_tx is None or receipt is None:
+        if raw_header is None:
             raise CorruptDataError(f"the records of transaction {tx_hash.hex()} are incomplete")
         stored = _decode_block(raw_header)
         header, i = stored.header, location.index
+        if i >= header.tx_count:
+            return None  # a run's receipt, after the transactions'
+        raw_tx = self.index.tx_raw(tx_hash)
+        receipt = self.receipt(tx_hash)
+        if raw_tx is None or receipt is None:
+            raise CorruptDataError(f"the records of transaction {tx_hash.hex()} are incomplete")
         positions = merkle.path_positions(i, header.tx_count)
         tx_siblings, receipt_siblings = self.index.tree_siblings(location.height, positions)
+        receipts = self.index.receipt_count(location.height, header.tx_count)
+        if receipts != header.tx_count:  # the block's runs widen its receipts tree
+            receipt_siblings = self.index.receipt_siblings(
+                location.height, merkle.path_positions(i, receipts), header.tx_count)
         return TxRecord(raw_tx, tx_hash, location.height, i, header, stored.signature,
                         merkle.AuditPath(i, header.tx_count, tx_siblings), receipt,
-                        merkle.AuditPath(i, header.tx_count, receipt_siblings))
+                        merkle.AuditPath(i, receipts, receipt_siblings))
 
     def tx_hashes(self, block: Block) -> list[bytes]:
         return [self.hash(codec.decode(raw, SignedTransaction).body) for raw in block.txs]
@@ -150,10 +160,14 @@ class ChainStore:
                       key: SigningKey, txs: Sequence[Transaction], receipts: Sequence[Receipt],
                       writes: dict[bytes, bytes | None],
                       proposer: PublicKey | None = None,
+                      runs: Sequence[Receipt] = (),
                       index_updates: dict[bytes, bytes | None] | None = None
                       ) -> PreparedBlock:
         """Build and sign a block and put everything it writes into `batch`, uncommitted.
 
+        `receipts` are the transactions' (one each, in order), `runs` the receipts of the
+        runs no transaction started (async deliveries, scheduled runs: execution.executor),
+        which follow them in the receipts tree and are found by their ids like receipts.
         `index_updates` (the entries of contract runs, execution/indexing.py) go into the
         ordered index as version `height`, and its new root into the state at
         `INDEX_ROOT_KEY`, so the header's state root commits to the index too.
@@ -167,14 +181,15 @@ class ChainStore:
                       INDEX_ROOT_KEY: self.ordered.apply(height, index_updates, batch)}
         state_root = self.tree.apply(height, writes, batch)
         encoded_receipts = [codec.encode(r) for r in receipts]
+        encoded_runs = [codec.encode(r) for r in runs]
         tx_tree = merkle.levels([tx.hash for tx in txs], self.hash)
-        receipt_tree = merkle.levels(encoded_receipts, self.hash)
+        receipt_tree = merkle.levels(encoded_receipts + encoded_runs, self.hash)
         empty_root = self.hash(b"")
         header = BlockHeader(
             chain_id=self.genesis.chain_id, height=height, parent_hash=parent,
             timestamp_ms=timestamp_ms, tx_count=len(txs),
             tx_root=tx_tree[-1][0] if txs else empty_root, state_root=state_root,
-            receipts_root=receipt_tree[-1][0] if txs else empty_root,
+            receipts_root=receipt_tree[-1][0] if txs or runs else empty_root,
             proposer=proposer or key.public_key)
         signature = sign_header(header, key)
         block = Block(header, signature, [tx.raw for tx in txs])
@@ -184,8 +199,10 @@ class ChainStore:
                                block=codec.encode(block),
                                header=codec.encode(Block(header, signature, [])),
                                txs=indexed,
-                               tree_levels=list(zip(tx_tree[:-1], receipt_tree[:-1],
-                                                    strict=True)))
+                               tree_levels=list(zip_longest(tx_tree[:-1], receipt_tree[:-1],
+                                                            fillvalue=[])),
+                               runs=[chain_index.IndexedRun(r.tx_hash, raw)
+                                     for r, raw in zip(runs, encoded_runs, strict=True)])
         batch.put(NODE_META_DB, _COMMITTED_TXS, codec.encode(self.committed_txs + len(txs)))
         return PreparedBlock(block, batch, writes, list(txs))
 

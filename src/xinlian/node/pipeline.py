@@ -8,7 +8,9 @@ The expensive steps are left to its driver, which chooses how to run them:
 - admission is `precheck` (decode, stateless and state checks), then signature
   verification of `Admission.items` (a process pool in a real node, inline in the
   simulator), then `admit` with the verdicts;
-- a block is `build` (execute on the head state, everything it writes into one batch),
+- a block is `build` (execute on the head state, everything it writes into one batch; a
+  block is made when a transaction executes, or when the executor has work of its own:
+  async deliveries due, or armed schedules whose heights must come),
   then `commit` of that batch (a worker thread in a real node, since LMDB releases the GIL
   while it syncs; inline in the simulator), then `publish` (the new head, the mempool
   cleared of what committed, the block listeners told). Nothing may touch the store
@@ -24,6 +26,7 @@ from pathlib import Path
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
+from xinlian.execution.contracts.engine_runs import has_work
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
 from xinlian.execution.executor import BlockResult, Executor, max_spend, tx_fees
@@ -62,7 +65,7 @@ class Built:
 
     batch: WriteBatch
     prepared: PreparedBlock | None
-    receipts: list[Receipt]
+    receipts: list[Receipt]  # the transactions', then the engine runs' (receipts-tree order)
     excluded: list[tuple[Transaction, LedgerError]]  # left out as not executable
 
 
@@ -138,12 +141,18 @@ class LedgerPipeline:
         assert head is not None
         height = head.header.height + 1
         result = self.execute(txs, timestamp_ms)
-        if not result.included:
+        if not (result.included or result.runs or result.engine_work):
             return Built(batch, None, [], result.excluded)
         prepared = self.chain.prepare_block(
             batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
-            self.key, result.included, result.receipts, result.writes, proposer, result.index)
-        return Built(batch, prepared, result.receipts, result.excluded)
+            self.key, result.included, result.receipts, result.writes, proposer, result.runs,
+            result.index)
+        return Built(batch, prepared, result.receipts + result.runs, result.excluded)
+
+    def has_engine_work(self) -> bool:
+        """Whether the next block must be made even without transactions: async requests
+        are due in it or schedules are armed (execution.contracts.engine_runs)."""
+        return has_work(self.chain.read, self.chain.height + 1)
 
     def execute(self, txs: Sequence[Transaction], timestamp_ms: int,
                 executor: Executor | None = None) -> BlockResult:

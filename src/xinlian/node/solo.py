@@ -2,8 +2,11 @@
 
 As in Fabric's solo orderer and FISCO BCOS's single-node mode: a block is cut as soon as
 `max_txs` transactions are pending, or when `interval_ms` has passed since the oldest pending
-transaction arrived. No transactions, no block. `BlockCutter` is that policy, sans-I/O
-(time comes in); `SoloOrdering` drives it and the ledger pipeline on the event loop.
+transaction arrived. No transactions, no block — unless the executor has work of its own
+(async requests due, or armed scheduled functions, whose heights come only with blocks):
+then a block is cut `interval_ms` after the last one, transactions or not. `BlockCutter` is
+that policy, sans-I/O (time comes in); `SoloOrdering` drives it and the ledger pipeline on
+the event loop.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ class BlockCutter:
         self.max_txs = max_txs
         self._first_pending_ms: int | None = None
 
-    def deadline(self, now_ms: int, pending: int) -> int | None:
-        """The time at which to cut (<= now_ms: cut now), or None while nothing is pending."""
+    def deadline(self, now_ms: int, pending: int, work_since_ms: int | None = None) -> int | None:
+        """The time at which to cut (<= now_ms: cut now), or None while nothing is pending
+        and the executor has no work (`work_since_ms`: the last block's time, if it has)."""
         if pending == 0:
             self._first_pending_ms = None
-            return None
+            return None if work_since_ms is None else work_since_ms + self.interval_ms
         if self._first_pending_ms is None:
             self._first_pending_ms = now_ms
         if pending >= self.max_txs:
@@ -79,7 +83,8 @@ class SoloOrdering:
     async def _produce(self) -> None:
         while True:
             self._wake.clear()  # before deciding, so no admission can slip past the wait
-            deadline = self.cutter.deadline(now_ms(), len(self.ledger.mempool))
+            deadline = self.cutter.deadline(now_ms(), len(self.ledger.mempool),
+                                            self._engine_work_since())
             if deadline is None:
                 await self._wait(None)
             elif deadline > now_ms():
@@ -89,6 +94,14 @@ class SoloOrdering:
                 # gap are still being verified): wait for an admission or an interval,
                 # never retry at once, or the loop would starve the admissions it waits for.
                 await self._wait(self.cutter.interval_ms / 1000)
+
+    def _engine_work_since(self) -> int | None:
+        """The last block's time if the next block has engine work even without
+        transactions (pipeline.has_engine_work), else None."""
+        head = self.ledger.chain.head
+        if head is None or not self.ledger.has_engine_work():
+            return None
+        return head.header.timestamp_ms
 
     async def _wait(self, timeout: float | None) -> None:
         with contextlib.suppress(TimeoutError):

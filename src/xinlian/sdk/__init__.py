@@ -2,13 +2,20 @@
 
 `Client` (blocking) and `AsyncClient` (asyncio, with websocket subscriptions) talk to a
 node's JSON-RPC API; `Wallet` signs transactions for any suite; `Verifier` checks headers,
-state proofs and transaction audit paths against the trusted node key. See docs/sdk.md.
+state proofs and transaction audit paths against the trusted node key; `Contract` wraps a
+deployed Qi contract, typed by its ABI (`ContractAbi`). See docs/sdk.md.
 """
 
 from xinlian.sdk.aio import AsyncClient, Subscription
 from xinlian.sdk.client import Client
+from xinlian.sdk.contract_abi import ContractAbi, ContractEvent
+from xinlian.sdk.contracts import Contract, ContractCode, ContractReceipt, ProvenValue
 from xinlian.sdk.errors import (
+    AbiMismatch,
     CommitTimeout,
+    ContractFailed,
+    ContractReverted,
+    NoContract,
     ProofError,
     ResponseError,
     RpcError,
@@ -21,10 +28,20 @@ from xinlian.sdk.verify import Verifier, trust
 from xinlian.sdk.wallet import SignedTx, Wallet
 
 __all__ = [
+    "AbiMismatch",
     "AsyncClient",
     "Client",
     "CommitTimeout",
+    "Contract",
+    "ContractAbi",
+    "ContractCode",
+    "ContractEvent",
+    "ContractFailed",
+    "ContractReceipt",
+    "ContractReverted",
+    "NoContract",
     "ProofError",
+    "ProvenValue",
     "ResponseError",
     "RpcError",
     "SdkError",

@@ -17,7 +17,16 @@ from xinlian.api.errors import FormatError
 from xinlian.api.format import bytes_of, from_json, hex_of
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxStatus, TxView
 from xinlian.ledger.block import Receipt
-from xinlian.node.interface import AccountView, IndexAnswer, NodeStatus, StateProof
+from xinlian.node.interface import (
+    AccountView,
+    CodeView,
+    ContractView,
+    IndexAnswer,
+    NodeStatus,
+    QueryResult,
+    StateProof,
+    VersionView,
+)
 from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxRejected
 from xinlian.storage.mst_proof import RangeQuery
 
@@ -108,6 +117,25 @@ def sender_transactions(address: bytes, offset: int = 0, limit: int = 100
                         ) -> Call[SenderPage]:
     return Call("xl_getTransactionsBySender", [hex_of(address), offset, limit],
                 parser(SenderPage))
+
+
+def contract_query(address: bytes, method: str, args: bytes, height: int | None = None,
+                   caller: bytes | None = None) -> Call[QueryResult]:
+    return Call("xl_contractQuery",
+                [hex_of(address), method, hex_of(args), height,
+                 None if caller is None else hex_of(caller)], parser(QueryResult))
+
+
+def contract_info(address: bytes, height: int | None = None) -> Call[ContractView | None]:
+    return Call("xl_getContract", [hex_of(address), height], parser(ContractView | None))
+
+
+def contract_versions(address: bytes) -> Call[list[VersionView]]:
+    return Call("xl_getContractVersions", [hex_of(address)], parser(list[VersionView]))
+
+
+def contract_code(code_hash: bytes) -> Call[CodeView | None]:
+    return Call("xl_getContractCode", [hex_of(code_hash)], parser(CodeView | None))
 
 
 def subscribe(kind: str, hashes: Sequence[bytes] | None = None) -> Call[str]:

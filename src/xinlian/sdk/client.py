@@ -19,14 +19,33 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxVi
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
-from xinlian.node.interface import AccountView, NodeStatus, StateProof
-from xinlian.sdk import calls
+from xinlian.node.interface import (
+    AccountView,
+    CodeView,
+    ContractView,
+    NodeStatus,
+    StateProof,
+    VersionView,
+)
+from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.calls import Call
-from xinlian.sdk.errors import CommitTimeout, TransportError
+from xinlian.sdk.contract_abi import ContractAbi
+from xinlian.sdk.contracts import (
+    AbiSource,
+    CodeSource,
+    Contract,
+    ContractCode,
+    ContractReceipt,
+    Options,
+    abi_of,
+    deploy,
+    fund,
+)
+from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
-from xinlian.sdk.ops import Op, Ops, submit_all
+from xinlian.sdk.ops import Op, Ops, Send, submit_all
 from xinlian.sdk.verify import Verifier
-from xinlian.sdk.wallet import SignedTx, Wallet
+from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 from xinlian.storage.mst_proof import RangeQuery
 
 T = TypeVar("T")
@@ -122,10 +141,18 @@ class Client:
         try:
             request = next(op)
             while True:
-                if isinstance(request, list):
-                    request = op.send(self.call_many(request))
+                answer: Any
+                try:
+                    if isinstance(request, list):
+                        answer = self.call_many(request)
+                    elif isinstance(request, Send):
+                        answer = self.send(request.tx, request.timeout)
+                    else:
+                        answer = self.call(request)
+                except SdkError as exc:  # the operation may handle it (sdk.ops)
+                    request = op.throw(exc)
                 else:
-                    request = op.send(self.call(request))
+                    request = op.send(answer)
         except StopIteration as done:
             result: T = done.value
             return result
@@ -223,3 +250,44 @@ class Client:
     def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                             ) -> SenderPage:
         return self.call(calls.sender_transactions(address, offset, limit))
+
+    # -- contracts -----------------------------------------------------------------------
+
+    def contract(self, address: bytes, abi: AbiSource | None = None, *,
+                 wallet: Wallet | None = None, fuel_limit: int = DEFAULT_FUEL_LIMIT,
+                 fee_limit: int | None = None, timeout: float = 30.0) -> Contract:
+        """The contract at `address` typed by its ABI (without one: the ABI of its current
+        code, proven from the chain's state); `wallet` signs its transactions."""
+        typed = abi_of(abi) if abi is not None else ContractAbi.of(
+            (self.contract_info(address)).abi)
+        return Contract(self._run, self._ops, address, typed, wallet,
+                        Options(fuel_limit, fee_limit, timeout))
+
+    def contract_info(self, address: bytes, *, height: int | None = None,
+                      verify: bool = True) -> ContractView:
+        """A contract's record and ABI; NoContract if there is none."""
+        return self._run(contract_reads.info(self._ops, address, height, verify))
+
+    def contract_versions(self, address: bytes, *, verify: bool = True
+                          ) -> list[VersionView]:
+        """Every version of a contract, oldest first."""
+        return self._run(contract_reads.versions(self._ops, address, verify))
+
+    def contract_code(self, code_hash: bytes, *, verify: bool = True) -> CodeView:
+        """The wasm and ABI stored under a code hash (as `VersionView.code_hash` names)."""
+        return self._run(contract_reads.code(self._ops, code_hash, verify))
+
+    def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
+               fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+               timeout: float = 30.0) -> ContractReceipt:
+        """Deploy `code` (an Artifact, or a .wasm path with its .abi.json beside it) with
+        constructor arguments `args`; the receipt's `contract` is the new address."""
+        source = ContractCode.of(code)
+        return self._run(deploy(wallet, source, source.abi.encode_constructor(*args),
+                                    Options(fuel_limit, fee_limit, timeout)))
+
+    def fund(self, wallet: Wallet, contract: bytes, amount: int, *,
+             fee_limit: int | None = None, timeout: float = 30.0) -> ContractReceipt:
+        """Prepay `amount` into a contract's balance for its scheduled runs."""
+        return self._run(fund(wallet, contract, amount,
+                                  Options(fee_limit=fee_limit, timeout=timeout)))

@@ -8,7 +8,10 @@ answer as false, whatever it says.
 
 from __future__ import annotations
 
+from typing import Any
+
 from xinlian.errors import XinlianError
+from xinlian.ledger.block import Receipt
 
 
 class SdkError(XinlianError):
@@ -81,6 +84,64 @@ class UntrustedChain(ProofError):
 
     code = 6111
     name = "untrusted_chain"
+
+
+class AbiMismatch(SdkError):
+    """An ABI document is not one the compiler writes, or a value from the node does not
+    decode by it (the wrong ABI for the contract, or a bad answer)."""
+
+    code = 6120
+    name = "abi_mismatch"
+
+
+class ContractFailed(SdkError):
+    """A contract run failed: a committed transaction whose receipt has a non-zero status
+    (its state changes were reverted, its fuel paid; `receipt` holds it), a refused
+    deployment or upgrade, or a failed read-only query (`receipt` is None).
+
+    `remote_code` / `remote_name` are the node's error (e.g. 7506 `revert`, 7504
+    `out_of_fuel`, 7513 `contract_frozen`), `trace` the Qi stack, innermost first."""
+
+    code = 6121
+    name = "contract_failed"
+
+    def __init__(self, remote_code: int, remote_name: str, message: str, trace: list[str], *,
+                 fuel_used: int = 0, receipt: Receipt | None = None) -> None:
+        super().__init__(message or remote_name)
+        self.remote_code = remote_code
+        self.remote_name = remote_name
+        self.trace = trace
+        self.fuel_used = fuel_used
+        self.receipt = receipt
+
+    def __str__(self) -> str:
+        where = "".join(f"\n  at {frame}" for frame in self.trace)
+        return f"{self.remote_name} ({self.remote_code}): {self.message}{where}"
+
+
+class ContractReverted(ContractFailed):
+    """The contract raised one of its declared errors (`revert Name(args)`): the class of
+    the exception is the error's own (`token.errors.InsufficientBalance`), `error_name` its
+    Qi name and `error_args` its decoded arguments by name."""
+
+    code = 6122
+    name = "contract_reverted"
+
+    def __init__(self, remote_code: int, remote_name: str, message: str, trace: list[str], *,
+                 error_name: str, error_args: dict[str, Any], fuel_used: int = 0,
+                 receipt: Receipt | None = None) -> None:
+        super().__init__(remote_code, remote_name, message, trace, fuel_used=fuel_used,
+                         receipt=receipt)
+        self.error_name = error_name
+        self.error_args = error_args
+
+
+class NoContract(SdkError):
+    """No contract (or no code) at the address or hash asked for; with verification,
+    its absence is proven."""
+
+    code = 6123
+    name = "no_contract"
 
 
 class IndexQueryError(SdkError):

@@ -1,7 +1,10 @@
 """SDK operations that take more than one call, written once for both clients.
 
 An operation is a generator: it yields a `Call` (or a list of calls, sent as one JSON-RPC
-batch), receives the result, and returns its value. `Client` drives it with blocking HTTP,
+batch) and receives the result, or yields `Send` (submit a transaction and wait for its
+receipt, which each client does its own way) and receives the receipt; it returns its
+value. A request that fails with an SdkError is thrown into the operation, which may
+handle it. `Client` drives it with blocking HTTP,
 `AsyncClient` with asyncio; neither repeats the logic of trusting the chain, verifying
 answers or setting up a wallet.
 """
@@ -9,6 +12,7 @@ answers or setting up a wallet.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from xinlian.api.views import BlockView, ChainInfo, SubmitView, TxView
@@ -20,11 +24,21 @@ from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.indexes import IndexPage, Plan, page
 from xinlian.sdk.verify import Verifier, trust
-from xinlian.sdk.wallet import Wallet
+from xinlian.sdk.wallet import SignedTx, Wallet
 from xinlian.storage.mst_proof import RangeQuery
 
 T = TypeVar("T")
-Op = Generator[Call[Any] | list[Call[Any]], Any, T]
+
+
+@dataclass(frozen=True)
+class Send:
+    """Submit `tx` and wait (at most `timeout` seconds) for its receipt."""
+
+    tx: SignedTx
+    timeout: float
+
+
+Op = Generator[Call[Any] | list[Call[Any]] | Send, Any, T]
 
 
 def submit_all(raws: Sequence[bytes]) -> Op[list[SubmitView]]:

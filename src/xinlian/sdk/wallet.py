@@ -14,12 +14,32 @@ from xinlian import codec
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite, get_suite
-from xinlian.execution.payloads import SystemOp, Transfer
+from xinlian.execution.contracts.records import contract_address
+from xinlian.execution.payloads import (
+    Call,
+    Deploy,
+    Fund,
+    SetAdmin,
+    SystemOp,
+    Transfer,
+    Upgrade,
+)
 from xinlian.ledger.account import address_of
 from xinlian.ledger.genesis import ChainParams
+from xinlian.ledger.rules import Fees, contract_base_cost, max_fee
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 
 DEFAULT_EXPIRY_WINDOW = 10_000  # blocks a transaction stays includable after `height`
+# fuel a contract transaction may burn unless told otherwise: a token transfer burns about
+# 2.4 million, and at the default price (1 unit per million fuel) this limit reserves 100
+DEFAULT_FUEL_LIMIT = 100_000_000
+
+
+def contract_fee_limit(params: ChainParams, fuel_limit: int, code_len: int = 0) -> int:
+    """The smallest fee limit the node admits for a contract transaction (ledger/rules.py):
+    the base cost (`system_cost`, plus `code_byte_cost` per byte of code deployed or
+    upgraded) and the fuel limit at the chain's `fuel_price` (per million fuel, rounded up)."""
+    return max_fee(params, Fees(contract_base_cost(params, code_len), fuel_limit))
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,51 @@ class Wallet:
                expiry: int | None = None) -> SignedTx:
         """A membership or permission operation (execution.payloads)."""
         return self.sign(TxKind.SYSTEM, codec.encode(op), fee_limit=fee_limit, expiry=expiry)
+
+    def deploy(self, code: bytes, abi: bytes, args: bytes = b"", *,
+               fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+               expiry: int | None = None) -> SignedTx:
+        """Install a contract (`code` its Wasm, `abi` its ABI JSON, `args` the encoded
+        constructor arguments); it lands at `contract_address(tx.nonce)`."""
+        if fee_limit is None:
+            fee_limit = contract_fee_limit(self.params, fuel_limit, len(code))
+        return self.sign(TxKind.DEPLOY, codec.encode(Deploy(code, abi, args, fuel_limit)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def call(self, contract: bytes, method: str, args: bytes = b"", *,
+             fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+             expiry: int | None = None) -> SignedTx:
+        """Call a public method with ABI-encoded arguments."""
+        if fee_limit is None:
+            fee_limit = contract_fee_limit(self.params, fuel_limit)
+        return self.sign(TxKind.CALL, codec.encode(Call(contract, method, args, fuel_limit)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def upgrade(self, contract: bytes, code: bytes, abi: bytes, *,
+                fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
+                expiry: int | None = None) -> SignedTx:
+        """Replace a contract's code (its admin only); `fuel_limit` bounds `migrate`."""
+        if fee_limit is None:
+            fee_limit = contract_fee_limit(self.params, fuel_limit, len(code))
+        return self.sign(TxKind.UPGRADE,
+                         codec.encode(Upgrade(contract, code, abi, fuel_limit)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def fund(self, contract: bytes, amount: int, *, fee_limit: int | None = None,
+             expiry: int | None = None) -> SignedTx:
+        """Prepay `amount` into a contract's balance for its scheduled runs."""
+        return self.sign(TxKind.FUND, codec.encode(Fund(contract, amount)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def set_admin(self, contract: bytes, admin: bytes, *, fee_limit: int | None = None,
+                  expiry: int | None = None) -> SignedTx:
+        """Hand a contract's admin role to `admin` (its admin only)."""
+        return self.sign(TxKind.SET_ADMIN, codec.encode(SetAdmin(contract, admin)),
+                         fee_limit=fee_limit, expiry=expiry)
+
+    def contract_address(self, nonce: int) -> bytes:
+        """Where this wallet's deployment with `nonce` puts its contract."""
+        return contract_address(self.suite.hash_bytes, self.address, nonce)
 
     def rewind(self, nonce: int) -> None:
         """Continue from `nonce` (after a refused transaction left a gap)."""

@@ -16,12 +16,20 @@ Keys (heights, indexes and nonces big-endian so that key order is numeric order)
     headers       height(8)                      -> the block without its transactions
     tree_pairs    height(8) level(1) pair(4)     -> tx-tree pair || receipts-tree pair
     chain_meta    b"last_height"                 -> height(8)
+                  b"receipts" height(8)          -> receipt count(4), when it is not the
+                                                    block's transaction count
 
 `tx_raw`, `headers` and `tree_pairs` answer one transaction with its proofs without reading
-its block: `tree_pairs` holds, for each level below the root of a block's two Merkle trees
-(same width, as both have one leaf per transaction), every complete pair of sibling nodes
-`2*pair, 2*pair+1`; a lone last node is promoted unchanged (ledger.merkle), so it is stored
-where it is paired, higher up. An audit path is one point read per level.
+its block: `tree_pairs` holds, for each level below the root of a block's two Merkle trees,
+every complete pair of sibling nodes `2*pair, 2*pair+1`; a lone last node is promoted
+unchanged (ledger.merkle), so it is stored where it is paired, higher up. An audit path is
+one point read per level.
+
+A block's receipts tree has a leaf per transaction, then one per run that no transaction
+started (`runs`: the execution engine's async deliveries and scheduled runs, indexed by
+their run ids like transactions, at the positions after the transactions). So it can be
+wider than the tx tree: where the tx tree has no pair, the record holds the receipts-tree
+pair alone (`receipt_siblings` knows which from the block's transaction count).
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ SUB_DBS = (BLOCKS_DB, BLOCK_HASHES_DB, TX_LOCATIONS_DB, SENDER_TXS_DB, RECEIPTS_
 MAX_SENDER_SIZE = 255
 MAX_HASH_SIZE = 64
 _LAST_HEIGHT = b"last_height"
+_RECEIPT_COUNT = b"receipts"
 _u64 = struct.Struct(">Q")
 _loc = struct.Struct(">QI")
 _pair = struct.Struct(">QBI")
@@ -62,6 +71,14 @@ class IndexedTx:
     nonce: int
     receipt: bytes
     raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedRun:
+    """A receipt of a block that no transaction of it has: its id and encoding."""
+
+    run_id: bytes
+    receipt: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +125,14 @@ class ChainIndex:
     @staticmethod
     def write_block(batch: WriteBatch, *, height: int, block_hash: bytes, block: bytes,
                     txs: Sequence[IndexedTx], header: bytes | None = None,
-                    tree_levels: Sequence[tuple[Sequence[bytes], Sequence[bytes]]] = ()
-                    ) -> None:
+                    tree_levels: Sequence[tuple[Sequence[bytes], Sequence[bytes]]] = (),
+                    runs: Sequence[IndexedRun] = ()) -> None:
         """Put one block, its transactions' entries and the last-height marker in `batch`.
 
         `header` is the block without its transactions (needed when `txs` are indexed, so
         that one can be answered without the block); `tree_levels` gives, level by level
         from the leaves up (the root's level left out), the nodes of its tx tree and of its
-        receipts tree."""
+        receipts tree (as wide or wider: `runs` follow the transactions' receipts)."""
         key = _u64.pack(_check_uint(height, 64, "height"))
         if txs and header is None:
             raise InvalidKeyError("a block with indexed transactions needs its header")
@@ -125,12 +142,12 @@ class ChainIndex:
         if len(tree_levels) > 255:
             raise InvalidKeyError("a Merkle tree has at most 255 levels")
         for level, (tx_nodes, receipt_nodes) in enumerate(tree_levels):
-            if len(tx_nodes) != len(receipt_nodes):
-                raise InvalidKeyError("the tx and receipts trees must have the same shape")
-            for pair in range(len(tx_nodes) // 2):
+            if len(tx_nodes) > len(receipt_nodes):
+                raise InvalidKeyError("the receipts tree is at least as wide as the tx tree")
+            for pair in range(len(receipt_nodes) // 2):
+                tx_pair = tx_nodes[2 * pair:2 * pair + 2] if 2 * pair + 1 < len(tx_nodes) else []
                 batch.put(TREE_PAIRS_DB, _pair.pack(height, level, pair),
-                          b"".join((*tx_nodes[2 * pair:2 * pair + 2],
-                                    *receipt_nodes[2 * pair:2 * pair + 2])))
+                          b"".join((*tx_pair, *receipt_nodes[2 * pair:2 * pair + 2])))
         batch.put(BLOCK_HASHES_DB, _check_hash(block_hash, "block hash"), key)
         for index, tx in enumerate(txs):
             tx_hash = _check_hash(tx.tx_hash, "tx hash")
@@ -139,6 +156,13 @@ class ChainIndex:
                       + _u64.pack(_check_uint(tx.nonce, 64, "nonce")), tx_hash)
             batch.put(RECEIPTS_DB, tx_hash, tx.receipt)
             batch.put(TX_RAW_DB, tx_hash, tx.raw)
+        for index, run in enumerate(runs, len(txs)):
+            run_id = _check_hash(run.run_id, "run id")
+            batch.put(TX_LOCATIONS_DB, run_id, _loc.pack(height, _check_uint(index, 32, "index")))
+            batch.put(RECEIPTS_DB, run_id, run.receipt)
+        if runs:
+            batch.put(CHAIN_META_DB, _RECEIPT_COUNT + key,
+                      _check_uint(len(txs) + len(runs), 32, "receipt count").to_bytes(4, "big"))
         batch.put(CHAIN_META_DB, _LAST_HEIGHT, key)
 
     # -- reads -------------------------------------------------------------------------
@@ -196,6 +220,35 @@ class ChainIndex:
                 tx_nodes.append(raw[offset:offset + size])
                 receipt_nodes.append(raw[2 * size + offset:2 * size + offset + size])
         return tx_nodes, receipt_nodes
+
+    def receipt_count(self, height: int, tx_count: int) -> int:
+        """How many receipts block `height` has: its `tx_count` transactions' and its runs'."""
+        raw = self._store.get(CHAIN_META_DB,
+                              _RECEIPT_COUNT + _u64.pack(_check_uint(height, 64, "height")))
+        return tx_count if raw is None else int.from_bytes(raw, "big")
+
+    def receipt_siblings(self, height: int, positions: Sequence[tuple[int, int]],
+                         tx_count: int) -> list[bytes]:
+        """The receipts-tree nodes at (level, index) `positions` of a block with `tx_count`
+        transactions (its receipts tree may be wider than its tx tree)."""
+        _check_uint(height, 64, "height")
+        nodes = []
+        with self._store.snapshot() as snap:
+            for level, index in positions:
+                pair = _check_uint(index, 32, "index") // 2
+                raw = snap.get(TREE_PAIRS_DB, _pair.pack(height, _check_uint(level, 8, "level"),
+                                                         pair))
+                width = tx_count
+                for _ in range(level):
+                    width = (width + 1) // 2
+                parts = 4 if 2 * pair + 1 < width else 2  # with the tx tree's pair, or alone
+                if raw is None or len(raw) % parts:
+                    raise CorruptDataError(f"Merkle node {level}/{index} of block {height} "
+                                           "is missing")
+                size = len(raw) // parts
+                offset = (parts - 2) * size + (index & 1) * size
+                nodes.append(raw[offset:offset + size])
+        return nodes
 
     def sender_txs(self, sender: bytes, *, start_nonce: int | None = None, limit: int = 100,
                    descending: bool = False) -> list[tuple[int, bytes]]:

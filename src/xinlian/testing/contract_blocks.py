@@ -5,8 +5,12 @@ against serial execution (tests/execution/test_parallel.py) and measures both
 `CallChain.create` makes a chain (a real `LedgerPipeline` over LMDB) with `accounts` funded
 accounts, a Qi token (examples/qi/token.qi) that gave each of them tokens, and a `Relay`
 contract holding tokens that pays them out through a synchronous cross-contract call and
-counts its payments (one hot key every relay call reads and writes). Workloads are lists of
-`Op`s; `CallChain.transactions` signs them with consecutive nonces per sender.
+counts its payments (one hot key every relay call reads and writes). The relay also pays
+asynchronously (`ask`: the token's transfer runs at the start of the next block, then the
+relay's callback counts it) and has a scheduled function every 2 blocks (paid from the
+prepaid balance the setup funds), so blocks carry engine-started runs before their
+transactions. Workloads are lists of `Op`s; `CallChain.transactions` signs them with
+consecutive nonces per sender.
 """
 
 from __future__ import annotations
@@ -64,6 +68,17 @@ contract Relay {
         }
         return refused;
     }
+
+    // the same, answered in the next block (execution.contracts.engine_runs)
+    pub fn ask(to: address, amount: u256) {
+        async Ledger(token).transfer(to, amount) then on_paid;
+    }
+
+    fn on_paid(ok: bool?) {
+        if ok.is_some() { paid += 1; } else { refused += 1; }
+    }
+
+    fn tick() every 2 blocks { paid += 1; }
 }
 """
 
@@ -74,7 +89,8 @@ class Op:
     (the first is a recipient: `CallChain.recipient`).
     Actions: "transfer" (token: to, amount), "pay" / "try_pay" (relay: to, amount),
     "missing" (an unknown method), "starve" (a token transfer with too little fuel),
-    "stranger" (a call to an address with no contract), "native" (a transfer of units:
+    "stranger" (a call to an address with no contract), "ask" (relay: to, amount, paid
+    asynchronously in the next block), "native" (a transfer of units:
     to, amount), "fund" (units into the token's prepaid balance: amount), "upgrade" (the
     token's code again, a new version: only account 0 may), "stale" (a transaction with a
     spent nonce: left out of the block)."""
@@ -120,6 +136,7 @@ class CallChain:
         gifts = [chain.sign(0, TxKind.CALL, Call(chain.token, "transfer", chain.args(
                     token, "transfer", a, TOKENS), FUEL)) for a in [chain.relay,
                                                                      *chain.addresses[1:]]]
+        gifts.append(chain.sign(0, TxKind.FUND, Fund(chain.relay, 10**9)))  # its schedule
         for start in range(0, len(gifts), SETUP_BLOCK):
             chain.commit(gifts[start:start + SETUP_BLOCK])
         return chain
@@ -168,7 +185,7 @@ class CallChain:
         if op.action == "transfer":
             payload: Any = Call(self.token, "transfer",
                                 self.args(self.token_art, "transfer", to, amount), FUEL)
-        elif op.action in ("pay", "try_pay"):
+        elif op.action in ("pay", "try_pay", "ask"):
             payload = Call(self.relay, op.action,
                            self.args(self.relay_art, op.action, to, amount), FUEL)
         elif op.action == "missing":

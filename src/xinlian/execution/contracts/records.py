@@ -110,6 +110,9 @@ def parse_abi(raw: bytes) -> dict[str, Any]:
         for f in doc["functions"]:
             if not isinstance(f.get("name"), str) or f.get("kind") not in _ENTRY_KINDS:
                 raise BadAbi(f"bad function entry {str(f)[:80]}")
+            every = f.get("every")
+            if f["kind"] == "scheduled" and (type(every) is not int or every < 1):
+                raise BadAbi(f"scheduled function {f['name']!r} needs `every` >= 1 blocks")
             for p in f["params"]:
                 abi_codec.type_from_json(p["type"])
             abi_codec.type_from_json(f["returns"])

@@ -17,6 +17,7 @@ import msgspec
 
 from xinlian import codec
 from xinlian.errors import XinlianError
+from xinlian.execution.contracts import schedules
 from xinlian.execution.contracts.authority import authorise, rule_of
 from xinlian.execution.contracts.records import (
     ContractInfo,
@@ -42,7 +43,7 @@ from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import ArgumentError, EngineError, FrozenError
 from xinlian.lang.types import ADDRESS_LEN
 from xinlian.ledger.account import Account
-from xinlian.ledger.block import Event
+from xinlian.ledger.block import Event, Receipt
 
 QUERY_FUEL = MAX_TX_FUEL  # the fuel of a read-only query (RPC `contract_query`)
 
@@ -73,6 +74,14 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def receipt(self, tx_hash: bytes, fee: int) -> Receipt:
+        """The receipt of this run, charged `fee`."""
+        err = self.error
+        return Receipt(tx_hash, 0 if err is None else err.code, "" if err is None else err.name,
+                       list(self.events), fee, fee, self.output,
+                       "" if err is None else err.message.split("\n")[0], self.trace,
+                       self.fuel_used, self.memory_used)
 
 
 @dataclass
@@ -125,6 +134,7 @@ class ContractRunner:
             state.set_info(address, ContractInfo(code_hash, sender, 1, False, 0, block.height))
             state.write(version_key(address, 1),
                         codec.encode(VersionRecord(code_hash, block.height, tx.hash)))
+            schedules.register(overlay, address, art.abi, block.height)
             init = self.engine.load(art).param_types.get("init")
             if init is None:
                 if op.args:
@@ -177,6 +187,7 @@ class ContractRunner:
             state.set_info(op.contract, msgspec.structs.replace(upgraded, version=version))
             state.write(version_key(op.contract, version),
                         codec.encode(VersionRecord(code_hash, block.height, tx.hash)))
+            schedules.register(overlay, op.contract, art.abi, block.height)
         return self._outcome(world, res)
 
     def set_admin(self, overlay: Overlay, sender: bytes, op: SetAdmin) -> Outcome:
@@ -196,8 +207,9 @@ class ContractRunner:
         return Outcome([Event(op.contract.hex(), "AdminChanged",
                               codec.encode([sender, op.admin]))])
 
-    def fund(self, overlay: Overlay, sender: bytes, op: Fund) -> Outcome:
-        """Move `op.amount` of the sender's balance into the contract's prepaid balance."""
+    def fund(self, overlay: Overlay, height: int, sender: bytes, op: Fund) -> Outcome:
+        """Move `op.amount` of the sender's balance into the contract's prepaid balance;
+        its cancelled schedules are re-armed (execution.contracts.schedules)."""
         state = ChainState(overlay, self.artifacts)
         info = state.info(op.contract)
         account = overlay.account(sender)
@@ -211,7 +223,21 @@ class ContractRunner:
         overlay.set_account(sender, Account(account.balance - op.amount, account.nonce))
         state.set_info(op.contract, msgspec.structs.replace(
             info, balance=info.balance + op.amount))
+        schedules.rearm(overlay, op.contract, height)
         return Outcome([Event(op.contract.hex(), "Funded", codec.encode([sender, op.amount]))])
+
+    def callback(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
+                 request: host.AsyncRequest, res: CallResult, fuel: int) -> Outcome:
+        """Run the callback of an async request with the outcome `res` of its call."""
+        world, _, _ = self.world(overlay, block, tx)
+        return self._outcome(world, self.engine.callback(world, request, res, fuel))
+
+    def scheduled(self, overlay: Overlay, block: BlockContext, tx: host.TxContext,
+                  contract: bytes, function: str, fuel: int) -> Outcome:
+        """Run scheduled function `function` of `contract` (the contract is its caller)."""
+        world, _, _ = self.world(overlay, block, tx)
+        return self._outcome(world, self.engine.run_entry(world, contract, "scheduled",
+                                                          function, [], contract, fuel))
 
     def query(self, overlay: Overlay, block: BlockContext, contract: bytes, method: str,
               args: bytes, caller: bytes = bytes(ADDRESS_LEN), fuel: int = QUERY_FUEL

@@ -235,17 +235,24 @@ class Engine:
         the target must be a public method, the callback a callback of the requester."""
         res = self.call_raw(world, request.target, request.method, request.payload,
                             request.origin, fuel, memory)
+        return res, self.callback(world, request, res, fuel, memory)
+
+    def callback(self, world: host.World, request: host.AsyncRequest, res: CallResult,
+                 fuel: int = DEFAULT_FUEL, memory: int = DEFAULT_MEMORY) -> CallResult:
+        """Run the callback of `request` with the outcome `res` of its call: the value, or
+        `none` (`false` for a method without a result) if `res` failed (a time-out is a
+        failed `res` whose call never ran)."""
         try:
             loaded = self.load(world.code_of(request.origin))
             host.check_entry(loaded, request.callback, "callback")
         except EngineError as exc:
-            return res, CallResult(error=exc)
+            return CallResult(error=exc)
         if isinstance(loaded.param_types[request.callback][0], OptionalTy):
             arg = None if res.error is not None else res.value
         else:  # methods without a result report success as a bool
             arg = res.error is None
-        return res, self.run_entry(world, request.origin, "callback", request.callback, [arg],
-                                   request.origin, fuel, memory)
+        return self.run_entry(world, request.origin, "callback", request.callback, [arg],
+                              request.origin, fuel, memory)
 
     def upgrade(self, world: host.World, contract: bytes, artifact: Artifact, sender: bytes,
                 fuel: int = DEFAULT_FUEL, memory: int = DEFAULT_MEMORY,

@@ -8,14 +8,16 @@ unsigned transaction contexts and no fees. The deployer is the contract's admin 
 `set_admin`); `upgrade` follows the rule the contract declares (`upgrade by ...;`), but
 there is no governance here, so `upgrade by governance;` code cannot be upgraded locally.
 
-Blocks: async requests are delivered in the next block and scheduled functions run on
-their period, with a fuel cap per block; these two still run here on `world` directly (the
-chain's executor does not run them yet).
+Blocks: `advance_block` closes the block and opens the next, whose first work is the
+chain's own (execution.contracts.engine_runs, as on a node): the async requests due, then
+the scheduled functions due, with the chain's limits; here every fee is zero (the fuel
+price is 0), so reservations and scheduled runs cost nothing.
 
 Each top-level run is a transaction of the current block: it gets a hash (SM3 over the
 block number, its index, the signer, the contract, the method and a counter), its index in
-the block and its origin (the sender; for async deliveries and scheduled runs, which no
-account signs, the contract that asked for them). Closing a block records its hash (SM3
+the block and its origin (the sender). Async deliveries and scheduled runs, which no
+account signs, get the engine's run ids and indexes, and the contract that asked for them
+as origin. Closing a block records its hash (SM3
 over the previous block's hash, number, time and transaction hashes) for `block_hash`.
 """
 
@@ -23,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from xinlian.crypto.hashes import sm3
+from xinlian.execution.contracts.engine_runs import EngineRuns, Limits
 from xinlian.execution.contracts.records import (
     CONTRACT_PREFIX,
     canonical_abi,
@@ -43,6 +45,7 @@ from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
 from xinlian.lang.errors import ArgumentError, EngineError, FuelLimitError
 from xinlian.lang.types import ADDRESS_LEN
+from xinlian.ledger.genesis import ChainParams
 
 DEFAULT_SENDER = bytes(ADDRESS_LEN - 1) + b"\x01"
 SUITE = "sm"  # code hashes and addresses use SM3, as on an `sm` chain
@@ -52,7 +55,7 @@ SUITE = "sm"  # code hashes and addresses use SM3, as on an `sm` chain
 class LocalChain:
     engine: Engine = field(default_factory=Engine)
     fuel: int = DEFAULT_FUEL
-    pending: list[AsyncRequest] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)  # of async and scheduled runs
     log: list[Event] = field(default_factory=list)
     block_fuel_used: int = 0  # fuel used by the calls of the current block
     block_txs: list[bytes] = field(default_factory=list)  # hashes, in order
@@ -62,6 +65,7 @@ class LocalChain:
 
     def __post_init__(self) -> None:
         self.runner = ContractRunner(sm3, SUITE, self.engine)
+        self.runs = EngineRuns(self.runner, ChainParams(fuel_price=0), self.limits)
         self._overlay = Overlay(self.state.get)
         world, _, _ = self.runner.world(self._overlay, BlockContext(0, 0), TxContext(),
                                         self.contracts)
@@ -84,7 +88,7 @@ class LocalChain:
         init = [f for f in artifact.abi["functions"] if f["kind"] == "init"]
         payload = _encode("init", init[0]["params"] if init else [], list(args))
         abi_json = canonical_abi(artifact.abi)
-        out = self._op(self.fuel, lambda scope, fuel: self.runner.deploy(
+        out = self._op(sender, self.fuel, lambda scope, fuel: self.runner.deploy(
             scope, self._block(), self.world.tx, sender, self._nonce,
             Deploy(artifact.wasm, abi_json, payload, fuel)))
         if out.error is not None:
@@ -108,7 +112,7 @@ class LocalChain:
         if measure_memory:
             peak = self.engine.measure_memory(self.world, contract, method, list(args),
                                               sender, fuel)
-        out = self._op(fuel, lambda scope, f: self.runner.call(
+        out = self._op(sender, fuel, lambda scope, f: self.runner.call(
             scope, self._block(), self.world.tx, sender, Call(contract, method, payload, f)))
         res = _result(out)
         res.peak_memory = peak if res.ok else None
@@ -123,7 +127,7 @@ class LocalChain:
         self.begin_tx(sender, contract, "migrate")
         self._remember(artifact)
         code, abi_json = artifact.wasm, canonical_abi(artifact.abi)
-        return _result(self._op(self.fuel, lambda scope, fuel: self.runner.upgrade(
+        return _result(self._op(sender, self.fuel, lambda scope, fuel: self.runner.upgrade(
             scope, self._block(), self.world.tx, sender, Upgrade(contract, code, abi_json,
                                                                  fuel))))
 
@@ -131,7 +135,7 @@ class LocalChain:
         """The admin hands its role to `admin` (the chain's SET_ADMIN); raises the typed
         error of a refusal."""
         self.begin_tx(sender, contract, "set_admin")
-        out = self._op(0, lambda scope, _: self.runner.set_admin(
+        out = self._op(sender, 0, lambda scope, _: self.runner.set_admin(
             scope, sender, SetAdmin(contract, admin)))
         if out.error is not None:
             raise out.error
@@ -168,9 +172,10 @@ class LocalChain:
         """Keep the build (with its debug map) for the code hash it will be stored under."""
         self.runner.artifacts.put(code_record(sm3, artifact.wasm, artifact.abi)[0], artifact)
 
-    def _op(self, fuel: int, run: Callable[[Overlay, int], Outcome]) -> Outcome:
+    def _op(self, sender: bytes, fuel: int, run: Callable[[Overlay, int], Outcome]) -> Outcome:
         """Run one top-level operation of the contract executor on a child of the state,
-        within what is left of the block's fuel; keep its writes if it succeeded."""
+        within what is left of the block's fuel; keep its writes (and queue its async
+        requests) if it succeeded."""
         left = MAX_BLOCK_FUEL - self.block_fuel_used
         if fuel > left:
             return Outcome(error=FuelLimitError(
@@ -178,30 +183,25 @@ class LocalChain:
         self.runner.suite = self.world.suite  # a test may switch the chain's suite
         scope = self._overlay.child()
         out = run(scope, fuel)
+        if out.error is None and out.result is not None:
+            out.error = self.runs.enqueue(scope, self.world.block_number,
+                                          out.result.async_calls, sender, False)
+            if out.error is not None:  # the block's queue is full: `_result` raises it
+                out.result = None
         if out.error is None:
             self._overlay.merge(scope)
-        if out.result is not None:
-            self._keep(out.result)
-        elif out.error is None:
-            self._commit()
+            self.log.extend(out.result.events if out.result is not None else [])
+        self.block_fuel_used += out.fuel_used
+        self._commit()
         return out
 
-    def _metered(self, fuel: int, run: Callable[[int], CallResult]) -> CallResult:
-        """Run one top-level call on `world` within what is left of the block's fuel."""
-        left = MAX_BLOCK_FUEL - self.block_fuel_used
-        if fuel > left:
-            return CallResult(error=FuelLimitError(
-                f"fuel limit {fuel} exceeds the {left} left in this block"))
-        return self._keep(run(fuel))
-
-    def _keep(self, res: CallResult) -> CallResult:
-        """Count the call's fuel in the block and keep its effects if it succeeded."""
-        self.block_fuel_used += res.fuel_used
-        if res.error is None:
-            self.log.extend(res.events)
-            self.pending.extend(res.async_calls)
-            self._commit()
-        return res
+    def request(self, request: AsyncRequest) -> None:
+        """Queue `request` for the next block as if a run of this block had made it."""
+        error = self.runs.enqueue(self._overlay, self.world.block_number, [request],
+                                  DEFAULT_SENDER, False)
+        if error is not None:
+            raise error
+        self._commit()
 
     def _commit(self) -> None:
         """Fold what the runs wrote into the committed state."""
@@ -214,29 +214,24 @@ class LocalChain:
         self.world.state.commit()
 
     def advance_block(self, time_step: int = 1) -> list[CallResult]:
-        """Close the block: deliver async requests made so far, then run scheduled
-        functions whose period divides the new height. Requests that do not fit in the
-        new block's fuel wait for the next block."""
+        """Close the block and open the next: deliver the async requests due in it, then
+        run its scheduled functions (engine_runs). The engine's result of each run that
+        ran code, in order (a delivery is its call, then its callback)."""
         self.close_block()
         self.world.block_number += 1
         self.world.block_time += time_step
         self.block_fuel_used = 0
-        results: list[CallResult] = []
-        requests, self.pending = self.pending, []
-        for i, req in enumerate(requests):
-            if 2 * self.fuel > MAX_BLOCK_FUEL - self.block_fuel_used:
-                self.pending[:0] = requests[i:]
-                break
-            self.begin_tx(req.origin, req.target, req.method)
-            results.extend(self._keep(r) for r in self.engine.deliver(self.world, req,
-                                                                       self.fuel))
-        due = [(addr, str(f["name"])) for addr, art in sorted(self.world.code.items())
-               for f in art.abi["functions"]
-               if f["kind"] == "scheduled" and self.world.block_number % f["every"] == 0]
-        for addr, name in due:
-            self.begin_tx(addr, addr, name)
-            results.append(self._metered(self.fuel, partial(
-                self.engine.run_entry, self.world, addr, "scheduled", name, [], addr)))
+        self.runner.suite = self.world.suite
+        done = self.runs.run_block(self._overlay, self._block())
+        self.block_fuel_used += done.fuel_used
+        self._commit()
+        results = []
+        for run in done.runs:
+            self.block_txs.append(run.receipt.tx_hash)
+            if run.result is not None:
+                results.append(run.result)
+                if run.result.ok and run.receipt.status == 0:
+                    self.log.extend(run.result.events)
         return results
 
 
