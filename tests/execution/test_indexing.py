@@ -89,3 +89,56 @@ def test_the_executor_indexes_successful_runs_only() -> None:
     assert result.index[balances + bob + written] == indexkeys.STATE_SET + abi.encode(U256, 30)
     # a block of transfers only (no contract run) adds nothing
     assert chain.block([chain.raw(1, TxKind.TRANSFER, Transfer(owner, 1))]).index == {}
+
+
+_ENGINE_RUNS = """
+interface Svc { fn value(x: u64) -> u64; }
+contract Watcher {
+    indexed state seen: map<u64, u64>;
+    event Seen(indexed x: u64, by: string);
+    pub fn ask(svc: address, x: u64) { async Svc(svc).value(x) then on_value; }
+    fn on_value(v: u64?) {
+        let x = v.unwrap_or(0);
+        seen[x] += 1;
+        emit Seen(x, "callback");
+    }
+    pub fn mark(x: u64) { seen[x] += 10; emit Seen(x, "tx"); }
+    fn tick() every 2 blocks { seen[7] += 100; emit Seen(7, "tick"); }
+}
+contract Svc {
+    pub fn value(x: u64) -> u64 { return x; }
+}
+"""
+WATCHER = compile_source(_ENGINE_RUNS, "watcher.qi", contract="Watcher")
+SVC = compile_source(_ENGINE_RUNS, "watcher.qi", contract="Svc")
+U64 = abi.type_from_json("u64")
+
+
+def test_engine_runs_are_indexed_before_the_block_s_transactions() -> None:
+    """A callback's and a scheduled run's events and indexed writes are entries like a
+    transaction's, at their engine-run positions, which sort before the transactions of
+    the same block (they run first)."""
+    chain = ContractChain()
+    watcher, deployed = chain.deploy(WATCHER)
+    svc, _ = chain.deploy(SVC)
+    assert deployed.status == 0 and chain.fund(watcher, 10**9).status == 0
+    while chain.height % 2 == 1:  # the request's delivery and a tick share the next block
+        chain.block([])
+    assert chain.call(WATCHER, watcher, "ask", svc, 7).status == 0
+    mark = chain.raw(0, TxKind.CALL, Call(watcher, "mark", encode_args(WATCHER, "mark", 7),
+                                          FUEL))
+    result = chain.block([mark])  # even: the delivery, its callback, the tick, then `mark`
+    height = chain.height
+    assert height % 2 == 0 and [r.status for r in result.runs] == [0, 0, 0]
+    by_x = indexkeys.event_index(watcher, "Seen", "x") + indexkeys.value_key(U64, 7)
+    seen = [(k, abi.decode_many([U64, abi.type_from_json("string")], v)[1])
+            for k, v in sorted(result.index.items()) if k.startswith(by_x)]
+    assert [(indexkeys.read_position(k, indexkeys.EVENT_KIND), by) for k, by in seen] == [
+        ((height, True, 1, 0), "callback"), ((height, True, 2, 0), "tick"),
+        ((height, False, 0, 0), "tx")]
+    writes = indexkeys.state_index(watcher, "seen") + indexkeys.value_key(U64, 7)
+    history = [(indexkeys.read_position(k, indexkeys.STATE_KIND), abi.decode(U64, v[1:]))
+               for k, v in sorted(result.index.items()) if k.startswith(writes)]
+    first = history[0][1]  # earlier ticks added their 100s already
+    assert history == [((height, True, 1, 0), first), ((height, True, 2, 0), first + 100),
+                       ((height, False, 0, 0), first + 110)]

@@ -63,9 +63,15 @@ def test_positions_order_oldest_to_newest_and_read_back() -> None:
     keys = [base + indexkeys.event_position(h, t, e)
             for h, t, e in [(9, 0, 0), (10, 0, 1), (10, 2, 0), (300, 0, 0)]]
     assert keys == sorted(keys)
-    assert indexkeys.read_position(keys[2], indexkeys.EVENT_KIND) == (10, 2, 0)
+    assert indexkeys.read_position(keys[2], indexkeys.EVENT_KIND) == (10, False, 2, 0)
     state = indexkeys.state_index(ADDR, "balances") + indexkeys.state_position(7, 3)
-    assert indexkeys.read_position(state, indexkeys.STATE_KIND) == (7, 3)
+    assert indexkeys.read_position(state, indexkeys.STATE_KIND) == (7, False, 3, 0)
+    # a block's engine runs come before its transactions, as they run
+    run = base + indexkeys.event_position(10, 5, 0, engine_run=True)
+    assert keys[0] < run < keys[1]
+    assert indexkeys.read_position(run, indexkeys.EVENT_KIND) == (10, True, 5, 0)
+    with pytest.raises(ArgumentError):
+        indexkeys.read_position(keys[2][:-9] + b"\x02" + keys[2][-8:], indexkeys.EVENT_KIND)
     # an event's own index and its parameters' indexes never share a prefix
     assert not indexkeys.event_index(ADDR, "T", "a").startswith(indexkeys.event_index(ADDR, "T"))
     assert indexkeys.prefix_end(b"ab\xff") == b"ac" and indexkeys.prefix_end(b"\xff") is None

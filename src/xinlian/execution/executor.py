@@ -139,8 +139,12 @@ class Executor:
 
     def _engine_runs(self, state: Overlay, block: BlockContext, result: BlockResult) -> None:
         """The block's first work: async deliveries due at its height, then its scheduled
-        runs (execution.contracts.engine_runs)."""
-        runs = self.engine_runs.run_block(state, block)
+        runs (execution.contracts.engine_runs), indexed like transactions' runs."""
+        def index(ctx: TxContext, out: Outcome, writes: Mapping[bytes, object]) -> None:
+            result.index.update(run_entries(self.index_specs.over(state), block.height,
+                                            ctx.index, out.events, writes, engine_run=True))
+
+        runs = self.engine_runs.run_block(state, block, index)
         result.runs = [r.receipt for r in runs.runs]
         result.fuel_used += runs.fuel_used
 

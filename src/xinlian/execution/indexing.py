@@ -89,21 +89,23 @@ class IndexSpecs:
 
 
 def run_entries(spec_of: SpecOf, height: int, tx_index: int, events: Sequence[Event],
-                writes: Mapping[bytes, object]) -> dict[bytes, bytes]:
+                writes: Mapping[bytes, object], engine_run: bool = False) -> dict[bytes, bytes]:
     """Every entry of one successful run: its receipt's events and its state writes (the
     run's overlay, where contract storage is `cs/<contract><storage key>` -> bytes or None;
-    its other records, such as decoded accounts, are not indexed)."""
-    out = event_entries(spec_of, height, tx_index, events)
+    its other records, such as decoded accounts, are not indexed). `engine_run`: the run
+    is the `tx_index`-th engine run of the block (an async delivery, a callback, a
+    scheduled run), not a transaction."""
+    out = event_entries(spec_of, height, tx_index, events, engine_run)
     out.update(state_entries(spec_of, height, tx_index, (
         (key[len(STORAGE_PREFIX):_ADDRESS_END], key[_ADDRESS_END:], value)
         for key, value in writes.items()
         if key.startswith(STORAGE_PREFIX) and len(key) > _ADDRESS_END
-        and (value is None or isinstance(value, bytes)))))
+        and (value is None or isinstance(value, bytes))), engine_run))
     return out
 
 
 def event_entries(spec_of: SpecOf, height: int, tx_index: int,
-                  events: Sequence[Event]) -> dict[bytes, bytes]:
+                  events: Sequence[Event], engine_run: bool = False) -> dict[bytes, bytes]:
     """The entries of a receipt's events: for each contract event, one per indexed
     parameter and one in the index of every event of its name; the value is the event's
     ABI-encoded arguments. Events of other sources (transfers, system) are not indexed,
@@ -115,7 +117,7 @@ def event_entries(spec_of: SpecOf, height: int, tx_index: int,
         found = None if spec is None else spec.events.get(event.name)
         if contract is None or found is None:
             continue
-        position = indexkeys.event_position(height, tx_index, n)
+        position = indexkeys.event_position(height, tx_index, n, engine_run)
         out[indexkeys.event_index(contract, event.name) + position] = event.data
         if not found.indexed:
             continue
@@ -130,14 +132,14 @@ def event_entries(spec_of: SpecOf, height: int, tx_index: int,
 
 
 def state_entries(spec_of: SpecOf, height: int, tx_index: int,
-                  writes: Iterable[tuple[bytes, bytes, bytes | None]]
-                  ) -> dict[bytes, bytes]:
+                  writes: Iterable[tuple[bytes, bytes, bytes | None]],
+                  engine_run: bool = False) -> dict[bytes, bytes]:
     """The entries of a run's storage writes (contract, storage key, value or None) to
     `indexed state`: keyed by the variable and its map keys, holding the value written.
     A key under an indexed slot that does not decode as the declared map keys (possible
     only for hand-written code) is not indexed."""
     out: dict[bytes, bytes] = {}
-    position = indexkeys.state_position(height, tx_index)
+    position = indexkeys.state_position(height, tx_index, engine_run)
     for contract, key, value in writes:
         spec = spec_of(contract)
         state = None if spec is None else spec.states.get(key[:4])

@@ -14,9 +14,12 @@ A node keeps one ordered index (storage/mst.py) for every contract; an entry's k
   Other types (lists, structs, optionals, arrays) are indexed by the SM3 digest of their
   canonical encoding: equality only. Every encoding is prefix-free, so a value's entries
   are exactly the keys that start with id || value;
-- position: block height (8 bytes), transaction index (4 bytes) and, for events, the event's
-  index in its receipt (4 bytes), all big-endian: within one value, entries run oldest to
-  newest, and a descending scan pages newest first.
+- position: block height (8 bytes), the run's origin (1 byte: 0 an engine run, such as an
+  async delivery, a callback or a scheduled run; 1 a transaction), its index (4 bytes: the
+  transaction's in the block, or the engine run's among the block's engine runs) and, for
+  events, the event's index in its receipt (4 bytes), all big-endian. A block runs its
+  engine runs before its transactions, so within one value entries run oldest to newest in
+  execution order, and a descending scan pages newest first.
 
 Values: an event entry holds the event's ABI-encoded arguments; a state entry holds 0x01 and
 the value written, or 0x00 for a deletion.
@@ -37,8 +40,8 @@ STATE_KIND = 2
 ALL_EVENTS = ""  # the parameter name of the index of every event of one name
 STATE_SET = b"\x01"
 STATE_DELETED = b"\x00"
-_EVENT_POSITION = struct.Struct(">QII")
-_STATE_POSITION = struct.Struct(">QI")
+_EVENT_POSITION = struct.Struct(">QBII")
+_STATE_POSITION = struct.Struct(">QBI")
 
 
 def value_key(t: Ty, v: Any) -> bytes:
@@ -78,20 +81,26 @@ def state_index(contract: bytes, variable: str) -> bytes:
     return index_id(contract, STATE_KIND, variable)
 
 
-def event_position(height: int, tx_index: int, event_index: int) -> bytes:
-    return _EVENT_POSITION.pack(height, tx_index, event_index)
+def event_position(height: int, tx_index: int, event_index: int,
+                   engine_run: bool = False) -> bytes:
+    """`engine_run`: `tx_index` is the index of an engine run, not of a transaction."""
+    return _EVENT_POSITION.pack(height, int(not engine_run), tx_index, event_index)
 
 
-def state_position(height: int, tx_index: int) -> bytes:
-    return _STATE_POSITION.pack(height, tx_index)
+def state_position(height: int, tx_index: int, engine_run: bool = False) -> bytes:
+    return _STATE_POSITION.pack(height, int(not engine_run), tx_index)
 
 
-def read_position(key: bytes, kind: int) -> tuple[int, ...]:
-    """(height, tx index[, event index]) from the end of an entry key."""
+def read_position(key: bytes, kind: int) -> tuple[int, bool, int, int]:
+    """(height, engine run?, tx or engine-run index, event index (0 for state entries))
+    from the end of an entry key."""
     layout = _EVENT_POSITION if kind == EVENT_KIND else _STATE_POSITION
     if len(key) < layout.size:
         raise ArgumentError("an index key shorter than its position")
-    return layout.unpack_from(key, len(key) - layout.size)
+    height, origin, index, *event = layout.unpack_from(key, len(key) - layout.size)
+    if origin > 1:
+        raise ArgumentError(f"an index key with an unknown run origin {origin}")
+    return height, origin == 0, index, event[0] if event else 0
 
 
 def prefix_end(prefix: bytes) -> bytes | None:

@@ -24,7 +24,9 @@ _UNSET: Any = object()
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One indexed event: where it was emitted and its decoded arguments."""
+    """One indexed event: where it was emitted and its decoded arguments. `engine_run`:
+    emitted by the block's `tx_index`-th engine run (an async delivery, a callback, a
+    scheduled run), whose receipt follows the transactions' in the block."""
 
     height: int
     tx_index: int
@@ -32,18 +34,21 @@ class EventRecord:
     name: str
     args: dict[str, Any]
     key: bytes  # its index key (the cursor to page on from here)
+    engine_run: bool = False
 
 
 @dataclass(frozen=True)
 class StateRecord:
     """One write to an indexed state variable: the map keys (a composite key type gives
-    its digest), the value written (None: deleted), and the writing transaction."""
+    its digest), the value written (None: deleted), and the writing transaction (or engine
+    run, as in `EventRecord`)."""
 
     height: int
     tx_index: int
     keys: list[Any]
     value: Any
     key: bytes
+    engine_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,14 +114,15 @@ def events_plan(contract: bytes, spec: dict[str, Any], event: str, field: str | 
         bounds = _bounds(abi.type_from_json(param["type"]), equals, lo, hi)
 
     def decode(key: bytes, value: bytes) -> EventRecord:
-        height, tx_index, event_index = indexkeys.read_position(key, indexkeys.EVENT_KIND)
         try:
+            height, engine, tx_index, event_index = indexkeys.read_position(
+                key, indexkeys.EVENT_KIND)
             args = abi.decode_many(types, value)
         except ArgumentError as exc:
             raise ProofError(f"a proven event does not decode by the ABI: {exc.message}"
                              ) from None
         return EventRecord(height, tx_index, event_index, event,
-                           dict(zip(names, args, strict=True)), key)
+                           dict(zip(names, args, strict=True)), key, engine)
 
     return Plan(_range(index, *bounds, newest_first, limit, cursor), indexkeys.EVENT_KIND,
                 decode)
@@ -149,8 +155,8 @@ def state_plan(contract: bytes, spec: dict[str, Any], variable: str,
                   prefix + high if high is not None else prefix or None)
 
     def decode(key: bytes, value: bytes) -> StateRecord:
-        height, tx_index = indexkeys.read_position(key, indexkeys.STATE_KIND)
         try:
+            height, engine, tx_index, _ = indexkeys.read_position(key, indexkeys.STATE_KIND)
             pos, map_keys = len(index), []
             for t in key_types:
                 k, pos = indexkeys.read_value_key(t, key, pos)
@@ -159,7 +165,7 @@ def state_plan(contract: bytes, spec: dict[str, Any], variable: str,
                        else abi.decode(value_type, value[1:]))
         except ArgumentError as exc:
             raise ProofError(f"a proven state entry does not decode: {exc.message}") from None
-        return StateRecord(height, tx_index, map_keys, written, key)
+        return StateRecord(height, tx_index, map_keys, written, key, engine)
 
     index = indexkeys.state_index(contract, variable)
     return Plan(_range(index, *bounds, newest_first, limit, cursor), indexkeys.STATE_KIND,

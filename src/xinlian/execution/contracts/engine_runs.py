@@ -36,7 +36,7 @@ cancelled schedules (from the next due height). A run that fails emits `schedule
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
@@ -132,10 +132,16 @@ class Run:
     result: CallResult | None = None
 
 
+# told of each successful run as it is kept: its context, outcome and own writes (the
+# chain's executor indexes them: execution/indexing.py)
+Observer = Callable[[TxContext, Outcome, Mapping[bytes, object]], None]
+
+
 @dataclass
 class BlockRuns:
     runs: list[Run] = field(default_factory=list)
     fuel_used: int = 0
+    observe: Observer | None = None
 
 
 class EngineRuns:
@@ -199,9 +205,11 @@ class EngineRuns:
         return None
 
     # --- the runs of one block --------------------------------------------------------------
-    def run_block(self, state: Overlay, block: BlockContext) -> BlockRuns:
-        """Deliver the requests due at `block.height`, then run the schedules due there."""
-        out = BlockRuns()
+    def run_block(self, state: Overlay, block: BlockContext,
+                  observe: Observer | None = None) -> BlockRuns:
+        """Deliver the requests due at `block.height`, then run the schedules due there;
+        `observe` sees every successful run."""
+        out = BlockRuns(observe=observe)
         self._deliveries(state, block, out)
         self._scheduled(state, block, out)
         return out
@@ -275,6 +283,8 @@ class EngineRuns:
             outcome.error = self.enqueue(scope, block.height, outcome.result.async_calls,
                                          contract, True)
         if outcome.error is None:
+            if out.observe is not None:
+                out.observe(ctx, outcome, scope.writes)
             state.merge(scope)
         return outcome
 
