@@ -20,11 +20,12 @@ from xinlian.lang import abi
 from xinlian.lang.compiler import compile_source
 from xinlian.ledger.block import Event, header_hash
 from xinlian.node.interface import IndexAnswer, IndexEntry
+from xinlian.api.metering import Meter
 from xinlian.sdk import AsyncClient, ProofError, calls
-from xinlian.sdk.errors import IndexQueryError
+from xinlian.sdk.errors import IndexQueryError, RpcError
 from xinlian.sdk.indexes import events_plan, state_plan
 from xinlian.storage.kv import WriteBatch
-from xinlian.storage.mst_proof import RangeQuery
+from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 
 from .conftest import harness
 
@@ -56,6 +57,8 @@ def _history() -> Iterator[tuple[int, list[tuple[bytes, bytes, int]]]]:
 class Served:
     client: AsyncClient
     transfers: list[tuple[int, int, bytes, bytes, int]]  # height, tx, from, to, amount
+    server: Any
+    node: Any
 
 
 def _commit(node: Any, height: int, transfers: list[tuple[bytes, bytes, int]],
@@ -87,7 +90,7 @@ def _run(tmp_path: Path, check: Any) -> None:
             for height, block in _history():
                 _commit(node, height, block, keys)
                 transfers += [(height, tx, s, t, a) for tx, (s, t, a) in enumerate(block)]
-            await check(Served(client, transfers))
+            await check(Served(client, transfers, server, node))
     asyncio.run(main())
 
 
@@ -169,4 +172,26 @@ def test_invalid_answers_are_caught(tmp_path: Path) -> None:
         later = RangeQuery(query.lo, entries[-1][0], True, 3)
         with pytest.raises(ProofError):
             verifier.index(answer, later)
+    _run(tmp_path, check)
+
+
+def test_index_queries_are_charged_to_the_work_budget(tmp_path: Path) -> None:
+    """xl_queryIndex costs one unit per call, per entry served and per index node its
+    proof reveals; a client whose budget is spent is refused with rate_limited."""
+    async def check(served: Served) -> None:
+        plan = events_plan(CONTRACT, ABI, "Transfer", limit=7)
+        assert plan.query is not None
+        answer = served.node.index_query(plan.query)
+        nodes = revealed_nodes(decode_range_proof(answer.proof))
+        assert len(answer.entries) == 7 and nodes >= 1
+        await served.client.query_index(plan)  # the client learns its trust anchor once
+        burst = 1e6
+        served.server.dispatcher.meter = meter = Meter(rate=1e-9, burst=burst)
+        page = await served.client.query_index(plan)
+        assert len(page.items) == 7
+        assert burst - meter.balance("127.0.0.1", 0) == pytest.approx(1 + 7 + nodes, abs=0.01)
+        meter.charge("127.0.0.1", int(burst), 0)  # the budget is spent
+        with pytest.raises(RpcError) as refused:
+            await served.client.query_index(plan)
+        assert refused.value.remote_name == "rate_limited"
     _run(tmp_path, check)

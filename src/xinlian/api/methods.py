@@ -36,7 +36,7 @@ from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
 from xinlian.storage import mst
 from xinlian.storage.errors import RangeProofError
-from xinlian.storage.mst_proof import RangeQuery
+from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 
 HASH_SIZE = 32
 MAX_STATE_KEY = 1024
@@ -222,7 +222,10 @@ class Api:
             query = RangeQuery(lo, hi, order == "desc", limit)
         except RangeProofError as exc:
             raise InvalidParams(exc.message) from None
-        return to_json(self.node.index_query(query, height))
+        answer = self.node.index_query(query, height)
+        # the work budget pays one unit per entry served and per index node read for it
+        record(len(answer.entries) + revealed_nodes(decode_range_proof(answer.proof)))
+        return to_json(answer)
 
     async def by_sender(self, session: Session | None, address: bytes, offset: int,
                         limit: int) -> Any:

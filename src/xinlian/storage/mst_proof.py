@@ -112,6 +112,17 @@ def decode_range_proof(data: bytes) -> RangeProof:
     return proof
 
 
+def revealed_nodes(proof: RangeProof) -> int:
+    """How many nodes `proof` reveals: the nodes the prover read (a measure of its work)."""
+    count, todo = 0, [proof.tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ProofNode):
+            count += 1
+            todo.extend(node.children)
+    return count
+
+
 def _check_depth(node: ProofNode | bytes, depth: int) -> None:
     if isinstance(node, bytes):
         return
