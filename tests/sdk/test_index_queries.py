@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from msgspec.structs import replace
 
+from xinlian.api.metering import Meter
 from xinlian.execution.indexing import IndexSpec, event_entries, state_entries
 from xinlian.lang import abi
 from xinlian.lang.compiler import compile_source
 from xinlian.ledger.block import Event, header_hash
 from xinlian.node.interface import IndexAnswer, IndexEntry
-from xinlian.api.metering import Meter
 from xinlian.sdk import AsyncClient, ProofError, calls
 from xinlian.sdk.errors import IndexQueryError, RpcError
 from xinlian.sdk.indexes import events_plan, state_plan
