@@ -2,10 +2,13 @@
 used with signed transactions, then its Transfer events are queried through the SDK by
 sender (equality), by a range of recipients, paged newest first, and for a sender that
 never sent (proven absent); every answer is verified against a signed header. The same
-through `xinlian index`."""
+through the typed wrapper (`token.events`, sync and async, with the ABI proven from the
+chain), `xinlian contract events` and `xinlian index`. A scheduled run's event is found
+the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,9 @@ from xinlian.cli.cluster import NodeProcess
 from xinlian.cli.main import main as cli
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.contracts.records import contract_address
-from xinlian.execution.payloads import Call, Deploy
+from xinlian.execution.payloads import Call, Deploy, Fund
 from xinlian.ledger.transaction import TxKind
-from xinlian.sdk import Client
+from xinlian.sdk import AsyncClient, Client
 from xinlian.sdk.indexes import EventRecord, events_plan, state_plan
 from xinlian.testing.contracts import compile_example, encode_args
 
@@ -117,5 +120,97 @@ def test_token_transfers_are_queried_with_proofs(tmp_path: Path,
                               "--rpc", node.base_url])
         assert state["items"][0]["value"] == history.items[0].value
         assert cli([*base, "--field", "amount", "--equals", "1"]) == 2  # not indexed
+        # without --abi: the ABI of the contract's code, proven from the chain
+        proven = _cli(capsys, ["index", "events", token.hex(), "Transfer", "--field", "from",
+                               "--equals", "0x" + owner.hex(), "--rpc", node.base_url])
+        assert proven["items"] == _cli(capsys, [*base, "--field", "from", "--equals",
+                                                "0x" + owner.hex()])["items"]
+
+        _typed_events(node, token, owner, people, sent, capsys)
+    finally:
+        node.stop()
+
+
+def _typed_events(node: NodeProcess, token: bytes, owner: bytes, people: list[bytes],
+                  sent: list[tuple[bytes, int]], capsys: pytest.CaptureFixture[str]) -> None:
+    """`token.events(...)` (sync and async) and `xinlian contract events` on the same
+    history, the ABI proven from the chain."""
+    with Client(node.base_url) as client:
+        wrapped = client.contract(token)  # no ABI: read and proven from the chain
+        first = wrapped.events("Transfer", from_=owner, limit=3)
+        assert [type(e.event) for e in first.items] == [wrapped.events.Transfer] * 3
+        assert [(e.event.to, e.event.amount) for e in first.items] == sent[::-1][:3]
+        assert not any(e.engine_run for e in first.items)
+        rest = wrapped.events("Transfer", from_=owner, cursor=first.cursor)
+        assert [(e.event.to, e.event.amount) for e in rest.items] == sent[::-1][3:]
+        assert rest.cursor is None
+        low, high = sorted(people)[:2]
+        ranged = wrapped.events("Transfer", field="to", lo=low, hi=high)
+        assert {e.event.to for e in ranged.items} == {low, high}
+        assert [(e.height, e.event) for e in wrapped.events("Transfer", to=people[0]).items
+                ] == [(e.height, e.event) for e in wrapped.events("Transfer").items
+                      if e.event.to == people[0]]
+        assert wrapped.events("Transfer", from_=people[0]).items == []  # proven absent
+
+    async def aio() -> list[tuple[bytes, int]]:
+        async with AsyncClient(node.base_url) as client:
+            wrapped = await client.contract(token)
+            page = await wrapped.events("Transfer", from_=owner, limit=3)
+            return [(e.event.to, e.event.amount) for e in page.items]
+    assert asyncio.run(aio()) == sent[::-1][:3]
+
+    base = ["contract", "events", "0x" + token.hex(), "Transfer", "--rpc", node.base_url]
+    page = _cli(capsys, [*base, "--where", "from=0x" + owner.hex(), "--limit", "3", "--json"])
+    assert page["ok"] and page["verified"]
+    assert [e["args"]["amount"] for e in page["events"]] == [a for _, a in sent[::-1][:3]]
+    more = _cli(capsys, [*base, "--where", "from=0x" + owner.hex(), "--cursor",
+                         page["cursor"], "--json"])
+    assert len(more["events"]) == 4 and more["cursor"] is None
+    low, high = sorted(people)[:2]
+    ranged = _cli(capsys, [*base, "--from", "to=0x" + low.hex(), "--to", "to=0x" + high.hex(),
+                           "--json"])
+    assert {e["args"]["to"] for e in ranged["events"]} == {"0x" + low.hex(), "0x" + high.hex()}
+    capsys.readouterr()
+    assert cli([*base, "--where", "from=0x" + owner.hex(), "--limit", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "Transfer(" in text and "next page: --cursor 0x" in text
+    assert cli([*base, "--where", "amount=5"]) == 2  # not an indexed parameter
+    assert cli([*base, "--where", "nobody=5"]) == 2
+    assert cli([*base, "--from", "to=0x" + low.hex(), "--to", "from=0x" + high.hex()]) == 2
+    assert cli(["contract", "events", "0x" + token.hex(), "Nothing", "--rpc",
+                node.base_url]) == 2
+
+
+PAYOUT = compile_example("payout.qi")
+
+
+def test_a_scheduled_run_s_event_is_found_with_a_proof(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """The payout's scheduled function emits Paid(indexed round) with no transaction: the
+    node indexes it as an engine run's event, and the wrapper and the command find it."""
+    chain = Chain.make("intl", 2)
+    data = init_data_dir(chain, tmp_path, 10**9, block_interval_ms=20)
+    node = NodeProcess(data)
+    try:
+        owner = chain.address(0)
+        receipt = submit(node, chain, 0, TxKind.DEPLOY, Deploy(
+            PAYOUT.wasm, PAYOUT.abi_json().encode(), encode_args(PAYOUT, "init", 5), FUEL))
+        assert receipt["status"] == 0
+        payout = contract_address(get_suite(chain.suite_name).hash_bytes, owner, 0)
+        assert submit(node, chain, 1, TxKind.CALL, Call(
+            payout, "add", encode_args(PAYOUT, "add", chain.address(1)), FUEL))["status"] == 0
+        assert submit(node, chain, 2, TxKind.FUND, Fund(payout, 10**6))["status"] == 0
+        with Client(node.base_url) as client:
+            wrapped = client.contract(payout)
+            while not (found := wrapped.events("Paid", round=1)).items:
+                pass  # blocks keep coming while the schedule is armed
+            [paid] = found.items
+            assert paid.engine_run and paid.event.round == 1 and paid.event.count == 1
+            assert paid.height % 10 == 0
+        page = _cli(capsys, ["contract", "events", "0x" + payout.hex(), "Paid", "--where",
+                             "round=1", "--json", "--rpc", node.base_url])
+        assert [(e["height"], e["engine_run"], e["args"]) for e in page["events"]] == [
+            (paid.height, True, {"round": 1, "count": 1})]
     finally:
         node.stop()

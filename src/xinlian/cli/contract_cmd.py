@@ -22,7 +22,7 @@ from xinlian.api.format import bytes_of, to_json
 from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.errors import XinlianError
 from xinlian.lang import show
-from xinlian.lang.abi_json import args_from_text, value_to_json
+from xinlian.lang.abi_json import args_from_text, value_from_text, value_to_json
 from xinlian.lang.compiler import compile_source
 from xinlian.lang.errors import CompileError
 from xinlian.ledger.block import Event
@@ -34,6 +34,7 @@ from xinlian.sdk.contracts import (
     Contract,
     ContractCode,
     ContractReceipt,
+    IndexedEvent,
     ProvenValue,
     is_approval,
 )
@@ -41,9 +42,11 @@ from xinlian.sdk.errors import (
     AbiMismatch,
     ContractFailed,
     ContractReverted,
+    IndexQueryError,
     RpcError,
     SdkError,
 )
+from xinlian.sdk.indexes import IndexPage
 from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, Wallet
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NODE = 0, 1, 2, 3
@@ -68,7 +71,7 @@ def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
         except RpcError as exc:  # the node's own error, not the SDK's wrapper of it
             return _error(args, EXIT_NODE, exc.remote_code, exc.remote_name, exc.message)
         except SdkError as exc:  # unreachable, bad answer, timed out, proof failed ...
-            status = EXIT_USAGE if isinstance(exc, AbiMismatch) else EXIT_NODE
+            status = EXIT_USAGE if isinstance(exc, AbiMismatch | IndexQueryError) else EXIT_NODE
             return _error(args, status, exc.code, exc.name, exc.message)
         except CompileError as exc:
             return _error(args, EXIT_USAGE, exc.code, exc.name, exc.message, str(exc))
@@ -240,6 +243,57 @@ def cmd_proof(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _field_value(abi: ContractAbi, event: str, given: str, flag: str) -> tuple[str, Any]:
+    """`FIELD=VALUE` of `--where`/`--from`/`--to`, the value read by the parameter's type."""
+    name, sep, raw = given.partition("=")
+    param = next((p for p in abi.event_params(event) if p.name == name), None)
+    if not sep or param is None:
+        raise IndexQueryError(f"{flag} {given!r}: expected FIELD=VALUE with FIELD a "
+                              f"parameter of `{event}`")
+    return name, value_from_text(param.type, raw, f"{flag} {name}")
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        token = contract_of(args, client)
+        abi = token.abi
+        abi.event_params(args.event)  # AbiMismatch (exit 2) for an unknown event
+        where: dict[str, Any] = {}
+        bounds: dict[str, Any] = {}
+        if args.where is not None:
+            if args.lo is not None or args.hi is not None:
+                raise IndexQueryError("--where selects one value; --from/--to a range")
+            name, value = _field_value(abi, args.event, args.where, "--where")
+            where[name] = value
+        elif args.lo is not None or args.hi is not None:
+            ends = {flag: _field_value(abi, args.event, given, flag) for given, flag in
+                    ((args.lo, "--from"), (args.hi, "--to")) if given is not None}
+            fields = {name for name, _ in ends.values()}
+            if len(fields) != 1:
+                raise IndexQueryError("--from and --to must name the same field")
+            bounds = {"field": fields.pop(), "lo": ends.get("--from", ("", None))[1],
+                      "hi": ends.get("--to", ("", None))[1]}
+        cursor = None if args.cursor is None else bytes_of(args.cursor, "--cursor")
+        page: IndexPage[IndexedEvent] = token.events(
+            args.event, limit=args.limit, cursor=cursor, newest_first=not args.oldest_first,
+            height=args.height, **bounds, **where)
+    next_page = None if page.cursor is None else hx(page.cursor)
+    if args.json:
+        _print_json({"ok": True, "height": page.height, "verified": True,
+                     "events": [{"height": e.height, "tx_index": e.tx_index,
+                                 "event_index": e.event_index, "engine_run": e.engine_run,
+                                 **event_json(e.event)} for e in page.items],
+                     "cursor": next_page})
+        return EXIT_OK
+    for e in page.items:
+        run = "engine run" if e.engine_run else "tx"
+        print(f"block {e.height} {run} {e.tx_index} event {e.event_index}: "
+              f"{event_text(abi, e.event)}")
+    print(f"{len(page.items)} event(s), proven at block {page.height}"
+          + ("" if next_page is None else f"; next page: --cursor {next_page}"))
+    return EXIT_OK
+
+
 def cmd_upgrade(args: argparse.Namespace) -> int:
     code = load_code(args)
     with Client(args.rpc) as client:
@@ -370,6 +424,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("keys", nargs="*", metavar="KEY", help="map keys (JSON), outermost first")
     p.add_argument("--height", type=int, default=None, help="at this block")
     _abi_arg(p)
+
+    e = command("events", "a contract's events from the node's index, proven complete",
+                cmd_events)
+    e.add_argument("address", help=ADDRESS_HELP)
+    e.add_argument("event", help="the event's name, e.g. Transfer")
+    e.add_argument("--where", metavar="FIELD=VALUE",
+                   help="events whose indexed parameter FIELD equals VALUE (JSON)")
+    e.add_argument("--from", dest="lo", metavar="FIELD=VALUE",
+                   help="events whose indexed FIELD is at least VALUE")
+    e.add_argument("--to", dest="hi", metavar="FIELD=VALUE",
+                   help="events whose indexed FIELD is at most VALUE")
+    e.add_argument("--limit", type=int, default=100, help="events per page (1..1000)")
+    e.add_argument("--cursor", help="continue after a previous page (its cursor)")
+    e.add_argument("--oldest-first", action="store_true")
+    e.add_argument("--height", type=int, default=None, help="the index as of this block")
+    _abi_arg(e)
 
     u = command("upgrade", "replace a contract's code (its admin only)", cmd_upgrade)
     u.add_argument("address", help=ADDRESS_HELP)

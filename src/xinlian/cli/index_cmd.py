@@ -19,7 +19,10 @@ from xinlian.sdk.errors import IndexQueryError
 from xinlian.sdk.indexes import EventRecord, Plan, StateRecord, events_plan, state_plan
 
 
-def _abi(path: str) -> dict[str, Any]:
+def _abi(path: str | None, client: Client, contract: bytes) -> dict[str, Any]:
+    """The ABI from `--abi`, or else that of the contract's current code, proven."""
+    if path is None:
+        return client.contract_info(contract).abi
     try:
         spec = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -68,15 +71,15 @@ def _state(contract: bytes, spec: dict[str, Any], args: argparse.Namespace,
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = _abi(args.abi)
     contract = parse_address(args.contract)
     options: dict[str, Any] = {
         "newest_first": not args.oldest_first, "limit": args.limit,
         "cursor": None if args.cursor is None else bytes_of(args.cursor, "--cursor")}
-    plan: Plan[Any] = (
-        _events(contract, spec, args, options) if args.cmd == "events"
-        else _state(contract, spec, args, options))
     with Client(args.rpc) as client:
+        spec = _abi(args.abi, client, contract)
+        plan: Plan[Any] = (
+            _events(contract, spec, args, options) if args.cmd == "events"
+            else _state(contract, spec, args, options))
         page = client.query_index(plan, height=args.height)
     print(json.dumps({"height": page.height, "items": value_to_json([vars(i) for i in page.items]),
                       "cursor": None if page.cursor is None else "0x" + page.cursor.hex()},
@@ -99,8 +102,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("variable", help="the indexed state variable, e.g. balances")
     s.add_argument("keys", nargs="*", help="leading map keys (equality)")
     for p in (e, s):
-        p.add_argument("--abi", required=True,
-                       help="the contract's ABI JSON (xinlian qi compile --abi)")
+        p.add_argument("--abi", help="the contract's ABI JSON (xinlian qi compile --abi; "
+                                     "default: the ABI of its current code, proven from "
+                                     "the chain)")
         p.add_argument("--lo", help="the smallest value (or next map key), included")
         p.add_argument("--hi", help="the largest value (or next map key), included")
         p.add_argument("--limit", type=int, default=100, help="entries per page (1..1000)")

@@ -5,8 +5,9 @@ yields `Send` (submit and wait, which each client does its own way). `Contract` 
 typed wrapper: `token.transfer(to, 10)` signs, submits, waits and returns a
 `ContractReceipt` with the decoded return value and typed events; `token.balance_of(a)`
 (a `view` method) runs the read-only `contract_query`; `token.proof("balances", a)` proves
-a stored value against a verified header. On an `AsyncClient` the same calls return
-awaitables.
+a stored value against a verified header; `token.events("Transfer", from_=a)` pages the
+node's index of its events, every page proven complete. On an `AsyncClient` the same calls
+return awaitables.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ from xinlian.lang.errors import ArgumentError
 from xinlian.ledger.block import Event, Receipt
 from xinlian.node.interface import QueryResult, StateProof
 from xinlian.sdk import calls, contract_reads
-from xinlian.sdk.contract_abi import ContractAbi, ContractEvent, Method, canonical_json, py_name
-from xinlian.sdk.errors import AbiMismatch, TxRejected
+from xinlian.sdk.contract_abi import (
+    ContractAbi,
+    ContractEvent,
+    Method,
+    Names,
+    canonical_json,
+    py_name,
+)
+from xinlian.sdk.errors import AbiMismatch, IndexQueryError, TxRejected
+from xinlian.sdk.indexes import IndexPage, events_plan
 from xinlian.sdk.ops import Op, Ops, Send
 from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 
@@ -197,6 +206,93 @@ def prove(ops: Ops, abi: ContractAbi, address: bytes, var: str, keys: tuple[Any,
                        proof.header.height, proof)
 
 
+@dataclass(frozen=True)
+class IndexedEvent:
+    """An event found in the node's index: the typed event and where it was emitted (as
+    `sdk.indexes.EventRecord`: `engine_run` when an async delivery, a callback or a
+    scheduled run emitted it); `key` is its index key."""
+
+    event: ContractEvent
+    height: int
+    tx_index: int
+    event_index: int
+    engine_run: bool
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to page: `field` (a Qi parameter name) equal to `equals`, or from `lo`
+    to `hi` (both included); no field: every event of the name."""
+
+    field: str | None = None
+    equals: Any = None
+    lo: Any = None
+    hi: Any = None
+    has_equals: bool = False
+
+
+def event_filter(abi: ContractAbi, name: str, where: dict[str, Any], field_name: str | None,
+                 lo: Any, hi: Any) -> EventFilter:
+    """The filter of `token.events(name, param=value)` (a parameter by its Qi name or its
+    Python name, `from_` for `from`) or of `field=..., lo=..., hi=...`."""
+    params = {py_name(p.name): p.name for p in abi.event_params(name)} | {
+        p.name: p.name for p in abi.event_params(name)}
+    if len(where) > 1 or (where and (field_name is not None or lo is not None
+                                      or hi is not None)):
+        raise IndexQueryError("an index query selects by one indexed parameter: a value, "
+                              "or field= with lo=/hi=")
+    if where:
+        [(given, value)] = where.items()
+        if given not in params:
+            raise IndexQueryError(f"event `{name}` has no parameter `{given}`")
+        return EventFilter(params[given], value, has_equals=True)
+    if field_name is not None and field_name not in params:
+        raise IndexQueryError(f"event `{name}` has no parameter `{field_name}`")
+    return EventFilter(None if field_name is None else params[field_name], lo=lo, hi=hi)
+
+
+def indexed_events(ops: Ops, abi: ContractAbi, address: bytes, name: str, where: EventFilter,
+                   newest_first: bool, limit: int, cursor: bytes | None, height: int | None,
+                   verify: bool) -> Op[IndexPage[IndexedEvent]]:
+    """A page of the contract's events `name` from the node's index, typed by the ABI."""
+    bounds: dict[str, Any] = ({"equals": where.equals} if where.has_equals
+                              else {"lo": where.lo, "hi": where.hi})
+    plan = events_plan(address, abi.doc, name, where.field, newest_first=newest_first,
+                       limit=limit, cursor=cursor, **bounds)
+    page = yield from ops.indexed(plan, height, verify)
+    cls, params = abi.events[name], abi.event_params(name)
+    return IndexPage([IndexedEvent(cls(*(r.args[p.name] for p in params)), r.height,
+                                   r.tx_index, r.event_index, r.engine_run, r.key)
+                      for r in page.items], page.height, page.cursor)
+
+
+class ContractEvents(Names):
+    """`token.events`: the event classes by name (`token.events.Transfer`, for `isinstance`
+    checks), and, called, a verified page of the contract's indexed events:
+
+        token.events("Transfer", from_=alice, limit=20)      # by an indexed parameter
+        token.events("Transfer", field="to", lo=a, hi=b)     # a range of values
+        token.events("Transfer")                             # every one, newest first
+
+    returning `IndexPage[IndexedEvent]` (`.items`, `.cursor` for the next page)."""
+
+    def __init__(self, contract: Contract) -> None:
+        super().__init__(dict(contract.abi.events))
+        self._contract = contract
+
+    def __call__(self, name: str, *, field: str | None = None, lo: Any = None,
+                 hi: Any = None, limit: int = 100, cursor: bytes | None = None,
+                 newest_first: bool = True, height: int | None = None, verify: bool = True,
+                 **where: Any) -> Any:
+        c = self._contract
+        if name not in c.abi.events:
+            raise IndexQueryError(f"the contract has no event `{name}`")
+        return c.run(indexed_events(c.ops, c.abi, c.address, name,
+                                    event_filter(c.abi, name, where, field, lo, hi),
+                                    newest_first, limit, cursor, height, verify))
+
+
 Runner = Callable[[Op[Any]], Any]
 AbiSource = ContractAbi | dict[str, Any] | str | bytes | Artifact
 
@@ -282,9 +378,10 @@ class Contract:
         return BoundMethod(self, self.abi.method(name))
 
     @property
-    def events(self) -> Any:
-        """The event classes (`token.events.Transfer`), for `isinstance` checks."""
-        return self.abi.events
+    def events(self) -> ContractEvents:
+        """The event classes (`token.events.Transfer`), for `isinstance` checks; called,
+        the contract's indexed events (`ContractEvents`)."""
+        return ContractEvents(self)
 
     @property
     def errors(self) -> Any:
