@@ -275,7 +275,9 @@ class ContractEvents(Names):
         token.events("Transfer", field="to", lo=a, hi=b)     # a range of values
         token.events("Transfer")                             # every one, newest first
 
-    returning `IndexPage[IndexedEvent]` (`.items`, `.cursor` for the next page)."""
+    returning `IndexPage[IndexedEvent]` (`.items`, `.cursor` for the next page). A parameter
+    named as one of the call's keywords (`limit`, `field`, ...) is selected by value with
+    `field=name, lo=v, hi=v`."""
 
     def __init__(self, contract: Contract) -> None:
         super().__init__(dict(contract.abi.events))
