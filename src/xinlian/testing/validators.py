@@ -4,9 +4,10 @@ and storage, with clients submitting real signed transfers.
 Theory of operation. `SimValidator` is one validator as a single sans-I/O core, composed of
 the product's own parts: the `ConsensusCore`, the `LedgerPipeline` (admission, execution,
 the state tree and chain index in a real LMDB store in the run's temporary directory) and
-the `BftLedger` that turns committed consensus blocks into ledger blocks, plus the
-`SnapshotServer` that the network runtime routes state-sync requests to. Where a node
-process verifies signatures on its process pool and commits in a worker thread
+the `BftLedger` that turns committed consensus blocks into ledger blocks, the
+`HeaderCertifier` beside consensus that gathers the committee's certificate of each ledger
+header, plus the `SnapshotServer` that the network runtime routes state-sync requests to.
+Where a node process verifies signatures on its process pool and commits in a worker thread
 (node/offload.py), this core does both inline, inside the event that caused them, so one
 simulated step stays atomic: a crash falls between events, never inside a commit. The
 simulator owns the consensus store (its durable dict); the ledger's LMDB directory survives
@@ -44,6 +45,7 @@ from xinlian.ledger.genesis import Genesis, genesis_from_dict
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 from xinlian.node import statesync
 from xinlian.node.bft import BftLedger, Decoded, genesis_root, vote_key_of
+from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
@@ -80,6 +82,9 @@ class SimValidator:
         node_id = address_of(key.public_key, self.ledger.suite.hash_bytes)
         self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored, config)
         self.bft = BftLedger(self.ledger, self.consensus)
+        self.certifier = HeaderCertifier(node_id, genesis.chain_id, vote_key, self.bft,
+                                         self.ledger.suite.hash_bytes)
+        self.core = WithCertifier(self.consensus, self.certifier)
         self.server = statesync.SnapshotServer(self.bft)
         self.admitted = 0  # transactions this incarnation admitted from clients
 
@@ -108,7 +113,7 @@ class SimValidator:
         return out
 
     def _consensus(self, event: Event, out: list[Action]) -> None:
-        for action in self.consensus.handle(event):
+        for action in self.core.handle(event):
             if isinstance(action, Deliver):
                 self.bft.deliver(action.value)
             out.append(action)
@@ -135,9 +140,18 @@ class LedgerLog:
     by_node: dict[bytes, dict[int, tuple[bytes, bytes]]] = field(default_factory=dict)
     consensus: dict[int, bytes] = field(default_factory=dict)
     txs: dict[bytes, int] = field(default_factory=dict)
+    certified: dict[int, set[bytes]] = field(default_factory=dict)  # height -> nodes
     violations: list[str] = field(default_factory=list)
 
     def record(self, node: bytes, now_ms: int, value: object) -> None:
+        if isinstance(value, HeaderCertified):
+            header = value.certified.header
+            seen = self.headers.get(header.height)
+            if header.height > 0 and (seen is None or seen[1] != header.state_root):
+                self.violations.append(f"{node.hex()[:8]} certified a header at height "
+                                       f"{header.height} that no ledger committed")  # (0: genesis)
+            self.certified.setdefault(header.height, set()).add(node)
+            return
         if isinstance(value, Committed):
             first = self.consensus.setdefault(value.height, value.block_id)
             if first != value.block_id:
