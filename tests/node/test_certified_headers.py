@@ -10,8 +10,7 @@ from msgspec.structs import replace
 
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.node.bft import genesis_root
-from xinlian.node.certify import CertifiedHeader, verify_certified
+from xinlian.node.certify import CertifiedHeader, genesis_root, verify_certified
 from xinlian.node.errors import BadHeaderCertificate
 from xinlian.testing.validators import SimValidator, ValidatorNet
 

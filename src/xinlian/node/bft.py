@@ -41,7 +41,7 @@ from typing import Any
 from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.consensus.certificates import VoteKey
-from xinlian.consensus.committee import Committee, EpochRoot, Member
+from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import (
     Committed,
     ConsensusCore,
@@ -59,10 +59,16 @@ from xinlian.execution.system import validators
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import BlockHeader as LedgerBlockHeader
-from xinlian.ledger.genesis import Genesis, Validator
+from xinlian.ledger.genesis import Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
 from xinlian.node import statesync
-from xinlian.node.certify import CertifiedHeader, HeaderApplied, HeaderCertified
+from xinlian.node.certify import (
+    CertifiedHeader,
+    HeaderApplied,
+    HeaderCertified,
+    committee_of,
+    genesis_root,
+)
 from xinlian.node.chain import NODE_META_DB
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.pipeline import Built, LedgerPipeline
@@ -119,21 +125,10 @@ class Applied(Struct):
     block_id: bytes
 
 
-def committee_of(suite: Suite, members: list[Validator], epoch: int) -> Committee:
-    return Committee(epoch, suite.name, suite.aggregate_votes,
-                     [Member(address_of(v.node_key, suite.hash_bytes), v.power,
-                             v.consensus_key, v.pop) for v in members])
-
-
 def vote_key_of(suite: Suite, secret: bytes) -> VoteKey:
     """A validator's vote key from its stored secret, of the scheme the suite votes with."""
     return (VoteKey(bls_secret=secret) if suite.aggregate_votes
             else VoteKey(suite_key=suite.load_signing_key(secret)))
-
-
-def genesis_root(genesis: Genesis) -> EpochRoot:
-    suite = genesis.crypto_suite()
-    return EpochRoot(committee_of(suite, genesis.validators, 0), 0, genesis.hash())
 
 
 def epoch_ledger_key(epoch: int) -> bytes:

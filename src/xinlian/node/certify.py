@@ -35,9 +35,12 @@ from typing import Annotated, Protocol
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, combine, verify_cert, verify_one
-from xinlian.consensus.committee import Committee
+from xinlian.consensus.committee import Committee, EpochRoot, Member
 from xinlian.consensus.errors import ConsensusError
+from xinlian.crypto.suites import Suite
+from xinlian.ledger.account import address_of
 from xinlian.ledger.block import BlockHeader, header_hash
+from xinlian.ledger.genesis import Genesis, Validator
 from xinlian.node.errors import BadHeaderCertificate
 from xinlian.protocol import (
     Action,
@@ -68,6 +71,19 @@ class CertifiedHeader(codec.Struct):
     header: BlockHeader
     epoch: int
     cert: Cert
+
+
+def committee_of(suite: Suite, members: list[Validator], epoch: int) -> Committee:
+    """The consensus committee of `epoch` made of these validators."""
+    return Committee(epoch, suite.name, suite.aggregate_votes,
+                     [Member(address_of(v.node_key, suite.hash_bytes), v.power,
+                             v.consensus_key, v.pop) for v in members])
+
+
+def genesis_root(genesis: Genesis) -> EpochRoot:
+    """Where the chain's first epoch starts: the genesis validators, from the genesis."""
+    suite = genesis.crypto_suite()
+    return EpochRoot(committee_of(suite, genesis.validators, 0), 0, genesis.hash())
 
 
 def seal_message(chain_id: str, epoch: int, height: int, digest: bytes) -> bytes:

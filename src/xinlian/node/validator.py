@@ -45,10 +45,9 @@ from xinlian.node.bft import (
     BftLedger,
     Decoded,
     epoch_ledger_key,
-    genesis_root,
     vote_key_of,
 )
-from xinlian.node.certify import HeaderCertifier, WithCertifier
+from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.offload import Committer, now_ms, verify

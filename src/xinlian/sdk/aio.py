@@ -20,6 +20,7 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxSt
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.interface import (
     AccountView,
     CodeView,
@@ -164,12 +165,14 @@ class AsyncClient:
     """The asyncio client for one node; use `async with AsyncClient(url) as client`."""
 
     def __init__(self, url: str, *, node_key: PublicKey | None = None,
-                 genesis_hash: bytes | None = None, timeout: float = 30.0) -> None:
+                 genesis_hash: bytes | None = None, timeout: float = 30.0,
+                 ops: Ops | None = None) -> None:
+        """`ops`: trust anchors to share (`Ops.from_genesis`) instead of pinning here."""
         host, port, path = rpc_url(url)
         self._rpc_url = f"http://{host}:{port}{path}"
         self._ws_url = f"ws://{host}:{port}{path.removesuffix('/rpc')}/ws"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._ops = Ops(node_key, genesis_hash)
+        self._ops = ops or Ops(node_key, genesis_hash)
         self._session: aiohttp.ClientSession | None = None
         self._socket: _Socket | None = None
         self._ids = 0
@@ -217,7 +220,8 @@ class AsyncClient:
         replies = await self._post([calls.encode_request(c, i) for i, c in enumerate(batch)])
         return calls.results_of(batch, replies)
 
-    async def _run(self, op: Op[T]) -> T:
+    async def run(self, op: Op[T]) -> T:
+        """Drive an SDK operation (sdk.ops) against this node."""
         try:
             request = next(op)
             while True:
@@ -255,10 +259,15 @@ class AsyncClient:
         return await self.call(calls.chain_info())
 
     async def verifier(self) -> Verifier:
-        return await self._run(self._ops.trusted())
+        return await self.run(self._ops.trusted())
+
+    async def certified(self) -> CertifiedHeader:
+        """A BFT chain's highest certified header, checked against its epoch's committee
+        (the committees followed from genesis); NotCertifiedYet if there is none yet."""
+        return await self.run(self._ops.certified())
 
     async def wallet(self, key: SigningKey) -> Wallet:
-        return await self._run(self._ops.wallet(key))
+        return await self.run(self._ops.wallet(key))
 
     # -- transactions --------------------------------------------------------------------
 
@@ -266,7 +275,7 @@ class AsyncClient:
         return await self.call(calls.submit(raw_of(tx)))
 
     async def submit_many(self, txs: Iterable[SignedTx | bytes]) -> list[SubmitView]:
-        return await self._run(submit_all([raw_of(t) for t in txs]))
+        return await self.run(submit_all([raw_of(t) for t in txs]))
 
     async def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
                               ) -> dict[bytes, Receipt]:
@@ -328,25 +337,25 @@ class AsyncClient:
 
     async def block(self, height: int, *, full: bool = False, verify: bool = True
                     ) -> BlockView | None:
-        return await self._run(self._ops.block(calls.block(height, full), verify))
+        return await self.run(self._ops.block(calls.block(height, full), verify))
 
     async def block_by_hash(self, block_hash: bytes, *, full: bool = False,
                             verify: bool = True) -> BlockView | None:
-        return await self._run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
+        return await self.run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
 
     async def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
-        return await self._run(self._ops.transaction(tx_hash, verify))
+        return await self.run(self._ops.transaction(tx_hash, verify))
 
     async def receipt(self, tx_hash: bytes) -> Receipt | None:
         return await self.call(calls.receipt(tx_hash))
 
     async def account(self, address: bytes, *, height: int | None = None,
                       verify: bool = True) -> AccountView:
-        return await self._run(self._ops.account(address, height, verify))
+        return await self.run(self._ops.account(address, height, verify))
 
     async def state_proof(self, key: bytes, *, height: int | None = None,
                           verify: bool = True) -> StateProof:
-        return await self._run(self._ops.state_proof(key, height, verify))
+        return await self.run(self._ops.state_proof(key, height, verify))
 
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:
@@ -361,22 +370,22 @@ class AsyncClient:
         code, proven from the chain's state); `wallet` signs its transactions."""
         typed = abi_of(abi) if abi is not None else ContractAbi.of(
             (await self.contract_info(address)).abi)
-        return Contract(self._run, self._ops, address, typed, wallet,
+        return Contract(self.run, self._ops, address, typed, wallet,
                         Options(fuel_limit, fee_limit, timeout))
 
     async def contract_info(self, address: bytes, *, height: int | None = None,
                       verify: bool = True) -> ContractView:
         """A contract's record and ABI; NoContract if there is none."""
-        return await self._run(contract_reads.info(self._ops, address, height, verify))
+        return await self.run(contract_reads.info(self._ops, address, height, verify))
 
     async def contract_versions(self, address: bytes, *, verify: bool = True
                           ) -> list[VersionView]:
         """Every version of a contract, oldest first."""
-        return await self._run(contract_reads.versions(self._ops, address, verify))
+        return await self.run(contract_reads.versions(self._ops, address, verify))
 
     async def contract_code(self, code_hash: bytes, *, verify: bool = True) -> CodeView:
         """The wasm and ABI stored under a code hash (as `VersionView.code_hash` names)."""
-        return await self._run(contract_reads.code(self._ops, code_hash, verify))
+        return await self.run(contract_reads.code(self._ops, code_hash, verify))
 
     async def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
                fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
@@ -384,11 +393,11 @@ class AsyncClient:
         """Deploy `code` (an Artifact, or a .wasm path with its .abi.json beside it) with
         constructor arguments `args`; the receipt's `contract` is the new address."""
         source = ContractCode.of(code)
-        return await self._run(deploy(wallet, source, source.abi.encode_constructor(*args),
+        return await self.run(deploy(wallet, source, source.abi.encode_constructor(*args),
                                     Options(fuel_limit, fee_limit, timeout)))
 
     async def fund(self, wallet: Wallet, contract: bytes, amount: int, *,
              fee_limit: int | None = None, timeout: float = 30.0) -> ContractReceipt:
         """Prepay `amount` into a contract's balance for its scheduled runs."""
-        return await self._run(fund(wallet, contract, amount,
+        return await self.run(fund(wallet, contract, amount,
                                   Options(fee_limit=fee_limit, timeout=timeout)))

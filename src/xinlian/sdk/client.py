@@ -19,6 +19,7 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxVi
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.interface import (
     AccountView,
     CodeView,
@@ -166,6 +167,11 @@ class Client:
     def verifier(self) -> Verifier:
         """The verifier for this node's chain (fetched and checked once)."""
         return self._run(self._ops.trusted())
+
+    def certified(self) -> CertifiedHeader:
+        """A BFT chain's highest certified header, checked against its epoch's committee
+        (the committees followed from genesis); NotCertifiedYet if there is none yet."""
+        return self._run(self._ops.certified())
 
     def wallet(self, key: SigningKey) -> Wallet:
         return self._run(self._ops.wallet(key))

@@ -142,3 +142,9 @@ class NoContract(SdkError):
 
     code = 6123
     name = "no_contract"
+class NotCertifiedYet(ProofError):
+    """The block asked about has no committee certificate yet (it trails the head by about
+    one block); ask again shortly."""
+
+    code = 6112
+    name = "not_certified_yet"

@@ -19,10 +19,16 @@ from xinlian.api.views import BlockView, ChainInfo, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.account import address_of
+from xinlian.ledger.block import BlockHeader
+from xinlian.ledger.genesis import Genesis
+from xinlian.node.certify import CertifiedHeader
+from xinlian.node.history import HeaderProof
 from xinlian.node.interface import AccountView, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
-from xinlian.sdk.verify import Verifier, trust
+from xinlian.sdk.errors import NotCertifiedYet, ProofError
+from xinlian.sdk.headers import HeaderChain
+from xinlian.sdk.verify import Verifier, trust, verifier_of
 from xinlian.sdk.wallet import SignedTx, Wallet
 
 T = TypeVar("T")
@@ -57,6 +63,16 @@ class Ops:
         self.chain: ChainInfo | None = None
         self.verifier: Verifier | None = None
 
+    @classmethod
+    def from_genesis(cls, genesis: Genesis) -> Ops:
+        """Trust anchors from a genesis the caller holds (a light node's), nothing from a
+        node: a BFT chain's answers are then checked against its committees alone, and
+        one `Ops` can serve clients of several nodes (their proofs add to one chain)."""
+        ops = cls(None, genesis.hash())
+        ops.chain = ChainInfo(genesis.hash(), genesis)
+        ops.verifier = verifier_of(genesis)
+        return ops
+
     def trusted(self) -> Op[Verifier]:
         """Fetch the chain and node key once, check them against the pins, keep them."""
         if self.verifier is None:
@@ -66,27 +82,94 @@ class Ops:
             self.chain = chain
         return self.verifier
 
+    # -- a BFT chain's headers: certified by the committee, or proven against one -------
+
+    def certified(self, at_least: int = 0) -> Op[CertifiedHeader]:
+        """The node's highest certified header, checked against the committee of its epoch
+        (following the epoch changes up to it first); NotCertifiedYet below `at_least`."""
+        headers = yield from self._headers()
+        latest: CertifiedHeader | None = yield calls.certified_header(None)
+        if latest is None:
+            raise NotCertifiedYet("the node holds no certified header yet")
+        yield from self.follow_epochs(latest.epoch)
+        headers.accept(latest)
+        anchor = headers.anchor
+        assert anchor is not None
+        if anchor.header.height < at_least:
+            raise NotCertifiedYet(f"block {at_least} is not certified yet (the highest "
+                                  f"certified is {anchor.header.height})")
+        return anchor
+
+    def follow_epochs(self, epoch: int) -> Op[None]:
+        """Learn the committees up to `epoch` from proofs of each epoch change."""
+        headers = yield from self._headers()
+        while headers.epoch < epoch:
+            proofs = yield calls.epoch_proofs(headers.epoch)
+            if not headers.follow(proofs):
+                raise ProofError(f"the node names epoch {epoch} but proves none past "
+                                 f"{headers.epoch}")
+
+    def accepted(self, header: BlockHeader) -> Op[None]:
+        """Make sure a header the node served is the chain's: certified (the anchor) or
+        proven in the anchor's history. A solo chain's header is checked by signature."""
+        verifier = yield from self.trusted()
+        headers = verifier.headers
+        if headers is None or headers.is_accepted(header):
+            return
+        anchor = headers.anchor
+        if anchor is None or header.height >= anchor.header.height:
+            anchor = yield from self.certified(header.height)
+        if headers.is_accepted(header) or header.height >= anchor.header.height:
+            return  # accepted, or Verifier.header reports the mismatch
+        proof: HeaderProof | None = yield calls.header_proof(header.height,
+                                                            anchor.header.height)
+        if proof is None:
+            raise ProofError(f"the node cannot prove block {header.height} against "
+                             f"certified block {anchor.header.height}")
+        headers.prove(proof)
+
+    def _headers(self) -> Op[HeaderChain]:
+        verifier = yield from self.trusted()
+        if verifier.headers is None:
+            raise ProofError("a solo chain has no committee-certified headers")
+        return verifier.headers
+
+    def _height(self, height: int | None, verify: bool) -> Op[int | None]:
+        """On a BFT chain, a read of the head reads the highest certified block instead
+        (the newest block trails its certificate by a moment)."""
+        if height is not None or not verify or (yield from self.trusted()).headers is None:
+            return height
+        return (yield from self.certified()).header.height
+
+    # -- verified reads ------------------------------------------------------------------
+
     def block(self, call: Call[BlockView | None], verify: bool) -> Op[BlockView | None]:
         view: BlockView | None = yield call
         if verify and view is not None:
+            yield from self.accepted(view.header)
             (yield from self.trusted()).block(view)
         return view
 
     def transaction(self, tx_hash: bytes, verify: bool) -> Op[TxView | None]:
         view: TxView | None = yield calls.transaction(tx_hash)
         if verify and view is not None:
+            yield from self.accepted(view.header)
             (yield from self.trusted()).transaction(view)
         return view
 
     def account(self, address: bytes, height: int | None, verify: bool) -> Op[AccountView]:
+        height = yield from self._height(height, verify)
         view: AccountView = yield calls.account(address, height)
         if verify:
+            yield from self.accepted(view.state.header)
             (yield from self.trusted()).account(view)
         return view
 
     def state_proof(self, key: bytes, height: int | None, verify: bool) -> Op[StateProof]:
+        height = yield from self._height(height, verify)
         proof: StateProof = yield calls.state_proof(key, height)
         if verify:
+            yield from self.accepted(proof.header)
             (yield from self.trusted()).state(proof)
         return proof
 

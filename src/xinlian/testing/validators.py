@@ -44,8 +44,8 @@ from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import Genesis, genesis_from_dict
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 from xinlian.node import statesync
-from xinlian.node.bft import BftLedger, Decoded, genesis_root, vote_key_of
-from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier
+from xinlian.node.bft import BftLedger, Decoded, vote_key_of
+from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
