@@ -169,6 +169,7 @@ class AsyncClient:
                  ops: Ops | None = None) -> None:
         """`ops`: trust anchors to share (`Ops.from_genesis`) instead of pinning here."""
         host, port, path = rpc_url(url)
+        self.url = url
         self._rpc_url = f"http://{host}:{port}{path}"
         self._ws_url = f"ws://{host}:{port}{path.removesuffix('/rpc')}/ws"
         self._timeout = aiohttp.ClientTimeout(total=timeout)

@@ -40,6 +40,7 @@ class HeaderChain:
 
     def __init__(self, genesis: EpochRoot, chain_id: str, hasher: Hasher) -> None:
         self.roots: list[EpochRoot] = [genesis]
+        self.proofs: list[EpochProof] = []  # how each epoch since genesis ended
         self.chain_id = chain_id
         self.hasher = hasher
         self.anchor: CertifiedHeader | None = None  # the highest certified header
@@ -68,6 +69,7 @@ class HeaderChain:
             except BadEpochProof as exc:
                 raise ProofError(f"epoch change proof: {exc.message}") from None
             self.roots.append(root)
+            self.proofs.append(proof)
             self.stats["epochs"] += 1
         return len(proofs)
 
