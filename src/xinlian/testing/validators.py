@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec.structs import replace
+
 from xinlian import codec
 from xinlian.consensus.certificates import VoteKey
-from xinlian.consensus.core import Committed, Config, ConsensusCore
+from xinlian.consensus.core import Committed, Config, ConsensusCore, Reconfigure
 from xinlian.crypto.batch import verify_batch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
@@ -279,6 +281,23 @@ class ValidatorNet:
                 raws = tuple(client.transfer(nonce + k, to) for k in range(ahead))
                 sim.input(node, ClientTxs(raws), sim.now_ms)
         return tick
+
+    def new_epochs(self, times: Sequence[int]) -> None:
+        """At each of `times`, every validator that is up is given the next epoch's
+        committee, with the same members (an epoch change without a change of members:
+        a run with many epochs and their proofs, for light-node tests and benchmarks)."""
+        for t in times:
+            self.sim.at(t, self._next_epoch)
+
+    def _next_epoch(self, sim: Simulation) -> None:
+        running = [v for n in self.nodes if (v := self.validator(n)) is not None]
+        if not running:
+            return
+        current = max(running, key=lambda v: v.consensus.epoch).consensus.committee
+        committee = replace(current, epoch=current.epoch + 1)
+        for node in self.nodes:
+            if sim.is_up(node):
+                sim.input(node, Reconfigure(committee), sim.now_ms)
 
     def state_roots(self) -> dict[bytes, bytes]:
         """Each running validator's head state root."""
