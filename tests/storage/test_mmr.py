@@ -33,14 +33,19 @@ def test_peaks_follow_the_binary_digits_of_the_size() -> None:
         assert peaks == mmr.peaks_of(sha, [sha(i.to_bytes(4, "big")) for i in range(n)])
 
 
+def _proven(n: int, i: int) -> tuple[list[bytes], bytes, mmr.MmrProof]:
+    """The leaves of an MMR of n, its root, and the proof of leaf i."""
+    items, peaks, nodes = _built(n)
+    proof = mmr.make_proof(i, peaks, lambda lv, j: nodes.get((lv, j)))
+    assert proof is not None
+    return items, mmr.compute_root(sha, peaks), proof
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.integers(1, 300), st.data())
 def test_every_leaf_proves_against_the_root(n: int, data: st.DataObject) -> None:
-    items, peaks, nodes = _built(n)
     i = data.draw(st.integers(0, n - 1))
-    proof = mmr.make_proof(i, peaks, lambda lv, j: nodes.get((lv, j)))
-    assert proof is not None
-    root = mmr.compute_root(sha, peaks)
+    items, root, proof = _proven(n, i)
     assert mmr.verify_proof(sha, root, items[i], proof)
     assert len(proof.siblings) < n.bit_length() + 1
 
@@ -48,11 +53,8 @@ def test_every_leaf_proves_against_the_root(n: int, data: st.DataObject) -> None
 @settings(max_examples=150, deadline=None)
 @given(st.integers(2, 200), st.data())
 def test_invalid_tampered_proofs_fail(n: int, data: st.DataObject) -> None:
-    items, peaks, nodes = _built(n)
     i = data.draw(st.integers(0, n - 1))
-    proof = mmr.make_proof(i, peaks, lambda lv, j: nodes.get((lv, j)))
-    assert proof is not None
-    root = mmr.compute_root(sha, peaks)
+    items, root, proof = _proven(n, i)
     other = data.draw(st.integers(0, n - 1).filter(lambda k: k != i))
     assert not mmr.verify_proof(sha, root, items[other], proof)  # another leaf
     assert not mmr.verify_proof(sha, sha(root), items[i], proof)  # another root
@@ -66,10 +68,7 @@ def test_invalid_tampered_proofs_fail(n: int, data: st.DataObject) -> None:
 
 
 def test_invalid_proofs_of_impossible_shapes_fail() -> None:
-    items, peaks, nodes = _built(5)
-    proof = mmr.make_proof(4, peaks, lambda lv, j: nodes.get((lv, j)))
-    assert proof is not None
-    root = mmr.compute_root(sha, peaks)
+    items, root, proof = _proven(5, 4)
     for bad in (replace(proof, index=-1), replace(proof, index=5), replace(proof, size=2**70),
                 replace(proof, siblings=[items[0]])):
         assert not mmr.verify_proof(sha, root, items[4], bad)

@@ -62,15 +62,10 @@ class LyingNode:
         self.upstream = upstream
         self.mode = mode
         self.host = host
-        self.port = 0
         self.lies = 0
+        self.url = ""  # once started: the base URL to give clients
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
-        self._listener: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -78,14 +73,11 @@ class LyingNode:
         app.router.add_post("/rpc", self._rpc)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        assert self._runner.server is not None
-        self._listener = await asyncio.get_running_loop().create_server(
-            self._runner.server, self.host, 0)
-        self.port = self._listener.sockets[0].getsockname()[1]
+        await web.TCPSite(self._runner, self.host, 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
