@@ -8,19 +8,22 @@ per signer on `sm` and `pq`, crypto/votes.py) and sends the vote to the committe
 epoch whose consensus block the ledger block executes. Each validator gathers the votes for
 the header it holds itself; when signers holding more than 2/3 of that committee's power
 agree, their votes combine (consensus/certificates.py) into a `CertifiedHeader`, which the
-node stores beside the block and serves. A client that knows the committee of the epoch
-checks a header with one certificate check and trusts no single node.
+node stores beside the block and serves. Votes are checked together, as the certificate
+they make (one aggregate check on BLS), and one by one only when that fails. A client that
+knows the committee of the epoch checks a header with one certificate check and trusts no
+single node.
 
-Votes off the consensus path: a validator signs only a header it executed itself and votes
-never wait for execution, so ordering runs at its own speed and certification trails it by
-one execution and one message delay.
+Off the consensus path: a validator signs only a header it executed itself, and consensus
+votes never wait for execution, so ordering runs at its own speed and certification
+trails it by one execution and one message delay.
 
 Liveness across restarts and lost messages: a validator knows from its store which headers
 it holds without a certificate (`CertSource.uncertified`); on start and every `retry_ms`
-it sends its vote for the oldest of them again. A peer that already holds the certificate
-answers a vote with it (`HeaderCertMsg`), checked before it is stored; one that does not
-counts the vote. Members that are not in a header's committee (one that joined later) ask
-for the certificate instead (`CertRequest`).
+it sends its vote for the oldest of them again (`again`). A peer that already holds the
+certificate answers such a vote with it (`HeaderCertMsg`), checked before it is stored;
+one that does not counts the vote (a first vote that arrives after the quorum is dropped).
+Members that are not in a header's committee (one that joined later) ask for the
+certificate instead (`CertRequest`).
 
 This core reads its node's store through `CertSource` and nothing else: no clock, no I/O.
 """
@@ -36,7 +39,7 @@ from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, combine, verify_cert, verify_one
 from xinlian.consensus.committee import Committee, EpochRoot, Member
-from xinlian.consensus.errors import ConsensusError
+from xinlian.consensus.errors import ConsensusError, InvalidCertificate
 from xinlian.crypto.suites import Suite
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import BlockHeader, header_hash
@@ -118,6 +121,7 @@ class HeaderVote(codec.Struct, tag=110):
     digest: Annotated[bytes, codec.at_most(64)]
     signer: int
     signature: Annotated[bytes, codec.at_most(8192)]
+    again: bool  # sent again (restart, timer): answer with the certificate if it exists
 
 
 class HeaderCertMsg(codec.Struct, tag=111):
@@ -202,7 +206,7 @@ class HeaderCertifier:
         if isinstance(event, Start):
             out: list[Action] = []
             for header, epoch in self.source.uncertified():
-                out += self._own(header, epoch)
+                out += self._own(header, epoch, again=True)
             return [*out, SetTimer(CERT_TIMER, self.now + self.config.retry_ms)]
         if isinstance(event, Input) and isinstance(event.value, HeaderApplied):
             return self._own(event.value.header, event.value.epoch)
@@ -224,18 +228,19 @@ class HeaderCertifier:
 
     # -- this node's headers -------------------------------------------------------------
 
-    def _own(self, header: BlockHeader, epoch: int) -> list[Action]:
+    def _own(self, header: BlockHeader, epoch: int, again: bool = False) -> list[Action]:
         committee = self.source.committee_of(epoch)
         if committee is None or header.height in self.pending:
             self.metrics["no_committee" if committee is None else "duplicate_header"] += 1
             return []
         digest = header_hash(header, self.hasher)
         self.pending[header.height] = _Pending(header, epoch, digest, committee)
-        return [*self._vote(header.height), *self._complete(header.height)]
+        return [*self._vote(header.height, again), *self._complete(header.height)]
 
-    def _vote(self, height: int) -> list[Action]:
-        """This node's vote for its own header (sent again by the timer), or, when it is
-        not in that header's committee, a request for the certificate."""
+    def _vote(self, height: int, again: bool) -> list[Action]:
+        """This node's vote for its own header (`again`: sent again, on start or by the
+        timer), or, when it is not in that header's committee, a request for the
+        certificate."""
         p = self.pending[height]
         p.sent_at = self.now
         others = tuple(n for n in p.committee.nodes if n != self.me)
@@ -249,18 +254,31 @@ class HeaderCertifier:
             message = seal_message(self.chain_id, p.epoch, height, p.digest)
             signature = self.vote_key.sign(p.committee, message, self.meter)
             self.votes.setdefault(key, {})[index] = signature
-        vote = HeaderVote(p.epoch, height, p.digest, index, signature)
+        vote = HeaderVote(p.epoch, height, p.digest, index, signature, again)
         return [Broadcast(others, codec.encode(vote))] if others else []
 
     def _complete(self, height: int) -> list[Action]:
-        """The certificate, once votes for this node's header reach a quorum."""
+        """The certificate, once votes for this node's header reach a quorum. Votes are
+        checked together (one aggregate check on BLS); only when that fails is each one
+        checked, and the bad ones dropped (their signers may vote again)."""
         p = self.pending.get(height)
         if p is None:
             return []
         votes = self.votes.get((height, p.epoch, p.digest), {})
         if p.committee.power(votes) < p.committee.quorum:
             return []
-        cert = combine(p.committee, list(votes.items()), self.meter)
+        message = seal_message(self.chain_id, p.epoch, height, p.digest)
+        try:
+            cert = combine(p.committee, list(votes.items()), self.meter)
+            verify_cert(p.committee, cert, lambda _: message, p.committee.quorum, self.meter)
+        except InvalidCertificate:
+            bad = [i for i, signature in votes.items()
+                   if not verify_one(p.committee, i, message, signature, self.meter)]
+            for i in bad:
+                del votes[i]
+                self._voted.discard((height, i))
+            self.metrics["dropped_bad_signature"] += len(bad)
+            return self._complete(height) if bad else []
         return self._done(CertifiedHeader(p.header, p.epoch, cert))
 
     def _done(self, certified: CertifiedHeader) -> list[Action]:
@@ -278,15 +296,17 @@ class HeaderCertifier:
         self.metrics["resent"] += len(stale)
         out: list[Action] = []
         for height in stale:
-            out += self._vote(height)
+            out += self._vote(height, again=True)
         return out
 
     # -- from peers ------------------------------------------------------------------------
 
     def _on_vote(self, sender: bytes, vote: HeaderVote) -> list[Action]:
         stored = self.source.certified(vote.height)
-        if stored is not None:  # the sender is behind: give it the certificate
-            self.metrics["answered_with_cert"] += 1
+        if stored is not None:
+            if not vote.again:  # a first vote that came after the quorum: not needed
+                return []
+            self.metrics["answered_with_cert"] += 1  # the sender is behind: help it
             return [Send(sender, codec.encode(HeaderCertMsg(stored)))]
         own = self.pending.get(vote.height)
         head = self.source.head_height()
@@ -302,10 +322,6 @@ class HeaderCertifier:
         if (vote.height, vote.signer) in self._voted:
             return []
         key = (vote.height, vote.epoch, bytes(vote.digest))
-        message = seal_message(self.chain_id, vote.epoch, vote.height, bytes(vote.digest))
-        if not verify_one(committee, vote.signer, message, bytes(vote.signature), self.meter):
-            self.metrics["dropped_bad_signature"] += 1
-            return []
         self.votes.setdefault(key, {})[vote.signer] = bytes(vote.signature)
         self._voted.add((vote.height, vote.signer))
         return self._complete(vote.height)
