@@ -114,7 +114,9 @@ class LightNode:
         self.ops = Ops.from_genesis(genesis)
         assert self.ops.verifier is not None and self.ops.verifier.headers is not None
         self.headers: HeaderChain = self.ops.verifier.headers
-        self.clients = [AsyncClient(url, ops=self.ops, timeout=timeout) for url in peers]
+        # a peer whose newest block stays uncertified for a second is passed over
+        self.clients = [AsyncClient(url, ops=self.ops, timeout=timeout, cert_wait=1.0)
+                        for url in peers]
         self.liars: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self._turn = 0

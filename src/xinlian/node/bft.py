@@ -79,6 +79,7 @@ APPLIED_KEY = b"consensus_applied"
 _EPOCH_LEDGER = b"epoch_ledger/"  # + epoch: the ledger height that epoch starts on
 _LEDGER_EPOCH = b"ledger_epoch/"  # + height: the epoch of the consensus block it executes
 _CERT = b"header_cert/"           # + height: the committee's certificate of that header
+CATCHING_UP = 2  # consensus blocks the ledger trails by when it asks for certificates
 UNCERTIFIED_SCAN = 256  # heights below the head checked for a missing certificate on start
 MAX_FORWARD = 5000
 
@@ -316,7 +317,8 @@ class BftLedger:
             self._certs.pop(height, None)  # now in the store
         inputs: list[Any] = []
         if built.prepared is not None:
-            inputs.append(HeaderApplied(built.prepared.block.header, committed.epoch))
+            behind = self.core.committed_height > committed.height + CATCHING_UP
+            inputs.append(HeaderApplied(built.prepared.block.header, committed.epoch, behind))
         if committed.reconfig is None and committed.epoch == self.core.epoch:
             # (a block of an epoch consensus has left is applied on a state that may not
             # hold the governance change that ended it yet: no decision from it)

@@ -145,10 +145,13 @@ def is_cert_message(data: bytes) -> bool:
 
 @dataclass(frozen=True)
 class HeaderApplied:
-    """Input: this node committed `header`, executed from a consensus block of `epoch`."""
+    """Input: this node committed `header`, executed from a consensus block of `epoch`;
+    `behind`: its ledger trails consensus (catching up), so the others have most likely
+    certified the header already and its vote asks them for the certificate."""
 
     header: BlockHeader
     epoch: int
+    behind: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,8 @@ class HeaderCertifier:
                 out += self._own(header, epoch, again=True)
             return [*out, SetTimer(CERT_TIMER, self.now + self.config.retry_ms)]
         if isinstance(event, Input) and isinstance(event.value, HeaderApplied):
-            return self._own(event.value.header, event.value.epoch)
+            applied = event.value
+            return self._own(applied.header, applied.epoch, again=applied.behind)
         if isinstance(event, Timeout) and event.timer == CERT_TIMER:
             return [*self._resend(), SetTimer(CERT_TIMER, self.now + self.config.retry_ms)]
         if isinstance(event, Receive):

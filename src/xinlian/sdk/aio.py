@@ -31,7 +31,7 @@ from xinlian.node.interface import (
 )
 from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.calls import Call
-from xinlian.sdk.client import raw_of, rpc_url
+from xinlian.sdk.client import CERT_WAIT, POLL_FIRST, POLL_MAX, raw_of, rpc_url
 from xinlian.sdk.contract_abi import ContractAbi
 from xinlian.sdk.contracts import (
     AbiSource,
@@ -44,7 +44,7 @@ from xinlian.sdk.contracts import (
     deploy,
     fund,
 )
-from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
+from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
 from xinlian.sdk.ops import Op, Ops, Send, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
@@ -166,14 +166,16 @@ class AsyncClient:
 
     def __init__(self, url: str, *, node_key: PublicKey | None = None,
                  genesis_hash: bytes | None = None, timeout: float = 30.0,
-                 ops: Ops | None = None) -> None:
-        """`ops`: trust anchors to share (`Ops.from_genesis`) instead of pinning here."""
+                 ops: Ops | None = None, cert_wait: float = CERT_WAIT) -> None:
+        """`ops`: trust anchors to share (`Ops.from_genesis`) instead of pinning here;
+        `cert_wait`: as `Client`'s."""
         host, port, path = rpc_url(url)
         self.url = url
         self._rpc_url = f"http://{host}:{port}{path}"
         self._ws_url = f"ws://{host}:{port}{path.removesuffix('/rpc')}/ws"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ops = ops or Ops(node_key, genesis_hash)
+        self._cert_wait = cert_wait
         self._session: aiohttp.ClientSession | None = None
         self._socket: _Socket | None = None
         self._ids = 0
@@ -242,6 +244,22 @@ class AsyncClient:
             result: T = done.value
             return result
 
+    async def _verified(self, make: Callable[[], Op[T]]) -> T:
+        """Run a verified query, again while its block is not certified yet (up to
+        `cert_wait` seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._cert_wait
+        interval = POLL_FIRST
+        while True:
+            try:
+                return await self.run(make())
+            except NotCertifiedYet:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise
+                await asyncio.sleep(min(interval, remaining))
+                interval = min(interval * 2, POLL_MAX)
+
     async def _ws(self) -> _Socket:
         if self._socket is None or self._socket.closed:
             try:
@@ -268,7 +286,7 @@ class AsyncClient:
         return await self.run(self._ops.certified())
 
     async def wallet(self, key: SigningKey) -> Wallet:
-        return await self.run(self._ops.wallet(key))
+        return await self._verified(lambda: self._ops.wallet(key))
 
     # -- transactions --------------------------------------------------------------------
 
@@ -338,25 +356,26 @@ class AsyncClient:
 
     async def block(self, height: int, *, full: bool = False, verify: bool = True
                     ) -> BlockView | None:
-        return await self.run(self._ops.block(calls.block(height, full), verify))
+        return await self._verified(lambda: self._ops.block(calls.block(height, full), verify))
 
     async def block_by_hash(self, block_hash: bytes, *, full: bool = False,
                             verify: bool = True) -> BlockView | None:
-        return await self.run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
+        return await self._verified(
+            lambda: self._ops.block(calls.block_by_hash(block_hash, full), verify))
 
     async def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
-        return await self.run(self._ops.transaction(tx_hash, verify))
+        return await self._verified(lambda: self._ops.transaction(tx_hash, verify))
 
     async def receipt(self, tx_hash: bytes) -> Receipt | None:
         return await self.call(calls.receipt(tx_hash))
 
     async def account(self, address: bytes, *, height: int | None = None,
                       verify: bool = True) -> AccountView:
-        return await self.run(self._ops.account(address, height, verify))
+        return await self._verified(lambda: self._ops.account(address, height, verify))
 
     async def state_proof(self, key: bytes, *, height: int | None = None,
                           verify: bool = True) -> StateProof:
-        return await self.run(self._ops.state_proof(key, height, verify))
+        return await self._verified(lambda: self._ops.state_proof(key, height, verify))
 
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:

@@ -148,3 +148,11 @@ class NotCertifiedYet(ProofError):
 
     code = 6112
     name = "not_certified_yet"
+
+
+class Unavailable(SdkError):
+    """The node cannot give what a check needs (for instance the history of blocks older
+    than the state snapshot it joined from): ask another node."""
+
+    code = 6113
+    name = "unavailable"

@@ -26,7 +26,7 @@ from xinlian.node.history import HeaderProof
 from xinlian.node.interface import AccountView, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
-from xinlian.sdk.errors import NotCertifiedYet, ProofError
+from xinlian.sdk.errors import NotCertifiedYet, ProofError, Unavailable
 from xinlian.sdk.headers import HeaderChain
 from xinlian.sdk.verify import Verifier, trust, verifier_of
 from xinlian.sdk.wallet import SignedTx, Wallet
@@ -84,9 +84,10 @@ class Ops:
 
     # -- a BFT chain's headers: certified by the committee, or proven against one -------
 
-    def certified(self, at_least: int = 0) -> Op[CertifiedHeader]:
-        """The node's highest certified header, checked against the committee of its epoch
-        (following the epoch changes up to it first); NotCertifiedYet below `at_least`."""
+    def certified(self) -> Op[CertifiedHeader]:
+        """The highest certified header known: the node's, checked against the committee of
+        its epoch (following the epoch changes up to it first), or a higher one accepted
+        before."""
         headers = yield from self._headers()
         latest: CertifiedHeader | None = yield calls.certified_header(None)
         if latest is None:
@@ -95,9 +96,6 @@ class Ops:
         headers.accept(latest)
         anchor = headers.anchor
         assert anchor is not None
-        if anchor.header.height < at_least:
-            raise NotCertifiedYet(f"block {at_least} is not certified yet (the highest "
-                                  f"certified is {anchor.header.height})")
         return anchor
 
     def follow_epochs(self, epoch: int) -> Op[None]:
@@ -110,36 +108,37 @@ class Ops:
                                  f"{headers.epoch}")
 
     def accepted(self, header: BlockHeader) -> Op[None]:
-        """Make sure a header the node served is the chain's: certified (the anchor) or
-        proven in the anchor's history. A solo chain's header is checked by signature."""
+        """Make sure a header the node served is the chain's: proven in the history of the
+        highest certified header when it is older, else certified itself (NotCertifiedYet
+        for a block whose certificate has not formed: it trails the block by a moment). A
+        solo chain's header is checked by its signature instead (Verifier.header)."""
         verifier = yield from self.trusted()
         headers = verifier.headers
         if headers is None or headers.is_accepted(header):
             return
         anchor = headers.anchor
         if anchor is None or header.height >= anchor.header.height:
-            anchor = yield from self.certified(header.height)
-        if headers.is_accepted(header) or header.height >= anchor.header.height:
-            return  # accepted, or Verifier.header reports the mismatch
-        proof: HeaderProof | None = yield calls.header_proof(header.height,
-                                                            anchor.header.height)
-        if proof is None:
-            raise ProofError(f"the node cannot prove block {header.height} against "
-                             f"certified block {anchor.header.height}")
-        headers.prove(proof)
+            anchor = yield from self.certified()
+        if header.height < anchor.header.height:
+            proof: HeaderProof | None = yield calls.header_proof(header.height,
+                                                                anchor.header.height)
+            if proof is None:
+                raise Unavailable(f"the node cannot prove block {header.height} against "
+                                  f"certified block {anchor.header.height}")
+            headers.prove(proof)
+        elif header.height > anchor.header.height:
+            own: CertifiedHeader | None = yield calls.certified_header(header.height)
+            if own is None:
+                raise NotCertifiedYet(f"block {header.height} is not certified yet")
+            yield from self.follow_epochs(own.epoch)
+            headers.accept(own)
+        # (a header that differs from the one certified fails in Verifier.header)
 
     def _headers(self) -> Op[HeaderChain]:
         verifier = yield from self.trusted()
         if verifier.headers is None:
             raise ProofError("a solo chain has no committee-certified headers")
         return verifier.headers
-
-    def _height(self, height: int | None, verify: bool) -> Op[int | None]:
-        """On a BFT chain, a read of the head reads the highest certified block instead
-        (the newest block trails its certificate by a moment)."""
-        if height is not None or not verify or (yield from self.trusted()).headers is None:
-            return height
-        return (yield from self.certified()).header.height
 
     # -- verified reads ------------------------------------------------------------------
 
@@ -158,7 +157,6 @@ class Ops:
         return view
 
     def account(self, address: bytes, height: int | None, verify: bool) -> Op[AccountView]:
-        height = yield from self._height(height, verify)
         view: AccountView = yield calls.account(address, height)
         if verify:
             yield from self.accepted(view.state.header)
@@ -166,7 +164,6 @@ class Ops:
         return view
 
     def state_proof(self, key: bytes, height: int | None, verify: bool) -> Op[StateProof]:
-        height = yield from self._height(height, verify)
         proof: StateProof = yield calls.state_proof(key, height)
         if verify:
             yield from self.accepted(proof.header)
