@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from itertools import count
 from typing import Any, Generic, TypeVar
 
@@ -57,7 +57,7 @@ class Subscription(Generic[T]):
     """Notifications of one subscription, in order: `async for item in sub`, or `next()`."""
 
     def __init__(self, socket: _Socket, sid: str, queue: asyncio.Queue[Any],
-                 parse: Callable[[Any], T]) -> None:
+                 parse: Callable[[Any], Awaitable[T]]) -> None:
         self.id = sid
         self._socket = socket
         self._queue = queue
@@ -74,7 +74,7 @@ class Subscription(Generic[T]):
         if item is _CLOSED:
             self._queue.put_nowait(_CLOSED)
             raise TransportError("the websocket closed")
-        return self._parse(item)
+        return await self._parse(item)
 
     async def close(self) -> None:
         await self._socket.unsubscribe(self.id)
@@ -331,23 +331,30 @@ class AsyncClient:
     # -- subscriptions -------------------------------------------------------------------
 
     async def subscribe_blocks(self, *, verify: bool = True) -> Subscription[BlockView]:
-        """Every new block; with `verify`, each header's signature and tx_root are checked
-        before the block is handed out (a forged one raises ProofError)."""
-        verifier = await self.verifier() if verify else None
+        """Every new block; with `verify`, each header (its certificate on a BFT chain,
+        waited for up to `cert_wait`; the node's signature on a solo chain) and tx_root are
+        checked before the block is handed out (a forged one raises ProofError)."""
+        if verify:
+            await self.verifier()
         read_block = calls.parser(BlockView)
 
-        def parse(result: Any) -> BlockView:
+        async def parse(result: Any) -> BlockView:
             view: BlockView = read_block(result)
-            if verifier is not None:
-                verifier.block(view)
+            if verify:
+                await self._verified(lambda: self._ops.checked_block(view))
             return view
         return await self._subscribe(calls.subscribe("newBlocks"), parse)
 
     async def subscribe_tx_status(self, hashes: Iterable[bytes]) -> Subscription[TxStatus]:
-        return await self._subscribe(calls.subscribe("txStatus", list(hashes)),
-                                     calls.parser(TxStatus))
+        read_status = calls.parser(TxStatus)
 
-    async def _subscribe(self, call: Call[str], parse: Callable[[Any], T]) -> Subscription[T]:
+        async def parse(result: Any) -> TxStatus:
+            status: TxStatus = read_status(result)
+            return status
+        return await self._subscribe(calls.subscribe("txStatus", list(hashes)), parse)
+
+    async def _subscribe(self, call: Call[str], parse: Callable[[Any], Awaitable[T]]
+                         ) -> Subscription[T]:
         socket = await self._ws()
         sid = await socket.call(call)
         return Subscription(socket, sid, socket.queue(sid), parse)

@@ -145,8 +145,13 @@ class Ops:
     def block(self, call: Call[BlockView | None], verify: bool) -> Op[BlockView | None]:
         view: BlockView | None = yield call
         if verify and view is not None:
-            yield from self.accepted(view.header)
-            (yield from self.trusted()).block(view)
+            yield from self.checked_block(view)
+        return view
+
+    def checked_block(self, view: BlockView) -> Op[BlockView]:
+        """A block obtained another way (a subscription), checked."""
+        yield from self.accepted(view.header)
+        (yield from self.trusted()).block(view)
         return view
 
     def transaction(self, tx_hash: bytes, verify: bool) -> Op[TxView | None]:
