@@ -43,6 +43,7 @@ from xinlian.errors import XinlianError
 from xinlian.ledger.account import ADDRESS_SIZE
 from xinlian.ledger.genesis import Genesis
 from xinlian.node.certify import CertifiedHeader
+from xinlian.node.errors import NodeConfigError
 from xinlian.node.statesync import EpochProof
 from xinlian.sdk import calls
 from xinlian.sdk.aio import AsyncClient
@@ -106,10 +107,10 @@ class LightNode:
     def __init__(self, data_dir: Path, genesis: Genesis, peers: Sequence[str], *,
                  timeout: float = 10.0) -> None:
         if not genesis.validators:
-            raise ProofError("a light node follows a BFT chain; a solo chain has no "
-                             "committee to certify its headers")
+            raise NodeConfigError("a light node follows a BFT chain; a solo chain has no "
+                                  "committee to certify its headers")
         if not peers:
-            raise ProofError("a light node needs at least one full node to ask (--peer)")
+            raise NodeConfigError("a light node needs at least one full node to ask (--peer)")
         self.genesis = genesis
         self.ops = Ops.from_genesis(genesis)
         assert self.ops.verifier is not None and self.ops.verifier.headers is not None
