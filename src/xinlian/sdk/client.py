@@ -50,7 +50,7 @@ from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 T = TypeVar("T")
 POLL_FIRST = 0.01
 POLL_MAX = 0.25
-CERT_WAIT = 5.0  # seconds a verified read waits for its block's certificate
+CERT_WAIT = 30.0  # seconds a verified read waits for its block's certificate
 
 
 def raw_of(tx: SignedTx | bytes) -> bytes:
