@@ -54,9 +54,6 @@ from xinlian.testing.contracts import encode_args
 
 PER_ACCOUNT = 10  # transfers of each kind per account in the contracts run
 MINT_CHUNK = 60  # mints in flight from the token's owner (under the pool's per-sender cap)
-# receipts watched at once: the node pushes one message per committed hash, and drops a
-# client with more than `ws_send_queue` (1,024) waiting
-RECEIPT_CHUNK = 500
 
 
 def raw_verify_rate(suite_name: str, count: int = 4000) -> float:
@@ -137,11 +134,8 @@ async def _contracts_run(suite_name: str, txs: int) -> tuple[float, float, int]:
                     await _send_ok(client, mints[i:i + MINT_CHUNK])
                 native = await _rate(client, node, native_txs)
                 contract = await _rate(client, node, calls)
-                failed = 0
-                for i in range(0, len(calls), RECEIPT_CHUNK):
-                    receipts = await client.wait_for_commit(
-                        [t.hash for t in calls[i:i + RECEIPT_CHUNK]], timeout=120)
-                    failed += sum(r.status != 0 for r in receipts.values())
+                receipts = await client.wait_for_commit([t.hash for t in calls], timeout=120)
+                failed = sum(r.status != 0 for r in receipts.values())
             if failed:
                 raise RuntimeError(f"{failed} of {len(calls)} contract transfers failed")
         finally:

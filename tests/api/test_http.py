@@ -21,7 +21,7 @@ from xinlian.ledger.block import header_hash
 from xinlian.ledger.transaction import SignedTransaction
 from xinlian.node.service import Node
 
-from .harness import Keys, hx, transfer
+from .harness import Keys, hx, transfer, tx_hash
 
 Scenario = Callable[[RpcServer, aiohttp.ClientSession], Awaitable[None]]
 
@@ -131,6 +131,30 @@ def test_websocket_new_blocks_and_tx_status(node: Node, keys: Keys) -> None:
             assert (await ws.call("xl_subscribe", "mempool"))["error"]["code"] == -32602
             assert (await ws.call("xl_subscribe", "txStatus"))["error"]["code"] == -32602
             assert (await ws.call("xl_status"))["result"]["height"] == 2
+    asyncio.run(scenario())
+
+
+def test_watching_many_committed_hashes_is_paced_not_dropped(node: Node, keys: Keys) -> None:
+    """More already-committed hashes than the client's queue holds: each is notified once,
+    after the reply, and the connection stays open (it used to overflow and be closed)."""
+    limits = Limits(ws_send_queue=8)
+    raws = [transfer(keys, nonce=n) for n in range(30)]
+    hashes = {hx(tx_hash(keys, raw)) for raw in raws}
+
+    async def scenario() -> None:
+        async with serving(node, limits) as (server, http), \
+                http.ws_connect(server.url.replace("http", "ws") + "/ws") as raw_ws:
+            ws = Ws(raw_ws)
+            for raw in raws:
+                assert "result" in await ws.call("xl_submitTransaction", hx(raw))
+            while node.produce_block() is not None:
+                pass
+            reply = await ws.call("xl_subscribe", "txStatus", sorted(hashes))
+            notes = [await ws.next() for _ in hashes]
+            assert {n["params"]["subscription"] for n in notes} == {reply["result"]}
+            assert {n["params"]["result"]["hash"] for n in notes} == hashes
+            assert all(n["params"]["result"]["status"] == "committed" for n in notes)
+            assert (await ws.call("xl_status"))["result"]["height"] >= 1
     asyncio.run(scenario())
 
 

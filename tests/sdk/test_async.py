@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from xinlian.api.limits import Limits
 from xinlian.execution.payloads import GrantSubmit
 from xinlian.ledger.account import account_key
 from xinlian.sdk import AsyncClient, CommitTimeout, TransportError, TxRejected, calls
@@ -60,6 +61,26 @@ def test_async_client_end_to_end(tmp_path: Path, suite: str,
             with pytest.raises(CommitTimeout) as timeout:
                 await client.wait_for_commit([txs[0].hash, bytes(32)], timeout=0.05)
             assert timeout.value.pending in ([bytes(32)], [txs[0].hash, bytes(32)])
+    asyncio.run(scenario())
+
+
+def test_waiting_on_more_committed_transactions_than_a_client_queue_holds(
+        tmp_path: Path) -> None:
+    """Every hash already committed, more of them than the node lets wait for one client
+    (shrunk to 8 here): all receipts come back and the websocket stays usable."""
+    keys = Keys("intl")
+
+    async def scenario() -> None:
+        async with serving(tmp_path, keys, limits=Limits(ws_send_queue=8)) as (_, server), \
+                AsyncClient(server.url) as client:
+            alice = await client.wallet(keys.alice)
+            txs = [alice.transfer(keys.address["bob"], 1) for _ in range(40)]
+            assert all(r.accepted for r in await client.submit_many(txs))
+            last = await client.wait_for_commit([txs[-1].hash], timeout=30)
+            assert last[txs[-1].hash].status == 0
+            receipts = await client.wait_for_commit([t.hash for t in txs], timeout=30)
+            assert len(receipts) == 40 and all(r.status == 0 for r in receipts.values())
+            assert (await client.account(keys.address["bob"])).account.balance == 40
     asyncio.run(scenario())
 
 

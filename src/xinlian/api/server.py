@@ -226,7 +226,7 @@ class RpcServer:
                     break
                 if reply is not None:
                     session.push(reply)
-                session.flush()
+                await self._pace(session, queue, writer)
         finally:
             self._sockets.pop(ws, None)
             self.api.hub.drop(session)
@@ -237,10 +237,29 @@ class RpcServer:
                 await closing[0]
         return ws
 
+    async def _pace(self, session: Session, queue: asyncio.Queue[bytes],
+                    writer: asyncio.Task[None]) -> None:
+        """Push the session's deferred notifications (the already-committed hashes of a
+        txStatus subscription, up to 10,000) half a queue at a time, each half once the
+        queue has been sent: answering a request never overflows the client, and block
+        notifications arriving meanwhile always find room."""
+        messages = session.take_deferred()
+        step = max(1, self.limits.ws_send_queue // 2)
+        for start in range(0, len(messages), step):
+            if start:
+                sent = asyncio.ensure_future(queue.join())
+                await asyncio.wait({sent, writer}, return_when=asyncio.FIRST_COMPLETED)
+                sent.cancel()
+                if writer.done():
+                    return
+            for message in messages[start:start + step]:
+                session.push(message)
+
     async def _drain(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
                      queue: asyncio.Queue[bytes], ip: str) -> None:
         while True:
             message = await queue.get()
+            queue.task_done()
             if ws.closed:
                 return
             try:

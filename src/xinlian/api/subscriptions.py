@@ -8,7 +8,8 @@ marked overflowed and the server closes it. No sockets here; the server owns I/O
 
 Kinds: "newBlocks" (every committed block, as a BlockView without raw transactions) and
 "txStatus" for given hashes (one notification per hash when it commits; a hash that is
-already committed at subscription time is notified right after the reply).
+already committed at subscription time is notified right after the reply, paced by the
+server so that up to the watch limit of them never overflows the queue).
 """
 
 from __future__ import annotations
@@ -54,10 +55,10 @@ class Session:
         """Queue `message` to go out right after the reply being prepared."""
         self._after_reply.append(message)
 
-    def flush(self) -> None:
+    def take_deferred(self) -> list[bytes]:
+        """The messages deferred since the last call (the server paces them out)."""
         messages, self._after_reply = self._after_reply, []
-        for message in messages:
-            self.push(message)
+        return messages
 
     def count(self) -> int:
         return len(self.blocks) + len(self.watches)

@@ -106,12 +106,15 @@ class Executor:
         plan = None if self.pool is None else self.pool.plan(
             txs, base, block.height, block.timestamp_ms, state.encoded_writes(),
             len(result.receipts))
+        params = self.params
         for position, tx in enumerate(txs):
             op = contract_op(tx)
-            fees = tx_fees(self.params, tx, op)
+            fees = tx_fees(params, tx, op)
+            sender = tx.sender_address
+            account = state.account(sender)
             error = executable_error(
-                self.params, tx, fees, state.account(tx.sender_address), block.height,
-                not self.params.permissioned or is_permitted(state.get, tx.sender_address))
+                params, tx, fees, account, block.height,
+                not params.permissioned or is_permitted(state.get, sender))
             if error is None and fees.fuel_limit > MAX_BLOCK_FUEL - result.fuel_used:
                 error = BlockFuelFull(f"fuel limit {fees.fuel_limit} exceeds the "
                                       f"{MAX_BLOCK_FUEL - result.fuel_used} left in the block")
@@ -119,12 +122,14 @@ class Executor:
                 result.excluded.append((tx, error))
                 continue
             result.included.append(tx)
+            # the account read for the rules is the one charged: nothing ran in between
             if isinstance(op, ContractOp):
-                ctx = TxContext(tx.hash, len(result.receipts), tx.sender_address)
-                receipt = self._contract(state, tx, op, fees, block, ctx, plan, position)
+                ctx = TxContext(tx.hash, len(result.receipts), sender)
+                receipt = self._contract(state, tx, op, fees, account, block, ctx, plan,
+                                         position)
                 result.fuel_used += receipt.fuel_used
             else:
-                receipt = self._execute(state, tx, op)
+                receipt = self._execute(state, tx, op, account)
             result.receipts.append(receipt)
         if plan is not None:
             plan.finish()
@@ -155,13 +160,15 @@ class Executor:
             return replace(out, result=None), out.error is None
         return speculate_segment(run, read, pre_writes, items)
 
-    def _charge(self, state: Overlay, tx: Transaction, fee: int) -> None:
-        account = state.account(tx.sender_address)
+    @staticmethod
+    def _charge(state: Overlay, tx: Transaction, fee: int, account: Account) -> None:
+        """Take `fee` from the sender, whose account is `account`, and spend the nonce."""
         state.set_account(tx.sender_address, Account(account.balance - fee, account.nonce + 1))
 
-    def _execute(self, state: Overlay, tx: Transaction, bad: BadPayload | None) -> Receipt:
+    def _execute(self, state: Overlay, tx: Transaction, bad: BadPayload | None,
+                 account: Account) -> Receipt:
         cost = base_cost(self.params, tx.body.kind)
-        self._charge(state, tx, cost)
+        self._charge(state, tx, cost, account)
         scope = state.child()
         try:
             if bad is not None:
@@ -173,12 +180,12 @@ class Executor:
         return Receipt(tx.hash, 0, "", events, cost, cost)
 
     def _contract(self, state: Overlay, tx: Transaction, op: ContractOp, fees: Fees,
-                  block: BlockContext, ctx: TxContext, plan: BlockPlan | None,
-                  position: int) -> Receipt:
-        """`plan`: the block's worker runs; a worker's run of this call (the transaction
-        at `position`) whose reads still hold is the serial run's twin: it is taken
-        instead of running the call."""
-        self._charge(state, tx, fees.base)  # the fuel's fee follows the run
+                  account: Account, block: BlockContext, ctx: TxContext,
+                  plan: BlockPlan | None, position: int) -> Receipt:
+        """`account`: the sender's, before the charge; `plan`: the block's worker runs; a
+        worker's run of this call (the transaction at `position`) whose reads still hold is
+        the serial run's twin: it is taken instead of running the call."""
+        self._charge(state, tx, fees.base, account)  # the fuel's fee follows the run
         sender = tx.sender_address
         spec = None if plan is None else plan.take_current(position, state, ctx.index)
         if spec is not None:

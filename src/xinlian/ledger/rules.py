@@ -23,7 +23,7 @@ to each transaction of a block, in block order, on the state the block has built
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from xinlian.ledger.account import Account
 from xinlian.ledger.errors import (
@@ -39,10 +39,10 @@ from xinlian.ledger.genesis import ChainParams
 from xinlian.ledger.transaction import Transaction, TxKind
 
 
-@dataclass(frozen=True)
-class Fees:
+class Fees(NamedTuple):
     """A transaction's fee figures: its base cost (charged whatever the outcome) and the
-    fuel it may burn (contract kinds; 0 for the others)."""
+    fuel it may burn (contract kinds; 0 for the others). A named tuple: one is made per
+    transaction admitted or executed."""
 
     base: int
     fuel_limit: int = 0
@@ -68,11 +68,15 @@ def max_fee(params: ChainParams, fees: Fees) -> int:
     return fees.base + fuel_fee(params, fees.fuel_limit)
 
 
-def fee_limit_error(params: ChainParams, tx: Transaction, fees: Fees) -> FeeTooLow | None:
-    """Why the transaction's fee limit is too low for its fees (None: it is not)."""
-    if tx.body.fee_limit < max_fee(params, fees):
+def fee_limit_error(params: ChainParams, tx: Transaction, fees: Fees,
+                    most: int | None = None) -> FeeTooLow | None:
+    """Why the transaction's fee limit is too low for its fees (None: it is not);
+    `most`: their `max_fee`, if computed already."""
+    if most is None:
+        most = max_fee(params, fees)
+    if tx.body.fee_limit < most:
         return FeeTooLow(f"fee limit {tx.body.fee_limit} is below the base cost and the "
-                         f"fuel limit's fee ({max_fee(params, fees)})")
+                         f"fuel limit's fee ({most})")
     return None
 
 
@@ -95,10 +99,11 @@ def executable_error(params: ChainParams, tx: Transaction, fees: Fees, account: 
         return Expired(f"expiry height {body.expiry} is below block {height}")
     if params.permissioned and not permitted:
         return NotPermitted("the sender is not permitted to submit transactions")
-    too_low = fee_limit_error(params, tx, fees)
+    most = max_fee(params, fees)
+    too_low = fee_limit_error(params, tx, fees, most)
     if too_low is not None:
         return too_low
-    if account.balance < max_fee(params, fees):
+    if account.balance < most:
         return InsufficientFunds(f"balance {account.balance} cannot pay the most this "
-                                 f"transaction may be charged ({max_fee(params, fees)})")
+                                 f"transaction may be charged ({most})")
     return None

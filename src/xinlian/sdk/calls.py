@@ -36,7 +36,10 @@ from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxReject
 T = TypeVar("T")
 SUBMIT_CHUNK = 5000  # transactions per xl_submitTransactions (the server takes up to 20,000)
 STATUS_CHUNK = 500   # status calls per JSON-RPC batch (the server takes up to 1000)
-WATCH_CHUNK = 5000   # hashes per txStatus subscription (the server watches up to 10,000)
+# hashes per txStatus subscription (the server watches up to 10,000, but pushes one
+# message per hash as a block commits and drops a client with `ws_send_queue` (1,024)
+# messages waiting: a window stays well under that)
+WATCH_CHUNK = 500
 
 
 @dataclass(frozen=True)
