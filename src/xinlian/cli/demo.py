@@ -21,9 +21,10 @@ from pathlib import Path
 
 from xinlian.cli import cluster
 from xinlian.cli.cluster import NodeProcess, free_ports
+from xinlian.cli.demo_contracts import show_token
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
 from xinlian.crypto.suites import SUITES, Suite, get_suite
-from xinlian.ledger.genesis import load_genesis
+from xinlian.ledger.genesis import ChainParams, load_genesis
 from xinlian.node.keyfile import read_key, write_key
 from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.wallet import SignedTx, Wallet
@@ -87,7 +88,7 @@ async def wait_for_commits(node: NodeProcess, committed: int) -> None:
 
 
 async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
-                 rounds: int, out: _Out) -> dict[str, object]:
+                 params: ChainParams, rounds: int, out: _Out) -> dict[str, object]:
     signed_at = time.perf_counter()
     txs = sign_transfers(wallets, rounds)
     out.say(f"signed {len(txs)} transfers with {wallets[0].suite.name} keys "
@@ -139,12 +140,13 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
         assert tx is not None
         out.say(f"transaction {txs[-1].hash.hex()[:16]}... proven in block {tx.height} "
                 f"(receipt status {tx.receipt.status})")
+    contracts = await show_token(nodes, wallets, params, out.say)
     roots = {node.rpc("xl_status")["state_root"] for node in nodes}
     if bft:
         out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")
     return {"committed_txs": len(txs), "blocks": block_count, "tx_per_s": round(tx_per_s, 1),
             "proof_verified": True, "suite": wallets[0].suite.name, "nodes": len(nodes),
-            "same_state_root": len(roots) == 1}
+            "same_state_root": len(roots) == 1, **contracts}
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -159,7 +161,8 @@ def demo(args: argparse.Namespace) -> int:
         else:
             ports = free_ports(args.nodes)
             data = cluster.prepare(root, args.nodes, suite, 0, 0, args.accounts, ports=ports)
-        chain_id = load_genesis(root / GENESIS_FILE).chain_id
+        genesis = load_genesis(root / GENESIS_FILE)
+        chain_id = genesis.chain_id
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], chain_id, suite)
                    for j in range(args.accounts)]
         kind = "solo node" if args.nodes == 1 else f"BFT network of {args.nodes} validators"
@@ -169,7 +172,7 @@ def demo(args: argparse.Namespace) -> int:
             for d in data:
                 nodes.append(NodeProcess(d))
             out.say("serving JSON-RPC at " + ", ".join(n.base_url for n in nodes))
-            summary = asyncio.run(_drive(nodes, data, wallets,
+            summary = asyncio.run(_drive(nodes, data, wallets, genesis.params,
                                          max(1, args.txs // len(wallets)), out))
         finally:
             for node in nodes:
