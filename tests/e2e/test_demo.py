@@ -1,4 +1,5 @@
-"""`xinlian demo --json` end to end: a real node process, SDK submission, verified proofs."""
+"""`xinlian demo --json` end to end: a real node process, SDK submission, verified proofs,
+and the example Qi token deployed, called, queried and one balance proven."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ def test_demo_commits_everything_and_verifies_proofs(suite: str) -> None:
     assert summary["blocks"] >= 4  # at most 100 per block
     assert summary["proof_verified"] is True
     assert summary["tx_per_s"] > 0
+    assert_token_shown(summary)
+
+
+def assert_token_shown(summary: dict[str, object]) -> None:
+    """Five transfers committed, the overdraw refused by the contract, and the proven
+    balance of the last receiver (500) equal to what the query returned."""
+    assert summary["token_calls_ok"] == 5
+    assert summary["token_call_failed"] == "revert"
+    assert summary["token_balance_proven"] == summary["token_query"] == 500
+    assert summary["token_proof_matches_query"] is True
 
 
 def test_bft_demo_survives_a_killed_validator() -> None:
@@ -33,3 +44,4 @@ def test_bft_demo_survives_a_killed_validator() -> None:
     assert summary["committed_txs"] == 400 and summary["nodes"] == 4
     assert summary["proof_verified"] is True
     assert summary["same_state_root"] is True  # including the validator killed and restarted
+    assert_token_shown(summary)

@@ -16,6 +16,7 @@ docs/cluster.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -170,6 +171,12 @@ class NodeProcess:
 
 
 # -- stopping what runs from data directories ----------------------------------------------
+
+async def wait_for_commits(node: NodeProcess, committed: int) -> None:
+    """Until the node has committed `committed` transactions since genesis."""
+    while node.rpc("xl_status")["committed_txs"] < committed:
+        await asyncio.sleep(0.1)  # watching another process, not a test
+
 
 def data_dirs(root: Path) -> list[Path]:
     """The node data directories directly under `root`."""

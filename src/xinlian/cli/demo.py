@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xinlian.cli import cluster
-from xinlian.cli.cluster import NodeProcess, free_ports
+from xinlian.cli.cluster import NodeProcess, free_ports, wait_for_commits
 from xinlian.cli.demo_contracts import show_token
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
 from xinlian.crypto.suites import SUITES, Suite, get_suite
@@ -81,12 +81,6 @@ async def submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
     await asyncio.gather(*(send(txs[i:i + BATCH]) for i in range(0, len(txs), BATCH)))
 
 
-async def wait_for_commits(node: NodeProcess, committed: int) -> None:
-    """Until the node has committed `committed` transactions since genesis."""
-    while node.rpc("xl_status")["committed_txs"] < committed:
-        await asyncio.sleep(0.1)  # the demo watching another process, not a test
-
-
 async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
                  params: ChainParams, rounds: int, out: _Out) -> dict[str, object]:
     signed_at = time.perf_counter()
@@ -141,6 +135,8 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
         out.say(f"transaction {txs[-1].hash.hex()[:16]}... proven in block {tx.height} "
                 f"(receipt status {tx.receipt.status})")
     contracts = await show_token(nodes, wallets, params, out.say)
+    for node in nodes:  # every validator at the same height before comparing roots
+        await wait_for_commits(node, nodes[0].rpc("xl_status")["committed_txs"])
     roots = {node.rpc("xl_status")["state_root"] for node in nodes}
     if bft:
         out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")

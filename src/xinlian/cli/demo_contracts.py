@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from xinlian import codec
-from xinlian.cli.cluster import NodeProcess
+from xinlian.cli.cluster import NodeProcess, wait_for_commits
 from xinlian.execution.contracts.records import contract_address
 from xinlian.execution.payloads import Call, Deploy
 from xinlian.lang import abi
@@ -89,6 +89,7 @@ async def show_token(nodes: Sequence[NodeProcess], wallets: Sequence[Wallet],
         f"{failed.message}; its state changes reverted, fee {failed.fee_paid} paid")
     ok = sum(r.status == 0 for r in receipts[:-1])
     verifier = nodes[-1]
+    await wait_for_commits(verifier, nodes[0].rpc("xl_status")["committed_txs"])
     bob = receivers[-1]
     query = verifier.rpc("xl_contractQuery", "0x" + token.hex(), "balance_of",
                          "0x" + abi.encode(abi.type_from_json("address"), bob).hex())
