@@ -21,7 +21,7 @@ from pathlib import Path
 
 from xinlian.cli import cluster
 from xinlian.cli.cluster import NodeProcess, free_ports, wait_for_commits
-from xinlian.cli.demo_contracts import show_token
+from xinlian.cli.demo_contracts import show_async, show_schedule, show_token
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
 from xinlian.crypto.suites import SUITES, Suite, get_suite
 from xinlian.ledger.genesis import ChainParams, load_genesis
@@ -81,6 +81,16 @@ async def submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
     await asyncio.gather(*(send(txs[i:i + BATCH]) for i in range(0, len(txs), BATCH)))
 
 
+async def state_roots(nodes: Sequence[NodeProcess]) -> set[str]:
+    """The state roots of the nodes at the first node's height (a chain with a schedule
+    armed keeps making blocks, so the latest roots would be of different heights)."""
+    height = nodes[0].rpc("xl_status")["height"]
+    for node in nodes:
+        while node.rpc("xl_status")["height"] < height:
+            await asyncio.sleep(0.1)  # the demo watching another process, not a test
+    return {node.rpc("xl_getBlockByHeight", height)["header"]["state_root"] for node in nodes}
+
+
 async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
                  params: ChainParams, rounds: int, out: _Out) -> dict[str, object]:
     signed_at = time.perf_counter()
@@ -135,9 +145,9 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
         out.say(f"transaction {txs[-1].hash.hex()[:16]}... proven in block {tx.height} "
                 f"(receipt status {tx.receipt.status})")
     contracts = await show_token(nodes, wallets, params, out.say)
-    for node in nodes:  # every validator at the same height before comparing roots
-        await wait_for_commits(node, nodes[0].rpc("xl_status")["committed_txs"])
-    roots = {node.rpc("xl_status")["state_root"] for node in nodes}
+    contracts |= await show_async(nodes[0], wallets[0], params, out.say)
+    contracts |= await show_schedule(nodes[0], wallets[0], wallets[1].address, params, out.say)
+    roots = await state_roots(nodes)
     if bft:
         out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")
     return {"committed_txs": len(txs), "blocks": block_count, "tx_per_s": round(tx_per_s, 1),
