@@ -5,8 +5,8 @@ validator processes, and it kills one validator halfway through the workload, ke
 on the others, brings it back and waits until it has caught up. Either way it signs the
 workload with SDK wallets, submits it in batches, shows blocks as they commit (websocket),
 verifies a state proof and a transaction's inclusion proof client-side (on another node
-than the one that took the transactions, under BFT), prints the throughput, and removes
-everything it created.
+than the one that took the transactions, under BFT), prints the throughput, shows Qi
+contracts on the chain (cli.demo_contracts), and removes everything it created.
 """
 
 from __future__ import annotations
