@@ -144,7 +144,7 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
         assert tx is not None
         out.say(f"transaction {txs[-1].hash.hex()[:16]}... proven in block {tx.height} "
                 f"(receipt status {tx.receipt.status})")
-    contracts = await show_token(nodes, wallets, params, out.say)
+    contracts = await show_token(nodes, wallets, out.say)
     contracts |= await show_async(nodes[0], wallets[0], params, out.say)
     contracts |= await show_schedule(nodes[0], wallets[0], wallets[1].address, params, out.say)
     roots = await state_roots(nodes)
