@@ -141,10 +141,10 @@ async def show_schedule(node: NodeProcess, wallet: Wallet, beneficiary: bytes,
             f"10 blocks), added a beneficiary, funded {funded} for its runs")
         while await payout.paid_rounds() < 1:
             await asyncio.sleep(0.1)  # the demo watching another process, not a test
-        height = (await client.status()).height  # all three read at one block
+        info = await payout.info()  # proven at a certified block; the rest read there too
+        height = info.height
         rounds = await payout.paid_rounds.query(height=height)
         accrued = await payout.balance.query(beneficiary, height=height)
-        info = await payout.info(height=height)
     say(f"  the chain ran pay() by itself: at block {height}, paid_rounds() = {rounds}, the "
         f"beneficiary accrued {accrued}, prepaid balance left {info.balance} (proven)")
     return {"scheduled_rounds": rounds, "scheduled_accrued": accrued, "scheduled_share": SHARE}
