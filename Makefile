@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus sim-campaign clean
+.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light sim-campaign clean
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus
+bench: bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light
 
 # Core node: verification, admission, execution + commit, end to end through the SDK,
 # and the state tree at 10 million accounts (the last takes 20-30 minutes and ~8 GiB of disk).
@@ -60,6 +60,11 @@ bench-consensus: venv
 sim-campaign: venv
 	$(BIN)/python -m xinlian.testing.consensus.campaign --seeds 200
 	$(BIN)/python -m xinlian.testing.validator_campaign --seeds 50
+
+# Light-node header sync from genesis (certified headers, epoch proofs, MMR proofs) on a
+# chain made by simulated validators, per suite (~2 min).
+bench-light: venv
+	$(BIN)/python -m benchmarks.light
 
 bench-network: venv
 	$(BIN)/python -m benchmarks.network

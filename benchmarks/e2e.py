@@ -37,7 +37,7 @@ from benchmarks.contracts import TOKEN, TRANSFER_FUEL
 from benchmarks.report import emit
 from xinlian import codec
 from xinlian.cli import demo
-from xinlian.cli.cluster import NodeProcess
+from xinlian.cli.cluster import NodeProcess, wait_for_commits
 from xinlian.cli.node_cmd import GENESIS_FILE
 from xinlian.crypto import batch
 from xinlian.crypto.suites import get_suite
@@ -81,7 +81,7 @@ async def _rate(client: AsyncClient, node: NodeProcess, txs: Sequence[SignedTx])
     before = node.rpc("xl_status")["committed_txs"]
     start = time.perf_counter()
     await demo.submit(client, txs)
-    await demo.wait_for_commits(node, before + len(txs))
+    await wait_for_commits(node, before + len(txs))
     return len(txs) / (time.perf_counter() - start)
 
 

@@ -63,6 +63,17 @@ def test_node_start_on_missing_directory_is_a_typed_error(
     assert "bad_config" in capsys.readouterr().err
 
 
+def test_invalid_light_node_settings_are_typed_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    light = ["node", "start", "--light", "--data", str(tmp_path / "light")]
+    assert main(light) == 2  # no genesis, no peer
+    assert "bad_config" in capsys.readouterr().err
+    assert main(["keygen", "--suite", "intl", "--out", str(tmp_path / "k.json")]) == 0
+    solo = _genesis(tmp_path, json.loads(capsys.readouterr().out)["public_key"])
+    assert main([*light, "--genesis", str(solo), "--peer", "http://127.0.0.1:1"]) == 2
+    assert "solo chain" in capsys.readouterr().err
+
+
 def test_bad_key_file_is_a_typed_error(tmp_path: Path) -> None:
     from xinlian.node.errors import NodeConfigError
     bad = tmp_path / "bad.json"

@@ -3,7 +3,9 @@
 Four validators commit transfers; governance (approved by 3 of the 4 organisations) adds a
 fifth, whose process then catches up from its peers' snapshot — not by replaying the chain
 from genesis — and commits with them. Governance then removes a genesis validator: the rest
-keep committing and the removed node no longer receives the chain.
+keep committing and the removed node no longer receives the chain. A light node that knows
+only the genesis follows all along: it learns each new committee from the previous one's
+proof and checks a state proof of the final validator set against a certified header.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ def _agree(nodes: list[NodeProcess], txs: int, within_s: float = 60.0) -> dict[s
         assert time.monotonic() < deadline, [
             (s["height"], s["committed_txs"], s["mempool_size"], s["head_hash"][:12])
             for s in statuses]
+
+
+def _poll(check: Any, within_s: float = 60.0) -> Any:
+    """Busy-poll `check()` until it returns something; fail at the deadline."""
+    deadline = time.monotonic() + within_s
+    while (found := check()) is None:
+        assert time.monotonic() < deadline, "timed out"
+    return found
 
 
 def _validator_keys(node: NodeProcess) -> list[bytes]:
@@ -93,6 +103,10 @@ def test_a_validator_joins_from_a_snapshot_and_another_leaves(
 
     nodes = [NodeProcess(d) for d in dirs]
     joiner: NodeProcess | None = None
+    (tmp_path / "light").mkdir()
+    light = NodeProcess(tmp_path / "light", args=[
+        "--light", "--genesis", str(tmp_path / "genesis.toml"),
+        *(a for n in nodes for a in ("--peer", n.base_url)), "--interval", "0.2"])
     try:
         first = nodes[0]
         send(first, 10)
@@ -140,7 +154,22 @@ def test_a_validator_joins_from_a_snapshot_and_another_leaves(
         _agree([nodes[0], nodes[2], nodes[3], joiner], 166)
         log = (joiner_dir / "node.log").read_text(encoding="utf-8")
         assert log.count('"event": "caught_up"') == 1
+
+        # The light node followed both changes (epoch 0 -> 1 -> 2), one checkpoint each,
+        # and proves today's validator set against a header the current committee certified.
+        def followed() -> dict[str, Any] | None:
+            status: dict[str, Any] = light.rpc("xl_lightStatus")
+            return status if status["epoch"] >= 2 and status["height"] >= final["height"] \
+                else None
+        status = _poll(followed)
+        assert status["checkpoints"][:2] == [0, 1] and status["liars"] == {}
+        proof = light.rpc("xl_getStateProof", "0x" + VALIDATORS_KEY.hex())
+        assert proof["header"]["height"] >= final["height"]
+        members = codec.decode(bytes.fromhex(proof["value"][2:]), list[Validator])
+        assert [v.node_key.data for v in members] == _validator_keys(first)
+        assert removed not in [v.node_key.data for v in members]
     finally:
+        light.stop()
         for node in [*nodes, joiner]:
             if node is not None:
                 node.stop()

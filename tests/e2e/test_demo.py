@@ -1,10 +1,13 @@
-"""`xinlian demo --json` end to end: a real node process, SDK submission, verified proofs."""
+"""`xinlian demo --json` end to end: a real node process, SDK submission, verified proofs,
+the example Qi token deployed, called, queried and one balance proven, an async call
+answered in its callback and a scheduled function run by the chain."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -22,6 +25,21 @@ def test_demo_commits_everything_and_verifies_proofs(suite: str) -> None:
     assert summary["blocks"] >= 4  # at most 100 per block
     assert summary["proof_verified"] is True
     assert summary["tx_per_s"] > 0
+    assert_contracts_shown(summary)
+
+
+def assert_contracts_shown(summary: dict[str, Any]) -> None:
+    """Five token transfers committed, the overdraw refused by the contract, the proven
+    balance of the last receiver (500) equal to what the query returned; the oracle's answer
+    reached the consumer's callback; the payout's scheduled function ran and paid."""
+    assert summary["token_calls_ok"] == 5
+    assert summary["token_call_failed"] == "revert"
+    assert summary["token_balance_proven"] == summary["token_query"] == 500
+    assert summary["token_proof_matches_query"] is True
+    assert summary["async_callback_status"] == 0
+    assert summary["async_latest"] == summary["async_price"]  # the callback stored the answer
+    assert summary["scheduled_rounds"] >= 1
+    assert summary["scheduled_accrued"] == summary["scheduled_rounds"] * summary["scheduled_share"]
 
 
 def test_bft_demo_survives_a_killed_validator() -> None:
@@ -33,3 +51,4 @@ def test_bft_demo_survives_a_killed_validator() -> None:
     assert summary["committed_txs"] == 400 and summary["nodes"] == 4
     assert summary["proof_verified"] is True
     assert summary["same_state_root"] is True  # including the validator killed and restarted
+    assert_contracts_shown(summary)

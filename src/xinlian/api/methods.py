@@ -112,6 +112,12 @@ class Api:
                     Param("order", choice("desc", "asc"), "desc"),
                     Param("limit", uint(maximum=MAX_PAGE), 100),
                     Param("height", height, None)), self.index_query),
+            Method("xl_getCertifiedHeader", (Param("height", height, None),),
+                   self.certified_header),
+            Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
+            Method("xl_getCheckpoint", (Param("epoch", uint()),), self.checkpoint),
+            Method("xl_getHeaderProof", (Param("height", uint()), Param("anchor", uint())),
+                   self.header_proof),
             Method("xl_getTransactionsBySender",
                    (Param("address", address), Param("offset", uint(), 0),
                     Param("limit", uint(maximum=MAX_PAGE), 100)), self.by_sender),
@@ -226,6 +232,23 @@ class Api:
         # the work budget pays one unit per entry served and per index node read for it
         record(len(answer.entries) + revealed_nodes(decode_range_proof(answer.proof)))
         return to_json(answer)
+    # -- certified headers (BFT chains; null or empty on a solo chain) --------------------
+
+    async def certified_header(self, session: Session | None, height: int | None) -> Any:
+        found = self.node.certified_header(height)
+        return None if found is None else to_json(found)
+
+    async def epoch_proofs(self, session: Session | None, start: int) -> Any:
+        # canonical bytes: the client decodes and checks them as consensus records
+        return [hex_of(codec.encode(p)) for p in self.node.epoch_proofs(start)]
+
+    async def checkpoint(self, session: Session | None, epoch: int) -> Any:
+        found = self.node.checkpoint(epoch)
+        return None if found is None else to_json(found)
+
+    async def header_proof(self, session: Session | None, height: int, anchor: int) -> Any:
+        found = self.node.header_proof(height, anchor)
+        return None if found is None else to_json(found)
 
     async def by_sender(self, session: Session | None, address: bytes, offset: int,
                         limit: int) -> Any:

@@ -16,6 +16,7 @@ docs/cluster.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +111,17 @@ class NodeProcess:
     `rpc_port`: overrides node.toml (0: any free port; None: node.toml's). `detach`: the
     node runs in its own session and outlives this process (`cluster up`); this process
     stops reading its stdout once it serves (the node writes nothing more there). `env`:
-    variables added to the node's environment (the test hooks of node/supervise.py)."""
+    variables added to the node's environment (the test hooks of node/supervise.py).
+    `args`: more arguments to `node start` (a light node's `--light --genesis --peer`)."""
 
     def __init__(self, data: Path, *, rpc_port: int | None = 0, detach: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, args: Sequence[str] = ()) -> None:
         self.data = data
         self._log = open(data / "node.log", "ab")  # noqa: SIM115 - closed in _close
         port = [] if rpc_port is None else ["--rpc-port", str(rpc_port)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xinlian.cli.main", "node", "start", "--data", str(data),
-             *port], stdout=subprocess.PIPE, stderr=self._log, text=True,
+             *port, *args], stdout=subprocess.PIPE, stderr=self._log, text=True,
             env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
             start_new_session=detach)
         self.pid = self.proc.pid
@@ -168,6 +171,12 @@ class NodeProcess:
 
 
 # -- stopping what runs from data directories ----------------------------------------------
+
+async def wait_for_commits(node: NodeProcess, committed: int) -> None:
+    """Until the node has committed `committed` transactions since genesis."""
+    while node.rpc("xl_status")["committed_txs"] < committed:
+        await asyncio.sleep(0.1)  # watching another process, not a test
+
 
 def data_dirs(root: Path) -> list[Path]:
     """The node data directories directly under `root`."""

@@ -5,8 +5,8 @@ validator processes, and it kills one validator halfway through the workload, ke
 on the others, brings it back and waits until it has caught up. Either way it signs the
 workload with SDK wallets, submits it in batches, shows blocks as they commit (websocket),
 verifies a state proof and a transaction's inclusion proof client-side (on another node
-than the one that took the transactions, under BFT), prints the throughput, and removes
-everything it created.
+than the one that took the transactions, under BFT), prints the throughput, shows Qi
+contracts on the chain (cli.demo_contracts), and removes everything it created.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xinlian.cli import cluster
-from xinlian.cli.cluster import NodeProcess, free_ports
+from xinlian.cli.cluster import NodeProcess, free_ports, wait_for_commits
+from xinlian.cli.demo_contracts import show_async, show_schedule, show_token
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
 from xinlian.crypto.suites import SUITES, Suite, get_suite
-from xinlian.ledger.genesis import load_genesis
+from xinlian.ledger.genesis import ChainParams, load_genesis
 from xinlian.node.keyfile import read_key, write_key
 from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.wallet import SignedTx, Wallet
@@ -80,14 +81,18 @@ async def submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
     await asyncio.gather(*(send(txs[i:i + BATCH]) for i in range(0, len(txs), BATCH)))
 
 
-async def wait_for_commits(node: NodeProcess, committed: int) -> None:
-    """Until the node has committed `committed` transactions since genesis."""
-    while node.rpc("xl_status")["committed_txs"] < committed:
-        await asyncio.sleep(0.1)  # the demo watching another process, not a test
+async def state_roots(nodes: Sequence[NodeProcess]) -> set[str]:
+    """The state roots of the nodes at the first node's height (a chain with a schedule
+    armed keeps making blocks, so the latest roots would be of different heights)."""
+    height = nodes[0].rpc("xl_status")["height"]
+    for node in nodes:
+        while node.rpc("xl_status")["height"] < height:
+            await asyncio.sleep(0.1)  # the demo watching another process, not a test
+    return {node.rpc("xl_getBlockByHeight", height)["header"]["state_root"] for node in nodes}
 
 
 async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
-                 rounds: int, out: _Out) -> dict[str, object]:
+                 params: ChainParams, rounds: int, out: _Out) -> dict[str, object]:
     signed_at = time.perf_counter()
     txs = sign_transfers(wallets, rounds)
     out.say(f"signed {len(txs)} transfers with {wallets[0].suite.name} keys "
@@ -139,12 +144,15 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
         assert tx is not None
         out.say(f"transaction {txs[-1].hash.hex()[:16]}... proven in block {tx.height} "
                 f"(receipt status {tx.receipt.status})")
-    roots = {node.rpc("xl_status")["state_root"] for node in nodes}
+    contracts = await show_token(nodes, wallets, out.say)
+    contracts |= await show_async(nodes[0], wallets[0], params, out.say)
+    contracts |= await show_schedule(nodes[0], wallets[0], wallets[1].address, params, out.say)
+    roots = await state_roots(nodes)
     if bft:
         out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")
     return {"committed_txs": len(txs), "blocks": block_count, "tx_per_s": round(tx_per_s, 1),
             "proof_verified": True, "suite": wallets[0].suite.name, "nodes": len(nodes),
-            "same_state_root": len(roots) == 1}
+            "same_state_root": len(roots) == 1, **contracts}
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -159,7 +167,8 @@ def demo(args: argparse.Namespace) -> int:
         else:
             ports = free_ports(args.nodes)
             data = cluster.prepare(root, args.nodes, suite, 0, 0, args.accounts, ports=ports)
-        chain_id = load_genesis(root / GENESIS_FILE).chain_id
+        genesis = load_genesis(root / GENESIS_FILE)
+        chain_id = genesis.chain_id
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], chain_id, suite)
                    for j in range(args.accounts)]
         kind = "solo node" if args.nodes == 1 else f"BFT network of {args.nodes} validators"
@@ -169,7 +178,7 @@ def demo(args: argparse.Namespace) -> int:
             for d in data:
                 nodes.append(NodeProcess(d))
             out.say("serving JSON-RPC at " + ", ".join(n.base_url for n in nodes))
-            summary = asyncio.run(_drive(nodes, data, wallets,
+            summary = asyncio.run(_drive(nodes, data, wallets, genesis.params,
                                          max(1, args.txs // len(wallets)), out))
         finally:
             for node in nodes:

@@ -2,7 +2,9 @@
 run a node in it, and scan it for damage.
 
 A data directory holds genesis.toml (the chain's genesis config), node.toml (RPC address
-and the node key file's name), the node key, and chain/ (the LMDB store).
+and the node key file's name), the node key, and chain/ (the LMDB store). A light node
+(`node start --light`) needs none of that: its directory holds light/, the certified
+headers it verified.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
+from xinlian.api.light import LightNode, LightServer
 from xinlian.api.limits import Limits, limits_from
 from xinlian.api.server import RpcServer
+from xinlian.errors import XinlianError
 from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.ledger.mempool import PoolLimits
@@ -185,7 +189,58 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
 
 
+async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str,
+                       port: int, interval_s: float) -> None:
+    """A light node (api/light.py): follow the certified headers, serve verified queries."""
+    light = LightNode(data, genesis, peers)
+    server = LightServer(light, host, port)
+    follower: asyncio.Task[None] | None = None
+    try:
+        try:
+            await light.sync()  # a first round, so that it serves a chain when it says ready
+        except XinlianError as exc:
+            print(json.dumps({"event": "sync_failed", "error": exc.to_dict()}),
+                  file=sys.stderr, flush=True)
+        await server.start()
+        follower = asyncio.create_task(light.follow(interval_s))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        status = light.status()
+        print(json.dumps({"event": "ready", "rpc": server.url, "light": True,
+                          "chain_id": genesis.chain_id, "epoch": status["epoch"],
+                          "height": status["height"]}), flush=True)
+        await stop.wait()
+    finally:
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        await server.stop()
+        await light.close()
+    print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
+
+
+def start_light(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    if not args.genesis or not args.peer:
+        raise NodeConfigError("a light node needs --genesis (the chain's genesis TOML) and "
+                              "at least one --peer (a full node's RPC URL)")
+    genesis = load_genesis(Path(args.genesis))
+    data.mkdir(parents=True, exist_ok=True)
+    pidfile.claim(data)
+    try:
+        asyncio.run(_serve_light(data, genesis, list(args.peer), args.rpc_host or "127.0.0.1",
+                                 args.rpc_port if args.rpc_port is not None else 0,
+                                 args.interval))
+    finally:
+        pidfile.release(data)
+    return 0
+
+
 def start(args: argparse.Namespace) -> int:
+    if args.light:
+        return start_light(args)
     data = Path(args.data)
     config = node_config(data)
     host = args.rpc_host or str(config.get("rpc_host", "127.0.0.1"))
@@ -227,6 +282,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--data", required=True)
     s.add_argument("--rpc-host", help="override node.toml")
     s.add_argument("--rpc-port", type=int, help="override node.toml (0: any free port)")
+    s.add_argument("--light", action="store_true",
+                   help="a light node of a BFT chain: keeps certified headers only and "
+                        "checks full nodes' answers against them (see docs/operations.md)")
+    s.add_argument("--genesis", help="light node: the chain's genesis TOML")
+    s.add_argument("--peer", action="append",
+                   help="light node: a full node's RPC URL (repeat for more)")
+    s.add_argument("--interval", type=float, default=1.0,
+                   help="light node: seconds between syncs")
     s.set_defaults(func=start)
     c = node.add_parser("check", help="scan a data directory (stopped node) for damage: "
                                       "record checksums, block links and roots")

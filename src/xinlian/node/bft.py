@@ -12,7 +12,9 @@ validators, so they are untrusted input — decoded, signature-verified in one b
 de-duplicated — then executed deterministically. Every validator therefore builds the same
 ledger: the header's proposer is the round's leader and its timestamp the median of the
 batches' author timestamps (never below the parent's); each node signs the header it
-stores, attesting it to its clients.
+stores, attesting it to its clients, and the committee certifies it (certify.py: `applied`
+returns the header for the certifier, and `deliver` keeps the certificate it yields, written
+with the next block's commit; lost in a crash, it is gathered again).
 
 A committed block and the marker of the consensus block it came from (`Applied`) are
 written in one atomic commit. On restart, consensus blocks committed above that marker are
@@ -39,7 +41,7 @@ from typing import Any
 from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.consensus.certificates import VoteKey
-from xinlian.consensus.committee import Committee, EpochRoot, Member
+from xinlian.consensus.committee import Committee
 from xinlian.consensus.core import (
     Committed,
     ConsensusCore,
@@ -56,9 +58,17 @@ from xinlian.errors import XinlianError
 from xinlian.execution.system import validators
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
-from xinlian.ledger.genesis import Genesis, Validator
+from xinlian.ledger.block import BlockHeader as LedgerBlockHeader
+from xinlian.ledger.genesis import Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
 from xinlian.node import statesync
+from xinlian.node.certify import (
+    CertifiedHeader,
+    HeaderApplied,
+    HeaderCertified,
+    committee_of,
+    genesis_root,
+)
 from xinlian.node.chain import NODE_META_DB
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.pipeline import Built, LedgerPipeline
@@ -67,6 +77,10 @@ from xinlian.storage.snapshot import Chunk, read_chunk
 
 APPLIED_KEY = b"consensus_applied"
 _EPOCH_LEDGER = b"epoch_ledger/"  # + epoch: the ledger height that epoch starts on
+_LEDGER_EPOCH = b"ledger_epoch/"  # + height: the epoch of the consensus block it executes
+_CERT = b"header_cert/"           # + height: the committee's certificate of that header
+CATCHING_UP = 2  # consensus blocks the ledger trails by when it asks for certificates
+UNCERTIFIED_SCAN = 256  # heights below the head checked for a missing certificate on start
 MAX_FORWARD = 5000
 
 
@@ -112,25 +126,18 @@ class Applied(Struct):
     block_id: bytes
 
 
-def committee_of(suite: Suite, members: list[Validator], epoch: int) -> Committee:
-    return Committee(epoch, suite.name, suite.aggregate_votes,
-                     [Member(address_of(v.node_key, suite.hash_bytes), v.power,
-                             v.consensus_key, v.pop) for v in members])
-
-
 def vote_key_of(suite: Suite, secret: bytes) -> VoteKey:
     """A validator's vote key from its stored secret, of the scheme the suite votes with."""
     return (VoteKey(bls_secret=secret) if suite.aggregate_votes
             else VoteKey(suite_key=suite.load_signing_key(secret)))
 
 
-def genesis_root(genesis: Genesis) -> EpochRoot:
-    suite = genesis.crypto_suite()
-    return EpochRoot(committee_of(suite, genesis.validators, 0), 0, genesis.hash())
-
-
 def epoch_ledger_key(epoch: int) -> bytes:
     return _EPOCH_LEDGER + str(epoch).encode()
+
+
+def _height_key(prefix: bytes, height: int) -> bytes:
+    return prefix + height.to_bytes(8, "big")
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,9 @@ class BftLedger:
         self._blocks: deque[Committed] = deque()
         self._ready: dict[bytes, bytes] = {}  # digest -> batch payload, until applied
         self._forwarded: set[bytes] = set()
+        self._committees: dict[int, Committee] = {}
+        self._certs: dict[int, CertifiedHeader] = {}  # certified, not yet written
+        self._writing: set[int] = set()  # of those, the ones in the batch being committed
         raw = ledger.chain.store.get(NODE_META_DB, APPLIED_KEY)
         self.applied = (codec.decode(raw, Applied) if raw else
                         Applied(genesis_root(self.genesis).height, self.genesis.hash()))
@@ -202,6 +212,8 @@ class BftLedger:
             self._ready[value.digest] = value.batch.payload
         elif isinstance(value, EpochStarted):
             self.learn_validators()
+        elif isinstance(value, HeaderCertified):
+            self._certs[value.certified.header.height] = value.certified
 
     def next_block(self) -> tuple[Committed, dict[bytes, bytes]] | None:
         """The next committed block whose batches have all arrived, with their bytes."""
@@ -287,6 +299,12 @@ class BftLedger:
         if committed.reconfig is not None:  # the next epoch starts on this ledger block
             batch.put(NODE_META_DB, epoch_ledger_key(committed.reconfig.epoch),
                       codec.encode(self.ledger.chain.height + (built.prepared is not None)))
+        if built.prepared is not None:
+            batch.put(NODE_META_DB, _height_key(_LEDGER_EPOCH, built.prepared.block.header.height),
+                      codec.encode(committed.epoch))
+        for height, certified in self._certs.items():
+            batch.put(NODE_META_DB, _height_key(_CERT, height), codec.encode(certified))
+        self._writing = set(self._certs)
         return built
 
     def applied_block(self, decoded: Decoded, built: Built, now_ms: int) -> list[Any]:
@@ -295,7 +313,12 @@ class BftLedger:
         self.applied = Applied(committed.height, committed.block_id)
         self.ledger.publish(built)
         self._forwarded = {h for h in self._forwarded if h in self.ledger.mempool}
+        for height in self._writing:
+            self._certs.pop(height, None)  # now in the store
         inputs: list[Any] = []
+        if built.prepared is not None:
+            behind = self.core.committed_height > committed.height + CATCHING_UP
+            inputs.append(HeaderApplied(built.prepared.block.header, committed.epoch, behind))
         if committed.reconfig is None and committed.epoch == self.core.epoch:
             # (a block of an epoch consensus has left is applied on a state that may not
             # hold the governance change that ended it yet: no decision from it)
@@ -317,11 +340,17 @@ class BftLedger:
         moved to the next one, and every node must name the same proposer in the header."""
         if epoch == self.core.epoch:
             return self.core.committee
+        if epoch in self._committees:
+            return self._committees[epoch]
         if epoch == 0:
-            return genesis_root(self.genesis).committee
-        qc = self.core.proofs.get(epoch - 1)  # the next committee is in the block ending it
-        proof = None if qc is None else statesync.epoch_proof(qc, self.core.tree.get)
-        return None if proof is None else proof.blocks[-1].reconfig
+            committee: Committee | None = genesis_root(self.genesis).committee
+        else:
+            qc = self.core.proofs.get(epoch - 1)  # the next committee is in the block ending it
+            proof = None if qc is None else statesync.epoch_proof(qc, self.core.tree.get)
+            committee = None if proof is None else proof.blocks[-1].reconfig
+        if committee is not None and epoch < self.core.epoch:  # settled: keep it
+            self._committees[epoch] = committee
+        return committee
 
     def _reconfigure_if_changed(self) -> list[Reconfigure]:
         """Governance changed the validator set: propose it as the next epoch's committee."""
@@ -364,6 +393,48 @@ class BftLedger:
         if raw is None:
             return chain.block(0) if epoch == 0 else None
         return chain.block(codec.decode(raw, int))
+
+    # -- header certificates (certify.CertSource, and what the API serves) --------------
+
+    def committee_of(self, epoch: int) -> Committee | None:
+        return self._committee(epoch)
+
+    def certified(self, height: int) -> CertifiedHeader | None:
+        if height in self._certs:
+            return self._certs[height]
+        raw = self.ledger.chain.store.get(NODE_META_DB, _height_key(_CERT, height))
+        return None if raw is None else codec.decode(raw, CertifiedHeader)
+
+    def uncertified(self) -> list[tuple[LedgerBlockHeader, int]]:
+        """This node's recent headers without a certificate, with their epochs: those it
+        executed (block 0 is the genesis committee's); a block a snapshot brought has none."""
+        chain = self.ledger.chain
+        out = []
+        for height in range(max(0, chain.height - UNCERTIFIED_SCAN), chain.height + 1):
+            raw = chain.store.get(NODE_META_DB, _height_key(_LEDGER_EPOCH, height))
+            block = chain.block(height)
+            if ((raw is None and height > 0) or block is None
+                    or self.certified(height) is not None):
+                continue
+            out.append((block.header, 0 if raw is None else codec.decode(raw, int)))
+        return out
+
+    def head_height(self) -> int:
+        return self.ledger.chain.height
+
+    def latest_certified(self) -> CertifiedHeader | None:
+        """The highest certified header this node holds (among its recent ones)."""
+        chain = self.ledger.chain
+        for height in range(chain.height, max(-1, chain.height - UNCERTIFIED_SCAN), -1):
+            found = self.certified(height)
+            if found is not None:
+                return found
+        return None
+
+    def checkpoint(self, epoch: int) -> CertifiedHeader | None:
+        """The certified last ledger header of `epoch` (the one the next epoch starts on)."""
+        raw = self.ledger.chain.store.get(NODE_META_DB, epoch_ledger_key(epoch + 1))
+        return None if raw is None else self.certified(codec.decode(raw, int))
 
     def chunk(self, height: int, prefix: str) -> Chunk | None:
         if not self._holds(height):

@@ -1,8 +1,9 @@
 """The node's chain store: state tree, blocks and indexes in one LMDB store.
 
-Every block — its state-tree nodes, the block, its receipts, every index entry and the
-last-height marker — goes to disk in ONE atomic LMDB write (storage.kv), so after a crash
-the store shows exactly the blocks that finished committing, never part of one.
+Every block — its state-tree nodes, the block, its receipts, every index entry, the new
+nodes of the header history (node/history.py) and the last-height marker — goes to disk in
+ONE atomic LMDB write (storage.kv), so after a crash the store shows exactly the blocks that
+finished committing, never part of one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_
 from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, Transaction
+from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
-from xinlian.storage import chain_index, jmt, mst
+from xinlian.storage import chain_index, jmt, mmr, mst
 from xinlian.storage.errors import CorruptDataError
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY
@@ -33,7 +35,7 @@ CONSENSUS_DB = "consensus"  # what a BFT node's consensus core persists
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
 CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, NODE_META_DB,
-                 CONSENSUS_DB)
+                 CONSENSUS_DB, HISTORY_DB)
 CACHE_LIMIT = 2_000_000
 # The store holds only what this node wrote, so it is decoded without canonical checks.
 _decode_account = codec.trusted_decoder(Account)
@@ -132,6 +134,23 @@ class ChainStore:
                         merkle.AuditPath(i, header.tx_count, tx_siblings), receipt,
                         merkle.AuditPath(i, receipts, receipt_siblings))
 
+    def header_proof(self, height: int, anchor: int) -> HeaderProof | None:
+        """Header `height` proven in the history of block `anchor` (None: this node lacks a
+        block or, having joined from a snapshot, the older history nodes)."""
+        old, top = self.block(height), self.block(anchor)
+        if old is None or top is None or not 0 <= height < anchor:
+            return None
+        raw, proof = self.tree.get_with_proof(HISTORY_KEY, anchor)
+        if raw is None:
+            return None
+        inclusion = mmr.make_proof(height, decode_peaks(raw), self._history_node)
+        if inclusion is None:
+            return None
+        return HeaderProof(old.header, anchor, raw, proof, inclusion)
+
+    def _history_node(self, level: int, index: int) -> bytes | None:
+        return self.store.get(HISTORY_DB, node_key(level, index))
+
     def tx_hashes(self, block: Block) -> list[bytes]:
         return [self.hash(codec.decode(raw, SignedTransaction).body) for raw in block.txs]
 
@@ -175,10 +194,13 @@ class ChainStore:
         `proposer` defaults to the signing key (solo); under BFT it is the round's leader,
         the same on every node, while `key` is the node that attests the header it stores.
         The caller commits the batch (`store.commit`, which may run in another thread) and
-        then calls `publish`; nothing else may touch the store in between."""
+        then calls `publish`; nothing else may touch the store in between. From block 1 on,
+        the parent's hash joins the header history in the state (node/history.py)."""
         if index_updates:
             writes = {**writes,
                       INDEX_ROOT_KEY: self.ordered.apply(height, index_updates, batch)}
+        if height > 0:
+            writes = {**writes, HISTORY_KEY: self._extend_history(parent, batch)}
         state_root = self.tree.apply(height, writes, batch)
         encoded_receipts = [codec.encode(r) for r in receipts]
         encoded_runs = [codec.encode(r) for r in runs]
@@ -205,6 +227,12 @@ class ChainStore:
                                      for r, raw in zip(runs, encoded_runs, strict=True)])
         batch.put(NODE_META_DB, _COMMITTED_TXS, codec.encode(self.committed_txs + len(txs)))
         return PreparedBlock(block, batch, writes, list(txs))
+
+    def _extend_history(self, parent: bytes, batch: WriteBatch) -> bytes:
+        def written(level: int, index: int, node: bytes) -> None:
+            batch.put(HISTORY_DB, node_key(level, index), node)
+        peaks = mmr.append(self.hash, decode_peaks(self.read(HISTORY_KEY)), parent, written)
+        return codec.encode(peaks)
 
     def publish(self, prepared: PreparedBlock) -> None:
         """Make a durably committed block the head."""

@@ -53,3 +53,17 @@ class InjectedFault(NodeError):
 
     code = 6507
     name = "injected_fault"
+
+
+class BadHeaderCertificate(NodeError):
+    """A ledger header whose committee certificate does not check out (node/certify.py)."""
+
+    code = 6508
+    name = "bad_header_certificate"
+
+
+class BadHeaderProof(NodeError):
+    """An old header's proof against a newer header's history that fails (node/history.py)."""
+
+    code = 6509
+    name = "bad_header_proof"

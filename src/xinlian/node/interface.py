@@ -16,6 +16,9 @@ from xinlian.ledger.account import Account
 from xinlian.ledger.block import Block, BlockHeader, Receipt
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.merkle import AuditPath
+from xinlian.node.certify import CertifiedHeader
+from xinlian.node.history import HeaderProof
+from xinlian.node.statesync import EpochProof
 from xinlian.storage.mst_proof import RangeQuery
 from xinlian.storage.proof import Proof
 
@@ -199,6 +202,24 @@ class NodeAPI(Protocol):
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         """Hashes of a sender's committed transactions in nonce order, paginated."""
+        ...
+
+    # -- certified headers (a BFT chain's; none on a solo chain) ----------------------------
+
+    def certified_header(self, height: int | None) -> CertifiedHeader | None:
+        """The committee's certificate of the header at `height` (None: the highest)."""
+        ...
+
+    def epoch_proofs(self, start: int) -> list[EpochProof]:
+        """Proofs of the epoch changes from the end of epoch `start` on (a page)."""
+        ...
+
+    def checkpoint(self, epoch: int) -> CertifiedHeader | None:
+        """The certified last ledger header of an ended epoch."""
+        ...
+
+    def header_proof(self, height: int, anchor: int) -> HeaderProof | None:
+        """Header `height` proven in the history of the header at `anchor`."""
         ...
 
     def add_block_listener(self, listener: BlockListener) -> None:

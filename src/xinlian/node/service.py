@@ -24,8 +24,11 @@ from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.shaper import ShapeFor
+from xinlian.node.bft import BftLedger
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.contracts import ContractReader
 from xinlian.node.errors import NodeConfigError, NotFound, TaskFailed
+from xinlian.node.history import HeaderProof
 from xinlian.node.interface import (
     AccountView,
     BlockListener,
@@ -45,6 +48,7 @@ from xinlian.node.interface import (
 from xinlian.node.offload import monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.solo import SoloOrdering
+from xinlian.node.statesync import MAX_PROOFS, EpochProof
 from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BftOrdering
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY, RangeQuery, encode_range_proof
@@ -218,6 +222,28 @@ class Node:
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,
                                                            limit=limit)]
+
+    # -- certified headers: served by a validator of a BFT chain ---------------------------
+
+    def _certifying(self) -> BftLedger | None:
+        return self.ordering.bft if isinstance(self.ordering, BftOrdering) else None
+
+    def certified_header(self, height: int | None) -> CertifiedHeader | None:
+        bft = self._certifying()
+        if bft is None:
+            return None
+        return bft.latest_certified() if height is None else bft.certified(height)
+
+    def epoch_proofs(self, start: int) -> list[EpochProof]:
+        bft = self._certifying()
+        return [] if bft is None else bft.epoch_proofs(start, MAX_PROOFS)
+
+    def checkpoint(self, epoch: int) -> CertifiedHeader | None:
+        bft = self._certifying()
+        return None if bft is None else bft.checkpoint(epoch)
+
+    def header_proof(self, height: int, anchor: int) -> HeaderProof | None:
+        return self.chain.header_proof(height, anchor)
 
     def add_block_listener(self, listener: BlockListener) -> None:
         self.ledger.add_block_listener(listener)

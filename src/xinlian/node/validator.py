@@ -2,10 +2,11 @@
 
 The node's composition for a chain whose genesis lists validators (service.py picks it):
 the consensus core runs on the network runtime (network/runtime.py), which routes state
-sync requests (statesync.py, by message tag) to a `SnapshotServer` beside it; what
-consensus delivers goes to the sans-I/O `BftLedger` (bft.py), and an apply task turns
-committed blocks into ledger blocks, verifying signatures on the process pool and
-committing in a worker thread (offload.py). Consensus keeps its own keyspace in the chain
+sync requests (statesync.py, by message tag) to a `SnapshotServer` beside it, and header
+certification (certify.py) runs beside consensus as one core (`WithCertifier`); what
+consensus and the certifier deliver goes to the sans-I/O `BftLedger` (bft.py), and an
+apply task turns committed blocks into ledger blocks, verifying signatures on the process
+pool and committing in a worker thread (offload.py). Consensus keeps its own keyspace in the chain
 store's consensus sub-database; bulk batch data goes to a second store that is not flushed
 at once, so the synced write before each vote stays small (see docs/consensus.md).
 
@@ -44,9 +45,9 @@ from xinlian.node.bft import (
     BftLedger,
     Decoded,
     epoch_ledger_key,
-    genesis_root,
     vote_key_of,
 )
+from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.offload import Committer, now_ms, verify
@@ -86,11 +87,13 @@ class BftOrdering:
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
                                   stored=stored)
         self.bft = BftLedger(ledger, self.core)
+        self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
+                                         self.bft, suite.hash_bytes)
         self.transport = Transport(suite, ledger.key, membership_of(suite, self.bft.members()),
                                    listen=listen, shape_for=shape_for)
         self.runtime = NetworkRuntime(
-            self.core, self.transport, store, deliver=self._deliver, db=CONSENSUS_DB,
-            bulk_store=self.batches,
+            WithCertifier(self.core, self.certifier), self.transport, store,
+            deliver=self._deliver, db=CONSENSUS_DB, bulk_store=self.batches,
             routes=[(statesync.is_sync_message, statesync.SnapshotServer(self.bft))])
         self._committer = Committer(ledger)
         self._more = asyncio.Event()

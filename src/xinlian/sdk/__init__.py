@@ -2,8 +2,9 @@
 
 `Client` (blocking) and `AsyncClient` (asyncio, with websocket subscriptions) talk to a
 node's JSON-RPC API; `Wallet` signs transactions for any suite; `Verifier` checks headers,
-state proofs and transaction audit paths against the trusted node key; `Contract` wraps a
-deployed Qi contract, typed by its ABI (`ContractAbi`). See docs/sdk.md.
+state proofs and transaction audit paths: on a BFT chain against headers its committees
+certified (`HeaderChain`), on a solo chain against the trusted node key; `Contract` wraps
+a deployed Qi contract, typed by its ABI (`ContractAbi`). See docs/sdk.md.
 """
 
 from xinlian.sdk.aio import AsyncClient, Subscription
@@ -16,6 +17,7 @@ from xinlian.sdk.errors import (
     ContractFailed,
     ContractReverted,
     NoContract,
+    NotCertifiedYet,
     ProofError,
     ResponseError,
     RpcError,
@@ -24,6 +26,8 @@ from xinlian.sdk.errors import (
     TxRejected,
     UntrustedChain,
 )
+from xinlian.sdk.headers import HeaderChain
+from xinlian.sdk.ops import Ops
 from xinlian.sdk.verify import Verifier, trust
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -39,7 +43,10 @@ __all__ = [
     "ContractFailed",
     "ContractReceipt",
     "ContractReverted",
+    "HeaderChain",
     "NoContract",
+    "NotCertifiedYet",
+    "Ops",
     "ProofError",
     "ProvenValue",
     "ResponseError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from itertools import count
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +20,7 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxSt
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.interface import (
     AccountView,
     CodeView,
@@ -30,7 +31,7 @@ from xinlian.node.interface import (
 )
 from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.calls import Call
-from xinlian.sdk.client import raw_of, rpc_url
+from xinlian.sdk.client import CERT_WAIT, POLL_FIRST, POLL_MAX, raw_of, rpc_url
 from xinlian.sdk.contract_abi import ContractAbi
 from xinlian.sdk.contracts import (
     AbiSource,
@@ -43,7 +44,7 @@ from xinlian.sdk.contracts import (
     deploy,
     fund,
 )
-from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
+from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
 from xinlian.sdk.ops import Op, Ops, Send, submit_all
 from xinlian.sdk.verify import Verifier
@@ -58,7 +59,7 @@ class Subscription(Generic[T]):
     """Notifications of one subscription, in order: `async for item in sub`, or `next()`."""
 
     def __init__(self, socket: _Socket, sid: str, queue: asyncio.Queue[Any],
-                 parse: Callable[[Any], T]) -> None:
+                 parse: Callable[[Any], Awaitable[T]]) -> None:
         self.id = sid
         self._socket = socket
         self._queue = queue
@@ -75,7 +76,7 @@ class Subscription(Generic[T]):
         if item is _CLOSED:
             self._queue.put_nowait(_CLOSED)
             raise TransportError("the websocket closed")
-        return self._parse(item)
+        return await self._parse(item)
 
     async def close(self) -> None:
         await self._socket.unsubscribe(self.id)
@@ -166,12 +167,17 @@ class AsyncClient:
     """The asyncio client for one node; use `async with AsyncClient(url) as client`."""
 
     def __init__(self, url: str, *, node_key: PublicKey | None = None,
-                 genesis_hash: bytes | None = None, timeout: float = 30.0) -> None:
+                 genesis_hash: bytes | None = None, timeout: float = 30.0,
+                 ops: Ops | None = None, cert_wait: float = CERT_WAIT) -> None:
+        """`ops`: trust anchors to share (`Ops.from_genesis`) instead of pinning here;
+        `cert_wait`: as `Client`'s."""
         host, port, path = rpc_url(url)
+        self.url = url
         self._rpc_url = f"http://{host}:{port}{path}"
         self._ws_url = f"ws://{host}:{port}{path.removesuffix('/rpc')}/ws"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._ops = Ops(node_key, genesis_hash)
+        self._ops = ops or Ops(node_key, genesis_hash)
+        self._cert_wait = cert_wait
         self._session: aiohttp.ClientSession | None = None
         self._socket: _Socket | None = None
         self._ids = 0
@@ -219,7 +225,8 @@ class AsyncClient:
         replies = await self._post([calls.encode_request(c, i) for i, c in enumerate(batch)])
         return calls.results_of(batch, replies)
 
-    async def _run(self, op: Op[T]) -> T:
+    async def run(self, op: Op[T]) -> T:
+        """Drive an SDK operation (sdk.ops) against this node."""
         try:
             request = next(op)
             while True:
@@ -239,6 +246,22 @@ class AsyncClient:
             result: T = done.value
             return result
 
+    async def _verified(self, make: Callable[[], Op[T]]) -> T:
+        """Run a verified query, again while its block is not certified yet (up to
+        `cert_wait` seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._cert_wait
+        interval = POLL_FIRST
+        while True:
+            try:
+                return await self.run(make())
+            except NotCertifiedYet:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise
+                await asyncio.sleep(min(interval, remaining))
+                interval = min(interval * 2, POLL_MAX)
+
     async def _ws(self) -> _Socket:
         if self._socket is None or self._socket.closed:
             try:
@@ -257,10 +280,15 @@ class AsyncClient:
         return await self.call(calls.chain_info())
 
     async def verifier(self) -> Verifier:
-        return await self._run(self._ops.trusted())
+        return await self.run(self._ops.trusted())
+
+    async def certified(self) -> CertifiedHeader:
+        """A BFT chain's highest certified header, checked against its epoch's committee
+        (the committees followed from genesis); NotCertifiedYet if there is none yet."""
+        return await self.run(self._ops.certified())
 
     async def wallet(self, key: SigningKey) -> Wallet:
-        return await self._run(self._ops.wallet(key))
+        return await self._verified(lambda: self._ops.wallet(key))
 
     # -- transactions --------------------------------------------------------------------
 
@@ -268,7 +296,7 @@ class AsyncClient:
         return await self.call(calls.submit(raw_of(tx)))
 
     async def submit_many(self, txs: Iterable[SignedTx | bytes]) -> list[SubmitView]:
-        return await self._run(submit_all([raw_of(t) for t in txs]))
+        return await self.run(submit_all([raw_of(t) for t in txs]))
 
     async def wait_for_commit(self, hashes: Iterable[bytes], timeout: float = 30.0
                               ) -> dict[bytes, Receipt]:
@@ -305,23 +333,30 @@ class AsyncClient:
     # -- subscriptions -------------------------------------------------------------------
 
     async def subscribe_blocks(self, *, verify: bool = True) -> Subscription[BlockView]:
-        """Every new block; with `verify`, each header's signature and tx_root are checked
-        before the block is handed out (a forged one raises ProofError)."""
-        verifier = await self.verifier() if verify else None
+        """Every new block; with `verify`, each header (its certificate on a BFT chain,
+        waited for up to `cert_wait`; the node's signature on a solo chain) and tx_root are
+        checked before the block is handed out (a forged one raises ProofError)."""
+        if verify:
+            await self.verifier()
         read_block = calls.parser(BlockView)
 
-        def parse(result: Any) -> BlockView:
+        async def parse(result: Any) -> BlockView:
             view: BlockView = read_block(result)
-            if verifier is not None:
-                verifier.block(view)
+            if verify:
+                await self._verified(lambda: self._ops.checked_block(view))
             return view
         return await self._subscribe(calls.subscribe("newBlocks"), parse)
 
     async def subscribe_tx_status(self, hashes: Iterable[bytes]) -> Subscription[TxStatus]:
-        return await self._subscribe(calls.subscribe("txStatus", list(hashes)),
-                                     calls.parser(TxStatus))
+        read_status = calls.parser(TxStatus)
 
-    async def _subscribe(self, call: Call[str], parse: Callable[[Any], T]) -> Subscription[T]:
+        async def parse(result: Any) -> TxStatus:
+            status: TxStatus = read_status(result)
+            return status
+        return await self._subscribe(calls.subscribe("txStatus", list(hashes)), parse)
+
+    async def _subscribe(self, call: Call[str], parse: Callable[[Any], Awaitable[T]]
+                         ) -> Subscription[T]:
         socket = await self._ws()
         sid = await socket.call(call)
         return Subscription(socket, sid, socket.queue(sid), parse)
@@ -330,33 +365,34 @@ class AsyncClient:
 
     async def block(self, height: int, *, full: bool = False, verify: bool = True
                     ) -> BlockView | None:
-        return await self._run(self._ops.block(calls.block(height, full), verify))
+        return await self._verified(lambda: self._ops.block(calls.block(height, full), verify))
 
     async def block_by_hash(self, block_hash: bytes, *, full: bool = False,
                             verify: bool = True) -> BlockView | None:
-        return await self._run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
+        return await self._verified(
+            lambda: self._ops.block(calls.block_by_hash(block_hash, full), verify))
 
     async def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
-        return await self._run(self._ops.transaction(tx_hash, verify))
+        return await self._verified(lambda: self._ops.transaction(tx_hash, verify))
 
     async def receipt(self, tx_hash: bytes) -> Receipt | None:
         return await self.call(calls.receipt(tx_hash))
 
     async def account(self, address: bytes, *, height: int | None = None,
                       verify: bool = True) -> AccountView:
-        return await self._run(self._ops.account(address, height, verify))
+        return await self._verified(lambda: self._ops.account(address, height, verify))
 
     async def state_proof(self, key: bytes, *, height: int | None = None,
                           verify: bool = True) -> StateProof:
-        return await self._run(self._ops.state_proof(key, height, verify))
+        return await self._verified(lambda: self._ops.state_proof(key, height, verify))
 
     async def index_query(self, query: RangeQuery, *, height: int | None = None,
                           verify: bool = True) -> list[tuple[bytes, bytes]]:
-        return (await self._run(self._ops.index(query, height, verify)))[0]
+        return (await self.run(self._ops.index(query, height, verify)))[0]
 
     async def query_index(self, plan: Plan[T], *, height: int | None = None,
                           verify: bool = True) -> IndexPage[T]:
-        return await self._run(self._ops.indexed(plan, height, verify))
+        return await self.run(self._ops.indexed(plan, height, verify))
 
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:
@@ -371,22 +407,22 @@ class AsyncClient:
         code, proven from the chain's state); `wallet` signs its transactions."""
         typed = abi_of(abi) if abi is not None else ContractAbi.of(
             (await self.contract_info(address)).abi)
-        return Contract(self._run, self._ops, address, typed, wallet,
+        return Contract(self.run, self._ops, address, typed, wallet,
                         Options(fuel_limit, fee_limit, timeout))
 
     async def contract_info(self, address: bytes, *, height: int | None = None,
                       verify: bool = True) -> ContractView:
         """A contract's record and ABI; NoContract if there is none."""
-        return await self._run(contract_reads.info(self._ops, address, height, verify))
+        return await self.run(contract_reads.info(self._ops, address, height, verify))
 
     async def contract_versions(self, address: bytes, *, verify: bool = True
                           ) -> list[VersionView]:
         """Every version of a contract, oldest first."""
-        return await self._run(contract_reads.versions(self._ops, address, verify))
+        return await self.run(contract_reads.versions(self._ops, address, verify))
 
     async def contract_code(self, code_hash: bytes, *, verify: bool = True) -> CodeView:
         """The wasm and ABI stored under a code hash (as `VersionView.code_hash` names)."""
-        return await self._run(contract_reads.code(self._ops, code_hash, verify))
+        return await self.run(contract_reads.code(self._ops, code_hash, verify))
 
     async def deploy(self, wallet: Wallet, code: CodeSource, *args: Any,
                fuel_limit: int = DEFAULT_FUEL_LIMIT, fee_limit: int | None = None,
@@ -394,11 +430,11 @@ class AsyncClient:
         """Deploy `code` (an Artifact, or a .wasm path with its .abi.json beside it) with
         constructor arguments `args`; the receipt's `contract` is the new address."""
         source = ContractCode.of(code)
-        return await self._run(deploy(wallet, source, source.abi.encode_constructor(*args),
+        return await self.run(deploy(wallet, source, source.abi.encode_constructor(*args),
                                     Options(fuel_limit, fee_limit, timeout)))
 
     async def fund(self, wallet: Wallet, contract: bytes, amount: int, *,
              fee_limit: int | None = None, timeout: float = 30.0) -> ContractReceipt:
         """Prepay `amount` into a contract's balance for its scheduled runs."""
-        return await self._run(fund(wallet, contract, amount,
+        return await self.run(fund(wallet, contract, amount,
                                   Options(fee_limit=fee_limit, timeout=timeout)))

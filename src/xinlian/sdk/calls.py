@@ -13,10 +13,13 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from xinlian import codec
 from xinlian.api.errors import FormatError
 from xinlian.api.format import bytes_of, from_json, hex_of
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxStatus, TxView
 from xinlian.ledger.block import Receipt
+from xinlian.node.certify import CertifiedHeader
+from xinlian.node.history import HeaderProof
 from xinlian.node.interface import (
     AccountView,
     CodeView,
@@ -27,6 +30,8 @@ from xinlian.node.interface import (
     StateProof,
     VersionView,
 )
+from xinlian.node.statesync import MAX_PROOFS, EpochProof
+from xinlian.node.statesync import MAX_WIRE as MAX_SYNC_WIRE
 from xinlian.sdk.errors import ResponseError, RpcError, TransportError, TxRejected
 from xinlian.storage.mst_proof import RangeQuery
 
@@ -114,6 +119,31 @@ def index_query(query: RangeQuery, height: int | None = None) -> Call[IndexAnswe
                 [hex_of(query.lo), None if query.hi is None else hex_of(query.hi),
                  "desc" if query.reverse else "asc", query.limit, height],
                 parser(IndexAnswer))
+def certified_header(height: int | None = None) -> Call[CertifiedHeader | None]:
+    return Call("xl_getCertifiedHeader", [height], parser(CertifiedHeader | None))
+
+
+def _epoch_proofs(result: Any) -> list[EpochProof]:
+    if not isinstance(result, list) or len(result) > MAX_PROOFS:
+        raise ResponseError("epoch proofs must be a list of at most "
+                            f"{MAX_PROOFS} hex strings")
+    try:
+        return [codec.decode(bytes_of(item, "result[]"), EpochProof, max_size=MAX_SYNC_WIRE)
+                for item in result]
+    except (FormatError, codec.CodecError) as exc:
+        raise ResponseError(f"an epoch proof does not decode: {exc.message}") from None
+
+
+def epoch_proofs(start: int) -> Call[list[EpochProof]]:
+    return Call("xl_getEpochProofs", [start], _epoch_proofs)
+
+
+def checkpoint(epoch: int) -> Call[CertifiedHeader | None]:
+    return Call("xl_getCheckpoint", [epoch], parser(CertifiedHeader | None))
+
+
+def header_proof(height: int, anchor: int) -> Call[HeaderProof | None]:
+    return Call("xl_getHeaderProof", [height, anchor], parser(HeaderProof | None))
 
 
 def sender_transactions(address: bytes, offset: int = 0, limit: int = 100

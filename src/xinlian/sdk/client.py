@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxVi
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.interface import (
     AccountView,
     CodeView,
@@ -41,7 +42,7 @@ from xinlian.sdk.contracts import (
     deploy,
     fund,
 )
-from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
+from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
 from xinlian.sdk.ops import Op, Ops, Send, submit_all
 from xinlian.sdk.verify import Verifier
@@ -51,6 +52,7 @@ from xinlian.storage.mst_proof import RangeQuery
 T = TypeVar("T")
 POLL_FIRST = 0.01
 POLL_MAX = 0.25
+CERT_WAIT = 30.0  # seconds a verified read waits for its block's certificate
 
 
 def raw_of(tx: SignedTx | bytes) -> bytes:
@@ -109,10 +111,14 @@ class Client:
     against your own trust anchors instead of the node's first answer."""
 
     def __init__(self, url: str, *, node_key: PublicKey | None = None,
-                 genesis_hash: bytes | None = None, timeout: float = 30.0) -> None:
+                 genesis_hash: bytes | None = None, timeout: float = 30.0,
+                 cert_wait: float = CERT_WAIT) -> None:
+        """`cert_wait`: seconds a verified query of a BFT chain waits for the block it
+        read to be certified (a moment after it commits) before NotCertifiedYet."""
         self._http = _Http(url, timeout)
         self._ops = Ops(node_key, genesis_hash)
         self._ids = 0
+        self._cert_wait = cert_wait
 
     def __enter__(self) -> Client:
         return self
@@ -157,6 +163,21 @@ class Client:
             result: T = done.value
             return result
 
+    def _verified(self, make: Callable[[], Op[T]]) -> T:
+        """Run a verified query, again while its block is not certified yet (up to
+        `cert_wait` seconds, polling as `wait_for_commit` does)."""
+        deadline = time.monotonic() + self._cert_wait
+        interval = POLL_FIRST
+        while True:
+            try:
+                return self._run(make())
+            except NotCertifiedYet:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                time.sleep(min(interval, remaining))
+                interval = min(interval * 2, POLL_MAX)
+
     # -- chain ---------------------------------------------------------------------------
 
     def status(self) -> NodeStatus:
@@ -169,8 +190,13 @@ class Client:
         """The verifier for this node's chain (fetched and checked once)."""
         return self._run(self._ops.trusted())
 
+    def certified(self) -> CertifiedHeader:
+        """A BFT chain's highest certified header, checked against its epoch's committee
+        (the committees followed from genesis); NotCertifiedYet if there is none yet."""
+        return self._run(self._ops.certified())
+
     def wallet(self, key: SigningKey) -> Wallet:
-        return self._run(self._ops.wallet(key))
+        return self._verified(lambda: self._ops.wallet(key))
 
     # -- transactions --------------------------------------------------------------------
 
@@ -215,14 +241,15 @@ class Client:
 
     def block(self, height: int, *, full: bool = False, verify: bool = True
               ) -> BlockView | None:
-        return self._run(self._ops.block(calls.block(height, full), verify))
+        return self._verified(lambda: self._ops.block(calls.block(height, full), verify))
 
     def block_by_hash(self, block_hash: bytes, *, full: bool = False, verify: bool = True
                       ) -> BlockView | None:
-        return self._run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
+        return self._verified(
+            lambda: self._ops.block(calls.block_by_hash(block_hash, full), verify))
 
     def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
-        return self._run(self._ops.transaction(tx_hash, verify))
+        return self._verified(lambda: self._ops.transaction(tx_hash, verify))
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt alone (unproven; `transaction` proves the transaction's inclusion)."""
@@ -230,11 +257,11 @@ class Client:
 
     def account(self, address: bytes, *, height: int | None = None, verify: bool = True
                 ) -> AccountView:
-        return self._run(self._ops.account(address, height, verify))
+        return self._verified(lambda: self._ops.account(address, height, verify))
 
     def state_proof(self, key: bytes, *, height: int | None = None, verify: bool = True
                     ) -> StateProof:
-        return self._run(self._ops.state_proof(key, height, verify))
+        return self._verified(lambda: self._ops.state_proof(key, height, verify))
 
     def index_query(self, query: RangeQuery, *, height: int | None = None,
                     verify: bool = True) -> list[tuple[bytes, bytes]]:

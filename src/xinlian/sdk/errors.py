@@ -150,3 +150,19 @@ class IndexQueryError(SdkError):
 
     code = 6130
     name = "bad_index_query"
+
+
+class NotCertifiedYet(ProofError):
+    """The block asked about has no committee certificate yet (it trails the head by about
+    one block); ask again shortly."""
+
+    code = 6112
+    name = "not_certified_yet"
+
+
+class Unavailable(SdkError):
+    """The node cannot give what a check needs (for instance the history of blocks older
+    than the state snapshot it joined from): ask another node."""
+
+    code = 6113
+    name = "unavailable"

@@ -19,11 +19,17 @@ from xinlian.api.views import BlockView, ChainInfo, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.account import address_of
+from xinlian.ledger.block import BlockHeader
+from xinlian.ledger.genesis import Genesis
+from xinlian.node.certify import CertifiedHeader
+from xinlian.node.history import HeaderProof
 from xinlian.node.interface import AccountView, IndexAnswer, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
+from xinlian.sdk.errors import NotCertifiedYet, ProofError, Unavailable
+from xinlian.sdk.headers import HeaderChain
 from xinlian.sdk.indexes import IndexPage, Plan, page
-from xinlian.sdk.verify import Verifier, trust
+from xinlian.sdk.verify import Verifier, trust, verifier_of
 from xinlian.sdk.wallet import SignedTx, Wallet
 from xinlian.storage.mst_proof import RangeQuery
 
@@ -59,6 +65,16 @@ class Ops:
         self.chain: ChainInfo | None = None
         self.verifier: Verifier | None = None
 
+    @classmethod
+    def from_genesis(cls, genesis: Genesis) -> Ops:
+        """Trust anchors from a genesis the caller holds (a light node's), nothing from a
+        node: a BFT chain's answers are then checked against its committees alone, and
+        one `Ops` can serve clients of several nodes (their proofs add to one chain)."""
+        ops = cls(None, genesis.hash())
+        ops.chain = ChainInfo(genesis.hash(), genesis)
+        ops.verifier = verifier_of(genesis)
+        return ops
+
     def trusted(self) -> Op[Verifier]:
         """Fetch the chain and node key once, check them against the pins, keep them."""
         if self.verifier is None:
@@ -68,27 +84,96 @@ class Ops:
             self.chain = chain
         return self.verifier
 
+    # -- a BFT chain's headers: certified by the committee, or proven against one -------
+
+    def certified(self) -> Op[CertifiedHeader]:
+        """The highest certified header known: the node's, checked against the committee of
+        its epoch (following the epoch changes up to it first), or a higher one accepted
+        before."""
+        headers = yield from self._headers()
+        latest: CertifiedHeader | None = yield calls.certified_header(None)
+        if latest is None:
+            raise NotCertifiedYet("the node holds no certified header yet")
+        yield from self.follow_epochs(latest.epoch)
+        headers.accept(latest)
+        anchor = headers.anchor
+        assert anchor is not None
+        return anchor
+
+    def follow_epochs(self, epoch: int) -> Op[None]:
+        """Learn the committees up to `epoch` from proofs of each epoch change."""
+        headers = yield from self._headers()
+        while headers.epoch < epoch:
+            proofs = yield calls.epoch_proofs(headers.epoch)
+            if not headers.follow(proofs):
+                raise ProofError(f"the node names epoch {epoch} but proves none past "
+                                 f"{headers.epoch}")
+
+    def accepted(self, header: BlockHeader) -> Op[None]:
+        """Make sure a header the node served is the chain's: proven in the history of the
+        highest certified header when it is older, else certified itself (NotCertifiedYet
+        for a block whose certificate has not formed: it trails the block by a moment). A
+        solo chain's header is checked by its signature instead (Verifier.header)."""
+        verifier = yield from self.trusted()
+        headers = verifier.headers
+        if headers is None or headers.is_accepted(header):
+            return
+        anchor = headers.anchor
+        if anchor is None or header.height >= anchor.header.height:
+            anchor = yield from self.certified()
+        if header.height < anchor.header.height:
+            proof: HeaderProof | None = yield calls.header_proof(header.height,
+                                                                anchor.header.height)
+            if proof is None:
+                raise Unavailable(f"the node cannot prove block {header.height} against "
+                                  f"certified block {anchor.header.height}")
+            headers.prove(proof)
+        elif header.height > anchor.header.height:
+            own: CertifiedHeader | None = yield calls.certified_header(header.height)
+            if own is None:
+                raise NotCertifiedYet(f"block {header.height} is not certified yet")
+            yield from self.follow_epochs(own.epoch)
+            headers.accept(own)
+        # (a header that differs from the one certified fails in Verifier.header)
+
+    def _headers(self) -> Op[HeaderChain]:
+        verifier = yield from self.trusted()
+        if verifier.headers is None:
+            raise ProofError("a solo chain has no committee-certified headers")
+        return verifier.headers
+
+    # -- verified reads ------------------------------------------------------------------
+
     def block(self, call: Call[BlockView | None], verify: bool) -> Op[BlockView | None]:
         view: BlockView | None = yield call
         if verify and view is not None:
-            (yield from self.trusted()).block(view)
+            yield from self.checked_block(view)
+        return view
+
+    def checked_block(self, view: BlockView) -> Op[BlockView]:
+        """A block obtained another way (a subscription), checked."""
+        yield from self.accepted(view.header)
+        (yield from self.trusted()).block(view)
         return view
 
     def transaction(self, tx_hash: bytes, verify: bool) -> Op[TxView | None]:
         view: TxView | None = yield calls.transaction(tx_hash)
         if verify and view is not None:
+            yield from self.accepted(view.header)
             (yield from self.trusted()).transaction(view)
         return view
 
     def account(self, address: bytes, height: int | None, verify: bool) -> Op[AccountView]:
         view: AccountView = yield calls.account(address, height)
         if verify:
+            yield from self.accepted(view.state.header)
             (yield from self.trusted()).account(view)
         return view
 
     def state_proof(self, key: bytes, height: int | None, verify: bool) -> Op[StateProof]:
         proof: StateProof = yield calls.state_proof(key, height)
         if verify:
+            yield from self.accepted(proof.header)
             (yield from self.trusted()).state(proof)
         return proof
 
@@ -97,6 +182,7 @@ class Ops:
         """A page of the ordered index (key, value) and the height it was read at."""
         answer: IndexAnswer = yield calls.index_query(query, height)
         if verify:
+            yield from self.accepted(answer.root.header)
             entries = (yield from self.trusted()).index(answer, query)
         else:
             entries = [(e.key, e.value) for e in answer.entries]

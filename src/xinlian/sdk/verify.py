@@ -1,9 +1,13 @@
-"""Client-side verification of what a node returns: trust the node key, not the node.
+"""Client-side verification of what a node returns, against the validator set or a node key.
 
-A header is accepted when its chain id is ours and the trusted node key's signature over it
-verifies: the node the client trusts attests the header it serves. On a solo chain that node
-is also the proposer; on a BFT chain the proposer is the round's leader and every validator
-signs the header it stores. Its hash is then recomputed locally. Everything else
+How a header is accepted depends on the chain (`Verifier.basis`):
+- BFT chain ("committee"): the header was certified by the committee of its epoch, or proven
+  in the history of a certified header (`sdk.headers.HeaderChain`, fed by `sdk.ops`). No
+  node is trusted: a node that serves a forged header or proof is caught.
+- solo chain ("node-signature"): its chain id is ours and the trusted node key's signature
+  over it verifies: the one node of the chain attests the header it serves, and a client
+  trusts that node (pin its key).
+Its hash is then recomputed locally. Everything else
 hangs off an accepted header: a state value (or its absence) by a state-tree proof against
 `state_root`, a transaction by its hash and its audit path against `tx_root` (and its
 receipt by another against `receipts_root`), a block's transaction list by recomputing
@@ -25,9 +29,12 @@ from xinlian.errors import XinlianError
 from xinlian.ledger import merkle
 from xinlian.ledger.account import EMPTY_ACCOUNT, Account, account_key, address_of
 from xinlian.ledger.block import BlockHeader, header_hash, header_message
+from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, TxBody, signing_message
+from xinlian.node.certify import genesis_root
 from xinlian.node.interface import AccountView, IndexAnswer, NodeStatus, StateProof
 from xinlian.sdk.errors import ProofError, UntrustedChain
+from xinlian.sdk.headers import HeaderChain
 from xinlian.storage.mst_proof import (
     EMPTY_ROOT,
     INDEX_ROOT_KEY,
@@ -37,17 +44,35 @@ from xinlian.storage.mst_proof import (
 )
 from xinlian.storage.proof import verify_proof
 
+COMMITTEE = "committee"
+NODE_SIGNATURE = "node-signature"
+
 
 @dataclass(frozen=True)
 class Verifier:
     suite: Suite
     chain_id: str
-    node_key: PublicKey
+    node_key: PublicKey | None  # the node a solo chain's client trusts
+    headers: HeaderChain | None = None  # a BFT chain's certified headers
+
+    @property
+    def basis(self) -> str:
+        """What a header is checked against: the committee (BFT) or the node's key (solo)."""
+        return NODE_SIGNATURE if self.headers is None else COMMITTEE
 
     def header(self, header: BlockHeader, signature: Signature) -> bytes:
-        """The header's hash, once its chain and the trusted node's signature check out."""
+        """The header's hash, once its chain and its basis check out: on a BFT chain it
+        was accepted by `headers` (certified or proven; the node's signature is ignored),
+        on a solo chain the trusted node's signature verifies."""
         if header.chain_id != self.chain_id:
             raise ProofError(f"header of chain {header.chain_id!r}, expected {self.chain_id!r}")
+        if self.headers is not None:
+            if not self.headers.is_accepted(header):
+                raise ProofError(f"block {header.height}'s header is not the one the "
+                                 "committee certified")
+            return header_hash(header, self.suite.hash_bytes)
+        if self.node_key is None:
+            raise ProofError("a solo chain's header is checked against a node key; none given")
         try:
             valid = verify(self.node_key, header_message(header), signature)
         except CryptoError as exc:
@@ -162,10 +187,11 @@ def _signature(encoded: bytes) -> Signature:
 
 def trust(chain: ChainInfo, status: NodeStatus, *, node_key: PublicKey | None = None,
           genesis_hash: bytes | None = None) -> Verifier:
-    """The verifier for a node's chain. Pin `node_key` and `genesis_hash` (from your
-    consortium's configuration) to trust nothing the node says; unpinned values are taken
-    from the node on first use and every later answer is checked against them."""
-    suite = get_suite(chain.genesis.suite)
+    """The verifier for a node's chain. Pin `genesis_hash` (and on a solo chain `node_key`)
+    from your consortium's configuration to trust nothing the node says; unpinned values
+    are taken from the node on first use and every later answer is checked against them.
+    A BFT chain's headers are then checked against its genesis committee and the
+    committees that follow it."""
     local_hash = chain.genesis.hash()
     if local_hash != chain.genesis_hash or status.genesis_hash != local_hash:
         raise UntrustedChain("the node's genesis hash does not match its genesis")
@@ -177,4 +203,14 @@ def trust(chain: ChainInfo, status: NodeStatus, *, node_key: PublicKey | None = 
         raise UntrustedChain(f"the node key does not decode: {exc.message}") from exc
     if node_key is not None and served != node_key:
         raise UntrustedChain("the node signs with another key than the pinned one")
-    return Verifier(suite, chain.genesis.chain_id, served)
+    return verifier_of(chain.genesis, served)
+
+
+def verifier_of(genesis: Genesis, node_key: PublicKey | None = None) -> Verifier:
+    """The verifier of a chain from its genesis: a BFT chain's headers against its
+    committees (from the genesis committee on), a solo chain's against `node_key`."""
+    suite = get_suite(genesis.suite)
+    headers = None
+    if genesis.validators:
+        headers = HeaderChain(genesis_root(genesis), genesis.chain_id, suite.hash_bytes)
+    return Verifier(suite, genesis.chain_id, node_key, headers)

@@ -9,8 +9,10 @@ no two validators may ever hold different ledger blocks (header, state root) at 
 nor one validator two blocks at one height across its restarts, nor consensus commit two
 blocks at one height. Then every partition heals and every crashed validator restarts;
 clients go on for half the settling time, then stop. Every honest validator's ledger must
-grow after healing, and when the run ends the honest validators must agree on one head. A
-failing seed is printed with the command that replays it exactly (the same trace hash):
+grow after healing, and when the run ends the honest validators must agree on one head and
+each hold the committee's certificate of every header committed before healing (no
+certificate may name a header that no ledger committed, at any time). A failing seed is
+printed with the command that replays it exactly (the same trace hash):
 
     python -m xinlian.testing.validator_campaign --seeds 50          # seeds 0..49
     python -m xinlian.testing.validator_campaign --seed 17 --verbose  # replay one
@@ -116,9 +118,27 @@ def _run(net: ValidatorNet, plan: random.Random, n: int, f: int, link: LinkModel
                         f"{sorted((h, (r or b'').hex()[:16]) for h, r in heads)}")
     if not any(net.log.txs.get(x, 0) for x in honest):
         problems.append("no transfer was ever committed")
+    uncertified = _uncertified(net, honest, at_heal)
+    if uncertified:
+        problems.append(f"headers committed before healing lack a certificate: {uncertified}")
     return Outcome(net.seed, n, not problems, problems, net.sim.trace_hash,
                    [net.log.height(x) for x in nodes], story,
                    txs=[net.log.txs.get(x, 0) for x in nodes])
+
+
+def _uncertified(net: ValidatorNet, honest: list[bytes], below: int) -> dict[str, list[int]]:
+    """Per honest validator, the heights up to `below` it holds no committee certificate
+    for (by the end every header committed before healing must be certified everywhere)."""
+    out = {}
+    for node in honest:
+        validator = net.validator(node)
+        if validator is None:
+            continue
+        missing = [h for h in range(min(below, validator.ledger.chain.height) + 1)
+                   if validator.bft.certified(h) is None]
+        if missing:
+            out[_name(node)] = missing
+    return out
 
 
 def _name(node: bytes) -> str:

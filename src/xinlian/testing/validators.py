@@ -4,9 +4,10 @@ and storage, with clients submitting real signed transfers.
 Theory of operation. `SimValidator` is one validator as a single sans-I/O core, composed of
 the product's own parts: the `ConsensusCore`, the `LedgerPipeline` (admission, execution,
 the state tree and chain index in a real LMDB store in the run's temporary directory) and
-the `BftLedger` that turns committed consensus blocks into ledger blocks, plus the
-`SnapshotServer` that the network runtime routes state-sync requests to. Where a node
-process verifies signatures on its process pool and commits in a worker thread
+the `BftLedger` that turns committed consensus blocks into ledger blocks, the
+`HeaderCertifier` beside consensus that gathers the committee's certificate of each ledger
+header, plus the `SnapshotServer` that the network runtime routes state-sync requests to.
+Where a node process verifies signatures on its process pool and commits in a worker thread
 (node/offload.py), this core does both inline, inside the event that caused them, so one
 simulated step stays atomic: a crash falls between events, never inside a commit. The
 simulator owns the consensus store (its durable dict); the ledger's LMDB directory survives
@@ -31,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec.structs import replace
+
 from xinlian import codec
 from xinlian.consensus.certificates import VoteKey
-from xinlian.consensus.core import Committed, Config, ConsensusCore
+from xinlian.consensus.core import Committed, Config, ConsensusCore, Reconfigure
 from xinlian.crypto.batch import verify_batch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
@@ -43,7 +46,8 @@ from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import Genesis, genesis_from_dict
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 from xinlian.node import statesync
-from xinlian.node.bft import BftLedger, Decoded, genesis_root, vote_key_of
+from xinlian.node.bft import BftLedger, Decoded, vote_key_of
+from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
@@ -80,6 +84,9 @@ class SimValidator:
         node_id = address_of(key.public_key, self.ledger.suite.hash_bytes)
         self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored, config)
         self.bft = BftLedger(self.ledger, self.consensus)
+        self.certifier = HeaderCertifier(node_id, genesis.chain_id, vote_key, self.bft,
+                                         self.ledger.suite.hash_bytes)
+        self.core = WithCertifier(self.consensus, self.certifier)
         self.server = statesync.SnapshotServer(self.bft)
         self.admitted = 0  # transactions this incarnation admitted from clients
 
@@ -108,7 +115,7 @@ class SimValidator:
         return out
 
     def _consensus(self, event: Event, out: list[Action]) -> None:
-        for action in self.consensus.handle(event):
+        for action in self.core.handle(event):
             if isinstance(action, Deliver):
                 self.bft.deliver(action.value)
             out.append(action)
@@ -135,9 +142,18 @@ class LedgerLog:
     by_node: dict[bytes, dict[int, tuple[bytes, bytes]]] = field(default_factory=dict)
     consensus: dict[int, bytes] = field(default_factory=dict)
     txs: dict[bytes, int] = field(default_factory=dict)
+    certified: dict[int, set[bytes]] = field(default_factory=dict)  # height -> nodes
     violations: list[str] = field(default_factory=list)
 
     def record(self, node: bytes, now_ms: int, value: object) -> None:
+        if isinstance(value, HeaderCertified):
+            header = value.certified.header
+            seen = self.headers.get(header.height)
+            if header.height > 0 and (seen is None or seen[1] != header.state_root):
+                self.violations.append(f"{node.hex()[:8]} certified a header at height "
+                                       f"{header.height} that no ledger committed")  # (0: genesis)
+            self.certified.setdefault(header.height, set()).add(node)
+            return
         if isinstance(value, Committed):
             first = self.consensus.setdefault(value.height, value.block_id)
             if first != value.block_id:
@@ -265,6 +281,23 @@ class ValidatorNet:
                 raws = tuple(client.transfer(nonce + k, to) for k in range(ahead))
                 sim.input(node, ClientTxs(raws), sim.now_ms)
         return tick
+
+    def new_epochs(self, times: Sequence[int]) -> None:
+        """At each of `times`, every validator that is up is given the next epoch's
+        committee, with the same members (an epoch change without a change of members:
+        a run with many epochs and their proofs, for light-node tests and benchmarks)."""
+        for t in times:
+            self.sim.at(t, self._next_epoch)
+
+    def _next_epoch(self, sim: Simulation) -> None:
+        running = [v for n in self.nodes if (v := self.validator(n)) is not None]
+        if not running:
+            return
+        current = max(running, key=lambda v: v.consensus.epoch).consensus.committee
+        committee = replace(current, epoch=current.epoch + 1)
+        for node in self.nodes:
+            if sim.is_up(node):
+                sim.input(node, Reconfigure(committee), sim.now_ms)
 
     def state_roots(self) -> dict[bytes, bytes]:
         """Each running validator's head state root."""

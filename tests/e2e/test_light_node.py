@@ -1,0 +1,121 @@
+"""A light node and the SDK against a real 4-validator network: headers certified by the
+committee, queries checked against them, and full nodes that lie caught.
+
+The network runs as 4 processes (`xinlian node start`), the light node as a fifth
+(`xinlian node start --light`); the liars are proxies in front of an honest validator
+(xinlian.testing.liar) that forge headers, values or certificates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xinlian.cli.cluster import NodeProcess, free_ports, prepare
+from xinlian.crypto.suites import get_suite
+from xinlian.node.keyfile import read_key
+from xinlian.sdk.aio import AsyncClient
+from xinlian.sdk.client import Client
+from xinlian.sdk.errors import ProofError
+from xinlian.sdk.verify import COMMITTEE
+from xinlian.sdk.wallet import Wallet
+from xinlian.testing.liar import MODES, LyingNode
+
+N = 4
+CHAIN = "xinlian-cluster"
+
+
+def _until(check: Any, within_s: float = 60.0) -> Any:
+    """Busy-poll `check()` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + within_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+    return found
+
+
+@pytest.mark.timeout(180)
+def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> None:
+    suite = get_suite("intl")
+    dirs = prepare(tmp_path, N, suite, 0, 0, accounts=2, ports=free_ports(N))
+    nodes = [NodeProcess(d) for d in dirs]
+    light: NodeProcess | None = None
+    liar: subprocess.Popen[str] | None = None
+    try:
+        wallets = [Wallet(read_key(tmp_path / "keys" / f"account{j}.json")[1], CHAIN, suite)
+                   for j in range(2)]
+        first = wallets[0].transfer(wallets[1].address, 5)
+        tx_hash = "0x" + first.hash.hex()
+        # two rounds of blocks, so that the first transaction's block is an old one
+        for batch in ([first], [wallets[0].transfer(wallets[1].address, 1) for _ in range(9)]):
+            assert all(r["accepted"] for r in nodes[0].rpc(
+                "xl_submitTransactions", ["0x" + t.raw.hex() for t in batch]))
+            _until(lambda b=batch: nodes[0].rpc("xl_getReceipt", "0x" + b[-1].hash.hex()))
+        tx_height = nodes[0].rpc("xl_getTransaction", tx_hash)["height"]
+        _until(lambda: (nodes[0].rpc("xl_getCertifiedHeader") or {"header": {"height": 0}})
+               ["header"]["height"] > tx_height)
+
+        # The SDK checks a BFT chain against its committee, not the node's word.
+        with Client(nodes[1].base_url) as client:
+            assert client.verifier().basis == COMMITTEE
+            anchor = client.certified()
+            view = client.account(wallets[1].address)
+            assert view.state.header == anchor.header or \
+                view.state.header.height >= anchor.header.height
+            assert client.transaction(first.hash) is not None  # proven via the MMR
+
+        (tmp_path / "light").mkdir()
+        # the light node asks a lying node first: it must notice and ask the next one
+        liar = subprocess.Popen([sys.executable, "-m", "xinlian.testing.liar", "--upstream",
+                                 nodes[3].url, "--mode", "header"], stdout=subprocess.PIPE,
+                                text=True)
+        assert liar.stdout is not None
+        liar_url = json.loads(liar.stdout.readline())["rpc"]
+        peers = [liar_url, *(n.base_url for n in nodes)]
+        light = NodeProcess(tmp_path / "light", args=[
+            "--light", "--genesis", str(tmp_path / "genesis.toml"),
+            *(a for url in peers for a in ("--peer", url)), "--interval", "0.2"])
+        status = light.rpc("xl_lightStatus")
+        assert status["epoch"] == 0 and status["height"] is not None
+        account = light.rpc("xl_getAccount", "0x" + wallets[1].address.hex())
+        assert account["account"]["balance"] == \
+            nodes[2].rpc("xl_getAccount", "0x" + wallets[1].address.hex(),
+                          account["state"]["header"]["height"])["account"]["balance"]
+        found = light.rpc("xl_getTransaction", tx_hash)
+        assert found["hash"] == tx_hash and found["receipt"]["status"] == 0
+        assert light.rpc("xl_getReceipt", tx_hash)["status"] == 0
+        verified = light.rpc("xl_lightStatus")["verified"]
+        assert verified["certified"] >= 1 and verified["proven"] >= 1
+        assert light.rpc("xl_lightStatus")["liars"].get(liar_url, 0) >= 1
+
+        asyncio.run(_liars_are_caught(nodes[0].url, wallets[1].address, first.hash))
+    finally:
+        for node in [*nodes, light]:
+            if node is not None:
+                node.stop()
+        if liar is not None:
+            liar.terminate()
+            liar.wait()
+            assert liar.stdout is not None
+            liar.stdout.close()
+
+
+async def _liars_are_caught(upstream: str, address: bytes, tx_hash: bytes) -> None:
+    for mode in MODES:
+        liar = LyingNode(upstream, mode)
+        await liar.start()
+        try:
+            async with AsyncClient(liar.url) as client:
+                with pytest.raises(ProofError):
+                    await client.account(address)
+                if mode == "header":
+                    with pytest.raises(ProofError):
+                        await client.transaction(tx_hash)
+            assert liar.lies > 0
+        finally:
+            await liar.stop()
