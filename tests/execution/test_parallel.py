@@ -23,7 +23,7 @@ from xinlian import codec
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
 from xinlian.execution.executor import BlockResult, Executor
-from xinlian.execution.parallel import BaseState, ExecutionPool, WorkerSpec
+from xinlian.execution.parallel import BaseState, Costs, ExecutionPool, WorkerSpec
 from xinlian.ledger.transaction import Transaction
 from xinlian.storage.kv import WriteBatch
 from xinlian.testing.contract_blocks import TOKENS, CallChain, Op
@@ -38,6 +38,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallChain]:
     assert chain.pipeline.pool is not None
     chain.pipeline.pool.min_calls = 2  # small blocks go to the worker too
     chain.pipeline.pool.max_backoff = 0  # and blocks after conflicting ones as well
+    # the worker always gets a share: measured costs on a loaded machine could give it none
+    chain.pipeline.pool.costs = Costs(pinned=True)
     yield chain
     chain.close()
 

@@ -98,3 +98,9 @@ def test_measured_costs_replace_the_guess_then_blend() -> None:
     assert (costs.own, costs.worker, costs.check) == pytest.approx((0.002, 0.004, 0.001))
     costs.update(0.004, 0.004, 0.003)
     assert (costs.own, costs.worker, costs.check) == pytest.approx((0.003, 0.004, 0.002))
+
+
+def test_pinned_costs_are_never_re_measured() -> None:
+    costs = Costs(pinned=True)
+    costs.update(1.0, 9.0, 0.5)
+    assert (costs.own, costs.worker, costs.check, costs.measured) == (1.0, 1.0, 0.05, False)

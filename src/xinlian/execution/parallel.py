@@ -264,10 +264,13 @@ class Costs:
     worker: float = 1.0
     check: float = 0.05
     measured: bool = False
+    pinned: bool = False  # never re-measured: a split that does not depend on the load
 
     def update(self, own: float, worker: float, check: float) -> None:
         """Blend in one block's measurements (recent blocks count most; the first
         replaces the guess)."""
+        if self.pinned:
+            return
         weight = 0.5 if self.measured else 1.0
         self.own += (own - self.own) * weight
         self.worker += (worker - self.worker) * weight
