@@ -12,9 +12,22 @@ import asyncio
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from xinlian.crypto import batch as batch_verify
-from xinlian.node.pipeline import Built, LedgerPipeline
+from xinlian.execution.parallel import ExecutionPool, WorkerSpec
+from xinlian.ledger.genesis import Genesis
+from xinlian.node.pipeline import Built, LedgerPipeline, chain_dir
+
+
+def execution_pool(data_dir: Path, genesis: Genesis, workers: int) -> ExecutionPool | None:
+    """`workers` processes that run a node's contract calls in parallel, reading its chain
+    store (execution/parallel.py; started on first use); None for 0: serial."""
+    if workers == 0:
+        return None
+    spec = WorkerSpec(str(chain_dir(data_dir)), genesis.chain_id, genesis.suite,
+                      genesis.params)
+    return ExecutionPool(spec, workers)
 
 
 def now_ms() -> int:

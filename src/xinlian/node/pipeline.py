@@ -30,7 +30,7 @@ from xinlian.execution.contracts.engine_runs import has_work
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
 from xinlian.execution.executor import BlockResult, Executor, max_spend, tx_fees
-from xinlian.execution.parallel import BaseState, ExecutionPool, WorkerSpec
+from xinlian.execution.parallel import BaseState, ExecutionPool
 from xinlian.execution.system import is_permitted
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.errors import LedgerError
@@ -69,20 +69,26 @@ class Built:
     excluded: list[tuple[Transaction, LedgerError]]  # left out as not executable
 
 
+def chain_dir(data_dir: Path) -> Path:
+    """Where a node's chain store lives in its data directory."""
+    return Path(data_dir) / "chain"
+
+
 class LedgerPipeline:
     """One chain's admission, execution and commit (see the module docstring)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *, clock: Clock,
                  durable: bool = True, pool_limits: PoolLimits | None = None,
-                 workers: int = 0) -> None:
+                 pool: ExecutionPool | None = None) -> None:
         """`clock`: the pool's monotonic milliseconds (how long transactions have waited),
         given by the driver; `durable=False`: commits survive the process, not the machine
-        (simulation); `workers`: processes that run contract calls in parallel
-        (execution/parallel.py; 0: serial)."""
+        (simulation); `pool`: the driver's worker processes that run contract calls in
+        parallel (execution/parallel.py, made by `node.offload.execution_pool`; None:
+        serial). The pipeline closes it."""
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.key = key
-        self.chain = ChainStore(Path(data_dir) / "chain", genesis, durable=durable)
+        self.chain = ChainStore(chain_dir(data_dir), genesis, durable=durable)
         if self.chain.head is None:
             self.chain.init_genesis(key, genesis.timestamp_ms)
         self.mempool = Mempool(genesis.chain_id, genesis.params, self.suite.hash_bytes,
@@ -92,9 +98,7 @@ class LedgerPipeline:
                                fees=lambda tx: tx_fees(genesis.params, tx),
                                clock=clock, limits=pool_limits)
         self.mempool.height = self.chain.height
-        self.pool = None if workers == 0 else ExecutionPool(
-            WorkerSpec(str(self.chain.store.path), genesis.chain_id, genesis.suite,
-                       genesis.params), workers)
+        self.pool = pool
         self.executor = Executor(genesis.params, self.suite, pool=self.pool)
         self._listeners: list[BlockListener] = []
 

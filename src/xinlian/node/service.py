@@ -45,7 +45,7 @@ from xinlian.node.interface import (
     TxRecord,
     VersionView,
 )
-from xinlian.node.offload import monotonic_ms, verify
+from xinlian.node.offload import execution_pool, monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.solo import SoloOrdering
 from xinlian.node.statesync import MAX_PROOFS, EpochProof
@@ -83,7 +83,8 @@ class Node:
                  shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None,
                  exec_workers: int = 0) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
-                                     pool_limits=pool_limits, workers=exec_workers)
+                                     pool_limits=pool_limits,
+                                     pool=execution_pool(data_dir, genesis, exec_workers))
         self.genesis = genesis
         self.suite = self.ledger.suite
         self.key = key

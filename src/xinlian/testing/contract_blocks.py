@@ -30,6 +30,7 @@ from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.ledger.genesis import genesis_from_dict
 from xinlian.ledger.transaction import Transaction, TxBody, TxKind, decode_transaction, sign_body
+from xinlian.node.offload import execution_pool
 from xinlian.node.pipeline import Built, LedgerPipeline
 
 SUITE = get_suite("intl")
@@ -127,7 +128,7 @@ class CallChain:
             "params": {"permissioned": False},
         })
         pipeline = LedgerPipeline(data_dir, genesis, keys[0], clock=lambda: 0, durable=False,
-                                  workers=workers)
+                                  pool=execution_pool(data_dir, genesis, workers))
         token = compile_source((ROOT / "examples/qi/token.qi").read_text(), "token.qi")
         relay = compile_source(RELAY_SOURCE, "relay.qi")
         chain = cls(pipeline, keys, token, relay)
@@ -146,8 +147,9 @@ class CallChain:
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(self.pipeline.chain.store.path.parent, target)
-        pipeline = LedgerPipeline(target, self.pipeline.genesis, self.keys[0], clock=lambda: 0,
-                                  durable=False, workers=workers)
+        genesis = self.pipeline.genesis
+        pipeline = LedgerPipeline(target, genesis, self.keys[0], clock=lambda: 0,
+                                  durable=False, pool=execution_pool(target, genesis, workers))
         chain = CallChain(pipeline, self.keys, self.token_art, self.relay_art)
         chain.timestamp_ms = self.timestamp_ms
         return chain
