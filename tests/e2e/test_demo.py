@@ -12,15 +12,22 @@ from typing import Any
 import pytest
 
 
-@pytest.mark.parametrize("suite", ["intl", "sm"])
-def test_demo_commits_everything_and_verifies_proofs(suite: str) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "xinlian.cli.main", "demo", "--json", "--suite", suite,
-         "--txs", "400", "--accounts", "40", "--block-txs", "100"],
-        capture_output=True, text=True, timeout=300, check=True)
+def run_demo(*args: str) -> dict[str, Any]:
+    """Run `xinlian demo --json` and return its summary; on failure, the demo's own output
+    becomes the test's message (a failed run is otherwise only an exit code)."""
+    out = subprocess.run([sys.executable, "-m", "xinlian.cli.main", "demo", "--json", *args],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"demo exited {out.returncode}\n{out.stdout}\n{out.stderr}"
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 1  # --json prints only the summary
-    summary = json.loads(lines[0])
+    summary: dict[str, Any] = json.loads(lines[0])
+    return summary
+
+
+@pytest.mark.parametrize("suite", ["intl", "sm"])
+def test_demo_commits_everything_and_verifies_proofs(suite: str) -> None:
+    summary = run_demo("--suite", suite, "--txs", "400", "--accounts", "40",
+                       "--block-txs", "100")
     assert summary["committed_txs"] == 400
     assert summary["blocks"] >= 4  # at most 100 per block
     assert summary["proof_verified"] is True
@@ -43,11 +50,7 @@ def assert_contracts_shown(summary: dict[str, Any]) -> None:
 
 
 def test_bft_demo_survives_a_killed_validator() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "xinlian.cli.main", "demo", "--json", "--nodes", "4",
-         "--suite", "intl", "--txs", "400", "--accounts", "40"],
-        capture_output=True, text=True, timeout=300, check=True)
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    summary = run_demo("--nodes", "4", "--suite", "intl", "--txs", "400", "--accounts", "40")
     assert summary["committed_txs"] == 400 and summary["nodes"] == 4
     assert summary["proof_verified"] is True
     assert summary["same_state_root"] is True  # including the validator killed and restarted
