@@ -83,3 +83,80 @@ class RangeProofError(StorageError):
 
     code = 3010
     name = "bad_range_proof"
+
+
+# The blob store (blobs.py, blob_proof.py, blob_backends.py). Codes 3040-3049 are kept for it.
+
+
+class BlobError(StorageError):
+    """The off-chain blob store refused or failed a request."""
+
+    code = 3040
+    name = "blob_error"
+
+
+class BadCommitmentError(BlobError):
+    """A blob commitment of the wrong shape: chunk size out of bounds, a media type that is
+    not `type/subtype`, a size whose chunk count the tree cannot hold."""
+
+    code = 3041
+    name = "bad_blob_commitment"
+
+
+class BlobTooLargeError(BlobError):
+    """A blob larger, or with more chunks, than this node's configured caps."""
+
+    code = 3042
+    name = "blob_too_large"
+
+
+class BlobNotFoundError(BlobError):
+    """This store holds no manifest for the commitment (it never received the blob)."""
+
+    code = 3043
+    name = "blob_not_found"
+
+
+class BlobRangeError(BlobError):
+    """A byte range or chunk index outside the blob."""
+
+    code = 3044
+    name = "bad_blob_range"
+
+
+class BlobProofError(BlobError):
+    """Chunk hashes and their proof do not lead to the commitment's root: the stored
+    manifest or a served proof was tampered with."""
+
+    code = 3045
+    name = "bad_blob_proof"
+
+
+class BlobBackendError(BlobError):
+    """The backend (local disk or an S3-compatible server) failed to store or return bytes."""
+
+    code = 3046
+    name = "blob_backend"
+
+
+class CorruptChunkError(BadChunkError, BlobError):
+    """A blob chunk whose bytes do not hash to its leaf of the commitment's tree (flipped,
+    truncated, or another chunk in its place). `index` names the chunk."""
+
+    code = 3047
+    name = "corrupt_blob_chunk"
+
+    def __init__(self, index: int, message: str = "") -> None:
+        super().__init__(message or f"chunk {index} does not match the blob's commitment")
+        self.index = index
+
+
+class MissingChunkError(BadChunkError, BlobError):
+    """A blob chunk the store should hold and does not. `index` names the chunk."""
+
+    code = 3048
+    name = "missing_blob_chunk"
+
+    def __init__(self, index: int, message: str = "") -> None:
+        super().__init__(message or f"chunk {index} of the blob is not in the store")
+        self.index = index
