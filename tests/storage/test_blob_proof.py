@@ -91,7 +91,7 @@ def test_every_span_of_small_trees_verifies_and_no_tampering_passes() -> None:
 
 
 def test_proof_siblings_stay_logarithmic() -> None:
-    commitment, levels = commitment_of(1000)
+    _, levels = commitment_of(1000)
     for first, end in [(0, 1), (499, 500), (3, 997), (999, 1000), (0, 1000)]:
         assert len(prove_span(levels, first, end).siblings) <= 2 * 10
 
@@ -155,6 +155,6 @@ def test_iter_chunks_rechunks_any_source() -> None:
             self.at += len(out)
             return out
 
-    assert list(iter_chunks(Trickle(), 4096)) == expected  # type: ignore[arg-type]
+    assert list(iter_chunks(Trickle(), 4096)) == expected
     assert list(iter_chunks([], 4096)) == []
     assert leaf_hash(sha, b"") == sha(b"\x00")

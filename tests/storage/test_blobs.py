@@ -287,7 +287,9 @@ def test_config_from_node_toml_table(tmp_path: Path) -> None:
     store.close()
     s3 = blob_config_from({"backend": "s3", "bucket": "b", "region": "us-east-1"}, tmp_path)
     assert s3.backend == "s3" and s3.bucket == "b"
-    for bad in [{"backend": "tape"}, {"backend": "s3"}, {"chunk_size": 10},
-                {"max_chunks": 0}, {"fsync": "yes"}, {"colour": "red"}, {"path": 3}]:
+    bad_tables: list[dict[str, object]] = [
+        {"backend": "tape"}, {"backend": "s3"}, {"chunk_size": 10}, {"max_chunks": 0},
+        {"fsync": "yes"}, {"colour": "red"}, {"path": 3}]
+    for bad in bad_tables:
         with pytest.raises(BlobError):
             blob_config_from(bad, tmp_path)

@@ -234,7 +234,7 @@ def iter_chunks(source: Source, chunk_size: int) -> Iterator[bytes]:
             if len(chunk) < chunk_size:
                 return
     buffer = bytearray()
-    for piece in source:  # type: ignore[union-attr]
+    for piece in source:
         buffer += piece
         while len(buffer) >= chunk_size:
             yield bytes(buffer[:chunk_size])
