@@ -255,13 +255,12 @@ class BlobStore:
         starts = [0]
         for width in level_widths(n):
             starts.append(starts[-1] + width)
-        siblings = []
-        for level, index in sibling_positions(n, first, end):
-            node = self.backend.get(key, (starts[level] + index) * HASH_SIZE, HASH_SIZE)
-            if node is None or len(node) != HASH_SIZE:
-                raise BlobProofError(f"the manifest of blob {commitment.root.hex()} is cut "
-                                     "short")
-            siblings.append(node)
+        nodes = list(self._windowed(
+            partial(self.backend.get, key, (starts[level] + index) * HASH_SIZE, HASH_SIZE)
+            for level, index in sibling_positions(n, first, end)))
+        siblings = [node for node in nodes if node is not None and len(node) == HASH_SIZE]
+        if len(siblings) != len(nodes):
+            raise BlobProofError(f"the manifest of blob {commitment.root.hex()} is cut short")
         proof = SpanProof(siblings)
         verify_span(self.hasher, commitment, first, leaves, proof)
         return leaves, proof
