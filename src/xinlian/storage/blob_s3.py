@@ -42,54 +42,45 @@ class S3Backend:
         return self.prefix + key
 
     def put(self, key: str, data: bytes) -> bool:
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data,
-                                   IfNoneMatch="*")
-        except ClientError as exc:
-            if _code(exc) in _EXISTS:
-                return False
-            raise BlobBackendError(f"S3 put of {key}: {exc}") from None
-        except BotoCoreError as exc:
-            raise BlobBackendError(f"S3 put of {key}: {exc}") from None
-        return True
+        answer = self._request("put_object", key, _EXISTS, Body=data, IfNoneMatch="*")
+        return not isinstance(answer, str)
 
     def get(self, key: str, start: int = 0, length: int | None = None) -> bytes | None:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._name(key)}
         if length == 0:
             return b"" if self.has(key) else None
+        ranged: dict[str, str] = {}
         if start or length is not None:
             last = "" if length is None else str(start + length - 1)
-            args["Range"] = f"bytes={start}-{last}"
+            ranged["Range"] = f"bytes={start}-{last}"
+        answer = self._request("get_object", key, _ABSENT | {"InvalidRange"}, **ranged)
+        if isinstance(answer, str):  # InvalidRange: it starts past the end, no bytes there
+            return b"" if answer == "InvalidRange" else None
+        body = answer["Body"]
         try:
-            body = self.client.get_object(**args)["Body"]
-            try:
-                data: bytes = body.read()
-            finally:
-                body.close()
-        except ClientError as exc:
-            if _code(exc) in _ABSENT:
-                return None
-            if _code(exc) == "InvalidRange":  # starts past the end: no bytes there
-                return b""
-            raise BlobBackendError(f"S3 get of {key}: {exc}") from None
+            data: bytes = body.read()
         except BotoCoreError as exc:
-            raise BlobBackendError(f"S3 get of {key}: {exc}") from None
+            raise BlobBackendError(f"S3 get_object of {key}: {exc}") from None
+        finally:
+            body.close()
         return data
 
     def has(self, key: str) -> bool:
+        return not isinstance(self._request("head_object", key, _ABSENT), str)
+
+    def _request(self, action: str, key: str, expected: frozenset[str], **args: Any) -> Any:
+        """The client call's response, or its error code when that is one of `expected`;
+        BlobBackendError for any other failure."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            return getattr(self.client, action)(Bucket=self.bucket, Key=self._name(key),
+                                                **args)
         except ClientError as exc:
-            if _code(exc) in _ABSENT:
-                return False
-            raise BlobBackendError(f"S3 head of {key}: {exc}") from None
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in expected:
+                return code
+            raise BlobBackendError(f"S3 {action} of {key}: {exc}") from None
         except BotoCoreError as exc:
-            raise BlobBackendError(f"S3 head of {key}: {exc}") from None
-        return True
+            raise BlobBackendError(f"S3 {action} of {key}: {exc}") from None
 
     def close(self) -> None:
         self.client.close()
 
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
