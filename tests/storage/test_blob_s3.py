@@ -141,3 +141,16 @@ def test_an_unreachable_server_is_a_backend_error() -> None:
                                 region="us-east-1"), sha, BlobLimits(chunk_size=CS))
     with pytest.raises(BlobBackendError):
         store.write([b"abc"], "text/plain")
+
+
+def test_writing_again_repairs_a_damaged_object(endpoint: str, s3: Any) -> None:
+    data = random.Random(3).randbytes(3 * CS)
+    store = s3_store(endpoint, "fix/")
+    commitment = store.write([data], "image/png")
+    name = "fix/" + chunk_key(sha(b"\x00" + data[CS:2 * CS]))
+    s3.put_object(Bucket=BUCKET, Key=name, Body=b"rot")
+    with pytest.raises(CorruptChunkError):
+        b"".join(store.read(commitment))
+    store.write([data], "image/png")
+    assert b"".join(store.read(commitment)) == data
+    store.close()

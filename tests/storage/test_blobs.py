@@ -293,3 +293,19 @@ def test_config_from_node_toml_table(tmp_path: Path) -> None:
     for bad in bad_tables:
         with pytest.raises(BlobError):
             blob_config_from(bad, tmp_path)
+
+
+def test_writing_again_repairs_damaged_chunks() -> None:
+    data = payload(4 * CS + 3, 9)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = disk_store(Path(tmp))
+        commitment = store.write([data], "image/png")
+        chunk_path(store, data, 1).write_bytes(b"rot")
+        chunk_path(store, data, 3).unlink()
+        assert isinstance(read_until_error(store, commitment)[1], CorruptChunkError)
+        assert store.write([data], "image/png") == commitment
+        assert b"".join(store.read(commitment)) == data
+        chunk_path(store, data, 2).write_bytes(b"rot")  # an upload repairs too
+        assert store.put_chunk(commitment, 2, data[2 * CS:3 * CS])
+        assert not store.put_chunk(commitment, 2, data[2 * CS:3 * CS])
+        assert b"".join(store.read(commitment)) == data

@@ -1,11 +1,12 @@
 """Where blob bytes live: one small interface, and the local-disk backend (the default).
 
 A backend stores immutable objects under keys the blob store makes (`c/<leaf hex>` for a
-chunk, `m/<root hex>` for a blob's manifest). Objects are content-addressed, so a key once
-written never changes: `put` of a key that exists writes nothing, and a backend needs no
-update, locking or versioning. A backend never judges the bytes; the blob store verifies
-everything it reads against the commitment, so a backend that loses or garbles an object
-is caught at that object (S3-compatible servers: blob_s3.py).
+chunk, `m/<root hex>` for a blob's manifest). Objects are content-addressed, so a key's
+right bytes never change: `put` of a key that exists writes nothing, and a backend needs
+no update, locking or versioning. A backend never judges the bytes; the blob store
+verifies everything it reads against the commitment, so a backend that loses or garbles an
+object is caught at that object, and the store's one overwrite (`replace`) puts verified
+bytes over a damaged object (S3-compatible servers: blob_s3.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ _KEY_CHARS = frozenset("0123456789abcdef")
 
 
 class BlobBackend(Protocol):
-    def put(self, key: str, data: bytes) -> bool:
-        """Store `data` under `key` unless the key exists; True if this call wrote it. The
-        object is either whole under its key afterwards or absent (never partly written)."""
+    def put(self, key: str, data: bytes, replace: bool = False) -> bool:
+        """Store `data` under `key` unless the key exists (or whatever it holds, with
+        `replace`); True if this call wrote it. The object is whole under its key
+        afterwards or as it was before (never partly written)."""
         ...
 
     def get(self, key: str, start: int = 0, length: int | None = None) -> bytes | None:
@@ -69,9 +71,9 @@ class DiskBackend:
         kind, name = split_key(key)
         return self.root / kind / name[:2] / name
 
-    def put(self, key: str, data: bytes) -> bool:
+    def put(self, key: str, data: bytes, replace: bool = False) -> bool:
         path = self.path(key)
-        if path.exists():
+        if not replace and path.exists():
             return False
         try:
             self._make_dir(path.parent)

@@ -41,8 +41,9 @@ class S3Backend:
         split_key(key)
         return self.prefix + key
 
-    def put(self, key: str, data: bytes) -> bool:
-        answer = self._request("put_object", key, _EXISTS, Body=data, IfNoneMatch="*")
+    def put(self, key: str, data: bytes, replace: bool = False) -> bool:
+        condition = {} if replace else {"IfNoneMatch": "*"}
+        answer = self._request("put_object", key, _EXISTS, Body=data, **condition)
         return not isinstance(answer, str)
 
     def get(self, key: str, start: int = 0, length: int | None = None) -> bytes | None:

@@ -14,9 +14,11 @@ MissingChunkError, BlobProofError), after the verified chunks before it.
 
 Writes stream: the store holds a chunk at a time (plus up to `parallel` being put), and
 writes the manifest after every chunk is stored, so a manifest is only present over a
-whole set of chunks. A blob can also arrive chunk by chunk from a client (the node's RPC):
-`put_manifest` with the leaf hashes first (checked against the root), then `put_chunk`s in
-any order, each checked against its leaf; `missing` says what is still to come.
+whole set of chunks. A chunk already held is read back and replaced if it is damaged, so
+writing or uploading a blob again repairs it. A blob can also arrive chunk by chunk from a
+client (the node's RPC): `put_manifest` with the leaf hashes first (checked against the
+root), then `put_chunk`s in any order, each checked against its leaf; `missing` says what
+is still to come.
 
 Memory: a read or write keeps the leaf hashes of the chunks it touches (32 bytes each, at
 most `max_chunks`) and `parallel` chunks. Garbage collection of chunks no blob refers to any
@@ -121,7 +123,7 @@ class BlobStore:
 
         def stored(chunk: bytes) -> bytes:
             leaf = leaf_hash(self.hasher, chunk)
-            self.backend.put(chunk_key(leaf), chunk)
+            self._put_chunk(leaf, chunk)
             return leaf
 
         def puts() -> Iterator[Callable[[], bytes]]:
@@ -156,7 +158,19 @@ class BlobStore:
         it is the committed chunk; True if it was not stored yet."""
         leaves, _ = self._verified_span(commitment, index, index + 1)
         check_chunk(self.hasher, commitment, index, data, leaves[0])
-        return self.backend.put(chunk_key(leaves[0]), data)
+        return self._put_chunk(leaves[0], data)
+
+    def _put_chunk(self, leaf: bytes, data: bytes) -> bool:
+        """Store a chunk whose leaf is `leaf` once; a copy already held is read back and,
+        if damaged, replaced, so writing or uploading a blob again repairs its chunks.
+        True if this call wrote it."""
+        key = chunk_key(leaf)
+        if self.backend.put(key, data):
+            return True
+        held = self.backend.get(key)
+        if held is not None and leaf_hash(self.hasher, held) == leaf:
+            return False
+        return self.backend.put(key, data, replace=True)
 
     # ---- reading
 
