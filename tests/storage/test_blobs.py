@@ -167,6 +167,8 @@ def test_tampered_manifest_is_caught() -> None:
         path.write_bytes(bytes(raw[:100]))
         with pytest.raises(BlobProofError):
             store.read(commitment, 4 * CS, 1)
+        assert store.write([data], "image/png") == commitment  # writing again repairs it
+        assert b"".join(store.read(commitment)) == data
 
 
 def test_unknown_blob_and_lying_commitments() -> None:

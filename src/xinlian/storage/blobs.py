@@ -14,8 +14,8 @@ MissingChunkError, BlobProofError), after the verified chunks before it.
 
 Writes stream: the store holds a chunk at a time (plus up to `parallel` being put), and
 writes the manifest after every chunk is stored, so a manifest is only present over a
-whole set of chunks. A chunk already held is read back and replaced if it is damaged, so
-writing or uploading a blob again repairs it. A blob can also arrive chunk by chunk from a
+whole set of chunks. A chunk or manifest already held is read back and replaced if it is
+damaged, so writing or uploading a blob again repairs it. A blob can also arrive chunk by chunk from a
 client (the node's RPC): `put_manifest` with the leaf hashes first (checked against the
 root), then `put_chunk`s in any order, each checked against its leaf; `missing` says what
 is still to come.
@@ -137,7 +137,7 @@ class BlobStore:
         levels = compute_levels(self.hasher, leaves)
         commitment = BlobCommitment(compute_root(self.hasher, total, size, top_of(levels)),
                                     total, size, media_type)
-        self.backend.put(manifest_key(commitment.root), encode_manifest(levels))
+        self._put_manifest(commitment.root, levels)
         return commitment
 
     def put_manifest(self, commitment: BlobCommitment, leaves: list[bytes]) -> None:
@@ -151,7 +151,7 @@ class BlobStore:
                             top_of(levels))
         if root != commitment.root:
             raise BlobProofError("the leaves do not lead to the commitment's root")
-        self.backend.put(manifest_key(commitment.root), encode_manifest(levels))
+        self._put_manifest(commitment.root, levels)
 
     def put_chunk(self, commitment: BlobCommitment, index: int, data: bytes) -> bool:
         """Accept chunk `index` of a blob whose manifest is here: CorruptChunkError unless
@@ -161,14 +161,20 @@ class BlobStore:
         return self._put_chunk(leaves[0], data)
 
     def _put_chunk(self, leaf: bytes, data: bytes) -> bool:
-        """Store a chunk whose leaf is `leaf` once; a copy already held is read back and,
-        if damaged, replaced, so writing or uploading a blob again repairs its chunks.
-        True if this call wrote it."""
-        key = chunk_key(leaf)
+        return self._put_once(chunk_key(leaf), data,
+                              lambda held: leaf_hash(self.hasher, held) == leaf)
+
+    def _put_manifest(self, root: bytes, levels: list[list[bytes]]) -> None:
+        manifest = encode_manifest(levels)
+        self._put_once(manifest_key(root), manifest, manifest.__eq__)
+
+    def _put_once(self, key: str, data: bytes, is_intact: Callable[[bytes], bool]) -> bool:
+        """Store verified bytes once; a copy already held is read back and, if damaged,
+        replaced, so writing or uploading a blob again repairs it. True if this call wrote."""
         if self.backend.put(key, data):
             return True
         held = self.backend.get(key)
-        if held is not None and leaf_hash(self.hasher, held) == leaf:
+        if held is not None and is_intact(held):
             return False
         return self.backend.put(key, data, replace=True)
 
