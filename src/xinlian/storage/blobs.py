@@ -15,10 +15,10 @@ MissingChunkError, BlobProofError), after the verified chunks before it.
 Writes stream: the store holds a chunk at a time (plus up to `parallel` being put), and
 writes the manifest after every chunk is stored, so a manifest is only present over a
 whole set of chunks. A chunk or manifest already held is read back and replaced if it is
-damaged, so writing or uploading a blob again repairs it. A blob can also arrive chunk by chunk from a
-client (the node's RPC): `put_manifest` with the leaf hashes first (checked against the
-root), then `put_chunk`s in any order, each checked against its leaf; `missing` says what
-is still to come.
+damaged, so writing or uploading a blob again repairs it. A blob can also arrive chunk by
+chunk from a client (the node's RPC): `put_manifest` with the leaf hashes first (checked
+against the root), then `put_chunk`s in any order, each checked against its leaf;
+`missing` says what is still to come.
 
 Memory: a read or write keeps the leaf hashes of the chunks it touches (32 bytes each, at
 most `max_chunks`) and `parallel` chunks. Garbage collection of chunks no blob refers to any
