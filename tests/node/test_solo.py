@@ -36,6 +36,17 @@ def test_cuts_immediately_when_full() -> None:
     assert cutter.deadline(1001, 4) == 1100  # the leftovers start a new interval
 
 
+def test_arrivals_while_a_block_executes_count_from_their_arrival() -> None:
+    """The next block's transactions are admitted while one executes (on the ledger
+    thread): once it is done, a backlog older than the interval is cut at once."""
+    cutter = BlockCutter(100, 10)
+    assert cutter.deadline(1000, 10) == 1000
+    cutter.cut(1000, remaining=0)
+    cutter.admitted(1050)
+    cutter.admitted(1120)  # later arrivals do not push the deadline
+    assert cutter.deadline(1300, 5) == 1150  # in the past: cut now
+
+
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 30)), max_size=40))
 def test_deadline_is_never_later_than_the_interval_allows(steps: list[tuple[int, int]]) -> None:
     cutter, now, since = BlockCutter(100, 20), 0, None

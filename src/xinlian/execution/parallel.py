@@ -135,6 +135,11 @@ class ExecutionPool:
         self._sequence = 0
         atexit.register(self.close)
 
+    def start(self) -> None:
+        """Start the workers now rather than on the first parallel block (a node starts
+        them with itself, so that no block waits for them)."""
+        self._live_channels()
+
     def _live_channels(self) -> list[_Channel]:
         """The workers, started on first use; a dead one is replaced."""
         if not self._channels:

@@ -2,22 +2,25 @@
 
 The pipeline (pipeline.py) and the ordering logic are sans-I/O; a node process gives them
 the wall clock, verifies signatures in the process pool (on every core) and makes LMDB
-commits in one worker thread, so admission, consensus and queries go on meanwhile. The
-simulator does the same steps inline, on its own clock.
+commits (and a solo node's execution) in one worker thread, so admission, consensus and
+queries go on meanwhile. The simulator does the same steps inline, on its own clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from xinlian.crypto import batch as batch_verify
 from xinlian.execution.parallel import ExecutionPool, WorkerSpec
 from xinlian.ledger.genesis import Genesis
 from xinlian.node.pipeline import Built, LedgerPipeline, chain_dir
+
+T = TypeVar("T")
 
 
 def execution_pool(data_dir: Path, genesis: Genesis, workers: int) -> ExecutionPool | None:
@@ -48,17 +51,24 @@ async def verify(items: Sequence[batch_verify.Item]) -> list[bool]:
         None, batch_verify.verify_batch, items)
 
 
-class Committer:
-    """Commits built blocks one at a time in a worker thread (LMDB releases the GIL while
-    it writes and syncs); the caller awaits each commit before building on it."""
+class LedgerThread:
+    """The one thread that runs a node's blocks: a solo node's whole block (execution,
+    then commit) and a validator's commits. Off the event loop, so admission (RPC decode,
+    signature verification batches, the mempool) and queries go on while a block executes
+    and LMDB syncs; the GIL is shared, but the Wasm calls and the LMDB write release it and
+    the signature checks run in other processes. One thread, so blocks run one at a time;
+    the caller awaits each before building on it."""
 
     def __init__(self, ledger: LedgerPipeline) -> None:
         self.ledger = ledger
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` on the ledger thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
 
     async def commit(self, built: Built) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self.ledger.commit,
-                                                         built)
+        await self.run(self.ledger.commit, built)
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)  # a commit in flight finishes before the close
+        self._thread.shutdown(wait=True)  # a block in flight finishes before the close

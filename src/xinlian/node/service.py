@@ -18,6 +18,7 @@ from typing import Protocol
 
 from xinlian import codec
 from xinlian.crypto.signing import SigningKey
+from xinlian.execution.contracts.runner import ContractRunner
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
@@ -90,7 +91,10 @@ class Node:
         self.key = key
         self.chain = self.ledger.chain
         self.mempool = self.ledger.mempool
-        self.contracts = ContractReader(self.chain, self.ledger.executor.contracts)
+        # queries have an engine of their own: blocks execute on the ledger thread, and an
+        # engine serves one thread (its stores and host state are not shared)
+        self.contracts = ContractReader(self.chain, ContractRunner(self.suite.hash_bytes,
+                                                                   self.suite.name))
         self.ordering: Ordering
         self._sweeper: asyncio.Task[None] | None = None
         self.supervisor: Supervisor | None = None
@@ -108,6 +112,8 @@ class Node:
     async def start(self) -> None:
         """Start the node's tasks, supervised: `failed()` resolves when one of them fails."""
         self.supervisor = Supervisor()
+        if self.ledger.pool is not None:
+            self.ledger.pool.start()  # now, not on the first parallel block it would delay
         await self.ordering.start(self.supervisor)
         self._sweeper = self.supervisor.spawn("pool-sweep", self._sweep_pool())
 

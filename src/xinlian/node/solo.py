@@ -2,11 +2,14 @@
 
 As in Fabric's solo orderer and FISCO BCOS's single-node mode: a block is cut as soon as
 `max_txs` transactions are pending, or when `interval_ms` has passed since the oldest pending
-transaction arrived. No transactions, no block — unless the executor has work of its own
-(async requests due, or armed scheduled functions, whose heights come only with blocks):
-then a block is cut `interval_ms` after the last one, transactions or not. `BlockCutter` is
-that policy, sans-I/O (time comes in); `SoloOrdering` drives it and the ledger pipeline on
-the event loop.
+transaction arrived (transactions admitted while a block executes count from their
+arrival, so a backlog is cut as soon as that block is done). No transactions, no block —
+unless the executor has work of its own (async requests due, or armed scheduled functions,
+whose heights come only with blocks): then a block is cut `interval_ms` after the last
+one, transactions or not. `BlockCutter` is
+that policy, sans-I/O (time comes in); `SoloOrdering` drives it from the event loop and
+runs each block (execution and commit) on the ledger thread (offload.py), so the next
+block's transactions are admitted while one executes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 
 from xinlian.ledger.block import Block
 from xinlian.ledger.transaction import Transaction
-from xinlian.node.offload import Committer, now_ms
+from xinlian.node.offload import LedgerThread, now_ms
 from xinlian.node.pipeline import Built, LedgerPipeline
 from xinlian.node.supervise import Supervisor
 
@@ -39,19 +42,26 @@ class BlockCutter:
             return now_ms
         return self._first_pending_ms + self.interval_ms
 
+    def admitted(self, now_ms: int) -> None:
+        """Transactions arrived: the first since the last cut starts the interval."""
+        if self._first_pending_ms is None:
+            self._first_pending_ms = now_ms
+
     def cut(self, now_ms: int, remaining: int) -> None:
-        """A block was cut; the transactions still pending start a new interval now."""
+        """A block was cut (before it executes); the transactions pending beyond it start a
+        new interval now, those admitted from now on when they arrive."""
         self._first_pending_ms = now_ms if remaining else None
 
 
 class SoloOrdering:
-    """A producer task cuts blocks by the cutter, executes and commits each in one write."""
+    """A producer task cuts blocks by the cutter; each executes and commits (in one write)
+    on the ledger thread, and is published on the event loop."""
 
     def __init__(self, ledger: LedgerPipeline) -> None:
         self.ledger = ledger
         params = ledger.genesis.params
         self.cutter = BlockCutter(params.block_interval_ms, params.max_block_txs)
-        self._committer = Committer(ledger)
+        self._thread = LedgerThread(ledger)
         self._wake = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
 
@@ -68,17 +78,16 @@ class SoloOrdering:
             self._producer.cancel()  # a failure was reported by the supervisor
             await asyncio.gather(self._producer, return_exceptions=True)
             self._producer = None
-        self._committer.close()
+        self._thread.close()
 
     def on_admitted(self, txs: list[Transaction]) -> None:
         """New transactions are pending: re-evaluate the block cut."""
+        self.cutter.admitted(now_ms())
         self._wake.set()
 
     def produce_block(self) -> Block | None:
         """Cut, execute and commit one block from the mempool; None if nothing executes."""
-        built = self._build()
-        self.ledger.commit(built)
-        return self._publish(built)
+        return self.ledger.publish(self._build_commit(*self._cut()))
 
     async def _produce(self) -> None:
         while True:
@@ -108,19 +117,21 @@ class SoloOrdering:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _produce_block_async(self) -> Block | None:
-        # The commit runs in a thread, so admission and queries go on meanwhile; the
+        # The block executes and commits on the ledger thread, so admission and queries go
+        # on meanwhile (nothing else touches the executor or writes the store); the
         # producer waits for it before the next block, whose state builds on this one.
-        built = self._build()
-        await self._committer.commit(built)
-        return self._publish(built)
+        return self.ledger.publish(await self._thread.run(self._build_commit, *self._cut()))
 
-    def _build(self) -> Built:
+    def _cut(self) -> tuple[list[Transaction], int]:
+        """The next block's transactions and timestamp, taken on the event loop."""
         head = self.ledger.chain.head
         assert head is not None
-        return self.ledger.build(self.ledger.mempool.select(self.cutter.max_txs),
-                                 max(now_ms(), head.header.timestamp_ms))
+        txs = self.ledger.mempool.select(self.cutter.max_txs)
+        now = now_ms()
+        self.cutter.cut(now, len(self.ledger.mempool) - len(txs))
+        return txs, max(now, head.header.timestamp_ms)
 
-    def _publish(self, built: Built) -> Block | None:
-        block = self.ledger.publish(built)
-        self.cutter.cut(now_ms(), len(self.ledger.mempool))
-        return block
+    def _build_commit(self, txs: list[Transaction], timestamp_ms: int) -> Built:
+        built = self.ledger.build(txs, timestamp_ms)
+        self.ledger.commit(built)
+        return built

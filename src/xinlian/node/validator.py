@@ -50,7 +50,7 @@ from xinlian.node.bft import (
 from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
-from xinlian.node.offload import Committer, now_ms, verify
+from xinlian.node.offload import LedgerThread, now_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.supervise import FaultHooks, Supervisor
 from xinlian.storage.kv import Store, WriteBatch
@@ -95,7 +95,7 @@ class BftOrdering:
             WithCertifier(self.core, self.certifier), self.transport, store,
             deliver=self._deliver, db=CONSENSUS_DB, bulk_store=self.batches,
             routes=[(statesync.is_sync_message, statesync.SnapshotServer(self.bft))])
-        self._committer = Committer(ledger)
+        self._committer = LedgerThread(ledger)
         self._more = asyncio.Event()
         self._applier: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
