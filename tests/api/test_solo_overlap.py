@@ -94,3 +94,46 @@ def test_admission_and_queries_go_on_while_a_block_executes(
         assert reopened.account(keys.address["bob"]).account.balance == 1
     finally:
         asyncio.run(reopened.stop())
+
+
+async def _blocks_of(node: Node, raws: list[bytes]) -> None:
+    """Submit `raws` to the started node and wait until its blocks hold them."""
+    done = asyncio.Event()
+    want = node.status().committed_txs + len(raws)
+
+    def on_block(block: Block, receipts: Sequence[Receipt]) -> None:
+        if node.status().committed_txs >= want:
+            done.set()
+
+    node.add_block_listener(on_block)
+    assert all(r.accepted for r in await node.submit(raws))
+    await asyncio.wait_for(done.wait(), HOLD_S)
+    node.remove_block_listener(on_block)
+
+
+def test_the_first_block_with_a_contract_call_starts_the_execution_workers(
+        tmp_path: Path, keys: Keys) -> None:
+    node = Node(tmp_path / "node", make_genesis(keys), keys.node, exec_workers=1)
+    pool = node.ledger.pool
+    assert pool is not None
+    token = contract_address(keys.suite.hash_bytes, keys.address["admin"], 0)
+
+    async def scenario() -> list[list[int]]:
+        await node.start()
+        try:
+            seen = []
+            await _blocks_of(node, [transfer(keys, "alice", "bob", 1), contract_tx(
+                keys, 0, TxKind.DEPLOY, Deploy(
+                    TOKEN.wasm, TOKEN.abi_json().encode(),
+                    encode_args(TOKEN, "init", "Coin", 1000), 100_000_000))])
+            seen.append(pool.processes())
+            await _blocks_of(node, [contract_tx(keys, 1, TxKind.CALL, Call(
+                token, "transfer", encode_args(TOKEN, "transfer", keys.address["bob"], 5),
+                100_000_000))])
+            seen.append(pool.processes())
+            return seen
+        finally:
+            await node.stop()
+
+    before, after = asyncio.run(scenario())
+    assert before == [] and len(after) == 1  # no call, no workers; then one, started

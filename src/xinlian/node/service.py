@@ -112,8 +112,6 @@ class Node:
     async def start(self) -> None:
         """Start the node's tasks, supervised: `failed()` resolves when one of them fails."""
         self.supervisor = Supervisor()
-        if self.ledger.pool is not None:
-            self.ledger.pool.start()  # now, not on the first parallel block it would delay
         await self.ordering.start(self.supervisor)
         self._sweeper = self.supervisor.spawn("pool-sweep", self._sweep_pool())
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 
 from xinlian.ledger.block import Block
-from xinlian.ledger.transaction import Transaction
+from xinlian.ledger.transaction import Transaction, TxKind
 from xinlian.node.offload import LedgerThread, now_ms
 from xinlian.node.pipeline import Built, LedgerPipeline
 from xinlian.node.supervise import Supervisor
@@ -120,7 +120,17 @@ class SoloOrdering:
         # The block executes and commits on the ledger thread, so admission and queries go
         # on meanwhile (nothing else touches the executor or writes the store); the
         # producer waits for it before the next block, whose state builds on this one.
-        return self.ledger.publish(await self._thread.run(self._build_commit, *self._cut()))
+        txs, timestamp_ms = self._cut()
+        return self.ledger.publish(await self._thread.run(self._run_block, txs, timestamp_ms))
+
+    def _run_block(self, txs: list[Transaction], timestamp_ms: int) -> Built:
+        """On the ledger thread: the first block with a contract call starts the execution
+        workers, so that the blocks of many calls after it do not wait for them."""
+        pool = self.ledger.pool
+        if pool is not None and not pool.processes() and any(
+                tx.body.kind == TxKind.CALL for tx in txs):
+            pool.start()
+        return self._build_commit(txs, timestamp_ms)
 
     def _cut(self) -> tuple[list[Transaction], int]:
         """The next block's transactions and timestamp, taken on the event loop."""
