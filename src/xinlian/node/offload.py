@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 def execution_pool(data_dir: Path, genesis: Genesis, workers: int) -> ExecutionPool | None:
     """`workers` processes that run a node's contract calls in parallel, reading its chain
-    store (execution/parallel.py; started on first use); None for 0: serial."""
+    store (execution/parallel.py; started on first use, or by a solo node with its first
+    block of contract calls); None for 0: serial."""
     if workers == 0:
         return None
     spec = WorkerSpec(str(chain_dir(data_dir)), genesis.chain_id, genesis.suite,

@@ -12,9 +12,10 @@ The expensive steps are left to its driver, which chooses how to run them:
   block is made when a transaction executes, or when the executor has work of its own:
   async deliveries due, or armed schedules whose heights must come),
   then `commit` of that batch (a worker thread in a real node, since LMDB releases the GIL
-  while it syncs; inline in the simulator), then `publish` (the new head, the mempool
-  cleared of what committed, the block listeners told). Nothing may touch the store
-  between `build` and `publish`.
+  while it syncs; a solo node runs `build` there too, so that admission goes on while a
+  block executes; inline in the simulator), then `publish` (the new head, the mempool
+  cleared of what committed, the block listeners told). Nothing may touch the store or
+  the executor between `build` and `publish` (queries use an engine of their own).
 """
 
 from __future__ import annotations
