@@ -85,6 +85,43 @@ class RangeProofError(StorageError):
     name = "bad_range_proof"
 
 
+class ProofError(StorageError):
+    """An answer from another node that its proof does not back (provenance.py, bloom.py):
+    the SDK reports which of the kinds below it is."""
+
+    code = 3020
+    name = "bad_proof"
+
+
+class TamperedAnswerError(ProofError):
+    """The answer or its proof does not lead to the committed root: something was changed."""
+
+    code = 3021
+    name = "answer_tampered"
+
+
+class IncompleteAnswerError(ProofError):
+    """The answer proves, but leaves out part of what was asked (a missing version, a
+    truncated page, a skipped block)."""
+
+    code = 3022
+    name = "answer_incomplete"
+
+
+class ReorderedAnswerError(ProofError):
+    """The answer's entries are not in the order the structure holds them."""
+
+    code = 3023
+    name = "answer_reordered"
+
+
+class QueryError(StorageError):
+    """A malformed query: an empty or inverted range, a page over the limit."""
+
+    code = 3024
+    name = "bad_query"
+
+
 # The blob store (blobs.py, blob_proof.py, blob_backends.py). Codes 3040-3049 are kept for it.
 
 
