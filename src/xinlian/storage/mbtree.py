@@ -95,6 +95,9 @@ class MerkleBTree:
         self._cache_old: dict[bytes, Node] = {}
         self._pending: weakref.WeakKeyDictionary[WriteBatch, dict[int, bytes]] = (
             weakref.WeakKeyDictionary())
+        # nodes written into a batch not yet committed, for the next version in that batch
+        self._staged: weakref.WeakKeyDictionary[WriteBatch, dict[bytes, bytes]] = (
+            weakref.WeakKeyDictionary())
         last = store.scan(ROOTS_DB, reverse=True, limit=1)
         self._latest: int | None = _VERSION.unpack(last[0][0])[0] if last else None
 
@@ -202,7 +205,7 @@ class MerkleBTree:
         with self._store.snapshot() as snap:
             base = pending[previous] if previous in pending else (
                 self._root(snap, previous) if previous is not None else EMPTY_ROOT)
-            writer = _Writer(self, snap)
+            writer = _Writer(self, snap, self._staged.setdefault(batch, {}))
             root = writer.update(base, splices)
             writer.flush(root, batch)
         pending[version] = root
@@ -223,6 +226,7 @@ class MerkleBTree:
         batch = batch_ref()
         if batch is not None:
             self._pending.pop(batch, None)
+            self._staged.pop(batch, None)
         if pending:
             self._latest = max(pending)
 
@@ -255,18 +259,20 @@ class _StoreFetch:
 
 class _Writer:
     """One `apply`: the old tree is read by key; new nodes wait in `fresh` until `flush`
-    writes those the new root reaches."""
+    writes those the new root reaches (and stages them for later versions in the batch)."""
 
-    def __init__(self, tree: MerkleBTree, snap: Snapshot) -> None:
+    def __init__(self, tree: MerkleBTree, snap: Snapshot, staged: dict[bytes, bytes]) -> None:
         self._tree = tree
         self._snap = snap
+        self._staged = staged
         self._hasher = tree.hasher
         self.fresh: dict[bytes, tuple[bytes, list[bytes]]] = {}
 
     def load(self, ref: bytes) -> Node:
         made = self.fresh.get(ref)
-        if made is not None:
-            return decode_node(made[0])
+        buf = made[0] if made is not None else self._staged.get(ref)
+        if buf is not None:
+            return decode_node(buf)
         return self._tree._load(self._snap, ref)
 
     def is_boundary(self, level: int, key: bytes) -> bool:
@@ -279,6 +285,8 @@ class _Writer:
         """The root of the tree `root` with the level-0 `splices` (sorted) applied."""
         if root == EMPTY_ROOT:
             return self.build([item for splice in splices for item in splice[2]], 0)
+        if not splices:
+            return root
         height = _height(self.load(root))
         for level in range(height + 1):
             splices = self.rewrite_level(root, level, splices)
@@ -395,6 +403,7 @@ class _Writer:
                 continue
             buf, children = made
             batch.put(NODES_DB, ref, buf)
+            self._staged[ref] = buf
             stack.extend(c for c in children if c in self.fresh)
 
 

@@ -41,7 +41,7 @@ import struct
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import accumulate, chain, pairwise
 
 from xinlian import codec
 from xinlian.storage.errors import (
@@ -71,11 +71,7 @@ _INTERNAL_HEAD = struct.Struct(">BBI")
 def encode_leaf(keys: list[bytes], values: list[bytes], measures: list[int]) -> bytes:
     n = len(keys)
     base = _LEAF_HEAD.size + 8 * n + 4 * (2 * n + 1)
-    offsets = [base]
-    for part in keys:
-        offsets.append(offsets[-1] + len(part))
-    for part in values:
-        offsets.append(offsets[-1] + len(part))
+    offsets = accumulate(map(len, chain(keys, values)), initial=base)
     return b"".join((_LEAF_HEAD.pack(LEAF_TAG, n), struct.pack(f">{n}q", *measures),
                      struct.pack(f">{2 * n + 1}I", *offsets), *keys, *values))
 
@@ -111,9 +107,7 @@ def encode_internal(height: int, keys: list[bytes], hashes: list[bytes],
     n = len(keys)
     sums = b"".join(a.total.to_bytes(16, "big", signed=True) for a in aggregates)
     base = _INTERNAL_HEAD.size + (32 + 8 + 16 + 8 + 8) * n + 4 * (n + 1)
-    offsets = [base]
-    for part in keys:
-        offsets.append(offsets[-1] + len(part))
+    offsets = accumulate(map(len, keys), initial=base)
     return b"".join((_INTERNAL_HEAD.pack(INTERNAL_TAG, height, n), *hashes,
                      struct.pack(f">{n}Q", *(a.count for a in aggregates)), sums,
                      struct.pack(f">{n}q", *(a.min for a in aggregates)),
