@@ -152,7 +152,7 @@ class MerkleBTree:
               with_page: bool = True) -> tuple[Page, Proof]:
         """One page of `query` (empty when `with_page` is false) and its proof."""
         nodes: list[bytes] = []
-        page = Page()
+        page = Page(query.reverse)
         with self._store.snapshot() as snap:
             walk_range(_StoreFetch(self, snap, nodes), self._root(snap, version), query,
                        page if with_page else None)

@@ -38,9 +38,8 @@ not sortedness inside a leaf. That is what makes it cost a hash per leaf.
 from __future__ import annotations
 
 import struct
-from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import accumulate, chain, pairwise
 
 from xinlian import codec
@@ -148,14 +147,25 @@ class Leaf:
         b = self.n if b is None else b
         return struct.unpack_from(f">{b - a}q", self.buf, _LEAF_HEAD.size + 8 * a)
 
-    def first_key(self) -> bytes:
-        return self.keys(0, 1)[0]
+    def bisect(self, key: bytes, lo: int = 0) -> int:
+        """The first entry at or after `lo` whose key is not below `key` (a binary search
+        over the offsets: a few slices, not the leaf's keys)."""
+        buf, off = self.buf, self.offsets()
+        hi = self.n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if buf[off[mid]:off[mid + 1]] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
 
 class Internal:
-    """An internal node buffer, decoded whole (nodes are few per query, and cached)."""
+    """An internal node buffer: keys and child hashes decoded at once, the children's
+    aggregates when first asked for (a range page needs none)."""
 
-    __slots__ = ("aggregates", "buf", "hashes", "height", "keys")
+    __slots__ = ("_aggregates", "buf", "hashes", "height", "keys")
 
     def __init__(self, buf: bytes) -> None:
         _, height, n = _INTERNAL_HEAD.unpack_from(buf)
@@ -163,20 +173,27 @@ class Internal:
         self.buf = buf
         self.height: int = height
         self.hashes = [buf[i:i + 32] for i in range(pos, pos + 32 * n, 32)]
-        pos += 32 * n
-        counts = struct.unpack_from(f">{n}Q", buf, pos)
-        pos += 8 * n
-        sums = [int.from_bytes(buf[i:i + 16], "big", signed=True)
-                for i in range(pos, pos + 16 * n, 16)]
-        pos += 16 * n
-        mins = struct.unpack_from(f">{n}q", buf, pos)
-        maxs = struct.unpack_from(f">{n}q", buf, pos + 8 * n)
-        off = struct.unpack_from(f">{n + 1}I", buf, pos + 16 * n)
+        off = struct.unpack_from(f">{n + 1}I", buf, pos + 72 * n)
         self.keys = [buf[s:e] for s, e in pairwise(off)]
-        self.aggregates = [Aggregate(c, s, lo, hi)
-                           for c, s, lo, hi in zip(counts, sums, mins, maxs, strict=True)]
+        self._aggregates: list[Aggregate] | None = None
         if off[-1] != len(buf) or not n or height < 1:
             raise MalformedProofError("an index node of the wrong shape")
+
+    @property
+    def aggregates(self) -> list[Aggregate]:
+        if self._aggregates is None:
+            n = len(self.keys)
+            buf, pos = self.buf, _INTERNAL_HEAD.size + 32 * n
+            counts = struct.unpack_from(f">{n}Q", buf, pos)
+            pos += 8 * n
+            sums = [int.from_bytes(buf[i:i + 16], "big", signed=True)
+                    for i in range(pos, pos + 16 * n, 16)]
+            pos += 16 * n
+            mins = struct.unpack_from(f">{n}q", buf, pos)
+            maxs = struct.unpack_from(f">{n}q", buf, pos + 8 * n)
+            self._aggregates = [Aggregate(c, s, lo, hi)
+                                for c, s, lo, hi in zip(counts, sums, mins, maxs, strict=True)]
+        return self._aggregates
 
 
 Node = Leaf | Internal
@@ -196,15 +213,6 @@ def decode_node(buf: bytes) -> Node:
     except struct.error as exc:
         raise MalformedProofError(f"an index node cut short: {exc}") from None
     raise MalformedProofError("bytes that are not an index node")
-
-
-def node_aggregate(node: Node) -> Aggregate:
-    if isinstance(node, Leaf):
-        return aggregate_of(node.measures())
-    total = Aggregate()
-    for part in node.aggregates:
-        total = total.plus(part)
-    return total
 
 
 # -- queries -----------------------------------------------------------------------------
@@ -245,22 +253,63 @@ class RangeQuery:
         return RangeQuery(page.cursor, self.hi, self.limit, False)
 
 
-@dataclass
 class Page:
-    """One page of a range answer, in query order, as columns (no object per record); the
-    `cursor` resumes after it (the next `lo` ascending, the next `hi` descending), None when
-    the range is exhausted."""
+    """One page of a range answer, in query order: runs of verified leaves, cut into
+    columns (keys, values, measures) only when first read, so verifying makes no object per
+    record. The `cursor` resumes after the page (the next `lo` ascending, the next `hi`
+    descending), None when the range is exhausted."""
 
-    keys: list[bytes] = field(default_factory=list)
-    values: list[bytes] = field(default_factory=list)
-    measures: list[int] = field(default_factory=list)
-    cursor: bytes | None = None
+    def __init__(self, reverse: bool = False) -> None:
+        self.reverse = reverse
+        self.cursor: bytes | None = None
+        self._runs: list[tuple[Leaf, int, int]] = []
+        self._count = 0
+        self._columns: tuple[list[bytes], list[bytes], list[int]] | None = None
+
+    def add(self, leaf: Leaf, a: int, b: int) -> None:
+        """Entries a..b-1 of `leaf`, after those added before (in query order)."""
+        self._runs.append((leaf, a, b))
+        self._count += b - a
+        self._columns = None
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._count
+
+    def last_key(self) -> bytes:
+        leaf, a, b = self._runs[-1]
+        return leaf.keys(a, a + 1)[0] if self.reverse else leaf.keys(b - 1, b)[0]
+
+    def columns(self) -> tuple[list[bytes], list[bytes], list[int]]:
+        if self._columns is None:
+            keys: list[bytes] = []
+            values: list[bytes] = []
+            measures: list[int] = []
+            for leaf, a, b in self._runs:
+                if self.reverse:
+                    keys += reversed(leaf.keys(a, b))
+                    values += reversed(leaf.values(a, b))
+                    measures += reversed(leaf.measures(a, b))
+                else:
+                    keys += leaf.keys(a, b)
+                    values += leaf.values(a, b)
+                    measures += leaf.measures(a, b)
+            self._columns = keys, values, measures
+        return self._columns
+
+    @property
+    def keys(self) -> list[bytes]:
+        return self.columns()[0]
+
+    @property
+    def values(self) -> list[bytes]:
+        return self.columns()[1]
+
+    @property
+    def measures(self) -> list[int]:
+        return self.columns()[2]
 
     def records(self) -> list[tuple[bytes, bytes, int]]:
-        return list(zip(self.keys, self.values, self.measures, strict=True))
+        return list(zip(*self.columns(), strict=True))
 
 
 class Proof(codec.Struct):
@@ -293,7 +342,8 @@ def walk_range(fetch: Fetch, root: bytes, query: RangeQuery, page: Page | None) 
     state = _PageWalk(fetch, query, page)
     state.visit(root, -1, None, None)
     if page is not None and state.full:
-        page.cursor = (page.keys[-1] if query.reverse else page.keys[-1] + b"\x00")
+        last = page.last_key()
+        page.cursor = last if query.reverse else last + b"\x00"
     return state.taken
 
 
@@ -321,10 +371,9 @@ class _PageWalk:
             return
         a, b = 0, node.n
         if not query.covers(lo, hi):
-            keys = node.keys()
-            a = bisect_left(keys, query.lo)
+            a = node.bisect(query.lo)
             if query.hi is not None:
-                b = bisect_left(keys, query.hi, a)
+                b = node.bisect(query.hi, a)
         room = query.limit - self.taken
         if b - a >= room:
             self.full = True
@@ -335,16 +384,8 @@ class _PageWalk:
         if b <= a:
             return
         self.taken += b - a
-        page = self.page
-        if page is not None:
-            keys, values, measures = node.keys(a, b), node.values(a, b), node.measures(a, b)
-            if query.reverse:
-                keys.reverse()
-                values.reverse()
-                measures = measures[::-1]
-            page.keys += keys
-            page.values += values
-            page.measures += measures
+        if self.page is not None:
+            self.page.add(node, a, b)
 
 
 def walk_aggregate(fetch: Fetch, root: bytes, lo: bytes, hi: bytes | None) -> Aggregate:
@@ -358,9 +399,8 @@ def _aggregate(fetch: Fetch, query: RangeQuery, ref: bytes, height: int, lo: byt
                hi: bytes | None) -> Aggregate:
     node = fetch(ref, height)
     if isinstance(node, Leaf):
-        keys = node.keys()
-        a = bisect_left(keys, query.lo)
-        b = node.n if query.hi is None else bisect_left(keys, query.hi, a)
+        a = node.bisect(query.lo)
+        b = node.n if query.hi is None else node.bisect(query.hi, a)
         return aggregate_of(node.measures(a, b)) if a < b else Aggregate()
     total = Aggregate()
     keys, n = node.keys, len(node.keys)
@@ -412,7 +452,7 @@ def verify_range(root: bytes, query: RangeQuery, proof: Proof, hasher: Hasher) -
     if a node was changed or added, ReorderedAnswerError if nodes were swapped,
     IncompleteAnswerError if one is missing."""
     reader = _ProofReader(proof, hasher)
-    page = Page()
+    page = Page(query.reverse)
     walk_range(reader, root, query, page)
     reader.finish()
     return page
