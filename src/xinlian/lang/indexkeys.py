@@ -34,6 +34,11 @@ from xinlian.crypto.hashes import sm3
 from xinlian.lang import abi
 from xinlian.lang.errors import ArgumentError
 from xinlian.lang.types import ADDRESS_LEN, EnumTy, IntTy, PrimTy, Ty
+from xinlian.storage import keys
+from xinlian.storage.errors import InvalidKeyError
+from xinlian.storage.keys import key_range, prefix_end
+
+__all__ = ["key_range", "prefix_end"]  # kept here for the SDK's contract-index plans
 
 EVENT_KIND = 1
 STATE_KIND = 2
@@ -54,7 +59,7 @@ def value_key(t: Ty, v: Any) -> bytes:
     if isinstance(t, EnumTy) or (isinstance(t, PrimTy) and t.name() in ("bool", "address")):
         return canonical
     if abi.index_kind(t) == "ordered":  # bytes, string
-        return canonical[4:].replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+        return keys.escaped(canonical[4:])
     return sm3(canonical)
 
 
@@ -103,14 +108,6 @@ def read_position(key: bytes, kind: int) -> tuple[int, bool, int, int]:
     return height, origin == 0, index, event[0] if event else 0
 
 
-def prefix_end(prefix: bytes) -> bytes | None:
-    """The smallest key above every key that starts with `prefix` (None: there is none)."""
-    trimmed = prefix.rstrip(b"\xff")
-    if not trimmed:
-        return None
-    return trimmed[:-1] + bytes([trimmed[-1] + 1])
-
-
 def read_value_key(t: Ty, data: bytes, pos: int = 0) -> tuple[Any, int]:
     """The value whose key starts at `data[pos]`, and where its key ends. A composite type's
     key is its digest, returned as such (32 bytes)."""
@@ -129,39 +126,13 @@ def read_value_key(t: Ty, data: bytes, pos: int = 0) -> tuple[Any, int]:
         if abi.index_kind(t) == "sm3" or t.name() == "address":
             return raw, end
         return abi.decode(t, raw), end
-    out = bytearray()
-    while True:
-        zero = data.find(b"\x00", pos)
-        if zero == -1 or zero + 1 >= len(data) or data[zero + 1] not in (0x00, 0xFF):
-            raise ArgumentError("an index key of bytes without its end mark")
-        out += data[pos:zero]
-        pos = zero + 2
-        if data[zero + 1] == 0x00:
-            break
-        out.append(0)
-    raw = bytes(out)
+    try:
+        raw, pos = keys.read_escaped(data, pos)
+    except InvalidKeyError:
+        raise ArgumentError("an index key of bytes without its end mark") from None
     if t.name() == "string":
         try:
             return raw.decode(), pos
         except UnicodeDecodeError as exc:
             raise ArgumentError("an index key of a string that is not UTF-8") from exc
     return raw, pos
-
-
-def key_range(index: bytes, lo: bytes | None = None, hi: bytes | None = None, *,
-              reverse: bool = True, cursor: bytes | None = None
-              ) -> tuple[bytes, bytes | None] | None:
-    """The keys of index `index` whose value keys lie from `lo` to `hi`, both included
-    (None: unbounded; a value key may be a prefix, such as leading map keys), after the
-    page that ended at `cursor` (the last key of the previous page): (start, stop) with
-    start <= key < stop, or None when nothing can be left."""
-    start = index + lo if lo is not None else index
-    stop = prefix_end(index + hi) if hi is not None else prefix_end(index)
-    if cursor is not None:
-        if reverse:
-            stop = cursor if stop is None else min(stop, cursor)
-        else:
-            start = max(start, cursor + b"\x00")
-    if stop is not None and stop <= start:
-        return None
-    return start, stop

@@ -34,13 +34,11 @@ from __future__ import annotations
 import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
-from struct import Struct
 
 from xinlian.storage.errors import (
     CorruptDataError,
     InvalidKeyError,
     MalformedProofError,
-    VersionError,
 )
 from xinlian.storage.kv import Snapshot, Store, WriteBatch
 from xinlian.storage.mbtree_proof import (
@@ -62,6 +60,7 @@ from xinlian.storage.mbtree_proof import (
     walk_aggregate,
     walk_range,
 )
+from xinlian.storage.versioned import NodeCache, VersionRoots, require_sub_dbs
 
 NODES_DB = "bt_nodes"
 ROOTS_DB = "bt_roots"
@@ -71,7 +70,6 @@ INTERNAL_FANOUT = 32
 MAX_KEY_SIZE = 1024
 MAX_VALUE_SIZE = 64 * 1024
 BOUNDARY_TAG = 0x12
-_VERSION = Struct(">Q")
 
 # An item of a level: (key, value, measure) in leaves; (first key, child hash, aggregate)
 # above them.
@@ -85,26 +83,19 @@ class MerkleBTree:
     One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 100_000) -> None:
-        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
-        if missing:
-            raise InvalidKeyError(f"store lacks the B+-tree's sub-databases {missing}")
+        require_sub_dbs(store, SUB_DBS, "B+-tree")
         self._store = store
         self.hasher = hasher
-        self._half = max(1, cache_nodes // 2)
-        self._cache: dict[bytes, Node] = {}
-        self._cache_old: dict[bytes, Node] = {}
-        self._pending: weakref.WeakKeyDictionary[WriteBatch, dict[int, bytes]] = (
-            weakref.WeakKeyDictionary())
+        self._cache: NodeCache[Internal] = NodeCache(cache_nodes)  # leaves: read from the map
+        self._roots = VersionRoots(store, ROOTS_DB)
         # nodes written into a batch not yet committed, for the next version in that batch
         self._staged: weakref.WeakKeyDictionary[WriteBatch, dict[bytes, bytes]] = (
             weakref.WeakKeyDictionary())
-        last = store.scan(ROOTS_DB, reverse=True, limit=1)
-        self._latest: int | None = _VERSION.unpack(last[0][0])[0] if last else None
 
     # -- versions and roots --------------------------------------------------------------
 
     def latest_version(self) -> int | None:
-        return self._latest
+        return self._roots.latest
 
     def root(self, version: int | None = None) -> bytes:
         """The root after `version` (default: latest); 32 zero bytes for the empty tree."""
@@ -112,35 +103,24 @@ class MerkleBTree:
             return self._root(snap, version)
 
     def _root(self, snap: Snapshot, version: int | None) -> bytes:
-        if version is None:
-            version = self._latest
-            if version is None:
-                return EMPTY_ROOT
-        found = list(snap.items(ROOTS_DB, stop=_VERSION.pack(version + 1), reverse=True,
-                                limit=1))
-        return found[0][1] if found else EMPTY_ROOT
+        return self._roots.get(snap, version) or EMPTY_ROOT
 
     # -- nodes ---------------------------------------------------------------------------
 
     def _load(self, snap: Snapshot, ref: bytes) -> Node:
-        node = self._cache.get(ref) or self._cache_old.get(ref)
-        if node is None:
-            raw = snap.get(NODES_DB, ref)
-            if raw is None:
-                raise CorruptDataError(f"missing B+-tree node {ref.hex()}")
-            try:
-                node = decode_node(raw)
-            except MalformedProofError as exc:
-                raise CorruptDataError(f"bad B+-tree node {ref.hex()}: {exc}") from None
-            self._remember(ref, node)
+        cached = self._cache.get(ref)
+        if cached is not None:
+            return cached
+        raw = snap.get(NODES_DB, ref)
+        if raw is None:
+            raise CorruptDataError(f"missing B+-tree node {ref.hex()}")
+        try:
+            node = decode_node(raw)
+        except MalformedProofError as exc:
+            raise CorruptDataError(f"bad B+-tree node {ref.hex()}: {exc}") from None
+        if isinstance(node, Internal):
+            self._cache.put(ref, node)
         return node
-
-    def _remember(self, ref: bytes, node: Node) -> None:
-        if isinstance(node, Leaf):  # leaves are most of the tree: read again from the map
-            return
-        self._cache[ref] = node
-        if len(self._cache) >= self._half:
-            self._cache_old, self._cache = self._cache, {}
 
     # -- queries -------------------------------------------------------------------------
 
@@ -190,45 +170,33 @@ class MerkleBTree:
         """Write the tree of `version` (the previous version + `updates`: key -> (value,
         measure), None deletes) into `batch` without committing it; return the new root
         (32 zero bytes if empty)."""
-        written = self._pending.get(batch)
-        previous = max(written) if written else self._latest
-        if type(version) is not int or version < 0 or (
-                previous is not None and version <= previous):
-            raise VersionError(f"B+-tree version {version} must be above {previous}")
         splices: list[Splice] = []
         for key in sorted(updates):
             _check_entry(key, updates[key])
             entry = updates[key]
             splices.append((key, key + b"\x00",
                             [] if entry is None else [(key, entry[0], entry[1])]))
-        pending = self._pending_for(batch)
         with self._store.snapshot() as snap:
-            base = pending[previous] if previous in pending else (
-                self._root(snap, previous) if previous is not None else EMPTY_ROOT)
-            writer = _Writer(self, snap, self._staged.setdefault(batch, {}))
+            base = self._roots.base(snap, version, batch)[1] or EMPTY_ROOT
+            writer = _Writer(self, snap, self._staged_for(batch))
             root = writer.update(base, splices)
             writer.flush(root, batch)
-        pending[version] = root
-        batch.put(ROOTS_DB, _VERSION.pack(version), root)
+        self._roots.record(version, root, batch)
         return root
 
-    def _pending_for(self, batch: WriteBatch) -> dict[int, bytes]:
-        """The roots written into `batch` by version, published when it commits."""
-        pending = self._pending.get(batch)
-        if pending is None:
-            pending = self._pending[batch] = {}
+    def _staged_for(self, batch: WriteBatch) -> dict[bytes, bytes]:
+        """The nodes written into `batch`, dropped when it commits."""
+        staged = self._staged.get(batch)
+        if staged is None:
+            staged = self._staged[batch] = {}
             batch_ref = weakref.ref(batch)
-            batch.on_commit(lambda: self._published(batch_ref, pending))
-        return pending
+            batch.on_commit(lambda: self._unstage(batch_ref))
+        return staged
 
-    def _published(self, batch_ref: weakref.ref[WriteBatch], pending: dict[int, bytes]
-                   ) -> None:
+    def _unstage(self, batch_ref: weakref.ref[WriteBatch]) -> None:
         batch = batch_ref()
         if batch is not None:
-            self._pending.pop(batch, None)
             self._staged.pop(batch, None)
-        if pending:
-            self._latest = max(pending)
 
 
 def _check_entry(key: object, entry: object) -> None:

@@ -22,8 +22,6 @@ stay readable; nodes are not pruned (a node may be shared by any number of versi
 
 from __future__ import annotations
 
-import struct
-import weakref
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 
@@ -34,7 +32,6 @@ from xinlian.storage.errors import (
     BadChunkError,
     CorruptDataError,
     InvalidKeyError,
-    VersionError,
 )
 from xinlian.storage.kv import Snapshot, Store, WriteBatch
 from xinlian.storage.mst_proof import (
@@ -46,6 +43,7 @@ from xinlian.storage.mst_proof import (
     RangeQuery,
     node_hash,
 )
+from xinlian.storage.versioned import NodeCache, VersionRoots, require_sub_dbs
 
 NODES_DB = "ix_nodes"
 ROOTS_DB = "ix_roots"
@@ -53,8 +51,6 @@ SUB_DBS = (NODES_DB, ROOTS_DB)
 MAX_KEY_SIZE = 4096
 MAX_ANSWER_BYTES = 1 << 20  # node encodings per snapshot answer
 MAX_REFS = 64               # nodes asked for per snapshot request
-_ver = struct.Struct(">Q").pack
-_unver = struct.Struct(">Q").unpack_from
 
 
 class Node(codec.Struct):
@@ -85,23 +81,16 @@ class OrderedIndex:
     One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 200_000) -> None:
-        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
-        if missing:
-            raise InvalidKeyError(f"store lacks the index's sub-databases {missing}")
+        require_sub_dbs(store, SUB_DBS, "index")
         self._store = store
         self.hasher = hasher
-        self._half = max(1, cache_nodes // 2)
-        self._cache: dict[bytes, Node] = {}
-        self._cache_old: dict[bytes, Node] = {}
-        self._pending: weakref.WeakKeyDictionary[WriteBatch, dict[int, bytes]] = (
-            weakref.WeakKeyDictionary())
-        last = store.scan(ROOTS_DB, reverse=True, limit=1)
-        self._latest: int | None = _unver(last[0][0])[0] if last else None
+        self._cache: NodeCache[Node] = NodeCache(cache_nodes)
+        self._roots = VersionRoots(store, ROOTS_DB)
 
     # -- versions and roots ------------------------------------------------------------
 
     def latest_version(self) -> int | None:
-        return self._latest
+        return self._roots.latest
 
     def root(self, version: int | None = None) -> bytes:
         """The root after `version` (default: latest); 32 zero bytes for the empty index."""
@@ -110,12 +99,7 @@ class OrderedIndex:
 
     def _root(self, snap: Snapshot, version: int | None) -> bytes:
         """The root hash of `version`, "" when empty (before any version too)."""
-        if version is None:
-            version = self._latest
-            if version is None:
-                return b""
-        found = list(snap.items(ROOTS_DB, stop=_ver(version + 1), reverse=True, limit=1))
-        return found[0][1] if found else b""
+        return self._roots.get(snap, version) or b""
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -127,22 +111,15 @@ class OrderedIndex:
                 return node
         node = self._cache.get(ref)
         if node is None:
-            node = self._cache_old.get(ref)
-            if node is None:
-                raw = snap.get(NODES_DB, ref)
-                if raw is None:
-                    raise CorruptDataError(f"missing index node {ref.hex()}")
-                try:
-                    node = _decode_node(raw)
-                except msgspec.DecodeError as exc:
-                    raise CorruptDataError(f"bad index node {ref.hex()}: {exc}") from exc
-            self._remember(ref, node)
+            raw = snap.get(NODES_DB, ref)
+            if raw is None:
+                raise CorruptDataError(f"missing index node {ref.hex()}")
+            try:
+                node = _decode_node(raw)
+            except msgspec.DecodeError as exc:
+                raise CorruptDataError(f"bad index node {ref.hex()}: {exc}") from exc
+        self._cache.put(ref, node)
         return node
-
-    def _remember(self, ref: bytes, node: Node) -> None:
-        self._cache[ref] = node
-        if len(self._cache) >= self._half:
-            self._cache_old, self._cache = self._cache, {}
 
     # -- reads -------------------------------------------------------------------------
 
@@ -220,11 +197,6 @@ class OrderedIndex:
               batch: WriteBatch) -> bytes:
         """Write the index of `version` (the previous version + updates; None deletes)
         into `batch` without committing it; return the new root (32 zero bytes if empty)."""
-        written = self._pending.get(batch)
-        previous = max(written) if written else self._latest
-        if type(version) is not int or version < 0 or (
-                previous is not None and version <= previous):
-            raise VersionError(f"index version {version} must be above {previous}")
         hasher = self.hasher
         changes: list[_Change] = []
         for key, value in updates.items():
@@ -235,14 +207,11 @@ class OrderedIndex:
                             b"" if value is None else hasher(value)))
         changes.sort()
         with self._store.snapshot() as snap:
-            pending = self._pending_for(batch)
-            base = pending[previous] if previous in pending else (
-                self._root(snap, previous) if previous is not None else b"")
+            base = self._roots.base(snap, version, batch)[1] or b""
             writer = _Writer(self, snap)
             root = writer.update(base, changes)
             writer.flush(root, batch)
-        pending[version] = root
-        batch.put(ROOTS_DB, _ver(version), root)
+        self._roots.record(version, root, batch)
         return root or EMPTY_ROOT
 
     # -- snapshots (node/statesync.py) -------------------------------------------------
@@ -269,26 +238,7 @@ class OrderedIndex:
         `version`, whatever this index held before."""
         for ref, node in nodes.items():
             batch.put(NODES_DB, ref, codec.encode(node))
-        ref = b"" if root == EMPTY_ROOT else root
-        batch.put(ROOTS_DB, _ver(version), ref)
-        self._pending_for(batch)[version] = ref
-
-    def _pending_for(self, batch: WriteBatch) -> dict[int, bytes]:
-        """The roots written into `batch` by version, published when it commits."""
-        pending = self._pending.get(batch)
-        if pending is None:
-            pending = self._pending[batch] = {}
-            batch_ref = weakref.ref(batch)
-            batch.on_commit(lambda: self._published(batch_ref, pending))
-        return pending
-
-    def _published(self, batch_ref: weakref.ref[WriteBatch], pending: dict[int, bytes]
-                   ) -> None:
-        batch = batch_ref()
-        if batch is not None:
-            self._pending.pop(batch, None)
-        if pending:
-            self._latest = max(pending)
+        self._roots.record(version, b"" if root == EMPTY_ROOT else root, batch)
 
 
 def _shared_prefix(keys: list[bytes]) -> bytes:
@@ -334,7 +284,7 @@ class _Writer:
             if node is None:
                 continue
             batch.put(NODES_DB, ref, codec.encode(node))
-            self._index._remember(ref, node)
+            self._index._cache.put(ref, node)
             stack.extend(c for c in node.children if c in self.fresh)
 
     def update(self, ref: bytes, changes: list[_Change]) -> bytes:
