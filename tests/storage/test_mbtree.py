@@ -380,3 +380,9 @@ def test_page_columns_and_cursor(tree: mbtree.MerkleBTree) -> None:
     assert page.cursor == page.keys[-1]
     resumed = query.resume(page)
     assert resumed is not None and resumed.hi == page.keys[-1]
+    ends = RangeQuery(b"", (10).to_bytes(2, "big") + b"\x00", 11)  # the page ends the range
+    last = verify_range(root, ends, tree.prove_range(ends), sha256)
+    assert len(last) == 11 and last.cursor is not None and ends.resume(last) is None
+    starts = RangeQuery(bytes(2), (10).to_bytes(2, "big"), 10, reverse=True)
+    first = verify_range(root, starts, tree.prove_range(starts), sha256)
+    assert first.keys[-1] == b"\x00\x00" and starts.resume(first) is None

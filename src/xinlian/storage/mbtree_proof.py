@@ -240,17 +240,20 @@ class RangeQuery:
         return (hi is None or self.lo < hi) and (lo is None or self.hi is None or lo < self.hi)
 
     def covers(self, lo: bytes | None, hi: bytes | None) -> bool:
-        """Whether every key from `lo` up to `hi` falls in the range."""
-        return lo is not None and self.lo <= lo and (
+        """Whether every key from `lo` up to `hi` falls in the range (no key is below b"")."""
+        return (self.lo <= lo if lo is not None else not self.lo) and (
             self.hi is None or (hi is not None and hi <= self.hi))
 
     def resume(self, page: Page) -> RangeQuery | None:
         """The query for the page after `page` (None when `page` was the last)."""
-        if page.cursor is None:
+        cursor = page.cursor
+        if cursor is None:
             return None
         if self.reverse:
-            return RangeQuery(self.lo, page.cursor, self.limit, True)
-        return RangeQuery(page.cursor, self.hi, self.limit, False)
+            return RangeQuery(self.lo, cursor, self.limit, True) if self.lo < cursor else None
+        if self.hi is not None and cursor >= self.hi:
+            return None
+        return RangeQuery(cursor, self.hi, self.limit, False)
 
 
 class Page:
