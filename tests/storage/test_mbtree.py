@@ -18,6 +18,7 @@ from xinlian import codec
 from xinlian.crypto.hashes import sha256, sm3
 from xinlian.storage import mbtree
 from xinlian.storage.errors import (
+    BadChunkError,
     CorruptDataError,
     IncompleteAnswerError,
     InvalidKeyError,
@@ -386,3 +387,31 @@ def test_page_columns_and_cursor(tree: mbtree.MerkleBTree) -> None:
     starts = RangeQuery(bytes(2), (10).to_bytes(2, "big"), 10, reverse=True)
     first = verify_range(root, starts, tree.prove_range(starts), sha256)
     assert first.keys[-1] == b"\x00\x00" and starts.resume(first) is None
+
+
+def test_state_sync_copies_the_tree(tree: mbtree.MerkleBTree, tmp_path: Path) -> None:
+    root, model = _filled(tree, 500)
+    with _store(tmp_path / "joiner") as store:
+        joiner = mbtree.MerkleBTree(store, sha256)
+        fetch = mbtree.TreeImport(root, sha256)
+        with pytest.raises(BadChunkError):
+            fetch.add(b"\x10 a node nobody asked for")
+        while not fetch.done:
+            for raw in tree.read_nodes(sorted(fetch.wanted), max_bytes=4096):
+                fetch.add(raw)
+                fetch.add(raw)  # again: ignored
+        batch = WriteBatch()
+        assert fetch.write(joiner, 4, batch) == root
+        store.commit(batch)
+        assert joiner.root() == root and joiner.latest_version() == 4
+        assert list(joiner.entries()) == [(k, *model[k]) for k in sorted(model)]
+        assert _apply(joiner, 5, {b"\x00\x05": None}) == _apply(tree, 2, {b"\x00\x05": None})
+
+
+def test_invalid_state_sync_answers() -> None:
+    with pytest.raises(BadChunkError):
+        mbtree.TreeImport(sha256(b"x"), sha256).write(None, 1, WriteBatch())  # type: ignore[arg-type]
+    fetch = mbtree.TreeImport(sha256(b"not a node"), sha256)
+    with pytest.raises(BadChunkError):
+        fetch.add(b"not a node")
+    assert mbtree.TreeImport(EMPTY_ROOT, sha256).done

@@ -36,6 +36,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 
 from xinlian.storage.errors import (
+    BadChunkError,
     CorruptDataError,
     InvalidKeyError,
     MalformedProofError,
@@ -60,7 +61,7 @@ from xinlian.storage.mbtree_proof import (
     walk_aggregate,
     walk_range,
 )
-from xinlian.storage.versioned import NodeCache, VersionRoots, require_sub_dbs
+from xinlian.storage.versioned import NodeCache, VersionRoots, read_nodes, require_sub_dbs
 
 NODES_DB = "bt_nodes"
 ROOTS_DB = "bt_roots"
@@ -70,6 +71,7 @@ INTERNAL_FANOUT = 32
 MAX_KEY_SIZE = 1024
 MAX_VALUE_SIZE = 64 * 1024
 BOUNDARY_TAG = 0x12
+MAX_ANSWER_BYTES = 1 << 20  # node buffers per state-sync answer
 
 # An item of a level: (key, value, measure) in leaves; (first key, child hash, aggregate)
 # above them.
@@ -184,6 +186,21 @@ class MerkleBTree:
         self._roots.record(version, root, batch)
         return root
 
+    # -- snapshots (state sync) ----------------------------------------------------------
+
+    def read_nodes(self, refs: list[bytes], max_bytes: int = MAX_ANSWER_BYTES) -> list[bytes]:
+        """The stored buffers of the nodes `refs` this store holds, in order, up to about
+        `max_bytes` in all (at least one)."""
+        return read_nodes(self._store, NODES_DB, refs, max_bytes)
+
+    def adopt(self, version: int, root: bytes, nodes: Mapping[bytes, bytes],
+              batch: WriteBatch) -> None:
+        """Write verified node buffers (a `TreeImport`) into `batch` as the whole tree of
+        `version`, whatever this tree held before."""
+        for ref, buf in nodes.items():
+            batch.put(NODES_DB, ref, buf)
+        self._roots.record(version, root, batch)
+
     def _staged_for(self, batch: WriteBatch) -> dict[bytes, bytes]:
         """The nodes written into `batch`, dropped when it commits."""
         staged = self._staged.get(batch)
@@ -197,6 +214,45 @@ class MerkleBTree:
         batch = batch_ref()
         if batch is not None:
             self._staged.pop(batch, None)
+
+
+class TreeImport:
+    """The nodes of the tree under a trusted `root` (from a verified state snapshot), fetched
+    from peers by hash until none is missing: each node verifies on its own by its hash,
+    and its parent (already taken) says which hash it must have."""
+
+    def __init__(self, root: bytes, hasher: Hasher) -> None:
+        self.root = root
+        self.hasher = hasher
+        self.wanted: set[bytes] = set() if root == EMPTY_ROOT else {root}
+        self.nodes: dict[bytes, bytes] = {}
+
+    @property
+    def done(self) -> bool:
+        return not self.wanted
+
+    def add(self, raw: bytes) -> None:
+        """Take one node still wanted (or already taken); BadChunkError (nothing kept) if
+        it is not one."""
+        ref = self.hasher(raw)
+        if ref in self.nodes:  # asked again after a bad answer
+            return
+        if ref not in self.wanted:
+            raise BadChunkError("a B+-tree node that was not asked for")
+        try:
+            node = decode_node(raw)
+        except MalformedProofError as exc:
+            raise BadChunkError(f"a B+-tree node that does not decode: {exc}") from None
+        self.wanted.discard(ref)
+        self.nodes[ref] = raw
+        if isinstance(node, Internal):
+            self.wanted.update(c for c in node.hashes if c not in self.nodes)
+
+    def write(self, tree: MerkleBTree, version: int, batch: WriteBatch) -> bytes:
+        if not self.done:
+            raise BadChunkError(f"{len(self.wanted)} B+-tree nodes are still missing")
+        tree.adopt(version, self.root, self.nodes, batch)
+        return self.root
 
 
 def _check_entry(key: object, entry: object) -> None:
@@ -392,4 +448,4 @@ def _cut(items: list[Item], flags: list[bool]) -> list[list[Item]]:
     return chunks
 
 
-__all__ = ["SUB_DBS", "MerkleBTree"]
+__all__ = ["SUB_DBS", "MerkleBTree", "TreeImport"]

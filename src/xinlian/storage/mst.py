@@ -43,7 +43,7 @@ from xinlian.storage.mst_proof import (
     RangeQuery,
     node_hash,
 )
-from xinlian.storage.versioned import NodeCache, VersionRoots, require_sub_dbs
+from xinlian.storage.versioned import NodeCache, VersionRoots, read_nodes, require_sub_dbs
 
 NODES_DB = "ix_nodes"
 ROOTS_DB = "ix_roots"
@@ -219,18 +219,7 @@ class OrderedIndex:
     def read_nodes(self, refs: list[bytes], max_bytes: int = MAX_ANSWER_BYTES) -> list[bytes]:
         """The stored encodings of the nodes `refs` that this store holds, in order, up to
         about `max_bytes` in all (at least one)."""
-        out: list[bytes] = []
-        size = 0
-        with self._store.snapshot() as snap:
-            for ref in refs:
-                raw = snap.get(NODES_DB, ref) if ref else None
-                if raw is None:
-                    continue
-                if out and size + len(raw) > max_bytes:
-                    break
-                out.append(raw)
-                size += len(raw)
-        return out
+        return read_nodes(self._store, NODES_DB, refs, max_bytes)
 
     def adopt(self, version: int, root: bytes, nodes: Mapping[bytes, Node],
               batch: WriteBatch) -> None:

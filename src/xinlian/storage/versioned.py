@@ -48,6 +48,23 @@ class NodeCache(Generic[N]):
             self._old, self._young = self._young, {}
 
 
+def read_nodes(store: Store, db: str, refs: list[bytes], max_bytes: int) -> list[bytes]:
+    """The stored encodings of the nodes `refs` that `db` holds, in order, up to about
+    `max_bytes` in all (at least one): what a peer asks for in state sync."""
+    out: list[bytes] = []
+    size = 0
+    with store.snapshot() as snap:
+        for ref in refs:
+            raw = snap.get(db, ref) if ref else None
+            if raw is None:
+                continue
+            if out and size + len(raw) > max_bytes:
+                break
+            out.append(raw)
+            size += len(raw)
+    return out
+
+
 class VersionRoots:
     """See the module docstring. Roots are opaque bytes to this class."""
 
@@ -101,4 +118,4 @@ class VersionRoots:
             self.latest = max(pending)
 
 
-__all__ = ["NodeCache", "VersionRoots", "require_sub_dbs"]
+__all__ = ["NodeCache", "VersionRoots", "read_nodes", "require_sub_dbs"]
