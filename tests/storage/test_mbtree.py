@@ -415,3 +415,19 @@ def test_invalid_state_sync_answers() -> None:
     with pytest.raises(BadChunkError):
         fetch.add(b"not a node")
     assert mbtree.TreeImport(EMPTY_ROOT, sha256).done
+
+
+def test_large_blocks_match_a_fresh_build(tree: mbtree.MerkleBTree) -> None:
+    """Blocks that touch most leaves (deletes across many parents, a run of leaves left open
+    by deleted boundary entries, inserts at both ends) reach the fresh build's root."""
+    root, model = _filled(tree, 3000)
+    blocks: list[dict[bytes, tuple[bytes, int] | None]] = [
+        {i.to_bytes(2, "big"): None for i in range(0, 3000, 3)},
+        {i.to_bytes(2, "big"): None for i in range(700, 2300)},
+        {b"\x00": (b"low", -1), b"\xff\xff\xff": (b"hi", 1)},
+        {i.to_bytes(2, "big"): (b"back", i) for i in range(0, 3000, 2)},
+    ]
+    for version, updates in enumerate(blocks, start=2):
+        root = _apply(tree, version, updates)
+        model = _model([model, updates])  # type: ignore[list-item]
+        assert root == _fresh_root(model)

@@ -345,17 +345,27 @@ class _Writer:
         while j < len(splices):
             items, flags, upper = self.node_at(root, level, splices[j][0])
             start = items[0][0]
+            merged: list[Item] = []
+            merged_flags: list[bool] = []
             k = j
-            while True:
+            while True:  # one old node at a time, each merged once
+                first = k
                 while k < len(splices) and (upper is None or splices[k][0] < upper):
                     k += 1
-                last_hi = splices[k - 1][1]
-                if upper is None or (last_hi is not None and last_hi <= upper):
-                    merged, merged_flags = self.merge(items, flags, splices[j:k], level)
-                    if not merged or merged_flags[-1] or upper is None:
+                part, part_flags = self.merge(items, flags, splices[first:k], level)
+                merged += part
+                merged_flags += part_flags
+                if upper is None:
+                    break
+                reach = splices[k - 1][1]  # where the last splice's old items end
+                if reach is not None and reach <= upper:
+                    if not merged or merged_flags[-1]:
                         break  # the run ends where a node ended: the rest is unchanged
-                more, more_flags, upper = self.node_at(root, level, upper)
-                items, flags = items + more, flags + more_flags
+                    reach = b""  # the last chunk is open: it takes in the next node
+                items, flags, next_upper = self.node_at(root, level, upper)
+                cut = len(items) if reach is None else bisect_left(
+                    [item[0] for item in items], reach)
+                items, flags, upper = items[cut:], flags[cut:], next_upper
             out.append((start, upper, [self.make(level, chunk)
                                        for chunk in _cut(merged, merged_flags)]))
             j = k
