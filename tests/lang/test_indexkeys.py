@@ -3,13 +3,15 @@ prefix-free, and the key layout pages newest first. Hypothesis drives the values
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from xinlian.lang import abi, indexkeys
 from xinlian.lang.errors import ArgumentError
-from xinlian.lang.types import INT_TYPES, IntTy
+from xinlian.lang.types import INT_TYPES, IntTy, Ty
 
 ADDR = bytes(range(20))
 
@@ -100,3 +102,44 @@ def test_key_ranges_bound_values_and_follow_cursors() -> None:
     assert indexkeys.key_range(index, b"\x01", b"\x02", reverse=False, cursor=cursor) == (
         cursor + b"\x00", stop)
     assert indexkeys.key_range(index, b"\x01", b"\x02", cursor=start) is None  # nothing left
+
+
+_FIXED = [INT_TYPES[n] for n in sorted(INT_TYPES)] + [
+    abi.type_from_json("address"), abi.type_from_json("bool"),
+    abi.type_from_json({"enum": "Side", "variants": ["buy", "sell", "hold"]})]
+_VARIABLE = [abi.type_from_json("string"), abi.type_from_json({"list": "u8"})]
+
+
+@given(st.lists(st.sampled_from(_FIXED + _VARIABLE), min_size=1, max_size=4), st.data())
+def test_key_reader_cuts_the_keys_that_decoding_makes(types: list[Ty],
+                                                      data: st.DataObject) -> None:
+    """`KeyReader` gives each kept value's `value_key` from the encoding alone, and refuses
+    exactly what does not decode (a bad bool or variant byte, a wrong length)."""
+    keep = data.draw(st.lists(st.integers(0, len(types) - 1), max_size=3))
+    reader = indexkeys.KeyReader(types, keep)
+    values: list[Any] = []
+    for t in types:
+        if isinstance(t, IntTy):
+            values.append(data.draw(_ints(t)))
+        elif t.name() == "address":
+            values.append(data.draw(st.binary(min_size=20, max_size=20)))
+        elif t.name() == "bool":
+            values.append(data.draw(st.booleans()))
+        elif t.name() == "string":
+            values.append(data.draw(st.text(max_size=4)))
+        elif abi.index_kind(t) == "sm3":
+            values.append(data.draw(st.lists(st.integers(0, 255), max_size=3)))
+        else:
+            values.append(data.draw(st.sampled_from(["buy", "sell", "hold"])))
+    encoded = b"".join(abi.encode(t, v) for t, v in zip(types, values, strict=True))
+    assert reader.read(encoded) == [indexkeys.value_key(types[i], values[i]) for i in keep]
+    at = data.draw(st.integers(0, len(encoded) - 1))
+    changed = encoded[:at] + bytes([data.draw(st.integers(0, 255))]) + encoded[at + 1:]
+    for other in (changed, data.draw(st.binary(max_size=len(encoded) + 2))):
+        try:
+            decoded = abi.decode_many(types, other)
+        except ArgumentError:
+            assert reader.read(other) is None
+        else:
+            assert reader.read(other) == [indexkeys.value_key(types[i], decoded[i])
+                                          for i in keep]

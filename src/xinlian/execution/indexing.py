@@ -8,14 +8,13 @@ and its storage writes, so every node derives the same index from the same block
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from xinlian.execution.contracts.records import STORAGE_PREFIX
-from xinlian.execution.contracts.world import ArtifactCache, ChainState
+from xinlian.execution.contracts.records import CONTRACT_PREFIX, STORAGE_PREFIX
+from xinlian.execution.contracts.world import ArtifactCache
 from xinlian.execution.state import Overlay
 from xinlian.lang import abi, indexkeys
-from xinlian.lang.errors import ArgumentError
 from xinlian.lang.types import Ty
 from xinlian.ledger.block import Event
 
@@ -24,12 +23,33 @@ from xinlian.ledger.block import Event
 class EventSpec:
     types: list[Ty]
     indexed: list[tuple[int, str, Ty]]  # (parameter position, name, type)
+    # the tails of the index ids (indexkeys.index_tail): of every event of this name, then
+    # of each indexed parameter; and the reader of the indexed parameters' value keys
+    all_tail: bytes = b""
+    tails: list[bytes] = field(default_factory=list)
+    keys: indexkeys.KeyReader | None = None
+
+    @classmethod
+    def make(cls, name: str, params: list[tuple[str, Ty, bool]]) -> EventSpec:
+        indexed = [(i, p, t) for i, (p, t, flag) in enumerate(params) if flag]
+        types = [t for _, t, _ in params]
+        return cls(types, indexed, indexkeys.index_tail(indexkeys.EVENT_KIND, name,
+                                                        indexkeys.ALL_EVENTS),
+                   [indexkeys.index_tail(indexkeys.EVENT_KIND, name, p) for _, p, _ in indexed],
+                   indexkeys.KeyReader(types, [i for i, _, _ in indexed]))
 
 
 @dataclass(frozen=True)
 class StateSpec:
     name: str
     key_types: list[Ty]
+    tail: bytes = b""  # of the variable's index id (indexkeys.index_tail)
+    keys: indexkeys.KeyReader | None = None  # of its map keys
+
+    @classmethod
+    def make(cls, name: str, key_types: list[Ty]) -> StateSpec:
+        return cls(name, key_types, indexkeys.index_tail(indexkeys.STATE_KIND, name),
+                   indexkeys.KeyReader(key_types))
 
 
 @dataclass(frozen=True)
@@ -41,14 +61,11 @@ class IndexSpec:
 
     @classmethod
     def from_abi(cls, spec: dict[str, Any]) -> IndexSpec:
-        events = {}
-        for event in spec.get("events", []):
-            types = [abi.type_from_json(p["type"]) for p in event["params"]]
-            events[event["name"]] = EventSpec(types, [
-                (i, p["name"], t) for i, (p, t) in enumerate(zip(event["params"], types,
-                                                                 strict=True))
-                if p.get("indexed")])
-        states = {bytes.fromhex(s["key_prefix"]): StateSpec(
+        events = {event["name"]: EventSpec.make(event["name"], [
+                      (p["name"], abi.type_from_json(p["type"]), bool(p.get("indexed")))
+                      for p in event["params"]])
+                  for event in spec.get("events", [])}
+        states = {bytes.fromhex(s["key_prefix"]): StateSpec.make(
                       s["name"], [abi.type_from_json(k) for k in s["key_types"]])
                   for s in spec.get("storage", []) if s.get("indexed")}
         return cls(events, states)
@@ -69,23 +86,31 @@ class IndexSpecs:
 
     def over(self, state: Overlay) -> SpecOf:
         """The specs of the contracts as `state` has them (after a deploy or upgrade: the
-        new code's)."""
-        chain = ChainState(state)
+        new code's); each contract's is looked up once per `SpecOf`."""
+        seen: dict[bytes, IndexSpec | None] = {}
 
         def spec_of(contract: bytes) -> IndexSpec | None:
-            info = chain.info(contract)
-            if info is None:
-                return None
-            spec = self._specs.get(info.code_hash)
-            if spec is None:
-                art = self._artifacts.get(info.code_hash, state.get)
-                if art is None:
-                    return None
-                if len(self._specs) >= self._limit:
-                    self._specs.pop(next(iter(self._specs)))
-                spec = self._specs[info.code_hash] = IndexSpec.from_abi(art.abi)
-            return spec
+            try:
+                return seen[contract]
+            except KeyError:
+                spec = seen[contract] = self._lookup(state, contract)
+                return spec
         return spec_of
+
+    def _lookup(self, state: Overlay, contract: bytes) -> IndexSpec | None:
+        raw = state.get(CONTRACT_PREFIX + contract)
+        if raw is None:
+            return None
+        code_hash = self._artifacts.info(raw).code_hash
+        spec = self._specs.get(code_hash)
+        if spec is None:
+            art = self._artifacts.get(code_hash, state.get)
+            if art is None:
+                return None
+            if len(self._specs) >= self._limit:
+                self._specs.pop(next(iter(self._specs)))
+            spec = self._specs[code_hash] = IndexSpec.from_abi(art.abi)
+        return spec
 
 
 def run_entries(spec_of: SpecOf, height: int, tx_index: int, events: Sequence[Event],
@@ -95,12 +120,13 @@ def run_entries(spec_of: SpecOf, height: int, tx_index: int, events: Sequence[Ev
     its other records, such as decoded accounts, are not indexed). `engine_run`: the run
     is the `tx_index`-th engine run of the block (an async delivery, a callback, a
     scheduled run), not a transaction."""
-    out = event_entries(spec_of, height, tx_index, events, engine_run)
-    out.update(state_entries(spec_of, height, tx_index, (
-        (key[len(STORAGE_PREFIX):_ADDRESS_END], key[_ADDRESS_END:], value)
-        for key, value in writes.items()
-        if key.startswith(STORAGE_PREFIX) and len(key) > _ADDRESS_END
-        and (value is None or isinstance(value, bytes))), engine_run))
+    out = event_entries(spec_of, height, tx_index, events, engine_run) if events else {}
+    stored = [(key[len(STORAGE_PREFIX):_ADDRESS_END], key[_ADDRESS_END:], value)
+              for key, value in writes.items()
+              if key.startswith(STORAGE_PREFIX) and len(key) > _ADDRESS_END
+              and (value is None or isinstance(value, bytes))]
+    if stored:
+        out.update(state_entries(spec_of, height, tx_index, stored, engine_run))
     return out
 
 
@@ -118,16 +144,16 @@ def event_entries(spec_of: SpecOf, height: int, tx_index: int,
         if contract is None or found is None:
             continue
         position = indexkeys.event_position(height, tx_index, n, engine_run)
-        out[indexkeys.event_index(contract, event.name) + position] = event.data
+        data = event.data
+        out[contract + found.all_tail + position] = data
         if not found.indexed:
             continue
-        try:
-            values = abi.decode_many(found.types, event.data)
-        except ArgumentError:  # not this ABI's event (only hand-written code can do that)
+        assert found.keys is not None
+        keys = found.keys.read(data)
+        if keys is None:  # not this ABI's event (only hand-written code can do that)
             continue
-        for i, name, t in found.indexed:
-            key = indexkeys.event_index(contract, event.name, name)
-            out[key + indexkeys.value_key(t, values[i]) + position] = event.data
+        for tail, key in zip(found.tails, keys, strict=True):
+            out[contract + tail + key + position] = data
     return out
 
 
@@ -145,14 +171,12 @@ def state_entries(spec_of: SpecOf, height: int, tx_index: int,
         state = None if spec is None else spec.states.get(key[:4])
         if state is None:
             continue
-        try:
-            map_keys = abi.decode_many(state.key_types, key[4:])
-        except ArgumentError:
+        assert state.keys is not None
+        keys = state.keys.read(key[4:])
+        if keys is None:
             continue
-        entry = indexkeys.state_index(contract, state.name) + b"".join(
-            indexkeys.value_key(t, k) for t, k in zip(state.key_types, map_keys, strict=True))
-        out[entry + position] = (indexkeys.STATE_DELETED if value is None
-                                 else indexkeys.STATE_SET + value)
+        out[contract + state.tail + b"".join(keys) + position] = (
+            indexkeys.STATE_DELETED if value is None else indexkeys.STATE_SET + value)
     return out
 
 

@@ -63,12 +63,91 @@ def value_key(t: Ty, v: Any) -> bytes:
     return sm3(canonical)
 
 
+class KeyReader:
+    """The value keys (`value_key`) of some of a sequence of values of `types`, read
+    straight from the values' canonical encoding (an event's data, the map keys of a
+    storage key). When every type has a fixed width and a key that is a byte transform of
+    its encoding (integers, address, bool, enum) the keys are cut from the bytes, which is
+    what a node does for most indexed events and state writes; otherwise the values are
+    decoded and their keys made. Either way the whole encoding is checked: `read` returns
+    None when `data` is not exactly the encoding of values of `types`."""
+
+    __slots__ = ("_fields", "_keep", "_size", "_types")
+
+    def __init__(self, types: list[Ty], keep: list[int] | None = None) -> None:
+        """`keep`: the positions whose keys `read` returns, in that order (None: all)."""
+        self._types = types
+        self._keep = list(range(len(types))) if keep is None else keep
+        fields: list[tuple[int, int, int, int]] = []  # offset, width, how, bound
+        offset = 0
+        for t in types:
+            how = _byte_key(t)
+            if how is None:
+                self._fields: list[tuple[int, int, int, int]] | None = None
+                self._size = 0
+                return
+            width, kind, bound = how
+            fields.append((offset, width, kind, bound))
+            offset += width
+        self._fields, self._size = fields, offset
+
+    def read(self, data: bytes) -> list[bytes] | None:
+        fields = self._fields
+        if fields is None:
+            try:
+                values = abi.decode_many(self._types, data)
+            except ArgumentError:
+                return None
+            return [value_key(self._types[i], values[i]) for i in self._keep]
+        if len(data) != self._size:
+            return None
+        keys: list[bytes] = []
+        for offset, width, kind, bound in fields:
+            raw = data[offset:offset + width]
+            if kind == _AS_IS:
+                keys.append(raw)
+            elif kind == _UNSIGNED:
+                keys.append(raw[::-1])
+            elif kind == _SIGNED:  # two's complement + 2^(bits-1): the sign bit flipped
+                keys.append(bytes((raw[-1] ^ 0x80,)) + raw[-2::-1])
+            elif raw[0] >= bound:  # a bool or an enum's variant out of range
+                return None
+            else:
+                keys.append(raw)
+        return [keys[i] for i in self._keep]
+
+
+_AS_IS, _UNSIGNED, _SIGNED, _BOUNDED = range(4)
+
+
+def _byte_key(t: Ty) -> tuple[int, int, int] | None:
+    """(width, how the key is made from the encoding, bound of a one-byte value) for the
+    types whose key is a byte transform of their fixed-width encoding (the little-endian
+    integer reversed, the address as it is; a bool or enum's byte once checked)."""
+    if isinstance(t, IntTy):
+        return t.bits // 8, _SIGNED if t.signed else _UNSIGNED, 0
+    if isinstance(t, EnumTy):
+        return 1, _BOUNDED, len(t.variants)
+    if isinstance(t, PrimTy) and t.name() == "address":
+        return ADDRESS_LEN, _AS_IS, 0
+    if isinstance(t, PrimTy) and t.name() == "bool":
+        return 1, _BOUNDED, 2
+    return None
+
+
 def index_id(contract: bytes, kind: int, *names: str) -> bytes:
     """The id of one index of a contract (see the module docstring)."""
-    if len(contract) != ADDRESS_LEN or kind not in (EVENT_KIND, STATE_KIND):
+    if len(contract) != ADDRESS_LEN:
         raise ArgumentError("an index id needs a 20-byte contract address and a known kind")
-    out = bytearray(contract)
-    out.append(kind)
+    return contract + index_tail(kind, *names)
+
+
+def index_tail(kind: int, *names: str) -> bytes:
+    """What follows the contract's address in the id of one of its indexes: the same for
+    every contract with that index, so it can be made once per ABI."""
+    if kind not in (EVENT_KIND, STATE_KIND):
+        raise ArgumentError("an index id needs a 20-byte contract address and a known kind")
+    out = bytearray([kind])
     for name in names:
         raw = name.encode()
         if len(raw) > 255:

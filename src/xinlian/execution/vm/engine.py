@@ -42,6 +42,7 @@ from xinlian.lang.errors import (
     TrapError,
     UpgradeError,
 )
+from xinlian.lang.indexkeys import KeyReader
 from xinlian.lang.ir import PANIC_DIVZERO, PANIC_MEMORY, PANIC_NAMES
 from xinlian.lang.types import OptionalTy
 
@@ -112,10 +113,19 @@ class Loaded:
     pre_address: int = 0
     entries: dict[str, bytes] = field(default_factory=dict)
     memory_pages: int = 0  # the exported memory's initial size
-    # each event's name, parameter types, names and indexed flags, read from the ABI when
-    # the event is first emitted
-    events: dict[int, tuple[str, list[Any], list[str], list[bool]]] = field(
-        default_factory=dict)
+    # each event's ABI, read when the event is first emitted
+    events: dict[int, host.EventAbi] = field(default_factory=dict)
+    # a strict check of each method's encoded arguments (made when first needed)
+    arg_checks: dict[str, KeyReader] = field(default_factory=dict)
+
+    def check_args(self, method: str, payload: bytes) -> None:
+        """ArgumentError (the decoder's) unless `payload` is exactly an encoding of
+        `method`'s parameters."""
+        check = self.arg_checks.get(method)
+        if check is None:
+            check = self.arg_checks[method] = KeyReader(self.param_types[method], [])
+        if check.read(payload) is None:
+            abi.decode_many(self.param_types[method], payload)
 
 
 class Engine:
@@ -223,7 +233,7 @@ class Engine:
             check_fuel(fuel)
             loaded = self.load(world.code_of(contract))
             host.check_entry(loaded, method, "fn")
-            abi.decode_many(loaded.param_types[method], payload)
+            loaded.check_args(method, payload)
         except EngineError as exc:
             return CallResult(error=exc)
         return self._run(world, loaded, contract, method, payload, caller, fuel, memory)

@@ -36,6 +36,7 @@ from xinlian.lang.errors import (
     RevertError,
     TrapError,
 )
+from xinlian.lang.indexkeys import KeyReader
 from xinlian.lang.services import SERVICES
 from xinlian.lang.types import ADDRESS, ADDRESS_LEN, BYTES, STRING, U32, IntTy, OptionalTy
 
@@ -126,13 +127,51 @@ def check_entry(loaded: Loaded, method: str, kind: str) -> None:
         raise EntryPointError(f"`{method}` is not public")
 
 
-@dataclass
-class Event:
-    contract: bytes
+@dataclass(frozen=True, slots=True)
+class EventAbi:
+    """One event of a module's ABI, as the host reads its emissions: its name, parameter
+    types, names and indexed flags, and a strict check of an emission's encoding."""
+
     name: str
-    args: dict[str, Any]
-    indexed: dict[str, Any]
-    data: bytes = b""  # the arguments' canonical encoding, as emitted (no need to re-encode)
+    types: list[Any]
+    names: list[str]
+    indexed: list[bool]
+    check: KeyReader  # reads no keys: None when the data does not decode by `types`
+
+
+class Event:
+    """An event a contract emitted: `data` is the arguments' canonical encoding as emitted
+    (checked strictly then, so it needs no re-encoding); `args` and `indexed` are decoded
+    from it when first asked for (the chain's executor never asks)."""
+
+    __slots__ = ("_decoded", "abi", "contract", "data")
+
+    def __init__(self, contract: bytes, abi_: EventAbi, data: bytes) -> None:
+        self.contract = contract
+        self.abi = abi_
+        self.data = data
+        self._decoded: list[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.abi.name
+
+    def _values(self) -> list[Any]:
+        if self._decoded is None:
+            self._decoded = abi.decode_many(self.abi.types, self.data)
+        return self._decoded
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(zip(self.abi.names, self._values(), strict=True))
+
+    @property
+    def indexed(self) -> dict[str, Any]:
+        return {k: v for k, v, i in zip(self.abi.names, self._values(), self.abi.indexed,
+                                        strict=True) if i}
+
+    def __repr__(self) -> str:
+        return f"Event({self.contract.hex()}, {self.name}, {self.args!r})"
 
 
 @dataclass
@@ -338,15 +377,14 @@ class HostApi:
         event = f.loaded.events.get(event_id)
         if event is None:
             spec = f.loaded.artifact.abi["events"][event_id]
-            event = f.loaded.events[event_id] = (
-                spec["name"], [abi.type_from_json(x["type"]) for x in spec["params"]],
-                [x["name"] for x in spec["params"]], [bool(x["indexed"]) for x in spec["params"]])
-        name, types, names, indexed = event
+            types = [abi.type_from_json(x["type"]) for x in spec["params"]]
+            event = f.loaded.events[event_id] = EventAbi(
+                spec["name"], types, [x["name"] for x in spec["params"]],
+                [bool(x["indexed"]) for x in spec["params"]], KeyReader(types, []))
         data = self.read(caller, p, n)
-        values = abi.decode_many(types, data)
-        f.events.append(Event(f.contract, name, dict(zip(names, values, strict=True)),
-                              {k: v for k, v, i in zip(names, values, indexed, strict=True) if i},
-                              data))
+        if event.check.read(data) is None:
+            abi.decode_many(event.types, data)  # raises the decoder's own error
+        f.events.append(Event(f.contract, event, data))
 
     def h_revert(self, caller: Ctx, error_id: int, p: int, n: int) -> None:
         f = self.top
@@ -425,7 +463,7 @@ class HostApi:
         try:
             loaded = self.engine.load(f.world.code_of(target))
             check_entry(loaded, method, kind)
-            abi.decode_many(loaded.param_types[method], payload)
+            loaded.check_args(method, payload)
         except EngineError as exc:
             return exc
         snap = f.world.state.snapshot()
