@@ -28,6 +28,8 @@ the value written, or 0x00 for a deletion.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from xinlian.crypto.hashes import sm3
@@ -70,30 +72,33 @@ class KeyReader:
     its encoding (integers, address, bool, enum) the keys are cut from the bytes, which is
     what a node does for most indexed events and state writes; otherwise the values are
     decoded and their keys made. Either way the whole encoding is checked: `read` returns
-    None when `data` is not exactly the encoding of values of `types`."""
+    None when `data` is not exactly the encoding of values of `types` (a reader that keeps
+    no keys is a strict check of an encoding)."""
 
-    __slots__ = ("_fields", "_keep", "_size", "_types")
+    __slots__ = ("_bounded", "_cuts", "_keep", "_size", "_types")
 
     def __init__(self, types: list[Ty], keep: list[int] | None = None) -> None:
         """`keep`: the positions whose keys `read` returns, in that order (None: all)."""
         self._types = types
         self._keep = list(range(len(types))) if keep is None else keep
-        fields: list[tuple[int, int, int, int]] = []  # offset, width, how, bound
-        offset = 0
+        self._size = -1  # not a fixed layout: values are decoded
+        self._bounded: list[tuple[int, int]] = []  # (offset, bound) of one-byte values
+        self._cuts: list[Callable[[bytes], bytes]] = []
+        cuts, offset = [], 0
         for t in types:
             how = _byte_key(t)
             if how is None:
-                self._fields: list[tuple[int, int, int, int]] | None = None
-                self._size = 0
                 return
-            width, kind, bound = how
-            fields.append((offset, width, kind, bound))
+            width, bound, cut = how
+            if bound:
+                self._bounded.append((offset, bound))
+            cuts.append(cut(offset, offset + width))
             offset += width
-        self._fields, self._size = fields, offset
+        self._size = offset
+        self._cuts = [cuts[i] for i in self._keep]
 
     def read(self, data: bytes) -> list[bytes] | None:
-        fields = self._fields
-        if fields is None:
+        if self._size < 0:
             try:
                 values = abi.decode_many(self._types, data)
             except ArgumentError:
@@ -101,37 +106,41 @@ class KeyReader:
             return [value_key(self._types[i], values[i]) for i in self._keep]
         if len(data) != self._size:
             return None
-        keys: list[bytes] = []
-        for offset, width, kind, bound in fields:
-            raw = data[offset:offset + width]
-            if kind == _AS_IS:
-                keys.append(raw)
-            elif kind == _UNSIGNED:
-                keys.append(raw[::-1])
-            elif kind == _SIGNED:  # two's complement + 2^(bits-1): the sign bit flipped
-                keys.append(bytes((raw[-1] ^ 0x80,)) + raw[-2::-1])
-            elif raw[0] >= bound:  # a bool or an enum's variant out of range
+        for offset, bound in self._bounded:
+            if data[offset] >= bound:  # a bool or an enum's variant out of range
                 return None
-            else:
-                keys.append(raw)
-        return [keys[i] for i in self._keep]
+        return [cut(data) for cut in self._cuts]
 
 
-_AS_IS, _UNSIGNED, _SIGNED, _BOUNDED = range(4)
+def _as_is(start: int, end: int) -> Callable[[bytes], bytes]:
+    return itemgetter(slice(start, end))
 
 
-def _byte_key(t: Ty) -> tuple[int, int, int] | None:
-    """(width, how the key is made from the encoding, bound of a one-byte value) for the
-    types whose key is a byte transform of their fixed-width encoding (the little-endian
-    integer reversed, the address as it is; a bool or enum's byte once checked)."""
+def _reversed(start: int, end: int) -> Callable[[bytes], bytes]:
+    if end == start:
+        return lambda data: b""
+    return itemgetter(slice(end - 1, start - 1 if start else None, -1))
+
+
+def _sign_flipped(start: int, end: int) -> Callable[[bytes], bytes]:
+    """Two's complement plus 2^(bits-1), big-endian: the sign bit flipped."""
+    rest = _reversed(start, end - 1)
+    return lambda data: bytes((data[end - 1] ^ 0x80,)) + rest(data)
+
+
+def _byte_key(t: Ty) -> tuple[int, int, Callable[[int, int], Callable[[bytes], bytes]]] | None:
+    """(width, bound of a one-byte value or 0, how its key is cut from the encoding) for
+    the types whose key is a byte transform of their fixed-width encoding: an integer's
+    little-endian bytes reversed, an address as it is, the byte of a bool or an enum once
+    it is checked."""
     if isinstance(t, IntTy):
-        return t.bits // 8, _SIGNED if t.signed else _UNSIGNED, 0
+        return t.bits // 8, 0, _sign_flipped if t.signed else _reversed
     if isinstance(t, EnumTy):
-        return 1, _BOUNDED, len(t.variants)
+        return 1, len(t.variants), _as_is
     if isinstance(t, PrimTy) and t.name() == "address":
-        return ADDRESS_LEN, _AS_IS, 0
+        return ADDRESS_LEN, 0, _as_is
     if isinstance(t, PrimTy) and t.name() == "bool":
-        return 1, _BOUNDED, 2
+        return 1, 2, _as_is
     return None
 
 
