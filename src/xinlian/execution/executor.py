@@ -70,6 +70,7 @@ ContractOp = Deploy | Call | Upgrade | Fund | SetAdmin
 _PAYLOADS: dict[int, type[ContractOp]] = {
     TxKind.DEPLOY: Deploy, TxKind.CALL: Call, TxKind.UPGRADE: Upgrade, TxKind.FUND: Fund,
     TxKind.SET_ADMIN: SetAdmin}
+_CODE_OPS = (Deploy, Upgrade)  # the kinds that pay for the code they bring
 
 
 @dataclass
@@ -224,10 +225,10 @@ class Executor:
         sender, nonce = tx.sender_address, tx.body.nonce
         run = self.contracts
         out: Outcome
-        if isinstance(op, Deploy):
-            out = run.deploy(scope, block, ctx, sender, nonce, op)
-        elif isinstance(op, Call):
+        if isinstance(op, Call):  # the common kind first
             out = run.call(scope, block, ctx, sender, op)
+        elif isinstance(op, Deploy):
+            out = run.deploy(scope, block, ctx, sender, nonce, op)
         elif isinstance(op, Upgrade):
             out = run.upgrade(scope, block, ctx, sender, op)
         elif isinstance(op, SetAdmin):
@@ -297,7 +298,7 @@ def tx_fees(params: ChainParams, tx: Transaction,
     already. A contract payload that does not decode costs `system_cost` (and fails)."""
     if op is None and tx.body.kind in _PAYLOADS:
         op = contract_op(tx)
-    if isinstance(op, Deploy | Upgrade):
+    if isinstance(op, _CODE_OPS):
         return Fees(contract_base_cost(params, len(op.code)), op.fuel_limit)
     if isinstance(op, Call):
         return Fees(contract_base_cost(params, 0), op.fuel_limit)

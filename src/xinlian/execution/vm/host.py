@@ -300,12 +300,16 @@ class HostApi:
         read_args, write = capi.arg_reader(params), capi.result_writer(results)
         context, take = capi.caller_context, self._fuel.take
         message = f"host call `{name}` failed".encode()
+        one = lengths[0] if len(lengths) == 1 else -1  # most calls pass one length
 
         def callback(env: int, caller: int, vals: int, n: int) -> int:
             try:
                 ctx = context(caller)
                 args = read_args(vals)
-                size = sum([max(0, args[i]) for i in lengths]) if lengths else 0
+                if one >= 0:
+                    size = max(0, args[one])
+                else:
+                    size = sum([max(0, args[i]) for i in lengths]) if lengths else 0
                 if not take(ctx, base + per_byte * size + (extra(args, size) if extra else 0)):
                     raise HostFault(OutOfFuelError(_OUT_OF_FUEL))
                 write(vals, fn(ctx, *args))
