@@ -3,6 +3,12 @@
 The ABI says what to index: `indexed` event parameters and `indexed state` variables. A
 run's entries are a pure function of its position (height, transaction index), its events
 and its storage writes, so every node derives the same index from the same block.
+
+Entries are made from bytes: an event's data and a storage key's map keys are canonical
+encodings, and the ordered key of an integer, address, bool or enum is a byte transform of
+its encoding (`indexkeys.KeyReader`), so the common case decodes and re-encodes nothing;
+what does not decode by the ABI is refused exactly as the decoder would refuse it. The id
+part of each key (`indexkeys.index_tail`) is made once per ABI.
 """
 
 from __future__ import annotations
