@@ -3,6 +3,7 @@ prefix-free, and the key layout pages newest first. Hypothesis drives the values
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -143,3 +144,13 @@ def test_key_reader_cuts_the_keys_that_decoding_makes(types: list[Ty],
         else:
             assert reader.read(other) == [indexkeys.value_key(types[i], decoded[i])
                                           for i in keep]
+
+
+def test_key_readers_pickle() -> None:
+    """An engine's events hold their ABI's reader, and results may cross processes."""
+    types = [INT_TYPES["i8"], INT_TYPES["i64"], abi.type_from_json("address"),
+             abi.type_from_json("bool")]
+    reader = indexkeys.KeyReader(types)
+    data = b"".join(abi.encode(t, v) for t, v in zip(types, [-3, 5, ADDR, True], strict=True))
+    assert pickle.loads(pickle.dumps(reader)).read(data) == reader.read(data) == [
+        indexkeys.value_key(t, v) for t, v in zip(types, [-3, 5, ADDR, True], strict=True)]

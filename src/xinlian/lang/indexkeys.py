@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -112,20 +113,24 @@ class KeyReader:
         return [cut(data) for cut in self._cuts]
 
 
+# the cuts are item getters and partials of module functions: readers pickle (an engine
+# event holds its ABI's reader)
 def _as_is(start: int, end: int) -> Callable[[bytes], bytes]:
     return itemgetter(slice(start, end))
 
 
 def _reversed(start: int, end: int) -> Callable[[bytes], bytes]:
-    if end == start:
-        return lambda data: b""
-    return itemgetter(slice(end - 1, start - 1 if start else None, -1))
+    return itemgetter(slice(end - 1, start - 1 if start else None, -1) if end > start
+                      else slice(0, 0))
 
 
 def _sign_flipped(start: int, end: int) -> Callable[[bytes], bytes]:
     """Two's complement plus 2^(bits-1), big-endian: the sign bit flipped."""
-    rest = _reversed(start, end - 1)
-    return lambda data: bytes((data[end - 1] ^ 0x80,)) + rest(data)
+    return partial(_flip_sign, end - 1, _reversed(start, end - 1))
+
+
+def _flip_sign(top: int, rest: Callable[[bytes], bytes], data: bytes) -> bytes:
+    return bytes((data[top] ^ 0x80,)) + rest(data)
 
 
 def _byte_key(t: Ty) -> tuple[int, int, Callable[[int, int], Callable[[bytes], bytes]]] | None:
