@@ -366,3 +366,45 @@ def test_events_carry_the_encoding_they_were_emitted_with() -> None:
     assert event.indexed == {"from": owner, "to": bob}
     assert event.data == (abi.encode(ADDRESS, owner) + abi.encode(ADDRESS, bob)
                           + abi.encode(IntTy(256, False), 30))
+
+
+EMITTER = """
+(module
+  (import "qi" "emit" (func $emit (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\\07\\00\\00\\00\\00\\00\\00\\00\\01")
+  (data (i32.const 32) "\\07\\00\\00\\00\\00\\00\\00\\00\\02")
+  (func (export "q:good") (param i32) (result i32)
+    (call $emit (i32.const 0) (i32.const 16) (i32.const 9)) (i32.const 0))
+  (func (export "q:short") (param i32) (result i32)
+    (call $emit (i32.const 0) (i32.const 16) (i32.const 8)) (i32.const 0))
+  (func (export "q:bad_bool") (param i32) (result i32)
+    (call $emit (i32.const 0) (i32.const 32) (i32.const 9)) (i32.const 0)))
+"""
+
+
+@pytest.mark.parametrize("method", ["good", "short", "bad_bool"])
+def test_emitted_event_data_is_checked_strictly_and_decoded_when_asked(method: str) -> None:
+    """The host keeps an event's bytes without decoding them, but only bytes that decode
+    by the ABI: a short encoding or a bool byte of 2 fails the call like a decode did."""
+    import wasmtime
+
+    from xinlian.lang.compiler import Artifact
+
+    fn = {"name": method, "export": f"q:{method}", "kind": "fn", "public": True,
+          "view": False, "params": [], "returns": "unit"}
+    event = {"name": "Seen", "id": 0, "params": [
+        {"name": "n", "type": "u64", "indexed": True},
+        {"name": "ok", "type": "bool", "indexed": False}]}
+    art = Artifact(bytes(wasmtime.wat2wasm(EMITTER)), {"functions": [fn], "events": [event],
+                                                 "errors": []})
+    ch = LocalChain()
+    addr = bytes(20)
+    ch.world.code[addr] = art
+    r = ch.call(addr, method)
+    if method == "good":
+        assert r.ok and [(e.name, e.args, e.indexed) for e in r.events] == [
+            ("Seen", {"n": 7, "ok": True}, {"n": 7})]
+        assert r.events[0].data == bytes([7, 0, 0, 0, 0, 0, 0, 0, 1])
+    else:
+        assert isinstance(r.error, TrapError) and "bad host call `emit`" in r.error.message
