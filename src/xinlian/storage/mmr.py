@@ -10,7 +10,10 @@ its index on that level: node (k, j) covers leaves [j * 2^k, (j + 1) * 2^k), so 
 siblings are (k, (i >> k) ^ 1) for each level k below its mountain's peak, whatever n is.
 Appending a leaf merges equal-height peaks from the right, so the peaks alone (at most
 log2(n) + 1 hashes) are enough to append; proofs need the stored interior nodes
-(`MmrNodes`, each written once and never changed). Hashes, domain-separated:
+(`MmrNodes`, each written once and never changed). A contiguous run of leaves proves with
+one proof (`run_siblings`, `run_peaks`): per mountain it touches, only the hashes just left
+and right of the run at each level, so k leaves cost k leaf hashes, about k node hashes and
+O(log n) given hashes. Hashes, domain-separated:
 
     leaf(h)        = H(0x00 || h)
     node(l, r)     = H(0x01 || l || r)
@@ -25,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from xinlian import codec
-from xinlian.storage.errors import MalformedProofError
+from xinlian.storage.errors import MalformedProofError, TamperedAnswerError
 from xinlian.storage.proof import HASH_SIZE, Hasher
 
 MAX_LEVELS = 64
@@ -52,6 +55,18 @@ class MmrProof(codec.Struct):
 
 
 EMPTY = Peaks(0, [])
+
+
+def decode_peaks(value: bytes) -> Peaks:
+    """Peaks from their encoding (a state value the caller has proven); MalformedProofError
+    if they do not decode or do not match their size."""
+    try:
+        peaks: Peaks = codec.decode(value, Peaks)
+    except codec.CodecError as exc:
+        raise MalformedProofError(f"MMR peaks do not decode: {exc.message}") from None
+    if len(peaks.peaks) != bin(peaks.size).count("1"):
+        raise MalformedProofError("MMR peaks do not match their size")
+    return peaks
 
 
 def leaf_hash(hasher: Hasher, item: bytes) -> bytes:
@@ -141,6 +156,95 @@ def verify_proof(hasher: Hasher, root: bytes, item: bytes, proof: MmrProof) -> b
     mountain, _ = _mountain_of(proof.index, proof.size)
     return (proof.peaks[mountain] == node
             and compute_root(hasher, Peaks(proof.size, proof.peaks)) == root)
+
+
+def leaf_hashes(hasher: Hasher, items: Sequence[bytes]) -> list[bytes]:
+    """The leaf hash of each item, in one comprehension (the run verifier's hot loop)."""
+    return [hasher(_LEAF + item) for item in items]
+
+
+def _run_shape(first: int, stop: int, size: int) -> list[tuple[int, int, int, int]]:
+    """(mountain position, level, first leaf, last leaf) of each mountain that the run of
+    leaves [first, stop) touches, in order."""
+    if not 0 <= first < stop <= size < 1 << MAX_LEVELS - 1:
+        raise MalformedProofError(f"leaves [{first}, {stop}) are not a run of an MMR of "
+                                  f"{size} leaves")
+    out = []
+    for position, (start, level) in enumerate(mountains(size)):
+        end = start + (1 << level)
+        if start < stop and first < end:
+            out.append((position, level, max(first, start), min(stop, end) - 1))
+    return out
+
+
+def run_siblings(first: int, stop: int, size: int) -> list[tuple[int, int]]:
+    """The (level, index) of each node a proof of the run [first, stop) gives, in the order
+    `run_peaks` takes them: per mountain, per level from the bottom, left then right."""
+    out = []
+    for _, top, lo, hi in _run_shape(first, stop, size):
+        for level in range(top):
+            if lo & 1:
+                out.append((level, lo - 1))
+            if not hi & 1:
+                out.append((level, hi + 1))
+            lo, hi = lo >> 1, hi >> 1
+    return out
+
+
+def run_peaks(hasher: Hasher, first: int, size: int, leaves: Sequence[bytes],
+              siblings: Sequence[bytes]) -> list[tuple[int, bytes]]:
+    """(position, peak) of each mountain that the run of `leaves` (leaf hashes, the first
+    being leaf `first`) touches, computed with the `siblings` of `run_siblings`; the caller
+    compares them with the peaks it trusts. MalformedProofError if the counts are wrong."""
+    shape = _run_shape(first, first + len(leaves), size)
+    if len(siblings) != len(run_siblings(first, first + len(leaves), size)) or \
+            any(len(s) != HASH_SIZE for s in siblings):
+        raise MalformedProofError("a run proof with the wrong sibling hashes")
+    given = iter(siblings)
+    out = []
+    for position, top, lo, hi in shape:
+        row = list(leaves[lo - first:hi - first + 1])
+        for _ in range(top):
+            if lo & 1:
+                row.insert(0, next(given))
+                lo -= 1
+            if not hi & 1:
+                row.append(next(given))
+                hi += 1
+            row = [hasher(_NODE + row[i] + row[i + 1]) for i in range(0, len(row), 2)]
+            lo, hi = lo >> 1, hi >> 1
+        out.append((position, row[0]))
+    return out
+
+
+def check_run(hasher: Hasher, peaks: Peaks, first: int, items: Sequence[bytes],
+              siblings: bytes) -> None:
+    """Raise TamperedAnswerError unless `items` are leaves [first, first + len(items)) of
+    the MMR whose peaks (trusted by the caller) are `peaks`; `siblings` are the hashes
+    `run_siblings` names, concatenated."""
+    if len(siblings) % HASH_SIZE:
+        raise TamperedAnswerError("run proof siblings are not whole hashes")
+    given = [siblings[i:i + HASH_SIZE] for i in range(0, len(siblings), HASH_SIZE)]
+    try:
+        got = run_peaks(hasher, first, peaks.size, leaf_hashes(hasher, items), given)
+    except MalformedProofError as exc:
+        raise TamperedAnswerError(f"the run proof does not fit: {exc.message}") from None
+    for position, peak in got:
+        if peaks.peaks[position] != peak:
+            raise TamperedAnswerError("the answer does not lead to the committed peaks")
+
+
+def make_run_proof(first: int, stop: int, size: int,
+                   node: Callable[[int, int], bytes | None]) -> list[bytes] | None:
+    """The siblings proving the run [first, stop) from stored nodes; None if one is not
+    held."""
+    out = []
+    for level, j in run_siblings(first, stop, size):
+        found = node(level, j)
+        if found is None:
+            return None
+        out.append(found)
+    return out
 
 
 def peaks_of(hasher: Hasher, items: Sequence[bytes]) -> Peaks:

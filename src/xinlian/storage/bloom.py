@@ -1,0 +1,179 @@
+"""Per-block Bloom filters under a Merkle Mountain Range, so window queries skip blocks.
+
+Theory of operation (the filter format, the parameters and the verifier are in
+`bloom_proof.py`). `apply(height, terms, batch)` builds the block's filter from the terms
+its data writes touched and appends it as leaf `height` of one MMR over blocks (heights
+skipped since the last apply get empty filters, so the leaf index is always the height);
+the MMR's encoded peaks are returned for the state tree (`dx/bloom`): applied before the
+block's state root is computed, they make its header commit to every filter up to its own.
+`window` answers a time-window query with the run of filters and one run proof.
+
+Storage: `FILTERS_DB` holds each block's filter by height (the MMR's leaves), `NODES_DB` the
+interior nodes by (level, index), written once, and `ROOTS_DB` the encoded peaks of each
+version, so a window proves against the peaks of any earlier block too. `apply` writes into
+the caller's batch, uncommitted; several blocks may be applied into one batch.
+"""
+
+from __future__ import annotations
+
+import struct
+import weakref
+from collections.abc import Iterable
+
+from xinlian import codec
+from xinlian.storage import mmr
+from xinlian.storage.bloom_proof import (
+    WindowAnswer,
+    WindowPage,
+    WindowQuery,
+    build_filter,
+    candidates,
+    probe,
+)
+from xinlian.storage.errors import CorruptDataError, InvalidKeyError, VersionError
+from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.proof import Hasher
+
+FILTERS_DB = "bloom_filters"
+NODES_DB = "bloom_nodes"
+ROOTS_DB = "bloom_roots"
+SUB_DBS = (FILTERS_DB, NODES_DB, ROOTS_DB)
+BLOOM_ROOT_KEY = b"dx/bloom"  # the state key under which a chain commits the peaks
+MAX_PAGE_BYTES = 4 << 20      # filters per window page, beyond its first block
+_u64 = struct.Struct(">Q")
+
+
+def _node_key(level: int, index: int) -> bytes:
+    return bytes([level]) + _u64.pack(index)
+
+
+class BlockFilters:
+    """See the module docstring. One writer at a time; reads may run from other threads."""
+
+    def __init__(self, store: Store, hasher: Hasher) -> None:
+        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
+        if missing:
+            raise InvalidKeyError(f"store lacks the block filter sub-databases {missing}")
+        self._store = store
+        self.hasher = hasher
+        self._pending: weakref.WeakKeyDictionary[WriteBatch, list[tuple[int, mmr.Peaks]]] = (
+            weakref.WeakKeyDictionary())
+
+    # -- writes ------------------------------------------------------------------------
+
+    def apply(self, version: int, terms: Iterable[bytes], batch: WriteBatch) -> bytes:
+        """Append block `version`'s filter of `terms` into `batch`, uncommitted; return the
+        new encoded peaks."""
+        pending = self._pending_for(batch)
+        if pending:
+            latest: tuple[int, mmr.Peaks] | None = pending[-1]
+        else:
+            with self._store.snapshot() as snap:
+                latest = self._latest(snap)
+        previous, peaks = latest if latest is not None else (None, mmr.EMPTY)
+        if type(version) is not int or version < 0 or (
+                previous is not None and version <= previous):
+            raise VersionError(f"block filter version {version} must be above {previous}")
+        terms = list(terms)
+        if any(type(t) is not bytes for t in terms):
+            raise InvalidKeyError("block filter terms are byte strings")
+
+        def written(level: int, index: int, node: bytes) -> None:
+            if level:
+                batch.put(NODES_DB, _node_key(level, index), node)
+
+        empty = build_filter(self.hasher, ())
+        while peaks.size < version:  # blocks that touched nothing
+            batch.put(FILTERS_DB, _u64.pack(peaks.size), empty)
+            peaks = mmr.append(self.hasher, peaks, empty, written)
+        bloom = build_filter(self.hasher, terms)
+        batch.put(FILTERS_DB, _u64.pack(version), bloom)
+        peaks = mmr.append(self.hasher, peaks, bloom, written)
+        encoded = codec.encode(peaks)
+        batch.put(ROOTS_DB, _u64.pack(version), encoded)
+        pending.append((version, peaks))
+        return encoded
+
+    def _pending_for(self, batch: WriteBatch) -> list[tuple[int, mmr.Peaks]]:
+        found = self._pending.get(batch)
+        if found is None:
+            found = self._pending[batch] = []
+            batch_ref = weakref.ref(batch)
+            batch.on_commit(lambda: self._published(batch_ref))
+        return found
+
+    def _published(self, batch_ref: weakref.ref[WriteBatch]) -> None:
+        batch = batch_ref()
+        if batch is not None:
+            self._pending.pop(batch, None)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _latest(self, snap: Snapshot, version: int | None = None
+                ) -> tuple[int, mmr.Peaks] | None:
+        """The last version at or before `version` (default: any) and its peaks."""
+        stop = None if version is None else _u64.pack(version + 1)
+        found = list(snap.items(ROOTS_DB, stop=stop, reverse=True, limit=1))
+        if not found:
+            return None
+        key, raw = found[0]
+        try:
+            peaks: mmr.Peaks = codec.decode(raw, mmr.Peaks)
+        except codec.CodecError as exc:
+            raise CorruptDataError(f"bad block filter peaks: {exc.message}") from None
+        return _u64.unpack(key)[0], peaks
+
+    def root(self, version: int | None = None) -> bytes:
+        """The encoded peaks after `version` (default: latest): the state value."""
+        with self._store.snapshot() as snap:
+            found = self._latest(snap, version)
+        return codec.encode(found[1] if found is not None else mmr.EMPTY)
+
+    def filter(self, height: int) -> bytes | None:
+        """Block `height`'s filter, if the MMR holds it."""
+        return self._store.get(FILTERS_DB, _u64.pack(height))
+
+    def window(self, query: WindowQuery, version: int | None = None
+               ) -> tuple[WindowAnswer, WindowPage]:
+        """The query's first page against the peaks of `version` (default: latest): the
+        blocks that may match, and the filters with their run proof (`verify_window`).
+        The page stops early after MAX_PAGE_BYTES of filters."""
+        with self._store.snapshot() as snap:
+            found = self._latest(snap, version)
+            size = found[1].size if found is not None else 0
+            end = query.end(size)
+            filters: list[bytes] = []
+            total, cut = 0, False
+            if end > query.first:
+                for key, bloom in snap.items(FILTERS_DB, start=_u64.pack(query.first),
+                                             stop=_u64.pack(end)):
+                    if _u64.unpack(key)[0] != query.first + len(filters):
+                        break
+                    if filters and total + len(bloom) > MAX_PAGE_BYTES:
+                        cut = True
+                        break
+                    filters.append(bloom)
+                    total += len(bloom)
+            stop = query.first + len(filters)
+            if stop != end and not cut:
+                raise CorruptDataError(f"the filter of block {stop} is missing")
+            siblings = b""
+            if filters:
+                proof = mmr.make_run_proof(query.first, stop, size, lambda level, j: self._node(
+                    snap, level, j))
+                if proof is None:
+                    raise CorruptDataError("a node of the block filter MMR is missing")
+                siblings = b"".join(proof)
+        probes = [probe(self.hasher, term) for term in query.terms]
+        answer = WindowAnswer(query.first, stop,
+                              candidates(filters, query.first, probes, query.match))
+        return answer, WindowPage(size, query.first, filters, siblings)
+
+    def _node(self, snap: Snapshot, level: int, index: int) -> bytes | None:
+        if level == 0:
+            bloom = snap.get(FILTERS_DB, _u64.pack(index))
+            return None if bloom is None else mmr.leaf_hash(self.hasher, bloom)
+        return snap.get(NODES_DB, _node_key(level, index))
+
+
+__all__ = ["BLOOM_ROOT_KEY", "SUB_DBS", "BlockFilters"]

@@ -1,0 +1,247 @@
+"""Per-key version history: every value a key ever had and the transaction that set it.
+
+Theory of operation. Each key has its own Merkle Mountain Range (storage/mmr.py) whose
+leaves are the key's version records, in the order the chain wrote them (the record format,
+the proofs and the verifier are in `provenance_proof.py`). `apply` appends one block's
+writes, in block order, and returns each written key's new peaks (encoded `mmr.Peaks`): the
+caller puts them in the state tree (the data model keeps them at `dh/<collection id><record
+id>`), so the header's state root commits to every key's whole history and its length.
+
+Storage, all under the key's id `H(key)` so one key's records sit together in LMDB:
+`ITEMS_DB` holds the version records by index (a page is one cursor scan), `NODES_DB` the
+interior nodes by (level, index), written once and never changed, and `PEAKS_DB` the latest
+peaks (what the next append starts from). Nothing is rewritten, so a history proves against
+the peaks of any earlier block too: a query names the size the client's peaks commit to.
+`apply` writes into the caller's batch, uncommitted; several blocks may be applied into one
+batch before it commits.
+"""
+
+from __future__ import annotations
+
+import struct
+import weakref
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from xinlian import codec
+from xinlian.storage import mmr
+from xinlian.storage.errors import CorruptDataError, InvalidKeyError, QueryError, VersionError
+from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.proof import HASH_SIZE, Hasher
+from xinlian.storage.provenance_proof import (
+    DELETE,
+    NO_VALUE,
+    PUT,
+    RECORD,
+    RECORD_SIZE,
+    HistoryPage,
+    HistoryQuery,
+    Version,
+    as_of_run,
+    decode_versions,
+)
+
+ITEMS_DB = "prov_items"
+NODES_DB = "prov_nodes"
+PEAKS_DB = "prov_peaks"
+SUB_DBS = (ITEMS_DB, NODES_DB, PEAKS_DB)
+MAX_KEY_SIZE = 4096
+_LATEST = b"v"  # PEAKS_DB: the last version applied (key ids are 32 bytes, never this)
+_u64 = struct.Struct(">Q")
+_MAX_TX_INDEX = (1 << 32) - 1
+
+
+class Write(NamedTuple):
+    """One write of `key` in a block: the value's hash (None: a delete) and the index and
+    hash of the transaction that made it."""
+
+    key: bytes
+    value_hash: bytes | None
+    tx_index: int
+    tx_hash: bytes
+
+
+def _node_key(key_id: bytes, level: int, index: int) -> bytes:
+    return key_id + bytes([level]) + _u64.pack(index)
+
+
+class Provenance:
+    """See the module docstring. One writer at a time; reads may run from other threads."""
+
+    def __init__(self, store: Store, hasher: Hasher) -> None:
+        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
+        if missing:
+            raise InvalidKeyError(f"store lacks the provenance sub-databases {missing}")
+        self._store = store
+        self.hasher = hasher
+        # per uncommitted batch: the peaks it holds by key id, and its last version
+        self._pending: weakref.WeakKeyDictionary[WriteBatch, tuple[dict[bytes, mmr.Peaks],
+                                                                   list[int]]] = (
+            weakref.WeakKeyDictionary())
+
+    def key_id(self, key: bytes) -> bytes:
+        return self.hasher(key)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def apply(self, version: int, writes: Sequence[Write], batch: WriteBatch
+              ) -> dict[bytes, bytes]:
+        """Append block `version`'s writes (in block order) into `batch`, uncommitted;
+        return the new encoded peaks of each key written."""
+        pending, last = self._pending_for(batch)
+        previous = last[0] if last else self.latest_version()
+        if type(version) is not int or version < 0 or (
+                previous is not None and version <= previous):
+            raise VersionError(f"provenance version {version} must be above {previous}")
+        for write in writes:
+            _check_write(write)
+        out: dict[bytes, bytes] = {}
+        with self._store.snapshot() as snap:
+            for write in writes:
+                key_id = self.key_id(write.key)
+                peaks = pending.get(key_id)
+                if peaks is None:
+                    peaks = self._peaks(snap, key_id)
+                record = RECORD.pack(version, write.tx_index,
+                                     DELETE if write.value_hash is None else PUT,
+                                     write.value_hash or NO_VALUE, write.tx_hash)
+                batch.put(ITEMS_DB, key_id + _u64.pack(peaks.size), record)
+                peaks = mmr.append(self.hasher, peaks, record,
+                                   _NodeWriter(batch, key_id).written)
+                pending[key_id] = peaks
+                out[write.key] = encoded = codec.encode(peaks)
+                batch.put(PEAKS_DB, key_id, encoded)
+        batch.put(PEAKS_DB, _LATEST, _u64.pack(version))
+        last[:] = [version]
+        return out
+
+    def _pending_for(self, batch: WriteBatch) -> tuple[dict[bytes, mmr.Peaks], list[int]]:
+        found = self._pending.get(batch)
+        if found is None:
+            found = self._pending[batch] = ({}, [])
+            batch_ref = weakref.ref(batch)
+            batch.on_commit(lambda: self._published(batch_ref))
+        return found
+
+    def _published(self, batch_ref: weakref.ref[WriteBatch]) -> None:
+        batch = batch_ref()
+        if batch is not None:
+            self._pending.pop(batch, None)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def latest_version(self) -> int | None:
+        raw = self._store.get(PEAKS_DB, _LATEST)
+        return None if raw is None else _u64.unpack(raw)[0]
+
+    def peaks(self, key: bytes) -> bytes:
+        """The key's latest committed peaks, encoded (the state value)."""
+        with self._store.snapshot() as snap:
+            return codec.encode(self._peaks(snap, self.key_id(key)))
+
+    def _peaks(self, snap: Snapshot, key_id: bytes) -> mmr.Peaks:
+        raw = snap.get(PEAKS_DB, key_id)
+        if raw is None:
+            return mmr.EMPTY
+        try:
+            peaks: mmr.Peaks = codec.decode(raw, mmr.Peaks)
+        except codec.CodecError as exc:
+            raise CorruptDataError(f"bad history peaks {key_id.hex()}: {exc.message}") from None
+        return peaks
+
+    def _size(self, snap: Snapshot, key_id: bytes, size: int | None) -> int:
+        latest = self._peaks(snap, key_id).size
+        if size is None:
+            return latest
+        if not 0 <= size <= latest:
+            raise QueryError(f"the history holds {latest} versions, not {size}")
+        return size
+
+    def history(self, key: bytes, query: HistoryQuery, size: int | None = None
+                ) -> tuple[list[Version], HistoryPage]:
+        """The versions the query asks for, of the key's history when it held `size`
+        versions (default: now), and their page with its proof."""
+        with self._store.snapshot() as snap:
+            key_id = self.key_id(key)
+            size = self._size(snap, key_id, size)
+            page = self._page(snap, key_id, size, query.first, query.end(size))
+        return decode_versions(page.records), page
+
+    def as_of(self, key: bytes, height: int, size: int | None = None
+              ) -> tuple[Version | None, HistoryPage]:
+        """The key's version in force at the end of block `height` (None: none yet), and
+        the page that proves it (`verify_as_of`)."""
+        with self._store.snapshot() as snap:
+            key_id = self.key_id(key)
+            size = self._size(snap, key_id, size)
+            found = bisect_right(_Heights(self, snap, key_id, size), height) - 1
+            first, stop = as_of_run(found if found >= 0 else None, size)
+            page = self._page(snap, key_id, size, first, stop)
+        versions = decode_versions(page.records)
+        return (versions[0] if found >= 0 else None), page
+
+    def _record(self, snap: Snapshot, key_id: bytes, index: int) -> bytes:
+        raw = snap.get(ITEMS_DB, key_id + _u64.pack(index))
+        if raw is None or len(raw) != RECORD_SIZE:
+            raise CorruptDataError(f"version {index} of history {key_id.hex()} is missing")
+        return raw
+
+    def _page(self, snap: Snapshot, key_id: bytes, size: int, first: int, stop: int
+              ) -> HistoryPage:
+        if stop <= first:
+            return HistoryPage(size, first, b"", b"")
+        records = b"".join(v for _, v in snap.items(
+            ITEMS_DB, start=key_id + _u64.pack(first), stop=key_id + _u64.pack(stop)))
+        if len(records) != (stop - first) * RECORD_SIZE:
+            raise CorruptDataError(f"versions of history {key_id.hex()} are missing")
+
+        def node(level: int, j: int) -> bytes | None:
+            if level == 0:
+                return mmr.leaf_hash(self.hasher, self._record(snap, key_id, j))
+            return snap.get(NODES_DB, _node_key(key_id, level, j))
+
+        siblings = mmr.make_run_proof(first, stop, size, node)
+        if siblings is None:
+            raise CorruptDataError(f"a node of history {key_id.hex()} is missing")
+        return HistoryPage(size, first, records, b"".join(siblings))
+
+
+class _NodeWriter:
+    """Puts the interior nodes an append makes into the batch (leaves are the records)."""
+
+    def __init__(self, batch: WriteBatch, key_id: bytes) -> None:
+        self._batch, self._key_id = batch, key_id
+
+    def written(self, level: int, index: int, node: bytes) -> None:
+        if level:
+            self._batch.put(NODES_DB, _node_key(self._key_id, level, index), node)
+
+
+class _Heights:
+    """The heights of a key's first `size` versions, read on demand (for bisect)."""
+
+    def __init__(self, owner: Provenance, snap: Snapshot, key_id: bytes, size: int) -> None:
+        self._owner, self._snap, self._key_id, self._size = owner, snap, key_id, size
+
+    def __getitem__(self, index: int) -> int:
+        return int(_u64.unpack_from(self._owner._record(self._snap, self._key_id, index))[0])
+
+    def __len__(self) -> int:
+        return self._size
+
+
+def _check_write(write: Write) -> None:
+    key, value_hash, tx_index, tx_hash = write
+    if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_SIZE:
+        raise InvalidKeyError(f"a history key is 1..{MAX_KEY_SIZE} bytes")
+    if value_hash is not None and (type(value_hash) is not bytes
+                                   or len(value_hash) != HASH_SIZE):
+        raise InvalidKeyError("a value hash is 32 bytes")
+    if type(tx_hash) is not bytes or len(tx_hash) != HASH_SIZE:
+        raise InvalidKeyError("a transaction hash is 32 bytes")
+    if type(tx_index) is not int or not 0 <= tx_index <= _MAX_TX_INDEX:
+        raise InvalidKeyError(f"a transaction index is 0..{_MAX_TX_INDEX}")
+
+
+__all__ = ["SUB_DBS", "Provenance", "Write"]
