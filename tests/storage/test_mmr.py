@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
+from xinlian import codec
 from xinlian.storage import mmr
+from xinlian.storage.errors import MalformedProofError, TamperedAnswerError
 
 
 def sha(data: bytes) -> bytes:
@@ -79,3 +82,57 @@ def test_a_proof_needs_the_stored_nodes() -> None:
     del nodes[(1, 0)]
     assert mmr.make_proof(3, peaks, lambda lv, j: nodes.get((lv, j))) is None
     assert mmr.make_proof(4, peaks, lambda lv, j: nodes.get((lv, j))) is not None
+
+
+def _run_proof(n: int, first: int, stop: int) -> tuple[list[bytes], mmr.Peaks, bytes]:
+    items, peaks, nodes = _built(n)
+
+    def node(level: int, j: int) -> bytes | None:
+        return mmr.leaf_hash(sha, items[j]) if level == 0 else nodes.get((level, j))
+
+    siblings = mmr.make_run_proof(first, stop, n, node)
+    assert siblings is not None
+    return items[first:stop], peaks, b"".join(siblings)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 300), st.data())
+def test_every_run_of_leaves_proves_against_the_peaks(n: int, data: st.DataObject) -> None:
+    first = data.draw(st.integers(0, n - 1))
+    stop = data.draw(st.integers(first + 1, n))
+    run, peaks, siblings = _run_proof(n, first, stop)
+    mmr.check_run(sha, peaks, first, run, siblings)
+    # a run costs O(log n) given hashes per mountain it touches, whatever its length
+    assert len(siblings) // 32 <= 2 * n.bit_length() * len(mmr.mountains(n))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 200), st.data())
+def test_invalid_changed_runs_fail(n: int, data: st.DataObject) -> None:
+    first = data.draw(st.integers(0, n - 2))
+    stop = data.draw(st.integers(first + 2, n))
+    run, peaks, siblings = _run_proof(n, first, stop)
+    i = data.draw(st.integers(0, len(run) - 1))
+    changed = [*run[:i], sha(run[i]), *run[i + 1:]]
+    with pytest.raises(TamperedAnswerError):
+        mmr.check_run(sha, peaks, first, changed, siblings)
+    with pytest.raises(TamperedAnswerError):  # swapped neighbours
+        mmr.check_run(sha, peaks, first, [run[1], run[0], *run[2:]], siblings)
+    with pytest.raises(TamperedAnswerError):  # the first leaf left out
+        mmr.check_run(sha, peaks, first, run[1:], siblings)
+    with pytest.raises(TamperedAnswerError):  # shifted by one
+        mmr.check_run(sha, peaks, first + 1, run[:-1] if stop == n else run, siblings)
+    if siblings:
+        with pytest.raises(TamperedAnswerError):
+            mmr.check_run(sha, peaks, first, run, siblings[:-32])
+        with pytest.raises(TamperedAnswerError):
+            mmr.check_run(sha, peaks, first, run, sha(siblings[:32]) + siblings[32:])
+
+
+def test_peaks_decode_only_when_they_match_their_size() -> None:
+    _, peaks, _ = _built(5)
+    assert mmr.decode_peaks(codec.encode(peaks)) == peaks
+    with pytest.raises(MalformedProofError):
+        mmr.decode_peaks(codec.encode(mmr.Peaks(7, peaks.peaks)))
+    with pytest.raises(MalformedProofError):
+        mmr.decode_peaks(b"\xc1")

@@ -38,8 +38,8 @@ from xinlian.storage.provenance_proof import (
     HistoryPage,
     HistoryQuery,
     Version,
+    Versions,
     as_of_run,
-    decode_versions,
 )
 
 ITEMS_DB = "prov_items"
@@ -159,14 +159,14 @@ class Provenance:
         return size
 
     def history(self, key: bytes, query: HistoryQuery, size: int | None = None
-                ) -> tuple[list[Version], HistoryPage]:
+                ) -> tuple[Versions, HistoryPage]:
         """The versions the query asks for, of the key's history when it held `size`
         versions (default: now), and their page with its proof."""
         with self._store.snapshot() as snap:
             key_id = self.key_id(key)
             size = self._size(snap, key_id, size)
             page = self._page(snap, key_id, size, query.first, query.end(size))
-        return decode_versions(page.records), page
+        return Versions(page.records), page
 
     def as_of(self, key: bytes, height: int, size: int | None = None
               ) -> tuple[Version | None, HistoryPage]:
@@ -178,8 +178,7 @@ class Provenance:
             found = bisect_right(_Heights(self, snap, key_id, size), height) - 1
             first, stop = as_of_run(found if found >= 0 else None, size)
             page = self._page(snap, key_id, size, first, stop)
-        versions = decode_versions(page.records)
-        return (versions[0] if found >= 0 else None), page
+        return (Versions(page.records)[0] if found >= 0 else None), page
 
     def _record(self, snap: Snapshot, key_id: bytes, index: int) -> bytes:
         raw = snap.get(ITEMS_DB, key_id + _u64.pack(index))

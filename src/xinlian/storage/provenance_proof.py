@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import operator
 import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from xinlian import codec
 from xinlian.storage import mmr
@@ -63,9 +64,36 @@ def encode_version(version: Version) -> bytes:
     return RECORD.pack(*version)
 
 
-def decode_versions(records: bytes) -> list[Version]:
-    """The versions in a run of records (a multiple of RECORD_SIZE bytes)."""
-    return list(map(Version._make, RECORD.iter_unpack(records)))
+class Versions(Sequence[Version]):
+    """A run of version records, decoded one at a time when read: a page of 100,000
+    versions is checked without making 100,000 objects first."""
+
+    __slots__ = ("records",)
+
+    def __init__(self, records: bytes) -> None:
+        if len(records) % RECORD_SIZE:
+            raise TamperedAnswerError("the answer holds a partial version record")
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records) // RECORD_SIZE
+
+    @overload
+    def __getitem__(self, index: int) -> Version: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Version]: ...
+
+    def __getitem__(self, index: int | slice) -> Version | list[Version]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return Version._make(RECORD.unpack_from(self.records, index * RECORD_SIZE))
+
+    def __iter__(self) -> Iterator[Version]:
+        return map(Version._make, RECORD.iter_unpack(self.records))
 
 
 @dataclass(frozen=True)
@@ -99,31 +127,30 @@ class HistoryPage(codec.Struct):
 
 
 def _checked_records(peaks: mmr.Peaks, page: HistoryPage, count: int, hasher: Hasher
-                     ) -> list[Version]:
+                     ) -> Versions:
     """The page's versions once its run of `count` records proves against `peaks`."""
     if page.size != peaks.size:
         raise TamperedAnswerError(f"the answer is for {page.size} versions, the committed "
                                   f"history has {peaks.size}")
     records = page.records
-    if len(records) % RECORD_SIZE:
-        raise TamperedAnswerError("the answer holds a partial version record")
-    got = len(records) // RECORD_SIZE
+    versions = Versions(records)
+    got = len(versions)
     if got < count:
         raise IncompleteAnswerError(f"{count - got} of {count} versions are missing")
     if got > count:
         raise TamperedAnswerError(f"{got - count} versions more than the history holds")
     if not count:
-        return []
+        return versions
     items = [records[i:i + RECORD_SIZE] for i in range(0, len(records), RECORD_SIZE)]
     order = [item[:ORDER_BYTES] for item in items]
     if not all(map(operator.le, order, order[1:])):
         raise ReorderedAnswerError("versions are not in (height, transaction) order")
     mmr.check_run(hasher, peaks, page.first, items, page.siblings)
-    return decode_versions(records)
+    return versions
 
 
 def verify_history(peaks_value: bytes, query: HistoryQuery, page: HistoryPage,
-                   hasher: Hasher) -> list[Version]:
+                   hasher: Hasher) -> Versions:
     """The versions the query asks for, proven complete against the committed peaks (the
     encoded `mmr.Peaks` a state proof gave the caller); raises a ProofError."""
     peaks = mmr.decode_peaks(peaks_value)
