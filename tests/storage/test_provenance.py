@@ -80,9 +80,9 @@ def _load(store: Store, blocks: Blocks) -> tuple[Provenance, Model]:
         peaks = history.apply(height, writes, batch)
         store.commit(batch)
         assert set(peaks) == {w.key for w in writes}
-        for key, value in peaks.items():
-            assert value == history.peaks(key)
-            assert codec.decode(value, mmr.Peaks).size == len(model[key])
+        for written, value in peaks.items():
+            assert value == history.peaks(written)
+            assert codec.decode(value, mmr.Peaks).size == len(model[written])
     return history, model
 
 
