@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -35,6 +36,7 @@ from xinlian.storage.provenance_proof import (
     HistoryPage,
     HistoryQuery,
     Version,
+    encode_version,
     verify_as_of,
     verify_history,
 )
@@ -44,6 +46,7 @@ KEYS = [b"c1/r1", b"c1/r2", b"c2/r1"]
 BLOCKS = st.lists(st.lists(st.tuples(st.integers(0, len(KEYS) - 1),
                                      st.none() | st.binary(max_size=3)), max_size=5),
                   min_size=1, max_size=40)
+BATCHES = st.lists(st.booleans(), min_size=40, max_size=40)  # commit after block i?
 SETTINGS = settings(max_examples=40, deadline=None)
 Model = dict[bytes, list[Version]]
 Blocks = list[list[tuple[int, bytes | None]]]
@@ -51,22 +54,27 @@ Blocks = list[list[tuple[int, bytes | None]]]
 
 @contextmanager
 def _fresh() -> Iterator[Store]:
-    with tempfile.TemporaryDirectory() as path, \
+    """A new store, with chunks of 3 versions so that random histories cross many chunk
+    boundaries (within a batch and between batches)."""
+    with tempfile.TemporaryDirectory() as path, patch.object(provenance, "CHUNK", 3), \
             Store(Path(path), sub_dbs=provenance.SUB_DBS, durable=False) as opened:
         yield opened
 
 
 @pytest.fixture
 def store() -> Iterator[Store]:
-    with _fresh() as opened:
+    with tempfile.TemporaryDirectory() as path, \
+            Store(Path(path), sub_dbs=provenance.SUB_DBS, durable=False) as opened:
         yield opened
 
 
-def _load(store: Store, blocks: Blocks) -> tuple[Provenance, Model]:
-    """Blocks at heights 2, 4, 6... (gaps, as blocks without data writes leave), one batch
-    per block; the model is the list of versions of each key."""
+def _load(store: Store, blocks: Blocks, commits: list[bool]) -> tuple[Provenance, Model]:
+    """Blocks at heights 2, 4, 6... (gaps, as blocks without data writes leave), applied
+    into one batch that commits after block i when commits[i] (and after the last); the
+    model is the list of versions of each key."""
     history = Provenance(store, sha256)
     model: Model = {}
+    batch = WriteBatch()
     for number, block in enumerate(blocks):
         height = 2 * number + 2
         writes = []
@@ -76,21 +84,24 @@ def _load(store: Store, blocks: Blocks) -> tuple[Provenance, Model]:
             writes.append(Write(KEYS[key], value_hash, tx, tx_hash))
             model.setdefault(KEYS[key], []).append(Version(
                 height, tx, 0 if value is None else 1, value_hash or bytes(32), tx_hash))
-        batch = WriteBatch()
         peaks = history.apply(height, writes, batch)
-        store.commit(batch)
         assert set(peaks) == {w.key for w in writes}
+        if commits[number] or number == len(blocks) - 1:
+            store.commit(batch)
         for written, value in peaks.items():
-            assert value == history.peaks(written)
             assert codec.decode(value, mmr.Peaks).size == len(model[written])
+    for key, versions in model.items():
+        assert codec.decode(history.peaks(key), mmr.Peaks) == mmr.peaks_of(
+            sha256, [encode_version(v) for v in versions])
     return history, model
 
 
 @SETTINGS
-@given(BLOCKS, st.data())
-def test_every_page_matches_the_model_and_verifies(blocks: Blocks, data: st.DataObject) -> None:
+@given(BLOCKS, BATCHES, st.data())
+def test_every_page_matches_the_model_and_verifies(blocks: Blocks, commits: list[bool],
+                                                   data: st.DataObject) -> None:
     with _fresh() as store:
-        history, model = _load(store, blocks)
+        history, model = _load(store, blocks, commits)
         for key in KEYS:
             versions = model.get(key, [])
             peaks = history.peaks(key)
@@ -108,10 +119,11 @@ def test_every_page_matches_the_model_and_verifies(blocks: Blocks, data: st.Data
 
 
 @SETTINGS
-@given(BLOCKS, st.data())
-def test_as_of_gives_the_version_in_force(blocks: Blocks, data: st.DataObject) -> None:
+@given(BLOCKS, BATCHES, st.data())
+def test_as_of_gives_the_version_in_force(blocks: Blocks, commits: list[bool],
+                                          data: st.DataObject) -> None:
     with _fresh() as store:
-        history, model = _load(store, blocks)
+        history, model = _load(store, blocks, commits)
         for key in KEYS:
             versions = model.get(key, [])
             height = data.draw(st.integers(0, 2 * len(blocks) + 3))
@@ -122,11 +134,11 @@ def test_as_of_gives_the_version_in_force(blocks: Blocks, data: st.DataObject) -
 
 
 @SETTINGS
-@given(BLOCKS, st.data())
-def test_invalid_changed_answers_are_rejected_as_what_they_are(blocks: Blocks,
-                                                               data: st.DataObject) -> None:
+@given(BLOCKS, BATCHES, st.data())
+def test_invalid_changed_answers_are_rejected_as_what_they_are(
+        blocks: Blocks, commits: list[bool], data: st.DataObject) -> None:
     with _fresh() as store:
-        history, model = _load(store, blocks)
+        history, model = _load(store, blocks, commits)
         key = max(KEYS, key=lambda k: len(model.get(k, [])))
         versions = model.get(key, [])
         if len(versions) < 2:

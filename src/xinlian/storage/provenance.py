@@ -7,11 +7,14 @@ writes, in block order, and returns each written key's new peaks (encoded `mmr.P
 caller puts them in the state tree (the data model keeps them at `dh/<collection id><record
 id>`), so the header's state root commits to every key's whole history and its length.
 
-Storage, all under the key's id `H(key)` so one key's records sit together in LMDB:
-`ITEMS_DB` holds the version records by index (a page is one cursor scan), `NODES_DB` the
-interior nodes by (level, index), written once and never changed, and `PEAKS_DB` the latest
-peaks (what the next append starts from). Nothing is rewritten, so a history proves against
-the peaks of any earlier block too: a query names the size the client's peaks commit to.
+Storage, all under the key's id `H(key)` so one key's records sit together in LMDB: the
+version records in whole chunks of CHUNK (`CHUNKS_DB`, by chunk number; a page reads one
+LMDB record per CHUNK versions, not one per version), the records of the open chunk one by
+one (`ITEMS_DB`, by index; moved into a chunk when it fills, so each record is written
+twice, never more), the interior nodes by (level, index) in `NODES_DB`, written once and
+never changed, and the latest peaks (what the next append starts from) in `PEAKS_DB`. No
+version or node ever changes, so a history proves against the peaks of any earlier block
+too: a query names the size the client's peaks commit to.
 `apply` writes into the caller's batch, uncommitted; several blocks may be applied into one
 batch before it commits.
 """
@@ -43,9 +46,11 @@ from xinlian.storage.provenance_proof import (
 )
 
 ITEMS_DB = "prov_items"
+CHUNKS_DB = "prov_chunks"
 NODES_DB = "prov_nodes"
 PEAKS_DB = "prov_peaks"
-SUB_DBS = (ITEMS_DB, NODES_DB, PEAKS_DB)
+SUB_DBS = (ITEMS_DB, CHUNKS_DB, NODES_DB, PEAKS_DB)
+CHUNK = 32  # records per chunk record: a page reads one record per CHUNK versions
 MAX_KEY_SIZE = 4096
 _LATEST = b"v"  # PEAKS_DB: the last version applied (key ids are 32 bytes, never this)
 _u64 = struct.Struct(">Q")
@@ -75,9 +80,7 @@ class Provenance:
             raise InvalidKeyError(f"store lacks the provenance sub-databases {missing}")
         self._store = store
         self.hasher = hasher
-        # per uncommitted batch: the peaks it holds by key id, and its last version
-        self._pending: weakref.WeakKeyDictionary[WriteBatch, tuple[dict[bytes, mmr.Peaks],
-                                                                   list[int]]] = (
+        self._pending: weakref.WeakKeyDictionary[WriteBatch, _Pending] = (
             weakref.WeakKeyDictionary())
 
     def key_id(self, key: bytes) -> bytes:
@@ -89,8 +92,8 @@ class Provenance:
               ) -> dict[bytes, bytes]:
         """Append block `version`'s writes (in block order) into `batch`, uncommitted;
         return the new encoded peaks of each key written."""
-        pending, last = self._pending_for(batch)
-        previous = last[0] if last else self.latest_version()
+        pending = self._pending_for(batch)
+        previous = pending.version if pending.version is not None else self.latest_version()
         if type(version) is not int or version < 0 or (
                 previous is not None and version <= previous):
             raise VersionError(f"provenance version {version} must be above {previous}")
@@ -100,26 +103,46 @@ class Provenance:
         with self._store.snapshot() as snap:
             for write in writes:
                 key_id = self.key_id(write.key)
-                peaks = pending.get(key_id)
+                peaks = pending.peaks.get(key_id)
                 if peaks is None:
                     peaks = self._peaks(snap, key_id)
                 record = RECORD.pack(version, write.tx_index,
                                      DELETE if write.value_hash is None else PUT,
                                      write.value_hash or NO_VALUE, write.tx_hash)
                 batch.put(ITEMS_DB, key_id + _u64.pack(peaks.size), record)
+                opened = pending.opened.setdefault(key_id, [])
+                opened.append(record)
                 peaks = mmr.append(self.hasher, peaks, record,
                                    _NodeWriter(batch, key_id).written)
-                pending[key_id] = peaks
+                if peaks.size % CHUNK == 0:
+                    self._close_chunk(snap, key_id, peaks.size, opened, batch)
+                pending.peaks[key_id] = peaks
                 out[write.key] = encoded = codec.encode(peaks)
                 batch.put(PEAKS_DB, key_id, encoded)
         batch.put(PEAKS_DB, _LATEST, _u64.pack(version))
-        last[:] = [version]
+        pending.version = version
         return out
 
-    def _pending_for(self, batch: WriteBatch) -> tuple[dict[bytes, mmr.Peaks], list[int]]:
+    def _close_chunk(self, snap: Snapshot, key_id: bytes, size: int, opened: list[bytes],
+                     batch: WriteBatch) -> None:
+        """Move the CHUNK records just completed (ending at `size`) into one chunk record:
+        those of earlier batches are read back, `opened` holds this batch's."""
+        start = size - CHUNK
+        earlier = b"".join(v for _, v in snap.items(
+            ITEMS_DB, start=key_id + _u64.pack(start),
+            stop=key_id + _u64.pack(size - len(opened))))
+        chunk = earlier + b"".join(opened)
+        if len(chunk) != CHUNK * RECORD_SIZE:
+            raise CorruptDataError(f"versions of history {key_id.hex()} are missing")
+        batch.put(CHUNKS_DB, key_id + _u64.pack(start // CHUNK), chunk)
+        for index in range(start, size):
+            batch.delete(ITEMS_DB, key_id + _u64.pack(index))
+        opened.clear()
+
+    def _pending_for(self, batch: WriteBatch) -> _Pending:
         found = self._pending.get(batch)
         if found is None:
-            found = self._pending[batch] = ({}, [])
+            found = self._pending[batch] = _Pending()
             batch_ref = weakref.ref(batch)
             batch.on_commit(lambda: self._published(batch_ref))
         return found
@@ -180,30 +203,52 @@ class Provenance:
             page = self._page(snap, key_id, size, first, stop)
         return (Versions(page.records)[0] if found >= 0 else None), page
 
-    def _record(self, snap: Snapshot, key_id: bytes, index: int) -> bytes:
-        raw = snap.get(ITEMS_DB, key_id + _u64.pack(index))
-        if raw is None or len(raw) != RECORD_SIZE:
-            raise CorruptDataError(f"version {index} of history {key_id.hex()} is missing")
-        return raw
+    def _records(self, snap: Snapshot, key_id: bytes, first: int, stop: int) -> bytes:
+        """Records [first, stop) of the key's history, joined: whole chunks from CHUNKS_DB
+        (one read per CHUNK records), the open chunk's from ITEMS_DB."""
+        chunked = self._peaks(snap, key_id).size // CHUNK * CHUNK
+        parts = []
+        if first < chunked:
+            end = min(stop, chunked)
+            joined = b"".join(v for _, v in snap.items(
+                CHUNKS_DB, start=key_id + _u64.pack(first // CHUNK),
+                stop=key_id + _u64.pack(-(-end // CHUNK))))
+            skip = first % CHUNK * RECORD_SIZE
+            parts.append(joined[skip:skip + (end - first) * RECORD_SIZE])
+        if stop > chunked:
+            parts.extend(v for _, v in snap.items(
+                ITEMS_DB, start=key_id + _u64.pack(max(first, chunked)),
+                stop=key_id + _u64.pack(stop)))
+        records = b"".join(parts)
+        if len(records) != (stop - first) * RECORD_SIZE:
+            raise CorruptDataError(f"versions of history {key_id.hex()} are missing")
+        return records
 
     def _page(self, snap: Snapshot, key_id: bytes, size: int, first: int, stop: int
               ) -> HistoryPage:
         if stop <= first:
             return HistoryPage(size, first, b"", b"")
-        records = b"".join(v for _, v in snap.items(
-            ITEMS_DB, start=key_id + _u64.pack(first), stop=key_id + _u64.pack(stop)))
-        if len(records) != (stop - first) * RECORD_SIZE:
-            raise CorruptDataError(f"versions of history {key_id.hex()} are missing")
+        records = self._records(snap, key_id, first, stop)
 
         def node(level: int, j: int) -> bytes | None:
             if level == 0:
-                return mmr.leaf_hash(self.hasher, self._record(snap, key_id, j))
+                return mmr.leaf_hash(self.hasher, self._records(snap, key_id, j, j + 1))
             return snap.get(NODES_DB, _node_key(key_id, level, j))
 
         siblings = mmr.make_run_proof(first, stop, size, node)
         if siblings is None:
             raise CorruptDataError(f"a node of history {key_id.hex()} is missing")
         return HistoryPage(size, first, records, b"".join(siblings))
+
+
+class _Pending:
+    """What an uncommitted batch holds: each key's peaks, each key's records appended
+    since its last chunk closed, and the last version applied."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[bytes, mmr.Peaks] = {}
+        self.opened: dict[bytes, list[bytes]] = {}
+        self.version: int | None = None
 
 
 class _NodeWriter:
@@ -224,7 +269,8 @@ class _Heights:
         self._owner, self._snap, self._key_id, self._size = owner, snap, key_id, size
 
     def __getitem__(self, index: int) -> int:
-        return int(_u64.unpack_from(self._owner._record(self._snap, self._key_id, index))[0])
+        record = self._owner._records(self._snap, self._key_id, index, index + 1)
+        return int(_u64.unpack_from(record)[0])
 
     def __len__(self) -> int:
         return self._size
