@@ -17,7 +17,6 @@ the caller's batch, uncommitted; several blocks may be applied into one batch.
 from __future__ import annotations
 
 import struct
-import weakref
 from collections.abc import Iterable
 
 from xinlian import codec
@@ -31,7 +30,7 @@ from xinlian.storage.bloom_proof import (
     probe,
 )
 from xinlian.storage.errors import CorruptDataError, InvalidKeyError, VersionError
-from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.kv import PerBatch, Snapshot, Store, WriteBatch, check_sub_dbs
 from xinlian.storage.proof import Hasher
 
 FILTERS_DB = "bloom_filters"
@@ -51,20 +50,18 @@ class BlockFilters:
     """See the module docstring. One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher) -> None:
-        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
-        if missing:
-            raise InvalidKeyError(f"store lacks the block filter sub-databases {missing}")
+        check_sub_dbs(store, SUB_DBS, "block filter")
         self._store = store
         self.hasher = hasher
-        self._pending: weakref.WeakKeyDictionary[WriteBatch, list[tuple[int, mmr.Peaks]]] = (
-            weakref.WeakKeyDictionary())
+        # per uncommitted batch: the versions applied into it and their peaks
+        self._pending: PerBatch[list[tuple[int, mmr.Peaks]]] = PerBatch(list)
 
     # -- writes ------------------------------------------------------------------------
 
     def apply(self, version: int, terms: Iterable[bytes], batch: WriteBatch) -> bytes:
         """Append block `version`'s filter of `terms` into `batch`, uncommitted; return the
         new encoded peaks."""
-        pending = self._pending_for(batch)
+        pending = self._pending(batch)
         if pending:
             latest: tuple[int, mmr.Peaks] | None = pending[-1]
         else:
@@ -93,19 +90,6 @@ class BlockFilters:
         batch.put(ROOTS_DB, _u64.pack(version), encoded)
         pending.append((version, peaks))
         return encoded
-
-    def _pending_for(self, batch: WriteBatch) -> list[tuple[int, mmr.Peaks]]:
-        found = self._pending.get(batch)
-        if found is None:
-            found = self._pending[batch] = []
-            batch_ref = weakref.ref(batch)
-            batch.on_commit(lambda: self._published(batch_ref))
-        return found
-
-    def _published(self, batch_ref: weakref.ref[WriteBatch]) -> None:
-        batch = batch_ref()
-        if batch is not None:
-            self._pending.pop(batch, None)
 
     # -- reads -------------------------------------------------------------------------
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 import lmdb
 
@@ -38,6 +39,7 @@ from xinlian.storage.errors import (
     UnknownDatabaseError,
 )
 
+T = TypeVar("T")
 MAX_KEY_SIZE = 511          # LMDB's compiled-in key limit
 DEFAULT_MAP_SIZE = 1 << 30  # grows by doubling when full
 DEFAULT_MAX_MAP_SIZE = 1 << 42
@@ -111,6 +113,36 @@ class WriteBatch:
 
     def __len__(self) -> int:
         return sum(len(ops) for ops in self._ops.values())
+
+
+class PerBatch(Generic[T]):
+    """What a structure keeps about each batch it wrote into and that has not committed yet
+    (so a second block applied into the same batch starts from the first), dropped when
+    the batch commits."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._held: weakref.WeakKeyDictionary[WriteBatch, T] = weakref.WeakKeyDictionary()
+
+    def __call__(self, batch: WriteBatch) -> T:
+        found = self._held.get(batch)
+        if found is None:
+            found = self._held[batch] = self._factory()
+            batch_ref = weakref.ref(batch)
+            batch.on_commit(lambda: self._drop(batch_ref))
+        return found
+
+    def _drop(self, batch_ref: weakref.ref[WriteBatch]) -> None:
+        batch = batch_ref()
+        if batch is not None:
+            self._held.pop(batch, None)
+
+
+def check_sub_dbs(store: Store, names: Iterable[str], what: str) -> None:
+    """InvalidKeyError unless `store` was opened with every sub-database in `names`."""
+    missing = [db for db in names if db not in store.sub_dbs]
+    if missing:
+        raise InvalidKeyError(f"store lacks the {what} sub-databases {missing}")
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:

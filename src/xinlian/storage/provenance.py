@@ -22,7 +22,6 @@ batch before it commits.
 from __future__ import annotations
 
 import struct
-import weakref
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -30,7 +29,7 @@ from typing import NamedTuple
 from xinlian import codec
 from xinlian.storage import mmr
 from xinlian.storage.errors import CorruptDataError, InvalidKeyError, QueryError, VersionError
-from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.kv import PerBatch, Snapshot, Store, WriteBatch, check_sub_dbs
 from xinlian.storage.proof import HASH_SIZE, Hasher
 from xinlian.storage.provenance_proof import (
     DELETE,
@@ -75,13 +74,10 @@ class Provenance:
     """See the module docstring. One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher) -> None:
-        missing = [db for db in SUB_DBS if db not in store.sub_dbs]
-        if missing:
-            raise InvalidKeyError(f"store lacks the provenance sub-databases {missing}")
+        check_sub_dbs(store, SUB_DBS, "provenance")
         self._store = store
         self.hasher = hasher
-        self._pending: weakref.WeakKeyDictionary[WriteBatch, _Pending] = (
-            weakref.WeakKeyDictionary())
+        self._pending = PerBatch(_Pending)
 
     def key_id(self, key: bytes) -> bytes:
         return self.hasher(key)
@@ -92,7 +88,7 @@ class Provenance:
               ) -> dict[bytes, bytes]:
         """Append block `version`'s writes (in block order) into `batch`, uncommitted;
         return the new encoded peaks of each key written."""
-        pending = self._pending_for(batch)
+        pending = self._pending(batch)
         previous = pending.version if pending.version is not None else self.latest_version()
         if type(version) is not int or version < 0 or (
                 previous is not None and version <= previous):
@@ -138,19 +134,6 @@ class Provenance:
         for index in range(start, size):
             batch.delete(ITEMS_DB, key_id + _u64.pack(index))
         opened.clear()
-
-    def _pending_for(self, batch: WriteBatch) -> _Pending:
-        found = self._pending.get(batch)
-        if found is None:
-            found = self._pending[batch] = _Pending()
-            batch_ref = weakref.ref(batch)
-            batch.on_commit(lambda: self._published(batch_ref))
-        return found
-
-    def _published(self, batch_ref: weakref.ref[WriteBatch]) -> None:
-        batch = batch_ref()
-        if batch is not None:
-            self._pending.pop(batch, None)
 
     # -- reads -------------------------------------------------------------------------
 
