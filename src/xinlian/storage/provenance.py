@@ -156,22 +156,21 @@ class Provenance:
             raise CorruptDataError(f"bad history peaks {key_id.hex()}: {exc.message}") from None
         return peaks
 
-    def _size(self, snap: Snapshot, key_id: bytes, size: int | None) -> int:
-        latest = self._peaks(snap, key_id).size
-        if size is None:
-            return latest
-        if not 0 <= size <= latest:
-            raise QueryError(f"the history holds {latest} versions, not {size}")
-        return size
+    def _reader(self, snap: Snapshot, key: bytes, size: int | None) -> _Reader:
+        reader = _Reader(self, snap, self.key_id(key))
+        if size is not None:
+            if not 0 <= size <= reader.latest:
+                raise QueryError(f"the history holds {reader.latest} versions, not {size}")
+            reader.size = size
+        return reader
 
     def history(self, key: bytes, query: HistoryQuery, size: int | None = None
                 ) -> tuple[Versions, HistoryPage]:
         """The versions the query asks for, of the key's history when it held `size`
         versions (default: now), and their page with its proof."""
         with self._store.snapshot() as snap:
-            key_id = self.key_id(key)
-            size = self._size(snap, key_id, size)
-            page = self._page(snap, key_id, size, query.first, query.end(size))
+            reader = self._reader(snap, key, size)
+            page = reader.page(query.first, query.end(reader.size))
         return Versions(page.records), page
 
     def as_of(self, key: bytes, height: int, size: int | None = None
@@ -179,17 +178,32 @@ class Provenance:
         """The key's version in force at the end of block `height` (None: none yet), and
         the page that proves it (`verify_as_of`)."""
         with self._store.snapshot() as snap:
-            key_id = self.key_id(key)
-            size = self._size(snap, key_id, size)
-            found = bisect_right(_Heights(self, snap, key_id, size), height) - 1
-            first, stop = as_of_run(found if found >= 0 else None, size)
-            page = self._page(snap, key_id, size, first, stop)
+            reader = self._reader(snap, key, size)
+            found = bisect_right(reader, height) - 1
+            page = reader.page(*as_of_run(found if found >= 0 else None, reader.size))
         return (Versions(page.records)[0] if found >= 0 else None), page
 
-    def _records(self, snap: Snapshot, key_id: bytes, first: int, stop: int) -> bytes:
-        """Records [first, stop) of the key's history, joined: whole chunks from CHUNKS_DB
-        (one read per CHUNK records), the open chunk's from ITEMS_DB."""
-        chunked = self._peaks(snap, key_id).size // CHUNK * CHUNK
+
+class _Reader:
+    """One key's history in one snapshot, as it was at `size` versions (default: the
+    latest); as a sequence, the heights of its versions (for bisect)."""
+
+    def __init__(self, owner: Provenance, snap: Snapshot, key_id: bytes) -> None:
+        self._hasher, self._snap, self._key_id = owner.hasher, snap, key_id
+        self.latest = owner._peaks(snap, key_id).size
+        self.size = self.latest
+        self._chunked = self.latest // CHUNK * CHUNK  # records below are in whole chunks
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> int:
+        return int(_u64.unpack_from(self.records(index, index + 1))[0])
+
+    def records(self, first: int, stop: int) -> bytes:
+        """Records [first, stop), joined: whole chunks from CHUNKS_DB (one read per CHUNK
+        records), the open chunk's from ITEMS_DB."""
+        key_id, snap, chunked = self._key_id, self._snap, self._chunked
         parts = []
         if first < chunked:
             end = min(stop, chunked)
@@ -207,21 +221,19 @@ class Provenance:
             raise CorruptDataError(f"versions of history {key_id.hex()} are missing")
         return records
 
-    def _page(self, snap: Snapshot, key_id: bytes, size: int, first: int, stop: int
-              ) -> HistoryPage:
+    def _node(self, level: int, index: int) -> bytes | None:
+        if level == 0:
+            return mmr.leaf_hash(self._hasher, self.records(index, index + 1))
+        return self._snap.get(NODES_DB, _node_key(self._key_id, level, index))
+
+    def page(self, first: int, stop: int) -> HistoryPage:
+        """Records [first, stop) and the siblings of their run proof."""
         if stop <= first:
-            return HistoryPage(size, first, b"", b"")
-        records = self._records(snap, key_id, first, stop)
-
-        def node(level: int, j: int) -> bytes | None:
-            if level == 0:
-                return mmr.leaf_hash(self.hasher, self._records(snap, key_id, j, j + 1))
-            return snap.get(NODES_DB, _node_key(key_id, level, j))
-
-        siblings = mmr.make_run_proof(first, stop, size, node)
+            return HistoryPage(self.size, first, b"", b"")
+        siblings = mmr.make_run_proof(first, stop, self.size, self._node)
         if siblings is None:
-            raise CorruptDataError(f"a node of history {key_id.hex()} is missing")
-        return HistoryPage(size, first, records, b"".join(siblings))
+            raise CorruptDataError(f"a node of history {self._key_id.hex()} is missing")
+        return HistoryPage(self.size, first, self.records(first, stop), b"".join(siblings))
 
 
 class _Pending:
@@ -243,20 +255,6 @@ class _NodeWriter:
     def written(self, level: int, index: int, node: bytes) -> None:
         if level:
             self._batch.put(NODES_DB, _node_key(self._key_id, level, index), node)
-
-
-class _Heights:
-    """The heights of a key's first `size` versions, read on demand (for bisect)."""
-
-    def __init__(self, owner: Provenance, snap: Snapshot, key_id: bytes, size: int) -> None:
-        self._owner, self._snap, self._key_id, self._size = owner, snap, key_id, size
-
-    def __getitem__(self, index: int) -> int:
-        record = self._owner._records(self._snap, self._key_id, index, index + 1)
-        return int(_u64.unpack_from(record)[0])
-
-    def __len__(self) -> int:
-        return self._size
 
 
 def _check_write(write: Write) -> None:
