@@ -90,8 +90,8 @@ def _load(store: Store, blocks: Blocks, commits: list[bool]) -> tuple[Provenance
             store.commit(batch)
         for written, value in peaks.items():
             assert codec.decode(value, mmr.Peaks).size == len(model[written])
-    for key, versions in model.items():
-        assert codec.decode(history.peaks(key), mmr.Peaks) == mmr.peaks_of(
+    for name, versions in model.items():
+        assert codec.decode(history.peaks(name), mmr.Peaks) == mmr.peaks_of(
             sha256, [encode_version(v) for v in versions])
     return history, model
 
