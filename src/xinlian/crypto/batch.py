@@ -1,7 +1,9 @@
 """Batch signature verification on every core.
 
 A batch is split into one chunk per worker process and verified in parallel; small batches
-run in the calling process, where shipping them would cost more than verifying them.
+run in the calling process, where shipping them would cost more than verifying them. Within
+a chunk the items of each algorithm go to `signing.verify_many_raw` together, so SM2 items
+are checked in one call to the native verifier.
 Workers start with `forkserver` so that a threaded caller (the node's event loop) is safe.
 A worker exits by itself once the process that started the pool is gone: killed with
 SIGKILL, that process cannot stop its workers, and they (and the fork server, which waits
@@ -26,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from xinlian.crypto.errors import VerifierUnavailable
-from xinlian.crypto.signing import verify_raw
+from xinlian.crypto.signing import verify_many_raw, verify_raw
 
 Item = tuple[int, bytes, bytes, bytes]  # (alg, public key, message, signature)
 
@@ -81,7 +83,18 @@ def _discard_broken() -> None:
 
 
 def _verify_chunk(items: Sequence[Item]) -> list[bool]:
-    return [_safe_verify(*item) for item in items]
+    by_alg: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        by_alg.setdefault(item[0], []).append(i)
+    results = [False] * len(items)
+    for alg, at in by_alg.items():
+        try:
+            checked = verify_many_raw(alg, [items[i][1:] for i in at])
+        except Exception:  # an unknown algorithm or an item its verifier rejects: one by one
+            checked = [_safe_verify(*items[i]) for i in at]
+        for i, ok in zip(at, checked, strict=True):
+            results[i] = ok
+    return results
 
 
 def _safe_verify(alg: int, public: bytes, message: bytes, signature: bytes) -> bool:

@@ -2,13 +2,14 @@
 
 Keys are typed objects (`SigningKey.sign`, `verify(public_key, message, signature)`), and
 every public key and signature carries its algorithm id. `verify_raw` is the plain-bytes
-form that batch verification ships to worker processes.
+form that batch verification ships to worker processes, and `verify_many_raw` its batch:
+SM2 checks a whole batch in one call to the native verifier.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import fast_mldsa
@@ -150,6 +151,19 @@ def verify_raw(alg: int, public: bytes, message: bytes, signature: bytes) -> boo
     if verifier is None:
         raise UnknownAlgorithm(f"{alg!r} is not a signature algorithm")
     return verifier(public, message, signature)
+
+
+_BATCH_VERIFIERS: dict[int, Callable[[Sequence[tuple[bytes, bytes, bytes]]], list[bool]]] = {
+    AlgId.SM2: sm2.verify_many,
+}
+
+
+def verify_many_raw(alg: int, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """`verify_raw` for each (public, message, signature) of one algorithm, in order."""
+    batch = _BATCH_VERIFIERS.get(alg)
+    if batch is not None:
+        return batch(items)
+    return [verify_raw(alg, *item) for item in items]
 
 
 def verify(public_key: PublicKey, message: bytes, signature: Signature) -> bool:

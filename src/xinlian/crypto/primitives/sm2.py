@@ -1,9 +1,15 @@
 """SM2 (GB/T 32918): signatures with the signer-ID digest Z_A, and public-key encryption.
 
-Signing and verification run in Tongsuo (tongsuopy), whose `ECDSA(SM3())` on an SM2 key
+Signing runs in Tongsuo (tongsuopy), constant time, whose `ECDSA(SM3())` on an SM2 key
 computes e = SM3(Z_A || M) with the default ID 1234567812345678, exactly as GB/T 32918.2
-requires; the tests check this against the standard's example. Signatures travel as the
-fixed 64-byte r || s (DER is not canonical); public keys as the 65-byte uncompressed point.
+requires; the tests check this against the standard's example. Verification handles no
+secret and is the node's hottest crypto path, so it runs in the project's own C extension
+(`_sm2verify`, built by `make venv`; see docs/crypto.md), several times faster than Tongsuo:
+Python computes e = SM3(Z_A || M), with Z_A cached per key and signer ID, and the extension
+checks r || s against e, one signature (`verify`) or a whole batch in one call
+(`verify_many`). There is no fallback: a missing build fails the import. Signatures travel
+as the fixed 64-byte r || s (DER is not canonical); public keys as the 65-byte uncompressed
+point.
 
 Encryption (GB/T 32918.4) runs in GmSSL (gmssl-pyx) and uses the 2016 C1 || C3 || C2 layout.
 GmSSL limits one SM2 encryption to 255 bytes, so `seal`/`open_sealed` wrap longer data in a
@@ -17,18 +23,23 @@ GB/T 32918.4 on Tongsuo's point arithmetic; GmSSL decrypts it, which the tests c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import gmssl_pyx
 from tongsuopy.crypto import hashes as _hashes
 from tongsuopy.crypto import serialization as _ser
 from tongsuopy.crypto.asymciphers import ec as _ec
-from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
-from tongsuopy.crypto.exceptions import InvalidSignature as _TongsuoInvalidSignature
 
 from xinlian.crypto.errors import DecryptionError, InvalidKey
 from xinlian.crypto.hashes import sm3
 from xinlian.crypto.primitives.sm2_exchange import SM2_CURVE, kdf
+
+try:
+    from xinlian.crypto.primitives import _sm2verify
+except ImportError as exc:  # no silent fallback to a slower verifier
+    raise ImportError("the native SM2 verifier is not built: run `make venv` (or "
+                      "`python setup.py build_ext --inplace`)") from exc
 
 DEFAULT_ID = b"1234567812345678"
 N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
@@ -49,6 +60,16 @@ def z_a(public_key: bytes, signer_id: bytes = DEFAULT_ID) -> bytes:
     entl = (len(signer_id) * 8).to_bytes(2, "big")
     fields = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
     return sm3(entl + signer_id + fields + public_key[1:])
+
+
+@lru_cache(maxsize=65536)
+def _cached_z_a(public_key: bytes, signer_id: bytes) -> bytes:
+    return z_a(public_key, signer_id)
+
+
+def digest(public_key: bytes, message: bytes, signer_id: bytes = DEFAULT_ID) -> bytes:
+    """e = SM3(Z_A || M), the value an SM2 signature signs (GB/T 32918.2 section 7.1)."""
+    return sm3(_cached_z_a(bytes(public_key), bytes(signer_id)) + message)
 
 
 class SM2PrivateKey:
@@ -103,19 +124,31 @@ def check_public_key(data: bytes) -> None:
     _public_key(bytes(data))
 
 
+def _well_formed(public_key: bytes, signature: bytes) -> bool:
+    return len(public_key) == PUBLIC_KEY_SIZE and len(signature) == SIGNATURE_SIZE
+
+
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Verify r || s over SM3(Z_A || message) with the default signer ID."""
-    if len(signature) != SIGNATURE_SIZE:
+    """Verify r || s over SM3(Z_A || message) with the default signer ID. A key off the
+    curve, r or s outside [1, n-1] or r + s = n verify false."""
+    if not _well_formed(public_key, signature):
         return False
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:], "big")
-    if not (1 <= r < N and 1 <= s < N):
-        return False
-    try:
-        _public_key(bytes(public_key)).verify(encode_dss_signature(r, s), message, _ECDSA_SM3)
-    except (_TongsuoInvalidSignature, InvalidKey):
-        return False
-    return True
+    return _sm2verify.verify(public_key, digest(public_key, message), signature)
+
+
+def verify_many(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """`verify` for each (public key, message, signature), in one call to the extension."""
+    formed = [i for i, (public, _, sig) in enumerate(items) if _well_formed(public, sig)]
+    results = [False] * len(items)
+    if not formed:
+        return results
+    checked = _sm2verify.verify_many(
+        b"".join(items[i][0] for i in formed),
+        b"".join(digest(items[i][0], items[i][1]) for i in formed),
+        b"".join(items[i][2] for i in formed))
+    for i, ok in zip(formed, checked, strict=True):
+        results[i] = ok == 1
+    return results
 
 
 def encrypt(public_key: bytes, plaintext: bytes) -> bytes:
@@ -129,20 +162,12 @@ def encrypt(public_key: bytes, plaintext: bytes) -> bytes:
 def verify_with_id(public_key: bytes, message: bytes, signature: bytes,
                    signer_id: bytes) -> bool:
     """Verify r || s over SM3(Z_A || message) with Z_A over `signer_id` (GB/T 32918.2).
-    GmSSL takes the ID; Tongsuo's binding only the default one."""
+    Raises InvalidKey for a key that is not a point on the curve."""
+    # ENTL, the ID's length in bits, is two bytes
     if len(signature) != SIGNATURE_SIZE or len(signer_id) >= 1 << 13:
         return False
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:], "big")
-    if not (1 <= r < N and 1 <= s < N):
-        return False
     check_public_key(public_key)
-    try:
-        return bool(gmssl_pyx.sm2_verify(bytes(public_key[1:]), bytes(message),
-                                         encode_dss_signature(r, s),
-                                         signer_id=bytes(signer_id)))
-    except (gmssl_pyx.GmsslInnerError, ValueError):
-        return False
+    return _sm2verify.verify(public_key, digest(public_key, message, signer_id), signature)
 
 
 def encrypt_with_seed(public_key: bytes, plaintext: bytes, seed: bytes) -> bytes:
