@@ -207,7 +207,7 @@ static void fe_neg(fe r, const fe a) {
     } while (0)
 
 /* Montgomery product a b / 2^256 mod p, fully reduced. */
-static inline void fe_mul(fe r, const fe a, const fe b) {
+static inline __attribute__((always_inline)) void fe_mul(fe r, const fe a, const fe b) {
     limb t[8] = {0};
     limb pending = 0, d[4];
     unsigned char br = 0;
@@ -225,7 +225,7 @@ static inline void fe_mul(fe r, const fe a, const fe b) {
 }
 
 /* a^2 / 2^256 mod p: the six cross products once, doubled, plus the four squares. */
-static inline void fe_sqr(fe r, const fe a) {
+static inline __attribute__((always_inline)) void fe_sqr(fe r, const fe a) {
     limb t[8], pending = 0, d[4];
     unsigned char c = 0, br = 0;
     u128 p01 = (u128)a[0] * a[1], p02 = (u128)a[0] * a[2], p03 = (u128)a[0] * a[3];
