@@ -53,6 +53,7 @@ static const limb GY_STD[4] = {0x02DF32E52139F0A0ULL, 0xD0A9877CC62A4740ULL,
 #define G_TABLE (1 << (G_WINDOW - 2))
 #define P_WINDOW 5
 #define P_TABLE (1 << (P_WINDOW - 2))
+_Static_assert(G_WINDOW <= 8 && P_WINDOW <= 8, "wNAF digits are int8_t");
 
 static fe FE_ONE, FE_B;         /* Montgomery 1 and b */
 static apoint G_ODD[G_TABLE];   /* G, 3G, 5G, ..., (2*G_TABLE - 1)G */
