@@ -207,15 +207,10 @@ static void fe_neg(fe r, const fe a) {
         pending = c;                                                                    \
     } while (0)
 
-/* Montgomery product a b / 2^256 mod p, fully reduced. */
-static inline __attribute__((always_inline)) void fe_mul(fe r, const fe a, const fe b) {
-    limb t[8] = {0};
+/* r = t / 2^256 mod p for a 512-bit t below p 2^256, fully reduced. */
+static inline __attribute__((always_inline)) void fe_reduce(fe r, limb t[8]) {
     limb pending = 0, d[4];
     unsigned char br = 0;
-    MUL_ROW(0, a[0]);
-    MUL_ROW(1, a[1]);
-    MUL_ROW(2, a[2]);
-    MUL_ROW(3, a[3]);
     REDUCE_ROW(0);
     REDUCE_ROW(1);
     REDUCE_ROW(2);
@@ -225,10 +220,20 @@ static inline __attribute__((always_inline)) void fe_mul(fe r, const fe a, const
     select4(r, (limb)(pending | !br), d, t + 4);
 }
 
+/* Montgomery product a b / 2^256 mod p, fully reduced. */
+static inline __attribute__((always_inline)) void fe_mul(fe r, const fe a, const fe b) {
+    limb t[8] = {0};
+    MUL_ROW(0, a[0]);
+    MUL_ROW(1, a[1]);
+    MUL_ROW(2, a[2]);
+    MUL_ROW(3, a[3]);
+    fe_reduce(r, t);
+}
+
 /* a^2 / 2^256 mod p: the six cross products once, doubled, plus the four squares. */
 static inline __attribute__((always_inline)) void fe_sqr(fe r, const fe a) {
-    limb t[8], pending = 0, d[4];
-    unsigned char c = 0, br = 0;
+    limb t[8];
+    unsigned char c = 0;
     u128 p01 = (u128)a[0] * a[1], p02 = (u128)a[0] * a[2], p03 = (u128)a[0] * a[3];
     u128 p12 = (u128)a[1] * a[2], p13 = (u128)a[1] * a[3], p23 = (u128)a[2] * a[3];
     limb c1, c2, c3, c4, c5, c6, c7 = 0;
@@ -262,13 +267,7 @@ static inline __attribute__((always_inline)) void fe_sqr(fe r, const fe a) {
     ADC(c, c5, (limb)(s2 >> 64), t[5]);
     ADC(c, c6, (limb)s3, t[6]);
     ADC(c, c7, (limb)(s3 >> 64), t[7]);
-    REDUCE_ROW(0);
-    REDUCE_ROW(1);
-    REDUCE_ROW(2);
-    REDUCE_ROW(3);
-    SBB(br, t[4], P[0], d[0]); SBB(br, t[5], P[1], d[1]);
-    SBB(br, t[6], P[2], d[2]); SBB(br, t[7], P[3], d[3]);
-    select4(r, (limb)(pending | !br), d, t + 4);
+    fe_reduce(r, t);
 }
 
 static void fe_to_mont(fe r, const limb a[4]) { fe_mul(r, a, R2); }
