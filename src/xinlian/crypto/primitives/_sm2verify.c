@@ -1,7 +1,7 @@
 /* SM2 signature verification (GB/T 32918.2, section 7) on the recommended curve.
  *
  * Why native: verification is the node's hottest crypto path and the bindings on the
- * registries verify 300-3,000 signatures a second per core. Verification handles no secret,
+ * registries verify 20-3,900 signatures a second per core. Verification handles no secret,
  * so this code may branch on its inputs; signing stays in a constant-time library.
  *
  * Theory of operation
