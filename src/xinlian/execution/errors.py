@@ -64,3 +64,56 @@ class ParallelUnavailable(ExecutionError):
 
     code = 5090
     name = "parallel_unavailable"
+
+
+class DataError(ExecutionError):
+    """A data transaction (execution/data) that its collection's declaration refuses."""
+
+    code = 5100
+    name = "data_error"
+
+
+class UnknownCollection(DataError):
+    code = 5101
+    name = "unknown_collection"
+
+
+class UnknownAttribute(DataError):
+    code = 5102
+    name = "unknown_attribute"
+
+
+class WrongKind(DataError):
+    """A value that is not of its attribute's kind (or an index choice the kind refuses)."""
+
+    code = 5103
+    name = "wrong_kind"
+
+
+class ValueTooLarge(DataError):
+    """A value, record id, name or batch over its limit (execution/data/model.py)."""
+
+    code = 5104
+    name = "value_too_large"
+
+
+class NotWriter(DataError):
+    """The sender is not among the collection's writers (nor its owner)."""
+
+    code = 5105
+    name = "not_writer"
+
+
+class BadDeclaration(DataError):
+    """A collection declaration that is malformed, or alters one incompatibly."""
+
+    code = 5106
+    name = "bad_declaration"
+
+
+class DataQueryError(DataError):
+    """A data query that cannot be asked: an attribute without the index it needs, bounds
+    of the wrong kind, a cursor from another query, a page over the limit."""
+
+    code = 5107
+    name = "bad_data_query"

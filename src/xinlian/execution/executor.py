@@ -36,6 +36,8 @@ from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.engine_runs import EngineRuns, Limits, has_work
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
+from xinlian.execution.data import apply as data
+from xinlian.execution.data.model import DataWrite, DeclareCollection
 from xinlian.execution.errors import BadPayload, InsufficientBalance
 from xinlian.execution.indexing import IndexSpecs, run_entries
 from xinlian.execution.parallel import BaseState, BlockPlan, ExecutionPool
@@ -61,6 +63,7 @@ from xinlian.ledger.rules import (
     Fees,
     base_cost,
     contract_base_cost,
+    data_base_cost,
     executable_error,
     fuel_fee,
 )
@@ -86,6 +89,8 @@ class BlockResult:
     engine_work: bool = False
     # the ordered index's new entries (execution/indexing.py), from successful contract runs
     index: dict[bytes, bytes | None] = field(default_factory=dict)
+    # the data indexes' updates (execution/data), per index kind, from successful data writes
+    data_index: data.IndexUpdates = field(default_factory=dict)
 
 
 class Executor:
@@ -96,6 +101,7 @@ class Executor:
         `limits`: of async and scheduled runs (engine_runs)."""
         self.params = params
         self.system = SystemContract(suite)
+        self.hash = suite.hash_bytes
         self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
         self.pool = pool
         self.engine_runs = EngineRuns(self.contracts, params, limits)
@@ -134,7 +140,8 @@ class Executor:
                                          position, result.index)
                 result.fuel_used += receipt.fuel_used
             else:
-                receipt = self._execute(state, tx, op, account)
+                receipt = self._execute(state, tx, op, account, fees.base, block.height,
+                                        result.data_index)
             result.receipts.append(receipt)
         if plan is not None:
             plan.finish()
@@ -175,17 +182,22 @@ class Executor:
         state.set_account(tx.sender_address, Account(account.balance - fee, account.nonce + 1))
 
     def _execute(self, state: Overlay, tx: Transaction, bad: BadPayload | None,
-                 account: Account) -> Receipt:
-        cost = base_cost(self.params, tx.body.kind)
+                 account: Account, cost: int, height: int,
+                 data_index: data.IndexUpdates) -> Receipt:
+        """A transfer, system or data transaction; a data write's index updates go into
+        `data_index` when it succeeds."""
         self._charge(state, tx, cost, account)
         scope = state.child()
+        updates: data.IndexUpdates = {}
         try:
             if bad is not None:
                 raise bad
-            events = self._run(scope, tx)
+            events = self._run(scope, tx, height, updates)
         except XinlianError as exc:
             return Receipt(tx.hash, exc.code, exc.name, [], cost, cost)
         state.merge(scope)
+        for kind, entries in updates.items():
+            data_index.setdefault(kind, {}).update(entries)
         return Receipt(tx.hash, 0, "", events, cost, cost)
 
     def _contract(self, state: Overlay, tx: Transaction, op: ContractOp, fees: Fees,
@@ -257,11 +269,21 @@ class Executor:
                 f"{max(room, 0)} the fee limit and the balance leave")
         return self.engine_runs.enqueue(scope, height, requests, tx.sender_address, False)
 
-    def _run(self, state: Overlay, tx: Transaction) -> list[Event]:
+    def _run(self, state: Overlay, tx: Transaction, height: int,
+             updates: data.IndexUpdates) -> list[Event]:
+        kind, payload = tx.body.kind, tx.body.payload
         try:
-            if tx.body.kind == TxKind.TRANSFER:
-                return self._transfer(state, tx, codec.decode(tx.body.payload, Transfer))
-            op = codec.decode(tx.body.payload, SystemOp)
+            if kind == TxKind.TRANSFER:
+                return self._transfer(state, tx, codec.decode(payload, Transfer))
+            if kind == TxKind.DATA_COLLECTION:
+                return data.declare(state, self.hash, tx.sender_address, height,
+                                    codec.decode(payload, DeclareCollection))
+            if kind == TxKind.DATA_WRITE:
+                events, found = data.write(state, self.hash, tx.sender_address, height,
+                                           tx.hash, codec.decode(payload, DataWrite))
+                updates.update(found)
+                return events
+            op = codec.decode(payload, SystemOp)
         except codec.CodecError as exc:
             raise BadPayload(f"payload does not decode: {exc.message}") from exc
         return self.system.execute(state, tx.sender_address, tx.hash, op)
@@ -302,6 +324,8 @@ def tx_fees(params: ChainParams, tx: Transaction,
         return Fees(contract_base_cost(params, len(op.code)), op.fuel_limit)
     if isinstance(op, Call):
         return Fees(contract_base_cost(params, 0), op.fuel_limit)
+    if tx.body.kind in (TxKind.DATA_COLLECTION, TxKind.DATA_WRITE):
+        return Fees(data_base_cost(params, len(tx.body.payload)))
     return Fees(base_cost(params, tx.body.kind))
 
 

@@ -37,6 +37,7 @@ class ChainParams(Struct):
     permissioned: bool = True         # only permitted accounts may submit
     fuel_price: int = 1               # resource units charged per million fuel a contract burns
     code_byte_cost: int = 1           # ... and per byte of contract code deployed or upgraded
+    data_byte_cost: int = 1           # ... and per payload byte of a data transaction
 
 
 class Organisation(Struct):

@@ -13,6 +13,8 @@ to each transaction of a block, in block order, on the state the block has built
   makes async calls also has their fuel's fee reserved, within the same fee limit (what
   the run will request cannot be foreseen here: execution.contracts.engine_runs). Reading a
   contract payload is execution's business: it hands these rules the figures (`Fees`).
+- Data kinds (DATA_COLLECTION, DATA_WRITE): the base cost is `system_cost` plus
+  `data_byte_cost` per byte of payload, whatever the outcome.
 - Executable: the transaction's nonce is the sender's next nonce, its expiry height is not
   below the block's height, the sender is permitted (on a permissioned chain), and the
   sender's balance covers the most it may be charged (base cost, plus the fuel of its fuel
@@ -56,6 +58,12 @@ def base_cost(params: ChainParams, kind: int) -> int:
 def contract_base_cost(params: ChainParams, code_len: int) -> int:
     """The base cost of a contract transaction carrying `code_len` bytes of code."""
     return params.system_cost + params.code_byte_cost * code_len
+
+
+def data_base_cost(params: ChainParams, payload_len: int) -> int:
+    """The base cost of a data transaction (DATA_COLLECTION, DATA_WRITE) whose payload is
+    `payload_len` bytes: what it stores is paid by the byte, like contract code."""
+    return params.system_cost + params.data_byte_cost * payload_len
 
 
 def fuel_fee(params: ChainParams, fuel: int) -> int:

@@ -30,6 +30,8 @@ class TxKind(IntEnum):
     UPGRADE = 5  # replace a contract's code (by the rule it declares) and run `migrate`
     FUND = 6  # prepay a contract's scheduled runs from the sender's balance
     SET_ADMIN = 7  # the contract's admin hands the role to another address
+    DATA_COLLECTION = 8  # declare or alter a data collection (execution/data)
+    DATA_WRITE = 9  # put and delete records of one data collection
 
 
 class TxBody(Struct):

@@ -16,6 +16,7 @@ from pathlib import Path
 from xinlian import codec
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
+from xinlian.execution.data.apply import IndexUpdates
 from xinlian.execution.system import genesis_writes
 from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
@@ -23,6 +24,7 @@ from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_
 from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, Transaction
+from xinlian.node import data
 from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
 from xinlian.storage import chain_index, jmt, mmr, mst
@@ -34,7 +36,7 @@ NODE_META_DB = "node_meta"
 CONSENSUS_DB = "consensus"  # what a BFT node's consensus core persists
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
-CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, NODE_META_DB,
+CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS, NODE_META_DB,
                  CONSENSUS_DB, HISTORY_DB)
 CACHE_LIMIT = 2_000_000
 # The store holds only what this node wrote, so it is decoded without canonical checks.
@@ -54,6 +56,7 @@ class ChainStore:
         self.tree = jmt.StateTree(self.store, self.hash)
         self.index = chain_index.ChainIndex(self.store)
         self.ordered = mst.OrderedIndex(self.store, self.hash)  # contract data, with proofs
+        self.data = data.DataIndexes(self.store, self.hash)  # data collections' indexes
         self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state
         stored = self.store.get(NODE_META_DB, _GENESIS)
         if stored is not None and stored != codec.encode(genesis):
@@ -180,7 +183,8 @@ class ChainStore:
                       writes: dict[bytes, bytes | None],
                       proposer: PublicKey | None = None,
                       runs: Sequence[Receipt] = (),
-                      index_updates: dict[bytes, bytes | None] | None = None
+                      index_updates: dict[bytes, bytes | None] | None = None,
+                      data_updates: IndexUpdates | None = None
                       ) -> PreparedBlock:
         """Build and sign a block and put everything it writes into `batch`, uncommitted.
 
@@ -189,7 +193,9 @@ class ChainStore:
         which follow them in the receipts tree and are found by their ids like receipts.
         `index_updates` (the entries of contract runs, execution/indexing.py) go into the
         ordered index as version `height`, and its new root into the state at
-        `INDEX_ROOT_KEY`, so the header's state root commits to the index too.
+        `INDEX_ROOT_KEY`, so the header's state root commits to the index too;
+        `data_updates` (of data writes, execution/data) likewise go into the data indexes,
+        their roots at `dx/<kind>` (node/data.py).
 
         `proposer` defaults to the signing key (solo); under BFT it is the round's leader,
         the same on every node, while `key` is the node that attests the header it stores.
@@ -199,6 +205,8 @@ class ChainStore:
         if index_updates:
             writes = {**writes,
                       INDEX_ROOT_KEY: self.ordered.apply(height, index_updates, batch)}
+        if data_updates:
+            writes = {**writes, **self.data.apply(height, data_updates, batch)}
         if height > 0:
             writes = {**writes, HISTORY_KEY: self._extend_history(parent, batch)}
         state_root = self.tree.apply(height, writes, batch)

@@ -100,6 +100,32 @@ class IndexAnswer(Struct):
     root: StateProof
 
 
+class DataCollectionView(Struct):
+    """A data collection at a height: the state proof of `dc/<id>` (value None: no such
+    collection), the record decoded by the SDK once the proof verifies."""
+
+    name: str
+    state: StateProof
+
+
+class DataRecordAnswer(Struct):
+    """A point read: the collection's and the record's state proofs, at one height."""
+
+    collection: StateProof
+    record: StateProof
+
+
+class DataQueryAnswer(Struct):
+    """A page of a range query: the collection's state proof, the range index's root
+    proven in the state (`dx/range`), the entries in query order and their range proof
+    (encoded storage.mst_proof.RangeProof), all at one height."""
+
+    collection: StateProof
+    root: StateProof
+    entries: list[IndexEntry]
+    proof: bytes
+
+
 class AccountView(Struct):
     address: bytes
     account: Account
@@ -202,6 +228,20 @@ class NodeAPI(Protocol):
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         """Hashes of a sender's committed transactions in nonce order, paginated."""
+        ...
+
+    # -- data collections (execution/data) ---------------------------------------------------
+
+    def data_collection(self, name: str, height: int | None = None) -> DataCollectionView: ...
+
+    def data_get(self, name: str, record_id: bytes, height: int | None = None
+                 ) -> DataRecordAnswer: ...
+
+    def data_query(self, name: str, attribute: str, lo: Any, hi: Any, reverse: bool,
+                   limit: int, cursor: bytes | None, height: int | None = None
+                   ) -> DataQueryAnswer:
+        """A page of records whose `attribute` lies from `lo` to `hi` (typed by the
+        attribute's kind: execution/data/values.py), with proofs."""
         ...
 
     # -- certified headers (a BFT chain's; none on a solo chain) ----------------------------

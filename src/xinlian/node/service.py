@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from xinlian import codec
 from xinlian.crypto.signing import SigningKey
@@ -28,6 +28,7 @@ from xinlian.network.shaper import ShapeFor
 from xinlian.node.bft import BftLedger
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.contracts import ContractReader
+from xinlian.node.data_reads import DataReader
 from xinlian.node.errors import NodeConfigError, NotFound, TaskFailed
 from xinlian.node.history import HeaderProof
 from xinlian.node.interface import (
@@ -35,6 +36,9 @@ from xinlian.node.interface import (
     BlockListener,
     CodeView,
     ContractView,
+    DataCollectionView,
+    DataQueryAnswer,
+    DataRecordAnswer,
     IndexAnswer,
     IndexEntry,
     NodeStatus,
@@ -95,6 +99,7 @@ class Node:
         # engine serves one thread (its stores and host state are not shared)
         self.contracts = ContractReader(self.chain, ContractRunner(self.suite.hash_bytes,
                                                                    self.suite.name))
+        self.data = DataReader(self.chain, self.state_proof)
         self.ordering: Ordering
         self._sweeper: asyncio.Task[None] | None = None
         self.supervisor: Supervisor | None = None
@@ -223,6 +228,18 @@ class Node:
 
     def contract_code(self, code_hash: bytes) -> CodeView | None:
         return self.contracts.code(code_hash)
+
+    def data_collection(self, name: str, height: int | None = None) -> DataCollectionView:
+        return self.data.collection(name, height)
+
+    def data_get(self, name: str, record_id: bytes, height: int | None = None
+                 ) -> DataRecordAnswer:
+        return self.data.get(name, record_id, height)
+
+    def data_query(self, name: str, attribute: str, lo: Any, hi: Any, reverse: bool,
+                   limit: int, cursor: bytes | None, height: int | None = None
+                   ) -> DataQueryAnswer:
+        return self.data.query(name, attribute, lo, hi, reverse, limit, cursor, height)
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,

@@ -22,7 +22,8 @@ checked so that no single peer needs to be trusted:
    positions at a time, from the members that attested it. Every chunk verifies on its own;
    a bad chunk (BadChunkError) skips its sender and a timeout re-asks another member.
 4. index. The verified state holds the root of the ordered index of contract data (at
-   `INDEX_ROOT_KEY`, storage/mst.py); fetch its nodes by hash, up to `MAX_REFS` per
+   `INDEX_ROOT_KEY`, storage/mst.py) and those of the data indexes that share its node
+   store (`dx/range`, node/data.py); fetch their nodes by hash, up to `MAX_REFS` per
    request, from the same members. Nodes are content-addressed: each verifies on its own,
    and a bad one skips its sender like a bad chunk.
 
@@ -48,6 +49,7 @@ from xinlian.consensus.messages import QC, Block, vote_message
 from xinlian.errors import XinlianError
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
+from xinlian.node.data import SYNCED_ROOT_KEYS
 from xinlian.node.errors import BadEpochProof, BadLedgerBlock
 from xinlian.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
 from xinlian.storage.mst import MAX_REFS, IndexImport
@@ -410,8 +412,10 @@ class StateSync:
     def _fill(self) -> list[Action]:
         assert self.state is not None and self.block is not None
         if self.state.done:
-            root = self.state.leaves.get(self.hasher(INDEX_ROOT_KEY), EMPTY_ROOT)
-            self.index = IndexImport(root, self.hasher)
+            leaves = self.state.leaves
+            root = leaves.get(self.hasher(INDEX_ROOT_KEY), EMPTY_ROOT)
+            data_roots = tuple(leaves.get(self.hasher(k), EMPTY_ROOT) for k in SYNCED_ROOT_KEYS)
+            self.index = IndexImport(root, self.hasher, data_roots)
             self.phase = "index"
             return self._fill_index()
         actions: list[Action] = []

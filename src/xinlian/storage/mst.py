@@ -80,12 +80,15 @@ class OrderedIndex:
     """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash).
     One writer at a time; reads may run from other threads."""
 
-    def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 200_000) -> None:
-        require_sub_dbs(store, SUB_DBS, "index")
+    def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 200_000,
+                 roots_db: str = ROOTS_DB) -> None:
+        """`roots_db`: where the roots of its versions are kept. Indexes of one store may
+        share the node sub-database (nodes are stored by hash), each with its own roots."""
+        require_sub_dbs(store, (NODES_DB, roots_db), "index")
         self._store = store
         self.hasher = hasher
         self._cache: NodeCache[Node] = NodeCache(cache_nodes)
-        self._roots = VersionRoots(store, ROOTS_DB)
+        self._roots = VersionRoots(store, roots_db)
 
     # -- versions and roots ------------------------------------------------------------
 
@@ -376,10 +379,13 @@ class IndexImport:
     """The nodes of the index under a trusted `root`, fetched from peers by hash (nodes are
     content-addressed, so each one verifies on its own) until none is missing."""
 
-    def __init__(self, root: bytes, hasher: Hasher) -> None:
+    def __init__(self, root: bytes, hasher: Hasher, also: tuple[bytes, ...] = ()) -> None:
+        """`also`: the roots of other indexes sharing the node sub-database (the data
+        indexes, node/data.py), whose nodes are fetched alike; `write` stores them all,
+        the other indexes take just their roots."""
         self.root = root
         self.hasher = hasher
-        self.wanted: set[bytes] = set() if root == EMPTY_ROOT else {root}
+        self.wanted: set[bytes] = {r for r in (root, *also) if r != EMPTY_ROOT}
         self.nodes: dict[bytes, Node] = {}
 
     @property

@@ -1,0 +1,1 @@
+"""The data model of issue #13: collections of typed records and their indexes."""

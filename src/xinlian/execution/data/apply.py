@@ -1,0 +1,153 @@
+"""Executing data transactions: declarations and record writes on the block's overlay.
+
+Both return the transaction's events and its index updates (per index kind: key -> value,
+None removing an entry), which the executor keeps only if the transaction succeeds. Updates
+come from the records as the overlay holds them before and after each put or delete, so they
+are a pure function of the block and the state before it: every node derives the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xinlian import codec
+from xinlian.execution.data import values
+from xinlian.execution.data.indexes import KINDS, attribute_prefix, resolve
+from xinlian.execution.data.model import (
+    MAX_NAME,
+    Collection,
+    DataWrite,
+    DeclareCollection,
+    Put,
+    StoredRecord,
+    collection_id,
+    collection_key,
+    record_key,
+)
+from xinlian.execution.errors import (
+    BadDeclaration,
+    BadPayload,
+    NotWriter,
+    Unauthorised,
+    UnknownAttribute,
+    UnknownCollection,
+    ValueTooLarge,
+)
+from xinlian.execution.state import Overlay
+from xinlian.execution.system import ADMIN_PREFIX
+from xinlian.ledger.block import Event
+
+Hasher = Callable[[bytes], bytes]
+IndexUpdates = dict[str, dict[bytes, bytes | None]]  # index kind -> key -> value (None: gone)
+SOURCE = "data"
+_decode_collection = codec.trusted_decoder(Collection)  # state written by execution only
+_decode_record = codec.trusted_decoder(StoredRecord)
+
+
+def read_collection(read: Callable[[bytes], bytes | None], cid: bytes) -> Collection | None:
+    raw = read(collection_key(cid))
+    return None if raw is None else _decode_collection(raw)
+
+
+def declare(state: Overlay, hasher: Hasher, sender: bytes, height: int,
+            op: DeclareCollection) -> list[Event]:
+    """Declare collection `op.name` owned by `sender`, or alter it (its owner only)."""
+    _check_name(op.name, "collection")
+    names = [a.name for a in op.attributes]
+    for name in names:
+        _check_name(name, "attribute")
+    if len(set(names)) != len(names):
+        raise BadDeclaration("attribute names must be unique")
+    attributes = [resolve(a) for a in op.attributes]
+    cid = collection_id(hasher, op.name)
+    old = read_collection(state.get, cid)
+    if old is None:
+        owner, created, version = sender, height, 1
+    else:
+        if old.owner != sender:
+            raise Unauthorised(f"only the owner of collection {op.name!r} may alter it")
+        kept = attributes[:len(old.attributes)]
+        if [(a.name, a.kind) for a in kept] != [(a.name, a.kind) for a in old.attributes]:
+            raise BadDeclaration("an alteration keeps every attribute, in order, and appends")
+        # an attribute keeps its index: its entries exist already (or never did)
+        attributes[:len(old.attributes)] = old.attributes
+        owner, created, version = old.owner, old.created, old.version + 1
+    collection = Collection(op.name, owner, attributes, sorted(set(op.writers)),
+                            sorted(set(op.writer_orgs)), sorted(set(op.readers)),
+                            sorted(set(op.reader_orgs)), created, version)
+    state.set(collection_key(cid), codec.encode(collection))
+    return [Event(SOURCE, "CollectionDeclared", codec.encode([op.name, version]))]
+
+
+def write(state: Overlay, hasher: Hasher, sender: bytes, height: int, tx_hash: bytes,
+          op: DataWrite) -> tuple[list[Event], IndexUpdates]:
+    """Apply the puts and deletes of `op`, in order, for a writer of the collection."""
+    cid = collection_id(hasher, op.collection)
+    collection = read_collection(state.get, cid)
+    if collection is None:
+        raise UnknownCollection(f"no collection {op.collection!r}")
+    if not is_writer(state, collection, sender):
+        raise NotWriter(f"the sender may not write to collection {op.collection!r}")
+    updates: IndexUpdates = {}
+    puts = 0
+    for item in op.ops:
+        if not item.id:
+            raise ValueTooLarge("a record id is 1 byte or more")
+        key = record_key(cid, item.id)
+        old = state.get(key)
+        if old is not None:
+            _index(updates, collection, cid, item.id, _decode_record(old), old, None)
+        if isinstance(item, Put):
+            record = StoredRecord(_values(collection, item), height, tx_hash)
+            raw = codec.encode(record)
+            _index(updates, collection, cid, item.id, record, raw, raw)
+            state.set(key, raw)
+            puts += 1
+        else:
+            state.set(key, None)
+    event = Event(SOURCE, "RecordsWritten",
+                  codec.encode([op.collection, puts, len(op.ops) - puts]))
+    return [event], updates
+
+
+def is_writer(state: Overlay, collection: Collection, sender: bytes) -> bool:
+    if sender == collection.owner or sender in collection.writers:
+        return True
+    org = state.get(ADMIN_PREFIX + sender)
+    return org is not None and org.decode() in collection.writer_orgs
+
+
+def _values(collection: Collection, put: Put) -> list[bytes | None]:
+    out: list[bytes | None] = [None] * len(collection.attributes)
+    for field in put.fields:
+        found = collection.attribute(field.attribute)
+        if found is None:
+            raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
+                                   f"{field.attribute!r}")
+        position, attr = found
+        if out[position] is not None:
+            raise BadPayload(f"attribute {field.attribute!r} given twice")
+        values.check(attr.kind, field.value)
+        out[position] = field.value
+    return out
+
+
+def _index(updates: IndexUpdates, collection: Collection, cid: bytes, record_id: bytes,
+           record: StoredRecord, raw: bytes, value: bytes | None) -> None:
+    """Set (`value`: the record's encoding) or remove (None) the entries of `record`."""
+    for position, (attr, current) in enumerate(zip(collection.attributes, record.values,
+                                                   strict=False)):
+        kind = KINDS.get(attr.index)
+        if kind is None or current is None:
+            continue
+        entries = kind.entries(attribute_prefix(cid, position), attr.kind, current,
+                               record_id, raw)
+        target = updates.setdefault(kind.name, {})
+        for key in entries:
+            target[key] = None if value is None else entries[key]
+
+
+def _check_name(name: str, what: str) -> None:
+    raw = name.encode()
+    if not 0 < len(raw) <= MAX_NAME or not name.isprintable():
+        raise BadDeclaration(f"a {what} name is 1..{MAX_NAME} printable bytes: {name!r}")

@@ -1,0 +1,102 @@
+"""Data queries as key ranges, and records read back from proven state and index entries.
+
+The node and the client both turn a query (attribute, inclusive value bounds, order, page
+size, cursor) into the same key range of the range index with `range_query`, from the
+collection as the state holds it, so a client checks the node's answer against the range it
+computed itself: a node can answer neither another query nor leave an entry out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xinlian import codec
+from xinlian.execution.data import values
+from xinlian.execution.data.indexes import (
+    PREFIX_SIZE,
+    RangeIndex,
+    attribute_prefix,
+    read_entry_key,
+    value_key,
+)
+from xinlian.execution.data.model import Collection, StoredRecord
+from xinlian.execution.errors import DataQueryError, UnknownAttribute, WrongKind
+from xinlian.storage import keys
+from xinlian.storage.errors import InvalidKeyError
+from xinlian.storage.mst_proof import RangeQuery
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class DataRecord:
+    """A record with its values by attribute name (absent values left out), the block and
+    transaction that last wrote it, and (from a query) its index key: the cursor to page on
+    from here."""
+
+    id: bytes
+    values: dict[str, Any]
+    height: int
+    tx_hash: bytes
+    key: bytes | None = None
+
+
+def range_query(collection: Collection, cid: bytes, attribute: str, lo: Any = None,
+                hi: Any = None, *, reverse: bool = False, limit: int = 100,
+                cursor: bytes | None = None) -> RangeQuery | None:
+    """The key range of records whose `attribute` lies from `lo` to `hi` (both included,
+    None unbounded), in value order (descending if `reverse`), `limit` a page, after the
+    page that ended at `cursor`. None: nothing can match. Typed errors for a query that
+    cannot be asked."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise DataQueryError(f"a page holds 1..{MAX_PAGE} records, not {limit}")
+    found = collection.attribute(attribute)
+    if found is None:
+        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
+                               f"{attribute!r}")
+    position, attr = found
+    if attr.index != RangeIndex.name:
+        raise DataQueryError(f"attribute {attribute!r} has no range index ({attr.index})")
+    prefix = attribute_prefix(cid, position)
+    if cursor is not None and (not cursor.startswith(prefix) or len(cursor) <= PREFIX_SIZE):
+        raise DataQueryError("the cursor is not from a query of this attribute")
+    bounds = [None if v is None else value_key(attr.kind, values.encode(attr.kind, v))
+              for v in (lo, hi)]
+    span = keys.key_range(prefix, bounds[0], bounds[1], reverse=reverse, cursor=cursor)
+    return None if span is None else RangeQuery(span[0], span[1], reverse, limit)
+
+
+def read_record(collection: Collection, record_id: bytes, raw: bytes,
+                key: bytes | None = None) -> DataRecord:
+    """The record stored as `raw`; DataQueryError if it does not decode by the collection."""
+    try:
+        stored = codec.decode(raw, StoredRecord)
+        named = {a.name: values.decode(a.kind, v)
+                 for a, v in zip(collection.attributes, stored.values, strict=False)
+                 if v is not None}
+    except (codec.CodecError, WrongKind) as exc:
+        raise DataQueryError(f"record 0x{record_id.hex()} does not decode: {exc.message}"
+                             ) from None
+    if len(stored.values) > len(collection.attributes):
+        raise DataQueryError(f"record 0x{record_id.hex()} has more values than attributes")
+    return DataRecord(record_id, named, stored.height, stored.tx_hash, key)
+
+
+def read_entry(collection: Collection, attribute: str, key: bytes, raw: bytes) -> DataRecord:
+    """The record of a range-index entry of `attribute`, checked to hold the value its key
+    names (an entry is a record's copy: the key orders it, the value must agree)."""
+    found = collection.attribute(attribute)
+    if found is None:
+        raise UnknownAttribute(f"no attribute {attribute!r}")
+    position, attr = found
+    try:
+        vkey, record_id = read_entry_key(key, attr.kind)
+    except InvalidKeyError as exc:
+        raise DataQueryError(f"an index key that does not parse: {exc.message}") from None
+    record = read_record(collection, record_id, raw, key)
+    stored = codec.decode(raw, StoredRecord).values
+    if position >= len(stored) or stored[position] is None or value_key(
+            attr.kind, stored[position] or b"") != vkey or not record_id:
+        raise DataQueryError("an index entry whose record does not hold its key's value")
+    return record

@@ -1,0 +1,67 @@
+"""Data reads for the RPC: collections, point reads and range queries, each with its proofs.
+
+Every answer reads one height (the head's by default): the collection's state proof, then
+the record's state proof or the range index's root and a range proof under it, so a client
+checks the whole answer against one header (sdk/data.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from xinlian.execution.data.apply import read_collection
+from xinlian.execution.data.model import collection_id, collection_key, record_key
+from xinlian.execution.data.query import range_query
+from xinlian.execution.errors import UnknownCollection
+from xinlian.node.chain import ChainStore
+from xinlian.node.data import RANGE_ROOT_KEY
+from xinlian.node.interface import (
+    DataCollectionView,
+    DataQueryAnswer,
+    DataRecordAnswer,
+    IndexEntry,
+    StateProof,
+)
+from xinlian.storage.mst_proof import RangeProof, encode_range_proof
+
+Prove = Callable[[bytes, int], StateProof]  # a state key's value and proof at a height
+
+
+class DataReader:
+    def __init__(self, chain: ChainStore, prove: Prove) -> None:
+        """`prove`: the node's state proofs (NotFound for a height it lacks)."""
+        self.chain = chain
+        self._proof = prove
+
+    def _height(self, height: int | None) -> int:
+        return self.chain.height if height is None else height
+
+    def collection(self, name: str, height: int | None = None) -> DataCollectionView:
+        cid = collection_id(self.chain.hash, name)
+        return DataCollectionView(name, self._proof(collection_key(cid), self._height(height)))
+
+    def get(self, name: str, record_id: bytes, height: int | None = None) -> DataRecordAnswer:
+        at = self._height(height)
+        cid = collection_id(self.chain.hash, name)
+        return DataRecordAnswer(self._proof(collection_key(cid), at),
+                                self._proof(record_key(cid, record_id), at))
+
+    def query(self, name: str, attribute: str, lo: Any, hi: Any, reverse: bool, limit: int,
+              cursor: bytes | None, height: int | None = None) -> DataQueryAnswer:
+        """UnknownCollection, UnknownAttribute, DataQueryError, WrongKind for a query that
+        cannot be asked."""
+        at = self._height(height)
+        cid = collection_id(self.chain.hash, name)
+        state = self._proof(collection_key(cid), at)
+        collection = read_collection(lambda _: state.value, cid)
+        if collection is None:
+            raise UnknownCollection(f"no collection {name!r} at height {at}")
+        query = range_query(collection, cid, attribute, lo, hi, reverse=reverse, limit=limit,
+                            cursor=cursor)
+        root = self._proof(RANGE_ROOT_KEY, at)
+        if query is None:  # nothing can match: no entry, no proof needed
+            return DataQueryAnswer(state, root, [], encode_range_proof(RangeProof(b"")))
+        answer, proof = self.chain.data.range.query(query, at)
+        return DataQueryAnswer(state, root, [IndexEntry(k, v) for k, v in answer],
+                               encode_range_proof(proof))
