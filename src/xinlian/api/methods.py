@@ -24,11 +24,14 @@ from xinlian.api.params import (
     hex_bytes,
     list_of,
     optional,
+    scalar,
     text,
     uint,
 )
 from xinlian.api.subscriptions import NEW_BLOCKS, TX_STATUS, Hub, Session
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
+from xinlian.execution.data.model import MAX_NAME, MAX_RECORD_ID, MAX_VALUE
+from xinlian.execution.data.query import MAX_PAGE as MAX_DATA_PAGE
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.block import Block, header_hash
 from xinlian.ledger.errors import TxTooLarge
@@ -112,6 +115,22 @@ class Api:
                     Param("order", choice("desc", "asc"), "desc"),
                     Param("limit", uint(maximum=MAX_PAGE), 100),
                     Param("height", height, None)), self.index_query),
+            Method("xl_getCollection",
+                   (Param("collection", text(max_length=MAX_NAME)),
+                    Param("height", height, None)), self.data_collection),
+            Method("xl_dataGet",
+                   (Param("collection", text(max_length=MAX_NAME)),
+                    Param("id", hex_bytes(max_size=MAX_RECORD_ID)),
+                    Param("height", height, None)), self.data_get),
+            Method("xl_dataQuery",
+                   (Param("collection", text(max_length=MAX_NAME)),
+                    Param("attribute", text(max_length=MAX_NAME)),
+                    Param("lo", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
+                    Param("hi", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
+                    Param("order", choice("asc", "desc"), "asc"),
+                    Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
+                    Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
+                    Param("height", height, None)), self.data_query),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
             Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
@@ -232,6 +251,26 @@ class Api:
         # the work budget pays one unit per entry served and per index node read for it
         record(len(answer.entries) + revealed_nodes(decode_range_proof(answer.proof)))
         return to_json(answer)
+
+    # -- data collections (docs/data.md) -------------------------------------------------
+
+    async def data_collection(self, session: Session | None, collection: str,
+                              height: int | None) -> Any:
+        return to_json(self.node.data_collection(collection, height))
+
+    async def data_get(self, session: Session | None, collection: str, id: bytes,
+                       height: int | None) -> Any:
+        return to_json(self.node.data_get(collection, id, height))
+
+    async def data_query(self, session: Session | None, collection: str, attribute: str,
+                         lo: Any, hi: Any, order: str, limit: int, cursor: bytes | None,
+                         height: int | None) -> Any:
+        answer = self.node.data_query(collection, attribute, lo, hi, order == "desc", limit,
+                                      cursor, height)
+        # the work budget pays one unit per record served and per index node read for it
+        record(len(answer.entries) + revealed_nodes(decode_range_proof(answer.proof)))
+        return to_json(answer)
+
     # -- certified headers (BFT chains; null or empty on a solo chain) --------------------
 
     async def certified_header(self, session: Session | None, height: int | None) -> Any:

@@ -110,6 +110,17 @@ def text(*, max_length: int) -> Parser:
     return parse
 
 
+def scalar(*, max_length: int) -> Parser:
+    """A JSON integer or string (a value whose kind the handler knows: a data attribute's
+    bound, execution/data/values.py)."""
+    def parse(value: Any, name: str) -> int | str:
+        if type(value) is int or (isinstance(value, str) and len(value) <= max_length):
+            return value
+        raise InvalidParams(f"{name} must be an integer or a string of at most "
+                            f"{max_length} characters")
+    return parse
+
+
 def optional(inner: Parser) -> Parser:
     """`inner`, or None for null."""
     def parse(value: Any, name: str) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from xinlian.execution.data.apply import read_collection
 from xinlian.execution.data.model import collection_id, collection_key, record_key
 from xinlian.execution.data.query import range_query
+from xinlian.execution.data.values import from_json
 from xinlian.execution.errors import UnknownCollection
 from xinlian.node.chain import ChainStore
 from xinlian.node.data import RANGE_ROOT_KEY
@@ -57,6 +58,9 @@ class DataReader:
         collection = read_collection(lambda _: state.value, cid)
         if collection is None:
             raise UnknownCollection(f"no collection {name!r} at height {at}")
+        found = collection.attribute(attribute)
+        if found is not None:  # bounds as JSON gives them (range_query refuses the others)
+            lo, hi = (from_json(found[1].kind, v) for v in (lo, hi))
         query = range_query(collection, cid, attribute, lo, hi, reverse=reverse, limit=limit,
                             cursor=cursor)
         root = self._proof(RANGE_ROOT_KEY, at)

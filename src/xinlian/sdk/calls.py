@@ -24,6 +24,9 @@ from xinlian.node.interface import (
     AccountView,
     CodeView,
     ContractView,
+    DataCollectionView,
+    DataQueryAnswer,
+    DataRecordAnswer,
     IndexAnswer,
     NodeStatus,
     QueryResult,
@@ -119,6 +122,24 @@ def index_query(query: RangeQuery, height: int | None = None) -> Call[IndexAnswe
                 [hex_of(query.lo), None if query.hi is None else hex_of(query.hi),
                  "desc" if query.reverse else "asc", query.limit, height],
                 parser(IndexAnswer))
+def data_collection(name: str, height: int | None = None) -> Call[DataCollectionView]:
+    return Call("xl_getCollection", [name, height], parser(DataCollectionView))
+
+
+def data_get(name: str, record_id: bytes, height: int | None = None
+             ) -> Call[DataRecordAnswer]:
+    return Call("xl_dataGet", [name, hex_of(record_id), height], parser(DataRecordAnswer))
+
+
+def data_query(name: str, attribute: str, lo: Any, hi: Any, reverse: bool, limit: int,
+               cursor: bytes | None, height: int | None = None) -> Call[DataQueryAnswer]:
+    """`lo`, `hi`: bounds as JSON carries them (bytes as 0x hex)."""
+    return Call("xl_dataQuery",
+                [name, attribute, lo, hi, "desc" if reverse else "asc", limit,
+                 None if cursor is None else hex_of(cursor), height],
+                parser(DataQueryAnswer))
+
+
 def certified_header(height: int | None = None) -> Call[CertifiedHeader | None]:
     return Call("xl_getCertifiedHeader", [height], parser(CertifiedHeader | None))
 

@@ -42,6 +42,7 @@ from xinlian.sdk.contracts import (
     deploy,
     fund,
 )
+from xinlian.sdk.data import DataCollection
 from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
 from xinlian.sdk.ops import Op, Ops, Send, submit_all
@@ -273,6 +274,12 @@ class Client:
         """A typed page of a contract's index: `plan` from `sdk.indexes.events_plan` or
         `state_plan`."""
         return self._run(self._ops.indexed(plan, height, verify))
+
+    def data(self, collection: str, *, wallet: Wallet | None = None, timeout: float = 30.0
+             ) -> DataCollection:
+        """Data collection `collection` (docs/data.md): reads verified against the chain's
+        headers, writes signed by `wallet`."""
+        return DataCollection(self._verified, self._ops, collection, wallet, timeout)
 
     def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                             ) -> SenderPage:

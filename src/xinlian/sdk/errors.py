@@ -166,3 +166,31 @@ class Unavailable(SdkError):
 
     code = 6113
     name = "unavailable"
+
+
+class DataQueryFailed(SdkError):
+    """A data query or write the collection does not allow: no such collection, an
+    unknown attribute, a bound of the wrong kind, an attribute without a range index, a
+    page over the limit (sdk/data.py). `reason` is the typed error of the data model."""
+
+    code = 6140
+    name = "bad_data_query"
+
+    def __init__(self, message: str, reason: XinlianError | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DataWriteFailed(SdkError):
+    """A committed data transaction whose receipt has a non-zero status (`receipt`): its
+    writes were dropped, its fee paid. `remote_name` is the data model's error (e.g.
+    `unknown_attribute`, `not_writer`, `wrong_kind`)."""
+
+    code = 6141
+    name = "data_write_failed"
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__(f"{receipt.error} ({receipt.status})")
+        self.receipt = receipt
+        self.remote_code = receipt.status
+        self.remote_name = receipt.error

@@ -26,7 +26,7 @@ from xinlian.execution.payloads import (
 )
 from xinlian.ledger.account import address_of
 from xinlian.ledger.genesis import ChainParams
-from xinlian.ledger.rules import Fees, contract_base_cost, max_fee
+from xinlian.ledger.rules import Fees, contract_base_cost, data_base_cost, max_fee
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 
 DEFAULT_EXPIRY_WINDOW = 10_000  # blocks a transaction stays includable after `height`
@@ -131,6 +131,14 @@ class Wallet:
         """Hand a contract's admin role to `admin` (its admin only)."""
         return self.sign(TxKind.SET_ADMIN, codec.encode(SetAdmin(contract, admin)),
                          fee_limit=fee_limit, expiry=expiry)
+
+    def data(self, kind: TxKind, payload: bytes, *, fee_limit: int | None = None,
+             expiry: int | None = None) -> SignedTx:
+        """A data transaction (DATA_COLLECTION or DATA_WRITE, execution/data/model.py) with
+        its encoded payload; the fee limit defaults to its cost by the byte."""
+        if fee_limit is None:
+            fee_limit = data_base_cost(self.params, len(payload))
+        return self.sign(kind, payload, fee_limit=fee_limit, expiry=expiry)
 
     def contract_address(self, nonce: int) -> bytes:
         """Where this wallet's deployment with `nonce` puts its contract."""

@@ -94,7 +94,7 @@ class DeclareCollection(Struct):
 
 class Field(Struct):
     attribute: Name
-    value: Annotated[bytes, at_most(MAX_VALUE)]  # in its kind's encoding (module docstring)
+    value: bytes  # in its kind's encoding (module docstring); at most MAX_VALUE bytes
 
 
 class Put(Struct, tag="put"):

@@ -30,7 +30,15 @@ def check(kind: str, raw: bytes) -> None:
 
 def encode(kind: str, value: Any) -> bytes:
     """The encoding of Python `value` as a `kind` value: number int, time int (ms), text
-    str, bytes bytes, sequence [(time ms, number), ...], blob BlobRef. WrongKind otherwise."""
+    str, bytes bytes, sequence [(time ms, number), ...], blob BlobRef. WrongKind otherwise,
+    ValueTooLarge over MAX_VALUE bytes."""
+    raw = _encode(kind, value)
+    if len(raw) > MAX_VALUE:
+        raise ValueTooLarge(f"a value of {len(raw)} bytes; the limit is {MAX_VALUE}")
+    return raw
+
+
+def _encode(kind: str, value: Any) -> bytes:
     try:
         if kind == Kind.NUMBER and _is_int(value):
             return keys.signed_key(value)
@@ -49,6 +57,16 @@ def encode(kind: str, value: Any) -> bytes:
     except (InvalidKeyError, TypeError, ValueError) as exc:
         raise WrongKind(f"not a {kind} value: {exc}") from None
     raise WrongKind(f"a {type(value).__name__} is not a {kind} value")
+
+
+def from_json(kind: str, value: Any) -> Any:
+    """A bound as JSON gives it (bytes as 0x hex) as the Python value `encode` takes."""
+    if kind == Kind.BYTES and isinstance(value, str):
+        try:
+            return bytes.fromhex(value.removeprefix("0x"))
+        except ValueError:
+            raise WrongKind("a bytes value is 0x hex") from None
+    return value
 
 
 def decode(kind: str, raw: bytes) -> Any:

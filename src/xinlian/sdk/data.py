@@ -1,0 +1,257 @@
+"""Data collections through the SDK: declare, put, delete, get and query, every read verified.
+
+A read is checked against one header (certified on a BFT chain, signed by the pinned node
+on a solo chain, sdk/verify.py): the collection by its state proof, a record by its state
+proof, a query page by the range index's root proven in the state and a range proof of the
+key range that the client computes itself from the proven collection
+(execution/data/query.py), so a node can neither change a record, answer another range nor
+leave a record out of a page: any of these raises ProofError. A query the collection does
+not allow raises DataQueryFailed before anything is asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from xinlian import codec
+from xinlian.errors import XinlianError
+from xinlian.execution.data import values
+from xinlian.execution.data.indexes import RangeIndex
+from xinlian.execution.data.model import (
+    AttributeDecl,
+    BlobRef,
+    Collection,
+    DataWrite,
+    DeclareCollection,
+    Delete,
+    Field,
+    Put,
+    collection_id,
+    collection_key,
+    index_root_key,
+    record_key,
+)
+from xinlian.execution.data.query import DataRecord, range_query, read_entry, read_record
+from xinlian.ledger.block import Receipt
+from xinlian.ledger.transaction import TxKind
+from xinlian.node.interface import DataQueryAnswer, DataRecordAnswer, StateProof
+from xinlian.sdk import calls
+from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed, ProofError
+from xinlian.sdk.ops import Op, Ops, Send
+from xinlian.sdk.wallet import Wallet
+from xinlian.storage.mst_proof import EMPTY_ROOT, decode_range_proof, verify_range
+
+T = TypeVar("T")
+RANGE_ROOT_KEY = index_root_key(RangeIndex.name)
+
+
+class Runner(Protocol):
+    """Runs the operation `make` makes (again, while its block is not certified yet)."""
+
+    def __call__(self, make: Callable[[], Op[T]]) -> T: ...
+
+__all__ = ["BlobRef", "DataCollection", "DataPage", "DataRecord"]
+
+
+@dataclass(frozen=True)
+class DataPage:
+    """A verified page of records in query order, read at block `height`; `cursor`
+    continues it (None: the last page)."""
+
+    records: list[DataRecord]
+    height: int
+    cursor: bytes | None
+
+
+def record_id(value: bytes | str) -> bytes:
+    """A record id: bytes as given, text as its UTF-8."""
+    return value.encode() if isinstance(value, str) else value
+
+
+class DataCollection:
+    """One collection of a node's chain (`Client.data(name)`); `wallet` signs its writes."""
+
+    def __init__(self, run: Runner, ops: Ops, name: str, wallet: Wallet | None = None,
+                 timeout: float = 30.0) -> None:
+        self._run = run
+        self._ops = ops
+        self.name = name
+        self.wallet = wallet
+        self.timeout = timeout
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def info(self, *, height: int | None = None, verify: bool = True) -> Collection:
+        """The collection's declaration; DataQueryFailed if there is none (its absence
+        proven, when verified)."""
+        return self._run(lambda: self._info(height, verify))
+
+    def get(self, rid: bytes | str, *, height: int | None = None, verify: bool = True
+            ) -> DataRecord | None:
+        """Record `rid` (None: there is none, proven when verified)."""
+        return self._run(lambda: self._get(record_id(rid), height, verify))
+
+    def query(self, attribute: str, lo: Any = None, hi: Any = None, *,
+              descending: bool = False, limit: int = 100, cursor: bytes | None = None,
+              height: int | None = None, verify: bool = True) -> DataPage:
+        """A page of the records whose `attribute` (range-indexed) lies from `lo` to `hi`,
+        both included (None: unbounded), in value order (records of equal values by id);
+        `cursor` from the previous page continues it at the same height."""
+        return self._run(lambda: self._query(attribute, lo, hi, descending, limit, cursor,
+                                             height, verify))
+
+    def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
+                  descending: bool = False, limit: int = 100, verify: bool = True
+                  ) -> Iterable[DataRecord]:
+        """Every matching record, page by page, all read at the height of the first."""
+        page = self.query(attribute, lo, hi, descending=descending, limit=limit, verify=verify)
+        yield from page.records
+        while page.cursor is not None:
+            page = self.query(attribute, lo, hi, descending=descending, limit=limit,
+                              cursor=page.cursor, height=page.height, verify=verify)
+            yield from page.records
+
+    # -- writes (signed by `wallet`, waiting for the receipt) ----------------------------
+
+    def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
+                writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
+                readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = ()) -> Receipt:
+        """Declare (or, its owner, alter) the collection: `attributes` maps each name to its
+        kind, or to (kind, index choice) (execution/data/model.py)."""
+        decls = [AttributeDecl(n, *((spec,) if isinstance(spec, str) else spec))
+                 for n, spec in attributes.items()]
+        op = DeclareCollection(self.name, decls, list(writers), list(writer_orgs),
+                               list(readers), list(reader_orgs))
+        return self._run(lambda: self._send(TxKind.DATA_COLLECTION, codec.encode(op)))
+
+    def put(self, records: Mapping[bytes | str, Mapping[str, Any]]) -> Receipt:
+        """Write each record whole (attributes not given have no value), in one
+        transaction; values are Python values of the attributes' kinds."""
+        return self._run(lambda: self._write(records, ()))
+
+    def delete(self, ids: Iterable[bytes | str]) -> Receipt:
+        return self._run(lambda: self._write({}, ids))
+
+    # -- operations ----------------------------------------------------------------------
+
+    def _info(self, height: int | None, verify: bool) -> Op[Collection]:
+        view = yield calls.data_collection(self.name, height)
+        found = yield from self._proven(view.state, verify)
+        if found is None:
+            raise DataQueryFailed(f"no collection {self.name!r}")
+        return found
+
+    def _proven(self, state: StateProof, verify: bool) -> Op[Collection | None]:
+        """The collection as `state` holds it, the proof checked when `verify`."""
+        verifier = yield from self._ops.trusted()
+        cid = collection_id(verifier.suite.hash_bytes, self.name)
+        if state.key != collection_key(cid):
+            raise ProofError("the collection is proven for another key")
+        if verify:
+            yield from self._ops.accepted(state.header)
+            verifier.state(state)
+        if state.value is None:
+            return None
+        try:
+            return codec.decode(state.value, Collection)
+        except codec.CodecError as exc:
+            raise ProofError(f"the proven collection does not decode: {exc.message}"
+                             ) from None
+
+    def _get(self, rid: bytes, height: int | None, verify: bool) -> Op[DataRecord | None]:
+        answer: DataRecordAnswer = yield calls.data_get(self.name, rid, height)
+        collection = yield from self._proven(answer.collection, verify)
+        if collection is None:
+            raise DataQueryFailed(f"no collection {self.name!r}")
+        record = answer.record
+        cid = answer.collection.key[len(collection_key(b"")):]
+        if record.key != record_key(cid, rid):
+            raise ProofError("the record is proven for another key")
+        if record.header != answer.collection.header:
+            raise ProofError("the record and its collection are proven at different blocks")
+        if verify:
+            (yield from self._ops.trusted()).state(record)
+        if record.value is None:
+            return None
+        return _checked(lambda: read_record(collection, rid, record.value or b""))
+
+    def _query(self, attribute: str, lo: Any, hi: Any, reverse: bool, limit: int,
+               cursor: bytes | None, height: int | None, verify: bool) -> Op[DataPage]:
+        # the collection first (the client's own range needs it), then the page at its block
+        view = yield calls.data_collection(self.name, height)
+        collection = yield from self._proven(view.state, verify)
+        if collection is None:
+            raise DataQueryFailed(f"no collection {self.name!r}")
+        at = view.state.header.height
+        cid = view.state.key[len(collection_key(b"")):]
+        query = _checked(lambda: range_query(collection, cid, attribute, lo, hi,
+                                             reverse=reverse, limit=limit, cursor=cursor))
+        if query is None:
+            return DataPage([], at, None)
+        answer: DataQueryAnswer = yield calls.data_query(
+            self.name, attribute, _json(lo), _json(hi), reverse, limit, cursor, at)
+        entries = [(e.key, e.value) for e in answer.entries]
+        if verify:
+            verifier = yield from self._ops.trusted()
+            if answer.collection != view.state or answer.root.header != view.state.header:
+                raise ProofError("the page is not proven at the collection's block")
+            if answer.root.key != RANGE_ROOT_KEY:
+                raise ProofError("the index root is proven for another key")
+            verifier.state(answer.root)
+            root = EMPTY_ROOT if answer.root.value is None else answer.root.value
+            try:
+                proven = verify_range(root, decode_range_proof(answer.proof), query,
+                                      verifier.suite.hash_bytes)
+            except XinlianError as exc:
+                raise ProofError(f"data query at block {at}: {exc.message}") from None
+            if proven != entries:
+                raise ProofError("the listed records differ from the proven ones")
+        try:
+            records = [read_entry(collection, attribute, k, v) for k, v in entries]
+        except XinlianError as exc:
+            raise ProofError(f"a record of the page: {exc.message}") from None
+        full = len(entries) == limit
+        return DataPage(records, at, entries[-1][0] if full else None)
+
+    def _write(self, puts: Mapping[bytes | str, Mapping[str, Any]],
+               deletes: Iterable[bytes | str]) -> Op[Receipt]:
+        collection = yield from self._info(None, True)
+        kinds = {a.name: a.kind for a in collection.attributes}
+        ops: list[Put | Delete] = []
+        for rid, fields in puts.items():
+            unknown = sorted(set(fields) - set(kinds))
+            if unknown:
+                raise DataQueryFailed(f"collection {self.name!r} has no attribute "
+                                      f"{unknown[0]!r}")
+            ops.append(Put(record_id(rid), [Field(n, _encoded(kinds[n], v))
+                                            for n, v in fields.items()]))
+        ops.extend(Delete(record_id(rid)) for rid in deletes)
+        return (yield from self._send(TxKind.DATA_WRITE,
+                                      codec.encode(DataWrite(self.name, ops))))
+
+    def _send(self, kind: TxKind, payload: bytes) -> Op[Receipt]:
+        if self.wallet is None:
+            raise DataQueryFailed("a write needs a wallet: Client.data(name, wallet=...)")
+        receipt: Receipt = yield Send(self.wallet.data(kind, payload), self.timeout)
+        if receipt.status != 0:
+            raise DataWriteFailed(receipt)
+        return receipt
+
+
+def _checked(make: Callable[[], T]) -> T:
+    """`make()`, its data-model errors raised as DataQueryFailed."""
+    try:
+        return make()
+    except XinlianError as exc:
+        raise DataQueryFailed(exc.message, exc) from None
+
+
+def _encoded(kind: str, value: Any) -> bytes:
+    return _checked(lambda: values.encode(kind, value))
+
+
+def _json(value: Any) -> Any:
+    """A bound as JSON carries it: bytes as 0x hex."""
+    return "0x" + value.hex() if isinstance(value, bytes) else value

@@ -1,0 +1,202 @@
+"""Data collections through a real node and server with the blocking client: declare, put,
+delete, get and range queries, every answer verified against the signed header; a node that
+drops, adds, alters or reorders records, proves another range or another collection is
+caught as a ProofError; bad queries and writes get typed errors and the node keeps serving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from msgspec.structs import replace
+
+from xinlian.execution.data.model import BlobRef
+from xinlian.node.interface import DataQueryAnswer, IndexEntry
+from xinlian.sdk import Client, ProofError, RpcError, calls
+from xinlian.sdk.data import DataCollection
+from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
+
+from .conftest import harness
+
+Keys: Any = harness.Keys  # type: ignore[attr-defined]
+Background: Any = harness.Background  # type: ignore[attr-defined]
+
+READINGS = {f"m{i:02}": {"sensor": f"s{i % 3}", "at": 1_700_000_000_000 + i * 1000,
+                         "temp": (i * 37) % 50 - 10} for i in range(30)}
+
+
+@pytest.fixture(scope="module")
+def keys() -> Any:
+    return Keys("intl")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, keys: Any) -> Iterator[Any]:
+    background = Background(Path(tmp_path_factory.mktemp("node")), keys)
+    yield background
+    background.close()
+
+
+@pytest.fixture(scope="module")
+def client(served: Any) -> Iterator[Client]:
+    with Client(served.server.url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def readings(client: Client, keys: Any) -> DataCollection:
+    data = client.data("readings", wallet=client.wallet(keys.admin))
+    receipt = data.declare({"sensor": "text", "at": "time", "temp": "number",
+                            "series": "sequence", "photo": "blob", "raw": ("bytes", "none")},
+                           writers=[keys.address["alice"]])
+    assert receipt.status == 0
+    data.put(READINGS)
+    return data
+
+
+def test_collection_is_declared_with_resolved_indexes(readings: DataCollection,
+                                                      keys: Any) -> None:
+    info = readings.info()
+    assert info.owner == keys.address["admin"] and info.version == 1
+    assert {a.name: a.index for a in info.attributes} == {
+        "sensor": "none", "at": "range", "temp": "range", "series": "none", "photo": "none",
+        "raw": "none"}
+    assert info.writers == [keys.address["alice"]]
+
+
+def test_point_reads_are_proven(readings: DataCollection) -> None:
+    record = readings.get("m07")
+    assert record is not None and record.id == b"m07" and record.values == READINGS["m07"]
+    assert readings.get("absent") is None
+    photo = BlobRef(bytes(32), 1000, 256, "image/png")
+    readings.put({"m99": {"sensor": "cam", "series": [(1, 5), (2, -3)], "photo": photo,
+                          "raw": b"\x00\x01"}})
+    got = readings.get("m99")
+    assert got is not None and got.values == {"sensor": "cam", "series": [(1, 5), (2, -3)],
+                                              "photo": photo, "raw": b"\x00\x01"}
+    readings.delete(["m99"])
+    assert readings.get("m99") is None
+
+
+def test_range_queries_page_in_value_order(readings: DataCollection) -> None:
+    expected = sorted((v["temp"], k) for k, v in READINGS.items() if 0 <= v["temp"] <= 30)
+    page = readings.query("temp", 0, 30, limit=4)
+    assert len(page.records) == 4 and page.cursor is not None
+    got = [(r.values["temp"], r.id.decode())
+           for r in readings.query_all("temp", 0, 30, limit=4)]
+    assert got == expected
+    down = [(r.values["temp"], r.id.decode())
+            for r in readings.query_all("temp", 0, 30, descending=True, limit=7)]
+    assert down == expected[::-1]
+    window = readings.query("at", 1_700_000_005_000, 1_700_000_009_000, limit=100)
+    assert [r.id for r in window.records] == [b"m05", b"m06", b"m07", b"m08", b"m09"]
+    assert window.cursor is None
+    assert readings.query("temp", 40, 30).records == []  # an empty range asks nothing
+
+
+def test_rewrites_move_records_in_the_index(readings: DataCollection) -> None:
+    readings.put({"m00": {"sensor": "s0", "at": 5, "temp": 1000}})
+    top = readings.query("temp", 999, None)
+    assert [r.id for r in top.records] == [b"m00"]
+    assert [r.id for r in readings.query("at", None, 10).records] == [b"m00"]
+    readings.put({"m00": READINGS["m00"]})
+    assert readings.query("temp", 999, None).records == []
+
+
+def test_writers_and_bad_writes_get_typed_errors(client: Client, keys: Any,
+                                                 readings: DataCollection) -> None:
+    alice = client.data("readings", wallet=client.wallet(keys.alice))
+    assert alice.put({"a1": {"temp": 3}}).status == 0  # a listed writer
+    bob = client.data("readings", wallet=client.wallet(keys.bob))
+    with pytest.raises(RpcError):  # bob cannot pay the fee: refused at admission
+        bob.put({"b1": {"temp": 3}})
+    with pytest.raises(DataWriteFailed) as failed:
+        alice.declare({"temp": "text"})  # only the owner alters
+    assert failed.value.remote_name == "unauthorised"
+    with pytest.raises(DataQueryFailed):
+        readings.put({"x": {"nope": 1}})
+    with pytest.raises(DataQueryFailed):
+        readings.put({"x": {"temp": "warm"}})
+    with pytest.raises(DataQueryFailed):
+        readings.put({"x": {"raw": b"x" * 20_000}})
+    with pytest.raises(DataWriteFailed) as failed:
+        client.data("nothing", wallet=client.wallet(keys.admin)).declare({"a": "colour"})
+    assert failed.value.remote_name == "bad_declaration"
+
+
+def test_bad_queries_are_typed_and_the_node_keeps_serving(client: Client,
+                                                          readings: DataCollection) -> None:
+    for bad in (lambda: readings.query("nope"), lambda: readings.query("sensor"),
+                lambda: readings.query("temp", "warm"),
+                lambda: readings.query("temp", limit=5000),
+                lambda: readings.query("temp", cursor=b"\x01" * 20),
+                lambda: client.data("nothing").info()):
+        with pytest.raises(DataQueryFailed):
+            bad()
+    raw = [calls.data_query("readings", "temp", None, None, False, 5000, None),
+           calls.data_query("readings", "sensor", None, None, False, 5, None),
+           calls.data_query("readings", "nope", None, None, False, 5, None),
+           calls.data_query("readings", "temp", "warm", None, False, 5, None),
+           calls.data_query("nothing", "temp", None, None, False, 5, None),
+           calls.data_query("readings", "temp", None, None, False, 5, b"\x01")]
+    names = []
+    for call in raw:
+        with pytest.raises(RpcError) as refused:
+            client.call(call)
+        names.append(refused.value.remote_name)
+    assert names == ["invalid_params", "bad_data_query", "unknown_attribute", "wrong_kind",
+                     "unknown_collection", "bad_data_query"]
+    assert readings.query("temp", 0, 0).height >= 0  # still serving
+
+
+class Liar:
+    """Rewrites the node's xl_dataQuery answers before the client sees them."""
+
+    def __init__(self, client: Client, change: Any) -> None:
+        self.client = client
+        self.change = change
+        self.original = client.call
+
+    def __enter__(self) -> Liar:
+        def call(c: Any) -> Any:
+            result = self.original(c)
+            return self.change(result) if c.method == "xl_dataQuery" else result
+        self.client.call = call  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.call = self.original  # type: ignore[method-assign]
+
+
+def _entries(answer: DataQueryAnswer, entries: list[IndexEntry]) -> DataQueryAnswer:
+    return replace(answer, entries=entries)
+
+
+@pytest.mark.parametrize("lie", [
+    lambda a: _entries(a, a.entries[1:]),                      # one dropped
+    lambda a: _entries(a, a.entries[::-1]),                    # reordered
+    lambda a: _entries(a, [*a.entries, a.entries[0]]),         # one added
+    lambda a: _entries(a, [IndexEntry(a.entries[0].key, a.entries[1].value),
+                           *a.entries[1:]]),                   # a record swapped
+    lambda a: replace(a, root=replace(a.root, value=bytes(32))),  # another root
+    lambda a: replace(a, collection=replace(a.collection, value=None)),  # no collection
+])
+def test_a_lying_node_is_caught(client: Client, readings: DataCollection, lie: Any) -> None:
+    assert len(readings.query("temp", -10, 40, limit=5).records) == 5
+    with Liar(client, lie), pytest.raises(ProofError):
+        readings.query("temp", -10, 40, limit=5)
+
+
+def test_a_proof_of_less_than_the_page_is_caught(client: Client, readings: DataCollection,
+                                                 served: Any) -> None:
+    """The node proves a narrower range than the client's (it answers another query)."""
+    def narrower(answer: DataQueryAnswer) -> DataQueryAnswer:
+        forged: DataQueryAnswer = served.node.data_query(
+            "readings", "temp", 0, 40, False, 5, None, answer.root.header.height)
+        assert forged.entries != answer.entries
+        return forged
+    with Liar(client, narrower), pytest.raises(ProofError):
+        readings.query("temp", -10, 40, limit=5)
+
