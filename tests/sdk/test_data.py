@@ -23,8 +23,9 @@ from .conftest import harness
 Keys: Any = harness.Keys  # type: ignore[attr-defined]
 Background: Any = harness.Background  # type: ignore[attr-defined]
 
-READINGS = {f"m{i:02}": {"sensor": f"s{i % 3}", "at": 1_700_000_000_000 + i * 1000,
-                         "temp": (i * 37) % 50 - 10} for i in range(30)}
+READINGS: dict[str, dict[str, Any]] = {
+    f"m{i:02}": {"sensor": f"s{i % 3}", "at": 1_700_000_000_000 + i * 1000,
+                 "temp": (i * 37) % 50 - 10} for i in range(30)}
 
 
 @pytest.fixture(scope="module")
@@ -163,11 +164,11 @@ class Liar:
         def call(c: Any) -> Any:
             result = self.original(c)
             return self.change(result) if c.method == "xl_dataQuery" else result
-        self.client.call = call  # type: ignore[method-assign]
+        setattr(self.client, "call", call)  # noqa: B010 (a test double of one method)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.call = self.original  # type: ignore[method-assign]
+        setattr(self.client, "call", self.original)  # noqa: B010
 
 
 def _entries(answer: DataQueryAnswer, entries: list[IndexEntry]) -> DataQueryAnswer:

@@ -46,6 +46,8 @@ from xinlian.storage.mst_proof import EMPTY_ROOT, decode_range_proof, verify_ran
 T = TypeVar("T")
 RANGE_ROOT_KEY = index_root_key(RangeIndex.name)
 
+Records = Mapping[bytes, Mapping[str, Any]] | Mapping[str, Mapping[str, Any]]
+
 
 class Runner(Protocol):
     """Runs the operation `make` makes (again, while its block is not certified yet)."""
@@ -126,7 +128,7 @@ class DataCollection:
                                list(readers), list(reader_orgs))
         return self._run(lambda: self._send(TxKind.DATA_COLLECTION, codec.encode(op)))
 
-    def put(self, records: Mapping[bytes | str, Mapping[str, Any]]) -> Receipt:
+    def put(self, records: Records) -> Receipt:
         """Write each record whole (attributes not given have no value), in one
         transaction; values are Python values of the attributes' kinds."""
         return self._run(lambda: self._write(records, ()))
@@ -215,7 +217,7 @@ class DataCollection:
         full = len(entries) == limit
         return DataPage(records, at, entries[-1][0] if full else None)
 
-    def _write(self, puts: Mapping[bytes | str, Mapping[str, Any]],
+    def _write(self, puts: Records,
                deletes: Iterable[bytes | str]) -> Op[Receipt]:
         collection = yield from self._info(None, True)
         kinds = {a.name: a.kind for a in collection.attributes}
