@@ -27,7 +27,7 @@ from xinlian.crypto.suites import get_suite
 from xinlian.ledger import merkle
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import BlockHeader, sign_header
-from xinlian.node import statesync
+from xinlian.node import data, statesync
 from xinlian.node.errors import BadEpochProof
 from xinlian.node.statesync import (
     MAX_PROOFS,
@@ -77,19 +77,25 @@ def epochs() -> Epochs:
 
 @pytest.fixture(scope="module")
 def ledger() -> Iterator[Ledger]:
-    """A state of 300 entries at version 7 with the root of an index of 2,000 entries, and
-    the ledger block over it."""
+    """A state of 300 entries at version 7 with the root of an index of 2,000 entries and
+    that of a data range index of 500 (sharing its node store, node/data.py), and the
+    ledger block over it."""
     with tempfile.TemporaryDirectory() as tmp, Store(
-            Path(tmp) / "db", sub_dbs=(*jmt.SUB_DBS, *mst.SUB_DBS), map_size=1 << 24) as store:
+            Path(tmp) / "db", sub_dbs=(*jmt.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS),
+            map_size=1 << 24) as store:
         tree = jmt.StateTree(store, sha256)
         index = mst.OrderedIndex(store, sha256)
+        ranges = mst.OrderedIndex(store, sha256, roots_db=data.RANGE_ROOTS_DB)
         batch = WriteBatch()
         index_root = index.apply(7, {b"e%05d" % i: b"x" * (i % 50) for i in range(2000)},
                                  batch)
+        ranges_root = ranges.apply(7, {b"d%05d" % i: b"r" * (i % 9) for i in range(500)},
+                                   batch)
         state = {b"k%d" % i: b"v%d" % i for i in range(300)}
-        root = tree.apply(7, {**state, INDEX_ROOT_KEY: index_root}, batch)
+        root = tree.apply(7, {**state, INDEX_ROOT_KEY: index_root,
+                              data.RANGE_ROOT_KEY: ranges_root}, batch)
         store.commit(batch)
-        yield Ledger(tree, _block(7, root), index)
+        yield Ledger(tree, _block(7, root), index, ranges)
 
 
 def _block(height: int, state_root: bytes) -> LedgerBlock:
@@ -107,6 +113,7 @@ class Ledger(NamedTuple):
     tree: jmt.StateTree
     block: LedgerBlock
     ordered: mst.OrderedIndex
+    ranges: mst.OrderedIndex  # the data range index
 
 
 @dataclass
@@ -117,6 +124,7 @@ class Peer:
     tree: jmt.StateTree
     block: LedgerBlock
     index: mst.OrderedIndex
+    ranges: mst.OrderedIndex
     tamper: Callable[[bytes], bytes | None] = lambda reply: reply
     served: int = field(default=0)
 
@@ -180,17 +188,22 @@ def peers_of(epochs: Epochs, ledger: Ledger,
 
 
 def check(synced: Synced, epochs: Epochs, ledger: Ledger) -> None:
-    tree, block, index = ledger
+    tree, block, index, ranges = ledger
     assert synced.root == epochs.core.root
     assert synced.block == block
     assert synced.state.leaves == {bytes(n.path): bytes(n.value) for n in tree.leaves(7) or []}
     with tempfile.TemporaryDirectory() as tmp, \
-            Store(Path(tmp), sub_dbs=mst.SUB_DBS, durable=False) as store:
+            Store(Path(tmp), sub_dbs=(*mst.SUB_DBS, *data.SUB_DBS), durable=False) as store:
         imported = mst.OrderedIndex(store, sha256)
+        imported_data = data.DataIndexes(store, sha256)
         batch = WriteBatch()
         assert synced.index.write(imported, 7, batch) == index.root(7)
+        imported_data.adopt(7, {k: synced.state.leaves.get(sha256(k))
+                                for k in data.SYNCED_ROOT_KEYS}, batch)
         store.commit(batch)
         assert list(imported.items()) == list(index.items(7))
+        assert imported_data.range.root(7) == ranges.root(7)
+        assert list(imported_data.range.items()) == list(ranges.items(7))
         # and it keeps growing as the source does: the imported nodes carry their levels
         batch = WriteBatch()
         more = {b"e%05d" % i: b"y" for i in range(1990, 2100)}
