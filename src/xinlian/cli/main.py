@@ -13,6 +13,7 @@ from xinlian.cli import (
     cluster,
     contract_cmd,
     crypto_cmd,
+    data_cmd,
     demo,
     index_cmd,
     node_cmd,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     client_cmd.register(sub)
     contract_cmd.register(sub)
     index_cmd.register(sub)
+    data_cmd.register(sub)
     cluster.register(sub)
     demo.register(sub)
     qi.register(sub)

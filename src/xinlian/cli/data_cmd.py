@@ -1,0 +1,344 @@
+"""`xinlian data ...`: declare collections, put, delete, get and query records on a running
+node, through the SDK (docs/data.md). Every read is verified against the chain's headers.
+
+Values on the command line are read by their attribute's kind: number and time as integers
+(a time also as an ISO 8601 date-time, UTC unless it says otherwise), text as given, bytes as
+0x hex, sequence and blob as JSON (`[[time, number], ...]`, `{"root": "0x..", "size": ..,
+"chunk_size": .., "media_type": ".."}`). Output is short text by default, one JSON document
+with `--json`. Exit statuses as `xinlian contract`: 0 done; 1 the transaction was committed
+and failed (its error is printed; the fee is paid); 2 the command is wrong (usage, an
+unknown attribute, a value of the wrong kind, a query the collection does not allow); 3 the
+node refused the request, could not be reached, or answered with a proof that does not
+verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xinlian.api.format import to_json
+from xinlian.cli.client_cmd import DEFAULT_RPC
+from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from xinlian.cli.contract_cmd import _error as report_error
+from xinlian.cli.contract_cmd import _print_json as print_json
+from xinlian.cli.contract_cmd import _reporting as reporting
+from xinlian.execution.data.model import BlobRef, Collection, Kind
+from xinlian.execution.data.query import DataRecord
+from xinlian.ledger.block import Receipt
+from xinlian.node.keyfile import read_key
+from xinlian.sdk.client import Client
+from xinlian.sdk.data import DataCollection, DataPage
+from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
+
+DataCmd = Callable[[argparse.Namespace], int]
+
+
+def _data_reporting(cmd: DataCmd) -> DataCmd:
+    """`xinlian contract`'s reporting, plus the data model's failures: a failed data
+    transaction exits 1, a query or write the collection refuses exits 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return cmd(args)
+        except DataWriteFailed as exc:
+            receipt = exc.receipt
+            if args.json:
+                print_json({"ok": False, "error": {"code": exc.remote_code,
+                                                   "name": exc.remote_name},
+                            "tx_hash": "0x" + receipt.tx_hash.hex(),
+                            "fee_paid": receipt.fee_paid})
+            print(f"error[{exc.remote_code} {exc.remote_name}]: the transaction failed "
+                  f"(fee {receipt.fee_paid} paid)", file=sys.stderr)
+            return EXIT_FAILED
+        except DataQueryFailed as exc:
+            reason = exc.reason or exc
+            return report_error(args, EXIT_USAGE, reason.code, reason.name, exc.message)
+    return reporting(run)
+
+
+def value_from_text(kind: str, text: str) -> Any:
+    """A command-line value as the Python value of its attribute's kind (module docstring);
+    DataQueryFailed if it does not read as one."""
+    try:
+        if kind == Kind.NUMBER:
+            return int(text)
+        if kind == Kind.TIME:
+            return int(text) if text.lstrip("-").isdigit() else _ms(text)
+        if kind == Kind.BYTES:
+            return bytes.fromhex(text.removeprefix("0x"))
+        if kind == Kind.SEQUENCE:
+            return [(int(t), int(v)) for t, v in json.loads(text)]
+        if kind == Kind.BLOB:
+            doc = json.loads(text)
+            return BlobRef(bytes.fromhex(doc["root"].removeprefix("0x")), int(doc["size"]),
+                           int(doc["chunk_size"]),
+                           doc.get("media_type", "application/octet-stream"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DataQueryFailed(f"{text!r} is not a {kind} value: {exc}") from None
+    return text
+
+
+def _ms(text: str) -> int:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.rpc)
+
+
+def _collection(args: argparse.Namespace, client: Client, signed: bool) -> DataCollection:
+    wallet = client.wallet(read_key(Path(args.key))[1]) if signed else None
+    return client.data(args.collection, wallet=wallet, timeout=getattr(args, "timeout", 30.0))
+
+
+def _kinds(data: DataCollection) -> dict[str, str]:
+    return {a.name: a.kind for a in data.info().attributes}
+
+
+def _value_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, BlobRef):
+        return to_json(value)
+    if isinstance(value, list):
+        return [list(point) for point in value]
+    return value
+
+
+def record_json(record: DataRecord) -> dict[str, Any]:
+    out = {"id": _id_text(record.id), "values": {k: _value_json(v)
+                                                 for k, v in record.values.items()},
+           "height": record.height, "tx_hash": "0x" + record.tx_hash.hex()}
+    return out
+
+
+def _id_text(rid: bytes) -> str:
+    try:
+        text = rid.decode()
+    except UnicodeDecodeError:
+        return "0x" + rid.hex()
+    return text if text.isprintable() and not text.startswith("0x") else "0x" + rid.hex()
+
+
+def _id_arg(text: str) -> bytes:
+    """A record id: 0x hex, or text as its UTF-8."""
+    if text.startswith("0x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            raise DataQueryFailed(f"record id {text!r} is not hex") from None
+    return text.encode()
+
+
+def _done(args: argparse.Namespace, receipt: Receipt, text: str) -> int:
+    if args.json:
+        print_json({"ok": True, "tx_hash": "0x" + receipt.tx_hash.hex(),
+                    "fee_paid": receipt.fee_paid})
+    else:
+        print(f"{text} (tx 0x{receipt.tx_hash.hex()}, fee {receipt.fee_paid})")
+    return EXIT_OK
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_collection(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        if not args.attr:
+            found = _collection(args, client, False).info(height=args.height)
+            return _show_collection(args, found)
+        if args.key is None:
+            raise DataQueryFailed("declaring a collection needs --key")
+        attributes: dict[str, tuple[str, str]] = {}
+        for spec in args.attr:
+            parts = spec.split(":")
+            if len(parts) not in (2, 3) or not parts[0]:
+                raise DataQueryFailed(f"--attr {spec!r}: expected NAME:KIND[:INDEX]")
+            attributes[parts[0]] = (parts[1], parts[2] if len(parts) == 3 else "auto")
+        receipt = _collection(args, client, True).declare(
+            attributes, writers=[_address(a) for a in args.writer],
+            writer_orgs=args.writer_org, readers=[_address(a) for a in args.reader],
+            reader_orgs=args.reader_org)
+        return _done(args, receipt, f"collection {args.collection} declared")
+
+
+def _address(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 20:
+        raise DataQueryFailed(f"{text!r} is not an address (0x and 40 hex digits)")
+    return raw
+
+
+def _show_collection(args: argparse.Namespace, found: Collection) -> int:
+    if args.json:
+        print_json(to_json(found))
+        return EXIT_OK
+    print(f"collection {found.name} (version {found.version}, owner 0x{found.owner.hex()})")
+    for attr in found.attributes:
+        print(f"  {attr.name}: {attr.kind}, index {attr.index}")
+    writers = [f"0x{w.hex()}" for w in found.writers] + found.writer_orgs
+    print(f"  writers: {', '.join(writers) or 'the owner only'}")
+    return EXIT_OK
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        data = _collection(args, client, True)
+        kinds = _kinds(data)
+        records: dict[bytes, dict[str, Any]] = {}
+        if args.id is not None:
+            records[_id_arg(args.id)] = _fields(kinds, args.fields)
+        if args.records is not None:
+            doc = json.loads(Path(args.records).read_text())
+            if not isinstance(doc, dict):
+                raise DataQueryFailed("--records holds a JSON object: id -> {attribute: value}")
+            for rid, fields in doc.items():
+                records[_id_arg(rid)] = _fields(kinds, [f"{k}={_text(v)}"
+                                                         for k, v in fields.items()])
+        if not records:
+            raise DataQueryFailed("nothing to put: give ID ATTR=VALUE... or --records FILE")
+        receipt = data.put(records)
+        return _done(args, receipt, f"{len(records)} record(s) written")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _fields(kinds: dict[str, str], given: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in given:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise DataQueryFailed(f"{item!r}: expected ATTRIBUTE=VALUE")
+        if name not in kinds:
+            raise DataQueryFailed(f"no attribute {name!r}")
+        out[name] = value_from_text(kinds[name], text)
+    return out
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        receipt = _collection(args, client, True).delete([_id_arg(i) for i in args.ids])
+        return _done(args, receipt, f"{len(args.ids)} record(s) deleted")
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        data = _collection(args, client, False)
+        record = data.get(_id_arg(args.id), height=args.height)
+        kinds = {} if args.json or record is None else _kinds(data)
+    if args.json:
+        print_json(None if record is None else record_json(record))
+    elif record is None:
+        print(f"no record {args.id} (its absence verified)")
+    else:
+        _print_record(record, kinds)
+    return EXIT_OK
+
+
+def _print_record(record: DataRecord, kinds: dict[str, str]) -> None:
+    """One line: times as UTC date-times, the other values as JSON."""
+    doc = record_json(record)
+    values = ", ".join(
+        f"{k}={_iso(v) if kinds.get(k) == Kind.TIME else json.dumps(v, ensure_ascii=False)}"
+        for k, v in doc["values"].items())
+    print(f"{doc['id']}: {values}  (block {record.height})")
+
+
+def _iso(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        data = _collection(args, client, False)
+        kinds = _kinds(data)
+        kind = kinds.get(args.attribute)
+        if kind is None:
+            raise DataQueryFailed(f"no attribute {args.attribute!r}")
+        lo, hi = (None if v is None else value_from_text(kind, v) for v in (args.lo, args.hi))
+        page: DataPage = data.query(args.attribute, lo, hi, descending=args.desc,
+                                    limit=args.limit, cursor=_cursor(args.cursor),
+                                    height=args.height)
+    cursor = None if page.cursor is None else "0x" + page.cursor.hex()
+    if args.json:
+        print_json({"records": [record_json(r) for r in page.records], "height": page.height,
+                    "cursor": cursor, "verified": True})
+        return EXIT_OK
+    for record in page.records:
+        _print_record(record, kinds)
+    print(f"{len(page.records)} record(s) at block {page.height}, verified"
+          + (f"; more: --cursor {cursor} --height {page.height}" if cursor else ""))
+    return EXIT_OK
+
+
+def _cursor(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise DataQueryFailed(f"cursor {text!r} is not hex") from None
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("data", help="data collections: declare, put, get and query records")
+    c = group.add_subparsers(dest="data_cmd", required=True)
+
+    def command(name: str, text: str, cmd: DataCmd, signed: bool) -> argparse.ArgumentParser:
+        p = c.add_parser(name, help=text)
+        p.add_argument("--rpc", default=DEFAULT_RPC, help=f"node URL (default {DEFAULT_RPC})")
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        p.add_argument("collection", help="the collection's name")
+        if signed:
+            p.add_argument("--key", required=name != "collection",
+                           help="the sender's key file (xinlian keygen)")
+            p.add_argument("--timeout", type=float, default=30.0,
+                           help="seconds to wait for the receipt")
+        p.set_defaults(func=_data_reporting(cmd))
+        return p
+
+    p = command("collection", "show a collection, or declare or alter it (with --attr)",
+                cmd_collection, True)
+    p.add_argument("--attr", action="append", default=[], metavar="NAME:KIND[:INDEX]",
+                   help="an attribute: kind number|time|text|sequence|blob|bytes, index "
+                        "auto|range|keyword|none (default auto); repeat for each")
+    p.add_argument("--writer", action="append", default=[], metavar="ADDRESS")
+    p.add_argument("--writer-org", action="append", default=[], metavar="ORGANISATION")
+    p.add_argument("--reader", action="append", default=[], metavar="ADDRESS")
+    p.add_argument("--reader-org", action="append", default=[], metavar="ORGANISATION")
+    p.add_argument("--height", type=int, default=None, help="show it as of this block")
+    p = command("put", "write records (each whole)", cmd_put, True)
+    p.add_argument("id", nargs="?", help="the record's id (text, or 0x hex)")
+    p.add_argument("fields", nargs="*", metavar="ATTR=VALUE")
+    p.add_argument("--records", metavar="FILE",
+                   help="a JSON object of records: id -> {attribute: value}")
+    p = command("delete", "delete records", cmd_delete, True)
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p = command("get", "read one record, verified", cmd_get, False)
+    p.add_argument("id", help="the record's id (text, or 0x hex)")
+    p.add_argument("--height", type=int, default=None, help="as of this block")
+    p = command("query", "records whose attribute lies in a range, verified", cmd_query,
+                False)
+    p.add_argument("attribute", help="a range-indexed attribute")
+    p.add_argument("--from", dest="lo", metavar="VALUE", help="lowest value (included)")
+    p.add_argument("--to", dest="hi", metavar="VALUE", help="highest value (included)")
+    p.add_argument("--desc", action="store_true", help="highest values first")
+    p.add_argument("--limit", type=int, default=100, help="records per page (1..1000)")
+    p.add_argument("--cursor", help="continue after a previous page (its cursor)")
+    p.add_argument("--height", type=int, default=None,
+                   help="as of this block (give the first page's to page on)")

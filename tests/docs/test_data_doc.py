@@ -1,0 +1,60 @@
+"""docs/data.md is run as written: its `sh` blocks, in order, in an empty folder, as one bash
+script against the real solo node it starts (the port 8545 replaced by a free one): the CLI
+and the SDK declare, write, read and query with verified answers; bad input gets its typed
+errors and exit statuses, and the node keeps serving."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from xinlian.cli.cluster import free_ports
+
+from .test_contracts_doc import sh_blocks
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "data.md"
+
+
+def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
+    blocks = sh_blocks(DOC.read_text(encoding="utf-8"))
+    assert len(blocks) >= 8
+    script = "set -euo pipefail\n" + "\n".join(blocks).replace("8545", str(free_ports(1)[0]))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    try:
+        run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
+                             capture_output=True, timeout=300)
+    finally:
+        pid = tmp_path / "node.pid"
+        if pid.exists():  # the script stops its node; this covers a script that failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid.read_text()), signal.SIGTERM)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    for expected in [
+        "collection meters declared (tx 0x",
+        "  at: time, index range\n  kwh: number, index range\n  profile: sequence, index none",
+        "3 record(s) written",
+        'r2: meter="M-7", at=2026-12-01T09:00:00.000Z, kwh=135, '
+        "profile=[[0, 40], [1800000, 95]]  (block ",
+        "no record r9 (its absence verified)",
+        "2 record(s) at block 3, verified\n",            # kwh 0..130: r4 80, r1 120
+        "2 record(s) at block 3, verified; more: --cursor 0x",
+        "1 record(s) at block 3, verified\n",            # the second page of the window
+        "0 record(s) at block 4, verified",              # r3 (-12) deleted
+        "put r6, fee ",
+        "r4 80 at block 3\nr6 99 at block 5\nr1 120 at block 2\nr2 135 at block 3\n",
+        "1 entry, proof of ",
+        '"name":"unknown_attribute"',
+        "error[6140 bad_data_query]: no attribute 'colour'",
+        "error[5107 bad_data_query]: attribute 'meter' has no range index (none)",
+        "error[5107 bad_data_query]: a page holds 1..1000 records, not 5000",
+        "error[5002 unauthorised]: the transaction failed",
+        "error[6140 bad_data_query]: no collection 'nothing'",
+    ]:
+        assert expected in out, (expected, out)
+    # stdout alone: the exit statuses of the six bad commands, in order
+    assert run.stdout.count("exit status 2") == 5 and "exit status 1" in run.stdout
