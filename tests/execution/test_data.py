@@ -100,6 +100,7 @@ def test_writers_are_the_owner_listed_addresses_and_organisation_admins(
     (DataWrite("stock", [Put(b"a", [Field("name", b"x" * 2000)])]), "value_too_large"),
     (DataWrite("stock", [Put(b"a", [Field("tags", b"x" * 17_000)])]), "value_too_large"),
     (DataWrite("stock", [Put(b"", [])]), "value_too_large"),
+    (DataWrite("stock", [Delete(b"x" * 129)]), "value_too_large"),
     (DataWrite("stock", [Put(b"a", [Field("qty", bytes(8)), Field("qty", bytes(8))])]),
      "bad_payload"),
 ])

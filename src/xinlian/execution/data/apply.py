@@ -15,6 +15,7 @@ from xinlian.execution.data import values
 from xinlian.execution.data.indexes import KINDS, attribute_prefix, resolve
 from xinlian.execution.data.model import (
     MAX_NAME,
+    MAX_RECORD_ID,
     Collection,
     DataWrite,
     DeclareCollection,
@@ -91,8 +92,8 @@ def write(state: Overlay, hasher: Hasher, sender: bytes, height: int, tx_hash: b
     updates: IndexUpdates = {}
     puts = 0
     for item in op.ops:
-        if not item.id:
-            raise ValueTooLarge("a record id is 1 byte or more")
+        if not 0 < len(item.id) <= MAX_RECORD_ID:
+            raise ValueTooLarge(f"a record id is 1..{MAX_RECORD_ID} bytes, not {len(item.id)}")
         key = record_key(cid, item.id)
         old = state.get(key)
         if old is not None:

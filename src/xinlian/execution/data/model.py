@@ -100,12 +100,12 @@ class Field(Struct):
 class Put(Struct, tag="put"):
     """Write record `id` whole: the attributes not given have no value."""
 
-    id: Annotated[bytes, at_most(MAX_RECORD_ID)]
+    id: bytes  # 1..MAX_RECORD_ID bytes
     fields: list[Field]
 
 
 class Delete(Struct, tag="delete"):
-    id: Annotated[bytes, at_most(MAX_RECORD_ID)]
+    id: bytes
 
 
 class DataWrite(Struct):
