@@ -5,6 +5,7 @@ caught as a ProofError; bad queries and writes get typed errors and the node kee
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from msgspec.structs import replace
 
 from xinlian.execution.data.model import BlobRef
 from xinlian.node.interface import DataQueryAnswer, IndexEntry
-from xinlian.sdk import Client, ProofError, RpcError, calls
+from xinlian.sdk import AsyncClient, Client, ProofError, RpcError, calls
 from xinlian.sdk.data import DataCollection
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
 
@@ -22,6 +23,7 @@ from .conftest import harness
 
 Keys: Any = harness.Keys  # type: ignore[attr-defined]
 Background: Any = harness.Background  # type: ignore[attr-defined]
+serving: Any = harness.serving  # type: ignore[attr-defined]
 
 READINGS: dict[str, dict[str, Any]] = {
     f"m{i:02}": {"sensor": f"s{i % 3}", "at": 1_700_000_000_000 + i * 1000,
@@ -201,3 +203,24 @@ def test_a_proof_of_less_than_the_page_is_caught(client: Client, readings: DataC
     with Liar(client, narrower), pytest.raises(ProofError):
         readings.query("temp", -10, 40, limit=5)
 
+
+
+def test_the_async_client_has_the_same_collection(tmp_path: Path) -> None:
+    keys = Keys("sm")
+
+    async def scenario() -> None:
+        async with serving(tmp_path, keys) as (_, server), AsyncClient(server.url) as client:
+            data = client.data("a", wallet=await client.wallet(keys.admin))
+            assert (await data.declare({"n": "number", "t": ("text", "range")})).status == 0
+            await data.put({f"r{i}": {"n": i % 4, "t": f"x{i}"} for i in range(9)})
+            assert (await data.info()).attributes[1].index == "range"
+            got = [r.id async for r in data.query_all("n", 2, 3, limit=2)]
+            assert got == [b"r2", b"r6", b"r3", b"r7"]
+            record = await data.get("r8")
+            assert record is not None and record.values == {"n": 0, "t": "x8"}
+            await data.delete(["r8"])
+            assert await data.get("r8") is None
+            with pytest.raises(DataQueryFailed):
+                await data.query("n", "two")
+
+    asyncio.run(scenario())

@@ -44,6 +44,7 @@ from xinlian.sdk.contracts import (
     deploy,
     fund,
 )
+from xinlian.sdk.data import AsyncDataCollection
 from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
 from xinlian.sdk.ops import Op, Ops, Send, submit_all
@@ -393,6 +394,12 @@ class AsyncClient:
     async def query_index(self, plan: Plan[T], *, height: int | None = None,
                           verify: bool = True) -> IndexPage[T]:
         return await self.run(self._ops.indexed(plan, height, verify))
+
+    def data(self, collection: str, *, wallet: Wallet | None = None, timeout: float = 30.0
+             ) -> AsyncDataCollection:
+        """Data collection `collection` (docs/data.md), as `Client.data`: await its
+        methods."""
+        return AsyncDataCollection(self._verified, self._ops, collection, wallet, timeout)
 
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:

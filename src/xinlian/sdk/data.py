@@ -11,7 +11,7 @@ not allow raises DataQueryFailed before anything is asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -54,7 +54,11 @@ class Runner(Protocol):
 
     def __call__(self, make: Callable[[], Op[T]]) -> T: ...
 
-__all__ = ["BlobRef", "DataCollection", "DataPage", "DataRecord"]
+
+class AsyncRunner(Protocol):
+    def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
+
+__all__ = ["AsyncDataCollection", "BlobRef", "DataCollection", "DataPage", "DataRecord"]
 
 
 @dataclass(frozen=True)
@@ -72,71 +76,24 @@ def record_id(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else value
 
 
-class DataCollection:
-    """One collection of a node's chain (`Client.data(name)`); `wallet` signs its writes."""
+class DataOps:
+    """The operations on one collection (sdk/ops.py generators), for either client."""
 
-    def __init__(self, run: Runner, ops: Ops, name: str, wallet: Wallet | None = None,
+    def __init__(self, ops: Ops, name: str, wallet: Wallet | None = None,
                  timeout: float = 30.0) -> None:
-        self._run = run
         self._ops = ops
         self.name = name
         self.wallet = wallet
         self.timeout = timeout
 
-    # -- reads ---------------------------------------------------------------------------
-
-    def info(self, *, height: int | None = None, verify: bool = True) -> Collection:
-        """The collection's declaration; DataQueryFailed if there is none (its absence
-        proven, when verified)."""
-        return self._run(lambda: self._info(height, verify))
-
-    def get(self, rid: bytes | str, *, height: int | None = None, verify: bool = True
-            ) -> DataRecord | None:
-        """Record `rid` (None: there is none, proven when verified)."""
-        return self._run(lambda: self._get(record_id(rid), height, verify))
-
-    def query(self, attribute: str, lo: Any = None, hi: Any = None, *,
-              descending: bool = False, limit: int = 100, cursor: bytes | None = None,
-              height: int | None = None, verify: bool = True) -> DataPage:
-        """A page of the records whose `attribute` (range-indexed) lies from `lo` to `hi`,
-        both included (None: unbounded), in value order (records of equal values by id);
-        `cursor` from the previous page continues it at the same height."""
-        return self._run(lambda: self._query(attribute, lo, hi, descending, limit, cursor,
-                                             height, verify))
-
-    def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
-                  descending: bool = False, limit: int = 100, verify: bool = True
-                  ) -> Iterable[DataRecord]:
-        """Every matching record, page by page, all read at the height of the first."""
-        page = self.query(attribute, lo, hi, descending=descending, limit=limit, verify=verify)
-        yield from page.records
-        while page.cursor is not None:
-            page = self.query(attribute, lo, hi, descending=descending, limit=limit,
-                              cursor=page.cursor, height=page.height, verify=verify)
-            yield from page.records
-
-    # -- writes (signed by `wallet`, waiting for the receipt) ----------------------------
-
-    def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
-                writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
-                readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = ()) -> Receipt:
-        """Declare (or, its owner, alter) the collection: `attributes` maps each name to its
-        kind, or to (kind, index choice) (execution/data/model.py)."""
+    def _declare(self, attributes: Mapping[str, str | tuple[str, str]],
+                 writers: Iterable[bytes], writer_orgs: Iterable[str],
+                 readers: Iterable[bytes], reader_orgs: Iterable[str]) -> Op[Receipt]:
         decls = [AttributeDecl(n, *((spec,) if isinstance(spec, str) else spec))
                  for n, spec in attributes.items()]
         op = DeclareCollection(self.name, decls, list(writers), list(writer_orgs),
                                list(readers), list(reader_orgs))
-        return self._run(lambda: self._send(TxKind.DATA_COLLECTION, codec.encode(op)))
-
-    def put(self, records: Records) -> Receipt:
-        """Write each record whole (attributes not given have no value), in one
-        transaction; values are Python values of the attributes' kinds."""
-        return self._run(lambda: self._write(records, ()))
-
-    def delete(self, ids: Iterable[bytes | str]) -> Receipt:
-        return self._run(lambda: self._write({}, ids))
-
-    # -- operations ----------------------------------------------------------------------
+        return (yield from self._send(TxKind.DATA_COLLECTION, codec.encode(op)))
 
     def _info(self, height: int | None, verify: bool) -> Op[Collection]:
         view = yield calls.data_collection(self.name, height)
@@ -241,6 +198,113 @@ class DataCollection:
             raise DataWriteFailed(receipt)
         return receipt
 
+
+
+class DataCollection(DataOps):
+    """One collection of a node's chain (`Client.data(name)`); `wallet` signs its writes."""
+
+    def __init__(self, run: Runner, ops: Ops, name: str, wallet: Wallet | None = None,
+                 timeout: float = 30.0) -> None:
+        super().__init__(ops, name, wallet, timeout)
+        self._run = run
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def info(self, *, height: int | None = None, verify: bool = True) -> Collection:
+        """The collection's declaration; DataQueryFailed if there is none (its absence
+        proven, when verified)."""
+        return self._run(lambda: self._info(height, verify))
+
+    def get(self, rid: bytes | str, *, height: int | None = None, verify: bool = True
+            ) -> DataRecord | None:
+        """Record `rid` (None: there is none, proven when verified)."""
+        return self._run(lambda: self._get(record_id(rid), height, verify))
+
+    def query(self, attribute: str, lo: Any = None, hi: Any = None, *,
+              descending: bool = False, limit: int = 100, cursor: bytes | None = None,
+              height: int | None = None, verify: bool = True) -> DataPage:
+        """A page of the records whose `attribute` (range-indexed) lies from `lo` to `hi`,
+        both included (None: unbounded), in value order (records of equal values by id);
+        `cursor` from the previous page continues it at the same height."""
+        return self._run(lambda: self._query(attribute, lo, hi, descending, limit, cursor,
+                                             height, verify))
+
+    def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
+                  descending: bool = False, limit: int = 100, verify: bool = True
+                  ) -> Iterator[DataRecord]:
+        """Every matching record, page by page, all read at the height of the first."""
+        page = self.query(attribute, lo, hi, descending=descending, limit=limit, verify=verify)
+        yield from page.records
+        while page.cursor is not None:
+            page = self.query(attribute, lo, hi, descending=descending, limit=limit,
+                              cursor=page.cursor, height=page.height, verify=verify)
+            yield from page.records
+
+    # -- writes (signed by `wallet`, waiting for the receipt) ----------------------------
+
+    def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
+                writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
+                readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = ()) -> Receipt:
+        """Declare (or, its owner, alter) the collection: `attributes` maps each name to its
+        kind, or to (kind, index choice) (execution/data/model.py)."""
+        return self._run(lambda: self._declare(attributes, writers, writer_orgs, readers,
+                                               reader_orgs))
+
+    def put(self, records: Records) -> Receipt:
+        """Write each record whole (attributes not given have no value), in one
+        transaction; values are Python values of the attributes' kinds."""
+        return self._run(lambda: self._write(records, ()))
+
+    def delete(self, ids: Iterable[bytes | str]) -> Receipt:
+        return self._run(lambda: self._write({}, ids))
+
+
+class AsyncDataCollection(DataOps):
+    """`DataCollection` for `AsyncClient.data(name)`: the same methods, awaited."""
+
+    def __init__(self, run: AsyncRunner, ops: Ops, name: str, wallet: Wallet | None = None,
+                 timeout: float = 30.0) -> None:
+        super().__init__(ops, name, wallet, timeout)
+        self._run = run
+
+    async def info(self, *, height: int | None = None, verify: bool = True) -> Collection:
+        return await self._run(lambda: self._info(height, verify))
+
+    async def get(self, rid: bytes | str, *, height: int | None = None, verify: bool = True
+                  ) -> DataRecord | None:
+        return await self._run(lambda: self._get(record_id(rid), height, verify))
+
+    async def query(self, attribute: str, lo: Any = None, hi: Any = None, *,
+                    descending: bool = False, limit: int = 100, cursor: bytes | None = None,
+                    height: int | None = None, verify: bool = True) -> DataPage:
+        return await self._run(lambda: self._query(attribute, lo, hi, descending, limit,
+                                                   cursor, height, verify))
+
+    async def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
+                        descending: bool = False, limit: int = 100, verify: bool = True
+                        ) -> AsyncIterator[DataRecord]:
+        page = await self.query(attribute, lo, hi, descending=descending, limit=limit,
+                                verify=verify)
+        for record in page.records:
+            yield record
+        while page.cursor is not None:
+            page = await self.query(attribute, lo, hi, descending=descending, limit=limit,
+                                    cursor=page.cursor, height=page.height, verify=verify)
+            for record in page.records:
+                yield record
+
+    async def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
+                      writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
+                      readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = ()
+                      ) -> Receipt:
+        return await self._run(lambda: self._declare(attributes, writers, writer_orgs,
+                                                     readers, reader_orgs))
+
+    async def put(self, records: Records) -> Receipt:
+        return await self._run(lambda: self._write(records, ()))
+
+    async def delete(self, ids: Iterable[bytes | str]) -> Receipt:
+        return await self._run(lambda: self._write({}, ids))
 
 def _checked(make: Callable[[], T]) -> T:
     """`make()`, its data-model errors raised as DataQueryFailed."""
