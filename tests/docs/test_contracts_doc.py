@@ -3,36 +3,13 @@ bash script against the real node it starts (the port 8545 replaced by a free on
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from xinlian.cli.cluster import free_ports
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
-
-
-def sh_blocks(text: str) -> list[str]:
-    return re.findall(r"^```sh\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+from .walkthrough import run_walkthrough
 
 
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
-    blocks = sh_blocks(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) >= 10
-    script = "set -euo pipefail\n" + "\n".join(blocks).replace("8545", str(free_ports(1)[0]))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    try:
-        run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
-                             capture_output=True, timeout=300)
-    finally:
-        pid = tmp_path / "node.pid"
-        if pid.exists():  # the script stops its node; this covers a script that failed
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid.read_text()), signal.SIGTERM)
+    run = run_walkthrough("contracts.md", tmp_path, 10)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
     for expected in [

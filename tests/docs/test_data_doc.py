@@ -5,33 +5,13 @@ errors and exit statuses, and the node keeps serving."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from xinlian.cli.cluster import free_ports
-
-from .test_contracts_doc import sh_blocks
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "data.md"
+from .walkthrough import run_walkthrough
 
 
 def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
-    blocks = sh_blocks(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) >= 8
-    script = "set -euo pipefail\n" + "\n".join(blocks).replace("8545", str(free_ports(1)[0]))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    try:
-        run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
-                             capture_output=True, timeout=300)
-    finally:
-        pid = tmp_path / "node.pid"
-        if pid.exists():  # the script stops its node; this covers a script that failed
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid.read_text()), signal.SIGTERM)
+    run = run_walkthrough("data.md", tmp_path, 8)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
     for expected in [

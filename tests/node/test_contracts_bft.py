@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from xinlian import codec
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.execution.contracts.records import contract_address, contract_key, storage_key
@@ -15,7 +14,7 @@ from xinlian.execution.state import Overlay
 from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.types import ADDRESS, IntTy
-from xinlian.ledger.transaction import TxBody, TxKind, sign_body
+from xinlian.ledger.transaction import TxKind
 from xinlian.testing.contracts import compile_example, encode_args
 from xinlian.testing.validators import ClientTxs, ValidatorNet
 
@@ -29,10 +28,7 @@ def test_validators_agree_on_contract_state() -> None:
     try:
         client, other = net.clients[0], net.clients[1]
 
-        def signed(nonce: int, kind: int, payload: Any) -> bytes:
-            body = TxBody(net.genesis.chain_id, client.key.public_key, nonce, kind,
-                          codec.encode(payload), 10**7, 10**9)
-            return sign_body(body, client.key)
+        signed = client.signed
 
         raws = [signed(0, TxKind.DEPLOY, Deploy(TOKEN.wasm, TOKEN.abi_json().encode(),
                                                 encode_args(TOKEN, "init", "T", 1000),
@@ -73,10 +69,7 @@ def test_validators_agree_on_async_deliveries_and_scheduled_runs() -> None:
         client = net.clients[0]
         hash_bytes = net.genesis.crypto_suite().hash_bytes
 
-        def signed(nonce: int, kind: int, payload: Any) -> bytes:
-            body = TxBody(net.genesis.chain_id, client.key.public_key, nonce, kind,
-                          codec.encode(payload), 10**7, 10**9)
-            return sign_body(body, client.key)
+        signed = client.signed
 
         def deploy(nonce: int, art: Artifact, *args: Any) -> tuple[bytes, bytes]:
             init = encode_args(art, "init", *args) if args else b""

@@ -5,9 +5,6 @@ index answers a query whose proof verifies against its state's root."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from xinlian import codec
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.execution.data import values
@@ -22,7 +19,7 @@ from xinlian.execution.data.model import (
     record_key,
 )
 from xinlian.execution.data.query import range_query, read_entry
-from xinlian.ledger.transaction import TxBody, TxKind, sign_body
+from xinlian.ledger.transaction import TxKind
 from xinlian.node.data import RANGE_ROOT_KEY
 from xinlian.storage.mst_proof import verify_range
 from xinlian.testing.validators import ClientTxs, ValidatorNet
@@ -34,10 +31,7 @@ def test_validators_agree_on_data_and_its_index() -> None:
         client = net.clients[0]
         hasher = net.genesis.crypto_suite().hash_bytes
 
-        def signed(nonce: int, kind: int, payload: Any) -> bytes:
-            body = TxBody(net.genesis.chain_id, client.key.public_key, nonce, kind,
-                          codec.encode(payload), 10**7, 10**9)
-            return sign_body(body, client.key)
+        signed = client.signed
 
         raws = [signed(0, TxKind.DATA_COLLECTION, DeclareCollection(
             "meters", [AttributeDecl("kwh", "number"), AttributeDecl("at", "time")]))]

@@ -1,11 +1,16 @@
 """The SDK tests share tests/api/harness.py (a real node behind a real server); it is
-loaded by path because the two test directories are separate packages."""
+loaded by path because the two test directories are separate packages. `keys` and `served`
+give a module one node (test_verify.py and test_headers.py make their own)."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 _PATH = Path(__file__).parents[1] / "api" / "harness.py"
 _NAME = "xinlian_tests_harness"
@@ -22,3 +27,19 @@ def _load() -> object:
 
 
 harness = _load()
+
+
+@pytest.fixture(scope="module")
+def keys() -> Any:
+    """The harness's keys on `intl`, for the tests of one module."""
+    return harness.Keys("intl")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, keys: Any) -> Iterator[Any]:
+    """A node producing blocks behind a server, in a thread of its own (for the blocking
+    client), for the tests of one module."""
+    background = harness.Background(  # type: ignore[attr-defined]
+        Path(tmp_path_factory.mktemp("node")), keys)
+    yield background
+    background.close()

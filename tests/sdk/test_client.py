@@ -19,18 +19,6 @@ Background: Any = harness.Background  # type: ignore[attr-defined]
 transfer: Any = harness.transfer  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
-def keys() -> Any:
-    return Keys("intl")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, keys: Any) -> Iterator[Any]:
-    background = Background(Path(tmp_path_factory.mktemp("node")), keys)
-    yield background
-    background.close()
-
-
 @pytest.fixture
 def client(served: Any) -> Iterator[Client]:
     with Client(served.server.url) as client:

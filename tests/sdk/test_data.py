@@ -31,18 +31,6 @@ READINGS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def keys() -> Any:
-    return Keys("intl")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, keys: Any) -> Iterator[Any]:
-    background = Background(Path(tmp_path_factory.mktemp("node")), keys)
-    yield background
-    background.close()
-
-
-@pytest.fixture(scope="module")
 def client(served: Any) -> Iterator[Client]:
     with Client(served.server.url) as client:
         yield client

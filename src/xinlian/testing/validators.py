@@ -201,6 +201,12 @@ class Client:
             self._signed[nonce] = sign_body(body, self.key)
         return self._signed[nonce]
 
+    def signed(self, nonce: int, kind: int, payload: Any, fee_limit: int = 10**7) -> bytes:
+        """A transaction of any kind with this encodable payload (contract, data...)."""
+        body = TxBody(self.genesis.chain_id, self.key.public_key, nonce, kind,
+                      codec.encode(payload), fee_limit, 10**9)
+        return sign_body(body, self.key)
+
 
 class ValidatorNet:
     """n whole validators and `clients` funded accounts on one seeded simulation."""
