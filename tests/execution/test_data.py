@@ -25,7 +25,8 @@ from xinlian.execution.data.model import (
     collection_id,
     collection_key,
 )
-from xinlian.execution.errors import BadDeclaration
+from xinlian.execution.data.query import read_entry
+from xinlian.execution.errors import BadDeclaration, DataQueryError, UnknownAttribute
 from xinlian.ledger.account import account_key
 from xinlian.ledger.transaction import TxKind
 from xinlian.testing.contracts import SUITE, ContractChain
@@ -195,3 +196,18 @@ def test_block_updates_keep_the_index_equal_to_the_records(chain: ContractChain)
             else:
                 index[key] = value
         assert index == _rebuilt(chain)
+
+
+def test_entries_are_read_only_when_their_record_holds_the_key_value(
+        chain: ContractChain) -> None:
+    result = chain.block([chain.raw(0, TxKind.DATA_WRITE, DataWrite("stock", [
+        _put("a", qty=5), _put("b", qty=6)]))])
+    collection = _collection(chain)
+    (ka, ra), (_, rb) = sorted(result.data_index["range"].items())
+    assert ra is not None and rb is not None
+    assert read_entry(collection, "qty", ka, ra).values == {"qty": 5}
+    for key, raw in ((ka, rb), (ka[:-1], ra), (ka[:20], ra), (ka, b"\x01")):
+        with pytest.raises(DataQueryError):
+            read_entry(collection, "qty", key, raw)
+    with pytest.raises(UnknownAttribute):
+        read_entry(collection, "colour", ka, ra)

@@ -70,17 +70,7 @@ def range_query(collection: Collection, cid: bytes, attribute: str, lo: Any = No
 def read_record(collection: Collection, record_id: bytes, raw: bytes,
                 key: bytes | None = None) -> DataRecord:
     """The record stored as `raw`; DataQueryError if it does not decode by the collection."""
-    try:
-        stored = codec.decode(raw, StoredRecord)
-        named = {a.name: values.decode(a.kind, v)
-                 for a, v in zip(collection.attributes, stored.values, strict=False)
-                 if v is not None}
-    except (codec.CodecError, WrongKind) as exc:
-        raise DataQueryError(f"record 0x{record_id.hex()} does not decode: {exc.message}"
-                             ) from None
-    if len(stored.values) > len(collection.attributes):
-        raise DataQueryError(f"record 0x{record_id.hex()} has more values than attributes")
-    return DataRecord(record_id, named, stored.height, stored.tx_hash, key)
+    return _record(collection, record_id, _stored(record_id, raw), key)
 
 
 def read_entry(collection: Collection, attribute: str, key: bytes, raw: bytes) -> DataRecord:
@@ -94,9 +84,31 @@ def read_entry(collection: Collection, attribute: str, key: bytes, raw: bytes) -
         vkey, record_id = read_entry_key(key, attr.kind)
     except InvalidKeyError as exc:
         raise DataQueryError(f"an index key that does not parse: {exc.message}") from None
-    record = read_record(collection, record_id, raw, key)
-    stored = codec.decode(raw, StoredRecord).values
-    if position >= len(stored) or stored[position] is None or value_key(
-            attr.kind, stored[position] or b"") != vkey or not record_id:
+    stored = _stored(record_id, raw)
+    value = stored.values[position] if position < len(stored.values) else None
+    if not record_id or value is None or value_key(attr.kind, value) != vkey:
         raise DataQueryError("an index entry whose record does not hold its key's value")
-    return record
+    return _record(collection, record_id, stored, key)
+
+
+def _stored(record_id: bytes, raw: bytes) -> StoredRecord:
+    try:
+        stored: StoredRecord = codec.decode(raw, StoredRecord)
+    except codec.CodecError as exc:
+        raise DataQueryError(f"record 0x{record_id.hex()} does not decode: {exc.message}"
+                             ) from None
+    return stored
+
+
+def _record(collection: Collection, record_id: bytes, stored: StoredRecord,
+            key: bytes | None) -> DataRecord:
+    if len(stored.values) > len(collection.attributes):
+        raise DataQueryError(f"record 0x{record_id.hex()} has more values than attributes")
+    try:
+        named = {a.name: values.decode(a.kind, v)
+                 for a, v in zip(collection.attributes, stored.values, strict=False)
+                 if v is not None}
+    except WrongKind as exc:
+        raise DataQueryError(f"record 0x{record_id.hex()} does not decode: {exc.message}"
+                             ) from None
+    return DataRecord(record_id, named, stored.height, stored.tx_hash, key)
