@@ -1,0 +1,171 @@
+"""Data collections (execution/data): ingest through the executor and the chain store, and
+range pages served with proofs and verified as the SDK does.
+
+    python -m benchmarks.data_model [--records 100000] [--per-tx 100] [--txs-per-block 20]
+                                    [--suite sm] [--page 1000]
+
+Ingest: signed DATA_WRITE transactions of `--per-tx` records each (three range-indexed
+attributes per record: a number, a time, a text), decoded, executed and committed block by
+block as the node's pipeline does (Executor.execute_block, ChainStore.prepare_block, one
+LMDB commit per block); signing and signature checks are left out (they are the mempool's,
+and measured elsewhere). Query: pages of `--page` records of a number range, served as
+node/data_reads.py does (range walk + proof, encoded) and checked as sdk/data.py does
+(decode + verify_range + each entry read back as a record), against a plain LMDB scan of the
+`dr/` records of the same collection in the same run. JSON lines out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.report import emit, percentile
+from xinlian import codec
+from xinlian.crypto.suites import get_suite
+from xinlian.execution.contracts.runner import BlockContext
+from xinlian.execution.data import values
+from xinlian.execution.data.apply import read_collection
+from xinlian.execution.data.model import (
+    AttributeDecl,
+    DataWrite,
+    DeclareCollection,
+    Delete,
+    Field,
+    Put,
+    collection_id,
+)
+from xinlian.execution.data.query import range_query, read_entry
+from xinlian.execution.executor import Executor
+from xinlian.ledger.account import address_of
+from xinlian.ledger.block import header_hash
+from xinlian.ledger.genesis import ChainParams, Genesis, GenesisAccount, Organisation
+from xinlian.ledger.transaction import TxBody, TxKind, decode_transaction, sign_body
+from xinlian.node.chain import ChainStore
+from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.mst_proof import decode_range_proof, encode_range_proof, verify_range
+
+BENCH = "data_model"
+NAME = "meters"
+PLAIN_DB = "plain"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--per-tx", type=int, default=100)
+    parser.add_argument("--txs-per-block", type=int, default=20)
+    parser.add_argument("--suite", default="sm")
+    parser.add_argument("--page", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    suite = get_suite(args.suite)
+    key = suite.generate_signing_key(bytes(32))
+    sender = address_of(key.public_key, suite.hash_bytes)
+    params = ChainParams()
+    genesis = Genesis("bench", suite.name, 0, params, [Organisation("o", [key.public_key])],
+                      [GenesisAccount(sender, 10**15)])
+    rng = random.Random(5)  # seeded: the same records every run
+    nonce = 0
+
+    def signed(kind: int, payload: object) -> bytes:
+        nonlocal nonce
+        body = TxBody("bench", key.public_key, nonce, kind, codec.encode(payload), 10**12,
+                      10**9)
+        nonce += 1
+        return sign_body(body, key)
+
+    with tempfile.TemporaryDirectory() as path, \
+            Store(Path(path) / "plain", sub_dbs=(PLAIN_DB,), durable=False) as plain_store:
+        chain = ChainStore(Path(path) / "chain", genesis, durable=False)
+        executor = Executor(params, suite)
+        chain.init_genesis(key, 0)
+        blocks = [[signed(TxKind.DATA_COLLECTION, DeclareCollection(NAME, [
+            AttributeDecl("kwh", "number"), AttributeDecl("at", "time"),
+            AttributeDecl("meter", "text", "range")]))]]
+        n = 0
+        while n < args.records:
+            block = []
+            for _ in range(args.txs_per_block):
+                puts: list[Put | Delete] = [Put(b"r%08d" % (n + i), [
+                    Field("kwh", values.encode("number", rng.randrange(-10**6, 10**6))),
+                    Field("at", values.encode("time", 1_700_000_000_000 + n + i)),
+                    Field("meter", values.encode("text", f"M-{rng.randrange(5000)}"))])
+                    for i in range(min(args.per_tx, args.records - n))]
+                n += len(puts)
+                if puts:
+                    block.append(signed(TxKind.DATA_WRITE, DataWrite(NAME, puts)))
+            blocks.append(block)
+        ingest = 0.0
+        for raws in blocks:
+            start = time.perf_counter()
+            height = chain.height + 1
+            txs = [decode_transaction(r, "bench", suite.hash_bytes, params.max_tx_size)
+                   for r in raws]
+            result = executor.execute_block(txs, BlockContext(height, height), chain.read)
+            assert not result.excluded and all(r.status == 0 for r in result.receipts)
+            head = chain.head
+            assert head is not None
+            prepared = chain.prepare_block(
+                WriteBatch(), height, header_hash(head.header, suite.hash_bytes), height, key,
+                result.included, result.receipts, result.writes, None, result.runs,
+                result.index, result.data_index)
+            chain.store.commit(prepared.batch)
+            chain.publish(prepared)
+            ingest += time.perf_counter() - start
+            copy = WriteBatch()  # the plain peer: the same entries, untimed
+            for k, v in result.data_index.get("range", {}).items():
+                assert v is not None
+                copy.put(PLAIN_DB, k, v)
+            plain_store.commit(copy)
+        common = {"records": args.records, "suite": suite.name, "per_tx": args.per_tx,
+                  "txs_per_block": args.txs_per_block}
+        emit(BENCH, "ingest_records_per_s", args.records / ingest, "records/s",
+             indexed_attributes=3, **common)
+
+        cid = collection_id(suite.hash_bytes, NAME)
+        collection = read_collection(chain.read, cid)
+        assert collection is not None
+        root = chain.read(b"dx/range")
+        assert root is not None
+        query = range_query(collection, cid, "kwh", -500_000, 500_000, limit=args.page)
+        assert query is not None
+        serve: list[float] = []
+        check: list[float] = []
+        decode: list[float] = []
+        plain: list[float] = []
+        sizes: list[int] = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            answer, proof = chain.data.range.query(query, chain.height)
+            wire = encode_range_proof(proof)
+            t1 = time.perf_counter()
+            proven = verify_range(root, decode_range_proof(wire), query, suite.hash_bytes)
+            t2 = time.perf_counter()
+            records = [read_entry(collection, "kwh", k, v) for k, v in proven]
+            t3 = time.perf_counter()
+            scanned = plain_store.scan(PLAIN_DB, start=query.lo, stop=query.hi,
+                                       limit=query.limit)
+            t4 = time.perf_counter()
+            assert len(records) == args.page and proven == answer == scanned
+            serve.append(t1 - t0)
+            check.append(t2 - t1)
+            decode.append(t3 - t2)
+            plain.append(t4 - t3)
+            sizes.append(len(wire))
+        extra = {"page": args.page, **common}
+        emit(BENCH, "range_page_served_records_per_s", args.page / percentile(serve, 50),
+             "records/s", **extra)
+        emit(BENCH, "range_page_verified_records_per_s", args.page / percentile(check, 50),
+             "records/s", **extra)
+        emit(BENCH, "range_page_decoded_records_per_s", args.page / percentile(decode, 50),
+             "records/s", **extra)
+        emit(BENCH, "plain_lmdb_scan_records_per_s", args.page / percentile(plain, 50),
+             "records/s", **extra)
+        emit(BENCH, "proof_bytes_per_record", sizes[0] / args.page, "bytes", **extra)
+
+
+if __name__ == "__main__":
+    main()
