@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from msgspec.structs import replace
 
-from xinlian.execution.data.model import BlobRef
 from xinlian.node.interface import DataQueryAnswer, IndexEntry
 from xinlian.sdk import AsyncClient, Client, ProofError, RpcError, calls
 from xinlian.sdk.data import DataCollection
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
+from xinlian.storage.blob_proof import BlobCommitment
 
 from .conftest import harness
 
@@ -61,7 +61,7 @@ def test_point_reads_are_proven(readings: DataCollection) -> None:
     record = readings.get("m07")
     assert record is not None and record.id == b"m07" and record.values == READINGS["m07"]
     assert readings.get("absent") is None
-    photo = BlobRef(bytes(32), 1000, 256, "image/png")
+    photo = BlobCommitment(bytes(32), 1000, 256, "image/png")
     readings.put({"m99": {"sensor": "cam", "series": [(1, 5), (2, -3)], "photo": photo,
                           "raw": b"\x00\x01"}})
     got = readings.get("m99")

@@ -28,13 +28,14 @@ from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from xinlian.cli.contract_cmd import _error as report_error
 from xinlian.cli.contract_cmd import _print_json as print_json
 from xinlian.cli.contract_cmd import _reporting as reporting
-from xinlian.execution.data.model import BlobRef, Collection, Kind
+from xinlian.execution.data.model import Collection, Kind
 from xinlian.execution.data.query import DataRecord
 from xinlian.ledger.block import Receipt
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
 from xinlian.sdk.data import DataCollection, DataPage
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
+from xinlian.storage.blob_proof import BlobCommitment
 
 DataCmd = Callable[[argparse.Namespace], int]
 
@@ -75,7 +76,7 @@ def value_from_text(kind: str, text: str) -> Any:
             return [(int(t), int(v)) for t, v in json.loads(text)]
         if kind == Kind.BLOB:
             doc = json.loads(text)
-            return BlobRef(bytes.fromhex(doc["root"].removeprefix("0x")), int(doc["size"]),
+            return BlobCommitment(bytes.fromhex(doc["root"].removeprefix("0x")), int(doc["size"]),
                            int(doc["chunk_size"]),
                            doc.get("media_type", "application/octet-stream"))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -106,7 +107,7 @@ def _kinds(data: DataCollection) -> dict[str, str]:
 def _value_json(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    if isinstance(value, BlobRef):
+    if isinstance(value, BlobCommitment):
         return to_json(value)
     if isinstance(value, list):
         return [list(point) for point in value]

@@ -21,7 +21,6 @@ from xinlian.execution.data import values
 from xinlian.execution.data.indexes import RangeIndex
 from xinlian.execution.data.model import (
     AttributeDecl,
-    BlobRef,
     Collection,
     DataWrite,
     DeclareCollection,
@@ -41,6 +40,7 @@ from xinlian.sdk import calls
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed, ProofError
 from xinlian.sdk.ops import Op, Ops, Send
 from xinlian.sdk.wallet import Wallet
+from xinlian.storage.blob_proof import BlobCommitment
 from xinlian.storage.mst_proof import EMPTY_ROOT, decode_range_proof, verify_range
 
 T = TypeVar("T")
@@ -58,7 +58,7 @@ class Runner(Protocol):
 class AsyncRunner(Protocol):
     def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
 
-__all__ = ["AsyncDataCollection", "BlobRef", "DataCollection", "DataPage", "DataRecord"]
+__all__ = ["AsyncDataCollection", "BlobCommitment", "DataCollection", "DataPage", "DataRecord"]
 
 
 @dataclass(frozen=True)

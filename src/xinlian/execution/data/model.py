@@ -18,8 +18,8 @@ Values travel and are stored in their key encoding (storage/keys.py), per kind:
 - bytes: the bytes;
 - sequence: a time series, points of (time ms, number) with strictly increasing times,
   16 bytes each;
-- blob: the commitment of an off-chain payload (`BlobRef`: Merkle root of its chunks, size,
-  chunk size, media type), codec-encoded.
+- blob: the commitment of an off-chain payload (storage/blob_proof.py `BlobCommitment`:
+  Merkle root of its chunks, size, chunk size, media type), codec-encoded.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Annotated
 
 import msgspec
 
-from xinlian.codec import Struct, at_most, exactly
+from xinlian.codec import Struct, at_most
 from xinlian.execution.payloads import Address
 
 COLLECTION_PREFIX = b"dc/"
@@ -46,7 +46,6 @@ MAX_RECORD_ID = 128
 MAX_VALUE = 16 * 1024    # bytes of one value
 MAX_INDEXED_VALUE = 1024  # bytes of one value under a range or keyword index
 MAX_OPS = 1000           # puts and deletes of one DATA_WRITE
-MAX_MEDIA_TYPE = 127
 
 
 class Kind(StrEnum):
@@ -149,14 +148,6 @@ class StoredRecord(Struct):
     height: int
     tx_hash: bytes
 
-
-class BlobRef(Struct):
-    """A blob attribute's value: the commitment of an off-chain payload."""
-
-    root: Annotated[bytes, exactly(32)]  # Merkle root of the chunk hashes
-    size: int
-    chunk_size: int
-    media_type: Annotated[str, at_most(MAX_MEDIA_TYPE)] = "application/octet-stream"
 
 
 def collection_id(hasher: Callable[[bytes], bytes], name: str) -> bytes:

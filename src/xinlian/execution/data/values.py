@@ -12,9 +12,10 @@ from itertools import pairwise
 from typing import Any
 
 from xinlian import codec
-from xinlian.execution.data.model import MAX_VALUE, BlobRef, Kind
+from xinlian.execution.data.model import MAX_VALUE, Kind
 from xinlian.execution.errors import ValueTooLarge, WrongKind
 from xinlian.storage import keys
+from xinlian.storage.blob_proof import BlobCommitment
 from xinlian.storage.errors import InvalidKeyError
 
 _POINT = 16  # a sequence point: time (8) + number (8)
@@ -30,8 +31,8 @@ def check(kind: str, raw: bytes) -> None:
 
 def encode(kind: str, value: Any) -> bytes:
     """The encoding of Python `value` as a `kind` value: number int, time int (ms), text
-    str, bytes bytes, sequence [(time ms, number), ...], blob BlobRef. WrongKind otherwise,
-    ValueTooLarge over MAX_VALUE bytes."""
+    str, bytes bytes, sequence [(time ms, number), ...], blob BlobCommitment
+    (storage/blob_proof.py). WrongKind otherwise, ValueTooLarge over MAX_VALUE bytes."""
     raw = _encode(kind, value)
     if len(raw) > MAX_VALUE:
         raise ValueTooLarge(f"a value of {len(raw)} bytes; the limit is {MAX_VALUE}")
@@ -52,7 +53,7 @@ def _encode(kind: str, value: Any) -> bytes:
             raw = b"".join(keys.unsigned_key(t) + keys.signed_key(v) for t, v in value)
             decode(kind, raw)  # checks the order of times
             return raw
-        if kind == Kind.BLOB and isinstance(value, BlobRef):
+        if kind == Kind.BLOB and isinstance(value, BlobCommitment):
             return codec.encode(value)
     except (InvalidKeyError, TypeError, ValueError) as exc:
         raise WrongKind(f"not a {kind} value: {exc}") from None
@@ -89,7 +90,7 @@ def decode(kind: str, raw: bytes) -> Any:
         return _points(raw)
     if kind == Kind.BLOB:
         try:
-            return codec.decode(raw, BlobRef)
+            return codec.decode(raw, BlobCommitment)
         except codec.CodecError as exc:
             raise WrongKind(f"a blob value that is not a blob commitment: {exc.message}"
                             ) from None
