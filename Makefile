@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c
 NATIVE  := $(NATIVE_SRC:.c=)$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
-.PHONY: venv demo test test-slow lint bench bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform sim-campaign clean
+.PHONY: venv prometheus demo test test-slow lint bench bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform sim-campaign clean
 
 venv: $(STAMP) $(NATIVE)
 
@@ -25,7 +25,14 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/xinlian demo --nodes 4
 
-test: venv
+# The Prometheus server the metrics tests scrape a real node with (Debian's package; the
+# tests start their own server process, so whether the package's service runs does not
+# matter). Nothing to do once /usr/bin/prometheus exists.
+prometheus:
+	test -x /usr/bin/prometheus || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+
+test: venv prometheus
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -87,6 +87,10 @@ class LightStore:
         if anchor is not None:
             headers.accept(codec.decode(anchor, CertifiedHeader))
 
+    def read_anchor(self) -> bytes | None:
+        """The stored anchor's bytes (checksum checked): proof that the store reads."""
+        return self.store.get(LIGHT_DB, _ANCHOR)
+
     def save(self, headers: HeaderChain, stored_epochs: int) -> None:
         """Write what `headers` learnt since: proofs past `stored_epochs`, checkpoints and
         the anchor, in one commit."""
@@ -120,6 +124,8 @@ class LightNode:
                         for url in peers]
         self.liars: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self.syncs: Counter[str] = Counter()  # sync rounds, "ok" or "failed"
+        self.sync_error: XinlianError | None = None  # why the last sync round failed
         self._turn = 0
         data_dir.mkdir(parents=True, exist_ok=True)
         self.store = LightStore(data_dir / "light")
@@ -130,6 +136,10 @@ class LightNode:
         for client in self.clients:
             await client.close()
         self.store.close()
+
+    def check_store(self) -> None:
+        """Read the store back; raises its typed error (3006 corrupt_data...) if it cannot."""
+        self.store.read_anchor()
 
     # -- asking peers --------------------------------------------------------------------
 
@@ -166,7 +176,14 @@ class LightNode:
     async def sync(self) -> CertifiedHeader:
         """Follow the chain to the highest certified header a peer proves: epoch changes,
         each ended epoch's checkpoint, the anchor; what is new is stored."""
-        anchor = await self.ask(self._sync_from)
+        try:
+            anchor = await self.ask(self._sync_from)
+        except XinlianError as exc:
+            self.syncs["failed"] += 1
+            self.sync_error = exc
+            raise
+        self.syncs["ok"] += 1
+        self.sync_error = None
         self.store.save(self.headers, self._stored)
         self._stored = len(self.headers.proofs)
         return anchor

@@ -16,10 +16,8 @@ import logging
 import socket
 import struct
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from aiohttp.web_protocol import RequestHandler
 
 from xinlian.api.errors import (
     RequestTimeout,
@@ -27,7 +25,8 @@ from xinlian.api.errors import (
     ServerBusy,
     TooManyConnections,
 )
-from xinlian.api.format import to_json
+from xinlian.api.health import node_health, node_ready, probe_response
+from xinlian.api.httpguard import HeaderDeadline
 from xinlian.api.jsonrpc import Dispatcher, encode_error
 from xinlian.api.limits import Limits
 from xinlian.api.methods import Api
@@ -58,7 +57,7 @@ class RpcServer:
         self.ws_by_ip: Counter[str] = Counter()
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
-        self._unstarted: set[RequestHandler] = set()  # connections yet to send a request
+        self._deadline = HeaderDeadline(self.limits.header_timeout)
         self._sockets: dict[web.WebSocketResponse, asyncio.Transport] = {}
 
     @property
@@ -77,12 +76,13 @@ class RpcServer:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=self.limits.max_body_size,
-                              middlewares=[self._mark_started])
+                              middlewares=[self._deadline.middleware])
         app.router.add_post("/rpc", self._rpc)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/ready", self._ready)
+        app.router.add_get("/health", self._health)
         # aiohttp closes a kept-alive connection that has not sent a next request's headers
-        # this long after its previous reply (also when it trickles bytes); `_guarded` does
+        # this long after its previous reply (also when it trickles bytes); `_deadline` does
         # the same for the first request. A refused body is not drained ("lingering"): its
         # connection closes right after the reply.
         self._runner = web.AppRunner(app, access_log=None, lingering_time=0,
@@ -90,34 +90,10 @@ class RpcServer:
         await self._runner.setup()
         assert self._runner.server is not None  # set up above
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(self._guarded(self._runner.server),
+        self._listener = await loop.create_server(self._deadline.factory(self._runner.server),
                                                   self.host, self.port)
         self.port = self._listener.sockets[0].getsockname()[1]
         self.node.add_block_listener(self.api.hub.on_block)
-
-    def _guarded(self, make: Callable[[], RequestHandler]) -> Callable[[], RequestHandler]:
-        """aiohttp's connection factory, with a deadline for the first request's headers
-        (slowloris: a connection that trickles headers forever is closed)."""
-        loop = asyncio.get_running_loop()
-
-        def make_guarded() -> RequestHandler:
-            handler = make()
-            self._unstarted.add(handler)
-            loop.call_later(self.limits.header_timeout, self._expire, handler)
-            return handler
-        return make_guarded
-
-    def _expire(self, handler: RequestHandler) -> None:
-        if handler in self._unstarted:
-            self._unstarted.discard(handler)
-            handler.force_close()
-
-    @web.middleware
-    async def _mark_started(self, request: web.Request,
-                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                            ) -> web.StreamResponse:
-        self._unstarted.discard(request.protocol)
-        return await handler(request)
 
     async def stop(self) -> None:
         if self._runner is None:
@@ -135,8 +111,11 @@ class RpcServer:
 
     async def _ready(self, request: web.Request) -> web.StreamResponse:
         """For load balancers and orchestrators: 200 when ready, else 503; body as xl_ready."""
-        readiness = self.node.readiness()
-        return web.json_response(to_json(readiness), status=200 if readiness.ready else 503)
+        return probe_response(node_ready(self.node))
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        """For supervisors: 200 while the process serves and its store reads, else 503."""
+        return probe_response(node_health(self.node))
 
     async def _rpc(self, request: web.Request) -> web.StreamResponse:
         limit = self.limits.max_body_size

@@ -21,7 +21,11 @@ from pathlib import Path
 
 from xinlian.api.light import LightNode, LightServer
 from xinlian.api.limits import Limits, limits_from
+from xinlian.api.metrics import LightMetrics, NodeMetrics
+from xinlian.api.metrics_server import MetricsServer
 from xinlian.api.server import RpcServer
+from xinlian.cli import observability
+from xinlian.cli.observability import configure_logging, log_settings, metrics_listen
 from xinlian.errors import XinlianError
 from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
@@ -143,7 +147,7 @@ def node_config(data: Path) -> dict[str, object]:
 
 
 async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLimits,
-                 workers: int) -> None:
+                 workers: int, metrics_at: tuple[str, int] | None) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
@@ -166,18 +170,25 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()
+    metrics = None if metrics_at is None else MetricsServer(NodeMetrics(node, data, server),
+                                                            *metrics_at)
+    if metrics is not None:
+        await metrics.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     status = node.status()
     print(json.dumps({"event": "ready", "rpc": server.url, "chain_id": status.chain_id,
-                      "height": status.height}), flush=True)
+                      "height": status.height,
+                      **({} if metrics is None else {"metrics": metrics.url})}), flush=True)
     stopped = asyncio.create_task(stop.wait())
     failed = asyncio.create_task(node.failed())
     await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
     for waiter in (stopped, failed):
         waiter.cancel()
+    if metrics is not None:
+        await metrics.stop()
     await server.stop()
     await node.stop()
     if failed.done() and not failed.cancelled():
@@ -190,10 +201,13 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
 
 
 async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str,
-                       port: int, interval_s: float) -> None:
+                       port: int, interval_s: float,
+                       metrics_at: tuple[str, int] | None) -> None:
     """A light node (api/light.py): follow the certified headers, serve verified queries."""
     light = LightNode(data, genesis, peers)
     server = LightServer(light, host, port)
+    metrics = None if metrics_at is None else MetricsServer(LightMetrics(light, data),
+                                                            *metrics_at)
     follower: asyncio.Task[None] | None = None
     try:
         try:
@@ -202,6 +216,8 @@ async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str
             print(json.dumps({"event": "sync_failed", "error": exc.to_dict()}),
                   file=sys.stderr, flush=True)
         await server.start()
+        if metrics is not None:
+            await metrics.start()
         follower = asyncio.create_task(light.follow(interval_s))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -210,12 +226,16 @@ async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str
         status = light.status()
         print(json.dumps({"event": "ready", "rpc": server.url, "light": True,
                           "chain_id": genesis.chain_id, "epoch": status["epoch"],
-                          "height": status["height"]}), flush=True)
+                          "height": status["height"],
+                          **({} if metrics is None else {"metrics": metrics.url})}),
+              flush=True)
         await stop.wait()
     finally:
         if follower is not None:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
+        if metrics is not None:
+            await metrics.stop()
         await server.stop()
         await light.close()
     print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
@@ -227,12 +247,14 @@ def start_light(args: argparse.Namespace) -> int:
         raise NodeConfigError("a light node needs --genesis (the chain's genesis TOML) and "
                               "at least one --peer (a full node's RPC URL)")
     genesis = load_genesis(Path(args.genesis))
+    configure_logging(log_settings({}, args))  # a light node has no node.toml
+    metrics_at = metrics_listen({}, args)
     data.mkdir(parents=True, exist_ok=True)
     pidfile.claim(data)
     try:
         asyncio.run(_serve_light(data, genesis, list(args.peer), args.rpc_host or "127.0.0.1",
                                  args.rpc_port if args.rpc_port is not None else 0,
-                                 args.interval))
+                                 args.interval, metrics_at))
     finally:
         pidfile.release(data)
     return 0
@@ -245,10 +267,12 @@ def start(args: argparse.Namespace) -> int:
     config = node_config(data)
     host = args.rpc_host or str(config.get("rpc_host", "127.0.0.1"))
     port = args.rpc_port if args.rpc_port is not None else int(str(config.get("rpc_port", 0)))
+    configure_logging(log_settings(config, args))
+    metrics_at = metrics_listen(config, args)
     pidfile.claim(data)  # what runs from this directory, for `cluster down`
     try:
         asyncio.run(_serve(data, host, port, rpc_limits(config), pool_limits(config),
-                           execution_workers(config)))
+                           execution_workers(config), metrics_at))
     except TaskFailed as exc:
         print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
         return EXIT_FAILSTOP
@@ -290,6 +314,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="light node: a full node's RPC URL (repeat for more)")
     s.add_argument("--interval", type=float, default=1.0,
                    help="light node: seconds between syncs")
+    observability.add_flags(s)
     s.set_defaults(func=start)
     c = node.add_parser("check", help="scan a data directory (stopped node) for damage: "
                                       "record checksums, block links and roots")

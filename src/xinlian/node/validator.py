@@ -21,10 +21,11 @@ it runs as any member, from that root.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from xinlian import codec
-from xinlian.consensus.core import EPOCH_KEY, ConsensusCore, EpochStarted, bootstrap
+from xinlian.consensus.core import EPOCH_KEY, Committed, ConsensusCore, EpochStarted, bootstrap
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
@@ -101,6 +102,8 @@ class BftOrdering:
         self._applier: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._faults = FaultHooks()
+        # told of each block consensus commits, before the ledger applies it (metrics)
+        self.commit_listeners: list[Callable[[Committed], None]] = []
 
     async def start(self, supervisor: Supervisor) -> None:
         for committed, payloads in self.bft.replay():
@@ -122,7 +125,24 @@ class BftOrdering:
         lag = committed - self.bft.applied.height
         if lag > READY_LAG:
             reasons.append(f"the ledger lags consensus by {lag} blocks")
+        power, quorum = self.reachable_power()
+        if power < quorum:
+            reasons.append(f"it reaches validators of voting power {power} (itself "
+                           f"included); a quorum needs {quorum}")
         return committed, reasons
+
+    def peers(self) -> tuple[int, int]:
+        """The committee's other members this node is connected to, and their number."""
+        others = [n for n in self.core.committee.nodes if n != self.node_id]
+        return sum(self.transport.connected(n) for n in others), len(others)
+
+    def reachable_power(self) -> tuple[int, int]:
+        """The voting power of this node and the members it is connected to, and the
+        committee's quorum: below it, consensus cannot commit through this node."""
+        committee = self.core.committee
+        power = sum(m.power for m in committee.members
+                    if bytes(m.node) == self.node_id or self.transport.connected(bytes(m.node)))
+        return power, committee.quorum
 
     async def stop(self) -> None:
         await self.runtime.stop()
@@ -139,6 +159,9 @@ class BftOrdering:
             self.runtime.input(submit)
 
     def _deliver(self, value: object) -> None:
+        if isinstance(value, Committed):
+            for listener in self.commit_listeners:
+                listener(value)
         self.bft.deliver(value)
         if isinstance(value, EpochStarted):
             self._sync_membership()
