@@ -12,10 +12,12 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.crypto.suites import get_suite
@@ -77,9 +79,11 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> No
         assert liar.stdout is not None
         liar_url = json.loads(liar.stdout.readline())["rpc"]
         peers = [liar_url, *(n.base_url for n in nodes)]
+        metrics = f"http://127.0.0.1:{free_ports(1)[0]}"
         light = NodeProcess(tmp_path / "light", args=[
             "--light", "--genesis", str(tmp_path / "genesis.toml"),
-            *(a for url in peers for a in ("--peer", url)), "--interval", "0.2"])
+            *(a for url in peers for a in ("--peer", url)), "--interval", "0.2",
+            "--metrics-listen", metrics.removeprefix("http://")])
         status = light.rpc("xl_lightStatus")
         assert status["epoch"] == 0 and status["height"] is not None
         account = light.rpc("xl_getAccount", "0x" + wallets[1].address.hex())
@@ -92,6 +96,7 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> No
         verified = light.rpc("xl_lightStatus")["verified"]
         assert verified["certified"] >= 1 and verified["proven"] >= 1
         assert light.rpc("xl_lightStatus")["liars"].get(liar_url, 0) >= 1
+        _light_metrics(metrics, liar_url, light.rpc("xl_lightStatus")["height"])
 
         asyncio.run(_liars_are_caught(nodes[0].url, wallets[1].address, first.hash))
     finally:
@@ -103,6 +108,24 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> No
             liar.wait()
             assert liar.stdout is not None
             liar.stdout.close()
+
+
+def _light_metrics(url: str, liar_url: str, height: int) -> None:
+    """The light node's metrics listener: what it verified and who lied, and its probes."""
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for family in text_string_to_metric_families(text) for s in family.samples}
+    assert got[("xinlian_node_info", (("chain_id", CHAIN), ("role", "light"),
+                                      ("suite", "intl")))] == 1
+    assert got[("xinlian_height", ())] >= height
+    assert got[("xinlian_light_peer_liars_total", (("peer", liar_url),))] >= 1
+    assert got[("xinlian_light_verified_total", (("kind", "certified"),))] >= 1
+    assert got[("xinlian_light_syncs_total", (("result", "ok"),))] >= 1
+    assert got[("xinlian_peers", ())] == N + 1
+    for probe in ("/health", "/ready"):
+        with urllib.request.urlopen(url + probe, timeout=30) as resp:
+            assert resp.status == 200
 
 
 async def _liars_are_caught(upstream: str, address: bytes, tx_hash: bytes) -> None:

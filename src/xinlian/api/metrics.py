@@ -74,7 +74,8 @@ class Scraped(ABC):
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        disable_created_metrics()  # no `_created` series: Prometheus keeps start times itself
+        # no `_created` series: Prometheus keeps start times itself
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import shutil
 import signal
 import sys
@@ -45,6 +46,7 @@ GENESIS_FILE = "genesis.toml"
 NODE_FILE = "node.toml"
 KEY_FILE = "node_key.json"
 CONSENSUS_KEY_FILE = "consensus_key.json"
+log = logging.getLogger("xinlian.node")
 
 
 def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str,
@@ -179,9 +181,10 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     status = node.status()
-    print(json.dumps({"event": "ready", "rpc": server.url, "chain_id": status.chain_id,
-                      "height": status.height,
-                      **({} if metrics is None else {"metrics": metrics.url})}), flush=True)
+    ready = {"rpc": server.url, "chain_id": status.chain_id, "height": status.height,
+             **({} if metrics is None else {"metrics": metrics.url})}
+    print(json.dumps({"event": "ready", **ready}), flush=True)
+    log.info("serving", extra=ready)
     stopped = asyncio.create_task(stop.wait())
     failed = asyncio.create_task(node.failed())
     await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
@@ -224,11 +227,11 @@ async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         status = light.status()
-        print(json.dumps({"event": "ready", "rpc": server.url, "light": True,
-                          "chain_id": genesis.chain_id, "epoch": status["epoch"],
-                          "height": status["height"],
-                          **({} if metrics is None else {"metrics": metrics.url})}),
-              flush=True)
+        ready = {"rpc": server.url, "light": True, "chain_id": genesis.chain_id,
+                 "epoch": status["epoch"], "height": status["height"],
+                 **({} if metrics is None else {"metrics": metrics.url})}
+        print(json.dumps({"event": "ready", **ready}), flush=True)
+        log.info("serving", extra=ready)
         await stop.wait()
     finally:
         if follower is not None:
