@@ -195,6 +195,20 @@ def test_prometheus_scrapes_validators_and_the_dashboard_queries_exist(
 
         missing = _dashboard_metrics() - prometheus.names()
         assert not missing, f"the dashboard queries metrics no node exports: {missing}"
+
+        # Two of four stopped: the others reach no quorum and say so.
+        for node in nodes[2:]:
+            node.stop()
+
+        def cut_off() -> bool:
+            status, body = _get(f"http://{addresses[0]}/ready")
+            return status == 503 and any("a quorum needs 3" in reason
+                                         for reason in json.loads(body)["reasons"])
+
+        _until(cut_off, "the validator to report that it reaches no quorum")
+        _until(lambda: prometheus.values("xinlian_consensus_reachable_power").get(
+            addresses[0]) == 2.0 and prometheus.values("xinlian_ready").get(addresses[0])
+            == 0.0, "Prometheus to see the validator unready")
     finally:
         if prometheus is not None:
             prometheus.stop()

@@ -35,6 +35,7 @@ from xinlian import codec
 from xinlian.api.format import to_json
 from xinlian.api.jsonrpc import Dispatcher
 from xinlian.api.limits import Limits
+from xinlian.api.listener import Listener
 from xinlian.api.methods import HASH_SIZE, MAX_STATE_KEY, Method
 from xinlian.api.params import Param, hex_bytes, optional, uint
 from xinlian.api.subscriptions import Session
@@ -274,40 +275,19 @@ class LightApi:
         return None if view is None else to_json(view.receipt)
 
 
-class LightServer:
+class LightServer(Listener):
     """POST /rpc over the light node's methods (the full node's request limits apply)."""
 
     def __init__(self, light: LightNode, host: str = "127.0.0.1", port: int = 0,
                  limits: Limits | None = None) -> None:
-        self.host = host
-        self.port = port
         self.limits = limits or Limits()
+        super().__init__(host, port, self.limits.header_timeout)
         self.dispatcher = Dispatcher(LightApi(light).table(), self.limits)
-        self._runner: web.AppRunner | None = None
-        self._listener: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
         app = web.Application(client_max_size=self.limits.max_body_size)
         app.router.add_post("/rpc", self._rpc)
-        self._runner = web.AppRunner(app, access_log=None,
-                                     keepalive_timeout=self.limits.header_timeout)
-        await self._runner.setup()
-        assert self._runner.server is not None  # set up above
-        self._listener = await asyncio.get_running_loop().create_server(
-            self._runner.server, self.host, self.port)
-        self.port = self._listener.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.serve(app)
 
     async def _rpc(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()  # aiohttp refuses a body over client_max_size (413)

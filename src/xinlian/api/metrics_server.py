@@ -8,54 +8,29 @@ HTTP, 404, 405), and a connection that does not send its headers in time is clos
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from xinlian.api.health import probe_response
-from xinlian.api.httpguard import HeaderDeadline
+from xinlian.api.listener import Listener
 from xinlian.api.metrics import CONTENT_TYPE, Scraped
 
 HEADER_TIMEOUT_S = 10.0  # for the first request's headers, and idle kept-alive connections
 MAX_BODY = 1024  # a GET carries no body: none is ever read
 
 
-class MetricsServer:
+class MetricsServer(Listener):
     """Serves `metrics` (a full or light node's) on host:port; `await start()`, `.url`."""
 
     def __init__(self, metrics: Scraped, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port, HEADER_TIMEOUT_S)
         self.metrics = metrics
-        self.host = host
-        self.port = port
-        self._deadline = HeaderDeadline(HEADER_TIMEOUT_S)
-        self._runner: web.AppRunner | None = None
-        self._listener: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_BODY,
-                              middlewares=[self._deadline.middleware])
+        app = web.Application(client_max_size=MAX_BODY)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
         app.router.add_get("/ready", self._ready)
-        self._runner = web.AppRunner(app, access_log=None, lingering_time=0,
-                                     keepalive_timeout=HEADER_TIMEOUT_S)
-        await self._runner.setup()
-        assert self._runner.server is not None  # set up above
-        self._listener = await asyncio.get_running_loop().create_server(
-            self._deadline.factory(self._runner.server), self.host, self.port)
-        self.port = self._listener.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.serve(app)
 
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
         return web.Response(body=self.metrics.render(),

@@ -26,9 +26,9 @@ from xinlian.api.errors import (
     TooManyConnections,
 )
 from xinlian.api.health import node_health, node_ready, probe_response
-from xinlian.api.httpguard import HeaderDeadline
 from xinlian.api.jsonrpc import Dispatcher, encode_error
 from xinlian.api.limits import Limits
+from xinlian.api.listener import HeaderDeadline
 from xinlian.api.methods import Api
 from xinlian.api.subscriptions import Session
 from xinlian.errors import XinlianError
