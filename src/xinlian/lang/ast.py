@@ -150,6 +150,7 @@ class If(Stmt):
 class While(Stmt):
     cond: Expr
     body: list[Stmt]
+    invariants: list[Expr] = field(default_factory=list)  # `invariant e` (for the prover)
 
 
 @dataclass
@@ -158,6 +159,7 @@ class ForRange(Stmt):
     start: Expr
     end: Expr
     body: list[Stmt]
+    invariants: list[Expr] = field(default_factory=list)
 
 
 @dataclass
@@ -165,6 +167,7 @@ class ForEach(Stmt):
     var: str
     iterable: Expr
     body: list[Stmt]
+    invariants: list[Expr] = field(default_factory=list)
 
 
 @dataclass
@@ -246,6 +249,21 @@ class AsyncCall(Stmt):
     callback: str
 
 
+# --- specifications (checked by the compiler, proved by `xinlian qi verify`) ----------------
+SPEC_CLAUSES = ("requires", "ensures", "aborts_if", "modifies")
+
+
+@dataclass
+class SpecClause:
+    """`requires e`, `ensures e`, `aborts_if e` or `modifies a, b` on a function, or a
+    contract's `invariant e;`. Code generation ignores them."""
+
+    kind: str  # one of SPEC_CLAUSES, or "invariant"
+    expr: Expr | None
+    span: Span
+    names: list[str] = field(default_factory=list)  # `modifies`
+
+
 # --- declarations ---------------------------------------------------------------------------
 @dataclass
 class Param:
@@ -270,6 +288,7 @@ class FnDecl:
     reads: list[str] | None = None  # declared state access; None = undeclared
     writes: list[str] | None = None
     every: int | None = None  # scheduled: run every N blocks
+    specs: list[SpecClause] = field(default_factory=list)
 
 
 @dataclass
@@ -335,6 +354,7 @@ class ContractDecl:
     events: list[EventDecl] = field(default_factory=list)
     errors: list[ErrorDecl] = field(default_factory=list)
     functions: list[FnDecl] = field(default_factory=list)
+    invariants: list[SpecClause] = field(default_factory=list)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from xinlian.lang import ast as A
-from xinlian.lang import ir
+from xinlian.lang import ir, spec_check
 from xinlian.lang.errors import (
     E_ACCESS,
     E_ARITY,
@@ -160,6 +160,7 @@ class Checker:
         self.scopes: list[_Scope] = []
         self.loop_depth = 0
         self.tmp_counter = 0
+        self.spec_kind: str | None = None  # checking a specification of this kind
 
     def err(self, code: int, message: str, span: Span) -> None:
         self.diags.append(Diagnostic(code, message, span))
@@ -203,6 +204,8 @@ class Checker:
             functions[name] = self.function(d)
         self.check_callbacks_and_schedules(functions)
         self.close_access(functions)
+        self.scopes = [_Scope({})]
+        invariants = spec_check.invariants(self, contract.invariants if contract else [])
         upgrade_rule = self.upgrade_rule(contract)
         if self.diags:
             self.diags.sort(key=lambda d: (d.span.line, d.span.col))
@@ -216,7 +219,7 @@ class Checker:
             errors=[s for _, s in self.errors.values()],
             functions=functions, interfaces=self.interfaces,
             upgrades=contract.upgrades if contract else None,
-            upgrade_rule=upgrade_rule)
+            upgrade_rule=upgrade_rule, invariants=invariants)
 
     def upgrade_rule(self, contract: A.ContractDecl | None) -> UpgradeRule:
         """The contract's `upgrade` clause as the ABI's rule (default: by its admin)."""
@@ -337,6 +340,7 @@ class Checker:
         self.fn = fn
         self.scopes = [_Scope({v.name: v for v in params})]
         self.loop_depth = 0
+        spec_check.function_specs(self, d, fn)
         fn.body = self.block(d.body or [])
         if self.contract is None or d not in self.contract.functions:
             self.free_function_state(fn)
@@ -494,10 +498,11 @@ class Checker:
 
     def s_While(self, s: A.While) -> list[ir.Stmt]:
         cond = self.expr(s.cond, BOOL)
+        invs = spec_check.loop_invariants(self, s.invariants)
         self.loop_depth += 1
         body = self.block(s.body)
         self.loop_depth -= 1
-        return [ir.Loop(body, args=[cond], span=s.span)]
+        return [ir.Loop(body, args=[cond], span=s.span, invariants=invs)]
 
     def s_ForRange(self, s: A.ForRange) -> list[ir.Stmt]:
         if untyped(s.start) and not untyped(s.end):
@@ -513,6 +518,7 @@ class Checker:
         end_var = self.temp(ity)
         self.scopes.append(_Scope({}))
         var = self.declare(s.var, ity, mutable=False)
+        invs = spec_check.loop_invariants(self, s.invariants)
         self.loop_depth += 1
         body = self.block(s.body)
         self.loop_depth -= 1
@@ -523,7 +529,7 @@ class Checker:
         step = ir.Set(var, args=[ir.Bin(ity, "+wrap", args=[cur, ir.Const(ity, 1)])])
         return [ir.Let(var, args=[start], span=s.span),
                 ir.Let(end_var, args=[end], span=s.span),
-                ir.Loop(body, [step], args=[cond], span=s.span)]
+                ir.Loop(body, [step], args=[cond], span=s.span, invariants=invs)]
 
     def s_ForEach(self, s: A.ForEach) -> list[ir.Stmt]:
         seq = self.expr(s.iterable, None)
@@ -534,6 +540,7 @@ class Checker:
         idx, n = self.temp(U32), self.temp(U32)
         self.scopes.append(_Scope({}))
         var = self.declare(s.var, seq.ty.elem, mutable=False)
+        invs = spec_check.loop_invariants(self, s.invariants)
         self.loop_depth += 1
         body = self.block(s.body)
         self.loop_depth -= 1
@@ -560,7 +567,7 @@ class Checker:
                      ir.Let(n, args=[ir.Len(U32, args=[seq_e])])]
             get = ir.Let(var, args=[ir.Index(seq.ty.elem, args=[seq_e, idx_e], span=s.span)])
         return [*start, ir.Let(idx, args=[ir.Const(U32, 0)]),
-                ir.Loop([get, *body], [step], args=[cond], span=s.span)]
+                ir.Loop([get, *body], [step], args=[cond], span=s.span, invariants=invs)]
 
     def s_Break(self, s: A.Break) -> list[ir.Stmt]:
         if not self.loop_depth:
@@ -1157,6 +1164,8 @@ class Checker:
             if isinstance(to, IntTy) and isinstance(e.args[0], A.IntLit):
                 return self.e_IntLit(e.args[0], to)
             return self.convert(self.expr(e.args[0], None), to, e.span)
+        if spec_check.is_spec_call(self, name):
+            return spec_check.spec_call(self, name, e)
         if name in ("encode", "decode") and name not in self.fn_sigs:
             return self.codec_call(name, e, want)
         if name in self.fn_sigs:

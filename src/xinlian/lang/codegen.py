@@ -790,11 +790,13 @@ class CodeGen(Emitter):
 
 _MAP_ACCESS: dict[type[ir.Expr], str] = {ir.MapGet: "map_get", ir.MapHas: "map_has",
                                          ir.MapEntry: "map_entry"}
-# every IR node class has its generator: a class without one fails here, at import
+# every IR node class has its generator (but the specification-only ones, never compiled):
+# a class without one fails here, at import
 _STMT: dict[type[ir.Stmt], Callable[[CodeGen, Any], None]] = {
     cls: getattr(CodeGen, "s_" + cls.__name__) for cls in ir.Stmt.__subclasses__()}
 _EXPR: dict[type[ir.Expr], Callable[[CodeGen, Any], None]] = {
-    cls: getattr(CodeGen, "e_" + cls.__name__) for cls in ir.Expr.__subclasses__()}
+    cls: getattr(CodeGen, "e_" + cls.__name__) for cls in ir.Expr.__subclasses__()
+    if cls not in ir.SPEC_ONLY}
 
 
 def generate(prog: ir.Program) -> Output:

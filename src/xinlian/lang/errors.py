@@ -94,6 +94,7 @@ E_UNKNOWN_MEMBER = 7215  # no such field or method
 E_CONST_FAULT = 7216  # a constant expression overflows its type or divides by zero
 E_UNREACHABLE = 7217  # statement after `return`, `revert`, `break` or `continue`
 E_FREE_STATE = 7218  # a free function (outside any contract) uses contract state
+E_SPEC = 7219  # a specification that is impure or misplaced (`old` outside `ensures`)
 E_LAYOUT = 7301  # upgrade breaks the old storage layout
 E_CALLBACK = 7302  # async callback has the wrong signature
 E_SCHEDULE = 7303  # scheduled function has parameters or a bad period

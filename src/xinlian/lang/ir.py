@@ -258,6 +258,22 @@ class ToString(Expr):
     pass
 
 
+@dataclass(eq=False, slots=True)
+class Old(Expr):
+    """Specifications only: `old(e)`, the value of `e` when the function was entered."""
+
+
+@dataclass(eq=False, slots=True)
+class MapSum(Expr):
+    """Specifications only: `sum(m)`, the sum of every value of the state map `state` as an
+    unbounded integer (absent keys count as 0)."""
+
+    state: StateVar
+
+
+SPEC_ONLY = (Old, MapSum)  # expression kinds that occur only in specifications
+
+
 # --- statements ----------------------------------------------------------------------------
 @dataclass(eq=False, slots=True)
 class Stmt:
@@ -332,6 +348,7 @@ class If(Stmt):
 class Loop(Stmt):
     body: list[Stmt] = field(default_factory=list)
     step: list[Stmt] = field(default_factory=list)  # runs after the body and on `continue`
+    invariants: list[Expr] = field(default_factory=list)  # for the prover; not compiled
 
     def blocks(self) -> tuple[list[Stmt], ...]:
         return (self.body, self.step)
@@ -425,6 +442,16 @@ class Async(Stmt):
 
 
 @dataclass(eq=False)
+class Spec:
+    """A checked specification clause (`requires`, `ensures`, `aborts_if`, `invariant`):
+    a pure boolean expression. `modifies` lists state names in `Function.modifies`."""
+
+    kind: str
+    expr: Expr
+    span: Span
+
+
+@dataclass(eq=False)
 class Function:
     name: str
     params: list[Var]
@@ -442,6 +469,9 @@ class Function:
     declared_writes: list[str] | None = None
     calls: set[str] = field(default_factory=set)  # internal callees
     external: bool = False  # makes cross-contract calls
+    specs: list[Spec] = field(default_factory=list)  # proved by `qi verify`, not compiled
+    modifies: list[str] | None = None  # `modifies`: the state it may change; None: any
+    result: Var | None = None  # the `result` of its `ensures` clauses
 
 
 @dataclass
@@ -463,6 +493,7 @@ class Program:
     interfaces: dict[str, dict[str, tuple[list[Ty], Ty]]]
     upgrades: str | None = None
     upgrade_rule: UpgradeRule = field(default_factory=UpgradeRule)
+    invariants: list[Spec] = field(default_factory=list)  # the contract's `invariant`s
 
 
 def walk_exprs(e: Expr) -> Iterator[Expr]:

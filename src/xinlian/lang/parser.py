@@ -176,8 +176,14 @@ class Parser:
         elif self.at("init"):
             span = self.advance().span
             params = self.params()
-            body = self.block()
-            c.functions.append(A.FnDecl("init", params, None, body, span, is_init=True))
+            fn = A.FnDecl("init", params, None, None, span, is_init=True)
+            fn.specs = self.spec_clauses()
+            fn.body = self.block()
+            c.functions.append(fn)
+        elif self.tok.kind == "ident" and self.tok.text == "invariant":
+            span = self.advance().span
+            c.invariants.append(A.SpecClause("invariant", self.expr(), span))
+            self.expect(";")
         elif self.at("fn", "pub", "view", "test"):
             c.functions.append(self.fn_decl())
         elif self.tok.text == "upgrade" and self.tok.kind == "ident" \
@@ -188,7 +194,7 @@ class Parser:
             c.upgrade_rule = clause
         else:
             raise self.error(f"expected a contract member (state, event, error, init, fn, "
-                             f"upgrade), "
+                             f"upgrade, invariant), "
                              f"found {self.describe(self.tok)}")
 
     def upgrade_clause(self) -> A.UpgradeClause:
@@ -272,11 +278,35 @@ class Parser:
                 fn.reads = names
             else:
                 fn.writes = names
+        fn.specs = self.spec_clauses()
         if body_required:
             fn.body = self.block()
         else:
             self.expect(";")
         return fn
+
+    def spec_clauses(self) -> list[A.SpecClause]:
+        """`requires e`, `ensures e`, `aborts_if e`, `modifies a, b` between a function's
+        signature and its body (contextual words, so they stay usable as names)."""
+        out: list[A.SpecClause] = []
+        while self.tok.kind == "ident" and self.tok.text in A.SPEC_CLAUSES:
+            t = self.advance()
+            if t.text == "modifies":
+                names = [self.ident("a state variable name").text]
+                while self.accept(","):
+                    names.append(self.ident("a state variable name").text)
+                out.append(A.SpecClause("modifies", None, t.span, names))
+            else:
+                out.append(A.SpecClause(t.text, self.expr(no_struct=True), t.span))
+        return out
+
+    def loop_invariants(self) -> list[A.Expr]:
+        """`invariant e` clauses between a loop's header and its body."""
+        out: list[A.Expr] = []
+        while self.tok.kind == "ident" and self.tok.text == "invariant":
+            self.advance()
+            out.append(self.expr(no_struct=True))
+        return out
 
     def struct_decl(self) -> A.StructDecl:
         self.expect("struct")
@@ -392,15 +422,18 @@ class Parser:
             return self.if_stmt()
         if self.accept("while"):
             cond = self.expr(no_struct=True)
-            return A.While(span, cond, self.block())
+            invs = self.loop_invariants()
+            return A.While(span, cond, self.block(), invs)
         if self.accept("for"):
             var = self.ident().text
             self.expect("in")
             first = self.expr(no_struct=True)
             if self.accept(".."):
                 end = self.expr(no_struct=True)
-                return A.ForRange(span, var, first, end, self.block())
-            return A.ForEach(span, var, first, self.block())
+                invs = self.loop_invariants()
+                return A.ForRange(span, var, first, end, self.block(), invs)
+            invs = self.loop_invariants()
+            return A.ForEach(span, var, first, self.block(), invs)
         if self.accept("break"):
             self.expect(";")
             return A.Break(span)
