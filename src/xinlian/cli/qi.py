@@ -55,9 +55,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     t.add_argument("files", nargs="+")
     t.set_defaults(func=_reporting(cmd_test))
 
+    v = sub.add_parser("verify", help="prove each public function against its specification")
+    v.add_argument("file")
+    v.add_argument("--contract", help="which contract of the file (default: the last)")
+    v.add_argument("--function", help="only this function")
+    v.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds per proof goal (default 10)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(func=_reporting(cmd_verify))
+
 
 # exit statuses of `xinlian qi run` (and of compile/test where they apply)
 EXIT_OK, EXIT_CALL_FAILED, EXIT_BAD_INPUT, EXIT_INIT_FAILED = 0, 1, 2, 3
+# `qi verify`: all goals proved 0, a counterexample 1, bad input or unsupported 2, timeout 4
+EXIT_TIMEOUT = 4
 
 
 def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -235,3 +246,22 @@ def cmd_test(args: argparse.Namespace) -> int:
         print("error: no tests ran", file=sys.stderr)
         return 1
     return 0 if failures == 0 and py_code == 0 else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from xinlian.lang.verify import COUNTEREXAMPLE, TIMEOUT, verify_source
+
+    if not 0 < args.timeout <= 3600:
+        raise ArgumentError("--timeout must be between 0 and 3600 seconds")
+    report = verify_source(Path(args.file).read_text(), args.file, args.contract,
+                           int(args.timeout * 1000), args.function)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        for g in report.goals:
+            print(f"{g.status.upper():14} {args.file}:{g.line} {g.function}: {g.what} "
+                  f"({g.seconds:.3f} s)")
+            if g.counterexample:
+                print(f"    {json.dumps(g.counterexample)}")
+        print(f"{report.status}: {len(report.goals)} goals")
+    return {COUNTEREXAMPLE: EXIT_CALL_FAILED, TIMEOUT: EXIT_TIMEOUT}.get(report.status, EXIT_OK)

@@ -101,6 +101,14 @@ E_SCHEDULE = 7303  # scheduled function has parameters or a bad period
 E_UPGRADE_RULE = 7304  # the `upgrade` clause names an unknown rule or bad approvers
 
 
+class ProverUnsupported(QiError):
+    """The program uses a construct the prover does not model; it refuses rather than
+    risk a wrong proof."""
+
+    code = 7220
+    name = "not_supported_by_prover"
+
+
 class EngineError(QiError):
     """Base of errors raised while loading or running a compiled Qi module."""
 
