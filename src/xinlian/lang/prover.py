@@ -189,9 +189,12 @@ class Executor:
                     self.assumes.append(in_range(self.state[st.name], st.ty))
         head = z3.And(g, *[self.spec_value(e) for e in s.invariants])
         c = self.expr(s.args[0], head)
+        # one arbitrary iteration; the loop then leaves from the havocked state
+        exit_env, exit_state = dict(self.env), dict(self.state)
         g_body = self.block(s.body, z3.And(head, c), frame)
         g_body = self.block(s.step, g_body, frame)
         self.check_invariants(s, g_body, "loop invariant after an iteration")
+        self.env, self.state = exit_env, exit_state
         return z3.And(head, z3.Not(c))
 
     def check_invariants(self, s: ir.Loop, g: Any, what: str) -> None:

@@ -102,8 +102,11 @@ def verify_function(prog: ir.Program, fn: ir.Function, timeout_ms: int) -> list[
     pre += [ex.spec_value(s.expr) for s in fn.specs if s.kind == "requires"]
     aborts_if = [ex.spec_value(s.expr) for s in fn.specs if s.kind == "aborts_if"]
     frame = Frame()
-    ex.block(fn.body, z3.BoolVal(True), frame)
+    end = ex.block(fn.body, z3.BoolVal(True), frame)
     aborted = z3.Or(*[a.cond for a in ex.aborts]) if ex.aborts else z3.BoolVal(False)
+    # finished normally: the guard of the end or of a `return` (with loops, a guard
+    # includes the loop invariants assumed on the havocked state)
+    done = z3.And(z3.Not(aborted), z3.Or(end, *[cond for cond, _ in frame.returns]))
     if fn.result is not None and frame.returns:
         out = frame.returns[-1][1]
         for cond, value in reversed(frame.returns[:-1]):
@@ -113,16 +116,14 @@ def verify_function(prog: ir.Program, fn: ir.Function, timeout_ms: int) -> list[
     goals: list[tuple[str, Span, Any]] = []
     for s in fn.specs:
         if s.kind == "ensures":
-            goals.append(("ensures", s.span, z3.And(z3.Not(aborted),
-                                                    z3.Not(ex.spec_value(s.expr)))))
+            goals.append(("ensures", s.span, z3.And(done, z3.Not(ex.spec_value(s.expr)))))
     for s in prog.invariants:
-        goals.append(("invariant", s.span, z3.And(z3.Not(aborted),
-                                                  z3.Not(ex.spec_value(s.expr)))))
+        goals.append(("invariant", s.span, z3.And(done, z3.Not(ex.spec_value(s.expr)))))
     if fn.modifies is not None:
         for st in prog.states:
             if st.name not in fn.modifies:
                 goals.append((f"modifies (`{st.name}` unchanged)", fn.span,
-                              z3.And(z3.Not(aborted), ex.state[st.name] != ex.pre[st.name])))
+                              z3.And(done, ex.state[st.name] != ex.pre[st.name])))
     for ob in ex.obligations:
         earlier = [a.cond for a in ex.aborts[:ob.before]]
         goals.append((ob.what, ob.span or fn.span,
