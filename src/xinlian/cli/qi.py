@@ -62,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     v.add_argument("--timeout", type=float, default=10.0,
                    help="seconds per proof goal (default 10)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--emit-test", metavar="OUT.qi",
+                   help="write FILE with the first counterexample added as a failing `test fn`")
     v.set_defaults(func=_reporting(cmd_verify))
 
 
@@ -263,5 +265,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
                   f"({g.seconds:.3f} s)")
             if g.counterexample:
                 print(f"    {json.dumps(g.counterexample)}")
-        print(f"{report.status}: {len(report.goals)} goals")
+        print(f"{report.status}: {len(report.goals)} goals" if report.goals else
+              "nothing to prove: no specifications")
+    if args.emit_test:
+        _emit_test(args, report)
     return {COUNTEREXAMPLE: EXIT_CALL_FAILED, TIMEOUT: EXIT_TIMEOUT}.get(report.status, EXIT_OK)
+
+
+def _emit_test(args: argparse.Namespace, report: Any) -> None:
+    from xinlian.lang.replay import with_test
+
+    source = Path(args.file).read_text()
+    tree = parser.parse(source, args.file)
+    if report.contract != tree.contracts[-1].name:
+        raise ArgumentError("--emit-test adds the test to the last contract of the file: "
+                            f"`{report.contract}` is not")
+    test = next((g.test for g in report.goals if g.test), None)
+    if test is None:
+        print("no test written: no counterexample a test can replay", file=sys.stderr)
+        return
+    Path(args.emit_test).write_text(with_test(source, test))
+    print(f"{args.emit_test}: run it with `xinlian qi test {args.emit_test}`")

@@ -226,7 +226,7 @@ class Executor:
         self.reads.append((st.name, keys))
         return m
 
-    def expr(self, e: ir.Expr, g: Any) -> Any:  # noqa: C901 - one dispatch over node kinds
+    def expr(self, e: ir.Expr, g: Any) -> Any:
         if isinstance(e, ir.Const):
             return _const(e)
         if isinstance(e, ir.Local):

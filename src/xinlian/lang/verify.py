@@ -17,7 +17,7 @@ from typing import Any
 
 import z3
 
-from xinlian.lang import checker, ir, parser
+from xinlian.lang import checker, ir, parser, replay
 from xinlian.lang.errors import ProverUnsupported, Span
 from xinlian.lang.prover import Executor, Frame, in_range, sort_of, zero_of
 from xinlian.lang.types import ADDRESS, BOOL, EnumTy, IntTy, MapTy
@@ -33,6 +33,7 @@ class Goal:
     status: str
     seconds: float
     counterexample: dict[str, Any] | None = None
+    test: str | None = None  # the counterexample as a Qi `test fn`, when one can be written
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "contract": self.contract, "status": self.status,
-                "goals": [g.__dict__ for g in self.goals]}
+                "goals": [{k: v for k, v in g.__dict__.items() if k != "test"} for g in self.goals]}
 
 
 def load(source: str, file: str, contract: str | None = None) -> ir.Program:
@@ -113,37 +114,33 @@ def verify_function(prog: ir.Program, fn: ir.Function, timeout_ms: int) -> list[
             out = z3.If(cond, value, out)
         ex.env[fn.result] = out
     base = [*ex.assumes, *pre]
-    goals: list[tuple[str, Span, Any]] = []
-    for s in fn.specs:
-        if s.kind == "ensures":
-            goals.append(("ensures", s.span, z3.And(done, z3.Not(ex.spec_value(s.expr)))))
-    for s in prog.invariants:
-        goals.append(("invariant", s.span, z3.And(done, z3.Not(ex.spec_value(s.expr)))))
+    goals: list[tuple[str, Span, Any, ir.Expr | None]] = []
+    for s in [*(s for s in fn.specs if s.kind == "ensures"), *prog.invariants]:
+        goals.append((s.kind, s.span, z3.And(done, z3.Not(ex.spec_value(s.expr))), s.expr))
     if fn.modifies is not None:
         for st in prog.states:
             if st.name not in fn.modifies:
                 goals.append((f"modifies (`{st.name}` unchanged)", fn.span,
-                              z3.And(done, ex.state[st.name] != ex.pre[st.name])))
+                              z3.And(done, ex.state[st.name] != ex.pre[st.name]), None))
     for ob in ex.obligations:
         earlier = [a.cond for a in ex.aborts[:ob.before]]
         goals.append((ob.what, ob.span or fn.span,
                       z3.And(z3.Not(z3.Or(*earlier)) if earlier else z3.BoolVal(True),
-                             z3.Not(ob.cond))))
+                             z3.Not(ob.cond)), None))
     if aborts_if:
         expected = z3.Or(*aborts_if)
         line = next(s.span for s in fn.specs if s.kind == "aborts_if")
         goals.append(("aborts_if (aborts although no aborts_if holds)", line,
-                      z3.And(aborted, z3.Not(expected))))
+                      z3.And(aborted, z3.Not(expected)), None))
         goals.append(("aborts_if (an aborts_if holds but the call does not abort)", line,
-                      z3.And(expected, z3.Not(aborted))))
-    out = []
-    for what, span, negated in goals:
-        out.append(_solve(ex, fn, args, what, span, base, negated, timeout_ms))
-    return out
+                      z3.And(expected, z3.Not(aborted)), None))
+    return [_solve(ex, fn, args, goal, base, timeout_ms) for goal in goals]
 
 
-def _solve(ex: Executor, fn: ir.Function, args: dict[ir.Var, Any], what: str, span: Span,
-           base: list[Any], negated: Any, timeout_ms: int) -> Goal:
+def _solve(ex: Executor, fn: ir.Function, args: dict[ir.Var, Any],
+           goal: tuple[str, Span, Any, ir.Expr | None], base: list[Any],
+           timeout_ms: int) -> Goal:
+    what, span, negated, spec = goal
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
     solver.add(*base, negated)
@@ -155,8 +152,17 @@ def _solve(ex: Executor, fn: ir.Function, args: dict[ir.Var, Any], what: str, sp
     if answer == z3.unknown:
         return Goal(fn.name, what, span.line, TIMEOUT, took,
                     {"reason": solver.reason_unknown()})
-    return Goal(fn.name, what, span.line, COUNTEREXAMPLE, took,
-                _counterexample(ex, fn, args, solver.model()))
+    model = solver.model()
+    solver.add(*replay.concrete(ex))  # prefer a state a test can build
+    buildable = solver.check() == z3.sat
+    if buildable:
+        model = solver.model()
+    cex = _counterexample(ex, fn, args, model)
+    cex["buildable"] = buildable
+    test = None
+    if buildable and fn.kind == "fn" and (spec is not None or what.startswith("aborts_if")):
+        test = replay.TestWriter(ex, fn, args, model).test(what, spec)
+    return Goal(fn.name, what, span.line, COUNTEREXAMPLE, took, cex, test)
 
 
 def _counterexample(ex: Executor, fn: ir.Function, args: dict[ir.Var, Any],
