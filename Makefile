@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c
 NATIVE  := $(NATIVE_SRC:.c=)$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
-.PHONY: venv prometheus demo test test-slow lint bench bench-core bench-qi bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform sim-campaign clean
+.PHONY: venv prometheus demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform sim-campaign clean
 
 venv: $(STAMP) $(NATIVE)
 
@@ -90,6 +90,10 @@ bench-network: venv
 
 bench-qi: venv
 	$(BIN)/python -m benchmarks.qi
+
+# The Qi prover: time to prove each specified function of the example contracts.
+bench-verifier: venv
+	$(BIN)/python -m benchmarks.verifier
 
 
 bench-fuel: venv
