@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import emit
-from xinlian.lang.verify import PROVED, load, verify_function
+from xinlian.lang.verify import PROVED, entry_points, load, verify_function
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "qi"
 SPECIFIED = ("token.qi", "escrow.qi", "ballot.qi")
@@ -22,9 +22,7 @@ def main() -> None:
     for name in SPECIFIED:
         source = (EXAMPLES / name).read_text()
         prog = load(source, name)
-        for fn in prog.functions.values():
-            if not (fn.kind == "init" or (fn.public and fn.kind == "fn")):
-                continue
+        for fn in entry_points(prog):
             best = float("inf")
             goals = []
             for _ in range(3):

@@ -58,12 +58,20 @@ def load(source: str, file: str, contract: str | None = None) -> ir.Program:
     return checker.check(parser.parse(source, file), source, contract)
 
 
+def entry_points(prog: ir.Program) -> list[ir.Function]:
+    """What can change the contract's state: the constructor, public functions, and the
+    scheduled functions and async callbacks the engine runs. (`migrate` runs on the state
+    of the previous version, whose invariants these are not, and is not verified.)"""
+    return [fn for fn in prog.functions.values()
+            if fn.kind in ("init", "scheduled", "callback") or (fn.public and fn.kind == "fn")]
+
+
 def verify_source(source: str, file: str, contract: str | None = None,
                   timeout_ms: int = 10_000, only: str | None = None) -> Report:
     prog = load(source, file, contract)
     report = Report(file, prog.contract)
-    for fn in prog.functions.values():
-        if (fn.kind == "init" or (fn.public and fn.kind == "fn")) and only in (None, fn.name):
+    for fn in entry_points(prog):
+        if only in (None, fn.name):
             report.goals += verify_function(prog, fn, timeout_ms)
     return report
 
