@@ -454,6 +454,12 @@ class Checker:
         self.scopes[-1].vars[name] = v
         return v
 
+    def push_scope(self, names: dict[str, ir.Var]) -> None:
+        self.scopes.append(_Scope(dict(names)))
+
+    def pop_scope(self) -> None:
+        self.scopes.pop()
+
     def temp(self, ty: Ty) -> ir.Var:
         self.tmp_counter += 1
         return ir.Var(f"$t{self.tmp_counter}", ty)

@@ -271,7 +271,7 @@ class MapSum(Expr):
     state: StateVar
 
 
-SPEC_ONLY = (Old, MapSum)  # expression kinds that occur only in specifications
+SPEC_ONLY = frozenset({"Old", "MapSum"})  # expression kinds only specifications have
 
 
 # --- statements ----------------------------------------------------------------------------

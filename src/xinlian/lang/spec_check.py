@@ -12,15 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from xinlian.lang import ast as A
 from xinlian.lang import ir
-from xinlian.lang.errors import E_ARITY, E_SPEC, E_TYPE_MISMATCH, E_UNKNOWN_NAME
-from xinlian.lang.types import BOOL, UNIT, IntTy, MapTy
+from xinlian.lang.errors import E_ARITY, E_SPEC, E_TYPE_MISMATCH, E_UNKNOWN_NAME, Span
+from xinlian.lang.types import BOOL, UNIT, IntTy, MapTy, Ty
 
-if TYPE_CHECKING:
-    from xinlian.lang.checker import Checker
+
+class Checker(Protocol):
+    """What this module uses of `xinlian.lang.checker.Checker` (which imports it)."""
+
+    fn: ir.Function | None
+    tmp_counter: int
+    spec_kind: str | None
+    states: dict[str, ir.StateVar]
+    fn_sigs: dict[str, A.FnDecl]
+
+    def expr(self, e: A.Expr, want: Ty | None, allow_unit: bool = False) -> ir.Expr: ...
+
+    def err(self, code: int, message: str, span: Span) -> None: ...
+
+    def push_scope(self, names: dict[str, ir.Var]) -> None: ...
+
+    def pop_scope(self) -> None: ...
 
 # builtins a specification may read (they have no effect)
 PURE_HOSTS = frozenset({"caller", "self_address", "block_number", "block_time"})
@@ -71,10 +86,10 @@ def function_specs(c: Checker, d: A.FnDecl, fn: ir.Function) -> None:
             continue
         assert clause.expr is not None
         if clause.kind == "ensures" and fn.result is not None:
-            c.scopes.append(type(c.scopes[0])({"result": fn.result}))
+            c.push_scope({"result": fn.result})
             fn.specs.append(ir.Spec(clause.kind, spec_expr(c, clause.kind, clause.expr),
                                     clause.span))
-            c.scopes.pop()
+            c.pop_scope()
         else:
             fn.specs.append(ir.Spec(clause.kind, spec_expr(c, clause.kind, clause.expr),
                                     clause.span))
