@@ -179,3 +179,26 @@ def test_unsupported_constructs_are_refused(body: str) -> None:
     src = f"contract C {{\n state r: u8;\n pub fn f(a: u8, b: u8) ensures true {{ {body} }}\n}}\n"
     with pytest.raises(ProverUnsupported, match="not supported by the prover"):
         verify_source(src, "c.qi")
+
+
+@pytest.mark.parametrize("ty", ["u8", "u16", "u32", "u64", "u128", "u256",
+                                "i8", "i16", "i32", "i64", "i128", "i256"])
+def test_overflow_bounds_of_every_width(ty: str) -> None:
+    """`a * b` aborts exactly outside the type's range; a bound off by one is refuted."""
+    bits, signed = int(ty[1:]), ty[0] == "i"
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+    def src(top: int) -> str:
+        return f"""contract C {{
+    state r: {ty};
+    pub fn f(a: {ty}, b: {ty})
+        ensures r == a * b
+        aborts_if a * b > {top} || a * b < {low}
+    {{ r = a * b; }}
+}}
+"""
+    assert verify_source(src(high), "c.qi").status == PROVED
+    report = verify_source(src(high - 1), "c.qi")
+    bad = next(g for g in report.goals if g.status == COUNTEREXAMPLE)
+    cex = bad.counterexample
+    assert cex is not None and cex["inputs"]["a"] * cex["inputs"]["b"] == high
