@@ -23,7 +23,8 @@ stay readable; nodes are not pruned (a node may be shared by any number of versi
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import msgspec
 
@@ -143,6 +144,13 @@ class OrderedIndex:
         with self._store.snapshot() as snap:
             yield from self._items(snap, self._root(snap, version), lo, hi)
 
+    @contextmanager
+    def reading(self, version: int | None = None) -> Iterator[Reader]:
+        """Many reads of one version in one snapshot (a structure built on the tree seeks
+        it often: one snapshot and one root lookup for all of them)."""
+        with self._store.snapshot() as snap:
+            yield Reader(self, snap, self._root(snap, version))
+
     def _items(self, snap: Snapshot, ref: bytes, lo: bytes, hi: bytes | None
                ) -> Iterator[tuple[bytes, bytes]]:
         if not ref:
@@ -188,11 +196,37 @@ class OrderedIndex:
             elif len(answer) < query.limit and query.contains(keys[i]):
                 shown[i] = True
                 answer.append((keys[i], node.values[i]))
-        prefix = _shared_prefix(keys)
-        return ProofNode([k[len(prefix):] for k in keys],
-                         [v if s else None for v, s in zip(node.values, shown, strict=True)],
-                         [h for h, s in zip(node.value_hashes, shown, strict=True) if not s],
-                         children, prefix)
+        return _proof_node(node, shown, children)
+
+    def prove_points(self, points: Sequence[bytes], version: int | None = None
+                     ) -> RangeProof:
+        """The tree pruned to the search paths of `points`: every point the index holds is
+        revealed with its value, and every other point falls in a gap between revealed keys
+        with no hidden subtree in it (its neighbours, revealed by key and value hash, prove
+        it absent). Many lookups share one proof and the nodes on their paths."""
+        targets = sorted(set(points))
+        with self._store.snapshot() as snap:
+            ref = self._root(snap, version)
+            tree = self._prove_points(snap, ref, targets, 0, len(targets))
+        return RangeProof(tree)
+
+    def _prove_points(self, snap: Snapshot, ref: bytes, targets: list[bytes], lo: int,
+                      hi: int) -> ProofNode | bytes:
+        """The subtree at `ref` pruned to the paths of `targets[lo:hi]` (all in its gap)."""
+        if not ref or lo == hi:
+            return ref
+        node = self._load(snap, ref)
+        keys, n = node.keys, len(node.keys)
+        children: list[ProofNode | bytes] = list(node.children)
+        shown = [False] * n
+        for i in range(n + 1):
+            end = bisect_left(targets, keys[i], lo, hi) if i < n else hi
+            children[i] = self._prove_points(snap, node.children[i], targets, lo, end)
+            lo = end
+            if i < n and lo < hi and targets[lo] == keys[i]:
+                shown[i] = True
+                lo += 1
+        return _proof_node(node, shown, children)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -231,6 +265,36 @@ class OrderedIndex:
         for ref, node in nodes.items():
             batch.put(NODES_DB, ref, codec.encode(node))
         self._roots.record(version, b"" if root == EMPTY_ROOT else root, batch)
+
+
+class Reader:
+    """Reads of one version of the tree within one snapshot (`OrderedIndex.reading`)."""
+
+    def __init__(self, index: OrderedIndex, snap: Snapshot, ref: bytes) -> None:
+        self._index, self._snap, self._ref = index, snap, ref
+
+    def get(self, key: bytes) -> bytes | None:
+        found = self.first(key, key + b"\x00")
+        return found[1] if found is not None else None
+
+    def items(self, lo: bytes, hi: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        """Every entry with `lo <= key < hi`, ascending."""
+        return self._index._items(self._snap, self._ref, lo, hi)
+
+    def first(self, lo: bytes, hi: bytes | None) -> tuple[bytes, bytes] | None:
+        """The first entry with `lo <= key < hi`, if any."""
+        return next(self.items(lo, hi), None)
+
+
+def _proof_node(node: Node, shown: list[bool], children: list[ProofNode | bytes]
+                ) -> ProofNode:
+    """`node` revealed with the values of its `shown` entries and the given children."""
+    keys = node.keys
+    prefix = _shared_prefix(keys)
+    return ProofNode([k[len(prefix):] for k in keys],
+                     [v if s else None for v, s in zip(node.values, shown, strict=True)],
+                     [h for h, s in zip(node.value_hashes, shown, strict=True) if not s],
+                     children, prefix)
 
 
 def _shared_prefix(keys: list[bytes]) -> bytes:

@@ -134,10 +134,10 @@ def _check_depth(node: ProofNode | bytes, depth: int) -> None:
 
 # One step of a pruned tree read in key order: a revealed entry (key, value or None) or a
 # hidden, non-empty subtree (None, None).
-_Item = tuple[bytes | None, bytes | None]
+Item = tuple[bytes | None, bytes | None]
 
 
-def _hash(node: ProofNode | bytes, hasher: Hasher, out: list[_Item], depth: int) -> bytes:
+def _hash(node: ProofNode | bytes, hasher: Hasher, out: list[Item], depth: int) -> bytes:
     """The hash of a pruned (sub)tree; appends its in-order items to `out`."""
     if isinstance(node, bytes):
         if node and len(node) != HASH_SIZE:
@@ -170,17 +170,25 @@ def _hash(node: ProofNode | bytes, hasher: Hasher, out: list[_Item], depth: int)
     return node_hash(hasher, keys, value_hashes, children)
 
 
-def verify_range(root: bytes, proof: RangeProof, query: RangeQuery,
-                 hasher: Hasher) -> list[tuple[bytes, bytes]]:
-    """The query's complete answer, (key, value) in query order, proven by `proof` against
-    `root`; RangeProofError unless the proof is the root's and covers the whole answer."""
-    items: list[_Item] = []
+def proven_items(root: bytes, proof: RangeProof, hasher: Hasher) -> list[Item]:
+    """The pruned tree read in key order, once its hashes are checked against `root`: each
+    revealed entry as (key, value or None when only its hash is given), each hidden
+    non-empty subtree as (None, None). RangeProofError unless the proof is the root's."""
+    items: list[Item] = []
     got = _hash(proof.tree, hasher, items, 0) or EMPTY_ROOT
     if got != root:
         raise RangeProofError("the proof does not lead to the index root")
     keys = [k for k, _ in items if k is not None]
     if any(a >= b for a, b in pairwise(keys)):
         raise RangeProofError("the proof's keys are not in strictly increasing order")
+    return items
+
+
+def verify_range(root: bytes, proof: RangeProof, query: RangeQuery,
+                 hasher: Hasher) -> list[tuple[bytes, bytes]]:
+    """The query's complete answer, (key, value) in query order, proven by `proof` against
+    `root`; RangeProofError unless the proof is the root's and covers the whole answer."""
+    items = proven_items(root, proof, hasher)
     answer: list[tuple[bytes, bytes]] = []
     for key, value, after, before in _scan(items, query.reverse):
         if len(answer) >= query.limit:
@@ -196,7 +204,7 @@ def verify_range(root: bytes, proof: RangeProof, query: RangeQuery,
     return answer
 
 
-def _scan(items: list[_Item], reverse: bool
+def _scan(items: list[Item], reverse: bool
           ) -> Iterator[tuple[bytes | None, bytes | None, bytes | None, bytes | None]]:
     """(key, value, previous key, next key) of each item in scan order, neighbours taken in
     key order (None at either end)."""
