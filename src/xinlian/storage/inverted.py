@@ -37,7 +37,6 @@ from xinlian.storage.inverted_proof import (
     CHUNK_FANOUT,
     MAX_ID_BYTES,
     POSTINGS,
-    Hasher,
     Membership,
     TextPage,
     TextProof,
@@ -56,6 +55,7 @@ from xinlian.storage.inverted_proof import (
 from xinlian.storage.kv import PerBatch, Store, WriteBatch
 from xinlian.storage.mst import Node, OrderedIndex, Reader
 from xinlian.storage.mst_proof import RangeProof
+from xinlian.storage.proof import Hasher
 
 ROOTS_DB = "dx_text_roots"
 # nodes go to the search tree's node sub-database, shared with the other trees of the store

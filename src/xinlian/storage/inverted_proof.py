@@ -57,9 +57,8 @@ from xinlian.storage.errors import (
     TamperedAnswerError,
 )
 from xinlian.storage.mst_proof import RangeProof, proven_items
+from xinlian.storage.proof import Hasher
 from xinlian.storage.tokenize import MAX_TERM_BYTES, terms, tokens
-
-Hasher = Callable[[bytes], bytes]
 
 CHUNK_FANOUT = 64
 MAX_SCOPE_BYTES = 64
