@@ -21,7 +21,7 @@ def _genesis(tmp: Path, public_hex: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("suite", ["sm", "intl", "pq"])
+@pytest.mark.parametrize("suite", ["sm", "intl", "pq", "hybrid-sm", "hybrid-intl"])
 def test_keygen_writes_a_private_file_and_prints_the_public_part(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], suite: str) -> None:
     out = tmp_path / "k.json"

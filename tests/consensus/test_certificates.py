@@ -106,7 +106,7 @@ def test_meter_counts_the_operations_the_simulator_charges() -> None:
     assert meter["bls_verify"] == 1 and meter["bls_pairing"] == 2 and meter["bls_pk_add"] == 4
 
 
-@pytest.mark.parametrize("suite", ["intl", "sm", "pq"])
+@pytest.mark.parametrize("suite", ["intl", "sm", "pq", "hybrid-sm", "hybrid-intl"])
 def test_invalid_malformed_certificate_signatures_are_refused(suite: str) -> None:
     # Bytes from the wire that decode to no point or signature: every one is an
     # InvalidCertificate (or a False vote), and none escapes as a library exception.

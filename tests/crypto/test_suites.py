@@ -85,7 +85,9 @@ def test_algorithm_ids_are_stable() -> None:
     assert (AlgId.SM3, AlgId.SHA256, AlgId.SHA3_256) == (16, 17, 18)
     assert int(AlgId.BLS12_381) == 4
     assert (AlgId.X25519, AlgId.ML_KEM_768, AlgId.X25519_ML_KEM_768,
-            AlgId.SM2_KEY_EXCHANGE) == (64, 65, 66, 67)
+            AlgId.SM2_KEY_EXCHANGE, AlgId.SM2_ML_KEM_768) == (64, 65, 66, 67, 68)
+    assert (AlgId.SM2_ML_DSA_65, AlgId.ED25519_ML_DSA_65) == (5, 6)
+    assert (AlgId.SM2_ML_KEM_768_SM4_GCM, AlgId.X25519_ML_KEM_768_AES256_GCM) == (51, 52)
 
 
 # The fields a suite names, each exercised by a test below; a new field fails this list.
@@ -98,11 +100,12 @@ def test_every_suite_field_is_covered() -> None:
 
 
 def test_certificates_aggregate_only_on_intl() -> None:
-    # BLS12-381 aggregates on intl; sm and pq certificates list suite signatures (SM2 and
-    # ML-DSA-65, so that pq consensus stays post-quantum).
+    # BLS12-381 aggregates on intl; sm, pq and the hybrids list suite signatures (SM2,
+    # ML-DSA-65 and the composites, so that pq and hybrid consensus stay post-quantum).
     assert {n: s.aggregate_votes for n, s in SUITES.items()} == {
-        "intl": True, "sm": False, "pq": False}
+        "intl": True, "sm": False, "pq": False, "hybrid-sm": False, "hybrid-intl": False}
     assert get_suite("sm").vote == AlgId.SM2 and get_suite("pq").vote == AlgId.ML_DSA_65
+    assert all(s.vote == s.signature for n, s in SUITES.items() if n.startswith("hybrid"))
 
 
 @pytest.mark.parametrize("name", SUITE_NAMES)

@@ -11,7 +11,7 @@ from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite, get_suite
 from xinlian.network.membership import Membership, PeerInfo
 
-SUITES = ("intl", "sm", "pq")
+SUITES = ("intl", "sm", "pq", "hybrid-sm", "hybrid-intl")
 
 
 def node_keys(suite: Suite, n: int, tag: int = 0) -> list[SigningKey]:

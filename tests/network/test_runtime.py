@@ -117,7 +117,7 @@ def _runtimes(cluster: Cluster, tmp_path: Path) -> tuple[list[Node], list[Store]
     return nodes, stores
 
 
-@pytest.mark.parametrize("suite_name", ["intl", "sm", "pq"])
+@pytest.mark.parametrize("suite_name", ["intl", "sm", "pq", "hybrid-sm", "hybrid-intl"])
 def test_four_nodes_count_and_ack(suite_name: str, tmp_path: Path) -> None:
     async def main() -> None:
         cluster = Cluster(get_suite(suite_name), 4)

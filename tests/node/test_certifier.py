@@ -91,7 +91,7 @@ def _run(certifiers: list[HeaderCertifier], sources: list[Source],
     return done
 
 
-@pytest.mark.parametrize("suite_name", ["intl", "sm", "pq"])
+@pytest.mark.parametrize("suite_name", ["intl", "sm", "pq", "hybrid-sm", "hybrid-intl"])
 def test_a_quorum_of_votes_certifies_the_header(suite_name: str) -> None:
     certifiers, sources, header = _setup(suite_name)
     first = [(i, a) for i, c in enumerate(certifiers)

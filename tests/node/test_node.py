@@ -132,7 +132,7 @@ def test_data_directory_of_another_chain_is_refused(fx: Fixture) -> None:
         other.open()
 
 
-@pytest.mark.parametrize("suite_name", ["sm", "pq"])
+@pytest.mark.parametrize("suite_name", ["sm", "pq", "hybrid-sm", "hybrid-intl"])
 def test_other_suites_commit(tmp_path, suite_name: str) -> None:
     fx = Fixture(tmp_path, suite_name)
     blocks = asyncio.run(_run_until_committed(fx, [fx.transfer(0, 0, 1, 3)], 1))

@@ -6,6 +6,8 @@
   public keys, AES-256-GCM.
 - `ML_KEM_768_AES256_GCM` (pq): ML-KEM-768 (FIPS 203) encapsulation, HKDF-SHA256 over the
   shared secret and the KEM ciphertext, AES-256-GCM.
+- the hybrids `SM2_ML_KEM_768_SM4_GCM` and `X25519_ML_KEM_768_AES256_GCM`
+  (`hybrid_encryption.py`).
 Each derived key encrypts exactly one message, so the fixed AEAD nonce is never reused.
 """
 
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives import hashes as _hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from xinlian.crypto import hybrid_encryption
 from xinlian.crypto.errors import DecryptionError, InvalidKey, UnknownAlgorithm
 from xinlian.crypto.keys import AlgId, Ciphertext, PublicKey
 from xinlian.crypto.primitives import sm2
@@ -52,6 +55,8 @@ class DecryptionKey:
             if len(secret) != _mlkem.SECRET_KEY_SIZE + MLKEM768_PUBLIC_KEY_SIZE:
                 raise InvalidKey("an ML-KEM-768 private key is stored as secret || public")
             public = secret[_mlkem.SECRET_KEY_SIZE:]
+        elif alg in hybrid_encryption.HYBRID_ENCRYPTION_ALGS:
+            public = hybrid_encryption.public_of(alg, secret)
         else:
             raise UnknownAlgorithm(f"{alg!r} is not a public-key encryption algorithm")
         self.public_key = PublicKey(alg, public)
@@ -63,12 +68,17 @@ class DecryptionKey:
         if alg == AlgId.ML_KEM_768_AES256_GCM:
             pk, sk = _mlkem.keygen()
             return cls(alg, bytes(sk) + bytes(pk))
+        if alg in hybrid_encryption.HYBRID_ENCRYPTION_ALGS:
+            return cls(alg, hybrid_encryption.generate_secret(alg))
         return cls(alg, os.urandom(32))
 
     def decrypt(self, ciphertext: Ciphertext, aad: bytes = b"") -> bytes:
         if ciphertext.alg != self.alg:
             raise DecryptionError(f"{ciphertext.alg!r} ciphertext for a {self.alg!r} key")
         data = ciphertext.data
+        if self.alg in hybrid_encryption.HYBRID_ENCRYPTION_ALGS:
+            return hybrid_encryption.decrypt(self.alg, self.secret, self.public_key.data,
+                                             data, aad)
         if self.alg == AlgId.SM2_ENC:
             if len(data) < _SM2_KEY_PART + 16:
                 raise DecryptionError("SM2 envelope too short")
@@ -118,4 +128,6 @@ def encrypt(public_key: PublicKey, plaintext: bytes, aad: bytes = b"") -> Cipher
         key = _hkdf(bytes(shared) + bytes(kem_ct), b"ml-kem-768")
         return Ciphertext(alg, bytes(kem_ct) + seal(AlgId.AES256_GCM, key, _ZERO_NONCE,
                                                     plaintext, aad))
+    if alg in hybrid_encryption.HYBRID_ENCRYPTION_ALGS:
+        return Ciphertext(alg, hybrid_encryption.encrypt(alg, pub, plaintext, aad))
     raise UnknownAlgorithm(f"{alg!r} is not a public-key encryption algorithm")

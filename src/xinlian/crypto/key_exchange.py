@@ -1,5 +1,6 @@
 """Key exchange for secure channels, by algorithm id: X25519 (RFC 7748), ML-KEM-768
-(FIPS 203), their hybrid, and the SM2 key exchange (GB/T 32918.3).
+(FIPS 203), the SM2 key exchange (GB/T 32918.3), and the hybrids X25519 + ML-KEM-768 and
+SM2 key exchange + ML-KEM-768.
 
 Each exchange is one side's ephemeral state, played in the three moves of a channel
 handshake between an initiator I and a responder R:
@@ -32,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from xinlian.crypto.errors import KeyExchangeError, MalformedShare, UnknownAlgorithm
 from xinlian.crypto.keys import AlgId, PublicKey
 from xinlian.crypto.primitives import sm2, sm2_exchange
-from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.signing import SigningKey, classical_part, classical_public
 
 Rng = Callable[[int], bytes]
 X25519_SIZE = 32
@@ -150,31 +151,42 @@ class MlKemExchange(KeyExchange):
 
 
 class HybridExchange(KeyExchange):
-    """X25519 and ML-KEM-768 side by side: shares are X25519 || ML-KEM, and the secret is
-    both secrets, so it stays safe while either problem stays hard."""
+    """A classical exchange and ML-KEM-768 side by side: shares are classical || ML-KEM, the
+    confirmation tags are the classical part's, and the secret is both secrets, so it stays
+    safe while either problem stays hard. X25519 + ML-KEM-768 here; `Sm2HybridExchange`
+    below puts the SM2 key exchange in the classical place."""
 
     alg = AlgId.X25519_ML_KEM_768
+    _share_size = X25519_SIZE  # the classical part's share (offer and reply alike)
 
     def __init__(self, rng: Rng) -> None:
-        self._classic = X25519Exchange(rng)
+        self._classic: KeyExchange = self._classical(rng)
         self._kem = MlKemExchange(rng)
+
+    def _classical(self, rng: Rng) -> KeyExchange:
+        return X25519Exchange(rng)
 
     def offer(self) -> bytes:
         return self._classic.offer() + self._kem.offer()
 
     def accept(self, offer: bytes, parties: Parties) -> Accepted:
-        if len(offer) != X25519_SIZE + MLKEM768_PUBLIC_KEY_SIZE:
-            raise MalformedShare("a hybrid offer is 32 + 1184 bytes")
-        classic = self._classic.accept(offer[:X25519_SIZE], parties)
-        kem = self._kem.accept(offer[X25519_SIZE:], parties)
-        return Accepted(classic.share + kem.share, classic.secret + kem.secret, b"")
+        cut = self._share_size
+        if len(offer) != cut + MLKEM768_PUBLIC_KEY_SIZE:
+            raise MalformedShare(f"a {self.alg.name} offer is {cut} + 1184 bytes")
+        classic = self._classic.accept(offer[:cut], parties)
+        kem = self._kem.accept(offer[cut:], parties)
+        return Accepted(classic.share + kem.share, classic.secret + kem.secret, classic.confirm)
 
     def complete(self, share: bytes, confirm: bytes, parties: Parties) -> Completed:
-        if len(share) != X25519_SIZE + MLKEM768_CIPHERTEXT_SIZE:
-            raise MalformedShare("a hybrid reply is 32 + 1088 bytes")
-        classic = self._classic.complete(share[:X25519_SIZE], confirm, parties)
-        kem = self._kem.complete(share[X25519_SIZE:], b"", parties)
-        return Completed(classic.secret + kem.secret, b"")
+        cut = self._share_size
+        if len(share) != cut + MLKEM768_CIPHERTEXT_SIZE:
+            raise MalformedShare(f"a {self.alg.name} reply is {cut} + 1088 bytes")
+        classic = self._classic.complete(share[:cut], confirm, parties)
+        kem = self._kem.complete(share[cut:], b"", parties)
+        return Completed(classic.secret + kem.secret, classic.confirm)
+
+    def check_finish(self, confirm: bytes) -> None:
+        self._classic.check_finish(confirm)
 
 
 class Sm2Exchange(KeyExchange):
@@ -193,18 +205,21 @@ class Sm2Exchange(KeyExchange):
 
     def _agree(self, initiator: bool, peer_share: bytes, parties: Parties,
                ) -> sm2_exchange.Agreement:
-        if not (parties.own.alg == parties.initiator_key.alg == parties.responder_key.alg
-                == AlgId.SM2):
+        # Composite (SM2 + ML-DSA-65) static keys take part through their SM2 halves.
+        own = classical_part(parties.own)
+        initiator_key = classical_public(parties.initiator_key)
+        responder_key = classical_public(parties.responder_key)
+        if not own.alg == initiator_key.alg == responder_key.alg == AlgId.SM2:
             raise KeyExchangeError("the SM2 key exchange needs both parties' SM2 keys")
-        peer_key = parties.responder_key if initiator else parties.initiator_key
+        peer_key = responder_key if initiator else initiator_key
         self._agreement = sm2_exchange.agree(
             self._curve, initiator=initiator,
-            static_private=int.from_bytes(parties.own.secret, "big"),
+            static_private=int.from_bytes(own.secret, "big"),
             ephemeral_private=self._r, own_ephemeral=self._point,
             peer_static=self._curve.decode_point(peer_key.data),
             peer_ephemeral=self._curve.decode_point(peer_share),
-            z_initiator=sm2.z_a(parties.initiator_key.data),
-            z_responder=sm2.z_a(parties.responder_key.data), key_size=self.KEY_SIZE)
+            z_initiator=sm2.z_a(initiator_key.data),
+            z_responder=sm2.z_a(responder_key.data), key_size=self.KEY_SIZE)
         return self._agreement
 
     def accept(self, offer: bytes, parties: Parties) -> Accepted:
@@ -222,11 +237,22 @@ class Sm2Exchange(KeyExchange):
         self._agreement.check(confirm, from_initiator=True)
 
 
+class Sm2HybridExchange(HybridExchange):
+    """The SM2 key exchange (with its tags) and ML-KEM-768: the `hybrid-sm` channel."""
+
+    alg = AlgId.SM2_ML_KEM_768
+    _share_size = sm2.PUBLIC_KEY_SIZE
+
+    def _classical(self, rng: Rng) -> KeyExchange:
+        return Sm2Exchange(rng)
+
+
 _EXCHANGES: dict[AlgId, Callable[[Rng], KeyExchange]] = {
     AlgId.X25519: X25519Exchange,
     AlgId.ML_KEM_768: MlKemExchange,
     AlgId.X25519_ML_KEM_768: HybridExchange,
     AlgId.SM2_KEY_EXCHANGE: Sm2Exchange,
+    AlgId.SM2_ML_KEM_768: Sm2HybridExchange,
 }
 
 

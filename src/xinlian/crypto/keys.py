@@ -19,6 +19,9 @@ class AlgId(IntEnum):
     ED25519 = 2
     ML_DSA_65 = 3
     BLS12_381 = 4  # IETF BLS, min-pk, proof-of-possession scheme: votes that aggregate
+    # composite (hybrid) signatures: valid only if both parts are (crypto/composite.py)
+    SM2_ML_DSA_65 = 5
+    ED25519_ML_DSA_65 = 6
     # hashes
     SM3 = 16
     SHA256 = 17
@@ -31,11 +34,14 @@ class AlgId(IntEnum):
     SM2_ENC = 48
     X25519_AES256_GCM = 49
     ML_KEM_768_AES256_GCM = 50
+    SM2_ML_KEM_768_SM4_GCM = 51  # hybrid: SM2 envelope and ML-KEM-768 keys, both in the KDF
+    X25519_ML_KEM_768_AES256_GCM = 52  # hybrid: X25519 and ML-KEM-768, both in the KDF
     # key exchange (secure channels)
     X25519 = 64
     ML_KEM_768 = 65
     X25519_ML_KEM_768 = 66  # hybrid: both secrets, safe while either problem stays hard
     SM2_KEY_EXCHANGE = 67  # GB/T 32918.3, authenticated by the parties' static SM2 keys
+    SM2_ML_KEM_768 = 68  # hybrid: the SM2 key exchange and ML-KEM-768, both secrets
 
 
 class PublicKey(Struct):

@@ -1,4 +1,5 @@
-"""Signature schemes by algorithm id: SM2 (GB/T 32918), Ed25519 (RFC 8032), ML-DSA-65 (FIPS 204).
+"""Signature schemes by algorithm id: SM2 (GB/T 32918), Ed25519 (RFC 8032), ML-DSA-65 (FIPS 204),
+and the composites SM2 + ML-DSA-65 and Ed25519 + ML-DSA-65 (`composite.py`).
 
 Keys are typed objects (`SigningKey.sign`, `verify(public_key, message, signature)`), and
 every public key and signature carries its algorithm id. `verify_raw` is the plain-bytes
@@ -16,12 +17,14 @@ import fast_mldsa
 import nacl.exceptions
 import nacl.signing
 
+from xinlian.crypto import composite
 from xinlian.crypto.errors import AlgorithmMismatch, InvalidKey, UnknownAlgorithm
-from xinlian.crypto.hashes import sm3
+from xinlian.crypto.hashes import sha3_256, sm3
 from xinlian.crypto.keys import AlgId, PublicKey, Signature
 from xinlian.crypto.primitives import sm2
 
-SIGNATURE_ALGS = (AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65)
+SIGNATURE_ALGS = (AlgId.SM2, AlgId.ED25519, AlgId.ML_DSA_65, AlgId.SM2_ML_DSA_65,
+                  AlgId.ED25519_ML_DSA_65)
 SEED_SIZE = 32
 
 
@@ -74,11 +77,38 @@ def _mldsa_key(secret: bytes) -> SigningKey:
     return SigningKey(AlgId.ML_DSA_65, secret, vk.to_bytes(), sk.sign)
 
 
+# A composite key: the classical algorithm and the label/sizes of its combination.
+_COMPOSITES: dict[AlgId, tuple[AlgId, composite.Combination]] = {
+    AlgId.SM2_ML_DSA_65: (AlgId.SM2, composite.MLDSA65_SM2),
+    AlgId.ED25519_ML_DSA_65: (AlgId.ED25519, composite.MLDSA65_ED25519),
+}
+
+
+def _composite_key(alg: AlgId) -> Callable[[bytes], SigningKey]:
+    classical_alg, combination = _COMPOSITES[alg]
+
+    def load(secret: bytes) -> SigningKey:
+        # The stored secret is the classical secret || the 32-byte ML-DSA-65 seed.
+        if len(secret) != 2 * SEED_SIZE:
+            raise InvalidKey(f"a {alg.name} private key is 64 bytes: classical || ML-DSA seed")
+        classical = _LOADERS[classical_alg](secret[:SEED_SIZE])
+        vk, sk = fast_mldsa.MlDsa65.key_gen(seed=secret[SEED_SIZE:])
+
+        def sign(message: bytes) -> bytes:
+            m = combination.representative(message)
+            return sk.sign(m, ctx=combination.label) + classical.sign(m).data
+
+        return SigningKey(alg, secret, vk.to_bytes() + classical.public_key.data, sign)
+
+    return load
+
+
 _LOADERS: dict[AlgId, Callable[[bytes], SigningKey]] = {
     AlgId.SM2: _sm2_key,
     AlgId.ED25519: _ed25519_key,
     AlgId.ML_DSA_65: _mldsa_key,
 }
+_LOADERS.update({alg: _composite_key(alg) for alg in _COMPOSITES})
 
 
 def _loader(alg: AlgId) -> Callable[[bytes], SigningKey]:
@@ -98,8 +128,35 @@ def generate_signing_key(alg: AlgId, seed: bytes | None = None) -> SigningKey:
     seed = os.urandom(SEED_SIZE) if seed is None else seed
     if len(seed) != SEED_SIZE:
         raise InvalidKey("a key seed is 32 bytes")
-    secret = _sm2_secret_from_seed(seed) if alg == AlgId.SM2 else seed
-    return loader(secret)
+    return loader(_secret_from_seed(AlgId(alg), seed))
+
+
+def _secret_from_seed(alg: AlgId, seed: bytes) -> bytes:
+    if alg == AlgId.SM2:
+        return _sm2_secret_from_seed(seed)
+    if alg in _COMPOSITES:
+        classical_alg, _ = _COMPOSITES[alg]
+        return (_secret_from_seed(classical_alg, seed)
+                + sha3_256(b"xinlian-composite-mldsa65" + seed))
+    return seed
+
+
+def classical_part(key: SigningKey) -> SigningKey:
+    """The classical component of a composite key (SM2 or Ed25519); other keys unchanged.
+    The SM2 key exchange of the `hybrid-sm` suite runs on this part of the static keys."""
+    if key.alg not in _COMPOSITES:
+        return key
+    return _LOADERS[_COMPOSITES[key.alg][0]](key.secret[:SEED_SIZE])
+
+
+def classical_public(public_key: PublicKey) -> PublicKey:
+    """The classical component of a composite public key; other keys unchanged."""
+    if public_key.alg not in _COMPOSITES:
+        return public_key
+    classical_alg, combination = _COMPOSITES[public_key.alg]
+    if len(public_key.data) != combination.public_size:
+        raise InvalidKey(f"a {public_key.alg.name} public key is {combination.public_size} bytes")
+    return PublicKey(classical_alg, combination.split_public(public_key.data)[1])
 
 
 @lru_cache(maxsize=65536)
@@ -122,8 +179,8 @@ def _mldsa_verification_key(data: bytes) -> fast_mldsa.VerificationKey:
     return fast_mldsa.VerificationKey.from_bytes(data)
 
 
-MLDSA65_PUBLIC_KEY_SIZE = 1952
-MLDSA65_SIGNATURE_SIZE = 3309
+MLDSA65_PUBLIC_KEY_SIZE = composite.MLDSA65_PUBLIC_KEY_SIZE
+MLDSA65_SIGNATURE_SIZE = composite.MLDSA65_SIGNATURE_SIZE
 
 
 def _mldsa_verify(public: bytes, message: bytes, signature: bytes) -> bool:
@@ -135,14 +192,37 @@ def _mldsa_verify(public: bytes, message: bytes, signature: bytes) -> bool:
         return False
 
 
+def _composite_verifier(alg: AlgId) -> Callable[[bytes, bytes, bytes], bool]:
+    classical_alg, combination = _COMPOSITES[alg]
+
+    def verify(public: bytes, message: bytes, signature: bytes) -> bool:
+        # Valid only if both components are: a signature with one good half is refused.
+        if (len(public) != combination.public_size
+                or len(signature) != combination.signature_size):
+            return False
+        mldsa_public, classical_public = combination.split_public(public)
+        mldsa_sig, classical_sig = combination.split_signature(signature)
+        m = combination.representative(message)
+        try:
+            pq_ok = bool(_mldsa_verification_key(mldsa_public).verify(
+                mldsa_sig, m, ctx=combination.label))
+        except ValueError:
+            return False
+        return pq_ok and _VERIFIERS[classical_alg](classical_public, m, classical_sig)
+
+    return verify
+
+
 _VERIFIERS: dict[int, Callable[[bytes, bytes, bytes], bool]] = {
     AlgId.SM2: sm2.verify,
     AlgId.ED25519: _ed25519_verify,
     AlgId.ML_DSA_65: _mldsa_verify,
 }
+_VERIFIERS.update({alg: _composite_verifier(alg) for alg in _COMPOSITES})
 
 PUBLIC_KEY_SIZES = {AlgId.SM2: sm2.PUBLIC_KEY_SIZE, AlgId.ED25519: 32,
-                    AlgId.ML_DSA_65: MLDSA65_PUBLIC_KEY_SIZE}
+                    AlgId.ML_DSA_65: MLDSA65_PUBLIC_KEY_SIZE,
+                    **{alg: c.public_size for alg, (_, c) in _COMPOSITES.items()}}
 
 
 def verify_raw(alg: int, public: bytes, message: bytes, signature: bytes) -> bool:
@@ -180,5 +260,6 @@ def check_public_key(public_key: PublicKey) -> None:
         raise UnknownAlgorithm(f"{public_key.alg!r} is not a signature algorithm")
     if len(public_key.data) != size:
         raise InvalidKey(f"a {public_key.alg.name} public key is {size} bytes")
-    if public_key.alg == AlgId.SM2:
-        sm2.check_public_key(public_key.data)
+    classical = classical_public(public_key)
+    if classical.alg == AlgId.SM2:
+        sm2.check_public_key(classical.data)

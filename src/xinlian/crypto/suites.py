@@ -83,6 +83,15 @@ SUITES: dict[str, Suite] = {
     "pq": Suite("pq", signature=AlgId.ML_DSA_65, hash=AlgId.SHA3_256, aead=AlgId.AES256_GCM,
                 encryption=AlgId.ML_KEM_768_AES256_GCM,
                 key_exchange=AlgId.X25519_ML_KEM_768, vote=AlgId.ML_DSA_65),
+    # Hybrids: every signature is a composite (valid only if both halves are), every channel
+    # and envelope secret needs both the classical and the ML-KEM-768 part; votes are
+    # composite signatures listed per signer, as on `pq`.
+    "hybrid-sm": Suite("hybrid-sm", signature=AlgId.SM2_ML_DSA_65, hash=AlgId.SM3,
+                       aead=AlgId.SM4_GCM, encryption=AlgId.SM2_ML_KEM_768_SM4_GCM,
+                       key_exchange=AlgId.SM2_ML_KEM_768, vote=AlgId.SM2_ML_DSA_65),
+    "hybrid-intl": Suite("hybrid-intl", signature=AlgId.ED25519_ML_DSA_65, hash=AlgId.SHA256,
+                         aead=AlgId.AES256_GCM, encryption=AlgId.X25519_ML_KEM_768_AES256_GCM,
+                         key_exchange=AlgId.X25519_ML_KEM_768, vote=AlgId.ED25519_ML_DSA_65),
 }
 
 
