@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c
 NATIVE  := $(NATIVE_SRC:.c=)$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
-.PHONY: venv prometheus demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform sim-campaign clean
+.PHONY: venv prometheus demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE)
 
@@ -121,3 +121,16 @@ bench-crypto: venv $(UMBRAL)
 
 clean:
 	rm -rf $(VENV) .venv-umbral build src/*.egg-info $(NATIVE)
+
+# The measured post-quantum algorithm table (JSON lines; docs/pq.md, docs/benchmarks.md).
+bench-pq: venv
+	$(BIN)/python -m benchmarks.pq
+
+# liboqs (Falcon, and ML-DSA/ML-KEM/SLH-DSA as further implementations) into the venv, from a
+# liboqs source tree in LIBOQS_SRC; then `pip install liboqs-python` (extra `pq-extra`).
+liboqs: venv
+	cmake -S $(LIBOQS_SRC) -B $(LIBOQS_SRC)/build -G Ninja -DBUILD_SHARED_LIBS=ON \
+	  -DOQS_BUILD_ONLY_LIB=ON -DOQS_USE_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release \
+	  "-DOQS_MINIMAL_BUILD=SIG_falcon_512;SIG_falcon_1024;SIG_ml_dsa_44;SIG_ml_dsa_65;SIG_ml_dsa_87;KEM_ml_kem_512;KEM_ml_kem_768;KEM_ml_kem_1024;SIG_slh_dsa_pure_sha2_128s;SIG_slh_dsa_pure_sha2_128f"
+	ninja -C $(LIBOQS_SRC)/build
+	cmake --install $(LIBOQS_SRC)/build --prefix $(CURDIR)/.venv

@@ -92,7 +92,7 @@ def test_algorithm_ids_are_stable() -> None:
 
 # The fields a suite names, each exercised by a test below; a new field fails this list.
 SUITE_FIELDS = {"name", "signature", "hash", "aead", "encryption", "key_exchange", "vote",
-                "hash_bytes"}
+                "post_quantum", "hash_bytes"}
 
 
 def test_every_suite_field_is_covered() -> None:

@@ -17,6 +17,7 @@ from xinlian.cli import (
     demo,
     index_cmd,
     node_cmd,
+    pq_cmd,
     qi,
     validator_cmd,
 )
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     qi.register(sub)
     crypto_cmd.register(sub)
     validator_cmd.register(sub)
+    pq_cmd.register(sub)
     return parser
 
 

@@ -61,3 +61,11 @@ class MalformedShare(KeyExchangeError):
 
     code = 2008
     name = "malformed_share"
+
+
+class IndicatorNotMet(CryptoError):
+    """A post-quantum suite names an algorithm that fails one of the platform's indicators
+    for its use (quantum security, signature size, ciphertext expansion): not offered."""
+
+    code = 2009
+    name = "indicator_not_met"

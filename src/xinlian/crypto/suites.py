@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from xinlian.crypto import votes
+from xinlian.crypto import pq_params, votes
 from xinlian.crypto.encryption import DecryptionKey
 from xinlian.crypto.errors import UnknownAlgorithm
 from xinlian.crypto.hashes import hasher, hkdf
@@ -31,11 +31,18 @@ class Suite:
     encryption: AlgId
     key_exchange: AlgId
     vote: AlgId
+    # A post-quantum suite offers only algorithms that meet the indicators (pq_params).
+    post_quantum: bool = False
     # The suite's raw 32-byte hash function, bound once: it runs on every hot path.
     hash_bytes: Callable[[bytes], bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hash_bytes", hasher(self.hash))
+        if self.post_quantum:  # IndicatorNotMet for any algorithm not offered for its use
+            for alg, use in ((self.signature, "signature"), (self.vote, "signature"),
+                             (self.encryption, "encryption"),
+                             (self.key_exchange, "key_exchange")):
+                pq_params.require_alg(alg, use)
 
     def digest(self, data: bytes) -> Digest:
         return Digest(self.hash, self.hash_bytes(data))
@@ -82,16 +89,18 @@ SUITES: dict[str, Suite] = {
     # while either X25519 or ML-KEM holds.
     "pq": Suite("pq", signature=AlgId.ML_DSA_65, hash=AlgId.SHA3_256, aead=AlgId.AES256_GCM,
                 encryption=AlgId.ML_KEM_768_AES256_GCM,
-                key_exchange=AlgId.X25519_ML_KEM_768, vote=AlgId.ML_DSA_65),
+                key_exchange=AlgId.X25519_ML_KEM_768, vote=AlgId.ML_DSA_65, post_quantum=True),
     # Hybrids: every signature is a composite (valid only if both halves are), every channel
     # and envelope secret needs both the classical and the ML-KEM-768 part; votes are
     # composite signatures listed per signer, as on `pq`.
     "hybrid-sm": Suite("hybrid-sm", signature=AlgId.SM2_ML_DSA_65, hash=AlgId.SM3,
                        aead=AlgId.SM4_GCM, encryption=AlgId.SM2_ML_KEM_768_SM4_GCM,
-                       key_exchange=AlgId.SM2_ML_KEM_768, vote=AlgId.SM2_ML_DSA_65),
+                       key_exchange=AlgId.SM2_ML_KEM_768, vote=AlgId.SM2_ML_DSA_65,
+                       post_quantum=True),
     "hybrid-intl": Suite("hybrid-intl", signature=AlgId.ED25519_ML_DSA_65, hash=AlgId.SHA256,
                          aead=AlgId.AES256_GCM, encryption=AlgId.X25519_ML_KEM_768_AES256_GCM,
-                         key_exchange=AlgId.X25519_ML_KEM_768, vote=AlgId.ED25519_ML_DSA_65),
+                         key_exchange=AlgId.X25519_ML_KEM_768, vote=AlgId.ED25519_ML_DSA_65,
+                         post_quantum=True),
 }
 
 
