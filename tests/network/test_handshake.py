@@ -141,7 +141,8 @@ def test_key_of_another_suite_refused(rng: Rng) -> None:
 
 
 @settings(max_examples=40)
-@given(st.sampled_from(["intl", "sm", "pq", "hybrid-sm", "hybrid-intl"]), st.sampled_from(["hello", "reply", "finish"]),
+@given(st.sampled_from(["intl", "sm", "pq", "hybrid-sm", "hybrid-intl"]),
+       st.sampled_from(["hello", "reply", "finish"]),
        st.integers(0, 2**16), st.integers(1, 255))
 def test_any_flipped_byte_fails_the_handshake_with_a_typed_error(
         suite_name: str, message: str, position: int, flip: int) -> None:

@@ -36,8 +36,8 @@ _PARAMS = {
 
 
 def generate_secret(alg: AlgId) -> bytes:
-    classical = (sm2.SM2PrivateKey.generate().secret if alg == AlgId.SM2_ML_KEM_768_SM4_GCM
-                 else os.urandom(32))
+    classical: bytes = (sm2.SM2PrivateKey.generate().secret
+                        if alg == AlgId.SM2_ML_KEM_768_SM4_GCM else os.urandom(32))
     public, secret = _mlkem.keygen()
     return classical + bytes(secret) + bytes(public)
 
