@@ -45,6 +45,7 @@ def generate_secret(alg: AlgId) -> bytes:
 def public_of(alg: AlgId, secret: bytes) -> bytes:
     if len(secret) != 32 + _mlkem.SECRET_KEY_SIZE + _mlkem.PUBLIC_KEY_SIZE:
         raise InvalidKey(f"a {alg.name} private key is classical || ML-KEM secret || public")
+    classical: bytes
     if alg == AlgId.SM2_ML_KEM_768_SM4_GCM:
         classical = sm2.SM2PrivateKey(secret[:32]).public_bytes
     else:
