@@ -12,7 +12,9 @@ encryption and hybrid exchanges through the platform's own recipes.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import os
 import sys
 import time
@@ -62,8 +64,9 @@ def oqs_available() -> ModuleType | None:
         if any((root / d / "liboqs.so").exists() for d in ("lib", "lib64")):
             # the binding looks where this variable says (or in ~/_oqs)
             os.environ["OQS_INSTALL_PATH"] = str(root)
-            try:
-                return importlib.import_module("oqs")
+            try:  # its import logs a line to stdout, which would break JSON-line output
+                with contextlib.redirect_stdout(io.StringIO()):
+                    return importlib.import_module("oqs")
             except (ImportError, RuntimeError, SystemExit):
                 return None
     return None
