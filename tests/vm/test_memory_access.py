@@ -7,7 +7,9 @@ from __future__ import annotations
 import wasmtime
 
 from xinlian.execution.vm.local import LocalChain
+from xinlian.lang import abi
 from xinlian.lang.compiler import Artifact
+from xinlian.lang.types import BYTES
 
 # Writes key 'a' = "1111" from the first page, grows the memory by 40 pages (2.5 MiB: more
 # than the 1 MiB reserved for growth in place), writes key 'b' = "2222" from the last page,
@@ -46,3 +48,30 @@ def test_host_calls_follow_the_memory_when_the_program_grows_and_moves_it() -> N
         assert r.output == b"1111" and r.memory_used == 41 * 65536
         assert ch.world.state.get(addr, b"a") == b"1111"
         assert ch.world.state.get(addr, b"b") == b"2222"
+
+
+# Reads key 'k' into its one-page memory and returns what the host gave it.
+READ_BIG = """
+(module
+  (import "qi" "storage_read" (func $read (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "q:get") (param i32) (result i32)
+    (i32.store8 (i32.const 0) (i32.const 107))
+    (call $read (i32.const 0) (i32.const 1))))
+"""
+READ_ABI = {"functions": [{"name": "get", "export": "q:get", "kind": "fn", "public": True,
+                           "view": True, "params": [], "returns": "bytes"}],
+            "events": [], "errors": []}
+
+
+def test_a_host_result_larger_than_the_memory_grows_it_and_arrives_whole() -> None:
+    ch = LocalChain()
+    addr = bytes(19) + b"\x62"
+    ch.world.code[addr] = Artifact(bytes(wasmtime.wat2wasm(READ_BIG)), READ_ABI)
+    value = bytes(range(256)) * 1000  # 256,000 bytes: the memory grows from 1 to 4 pages
+    ch.world.state.set(addr, b"k", abi.encode(BYTES, value))
+    r = ch.call(addr, "get")
+    assert r.ok, r.error
+    assert r.value == value and r.memory_used == 4 * 65536
+    small = ch.engine.call(ch.world, addr, "get", [], bytes(20), memory=2 * 65536)
+    assert small.error is not None and small.error.name == "out_of_memory"

@@ -204,7 +204,8 @@ class Memory:
     def size(self, ctx: Ctx) -> int:
         return int(_memory_data_size(ctx, self._at))
 
-    def _current(self, ctx: Ctx) -> memoryview:
+    def view(self, ctx: Ctx) -> memoryview:
+        """The whole memory as it is now; valid until the program or the host grows it."""
         size = _memory_data_size(ctx, self._at)
         if size != self._size:
             self._view = memoryview(
@@ -214,14 +215,14 @@ class Memory:
 
     def read(self, ctx: Ctx, at: int, n: int) -> bytes | None:
         """`n` bytes from `at`, or None if they are not all inside the memory."""
-        view = self._current(ctx)
+        view = self.view(ctx)
         if at < 0 or n < 0 or at + n > self._size:
             return None
         return view[at:at + n].tobytes()
 
     def write(self, ctx: Ctx, data: bytes, at: int = 0) -> bool:
         """Copy `data` to `at`; False (nothing written) if it does not fit."""
-        view = self._current(ctx)
+        view = self.view(ctx)
         if at < 0 or at + len(data) > self._size:
             return False
         view[at:at + len(data)] = data

@@ -354,12 +354,14 @@ class HostApi:
         limit); the program reads it from there before its next host call."""
         mem = self.top.memory
         assert mem is not None
-        short = len(data) - mem.size(caller)
-        if short > 0 and not mem.grow(caller, (short + 0xFFFF) >> 16):
-            raise HostFault(OutOfMemoryError("host result exceeds the memory limit"))
-        self.charge(caller, RESULT_FUEL_PER_BYTE * len(data))
-        mem.write(caller, data, 0)
-        return len(data)
+        view, n = mem.view(caller), len(data)
+        if n > len(view):
+            if not mem.grow(caller, (n - len(view) + 0xFFFF) >> 16):
+                raise HostFault(OutOfMemoryError("host result exceeds the memory limit"))
+            view = mem.view(caller)
+        self.charge(caller, RESULT_FUEL_PER_BYTE * n)
+        view[:n] = data
+        return n
 
     # --- host functions ---------------------------------------------------------------------
     def h_storage_read(self, caller: Ctx, kp: int, kl: int) -> int:
