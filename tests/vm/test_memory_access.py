@@ -33,15 +33,21 @@ GROW = """
     (local.set $n (call $read (i32.const 200) (i32.const 1)))
     (local.get $n)))
 """
-ABI = {"functions": [{"name": "grow", "export": "q:grow", "kind": "fn", "public": True,
-                      "view": False, "params": [], "returns": "u32"}],
-       "events": [], "errors": []}
+
+
+def installed(wat: str, method: str, returns: str) -> tuple[LocalChain, bytes]:
+    """A chain with the module `wat` at an address, its one method `method` public."""
+    ch = LocalChain()
+    addr = bytes(19) + b"\x61"
+    ch.world.code[addr] = Artifact(bytes(wasmtime.wat2wasm(wat)), {
+        "functions": [{"name": method, "export": f"q:{method}", "kind": "fn",
+                       "public": True, "view": False, "params": [], "returns": returns}],
+        "events": [], "errors": []})
+    return ch, addr
 
 
 def test_host_calls_follow_the_memory_when_the_program_grows_and_moves_it() -> None:
-    ch = LocalChain()
-    addr = bytes(19) + b"\x61"
-    ch.world.code[addr] = Artifact(bytes(wasmtime.wat2wasm(GROW)), ABI)
+    ch, addr = installed(GROW, "grow", "u32")
     for _ in range(3):  # each call a fresh instance in the same slot
         r = ch.call(addr, "grow")
         assert r.ok, r.error
@@ -59,15 +65,10 @@ READ_BIG = """
     (i32.store8 (i32.const 0) (i32.const 107))
     (call $read (i32.const 0) (i32.const 1))))
 """
-READ_ABI = {"functions": [{"name": "get", "export": "q:get", "kind": "fn", "public": True,
-                           "view": True, "params": [], "returns": "bytes"}],
-            "events": [], "errors": []}
 
 
 def test_a_host_result_larger_than_the_memory_grows_it_and_arrives_whole() -> None:
-    ch = LocalChain()
-    addr = bytes(19) + b"\x62"
-    ch.world.code[addr] = Artifact(bytes(wasmtime.wat2wasm(READ_BIG)), READ_ABI)
+    ch, addr = installed(READ_BIG, "get", "bytes")
     value = bytes(range(256)) * 1000  # 256,000 bytes: the memory grows from 1 to 4 pages
     ch.world.state.set(addr, b"k", abi.encode(BYTES, value))
     r = ch.call(addr, "get")
