@@ -44,7 +44,7 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform
+bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run, and the 100,000-signature cross-check against Tongsuo (~1 min).
