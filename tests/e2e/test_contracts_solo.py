@@ -133,9 +133,12 @@ def test_async_answer_and_scheduled_payout_need_no_further_transactions(
         assert query(payout, "balance", abi.encode(ADDRESS, bob)) >= 5
         callback = node.rpc("xl_getReceipt", hx(run_id(hash_bytes, b"callback", asked + 1, 1)))
         assert callback is not None and callback["status"] == 0
+        # a run's id counts every engine run of its block: when the payout is due in the
+        # block right after the request, the oracle's run and the callback come first there
         due = (asked // 10 + 1) * 10
-        paid = node.rpc("xl_getReceipt", hx(run_id(hash_bytes, b"sched", due, 0)))
-        assert paid is not None and [e["name"] for e in paid["events"]] == ["Paid"]
+        found = [r for i in range(3) if (r := node.rpc(
+            "xl_getReceipt", hx(run_id(hash_bytes, b"sched", due, i)))) is not None]
+        assert [[e["name"] for e in r["events"]] for r in found] == [["Paid"]]
         for height in range(asked + 1, due + 1):
             assert node.rpc("xl_getBlockByHeight", height, False)["header"]["tx_count"] == 0
     finally:
