@@ -7,9 +7,10 @@ in docs/api.md.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xinlian import codec
 from xinlian.api.errors import InvalidParams, Rejected
@@ -21,6 +22,7 @@ from xinlian.api.params import (
     Parser,
     boolean,
     choice,
+    encoded,
     hex_bytes,
     list_of,
     optional,
@@ -30,6 +32,7 @@ from xinlian.api.params import (
 )
 from xinlian.api.subscriptions import NEW_BLOCKS, TX_STATUS, Hub, Session
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
+from xinlian.execution.data.blob_access import BlobAuth
 from xinlian.execution.data.model import MAX_NAME, MAX_RECORD_ID, MAX_VALUE
 from xinlian.execution.data.query import MAX_PAGE as MAX_DATA_PAGE
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
@@ -38,7 +41,9 @@ from xinlian.ledger.errors import TxTooLarge
 from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
 from xinlian.storage import mst
-from xinlian.storage.errors import RangeProofError
+from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
+from xinlian.storage.blobs import MAX_MISSING_PAGE
+from xinlian.storage.errors import BlobNotFoundError, RangeProofError
 from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 
 HASH_SIZE = 32
@@ -47,6 +52,10 @@ MAX_PAGE = 1000
 MAX_METHOD = 64  # a contract method's name
 FUEL_PER_UNIT = 1_000_000  # a query's fuel per work unit (about a light call's time)
 MAX_INDEX_KEY = mst.MAX_KEY_SIZE
+MAX_BLOB_AUTH = 8192  # an encoded BlobAuth: the largest key and signature (ML-DSA) fit
+
+if TYPE_CHECKING:
+    from xinlian.node.blob_service import BlobService
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -131,6 +140,7 @@ class Api:
                     Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
                     Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
                     Param("height", height, None)), self.data_query),
+            *self._blob_methods(),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
             Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
@@ -270,6 +280,73 @@ class Api:
         # the work budget pays one unit per record served and per index node read for it
         record(len(answer.entries) + revealed_nodes(decode_range_proof(answer.proof)))
         return to_json(answer)
+
+    # -- blobs (docs/data.md "Blobs"): the store's I/O runs on a worker thread ------------
+
+    def _blob_methods(self) -> list[Method]:
+        ref = (Param("collection", text(max_length=MAX_NAME)),
+               Param("id", hex_bytes(max_size=MAX_RECORD_ID)),
+               Param("attribute", text(max_length=MAX_NAME)))
+        commitment = Param("commitment", encoded(BlobCommitment, max_size=MAX_VALUE))
+        auth = Param("auth", optional(encoded(BlobAuth, max_size=MAX_BLOB_AUTH)), None)
+        return [
+            Method("xl_blobPutManifest",
+                   (*ref, commitment,
+                    Param("leaves", hex_bytes(max_size=self.limits.max_body_size // 2)), auth),
+                   self.blob_put_manifest),
+            Method("xl_blobPutChunk",
+                   (*ref, commitment, Param("index", uint()),
+                    Param("data", hex_bytes(max_size=MAX_CHUNK_SIZE)), auth),
+                   self.blob_put_chunk),
+            Method("xl_blobMissing",
+                   (*ref, commitment, Param("start", uint(), 0),
+                    Param("limit", uint(maximum=MAX_MISSING_PAGE), MAX_MISSING_PAGE), auth),
+                   self.blob_missing),
+            Method("xl_blobGetChunk", (*ref, Param("index", uint()), auth),
+                   self.blob_get_chunk),
+        ]
+
+    def _blobs(self) -> BlobService:
+        if self.node.blobs is None:
+            raise BlobNotFoundError("this node keeps no blobs (a light node keeps "
+                                    "commitments only)")
+        return self.node.blobs
+
+    async def blob_put_manifest(self, session: Session | None, collection: str, id: bytes,
+                                attribute: str, commitment: BlobCommitment, leaves: bytes,
+                                auth: BlobAuth | None) -> Any:
+        blobs = self._blobs()
+        blobs.writable(collection, id, attribute, commitment, auth)
+        hashes = [leaves[i:i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE)]
+        record(len(hashes))
+        await asyncio.to_thread(blobs.store.put_manifest, commitment, hashes)
+        return True
+
+    async def blob_put_chunk(self, session: Session | None, collection: str, id: bytes,
+                             attribute: str, commitment: BlobCommitment, index: int,
+                             data: bytes, auth: BlobAuth | None) -> Any:
+        blobs = self._blobs()
+        blobs.writable(collection, id, attribute, commitment, auth)
+        record(1)
+        return await asyncio.to_thread(blobs.store.put_chunk, commitment, index, data)
+
+    async def blob_missing(self, session: Session | None, collection: str, id: bytes,
+                           attribute: str, commitment: BlobCommitment, start: int,
+                           limit: int, auth: BlobAuth | None) -> Any:
+        blobs = self._blobs()
+        blobs.writable(collection, id, attribute, commitment, auth)
+        record(1)
+        missing = await asyncio.to_thread(blobs.store.missing, commitment, start, limit)
+        return [int(i) for i in missing]
+
+    async def blob_get_chunk(self, session: Session | None, collection: str, id: bytes,
+                             attribute: str, index: int, auth: BlobAuth | None) -> Any:
+        blobs = self._blobs()
+        commitment = blobs.readable(collection, id, attribute, auth)
+        record(1)
+        data, proof = await asyncio.to_thread(blobs.store.get_chunk, commitment, index)
+        return {"data": hex_of(data), "proof": hex_of(codec.encode(proof)),
+                "commitment": hex_of(codec.encode(commitment))}
 
     # -- certified headers (BFT chains; null or empty on a solo chain) --------------------
 

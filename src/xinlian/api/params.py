@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from xinlian import codec
 from xinlian.api.errors import FormatError, InvalidParams
 from xinlian.api.format import bytes_of
 from xinlian.errors import XinlianError
+
+T = TypeVar("T")
 
 Parser = Callable[[Any, str], Any]
 REQUIRED: Any = object()
@@ -125,4 +128,15 @@ def optional(inner: Parser) -> Parser:
     """`inner`, or None for null."""
     def parse(value: Any, name: str) -> Any:
         return None if value is None else inner(value, name)
+    return parse
+
+
+def encoded(type_: type[T], *, max_size: int) -> Parser:
+    """A canonical codec encoding of a `type_` record, as hex."""
+    def parse(value: Any, name: str) -> T:
+        raw = bytes_of(value, name, max_size=max_size)
+        try:
+            return codec.decode(raw, type_)
+        except codec.CodecError as exc:
+            raise InvalidParams(f"{name} is not a {type_.__name__}: {exc.message}") from None
     return parse

@@ -42,6 +42,7 @@ from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.service import Node
 from xinlian.node.supervise import EXIT_FAILSTOP
 from xinlian.node.validator import catch_up
+from xinlian.storage.blob_config import BlobConfig, blob_config_from
 
 GENESIS_FILE = "genesis.toml"
 NODE_FILE = "node.toml"
@@ -142,6 +143,14 @@ def execution_workers(config: dict[str, object]) -> int:
     return value
 
 
+def blob_config(config: dict[str, object], data: Path) -> BlobConfig:
+    """The node's blob store from node.toml's optional `[blobs]` table."""
+    table = config.get("blobs", {})
+    if not isinstance(table, dict):
+        raise NodeConfigError("[blobs] in node.toml must be a table")
+    return blob_config_from(table, data)
+
+
 def node_config(data: Path) -> dict[str, object]:
     try:
         return tomllib.loads((data / NODE_FILE).read_text(encoding="utf-8"))
@@ -169,7 +178,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
                   file=sys.stderr, flush=True)
         shape_for = egress_cap(config)
     node = Node(data, genesis, key, secret, shape_for=shape_for,
-                pool_limits=pool, exec_workers=workers)
+                pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data))
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()

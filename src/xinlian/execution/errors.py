@@ -117,3 +117,11 @@ class DataQueryError(DataError):
 
     code = 5107
     name = "bad_data_query"
+
+
+class BlobAccessDenied(DataError):
+    """A blob request whose signature is missing, bad or expired, or whose signer is not
+    among the collection's readers (downloads) or writers (uploads)."""
+
+    code = 5120
+    name = "blob_access_denied"

@@ -7,7 +7,7 @@ whether the node orders alone (solo) or through BFT consensus.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from xinlian.codec import Struct
 from xinlian.crypto.keys import Signature
@@ -21,6 +21,9 @@ from xinlian.node.history import HeaderProof
 from xinlian.node.statesync import EpochProof
 from xinlian.storage.mst_proof import RangeQuery
 from xinlian.storage.proof import Proof
+
+if TYPE_CHECKING:  # the service holds a store; readers of these views need none of it
+    from xinlian.node.blob_service import BlobService
 
 
 class NodeStatus(Struct):
@@ -182,6 +185,7 @@ BlockListener = Callable[[Block, Sequence[Receipt]], None]
 class NodeAPI(Protocol):
     genesis: Genesis
     suite: Suite
+    blobs: BlobService | None  # None: this node keeps no blobs
 
     def status(self) -> NodeStatus: ...
 

@@ -26,6 +26,7 @@ from xinlian.ledger.mempool import PoolLimits
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.shaper import ShapeFor
 from xinlian.node.bft import BftLedger
+from xinlian.node.blob_service import BlobService
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.contracts import ContractReader
 from xinlian.node.data_reads import DataReader
@@ -56,6 +57,7 @@ from xinlian.node.solo import SoloOrdering
 from xinlian.node.statesync import MAX_PROOFS, EpochProof
 from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BftOrdering
+from xinlian.storage.blob_config import BlobConfig, blob_config_from, open_blob_store
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY, RangeQuery, encode_range_proof
 
 POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long
@@ -81,12 +83,13 @@ class Ordering(Protocol):
 
 class Node:
     """A node; implements `xinlian.node.interface.NodeAPI`. `vote_secret` (a validator's
-    consensus key), `listen` and `shape_for` serve a BFT chain's validator only."""
+    consensus key), `listen` and `shape_for` serve a BFT chain's validator only. `blobs`:
+    node.toml's `[blobs]` settings (default: a disk store under `data_dir`)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
                  vote_secret: bytes | None = None, *, listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None,
-                 exec_workers: int = 0) -> None:
+                 exec_workers: int = 0, blobs: BlobConfig | None = None) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
                                      pool_limits=pool_limits,
                                      pool=execution_pool(data_dir, genesis, exec_workers))
@@ -100,6 +103,13 @@ class Node:
         self.contracts = ContractReader(self.chain, ContractRunner(self.suite.hash_bytes,
                                                                    self.suite.name))
         self.data = DataReader(self.chain, self.state_proof)
+        config = blob_config_from({}, Path(data_dir)) if blobs is None else blobs
+        try:
+            store = open_blob_store(config, self.suite.hash_bytes)
+        except BaseException:
+            self.ledger.close()
+            raise
+        self.blobs: BlobService | None = BlobService(store, self.chain, genesis.hash())
         self.ordering: Ordering
         self._sweeper: asyncio.Task[None] | None = None
         self.supervisor: Supervisor | None = None
@@ -107,6 +117,7 @@ class Node:
             self.solo: SoloOrdering | None = SoloOrdering(self.ledger)
             self.ordering = self.solo
         elif vote_secret is None:
+            self.blobs.close()
             self.ledger.close()
             raise NodeConfigError("a validator of a BFT chain needs its consensus key")
         else:
@@ -139,6 +150,9 @@ class Node:
             await asyncio.gather(self._sweeper, return_exceptions=True)
             self._sweeper = None
         await self.ordering.stop()
+        if self.blobs is not None:
+            self.blobs.close()
+            self.blobs = None
         self.ledger.close()
 
     async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:

@@ -37,10 +37,12 @@ from xinlian.ledger.block import Receipt
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.interface import DataQueryAnswer, DataRecordAnswer, StateProof
 from xinlian.sdk import calls
+from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed, ProofError
 from xinlian.sdk.ops import Op, Ops, Send
 from xinlian.sdk.wallet import Wallet
-from xinlian.storage.blob_proof import BlobCommitment
+from xinlian.storage.blob_proof import BlobCommitment, chunk_count
+from xinlian.storage.blobs import DEFAULT_CHUNK_SIZE
 from xinlian.storage.mst_proof import EMPTY_ROOT, decode_range_proof, verify_range
 
 T = TypeVar("T")
@@ -258,6 +260,31 @@ class DataCollection(DataOps):
     def delete(self, ids: Iterable[bytes | str]) -> Receipt:
         return self._run(lambda: self._write({}, ids))
 
+    # -- blobs (sdk/data_blob.py) --------------------------------------------------------
+
+    def put_blob(self, rid: bytes | str, attribute: str, payload: Payload, media_type: str,
+                 *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> BlobCommitment:
+        """Upload `payload` (bytes, or a seekable binary file) into blob `attribute` of
+        record `rid`: the chunks the node lacks, then the record with its commitment."""
+        return self._run(lambda: put_blob(self, record_id(rid), attribute, payload,
+                                          media_type, chunk_size))
+
+    def get_blob(self, rid: bytes | str, attribute: str) -> Iterator[bytes]:
+        """The payload of blob `attribute` of record `rid`, chunk by chunk, each verified
+        against the commitment of the verified record."""
+        rid = record_id(rid)
+        commitment = self._run(lambda: blob_of(self, rid, attribute))
+        requests = BlobRequests(self, rid, attribute)
+        for index in range(chunk_count(commitment.size, commitment.chunk_size)):
+            yield self._run(lambda i=index: requests.chunk(commitment, i))  # type: ignore[misc]
+
+    def missing_chunks(self, rid: bytes | str, attribute: str,
+                       commitment: BlobCommitment) -> list[int]:
+        """The chunks of `commitment` the node does not hold (a writer's, or any caller's
+        for the commitment the record holds)."""
+        rid = record_id(rid)
+        return self._run(lambda: BlobRequests(self, rid, attribute).missing(commitment))
+
 
 class AsyncDataCollection(DataOps):
     """`DataCollection` for `AsyncClient.data(name)`: the same methods, awaited."""
@@ -305,6 +332,19 @@ class AsyncDataCollection(DataOps):
 
     async def delete(self, ids: Iterable[bytes | str]) -> Receipt:
         return await self._run(lambda: self._write({}, ids))
+
+    async def put_blob(self, rid: bytes | str, attribute: str, payload: Payload,
+                       media_type: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+                       ) -> BlobCommitment:
+        return await self._run(lambda: put_blob(self, record_id(rid), attribute, payload,
+                                                media_type, chunk_size))
+
+    async def get_blob(self, rid: bytes | str, attribute: str) -> AsyncIterator[bytes]:
+        rid = record_id(rid)
+        commitment = await self._run(lambda: blob_of(self, rid, attribute))
+        requests = BlobRequests(self, rid, attribute)
+        for index in range(chunk_count(commitment.size, commitment.chunk_size)):
+            yield await self._run(lambda i=index: requests.chunk(commitment, i))  # type: ignore[misc]
 
 def _checked(make: Callable[[], T]) -> T:
     """`make()`, its data-model errors raised as DataQueryFailed."""
