@@ -2,19 +2,23 @@
 up in 1 MiB chunks and comes back verified chunk by chunk; only the collection's readers may
 download it (a stranger is refused with a typed error); a chunk damaged on the node's disk
 is refused by the node on read and never served; a chunk lost from its disk is reported
-missing and put back by uploading again."""
+missing and put back by uploading again; a chunk altered between node and client is
+refused by the client."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from xinlian.cli.cluster import NodeProcess
 from xinlian.sdk import Client, RpcError
+from xinlian.sdk.calls import Call
 from xinlian.storage.blob_proof import leaf_hash
 from xinlian.storage.blobs import MIB
+from xinlian.storage.errors import CorruptChunkError
 from xinlian.storage.proof import Hasher
 
 from .cluster import Chain, init_data_dir
@@ -78,5 +82,21 @@ def test_blob_round_trip_permissions_and_damage(tmp_path: Path) -> None:
                     served.append(piece)
             assert corrupt.value.remote_name == "corrupt_blob_chunk"
             assert served == chunks[:1]  # nothing of the damaged chunk, nor after it
+
+            # a node that lies: its answers altered on the way, the client refuses the chunk
+            honest = client.call
+
+            def lying(call: Call[Any]) -> Any:
+                result = honest(call)
+                if call.method == "xl_blobGetChunk":
+                    data = bytearray.fromhex(result["data"][2:])
+                    data[0] ^= 0xFF
+                    result["data"] = "0x" + data.hex()
+                return result
+
+            client.call = lying  # type: ignore[method-assign]
+            with pytest.raises(CorruptChunkError) as caught:
+                next(reader.get_blob("r1", "scan"))
+            assert caught.value.index == 0
     finally:
         node.stop()
