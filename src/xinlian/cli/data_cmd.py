@@ -300,8 +300,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("data", help="data collections: declare, put, get and query records")
     c = group.add_subparsers(dest="data_cmd", required=True)
 
-    def command(name: str, text: str, cmd: DataCmd, signed: bool) -> argparse.ArgumentParser:
-        p = c.add_parser(name, help=text)
+    def command(name: str, text: str, cmd: DataCmd, signed: bool,
+                parent: argparse._SubParsersAction[argparse.ArgumentParser] = c
+                ) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=text)
         p.add_argument("--rpc", default=DEFAULT_RPC, help=f"node URL (default {DEFAULT_RPC})")
         p.add_argument("--json", action="store_true", help="print one JSON document")
         p.add_argument("collection", help="the collection's name")
@@ -343,3 +345,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cursor", help="continue after a previous page (its cursor)")
     p.add_argument("--height", type=int, default=None,
                    help="as of this block (give the first page's to page on)")
+    from xinlian.cli import data_blob  # it builds on this module's helpers
+
+    blob = c.add_parser("blob", help="put or get a blob attribute's payload, verified")
+    b = blob.add_subparsers(dest="blob_cmd", required=True)
+    data_blob.add_blob_arguments(
+        command("put", "upload a file into a record's blob attribute",
+                data_blob.cmd_blob_put, True, b),
+        command("get", "download a blob attribute's payload, every chunk verified",
+                data_blob.cmd_blob_get, True, b))
