@@ -1,7 +1,8 @@
 """docs/data.md is run as written: its `sh` blocks, in order, in an empty folder, as one bash
 script against the real solo node it starts (the port 8545 replaced by a free one): the CLI
 and the SDK declare, write, read and query with verified answers; bad input gets its typed
-errors and exit statuses, and the node keeps serving."""
+errors and exit statuses, and the node keeps serving; a blob goes up and comes back
+verified, and a writer who is no reader is refused it."""
 
 from __future__ import annotations
 
@@ -34,7 +35,12 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "error[5107 bad_data_query]: a page holds 1..1000 records, not 5000",
         "error[5002 unauthorised]: the transaction failed",
         "error[6140 bad_data_query]: no collection 'nothing'",
+        "stored 2500000 bytes as blob 0x",
+        '"size": 2500000, "chunk_size": 1048576, "media_type": "image/jpeg"}',
+        "wrote 2500000 verified bytes to copy.jpg\nthe same bytes",
+        "error[5120 blob_access_denied]: 0x",
     ]:
         assert expected in out, (expected, out)
     # stdout alone: the exit statuses of the six bad commands, in order
     assert run.stdout.count("exit status 2") == 5 and "exit status 1" in run.stdout
+    assert run.stdout.count("exit status 3") == 1  # a writer who is no reader downloads

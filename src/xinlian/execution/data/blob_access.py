@@ -91,4 +91,4 @@ def check_auth(read: Read, hasher: Callable[[bytes], bytes], genesis_hash: bytes
     address = address_of(auth.public_key, hasher)
     if not is_member(read, collection, address, method):
         role = "reader" if method == GET else "writer"
-        raise BlobAccessDenied(f"{address.hex()} is not a {role} of {collection.name!r}")
+        raise BlobAccessDenied(f"0x{address.hex()} is not a {role} of {collection.name!r}")
