@@ -42,7 +42,7 @@ from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
 from xinlian.storage import mst
 from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
-from xinlian.storage.blobs import MAX_MISSING_PAGE
+from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
 from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 
@@ -312,32 +312,35 @@ class Api:
                                     "commitments only)")
         return self.node.blobs
 
+    def _writable(self, collection: str, id: bytes, attribute: str,
+                  commitment: BlobCommitment, auth: BlobAuth | None) -> BlobStore:
+        """The store, once the caller may upload `commitment` there."""
+        blobs = self._blobs()
+        blobs.writable(collection, id, attribute, commitment, auth)
+        return blobs.store
+
     async def blob_put_manifest(self, session: Session | None, collection: str, id: bytes,
                                 attribute: str, commitment: BlobCommitment, leaves: bytes,
                                 auth: BlobAuth | None) -> Any:
-        blobs = self._blobs()
-        blobs.writable(collection, id, attribute, commitment, auth)
+        store = self._writable(collection, id, attribute, commitment, auth)
         hashes = [leaves[i:i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE)]
         record(len(hashes))
-        await asyncio.to_thread(blobs.store.put_manifest, commitment, hashes)
+        await asyncio.to_thread(store.put_manifest, commitment, hashes)
         return True
 
     async def blob_put_chunk(self, session: Session | None, collection: str, id: bytes,
                              attribute: str, commitment: BlobCommitment, index: int,
                              data: bytes, auth: BlobAuth | None) -> Any:
-        blobs = self._blobs()
-        blobs.writable(collection, id, attribute, commitment, auth)
+        store = self._writable(collection, id, attribute, commitment, auth)
         record(1)
-        return await asyncio.to_thread(blobs.store.put_chunk, commitment, index, data)
+        return await asyncio.to_thread(store.put_chunk, commitment, index, data)
 
     async def blob_missing(self, session: Session | None, collection: str, id: bytes,
                            attribute: str, commitment: BlobCommitment, start: int,
                            limit: int, auth: BlobAuth | None) -> Any:
-        blobs = self._blobs()
-        blobs.writable(collection, id, attribute, commitment, auth)
+        store = self._writable(collection, id, attribute, commitment, auth)
         record(1)
-        missing = await asyncio.to_thread(blobs.store.missing, commitment, start, limit)
-        return [int(i) for i in missing]
+        return list(await asyncio.to_thread(store.missing, commitment, start, limit))
 
     async def blob_get_chunk(self, session: Session | None, collection: str, id: bytes,
                              attribute: str, index: int, auth: BlobAuth | None) -> Any:
