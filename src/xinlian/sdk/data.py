@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from xinlian import codec
@@ -276,7 +277,7 @@ class DataCollection(DataOps):
         commitment = self._run(lambda: blob_of(self, rid, attribute))
         requests = BlobRequests(self, rid, attribute)
         for index in range(chunk_count(commitment.size, commitment.chunk_size)):
-            yield self._run(lambda i=index: requests.chunk(commitment, i))  # type: ignore[misc]
+            yield self._run(partial(requests.chunk, commitment, index))
 
     def missing_chunks(self, rid: bytes | str, attribute: str,
                        commitment: BlobCommitment) -> list[int]:
@@ -344,7 +345,7 @@ class AsyncDataCollection(DataOps):
         commitment = await self._run(lambda: blob_of(self, rid, attribute))
         requests = BlobRequests(self, rid, attribute)
         for index in range(chunk_count(commitment.size, commitment.chunk_size)):
-            yield await self._run(lambda i=index: requests.chunk(commitment, i))  # type: ignore[misc]
+            yield await self._run(partial(requests.chunk, commitment, index))
 
 def _checked(make: Callable[[], T]) -> T:
     """`make()`, its data-model errors raised as DataQueryFailed."""
