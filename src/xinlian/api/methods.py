@@ -43,8 +43,10 @@ from xinlian.node.interface import NodeAPI, SubmitResult
 from xinlian.storage import mst
 from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
 from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
+from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW, WindowQuery
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
 from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
+from xinlian.storage.provenance_proof import HistoryQuery
 
 HASH_SIZE = 32
 MAX_STATE_KEY = 1024
@@ -141,6 +143,21 @@ class Api:
                     Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
                     Param("height", height, None)), self.data_query),
             *self._blob_methods(),
+            Method("xl_dataHistory",
+                   (Param("collection", text(max_length=MAX_NAME)),
+                    Param("id", hex_bytes(max_size=MAX_RECORD_ID)),
+                    Param("first", uint(), 0),
+                    Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
+                    Param("as_of", optional(uint()), None),
+                    Param("height", height, None)), self.data_history),
+            Method("xl_dataBlocks",
+                   (Param("terms", list_of(hex_bytes(max_size=1 + MAX_INDEX_KEY),
+                                           max_items=MAX_TERMS)),
+                    Param("first", uint()),
+                    Param("stop", uint()),
+                    Param("match", choice("any", "all"), "any"),
+                    Param("limit", uint(maximum=MAX_WINDOW), 1000),
+                    Param("height", height, None)), self.data_blocks),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
             Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
@@ -350,6 +367,21 @@ class Api:
         data, proof = await asyncio.to_thread(blobs.store.get_chunk, commitment, index)
         return {"data": hex_of(data), "proof": hex_of(codec.encode(proof)),
                 "commitment": hex_of(codec.encode(commitment))}
+    async def data_history(self, session: Session | None, collection: str, id: bytes,
+                           first: int, limit: int, as_of: int | None,
+                           height: int | None) -> Any:
+        query = None if as_of is not None else HistoryQuery(first, None, limit)
+        answer = self.node.data_record_history(collection, id, query, as_of, height)
+        record(1 + len(answer.page) // 64)  # the work budget: one unit per 64 bytes served
+        return to_json(answer)
+
+    async def data_blocks(self, session: Session | None, terms: list[bytes], first: int,
+                          stop: int, match: str, limit: int, height: int | None) -> Any:
+        query = WindowQuery(first, stop, tuple(terms), "all" if match == "all" else "any",
+                            limit)
+        answer = self.node.data_blocks(query, height)
+        record(1 + len(answer.page) // 1024)  # one unit per kilobyte of filters served
+        return to_json(answer)
 
     # -- certified headers (BFT chains; null or empty on a solo chain) --------------------
 

@@ -37,6 +37,7 @@ from xinlian.errors import XinlianError
 from xinlian.execution.contracts.engine_runs import EngineRuns, Limits, has_work
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
 from xinlian.execution.data import apply as data
+from xinlian.execution.data.changes import RecordChange, record_changes
 from xinlian.execution.data.model import DataWrite, DeclareCollection
 from xinlian.execution.errors import BadPayload, InsufficientBalance
 from xinlian.execution.indexing import IndexSpecs, run_entries
@@ -91,6 +92,8 @@ class BlockResult:
     index: dict[bytes, bytes | None] = field(default_factory=dict)
     # the data indexes' updates (execution/data), per index kind, from successful data writes
     data_index: data.IndexUpdates = field(default_factory=dict)
+    # the records successful data writes changed, in block order (execution/data/changes.py)
+    data_changes: list[RecordChange] = field(default_factory=list)
 
 
 class Executor:
@@ -141,7 +144,8 @@ class Executor:
                 result.fuel_used += receipt.fuel_used
             else:
                 receipt = self._execute(state, tx, op, account, fees.base, block.height,
-                                        result.data_index)
+                                        result.data_index, result.data_changes,
+                                        len(result.receipts))
             result.receipts.append(receipt)
         if plan is not None:
             plan.finish()
@@ -183,9 +187,11 @@ class Executor:
 
     def _execute(self, state: Overlay, tx: Transaction, bad: BadPayload | None,
                  account: Account, cost: int, height: int,
-                 data_index: data.IndexUpdates) -> Receipt:
+                 data_index: data.IndexUpdates, changes: list[RecordChange],
+                 tx_index: int) -> Receipt:
         """A transfer, system or data transaction; a data write's index updates go into
-        `data_index` when it succeeds."""
+        `data_index` when it succeeds, and the records it changed into `changes` (it is
+        the block's transaction `tx_index`)."""
         self._charge(state, tx, cost, account)
         scope = state.child()
         updates: data.IndexUpdates = {}
@@ -198,6 +204,8 @@ class Executor:
         state.merge(scope)
         for kind, entries in updates.items():
             data_index.setdefault(kind, {}).update(entries)
+        if tx.body.kind == TxKind.DATA_WRITE:
+            changes.extend(record_changes(scope.writes, tx_index, tx.hash))
         return Receipt(tx.hash, 0, "", events, cost, cost)
 
     def _contract(self, state: Overlay, tx: Transaction, op: ContractOp, fees: Fees,

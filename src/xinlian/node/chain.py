@@ -17,6 +17,7 @@ from xinlian import codec
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.execution.data.apply import IndexUpdates
+from xinlian.execution.data.changes import RecordChange
 from xinlian.execution.system import genesis_writes
 from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
@@ -24,7 +25,7 @@ from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_
 from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, Transaction
-from xinlian.node import data
+from xinlian.node import data, data_history
 from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
 from xinlian.storage import chain_index, jmt, mmr, mst
@@ -36,7 +37,8 @@ NODE_META_DB = "node_meta"
 CONSENSUS_DB = "consensus"  # what a BFT node's consensus core persists
 _GENESIS = b"genesis"
 _COMMITTED_TXS = b"committed_txs"
-CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS, NODE_META_DB,
+CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS,
+                 *data_history.SUB_DBS, NODE_META_DB,
                  CONSENSUS_DB, HISTORY_DB)
 CACHE_LIMIT = 2_000_000
 # The store holds only what this node wrote, so it is decoded without canonical checks.
@@ -57,6 +59,7 @@ class ChainStore:
         self.index = chain_index.ChainIndex(self.store)
         self.ordered = mst.OrderedIndex(self.store, self.hash)  # contract data, with proofs
         self.data = data.DataIndexes(self.store, self.hash)  # data collections' indexes
+        self.data_history = data_history.DataHistory(self.store, self.hash)  # provenance
         self._latest: dict[bytes, bytes | None] = {}  # read-through cache of the head state
         stored = self.store.get(NODE_META_DB, _GENESIS)
         if stored is not None and stored != codec.encode(genesis):
@@ -184,7 +187,8 @@ class ChainStore:
                       proposer: PublicKey | None = None,
                       runs: Sequence[Receipt] = (),
                       index_updates: dict[bytes, bytes | None] | None = None,
-                      data_updates: IndexUpdates | None = None
+                      data_updates: IndexUpdates | None = None,
+                      data_changes: Sequence[RecordChange] = ()
                       ) -> PreparedBlock:
         """Build and sign a block and put everything it writes into `batch`, uncommitted.
 
@@ -195,7 +199,9 @@ class ChainStore:
         ordered index as version `height`, and its new root into the state at
         `INDEX_ROOT_KEY`, so the header's state root commits to the index too;
         `data_updates` (of data writes, execution/data) likewise go into the data indexes,
-        their roots at `dx/<kind>` (node/data.py).
+        their roots at `dx/<kind>` (node/data.py), and `data_changes` (the records they
+        changed, in block order) into the records' histories and the block filters, their
+        peaks at `dh/<collection id><record id>` and `dx/bloom` (node/data_history.py).
 
         `proposer` defaults to the signing key (solo); under BFT it is the round's leader,
         the same on every node, while `key` is the node that attests the header it stores.
@@ -207,6 +213,8 @@ class ChainStore:
                       INDEX_ROOT_KEY: self.ordered.apply(height, index_updates, batch)}
         if data_updates:
             writes = {**writes, **self.data.apply(height, data_updates, batch)}
+        if data_changes:
+            writes = {**writes, **self.data_history.apply(height, data_changes, batch)}
         if height > 0:
             writes = {**writes, HISTORY_KEY: self._extend_history(parent, batch)}
         state_root = self.tree.apply(height, writes, batch)

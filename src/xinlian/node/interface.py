@@ -19,8 +19,10 @@ from xinlian.ledger.merkle import AuditPath
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.history import HeaderProof
 from xinlian.node.statesync import EpochProof
+from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.mst_proof import RangeQuery
 from xinlian.storage.proof import Proof
+from xinlian.storage.provenance_proof import HistoryQuery
 
 if TYPE_CHECKING:  # the service holds a store; readers of these views need none of it
     from xinlian.node.blob_service import BlobService
@@ -116,6 +118,24 @@ class DataRecordAnswer(Struct):
 
     collection: StateProof
     record: StateProof
+
+
+class DataHistoryAnswer(Struct):
+    """A record's versions at a height: the collection's state proof, the record's history
+    peaks proven in the state (`dh/<collection id><record id>`, value None: never
+    written) and a page of its versions (encoded storage.provenance_proof.HistoryPage)."""
+
+    collection: StateProof
+    peaks: StateProof
+    page: bytes
+
+
+class DataBlocksAnswer(Struct):
+    """A window of block filters at a height: their peaks proven in the state
+    (`dx/bloom`) and the page (encoded storage.bloom_proof.WindowPage)."""
+
+    root: StateProof
+    page: bytes
 
 
 class DataQueryAnswer(Struct):
@@ -246,6 +266,18 @@ class NodeAPI(Protocol):
                    ) -> DataQueryAnswer:
         """A page of records whose `attribute` lies from `lo` to `hi` (typed by the
         attribute's kind: execution/data/values.py), with proofs."""
+        ...
+
+    def data_record_history(self, name: str, record_id: bytes, query: HistoryQuery | None,
+                            as_of: int | None, height: int | None = None
+                            ) -> DataHistoryAnswer:
+        """A page of a record's versions (`query`), or the one in force at block
+        `as_of`, with proofs (node/data_history_reads.py)."""
+        ...
+
+    def data_blocks(self, query: WindowQuery, height: int | None = None) -> DataBlocksAnswer:
+        """The block filters of a window, with their proof: which blocks may hold the
+        query's terms (node/data_history.py names them)."""
         ...
 
     # -- certified headers (a BFT chain's; none on a solo chain) ----------------------------

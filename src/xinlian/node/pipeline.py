@@ -151,7 +151,7 @@ class LedgerPipeline:
         prepared = self.chain.prepare_block(
             batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
             self.key, result.included, result.receipts, result.writes, proposer, result.runs,
-            result.index, result.data_index)
+            result.index, result.data_index, result.data_changes)
         return Built(batch, prepared, result.receipts + result.runs, result.excluded)
 
     def has_engine_work(self) -> bool:

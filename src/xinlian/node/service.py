@@ -29,6 +29,7 @@ from xinlian.node.bft import BftLedger
 from xinlian.node.blob_service import BlobService
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.contracts import ContractReader
+from xinlian.node.data_history_reads import HistoryReader
 from xinlian.node.data_reads import DataReader
 from xinlian.node.errors import NodeConfigError, NotFound, TaskFailed
 from xinlian.node.history import HeaderProof
@@ -37,7 +38,9 @@ from xinlian.node.interface import (
     BlockListener,
     CodeView,
     ContractView,
+    DataBlocksAnswer,
     DataCollectionView,
+    DataHistoryAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
     IndexAnswer,
@@ -58,7 +61,9 @@ from xinlian.node.statesync import MAX_PROOFS, EpochProof
 from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BftOrdering
 from xinlian.storage.blob_config import BlobConfig, blob_config_from, open_blob_store
+from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY, RangeQuery, encode_range_proof
+from xinlian.storage.provenance_proof import HistoryQuery
 
 POOL_SWEEP_S = 1.0  # how often the pool drops what waited too long
 
@@ -110,6 +115,7 @@ class Node:
             self.ledger.close()
             raise
         self.blobs: BlobService | None = BlobService(store, self.chain, genesis.hash())
+        self.data_history = HistoryReader(self.chain, self.state_proof)
         self.ordering: Ordering
         self._sweeper: asyncio.Task[None] | None = None
         self.supervisor: Supervisor | None = None
@@ -254,6 +260,14 @@ class Node:
                    limit: int, cursor: bytes | None, height: int | None = None
                    ) -> DataQueryAnswer:
         return self.data.query(name, attribute, lo, hi, reverse, limit, cursor, height)
+
+    def data_record_history(self, name: str, record_id: bytes, query: HistoryQuery | None,
+                            as_of: int | None, height: int | None = None
+                            ) -> DataHistoryAnswer:
+        return self.data_history.history(name, record_id, query, as_of, height)
+
+    def data_blocks(self, query: WindowQuery, height: int | None = None) -> DataBlocksAnswer:
+        return self.data_history.blocks(query, height)
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,

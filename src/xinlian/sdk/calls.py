@@ -24,7 +24,9 @@ from xinlian.node.interface import (
     AccountView,
     CodeView,
     ContractView,
+    DataBlocksAnswer,
     DataCollectionView,
+    DataHistoryAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
     IndexAnswer,
@@ -259,3 +261,15 @@ def results_of(calls: Sequence[Call[Any]], replies: Any) -> list[Any]:
     if missing:
         raise ResponseError(f"the batch answer lacks requests {missing}")
     return [result_of(call, by_id[i]) for i, call in enumerate(calls)]
+
+
+def data_history(name: str, record_id: bytes, first: int, limit: int, as_of: int | None,
+                 height: int | None = None) -> Call[DataHistoryAnswer]:
+    return Call("xl_dataHistory", [name, hex_of(record_id), first, limit, as_of, height],
+                parser(DataHistoryAnswer))
+
+
+def data_blocks(terms: Sequence[bytes], first: int, stop: int, match: str, limit: int,
+                height: int | None = None) -> Call[DataBlocksAnswer]:
+    return Call("xl_dataBlocks", [[hex_of(t) for t in terms], first, stop, match, limit,
+                                  height], parser(DataBlocksAnswer))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from xinlian import codec
 from xinlian.errors import XinlianError
@@ -37,8 +37,9 @@ from xinlian.execution.data.query import DataRecord, range_query, read_entry, re
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.interface import DataQueryAnswer, DataRecordAnswer, StateProof
-from xinlian.sdk import calls
+from xinlian.sdk import calls, data_history
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
+from xinlian.sdk.data_history import BlockWindow, History, Version
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed, ProofError
 from xinlian.sdk.ops import Op, Ops, Send
 from xinlian.sdk.wallet import Wallet
@@ -61,7 +62,8 @@ class Runner(Protocol):
 class AsyncRunner(Protocol):
     def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
 
-__all__ = ["AsyncDataCollection", "BlobCommitment", "DataCollection", "DataPage", "DataRecord"]
+__all__ = ["AsyncDataCollection", "BlobCommitment", "BlockWindow", "DataCollection", "DataPage",
+           "DataRecord", "History", "Version"]
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,30 @@ class DataCollection(DataOps):
                               cursor=page.cursor, height=page.height, verify=verify)
             yield from page.records
 
+    def history(self, rid: bytes | str, *, first: int = 0, limit: int = 100,
+                height: int | None = None, verify: bool = True) -> History:
+        """A page of record `rid`'s versions from version `first`, oldest first, each with
+        the height and transaction that wrote it (sdk/data_history.py)."""
+        return self._run(lambda: data_history.history(
+            self._ops, self._proven, self.name, record_id(rid), first, limit, height, verify))
+
+    def as_of(self, rid: bytes | str, block: int, *, height: int | None = None,
+              verify: bool = True) -> Version | None:
+        """Record `rid`'s version in force at the end of block `block` (None: none yet)."""
+        return self._run(lambda: data_history.as_of(
+            self._ops, self._proven, self.name, record_id(rid), block, height, verify))
+
+    def blocks(self, first: int, stop: int, *, rid: bytes | str | None = None,
+               attribute: str | None = None, match: Literal["any", "all"] = "any",
+               limit: int = 1000, height: int | None = None, verify: bool = True
+               ) -> BlockWindow:
+        """The blocks of [first, stop) that may have changed record `rid`, put
+        `attribute`, or (neither) changed the collection, by their verified filters."""
+        return self._run(lambda: data_history.blocks(
+            self._ops, self._proven, self.name, first, stop,
+            None if rid is None else record_id(rid), attribute, match, limit, height,
+            verify))
+
     # -- writes (signed by `wallet`, waiting for the receipt) ----------------------------
 
     def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
@@ -320,6 +346,25 @@ class AsyncDataCollection(DataOps):
                                     cursor=page.cursor, height=page.height, verify=verify)
             for record in page.records:
                 yield record
+
+    async def history(self, rid: bytes | str, *, first: int = 0, limit: int = 100,
+                      height: int | None = None, verify: bool = True) -> History:
+        return await self._run(lambda: data_history.history(
+            self._ops, self._proven, self.name, record_id(rid), first, limit, height, verify))
+
+    async def as_of(self, rid: bytes | str, block: int, *, height: int | None = None,
+                    verify: bool = True) -> Version | None:
+        return await self._run(lambda: data_history.as_of(
+            self._ops, self._proven, self.name, record_id(rid), block, height, verify))
+
+    async def blocks(self, first: int, stop: int, *, rid: bytes | str | None = None,
+                     attribute: str | None = None, match: Literal["any", "all"] = "any",
+                     limit: int = 1000, height: int | None = None, verify: bool = True
+                     ) -> BlockWindow:
+        return await self._run(lambda: data_history.blocks(
+            self._ops, self._proven, self.name, first, stop,
+            None if rid is None else record_id(rid), attribute, match, limit, height,
+            verify))
 
     async def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
                       writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),

@@ -160,6 +160,28 @@ class NotCertifiedYet(ProofError):
     name = "not_certified_yet"
 
 
+class AnswerTampered(ProofError):
+    """A data answer does not prove against its committed root: a version or block filter
+    was changed, added or taken from another history."""
+
+    code = 6114
+    name = "answer_tampered"
+
+
+class AnswerIncomplete(ProofError):
+    """A data answer leaves out part of what it must hold (a version, a block)."""
+
+    code = 6115
+    name = "answer_incomplete"
+
+
+class AnswerReordered(ProofError):
+    """A data answer holds the right items in the wrong order."""
+
+    code = 6116
+    name = "answer_reordered"
+
+
 class Unavailable(SdkError):
     """The node cannot give what a check needs (for instance the history of blocks older
     than the state snapshot it joined from): ask another node."""
