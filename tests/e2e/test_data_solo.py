@@ -2,7 +2,8 @@
 transactions are read and queried with verified proofs; malformed and oversize queries get
 typed errors while the node keeps serving; after a restart the same pages verify against
 the same committed roots (the range index is persisted with the blocks), and new writes
-extend it."""
+extend it; a record's history (provenance) verifies the same after the restart and grows
+with new writes."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
                                "invalid_params", "invalid_params", "bad_data_query",
                                "unknown_attribute", "unknown_collection"]
             assert owner.query("weight", 99, 99).records[0].id == b"s1"  # still serving
+            same = {"weight": 99, "sent": 1_000, "port": "P1"}
+            rewrite = owner.put({"s1": same})
+            history = owner.history("s1")
+            assert [v.tx_hash for v in history.versions][1:] == [rewrite.tx_hash]
         node.stop()
         node = NodeProcess(data_dir)
         with Client(node.base_url) as client:
@@ -57,5 +62,13 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
             assert [r.id for r in owner.query("sent", 5_000, 9_000).records] == [
                 b"s5", b"s6", b"s7", b"s99", b"s8", b"s9"]
             assert owner.get("s99") is not None
+            assert owner.history("s1", height=history.height) == history  # persisted
+            again_put = owner.put({"s1": same})
+            grown = owner.history("s1")
+            assert grown.size == 3 and grown.versions[:2] == history.versions
+            assert grown.versions[2].tx_hash == again_put.tx_hash
+            assert owner.as_of("s1", history.height) == history.versions[-1]
+            assert grown.versions[2].height in owner.blocks(0, grown.height + 1,
+                                                            rid="s1").blocks
     finally:
         node.stop()

@@ -1,5 +1,6 @@
-"""`xinlian data ...`: declare collections, put, delete, get and query records on a running
-node, through the SDK (docs/data.md). Every read is verified against the chain's headers.
+"""`xinlian data ...`: declare collections, put, delete, get and query records and read their
+history on a running node, through the SDK (docs/data.md). Every read is verified against
+the chain's headers.
 
 Values on the command line are read by their attribute's kind: number and time as integers
 (a time also as an ISO 8601 date-time, UTC unless it says otherwise), text as given, bytes as
@@ -285,6 +286,38 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """A record's versions, oldest first (or, with --as-of, the one in force then)."""
+    with _client(args) as client:
+        data = _collection(args, client, False)
+        rid = _id_arg(args.id)
+        if args.as_of is not None:
+            found = data.as_of(rid, args.as_of, height=args.height)
+            versions, doc = [] if found is None else [found], {"as_of": args.as_of}
+        else:
+            history = data.history(rid, first=args.first, limit=args.limit,
+                                   height=args.height)
+            versions = history.versions
+            doc = {"first": history.first, "size": history.size, "height": history.height,
+                   "next": history.next}
+    rows = [{"height": v.height, "tx_index": v.tx_index, "tx_hash": "0x" + v.tx_hash.hex(),
+             "deleted": v.deleted, "value_hash": None if v.deleted else "0x" + v.value_hash.hex()}
+            for v in versions]
+    if args.json:
+        print_json({**doc, "versions": rows, "verified": True})
+        return EXIT_OK
+    for row in rows:
+        what = "delete" if row["deleted"] else f"put {row['value_hash']}"
+        print(f"block {row['height']} tx {row['tx_index']} {row['tx_hash']}: {what}")
+    if args.as_of is not None:
+        print(("no version" if not rows else "in force") + f" at block {args.as_of}, verified")
+    else:
+        more = doc["next"]
+        print(f"{len(rows)} of {doc['size']} version(s) at block {doc['height']}, verified"
+              + (f"; more: --first {more} --height {doc['height']}" if more else ""))
+    return EXIT_OK
+
+
 def _cursor(text: str | None) -> bytes | None:
     if text is None:
         return None
@@ -297,7 +330,8 @@ def _cursor(text: str | None) -> bytes | None:
 # --- the parser -----------------------------------------------------------------------------
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = sub.add_parser("data", help="data collections: declare, put, get and query records")
+    group = sub.add_parser("data", help="data collections: declare, put, get, query records "
+                           "and their history")
     c = group.add_subparsers(dest="data_cmd", required=True)
 
     def command(name: str, text: str, cmd: DataCmd, signed: bool,
@@ -345,6 +379,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cursor", help="continue after a previous page (its cursor)")
     p.add_argument("--height", type=int, default=None,
                    help="as of this block (give the first page's to page on)")
+    p = command("history", "a record's versions with the transactions that wrote them",
+                cmd_history, False)
+    p.add_argument("id", help="the record's id (text, or 0x hex)")
+    p.add_argument("--as-of", type=int, default=None, metavar="H",
+                   help="only the version in force at the end of block H")
+    p.add_argument("--first", type=int, default=0, help="the first version (0: the oldest)")
+    p.add_argument("--limit", type=int, default=100, help="versions per page (1..1000)")
+    p.add_argument("--height", type=int, default=None,
+                   help="the history as of this block (give the first page's to page on)")
+
     from xinlian.cli import data_blob  # it builds on this module's helpers
 
     blob = c.add_parser("blob", help="put or get a blob attribute's payload, verified")
