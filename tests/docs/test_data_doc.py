@@ -1,8 +1,8 @@
 """docs/data.md is run as written: its `sh` blocks, in order, in an empty folder, as one bash
 script against the real solo node it starts (the port 8545 replaced by a free one): the CLI
-and the SDK declare, write, read and query with verified answers; bad input gets its typed
-errors and exit statuses, and the node keeps serving; a blob goes up and comes back
-verified, and a writer who is no reader is refused it."""
+and the SDK declare, write, read and query with verified answers and read records'
+verified histories; bad input gets its typed errors and exit statuses, and the node keeps
+serving; a blob goes up and comes back verified, and a writer who is no reader is refused it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "0 record(s) at block 4, verified",              # r3 (-12) deleted
         "put r6, fee ",
         "r4 80 at block 3\nr6 99 at block 5\nr1 120 at block 2\nr2 135 at block 3\n",
+        ": delete\n2 of 2 version(s) at block 5, verified\n",  # r3: put, then deleted
+        ": put 0x",
+        "in force at block 3, verified\nno version at block 1, verified\n",
+        "r6 versions: [(5, False)]\nr3 at block 4 deleted: True\n"
+        "blocks that may have written r1: True\n",
         "1 entry, proof of ",
         '"name":"unknown_attribute"',
         "error[6140 bad_data_query]: no attribute 'colour'",
