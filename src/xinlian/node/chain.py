@@ -29,6 +29,7 @@ from xinlian.node import data, data_history
 from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
 from xinlian.storage import chain_index, jmt, mmr, mst
+from xinlian.storage.bloom import BLOOM_ROOT_KEY
 from xinlian.storage.errors import CorruptDataError
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY
@@ -214,7 +215,8 @@ class ChainStore:
         if data_updates:
             writes = {**writes, **self.data.apply(height, data_updates, batch)}
         if data_changes:
-            writes = {**writes, **self.data_history.apply(height, data_changes, batch)}
+            writes = {**writes, **self.data_history.apply(
+                height, data_changes, batch, self.read(BLOOM_ROOT_KEY))}
         if height > 0:
             writes = {**writes, HISTORY_KEY: self._extend_history(parent, batch)}
         state_root = self.tree.apply(height, writes, batch)

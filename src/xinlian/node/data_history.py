@@ -19,14 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from xinlian import codec
 from xinlian.execution.data.changes import RecordChange, block_terms, history_key
-from xinlian.storage import bloom, provenance
+from xinlian.storage import bloom, mmr, provenance
 from xinlian.storage.bloom import BLOOM_ROOT_KEY, BlockFilters
-from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.errors import CorruptDataError
+from xinlian.storage.kv import PerBatch, Store, WriteBatch
 from xinlian.storage.proof import Hasher
 from xinlian.storage.provenance import Provenance, Write
 
 SUB_DBS = (*provenance.SUB_DBS, *bloom.SUB_DBS)
+_EMPTY = codec.encode(mmr.EMPTY)  # the peaks of no block filters
 
 
 class DataHistory:
@@ -34,11 +37,21 @@ class DataHistory:
         self.hasher = hasher
         self.provenance = Provenance(store, hasher)
         self.filters = BlockFilters(store, hasher)
+        self._used: PerBatch[list[int]] = PerBatch(list)  # the versions applied per batch
 
-    def apply(self, version: int, changes: Sequence[RecordChange], batch: WriteBatch
-              ) -> dict[bytes, bytes | None]:
+    def apply(self, version: int, changes: Sequence[RecordChange], batch: WriteBatch,
+              committed: bytes | None) -> dict[bytes, bytes | None]:
         """Block `version`'s changes into `batch`, uncommitted; the state values to write
-        (each changed record's peaks, the filters' peaks)."""
+        (each changed record's peaks, the filters' peaks). `committed`: the state's
+        `dx/bloom` before the block. CorruptDataError when the stored filters are not the
+        ones the state commits to: a node that joined by state sync after data was written
+        lacks the histories and filters (state sync does not carry them yet), and must not
+        append to empty ones and diverge."""
+        used = self._used(batch)
+        if not used and self.filters.root() != (committed or _EMPTY):
+            raise CorruptDataError("this node's record histories and block filters are not "
+                                   "the ones the state commits to (joined by state sync?)")
+        used.append(version)
         hasher = self.hasher
         writes = [Write(c.key, None if c.value is None else hasher(c.value), c.tx_index,
                         c.tx_hash) for c in changes]
