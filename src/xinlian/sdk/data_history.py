@@ -105,17 +105,24 @@ def _page(ops: Ops, proven: Proven, name: str, rid: bytes, first: int, limit: in
     if collection is None:
         raise DataQueryFailed(f"no collection {name!r}")
     cid = answer.collection.key[len(collection_key(b"")):]
-    peaks = answer.peaks
-    if peaks.key != history_key(cid + rid):
-        raise ProofError("the history is proven for another record")
-    if peaks.header != answer.collection.header:
-        raise ProofError("the history and its collection are proven at different blocks")
+    value, hasher = yield from _peaks(ops, answer.peaks, history_key(cid + rid),
+                                      answer.collection, "the record's history", verify)
+    page = _proof_checked(lambda: codec.decode(answer.page, HistoryPage), "history page")
+    return page, value, answer.peaks.header.height, hasher
+
+
+def _peaks(ops: Ops, proof: StateProof, key: bytes, collection: StateProof, what: str,
+           verify: bool) -> Generator[Any, Any, tuple[bytes, Hasher]]:
+    """The MMR peaks `proof` proves at `key`, at the collection's block (empty when the
+    key holds none), and the chain's hash."""
+    if proof.key != key:
+        raise ProofError(f"{what} is proven for another key")
+    if proof.header != collection.header:
+        raise ProofError(f"{what} is not proven at the collection's block")
     verifier = yield from ops.trusted()
     if verify:
-        verifier.state(peaks)
-    page = _proof_checked(lambda: codec.decode(answer.page, HistoryPage), "history page")
-    value = _EMPTY_PEAKS if peaks.value is None else peaks.value
-    return page, value, peaks.header.height, verifier.suite.hash_bytes
+        verifier.state(proof)
+    return (_EMPTY_PEAKS if proof.value is None else proof.value), verifier.suite.hash_bytes
 
 
 def history(ops: Ops, proven: Proven, name: str, rid: bytes, first: int, limit: int,
@@ -160,18 +167,11 @@ def blocks(ops: Ops, proven: Proven, name: str, first: int, stop: int, rid: byte
                            "block window")
     at = view.state.header.height
     answer: DataBlocksAnswer = yield calls.data_blocks(terms, first, stop, match, limit, at)
-    root = answer.root
-    if root.key != BLOOM_ROOT_KEY:
-        raise ProofError("the block filters are proven for another key")
-    if root.header != view.state.header:
-        raise ProofError("the block filters are not proven at the collection's block")
-    verifier = yield from ops.trusted()
-    if verify:
-        verifier.state(root)
-    value = _EMPTY_PEAKS if root.value is None else root.value
+    value, hasher = yield from _peaks(ops, answer.root, BLOOM_ROOT_KEY, view.state,
+                                      "the block filters", verify)
     page = _proof_checked(lambda: codec.decode(answer.page, WindowPage), "block window")
-    window = _proof_checked(lambda: verify_window(value, query, page,
-                                                  verifier.suite.hash_bytes), "block window")
+    window = _proof_checked(lambda: verify_window(value, query, page, hasher),
+                            "block window")
     more = window.stop < min(stop, page.size)
     return BlockWindow(window.candidates, window.first, window.stop, at,
                        window.stop if more else None)
