@@ -14,9 +14,15 @@ from msgspec.structs import replace
 
 from xinlian import codec
 from xinlian.node.interface import DataBlocksAnswer, DataHistoryAnswer
-from xinlian.sdk import Client, ProofError
+from xinlian.sdk import Client, ProofError, RpcError
+from xinlian.sdk.calls import Call
 from xinlian.sdk.data import DataCollection
-from xinlian.sdk.errors import AnswerIncomplete, AnswerReordered, AnswerTampered
+from xinlian.sdk.errors import (
+    AnswerIncomplete,
+    AnswerReordered,
+    AnswerTampered,
+    DataQueryFailed,
+)
 from xinlian.storage.bloom_proof import WindowPage
 from xinlian.storage.provenance_proof import DELETE, PUT, RECORD_SIZE, HistoryPage
 
@@ -151,3 +157,23 @@ def test_a_lying_block_window_is_caught(client: Client, written: Any, lie: Any) 
     data, txs = written
     with Liar(client, "xl_dataBlocks", lie), pytest.raises(ProofError):
         data.blocks(0, txs[-1].height + 1, rid="a")
+
+
+def test_bad_history_and_window_requests_get_typed_errors(client: Client,
+                                                           written: Any) -> None:
+    data, _ = written
+    refused = []
+    for method, params in (("xl_dataHistory", ["ledger", "0x61", 0, 0]),
+                           ("xl_dataHistory", ["ledger", "0x61", 0, 5000]),
+                           ("xl_dataHistory", ["ledger", "zz"]),
+                           ("xl_dataBlocks", [["0x01"], 5, 5]),
+                           ("xl_dataBlocks", [[], 0, 5]),
+                           ("xl_dataBlocks", [["0x01"], 0, 5, "some"])):
+        with pytest.raises(RpcError) as error:
+            client.call(Call(method, params, lambda result: result))
+        refused.append(error.value.remote_name)
+    assert refused == ["bad_query", "invalid_params", "invalid_params", "bad_query",
+                       "invalid_params", "invalid_params"]
+    with pytest.raises(DataQueryFailed):
+        data.history("a", limit=0)
+    assert data.history("a").size == 5  # still serving
