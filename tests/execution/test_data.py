@@ -77,9 +77,9 @@ def test_writes_are_charged_by_the_byte_and_indexed(chain: ContractChain) -> Non
     assert codec.decode(record, StoredRecord).height == chain.height
     updates = result.data_index["range"]
     assert updates == {
-        attribute_prefix(cid, 0) + b"apple\x00\x00a": record,
-        attribute_prefix(cid, 1) + values.encode("number", -5) + b"a": record,
-        attribute_prefix(cid, 2) + values.encode("time", 7) + b"a": record}
+        attribute_prefix(cid, 0) + b"apple\x00\x00a": (record, 0),
+        attribute_prefix(cid, 1) + values.encode("number", -5) + b"a": (record, -5),
+        attribute_prefix(cid, 2) + values.encode("time", 7) + b"a": (record, 7)}
 
 
 def test_writers_are_the_owner_listed_addresses_and_organisation_admins(
@@ -203,8 +203,10 @@ def test_entries_are_read_only_when_their_record_holds_the_key_value(
     result = chain.block([chain.raw(0, TxKind.DATA_WRITE, DataWrite("stock", [
         _put("a", qty=5), _put("b", qty=6)]))])
     collection = _collection(chain)
-    (ka, ra), (_, rb) = sorted(result.data_index["range"].items())
-    assert ra is not None and rb is not None
+    (ka, a), (_, b) = sorted(result.data_index["range"].items())
+    assert a is not None and b is not None
+    (ra, measure_a), (rb, _) = a, b
+    assert measure_a == 5  # a number's entry aggregates its value
     assert read_entry(collection, "qty", ka, ra).values == {"qty": 5}
     for key, raw in ((ka, rb), (ka[:-1], ra), (ka[:20], ra), (ka, b"\x01")):
         with pytest.raises(DataQueryError):

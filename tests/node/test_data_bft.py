@@ -21,7 +21,7 @@ from xinlian.execution.data.model import (
 from xinlian.execution.data.query import range_query, read_entry
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.data import RANGE_ROOT_KEY
-from xinlian.storage.mst_proof import verify_range
+from xinlian.storage.mbtree_proof import verify_aggregate, verify_range
 from xinlian.testing.validators import ClientTxs, ValidatorNet
 
 
@@ -54,12 +54,17 @@ def test_validators_agree_on_data_and_its_index() -> None:
             assert collection is not None
             query = range_query(collection, cid, "kwh", 15, 26, limit=100)
             assert query is not None
-            answer, proof = chain.data.range.query(query, chain.height)
+            page, proof = chain.data.range.range(query, chain.height)
             root = chain.read(RANGE_ROOT_KEY)
             assert root is not None
-            proven = verify_range(root, proof, query, hasher)
-            assert proven == answer
-            kwh = [read_entry(collection, "kwh", k, v).values["kwh"] for k, v in proven]
+            proven = verify_range(root, query, proof, hasher)
+            assert proven.records() == page.records()
+            kwh = [read_entry(collection, "kwh", k, v).values["kwh"]
+                   for k, v in zip(proven.keys, proven.values, strict=True)]
             assert kwh == [16, 17, 18, 19, 20, 26]
+            assert proven.measures == kwh
+            total, total_proof = chain.data.range.aggregate(query.lo, query.hi, chain.height)
+            assert verify_aggregate(root, query.lo, query.hi, total_proof, hasher) == total
+            assert (total.count, total.total, total.min, total.max) == (6, 116, 16, 26)
     finally:
         net.close()

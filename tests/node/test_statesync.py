@@ -44,7 +44,7 @@ from xinlian.node.statesync import (
     next_root,
 )
 from xinlian.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
-from xinlian.storage import jmt, mst
+from xinlian.storage import jmt, mbtree, mst
 from xinlian.storage.errors import BadChunkError
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY
@@ -85,12 +85,12 @@ def ledger() -> Iterator[Ledger]:
             map_size=1 << 24) as store:
         tree = jmt.StateTree(store, sha256)
         index = mst.OrderedIndex(store, sha256)
-        ranges = mst.OrderedIndex(store, sha256, roots_db=data.RANGE_ROOTS_DB)
+        ranges = mbtree.MerkleBTree(store, sha256)
         batch = WriteBatch()
         index_root = index.apply(7, {b"e%05d" % i: b"x" * (i % 50) for i in range(2000)},
                                  batch)
-        ranges_root = ranges.apply(7, {b"d%05d" % i: b"r" * (i % 9) for i in range(500)},
-                                   batch)
+        ranges_root = ranges.apply(
+            7, {b"d%05d" % i: (b"r" * (i % 9), i - 250) for i in range(500)}, batch)
         state = {b"k%d" % i: b"v%d" % i for i in range(300)}
         root = tree.apply(7, {**state, INDEX_ROOT_KEY: index_root,
                               data.RANGE_ROOT_KEY: ranges_root}, batch)
@@ -113,7 +113,7 @@ class Ledger(NamedTuple):
     tree: jmt.StateTree
     block: LedgerBlock
     ordered: mst.OrderedIndex
-    ranges: mst.OrderedIndex  # the data range index
+    ranges: mbtree.MerkleBTree  # the data range index
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Peer:
     tree: jmt.StateTree
     block: LedgerBlock
     index: mst.OrderedIndex
-    ranges: mst.OrderedIndex
+    ranges: mbtree.MerkleBTree
     tamper: Callable[[bytes], bytes | None] = lambda reply: reply
     served: int = field(default=0)
 
@@ -140,7 +140,7 @@ class Peer:
         return read_chunk(self.tree, height, prefix, max_leaves=16)
 
     def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None:
-        return self.index.read_nodes(refs, max_bytes=4096)
+        return data.read_index_nodes(self.index, self.ranges, refs, max_bytes=8192)
 
     def answer(self, request: bytes) -> bytes | None:
         self.served += 1
@@ -197,13 +197,12 @@ def check(synced: Synced, epochs: Epochs, ledger: Ledger) -> None:
         imported = mst.OrderedIndex(store, sha256)
         imported_data = data.DataIndexes(store, sha256)
         batch = WriteBatch()
-        assert synced.index.write(imported, 7, batch) == index.root(7)
-        imported_data.adopt(7, {k: synced.state.leaves.get(sha256(k))
-                                for k in data.SYNCED_ROOT_KEYS}, batch)
+        synced.index.write(imported, imported_data, 7, batch)
         store.commit(batch)
+        assert imported.root(7) == index.root(7)
         assert list(imported.items()) == list(index.items(7))
         assert imported_data.range.root(7) == ranges.root(7)
-        assert list(imported_data.range.items()) == list(ranges.items(7))
+        assert list(imported_data.range.entries()) == list(ranges.entries(7))
         # and it keeps growing as the source does: the imported nodes carry their levels
         batch = WriteBatch()
         more = {b"e%05d" % i: b"y" for i in range(1990, 2100)}

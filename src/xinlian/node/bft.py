@@ -70,6 +70,7 @@ from xinlian.node.certify import (
     genesis_root,
 )
 from xinlian.node.chain import NODE_META_DB
+from xinlian.node.data import read_index_nodes
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.pipeline import Built, LedgerPipeline
 from xinlian.storage.kv import WriteBatch
@@ -443,7 +444,9 @@ class BftLedger:
 
     def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None:
         # nodes are content-addressed: any this node holds belong to the index it had then
-        return self.ledger.chain.ordered.read_nodes(refs) if self._holds(height) else None
+        if not self._holds(height):
+            return None
+        return read_index_nodes(self.ledger.chain.ordered, self.ledger.chain.data.range, refs)
 
     def _holds(self, height: int) -> bool:
         """Whether this node holds the block at `height` (one that joined from a snapshot

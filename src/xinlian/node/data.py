@@ -4,14 +4,14 @@
 in the block's one batch, and writes each new root into the state at `dx/<kind>` so the
 header's state root commits to it. To plug a kind in, register its structure in
 `DataIndexes.structures` (an `IndexStructure`: the shape of every index in storage/), give
-it its sub-databases in `SUB_DBS`, and serve its queries with proofs (node/data_reads.py);
-a structure that state sync must carry needs a way to fetch it (`synced` covers those that
-keep their nodes with the contract index's).
+it its sub-databases in `SUB_DBS`, serve its queries with proofs (node/data_reads.py), and
+let state sync carry it (`SyncImport`).
 
-The range kind is the ordered index of storage/mst.py, in the node sub-database it shares
-with the contract index (nodes are stored by hash, so the two never collide, and state sync
-fetches both by hash alike) and with its own roots: its keys are data keys, its root is
-`dx/range`, apart from the contract index's `ix/root`.
+The range kind is the Merkle B+-tree of storage/mbtree.py: its entries carry a measure (the
+value of a number or time attribute), so count/sum/min/max over a value range are proven by
+its subtree aggregates; its root is `dx/range`. State sync fetches its nodes by hash in the
+same phase as the contract index's (`SyncImport` routes each node to the structure that
+asked for it; `read_index_nodes` serves both).
 """
 
 from __future__ import annotations
@@ -20,23 +20,20 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from xinlian.execution.data.apply import IndexUpdates
-from xinlian.execution.data.indexes import RangeIndex
+from xinlian.execution.data.indexes import Entry, RangeIndex
 from xinlian.execution.data.model import index_root_key
-from xinlian.storage import mst
-from xinlian.storage.kv import Store, WriteBatch
-from xinlian.storage.mst_proof import Hasher
+from xinlian.storage import mbtree, mst
+from xinlian.storage.kv import WriteBatch
+from xinlian.storage.mst_proof import EMPTY_ROOT, INDEX_ROOT_KEY, Hasher
 
-RANGE_ROOTS_DB = "dx_range_roots"
-SUB_DBS = (RANGE_ROOTS_DB,)
+SUB_DBS = mbtree.SUB_DBS
 RANGE_ROOT_KEY = index_root_key(RangeIndex.name)
-# the data indexes whose nodes state sync fetches by hash from the shared node sub-database
-SYNCED_ROOT_KEYS = (RANGE_ROOT_KEY,)
 
 
 class IndexStructure(Protocol):
     """The node's side of an index kind: its authenticated structure (storage/)."""
 
-    def apply(self, version: int, updates: Mapping[bytes, bytes | None],
+    def apply(self, version: int, updates: Mapping[bytes, Entry | None],
               batch: WriteBatch) -> bytes:
         """Write `version` (the previous one plus `updates`, None deleting) into `batch`,
         uncommitted; the new root, a function of the content alone."""
@@ -44,11 +41,9 @@ class IndexStructure(Protocol):
 
 
 class DataIndexes:
-    def __init__(self, store: Store, hasher: Hasher) -> None:
-        self.range = mst.OrderedIndex(store, hasher, roots_db=RANGE_ROOTS_DB)
+    def __init__(self, store: mbtree.Store, hasher: Hasher) -> None:
+        self.range = mbtree.MerkleBTree(store, hasher)
         self.structures: dict[str, IndexStructure] = {RangeIndex.name: self.range}
-        # those whose nodes state sync fetches with the contract index's, by root key
-        self.synced: dict[bytes, mst.OrderedIndex] = {RANGE_ROOT_KEY: self.range}
 
     def apply(self, version: int, updates: IndexUpdates, batch: WriteBatch
               ) -> dict[bytes, bytes]:
@@ -56,11 +51,46 @@ class DataIndexes:
         return {index_root_key(kind): self.structures[kind].apply(version, entries, batch)
                 for kind, entries in sorted(updates.items()) if entries}
 
-    def adopt(self, version: int, roots: Mapping[bytes, bytes | None],
+
+
+def read_index_nodes(ordered: mst.OrderedIndex, ranges: mbtree.MerkleBTree, refs: list[bytes],
+                     max_bytes: int = mbtree.MAX_ANSWER_BYTES) -> list[bytes]:
+    """State sync's answer to a request for index nodes: those of `refs` the contract index
+    holds, then those the range index holds, each up to half an answer (a request may ask
+    for nodes of both; `SyncImport` sorts them out by hash, and asks again for the rest)."""
+    return ordered.read_nodes(refs, max_bytes // 2) + ranges.read_nodes(refs, max_bytes // 2)
+
+
+class SyncImport:
+    """The nodes of the contract index and of the data indexes under the roots of a verified
+    state snapshot, fetched by hash from peers until none is missing."""
+
+    def __init__(self, leaves: Mapping[bytes, bytes], hasher: Hasher) -> None:
+        """`leaves`: the verified snapshot's values by hashed state key."""
+        self.hasher = hasher
+        self.index = mst.IndexImport(leaves.get(hasher(INDEX_ROOT_KEY), EMPTY_ROOT),
+                                     hasher)
+        self.range = mbtree.TreeImport(leaves.get(hasher(RANGE_ROOT_KEY), EMPTY_ROOT),
+                                       hasher)
+
+    @property
+    def wanted(self) -> set[bytes]:
+        return self.index.wanted | self.range.wanted
+
+    @property
+    def done(self) -> bool:
+        return self.index.done and self.range.done
+
+    def add(self, raw: bytes) -> None:
+        """Take one node still wanted; BadChunkError (nothing kept) if it is not one."""
+        ref = self.hasher(raw)
+        if ref in self.range.wanted or ref in self.range.nodes:
+            self.range.add(raw)
+        else:
+            self.index.add(raw)
+
+    def write(self, ordered: mst.OrderedIndex, data: DataIndexes, version: int,
               batch: WriteBatch) -> None:
-        """Take the roots of a verified state snapshot (`SYNCED_ROOT_KEYS` -> root; the
-        nodes under them arrive with the contract index's, node/statesync.py)."""
-        for key, structure in self.synced.items():
-            root = roots.get(key)
-            if root is not None:
-                structure.adopt(version, root, {}, batch)
+        """Store every structure as `version`; BadChunkError while nodes are missing."""
+        self.index.write(ordered, version, batch)
+        self.range.write(data.range, version, batch)

@@ -24,7 +24,7 @@ from xinlian.node.interface import (
     IndexEntry,
     StateProof,
 )
-from xinlian.storage.mst_proof import RangeProof, encode_range_proof
+from xinlian.storage.mbtree_proof import Proof, encode_proof
 
 Prove = Callable[[bytes, int], StateProof]  # a state key's value and proof at a height
 
@@ -65,7 +65,7 @@ class DataReader:
                             cursor=cursor)
         root = self._proof(RANGE_ROOT_KEY, at)
         if query is None:  # nothing can match: no entry, no proof needed
-            return DataQueryAnswer(state, root, [], encode_range_proof(RangeProof(b"")))
-        answer, proof = self.chain.data.range.query(query, at)
-        return DataQueryAnswer(state, root, [IndexEntry(k, v) for k, v in answer],
-                               encode_range_proof(proof))
+            return DataQueryAnswer(state, root, [], encode_proof(Proof([])))
+        page, proof = self.chain.data.range.range(query, at)
+        return DataQueryAnswer(state, root, [IndexEntry(k, v) for k, v, _ in page.records()],
+                               encode_proof(proof))

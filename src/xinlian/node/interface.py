@@ -141,7 +141,7 @@ class DataBlocksAnswer(Struct):
 class DataQueryAnswer(Struct):
     """A page of a range query: the collection's state proof, the range index's root
     proven in the state (`dx/range`), the entries in query order and their range proof
-    (encoded storage.mst_proof.RangeProof), all at one height."""
+    (encoded storage.mbtree_proof.Proof), all at one height."""
 
     collection: StateProof
     root: StateProof

@@ -22,8 +22,8 @@ checked so that no single peer needs to be trusted:
    positions at a time, from the members that attested it. Every chunk verifies on its own;
    a bad chunk (BadChunkError) skips its sender and a timeout re-asks another member.
 4. index. The verified state holds the root of the ordered index of contract data (at
-   `INDEX_ROOT_KEY`, storage/mst.py) and those of the data indexes that share its node
-   store (`dx/range`, node/data.py); fetch their nodes by hash, up to `MAX_REFS` per
+   `INDEX_ROOT_KEY`, storage/mst.py) and those of the data indexes (`dx/range`, the
+   Merkle B+-tree, node/data.py `SyncImport`); fetch their nodes by hash, up to `MAX_REFS` per
    request, from the same members. Nodes are content-addressed: each verifies on its own,
    and a bad one skips its sender like a bad chunk.
 
@@ -49,11 +49,10 @@ from xinlian.consensus.messages import QC, Block, vote_message
 from xinlian.errors import XinlianError
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
-from xinlian.node.data import SYNCED_ROOT_KEYS
+from xinlian.node.data import SyncImport
 from xinlian.node.errors import BadEpochProof, BadLedgerBlock
 from xinlian.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
-from xinlian.storage.mst import MAX_REFS, IndexImport
-from xinlian.storage.mst_proof import EMPTY_ROOT, INDEX_ROOT_KEY
+from xinlian.storage.mst import MAX_REFS
 from xinlian.storage.proof import Hasher
 from xinlian.storage.snapshot import Chunk, SnapshotImport
 
@@ -235,7 +234,7 @@ class Synced:
     proofs: list[EpochProof]
     block: LedgerBlock
     state: SnapshotImport
-    index: IndexImport
+    index: SyncImport
 
 
 class StateSync:
@@ -265,7 +264,7 @@ class StateSync:
         self._blocks: dict[bytes, LedgerBlock] = {}
         self.block: LedgerBlock | None = None
         self.state: SnapshotImport | None = None
-        self.index: IndexImport | None = None
+        self.index: SyncImport | None = None
         self._refs: dict[bytes, list[bytes]] = {}  # index nodes asked for, by first ref
         self._providers: list[bytes] = []
 
@@ -412,10 +411,7 @@ class StateSync:
     def _fill(self) -> list[Action]:
         assert self.state is not None and self.block is not None
         if self.state.done:
-            leaves = self.state.leaves
-            root = leaves.get(self.hasher(INDEX_ROOT_KEY), EMPTY_ROOT)
-            data_roots = tuple(leaves.get(self.hasher(k), EMPTY_ROOT) for k in SYNCED_ROOT_KEYS)
-            self.index = IndexImport(root, self.hasher, data_roots)
+            self.index = SyncImport(self.state.leaves, self.hasher)
             self.phase = "index"
             return self._fill_index()
         actions: list[Action] = []

@@ -50,7 +50,6 @@ from xinlian.node.bft import (
 )
 from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
-from xinlian.node.data import SYNCED_ROOT_KEYS
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.offload import LedgerThread, now_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
@@ -255,9 +254,7 @@ def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey
     batch = WriteBatch()
     if header.height > chain.height:
         synced.state.write(chain.tree, header.height, batch)
-        synced.index.write(chain.ordered, header.height, batch)
-        chain.data.adopt(header.height, {k: synced.state.leaves.get(chain.hash(k))
-                                         for k in SYNCED_ROOT_KEYS}, batch)
+        synced.index.write(chain.ordered, chain.data, header.height, batch)
         stored = LedgerBlock(header, sign_header(header, key), list(synced.block.txs))
         chain.index.write_block(batch, height=header.height,
                                 block_hash=header_hash(header, chain.hash),

@@ -40,12 +40,18 @@ from xinlian.node.interface import DataQueryAnswer, DataRecordAnswer, StateProof
 from xinlian.sdk import calls, data_history
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
 from xinlian.sdk.data_history import BlockWindow, History, Version
-from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed, ProofError
+from xinlian.sdk.errors import (
+    AnswerTampered,
+    DataQueryFailed,
+    DataWriteFailed,
+    ProofError,
+    answer_error,
+)
 from xinlian.sdk.ops import Op, Ops, Send
 from xinlian.sdk.wallet import Wallet
 from xinlian.storage.blob_proof import BlobCommitment, chunk_count
 from xinlian.storage.blobs import DEFAULT_CHUNK_SIZE
-from xinlian.storage.mst_proof import EMPTY_ROOT, decode_range_proof, verify_range
+from xinlian.storage.mbtree_proof import EMPTY_ROOT, decode_proof, verify_range
 
 T = TypeVar("T")
 RANGE_ROOT_KEY = index_root_key(RangeIndex.name)
@@ -166,12 +172,12 @@ class DataOps:
             verifier.state(answer.root)
             root = EMPTY_ROOT if answer.root.value is None else answer.root.value
             try:
-                proven = verify_range(root, decode_range_proof(answer.proof), query,
-                                      verifier.suite.hash_bytes)
+                page = verify_range(root, query, decode_proof(answer.proof),
+                                    verifier.suite.hash_bytes)
             except XinlianError as exc:
-                raise ProofError(f"data query at block {at}: {exc.message}") from None
-            if proven != entries:
-                raise ProofError("the listed records differ from the proven ones")
+                raise answer_error(exc, f"data query at block {at}") from None
+            if list(zip(page.keys, page.values, strict=True)) != entries:
+                raise AnswerTampered("the listed records differ from the proven ones")
         try:
             records = [read_entry(collection, attribute, k, v) for k, v in entries]
         except XinlianError as exc:

@@ -79,6 +79,40 @@ class ProofError(SdkError):
     name = "proof_failed"
 
 
+class AnswerTampered(ProofError):
+    """A node's answer was changed: a record, a figure or a proof node is not what the
+    committed index holds (storage's answer_tampered, 3021)."""
+
+    code = 6115
+    name = "answer_tampered"
+
+
+class AnswerIncomplete(ProofError):
+    """A node's answer left out what the query covers (storage's answer_incomplete, 3022)."""
+
+    code = 6116
+    name = "answer_incomplete"
+
+
+class AnswerReordered(ProofError):
+    """A node's answer holds the right parts in the wrong order (storage's
+    answer_reordered, 3023)."""
+
+    code = 6117
+    name = "answer_reordered"
+
+
+def answer_error(exc: XinlianError, where: str) -> ProofError:
+    """The SDK error for a storage verifier's error `exc`: tampered, incomplete and
+    reordered answers apart, any other failure a plain ProofError."""
+    kind = _ANSWER_ERRORS.get(exc.code, ProofError)
+    return kind(f"{where}: {exc.message}")
+
+
+_ANSWER_ERRORS: dict[int, type[ProofError]] = {
+    3021: AnswerTampered, 3022: AnswerIncomplete, 3023: AnswerReordered}
+
+
 class UntrustedChain(ProofError):
     """The node serves another chain than the one pinned (genesis hash or node key)."""
 

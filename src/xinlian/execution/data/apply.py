@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from xinlian import codec
 from xinlian.execution.data import values
-from xinlian.execution.data.indexes import KINDS, attribute_prefix, resolve
+from xinlian.execution.data.indexes import KINDS, Entry, attribute_prefix, resolve
 from xinlian.execution.data.model import (
     MAX_NAME,
     MAX_RECORD_ID,
@@ -39,7 +39,8 @@ from xinlian.execution.system import ADMIN_PREFIX
 from xinlian.ledger.block import Event
 
 Hasher = Callable[[bytes], bytes]
-IndexUpdates = dict[str, dict[bytes, bytes | None]]  # index kind -> key -> value (None: gone)
+# index kind -> key -> (value, measure) (None: gone)
+IndexUpdates = dict[str, dict[bytes, Entry | None]]
 SOURCE = "data"
 _decode_collection = codec.trusted_decoder(Collection)  # state written by execution only
 _decode_record = codec.trusted_decoder(StoredRecord)

@@ -1,6 +1,7 @@
 """Index kinds of data attributes: the registry every kind plugs into.
 
-An index kind turns one attribute value of one record into index entries (key -> value). The
+An index kind turns one attribute value of one record into index entries (key -> value and
+measure: the number an index aggregates, 0 where the kind aggregates nothing). The
 executor (execution/data/apply.py) asks the kind of each indexed attribute for the entries of
 the old record (to remove) and the new one (to add) on every put and delete, so a block's
 updates per kind are a pure function of the block and the state before it; the node
@@ -29,8 +30,10 @@ from xinlian.execution.data.model import (
 from xinlian.execution.errors import BadDeclaration, ValueTooLarge
 from xinlian.storage import keys
 from xinlian.storage.errors import InvalidKeyError
+from xinlian.storage.mbtree_proof import MEASURE_MAX
 
 PREFIX_SIZE = COLLECTION_ID_SIZE + 2
+Entry = tuple[bytes, int]  # an index entry's value and measure
 _position = struct.Struct(">H").pack
 
 
@@ -44,7 +47,7 @@ class IndexKind(Protocol):
         ...
 
     def entries(self, prefix: bytes, kind: str, raw: bytes, record_id: bytes,
-                record: bytes) -> dict[bytes, bytes]:
+                record: bytes) -> dict[bytes, Entry]:
         """The entries for value `raw` (of `kind`) of record `record_id`, whose stored
         encoding is `record`, under the attribute's `prefix`. ValueTooLarge for a value
         this kind cannot index."""
@@ -52,9 +55,11 @@ class IndexKind(Protocol):
 
 
 class RangeIndex:
-    """Range queries over ordered values: one entry per record,
+    """Range queries and aggregates over ordered values: one entry per record,
     `prefix || value key || record id` -> the stored record, so a page of a value range is
-    a page of records, proven by one range proof (storage/mst_proof.py)."""
+    a page of records, proven by one range proof; its measure is the value itself for
+    numbers and times (so count/sum/min/max over a value range are proven by the Merkle
+    B+-tree's aggregates, storage/mbtree_proof.py), 0 for text and bytes."""
 
     name = "range"
     kinds = frozenset({Kind.NUMBER, Kind.TIME, Kind.TEXT, Kind.BYTES})
@@ -63,8 +68,22 @@ class RangeIndex:
         return kind in self.kinds
 
     def entries(self, prefix: bytes, kind: str, raw: bytes, record_id: bytes,
-                record: bytes) -> dict[bytes, bytes]:
-        return {prefix + value_key(kind, raw) + record_id: record}
+                record: bytes) -> dict[bytes, Entry]:
+        return {prefix + value_key(kind, raw) + record_id: (record, measure(kind, raw))}
+
+
+def measure(kind: str, raw: bytes) -> int:
+    """The number a range entry aggregates: a number's or a time's value, else 0.
+    ValueTooLarge for a time past the measures' signed 64 bits."""
+    if kind == Kind.NUMBER:
+        return keys.read_signed(raw)[0]
+    if kind == Kind.TIME:
+        value = keys.read_unsigned(raw)[0]
+        if value > MEASURE_MAX:
+            raise ValueTooLarge(f"a time of {value} ms is past the range index's limit "
+                                f"{MEASURE_MAX}")
+        return value
+    return 0
 
 
 def value_key(kind: str, raw: bytes) -> bytes:

@@ -3,7 +3,9 @@
 The node and the client both turn a query (attribute, inclusive value bounds, order, page
 size, cursor) into the same key range of the range index with `range_query`, from the
 collection as the state holds it, so a client checks the node's answer against the range it
-computed itself: a node can answer neither another query nor leave an entry out.
+computed itself: a node can answer neither another query nor leave an entry out. (The
+range index is a Merkle B+-tree, storage/mbtree_proof.py; its `RangeQuery` is the key range
+of a page, and of an aggregate.)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from xinlian.execution.data.model import Collection, StoredRecord
 from xinlian.execution.errors import DataQueryError, UnknownAttribute, WrongKind
 from xinlian.storage import keys
 from xinlian.storage.errors import InvalidKeyError
-from xinlian.storage.mst_proof import RangeQuery
+from xinlian.storage.mbtree_proof import RangeQuery
 
 MAX_PAGE = 1000
 
@@ -64,7 +66,7 @@ def range_query(collection: Collection, cid: bytes, attribute: str, lo: Any = No
     bounds = [None if v is None else value_key(attr.kind, values.encode(attr.kind, v))
               for v in (lo, hi)]
     span = keys.key_range(prefix, bounds[0], bounds[1], reverse=reverse, cursor=cursor)
-    return None if span is None else RangeQuery(span[0], span[1], reverse, limit)
+    return None if span is None else RangeQuery(span[0], span[1], limit, reverse)
 
 
 def read_record(collection: Collection, record_id: bytes, raw: bytes,
