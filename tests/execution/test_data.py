@@ -5,13 +5,14 @@ rebuilt from the records the state holds after any sequence of blocks (seeded ra
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from xinlian import codec
 from xinlian.execution.data import values
-from xinlian.execution.data.indexes import KINDS, attribute_prefix, resolve
+from xinlian.execution.data.indexes import KINDS, Entry, attribute_prefix, resolve
 from xinlian.execution.data.model import (
     RECORD_PREFIX,
     AttributeDecl,
@@ -29,6 +30,9 @@ from xinlian.execution.data.query import read_entry
 from xinlian.execution.errors import BadDeclaration, DataQueryError, UnknownAttribute
 from xinlian.ledger.account import account_key
 from xinlian.ledger.transaction import TxKind
+from xinlian.storage import mbtree
+from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.mbtree_proof import EMPTY_ROOT
 from xinlian.testing.contracts import SUITE, ContractChain
 
 H = SUITE.hash_bytes
@@ -151,11 +155,11 @@ def test_alterations_append_attributes_and_only_the_owner_alters(
     assert found.writers == [] and found.created == 1  # writers replaced by the new list
 
 
-def _rebuilt(chain: ContractChain) -> dict[bytes, bytes]:
+def _rebuilt(chain: ContractChain) -> dict[bytes, Entry]:
     """The range index as the records in the state make it."""
     collection = _collection(chain)
     cid = collection_id(H, "stock")
-    out: dict[bytes, bytes] = {}
+    out: dict[bytes, Entry] = {}
     start = RECORD_PREFIX + cid
     for key, raw in chain.state.items():
         if not key.startswith(start):
@@ -170,10 +174,13 @@ def _rebuilt(chain: ContractChain) -> dict[bytes, bytes]:
     return out
 
 
-def test_block_updates_keep_the_index_equal_to_the_records(chain: ContractChain) -> None:
+def test_block_updates_keep_the_index_equal_to_the_records(chain: ContractChain,
+                                                           tmp_path: Path) -> None:
     rng = random.Random(13)  # seeded: the same blocks every run
-    index: dict[bytes, bytes] = {}
-    for _ in range(12):
+    index: dict[bytes, Entry] = {}
+    store = Store(tmp_path / "db", sub_dbs=mbtree.SUB_DBS, durable=False)
+    tree = mbtree.MerkleBTree(store, H)  # the node's range structure, block by block
+    for version in range(12):
         raws = []
         for sender in (0, 1, 3):
             ops: list[Put | Delete] = []
@@ -190,12 +197,24 @@ def test_block_updates_keep_the_index_equal_to_the_records(chain: ContractChain)
                 ops.append(Put(b"x", [Field("colour", b"")]))
             raws.append(chain.raw(sender, TxKind.DATA_WRITE, DataWrite("stock", ops)))
         result = chain.block(raws)
-        for key, value in result.data_index.get("range", {}).items():
+        updates = result.data_index.get("range", {})
+        for key, value in updates.items():
             if value is None:
                 index.pop(key, None)
             else:
                 index[key] = value
         assert index == _rebuilt(chain)
+        batch = WriteBatch()
+        tree.apply(version, updates, batch)
+        store.commit(batch)
+    # the tree grown block by block is the tree of the records, built at once
+    assert list(tree.entries()) == [(k, v, m) for k, (v, m) in sorted(index.items())]
+    batch = WriteBatch()
+    assert tree.apply(99, {k: None for k in index}, batch) == EMPTY_ROOT  # all deletable
+    fresh = Store(tmp_path / "fresh", sub_dbs=mbtree.SUB_DBS, durable=False)
+    assert mbtree.MerkleBTree(fresh, H).apply(0, _rebuilt(chain), WriteBatch()) == tree.root()
+    store.close()
+    fresh.close()
 
 
 def test_entries_are_read_only_when_their_record_holds_the_key_value(

@@ -23,7 +23,7 @@ from xinlian.execution.data.apply import IndexUpdates
 from xinlian.execution.data.indexes import Entry, RangeIndex
 from xinlian.execution.data.model import index_root_key
 from xinlian.storage import mbtree, mst
-from xinlian.storage.kv import WriteBatch
+from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mst_proof import EMPTY_ROOT, INDEX_ROOT_KEY, Hasher
 
 SUB_DBS = mbtree.SUB_DBS
@@ -41,7 +41,7 @@ class IndexStructure(Protocol):
 
 
 class DataIndexes:
-    def __init__(self, store: mbtree.Store, hasher: Hasher) -> None:
+    def __init__(self, store: Store, hasher: Hasher) -> None:
         self.range = mbtree.MerkleBTree(store, hasher)
         self.structures: dict[str, IndexStructure] = {RangeIndex.name: self.range}
 
