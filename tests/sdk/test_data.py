@@ -16,8 +16,15 @@ from msgspec.structs import replace
 from xinlian.node.interface import DataQueryAnswer, IndexEntry
 from xinlian.sdk import AsyncClient, Client, ProofError, RpcError, calls
 from xinlian.sdk.data import DataCollection
-from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
+from xinlian.sdk.errors import (
+    AnswerIncomplete,
+    AnswerReordered,
+    AnswerTampered,
+    DataQueryFailed,
+    DataWriteFailed,
+)
 from xinlian.storage.blob_proof import BlobCommitment
+from xinlian.storage.mbtree_proof import Proof, decode_proof, encode_proof
 
 from .conftest import harness
 
@@ -143,17 +150,18 @@ def test_bad_queries_are_typed_and_the_node_keeps_serving(client: Client,
 
 
 class Liar:
-    """Rewrites the node's xl_dataQuery answers before the client sees them."""
+    """Rewrites the node's answers to `method` before the client sees them."""
 
-    def __init__(self, client: Client, change: Any) -> None:
+    def __init__(self, client: Client, change: Any, method: str = "xl_dataQuery") -> None:
         self.client = client
         self.change = change
+        self.method = method
         self.original = client.call
 
     def __enter__(self) -> Liar:
         def call(c: Any) -> Any:
             result = self.original(c)
-            return self.change(result) if c.method == "xl_dataQuery" else result
+            return self.change(result) if c.method == self.method else result
         setattr(self.client, "call", call)  # noqa: B010 (a test double of one method)
         return self
 
@@ -191,6 +199,90 @@ def test_a_proof_of_less_than_the_page_is_caught(client: Client, readings: DataC
     with Liar(client, narrower), pytest.raises(ProofError):
         readings.query("temp", -10, 40, limit=5)
 
+
+
+METERS: dict[str, dict[str, Any]] = {
+    f"k{i:03}": {"at": 1_700_000_000_000 + i * 60_000, "kwh": (i * 53) % 97 - 20}
+    for i in range(400)}
+
+
+@pytest.fixture(scope="module")
+def meters(client: Client, keys: Any) -> DataCollection:
+    """Enough records that a page or an aggregate spans several index nodes."""
+    data = client.data("meters", wallet=client.wallet(keys.admin))
+    assert data.declare({"at": "time", "kwh": "number"}).status == 0
+    names = sorted(METERS)
+    for i in range(0, len(names), 100):
+        assert data.put({n: METERS[n] for n in names[i:i + 100]}).status == 0
+    return data
+
+
+def _figures(values: list[int]) -> tuple[int, int, int | None, int | None]:
+    return (len(values), sum(values), min(values, default=None), max(values, default=None))
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 50), (None, None), (-20, -20), (80, 90),
+                                        (None, 3)])
+def test_aggregates_are_proven(meters: DataCollection, lo: int | None, hi: int | None) -> None:
+    got = meters.aggregate("kwh", lo, hi)
+    kwh = [v["kwh"] for v in METERS.values() if (lo is None or v["kwh"] >= lo)
+           and (hi is None or v["kwh"] <= hi)]
+    assert (got.count, got.sum, got.min, got.max) == _figures(kwh)
+
+
+def test_a_time_window_is_a_paged_range_and_an_aggregate(meters: DataCollection) -> None:
+    start, end = 1_700_000_000_000 + 100 * 60_000, 1_700_000_000_000 + 260 * 60_000
+    window = [k for k, v in sorted(METERS.items()) if start <= v["at"] <= end]
+    got = [r.id.decode() for r in meters.query_all("at", start, end, limit=40)]
+    assert got == window
+    total = meters.aggregate("at", start, end)
+    assert (total.count, total.min, total.max) == (len(window), start, end)
+
+
+def _nodes(answer: Any, change: Any) -> Any:
+    proof = decode_proof(answer.proof)
+    return replace(answer, proof=encode_proof(Proof(change(list(proof.nodes)))))
+
+
+def _flip(nodes: list[bytes]) -> list[bytes]:
+    last = bytearray(nodes[-1])
+    last[-1] ^= 1
+    return [*nodes[:-1], bytes(last)]
+
+
+LIES = [
+    (lambda a: _nodes(a, _flip), AnswerTampered),                          # a node changed
+    (lambda a: _nodes(a, lambda n: n[:-1]), AnswerIncomplete),             # a node dropped
+    (lambda a: _nodes(a, lambda n: [n[0], n[2], n[1], *n[3:]]), AnswerReordered),  # swapped
+]
+
+
+@pytest.mark.parametrize(("lie", "error"), LIES)
+def test_a_lying_page_is_reported_as_what_it_is(client: Client, meters: DataCollection,
+                                                lie: Any, error: type[ProofError]) -> None:
+    assert len(decode_proof(meters_answer(client, 300).proof).nodes) >= 3
+    with Liar(client, lie), pytest.raises(error):
+        meters.query("kwh", limit=300)
+
+
+@pytest.mark.parametrize(("lie", "error"), [
+    *LIES,
+    (lambda a: replace(a, count=a.count + 1), AnswerTampered),
+    (lambda a: replace(a, sum=str(int(a.sum) - 1)), AnswerTampered),
+    (lambda a: replace(a, max=a.min), AnswerTampered),
+    (lambda a: replace(a, sum="many"), AnswerTampered),
+])
+def test_a_lying_aggregate_is_reported_as_what_it_is(
+        client: Client, meters: DataCollection, lie: Any, error: type[ProofError]) -> None:
+    assert meters.aggregate("kwh", -5, 60).count > 0
+    with Liar(client, lie, "xl_dataAggregate"), pytest.raises(error):
+        meters.aggregate("kwh", -5, 60)
+
+
+def meters_answer(client: Client, limit: int) -> DataQueryAnswer:
+    answer: DataQueryAnswer = client.call(calls.data_query("meters", "kwh", None, None, False,
+                                                           limit, None))
+    return answer
 
 
 def test_the_async_client_has_the_same_collection(tmp_path: Path) -> None:

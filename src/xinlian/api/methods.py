@@ -159,6 +159,12 @@ class Api:
                     Param("match", choice("any", "all"), "any"),
                     Param("limit", uint(maximum=MAX_WINDOW), 1000),
                     Param("height", height, None)), self.data_blocks),
+            Method("xl_dataAggregate",
+                   (Param("collection", text(max_length=MAX_NAME)),
+                    Param("attribute", text(max_length=MAX_NAME)),
+                    Param("lo", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
+                    Param("hi", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
+                    Param("height", height, None)), self.data_aggregate),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
             Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
@@ -368,6 +374,7 @@ class Api:
         data, proof = await asyncio.to_thread(blobs.store.get_chunk, commitment, index)
         return {"data": hex_of(data), "proof": hex_of(codec.encode(proof)),
                 "commitment": hex_of(codec.encode(commitment))}
+
     async def data_history(self, session: Session | None, collection: str, id: bytes,
                            first: int, limit: int, as_of: int | None,
                            height: int | None) -> Any:
@@ -382,6 +389,12 @@ class Api:
                             limit)
         answer = self.node.data_blocks(query, height)
         record(1 + len(answer.page) // 1024)  # one unit per kilobyte of filters served
+        return to_json(answer)
+
+    async def data_aggregate(self, session: Session | None, collection: str, attribute: str,
+                             lo: Any, hi: Any, height: int | None) -> Any:
+        answer = self.node.data_aggregate(collection, attribute, lo, hi, height)
+        record(len(decode_proof(answer.proof).nodes))  # one unit per index node read
         return to_json(answer)
 
     # -- certified headers (BFT chains; null or empty on a solo chain) --------------------

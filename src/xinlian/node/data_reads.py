@@ -1,4 +1,5 @@
-"""Data reads for the RPC: collections, point reads and range queries, each with its proofs.
+"""Data reads for the RPC: collections, point reads, range queries and aggregates, each with
+its proofs.
 
 Every answer reads one height (the head's by default): the collection's state proof, then
 the record's state proof or the range index's root and a range proof under it, so a client
@@ -18,13 +19,14 @@ from xinlian.execution.errors import UnknownCollection
 from xinlian.node.chain import ChainStore
 from xinlian.node.data import RANGE_ROOT_KEY
 from xinlian.node.interface import (
+    DataAggregateAnswer,
     DataCollectionView,
     DataQueryAnswer,
     DataRecordAnswer,
     IndexEntry,
     StateProof,
 )
-from xinlian.storage.mbtree_proof import Proof, encode_proof
+from xinlian.storage.mbtree_proof import Aggregate, Proof, RangeQuery, encode_proof
 
 Prove = Callable[[bytes, int], StateProof]  # a state key's value and proof at a height
 
@@ -53,6 +55,31 @@ class DataReader:
         """UnknownCollection, UnknownAttribute, DataQueryError, WrongKind for a query that
         cannot be asked."""
         at = self._height(height)
+        state, query = self._range(name, attribute, lo, hi, at, reverse=reverse, limit=limit,
+                                   cursor=cursor)
+        root = self._proof(RANGE_ROOT_KEY, at)
+        if query is None:  # nothing can match: no entry, no proof needed
+            return DataQueryAnswer(state, root, [], encode_proof(Proof([])))
+        page, proof = self.chain.data.range.range(query, at)
+        return DataQueryAnswer(state, root, [IndexEntry(k, v) for k, v, _ in page.records()],
+                               encode_proof(proof))
+
+    def aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
+                  height: int | None = None) -> DataAggregateAnswer:
+        """count/sum/min/max over a value range, proven; errors as `query`."""
+        at = self._height(height)
+        state, query = self._range(name, attribute, lo, hi, at)
+        root = self._proof(RANGE_ROOT_KEY, at)
+        if query is None:  # nothing can match: the empty aggregate, no proof needed
+            found, proof = Aggregate(), Proof([])
+        else:
+            found, proof = self.chain.data.range.aggregate(query.lo, query.hi, at)
+        return DataAggregateAnswer(state, root, found.count, str(found.total), found.min,
+                                   found.max, encode_proof(proof))
+
+    def _range(self, name: str, attribute: str, lo: Any, hi: Any, at: int, **page: Any
+               ) -> tuple[StateProof, RangeQuery | None]:
+        """The collection's state proof and the key range of a query (see `query`)."""
         cid = collection_id(self.chain.hash, name)
         state = self._proof(collection_key(cid), at)
         collection = read_collection(lambda _: state.value, cid)
@@ -61,11 +88,4 @@ class DataReader:
         found = collection.attribute(attribute)
         if found is not None:  # bounds as JSON gives them (range_query refuses the others)
             lo, hi = (from_json(found[1].kind, v) for v in (lo, hi))
-        query = range_query(collection, cid, attribute, lo, hi, reverse=reverse, limit=limit,
-                            cursor=cursor)
-        root = self._proof(RANGE_ROOT_KEY, at)
-        if query is None:  # nothing can match: no entry, no proof needed
-            return DataQueryAnswer(state, root, [], encode_proof(Proof([])))
-        page, proof = self.chain.data.range.range(query, at)
-        return DataQueryAnswer(state, root, [IndexEntry(k, v) for k, v, _ in page.records()],
-                               encode_proof(proof))
+        return state, range_query(collection, cid, attribute, lo, hi, **page)

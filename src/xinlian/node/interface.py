@@ -149,6 +149,21 @@ class DataQueryAnswer(Struct):
     proof: bytes
 
 
+class DataAggregateAnswer(Struct):
+    """count, sum, min and max of an attribute's values over a value range: the collection's
+    state proof, the range index's root proven in the state (`dx/range`), the figures (the
+    sum as a decimal string: it may pass 64 bits; min and max None over no record) and the
+    aggregate proof (encoded storage.mbtree_proof.Proof), all at one height."""
+
+    collection: StateProof
+    root: StateProof
+    count: int
+    sum: str
+    min: int | None
+    max: int | None
+    proof: bytes
+
+
 class AccountView(Struct):
     address: bytes
     account: Account
@@ -278,6 +293,12 @@ class NodeAPI(Protocol):
     def data_blocks(self, query: WindowQuery, height: int | None = None) -> DataBlocksAnswer:
         """The block filters of a window, with their proof: which blocks may hold the
         query's terms (node/data_history.py names them)."""
+        ...
+
+    def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
+                       height: int | None = None) -> DataAggregateAnswer:
+        """count/sum/min/max of `attribute` (range-indexed) over the records whose value
+        lies from `lo` to `hi`, with proofs."""
         ...
 
     # -- certified headers (a BFT chain's; none on a solo chain) ----------------------------

@@ -38,6 +38,7 @@ from xinlian.node.interface import (
     BlockListener,
     CodeView,
     ContractView,
+    DataAggregateAnswer,
     DataBlocksAnswer,
     DataCollectionView,
     DataHistoryAnswer,
@@ -268,6 +269,10 @@ class Node:
 
     def data_blocks(self, query: WindowQuery, height: int | None = None) -> DataBlocksAnswer:
         return self.data_history.blocks(query, height)
+
+    def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
+                       height: int | None = None) -> DataAggregateAnswer:
+        return self.data.aggregate(name, attribute, lo, hi, height)
 
     def sender_transactions(self, address: bytes, offset: int, limit: int) -> list[bytes]:
         return [h for _, h in self.chain.index.sender_txs(address, start_nonce=offset,

@@ -13,6 +13,9 @@ from xinlian.sdk.contract_abi import ContractAbi, ContractEvent
 from xinlian.sdk.contracts import Contract, ContractCode, ContractReceipt, ProvenValue
 from xinlian.sdk.errors import (
     AbiMismatch,
+    AnswerIncomplete,
+    AnswerReordered,
+    AnswerTampered,
     CommitTimeout,
     ContractFailed,
     ContractReverted,
@@ -33,6 +36,9 @@ from xinlian.sdk.wallet import SignedTx, Wallet
 
 __all__ = [
     "AbiMismatch",
+    "AnswerIncomplete",
+    "AnswerReordered",
+    "AnswerTampered",
     "AsyncClient",
     "Client",
     "CommitTimeout",

@@ -24,6 +24,7 @@ from xinlian.node.interface import (
     AccountView,
     CodeView,
     ContractView,
+    DataAggregateAnswer,
     DataBlocksAnswer,
     DataCollectionView,
     DataHistoryAnswer,
@@ -140,6 +141,13 @@ def data_query(name: str, attribute: str, lo: Any, hi: Any, reverse: bool, limit
                 [name, attribute, lo, hi, "desc" if reverse else "asc", limit,
                  None if cursor is None else hex_of(cursor), height],
                 parser(DataQueryAnswer))
+
+
+def data_aggregate(name: str, attribute: str, lo: Any, hi: Any, height: int | None = None
+                   ) -> Call[DataAggregateAnswer]:
+    """`lo`, `hi`: bounds as JSON carries them (bytes as 0x hex)."""
+    return Call("xl_dataAggregate", [name, attribute, lo, hi, height],
+                parser(DataAggregateAnswer))
 
 
 def certified_header(height: int | None = None) -> Call[CertifiedHeader | None]:

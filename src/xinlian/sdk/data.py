@@ -36,7 +36,12 @@ from xinlian.execution.data.model import (
 from xinlian.execution.data.query import DataRecord, range_query, read_entry, read_record
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.transaction import TxKind
-from xinlian.node.interface import DataQueryAnswer, DataRecordAnswer, StateProof
+from xinlian.node.interface import (
+    DataAggregateAnswer,
+    DataQueryAnswer,
+    DataRecordAnswer,
+    StateProof,
+)
 from xinlian.sdk import calls, data_history
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
 from xinlian.sdk.data_history import BlockWindow, History, Version
@@ -51,7 +56,13 @@ from xinlian.sdk.ops import Op, Ops, Send
 from xinlian.sdk.wallet import Wallet
 from xinlian.storage.blob_proof import BlobCommitment, chunk_count
 from xinlian.storage.blobs import DEFAULT_CHUNK_SIZE
-from xinlian.storage.mbtree_proof import EMPTY_ROOT, decode_proof, verify_range
+from xinlian.storage.mbtree_proof import (
+    EMPTY_ROOT,
+    RangeQuery,
+    decode_proof,
+    verify_aggregate,
+    verify_range,
+)
 
 T = TypeVar("T")
 RANGE_ROOT_KEY = index_root_key(RangeIndex.name)
@@ -68,8 +79,21 @@ class Runner(Protocol):
 class AsyncRunner(Protocol):
     def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
 
-__all__ = ["AsyncDataCollection", "BlobCommitment", "BlockWindow", "DataCollection", "DataPage",
-           "DataRecord", "History", "Version"]
+__all__ = ["AsyncDataCollection", "BlobCommitment", "BlockWindow", "DataAggregate",
+           "DataCollection", "DataPage", "DataRecord", "History", "Version"]
+
+
+@dataclass(frozen=True)
+class DataAggregate:
+    """count, sum, min and max of an attribute over a value range (min and max None over no
+    record; a text or bytes attribute counts, its measures are 0), read at block
+    `height`."""
+
+    count: int
+    sum: int
+    min: int | None
+    max: int | None
+    height: int
 
 
 @dataclass(frozen=True)
@@ -147,33 +171,50 @@ class DataOps:
             return None
         return _checked(lambda: read_record(collection, rid, record.value or b""))
 
-    def _query(self, attribute: str, lo: Any, hi: Any, reverse: bool, limit: int,
-               cursor: bytes | None, height: int | None, verify: bool) -> Op[DataPage]:
-        # the collection first (the client's own range needs it), then the page at its block
+    def _span(self, attribute: str, lo: Any, hi: Any, height: int | None, verify: bool,
+              **page: Any) -> Op[tuple[StateProof, Collection, RangeQuery | None]]:
+        """The proven collection (the client's own key range needs it) and the key range of
+        a query over it (None: nothing can match)."""
         view = yield calls.data_collection(self.name, height)
         collection = yield from self._proven(view.state, verify)
         if collection is None:
             raise DataQueryFailed(f"no collection {self.name!r}")
-        at = view.state.header.height
         cid = view.state.key[len(collection_key(b"")):]
-        query = _checked(lambda: range_query(collection, cid, attribute, lo, hi,
-                                             reverse=reverse, limit=limit, cursor=cursor))
+        query = _checked(lambda: range_query(collection, cid, attribute, lo, hi, **page))
+        return view.state, collection, query
+
+    def _index_root(self, state: StateProof, collection: StateProof, root: StateProof,
+                    verify: bool) -> Op[bytes]:
+        """The range index's root, proven at the block of the collection's `state` (as the
+        answer's `collection` must be) when `verify`."""
+        if verify:
+            verifier = yield from self._ops.trusted()
+            if collection != state or root.header != state.header:
+                raise ProofError("the answer is not proven at the collection's block")
+            if root.key != RANGE_ROOT_KEY:
+                raise ProofError("the index root is proven for another key")
+            verifier.state(root)
+        return EMPTY_ROOT if root.value is None else root.value
+
+    def _hasher(self) -> Op[Callable[[bytes], bytes]]:
+        verifier = yield from self._ops.trusted()
+        return verifier.suite.hash_bytes
+
+    def _query(self, attribute: str, lo: Any, hi: Any, reverse: bool, limit: int,
+               cursor: bytes | None, height: int | None, verify: bool) -> Op[DataPage]:
+        state, collection, query = yield from self._span(
+            attribute, lo, hi, height, verify, reverse=reverse, limit=limit, cursor=cursor)
+        at = state.header.height
         if query is None:
             return DataPage([], at, None)
         answer: DataQueryAnswer = yield calls.data_query(
             self.name, attribute, _json(lo), _json(hi), reverse, limit, cursor, at)
         entries = [(e.key, e.value) for e in answer.entries]
+        root = yield from self._index_root(state, answer.collection, answer.root, verify)
         if verify:
-            verifier = yield from self._ops.trusted()
-            if answer.collection != view.state or answer.root.header != view.state.header:
-                raise ProofError("the page is not proven at the collection's block")
-            if answer.root.key != RANGE_ROOT_KEY:
-                raise ProofError("the index root is proven for another key")
-            verifier.state(answer.root)
-            root = EMPTY_ROOT if answer.root.value is None else answer.root.value
+            hasher = yield from self._hasher()
             try:
-                page = verify_range(root, query, decode_proof(answer.proof),
-                                    verifier.suite.hash_bytes)
+                page = verify_range(root, query, decode_proof(answer.proof), hasher)
             except XinlianError as exc:
                 raise answer_error(exc, f"data query at block {at}") from None
             if list(zip(page.keys, page.values, strict=True)) != entries:
@@ -184,6 +225,30 @@ class DataOps:
             raise ProofError(f"a record of the page: {exc.message}") from None
         full = len(entries) == limit
         return DataPage(records, at, entries[-1][0] if full else None)
+
+    def _aggregate(self, attribute: str, lo: Any, hi: Any, height: int | None, verify: bool
+                   ) -> Op[DataAggregate]:
+        state, _, query = yield from self._span(attribute, lo, hi, height, verify)
+        at = state.header.height
+        if query is None:
+            return DataAggregate(0, 0, None, None, at)
+        answer: DataAggregateAnswer = yield calls.data_aggregate(
+            self.name, attribute, _json(lo), _json(hi), at)
+        try:
+            claimed = DataAggregate(answer.count, int(answer.sum), answer.min, answer.max, at)
+        except ValueError:
+            raise AnswerTampered(f"a sum that is not a number: {answer.sum!r}") from None
+        root = yield from self._index_root(state, answer.collection, answer.root, verify)
+        if verify:
+            hasher = yield from self._hasher()
+            try:
+                found = verify_aggregate(root, query.lo, query.hi, decode_proof(answer.proof),
+                                         hasher)
+            except XinlianError as exc:
+                raise answer_error(exc, f"data aggregate at block {at}") from None
+            if claimed != DataAggregate(found.count, found.total, found.min, found.max, at):
+                raise AnswerTampered("the figures differ from the proven ones")
+        return claimed
 
     def _write(self, puts: Records,
                deletes: Iterable[bytes | str]) -> Op[Receipt]:
@@ -239,6 +304,13 @@ class DataCollection(DataOps):
         `cursor` from the previous page continues it at the same height."""
         return self._run(lambda: self._query(attribute, lo, hi, descending, limit, cursor,
                                              height, verify))
+
+    def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
+                  height: int | None = None, verify: bool = True) -> DataAggregate:
+        """count/sum/min/max of `attribute` (range-indexed) over the records whose value
+        lies from `lo` to `hi`, both included (None: unbounded), proven by the index's
+        subtree aggregates."""
+        return self._run(lambda: self._aggregate(attribute, lo, hi, height, verify))
 
     def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
                   descending: bool = False, limit: int = 100, verify: bool = True
@@ -339,6 +411,10 @@ class AsyncDataCollection(DataOps):
                     height: int | None = None, verify: bool = True) -> DataPage:
         return await self._run(lambda: self._query(attribute, lo, hi, descending, limit,
                                                    cursor, height, verify))
+
+    async def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
+                        height: int | None = None, verify: bool = True) -> DataAggregate:
+        return await self._run(lambda: self._aggregate(attribute, lo, hi, height, verify))
 
     async def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
                         descending: bool = False, limit: int = 100, verify: bool = True
