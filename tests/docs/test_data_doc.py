@@ -25,9 +25,11 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "2 record(s) at block 3, verified\n",            # kwh 0..130: r4 80, r1 120
         "2 record(s) at block 3, verified; more: --cursor 0x",
         "1 record(s) at block 3, verified\n",            # the second page of the window
+        "count 3, sum 335, min 80, max 135 at block 3, verified",
         "0 record(s) at block 4, verified",              # r3 (-12) deleted
         "put r6, fee ",
         "r4 80 at block 3\nr6 99 at block 5\nr1 120 at block 2\nr2 135 at block 3\n",
+        "kwh 50..150: 4 434 80 135",
         ": delete\n2 of 2 version(s) at block 5, verified\n",  # r3: put, then deleted
         ": put 0x",
         "in force at block 3, verified\nno version at block 1, verified\n",

@@ -2,8 +2,8 @@
 transactions are read and queried with verified proofs; malformed and oversize queries get
 typed errors while the node keeps serving; after a restart the same pages verify against
 the same committed roots (the range index is persisted with the blocks), and new writes
-extend it; a record's history (provenance) verifies the same after the restart and grows
-with new writes."""
+extend it; aggregates over a range are proven too; a record's history (provenance) verifies
+the same after the restart and grows with new writes."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
             assert sorted(r.id for r in ports.records) == sorted(
                 f"s{i}".encode() for i in range(2, 40, 4))
             before = owner.query("sent", 5_000, 9_000)
+            total = owner.aggregate("weight", 70, 95)  # s5..s30, proven by the index
+            assert (total.count, total.sum, total.min, total.max) == (
+                26, sum(range(70, 96)), 70, 95)
             refused = []
             for params in (["shipments", "weight", None, None, "asc", 100_000],
                            ["shipments", "weight", "heavy"], ["shipments", 7],
@@ -70,5 +73,6 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
             assert owner.as_of("s1", history.height) == history.versions[-1]
             assert grown.versions[2].height in owner.blocks(0, grown.height + 1,
                                                             rid="s1").blocks
+            assert owner.aggregate("sent", 5_000, 9_000).sum == 35_000 + 7_500
     finally:
         node.stop()

@@ -1,6 +1,6 @@
-"""`xinlian data ...`: declare collections, put, delete, get and query records and read their
-history on a running node, through the SDK (docs/data.md). Every read is verified against
-the chain's headers.
+"""`xinlian data ...`: declare collections, put, delete, get, query and aggregate records and
+read their history on a running node, through the SDK (docs/data.md). Every read is verified
+against the chain's headers.
 
 Values on the command line are read by their attribute's kind: number and time as integers
 (a time also as an ISO 8601 date-time, UTC unless it says otherwise), text as given, bytes as
@@ -34,7 +34,7 @@ from xinlian.execution.data.query import DataRecord
 from xinlian.ledger.block import Receipt
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
-from xinlian.sdk.data import DataCollection, DataPage
+from xinlian.sdk.data import DataAggregate, DataCollection, DataPage
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
 from xinlian.storage.blob_proof import BlobCommitment
 
@@ -258,6 +258,9 @@ def _print_record(record: DataRecord, kinds: dict[str, str]) -> None:
     print(f"{doc['id']}: {values}  (block {record.height})")
 
 
+AGGREGATES = ("count", "sum", "min", "max")
+
+
 def _iso(ms: int) -> str:
     moment = datetime.fromtimestamp(ms / 1000, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -271,6 +274,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         if kind is None:
             raise DataQueryFailed(f"no attribute {args.attribute!r}")
         lo, hi = (None if v is None else value_from_text(kind, v) for v in (args.lo, args.hi))
+        wanted = [f for f in AGGREGATES if getattr(args, f)]
+        if wanted:
+            return _print_aggregate(data.aggregate(args.attribute, lo, hi, height=args.height),
+                                    wanted, args.json)
         page: DataPage = data.query(args.attribute, lo, hi, descending=args.desc,
                                     limit=args.limit, cursor=_cursor(args.cursor),
                                     height=args.height)
@@ -315,6 +322,15 @@ def cmd_history(args: argparse.Namespace) -> int:
         more = doc["next"]
         print(f"{len(rows)} of {doc['size']} version(s) at block {doc['height']}, verified"
               + (f"; more: --first {more} --height {doc['height']}" if more else ""))
+
+
+def _print_aggregate(found: DataAggregate, wanted: list[str], as_json: bool) -> int:
+    figures = {f: getattr(found, f) for f in wanted}
+    if as_json:
+        print_json({**figures, "height": found.height, "verified": True})
+        return EXIT_OK
+    print(", ".join(f"{f} {'-' if v is None else v}" for f, v in figures.items())
+          + f" at block {found.height}, verified")
     return EXIT_OK
 
 
@@ -379,6 +395,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cursor", help="continue after a previous page (its cursor)")
     p.add_argument("--height", type=int, default=None,
                    help="as of this block (give the first page's to page on)")
+    for figure in AGGREGATES:
+        p.add_argument(f"--{figure}", action="store_true",
+                       help=f"print the proven {figure} of the range's values, not its records")
+
     p = command("history", "a record's versions with the transactions that wrote them",
                 cmd_history, False)
     p.add_argument("id", help="the record's id (text, or 0x hex)")
