@@ -45,7 +45,7 @@ from xinlian.ledger.genesis import ChainParams, Genesis, GenesisAccount, Organis
 from xinlian.ledger.transaction import TxBody, TxKind, decode_transaction, sign_body
 from xinlian.node.chain import ChainStore
 from xinlian.storage.kv import Store, WriteBatch
-from xinlian.storage.mst_proof import decode_range_proof, encode_range_proof, verify_range
+from xinlian.storage.mbtree_proof import decode_proof, encode_proof, verify_range
 
 BENCH = "data_model"
 NAME = "meters"
@@ -118,7 +118,7 @@ def main() -> None:
             copy = WriteBatch()  # the plain peer: the same entries, untimed
             for k, v in result.data_index.get("range", {}).items():
                 assert v is not None
-                copy.put(PLAIN_DB, k, v)
+                copy.put(PLAIN_DB, k, v[0])
             plain_store.commit(copy)
         common = {"records": args.records, "suite": suite.name, "per_tx": args.per_tx,
                   "txs_per_block": args.txs_per_block}
@@ -139,17 +139,19 @@ def main() -> None:
         sizes: list[int] = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            answer, proof = chain.data.range.query(query, chain.height)
-            wire = encode_range_proof(proof)
+            page, proof = chain.data.range.range(query, chain.height)
+            answer = list(zip(page.keys, page.values, strict=True))
+            wire = encode_proof(proof)
             t1 = time.perf_counter()
-            proven = verify_range(root, decode_range_proof(wire), query, suite.hash_bytes)
+            proven = verify_range(root, query, decode_proof(wire), suite.hash_bytes)
             t2 = time.perf_counter()
-            records = [read_entry(collection, "kwh", k, v) for k, v in proven]
+            entries = list(zip(proven.keys, proven.values, strict=True))
+            records = [read_entry(collection, "kwh", k, v) for k, v in entries]
             t3 = time.perf_counter()
             scanned = plain_store.scan(PLAIN_DB, start=query.lo, stop=query.hi,
                                        limit=query.limit)
             t4 = time.perf_counter()
-            assert len(records) == args.page and proven == answer == scanned
+            assert len(records) == args.page and entries == answer == scanned
             serve.append(t1 - t0)
             check.append(t2 - t1)
             decode.append(t3 - t2)
