@@ -46,7 +46,7 @@ from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
 from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW, WindowQuery
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
 from xinlian.storage.mbtree_proof import decode_proof
-from xinlian.storage.mst_proof import RangeQuery
+from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 from xinlian.storage.provenance_proof import HistoryQuery
 
 HASH_SIZE = 32
@@ -283,7 +283,7 @@ class Api:
             raise InvalidParams(exc.message) from None
         answer = self.node.index_query(query, height)
         # the work budget pays one unit per entry served and per index node read for it
-        record(len(answer.entries) + len(decode_proof(answer.proof).nodes))
+        record(len(answer.entries) + revealed_nodes(decode_range_proof(answer.proof)))
         return to_json(answer)
 
     # -- data collections (docs/data.md) -------------------------------------------------
