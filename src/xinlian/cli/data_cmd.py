@@ -322,6 +322,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         more = doc["next"]
         print(f"{len(rows)} of {doc['size']} version(s) at block {doc['height']}, verified"
               + (f"; more: --first {more} --height {doc['height']}" if more else ""))
+    return EXIT_OK
 
 
 def _print_aggregate(found: DataAggregate, wanted: list[str], as_json: bool) -> int:

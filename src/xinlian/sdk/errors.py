@@ -79,40 +79,6 @@ class ProofError(SdkError):
     name = "proof_failed"
 
 
-class AnswerTampered(ProofError):
-    """A node's answer was changed: a record, a figure or a proof node is not what the
-    committed index holds (storage's answer_tampered, 3021)."""
-
-    code = 6115
-    name = "answer_tampered"
-
-
-class AnswerIncomplete(ProofError):
-    """A node's answer left out what the query covers (storage's answer_incomplete, 3022)."""
-
-    code = 6116
-    name = "answer_incomplete"
-
-
-class AnswerReordered(ProofError):
-    """A node's answer holds the right parts in the wrong order (storage's
-    answer_reordered, 3023)."""
-
-    code = 6117
-    name = "answer_reordered"
-
-
-def answer_error(exc: XinlianError, where: str) -> ProofError:
-    """The SDK error for a storage verifier's error `exc`: tampered, incomplete and
-    reordered answers apart, any other failure a plain ProofError."""
-    kind = _ANSWER_ERRORS.get(exc.code, ProofError)
-    return kind(f"{where}: {exc.message}")
-
-
-_ANSWER_ERRORS: dict[int, type[ProofError]] = {
-    3021: AnswerTampered, 3022: AnswerIncomplete, 3023: AnswerReordered}
-
-
 class UntrustedChain(ProofError):
     """The node serves another chain than the one pinned (genesis hash or node key)."""
 
@@ -195,25 +161,38 @@ class NotCertifiedYet(ProofError):
 
 
 class AnswerTampered(ProofError):
-    """A data answer does not prove against its committed root: a version or block filter
-    was changed, added or taken from another history."""
+    """A node's answer was changed: a record, a version, a figure or a proof node is not
+    what the committed structure holds (storage's answer_tampered, 3021)."""
 
     code = 6114
     name = "answer_tampered"
 
 
 class AnswerIncomplete(ProofError):
-    """A data answer leaves out part of what it must hold (a version, a block)."""
+    """A node's answer left out what the query covers: a record, a version, a block
+    (storage's answer_incomplete, 3022)."""
 
     code = 6115
     name = "answer_incomplete"
 
 
 class AnswerReordered(ProofError):
-    """A data answer holds the right items in the wrong order."""
+    """A node's answer holds the right parts in the wrong order (storage's
+    answer_reordered, 3023)."""
 
     code = 6116
     name = "answer_reordered"
+
+
+def answer_error(exc: XinlianError, where: str) -> ProofError:
+    """The SDK error for a storage verifier's error `exc`: tampered, incomplete and
+    reordered answers apart, any other failure a plain ProofError."""
+    kind = _ANSWER_ERRORS.get(exc.code, ProofError)
+    return kind(f"{where}: {exc.message}")
+
+
+_ANSWER_ERRORS: dict[int, type[ProofError]] = {
+    3021: AnswerTampered, 3022: AnswerIncomplete, 3023: AnswerReordered}
 
 
 class Unavailable(SdkError):
