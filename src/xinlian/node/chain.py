@@ -110,6 +110,12 @@ class ChainStore:
         return None if raw is None else _decode_block(raw)
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """A transaction's receipt once its block is the head or below: a block committed
+        on the ledger thread but not yet published does not show its receipts, so whoever
+        sees a receipt can read the state it produced."""
+        location = self.index.tx_location(tx_hash)
+        if location is not None and location.height > self.height:
+            return None
         raw = self.index.receipt(tx_hash)
         return None if raw is None else _decode_receipt(raw)
 
@@ -118,7 +124,7 @@ class ChainStore:
         point reads and log2(block size) pair reads (storage.chain_index), no hashing.
         None for an engine run's id too (it has a receipt, `receipt`, but no transaction)."""
         location = self.index.tx_location(tx_hash)
-        if location is None:
+        if location is None or location.height > self.height:
             return None
         raw_header = self.index.header(location.height)
         if raw_header is None:
