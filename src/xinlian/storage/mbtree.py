@@ -41,7 +41,7 @@ from xinlian.storage.errors import (
     InvalidKeyError,
     MalformedProofError,
 )
-from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.kv import Snapshot, Store, WriteBatch, check_sub_dbs
 from xinlian.storage.mbtree_proof import (
     EMPTY_ROOT,
     MEASURE_MAX,
@@ -61,7 +61,7 @@ from xinlian.storage.mbtree_proof import (
     walk_aggregate,
     walk_range,
 )
-from xinlian.storage.versioned import NodeCache, VersionRoots, read_nodes, require_sub_dbs
+from xinlian.storage.versioned import NodeCache, VersionRoots, read_nodes
 
 NODES_DB = "bt_nodes"
 ROOTS_DB = "bt_roots"
@@ -85,7 +85,7 @@ class MerkleBTree:
     One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 100_000) -> None:
-        require_sub_dbs(store, SUB_DBS, "B+-tree")
+        check_sub_dbs(store, SUB_DBS, "B+-tree")
         self._store = store
         self.hasher = hasher
         self._cache: NodeCache[Internal] = NodeCache(cache_nodes)  # leaves: read from the map

@@ -34,7 +34,7 @@ from xinlian.storage.errors import (
     CorruptDataError,
     InvalidKeyError,
 )
-from xinlian.storage.kv import Snapshot, Store, WriteBatch
+from xinlian.storage.kv import Snapshot, Store, WriteBatch, check_sub_dbs
 from xinlian.storage.mst_proof import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -44,7 +44,7 @@ from xinlian.storage.mst_proof import (
     RangeQuery,
     node_hash,
 )
-from xinlian.storage.versioned import NodeCache, VersionRoots, read_nodes, require_sub_dbs
+from xinlian.storage.versioned import NodeCache, VersionRoots, read_nodes
 
 NODES_DB = "ix_nodes"
 ROOTS_DB = "ix_roots"
@@ -85,7 +85,7 @@ class OrderedIndex:
                  roots_db: str = ROOTS_DB) -> None:
         """`roots_db`: where the roots of its versions are kept. Indexes of one store may
         share the node sub-database (nodes are stored by hash), each with its own roots."""
-        require_sub_dbs(store, (NODES_DB, roots_db), "index")
+        check_sub_dbs(store, (NODES_DB, roots_db), "index")
         self._store = store
         self.hasher = hasher
         self._cache: NodeCache[Node] = NodeCache(cache_nodes)
@@ -443,13 +443,10 @@ class IndexImport:
     """The nodes of the index under a trusted `root`, fetched from peers by hash (nodes are
     content-addressed, so each one verifies on its own) until none is missing."""
 
-    def __init__(self, root: bytes, hasher: Hasher, also: tuple[bytes, ...] = ()) -> None:
-        """`also`: the roots of other indexes sharing the node sub-database (the data
-        indexes, node/data.py), whose nodes are fetched alike; `write` stores them all,
-        the other indexes take just their roots."""
+    def __init__(self, root: bytes, hasher: Hasher) -> None:
         self.root = root
         self.hasher = hasher
-        self.wanted: set[bytes] = {r for r in (root, *also) if r != EMPTY_ROOT}
+        self.wanted: set[bytes] = set() if root == EMPTY_ROOT else {root}
         self.nodes: dict[bytes, Node] = {}
 
     @property

@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import struct
 import weakref
-from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from xinlian.storage.errors import InvalidKeyError, VersionError
+from xinlian.storage.errors import VersionError
 from xinlian.storage.kv import Snapshot, Store, WriteBatch
 
 _VERSION = struct.Struct(">Q")
 N = TypeVar("N")
-
-
-def require_sub_dbs(store: Store, sub_dbs: Iterable[str], what: str) -> None:
-    missing = [db for db in sub_dbs if db not in store.sub_dbs]
-    if missing:
-        raise InvalidKeyError(f"store lacks the {what}'s sub-databases {missing}")
 
 
 class NodeCache(Generic[N]):
@@ -118,4 +111,4 @@ class VersionRoots:
             self.latest = max(pending)
 
 
-__all__ = ["NodeCache", "VersionRoots", "read_nodes", "require_sub_dbs"]
+__all__ = ["NodeCache", "VersionRoots", "read_nodes"]
