@@ -27,6 +27,7 @@ from xinlian.storage.blob_proof import BlobCommitment
 from xinlian.storage.mbtree_proof import Proof, decode_proof, encode_proof
 
 from .conftest import harness
+from .liar import Liar
 
 Keys: Any = harness.Keys  # type: ignore[attr-defined]
 Background: Any = harness.Background  # type: ignore[attr-defined]
@@ -147,26 +148,6 @@ def test_bad_queries_are_typed_and_the_node_keeps_serving(client: Client,
     assert names == ["invalid_params", "bad_data_query", "unknown_attribute", "wrong_kind",
                      "unknown_collection", "bad_data_query"]
     assert readings.query("temp", 0, 0).height >= 0  # still serving
-
-
-class Liar:
-    """Rewrites the node's answers to `method` before the client sees them."""
-
-    def __init__(self, client: Client, change: Any, method: str = "xl_dataQuery") -> None:
-        self.client = client
-        self.change = change
-        self.method = method
-        self.original = client.call
-
-    def __enter__(self) -> Liar:
-        def call(c: Any) -> Any:
-            result = self.original(c)
-            return self.change(result) if c.method == self.method else result
-        setattr(self.client, "call", call)  # noqa: B010 (a test double of one method)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        setattr(self.client, "call", self.original)  # noqa: B010
 
 
 def _entries(answer: DataQueryAnswer, entries: list[IndexEntry]) -> DataQueryAnswer:

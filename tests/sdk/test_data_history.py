@@ -26,6 +26,8 @@ from xinlian.sdk.errors import (
 from xinlian.storage.bloom_proof import WindowPage
 from xinlian.storage.provenance_proof import DELETE, PUT, RECORD_SIZE, HistoryPage
 
+from .liar import Liar
+
 
 @pytest.fixture(scope="module")
 def client(served: Any) -> Iterator[Client]:
@@ -87,24 +89,6 @@ def test_the_block_window_holds_every_block_that_wrote_the_record(written: Any) 
     assert page.stop == 2 and page.next == 2
 
 
-class Liar:
-    """Rewrites the node's answers to one method before the client sees them."""
-
-    def __init__(self, client: Client, method: str, change: Any) -> None:
-        self.client, self.method, self.change = client, method, change
-        self.original = client.call
-
-    def __enter__(self) -> Liar:
-        def call(c: Any) -> Any:
-            result = self.original(c)
-            return self.change(result) if c.method == self.method else result
-        setattr(self.client, "call", call)  # noqa: B010 (a test double of one method)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        setattr(self.client, "call", self.original)  # noqa: B010
-
-
 def _records(change: Any) -> Any:
     def lie(answer: DataHistoryAnswer) -> DataHistoryAnswer:
         page = codec.decode(answer.page, HistoryPage)
@@ -129,14 +113,14 @@ def _flip(row: bytes) -> bytes:
 def test_a_lying_history_is_caught(client: Client, written: Any, lie: Any,
                                    error: type[ProofError]) -> None:
     data, _ = written
-    with Liar(client, "xl_dataHistory", lie), pytest.raises(error):
+    with Liar(client, lie, "xl_dataHistory"), pytest.raises(error):
         data.history("a")
 
 
 def test_an_as_of_answer_that_skips_a_later_version_is_caught(client: Client,
                                                               written: Any) -> None:
     data, txs = written
-    with Liar(client, "xl_dataHistory", _records(lambda rows: rows[:1])), \
+    with Liar(client, _records(lambda rows: rows[:1]), "xl_dataHistory"), \
             pytest.raises(AnswerIncomplete):
         data.as_of("a", txs[0].height)
 
@@ -155,7 +139,7 @@ def _filters(change: Any) -> Any:
 ])
 def test_a_lying_block_window_is_caught(client: Client, written: Any, lie: Any) -> None:
     data, txs = written
-    with Liar(client, "xl_dataBlocks", lie), pytest.raises(ProofError):
+    with Liar(client, lie, "xl_dataBlocks"), pytest.raises(ProofError):
         data.blocks(0, txs[-1].height + 1, rid="a")
 
 
