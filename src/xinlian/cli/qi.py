@@ -14,6 +14,7 @@ from xinlian.lang import parser
 from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
 from xinlian.lang.ast import ContractDecl
 from xinlian.lang.compiler import Artifact, compile_source
+from xinlian.lang.detect_flow import SEVERITIES
 from xinlian.lang.errors import (
     ArgumentError,
     CompileError,
@@ -66,11 +67,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="write FILE with the first counterexample added as a failing `test fn`")
     v.set_defaults(func=_reporting(cmd_verify))
 
+    k = sub.add_parser("check", help="run the vulnerability detectors (and the project's "
+                       ".qi-rules) on a contract")
+    k.add_argument("file")
+    k.add_argument("--contract", help="which contract of the file (default: the last)")
+    k.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    k.add_argument("--rules", metavar="DIR", help="load rules from DIR/*.toml (default: the "
+                   "nearest .qi-rules folder at or above FILE's folder)")
+    k.add_argument("--no-rules", action="store_true", help="built-in detectors only")
+    k.add_argument("--only", metavar="ID,...", help="run only these detectors")
+    k.add_argument("--fail-on", choices=list(SEVERITIES), default="low",
+                   help="exit 1 if a finding is at least this severe (default: low)")
+    k.add_argument("--upgrade-from", help="ABI JSON of the version this one upgrades")
+    k.add_argument("--list", action="store_true", help="list the detectors and exit")
+    k.set_defaults(func=_reporting(cmd_check))
+
 
 # exit statuses of `xinlian qi run` (and of compile/test where they apply)
 EXIT_OK, EXIT_CALL_FAILED, EXIT_BAD_INPUT, EXIT_INIT_FAILED = 0, 1, 2, 3
 # `qi verify`: all goals proved 0, a counterexample 1, bad input or unsupported 2, timeout 4
 EXIT_TIMEOUT = 4
+# `qi check`: no finding at or above --fail-on 0, some 1, bad input or a bad rule 2
 
 
 def _reporting(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -97,17 +114,22 @@ def _opt_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upgrade-from", help="ABI JSON of the version this one upgrades")
 
 
+def _old_layout(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The storage layout of `--upgrade-from ABI.json`, if given."""
+    if not getattr(args, "upgrade_from", None):
+        return None
+    try:
+        layout: list[dict[str, Any]] = json.loads(Path(args.upgrade_from).read_text())["storage"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ArgumentError(f"--upgrade-from {args.upgrade_from} is not an ABI JSON "
+                            f"with a `storage` section ({exc})") from exc
+    return layout
+
+
 def _compile(args: argparse.Namespace, test_mode: bool = False) -> Artifact:
     path = Path(args.file)
-    old = None
-    if getattr(args, "upgrade_from", None):
-        try:
-            old = json.loads(Path(args.upgrade_from).read_text())["storage"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ArgumentError(f"--upgrade-from {args.upgrade_from} is not an ABI JSON "
-                                f"with a `storage` section ({exc})") from exc
     return compile_source(path.read_text(), str(path), args.opt, args.contract,
-                          test_mode=test_mode, old_layout=old)
+                          test_mode=test_mode, old_layout=_old_layout(args))
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -270,6 +292,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.emit_test:
         _emit_test(args, report)
     return {COUNTEREXAMPLE: EXIT_CALL_FAILED, TIMEOUT: EXIT_TIMEOUT}.get(report.status, EXIT_OK)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from xinlian.lang import detect, detect_report
+
+    if args.rules and args.no_rules:
+        raise ArgumentError("--rules and --no-rules exclude each other")
+    path = Path(args.file)
+    rules = ([] if args.no_rules else detect.rules_in(Path(args.rules)) if args.rules
+             else detect.project_rules(path.resolve().parent))
+    only = [x for x in args.only.split(",") if x] if args.only else None
+    chosen = detect.select(rules, only)
+    if args.list:
+        for d in chosen:
+            print(f"{d.id:24} {d.severity:7} {d.title}")
+        return EXIT_OK
+    findings = detect.find_issues(path.read_text(), str(path), args.contract, rules, only,
+                                  _old_layout(args))
+    if args.format == "json":
+        print(detect_report.json_report(findings, chosen))
+    elif args.format == "sarif":
+        print(detect_report.sarif_report(findings, chosen))
+    else:
+        print(detect_report.text_report(findings))
+    worst = SEVERITIES.index(args.fail_on)
+    return EXIT_CALL_FAILED if any(SEVERITIES.index(f.severity) <= worst
+                                   for f in findings) else EXIT_OK
 
 
 def _emit_test(args: argparse.Namespace, report: Any) -> None:
