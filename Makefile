@@ -94,6 +94,7 @@ bench-qi: venv
 # The Qi prover: time to prove each specified function of the example contracts.
 bench-verifier: venv
 	$(BIN)/python -m benchmarks.verifier
+	$(BIN)/python -m benchmarks.detectors
 
 
 bench-fuel: venv

@@ -88,20 +88,22 @@ class Context:
                     order.append(g)
         return order
 
-    def derives(self, e: ir.Expr, pred: Callable[[ir.Expr], bool]) -> bool:
-        """Whether `e`, or a value any local in it may hold, has a node where `pred` holds."""
+    def sources(self, e: ir.Expr) -> Iterator[ir.Expr]:
+        """Every node of `e` and of the values any local in it may hold."""
         seen: set[ir.Var] = set()
         todo = [e]
         while todo:
             for node in exprs_in(todo.pop()):
-                if pred(node):
-                    return True
+                yield node
                 var = node.var if isinstance(node, ir.Local) else \
                     node.pos if isinstance(node, ir.DecodeAt) else None
                 if var is not None and var not in seen:
                     seen.add(var)
                     todo += self.defs.get(var, [])
-        return False
+
+    def derives(self, e: ir.Expr, pred: Callable[[ir.Expr], bool]) -> bool:
+        """Whether `e`, or a value any local in it may hold, has a node where `pred` holds."""
+        return any(pred(node) for node in self.sources(e))
 
     def finding(self, detector: str, severity: str, message: str, span: Span | None,
                 fn: ir.Function | None) -> Finding:
@@ -205,10 +207,9 @@ def _definitions(prog: ir.Program) -> dict[ir.Var, list[ir.Expr]]:
     defs: dict[ir.Var, list[ir.Expr]] = {}
     for fn in prog.functions.values():
         for s in stmts_in(fn.body):
-            if isinstance(s, ir.Let | ir.Set):
-                defs.setdefault(s.var, []).append(s.args[0])
-            elif isinstance(s, ir.Try) and s.var is not None:
-                defs.setdefault(s.var, []).append(s.args[0])
+            var = s.var if isinstance(s, ir.Let | ir.Set | ir.Try) else None
+            if var is not None:
+                defs.setdefault(var, []).append(s.args[0])
         for e in all_exprs(fn.body):
             callee = prog.functions.get(e.fn) if isinstance(e, ir.Call) else None
             if callee is not None:

@@ -68,7 +68,7 @@ class Pattern:
 def _label(n: ir.Stmt | ir.Expr, kind: str) -> str | None:
     """The name `n` goes by if it is a node of `kind` (the empty string if nameless)."""
     match kind, n:
-        case "state_write", ir.SStore(state=st) | ("state_read", ir.SLoad(state=st)):
+        case ("state_write", ir.SStore(state=st)) | ("state_read", ir.SLoad(state=st)):
             return st.name
         case "host", ir.Host(name=name):
             return name

@@ -24,6 +24,7 @@ from xinlian.lang.detect_flow import (
     stmts_in,
     sync_calls,
 )
+from xinlian.lang.errors import Span
 from xinlian.lang.types import UNIT, IntTy, MapTy
 from xinlian.lang.upgrade_rule import UpgradeRule
 
@@ -51,9 +52,9 @@ def _from_caller(ctx: Context, e: ir.Expr) -> bool:
           "fails the whole call. Write state first, then call.")
 def reentrancy_sync_call(ctx: Context) -> list[Finding]:
     out = []
+    writers = {g.name for g in ctx.functions() if g.writes}
+    callers_out = {g.name for g in ctx.functions() if any(sync_calls(g.body))}
     for fn in ctx.entries():
-        writers = {g.name for g in ctx.functions() if g.writes}
-        callers_out = {g.name for g in ctx.functions() if any(sync_calls(g.body))}
         called: ir.Expr | None = None
         for node in in_order(fn.body):
             if isinstance(node, ir.Async):
@@ -142,8 +143,8 @@ def async_failure_ignored(ctx: Context) -> list[Finding]:
         if fn.kind != "callback" or not fn.params:
             continue
         p = fn.params[0]
-        if not any(ctx.derives(c, lambda n, p=p: isinstance(n, ir.Local) and n.var is p)
-                   for g in ctx.reach(fn) for c in conditions(g.body)):
+        if not any(isinstance(n, ir.Local) and n.var is p for g in ctx.reach(fn)
+                   for c in conditions(g.body) for n in ctx.sources(c)):
             out.append(ctx.finding("async-failure-ignored", "medium",
                                    f"callback `{fn.name}` never checks whether the call "
                                    f"succeeded (`{p.name}`)", None, fn))
@@ -205,16 +206,14 @@ def _growable(ctx: Context) -> set[str]:
             if isinstance(s, ir.Push):
                 grown |= {e.state.name for e in _loads(ctx, s.args[0])}
             elif isinstance(s, ir.SStore) and isinstance(s.args[-1], ir.Bin) \
-                    and s.args[-1].op == "+" and isinstance(s.args[-1].ty, IntTy):
-                if any(e.state is s.state for e in _loads(ctx, s.args[-1])):
-                    grown.add(s.state.name)
+                    and s.args[-1].op == "+" and isinstance(s.args[-1].ty, IntTy) \
+                    and any(e.state is s.state for e in _loads(ctx, s.args[-1])):
+                grown.add(s.state.name)
     return grown
 
 
 def _loads(ctx: Context, e: ir.Expr) -> list[ir.SLoad]:
-    found: list[ir.SLoad] = []
-    ctx.derives(e, lambda n: isinstance(n, ir.SLoad) and bool(found.append(n)))
-    return found
+    return [n for n in ctx.sources(e) if isinstance(n, ir.SLoad)]
 
 
 @detector("unbounded-loop", "medium", "a loop over state that grows (fuel denial of service)",
@@ -396,7 +395,8 @@ def shadowed_state(ctx: Context) -> list[Finding]:
     names = {st.name for st in ctx.prog.states}
     out = []
     for fn in ctx.functions():
-        spans = [(p.name, None) for p in fn.params if p.name in names]
+        spans: list[tuple[str, Span | None]] = [(p.name, None) for p in fn.params
+                                                if p.name in names]
         spans += [(s.var.name, s.span) for s in stmts_in(fn.body)
                   if isinstance(s, ir.Let) and s.var.name in names]
         out += [ctx.finding("shadowed-state", "low",

@@ -204,7 +204,11 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
     ],
     "tx-origin-auth": [
         (True, """
-    pub fn $F1(v: u64) { require(origin() == owner, "owner only"); $S2 = v; emit $EV(owner, v); }"""),
+    pub fn $F1(v: u64) {
+        require(origin() == owner, "owner only");
+        $S2 = v;
+        emit $EV(owner, v);
+    }"""),
         (True, """
     pub fn $F1(v: u64) {
         let who = origin();
@@ -213,7 +217,11 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         emit $EV(who, v);
     }"""),
         (False, """
-    pub fn $F1(v: u64) { require(caller() == owner, "owner only"); $S2 = v; emit $EV(owner, v); }"""),
+    pub fn $F1(v: u64) {
+        require(caller() == owner, "owner only");
+        $S2 = v;
+        emit $EV(owner, v);
+    }"""),
         (False, """
     pub fn $F1(v: u64) {
         let who = caller();
@@ -547,7 +555,11 @@ contract ${C}Next upgrades $C {
 # (variant name -> (the weaknesses it really has, body)); they are in the figures too
 HARD: dict[str, tuple[list[str], str]] = {
     "guard-compares-caller-with-wrong-party": (["missing-access-control"], """
-    pub fn $F1(v: u64) { require(caller() != peer, "not the peer"); $S2 = v; emit $EV(owner, v); }"""),
+    pub fn $F1(v: u64) {
+        require(caller() != peer, "not the peer");
+        $S2 = v;
+        emit $EV(owner, v);
+    }"""),
     "public-by-design-cache-refresh": ([], """
     pub fn $F1() { let v = $IF(peer).value(); $S2 = v; emit $EV(caller(), v); }"""),
     "division-in-helper": (["divide-before-multiply"], """
