@@ -10,33 +10,32 @@ from xinlian.lang.detectors import DETECTORS
 
 IFACE = "interface Bank { fn pay(to: address, amount: u64) -> bool; fn price() -> u64; }\n"
 
+WITHDRAW = IFACE + """
+contract C {
+    state owed: map<address, u64>;
+    state bank: address;
+    event Paid(who: address);
+    pub fn withdraw() {
+        let amount = owed[caller()];
+        let ok = Bank(bank).pay(caller(), amount);
+        require(ok, "payment failed");
+        owed[caller()] = 0;
+        emit Paid(caller());
+    }
+}"""
+ORIGIN_FEE = """
+contract C {
+    state owner: address;
+    state fee: u64;
+    pub fn set_fee(f: u64) { require(origin() == owner, "owner only"); fee = f; }
+    pub view fn get() -> u64 { return fee; }
+}"""
+ZERO_OWED = "        owed[caller()] = 0;\n"
+
 # detector id -> (vulnerable source, safe source)
 CASES: dict[str, tuple[str, str]] = {
-    "reentrancy-sync-call": (IFACE + """
-contract C {
-    state owed: map<address, u64>;
-    state bank: address;
-    event Paid(who: address);
-    pub fn withdraw() {
-        let amount = owed[caller()];
-        let ok = Bank(bank).pay(caller(), amount);
-        require(ok, "payment failed");
-        owed[caller()] = 0;
-        emit Paid(caller());
-    }
-}""", IFACE + """
-contract C {
-    state owed: map<address, u64>;
-    state bank: address;
-    event Paid(who: address);
-    pub fn withdraw() {
-        let amount = owed[caller()];
-        owed[caller()] = 0;
-        let ok = Bank(bank).pay(caller(), amount);
-        require(ok, "payment failed");
-        emit Paid(caller());
-    }
-}"""),
+    "reentrancy-sync-call": (WITHDRAW, WITHDRAW.replace(ZERO_OWED, "").replace(
+        "        let ok", ZERO_OWED + "        let ok")),
     "try-error-swallowed": (IFACE + """
 contract C {
     state bank: address;
@@ -113,19 +112,7 @@ contract C {
     pub fn set_fee(f: u64) { require(caller() == owner, "owner only"); fee = f; }
     pub view fn get() -> u64 { return fee; }
 }"""),
-    "tx-origin-auth": ("""
-contract C {
-    state owner: address;
-    state fee: u64;
-    pub fn set_fee(f: u64) { require(origin() == owner, "owner only"); fee = f; }
-    pub view fn get() -> u64 { return fee; }
-}""", """
-contract C {
-    state owner: address;
-    state fee: u64;
-    pub fn set_fee(f: u64) { require(caller() == owner, "owner only"); fee = f; }
-    pub view fn get() -> u64 { return fee; }
-}"""),
+    "tx-origin-auth": (ORIGIN_FEE, ORIGIN_FEE.replace("origin()", "caller()")),
     "unbounded-loop": ("""
 contract C {
     state members: list<address>;

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -57,9 +58,33 @@ FILLER = """
 """
 GUARD = 'require(caller() == owner, "owner only");'
 
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A safe twin: vulnerable variant `of` of the same family with `edits` ((old, new),
+    each made once), so that it differs from it only in the fix."""
+
+    of: int
+    edits: tuple[tuple[str, str], ...]
+
+    def __init__(self, of: int, *edits: tuple[str, str]) -> None:
+        object.__setattr__(self, "of", of)
+        object.__setattr__(self, "edits", edits)
+
+    def apply(self, variants: list[tuple[bool, str | Fix]]) -> str:
+        body = variants[self.of][1]
+        assert isinstance(body, str)
+        for old, new in self.edits:
+            assert body.count(old) == 1, old
+            body = body.replace(old, new)
+        return body
+
+
 # family (the detector its vulnerable variants exhibit) -> variants; a variant is
-# (vulnerable?, body inside the contract) or, prefixed "FILE:", a whole file
-FAMILIES: dict[str, list[tuple[bool, str]]] = {
+# (vulnerable?, body inside the contract, or a `Fix` of a vulnerable one) or, prefixed
+# "FILE:", a whole file
+FAMILIES: dict[str, list[tuple[bool, str | Fix]]] = {
     "reentrancy-sync-call": [
         (True, """
     pub fn $F1(amount: u64) {
@@ -77,22 +102,11 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         $F3(caller(), amount);
         emit $EV(caller(), amount);
     }"""),
-        (False, """
-    pub fn $F1(amount: u64) {
-        require($S1[caller()] >= amount, "low");
-        $S1[caller()] -= amount;
-        let ok = $IF(peer).$M(caller(), amount);
-        require(ok, "refused");
-        emit $EV(caller(), amount);
-    }"""),
-        (False, """
-    fn $F3(who: address, amount: u64) { $S1[who] -= amount; }
-    pub fn $F1(amount: u64) {
-        require($S1[caller()] >= amount, "low");
-        $F3(caller(), amount);
-        require($IF(peer).$M(caller(), amount), "refused");
-        emit $EV(caller(), amount);
-    }"""),
+        (False, Fix(0, ("        $S1[caller()] -= amount;\n", ""),
+                    ("        let ok", "        $S1[caller()] -= amount;\n        let ok"))),
+        (False, Fix(1, ("        $F3(caller(), amount);\n", ""),
+                    ("        require($IF",
+                     "        $F3(caller(), amount);\n        require($IF"))),
     ],
     "try-error-swallowed": [
         (True, """
@@ -110,13 +124,7 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         } catch { }
         emit $EV(owner, amount);
     }"""),
-        (False, """
-    pub fn $F1(amount: u64) {
-        GUARD
-        try let ok = $IF(peer).$M(owner, amount) { require(ok, "refused"); }
-        catch e { revert Failed(e); }
-        emit $EV(owner, amount);
-    }"""),
+        (False, Fix(0, ("catch e { }", "catch e { revert Failed(e); }"))),
         (False, """
     pub fn $F1(amount: u64) {
         GUARD
@@ -138,19 +146,9 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         GUARD
         try let v = $IF(peer).value() { emit $EV(owner, 0); } catch e { revert Failed(e); }
     }"""),
-        (False, """
-    pub fn $F1(amount: u64) {
-        GUARD
-        try let ok = $IF(peer).$M(owner, amount) {
-            require(ok, "refused");
-            emit $EV(owner, amount);
-        } catch e { revert Failed(e); }
-    }"""),
-        (False, """
-    pub fn $F1() {
-        GUARD
-        try let v = $IF(peer).value() { emit $EV(owner, v); } catch e { revert Failed(e); }
-    }"""),
+        (False, Fix(0, ("{ emit $EV(owner, amount); }",
+                        '{ require(ok, "refused"); emit $EV(owner, amount); }'))),
+        (False, Fix(1, ("emit $EV(owner, 0);", "emit $EV(owner, v);"))),
     ],
     "unchecked-return": [
         (True, """
@@ -216,19 +214,8 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         $S2 = v;
         emit $EV(who, v);
     }"""),
-        (False, """
-    pub fn $F1(v: u64) {
-        require(caller() == owner, "owner only");
-        $S2 = v;
-        emit $EV(owner, v);
-    }"""),
-        (False, """
-    pub fn $F1(v: u64) {
-        let who = caller();
-        require(who == owner, "owner only");
-        $S2 = v;
-        emit $EV(who, v);
-    }"""),
+        (False, Fix(0, ("origin()", "caller()"))),
+        (False, Fix(1, ("origin()", "caller()"))),
     ],
     "unbounded-loop": [
         (True, """
@@ -273,19 +260,8 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         $S1[caller()] = v;
         emit $EV(caller(), v);
     }"""),
-        (False, """
-    pub fn $F1(v: u64) {
-        require(block_number() < $S2, "closed");
-        $S1[caller()] = v;
-        emit $EV(caller(), v);
-    }"""),
-        (False, """
-    pub fn $F1(v: u64) {
-        let now = block_number();
-        if now > $S2 { revert Failed("closed"); }
-        $S1[caller()] = v;
-        emit $EV(caller(), v);
-    }"""),
+        (False, Fix(0, ("block_time()", "block_number()"))),
+        (False, Fix(1, ("block_time()", "block_number()"))),
     ],
     "weak-randomness": [
         (True, """
@@ -303,13 +279,7 @@ FAMILIES: dict[str, list[tuple[bool, str]]] = {
         $S2 = u64(h[0]) % n;
         emit $EV(owner, $S2);
     }"""),
-        (False, """
-    pub fn $F1(n: u64, seed: u64) {
-        GUARD
-        require(n > 0, "empty");
-        $S2 = seed % n;
-        emit $EV(owner, $S2);
-    }"""),
+        (False, Fix(0, ("n: u64)", "n: u64, seed: u64)"), ("block_time() % n", "seed % n"))),
         (False, """
     pub fn $F1(n: u64, seed: bytes) {
         GUARD
@@ -496,16 +466,8 @@ contract ${C}Next upgrades $C {
         $S1[to] += amount;
         emit $EV(to, amount);
     }"""),
-        (False, """
-    pub fn $F1(to: address, amount: u64) {
-        require(caller() != to, "self transfer");
-        let a = $S1[caller()];
-        let b = $S1[to];
-        require(a >= amount, "low");
-        $S1[caller()] = a - amount;
-        $S1[to] = b + amount;
-        emit $EV(to, amount);
-    }"""),
+        (False, Fix(0, ("        let a", '        require(caller() != to, "self transfer");\n'
+                                         "        let a"))),
     ],
     "narrowing-cast": [
         (True, """
@@ -514,14 +476,8 @@ contract ${C}Next upgrades $C {
     pub view fn get_small(who: address) -> u32 { return small[who]; }"""),
         (True, """
     pub view fn $F1(v: i64) -> u64 { return u64(v) + $S2; }"""),
-        (False, """
-    state small: map<address, u32>;
-    pub fn $F1(v: u64) {
-        require(v <= 4294967295, "too big");
-        small[caller()] = v as u32;
-        emit $EV(caller(), v);
-    }
-    pub view fn get_small(who: address) -> u32 { return small[who]; }"""),
+        (False, Fix(0, ("{ small[caller()]",
+                        '{ require(v <= 4294967295, "too big"); small[caller()]'))),
         (False, """
     pub view fn $F1(v: u32) -> u64 { return u64(v) + $S2; }"""),
     ],
@@ -634,7 +590,8 @@ def build() -> tuple[dict[str, str], dict[str, dict[str, object]]]:
     items = []
     for family, variants in FAMILIES.items():
         counts = {True: 0, False: 0}
-        for vulnerable, body in variants:
+        for vulnerable, text in variants:
+            body = text.apply(variants) if isinstance(text, Fix) else text
             counts[vulnerable] += 1
             variant = f"{'vulnerable' if vulnerable else 'safe'}-{counts[vulnerable]}"
             for k, names in enumerate(NAMES):
