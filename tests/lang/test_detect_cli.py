@@ -99,3 +99,19 @@ def test_list_detectors(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["qi", "check", str(project / "safe.qi"), "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) >= 15 and any(line.startswith("reentrancy-sync-call") for line in lines)
+
+
+def test_upgrade_from_abi_gives_the_old_layout(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "v1.qi").write_text("contract V1 { state count: u64; init() { count = 1; }\n"
+                                    "    pub view fn get() -> u64 { return count; } }\n")
+    assert main(["qi", "compile", str(tmp_path / "v1.qi"), "--abi"]) == 0
+    (tmp_path / "v2.qi").write_text(
+        "contract V2 upgrades V1 { state count: u64; state step: u64;\n"
+        "    init() { count = 1; step = 10; }\n"
+        "    pub view fn get() -> u64 { return count + step; } }\n")
+    capsys.readouterr()
+    args = ["qi", "check", str(tmp_path / "v2.qi"), "--only", "migrate-uninitialised"]
+    assert main(args) == 0  # without the old layout nothing is known to be new
+    assert main([*args, "--upgrade-from", str(tmp_path / "v1.abi.json")]) == 1
+    assert "new state `step` is set by `init` but not by `migrate`" in capsys.readouterr().out
