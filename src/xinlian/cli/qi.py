@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from xinlian.lang.errors import (
     QiError,
     RevertError,
 )
+from xinlian.lang.fmt import format_source
 from xinlian.lang.types import ADDRESS_LEN
 
 if TYPE_CHECKING:
@@ -81,6 +83,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     k.add_argument("--upgrade-from", help="ABI JSON of the version this one upgrades")
     k.add_argument("--list", action="store_true", help="list the detectors and exit")
     k.set_defaults(func=_reporting(cmd_check))
+    f = sub.add_parser("fmt", help="format .qi files in place (idempotent, keeps comments)")
+    f.add_argument("files", nargs="+")
+    f.add_argument("--check", action="store_true",
+                   help="change nothing; exit 1 if a file is not formatted")
+    f.set_defaults(func=cmd_fmt)
+
+    lsp = sub.add_parser("lsp", help="serve the Language Server Protocol on stdin/stdout")
+    lsp.set_defaults(func=cmd_lsp)
 
 
 # exit statuses of `xinlian qi run` (and of compile/test where they apply)
@@ -319,6 +329,50 @@ def cmd_check(args: argparse.Namespace) -> int:
     worst = SEVERITIES.index(args.fail_on)
     return EXIT_CALL_FAILED if any(SEVERITIES.index(f.severity) <= worst
                                    for f in findings) else EXIT_OK
+def cmd_fmt(args: argparse.Namespace) -> int:
+    """Format each file (or with --check only report it); a file that cannot be read,
+    is too large or does not parse is reported and left untouched, and the others are
+    still done (exit 2 if any was bad, else 1 if --check found one to change)."""
+    from xinlian.lang.fmt import read_source
+
+    bad = unformatted = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            source = read_source(path)
+            formatted = format_source(source, name)
+        except CompileError as exc:
+            print(str(exc), file=sys.stderr)
+            bad += 1
+            continue
+        except QiError as exc:
+            print(f"error[{exc.code} {exc.name}]: {exc}", file=sys.stderr)
+            bad += 1
+            continue
+        if formatted == source:
+            continue
+        unformatted += 1
+        if args.check:
+            print(f"would reformat {name}")
+        else:
+            _replace(path, formatted)
+            print(f"formatted {name}")
+    if bad:
+        return EXIT_BAD_INPUT
+    return 1 if args.check and unformatted else EXIT_OK
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so a failed write leaves the old."""
+    tmp = path.with_name(f".{path.name}.fmt-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from xinlian.cli.lsp.stdio import serve_stdio
+
+    return serve_stdio()
 
 
 def _emit_test(args: argparse.Namespace, report: Any) -> None:

@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from xinlian.lang import abi, checker, codegen, layout, optimize, parser
+from xinlian.lang import abi, checker, codegen, ir, layout, optimize, parser
+from xinlian.lang import ast as A
 from xinlian.lang.errors import Span
 
 
@@ -63,12 +64,19 @@ def compile_source(source: str, file: str = "<input>", opt_level: int = 1,
     """Compile Qi source text; raises `CompileError` with every diagnostic found."""
     tree = parser.parse(source, file)
     prog = checker.check(tree, source, contract, test_mode)
-    # a given old layout is always checked, with or without an `upgrades` clause
+    check_upgrade_layout(tree, source, prog, old_layout)
+    optimize.optimize(prog, opt_level)
+    out = codegen.generate(prog)
+    return Artifact(out.wasm, abi.build(prog, out.entries), out.source_map, file)
+
+
+def check_upgrade_layout(tree: A.Program, source: str, prog: ir.Program,
+                         old_layout: list[dict[str, Any]] | None = None) -> None:
+    """Raise `CompileError` if the checked contract breaks the storage layout it upgrades:
+    `old_layout` when given (checked with or without an `upgrades` clause), else the
+    layout of the contract its `upgrades` clause names."""
     old = old_layout
     if old is None and prog.upgrades is not None:
         old = layout.layout_of_contract(tree, source, prog.upgrades)
     if old is not None:
         layout.check_compatible(old, prog, source, tree)
-    optimize.optimize(prog, opt_level)
-    out = codegen.generate(prog)
-    return Artifact(out.wasm, abi.build(prog, out.entries), out.source_map, file)

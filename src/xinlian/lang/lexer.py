@@ -23,13 +23,15 @@ PUNCT = sorted([
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "ident", "int", "str", "bytes", "kw", "op", "eof"
+    kind: str  # "ident", "int", "str", "bytes", "kw", "op", "eof" (and "comment" on request)
     text: str
     span: Span
     value: object = None
 
 
-def lex(source: str, file: str) -> tuple[list[Token], list[Diagnostic]]:
+def lex(source: str, file: str, comments: bool = False) -> tuple[list[Token], list[Diagnostic]]:
+    """Tokens of `source`; with `comments`, each comment is a token too (kind "comment",
+    its text verbatim) for tools that must keep them, such as the formatter."""
     toks: list[Token] = []
     diags: list[Diagnostic] = []
     i, line, col = 0, 1, 1
@@ -47,12 +49,18 @@ def lex(source: str, file: str) -> tuple[list[Token], list[Diagnostic]]:
             i, col = i + 1, col + 1
             continue
         if source.startswith("//", i):
-            while i < n and source[i] != "\n":
-                i += 1
+            j = source.find("\n", i)
+            j = n if j < 0 else j
+            if comments:
+                toks.append(Token("comment", source[i:j].rstrip(), span(j - i)))
+            col += j - i
+            i = j
             continue
         if source.startswith("/*", i):
             end = source.find("*/", i + 2)
             stop = n if end < 0 else end + 2
+            if comments:
+                toks.append(Token("comment", source[i:stop], span(stop - i)))
             while i < stop:
                 if source[i] == "\n":
                     line, col = line + 1, 1
