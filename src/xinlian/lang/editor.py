@@ -105,7 +105,8 @@ def analyse(source: str, file: str, extra: Sequence[NoteSource] = ()) -> Analysi
 
 class _TypeRecorder(Checker):
     """The checker in test mode, writing down the type of each name and field it checks
-    and the signature of each function it sees called."""
+    (state maps included, which it reads as paths, not names) and the signature of each
+    function it sees called."""
 
     def __init__(self, prog: A.Program, source: str) -> None:
         super().__init__(prog, source, test_mode=True)
@@ -121,6 +122,15 @@ class _TypeRecorder(Checker):
         elif out.ty != ERROR and isinstance(e, A.Field):
             self.note(e.span, f"{e.name}: {out.ty}")
         return out
+
+    def map_path(self, e: A.Expr) -> tuple[ir.StateVar, list[ir.Expr]] | None:
+        found = super().map_path(e)
+        root = e
+        while isinstance(root, A.Index):
+            root = root.base
+        if found is not None:
+            self.note(root.span, f"{found[0].name}: {found[0].ty}")
+        return found
 
     def e_Call(self, e: A.Call, want: Ty | None) -> ir.Expr:
         if isinstance(e.func, A.Name) and e.func.ident in self.fn_sigs:
