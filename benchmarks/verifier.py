@@ -2,7 +2,8 @@
 
 For each public function (and constructor) of examples/qi/{token,escrow,ballot}.qi: the
 wall time to translate it and decide all its goals (best of 3), with the goal count and
-the outcome. Run alone: `python -m benchmarks.verifier`.
+the outcome; then the language server's keystroke-to-diagnostic latency on every example
+(benchmarks/lsp_latency.py). Run alone: `python -m benchmarks.verifier`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from benchmarks import lsp_latency
 from benchmarks.report import emit
 from xinlian.lang.verify import PROVED, entry_points, load, verify_function
 
@@ -33,6 +35,7 @@ def main() -> None:
             emit("verifier", "prove_function_s", best, "s", contract=prog.contract,
                  function=fn.name, goals=len(goals),
                  status=PROVED if statuses == [PROVED] else ",".join(statuses))
+    lsp_latency.main()
 
 
 if __name__ == "__main__":
