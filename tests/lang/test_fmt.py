@@ -25,7 +25,7 @@ def meaning(source: str) -> list[object]:
     """What a program means to the compiler: each contract's module and ABI, or its
     compile errors without their positions."""
     try:
-        names = [c.name for c in parse(source).contracts] or [None]
+        names: list[str | None] = [c.name for c in parse(source).contracts] or [None]
         return [(a.wasm, a.abi) for a in (compile_source(source, contract=n) for n in names)]
     except CompileError as exc:
         return [(d.code, d.message) for d in exc.diagnostics]
@@ -125,7 +125,8 @@ def _between(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> 
      "contract C {\n    state a: u64;\n\n    state b: u64;\n}"),
     # comments: at the end of a line, on a line of their own, inside a line
     ("contract C { // the C\n// a\nstate a: u64; // why\nstate /* inline */ b: u64;\n}",
-     "contract C { // the C\n    // a\n    state a: u64; // why\n    state /* inline */ b: u64;\n}"),
+     "contract C { // the C\n    // a\n    state a: u64; // why\n"
+     "    state /* inline */ b: u64;\n}"),
     # an empty block closes up; a one-line block stays on its line
     ("fn f() {\n}\nfn g(a: bool) { if a { return; } else { return; } }",
      "fn f() {}\nfn g(a: bool) { if a { return; } else { return; } }"),

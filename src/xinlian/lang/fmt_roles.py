@@ -17,6 +17,7 @@ from xinlian.lang.lexer import Token
 from xinlian.lang.parser import Parser
 
 BLOCK, LIST = "block", "list"  # a `{` of statements or members; of fields or variants
+_BODY_ROLE = {"contract": BLOCK, "interface": BLOCK, "struct": LIST, "enum": LIST}
 
 
 @dataclass
@@ -40,24 +41,11 @@ class _RoleParser(Parser):
             i += 1
         return i
 
-    def next_brace(self, role: str) -> None:
-        self.roles.braces[self.next_index("{")] = role
-
-    def contract(self) -> A.ContractDecl:
-        self.next_brace(BLOCK)
-        return super().contract()
-
-    def interface(self) -> A.InterfaceDecl:
-        self.next_brace(BLOCK)
-        return super().interface()
-
-    def struct_decl(self) -> A.StructDecl:
-        self.next_brace(LIST)
-        return super().struct_decl()
-
-    def enum_decl(self) -> A.EnumDecl:
-        self.next_brace(LIST)
-        return super().enum_decl()
+    def top_item(self, prog: A.Program) -> None:
+        role = _BODY_ROLE.get(self.tok.text)
+        if role is not None:
+            self.roles.braces[self.next_index("{")] = role
+        super().top_item(prog)
 
     def block(self) -> list[A.Stmt]:
         self.roles.braces[self.pos] = BLOCK
