@@ -43,6 +43,7 @@ test-slow: venv
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/xinlian qi fmt --check examples/qi/*.qi
 
 bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq
 

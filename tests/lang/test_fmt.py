@@ -102,6 +102,26 @@ def test_any_whitespace_and_comments_between_tokens(which: int, picks: list[int]
     assert meaning(once) == MEANINGS[which]
 
 
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.integers(0, len(SOURCES) - 1), st.integers(0, 10**6), st.integers(0, 12),
+       st.sampled_from(["", ";", "}", "{", "u8", "1", "-", "as u8", "{}", "!", "x", "\n",
+                        "let m: map<u8, u8> = {};", "/* c */", "// c\n", "[0]", "(1)"]))
+def test_mutated_examples_that_parse(which: int, at: int, cut: int, insert: str) -> None:
+    """Cut and paste inside an example (as tests/lang/test_fuzz.py does); when the result
+    still parses, formatting it keeps its meaning, compile errors included."""
+    source = SOURCES[which]
+    pos = at % len(source)
+    mutant = source[:pos] + insert + source[pos + cut:]
+    try:
+        parse(mutant)
+    except CompileError:
+        return
+    once = format_source(mutant)
+    assert format_source(once) == once
+    assert comments(once) == comments(mutant)
+    assert meaning(once) == meaning(mutant)
+
+
 def _between(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
     """The source text from (line, col) up to (line, col), both 1-based."""
     if start[0] == end[0]:
