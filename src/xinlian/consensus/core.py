@@ -37,7 +37,13 @@ from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
 from xinlian.consensus.blocks import BlockTree, block_id
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
-from xinlian.consensus.dissemination import ACK_TIMER, BATCH_TIMER, FETCH_TIMER, Dissemination
+from xinlian.consensus.dissemination import (
+    ACK_TIMER,
+    BATCH_TIMER,
+    FETCH_TIMER,
+    BatchChecked,
+    Dissemination,
+)
 from xinlian.consensus.errors import ConsensusError, InvalidCertificate, InvalidMessage
 from xinlian.consensus.leader import Election, Reputation
 from xinlian.consensus.messages import (
@@ -99,6 +105,9 @@ class Config:
     sync_retry_ms: int = 400
     batch_resend_ms: int = 2000  # re-send a batch still uncertified after this long
     idle_ms: int = 250  # a leader with nothing to order waits this long before an empty block
+    # acks attest that the application checked the batch (dissemination.py): validators
+    # check each transaction once per network; consensus alone orders opaque bytes
+    check_batches: bool = False
 
 
 # -- application interface ----------------------------------------------------------------
@@ -191,7 +200,7 @@ class ConsensusCore:
         self.pool = Dissemination(node, key, stored, self.config.batch_bytes,
                                   self.config.batch_delay_ms, self.config.sync_retry_ms,
                                   self.config.batch_resend_ms,
-                                  self.meter, self.metrics)
+                                  self.meter, self.metrics, self.config.check_batches)
         raw = stored.get(RECONFIG_KEY)
         decided = codec.decode(raw, Committee) if raw else None  # survives restarts
         self.pending_reconfig = decided if decided and decided.epoch == self.epoch + 1 else None
@@ -263,6 +272,8 @@ class ConsensusCore:
     def _input(self, value: Any) -> list[Action]:
         if isinstance(value, Submit):
             return self.pool.submit(self.now, value.payload, value.count) + self._on_payload()
+        if isinstance(value, BatchChecked):
+            return self.pool.on_checked(value)
         if isinstance(value, Reconfigure):
             try:
                 value.committee.validate()

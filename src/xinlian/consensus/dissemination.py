@@ -18,6 +18,21 @@ a batch not yet here (the announcement travels ahead of bulk data) is kept unche
 checked only if this node, as leader, is about to propose it. A block therefore gets a
 quorum only if each of its batches is held or certified to each honest voter: at least one
 honest member holds it, which is all the fetch after the commit needs.
+
+Checking once per network (`check_batches`). Signature checks of the transactions in a batch
+are the application's costliest work; without this mode every validator repeats them for
+every batch. With it, an acknowledgement also attests "I checked every transaction in this
+batch": the author (whose admission checked them) and the members `checkers` picks from a
+rotation keyed by the digest, up to more than 1/3 of the power, hand the batch to their
+application (`CheckBatch`) and ack only if it answers yes (`BatchChecked`); the other
+members only store it. A certificate therefore proves that at least one honest member
+checked the batch, so a validator executes certified batches without checking them again:
+a transaction is checked by about f+1 members instead of n. Holding the bytes no longer
+excuses a certificate from its check, since the bytes say nothing of who checked them:
+every certificate in a proposal is verified (once). An uncertified batch is re-sent to the
+next member of its rotation at each `resend_ms`, so a silent or faulty checker delays a
+batch and never blocks it; a batch an honest checker refused stays uncertified and is
+never ordered. docs/consensus.md has the security argument.
 """
 
 from __future__ import annotations
@@ -54,6 +69,23 @@ MAX_UNCHECKED = 1024  # announced certificates parked unchecked; beyond, checked
 
 
 @dataclass(frozen=True)
+class CheckBatch:
+    """Deliver (in `check_batches` mode): check every transaction of this batch, then input
+    `BatchChecked` with the verdict; this node acks the batch only on a yes."""
+
+    digest: bytes
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class BatchChecked:
+    """Input: the application's verdict on a `CheckBatch`."""
+
+    digest: bytes
+    ok: bool
+
+
+@dataclass(frozen=True)
 class BatchReady:
     """A committed batch whose bytes this node now holds (delivered in commit order)."""
 
@@ -68,8 +100,9 @@ class BatchReady:
 class Dissemination:
     def __init__(self, node: bytes, key: VoteKey, stored: Mapping[bytes, bytes],
                  batch_bytes: int, batch_delay_ms: int, fetch_retry_ms: int, resend_ms: int,
-                 meter: Meter, metrics: Counter[str]) -> None:
+                 meter: Meter, metrics: Counter[str], check_batches: bool = False) -> None:
         self.node = node
+        self.check_batches = check_batches
         self.key = key
         self.batch_bytes = min(batch_bytes, MAX_BATCH_BYTES)
         self.batch_delay_ms = batch_delay_ms
@@ -83,6 +116,9 @@ class Dissemination:
         self.acks = Aggregator()
         self.own: dict[bytes, bytes] = {}  # digest -> message, authored and not yet ordered
         self.uncertified: dict[bytes, int] = {}  # own digest -> when it was last sent
+        self.asked: dict[bytes, int] = {}  # own digest -> checkers asked so far (a prefix)
+        self.checking: dict[bytes, tuple[bytes, int]] = {}  # digest -> (author, epoch)
+        self.verdicts: OrderedDict[bytes, bool] = OrderedDict()  # checked digests, newest last
         self.checked: dict[tuple[object, ...], None] = {}  # verified certificates, oldest first
         self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
         self.unchecked: set[bytes] = set()  # pending, neither checked nor held on arrival
@@ -108,6 +144,8 @@ class Dissemination:
         resend = [d for d in self.own if d not in self.committed]
         self.own.clear()
         self.uncertified.clear()
+        self.asked.clear()
+        self.checking.clear()
         if old is None:
             return self._recover(committee, now_ms)
         self.committed.clear()  # certificates are epoch-bound: no digest repeats across epochs
@@ -172,6 +210,8 @@ class Dissemination:
         digest = self._digest(committee, message)
         self.own[digest] = message
         self.uncertified[digest] = self.now_ms
+        if self.check_batches:
+            self.asked[digest] = first_checkers(committee, digest, me)
         actions: list[Action] = [*self._store(digest, message),
                                  Broadcast(self._others(committee), message, bulk=True)]
         if len(self.uncertified) == 1:
@@ -190,8 +230,14 @@ class Dissemination:
                 continue
             self.uncertified[digest] = now_ms
             acked = self.acks.voters(digest)
-            missing = tuple(n for i, n in enumerate(committee.nodes)
-                            if i not in acked and n != self.node)
+            if self.check_batches:  # one more checker of the rotation each time
+                order = rotation(committee, digest, committee.index(self.node))
+                self.asked[digest] = min(self.asked[digest] + 1, len(order))
+                asked = order[:self.asked[digest]]
+            else:
+                asked = list(range(len(committee.nodes)))
+            missing = tuple(committee.nodes[i] for i in asked
+                            if i not in acked and committee.nodes[i] != self.node)
             if missing:
                 self.metrics["batch_resent"] += 1
                 actions.append(Broadcast(missing, self.own[digest], bulk=True))
@@ -217,6 +263,7 @@ class Dissemination:
         if done is None:
             return []
         self.uncertified.pop(digest, None)
+        self.asked.pop(digest, None)
         batch = codec.decode(self.own[digest], BatchMsg).batch
         cert = BatchCert(epoch, digest, batch.author, batch.count, done[0])
         self.pending[digest] = cert
@@ -233,16 +280,54 @@ class Dissemination:
             self.metrics["batch_rejected"] += 1
             return []
         digest = self._digest(committee, message)
+        if not self.check_batches:
+            return [*self._store(digest, message), self._signed_ack(committee, sender,
+                                                                    batch.epoch, digest)]
+        again = digest in self.stored  # the author re-sent it: it asks this node to check
         actions = self._store(digest, message)
-        signature = self.key.sign(committee, ack_message(batch.epoch, digest), self.meter)
-        return [*actions, Send(sender, codec.encode(Ack(batch.epoch, digest, signature)))]
+        verdict = self.verdicts.get(digest)
+        if verdict is not None:
+            return actions + ([self._signed_ack(committee, sender, batch.epoch, digest)]
+                              if verdict else [])
+        if digest in self.checking:
+            return actions
+        if not again and me not in rotation(committee, digest, author)[
+                :first_checkers(committee, digest, author)]:
+            self.metrics["batch_stored_unchecked"] += 1
+            return actions
+        self.checking[digest] = (sender, batch.epoch)
+        return [*actions, Deliver(CheckBatch(digest, batch.payload))]
+
+    def on_checked(self, checked: BatchChecked) -> list[Action]:
+        """The application's verdict on a batch this node was asked to check: ack it if
+        every transaction holds (a refusal is remembered: a re-send is not checked again)."""
+        committee = self.committee
+        found = self.checking.pop(checked.digest, None)
+        if found is None or committee is None:
+            return []
+        self.verdicts[checked.digest] = checked.ok
+        while len(self.verdicts) > MAX_CHECKED:
+            self.verdicts.popitem(last=False)
+        author, epoch = found
+        if not checked.ok:
+            self.metrics["batch_refused"] += 1
+            return []
+        if epoch != committee.epoch:
+            return []
+        return [self._signed_ack(committee, author, epoch, checked.digest)]
+
+    def _signed_ack(self, committee: Committee, author: bytes, epoch: int,
+                    digest: bytes) -> Send:
+        signature = self.key.sign(committee, ack_message(epoch, digest), self.meter)
+        return Send(author, codec.encode(Ack(epoch, digest, signature)))
 
     def check_cert(self, cert: BatchCert) -> None:
         """Raise InvalidCertificate unless this node holds the batch or `cert` proves that it
         is available (each certificate is checked once: it may come again in proposals)."""
         committee = self.committee
         assert committee is not None
-        if bytes(cert.digest) in self.stored:
+        if bytes(cert.digest) in self.own or (
+                not self.check_batches and bytes(cert.digest) in self.stored):
             self.metrics["cert_held"] += 1
             return
         key = (cert.epoch, bytes(cert.digest), cert.author, cert.count, bytes(cert.cert.signers),
@@ -373,3 +458,23 @@ class Dissemination:
 
     def _others(self, committee: Committee) -> tuple[bytes, ...]:
         return tuple(n for n in committee.nodes if n != self.node)
+
+
+def rotation(committee: Committee, digest: bytes, author: int | None) -> list[int]:
+    """The members in the order they are asked to check the batch `digest`: its author
+    first (its admission checked every transaction), then the others ordered by
+    hash(digest, member), so the work of checking spreads evenly over the committee."""
+    others = sorted((i for i in range(len(committee.nodes)) if i != author),
+                    key=lambda i: committee.hash(digest + committee.nodes[i]))
+    return others if author is None else [author, *others]
+
+
+def first_checkers(committee: Committee, digest: bytes, author: int | None) -> int:
+    """How many members of the rotation are asked at first: the shortest prefix with more
+    than 1/3 of the power (f+1 members for equal powers)."""
+    power = 0
+    for count, i in enumerate(rotation(committee, digest, author), 1):
+        power += committee.members[i].power
+        if power >= committee.validity:
+            return count
+    return len(committee.nodes)

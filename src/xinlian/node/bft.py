@@ -8,8 +8,10 @@ availability certificates and delivers `Committed` blocks, then each batch's byt
 (`BatchReady`) in commit order (`deliver`). Each committed block becomes the next ledger
 block in three steps that its driver runs in order (`next_block`, then `decode`, verify
 `Decoded.candidates.items`, `execute`, commit the batch, `applied`): batch contents come from other
-validators, so they are untrusted input — decoded, signature-verified in one batch,
-de-duplicated — then executed deterministically. Every validator therefore builds the same
+validators, so they are untrusted input — decoded and de-duplicated, their signatures
+checked before their batch was certified (f+1 members check each batch, `check_items`;
+consensus/dissemination.py says why a certificate proves it), then executed
+deterministically. Every validator therefore builds the same
 ledger: the header's proposer is the round's leader and its timestamp the median of the
 batches' author timestamps (never below the parent's); each node signs the header it
 stores, attesting it to its clients, and the committee certifies it (certify.py: `applied`
@@ -49,7 +51,7 @@ from xinlian.consensus.core import (
     Reconfigure,
     Submit,
 )
-from xinlian.consensus.dissemination import BatchReady
+from xinlian.consensus.dissemination import BatchReady, CheckBatch
 from xinlian.consensus.messages import BatchMsg
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
@@ -186,6 +188,8 @@ class BftLedger:
         self.learn_validators()
         self._blocks: deque[Committed] = deque()
         self._ready: dict[bytes, bytes] = {}  # digest -> batch payload, until applied
+        self.to_check: list[CheckBatch] = []  # batches consensus asks this node to check
+        self.signatures_checked = 0  # transaction signatures checked for batches and blocks
         self._forwarded: set[bytes] = set()
         self._committees: dict[int, Committee] = {}
         self._certs: dict[int, CertifiedHeader] = {}  # certified, not yet written
@@ -211,6 +215,8 @@ class BftLedger:
             self._blocks.append(value)
         elif isinstance(value, BatchReady):
             self._ready[value.digest] = value.batch.payload
+        elif isinstance(value, CheckBatch):
+            self.to_check.append(value)
         elif isinstance(value, EpochStarted):
             self.learn_validators()
         elif isinstance(value, HeaderCertified):
@@ -263,10 +269,22 @@ class BftLedger:
         assert head is not None
         timestamp = max(head.header.timestamp_ms,
                         int(statistics.median_low(stamps)) if stamps else 0)
-        return Decoded(committed, timestamp, self.candidates(raws))
+        candidates = self.candidates(raws, certified=self.core.config.check_batches)
+        self.signatures_checked += candidates.known.count(False)
+        return Decoded(committed, timestamp, candidates)
 
-    def candidates(self, raws: Sequence[bytes]) -> Candidates:
-        """Decodable transactions, identical copies once (by raw bytes)."""
+    def check_items(self, check: CheckBatch) -> list[batch_verify.Item]:
+        """The signatures to verify before this node acks a batch it was asked to check:
+        every decodable transaction's, but for the exact bytes this node admitted itself."""
+        raws = [raw for payload in batch_payloads(check.payload) for raw in payload.txs]
+        items = self.candidates(raws).items
+        self.signatures_checked += len(items)
+        return items
+
+    def candidates(self, raws: Sequence[bytes], certified: bool = False) -> Candidates:
+        """Decodable transactions, identical copies once (by raw bytes). `certified`: they
+        come from batches whose certificates attest that an honest member checked every
+        signature (consensus's `check_batches`), so none is checked again."""
         decoded: dict[bytes, Transaction] = {}
         for raw in raws:
             if raw in decoded:
@@ -278,6 +296,8 @@ class BftLedger:
             except XinlianError:
                 continue
         txs = list(decoded.values())
+        if certified:
+            return Candidates(txs, [True] * len(txs))
         # A hash does not cover the signature, so only identical bytes count as admitted.
         known = [(pending := self.ledger.mempool.get(tx.hash)) is not None
                  and pending.raw == tx.raw for tx in txs]

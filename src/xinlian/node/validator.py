@@ -4,9 +4,10 @@ The node's composition for a chain whose genesis lists validators (service.py pi
 the consensus core runs on the network runtime (network/runtime.py), which routes state
 sync requests (statesync.py, by message tag) to a `SnapshotServer` beside it, and header
 certification (certify.py) runs beside consensus as one core (`WithCertifier`); what
-consensus and the certifier deliver goes to the sans-I/O `BftLedger` (bft.py), and an
-apply task turns committed blocks into ledger blocks, verifying signatures on the process
-pool and committing in a worker thread (offload.py). Consensus keeps its own keyspace in the chain
+consensus and the certifier deliver goes to the sans-I/O `BftLedger` (bft.py); a check task
+verifies the signatures of the batches consensus asks this node to vouch for, on the
+process pool (consensus runs with `check_batches`: docs/consensus.md), and an apply task
+turns committed blocks into ledger blocks, committing in a worker thread (offload.py). Consensus keeps its own keyspace in the chain
 store's consensus sub-database; bulk batch data goes to a second store that is not flushed
 at once, so the synced write before each vote stays small (see docs/consensus.md).
 
@@ -25,7 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xinlian import codec
-from xinlian.consensus.core import EPOCH_KEY, Committed, ConsensusCore, EpochStarted, bootstrap
+from xinlian.consensus.core import (
+    EPOCH_KEY,
+    Committed,
+    Config,
+    ConsensusCore,
+    EpochStarted,
+    bootstrap,
+)
+from xinlian.consensus.dissemination import BatchChecked, CheckBatch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
@@ -86,7 +95,7 @@ class BftOrdering:
         self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
         stored = {**persisted(store, CONSENSUS_DB), **persisted(self.batches, CONSENSUS_DB)}
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
-                                  stored=stored)
+                                  stored=stored, config=Config(check_batches=True))
         self.bft = BftLedger(ledger, self.core)
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
@@ -98,7 +107,9 @@ class BftOrdering:
             routes=[(statesync.is_sync_message, statesync.SnapshotServer(self.bft))])
         self._committer = LedgerThread(ledger)
         self._more = asyncio.Event()
+        self._to_check = asyncio.Event()
         self._applier: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._faults = FaultHooks()
         # told of each block consensus commits, before the ledger applies it (metrics)
@@ -108,6 +119,7 @@ class BftOrdering:
         for committed, payloads in self.bft.replay():
             await self._apply(self.bft.decode(committed, payloads))
         self._applier = supervisor.spawn("bft-apply", self._apply_loop())
+        self._checker = supervisor.spawn("bft-check", self._check_loop())
         await self.runtime.start()
         self._runner = supervisor.spawn("network-runtime", self.runtime.run())
 
@@ -119,6 +131,8 @@ class BftOrdering:
         reasons = []
         if self._applier is None or self._applier.done():
             reasons.append("the apply task is not running")
+        if self._checker is None or self._checker.done():
+            reasons.append("the batch check task is not running")
         if self._runner is None or self._runner.done():
             reasons.append("the network runtime is not running")
         lag = committed - self.bft.applied.height
@@ -145,11 +159,11 @@ class BftOrdering:
 
     async def stop(self) -> None:
         await self.runtime.stop()
-        for task in (self._applier, self._runner):
+        for task in (self._applier, self._checker, self._runner):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self._applier = self._runner = None
+        self._applier = self._checker = self._runner = None
         self._committer.close()
         self.batches.close()
 
@@ -164,7 +178,10 @@ class BftOrdering:
         self.bft.deliver(value)
         if isinstance(value, EpochStarted):
             self._sync_membership()
-        self._more.set()
+        if isinstance(value, CheckBatch):
+            self._to_check.set()
+        else:
+            self._more.set()
 
     def _sync_membership(self) -> None:
         membership = membership_of(self.ledger.suite, self.bft.members())
@@ -177,6 +194,22 @@ class BftOrdering:
             while (ready := self.bft.next_block()) is not None:
                 await self._apply(self.bft.decode(*ready))
             await self._more.wait()
+
+    async def _check_loop(self) -> None:
+        """Check the batches consensus asks this node to vouch for (the signatures of
+        their transactions, all the waiting batches in one verification batch) and give
+        consensus each verdict: its ack, or its refusal."""
+        while True:
+            self._to_check.clear()
+            checks, self.bft.to_check = self.bft.to_check, []
+            if checks:
+                items = [self.bft.check_items(check) for check in checks]
+                verdicts = iter(await verify([item for part in items for item in part]))
+                for check, part in zip(checks, items, strict=True):
+                    ok = all([next(verdicts) for _ in part])
+                    self.runtime.input(BatchChecked(check.digest, ok))
+                continue
+            await self._to_check.wait()
 
     async def _apply(self, decoded: Decoded) -> None:
         await self._faults.before_apply(decoded.committed.height)

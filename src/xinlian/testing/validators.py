@@ -24,6 +24,7 @@ ever commits two different blocks at one height across its restarts.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import tempfile
@@ -37,6 +38,7 @@ from msgspec.structs import replace
 from xinlian import codec
 from xinlian.consensus.certificates import VoteKey
 from xinlian.consensus.core import Committed, Config, ConsensusCore, Reconfigure
+from xinlian.consensus.dissemination import BatchChecked
 from xinlian.crypto.batch import verify_batch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
@@ -82,7 +84,8 @@ class SimValidator:
         self.ledger = LedgerPipeline(data_dir, genesis, key, durable=False,
                                      clock=lambda: self.now_ms)
         node_id = address_of(key.public_key, self.ledger.suite.hash_bytes)
-        self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored, config)
+        self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored,
+                                       dataclasses.replace(config, check_batches=True))
         self.bft = BftLedger(self.ledger, self.consensus)
         self.certifier = HeaderCertifier(node_id, genesis.chain_id, vote_key, self.bft,
                                          self.ledger.suite.hash_bytes)
@@ -110,6 +113,10 @@ class SimValidator:
                 self._consensus(Input(now, submit), out)
         else:
             self._consensus(event, out)
+        while self.bft.to_check:  # verified inline, like the blocks below
+            check = self.bft.to_check.pop(0)
+            ok = all(verify_batch(self.bft.check_items(check), parallel=False))
+            self._consensus(Input(now, BatchChecked(check.digest, ok)), out)
         while (ready := self.bft.next_block()) is not None:
             self._apply(self.bft.decode(*ready), now, out)
         return out

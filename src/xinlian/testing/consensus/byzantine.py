@@ -4,7 +4,8 @@ They know the message formats, so they can lie in ways that pass decoding: an eq
 leader sends two different valid blocks for one round to two halves of the committee; a
 forking leader justifies a fork from an old QC with a forged TC; a forger corrupts its vote
 and timeout signatures; a withholder drops its votes; another signs votes for the right
-block at the wrong height. Protocol-
+block at the wrong height; colluding members certify a batch of their own making among
+themselves (`forged_batch`) and lead with it (`propose_also`). Protocol-
 agnostic attacks (garbage, replay, silence) are in `xinlian.sim.adversary`.
 """
 
@@ -12,16 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from xinlian import codec
-from xinlian.consensus.certificates import Cert
-from xinlian.consensus.committee import bitmap
+from xinlian.consensus.certificates import Cert, Meter, VoteKey, combine
+from xinlian.consensus.committee import Committee, bitmap
 from xinlian.consensus.messages import (
     QC,
     TC,
+    Available,
+    Batch,
+    BatchCert,
+    BatchMsg,
     Block,
     Proposal,
     Timeout,
     Vote,
+    ack_message,
     decode_message,
     kind,
     vote_message,
@@ -38,9 +46,7 @@ def equivocate() -> Interceptor:
         if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
             return (action,)
         block = decode_message(action.message).block  # type: ignore[union-attr]
-        twin = block.__class__(block.epoch, block.round, block.height, block.parent,
-                               block.author, block.justify, block.tc, block.payload[1:],
-                               block.reconfig)
+        twin = msgspec.structs.replace(block, payload=block.payload[1:])
         if twin == block:  # no payload to drop: change the reconfiguration field instead
             return (action,)
         other = codec.encode(Proposal(twin))
@@ -143,3 +149,37 @@ def behaviour(name: str) -> Interceptor:
         "replay": lambda: adversary.replay(0.3),
         "silent": adversary.silent,
     }[name]()
+
+
+def forged_batch(sim: Simulation, committee: Committee, faulty: dict[int, VoteKey],
+                 payload: bytes, at_ms: int) -> BatchCert:
+    """The faulty members (index -> vote key) make a batch of `payload` authored by the
+    first of them, ack it among themselves and certify it with their own signatures alone
+    (short of a validity quorum when they are at most f); at `at_ms` its author sends
+    the batch and the certificate to every other member. Returns the certificate."""
+    author = min(faulty)
+    message = codec.encode(BatchMsg(Batch(committee.epoch, author, 2**40, 1, payload)))
+    digest = committee.hash(message)
+    ack = ack_message(committee.epoch, digest)
+    cert = combine(committee, [(i, key.sign(committee, ack, Meter()))
+                               for i, key in sorted(faulty.items())], Meter())
+    forged = BatchCert(committee.epoch, digest, author, 1, cert)
+    sender = committee.nodes[author]
+    for node in committee.nodes:
+        if committee.index(node) not in faulty:
+            sim.inject(sender, node, message, at_ms)
+            sim.inject(sender, node, codec.encode(Available(forged)), at_ms + 1)
+    return forged
+
+
+def propose_also(cert: BatchCert) -> Interceptor:
+    """As leader, add `cert` to every proposal's payload."""
+    def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
+        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+            return (action,)
+        block = decode_message(action.message).block  # type: ignore[union-attr]
+        if cert in block.payload:
+            return (action,)
+        twin = msgspec.structs.replace(block, payload=[*block.payload, cert])
+        return (Broadcast(action.to, codec.encode(Proposal(twin))),)
+    return hook
