@@ -7,9 +7,10 @@ certification (certify.py) runs beside consensus as one core (`WithCertifier`); 
 consensus and the certifier deliver goes to the sans-I/O `BftLedger` (bft.py); a check task
 verifies the signatures of the batches consensus asks this node to vouch for, on the
 process pool (consensus runs with `check_batches`: docs/consensus.md), and an apply task
-turns committed blocks into ledger blocks, committing in a worker thread (offload.py). Consensus keeps its own keyspace in the chain
-store's consensus sub-database; bulk batch data goes to a second store that is not flushed
-at once, so the synced write before each vote stays small (see docs/consensus.md).
+turns committed blocks into ledger blocks, committing in a worker thread (offload.py).
+Consensus keeps its own keyspace in the chain store's consensus sub-database; bulk batch
+data goes to a second store that is not flushed at once, so the synced write before each
+vote stays small (see docs/consensus.md).
 
 Joining. A node that is not a genesis validator and has never run consensus catches up
 from a state snapshot before it starts (`catch_up`, the protocol in statesync.py): the
