@@ -65,6 +65,15 @@ def test_metrics_read_the_nodes_own_counters(node: Node, keys: Keys, tmp_path: P
         assert got["xinlian_ready"] == 0  # the fixture's node never started its tasks
         assert got["process_resident_memory_bytes"] > 0
         assert not any(name.startswith("xinlian_consensus") for name in got)  # solo
+        # CPU per stage: what ran here (the block of the deploy and the transfer's) was
+        # timed, and consensus is a validator's only
+        cpu = {stage: got[f'xinlian_stage_cpu_seconds_total{{stage="{stage}"}}']
+               for stage in ("admission", "verification", "execution", "tree", "commit",
+                             "consensus")}
+        assert cpu == node.ledger.stages.seconds
+        assert all(cpu[s] > 0 for s in ("admission", "verification", "execution", "tree",
+                                        "commit"))
+        assert cpu["consensus"] == 0
     finally:
         metrics.close()
     node.produce_block()  # no longer observed once closed

@@ -180,6 +180,7 @@ class NodeMetrics(Scraped):
                     int(node.readiness().ready))
         yield from self.disk(("chain", "batches"))
         yield from self._peers()
+        yield self._stages()
         if self.server is not None:
             yield gauge("xinlian_rpc_connections", "Open RPC connections (HTTP and "
                         "websocket)", self.server.connections)
@@ -187,6 +188,18 @@ class NodeMetrics(Scraped):
                         self.server.ws_count)
             yield gauge("xinlian_rpc_inflight_bytes", "RPC body bytes being read or "
                         "handled", self.server.inflight_bytes)
+
+    def _stages(self) -> CounterMetricFamily:
+        """CPU seconds per stage of the node's work (node/stages.py); consensus is the
+        network runtime's event handling, on a validator."""
+        seconds = dict(self.node.ledger.stages.seconds)
+        if self.bft is not None:
+            seconds["consensus"] = self.bft.runtime.handle_cpu
+        family = CounterMetricFamily("xinlian_stage_cpu_seconds", "CPU seconds spent in "
+                                     "each stage of the node's work", labels=["stage"])
+        for stage, value in seconds.items():
+            family.add_metric([stage], value)
+        return family
 
     def _peers(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         """Peers and consensus: a solo node has neither peers nor consensus."""

@@ -106,8 +106,15 @@ def _safe_verify(alg: int, public: bytes, message: bytes, signature: bytes) -> b
 
 def verify_batch(items: Sequence[Item], *, parallel: bool = True) -> list[bool]:
     """One bool per item, in order: is the signature valid?"""
+    return verify_batch_timed(items, parallel=parallel)[0]
+
+
+def verify_batch_timed(items: Sequence[Item], *, parallel: bool = True
+                       ) -> tuple[list[bool], float]:
+    """`verify_batch`, and the CPU seconds the checks took in whichever processes ran
+    them (a node's cost of verification: node/stages.py)."""
     if not parallel or len(items) <= INLINE_LIMIT or workers() == 1:
-        return _verify_chunk(items)
+        return _verify_chunk_timed(items)
     n = workers()
     size = (len(items) + n - 1) // n
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
@@ -122,8 +129,16 @@ def verify_batch(items: Sequence[Item], *, parallel: bool = True) -> list[bool]:
         raise VerifierUnavailable("batch-verification workers died twice in a row") from exc
 
 
-def _map_chunks(chunks: Sequence[Sequence[Item]]) -> list[bool]:
+def _map_chunks(chunks: Sequence[Sequence[Item]]) -> tuple[list[bool], float]:
     out: list[bool] = []
-    for part in _pool_instance().map(_verify_chunk, chunks):
+    seconds = 0.0
+    for part, cpu in _pool_instance().map(_verify_chunk_timed, chunks):
         out.extend(part)
-    return out
+        seconds += cpu
+    return out, seconds
+
+
+def _verify_chunk_timed(items: Sequence[Item]) -> tuple[list[bool], float]:
+    start = time.thread_time()
+    verdicts = _verify_chunk(items)
+    return verdicts, time.thread_time() - start

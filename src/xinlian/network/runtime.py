@@ -123,6 +123,7 @@ class NetworkRuntime:
         self._origin_ms = 0
         self._origin_loop = 0.0
         self.events_handled = 0
+        self.handle_cpu = 0.0  # CPU seconds in the cores' event handling (this thread)
         self.self_sends = 0
         transport.on_message = self._on_message
 
@@ -196,6 +197,7 @@ class NetworkRuntime:
                 self._wake.clear()
                 await self._wake.wait()
             actions: list[Action] = []
+            started = time.thread_time()
             for _ in range(min(len(events), self.max_group)):
                 if actions and isinstance(events[0], _Fired):
                     break  # a timer is judged against the timers as the group left them
@@ -213,6 +215,7 @@ class NetworkRuntime:
                     event = Timeout(max(self.now_ms(), current[2]), event.timer)
                 actions += self.core.handle(event)
                 self.events_handled += 1
+            self.handle_cpu += time.thread_time() - started
             if len(events) <= self.max_backlog // 2 and not self.transport.receiving.is_set():
                 self.transport.receiving.set()
             await self._apply(actions)

@@ -19,6 +19,7 @@ from xinlian.crypto import batch as batch_verify
 from xinlian.execution.parallel import ExecutionPool, WorkerSpec
 from xinlian.ledger.genesis import Genesis
 from xinlian.node.pipeline import Built, LedgerPipeline, chain_dir
+from xinlian.node.stages import StageCpu
 
 T = TypeVar("T")
 
@@ -52,18 +53,22 @@ class VerifyBacklog:
     batches = 0
 
 
-async def verify(items: Sequence[batch_verify.Item]) -> list[bool]:
-    """Batch signature verification: inline when small, else on the process pool."""
+async def verify(items: Sequence[batch_verify.Item], stages: StageCpu) -> list[bool]:
+    """Batch signature verification: inline when small, else on the process pool; its CPU
+    time (the workers' too) is added to `stages`."""
     if len(items) <= batch_verify.INLINE_LIMIT:
-        return batch_verify.verify_batch(items)
-    VerifyBacklog.signatures += len(items)
-    VerifyBacklog.batches += 1
-    try:
-        return await asyncio.get_running_loop().run_in_executor(
-            None, batch_verify.verify_batch, items)
-    finally:
-        VerifyBacklog.signatures -= len(items)
-        VerifyBacklog.batches -= 1
+        verdicts, seconds = batch_verify.verify_batch_timed(items)
+    else:
+        VerifyBacklog.signatures += len(items)
+        VerifyBacklog.batches += 1
+        try:
+            verdicts, seconds = await asyncio.get_running_loop().run_in_executor(
+                None, batch_verify.verify_batch_timed, items)
+        finally:
+            VerifyBacklog.signatures -= len(items)
+            VerifyBacklog.batches -= 1
+    stages.add("verification", seconds)
+    return verdicts
 
 
 class LedgerThread:

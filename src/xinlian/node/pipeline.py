@@ -43,6 +43,7 @@ from xinlian.node.interface import (
     BlockListener,
     SubmitResult,
 )
+from xinlian.node.stages import StageCpu
 from xinlian.storage.kv import WriteBatch
 
 
@@ -80,12 +81,13 @@ class LedgerPipeline:
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *, clock: Clock,
                  durable: bool = True, pool_limits: PoolLimits | None = None,
-                 pool: ExecutionPool | None = None) -> None:
+                 pool: ExecutionPool | None = None, stages: StageCpu | None = None) -> None:
         """`clock`: the pool's monotonic milliseconds (how long transactions have waited),
-        given by the driver; `durable=False`: commits survive the process, not the machine
-        (simulation); `pool`: the driver's worker processes that run contract calls in
-        parallel (execution/parallel.py, made by `node.offload.execution_pool`; None:
-        serial). The pipeline closes it."""
+        given by the driver; `stages`: where the CPU time of each stage is added up (the
+        driver's CPU clock; none: not timed); `durable=False`: commits survive the process,
+        not the machine (simulation); `pool`: the driver's worker processes that run
+        contract calls in parallel (execution/parallel.py, made by
+        `node.offload.execution_pool`; None: serial). The pipeline closes it."""
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.key = key
@@ -102,6 +104,7 @@ class LedgerPipeline:
         self.pool = pool
         self.executor = Executor(genesis.params, self.suite, pool=self.pool)
         self._listeners: list[BlockListener] = []
+        self.stages = stages or StageCpu(clock=None)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -112,7 +115,8 @@ class LedgerPipeline:
 
     def precheck(self, raws: Sequence[bytes]) -> Admission:
         prechecked_at = self.mempool.commits
-        checked = self.mempool.precheck(raws)
+        with self.stages.stage("admission"):
+            checked = self.mempool.precheck(raws)
         return Admission(raws, checked, [c for c in checked if isinstance(c, Transaction)],
                          prechecked_at)
 
@@ -120,8 +124,9 @@ class LedgerPipeline:
               ) -> tuple[list[SubmitResult], list[Transaction]]:
         """Admit the transactions whose signatures are `valid`: each submission's result,
         and the transactions now pending."""
-        admitted = iter(self.mempool.admit(admission.txs, valid,
-                                           prechecked_at=admission.prechecked_at))
+        with self.stages.stage("admission"):
+            admitted = iter(self.mempool.admit(admission.txs, valid,
+                                               prechecked_at=admission.prechecked_at))
         results = []
         for raw, item in zip(admission.raws, admission.checked, strict=True):
             if isinstance(item, Transaction):
@@ -145,13 +150,15 @@ class LedgerPipeline:
         head = self.chain.head
         assert head is not None
         height = head.header.height + 1
-        result = self.execute(txs, timestamp_ms)
+        with self.stages.stage("execution"):
+            result = self.execute(txs, timestamp_ms)
         if not (result.included or result.runs or result.engine_work):
             return Built(batch, None, [], result.excluded)
-        prepared = self.chain.prepare_block(
-            batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
-            self.key, result.included, result.receipts, result.writes, proposer, result.runs,
-            result.index, result.data_index, result.data_changes)
+        with self.stages.stage("tree"):
+            prepared = self.chain.prepare_block(
+                batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
+                self.key, result.included, result.receipts, result.writes, proposer,
+                result.runs, result.index, result.data_index, result.data_changes)
         return Built(batch, prepared, result.receipts + result.runs, result.excluded)
 
     def has_engine_work(self) -> bool:
@@ -173,7 +180,8 @@ class LedgerPipeline:
     def commit(self, built: Built) -> None:
         """The one atomic write of a built block (and whatever else its batch holds)."""
         if len(built.batch):
-            self.chain.store.commit(built.batch)
+            with self.stages.stage("commit"):
+                self.chain.store.commit(built.batch)
 
     def publish(self, built: Built) -> Block | None:
         """Make a committed block the head and tell the listeners."""

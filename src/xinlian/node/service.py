@@ -58,6 +58,7 @@ from xinlian.node.interface import (
 from xinlian.node.offload import execution_pool, monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.solo import SoloOrdering
+from xinlian.node.stages import StageCpu
 from xinlian.node.statesync import MAX_PROOFS, EpochProof
 from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BftOrdering
@@ -98,7 +99,8 @@ class Node:
                  exec_workers: int = 0, blobs: BlobConfig | None = None) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
                                      pool_limits=pool_limits,
-                                     pool=execution_pool(data_dir, genesis, exec_workers))
+                                     pool=execution_pool(data_dir, genesis, exec_workers),
+                                     stages=StageCpu())
         self.genesis = genesis
         self.suite = self.ledger.suite
         self.key = key
@@ -164,7 +166,8 @@ class Node:
 
     async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:
         admission = self.ledger.precheck(raws)
-        results, admitted = self.ledger.admit(admission, await verify(admission.items))
+        results, admitted = self.ledger.admit(
+            admission, await verify(admission.items, self.ledger.stages))
         if admitted:
             self.ordering.on_admitted(admitted)
         return results

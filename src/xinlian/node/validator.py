@@ -205,7 +205,8 @@ class BftOrdering:
             checks, self.bft.to_check = self.bft.to_check, []
             if checks:
                 items = [self.bft.check_items(check) for check in checks]
-                verdicts = iter(await verify([item for part in items for item in part]))
+                verdicts = iter(await verify([item for part in items for item in part],
+                                             self.ledger.stages))
                 for check, part in zip(checks, items, strict=True):
                     ok = all([next(verdicts) for _ in part])
                     self.runtime.input(BatchChecked(check.digest, ok))
@@ -214,7 +215,8 @@ class BftOrdering:
 
     async def _apply(self, decoded: Decoded) -> None:
         await self._faults.before_apply(decoded.committed.height)
-        built = self.bft.execute(decoded, await verify(decoded.candidates.items))
+        built = self.bft.execute(decoded, await verify(decoded.candidates.items,
+                                                       self.ledger.stages))
         await self._committer.commit(built)
         for value in self.bft.applied_block(decoded, built, now_ms()):
             self.runtime.input(value)
