@@ -48,7 +48,8 @@ lint: venv
 bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
-# run, and the 100,000-signature cross-check against Tongsuo (~1 min).
+# run; signed transfers end to end on 4 validators per suite, with each stage's CPU per
+# transaction (~3 min).
 bench-platform: venv
 	$(BIN)/python -m benchmarks.platform
 

@@ -26,9 +26,12 @@ import argparse
 import asyncio
 import tempfile
 import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import median
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.report import emit
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
@@ -44,11 +47,14 @@ IN_FLIGHT = 2
 EGRESS_MBIT = 100
 
 
-async def _submit(url: str, txs: Sequence[SignedTx]) -> None:
+async def _submit(url: str, txs: Sequence[SignedTx], sent: dict[bytes, float]) -> None:
+    """Submit `txs` in chunks, noting when each chunk's request left (`sent`)."""
     gate = asyncio.Semaphore(IN_FLIGHT)
     async with AsyncClient(url) as client:
         async def send(chunk: Sequence[SignedTx]) -> None:
             async with gate:
+                now = time.perf_counter()
+                sent.update((tx.hash, now) for tx in chunk)
                 views = await client.submit_many(chunk)
                 refused = [v for v in views if not v.accepted]
                 if refused:
@@ -57,8 +63,10 @@ async def _submit(url: str, txs: Sequence[SignedTx]) -> None:
 
 
 async def _run(nodes: list[NodeProcess], wallets: list[Wallet], rounds: int
-               ) -> tuple[float, int, int]:
-    """(seconds, transactions, blocks) from the first submission to the last commit."""
+               ) -> tuple[float, int, int, list[float]]:
+    """(seconds, transactions, blocks) from the first submission to the last commit, and
+    each transaction's submit-to-commit latency (ms) under that load (its chunk's request
+    leaving the client until node 0's block stream shows it)."""
     per_node: list[list[SignedTx]] = [[] for _ in nodes]
     for r in range(rounds):
         for i, wallet in enumerate(wallets):
@@ -67,11 +75,15 @@ async def _run(nodes: list[NodeProcess], wallets: list[Wallet], rounds: int
     total = sum(len(txs) for txs in per_node)
     async with AsyncClient(nodes[0].base_url) as watcher:
         blocks = await watcher.subscribe_blocks()
+        sent: dict[bytes, float] = {}
+        latencies: list[float] = []
         start = time.perf_counter()
-        submitting = asyncio.gather(*(_submit(node.base_url, txs)
+        submitting = asyncio.gather(*(_submit(node.base_url, txs, sent)
                                       for node, txs in zip(nodes, per_node, strict=True)))
         committed, count = 0, 0
         async for block in blocks:
+            now = time.perf_counter()
+            latencies += [(now - sent[h]) * 1000 for h in block.tx_hashes if h in sent]
             committed += block.header.tx_count
             count += 1
             if committed >= total:
@@ -79,7 +91,7 @@ async def _run(nodes: list[NodeProcess], wallets: list[Wallet], rounds: int
         elapsed = time.perf_counter() - start
         await submitting
         await blocks.close()
-    return elapsed, total, count
+    return elapsed, total, count, latencies
 
 
 def _agreed_roots(nodes: list[NodeProcess], total: int) -> set[str]:
@@ -103,17 +115,38 @@ async def _probe(url: str, wallet: Wallet, to: bytes, count: int) -> list[float]
     return out
 
 
+def _stage_cpu(nodes: list[NodeProcess], ports: list[int]) -> dict[str, float]:
+    """CPU seconds per stage (node/stages.py), summed over the validators' metrics."""
+    out: dict[str, float] = {}
+    for port in ports[:len(nodes)]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "xinlian_stage_cpu_seconds_total":
+                    stage = sample.labels["stage"]
+                    out[stage] = out.get(stage, 0.0) + sample.value
+                elif sample.name == "process_cpu_seconds_total":
+                    out["process"] = out.get("process", 0.0) + sample.value
+    return out
+
+
 def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = False,
-        settle: float = 0.0) -> tuple[float, float]:
+        settle: float = 0.0, bench: str = BENCH, metric: str = "end_to_end"
+        ) -> tuple[float, float]:
     """One run (with validator 3 killed `settle` seconds before the load when `down`);
-    emits and returns (tx/s, p50 commit latency in ms)."""
+    emits and returns (tx/s, p50 commit latency in ms). Also emits the submit-to-commit
+    latency under the load (p50, p99) and the CPU each stage costs a validator per
+    committed transaction, from the validators' metrics (the load's and the probes')."""
     suite = get_suite(suite_name)
     with tempfile.TemporaryDirectory(prefix="xl-e2e-bench-") as tmp:
         root = Path(tmp)
         data = prepare(root, N, suite, 0, 0, accounts, ports=free_ports(N))
-        for d in data:
+        metrics_ports = free_ports(N)
+        for d, port in zip(data, metrics_ports, strict=True):
             with open(d / "node.toml", "a", encoding="utf-8") as config:
-                config.write(f"egress_mbit = {EGRESS_MBIT}\n")
+                config.write(f"egress_mbit = {EGRESS_MBIT}\n"
+                             f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], "xinlian-cluster",
                           suite) for j in range(accounts)]
         nodes = [NodeProcess(d) for d in data]
@@ -122,8 +155,11 @@ def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = Fals
                 nodes[-1].kill()
                 time.sleep(settle)  # the crash happens well before the load, as in a cluster
             live = nodes[:-1] if down else nodes
-            elapsed, total, blocks = asyncio.run(_run(live, wallets, max(1, txs // accounts)))
+            before = _stage_cpu(live, metrics_ports)
+            elapsed, total, blocks, loaded = asyncio.run(
+                _run(live, wallets, max(1, txs // accounts)))
             roots = _agreed_roots(live, total)
+            after = _stage_cpu(live, metrics_ports)
             latencies = asyncio.run(_probe(live[0].base_url, wallets[0], wallets[1].address,
                                            probes))
         finally:
@@ -134,11 +170,20 @@ def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = Fals
     tags = {"suite": suite_name, "n": N, "cores": 2, "egress_mbit_s": EGRESS_MBIT}
     if down:
         tags.update(down=1, settle_s=settle)
-    name = "end_to_end_one_down" if down else "end_to_end"
-    emit(BENCH, name, total / elapsed, "tx/s", **tags, txs=total, blocks=blocks,
-         seconds=round(elapsed, 2))
-    emit(BENCH, f"{name}_commit_p50", median(latencies), "ms", **tags, probes=probes,
+    name = f"{metric}_one_down" if down else metric
+    loaded.sort()
+    emit(bench, name, total / elapsed, "tx/s", **tags, txs=total, blocks=blocks,
+         seconds=round(elapsed, 2), p50_ms=round(median(loaded), 1),
+         p99_ms=round(loaded[int(len(loaded) * 0.99) - 1], 1),
+         note="submit-to-commit latency of every transaction under the load")
+    emit(bench, f"{name}_commit_p50", median(latencies), "ms", **tags, probes=probes,
          note="single transfers on the idle chain, submit to receipt")
+    per_tx = {stage: (after[stage] - before.get(stage, 0.0)) / total / len(live) * 1e6
+              for stage in after}
+    for stage, us in sorted(per_tx.items()):
+        emit(bench, f"{name}_cpu_per_tx", us, "us", **tags, stage=stage,
+             note="CPU one validator spends per committed transaction in this stage "
+                  "(process: the node process in all, without the verification workers)")
     return total / elapsed, median(latencies)
 
 

@@ -1,6 +1,6 @@
 """Platform capacity figures (issue 14): SM2 verifications per core, native and Tongsuo.
 
-    python -m benchmarks.platform [--signatures N] [--repeats R]
+    python -m benchmarks.platform [--signatures N] [--repeats R] [--cluster-suites intl,sm]
 
 `sm2_verify_per_core` is the node's path on one core: `sm2.verify_many` from raw (key,
 message, r || s), Z_A computed afresh for every key (the cache is cleared before each run),
@@ -11,6 +11,13 @@ their ratio. `sm2_verify_digest_per_core` is the native verifier alone over read
 `sm2_verify_all_cores` the node's batch verification (`crypto.batch`) on every core. Each
 per-core rate is the best of R runs in the process's CPU time, so that other load on the
 machine does not count against it; the all-cores rate is the best of R in wall-clock time.
+
+`e2e_cluster` (per suite, `--cluster-suites`): signed transfers through JSON-RPC into 4
+validator processes on this machine, each capped at 100 Mbit/s (benchmarks/consensus_e2e.py):
+tx/s, submit-to-commit p50/p99 under the load, and `e2e_cluster_cpu_per_tx` per stage, the
+CPU one validator spends per committed transaction in admission, verification, execution,
+tree, commit and consensus, read from the validators' metrics (docs/capacity.md turns them
+into machine counts).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from tongsuopy.crypto import hashes
 from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
 
+from benchmarks import consensus_e2e
 from benchmarks.report import best_of, emit
 from xinlian.crypto import batch
 from xinlian.crypto.keys import AlgId
@@ -91,8 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signatures", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cluster-suites", default="intl,sm",
+                        help="suites of the 4-validator end-to-end run ('' to skip it)")
+    parser.add_argument("--cluster-txs", type=int, default=20_000)
     args = parser.parse_args()
     bench_sm2(args.signatures, args.repeats)
+    for suite in filter(None, args.cluster_suites.split(",")):
+        consensus_e2e.run(suite, args.cluster_txs, 400, 20, bench="platform",
+                          metric="e2e_cluster")
 
 
 if __name__ == "__main__":
