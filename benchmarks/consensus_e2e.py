@@ -133,9 +133,10 @@ def _stage_cpu(nodes: list[NodeProcess], ports: list[int]) -> dict[str, float]:
 
 def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = False,
         settle: float = 0.0, bench: str = BENCH, metric: str = "end_to_end"
-        ) -> tuple[float, float]:
+        ) -> tuple[float, float, dict[str, float]]:
     """One run (with validator 3 killed `settle` seconds before the load when `down`);
-    emits and returns (tx/s, p50 commit latency in ms). Also emits the submit-to-commit
+    emits and returns (tx/s, p50 commit latency in ms, CPU microseconds per transaction
+    per stage of one validator). Also emits the submit-to-commit
     latency under the load (p50, p99) and the CPU each stage costs a validator per
     committed transaction, from the validators' metrics (the load's and the probes')."""
     suite = get_suite(suite_name)
@@ -184,7 +185,7 @@ def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = Fals
         emit(bench, f"{name}_cpu_per_tx", us, "us", **tags, stage=stage,
              note="CPU one validator spends per committed transaction in this stage "
                   "(process: the node process in all, without the verification workers)")
-    return total / elapsed, median(latencies)
+    return total / elapsed, median(latencies), per_tx
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -198,9 +199,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="with --down: seconds between the kill and the load")
     args = parser.parse_args(argv)
     for suite_name in args.suites.split(","):
-        up_rate, up_p50 = run(suite_name, args.txs, args.accounts, args.probes)
+        up_rate, up_p50, _ = run(suite_name, args.txs, args.accounts, args.probes)
         if args.down:
-            rate, p50 = run(suite_name, args.txs, args.accounts, args.probes, True, args.settle)
+            rate, p50, _ = run(suite_name, args.txs, args.accounts, args.probes, True, args.settle)
             tags = {"suite": suite_name, "n": N, "down": 1, "cores": 2}
             emit(BENCH, "end_to_end_one_down_ratio", rate / up_rate, "ratio", **tags,
                  target=">= 0.7")
