@@ -33,6 +33,7 @@ from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
+from xinlian.node import backup as backups
 from xinlian.node import pidfile
 from xinlian.node.check import check_data_dir
 from xinlian.node.errors import NodeConfigError, TaskFailed
@@ -306,6 +307,32 @@ def check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def node_files(data: Path) -> list[str]:
+    """The files of a data directory that a backup carries: genesis, node.toml, the node
+    key and the consensus key (named in node.toml, if it names others)."""
+    names = [GENESIS_FILE, NODE_FILE, KEY_FILE, CONSENSUS_KEY_FILE]
+    if (data / NODE_FILE).is_file():
+        config = node_config(data)
+        names += [str(config.get("key", KEY_FILE)),
+                  str(config.get("consensus_key", CONSENSUS_KEY_FILE))]
+    return list(dict.fromkeys(names))
+
+
+def backup(args: argparse.Namespace) -> int:
+    """Back up the data directory, its node running or not; print the manifest."""
+    data = Path(args.data)
+    manifest = backups.backup(data, Path(args.dir), node_files(data))
+    print(json.dumps({"backup": args.dir, "data": str(data), **manifest.to_dict()}))
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    manifest = backups.restore(Path(args.dir), Path(args.data))
+    print(json.dumps({"restored": args.dir, "data": args.data,
+                      **manifest.to_dict()}))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("init", help="create a data directory from a genesis TOML config")
     p.add_argument("--config", required=True, help="genesis TOML (see docs/node.md)")
@@ -337,5 +364,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                       "record checksums, block links and roots")
     c.add_argument("--data", required=True)
     c.set_defaults(func=check)
+    b = node.add_parser("backup", help="copy the node's stores (consistent, while it runs) "
+                                       "and its config and keys into a new directory")
+    b.add_argument("dir", help="the backup directory (new, or empty)")
+    b.add_argument("--data", required=True, help="the node's data directory")
+    b.set_defaults(func=backup)
+    r = node.add_parser("restore", help="restore a backup into a new data directory")
+    r.add_argument("dir", help="the backup directory")
+    r.add_argument("--data", required=True, help="the data directory to create (new, or empty)")
+    r.set_defaults(func=restore)
 
 

@@ -67,3 +67,17 @@ class BadHeaderProof(NodeError):
 
     code = 6509
     name = "bad_header_proof"
+
+
+class CorruptBackup(NodeError):
+    """A backup that is incomplete, damaged or not a backup at all (node/backup.py)."""
+
+    code = 6510
+    name = "corrupt_backup"
+
+
+class TargetNotEmpty(NodeError):
+    """A backup or restore aimed at a directory that already holds something."""
+
+    code = 6511
+    name = "target_not_empty"

@@ -145,6 +145,33 @@ def check_sub_dbs(store: Store, names: Iterable[str], what: str) -> None:
         raise InvalidKeyError(f"store lacks the {what} sub-databases {missing}")
 
 
+def copy_store(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy the LMDB environment at `source` into the empty directory `target`, compacted
+    (free pages dropped), in ONE read transaction: a consistent image of the last commit
+    before the copy began, while another process may keep committing to `source`
+    (LMDB's mdb_env_copy2 with MDB_CP_COMPACT). The copy is flushed to disk on return."""
+    out = Path(target) / "data.mdb"
+    while True:
+        try:
+            env = lmdb.open(str(source), readonly=True, create=False, subdir=True, lock=True)
+        except lmdb.Error as exc:
+            raise engine_error(exc, f"cannot open store at {source}") from exc
+        try:
+            env.copy(str(target), compact=True)
+            break
+        except lmdb.MapResizedError:  # the writer grew the map since we opened: again
+            out.unlink(missing_ok=True)
+        except lmdb.Error as exc:
+            raise engine_error(exc, f"copy of the store at {source}") from exc
+        finally:
+            env.close()
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _prefix_end(prefix: bytes) -> bytes | None:
     """The smallest key greater than every key that starts with `prefix` (None: no bound)."""
     trimmed = prefix.rstrip(b"\xff")
