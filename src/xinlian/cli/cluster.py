@@ -26,16 +26,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, NODE_FILE, init_data_dir
+from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import SUITES, Suite, get_suite
+from xinlian.crypto.votes import VoteKeyPair
 from xinlian.node import pidfile
 from xinlian.node.errors import NodeConfigError, NodeError
 from xinlian.node.keyfile import write_consensus_key, write_key
 
 STATE_FILE = "cluster.json"  # the RPC addresses of the nodes `up` started
+CHAIN_ID = "xinlian-cluster"
 BALANCE = 10**12
 
 
@@ -43,6 +47,49 @@ def new_consensus_key(suite: Suite) -> tuple[bytes, bytes, bytes]:
     """(secret, public key, proof of possession) of a new validator vote key."""
     key = suite.generate_vote_key()
     return key.secret, key.public, key.pop
+
+
+@dataclass(frozen=True)
+class ValidatorKeys:
+    """One validator's secrets, all drawn from the OS CSPRNG: its organisation's admin key,
+    its node key and its consensus (vote) key with the proof of possession."""
+
+    admin: SigningKey
+    node: SigningKey
+    vote: VoteKeyPair
+
+    @classmethod
+    def generate(cls, suite: Suite) -> ValidatorKeys:
+        return cls(suite.generate_signing_key(), suite.generate_signing_key(),
+                   suite.generate_vote_key())
+
+
+def genesis_toml(suite: Suite, validators: list[ValidatorKeys], endpoints: list[str],
+                 accounts: list[SigningKey], chain_id: str = CHAIN_ID) -> str:
+    """The genesis of a BFT chain: organisation `org<i>` runs validator `i` at
+    `endpoints[i]`; its admin and every one of `accounts` is funded with `BALANCE`."""
+    lines = [f'chain_id = "{chain_id}"', f'suite = "{suite.name}"', "[params]",
+             "block_interval_ms = 100", "nonce_window = 1024"]
+    for i, v in enumerate(validators):
+        lines += ["[[organisations]]", f'name = "org{i}"',
+                  f'admins = ["{v.admin.public_key.data.hex()}"]']
+    funded = [v.admin for v in validators] + accounts
+    lines += [line for key in funded for line in
+              ("[[accounts]]", f'key = "{key.public_key.data.hex()}"', f"balance = {BALANCE}")]
+    for i, (v, endpoint) in enumerate(zip(validators, endpoints, strict=True)):
+        lines += ["[[validators]]", f'organisation = "org{i}"',
+                  f'node_key = "{v.node.public_key.data.hex()}"',
+                  f'consensus_key = "{v.vote.public.hex()}"', f'pop = "{v.vote.pop.hex()}"',
+                  f'endpoint = "{endpoint}"']
+    return "\n".join(lines) + "\n"
+
+
+def init_validator_dir(genesis: Path, data: Path, suite: Suite, keys: ValidatorKeys,
+                       rpc_host: str, rpc_port: int) -> None:
+    """A validator's data directory: `xinlian init` with its node key, and its vote key."""
+    init_data_dir(genesis, data, keys.node, rpc_host, rpc_port)
+    write_consensus_key(data / CONSENSUS_KEY_FILE, suite, keys.vote.secret, keys.vote.public,
+                        keys.vote.pop)
 
 
 def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int,
@@ -56,40 +103,22 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
     if (root / "genesis.toml").exists():
         raise NodeConfigError(f"{root} already holds a cluster")
     keys = root / "keys"
-    keys.mkdir(parents=True, exist_ok=True)
-    lines = ['chain_id = "xinlian-cluster"', f'suite = "{suite.name}"', "[params]",
-             "block_interval_ms = 100", "nonce_window = 1024"]
-    funded = []
-    for i in range(n):
-        admin = suite.generate_signing_key()
-        write_key(keys / f"admin{i}.json", suite, admin)
-        funded.append(admin.public_key.data.hex())
-        lines += ["[[organisations]]", f'name = "org{i}"',
-                  f'admins = ["{admin.public_key.data.hex()}"]']
-    for j in range(accounts):
-        account = suite.generate_signing_key()
+    validators = [ValidatorKeys.generate(suite) for _ in range(n)]
+    funded = [suite.generate_signing_key() for _ in range(accounts)]
+    for i, v in enumerate(validators):
+        write_key(keys / f"admin{i}.json", suite, v.admin)
+        write_key(keys / f"node{i}.json", suite, v.node)
+    for j, account in enumerate(funded):
         write_key(keys / f"account{j}.json", suite, account)
-        funded.append(account.public_key.data.hex())
-    lines += [line for key in funded
-              for line in ("[[accounts]]", f'key = "{key}"', f"balance = {BALANCE}")]
-    node_keys, votes = [], []
-    for i in range(n):
-        node_key = suite.generate_signing_key()
-        write_key(keys / f"node{i}.json", suite, node_key)
-        secret, public, pop = new_consensus_key(suite)
-        node_keys.append(node_key)
-        votes.append((secret, public, pop))
-        lines += ["[[validators]]", f'organisation = "org{i}"',
-                  f'node_key = "{node_key.public_key.data.hex()}"',
-                  f'consensus_key = "{public.hex()}"', f'pop = "{pop.hex()}"',
-                  f'endpoint = "{hosts[i]}:{ports[i]}"']
-    (root / "genesis.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    genesis = root / "genesis.toml"
+    genesis.write_text(genesis_toml(suite, validators,
+                                    [f"{h}:{p}" for h, p in zip(hosts, ports, strict=True)],
+                                    funded), encoding="utf-8")
     data_dirs = []
-    for i in range(n):
+    for i, v in enumerate(validators):
         data = root / f"node{i}"
-        init_data_dir(root / "genesis.toml", data, keys / f"node{i}.json", hosts[i],
-                      rpc_base_port and rpc_base_port + i)  # 0: any free port
-        write_consensus_key(data / CONSENSUS_KEY_FILE, suite, *votes[i])
+        init_validator_dir(genesis, data, suite, v, hosts[i],
+                           rpc_base_port and rpc_base_port + i)  # 0: any free port
         data_dirs.append(data)
     return data_dirs
 
@@ -112,15 +141,17 @@ class NodeProcess:
     node runs in its own session and outlives this process (`cluster up`); this process
     stops reading its stdout once it serves (the node writes nothing more there). `env`:
     variables added to the node's environment (the test hooks of node/supervise.py).
-    `args`: more arguments to `node start` (a light node's `--light --genesis --peer`)."""
+    `args`: more arguments to `node start` (a light node's `--light --genesis --peer`).
+    `program`: the `xinlian` command to run (default: this interpreter's module)."""
 
     def __init__(self, data: Path, *, rpc_port: int | None = 0, detach: bool = False,
-                 env: dict[str, str] | None = None, args: Sequence[str] = ()) -> None:
+                 env: dict[str, str] | None = None, args: Sequence[str] = (),
+                 program: Sequence[str] = (sys.executable, "-m", "xinlian.cli.main")) -> None:
         self.data = data
         self._log = open(data / "node.log", "ab")  # noqa: SIM115 - closed in _close
         port = [] if rpc_port is None else ["--rpc-port", str(rpc_port)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xinlian.cli.main", "node", "start", "--data", str(data),
+            [*program, "node", "start", "--data", str(data),
              *port, *args], stdout=subprocess.PIPE, stderr=self._log, text=True,
             env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
             start_new_session=detach)
@@ -274,7 +305,9 @@ def down(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]
+             ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The `cluster` commands; returns their group (`cluster plan` joins it, main.py)."""
     cluster = sub.add_parser("cluster", help="a local BFT network of node processes")
     cmds = cluster.add_subparsers(dest="cluster_cmd", required=True)
     u = cmds.add_parser("up", help="create keys, genesis and data directories; start nodes")
@@ -290,3 +323,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = cmds.add_parser("down", help="stop every node running from the cluster's directories")
     d.add_argument("--dir", required=True)
     d.set_defaults(func=down)
+    return cmds

@@ -11,6 +11,7 @@ from pathlib import Path
 from xinlian.cli import (
     client_cmd,
     cluster,
+    cluster_plan,
     contract_cmd,
     crypto_cmd,
     data_cmd,
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     contract_cmd.register(sub)
     index_cmd.register(sub)
     data_cmd.register(sub)
-    cluster.register(sub)
+    cluster_plan.register(cluster.register(sub))
     demo.register(sub)
     qi.register(sub)
     crypto_cmd.register(sub)

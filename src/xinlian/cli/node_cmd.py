@@ -28,6 +28,7 @@ from xinlian.api.metrics_server import MetricsServer
 from xinlian.api.server import RpcServer
 from xinlian.cli import observability
 from xinlian.cli.observability import configure_logging, log_settings, metrics_listen
+from xinlian.crypto.signing import SigningKey
 from xinlian.errors import XinlianError
 from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
@@ -52,10 +53,11 @@ CONSENSUS_KEY_FILE = "consensus_key.json"
 log = logging.getLogger("xinlian.node")
 
 
-def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str,
-                  rpc_port: int, listen: str | None = None) -> Genesis:
-    """Create a data directory: genesis config, node key, node.toml and block 0; `listen`
-    (host:port) is where a validator added after genesis accepts its peers."""
+def init_data_dir(config: Path, data: Path, node_key: Path | SigningKey | None,
+                  rpc_host: str, rpc_port: int, listen: str | None = None) -> Genesis:
+    """Create a data directory: genesis config, node key (a key file to copy, a key, or
+    None: a new one), node.toml and block 0; `listen` (host:port) is where a validator
+    added after genesis accepts its peers."""
     genesis = load_genesis(config)
     suite = genesis.crypto_suite()
     if listen is not None:
@@ -63,14 +65,17 @@ def init_data_dir(config: Path, data: Path, node_key: Path | None, rpc_host: str
     if (data / NODE_FILE).exists():
         raise NodeConfigError(f"{data} is already initialised")
     data.mkdir(parents=True, exist_ok=True)
-    if node_key is not None:
+    if isinstance(node_key, Path):
         key_suite, key = read_key(node_key)
         if key_suite.name != suite.name:
             raise NodeConfigError(
                 f"node key is for suite {key_suite.name}, the chain uses {suite.name}")
         shutil.copyfile(node_key, data / KEY_FILE)
     else:
-        key = suite.generate_signing_key()
+        key = suite.generate_signing_key() if node_key is None else node_key
+        if key.alg != suite.signature:
+            raise NodeConfigError(f"node key is a {key.alg.name} key, the chain uses "
+                                  f"{suite.signature.name}")
         write_key(data / KEY_FILE, suite, key)
     shutil.copyfile(config, data / GENESIS_FILE)
     (data / NODE_FILE).write_text(

@@ -67,7 +67,7 @@ def backup(data: Path, target: Path, files: Sequence[str]) -> Manifest:
     stores = stores_of(data)
     if not stores:
         raise NodeConfigError(f"{data} holds no store to back up")
-    created = _claim_empty(target)
+    created = claim_empty(target)
     try:
         for name in stores:
             (target / name).mkdir()
@@ -89,7 +89,7 @@ def restore(source: Path, data: Path) -> Manifest:
     """Restore the backup in `source` into the empty (or new) directory `data`: every file
     must match the manifest and the restored chain must pass `check_data_dir`."""
     manifest = read_manifest(source)
-    created = _claim_empty(data)
+    created = claim_empty(data)
     try:
         for name, digest in manifest.stores.items():
             (data / name).mkdir()
@@ -170,7 +170,7 @@ def _check_restored(data: Path, manifest: Manifest) -> None:
                             f"{manifest.head.height}")
 
 
-def _claim_empty(target: Path) -> bool:
+def claim_empty(target: Path) -> bool:
     """Make sure `target` is an empty directory; True if this call created it."""
     if target.exists():
         if not target.is_dir() or any(target.iterdir()):
