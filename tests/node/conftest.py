@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from xinlian import codec
+from xinlian.cli.main import main
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.payloads import Transfer
@@ -55,3 +57,22 @@ def fx(tmp_path: Path) -> Fixture:
 
 
 MakeFixture = Callable[[str], Fixture]
+
+
+BALANCE = 0x7A5B3C2D1E  # distinctive bytes to find in data.mdb
+
+
+@pytest.fixture
+def data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A data directory made by `xinlian keygen` and `xinlian init`: one funded account
+    holding `BALANCE`."""
+    key_path = tmp_path / "account.json"
+    assert main(["keygen", "--suite", "intl", "--out", str(key_path)]) == 0
+    public = json.loads(capsys.readouterr().out)["public_key"]
+    config = tmp_path / "genesis.toml"
+    config.write_text(f'chain_id = "chk"\nsuite = "intl"\n[[organisations]]\nname = "o"\n'
+                      f'admins = ["{public}"]\n[[accounts]]\nkey = "{public}"\n'
+                      f'balance = {BALANCE}\n', encoding="utf-8")
+    assert main(["init", "--config", str(config), "--data", str(tmp_path / "d")]) == 0
+    capsys.readouterr()
+    return tmp_path / "d"

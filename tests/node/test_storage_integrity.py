@@ -22,21 +22,7 @@ from xinlian.node.service import Node
 from xinlian.storage.errors import CorruptDataError
 from xinlian.testing.disk import flip_byte_everywhere
 
-BALANCE = 0x7A5B3C2D1E  # distinctive bytes to find in data.mdb
-
-
-@pytest.fixture
-def data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    key_path = tmp_path / "account.json"
-    assert main(["keygen", "--suite", "intl", "--out", str(key_path)]) == 0
-    public = json.loads(capsys.readouterr().out)["public_key"]
-    config = tmp_path / "genesis.toml"
-    config.write_text(f'chain_id = "chk"\nsuite = "intl"\n[[organisations]]\nname = "o"\n'
-                      f'admins = ["{public}"]\n[[accounts]]\nkey = "{public}"\n'
-                      f'balance = {BALANCE}\n', encoding="utf-8")
-    assert main(["init", "--config", str(config), "--data", str(tmp_path / "d")]) == 0
-    capsys.readouterr()
-    return tmp_path / "d"
+from .conftest import BALANCE
 
 
 def _check(data: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
