@@ -12,6 +12,7 @@ import pytest
 from xinlian.cli.main import main
 from xinlian.node.backup import MANIFEST, backup, read_manifest, restore, stores_of
 from xinlian.node.errors import CorruptBackup, NodeConfigError, TargetNotEmpty
+from xinlian.storage.kv import Store, WriteBatch
 from xinlian.testing.disk import flip_byte_everywhere
 
 from .conftest import BALANCE
@@ -109,3 +110,18 @@ def test_invalid_restore_of_a_broken_backup(data: Path, tmp_path: Path, damage: 
     with pytest.raises(CorruptBackup):
         restore(tmp_path / "bk", tmp_path / "new")
     assert not (tmp_path / "new").exists() and not (tmp_path / "outside").exists()
+
+
+def test_a_store_without_a_chain_is_backed_up_and_restored(tmp_path: Path) -> None:
+    """A light node's directory holds only light/: no head, nothing to scan as a chain."""
+    with Store(tmp_path / "d" / "light", sub_dbs=("light",)) as store:
+        batch = WriteBatch()
+        for i in range(100):
+            batch.put("light", i.to_bytes(4, "big"), bytes([i]) * 40)
+        store.commit(batch)
+        expected = store.scan("light")
+    manifest = backup(tmp_path / "d", tmp_path / "bk", FILES)
+    assert manifest.head is None and list(manifest.stores) == ["light"] and not manifest.files
+    restore(tmp_path / "bk", tmp_path / "new")
+    with Store(tmp_path / "new" / "light", sub_dbs=("light",)) as store:
+        assert store.scan("light") == expected

@@ -149,7 +149,9 @@ def copy_store(source: str | os.PathLike[str], target: str | os.PathLike[str]) -
     """Copy the LMDB environment at `source` into the empty directory `target`, compacted
     (free pages dropped), in ONE read transaction: a consistent image of the last commit
     before the copy began, while another process may keep committing to `source`
-    (LMDB's mdb_env_copy2 with MDB_CP_COMPACT). The copy is flushed to disk on return."""
+    (LMDB's mdb_env_copy2 with MDB_CP_COMPACT). The copy is flushed to disk on return.
+    Not from a process that holds `source` open itself: LMDB allows one handle per file
+    per process (closing a second one drops the first one's locks)."""
     out = Path(target) / "data.mdb"
     while True:
         try:
