@@ -58,6 +58,15 @@ def test_invalid_backup_of_what_is_no_data_directory(tmp_path: Path) -> None:
     assert not (tmp_path / "bk").exists()
 
 
+def test_invalid_backup_of_a_key_kept_outside(data: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    node_toml = data / "node.toml"
+    node_toml.write_text(node_toml.read_text().replace('"node_key.json"', '"../account.json"'))
+    err = _error(capsys, ["node", "backup", str(tmp_path / "bk"), "--data", str(data)])
+    assert "6502 bad_config" in err and "../account.json" in err
+    assert not (tmp_path / "bk").exists()
+
+
 def test_invalid_restore_into_a_non_empty_directory(data: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     backup(data, tmp_path / "bk", FILES)

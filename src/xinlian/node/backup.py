@@ -67,6 +67,10 @@ def backup(data: Path, target: Path, files: Sequence[str]) -> Manifest:
     stores = stores_of(data)
     if not stores:
         raise NodeConfigError(f"{data} holds no store to back up")
+    outside = [f for f in files if not _plain_name(f)]
+    if outside:
+        raise NodeConfigError(f"files outside the data directory {outside} (named in its "
+                              "node.toml): a backup carries only the directory's own files")
     created = claim_empty(target)
     try:
         for name in stores:
