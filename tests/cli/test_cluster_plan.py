@@ -59,6 +59,16 @@ def test_each_host_gets_its_own_validator_of_one_genesis(
                                                                     "account1.json"]
 
 
+def test_a_node_living_under_home_is_not_hidden_from_itself(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _plan(tmp_path, capsys, "--host", "10.0.0.1", "--remote-dir", "/home/ops/xinlian")
+    unit = (tmp_path / "plan" / "10.0.0.1" / UNIT_FILE).read_text()
+    assert "ProtectHome=false" in unit and "ReadWritePaths=/home/ops/xinlian" in unit
+    _plan(tmp_path / "other", capsys, "--host", "10.0.0.1")
+    assert "ProtectHome=true" in (tmp_path / "other" / "plan" / "10.0.0.1" / UNIT_FILE
+                                  ).read_text()
+
+
 def test_invalid_hosts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = str(tmp_path / "plan")
     assert "6502 bad_config" in _refused(capsys, "--dir", target)

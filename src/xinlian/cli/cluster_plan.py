@@ -74,6 +74,8 @@ def systemd_unit(name: str, chain_id: str, host: str, program: str, remote_dir: 
     the machine). Exit status 2 (bad configuration, damaged data) is not restarted:
     restarting cannot fix it; a fail-stop (70) is (docs/operations.md)."""
     data = f"{remote_dir.rstrip('/')}/{DATA_DIR}"
+    homes = ("/home", "/root", "/run/user")  # what ProtectHome hides: not if the node lives there
+    protect_home = not any(remote_dir == h or remote_dir.startswith(h + "/") for h in homes)
     return f"""[Unit]
 Description=Xinlian validator {name} of chain {chain_id} at {host}
 After=network-online.target
@@ -93,7 +95,7 @@ LimitNOFILE=65536
 NoNewPrivileges=true
 PrivateTmp=true
 ProtectSystem=strict
-ProtectHome=true
+ProtectHome={"true" if protect_home else "false"}
 ReadWritePaths={remote_dir}
 
 [Install]
