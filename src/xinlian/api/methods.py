@@ -45,6 +45,7 @@ from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
 from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
 from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW, WindowQuery
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
+from xinlian.storage.inverted_proof import MAX_QUERY_TERMS
 from xinlian.storage.mbtree_proof import decode_proof
 from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 from xinlian.storage.provenance_proof import HistoryQuery
@@ -90,6 +91,7 @@ class Api:
         raw_tx = raw_transaction(self._max_tx)
         address = hex_bytes(size=ADDRESS_SIZE)
         height = optional(uint())
+        words = list_of(text(max_length=MAX_VALUE), max_items=MAX_QUERY_TERMS)
         methods = [
             Method("xl_status", (), self.status),
             Method("xl_ready", (), self.ready),
@@ -142,7 +144,10 @@ class Api:
                     Param("order", choice("asc", "desc"), "asc"),
                     Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
                     Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
-                    Param("height", height, None)), self.data_query),
+                    Param("height", height, None),
+                    Param("keywords", optional(words), None),
+                    Param("match", choice("all", "any"), "all"),
+                    Param("exclude", optional(words), None)), self.data_query),
             *self._blob_methods(),
             Method("xl_dataHistory",
                    (Param("collection", text(max_length=MAX_NAME)),
@@ -298,7 +303,18 @@ class Api:
 
     async def data_query(self, session: Session | None, collection: str, attribute: str,
                          lo: Any, hi: Any, order: str, limit: int, cursor: bytes | None,
-                         height: int | None) -> Any:
+                         height: int | None, keywords: list[str] | None, match: str,
+                         exclude: list[str] | None) -> Any:
+        if keywords is not None:
+            if lo is not None or hi is not None or order != "asc":
+                raise InvalidParams("a keyword query takes no lo, hi or order")
+            found = self.node.data_search(collection, attribute, keywords, match == "any",
+                                          exclude or [], limit, cursor, height)
+            # one unit per record served (with its state proof) and per kilobyte of proof
+            record(2 * len(found.ids) + len(found.proof) // 1024)
+            return to_json(found)
+        if exclude or match != "all":
+            raise InvalidParams("match and exclude go with keywords")
         answer = self.node.data_query(collection, attribute, lo, hi, order == "desc", limit,
                                       cursor, height)
         # the work budget pays one unit per record served and per index node read for it

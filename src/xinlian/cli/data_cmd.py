@@ -273,6 +273,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         kind = kinds.get(args.attribute)
         if kind is None:
             raise DataQueryFailed(f"no attribute {args.attribute!r}")
+        if args.keyword or args.any or args.unwanted:
+            page = _search(args, data)
+            return _print_page(args, page, kinds)
         lo, hi = (None if v is None else value_from_text(kind, v) for v in (args.lo, args.hi))
         wanted = [f for f in AGGREGATES if getattr(args, f)]
         if wanted:
@@ -281,6 +284,23 @@ def cmd_query(args: argparse.Namespace) -> int:
         page: DataPage = data.query(args.attribute, lo, hi, descending=args.desc,
                                     limit=args.limit, cursor=_cursor(args.cursor),
                                     height=args.height)
+    return _print_page(args, page, kinds)
+
+
+def _search(args: argparse.Namespace, data: DataCollection) -> DataPage:
+    """A keyword query: --keyword (every word) or --any (one at least), --not (none)."""
+    if args.keyword and args.any:
+        raise DataQueryFailed("--keyword and --any do not combine: look for all words or "
+                              "for any")
+    if args.lo is not None or args.hi is not None or args.desc or any(
+            getattr(args, f) for f in AGGREGATES):
+        raise DataQueryFailed("a keyword query takes no --from, --to, --desc or figures")
+    return data.search(args.attribute, args.keyword or args.any, any_of=bool(args.any),
+                       exclude=args.unwanted, limit=args.limit,
+                       cursor=_cursor(args.cursor), height=args.height)
+
+
+def _print_page(args: argparse.Namespace, page: DataPage, kinds: dict[str, str]) -> int:
     cursor = None if page.cursor is None else "0x" + page.cursor.hex()
     if args.json:
         print_json({"records": [record_json(r) for r in page.records], "height": page.height,
@@ -386,9 +406,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = command("get", "read one record, verified", cmd_get, False)
     p.add_argument("id", help="the record's id (text, or 0x hex)")
     p.add_argument("--height", type=int, default=None, help="as of this block")
-    p = command("query", "records whose attribute lies in a range, verified", cmd_query,
-                False)
-    p.add_argument("attribute", help="a range-indexed attribute")
+    p = command("query", "records whose attribute lies in a range, or whose text holds "
+                "words, verified", cmd_query, False)
+    p.add_argument("attribute", help="a range-indexed attribute (or keyword-indexed, with "
+                   "--keyword, --any, --not)")
     p.add_argument("--from", dest="lo", metavar="VALUE", help="lowest value (included)")
     p.add_argument("--to", dest="hi", metavar="VALUE", help="highest value (included)")
     p.add_argument("--desc", action="store_true", help="highest values first")
@@ -399,6 +420,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for figure in AGGREGATES:
         p.add_argument(f"--{figure}", action="store_true",
                        help=f"print the proven {figure} of the range's values, not its records")
+    p.add_argument("--keyword", action="append", default=[], metavar="TEXT",
+                   help="records whose text (keyword-indexed) holds every word of TEXT; "
+                        "repeat for more")
+    p.add_argument("--any", action="append", default=[], metavar="TEXT",
+                   help="records whose text holds at least one word of TEXT")
+    p.add_argument("--not", dest="unwanted", action="append", default=[], metavar="TEXT",
+                   help="with --keyword: and none of the words of TEXT")
 
     p = command("history", "a record's versions with the transactions that wrote them",
                 cmd_history, False)

@@ -12,20 +12,28 @@ from collections.abc import Callable
 from typing import Any
 
 from xinlian.execution.data.apply import read_collection
-from xinlian.execution.data.model import collection_id, collection_key, record_key
-from xinlian.execution.data.query import range_query
+from xinlian.execution.data.model import (
+    Collection,
+    collection_id,
+    collection_key,
+    record_key,
+)
+from xinlian.execution.data.query import range_query, text_query
 from xinlian.execution.data.values import from_json
 from xinlian.execution.errors import UnknownCollection
 from xinlian.node.chain import ChainStore
-from xinlian.node.data import RANGE_ROOT_KEY
+from xinlian.node.data import KEYWORD_ROOT_KEY, RANGE_ROOT_KEY
 from xinlian.node.interface import (
     DataAggregateAnswer,
     DataCollectionView,
     DataQueryAnswer,
     DataRecordAnswer,
+    DataSearchAnswer,
     IndexEntry,
+    RecordState,
     StateProof,
 )
+from xinlian.storage.inverted_proof import encode_text_proof
 from xinlian.storage.mbtree_proof import Aggregate, Proof, RangeQuery, encode_proof
 
 Prove = Callable[[bytes, int], StateProof]  # a state key's value and proof at a height
@@ -64,6 +72,23 @@ class DataReader:
         return DataQueryAnswer(state, root, [IndexEntry(k, v) for k, v, _ in page.records()],
                                encode_proof(proof))
 
+    def search(self, name: str, attribute: str, texts: list[str], any_of: bool,
+               exclude: list[str], limit: int, cursor: bytes | None,
+               height: int | None = None) -> DataSearchAnswer:
+        """A keyword page: its ids proven by the inverted index, each record by its state
+        proof at the same block; errors as `query`."""
+        at = self._height(height)
+        state, collection, cid = self._collection(name, at)
+        query = text_query(collection, cid, attribute, texts, any_of=any_of, exclude=exclude,
+                           limit=limit, cursor=cursor)
+        root = self._proof(KEYWORD_ROOT_KEY, at)
+        page, proof = self.chain.data.text.query(query, at)
+        tree = self.chain.tree
+        records = [RecordState(*tree.get_with_proof(record_key(cid, rid), at))
+                   for rid in page.ids]
+        return DataSearchAnswer(state, root, page.ids, page.next_after,
+                                encode_text_proof(proof), records)
+
     def aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
                   height: int | None = None) -> DataAggregateAnswer:
         """count/sum/min/max over a value range, proven; errors as `query`."""
@@ -80,12 +105,17 @@ class DataReader:
     def _range(self, name: str, attribute: str, lo: Any, hi: Any, at: int, **page: Any
                ) -> tuple[StateProof, RangeQuery | None]:
         """The collection's state proof and the key range of a query (see `query`)."""
+        state, collection, cid = self._collection(name, at)
+        found = collection.attribute(attribute)
+        if found is not None:  # bounds as JSON gives them (range_query refuses the others)
+            lo, hi = (from_json(found[1].kind, v) for v in (lo, hi))
+        return state, range_query(collection, cid, attribute, lo, hi, **page)
+
+    def _collection(self, name: str, at: int) -> tuple[StateProof, Collection, bytes]:
+        """The collection's state proof at `at`, the collection, its id; UnknownCollection."""
         cid = collection_id(self.chain.hash, name)
         state = self._proof(collection_key(cid), at)
         collection = read_collection(lambda _: state.value, cid)
         if collection is None:
             raise UnknownCollection(f"no collection {name!r} at height {at}")
-        found = collection.attribute(attribute)
-        if found is not None:  # bounds as JSON gives them (range_query refuses the others)
-            lo, hi = (from_json(found[1].kind, v) for v in (lo, hi))
-        return state, range_query(collection, cid, attribute, lo, hi, **page)
+        return state, collection, cid

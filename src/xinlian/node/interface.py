@@ -149,6 +149,29 @@ class DataQueryAnswer(Struct):
     proof: bytes
 
 
+class RecordState(Struct):
+    """A record's stored encoding (None: absent) and its proof against the state root of
+    the header of the answer it is part of."""
+
+    value: bytes | None
+    proof: Proof
+
+
+class DataSearchAnswer(Struct):
+    """A page of a keyword query: the collection's state proof, the inverted index's root
+    proven in the state (`dx/keyword`), the matching record ids ascending with the next
+    page's cursor (None: the last page), their proof (encoded
+    storage.inverted_proof.TextProof) and each record with its state proof, all at one
+    height."""
+
+    collection: StateProof
+    root: StateProof
+    ids: list[bytes]
+    cursor: bytes | None
+    proof: bytes
+    records: list[RecordState]
+
+
 class DataAggregateAnswer(Struct):
     """count, sum, min and max of an attribute's values over a value range: the collection's
     state proof, the range index's root proven in the state (`dx/range`), the figures (the
@@ -293,6 +316,14 @@ class NodeAPI(Protocol):
     def data_blocks(self, query: WindowQuery, height: int | None = None) -> DataBlocksAnswer:
         """The block filters of a window, with their proof: which blocks may hold the
         query's terms (node/data_history.py names them)."""
+        ...
+
+    def data_search(self, name: str, attribute: str, texts: list[str], any_of: bool,
+                    exclude: list[str], limit: int, cursor: bytes | None,
+                    height: int | None = None) -> DataSearchAnswer:
+        """A page of the records whose text `attribute` holds the words of `texts` (all, or
+        `any_of`) and none of `exclude` (execution/data/query.py `text_query`), with
+        proofs."""
         ...
 
     def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,

@@ -44,6 +44,7 @@ from xinlian.node.interface import (
     DataHistoryAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
+    DataSearchAnswer,
     IndexAnswer,
     IndexEntry,
     NodeStatus,
@@ -272,6 +273,12 @@ class Node:
 
     def data_blocks(self, query: WindowQuery, height: int | None = None) -> DataBlocksAnswer:
         return self.data_history.blocks(query, height)
+
+    def data_search(self, name: str, attribute: str, texts: list[str], any_of: bool,
+                    exclude: list[str], limit: int, cursor: bytes | None,
+                    height: int | None = None) -> DataSearchAnswer:
+        return self.data.search(name, attribute, texts, any_of, exclude, limit, cursor,
+                                height)
 
     def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
                        height: int | None = None) -> DataAggregateAnswer:

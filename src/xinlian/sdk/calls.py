@@ -30,6 +30,7 @@ from xinlian.node.interface import (
     DataHistoryAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
+    DataSearchAnswer,
     IndexAnswer,
     NodeStatus,
     QueryResult,
@@ -141,6 +142,17 @@ def data_query(name: str, attribute: str, lo: Any, hi: Any, reverse: bool, limit
                 [name, attribute, lo, hi, "desc" if reverse else "asc", limit,
                  None if cursor is None else hex_of(cursor), height],
                 parser(DataQueryAnswer))
+
+
+def data_search(name: str, attribute: str, texts: Sequence[str], any_of: bool,
+                exclude: Sequence[str], limit: int, cursor: bytes | None,
+                height: int | None = None) -> Call[DataSearchAnswer]:
+    """A keyword query: xl_dataQuery with `keywords` (docs/data.md)."""
+    return Call("xl_dataQuery",
+                [name, attribute, None, None, "asc", limit,
+                 None if cursor is None else hex_of(cursor), height, list(texts),
+                 "any" if any_of else "all", list(exclude) or None],
+                parser(DataSearchAnswer))
 
 
 def data_aggregate(name: str, attribute: str, lo: Any, hi: Any, height: int | None = None

@@ -5,8 +5,9 @@ on a solo chain, sdk/verify.py): the collection by its state proof, a record by 
 proof, a query page by the range index's root proven in the state and a range proof of the
 key range that the client computes itself from the proven collection
 (execution/data/query.py), so a node can neither change a record, answer another range nor
-leave a record out of a page: any of these raises ProofError. A query the collection does
-not allow raises DataQueryFailed before anything is asked.
+leave a record out of a page: any of these raises ProofError. A keyword query
+(`search`) is checked likewise against the keyword index (sdk/data_search.py). A query the
+collection does not allow raises DataQueryFailed before anything is asked.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from xinlian import codec
 from xinlian.errors import XinlianError
 from xinlian.execution.data import values
-from xinlian.execution.data.indexes import RangeIndex
+from xinlian.execution.data.indexes import KeywordIndex, RangeIndex
 from xinlian.execution.data.model import (
     AttributeDecl,
     Collection,
@@ -33,18 +34,26 @@ from xinlian.execution.data.model import (
     index_root_key,
     record_key,
 )
-from xinlian.execution.data.query import DataRecord, range_query, read_entry, read_record
+from xinlian.execution.data.query import (
+    DataRecord,
+    range_query,
+    read_entry,
+    read_record,
+    text_query,
+)
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.interface import (
     DataAggregateAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
+    DataSearchAnswer,
     StateProof,
 )
 from xinlian.sdk import calls, data_history
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
 from xinlian.sdk.data_history import BlockWindow, History, Version
+from xinlian.sdk.data_search import search_records, words
 from xinlian.sdk.errors import (
     AnswerTampered,
     DataQueryFailed,
@@ -66,6 +75,7 @@ from xinlian.storage.mbtree_proof import (
 
 T = TypeVar("T")
 RANGE_ROOT_KEY = index_root_key(RangeIndex.name)
+KEYWORD_ROOT_KEY = index_root_key(KeywordIndex.name)
 
 Records = Mapping[bytes, Mapping[str, Any]] | Mapping[str, Mapping[str, Any]]
 
@@ -171,27 +181,34 @@ class DataOps:
             return None
         return _checked(lambda: read_record(collection, rid, record.value or b""))
 
-    def _span(self, attribute: str, lo: Any, hi: Any, height: int | None, verify: bool,
-              **page: Any) -> Op[tuple[StateProof, Collection, RangeQuery | None]]:
-        """The proven collection (the client's own key range needs it) and the key range of
-        a query over it (None: nothing can match)."""
+    def _collection_at(self, height: int | None, verify: bool
+                       ) -> Op[tuple[StateProof, Collection, bytes]]:
+        """The collection's state proof, the proven collection (the client's own query
+        needs it) and its id."""
         view = yield calls.data_collection(self.name, height)
         collection = yield from self._proven(view.state, verify)
         if collection is None:
             raise DataQueryFailed(f"no collection {self.name!r}")
-        cid = view.state.key[len(collection_key(b"")):]
+        return view.state, collection, view.state.key[len(collection_key(b"")):]
+
+    def _span(self, attribute: str, lo: Any, hi: Any, height: int | None, verify: bool,
+              **page: Any) -> Op[tuple[StateProof, Collection, RangeQuery | None]]:
+        """The proven collection and the key range of a query over it (None: nothing can
+        match)."""
+        state, collection, cid = yield from self._collection_at(height, verify)
         query = _checked(lambda: range_query(collection, cid, attribute, lo, hi, **page))
-        return view.state, collection, query
+        return state, collection, query
 
     def _index_root(self, state: StateProof, collection: StateProof, root: StateProof,
-                    verify: bool) -> Op[bytes]:
-        """The range index's root, proven at the block of the collection's `state` (as the
-        answer's `collection` must be) when `verify`."""
+                    verify: bool, key: bytes = RANGE_ROOT_KEY) -> Op[bytes]:
+        """The root of the index at state `key` (the range index's by default), proven at
+        the block of the collection's `state` (as the answer's `collection` must be) when
+        `verify`."""
         if verify:
             verifier = yield from self._ops.trusted()
             if collection != state or root.header != state.header:
                 raise ProofError("the answer is not proven at the collection's block")
-            if root.key != RANGE_ROOT_KEY:
+            if root.key != key:
                 raise ProofError("the index root is proven for another key")
             verifier.state(root)
         return EMPTY_ROOT if root.value is None else root.value
@@ -225,6 +242,23 @@ class DataOps:
             raise ProofError(f"a record of the page: {exc.message}") from None
         full = len(entries) == limit
         return DataPage(records, at, entries[-1][0] if full else None)
+
+    def _search(self, attribute: str, texts: str | Iterable[str], any_of: bool,
+                exclude: str | Iterable[str], limit: int, cursor: bytes | None,
+                height: int | None, verify: bool) -> Op[DataPage]:
+        state, collection, cid = yield from self._collection_at(height, verify)
+        wanted, unwanted = words(texts), words(exclude)
+        query = _checked(lambda: text_query(collection, cid, attribute, wanted,
+                                            any_of=any_of, exclude=unwanted, limit=limit,
+                                            cursor=cursor))
+        at = state.header.height
+        answer: DataSearchAnswer = yield calls.data_search(
+            self.name, attribute, wanted, any_of, unwanted, limit, cursor, at)
+        root = yield from self._index_root(state, answer.collection, answer.root, verify,
+                                           KEYWORD_ROOT_KEY)
+        hasher = yield from self._hasher()
+        records, after = search_records(collection, cid, query, answer, root, hasher, verify)
+        return DataPage(records, at, after)
 
     def _aggregate(self, attribute: str, lo: Any, hi: Any, height: int | None, verify: bool
                    ) -> Op[DataAggregate]:
@@ -304,6 +338,16 @@ class DataCollection(DataOps):
         `cursor` from the previous page continues it at the same height."""
         return self._run(lambda: self._query(attribute, lo, hi, descending, limit, cursor,
                                              height, verify))
+
+    def search(self, attribute: str, texts: str | Iterable[str], *, any_of: bool = False,
+               exclude: str | Iterable[str] = (), limit: int = 100,
+               cursor: bytes | None = None, height: int | None = None, verify: bool = True
+               ) -> DataPage:
+        """A page of the records whose text `attribute` (keyword-indexed) holds every word
+        of `texts` (`any_of`: at least one) and no word of `exclude`, by record id;
+        `cursor` from the previous page continues it at the same height."""
+        return self._run(lambda: self._search(attribute, texts, any_of, exclude, limit,
+                                              cursor, height, verify))
 
     def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
                   height: int | None = None, verify: bool = True) -> DataAggregate:
@@ -411,6 +455,13 @@ class AsyncDataCollection(DataOps):
                     height: int | None = None, verify: bool = True) -> DataPage:
         return await self._run(lambda: self._query(attribute, lo, hi, descending, limit,
                                                    cursor, height, verify))
+
+    async def search(self, attribute: str, texts: str | Iterable[str], *,
+                     any_of: bool = False, exclude: str | Iterable[str] = (),
+                     limit: int = 100, cursor: bytes | None = None,
+                     height: int | None = None, verify: bool = True) -> DataPage:
+        return await self._run(lambda: self._search(attribute, texts, any_of, exclude,
+                                                    limit, cursor, height, verify))
 
     async def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
                         height: int | None = None, verify: bool = True) -> DataAggregate:

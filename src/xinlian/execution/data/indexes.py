@@ -30,6 +30,7 @@ from xinlian.execution.data.model import (
 from xinlian.execution.errors import BadDeclaration, ValueTooLarge
 from xinlian.storage import keys
 from xinlian.storage.errors import InvalidKeyError
+from xinlian.storage.inverted_proof import text_entries
 from xinlian.storage.mbtree_proof import MEASURE_MAX
 
 PREFIX_SIZE = COLLECTION_ID_SIZE + 2
@@ -72,6 +73,27 @@ class RangeIndex:
         return {prefix + value_key(kind, raw) + record_id: (record, measure(kind, raw))}
 
 
+class KeywordIndex:
+    """Keyword and boolean queries over text: one posting entry per distinct term of a
+    record's text (storage/tokenize.py), `len(prefix) || prefix || term || 0x00 || record
+    id`, in the authenticated inverted index (storage/inverted.py), whose posting lists are
+    record ids: a page of ids is proven complete there, and each record by its state proof.
+    No measure (the kind aggregates nothing)."""
+
+    name = "keyword"
+    kinds = frozenset({Kind.TEXT})
+
+    def accepts(self, kind: str) -> bool:
+        return kind in self.kinds
+
+    def entries(self, prefix: bytes, kind: str, raw: bytes, record_id: bytes,
+                record: bytes) -> dict[bytes, Entry]:
+        if len(raw) > MAX_INDEXED_VALUE:
+            raise ValueTooLarge(f"an indexed {kind} value of {len(raw)} bytes; the limit is "
+                                f"{MAX_INDEXED_VALUE}")
+        return dict.fromkeys(text_entries(prefix, record_id, raw.decode()), (b"", 0))
+
+
 def measure(kind: str, raw: bytes) -> int:
     """The number a range entry aggregates: a number's or a time's value, else 0.
     ValueTooLarge for a time past the measures' signed 64 bits."""
@@ -112,7 +134,7 @@ def attribute_prefix(cid: bytes, position: int) -> bytes:
     return cid + _position(position)
 
 
-KINDS: dict[str, IndexKind] = {k.name: k for k in (RangeIndex(),)}
+KINDS: dict[str, IndexKind] = {k.name: k for k in (RangeIndex(), KeywordIndex())}
 # what `auto` picks per value kind, in order of preference, among the registered kinds
 _AUTO: dict[str, tuple[str, ...]] = {
     Kind.NUMBER: ("range",), Kind.TIME: ("range",), Kind.TEXT: ("keyword",)}

@@ -10,6 +10,7 @@ of a page, and of an aggregate.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from xinlian import codec
 from xinlian.execution.data import values
 from xinlian.execution.data.indexes import (
     PREFIX_SIZE,
+    KeywordIndex,
     RangeIndex,
     attribute_prefix,
     read_entry_key,
@@ -25,8 +27,10 @@ from xinlian.execution.data.indexes import (
 from xinlian.execution.data.model import Collection, StoredRecord
 from xinlian.execution.errors import DataQueryError, UnknownAttribute, WrongKind
 from xinlian.storage import keys
-from xinlian.storage.errors import InvalidKeyError
+from xinlian.storage.errors import InvalidKeyError, QueryError
+from xinlian.storage.inverted_proof import MAX_QUERY_TERMS, TextQuery
 from xinlian.storage.mbtree_proof import RangeQuery
+from xinlian.storage.tokenize import terms as text_terms
 
 MAX_PAGE = 1000
 
@@ -67,6 +71,39 @@ def range_query(collection: Collection, cid: bytes, attribute: str, lo: Any = No
               for v in (lo, hi)]
     span = keys.key_range(prefix, bounds[0], bounds[1], reverse=reverse, cursor=cursor)
     return None if span is None else RangeQuery(span[0], span[1], limit, reverse)
+
+
+def text_query(collection: Collection, cid: bytes, attribute: str, texts: Sequence[str],
+               *, any_of: bool = False, exclude: Sequence[str] = (), limit: int = 100,
+               cursor: bytes | None = None) -> TextQuery:
+    """The keyword query of records whose text `attribute` holds every term of `texts`
+    (`any_of`: at least one) and no term of `exclude`, by record id, `limit` a page, after
+    the record `cursor` (the previous page's last). Terms are those the index holds
+    (storage/tokenize.py: "Late delivery" asks for "late" and "delivery"). Typed errors for
+    a query that cannot be asked."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise DataQueryError(f"a page holds 1..{MAX_PAGE} records, not {limit}")
+    found = collection.attribute(attribute)
+    if found is None:
+        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
+                               f"{attribute!r}")
+    position, attr = found
+    if attr.index != KeywordIndex.name:
+        raise DataQueryError(f"attribute {attribute!r} has no keyword index ({attr.index})")
+    wanted, unwanted = (list(dict.fromkeys(t for text in group for t in text_terms(text)))
+                        for group in (texts, exclude))
+    if not wanted:
+        raise DataQueryError("a keyword query needs a word to look for")
+    if any_of and unwanted:
+        raise DataQueryError("a query for any of its words excludes none")
+    if len(wanted) + len(unwanted) > MAX_QUERY_TERMS:
+        raise DataQueryError(f"a keyword query names at most {MAX_QUERY_TERMS} words, "
+                             f"not {len(wanted) + len(unwanted)}")
+    try:
+        return TextQuery(attribute_prefix(cid, position), tuple(wanted), tuple(unwanted),
+                         any_of, cursor, limit)
+    except QueryError as exc:
+        raise DataQueryError(exc.message) from None
 
 
 def read_record(collection: Collection, record_id: bytes, raw: bytes,
