@@ -31,6 +31,7 @@ from xinlian.execution.errors import BadDeclaration, DataQueryError, UnknownAttr
 from xinlian.ledger.account import account_key
 from xinlian.ledger.transaction import TxKind
 from xinlian.storage import mbtree
+from xinlian.storage.inverted_proof import posting_entry
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mbtree_proof import EMPTY_ROOT
 from xinlian.testing.contracts import SUITE, ContractChain
@@ -63,7 +64,8 @@ def _collection(chain: ContractChain) -> Collection:
 def test_declaration_resolves_indexes_and_records_the_owner(chain: ContractChain) -> None:
     found = _collection(chain)
     assert found.owner == chain.addr(0) and found.version == 1 and found.created == 1
-    assert [a.index for a in found.attributes] == ["range", "range", "range", "none", "none"]
+    assert [a.index for a in found.attributes] == ["range", "range", "range", "keyword",
+                                                   "none"]
     assert found.writers == [chain.addr(3)] and found.writer_orgs == ["org1"]
 
 
@@ -84,6 +86,22 @@ def test_writes_are_charged_by_the_byte_and_indexed(chain: ContractChain) -> Non
         attribute_prefix(cid, 0) + b"apple\x00\x00a": (record, 0),
         attribute_prefix(cid, 1) + values.encode("number", -5) + b"a": (record, -5),
         attribute_prefix(cid, 2) + values.encode("time", 7) + b"a": (record, 7)}
+
+
+def test_text_is_indexed_by_its_words_and_rewrites_remove_the_old_ones(
+        chain: ContractChain) -> None:
+    cid = collection_id(H, "stock")
+    scope = attribute_prefix(cid, 3)
+    first = chain.block([chain.raw(0, TxKind.DATA_WRITE, DataWrite("stock", [
+        _put("a", tags="Fresh fruit, fresh 区块链")]))])
+    assert first.data_index["keyword"] == {
+        posting_entry(scope, w, b"a"): (b"", 0) for w in ("fresh", "fruit", "区块", "块链")}
+    second = chain.block([chain.raw(0, TxKind.DATA_WRITE, DataWrite("stock", [
+        _put("a", tags="fruit salad")]))])
+    assert second.data_index["keyword"] == {
+        **{posting_entry(scope, w, b"a"): None for w in ("fresh", "区块", "块链")},
+        posting_entry(scope, "fruit", b"a"): (b"", 0),
+        posting_entry(scope, "salad", b"a"): (b"", 0)}
 
 
 def test_writers_are_the_owner_listed_addresses_and_organisation_admins(
@@ -127,7 +145,7 @@ def test_a_payload_that_does_not_decode_is_bad_payload(chain: ContractChain) -> 
 @pytest.mark.parametrize("attrs", [
     [AttributeDecl("a", "text"), AttributeDecl("a", "number")],  # a name twice
     [AttributeDecl("", "text")], [AttributeDecl("a\n", "text")],  # bad names
-    *([d] for d in (AttributeDecl("a", "colour"), AttributeDecl("a", "text", "keyword"),
+    *([d] for d in (AttributeDecl("a", "colour"), AttributeDecl("a", "number", "keyword"),
                     AttributeDecl("a", "blob", "range"), AttributeDecl("a", "text", "b+"))),
 ])
 def test_invalid_declarations(attrs: list[AttributeDecl]) -> None:

@@ -60,7 +60,7 @@ def test_collection_is_declared_with_resolved_indexes(readings: DataCollection,
     info = readings.info()
     assert info.owner == keys.address["admin"] and info.version == 1
     assert {a.name: a.index for a in info.attributes} == {
-        "sensor": "none", "at": "range", "temp": "range", "series": "none", "photo": "none",
+        "sensor": "keyword", "at": "range", "temp": "range", "series": "none", "photo": "none",
         "raw": "none"}
     assert info.writers == [keys.address["alice"]]
 

@@ -25,8 +25,8 @@ from xinlian.storage.tokenize import terms
 
 from .liar import Liar
 
-NOTES = {f"n{i:03}": f"{('late', 'early', 'lost')[i % 3]} delivery to {('Shanghai', 'Wuhan')[i % 2]}"
-                     f" {'区块链 ' if i % 5 == 0 else ''}parcel {i}"
+NOTES = {f"n{i:03}": f"{('late', 'early', 'lost')[i % 3]} delivery to "
+                     f"{('Shanghai', 'Wuhan')[i % 2]} {'区块链 ' if i % 5 == 0 else ''}parcel {i}"
          for i in range(120)}
 
 

@@ -274,8 +274,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         if kind is None:
             raise DataQueryFailed(f"no attribute {args.attribute!r}")
         if args.keyword or args.any or args.unwanted:
-            page = _search(args, data)
-            return _print_page(args, page, kinds)
+            return _print_page(args, _search(args, data), kinds)
         lo, hi = (None if v is None else value_from_text(kind, v) for v in (args.lo, args.hi))
         wanted = [f for f in AGGREGATES if getattr(args, f)]
         if wanted:
