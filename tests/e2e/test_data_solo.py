@@ -1,8 +1,8 @@
 """Data collections on a real solo node process, through the SDK: records written by
 transactions are read and queried with verified proofs; malformed and oversize queries get
 typed errors while the node keeps serving; after a restart the same pages verify against
-the same committed roots (the range index is persisted with the blocks), and new writes
-extend it; aggregates over a range are proven too; a record's history (provenance) verifies
+the same committed roots (the range and keyword indexes are persisted with the blocks), and
+new writes extend them; aggregates over a range are proven too; a record's history (provenance) verifies
 the same after the restart and grows with new writes."""
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
     try:
         with Client(node.base_url) as client:
             owner = client.data("shipments", wallet=client.wallet(chain.keys[0]))
-            owner.declare({"weight": "number", "sent": "time", "port": ("text", "range")})
-            owner.put({f"s{i}": {"weight": 100 - i, "sent": 1_000 * i, "port": f"P{i % 4}"}
+            owner.declare({"weight": "number", "sent": "time", "port": ("text", "range"),
+                           "note": "text"})
+            owner.put({f"s{i}": {"weight": 100 - i, "sent": 1_000 * i, "port": f"P{i % 4}",
+                                 "note": f"{('fragile', 'cold')[i % 2]} cargo {i}"}
                        for i in range(40)})
+            cold = owner.search("note", "cold cargo", limit=100)
+            assert [r.id for r in cold.records] == sorted(
+                f"s{i}".encode() for i in range(1, 40, 2))
             heavy = [r.id for r in owner.query_all("weight", 90, None, limit=3)]
             assert heavy == [f"s{i}".encode() for i in range(10, -1, -1)]
             ports = owner.query("port", "P2", "P2", limit=100)
@@ -61,7 +66,9 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
             owner = client.data("shipments", wallet=client.wallet(chain.keys[0]))
             again = owner.query("sent", 5_000, 9_000, height=before.height)
             assert again == before
-            owner.put({"s99": {"weight": 1000, "sent": 7_500}})
+            assert owner.search("note", "cold cargo", limit=100, height=cold.height) == cold
+            owner.put({"s99": {"weight": 1000, "sent": 7_500, "note": "cold"}})
+            assert owner.search("note", "cold", exclude="cargo").records[0].id == b"s99"
             assert [r.id for r in owner.query("sent", 5_000, 9_000).records] == [
                 b"s5", b"s6", b"s7", b"s99", b"s8", b"s9"]
             assert owner.get("s99") is not None
