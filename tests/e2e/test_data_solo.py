@@ -2,8 +2,8 @@
 transactions are read and queried with verified proofs; malformed and oversize queries get
 typed errors while the node keeps serving; after a restart the same pages verify against
 the same committed roots (the range and keyword indexes are persisted with the blocks), and
-new writes extend them; aggregates over a range are proven too; a record's history (provenance) verifies
-the same after the restart and grows with new writes."""
+new writes extend them; aggregates over a range are proven too; a record's history
+(provenance) verifies the same after the restart and grows with new writes."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_
 from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.transaction import SignedTransaction, Transaction
-from xinlian.node import data, data_history
+from xinlian.node import data, data_history, data_plan
 from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
 from xinlian.storage import chain_index, jmt, mmr, mst
@@ -206,9 +206,11 @@ class ChainStore:
         ordered index as version `height`, and its new root into the state at
         `INDEX_ROOT_KEY`, so the header's state root commits to the index too;
         `data_updates` (of data writes, execution/data) likewise go into the data indexes,
-        their roots at `dx/<kind>` (node/data.py), and `data_changes` (the records they
-        changed, in block order) into the records' histories and the block filters, their
-        peaks at `dh/<collection id><record id>` and `dx/bloom` (node/data_history.py).
+        their roots at `dx/<kind>` (node/data.py), after the reviews of adaptive collections
+        due in the block (node/data_plan.py) added their builds and drops; and
+        `data_changes` (the records they changed, in block order) into the records'
+        histories and the block filters, their peaks at `dh/<collection id><record id>`
+        and `dx/bloom` (node/data_history.py).
 
         `proposer` defaults to the signing key (solo); under BFT it is the round's leader,
         the same on every node, while `key` is the node that attests the header it stores.
@@ -218,6 +220,9 @@ class ChainStore:
         if index_updates:
             writes = {**writes,
                       INDEX_ROOT_KEY: self.ordered.apply(height, index_updates, batch)}
+        reviewed, data_updates = data_plan.review(self.data, self.read, height, writes,
+                                                  data_updates or {})
+        writes = {**writes, **reviewed}
         if data_updates:
             writes = {**writes, **self.data.apply(height, data_updates, batch)}
         if data_changes:

@@ -29,6 +29,7 @@ from xinlian.execution.data.model import (
     Delete,
     Field,
     Put,
+    Queries,
     collection_id,
     collection_key,
     index_root_key,
@@ -288,7 +289,7 @@ class DataOps:
                deletes: Iterable[bytes | str]) -> Op[Receipt]:
         collection = yield from self._info(None, True)
         kinds = {a.name: a.kind for a in collection.attributes}
-        ops: list[Put | Delete] = []
+        ops: list[Put | Delete | Queries] = []
         for rid, fields in puts.items():
             unknown = sorted(set(fields) - set(kinds))
             if unknown:

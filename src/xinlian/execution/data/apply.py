@@ -12,18 +12,37 @@ from collections.abc import Callable
 
 from xinlian import codec
 from xinlian.execution.data import values
-from xinlian.execution.data.indexes import KINDS, Entry, attribute_prefix, resolve
+from xinlian.execution.data.indexes import (
+    KINDS,
+    Entry,
+    RangeIndex,
+    attribute_prefix,
+    resolve,
+)
 from xinlian.execution.data.model import (
     MAX_NAME,
     MAX_RECORD_ID,
     Collection,
     DataWrite,
     DeclareCollection,
+    IndexChoice,
+    Kind,
     Put,
+    Queries,
     StoredRecord,
     collection_id,
     collection_key,
     record_key,
+)
+from xinlian.execution.data.plan import (
+    PRESENCE_POSITION,
+    AttributePlan,
+    Plan,
+    candidates,
+    counted,
+    plan_key,
+    read_plan,
+    report,
 )
 from xinlian.execution.errors import (
     BadDeclaration,
@@ -37,11 +56,13 @@ from xinlian.execution.errors import (
 from xinlian.execution.state import Overlay
 from xinlian.execution.system import ADMIN_PREFIX
 from xinlian.ledger.block import Event
+from xinlian.storage.tokenize import terms
 
 Hasher = Callable[[bytes], bytes]
 # index kind -> key -> (value, measure) (None: gone)
 IndexUpdates = dict[str, dict[bytes, Entry | None]]
 SOURCE = "data"
+MAX_ADAPT_EVERY = 10_000_000  # blocks between an adaptive collection's reviews
 _decode_collection = codec.trusted_decoder(Collection)  # state written by execution only
 _decode_record = codec.trusted_decoder(StoredRecord)
 
@@ -78,6 +99,10 @@ def declare(state: Overlay, hasher: Hasher, sender: bytes, height: int,
                             sorted(set(op.writer_orgs)), sorted(set(op.readers)),
                             sorted(set(op.reader_orgs)), created, version)
     state.set(collection_key(cid), codec.encode(collection))
+    found = _planned(read_plan(state.get, cid), op,
+                     0 if old is None else len(old.attributes), old is not None, height)
+    if found is not None:
+        state.set(plan_key(cid), codec.encode(found))
     return [Event(SOURCE, "CollectionDeclared", codec.encode([op.name, version]))]
 
 
@@ -91,24 +116,34 @@ def write(state: Overlay, hasher: Hasher, sender: bytes, height: int, tx_hash: b
     if not is_writer(state, collection, sender):
         raise NotWriter(f"the sender may not write to collection {op.collection!r}")
     updates: IndexUpdates = {}
-    puts = 0
+    plan = read_plan(state.get, cid)
+    puts = deletes = 0
     for item in op.ops:
+        if isinstance(item, Queries):
+            plan = _reported(plan, collection, item)
+            continue
         if not 0 < len(item.id) <= MAX_RECORD_ID:
             raise ValueTooLarge(f"a record id is 1..{MAX_RECORD_ID} bytes, not {len(item.id)}")
         key = record_key(cid, item.id)
         old = state.get(key)
-        if old is not None:
-            _index(updates, collection, cid, item.id, _decode_record(old), old, None)
+        before = None if old is None else _decode_record(old)
+        if before is not None and old is not None:
+            _index(updates, collection, cid, item.id, before, old, None)
+        after = None
         if isinstance(item, Put):
-            record = StoredRecord(_values(collection, item), height, tx_hash)
-            raw = codec.encode(record)
-            _index(updates, collection, cid, item.id, record, raw, raw)
+            after = StoredRecord(_values(collection, item), height, tx_hash)
+            raw = codec.encode(after)
+            _index(updates, collection, cid, item.id, after, raw, raw)
             state.set(key, raw)
             puts += 1
         else:
             state.set(key, None)
-    event = Event(SOURCE, "RecordsWritten",
-                  codec.encode([op.collection, puts, len(op.ops) - puts]))
+            deletes += 1
+        if plan is not None:
+            plan = _counted(plan, updates, collection, cid, item.id, before, after)
+    if plan is not None:
+        state.set(plan_key(cid), codec.encode(plan))
+    event = Event(SOURCE, "RecordsWritten", codec.encode([op.collection, puts, deletes]))
     return [event], updates
 
 
@@ -147,6 +182,74 @@ def _index(updates: IndexUpdates, collection: Collection, cid: bytes, record_id:
         target = updates.setdefault(kind.name, {})
         for key in entries:
             target[key] = None if value is None else entries[key]
+
+
+def _planned(old: Plan | None, op: DeclareCollection, first_new: int, altered: bool,
+             height: int) -> Plan | None:
+    """The plan of a collection declared (or altered: its attributes from `first_new` on
+    are new) by `op`: its `auto` attributes that some index kind takes are adaptive when
+    it adapts (execution/data/plan.py)."""
+    if not 0 <= op.adapt_every <= MAX_ADAPT_EVERY:
+        raise BadDeclaration(f"a collection adapts every 1..{MAX_ADAPT_EVERY} blocks (or 0: "
+                             f"never), not {op.adapt_every}")
+    if altered and (old is None) != (op.adapt_every == 0):
+        raise BadDeclaration("a collection adapts its indexes from its first declaration on, "
+                             "or never")
+    if op.adapt_every == 0:
+        return None
+    known = [] if old is None else old.attributes
+    fresh = [AttributePlan(i, changed=height) for i, decl in enumerate(op.attributes)
+             if i >= first_new and decl.index == IndexChoice.AUTO
+             and len(candidates(decl.kind)) > 1]
+    if old is None:
+        return Plan(op.adapt_every, height + op.adapt_every, 0, fresh)
+    return Plan(op.adapt_every, old.next_review, old.records, [*known, *fresh])
+
+
+def _reported(plan: Plan | None, collection: Collection, item: Queries) -> Plan:
+    found = collection.attribute(item.attribute)
+    if found is None:
+        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
+                               f"{item.attribute!r}")
+    if plan is None:
+        raise BadPayload(f"collection {collection.name!r} does not adapt its indexes")
+    return report(plan, found[0], item.kind, item.count)
+
+
+def _counted(plan: Plan, updates: IndexUpdates, collection: Collection, cid: bytes,
+             record_id: bytes, before: StoredRecord | None, after: StoredRecord | None
+             ) -> Plan:
+    """An adaptive collection's counts after one put or delete, and its record's presence
+    entry (which lets a review build an index over every record: node/data_plan.py). A
+    new value must fit every index the attribute may come to keep (ValueTooLarge)."""
+    presence = attribute_prefix(cid, PRESENCE_POSITION) + record_id
+    updates.setdefault(RangeIndex.name, {})[presence] = None if after is None else (b"", 0)
+    records = plan.records + (after is not None) - (before is not None)
+    plan = Plan(plan.every, plan.next_review, records, plan.attributes)
+    for stats in list(plan.attributes):
+        attr = collection.attributes[stats.position]
+        writes = words = held = 0
+        for record, sign in ((before, -1), (after, 1)):
+            raw = _value_at(record, stats.position)
+            if raw is None:
+                continue
+            writes += 1
+            held += sign
+            if sign > 0:
+                prefix = attribute_prefix(cid, stats.position)
+                for name in candidates(attr.kind)[:-1]:  # ValueTooLarge if one cannot
+                    KINDS[name].entries(prefix, attr.kind, raw, record_id, b"")
+            if attr.kind == Kind.TEXT:
+                words += len(terms(raw.decode()))
+        if writes:
+            plan = counted(plan, stats.position, writes, words, held)
+    return plan
+
+
+def _value_at(record: StoredRecord | None, position: int) -> bytes | None:
+    if record is None or position >= len(record.values):
+        return None
+    return record.values[position]
 
 
 def _check_name(name: str, what: str) -> None:

@@ -7,6 +7,7 @@ like any account, so a point read is a state proof):
     dc/<collection id>              the collection (`Collection`)
     dr/<collection id><record id>   a record (`StoredRecord`)
     dx/<index kind>                 the root of that kind's authenticated index (node/data.py)
+    dp/<collection id>              an adaptive collection's index plan (execution/data/plan.py)
 
 The collection id is the first 16 bytes of the chain hash of its name (fixed width, so every
 index key starts with it and a collection's entries are one key range).
@@ -89,6 +90,9 @@ class DeclareCollection(Struct):
     writer_orgs: Annotated[list[str], at_most(MAX_MEMBERS)] = msgspec.field(default_factory=list)
     readers: Annotated[list[Address], at_most(MAX_MEMBERS)] = msgspec.field(default_factory=list)
     reader_orgs: Annotated[list[str], at_most(MAX_MEMBERS)] = msgspec.field(default_factory=list)
+    # > 0: the collection adapts the indexes of its `auto` attributes, reviewing them every
+    # this many blocks (execution/data/plan.py); 0: each is resolved once, when declared
+    adapt_every: int = 0
 
 
 class Field(Struct):
@@ -107,11 +111,22 @@ class Delete(Struct, tag="delete"):
     id: bytes
 
 
+class Queries(Struct, tag="queries"):
+    """A report of `count` queries of `kind` ("range" or "keyword") over adaptive
+    attribute `attribute`, served off chain: what an adaptive collection's review weighs
+    against the upkeep of its indexes (execution/data/plan.py)."""
+
+    attribute: Name
+    kind: str
+    count: int
+
+
 class DataWrite(Struct):
-    """The DATA_WRITE payload: puts and deletes into one collection, applied in order."""
+    """The DATA_WRITE payload: puts, deletes and query reports into one collection, applied
+    in order."""
 
     collection: Name
-    ops: Annotated[list[Put | Delete], at_most(MAX_OPS)]
+    ops: Annotated[list[Put | Delete | Queries], at_most(MAX_OPS)]
 
 
 class Attribute(Struct):
