@@ -164,6 +164,9 @@ class Api:
                     Param("match", choice("any", "all"), "any"),
                     Param("limit", uint(maximum=MAX_WINDOW), 1000),
                     Param("height", height, None)), self.data_blocks),
+            Method("xl_dataPlan",
+                   (Param("collection", text(max_length=MAX_NAME)),
+                    Param("height", height, None)), self.data_plan),
             Method("xl_dataAggregate",
                    (Param("collection", text(max_length=MAX_NAME)),
                     Param("attribute", text(max_length=MAX_NAME)),
@@ -406,6 +409,10 @@ class Api:
         answer = self.node.data_blocks(query, height)
         record(1 + len(answer.page) // 1024)  # one unit per kilobyte of filters served
         return to_json(answer)
+
+    async def data_plan(self, session: Session | None, collection: str,
+                        height: int | None) -> Any:
+        return to_json(self.node.data_plan(collection, height))
 
     async def data_aggregate(self, session: Session | None, collection: str, attribute: str,
                              lo: Any, hi: Any, height: int | None) -> Any:

@@ -8,9 +8,11 @@ checks the whole answer against one header (sdk/data.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from xinlian import codec
 from xinlian.execution.data.apply import read_collection
 from xinlian.execution.data.model import (
     Collection,
@@ -18,6 +20,7 @@ from xinlian.execution.data.model import (
     collection_key,
     record_key,
 )
+from xinlian.execution.data.plan import Plan, attribute_views, plan_key
 from xinlian.execution.data.query import range_query, text_query
 from xinlian.execution.data.values import from_json
 from xinlian.execution.errors import UnknownCollection
@@ -26,10 +29,12 @@ from xinlian.node.data import KEYWORD_ROOT_KEY, RANGE_ROOT_KEY
 from xinlian.node.interface import (
     DataAggregateAnswer,
     DataCollectionView,
+    DataPlanAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
     IndexEntry,
+    LocalQueries,
     RecordState,
     StateProof,
 )
@@ -44,6 +49,9 @@ class DataReader:
         """`prove`: the node's state proofs (NotFound for a height it lacks)."""
         self.chain = chain
         self._proof = prove
+        # queries served per (collection, attribute, "range" | "keyword"): local, never
+        # committed (an adaptive collection's review counts the reported ones)
+        self.served: Counter[tuple[str, str, str]] = Counter()
 
     def _height(self, height: int | None) -> int:
         return self.chain.height if height is None else height
@@ -66,6 +74,7 @@ class DataReader:
         state, query = self._range(name, attribute, lo, hi, at, reverse=reverse, limit=limit,
                                    cursor=cursor)
         root = self._proof(RANGE_ROOT_KEY, at)
+        self.served[name, attribute, "range"] += 1
         if query is None:  # nothing can match: no entry, no proof needed
             return DataQueryAnswer(state, root, [], encode_proof(Proof([])))
         page, proof = self.chain.data.range.range(query, at)
@@ -82,6 +91,7 @@ class DataReader:
         query = text_query(collection, cid, attribute, texts, any_of=any_of, exclude=exclude,
                            limit=limit, cursor=cursor)
         root = self._proof(KEYWORD_ROOT_KEY, at)
+        self.served[name, attribute, "keyword"] += 1
         page, proof = self.chain.data.text.query(query, at)
         tree = self.chain.tree
         records = [RecordState(*tree.get_with_proof(record_key(cid, rid), at))
@@ -95,12 +105,28 @@ class DataReader:
         at = self._height(height)
         state, query = self._range(name, attribute, lo, hi, at)
         root = self._proof(RANGE_ROOT_KEY, at)
+        self.served[name, attribute, "range"] += 1
         if query is None:  # nothing can match: the empty aggregate, no proof needed
             found, proof = Aggregate(), Proof([])
         else:
             found, proof = self.chain.data.range.aggregate(query.lo, query.hi, at)
         return DataAggregateAnswer(state, root, found.count, str(found.total), found.min,
                                    found.max, encode_proof(proof))
+
+    def plan(self, name: str, height: int | None = None) -> DataPlanAnswer:
+        """The collection's index plan (execution/data/plan.py) with its proofs, and this
+        node's own query counts; UnknownCollection."""
+        at = self._height(height)
+        state, collection, cid = self._collection(name, at)
+        proven = self._proof(plan_key(cid), at)
+        plan = None if proven.value is None else codec.decode(proven.value, Plan)
+        local = [LocalQueries(a.name, self.served[name, a.name, "range"],
+                              self.served[name, a.name, "keyword"])
+                 for a in collection.attributes]
+        if plan is None:
+            return DataPlanAnswer(state, proven, None, 0, [], local)
+        return DataPlanAnswer(state, proven, plan.next_review, plan.records,
+                              attribute_views(collection.attributes, plan), local)
 
     def _range(self, name: str, attribute: str, lo: Any, hi: Any, at: int, **page: Any
                ) -> tuple[StateProof, RangeQuery | None]:

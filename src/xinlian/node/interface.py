@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from xinlian.codec import Struct
 from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import Suite
+from xinlian.execution.data.plan import AttributeView
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Block, BlockHeader, Receipt
 from xinlian.ledger.genesis import Genesis
@@ -172,6 +173,30 @@ class DataSearchAnswer(Struct):
     records: list[RecordState]
 
 
+class LocalQueries(Struct):
+    """The queries this node served over one attribute since it started: its own count,
+    never committed (what a member may report on chain: execution/data/model.py
+    `Queries`)."""
+
+    attribute: str
+    range: int
+    keyword: int
+
+
+class DataPlanAnswer(Struct):
+    """An adaptive collection's index plan at a height: the collection's and the plan's
+    state proofs (`dp/<collection id>`; value None: the collection does not adapt), the
+    plan as the node reads it (execution/data/plan.py `view`; the SDK recomputes it from
+    the proven plan) and this node's own query counts."""
+
+    collection: StateProof
+    plan: StateProof
+    next_review: int | None
+    records: int
+    attributes: list[AttributeView]
+    local: list[LocalQueries]
+
+
 class DataAggregateAnswer(Struct):
     """count, sum, min and max of an attribute's values over a value range: the collection's
     state proof, the range index's root proven in the state (`dx/range`), the figures (the
@@ -324,6 +349,10 @@ class NodeAPI(Protocol):
         """A page of the records whose text `attribute` holds the words of `texts` (all, or
         `any_of`) and none of `exclude` (execution/data/query.py `text_query`), with
         proofs."""
+        ...
+
+    def data_plan(self, name: str, height: int | None = None) -> DataPlanAnswer:
+        """The collection's index plan and reasons, with proofs (node/data_reads.py)."""
         ...
 
     def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,

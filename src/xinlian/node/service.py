@@ -42,6 +42,7 @@ from xinlian.node.interface import (
     DataBlocksAnswer,
     DataCollectionView,
     DataHistoryAnswer,
+    DataPlanAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
@@ -279,6 +280,9 @@ class Node:
                     height: int | None = None) -> DataSearchAnswer:
         return self.data.search(name, attribute, texts, any_of, exclude, limit, cursor,
                                 height)
+
+    def data_plan(self, name: str, height: int | None = None) -> DataPlanAnswer:
+        return self.data.plan(name, height)
 
     def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
                        height: int | None = None) -> DataAggregateAnswer:

@@ -28,6 +28,7 @@ from xinlian.node.interface import (
     DataBlocksAnswer,
     DataCollectionView,
     DataHistoryAnswer,
+    DataPlanAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
@@ -153,6 +154,10 @@ def data_search(name: str, attribute: str, texts: Sequence[str], any_of: bool,
                  None if cursor is None else hex_of(cursor), height, list(texts),
                  "any" if any_of else "all", list(exclude) or None],
                 parser(DataSearchAnswer))
+
+
+def data_plan(name: str, height: int | None = None) -> Call[DataPlanAnswer]:
+    return Call("xl_dataPlan", [name, height], parser(DataPlanAnswer))
 
 
 def data_aggregate(name: str, attribute: str, lo: Any, hi: Any, height: int | None = None

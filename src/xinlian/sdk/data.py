@@ -35,6 +35,7 @@ from xinlian.execution.data.model import (
     index_root_key,
     record_key,
 )
+from xinlian.execution.data.plan import AttributeView, Plan, attribute_views, plan_key
 from xinlian.execution.data.query import (
     DataRecord,
     range_query,
@@ -46,6 +47,7 @@ from xinlian.ledger.block import Receipt
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.interface import (
     DataAggregateAnswer,
+    DataPlanAnswer,
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
@@ -90,8 +92,9 @@ class Runner(Protocol):
 class AsyncRunner(Protocol):
     def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
 
-__all__ = ["AsyncDataCollection", "BlobCommitment", "BlockWindow", "DataAggregate",
-           "DataCollection", "DataPage", "DataRecord", "History", "Version"]
+__all__ = ["AsyncDataCollection", "AttributeView", "BlobCommitment", "BlockWindow",
+           "DataAggregate", "DataCollection", "DataPage", "DataPlan", "DataRecord", "History",
+           "Version"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,22 @@ class DataAggregate:
     min: int | None
     max: int | None
     height: int
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """An adaptive collection's index plan at block `height` (execution/data/plan.py):
+    each adaptive attribute's index, the review's candidate and reasons, and the window's
+    counts, verified (`adapts` False: the collection does not adapt, `attributes` empty);
+    `local` is the serving node's own count of the queries it served per attribute,
+    ("range", "keyword"), which no proof covers (it is never committed)."""
+
+    adapts: bool
+    height: int
+    next_review: int | None
+    records: int
+    attributes: list[AttributeView]
+    local: dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -134,11 +153,12 @@ class DataOps:
 
     def _declare(self, attributes: Mapping[str, str | tuple[str, str]],
                  writers: Iterable[bytes], writer_orgs: Iterable[str],
-                 readers: Iterable[bytes], reader_orgs: Iterable[str]) -> Op[Receipt]:
+                 readers: Iterable[bytes], reader_orgs: Iterable[str],
+                 adapt_every: int = 0) -> Op[Receipt]:
         decls = [AttributeDecl(n, *((spec,) if isinstance(spec, str) else spec))
                  for n, spec in attributes.items()]
         op = DeclareCollection(self.name, decls, list(writers), list(writer_orgs),
-                               list(readers), list(reader_orgs))
+                               list(readers), list(reader_orgs), adapt_every)
         return (yield from self._send(TxKind.DATA_COLLECTION, codec.encode(op)))
 
     def _info(self, height: int | None, verify: bool) -> Op[Collection]:
@@ -261,6 +281,31 @@ class DataOps:
         records, after = search_records(collection, cid, query, answer, root, hasher, verify)
         return DataPage(records, at, after)
 
+    def _plan(self, height: int | None, verify: bool) -> Op[DataPlan]:
+        answer: DataPlanAnswer = yield calls.data_plan(self.name, height)
+        collection = yield from self._proven(answer.collection, verify)
+        if collection is None:
+            raise DataQueryFailed(f"no collection {self.name!r}")
+        cid = answer.collection.key[len(collection_key(b"")):]
+        proof = answer.plan
+        if proof.key != plan_key(cid) or proof.header != answer.collection.header:
+            raise ProofError("the plan is not proven for the collection at its block")
+        if verify:
+            (yield from self._ops.trusted()).state(proof)
+        local = {q.attribute: (q.range, q.keyword) for q in answer.local}
+        at = proof.header.height
+        if proof.value is None:
+            return DataPlan(False, at, None, 0, [], local)
+        try:
+            plan = codec.decode(proof.value, Plan)
+            attributes = attribute_views(collection.attributes, plan)
+        except (XinlianError, IndexError) as exc:
+            raise ProofError(f"the proven plan does not read: {exc}") from None
+        if verify and (attributes, plan.next_review, plan.records) != (
+                answer.attributes, answer.next_review, answer.records):
+            raise AnswerTampered("the plan shown differs from the proven one")
+        return DataPlan(True, at, plan.next_review, plan.records, attributes, local)
+
     def _aggregate(self, attribute: str, lo: Any, hi: Any, height: int | None, verify: bool
                    ) -> Op[DataAggregate]:
         state, _, query = yield from self._span(attribute, lo, hi, height, verify)
@@ -298,6 +343,13 @@ class DataOps:
             ops.append(Put(record_id(rid), [Field(n, _encoded(kinds[n], v))
                                             for n, v in fields.items()]))
         ops.extend(Delete(record_id(rid)) for rid in deletes)
+        return (yield from self._send(TxKind.DATA_WRITE,
+                                      codec.encode(DataWrite(self.name, ops))))
+
+    def _report(self, counts: Mapping[str, Mapping[str, int]]) -> Op[Receipt]:
+        ops: list[Put | Delete | Queries] = [Queries(attribute, kind, count)
+                                            for attribute, kinds in counts.items()
+                                            for kind, count in kinds.items()]
         return (yield from self._send(TxKind.DATA_WRITE,
                                       codec.encode(DataWrite(self.name, ops))))
 
@@ -350,6 +402,11 @@ class DataCollection(DataOps):
         return self._run(lambda: self._search(attribute, texts, any_of, exclude, limit,
                                               cursor, height, verify))
 
+    def plan(self, *, height: int | None = None, verify: bool = True) -> DataPlan:
+        """The collection's index plan: per adaptive attribute its index, the candidate a
+        review would choose now, the reasons and the cost estimates, verified."""
+        return self._run(lambda: self._plan(height, verify))
+
     def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
                   height: int | None = None, verify: bool = True) -> DataAggregate:
         """count/sum/min/max of `attribute` (range-indexed) over the records whose value
@@ -396,11 +453,14 @@ class DataCollection(DataOps):
 
     def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
                 writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
-                readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = ()) -> Receipt:
+                readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = (),
+                adapt_every: int = 0) -> Receipt:
         """Declare (or, its owner, alter) the collection: `attributes` maps each name to its
-        kind, or to (kind, index choice) (execution/data/model.py)."""
+        kind, or to (kind, index choice) (execution/data/model.py); `adapt_every` > 0
+        reviews the indexes of its `auto` attributes every that many blocks
+        (execution/data/plan.py)."""
         return self._run(lambda: self._declare(attributes, writers, writer_orgs, readers,
-                                               reader_orgs))
+                                               reader_orgs, adapt_every))
 
     def put(self, records: Records) -> Receipt:
         """Write each record whole (attributes not given have no value), in one
@@ -409,6 +469,11 @@ class DataCollection(DataOps):
 
     def delete(self, ids: Iterable[bytes | str]) -> Receipt:
         return self._run(lambda: self._write({}, ids))
+
+    def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
+        """Report queries served off chain, attribute -> {"range" | "keyword": count}, for
+        the next review of an adaptive collection (execution/data/plan.py)."""
+        return self._run(lambda: self._report(counts))
 
     # -- blobs (sdk/data_blob.py) --------------------------------------------------------
 
@@ -464,6 +529,9 @@ class AsyncDataCollection(DataOps):
         return await self._run(lambda: self._search(attribute, texts, any_of, exclude,
                                                     limit, cursor, height, verify))
 
+    async def plan(self, *, height: int | None = None, verify: bool = True) -> DataPlan:
+        return await self._run(lambda: self._plan(height, verify))
+
     async def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
                         height: int | None = None, verify: bool = True) -> DataAggregate:
         return await self._run(lambda: self._aggregate(attribute, lo, hi, height, verify))
@@ -502,16 +570,19 @@ class AsyncDataCollection(DataOps):
 
     async def declare(self, attributes: Mapping[str, str | tuple[str, str]], *,
                       writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
-                      readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = ()
-                      ) -> Receipt:
+                      readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = (),
+                      adapt_every: int = 0) -> Receipt:
         return await self._run(lambda: self._declare(attributes, writers, writer_orgs,
-                                                     readers, reader_orgs))
+                                                     readers, reader_orgs, adapt_every))
 
     async def put(self, records: Records) -> Receipt:
         return await self._run(lambda: self._write(records, ()))
 
     async def delete(self, ids: Iterable[bytes | str]) -> Receipt:
         return await self._run(lambda: self._write({}, ids))
+
+    async def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
+        return await self._run(lambda: self._report(counts))
 
     async def put_blob(self, rid: bytes | str, attribute: str, payload: Payload,
                        media_type: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE

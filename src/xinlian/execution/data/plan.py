@@ -64,7 +64,7 @@ class AttributePlan(codec.Struct):
     range_queries: int = 0     # reported in the window
     keyword_queries: int = 0   # reported in the window
     changed: int = 0       # the height its index last changed (its declaration at first)
-    reason: str = "declared auto"
+    reason: str = "declared auto"  # why it changed then
 
 
 class Plan(codec.Struct):
@@ -92,6 +92,52 @@ class Estimate:
     @property
     def net(self) -> int:
         return self.saving - self.upkeep
+
+
+class IndexEstimate(codec.Struct):
+    """An option's figures over the current window, in microseconds (`Estimate`)."""
+
+    index: str
+    upkeep: int
+    saving: int
+    net: int
+    build: int
+
+
+class AttributeView(codec.Struct):
+    """What `xl_dataPlan` shows of one adaptive attribute: its index now, the one a review
+    would choose from the window so far (`candidate`) and why, the last change of its index
+    (`changed` at that height, `reason`), the window's counts and every option's
+    estimate."""
+
+    name: str
+    kind: str
+    index: str
+    candidate: str
+    why: str
+    changed: int
+    reason: str
+    writes: int
+    words: int
+    values: int
+    range_queries: int
+    keyword_queries: int
+    estimates: list[IndexEstimate]
+
+
+def attribute_views(attrs: list[Attribute], plan: Plan) -> list[AttributeView]:
+    """The plan's adaptive attributes as `xl_dataPlan` shows them."""
+    out = []
+    for stats in plan.attributes:
+        attr = attrs[stats.position]
+        candidate, why = decide(attr, stats, plan.records)
+        out.append(AttributeView(
+            attr.name, attr.kind, attr.index, candidate, why, stats.changed, stats.reason,
+            stats.writes, stats.words, stats.values, stats.range_queries,
+            stats.keyword_queries,
+            [IndexEstimate(e.index, e.upkeep, e.saving, e.net, e.build)
+             for e in estimates(attr, stats, plan.records)]))
+    return out
 
 
 def plan_key(cid: bytes) -> bytes:
@@ -154,9 +200,10 @@ def reviewed(plan: Plan, attrs: list[Attribute], height: int
         index, reason = decide(attr, stats, plan.records)
         if index != attr.index:
             changes[stats.position] = (attr.index, index)
+        moved = index != attr.index
         kept.append(AttributePlan(stats.position, values=stats.values,
-                                  changed=height if index != attr.index else stats.changed,
-                                  reason=reason))
+                                  changed=height if moved else stats.changed,
+                                  reason=reason if moved else stats.reason))
     return Plan(plan.every, height + plan.every, plan.records, kept), changes
 
 
