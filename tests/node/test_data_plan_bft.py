@@ -6,6 +6,9 @@ root; the rebuilt index answers with proofs that verify against each validator's
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from xinlian import codec
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
@@ -48,9 +51,11 @@ def test_validators_take_the_same_index_decisions_at_the_same_height() -> None:
             [signed(3, TxKind.DATA_WRITE, DataWrite("meters", [Queries("kwh", "range", 30)]))],
             [signed(4, TxKind.DATA_WRITE, DataWrite("meters", [Queries("kwh", "range", 1)]))],
         ]
-        for i, raws in enumerate(waves):  # a wave a second: each in blocks of its own
-            net.sim.at(i * 1500, lambda sim, raws=raws: sim.input(
-                net.nodes[0], ClientTxs(tuple(raws)), sim.now_ms))
+        def send(raws: list[bytes]) -> Callable[[Any], None]:
+            return lambda sim: sim.input(net.nodes[0], ClientTxs(tuple(raws)), sim.now_ms)
+
+        for i, raws in enumerate(waves):  # a wave every 1.5 s: each in blocks of its own
+            net.sim.at(i * 1500, send(raws))
         net.sim.run_until(len(waves) * 1500 + 1500)
         assert net.log.violations == []
         chains = [v.ledger.chain for n in net.nodes if (v := net.validator(n)) is not None]

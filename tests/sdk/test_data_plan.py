@@ -18,8 +18,9 @@ from xinlian.sdk.errors import AnswerTampered, DataQueryFailed, DataWriteFailed
 
 from .liar import Liar
 
-ITEMS = {f"i{i:02}": {"n": i, "note": f"{('red', 'blue')[i % 2]} box {i}", "tag": f"t{i % 3}"}
-         for i in range(20)}
+ITEMS: dict[str, dict[str, Any]] = {
+    f"i{i:02}": {"n": i, "note": f"{('red', 'blue')[i % 2]} box {i}", "tag": f"t{i % 3}"}
+    for i in range(20)}
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""`xinlian data ...`: declare collections, put, delete, get, query and aggregate records and
-read their history on a running node, through the SDK (docs/data.md). Every read is verified
+"""`xinlian data ...`: declare collections, put, delete, get, query and aggregate records,
+read their history and the plan of their adaptive indexes on a running node, through the SDK
+(docs/data.md). Every read is verified
 against the chain's headers.
 
 Values on the command line are read by their attribute's kind: number and time as integers
@@ -167,7 +168,7 @@ def cmd_collection(args: argparse.Namespace) -> int:
         receipt = _collection(args, client, True).declare(
             attributes, writers=[_address(a) for a in args.writer],
             writer_orgs=args.writer_org, readers=[_address(a) for a in args.reader],
-            reader_orgs=args.reader_org)
+            reader_orgs=args.reader_org, adapt_every=args.adapt_every)
         return _done(args, receipt, f"collection {args.collection} declared")
 
 
@@ -312,6 +313,53 @@ def _print_page(args: argparse.Namespace, page: DataPage, kinds: dict[str, str])
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """An adaptive collection's index plan: per attribute its index, the candidate a review
+    would choose now and why, the last change and its reason, the window's counts."""
+    with _client(args) as client:
+        plan = _collection(args, client, False).plan(height=args.height)
+    if args.json:
+        print_json({"adapts": plan.adapts, "height": plan.height,
+                    "next_review": plan.next_review, "records": plan.records,
+                    "attributes": [to_json(a) for a in plan.attributes],
+                    "local": {k: {"range": r, "keyword": w}
+                              for k, (r, w) in plan.local.items()},
+                    "verified": True})
+        return EXIT_OK
+    if not plan.adapts:
+        print(f"collection {args.collection} does not adapt its indexes (at block "
+              f"{plan.height}, verified)")
+        return EXIT_OK
+    print(f"collection {args.collection}: {plan.records} records, next review at block "
+          f"{plan.next_review} (at block {plan.height}, verified)")
+    for a in plan.attributes:
+        here = plan.local.get(a.name, (0, 0))
+        print(f"  {a.name} ({a.kind}): index {a.index} since block {a.changed}: {a.reason}")
+        print(f"    window: {a.writes} writes, {a.words} words, {a.values} values; reported "
+              f"{a.range_queries} range, {a.keyword_queries} keyword queries; served here "
+              f"{here[0]} range, {here[1]} keyword")
+        for e in a.estimates:
+            print(f"    {e.index}: upkeep {e.upkeep} us, saving {e.saving} us, net {e.net} us, "
+                  f"build {e.build} us")
+        print(f"    candidate {a.candidate}: {a.why}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Report queries served off chain (ATTRIBUTE:KIND=COUNT ...) for the next review."""
+    counts: dict[str, dict[str, int]] = {}
+    for item in args.counts:
+        head, sep, number = item.partition("=")
+        attribute, colon, kind = head.partition(":")
+        if not (sep and colon and attribute and number.isdigit()):
+            raise DataQueryFailed(f"{item!r}: expected ATTRIBUTE:KIND=COUNT")
+        counts.setdefault(attribute, {})[kind] = int(number)
+    with _client(args) as client:
+        receipt = _collection(args, client, True).report(counts)
+    total = sum(n for kinds in counts.values() for n in kinds.values())
+    return _done(args, receipt, f"{total} queries reported")
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """A record's versions, oldest first (or, with --as-of, the one in force then)."""
     with _client(args) as client:
@@ -395,6 +443,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--reader", action="append", default=[], metavar="ADDRESS")
     p.add_argument("--reader-org", action="append", default=[], metavar="ORGANISATION")
     p.add_argument("--height", type=int, default=None, help="show it as of this block")
+    p.add_argument("--adapt-every", type=int, default=0, metavar="BLOCKS",
+                   help="review the indexes of the auto attributes every BLOCKS blocks: "
+                        "build, drop or switch them by the queries reported (default 0: "
+                        "resolve each once, now)")
+    p = command("plan", "an adaptive collection's index plan, its candidates and reasons, "
+                "verified", cmd_plan, False)
+    p.add_argument("--height", type=int, default=None, help="as of this block")
+    p = command("report", "report queries served off chain, for the next review of an "
+                "adaptive collection", cmd_report, True)
+    p.add_argument("counts", nargs="+", metavar="ATTRIBUTE:KIND=COUNT",
+                   help="KIND range (ranges, time windows, aggregates) or keyword")
     p = command("put", "write records (each whole)", cmd_put, True)
     p.add_argument("id", nargs="?", help="the record's id (text, or 0x hex)")
     p.add_argument("fields", nargs="*", metavar="ATTR=VALUE")
