@@ -2,7 +2,9 @@
 script against the real solo node it starts (the port 8545 replaced by a free one): the CLI
 and the SDK declare, write, read and query with verified answers and read records'
 verified histories; bad input gets its typed errors and exit statuses, and the node keeps
-serving; a blob goes up and comes back verified, and a writer who is no reader is refused it."""
+serving; a blob goes up and comes back verified, and a writer who is no reader is refused it;
+keyword and boolean queries find their records, and an adaptive collection drops an unused
+index and builds it back for reported queries, its plan shown with the reasons."""
 
 from __future__ import annotations
 
@@ -46,8 +48,25 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         '"size": 2500000, "chunk_size": 1048576, "media_type": "image/jpeg"}',
         "wrote 2500000 verified bytes to copy.jpg\nthe same bytes",
         "error[5120 blob_access_denied]: 0x",
+        # keyword queries (section 10)
+        'METER FAULT: display dark", opened=2026-12-01T10:00:00.000Z  (block 9)\n'
+        't4: title="区块链 anchoring delayed, meter fault", opened=2026-12-01T11:00:00.000Z'
+        "  (block 9)\n3 record(s) at block 9, verified\n",
+        "2 record(s) at block 9, verified\n",
+        "1 record(s) at block 9, verified; more: --cursor 0x7432 --height 9",
+        "meter fault, not dark: ['t1', 't4']\n区块链: ['区块链 anchoring delayed, meter fault']",
+        # the adaptive plan (section 11): a drop at block 10, a build at block 12
+        "collection tickets: 5 records, next review at block 10 (at block 9, verified)",
+        "candidate none: dropped (net 0 us against -110 us for range, build 0 us)",
+        "  title (text): index keyword since block 8: declared auto\n"
+        "  opened (time): index none since block 10: dropped",
+        "error[5107 bad_data_query]: attribute 'opened' has no range index (none)",
+        "3 record(s) at block 12, verified\n",
+        "opened (time): index range since block 12: switched to range (net 23370 us",
+        "[('title', 'keyword', 'keyword'), ('opened', 'range', 'range')]",
     ]:
         assert expected in out, (expected, out)
-    # stdout alone: the exit statuses of the six bad commands, in order
-    assert run.stdout.count("exit status 2") == 5 and "exit status 1" in run.stdout
+    # stdout alone: the exit statuses of the six bad commands and of the query over a
+    # dropped index
+    assert run.stdout.count("exit status 2") == 6 and "exit status 1" in run.stdout
     assert run.stdout.count("exit status 3") == 1  # a writer who is no reader downloads
