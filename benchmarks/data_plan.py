@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.contract_index import HASHES
 from benchmarks.report import emit
@@ -43,12 +44,21 @@ def _best(fn: Callable[[], float]) -> float:
     return min(fn() for _ in range(3))
 
 
-def _apply_blocks(apply: Callable[[int, dict], None], blocks: list[dict]) -> float:
-    """CPU seconds to apply (and commit) `blocks` of updates as versions 1, 2, ..."""
-    start = time.process_time()
-    for version, updates in enumerate(blocks, 1):
-        apply(version, updates)
-    return time.process_time() - start
+def _per_update(make: Callable[[Store], Any], sub_dbs: tuple[str, ...],
+                blocks: list[dict]) -> float:
+    """CPU microseconds per update to apply and commit `blocks` as versions 1, 2, ... into
+    the structure `make` opens on a fresh store (the best of three runs)."""
+    def run() -> float:
+        with tempfile.TemporaryDirectory() as tmp, \
+                Store(Path(tmp), sub_dbs=sub_dbs, durable=False) as store:
+            structure = make(store)
+            start = time.process_time()
+            for version, updates in enumerate(blocks, 1):
+                batch = WriteBatch()
+                structure.apply(version, updates, batch)
+                store.commit(batch)
+            return time.process_time() - start
+    return _best(run) / sum(len(b) for b in blocks) * 1e6
 
 
 def _blocks(entries: dict[bytes, object], per_block: int) -> list[dict]:
@@ -68,19 +78,8 @@ def range_entry_us(hasher: Hasher, records: int, per_block: int) -> float:
         value = values.encode("number", random.Random(i).randrange(-10**9, 10**9))
         entries.update(kind.entries(prefix, "number", value, i.to_bytes(8, "big"),
                                     bytes(100)))
-    blocks = _blocks(entries, per_block)
-
-    def run() -> float:
-        with tempfile.TemporaryDirectory() as tmp, \
-                Store(Path(tmp), sub_dbs=mbtree.SUB_DBS, durable=False) as store:
-            tree = mbtree.MerkleBTree(store, hasher)
-
-            def apply(version: int, updates: dict) -> None:
-                batch = WriteBatch()
-                tree.apply(version, updates, batch)
-                store.commit(batch)
-            return _apply_blocks(apply, blocks)
-    return _best(run) / sum(len(b) for b in blocks) * 1e6
+    return _per_update(lambda store: mbtree.MerkleBTree(store, hasher), mbtree.SUB_DBS,
+                       _blocks(entries, per_block))
 
 
 def keyword_word_us(hasher: Hasher, records: int, per_block: int) -> float:
@@ -91,19 +90,8 @@ def keyword_word_us(hasher: Hasher, records: int, per_block: int) -> float:
         text = " ".join(rng.choice(WORDS) for _ in range(8))
         entries.update({k: b"" for k in kind.entries(prefix, "text", text.encode(),
                                                      i.to_bytes(8, "big"), b"")})
-    blocks = _blocks(entries, per_block * 8)
-
-    def run() -> float:
-        with tempfile.TemporaryDirectory() as tmp, \
-                Store(Path(tmp), sub_dbs=inverted.SUB_DBS, durable=False) as store:
-            index = inverted.InvertedIndex(store, hasher)
-
-            def apply(version: int, updates: dict) -> None:
-                batch = WriteBatch()
-                index.apply(version, updates, batch)
-                store.commit(batch)
-            return _apply_blocks(apply, blocks)
-    return _best(run) / sum(len(b) for b in blocks) * 1e6
+    return _per_update(lambda store: inverted.InvertedIndex(store, hasher), inverted.SUB_DBS,
+                       _blocks(entries, per_block * 8))
 
 
 def scan_record_us(hasher: Hasher, records: int) -> float:

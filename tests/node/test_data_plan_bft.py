@@ -36,21 +36,25 @@ def _put(n: int, i: int) -> Put:
                                       Field("note", f"meter {n} reading {i}".encode())])
 
 
+def _waves(signed: Callable[..., bytes]) -> list[list[bytes]]:
+    """The declaration, two writes, then two reports of range queries over kwh."""
+    ops: list[list[Put | Queries]] = [[_put(1, i) for i in range(6)],
+                                      [_put(2, i) for i in range(6)],
+                                      [Queries("kwh", "range", 30)],
+                                      [Queries("kwh", "range", 1)]]
+    declare = DeclareCollection(
+        "meters", [AttributeDecl("kwh", "number"), AttributeDecl("note", "text")],
+        adapt_every=2)
+    return [[signed(0, TxKind.DATA_COLLECTION, declare)]] + [
+        [signed(n, TxKind.DATA_WRITE, DataWrite("meters", list(wave)))]
+        for n, wave in enumerate(ops, 1)]
+
+
 def test_validators_take_the_same_index_decisions_at_the_same_height() -> None:
     net = ValidatorNet(4, 29, config=Config(pacemaker=Pacemaker(base_ms=300)))
+    hasher = net.genesis.crypto_suite().hash_bytes
+    waves = _waves(net.clients[0].signed)
     try:
-        client = net.clients[0]
-        hasher = net.genesis.crypto_suite().hash_bytes
-        signed = client.signed
-        waves = [
-            [signed(0, TxKind.DATA_COLLECTION, DeclareCollection(
-                "meters", [AttributeDecl("kwh", "number"), AttributeDecl("note", "text")],
-                adapt_every=2))],
-            [signed(1, TxKind.DATA_WRITE, DataWrite("meters", [_put(1, i) for i in range(6)]))],
-            [signed(2, TxKind.DATA_WRITE, DataWrite("meters", [_put(2, i) for i in range(6)]))],
-            [signed(3, TxKind.DATA_WRITE, DataWrite("meters", [Queries("kwh", "range", 30)]))],
-            [signed(4, TxKind.DATA_WRITE, DataWrite("meters", [Queries("kwh", "range", 1)]))],
-        ]
         def send(raws: list[bytes]) -> Callable[[Any], None]:
             return lambda sim: sim.input(net.nodes[0], ClientTxs(tuple(raws)), sim.now_ms)
 

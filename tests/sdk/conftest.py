@@ -1,6 +1,7 @@
 """The SDK tests share tests/api/harness.py (a real node behind a real server); it is
 loaded by path because the two test directories are separate packages. `keys` and `served`
-give a module one node (test_verify.py and test_headers.py make their own)."""
+give a module one node (test_verify.py and test_headers.py make their own), `client` a
+blocking client of it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from xinlian.sdk import Client
 
 _PATH = Path(__file__).parents[1] / "api" / "harness.py"
 _NAME = "xinlian_tests_harness"
@@ -43,3 +46,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, keys: Any) -> Iterator[Any]
         Path(tmp_path_factory.mktemp("node")), keys)
     yield background
     background.close()
+
+
+@pytest.fixture(scope="module")
+def client(served: Any) -> Iterator[Client]:
+    """A blocking client of the module's node."""
+    with Client(served.server.url) as client:
+        yield client

@@ -6,7 +6,6 @@ caught as a ProofError; bad queries and writes get typed errors and the node kee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +35,6 @@ serving: Any = harness.serving  # type: ignore[attr-defined]
 READINGS: dict[str, dict[str, Any]] = {
     f"m{i:02}": {"sensor": f"s{i % 3}", "at": 1_700_000_000_000 + i * 1000,
                  "temp": (i * 37) % 50 - 10} for i in range(30)}
-
-
-@pytest.fixture(scope="module")
-def client(served: Any) -> Iterator[Client]:
-    with Client(served.server.url) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ versions or filters is caught with the typed error that says how."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,12 +26,6 @@ from xinlian.storage.bloom_proof import WindowPage
 from xinlian.storage.provenance_proof import DELETE, PUT, RECORD_SIZE, HistoryPage
 
 from .liar import Liar
-
-
-@pytest.fixture(scope="module")
-def client(served: Any) -> Iterator[Client]:
-    with Client(served.server.url) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

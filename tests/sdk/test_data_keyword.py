@@ -5,7 +5,6 @@ reorders a match, or a record, is caught as what it did."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,12 +27,6 @@ from .liar import Liar
 NOTES = {f"n{i:03}": f"{('late', 'early', 'lost')[i % 3]} delivery to "
                      f"{('Shanghai', 'Wuhan')[i % 2]} {'区块链 ' if i % 5 == 0 else ''}parcel {i}"
          for i in range(120)}
-
-
-@pytest.fixture(scope="module")
-def client(served: Any) -> Iterator[Client]:
-    with Client(served.server.url) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ verified through the SDK, and a node that shows another plan is caught."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,12 +20,6 @@ from .liar import Liar
 ITEMS: dict[str, dict[str, Any]] = {
     f"i{i:02}": {"n": i, "note": f"{('red', 'blue')[i % 2]} box {i}", "tag": f"t{i % 3}"}
     for i in range(20)}
-
-
-@pytest.fixture(scope="module")
-def client(served: Any) -> Iterator[Client]:
-    with Client(served.server.url) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from xinlian.execution.data.indexes import (
     read_entry_key,
     value_key,
 )
-from xinlian.execution.data.model import Collection, StoredRecord
+from xinlian.execution.data.model import Attribute, Collection, StoredRecord
 from xinlian.execution.errors import DataQueryError, UnknownAttribute, WrongKind
 from xinlian.storage import keys
 from xinlian.storage.errors import InvalidKeyError, QueryError
@@ -55,15 +55,7 @@ def range_query(collection: Collection, cid: bytes, attribute: str, lo: Any = No
     None unbounded), in value order (descending if `reverse`), `limit` a page, after the
     page that ended at `cursor`. None: nothing can match. Typed errors for a query that
     cannot be asked."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise DataQueryError(f"a page holds 1..{MAX_PAGE} records, not {limit}")
-    found = collection.attribute(attribute)
-    if found is None:
-        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
-                               f"{attribute!r}")
-    position, attr = found
-    if attr.index != RangeIndex.name:
-        raise DataQueryError(f"attribute {attribute!r} has no range index ({attr.index})")
+    position, attr = _indexed(collection, attribute, RangeIndex.name, limit)
     prefix = attribute_prefix(cid, position)
     if cursor is not None and (not cursor.startswith(prefix) or len(cursor) <= PREFIX_SIZE):
         raise DataQueryError("the cursor is not from a query of this attribute")
@@ -81,15 +73,7 @@ def text_query(collection: Collection, cid: bytes, attribute: str, texts: Sequen
     the record `cursor` (the previous page's last). Terms are those the index holds
     (storage/tokenize.py: "Late delivery" asks for "late" and "delivery"). Typed errors for
     a query that cannot be asked."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise DataQueryError(f"a page holds 1..{MAX_PAGE} records, not {limit}")
-    found = collection.attribute(attribute)
-    if found is None:
-        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
-                               f"{attribute!r}")
-    position, attr = found
-    if attr.index != KeywordIndex.name:
-        raise DataQueryError(f"attribute {attribute!r} has no keyword index ({attr.index})")
+    position, _ = _indexed(collection, attribute, KeywordIndex.name, limit)
     wanted, unwanted = (list(dict.fromkeys(t for text in group for t in text_terms(text)))
                         for group in (texts, exclude))
     if not wanted:
@@ -104,6 +88,22 @@ def text_query(collection: Collection, cid: bytes, attribute: str, texts: Sequen
                          any_of, cursor, limit)
     except QueryError as exc:
         raise DataQueryError(exc.message) from None
+
+
+def _indexed(collection: Collection, attribute: str, index: str, limit: int
+             ) -> tuple[int, Attribute]:
+    """The position and declaration of `attribute`, which a query of `limit` records asks
+    of its `index` kind; typed errors for a query that cannot be asked."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise DataQueryError(f"a page holds 1..{MAX_PAGE} records, not {limit}")
+    found = collection.attribute(attribute)
+    if found is None:
+        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
+                               f"{attribute!r}")
+    if found[1].index != index:
+        raise DataQueryError(f"attribute {attribute!r} has no {index} index "
+                             f"({found[1].index})")
+    return found
 
 
 def read_record(collection: Collection, record_id: bytes, raw: bytes,
