@@ -265,13 +265,21 @@ def test_the_async_client_has_the_same_collection(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with serving(tmp_path, keys) as (_, server), AsyncClient(server.url) as client:
             data = client.data("a", wallet=await client.wallet(keys.admin))
-            assert (await data.declare({"n": "number", "t": ("text", "range")})).status == 0
-            await data.put({f"r{i}": {"n": i % 4, "t": f"x{i}"} for i in range(9)})
+            assert (await data.declare({"n": "number", "t": ("text", "range"),
+                                        "w": "text"}, adapt_every=50)).status == 0
+            await data.put({f"r{i}": {"n": i % 4, "t": f"x{i}", "w": f"word{i % 2}"}
+                            for i in range(9)})
             assert (await data.info()).attributes[1].index == "range"
+            found = await data.search("w", "word1", limit=2)
+            assert [r.id for r in found.records] == [b"r1", b"r3"] and found.cursor == b"r3"
+            assert (await data.report({"w": {"keyword": 3}})).status == 0
+            plan = await data.plan()
+            assert [(a.name, a.keyword_queries) for a in plan.attributes] == [("n", 0),
+                                                                              ("w", 3)]
             got = [r.id async for r in data.query_all("n", 2, 3, limit=2)]
             assert got == [b"r2", b"r6", b"r3", b"r7"]
             record = await data.get("r8")
-            assert record is not None and record.values == {"n": 0, "t": "x8"}
+            assert record is not None and record.values == {"n": 0, "t": "x8", "w": "word0"}
             await data.delete(["r8"])
             assert await data.get("r8") is None
             with pytest.raises(DataQueryFailed):
