@@ -212,3 +212,20 @@ def test_columns_count_utf16_units() -> None:
     doc.apply({"range": {"start": {"line": 0, "character": 14},
                          "end": {"line": 1, "character": 0}}, "text": "y\n"})
     assert doc.text == "let s = \"\U0001F600\"; y\nnext"
+
+
+def test_detector_findings_are_diagnostics(client: Client) -> None:
+    ballot = (EXAMPLES / "ballot.qi").read_text()
+    open_doc(client, ballot)
+    (diag,) = client.diagnostics()
+    assert ballot.split("\n")[42][11:16] == "close"  # `qi check`: ballot.qi:43:12
+    assert diag["code"] == "missing-event" and diag["source"] == "qi check"
+    assert diag["severity"] == 3 and "changes phase" in diag["message"]
+    assert diag["range"] == {"start": {"line": 42, "character": 11},
+                             "end": {"line": 42, "character": 16}}
+    broken = ballot.replace("emit Voted(caller(), index);", "emit Voted(caller(), indx);")
+    assert broken != ballot
+    client.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 2},
+                                             "contentChanges": [{"text": broken}]})
+    (error,) = client.diagnostics()  # a file that does not compile gets no findings
+    assert error["source"] == "qi" and "indx" in error["message"]

@@ -1,12 +1,13 @@
 """`xinlian qi check`: run the vulnerability detectors on a Qi program.
 
 `find_issues` takes source text and returns findings, with no I/O, so that the command
-line, the language server and tests share it. `project_rules` reads a project's
-`.qi-rules/*.toml` (the only part that touches files).
+line, the language server (through `editor_notes`) and tests share it. `project_rules`
+reads a project's `.qi-rules/*.toml` (the only part that touches files).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,21 @@ from xinlian.lang import checker, parser
 from xinlian.lang.detect_flow import Context, Detector, Finding
 from xinlian.lang.detect_rules import RuleError, parse_rules
 from xinlian.lang.detectors import DETECTORS
+from xinlian.lang.editor import (
+    ERROR_SEVERITY,
+    HINT_SEVERITY,
+    INFO_SEVERITY,
+    WARNING_SEVERITY,
+    Note,
+    NoteSource,
+)
+from xinlian.lang.errors import CompileError
 from xinlian.lang.upgrade_rule import UpgradeRule
 
 RULES_DIR = ".qi-rules"
+# as Slither's editor extension does: a high finding reads as an error, info as a hint
+EDITOR_SEVERITY = {"high": ERROR_SEVERITY, "medium": WARNING_SEVERITY, "low": INFO_SEVERITY,
+                   "info": HINT_SEVERITY}
 
 
 def find_issues(source: str, file: str = "<input>", contract: str | None = None,
@@ -34,6 +47,28 @@ def find_issues(source: str, file: str = "<input>", contract: str | None = None,
     chosen = select(rules, only)
     found = [f for d in chosen for f in d.run(ctx)]
     return sorted(set(found), key=lambda f: (f.line, f.col, f.detector, f.message))
+
+
+def editor_notes(rules: Sequence[Detector] = ()) -> NoteSource:
+    """The detectors (built-in and `rules`) as a language server's extra diagnostics."""
+
+    def run(source: str, file: str) -> list[Note]:
+        try:
+            found = find_issues(source, file, rules=rules)
+        except CompileError:
+            return []  # the editor already shows why it does not compile
+        lines = source.split("\n")
+        return [Note(f.line, f.col, _word_length(lines, f.line, f.col), f.message, f.detector,
+                     EDITOR_SEVERITY[f.severity], "qi check") for f in found]
+
+    return run
+
+
+def _word_length(lines: list[str], line: int, col: int) -> int:
+    """The length of the name (or else the one character) a finding points at."""
+    text = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
+    word = re.match(r"\w+", text)
+    return len(word.group()) if word else 1
 
 
 def select(rules: Sequence[Detector] = (), only: Iterable[str] | None = None) -> list[Detector]:

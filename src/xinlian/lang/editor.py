@@ -26,7 +26,7 @@ from xinlian.lang.lexer import Token, lex
 from xinlian.lang.parser import parse
 from xinlian.lang.types import Ty
 
-ERROR_SEVERITY, WARNING_SEVERITY, INFO_SEVERITY = "error", "warning", "info"
+ERROR_SEVERITY, WARNING_SEVERITY, INFO_SEVERITY, HINT_SEVERITY = "error", "warning", "info", "hint"
 
 
 @dataclass(frozen=True)

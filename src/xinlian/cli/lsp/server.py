@@ -23,6 +23,8 @@ from xinlian.cli.lsp.documents import Document
 from xinlian.cli.lsp.framing import FrameError, FrameReader, encode_frame
 from xinlian.lang.editor import (
     ERROR_SEVERITY,
+    HINT_SEVERITY,
+    INFO_SEVERITY,
     WARNING_SEVERITY,
     Analysis,
     Note,
@@ -35,7 +37,7 @@ from xinlian.lang.fmt import SourceTooLarge, format_source, require_size
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 SERVER_NOT_INITIALIZED, REQUEST_FAILED = -32002, -32803
-_SEVERITY = {ERROR_SEVERITY: 1, WARNING_SEVERITY: 2}  # anything else: 3, information
+_SEVERITY = {ERROR_SEVERITY: 1, WARNING_SEVERITY: 2, INFO_SEVERITY: 3, HINT_SEVERITY: 4}
 _SYMBOL_KIND = {"contract": 5, "function": 12, "constructor": 9, "state": 8, "field": 8,
                 "enum": 10, "interface": 11, "struct": 23, "event": 24, "error": 19}
 CAPABILITIES = {
@@ -247,7 +249,7 @@ def _range(doc: Document, line: int, col: int, length: int) -> Message:
 
 def _diagnostic(doc: Document, note: Note) -> Message:
     return {"range": _range(doc, note.line, note.col, note.length),
-            "severity": _SEVERITY.get(note.severity, 3), "code": note.code,
+            "severity": _SEVERITY[note.severity], "code": note.code,
             "source": note.source, "message": note.message}
 
 
