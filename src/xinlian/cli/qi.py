@@ -9,11 +9,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xinlian.lang import parser
 from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
-from xinlian.lang.ast import ContractDecl
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.detect_flow import SEVERITIES
 from xinlian.lang.errors import (
@@ -22,13 +21,9 @@ from xinlian.lang.errors import (
     EngineError,
     FuelLimitError,
     QiError,
-    RevertError,
 )
 from xinlian.lang.fmt import format_source
 from xinlian.lang.types import ADDRESS_LEN
-
-if TYPE_CHECKING:
-    from xinlian.execution.vm.engine import CallResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -207,68 +202,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if res.ok else EXIT_CALL_FAILED
 
 
-def _test_runs(path: str) -> tuple[list[tuple[Artifact, str, str | None]], dict[str, Artifact]]:
-    """Every `test fn` of a file with the build it runs in (a contract's tests in that
-    contract's build, free tests in the last contract's, the default build), and every
-    contract of the file by name, for `deploy` in tests."""
-    src = Path(path).read_text()
-    tree = parser.parse(src, path)
-    contracts: list[ContractDecl | None] = [*tree.contracts] or [None]
-    free = {d.name for d in tree.functions if d.is_test}
-    runs = []
-    builds = {}
-    for c in contracts:
-        art = compile_source(src, path, contract=c.name if c else None,
-                           test_mode=True)
-        own = free if c is contracts[-1] else set()
-        if c is not None:
-            builds[c.name] = art
-            own = own | {d.name for d in c.functions if d.is_test}
-        runs += [(art, spec["name"], spec["expect_revert"]) for spec in art.abi["functions"]
-                 if spec["kind"] == "test" and spec["name"] in own]
-    return runs, builds
-
-
-def _test_verdict(res: CallResult, expect: str | None) -> str | None:
-    """None if the test passed, else why it failed."""
-    if expect is None:
-        return None if res.ok else str(res.error)
-    wanted = "a revert" if expect == "*" else f"a revert with {expect}"
-    if res.ok:
-        return f"expected {wanted}, but the test finished"
-    err = res.error
-    if not isinstance(err, RevertError):
-        return f"expected {wanted}, got {err}"
-    if expect not in ("*", err.error_name):
-        return f"expected {wanted}, got {err}"
-    return None
-
-
 def cmd_test(args: argparse.Namespace) -> int:
-    from xinlian.execution.vm.local import LocalChain
+    from xinlian.cli.qi_tests import run_tests
 
     failures = passed = py_code = 0
     py_files = [f for f in args.files if f.endswith(".py")]
     for f in args.files:
         if f.endswith(".py"):
             continue
-        runs, builds = _test_runs(f)
-        for art, name, expect in runs:
-            chain = LocalChain()
-            chain.world.test_artifacts = builds
-            addr = bytes(19) + b"\x7e"
-            chain.world.code[addr] = art
-            res = chain.engine.run_entry(chain.world, addr, "test", name, [],
-                                         bytes(19) + b"\x01")
-            why = _test_verdict(res, expect)
-            owner = art.abi["contract"]
-            label = f"{f}::{owner}::{name}" if owner else f"{f}::{name}"
-            if why is None:
+        for t in run_tests(Path(f).read_text(), f):
+            label = f"{f}::{t.contract}::{t.name}" if t.contract else f"{f}::{t.name}"
+            if t.passed:
                 passed += 1
-                print(f"PASS {label} ({res.fuel_used} fuel)")
+                print(f"PASS {label} ({t.fuel_used} fuel)")
             else:
                 failures += 1
-                print(f"FAIL {label}: {why}")
+                print(f"FAIL {label}: {t.failure}")
     if py_files:
         # a separate process: pytest installs signal handlers (faulthandler) that would
         # replace the ones wasmtime uses to turn traps into errors in this process
