@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c
 NATIVE  := $(NATIVE_SRC:.c=)$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
-.PHONY: venv prometheus demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE)
 
@@ -32,7 +32,19 @@ prometheus:
 	test -x /usr/bin/prometheus || { apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
 
-test: venv prometheus
+# Debian's Chromium, which the workbench's browser tests drive through Playwright (the
+# Python package never downloads a browser of its own). Nothing to do once it exists.
+chromium:
+	test -x /usr/bin/chromium || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	  chromium chromium-driver; }
+
+# Rebuild the workbench's editor bundle (committed, so tests and users need no npm) from
+# web/package.json and its lock file.
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+test: venv prometheus chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -3,8 +3,9 @@
 Each package defines one error family below `XinlianError`; every error carries a stable
 numeric `code` and a short `name`, so that RPC, CLI and receipts can report it the same way.
 Codes are grouped by package: 1xxx codec, 2xxx crypto, 3xxx storage, 4xxx ledger and
-mempool, 5xxx execution, 6xxx API (60xx), SDK (61xx), node (65xx) and network (68xx),
-7xxx Qi, 8xxx distributed crypto, 9xxx simulator (90xx) and consensus (91xx).
+mempool, 5xxx execution, 6xxx API (60xx), SDK (61xx), web workbench (64xx), node (65xx)
+and network (68xx), 7xxx Qi, 8xxx distributed crypto, 9xxx simulator (90xx) and
+consensus (91xx).
 """
 
 from __future__ import annotations

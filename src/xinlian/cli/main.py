@@ -21,6 +21,7 @@ from xinlian.cli import (
     pq_cmd,
     qi,
     validator_cmd,
+    web_cmd,
 )
 from xinlian.crypto.suites import SUITES, get_suite
 from xinlian.errors import XinlianError
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     crypto_cmd.register(sub)
     validator_cmd.register(sub)
     pq_cmd.register(sub)
+    web_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""`xinlian web`: the browser workbench for Qi projects next to a node."""

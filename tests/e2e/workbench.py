@@ -1,0 +1,164 @@
+"""A real solo node process and `xinlian web` next to it, for the workbench's tests (over
+HTTP in test_workbench.py, in a browser in test_workbench_browser.py) and its latency
+benchmark (benchmarks/workbench.py loads this file by path): a projects folder with the
+token and counter examples, and three users of the `demo` project: alice (owner), bob
+(editor) and carol (viewer). The workbench signs with the chain's first account's key."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, Playwright
+
+from xinlian.cli.cluster import NodeProcess
+from xinlian.cli.demo import init_solo
+from xinlian.crypto.suites import get_suite
+from xinlian.ledger.account import address_of
+from xinlian.node.keyfile import read_key
+from xinlian.web.users import User, hash_password, save_user
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "qi"
+COUNTER = (EXAMPLES / "upgradeable.qi").read_text()
+COUNTER_V1 = COUNTER[:COUNTER.index("contract CounterV2")]
+PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
+ROLES = {"alice": "owner", "bob": "editor", "carol": "viewer"}
+
+
+@dataclass
+class Site:
+    node: NodeProcess
+    keys: Path  # account<j>.json: account 0 signs for the workbench
+    web: subprocess.Popen[str]
+    url: str
+    projects: Path
+
+    def address(self, account: int) -> bytes:
+        suite, key = read_key(self.keys / f"account{account}.json")
+        return address_of(key.public_key, suite.hash_bytes)
+
+    def stop(self) -> None:
+        if self.web.poll() is None:
+            self.web.terminate()
+            self.web.wait(timeout=30)
+        assert self.web.stdout is not None
+        self.web.stdout.close()
+        self.node.stop()
+
+
+def start_site(tmp: Path) -> Site:
+    [data] = init_solo(tmp, get_suite("intl"), 2, 1000)
+    node = NodeProcess(data)
+    try:
+        key = tmp / "keys" / "account0.json"
+        projects = tmp / "projects"
+        (projects / "demo").mkdir(parents=True)
+        (projects / "demo" / "token.qi").write_text((EXAMPLES / "token.qi").read_text())
+        (projects / "demo" / "counter.qi").write_text(COUNTER_V1)
+        (projects / "other").mkdir()
+        (projects / "other" / "secret.qi").write_text("contract S { state x: u64; }\n")
+        users = tmp / "users.json"
+        for name, password in PASSWORDS.items():
+            save_user(users, User(name, hash_password(password), {"demo": ROLES[name]}))
+        web = subprocess.Popen(
+            [sys.executable, "-m", "xinlian.cli.main", "web", "--projects", str(projects),
+             "--users", str(users), "--node", node.base_url, "--key", str(key),
+             "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        assert web.stdout is not None
+        line = web.stdout.readline()  # blocks until it serves
+        assert line, "xinlian web did not start"
+    except BaseException:
+        node.stop()
+        raise
+    return Site(node, tmp / "keys", web, json.loads(line)["web"], projects)
+
+
+class Session:
+    """One logged-in user of the workbench over HTTP (its own cookie jar)."""
+
+    def __init__(self, site: Site, user: str | None = None) -> None:
+        self.site = site
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        if user is not None:
+            status, _ = self.send("POST", "api/login",
+                                  {"user": user, "password": PASSWORDS[user]})
+            assert status == 200
+
+    def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.site.url + path, data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with self.opener.open(req, timeout=120) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, out = self.send(method, path, body)
+        assert status == 200, out
+        return out
+
+
+# --- in a browser (Playwright driving Debian's Chromium) ------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def log_in(browser: Browser, site: Site, user: str) -> Page:
+    """A page of its own (its own cookies) logged in as `user`, the project tree shown."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.goto(site.url)
+    page.fill("#login-user", user)
+    page.fill("#login-password", PASSWORDS[user])
+    page.click("#login-button")
+    page.wait_for_selector("#tree a.file")
+    return page
+
+
+def open_file(page: Page, file: str) -> None:
+    """Open demo/FILE and wait for the language server's first diagnostics."""
+    page.click(f"#tree a.file[title='demo/{file}']")
+    page.wait_for_function(
+        f"() => workbench.file === {json.dumps(file)} && workbench.view && workbench.ws"
+        " && workbench.ws.readyState === 1 && workbench.sent.size === 0")
+
+
+def editor_text(page: Page) -> str:
+    text: str = page.evaluate("() => QiEditor.text(workbench.view)")
+    return text
+
+
+def type_at_end(page: Page, text: str) -> None:
+    """Put the cursor at the end of the open file and type `text` (as one input)."""
+    page.click(".cm-content")
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text(text)
+
+
+def keystroke_latencies(page: Page, keys: str) -> list[float]:
+    """Type `keys` at the end of the open file one key at a time, each after the previous
+    key's diagnostics are drawn; the milliseconds from each edit to its diagnostics."""
+    before = len(page.evaluate("() => workbench.latencies"))
+    page.click(".cm-content")
+    page.keyboard.press("Control+End")
+    for i, key in enumerate(keys, 1):
+        page.keyboard.type(key)
+        page.wait_for_function(f"() => workbench.latencies.length >= {before + i}")
+    found: list[float] = page.evaluate("() => workbench.latencies")
+    return found[before:]
