@@ -1,0 +1,119 @@
+"""The workbench in a real browser (Playwright driving Debian's headless Chromium, which
+`make chromium` installs) against `xinlian web` and a real solo node process: an error
+typed into the editor is marked as you type and by Compile at the right line; a token is
+deployed and called from the page and its event found in the explorer, verified; a viewer
+cannot edit; diagnostics follow each keystroke."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from .workbench import (
+    CHROMIUM,
+    Site,
+    editor_text,
+    keystroke_latencies,
+    launch,
+    log_in,
+    open_file,
+    start_site,
+    type_at_end,
+)
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
+    f"{CHROMIUM} is missing: Debian's chromium drives these tests (make chromium)"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    started = start_site(tmp_path_factory.mktemp("workbench-browser"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+def test_compile_shows_an_error_at_the_right_line(site: Site, browser: Browser) -> None:
+    page = log_in(browser, site, "bob")
+    open_file(page, "token.qi")
+    original = editor_text(page)
+    type_at_end(page, "\nfn broken() -> u64 { return nope; }")
+    line = editor_text(page).count("\n") + 1
+    marked = page.wait_for_selector(".cm-lintRange-error")  # from the language server
+    assert marked is not None and marked.inner_text() == "nope"
+    page.click("#compile")
+    errors = page.wait_for_selector("#compile-errors")
+    assert errors is not None
+    assert errors.inner_text() == f"line {line}, column 29: unknown name `nope`"
+    page.select_option("#opt", "2")
+    page.click(".cm-content")
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(original)
+    page.wait_for_function("() => workbench.sent.size === 0 && workbench.lsp.length === 0")
+    page.click("#compile")
+    compiled = page.wait_for_selector("#compiled")
+    assert compiled is not None and "compiled at -O2" in compiled.inner_text()
+    assert '"contract": "Token"' in page.inner_text("#output details")
+    page.context.close()
+
+
+def test_deploy_and_call_a_token_and_see_the_event_in_the_explorer(
+        site: Site, browser: Browser) -> None:
+    page = log_in(browser, site, "bob")
+    open_file(page, "token.qi")
+    page.fill("#deploy-args", '"Tok", 1000')
+    page.click("#deploy")
+    deployed = page.wait_for_selector("#deployed")
+    assert deployed is not None
+    address = deployed.inner_text().split()[2]
+    card = page.locator(".contract", has_text=address)
+    card.locator("select.fn").select_option("transfer")
+    receiver = site.address(1).hex()
+    card.locator("input.args").fill(f'"{receiver}", 7')
+    card.locator("button.call").click()
+    card.locator(".tx-link").click()
+    event = page.wait_for_selector("#events li.event")
+    assert event is not None
+    text = event.inner_text()
+    assert text.startswith("Transfer ") and f'"to":"{receiver}"' in text
+    assert '"amount":7' in text and address in text
+    assert page.inner_text("#explorer .verified") == "✔ verified (node-signature)"
+    page.context.close()
+
+
+def test_a_viewer_cannot_edit(site: Site, browser: Browser) -> None:
+    page = log_in(browser, site, "carol")
+    open_file(page, "token.qi")
+    before = editor_text(page)
+    assert page.is_disabled("#save") and page.is_disabled("#deploy")
+    assert page.get_attribute(".cm-content", "contenteditable") == "false"
+    page.click(".cm-content")
+    page.keyboard.type("xyz")
+    assert editor_text(page) == before
+    status = page.evaluate("""async () => (await fetch('/api/file', {method: 'PUT',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({project: 'demo', file: 'token.qi', text: 'gone'})})).status""")
+    assert status == 403
+    assert (site.projects / "demo" / "token.qi").read_text() == before
+    page.context.close()
+
+
+def test_diagnostics_follow_each_keystroke(site: Site, browser: Browser) -> None:
+    page = log_in(browser, site, "bob")
+    open_file(page, "token.qi")
+    latencies = keystroke_latencies(page, "\n// typed")
+    assert len(latencies) == len("\n// typed") and all(t > 0 for t in latencies)
+    assert page.query_selector(".cm-lintRange-error") is None
+    type_at_end(page, "\nfn f() -> u64 { return nope; }")
+    marked = page.wait_for_selector(".cm-lintRange-error")
+    assert marked is not None and marked.inner_text() == "nope"
+    page.context.close()
