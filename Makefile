@@ -106,9 +106,10 @@ bench-qi: venv
 	$(BIN)/python -m benchmarks.qi
 
 # The Qi prover: time to prove each specified function of the example contracts.
-bench-verifier: venv
+bench-verifier: venv chromium
 	$(BIN)/python -m benchmarks.verifier
 	$(BIN)/python -m benchmarks.detectors
+	$(BIN)/python -m benchmarks.workbench
 
 
 bench-fuel: venv

@@ -3,11 +3,11 @@
 For each example: open it in a server process over pipes, then send `didChange`s that
 type and delete a space at the end of the file, so that every keystroke leaves a program
 that compiles and is analysed in full (parse, then check every contract with its tests and
-specifications: the slowest path; a keystroke that breaks the syntax stops at the parser),
-and time each from writing the change to reading its `publishDiagnostics` (wall clock),
-p50 of KEYSTROKES. The same
-changes fed to an in-process `LanguageServer` are timed in the thread's CPU time, the
-figure that other jobs on the machine do not inflate.
+specifications, then the vulnerability detectors: the slowest path; a keystroke that
+breaks the syntax stops at the parser), and time each from writing the change to reading
+its `publishDiagnostics` (wall clock), p50 of KEYSTROKES. The same changes fed to an
+in-process `LanguageServer` (with the detectors, as `qi lsp` runs) are timed in the
+thread's CPU time, the figure that other jobs on the machine do not inflate.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import IO, Any
 from benchmarks.report import emit, percentile
 from xinlian.cli.lsp.framing import FrameReader, encode_frame
 from xinlian.cli.lsp.server import LanguageServer
+from xinlian.lang.detect import editor_notes
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "qi"
 KEYSTROKES = 21
@@ -89,7 +90,7 @@ def _over_pipes(files: list[Path]) -> dict[str, list[float]]:
 
 
 def _in_process(path: Path) -> list[float]:
-    server = LanguageServer()
+    server = LanguageServer([editor_notes()])
     server.receive(_frame("initialize", {"capabilities": {}}, 1))
     uri, source = path.as_uri(), path.read_text()
     server.receive(_frame("textDocument/didOpen", {"textDocument": {
