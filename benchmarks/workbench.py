@@ -1,4 +1,5 @@
-"""The web workbench in a browser: keystroke-to-diagnostic latency (`make bench-verifier`).
+"""The web workbench in a browser: keystroke-to-diagnostic latency and the time for an
+edit to reach a second user (`make bench-verifier`).
 
 Starts a solo node process and `xinlian web` (the harness of the browser tests,
 tests/e2e/workbench.py, loaded by path), opens examples/qi/token.qi in Debian's headless
@@ -6,7 +7,10 @@ Chromium through Playwright and types KEYSTROKES keys at its end one at a time, 
 the previous key's diagnostics are drawn. A keystroke's latency runs from the editor's
 change (in the page) to the language server's diagnostics for that version drawn in the
 editor: the websocket both ways, the server core's analysis (compiler and detectors) and
-the redraw. Wall-clock, so it is given with the load average. `--screenshots DIR` also
+the redraw. Then two users open the same file and one types KEYS one key at a time, each
+after the previous one reached the other's editor: an edit is timed from the writer's
+editor to the reader's (Yjs over the workbench's websockets). Wall-clock, so both are
+given with the load average. `--screenshots DIR` also
 saves the editor and explorer views as PNGs (docs/workbench-*.png).
 """
 
@@ -58,6 +62,15 @@ def main() -> None:
                      percentile(samples, 50), "ms", p90_ms=round(percentile(samples, 90), 3),
                      file="token.qi", keystrokes=len(samples),
                      load_average=round(os.getloadavg()[0], 1))
+                reader = h.log_in(browser, site, "alice")
+                h.open_file(page, "shared.qi")
+                h.open_file(reader, "shared.qi")
+                remote: list[float] = []
+                for _ in range(REPEATS):
+                    remote += h.remote_edit_latencies(page, reader, KEYS)
+                emit("workbench", "edit_to_second_user_p50_ms", percentile(remote, 50), "ms",
+                     p90_ms=round(percentile(remote, 90), 3), file="shared.qi",
+                     keystrokes=len(remote), load_average=round(os.getloadavg()[0], 1))
                 if args.screenshots:
                     _screenshots(h, h.log_in(browser, site, "bob"), site,
                                  Path(args.screenshots))
@@ -67,9 +80,9 @@ def main() -> None:
 
 
 def _screenshots(h: ModuleType, page: Page, site: Any, out: Path) -> None:
-    """The editor with an error marked and compiled; the explorer showing a token
-    transfer's verified receipt and event."""
-    h.open_file(page, "token.qi")
+    """The editor (of the file alice also has open: her cursor shows) with an error marked
+    and compiled; the explorer showing a token transfer's verified receipt and event."""
+    h.open_file(page, "shared.qi")
     page.fill("#deploy-args", '"Tok", 1000')
     page.click("#deploy")
     address = page.inner_text("#deployed").split()[2]

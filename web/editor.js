@@ -3,23 +3,39 @@
 import { EditorView, basicSetup } from "codemirror";
 import { EditorState, Compartment } from "@codemirror/state";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
+import { keymap } from "@codemirror/view";
+import * as Y from "yjs";
+import { WebsocketProvider } from "y-websocket";
+import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 
 const editable = new Compartment();
 
-// A new editor in `parent` holding `text`; `onChange(text)` runs after each edit.
-export function create(parent, text, onChange, readOnly) {
-  return new EditorView({
+// An editor on the shared text of room `room` at `url` (a Yjs document the server keeps,
+// seeded from the saved file): every editor of the room sees each other's edits and
+// cursors, labelled with `name`. `onSynced()` runs once the server's text has arrived.
+export function createShared(parent, url, room, name, readOnly, onChange, onSynced) {
+  const ydoc = new Y.Doc();
+  const provider = new WebsocketProvider(url, room, ydoc);
+  const ytext = ydoc.getText("source");
+  const hue = [...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
+  provider.awareness.setLocalStateField("user", { name, color: `hsl(${hue}, 70%, 40%)`,
+                                                  colorLight: `hsl(${hue}, 70%, 85%)` });
+  const view = new EditorView({
     parent,
     state: EditorState.create({
-      doc: text,
+      doc: ytext.toString(),
       extensions: [
+        keymap.of([...yUndoManagerKeymap]),
         basicSetup,
         lintGutter(),
+        yCollab(ytext, provider.awareness),
         editable.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
         EditorView.updateListener.of((u) => { if (u.docChanged) onChange(u.state.doc.toString()); }),
       ],
     }),
   });
+  provider.once("sync", () => onSynced());
+  return { view, close: () => { provider.destroy(); ydoc.destroy(); view.destroy(); } };
 }
 
 // Language server diagnostics (0-based line, UTF-16 character: as JavaScript strings count)

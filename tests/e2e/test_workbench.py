@@ -12,6 +12,15 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pycrdt import (
+    Doc,
+    Text,
+    YMessageType,
+    YSyncMessageType,
+    create_sync_message,
+    create_update_message,
+    handle_sync_message,
+)
 
 from xinlian.lang.compiler import compile_source
 
@@ -39,7 +48,7 @@ def test_invalid_log_ins_and_anonymous_requests_are_refused(site: Site) -> None:
 def test_members_see_their_projects_only(site: Site) -> None:
     me = Session(site, "carol").ok("GET", "api/me")
     assert me["projects"] == [{"name": "demo", "role": "viewer",
-                               "files": ["counter.qi", "token.qi"]}]
+                               "files": ["counter.qi", "shared.qi", "token.qi"]}]
     carol = Session(site, "carol")
     status, out = carol.send("GET", "api/file?project=other&file=secret.qi")
     assert status == 403 and out["error"]["name"] == "forbidden"
@@ -117,8 +126,7 @@ async def _lsp_round(site: Site, cookie: str, texts: list[str]) -> list[list[dic
 
 def test_language_server_over_the_websocket(site: Site) -> None:
     carol = Session(site, "carol")
-    cookie = next(c.value for c in carol.jar if c.name == "xinlian_session")
-    assert cookie
+    cookie = carol.cookie
     text = carol.ok("GET", "api/file?project=demo&file=token.qi")["text"]
     broken = text.replace("balances[from] = have - amount;", "balances[from] = have - amout;")
     line = next(i for i, t in enumerate(broken.split("\n")) if "amout" in t)
@@ -137,6 +145,40 @@ def test_invalid_websocket_without_log_in_is_refused(site: Site) -> None:
             except aiohttp.WSServerHandshakeError as exc:
                 return exc.status
     assert asyncio.run(attempt()) == 401
+
+
+async def _shared_text_after_write(site: Site, cookie: str, line: str) -> str:
+    """Join shared.qi's document as a Yjs client, insert `line` at its start, and read
+    the server's whole document back: its text."""
+    async def step2(ws: aiohttp.ClientWebSocketResponse, doc: Doc[Text]) -> None:
+        await ws.send_bytes(create_sync_message(doc))  # sync step 1: what we have
+        while True:  # skip the server's own step 1 and any presence
+            msg = await ws.receive_bytes()
+            if msg[0] == YMessageType.SYNC and msg[1] == YSyncMessageType.SYNC_STEP2:
+                handle_sync_message(msg[1:], doc)
+                return
+
+    async with aiohttp.ClientSession(cookies={"xinlian_session": cookie}) as http, \
+            http.ws_connect(site.url.replace("http", "ws") + "collab/demo/shared.qi") as ws:
+        mine: Doc[Text] = Doc()
+        mine["source"] = text = Text()
+        await step2(ws, mine)
+        before = mine.get_state()
+        text.insert(0, line)
+        await ws.send_bytes(create_update_message(mine.get_update(before)))
+        server: Doc[Text] = Doc()
+        server["source"] = Text()
+        await step2(ws, server)  # answered after our update: a channel is served in order
+        return str(server["source"])
+
+
+def test_a_viewers_changes_to_a_shared_file_are_dropped(site: Site) -> None:
+    saved = (site.projects / "demo" / "shared.qi").read_text()
+    carol, bob = Session(site, "carol"), Session(site, "bob")
+    after_carol = asyncio.run(_shared_text_after_write(site, carol.cookie, "// carol\n"))
+    assert after_carol == saved
+    after_bob = asyncio.run(_shared_text_after_write(site, bob.cookie, "// bob\n"))
+    assert after_bob == "// bob\n" + saved
 
 
 def test_deploy_call_and_see_the_event_in_the_explorer(site: Site) -> None:

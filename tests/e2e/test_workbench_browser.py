@@ -2,7 +2,8 @@
 `make chromium` installs) against `xinlian web` and a real solo node process: an error
 typed into the editor is marked as you type and by Compile at the right line; a token is
 deployed and called from the page and its event found in the explorer, verified; a viewer
-cannot edit; diagnostics follow each keystroke."""
+cannot edit; diagnostics follow each keystroke; two users edit one file at once and see
+each other's changes and cursors."""
 
 from __future__ import annotations
 
@@ -117,3 +118,32 @@ def test_diagnostics_follow_each_keystroke(site: Site, browser: Browser) -> None
     marked = page.wait_for_selector(".cm-lintRange-error")
     assert marked is not None and marked.inner_text() == "nope"
     page.context.close()
+
+
+def test_two_users_edit_one_file_and_see_each_others_changes(
+        site: Site, browser: Browser) -> None:
+    alice, bob = log_in(browser, site, "alice"), log_in(browser, site, "bob")
+    open_file(alice, "shared.qi")
+    open_file(bob, "shared.qi")
+    type_at_end(bob, "\n// from bob")
+    alice.wait_for_function("() => QiEditor.text(workbench.view).endsWith('\\n// from bob')")
+    alice.click(".cm-content")
+    alice.keyboard.press("Control+Home")
+    alice.keyboard.insert_text("// from alice\n")
+    bob.wait_for_function("() => QiEditor.text(workbench.view).startsWith('// from alice\\n')")
+    assert editor_text(alice) == editor_text(bob)
+    # presence: each sees the other's cursor, labelled with their name
+    assert bob.wait_for_selector(".cm-ySelectionInfo:text-is('alice')", state="attached")
+    assert alice.wait_for_selector(".cm-ySelectionInfo:text-is('bob')", state="attached")
+    # a co-editor's change is analysed too: bob breaks it, alice sees the error marked
+    type_at_end(bob, "\nfn f() -> u64 { return nope; }")
+    marked = alice.wait_for_selector(".cm-lintRange-error")
+    assert marked is not None and marked.inner_text() == "nope"
+    carol = log_in(browser, site, "carol")  # a viewer follows the shared text
+    open_file(carol, "shared.qi")
+    assert editor_text(carol) == editor_text(bob)
+    alice.click("#save")
+    alice.wait_for_selector("#output .ok:text-is('saved shared.qi')")
+    assert (site.projects / "demo" / "shared.qi").read_text() == editor_text(bob)
+    for page in (alice, bob, carol):
+        page.context.close()

@@ -1,7 +1,8 @@
 """A real solo node process and `xinlian web` next to it, for the workbench's tests (over
 HTTP in test_workbench.py, in a browser in test_workbench_browser.py) and its latency
 benchmark (benchmarks/workbench.py loads this file by path): a projects folder with the
-token and counter examples, and three users of the `demo` project: alice (owner), bob
+token and counter examples (and a token in shared.qi for several users to edit), and three
+users of the `demo` project: alice (owner), bob
 (editor) and carol (viewer). The workbench signs with the chain's first account's key."""
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def start_site(tmp: Path) -> Site:
         (projects / "demo").mkdir(parents=True)
         (projects / "demo" / "token.qi").write_text((EXAMPLES / "token.qi").read_text())
         (projects / "demo" / "counter.qi").write_text(COUNTER_V1)
+        (projects / "demo" / "shared.qi").write_text((EXAMPLES / "token.qi").read_text())
         (projects / "other").mkdir()
         (projects / "other" / "secret.qi").write_text("contract S { state x: u64; }\n")
         users = tmp / "users.json"
@@ -93,6 +95,11 @@ class Session:
             status, _ = self.send("POST", "api/login",
                                   {"user": user, "password": PASSWORDS[user]})
             assert status == 200
+
+    @property
+    def cookie(self) -> str:
+        """The session cookie's value (for a websocket client of its own)."""
+        return next(str(c.value) for c in self.jar if c.name == "xinlian_session")
 
     def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -162,3 +169,20 @@ def keystroke_latencies(page: Page, keys: str) -> list[float]:
         page.wait_for_function(f"() => workbench.latencies.length >= {before + i}")
     found: list[float] = page.evaluate("() => workbench.latencies")
     return found[before:]
+
+
+def remote_edit_latencies(writer: Page, reader: Page, keys: str) -> list[float]:
+    """`writer` types `keys` at the end of the shared file one at a time, each after the
+    previous one reached `reader`'s editor; the milliseconds from each edit in the
+    writer's page to the same edit in the reader's (both pages' clocks are this machine's
+    wall clock)."""
+    sent0 = len(writer.evaluate("() => workbench.edits"))
+    got0 = len(reader.evaluate("() => workbench.edits"))
+    writer.click(".cm-content")
+    writer.keyboard.press("Control+End")
+    for i, key in enumerate(keys, 1):
+        writer.keyboard.type(key)
+        reader.wait_for_function(f"() => workbench.edits.length >= {got0 + i}")
+    sent: list[float] = writer.evaluate("() => workbench.edits")
+    got: list[float] = reader.evaluate("() => workbench.edits")
+    return [b - a for a, b in zip(sent[sent0:], got[got0:], strict=True)]

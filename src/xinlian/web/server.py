@@ -1,6 +1,6 @@
 """The workbench's HTTP and websocket server (aiohttp, as the node's API): the page and its
-assets, log-in, projects and files, the toolchain, the language server over a websocket,
-and the chain (deploy, call, upgrade, explorer).
+assets, log-in, projects and files, the toolchain, the language server and the shared
+documents (collab.py) over websockets, and the chain (deploy, call, upgrade, explorer).
 
 Who may do what is decided here, per request, from the session's user and its role on the
 project named in the request: a viewer reads, compiles, tests, verifies, checks and
@@ -29,6 +29,7 @@ from xinlian.lang.errors import CompileError
 from xinlian.lang.fmt import MAX_SOURCE_BYTES, require_size
 from xinlian.web import toolchain
 from xinlian.web.chain import Chain, hex_bytes
+from xinlian.web.collab import Rooms
 from xinlian.web.errors import BadRequest, Forbidden, NotLoggedIn, WebError
 from xinlian.web.projects import Projects
 from xinlian.web.users import User, is_password
@@ -44,6 +45,7 @@ class Workbench:
     users: dict[str, User]
     chain: Chain | None = None
     sessions: dict[str, str] = field(default_factory=dict)  # token -> user name
+    rooms: Rooms = field(default_factory=Rooms)
 
     def user(self, request: web.Request) -> User:
         name = self.sessions.get(request.cookies.get(COOKIE, ""))
@@ -79,6 +81,9 @@ def make_app(bench: Workbench) -> web.Application:
     for action in ("compile", "test", "verify", "check"):
         app.router.add_post(f"/api/{action}", _tool)
     app.router.add_get("/lsp", _lsp)
+    app.router.add_get("/collab/{project}/{file:.+}", _collab)
+    app.on_startup.append(_start_rooms)
+    app.on_cleanup.append(_stop_rooms)
     app.router.add_get("/api/deployments", _deployments)
     app.router.add_post("/api/deploy", _deploy)
     app.router.add_post("/api/call", _call)
@@ -113,6 +118,14 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except XinlianError as exc:
         status = exc.status if isinstance(exc, WebError) else 400
         return web.json_response({"error": exc.to_dict()}, status=status)
+
+
+async def _start_rooms(app: web.Application) -> None:
+    await app[KEY].rooms.start()
+
+
+async def _stop_rooms(app: web.Application) -> None:
+    await app[KEY].rooms.stop()
 
 
 def _bench(request: web.Request) -> Workbench:
@@ -226,8 +239,7 @@ async def _lsp(request: web.Request) -> web.StreamResponse:
     bench = _bench(request)
     project = request.query.get("project", "")
     bench.member(request, project, "viewer")
-    if request.headers.get("Origin") not in (None, f"{request.scheme}://{request.host}"):
-        raise Forbidden("the language server only serves this workbench's own page")
+    _same_origin(request)
     rules = await asyncio.to_thread(project_rules, bench.projects.folder(project))
     server = LanguageServer([editor_notes(rules)])
     ws = web.WebSocketResponse(max_msg_size=2 * MAX_SOURCE_BYTES)
@@ -244,6 +256,23 @@ async def _lsp(request: web.Request) -> web.StreamResponse:
             break
     await ws.close()
     return ws
+
+
+async def _collab(request: web.Request) -> web.StreamResponse:
+    """The shared document of one file (see collab.py): editors and owners edit it,
+    viewers follow it."""
+    bench = _bench(request)
+    project, file = request.match_info["project"], request.match_info["file"]
+    user = bench.member(request, project, "viewer")
+    _same_origin(request)
+    saved = bench.projects.read(project, file)
+    return await bench.rooms.serve(request, f"{project}/{file}", saved,
+                                   user.role(project) == "viewer")
+
+
+def _same_origin(request: web.Request) -> None:
+    if request.headers.get("Origin") not in (None, f"{request.scheme}://{request.host}"):
+        raise Forbidden("this websocket only serves this workbench's own page")
 
 
 # --- the chain ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, project: null, file: null, role: null, view: null, ws: null,
-                version: 0, lsp: [], extra: [], sent: new Map(), latencies: [] };
+                version: 0, lsp: [], extra: [], sent: new Map(), latencies: [], edits: [],
+                shared: null, synced: false };
 window.workbench = state;  // read by the browser tests (latencies, versions)
 
 async function api(method, path, body) {
@@ -66,31 +67,41 @@ function renderTree() {
 }
 
 async function openFile(project, file) {
-  const { text, role } = await api("GET", `/api/file?project=${encodeURIComponent(project)}&file=${encodeURIComponent(file)}`);
-  Object.assign(state, { project, file, role, lsp: [], extra: [] });
+  const { role } = await api("GET", `/api/file?project=${encodeURIComponent(project)}&file=${encodeURIComponent(file)}`);
+  if (state.shared) state.shared.close();
+  if (state.ws) state.ws.close();
+  Object.assign(state, { project, file, role, lsp: [], extra: [], ws: null, synced: false });
   $("current").textContent = `${project}/${file}`;
   $("role").textContent = role;
   const canEdit = role !== "viewer";
   $("save").disabled = $("deploy").disabled = !canEdit;
   for (const id of ["compile", "test", "verify", "check"]) $(id).disabled = false;
   $("editor").replaceChildren();
-  state.view = QiEditor.create($("editor"), text, onEdit, !canEdit);
-  connectLsp(text);
+  // the text comes from the file's shared document, which the server seeds from the saved file
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  state.shared = QiEditor.createShared($("editor"), `${scheme}://${location.host}/collab`,
+    `${project}/${file}`, state.me.user, !canEdit, onEdit, () => {
+      state.synced = true;
+      connectLsp();
+    });
+  state.view = state.shared.view;
   loadContracts();
 }
 
 function uri() { return `file:///${state.project}/${state.file}`; }
 
-function connectLsp(text) {
-  if (state.ws) state.ws.close();
+function connectLsp() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/lsp?project=${encodeURIComponent(state.project)}`);
-  state.ws = ws; state.version = 1; state.sent = new Map([[1, performance.now()]]);
+  state.ws = ws;
   const send = (msg) => ws.send(JSON.stringify({ jsonrpc: "2.0", ...msg }));
   ws.addEventListener("open", () => {
+    state.opened = state.version;  // edits made while connecting are in the text it opens with
+    state.sent = new Map([[state.version, performance.now()]]);
     send({ id: 1, method: "initialize", params: { capabilities: {} } });
     send({ method: "initialized", params: {} });
-    send({ method: "textDocument/didOpen", params: { textDocument: { uri: uri(), languageId: "qi", version: 1, text } } });
+    send({ method: "textDocument/didOpen", params: { textDocument: {
+      uri: uri(), languageId: "qi", version: state.version, text: QiEditor.text(state.view) } } });
   });
   ws.addEventListener("message", (event) => {
     const msg = JSON.parse(event.data);
@@ -101,15 +112,16 @@ function connectLsp(text) {
     state.lsp = msg.params.diagnostics;
     redraw();
     // from the edit to its diagnostics drawn in the editor (the benchmark reads these)
-    if (sentAt !== undefined && msg.params.version > 1) state.latencies.push(performance.now() - sentAt);
+    if (sentAt !== undefined && msg.params.version > state.opened) state.latencies.push(performance.now() - sentAt);
   });
   state.sendLsp = send;
 }
 
 function onEdit(text) {
+  state.edits.push(performance.timeOrigin + performance.now());  // local or a co-editor's
   state.extra = [];  // verify and check results were about the old text
   state.version += 1;
-  state.sent.set(state.version, performance.now());
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.sent.set(state.version, performance.now());
   if (state.ws && state.ws.readyState === WebSocket.OPEN) {
     state.sendLsp({ method: "textDocument/didChange", params: {
       textDocument: { uri: uri(), version: state.version }, contentChanges: [{ text }] } });
