@@ -158,15 +158,22 @@ def type_at_end(page: Page, text: str) -> None:
     page.keyboard.insert_text(text)
 
 
-def keystroke_latencies(page: Page, keys: str) -> list[float]:
-    """Type `keys` at the end of the open file one key at a time, each after the previous
-    key's diagnostics are drawn; the milliseconds from each edit to its diagnostics."""
-    before = len(page.evaluate("() => workbench.latencies"))
-    page.click(".cm-content")
-    page.keyboard.press("Control+End")
+def _type_each(writer: Page, reader: Page, series: str, keys: str) -> int:
+    """Type `keys` at the end of `writer`'s file one at a time, each after the previous
+    one added an entry to `reader`'s `workbench[series]`; how many it had before."""
+    before = len(reader.evaluate(f"() => workbench.{series}"))
+    writer.click(".cm-content")
+    writer.keyboard.press("Control+End")
     for i, key in enumerate(keys, 1):
-        page.keyboard.type(key)
-        page.wait_for_function(f"() => workbench.latencies.length >= {before + i}")
+        writer.keyboard.type(key)
+        reader.wait_for_function(f"() => workbench.{series}.length >= {before + i}")
+    return before
+
+
+def keystroke_latencies(page: Page, keys: str) -> list[float]:
+    """Type `keys` at the end of the open file one at a time, each after the previous
+    key's diagnostics are drawn; the milliseconds from each edit to its diagnostics."""
+    before = _type_each(page, page, "latencies", keys)
     found: list[float] = page.evaluate("() => workbench.latencies")
     return found[before:]
 
@@ -177,12 +184,7 @@ def remote_edit_latencies(writer: Page, reader: Page, keys: str) -> list[float]:
     writer's page to the same edit in the reader's (both pages' clocks are this machine's
     wall clock)."""
     sent0 = len(writer.evaluate("() => workbench.edits"))
-    got0 = len(reader.evaluate("() => workbench.edits"))
-    writer.click(".cm-content")
-    writer.keyboard.press("Control+End")
-    for i, key in enumerate(keys, 1):
-        writer.keyboard.type(key)
-        reader.wait_for_function(f"() => workbench.edits.length >= {got0 + i}")
+    got0 = _type_each(writer, reader, "edits", keys)
     sent: list[float] = writer.evaluate("() => workbench.edits")
     got: list[float] = reader.evaluate("() => workbench.edits")
     return [b - a for a, b in zip(sent[sent0:], got[got0:], strict=True)]

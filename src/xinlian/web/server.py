@@ -71,28 +71,11 @@ KEY: web.AppKey[Workbench] = web.AppKey("workbench", Workbench)
 def make_app(bench: Workbench) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=2 * MAX_SOURCE_BYTES)
     app[KEY] = bench
-    app.router.add_get("/", _index)
     app.router.add_static("/static", STATIC)
-    app.router.add_post("/api/login", _login)
-    app.router.add_post("/api/logout", _logout)
-    app.router.add_get("/api/me", _me)
-    app.router.add_get("/api/file", _read_file)
-    app.router.add_put("/api/file", _write_file)
-    for action in ("compile", "test", "verify", "check"):
-        app.router.add_post(f"/api/{action}", _tool)
-    app.router.add_get("/lsp", _lsp)
-    app.router.add_get("/collab/{project}/{file:.+}", _collab)
+    for method, path, handler in _ROUTES:
+        app.router.add_route(method, path, handler)
     app.on_startup.append(_start_rooms)
     app.on_cleanup.append(_stop_rooms)
-    app.router.add_get("/api/deployments", _deployments)
-    app.router.add_post("/api/deploy", _deploy)
-    app.router.add_post("/api/call", _call)
-    app.router.add_post("/api/upgrade", _upgrade)
-    app.router.add_get("/api/chain", _overview)
-    app.router.add_get("/api/chain/block/{height}", _block)
-    app.router.add_get("/api/chain/tx/{hash}", _tx)
-    app.router.add_get("/api/chain/account/{address}", _account)
-    app.router.add_get("/api/chain/contract/{address}", _contract)
     return app
 
 
@@ -390,3 +373,25 @@ async def _account(request: web.Request) -> web.StreamResponse:
 async def _contract(request: web.Request) -> web.StreamResponse:
     address = hex_bytes(request.match_info["address"], 20, "address")
     return await _explore(request, lambda c: c.contract(address))
+
+
+_ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/", _index),
+    ("POST", "/api/login", _login),
+    ("POST", "/api/logout", _logout),
+    ("GET", "/api/me", _me),
+    ("GET", "/api/file", _read_file),
+    ("PUT", "/api/file", _write_file),
+    *[("POST", f"/api/{action}", _tool) for action in ("compile", "test", "verify", "check")],
+    ("GET", "/lsp", _lsp),
+    ("GET", "/collab/{project}/{file:.+}", _collab),
+    ("GET", "/api/deployments", _deployments),
+    ("POST", "/api/deploy", _deploy),
+    ("POST", "/api/call", _call),
+    ("POST", "/api/upgrade", _upgrade),
+    ("GET", "/api/chain", _overview),
+    ("GET", "/api/chain/block/{height}", _block),
+    ("GET", "/api/chain/tx/{hash}", _tx),
+    ("GET", "/api/chain/account/{address}", _account),
+    ("GET", "/api/chain/contract/{address}", _contract),
+]
