@@ -54,13 +54,13 @@ def test_a_failed_producer_stops_the_node_and_readiness_says_why(
 
 def test_an_unavailable_verifier_is_a_typed_error_at_admission(
         tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch) -> None:
-    def unavailable(items: Any) -> list[bool]:
+    def unavailable(items: Any) -> tuple[list[bool], float]:
         raise VerifierUnavailable("the verification pool broke twice")
 
     async def main() -> None:
         async with serving(tmp_path / "n", keys) as (_, server), \
                 aiohttp.ClientSession() as http:
-            monkeypatch.setattr(batch_verify, "verify_batch", unavailable)
+            monkeypatch.setattr(batch_verify, "verify_batch_timed", unavailable)
             txs = [hx(transfer(keys, nonce=n)) for n in range(batch_verify.INLINE_LIMIT + 1)]
             reply = await _call(http, server.url, "xl_submitTransactions", txs)
             assert reply["error"]["data"]["code"] == VerifierUnavailable.code
