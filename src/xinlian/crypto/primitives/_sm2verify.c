@@ -165,14 +165,9 @@ static inline void fe_sub(fe r, const fe a, const fe b) {
     ADC(c, d[2], P[2] & mask, r[2]); ADC(c, d[3], P[3] & mask, r[3]);
 }
 
-/* r = a 2^k mod p for k in 1..3, with one fold of the top bits: 2^256 = K mod p. */
-static inline void fe_lsh(fe r, const fe a, int k) {
-    limb top = a[3] >> (64 - k), s[4];
+/* r = s + top 2^256 mod p for top <= 7: 2^256 = K mod p. */
+static inline void fe_fold(fe r, const limb s[4], limb top) {
     unsigned char c = 0;
-    s[3] = (a[3] << k) | (a[2] >> (64 - k));
-    s[2] = (a[2] << k) | (a[1] >> (64 - k));
-    s[1] = (a[1] << k) | (a[0] >> (64 - k));
-    s[0] = a[0] << k;
     ADC(c, s[0], top * K0, r[0]);
     ADC(c, s[1], top * K1, r[1]);
     ADC(c, s[2], 0, r[2]);
@@ -184,6 +179,27 @@ static inline void fe_lsh(fe r, const fe a, int k) {
         ADC(c, r[2], 0, r[2]);  ADC(c, r[3], K3, r[3]);
     }
     fe_canon(r);
+}
+
+/* r = a 2^k mod p for k in 1..3. */
+static inline void fe_lsh(fe r, const fe a, int k) {
+    limb s[4];
+    s[3] = (a[3] << k) | (a[2] >> (64 - k));
+    s[2] = (a[2] << k) | (a[1] >> (64 - k));
+    s[1] = (a[1] << k) | (a[0] >> (64 - k));
+    s[0] = a[0] << k;
+    fe_fold(r, s, a[3] >> (64 - k));
+}
+
+/* r = 3a mod p: a + 2a in one pass. */
+static inline void fe_mul3(fe r, const fe a) {
+    limb s[4];
+    unsigned char c = 0;
+    ADC(c, a[0], a[0] << 1, s[0]);
+    ADC(c, a[1], (a[1] << 1) | (a[0] >> 63), s[1]);
+    ADC(c, a[2], (a[2] << 1) | (a[1] >> 63), s[2]);
+    ADC(c, a[3], (a[3] << 1) | (a[2] >> 63), s[3]);
+    fe_fold(r, s, (a[3] >> 63) + c);
 }
 
 static void fe_neg(fe r, const fe a) {
@@ -512,7 +528,7 @@ static void fe_inv(fe r, const fe a) { /* a^(p-2): at import and once per group 
 
 static int fe_eq(const fe a, const fe b) { return memcmp(a, b, sizeof(fe)) == 0; }
 
-static void pt_double(jpoint *r, const jpoint *p) { /* dbl-2001-b, a = -3, Z3 = 2YZ */
+static void pt_double(jpoint *r, const jpoint *p) { /* dbl-2001-b, a = -3 */
     fe delta, gamma, beta, alpha, t1, t2;
     if (is_zero(p->z)) { *r = *p; return; }
     fe_sqr(delta, p->z);
@@ -521,9 +537,8 @@ static void pt_double(jpoint *r, const jpoint *p) { /* dbl-2001-b, a = -3, Z3 = 
     fe_sub(t1, p->x, delta);
     fe_add(t2, p->x, delta);
     fe_mul(alpha, t1, t2);
-    fe_add(t1, alpha, alpha);
-    fe_add(alpha, t1, alpha);
-    fe_mul(t1, p->y, p->z);               /* Z3 = 2 Y Z */
+    fe_mul3(alpha, alpha);                /* alpha = 3 (X - delta) (X + delta) */
+    fe_mul(t1, p->y, p->z);
     fe_add(r->z, t1, t1);
     fe_lsh(beta, beta, 2);                /* 4 beta */
     fe_sqr(t1, alpha);                    /* X3 = alpha^2 - 8 beta */
@@ -615,37 +630,51 @@ static void pt_add_affine(jpoint *r, const jpoint *a, const apoint *b) { /* madd
 
 /* ---- scalars ------------------------------------------------------------------------ */
 
+/* k >>= n for a five-limb k and 0 < n < 64. */
+static inline void shr5(limb k[5], int n) {
+    for (int i = 0; i < 4; i++) k[i] = (k[i] >> n) | (k[i + 1] << (64 - n));
+    k[4] >>= n;
+}
+
 /* Width-w NAF of a 256-bit scalar: digits[i] odd in (-2^(w-1), 2^(w-1)) or 0; returns
- * the number of digits (at most 257). */
+ * the number of digits (at most 257). Runs of zeros are skipped a word or a count of
+ * trailing zeros at a time. */
 static int wnaf(int16_t digits[258], const limb k_in[4], int w) {
     limb k[5] = {k_in[0], k_in[1], k_in[2], k_in[3], 0};
     const int64_t window = (int64_t)1 << w, mask = window - 1;
-    int len = 0;
+    int pos = 0, len = 0;
     memset(digits, 0, 258 * sizeof digits[0]);
     while (k[0] | k[1] | k[2] | k[3] | k[4]) {
-        int64_t d = 0;
-        if (k[0] & 1) {
-            d = (int64_t)(k[0] & (limb)mask);
-            if (d >= window / 2) d -= window;
-            /* k -= d */
-            if (d > 0) {
-                limb borrow = (limb)d;
-                for (int i = 0; i < 5 && borrow; i++) {
-                    limb old = k[i];
-                    k[i] = old - borrow;
-                    borrow = old < borrow;
-                }
-            } else {
-                limb carry = (limb)(-d);
-                for (int i = 0; i < 5 && carry; i++) {
-                    k[i] += carry;
-                    carry = k[i] < carry;
-                }
+        if (k[0] == 0) {                               /* 64 zero digits */
+            k[0] = k[1]; k[1] = k[2]; k[2] = k[3]; k[3] = k[4]; k[4] = 0;
+            pos += 64;
+            continue;
+        }
+        if (!(k[0] & 1)) {
+            int z = __builtin_ctzll(k[0]);
+            shr5(k, z);
+            pos += z;
+        }
+        int64_t d = (int64_t)(k[0] & (limb)mask);
+        if (d >= window / 2) d -= window;
+        if (d > 0) {                                   /* k -= d: its low w bits become 0 */
+            limb borrow = (limb)d;
+            for (int i = 0; i < 5 && borrow; i++) {
+                limb old = k[i];
+                k[i] = old - borrow;
+                borrow = old < borrow;
+            }
+        } else {
+            limb carry = (limb)(-d);
+            for (int i = 0; i < 5 && carry; i++) {
+                k[i] += carry;
+                carry = k[i] < carry;
             }
         }
-        digits[len++] = (int16_t)d;
-        for (int i = 0; i < 4; i++) k[i] = (k[i] >> 1) | (k[i + 1] << 63);
-        k[4] >>= 1;
+        digits[pos] = (int16_t)d;
+        len = pos + 1;
+        shr5(k, w);
+        pos += w;
     }
     return len;
 }
