@@ -53,13 +53,15 @@ PUBLIC_KEY_SIZE = 65
 SIGNATURE_SIZE = 64
 MAX_DIRECT_PLAINTEXT = 255
 _ECDSA_SM3 = _ec.ECDSA(_hashes.SM3())
+# a || b || xG || yG, the part of every Z_A that is the curve's (joined once: a fresh key's
+# Z_A is on the batch verifier's path)
+_CURVE_FIELDS = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
 
 
 def z_a(public_key: bytes, signer_id: bytes = DEFAULT_ID) -> bytes:
     """Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA), GB/T 32918.2 section 5.5."""
     entl = (len(signer_id) * 8).to_bytes(2, "big")
-    fields = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
-    return sm3(entl + signer_id + fields + public_key[1:])
+    return sm3(entl + signer_id + _CURVE_FIELDS + public_key[1:])
 
 
 @lru_cache(maxsize=65536)
