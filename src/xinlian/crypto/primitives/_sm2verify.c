@@ -13,15 +13,18 @@
  *   them (checked at import), portable C otherwise; `arithmetic()` says which.
  * - Points: Jacobian (X, Y, Z) with Z = 0 for the point at infinity; a = -3 doubling;
  *   additions of a point with Z = 1 are mixed (madd-2007-bl).
- * - s*G + t*Q in one shared doubling chain (Shamir/Straus interleaving): s in width-10
- *   wNAF over a table of 256 affine odd multiples of G (made once at import), t in
- *   width-5 wNAF over the 8 odd multiples Q, 3Q, ..., 15Q made per signature. In
- *   verify_many these are made affine for a group of 64 signatures with one inversion
- *   (Montgomery's trick), so that every addition in the chain is mixed; verify (one
- *   signature) keeps them Jacobian, as an inversion would cost more than it saves.
+ * - s*G + t*Q in one shared doubling chain (Shamir/Straus interleaving): s in width-11
+ *   wNAF over a table of 512 affine odd multiples of G (32 KiB, made once at import), t in
+ *   width-5 wNAF over the 8 odd multiples Q, 3Q, ..., 15Q made per signature with co-Z
+ *   additions. In verify_many these are made affine for a group of 64 signatures with
+ *   one inversion (Montgomery's trick), so that every addition in the chain is mixed;
+ *   verify (one signature) keeps them Jacobian, as an inversion would cost more than it
+ *   saves.
  * - The final check avoids an inversion: x1 = X/Z^2 must be congruent to r - e modulo n,
  *   and as x1 < p < 2n it is (r - e) mod n or that plus n; each candidate c is checked as
  *   X == c * Z^2 (mod p).
+ * - All of it is variable time (it branches on the inputs and indexes tables by them),
+ *   which is sound because verification handles no secret.
  *
  * Interface: verify(public65, e32, rs64) -> bool and verify_many(publics, digests,
  * signatures) -> bytes (one 0/1 byte per item; the three buffers hold 65-, 32- and
@@ -56,7 +59,7 @@ static const limb GX_STD[4] = {0x715A4589334C74C7ULL, 0x8FE30BBFF2660BE1ULL,
 static const limb GY_STD[4] = {0x02DF32E52139F0A0ULL, 0xD0A9877CC62A4740ULL,
                                    0x59BDCEE36B692153ULL, 0xBC3736A2F4F6779CULL};
 
-#define G_WINDOW 10
+#define G_WINDOW 11
 #define G_TABLE (1 << (G_WINDOW - 2))
 #define P_WINDOW 5
 #define P_TABLE (1 << (P_WINDOW - 2))
