@@ -8,9 +8,11 @@ e = SM3(Z_A || M) in Python and one call to the native verifier. Next to it, in 
 run and on the same signatures, Tongsuo at its fastest: keys decoded and signatures DER
 encoded before timing, one `verify` per signature (Tongsuo computes Z_A and e itself), and
 their ratio. `sm2_verify_digest_per_core` is the native verifier alone over ready digests;
-`sm2_verify_all_cores` the node's batch verification (`crypto.batch`) on every core. Each
-per-core rate is the best of R runs in the process's CPU time, so that other load on the
-machine does not count against it; the all-cores rate is the best of R in wall-clock time.
+`sm2_verify_all_cores` the node's batch verification (`crypto.batch`) on every core; the
+native lines name the extension's field arithmetic (`arithmetic`: x86-64 MULX/ADX assembly
+or portable C). Each per-core rate is the best of R runs in the process's CPU time, so that
+other load on the machine does not count against it; the all-cores rate is the best of R in
+wall-clock time.
 
 `e2e_cluster` (per suite, `--cluster-suites`): signed transfers through JSON-RPC into 4
 validator processes on this machine, each capped at 100 Mbit/s (benchmarks/consensus_e2e.py):
@@ -74,14 +76,15 @@ def bench_sm2(count: int, repeats: int) -> None:
 
     native_rate = count / best_of(repeats, native, time.process_time)
     tongsuo_rate = count / best_of(repeats, tongsuo, time.process_time)
+    arithmetic = _sm2verify.arithmetic()
     emit("platform", "sm2_verify_per_core", native_rate, "sig/s", implementation="native",
-         tongsuo=round(tongsuo_rate, 1), ratio=round(native_rate / tongsuo_rate, 2),
-         signatures=count, repeats=repeats)
+         arithmetic=arithmetic, tongsuo=round(tongsuo_rate, 1),
+         ratio=round(native_rate / tongsuo_rate, 2), signatures=count, repeats=repeats)
     emit("platform", "sm2_verify_per_core_tongsuo", tongsuo_rate, "sig/s",
          implementation="tongsuo", signatures=count, repeats=repeats)
     emit("platform", "sm2_verify_digest_per_core",
          count / best_of(repeats, native_digests, time.process_time), "sig/s",
-         implementation="native", signatures=count, repeats=repeats)
+         implementation="native", arithmetic=arithmetic, signatures=count, repeats=repeats)
 
     raw = [(int(AlgId.SM2), public, message, sig) for public, message, sig in items]
     batch.verify_batch(raw[:1000])  # start the workers
