@@ -28,8 +28,9 @@
  *
  * Interface: verify(public65, e32, rs64) -> bool and verify_many(publics, digests,
  * signatures) -> bytes (one 0/1 byte per item; the three buffers hold 65-, 32- and
- * 64-byte records). Wrong sizes raise ValueError, non-buffers TypeError; well-formed but
- * invalid inputs (a point off the curve, r or s out of [1, n-1], r + s = n) verify false.
+ * 64-byte records), and arithmetic() -> str (the field arithmetic in use). Wrong sizes
+ * raise ValueError, non-buffers TypeError; well-formed but invalid inputs (a point off the
+ * curve, r or s out of [1, n-1], r + s = n) verify false.
  */
 
 #define PY_SSIZE_T_CLEAN
