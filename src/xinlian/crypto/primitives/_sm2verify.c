@@ -314,13 +314,14 @@ static inline __attribute__((always_inline)) void fe_sqr_c(fe r, const fe a) {
 }
 
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The portable C out of line where the assembly is the likely choice. */
 static __attribute__((noinline)) void fe_mul_portable(fe r, const fe a, const fe b) {
     fe_mul_c(r, a, b);
 }
 
 static __attribute__((noinline)) void fe_sqr_portable(fe r, const fe a) { fe_sqr_c(r, a); }
 
-#if defined(__x86_64__) && defined(__GNUC__)
 /* The x86-64 product with MULX and the two carry chains of ADCX/ADOX (BMI2 and ADX: Intel
  * since Broadwell, AMD since Zen; checked at import, see `use_adx`), kept short in latency
  * because the point formulas wait on it: the full 512-bit product t, then the four rows of
