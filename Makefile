@@ -3,9 +3,10 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-# The native SM2 verifier, built in place beside its source (the import fails without it).
-NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c
-NATIVE  := $(NATIVE_SRC:.c=)$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+# The native modules, built in place beside their sources (the imports fail without them):
+# the SM2 verifier and the state tree's node hashing (which links OpenSSL's libcrypto).
+NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_nodehash.c
+NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'))
 
 .PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq liboqs sim-campaign clean
 

@@ -1,4 +1,6 @@
-"""The one native module: SM2 signature verification (src/xinlian/crypto/primitives/_sm2verify.c).
+"""The native modules: SM2 signature verification (src/xinlian/crypto/primitives/_sm2verify.c)
+and the state tree's node hashing (src/xinlian/storage/_nodehash.c, over OpenSSL's libcrypto,
+the library hashlib uses; building it needs the libcrypto headers, Debian's libssl-dev).
 
 Everything else about the package is declared in pyproject.toml; setuptools reads the
 extension from here, so `pip install` (editable or not) compiles it, and `make venv` builds
@@ -16,4 +18,6 @@ setup(ext_modules=[
               ["src/xinlian/crypto/primitives/_sm2verify.c"],
               extra_compile_args=["-O3", "-fno-tree-vectorize", "-fno-tree-slp-vectorize",
                                   "-Wall", "-Wextra"]),
+    Extension("xinlian.storage._nodehash", ["src/xinlian/storage/_nodehash.c"],
+              libraries=["crypto"], extra_compile_args=["-O2", "-Wall", "-Wextra"]),
 ])

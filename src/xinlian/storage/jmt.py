@@ -14,8 +14,11 @@ replaced node is listed in a stale index under the version that replaced it).
 
 `apply` takes a whole block of updates in one pass: the updates are sorted by path and the
 tree is rewritten top-down, so each internal node touched by the block is read once and
-written once. Nodes go into the caller's `WriteBatch` together with the block, receipts and
-indexes; they enter the in-memory node cache only when that batch is committed.
+written once, its hash computed by one native call (storage/nodehash.py) from its changed
+children. Nodes go into the caller's `WriteBatch` together with the block, receipts and
+indexes; they enter the in-memory node cache only when that batch is committed. The nodes
+a block replaces are listed in ONE stale record per version (older stores hold one record
+per node; `prune` reads both), so a block costs one LMDB put per new node plus one.
 """
 
 from __future__ import annotations
@@ -38,15 +41,8 @@ from xinlian.storage.errors import (
     VersionError,
 )
 from xinlian.storage.kv import Snapshot, Store, WriteBatch
-from xinlian.storage.proof import (
-    EMPTY,
-    HASH_SIZE,
-    LEAF_PREFIX,
-    NODE_PREFIX,
-    Hasher,
-    Proof,
-    ProofLeaf,
-)
+from xinlian.storage.nodehash import NodeHasher, merkle16, slots_of
+from xinlian.storage.proof import EMPTY, HASH_SIZE, Hasher, Proof, ProofLeaf
 
 NODES_DB = "jmt_nodes"
 ROOTS_DB = "jmt_roots"
@@ -85,39 +81,14 @@ class RootRecord(codec.Struct):
 _EMPTY_ROOT = RootRecord(EMPTY, EMPTY_KIND, 0)
 _node_decoder = msgspec.msgpack.Decoder(LeafNode | InternalNode)
 _root_decoder = msgspec.msgpack.Decoder(RootRecord)
+_stale_decoder = msgspec.msgpack.Decoder(list[bytes])
 _UNCHANGED: Any = object()
 _Item = tuple[bytes, str, "bytes | None"]  # (path, path as hex, value or None to delete)
 
 
-def _merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
-    """The binary layers over 16 child hashes (EMPTY where absent), root layer first:
-    [[root], [2], [4], [8], slots]."""
-    layers = [slots]
-    layer = slots
-    for _ in range(4):
-        layer = [EMPTY if a is EMPTY and b is EMPTY else hasher(NODE_PREFIX + a + b)
-                 for a, b in zip(layer[::2], layer[1::2], strict=True)]
-        layers.append(layer)
-    layers.reverse()
-    return layers
-
-
 def node_hash16(hasher: Hasher, slots: list[bytes]) -> bytes:
     """The hash of an internal node with these 16 child hashes (EMPTY where absent)."""
-    return _merkle16(hasher, slots)[0][0]
-
-
-def _expand(node: InternalNode) -> tuple[list[bytes], list[int]]:
-    """The 16 child hashes (the EMPTY object where absent) and node versions of `node`."""
-    slots = [EMPTY] * 16
-    versions = [0] * 16
-    bitmap, hashes, present, i = node.bitmap, node.hashes, node.versions, 0
-    for nib in range(16):
-        if bitmap >> nib & 1:
-            slots[nib] = hashes[i * HASH_SIZE:(i + 1) * HASH_SIZE]
-            versions[nib] = present[i]
-            i += 1
-    return slots, versions
+    return merkle16(hasher, slots)[0][0]
 
 
 def _child(node: InternalNode, nib: int) -> tuple[bytes, int, bool] | None:
@@ -176,6 +147,7 @@ class StateTree:
             raise StorageError("the state tree needs a hasher with 32-byte output")
         self._store = store
         self.hasher = hasher
+        self.nodes = NodeHasher(hasher)
         self._half = max(1, cache_nodes // 2)
         self._cache: dict[bytes, LeafNode | InternalNode] = {}
         self._cache_old: dict[bytes, LeafNode | InternalNode] = {}
@@ -269,10 +241,7 @@ class StateTree:
                 raise CorruptDataError("expected an internal node")
             nib = int(hexpath[depth], 16)
             if siblings is not None:
-                layers = _merkle16(self.hasher, _expand(node)[0])
-                for level in range(1, 5):
-                    sibling = layers[level][(nib >> (4 - level)) ^ 1]
-                    siblings.append(b"" if sibling == EMPTY else sibling)
+                siblings += self.nodes.siblings(node.bitmap, node.hashes, nib)
             child = _child(node, nib)
             if child is None:
                 return None
@@ -345,7 +314,7 @@ class StateTree:
                 prev = self._root_record(snap, previous)
             writer = _Writer(self, snap, overlay, batch, version)
             ref = None if prev.kind == EMPTY_KIND else (
-                prev.hash, prev.node_version, prev.kind == LEAF_KIND)
+                prev.node_version, prev.kind == LEAF_KIND)
             result = writer.update(ref, 0, items, 0, len(items)) if items else _UNCHANGED
             if result is _UNCHANGED:
                 record = prev
@@ -354,6 +323,7 @@ class StateTree:
             else:
                 hash_, leaf = writer.place(result, "")
                 record = RootRecord(hash_, LEAF_KIND if leaf else INTERNAL_KIND, version)
+            writer.finish()
         overlay.roots[version] = record
         batch.put(ROOTS_DB, _ver(version), codec.encode(record))
         return record.hash
@@ -368,7 +338,7 @@ class StateTree:
             if found is None:
                 return None
             node = self._load(snap, _ver(found[0]) + prefix.encode())
-        return node if isinstance(node, LeafNode) else _expand(node)[0]
+        return node if isinstance(node, LeafNode) else slots_of(node.bitmap, node.hashes)
 
     def leaves(self, version: int, prefix: str = "",
                limit: int | None = None) -> list[LeafNode] | None:
@@ -432,10 +402,19 @@ class StateTree:
             raise VersionError(f"cannot prune beyond the latest committed version {self._latest}")
         deleted = 0
         with self._store.snapshot() as snap:
-            for key, _ in snap.items(STALE_DB, stop=_ver(keep_from + 1)):
-                batch.delete(NODES_DB, key[8:])
+            for key, value in snap.items(STALE_DB, stop=_ver(keep_from + 1)):
                 batch.delete(STALE_DB, key)
-                deleted += 1
+                if len(key) > 8:  # a per-node record, as older stores wrote them
+                    batch.delete(NODES_DB, key[8:])
+                    deleted += 1
+                    continue
+                try:
+                    stale = _stale_decoder.decode(value)
+                except msgspec.DecodeError as exc:
+                    raise CorruptDataError(f"bad stale record: {exc}") from exc
+                for node_key in stale:
+                    batch.delete(NODES_DB, node_key)
+                deleted += len(stale)
             serving = list(snap.items(ROOTS_DB, stop=_ver(keep_from + 1), reverse=True,
                                       limit=1))
             if serving:
@@ -457,8 +436,8 @@ _Result = Any
 class _Writer:
     """One `apply`: rewrites the touched part of the tree top-down, once per node."""
 
-    __slots__ = ("_batch", "_hasher", "_nodes", "_overlay", "_snap", "_tree", "_version",
-                 "_vkey")
+    __slots__ = ("_batch", "_leaf_hash", "_nodes", "_overlay", "_rewrite", "_snap", "_stale",
+                 "_tree", "_version", "_vkey")
 
     def __init__(self, tree: StateTree, snap: Snapshot, overlay: _Overlay, batch: WriteBatch,
                  version: int) -> None:
@@ -467,20 +446,23 @@ class _Writer:
         self._overlay = overlay
         self._nodes = overlay.nodes
         self._batch = batch
-        self._hasher = tree.hasher
+        self._leaf_hash = tree.nodes.leaf_hash
+        self._rewrite = tree.nodes.rewrite
         self._version = version
         self._vkey = _ver(version)
+        self._stale: list[bytes] = []
 
-    def _stale(self, key: bytes) -> None:
-        self._batch.put(STALE_DB, self._vkey + key, b"")
+    def finish(self) -> None:
+        """Record the nodes this version replaced, for `prune`: one record per version."""
+        if self._stale:
+            self._batch.put(STALE_DB, self._vkey, codec.encode(self._stale))
 
     def _write(self, key: bytes, node: LeafNode | InternalNode) -> None:
         self._nodes[key] = node
         self._batch.put(NODES_DB, key, codec.encode(node))
 
     def _leaf(self, path: bytes, value: bytes) -> _Result:
-        hasher = self._hasher
-        return (hasher(LEAF_PREFIX + path + hasher(value)), (path, value), True)
+        return (self._leaf_hash(path, value), (path, value), True)
 
     def place(self, result: _Result, hexpath: str) -> tuple[bytes, bool]:
         """Write a pending leaf at `hexpath`; return (hash, is leaf) of the placed child."""
@@ -489,54 +471,48 @@ class _Writer:
             self._write(self._vkey + hexpath.encode(), LeafNode(data[0], data[1]))
         return hash_, is_leaf
 
-    def update(self, ref: tuple[bytes, int, bool] | None, depth: int, items: list[_Item],
+    def update(self, ref: tuple[int, bool] | None, depth: int, items: list[_Item],
                lo: int, hi: int) -> _Result:
+        """The subtree at `depth` (node version and is-leaf of what is there, or None)
+        with items[lo:hi] applied."""
         if ref is None:
             for i in range(lo, hi):
                 if items[i][2] is None:
                     live = [it for it in items[lo:hi] if it[2] is not None]
                     return self.build(depth, live, 0, len(live)) if live else _UNCHANGED
             return self.build(depth, items, lo, hi)
-        if ref[2]:
-            return self._update_leaf(ref, depth, items, lo, hi)
-        return self._update_internal(ref, depth, items, lo, hi)
+        if ref[1]:
+            return self._update_leaf(ref[0], depth, items, lo, hi)
+        return self._update_internal(ref[0], depth, items, lo, hi)
 
     def build(self, depth: int, items: list[_Item], lo: int, hi: int) -> _Result:
         """A subtree at `depth` holding exactly items[lo:hi] (all live, at least one)."""
         if hi - lo == 1:
             path, _, value = items[lo]
             return self._leaf(path, value)  # type: ignore[arg-type]
-        slots: list[bytes] = [EMPTY] * 16
-        versions = [0] * 16
+        changes: dict[int, bytes | None] = {}
         leaves = 0
         hexpath = items[lo][1][:depth]
         for char, i, j in _groups(items, lo, hi, depth):
             nib = int(char, 16)
             hash_, is_leaf = self.place(self.build(depth + 1, items, i, j), hexpath + char)
-            slots[nib] = hash_
-            versions[nib] = self._version
+            changes[nib] = hash_
             if is_leaf:
                 leaves |= 1 << nib
-        return self._internal(hexpath, slots, versions, leaves)
+        return self._internal(hexpath, 0, b"", [], leaves, changes)
 
-    def _internal(self, hexpath: str, slots: list[bytes], versions: list[int],
-                  leaves: int) -> _Result:
-        bitmap = 0
-        present = []
-        present_versions = []
-        for nib in range(16):
-            if slots[nib] is not EMPTY:
-                bitmap |= 1 << nib
-                present.append(slots[nib])
-                present_versions.append(versions[nib])
-        hash_ = _merkle16(self._hasher, slots)[0][0]
-        node = InternalNode(bitmap, b"".join(present), present_versions, leaves)
-        self._write(self._vkey + hexpath.encode(), node)
+    def _internal(self, hexpath: str, bitmap: int, hashes: bytes, versions: list[int],
+                  leaves: int, changes: dict[int, bytes | None]) -> _Result:
+        """Write the node at `hexpath`: the compact node given with `changes` made."""
+        bitmap, hashes, versions, hash_ = self._rewrite(bitmap, hashes, versions, changes,
+                                                        self._version)
+        self._write(self._vkey + hexpath.encode(),
+                    InternalNode(bitmap, hashes, versions, leaves))
         return (hash_, self._version, False)
 
-    def _update_leaf(self, ref: tuple[bytes, int, bool], depth: int, items: list[_Item],
+    def _update_leaf(self, node_version: int, depth: int, items: list[_Item],
                      lo: int, hi: int) -> _Result:
-        key = _ver(ref[1]) + items[lo][1][:depth].encode()
+        key = _ver(node_version) + items[lo][1][:depth].encode()
         leaf = self._tree._load(self._snap, key, self._overlay)
         if not isinstance(leaf, LeafNode):
             raise CorruptDataError("expected a leaf node")
@@ -553,54 +529,61 @@ class _Writer:
             live.append((leaf.path, leaf.path.hex(), leaf.value))
         if len(live) == 1 and live[0][0] == leaf.path and live[0][2] == leaf.value:
             return _UNCHANGED
-        self._stale(key)
+        self._stale.append(key)
         if not live:
             return None
         return self.build(depth, live, 0, len(live))
 
-    def _update_internal(self, ref: tuple[bytes, int, bool], depth: int, items: list[_Item],
+    def _update_internal(self, node_version: int, depth: int, items: list[_Item],
                          lo: int, hi: int) -> _Result:
         hexpath = items[lo][1][:depth]
-        key = _ver(ref[1]) + hexpath.encode()
+        key = _ver(node_version) + hexpath.encode()
         node = self._tree._load(self._snap, key, self._overlay)
         if not isinstance(node, InternalNode):
             raise CorruptDataError("expected an internal node")
-        slots, versions = _expand(node)
-        leaves = node.leaves
+        bitmap, versions, leaves = node.bitmap, node.versions, node.leaves
         results: dict[int, _Result] = {}
         for char, i, j in _groups(items, lo, hi, depth):
             nib = int(char, 16)
-            hash_ = slots[nib]
-            child = None if hash_ is EMPTY else (hash_, versions[nib], bool(leaves >> nib & 1))
+            bit = 1 << nib
+            child = (versions[(bitmap & (bit - 1)).bit_count()], bool(leaves & bit)
+                     ) if bitmap & bit else None
             result = self.update(child, depth + 1, items, i, j)
             if result is not _UNCHANGED:
                 results[nib] = result
         if not results:
             return _UNCHANGED
-        self._stale(key)
+        self._stale.append(key)
+        changes: dict[int, bytes | None] = {}
         pending = []
+        remaining = bitmap
         for nib, result in results.items():
             bit = 1 << nib
             if result is None:
-                slots[nib], versions[nib], leaves = EMPTY, 0, leaves & ~bit
+                changes[nib] = None
+                remaining &= ~bit
+                leaves &= ~bit
             else:
-                slots[nib], versions[nib] = result[0], self._version
-                leaves = leaves | bit if result[2] else leaves & ~bit
+                changes[nib] = result[0]
+                remaining |= bit
                 if result[2]:
+                    leaves |= bit
                     pending.append(nib)
-        remaining = [nib for nib in range(16) if slots[nib] is not EMPTY]
+                else:
+                    leaves &= ~bit
         if not remaining:
             return None
-        if len(remaining) == 1 and leaves:  # a lone leaf moves up to this position
-            only = remaining[0]
+        if remaining.bit_count() == 1 and leaves:  # a lone leaf moves up to this position
+            only = remaining.bit_length() - 1
             if only in results:
                 return results[only]
-            leaf_key = _ver(versions[only]) + (hexpath + _HEX[only]).encode()
+            leaf_key = _ver(versions[(bitmap & ((1 << only) - 1)).bit_count()]) + (
+                hexpath + _HEX[only]).encode()
             leaf = self._tree._load(self._snap, leaf_key, self._overlay)
             if not isinstance(leaf, LeafNode):
                 raise CorruptDataError("expected a leaf node")
-            self._stale(leaf_key)
+            self._stale.append(leaf_key)
             return self._leaf(leaf.path, leaf.value)
         for nib in pending:
             self.place(results[nib], hexpath + _HEX[nib])
-        return self._internal(hexpath, slots, versions, leaves)
+        return self._internal(hexpath, bitmap, node.hashes, versions, leaves, changes)

@@ -1,0 +1,165 @@
+"""Native node hashing against the Python rules, and the batched tree update against
+updates applied one at a time: same roots, same proofs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinlian.crypto.hashes import sha3_256, sha256, sm3
+from xinlian.storage import _nodehash, jmt
+from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.nodehash import NodeHasher
+from xinlian.storage.proof import verify_proof
+
+Hasher = Callable[[bytes], bytes]
+SUITE_HASHES = [sha256, sm3, sha3_256]
+
+
+def python_twin(hasher: Hasher) -> Hasher:
+    """The same function under another identity, so NodeHasher takes the Python path."""
+    return lambda data: hasher(data)
+
+
+def test_the_suite_hashes_are_native_and_others_are_not() -> None:
+    assert all(NodeHasher(h).native for h in SUITE_HASHES)
+    assert not NodeHasher(python_twin(sha256)).native
+
+
+@given(st.binary(max_size=300))
+def test_native_digests_match_hashlib_and_gmssl(data: bytes) -> None:
+    assert _nodehash.digest(0, data) == hashlib.sha256(data).digest()
+    assert _nodehash.digest(1, data) == sm3(data)  # GmSSL's SM3
+    assert _nodehash.digest(2, data) == hashlib.sha3_256(data).digest()
+
+
+def test_sm3_standard_example() -> None:
+    # GB/T 32905-2016, example 1
+    assert _nodehash.digest(1, b"abc").hex() == (
+        "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
+
+
+hash32 = st.binary(min_size=32, max_size=32)
+
+
+@st.composite
+def compact_nodes(draw: st.DrawFn) -> tuple[int, bytes, list[int]]:
+    bitmap = draw(st.integers(0, 0xFFFF))
+    count = bitmap.bit_count()
+    hashes = b"".join(draw(st.lists(hash32, min_size=count, max_size=count)))
+    versions = draw(st.lists(st.integers(0, 2**63), min_size=count, max_size=count))
+    return bitmap, hashes, versions
+
+
+@settings(max_examples=300)
+@given(compact_nodes(), st.dictionaries(st.integers(0, 15), st.none() | hash32),
+       st.integers(0, 15), st.integers(0, 2**63), st.sampled_from(SUITE_HASHES),
+       st.binary(max_size=64))
+def test_native_node_hashing_matches_the_python_rules(
+        node: tuple[int, bytes, list[int]], changes: dict[int, bytes | None], nib: int,
+        version: int, hasher: Hasher, value: bytes) -> None:
+    native, python = NodeHasher(hasher), NodeHasher(python_twin(hasher))
+    bitmap, hashes, versions = node
+    assert native.node_hash(bitmap, hashes) == python.node_hash(bitmap, hashes)
+    assert native.siblings(bitmap, hashes, nib) == python.siblings(bitmap, hashes, nib)
+    rewritten = native.rewrite(bitmap, hashes, list(versions), changes, version)
+    assert rewritten == python.rewrite(bitmap, hashes, list(versions), changes, version)
+    out_bitmap, out_hashes, _, out_hash = rewritten
+    assert native.node_hash(out_bitmap, out_hashes) == out_hash
+    path = hashes[:32].ljust(32, b"p")
+    assert native.leaf_hash(path, value) == python.leaf_hash(path, value)
+
+
+def test_native_calls_reject_malformed_nodes() -> None:
+    with pytest.raises(ValueError, match="bitmap"):
+        _nodehash.node_hash(0, 0b11, bytes(32))
+    with pytest.raises(ValueError, match="16 bits"):
+        _nodehash.node_hash(0, 1 << 16, b"")
+    with pytest.raises(ValueError, match="algorithm"):
+        _nodehash.node_hash(7, 0, b"")
+    with pytest.raises(ValueError, match="nibble"):
+        _nodehash.siblings(0, 0, b"", 16)
+    with pytest.raises(ValueError, match="versions"):
+        _nodehash.rewrite(0, 1, bytes(32), [], {}, 1)
+    with pytest.raises(ValueError, match="32 bytes"):
+        _nodehash.rewrite(0, 0, b"", [], {3: b"short"}, 1)
+    with pytest.raises(ValueError, match="nibble"):
+        _nodehash.rewrite(0, 0, b"", [], {16: bytes(32)}, 1)
+    assert not _nodehash.available(3)
+
+
+# A small key space, so that later blocks overwrite and delete keys that exist.
+keys = st.integers(0, 60).map(lambda i: b"k%d" % i)
+blocks = st.lists(st.dictionaries(keys, st.none() | st.binary(max_size=6), max_size=30),
+                  min_size=1, max_size=5)
+
+
+def commit(store: Store, tree: jmt.StateTree, version: int,
+           updates: dict[bytes, bytes | None]) -> bytes:
+    batch = WriteBatch()
+    root = tree.apply(version, updates, batch)
+    store.commit(batch)
+    return root
+
+
+@settings(max_examples=40, deadline=None)
+@given(blocks, st.sampled_from(SUITE_HASHES))
+def test_a_batched_block_gives_the_roots_and_proofs_of_one_update_at_a_time(
+        tmp_path_factory: pytest.TempPathFactory,
+        history: list[dict[bytes, bytes | None]], hasher: Hasher) -> None:
+    base = tmp_path_factory.mktemp("t")
+    with Store(base / "batched", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as a, \
+            Store(base / "single", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as b, \
+            Store(base / "python", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as c:
+        batched = jmt.StateTree(a, hasher)
+        single = jmt.StateTree(b, hasher)
+        python = jmt.StateTree(c, python_twin(hasher))
+        assert batched.nodes.native and not python.nodes.native
+        version = 0
+        for number, updates in enumerate(history, start=1):
+            root = commit(a, batched, number, updates)
+            assert commit(c, python, number, updates) == root
+            for key, value in updates.items():
+                version += 1
+                commit(b, single, version, {key: value})
+            assert single.root() == root
+            for key in [b"k%d" % i for i in range(61)]:
+                value, proof = batched.get_with_proof(key)
+                assert (value, proof) == single.get_with_proof(key)
+                assert (value, proof) == python.get_with_proof(key)
+                assert verify_proof(root, key, value, proof, hasher)
+
+
+def test_prune_reads_the_per_node_stale_records_of_older_stores(tmp_path: Path) -> None:
+    """Stores written before the one-record-per-version stale index still prune."""
+    pruned: list[set[bytes]] = []
+    for layout in ("per version", "per node"):
+        with Store(tmp_path / layout, sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store:
+            tree = jmt.StateTree(store, sha256)
+            for version in range(1, 6):
+                commit(store, tree, version,
+                       {bytes([version * i % 97]): bytes([version]) for i in range(60)})
+            if layout == "per node":  # rewrite the index as older stores hold it
+                batch = WriteBatch()
+                for key, value in store.scan(jmt.STALE_DB):
+                    batch.delete(jmt.STALE_DB, key)
+                    for node_key in jmt._stale_decoder.decode(value):
+                        batch.put(jmt.STALE_DB, key + node_key, b"")
+                store.commit(batch)
+            before = {key for key, _ in store.scan(jmt.NODES_DB)}
+            batch = WriteBatch()
+            deleted = tree.prune(4, batch)
+            store.commit(batch)
+            after = {key for key, _ in store.scan(jmt.NODES_DB)}
+            assert deleted == len(before - after) > 0
+            assert store.scan(jmt.STALE_DB, stop=(5).to_bytes(8, "big")) == []
+            for key in (bytes([i]) for i in range(97)):
+                found, proof = tree.get_with_proof(key, 4)
+                assert verify_proof(tree.root(4), key, found, proof, sha256)
+            pruned.append(before - after)
+    assert pruned[0] == pruned[1]
