@@ -125,12 +125,15 @@ def _groups(items: list[_Item], lo: int, hi: int, depth: int) -> list[tuple[str,
 
 
 class _Overlay:
-    """Nodes and roots written into one uncommitted batch (readable by later applies)."""
+    """Nodes and roots written into one uncommitted batch (readable by later applies), and
+    what the node cache gains and loses when the batch commits."""
 
-    __slots__ = ("nodes", "roots")
+    __slots__ = ("internal", "nodes", "roots", "stale")
 
     def __init__(self) -> None:
         self.nodes: dict[bytes, LeafNode | InternalNode] = {}
+        self.internal: dict[bytes, InternalNode] = {}
+        self.stale: list[bytes] = []
         self.roots: dict[int, RootRecord] = {}
 
 
@@ -388,9 +391,16 @@ class StateTree:
         batch = batch_ref()
         if batch is not None:
             self._overlays.pop(batch, None)
-        for key, node in overlay.nodes.items():
-            if isinstance(node, InternalNode):
-                self._remember(key, node)
+        # Replaced nodes leave the cache (only reads of older versions would use them), so
+        # it holds the live tree: its top levels, which every block touches, stay resident.
+        cache, old = self._cache, self._cache_old
+        cache.update(overlay.internal)
+        for key in overlay.stale:
+            cache.pop(key, None)
+            old.pop(key, None)
+        if len(cache) >= self._half:
+            self._cache_old = cache
+            self._cache = {}
         if overlay.roots:
             self._latest = max(overlay.roots)
 
@@ -436,8 +446,8 @@ _Result = Any
 class _Writer:
     """One `apply`: rewrites the touched part of the tree top-down, once per node."""
 
-    __slots__ = ("_batch", "_leaf_hash", "_nodes", "_overlay", "_rewrite", "_snap", "_stale",
-                 "_tree", "_version", "_vkey")
+    __slots__ = ("_batch", "_encoded", "_fresh", "_leaf_hash", "_nodes", "_overlay",
+                 "_rewrite", "_snap", "_stale", "_tree", "_version", "_vkey")
 
     def __init__(self, tree: StateTree, snap: Snapshot, overlay: _Overlay, batch: WriteBatch,
                  version: int) -> None:
@@ -445,21 +455,26 @@ class _Writer:
         self._snap = snap
         self._overlay = overlay
         self._nodes = overlay.nodes
+        self._fresh = overlay.internal
         self._batch = batch
         self._leaf_hash = tree.nodes.leaf_hash
         self._rewrite = tree.nodes.rewrite
         self._version = version
         self._vkey = _ver(version)
         self._stale: list[bytes] = []
+        self._encoded: dict[bytes, bytes] = {}
 
     def finish(self) -> None:
-        """Record the nodes this version replaced, for `prune`: one record per version."""
+        """Put the new nodes into the batch, and record the nodes this version replaced
+        (for `prune`) in one record."""
+        self._batch.put_many(NODES_DB, self._encoded)
         if self._stale:
             self._batch.put(STALE_DB, self._vkey, codec.encode(self._stale))
+            self._overlay.stale += self._stale
 
     def _write(self, key: bytes, node: LeafNode | InternalNode) -> None:
         self._nodes[key] = node
-        self._batch.put(NODES_DB, key, codec.encode(node))
+        self._encoded[key] = codec.encode(node)
 
     def _leaf(self, path: bytes, value: bytes) -> _Result:
         return (self._leaf_hash(path, value), (path, value), True)
@@ -506,8 +521,9 @@ class _Writer:
         """Write the node at `hexpath`: the compact node given with `changes` made."""
         bitmap, hashes, versions, hash_ = self._rewrite(bitmap, hashes, versions, changes,
                                                         self._version)
-        self._write(self._vkey + hexpath.encode(),
-                    InternalNode(bitmap, hashes, versions, leaves))
+        key = self._vkey + hexpath.encode()
+        node = self._fresh[key] = InternalNode(bitmap, hashes, versions, leaves)
+        self._write(key, node)
         return (hash_, self._version, False)
 
     def _update_leaf(self, node_version: int, depth: int, items: list[_Item],
@@ -516,6 +532,12 @@ class _Writer:
         leaf = self._tree._load(self._snap, key, self._overlay)
         if not isinstance(leaf, LeafNode):
             raise CorruptDataError("expected a leaf node")
+        if hi - lo == 1 and items[lo][0] == leaf.path:  # the common case: one key's new value
+            value = items[lo][2]
+            if value == leaf.value:
+                return _UNCHANGED
+            self._stale.append(key)
+            return None if value is None else self._leaf(leaf.path, value)
         live: list[_Item] = []
         seen = False
         for item in items[lo:hi]:
@@ -546,9 +568,14 @@ class _Writer:
         for char, i, j in _groups(items, lo, hi, depth):
             nib = int(char, 16)
             bit = 1 << nib
-            child = (versions[(bitmap & (bit - 1)).bit_count()], bool(leaves & bit)
-                     ) if bitmap & bit else None
-            result = self.update(child, depth + 1, items, i, j)
+            if not bitmap & bit:
+                result = self.update(None, depth + 1, items, i, j)
+            elif leaves & bit:
+                result = self._update_leaf(versions[(bitmap & (bit - 1)).bit_count()],
+                                           depth + 1, items, i, j)
+            else:
+                result = self._update_internal(versions[(bitmap & (bit - 1)).bit_count()],
+                                               depth + 1, items, i, j)
             if result is not _UNCHANGED:
                 results[nib] = result
         if not results:

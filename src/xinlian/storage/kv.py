@@ -102,6 +102,18 @@ class WriteBatch:
             ops = self._ops[db] = {}
         ops[_check_key(key)] = value
 
+    def put_many(self, db: str, items: dict[bytes, bytes]) -> None:
+        """`put` of every item: one call for a writer with many records (the state tree
+        writes a block's nodes this way)."""
+        if not all(type(k) is bytes and 0 < len(k) <= MAX_KEY_SIZE and type(v) is bytes
+                   for k, v in items.items()):
+            for key, value in items.items():
+                self.put(db, key, value)  # raises the typed error for the first bad item
+        ops = self._ops.get(db)
+        if ops is None:
+            ops = self._ops[db] = {}
+        ops.update(items)
+
     def delete(self, db: str, key: bytes) -> None:
         ops = self._ops.get(db)
         if ops is None:
