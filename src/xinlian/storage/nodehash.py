@@ -16,8 +16,13 @@ from collections.abc import Callable
 from functools import partial
 
 from xinlian.crypto import hashes
-from xinlian.storage import _nodehash
 from xinlian.storage.proof import EMPTY, HASH_SIZE, LEAF_PREFIX, NODE_PREFIX, Hasher
+
+try:
+    from xinlian.storage import _nodehash
+except ImportError as exc:  # no silent fallback to the slower Python hashing
+    raise ImportError("the state tree's native node hashing is not built: run `make venv` "
+                      "(or `python setup.py build_ext --inplace`)") from exc
 
 # The algorithm numbers of _nodehash.c, by the Python hasher they reproduce.
 _NATIVE: dict[Hasher, int] = {hashes.sha256: 0, hashes.sm3: 1, hashes.sha3_256: 2}
