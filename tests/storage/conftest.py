@@ -1,4 +1,5 @@
-"""Shared helpers for the storage tests: an independent reference root, the crash writer."""
+"""Shared helpers for the storage tests: an independent reference root, committing a tree
+block, the crash writer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from types import ModuleType
 
 import pytest
 
+from xinlian.storage.jmt import StateTree
+from xinlian.storage.kv import Store, WriteBatch
+
 Hasher = Callable[[bytes], bytes]
+Commit = Callable[[Store, StateTree, int, dict[bytes, bytes | None]], bytes]
 CRASH_WRITER = Path(__file__).with_name("storage_crash_writer.py")
 
 
@@ -39,6 +44,20 @@ def _reference_root(hasher: Hasher, state: dict[bytes, bytes]) -> bytes:
 @pytest.fixture(scope="session")
 def reference_root() -> Callable[[Hasher, dict[bytes, bytes]], bytes]:
     return _reference_root
+
+
+def _commit(store: Store, tree: StateTree, version: int,
+            updates: dict[bytes, bytes | None]) -> bytes:
+    batch = WriteBatch()
+    root = tree.apply(version, updates, batch)
+    store.commit(batch)
+    return root
+
+
+@pytest.fixture(scope="session")
+def commit_block() -> Commit:
+    """Apply one block of updates to a tree and commit it; returns the root."""
+    return _commit
 
 
 @pytest.fixture(scope="session")

@@ -99,19 +99,15 @@ blocks = st.lists(st.dictionaries(keys, st.none() | st.binary(max_size=6), max_s
                   min_size=1, max_size=5)
 
 
-def commit(store: Store, tree: jmt.StateTree, version: int,
-           updates: dict[bytes, bytes | None]) -> bytes:
-    batch = WriteBatch()
-    root = tree.apply(version, updates, batch)
-    store.commit(batch)
-    return root
+Commit = Callable[[Store, jmt.StateTree, int, dict[bytes, bytes | None]], bytes]
 
 
 @settings(max_examples=40, deadline=None)
 @given(blocks, st.sampled_from(SUITE_HASHES))
 def test_a_batched_block_gives_the_roots_and_proofs_of_one_update_at_a_time(
-        tmp_path_factory: pytest.TempPathFactory,
+        tmp_path_factory: pytest.TempPathFactory, commit_block: Commit,
         history: list[dict[bytes, bytes | None]], hasher: Hasher) -> None:
+    commit = commit_block
     base = tmp_path_factory.mktemp("t")
     with Store(base / "batched", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as a, \
             Store(base / "single", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as b, \
@@ -135,8 +131,10 @@ def test_a_batched_block_gives_the_roots_and_proofs_of_one_update_at_a_time(
                 assert verify_proof(root, key, value, proof, hasher)
 
 
-def test_prune_reads_the_per_node_stale_records_of_older_stores(tmp_path: Path) -> None:
+def test_prune_reads_the_per_node_stale_records_of_older_stores(
+        tmp_path: Path, commit_block: Commit) -> None:
     """Stores written before the one-record-per-version stale index still prune."""
+    commit = commit_block
     pruned: list[set[bytes]] = []
     for layout in ("per version", "per node"):
         with Store(tmp_path / layout, sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store:

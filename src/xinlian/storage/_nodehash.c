@@ -105,6 +105,21 @@ static PyObject *hash_out(const unsigned char *h)
     return PyBytes_FromStringAndSize((const char *)(h ? h : zero), HASH);
 }
 
+/* A node's 16 slots and the binary layers over them (merkle16). */
+struct node {
+    const unsigned char *slots[16], *layers[15];
+    unsigned char store[15][HASH];
+};
+
+/* The layers of a compact node under algorithm alg; -1 with an exception set. */
+static int hash_compact(int alg, unsigned long bitmap, const Py_buffer *hashes, struct node *n)
+{
+    const EVP_MD *md = md_of(alg);
+    if (md == NULL || unpack(bitmap, hashes, n->slots) < 0)
+        return -1;
+    return merkle16(md, n->slots, n->store, n->layers);
+}
+
 PyDoc_STRVAR(node_hash_doc, "node_hash(alg, bitmap, hashes) -> the node's 32-byte hash");
 
 static PyObject *node_hash(PyObject *self, PyObject *args)
@@ -112,15 +127,13 @@ static PyObject *node_hash(PyObject *self, PyObject *args)
     int alg;
     unsigned long bitmap;
     Py_buffer hashes;
-    const unsigned char *slots[16], *layers[15];
-    unsigned char store[15][HASH];
+    struct node n;
     PyObject *result = NULL;
     (void)self;
     if (!PyArg_ParseTuple(args, "iky*:node_hash", &alg, &bitmap, &hashes))
         return NULL;
-    const EVP_MD *md = md_of(alg);
-    if (md && unpack(bitmap, &hashes, slots) == 0 && merkle16(md, slots, store, layers) == 0)
-        result = hash_out(layers[14]);
+    if (hash_compact(alg, bitmap, &hashes, &n) == 0)
+        result = hash_out(n.layers[14]);
     PyBuffer_Release(&hashes);
     return result;
 }
@@ -134,21 +147,18 @@ static PyObject *siblings(PyObject *self, PyObject *args)
     int alg, nib;
     unsigned long bitmap;
     Py_buffer hashes;
-    const unsigned char *slots[16], *layers[15];
-    unsigned char store[15][HASH];
+    struct node n;
     PyObject *result = NULL;
     (void)self;
     if (!PyArg_ParseTuple(args, "iky*i:siblings", &alg, &bitmap, &hashes, &nib))
         return NULL;
-    const EVP_MD *md = md_of(alg);
-    if (md && (nib < 0 || nib > 15)) {
+    if (nib < 0 || nib > 15)
         PyErr_SetString(PyExc_ValueError, "nibble outside 0..15");
-        md = NULL;
-    }
-    if (md && unpack(bitmap, &hashes, slots) == 0 && merkle16(md, slots, store, layers) == 0
-        && (result = PyList_New(4)) != NULL) {
+    else if (hash_compact(alg, bitmap, &hashes, &n) == 0
+             && (result = PyList_New(4)) != NULL) {
         /* level 1 (two nodes under the root) .. level 4 (the slots themselves) */
-        const unsigned char *const *level[4] = {&layers[12], &layers[8], &layers[0], slots};
+        const unsigned char *const *level[4] = {&n.layers[12], &n.layers[8], &n.layers[0],
+                                                n.slots};
         for (int l = 0; l < 4; l++) {
             const unsigned char *h = level[l][(nib >> (3 - l)) ^ 1];
             PyObject *item = h ? PyBytes_FromStringAndSize((const char *)h, HASH)
@@ -177,9 +187,8 @@ static PyObject *rewrite(PyObject *self, PyObject *args)
     unsigned long bitmap;
     Py_buffer hashes;
     PyObject *versions, *changes, *version, *key, *value;
-    const unsigned char *slots[16], *layers[15];
+    struct node n;
     PyObject *slot_versions[16];
-    unsigned char store[15][HASH];
     unsigned char packed[16 * HASH];
     PyObject *result = NULL, *new_versions = NULL, *packed_bytes = NULL;
     Py_ssize_t pos = 0;
@@ -188,14 +197,14 @@ static PyObject *rewrite(PyObject *self, PyObject *args)
                           &versions, &PyDict_Type, &changes, &version))
         return NULL;
     const EVP_MD *md = md_of(alg);
-    if (md == NULL || unpack(bitmap, &hashes, slots) < 0)
+    if (md == NULL || unpack(bitmap, &hashes, n.slots) < 0)
         goto done;
     if (PyList_GET_SIZE(versions) != (Py_ssize_t)__builtin_popcountl(bitmap)) {
         PyErr_SetString(PyExc_ValueError, "versions do not match the bitmap");
         goto done;
     }
     for (int nib = 0, i = 0; nib < 16; nib++)
-        slot_versions[nib] = slots[nib] ? PyList_GET_ITEM(versions, i++) : NULL;
+        slot_versions[nib] = n.slots[nib] ? PyList_GET_ITEM(versions, i++) : NULL;
     while (PyDict_Next(changes, &pos, &key, &value)) {
         long nib = PyLong_AsLong(key);
         if (nib == -1 && PyErr_Occurred())
@@ -205,36 +214,36 @@ static PyObject *rewrite(PyObject *self, PyObject *args)
             goto done;
         }
         if (value == Py_None) {
-            slots[nib] = NULL;
+            n.slots[nib] = NULL;
             slot_versions[nib] = NULL;
         } else if (PyBytes_Check(value) && PyBytes_GET_SIZE(value) == HASH) {
-            slots[nib] = (const unsigned char *)PyBytes_AS_STRING(value);
+            n.slots[nib] = (const unsigned char *)PyBytes_AS_STRING(value);
             slot_versions[nib] = version;
         } else {
             PyErr_SetString(PyExc_ValueError, "a child hash is 32 bytes (None removes)");
             goto done;
         }
     }
-    if (merkle16(md, slots, store, layers) < 0)
+    if (merkle16(md, n.slots, n.store, n.layers) < 0)
         goto done;
     unsigned long out_bitmap = 0;
-    int n = 0;
+    int count = 0;
     for (int nib = 0; nib < 16; nib++)
-        if (slots[nib]) {
+        if (n.slots[nib]) {
             out_bitmap |= 1ul << nib;
-            memcpy(packed + n * HASH, slots[nib], HASH);
-            n++;
+            memcpy(packed + count * HASH, n.slots[nib], HASH);
+            count++;
         }
-    if ((new_versions = PyList_New(n)) == NULL
-        || (packed_bytes = PyBytes_FromStringAndSize((const char *)packed, n * HASH)) == NULL)
+    if ((new_versions = PyList_New(count)) == NULL
+        || (packed_bytes = PyBytes_FromStringAndSize((const char *)packed, count * HASH)) == NULL)
         goto done;
     for (int nib = 0, i = 0; nib < 16; nib++)
-        if (slots[nib]) {
+        if (n.slots[nib]) {
             Py_INCREF(slot_versions[nib]);
             PyList_SET_ITEM(new_versions, i++, slot_versions[nib]);
         }
     result = Py_BuildValue("(kOON)", out_bitmap, packed_bytes, new_versions,
-                           hash_out(layers[14]));
+                           hash_out(n.layers[14]));
 done:
     Py_XDECREF(new_versions);
     Py_XDECREF(packed_bytes);
