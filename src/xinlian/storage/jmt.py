@@ -126,14 +126,13 @@ def _groups(items: list[_Item], lo: int, hi: int, depth: int) -> list[tuple[str,
 
 class _Overlay:
     """Nodes and roots written into one uncommitted batch (readable by later applies), and
-    what the node cache gains and loses when the batch commits."""
+    the internal nodes among them (the node cache takes those when the batch commits)."""
 
-    __slots__ = ("internal", "nodes", "roots", "stale")
+    __slots__ = ("internal", "nodes", "roots")
 
     def __init__(self) -> None:
         self.nodes: dict[bytes, LeafNode | InternalNode] = {}
         self.internal: dict[bytes, InternalNode] = {}
-        self.stale: list[bytes] = []
         self.roots: dict[int, RootRecord] = {}
 
 
@@ -391,13 +390,8 @@ class StateTree:
         batch = batch_ref()
         if batch is not None:
             self._overlays.pop(batch, None)
-        # Replaced nodes leave the cache (only reads of older versions would use them), so
-        # it holds the live tree: its top levels, which every block touches, stay resident.
-        cache, old = self._cache, self._cache_old
+        cache = self._cache
         cache.update(overlay.internal)
-        for key in overlay.stale:
-            cache.pop(key, None)
-            old.pop(key, None)
         if len(cache) >= self._half:
             self._cache_old = cache
             self._cache = {}
@@ -470,7 +464,6 @@ class _Writer:
         self._batch.put_many(NODES_DB, self._encoded)
         if self._stale:
             self._batch.put(STALE_DB, self._vkey, codec.encode(self._stale))
-            self._overlay.stale += self._stale
 
     def _write(self, key: bytes, node: LeafNode | InternalNode) -> None:
         self._nodes[key] = node
