@@ -12,11 +12,19 @@ NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.g
 
 venv: $(STAMP) $(NATIVE)
 
-$(NATIVE): $(NATIVE_SRC) setup.py $(STAMP)
+# The headers _nodehash.c compiles against (OpenSSL's libcrypto); pip's editable install
+# compiles the native modules too, so the venv waits for them as well.
+OPENSSL_H := /usr/include/openssl/evp.h
+
+$(OPENSSL_H):
+	apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libssl-dev
+
+$(NATIVE): $(NATIVE_SRC) setup.py $(STAMP) | $(OPENSSL_H)
 	$(BIN)/python -c 'import setuptools' 2>/dev/null || $(BIN)/python -m pip install -q setuptools
 	$(BIN)/python setup.py -q build_ext --inplace --force
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | $(OPENSSL_H)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
