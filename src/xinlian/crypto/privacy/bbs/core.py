@@ -1,0 +1,48 @@
+"""Helpers shared by signing and proving: the domain scalar, the point B, scalars to arkworks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from py_arkworks_bls12381 import G1Point, Scalar
+
+from xinlian.crypto.privacy.bbs.encoding import serialize
+from xinlian.crypto.privacy.bbs.suite import Ciphersuite
+
+
+def fr(value: int) -> Scalar:
+    """An arkworks scalar from an integer already reduced mod r."""
+    return Scalar(value)
+
+
+def msm(points: Sequence[G1Point], scalars: Sequence[int]) -> G1Point:
+    """sum(points[i] * scalars[i]) in one native multi-scalar multiplication."""
+    if not points:
+        return G1Point.identity()
+    return G1Point.multiexp_unchecked(list(points), [fr(s) for s in scalars])
+
+
+def h2s_dst(suite: Ciphersuite) -> bytes:
+    return suite.api_id + b"H2S_"
+
+
+def calculate_domain(
+    suite: Ciphersuite, pk: bytes, generators: Sequence[G1Point], header: bytes
+) -> int:
+    """Draft 4.2.3: bind the key, the generators, the suite and the header into one scalar."""
+    q1, hs = generators[0], generators[1:]
+    dom_octs = serialize(q1, *hs, counts=(len(hs),)) + suite.api_id
+    dom_input = pk + dom_octs + len(header).to_bytes(8, "big") + header
+    return suite.hash_to_scalar(dom_input, h2s_dst(suite))
+
+
+def compute_b(
+    suite: Ciphersuite,
+    generators: Sequence[G1Point],
+    domain: int,
+    indexes: Sequence[int],
+    scalars: Sequence[int],
+) -> G1Point:
+    """P1 + Q_1 * domain + sum of H_i * msg_i over the given message indexes."""
+    hs = generators[1:]
+    return msm([suite.p1, generators[0], *(hs[i] for i in indexes)], [1, domain, *scalars])
