@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_nodehash.c
 NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'))
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE)
 
@@ -66,7 +66,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/xinlian qi fmt --check examples/qi/*.qi
 
-bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq
+bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run; signed transfers end to end on 4 validators per suite, with each stage's CPU per
@@ -146,6 +146,10 @@ bench-crypto: venv $(UMBRAL)
 
 clean:
 	rm -rf $(VENV) .venv-umbral build src/*.egg-info $(NATIVE)
+
+# BBS signatures: sign/verify/prove/verify-proof against the number of messages, and sizes.
+bench-bbs: venv
+	$(BIN)/python -m benchmarks.privacy_bbs
 
 # The measured post-quantum algorithm table (JSON lines; docs/pq.md, docs/benchmarks.md).
 bench-pq: venv
