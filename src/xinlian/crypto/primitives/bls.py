@@ -223,3 +223,32 @@ def verify_weighted(keys: Sequence[G1Point], messages: Sequence[bytes],
 
 _G1_ZERO = ark.G1Point.identity()
 G2_GENERATOR = encode_point(ark.G2Point())
+
+
+# --- arkworks: what BBS signatures need beyond that ---------------------------------------
+
+G1_IDENTITY: G1Point = _G1_ZERO
+G2_IDENTITY: G2Point = ark.G2Point.identity()
+G2_BASE: G2Point = ark.G2Point()
+
+
+def multiply(point: Point, k: int) -> Point:
+    """k * point (k reduced mod the group order)."""
+    return point * to_scalar(k)
+
+
+def pairing_check(g1s: Sequence[G1Point], g2s: Sequence[G2Point]) -> bool:
+    """Whether the product of e(g1s[i], g2s[i]) is the identity of GT (one multi-pairing)."""
+    return bool(ark.GT.pairing_check(list(g1s), list(g2s)))
+
+
+def hash_to_g1(message: bytes, dst: bytes) -> G1Point:
+    """RFC 9380 hash_to_curve, suite BLS12381G1_XMD:SHA-256_SSWU_RO_."""
+    return ark.G1Point.hash_to_curve(message, dst)
+
+
+def map_to_g1(element: int) -> G1Point:
+    """RFC 9380 map_to_curve (simplified SWU and the 11-isogeny) of one base-field element,
+    then clear_cofactor: the per-element step that hash_to_curve suites other than the
+    XMD one (such as BBS's SHAKE-256 suite) compose with their own hash_to_field."""
+    return ark.G1Point.map_from_fp_be(element.to_bytes(48, "big"))

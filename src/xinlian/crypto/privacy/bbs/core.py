@@ -1,25 +1,20 @@
-"""Helpers shared by signing and proving: the domain scalar, the point B, scalars to arkworks."""
+"""Helpers shared by signing and proving: the domain scalar and the point B."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from py_arkworks_bls12381 import G1Point, Scalar
-
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.primitives.bls import G1Point
 from xinlian.crypto.privacy.bbs.encoding import serialize
 from xinlian.crypto.privacy.bbs.suite import Ciphersuite
-
-
-def fr(value: int) -> Scalar:
-    """An arkworks scalar from an integer already reduced mod r."""
-    return Scalar(value)
 
 
 def msm(points: Sequence[G1Point], scalars: Sequence[int]) -> G1Point:
     """sum(points[i] * scalars[i]) in one native multi-scalar multiplication."""
     if not points:
-        return G1Point.identity()
-    return G1Point.multiexp_unchecked(list(points), [fr(s) for s in scalars])
+        return bls.G1_IDENTITY
+    return bls.g1_multiexp(points, scalars)
 
 
 def h2s_dst(suite: Ciphersuite) -> bytes:

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from py_arkworks_bls12381 import G1Point, G2Point
-
+from xinlian.crypto.errors import CryptoError
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.primitives.bls import G1Point, G2Point
 from xinlian.crypto.privacy.bbs.errors import BbsPointError, MalformedBbsInputError
 from xinlian.crypto.privacy.bbs.suite import POINT_LEN, SCALAR_LEN, R
 
 G2_POINT_LEN = 96
 SIGNATURE_LEN = POINT_LEN + SCALAR_LEN
 PROOF_FLOOR = 3 * POINT_LEN + 4 * SCALAR_LEN
-_G1_IDENTITY = G1Point.identity()
-_G2_IDENTITY = G2Point.identity()
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Proof:
 
 
 def g1_to_bytes(point: G1Point) -> bytes:
-    return bytes(point.to_compressed_bytes())
+    return bls.encode_point(point)
 
 
 def scalar_to_bytes(value: int) -> bytes:
@@ -64,29 +63,22 @@ def serialize(*items: G1Point | int, counts: Sequence[int] = ()) -> bytes:
 def decode_g1(data: bytes) -> G1Point:
     if len(data) != POINT_LEN:
         raise MalformedBbsInputError(f"G1 point of {len(data)} bytes (expected {POINT_LEN})")
-    try:
-        point = G1Point.from_compressed_bytes(bytes(data))
-    except Exception as exc:  # arkworks raises a bare exception for bad encodings
-        raise BbsPointError(f"not a point of G1: {exc}") from None
-    if point == _G1_IDENTITY:
-        raise BbsPointError("the identity point of G1")
-    if not point.is_in_subgroup():
-        raise BbsPointError("a G1 point outside the prime-order subgroup")
-    return point
+    try:  # canonical, on the curve, in the subgroup, not the identity
+        return bls.decode_g1(data)
+    except CryptoError as exc:
+        raise BbsPointError(f"bad G1 point: {exc}") from None
 
 
 def decode_public_key(data: bytes) -> G2Point:
     """octets_to_pubkey: a G2 point in the subgroup, not the identity."""
     if len(data) != G2_POINT_LEN:
         raise MalformedBbsInputError(f"public key of {len(data)} bytes (expected {G2_POINT_LEN})")
-    try:
-        point = G2Point.from_compressed_bytes(bytes(data))
-    except Exception as exc:  # arkworks raises a bare exception for bad encodings
-        raise BbsPointError(f"public key is not a point of G2: {exc}") from None
-    if point == _G2_IDENTITY:
+    try:  # canonical, on the curve, in the subgroup
+        point = bls.decode_g2(data)
+    except CryptoError as exc:
+        raise BbsPointError(f"public key: {exc}") from None
+    if point == bls.G2_IDENTITY:
         raise BbsPointError("public key is the identity point of G2")
-    if not point.is_in_subgroup():
-        raise BbsPointError("public key outside the prime-order subgroup")
     return point
 
 

@@ -1,6 +1,7 @@
 """RFC 9380 expand_message (XMD with SHA-256, XOF with SHAKE-256) and hash_to_curve on G1.
 
-The XMD suite `BLS12381G1_XMD:SHA-256_SSWU_RO_` is arkworks' native hash_to_curve. The XOF
+The XMD suite `BLS12381G1_XMD:SHA-256_SSWU_RO_` is arkworks' native hash_to_curve (through
+`crypto.primitives.bls`). The XOF
 suite `BLS12381G1_XOF:SHAKE-256_SSWU_RO_` (defined by the BBS draft, appendix A.1) shares
 every step but expand_message, so it is built here from the same native parts: hash_to_field
 in Python (two field elements, L = 64 bytes each), then arkworks' simplified SWU map with the
@@ -12,8 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
-from py_arkworks_bls12381 import G1Point
-
+from xinlian.crypto.primitives import bls
 from xinlian.crypto.privacy.bbs.errors import MalformedBbsInputError
 
 # The BLS12-381 base field modulus.
@@ -55,22 +55,20 @@ def expand_message_xof(msg: bytes, dst: bytes, length: int) -> bytes:
     return hashlib.shake_256(msg + length.to_bytes(2, "big") + _dst_prime(dst)).digest(length)
 
 
-def hash_to_curve_g1_xmd(msg: bytes, dst: bytes) -> G1Point:
+def hash_to_curve_g1_xmd(msg: bytes, dst: bytes) -> bls.G1Point:
     """`BLS12381G1_XMD:SHA-256_SSWU_RO_` (native)."""
     _dst_prime(dst)
-    return G1Point.hash_to_curve(msg, dst)
+    return bls.hash_to_g1(msg, dst)
 
 
-def hash_to_curve_g1_xof(msg: bytes, dst: bytes) -> G1Point:
+def hash_to_curve_g1_xof(msg: bytes, dst: bytes) -> bls.G1Point:
     """`BLS12381G1_XOF:SHAKE-256_SSWU_RO_`: hash_to_field by XOF, native map and clearing."""
     uniform = expand_message_xof(msg, dst, 2 * _L)
     return map_fields_to_g1(uniform)
 
 
-def map_fields_to_g1(uniform: bytes) -> G1Point:
+def map_fields_to_g1(uniform: bytes) -> bls.G1Point:
     """Map 2 * L uniform bytes (hash_to_field's input, count = 2) to a point of G1."""
     u0 = int.from_bytes(uniform[:_L], "big") % P
     u1 = int.from_bytes(uniform[_L:], "big") % P
-    return G1Point.map_from_fp_be(u0.to_bytes(48, "big")) + G1Point.map_from_fp_be(
-        u1.to_bytes(48, "big")
-    )
+    return bls.map_to_g1(u0) + bls.map_to_g1(u1)

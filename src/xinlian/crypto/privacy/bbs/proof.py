@@ -14,9 +14,9 @@ import itertools
 import secrets
 from collections.abc import Callable, Sequence
 
-from py_arkworks_bls12381 import GT, G1Point
-
-from xinlian.crypto.privacy.bbs.core import calculate_domain, compute_b, fr, h2s_dst, msm
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.primitives.bls import G1Point
+from xinlian.crypto.privacy.bbs.core import calculate_domain, compute_b, h2s_dst, msm
 from xinlian.crypto.privacy.bbs.encoding import (
     Proof,
     decode_proof,
@@ -99,9 +99,9 @@ def proof_gen(
     # ProofInit
     domain = calculate_domain(suite, pk, generators, header)
     b = compute_b(suite, generators, domain, range(total), scalars)
-    d = b * fr(r2)
-    a_bar = sig.a * fr(r1 * r2 % R)
-    b_bar = d * fr(r1) - a_bar * fr(sig.e)
+    d = bls.multiply(b, r2)
+    a_bar = bls.multiply(sig.a, r1 * r2)
+    b_bar = msm([d, a_bar], [r1, -sig.e])
     t1 = msm([a_bar, d], [e_t, r1_t])
     t2 = msm([d, *(generators[1 + j] for j in hidden)], [r3_t, *m_t])
     c = _challenge(
@@ -159,5 +159,5 @@ def proof_verify(
     if c != prf.challenge:
         raise InvalidBbsProofError("the proof's challenge does not match")
     # e(Abar, W) * e(Bbar, -BP2) == 1
-    if not GT.pairing_check([prf.a_bar, prf.b_bar], [w, -BP2]):
+    if not bls.pairing_check([prf.a_bar, prf.b_bar], [w, -BP2]):
         raise InvalidBbsProofError("the randomised signature does not pair")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from py_arkworks_bls12381 import GT, G2Point
-
-from xinlian.crypto.privacy.bbs.core import calculate_domain, compute_b, fr, h2s_dst
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.privacy.bbs.core import calculate_domain, compute_b, h2s_dst
 from xinlian.crypto.privacy.bbs.encoding import (
     Signature,
     decode_public_key,
@@ -21,7 +20,7 @@ from xinlian.crypto.privacy.bbs.errors import (
 )
 from xinlian.crypto.privacy.bbs.suite import BLS12_381_SHA_256, Ciphersuite, R
 
-BP2 = G2Point()  # the standard generator of G2
+BP2 = bls.G2_BASE  # the standard generator of G2
 
 
 def key_gen(
@@ -52,7 +51,7 @@ def sk_to_pk(sk: int) -> bytes:
     """The 96-byte compressed G2 public key W = SK * BP2."""
     if not 0 < sk < R:
         raise MalformedBbsInputError("secret key is not in 1..r-1")
-    return bytes((BP2 * fr(sk)).to_compressed_bytes())
+    return bls.encode_point(bls.multiply(BP2, sk))
 
 
 def sign(
@@ -72,7 +71,7 @@ def sign(
     b = compute_b(suite, generators, domain, range(len(scalars)), scalars)
     if (sk + e) % R == 0:
         raise MalformedBbsInputError("SK + e is zero: no signature exists for this input")
-    a = b * fr(pow(sk + e, -1, R))
+    a = bls.multiply(b, pow(sk + e, -1, R))
     return encode_signature(Signature(a, e))
 
 
@@ -92,5 +91,5 @@ def verify(
     domain = calculate_domain(suite, pk, generators, header)
     b = compute_b(suite, generators, domain, range(len(scalars)), scalars)
     # e(A, W) * e(A * e - B, BP2) == 1
-    if not GT.pairing_check([sig.a, sig.a * fr(sig.e) - b], [w, BP2]):
+    if not bls.pairing_check([sig.a, bls.multiply(sig.a, sig.e) - b], [w, BP2]):
         raise InvalidBbsSignatureError("the BBS signature does not verify")

@@ -11,8 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from py_arkworks_bls12381 import G1Point
-
+from xinlian.crypto.primitives.bls import G1Point
 from xinlian.crypto.privacy.bbs.errors import MalformedBbsInputError
 from xinlian.crypto.privacy.bbs.hash_to_curve import (
     expand_message_xmd,
