@@ -19,6 +19,7 @@ from xinlian.cli import (
     index_cmd,
     node_cmd,
     pq_cmd,
+    private_cmd,
     qi,
     validator_cmd,
     web_cmd,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     validator_cmd.register(sub)
     pq_cmd.register(sub)
     web_cmd.register(sub)
+    private_cmd.register(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ InvalidBbsProofError.
 
 from __future__ import annotations
 
-from xinlian.crypto.privacy.bbs.encoding import PROOF_FLOOR, SIGNATURE_LEN
+from xinlian.crypto.privacy.bbs.encoding import PROOF_FLOOR, SIGNATURE_LEN, decode_secret_key
 from xinlian.crypto.privacy.bbs.errors import (
     BbsError,
     BbsIndexError,
@@ -58,6 +58,7 @@ __all__ = [
     "InvalidBbsSignatureError",
     "MalformedBbsInputError",
     "calculate_random_scalars",
+    "decode_secret_key",
     "generate_secret_key",
     "get_suite",
     "key_gen",

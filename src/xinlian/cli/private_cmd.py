@@ -1,0 +1,208 @@
+"""`xinlian private bbs keygen|sign|verify|prove|verify-proof`: BBS credentials as JSON files.
+
+The issuer's key file holds the suite and both keys (written mode 0600). A signature file is
+the holder's credential: the suite, the issuer's public key, the header, every message and
+the signature. A proof file is what the holder hands a verifier: the suite, the public key,
+the header, the presentation header, the disclosed messages with their indexes, and the
+proof. Messages and headers are UTF-8 text; keys, signatures and proofs are hex. Every
+file is validated when read: bad input exits with status 2 and a typed error
+(docs/privacy.md#bbs-signatures lists them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from xinlian.crypto.privacy import bbs
+
+Doc = dict[str, Any]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    private = subparsers.add_parser("private", help="privacy schemes: BBS credentials")
+    sub = private.add_subparsers(dest="private_command", required=True)
+    b = sub.add_parser("bbs", help="BBS signatures with selective-disclosure proofs")
+    bsub = b.add_subparsers(dest="bbs_command", required=True)
+
+    k = bsub.add_parser("keygen", help="make an issuer key (OS CSPRNG)")
+    k.add_argument("--suite", choices=sorted(bbs.SUITES), default=bbs.BLS12_381_SHA_256.name)
+    k.add_argument("--out", required=True, help="key file to write (mode 0600)")
+    k.set_defaults(func=keygen)
+
+    s = bsub.add_parser("sign", help="sign a header and messages into a credential file")
+    s.add_argument("--key", required=True, help="the issuer's key file")
+    s.add_argument(
+        "--messages", required=True, help='JSON file {"header": "...", "messages": ["...", ...]}'
+    )
+    s.add_argument("--out", required=True, help="signature (credential) file to write")
+    s.set_defaults(func=sign)
+
+    v = bsub.add_parser("verify", help="verify a signature file")
+    v.add_argument("signature", help="signature file")
+    v.set_defaults(func=verify)
+
+    p = bsub.add_parser("prove", help="make a proof disclosing some messages")
+    p.add_argument("signature", help="signature file")
+    p.add_argument("--disclose", default="", help="comma-separated message indexes, e.g. 0,2")
+    p.add_argument("--presentation-header", default="", help="the verifier's nonce or context")
+    p.add_argument("--out", required=True, help="proof file to write")
+    p.set_defaults(func=prove)
+
+    vp = bsub.add_parser("verify-proof", help="verify a proof file")
+    vp.add_argument("proof", help="proof file")
+    vp.set_defaults(func=verify_proof)
+
+
+# --- reading and writing the documents ------------------------------------------------------
+
+
+def _read(path: str) -> Doc:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise bbs.MalformedBbsInputError(f"{path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise bbs.MalformedBbsInputError(f"{path}: expected a JSON object")
+    return doc
+
+
+def _get(doc: Doc, name: str) -> Any:
+    if name not in doc:
+        raise bbs.MalformedBbsInputError(f"missing field {name!r}")
+    return doc[name]
+
+
+def _text(doc: Doc, name: str) -> str:
+    value = _get(doc, name)
+    if not isinstance(value, str):
+        raise bbs.MalformedBbsInputError(f"field {name!r}: expected a string")
+    return value
+
+
+def _hex(doc: Doc, name: str) -> bytes:
+    try:
+        return bytes.fromhex(_text(doc, name))
+    except ValueError:
+        raise bbs.MalformedBbsInputError(f"field {name!r}: not hex") from None
+
+
+def _texts(doc: Doc, name: str) -> list[bytes]:
+    value = _get(doc, name)
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise bbs.MalformedBbsInputError(f"field {name!r}: expected a list of strings")
+    return [m.encode() for m in value]
+
+
+def _write(path: str, doc: Doc, secret: bool = False) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def _suite(doc: Doc) -> bbs.Ciphersuite:
+    return bbs.get_suite(_text(doc, "suite"))
+
+
+def _indexes(text: str) -> list[int]:
+    try:
+        return [int(i) for i in text.split(",") if i.strip()]
+    except ValueError:
+        raise bbs.BbsIndexError(f"--disclose {text!r}: expected indexes like 0,2") from None
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+def keygen(args: argparse.Namespace) -> int:
+    suite = bbs.get_suite(args.suite)
+    sk = bbs.generate_secret_key(suite)
+    pk = bbs.sk_to_pk(sk)
+    doc = {"suite": suite.name, "secret_key": sk.to_bytes(32, "big").hex(), "public_key": pk.hex()}
+    _write(args.out, doc, secret=True)
+    print(json.dumps({"suite": suite.name, "public_key": pk.hex()}))
+    return 0
+
+
+def sign(args: argparse.Namespace) -> int:
+    key, request = _read(args.key), _read(args.messages)
+    suite = _suite(key)
+    sk = bbs.decode_secret_key(_hex(key, "secret_key"))
+    pk = bbs.sk_to_pk(sk)
+    header, messages = _text(request, "header"), _texts(request, "messages")
+    signature = bbs.sign(sk, pk, header.encode(), messages, suite)
+    _write(
+        args.out,
+        {
+            "suite": suite.name,
+            "public_key": pk.hex(),
+            "header": header,
+            "messages": [m.decode() for m in messages],
+            "signature": signature.hex(),
+        },
+    )
+    print(json.dumps({"signature_bytes": len(signature), "messages": len(messages)}))
+    return 0
+
+
+def _credential(path: str) -> tuple[bbs.Ciphersuite, bytes, bytes, list[bytes], bytes]:
+    doc = _read(path)
+    return (
+        _suite(doc),
+        _hex(doc, "public_key"),
+        _text(doc, "header").encode(),
+        _texts(doc, "messages"),
+        _hex(doc, "signature"),
+    )
+
+
+def verify(args: argparse.Namespace) -> int:
+    suite, pk, header, messages, signature = _credential(args.signature)
+    bbs.verify(pk, signature, header, messages, suite)
+    print(json.dumps({"valid": True, "messages": len(messages)}))
+    return 0
+
+
+def prove(args: argparse.Namespace) -> int:
+    suite, pk, header, messages, signature = _credential(args.signature)
+    shown = _indexes(args.disclose)
+    ph = args.presentation_header
+    proof = bbs.proof_gen(pk, signature, header, ph.encode(), messages, shown, suite)
+    _write(
+        args.out,
+        {
+            "suite": suite.name,
+            "public_key": pk.hex(),
+            "header": header.decode(),
+            "presentation_header": ph,
+            "disclosed_indexes": shown,
+            "disclosed_messages": [messages[i].decode() for i in shown],
+            "proof": proof.hex(),
+        },
+    )
+    print(json.dumps({"proof_bytes": len(proof), "disclosed": shown}))
+    return 0
+
+
+def verify_proof(args: argparse.Namespace) -> int:
+    doc = _read(args.proof)
+    indexes = doc.get("disclosed_indexes")
+    if not isinstance(indexes, list) or not all(type(i) is int for i in indexes):
+        raise bbs.BbsIndexError("field 'disclosed_indexes': expected a list of integers")
+    disclosed = _texts(doc, "disclosed_messages")
+    bbs.proof_verify(
+        _hex(doc, "public_key"),
+        _hex(doc, "proof"),
+        _text(doc, "header").encode(),
+        _text(doc, "presentation_header").encode(),
+        disclosed,
+        indexes,
+        _suite(doc),
+    )
+    shown = {str(i): m.decode() for i, m in zip(indexes, disclosed, strict=True)}
+    print(json.dumps({"valid": True, "disclosed": shown}, ensure_ascii=False))
+    return 0
