@@ -337,6 +337,7 @@ def test_invalid_proof_encodings() -> None:
         (PROOF[:-32] + bytes(32), bbs.MalformedBbsInputError),  # challenge 0
         (PROOF[:144] + R.to_bytes(32, "big") + PROOF[176:], bbs.MalformedBbsInputError),
         (PROOF[:-64] + PROOF[-32:], bbs.InvalidBbsProofError),  # one hidden message fewer
+        (PROOF + PROOF[-32:] * 70_000, bbs.MalformedBbsInputError),  # over the message bound
     ]:
         with pytest.raises(error):
             bbs.proof_verify(PK, bad, HEADER, b"nonce", shown, SHOWN)
@@ -363,6 +364,10 @@ def test_invalid_keys_and_signing_input() -> None:
             bbs.sign(sk, PK, b"", MESSAGES)
     with pytest.raises(bbs.InvalidBbsSignatureError):  # proof_gen checks the signature first
         bbs.proof_gen(PK, SIG, b"other", b"", MESSAGES, SHOWN)
+    with pytest.raises(bbs.MalformedBbsInputError):  # a broken source of random scalars
+        bbs.proof_gen(PK, SIG, HEADER, b"", MESSAGES, SHOWN, random_scalars=lambda n: [1] * 4)
+    with pytest.raises(bbs.MalformedBbsInputError):
+        bbs.proof_gen(PK, SIG, HEADER, b"", MESSAGES, SHOWN, random_scalars=lambda n: [0] * n)
     with pytest.raises(bbs.MalformedBbsInputError):
         bbs.get_suite("BLS12-381-MD5")
     with pytest.raises(bbs.MalformedBbsInputError):

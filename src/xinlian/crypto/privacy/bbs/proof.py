@@ -32,7 +32,13 @@ from xinlian.crypto.privacy.bbs.errors import (
     MalformedBbsInputError,
 )
 from xinlian.crypto.privacy.bbs.signature import BP2, verify
-from xinlian.crypto.privacy.bbs.suite import BLS12_381_SHA_256, EXPAND_LEN, Ciphersuite, R
+from xinlian.crypto.privacy.bbs.suite import (
+    BLS12_381_SHA_256,
+    EXPAND_LEN,
+    MAX_MESSAGES,
+    Ciphersuite,
+    R,
+)
 
 RandomScalars = Callable[[int], Sequence[int]]
 
@@ -95,6 +101,8 @@ def proof_gen(
     if len(rand) != 5 + len(hidden):
         raise MalformedBbsInputError("wrong number of random scalars")
     r1, r2, e_t, r1_t, r3_t = rand[:5]
+    if r1 % R == 0 or r2 % R == 0:  # Abar would be the identity, or 1/r2 undefined
+        raise MalformedBbsInputError("a zero blinding scalar")
     m_t = rand[5:]
     # ProofInit
     domain = calculate_domain(suite, pk, generators, header)
@@ -133,14 +141,15 @@ def proof_verify(
 ) -> None:
     """Accept the proof or raise: malformed input gets MalformedBbsInputError (or a subclass:
     BbsPointError, BbsIndexError), a well-formed proof that does not hold InvalidBbsProofError."""
-    hidden_count = proof_hidden_count(len(proof))
+    total = proof_hidden_count(len(proof)) + len(disclosed_indexes)
+    if total > MAX_MESSAGES:  # before decoding: an oversized proof costs nothing
+        raise MalformedBbsInputError(f"a proof over {total} messages (at most {MAX_MESSAGES})")
     prf = decode_proof(proof)
     w = decode_public_key(pk)
     if len(disclosed_messages) != len(disclosed_indexes):
         raise BbsIndexError(
             f"{len(disclosed_messages)} disclosed messages for {len(disclosed_indexes)} indexes"
         )
-    total = hidden_count + len(disclosed_indexes)
     disclosed = check_indexes(disclosed_indexes, total)
     shown = set(disclosed)
     hidden = [j for j in range(total) if j not in shown]
