@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from xinlian.crypto.primitives import bls
 from xinlian.crypto.primitives.bls import G1Point
-from xinlian.crypto.privacy.bbs.encoding import serialize
 from xinlian.crypto.privacy.bbs.suite import Ciphersuite
 
 
@@ -21,12 +20,10 @@ def h2s_dst(suite: Ciphersuite) -> bytes:
     return suite.api_id + b"H2S_"
 
 
-def calculate_domain(
-    suite: Ciphersuite, pk: bytes, generators: Sequence[G1Point], header: bytes
-) -> int:
-    """Draft 4.2.3: bind the key, the generators, the suite and the header into one scalar."""
-    q1, hs = generators[0], generators[1:]
-    dom_octs = serialize(q1, *hs, counts=(len(hs),)) + suite.api_id
+def calculate_domain(suite: Ciphersuite, pk: bytes, count: int, header: bytes) -> int:
+    """Draft 4.2.3: bind the key, the suite's first `count` generators (Q_1, H_1..H_L),
+    the suite and the header into one scalar."""
+    dom_octs = (count - 1).to_bytes(8, "big") + suite.generator_octets(count) + suite.api_id
     dom_input = pk + dom_octs + len(header).to_bytes(8, "big") + header
     return suite.hash_to_scalar(dom_input, h2s_dst(suite))
 

@@ -8,7 +8,6 @@ identity point.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xinlian.crypto.errors import CryptoError
@@ -52,12 +51,9 @@ def scalar_to_bytes(value: int) -> bytes:
     return value.to_bytes(SCALAR_LEN, "big")
 
 
-def serialize(*items: G1Point | int, counts: Sequence[int] = ()) -> bytes:
-    """Concatenate G1 points and scalars (32 bytes each), after 8-byte integers `counts`."""
-    head = b"".join(c.to_bytes(8, "big") for c in counts)
-    return head + b"".join(
-        g1_to_bytes(x) if isinstance(x, G1Point) else scalar_to_bytes(x) for x in items
-    )
+def serialize(*items: G1Point | int) -> bytes:
+    """Concatenate compressed G1 points and 32-byte scalars."""
+    return b"".join(g1_to_bytes(x) if isinstance(x, G1Point) else scalar_to_bytes(x) for x in items)
 
 
 def decode_g1(data: bytes) -> G1Point:

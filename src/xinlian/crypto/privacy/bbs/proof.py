@@ -105,7 +105,7 @@ def proof_gen(
         raise MalformedBbsInputError("a zero blinding scalar")
     m_t = rand[5:]
     # ProofInit
-    domain = calculate_domain(suite, pk, generators, header)
+    domain = calculate_domain(suite, pk, len(generators), header)
     b = compute_b(suite, generators, domain, range(total), scalars)
     d = bls.multiply(b, r2)
     a_bar = bls.multiply(sig.a, r1 * r2)
@@ -156,7 +156,7 @@ def proof_verify(
     scalars = suite.messages_to_scalars(disclosed_messages)
     generators = suite.generators(total + 1)
     # ProofVerifyInit
-    domain = calculate_domain(suite, pk, generators, header)
+    domain = calculate_domain(suite, pk, len(generators), header)
     t1 = msm([prf.b_bar, prf.a_bar, prf.d], [prf.challenge, prf.e_hat, prf.r1_hat])
     bv = compute_b(suite, generators, domain, disclosed, scalars)
     t2 = msm(

@@ -66,7 +66,7 @@ def sign(
     generators = suite.generators(len(scalars) + 1)
     if not 0 < sk < R:
         raise MalformedBbsInputError("secret key is not in 1..r-1")
-    domain = calculate_domain(suite, pk, generators, header)
+    domain = calculate_domain(suite, pk, len(generators), header)
     e = suite.hash_to_scalar(serialize(sk, *scalars, domain), h2s_dst(suite))
     b = compute_b(suite, generators, domain, range(len(scalars)), scalars)
     if (sk + e) % R == 0:
@@ -88,7 +88,7 @@ def verify(
     w = decode_public_key(pk)
     scalars = suite.messages_to_scalars(messages)
     generators = suite.generators(len(scalars) + 1)
-    domain = calculate_domain(suite, pk, generators, header)
+    domain = calculate_domain(suite, pk, len(generators), header)
     b = compute_b(suite, generators, domain, range(len(scalars)), scalars)
     # e(A, W) * e(A * e - B, BP2) == 1
     if not bls.pairing_check([sig.a, bls.multiply(sig.a, sig.e) - b], [w, BP2]):

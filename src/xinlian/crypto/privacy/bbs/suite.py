@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from xinlian.crypto.primitives.bls import G1Point
+from xinlian.crypto.primitives.bls import G1Point, encode_point
 from xinlian.crypto.privacy.bbs.errors import MalformedBbsInputError
 from xinlian.crypto.privacy.bbs.hash_to_curve import (
     expand_message_xmd,
@@ -31,7 +31,8 @@ MAX_MESSAGES = 1 << 16  # a bound of this implementation, not of the draft
 @dataclass
 class _Generators:
     v: bytes
-    points: list[G1Point]
+    points: list[G1Point] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,22 @@ class Ciphersuite:
     def _create(self, count: int, api_id: bytes, seed: bytes) -> list[G1Point]:
         seed_dst = api_id + b"SIG_GENERATOR_SEED_"
         generator_dst = api_id + b"SIG_GENERATOR_DST_"
-        key = seed
         with self._lock:
-            state = self._cache.get(key)
+            state = self._cache.get(seed)
             if state is None:
-                state = _Generators(self.expand_message(api_id + seed, seed_dst, EXPAND_LEN), [])
-                self._cache[key] = state
+                state = _Generators(self.expand_message(api_id + seed, seed_dst, EXPAND_LEN))
+                self._cache[seed] = state
             while len(state.points) < count:
                 i = len(state.points) + 1
                 state.v = self.expand_message(state.v + i.to_bytes(8, "big"), seed_dst, EXPAND_LEN)
                 state.points.append(self.hash_to_curve_g1(state.v, generator_dst))
+                state.encoded.append(encode_point(state.points[-1]))
             return state.points[:count]
+
+    def generator_octets(self, count: int) -> bytes:
+        """The first `count` generators, compressed and concatenated (for the domain hash)."""
+        self.generators(count)
+        return b"".join(self._cache[b"MESSAGE_GENERATOR_SEED"].encoded[:count])
 
 
 BLS12_381_SHA_256 = Ciphersuite(
