@@ -1,9 +1,9 @@
 """Blob attributes on a real solo node process, through the SDK: a payload of a few MiB goes
 up in 1 MiB chunks and comes back verified chunk by chunk; only the collection's readers may
 download it (a stranger is refused with a typed error); a chunk damaged on the node's disk
-is refused by the node on read and never served; a chunk lost from its disk is reported
-missing and put back by uploading again; a chunk altered between node and client is
-refused by the client."""
+is refused by the node on read and never served; a chunk lost from its disk, or found
+damaged on read, is reported missing and put back by uploading again; a chunk altered
+between node and client is refused by the client."""
 
 from __future__ import annotations
 
@@ -82,6 +82,10 @@ def test_blob_round_trip_permissions_and_damage(tmp_path: Path) -> None:
                     served.append(piece)
             assert corrupt.value.remote_name == "corrupt_blob_chunk"
             assert served == chunks[:1]  # nothing of the damaged chunk, nor after it
+            assert reader.missing_chunks("r1", "scan", commitment) == [1]  # dropped on read
+            assert owner.put_blob("r1", "scan", payload, "image/png") == commitment  # repairs
+            assert reader.missing_chunks("r1", "scan", commitment) == []
+            assert b"".join(reader.get_blob("r1", "scan")) == payload
 
             # a node that lies: its answers altered on the way, the client refuses the chunk
             honest = client.call

@@ -106,7 +106,10 @@ def test_damaged_objects_are_caught(endpoint: str, s3: Any) -> None:
         b"".join(store.read(commitment, 3 * CS))
     assert missing.value.index == 4
     assert b"".join(store.read(commitment, 5 * CS)) == data[5 * CS:]
+    assert store.missing(commitment) == [2, 4]  # the damaged one was dropped on read
+    assert store.put_chunk(commitment, 2, data[2 * CS:3 * CS])  # an upload repairs it
     assert store.missing(commitment) == [4]
+    assert b"".join(store.read(commitment, 0, 4 * CS)) == data[:4 * CS]
     s3.delete_object(Bucket=BUCKET, Key="dmg/" + manifest_key(commitment.root))
     with pytest.raises(BlobNotFoundError):
         store.read(commitment)

@@ -116,6 +116,10 @@ def test_any_damaged_chunk_is_caught_at_that_chunk(size: int, seed: int, spot: f
         expected = MissingChunkError if damage == "drop" else CorruptChunkError
         assert isinstance(error, expected) and error.index == index
         assert got == data[:index * CS]  # every verified chunk before it, nothing after
+        assert store.missing(commitment) == [index]  # found damaged: held no longer
+        assert store.put_chunk(commitment, index, data[index * CS:(index + 1) * CS])
+        assert store.missing(commitment) == []
+        assert b"".join(store.read(commitment)) == data
 
 
 def test_ranged_reads_touch_only_their_chunks() -> None:
@@ -311,3 +315,24 @@ def test_writing_again_repairs_damaged_chunks() -> None:
         assert store.put_chunk(commitment, 2, data[2 * CS:3 * CS])
         assert not store.put_chunk(commitment, 2, data[2 * CS:3 * CS])
         assert b"".join(store.read(commitment)) == data
+
+
+def test_a_chunk_found_damaged_on_read_is_missing_until_uploaded_again() -> None:
+    data = payload(3 * CS, 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = disk_store(Path(tmp), fsync=True)
+        commitment = store.write([data], "image/png")
+        damaged = chunk_path(store, data, 1)
+        raw = bytearray(damaged.read_bytes())
+        raw[7] ^= 0x10
+        damaged.write_bytes(bytes(raw))
+        assert store.missing(commitment) == []  # not read yet: the damage is not known
+        with pytest.raises(CorruptChunkError):
+            store.get_chunk(commitment, 1)
+        assert not damaged.exists()
+        assert store.missing(commitment) == [1]
+        with pytest.raises(MissingChunkError):  # never served, however it is asked for
+            store.get_chunk(commitment, 1)
+        assert store.put_chunk(commitment, 1, data[CS:2 * CS])
+        chunk, proof = store.get_chunk(commitment, 1)
+        verify_chunk(sha, commitment, 1, chunk, proof)

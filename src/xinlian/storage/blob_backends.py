@@ -5,8 +5,9 @@ chunk, `m/<root hex>` for a blob's manifest). Objects are content-addressed, so 
 right bytes never change: `put` of a key that exists writes nothing, and a backend needs
 no update, locking or versioning. A backend never judges the bytes; the blob store
 verifies everything it reads against the commitment, so a backend that loses or garbles an
-object is caught at that object, and the store's one overwrite (`replace`) puts verified
-bytes over a damaged object (S3-compatible servers: blob_s3.py).
+object is caught at that object; the store's one overwrite (`replace`) puts verified
+bytes over a damaged object, and its one `delete` drops an object found damaged on read
+(S3-compatible servers: blob_s3.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class BlobBackend(Protocol):
         ...
 
     def has(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object (nothing if absent): the store drops a chunk found damaged."""
+        ...
 
     def close(self) -> None: ...
 
@@ -116,6 +121,15 @@ class DiskBackend:
 
     def has(self, key: str) -> bool:
         return self.path(key).exists()
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        try:
+            path.unlink(missing_ok=True)
+            if self.fsync:
+                _sync_dir(path.parent)
+        except OSError as exc:
+            raise BlobBackendError(f"cannot remove {path}: {exc}") from None
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes its own file."""

@@ -68,6 +68,9 @@ class S3Backend:
     def has(self, key: str) -> bool:
         return not isinstance(self._request("head_object", key, _ABSENT), str)
 
+    def delete(self, key: str) -> None:
+        self._request("delete_object", key, _ABSENT)
+
     def _request(self, action: str, key: str, expected: frozenset[str], **args: Any) -> Any:
         """The client call's response, or its error code when that is one of `expected`;
         BlobBackendError for any other failure."""

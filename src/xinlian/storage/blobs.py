@@ -10,7 +10,9 @@ caller (the chain), reads the leaves of the chunks it touches and their siblings
 manifest and checks them against the root, then checks each chunk against its leaf before
 yielding any of its bytes. A flipped byte, a missing, truncated or swapped chunk, or a
 tampered manifest is reported at that chunk with a typed error (CorruptChunkError,
-MissingChunkError, BlobProofError), after the verified chunks before it.
+MissingChunkError, BlobProofError), after the verified chunks before it. A chunk found
+damaged on read is removed from the backend, so from then on it counts as missing:
+`missing` lists it and uploading it again repairs it.
 
 Writes stream: the store holds a chunk at a time (plus up to `parallel` being put), and
 writes the manifest after every chunk is stored, so a manifest is only present over a
@@ -60,6 +62,7 @@ from xinlian.storage.errors import (
     BlobProofError,
     BlobRangeError,
     BlobTooLargeError,
+    CorruptChunkError,
     MissingChunkError,
 )
 from xinlian.storage.proof import HASH_SIZE, Hasher
@@ -228,11 +231,25 @@ class BlobStore:
 
     def _fetch(self, commitment: BlobCommitment, index: int, leaf: bytes) -> bytes:
         """Chunk `index`, checked against its verified leaf."""
-        data = self.backend.get(chunk_key(leaf))
+        key = chunk_key(leaf)
+        data = self.backend.get(key)
         if data is None:
             raise MissingChunkError(index)
-        check_chunk(self.hasher, commitment, index, data, leaf)
+        try:
+            check_chunk(self.hasher, commitment, index, data, leaf)
+        except CorruptChunkError:
+            self._drop_damaged(key, leaf)
+            raise
         return data
+
+    def _drop_damaged(self, key: str, leaf: bytes) -> None:
+        """Remove a chunk whose bytes no longer hash to its leaf, so that `missing` lists
+        it and the next upload puts it back (a damaged copy still counted as held would
+        never be asked for again). It is read once more first: a repair that landed
+        since the failed read is kept."""
+        held = self.backend.get(key)
+        if held is not None and leaf_hash(self.hasher, held) != leaf:
+            self.backend.delete(key)
 
     # ---- the manifest and the checks
 
