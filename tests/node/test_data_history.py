@@ -47,7 +47,7 @@ def test_changes_become_versions_and_filter_terms(tmp_path: Path) -> None:
             committed = writes[BLOOM_ROOT_KEY]
         peaks = writes[history_key(CID + b"r1")]
         assert peaks is not None
-        _, page = history.provenance.history(CID + b"r1", HistoryQuery())
+        _, page = history.provenance.history(history_key(CID + b"r1"), HistoryQuery())
         versions = verify_history(peaks, HistoryQuery(), page, _sha)
         assert [(v.height, v.deleted, v.tx_hash[0]) for v in versions] == [
             (2, False, 2), (5, True, 5)]

@@ -24,10 +24,12 @@ from xinlian.consensus.messages import QC, Block
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.crypto.hashes import sha256
 from xinlian.crypto.suites import get_suite
+from xinlian.execution.data.changes import RecordChange, history_key, record_term
+from xinlian.execution.data.model import StoredRecord
 from xinlian.ledger import merkle
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import BlockHeader, sign_header
-from xinlian.node import data, statesync
+from xinlian.node import data, data_history, statesync
 from xinlian.node.errors import BadEpochProof
 from xinlian.node.statesync import (
     MAX_PROOFS,
@@ -44,10 +46,14 @@ from xinlian.node.statesync import (
     next_root,
 )
 from xinlian.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
-from xinlian.storage import jmt, mbtree, mst
+from xinlian.storage import jmt, mbtree, mmr, mst
+from xinlian.storage.bloom import BLOOM_ROOT_KEY, FilterImport
+from xinlian.storage.bloom_proof import WindowPage, WindowQuery
 from xinlian.storage.errors import BadChunkError
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY
+from xinlian.storage.provenance import HistoryImport
+from xinlian.storage.provenance_proof import HistoryPage, HistoryQuery
 from xinlian.storage.snapshot import Chunk, Leaf, read_chunk
 from xinlian.testing.consensus.committees import local_committee, node_name
 from xinlian.testing.consensus.simnet import ConsensusNet
@@ -78,24 +84,51 @@ def epochs() -> Epochs:
 @pytest.fixture(scope="module")
 def ledger() -> Iterator[Ledger]:
     """A state of 300 entries at version 7 with the root of an index of 2,000 entries and
-    that of a data range index of 500 (sharing its node store, node/data.py), and the
-    ledger block over it."""
+    that of a data range index of 500 (sharing its node store, node/data.py), the peaks of
+    the histories of 121 records (one with 75 versions) and of the block filters of blocks
+    2, 4 and 7 (node/data_history.py), and the ledger block over it."""
     with tempfile.TemporaryDirectory() as tmp, Store(
-            Path(tmp) / "db", sub_dbs=(*jmt.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS),
-            map_size=1 << 24) as store:
+            Path(tmp) / "db", sub_dbs=(*jmt.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS,
+                                       *data_history.SUB_DBS),
+            map_size=1 << 25) as store:
         tree = jmt.StateTree(store, sha256)
         index = mst.OrderedIndex(store, sha256)
         ranges = mbtree.MerkleBTree(store, sha256)
+        history = data_history.DataHistory(store, sha256)
+        peaks: dict[bytes, bytes | None] = {}
+        for height in (2, 4, 7):
+            batch = WriteBatch()
+            peaks.update(history.apply(height, _changes(height), batch,
+                                       peaks.get(BLOOM_ROOT_KEY)))
+            store.commit(batch)
         batch = WriteBatch()
         index_root = index.apply(7, {b"e%05d" % i: b"x" * (i % 50) for i in range(2000)},
                                  batch)
         ranges_root = ranges.apply(
             7, {b"d%05d" % i: (b"r" * (i % 9), i - 250) for i in range(500)}, batch)
         state = {b"k%d" % i: b"v%d" % i for i in range(300)}
-        root = tree.apply(7, {**state, INDEX_ROOT_KEY: index_root,
+        root = tree.apply(7, {**state, **peaks, NOT_A_HISTORY: PEAKS_LOOKALIKE,
+                              INDEX_ROOT_KEY: index_root,
                               data.RANGE_ROOT_KEY: ranges_root}, batch)
         store.commit(batch)
-        yield Ledger(tree, _block(7, root), index, ranges)
+        yield Ledger(tree, _block(7, root), index, ranges, history)
+
+
+NOT_A_HISTORY = b"contract/value"  # a state value shaped like history peaks
+PEAKS_LOOKALIKE = codec.encode(mmr.Peaks(1, [sha256(b"x")]))
+
+
+def _changes(height: int) -> list[RecordChange]:
+    """Block `height`'s record changes: 40 records each, and record 0 in 25 transactions."""
+    cid = bytes(range(16))
+
+    def value(i: int) -> bytes:
+        return codec.encode(StoredRecord([b"v%d" % i, None], height, bytes(32)))
+
+    return [RecordChange(cid + b"r%03d" % (height * 40 + i), value(i), i, sha256(b"%d" % i))
+            for i in range(40)] + [
+            RecordChange(cid + b"r000", None if t % 3 else value(t), 40 + t,
+                         sha256(b"t%d" % t)) for t in range(25)]
 
 
 def _block(height: int, state_root: bytes) -> LedgerBlock:
@@ -114,6 +147,7 @@ class Ledger(NamedTuple):
     block: LedgerBlock
     ordered: mst.OrderedIndex
     ranges: mbtree.MerkleBTree  # the data range index
+    history: data_history.DataHistory  # record histories and block filters
 
 
 @dataclass
@@ -125,6 +159,7 @@ class Peer:
     block: LedgerBlock
     index: mst.OrderedIndex
     ranges: mbtree.MerkleBTree
+    history: data_history.DataHistory
     tamper: Callable[[bytes], bytes | None] = lambda reply: reply
     served: int = field(default=0)
 
@@ -141,6 +176,17 @@ class Peer:
 
     def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None:
         return data.read_index_nodes(self.index, self.ranges, refs, max_bytes=8192)
+
+    # small answers, so that histories and filters come in several pages
+    def history_ids(self, height: int, after: bytes) -> list[bytes] | None:
+        return self.history.provenance.key_ids(after, data_history.MAX_LIST)
+
+    def history_pages(self, height: int, wants: list[data_history.HistoryWant]
+                      ) -> list[HistoryPage | None] | None:
+        return data_history.read_history_pages(self.history, wants, max_bytes=2000)
+
+    def filter_run(self, height: int, first: int) -> WindowPage | None:
+        return self.history.filters.run(first, height, max_bytes=200)
 
     def answer(self, request: bytes) -> bytes | None:
         self.served += 1
@@ -188,17 +234,21 @@ def peers_of(epochs: Epochs, ledger: Ledger,
 
 
 def check(synced: Synced, epochs: Epochs, ledger: Ledger) -> None:
-    tree, block, index, ranges = ledger
+    tree, block, index, ranges, history = ledger
     assert synced.root == epochs.core.root
     assert synced.block == block
     assert synced.state.leaves == {bytes(n.path): bytes(n.value) for n in tree.leaves(7) or []}
     with tempfile.TemporaryDirectory() as tmp, \
-            Store(Path(tmp), sub_dbs=(*mst.SUB_DBS, *data.SUB_DBS), durable=False) as store:
+            Store(Path(tmp), sub_dbs=(*mst.SUB_DBS, *data.SUB_DBS, *data_history.SUB_DBS),
+                  durable=False) as store:
         imported = mst.OrderedIndex(store, sha256)
         imported_data = data.DataIndexes(store, sha256)
+        imported_history = data_history.DataHistory(store, sha256)
         batch = WriteBatch()
         synced.index.write(imported, imported_data, 7, batch)
+        synced.data.write(imported_history, 7, batch)
         store.commit(batch)
+        check_history(imported_history, history)
         assert imported.root(7) == index.root(7)
         assert list(imported.items()) == list(index.items(7))
         assert imported_data.range.root(7) == ranges.root(7)
@@ -208,6 +258,37 @@ def check(synced: Synced, epochs: Epochs, ledger: Ledger) -> None:
         more = {b"e%05d" % i: b"y" for i in range(1990, 2100)}
         grown = imported.apply(8, more, batch)
         assert grown == _fresh_root({**dict(index.items(7)), **more})
+
+
+def check_history(imported: data_history.DataHistory,
+                  source: data_history.DataHistory) -> None:
+    """The imported histories and filters answer as the source's do, and grow as they do."""
+    records = [bytes(range(16)) + b"r%03d" % i for i in (0, 80, 119, 281, 319)]
+    for record in records:
+        key = history_key(record)
+        assert imported.provenance.peaks(key) == source.provenance.peaks(key)
+        for query in (HistoryQuery(), HistoryQuery(30, 70)):
+            assert imported.provenance.history(key, query)[1] == \
+                source.provenance.history(key, query)[1]
+        assert imported.provenance.as_of(key, 4) == source.provenance.as_of(key, 4)
+    assert len(imported.provenance.key_ids(b"", 1000)) == 121
+    for version in (2, 3, 6, 7):
+        assert imported.filters.root(version) == source.filters.root(version)
+        window = WindowQuery(0, 8, (record_term(records[1]), record_term(records[2])))
+        assert imported.filters.window(window, version) == \
+            source.filters.window(window, version)
+    # the next block appends to the imported ones as to the source's
+    with tempfile.TemporaryDirectory() as tmp, \
+            Store(Path(tmp), sub_dbs=data_history.SUB_DBS, durable=False) as store:
+        replay = data_history.DataHistory(store, sha256)
+        committed = None
+        for height in (2, 4, 7):
+            batch = WriteBatch()
+            committed = replay.apply(height, _changes(height), batch, committed)[BLOOM_ROOT_KEY]
+            store.commit(batch)
+        assert imported.filters.root() == committed
+        assert imported.apply(9, _changes(9), WriteBatch(), committed) == \
+            replay.apply(9, _changes(9), WriteBatch(), committed)
 
 
 def _fresh_root(entries: dict[bytes, bytes]) -> bytes:
@@ -327,6 +408,83 @@ def test_invalid_index_nodes_are_refused() -> None:
     assert not index.done
     with pytest.raises(BadChunkError):
         index.write(mst.OrderedIndex.__new__(mst.OrderedIndex), 1, WriteBatch())
+
+
+def _tamper_data(reply: bytes) -> bytes:
+    """A version record or a block filter changed in every answer that has one."""
+    message = statesync.decode_sync(reply)
+    if isinstance(message, statesync.HistoryResponse) and message.pages and \
+            (page := message.pages[0]) is not None:
+        records = bytearray(page.records)
+        records[-1] ^= 1
+        pages = [HistoryPage(page.size, page.first, bytes(records), page.siblings),
+                 *message.pages[1:]]
+        return codec.encode(statesync.HistoryResponse(message.height, message.wants, pages))
+    if isinstance(message, statesync.FiltersResponse) and message.page is not None:
+        run_page = message.page
+        bloom = bytearray(run_page.filters[0])
+        bloom[0] ^= 1
+        return codec.encode(statesync.FiltersResponse(message.height, message.first, WindowPage(
+            run_page.size, run_page.first, [bytes(bloom), *run_page.filters[1:]],
+            run_page.siblings)))
+    return reply
+
+
+def _hide_histories(reply: bytes) -> bytes:
+    """Lists one id, that of a value shaped like history peaks that is no history, and
+    holds no history."""
+    message = statesync.decode_sync(reply)
+    if isinstance(message, statesync.HistoryListResponse):
+        return codec.encode(statesync.HistoryListResponse(
+            message.height, message.after, [sha256(NOT_A_HISTORY)]))
+    if isinstance(message, statesync.HistoryResponse):
+        return codec.encode(statesync.HistoryResponse(
+            message.height, message.wants, [None] * len(message.wants)))
+    return reply
+
+
+@pytest.mark.parametrize("liar", [_tamper_data, _hide_histories])
+def test_histories_and_filters_come_from_any_honest_provider(
+        epochs: Epochs, ledger: Ledger, liar: Callable[[bytes], bytes]) -> None:
+    # p0 and p1 attest the header (validity 2 of 5), so they provide; p1 lies
+    sync = client(epochs)
+    check(run(sync, peers_of(epochs, ledger, p1=liar)), epochs, ledger)
+    assert sync.metrics["history_pages"] >= 121 and sync.metrics["filters"] == 8
+    if liar is _tamper_data:
+        assert epochs.genesis.committee.nodes[1] in sync.skipped
+    else:  # the listed id was given up once every provider said it holds no history
+        assert sync.data is not None and sha256(NOT_A_HISTORY) not in sync.data.histories.peaks
+
+
+def test_invalid_history_pages_and_filter_runs_are_refused(ledger: Ledger) -> None:
+    key = history_key(bytes(range(16)) + b"r000")
+    peaks = ledger.history.provenance.peaks(key)
+    histories = HistoryImport(sha256)
+    assert not histories.want(b"x" * 32, b"junk")
+    assert not histories.want(b"x" * 32, codec.encode(mmr.EMPTY))
+    assert histories.want(sha256(key), peaks)
+    _, page = ledger.history.provenance.history(key, HistoryQuery(0, 10))
+    for bad in (HistoryPage(page.size, 1, page.records, page.siblings),
+                HistoryPage(page.size, 0, page.records[:-1], page.siblings),
+                HistoryPage(page.size, 0, b"", b""),
+                HistoryPage(page.size, 0, page.records, page.siblings[32:])):
+        with pytest.raises(BadChunkError):
+            histories.add(sha256(key), bad)
+    histories.add(sha256(key), page)
+    assert histories.wanted == {sha256(key): (10, 75)}
+    with pytest.raises(BadChunkError):
+        histories.write(ledger.history.provenance, 7, WriteBatch())
+    filters = FilterImport(ledger.history.filters.root(7), sha256)
+    run_page = ledger.history.filters.run(0, 7)
+    assert run_page is not None and filters.peaks.size == 8
+    for bad_run in (WindowPage(9, 0, run_page.filters, run_page.siblings),
+                    WindowPage(8, 1, run_page.filters[1:], run_page.siblings),
+                    WindowPage(8, 0, [], b""),
+                    WindowPage(8, 0, run_page.filters[::-1], run_page.siblings)):
+        with pytest.raises(BadChunkError):
+            filters.add(bad_run)
+    filters.add(run_page)
+    assert filters.done
 
 
 def _other_header(reply: bytes) -> bytes:
@@ -450,12 +608,23 @@ hostile = st.one_of(
     st.builds(lambda refs, nodes: codec.encode(IndexResponse(7, refs, nodes)),
               st.lists(st.binary(min_size=32, max_size=32), max_size=2),
               st.lists(st.binary(max_size=40), max_size=2)),
+    st.builds(lambda after, ids: codec.encode(statesync.HistoryListResponse(7, after, ids)),
+              st.sampled_from([b"", bytes(32)]),
+              st.lists(st.binary(min_size=31, max_size=32), max_size=3)),
+    st.builds(lambda ids, records: codec.encode(statesync.HistoryResponse(
+        7, [data_history.HistoryWant(k, 0, 1) for k in ids],
+        [HistoryPage(1, 0, records, b"")])),
+        st.lists(st.binary(min_size=32, max_size=32), max_size=2), st.binary(max_size=80)),
+    st.builds(lambda first, filters: codec.encode(statesync.FiltersResponse(
+        7, first, WindowPage(8, first, filters, b""))),
+        st.integers(0, 9), st.lists(st.binary(max_size=8), max_size=2)),
 )
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(phase=st.sampled_from(["epochs", "attest", "chunks", "index"]), sender=st.integers(0, 4),
+@given(phase=st.sampled_from(["epochs", "attest", "chunks", "index", "data"]),
+       sender=st.integers(0, 4),
        messages=st.lists(hostile, max_size=6))
 def test_hostile_messages_never_raise(epochs: Epochs, ledger: Ledger,
                                       phase: str, sender: int, messages: list[bytes]) -> None:

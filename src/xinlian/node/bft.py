@@ -73,9 +73,17 @@ from xinlian.node.certify import (
 )
 from xinlian.node.chain import NODE_META_DB
 from xinlian.node.data import read_index_nodes
+from xinlian.node.data_history import (
+    MAX_LIST,
+    MAX_SYNC_BYTES,
+    HistoryWant,
+    read_history_pages,
+)
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.pipeline import Built, LedgerPipeline
+from xinlian.storage.bloom_proof import WindowPage
 from xinlian.storage.kv import WriteBatch
+from xinlian.storage.provenance_proof import HistoryPage
 from xinlian.storage.snapshot import Chunk, read_chunk
 
 APPLIED_KEY = b"consensus_applied"
@@ -467,6 +475,23 @@ class BftLedger:
         if not self._holds(height):
             return None
         return read_index_nodes(self.ledger.chain.ordered, self.ledger.chain.data.range, refs)
+
+    def history_ids(self, height: int, after: bytes) -> list[bytes] | None:
+        if not self._holds(height):
+            return None
+        return self.ledger.chain.data_history.provenance.key_ids(after, MAX_LIST)
+
+    def history_pages(self, height: int, wants: list[HistoryWant]
+                      ) -> list[HistoryPage | None] | None:
+        # histories only grow: the first `size` versions held now are those of `height`
+        if not self._holds(height):
+            return None
+        return read_history_pages(self.ledger.chain.data_history, wants)
+
+    def filter_run(self, height: int, first: int) -> WindowPage | None:
+        if not self._holds(height):
+            return None
+        return self.ledger.chain.data_history.filters.run(first, height, MAX_SYNC_BYTES)
 
     def _holds(self, height: int) -> bool:
         """Whether this node holds the block at `height` (one that joined from a snapshot

@@ -37,9 +37,9 @@ class HistoryReader:
         provenance = self.chain.data_history.provenance
         page: HistoryPage
         if as_of is not None:
-            _, page = provenance.as_of(record, as_of, size)
+            _, page = provenance.as_of(history_key(record), as_of, size)
         else:
-            _, page = provenance.history(record, query or HistoryQuery(), size)
+            _, page = provenance.history(history_key(record), query or HistoryQuery(), size)
         return DataHistoryAnswer(self._proof(collection_key(cid), at), peaks,
                                  codec.encode(page))
 

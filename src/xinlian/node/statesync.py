@@ -26,6 +26,11 @@ checked so that no single peer needs to be trusted:
    Merkle B+-tree, node/data.py `SyncImport`); fetch their nodes by hash, up to `MAX_REFS` per
    request, from the same members. Nodes are content-addressed: each verifies on its own,
    and a bad one skips its sender like a bad chunk.
+5. data. The block filters and every record's history (node/data_history.py
+   `HistorySync`): each provider lists the histories it holds (the state keeps their peaks
+   under hashed keys, which no node can list), the lists are joined and checked against
+   the snapshot; then pages of each history and runs of the filters, each proven against
+   the peaks the verified state holds, from any provider. A bad page skips its sender.
 
 Then `Synced` is delivered: the epoch root to start consensus from, the verified proofs,
 the ledger block, the verified state and index, for the node to write in one commit. `serve`
@@ -50,10 +55,14 @@ from xinlian.errors import XinlianError
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
 from xinlian.node.data import SyncImport
+from xinlian.node.data_history import MAX_WANTS, HistorySync, HistoryWant
 from xinlian.node.errors import BadEpochProof, BadLedgerBlock
 from xinlian.protocol import Action, Deliver, Event, Receive, Send, SetTimer, Start, Timeout
+from xinlian.storage.bloom_proof import WindowPage
+from xinlian.storage.errors import BadChunkError
 from xinlian.storage.mst import MAX_REFS
 from xinlian.storage.proof import Hasher
+from xinlian.storage.provenance_proof import HistoryPage
 from xinlian.storage.snapshot import Chunk, SnapshotImport
 
 SYNC_TIMER = "statesync"
@@ -110,9 +119,44 @@ class IndexResponse(codec.Struct, tag=107):
     nodes: list[bytes]  # encoded nodes, those the peer holds (maybe fewer: size-bounded)
 
 
+class HistoryListRequest(codec.Struct, tag=108):
+    height: int
+    after: bytes  # the last history id of the previous page (b"": the first page)
+
+
+class HistoryListResponse(codec.Struct, tag=109):
+    height: int
+    after: bytes
+    key_ids: list[bytes]  # ids after `after`, in order; fewer than MAX_LIST: the end
+
+
+class HistoryRequest(codec.Struct, tag=113):  # 110-112: header certificates (certify.py)
+    height: int
+    wants: list[HistoryWant]
+
+
+class HistoryResponse(codec.Struct, tag=114):
+    height: int
+    wants: list[HistoryWant]           # the request's
+    pages: list[HistoryPage | None]    # one a want, in order (maybe fewer); None: not held
+
+
+class FiltersRequest(codec.Struct, tag=115):
+    height: int
+    first: int  # the first block whose filter is wanted
+
+
+class FiltersResponse(codec.Struct, tag=116):
+    height: int
+    first: int
+    page: WindowPage | None  # filters from `first` with their run proof
+
+
 SyncMessage = (EpochsRequest | EpochsResponse | StateRequest | StateResponse | ChunkRequest
-               | ChunkResponse | IndexRequest | IndexResponse)
-_TAGS = range(100, 108)
+               | ChunkResponse | IndexRequest | IndexResponse | HistoryListRequest
+               | HistoryListResponse | HistoryRequest | HistoryResponse | FiltersRequest
+               | FiltersResponse)
+_TAGS = frozenset((*range(100, 110), *range(113, 117)))
 
 
 def is_sync_message(data: bytes) -> bool:
@@ -180,6 +224,10 @@ class SnapshotSource(Protocol):
     def epoch_block(self, epoch: int) -> LedgerBlock | None: ...
     def chunk(self, height: int, prefix: str) -> Chunk | None: ...
     def index_nodes(self, height: int, refs: list[bytes]) -> list[bytes] | None: ...
+    def history_ids(self, height: int, after: bytes) -> list[bytes] | None: ...
+    def history_pages(self, height: int, wants: list[HistoryWant]
+                      ) -> list[HistoryPage | None] | None: ...
+    def filter_run(self, height: int, first: int) -> WindowPage | None: ...
 
 
 def serve(data: bytes, source: SnapshotSource) -> bytes | None:
@@ -198,6 +246,18 @@ def serve(data: bytes, source: SnapshotSource) -> bytes | None:
             nodes = source.index_nodes(message.height, message.refs)
             return None if nodes is None else codec.encode(
                 IndexResponse(message.height, message.refs, nodes))
+        if isinstance(message, HistoryListRequest):
+            ids = source.history_ids(message.height, message.after)
+            return None if ids is None else codec.encode(
+                HistoryListResponse(message.height, message.after, ids))
+        if isinstance(message, HistoryRequest) and len(message.wants) <= MAX_WANTS:
+            pages = source.history_pages(message.height, message.wants)
+            return None if pages is None else codec.encode(
+                HistoryResponse(message.height, message.wants, pages))
+        if isinstance(message, FiltersRequest):
+            return codec.encode(FiltersResponse(
+                message.height, message.first, source.filter_run(message.height,
+                                                                 message.first)))
     except (CodecError, XinlianError):
         return None
     return None
@@ -227,14 +287,15 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class Synced:
-    """The verified result: start consensus at `root`; `block`, `state` and `index` are the
-    ledger."""
+    """The verified result: start consensus at `root`; `block`, `state`, `index` and `data`
+    (the histories and block filters) are the ledger."""
 
     root: EpochRoot
     proofs: list[EpochProof]
     block: LedgerBlock
     state: SnapshotImport
     index: SyncImport
+    data: HistorySync
 
 
 class StateSync:
@@ -259,7 +320,8 @@ class StateSync:
         self.skipped: set[bytes] = set()
         self.now = 0
         self._turn = 0
-        self._asked: dict[tuple[str, str | bytes], tuple[bytes, int]] = {}  # -> (peer, at)
+        # what is asked, of whom, when: key -> (peer, at, the request)
+        self._asked: dict[tuple[str, str | bytes], tuple[bytes, int, Any]] = {}
         self._attested: dict[bytes, set[bytes]] = {}  # header hash -> members
         self._blocks: dict[bytes, LedgerBlock] = {}
         self.block: LedgerBlock | None = None
@@ -267,6 +329,8 @@ class StateSync:
         self.index: SyncImport | None = None
         self._refs: dict[bytes, list[bytes]] = {}  # index nodes asked for, by first ref
         self._providers: list[bytes] = []
+        self.data: HistorySync | None = None
+        self._wants: dict[bytes, list[HistoryWant]] = {}  # histories asked for, by first id
 
     # -- events ------------------------------------------------------------------------
 
@@ -316,6 +380,12 @@ class StateSync:
                     or message.height != self.block.header.height):
                 return self._unexpected()
             return self._on_index(sender, first, message.nodes)
+        if self.phase == "data" and isinstance(
+                message, HistoryListResponse | HistoryResponse | FiltersResponse):
+            assert self.block is not None
+            if message.height != self.block.header.height:
+                return self._unexpected()
+            return self._on_data(sender, message)
         return self._unexpected()
 
     def _unexpected(self) -> list[Action]:
@@ -334,14 +404,14 @@ class StateSync:
         return pool[self._turn % len(pool)]
 
     def _send(self, key: tuple[str, str | bytes], peer: bytes, message: Any) -> Action:
-        self._asked[key] = (peer, self.now)
+        self._asked[key] = (peer, self.now, message)
         self.metrics["requests"] += 1
         return Send(peer, codec.encode(message))
 
     def _retry(self, failed: bytes | None = None) -> list[Action]:
         """Re-ask what `failed` owes (a bad answer), or what is overdue (a timer)."""
         late = self.now - self.config.retry_ms
-        overdue = [k for k, (peer, at) in self._asked.items()
+        overdue = [k for k, (peer, at, _) in self._asked.items()
                    if peer == failed or (failed is None and at <= late)]
         actions: list[Action] = []
         if failed is None:
@@ -349,17 +419,17 @@ class StateSync:
         if self.phase == "epochs" and (overdue or not self._asked):
             return self._ask_epochs(avoid=failed)
         for key in overdue:
-            peer, _ = self._asked.pop(key)
-            if key[0] == "state":
-                actions.append(self._send(key, peer, StateRequest(self.root.committee.epoch)))
-            elif key[0] in ("chunk", "index") and self.block is not None:
+            peer, _, message = self._asked.pop(key)
+            if key[0] == "state" or (key[0] == "list" and peer != failed):
+                actions.append(self._send(key, peer, message))  # that member's own answer
+            elif key[0] in ("chunk", "index"):
                 to = self._pick(self._providers, avoid=peer)
-                if to is None:
-                    continue
-                height, at = self.block.header.height, key[1]
-                actions.append(self._send(key, to, ChunkRequest(height, str(at))
-                                          if isinstance(at, str) else
-                                          IndexRequest(height, self._refs[at])))
+                if to is not None:
+                    actions.append(self._send(key, to, message))
+            elif key[0] == "history" and isinstance(key[1], bytes):
+                self._wants.pop(key[1], None)  # asked again from where they now stand
+        if self.phase == "data":  # a skipped provider's list is no longer waited for
+            actions += self._fill_data()
         return actions
 
     # -- phase 1: epochs ---------------------------------------------------------------
@@ -439,9 +509,10 @@ class StateSync:
     def _fill_index(self) -> list[Action]:
         assert self.index is not None and self.block is not None and self.state is not None
         if self.index.done:
-            self.phase = "done"
-            return [Deliver(Synced(self.root, self.proofs, self.block, self.state,
-                                   self.index))]
+            self.phase = "data"
+            self.data = HistorySync(self.state.leaves, self._providers, self.hasher,
+                                    self.skipped)
+            return self._fill_data()
         asked = {r for refs in self._refs.values() for r in refs}
         fresh = sorted(self.index.wanted - asked)
         actions: list[Action] = []
@@ -466,3 +537,68 @@ class StateSync:
             self.skipped.add(sender)
         self.metrics["index_nodes"] += len(nodes)
         return self._fill_index()
+
+    # -- phase 5: data -----------------------------------------------------------------
+
+    def _fill_data(self) -> list[Action]:
+        assert self.data is not None and self.block is not None and self.state is not None
+        assert self.index is not None
+        data, height = self.data, self.block.header.height
+        if data.done:
+            self.phase = "done"
+            return [Deliver(Synced(self.root, self.proofs, self.block, self.state,
+                                   self.index, data))]
+        actions: list[Action] = []
+        for provider, cursor in data.listing:  # every provider's own list
+            if ("list", provider) not in self._asked:
+                actions.append(self._send(("list", provider), provider,
+                                          HistoryListRequest(height, cursor)))
+        if not data.filters.done and ("filters", b"") not in self._asked:
+            to = self._pick(self._providers)
+            assert to is not None
+            actions.append(self._send(("filters", b""), to,
+                                      FiltersRequest(height, data.filters.next)))
+        asked = {w.key_id for wants in self._wants.values() for w in wants}
+        fresh = data.wants(asked)
+        for i in range(0, len(fresh), MAX_WANTS):
+            if len(self._asked) >= self.config.window + len(data.providers):
+                break
+            wants = fresh[i:i + MAX_WANTS]
+            self._wants[wants[0].key_id] = wants
+            to = self._pick(data.untried(wants[0].key_id) or self._providers)
+            assert to is not None
+            actions.append(self._send(("history", wants[0].key_id), to,
+                                      HistoryRequest(height, wants)))
+        return actions
+
+    def _on_data(self, sender: bytes, message: HistoryListResponse | HistoryResponse
+                 | FiltersResponse) -> list[Action]:
+        assert self.data is not None
+        first = b""  # of a history answer: the first id asked
+        key: tuple[str, str | bytes]
+        if isinstance(message, HistoryListResponse):
+            key = ("list", sender)
+        elif isinstance(message, HistoryResponse):
+            first = bytes(message.wants[0].key_id) if message.wants else b""
+            key = ("history", first)
+            if self._wants.get(first) != message.wants:
+                return self._unexpected()
+        else:
+            key = ("filters", b"")
+        if self._asked.get(key, (b"",))[0] != sender:
+            return self._unexpected()
+        # each raises BadChunkError: the sender is skipped, what it owes is asked again
+        if isinstance(message, HistoryListResponse):
+            self.data.take_list(sender, message.after, message.key_ids)
+            self.metrics["history_ids"] += len(message.key_ids)
+        elif isinstance(message, HistoryResponse):
+            self.data.take_pages(sender, message.wants, message.pages)
+            self._wants.pop(first)
+            self.metrics["history_pages"] += sum(p is not None for p in message.pages)
+        else:
+            if message.page is None or message.first != self.data.filters.next:
+                raise BadChunkError("no filters from a provider that attested them")
+            self.data.filters.add(message.page)
+            self.metrics["filters"] += len(message.page.filters)
+        del self._asked[key]
+        return self._fill_data()

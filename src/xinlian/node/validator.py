@@ -291,6 +291,7 @@ def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey
     if header.height > chain.height:
         synced.state.write(chain.tree, header.height, batch)
         synced.index.write(chain.ordered, chain.data, header.height, batch)
+        synced.data.write(chain.data_history, header.height, batch)
         stored = LedgerBlock(header, sign_header(header, key), list(synced.block.txs))
         chain.index.write_block(batch, height=header.height,
                                 block_hash=header_hash(header, chain.hash),

@@ -6,7 +6,9 @@ its data writes touched and appends it as leaf `height` of one MMR over blocks (
 skipped since the last apply get empty filters, so the leaf index is always the height);
 the MMR's encoded peaks are returned for the state tree (`dx/bloom`): applied before the
 block's state root is computed, they make its header commit to every filter up to its own.
-`window` answers a time-window query with the run of filters and one run proof.
+`window` answers a time-window query with the run of filters and one run proof. State sync
+(`FilterImport`) takes the filters from peers, each run proven against the peaks of the
+verified snapshot, and `adopt`s them.
 
 Storage: `FILTERS_DB` holds each block's filter by height (the MMR's leaves), `NODES_DB` the
 interior nodes by (level, index), written once, and `ROOTS_DB` the encoded peaks of each
@@ -17,7 +19,7 @@ the caller's batch, uncommitted; several blocks may be applied into one batch.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from xinlian import codec
 from xinlian.storage import mmr
@@ -29,7 +31,14 @@ from xinlian.storage.bloom_proof import (
     candidates,
     probe,
 )
-from xinlian.storage.errors import CorruptDataError, InvalidKeyError, VersionError
+from xinlian.storage.errors import (
+    BadChunkError,
+    CorruptDataError,
+    InvalidKeyError,
+    MalformedProofError,
+    ProofError,
+    VersionError,
+)
 from xinlian.storage.kv import PerBatch, Snapshot, Store, WriteBatch, check_sub_dbs
 from xinlian.storage.proof import Hasher
 
@@ -91,6 +100,25 @@ class BlockFilters:
         pending.append((version, peaks))
         return encoded
 
+    def adopt(self, filters: Sequence[bytes], batch: WriteBatch) -> bytes:
+        """Write the filters of blocks [0, len(filters)) taken from peers by state sync
+        into `batch`, the layout `apply` makes, and return their encoded peaks. The blocks
+        that applied are those whose filter is not empty (a block's data changes always
+        touch a term); each gets its version's peaks, as `apply` gave it."""
+        empty = build_filter(self.hasher, ())
+        peaks = mmr.EMPTY
+
+        def written(level: int, index: int, node: bytes) -> None:
+            if level:
+                batch.put(NODES_DB, _node_key(level, index), node)
+
+        for height, bloom in enumerate(filters):
+            batch.put(FILTERS_DB, _u64.pack(height), bloom)
+            peaks = mmr.append(self.hasher, peaks, bloom, written)
+            if bloom != empty or height == len(filters) - 1:
+                batch.put(ROOTS_DB, _u64.pack(height), codec.encode(peaks))
+        return codec.encode(peaks)
+
     # -- reads -------------------------------------------------------------------------
 
     def _latest(self, snap: Snapshot, version: int | None = None
@@ -125,33 +153,50 @@ class BlockFilters:
         with self._store.snapshot() as snap:
             found = self._latest(snap, version)
             size = found[1].size if found is not None else 0
-            end = query.end(size)
-            filters: list[bytes] = []
-            total, cut = 0, False
-            if end > query.first:
-                for key, bloom in snap.items(FILTERS_DB, start=_u64.pack(query.first),
-                                             stop=_u64.pack(end)):
-                    if _u64.unpack(key)[0] != query.first + len(filters):
-                        break
-                    if filters and total + len(bloom) > MAX_PAGE_BYTES:
-                        cut = True
-                        break
-                    filters.append(bloom)
-                    total += len(bloom)
-            stop = query.first + len(filters)
-            if stop != end and not cut:
-                raise CorruptDataError(f"the filter of block {stop} is missing")
-            siblings = b""
-            if filters:
-                proof = mmr.make_run_proof(query.first, stop, size, lambda level, j: self._node(
-                    snap, level, j))
-                if proof is None:
-                    raise CorruptDataError("a node of the block filter MMR is missing")
-                siblings = b"".join(proof)
+            page = self._page(snap, query.first, query.end(size), size, MAX_PAGE_BYTES)
         probes = [probe(self.hasher, term) for term in query.terms]
-        answer = WindowAnswer(query.first, stop,
-                              candidates(filters, query.first, probes, query.match))
-        return answer, WindowPage(size, query.first, filters, siblings)
+        answer = WindowAnswer(query.first, query.first + len(page.filters),
+                              candidates(page.filters, query.first, probes, query.match))
+        return answer, page
+
+    def run(self, first: int, version: int, max_bytes: int = MAX_PAGE_BYTES
+            ) -> WindowPage | None:
+        """The filters from block `first` on, as committed at `version`, with their run
+        proof (what state sync serves); None if there are none from there."""
+        with self._store.snapshot() as snap:
+            found = self._latest(snap, version)
+            size = found[1].size if found is not None else 0
+            if not 0 <= first < size:
+                return None
+            return self._page(snap, first, size, size, max_bytes)
+
+    def _page(self, snap: Snapshot, first: int, end: int, size: int, max_bytes: int
+              ) -> WindowPage:
+        """Filters [first, end) of the MMR of `size` blocks, stopping early after
+        `max_bytes` of them (never before the first), and their run proof."""
+        filters: list[bytes] = []
+        total, cut = 0, False
+        if end > first:
+            for key, bloom in snap.items(FILTERS_DB, start=_u64.pack(first),
+                                         stop=_u64.pack(end)):
+                if _u64.unpack(key)[0] != first + len(filters):
+                    break
+                if filters and total + len(bloom) > max_bytes:
+                    cut = True
+                    break
+                filters.append(bloom)
+                total += len(bloom)
+        stop = first + len(filters)
+        if stop != end and not cut:
+            raise CorruptDataError(f"the filter of block {stop} is missing")
+        siblings = b""
+        if filters:
+            proof = mmr.make_run_proof(first, stop, size,
+                                       lambda level, j: self._node(snap, level, j))
+            if proof is None:
+                raise CorruptDataError("a node of the block filter MMR is missing")
+            siblings = b"".join(proof)
+        return WindowPage(size, first, filters, siblings)
 
     def _node(self, snap: Snapshot, level: int, index: int) -> bytes | None:
         if level == 0:
@@ -160,4 +205,44 @@ class BlockFilters:
         return snap.get(NODES_DB, _node_key(level, index))
 
 
-__all__ = ["BLOOM_ROOT_KEY", "SUB_DBS", "BlockFilters"]
+class FilterImport:
+    """The block filters under trusted peaks (a verified state snapshot's `dx/bloom`), taken
+    from peers a run at a time from block 0: every run proves on its own against the
+    peaks, so nothing unverified is kept."""
+
+    def __init__(self, peaks_value: bytes, hasher: Hasher) -> None:
+        self.hasher = hasher
+        try:
+            self.peaks = mmr.decode_peaks(peaks_value)
+        except MalformedProofError as exc:
+            raise BadChunkError(f"the committed filter peaks: {exc.message}") from None
+        self.filters: list[bytes] = []
+
+    @property
+    def next(self) -> int:
+        """The first block whose filter is still wanted."""
+        return len(self.filters)
+
+    @property
+    def done(self) -> bool:
+        return len(self.filters) == self.peaks.size
+
+    def add(self, page: WindowPage) -> None:
+        """Take the run starting at `next`; BadChunkError (nothing kept) unless it proves."""
+        count = len(page.filters)
+        if page.first != self.next or page.size != self.peaks.size or \
+                not 1 <= count <= self.peaks.size - page.first:
+            raise BadChunkError("a filter run that was not asked for")
+        try:
+            mmr.check_run(self.hasher, self.peaks, page.first, page.filters, page.siblings)
+        except ProofError as exc:
+            raise BadChunkError(f"a filter run does not prove: {exc.message}") from None
+        self.filters.extend(bytes(f) for f in page.filters)
+
+    def write(self, filters: BlockFilters, batch: WriteBatch) -> None:
+        if not self.done:
+            raise BadChunkError(f"{self.peaks.size - self.next} block filters are missing")
+        filters.adopt(self.filters, batch)
+
+
+__all__ = ["BLOOM_ROOT_KEY", "SUB_DBS", "BlockFilters", "FilterImport"]

@@ -17,18 +17,32 @@ version or node ever changes, so a history proves against the peaks of any earli
 too: a query names the size the client's peaks commit to.
 `apply` writes into the caller's batch, uncommitted; several blocks may be applied into one
 batch before it commits.
+
+State sync (`HistoryImport`): a joining node takes each history whole from peers, page by
+page, every page proven by its run proof against the peaks its verified state snapshot
+holds, and `adopt`s them. Histories are found by their ids, so a caller that keys them by
+their state key (the data model: `dh/<collection id><record id>`) finds a history's id in
+the snapshot: it is the state tree's path of those peaks.
 """
 
 from __future__ import annotations
 
 import struct
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from xinlian import codec
 from xinlian.storage import mmr
-from xinlian.storage.errors import CorruptDataError, InvalidKeyError, QueryError, VersionError
+from xinlian.storage.errors import (
+    BadChunkError,
+    CorruptDataError,
+    InvalidKeyError,
+    MalformedProofError,
+    ProofError,
+    QueryError,
+    VersionError,
+)
 from xinlian.storage.kv import PerBatch, Snapshot, Store, WriteBatch, check_sub_dbs
 from xinlian.storage.proof import HASH_SIZE, Hasher
 from xinlian.storage.provenance_proof import (
@@ -42,6 +56,7 @@ from xinlian.storage.provenance_proof import (
     Version,
     Versions,
     as_of_run,
+    verify_history,
 )
 
 ITEMS_DB = "prov_items"
@@ -135,7 +150,46 @@ class Provenance:
             batch.delete(ITEMS_DB, key_id + _u64.pack(index))
         opened.clear()
 
+    def adopt(self, version: int, histories: Mapping[bytes, bytes], batch: WriteBatch
+              ) -> None:
+        """Write whole histories (records joined, by key id) taken from peers by state sync,
+        as they stood at `version`, into `batch`: the layout `apply` makes, so appends and
+        reads go on from them as on the node that wrote them."""
+        for key_id, records in sorted(histories.items()):
+            peaks = mmr.EMPTY
+            written = _NodeWriter(batch, key_id).written
+            for start in range(0, len(records), RECORD_SIZE):
+                peaks = mmr.append(self.hasher, peaks, records[start:start + RECORD_SIZE],
+                                   written)
+            chunked = peaks.size // CHUNK * CHUNK
+            for index in range(0, chunked, CHUNK):
+                batch.put(CHUNKS_DB, key_id + _u64.pack(index // CHUNK),
+                          records[index * RECORD_SIZE:(index + CHUNK) * RECORD_SIZE])
+            for index in range(chunked, peaks.size):
+                batch.put(ITEMS_DB, key_id + _u64.pack(index),
+                          records[index * RECORD_SIZE:(index + 1) * RECORD_SIZE])
+            batch.put(PEAKS_DB, key_id, codec.encode(peaks))
+        batch.put(PEAKS_DB, _LATEST, _u64.pack(version))
+
     # -- reads -------------------------------------------------------------------------
+
+    def key_ids(self, after: bytes, limit: int) -> list[bytes]:
+        """The ids of the histories held, in order, after `after` (b"": from the first)."""
+        with self._store.snapshot() as snap:
+            return [k for k, _ in snap.items(PEAKS_DB, start=after + b"\x00", limit=limit + 1)
+                    if k != _LATEST][:limit]
+
+    def page_by_id(self, key_id: bytes, first: int, size: int, limit: int
+                   ) -> HistoryPage | None:
+        """Versions [first, first + limit) of the history under `key_id` when it held `size`
+        versions, with their run proof (what state sync serves); None if this store holds
+        no such history."""
+        with self._store.snapshot() as snap:
+            reader = _Reader(self, snap, key_id)
+            if not 0 <= first < size <= reader.latest or limit < 1:
+                return None
+            reader.size = size
+            return reader.page(first, min(size, first + limit))
 
     def latest_version(self) -> int | None:
         raw = self._store.get(PEAKS_DB, _LATEST)
@@ -236,6 +290,71 @@ class _Reader:
         return HistoryPage(self.size, first, self.records(first, stop), b"".join(siblings))
 
 
+class HistoryImport:
+    """Histories under trusted peaks (from a verified state snapshot), taken from peers a
+    page at a time until each is whole: every page proves on its own against its history's
+    peaks, so nothing unverified is kept."""
+
+    def __init__(self, hasher: Hasher) -> None:
+        self.hasher = hasher
+        self.peaks: dict[bytes, bytes] = {}      # key id -> the committed encoded peaks
+        self.sizes: dict[bytes, int] = {}
+        self.records: dict[bytes, list[bytes]] = {}
+        self.taken: dict[bytes, int] = {}        # versions held so far
+
+    def want(self, key_id: bytes, peaks_value: bytes) -> bool:
+        """Ask for the history under `key_id`, committed as `peaks_value`; False if those
+        are not the peaks of a history (no versions, or no peaks at all)."""
+        if key_id in self.peaks:
+            return True
+        try:
+            peaks = mmr.decode_peaks(peaks_value)
+        except MalformedProofError:
+            return False
+        if peaks.size < 1 or codec.encode(peaks) != peaks_value:
+            return False
+        self.peaks[key_id], self.sizes[key_id] = peaks_value, peaks.size
+        self.records[key_id], self.taken[key_id] = [], 0
+        return True
+
+    def drop(self, key_id: bytes) -> None:
+        """Give up a history no peer holds (a listing that named another kind of value)."""
+        for table in (self.peaks, self.sizes, self.records, self.taken):
+            table.pop(key_id, None)
+
+    @property
+    def wanted(self) -> dict[bytes, tuple[int, int]]:
+        """Each history still incomplete: (the next version wanted, its size)."""
+        return {k: (self.taken[k], size) for k, size in self.sizes.items()
+                if self.taken[k] < size}
+
+    @property
+    def done(self) -> bool:
+        return all(self.taken[k] == size for k, size in self.sizes.items())
+
+    def add(self, key_id: bytes, page: HistoryPage) -> None:
+        """Take the next page of a wanted history; BadChunkError (nothing kept) unless it
+        proves against the history's peaks."""
+        if key_id not in self.sizes or page.first != self.taken[key_id]:
+            raise BadChunkError("a history page that was not asked for")
+        count = len(page.records) // RECORD_SIZE
+        try:
+            if count < 1:
+                raise MalformedProofError("an empty history page")
+            verify_history(self.peaks[key_id], HistoryQuery(page.first, None, count), page,
+                           self.hasher)
+        except (ProofError, QueryError, MalformedProofError) as exc:
+            raise BadChunkError(f"a history page does not prove: {exc.message}") from None
+        self.records[key_id].append(bytes(page.records))
+        self.taken[key_id] += count
+
+    def write(self, provenance: Provenance, version: int, batch: WriteBatch) -> None:
+        if not self.done:
+            raise BadChunkError(f"{len(self.wanted)} histories are still incomplete")
+        provenance.adopt(version, {k: b"".join(parts) for k, parts in self.records.items()},
+                         batch)
+
+
 class _Pending:
     """What an uncommitted batch holds: each key's peaks, each key's records appended
     since its last chunk closed, and the last version applied."""
@@ -270,4 +389,4 @@ def _check_write(write: Write) -> None:
         raise InvalidKeyError(f"a transaction index is 0..{_MAX_TX_INDEX}")
 
 
-__all__ = ["SUB_DBS", "Provenance", "Write"]
+__all__ = ["SUB_DBS", "HistoryImport", "Provenance", "Write"]
