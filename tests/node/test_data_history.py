@@ -1,7 +1,7 @@
 """The node's provenance and block filter indexes over record changes: each change is a
 version of its record, with the block's filter over the terms it touched; a store whose
-filters are not the ones the state commits to (a node that joined by state sync after
-data was written) refuses to append instead of diverging."""
+filters are not the ones the state commits to (lost, or imported incomplete) refuses to
+append instead of diverging."""
 
 from __future__ import annotations
 
