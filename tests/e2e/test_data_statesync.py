@@ -109,8 +109,8 @@ def test_a_joined_validator_answers_histories_and_block_windows_as_the_others(
 
         # it goes on applying data writes with the others, and still answers as they do
         with Client(first.base_url) as client:
-            client.data("meters", wallet=client.wallet(account)).put(
-                {"m1": {"kwh": 99}, "m5": {"note": "again"}})
+            again: dict[str, dict[str, Any]] = {"m1": {"kwh": 99}, "m5": {"note": "again"}}
+            client.data("meters", wallet=client.wallet(account)).put(again)
         _agree([*nodes, joiner], 0)
         compare(first, joiner, suite.hash_bytes)
         with Client(joiner.base_url) as client:  # its answers verify in the SDK
