@@ -8,8 +8,9 @@ highest certified header (the anchor), each checked against the committee of its
 (sdk/headers.py). It stores only those (`LightStore`), re-verified from genesis when it
 starts; a few kilobytes per epoch, whatever the number of blocks.
 
-It answers queries (account, state proof, transaction, receipt) by asking a full node and
-checking the answer against its headers before it passes it on: a state value by its proof
+It answers queries (account, state proof, transaction, receipt, and the data methods of
+api/light_data.py) by asking a full node and checking the answer against its headers
+before it passes it on: a state value by its proof
 under the anchor's state root, a transaction in an older block by the MMR proof of that
 block's header in the anchor's history (node/history.py) and the audit paths under it. A
 node whose answer does not verify is a liar: counted, and the next peer is asked. No
@@ -34,6 +35,7 @@ from aiohttp import web
 from xinlian import codec
 from xinlian.api.format import to_json
 from xinlian.api.jsonrpc import Dispatcher
+from xinlian.api.light_data import LightDataApi
 from xinlian.api.limits import Limits
 from xinlian.api.listener import Listener
 from xinlian.api.methods import HASH_SIZE, MAX_STATE_KEY, Method
@@ -243,6 +245,7 @@ class LightApi:
                    self.transaction),
             Method("xl_getReceipt", (Param("hash", hex_bytes(size=HASH_SIZE)),),
                    self.receipt),
+            *LightDataApi(self.light).methods(),
         ]
         return {m.name: m for m in methods}
 

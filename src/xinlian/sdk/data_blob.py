@@ -117,6 +117,13 @@ class BlobRequests:
     def chunk(self, commitment: BlobCommitment, index: int) -> Op[bytes]:
         """Chunk `index`, verified against `commitment` (CorruptChunkError otherwise)."""
         auth = yield from self.auth(GET, commitment.root)
+        data, _ = yield from self.fetch(commitment, index, auth)
+        return data
+
+    def fetch(self, commitment: BlobCommitment, index: int, auth: str
+              ) -> Op[tuple[bytes, Any]]:
+        """Chunk `index` asked for with the signed request `auth` (hex), verified against
+        `commitment` (CorruptChunkError otherwise), and the node's whole answer."""
         result = yield Call("xl_blobGetChunk", [*self.ref, index, auth], _ok)
         try:
             data, raw = _bytes(result["data"]), _bytes(result["proof"])
@@ -125,7 +132,7 @@ class BlobRequests:
             raise ProofError(f"a blob chunk answer that does not parse: {exc}") from None
         verifier = yield from self.data._ops.trusted()
         verify_chunk(verifier.suite.hash_bytes, commitment, index, data, proof)
-        return data
+        return data, result
 
 
 def put_blob(data: DataOps, record_id: bytes, attribute: str, payload: Payload,

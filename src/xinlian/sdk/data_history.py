@@ -165,13 +165,34 @@ def blocks(ops: Ops, proven: Proven, name: str, first: int, stop: int, rid: byte
         terms.append(attribute_term(cid, found[0]))
     query = _proof_checked(lambda: WindowQuery(first, stop, tuple(terms), match, limit),
                            "block window")
-    at = view.state.header.height
-    answer: DataBlocksAnswer = yield calls.data_blocks(terms, first, stop, match, limit, at)
-    value, hasher = yield from _peaks(ops, answer.root, BLOOM_ROOT_KEY, view.state,
+    answer: DataBlocksAnswer = yield calls.data_blocks(terms, first, stop, match, limit,
+                                                       view.state.header.height)
+    return (yield from _window(ops, query, answer, view.state, verify))
+
+
+def terms_window(ops: Ops, terms: list[bytes], first: int, stop: int,
+                 match: Literal["any", "all"], limit: int, height: int | None, verify: bool
+                 ) -> Generator[Any, Any, BlockWindow]:
+    """`blocks` for filter terms as the caller made them (execution/data/changes.py), of
+    any collections, at `height` (default: the node's head)."""
+    query = _proof_checked(lambda: WindowQuery(first, stop, tuple(terms), match, limit),
+                           "block window")
+    answer: DataBlocksAnswer = yield calls.data_blocks(terms, first, stop, match, limit,
+                                                       height)
+    if verify:
+        yield from ops.accepted(answer.root.header)
+    return (yield from _window(ops, query, answer, answer.root, verify))
+
+
+def _window(ops: Ops, query: WindowQuery, answer: DataBlocksAnswer, anchor: StateProof,
+            verify: bool) -> Generator[Any, Any, BlockWindow]:
+    """The node's window page checked against the filters' peaks, proven in the state at
+    the block of `anchor` (a proof the caller has checked)."""
+    value, hasher = yield from _peaks(ops, answer.root, BLOOM_ROOT_KEY, anchor,
                                       "the block filters", verify)
     page = _proof_checked(lambda: codec.decode(answer.page, WindowPage), "block window")
     window = _proof_checked(lambda: verify_window(value, query, page, hasher),
                             "block window")
-    more = window.stop < min(stop, page.size)
-    return BlockWindow(window.candidates, window.first, window.stop, at,
-                       window.stop if more else None)
+    more = window.stop < min(query.stop, page.size)
+    return BlockWindow(window.candidates, window.first, window.stop,
+                       anchor.header.height, window.stop if more else None)

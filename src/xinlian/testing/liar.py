@@ -7,7 +7,11 @@ never passed on. It forwards every request to the honest node and rewrites the a
 - "value": state proofs carry another value and accounts a raised balance, with the
   honest proof and header;
 - "certificate": certified headers keep their header but lose a signer from the
-  certificate's bitmap (under the quorum).
+  certificate's bitmap (under the quorum);
+- "data": data answers (docs/data.md) with the honest proofs and headers: a record's
+  stored value changed, a query page missing its last record, an aggregate's count raised,
+  a history or block window page with a byte flipped, a blob chunk with its first byte
+  flipped.
 """
 
 from __future__ import annotations
@@ -24,12 +28,32 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-MODES = ("header", "value", "certificate")
+MODES = ("header", "value", "certificate", "data")
 _FORGED_ROOT = "0x" + "ab" * 32
 
 
 def _forge_header(header: dict[str, Any]) -> None:
     header["state_root"] = _FORGED_ROOT
+
+
+def _flip(hex_text: str, at: int) -> str:
+    """0x hex with the byte at `at` (negative: from the end) inverted."""
+    raw = bytearray.fromhex(hex_text[2:])
+    raw[at] ^= 0xFF
+    return "0x" + raw.hex()
+
+
+def _forge_data(method: str, result: dict[str, Any]) -> None:
+    if method == "xl_dataGet" and result["record"].get("value") is not None:
+        result["record"]["value"] = _flip(result["record"]["value"], -1)
+    elif method == "xl_dataQuery" and result["entries"]:
+        result["entries"] = result["entries"][:-1]
+    elif method == "xl_dataAggregate":
+        result["count"] += 1
+    elif method in ("xl_dataHistory", "xl_dataBlocks"):
+        result["page"] = _flip(result["page"], -1)
+    elif method == "xl_blobGetChunk":
+        result["data"] = _flip(result["data"], 0)
 
 
 def forge(mode: str, method: str, result: Any) -> Any:
@@ -45,6 +69,8 @@ def forge(mode: str, method: str, result: Any) -> Any:
             result["account"]["balance"] += 10**6
         elif result.get("value") is not None:
             result["value"] = result["value"] + "00"
+    elif mode == "data":
+        _forge_data(method, result)
     elif mode == "certificate" and method == "xl_getCertifiedHeader":
         signers = bytes.fromhex(result["cert"]["signers"][2:])
         first = signers[0]

@@ -1,0 +1,145 @@
+"""A light node answers data queries with real processes: it asks full nodes and checks their
+answers against its certified headers, keeping none of the data.
+
+Four validators hold a collection with records written, rewritten and deleted, and a blob.
+A light node whose first peer is a lying full node (xinlian.testing.liar, mode "data")
+answers `xl_getCollection`, `xl_dataGet`, `xl_dataQuery`, `xl_dataAggregate`,
+`xl_dataHistory`, `xl_dataBlocks` and the blob's chunks one by one exactly as an honest
+full node does, and counts the liar; a light node that can ask only the liar answers
+each of them with a typed error and passes on nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xinlian import codec
+from xinlian.cli.cluster import NodeProcess, free_ports, prepare
+from xinlian.crypto.suites import get_suite
+from xinlian.execution.data.blob_access import GET, BlobAuth, auth_message
+from xinlian.execution.data.changes import collection_term
+from xinlian.execution.data.model import collection_id
+from xinlian.ledger.genesis import load_genesis
+from xinlian.node.errors import NodeError
+from xinlian.node.keyfile import read_key
+from xinlian.sdk import Client
+
+CS = 64 * 1024
+PROOF_ERRORS = ("answer_tampered", "answer_incomplete", "answer_reordered", "proof_failed",
+                "corrupt_blob_chunk")
+
+
+def _until(check: Any, within_s: float = 60.0) -> Any:
+    """Busy-poll `check()` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + within_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+    return found
+
+
+def _unsigned(value: Any) -> Any:
+    """An answer without the headers' signatures (each node attests what it serves)."""
+    if isinstance(value, dict):
+        return {k: _unsigned(v) for k, v in value.items() if k != "header_signature"}
+    if isinstance(value, list):
+        return [_unsigned(v) for v in value]
+    return value
+
+
+@pytest.mark.timeout(240)
+def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
+        tmp_path: Path) -> None:
+    suite = get_suite("intl")
+    dirs = prepare(tmp_path, 4, suite, 0, 0, accounts=1, ports=free_ports(4))
+    genesis = load_genesis(tmp_path / "genesis.toml")
+    key = read_key(tmp_path / "keys" / "account0.json")[1]
+    nodes = [NodeProcess(d) for d in dirs]
+    lights: list[NodeProcess] = []
+    liar: subprocess.Popen[str] | None = None
+    payload = random.Random(11).randbytes(3 * CS - 100)  # seeded: the same every run
+    try:
+        with Client(nodes[0].base_url) as client:
+            wallet = client.wallet(key)
+            meters = client.data("meters", wallet=wallet)
+            meters.declare({"kwh": "number", "note": "text", "scan": "blob"},
+                           readers=[wallet.address])
+            for round_ in range(3):
+                meters.put({f"r{i}": {"kwh": 10 * round_ + i, "note": f"round {round_}"}
+                            for i in range(4)})
+            meters.delete(["r3"])
+            commitment = meters.put_blob("r1", "scan", payload, "image/png", chunk_size=CS)
+            written = meters.history("r1", verify=False).versions[-1].height
+
+        # the blob is in node 0's store only (blob stores are per node): the liar fronts it
+        liar = subprocess.Popen([sys.executable, "-m", "xinlian.testing.liar", "--upstream",
+                                 nodes[0].url, "--mode", "data"], stdout=subprocess.PIPE,
+                                text=True)
+        assert liar.stdout is not None
+        liar_url = json.loads(liar.stdout.readline())["rpc"]
+        for name, peers in (("light", [liar_url, nodes[1].base_url, nodes[0].base_url]),
+                            ("fooled", [liar_url])):
+            (tmp_path / name).mkdir()
+            lights.append(NodeProcess(tmp_path / name, args=[
+                "--light", "--genesis", str(tmp_path / "genesis.toml"),
+                *(a for url in peers for a in ("--peer", url)), "--interval", "0.2"]))
+        light, fooled = lights
+        height = _until(lambda: min(
+            (n.rpc("xl_lightStatus")["height"] or 0) for n in lights) >= written
+            and light.rpc("xl_lightStatus")["height"])
+        assert fooled.rpc("xl_lightStatus")["height"] >= written  # headers: honest
+
+        cid = collection_id(suite.hash_bytes, "meters")
+        rid = "0x" + b"r1".hex()
+        queries: list[tuple[str, list[Any]]] = [
+            ("xl_getCollection", ["meters", height]),
+            ("xl_dataGet", ["meters", rid, height]),
+            ("xl_dataQuery", ["meters", "kwh", 0, 1000, "asc", 100, None, height]),
+            ("xl_dataQuery", ["meters", "kwh", 20, 25, "desc", 2, None, height]),
+            ("xl_dataAggregate", ["meters", "kwh", 0, 1000, height]),
+            ("xl_dataAggregate", ["meters", "kwh", 500, 100, height]),  # nothing can match
+            ("xl_dataHistory", ["meters", rid, 0, 100, None, height]),
+            ("xl_dataHistory", ["meters", "0x" + b"r3".hex(), 0, 100, written - 1, height]),
+            ("xl_dataBlocks", [["0x" + collection_term(cid).hex()], 0, height + 1, "any",
+                               1000, height]),
+        ]
+        for method, params in queries:
+            honest = nodes[2].rpc(method, *params)
+            assert _unsigned(light.rpc(method, *params)) == _unsigned(honest), method
+        status = light.rpc("xl_lightStatus")
+        assert status["liars"].get(liar_url, 0) >= 1
+        assert not (tmp_path / "light" / "blobs").exists()  # it keeps no data
+
+        # the blob streams through the light node a verified chunk at a time
+        expiry = int(time.time() * 1000) + 60_000
+        message = auth_message(genesis.hash(), GET, "meters", b"r1", "scan",
+                               commitment.root, expiry, 7)
+        auth = "0x" + codec.encode(BlobAuth(key.public_key, expiry, 7,
+                                            key.sign(message))).hex()
+        chunks = [light.rpc("xl_blobGetChunk", "meters", rid, "scan", i, auth)
+                  for i in range(3)]
+        assert b"".join(bytes.fromhex(c["data"][2:]) for c in chunks) == payload
+
+        # a light node that can ask only the liar passes on none of its answers
+        for method, params in [*queries[1:], ("xl_blobGetChunk",
+                                              ["meters", rid, "scan", 0, auth])]:
+            with pytest.raises(NodeError) as refused:
+                fooled.rpc(method, *params)
+            assert any(name in str(refused.value) for name in PROOF_ERRORS), \
+                (method, str(refused.value))
+        assert fooled.rpc("xl_lightStatus")["liars"][liar_url] >= len(queries)
+    finally:
+        for node in [*nodes, *lights]:
+            node.stop()
+        if liar is not None:
+            liar.terminate()
+            liar.wait()
+            assert liar.stdout is not None
+            liar.stdout.close()
