@@ -11,10 +11,8 @@ each of them with a typed error and passes on nothing.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,18 +29,13 @@ from xinlian.ledger.genesis import load_genesis
 from xinlian.node.errors import NodeError
 from xinlian.node.keyfile import read_key
 from xinlian.sdk import Client
+from xinlian.testing.liar import liar_process
+
+from .test_light_node import _until
 
 CS = 64 * 1024
 PROOF_ERRORS = ("answer_tampered", "answer_incomplete", "answer_reordered", "proof_failed",
                 "corrupt_blob_chunk")
-
-
-def _until(check: Any, within_s: float = 60.0) -> Any:
-    """Busy-poll `check()` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + within_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, "timed out"
-    return found
 
 
 def _unsigned(value: Any) -> Any:
@@ -63,9 +56,14 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
     key = read_key(tmp_path / "keys" / "account0.json")[1]
     nodes = [NodeProcess(d) for d in dirs]
     lights: list[NodeProcess] = []
-    liar: subprocess.Popen[str] | None = None
     payload = random.Random(11).randbytes(3 * CS - 100)  # seeded: the same every run
-    try:
+
+    def stop_all() -> None:
+        for node in [*nodes, *lights]:
+            node.stop()
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(stop_all)
         with Client(nodes[0].base_url) as client:
             wallet = client.wallet(key)
             meters = client.data("meters", wallet=wallet)
@@ -79,11 +77,7 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
             written = meters.history("r1", verify=False).versions[-1].height
 
         # the blob is in node 0's store only (blob stores are per node): the liar fronts it
-        liar = subprocess.Popen([sys.executable, "-m", "xinlian.testing.liar", "--upstream",
-                                 nodes[0].url, "--mode", "data"], stdout=subprocess.PIPE,
-                                text=True)
-        assert liar.stdout is not None
-        liar_url = json.loads(liar.stdout.readline())["rpc"]
+        liar_url = stack.enter_context(liar_process(nodes[0].url, "data"))
         for name, peers in (("light", [liar_url, nodes[1].base_url, nodes[0].base_url]),
                             ("fooled", [liar_url])):
             (tmp_path / name).mkdir()
@@ -135,11 +129,3 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
             assert any(name in str(refused.value) for name in PROOF_ERRORS), \
                 (method, str(refused.value))
         assert fooled.rpc("xl_lightStatus")["liars"][liar_url] >= len(queries)
-    finally:
-        for node in [*nodes, *lights]:
-            node.stop()
-        if liar is not None:
-            liar.terminate()
-            liar.wait()
-            assert liar.stdout is not None
-            liar.stdout.close()

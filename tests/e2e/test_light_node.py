@@ -8,9 +8,7 @@ The network runs as 4 processes (`xinlian node start`), the light node as a fift
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
+import contextlib
 import time
 import urllib.request
 from pathlib import Path
@@ -27,7 +25,7 @@ from xinlian.sdk.client import Client
 from xinlian.sdk.errors import ProofError
 from xinlian.sdk.verify import COMMITTEE
 from xinlian.sdk.wallet import Wallet
-from xinlian.testing.liar import MODES, LyingNode
+from xinlian.testing.liar import MODES, LyingNode, liar_process
 
 N = 4
 CHAIN = "xinlian-cluster"
@@ -47,7 +45,7 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> No
     dirs = prepare(tmp_path, N, suite, 0, 0, accounts=2, ports=free_ports(N))
     nodes = [NodeProcess(d) for d in dirs]
     light: NodeProcess | None = None
-    liar: subprocess.Popen[str] | None = None
+    liars = contextlib.ExitStack()  # the lying node's process
     try:
         wallets = [Wallet(read_key(tmp_path / "keys" / f"account{j}.json")[1], CHAIN, suite)
                    for j in range(2)]
@@ -73,11 +71,7 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> No
 
         (tmp_path / "light").mkdir()
         # the light node asks a lying node first: it must notice and ask the next one
-        liar = subprocess.Popen([sys.executable, "-m", "xinlian.testing.liar", "--upstream",
-                                 nodes[3].url, "--mode", "header"], stdout=subprocess.PIPE,
-                                text=True)
-        assert liar.stdout is not None
-        liar_url = json.loads(liar.stdout.readline())["rpc"]
+        liar_url = liars.enter_context(liar_process(nodes[3].url, "header"))
         peers = [liar_url, *(n.base_url for n in nodes)]
         metrics = f"http://127.0.0.1:{free_ports(1)[0]}"
         light = NodeProcess(tmp_path / "light", args=[
@@ -103,11 +97,7 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(tmp_path: Path) -> No
         for node in [*nodes, light]:
             if node is not None:
                 node.stop()
-        if liar is not None:
-            liar.terminate()
-            liar.wait()
-            assert liar.stdout is not None
-            liar.stdout.close()
+        liars.close()
 
 
 def _light_metrics(url: str, liar_url: str, height: int) -> None:

@@ -20,24 +20,12 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Literal
 
 from xinlian import codec
+from xinlian.api.data_params import DATA_READS
 from xinlian.api.format import hex_of, to_json
-from xinlian.api.methods import MAX_BLOB_AUTH, MAX_INDEX_KEY, Method
-from xinlian.api.params import (
-    Param,
-    choice,
-    encoded,
-    hex_bytes,
-    list_of,
-    optional,
-    scalar,
-    text,
-    uint,
-)
+from xinlian.api.methods import Handler, Method
 from xinlian.api.subscriptions import Session
 from xinlian.errors import XinlianError
 from xinlian.execution.data.blob_access import BlobAuth
-from xinlian.execution.data.model import MAX_NAME, MAX_RECORD_ID, MAX_VALUE
-from xinlian.execution.data.query import MAX_PAGE as MAX_DATA_PAGE
 from xinlian.execution.data.values import from_json
 from xinlian.sdk import calls
 from xinlian.sdk import data_history as sdk_history
@@ -47,7 +35,6 @@ from xinlian.sdk.data import DataOps
 from xinlian.sdk.data_blob import BlobRequests, blob_of
 from xinlian.sdk.errors import AnswerTampered, DataQueryFailed
 from xinlian.sdk.ops import Op
-from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW
 from xinlian.storage.errors import BlobError
 
 if TYPE_CHECKING:
@@ -88,43 +75,12 @@ class LightDataApi:
         self.light = light
 
     def methods(self) -> list[Method]:
-        height = optional(uint())
-        name = Param("collection", text(max_length=MAX_NAME))
-        rid = Param("id", hex_bytes(max_size=MAX_RECORD_ID))
-        bound = optional(scalar(max_length=2 * MAX_VALUE + 2))
-        return [
-            Method("xl_getCollection", (name, Param("height", height, None)),
-                   self.collection),
-            Method("xl_dataGet", (name, rid, Param("height", height, None)), self.get),
-            Method("xl_dataQuery",
-                   (name, Param("attribute", text(max_length=MAX_NAME)),
-                    Param("lo", bound, None), Param("hi", bound, None),
-                    Param("order", choice("asc", "desc"), "asc"),
-                    Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
-                    Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
-                    Param("height", height, None)), self.query),
-            Method("xl_dataAggregate",
-                   (name, Param("attribute", text(max_length=MAX_NAME)),
-                    Param("lo", bound, None), Param("hi", bound, None),
-                    Param("height", height, None)), self.aggregate),
-            Method("xl_dataHistory",
-                   (name, rid, Param("first", uint(), 0),
-                    Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
-                    Param("as_of", optional(uint()), None),
-                    Param("height", height, None)), self.history),
-            Method("xl_dataBlocks",
-                   (Param("terms", list_of(hex_bytes(max_size=1 + MAX_INDEX_KEY),
-                                           max_items=MAX_TERMS)),
-                    Param("first", uint()), Param("stop", uint()),
-                    Param("match", choice("any", "all"), "any"),
-                    Param("limit", uint(maximum=MAX_WINDOW), 1000),
-                    Param("height", height, None)), self.blocks),
-            Method("xl_blobGetChunk",
-                   (name, rid, Param("attribute", text(max_length=MAX_NAME)),
-                    Param("index", uint()),
-                    Param("auth", encoded(BlobAuth, max_size=MAX_BLOB_AUTH))),
-                   self.blob_chunk),
-        ]
+        handlers: dict[str, Handler] = {
+            "xl_getCollection": self.collection, "xl_dataGet": self.get,
+            "xl_dataQuery": self.query, "xl_dataAggregate": self.aggregate,
+            "xl_dataHistory": self.history, "xl_dataBlocks": self.blocks,
+            "xl_blobGetChunk": self.blob_chunk}
+        return [Method(name, params, handlers[name]) for name, params in DATA_READS.items()]
 
     async def _verified(self, make: Callable[[], Recorded]) -> Any:
         """The first full node's answer that its verification (`make()`, run against that
@@ -203,13 +159,13 @@ class LightDataApi:
                                      True), "xl_dataBlocks"))
 
     async def blob_chunk(self, session: Session | None, collection: str, id: bytes,
-                         attribute: str, index: int, auth: BlobAuth) -> Any:
+                         attribute: str, index: int, auth: BlobAuth | None) -> Any:
         def op() -> Recorded:
             data = self._data(collection)
             commitment = yield from blob_of(data, id, attribute)
             try:
                 _, answer = yield from BlobRequests(data, id, attribute).fetch(
-                    commitment, index, hex_of(codec.encode(auth)))
+                    commitment, index, None if auth is None else hex_of(codec.encode(auth)))
             except BlobError as exc:  # a chunk, or its proof, not the committed one
                 raise AnswerTampered(exc.message) from None
             if answer.get("commitment") != hex_of(codec.encode(commitment)):

@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xinlian import codec
+from xinlian.api.data_params import (
+    BLOB_ATTRIBUTE,
+    BLOB_AUTH,
+    COLLECTION,
+    DATA_READS,
+    MAX_INDEX_KEY,
+    RECORD_ID,
+)
 from xinlian.api.errors import InvalidParams, Rejected
 from xinlian.api.format import bytes_of, hex_of, to_json
 from xinlian.api.limits import Limits
@@ -26,24 +34,21 @@ from xinlian.api.params import (
     hex_bytes,
     list_of,
     optional,
-    scalar,
     text,
     uint,
 )
 from xinlian.api.subscriptions import NEW_BLOCKS, TX_STATUS, Hub, Session
 from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
 from xinlian.execution.data.blob_access import BlobAuth
-from xinlian.execution.data.model import MAX_NAME, MAX_RECORD_ID, MAX_VALUE
-from xinlian.execution.data.query import MAX_PAGE as MAX_DATA_PAGE
+from xinlian.execution.data.model import MAX_VALUE
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.block import Block, header_hash
 from xinlian.ledger.errors import TxTooLarge
 from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
-from xinlian.storage import mst
 from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
 from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
-from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW, WindowQuery
+from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
 from xinlian.storage.inverted_proof import MAX_QUERY_TERMS
 from xinlian.storage.mbtree_proof import decode_proof
@@ -55,8 +60,6 @@ MAX_STATE_KEY = 1024
 MAX_PAGE = 1000
 MAX_METHOD = 64  # a contract method's name
 FUEL_PER_UNIT = 1_000_000  # a query's fuel per work unit (about a light call's time)
-MAX_INDEX_KEY = mst.MAX_KEY_SIZE
-MAX_BLOB_AUTH = 8192  # an encoded BlobAuth: the largest key and signature (ML-DSA) fit
 
 if TYPE_CHECKING:
     from xinlian.node.blob_service import BlobService
@@ -129,50 +132,20 @@ class Api:
                     Param("order", choice("desc", "asc"), "desc"),
                     Param("limit", uint(maximum=MAX_PAGE), 100),
                     Param("height", height, None)), self.index_query),
-            Method("xl_getCollection",
-                   (Param("collection", text(max_length=MAX_NAME)),
-                    Param("height", height, None)), self.data_collection),
-            Method("xl_dataGet",
-                   (Param("collection", text(max_length=MAX_NAME)),
-                    Param("id", hex_bytes(max_size=MAX_RECORD_ID)),
-                    Param("height", height, None)), self.data_get),
+            Method("xl_getCollection", DATA_READS["xl_getCollection"],
+                   self.data_collection),
+            Method("xl_dataGet", DATA_READS["xl_dataGet"], self.data_get),
             Method("xl_dataQuery",
-                   (Param("collection", text(max_length=MAX_NAME)),
-                    Param("attribute", text(max_length=MAX_NAME)),
-                    Param("lo", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
-                    Param("hi", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
-                    Param("order", choice("asc", "desc"), "asc"),
-                    Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
-                    Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
-                    Param("height", height, None),
+                   (*DATA_READS["xl_dataQuery"],
                     Param("keywords", optional(words), None),
                     Param("match", choice("all", "any"), "all"),
                     Param("exclude", optional(words), None)), self.data_query),
             *self._blob_methods(),
-            Method("xl_dataHistory",
-                   (Param("collection", text(max_length=MAX_NAME)),
-                    Param("id", hex_bytes(max_size=MAX_RECORD_ID)),
-                    Param("first", uint(), 0),
-                    Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
-                    Param("as_of", optional(uint()), None),
-                    Param("height", height, None)), self.data_history),
-            Method("xl_dataBlocks",
-                   (Param("terms", list_of(hex_bytes(max_size=1 + MAX_INDEX_KEY),
-                                           max_items=MAX_TERMS)),
-                    Param("first", uint()),
-                    Param("stop", uint()),
-                    Param("match", choice("any", "all"), "any"),
-                    Param("limit", uint(maximum=MAX_WINDOW), 1000),
-                    Param("height", height, None)), self.data_blocks),
-            Method("xl_dataPlan",
-                   (Param("collection", text(max_length=MAX_NAME)),
-                    Param("height", height, None)), self.data_plan),
-            Method("xl_dataAggregate",
-                   (Param("collection", text(max_length=MAX_NAME)),
-                    Param("attribute", text(max_length=MAX_NAME)),
-                    Param("lo", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
-                    Param("hi", optional(scalar(max_length=2 * MAX_VALUE + 2)), None),
-                    Param("height", height, None)), self.data_aggregate),
+            Method("xl_dataHistory", DATA_READS["xl_dataHistory"], self.data_history),
+            Method("xl_dataBlocks", DATA_READS["xl_dataBlocks"], self.data_blocks),
+            Method("xl_dataPlan", (COLLECTION, Param("height", height, None)),
+                   self.data_plan),
+            Method("xl_dataAggregate", DATA_READS["xl_dataAggregate"], self.data_aggregate),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
             Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
@@ -327,11 +300,9 @@ class Api:
     # -- blobs (docs/data.md "Blobs"): the store's I/O runs on a worker thread ------------
 
     def _blob_methods(self) -> list[Method]:
-        ref = (Param("collection", text(max_length=MAX_NAME)),
-               Param("id", hex_bytes(max_size=MAX_RECORD_ID)),
-               Param("attribute", text(max_length=MAX_NAME)))
+        ref = (COLLECTION, RECORD_ID, BLOB_ATTRIBUTE)
         commitment = Param("commitment", encoded(BlobCommitment, max_size=MAX_VALUE))
-        auth = Param("auth", optional(encoded(BlobAuth, max_size=MAX_BLOB_AUTH)), None)
+        auth = BLOB_AUTH
         return [
             Method("xl_blobPutManifest",
                    (*ref, commitment,
@@ -345,8 +316,7 @@ class Api:
                    (*ref, commitment, Param("start", uint(), 0),
                     Param("limit", uint(maximum=MAX_MISSING_PAGE), MAX_MISSING_PAGE), auth),
                    self.blob_missing),
-            Method("xl_blobGetChunk", (*ref, Param("index", uint()), auth),
-                   self.blob_get_chunk),
+            Method("xl_blobGetChunk", DATA_READS["xl_blobGetChunk"], self.blob_get_chunk),
         ]
 
     def _blobs(self) -> BlobService:

@@ -120,7 +120,7 @@ class BlobRequests:
         data, _ = yield from self.fetch(commitment, index, auth)
         return data
 
-    def fetch(self, commitment: BlobCommitment, index: int, auth: str
+    def fetch(self, commitment: BlobCommitment, index: int, auth: str | None
               ) -> Op[tuple[bytes, Any]]:
         """Chunk `index` asked for with the signed request `auth` (hex), verified against
         `commitment` (CorruptChunkError otherwise), and the node's whole answer."""

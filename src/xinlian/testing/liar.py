@@ -20,8 +20,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -135,6 +136,21 @@ async def _serve(upstream: str, mode: str) -> None:
         await asyncio.Event().wait()  # until the process is terminated
     finally:
         await liar.stop()
+
+
+@contextlib.contextmanager
+def liar_process(upstream: str, mode: str) -> Iterator[str]:
+    """A lying node as its own process (`main`) in front of `upstream` (a POST /rpc URL),
+    for tests that drive nodes as processes: its base URL, for as long as the block runs."""
+    proc = subprocess.Popen([sys.executable, "-m", "xinlian.testing.liar", "--upstream",
+                             upstream, "--mode", mode], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        yield str(json.loads(proc.stdout.readline())["rpc"])
+    finally:
+        proc.terminate()
+        proc.wait()
+        proc.stdout.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,54 @@
+"""The parameters of the data read methods, in one place: a full node (api/methods.py) and
+a light node (api/light_data.py) take them alike, so a client asks either the same way."""
+
+from __future__ import annotations
+
+from xinlian.api.params import (
+    Param,
+    choice,
+    encoded,
+    hex_bytes,
+    list_of,
+    optional,
+    scalar,
+    text,
+    uint,
+)
+from xinlian.execution.data.blob_access import BlobAuth
+from xinlian.execution.data.model import MAX_NAME, MAX_RECORD_ID, MAX_VALUE
+from xinlian.execution.data.query import MAX_PAGE as MAX_DATA_PAGE
+from xinlian.storage import mst
+from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW
+
+MAX_INDEX_KEY = mst.MAX_KEY_SIZE
+MAX_BLOB_AUTH = 8192  # an encoded BlobAuth: the largest key and signature (ML-DSA) fit
+
+COLLECTION = Param("collection", text(max_length=MAX_NAME))
+RECORD_ID = Param("id", hex_bytes(max_size=MAX_RECORD_ID))
+BLOB_ATTRIBUTE = Param("attribute", text(max_length=MAX_NAME))
+BLOB_AUTH = Param("auth", optional(encoded(BlobAuth, max_size=MAX_BLOB_AUTH)), None)
+_HEIGHT = Param("height", optional(uint()), None)
+_BOUND = optional(scalar(max_length=2 * MAX_VALUE + 2))  # JSON of the attribute's kind
+_ATTRIBUTE = Param("attribute", text(max_length=MAX_NAME))
+
+DATA_READS: dict[str, tuple[Param, ...]] = {
+    "xl_getCollection": (COLLECTION, _HEIGHT),
+    "xl_dataGet": (COLLECTION, RECORD_ID, _HEIGHT),
+    "xl_dataQuery": (COLLECTION, _ATTRIBUTE, Param("lo", _BOUND, None),
+                     Param("hi", _BOUND, None), Param("order", choice("asc", "desc"), "asc"),
+                     Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
+                     Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
+                     _HEIGHT),
+    "xl_dataAggregate": (COLLECTION, _ATTRIBUTE, Param("lo", _BOUND, None),
+                         Param("hi", _BOUND, None), _HEIGHT),
+    "xl_dataHistory": (COLLECTION, RECORD_ID, Param("first", uint(), 0),
+                       Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
+                       Param("as_of", optional(uint()), None), _HEIGHT),
+    "xl_dataBlocks": (Param("terms", list_of(hex_bytes(max_size=1 + MAX_INDEX_KEY),
+                                             max_items=MAX_TERMS)),
+                      Param("first", uint()), Param("stop", uint()),
+                      Param("match", choice("any", "all"), "any"),
+                      Param("limit", uint(maximum=MAX_WINDOW), 1000), _HEIGHT),
+    "xl_blobGetChunk": (COLLECTION, RECORD_ID, BLOB_ATTRIBUTE, Param("index", uint()),
+                        BLOB_AUTH),
+}
