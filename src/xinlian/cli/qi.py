@@ -53,6 +53,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     t.add_argument("files", nargs="+")
     t.set_defaults(func=_reporting(cmd_test))
 
+    d = sub.add_parser("debug", help="step through a call (or a test) at source level")
+    d.add_argument("file")
+    d.add_argument("--contract", help="which contract of the file (default: the last)")
+    what = d.add_mutually_exclusive_group(required=True)
+    what.add_argument("--call", metavar="'METHOD(ARGS)'",
+                      help="the call to debug, arguments as JSON (bytes as \"0x..\")")
+    what.add_argument("--test", metavar="NAME", help="debug this `test fn` instead")
+    d.add_argument("--init", nargs="*", default=[], metavar="ARG",
+                   help="constructor arguments (JSON)")
+    d.add_argument("--sender", default=None, help="caller address (40 hex digits)")
+    d.add_argument("--break", dest="breaks", type=int, action="append", default=[],
+                   metavar="LINE", help="print only the steps at this line (repeatable)")
+    d.add_argument("--json", action="store_true", help="print the whole trace as JSON")
+    d.set_defaults(func=_reporting(cmd_debug))
+
     v = sub.add_parser("verify", help="prove each public function against its specification")
     v.add_argument("file")
     v.add_argument("--contract", help="which contract of the file (default: the last)")
@@ -229,6 +244,24 @@ def cmd_test(args: argparse.Namespace) -> int:
         print("error: no tests ran", file=sys.stderr)
         return 1
     return 0 if failures == 0 and py_code == 0 else 1
+
+
+def cmd_debug(args: argparse.Namespace) -> int:
+    from xinlian.cli.qi_debug import print_trace
+    from xinlian.execution.vm.debugger import debug_call
+
+    trace = debug_call(Path(args.file).read_text(), args.file, args.call, args.test,
+                       args.init, args.contract,
+                       *([parse_address(args.sender)] if args.sender is not None else []))
+    doc = trace.to_json()
+    if args.breaks:
+        doc["steps"] = [dict(s, index=i) for i, s in enumerate(doc["steps"])
+                        if s["line"] in args.breaks]
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print_trace(doc, args.file)
+    return EXIT_OK if trace.error is None else EXIT_CALL_FAILED
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

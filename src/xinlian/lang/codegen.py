@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from xinlian.lang import arith, ir, wasm_helpers
+from xinlian.lang import abi, arith, ir, wasm_helpers
 from xinlian.lang import wasm as W
 from xinlian.lang.emitter import (
     BLOCK_VOID,
@@ -47,6 +47,7 @@ from xinlian.lang.types import (
     ListTy,
     OptionalTy,
     Ty,
+    is_storable,
 )
 
 HASH_ALGS = {"sm3": 0, "sha256": 1, "keccak256": 2}
@@ -54,6 +55,7 @@ VERIFY_ALGS = {"sm2_verify": 0, "ed25519_verify": 1, "mldsa_verify": 2}
 # test-only context setters: the `which` argument of the `test_set` host function
 TEST_SETTERS = {"set_caller": 0, "set_block": 1, "set_time": 2}
 ENTRY_PREFIX = "q:"
+DEBUG_MODULE = "qi_debug"  # the import module of debug builds' step hook
 
 
 @dataclass
@@ -62,13 +64,23 @@ class Output:
     # source map: sorted (module offset, function name, span) triples
     source_map: list[tuple[int, str, Span]] = field(default_factory=list)
     entries: dict[str, str] = field(default_factory=dict)  # Qi name -> export name
+    # debug builds: per step id, its function, line, column and the locals it reports
+    steps: list[dict[str, Any]] | None = None
 
 
 class CodeGen(Emitter):
-    def __init__(self, prog: ir.Program) -> None:
+    def __init__(self, prog: ir.Program, debug: bool = False) -> None:
         Emitter.__init__(self)
         self.prog = prog
         self.fn_index: dict[str, int] = {}
+        # debug builds call `qi_debug.step(step id, call depth, locals length)` before each
+        # statement with the statement's visible locals ABI-encoded at memory offset 0;
+        # the chain's host has no `qi_debug` module, so such a build never instantiates there
+        self.steps: list[dict[str, Any]] | None = [] if debug else None
+        self.scope: list[ir.Var] = []
+        if debug:
+            self.step_import = self.m.add_import(DEBUG_MODULE, "step", [I32, I32, I32], [])
+            self.depth_g = self.m.add_global(I32, True, b"\x41\x00", "debug_depth")
 
     # --- driver ---------------------------------------------------------------------------
     def generate(self) -> Output:
@@ -92,7 +104,7 @@ class CodeGen(Emitter):
         base = len(self.m.imports)
         smap = sorted(((body_offsets[fi - base] + off, self.m.function(fi).name, span)
                        for fi, off, span in self.marks), key=lambda m: m[0])
-        return Output(wasm, smap, entries)
+        return Output(wasm, smap, entries, self.steps)
 
     def function(self, fn: ir.Function) -> None:
         idx = self.fn_index[fn.name]
@@ -102,6 +114,7 @@ class CodeGen(Emitter):
             f.vars[p] = i
         names = [p.name for p in fn.params]
         self.cur = f
+        self.scope = list(fn.params)
         self.stmts(fn.body)
         if fn.ret != UNIT:
             f.code.op(0x00)  # falling off the end is impossible (checked); keep validator happy
@@ -167,8 +180,10 @@ class CodeGen(Emitter):
 
     # --- statements ---------------------------------------------------------------------------
     def stmts(self, body: list[ir.Stmt]) -> None:
+        visible = len(self.scope)
         for s in body:
             self.stmt(s)
+        del self.scope[visible:]
 
     def var_index(self, v: ir.Var) -> int:
         idx = self.cur.vars.get(v)
@@ -179,7 +194,34 @@ class CodeGen(Emitter):
     def stmt(self, s: ir.Stmt) -> None:
         if s.span is not None:
             self.cur.code.mark(s.span)
+            if self.steps is not None:
+                self.debug_step(s.span)
         _STMT[type(s)](self, s)
+        if isinstance(s, ir.Let):
+            self.scope.append(s.var)
+
+    def debug_step(self, span: Span) -> None:
+        """The hook of a debug build before a statement: encode the visible locals (one
+        ABI tuple) into the I/O window, then call `qi_debug.step`. Nothing is pending in
+        linear memory between statements, so the program's own data is untouched."""
+        assert self.steps is not None
+        shown = [v for v in self.scope if is_storable(v.ty) and not v.name.startswith("$")]
+        self.steps.append({"id": len(self.steps), "function": self.cur.wfn.name, "line": span.line,
+                           "col": span.col, "locals": [
+                               {"name": v.name, "type": abi.type_json(v.ty),
+                                "index": self.cur.vars[v]} for v in shown]})
+        c = self.cur.code
+        w = self.cur.scratch(W.ref_null(self.cursor_t))
+        c.op(0x10, W.uleb(self.helper("w_new")), 0x21, W.uleb(w))
+        for v in shown:
+            c.op(0x20, W.uleb(w), 0x20, W.uleb(self.cur.vars[v]))
+            self.call(self.codec("enc", v.ty))
+        c.i32(len(self.steps) - 1)
+        c.op(0x23, W.uleb(self.depth_g))
+        c.op(0x20, W.uleb(w))
+        self.cur.release(W.ref_null(self.cursor_t), w)
+        self.put_writer_at0()
+        self.call(self.step_import)
 
     def s_Let(self, s: ir.Let | ir.Set) -> None:
         self.expr(s.args[0])
@@ -514,7 +556,13 @@ class CodeGen(Emitter):
         for a in e.args:
             self.expr(a)
         self.mark(e)
+        if self.steps is None:
+            self.call(self.fn_index[e.fn])
+            return
+        c = self.cur.code  # debug builds count the call depth around internal calls
+        c.op(0x23, W.uleb(self.depth_g), 0x41, 0x01, 0x6A, 0x24, W.uleb(self.depth_g))
         self.call(self.fn_index[e.fn])
+        c.op(0x23, W.uleb(self.depth_g), 0x41, 0x01, 0x6B, 0x24, W.uleb(self.depth_g))
 
     def e_SLoad(self, e: ir.SLoad) -> None:
         for a in e.args:
@@ -799,5 +847,5 @@ _EXPR: dict[type[ir.Expr], Callable[[CodeGen, Any], None]] = {
     if cls.__name__ not in ir.SPEC_ONLY}  # by name: `slots=True` leaves a stale twin class
 
 
-def generate(prog: ir.Program) -> Output:
-    return CodeGen(prog).generate()
+def generate(prog: ir.Program, debug: bool = False) -> Output:
+    return CodeGen(prog, debug).generate()

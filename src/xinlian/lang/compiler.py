@@ -22,14 +22,27 @@ class Artifact:
     abi: dict[str, Any]
     source_map: list[tuple[int, str, Span]] = field(default_factory=list)
     file: str = "<input>"
+    # debug builds only (`compile_source(debug=True)`): per step id of the `qi_debug.step`
+    # hook, the function, line, column and locals (name, ABI type, Wasm local index)
+    steps: list[dict[str, Any]] | None = None
+
+    @property
+    def debug(self) -> bool:
+        """A debug build: it imports `qi_debug.step`, which only a debugging engine
+        provides (the chain's engine refuses to load it)."""
+        return self.steps is not None
 
     def abi_json(self) -> str:
         return json.dumps(self.abi, indent=2, sort_keys=False)
 
     def debug_json(self) -> str:
-        """Source map: code offset -> function, file, line, column."""
-        return json.dumps({"file": self.file, "map": [
-            [off, fn, s.line, s.col] for off, fn, s in self.source_map]})
+        """Source map: code offset -> function, file, line, column (and, for a debug
+        build, its steps)."""
+        out: dict[str, Any] = {"file": self.file, "map": [
+            [off, fn, s.line, s.col] for off, fn, s in self.source_map]}
+        if self.steps is not None:
+            out["steps"] = self.steps
+        return json.dumps(out)
 
     def locate(self, module_offset: int) -> tuple[str, Span] | None:
         """The source position of the instruction at `module_offset` (last mark before)."""
@@ -60,14 +73,16 @@ class Artifact:
 
 def compile_source(source: str, file: str = "<input>", opt_level: int = 1,
                    contract: str | None = None, test_mode: bool = False,
-                   old_layout: list[dict[str, Any]] | None = None) -> Artifact:
-    """Compile Qi source text; raises `CompileError` with every diagnostic found."""
+                   old_layout: list[dict[str, Any]] | None = None,
+                   debug: bool = False) -> Artifact:
+    """Compile Qi source text; raises `CompileError` with every diagnostic found. A
+    `debug` build reports every statement to the debugger (docs/qi/debugging.md)."""
     tree = parser.parse(source, file)
     prog = checker.check(tree, source, contract, test_mode)
     check_upgrade_layout(tree, source, prog, old_layout)
     optimize.optimize(prog, opt_level)
-    out = codegen.generate(prog)
-    return Artifact(out.wasm, abi.build(prog, out.entries), out.source_map, file)
+    out = codegen.generate(prog, debug)
+    return Artifact(out.wasm, abi.build(prog, out.entries), out.source_map, file, out.steps)
 
 
 def check_upgrade_layout(tree: A.Program, source: str, prog: ir.Program,

@@ -233,3 +233,10 @@ class FrozenError(EngineError):
 
     code = 7513
     name = "contract_frozen"
+
+
+class TraceLimitError(EngineError):
+    """A debug run reached the debugger's cap on recorded steps (`debugger.MAX_STEPS`)."""
+
+    code = 7514
+    name = "debug_trace_limit"

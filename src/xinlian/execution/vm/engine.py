@@ -129,6 +129,8 @@ class Loaded:
 
 
 class Engine:
+    host_api: type[host.HostApi] = host.HostApi  # the debugger's engine extends it
+
     def __init__(self, max_modules: int = MAX_CACHED_MODULES,
                  max_wasm: int = MAX_CACHED_WASM) -> None:
         cfg = wasmtime.Config()
@@ -152,7 +154,7 @@ class Engine:
         cfg.memory_reservation_for_growth = 1 << 20
         self.wasm = wasmtime.Engine(cfg)
         self.linker = wasmtime.Linker(self.wasm)
-        self.host = host.HostApi(self)
+        self.host = self.host_api(self)
         self.host.define(self.linker)
         # evicting a module that a running call uses is safe: its frame holds the `Loaded`
         self.modules: Lru[str, Loaded] = Lru(max_modules, max_wasm,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import wasmtime
 
@@ -271,6 +271,8 @@ class HostApi:
     frames, the fault a host function raised (taken by the engine when the trap reaches
     it) and a scratch word for fuel."""
 
+    schedule: ClassVar[dict[str, tuple[int, int, tuple[int, ...]]]] = FUEL_SCHEDULE
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.stack: list[Frame] = []
@@ -295,7 +297,7 @@ class HostApi:
         back. Any failure caused by the inputs (a module not made by the Qi compiler can
         pass anything) becomes a typed `HostFault`, kept for the engine, and a trap."""
         fn = getattr(self, "h_" + name)
-        base, per_byte, lengths = FUEL_SCHEDULE[name]
+        base, per_byte, lengths = self.schedule[name]
         extra = _EXTRA_FUEL.get(name)
         read_args, write = capi.arg_reader(params), capi.result_writer(results)
         context, take = capi.caller_context, self._fuel.take
