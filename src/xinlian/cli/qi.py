@@ -249,10 +249,11 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_debug(args: argparse.Namespace) -> int:
     from xinlian.cli.qi_debug import print_trace
     from xinlian.execution.vm.debugger import debug_call
+    from xinlian.execution.vm.local import DEFAULT_SENDER
 
+    sender = parse_address(args.sender) if args.sender is not None else DEFAULT_SENDER
     trace = debug_call(Path(args.file).read_text(), args.file, args.call, args.test,
-                       args.init, args.contract,
-                       *([parse_address(args.sender)] if args.sender is not None else []))
+                       args.init, args.contract, sender)
     doc = trace.to_json()
     if args.breaks:
         doc["steps"] = [dict(s, index=i) for i, s in enumerate(doc["steps"])
