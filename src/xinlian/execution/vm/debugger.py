@@ -211,14 +211,17 @@ def debug_call(source: str, file: str, call: str | None = None, test: str | None
 
 
 def trace_call(art: Artifact, method: str, raw: list[str], init: list[str],
-               sender: bytes = DEFAULT_SENDER, limit: int = MAX_STEPS) -> Trace:
+               sender: bytes = DEFAULT_SENDER, limit: int = MAX_STEPS,
+               engine: DebugEngine | None = None) -> Trace:
     """Deploy `art` on a fresh local chain (constructor arguments `init`, JSON text) and
     trace one call of `method`. A normal build traces too (writes, events, no steps):
-    that is how tests compare a debug build with it."""
+    that is how tests compare a debug build with it. `engine` may be reused (it keeps
+    compiled modules) across traces."""
     args = args_from_text(params_of(art.abi, method), method, raw)
     has_init = any(f["kind"] == "init" for f in art.abi["functions"])
     init_args = args_from_text(params_of(art.abi, "init"), "init", init) if has_init else []
-    engine = DebugEngine()
+    engine = engine or DebugEngine()
+    engine.record(None)  # the constructor is not traced
     chain = LocalChain(engine=engine)
     addr = chain.deploy(art, *init_args, sender=sender)
     trace = Trace(limit=limit)
