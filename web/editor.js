@@ -1,14 +1,31 @@
 // The workbench's editor: CodeMirror 6 with a lint gutter that the language server fills.
 // app.js (plain script) drives it through the `QiEditor` global this bundle defines.
 import { EditorView, basicSetup } from "codemirror";
-import { EditorState, Compartment } from "@codemirror/state";
+import { EditorState, Compartment, StateEffect, StateField } from "@codemirror/state";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
-import { keymap } from "@codemirror/view";
+import { keymap, Decoration } from "@codemirror/view";
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 
 const editable = new Compartment();
+
+// The debugger's current line: set by `showLine`, drawn as a highlighted line.
+const setDebugLine = StateEffect.define();
+const debugLine = StateField.define({
+  create: () => Decoration.none,
+  update(deco, tr) {
+    deco = deco.map(tr.changes);
+    for (const e of tr.effects) {
+      if (e.is(setDebugLine)) {
+        deco = e.value === null ? Decoration.none : Decoration.set([
+          Decoration.line({ class: "cm-debug-line" }).range(e.value)]);
+      }
+    }
+    return deco;
+  },
+  provide: (f) => EditorView.decorations.from(f),
+});
 
 // An editor on the shared text of room `room` at `url` (a Yjs document the server keeps,
 // seeded from the saved file): every editor of the room sees each other's edits and
@@ -28,6 +45,7 @@ export function createShared(parent, url, room, name, readOnly, onChange, onSync
         keymap.of([...yUndoManagerKeymap]),
         basicSetup,
         lintGutter(),
+        debugLine,
         yCollab(ytext, provider.awareness),
         editable.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
         EditorView.updateListener.of((u) => { if (u.docChanged) onChange(u.state.doc.toString()); }),
@@ -57,3 +75,10 @@ export function showDiagnostics(view, diagnostics) {
 }
 
 export function text(view) { return view.state.doc.toString(); }
+
+// Highlight 1-based `line` as the debugger's current line and scroll to it (null: none).
+export function showLine(view, line) {
+  if (line === null) { view.dispatch({ effects: setDebugLine.of(null) }); return; }
+  const at = view.state.doc.line(Math.min(Math.max(line, 1), view.state.doc.lines));
+  view.dispatch({ effects: [setDebugLine.of(at.from), EditorView.scrollIntoView(at.from, { y: "center" })] });
+}

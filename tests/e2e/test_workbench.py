@@ -82,6 +82,37 @@ def test_compile_shows_errors_at_their_line_and_the_abi_at_each_level(site: Site
     assert bob.send("POST", "api/compile", {**TOKEN_FILE, "text": text, "opt": 7})[0] == 400
 
 
+def test_debug_traces_a_call_and_a_test_for_any_member(site: Site) -> None:
+    carol = Session(site, "carol")  # a viewer: debugging runs on a private local chain
+    text = carol.ok("GET", "api/file?project=demo&file=token.qi")["text"]
+    bob_hex = "0x" + "00" * 19 + "b0"
+    out = carol.ok("POST", "api/debug", {**TOKEN_FILE, "text": text, "args": ['"T"', "1000"],
+                                         "call": f'transfer("{bob_hex}", 5)'})
+    trace = out["trace"]
+    assert out["ok"] and trace["result"] is True and trace["error"] is None
+    assert [s["line"] for s in trace["steps"]] == [41, 27, 28, 29, 30, 31, 42]
+    assert trace["steps"][3]["locals"]["have"] == 1000
+    assert [(w["var"], w["decoded"]) for w in trace["writes"]] == [("balances", 995),
+                                                                   ("balances", 5)]
+    assert [e["name"] for e in trace["events"]] == ["Transfer"]
+    tested = carol.ok("POST", "api/debug", {**TOKEN_FILE, "text": text,
+                                            "test": "transfer_moves_balance"})
+    assert tested["ok"] and tested["trace"]["steps"]
+    failing = carol.ok("POST", "api/debug", {**TOKEN_FILE, "text": text, "args": ['"T"', "1"],
+                                             "call": f'transfer("{bob_hex}", 5)'})
+    assert failing["ok"] is False and failing["trace"]["error"]["name"] == "revert"
+    broken = carol.ok("POST", "api/debug", {**TOKEN_FILE, "text": text + "\nfn (", "test": "x"})
+    assert broken["ok"] is False and broken["diagnostics"]
+    for bad, name in [({"call": "nope()"}, "bad_arguments"),
+                      ({"call": "transfer(1, 2)"}, "bad_arguments"),
+                      ({"test": "missing"}, "bad_arguments"),
+                      ({"call": "f()", "test": "t"}, "bad_request"),
+                      ({}, "bad_request")]:
+        status, err = carol.send("POST", "api/debug", {**TOKEN_FILE, "text": text,
+                                                      "args": ['"T"', "1000"], **bad})
+        assert status == 400 and err["error"]["name"] == name, bad
+
+
 def test_tests_verify_and_check(site: Site) -> None:
     bob = Session(site, "bob")
     text = bob.ok("GET", "api/file?project=demo&file=token.qi")["text"]

@@ -147,3 +147,34 @@ def test_two_users_edit_one_file_and_see_each_others_changes(
     assert (site.projects / "demo" / "shared.qi").read_text() == editor_text(bob)
     for page in (alice, bob, carol):
         page.context.close()
+
+
+def test_debug_a_token_transfer_step_by_step(site: Site, browser: Browser) -> None:
+    page = log_in(browser, site, "carol")  # a viewer may debug: nothing reaches the chain
+    open_file(page, "token.qi")
+    page.fill("#deploy-args", '"Tok", 1000')
+    page.fill("#debug-call", f'transfer("0x{"00" * 19}b0", 5)')
+    page.click("#debug")
+    page.wait_for_selector("#debugged")
+    assert "step 1 of 7: line 41, transfer" in page.inner_text("#dbg-where")
+    current = page.locator(".cm-debug-line").inner_text().strip()
+    assert current == "move_funds(caller(), to, amount);"
+    page.click("#dbg-into")
+    assert "line 27, move_funds (depth 1)" in page.inner_text("#dbg-where")
+    page.fill("#dbg-breaks", "30")
+    page.click("#dbg-continue")  # to line 30: the sender's balance is written, not yet bob's
+    assert "line 30" in page.inner_text("#dbg-where")
+    assert page.locator("tr.local", has_text="have").inner_text().split() == ["have", "1000"]
+    writes = page.locator("li.write").all_inner_texts()
+    assert writes == [f'balances["0x{"00" * 19}01"] = 995']
+    assert page.locator("li.debug-event").count() == 0
+    page.click("#dbg-out")  # back in `transfer`, after the event
+    assert "line 42, transfer (depth 0)" in page.inner_text("#dbg-where")
+    assert page.locator("li.write").count() == 2
+    assert "Transfer" in page.inner_text("#dbg-events")
+    page.click("#dbg-back")
+    assert "line 31, move_funds" in page.inner_text("#dbg-where")
+    page.click("#dbg-over")
+    page.click("#dbg-over")
+    assert page.inner_text("#dbg-outcome") == "returned true"
+    page.context.close()

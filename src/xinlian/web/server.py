@@ -194,7 +194,7 @@ async def _write_file(request: web.Request) -> web.StreamResponse:
 
 
 async def _tool(request: web.Request) -> web.StreamResponse:
-    """compile, test, verify or check the text sent (the editor's, saved or not)."""
+    """compile, test, verify, check or debug the text sent (the editor's, saved or not)."""
     bench, body = _bench(request), await _body(request)
     project, file, text = _str(body, "project"), _str(body, "file"), _str(body, "text")
     bench.member(request, project, "viewer")
@@ -210,6 +210,13 @@ async def _tool(request: web.Request) -> web.StreamResponse:
         out = await asyncio.to_thread(toolchain.test_file, text, file)
     elif action == "verify":
         out = await asyncio.to_thread(toolchain.verify_file, text, file)
+    elif action == "debug":
+        call, test = body.get("call"), body.get("test")
+        if not ((isinstance(call, str) and test is None)
+                or (isinstance(test, str) and call is None)):
+            raise BadRequest("give either `call` (\"method(args)\") or `test` (a name)")
+        out = await asyncio.to_thread(toolchain.debug_file, text, file, call, test,
+                                      _args(body))
     else:
         folder = bench.projects.folder(project)
         out = await asyncio.to_thread(toolchain.check_file, text, file, folder)
@@ -382,7 +389,8 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/me", _me),
     ("GET", "/api/file", _read_file),
     ("PUT", "/api/file", _write_file),
-    *[("POST", f"/api/{action}", _tool) for action in ("compile", "test", "verify", "check")],
+    *[("POST", f"/api/{action}", _tool) for action in ("compile", "test", "verify", "check",
+                                                          "debug")],
     ("GET", "/lsp", _lsp),
     ("GET", "/collab/{project}/{file:.+}", _collab),
     ("GET", "/api/deployments", _deployments),

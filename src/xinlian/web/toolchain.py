@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from xinlian.cli.qi_tests import run_tests
+from xinlian.execution.vm.debugger import debug_call
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.detect import find_issues, project_rules
 from xinlian.lang.errors import CompileError
@@ -43,6 +44,17 @@ def test_file(source: str, file: str) -> dict[str, Any]:
     return {"ok": all(t.passed for t in outcomes), "tests": [
         {"contract": t.contract, "name": t.name, "passed": t.passed, "failure": t.failure,
          "fuel_used": t.fuel_used} for t in outcomes]}
+
+
+def debug_file(source: str, file: str, call: str | None, test: str | None,
+               init: list[str]) -> dict[str, Any]:
+    """The recorded trace of one call (after deploying with `init`) or `test fn` of a
+    debug build, on a local chain of its own (never the connected node)."""
+    try:
+        trace = debug_call(source, file, call, test, init)
+    except CompileError as exc:
+        return diagnostics(exc)
+    return {"ok": trace.error is None, "trace": trace.to_json()}
 
 
 def verify_file(source: str, file: str) -> dict[str, Any]:

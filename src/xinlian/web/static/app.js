@@ -75,7 +75,8 @@ async function openFile(project, file) {
   $("role").textContent = role;
   const canEdit = role !== "viewer";
   $("save").disabled = $("deploy").disabled = !canEdit;
-  for (const id of ["compile", "test", "verify", "check"]) $(id).disabled = false;
+  for (const id of ["compile", "test", "verify", "check", "debug"]) $(id).disabled = false;
+  closeDebugger();
   $("editor").replaceChildren();
   // the text comes from the file's shared document, which the server seeds from the saved file
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -197,6 +198,76 @@ $("check").addEventListener("click", async () => {
     el("li", {}, `${f.severity} line ${f.line}: [${f.detector}] ${f.message}`))),
     el("p", {}, `${out.findings.length} finding(s)`));
 });
+
+// --- debugger: the server records a debug build's run; stepping moves over the trace -------
+const dbg = { trace: null, at: 0 };
+window.debugState = dbg;  // read by the browser tests
+
+$("debug").addEventListener("click", async () => {
+  const what = $("debug-call").value.trim();
+  const target = what.includes("(") ? { call: what } : { test: what };
+  const out = await tool("debug", { ...target, args: parseArgs($("deploy-args").value) });
+  if (!out) return;
+  Object.assign(dbg, { trace: out.trace, at: 0 });
+  show($("output"), el("p", { className: out.ok ? "ok" : "error", id: "debugged" },
+    `debugging ${what}: ${out.trace.steps.length} steps`));
+  $("debugger").hidden = false;
+  renderStep();
+});
+
+function closeDebugger() {
+  dbg.trace = null;
+  $("debugger").hidden = true;
+  if (state.view) QiEditor.showLine(state.view, null);
+}
+$("dbg-close").addEventListener("click", closeDebugger);
+
+// Positions are the steps, then one past the last: the call's end (all its writes and
+// events, and its outcome). The next step after the current one that `pick(step, current)`
+// accepts, else the end.
+function advance(pick) {
+  const steps = dbg.trace.steps, here = steps[dbg.at];
+  for (let i = dbg.at + 1; i < steps.length; i++) if (pick(steps[i], here)) return i;
+  return steps.length;
+}
+function breakLines() {
+  return new Set($("dbg-breaks").value.split(/[ ,]+/).filter(Boolean).map(Number));
+}
+const moves = {
+  "dbg-back": () => Math.max(dbg.at - 1, 0),
+  "dbg-into": () => Math.min(dbg.at + 1, dbg.trace.steps.length),
+  "dbg-over": () => advance((s, here) => s.depth <= here.depth),
+  "dbg-out": () => advance((s, here) => s.depth < here.depth),
+  "dbg-continue": () => { const lines = breakLines(); return advance((s) => lines.has(s.line)); },
+};
+for (const [id, move] of Object.entries(moves)) {
+  $(id).addEventListener("click", () => {
+    if (!dbg.trace || (dbg.at === dbg.trace.steps.length && id !== "dbg-back")) return;
+    dbg.at = move();
+    renderStep();
+  });
+}
+
+function renderStep() {
+  const t = dbg.trace, s = t.steps[dbg.at];
+  if (!s) {
+    QiEditor.showLine(state.view, null);
+    show($("dbg-where"), `the call ended after ${t.steps.length} steps`);
+    show($("dbg-locals"));
+  } else {
+    QiEditor.showLine(state.view, s.line);
+    show($("dbg-where"), `step ${dbg.at + 1} of ${t.steps.length}: line ${s.line}, ${s.function} (depth ${s.depth})`);
+    show($("dbg-locals"), el("tr", {}, el("th", {}, "local"), el("th", {}, "value")),
+      ...Object.entries(s.locals).map(([k, v]) => el("tr", { className: "local" },
+        el("td", {}, k), el("td", {}, JSON.stringify(v)))));
+  }
+  const writes = s ? t.writes.slice(0, s.writes) : t.writes, events = s ? t.events.slice(0, s.events) : t.events;
+  show($("dbg-writes"), ...writes.map((w) => el("li", { className: "write" }, w.var === undefined
+    ? `${w.key} = ${w.value}`
+    : `${w.var}${(w.map_keys || []).map((k) => `[${JSON.stringify(k)}]`).join("")} = ${w.decoded === undefined ? w.value : JSON.stringify(w.decoded)}`)));
+  show($("dbg-events"), ...events.map((e) => el("li", { className: "debug-event" }, `${e.name} ${JSON.stringify(e.args)}`)));
+  show($("dbg-outcome"), s ? "" : t.error ? `error ${t.error.name}: ${t.error.message}` : `returned ${JSON.stringify(t.result)}`);
+}
 
 // Arguments as typed: comma-separated JSON values, e.g. "Tok", 1000000
 function parseArgs(text) {
