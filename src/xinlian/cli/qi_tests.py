@@ -6,15 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xinlian.lang import parser
-from xinlian.lang.ast import ContractDecl
-from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.errors import RevertError
+from xinlian.lang.testruns import TEST_ADDRESS, TEST_CALLER, runs_of_tests
 
 if TYPE_CHECKING:
     from xinlian.execution.vm.engine import CallResult
-
-TEST_ADDRESS, TEST_CALLER = bytes(19) + b"\x7e", bytes(19) + b"\x01"
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,7 @@ def run_tests(source: str, file: str) -> list[TestOutcome]:
     that does not compile raises `CompileError`."""
     from xinlian.execution.vm.local import LocalChain
 
-    runs, builds = _test_runs(source, file)
+    runs, builds = runs_of_tests(source, file)
     out = []
     for art, name, expect in runs:
         chain = LocalChain()
@@ -44,28 +40,6 @@ def run_tests(source: str, file: str) -> list[TestOutcome]:
         out.append(TestOutcome(art.abi["contract"], name, _test_verdict(res, expect),
                                res.fuel_used))
     return out
-
-
-def _test_runs(src: str, path: str
-               ) -> tuple[list[tuple[Artifact, str, str | None]], dict[str, Artifact]]:
-    """Every `test fn` of a file with the build it runs in (a contract's tests in that
-    contract's build, free tests in the last contract's, the default build), and every
-    contract of the file by name, for `deploy` in tests."""
-    tree = parser.parse(src, path)
-    contracts: list[ContractDecl | None] = [*tree.contracts] or [None]
-    free = {d.name for d in tree.functions if d.is_test}
-    runs = []
-    builds = {}
-    for c in contracts:
-        art = compile_source(src, path, contract=c.name if c else None,
-                             test_mode=True)
-        own = free if c is contracts[-1] else set()
-        if c is not None:
-            builds[c.name] = art
-            own = own | {d.name for d in c.functions if d.is_test}
-        runs += [(art, spec["name"], spec["expect_revert"]) for spec in art.abi["functions"]
-                 if spec["kind"] == "test" and spec["name"] in own]
-    return runs, builds
 
 
 def _test_verdict(res: CallResult, expect: str | None) -> str | None:

@@ -21,11 +21,12 @@ from xinlian.execution.vm import capi, host
 from xinlian.execution.vm.capi import Ctx
 from xinlian.execution.vm.engine import MAX_TX_FUEL, CallResult, Engine
 from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
-from xinlian.lang import abi, parser
+from xinlian.lang import abi
 from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
 from xinlian.lang.codegen import DEBUG_MODULE
 from xinlian.lang.compiler import Artifact, compile_source
 from xinlian.lang.errors import ArgumentError, EngineError, TraceLimitError
+from xinlian.lang.testruns import TEST_ADDRESS, TEST_CALLER, runs_of_tests
 from xinlian.lang.types import MapTy, Ty
 
 MAX_STEPS = 100_000  # a trace longer than this ends the run with TraceLimitError
@@ -229,21 +230,10 @@ def trace_call(art: Artifact, method: str, raw: list[str], init: list[str],
     return _finish(trace, chain.call(addr, method, *args, sender=sender, fuel=MAX_TX_FUEL))
 
 
-TEST_ADDRESS, TEST_CALLER = bytes(19) + b"\x7e", bytes(19) + b"\x01"
-
-
 def _test_build(source: str, file: str, test: str) -> tuple[Artifact, dict[str, Artifact]]:
-    """The debug build that holds `test fn test`, and every contract's build by name."""
-    tree = parser.parse(source, file)
-    names: list[str | None] = [c.name for c in tree.contracts] or [None]
-    found, builds = None, {}
-    for name in names:
-        art = compile_source(source, file, 0, name, test_mode=True, debug=True)
-        if name is not None:
-            builds[name] = art
-        if found is None and any(f["kind"] == "test" and f["name"] == test
-                                 for f in art.abi["functions"]):
-            found = art
+    """The debug build that runs `test fn test`, and every contract's debug build by name."""
+    runs, builds = runs_of_tests(source, file, debug=True)
+    found = next((art for art, name, _ in runs if name == test), None)
     if found is None:
         raise ArgumentError(f"no test `{test}` in {file}")
     return found, builds
