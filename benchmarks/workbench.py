@@ -11,7 +11,7 @@ the redraw. Then two users open the same file and one types KEYS one key at a ti
 after the previous one reached the other's editor: an edit is timed from the writer's
 editor to the reader's (Yjs over the workbench's websockets). Wall-clock, so both are
 given with the load average. `--screenshots DIR` also
-saves the editor and explorer views as PNGs (docs/workbench-*.png).
+saves the editor, explorer and debugger views as PNGs (docs/workbench-*.png).
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def main() -> None:
 
 def _screenshots(h: ModuleType, page: Page, site: Any, out: Path) -> None:
     """The editor (of the file alice also has open: her cursor shows) with an error marked
-    and compiled; the explorer showing a token transfer's verified receipt and event."""
+    and compiled; the explorer showing a token transfer's verified receipt and event; the
+    Debug panel stopped in a transfer."""
     h.open_file(page, "shared.qi")
     page.fill("#deploy-args", '"Tok", 1000')
     page.click("#deploy")
@@ -99,6 +100,19 @@ def _screenshots(h: ModuleType, page: Page, site: Any, out: Path) -> None:
     card.locator(".tx-link").click()
     page.wait_for_selector("#events li.event")
     page.screenshot(path=str(out / "workbench-explorer.png"))
+    debug_screenshot(h, h.log_in(page.context.browser, site, "bob"), out)
+
+
+def debug_screenshot(h: ModuleType, page: Page, out: Path) -> None:
+    """The Debug panel in a token transfer, at the line that writes the receiver's balance."""
+    h.open_file(page, "token.qi")
+    page.fill("#deploy-args", '"Tok", 1000')
+    page.fill("#debug-call", f'transfer("0x{"00" * 19}b0", 5)')
+    page.click("#debug")
+    page.wait_for_selector("#debugged")
+    page.fill("#dbg-breaks", "30")
+    page.click("#dbg-continue")
+    page.screenshot(path=str(out / "workbench-debug.png"))
 
 
 if __name__ == "__main__":
