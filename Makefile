@@ -4,8 +4,10 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # The native modules, built in place beside their sources (the imports fail without them):
-# the SM2 verifier and the state tree's node hashing (which links OpenSSL's libcrypto).
-NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_nodehash.c
+# the SM2 verifier, the state tree's node hashing (which links OpenSSL's libcrypto) and
+# half-gates garbling (AES-NI).
+NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_nodehash.c \
+              src/xinlian/crypto/privacy/garbled/_garble.c
 NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'))
 
 .PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs liboqs sim-campaign clean
@@ -20,7 +22,7 @@ $(OPENSSL_H):
 	apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libssl-dev
 
-$(NATIVE): $(NATIVE_SRC) setup.py $(STAMP) | $(OPENSSL_H)
+$(NATIVE) &: $(NATIVE_SRC) setup.py $(STAMP) | $(OPENSSL_H)
 	$(BIN)/python -c 'import setuptools' 2>/dev/null || $(BIN)/python -m pip install -q setuptools
 	$(BIN)/python setup.py -q build_ext --inplace --force
 

@@ -1,14 +1,16 @@
-"""The native modules: SM2 signature verification (src/xinlian/crypto/primitives/_sm2verify.c)
-and the state tree's node hashing (src/xinlian/storage/_nodehash.c, over OpenSSL's libcrypto,
-the library hashlib uses; building it needs the libcrypto headers, Debian's libssl-dev).
+"""The native modules: SM2 signature verification (src/xinlian/crypto/primitives/_sm2verify.c),
+the state tree's node hashing (src/xinlian/storage/_nodehash.c, over OpenSSL's libcrypto,
+the library hashlib uses; building it needs the libcrypto headers, Debian's libssl-dev)
+and half-gates garbling over AES-NI (src/xinlian/crypto/privacy/garbled/_garble.c).
 
 Everything else about the package is declared in pyproject.toml; setuptools reads the
 extension from here, so `pip install` (editable or not) compiles it, and `make venv` builds
 it in place (`setup.py build_ext --inplace`) whenever the C source changes.
 
-GCC's vectorisers are off for this file: they pack the limb selects of the field arithmetic
+GCC's vectorisers are off for the SM2 file: they pack the limb selects of the field arithmetic
 into vector moves that stall on store forwarding, which costs about 2.4x in verifications
-per second on this code (measured; docs/benchmarks.md).
+per second on this code (measured; docs/benchmarks.md). The garbling module has its own flags:
+it needs AES-NI (`-maes`), which every x86-64 CPU the platform targets has.
 """
 
 from setuptools import Extension, setup
@@ -20,4 +22,7 @@ setup(ext_modules=[
                                   "-Wall", "-Wextra"]),
     Extension("xinlian.storage._nodehash", ["src/xinlian/storage/_nodehash.c"],
               libraries=["crypto"], extra_compile_args=["-O2", "-Wall", "-Wextra"]),
+    Extension("xinlian.crypto.privacy.garbled._garble",
+              ["src/xinlian/crypto/privacy/garbled/_garble.c"],
+              extra_compile_args=["-O3", "-maes", "-msse4.1", "-Wall", "-Wextra"]),
 ])
