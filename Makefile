@@ -10,7 +10,7 @@ NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_no
               src/xinlian/crypto/privacy/garbled/_garble.c
 NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'))
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-privacy liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE)
 
@@ -68,7 +68,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/xinlian qi fmt --check examples/qi/*.qi
 
-bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs
+bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-privacy
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run; signed transfers end to end on 4 validators per suite, with each stage's CPU per
@@ -152,6 +152,11 @@ clean:
 # BBS signatures: sign/verify/prove/verify-proof against the number of messages, and sizes.
 bench-bbs: venv
 	$(BIN)/python -m benchmarks.privacy_bbs
+
+# Garbled circuits: half-gates AND gates on a 1-million-AND AES circuit (garble, evaluate),
+# IKNP OT extension on a million OTs, one AES block between two parties (~1 min).
+bench-privacy: venv
+	$(BIN)/python -m benchmarks.privacy
 
 # The measured post-quantum algorithm table (JSON lines; docs/pq.md, docs/benchmarks.md).
 bench-pq: venv
