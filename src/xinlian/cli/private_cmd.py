@@ -1,4 +1,5 @@
-"""`xinlian private bbs keygen|sign|verify|prove|verify-proof`: BBS credentials as JSON files.
+"""`xinlian private bbs keygen|sign|verify|prove|verify-proof`: BBS credentials as JSON files;
+`xinlian private gc` and `gc-circuit` (garbled circuits) come from private_gc_cmd.py.
 
 The issuer's key file holds the suite and both keys (written mode 0600). A signature file is
 the holder's credential: the suite, the issuer's public key, the header, every message and
@@ -17,14 +18,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from xinlian.cli import private_gc_cmd
 from xinlian.crypto.privacy import bbs
 
 Doc = dict[str, Any]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    private = subparsers.add_parser("private", help="privacy schemes: BBS credentials")
+    private = subparsers.add_parser(
+        "private", help="privacy schemes: BBS credentials, garbled circuits")
     sub = private.add_subparsers(dest="private_command", required=True)
+    private_gc_cmd.register(sub)
     b = sub.add_parser("bbs", help="BBS signatures with selective-disclosure proofs")
     bsub = b.add_subparsers(dest="bbs_command", required=True)
 
