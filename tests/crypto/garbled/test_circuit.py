@@ -90,7 +90,7 @@ def test_values_must_fit_their_widths() -> None:
 def test_written_circuits_parse_back_identical(name: str) -> None:
     c = CIRCUITS[name]()
     again = parse_bristol(to_bristol(c))
-    assert again == c and again.digest() == c.digest()
+    assert again == c and again.digest == c.digest
 
 
 @settings(max_examples=50, deadline=None)

@@ -13,6 +13,7 @@ garbler reads, so a circuit of millions of gates costs 16 bytes a gate.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from array import array
 from collections.abc import Sequence
@@ -48,9 +49,15 @@ class Circuit:
     def output_wires(self) -> range:
         return range(self.n_wires - sum(self.output_widths), self.n_wires)
 
+    @functools.cached_property
     def digest(self) -> bytes:
-        """SHA-256 of the canonical Bristol text: the two parties check they hold one circuit."""
-        return hashlib.sha256(to_bristol(self).encode()).digest()
+        """SHA-256 of the wire count, the widths and the gates (quadruples of little-endian
+        uint32, as on x86-64, which the native core needs anyway): the two parties check
+        they hold one circuit."""
+        head = array("I", [self.n_wires, len(self.input_widths), *self.input_widths,
+                           len(self.output_widths), *self.output_widths])
+        return hashlib.sha256(b"xinlian/gc/circuit" + head.tobytes()
+                              + self.gates.tobytes()).digest()
 
 
 def make_circuit(n_wires: int, input_widths: Sequence[int], output_widths: Sequence[int],
@@ -169,11 +176,17 @@ def value_bits(widths: Sequence[int], values: Sequence[int]) -> list[int]:
     return bits
 
 
+def bits_int(bits: Sequence[int]) -> int:
+    """The integer whose bits, least significant first, are `bits` (linear time: a million
+    bits are a 1 Mbit integer, which summing shifted bits would build quadratically)."""
+    return int("".join("1" if b else "0" for b in reversed(bits)) or "0", 2)
+
+
 def bits_values(widths: Sequence[int], bits: Sequence[int]) -> list[int]:
     """The integers that consecutive groups of `bits` (least significant first) make."""
     values, pos = [], 0
     for width in widths:
-        values.append(sum(bit << k for k, bit in enumerate(bits[pos: pos + width])))
+        values.append(bits_int(bits[pos: pos + width]))
         pos += width
     return values
 

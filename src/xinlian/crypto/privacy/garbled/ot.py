@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from xinlian.crypto.primitives.groups import ED25519, Element, Group, GroupError, Rng, Scalar
 from xinlian.crypto.privacy.garbled import _garble
+from xinlian.crypto.privacy.garbled.circuit import bits_int
 from xinlian.crypto.privacy.garbled.errors import ProtocolError
 
 KAPPA = 128  # base OTs, and the bits of a row of the extension matrix
@@ -98,7 +99,7 @@ def _row_bytes(m: int) -> int:
 
 
 def pack_bits(bits: Sequence[int]) -> bytes:
-    return sum(bit << j for j, bit in enumerate(bits)).to_bytes(_row_bytes(len(bits)), "little")
+    return bits_int(bits).to_bytes(_row_bytes(len(bits)), "little")
 
 
 def extension_receive(seeds: Sequence[tuple[bytes, bytes]],

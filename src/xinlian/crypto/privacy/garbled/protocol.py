@@ -100,7 +100,7 @@ class Evaluator(_Party):
             raise ProtocolError("the evaluator has already started")
         self._base = ot.BaseSender.start(self.group, self.rng)
         self._expecting = CHOOSE
-        return bytes([HELLO]) + self.circuit.digest() + self._base.A.encode()
+        return bytes([HELLO]) + self.circuit.digest + self._base.A.encode()
 
     def receive(self, data: bytes) -> bytes:
         if self._expecting == CHOOSE:
@@ -142,7 +142,7 @@ class Garbler(_Party):
     def receive(self, data: bytes) -> bytes | None:
         if self._expecting == HELLO:
             digest, A = self._take(data, [32, self.point])
-            if digest != self.circuit.digest():
+            if digest != self.circuit.digest:
                 self.failed = True
                 raise ProtocolError("the evaluator holds another circuit")
             self._s = [b & 1 for b in self.rng(ot.KAPPA)]
