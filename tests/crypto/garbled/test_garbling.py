@@ -4,11 +4,13 @@ inputs), and an altered garbled circuit is detected or still gives the right out
 from __future__ import annotations
 
 import contextlib
+from array import array
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xinlian.crypto.privacy.garbled import _garble
 from xinlian.crypto.privacy.garbled.builder import CircuitBuilder, comparator
 from xinlian.crypto.privacy.garbled.circuit import (
     Circuit,
@@ -130,3 +132,16 @@ def test_a_wrong_input_label_is_detected() -> None:
     labels = _flip(g.encode(value_bits(c.input_widths, [3, 200])), 77)
     with pytest.raises(TamperDetected):
         evaluate(c, g.key, gc, labels)
+
+
+@pytest.mark.parametrize("gate, outputs", [
+    ((0, 0, 99, 0), [2]), ((0, 99, 2, 1), [2]), ((0, 0, 2, 9), [2]), ((0, 0, 2, 0), [3]),
+])
+def test_the_native_core_refuses_wires_outside_the_circuit(gate, outputs) -> None:
+    """Memory safety below the Python validation: a gate list naming a wire past the end (or
+    an unknown op) is refused before any label is read or written."""
+    gates, outs = array("I", gate).tobytes(), array("I", outputs).tobytes()
+    with pytest.raises(ValueError):
+        _garble.garble(bytes(16), bytes(16), gates, 3, gate[3] == 1, bytes(32), outs)
+    with pytest.raises(ValueError):
+        _garble.evaluate(bytes(16), gates, 3, bytes(32 * (gate[3] == 1)), bytes(32), outs)

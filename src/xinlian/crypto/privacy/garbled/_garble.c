@@ -75,6 +75,29 @@ static inline __m128i select_mask(__m128i label) {
 
 typedef struct { uint32_t a, b, out, op; } gate;
 
+/* Every wire a gate names lies inside the wire array, and every op is known: the loops below
+ * index without checks, so a gate list that bypassed the Python-side validation must not
+ * reach them. */
+static int check_gates(const gate *g, Py_ssize_t n_gates, Py_ssize_t n_wires) {
+    for (Py_ssize_t i = 0; i < n_gates; i++) {
+        if ((Py_ssize_t)g[i].a >= n_wires || (Py_ssize_t)g[i].b >= n_wires ||
+            (Py_ssize_t)g[i].out >= n_wires || g[i].op > OP_EQW) {
+            PyErr_Format(PyExc_ValueError, "gate %zd: wire out of range or unknown op", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_outputs(const uint32_t *o, Py_ssize_t n, Py_ssize_t n_wires) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((Py_ssize_t)o[i] >= n_wires) {
+            PyErr_SetString(PyExc_ValueError, "output wire out of range");
+            return -1;
+        }
+    return 0;
+}
+
 static int check_sizes(Py_ssize_t got, Py_ssize_t want, const char *what) {
     if (got != want) {
         PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", what, got, want);
@@ -95,10 +118,14 @@ static PyObject *py_garble(PyObject *self, PyObject *args) {
     PyObject *result = NULL, *tables = NULL, *out_labels = NULL;
     __m128i *w = NULL;
     if (check_sizes(key.len, 16, "key") || check_sizes(delta.len, 16, "delta") ||
-        gates.len % 16 || inputs.len % 16 || outputs.len % 4 || inputs.len / 16 > n_wires) {
+        gates.len % 16 || inputs.len % 16 || outputs.len % 4 || inputs.len / 16 > n_wires ||
+        n_and < 0) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad buffer sizes");
         goto done;
     }
+    if (check_gates(gates.buf, gates.len / 16, n_wires) ||
+        check_outputs(outputs.buf, outputs.len / 4, n_wires))
+        goto done;
     w = PyMem_Malloc((size_t)(n_wires ? n_wires : 1) * sizeof(__m128i));
     tables = PyBytes_FromStringAndSize(NULL, n_and * 32);
     out_labels = PyBytes_FromStringAndSize(NULL, (outputs.len / 4) * 16);
@@ -169,6 +196,9 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad buffer sizes");
         goto done;
     }
+    if (check_gates(gates.buf, gates.len / 16, n_wires) ||
+        check_outputs(outputs.buf, outputs.len / 4, n_wires))
+        goto done;
     w = PyMem_Malloc((size_t)(n_wires ? n_wires : 1) * sizeof(__m128i));
     out_labels = PyBytes_FromStringAndSize(NULL, (outputs.len / 4) * 16);
     if (!w || !out_labels) { PyErr_NoMemory(); goto done; }
