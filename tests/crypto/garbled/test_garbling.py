@@ -145,3 +145,11 @@ def test_the_native_core_refuses_wires_outside_the_circuit(gate, outputs) -> Non
         _garble.garble(bytes(16), bytes(16), gates, 3, gate[3] == 1, bytes(32), outs)
     with pytest.raises(ValueError):
         _garble.evaluate(bytes(16), gates, 3, bytes(32 * (gate[3] == 1)), bytes(32), outs)
+
+
+def test_the_native_core_refuses_tables_sized_for_another_and_count() -> None:
+    gates, outs = array("I", (0, 1, 2, 1)).tobytes(), array("I", [2]).tobytes()
+    with pytest.raises(ValueError, match="1 AND gates, tables for 0"):
+        _garble.garble(bytes(16), bytes(16), gates, 3, 0, bytes(32), outs)
+    with pytest.raises(ValueError, match="1 AND gates, tables for 2"):
+        _garble.evaluate(bytes(16), gates, 3, bytes(64), bytes(32), outs)

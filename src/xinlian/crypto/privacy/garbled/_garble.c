@@ -75,18 +75,21 @@ static inline __m128i select_mask(__m128i label) {
 
 typedef struct { uint32_t a, b, out, op; } gate;
 
-/* Every wire a gate names lies inside the wire array, and every op is known: the loops below
- * index without checks, so a gate list that bypassed the Python-side validation must not
- * reach them. */
-static int check_gates(const gate *g, Py_ssize_t n_gates, Py_ssize_t n_wires) {
+/* The number of AND gates, after checking that every wire a gate names lies inside the wire
+ * array and every op is known (-1 with an exception set if not): the loops below index
+ * without checks, so a gate list that bypassed the Python-side validation must not reach
+ * them, and the AND count sizes the tables they write or read. */
+static Py_ssize_t check_gates(const gate *g, Py_ssize_t n_gates, Py_ssize_t n_wires) {
+    Py_ssize_t n_and = 0;
     for (Py_ssize_t i = 0; i < n_gates; i++) {
         if ((Py_ssize_t)g[i].a >= n_wires || (Py_ssize_t)g[i].b >= n_wires ||
             (Py_ssize_t)g[i].out >= n_wires || g[i].op > OP_EQW) {
             PyErr_Format(PyExc_ValueError, "gate %zd: wire out of range or unknown op", i);
             return -1;
         }
+        n_and += g[i].op == OP_AND;
     }
-    return 0;
+    return n_and;
 }
 
 static int check_outputs(const uint32_t *o, Py_ssize_t n, Py_ssize_t n_wires) {
@@ -96,6 +99,35 @@ static int check_outputs(const uint32_t *o, Py_ssize_t n, Py_ssize_t n_wires) {
             return -1;
         }
     return 0;
+}
+
+/* The wire array of a garbling or evaluation, the input labels copied in, after checking
+ * the buffers' sizes, the gates (that they hold n_and AND gates) and the output wires; NULL
+ * with an exception set if any is wrong. */
+static __m128i *load_wires(const Py_buffer *key, const Py_buffer *gates, Py_ssize_t n_wires,
+                           Py_ssize_t n_and, const Py_buffer *inputs, const Py_buffer *outputs) {
+    if (key->len != 16 || gates->len % 16 || inputs->len % 16 || outputs->len % 4 ||
+        n_wires < 0 || inputs->len / 16 > n_wires) {
+        PyErr_SetString(PyExc_ValueError, "bad buffer sizes");
+        return NULL;
+    }
+    const Py_ssize_t counted = check_gates(gates->buf, gates->len / 16, n_wires);
+    if (counted < 0 || check_outputs(outputs->buf, outputs->len / 4, n_wires)) return NULL;
+    if (counted != n_and) {
+        PyErr_Format(PyExc_ValueError, "%zd AND gates, tables for %zd", counted, n_and);
+        return NULL;
+    }
+    __m128i *w = PyMem_Malloc((size_t)(n_wires ? n_wires : 1) * sizeof(__m128i));
+    if (!w) return (__m128i *)PyErr_NoMemory();
+    memcpy(w, inputs->buf, (size_t)inputs->len);
+    return w;
+}
+
+/* Store the labels of the output wires. */
+static void store_outputs(PyObject *out, const __m128i *w, const Py_buffer *outputs) {
+    const uint32_t *o = outputs->buf;
+    __m128i *ol = (__m128i *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < outputs->len / 4; i++) _mm_storeu_si128(ol + i, w[o[i]]);
 }
 
 static int check_sizes(Py_ssize_t got, Py_ssize_t want, const char *what) {
@@ -117,20 +149,12 @@ static PyObject *py_garble(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL, *tables = NULL, *out_labels = NULL;
     __m128i *w = NULL;
-    if (check_sizes(key.len, 16, "key") || check_sizes(delta.len, 16, "delta") ||
-        gates.len % 16 || inputs.len % 16 || outputs.len % 4 || inputs.len / 16 > n_wires ||
-        n_and < 0) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad buffer sizes");
+    if (check_sizes(delta.len, 16, "delta") ||
+        !(w = load_wires(&key, &gates, n_wires, n_and, &inputs, &outputs)))
         goto done;
-    }
-    if (check_gates(gates.buf, gates.len / 16, n_wires) ||
-        check_outputs(outputs.buf, outputs.len / 4, n_wires))
-        goto done;
-    w = PyMem_Malloc((size_t)(n_wires ? n_wires : 1) * sizeof(__m128i));
     tables = PyBytes_FromStringAndSize(NULL, n_and * 32);
     out_labels = PyBytes_FromStringAndSize(NULL, (outputs.len / 4) * 16);
-    if (!w || !tables || !out_labels) { PyErr_NoMemory(); goto done; }
-    memcpy(w, inputs.buf, (size_t)inputs.len);
+    if (!tables || !out_labels) goto done;
     {
         aes_key k;
         aes_expand(&k, key.buf);
@@ -166,10 +190,7 @@ static PyObject *py_garble(PyObject *self, PyObject *args) {
             }
         }
         Py_END_ALLOW_THREADS
-        if (j != n_and) { PyErr_SetString(PyExc_ValueError, "AND gate count mismatch"); goto done; }
-        const uint32_t *o = outputs.buf;
-        __m128i *ol = (__m128i *)PyBytes_AS_STRING(out_labels);
-        for (Py_ssize_t i = 0; i < outputs.len / 4; i++) _mm_storeu_si128(ol + i, w[o[i]]);
+        store_outputs(out_labels, w, &outputs);
     }
     result = PyTuple_Pack(2, tables, out_labels);
 done:
@@ -191,25 +212,19 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *out_labels = NULL;
     __m128i *w = NULL;
-    if (check_sizes(key.len, 16, "key") || gates.len % 16 || tables.len % 32 ||
-        inputs.len % 16 || outputs.len % 4 || inputs.len / 16 > n_wires) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad buffer sizes");
+    if (tables.len % 32) {
+        PyErr_SetString(PyExc_ValueError, "tables: not 32-byte pairs");
         goto done;
     }
-    if (check_gates(gates.buf, gates.len / 16, n_wires) ||
-        check_outputs(outputs.buf, outputs.len / 4, n_wires))
-        goto done;
-    w = PyMem_Malloc((size_t)(n_wires ? n_wires : 1) * sizeof(__m128i));
+    if (!(w = load_wires(&key, &gates, n_wires, tables.len / 32, &inputs, &outputs))) goto done;
     out_labels = PyBytes_FromStringAndSize(NULL, (outputs.len / 4) * 16);
-    if (!w || !out_labels) { PyErr_NoMemory(); goto done; }
-    memcpy(w, inputs.buf, (size_t)inputs.len);
+    if (!out_labels) goto done;
     {
         aes_key k;
         aes_expand(&k, key.buf);
         const gate *g = gates.buf;
         const __m128i *tab = tables.buf;
-        Py_ssize_t n_gates = gates.len / 16, n_and = tables.len / 32, j = 0;
-        int short_tables = 0;
+        Py_ssize_t n_gates = gates.len / 16, j = 0;  /* load_wires checked j's bound */
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < n_gates; i++) {
             const gate x = g[i];
@@ -218,7 +233,6 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args) {
             case OP_INV: /* fall through: the garbler flipped the label's meaning */
             case OP_EQW: w[x.out] = w[x.a]; break;
             default: {
-                if (j >= n_and) { short_tables = 1; goto stop; }
                 const __m128i a = w[x.a], b = w[x.b];
                 const __m128i sa = select_mask(a), sb = select_mask(b);
                 const __m128i tg = _mm_loadu_si128(tab + 2 * j), te = _mm_loadu_si128(tab + 2 * j + 1);
@@ -233,16 +247,8 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args) {
             }
             }
         }
-    stop:
         Py_END_ALLOW_THREADS
-        if (short_tables || j != n_and) {
-            PyErr_SetString(PyExc_ValueError, "garbled table count does not match the AND gates");
-            Py_CLEAR(out_labels);
-            goto done;
-        }
-        const uint32_t *o = outputs.buf;
-        __m128i *ol = (__m128i *)PyBytes_AS_STRING(out_labels);
-        for (Py_ssize_t i = 0; i < outputs.len / 4; i++) _mm_storeu_si128(ol + i, w[o[i]]);
+        store_outputs(out_labels, w, &outputs);
     }
 done:
     if (PyErr_Occurred()) Py_CLEAR(out_labels);
