@@ -3,6 +3,8 @@ the builder's circuits against arithmetic, FIPS-197 and an independent AES."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
@@ -21,7 +23,16 @@ from xinlian.crypto.privacy.garbled.errors import (
     UnsupportedGate,
 )
 
-from .helpers import FIPS197_CIPHER, FIPS197_KEY, FIPS197_PLAIN, aes, block
+from .helpers import (
+    FIPS197_CIPHER,
+    FIPS197_KEY,
+    FIPS197_PLAIN,
+    SHA256_IV,
+    aes,
+    block,
+    padded,
+    sha256,
+)
 
 # x AND y, then NOT, then x XOR (that): a 1-bit and 1-bit input, one output.
 SMALL = """3 5
@@ -86,7 +97,7 @@ def test_values_must_fit_their_widths() -> None:
         evaluate_plain(c, [1])
 
 
-@pytest.mark.parametrize("name", ["adder64", "comparator64"])
+@pytest.mark.parametrize("name", ["adder64", "comparator64", "sha256"])
 def test_written_circuits_parse_back_identical(name: str) -> None:
     c = CIRCUITS[name]()
     again = parse_bristol(to_bristol(c))
@@ -130,6 +141,18 @@ def test_aes_circuit_gives_the_fips197_ciphertext() -> None:
 def test_aes_circuit_agrees_with_an_independent_aes(key: bytes, plain: bytes) -> None:
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     assert evaluate_plain(aes(), [block(key), block(plain)]) == [block(enc.update(plain))]
+
+
+def test_sha256_circuit_gives_the_fips180_digest_of_abc() -> None:
+    digest = bytes.fromhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    assert evaluate_plain(sha256(), [block(padded(b"abc")), block(SHA256_IV)]) == [block(digest)]
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.binary(max_size=55))
+def test_sha256_circuit_agrees_with_hashlib(message: bytes) -> None:
+    assert evaluate_plain(sha256(), [block(padded(message)), block(SHA256_IV)]) \
+        == [block(hashlib.sha256(message).digest())]
 
 
 def test_value_bits_are_least_significant_first() -> None:

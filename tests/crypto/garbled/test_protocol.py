@@ -4,6 +4,8 @@ refused with typed errors."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,17 @@ from xinlian.crypto.privacy.garbled.errors import InputMismatch, ProtocolError
 from xinlian.crypto.privacy.garbled.protocol import Evaluator, Garbler
 from xinlian.crypto.privacy.garbled.runner import compute, run_in_process, run_over_socketpair
 
-from .helpers import FIPS197_CIPHER, FIPS197_KEY, FIPS197_PLAIN, aes, block, seeded
+from .helpers import (
+    FIPS197_CIPHER,
+    FIPS197_KEY,
+    FIPS197_PLAIN,
+    SHA256_IV,
+    aes,
+    block,
+    padded,
+    seeded,
+    sha256,
+)
 
 
 def test_aes_over_a_socket_pair_gives_the_fips197_ciphertext() -> None:
@@ -23,6 +35,13 @@ def test_aes_over_a_socket_pair_gives_the_fips197_ciphertext() -> None:
     e = Evaluator(aes(), [block(FIPS197_PLAIN)], rng=seeded(2))
     assert run_over_socketpair(g, e) == [block(FIPS197_CIPHER)]
     assert g.outputs == e.outputs == [block(FIPS197_CIPHER)]
+
+
+def test_sha256_between_the_parties() -> None:
+    """The garbler holds a padded message block, the evaluator the chaining value."""
+    g = Garbler(sha256(), [block(padded(b"xinlian"))], rng=seeded(7))
+    e = Evaluator(sha256(), [block(SHA256_IV)], rng=seeded(8))
+    assert run_in_process(g, e) == [block(hashlib.sha256(b"xinlian").digest())]
 
 
 @settings(max_examples=15, deadline=None)

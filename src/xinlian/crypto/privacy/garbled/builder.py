@@ -1,4 +1,5 @@
-"""A small circuit builder and the circuits the package ships: adder, comparator, AES-128.
+"""A small circuit builder and the circuits the package ships: adder, comparator, AES-128,
+SHA-256's compression function.
 
 The standard Bristol-fashion files are public but not vendored here; these circuits are built
 from their definitions instead and checked against plain arithmetic and against FIPS-197
@@ -77,13 +78,15 @@ class CircuitBuilder:
         return make_circuit(wires, self._widths, [len(v) for v in outputs], gates)
 
 
-def add(b: CircuitBuilder, x: Bits, y: Bits) -> Bits:
-    """x + y with the carry out as a last bit: one AND gate a bit (c' = c ^ ((x^c) & (y^c)))."""
+def add(b: CircuitBuilder, x: Bits, y: Bits, carry_out: bool = True) -> Bits:
+    """x + y, with the carry out as a last bit unless the sum is modular: one AND gate a bit
+    (c' = c ^ ((x^c) & (y^c))), none for the carry a modular sum drops."""
     carry, out = b.zero(), []
-    for xi, yi in zip(x, y, strict=True):
+    for i, (xi, yi) in enumerate(zip(x, y, strict=True)):
         out.append(b.xor(b.xor(xi, yi), carry))
-        carry = b.xor(carry, b.and_(b.xor(xi, carry), b.xor(yi, carry)))
-    return [*out, carry]
+        if carry_out or i + 1 < len(x):
+            carry = b.xor(carry, b.and_(b.xor(xi, carry), b.xor(yi, carry)))
+    return [*out, carry] if carry_out else out
 
 
 def less_than(b: CircuitBuilder, x: Bits, y: Bits) -> int:
@@ -230,8 +233,99 @@ def aes128(blocks: int = 1) -> Circuit:
     return b.build([out])
 
 
+# --- SHA-256 ----------------------------------------------------------------------------------
+
+def _icbrt(n: int) -> int:
+    """The integer cube root, floor(n^(1/3))."""
+    x = 1 << ((n.bit_length() + 2) // 3)
+    while True:
+        y = (2 * x + n // (x * x)) // 3
+        if y >= x:
+            break
+        x = y
+    while x ** 3 > n:
+        x -= 1
+    while (x + 1) ** 3 <= n:
+        x += 1
+    return x
+
+
+def _primes(count: int) -> list[int]:
+    found: list[int] = []
+    n = 2
+    while len(found) < count:
+        if all(n % p for p in found if p * p <= n):
+            found.append(n)
+        n += 1
+    return found
+
+
+# FIPS 180-4 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first
+# 64 primes.
+SHA256_K = [_icbrt(p << 96) & 0xFFFFFFFF for p in _primes(64)]
+
+
+def _const_word(b: CircuitBuilder, value: int) -> Bits:
+    one = b.inv(b.zero())
+    return [one if (value >> k) & 1 else b.zero() for k in range(32)]
+
+
+def _rotr(x: Bits, n: int) -> Bits:
+    return [x[(k + n) % 32] for k in range(32)]
+
+
+def _xor3(b: CircuitBuilder, x: Bits, y: Bits, z: Bits) -> Bits:
+    return [b.xor(b.xor(p, q), r) for p, q, r in zip(x, y, z, strict=True)]
+
+
+def _sum(b: CircuitBuilder, *words: Bits) -> Bits:
+    acc = words[0]
+    for w in words[1:]:
+        acc = add(b, acc, w, carry_out=False)
+    return acc
+
+
+def _words(wires: Bits) -> list[Bits]:
+    """A value's 32-bit words, big-endian (word 0 in the top bits), each least significant
+    bit first."""
+    n = len(wires)
+    return [wires[n - 32 * (i + 1): n - 32 * i] for i in range(n // 32)]
+
+
+def _compress(b: CircuitBuilder, block: list[Bits], state: list[Bits]) -> list[Bits]:
+    """The SHA-256 compression function (FIPS 180-4 6.2.2)."""
+    zero = b.zero()
+    w = list(block)
+    for t in range(16, 64):
+        s0 = _xor3(b, _rotr(w[t - 15], 7), _rotr(w[t - 15], 18), w[t - 15][3:] + [zero] * 3)
+        s1 = _xor3(b, _rotr(w[t - 2], 17), _rotr(w[t - 2], 19), w[t - 2][10:] + [zero] * 10)
+        w.append(_sum(b, s1, w[t - 7], s0, w[t - 16]))
+    a, bb, c, d, e, f, g, h = state
+    for t in range(64):
+        big_s1 = _xor3(b, _rotr(e, 6), _rotr(e, 11), _rotr(e, 25))
+        ch = [b.xor(gi, b.and_(ei, b.xor(fi, gi))) for ei, fi, gi in zip(e, f, g, strict=True)]
+        t1 = _sum(b, h, big_s1, ch, _const_word(b, SHA256_K[t]), w[t])
+        big_s0 = _xor3(b, _rotr(a, 2), _rotr(a, 13), _rotr(a, 22))
+        maj = [b.xor(b.and_(b.xor(ai, bi), b.xor(ai, ci)), ai)
+               for ai, bi, ci in zip(a, bb, c, strict=True)]
+        t2 = _sum(b, big_s0, maj)
+        a, bb, c, d, e, f, g, h = _sum(b, t1, t2), a, bb, c, _sum(b, d, t1), e, f, g
+    return [_sum(b, x, y) for x, y in zip(state, [a, bb, c, d, e, f, g, h], strict=True)]
+
+
+def sha256_compress() -> Circuit:
+    """SHA-256's compression function: inputs a 512-bit block and the 256-bit chaining value,
+    output the next chaining value; each big-endian as an integer (`int.from_bytes(block,
+    "big")`), so one padded block and the standard initial value give the digest."""
+    b = CircuitBuilder()
+    block, state = b.input(512), b.input(256)
+    out = _compress(b, _words(block), _words(state))
+    return b.build([[wire for word in reversed(out) for wire in word]])
+
+
 CIRCUITS: dict[str, Callable[[], Circuit]] = {
     "adder64": lambda: adder(64),
     "comparator64": lambda: comparator(64),
     "aes_128": aes128,
+    "sha256": sha256_compress,
 }
