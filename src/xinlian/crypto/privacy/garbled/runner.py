@@ -23,7 +23,8 @@ def run_in_process(garbler: Garbler, evaluator: Evaluator) -> list[int]:
     while message is not None:
         reply = garbler.receive(message)
         message = evaluator.receive(reply) if reply is not None else None
-    assert evaluator.outputs is not None and evaluator.outputs == garbler.outputs
+    if evaluator.outputs is None or evaluator.outputs != garbler.outputs:
+        raise ProtocolError("the parties disagree on the output")
     return evaluator.outputs
 
 
