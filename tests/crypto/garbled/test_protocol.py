@@ -16,31 +16,22 @@ from xinlian.crypto.privacy.garbled.errors import InputMismatch, ProtocolError
 from xinlian.crypto.privacy.garbled.protocol import Evaluator, Garbler
 from xinlian.crypto.privacy.garbled.runner import compute, run_in_process, run_over_socketpair
 
-from .helpers import (
-    FIPS197_CIPHER,
-    FIPS197_KEY,
-    FIPS197_PLAIN,
-    SHA256_IV,
-    aes,
-    block,
-    padded,
-    seeded,
-    sha256,
-)
+from . import helpers as h
+from .helpers import block, seeded
 
 
 def test_aes_over_a_socket_pair_gives_the_fips197_ciphertext() -> None:
     """The garbler holds the key, the evaluator the plaintext (its 128 bits by OT)."""
-    g = Garbler(aes(), [block(FIPS197_KEY)], rng=seeded(1))
-    e = Evaluator(aes(), [block(FIPS197_PLAIN)], rng=seeded(2))
-    assert run_over_socketpair(g, e) == [block(FIPS197_CIPHER)]
-    assert g.outputs == e.outputs == [block(FIPS197_CIPHER)]
+    g = Garbler(h.aes(), [block(h.FIPS197_KEY)], rng=seeded(1))
+    e = Evaluator(h.aes(), [block(h.FIPS197_PLAIN)], rng=seeded(2))
+    assert run_over_socketpair(g, e) == [block(h.FIPS197_CIPHER)]
+    assert g.outputs == e.outputs == [block(h.FIPS197_CIPHER)]
 
 
 def test_sha256_between_the_parties() -> None:
     """The garbler holds a padded message block, the evaluator the chaining value."""
-    g = Garbler(sha256(), [block(padded(b"xinlian"))], rng=seeded(7))
-    e = Evaluator(sha256(), [block(SHA256_IV)], rng=seeded(8))
+    g = Garbler(h.sha256(), [block(h.padded(b"xinlian"))], rng=seeded(7))
+    e = Evaluator(h.sha256(), [block(h.SHA256_IV)], rng=seeded(8))
     assert run_in_process(g, e) == [block(hashlib.sha256(b"xinlian").digest())]
 
 
