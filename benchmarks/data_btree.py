@@ -17,7 +17,6 @@ random updates. JSON lines out; `run(args)` yields the same figures as dicts.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import random
 import struct
@@ -28,7 +27,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
-from benchmarks.report import MACHINE
+from benchmarks.report import line, print_lines
 from xinlian.crypto.hashes import sha256, sm3
 from xinlian.storage import mbtree
 from xinlian.storage.keys import signed_key, time_key
@@ -58,11 +57,6 @@ def _key(i: int) -> bytes:
 def _entries(lo: int, hi: int, rng: random.Random) -> dict[bytes, tuple[bytes, int]]:
     return {_key(i): (sha256(i.to_bytes(8, "big")), rng.randrange(-10**6, 10**6))
             for i in range(lo, hi)}
-
-
-def _line(metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
-    return {"bench": BENCH, "metric": metric, "value": round(value, 6), "unit": unit,
-            **extra, **MACHINE}
 
 
 def _pages(rng: random.Random, records: int, page: int, count: int) -> list[RangeQuery]:
@@ -162,9 +156,9 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             store.commit(plain)
             tree_s += t1 - t0
             plain_s += time.perf_counter() - t1
-        yield _line("load_records_per_s", args.records / tree_s, "records/s",
+        yield line(BENCH, "load_records_per_s", args.records / tree_s, "records/s",
                     batch=LOAD_BATCH, **common)
-        yield _line("plain_load_records_per_s", args.records / plain_s, "records/s",
+        yield line(BENCH, "plain_load_records_per_s", args.records / plain_s, "records/s",
                     batch=LOAD_BATCH, **common)
 
         queries = _pages(rng, args.records, args.page, args.pages)
@@ -175,26 +169,26 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         for clock, (serve_s, check_s, cut_s), plain_spent in (("wall", wall, plain_times[0]),
                                                               ("cpu", cpu, plain_times[1])):
             timed = {"clock": clock, **extra}
-            yield _line("range_server_records_per_s", records / serve_s, "records/s", **timed)
-            yield _line("range_verify_records_per_s", records / check_s, "records/s",
+            yield line(BENCH, "range_server_records_per_s", records / serve_s, "records/s", **timed)
+            yield line(BENCH, "range_verify_records_per_s", records / check_s, "records/s",
                         note="verified pages, records left in the leaf buffers", **timed)
-            yield _line("range_verify_and_cut_records_per_s", records / (check_s + cut_s),
+            yield line(BENCH, "range_verify_and_cut_records_per_s", records / (check_s + cut_s),
                         "records/s", note="verified and cut into key/value/measure lists",
                         **timed)
-            yield _line("range_one_core_records_per_s", records / (serve_s + check_s + cut_s),
+            yield line(BENCH, "range_one_core_records_per_s", records / (serve_s + check_s + cut_s),
                         "records/s", note="server and client on one core, lists cut",
                         **timed)
-            yield _line("plain_scan_records_per_s", scanned / plain_spent, "records/s",
+            yield line(BENCH, "plain_scan_records_per_s", scanned / plain_spent, "records/s",
                         **timed)
-            yield _line("range_cost_vs_plain_scan",
+            yield line(BENCH, "range_cost_vs_plain_scan",
                         (serve_s + check_s + cut_s) / plain_spent, "ratio",
                         note="server + client seconds (lists cut) over plain scan seconds",
                         **timed)
-        yield _line("range_proof_bytes_per_record", size / records, "bytes/record",
+        yield line(BENCH, "range_proof_bytes_per_record", size / records, "bytes/record",
                     raw_record_bytes=raw, **extra)
 
         both, wall = _two_cores(path, args.hash, root, queries)
-        yield _line("two_core_records_per_s", both / wall, "records/s",
+        yield line(BENCH, "two_core_records_per_s", both / wall, "records/s",
                     note="2 processes at once, each serving and verifying its pages",
                     **extra)
 
@@ -229,10 +223,10 @@ def _aggregates(tree: mbtree.MerkleBTree, store: Store, root: bytes,
         size += len(wire)
     n = args.aggregates
     extra = {"records": args.records, "hash": args.hash, "window_records": width}
-    yield _line("aggregate_serve_us", serve / n * 1e6, "us", **extra)
-    yield _line("aggregate_verify_us", check / n * 1e6, "us", **extra)
-    yield _line("aggregate_proof_bytes", size / n, "bytes", **extra)
-    yield _line("plain_scan_aggregate_us", plain / n * 1e6, "us", **extra)
+    yield line(BENCH, "aggregate_serve_us", serve / n * 1e6, "us", **extra)
+    yield line(BENCH, "aggregate_verify_us", check / n * 1e6, "us", **extra)
+    yield line(BENCH, "aggregate_proof_bytes", size / n, "bytes", **extra)
+    yield line(BENCH, "plain_scan_aggregate_us", plain / n * 1e6, "us", **extra)
 
 
 def _block_updates(tree: mbtree.MerkleBTree, store: Store, rng: random.Random,
@@ -253,9 +247,9 @@ def _block_updates(tree: mbtree.MerkleBTree, store: Store, rng: random.Random,
         tree.apply(version, updates, batch)
         store.commit(batch)
         spent += time.perf_counter() - t0
-    yield _line("block_apply_ms", spent / blocks * 1e3, "ms", block_updates=args.block,
+    yield line(BENCH, "block_apply_ms", spent / blocks * 1e3, "ms", block_updates=args.block,
                 records=args.records, hash=args.hash)
-    yield _line("block_apply_updates_per_s", blocks * args.block / spent, "updates/s",
+    yield line(BENCH, "block_apply_updates_per_s", blocks * args.block / spent, "updates/s",
                 block_updates=args.block, records=args.records, hash=args.hash)
 
 
@@ -271,8 +265,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    for line in run(parser().parse_args()):
-        print(json.dumps(line), flush=True)
+    print_lines(run(parser().parse_args()))
 
 
 if __name__ == "__main__":

@@ -156,10 +156,20 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield clock.rate("edit_records_per_s", edits, posting_changes=changed)
         root = index.root()
         del texts
+        seen: dict[str, float] = {}
         for name, terms, exclude, any_of in QUERIES:
             query = TextQuery(SCOPE, terms, exclude, any_of, None, args.page)
-            yield from _measure(name, index, query, root, hasher)
-        yield from _baselines(store, SCOPE, args.page, hasher)
+            for line in _measure(name, index, query, root, hasher):
+                seen[line["metric"]] = line["value"]
+                yield line
+        for line in _baselines(store, SCOPE, args.page, hasher):
+            seen[line["metric"]] = line["value"]
+            yield line
+        cpu = [1 / seen[f"keyword_{side}_records_per_s"] for side in ("server", "client")]
+        yield {"metric": "keyword_cost_vs_plain_scan",
+               "value": sum(cpu) * seen["plain_scan_records_per_s"], "unit": "ratio",
+               "note": "server + client CPU seconds per id over the plain scan's, the same "
+               "'common' postings"}
 
 
 def _measure(name: str, index: inverted.InvertedIndex, query: TextQuery, root: bytes,
@@ -227,14 +237,18 @@ def _baselines(store: Store, scope: bytes, page: int,
            "value": size / max(1, len(keys)), "unit": "B", **extra}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmarks.data_inverted")
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--per-block", type=int, default=10_000)
     parser.add_argument("--edits", type=int, default=20_000)
     parser.add_argument("--page", type=int, default=10_000)
     parser.add_argument("--hash", choices=sorted(HASHES), default="sm3")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
     for line in run(args):
         metric, value, unit = line.pop("metric"), line.pop("value"), line.pop("unit")
         emit(BENCH, metric, value, unit, hash=args.hash, **line)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from statistics import mean
+from typing import Any
 
-from benchmarks.report import emit
+from benchmarks.report import line, print_lines
 from xinlian import codec
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
@@ -43,7 +45,8 @@ def _fresh(net: ValidatorNet) -> HeaderChain:
                        genesis.crypto_suite().hash_bytes)
 
 
-def run(suite: str, validators: int, epochs: int, epoch_ms: int, seed: int) -> None:
+def sync(suite: str, validators: int, epochs: int, epoch_ms: int, seed: int
+         ) -> Iterator[dict[str, Any]]:
     net = ValidatorNet(validators, seed, suite=suite,
                        config=Config(pacemaker=Pacemaker(base_ms=300)))
     try:
@@ -75,9 +78,9 @@ def run(suite: str, validators: int, epochs: int, epoch_ms: int, seed: int) -> N
         light.accept_checkpoint(epoch, checkpoint)
     light.accept(anchor)
     sync_s = time.perf_counter() - start
-    emit(BENCH, "sync_headers_per_s", (top + 1) / sync_s, "headers/s",
+    yield line(BENCH, "sync_headers_per_s", (top + 1) / sync_s, "headers/s",
          sync_ms=round(sync_s * 1000, 3), checkpoints=len(checkpoints), **common)
-    emit(BENCH, "sync_epochs_per_s", len(proofs) / sync_s, "epochs/s", **common)
+    yield line(BENCH, "sync_epochs_per_s", len(proofs) / sync_s, "epochs/s", **common)
 
     every = _fresh(net)
     every.follow(proofs)
@@ -85,34 +88,41 @@ def run(suite: str, validators: int, epochs: int, epoch_ms: int, seed: int) -> N
     for one in certified:
         every.accept(one)
     every_s = time.perf_counter() - start
-    emit(BENCH, "certified_headers_per_s", len(certified) / every_s, "headers/s",
+    yield line(BENCH, "certified_headers_per_s", len(certified) / every_s, "headers/s",
          checked=len(certified), sync_ratio=round(every_s / sync_s, 2), **common)
 
     start = time.perf_counter()
     for proof in old:
         light.prove(proof)
-    emit(BENCH, "proven_headers_per_s", len(old) / (time.perf_counter() - start),
+    yield line(BENCH, "proven_headers_per_s", len(old) / (time.perf_counter() - start),
          "headers/s", proven=len(old), **common)
 
     per_epoch = [len(codec.encode(p)) + len(codec.encode(checkpoints[e]))
                  for e, p in enumerate(proofs) if e in checkpoints]
-    emit(BENCH, "bytes_per_epoch", mean(per_epoch), "bytes", **common)
-    emit(BENCH, "certificate_bytes", mean(len(codec.encode(c.cert)) for c in certified),
+    yield line(BENCH, "bytes_per_epoch", mean(per_epoch), "bytes", **common)
+    yield line(BENCH, "certificate_bytes", mean(len(codec.encode(c.cert)) for c in certified),
          "bytes", **common)
-    emit(BENCH, "header_proof_bytes", mean(len(codec.encode(p)) for p in old), "bytes",
+    yield line(BENCH, "header_proof_bytes", mean(len(codec.encode(p)) for p in old), "bytes",
          **common)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmarks.light")
     parser.add_argument("--suites", nargs="+", default=["intl", "sm", "pq"])
     parser.add_argument("--validators", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--epoch-ms", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    return parser
+
+
+def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     for suite in args.suites:
-        run(suite, args.validators, args.epochs, args.epoch_ms, args.seed)
+        yield from sync(suite, args.validators, args.epochs, args.epoch_ms, args.seed)
+
+
+def main() -> None:
+    print_lines(run(parser().parse_args()))
 
 
 if __name__ == "__main__":

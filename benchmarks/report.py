@@ -7,18 +7,21 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 MACHINE = {"cores": os.cpu_count(), "python": platform.python_version()}
 
 
+def line(bench: str, metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
+    """One benchmark figure as the dict a JSON line holds (for `run(args)` generators)."""
+    return {"bench": bench, "metric": metric, "value": round(value, 6), "unit": unit,
+            **extra, **MACHINE}
+
+
 def emit(bench: str, metric: str, value: float, unit: str, **extra: Any) -> None:
     """Print one benchmark figure as a JSON line on stdout."""
-    line = {"bench": bench, "metric": metric, "value": round(value, 6), "unit": unit}
-    line.update(extra)
-    line.update(MACHINE)
-    print(json.dumps(line, sort_keys=False), flush=True)
+    print(json.dumps(line(bench, metric, value, unit, **extra), sort_keys=False), flush=True)
     sys.stdout.flush()
 
 
@@ -39,3 +42,9 @@ def percentile(samples: Sequence[float], p: float) -> float:
     ordered = sorted(samples)
     rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def print_lines(lines: Iterable[dict[str, Any]]) -> None:
+    """Print each figure of a `run(args)` generator as a JSON line, as it is measured."""
+    for figure in lines:
+        print(json.dumps(figure), flush=True)
