@@ -1,11 +1,12 @@
 """The native modules: SM2 signature verification (src/xinlian/crypto/primitives/_sm2verify.c),
 the state tree's node hashing (src/xinlian/storage/_nodehash.c, over OpenSSL's libcrypto,
-the library hashlib uses; building it needs the libcrypto headers, Debian's libssl-dev)
-and half-gates garbling over AES-NI (src/xinlian/crypto/privacy/garbled/_garble.c).
+the library hashlib uses; building it needs the libcrypto headers, Debian's libssl-dev),
+half-gates garbling over AES-NI (src/xinlian/crypto/privacy/garbled/_garble.c)
+and SM3 over many short messages per call for proof verifiers (_sm3many.c).
 
 Everything else about the package is declared in pyproject.toml; setuptools reads the
-extension from here, so `pip install` (editable or not) compiles it, and `make venv` builds
-it in place (`setup.py build_ext --inplace`) whenever the C source changes.
+extensions from here, so `pip install` (editable or not) compiles them, and `make venv` builds
+them in place (`setup.py build_ext --inplace`) whenever a C source changes.
 
 GCC's vectorisers are off for the SM2 file: they pack the limb selects of the field arithmetic
 into vector moves that stall on store forwarding, which costs about 2.4x in verifications
@@ -25,4 +26,7 @@ setup(ext_modules=[
     Extension("xinlian.crypto.privacy.garbled._garble",
               ["src/xinlian/crypto/privacy/garbled/_garble.c"],
               extra_compile_args=["-O3", "-maes", "-msse4.1", "-Wall", "-Wextra"]),
+    Extension("xinlian.crypto.primitives._sm3many",
+              ["src/xinlian/crypto/primitives/_sm3many.c"],
+              extra_compile_args=["-O3", "-Wall", "-Wextra"]),
 ])

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from xinlian import codec
+from xinlian.crypto.hashes import hash_items
 from xinlian.storage.errors import MalformedProofError, TamperedAnswerError
 from xinlian.storage.proof import HASH_SIZE, Hasher
 
@@ -159,7 +160,7 @@ def verify_proof(hasher: Hasher, root: bytes, item: bytes, proof: MmrProof) -> b
 
 
 def leaf_hashes(hasher: Hasher, items: Sequence[bytes]) -> list[bytes]:
-    """The leaf hash of each item, in one comprehension (the run verifier's hot loop)."""
+    """The leaf hash of each item (items of any size: block filters)."""
     return [hasher(_LEAF + item) for item in items]
 
 
@@ -191,37 +192,40 @@ def run_siblings(first: int, stop: int, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def run_peaks(hasher: Hasher, first: int, size: int, leaves: Sequence[bytes],
+def run_peaks(hasher: Hasher, first: int, size: int, leaves: bytes,
               siblings: Sequence[bytes]) -> list[tuple[int, bytes]]:
-    """(position, peak) of each mountain that the run of `leaves` (leaf hashes, the first
-    being leaf `first`) touches, computed with the `siblings` of `run_siblings`; the caller
-    compares them with the peaks it trusts. MalformedProofError if the counts are wrong."""
-    shape = _run_shape(first, first + len(leaves), size)
-    if len(siblings) != len(run_siblings(first, first + len(leaves), size)) or \
+    """(position, peak) of each mountain that the run of `leaves` (leaf hashes,
+    concatenated, the first being leaf `first`) touches, computed with the `siblings` of
+    `run_siblings`; the caller compares them with the peaks it trusts. MalformedProofError
+    if the counts are wrong. Each level of a mountain is one `hash_items` call over the
+    row's concatenated pairs."""
+    if len(leaves) % HASH_SIZE:
+        raise MalformedProofError("leaf hashes are not whole hashes")
+    shape = _run_shape(first, first + len(leaves) // HASH_SIZE, size)
+    if len(siblings) != len(run_siblings(first, first + len(leaves) // HASH_SIZE, size)) or \
             any(len(s) != HASH_SIZE for s in siblings):
         raise MalformedProofError("a run proof with the wrong sibling hashes")
     given = iter(siblings)
     out = []
     for position, top, lo, hi in shape:
-        row = list(leaves[lo - first:hi - first + 1])
+        row = leaves[(lo - first) * HASH_SIZE:(hi - first + 1) * HASH_SIZE]
         for _ in range(top):
             if lo & 1:
-                row.insert(0, next(given))
+                row = next(given) + row
                 lo -= 1
             if not hi & 1:
-                row.append(next(given))
+                row += next(given)
                 hi += 1
-            pairs = b"".join(row)  # one slice per node beats two lookups and a concat
-            row = [hasher(_NODE + pairs[i:i + 2 * HASH_SIZE])
-                   for i in range(0, len(pairs), 2 * HASH_SIZE)]
+            row = hash_items(hasher, _NODE, row, 2 * HASH_SIZE)
             lo, hi = lo >> 1, hi >> 1
-        out.append((position, row[0]))
+        out.append((position, row))
     return out
 
 
-def packed_leaf_hashes(hasher: Hasher, packed: bytes, size: int) -> list[bytes]:
-    """The leaf hash of each `size`-byte item of `packed`, without slicing them out first."""
-    return [hasher(_LEAF + packed[i:i + size]) for i in range(0, len(packed), size)]
+def packed_leaf_hashes(hasher: Hasher, packed: bytes, size: int) -> bytes:
+    """The leaf hash of each `size`-byte item of `packed`, concatenated, in one
+    `hash_items` call (the run verifier's hot loop)."""
+    return hash_items(hasher, _LEAF, packed, size)
 
 
 def check_run(hasher: Hasher, peaks: Peaks, first: int, items: Sequence[bytes],
@@ -229,12 +233,12 @@ def check_run(hasher: Hasher, peaks: Peaks, first: int, items: Sequence[bytes],
     """Raise TamperedAnswerError unless `items` are leaves [first, first + len(items)) of
     the MMR whose peaks (trusted by the caller) are `peaks`; `siblings` are the hashes
     `run_siblings` names, concatenated."""
-    check_leaves(hasher, peaks, first, leaf_hashes(hasher, items), siblings)
+    check_leaves(hasher, peaks, first, b"".join(leaf_hashes(hasher, items)), siblings)
 
 
-def check_leaves(hasher: Hasher, peaks: Peaks, first: int, leaves: Sequence[bytes],
+def check_leaves(hasher: Hasher, peaks: Peaks, first: int, leaves: bytes,
                  siblings: bytes) -> None:
-    """`check_run` for leaf hashes the caller computed."""
+    """`check_run` for leaf hashes (concatenated) the caller computed."""
     if len(siblings) % HASH_SIZE:
         raise TamperedAnswerError("run proof siblings are not whole hashes")
     given = [siblings[i:i + HASH_SIZE] for i in range(0, len(siblings), HASH_SIZE)]
