@@ -17,6 +17,8 @@ node/data_reads.py does (range walk + proof, encoded) and checked as sdk/data.py
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import tempfile
 import time
@@ -62,7 +64,25 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--suite", default="sm")
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile the ingest (cProfile) and print its N costliest "
+                        "functions by own time; the ingest rate is then profiled too")
     return parser
+
+
+def _profile_lines(profiler: cProfile.Profile, top: int, **extra: Any
+                   ) -> Iterator[dict[str, Any]]:
+    """The `top` functions by own time, as their share of the profiled time."""
+    stats = pstats.Stats(profiler)
+    # (file, line, name) -> (primitive calls, calls, own time, cumulative time, callers)
+    rows = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _, _, tt, _, _ in rows.values())
+    ranked = sorted(rows.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    for (file, lineno, name), (_, calls, own, cumulative, _) in ranked:
+        where = f"{Path(file).parent.name}/{Path(file).name}:{lineno}" if lineno else file
+        yield line(BENCH, "ingest_profile_own_time_share", own / total, "fraction",
+                   function=f"{where} {name}", calls=calls,
+                   cumulative_share=round(cumulative / total, 4), **extra)
 
 
 def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
@@ -104,7 +124,11 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                     block.append(signed(TxKind.DATA_WRITE, DataWrite(NAME, puts)))
             blocks.append(block)
         ingest = 0.0
+        profiler = cProfile.Profile()
+        cpu0 = time.process_time()
         for raws in blocks:
+            if args.profile:
+                profiler.enable()
             start = time.perf_counter()
             height = chain.height + 1
             txs = [decode_transaction(r, "bench", suite.hash_bytes, params.max_tx_size)
@@ -120,6 +144,7 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             chain.store.commit(prepared.batch)
             chain.publish(prepared)
             ingest += time.perf_counter() - start
+            profiler.disable()
             copy = WriteBatch()  # the plain peer: the same entries, untimed
             for k, v in result.data_index.get("range", {}).items():
                 assert v is not None
@@ -127,8 +152,12 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             plain_store.commit(copy)
         common = {"records": args.records, "suite": suite.name, "per_tx": args.per_tx,
                   "txs_per_block": args.txs_per_block}
+        cpu = time.process_time() - cpu0  # the untimed plain copies included: an upper bound
         yield line(BENCH, "ingest_records_per_s", args.records / ingest, "records/s",
-             indexed_attributes=3, **common)
+                   indexed_attributes=3, profiled=bool(args.profile),
+                   cpu_records_per_s=round(args.records / cpu), **common)
+        if args.profile:
+            yield from _profile_lines(profiler, args.profile, **common)
 
         cid = collection_id(suite.hash_bytes, NAME)
         collection = read_collection(chain.read, cid)
