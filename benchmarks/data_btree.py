@@ -27,7 +27,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
-from benchmarks.report import line, print_lines
+from benchmarks.report import line, print_lines, sub_db_bytes
 from xinlian.crypto.hashes import sha256, sm3
 from xinlian.storage import mbtree
 from xinlian.storage.keys import signed_key, time_key
@@ -160,6 +160,11 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                     batch=LOAD_BATCH, **common)
         yield line(BENCH, "plain_load_records_per_s", args.records / plain_s, "records/s",
                     batch=LOAD_BATCH, **common)
+        yield line(BENCH, "store_bytes_per_record",
+                   sub_db_bytes(store, mbtree.SUB_DBS) / args.records, "bytes",
+                   plain_bytes_per_record=round(sub_db_bytes(store, [PLAIN_DB]) / args.records, 2),
+                   note="LMDB pages of the tree (every node version written) against the plain "
+                   "sub-database of the same entries", **common)
 
         queries = _pages(rng, args.records, args.page, args.pages)
         records, wall, cpu, size = _serve_and_verify(tree, root, queries)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from benchmarks.contract_index import HASHES
-from benchmarks.report import emit
+from benchmarks.report import emit, sub_db_bytes
 from xinlian.storage import inverted, mst
 from xinlian.storage.inverted_proof import (
     TextQuery,
@@ -136,6 +136,12 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield {"metric": "build_records_per_s", "value": args.records / apply_s,
                "unit": "records/cpu-s", "records": args.records, "postings": postings,
                "per_block": args.per_block}
+        yield {"metric": "store_bytes_per_record",
+               "value": sub_db_bytes(store, inverted.SUB_DBS) / args.records, "unit": "B",
+               "per_posting": round(sub_db_bytes(store, inverted.SUB_DBS) / postings, 2),
+               "plain_bytes_per_record": round(sub_db_bytes(store, [PLAIN_DB]) / args.records, 2),
+               "note": "LMDB pages of the index (every node version written) against plain "
+               "term|id keys"}
         edits = min(args.edits, args.records)
         changed = 0
         with _Clock() as clock:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from benchmarks.report import emit
+from benchmarks.report import emit, sub_db_bytes
 from xinlian import codec
 from xinlian.crypto.hashes import sha256, sm3
 from xinlian.storage import bloom, provenance
@@ -126,6 +126,11 @@ def _load(store: Store, args: argparse.Namespace) -> Iterator[Line]:
                 terms=args.terms)
     yield _line("ingest_commit_records_per_s", records / commit_s, "records/s",
                 note="LMDB commit of everything above, durable")
+    yield _line("store_bytes_per_record", sub_db_bytes(store, provenance.SUB_DBS) / records,
+                "bytes", plain_bytes_per_record=round(sub_db_bytes(store, [PLAIN_DB]) / records, 2),
+                filter_bytes_per_block=round(sub_db_bytes(store, bloom.SUB_DBS) / args.blocks),
+                note="LMDB pages of the histories (chunks, MMR nodes, peaks) against the plain "
+                "sub-database of the same 77-byte records")
 
 
 def _pages(args: argparse.Namespace, seed: int, count: int) -> list[tuple[bytes, int]]:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from xinlian.storage.kv import Store
+
 MACHINE = {"cores": os.cpu_count(), "python": platform.python_version()}
 
 
@@ -48,3 +50,16 @@ def print_lines(lines: Iterable[dict[str, Any]]) -> None:
     """Print each figure of a `run(args)` generator as a JSON line, as it is measured."""
     for figure in lines:
         print(json.dumps(figure), flush=True)
+
+
+def sub_db_bytes(store: Store, names: Iterable[str]) -> int:
+    """Bytes of the LMDB pages (branch, leaf, overflow) that sub-databases `names` of
+    `store` hold: what an index costs on disk, apart from the other sub-databases."""
+    env = store._live()
+    total = 0
+    with env.begin() as txn:
+        for name in names:
+            stat = txn.stat(store._dbs[name])
+            pages = stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+            total += pages * stat["psize"]
+    return total

@@ -68,8 +68,9 @@ def sign_transfers(wallets: Sequence[Wallet], rounds: int) -> list[SignedTx]:
             for r in range(rounds) for i, wallet in enumerate(wallets)]
 
 
-async def submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
-    """Submit `txs` in batches, a few requests in flight; raises if any is refused."""
+async def submit(client: AsyncClient, txs: Sequence[SignedTx], batch: int = BATCH) -> None:
+    """Submit `txs` in batches of `batch` (large transactions need smaller ones: a request
+    body holds at most 4 MiB), a few requests in flight; raises if any is refused."""
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def send(chunk: Sequence[SignedTx]) -> None:
@@ -78,7 +79,7 @@ async def submit(client: AsyncClient, txs: Sequence[SignedTx]) -> None:
             if refused:
                 raise RuntimeError(f"{len(refused)} refused, first: {refused[0]}")
 
-    await asyncio.gather(*(send(txs[i:i + BATCH]) for i in range(0, len(txs), BATCH)))
+    await asyncio.gather(*(send(txs[i:i + batch]) for i in range(0, len(txs), batch)))
 
 
 async def state_roots(nodes: Sequence[NodeProcess]) -> set[str]:
