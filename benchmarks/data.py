@@ -77,7 +77,7 @@ SECTIONS: dict[str, Section] = {
     "node": Section(data_node.parser().parse_args, data_node.run, {
         "quick": ["--records", "10000", "--accounts", "50"],
         "default": ["--records", "100000"],
-        "scale": ["--records", "1000000", "--accounts", "500"]}),
+        "scale": ["--records", "1000000", "--accounts", "256"]}),
     "blobs": Section(data_blobs.parser().parse_args, data_blobs.run, {
         "quick": ["--mib", "16", "--chunks-kib", "1024", "--backends", "disk", "--repeats",
                   "1", "--ranges", "20"],

@@ -39,7 +39,14 @@ from xinlian.cli.cluster import NodeProcess, wait_for_commits
 from xinlian.cli.node_cmd import GENESIS_FILE
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.data import values
-from xinlian.execution.data.model import AttributeDecl, DataWrite, DeclareCollection, Field, Put
+from xinlian.execution.data.model import (
+    MAX_MEMBERS,
+    AttributeDecl,
+    DataWrite,
+    DeclareCollection,
+    Field,
+    Put,
+)
 from xinlian.ledger.genesis import load_genesis
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.keyfile import read_key
@@ -56,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchmarks.data_node")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--per-tx", type=int, default=100)
-    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--accounts", type=int, default=200,
+                        help=f"writers, at most {MAX_MEMBERS} (a collection's writer list)")
     parser.add_argument("--block-txs", type=int, default=200)
     parser.add_argument("--suite", default="sm")
     parser.add_argument("--page", type=int, default=1000)
@@ -99,6 +107,8 @@ def _writes(wallets: list[Wallet], records: int, per_tx: int) -> list[SignedTx]:
 
 
 async def _ingest(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if not 1 <= args.accounts <= MAX_MEMBERS:
+        raise SystemExit(f"--accounts must be 1..{MAX_MEMBERS}")
     suite = get_suite(args.suite)
     with tempfile.TemporaryDirectory(prefix="xinlian-bench-") as tmp:
         root = Path(tmp)
@@ -117,7 +127,9 @@ async def _ingest(args: argparse.Namespace) -> list[dict[str, Any]]:
         try:
             async with AsyncClient(node.base_url) as client:
                 await demo.submit(client, [declare])
-                await client.wait_for_commit([declare.hash], timeout=60)
+                [declared] = (await client.wait_for_commit([declare.hash], timeout=60)).values()
+                if declared.status != 0:
+                    raise RuntimeError(f"the collection was not declared: {declared}")
                 before = node.rpc("xl_status")["committed_txs"]
                 own0, kids0 = cpu_seconds(node.pid)
                 start = time.perf_counter()
