@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             chain.store.commit(prepared.batch)
             chain.publish(prepared)
             ingest += time.perf_counter() - start
-            profiler.disable()
+            if args.profile:
+                profiler.disable()
             copy = WriteBatch()  # the plain peer: the same entries, untimed
             for k, v in result.data_index.get("range", {}).items():
                 assert v is not None
