@@ -9,9 +9,11 @@ collection with three attributes: a number and a time (range index: the Merkle B
 and a text (keyword index: the inverted index); every record also gets its provenance
 history and the block's Bloom filter. The records are signed beforehand as DATA_WRITE
 transactions of `--per-tx` records each, spread over `--accounts` writers (the pool holds
-at most 64 pending per sender), and submitted as benchmarks/e2e.py submits transfers
-(batches of 2,000, four requests in flight); the rate is timed from the first submission
-until the node's committed count includes the last, and every receipt is checked.
+at most 64 pending per sender), and submitted as benchmarks/e2e.py submits transfers (four
+requests in flight), in waves of `--wave` transactions, each when the one before has
+committed (a pool drops what waits over 10 minutes); the rate is timed from the first
+submission until the node's committed count includes the last, and every receipt is
+checked.
 
 What limits the rate is read from CPU time: the node process's own (all its threads: RPC,
 admission, block execution and commit) and its children's (the signature-verification
@@ -35,7 +37,7 @@ from typing import Any
 from benchmarks.report import line, print_lines
 from xinlian import codec
 from xinlian.cli import demo
-from xinlian.cli.cluster import NodeProcess, wait_for_commits
+from xinlian.cli.cluster import NodeProcess
 from xinlian.cli.node_cmd import GENESIS_FILE
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.data import values
@@ -68,7 +70,23 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--block-txs", type=int, default=200)
     parser.add_argument("--suite", default="sm")
     parser.add_argument("--page", type=int, default=1000)
+    parser.add_argument("--wave", type=int, default=1000,
+                        help="transactions submitted at once, the next wave when they have "
+                        "committed (the pool drops what waits over 10 minutes)")
     return parser
+
+
+async def _committed(node: NodeProcess, count: int) -> None:
+    """Until the node has committed `count` transactions since genesis; RuntimeError if its
+    pool empties first (what was submitted left it unexecuted: aged out, or dropped)."""
+    while True:
+        status = node.rpc("xl_status")
+        if status["committed_txs"] >= count:
+            return
+        if status["mempool_size"] == 0:
+            raise RuntimeError(f"the pool is empty at {status['committed_txs']} of {count} "
+                               "committed transactions")
+        await asyncio.sleep(0.1)  # watching another process, not a test
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -133,8 +151,10 @@ async def _ingest(args: argparse.Namespace) -> list[dict[str, Any]]:
                 before = node.rpc("xl_status")["committed_txs"]
                 own0, kids0 = cpu_seconds(node.pid)
                 start = time.perf_counter()
-                await demo.submit(client, txs, batch)
-                await wait_for_commits(node, before + len(txs))
+                for i in range(0, len(txs), args.wave):
+                    wave = txs[i:i + args.wave]
+                    await demo.submit(client, wave, batch)
+                    await _committed(node, before + i + len(wave))
                 wall = time.perf_counter() - start
                 own1, kids1 = cpu_seconds(node.pid)
                 receipts = await client.wait_for_commit([t.hash for t in txs], timeout=120)
