@@ -125,3 +125,27 @@ class BlobAccessDenied(DataError):
 
     code = 5120
     name = "blob_access_denied"
+
+
+class BindingNotCosigned(ExecutionError):
+    """A key binding carries no valid signature of the new key: a binding must be signed by
+    both the account's key (the transaction) and the key it binds (the proof)."""
+
+    code = 5200
+    name = "binding_not_cosigned"
+
+
+class InvalidBinding(ExecutionError):
+    """A key binding the migration does not allow: no migration scheduled, a key of another
+    algorithm than the target suite's, a malformed key, or an account or key bound already."""
+
+    code = 5201
+    name = "invalid_binding"
+
+
+class InvalidSchedule(ExecutionError):
+    """A migration schedule that cannot be enacted: an unknown or classical target suite, the
+    chain's own suite, a height already reached, an empty window, or one scheduled already."""
+
+    code = 5202
+    name = "invalid_schedule"

@@ -1,11 +1,13 @@
 """Block execution: transactions in, receipts and state writes out. Deterministic.
 
 Rules, per transaction in block order:
-1. Inclusion: the ledger's executability rules (ledger/rules.py: nonce, expiry, permission,
-   fees). A transaction failing them is left out of the block, with the typed error of the
-   rule it broke; the node drops it from its pool (see docs/operations.md). A contract
-   transaction whose fuel limit does not fit in what is left of the block's MAX_BLOCK_FUEL
-   is left out with BlockFuelFull and stays in the pool for a later block.
+1. Inclusion: the key rule of a suite migration (ledger/migration.py; a bound key acts for
+   its account, execution/migration.py), then the ledger's executability rules
+   (ledger/rules.py: nonce, expiry, permission, fees). A transaction failing them is left
+   out of the block, with the typed error of the rule it broke; the node drops it from its
+   pool (see docs/operations.md). A contract transaction whose fuel limit does not fit in
+   what is left of the block's MAX_BLOCK_FUEL is left out with BlockFuelFull and stays in
+   the pool for a later block.
 2. The base cost of its kind is charged as the fee (burned) and the nonce is spent.
 3. The operation runs on a child overlay: on success its writes are kept; on failure
    (overdraft, unauthorised, invalid operation, bad payload, a contract error) they are
@@ -41,6 +43,7 @@ from xinlian.execution.data.changes import RecordChange, record_changes
 from xinlian.execution.data.model import DataWrite, DeclareCollection
 from xinlian.execution.errors import BadPayload, InsufficientBalance
 from xinlian.execution.indexing import IndexSpecs, run_entries
+from xinlian.execution.migration import get_schedule, key_rule, resolve_sender
 from xinlian.execution.parallel import BaseState, BlockPlan, ExecutionPool
 from xinlian.execution.payloads import (
     Call,
@@ -121,14 +124,18 @@ class Executor:
             txs, base, block.height, block.timestamp_ms, state.encoded_writes(),
             len(result.receipts))
         params = self.params
+        # a schedule enacted by this block takes effect later: its height is above this one
+        schedule = get_schedule(state.get)
         for position, tx in enumerate(txs):
             op = contract_op(tx)
             fees = tx_fees(params, tx, op)
-            sender = tx.sender_address
+            error = key_rule(state.get, self.hash, schedule, tx, block.height)
+            sender = tx.sender_address  # a bound key's account (execution/migration.py)
             account = state.account(sender)
-            error = executable_error(
-                params, tx, fees, account, block.height,
-                not params.permissioned or is_permitted(state.get, sender))
+            if error is None:
+                error = executable_error(
+                    params, tx, fees, account, block.height,
+                    not params.permissioned or is_permitted(state.get, sender))
             if error is None and fees.fuel_limit > MAX_BLOCK_FUEL - result.fuel_used:
                 error = BlockFuelFull(f"fuel limit {fees.fuel_limit} exceeds the "
                                       f"{MAX_BLOCK_FUEL - result.fuel_used} left in the block")
@@ -173,6 +180,7 @@ class Executor:
             op = contract_op(tx)
             if not isinstance(op, Call):
                 return None, False  # not taken: the node decides what it is
+            resolve_sender(scope.get, self.hash, get_schedule(scope.get), tx)
             out = self._run_contract(scope, tx, op, block,
                                      TxContext(tx.hash, index, tx.sender_address))
             # the engine's own record stays here (half the bytes to ship): `_contract` uses
@@ -294,7 +302,7 @@ class Executor:
             op = codec.decode(payload, SystemOp)
         except codec.CodecError as exc:
             raise BadPayload(f"payload does not decode: {exc.message}") from exc
-        return self.system.execute(state, tx.sender_address, tx.hash, op)
+        return self.system.execute(state, tx, height, op)
 
     @staticmethod
     def _transfer(state: Overlay, tx: Transaction, op: Transfer) -> list[Event]:

@@ -15,6 +15,9 @@ Who may do what (enforced in execution.system):
 - Propose(UpgradeContract(contract, code_hash)): approved the same way, it lets one UPGRADE
   transaction (from any account) install the code with that code hash on a contract whose
   code declares `upgrade by governance;`, at the version the contract has at enactment.
+- Propose(ScheduleMigration | RecoverAccount): a suite migration, and a frozen account's
+  key binding, approved the same way (execution/migration.py, docs/pq.md).
+- BindKey: any account, during a scheduled migration, signed by its key and the new one.
 
 Contract operations (kinds DEPLOY, CALL, UPGRADE, FUND, SET_ADMIN; enforced in
 execution.contracts; who may upgrade: execution/contracts/authority.py):
@@ -28,7 +31,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from xinlian.codec import Struct, at_most, exactly
-from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.keys import PublicKey, Signature
 from xinlian.ledger.genesis import Validator
 
 Address = Annotated[bytes, exactly(20)]
@@ -89,8 +92,27 @@ class UpgradeContract(Struct, tag="upgrade_contract"):
     code_hash: Annotated[bytes, exactly(32)]  # of the code record: wasm + ABI (records.py)
 
 
+class ScheduleMigration(Struct, tag="schedule_migration"):
+    """Move the chain's accounts from its suite's signature algorithm to `to_suite`'s from
+    block `height`, both accepted for `window` blocks (execution/migration.py)."""
+
+    to_suite: str
+    height: int
+    window: int
+
+
+class RecoverAccount(Struct, tag="recover_account"):
+    """Bind `key` to a frozen account whose owner never bound one (its old key no longer
+    signs); `proof` is `key`'s signature of the binding message."""
+
+    account: Address
+    key: PublicKey
+    proof: Signature
+
+
 Change = (AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
-          | FreezeContract | UnfreezeContract | UpgradeContract)
+          | FreezeContract | UnfreezeContract | UpgradeContract | ScheduleMigration
+          | RecoverAccount)
 
 
 class Propose(Struct, tag="propose"):
@@ -101,7 +123,15 @@ class Approve(Struct, tag="approve"):
     proposal: Annotated[bytes, exactly(32)]  # the proposing transaction's hash
 
 
-SystemOp = GrantSubmit | RevokeSubmit | AddAdmin | RemoveAdmin | Propose | Approve
+class BindKey(Struct, tag="bind_key"):
+    """The sender's account binds `key` (of the migration's target suite); `proof` is
+    `key`'s signature of the binding message, so both keys sign the binding."""
+
+    key: PublicKey
+    proof: Signature
+
+
+SystemOp = GrantSubmit | RevokeSubmit | AddAdmin | RemoveAdmin | Propose | Approve | BindKey
 
 
 class Deploy(Struct):

@@ -6,6 +6,7 @@ State it keeps (keys in the world state, so they are proven like any account):
   sys/perm/<addr>     present when the address may submit transactions
   sys/validators      the consensus members (list[Validator]); empty on a solo chain
   sys/prop/<hash>     an open proposal (organisation or validator change) with approvals
+  sys/pq/...          a suite migration's schedule and key bindings (execution/migration.py)
 Admins may always submit. The rules for each operation are in execution.payloads.
 """
 
@@ -20,18 +21,22 @@ from xinlian.crypto.suites import Suite
 from xinlian.execution.contracts.authority import approve_by_governance
 from xinlian.execution.contracts.world import set_frozen
 from xinlian.execution.errors import InvalidOperation, Unauthorised
+from xinlian.execution.migration import bind_key, check_schedule, enact_schedule
 from xinlian.execution.payloads import (
     AddAdmin,
     AddOrganisation,
     AddValidator,
     Approve,
+    BindKey,
     Change,
     FreezeContract,
     GrantSubmit,
     Propose,
+    RecoverAccount,
     RemoveAdmin,
     RemoveValidator,
     RevokeSubmit,
+    ScheduleMigration,
     SystemOp,
     UnfreezeContract,
     UpgradeContract,
@@ -40,6 +45,7 @@ from xinlian.execution.state import Overlay
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Event
 from xinlian.ledger.genesis import Genesis, Organisation, Validator, check_validator
+from xinlian.ledger.transaction import Transaction
 
 ORGS_KEY = b"sys/orgs"
 VALIDATORS_KEY = b"sys/validators"
@@ -93,7 +99,13 @@ class SystemContract:
             raise Unauthorised("only an organisation admin may do this")
         return org.decode()
 
-    def execute(self, state: Overlay, sender: bytes, tx_hash: bytes, op: SystemOp) -> list[Event]:
+    def execute(self, state: Overlay, tx: Transaction, height: int, op: SystemOp
+                ) -> list[Event]:
+        """Run `op`, sent by `tx` in block `height`."""
+        sender, tx_hash = tx.sender_address, tx.hash
+        if isinstance(op, BindKey):  # any account binds its own key
+            return bind_key(state, self._hash, tx.body.chain_id, sender, op.key, op.proof,
+                            tx.body.sender.alg)
         org = self._admin_org(state, sender)
         if isinstance(op, GrantSubmit):
             state.set(PERM_PREFIX + op.address, PERMITTED)
@@ -106,9 +118,11 @@ class SystemContract:
                 raise Unauthorised("admins manage only their own organisation")
             return self._change_admin(state, op)
         if isinstance(op, Propose):
+            if isinstance(op.change, ScheduleMigration):  # refused before it is proposed
+                check_schedule(state.get, self._suite, op.change, height)
             proposal = Proposal(op.change, [org])
-            return self._maybe_enact(state, tx_hash, proposal)
-        return self._approve(state, org, op)
+            return self._maybe_enact(state, tx_hash, proposal, tx.body.chain_id, height)
+        return self._approve(state, org, op, tx.body.chain_id, height)
 
     def _change_admin(self, state: Overlay, op: AddAdmin | RemoveAdmin) -> list[Event]:
         orgs = self._orgs(state)
@@ -131,7 +145,8 @@ class SystemContract:
         name = "AdminAdded" if isinstance(op, AddAdmin) else "AdminRemoved"
         return [Event("system", name, codec.encode(op.admin))]
 
-    def _approve(self, state: Overlay, org: str, op: Approve) -> list[Event]:
+    def _approve(self, state: Overlay, org: str, op: Approve, chain_id: str,
+                 height: int) -> list[Event]:
         raw = state.get(PROPOSAL_PREFIX + op.proposal)
         if raw is None:
             raise InvalidOperation("no open proposal with that id")
@@ -139,9 +154,13 @@ class SystemContract:
         if org in proposal.approvals:
             raise InvalidOperation("this organisation has already approved")
         return self._maybe_enact(state, op.proposal,
-                                 Proposal(proposal.change, sorted([*proposal.approvals, org])))
+                                 Proposal(proposal.change, sorted([*proposal.approvals, org])),
+                                 chain_id, height)
 
-    def _maybe_enact(self, state: Overlay, pid: bytes, proposal: Proposal) -> list[Event]:
+    def _maybe_enact(self, state: Overlay, pid: bytes, proposal: Proposal, chain_id: str,
+                     height: int) -> list[Event]:
+        """Record `proposal`'s approvals, or enact it in block `height` of chain `chain_id`
+        once more than two thirds of the organisations approve."""
         orgs = self._orgs(state)
         if 3 * len(proposal.approvals) <= 2 * len(orgs):
             state.set(PROPOSAL_PREFIX + pid, codec.encode(proposal))
@@ -155,6 +174,11 @@ class SystemContract:
             set_frozen(state, change.contract, frozen)
             return [Event("system", "ContractFrozen" if frozen else "ContractUnfrozen",
                           change.contract)]
+        if isinstance(change, ScheduleMigration):
+            return enact_schedule(state, check_schedule(state.get, self._suite, change, height))
+        if isinstance(change, RecoverAccount):
+            return bind_key(state, self._hash, chain_id, change.account, change.key,
+                            change.proof, None)
         if isinstance(change, UpgradeContract):
             approve_by_governance(state, change.contract, change.code_hash)
             return [Event("system", "ContractUpgradeApproved",

@@ -101,3 +101,11 @@ class BlockFuelFull(LedgerError):
 
     code = 4015
     name = "block_fuel_full"
+
+
+class KeyNotAccepted(InvalidTransaction):
+    """The sender key's algorithm is not accepted at this height of a suite migration
+    (ledger/migration.py): a new-suite key before the switch, an old one after the window."""
+
+    code = 4030
+    name = "key_not_accepted"

@@ -3,8 +3,9 @@
 Theory of operation. Admission is a batch pipeline in three steps so that the expensive
 part runs once per batch on every core and the cheap checks reject junk before it:
 
-1. `precheck(raws)`: decode, size, chain id, kind, expiry, duplicate, nonce window,
-   permission and fee checks against the latest committed state. Pure Python, no crypto.
+1. `precheck(raws)`: decode, size, chain id, kind, a migration's key rule, expiry,
+   duplicate, nonce window, permission and fee checks against the latest committed state.
+   Pure Python, no crypto.
 2. the caller verifies the survivors' signatures in one batch (crypto.batch.verify_batch,
    all cores) — the mempool itself does no I/O and starts no processes;
 3. `admit(txs, valid)`: re-checks what a concurrent commit may have changed and inserts.
@@ -57,6 +58,7 @@ from xinlian.ledger.errors import (
     Expired,
     FeeTooLow,
     InsufficientFunds,
+    KeyNotAccepted,
     LedgerError,
     MempoolFull,
     NonceTooHigh,
@@ -74,9 +76,12 @@ PermissionReader = Callable[[bytes], bool]
 Spend = Callable[[Transaction], int]  # the most a transaction can take from its sender
 FeeReader = Callable[[Transaction], Fees]  # its fee figures (ledger/rules.py)
 Clock = Callable[[], int]  # the node's monotonic clock, milliseconds
+# a suite migration's key rule for a transaction going into block `height` (it also points
+# a bound key's transaction at its account: execution/migration.py); None: it may sign
+KeyRule = Callable[[Transaction, int], LedgerError | None]
 _Ahead = tuple[int, int]  # a sender's transactions ahead in a batch: how many, their spend
 # Exclusions that no later block can undo for the transaction (ledger/rules.py).
-_NEVER_EXECUTABLE = (InsufficientFunds, Expired, NotPermitted, FeeTooLow)
+_NEVER_EXECUTABLE = (InsufficientFunds, Expired, NotPermitted, FeeTooLow, KeyNotAccepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +109,8 @@ class _Sender:
 class Mempool:
     def __init__(self, chain_id: str, params: ChainParams, hash_bytes: Hasher,
                  accounts: AccountReader, permitted: PermissionReader, *, spend: Spend,
-                 fees: FeeReader, clock: Clock, limits: PoolLimits | None = None) -> None:
+                 fees: FeeReader, clock: Clock, limits: PoolLimits | None = None,
+                 keys: KeyRule | None = None) -> None:
         self.chain_id = chain_id
         self.params = params
         self.capacity = params.mempool_capacity
@@ -115,6 +121,7 @@ class Mempool:
         self._spend = spend
         self._fees = fees
         self._clock = clock
+        self._keys = keys
         self._senders: dict[bytes, _Sender] = {}  # insertion order = arrival order
         self._by_hash: dict[bytes, Transaction] = {}
         self._spends: dict[bytes, int] = {}  # tx hash -> its spend, as counted on insertion
@@ -151,6 +158,9 @@ class Mempool:
             tx = None
             try:
                 tx = decode_transaction(raw, self.chain_id, self._hash, self.params.max_tx_size)
+                refused = None if self._keys is None else self._keys(tx, self.height + 1)
+                if refused is not None:
+                    raise refused
                 address = tx.sender_address
                 if (address, tx.body.nonce) in seen:
                     raise DuplicateTransaction("the sender's nonce twice in one batch")

@@ -31,6 +31,7 @@ from xinlian.execution.contracts.engine_runs import has_work
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
 from xinlian.execution.executor import BlockResult, Executor, max_spend, tx_fees
+from xinlian.execution.migration import get_schedule, key_rule
 from xinlian.execution.parallel import BaseState, ExecutionPool
 from xinlian.execution.system import is_permitted
 from xinlian.ledger.block import Block, Receipt, header_hash
@@ -99,7 +100,10 @@ class LedgerPipeline:
                                lambda address: is_permitted(self.chain.read, address),
                                spend=max_spend,
                                fees=lambda tx: tx_fees(genesis.params, tx),
-                               clock=clock, limits=pool_limits)
+                               clock=clock, limits=pool_limits,
+                               keys=lambda tx, height: key_rule(
+                                   self.chain.read, self.suite.hash_bytes,
+                                   get_schedule(self.chain.read), tx, height))
         self.mempool.height = self.chain.height
         self.pool = pool
         self.executor = Executor(genesis.params, self.suite, pool=self.pool)
