@@ -38,12 +38,26 @@ from xinlian.api.params import (
     uint,
 )
 from xinlian.api.subscriptions import NEW_BLOCKS, TX_STATUS, Hub, Session
-from xinlian.api.views import BlockView, ChainInfo, SenderPage, TxStatus, TxView
+from xinlian.api.views import (
+    BlockView,
+    ChainInfo,
+    MigrationStatus,
+    SenderPage,
+    TxStatus,
+    TxView,
+)
 from xinlian.execution.data.blob_access import BlobAuth
 from xinlian.execution.data.model import MAX_VALUE
+from xinlian.execution.migration import (
+    BOUND_COUNT_KEY,
+    SCHEDULE_KEY,
+    get_bound_count,
+    get_schedule,
+)
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
 from xinlian.ledger.block import Block, header_hash
 from xinlian.ledger.errors import TxTooLarge
+from xinlian.ledger.migration import get_phase
 from xinlian.ledger.transaction import SignedTransaction, TxBody
 from xinlian.node.interface import NodeAPI, SubmitResult
 from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
@@ -99,6 +113,7 @@ class Api:
             Method("xl_status", (), self.status),
             Method("xl_ready", (), self.ready),
             Method("xl_chainInfo", (), self.chain_info),
+            Method("xl_pqStatus", (), self.pq_status),
             Method("xl_submitTransaction", (Param("tx", raw_tx),), self.submit_one),
             Method("xl_submitTransactions",
                    (Param("txs", list_of(raw_tx, max_items=self.limits.max_batch_txs)),),
@@ -176,6 +191,15 @@ class Api:
 
     async def chain_info(self, session: Session | None) -> Any:
         return self._chain_info
+
+    async def pq_status(self, session: Session | None) -> Any:
+        """The suite migration at the head (execution/migration.py)."""
+        schedule = self.node.state_proof(SCHEDULE_KEY)
+        count = self.node.state_proof(BOUND_COUNT_KEY, schedule.header.height)
+        plan = get_schedule(lambda _: schedule.value)
+        height = schedule.header.height + 1
+        return to_json(MigrationStatus(plan, get_phase(plan, height).value, height,
+                                       get_bound_count(lambda _: count.value)))
 
     # -- submission: the hot path, so results are built as plain dicts -------------------
 

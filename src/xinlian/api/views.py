@@ -11,6 +11,7 @@ from xinlian.crypto.keys import Signature
 from xinlian.ledger.block import BlockHeader, Receipt
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.merkle import AuditPath
+from xinlian.ledger.migration import MigrationSchedule
 from xinlian.ledger.transaction import TxBody
 
 
@@ -64,6 +65,17 @@ class TxStatus(Struct):
 class ChainInfo(Struct):
     genesis_hash: bytes
     genesis: Genesis
+
+
+class MigrationStatus(Struct):
+    """A suite migration as the head's state has it (execution/migration.py): the schedule
+    (None: none), its phase for the next block (`height`) and how many accounts have bound
+    a key."""
+
+    schedule: MigrationSchedule | None
+    phase: str
+    height: int
+    bound_accounts: int
 
 
 class SenderPage(Struct):

@@ -1,5 +1,5 @@
 """`xinlian pq table`: the post-quantum algorithms measured on this machine, with the
-platform's four indicators (docs/pq.md).
+platform's four indicators (docs/pq.md); the migration commands are in cli/pq_migrate.py.
 
 Every row is measured when the command runs (CPU time per operation, sizes from real keys,
 signatures and ciphertexts); `--json` prints one JSON object per row.
@@ -11,12 +11,15 @@ import argparse
 import json
 from typing import Any
 
+from xinlian.cli import pq_migrate
+from xinlian.cli.validator_cmd import DEFAULT_RPC
 from xinlian.crypto.pq_params import BY_NAME, PLAINTEXT_SIZES
 from xinlian.crypto.pq_table import INDICATORS, measure
 
 
 def register(sub: Any) -> None:
-    pq = sub.add_parser("pq", help="post-quantum algorithms: the measured table")
+    pq = sub.add_parser("pq", help="post-quantum algorithms: the measured table, and a "
+                                   "chain's migration to a post-quantum suite")
     pq_sub = pq.add_subparsers(dest="pq_command", required=True)
     table = pq_sub.add_parser("table", help="measure every PQ algorithm and check the indicators")
     table.add_argument("--json", action="store_true", help="one JSON object per row")
@@ -25,6 +28,7 @@ def register(sub: Any) -> None:
     table.add_argument("--algorithm", action="append", choices=sorted(BY_NAME),
                        help="measure only this algorithm (repeatable)")
     table.set_defaults(func=run_table)
+    pq_migrate.register(pq_sub, DEFAULT_RPC)
 
 
 def _cell(row: dict[str, Any]) -> str:

@@ -46,10 +46,12 @@ def keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _submit(args: argparse.Namespace, op: SystemOp) -> int:
+def submit_op(args: argparse.Namespace, op: SystemOp, account: bytes | None = None) -> int:
+    """Sign `op` with the key file `args.key` (for `account`, if a migration bound the key
+    to one), submit it to `args.rpc` and print its receipt; 0 if it succeeded."""
     _, key = read_key(Path(args.key))
     with Client(args.rpc) as client:
-        tx = client.wallet(key).system(op)
+        tx = client.wallet(key, account).system(op)
         receipt = client.send(tx, timeout=args.timeout)
     print(json.dumps({"transaction": "0x" + tx.hash.hex(), "receipt": to_json(receipt)}))
     return 0 if receipt.status == 0 else 1
@@ -64,15 +66,15 @@ def add(args: argparse.Namespace) -> int:
     validator = Validator(args.organisation, _node_key(args),
                           bytes_of(args.consensus_key, "--consensus-key", max_size=4096),
                           bytes_of(args.pop, "--pop", max_size=96), args.power, args.endpoint)
-    return _submit(args, Propose(AddValidator(validator)))
+    return submit_op(args, Propose(AddValidator(validator)))
 
 
 def remove(args: argparse.Namespace) -> int:
-    return _submit(args, Propose(RemoveValidator(_node_key(args))))
+    return submit_op(args, Propose(RemoveValidator(_node_key(args))))
 
 
 def approve(args: argparse.Namespace) -> int:
-    return _submit(args, Approve(bytes_of(args.proposal, "--proposal", size=32)))
+    return submit_op(args, Approve(bytes_of(args.proposal, "--proposal", size=32)))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

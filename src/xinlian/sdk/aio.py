@@ -288,8 +288,9 @@ class AsyncClient:
         (the committees followed from genesis); NotCertifiedYet if there is none yet."""
         return await self.run(self._ops.certified())
 
-    async def wallet(self, key: SigningKey) -> Wallet:
-        return await self._verified(lambda: self._ops.wallet(key))
+    async def wallet(self, key: SigningKey, account: bytes | None = None) -> Wallet:
+        """`account`: the account a migration bound `key` to (None: the key's own)."""
+        return await self._verified(lambda: self._ops.wallet(key, account))
 
     # -- transactions --------------------------------------------------------------------
 

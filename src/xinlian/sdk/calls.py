@@ -16,7 +16,15 @@ import msgspec
 from xinlian import codec
 from xinlian.api.errors import FormatError
 from xinlian.api.format import bytes_of, from_json, hex_of
-from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxStatus, TxView
+from xinlian.api.views import (
+    BlockView,
+    ChainInfo,
+    MigrationStatus,
+    SenderPage,
+    SubmitView,
+    TxStatus,
+    TxView,
+)
 from xinlian.ledger.block import Receipt
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.history import HeaderProof
@@ -75,6 +83,10 @@ def status() -> Call[NodeStatus]:
 
 def chain_info() -> Call[ChainInfo]:
     return Call("xl_chainInfo", [], parser(ChainInfo))
+
+
+def pq_status() -> Call[MigrationStatus]:
+    return Call("xl_pqStatus", [], parser(MigrationStatus))
 
 
 def _hash_result(result: Any) -> bytes:

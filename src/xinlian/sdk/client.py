@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from xinlian.api.views import BlockView, ChainInfo, SenderPage, SubmitView, TxView
+from xinlian.api.views import BlockView, ChainInfo, MigrationStatus, SenderPage, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
@@ -187,6 +187,10 @@ class Client:
     def chain_info(self) -> ChainInfo:
         return self.call(calls.chain_info())
 
+    def pq_status(self) -> MigrationStatus:
+        """The chain's suite migration: schedule, phase, bound accounts (docs/pq.md)."""
+        return self.call(calls.pq_status())
+
     def verifier(self) -> Verifier:
         """The verifier for this node's chain (fetched and checked once)."""
         return self._run(self._ops.trusted())
@@ -196,8 +200,9 @@ class Client:
         (the committees followed from genesis); NotCertifiedYet if there is none yet."""
         return self._run(self._ops.certified())
 
-    def wallet(self, key: SigningKey) -> Wallet:
-        return self._verified(lambda: self._ops.wallet(key))
+    def wallet(self, key: SigningKey, account: bytes | None = None) -> Wallet:
+        """`account`: the account a migration bound `key` to (None: the key's own)."""
+        return self._verified(lambda: self._ops.wallet(key, account))
 
     # -- transactions --------------------------------------------------------------------
 

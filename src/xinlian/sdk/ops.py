@@ -195,11 +195,14 @@ class Ops:
         entries, at = yield from self.index(plan.query, height, verify)
         return page(plan, entries, at)
 
-    def wallet(self, key: SigningKey) -> Op[Wallet]:
-        """A wallet for `key` with the chain's parameters and the account's proven nonce."""
+    def wallet(self, key: SigningKey, account: bytes | None = None) -> Op[Wallet]:
+        """A wallet for `key` with the chain's parameters and the account's proven nonce;
+        `account`: the account a migration bound `key` to (None: the key's own)."""
         verifier = yield from self.trusted()
         assert self.chain is not None
-        address = address_of(key.public_key, verifier.suite.hash_bytes)
-        view = yield from self.account(address, None, True)
+        if account is None:
+            account = address_of(key.public_key, verifier.suite.hash_bytes)
+        view = yield from self.account(account, None, True)
         return Wallet(key, verifier.chain_id, verifier.suite, params=self.chain.genesis.params,
-                      nonce=view.account.nonce, height=view.state.header.height)
+                      nonce=view.account.nonce, height=view.state.header.height,
+                      account=account)

@@ -52,7 +52,10 @@ class SignedTx:
 class Wallet:
     def __init__(self, key: SigningKey, chain_id: str, suite: Suite | str, *,
                  params: ChainParams | None = None, nonce: int = 0, height: int = 0,
-                 expiry_window: int = DEFAULT_EXPIRY_WINDOW) -> None:
+                 expiry_window: int = DEFAULT_EXPIRY_WINDOW, account: bytes | None = None
+                 ) -> None:
+        """`account`: the account a suite migration bound `key` to (docs/pq.md; None: the
+        key's own address)."""
         self.key = key
         self.chain_id = chain_id
         self.suite = get_suite(suite) if isinstance(suite, str) else suite
@@ -60,7 +63,8 @@ class Wallet:
         self.nonce = nonce
         self.height = height  # the chain height the default expiry counts from
         self.expiry_window = expiry_window
-        self.address = address_of(key.public_key, self.suite.hash_bytes)
+        self.address = (address_of(key.public_key, self.suite.hash_bytes) if account is None
+                        else account)
 
     @property
     def public_key(self) -> PublicKey:

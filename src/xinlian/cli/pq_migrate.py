@@ -1,0 +1,77 @@
+"""`xinlian pq migrate|bind|status`: a live chain's move to a post-quantum or hybrid suite
+(docs/pq.md, "Migration without a fork").
+
+`migrate` proposes the schedule (an organisation admin; others approve with `validator
+approve`), `bind` binds a key file of the target suite (`xinlian keygen --suite pq`) to an
+account with a transaction signed by the account's key and the new key, `status` prints the
+schedule, its phase and how many accounts have bound a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from xinlian.api.format import bytes_of, to_json
+from xinlian.cli.validator_cmd import submit_op
+from xinlian.execution.migration import binding_message
+from xinlian.execution.payloads import BindKey, Propose, ScheduleMigration
+from xinlian.ledger.account import ADDRESS_SIZE, address_of
+from xinlian.node.keyfile import read_key
+from xinlian.sdk.client import Client
+
+
+def _account(args: argparse.Namespace) -> bytes | None:
+    if args.account is None:
+        return None
+    return bytes_of(args.account, "--account", size=ADDRESS_SIZE)
+
+
+def migrate(args: argparse.Namespace) -> int:
+    return submit_op(args, Propose(ScheduleMigration(args.to, args.at, args.window)),
+                     _account(args))
+
+
+def bind(args: argparse.Namespace) -> int:
+    """Bind the key of `--new-key` to the account of `--key`: the transaction is signed by
+    the account's key, the proof by the new key."""
+    suite, old = read_key(Path(args.key))
+    _, new = read_key(Path(args.new_key))
+    with Client(args.rpc) as client:
+        chain_id = client.chain_info().genesis.chain_id
+    account = address_of(old.public_key, suite.hash_bytes)
+    proof = new.sign(binding_message(chain_id, account, new.public_key))
+    print(json.dumps({"account": "0x" + account.hex()}))
+    return submit_op(args, BindKey(new.public_key, proof))
+
+
+def status(args: argparse.Namespace) -> int:
+    with Client(args.rpc) as client:
+        print(json.dumps(to_json(client.pq_status())))
+    return 0
+
+
+def register(pq_sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             default_rpc: str) -> None:
+    def submitting(name: str, help_: str) -> argparse.ArgumentParser:
+        p = pq_sub.add_parser(name, help=help_)
+        p.add_argument("--key", required=True, help="the signing account's key file")
+        p.add_argument("--rpc", default=default_rpc)
+        p.add_argument("--timeout", type=float, default=30.0)
+        return p
+
+    m = submitting("migrate", "propose moving the chain to a suite at a height (an admin; "
+                              "others approve with `validator approve`)")
+    m.add_argument("--to", required=True, help="the target suite: pq, hybrid-sm, hybrid-intl")
+    m.add_argument("--at", type=int, required=True, help="H: the first height of new keys")
+    m.add_argument("--window", type=int, required=True,
+                   help="W: blocks from H during which old and new keys both sign")
+    m.add_argument("--account", help="0x address the key is bound to (after the switch)")
+    m.set_defaults(func=migrate)
+    b = submitting("bind", "bind a new key to the account of --key, signed by both keys")
+    b.add_argument("--new-key", required=True, help="key file of the target suite")
+    b.set_defaults(func=bind)
+    s = pq_sub.add_parser("status", help="the migration's schedule, phase and bound accounts")
+    s.add_argument("--rpc", default=default_rpc)
+    s.set_defaults(func=status)
