@@ -53,3 +53,15 @@ def client(served: Any) -> Iterator[Client]:
     """A blocking client of the module's node."""
     with Client(served.server.url) as client:
         yield client
+
+
+@pytest.fixture
+def served_fresh(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """A node of its own for one test (the harness's `intl` keys, the node behind a server
+    in a thread), for tests that change the chain's rules or need a clean pool."""
+    keys = harness.Keys("intl")  # type: ignore[attr-defined]
+    background = harness.Background(tmp_path / "node", keys)  # type: ignore[attr-defined]
+    try:
+        yield keys, background
+    finally:
+        background.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +10,11 @@ import pytest
 from xinlian.cli.main import main
 from xinlian.node.keyfile import write_key
 
-from .conftest import harness
-
-Keys: Any = harness.Keys  # type: ignore[attr-defined]
-Background: Any = harness.Background  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    keys = Keys("intl")
-    background = Background(tmp_path / "node", keys)
-    try:
-        yield keys, background
-    finally:
-        background.close()
-
 
 def test_a_refused_transfer_shows_the_nodes_error_code(
-        served: tuple[Any, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    keys, background = served
+        served_fresh: tuple[Any, Any], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    keys, background = served_fresh
     key_file = tmp_path / "carol.key"
     write_key(key_file, keys.suite, keys.carol)  # carol has no account on the chain
     code = main(["tx", "transfer", "--key", str(key_file), "--to",

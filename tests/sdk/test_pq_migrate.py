@@ -4,7 +4,6 @@ reach: the schedule over RPC (xl_pqStatus), a bound key's wallet spending for it
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,7 @@ from xinlian.execution.errors import Unauthorised
 from xinlian.node.keyfile import read_key, write_key
 from xinlian.sdk.client import Client
 
-from .conftest import harness
-
-Keys: Any = harness.Keys  # type: ignore[attr-defined]
-Background: Any = harness.Background  # type: ignore[attr-defined]
 WINDOW = 1000
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    keys = Keys("intl")
-    background = Background(tmp_path / "node", keys)
-    try:
-        yield keys, background
-    finally:
-        background.close()
 
 
 def _status(rpc: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -40,8 +25,9 @@ def _status(rpc: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 
 
 def test_migrate_bind_and_spend_with_the_bound_key(
-        served: tuple[Any, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    keys, background = served
+        served_fresh: tuple[Any, Any], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    keys, background = served_fresh
     rpc = background.server.url
     files = {}
     for name in ("admin", "alice"):

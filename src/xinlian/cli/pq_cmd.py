@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 from xinlian.cli import pq_migrate
-from xinlian.cli.validator_cmd import DEFAULT_RPC
 from xinlian.crypto.pq_params import BY_NAME, PLAINTEXT_SIZES
 from xinlian.crypto.pq_table import INDICATORS, measure
 
@@ -28,7 +27,7 @@ def register(sub: Any) -> None:
     table.add_argument("--algorithm", action="append", choices=sorted(BY_NAME),
                        help="measure only this algorithm (repeatable)")
     table.set_defaults(func=run_table)
-    pq_migrate.register(pq_sub, DEFAULT_RPC)
+    pq_migrate.register(pq_sub)
 
 
 def _cell(row: dict[str, Any]) -> str:

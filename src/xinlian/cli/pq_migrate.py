@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from xinlian.api.format import bytes_of, to_json
-from xinlian.cli.validator_cmd import submit_op
+from xinlian.cli.validator_cmd import DEFAULT_RPC, submit_op, submitting_parser
 from xinlian.execution.migration import binding_message
 from xinlian.execution.payloads import BindKey, Propose, ScheduleMigration
 from xinlian.ledger.account import ADDRESS_SIZE, address_of
@@ -52,14 +52,9 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(pq_sub: argparse._SubParsersAction[argparse.ArgumentParser],
-             default_rpc: str) -> None:
+def register(pq_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def submitting(name: str, help_: str) -> argparse.ArgumentParser:
-        p = pq_sub.add_parser(name, help=help_)
-        p.add_argument("--key", required=True, help="the signing account's key file")
-        p.add_argument("--rpc", default=default_rpc)
-        p.add_argument("--timeout", type=float, default=30.0)
-        return p
+        return submitting_parser(pq_sub, name, help_, "the signing account's key file")
 
     m = submitting("migrate", "propose moving the chain to a suite at a height (an admin; "
                               "others approve with `validator approve`)")
@@ -73,5 +68,5 @@ def register(pq_sub: argparse._SubParsersAction[argparse.ArgumentParser],
     b.add_argument("--new-key", required=True, help="key file of the target suite")
     b.set_defaults(func=bind)
     s = pq_sub.add_parser("status", help="the migration's schedule, phase and bound accounts")
-    s.add_argument("--rpc", default=default_rpc)
+    s.add_argument("--rpc", default=DEFAULT_RPC)
     s.set_defaults(func=status)

@@ -77,6 +77,16 @@ def approve(args: argparse.Namespace) -> int:
     return submit_op(args, Approve(bytes_of(args.proposal, "--proposal", size=32)))
 
 
+def submitting_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                      help_: str, key_help: str) -> argparse.ArgumentParser:
+    """A subcommand that signs with `--key` and submits to `--rpc` (see `submit_op`)."""
+    p = sub.add_parser(name, help=help_)
+    p.add_argument("--key", required=True, help=key_help)
+    p.add_argument("--rpc", default=DEFAULT_RPC)
+    p.add_argument("--timeout", type=float, default=30.0)
+    return p
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("validator", help="a validator's keys; add or remove validators")
     cmds = group.add_subparsers(dest="validator_cmd", required=True)
@@ -86,11 +96,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k.set_defaults(func=keys)
 
     def governance(name: str, help_: str) -> argparse.ArgumentParser:
-        p = cmds.add_parser(name, help=help_)
-        p.add_argument("--key", required=True, help="an organisation admin's key file")
-        p.add_argument("--rpc", default=DEFAULT_RPC)
-        p.add_argument("--timeout", type=float, default=30.0)
-        return p
+        return submitting_parser(cmds, name, help_, "an organisation admin's key file")
 
     a = governance("add", "propose a new validator (its organisation's vote counts)")
     a.add_argument("--organisation", required=True, help="the organisation that runs it")

@@ -38,8 +38,6 @@ ALIAS_PREFIX = b"sys/pq/alias/"
 BOUND_COUNT_KEY = b"sys/pq/bound_count"
 BINDING_DOMAIN = b"xinlian/pq-bind/v1\x00"
 
-Hasher = Callable[[bytes], bytes]
-
 
 def binding_message(chain_id: str, account: bytes, key: PublicKey) -> bytes:
     """What the new key signs to bind itself to `account` on chain `chain_id`."""
@@ -61,8 +59,8 @@ def get_bound_count(read: Reader) -> int:
     return 0 if raw is None else codec.decode(raw, int)
 
 
-def resolve_sender(read: Reader, hash_bytes: Hasher, schedule: MigrationSchedule | None,
-                   tx: Transaction) -> None:
+def resolve_sender(read: Reader, hash_bytes: Callable[[bytes], bytes],
+                   schedule: MigrationSchedule | None, tx: Transaction) -> None:
     """Point `tx.sender_address` at the account its key is bound to, if it is bound (only
     keys of the target suite can be)."""
     if schedule is None or tx.body.sender.alg != schedule.new:
@@ -72,7 +70,7 @@ def resolve_sender(read: Reader, hash_bytes: Hasher, schedule: MigrationSchedule
     tx.sender_address = own if account is None else account
 
 
-def key_rule(read: Reader, hash_bytes: Hasher, schedule: MigrationSchedule | None,
+def key_rule(read: Reader, hash_bytes: Callable[[bytes], bytes], schedule: MigrationSchedule | None,
              tx: Transaction, height: int) -> LedgerError | None:
     """Resolve the transaction's account (`resolve_sender`), then why its key may not sign
     in block `height` (None: it may)."""
@@ -105,7 +103,7 @@ def enact_schedule(state: Overlay, schedule: MigrationSchedule) -> list[Event]:
     return [Event("system", "MigrationScheduled", codec.encode(schedule))]
 
 
-def bind_key(state: Overlay, hash_bytes: Hasher, chain_id: str, account: bytes,
+def bind_key(state: Overlay, hash_bytes: Callable[[bytes], bytes], chain_id: str, account: bytes,
              key: PublicKey, proof: Signature, signer: AlgId | None) -> list[Event]:
     """Bind `key` to `account` once `proof` (the key's signature of the binding message)
     verifies; BindingNotCosigned if it does not, InvalidBinding if the binding is not
