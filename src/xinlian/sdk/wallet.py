@@ -55,7 +55,8 @@ class Wallet:
                  expiry_window: int = DEFAULT_EXPIRY_WINDOW, account: bytes | None = None
                  ) -> None:
         """`account`: the account a suite migration bound `key` to (docs/pq.md; None: the
-        key's own address)."""
+        key's own address). `suite` is the chain's, whatever the key's algorithm: its hash
+        names the transactions."""
         self.key = key
         self.chain_id = chain_id
         self.suite = get_suite(suite) if isinstance(suite, str) else suite
