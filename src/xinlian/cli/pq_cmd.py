@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from xinlian.cli import pq_migrate
+from xinlian.cli import pq_demo, pq_migrate
 from xinlian.crypto.pq_params import BY_NAME, PLAINTEXT_SIZES
 from xinlian.crypto.pq_table import INDICATORS, measure
 
@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
                        help="measure only this algorithm (repeatable)")
     table.set_defaults(func=run_table)
     pq_migrate.register(pq_sub)
+    pq_demo.register(pq_sub)
 
 
 def _cell(row: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """A live chain's move to post-quantum accounts in the whole-validator simulation: the run
-that tests/node/test_pq_migration_bft.py checks and benchmarks/pq_migration.py measures.
+that tests/node/test_pq_migration_bft.py checks and benchmarks/pq.py measures (the same
+move on real validator processes is cli/pq_demo.py).
 
 The chain (`ValidatorNet`, seeded keys: never for a real chain) starts on `intl`. The
 organisations' admins are funded by a client, admin 0 proposes `ScheduleMigration(to, H, W)`
@@ -180,3 +181,4 @@ def run_migration(seed: int = 41, *, to: str = "pq", window: int = 10, ahead: in
     clock.lap(clock.phase)
     run.cpu_s = clock.spent
     return run
+
