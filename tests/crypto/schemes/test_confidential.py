@@ -298,3 +298,72 @@ def test_inner_product_argument_matches_the_recursive_verifier(G: Group, size: i
     _, _, s = inner_product.verification_scalars(Transcript(G, b"IPA-TEST"), proof, size)
     assert gs[0] == inner_product.msm(G, s, g)
     assert hs[0] == inner_product.msm(G, list(reversed(s)), h_prime)
+
+
+# -- the transcript binds the commitments (the "Frozen Heart" forgery) --------------------
+
+def _forge_after_the_challenges(G: Group, n: int) -> tuple[RangeProof, Element, int]:
+    """A prover whose transcript lacks V: it commits to a non-bit vector, takes every
+    challenge, then solves the t-equation for a V that opens to an out-of-range value."""
+    q, gens, rng = G.order, generators(G), random.Random(99)
+    tr = Transcript(G, b"RANGE-PROOF")
+    tr.append(b"generators", SEED)
+    tr.append_int(b"n", n)
+    tr.append_int(b"m", 1)
+    a_l = [5] + [0] * (n - 1)  # not bits
+    a_r = [(x - 1) % q for x in a_l]
+    alpha, rho, tau1, tau2, tau_x = (rng.randrange(1, q) for _ in range(5))
+    s_l, s_r = ([rng.randrange(q) for _ in range(n)] for _ in range(2))
+    a_point = inner_product.msm(G, [alpha, *a_l, *a_r], [gens.h, *gens.gi[:n], *gens.hi[:n]])
+    s_point = inner_product.msm(G, [rho, *s_l, *s_r], [gens.h, *gens.gi[:n], *gens.hi[:n]])
+    tr.append_element(b"A", a_point)
+    tr.append_element(b"S", s_point)
+    y, z = tr.challenge(b"y"), tr.challenge(b"z")
+    y_n = [pow(y, i, q) for i in range(n)]
+    l0 = [(x - z) % q for x in a_l]
+    r0 = [(y_n[i] * (a_r[i] + z) + z * z * 2**i) % q for i in range(n)]
+    r1 = [y_n[i] * s_r[i] % q for i in range(n)]
+    t1 = (inner_product.inner(l0, r1, q) + inner_product.inner(s_l, r0, q)) % q
+    t2 = inner_product.inner(s_l, r1, q)
+    t1_point = inner_product.msm(G, [t1, tau1], [gens.g, gens.h])
+    t2_point = inner_product.msm(G, [t2, tau2], [gens.g, gens.h])
+    tr.append_element(b"T1", t1_point)
+    tr.append_element(b"T2", t2_point)
+    x = tr.challenge(b"x")
+    l_vec = [(u + v * x) % q for u, v in zip(l0, s_l, strict=True)]
+    r_vec = [(u + v * x) % q for u, v in zip(r0, r1, strict=True)]
+    t_hat, mu = inner_product.inner(l_vec, r_vec, q), (alpha + rho * x) % q
+    tr.append_scalar(b"tau_x", tau_x)
+    tr.append_scalar(b"mu", mu)
+    tr.append_scalar(b"t_hat", t_hat)
+    w = tr.challenge(b"w")
+    y_inv = [pow(y, -i, q) for i in range(n)]
+    ipp = inner_product.prove(tr, G.scalar(w) * gens.g, gens.gi[:n], gens.hi[:n], y_inv,
+                              l_vec, r_vec)
+    delta = ((z - z * z) * sum(y_n) - z**3 * (2**n - 1)) % q
+    z2_inv = pow(z * z, -1, q)
+    value = (t_hat - delta - x * t1 - x * x * t2) * z2_inv % q
+    blinding = (tau_x - x * tau1 - x * x * tau2) * z2_inv % q
+    v_point = pedersen.commit(G, value, G.scalar(blinding))
+    proof = RangeProof(a_point, s_point, t1_point, t2_point, tau_x, mu, t_hat, ipp)
+    return proof, v_point, value
+
+
+@pytest.mark.parametrize("G", ALL, ids=ids)
+def test_commitments_chosen_after_the_challenges_do_not_verify(
+        G: Group, monkeypatch: pytest.MonkeyPatch) -> None:
+    proof, v_point, value = _forge_after_the_challenges(G, 8)
+    assert value >= 2**8  # the forged commitment opens outside the range
+    with pytest.raises(InvalidRangeProofError):
+        range_proof.verify(G, [v_point], proof, 8)
+
+    # the same forgery passes a verifier whose transcript omits the commitments
+    def unbound(group: Group, n: int, commitments: list[Element]) -> Transcript:
+        tr = Transcript(group, b"RANGE-PROOF")
+        tr.append(b"generators", SEED)
+        tr.append_int(b"n", n)
+        tr.append_int(b"m", len(commitments))
+        return tr
+
+    monkeypatch.setattr(range_proof, "_statement", unbound)
+    range_proof.verify(G, [v_point], proof, 8)
