@@ -4,6 +4,9 @@ Measured on the development machine (variable-base multiply): Tongsuo 301 µs, f
 (Rust, custom curve) 963 µs, so Tongsuo is the backend and fastecdsa the independent
 implementation the tests compare against. The bindings are tongsuopy's cffi `lib`; every
 call passes a NULL BN_CTX so that nothing is shared between calls (safe under threads).
+An addition costs about 1% of a multiplication, so multi-scalar multiplications of 64
+terms or more use Pippenger's buckets (measured: 1,100 terms 92 ms instead of 271 ms,
+64 terms 11 ms instead of 15 ms).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Sm2Group(WeierstrassGroup):
     gx = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
     gy = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
     hash = staticmethod(sm3)
+    bucket_msm_from = 64
 
     def __init__(self) -> None:
         nid = lib.OBJ_sn2nid(b"SM2")
