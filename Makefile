@@ -12,9 +12,13 @@ NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_no
               src/xinlian/crypto/primitives/_sm3many.c
 NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'))
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-privacy bench-data liboqs sim-campaign clean
+# The system libsodium that ristretto255 (the confidential amounts' group) opens through cffi;
+# PyNaCl's bundled copy binds no ristretto255 function.
+LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
-venv: $(STAMP) $(NATIVE)
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
+
+venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
 # The headers _nodehash.c compiles against (OpenSSL's libcrypto); pip's editable install
 # compiles the native modules too, so the venv waits for them as well.
@@ -23,6 +27,10 @@ OPENSSL_H := /usr/include/openssl/evp.h
 $(OPENSSL_H):
 	apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libssl-dev
+
+$(LIBSODIUM):
+	apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libsodium23
 
 $(NATIVE) &: $(NATIVE_SRC) setup.py $(STAMP) | $(OPENSSL_H)
 	$(BIN)/python -c 'import setuptools' 2>/dev/null || $(BIN)/python -m pip install -q setuptools
@@ -70,7 +78,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/xinlian qi fmt --check examples/qi/*.qi
 
-bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-privacy bench-data
+bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run; signed transfers end to end on 4 validators per suite, with each stage's CPU per
@@ -163,6 +171,10 @@ clean:
 # BBS signatures: sign/verify/prove/verify-proof against the number of messages, and sizes.
 bench-bbs: venv
 	$(BIN)/python -m benchmarks.privacy_bbs
+
+# Bulletproofs range proofs on ristretto255 and SM2 (docs/privacy.md, docs/benchmarks.md).
+bench-confidential: venv
+	$(BIN)/python -m benchmarks.privacy_confidential
 
 # Garbled circuits: half-gates AND gates on a 1-million-AND AES circuit (garble, evaluate),
 # IKNP OT extension on a million OTs, one AES block between two parties (~1 min).

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from xinlian.crypto.primitives.groups import RISTRETTO255, SM2, GroupMismatchError
+from xinlian.crypto.primitives.groups import SM2, GroupMismatchError
+from xinlian.crypto.primitives.groups.ristretto255 import RISTRETTO255
 
 
 @pytest.mark.parametrize("size", [64, 65, 300])

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinlian.crypto.primitives.groups import (
-    RISTRETTO255,
     SM2,
     GroupMismatchError,
     IdentityElementError,
@@ -19,7 +18,7 @@ from xinlian.crypto.primitives.groups import (
     NonCanonicalEncodingError,
     NotOnCurveError,
 )
-from xinlian.crypto.primitives.groups.ristretto255 import P
+from xinlian.crypto.primitives.groups.ristretto255 import RISTRETTO255, P
 
 G = RISTRETTO255
 VECTORS = Path(__file__).parent / "schemes" / "vectors" / "ristretto255_multiples.json"

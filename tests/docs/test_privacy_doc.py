@@ -1,7 +1,7 @@
-"""docs/privacy.md runs as written: the BBS example; the garbled-circuit section's Python
-block prints what the page says, and its `sh` blocks (the port replaced by a free one)
-compute the FIPS-197 ciphertext locally and a comparison between a garbler and an evaluator
-process."""
+"""docs/privacy.md runs as written: the BBS and range-proof examples; the garbled-circuit
+section's Python block prints what the page says, and its `sh` blocks (the port replaced by
+a free one) compute the FIPS-197 ciphertext locally and a comparison between a garbler and
+an evaluator process."""
 
 from __future__ import annotations
 
@@ -59,3 +59,11 @@ def test_the_garbled_circuit_command_lines_run(tmp_path: Path) -> None:
         "0x69c4e0d86a7b0430d8cdb78070b4c55a",
         "comparator64: 324 gates (64 AND), inputs [64, 64], outputs [1] bits",
         "1", "1"]
+
+
+def test_range_proof_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", section("Range proofs (Bulletproofs)"), re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], str(DOC), "exec"), {})
+    assert capsys.readouterr().out.split("\n") == [
+        "8802 confidential_bad_statement", "8803 confidential_invalid_range_proof", ""]

@@ -1,7 +1,8 @@
-"""Prime-order groups for threshold and privacy protocols: ed25519, secp256k1, SM2,
-BLS12-381 G1 (the DKG's group for threshold BLS) and ristretto255 (the confidential amounts'
-group); the last two are not in `GROUPS`, the curves that FROST, the ring signatures and the
-DKG's command line offer by name.
+"""Prime-order groups for threshold and privacy protocols: ed25519, secp256k1, SM2, and
+BLS12-381 G1 (the DKG's group for threshold BLS; not in `GROUPS`, the curves that FROST, the
+ring signatures and the DKG's command line offer by name). ristretto255, the confidential
+amounts' group, is imported from its module (`groups.ristretto255`): it opens the system
+libsodium, which nothing else here needs.
 
     from xinlian.crypto.primitives.groups import ED25519 as G
     k = G.random_scalar(); P = G.base_mul(k); Q = G.decode_element(P.encode())
@@ -25,7 +26,6 @@ from xinlian.crypto.primitives.groups.errors import (
     SmallSubgroupError,
 )
 from xinlian.crypto.primitives.groups.poly import evaluate, lagrange_coefficient, random_polynomial
-from xinlian.crypto.primitives.groups.ristretto255 import RISTRETTO255
 from xinlian.crypto.primitives.groups.secp256k1 import SECP256K1
 from xinlian.crypto.primitives.groups.sm2 import SM2
 
@@ -44,7 +44,6 @@ __all__ = [
     "BLS_G1",
     "ED25519",
     "GROUPS",
-    "RISTRETTO255",
     "SECP256K1",
     "SM2",
     "Bls12381G1",

@@ -6,7 +6,8 @@ ristretto255 and the SM2 curve (docs/privacy.md, section Range proofs).
 
 from __future__ import annotations
 
-from xinlian.crypto.primitives.groups import RISTRETTO255, SM2, Group
+from xinlian.crypto.primitives.groups import SM2, Group
+from xinlian.crypto.primitives.groups.ristretto255 import RISTRETTO255
 from xinlian.crypto.privacy.confidential.errors import RangeProofStatementError
 
 GROUPS: dict[str, Group] = {g.name: g for g in (RISTRETTO255, SM2)}
