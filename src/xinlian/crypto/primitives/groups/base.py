@@ -232,15 +232,27 @@ class Group(ABC):
     def msm(self, scalars: Sequence[Scalar], elements: Sequence[Element]) -> Element:
         """Multi-scalar multiplication sum(k_i * P_i).
 
-        None of the bindings exposes a native multi-exponentiation. From `bucket_msm_from`
-        terms on, a backend whose additions are cheap next to its multiplications sums
-        Pippenger's buckets with native additions; otherwise this is the sum of single
-        products with one native batch addition at the end.
+        None of the bindings exposes a native multi-exponentiation, so this is the sum of
+        single products with one native batch addition at the end.
+        """
+        if len(scalars) != len(elements):
+            raise ValueError("msm needs as many scalars as elements")
+        return self.sum(k * p for k, p in zip(scalars, elements, strict=True))
+
+    #: The size from which `vartime_msm` uses Pippenger's buckets (never, unless a backend
+    #: whose additions are cheap next to its multiplications says so).
+    bucket_msm_from = 1 << 62
+
+    def vartime_msm(self, scalars: Sequence[Scalar], elements: Sequence[Element]) -> Element:
+        """`msm` for public scalars only (a verifier's): its time depends on the scalars.
+
+        From `bucket_msm_from` terms it sums Pippenger's buckets with native additions,
+        whose pattern follows the scalars' digits; below that it is `msm`.
         """
         if len(scalars) != len(elements):
             raise ValueError("msm needs as many scalars as elements")
         if len(scalars) < self.bucket_msm_from:
-            return self.sum(k * p for k, p in zip(scalars, elements, strict=True))
+            return self.msm(scalars, elements)
         terms = []
         for k, p in zip(scalars, elements, strict=True):
             if k.group is not self or p.group is not self:
@@ -248,9 +260,6 @@ class Group(ABC):
             if k.value and p._v is not None:
                 terms.append((k.value, p._v))
         return Element(self, self._bucket_msm(terms))
-
-    #: The size from which `msm` uses Pippenger's buckets (never, unless a backend says so).
-    bucket_msm_from = 1 << 62
 
     def _bucket_msm(self, terms: list[tuple[int, Any]]) -> Any:
         """Pippenger's bucket method over native additions, windows of about log2(N) - 3

@@ -18,7 +18,7 @@ from xinlian.crypto.privacy.confidential.transcript import Transcript
 
 
 def msm(group: Group, scalars: Sequence[int], elements: Sequence[Element]) -> Element:
-    """sum(k_i * P_i) over int scalars."""
+    """sum(k_i * P_i) over int scalars (the prover's: secret scalars, native products)."""
     return group.msm([group.scalar(k) for k in scalars], elements)
 
 
