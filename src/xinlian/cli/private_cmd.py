@@ -1,5 +1,6 @@
 """`xinlian private bbs keygen|sign|verify|prove|verify-proof`: BBS credentials as JSON files;
-`xinlian private gc` and `gc-circuit` (garbled circuits) come from private_gc_cmd.py.
+`xinlian private gc` and `gc-circuit` (garbled circuits) come from private_gc_cmd.py,
+`xinlian private range` (range proofs) from private_range_cmd.py.
 
 The issuer's key file holds the suite and both keys (written mode 0600). A signature file is
 the holder's credential: the suite, the issuer's public key, the header, every message and
@@ -14,21 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
-from typing import Any
 
-from xinlian.cli import private_gc_cmd
+from xinlian.cli import private_gc_cmd, private_range_cmd
+from xinlian.cli.private_files import Doc, Reader, write
 from xinlian.crypto.privacy import bbs
-
-Doc = dict[str, Any]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     private = subparsers.add_parser(
-        "private", help="privacy schemes: BBS credentials, garbled circuits")
+        "private", help="privacy schemes: BBS credentials, garbled circuits, range proofs")
     sub = private.add_subparsers(dest="private_command", required=True)
     private_gc_cmd.register(sub)
+    private_range_cmd.register(sub)
     b = sub.add_parser("bbs", help="BBS signatures with selective-disclosure proofs")
     bsub = b.add_subparsers(dest="bbs_command", required=True)
 
@@ -63,49 +61,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 # --- reading and writing the documents ------------------------------------------------------
 
-
-def _read(path: str) -> Doc:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise bbs.MalformedBbsInputError(f"{path}: {exc}") from None
-    if not isinstance(doc, dict):
-        raise bbs.MalformedBbsInputError(f"{path}: expected a JSON object")
-    return doc
-
-
-def _get(doc: Doc, name: str) -> Any:
-    if name not in doc:
-        raise bbs.MalformedBbsInputError(f"missing field {name!r}")
-    return doc[name]
-
-
-def _text(doc: Doc, name: str) -> str:
-    value = _get(doc, name)
-    if not isinstance(value, str):
-        raise bbs.MalformedBbsInputError(f"field {name!r}: expected a string")
-    return value
-
-
-def _hex(doc: Doc, name: str) -> bytes:
-    try:
-        return bytes.fromhex(_text(doc, name))
-    except ValueError:
-        raise bbs.MalformedBbsInputError(f"field {name!r}: not hex") from None
+_files = Reader(bbs.MalformedBbsInputError)
+_read, _text, _hex = _files.read, _files.text, _files.hex
 
 
 def _texts(doc: Doc, name: str) -> list[bytes]:
-    value = _get(doc, name)
-    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
-        raise bbs.MalformedBbsInputError(f"field {name!r}: expected a list of strings")
-    return [m.encode() for m in value]
-
-
-def _write(path: str, doc: Doc, secret: bool = False) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    return [m.encode() for m in _files.texts(doc, name)]
 
 
 def _suite(doc: Doc) -> bbs.Ciphersuite:
@@ -127,7 +88,7 @@ def keygen(args: argparse.Namespace) -> int:
     sk = bbs.generate_secret_key(suite)
     pk = bbs.sk_to_pk(sk)
     doc = {"suite": suite.name, "secret_key": sk.to_bytes(32, "big").hex(), "public_key": pk.hex()}
-    _write(args.out, doc, secret=True)
+    write(args.out, doc, secret=True)
     print(json.dumps({"suite": suite.name, "public_key": pk.hex()}))
     return 0
 
@@ -139,7 +100,7 @@ def sign(args: argparse.Namespace) -> int:
     pk = bbs.sk_to_pk(sk)
     header, messages = _text(request, "header"), _texts(request, "messages")
     signature = bbs.sign(sk, pk, header.encode(), messages, suite)
-    _write(
+    write(
         args.out,
         {
             "suite": suite.name,
@@ -176,7 +137,7 @@ def prove(args: argparse.Namespace) -> int:
     shown = _indexes(args.disclose)
     ph = args.presentation_header
     proof = bbs.proof_gen(pk, signature, header, ph.encode(), messages, shown, suite)
-    _write(
+    write(
         args.out,
         {
             "suite": suite.name,
