@@ -61,6 +61,7 @@ def test_generators_follow_the_documented_derivation(G: Group) -> None:
     assert gens.gi[7] == G.hash_to_element(SEED, b"Gi" + (7).to_bytes(4, "big"))
     assert gens.hi[MAX_VECTOR - 1] == G.hash_to_element(
         SEED, b"Hi" + (MAX_VECTOR - 1).to_bytes(4, "big"))
+    assert all((h + n).is_identity() for h, n in zip(gens.hi, gens.hi_neg, strict=True))
     everything = {gens.g, gens.h, *gens.gi, *gens.hi}
     assert len(everything) == 2 * MAX_VECTOR + 2
     assert gens.g != G.generator() and gens.h != G.generator()
@@ -367,3 +368,14 @@ def test_commitments_chosen_after_the_challenges_do_not_verify(
 
     monkeypatch.setattr(range_proof, "_statement", unbound)
     range_proof.verify(G, [v_point], proof, 8)
+
+
+@pytest.mark.parametrize("G", ALL, ids=ids)
+def test_malformed_round_counts_are_refused(G: Group) -> None:
+    proof, commitments = PROOFS[G.name]
+    short = inner_product.InnerProductProof(proof.ipp.left, proof.ipp.right[:-1],
+                                            proof.ipp.a, proof.ipp.b)
+    bad = RangeProof(proof.a, proof.s, proof.t1, proof.t2, proof.tau_x, proof.mu,
+                     proof.t_hat, short)
+    with pytest.raises(InvalidRangeProofError):
+        range_proof.verify(G, commitments, bad, 8)

@@ -21,13 +21,16 @@ MAX_VECTOR = 16 * 64
 
 @dataclass(frozen=True)
 class Generators:
-    """G (the value base), H (the blinding base) and the G_i, H_i vectors of one group."""
+    """G (the value base), H (the blinding base) and the G_i, H_i vectors of one group, with
+    the -H_i the prover adds for zero bits (so committing to bits costs the same whatever
+    they are)."""
 
     group: Group
     g: Element
     h: Element
     gi: tuple[Element, ...]
     hi: tuple[Element, ...]
+    hi_neg: tuple[Element, ...]
 
 
 @functools.cache
@@ -37,7 +40,8 @@ def generators(group: Group) -> Generators:
     def at(label: bytes) -> Element:
         return group.hash_to_element(SEED, label)
 
+    hi = tuple(at(b"Hi" + i.to_bytes(4, "big")) for i in range(MAX_VECTOR))
     return Generators(
         group, at(b"G"), at(b"H"),
         tuple(at(b"Gi" + i.to_bytes(4, "big")) for i in range(MAX_VECTOR)),
-        tuple(at(b"Hi" + i.to_bytes(4, "big")) for i in range(MAX_VECTOR)))
+        hi, tuple(-h for h in hi))

@@ -131,8 +131,8 @@ def prove(group: Group, values: Sequence[int], blindings: Sequence[Scalar], n: i
     alpha, rho, tau1, tau2 = (group.random_scalar(rng).value for _ in range(4))
     s_l = [group.random_scalar(rng).value for _ in range(big_n)]
     s_r = [group.random_scalar(rng).value for _ in range(big_n)]
-    # <a_L, G> + <a_R, H> with a_L the bits and a_R = a_L - 1: additions only
-    a_point = group.sum([gi[i] if b else -hi[i] for i, b in enumerate(bits)]
+    # <a_L, G> + <a_R, H> with a_L the bits and a_R = a_L - 1: N additions whatever the bits
+    a_point = group.sum([gi[i] if b else gens.hi_neg[i] for i, b in enumerate(bits)]
                         + [gens.h * group.scalar(alpha)])
     s_point = msm(group, [rho, *s_l, *s_r], [gens.h, *gi, *hi])
     tr.append_element(b"A", a_point)
@@ -187,7 +187,8 @@ class _Equation:
         q, m = group.order, len(commitments)
         check_statement(n, m)
         big_n = n * m
-        if len(proof.ipp.left) != big_n.bit_length() - 1:
+        rounds = big_n.bit_length() - 1
+        if len(proof.ipp.left) != rounds or len(proof.ipp.right) != rounds:
             raise InvalidRangeProofError(f"proof has the wrong number of rounds for n*m={big_n}")
         for e in (*commitments, proof.a, proof.s, proof.t1, proof.t2, *proof.ipp.left,
                   *proof.ipp.right):
