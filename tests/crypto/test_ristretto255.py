@@ -3,6 +3,7 @@ rejection of every kind of bad encoding with its typed error, group laws and rou
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 from pathlib import Path
 
@@ -12,11 +13,13 @@ from hypothesis import strategies as st
 
 from xinlian.crypto.primitives.groups import (
     SM2,
+    GroupError,
     GroupMismatchError,
     IdentityElementError,
     InvalidEncodingError,
     NonCanonicalEncodingError,
     NotOnCurveError,
+    ristretto255,
 )
 from xinlian.crypto.primitives.groups.ristretto255 import RISTRETTO255, P
 
@@ -85,3 +88,16 @@ def test_hash_to_element_is_deterministic_and_domain_separated() -> None:
 def test_mixing_groups_is_refused() -> None:
     with pytest.raises(GroupMismatchError):
         _ = G.generator() + SM2.generator()
+
+
+def test_without_the_system_libsodium_the_group_is_a_typed_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ristretto255._sodium.cache_clear()
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "/nonexistent.so")
+    try:
+        with pytest.raises(GroupError, match="libsodium23"):
+            G.base_mul(G.scalar(5))
+    finally:
+        ristretto255._sodium.cache_clear()
+    monkeypatch.undo()
+    assert G.base_mul(G.scalar(1)) == G.generator()

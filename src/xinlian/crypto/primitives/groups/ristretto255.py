@@ -12,6 +12,7 @@ identity and scalar 0 in its multiplications; `base.Element` keeps those out of 
 from __future__ import annotations
 
 import ctypes.util
+import functools
 import hashlib
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ import cffi
 
 from xinlian.crypto.primitives.groups.base import Element, Group, Scalar
 from xinlian.crypto.primitives.groups.errors import (
+    GroupError,
     HashToGroupError,
     IdentityElementError,
     NonCanonicalEncodingError,
@@ -42,15 +44,20 @@ int crypto_scalarmult_ristretto255_base(unsigned char *q, const unsigned char *n
 """)
 
 
-def _open() -> Any:
+@functools.cache
+def _sodium() -> Any:
+    """The system libsodium, opened on first use: importing this module (as the command
+    line does) works without it, and using the group without it is a typed error."""
     path = ctypes.util.find_library("sodium") or "libsodium.so.23"
-    lib = _ffi.dlopen(path)
+    try:
+        lib = _ffi.dlopen(path)
+    except OSError as exc:
+        raise GroupError(f"ristretto255 needs the system libsodium (libsodium23): {exc}") from None
     if lib.sodium_init() < 0:
-        raise RuntimeError("sodium_init failed")
+        raise GroupError("ristretto255: sodium_init failed")
     return lib
 
 
-_lib = _open()
 _IDENTITY = bytes(32)
 
 
@@ -63,24 +70,24 @@ class Ristretto255Group(Group):
 
     def _add(self, a: Any, b: Any) -> Any:
         r = _ffi.new("unsigned char[32]")
-        _lib.crypto_core_ristretto255_add(r, a, b)
+        _sodium().crypto_core_ristretto255_add(r, a, b)
         out = bytes(r)
         return None if out == _IDENTITY else out
 
     def _neg(self, a: Any) -> Any:
         r = _ffi.new("unsigned char[32]")
-        _lib.crypto_core_ristretto255_sub(r, _IDENTITY, a)
+        _sodium().crypto_core_ristretto255_sub(r, _IDENTITY, a)
         return bytes(r)
 
     def _mul(self, a: Any, k: int) -> Any:
         r = _ffi.new("unsigned char[32]")
-        if _lib.crypto_scalarmult_ristretto255(r, k.to_bytes(32, "little"), a) != 0:
+        if _sodium().crypto_scalarmult_ristretto255(r, k.to_bytes(32, "little"), a) != 0:
             return None  # libsodium reports an identity result as an error
         return bytes(r)
 
     def _base_mul(self, k: int) -> Any:
         r = _ffi.new("unsigned char[32]")
-        _lib.crypto_scalarmult_ristretto255_base(r, k.to_bytes(32, "little"))
+        _sodium().crypto_scalarmult_ristretto255_base(r, k.to_bytes(32, "little"))
         return bytes(r)
 
     def _encode(self, a: Any) -> bytes:
@@ -93,7 +100,7 @@ class Ristretto255Group(Group):
             raise NonCanonicalEncodingError("ristretto255 encoding is not canonical")
         if s == 0:
             raise IdentityElementError("ristretto255 identity element")
-        if _lib.crypto_core_ristretto255_is_valid_point(data) != 1:
+        if _sodium().crypto_core_ristretto255_is_valid_point(data) != 1:
             raise NotOnCurveError("bytes are not a ristretto255 encoding")
         return data
 
@@ -109,7 +116,7 @@ class Ristretto255Group(Group):
         64 bytes of expand_message_xmd with SHA-512."""
         h = expand_message_xmd(msg, dst, 64, "sha512")
         r = _ffi.new("unsigned char[32]")
-        _lib.crypto_core_ristretto255_from_hash(r, h)
+        _sodium().crypto_core_ristretto255_from_hash(r, h)
         out = bytes(r)
         if out == _IDENTITY:
             raise HashToGroupError("ristretto255 hash_to_element hit the identity")
