@@ -213,11 +213,11 @@ class _Equation:
         delta = ((z - z * z) * sum(y_n) - z * sum(zz) * ((1 << n) - 1)) % q
         a, b = proof.ipp.a, proof.ipp.b
         for i in range(big_n):
-            self.gi[i] += weight * (-z - a * s[i])
+            self.gi[i] = (self.gi[i] + weight * (-z - a * s[i])) % q
             two = zz[i // n] * (1 << (i % n))
-            self.hi[i] += weight * (z + y_inv[i] * (two - b * s[big_n - 1 - i]))
-        self.g += weight * (w * (proof.t_hat - a * b) + c * (delta - proof.t_hat))
-        self.h += weight * (-proof.mu - c * proof.tau_x)
+            self.hi[i] = (self.hi[i] + weight * (z + y_inv[i] * (two - b * s[big_n - 1 - i]))) % q
+        self.g = (self.g + weight * (w * (proof.t_hat - a * b) + c * (delta - proof.t_hat))) % q
+        self.h = (self.h + weight * (-proof.mu - c * proof.tau_x)) % q
         wc = weight * c % q
         self.scalars += [weight, weight * x, wc * x, wc * x * x,
                          *(wc * zj for zj in zz),
@@ -227,7 +227,8 @@ class _Equation:
 
     def holds(self) -> bool:
         group = self.gens.group
-        used = max((i + 1 for i, k in enumerate(self.gi) if k), default=0)
+        used = max((i + 1 for i, (k, j) in enumerate(zip(self.gi, self.hi, strict=True))
+                    if k or j), default=0)
         scalars = [*self.gi[:used], *self.hi[:used], self.g, self.h, *self.scalars]
         points = [*self.gens.gi[:used], *self.gens.hi[:used], self.gens.g, self.gens.h,
                   *self.points]
