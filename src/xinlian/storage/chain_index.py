@@ -18,6 +18,8 @@ Keys (heights, indexes and nonces big-endian so that key order is numeric order)
     chain_meta    b"last_height"                 -> height(8)
                   b"receipts" height(8)          -> receipt count(4), when it is not the
                                                     block's transaction count
+                  b"runs" height(8)              -> the block's run ids, each after its
+                                                    length(1), when it has runs
 
 `tx_raw`, `headers` and `tree_pairs` answer one transaction with its proofs without reading
 its block: `tree_pairs` holds, for each level below the root of a block's two Merkle trees,
@@ -30,6 +32,9 @@ started (`runs`: the execution engine's async deliveries and scheduled runs, ind
 their run ids like transactions, at the positions after the transactions). So it can be
 wider than the tx tree: where the tx tree has no pair, the record holds the receipts-tree
 pair alone (`receipt_siblings` knows which from the block's transaction count).
+
+`prune_block` deletes one block's body and every per-transaction entry, and keeps its
+header and block hash: what a pruned node (node/retention.py) still answers for it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ MAX_SENDER_SIZE = 255
 MAX_HASH_SIZE = 64
 _LAST_HEIGHT = b"last_height"
 _RECEIPT_COUNT = b"receipts"
+_RUN_IDS = b"runs"
 _u64 = struct.Struct(">Q")
 _loc = struct.Struct(">QI")
 _pair = struct.Struct(">QBI")
@@ -163,7 +169,42 @@ class ChainIndex:
         if runs:
             batch.put(CHAIN_META_DB, _RECEIPT_COUNT + key,
                       _check_uint(len(txs) + len(runs), 32, "receipt count").to_bytes(4, "big"))
+            batch.put(CHAIN_META_DB, _RUN_IDS + key,
+                      b"".join(bytes([len(r.run_id)]) + r.run_id for r in runs))
         batch.put(CHAIN_META_DB, _LAST_HEIGHT, key)
+
+    def prune_block(self, batch: WriteBatch, height: int,
+                    txs: Sequence[tuple[bytes, bytes, int]]) -> None:
+        """Delete, in `batch`, block `height`'s body, its Merkle pairs and the entries of
+        its transactions (`txs`: hash, sender, nonce of each) and runs; its header and
+        block hash stay. A block stored without a header record (the one a state snapshot
+        brought) is left whole: nothing else would answer for its height."""
+        key = _u64.pack(_check_uint(height, 64, "height"))
+        with self._store.snapshot() as snap:
+            if snap.get(HEADERS_DB, key) is None:
+                return
+            pairs = [k for k, _ in snap.items(TREE_PAIRS_DB, prefix=key)]
+            runs = snap.get(CHAIN_META_DB, _RUN_IDS + key) or b""
+        batch.delete(BLOCKS_DB, key)
+        for pair_key in pairs:
+            batch.delete(TREE_PAIRS_DB, pair_key)
+        for tx_hash, sender, nonce in txs:
+            batch.delete(TX_LOCATIONS_DB, tx_hash)
+            batch.delete(SENDER_TXS_DB, _sender_prefix(sender) + _u64.pack(nonce))
+            batch.delete(RECEIPTS_DB, tx_hash)
+            batch.delete(TX_RAW_DB, tx_hash)
+        offset = 0
+        while offset < len(runs):
+            size = runs[offset]
+            run_id = runs[offset + 1:offset + 1 + size]
+            if len(run_id) != size:
+                raise CorruptDataError(f"bad run ids of block {height}")
+            batch.delete(TX_LOCATIONS_DB, run_id)
+            batch.delete(RECEIPTS_DB, run_id)
+            offset += 1 + size
+        if runs:
+            batch.delete(CHAIN_META_DB, _RUN_IDS + key)
+            batch.delete(CHAIN_META_DB, _RECEIPT_COUNT + key)
 
     # -- reads -------------------------------------------------------------------------
 

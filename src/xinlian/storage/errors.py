@@ -63,6 +63,14 @@ class VersionError(StorageError):
     name = "version_error"
 
 
+class StatePrunedError(VersionError):
+    """A state version older than the node's retention window (node.toml
+    `prune_keep_blocks`): its tree nodes are deleted, so no answer is given for it."""
+
+    code = 3011
+    name = "state_pruned"
+
+
 class MalformedProofError(StorageError):
     """Proof bytes that decode but break the proof's structural rules."""
 

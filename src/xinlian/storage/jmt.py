@@ -36,6 +36,7 @@ from xinlian import codec
 from xinlian.storage.errors import (
     CorruptDataError,
     InvalidKeyError,
+    StatePrunedError,
     StorageError,
     UnknownDatabaseError,
     VersionError,
@@ -173,7 +174,8 @@ class StateTree:
             if version is None:
                 return _EMPTY_ROOT
         if version < self._pruned_below:
-            raise VersionError(f"version {version} was pruned (kept from {self._pruned_below})")
+            raise StatePrunedError(
+                f"version {version} was pruned (kept from {self._pruned_below})")
         found = list(snap.items(ROOTS_DB, stop=_ver(version + 1), reverse=True, limit=1))
         if not found:
             return _EMPTY_ROOT
@@ -181,6 +183,11 @@ class StateTree:
             return _root_decoder.decode(found[0][1])
         except msgspec.DecodeError as exc:
             raise CorruptDataError(f"bad root record: {exc}") from exc
+
+    @property
+    def pruned_below(self) -> int:
+        """The oldest version still readable (0: nothing pruned)."""
+        return self._pruned_below
 
     def root(self, version: int | None = None) -> bytes:
         """The root hash after `version` (default: latest); the empty tree's root is 32 zeros."""

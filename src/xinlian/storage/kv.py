@@ -209,6 +209,16 @@ class Snapshot:
         except KeyError:
             raise UnknownDatabaseError(f"no sub-database {db!r}") from None
 
+    def used_bytes(self) -> int:
+        """Bytes of the pages of every sub-database and of the main database's tree."""
+        try:
+            stats = [self._txn.stat(handle) for handle in self._dbs.values()]
+            stats.append(self._txn.stat())
+        except lmdb.Error as exc:
+            raise engine_error(exc, "cannot read the store's page counts") from exc
+        return sum((s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]) * s["psize"]
+                   for s in stats)
+
     def get(self, db: str, key: bytes) -> bytes | None:
         handle = self._db(db)
         try:
@@ -309,6 +319,13 @@ class Store:
     @property
     def map_size(self) -> int:
         return int(self._env.info()["map_size"])
+
+    def used_bytes(self) -> int:
+        """Bytes of the pages that hold records (every sub-database's tree pages), the
+        free pages left out: LMDB files never shrink, so this, not the file's size, shows
+        what the data a node keeps takes (pruning frees pages that later commits reuse)."""
+        with self.snapshot() as snap:
+            return snap.used_bytes()
 
     def _live(self) -> lmdb.Environment:
         if self._closed:
