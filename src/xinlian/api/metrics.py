@@ -179,6 +179,10 @@ class NodeMetrics(Scraped):
         yield gauge("xinlian_ready", "1 while the node is ready to serve (GET /ready)",
                     int(node.readiness().ready))
         yield from self.disk(("chain", "batches"))
+        yield gauge("xinlian_chain_used_bytes", "Bytes of the chain store's pages that hold "
+                    "records (its file keeps freed pages for reuse)", node.chain.store.used_bytes())
+        yield gauge("xinlian_pruned_below_height", "Oldest height whose block and state the "
+                    "node holds whole (0: archive or nothing pruned yet)", node.chain.pruned_below)
         yield from self._peers()
         yield self._stages()
         if self.server is not None:

@@ -41,6 +41,7 @@ from xinlian.node.errors import NodeConfigError, TaskFailed
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.offload import monotonic_ms
 from xinlian.node.pipeline import LedgerPipeline
+from xinlian.node.retention import Retention, retention_from
 from xinlian.node.service import Node
 from xinlian.node.supervise import EXIT_FAILSTOP
 from xinlian.node.validator import catch_up
@@ -165,7 +166,8 @@ def node_config(data: Path) -> dict[str, object]:
 
 
 async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLimits,
-                 workers: int, metrics_at: tuple[str, int] | None) -> None:
+                 workers: int, retention: Retention,
+                 metrics_at: tuple[str, int] | None) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
@@ -184,7 +186,8 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
                   file=sys.stderr, flush=True)
         shape_for = egress_cap(config)
     node = Node(data, genesis, key, secret, shape_for=shape_for,
-                pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data))
+                pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
+                retention=retention)
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()
@@ -295,7 +298,7 @@ def start(args: argparse.Namespace) -> int:
     pidfile.claim(data)  # what runs from this directory, for `cluster down`
     try:
         asyncio.run(_serve(data, host, port, rpc_limits(config), pool_limits(config),
-                           execution_workers(config), metrics_at))
+                           execution_workers(config), retention_from(config), metrics_at))
     except TaskFailed as exc:
         print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
         return EXIT_FAILSTOP

@@ -205,6 +205,15 @@ class BftLedger:
         raw = ledger.chain.store.get(NODE_META_DB, APPLIED_KEY)
         self.applied = (codec.decode(raw, Applied) if raw else
                         Applied(genesis_root(self.genesis).height, self.genesis.hash()))
+        self._pin_epoch_start()
+
+    def _pin_epoch_start(self) -> None:
+        """Keep the ledger block the latest epoch starts on, and its state, whatever the
+        retention window: state sync serves them to joining validators (statesync.py)."""
+        chain = self.ledger.chain
+        starts = [codec.decode(raw, int) for _, raw in
+                  chain.store.scan(NODE_META_DB, prefix=_EPOCH_LEDGER, limit=None)]
+        chain.prune_floor = max(starts, default=0)
 
     def learn_validators(self) -> None:
         for v in [*self.genesis.validators, *validators(self.ledger.chain.read)]:
@@ -341,6 +350,8 @@ class BftLedger:
         committed = decoded.committed
         self.applied = Applied(committed.height, committed.block_id)
         self.ledger.publish(built)
+        if committed.reconfig is not None:
+            self._pin_epoch_start()
         self._forwarded = {h for h in self._forwarded if h in self.ledger.mempool}
         for height in self._writing:
             self._certs.pop(height, None)  # now in the store
@@ -441,7 +452,7 @@ class BftLedger:
         out = []
         for height in range(max(0, chain.height - UNCERTIFIED_SCAN), chain.height + 1):
             raw = chain.store.get(NODE_META_DB, _height_key(_LEDGER_EPOCH, height))
-            block = chain.block(height)
+            block = chain.header(height)
             if ((raw is None and height > 0) or block is None
                     or self.certified(height) is not None):
                 continue
@@ -494,7 +505,9 @@ class BftLedger:
         return self.ledger.chain.data_history.filters.run(first, height, MAX_SYNC_BYTES)
 
     def _holds(self, height: int) -> bool:
-        """Whether this node holds the block at `height` (one that joined from a snapshot
-        has no state between genesis and its snapshot)."""
+        """Whether this node holds the block and the state at `height` (one that joined
+        from a snapshot has no state between genesis and its snapshot, a pruned one none
+        below its window)."""
         chain = self.ledger.chain
-        return 0 <= height <= chain.height and chain.index.block_by_height(height) is not None
+        return (chain.pruned_below <= height <= chain.height
+                and chain.index.block_by_height(height) is not None)

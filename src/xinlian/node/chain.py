@@ -1,9 +1,10 @@
 """The node's chain store: state tree, blocks and indexes in one LMDB store.
 
 Every block — its state-tree nodes, the block, its receipts, every index entry, the new
-nodes of the header history (node/history.py) and the last-height marker — goes to disk in
-ONE atomic LMDB write (storage.kv), so after a crash the store shows exactly the blocks that
-finished committing, never part of one.
+nodes of the header history (node/history.py), the last-height marker and, on a pruned
+node, the deletion of state versions that left the window (node/retention.py) — goes to
+disk in ONE atomic LMDB write (storage.kv), so after a crash the store shows exactly the
+blocks that finished committing, never part of one.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from xinlian.execution.data.apply import IndexUpdates
 from xinlian.execution.data.changes import RecordChange
 from xinlian.execution.system import genesis_writes
 from xinlian.ledger import merkle
-from xinlian.ledger.account import Account, account_key
+from xinlian.ledger.account import Account, account_key, address_of
 from xinlian.ledger.block import Block, BlockHeader, Receipt, header_hash, sign_header
 from xinlian.ledger.errors import InvalidGenesis
 from xinlian.ledger.genesis import Genesis
-from xinlian.ledger.transaction import SignedTransaction, Transaction
+from xinlian.ledger.transaction import SignedTransaction, Transaction, TxBody
 from xinlian.node import data, data_history, data_plan
 from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
+from xinlian.node.retention import Retention
 from xinlian.storage import chain_index, jmt, mmr, mst
 from xinlian.storage.bloom import BLOOM_ROOT_KEY
 from xinlian.storage.errors import CorruptDataError
@@ -42,17 +44,26 @@ CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS
                  *data_history.SUB_DBS, NODE_META_DB,
                  CONSENSUS_DB, HISTORY_DB)
 CACHE_LIMIT = 2_000_000
+ARCHIVE = Retention()
 # The store holds only what this node wrote, so it is decoded without canonical checks.
 _decode_account = codec.trusted_decoder(Account)
 _decode_block = codec.trusted_decoder(Block)
 _decode_receipt = codec.trusted_decoder(Receipt)
+_decode_signed = codec.trusted_decoder(SignedTransaction)
+_decode_body = codec.trusted_decoder(TxBody)
 
 
 class ChainStore:
     """One chain's persistent state. Not thread-safe: the node's event loop owns it."""
 
-    def __init__(self, path: Path, genesis: Genesis, *, durable: bool = True) -> None:
+    def __init__(self, path: Path, genesis: Genesis, *, durable: bool = True,
+                 retention: Retention = ARCHIVE) -> None:
+        """`retention`: which blocks and state versions the store keeps
+        (node/retention.py); `prune_floor`, set by a validator, the oldest height it must
+        keep whatever the window (the block state sync serves)."""
         self.genesis = genesis
+        self.retention = retention
+        self.prune_floor: int | None = None
         self.suite = genesis.crypto_suite()
         self.hash = self.suite.hash_bytes
         self.store = Store(path, sub_dbs=CHAIN_SUB_DBS, durable=durable)
@@ -93,11 +104,29 @@ class ChainStore:
         raw = self.read(account_key(address))
         return Account() if raw is None else _decode_account(raw)
 
+    @property
+    def pruned_below(self) -> int:
+        """The oldest height whose block body and state this store still holds, unless it
+        joined from a snapshot later (0: nothing pruned)."""
+        return self.tree.pruned_below
+
     def block(self, height: int) -> Block | None:
+        """The block with its transactions (None: none at `height`, or pruned)."""
         if height < 0:
             return None
         raw = self.index.block_by_height(height)
         return None if raw is None else _decode_block(raw)
+
+    def header(self, height: int) -> Block | None:
+        """The block at `height` without its transactions (kept below a pruned node's
+        window too; None: no such block)."""
+        if height < 0:
+            return None
+        raw = self.index.header(height) or self.index.block_by_height(height)
+        if raw is None:
+            return None
+        block = _decode_block(raw)
+        return Block(block.header, block.signature, [])
 
     def header_hash(self, height: int) -> bytes | None:
         """The hash of block `height`'s header (None: no such block), read from its
@@ -150,7 +179,7 @@ class ChainStore:
     def header_proof(self, height: int, anchor: int) -> HeaderProof | None:
         """Header `height` proven in the history of block `anchor` (None: this node lacks a
         block or, having joined from a snapshot, the older history nodes)."""
-        old, top = self.block(height), self.block(anchor)
+        old, top = self.header(height), self.header(anchor)
         if old is None or top is None or not 0 <= height < anchor:
             return None
         raw, proof = self.tree.get_with_proof(HISTORY_KEY, anchor)
@@ -231,6 +260,9 @@ class ChainStore:
         if height > 0:
             writes = {**writes, HISTORY_KEY: self._extend_history(parent, batch)}
         state_root = self.tree.apply(height, writes, batch)
+        keep_from = self.retention.keep_from(height, self.pruned_below, self.prune_floor)
+        if keep_from is not None:
+            self._prune(keep_from, batch)
         encoded_receipts = [codec.encode(r) for r in receipts]
         encoded_runs = [codec.encode(r) for r in runs]
         tx_tree = merkle.levels([tx.hash for tx in txs], self.hash)
@@ -256,6 +288,22 @@ class ChainStore:
                                      for r, raw in zip(runs, encoded_runs, strict=True)])
         batch.put(NODE_META_DB, _COMMITTED_TXS, codec.encode(self.committed_txs + len(txs)))
         return PreparedBlock(block, batch, writes, list(txs))
+
+    def _prune(self, keep_from: int, batch: WriteBatch) -> None:
+        """Drop, in `batch`, the state versions and the block bodies and transaction
+        records of the heights from `pruned_below` up to `keep_from` (exclusive)."""
+        for height in range(self.pruned_below, keep_from):
+            block = self.block(height)
+            if block is None:
+                continue  # below a snapshot this node joined from
+            txs = []
+            for raw in block.txs:
+                signed = _decode_signed(raw)
+                body = _decode_body(signed.body)
+                txs.append((self.hash(signed.body), address_of(body.sender, self.hash),
+                            body.nonce))
+            self.index.prune_block(batch, height, txs)
+        self.tree.prune(keep_from, batch)
 
     def _extend_history(self, parent: bytes, batch: WriteBatch) -> bytes:
         def written(level: int, index: int, node: bytes) -> None:

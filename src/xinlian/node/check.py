@@ -4,7 +4,8 @@ Two passes. Records: every record of every store (chain/, and a validator's batc
 read and its checksum checked (storage.kv). Chain: every ledger block the node holds is
 decoded and checked against its neighbours and the state tree: its parent hash is the hash
 of the block below (where the node holds both), its transaction root matches its
-transactions, and its state root is the tree's root at that height (where not pruned).
+transactions (where not pruned: a pruned node keeps headers alone below its window), and
+its state root is the tree's root at that height (where not pruned).
 """
 
 from __future__ import annotations
@@ -81,15 +82,17 @@ def _check_blocks(report: CheckReport, chain: ChainStore) -> None:
     parent: bytes | None = chain.genesis.hash()
     for height in range(chain.height + 1):
         try:
-            block = chain.block(height)
-            if block is None:  # a node that joined from a snapshot lacks the blocks below it
+            stored = chain.header(height)
+            if stored is None:  # a node that joined from a snapshot lacks the blocks below it
                 parent = None
                 continue
-            header = block.header
+            header = stored.header
             report.blocks += 1
             if parent is not None and header.parent_hash != parent:
                 raise StorageError(f"block {height} does not link to block {height - 1}")
-            if merkle.root(chain.tx_hashes(block), chain.hash) != header.tx_root:
+            block = chain.block(height)  # None: pruned, its header alone is kept
+            if block is not None and merkle.root(chain.tx_hashes(block),
+                                                 chain.hash) != header.tx_root:
                 raise StorageError(f"block {height}'s transactions do not match its root")
             try:
                 root = chain.tree.root(height)

@@ -68,7 +68,7 @@ class ContractReader:
               caller: bytes = bytes(ADDRESS_LEN)) -> QueryResult:
         """Run public method `method` read-only against the state of block `height`."""
         height = self._height(height)
-        header = self.chain.block(height)
+        header = self.chain.header(height)
         assert header is not None
         block = BlockContext(height, header.header.timestamp_ms,
                              BlockHashes(self.chain.header_hash))

@@ -81,3 +81,11 @@ class TargetNotEmpty(NodeError):
 
     code = 6511
     name = "target_not_empty"
+
+
+class BlockPruned(NotFound):
+    """A block below the node's retention window (node.toml `prune_keep_blocks`): its
+    header is kept, its transactions and receipts are not; an archive node has them."""
+
+    code = 6512
+    name = "block_pruned"

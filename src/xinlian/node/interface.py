@@ -39,6 +39,7 @@ class NodeStatus(Struct):
     mempool_size: int
     committed_txs: int
     node_key: bytes  # encoded PublicKey of the node that signs block headers
+    pruned_below: int = 0  # the oldest block and state it holds whole (prune_keep_blocks)
 
 
 class Readiness(Struct):

@@ -39,11 +39,12 @@ from xinlian.ledger.errors import LedgerError
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import Clock, Mempool, PoolLimits, Refused
 from xinlian.ledger.transaction import Transaction
-from xinlian.node.chain import ChainStore, PreparedBlock
+from xinlian.node.chain import ARCHIVE, ChainStore, PreparedBlock
 from xinlian.node.interface import (
     BlockListener,
     SubmitResult,
 )
+from xinlian.node.retention import Retention
 from xinlian.node.stages import StageCpu
 from xinlian.storage.kv import WriteBatch
 
@@ -82,17 +83,20 @@ class LedgerPipeline:
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, *, clock: Clock,
                  durable: bool = True, pool_limits: PoolLimits | None = None,
-                 pool: ExecutionPool | None = None, stages: StageCpu | None = None) -> None:
+                 pool: ExecutionPool | None = None, stages: StageCpu | None = None,
+                 retention: Retention = ARCHIVE) -> None:
         """`clock`: the pool's monotonic milliseconds (how long transactions have waited),
         given by the driver; `stages`: where the CPU time of each stage is added up (the
         driver's CPU clock; none: not timed); `durable=False`: commits survive the process,
         not the machine (simulation); `pool`: the driver's worker processes that run
         contract calls in parallel (execution/parallel.py, made by
-        `node.offload.execution_pool`; None: serial). The pipeline closes it."""
+        `node.offload.execution_pool`; None: serial). The pipeline closes it.
+        `retention`: the state versions the chain store keeps (node/retention.py)."""
         self.genesis = genesis
         self.suite = genesis.crypto_suite()
         self.key = key
-        self.chain = ChainStore(chain_dir(data_dir), genesis, durable=durable)
+        self.chain = ChainStore(chain_dir(data_dir), genesis, durable=durable,
+                                retention=retention)
         if self.chain.head is None:
             self.chain.init_genesis(key, genesis.timestamp_ms)
         self.mempool = Mempool(genesis.chain_id, genesis.params, self.suite.hash_bytes,

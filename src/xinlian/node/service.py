@@ -28,10 +28,11 @@ from xinlian.network.shaper import ShapeFor
 from xinlian.node.bft import BftLedger
 from xinlian.node.blob_service import BlobService
 from xinlian.node.certify import CertifiedHeader
+from xinlian.node.chain import ARCHIVE
 from xinlian.node.contracts import ContractReader
 from xinlian.node.data_history_reads import HistoryReader
 from xinlian.node.data_reads import DataReader
-from xinlian.node.errors import NodeConfigError, NotFound, TaskFailed
+from xinlian.node.errors import BlockPruned, NodeConfigError, NotFound, TaskFailed
 from xinlian.node.history import HeaderProof
 from xinlian.node.interface import (
     AccountView,
@@ -59,6 +60,7 @@ from xinlian.node.interface import (
 )
 from xinlian.node.offload import execution_pool, monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
+from xinlian.node.retention import Retention
 from xinlian.node.solo import SoloOrdering
 from xinlian.node.stages import StageCpu
 from xinlian.node.statesync import MAX_PROOFS, EpochProof
@@ -93,14 +95,16 @@ class Ordering(Protocol):
 class Node:
     """A node; implements `xinlian.node.interface.NodeAPI`. `vote_secret` (a validator's
     consensus key), `listen` and `shape_for` serve a BFT chain's validator only. `blobs`:
-    node.toml's `[blobs]` settings (default: a disk store under `data_dir`)."""
+    node.toml's `[blobs]` settings (default: a disk store under `data_dir`); `retention`:
+    its `prune_keep_blocks` or archive mode (node/retention.py)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
                  vote_secret: bytes | None = None, *, listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None,
-                 exec_workers: int = 0, blobs: BlobConfig | None = None) -> None:
+                 exec_workers: int = 0, blobs: BlobConfig | None = None,
+                 retention: Retention = ARCHIVE) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
-                                     pool_limits=pool_limits,
+                                     pool_limits=pool_limits, retention=retention,
                                      pool=execution_pool(data_dir, genesis, exec_workers),
                                      stages=StageCpu())
         self.genesis = genesis
@@ -190,7 +194,8 @@ class Node:
             genesis_hash=self.genesis.hash(), height=head.header.height,
             head_hash=header_hash(head.header, self.suite.hash_bytes),
             state_root=head.header.state_root, mempool_size=len(self.mempool),
-            committed_txs=self.chain.committed_txs, node_key=codec.encode(self.key.public_key))
+            committed_txs=self.chain.committed_txs, node_key=codec.encode(self.key.public_key),
+            pruned_below=self.chain.pruned_below)
 
     def readiness(self) -> Readiness:
         consensus_height, reasons = self.ordering.health()
@@ -204,10 +209,15 @@ class Node:
                          consensus_height=consensus_height, reasons=reasons)
 
     def block(self, height: int) -> Block | None:
-        return self.chain.block(height)
+        block = self.chain.block(height)
+        if block is None and self.chain.header(height) is not None:
+            raise BlockPruned(f"block {height} was pruned (this node keeps blocks from "
+                              f"{self.chain.pruned_below})")
+        return block
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
-        return self.chain.block_by_hash(block_hash)
+        height = self.chain.index.height_by_hash(block_hash)
+        return None if height is None else self.block(height)
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         return self.chain.receipt(tx_hash)
@@ -224,7 +234,7 @@ class Node:
 
     def state_proof(self, key: bytes, height: int | None = None) -> StateProof:
         height = self.chain.height if height is None else height
-        block = self.chain.block(height)
+        block = self.chain.header(height)
         if block is None:
             raise NotFound(f"no block at height {height}")
         value, proof = self.chain.tree.get_with_proof(key, height)

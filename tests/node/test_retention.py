@@ -1,0 +1,259 @@
+"""Pruning (node.toml `prune_keep_blocks`) against archive: what a pruned chain store keeps
+and drops, the typed errors for what it dropped, the bounded work per block, and that a
+block's pruning commits with it or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xinlian import codec
+from xinlian.ledger import merkle
+from xinlian.ledger.account import Account, account_key
+from xinlian.ledger.transaction import decode_transaction
+from xinlian.node.errors import BlockPruned, NodeConfigError, NotFound
+from xinlian.node.history import verify_header_proof
+from xinlian.node.pipeline import LedgerPipeline
+from xinlian.node.retention import MIN_KEEP, STEP, Retention, retention_from
+from xinlian.node.service import Node
+from xinlian.storage import chain_index, jmt
+from xinlian.storage.errors import StatePrunedError
+from xinlian.storage.proof import verify_proof
+
+from .conftest import Fixture
+
+KEEP = MIN_KEEP
+BLOCKS = 60
+
+
+def _pipeline(fx: Fixture, path: Path, retention: Retention) -> LedgerPipeline:
+    return LedgerPipeline(path, fx.genesis, fx.node_key, clock=lambda: 0, retention=retention)
+
+
+def _commit_blocks(fx: Fixture, ledger: LedgerPipeline, count: int, nonce: int = 0) -> int:
+    """`count` blocks of two transfers each (accounts 0 and 1, from `nonce`); returns the
+    next nonce."""
+    for _ in range(count):
+        raws = [fx.transfer(0, nonce, 2, 1), fx.transfer(1, nonce, 3, 1)]
+        txs = [decode_transaction(r, fx.genesis.chain_id, fx.suite.hash_bytes) for r in raws]
+        built = ledger.build(txs, ledger.chain.height + 1)
+        assert built.prepared is not None and len(built.prepared.txs) == 2
+        ledger.commit(built)
+        ledger.publish(built)
+        nonce += 1
+    return nonce
+
+
+def _tx_hashes(ledger: LedgerPipeline, height: int) -> list[bytes]:
+    header = ledger.chain.header(height)
+    assert header is not None
+    block = ledger.chain.block(height)
+    assert block is not None
+    return ledger.chain.tx_hashes(block)
+
+
+@pytest.fixture
+def chains(fx: Fixture) -> Iterator[tuple[LedgerPipeline, LedgerPipeline, list[list[bytes]]]]:
+    """The same blocks committed to an archive chain and a pruned one; each height's tx
+    hashes (read from the archive)."""
+    archive = _pipeline(fx, fx.dir / "archive", Retention())
+    pruned = _pipeline(fx, fx.dir / "pruned", Retention(KEEP))
+    _commit_blocks(fx, archive, BLOCKS)
+    _commit_blocks(fx, pruned, BLOCKS)
+    hashes = [_tx_hashes(archive, h) for h in range(BLOCKS + 1)]
+    yield archive, pruned, hashes
+    archive.close()
+    pruned.close()
+
+
+def test_pruning_leaves_the_chain_itself_unchanged(chains) -> None:
+    archive, pruned, _ = chains
+    for height in range(BLOCKS + 1):
+        a, p = archive.chain.header(height), pruned.chain.header(height)
+        assert a is not None and p is not None
+        assert a.header == p.header  # the same state roots: pruning is no consensus matter
+
+
+def test_a_pruned_store_keeps_the_window_whole_and_headers_below(chains, fx: Fixture) -> None:
+    _, pruned, hashes = chains
+    chain = pruned.chain
+    assert chain.pruned_below == BLOCKS - KEEP + 1  # exactly the last KEEP blocks
+    for height in range(chain.pruned_below, BLOCKS + 1):  # the window: all of it
+        block = chain.block(height)
+        assert block is not None and block.header.tx_count == 2
+        for tx_hash in hashes[height]:
+            record = chain.transaction(tx_hash)
+            assert record is not None and record.height == height
+            assert merkle.verify_path(record.header.tx_root, tx_hash, record.tx_path,
+                                      fx.suite.hash_bytes)
+        raw, proof = chain.tree.get_with_proof(account_key(fx.addr(2)), height)
+        assert verify_proof(block.header.state_root, account_key(fx.addr(2)), raw, proof,
+                            fx.suite.hash_bytes)
+        assert raw is not None and codec.decode(raw, Account).balance == 10_000 + height
+    for height in range(1, chain.pruned_below):  # below it: headers, nothing per tx
+        assert chain.block(height) is None
+        header = chain.header(height)
+        assert header is not None and header.header.height == height
+        assert chain.index.height_by_hash(chain.header_hash(height) or b"") == height
+        for tx_hash in hashes[height]:
+            assert chain.index.tx_location(tx_hash) is None
+            assert chain.receipt(tx_hash) is None and chain.index.tx_raw(tx_hash) is None
+        assert not chain.store.scan(chain_index.TREE_PAIRS_DB,
+                                    prefix=height.to_bytes(8, "big"))
+        with pytest.raises(StatePrunedError):
+            chain.tree.get(account_key(fx.addr(2)), height)
+    # the sender index lists the window's nonces alone
+    nonces = [n for n, _ in chain.index.sender_txs(fx.addr(0), limit=1000)]
+    assert nonces == list(range(chain.pruned_below - 1, BLOCKS))
+    assert not chain.store.scan(jmt.STALE_DB, stop=chain.pruned_below.to_bytes(8, "big"))
+
+
+def test_old_headers_still_prove_against_a_recent_one(chains, fx: Fixture) -> None:
+    _, pruned, _ = chains
+    chain = pruned.chain
+    anchor = chain.header(BLOCKS)
+    assert anchor is not None
+    for height in (0, 1, chain.pruned_below - 1):
+        proof = chain.header_proof(height, BLOCKS)
+        assert proof is not None
+        old = chain.header(height)
+        assert old is not None and proof.header == old.header
+        verify_header_proof(anchor.header, proof, fx.suite.hash_bytes)
+
+
+def test_the_pruned_store_holds_far_fewer_records(chains) -> None:
+    archive, pruned, _ = chains
+    per_tx = (chain_index.RECEIPTS_DB, chain_index.TX_RAW_DB, chain_index.TX_LOCATIONS_DB,
+              chain_index.SENDER_TXS_DB, chain_index.BLOCKS_DB)
+    for db in per_tx:
+        assert len(pruned.chain.store.scan(db)) * 3 < len(archive.chain.store.scan(db))
+    assert len(pruned.chain.store.scan(jmt.NODES_DB)) < len(archive.chain.store.scan(
+        jmt.NODES_DB))
+
+
+def test_queries_below_the_window_get_typed_errors(fx: Fixture) -> None:
+    ledger = _pipeline(fx, fx.dir, Retention(KEEP))
+    _commit_blocks(fx, ledger, KEEP + 10)
+    ledger.close()
+    node = Node(fx.dir, fx.genesis, fx.node_key, retention=Retention(KEEP))
+    try:
+        below = node.status().pruned_below
+        assert below == 11
+        with pytest.raises(BlockPruned) as info:
+            node.block(below - 1)
+        assert (info.value.code, info.value.name) == (6512, "block_pruned")
+        assert isinstance(info.value, NotFound)  # a client catching "not found" still does
+        old_hash = node.chain.header_hash(below - 1)
+        assert old_hash is not None
+        with pytest.raises(BlockPruned):
+            node.block_by_hash(old_hash)
+        assert node.block_by_hash(b"\x01" * 32) is None
+        with pytest.raises(StatePrunedError) as state_info:
+            node.account(fx.addr(2), below - 1)
+        assert (state_info.value.code, state_info.value.name) == (3011, "state_pruned")
+        with pytest.raises(StatePrunedError):
+            node.contract_query(b"\x00" * 20, "get", b"", below - 1)
+        view = node.account(fx.addr(2), below)  # the window's oldest block still proves
+        assert verify_proof(view.state.header.state_root, account_key(fx.addr(2)),
+                            view.state.value, view.state.proof, fx.suite.hash_bytes)
+        block = node.block(below)
+        assert block is not None and block.header.tx_count == 2
+        assert node.block(KEEP + 11) is None  # above the head: none, not "pruned"
+    finally:
+        asyncio.run(node.stop())
+
+
+def test_switching_an_archive_node_to_pruned_prunes_step_by_step(fx: Fixture) -> None:
+    ledger = _pipeline(fx, fx.dir, Retention())
+    nonce = _commit_blocks(fx, ledger, 40)
+    ledger.close()
+    ledger = _pipeline(fx, fx.dir, Retention(KEEP))
+    try:
+        seen = []
+        for _ in range(6):
+            nonce = _commit_blocks(fx, ledger, 1, nonce)
+            seen.append(ledger.chain.pruned_below)
+        # STEP heights per block until it reaches the window (head - KEEP + 1), then one
+        assert seen == [STEP, 2 * STEP, 3 * STEP, 44 - KEEP + 1, 45 - KEEP + 1, 46 - KEEP + 1]
+        assert ledger.chain.height == 46
+    finally:
+        ledger.close()
+
+
+def test_a_block_and_its_pruning_commit_together_or_not_at_all(fx: Fixture) -> None:
+    """A crash before the block's commit (its batch dropped unwritten) leaves the store as
+    it was, neither the block nor its pruning; reopened, the next block does both."""
+    ledger = _pipeline(fx, fx.dir, Retention(KEEP))
+    nonce = _commit_blocks(fx, ledger, KEEP + 3)
+    below, height = ledger.chain.pruned_below, ledger.chain.height
+    raws = [fx.transfer(0, nonce, 2, 1)]
+    built = ledger.build([decode_transaction(raws[0], fx.genesis.chain_id,
+                                             fx.suite.hash_bytes)], height + 1)
+    assert any(db == chain_index.BLOCKS_DB and value is None
+               for db, ops in built.batch._ops.items() for value in ops.values())
+    ledger.close()  # the process dies here: the batch never reaches the store
+    ledger = _pipeline(fx, fx.dir, Retention(KEEP))
+    try:
+        chain = ledger.chain
+        assert (chain.height, chain.pruned_below) == (height, below)
+        assert chain.block(below) is not None and chain.tree.root(below) is not None
+        _commit_blocks(fx, ledger, 1, nonce)
+        assert (chain.height, chain.pruned_below) == (height + 1, below + 1)
+        assert chain.block(below) is None
+    finally:
+        ledger.close()
+
+
+def test_a_validator_keeps_the_block_its_epoch_starts_on(fx: Fixture) -> None:
+    """`prune_floor` (set by a validator: the ledger block state sync serves) holds
+    pruning back whatever the window."""
+    ledger = _pipeline(fx, fx.dir, Retention(KEEP))
+    ledger.chain.prune_floor = 5
+    try:
+        _commit_blocks(fx, ledger, KEEP + 20)
+        assert ledger.chain.pruned_below == 5
+        assert ledger.chain.block(5) is not None and ledger.chain.block(4) is None
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({}, Retention()),
+    ({"archive": True}, Retention()),
+    ({"prune_keep_blocks": 1000}, Retention(1000)),
+    ({"prune_keep_blocks": MIN_KEEP, "archive": False}, Retention(MIN_KEEP)),
+])
+def test_retention_config(config: dict[str, object], expected: Retention) -> None:
+    assert retention_from(config) == expected
+
+
+@pytest.mark.parametrize("config", [
+    {"prune_keep_blocks": MIN_KEEP - 1},
+    {"prune_keep_blocks": 0},
+    {"prune_keep_blocks": -5},
+    {"prune_keep_blocks": "100"},
+    {"prune_keep_blocks": 100.0},
+    {"prune_keep_blocks": True},
+    {"prune_keep_blocks": 100, "archive": True},
+    {"archive": "yes"},
+    {"archive": False},
+])
+def test_invalid_retention_config_is_refused(config: dict[str, object]) -> None:
+    with pytest.raises(NodeConfigError) as info:
+        retention_from(config)
+    assert info.value.code == 6502
+
+
+def test_keep_from_is_bounded_and_floored() -> None:
+    window = Retention(20)
+    assert Retention().keep_from(10_000, 0) is None  # archive
+    assert window.keep_from(19, 0) is None  # the chain is not longer than the window yet
+    assert window.keep_from(20, 0) == 1
+    assert window.keep_from(1000, 0) == STEP
+    assert window.keep_from(1000, 500) == 500 + STEP
+    assert window.keep_from(1000, 981) is None  # already at the window
+    assert window.keep_from(1000, 100, floor=103) == 103
+    assert window.keep_from(1000, 103, floor=103) is None
