@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from xinlian import codec
+from xinlian.consensus.core import Config
+from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.transaction import decode_transaction
@@ -22,6 +24,7 @@ from xinlian.node.service import Node
 from xinlian.storage import chain_index, jmt
 from xinlian.storage.errors import StatePrunedError
 from xinlian.storage.proof import verify_proof
+from xinlian.testing.validators import ValidatorNet
 
 from .conftest import Fixture
 
@@ -257,3 +260,33 @@ def test_keep_from_is_bounded_and_floored() -> None:
     assert window.keep_from(1000, 981) is None  # already at the window
     assert window.keep_from(1000, 100, floor=103) == 103
     assert window.keep_from(1000, 103, floor=103) is None
+
+
+def test_pruned_validators_agree_restart_and_keep_what_state_sync_serves() -> None:
+    """Four validators with a window of 16 blocks in the simulator, two epoch changes and
+    one validator down for a while: their ledgers agree, the restarted one catches up from
+    its peers' consensus blocks, and each prunes up to the block its epoch starts on, no
+    further, so it still serves that block and its state to a joining validator."""
+    net = ValidatorNet(4, 31, config=Config(pacemaker=Pacemaker(base_ms=300)),
+                       retention=Retention(KEEP))
+    try:
+        net.load(0, 4000)
+        net.new_epochs([900, 2500])
+        net.sim.crash(net.nodes[1], 1200)
+        net.sim.restart(net.nodes[1], 2000)
+        net.sim.run_until(5000)
+        assert net.log.violations == []
+        validators = [net.validator(n) for n in net.nodes]
+        assert len({v.ledger.chain.height for v in validators if v is not None}) == 1
+        for validator in validators:
+            assert validator is not None and validator.consensus.epoch == 2
+            chain, bft = validator.ledger.chain, validator.bft
+            start = bft.epoch_block(2)
+            assert start is not None  # whole: with its transactions, as state sync sends it
+            floor = start.header.height
+            assert chain.prune_floor == floor and chain.height - floor > KEEP
+            assert 0 < chain.pruned_below == floor
+            assert chain.block(floor - 1) is None and chain.header(floor - 1) is not None
+            assert bft.chunk(floor, "") is not None and bft.chunk(floor - 1, "") is None
+    finally:
+        net.close()

@@ -29,7 +29,7 @@ from xinlian.ledger.transaction import SignedTransaction, Transaction, TxBody
 from xinlian.node import data, data_history, data_plan
 from xinlian.node.history import HISTORY_DB, HISTORY_KEY, HeaderProof, decode_peaks, node_key
 from xinlian.node.interface import TxRecord
-from xinlian.node.retention import Retention
+from xinlian.node.retention import ARCHIVE, Retention
 from xinlian.storage import chain_index, jmt, mmr, mst
 from xinlian.storage.bloom import BLOOM_ROOT_KEY
 from xinlian.storage.errors import CorruptDataError
@@ -44,7 +44,6 @@ CHAIN_SUB_DBS = (*jmt.SUB_DBS, *chain_index.SUB_DBS, *mst.SUB_DBS, *data.SUB_DBS
                  *data_history.SUB_DBS, NODE_META_DB,
                  CONSENSUS_DB, HISTORY_DB)
 CACHE_LIMIT = 2_000_000
-ARCHIVE = Retention()
 # The store holds only what this node wrote, so it is decoded without canonical checks.
 _decode_account = codec.trusted_decoder(Account)
 _decode_block = codec.trusted_decoder(Block)

@@ -39,12 +39,12 @@ from xinlian.ledger.errors import LedgerError
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import Clock, Mempool, PoolLimits, Refused
 from xinlian.ledger.transaction import Transaction
-from xinlian.node.chain import ARCHIVE, ChainStore, PreparedBlock
+from xinlian.node.chain import ChainStore, PreparedBlock
 from xinlian.node.interface import (
     BlockListener,
     SubmitResult,
 )
-from xinlian.node.retention import Retention
+from xinlian.node.retention import ARCHIVE, Retention
 from xinlian.node.stages import StageCpu
 from xinlian.storage.kv import WriteBatch
 

@@ -48,6 +48,9 @@ class Retention:
         return target if target > pruned_below else None
 
 
+ARCHIVE = Retention()
+
+
 def retention_from(config: dict[str, object]) -> Retention:
     """node.toml's `archive` and `prune_keep_blocks` (neither: archive)."""
     archive = config.get("archive")
@@ -57,7 +60,7 @@ def retention_from(config: dict[str, object]) -> Retention:
     if keep is None:
         if archive is False:
             raise NodeConfigError("archive = false needs prune_keep_blocks = N (the window)")
-        return Retention()
+        return ARCHIVE
     if archive:
         raise NodeConfigError("archive = true keeps every block; remove prune_keep_blocks "
                               "or set archive = false")

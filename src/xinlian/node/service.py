@@ -28,7 +28,6 @@ from xinlian.network.shaper import ShapeFor
 from xinlian.node.bft import BftLedger
 from xinlian.node.blob_service import BlobService
 from xinlian.node.certify import CertifiedHeader
-from xinlian.node.chain import ARCHIVE
 from xinlian.node.contracts import ContractReader
 from xinlian.node.data_history_reads import HistoryReader
 from xinlian.node.data_reads import DataReader
@@ -60,7 +59,7 @@ from xinlian.node.interface import (
 )
 from xinlian.node.offload import execution_pool, monotonic_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
-from xinlian.node.retention import Retention
+from xinlian.node.retention import ARCHIVE, Retention
 from xinlian.node.solo import SoloOrdering
 from xinlian.node.stages import StageCpu
 from xinlian.node.statesync import MAX_PROOFS, EpochProof

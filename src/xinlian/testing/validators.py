@@ -51,6 +51,7 @@ from xinlian.node import statesync
 from xinlian.node.bft import BftLedger, Decoded, vote_key_of
 from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.pipeline import LedgerPipeline
+from xinlian.node.retention import ARCHIVE, Retention
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
 from xinlian.sim.runtime import Simulation
@@ -79,10 +80,11 @@ class SimValidator:
     """One whole validator as a protocol core (see the module docstring)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, vote_key: VoteKey,
-                 stored: Mapping[bytes, bytes], config: Config) -> None:
+                 stored: Mapping[bytes, bytes], config: Config,
+                 retention: Retention = ARCHIVE) -> None:
         self.now_ms = 0  # the simulated clock, as of the event being handled
         self.ledger = LedgerPipeline(data_dir, genesis, key, durable=False,
-                                     clock=lambda: self.now_ms)
+                                     clock=lambda: self.now_ms, retention=retention)
         node_id = address_of(key.public_key, self.ledger.suite.hash_bytes)
         self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored,
                                        dataclasses.replace(config, check_batches=True))
@@ -219,9 +221,12 @@ class ValidatorNet:
     """n whole validators and `clients` funded accounts on one seeded simulation."""
 
     def __init__(self, n: int, seed: int, *, clients: int = 4, config: Config | None = None,
-                 link: LinkModel | None = None, suite: str = "intl") -> None:
+                 link: LinkModel | None = None, suite: str = "intl",
+                 retention: Retention = ARCHIVE) -> None:
+        """`retention`: every validator's (node/retention.py; default archive)."""
         self.seed = seed
         self.config = config or Config()
+        self.retention = retention
         self.dir = Path(tempfile.mkdtemp(prefix="xinlian-sim-"))
         chain_seed = seed.to_bytes(8, "big", signed=True)
         chain_suite = get_suite(suite)
@@ -265,7 +270,7 @@ class ValidatorNet:
             previous.close()  # the crashed incarnation's handle on the same disk
         key, vote = self._keys[node]
         validator = SimValidator(self.dir / node.hex(), self.genesis, key, vote, stored,
-                                 self.config)
+                                 self.config, self.retention)
         self._open[node] = validator
         return validator
 
