@@ -62,6 +62,10 @@ def test_metrics_read_the_nodes_own_counters(node: Node, keys: Keys, tmp_path: P
         assert got["xinlian_peers_connected"] == got["xinlian_peers"] == 0
         assert got['xinlian_store_bytes{store="chain"}'] > 0
         assert got["xinlian_data_dir_bytes"] >= got['xinlian_store_bytes{store="chain"}']
+        used = got["xinlian_chain_used_bytes"]
+        assert used == node.chain.store.used_bytes()
+        assert 0 < used <= got['xinlian_store_bytes{store="chain"}']
+        assert got["xinlian_pruned_below_height"] == 0  # an archive node
         assert got["xinlian_ready"] == 0  # the fixture's node never started its tasks
         assert got["process_resident_memory_bytes"] > 0
         assert not any(name.startswith("xinlian_consensus") for name in got)  # solo

@@ -153,6 +153,12 @@ def test_execution_table_in_node_toml_sets_the_workers(
     assert "error[6502 bad_config]" in start_refused(tmp_path, capsys, "[execution]\nworkers = -1")
 
 
+def test_node_start_refuses_a_bad_retention_setting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = start_refused(tmp_path, capsys, "prune_keep_blocks = 3")
+    assert "error[6502 bad_config]" in err and "prune_keep_blocks must be" in err
+
+
 def test_pool_table_in_node_toml_sets_the_pools_limits(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xinlian.cli.node_cmd import pool_limits
