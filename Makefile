@@ -82,9 +82,10 @@ bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypt
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run; signed transfers end to end on 4 validators per suite, with each stage's CPU per
-# transaction (~3 min).
+# transaction (~3 min); what pruning costs per transaction and saves on disk (~1 min).
 bench-platform: venv
 	$(BIN)/python -m benchmarks.platform
+	$(BIN)/python -m benchmarks.pruning
 
 # Core node: verification, admission, execution + commit, end to end through the SDK,
 # and the state tree at 10 million accounts (the last takes 20-30 minutes and ~8 GiB of disk).

@@ -39,6 +39,7 @@ class Soak:
     nonces: list[int] = field(default_factory=lambda: [0] * ACCOUNTS)
     committed: int = 0
     disk: list[int] = field(default_factory=list)
+    height: int = 0
 
     def round(self) -> None:
         txs = []
@@ -51,9 +52,10 @@ class Soak:
         assert all(r["accepted"] for r in replies), replies[:3]
         self.committed += len(txs)
         deadline = time.monotonic() + WAIT_S
-        while self.node.rpc("xl_status")["committed_txs"] < self.committed:
+        while (status := self.node.rpc("xl_status"))["committed_txs"] < self.committed:
             assert time.monotonic() < deadline
             time.sleep(0.02)  # a polling interval, not a synchronisation
+        self.height = status["height"]
         self.disk.append(disk_bytes(self.data / "chain"))
 
     def kill_while_committing(self) -> None:
@@ -129,7 +131,8 @@ def report(setting: str, load: Soak) -> None:
     """The figures docs/operations.md quotes (shown with pytest -s)."""
     first, last = thirds(load.disk)
     step = max(1, len(load.disk) // 10)
-    print(f"{setting}: {len(load.disk) - 1} rounds of {ACCOUNTS * PER_ROUND} transfers; "
+    print(f"{setting}: {len(load.disk) - 1} rounds of {ACCOUNTS * PER_ROUND} transfers, "
+          f"{load.height} blocks; "
           f"chain store KiB every {step} rounds {[b // 1024 for b in load.disk[::step]]}; "
           f"first third +{first // 1024} KiB, last third +{last // 1024} KiB")
 

@@ -2,9 +2,10 @@
 
 Every block — its state-tree nodes, the block, its receipts, every index entry, the new
 nodes of the header history (node/history.py), the last-height marker and, on a pruned
-node, the deletion of state versions that left the window (node/retention.py) — goes to
-disk in ONE atomic LMDB write (storage.kv), so after a crash the store shows exactly the
-blocks that finished committing, never part of one.
+node, the deletion of the state versions, block bodies and transaction records that left
+the window (node/retention.py) — goes to disk in ONE atomic LMDB write (storage.kv), so
+after a crash the store shows exactly the blocks that finished committing, with their
+pruning, never part of one.
 """
 
 from __future__ import annotations
