@@ -177,3 +177,45 @@ def test_stored_tree_pairs_give_the_audit_paths_of_both_trees(store: Store, size
         assert merkle.verify_path(tx_tree[-1][0], txs[i], merkle.AuditPath(i, size, tx_nodes), h)
     with pytest.raises(CorruptDataError):
         index.tree_siblings(8, [(0, 1)])  # a block whose pairs were never written
+
+
+def test_prune_block_keeps_the_header_and_drops_everything_per_transaction(
+        store: Store) -> None:
+    """Block 1 has three transactions and two runs (with Merkle pairs); after
+    `prune_block` its header and hash remain, nothing of its body, transactions or runs,
+    and blocks 0 and 2 are untouched. A block without a header record is left whole."""
+    index = ChainIndex(store)
+    write_chain(store, range(0, 1))
+    runs = [chain_index.IndexedRun(h(b"run%d" % i), b"run-receipt%d" % i) for i in range(2)]
+    txs = block_txs(1)
+    leaves = [tx.tx_hash for tx in txs]
+    receipts = [h(tx.receipt) for tx in txs] + [h(r.receipt) for r in runs]
+    batch = WriteBatch()
+    ChainIndex.write_block(batch, height=1, block_hash=h(b"block1"), block=b"block-1",
+                           txs=txs, header=b"header-1", runs=runs,
+                           tree_levels=list(zip(merkle.levels(leaves, h)[:-1],
+                                                merkle.levels(receipts, h)[:-1],
+                                                strict=False)))
+    store.commit(batch)
+    write_chain(store, range(2, 3))
+    batch = WriteBatch()
+    ChainIndex.write_block(batch, height=3, block_hash=h(b"block3"), block=b"snap", txs=[])
+    store.commit(batch)
+    assert index.receipt_count(1, 3) == 5 and store.scan(chain_index.TREE_PAIRS_DB)
+
+    batch = WriteBatch()
+    index.prune_block(batch, 1, [(tx.tx_hash, tx.sender, tx.nonce) for tx in txs])
+    index.prune_block(batch, 3, [])
+    store.commit(batch)
+    assert index.block_by_height(1) is None and index.header(1) == b"header-1"
+    assert index.height_by_hash(h(b"block1")) == 1
+    for key in [*leaves, *(r.run_id for r in runs)]:
+        assert index.tx_location(key) is None and index.receipt(key) is None
+        assert index.tx_raw(key) is None
+    assert not store.scan(chain_index.TREE_PAIRS_DB)
+    assert index.receipt_count(1, 3) == 3  # its record is gone with the runs
+    assert [n for n, _ in index.sender_txs(BOB)] == [0, 2]
+    assert [n for n, _ in index.sender_txs(ALICE)] == [0, 1, 4, 5]
+    assert index.block_by_height(0) == b"block-bytes-0"
+    assert index.block_by_height(2) == b"block-bytes-2"
+    assert index.block_by_height(3) == b"snap"  # a snapshot's block: no header record
