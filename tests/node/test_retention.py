@@ -263,18 +263,23 @@ def test_keep_from_is_bounded_and_floored() -> None:
 
 
 def test_pruned_validators_agree_restart_and_keep_what_state_sync_serves() -> None:
-    """Four validators with a window of 16 blocks in the simulator, two epoch changes and
-    one validator down for a while: their ledgers agree, the restarted one catches up from
-    its peers' consensus blocks, and each prunes up to the block its epoch starts on, no
-    further, so it still serves that block and its state to a joining validator."""
+    """Four validators with a window of 16 blocks in the simulator, two epoch changes, one
+    validator down for a while before pruning starts and another after its store was
+    pruned: their ledgers agree, the restarted ones catch up from their peers' consensus
+    blocks, and each prunes up to the block its epoch starts on, no further, so it still
+    serves that block and its state to a joining validator."""
     net = ValidatorNet(4, 31, config=Config(pacemaker=Pacemaker(base_ms=300)),
                        retention=Retention(KEEP))
     try:
-        net.load(0, 4000)
+        net.load(0, 6000)
         net.new_epochs([900, 2500])
         net.sim.crash(net.nodes[1], 1200)
         net.sim.restart(net.nodes[1], 2000)
-        net.sim.run_until(5000)
+        net.sim.crash(net.nodes[2], 3300)  # down and back after its store was pruned
+        net.sim.restart(net.nodes[2], 3900)
+        net.sim.run_until(3250)
+        assert net.validator(net.nodes[2]).ledger.chain.pruned_below > 0  # type: ignore[union-attr]
+        net.sim.run_until(7000)
         assert net.log.violations == []
         validators = [net.validator(n) for n in net.nodes]
         assert len({v.ledger.chain.height for v in validators if v is not None}) == 1
