@@ -407,7 +407,7 @@ class StateTree:
 
     def prune(self, keep_from: int, batch: WriteBatch) -> int:
         """Delete, in `batch`, every node that no version >= `keep_from` uses, and the root
-        records below it; reads of older versions then raise VersionError. Returns the
+        records below it; reads of older versions then raise StatePrunedError. Returns the
         number of nodes deleted."""
         if self._latest is None or keep_from > self._latest:
             raise VersionError(f"cannot prune beyond the latest committed version {self._latest}")
