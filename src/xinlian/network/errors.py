@@ -55,3 +55,32 @@ class ReplayedRecord(NetworkError):
 
     code = 6806
     name = "replayed_record"
+
+
+class CertificateRefused(Unauthenticated):
+    """The peer's membership certificate does not hold: bad signature, unknown issuer,
+    wrong chain, role or subject key."""
+
+    code = 6807
+    name = "certificate_refused"
+
+
+class CertificateExpired(CertificateRefused):
+    """The certificate's validity window does not contain the node's clock (with skew)."""
+
+    code = 6808
+    name = "certificate_expired"
+
+
+class CertificateRevoked(CertificateRefused):
+    """The certificate's serial is on its organisation's revocation list."""
+
+    code = 6809
+    name = "certificate_revoked"
+
+
+class ClassicalIdentity(Unauthenticated):
+    """A classical-only identity key (SM2, Ed25519) on a post-quantum network."""
+
+    code = 6810
+    name = "classical_identity"

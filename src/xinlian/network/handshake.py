@@ -2,8 +2,9 @@
 
 Theory of operation. Three messages, initiator I (who dialled) and responder R:
 
-    Hello   I -> R   version, suite, I's signing key, I's key share, nonce
-    Reply   R -> I   R's signing key, R's key share, nonce, confirm, sig_R(th_R)
+    Hello   I -> R   version, suite, I's signing key, I's key share, nonce, I's certificate
+    Reply   R -> I   R's signing key, R's key share, nonce, confirm, R's certificate,
+                     sig_R(th_R)
     Finish  I -> R   confirm, sig_I(th_I)
 
 th_R = H("responder" || H(Hello) || H(Reply body)) and th_I = H("initiator" || H(Hello) ||
@@ -11,7 +12,9 @@ H(Reply) || H(confirm)), with H the suite's hash. Each side proves possession of
 membership key by signing a transcript that contains the other side's fresh share and
 nonce, so a recorded handshake cannot be replayed; R refuses any key that is not in the
 membership before doing any key-agreement work, and I refuses a Reply whose key is not the
-one configured for the node it dialled. Both then run HKDF (suite hash) with the secret as
+one configured for the node it dialled. The session id is H("session" || H(Hello) ||
+H(Reply body)): both nonces, both key shares and both certificates, all of which both
+signatures cover. Both then run HKDF (suite hash) with the secret as
 input keying material and the hash of the whole transcript as salt, and split the output
 into one AEAD key per direction.
 
@@ -19,6 +22,14 @@ The key shares are those of the suite's key exchange (`xinlian.crypto.key_exchan
 X25519 on `intl`; X25519 and ML-KEM-768 on `pq` (I sends both public keys, R answers with
 its X25519 key and the ML-KEM ciphertext); on `sm` the SM2 key exchange of GB/T 32918.3 with
 the membership keys as static keys, whose tags S_B and S_A travel in `confirm`.
+
+Certificates (`xinlian.network.identity`). A side given an `Identity` sends its membership
+certificate and requires one from the peer: the peer's certificate must be signed by an
+admin of an organisation in the genesis, be inside its validity window by this node's
+clock (`now_ms`, with the policy's skew), not be on a revocation list the node holds,
+name the organisation the membership says owns the peer, and certify exactly the key that
+signs the transcript. On a post-quantum suite a classical-only
+peer key is refused with `ClassicalIdentity` before any other work.
 """
 
 from __future__ import annotations
@@ -37,13 +48,25 @@ from xinlian.crypto.keys import AlgId, PublicKey, Signature
 from xinlian.crypto.primitives.symmetric import KEY_SIZES
 from xinlian.crypto.signing import SigningKey, check_public_key, verify
 from xinlian.crypto.suites import Suite
-from xinlian.network.errors import HandshakeError, MalformedFrame, Unauthenticated
+from xinlian.network.errors import (
+    CertificateRefused,
+    HandshakeError,
+    MalformedFrame,
+    Unauthenticated,
+)
+from xinlian.network.identity import (
+    Certificate,
+    CertificateBody,
+    IdentityPolicy,
+    decode_certificate,
+    refuse_classical,
+)
 from xinlian.network.membership import Membership
 from xinlian.protocol import NodeId
 
 VERSION = 1
 NONCE_SIZE = 32
-MAX_HANDSHAKE_FRAME = 16 * 1024
+MAX_HANDSHAKE_FRAME = 24 * 1024  # a Reply with a certificate of MAX_CERTIFICATE fits
 _DOMAIN = b"xinlian/net/v1/"
 Rng = Callable[[int], bytes]
 T = TypeVar("T")
@@ -55,6 +78,7 @@ class Hello(Struct):
     key: PublicKey
     share: bytes
     nonce: bytes
+    certificate: bytes = b""  # an encoded identity.Certificate, or empty
 
 
 class ReplyBody(Struct):
@@ -62,6 +86,7 @@ class ReplyBody(Struct):
     share: bytes
     nonce: bytes
     confirm: bytes
+    certificate: bytes = b""
 
 
 class Reply(Struct):
@@ -83,6 +108,17 @@ class Session:
     aead: AlgId
     send_key: bytes
     recv_key: bytes
+    session_id: bytes
+    # the peer's checked certificate, when the handshake ran with an Identity
+    peer_certificate: CertificateBody | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """This node's membership certificate and the policy it checks its peers' against."""
+
+    certificate: Certificate
+    policy: IdentityPolicy
 
 
 def _decode(data: bytes, kind: type[T]) -> T:
@@ -107,18 +143,39 @@ def _exchange_errors() -> Iterator[None]:
 # -- the handshake ------------------------------------------------------------------------
 
 class _Side:
-    def __init__(self, suite: Suite, key: SigningKey, rng: Rng) -> None:
+    def __init__(self, suite: Suite, key: SigningKey, rng: Rng, identity: Identity | None,
+                 now_ms: int) -> None:
         if key.alg != suite.signature:
             raise HandshakeError(f"a {suite.name} node signs with {suite.signature.name}")
+        if identity is not None and identity.certificate.body.subject != key.public_key:
+            raise HandshakeError("this node's certificate is for another key")
         self.suite = suite
         self.key = key
         self.rng = rng
+        self.identity = identity
+        self.now_ms = now_ms
         self.exchange = suite.new_key_exchange(rng)
+
+    def _own_certificate(self) -> bytes:
+        return b"" if self.identity is None else codec.encode(self.identity.certificate)
+
+    def _check_certificate(self, data: bytes, key: PublicKey,
+                           organisation: str) -> CertificateBody | None:
+        if self.identity is None:
+            return None
+        if not data:
+            raise CertificateRefused("the peer presented no membership certificate")
+        body = self.identity.policy.check(decode_certificate(data), key, self.now_ms)
+        if organisation and body.organisation != organisation:
+            raise CertificateRefused(f"the certificate is {body.organisation!r}'s; the "
+                                     f"membership says the node is {organisation!r}'s")
+        return body
 
     def _h(self, *parts: bytes) -> bytes:
         return self.suite.hash_bytes(b"".join(parts))
 
     def _check_key(self, key: PublicKey) -> None:
+        refuse_classical(self.suite, key, "the peer key")
         if key.alg != self.suite.signature:
             raise Unauthenticated(f"peer key is {key.alg!r}, not {self.suite.signature.name}")
         try:
@@ -134,15 +191,20 @@ class _Side:
         if not ok:
             raise Unauthenticated("the handshake signature does not verify")
 
+    def _session_id(self, hello: bytes, body: bytes) -> bytes:
+        return self._h(_DOMAIN + b"session", self._h(hello), self._h(body))
+
     def _session(self, peer_id: NodeId, peer_key: PublicKey, secret: bytes, hello: bytes,
-                 reply: bytes, finish: bytes, initiator: bool) -> Session:
+                 reply: bytes, finish: bytes, initiator: bool, session_id: bytes,
+                 peer_certificate: CertificateBody | None) -> Session:
         size = KEY_SIZES[self.suite.aead]
         okm = self.suite.derive_keys(
             secret, salt=self._h(self._h(hello), self._h(reply), self._h(finish)),
             info=_DOMAIN + b"keys/" + self.suite.name.encode(), length=2 * size)
         i2r, r2i = okm[:size], okm[size:]
         send, recv = (i2r, r2i) if initiator else (r2i, i2r)
-        return Session(peer_id, peer_key, self.suite.aead, send, recv)
+        return Session(peer_id, peer_key, self.suite.aead, send, recv, session_id,
+                       peer_certificate)
 
     def _responder_transcript(self, hello: bytes, body: bytes) -> bytes:
         return self._h(_DOMAIN + b"responder", self._h(hello), self._h(body))
@@ -156,15 +218,20 @@ class Initiator(_Side):
     """The dialling side: `hello()`, then `finish(reply)` gives (Finish bytes, Session)."""
 
     def __init__(self, suite: Suite, key: SigningKey, peer_id: NodeId, peer_key: PublicKey,
-                 rng: Rng = os.urandom) -> None:
-        super().__init__(suite, key, rng)
+                 rng: Rng = os.urandom, *, identity: Identity | None = None,
+                 now_ms: int = 0, peer_organisation: str = "") -> None:
+        """`identity`, `now_ms` (this node's clock) and `peer_organisation` (the dialled
+        node's owner in the membership): see the module docstring."""
+        super().__init__(suite, key, rng, identity, now_ms)
         self.peer_id = peer_id
         self.peer_key = peer_key
+        self.peer_organisation = peer_organisation
         self._hello: bytes | None = None
 
     def hello(self) -> bytes:
         self._hello = codec.encode(Hello(VERSION, self.suite.name, self.key.public_key,
-                                         self.exchange.offer(), self.rng(NONCE_SIZE)))
+                                         self.exchange.offer(), self.rng(NONCE_SIZE),
+                                         self._own_certificate()))
         return self._hello
 
     def finish(self, data: bytes) -> tuple[bytes, Session]:
@@ -176,7 +243,11 @@ class Initiator(_Side):
             raise Unauthenticated("the responder is not the node we dialled")
         if len(body.nonce) != NONCE_SIZE:
             raise MalformedFrame("bad nonce")
-        self._verify(body.key, self._responder_transcript(self._hello, codec.encode(body)),
+        self._check_key(body.key)
+        certified = self._check_certificate(body.certificate, body.key,
+                                            self.peer_organisation)
+        encoded_body = codec.encode(body)
+        self._verify(body.key, self._responder_transcript(self._hello, encoded_body),
                      reply.signature)
         parties = Parties(self.key, self.key.public_key, self.peer_key)
         with _exchange_errors():
@@ -185,17 +256,20 @@ class Initiator(_Side):
         signature = self.key.sign(self._initiator_transcript(self._hello, data, confirm))
         finish = codec.encode(Finish(confirm, signature))
         return finish, self._session(self.peer_id, self.peer_key, secret, self._hello, data,
-                                     finish, initiator=True)
+                                     finish, True, self._session_id(self._hello, encoded_body),
+                                     certified)
 
 
 class Responder(_Side):
     """The accepting side: `reply(hello)`, then `finish(data)` gives the Session."""
 
     def __init__(self, suite: Suite, key: SigningKey, membership: Membership,
-                 rng: Rng = os.urandom) -> None:
-        super().__init__(suite, key, rng)
+                 rng: Rng = os.urandom, *, identity: Identity | None = None,
+                 now_ms: int = 0) -> None:
+        """`identity` and `now_ms` (this node's clock): see the module docstring."""
+        super().__init__(suite, key, rng, identity, now_ms)
         self.membership = membership
-        self._state: tuple[bytes, bytes, bytes, NodeId, PublicKey] | None = None
+        self._state: _Pending | None = None
 
     def reply(self, data: bytes) -> bytes:
         hello = _decode(data, Hello)
@@ -204,28 +278,47 @@ class Responder(_Side):
                                  f"we speak v{VERSION}/{self.suite.name!r}")
         if len(hello.nonce) != NONCE_SIZE:
             raise MalformedFrame("bad nonce")
-        peer_id = self.membership.node_id(hello.key)
-        if peer_id is None:
-            raise Unauthenticated("the initiator's key is not in the membership")
         self._check_key(hello.key)
+        peer_id = self.membership.node_id(hello.key)
+        member = None if peer_id is None else self.membership.peer(peer_id)
+        if peer_id is None or member is None:
+            raise Unauthenticated("the initiator's key is not in the membership")
+        certified = self._check_certificate(hello.certificate, hello.key, member.organisation)
         parties = Parties(self.key, hello.key, self.key.public_key)
         with _exchange_errors():
             accepted = self.exchange.accept(hello.share, parties)
         secret = accepted.secret
         body = ReplyBody(self.key.public_key, accepted.share, self.rng(NONCE_SIZE),
-                         accepted.confirm)
-        signature = self.key.sign(self._responder_transcript(data, codec.encode(body)))
+                         accepted.confirm, self._own_certificate())
+        encoded_body = codec.encode(body)
+        signature = self.key.sign(self._responder_transcript(data, encoded_body))
         reply = codec.encode(Reply(body, signature))
-        self._state = (data, reply, secret, peer_id, hello.key)
+        self._state = _Pending(data, reply, secret, peer_id, hello.key,
+                               self._session_id(data, encoded_body), certified)
         return reply
 
     def finish(self, data: bytes) -> Session:
         if self._state is None:
             raise HandshakeError("finish() before reply()")
-        hello, reply, secret, peer_id, peer_key = self._state
+        state = self._state
         finish = _decode(data, Finish)
-        self._verify(peer_key, self._initiator_transcript(hello, reply, finish.confirm),
+        self._verify(state.peer_key,
+                     self._initiator_transcript(state.hello, state.reply, finish.confirm),
                      finish.signature)
         with _exchange_errors():
             self.exchange.check_finish(finish.confirm)
-        return self._session(peer_id, peer_key, secret, hello, reply, data, initiator=False)
+        return self._session(state.peer_id, state.peer_key, state.secret, state.hello,
+                             state.reply, data, False, state.session_id, state.certified)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """What the responder keeps between its Reply and the initiator's Finish."""
+
+    hello: bytes
+    reply: bytes
+    secret: bytes
+    peer_id: NodeId
+    peer_key: PublicKey
+    session_id: bytes
+    certified: CertificateBody | None

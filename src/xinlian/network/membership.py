@@ -23,11 +23,14 @@ def node_id_of(suite: Suite, public_key: PublicKey) -> NodeId:
 
 @dataclass(frozen=True, slots=True)
 class PeerInfo:
-    """A member node: its signing key and the address it accepts connections on."""
+    """A member node: its signing key, the address it accepts connections on and the
+    organisation that owns it (a membership certificate must be that organisation's; empty:
+    not checked)."""
 
     public_key: PublicKey
     host: str
     port: int
+    organisation: str = ""
 
 
 class Membership:
