@@ -56,8 +56,14 @@ class Cluster:
     """n transports on loopback, all members of one membership."""
 
     def __init__(self, suite: Suite, n: int, *, config: TransportConfig | None = None,
-                 shape_for: ShapeFor | None = None, tag: int = 0) -> None:
+                 shape_for: ShapeFor | None = None, tag: int = 0,
+                 identities: list[hs.Identity | None] | None = None,
+                 clock_ms: int = 0) -> None:
+        """`identities` (by node) and `clock_ms`, the time every node's clock reads: the
+        membership certificates' part of the handshake."""
         self.suite = suite
+        self.identities = identities or [None] * n
+        self.clock_ms = clock_ms
         self.keys: list[SigningKey] = node_keys(suite, n, tag)
         self.socks = [listening_socket() for _ in range(n)]
         self.ports = [s.getsockname()[1] for s in self.socks]
@@ -71,7 +77,8 @@ class Cluster:
     def make(self, i: int, sock: socket.socket | None = None) -> Transport:
         return Transport(self.suite, self.keys[i], self.membership, self.inboxes[i],
                          config=self.config, shape_for=self.shape_for,
-                         sock=sock or self.socks[i], seed=i)
+                         sock=sock or self.socks[i], seed=i, identity=self.identities[i],
+                         clock_ms=lambda: self.clock_ms)
 
     def node(self, i: int) -> Transport:
         node = self.nodes[i]

@@ -195,10 +195,23 @@ class IdentityPolicy:
             raise CertificateRefused(f"role {body.role!r} is not admitted here")
         self._check_signed(body.issuer, body.organisation, body.chain_id,
                            certificate_message(body), cert.signature)
+        self._refuse_stale(body, now_ms)
+        return body
+
+    def _refuse_stale(self, body: CertificateBody, now_ms: int) -> None:
         if not body.not_before_ms - self.skew_ms <= now_ms <= body.not_after_ms + self.skew_ms:
             raise CertificateExpired(f"valid {body.not_before_ms}..{body.not_after_ms} ms, "
                                      f"now {now_ms} ms (skew {self.skew_ms} ms)")
         if body.serial in self.revoked.get(body.organisation, frozenset()):
             raise CertificateRevoked(f"serial {body.serial} of {body.organisation!r} "
                                      "is revoked")
-        return body
+
+    def still_holds(self, body: CertificateBody | None, now_ms: int) -> bool:
+        """Whether a certificate accepted earlier (None: none was asked for) is still inside
+        its window and not revoked; its signature was checked when it was accepted."""
+        if body is not None:
+            try:
+                self._refuse_stale(body, now_ms)
+            except CertificateRefused:
+                return False
+        return True

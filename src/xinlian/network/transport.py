@@ -24,6 +24,12 @@ and the connection closes only after `max_bad_records` of them. Counters are in 
 `set_membership` applies an epoch change while running, and `receiving` (an Event) lets
 the consumer stop all reading when it falls behind, so that TCP carries the backpressure
 back to the senders' bounded queues.
+
+Given an `identity` (xinlian.network.handshake.Identity), every handshake presents this
+node's membership certificate and checks the peer's against the identity's policy at the
+time `clock_ms` reads (wall-clock milliseconds). `set_identity` swaps the policy while
+running (new revocation lists) and closes the connections whose peer certificate no longer
+holds, so that each of those peers must authenticate again.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import hashlib
 import logging
 import random
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -43,6 +50,8 @@ from xinlian.crypto.suites import Suite
 from xinlian.network import handshake as hs
 from xinlian.network.channel import RECORD_OVERHEAD, Channel, pack, unpack
 from xinlian.network.errors import (
+    CertificateRefused,
+    ClassicalIdentity,
     DecryptFailed,
     HandshakeError,
     MalformedFrame,
@@ -52,6 +61,7 @@ from xinlian.network.errors import (
     Unauthenticated,
 )
 from xinlian.network.framing import FrameDecoder, encode_frame
+from xinlian.network.identity import CertificateBody
 from xinlian.network.limits import Backoff, DuplicateFilter, TokenBucket
 from xinlian.network.membership import Membership, PeerInfo, node_id_of
 from xinlian.network.queues import SendQueue
@@ -63,10 +73,13 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[NodeId, bytes], None]
 
-# Most specific first: Unauthenticated is a HandshakeError.
+# Most specific first: Unauthenticated is a HandshakeError, and both identity refusals are
+# Unauthenticated.
 _ERROR_COUNTERS: tuple[tuple[type[NetworkError], str], ...] = (
     (OversizeFrame, "oversize"),
     (MalformedFrame, "malformed"),
+    (ClassicalIdentity, "classical_identity"),
+    (CertificateRefused, "certificates_refused"),
     (Unauthenticated, "unauthenticated"),
     (HandshakeError, "handshakes_failed"),
     (DecryptFailed, "decrypt_failed"),
@@ -152,6 +165,9 @@ class _Peer:
         self.busy = False  # a batch is between the queue and the link
         self.idle = asyncio.Event()
         self.task: asyncio.Task[None] | None = None  # the dialler
+        # the peer's certificate as each connection's handshake checked it
+        self.out_certificate: CertificateBody | None = None
+        self.in_certificate: CertificateBody | None = None
 
 
 async def _write_frame(writer: asyncio.StreamWriter, payload: bytes, max_size: int) -> None:
@@ -166,8 +182,11 @@ class Transport:
                  on_message: MessageHandler | None = None, *,
                  config: TransportConfig | None = None, shape_for: ShapeFor | None = None,
                  sock: socket.socket | None = None, listen: tuple[str, int] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, identity: hs.Identity | None = None,
+                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         self.suite = suite
+        self.identity = identity
+        self._clock_ms = clock_ms
         self.key = key
         self.membership = membership
         self.node_id = node_id_of(suite, key.public_key)
@@ -217,6 +236,22 @@ class Transport:
             if node_id != self.node_id and node_id not in self._peers and info is not None:
                 peer = self._peers[node_id] = _Peer(node_id, info, self.config, now)
                 peer.task = self._spawn(self._dial_loop(peer))
+
+    def set_identity(self, identity: hs.Identity) -> None:
+        """Adopt a new identity (this node's certificate and policy, say with new revocation
+        lists): later handshakes use it, and each connection whose peer certificate it no
+        longer accepts (revoked, expired) is closed; the dialler then reconnects and its
+        peer must authenticate again."""
+        self.identity = identity
+        now = self._clock_ms()
+        for peer in self._peers.values():
+            if not (identity.policy.still_holds(peer.out_certificate, now)
+                    and identity.policy.still_holds(peer.in_certificate, now)):
+                self._count(peer, "certificates_refused")
+                if peer.link is not None:
+                    peer.link.close()
+                if peer.inbound is not None:
+                    peer.inbound.close()
 
     @property
     def port(self) -> int | None:
@@ -349,11 +384,14 @@ class Transport:
 
     async def _initiate(self, peer: _Peer, reader: asyncio.StreamReader,
                         writer: asyncio.StreamWriter) -> Channel:
-        side = hs.Initiator(self.suite, self.key, peer.node_id, peer.info.public_key)
+        side = hs.Initiator(self.suite, self.key, peer.node_id, peer.info.public_key,
+                            identity=self.identity, now_ms=self._clock_ms(),
+                            peer_organisation=peer.info.organisation)
         frames = _FrameReader(reader, hs.MAX_HANDSHAKE_FRAME, 64 * 1024)
         await _write_frame(writer, side.hello(), hs.MAX_HANDSHAKE_FRAME)
         finish, session = side.finish(await frames.frame())
         await _write_frame(writer, finish, hs.MAX_HANDSHAKE_FRAME)
+        peer.out_certificate = session.peer_certificate
         return Channel(session.aead, session.send_key, session.recv_key)
 
     async def _run_outbound(self, peer: _Peer, reader: asyncio.StreamReader,
@@ -400,6 +438,7 @@ class Transport:
             peer.connected.clear()
             peer.busy = False
             peer.link = None
+            peer.out_certificate = None
             peer.idle.set()
             watch.remove_done_callback(lost)
             watch.cancel()
@@ -451,16 +490,19 @@ class Transport:
         finally:
             if peer is not None and peer.inbound is writer:
                 peer.inbound = None
+                peer.in_certificate = None
             writer.close()
 
     async def _respond(self, frames: _FrameReader, writer: asyncio.StreamWriter,
                        ) -> tuple[_Peer, Channel]:
-        side = hs.Responder(self.suite, self.key, self.membership)
+        side = hs.Responder(self.suite, self.key, self.membership, identity=self.identity,
+                            now_ms=self._clock_ms())
         await _write_frame(writer, side.reply(await frames.frame()), hs.MAX_HANDSHAKE_FRAME)
         session = side.finish(await frames.frame())
         peer = self._peers.get(session.peer_id)
         if peer is None:  # this node's own key, or a member removed meanwhile
             raise Unauthenticated("the key is not a current peer's")
+        peer.in_certificate = session.peer_certificate
         return peer, Channel(session.aead, session.send_key, session.recv_key)
 
     async def _receive(self, peer: _Peer, channel: Channel, frames: _FrameReader) -> None:
