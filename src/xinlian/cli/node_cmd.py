@@ -34,17 +34,19 @@ from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
+from xinlian.network.transport import Transport
 from xinlian.node import backup as backups
 from xinlian.node import pidfile
 from xinlian.node.check import check_data_dir
 from xinlian.node.errors import NodeConfigError, TaskFailed
+from xinlian.node.identity import load_identity
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.offload import monotonic_ms
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import Retention, retention_from
 from xinlian.node.service import Node
 from xinlian.node.supervise import EXIT_FAILSTOP
-from xinlian.node.validator import catch_up
+from xinlian.node.validator import BftOrdering, catch_up
 from xinlian.storage.blob_config import BlobConfig, blob_config_from
 
 GENESIS_FILE = "genesis.toml"
@@ -173,12 +175,15 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     _, key = read_key(data / str(config["key"]))
     secret = None
     shape_for = None
+    identity = None
     if genesis.validators:  # a BFT chain: this node is a validator
         secret = read_consensus_secret(data / str(config.get("consensus_key",
                                                              CONSENSUS_KEY_FILE)))
+        identity = load_identity(config, data, genesis, key.public_key)
         listen = config.get("listen")
         # a validator added after genesis first catches up from its peers' state snapshot
-        synced = await catch_up(data, genesis, key, _host_port(str(listen)) if listen else None)
+        synced = await catch_up(data, genesis, key, _host_port(str(listen)) if listen else None,
+                                identity=identity)
         if synced is not None:
             print(json.dumps({"event": "caught_up", "height": synced.block.header.height,
                               "epoch": synced.root.committee.epoch,
@@ -187,7 +192,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
         shape_for = egress_cap(config)
     node = Node(data, genesis, key, secret, shape_for=shape_for,
                 pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
-                retention=retention)
+                retention=retention, identity=identity)
     server = RpcServer(node, host, port, limits)
     await node.start()
     await server.start()
@@ -203,6 +208,9 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if identity is not None and isinstance(node.ordering, BftOrdering):
+        transport = node.ordering.transport
+        loop.add_signal_handler(signal.SIGHUP, _reload_identity, data, genesis, key, transport)
     status = node.status()
     ready = {"rpc": server.url, "chain_id": status.chain_id, "height": status.height,
              **({} if metrics is None else {"metrics": metrics.url})}
@@ -224,6 +232,21 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
               file=sys.stderr, flush=True)
         raise error
     print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
+
+
+def _reload_identity(data: Path, genesis: Genesis, key: SigningKey,
+                     transport: Transport) -> None:
+    """SIGHUP: read node.toml's `[identity]` files again (new revocation lists); a file
+    that does not load leaves the identity in force as it was."""
+    try:
+        identity = load_identity(node_config(data), data, genesis, key.public_key)
+    except NodeConfigError as exc:
+        log.error("identity not reloaded", extra={"error": exc.message})
+        return
+    if identity is not None:
+        transport.set_identity(identity)
+        log.info("identity reloaded",
+                 extra={"revoked": sum(map(len, identity.policy.revoked.values()))})
 
 
 async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str,
@@ -317,12 +340,18 @@ def check(args: argparse.Namespace) -> int:
 
 def node_files(data: Path) -> list[str]:
     """The files of a data directory that a backup carries: genesis, node.toml, the node
-    key and the consensus key (named in node.toml, if it names others)."""
+    key and the consensus key (named in node.toml, if it names others), and the membership
+    certificate and revocation lists that its `[identity]` names."""
     names = [GENESIS_FILE, NODE_FILE, KEY_FILE, CONSENSUS_KEY_FILE]
     if (data / NODE_FILE).is_file():
         config = node_config(data)
         names += [str(config.get("key", KEY_FILE)),
                   str(config.get("consensus_key", CONSENSUS_KEY_FILE))]
+        identity = config.get("identity")
+        if isinstance(identity, dict):
+            names += [str(identity.get("certificate", "")),
+                      *map(str, identity.get("revocations", []))]
+            names = [n for n in names if n]
     return list(dict.fromkeys(names))
 
 

@@ -1,5 +1,6 @@
 """`xinlian pq table`: the post-quantum algorithms measured on this machine, with the
-platform's four indicators (docs/pq.md); the migration commands are in cli/pq_migrate.py.
+platform's four indicators (docs/pq.md); the migration commands are in cli/pq_migrate.py,
+`xinlian pq cert` in cli/pq_cert.py.
 
 Every row is measured when the command runs (CPU time per operation, sizes from real keys,
 signatures and ciphertexts); `--json` prints one JSON object per row.
@@ -11,14 +12,15 @@ import argparse
 import json
 from typing import Any
 
-from xinlian.cli import pq_demo, pq_migrate
+from xinlian.cli import pq_cert, pq_demo, pq_migrate
 from xinlian.crypto.pq_params import BY_NAME, PLAINTEXT_SIZES
 from xinlian.crypto.pq_table import INDICATORS, measure
 
 
 def register(sub: Any) -> None:
-    pq = sub.add_parser("pq", help="post-quantum algorithms: the measured table, and a "
-                                   "chain's migration to a post-quantum suite")
+    pq = sub.add_parser("pq", help="post-quantum algorithms: the measured table, a "
+                                   "chain's migration to a post-quantum suite, and "
+                                   "membership certificates")
     pq_sub = pq.add_subparsers(dest="pq_command", required=True)
     table = pq_sub.add_parser("table", help="measure every PQ algorithm and check the indicators")
     table.add_argument("--json", action="store_true", help="one JSON object per row")
@@ -29,6 +31,7 @@ def register(sub: Any) -> None:
     table.set_defaults(func=run_table)
     pq_migrate.register(pq_sub)
     pq_demo.register(pq_sub)
+    pq_cert.register(pq_sub)
 
 
 def _cell(row: dict[str, Any]) -> str:

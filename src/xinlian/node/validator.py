@@ -45,6 +45,7 @@ from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash, sign_header
 from xinlian.ledger.genesis import Genesis, Validator
 from xinlian.ledger.transaction import Transaction
+from xinlian.network.handshake import Identity
 from xinlian.network.membership import Membership, PeerInfo
 from xinlian.network.runtime import NetworkRuntime, persisted
 from xinlian.network.shaper import ShapeFor
@@ -73,7 +74,7 @@ def membership_of(suite: Suite, members: list[Validator]) -> Membership:
         host, _, port = v.endpoint.rpartition(":")
         if not host or not port.isdigit():
             raise NodeConfigError(f"validator endpoint {v.endpoint!r} is not host:port")
-        peers.append(PeerInfo(v.node_key, host, int(port)))
+        peers.append(PeerInfo(v.node_key, host, int(port), v.organisation))
     return Membership(suite, peers)
 
 
@@ -85,9 +86,10 @@ class BftOrdering:
 
     def __init__(self, ledger: LedgerPipeline, data_dir: Path, vote_secret: bytes, *,
                  listen: tuple[str, int] | None = None,
-                 shape_for: ShapeFor | None = None) -> None:
+                 shape_for: ShapeFor | None = None, identity: Identity | None = None) -> None:
         """`shape_for`: the transport's test shaper, to cap this validator's egress when
-        several run on one machine (tests, benchmarks)."""
+        several run on one machine (tests, benchmarks); `identity`: this validator's
+        membership certificate and the policy its peers' must pass (node/identity.py)."""
         suite = ledger.suite
         self.ledger = ledger
         vote_key = vote_key_of(suite, vote_secret)
@@ -101,7 +103,7 @@ class BftOrdering:
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
         self.transport = Transport(suite, ledger.key, membership_of(suite, self.bft.members()),
-                                   listen=listen, shape_for=shape_for)
+                                   listen=listen, shape_for=shape_for, identity=identity)
         self.runtime = NetworkRuntime(
             WithCertifier(self.core, self.certifier), self.transport, store,
             deliver=self._deliver, db=CONSENSUS_DB, bulk_store=self.batches,
@@ -233,7 +235,8 @@ def needs_snapshot(chain: ChainStore, genesis: Genesis, node_id: bytes) -> bool:
 
 async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
                    listen: tuple[str, int] | None,
-                   config: statesync.SyncConfig | None = None) -> statesync.Synced | None:
+                   config: statesync.SyncConfig | None = None,
+                   identity: Identity | None = None) -> statesync.Synced | None:
     """Bring a joining validator's data directory to a snapshot of the current epoch, from
     the genesis validators (reached over the authenticated transport, this node listening
     on `listen`: its endpoint in the AddValidator proposal). Returns None at once when the
@@ -263,7 +266,7 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
         sync = statesync.StateSync(node_id, root, root.committee.nodes, suite.hash_bytes,
                                    valid_block, config)
         transport = Transport(suite, key, membership_of(suite, genesis.validators),
-                              listen=listen)
+                              listen=listen, identity=identity)
         done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
 
         def deliver(value: object) -> None:
