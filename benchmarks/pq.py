@@ -3,7 +3,8 @@
 `exchange_us` (the handshake's hybrid exchange), the sizes, the ciphertext expansion at 32 B,
 1 KiB and 64 KiB, `ratio_to_1ms` and the indicators it meets or fails.
 
-Run: `make bench-pq` or `python -m benchmarks.pq [--budget SECONDS] [--only table|migration]`.
+Run: `make bench-pq` or
+`python -m benchmarks.pq [--budget SECONDS] [--only table|migration|handshake]`.
 Times are CPU time per operation (wall time alongside): the development machine is shared.
 The classical signatures SM2 and Ed25519 are measured in the same run as the peer the
 hybrids add to.
@@ -16,6 +17,12 @@ simulation's process CPU time per committed transfer of that phase (the real sig
 verification and execution work) and the load average. The same move on 4 real validator
 processes (`xinlian pq demo`, xinlian.cli.pq_demo) gives `round_commit_p50_ms` per phase:
 the wall time from submitting a round of 16 transfers to its last receipt, closed loop.
+
+Handshake (`handshake_us` per suite): the node handshake (xinlian.network.handshake, both
+sides in one process, no sockets), CPU time for both sides' work together, and its bytes on
+the wire; once with membership certificates (each side checks the other's: one more
+signature verification per side, and the certificates travel) and once without, in the
+same run, so the certificates' cost is the difference.
 """
 
 from __future__ import annotations
@@ -34,8 +41,12 @@ from xinlian.crypto import signing
 from xinlian.crypto.keys import AlgId
 from xinlian.crypto.pq_params import MAX_OPERATION_US
 from xinlian.crypto.pq_table import MESSAGE, measure
+from xinlian.crypto.suites import SUITES, Suite
 from xinlian.ledger.migration import Phase, get_phase
 from xinlian.ledger.transaction import SignedTransaction
+from xinlian.network import handshake as hs
+from xinlian.network import identity as idn
+from xinlian.network.membership import Membership, PeerInfo, node_id_of
 from xinlian.testing.pq_migration import run_migration
 
 METRIC = {"signature": "sign_verify_us", "encryption": "enc_dec_us",
@@ -92,17 +103,55 @@ def cluster_migration() -> None:
                  processes=True, window=run.window, load_average=round(load, 2), clock="wall")
 
 
+def _identities(suite: Suite, nodes: list[signing.SigningKey]) -> list[hs.Identity]:
+    admin = suite.generate_signing_key(b"\x0a" * 32)
+    policy = idn.IdentityPolicy(suite, "bench", {"org0": (admin.public_key,)})
+    return [hs.Identity(idn.issue_certificate(
+        admin, chain_id="bench", organisation="org0", role="validator",
+        subject=node.public_key, serial=i, not_before_ms=0, not_after_ms=2**62), policy)
+        for i, node in enumerate(nodes)]
+
+
+def handshake(suite: Suite, budget: float, certified: bool) -> None:
+    """Both sides of complete handshakes, back to back, until `budget` CPU seconds."""
+    nodes = [suite.generate_signing_key(bytes([i]) * 32) for i in range(2)]
+    members = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", 0, "org0")
+                                 for k in nodes])
+    ids: list[hs.Identity | None] = [*_identities(suite, nodes)] if certified else [None, None]
+    target = nodes[1].public_key
+    peer = node_id_of(suite, target)
+    calls, wire, start = 0, 0, time.process_time()
+    while calls < 3 or time.process_time() - start < budget:
+        ini = hs.Initiator(suite, nodes[0], peer, target, identity=ids[0], now_ms=1,
+                           peer_organisation="org0")
+        res = hs.Responder(suite, nodes[1], members, identity=ids[1], now_ms=1)
+        hello = ini.hello()
+        reply = res.reply(hello)
+        finish, session = ini.finish(reply)
+        assert res.finish(finish).session_id == session.session_id
+        wire = len(hello) + len(reply) + len(finish)
+        calls += 1
+    us = (time.process_time() - start) / calls * 1e6
+    emit("pq", "handshake_us", us, "us", suite=suite.name, certificates=certified,
+         signature=suite.signature.name, key_exchange=suite.key_exchange.name,
+         wire_bytes=wire, clock="cpu")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=1.0,
                         help="CPU seconds spent timing each row")
-    parser.add_argument("--only", choices=("table", "migration"),
-                        help="run only the algorithm table or only the migration")
+    parser.add_argument("--only", choices=("table", "migration", "handshake"),
+                        help="run only one part (default: all)")
     args = parser.parse_args()
-    if args.only != "table":
+    if args.only in (None, "migration"):
         migration()
         cluster_migration()
-    if args.only == "migration":
+    if args.only in (None, "handshake"):
+        for suite in SUITES.values():
+            for certified in (False, True):
+                handshake(suite, args.budget, certified)
+    if args.only not in (None, "table"):
         return
     for alg in (AlgId.SM2, AlgId.ED25519):
         classical_peer(alg, args.budget)
