@@ -76,9 +76,19 @@ def make_org(suite_name: str) -> Org:
     return org
 
 
-@pytest.fixture(scope="module", params=SUITES)
+_ORGS: dict[str, Org] = {}
+
+
+def cached_org(suite_name: str) -> Org:
+    """One Org per suite, shared by the tests (fixtures do not reach into @given)."""
+    if suite_name not in _ORGS:
+        _ORGS[suite_name] = make_org(suite_name)
+    return _ORGS[suite_name]
+
+
+@pytest.fixture(params=SUITES)
 def org(request: pytest.FixtureRequest) -> Org:
-    return make_org(request.param)
+    return cached_org(request.param)
 
 
 def handshake(org: Org, ini_identity: hs.Identity | None, res_identity: hs.Identity | None,
@@ -168,7 +178,7 @@ def test_wrong_organisation_chain_role_or_subject_refused(org: Org) -> None:
 @given(st.sampled_from(SUITES), st.integers(0, 2**16), st.integers(1, 255))
 def test_a_tampered_certificate_never_verifies(suite_name: str, position: int,
                                                flip: int) -> None:
-    org = _ORGS.get(suite_name) or _ORGS.setdefault(suite_name, make_org(suite_name))
+    org = cached_org(suite_name)
     data = codec.encode(org.certs[0])
     i = position % len(data)
     tampered = data[:i] + bytes([data[i] ^ flip]) + data[i + 1:]
@@ -180,8 +190,6 @@ def test_a_tampered_certificate_never_verifies(suite_name: str, position: int,
     # accepted: only if it decodes to the very certificate that was issued
     assert codec.encode(cert) == data
 
-
-_ORGS: dict[str, Org] = {}
 
 
 # -- bad input: malformed keys and signatures, one valid half ------------------------------
@@ -320,7 +328,7 @@ def test_a_man_in_the_middle_swapping_a_certificate_fails(suite_name: str) -> No
     """Another genuine certificate of the same key (say one revoked elsewhere, or of another
     role) swapped in by the network: each side's signature covers the certificates it saw,
     so the swap breaks the handshake instead of passing unnoticed."""
-    org = _ORGS.get(suite_name) or _ORGS.setdefault(suite_name, make_org(suite_name))
+    org = cached_org(suite_name)
     target = org.nodes[1].public_key
     rng = random.Random(3).randbytes
     swapped_i = codec.encode(org.issue(0, serial=77))
