@@ -2,9 +2,11 @@
 each presenting an ML-DSA-65 certificate issued with `xinlian pq cert issue`:
 
 - they commit transactions;
-- a real process holding an Ed25519 node key, with a certificate a genuine organisation
-  admin signed for it, cannot get a handshake Reply from any validator (each counts a
-  `classical_identity` refusal), and the validators keep committing;
+- the platform's tools will not set up a validator with an Ed25519 node key on this chain
+  (`xinlian init`, `xinlian pq cert issue` exit 2); a real process that holds such a key
+  anyway, with a certificate a genuine organisation admin signed for it, cannot get a
+  handshake Reply from any validator (each counts a `classical_identity` refusal), and the
+  validators keep committing;
 - org3 revokes its validator's certificate (`xinlian pq cert revoke`); after SIGHUP the other
   three close their connections to it and refuse it, and keep committing without it.
 """
@@ -78,6 +80,13 @@ def test_pq_validators_authenticate_by_certificate(tmp_path: Path) -> None:
                     "--subject-key", str(keys / f"node{i}.json"), "--serial", "1",
                     "--days", "1", "--out", str(data / "node.cert")]) == 0
         _identity(data, [])
+    old = tmp_path / "old.json"
+    assert cli(["keygen", "--suite", "intl", "--out", str(old)]) == 0
+    assert cli(["init", "--config", genesis, "--data", str(tmp_path / "old"), "--node-key",
+                str(old), "--listen", f"127.0.0.1:{ports[3]}"]) == 2
+    assert cli(["pq", "cert", "issue", "--genesis", genesis, "--admin-key",
+                str(keys / "admin0.json"), "--organisation", "org0", "--subject-key",
+                str(old), "--serial", "9", "--out", str(tmp_path / "old.cert")]) == 2
     metrics = [f"127.0.0.1:{p}" for p in ports[4:]]
     nodes = [NodeProcess(d, args=["--metrics-listen", m]) for d, m in zip(dirs, metrics,
                                                                            strict=True)]
