@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from xinlian import codec
 from xinlian.cli.main import main as cli
+from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.suites import get_suite
-from xinlian.ledger.genesis import load_genesis
+from xinlian.ledger.genesis import Genesis, Organisation, load_genesis
+from xinlian.network import handshake as hs
+from xinlian.network import identity as idn
 from xinlian.network.identity import decode_certificate
 from xinlian.node.errors import NodeConfigError
-from xinlian.node.identity import load_identity
+from xinlian.node.identity import identity_for, read_identity_files
 from xinlian.node.keyfile import read_key, write_key
 
 DAY_MS = 86_400_000
@@ -49,6 +53,15 @@ def _issue(d: Path, *extra: str, admin: str = "admin0.json", org: str = "org0",
     return ["pq", "cert", "issue", "--genesis", str(d / "genesis.toml"), "--admin-key",
             str(d / admin), "--organisation", org, "--subject-key", str(d / subject),
             "--out", str(d / out), *extra]
+
+
+def load_identity(config: dict[str, object], data: Path, genesis: Genesis,
+                  key: PublicKey) -> hs.Identity | None:
+    """What a validator at genesis does with node.toml's `[identity]`."""
+    files = read_identity_files(config, data)
+    return None if files is None else identity_for(files, genesis.crypto_suite(),
+                                                   genesis.chain_id, genesis.organisations,
+                                                   key)
 
 
 def test_issue_show_revoke_and_load(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,3 +142,27 @@ def test_identity_config_errors(chain: Path, capsys: pytest.CaptureFixture[str])
     other = read_key(chain / "admin0.json")[1].public_key  # not the certified key
     with pytest.raises(NodeConfigError, match="certificate_refused"):
         load_identity({"identity": {"certificate": "node.cert"}}, chain, genesis, other)
+
+
+def test_the_identity_follows_the_organisations_governance_leaves(
+        chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An admin added by governance (in the state, not the genesis) issues certificates the
+    node accepts; once removed, what it issued no longer holds."""
+    genesis = load_genesis(chain / "genesis.toml")
+    suite = genesis.crypto_suite()
+    newcomer = suite.generate_signing_key(b"\x43" * 32)
+    node = read_key(chain / "node.json")[1].public_key
+    cert = idn.issue_certificate(newcomer, chain_id="certs", organisation="org1",
+                                 role="validator", subject=node, serial=5,
+                                 not_before_ms=0, not_after_ms=2**62)
+    (chain / "new.cert").write_bytes(codec.encode(cert))
+    files = read_identity_files({"identity": {"certificate": "new.cert"}}, chain)
+    assert files is not None
+    with pytest.raises(NodeConfigError, match="not an admin of 'org1'"):
+        identity_for(files, suite, "certs", genesis.organisations, node)
+    grown = [*genesis.organisations[:1],
+             Organisation("org1", [*genesis.organisations[1].admins, newcomer.public_key])]
+    identity = identity_for(files, suite, "certs", grown, node)
+    assert identity.policy.still_holds(cert.body, 1)
+    shrunk = idn.IdentityPolicy.of(suite, "certs", genesis.organisations)
+    assert not shrunk.still_holds(cert.body, 1)

@@ -8,7 +8,11 @@ each presenting an ML-DSA-65 certificate issued with `xinlian pq cert issue`:
   handshake Reply from any validator (each counts a `classical_identity` refusal), and the
   validators keep committing;
 - org3 revokes its validator's certificate (`xinlian pq cert revoke`); after SIGHUP the other
-  three close their connections to it and refuse it, and keep committing without it.
+  three close their connections to it and refuse it, and keep committing without it;
+- org1's admin adds a second admin by transaction (AddAdmin, governance); validator 1
+  restarts with a certificate from that new admin, and the others, whose identity follows
+  the organisations in the state, accept it: the three commit again (without it there is no
+  quorum).
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from typing import Any
 
 import pytest
 
+from xinlian import codec
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.cli.main import main as cli
 from xinlian.crypto.suites import get_suite
+from xinlian.execution.payloads import AddAdmin
+from xinlian.ledger.genesis import load_genesis
+from xinlian.network.identity import issue_certificate
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.wallet import Wallet
 
@@ -87,11 +95,12 @@ def test_pq_validators_authenticate_by_certificate(tmp_path: Path) -> None:
     assert cli(["pq", "cert", "issue", "--genesis", genesis, "--admin-key",
                 str(keys / "admin0.json"), "--organisation", "org0", "--subject-key",
                 str(old), "--serial", "9", "--out", str(tmp_path / "old.cert")]) == 2
+    chain_id = load_genesis(Path(genesis)).chain_id
     metrics = [f"127.0.0.1:{p}" for p in ports[4:]]
     nodes = [NodeProcess(d, args=["--metrics-listen", m]) for d, m in zip(dirs, metrics,
                                                                            strict=True)]
     try:
-        wallets = [Wallet(read_key(keys / f"account{j}.json")[1], "xinlian-cluster", suite)
+        wallets = [Wallet(read_key(keys / f"account{j}.json")[1], chain_id, suite)
                    for j in range(4)]
         sent = 0
 
@@ -134,6 +143,24 @@ def test_pq_validators_authenticate_by_certificate(tmp_path: Path) -> None:
         status = _until(lambda: _committed(nodes[:3], sent), "commits without org3")
         assert status["height"] > revoked_height
         assert nodes[3].rpc("xl_status")["committed_txs"] < sent
+
+        # governance: org1's admin adds an admin; validator 1 is re-certified by the newcomer
+        newcomer = suite.generate_signing_key()
+        admin1 = Wallet(read_key(keys / "admin1.json")[1], chain_id, suite)
+        add = admin1.system(AddAdmin("org1", newcomer.public_key))
+        assert nodes[0].rpc("xl_submitTransactions", ["0x" + add.raw.hex()])[0]["accepted"]
+        sent += 1
+        _until(lambda: _committed(nodes[:3], sent), "the AddAdmin transaction")
+        now = time.time_ns() // 1_000_000
+        cert = issue_certificate(newcomer, chain_id=chain_id, organisation="org1",
+                                 role="validator", subject=read_key(keys / "node1.json")[1]
+                                 .public_key, serial=2, not_before_ms=now - 60_000,
+                                 not_after_ms=now + 86_400_000)
+        nodes[1].stop()
+        (dirs[1] / "node.cert").write_bytes(codec.encode(cert))
+        nodes[1] = NodeProcess(dirs[1], args=["--metrics-listen", metrics[1]])
+        sent += send(5)
+        _until(lambda: _committed(nodes[:3], sent), "commits with the re-certified validator")
     finally:
         for node in nodes:
             node.stop()

@@ -34,12 +34,11 @@ from xinlian.execution.parallel import default_workers
 from xinlian.ledger.genesis import Genesis, load_genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.network.shaper import LinkShape, ShapeFor, node_egress
-from xinlian.network.transport import Transport
 from xinlian.node import backup as backups
 from xinlian.node import pidfile
 from xinlian.node.check import check_data_dir
 from xinlian.node.errors import NodeConfigError, TaskFailed
-from xinlian.node.identity import load_identity
+from xinlian.node.identity import read_identity_files
 from xinlian.node.keyfile import read_consensus_secret, read_key, write_key
 from xinlian.node.offload import monotonic_ms
 from xinlian.node.pipeline import LedgerPipeline
@@ -179,7 +178,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     if genesis.validators:  # a BFT chain: this node is a validator
         secret = read_consensus_secret(data / str(config.get("consensus_key",
                                                              CONSENSUS_KEY_FILE)))
-        identity = load_identity(config, data, genesis, key.public_key)
+        identity = read_identity_files(config, data)
         listen = config.get("listen")
         # a validator added after genesis first catches up from its peers' state snapshot
         synced = await catch_up(data, genesis, key, _host_port(str(listen)) if listen else None,
@@ -209,8 +208,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if identity is not None and isinstance(node.ordering, BftOrdering):
-        transport = node.ordering.transport
-        loop.add_signal_handler(signal.SIGHUP, _reload_identity, data, genesis, key, transport)
+        loop.add_signal_handler(signal.SIGHUP, _reload_identity, data, node.ordering)
     status = node.status()
     ready = {"rpc": server.url, "chain_id": status.chain_id, "height": status.height,
              **({} if metrics is None else {"metrics": metrics.url})}
@@ -234,19 +232,19 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
 
 
-def _reload_identity(data: Path, genesis: Genesis, key: SigningKey,
-                     transport: Transport) -> None:
-    """SIGHUP: read node.toml's `[identity]` files again (new revocation lists); a file
-    that does not load leaves the identity in force as it was."""
+def _reload_identity(data: Path, ordering: BftOrdering) -> None:
+    """SIGHUP: read node.toml's `[identity]` files again (new revocation lists); files
+    that do not load, or a table removed, leave the identity in force as it was."""
     try:
-        identity = load_identity(node_config(data), data, genesis, key.public_key)
+        files = read_identity_files(node_config(data), data)
+        if files is None:
+            raise NodeConfigError("node.toml has no [identity] table any more")
+        ordering.reload_identity(files)
     except NodeConfigError as exc:
         log.error("identity not reloaded", extra={"error": exc.message})
         return
-    if identity is not None:
-        transport.set_identity(identity)
-        log.info("identity reloaded",
-                 extra={"revoked": sum(map(len, identity.policy.revoked.values()))})
+    log.info("identity reloaded",
+             extra={"revoked": sum(len(crl.body.serials) for crl in files.revocations)})
 
 
 async def _serve_light(data: Path, genesis: Genesis, peers: list[str], host: str,

@@ -75,6 +75,13 @@ def genesis_writes(genesis: Genesis) -> dict[bytes, bytes]:
     return writes
 
 
+def organisations(read: Callable[[bytes], bytes | None]) -> list[Organisation]:
+    """The organisations and their admins as the state holds them (genesis, then
+    governance: AddOrganisation, RemoveOrganisation, AddAdmin, RemoveAdmin)."""
+    raw = read(ORGS_KEY)
+    return [] if raw is None else codec.decode(raw, list[Organisation])
+
+
 def validators(read: Callable[[bytes], bytes | None]) -> list[Validator]:
     raw = read(VALIDATORS_KEY)
     return [] if raw is None else codec.decode(raw, list[Validator])
@@ -90,8 +97,7 @@ class SystemContract:
         self._hash = suite.hash_bytes
 
     def _orgs(self, state: Overlay) -> list[Organisation]:
-        raw = state.get(ORGS_KEY)
-        return [] if raw is None else codec.decode(raw, list[Organisation])
+        return organisations(state.get)
 
     def _admin_org(self, state: Overlay, address: bytes) -> str:
         org = state.get(ADMIN_PREFIX + address)

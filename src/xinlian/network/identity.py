@@ -1,12 +1,13 @@
 """Membership certificates and revocation lists: who an organisation vouches for.
 
 A certificate binds a node's signing key (the subject) to an organisation and a role for a
-validity window; one of that organisation's admins (genesis `organisations[].admins`, keys
-of the chain's suite) signs it. A revocation list names the serials an organisation has
-withdrawn; an admin of the same organisation signs it, and operators distribute it in each
-node's configuration. The node checks the lists' signatures when it loads them, so at
-handshake time it decides from its genesis, its own clock and its own lists, trusting
-nothing the peer says beyond the signed certificate itself.
+validity window; one of that organisation's admins (genesis `organisations[].admins`, as
+governance has changed them since: keys of the chain's suite) signs it. A revocation list
+names the serials an organisation has withdrawn; an admin of the same organisation signs
+it, and operators distribute it in each node's configuration. The node checks the lists'
+signatures when it loads them, so at handshake time it decides from the organisations it
+was given, its own clock and its own lists, trusting nothing the peer says beyond the
+signed certificate itself.
 
 On a post-quantum suite (`pq`, `hybrid-sm`, `hybrid-intl`) a classical-only subject or
 issuer key (SM2, Ed25519) is refused with `ClassicalIdentity`: the certificate would then
@@ -25,7 +26,7 @@ from xinlian.crypto.keys import PublicKey, Signature
 from xinlian.crypto.pq_params import require_alg
 from xinlian.crypto.signing import SigningKey, check_public_key, verify
 from xinlian.crypto.suites import Suite
-from xinlian.ledger.genesis import Genesis
+from xinlian.ledger.genesis import Genesis, Organisation
 from xinlian.network.errors import (
     CertificateExpired,
     CertificateRefused,
@@ -146,13 +147,23 @@ class IdentityPolicy:
     skew_ms: int = DEFAULT_SKEW_MS
 
     @classmethod
+    def of(cls, suite: Suite, chain_id: str, organisations: Iterable[Organisation],
+           revocations: Iterable[RevocationList] = (), *,
+           roles: Iterable[str] = ("validator",),
+           skew_ms: int = DEFAULT_SKEW_MS) -> IdentityPolicy:
+        """The policy of a chain whose organisations (the genesis', or the state's after
+        governance changed them) are `organisations`, with these revocation lists."""
+        policy = cls(suite, chain_id, {o.name: tuple(o.admins) for o in organisations},
+                     roles=frozenset(roles), skew_ms=skew_ms)
+        return policy.with_revocations(revocations)
+
+    @classmethod
     def from_genesis(cls, genesis: Genesis, revocations: Iterable[RevocationList] = (), *,
                      roles: Iterable[str] = ("validator",),
                      skew_ms: int = DEFAULT_SKEW_MS) -> IdentityPolicy:
-        policy = cls(genesis.crypto_suite(), genesis.chain_id,
-                     {o.name: tuple(o.admins) for o in genesis.organisations},
-                     roles=frozenset(roles), skew_ms=skew_ms)
-        return policy.with_revocations(revocations)
+        """`of` the genesis' organisations."""
+        return cls.of(genesis.crypto_suite(), genesis.chain_id, genesis.organisations,
+                      revocations, roles=roles, skew_ms=skew_ms)
 
     def with_revocations(self, revocations: Iterable[RevocationList]) -> IdentityPolicy:
         """This policy with exactly these revocation lists (each checked: its chain, and a
@@ -208,8 +219,11 @@ class IdentityPolicy:
 
     def still_holds(self, body: CertificateBody | None, now_ms: int) -> bool:
         """Whether a certificate accepted earlier (None: none was asked for) is still inside
-        its window and not revoked; its signature was checked when it was accepted."""
+        its window, not revoked, and issued by a current admin of its organisation; its
+        signature was checked when it was accepted."""
         if body is not None:
+            if body.issuer not in self.admins.get(body.organisation, ()):
+                return False
             try:
                 self._refuse_stale(body, now_ms)
             except CertificateRefused:

@@ -24,7 +24,6 @@ from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.mempool import PoolLimits
 from xinlian.ledger.transaction import Transaction
-from xinlian.network.handshake import Identity
 from xinlian.network.shaper import ShapeFor
 from xinlian.node.bft import BftLedger
 from xinlian.node.blob_service import BlobService
@@ -34,6 +33,7 @@ from xinlian.node.data_history_reads import HistoryReader
 from xinlian.node.data_reads import DataReader
 from xinlian.node.errors import BlockPruned, NodeConfigError, NotFound, TaskFailed
 from xinlian.node.history import HeaderProof
+from xinlian.node.identity import IdentityFiles
 from xinlian.node.interface import (
     AccountView,
     BlockListener,
@@ -94,16 +94,17 @@ class Ordering(Protocol):
 
 class Node:
     """A node; implements `xinlian.node.interface.NodeAPI`. `vote_secret` (a validator's
-    consensus key), `listen`, `shape_for` and `identity` (its membership certificate)
-    serve a BFT chain's validator only. `blobs`: node.toml's `[blobs]` settings (default: a
-    disk store under `data_dir`); `retention`: its `prune_keep_blocks` or archive mode
-    (node/retention.py)."""
+    consensus key), `listen`, `shape_for` and `identity` (node.toml's `[identity]`
+    files: its membership certificate) serve a BFT chain's validator only. `blobs`:
+    node.toml's `[blobs]` settings (default: a disk store under `data_dir`); `retention`:
+    its `prune_keep_blocks` or archive mode (node/retention.py)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
                  vote_secret: bytes | None = None, *, listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None,
                  exec_workers: int = 0, blobs: BlobConfig | None = None,
-                 retention: Retention = ARCHIVE, identity: Identity | None = None) -> None:
+                 retention: Retention = ARCHIVE,
+                 identity: IdentityFiles | None = None) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
                                      pool_limits=pool_limits, retention=retention,
                                      pool=execution_pool(data_dir, genesis, exec_workers),
@@ -138,9 +139,14 @@ class Node:
             raise NodeConfigError("a validator of a BFT chain needs its consensus key")
         else:
             self.solo = None
-            self.ordering = BftOrdering(self.ledger, Path(data_dir), vote_secret,
-                                        listen=listen, shape_for=shape_for,
-                                        identity=identity)
+            try:
+                self.ordering = BftOrdering(self.ledger, Path(data_dir), vote_secret,
+                                            listen=listen, shape_for=shape_for,
+                                            identity=identity)
+            except BaseException:  # its own certificate does not hold, say
+                self.blobs.close()
+                self.ledger.close()
+                raise
 
     async def start(self) -> None:
         """Start the node's tasks, supervised: `failed()` resolves when one of them fails."""

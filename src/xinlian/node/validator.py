@@ -23,7 +23,9 @@ it runs as any member, from that root.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from xinlian import codec
@@ -39,6 +41,7 @@ from xinlian.consensus.dissemination import BatchChecked, CheckBatch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.system import organisations
 from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
@@ -62,10 +65,13 @@ from xinlian.node.bft import (
 from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
+from xinlian.node.identity import IdentityFiles, identity_for
 from xinlian.node.offload import LedgerThread, now_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.supervise import FaultHooks, Supervisor
 from xinlian.storage.kv import Store, WriteBatch
+
+log = logging.getLogger(__name__)
 
 
 def membership_of(suite: Suite, members: list[Validator]) -> Membership:
@@ -86,12 +92,15 @@ class BftOrdering:
 
     def __init__(self, ledger: LedgerPipeline, data_dir: Path, vote_secret: bytes, *,
                  listen: tuple[str, int] | None = None,
-                 shape_for: ShapeFor | None = None, identity: Identity | None = None) -> None:
+                 shape_for: ShapeFor | None = None,
+                 identity: IdentityFiles | None = None) -> None:
         """`shape_for`: the transport's test shaper, to cap this validator's egress when
-        several run on one machine (tests, benchmarks); `identity`: this validator's
-        membership certificate and the policy its peers' must pass (node/identity.py)."""
+        several run on one machine (tests, benchmarks); `identity`: node.toml's
+        `[identity]` files, this validator's membership certificate and the revocation
+        lists its peers' certificates must pass (node/identity.py)."""
         suite = ledger.suite
         self.ledger = ledger
+        own = None if identity is None else self._identity_for(identity)  # before any store
         vote_key = vote_key_of(suite, vote_secret)
         self.node_id = address_of(ledger.key.public_key, suite.hash_bytes)
         store = ledger.chain.store
@@ -103,7 +112,7 @@ class BftOrdering:
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
         self.transport = Transport(suite, ledger.key, membership_of(suite, self.bft.members()),
-                                   listen=listen, shape_for=shape_for, identity=identity)
+                                   listen=listen, shape_for=shape_for, identity=own)
         self.runtime = NetworkRuntime(
             WithCertifier(self.core, self.certifier), self.transport, store,
             deliver=self._deliver, db=CONSENSUS_DB, bulk_store=self.batches,
@@ -117,6 +126,29 @@ class BftOrdering:
         self._faults = FaultHooks()
         # told of each block consensus commits, before the ledger applies it (metrics)
         self.commit_listeners: list[Callable[[Committed], None]] = []
+
+    def _identity_for(self, files: IdentityFiles) -> Identity:
+        genesis = self.ledger.genesis
+        return identity_for(files, self.ledger.suite, genesis.chain_id,
+                            organisations(self.ledger.chain.read), self.ledger.key.public_key)
+
+    def reload_identity(self, files: IdentityFiles) -> None:
+        """Identity files read again (SIGHUP): checked against the chain's organisations now
+        (NodeConfigError, and nothing changes, if they do not hold), then in force."""
+        self.transport.set_identity(self._identity_for(files))
+
+    def _sync_identity(self) -> None:
+        """Follow governance: the policy takes the organisations' admins as the state holds
+        them. Revocations already loaded stand (a list whose signer has left since still
+        revoked what it named); peers certified by a removed admin are cut off."""
+        identity = self.transport.identity
+        if identity is None:
+            return
+        admins = {o.name: tuple(o.admins) for o in organisations(self.ledger.chain.read)}
+        if admins != identity.policy.admins:
+            policy = replace(identity.policy, admins=admins)
+            self.transport.set_identity(Identity(identity.certificate, policy))
+            log.info("identity follows the organisations", extra={"organisations": len(admins)})
 
     async def start(self, supervisor: Supervisor) -> None:
         for committed, payloads in self.bft.replay():
@@ -187,6 +219,7 @@ class BftOrdering:
             self._more.set()
 
     def _sync_membership(self) -> None:
+        self._sync_identity()
         membership = membership_of(self.ledger.suite, self.bft.members())
         if set(membership.ids()) != set(self.transport.membership.ids()):
             self.transport.set_membership(membership)
@@ -236,11 +269,12 @@ def needs_snapshot(chain: ChainStore, genesis: Genesis, node_id: bytes) -> bool:
 async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
                    listen: tuple[str, int] | None,
                    config: statesync.SyncConfig | None = None,
-                   identity: Identity | None = None) -> statesync.Synced | None:
+                   identity: IdentityFiles | None = None) -> statesync.Synced | None:
     """Bring a joining validator's data directory to a snapshot of the current epoch, from
     the genesis validators (reached over the authenticated transport, this node listening
-    on `listen`: its endpoint in the AddValidator proposal). Returns None at once when the
-    node does not need it (see `needs_snapshot`)."""
+    on `listen`: its endpoint in the AddValidator proposal; with `identity`, its
+    certificate, checked as the genesis organisations would: its chain is at genesis).
+    Returns None at once when the node does not need it (see `needs_snapshot`)."""
     suite = genesis.crypto_suite()
     node_id = address_of(key.public_key, suite.hash_bytes)
     chain = ChainStore(Path(data_dir) / "chain", genesis)
@@ -266,7 +300,9 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
         sync = statesync.StateSync(node_id, root, root.committee.nodes, suite.hash_bytes,
                                    valid_block, config)
         transport = Transport(suite, key, membership_of(suite, genesis.validators),
-                              listen=listen, identity=identity)
+                              listen=listen, identity=None if identity is None else
+                              identity_for(identity, suite, genesis.chain_id,
+                                           genesis.organisations, key.public_key))
         done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
 
         def deliver(value: object) -> None:
