@@ -1,19 +1,32 @@
 """The workbench in a real browser (Playwright driving Debian's headless Chromium, which
 `make chromium` installs) against `xinlian web` and a real solo node process: an error
 typed into the editor is marked as you type and by Compile at the right line; a token is
-deployed and called from the page and its event found in the explorer, verified; a viewer
-cannot edit; diagnostics follow each keystroke; two users edit one file at once and see
-each other's changes and cursors; a token transfer is stepped through in the debugger."""
+deployed and called from the page and its event found in the explorer, verified; the
+explorer's proofs are checked by the page itself, which accepts what the Python SDK's
+verifier accepts and rejects what it rejects; a viewer cannot edit; diagnostics follow each
+keystroke; two users edit one file at once and see each other's changes and cursors; a
+token transfer is stepped through in the debugger."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+
+from xinlian.api.format import from_json, to_json
+from xinlian.api.views import BlockView, TxView
+from xinlian.crypto.suites import get_suite
+from xinlian.errors import XinlianError
+from xinlian.execution.contracts.records import contract_key
+from xinlian.ledger.block import BlockHeader, header_hash, sign_header
+from xinlian.node.interface import AccountView, StateProof
+from xinlian.sdk import Client
 
 from .workbench import (
     CHROMIUM,
+    Session,
     Site,
     editor_text,
     keystroke_latencies,
@@ -87,7 +100,10 @@ def test_deploy_and_call_a_token_and_see_the_event_in_the_explorer(
     text = event.inner_text()
     assert text.startswith("Transfer ") and f'"to":"{receiver}"' in text
     assert '"amount":7' in text and address in text
-    assert page.inner_text("#explorer .verified") == "✔ verified (node-signature)"
+    assert page.inner_text("#explorer .verified") == "✔ verified by the server (node-signature)"
+    assert page.inner_text("#explorer .browser-verified") == (
+        "✔ verified in browser: header signature (Ed25519), sender signature (Ed25519), "
+        "tx audit path, receipt audit path")
     page.context.close()
 
 
@@ -177,4 +193,155 @@ def test_debug_a_token_transfer_step_by_step(site: Site, browser: Browser) -> No
     page.click("#dbg-over")
     page.click("#dbg-over")
     assert page.inner_text("#dbg-outcome") == "returned true"
+    page.context.close()
+
+
+# --- the explorer's proofs, checked in the page and by the Python SDK alike ----------------
+# Each tamper changes one part of the node's record in the page (JavaScript over the fetched
+# JSON); the page's verifier and sdk.verify.Verifier must then agree on it.
+FLIP = "(h) => h.slice(0, -1) + (h.endsWith('0') ? '1' : '0')"
+TAMPERS = {
+    "tx": {
+        "the event's data": "p.receipt.events[0].data = flip(p.receipt.events[0].data)",
+        "the receipt's status": "p.receipt.status = 1",
+        "the header's signature": "p.header_signature.data = flip(p.header_signature.data)",
+        "the header's state root": "p.header.state_root = flip(p.header.state_root)",
+        "a tx audit path sibling": "p.tx_path.siblings.push(p.hash)",
+        "the sender's signature": "p.raw = flip(p.raw)",
+        "the body's fee limit": "p.body.fee_limit += 1",
+    },
+    "block": {
+        "a transaction hash": "p.tx_hashes[0] = flip(p.tx_hashes[0])",
+        "the header's timestamp": "p.header.timestamp_ms += 1",
+        "the block hash": "p.hash = flip(p.hash)",
+    },
+    "account": {
+        "the balance": "p.account.balance += 1",
+        "the proven value": "p.state.value = flip(p.state.value)",
+        "a state proof sibling": ("const s = p.state.proof.siblings, "
+                                  "i = s.findIndex((x) => x.length > 2); s[i] = flip(s[i])"),
+        "the header's chain": "p.state.header.chain_id += 'x'",
+    },
+    "contract": {
+        "the record": "p.value = flip(p.value)",
+        "the key": "p.key = flip(p.key)",
+        "the leaf": "p.proof.leaf.value_hash = flip(p.proof.leaf.value_hash)",
+    },
+}
+
+
+def _python_accepts(site: Site, kind: str, proof: Any, asked: str) -> bool:
+    """The Python SDK's verdict on the same record, against the node key the node serves
+    (read afresh, not the page's anchor)."""
+    with Client(site.node.base_url) as client:
+        trusted = client.verifier()
+    try:
+        if kind == "block":
+            view = from_json(proof, BlockView)
+            trusted.block(view)
+            return view.header.height == int(asked)
+        if kind == "tx":
+            tx = from_json(proof, TxView)
+            trusted.transaction(tx)
+            return tx.hash.hex() == asked
+        if kind == "account":
+            account = from_json(proof, AccountView)
+            trusted.account(account)
+            return account.address.hex() == asked
+        record = from_json(proof, StateProof)
+        trusted.state(record)
+        return record.key == contract_key(bytes.fromhex(asked)) and record.value is not None
+    except XinlianError:
+        return False
+
+
+def _page_verdict(page: Page, kind: str, tamper: str | None) -> tuple[bool, Any, str]:
+    """The page's verifier on its last fetched record of `kind`, changed by `tamper`."""
+    out: dict[str, Any] = page.evaluate(f"""() => {{
+        const flip = {FLIP};
+        const {{ anchor, asked }} = workbench.proofs;
+        const p = structuredClone(workbench.proofs.proof);
+        {tamper or ""};
+        try {{ QiProofs.verify("{kind}", anchor, p, asked); return {{ ok: true, p, asked }}; }}
+        catch (err) {{ return {{ ok: false, p, asked }}; }}
+    }}""")
+    return out["ok"], out["p"], str(out["asked"])
+
+
+def test_the_explorer_verifies_proofs_in_the_browser(site: Site, browser: Browser) -> None:
+    bob = Session(site, "bob")
+    token = bob.ok("POST", "api/deploy", {"project": "demo", "file": "token.qi",
+                                          "args": ['"Tok"', "1000"]})["contract"]
+    sent = bob.ok("POST", "api/call", {"project": "demo", "address": token, "fn": "transfer",
+                                       "args": [f'"{site.address(1).hex()}"', "3"]})
+    height = bob.ok("GET", f"api/chain/tx/{sent['tx_hash']}")["height"]
+    page = log_in(browser, site, "carol")
+    page.click('.tab[data-view="explorer"]')
+    page.wait_for_selector("#blocks td.block-verified")
+    assert page.locator("#blocks td.error").count() == 0
+    lookups = {"tx": sent["tx_hash"], "block": str(height), "account": site.address(1).hex(),
+               "contract": token}
+    for kind, asked in lookups.items():
+        page.select_option("#lookup-kind", kind)
+        page.fill("#lookup-value", asked)
+        page.click("#lookup button")
+        page.wait_for_function(f"() => workbench.proofs && workbench.proofs.kind === '{kind}' "
+                               f"&& workbench.proofs.asked === '{asked}'")
+        assert page.locator("#explorer .browser-verified").count() == 1, kind
+        ok, proof, _ = _page_verdict(page, kind, None)
+        assert ok and _python_accepts(site, kind, proof, asked), kind
+        if kind in ("account", "contract"):  # decoded from the proven bytes, in the page
+            assert '"balance": "' in page.inner_text("#explorer details.proven pre")
+        for what, tamper in TAMPERS[kind].items():
+            ok, proof, asked_now = _page_verdict(page, kind, tamper)
+            assert not ok, f"the page accepted a {kind} with {what} changed"
+            assert not _python_accepts(site, kind, proof, asked_now), (kind, what)
+
+
+def test_the_explorer_shows_a_tampered_answer_as_not_verified(
+        site: Site, browser: Browser) -> None:
+    bob = Session(site, "bob")
+    token = bob.ok("POST", "api/deploy", {"project": "demo", "file": "token.qi",
+                                          "args": ['"Tok"', "1000"]})
+    page = log_in(browser, site, "carol")
+
+    def forged(route: Route) -> None:  # the event's amount changed on its way to the page
+        answer = route.fetch().json()
+        event = answer["proof"]["receipt"]["events"][0]
+        event["data"] = event["data"][:-1] + ("1" if event["data"].endswith("0") else "0")
+        route.fulfill(json=answer)
+
+    page.route("**/api/chain/tx/*", forged)
+    page.click('.tab[data-view="explorer"]')
+    page.select_option("#lookup-kind", "tx")
+    page.fill("#lookup-value", token["tx_hash"])
+    page.click("#lookup button")
+    failed = page.wait_for_selector("#explorer .browser-failed")
+    assert failed is not None and failed.inner_text() == (
+        "✘ not verified in browser: the receipt's audit path does not lead to the receipts_root")
+    assert page.locator("#explorer #events").count() == 0  # nothing shown as data
+    page.context.close()
+
+
+@pytest.mark.parametrize("suite", ["sm", "intl"])
+def test_the_page_checks_headers_of_each_classical_suite_as_python_does(
+        site: Site, browser: Browser, suite: str) -> None:
+    """SM3 and SM2 (sm), SHA-256 and Ed25519 (intl): a header signed in Python verifies in
+    the page with the hash Python computes, and fails once changed."""
+    chosen = get_suite(suite)
+    key = chosen.generate_signing_key(seed=f"workbench proofs {suite}".encode().ljust(32, b"."))
+    header = BlockHeader("proofs", 7, bytes(32), 1_700_000_000_000, 0,
+                         bytes(range(32)), bytes(32), bytes(32), key.public_key)
+    anchor = {"chain_id": "proofs", "suite": suite, "basis": "node-signature",
+              "node_key": to_json(key.public_key)}
+    signature = to_json(sign_header(header, key))
+    page = log_in(browser, site, "carol")
+    out = page.evaluate("""([anchor, header, signature]) => {
+        const check = (h) => {
+            try { return QiProofs.toHex(QiProofs.verifyHeader(anchor, h, signature).hash); }
+            catch (err) { return err.message; } };
+        return [check(header), check({ ...header, height: header.height + 1 })];
+    }""", [anchor, to_json(header), signature])
+    assert out == ["0x" + header_hash(header, chosen.hash_bytes).hex(),
+                   "block 8 is not signed by the trusted node key"]
     page.context.close()

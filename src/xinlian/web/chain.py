@@ -2,6 +2,10 @@
 dev key given at start-up (it never leaves the server), and the explorer's reads, each
 verified by the SDK against the node's signing key or committee before it is shown.
 
+Each explorer answer also carries the node's own records under `proof` (its JSON-RPC
+shapes, as the SDK received them) and the trust anchor under `anchor`, so that the page
+checks them again itself (web/proofs.js) rather than taking the server's word.
+
 Everything here blocks (the SDK's `Client`); the server runs it in a worker thread, one
 call at a time, since the client and the wallet's nonce are not shared safely.
 """
@@ -16,6 +20,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from xinlian.api.format import to_json
+from xinlian.execution.contracts.records import contract_key
 from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
 from xinlian.lang.compiler import Artifact
 from xinlian.ledger.block import Event
@@ -118,12 +124,20 @@ class Chain:
                 "fuel_used": out.fuel_used}
 
     # --- explorer -----------------------------------------------------------------------
+    def anchor(self) -> dict[str, Any]:
+        """What the page checks the records against: the chain, its suite, and how its
+        headers are accepted (by the node key the SDK pinned, on a solo chain)."""
+        verifier = self.client.verifier()
+        return {"chain_id": verifier.chain_id, "suite": verifier.suite.name,
+                "basis": verifier.basis,
+                "node_key": None if verifier.node_key is None else to_json(verifier.node_key)}
+
     def overview(self) -> dict[str, Any]:
         status = self.client.status()
         low = max(0, status.height - RECENT_BLOCKS + 1)
         blocks = [self.block_summary(h) for h in range(status.height, low - 1, -1)]
         return {"status": plain(status), "verified_by": self.client.verifier().basis,
-                "blocks": blocks}
+                "anchor": self.anchor(), "blocks": blocks}
 
     def block_summary(self, height: int) -> dict[str, Any]:
         view = self.client.block(height)  # verified: its header's signature
@@ -131,14 +145,15 @@ class Chain:
             raise NotFound(f"no block {height}")
         h = view.header
         return {"height": h.height, "hash": view.hash.hex(), "tx_count": h.tx_count,
-                "timestamp_ms": h.timestamp_ms}
+                "timestamp_ms": h.timestamp_ms, "proof": to_json(view)}
 
     def block(self, height: int) -> dict[str, Any]:
         view = self.client.block(height)
         if view is None:
             raise NotFound(f"no block {height}")
-        return {"verified_by": self.client.verifier().basis, "hash": view.hash.hex(),
-                "header": plain(view.header), "tx_hashes": plain(view.tx_hashes)}
+        return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
+                "hash": view.hash.hex(), "header": plain(view.header),
+                "tx_hashes": plain(view.tx_hashes), "proof": to_json(view)}
 
     def transaction(self, tx_hash: bytes, abis: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """A transaction and its receipt, proven under a signed header; the events of the
@@ -148,20 +163,25 @@ class Chain:
             raise NotFound(f"no transaction {tx_hash.hex()}")
         receipt = plain(view.receipt)
         receipt["events"] = [_event(e, abis) for e in view.receipt.events]
-        return {"verified_by": self.client.verifier().basis, "hash": view.hash.hex(),
-                "height": view.height, "index": view.index, "sender": view.sender.hex(),
-                "receipt": receipt}
+        return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
+                "hash": view.hash.hex(), "height": view.height, "index": view.index,
+                "sender": view.sender.hex(), "receipt": receipt, "proof": to_json(view)}
 
     def account(self, address: bytes) -> dict[str, Any]:
         view = self.client.account(address)
-        return {"verified_by": self.client.verifier().basis, "address": address.hex(),
-                "account": plain(view.account)}
+        return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
+                "address": address.hex(), "account": plain(view.account),
+                "proof": to_json(view)}
 
     def contract(self, address: bytes) -> dict[str, Any]:
+        """The contract's record, ABI and versions; `proof`: the state proof of its record
+        alone (the page checks that one; the code and versions are checked here)."""
         info = self.client.contract_info(address)
         versions = self.client.contract_versions(address)
-        return {"verified_by": self.client.verifier().basis, "address": address.hex(),
-                "info": plain(info), "versions": plain(versions)}
+        record = self.client.state_proof(contract_key(address), height=info.height)
+        return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
+                "address": address.hex(), "info": plain(info), "versions": plain(versions),
+                "proof": to_json(record)}
 
 
 def _event(event: Event, abis: dict[str, dict[str, Any]]) -> dict[str, Any]:

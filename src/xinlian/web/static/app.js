@@ -324,36 +324,58 @@ function txLink(hash) { const a = el("a", { href: "#", className: "tx-link" }, "
   a.addEventListener("click", (e) => { e.preventDefault(); openExplorer(); lookup("tx", hash); }); return a; }
 function addressLink(kind, address) { const a = el("a", { href: "#" }, address);
   a.addEventListener("click", (e) => { e.preventDefault(); openExplorer(); lookup(kind, address); }); return a; }
-function verified(basis) { return el("p", { className: "verified" }, `✔ verified (${basis})`); }
+function verified(basis) { return el("p", { className: "verified" }, `✔ verified by the server (${basis})`); }
+
+// The page's own check of one item (web/proofs.js over the node's records in `proof`): a
+// line saying what was checked, or the failure; never both. `state.proofs` keeps the last
+// material checked, for scripts and tests.
+function checkedHere(kind, anchor, proof, asked) {
+  state.proofs = { kind, anchor, proof, asked };
+  try {
+    const out = QiProofs.verify(kind, anchor, proof, asked);
+    return { ok: true, proven: out.proven,
+             line: el("p", { className: "browser-verified ok" }, `✔ verified in browser: ${out.done.join(", ")}`) };
+  } catch (err) {
+    return { ok: false, line: el("p", { className: "browser-failed error" }, `✘ not verified in browser: ${err.message}`) };
+  }
+}
 
 async function overview() {
   try {
     const out = await api("GET", "/api/chain");
     show($("explorer"), verified(out.verified_by), el("p", {}, `chain ${out.status.chain_id}, height ${out.status.height}`),
-      el("table", { id: "blocks" }, el("tr", {}, el("th", {}, "height"), el("th", {}, "hash"), el("th", {}, "txs"), el("th", {}, "time")),
+      el("table", { id: "blocks" }, el("tr", {}, el("th", {}, "height"), el("th", {}, "hash"), el("th", {}, "txs"), el("th", {}, "time"),
+                                     el("th", {}, "in browser")),
         ...out.blocks.map((b) => { const a = el("a", { href: "#" }, b.height);
           a.addEventListener("click", (e) => { e.preventDefault(); lookup("block", String(b.height)); });
+          const here = checkedHere("block", out.anchor, b.proof, b.height);
           return el("tr", {}, el("td", {}, a), el("td", {}, b.hash.slice(0, 16) + "…"), el("td", {}, b.tx_count),
-                    el("td", {}, new Date(b.timestamp_ms).toISOString())); })));
+                    el("td", {}, new Date(b.timestamp_ms).toISOString()),
+                    el("td", { className: here.ok ? "ok block-verified" : "error", title: here.line.textContent }, here.ok ? "✔" : "✘")); })));
   } catch (err) { show($("explorer"), problem(err)); }
 }
 
 async function lookup(kind, value) {
   try {
-    const out = await api("GET", `/api/chain/${kind}/${encodeURIComponent(value.trim())}`);
-    const parts = [verified(out.verified_by)];
+    const asked = value.trim();
+    const out = await api("GET", `/api/chain/${kind}/${encodeURIComponent(asked)}`);
+    const here = checkedHere(kind, out.anchor, out.proof, asked);
+    const parts = [verified(out.verified_by), here.line];
+    if (!here.ok) { show($("explorer"), ...parts); return; }
     if (kind === "block") {
-      parts.push(el("h3", {}, `block ${out.header.height}`), pre(out.header),
+      parts.push(el("h3", {}, `block ${out.proof.header.height}`), pre(out.proof.header),
         el("ul", {}, ...out.tx_hashes.map((h) => { const li = el("li", {}); const a = el("a", { href: "#" }, h);
           a.addEventListener("click", (e) => { e.preventDefault(); lookup("tx", h); }); li.append(a); return li; })));
     } else if (kind === "tx") {
-      parts.push(el("h3", {}, `transaction ${out.hash}`), el("p", {}, `block ${out.height}, index ${out.index}, sender ${out.sender}`),
-        el("p", {}, `status ${out.receipt.status} ${out.receipt.error}`),
+      parts.push(el("h3", {}, `transaction ${out.proof.hash}`), el("p", {}, `block ${out.proof.height}, index ${out.proof.index}, sender ${out.proof.sender}`),
+        el("p", {}, `status ${out.proof.receipt.status} ${out.proof.receipt.error}`),
         el("h4", {}, "events"), el("ul", { id: "events" }, ...out.receipt.events.map((ev) =>
           el("li", { className: "event" }, `${ev.event} ${JSON.stringify(ev.args || ev.data)} from ${ev.source}`))),
         el("details", {}, el("summary", {}, "receipt"), pre(out.receipt)));
     } else {
-      parts.push(el("h3", {}, `${kind} ${out.address}`), pre(out));
+      parts.push(el("h3", {}, `${kind} ${out.address}`),
+        el("details", { open: true, className: "proven" }, el("summary", {}, "proven state (decoded in the browser)"), pre(here.proven)),
+        pre(kind === "account" ? out.account : { info: out.info, versions: out.versions }));
     }
     show($("explorer"), ...parts);
   } catch (err) { show($("explorer"), problem(err)); }

@@ -1,0 +1,343 @@
+// The explorer's verifier, run in the page: the checks of the Python SDK's `sdk/verify.py`
+// redone over the node's own JSON (the records the workbench server passes through), so
+// that what the explorer shows as "verified in browser" was checked here, not only by the
+// server. app.js (plain script) calls it through the `QiProofs` global this bundle defines.
+//
+// Canonical encoding: the node hashes and signs MessagePack (msgspec, structs as arrays in
+// field order, minimal integers); the records are re-encoded here from explicit schemas, so
+// the JSON's key order never decides the meaning of a field. Every check throws a
+// ProofFailure naming what failed; a value the encoder cannot represent exactly (a JSON
+// number past 2^53) fails too.
+import { sha256 } from "@noble/hashes/sha2.js";
+import { sha3_256 } from "@noble/hashes/sha3.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { sm2, sm3 } from "sm-crypto";
+
+export class ProofFailure extends Error {}
+
+function fail(message) { throw new ProofFailure(message); }
+
+// --- bytes -------------------------------------------------------------------------------
+export function fromHex(text, what = "value") {
+  if (typeof text !== "string" || !/^0x([0-9a-f]{2})*$/i.test(text)) fail(`${what} is not 0x-prefixed hex`);
+  const out = new Uint8Array((text.length - 2) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 + 2 * i, 2), 16);
+  return out;
+}
+export function toHex(bytes) { return "0x" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""); }
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+function same(a, b) { return a.length === b.length && a.every((x, i) => x === b[i]); }
+const ascii = (text) => new TextEncoder().encode(text);
+
+// --- canonical MessagePack (the subset the records use) -------------------------------------
+function encodeInt(v) {
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) fail(`${v} is not an exact integer`);
+    v = BigInt(v);
+  }
+  if (v >= 0n) {
+    if (v < 128n) return Uint8Array.of(Number(v));
+    for (const [tag, size] of [[0xcc, 1], [0xcd, 2], [0xce, 4], [0xcf, 8]]) {
+      if (v < 1n << BigInt(8 * size)) return concat(Uint8Array.of(tag), bigEndian(v, size));
+    }
+  } else {
+    if (v >= -32n) return Uint8Array.of(Number(v + 256n));
+    for (const [tag, size] of [[0xd0, 1], [0xd1, 2], [0xd2, 4], [0xd3, 8]]) {
+      const half = 1n << BigInt(8 * size - 1);
+      if (v >= -half) return concat(Uint8Array.of(tag), bigEndian(v + 2n * half, size));
+    }
+  }
+  fail(`${v} does not fit 64 bits`);
+}
+function bigEndian(v, size) {
+  const out = new Uint8Array(size);
+  for (let i = size - 1; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n; }
+  return out;
+}
+function lengthHeader(n, fix, fixMax, tags) {
+  if (fix !== null && n <= fixMax) return Uint8Array.of(fix | n);
+  for (const [tag, size] of tags) if (n < 2 ** (8 * size)) return concat(Uint8Array.of(tag), bigEndian(BigInt(n), size));
+  fail("too long");
+}
+const encodeBin = (b) => concat(lengthHeader(b.length, null, 0, [[0xc4, 1], [0xc5, 2], [0xc6, 4]]), b);
+const encodeStr = (s) => { const b = ascii(s); return concat(lengthHeader(b.length, 0xa0, 31, [[0xd9, 1], [0xda, 2], [0xdb, 4]]), b); };
+const arrayHeader = (n) => lengthHeader(n, 0x90, 15, [[0xdc, 2], [0xdd, 4]]);
+
+// A schema: "int", "str", "bin", "bool", ["list", item], ["opt", schema], or a struct: a list
+// of [field, schema] pairs, encoded as an array of its fields' values in that order.
+export function encode(value, schema, where = "value") {
+  if (schema === "int") { if (typeof value !== "number" && typeof value !== "bigint") fail(`${where} is not an integer`); return encodeInt(value); }
+  if (schema === "str") { if (typeof value !== "string") fail(`${where} is not a string`); return encodeStr(value); }
+  if (schema === "bin") return encodeBin(fromHex(value, where));
+  if (schema === "bool") { if (typeof value !== "boolean") fail(`${where} is not a boolean`); return Uint8Array.of(value ? 0xc3 : 0xc2); }
+  if (schema[0] === "opt") return value === null ? Uint8Array.of(0xc0) : encode(value, schema[1], where);
+  if (schema[0] === "list") {
+    if (!Array.isArray(value)) fail(`${where} is not a list`);
+    return concat(arrayHeader(value.length), ...value.map((v, i) => encode(v, schema[1], `${where}[${i}]`)));
+  }
+  if (value === null || typeof value !== "object") fail(`${where} is not a record`);
+  return concat(arrayHeader(schema.length), ...schema.map(([f, s]) => {
+    if (!(f in value)) fail(`${where} has no field ${f}`);
+    return encode(value[f], s, `${where}.${f}`);
+  }));
+}
+
+// Decode canonical MessagePack into plain values (integers as BigInt, bytes as Uint8Array);
+// the input must be the one encoding of what it decodes to (as codec.decode requires).
+export function decode(bytes, what = "value") {
+  let at = 0;
+  const take = (n) => { if (at + n > bytes.length) fail(`${what} is truncated`); const out = bytes.subarray(at, at + n); at += n; return out; };
+  const uint = (n) => take(n).reduce((v, b) => (v << 8n) | BigInt(b), 0n);
+  const item = (depth) => {
+    if (depth > 32) fail(`${what} nests too deep`);
+    const t = take(1)[0];
+    if (t < 0x80) return BigInt(t);
+    if (t >= 0xe0) return BigInt(t - 256);
+    if ((t & 0xf0) === 0x90) return list(t & 0x0f, depth);
+    if ((t & 0xe0) === 0xa0) return new TextDecoder("utf-8", { fatal: true }).decode(take(t & 0x1f));
+    const sizes = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8 }, signed = { 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
+    if (t in sizes) return uint(sizes[t]);
+    if (t in signed) { const n = signed[t], v = uint(n), half = 1n << BigInt(8 * n - 1); return v >= half ? v - 2n * half : v; }
+    if (t === 0xc0) return null;
+    if (t === 0xc2 || t === 0xc3) return t === 0xc3;
+    if (t >= 0xc4 && t <= 0xc6) return take(Number(uint(1 << (t - 0xc4)))).slice();
+    if (t >= 0xd9 && t <= 0xdb) return new TextDecoder("utf-8", { fatal: true }).decode(take(Number(uint(1 << (t - 0xd9)))));
+    if (t === 0xdc || t === 0xdd) return list(Number(uint(t === 0xdc ? 2 : 4)), depth);
+    fail(`${what} holds an unexpected MessagePack type 0x${t.toString(16)}`);
+  };
+  const list = (n, depth) => { const out = []; for (let i = 0; i < n; i++) out.push(item(depth + 1)); return out; };
+  let value;
+  try { value = item(0); } catch (err) { if (err instanceof ProofFailure) throw err; fail(`${what} does not decode: ${err.message}`); }
+  if (at !== bytes.length) fail(`${what} has trailing bytes`);
+  if (!same(reencode(value), bytes)) fail(`${what} is not canonically encoded`);
+  return value;
+}
+function reencode(v) {
+  if (v === null) return Uint8Array.of(0xc0);
+  if (typeof v === "boolean") return Uint8Array.of(v ? 0xc3 : 0xc2);
+  if (typeof v === "bigint") return encodeInt(v);
+  if (typeof v === "string") return encodeStr(v);
+  if (v instanceof Uint8Array) return encodeBin(v);
+  return concat(arrayHeader(v.length), ...v.map(reencode));
+}
+
+// --- the records (ledger/block.py, ledger/transaction.py, ledger/merkle.py, ...) ------------
+const KEY = [["alg", "int"], ["data", "bin"]];  // PublicKey and Signature
+export const HEADER = [["chain_id", "str"], ["height", "int"], ["parent_hash", "bin"], ["timestamp_ms", "int"],
+  ["tx_count", "int"], ["tx_root", "bin"], ["state_root", "bin"], ["receipts_root", "bin"], ["proposer", KEY]];
+const EVENT = [["source", "str"], ["name", "str"], ["data", "bin"]];
+export const RECEIPT = [["tx_hash", "bin"], ["status", "int"], ["error", "str"], ["events", ["list", EVENT]],
+  ["resources_used", "int"], ["fee_paid", "int"], ["output", "bin"], ["message", "str"], ["trace", ["list", "str"]],
+  ["fuel_used", "int"], ["memory_used", "int"]];
+const TX_BODY = [["chain_id", "str"], ["sender", KEY], ["nonce", "int"], ["kind", "int"], ["payload", "bin"],
+  ["fee_limit", "int"], ["expiry", "int"]];
+const HEADER_DOMAIN = ascii("xinlian/header/v1\0");
+const TX_DOMAIN = ascii("xinlian/tx/v1\0");
+const ADDRESS_SIZE = 20;
+
+// The suites' hashes (crypto/suites.py) and the signature schemes checked here.
+const HASHES = { intl: sha256, "hybrid-intl": sha256, pq: sha3_256,
+  sm: (b) => fromHex("0x" + sm3(b)), "hybrid-sm": (b) => fromHex("0x" + sm3(b)) };
+export const SM2 = 1, ED25519 = 2;
+const SCHEMES = {
+  [ED25519]: (key, msg, sig) => key.length === 32 && sig.length === 64 && ed25519.verify(sig, msg, key, { zip215: false }),
+  [SM2]: (key, msg, sig) => key.length === 65 && sig.length === 64
+    && sm2.doVerifySignature(msg, toHex(sig).slice(2), toHex(key).slice(2), { hash: true, der: false }),
+};
+export const SCHEME_NAMES = { [SM2]: "SM2", [ED25519]: "Ed25519" };
+
+export function hasher(suite) {
+  const h = HASHES[suite];
+  if (!h) fail(`suite ${suite}: its hash is not implemented in the browser`);
+  return h;
+}
+
+// True or false for a scheme checked here; a ProofFailure for one that is not (ML-DSA-65
+// and the composites): never taken as valid.
+export function verifySignature(key, message, signature) {
+  if (key.alg !== signature.alg) fail(`a signature of algorithm ${signature.alg} under a key of ${key.alg}`);
+  const scheme = SCHEMES[key.alg];
+  if (!scheme) fail(`signature algorithm ${key.alg} is not checked in the browser`);
+  return scheme(fromHex(key.data, "key"), message, fromHex(signature.data, "signature"));
+}
+
+export function merkleVerifyPath(root, leaf, path, h) {
+  if (!(path.index >= 0 && path.index < path.size)) return false;
+  let node = h(concat(Uint8Array.of(0), leaf)), i = path.index, width = path.size, k = 0;
+  while (width > 1) {
+    if ((i ^ 1) < width) {
+      if (k >= path.siblings.length) return false;
+      const sib = fromHex(path.siblings[k++], "sibling");
+      node = i & 1 ? h(concat(Uint8Array.of(1), sib, node)) : h(concat(Uint8Array.of(1), node, sib));
+    }
+    i = Math.floor(i / 2);
+    width = Math.floor((width + 1) / 2);
+  }
+  return k === path.siblings.length && same(node, root);
+}
+
+export function merkleRoot(leaves, h) {
+  if (!leaves.length) return h(new Uint8Array(0));
+  let level = leaves.map((l) => h(concat(Uint8Array.of(0), l)));
+  while (level.length > 1) {
+    const next = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(h(concat(Uint8Array.of(1), level[i], level[i + 1])));
+    if (level.length % 2) next.push(level[level.length - 1]);
+    level = next;
+  }
+  return level[0];
+}
+
+// The state tree's proofs (storage/proof.py).
+const EMPTY = new Uint8Array(32);
+const bit = (path, i) => (path[i >> 3] >> (7 - (i & 7))) & 1;
+function sharesPrefix(a, b, bits) {
+  for (let i = 0; i < bits; i++) if (bit(a, i) !== bit(b, i)) return false;
+  return true;
+}
+export function stateVerify(root, key, value, proof, h) {
+  const siblings = proof.siblings.map((s) => fromHex(s, "sibling"));
+  if (siblings.length % 4 || siblings.length > 256) return false;
+  if (siblings.some((s) => (s.length !== 0 && s.length !== 32) || same(s, EMPTY))) return false;
+  const path = h(key), leaf = proof.leaf;
+  const leafPath = leaf && fromHex(leaf.path, "leaf path"), leafValue = leaf && fromHex(leaf.value_hash, "leaf value hash");
+  let current;
+  if (value !== null) {
+    if (!leaf || !same(leafPath, path) || !same(leafValue, h(value))) return false;
+    current = h(concat(Uint8Array.of(0), leafPath, leafValue));
+  } else if (!leaf) {
+    current = EMPTY;
+  } else {
+    if (same(leafPath, path) || !sharesPrefix(leafPath, path, siblings.length)) return false;
+    current = h(concat(Uint8Array.of(0), leafPath, leafValue));
+  }
+  const node = (l, r) => (same(l, EMPTY) && same(r, EMPTY) ? EMPTY : h(concat(Uint8Array.of(1), l, r)));
+  for (let i = siblings.length - 1; i >= 0; i--) {
+    const sib = siblings[i].length ? siblings[i] : EMPTY;
+    current = bit(path, i) ? node(sib, current) : node(current, sib);
+  }
+  return same(current, root);
+}
+
+// --- the checks of sdk/verify.py -------------------------------------------------------------
+// `anchor`: {chain_id, suite, basis, node_key} (what the workbench's SDK client trusts). Each
+// check returns the list of what it checked, for the page to show.
+
+export function verifyHeader(anchor, header, signature) {
+  const h = hasher(anchor.suite);
+  if (header.chain_id !== anchor.chain_id) fail(`header of chain ${header.chain_id}, expected ${anchor.chain_id}`);
+  const encoded = encode(header, HEADER, "header");
+  const done = [];
+  if (anchor.basis === "node-signature") {
+    if (!verifySignature(anchor.node_key, concat(HEADER_DOMAIN, encoded), signature)) {
+      fail(`block ${header.height} is not signed by the trusted node key`);
+    }
+    done.push(`header signature (${SCHEME_NAMES[anchor.node_key.alg]})`);
+  } else {
+    done.push("header accepted by the committee: checked by the server");
+  }
+  return { hash: h(encoded), done };
+}
+
+export function verifyBlock(anchor, view) {
+  const h = hasher(anchor.suite);
+  const { hash, done } = verifyHeader(anchor, view.header, view.signature);
+  if (!same(hash, fromHex(view.hash, "hash"))) fail(`block ${view.header.height}: hash does not match the header`);
+  if (view.tx_hashes.length !== view.header.tx_count) fail(`block ${view.header.height}: tx count does not match`);
+  const leaves = view.tx_hashes.map((t) => fromHex(t, "tx hash"));
+  if (!same(merkleRoot(leaves, h), fromHex(view.header.tx_root, "tx_root"))) fail(`block ${view.header.height}: tx hashes do not give the tx_root`);
+  return [...done, "header hash", "tx_root"];
+}
+
+function checkedState(anchor, proof) {
+  const h = hasher(anchor.suite);
+  const signature = decode(fromHex(proof.header_signature, "header signature"), "header signature");
+  if (!Array.isArray(signature) || signature.length !== 2 || !(signature[1] instanceof Uint8Array)) fail("the header signature is not a signature");
+  const { done } = verifyHeader(anchor, proof.header, { alg: Number(signature[0]), data: toHex(signature[1]) });
+  const value = proof.value === null ? null : fromHex(proof.value, "value");
+  if (!stateVerify(fromHex(proof.header.state_root, "state_root"), fromHex(proof.key, "key"), value, proof.proof, h)) {
+    fail(`state proof for key ${proof.key} does not verify against the state root of block ${proof.header.height}`);
+  }
+  return { value, done: [...done, `state proof at block ${proof.header.height}`] };
+}
+
+// An account: its proof is for `acct/ADDRESS`; the account shown is decoded from the proven
+// value, and the node's own copy must be it.
+export function verifyAccount(anchor, view) {
+  if (view.state.key !== toHex(concat(ascii("acct/"), fromHex(view.address, "address")))) fail("the proof is for another key than the account's");
+  const { value, done } = checkedState(anchor, view.state);
+  const fields = value === null ? [0n, 0n] : decode(value, "account");
+  if (!Array.isArray(fields) || fields.length !== 2 || fields.some((f) => typeof f !== "bigint")) fail("the proven account is not an account");
+  const [balance, nonce] = fields;
+  if (Number(balance) !== view.account.balance || Number(nonce) !== view.account.nonce) fail("the account differs from the proven state");
+  return { done, proven: { balance: balance.toString(), nonce: nonce.toString() } };
+}
+
+// A contract's record (`ct/ADDRESS`, execution/contracts/records.py): code hash, admin,
+// version, frozen, balance, created height, decoded from the proven value.
+export function verifyContractRecord(anchor, address, proof) {
+  if (proof.key !== toHex(concat(ascii("ct/"), fromHex(address, "address")))) fail("the proof is for another key than the contract's record");
+  const { value, done } = checkedState(anchor, proof);
+  if (value === null) fail(`no contract at ${address} (proven absent)`);
+  const f = decode(value, "contract record");
+  if (!Array.isArray(f) || f.length !== 6) fail("the proven record is not a contract record");
+  return { done, proven: { code_hash: toHex(f[0]), admin: toHex(f[1]), version: f[2].toString(), frozen: f[3],
+                           balance: f[4].toString(), created_height: f[5].toString() } };
+}
+
+export function verifyTransaction(anchor, view) {
+  const h = hasher(anchor.suite);
+  const { done } = verifyHeader(anchor, view.header, view.header_signature);
+  const signed = decode(fromHex(view.raw, "raw transaction"), "raw transaction");
+  if (!Array.isArray(signed) || signed.length !== 2 || !(signed[0] instanceof Uint8Array)) fail("the raw transaction is not a signed transaction");
+  const body = signed[0];
+  const txHash = h(body);
+  if (!same(txHash, fromHex(view.hash, "hash")) || !same(txHash, fromHex(view.receipt.tx_hash, "receipt tx_hash"))) {
+    fail("the transaction's hash does not match its bytes");
+  }
+  if (!same(encode(view.body, TX_BODY, "body"), body)) fail("the decoded body does not match the raw transaction");
+  const sender = view.body.sender;
+  if (!same(h(encode(sender, KEY, "sender")).slice(-ADDRESS_SIZE), fromHex(view.sender, "sender"))) fail("the sender's address does not match its key");
+  if (!Array.isArray(signed[1]) || signed[1].length !== 2 || !(signed[1][1] instanceof Uint8Array)) fail("the transaction's signature is not a signature");
+  const [alg, sig] = signed[1];
+  if (!verifySignature(sender, concat(TX_DOMAIN, body), { alg: Number(alg), data: toHex(sig) })) {
+    fail("the sender's signature on the transaction does not verify");
+  }
+  const path = view.tx_path;
+  if (view.height !== view.header.height || path.index !== view.index || path.size !== view.header.tx_count) {
+    fail("the transaction's position does not match its header");
+  }
+  if (!merkleVerifyPath(fromHex(view.header.tx_root, "tx_root"), txHash, path, h)) fail("the audit path does not lead to the header's tx_root");
+  const rpath = view.receipt_path;
+  if (rpath.index !== view.index || rpath.size < view.header.tx_count) fail("the receipt's position does not match the transaction's");
+  if (!merkleVerifyPath(fromHex(view.header.receipts_root, "receipts_root"), encode(view.receipt, RECEIPT, "receipt"), rpath, h)) {
+    fail("the receipt's audit path does not lead to the receipts_root");
+  }
+  return [...done, `sender signature (${SCHEME_NAMES[sender.alg]})`, "tx audit path", "receipt audit path"];
+}
+
+// One explorer item by kind ("block", "tx", "account", "contract"), for what was asked (a
+// height, a transaction hash, an address): what was checked, and for an account or a
+// contract the values decoded from the proven state.
+export function verify(kind, anchor, proof, asked) {
+  const is = (a, b) => String(a).toLowerCase().replace(/^0x/, "") === String(b).toLowerCase().replace(/^0x/, "");
+  if (kind === "block") {
+    if (!is(proof.header.height, asked)) fail(`asked for block ${asked}, got block ${proof.header.height}`);
+    return { done: verifyBlock(anchor, proof), proven: null };
+  }
+  if (kind === "tx") {
+    if (!is(proof.hash, asked)) fail(`asked for transaction ${asked}, got ${proof.hash}`);
+    return { done: verifyTransaction(anchor, proof), proven: null };
+  }
+  if (kind === "account") {
+    if (!is(proof.address, asked)) fail(`asked for account ${asked}, got ${proof.address}`);
+    return verifyAccount(anchor, proof);
+  }
+  if (kind === "contract") return verifyContractRecord(anchor, "0x" + String(asked).replace(/^0x/i, ""), proof);
+  fail(`nothing to verify for ${kind}`);
+}
