@@ -9,6 +9,7 @@ token transfer is stepped through in the debugger."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from xinlian.sdk import Client
 
 from .workbench import (
     CHROMIUM,
+    COUNTER,
     Session,
     Site,
     editor_text,
@@ -77,6 +79,12 @@ def test_compile_shows_an_error_at_the_right_line(site: Site, browser: Browser) 
     compiled = page.wait_for_selector("#compiled")
     assert compiled is not None and "compiled at -O2" in compiled.inner_text()
     assert '"contract": "Token"' in page.inner_text("#output details")
+    symbols = page.locator("#output details", has_text="debug symbols")
+    symbols.locator("summary").click()
+    rows = json.loads(symbols.locator("pre").inner_text())
+    transfer = original.splitlines().index(
+        next(t for t in original.splitlines() if "fn transfer(" in t)) + 1
+    assert any(fn == "transfer" and line > transfer for _, fn, line, _ in rows)
     page.context.close()
 
 
@@ -105,6 +113,34 @@ def test_deploy_and_call_a_token_and_see_the_event_in_the_explorer(
         "✔ verified in browser: header signature (Ed25519), sender signature (Ed25519), "
         "tx audit path, receipt audit path")
     page.context.close()
+
+
+def test_the_owner_upgrades_a_contract_from_the_page(site: Site, browser: Browser) -> None:
+    bob = log_in(browser, site, "bob")
+    open_file(bob, "counter.qi")
+    bob.click("#deploy")
+    deployed = bob.wait_for_selector("#deployed")
+    assert deployed is not None
+    address = deployed.inner_text().split()[2]
+    assert bob.locator(".contract", has_text=address).locator("button.upgrade").is_disabled()
+    bob.context.close()
+    alice = log_in(browser, site, "alice")
+    open_file(alice, "counter.qi")
+    alice.click(".cm-content")
+    alice.keyboard.press("Control+a")
+    alice.keyboard.insert_text(COUNTER)  # CounterV2 upgrades CounterV1, its migrate sets step
+    alice.click("#save")
+    alice.wait_for_selector("#output p.ok:has-text('saved counter.qi')")
+    card = alice.locator(".contract", has_text=address)
+    card.locator("button.upgrade").click()
+    alice.wait_for_selector(f".contract:has-text('CounterV2 at {address}')")
+    upgraded = alice.locator(".contract", has_text=f"CounterV2 at {address}")
+    upgraded.locator("select.fn").select_option("get_step")
+    upgraded.locator("button.call").click()
+    value = upgraded.locator(".result pre")
+    value.wait_for()
+    assert value.inner_text() == "10"
+    alice.context.close()
 
 
 def test_a_viewer_cannot_edit(site: Site, browser: Browser) -> None:
