@@ -275,3 +275,5 @@ def test_the_page_and_its_bundle_are_served(site: Site) -> None:
         assert resp.read().decode() == page.read_text()
     with anonymous.opener.open(site.url + "static/editor.js", timeout=30) as resp:
         assert b"QiEditor" in resp.read()
+    with anonymous.opener.open(site.url + "static/proofs.js", timeout=30) as resp:
+        assert b"QiProofs" in resp.read()

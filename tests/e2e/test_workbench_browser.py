@@ -10,24 +10,27 @@ token transfer is stepped through in the debugger."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
+from xinlian import codec
 from xinlian.api.format import from_json, to_json
 from xinlian.api.views import BlockView, TxView
 from xinlian.crypto.suites import get_suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.records import contract_key
-from xinlian.ledger.block import BlockHeader, header_hash, sign_header
+from xinlian.ledger.block import BlockHeader, Event, Receipt, header_hash, sign_header
 from xinlian.node.interface import AccountView, StateProof
 from xinlian.sdk import Client
 
 from .workbench import (
     CHROMIUM,
     COUNTER,
+    COUNTER_V1,
     Session,
     Site,
     editor_text,
@@ -116,8 +119,9 @@ def test_deploy_and_call_a_token_and_see_the_event_in_the_explorer(
 
 
 def test_the_owner_upgrades_a_contract_from_the_page(site: Site, browser: Browser) -> None:
+    (site.projects / "demo" / "upgraded.qi").write_text(COUNTER_V1)  # a file of its own
     bob = log_in(browser, site, "bob")
-    open_file(bob, "counter.qi")
+    open_file(bob, "upgraded.qi")
     bob.click("#deploy")
     deployed = bob.wait_for_selector("#deployed")
     assert deployed is not None
@@ -125,12 +129,12 @@ def test_the_owner_upgrades_a_contract_from_the_page(site: Site, browser: Browse
     assert bob.locator(".contract", has_text=address).locator("button.upgrade").is_disabled()
     bob.context.close()
     alice = log_in(browser, site, "alice")
-    open_file(alice, "counter.qi")
+    open_file(alice, "upgraded.qi")
     alice.click(".cm-content")
     alice.keyboard.press("Control+a")
     alice.keyboard.insert_text(COUNTER)  # CounterV2 upgrades CounterV1, its migrate sets step
     alice.click("#save")
-    alice.wait_for_selector("#output p.ok:has-text('saved counter.qi')")
+    alice.wait_for_selector("#output p.ok:has-text('saved upgraded.qi')")
     card = alice.locator(".contract", has_text=address)
     card.locator("button.upgrade").click()
     alice.wait_for_selector(f".contract:has-text('CounterV2 at {address}')")
@@ -273,18 +277,18 @@ def _python_accepts(site: Site, kind: str, proof: Any, asked: str) -> bool:
         trusted = client.verifier()
     try:
         if kind == "block":
-            view = from_json(proof, BlockView)
+            view: BlockView = from_json(proof, BlockView)
             trusted.block(view)
             return view.header.height == int(asked)
         if kind == "tx":
-            tx = from_json(proof, TxView)
+            tx: TxView = from_json(proof, TxView)
             trusted.transaction(tx)
             return tx.hash.hex() == asked
         if kind == "account":
-            account = from_json(proof, AccountView)
+            account: AccountView = from_json(proof, AccountView)
             trusted.account(account)
             return account.address.hex() == asked
-        record = from_json(proof, StateProof)
+        record: StateProof = from_json(proof, StateProof)
         trusted.state(record)
         return record.key == contract_key(bytes.fromhex(asked)) and record.value is not None
     except XinlianError:
@@ -380,4 +384,39 @@ def test_the_page_checks_headers_of_each_classical_suite_as_python_does(
     }""", [anchor, to_json(header), signature])
     assert out == ["0x" + header_hash(header, chosen.hash_bytes).hex(),
                    "block 8 is not signed by the trusted node key"]
+    page.context.close()
+
+
+def test_the_page_encodes_records_as_the_codec_does(site: Site, browser: Browser) -> None:
+    """The page's MessagePack of receipts and headers is codec.encode's, byte for byte, at
+    every integer, string and byte-string width (seeded random records), and its decoder
+    reads the codec's bytes back to the same encoding."""
+    rng = random.Random(19)
+    ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 - 1]
+    texts = ["", "a" * 31, "b" * 32, "链" * 11, "c" * 255, "d" * 256, "e" * 70000]
+
+    def data() -> bytes:
+        return rng.randbytes(rng.choice([0, 1, 31, 32, 255, 256, 70000]))
+
+    receipts = [Receipt(data(), rng.choice(ints), rng.choice(texts),
+                        [Event(rng.choice(texts), rng.choice(texts), data())
+                         for _ in range(rng.choice([0, 1, 16]))],
+                        rng.choice(ints), rng.choice(ints), data(), rng.choice(texts),
+                        [rng.choice(texts) for _ in range(rng.choice([0, 2]))],
+                        rng.choice(ints), rng.choice(ints)) for _ in range(24)]
+    key = get_suite("intl").generate_signing_key(seed=bytes(32)).public_key
+    headers = [BlockHeader(rng.choice(texts), rng.choice(ints), data(), rng.choice(ints),
+                           rng.choice(ints), data(), data(), data(), key) for _ in range(24)]
+    page = log_in(browser, site, "carol")
+    out = page.evaluate("""([receipts, headers]) => [
+        receipts.map((r) => QiProofs.toHex(QiProofs.encode(r, QiProofs.RECEIPT))),
+        headers.map((h) => QiProofs.toHex(QiProofs.encode(h, QiProofs.HEADER))),
+    ]""", [to_json(receipts), to_json(headers)])
+    assert out == [["0x" + codec.encode(r).hex() for r in receipts],
+                   ["0x" + codec.encode(h).hex() for h in headers]]
+    decoded = page.evaluate("""(encoded) => encoded.map((e) => {
+        try { QiProofs.decode(QiProofs.fromHex(e)); return "ok"; }
+        catch (err) { return err.message; }
+    })""", ["0x" + codec.encode(r).hex() for r in receipts[:4]] + ["0xcc05", "0x9301"])
+    assert decoded == ["ok"] * 4 + ["value is not canonically encoded", "value is truncated"]
     page.context.close()
