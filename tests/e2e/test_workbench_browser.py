@@ -420,3 +420,15 @@ def test_the_page_encodes_records_as_the_codec_does(site: Site, browser: Browser
     })""", ["0x" + codec.encode(r).hex() for r in receipts[:4]] + ["0xcc05", "0x9301"])
     assert decoded == ["ok"] * 4 + ["value is not canonically encoded", "value is truncated"]
     page.context.close()
+
+
+def test_the_page_hashes_as_each_suite_does(site: Site, browser: Browser) -> None:
+    """Every suite's hash in the page (SM3, SHA-256, SHA3-256) is the Python suite's."""
+    names = ["sm", "intl", "pq", "hybrid-sm", "hybrid-intl"]
+    inputs = [b"", b"abc", bytes(range(256)) * 3]
+    page = log_in(browser, site, "carol")
+    out = page.evaluate("""([names, inputs]) => names.map((n) => inputs.map((i) =>
+        QiProofs.toHex(QiProofs.hasher(n)(QiProofs.fromHex(i)))))""",
+                        [names, ["0x" + i.hex() for i in inputs]])
+    assert out == [["0x" + get_suite(n).hash_bytes(i).hex() for i in inputs] for n in names]
+    page.context.close()
