@@ -10,6 +10,8 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NATIVE_SRC := src/xinlian/crypto/primitives/_sm2verify.c src/xinlian/storage/_nodehash.c \
               src/xinlian/crypto/privacy/garbled/_garble.c \
               src/xinlian/crypto/primitives/_sm3many.c
+# Further sources compiled into those modules (the state tree's block update).
+NATIVE_DEPS := src/xinlian/storage/_nodebatch.c src/xinlian/storage/_nodehash.h
 NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'))
 
 # The system libsodium that ristretto255 (the confidential amounts' group) opens through cffi;
@@ -32,7 +34,7 @@ $(LIBSODIUM):
 	apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libsodium23
 
-$(NATIVE) &: $(NATIVE_SRC) setup.py $(STAMP) | $(OPENSSL_H)
+$(NATIVE) &: $(NATIVE_SRC) $(NATIVE_DEPS) setup.py $(STAMP) | $(OPENSSL_H)
 	$(BIN)/python -c 'import setuptools' 2>/dev/null || $(BIN)/python -m pip install -q setuptools
 	$(BIN)/python setup.py -q build_ext --inplace --force
 

@@ -12,23 +12,20 @@
  * their hashes concatenated in nibble order. Every function holds the GIL throughout (the
  * digest context is shared), and none handles secrets.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_nodehash.h"
 #include <string.h>
-#include <openssl/evp.h>
 
-#define HASH 32
 #define ALGS 3
 
 static const char *alg_names[ALGS] = {"SHA256", "SM3", "SHA3-256"};
 static EVP_MD *mds[ALGS];
 static EVP_MD_CTX *ctx;
-static const unsigned char zero[HASH];
+const unsigned char nodehash_zero[HASH];
 
 /* H(a || b || c) into out; lengths may be 0. Returns 0, or -1 with an exception set. */
-static int digest3(const EVP_MD *md, const unsigned char *a, size_t na,
-                   const unsigned char *b, size_t nb, const unsigned char *c, size_t nc,
-                   unsigned char *out)
+int nodehash_digest3(const EVP_MD *md, const unsigned char *a, size_t na,
+                     const unsigned char *b, size_t nb, const unsigned char *c,
+                     size_t nc, unsigned char *out)
 {
     unsigned int len = 0;
     if (!EVP_DigestInit_ex2(ctx, md, NULL) || (na && !EVP_DigestUpdate(ctx, a, na))
@@ -40,7 +37,7 @@ static int digest3(const EVP_MD *md, const unsigned char *a, size_t na,
     return 0;
 }
 
-static const EVP_MD *md_of(int alg)
+const EVP_MD *nodehash_md(int alg)
 {
     if (alg < 0 || alg >= ALGS || mds[alg] == NULL) {
         PyErr_Format(PyExc_ValueError, "unknown hash algorithm %d", alg);
@@ -51,8 +48,8 @@ static const EVP_MD *md_of(int alg)
 
 /* The binary layers over 16 slots (NULL = empty): layers[0..7] the 8 pair hashes,
  * [8..11] the 4 above, [12..13] the 2 above, [14] the root; NULL where empty. */
-static int merkle16(const EVP_MD *md, const unsigned char *slots[16],
-                    unsigned char store[15][HASH], const unsigned char *layers[15])
+int nodehash_merkle16(const EVP_MD *md, const unsigned char *slots[16],
+                      unsigned char store[15][HASH], const unsigned char *layers[15])
 {
     static const unsigned char node_prefix = 0x01;
     const unsigned char *const *below = slots;
@@ -64,8 +61,8 @@ static int merkle16(const EVP_MD *md, const unsigned char *slots[16],
                 layers[out + i / 2] = NULL;
                 continue;
             }
-            if (digest3(md, &node_prefix, 1, l ? l : zero, HASH, r ? r : zero, HASH,
-                        store[out + i / 2]) < 0)
+            if (nodehash_digest3(md, &node_prefix, 1, l ? l : nodehash_zero, HASH,
+                                 r ? r : nodehash_zero, HASH, store[out + i / 2]) < 0)
                 return -1;
             layers[out + i / 2] = store[out + i / 2];
         }
@@ -102,7 +99,7 @@ static int unpack(unsigned long bitmap, const Py_buffer *hashes, const unsigned 
 
 static PyObject *hash_out(const unsigned char *h)
 {
-    return PyBytes_FromStringAndSize((const char *)(h ? h : zero), HASH);
+    return PyBytes_FromStringAndSize((const char *)(h ? h : nodehash_zero), HASH);
 }
 
 /* A node's 16 slots and the binary layers over them (merkle16). */
@@ -114,10 +111,10 @@ struct node {
 /* The layers of a compact node under algorithm alg; -1 with an exception set. */
 static int hash_compact(int alg, unsigned long bitmap, const Py_buffer *hashes, struct node *n)
 {
-    const EVP_MD *md = md_of(alg);
+    const EVP_MD *md = nodehash_md(alg);
     if (md == NULL || unpack(bitmap, hashes, n->slots) < 0)
         return -1;
-    return merkle16(md, n->slots, n->store, n->layers);
+    return nodehash_merkle16(md, n->slots, n->store, n->layers);
 }
 
 PyDoc_STRVAR(node_hash_doc, "node_hash(alg, bitmap, hashes) -> the node's 32-byte hash");
@@ -196,7 +193,7 @@ static PyObject *rewrite(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "iky*O!O!O:rewrite", &alg, &bitmap, &hashes, &PyList_Type,
                           &versions, &PyDict_Type, &changes, &version))
         return NULL;
-    const EVP_MD *md = md_of(alg);
+    const EVP_MD *md = nodehash_md(alg);
     if (md == NULL || unpack(bitmap, &hashes, n.slots) < 0)
         goto done;
     if (PyList_GET_SIZE(versions) != (Py_ssize_t)__builtin_popcountl(bitmap)) {
@@ -224,7 +221,7 @@ static PyObject *rewrite(PyObject *self, PyObject *args)
             goto done;
         }
     }
-    if (merkle16(md, n.slots, n.store, n.layers) < 0)
+    if (nodehash_merkle16(md, n.slots, n.store, n.layers) < 0)
         goto done;
     unsigned long out_bitmap = 0;
     int count = 0;
@@ -263,9 +260,9 @@ static PyObject *leaf_hash(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "iy*y*:leaf_hash", &alg, &path, &value))
         return NULL;
-    const EVP_MD *md = md_of(alg);
-    if (md && digest3(md, value.buf, value.len, NULL, 0, NULL, 0, inner) == 0
-        && digest3(md, &leaf_prefix, 1, path.buf, path.len, inner, HASH, out) == 0)
+    const EVP_MD *md = nodehash_md(alg);
+    if (md && nodehash_digest3(md, value.buf, value.len, NULL, 0, NULL, 0, inner) == 0
+        && nodehash_digest3(md, &leaf_prefix, 1, path.buf, path.len, inner, HASH, out) == 0)
         result = PyBytes_FromStringAndSize((const char *)out, HASH);
     PyBuffer_Release(&path);
     PyBuffer_Release(&value);
@@ -283,8 +280,8 @@ static PyObject *digest(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "iy*:digest", &alg, &data))
         return NULL;
-    const EVP_MD *md = md_of(alg);
-    if (md && digest3(md, data.buf, data.len, NULL, 0, NULL, 0, out) == 0)
+    const EVP_MD *md = nodehash_md(alg);
+    if (md && nodehash_digest3(md, data.buf, data.len, NULL, 0, NULL, 0, out) == 0)
         result = PyBytes_FromStringAndSize((const char *)out, HASH);
     PyBuffer_Release(&data);
     return result;
@@ -308,6 +305,7 @@ static PyMethodDef methods[] = {
     {"leaf_hash", leaf_hash, METH_VARARGS, leaf_hash_doc},
     {"digest", digest, METH_VARARGS, digest_doc},
     {"available", available, METH_O, available_doc},
+    {"apply_batch", nodebatch_apply, METH_VARARGS, nodebatch_apply_doc},
     {NULL, NULL, 0, NULL},
 };
 

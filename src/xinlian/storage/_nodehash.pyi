@@ -1,4 +1,6 @@
 # Types of the native node hashing of the state tree (_nodehash.c).
+from collections.abc import Callable
+
 from typing_extensions import Buffer
 
 def node_hash(alg: int, bitmap: int, hashes: Buffer, /) -> bytes: ...
@@ -9,3 +11,9 @@ def rewrite(alg: int, bitmap: int, hashes: Buffer, versions: list[int],
 def leaf_hash(alg: int, path: Buffer, value: Buffer, /) -> bytes: ...
 def digest(alg: int, data: Buffer, /) -> bytes: ...
 def available(alg: int, /) -> bool: ...
+def apply_batch(alg: int, updates: list[tuple[bytes, bytes | None]],
+                root: tuple[int, bool] | None, version: int,
+                nodes: tuple[dict[bytes, bytes], dict[bytes, bytes], dict[bytes, bytes]],
+                fetch: Callable[[bytes], bytes], /
+                ) -> tuple[tuple[int, bytes] | None, dict[bytes, bytes], dict[bytes, bytes],
+                           list[bytes]]: ...

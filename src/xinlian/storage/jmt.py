@@ -14,11 +14,18 @@ replaced node is listed in a stale index under the version that replaced it).
 
 `apply` takes a whole block of updates in one pass: the updates are sorted by path and the
 tree is rewritten top-down, so each internal node touched by the block is read once and
-written once, its hash computed by one native call (storage/nodehash.py) from its changed
-children. Nodes go into the caller's `WriteBatch` together with the block, receipts and
-indexes; they enter the in-memory node cache only when that batch is committed. The nodes
-a block replaces are listed in ONE stale record per version (older stores hold one record
-per node; `prune` reads both), so a block costs one LMDB put per new node plus one.
+written once. For the suites' hashes the whole walk is one native call (`_nodebatch.c`:
+it reads nodes from the batch's overlay and the node cache, calls back only for nodes it
+must read from the store, hashes and encodes the new nodes); for any other hasher `_Writer`
+below does the same walk in Python and is the specification the native walk is tested
+against (same roots, same node bytes, same stale lists). Nodes go into the caller's
+`WriteBatch` together with the block, receipts and indexes; they enter the in-memory node
+cache only when that batch is committed. The nodes a block replaces are listed in ONE stale
+record per version (older stores hold one record per node; `prune` reads both), so a block
+costs one LMDB put per new node plus one.
+
+The node cache holds internal nodes in their encoded (stored) form, by key: the upper
+levels of the tree stay in memory across blocks, and a read decodes what it uses.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import struct
 import weakref
 from bisect import bisect_left
 from collections.abc import Mapping
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -84,6 +92,7 @@ _node_decoder = msgspec.msgpack.Decoder(LeafNode | InternalNode)
 _root_decoder = msgspec.msgpack.Decoder(RootRecord)
 _stale_decoder = msgspec.msgpack.Decoder(list[bytes])
 _UNCHANGED: Any = object()
+_Pair = tuple[bytes, "bytes | None"]  # (path, value or None to delete)
 _Item = tuple[bytes, str, "bytes | None"]  # (path, path as hex, value or None to delete)
 
 
@@ -104,6 +113,15 @@ def _child(node: InternalNode, nib: int) -> tuple[bytes, int, bool] | None:
 _HEX = "0123456789abcdef"
 _NEXT_NIBBLE = {c: n for c, n in zip("0123456789abcde", "123456789abcdef", strict=True)}
 _by_hex = itemgetter(1)
+_by_path = itemgetter(0)
+
+
+def _fetch(snap: Snapshot, key: bytes) -> bytes:
+    """The stored (encoded) node at `key`."""
+    raw = snap.get(NODES_DB, key)
+    if raw is None:
+        raise CorruptDataError(f"missing tree node {key.hex()} (pruned or corrupt)")
+    return raw
 
 
 def _groups(items: list[_Item], lo: int, hi: int, depth: int) -> list[tuple[str, int, int]]:
@@ -126,20 +144,22 @@ def _groups(items: list[_Item], lo: int, hi: int, depth: int) -> list[tuple[str,
 
 
 class _Overlay:
-    """Nodes and roots written into one uncommitted batch (readable by later applies), and
-    the internal nodes among them (the node cache takes those when the batch commits)."""
+    """Nodes (encoded) and roots written into one uncommitted batch (readable by later
+    applies), and the internal nodes among them (the node cache takes those when the batch
+    commits)."""
 
     __slots__ = ("internal", "nodes", "roots")
 
     def __init__(self) -> None:
-        self.nodes: dict[bytes, LeafNode | InternalNode] = {}
-        self.internal: dict[bytes, InternalNode] = {}
+        self.nodes: dict[bytes, bytes] = {}
+        self.internal: dict[bytes, bytes] = {}
         self.roots: dict[int, RootRecord] = {}
 
 
 class StateTree:
     """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash);
-    `cache_nodes` bounds the decoded internal nodes kept in memory (about 0.7 KiB each).
+    `cache_nodes` bounds the encoded internal nodes kept in memory (at most 0.7 KiB each
+    with their keys; the cache may pass the bound by one block's nodes before it halves).
     One writer at a time; reads may run from other threads."""
 
     def __init__(self, store: Store, hasher: Hasher, *, cache_nodes: int = 500_000) -> None:
@@ -152,8 +172,8 @@ class StateTree:
         self.hasher = hasher
         self.nodes = NodeHasher(hasher)
         self._half = max(1, cache_nodes // 2)
-        self._cache: dict[bytes, LeafNode | InternalNode] = {}
-        self._cache_old: dict[bytes, LeafNode | InternalNode] = {}
+        self._cache: dict[bytes, bytes] = {}
+        self._cache_old: dict[bytes, bytes] = {}
         self._overlays: weakref.WeakKeyDictionary[WriteBatch, _Overlay] = (
             weakref.WeakKeyDictionary())
         with store.snapshot() as snap:
@@ -196,39 +216,34 @@ class StateTree:
 
     # -- node cache --------------------------------------------------------------------
 
-    def _cached(self, key: bytes) -> LeafNode | InternalNode | None:
-        node = self._cache.get(key)
-        if node is None:
-            node = self._cache_old.get(key)
-            if node is not None:
-                self._remember(key, node)
-        return node
+    def _cached(self, key: bytes) -> bytes | None:
+        raw = self._cache.get(key)
+        if raw is None:
+            raw = self._cache_old.get(key)
+            if raw is not None:
+                self._cache[key] = raw
+                self._bound_cache()
+        return raw
 
-    def _remember(self, key: bytes, node: LeafNode | InternalNode) -> None:
-        cache = self._cache
-        cache[key] = node
-        if len(cache) >= self._half:
-            self._cache_old = cache
+    def _bound_cache(self) -> None:
+        if len(self._cache) >= self._half:
+            self._cache_old = self._cache
             self._cache = {}
 
     def _load(self, snap: Snapshot, key: bytes,
               overlay: _Overlay | None = None) -> LeafNode | InternalNode:
-        if overlay is not None:
-            node = overlay.nodes.get(key)
-            if node is not None:
-                return node
-        node = self._cached(key)
-        if node is None:
-            raw = snap.get(NODES_DB, key)
-            if raw is None:
-                raise CorruptDataError(f"missing tree node {key.hex()} (pruned or corrupt)")
-            try:
-                node = _node_decoder.decode(raw)
-            except msgspec.DecodeError as exc:
-                raise CorruptDataError(f"bad tree node {key.hex()}: {exc}") from exc
-            if isinstance(node, InternalNode):  # leaves are read once per update, rarely twice
-                self._remember(key, node)
-        return node
+        raw = overlay.nodes.get(key) if overlay is not None else None
+        if raw is None:
+            raw = self._cached(key)
+        if raw is None:
+            raw = _fetch(snap, key)
+            if raw[:1] == b"\x95":  # an internal node; a leaf is read about once per update
+                self._cache[key] = raw
+                self._bound_cache()
+        try:
+            return _node_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise CorruptDataError(f"bad tree node {key.hex()}: {exc}") from exc
 
     # -- reads -------------------------------------------------------------------------
 
@@ -283,33 +298,32 @@ class StateTree:
         """Write the tree for `version` (previous state + updates; None deletes) into
         `batch` without committing it, and return the new root hash."""
         hasher = self.hasher
-        items = []
+        pairs = []
         for key, value in updates.items():
             if type(key) is not bytes or (value is not None and type(value) is not bytes):
                 raise InvalidKeyError("tree keys and values must be bytes (value None deletes)")
-            path = hasher(key)
-            items.append((path, path.hex(), value))
-        return self._apply_items(version, items, batch)
+            pairs.append((hasher(key), value))
+        return self._apply_pairs(version, pairs, batch)
 
     def apply_paths(self, version: int, updates: Mapping[bytes, bytes | None],
                     batch: WriteBatch) -> bytes:
         """`apply` with each key's path (its hash) given instead of the key: a state
         snapshot (storage/snapshot.py) carries leaves, whose keys the tree never stores."""
-        items = []
+        pairs = []
         for path, value in updates.items():
             if (type(path) is not bytes or len(path) != HASH_SIZE
                     or (value is not None and type(value) is not bytes)):
                 raise InvalidKeyError("paths are 32 bytes and values bytes (None deletes)")
-            items.append((path, path.hex(), value))
-        return self._apply_items(version, items, batch)
+            pairs.append((path, value))
+        return self._apply_pairs(version, pairs, batch)
 
-    def _apply_items(self, version: int, items: list[_Item], batch: WriteBatch) -> bytes:
+    def _apply_pairs(self, version: int, pairs: list[_Pair], batch: WriteBatch) -> bytes:
         overlay = self._overlays.get(batch)
         previous = max(overlay.roots) if overlay and overlay.roots else self._latest
         if type(version) is not int or version < 0 or (
                 previous is not None and version <= previous):
             raise VersionError(f"version {version} must be above {previous}")
-        items.sort()
+        pairs.sort(key=_by_path)
         if overlay is None:
             overlay = self._overlays[batch] = _Overlay()
             batch_ref = weakref.ref(batch)
@@ -321,21 +335,54 @@ class StateTree:
                 prev = overlay.roots[previous]
             else:
                 prev = self._root_record(snap, previous)
-            writer = _Writer(self, snap, overlay, batch, version)
             ref = None if prev.kind == EMPTY_KIND else (
                 prev.node_version, prev.kind == LEAF_KIND)
-            result = writer.update(ref, 0, items, 0, len(items)) if items else _UNCHANGED
-            if result is _UNCHANGED:
-                record = prev
-            elif result is None:
-                record = _EMPTY_ROOT
+            if self.nodes.apply_batch is not None:
+                record = self._apply_native(snap, overlay, batch, version, pairs, ref, prev)
             else:
-                hash_, leaf = writer.place(result, "")
-                record = RootRecord(hash_, LEAF_KIND if leaf else INTERNAL_KIND, version)
-            writer.finish()
+                record = self._apply_python(snap, overlay, batch, version, pairs, ref, prev)
         overlay.roots[version] = record
         batch.put(ROOTS_DB, _ver(version), codec.encode(record))
         return record.hash
+
+    def _apply_native(self, snap: Snapshot, overlay: _Overlay, batch: WriteBatch,
+                      version: int, pairs: list[_Pair], ref: tuple[int, bool] | None,
+                      prev: RootRecord) -> RootRecord:
+        assert self.nodes.apply_batch is not None
+        try:
+            root, internal, leaves, stale = self.nodes.apply_batch(
+                pairs, ref, version, (overlay.nodes, self._cache, self._cache_old),
+                partial(_fetch, snap))
+        except ValueError as exc:
+            raise CorruptDataError(str(exc)) from exc
+        self._bound_cache()
+        overlay.nodes.update(internal)
+        overlay.nodes.update(leaves)
+        overlay.internal.update(internal)
+        batch.put_many(NODES_DB, internal)
+        batch.put_many(NODES_DB, leaves)
+        if stale:
+            batch.put(STALE_DB, _ver(version), codec.encode(stale))
+        if root is None:
+            return prev
+        kind, hash_ = root
+        return _EMPTY_ROOT if kind == EMPTY_KIND else RootRecord(hash_, kind, version)
+
+    def _apply_python(self, snap: Snapshot, overlay: _Overlay, batch: WriteBatch,
+                      version: int, pairs: list[_Pair], ref: tuple[int, bool] | None,
+                      prev: RootRecord) -> RootRecord:
+        items = [(path, path.hex(), value) for path, value in pairs]
+        writer = _Writer(self, snap, overlay, batch, version)
+        result = writer.update(ref, 0, items, 0, len(items)) if items else _UNCHANGED
+        if result is _UNCHANGED:
+            record = prev
+        elif result is None:
+            record = _EMPTY_ROOT
+        else:
+            hash_, leaf = writer.place(result, "")
+            record = RootRecord(hash_, LEAF_KIND if leaf else INTERNAL_KIND, version)
+        writer.finish()
+        return record
 
     # -- snapshot reads (storage/snapshot.py) ------------------------------------------
 
@@ -397,11 +444,8 @@ class StateTree:
         batch = batch_ref()
         if batch is not None:
             self._overlays.pop(batch, None)
-        cache = self._cache
-        cache.update(overlay.internal)
-        if len(cache) >= self._half:
-            self._cache_old = cache
-            self._cache = {}
+        self._cache.update(overlay.internal)
+        self._bound_cache()
         if overlay.roots:
             self._latest = max(overlay.roots)
 
@@ -472,9 +516,9 @@ class _Writer:
         if self._stale:
             self._batch.put(STALE_DB, self._vkey, codec.encode(self._stale))
 
-    def _write(self, key: bytes, node: LeafNode | InternalNode) -> None:
-        self._nodes[key] = node
-        self._encoded[key] = codec.encode(node)
+    def _write(self, key: bytes, node: LeafNode | InternalNode) -> bytes:
+        raw = self._nodes[key] = self._encoded[key] = codec.encode(node)
+        return raw
 
     def _leaf(self, path: bytes, value: bytes) -> _Result:
         return (self._leaf_hash(path, value), (path, value), True)
@@ -522,8 +566,7 @@ class _Writer:
         bitmap, hashes, versions, hash_ = self._rewrite(bitmap, hashes, versions, changes,
                                                         self._version)
         key = self._vkey + hexpath.encode()
-        node = self._fresh[key] = InternalNode(bitmap, hashes, versions, leaves)
-        self._write(key, node)
+        self._fresh[key] = self._write(key, InternalNode(bitmap, hashes, versions, leaves))
         return (hash_, self._version, False)
 
     def _update_leaf(self, node_version: int, depth: int, items: list[_Item],

@@ -30,6 +30,13 @@ _NATIVE: dict[Hasher, int] = {hashes.sha256: 0, hashes.sm3: 1, hashes.sha3_256: 
 # (bitmap, hashes, versions, changes, version) -> (bitmap, hashes, versions, node hash)
 Rewrite = Callable[[int, bytes, list[int], dict[int, "bytes | None"], int],
                    tuple[int, bytes, list[int], bytes]]
+# (updates, root, version, (overlay, cache, older cache), fetch)
+#   -> (root or None, internal nodes, leaves, stale keys); see _nodebatch.c
+ApplyBatch = Callable[
+    [list[tuple[bytes, "bytes | None"]], "tuple[int, bool] | None", int,
+     tuple[dict[bytes, bytes], dict[bytes, bytes], dict[bytes, bytes]],
+     Callable[[bytes], bytes]],
+    tuple["tuple[int, bytes] | None", dict[bytes, bytes], dict[bytes, bytes], list[bytes]]]
 
 
 def merkle16(hasher: Hasher, slots: list[bytes]) -> list[list[bytes]]:
@@ -60,7 +67,7 @@ class NodeHasher:
     """The node hashes of a tree over `hasher`; each operation is a plain callable
     attribute, bound once, because the tree calls them once per node it touches."""
 
-    __slots__ = ("leaf_hash", "native", "node_hash", "rewrite", "siblings")
+    __slots__ = ("apply_batch", "leaf_hash", "native", "node_hash", "rewrite", "siblings")
 
     def __init__(self, hasher: Hasher) -> None:
         alg = _NATIVE.get(hasher)
@@ -69,7 +76,9 @@ class NodeHasher:
         self.siblings: Callable[[int, bytes, int], list[bytes]]
         self.leaf_hash: Callable[[bytes, bytes], bytes]
         self.rewrite: Rewrite
+        self.apply_batch: ApplyBatch | None = None  # a block's update (jmt.py), native only
         if alg is not None and self.native:
+            self.apply_batch = partial(_nodehash.apply_batch, alg)
             self.node_hash = partial(_nodehash.node_hash, alg)
             self.siblings = partial(_nodehash.siblings, alg)
             self.leaf_hash = partial(_nodehash.leaf_hash, alg)
