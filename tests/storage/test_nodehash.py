@@ -7,12 +7,15 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xinlian import codec
 from xinlian.crypto.hashes import sha3_256, sha256, sm3
 from xinlian.storage import _nodehash, jmt
+from xinlian.storage.errors import CorruptDataError
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.nodehash import NodeHasher
 from xinlian.storage.proof import verify_proof
@@ -161,3 +164,120 @@ def test_prune_reads_the_per_node_stale_records_of_older_stores(
                 assert verify_proof(tree.root(4), key, found, proof, sha256)
             pruned.append(before - after)
     assert pruned[0] == pruned[1]
+
+
+def stored(store: Store) -> dict[str, list[tuple[bytes, bytes]]]:
+    return {db: store.scan(db) for db in (jmt.NODES_DB, jmt.STALE_DB, jmt.ROOTS_DB)}
+
+
+# Wider values and keys than `blocks`, so leaves split, merge and move up several nibbles.
+wide_blocks = st.lists(
+    st.dictionaries(st.integers(0, 300).map(lambda i: b"w%d" % i),
+                    st.none() | st.binary(max_size=300), max_size=80),
+    min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_blocks, st.sampled_from(SUITE_HASHES), st.integers(1, 3), st.integers(2, 40))
+def test_the_native_block_update_writes_the_bytes_of_the_python_writer(
+        tmp_path_factory: pytest.TempPathFactory, history: list[dict[bytes, bytes | None]],
+        hasher: Hasher, per_batch: int, cache_nodes: int) -> None:
+    """Same roots, and the same node, stale and root records byte for byte, with several
+    versions in one batch, a small node cache, and pruning in between."""
+    base = tmp_path_factory.mktemp("t")
+    with Store(base / "native", sub_dbs=jmt.SUB_DBS, map_size=1 << 25) as a, \
+            Store(base / "python", sub_dbs=jmt.SUB_DBS, map_size=1 << 25) as b:
+        native = jmt.StateTree(a, hasher, cache_nodes=cache_nodes)
+        python = jmt.StateTree(b, python_twin(hasher), cache_nodes=cache_nodes)
+        assert native.nodes.apply_batch is not None and python.nodes.apply_batch is None
+        for first in range(0, len(history), per_batch):
+            batches = WriteBatch(), WriteBatch()
+            for version in range(first + 1, min(len(history), first + per_batch) + 1):
+                updates = history[version - 1]
+                assert (native.apply(version, updates, batches[0])
+                        == python.apply(version, updates, batches[1]))
+            a.commit(batches[0])
+            b.commit(batches[1])
+            assert stored(a) == stored(b)
+            if version > 2:
+                for tree, store in ((native, a), (python, b)):
+                    batch = WriteBatch()
+                    tree.prune(version - 1, batch)
+                    store.commit(batch)
+                assert stored(a) == stored(b)
+
+
+def test_native_block_update_rejects_malformed_updates() -> None:
+    def fetch(key: bytes) -> bytes:
+        raise AssertionError("nothing to read")
+
+    nodes: tuple[dict[bytes, bytes], dict[bytes, bytes], dict[bytes, bytes]] = ({}, {}, {})
+    path = bytes(32)
+    for updates, match in (
+            ([(path, b"v"), (path, b"w")], "ascending"),
+            ([(bytes([1]) * 32, b"v"), (path, b"w")], "ascending"),
+            ([(b"short", b"v")], "32-byte path"),
+            ([(path, "text")], "32-byte path"),
+            ([(path,)], "32-byte path"),
+            ([[path, b"v"]], "32-byte path")):
+        with pytest.raises(ValueError, match=match):
+            _nodehash.apply_batch(0, updates, None, 1, nodes, fetch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="three dicts"):
+        _nodehash.apply_batch(0, [], None, 1, ({}, {}), fetch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="algorithm"):
+        _nodehash.apply_batch(9, [], None, 1, nodes, fetch)
+    with pytest.raises(ValueError, match="no node"):
+        _nodehash.apply_batch(0, [(path, b"v")], (1, True), 2, nodes,
+                              lambda key: None)  # type: ignore[arg-type,return-value]
+
+
+def encoded_nodes() -> st.SearchStrategy[bytes]:
+    """Stored nodes: real encodings, those with bytes changed, cut or added, and noise."""
+    leaf = st.builds(jmt.LeafNode, st.binary(min_size=31, max_size=33), st.binary(max_size=40))
+    internal = compact_nodes().flatmap(lambda n: st.builds(
+        jmt.InternalNode, st.just(n[0]), st.just(n[1]), st.just(n[2]),
+        st.integers(0, 0x1FFFF)))
+    real = st.one_of(leaf, internal).map(codec.encode)
+    mutated = st.tuples(real, st.integers(0, 700), st.integers(0, 255)).map(
+        lambda t: t[0][:t[1]] + bytes([t[2]]) + t[0][t[1] + 1:])
+    cut = st.tuples(real, st.integers(0, 700)).map(lambda t: t[0][:t[1]])
+    return st.one_of(real, mutated, cut, real.map(lambda r: r + b"\x00"), st.binary())
+
+
+@settings(max_examples=400)
+@given(encoded_nodes(), st.booleans(), st.binary(min_size=32, max_size=32),
+       st.none() | st.binary(max_size=8))
+def test_native_block_update_parses_stored_nodes_strictly(
+        raw: bytes, is_leaf: bool, path: bytes, value: bytes | None) -> None:
+    """Any stored bytes either decode as the Python decoder reads them or are refused with
+    ValueError (CorruptDataError in the tree); the walk never reads past them."""
+    nodes: tuple[dict[bytes, bytes], dict[bytes, bytes], dict[bytes, bytes]] = ({}, {}, {})
+    try:
+        decoded = jmt._node_decoder.decode(raw)
+    except msgspec.DecodeError:
+        decoded = None
+    try:
+        _nodehash.apply_batch(0, [(path, value)], (1, is_leaf), 2, nodes, lambda key: raw)
+    except ValueError as exc:
+        assert "bad tree node" in str(exc) or "no node" in str(exc)
+        return
+    # accepted: the Python decoder reads the same kind of node
+    assert isinstance(decoded, jmt.LeafNode if is_leaf else jmt.InternalNode)
+
+
+def test_a_malformed_stored_node_is_a_corrupt_data_error_in_the_tree(tmp_path: Path) -> None:
+    with Store(tmp_path / "db", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store:
+        tree = jmt.StateTree(store, sha256)
+        batch = WriteBatch()
+        tree.apply(1, {b"k%d" % i: b"v" for i in range(40)}, batch)
+        store.commit(batch)
+        root_key = (1).to_bytes(8, "big")
+        batch.put(jmt.NODES_DB, root_key, b"\x95\x01\xcd")  # an internal node cut short
+        store.commit(batch)
+        with pytest.raises(CorruptDataError, match="bad tree node") as info:
+            jmt.StateTree(store, sha256).apply(2, {b"k1": b"w"}, WriteBatch())
+        assert info.value.code == 3006
+        batch.delete(jmt.NODES_DB, root_key)
+        store.commit(batch)
+        with pytest.raises(CorruptDataError, match="missing tree node"):
+            jmt.StateTree(store, sha256).apply(2, {b"k1": b"w"}, WriteBatch())

@@ -469,7 +469,7 @@ static int update_internal(Walk *w, unsigned long long version, int depth, const
     if ((raw = load(w, key)) == NULL || decode_internal(key, raw, &node) < 0)
         goto fail;
     if (depth >= 2 * HASH) {
-        PyErr_SetString(PyExc_ValueError, "internal node below the last nibble");
+        malformed(key, "an internal node below the last nibble");
         goto fail;
     }
     for (Py_ssize_t i = lo, j; i < hi; i = j) {
