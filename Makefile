@@ -22,9 +22,10 @@ LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
 venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
-# The headers _nodehash.c compiles against (OpenSSL's libcrypto); pip's editable install
-# compiles the native modules too, so the venv waits for them as well.
+# The headers _nodehash.c and _nodebatch.c compile against (OpenSSL's libcrypto, zlib);
+# pip's editable install compiles the native modules too, so the venv waits for them as well.
 OPENSSL_H := /usr/include/openssl/evp.h
+ZLIB_H  := /usr/include/zlib.h
 
 $(OPENSSL_H):
 	apt-get update -q && \
@@ -34,11 +35,15 @@ $(LIBSODIUM):
 	apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libsodium23
 
-$(NATIVE) &: $(NATIVE_SRC) $(NATIVE_DEPS) setup.py $(STAMP) | $(OPENSSL_H)
+$(ZLIB_H):
+	apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends zlib1g-dev
+
+$(NATIVE) &: $(NATIVE_SRC) $(NATIVE_DEPS) setup.py $(STAMP) | $(OPENSSL_H) $(ZLIB_H)
 	$(BIN)/python -c 'import setuptools' 2>/dev/null || $(BIN)/python -m pip install -q setuptools
 	$(BIN)/python setup.py -q build_ext --inplace --force
 
-$(STAMP): pyproject.toml | $(OPENSSL_H)
+$(STAMP): pyproject.toml | $(OPENSSL_H) $(ZLIB_H)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

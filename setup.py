@@ -1,7 +1,7 @@
 """The native modules: SM2 signature verification (src/xinlian/crypto/primitives/_sm2verify.c),
 the state tree's node hashing and block update (src/xinlian/storage/_nodehash.c and
-_nodebatch.c, over OpenSSL's libcrypto, the library hashlib uses; building it needs the
-libcrypto headers, Debian's libssl-dev),
+_nodebatch.c, over OpenSSL's libcrypto, the library hashlib uses, and zlib's CRC-32; building
+it needs their headers, Debian's libssl-dev and zlib1g-dev),
 half-gates garbling over AES-NI (src/xinlian/crypto/privacy/garbled/_garble.c)
 and SM3 over many short messages per call for proof verifiers (_sm3many.c).
 
@@ -25,7 +25,7 @@ setup(ext_modules=[
     Extension("xinlian.storage._nodehash",
               ["src/xinlian/storage/_nodehash.c", "src/xinlian/storage/_nodebatch.c"],
               depends=["src/xinlian/storage/_nodehash.h"],
-              libraries=["crypto"], extra_compile_args=["-O2", "-Wall", "-Wextra"]),
+              libraries=["crypto", "z"], extra_compile_args=["-O2", "-Wall", "-Wextra"]),
     Extension("xinlian.crypto.privacy.garbled._garble",
               ["src/xinlian/crypto/privacy/garbled/_garble.c"],
               extra_compile_args=["-O3", "-maes", "-msse4.1", "-Wall", "-Wextra"]),

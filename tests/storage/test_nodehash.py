@@ -16,7 +16,7 @@ from xinlian import codec
 from xinlian.crypto.hashes import sha3_256, sha256, sm3
 from xinlian.storage import _nodehash, jmt
 from xinlian.storage.errors import CorruptDataError
-from xinlian.storage.kv import Store, WriteBatch
+from xinlian.storage.kv import Store, WriteBatch, seal
 from xinlian.storage.nodehash import NodeHasher
 from xinlian.storage.proof import verify_proof
 
@@ -226,9 +226,18 @@ def test_native_block_update_rejects_malformed_updates() -> None:
         _nodehash.apply_batch(0, [], None, 1, ({}, {}), fetch)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="algorithm"):
         _nodehash.apply_batch(9, [], None, 1, nodes, fetch)
-    with pytest.raises(ValueError, match="no node"):
+    with pytest.raises(ValueError, match="missing tree node"):
+        _nodehash.apply_batch(0, [(path, b"v")], (1, True), 2, nodes, lambda key: None)
+    leaf = codec.encode(jmt.LeafNode(path, b"old"))
+    with pytest.raises(ValueError, match="fails its checksum"):
         _nodehash.apply_batch(0, [(path, b"v")], (1, True), 2, nodes,
-                              lambda key: None)  # type: ignore[arg-type,return-value]
+                              lambda key: seal(key + b"x", leaf))
+    with pytest.raises(ValueError, match="no stored record"):
+        _nodehash.apply_batch(0, [(path, b"v")], (1, True), 2, nodes, lambda key: b"\x01")
+    root, _, leaves, stale = _nodehash.apply_batch(0, [(path, b"v")], (1, True), 2, nodes,
+                                                   lambda key: seal(key, leaf))
+    assert root is not None and root[0] == 1 and stale == [(1).to_bytes(8, "big")]
+    assert leaves == {(2).to_bytes(8, "big"): codec.encode(jmt.LeafNode(path, b"v"))}
 
 
 def encoded_nodes() -> st.SearchStrategy[bytes]:
@@ -257,9 +266,10 @@ def test_native_block_update_parses_stored_nodes_strictly(
     except msgspec.DecodeError:
         decoded = None
     try:
-        _nodehash.apply_batch(0, [(path, value)], (1, is_leaf), 2, nodes, lambda key: raw)
+        _nodehash.apply_batch(0, [(path, value)], (1, is_leaf), 2, nodes,
+                              lambda key: seal(key, raw))
     except ValueError as exc:
-        assert "bad tree node" in str(exc) or "no node" in str(exc)
+        assert "bad tree node" in str(exc)
         return
     # accepted: the Python decoder reads the same kind of node
     assert isinstance(decoded, jmt.LeafNode if is_leaf else jmt.InternalNode)

@@ -12,13 +12,17 @@
  * with the keys of the nodes this version replaced, in the order the Python writer lists
  * them.
  *
- * Internal nodes read from the store or from the cache's older half go into the cache (the
- * caller bounds its size after the call). Stored nodes are parsed strictly: any malformed
- * node raises ValueError, which jmt.py reports as CorruptDataError. Holds the GIL throughout
- * except inside the read callable (the digest context is not used across that call).
+ * The read callable returns a record as the store holds it (kv.py's `seal`: the value, then
+ * the big-endian CRC-32 of key and value), or None; the checksum is checked here. Internal
+ * nodes read from the store or from the cache's older half go into the cache (the caller
+ * bounds its size after the call). Stored nodes are parsed strictly: a missing node, a
+ * failed checksum or a malformed node raises ValueError, which jmt.py reports as
+ * CorruptDataError. Holds the GIL throughout except inside the read callable (the digest
+ * context is not used across that call).
  */
 #include "_nodehash.h"
 #include <string.h>
+#include <zlib.h>
 
 enum { R_UNCHANGED, R_EMPTY, R_NODE, R_LEAF };
 
@@ -238,6 +242,30 @@ static unsigned char *put_bin(unsigned char *p, const unsigned char *data, Py_ss
 
 /* -- loading nodes ---------------------------------------------------------------------- */
 
+/* The value in a stored record (kv.py's `unseal`), new reference; NULL with ValueError if
+ * it is absent or fails its checksum. */
+static PyObject *unseal(PyObject *key, PyObject *stored)
+{
+    if (stored == Py_None) {
+        PyErr_Format(PyExc_ValueError, "missing tree node %R (pruned or corrupt)", key);
+        return NULL;
+    }
+    if (!PyBytes_Check(stored) || PyBytes_GET_SIZE(stored) < 5) {
+        PyErr_Format(PyExc_ValueError, "bad tree node %R: no stored record", key);
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(stored);
+    Py_ssize_t len = PyBytes_GET_SIZE(stored) - 4;
+    uLong crc = crc32(crc32(0L, (const Bytef *)PyBytes_AS_STRING(key),
+                            (uInt)PyBytes_GET_SIZE(key)), s, (uInt)len);
+    if (crc != ((uLong)s[len] << 24 | (uLong)s[len + 1] << 16 | (uLong)s[len + 2] << 8
+                | s[len + 3])) {
+        PyErr_Format(PyExc_ValueError, "bad tree node %R: fails its checksum", key);
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)s, len);
+}
+
 /* The encoded node at `key` (kept alive in w->keep until the walk ends); NULL on error. */
 static PyObject *load(Walk *w, PyObject *key)
 {
@@ -252,14 +280,13 @@ static PyObject *load(Walk *w, PyObject *key)
     if (raw == NULL) {
         if (PyErr_Occurred())
             return NULL;
-        PyObject *fetched = PyObject_CallOneArg(w->fetch, key);
+        PyObject *stored = PyObject_CallOneArg(w->fetch, key);
+        if (stored == NULL)
+            return NULL;
+        PyObject *fetched = unseal(key, stored);
+        Py_DECREF(stored);
         if (fetched == NULL)
             return NULL;
-        if (!PyBytes_Check(fetched) || PyBytes_GET_SIZE(fetched) == 0) {
-            Py_DECREF(fetched);
-            PyErr_SetString(PyExc_ValueError, "the node reader returned no node");
-            return NULL;
-        }
         /* internal nodes are cached; a leaf is read about once per update */
         int failed = (PyBytes_AS_STRING(fetched)[0] == (char)0x95
                       && PyDict_SetItem(w->cache, key, fetched) < 0)
@@ -606,7 +633,8 @@ const char nodebatch_apply_doc[] =
 "One block's tree update (see _nodebatch.c). `updates`: list of (path, value or None),\n"
 "strictly ascending; `root`: None (empty tree) or (node version, is leaf); `nodes`: three\n"
 "dicts of encoded nodes by key (overlay, cache, older cache); `fetch(key)`: the stored\n"
-"node. The root comes back as (kind, hash), kind 0 empty, 1 leaf, 2 internal.";
+"record (value and CRC-32) or None. The root comes back as (kind, hash), kind 0 empty,\n"
+"1 leaf, 2 internal.";
 
 PyObject *nodebatch_apply(PyObject *self, PyObject *args)
 {

@@ -14,6 +14,6 @@ def available(alg: int, /) -> bool: ...
 def apply_batch(alg: int, updates: list[tuple[bytes, bytes | None]],
                 root: tuple[int, bool] | None, version: int,
                 nodes: tuple[dict[bytes, bytes], dict[bytes, bytes], dict[bytes, bytes]],
-                fetch: Callable[[bytes], bytes], /
+                fetch: Callable[[bytes], bytes | None], /
                 ) -> tuple[tuple[int, bytes] | None, dict[bytes, bytes], dict[bytes, bytes],
                            list[bytes]]: ...

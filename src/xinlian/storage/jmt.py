@@ -34,7 +34,6 @@ import struct
 import weakref
 from bisect import bisect_left
 from collections.abc import Mapping
-from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -352,7 +351,7 @@ class StateTree:
         try:
             root, internal, leaves, stale = self.nodes.apply_batch(
                 pairs, ref, version, (overlay.nodes, self._cache, self._cache_old),
-                partial(_fetch, snap))
+                snap.sealed_reader(NODES_DB))
         except ValueError as exc:
             raise CorruptDataError(str(exc)) from exc
         self._bound_cache()

@@ -24,6 +24,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Generic, TypeVar, cast
 
@@ -226,6 +227,19 @@ class Snapshot:
         except lmdb.Error as exc:
             raise engine_error(exc, f"read of {key.hex()} in {db!r}") from exc
         return None if stored is None else unseal(db, key, stored)
+
+    def sealed_reader(self, db: str) -> Callable[[bytes], bytes | None]:
+        """A reader of `db`'s records as stored (the value and its CRC, see `seal`), for a
+        native caller that checks the seal itself (the state tree's block update,
+        _nodebatch.c); engine failures are the typed storage errors."""
+        get = partial(self._txn.get, db=self._db(db))
+
+        def read(key: bytes) -> bytes | None:
+            try:
+                return cast(bytes | None, get(key))
+            except lmdb.Error as exc:
+                raise engine_error(exc, f"read of {key.hex()} in {db!r}") from exc
+        return read
 
     def items(self, db: str, *, prefix: bytes = b"", start: bytes | None = None,
               stop: bytes | None = None, reverse: bool = False,

@@ -35,7 +35,7 @@ Rewrite = Callable[[int, bytes, list[int], dict[int, "bytes | None"], int],
 ApplyBatch = Callable[
     [list[tuple[bytes, "bytes | None"]], "tuple[int, bool] | None", int,
      tuple[dict[bytes, bytes], dict[bytes, bytes], dict[bytes, bytes]],
-     Callable[[bytes], bytes]],
+     Callable[[bytes], "bytes | None"]],
     tuple["tuple[int, bytes] | None", dict[bytes, bytes], dict[bytes, bytes], list[bytes]]]
 
 
