@@ -1,6 +1,7 @@
 """State tree at scale: load N accounts in blocks, then proof latency, update rate, proof size.
 
     python -m benchmarks.state_tree [--accounts 10000000] [--load-block 100000] [--hash sha256]
+                                    [--store DIR]
 
 Every block is applied and committed as a node does it (one synced LMDB transaction per
 block); versions older than the last `--keep` are pruned in separate batches (every 10 load
@@ -9,6 +10,9 @@ blocks, after each run of update blocks), and pruning is timed apart. JSON lines
 `state_tree_updates` is the headline: account updates per second with commit, in blocks of
 10,000, by the CPU time of apply + commit (so a shared machine does not distort it; the
 wall-clock rate and the load average are printed beside it).
+
+`--store DIR` keeps the loaded store in DIR and reuses it on the next run (the load of 10
+million accounts takes minutes); without it the store is a temporary directory.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class Chain:
                  cache_nodes: int) -> None:
         self.store = Store(path, sub_dbs=jmt.SUB_DBS, map_size=1 << 32)
         self.tree = jmt.StateTree(self.store, hasher, cache_nodes=cache_nodes)
-        self.version = 0
+        self.version = self.tree.latest_version() or 0
         self.keep = keep
         self.cpu = [0.0, 0.0]  # CPU seconds of apply and of commit, summed over blocks
 
@@ -198,19 +202,23 @@ def main() -> None:
     parser.add_argument("--keep", type=int, default=2, help="versions kept by pruning")
     parser.add_argument("--cache-nodes", type=int, default=500_000)
     parser.add_argument("--dir", default=None, help="where to put the store (deleted after)")
+    parser.add_argument("--store", default=None,
+                        help="a store to keep and reuse (loaded only if it is empty)")
     args = parser.parse_args()
-    path = tempfile.mkdtemp(prefix="xinlian-bench-", dir=args.dir)
+    path = args.store or tempfile.mkdtemp(prefix="xinlian-bench-", dir=args.dir)
     rng = random.Random(1)
     try:
         chain = Chain(path, HASHES[args.hash], args.keep, args.cache_nodes)
-        load(chain, args.accounts, args.load_block, args.hash)
+        if chain.version == 0:
+            load(chain, args.accounts, args.load_block, args.hash)
         lookups(chain, args.accounts, args.lookups, args.hash, rng)
         updates(chain, args.accounts, [1_000, 10_000], args.update_blocks, args.hash, rng)
         emit(BENCH, "max_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB",
              hash=args.hash, accounts=args.accounts, cache_nodes=args.cache_nodes)
         chain.store.close()
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if args.store is None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":
