@@ -157,7 +157,7 @@ class _Overlay:
 
 class StateTree:
     """See the module docstring. `hasher` maps bytes to 32 bytes (the chain suite's hash);
-    `cache_nodes` bounds the encoded internal nodes kept in memory (at most 0.7 KiB each
+    `cache_nodes` bounds the encoded internal nodes kept in memory (under 0.8 KiB each
     with their keys; the cache may pass the bound by one block's nodes before it halves).
     One writer at a time; reads may run from other threads."""
 
