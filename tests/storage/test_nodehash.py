@@ -1,5 +1,6 @@
-"""Native node hashing against the Python rules, and the batched tree update against
-updates applied one at a time: same roots, same proofs."""
+"""Native node hashing against the Python rules; the batched tree update against updates
+applied one at a time (same roots, same proofs); the native block update (_nodebatch.c)
+against the Python writer (same stored bytes), with its parsing of stored nodes fuzzed."""
 
 from __future__ import annotations
 
