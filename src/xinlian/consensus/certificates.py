@@ -47,13 +47,17 @@ class Cert(codec.Struct):
 
 
 class VoteKey:
-    """A member's consensus signing key: BLS for aggregate committees, else the suite key."""
+    """A member's consensus signing keys: BLS for aggregate committees, else the suite key of
+    the committee's vote algorithm. A member may hold keys of two suites across a suite
+    migration (execution/rotation.py): each epoch's committee picks the one it verifies."""
 
     __slots__ = ("_bls", "_suite")
 
-    def __init__(self, bls_secret: bytes | None = None, suite_key: SigningKey | None = None):
+    def __init__(self, bls_secret: bytes | None = None, suite_key: SigningKey | None = None,
+                 more: Sequence[SigningKey] = ()):
         self._bls = bls.BlsKey(bls_secret) if bls_secret is not None else None
-        self._suite = suite_key
+        keys = ([suite_key] if suite_key is not None else []) + list(more)
+        self._suite = {key.alg: key for key in keys}
 
     def sign(self, committee: Committee, message: bytes, meter: Meter) -> bytes:
         if committee.aggregate:
@@ -61,10 +65,12 @@ class VoteKey:
                 raise InvalidCertificate("this node holds no BLS key for an aggregate committee")
             meter["bls_sign"] += 1
             return self._bls.sign(message)
-        if self._suite is None:
-            raise InvalidCertificate("this node holds no suite signing key")
+        key = self._suite.get(committee.crypto_suite.signature)
+        if key is None:
+            raise InvalidCertificate(f"this node holds no {committee.crypto_suite.signature.name}"
+                                     f" vote key for epoch {committee.epoch}")
         meter["sig_sign"] += 1
-        return self._suite.sign(message).data
+        return key.sign(message).data
 
 
 def _g2(data: bytes) -> bls.SignaturePoint | None:

@@ -17,6 +17,9 @@ Who may do what (enforced in execution.system):
   code declares `upgrade by governance;`, at the version the contract has at enactment.
 - Propose(ScheduleMigration | RecoverAccount): a suite migration, and a frozen account's
   key binding, approved the same way (execution/migration.py, docs/pq.md).
+- Propose(RotateValidatorKeys): an admin of the validator's organisation registers its vote
+  and node keys of a scheduled migration's target suite, approved the same way; the
+  committee switches to them at an epoch boundary (execution/rotation.py, docs/pq.md).
 - BindKey: any account, during a scheduled migration, signed by its key and the new one.
 
 Contract operations (kinds DEPLOY, CALL, UPGRADE, FUND, SET_ADMIN; enforced in
@@ -110,9 +113,21 @@ class RecoverAccount(Struct, tag="recover_account"):
     proof: Signature
 
 
+class RotateValidatorKeys(Struct, tag="rotate_validator_keys"):
+    """Register validator `node`'s keys of a scheduled migration's target suite: its vote
+    key `consensus_key` and its transport key `node_key`, each with its signature of the
+    rotation message (execution/rotation.py), so neither new key is registered unproven."""
+
+    node: Address
+    consensus_key: PublicKey
+    node_key: PublicKey
+    consensus_proof: Signature
+    node_proof: Signature
+
+
 Change = (AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
           | FreezeContract | UnfreezeContract | UpgradeContract | ScheduleMigration
-          | RecoverAccount)
+          | RecoverAccount | RotateValidatorKeys)
 
 
 class Propose(Struct, tag="propose"):

@@ -7,6 +7,7 @@ State it keeps (keys in the world state, so they are proven like any account):
   sys/validators      the consensus members (list[Validator]); empty on a solo chain
   sys/prop/<hash>     an open proposal (organisation or validator change) with approvals
   sys/pq/...          a suite migration's schedule and key bindings (execution/migration.py)
+                      and validators' rotated keys (execution/rotation.py)
 Admins may always submit. The rules for each operation are in execution.payloads.
 """
 
@@ -36,11 +37,13 @@ from xinlian.execution.payloads import (
     RemoveAdmin,
     RemoveValidator,
     RevokeSubmit,
+    RotateValidatorKeys,
     ScheduleMigration,
     SystemOp,
     UnfreezeContract,
     UpgradeContract,
 )
+from xinlian.execution.rotation import check_rotation, enact_rotation
 from xinlian.execution.state import Overlay
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Event
@@ -126,6 +129,12 @@ class SystemContract:
         if isinstance(op, Propose):
             if isinstance(op.change, ScheduleMigration):  # refused before it is proposed
                 check_schedule(state.get, self._suite, op.change, height)
+            if isinstance(op.change, RotateValidatorKeys):
+                rotated = check_rotation(state.get, self._hash, tx.body.chain_id,
+                                         validators(state.get), op.change)
+                if rotated.organisation != org:
+                    raise Unauthorised("only an admin of the validator's organisation "
+                                       "rotates its keys")
             proposal = Proposal(op.change, [org])
             return self._maybe_enact(state, tx_hash, proposal, tx.body.chain_id, height)
         return self._approve(state, org, op, tx.body.chain_id, height)
@@ -185,6 +194,9 @@ class SystemContract:
         if isinstance(change, RecoverAccount):
             return bind_key(state, self._hash, chain_id, change.account, change.key,
                             change.proof, None)
+        if isinstance(change, RotateValidatorKeys):
+            check_rotation(state.get, self._hash, chain_id, validators(state.get), change)
+            return enact_rotation(state, change)
         if isinstance(change, UpgradeContract):
             approve_by_governance(state, change.contract, change.code_hash)
             return [Event("system", "ContractUpgradeApproved",

@@ -55,8 +55,10 @@ from xinlian.consensus.dissemination import BatchReady, CheckBatch
 from xinlian.consensus.messages import BatchMsg
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.rotation import next_committee_members
 from xinlian.execution.system import validators
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
@@ -137,10 +139,11 @@ class Applied(Struct):
     block_id: bytes
 
 
-def vote_key_of(suite: Suite, secret: bytes) -> VoteKey:
-    """A validator's vote key from its stored secret, of the scheme the suite votes with."""
-    return (VoteKey(bls_secret=secret) if suite.aggregate_votes
-            else VoteKey(suite_key=suite.load_signing_key(secret)))
+def vote_key_of(suite: Suite, secret: bytes, rotated: Sequence[SigningKey] = ()) -> VoteKey:
+    """A validator's vote key from its stored secret, of the scheme the suite votes with,
+    and the vote keys it registered for a suite migration (`rotated`)."""
+    return (VoteKey(bls_secret=secret, more=rotated) if suite.aggregate_votes
+            else VoteKey(suite_key=suite.load_signing_key(secret), more=rotated))
 
 
 def epoch_ledger_key(epoch: int) -> bytes:
@@ -393,10 +396,16 @@ class BftLedger:
         return committee
 
     def _reconfigure_if_changed(self) -> list[Reconfigure]:
-        """Governance changed the validator set: propose it as the next epoch's committee."""
-        current = validators(self.ledger.chain.read)
-        committee = committee_of(self.suite, current, self.core.epoch + 1)
-        if committee.members == self.core.committee.members:
+        """Governance changed the validator set, or a suite migration switches its votes
+        (execution/rotation.py): propose it as the next epoch's committee."""
+        chain = self.ledger.chain
+        switched = self.core.committee.suite != self.suite.name
+        votes, current = next_committee_members(chain.read, self.suite,
+                                                validators(chain.read), chain.height + 1,
+                                                switched)
+        committee = committee_of(self.suite, current, self.core.epoch + 1, votes)
+        if (committee.members == self.core.committee.members
+                and committee.suite == self.core.committee.suite):
             return []
         self.learn_validators()
         return [Reconfigure(committee)]

@@ -76,9 +76,12 @@ class CertifiedHeader(codec.Struct):
     cert: Cert
 
 
-def committee_of(suite: Suite, members: list[Validator], epoch: int) -> Committee:
-    """The consensus committee of `epoch` made of these validators."""
-    return Committee(epoch, suite.name, suite.aggregate_votes,
+def committee_of(suite: Suite, members: list[Validator], epoch: int,
+                 votes: Suite | None = None) -> Committee:
+    """The consensus committee of `epoch` made of these validators, voting with `votes`
+    (default: the chain's `suite`, whose hash names the members in either case)."""
+    votes = votes or suite
+    return Committee(epoch, votes.name, votes.aggregate_votes,
                      [Member(address_of(v.node_key, suite.hash_bytes), v.power,
                              v.consensus_key, v.pop) for v in members])
 

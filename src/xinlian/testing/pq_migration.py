@@ -28,6 +28,7 @@ from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.execution import payloads as p
 from xinlian.execution.migration import binding_message, get_schedule
+from xinlian.execution.rotation import rotation_message
 from xinlian.ledger.migration import MigrationSchedule, Phase, get_phase
 from xinlian.ledger.transaction import SignedTransaction, TxBody, TxKind, signing_message
 from xinlian.node.chain import ChainStore
@@ -130,6 +131,41 @@ def _setup(net: ValidatorNet, signer: Signer, to: str, window: int
     return schedule, keys
 
 
+def rotation(net: ValidatorNet, i: int) -> p.RotateValidatorKeys:
+    """Validator `i`'s registration of its rotated keys (`net.rotated_keys[i]`), both
+    signing the rotation message."""
+    vote, node = net.rotated_keys[i]
+    old = net.genesis.validators[i]
+    message = rotation_message(net.genesis.chain_id, net.nodes[i], old, vote.public_key,
+                               node.public_key)
+    return p.RotateValidatorKeys(net.nodes[i], vote.public_key, node.public_key,
+                                 vote.sign(message), node.sign(message))
+
+
+def _rotate(net: ValidatorNet, signer: Signer, start_ms: int) -> int:
+    """Each organisation's admin proposes its validator's rotation, the next two approve;
+    returns the simulated time by which all are enacted."""
+    chain = _chain(net)
+    admins = net.node_keys
+
+    def nonce(i: int) -> int:
+        return chain.account(net.nodes[i]).nonce
+
+    proposals = [signer.tx(admins[i], nonce(i), TxKind.SYSTEM, p.Propose(rotation(net, i)))
+                 for i in range(len(admins))]
+    _send(net, start_ms, 0, proposals)
+    net.sim.run_until(start_ms + 1000)
+    approvals = []
+    for k in (1, 2):
+        for i, admin in enumerate(admins):
+            proposal = signer.hashes[proposals[(i - k) % len(admins)]]
+            approvals.append(signer.tx(admin, nonce(i) + k - 1, TxKind.SYSTEM,
+                                       p.Approve(proposal)))
+    _send(net, start_ms + 1000, 1, approvals)
+    net.sim.run_until(start_ms + 2000)
+    return start_ms + 2000
+
+
 def _chain(net: ValidatorNet) -> ChainStore:
     validator = net.validator(net.nodes[0])
     assert validator is not None
@@ -137,12 +173,18 @@ def _chain(net: ValidatorNet) -> ChainStore:
 
 
 def run_migration(seed: int = 41, *, to: str = "pq", window: int = 10, ahead: int = 6,
-                  load_until_ms: int = 30_000, end_ms: int = 34_000) -> MigrationRun:
-    """The run described in the module docstring; the caller closes it."""
-    net = ValidatorNet(4, seed, config=Config(pacemaker=Pacemaker(base_ms=300)))
+                  load_until_ms: int = 30_000, end_ms: int = 34_000,
+                  rotate: bool = False) -> MigrationRun:
+    """The run described in the module docstring; the caller closes it. `rotate`: the
+    validators also register keys of `to` (`_rotate`), so consensus switches to it."""
+    net = ValidatorNet(4, seed, config=Config(pacemaker=Pacemaker(base_ms=300)),
+                       rotate_to=to if rotate else None)
     signer = Signer(net.genesis.chain_id, net.genesis.crypto_suite().hash_bytes)
+    setup_ms = SETUP_MS
     try:
         schedule, keys = _setup(net, signer, to, window)
+        if rotate:
+            setup_ms = _rotate(net, signer, SETUP_MS)
     except BaseException:
         net.close()
         raise
@@ -175,7 +217,7 @@ def run_migration(seed: int = 41, *, to: str = "pq", window: int = 10, ahead: in
             sim.input(node, ClientTxs(raws), sim.now_ms)
         clock.lap(get_phase(schedule, _chain(net).height + 1))
 
-    for t in range(SETUP_MS, load_until_ms, TICK_MS):
+    for t in range(setup_ms, load_until_ms, TICK_MS):
         net.sim.at(t, tick)
     net.sim.run_until(end_ms)
     clock.lap(clock.phase)

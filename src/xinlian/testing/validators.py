@@ -222,8 +222,10 @@ class ValidatorNet:
 
     def __init__(self, n: int, seed: int, *, clients: int = 4, config: Config | None = None,
                  link: LinkModel | None = None, suite: str = "intl",
-                 retention: Retention = ARCHIVE) -> None:
-        """`retention`: every validator's (node/retention.py; default archive)."""
+                 retention: Retention = ARCHIVE, rotate_to: str | None = None) -> None:
+        """`retention`: every validator's (node/retention.py; default archive). `rotate_to`:
+        each validator also holds a vote key and a node key of that suite (`rotated_keys`),
+        for a suite migration (as a node loads them from its data directory: docs/pq.md)."""
         self.seed = seed
         self.config = config or Config()
         self.retention = retention
@@ -234,12 +236,18 @@ class ValidatorNet:
                           for i in range(n)]
         client_keys = [chain_suite.generate_signing_key(_secret(chain_seed, f"client{j}"))
                        for j in range(clients)]
+        target = get_suite(rotate_to) if rotate_to else None
+        self.rotated_keys = [] if target is None else [
+            (target.generate_signing_key(_secret(chain_seed, f"rotated-vote{i}")),
+             target.generate_signing_key(_secret(chain_seed, f"rotated-node{i}")))
+            for i in range(n)]
         vote_keys: list[VoteKey] = []
         validators = []
         for i, key in enumerate(self.node_keys):
             vote = chain_suite.generate_vote_key(_secret(chain_seed, f"vote{i}"))
             public, pop = vote.public, vote.pop
-            vote_keys.append(vote_key_of(chain_suite, vote.secret))
+            rotated = [self.rotated_keys[i][0]] if self.rotated_keys else []
+            vote_keys.append(vote_key_of(chain_suite, vote.secret, rotated))
             validators.append({"organisation": f"org{i}",
                                "node_key": key.public_key.data.hex(),
                                "consensus_key": public.hex(), "pop": pop.hex(),
