@@ -3,7 +3,9 @@ accounts to `pq` (ML-DSA-65) keys under a steady, closed-loop load of signed tra
 (xinlian.cli.pq_demo.run_cluster_migration, `xinlian pq demo`; docs/pq.md, "Migration without a
 fork"): every transfer a node admits commits with status 0, the load runs through all three
 phases, the heights pass the window, and the validators end on one head holding every
-transaction.
+transaction. The validators also register ML-DSA-65 vote keys generated into their data
+directories (`xinlian pq rotate`'s `rotation_of`), so the committee switches to `pq` votes,
+and a client that follows the epochs from genesis verifies the last certified header.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from xinlian.cli.pq_demo import run_cluster_migration
+from xinlian.crypto.composite import MLDSA65_SIGNATURE_SIZE
 
 
 @pytest.mark.timeout(600)
@@ -23,3 +26,8 @@ def test_four_validator_processes_migrate_a_live_chain_to_pq(tmp_path: Path) -> 
     assert run.statuses[0].height >= run.schedule_height + run.window
     for chain_nonce, sent in run.nonces:  # each account's nonce counts all it sent
         assert chain_nonce == sent
+    # the validators rotated their vote keys: the last certificate is of ML-DSA-65 votes,
+    # verified by a client that followed every epoch from genesis across the switch
+    assert run.certified.epoch >= 1
+    assert run.vote_suite == "pq"
+    assert {len(s) for s in run.certified.cert.signatures} == {MLDSA65_SIGNATURE_SIZE}

@@ -52,6 +52,10 @@ GENESIS_FILE = "genesis.toml"
 NODE_FILE = "node.toml"
 KEY_FILE = "node_key.json"
 CONSENSUS_KEY_FILE = "consensus_key.json"
+# a validator's keys of a suite migration's target (`xinlian keygen --suite pq --out ...`),
+# registered by `xinlian pq rotate`; the node votes with the first from the switch epoch
+ROTATED_VOTE_FILE = "rotated_vote_key.json"
+ROTATED_NODE_FILE = "rotated_node_key.json"
 log = logging.getLogger("xinlian.node")
 
 
@@ -173,12 +177,16 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
     secret = None
+    rotated = []
     shape_for = None
     identity = None
     if genesis.validators:  # a BFT chain: this node is a validator
         secret = read_consensus_secret(data / str(config.get("consensus_key",
                                                              CONSENSUS_KEY_FILE)))
         identity = read_identity_files(config, data)
+        rotated_path = data / str(config.get("rotated_vote_key", ROTATED_VOTE_FILE))
+        if rotated_path.exists():
+            rotated.append(read_key(rotated_path)[1])
         listen = config.get("listen")
         # a validator added after genesis first catches up from its peers' state snapshot
         synced = await catch_up(data, genesis, key, _host_port(str(listen)) if listen else None,
@@ -189,7 +197,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
                               "state_entries": len(synced.state.leaves)}),
                   file=sys.stderr, flush=True)
         shape_for = egress_cap(config)
-    node = Node(data, genesis, key, secret, shape_for=shape_for,
+    node = Node(data, genesis, key, secret, rotated_votes=rotated, shape_for=shape_for,
                 pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
                 retention=retention, identity=identity)
     server = RpcServer(node, host, port, limits)

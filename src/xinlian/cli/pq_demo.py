@@ -15,12 +15,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
+from xinlian.cli.node_cmd import ROTATED_NODE_FILE, ROTATED_VOTE_FILE
+from xinlian.cli.pq_migrate import rotation_of
 from xinlian.crypto.suites import get_suite
 from xinlian.execution import payloads as p
 from xinlian.execution.migration import binding_message
 from xinlian.ledger.migration import Phase
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.interface import NodeStatus
-from xinlian.node.keyfile import read_key
+from xinlian.node.keyfile import read_key, write_key
 from xinlian.sdk.client import Client
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -44,6 +47,8 @@ class ClusterRun:
     rounds: list[Round]
     statuses: list[NodeStatus]  # every validator's, once all hold every transaction
     nonces: list[tuple[int, int]]  # per account: the chain's nonce, the nonce it sent up to
+    certified: CertifiedHeader  # the highest certified header, verified from genesis on
+    vote_suite: str  # the suite its epoch's committee votes with
 
 
 def _commit(client: Client, txs: list[SignedTx]) -> float:
@@ -59,6 +64,17 @@ def _commit(client: Client, txs: list[SignedTx]) -> float:
     return time.perf_counter() - start
 
 
+def _rotate(clients: list[Client], dirs: list[Path], admins: list[Wallet]) -> None:
+    """Validator i's admin proposes its rotation (`xinlian pq rotate`), the next two
+    organisations' admins approve (3 of 4)."""
+    proposals = [admin.system(p.Propose(rotation_of(d, client)))
+                 for admin, d, client in zip(admins, dirs, clients, strict=True)]
+    _commit(clients[0], proposals)
+    for k in (1, 2):
+        _commit(clients[k], [admin.system(p.Approve(proposals[(i - k) % len(admins)].hash))
+                             for i, admin in enumerate(admins)])
+
+
 def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
                           per_round: int = 4, done_rounds: int = 3) -> ClusterRun:
     """4 validator processes of an `intl` chain under `root` move to `pq` accounts.
@@ -72,6 +88,9 @@ def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
     """
     suite, pq = get_suite("intl"), get_suite("pq")
     dirs = prepare(root, 4, suite, 0, 0, accounts=4, ports=free_ports(4))
+    for d in dirs:  # each validator's keys of the target suite, in its data directory
+        write_key(d / ROTATED_VOTE_FILE, pq, pq.generate_signing_key())
+        write_key(d / ROTATED_NODE_FILE, pq, pq.generate_signing_key())
     nodes = [NodeProcess(d) for d in dirs]
     clients = [Client(node.base_url) for node in nodes]
     try:
@@ -90,6 +109,8 @@ def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
         _commit(clients[1], [a.system(p.BindKey(k.public_key, k.sign(binding_message(
             CLUSTER_CHAIN_ID, a.address, k.public_key))))
             for a, k in zip(accounts, new_keys, strict=True)])
+        admins.append(wallet("admin3"))
+        _rotate(clients, dirs, admins)
         rounds: list[Round] = []
         signers = list(accounts)
         while sum(r.phase == Phase.DONE.value for r in rounds) < done_rounds:
@@ -102,7 +123,8 @@ def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
             txs = [w.transfer(accounts[(j + 1) % 4].address, 1)
                    for _ in range(per_round) for j, w in enumerate(signers)]
             rounds.append(Round(phase, len(txs), _commit(client, txs)))
-        total = 1 + 2 + len(accounts) + sum(r.transfers for r in rounds)  # all that was sent
+        # all that was sent: the schedule, bindings, rotations and transfers
+        total = 1 + 2 + len(accounts) + 3 * len(dirs) + sum(r.transfers for r in rounds)
         while True:  # busy-poll: every validator reaches one head holding every transaction
             statuses = [c.status() for c in clients]
             if all(s.committed_txs == total for s in statuses) and \
@@ -110,7 +132,13 @@ def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
                 break
         nonces = [(clients[0].account(a.address, verify=False).account.nonce, w.nonce)
                   for a, w in zip(accounts, signers, strict=True)]
-        return ClusterRun(at, window, rounds, statuses, nonces)
+        # a client follows the epochs from genesis (across the switch) to verify it
+        certified = clients[0].certified()
+        headers = clients[0].verifier().headers
+        committee = None if headers is None else headers.committee(certified.epoch)
+        if committee is None:
+            raise AssertionError(f"no committee known for epoch {certified.epoch}")
+        return ClusterRun(at, window, rounds, statuses, nonces, certified, committee.suite)
     finally:
         for client in clients:
             client.close()
@@ -126,7 +154,9 @@ def run_demo(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(r)))
     print(json.dumps({"schedule_height": run.schedule_height, "window": run.window,
                       "height": run.statuses[0].height,
-                      "committed_txs": run.statuses[0].committed_txs}))
+                      "committed_txs": run.statuses[0].committed_txs,
+                      "certified_epoch": run.certified.epoch, "votes": run.vote_suite,
+                      "vote_signature_bytes": [len(s) for s in run.certified.cert.signatures]}))
     return 0
 
 

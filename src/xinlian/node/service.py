@@ -94,13 +94,16 @@ class Ordering(Protocol):
 
 class Node:
     """A node; implements `xinlian.node.interface.NodeAPI`. `vote_secret` (a validator's
-    consensus key), `listen`, `shape_for` and `identity` (node.toml's `[identity]`
+    consensus key), `rotated_votes` (the vote keys it registered for a suite migration:
+    execution/rotation.py), `listen`, `shape_for` and `identity` (node.toml's `[identity]`
     files: its membership certificate) serve a BFT chain's validator only. `blobs`:
     node.toml's `[blobs]` settings (default: a disk store under `data_dir`); `retention`:
     its `prune_keep_blocks` or archive mode (node/retention.py)."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
-                 vote_secret: bytes | None = None, *, listen: tuple[str, int] | None = None,
+                 vote_secret: bytes | None = None, *,
+                 rotated_votes: Sequence[SigningKey] = (),
+                 listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None, pool_limits: PoolLimits | None = None,
                  exec_workers: int = 0, blobs: BlobConfig | None = None,
                  retention: Retention = ARCHIVE,
@@ -141,8 +144,8 @@ class Node:
             self.solo = None
             try:
                 self.ordering = BftOrdering(self.ledger, Path(data_dir), vote_secret,
-                                            listen=listen, shape_for=shape_for,
-                                            identity=identity)
+                                            rotated_votes=rotated_votes, listen=listen,
+                                            shape_for=shape_for, identity=identity)
             except BaseException:  # its own certificate does not hold, say
                 self.blobs.close()
                 self.ledger.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -91,17 +91,20 @@ class BftOrdering:
     """Ordering by BFT consensus for one validator's ledger pipeline."""
 
     def __init__(self, ledger: LedgerPipeline, data_dir: Path, vote_secret: bytes, *,
+                 rotated_votes: Sequence[SigningKey] = (),
                  listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None,
                  identity: IdentityFiles | None = None) -> None:
-        """`shape_for`: the transport's test shaper, to cap this validator's egress when
-        several run on one machine (tests, benchmarks); `identity`: node.toml's
-        `[identity]` files, this validator's membership certificate and the revocation
-        lists its peers' certificates must pass (node/identity.py)."""
+        """`rotated_votes`: vote keys registered for a suite migration, signing in the
+        epochs whose committees vote with their scheme. `shape_for`: the transport's test
+        shaper, to cap this validator's egress when several run on one machine (tests,
+        benchmarks); `identity`: node.toml's `[identity]` files, this validator's membership
+        certificate and the revocation lists its peers' certificates must pass
+        (node/identity.py)."""
         suite = ledger.suite
         self.ledger = ledger
         own = None if identity is None else self._identity_for(identity)  # before any store
-        vote_key = vote_key_of(suite, vote_secret)
+        vote_key = vote_key_of(suite, vote_secret, rotated_votes)
         self.node_id = address_of(ledger.key.public_key, suite.hash_bytes)
         store = ledger.chain.store
         self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
