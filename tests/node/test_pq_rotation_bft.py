@@ -1,5 +1,5 @@
 """A live 4-validator `intl` chain moves its accounts AND its validators' vote keys to `pq`, in
-the whole-validator simulation (seeded; xinlian.testing.pq_migration with `rotate=True`).
+the whole-validator simulation (seeded; xinlian.testing.pq_migration with `rotate`).
 
 Besides the account migration (as tests/node/test_pq_migration_bft.py), each organisation's
 admin registers its validator's ML-DSA-65 vote and node keys (both signing the rotation
@@ -7,6 +7,8 @@ message; two other organisations approve), so the committee of the first epoch t
 at or after H votes with `pq`: headers from that epoch on carry certificates of ML-DSA-65
 signatures, those before it BLS aggregates, and a light client that follows the epochs from
 genesis (sdk/headers.py, the epoch proofs state sync serves) accepts headers on both sides.
+When one validator never registers, the committee switches only from H+W, without it, and
+the other three keep committing the same state.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from xinlian.testing.pq_migration import run_migration
 
 
 def test_validators_rotate_to_pq_votes_without_a_halt_and_light_clients_follow() -> None:
-    run = run_migration(43, rotate=True)
+    run = run_migration(43, rotate=4)
     try:
         net, schedule, chain = run.net, run.schedule, run.chain
         assert all(get_rotated(chain.read, node) is not None for node in net.nodes)
@@ -79,5 +81,31 @@ def test_validators_rotate_to_pq_votes_without_a_halt_and_light_clients_follow()
         relabelled = msgspec.structs.replace(last, epoch=switch - 1)
         with pytest.raises(ProofError):
             light.accept(relabelled)
+    finally:
+        run.close()
+
+
+def test_a_validator_that_never_registers_leaves_the_committee_from_h_plus_w() -> None:
+    run = run_migration(44, rotate=3)  # validator 3 never registers its keys
+    try:
+        net, schedule, chain = run.net, run.schedule, run.chain
+        assert get_rotated(chain.read, net.nodes[3]) is None
+        assert net.log.violations == []
+        validator = net.validator(net.nodes[0])
+        assert validator is not None
+        bft, core = validator.bft, validator.consensus
+        assert core.committee.suite == "pq"
+        assert set(core.committee.nodes) == set(net.nodes[:3])
+        switch = next(e for e in range(1, core.epoch + 1)
+                      if (c := bft.committee_of(e)) is not None and c.suite == "pq")
+        start = bft.epoch_block(switch)
+        assert start is not None
+        # not at H (one had not registered): from H+W, without it (3/4 > 2/3 of the power)
+        assert start.header.height + 1 >= schedule.height + schedule.window
+        assert chain.height >= start.header.height + 20  # the three keep committing
+        roots = net.state_roots()
+        assert len({roots[n] for n in net.nodes[:3]}) == 1
+        for i, client in enumerate(net.clients):
+            assert chain.account(client.address).nonce == run.last_nonce[i] + 1
     finally:
         run.close()

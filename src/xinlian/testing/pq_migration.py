@@ -142,25 +142,23 @@ def rotation(net: ValidatorNet, i: int) -> p.RotateValidatorKeys:
                                  vote.sign(message), node.sign(message))
 
 
-def _rotate(net: ValidatorNet, signer: Signer, start_ms: int) -> int:
-    """Each organisation's admin proposes its validator's rotation, the next two approve;
-    returns the simulated time by which all are enacted."""
+def _rotate(net: ValidatorNet, signer: Signer, start_ms: int, count: int) -> int:
+    """The admin of each of the first `count` validators' organisations proposes its
+    rotation, the next two organisations' admins approve; returns the simulated time by
+    which all are enacted."""
     chain = _chain(net)
     admins = net.node_keys
+    nonces = [chain.account(net.nodes[i]).nonce for i in range(len(admins))]
 
-    def nonce(i: int) -> int:
-        return chain.account(net.nodes[i]).nonce
+    def tx(i: int, op: p.SystemOp) -> bytes:
+        nonces[i] += 1
+        return signer.tx(admins[i], nonces[i] - 1, TxKind.SYSTEM, op)
 
-    proposals = [signer.tx(admins[i], nonce(i), TxKind.SYSTEM, p.Propose(rotation(net, i)))
-                 for i in range(len(admins))]
+    proposals = [tx(i, p.Propose(rotation(net, i))) for i in range(count)]
     _send(net, start_ms, 0, proposals)
     net.sim.run_until(start_ms + 1000)
-    approvals = []
-    for k in (1, 2):
-        for i, admin in enumerate(admins):
-            proposal = signer.hashes[proposals[(i - k) % len(admins)]]
-            approvals.append(signer.tx(admin, nonce(i) + k - 1, TxKind.SYSTEM,
-                                       p.Approve(proposal)))
+    approvals = [tx((j + k) % len(admins), p.Approve(signer.hashes[proposals[j]]))
+                 for k in (1, 2) for j in range(count)]
     _send(net, start_ms + 1000, 1, approvals)
     net.sim.run_until(start_ms + 2000)
     return start_ms + 2000
@@ -174,9 +172,10 @@ def _chain(net: ValidatorNet) -> ChainStore:
 
 def run_migration(seed: int = 41, *, to: str = "pq", window: int = 10, ahead: int = 6,
                   load_until_ms: int = 30_000, end_ms: int = 34_000,
-                  rotate: bool = False) -> MigrationRun:
-    """The run described in the module docstring; the caller closes it. `rotate`: the
-    validators also register keys of `to` (`_rotate`), so consensus switches to it."""
+                  rotate: int = 0) -> MigrationRun:
+    """The run described in the module docstring; the caller closes it. `rotate`: that
+    many validators (the first) also register keys of `to` (`_rotate`), so consensus
+    switches to it (execution/rotation.py's rule)."""
     net = ValidatorNet(4, seed, config=Config(pacemaker=Pacemaker(base_ms=300)),
                        rotate_to=to if rotate else None)
     signer = Signer(net.genesis.chain_id, net.genesis.crypto_suite().hash_bytes)
@@ -184,7 +183,7 @@ def run_migration(seed: int = 41, *, to: str = "pq", window: int = 10, ahead: in
     try:
         schedule, keys = _setup(net, signer, to, window)
         if rotate:
-            setup_ms = _rotate(net, signer, SETUP_MS)
+            setup_ms = _rotate(net, signer, SETUP_MS, rotate)
     except BaseException:
         net.close()
         raise
