@@ -5,10 +5,19 @@ from __future__ import annotations
 import py_arkworks_bls12381 as ark
 import pytest
 
-from xinlian.consensus.certificates import Cert, Meter, combine, verify_cert, verify_one
-from xinlian.consensus.committee import bitmap
+from xinlian.consensus.certificates import (
+    Cert,
+    Meter,
+    VoteKey,
+    combine,
+    verify_cert,
+    verify_one,
+)
+from xinlian.consensus.committee import Committee, Member, bitmap
 from xinlian.consensus.errors import InvalidCertificate
 from xinlian.consensus.messages import timeout_message, vote_message
+from xinlian.crypto.primitives.bls import BlsKey
+from xinlian.crypto.suites import get_suite
 from xinlian.testing.consensus.committees import local_committee
 
 POP_DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_"
@@ -125,3 +134,23 @@ def test_invalid_malformed_certificate_signatures_are_refused(suite: str) -> Non
         if committee.aggregate and bad != identity:  # not a point: no certificate at all
             with pytest.raises(InvalidCertificate):
                 combine(committee, [(0, bad), *votes[1:]], meter)
+
+
+def test_a_vote_key_signs_each_epoch_with_its_committees_scheme() -> None:
+    """Across a suite migration a member holds its BLS key and its rotated ML-DSA-65 key: an
+    `intl` committee gets its BLS vote, the `pq` committee after it its ML-DSA-65 vote, each
+    verifying only in its own committee; a scheme it holds no key of is refused."""
+    bls = BlsKey.generate(b"\x05" * 32)
+    pq_key = get_suite("pq").generate_signing_key(b"\x07" * 32)
+    intl = Committee(0, "intl", True, [Member(b"n0", 1, bls.public, bls.pop)])
+    pq = Committee(1, "pq", False, [Member(b"n0", 1, pq_key.public_key.data, b"")])
+    both = VoteKey(bls_secret=bls.secret, more=[pq_key])
+    meter = Meter()
+    old, new = both.sign(intl, MESSAGE, meter), both.sign(pq, MESSAGE, meter)
+    assert (len(old), len(new)) == (96, 3309)
+    assert verify_one(intl, 0, MESSAGE, old, meter) and verify_one(pq, 0, MESSAGE, new, meter)
+    assert not verify_one(intl, 0, MESSAGE, new, meter)
+    assert not verify_one(pq, 0, MESSAGE, old, meter)
+    sm = Committee(1, "sm", False, [Member(b"n0", 1, b"", b"")])
+    with pytest.raises(InvalidCertificate):
+        both.sign(sm, MESSAGE, meter)

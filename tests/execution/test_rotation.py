@@ -18,6 +18,7 @@ from xinlian.execution.rotation import get_rotated, next_committee_members, rota
 from xinlian.execution.system import validators
 from xinlian.ledger.account import address_of
 from xinlian.ledger.genesis import Validator
+from xinlian.node.certify import committee_of
 
 from .conftest import SUITE, Chain
 from .test_validators import _enact, _validator
@@ -194,3 +195,24 @@ def test_rotation_message_binds_chain_validator_and_old_keys() -> None:
     assert base != rotation_message("t", _node(v), _validator(1), vote.public_key,
                                     node.public_key)
     assert base != rotation_message("t", _node(v), v, node.public_key, vote.public_key)
+
+
+def test_rotation_to_a_hybrid_suite_takes_composite_keys(chain: Chain) -> None:
+    nonces = [0, 0, 0]
+    vs = [_validator(i, org) for i, org in enumerate(ORGS)]
+    for v in vs:
+        assert _enact(chain, p.AddValidator(v), nonces) == 0
+    assert _enact(chain, p.ScheduleMigration("hybrid-intl", H, W), nonces) == 0
+    hybrid = get_suite("hybrid-intl")
+    pq_vote, pq_node = _new_keys(0)
+    assert _propose(chain, _rotation(vs[0], pq_vote, pq_node), nonces) == InvalidBinding.code
+    for i, v in enumerate(vs):
+        vote = hybrid.generate_signing_key(bytes([0x10 + i]) * 32)
+        node = hybrid.generate_signing_key(bytes([0x20 + i]) * 32)
+        assert _propose(chain, _rotation(v, vote, node), nonces) == 0
+    suite, members = next_committee_members(chain.state.get, SUITE, validators(chain.state.get),
+                                            H, False)
+    assert suite.name == "hybrid-intl" and len(members) == 4
+    committee = committee_of(SUITE, members, 1, suite)
+    committee.validate()  # composite Ed25519 + ML-DSA-65 vote keys, one signature each
+    assert not committee.aggregate
