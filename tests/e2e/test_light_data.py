@@ -1,11 +1,13 @@
 """A light node answers data queries with real processes: it asks full nodes and checks their
 answers against its certified headers, keeping none of the data.
 
-Four validators hold a collection with records written, rewritten and deleted, and a blob.
-A light node whose first peer is a lying full node (xinlian.testing.liar, mode "data")
-answers `xl_getCollection`, `xl_dataGet`, `xl_dataQuery`, `xl_dataAggregate`,
-`xl_dataHistory`, `xl_dataBlocks` and the blob's chunks one by one exactly as an honest
-full node does, and counts the liar; a light node that can ask only the liar answers
+Four validators hold a collection with records written, rewritten and deleted, and a blob,
+and an adaptive collection. A light node whose first peer is a lying full node
+(xinlian.testing.liar, mode "data") answers `xl_getCollection`, `xl_dataGet`,
+`xl_dataQuery` (by range, and by keywords: all, any, excluded words, paged),
+`xl_dataAggregate`, `xl_dataHistory`, `xl_dataBlocks`, `xl_dataPlan` and the blob's
+chunks one by one exactly as an honest full node does (a plan's `local` counts named as the
+full node's word), and counts the liar; a light node that can ask only the liar answers
 each of them with a typed error and passes on nothing.
 """
 
@@ -34,6 +36,7 @@ from xinlian.testing.liar import liar_process
 from .test_light_node import _until
 
 CS = 64 * 1024
+NOTES = ("ok", "fault")
 PROOF_ERRORS = ("answer_tampered", "answer_incomplete", "answer_reordered", "proof_failed",
                 "corrupt_blob_chunk")
 
@@ -70,8 +73,12 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
             meters.declare({"kwh": "number", "note": "text", "scan": "blob"},
                            readers=[wallet.address])
             for round_ in range(3):
-                meters.put({f"r{i}": {"kwh": 10 * round_ + i, "note": f"round {round_}"}
+                meters.put({f"r{i}": {"kwh": 10 * round_ + i,
+                                      "note": f"round {round_} meter {NOTES[i % 2]}"}
                             for i in range(4)})
+            tickets = client.data("tickets", wallet=wallet)
+            tickets.declare({"title": "text", "opened": "number"}, adapt_every=2)
+            tickets.put({"t1": {"title": "display dark", "opened": 1}})
             meters.delete(["r3"])
             commitment = meters.put_blob("r1", "scan", payload, "image/png", chunk_size=CS)
             written = meters.history("r1", verify=False).versions[-1].height
@@ -92,7 +99,20 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
 
         cid = collection_id(suite.hash_bytes, "meters")
         rid = "0x" + b"r1".hex()
+        def words(keywords: list[str], match: str = "all", exclude: list[str] | None = None,
+                  limit: int = 100, cursor: str | None = None) -> list[Any]:
+            return ["meters", "note", None, None, "asc", limit, cursor, height, keywords,
+                    match, exclude]
+
+        first_page = nodes[2].rpc("xl_dataQuery", *words(["meter"], limit=2))
+        assert first_page["ids"] == ["0x" + b"r0".hex(), "0x" + b"r1".hex()]
+        # keyword queries first: the light node asks the liar before any other peer
         queries: list[tuple[str, list[Any]]] = [
+            ("xl_dataQuery", words(["meter", "fault"])),                    # and
+            ("xl_dataQuery", words(["fault", "ok"], "any")),                # or
+            ("xl_dataQuery", words(["meter"], exclude=["fault"])),          # and not
+            ("xl_dataQuery", words(["meter"], limit=2)),                    # paged
+            ("xl_dataQuery", words(["meter"], limit=2, cursor=first_page["cursor"])),
             ("xl_getCollection", ["meters", height]),
             ("xl_dataGet", ["meters", rid, height]),
             ("xl_dataQuery", ["meters", "kwh", 0, 1000, "asc", 100, None, height]),
@@ -103,10 +123,18 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
             ("xl_dataHistory", ["meters", "0x" + b"r3".hex(), 0, 100, written - 1, height]),
             ("xl_dataBlocks", [["0x" + collection_term(cid).hex()], 0, height + 1, "any",
                                1000, height]),
+            ("xl_dataPlan", ["meters", height]),  # a collection that does not adapt
+            ("xl_dataPlan", ["tickets", height]),
         ]
         for method, params in queries:
             honest = nodes[2].rpc(method, *params)
-            assert _unsigned(light.rpc(method, *params)) == _unsigned(honest), method
+            answer = light.rpc(method, *params)
+            if method == "xl_dataPlan":  # each node counts the queries it served
+                assert answer.pop("local_from") in (nodes[1].base_url, nodes[0].base_url)
+                assert honest.pop("local_from") is None
+                answer.pop("local"), honest.pop("local")
+            assert _unsigned(answer) == _unsigned(honest), (method, params)
+        assert [a["name"] for a in answer["attributes"]] == ["title", "opened"]
         status = light.rpc("xl_lightStatus")
         assert status["liars"].get(liar_url, 0) >= 1
         assert not (tmp_path / "light" / "blobs").exists()  # it keeps no data
@@ -122,10 +150,10 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
         assert b"".join(bytes.fromhex(c["data"][2:]) for c in chunks) == payload
 
         # a light node that can ask only the liar passes on none of its answers
-        for method, params in [*queries[1:], ("xl_blobGetChunk",
-                                              ["meters", rid, "scan", 0, auth])]:
+        lies = [q for q in queries if q[0] != "xl_getCollection"]
+        for method, params in [*lies, ("xl_blobGetChunk", ["meters", rid, "scan", 0, auth])]:
             with pytest.raises(NodeError) as refused:
                 fooled.rpc(method, *params)
             assert any(name in str(refused.value) for name in PROOF_ERRORS), \
                 (method, str(refused.value))
-        assert fooled.rpc("xl_lightStatus")["liars"][liar_url] >= len(queries)
+        assert fooled.rpc("xl_lightStatus")["liars"][liar_url] >= len(lies)

@@ -108,3 +108,14 @@ def test_a_node_that_shows_another_plan_is_caught(client: Client,
     items.plan()
     with Liar(client, lie, "xl_dataPlan"), pytest.raises(AnswerTampered):
         items.plan()
+
+
+def test_a_node_that_shows_a_plan_for_a_collection_that_does_not_adapt_is_caught(
+        client: Client, keys: Any) -> None:
+    plain = client.data("plain", wallet=client.wallet(keys.admin))
+    assert plain.declare({"n": "number"}).status == 0
+    assert not plain.plan().adapts
+    for lie in ({"records": 3}, {"next_review": 9}):
+        with Liar(client, lambda answer, lie=lie: replace(answer, **lie), "xl_dataPlan"), \
+                pytest.raises(AnswerTampered):
+            plain.plan()

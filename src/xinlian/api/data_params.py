@@ -3,6 +3,7 @@ a light node (api/light_data.py) take them alike, so a client asks either the sa
 
 from __future__ import annotations
 
+from xinlian.api.errors import InvalidParams
 from xinlian.api.params import (
     Param,
     choice,
@@ -19,6 +20,7 @@ from xinlian.execution.data.model import MAX_NAME, MAX_RECORD_ID, MAX_VALUE
 from xinlian.execution.data.query import MAX_PAGE as MAX_DATA_PAGE
 from xinlian.storage import mst
 from xinlian.storage.bloom_proof import MAX_TERMS, MAX_WINDOW
+from xinlian.storage.inverted_proof import MAX_QUERY_TERMS
 
 MAX_INDEX_KEY = mst.MAX_KEY_SIZE
 MAX_BLOB_AUTH = 8192  # an encoded BlobAuth: the largest key and signature (ML-DSA) fit
@@ -26,10 +28,12 @@ MAX_BLOB_AUTH = 8192  # an encoded BlobAuth: the largest key and signature (ML-D
 COLLECTION = Param("collection", text(max_length=MAX_NAME))
 RECORD_ID = Param("id", hex_bytes(max_size=MAX_RECORD_ID))
 BLOB_ATTRIBUTE = Param("attribute", text(max_length=MAX_NAME))
+_WORDS = optional(list_of(text(max_length=MAX_VALUE), max_items=MAX_QUERY_TERMS))
 BLOB_AUTH = Param("auth", optional(encoded(BlobAuth, max_size=MAX_BLOB_AUTH)), None)
 _HEIGHT = Param("height", optional(uint()), None)
 _BOUND = optional(scalar(max_length=2 * MAX_VALUE + 2))  # JSON of the attribute's kind
 _ATTRIBUTE = Param("attribute", text(max_length=MAX_NAME))
+_WORDS = optional(list_of(text(max_length=MAX_VALUE), max_items=MAX_QUERY_TERMS))
 
 DATA_READS: dict[str, tuple[Param, ...]] = {
     "xl_getCollection": (COLLECTION, _HEIGHT),
@@ -38,7 +42,10 @@ DATA_READS: dict[str, tuple[Param, ...]] = {
                      Param("hi", _BOUND, None), Param("order", choice("asc", "desc"), "asc"),
                      Param("limit", uint(maximum=MAX_DATA_PAGE), 100),
                      Param("cursor", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
-                     _HEIGHT),
+                     _HEIGHT, Param("keywords", _WORDS, None),
+                     Param("match", choice("all", "any"), "all"),
+                     Param("exclude", _WORDS, None)),
+    "xl_dataPlan": (COLLECTION, _HEIGHT),
     "xl_dataAggregate": (COLLECTION, _ATTRIBUTE, Param("lo", _BOUND, None),
                          Param("hi", _BOUND, None), _HEIGHT),
     "xl_dataHistory": (COLLECTION, RECORD_ID, Param("first", uint(), 0),
@@ -52,3 +59,16 @@ DATA_READS: dict[str, tuple[Param, ...]] = {
     "xl_blobGetChunk": (COLLECTION, RECORD_ID, BLOB_ATTRIBUTE, Param("index", uint()),
                         BLOB_AUTH),
 }
+
+
+def is_keyword_query(lo: object, hi: object, order: str, keywords: list[str] | None,
+                     match: str, exclude: list[str] | None) -> bool:
+    """Whether an `xl_dataQuery` asks by keywords (else by a range); InvalidParams when it
+    mixes the parameters of both."""
+    if keywords is not None:
+        if lo is not None or hi is not None or order != "asc":
+            raise InvalidParams("a keyword query takes no lo, hi or order")
+        return True
+    if exclude or match != "all":
+        raise InvalidParams("match and exclude go with keywords")
+    return False

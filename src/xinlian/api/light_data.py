@@ -2,13 +2,16 @@
 
 A light node keeps headers only (api/light.py): no record, index, history, filter or blob
 chunk, only what its certified headers commit to. It answers `xl_getCollection`,
-`xl_dataGet`, `xl_dataQuery`, `xl_dataAggregate`, `xl_dataHistory`, `xl_dataBlocks` and
+`xl_dataGet`, `xl_dataQuery` (by range, or by keywords: all, any, excluded),
+`xl_dataAggregate`, `xl_dataHistory`, `xl_dataBlocks`, `xl_dataPlan` and
 `xl_blobGetChunk` by asking a full node and running the SDK's own verification of that
-answer against its headers (sdk/data.py, sdk/data_history.py, sdk/data_blob.py): state
-proofs under a certified header, then the range, aggregate, history or window proof, or
-the chunk against the commitment of the verified record. It passes on the full node's
-answer itself, in the full node's format, so a client may check it once more. A full node
-whose answer fails is counted as a liar and the next one is asked; with none left, the
+answer against its headers (sdk/data.py, sdk/data_search.py, sdk/data_history.py,
+sdk/data_blob.py): state proofs under a certified header, then the range, keyword,
+aggregate, history or window proof, the plan proven in the state, or the chunk against
+the commitment of the verified record. A plan's `local` query counts are the full node's
+own, which nothing commits: the answer names that node in `local_from`. It passes on the
+full node's answer itself, in the full node's format, so a client may check it once more.
+A full node whose answer fails is counted as a liar and the next one is asked; with none left, the
 caller gets the typed error (answer_tampered, answer_incomplete, answer_reordered,
 proof_failed). Blobs stream chunk by chunk: each `xl_blobGetChunk` is one verified chunk,
 with the caller's signed request passed through.
@@ -19,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Literal
 
+from msgspec.structs import replace
+
 from xinlian import codec
-from xinlian.api.data_params import DATA_READS
+from xinlian.api.data_params import DATA_READS, is_keyword_query
 from xinlian.api.format import hex_of, to_json
 from xinlian.api.methods import Handler, Method
 from xinlian.api.subscriptions import Session
@@ -77,7 +82,8 @@ class LightDataApi:
     def methods(self) -> list[Method]:
         handlers: dict[str, Handler] = {
             "xl_getCollection": self.collection, "xl_dataGet": self.get,
-            "xl_dataQuery": self.query, "xl_dataAggregate": self.aggregate,
+            "xl_dataQuery": self.query, "xl_dataPlan": self.plan,
+            "xl_dataAggregate": self.aggregate,
             "xl_dataHistory": self.history, "xl_dataBlocks": self.blocks,
             "xl_blobGetChunk": self.blob_chunk}
         return [Method(name, params, handlers[name]) for name, params in DATA_READS.items()]
@@ -108,7 +114,15 @@ class LightDataApi:
 
     async def query(self, session: Session | None, collection: str, attribute: str,
                     lo: Any, hi: Any, order: str, limit: int, cursor: bytes | None,
-                    height: int | None) -> Any:
+                    height: int | None, keywords: list[str] | None, match: str,
+                    exclude: list[str] | None) -> Any:
+        if is_keyword_query(lo, hi, order, keywords, match, exclude):
+            assert keywords is not None
+            return await self._verified(lambda: recorded(
+                self._data(collection)._search(attribute, keywords, match == "any",
+                                               exclude or [], limit, cursor, height, True),
+                "xl_dataQuery"))
+
         def op() -> Recorded:
             data = self._data(collection)
             low, high = yield from _bounds(data, attribute, lo, hi, height)
@@ -123,6 +137,17 @@ class LightDataApi:
             yield from _proven_empty(data, answer, not answer.entries)
             return answer
         return await self._verified(op)
+
+    async def plan(self, session: Session | None, collection: str, height: int | None
+                   ) -> Any:
+        """The plan proven at `dp/<collection id>`; its `local` counts are the full node's
+        word (never committed, no proof covers them), so the answer names that node in
+        `local_from`."""
+        async def ask(client: AsyncClient) -> Any:
+            answer = await client.run(recorded(
+                self._data(collection)._plan(height, True), "xl_dataPlan"))
+            return replace(answer, local_from=client.url)
+        return to_json(await self.light.ask(ask))
 
     async def aggregate(self, session: Session | None, collection: str, attribute: str,
                         lo: Any, hi: Any, height: int | None) -> Any:

@@ -20,6 +20,7 @@ from xinlian.api.data_params import (
     DATA_READS,
     MAX_INDEX_KEY,
     RECORD_ID,
+    is_keyword_query,
 )
 from xinlian.api.errors import InvalidParams, Rejected
 from xinlian.api.format import bytes_of, hex_of, to_json
@@ -64,7 +65,6 @@ from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
 from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
 from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
-from xinlian.storage.inverted_proof import MAX_QUERY_TERMS
 from xinlian.storage.mbtree_proof import decode_proof
 from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 from xinlian.storage.provenance_proof import HistoryQuery
@@ -108,7 +108,6 @@ class Api:
         raw_tx = raw_transaction(self._max_tx)
         address = hex_bytes(size=ADDRESS_SIZE)
         height = optional(uint())
-        words = list_of(text(max_length=MAX_VALUE), max_items=MAX_QUERY_TERMS)
         methods = [
             Method("xl_status", (), self.status),
             Method("xl_ready", (), self.ready),
@@ -150,16 +149,11 @@ class Api:
             Method("xl_getCollection", DATA_READS["xl_getCollection"],
                    self.data_collection),
             Method("xl_dataGet", DATA_READS["xl_dataGet"], self.data_get),
-            Method("xl_dataQuery",
-                   (*DATA_READS["xl_dataQuery"],
-                    Param("keywords", optional(words), None),
-                    Param("match", choice("all", "any"), "all"),
-                    Param("exclude", optional(words), None)), self.data_query),
+            Method("xl_dataQuery", DATA_READS["xl_dataQuery"], self.data_query),
             *self._blob_methods(),
             Method("xl_dataHistory", DATA_READS["xl_dataHistory"], self.data_history),
             Method("xl_dataBlocks", DATA_READS["xl_dataBlocks"], self.data_blocks),
-            Method("xl_dataPlan", (COLLECTION, Param("height", height, None)),
-                   self.data_plan),
+            Method("xl_dataPlan", DATA_READS["xl_dataPlan"], self.data_plan),
             Method("xl_dataAggregate", DATA_READS["xl_dataAggregate"], self.data_aggregate),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
@@ -305,16 +299,13 @@ class Api:
                          lo: Any, hi: Any, order: str, limit: int, cursor: bytes | None,
                          height: int | None, keywords: list[str] | None, match: str,
                          exclude: list[str] | None) -> Any:
-        if keywords is not None:
-            if lo is not None or hi is not None or order != "asc":
-                raise InvalidParams("a keyword query takes no lo, hi or order")
+        if is_keyword_query(lo, hi, order, keywords, match, exclude):
+            assert keywords is not None
             found = self.node.data_search(collection, attribute, keywords, match == "any",
                                           exclude or [], limit, cursor, height)
             # one unit per record served (with its state proof) and per kilobyte of proof
             record(2 * len(found.ids) + len(found.proof) // 1024)
             return to_json(found)
-        if exclude or match != "all":
-            raise InvalidParams("match and exclude go with keywords")
         answer = self.node.data_query(collection, attribute, lo, hi, order == "desc", limit,
                                       cursor, height)
         # the work budget pays one unit per record served and per index node read for it

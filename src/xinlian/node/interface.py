@@ -188,7 +188,9 @@ class DataPlanAnswer(Struct):
     """An adaptive collection's index plan at a height: the collection's and the plan's
     state proofs (`dp/<collection id>`; value None: the collection does not adapt), the
     plan as the node reads it (execution/data/plan.py `view`; the SDK recomputes it from
-    the proven plan) and this node's own query counts."""
+    the proven plan) and the serving node's own query counts, which no proof covers:
+    `local_from` None, this node's; a URL, the counts of the full node at that URL, passed
+    on by a light node (api/light_data.py)."""
 
     collection: StateProof
     plan: StateProof
@@ -196,6 +198,7 @@ class DataPlanAnswer(Struct):
     records: int
     attributes: list[AttributeView]
     local: list[LocalQueries]
+    local_from: str | None = None
 
 
 class DataAggregateAnswer(Struct):

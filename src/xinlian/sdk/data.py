@@ -295,6 +295,9 @@ class DataOps:
         local = {q.attribute: (q.range, q.keyword) for q in answer.local}
         at = proof.header.height
         if proof.value is None:
+            if verify and (answer.next_review, answer.records, answer.attributes) != (
+                    None, 0, []):
+                raise AnswerTampered("a plan shown for a collection that does not adapt")
             return DataPlan(False, at, None, 0, [], local)
         try:
             plan = codec.decode(proof.value, Plan)

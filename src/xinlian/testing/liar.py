@@ -9,7 +9,8 @@ never passed on. It forwards every request to the honest node and rewrites the a
 - "certificate": certified headers keep their header but lose a signer from the
   certificate's bitmap (under the quorum);
 - "data": data answers (docs/data.md) with the honest proofs and headers: a record's
-  stored value changed, a query page missing its last record, an aggregate's count raised,
+  stored value changed, a query page (by range or keywords) missing its last record, an
+  aggregate's count raised, an index plan's record count raised,
   a history or block window page with a byte flipped, a blob chunk with its first byte
   flipped.
 """
@@ -47,8 +48,12 @@ def _flip(hex_text: str, at: int) -> str:
 def _forge_data(method: str, result: dict[str, Any]) -> None:
     if method == "xl_dataGet" and result["record"].get("value") is not None:
         result["record"]["value"] = _flip(result["record"]["value"], -1)
-    elif method == "xl_dataQuery" and result["entries"]:
+    elif method == "xl_dataQuery" and result.get("ids"):  # a keyword page
+        result["ids"], result["records"] = result["ids"][:-1], result["records"][:-1]
+    elif method == "xl_dataQuery" and result.get("entries"):
         result["entries"] = result["entries"][:-1]
+    elif method == "xl_dataPlan":
+        result["records"] += 1
     elif method == "xl_dataAggregate":
         result["count"] += 1
     elif method in ("xl_dataHistory", "xl_dataBlocks"):
