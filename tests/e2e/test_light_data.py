@@ -14,8 +14,10 @@ each of them with a typed error and passes on nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,14 @@ def _unsigned(value: Any) -> Any:
     if isinstance(value, list):
         return [_unsigned(v) for v in value]
     return value
+
+
+def _named(url: str, method: str, params: dict[str, Any]) -> Any:
+    """A call with its params by name."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    request = urllib.request.Request(url, body.encode(), {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.loads(reply.read())["result"]
 
 
 @pytest.mark.timeout(240)
@@ -135,6 +145,10 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
                 answer.pop("local"), honest.pop("local")
             assert _unsigned(answer) == _unsigned(honest), (method, params)
         assert [a["name"] for a in answer["attributes"]] == ["title", "opened"]
+        by_name = _named(light.url, "xl_dataQuery", {  # as docs/operations.md shows it
+            "collection": "meters", "attribute": "note", "keywords": ["meter"],
+            "exclude": ["fault"], "height": height})
+        assert by_name["ids"] == ["0x" + b"r0".hex(), "0x" + b"r2".hex()]
         status = light.rpc("xl_lightStatus")
         assert status["liars"].get(liar_url, 0) >= 1
         assert not (tmp_path / "light" / "blobs").exists()  # it keeps no data
