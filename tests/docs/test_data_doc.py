@@ -1,10 +1,11 @@
 """docs/data.md is run as written: its `sh` blocks, in order, in an empty folder, as one bash
 script against the real solo node it starts (the port 8545 replaced by a free one): the CLI
 and the SDK declare, write, read and query with verified answers and read records'
-verified histories; bad input gets its typed errors and exit statuses, and the node keeps
-serving; a blob goes up and comes back verified, and a writer who is no reader is refused it;
-keyword and boolean queries find their records, and an adaptive collection drops an unused
-index and builds it back for reported queries, its plan shown with the reasons."""
+verified histories and the blocks that may have changed them; bad input gets its typed
+errors and exit statuses, and the node keeps serving; a blob goes up and comes back
+verified, and a writer who is no reader is refused it; keyword and boolean queries find
+their records, and an adaptive collection drops an unused index and builds it back for
+reported queries, its plan shown with the reasons."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "in force at block 3, verified\nno version at block 1, verified\n",
         "r6 versions: [(5, False)]\nr3 at block 4 deleted: True\n"
         "blocks that may have written r1: True\n",
+        "blocks that may hold it: 2 (of [0, 6) at block 5, verified)\n"  # r1: block 2
+        "blocks that may hold it: 2 (of [0, 3) at block 5, verified); more: --first 3 "
+        "--height 5\n",                                  # a page of 3 blocks
         "1 entry, proof of ",
         '"name":"unknown_attribute"',
         "error[6140 bad_data_query]: no attribute 'colour'",
@@ -44,6 +48,8 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "error[5107 bad_data_query]: a page holds 1..1000 records, not 5000",
         "error[5002 unauthorised]: the transaction failed",
         "error[6140 bad_data_query]: no collection 'nothing'",
+        "error[3024 bad_query]: block window: blocks [6, 0) are an empty window",
+        "error[6140 bad_data_query]: collection 'meters' has no attribute 'colour'",
         "stored 2500000 bytes as blob 0x",
         '"size": 2500000, "chunk_size": 1048576, "media_type": "image/jpeg"}',
         "wrote 2500000 verified bytes to copy.jpg\nthe same bytes",
@@ -66,7 +72,7 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "[('title', 'keyword', 'keyword'), ('opened', 'range', 'range')]",
     ]:
         assert expected in out, (expected, out)
-    # stdout alone: the exit statuses of the six bad commands and of the query over a
+    # stdout alone: the exit statuses of the eight bad commands and of the query over a
     # dropped index
-    assert run.stdout.count("exit status 2") == 6 and "exit status 1" in run.stdout
+    assert run.stdout.count("exit status 2") == 8 and "exit status 1" in run.stdout
     assert run.stdout.count("exit status 3") == 1  # a writer who is no reader downloads

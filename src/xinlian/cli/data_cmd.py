@@ -392,6 +392,26 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_blocks(args: argparse.Namespace) -> int:
+    """The blocks of a window whose Bloom filters may hold a change of the record (--id),
+    a put of the attribute (--attr), or any change of the collection."""
+    with _client(args) as client:
+        window = _collection(args, client, False).blocks(
+            args.first, args.stop, rid=None if args.id is None else _id_arg(args.id),
+            attribute=args.attr, match="all" if args.match == "all" else "any",
+            limit=args.limit, height=args.height)
+    if args.json:
+        print_json({"blocks": window.blocks, "first": window.first, "stop": window.stop,
+                    "height": window.height, "next": window.next, "verified": True})
+        return EXIT_OK
+    listed = ", ".join(map(str, window.blocks)) or "none"
+    print(f"blocks that may hold it: {listed} (of [{window.first}, {window.stop}) at block "
+          f"{window.height}, verified)" + ("" if window.next is None else
+                                          f"; more: --first {window.next} --height "
+                                          f"{window.height}"))
+    return EXIT_OK
+
+
 def _print_aggregate(found: DataAggregate, wanted: list[str], as_json: bool) -> int:
     figures = {f: getattr(found, f) for f in wanted}
     if as_json:
@@ -414,8 +434,8 @@ def _cursor(text: str | None) -> bytes | None:
 # --- the parser -----------------------------------------------------------------------------
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = sub.add_parser("data", help="data collections: declare, put, get, query records "
-                           "and their history")
+    group = sub.add_parser("data", help="data collections: declare, put, get, query records, "
+                           "their history and the blocks that changed them")
     c = group.add_subparsers(dest="data_cmd", required=True)
 
     def command(name: str, text: str, cmd: DataCmd, signed: bool,
@@ -495,6 +515,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--limit", type=int, default=100, help="versions per page (1..1000)")
     p.add_argument("--height", type=int, default=None,
                    help="the history as of this block (give the first page's to page on)")
+
+    p = command("blocks", "the blocks of a window that may hold a change (Bloom filters, "
+                "verified): a block left out holds none", cmd_blocks, False)
+    p.add_argument("first", type=int, help="the window's first block")
+    p.add_argument("stop", type=int, help="the block after its last")
+    p.add_argument("--id", help="a change of this record (text, or 0x hex)")
+    p.add_argument("--attr", help="a put of this attribute")
+    p.add_argument("--match", choices=("any", "all"), default="any",
+                   help="with --id and --attr: either (any, default) or both (all)")
+    p.add_argument("--limit", type=int, default=1000, help="blocks per page (1..1000)")
+    p.add_argument("--height", type=int, default=None,
+                   help="as of this block (give the first page's to page on)")
 
     from xinlian.cli import data_blob  # it builds on this module's helpers
 
