@@ -272,6 +272,8 @@ def test_the_async_client_has_the_same_collection(tmp_path: Path) -> None:
             assert (await data.info()).attributes[1].index == "range"
             found = await data.search("w", "word1", limit=2)
             assert [r.id for r in found.records] == [b"r1", b"r3"] and found.cursor == b"r3"
+            every = [r.id async for r in data.search_all("w", "word1", limit=2)]
+            assert every == [b"r1", b"r3", b"r5", b"r7"]
             assert (await data.report({"w": {"keyword": 3}})).status == 0
             plan = await data.plan()
             assert [(a.name, a.keyword_queries) for a in plan.attributes] == [("n", 0),

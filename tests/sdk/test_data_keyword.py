@@ -76,6 +76,11 @@ def test_keyword_and_boolean_queries_page_by_id(notes: DataCollection) -> None:
         any_of=("early", "lost"))
     assert ids(notes, "区块链", limit=50) == expected("区块", "块链")
     assert notes.search("text", "nowhere").records == []
+    assert [r.id for r in notes.search_all("text", ["lost", "shanghai"], exclude="区块链",
+                                           limit=9)] == ids(notes, ["lost", "shanghai"],
+                                                            exclude="区块链", limit=9)
+    assert [r.id for r in notes.search_all("text", ["early", "lost"], any_of=True,
+                                           limit=4)] == expected(any_of=("early", "lost"))
 
 
 def test_rewrites_and_deletes_move_records_in_the_index(notes: DataCollection) -> None:

@@ -428,6 +428,20 @@ class DataCollection(DataOps):
                               cursor=page.cursor, height=page.height, verify=verify)
             yield from page.records
 
+    def search_all(self, attribute: str, texts: str | Iterable[str], *,
+                   any_of: bool = False, exclude: str | Iterable[str] = (),
+                   limit: int = 100, verify: bool = True) -> Iterator[DataRecord]:
+        """Every match of a keyword query (`search`), page by page, all read at the height
+        of the first."""
+        page = self.search(attribute, texts, any_of=any_of, exclude=exclude, limit=limit,
+                           verify=verify)
+        yield from page.records
+        while page.cursor is not None:
+            page = self.search(attribute, texts, any_of=any_of, exclude=exclude,
+                               limit=limit, cursor=page.cursor, height=page.height,
+                               verify=verify)
+            yield from page.records
+
     def history(self, rid: bytes | str, *, first: int = 0, limit: int = 100,
                 height: int | None = None, verify: bool = True) -> History:
         """A page of record `rid`'s versions from version `first`, oldest first, each with
@@ -549,6 +563,21 @@ class AsyncDataCollection(DataOps):
         while page.cursor is not None:
             page = await self.query(attribute, lo, hi, descending=descending, limit=limit,
                                     cursor=page.cursor, height=page.height, verify=verify)
+            for record in page.records:
+                yield record
+
+    async def search_all(self, attribute: str, texts: str | Iterable[str], *,
+                         any_of: bool = False, exclude: str | Iterable[str] = (),
+                         limit: int = 100, verify: bool = True
+                         ) -> AsyncIterator[DataRecord]:
+        page = await self.search(attribute, texts, any_of=any_of, exclude=exclude,
+                                 limit=limit, verify=verify)
+        for record in page.records:
+            yield record
+        while page.cursor is not None:
+            page = await self.search(attribute, texts, any_of=any_of, exclude=exclude,
+                                     limit=limit, cursor=page.cursor, height=page.height,
+                                     verify=verify)
             for record in page.records:
                 yield record
 
