@@ -153,6 +153,14 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
         assert status["liars"].get(liar_url, 0) >= 1
         assert not (tmp_path / "light" / "blobs").exists()  # it keeps no data
 
+        # a keyword query the verified collection does not allow, or mixed with a range
+        for params, name in ((["meters", "kwh", *words(["meter"])[2:]], "bad_data_query"),
+                             (["meters", "note", 0, *words(["meter"])[3:]],
+                              "invalid_params")):
+            with pytest.raises(NodeError) as refused:
+                light.rpc("xl_dataQuery", *params)
+            assert name in str(refused.value), str(refused.value)
+
         # the blob streams through the light node a verified chunk at a time
         expiry = int(time.time() * 1000) + 60_000
         message = auth_message(genesis.hash(), GET, "meters", b"r1", "scan",
