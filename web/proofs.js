@@ -11,6 +11,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { bls12_381 } from "@noble/curves/bls12-381.js";
 import { sm2, sm3 } from "sm-crypto";
 
 export class ProofFailure extends Error {}
@@ -224,14 +225,100 @@ export function stateVerify(root, key, value, proof, h) {
   return same(current, root);
 }
 
+// --- a BFT chain's certified headers (node/certify.py, consensus/certificates.py) -------------
+// The committee of the header's epoch signed `[CERT_DOMAIN, chain_id, epoch, height, hash]`:
+// on `intl` one BLS12-381 aggregate (min-pk: 48-byte G1 keys, 96-byte G2 signatures, the
+// IETF proof-of-possession ciphersuite, as crypto/primitives/bls.py with blst), on `sm` one
+// SM2 signature per signer in bitmap order. Signers must hold more than 2/3 of the power.
+const CERT_DOMAIN = "xinlian/ledger/header-cert/v1";
+export const BLS_DST = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+const POP_DST = "BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+const MEMBER = [["node", "bin"], ["power", "int"], ["key", "bin"], ["pop", "bin"]];
+export const COMMITTEE = [["epoch", "int"], ["suite", "str"], ["aggregate", "bool"], ["members", ["list", MEMBER]]];
+const CERT = [["signers", "bin"], ["signatures", ["list", "bin"]]];
+
+export function sealMessage(chainId, epoch, height, digest) {
+  return concat(arrayHeader(5), encodeStr(CERT_DOMAIN), encodeStr(chainId), encodeInt(epoch), encodeInt(height), encodeBin(digest));
+}
+
+export function signersOf(bits, n) {
+  if (bits.length !== Math.ceil(n / 8)) fail(`signer bitmap is ${bits.length} bytes for ${n} members`);
+  const out = [];
+  for (let i = 0; i < n; i++) if (bits[i >> 3] & (0x80 >> (i & 7))) out.push(i);
+  if (n % 8 && bits[bits.length - 1] & (0xff >> (n % 8))) fail("signer bitmap has bits past the last member");
+  return out;
+}
+
+// The committee's BLS keys, decoded (in G1, not the identity) and each with its proof of
+// possession checked (the defence against rogue keys in the aggregate): once per committee.
+const blsKeys = new Map();
+function committeeKeys(committee) {
+  const id = toHex(encode(committee, COMMITTEE, "committee"));
+  if (!blsKeys.has(id)) {
+    const sigs = bls12_381.longSignatures;
+    blsKeys.set(id, committee.members.map((m, i) => {
+      const key = fromHex(m.key, "member key");
+      let point = null;
+      try {
+        point = bls12_381.G1.Point.fromBytes(key);
+        if (point.is0() || !sigs.verify(sigs.Signature.fromBytes(fromHex(m.pop, "pop")), sigs.hash(key, POP_DST), point)) point = null;
+      } catch { point = null; }
+      if (point === null) fail(`committee member ${i}: not a BLS12-381 key with a valid proof of possession`);
+      return point;
+    }));
+  }
+  return blsKeys.get(id);
+}
+
+function aggregateValid(committee, who, message, signatures) {
+  if (signatures.length !== 1) return false;
+  const sigs = bls12_381.longSignatures, keys = committeeKeys(committee);
+  try {
+    const signature = sigs.Signature.fromBytes(fromHex(signatures[0], "signature"));
+    return sigs.verify(signature, sigs.hash(message, BLS_DST), sigs.aggregatePublicKeys(who.map((i) => keys[i])));
+  } catch { return false; }  // not a G2 point of the subgroup, or the identity
+}
+
+function listValid(committee, who, message, signatures) {
+  if (signatures.length !== who.length) return false;
+  return who.every((i, k) => SCHEMES[SM2](fromHex(committee.members[i].key, "member key"), message, fromHex(signatures[k], "signature")));
+}
+
+// The signer indices of a certificate over `message` by `committee`, or a ProofFailure.
+export function verifyCertificate(committee, cert, message) {
+  const scheme = committee.aggregate ? "BLS12-381" : committee.suite === "sm" ? "SM2" : null;
+  if (scheme === null) fail(`${committee.suite} committee certificates are not checked in the browser`);
+  const who = signersOf(fromHex(cert.signers, "signers"), committee.members.length);
+  const power = (ids) => ids.reduce((n, i) => n + committee.members[i].power, 0);
+  const all = committee.members.map((_, i) => i), quorum = Math.floor(power(all) * 2 / 3) + 1;
+  if (power(who) < quorum) fail(`signers hold ${power(who)} power, need ${quorum}`);
+  const valid = committee.aggregate ? aggregateValid : listValid;
+  if (!valid(committee, who, message, cert.signatures)) fail("certificate signature does not verify");
+  return { who, scheme };
+}
+
+// The header's certificate (`certified`, the node's `xl_getCertifiedHeader` record) by the
+// anchor's committee. Only the genesis committee is known here: a header certified in a later
+// epoch needs the epoch-change proofs, which the page does not check (a ProofFailure).
+function verifyCertified(anchor, header, encoded, digest) {
+  const certified = anchor.certified, committee = anchor.committee;
+  if (!certified) fail(`block ${header.height} has no committee certificate`);
+  if (!same(encode(certified.header, HEADER, "certified header"), encoded)) fail(`block ${header.height}'s header is not the one the committee certified`);
+  if (certified.epoch !== committee.epoch) fail(`block ${header.height} is certified in epoch ${certified.epoch}; the page knows the committee of epoch ${committee.epoch} only`);
+  const { who, scheme } = verifyCertificate(committee, certified.cert, sealMessage(header.chain_id, certified.epoch, header.height, digest));
+  return `header certified by the committee (${scheme}, ${who.length} of ${committee.members.length})`;
+}
+
 // --- the checks of sdk/verify.py -------------------------------------------------------------
-// `anchor`: {chain_id, suite, basis, node_key} (what the workbench's SDK client trusts). Each
-// check returns the list of what it checked, for the page to show.
+// `anchor`: {chain_id, suite, basis, node_key, committee} (what the workbench's SDK client
+// trusts: the node key on a solo chain, the genesis committee on a BFT chain) and, on a BFT
+// chain, `certified`: the node's certificate for the item's header. Each check returns the
+// list of what it checked, for the page to show.
 
 export function verifyHeader(anchor, header, signature) {
   const h = hasher(anchor.suite);
   if (header.chain_id !== anchor.chain_id) fail(`header of chain ${header.chain_id}, expected ${anchor.chain_id}`);
-  const encoded = encode(header, HEADER, "header");
+  const encoded = encode(header, HEADER, "header"), hash = h(encoded);
   const done = [];
   if (anchor.basis === "node-signature") {
     if (!verifySignature(anchor.node_key, concat(HEADER_DOMAIN, encoded), signature)) {
@@ -239,9 +326,9 @@ export function verifyHeader(anchor, header, signature) {
     }
     done.push(`header signature (${SCHEME_NAMES[anchor.node_key.alg]})`);
   } else {
-    done.push("header accepted by the committee: checked by the server");
+    done.push(verifyCertified(anchor, header, encoded, hash));
   }
-  return { hash: h(encoded), done };
+  return { hash, done };
 }
 
 export function verifyBlock(anchor, view) {
@@ -322,9 +409,11 @@ export function verifyTransaction(anchor, view) {
 }
 
 // One explorer item by kind ("block", "tx", "account", "contract"), for what was asked (a
-// height, a transaction hash, an address): what was checked, and for an account or a
-// contract the values decoded from the proven state.
-export function verify(kind, anchor, proof, asked) {
+// height, a transaction hash, an address), with the node's certificate of its header on a BFT
+// chain: what was checked, and for an account or a contract the values decoded from the
+// proven state.
+export function verify(kind, chainAnchor, proof, asked, certified = null) {
+  const anchor = { ...chainAnchor, certified };
   const is = (a, b) => String(a).toLowerCase().replace(/^0x/, "") === String(b).toLowerCase().replace(/^0x/, "");
   if (kind === "block") {
     if (!is(proof.header.height, asked)) fail(`asked for block ${asked}, got block ${proof.header.height}`);

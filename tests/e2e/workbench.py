@@ -1,4 +1,5 @@
-"""A real solo node process and `xinlian web` next to it, for the workbench's tests (over
+"""A real solo node process (or a small BFT network, `start_bft_site`) and `xinlian web`
+next to it, for the workbench's tests (over
 HTTP in test_workbench.py, in a browser in test_workbench_browser.py) and its latency
 benchmark (benchmarks/workbench.py loads this file by path): a projects folder with the
 token and counter examples (and a token in shared.qi for several users to edit), and three
@@ -20,7 +21,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
 
-from xinlian.cli.cluster import NodeProcess
+from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.cli.demo import init_solo
 from xinlian.crypto.suites import get_suite
 from xinlian.ledger.account import address_of
@@ -41,6 +42,7 @@ class Site:
     web: subprocess.Popen[str]
     url: str
     projects: Path
+    others: list[NodeProcess]  # a BFT network's other validators
 
     def address(self, account: int) -> bytes:
         suite, key = read_key(self.keys / f"account{account}.json")
@@ -52,12 +54,30 @@ class Site:
             self.web.wait(timeout=30)
         assert self.web.stdout is not None
         self.web.stdout.close()
-        self.node.stop()
+        for node in [self.node, *self.others]:
+            node.stop()
 
 
 def start_site(tmp: Path) -> Site:
     [data] = init_solo(tmp, get_suite("intl"), 2, 1000)
-    node = NodeProcess(data)
+    return _serve(tmp, NodeProcess(data), [])
+
+
+def start_bft_site(tmp: Path, suite: str, validators: int = 4) -> Site:
+    """The workbench connected to validator 0 of a BFT network of `suite` on loopback."""
+    dirs = prepare(tmp, validators, get_suite(suite), 0, 0, accounts=2,
+                   ports=free_ports(validators))
+    nodes: list[NodeProcess] = []
+    try:
+        nodes.extend(NodeProcess(d) for d in dirs)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return _serve(tmp, nodes[0], nodes[1:])
+
+
+def _serve(tmp: Path, node: NodeProcess, others: list[NodeProcess]) -> Site:
     try:
         key = tmp / "keys" / "account0.json"
         projects = tmp / "projects"
@@ -79,9 +99,10 @@ def start_site(tmp: Path) -> Site:
         line = web.stdout.readline()  # blocks until it serves
         assert line, "xinlian web did not start"
     except BaseException:
-        node.stop()
+        for started in [node, *others]:
+            started.stop()
         raise
-    return Site(node, tmp / "keys", web, json.loads(line)["web"], projects)
+    return Site(node, tmp / "keys", web, json.loads(line)["web"], projects, others)
 
 
 class Session:

@@ -3,8 +3,10 @@ dev key given at start-up (it never leaves the server), and the explorer's reads
 verified by the SDK against the node's signing key or committee before it is shown.
 
 Each explorer answer also carries the node's own records under `proof` (its JSON-RPC
-shapes, as the SDK received them) and the trust anchor under `anchor`, so that the page
-checks them again itself (web/proofs.js) rather than taking the server's word.
+shapes, as the SDK received them), the trust anchor under `anchor` (on a BFT chain with
+the genesis committee) and, on a BFT chain, the node's certificate of the item's header
+under `certified` (`xl_getCertifiedHeader`), so that the page checks them again itself
+(web/proofs.js) rather than taking the server's word.
 
 Everything here blocks (the SDK's `Client`); the server runs it in a worker thread, one
 call at a time, since the client and the wallet's nonce are not shared safely.
@@ -26,7 +28,7 @@ from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
 from xinlian.lang.compiler import Artifact
 from xinlian.ledger.block import Event
 from xinlian.node.keyfile import read_key
-from xinlian.sdk import Client
+from xinlian.sdk import Client, calls
 from xinlian.sdk.contract_abi import ContractAbi, ContractEvent
 from xinlian.sdk.contracts import ContractReceipt
 from xinlian.sdk.wallet import Wallet
@@ -128,14 +130,30 @@ class Chain:
         """What the page checks the records against: the chain, its suite, and how its
         headers are accepted (by the node key the SDK pinned, on a solo chain)."""
         verifier = self.client.verifier()
+        headers = verifier.headers
         return {"chain_id": verifier.chain_id, "suite": verifier.suite.name,
                 "basis": verifier.basis,
-                "node_key": None if verifier.node_key is None else to_json(verifier.node_key)}
+                "node_key": None if verifier.node_key is None else to_json(verifier.node_key),
+                "committee": None if headers is None else to_json(headers.roots[0].committee)}
+
+    def certificates(self, heights: list[int]) -> list[Any]:
+        """The node's certificates of these heights' headers, as it serves them (None on a
+        solo chain, or for a header it holds none for), for the page to check."""
+        if self.client.verifier().headers is None:
+            return [None] * len(heights)
+        found = self.client.call_many([calls.certified_header(h) for h in heights])
+        return [None if c is None else to_json(c) for c in found]
+
+    def certified(self, height: int) -> Any:
+        return self.certificates([height])[0]
 
     def overview(self) -> dict[str, Any]:
         status = self.client.status()
         low = max(0, status.height - RECENT_BLOCKS + 1)
         blocks = [self.block_summary(h) for h in range(status.height, low - 1, -1)]
+        for block, cert in zip(blocks, self.certificates([b["height"] for b in blocks]),
+                               strict=True):
+            block["certified"] = cert
         return {"status": plain(status), "verified_by": self.client.verifier().basis,
                 "anchor": self.anchor(), "blocks": blocks}
 
@@ -153,7 +171,8 @@ class Chain:
             raise NotFound(f"no block {height}")
         return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
                 "hash": view.hash.hex(), "header": plain(view.header),
-                "tx_hashes": plain(view.tx_hashes), "proof": to_json(view)}
+                "tx_hashes": plain(view.tx_hashes), "proof": to_json(view),
+                "certified": self.certified(height)}
 
     def transaction(self, tx_hash: bytes, abis: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """A transaction and its receipt, proven under a signed header; the events of the
@@ -165,13 +184,14 @@ class Chain:
         receipt["events"] = [_event(e, abis) for e in view.receipt.events]
         return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
                 "hash": view.hash.hex(), "height": view.height, "index": view.index,
-                "sender": view.sender.hex(), "receipt": receipt, "proof": to_json(view)}
+                "sender": view.sender.hex(), "receipt": receipt, "proof": to_json(view),
+                "certified": self.certified(view.height)}
 
     def account(self, address: bytes) -> dict[str, Any]:
         view = self.client.account(address)
         return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
                 "address": address.hex(), "account": plain(view.account),
-                "proof": to_json(view)}
+                "proof": to_json(view), "certified": self.certified(view.state.header.height)}
 
     def contract(self, address: bytes) -> dict[str, Any]:
         """The contract's record, ABI and versions; `proof`: the state proof of its record
@@ -181,7 +201,7 @@ class Chain:
         record = self.client.state_proof(contract_key(address), height=info.height)
         return {"verified_by": self.client.verifier().basis, "anchor": self.anchor(),
                 "address": address.hex(), "info": plain(info), "versions": plain(versions),
-                "proof": to_json(record)}
+                "proof": to_json(record), "certified": self.certified(record.header.height)}
 
 
 def _event(event: Event, abis: dict[str, dict[str, Any]]) -> dict[str, Any]:

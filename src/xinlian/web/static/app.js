@@ -326,13 +326,14 @@ function addressLink(kind, address) { const a = el("a", { href: "#" }, address);
   a.addEventListener("click", (e) => { e.preventDefault(); openExplorer(); lookup(kind, address); }); return a; }
 function verified(basis) { return el("p", { className: "verified" }, `✔ verified by the server (${basis})`); }
 
-// The page's own check of one item (web/proofs.js over the node's records in `proof`): a
-// line saying what was checked, or the failure; never both. `state.proofs` keeps the last
-// material checked, for scripts and tests.
-function checkedHere(kind, anchor, proof, asked) {
-  state.proofs = { kind, anchor, proof, asked };
+// The page's own check of one item (web/proofs.js over the node's records in `proof`, and
+// on a BFT chain the certificate of its header in `certified`): a line saying what was
+// checked, or the failure; never both. `state.proofs` keeps the last material checked, for
+// scripts and tests.
+function checkedHere(kind, anchor, proof, asked, certified) {
+  state.proofs = { kind, anchor, proof, asked, certified };
   try {
-    const out = QiProofs.verify(kind, anchor, proof, asked);
+    const out = QiProofs.verify(kind, anchor, proof, asked, certified);
     return { ok: true, proven: out.proven,
              line: el("p", { className: "browser-verified ok" }, `✔ verified in browser: ${out.done.join(", ")}`) };
   } catch (err) {
@@ -348,7 +349,7 @@ async function overview() {
                                      el("th", {}, "in browser")),
         ...out.blocks.map((b) => { const a = el("a", { href: "#" }, b.height);
           a.addEventListener("click", (e) => { e.preventDefault(); lookup("block", String(b.height)); });
-          const here = checkedHere("block", out.anchor, b.proof, b.height);
+          const here = checkedHere("block", out.anchor, b.proof, b.height, b.certified);
           return el("tr", {}, el("td", {}, a), el("td", {}, b.hash.slice(0, 16) + "…"), el("td", {}, b.tx_count),
                     el("td", {}, new Date(b.timestamp_ms).toISOString()),
                     el("td", { className: here.ok ? "ok block-verified" : "error", title: here.line.textContent }, here.ok ? "✔" : "✘")); })));
@@ -359,7 +360,7 @@ async function lookup(kind, value) {
   try {
     const asked = value.trim();
     const out = await api("GET", `/api/chain/${kind}/${encodeURIComponent(asked)}`);
-    const here = checkedHere(kind, out.anchor, out.proof, asked);
+    const here = checkedHere(kind, out.anchor, out.proof, asked, out.certified);
     const parts = [verified(out.verified_by), here.line];
     if (!here.ok) { show($("explorer"), ...parts); return; }
     if (kind === "block") {

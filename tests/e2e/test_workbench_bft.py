@@ -1,0 +1,149 @@
+"""The workbench's explorer on a real BFT network (4 validator processes on loopback, the
+workbench connected to one): the page checks each header's committee certificate itself
+(BLS12-381 aggregate on `intl`, SM2 per signer on `sm`) against the genesis committee, and
+accepts or rejects the same material as the Python SDK's `HeaderChain` does, tampered
+certificates and committees included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from xinlian.api.format import from_json, to_json
+from xinlian.consensus.committee import Committee, EpochRoot
+from xinlian.consensus.errors import InvalidCommittee
+from xinlian.crypto.suites import get_suite
+from xinlian.ledger.block import BlockHeader, header_hash
+from xinlian.node.certify import CertifiedHeader, genesis_root
+from xinlian.sdk import Client
+from xinlian.sdk.errors import ProofError
+from xinlian.sdk.headers import HeaderChain
+
+from .workbench import CHROMIUM, Session, Site, launch, log_in, start_bft_site
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
+    f"{CHROMIUM} is missing: Debian's chromium drives these tests (make chromium)"))
+
+SCHEMES = {"intl": "BLS12-381", "sm": "SM2"}
+
+
+@pytest.fixture(scope="module", params=["intl", "sm"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Site]:
+    started = start_bft_site(tmp_path_factory.mktemp(f"workbench-bft-{request.param}"),
+                             request.param)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+def _python_accepts(site: Site, committee: Any, header: Any, certified: Any) -> bool:
+    """The Python SDK's verdict on the same material: `HeaderChain` from `committee` (the
+    page's anchor, admitted as a genesis committee is: `validate`, which checks BLS keys'
+    proofs of possession) accepts the certificate, and it certifies `header` (the item's)."""
+    with Client(site.node.base_url) as client:
+        chain = client.chain_info()
+    suite = get_suite(chain.genesis.suite)
+    root = EpochRoot(from_json(committee, Committee), 0, chain.genesis_hash)
+    headers = HeaderChain(root, chain.genesis.chain_id, suite.hash_bytes)
+    try:
+        root.committee.validate()
+        digest = headers.accept(from_json(certified, CertifiedHeader))
+    except (InvalidCommittee, ProofError):
+        return False
+    return digest == header_hash(from_json(header, BlockHeader), suite.hash_bytes)
+
+
+def _header(kind: str, proof: Any) -> Any:
+    return {"tx": proof.get("header"), "block": proof.get("header"),
+            "account": proof.get("state", {}).get("header"), "contract": proof.get("header")}[kind]
+
+
+def _page_verdict(page: Page, tamper: str | None) -> tuple[bool, str, dict[str, Any]]:
+    """The page's verifier on its last item, the certificate or anchor changed by `tamper`;
+    the material it checked."""
+    out: dict[str, Any] = page.evaluate(f"""() => {{
+        const flip = (h) => h.slice(0, -1) + (h.endsWith('0') ? '1' : '0');
+        const {{ kind, asked, proof }} = workbench.proofs;
+        let a = structuredClone(workbench.proofs.anchor),
+            c = structuredClone(workbench.proofs.certified);
+        {tamper or ""};
+        try {{ const out = QiProofs.verify(kind, a, proof, asked, c);
+               return {{ ok: true, message: out.done.join(", "), a, c, kind, proof }}; }}
+        catch (err) {{ return {{ ok: false, message: err.message, a, c, kind, proof }}; }}
+    }}""")
+    return out["ok"], out["message"], out
+
+
+# Each changes the certificate (or the committee the page trusts) in the page.
+TAMPERS = {
+    "the aggregate or a signature": "c.cert.signatures[0] = flip(c.cert.signatures[0])",
+    "the signers (one fewer: below the quorum)": (
+        "const bits = parseInt(c.cert.signers.slice(2), 16); "
+        "c.cert.signers = '0x' + (bits & (bits - 1)).toString(16).padStart(2, '0')"),
+    "the signers (another three)": (
+        "c.cert.signers = ['0xe0', '0xd0', '0xb0', '0x70'].find((b) => b !== c.cert.signers)"),
+    "the epoch": "c.epoch += 1",
+    "the certified header's state root": "c.header.state_root = flip(c.header.state_root)",
+    "the certified header's height": "c.header.height += 1",
+    "a member's key in the committee": (
+        "const m = a.committee.members, k = m[0].key; m[0].key = m[1].key; m[1].key = k"),
+    "a member added with most of the power": (
+        "const m = a.committee.members; m.push({ ...m[0], node: flip(m[0].node), power: 100 })"),
+    "no certificate": "c = null",
+}
+BLS_TAMPERS = {  # a BLS committee's keys carry proofs of possession
+    "a member's proof of possession": "const m = a.committee.members[2]; m.pop = flip(m.pop)",
+}
+
+
+def test_the_page_checks_committee_certificates_as_python_does(
+        site: Site, browser: Browser) -> None:
+    bob = Session(site, "bob")
+    token = bob.ok("POST", "api/deploy", {"project": "demo", "file": "token.qi",
+                                          "args": ['"Tok"', "1000"]})["contract"]
+    sent = bob.ok("POST", "api/call", {"project": "demo", "address": token, "fn": "transfer",
+                                       "args": [f'"{site.address(1).hex()}"', "3"]})
+    height = bob.ok("GET", f"api/chain/tx/{sent['tx_hash']}")["height"]
+    anchor = bob.ok("GET", "api/chain")["anchor"]
+    with Client(site.node.base_url) as client:  # the genesis committee, read afresh
+        genesis = client.chain_info().genesis
+    assert anchor["basis"] == "committee"
+    assert anchor["committee"] == to_json(genesis_root(genesis).committee)
+    scheme = SCHEMES[anchor["suite"]]
+
+    page = log_in(browser, site, "carol")
+    page.click('.tab[data-view="explorer"]')
+    page.wait_for_selector("#blocks td.block-verified")
+    assert page.locator("#blocks td.error").count() == 0
+    lookups = {"tx": sent["tx_hash"], "block": str(height), "account": site.address(1).hex(),
+               "contract": token}
+    for kind, asked in lookups.items():
+        page.select_option("#lookup-kind", kind)
+        page.fill("#lookup-value", asked)
+        page.click("#lookup button")
+        page.wait_for_function(f"() => workbench.proofs && workbench.proofs.kind === '{kind}' "
+                               f"&& workbench.proofs.asked === '{asked}'")
+        line = page.inner_text("#explorer .browser-verified")
+        assert f"header certified by the committee ({scheme}, " in line, line
+        ok, _, seen = _page_verdict(page, None)
+        header = _header(kind, seen["proof"])
+        assert ok and _python_accepts(site, seen["a"]["committee"], header, seen["c"]), kind
+        tampers = TAMPERS | (BLS_TAMPERS if scheme == "BLS12-381" else {})
+        for what, tamper in tampers.items():
+            ok, message, seen = _page_verdict(page, tamper)
+            assert not ok, f"the page accepted a {kind} with {what} changed"
+            if seen["c"] is not None:
+                assert not _python_accepts(site, seen["a"]["committee"], header, seen["c"]), (
+                    kind, what, message)
+    page.context.close()
