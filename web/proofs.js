@@ -235,7 +235,6 @@ export const BLS_DST = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
 const POP_DST = "BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
 const MEMBER = [["node", "bin"], ["power", "int"], ["key", "bin"], ["pop", "bin"]];
 export const COMMITTEE = [["epoch", "int"], ["suite", "str"], ["aggregate", "bool"], ["members", ["list", MEMBER]]];
-const CERT = [["signers", "bin"], ["signatures", ["list", "bin"]]];
 
 export function sealMessage(chainId, epoch, height, digest) {
   return concat(arrayHeader(5), encodeStr(CERT_DOMAIN), encodeStr(chainId), encodeInt(epoch), encodeInt(height), encodeBin(digest));
@@ -297,16 +296,95 @@ export function verifyCertificate(committee, cert, message) {
   return { who, scheme };
 }
 
+// Raise unless `committee` can certify (Committee.validate): 1..1024 members with distinct
+// addresses, powers in 1..2^32-1, and valid keys (BLS ones with their proofs of possession).
+function validateCommittee(committee) {
+  const n = committee.members.length;
+  if (n < 1 || n > 1024) fail(`a committee has 1..1024 members, not ${n}`);
+  if (new Set(committee.members.map((m) => m.node)).size !== n) fail("duplicate committee member");
+  if (committee.members.some((m) => !(m.power >= 1 && m.power < 2 ** 32))) fail("voting power must be in 1..2^32-1");
+  if (committee.aggregate) committeeKeys(committee);
+  else if (committee.members.some((m) => !(fromHex(m.key).length === 65 && sm2.verifyPublicKey(m.key.slice(2))))) fail("a member's key is not an SM2 public key");
+}
+
+// --- epoch changes (node/statesync.py `next_root`) ---------------------------------------------
+// How an epoch ended: the committee's QC over blocks[0], whose parents lead down to the
+// committed block carrying the next committee (2-chain rule). Each proof is the node's
+// `xl_getEpochProofs` record, hex of its canonical MessagePack: [qc, blocks], qc = [epoch,
+// round, height, block_id, cert], block = [epoch, round, height, parent, author, justify,
+// tc, payload, reconfig]; a block's id is the suite hash of its encoding.
+const MAX_PROOF_BLOCKS = 16;
+const isInt = (v) => typeof v === "bigint";
+
+export function voteMessage(epoch, round, height, blockId) {
+  return concat(arrayHeader(5), encodeStr("xinlian/consensus/vote"), encodeInt(epoch), encodeInt(round), encodeInt(height), encodeBin(blockId));
+}
+
+function committeeOf(v) {
+  const member = (m) => Array.isArray(m) && m.length === 4 && m[0] instanceof Uint8Array && isInt(m[1]) && m[2] instanceof Uint8Array && m[3] instanceof Uint8Array;
+  if (!Array.isArray(v) || v.length !== 4 || !isInt(v[0]) || typeof v[1] !== "string" || typeof v[2] !== "boolean"
+      || !Array.isArray(v[3]) || !v[3].every(member) || v[3].some((m) => m[1] >= 2n ** 53n)) fail("the next committee is not a committee");
+  return { epoch: Number(v[0]), suite: v[1], aggregate: v[2],
+           members: v[3].map((m) => ({ node: toHex(m[0]), power: Number(m[1]), key: toHex(m[2]), pop: toHex(m[3]) })) };
+}
+
+// The committee and starting height of the epoch after `root`'s, if `proofHex` shows how
+// `root`'s epoch ended.
+export function nextRoot(root, proofHex) {
+  const { committee, height } = root, epoch = BigInt(committee.epoch);
+  const bad = (why) => fail(`epoch ${epoch} change: ${why}`);
+  const proof = decode(fromHex(proofHex, "epoch proof"), "epoch proof");
+  if (!Array.isArray(proof) || proof.length !== 2 || !Array.isArray(proof[0]) || !Array.isArray(proof[1])) bad("not an epoch proof");
+  const [qc, blocks] = proof;
+  const cert = qc[4];
+  if (qc.length !== 5 || !qc.slice(0, 3).every(isInt) || !(qc[3] instanceof Uint8Array) || !Array.isArray(cert) || cert.length !== 2
+      || !(cert[0] instanceof Uint8Array) || !Array.isArray(cert[1]) || !cert[1].every((x) => x instanceof Uint8Array)) bad("the certificate is not a QC");
+  if (!blocks.every((b) => Array.isArray(b) && b.length === 9 && b.slice(0, 3).every(isInt) && b[3] instanceof Uint8Array)) bad("a block is not a consensus block");
+  if (qc[0] !== epoch || qc[1] < 1n || blocks.length < 2 || blocks.length > MAX_PROOF_BLOCKS) bad("the proof is not for this epoch, or has too few or many blocks");
+  const h = hasher(committee.suite), ids = blocks.map((b) => h(reencode(b)));
+  const top = blocks[0], ending = blocks[blocks.length - 1];
+  if (!same(ids[0], qc[3]) || top[1] !== qc[1] || top[2] !== qc[2]) bad("the certificate does not name the first block");
+  for (let i = 0; i + 1 < blocks.length; i++) {
+    const child = blocks[i], parent = blocks[i + 1];
+    if (child[0] !== epoch || parent[0] !== epoch || !same(child[3], ids[i + 1]) || child[2] !== parent[2] + 1n) bad("the blocks are not a chain of this epoch");
+  }
+  if (blocks[1][1] + 1n !== top[1]) bad("the certificate does not commit the chain (2-chain rule)");
+  if (ending[8] === null || blocks.slice(1, -1).some((b) => b[8] !== null)) bad("the last block, and only it, must carry the next committee");
+  const next = committeeOf(ending[8]);
+  if (ending[2] <= height || BigInt(next.epoch) !== epoch + 1n) bad("the next committee's epoch or height is out of order");
+  validateCommittee(next);
+  verifyCertificate(committee, { signers: toHex(cert[0]), signatures: cert[1].map(toHex) }, voteMessage(epoch, qc[1], qc[2], qc[3]));
+  return { committee: next, height: ending[2] };
+}
+
+// The committees from the anchor's genesis committee through its epoch proofs (`epochs`,
+// those of every epoch change up to the latest the server followed), each checked here.
+const known = new Map();
+export function committees(anchor) {
+  const id = JSON.stringify([anchor.committee, anchor.epochs || []]);
+  if (!known.has(id)) {
+    validateCommittee(anchor.committee);
+    const roots = [{ committee: anchor.committee, height: 0n }];
+    for (const proof of anchor.epochs || []) roots.push(nextRoot(roots[roots.length - 1], proof));
+    known.set(id, roots.map((r) => r.committee));
+  }
+  return known.get(id);
+}
+
 // The header's certificate (`certified`, the node's `xl_getCertifiedHeader` record) by the
-// anchor's committee. Only the genesis committee is known here: a header certified in a later
-// epoch needs the epoch-change proofs, which the page does not check (a ProofFailure).
+// committee of its epoch.
 function verifyCertified(anchor, header, encoded, digest) {
-  const certified = anchor.certified, committee = anchor.committee;
+  const certified = anchor.certified, all = committees(anchor);
   if (!certified) fail(`block ${header.height} has no committee certificate`);
   if (!same(encode(certified.header, HEADER, "certified header"), encoded)) fail(`block ${header.height}'s header is not the one the committee certified`);
-  if (certified.epoch !== committee.epoch) fail(`block ${header.height} is certified in epoch ${certified.epoch}; the page knows the committee of epoch ${committee.epoch} only`);
+  const committee = all[certified.epoch - all[0].epoch];
+  if (!Number.isSafeInteger(certified.epoch) || !committee || committee.epoch !== certified.epoch) {
+    fail(`block ${header.height} is certified in epoch ${certified.epoch}; the committees known end at epoch ${all[all.length - 1].epoch}`);
+  }
   const { who, scheme } = verifyCertificate(committee, certified.cert, sealMessage(header.chain_id, certified.epoch, header.height, digest));
-  return `header certified by the committee (${scheme}, ${who.length} of ${committee.members.length})`;
+  const changes = committee.epoch - all[0].epoch;
+  const epochs = changes ? `, epoch ${committee.epoch}: ${changes} epoch change${changes > 1 ? "s" : ""} checked` : "";
+  return `header certified by the committee (${scheme}, ${who.length} of ${committee.members.length}${epochs})`;
 }
 
 // --- the checks of sdk/verify.py -------------------------------------------------------------

@@ -4,9 +4,9 @@ verified by the SDK against the node's signing key or committee before it is sho
 
 Each explorer answer also carries the node's own records under `proof` (its JSON-RPC
 shapes, as the SDK received them), the trust anchor under `anchor` (on a BFT chain with
-the genesis committee) and, on a BFT chain, the node's certificate of the item's header
-under `certified` (`xl_getCertifiedHeader`), so that the page checks them again itself
-(web/proofs.js) rather than taking the server's word.
+the genesis committee and the epoch-change proofs since) and, on a BFT chain, the node's
+certificate of the item's header under `certified` (`xl_getCertifiedHeader`), so that
+the page checks them again itself (web/proofs.js) rather than taking the server's word.
 
 Everything here blocks (the SDK's `Client`); the server runs it in a worker thread, one
 call at a time, since the client and the wallet's nonce are not shared safely.
@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from xinlian import codec
 from xinlian.api.format import to_json
 from xinlian.execution.contracts.records import contract_key
 from xinlian.lang.abi_json import args_from_text, params_of, value_to_json
@@ -128,13 +129,17 @@ class Chain:
     # --- explorer -----------------------------------------------------------------------
     def anchor(self) -> dict[str, Any]:
         """What the page checks the records against: the chain, its suite, and how its
-        headers are accepted (by the node key the SDK pinned, on a solo chain)."""
+        headers are accepted (by the node key the SDK pinned, on a solo chain; on a BFT
+        chain by the genesis committee and those that followed, with the epoch-change
+        proofs the SDK checked, as `xl_getEpochProofs` gives them)."""
         verifier = self.client.verifier()
         headers = verifier.headers
         return {"chain_id": verifier.chain_id, "suite": verifier.suite.name,
                 "basis": verifier.basis,
                 "node_key": None if verifier.node_key is None else to_json(verifier.node_key),
-                "committee": None if headers is None else to_json(headers.roots[0].committee)}
+                "committee": None if headers is None else to_json(headers.roots[0].committee),
+                "epochs": [] if headers is None else ["0x" + codec.encode(p).hex()
+                                                      for p in headers.proofs]}
 
     def certificates(self, heights: list[int]) -> list[Any]:
         """The node's certificates of these heights' headers, as it serves them (None on a
