@@ -111,8 +111,12 @@ TAMPERS = {
         "const m = a.committee.members; m.push({ ...m[0], node: flip(m[0].node), power: 100 })"),
     "no certificate": "c = null",
 }
+# A point of the curve E2 (x = 1 + i) outside G2's prime-order subgroup, compressed: blst
+# (Python) and @noble/curves (the page) both refuse it as a signature.
+OUTSIDE_G2 = "0xa0" + "00" * 46 + "01" + "00" * 47 + "01"
 BLS_TAMPERS = {  # a BLS committee's keys carry proofs of possession
     "a member's proof of possession": "const m = a.committee.members[2]; m.pop = flip(m.pop)",
+    "the aggregate replaced by a point outside G2": f"c.cert.signatures[0] = '{OUTSIDE_G2}'",
 }
 
 
