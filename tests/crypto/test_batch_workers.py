@@ -59,6 +59,17 @@ def _signed_items(count: int) -> list[batch.Item]:
 
 
 @pytest.mark.timeout(60)
+def test_start_runs_every_worker_before_the_first_batch() -> None:
+    batch.shutdown()
+    batch.start()
+    processes = dict(batch._pool_instance()._processes)
+    assert len(processes) == batch.workers()
+    assert all(_alive(pid) for pid in processes)
+    assert all(batch.verify_batch(_signed_items(4 * batch.INLINE_LIMIT)))
+    assert dict(batch._pool_instance()._processes) == processes  # none started late
+
+
+@pytest.mark.timeout(60)
 def test_a_dead_worker_is_replaced_and_the_batch_still_verified() -> None:
     items = _signed_items(4 * batch.INLINE_LIMIT)
     assert all(batch.verify_batch(items))

@@ -28,6 +28,7 @@ from xinlian.api.metrics_server import MetricsServer
 from xinlian.api.server import RpcServer
 from xinlian.cli import observability
 from xinlian.cli.observability import configure_logging, log_settings, metrics_listen
+from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.signing import SigningKey
 from xinlian.errors import XinlianError
 from xinlian.execution.parallel import default_workers
@@ -201,6 +202,8 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
                 pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
                 retention=retention, identity=identity)
     server = RpcServer(node, host, port, limits)
+    # the verification workers start before the node serves, not with its first load
+    await asyncio.get_running_loop().run_in_executor(None, batch_verify.start)
     await node.start()
     await server.start()
     metrics = None if metrics_at is None else MetricsServer(NodeMetrics(node, data, server),

@@ -4,10 +4,10 @@ A batch is split into one chunk per worker process and verified in parallel; sma
 run in the calling process, where shipping them would cost more than verifying them. Within
 a chunk the items of each algorithm go to `signing.verify_many_raw` together, so SM2 items
 are checked in one call to the native verifier.
-Workers start with `forkserver` so that a threaded caller (the node's event loop) is safe.
-A worker exits by itself once the process that started the pool is gone: killed with
-SIGKILL, that process cannot stop its workers, and they (and the fork server, which waits
-for them) would otherwise stay behind for good.
+Workers start with `forkserver` so that a threaded caller (the node's event loop) is safe;
+a node starts them before it serves (`start`). A worker exits by itself once the process
+that started the pool is gone: killed with SIGKILL, that process cannot stop its workers,
+and they (and the fork server, which waits for them) would otherwise stay behind for good.
 
 A worker that dies (killed, out of memory) breaks a `ProcessPoolExecutor` for good: every
 later call would fail. The pool is therefore supervised: a broken pool is discarded, a new
@@ -64,6 +64,13 @@ def _watch_owner(owner: int) -> None:
                 pass  # it exists, under another user: not ours to judge
             time.sleep(1.0)  # a watchdog's poll, not synchronisation
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def start() -> None:
+    """Start every worker process now. Otherwise they start with the first large batches,
+    which wait for them (each imports the verifiers), and a node's first load pays for it."""
+    if workers() > 1:
+        list(_pool_instance().map(_verify_chunk, [[]] * workers()))
 
 
 def shutdown() -> None:
