@@ -124,3 +124,30 @@ def test_faulty_members_cannot_get_a_forged_signature_executed() -> None:
         assert sum(v.admitted for v in _validators(net)) == sent
     finally:
         net.close()
+
+
+def test_each_validator_decodes_each_transaction_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a validator decoded to admit, forward or check a transaction is what executes:
+    over the whole run each validator decodes each transaction exactly once."""
+    from xinlian.ledger import mempool
+    from xinlian.node import bft
+
+    decodes: list[bytes] = []
+
+    def counted(raw: bytes, *args: object, **kwargs: object) -> object:
+        decodes.append(raw)
+        return decode_transaction(raw, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bft, "decode_transaction", counted)
+    monkeypatch.setattr(mempool, "decode_transaction", counted)
+    net = ValidatorNet(4, 5, clients=4, config=CONFIG)
+    try:
+        sent = _submit_once(net)
+        net.sim.run_until(4000)
+        validators = _validators(net)
+        for client in net.clients:
+            assert all(v.ledger.chain.account(client.address).nonce == TXS for v in validators)
+        assert len(decodes) == 4 * sent
+        assert len(set(decodes)) == sent
+    finally:
+        net.close()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import statistics
 import struct
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +95,7 @@ _CERT = b"header_cert/"           # + height: the committee's certificate of tha
 CATCHING_UP = 2  # consensus blocks the ledger trails by when it asks for certificates
 UNCERTIFIED_SCAN = 256  # heights below the head checked for a missing certificate on start
 MAX_FORWARD = 5000
+DECODED_KEPT = 65_536  # transactions decoded (forwarded or checked) kept for their execution
 
 
 class BatchPayload(Struct):
@@ -202,6 +203,10 @@ class BftLedger:
         self.to_check: list[CheckBatch] = []  # batches consensus asks this node to check
         self.signatures_checked = 0  # transaction signatures checked for batches and blocks
         self._forwarded: set[bytes] = set()
+        self._capped = False  # the last `forward` left executable transactions behind
+        # raw bytes -> the transaction decoded from them, for the transactions this node
+        # forwarded or checked, until a block executes them: each is decoded once per node
+        self._decoded: OrderedDict[bytes, Transaction] = OrderedDict()
         self._committees: dict[int, Committee] = {}
         self._certs: dict[int, CertifiedHeader] = {}  # certified, not yet written
         self._writing: set[int] = set()  # of those, the ones in the batch being committed
@@ -309,12 +314,16 @@ class BftLedger:
         for raw in raws:
             if raw in decoded:
                 continue
-            try:
-                decoded[raw] = decode_transaction(raw, self.genesis.chain_id,
-                                                  self.suite.hash_bytes,
-                                                  self.genesis.params.max_tx_size)
-            except XinlianError:
-                continue
+            tx = self._decoded.pop(raw, None) if certified else self._decoded.get(raw)
+            if tx is None:
+                try:
+                    tx = decode_transaction(raw, self.genesis.chain_id, self.suite.hash_bytes,
+                                            self.genesis.params.max_tx_size)
+                except XinlianError:
+                    continue
+                if not certified:
+                    self._keep(tx)
+            decoded[raw] = tx
         txs = list(decoded.values())
         if certified:
             return Candidates(txs, [True] * len(txs))
@@ -322,6 +331,14 @@ class BftLedger:
         known = [(pending := self.ledger.mempool.get(tx.hash)) is not None
                  and pending.raw == tx.raw for tx in txs]
         return Candidates(txs, known)
+
+    def _keep(self, tx: Transaction) -> None:
+        """Keep a decoded transaction for its execution (the oldest go past the bound: a
+        batch that never commits). Decoding is a function of the bytes alone, so the kept
+        object is what decoding them again would give."""
+        self._decoded[tx.raw] = tx
+        if len(self._decoded) > DECODED_KEPT:
+            self._decoded.popitem(last=False)
 
     def execute(self, decoded: Decoded, verdicts: Sequence[bool]) -> Built:
         """The next ledger block, with the applied marker (and the ledger height a new
@@ -355,7 +372,8 @@ class BftLedger:
         self.ledger.publish(built)
         if committed.reconfig is not None:
             self._pin_epoch_start()
-        self._forwarded = {h for h in self._forwarded if h in self.ledger.mempool}
+        if built.prepared is not None:
+            self._forwarded = {h for h in self._forwarded if h in self.ledger.mempool}
         for height in self._writing:
             self._certs.pop(height, None)  # now in the store
         inputs: list[Any] = []
@@ -368,7 +386,11 @@ class BftLedger:
             inputs += self._reconfigure_if_changed()
         if any(n not in self.validators for n in self.core.committee.nodes):
             self.learn_validators()
-        return inputs + self.forward(now_ms)
+        # Only a block that ran or left out transactions can make more of the pool
+        # executable (admissions forward on their own): an empty one skips the pool's walk.
+        if built.prepared is not None or built.excluded or self._capped:
+            inputs += self.forward(now_ms)
+        return inputs
 
     def _leader_key(self, committed: Committed) -> PublicKey:
         committee = self._committee(committed.epoch)
@@ -417,10 +439,14 @@ class BftLedger:
         payload stamped with this node's clock."""
         mempool = self.ledger.mempool
         fresh = [tx for tx in mempool.select(MAX_FORWARD + len(self._forwarded))
-                 if tx.hash not in self._forwarded][:MAX_FORWARD]
+                 if tx.hash not in self._forwarded]
+        self._capped = len(fresh) > MAX_FORWARD
+        fresh = fresh[:MAX_FORWARD]
         if not fresh:
             return []
         self._forwarded.update(tx.hash for tx in fresh)
+        for tx in fresh:
+            self._keep(tx)
         payload = frame_payload(BatchPayload(now_ms, [tx.raw for tx in fresh]))
         return [Submit(payload, len(fresh))]
 
