@@ -61,6 +61,7 @@ from benchmarks.report import emit
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.crypto.suites import get_suite
 from xinlian.node.keyfile import read_key
+from xinlian.node.validator import BATCH_DELAY_MS
 from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -278,8 +279,8 @@ def _emit_load(bench: str, name: str, load: Load, tags: dict[str, object],
 
 def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = False,
         settle: float = 0.0, bench: str = BENCH, metric: str = "end_to_end",
-        rate: float | None = None, profile: Path | None = None
-        ) -> tuple[float, float, dict[str, float]]:
+        rate: float | None = None, profile: Path | None = None,
+        batch_delay_ms: int | None = None) -> tuple[float, float, dict[str, float]]:
     """One cluster (validator 3 killed `settle` seconds before the loads when `down`), the
     saturating load, then the open-loop load at `rate` tx/s (None: the suite's target; 0:
     none), then the probes; emits every figure and returns (saturated tx/s, p50 commit
@@ -296,6 +297,8 @@ def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = Fals
             with open(d / "node.toml", "a", encoding="utf-8") as config:
                 config.write(f"egress_mbit = {EGRESS_MBIT}\n"
                              f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+                if batch_delay_ms is not None:
+                    config.write(f"[consensus]\nbatch_delay_ms = {batch_delay_ms}\n")
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], "xinlian-cluster",
                           suite) for j in range(accounts)]
         program = [sys.executable, "-m", "xinlian.cli.main"]
@@ -304,7 +307,8 @@ def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = Fals
                               str(profile / f"node0-{suite_name}.prof")])
                  for i, d in enumerate(data)]
         tags: dict[str, object] = {"suite": suite_name, "n": N, "cores": 2,
-                                   "egress_mbit_s": EGRESS_MBIT, "accounts": accounts}
+                                   "egress_mbit_s": EGRESS_MBIT, "accounts": accounts,
+                                   "batch_delay_ms": batch_delay_ms or BATCH_DELAY_MS}
         if down:
             tags.update(down=1, settle_s=settle)
         base = f"{metric}_one_down" if down else metric
@@ -350,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--down", action="store_true", help="also run with one validator killed")
     parser.add_argument("--settle", type=float, default=15.0,
                         help="with --down: seconds between the kill and the load")
+    parser.add_argument("--batch-delay-ms", type=int, default=None,
+                        help="the validators' [consensus] batch_delay_ms (default: theirs)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="run validator 0 under cProfile, its stats written here")
     args = parser.parse_args(argv)
@@ -357,10 +363,11 @@ def main(argv: list[str] | None = None) -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     for suite_name in args.suites.split(","):
         up_rate, up_p50, _ = run(suite_name, args.txs, args.accounts, args.probes,
-                                 rate=args.rate, profile=args.profile)
+                                 rate=args.rate, profile=args.profile,
+                                 batch_delay_ms=args.batch_delay_ms)
         if args.down:
             rate, p50, _ = run(suite_name, args.txs, args.accounts, args.probes, True,
-                               args.settle, rate=0.0)
+                               args.settle, rate=0.0, batch_delay_ms=args.batch_delay_ms)
             tags = {"suite": suite_name, "n": N, "down": 1, "cores": 2}
             emit(BENCH, "end_to_end_one_down_ratio", rate / up_rate, "ratio", **tags,
                  target=">= 0.7")

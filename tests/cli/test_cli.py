@@ -159,6 +159,25 @@ def test_node_start_refuses_a_bad_retention_setting(
     assert "error[6502 bad_config]" in err and "prune_keep_blocks must be" in err
 
 
+def test_consensus_table_in_node_toml_sets_the_batch_delay(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xinlian.cli.node_cmd import batch_delay
+    from xinlian.node.errors import NodeConfigError
+    from xinlian.node.validator import BATCH_DELAY_MS
+
+    assert batch_delay({}) == BATCH_DELAY_MS
+    assert batch_delay({"consensus": {"batch_delay_ms": 100}}) == 100
+    bad_tables: list[dict[str, object]] = [
+        {"consensus": 5}, {"consensus": {"batch_delay_ms": 0}},
+        {"consensus": {"batch_delay_ms": 1001}}, {"consensus": {"batch_delay_ms": True}},
+        {"consensus": {"batch_delay_ms": 2.5}}, {"consensus": {"batch_ms": 50}}]
+    for bad in bad_tables:
+        with pytest.raises(NodeConfigError):
+            batch_delay(bad)
+    assert "error[6502 bad_config]" in start_refused(tmp_path, capsys,
+                                                     "[consensus]\nbatch_delay_ms = 0")
+
+
 def test_pool_table_in_node_toml_sets_the_pools_limits(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from xinlian.cli.node_cmd import pool_limits

@@ -46,7 +46,7 @@ from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import Retention, retention_from
 from xinlian.node.service import Node
 from xinlian.node.supervise import EXIT_FAILSTOP
-from xinlian.node.validator import BftOrdering, catch_up
+from xinlian.node.validator import BATCH_DELAY_MS, BftOrdering, catch_up
 from xinlian.storage.blob_config import BlobConfig, blob_config_from
 
 GENESIS_FILE = "genesis.toml"
@@ -141,6 +141,23 @@ def pool_limits(config: dict[str, object]) -> PoolLimits:
     return PoolLimits(**table)
 
 
+def batch_delay(config: dict[str, object]) -> int:
+    """node.toml `[consensus] batch_delay_ms`: how long a validator's batch stays open for
+    more transactions (1-1000 ms; default `node.validator.BATCH_DELAY_MS`)."""
+    table = config.get("consensus", {})
+    if not isinstance(table, dict):
+        raise NodeConfigError("[consensus] in node.toml must be a table")
+    unknown = sorted(set(table) - {"batch_delay_ms"})
+    if unknown:
+        raise NodeConfigError(f"unknown [consensus] setting(s) {unknown}; "
+                              "known: ['batch_delay_ms']")
+    value = table.get("batch_delay_ms", BATCH_DELAY_MS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise NodeConfigError(f"[consensus] batch_delay_ms must be an integer from 1 to "
+                              f"1000, not {value!r}")
+    return value
+
+
 def execution_workers(config: dict[str, object]) -> int:
     """node.toml `[execution] workers`: processes that run a block's contract calls beside
     the node's own (0: serial; default: one per core but the node's own)."""
@@ -200,7 +217,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
         shape_for = egress_cap(config)
     node = Node(data, genesis, key, secret, rotated_votes=rotated, shape_for=shape_for,
                 pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
-                retention=retention, identity=identity)
+                retention=retention, identity=identity, batch_delay_ms=batch_delay(config))
     server = RpcServer(node, host, port, limits)
     # the verification workers start before the node serves, not with its first load
     await asyncio.get_running_loop().run_in_executor(None, batch_verify.start)

@@ -85,6 +85,11 @@ def membership_of(suite: Suite, members: list[Validator]) -> Membership:
 
 
 READY_LAG = 2  # consensus blocks the ledger may trail by and still report ready
+# How long a validator's batch stays open for more transactions. Each batch costs the
+# committee a fixed amount of CPU (acks signed, a certificate checked by every voter), so
+# fewer, larger batches leave the cores to verification and execution; the wait adds at
+# most this much to a transaction's latency (docs/benchmarks/consensus-cluster.md).
+BATCH_DELAY_MS = 20
 
 
 class BftOrdering:
@@ -94,13 +99,15 @@ class BftOrdering:
                  rotated_votes: Sequence[SigningKey] = (),
                  listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None,
-                 identity: IdentityFiles | None = None) -> None:
+                 identity: IdentityFiles | None = None,
+                 batch_delay_ms: int = BATCH_DELAY_MS) -> None:
         """`rotated_votes`: vote keys registered for a suite migration, signing in the
         epochs whose committees vote with their scheme. `shape_for`: the transport's test
         shaper, to cap this validator's egress when several run on one machine (tests,
         benchmarks); `identity`: node.toml's `[identity]` files, this validator's membership
         certificate and the revocation lists its peers' certificates must pass
-        (node/identity.py)."""
+        (node/identity.py); `batch_delay_ms`: how long a batch stays open (node.toml
+        `[consensus] batch_delay_ms`)."""
         suite = ledger.suite
         self.ledger = ledger
         own = None if identity is None else self._identity_for(identity)  # before any store
@@ -110,7 +117,8 @@ class BftOrdering:
         self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
         stored = {**persisted(store, CONSENSUS_DB), **persisted(self.batches, CONSENSUS_DB)}
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
-                                  stored=stored, config=Config(check_batches=True))
+                                  stored=stored, config=Config(check_batches=True,
+                                                  batch_delay_ms=batch_delay_ms))
         self.bft = BftLedger(ledger, self.core)
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
