@@ -88,8 +88,9 @@ lint: venv
 bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
-# run; signed transfers end to end on 4 validators per suite, with each stage's CPU per
-# transaction (~3 min); what pruning costs per transaction and saves on disk (~1 min).
+# run; signed transfers end to end on 4 validators per suite, saturating and at the suite's
+# target rate, with the CPU per transaction per stage and per kind of process (~6 min); what
+# pruning costs per transaction and saves on disk (~1 min).
 bench-platform: venv
 	$(BIN)/python -m benchmarks.platform
 	$(BIN)/python -m benchmarks.pruning

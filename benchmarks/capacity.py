@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     _, _, cpu = consensus_e2e.run(args.suite, args.txs, 400, 5, bench=BENCH,
-                                  metric="e2e_cluster")
+                                  metric="e2e_cluster", rate=0.0)
     ledger_us = sum(cpu.get(s, 0.0) for s in LEDGER)
     # the loop runs everything of the process but the ledger thread's stages (and the
     # verification done inline, in small batches): RPC decoding, transport, consensus

@@ -88,8 +88,8 @@ READY_LAG = 2  # consensus blocks the ledger may trail by and still report ready
 # How long a validator's batch stays open for more transactions. Each batch costs the
 # committee a fixed amount of CPU (acks signed, a certificate checked by every voter), so
 # fewer, larger batches leave the cores to verification and execution; the wait adds at
-# most this much to a transaction's latency (docs/benchmarks/consensus-cluster.md).
-BATCH_DELAY_MS = 20
+# most this much to a transaction's latency (measured: docs/benchmarks.md, issue 14 item 4).
+BATCH_DELAY_MS = 100
 
 
 class BftOrdering:
