@@ -84,3 +84,17 @@ class ClassicalIdentity(Unauthenticated):
 
     code = 6810
     name = "classical_identity"
+
+
+class MalformedRelayMessage(NetworkError):
+    """A relay message that does not decode: bad MessagePack, wrong schema, oversize."""
+
+    code = 6811
+    name = "malformed_relay_message"
+
+
+class UnsupportedRelayVersion(MalformedRelayMessage):
+    """A relay message whose version byte this node does not speak."""
+
+    code = 6812
+    name = "unsupported_relay_version"
