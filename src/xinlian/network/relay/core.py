@@ -1,0 +1,489 @@
+"""The relay core: one node's side of block and transaction dissemination (sans-I/O).
+
+Theory of operation. Each node keeps authenticated connections (given to it as `Connect`
+inputs) and, among them, a *mesh* of between `d_lo` and `d_hi` peers (target `d`),
+maintained at every heartbeat with Graft/Prune as in gossipsub v1.1 (a pruned link waits
+`backoff_ms` before it is grafted again). Everything travels over the mesh, lazily:
+
+- a new transaction is *announced*: its id joins a per-peer list that is flushed as one
+  IHave per mesh peer per heartbeat (never to a peer that announced it to us or sent it);
+  a node that lacks an announced id asks the announcer at once with IWant and, if the
+  transaction has not come within `want_timeout_ms`, asks the next announcer;
+- a new block is announced at once with BlockHave; a node that lacks it asks one announcer
+  for the compact form (header, digest of the transaction ids, 6-byte short ids), rebuilds
+  the block from its pool and asks only for the transactions it lacks (GetBlockTxs). Short
+  ids are SipHash-2-4 under a key drawn from the link's key (two Hello nonces) and the
+  block id, so collisions cannot be planted in advance; the rebuilt list is checked
+  against the digest, and on a mismatch the whole list is fetched (as in BIP 152).
+
+Payload is therefore sent once per node in the normal case; what is repeated is ids.
+Every store is capped (pool, seen ids with expiry, blocks, requests) and every message
+size is bounded by the schema. Malformed or unsolicited input is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from xinlian.network.errors import MalformedRelayMessage
+from xinlian.network.relay.cache import BoundedStore, SeenCache
+from xinlian.network.relay.messages import (
+    MAX_IDS,
+    SHORT_ID_SIZE,
+    BlockHave,
+    BlockTxs,
+    Compact,
+    GetBlockTxs,
+    GetCompact,
+    Graft,
+    Hello,
+    IHave,
+    IWant,
+    Message,
+    Prune,
+    Txs,
+    decode_message,
+    encode_message,
+)
+from xinlian.network.relay.siphash import siphash24_many
+from xinlian.protocol import (
+    Action,
+    Deliver,
+    Event,
+    Input,
+    NodeId,
+    Receive,
+    Send,
+    SetTimer,
+    Start,
+    Timeout,
+)
+
+HEARTBEAT = "relay-heartbeat"
+SHORT_ID_MASK = (1 << (8 * SHORT_ID_SIZE)) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    d: int = 8
+    d_lo: int = 6
+    d_hi: int = 12
+    heartbeat_ms: int = 200
+    backoff_ms: int = 10_000
+    want_timeout_ms: int = 1_000
+    max_announcers: int = 4       # peers remembered per wanted id (retry candidates)
+    seen_ttl_ms: int = 120_000
+    seen_cap: int = 1_000_000
+    pool_cap: int = 200_000       # transactions held to answer IWant / rebuild blocks
+    block_cap: int = 64           # full blocks held to answer GetCompact / GetBlockTxs
+    max_wanted: int = 100_000     # outstanding transaction requests
+
+    def __post_init__(self) -> None:
+        if not 0 < self.d_lo <= self.d <= self.d_hi:
+            raise ValueError("mesh degrees must satisfy 0 < d_lo <= d <= d_hi")
+        if self.heartbeat_ms <= 0:
+            raise ValueError("the heartbeat must be positive")
+
+
+# -- inputs and outputs ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    peer: NodeId
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    peer: NodeId
+
+
+@dataclass(frozen=True, slots=True)
+class PublishTx:
+    tx: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PublishBlock:
+    header: bytes
+    txs: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TxDelivered:
+    tx_id: bytes
+    tx: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDelivered:
+    block_id: bytes
+    header: bytes
+    txs: tuple[bytes, ...]
+
+
+def tx_id(tx: bytes) -> bytes:
+    return hashlib.sha256(tx).digest()
+
+
+def block_id(header: bytes, txs_digest: bytes) -> bytes:
+    return hashlib.sha256(b"xinlian-relay-block" + header + txs_digest).digest()
+
+
+def txs_digest(ids: Sequence[bytes]) -> bytes:
+    return hashlib.sha256(b"".join(ids)).digest()
+
+
+def short_id_key(link_key: bytes, block: bytes) -> bytes:
+    """The SipHash key for one block on one link."""
+    return hashlib.sha256(b"xinlian-relay-short-id" + link_key + block).digest()[:16]
+
+
+def short_ids(key: bytes, ids: Sequence[bytes]) -> list[int]:
+    return [h & SHORT_ID_MASK for h in siphash24_many(key, list(ids))]
+
+
+def unpack_short_ids(packed: bytes) -> list[int]:
+    n = SHORT_ID_SIZE
+    return [int.from_bytes(packed[k:k + n], "little") for k in range(0, len(packed), n)]
+
+
+def match_short_ids(block: Sequence[int], pool: Sequence[bytes],
+                    short_id_of: Callable[[Sequence[bytes]], list[int]]) -> list[bytes | None]:
+    """For each short id of a block, the pool transaction id it names, or None when no
+    pool transaction or more than one has it (then the transaction is fetched)."""
+    by_short: dict[int, bytes | None] = {}
+    for ident, sid in zip(pool, short_id_of(pool), strict=True):
+        by_short[sid] = None if sid in by_short else ident
+    return [by_short.get(sid) for sid in block]
+
+
+# -- per-peer and per-request state ----------------------------------------------------
+
+@dataclass(slots=True)
+class _Peer:
+    nonce: bytes
+    link_key: bytes | None = None
+    announce: dict[bytes, None] = field(default_factory=dict)  # ids to put in the next IHave
+    backoff_until: int = 0
+
+
+@dataclass(slots=True)
+class _Want:
+    asked: NodeId
+    deadline: int
+    others: list[NodeId]
+
+
+@dataclass(slots=True)
+class _Partial:
+    header: bytes
+    digest: bytes
+    ids: list[bytes | None]
+    txs: list[bytes | None]
+    source: NodeId
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    header: bytes
+    digest: bytes
+    ids: tuple[bytes, ...]
+    txs: tuple[bytes, ...]
+
+
+class RelayCore:
+    """See the module docstring. `rng` is the only randomness (peer choice, nonces)."""
+
+    def __init__(self, node: NodeId, config: RelayConfig, rng: random.Random) -> None:
+        self.node = node
+        self.config = config
+        self._rng = rng
+        self.peers: dict[NodeId, _Peer] = {}
+        self.mesh: set[NodeId] = set()
+        self.pool: BoundedStore[bytes] = BoundedStore(config.pool_cap)
+        self.seen = SeenCache(config.seen_ttl_ms, config.seen_cap)
+        self.blocks: BoundedStore[_Block] = BoundedStore(config.block_cap)
+        self.blocks_seen = SeenCache(config.seen_ttl_ms, config.seen_cap)
+        self._wanted: dict[bytes, _Want] = {}
+        self._block_wanted: dict[bytes, _Want] = {}
+        self._partial: dict[bytes, _Partial] = {}
+        self.dropped: Counter[str] = Counter()
+        self.collisions = 0  # compact blocks whose short ids rebuilt the wrong list
+        self.retries = 0     # requests repeated to another announcer after a timeout
+
+    # -- the Core contract -------------------------------------------------------------
+
+    def handle(self, event: Event) -> Sequence[Action]:
+        out: list[Action] = []
+        if isinstance(event, Receive):
+            self._receive(event.now_ms, event.sender, event.message, out)
+        elif isinstance(event, Timeout):
+            if event.timer == HEARTBEAT:
+                self._heartbeat(event.now_ms, out)
+        elif isinstance(event, Input):
+            self._input(event.now_ms, event.value, out)
+        elif isinstance(event, Start):
+            out.append(SetTimer(HEARTBEAT, event.now_ms + self.config.heartbeat_ms))
+        return out
+
+    # -- local inputs ------------------------------------------------------------------
+
+    def _input(self, now: int, value: object, out: list[Action]) -> None:
+        if isinstance(value, Connect):
+            if value.peer not in self.peers and value.peer != self.node:
+                nonce = self._rng.randbytes(16)
+                self.peers[value.peer] = _Peer(nonce)
+                self._send(value.peer, Hello(nonce), out)
+        elif isinstance(value, Disconnect):
+            self.peers.pop(value.peer, None)
+            self.mesh.discard(value.peer)
+        elif isinstance(value, PublishTx):
+            self._accept_tx(now, tx_id(value.tx), value.tx, None, out)
+        elif isinstance(value, PublishBlock):
+            ids = tuple(tx_id(tx) for tx in value.txs)
+            digest = txs_digest(ids)
+            self._accept_block(now, block_id(value.header, digest),
+                               _Block(value.header, digest, ids, value.txs), None, out)
+
+    # -- messages ----------------------------------------------------------------------
+
+    def _send(self, peer: NodeId, message: Message, out: list[Action]) -> None:
+        out.append(Send(peer, encode_message(message)))
+
+    def _receive(self, now: int, sender: NodeId, data: bytes, out: list[Action]) -> None:
+        peer = self.peers.get(sender)
+        if peer is None:
+            self.dropped["unknown_peer"] += 1
+            return
+        try:
+            message = decode_message(data)
+        except MalformedRelayMessage as exc:
+            self.dropped[exc.name] += 1
+            return
+        if isinstance(message, IHave):
+            self._on_ihave(now, sender, message.ids, out)
+        elif isinstance(message, IWant):
+            txs = [tx for tx in map(self.pool.get, message.ids) if tx is not None]
+            if txs:
+                self._send(sender, Txs(txs), out)
+        elif isinstance(message, Txs):
+            for tx in message.txs:
+                ident = tx_id(tx)
+                if self._wanted.pop(ident, None) is None:
+                    self.dropped["unsolicited_tx"] += 1
+                    continue
+                self._accept_tx(now, ident, tx, sender, out)
+        elif isinstance(message, BlockHave):
+            self._on_block_have(now, sender, message.block_id, out)
+        elif isinstance(message, GetCompact):
+            self._on_get_compact(sender, peer, message.block_id, out)
+        elif isinstance(message, Compact):
+            self._on_compact(now, sender, peer, message, out)
+        elif isinstance(message, GetBlockTxs):
+            block = self.blocks.get(message.block_id)
+            if block is None or any(i >= len(block.txs) for i in message.indexes):
+                self.dropped["bad_block_request"] += 1
+                return
+            self._send(sender, BlockTxs(message.block_id, message.indexes,
+                                        [block.txs[i] for i in message.indexes]), out)
+        elif isinstance(message, BlockTxs):
+            self._on_block_txs(now, sender, message, out)
+        elif isinstance(message, Hello):
+            if peer.link_key is None:
+                a, b = sorted((peer.nonce, message.nonce))
+                peer.link_key = hashlib.sha256(b"xinlian-relay-link" + a + b).digest()[:16]
+        elif isinstance(message, Graft):
+            if len(self.mesh) < self.config.d_hi and now >= peer.backoff_until:
+                self.mesh.add(sender)
+            else:
+                self._send(sender, Prune(), out)
+        else:  # Prune
+            self.mesh.discard(sender)
+            peer.announce.clear()
+            peer.backoff_until = now + self.config.backoff_ms
+
+    # -- transactions ------------------------------------------------------------------
+
+    def _on_ihave(self, now: int, sender: NodeId, ids: list[bytes], out: list[Action]) -> None:
+        ask: list[bytes] = []
+        peer = self.peers[sender]
+        for ident in ids:
+            peer.announce.pop(ident, None)  # it has it: never announce it back
+            if ident in self.seen:
+                continue
+            want = self._wanted.get(ident)
+            if want is not None:
+                if sender != want.asked and len(want.others) < self.config.max_announcers:
+                    want.others.append(sender)
+            elif len(self._wanted) < self.config.max_wanted:
+                self._wanted[ident] = _Want(sender, now + self.config.want_timeout_ms, [])
+                ask.append(ident)
+            else:
+                self.dropped["wanted_full"] += 1
+        if ask:
+            self._send(sender, IWant(ask), out)
+
+    def _accept_tx(self, now: int, ident: bytes, tx: bytes, source: NodeId | None,
+                   out: list[Action], announce: bool = True) -> None:
+        if ident in self.seen:
+            return
+        self.seen.add(ident, now)
+        self.pool.put(ident, tx)
+        out.append(Deliver(TxDelivered(ident, tx)))
+        if announce:
+            for peer_id in self.mesh:
+                if peer_id != source:
+                    self.peers[peer_id].announce[ident] = None
+
+    # -- blocks ------------------------------------------------------------------------
+
+    def _accept_block(self, now: int, ident: bytes, block: _Block, source: NodeId | None,
+                      out: list[Action]) -> None:
+        if ident in self.blocks_seen:
+            return
+        self.blocks_seen.add(ident, now)
+        self._block_wanted.pop(ident, None)
+        self.blocks.put(ident, block)
+        for i, tx in zip(block.ids, block.txs, strict=True):
+            self._wanted.pop(i, None)
+            self._accept_tx(now, i, tx, source, out, announce=False)
+            self.pool.pop(i)  # included: served from the block from now on
+            for peer in self.peers.values():
+                peer.announce.pop(i, None)
+        out.append(Deliver(BlockDelivered(ident, block.header, block.txs)))
+        have = encode_message(BlockHave(ident))
+        out.extend(Send(p, have) for p in self.mesh if p != source)
+
+    def _on_block_have(self, now: int, sender: NodeId, ident: bytes,
+                       out: list[Action]) -> None:
+        if ident in self.blocks_seen or ident in self._partial:
+            return
+        want = self._block_wanted.get(ident)
+        if want is not None:
+            if sender != want.asked and len(want.others) < self.config.max_announcers:
+                want.others.append(sender)
+            return
+        self._block_wanted[ident] = _Want(sender, now + self.config.want_timeout_ms, [])
+        self._send(sender, GetCompact(ident), out)
+
+    def _on_get_compact(self, sender: NodeId, peer: _Peer, ident: bytes,
+                        out: list[Action]) -> None:
+        block = self.blocks.get(ident)
+        if block is None or peer.link_key is None:
+            self.dropped["bad_block_request"] += 1
+            return
+        key = short_id_key(peer.link_key, ident)
+        packed = b"".join(s.to_bytes(SHORT_ID_SIZE, "little") for s in short_ids(key, block.ids))
+        self._send(sender, Compact(ident, block.header, block.digest, packed), out)
+
+    def _on_compact(self, now: int, sender: NodeId, peer: _Peer, msg: Compact,
+                    out: list[Action]) -> None:
+        ident = msg.block_id
+        want = self._block_wanted.get(ident)
+        if (want is None or want.asked != sender or peer.link_key is None
+                or block_id(msg.header, msg.txs_digest) != ident):
+            self.dropped["unsolicited_block"] += 1
+            return
+        pool_ids = [i for i, _ in self.pool.items()]
+        key = short_id_key(peer.link_key, ident)
+        ids = match_short_ids(unpack_short_ids(msg.short_ids), pool_ids,
+                              lambda batch: short_ids(key, batch))
+        txs = [None if found is None else self.pool.get(found) for found in ids]
+        partial = _Partial(msg.header, msg.txs_digest, ids, txs, sender)
+        self._partial[ident] = partial
+        want.deadline = now + self.config.want_timeout_ms
+        self._complete_or_fetch(now, ident, partial, out)
+
+    def _on_block_txs(self, now: int, sender: NodeId, msg: BlockTxs, out: list[Action]) -> None:
+        partial = self._partial.get(msg.block_id)
+        if partial is None or partial.source != sender:
+            self.dropped["unsolicited_block"] += 1
+            return
+        for i, tx in zip(msg.indexes, msg.txs, strict=True):
+            if i >= len(partial.txs):
+                self.dropped["bad_block_txs"] += 1
+                return
+            partial.txs[i] = tx
+            partial.ids[i] = tx_id(tx)
+        self._complete_or_fetch(now, msg.block_id, partial, out)
+
+    def _complete_or_fetch(self, now: int, ident: bytes, partial: _Partial,
+                           out: list[Action]) -> None:
+        missing = [i for i, tx in enumerate(partial.txs) if tx is None]
+        if missing:
+            self._send(partial.source, GetBlockTxs(ident, missing[:MAX_IDS]), out)
+            return
+        ids = [i for i in partial.ids if i is not None]
+        if txs_digest(ids) != partial.digest:
+            # A short id matched the wrong transaction: fetch the whole list (BIP 152).
+            self.collisions += 1
+            partial.txs = [None] * len(partial.txs)
+            self._send(partial.source, GetBlockTxs(ident, list(range(len(partial.txs)))), out)
+            return
+        del self._partial[ident]
+        txs = tuple(tx for tx in partial.txs if tx is not None)
+        self._accept_block(now, ident, _Block(partial.header, partial.digest, tuple(ids), txs),
+                           partial.source, out)
+
+    # -- heartbeat ---------------------------------------------------------------------
+
+    def _heartbeat(self, now: int, out: list[Action]) -> None:
+        cfg = self.config
+        self._maintain_mesh(now, out)
+        for peer_id in self.mesh:
+            announce = self.peers[peer_id].announce
+            if announce:
+                ids = list(announce)[:MAX_IDS]
+                for i in ids:
+                    del announce[i]
+                self._send(peer_id, IHave(ids), out)
+        self._retry(now, self._wanted, False, out)
+        self._retry(now, self._block_wanted, True, out)
+        self.seen.expire(now)
+        self.blocks_seen.expire(now)
+        out.append(SetTimer(HEARTBEAT, now + cfg.heartbeat_ms))
+
+    def _maintain_mesh(self, now: int, out: list[Action]) -> None:
+        cfg = self.config
+        if len(self.mesh) < cfg.d_lo:
+            candidates = sorted(p for p, st in self.peers.items()
+                                if p not in self.mesh and st.link_key is not None
+                                and now >= st.backoff_until)
+            for p in self._rng.sample(candidates, min(len(candidates), cfg.d - len(self.mesh))):
+                self.mesh.add(p)
+                self._send(p, Graft(), out)
+        elif len(self.mesh) > cfg.d_hi:
+            for p in self._rng.sample(sorted(self.mesh), len(self.mesh) - cfg.d):
+                self.mesh.discard(p)
+                self.peers[p].announce.clear()
+                self.peers[p].backoff_until = now + cfg.backoff_ms
+                self._send(p, Prune(), out)
+
+    def _retry(self, now: int, wanted: dict[bytes, _Want], blocks: bool,
+               out: list[Action]) -> None:
+        """Ask the next announcer for what the last one did not send in time."""
+        again: dict[NodeId, list[bytes]] = {}
+        for ident, want in list(wanted.items()):
+            if want.deadline > now:
+                continue
+            while want.others and want.others[0] not in self.peers:
+                want.others.pop(0)
+            if not want.others:
+                del wanted[ident]  # forgotten: a later announcement asks again
+                self._partial.pop(ident, None)
+                continue
+            want.asked = want.others.pop(0)
+            self.retries += 1
+            want.deadline = now + self.config.want_timeout_ms
+            self._partial.pop(ident, None)
+            again.setdefault(want.asked, []).append(ident)
+        for peer_id, ids in again.items():
+            if blocks:
+                for ident in ids:
+                    self._send(peer_id, GetCompact(ident), out)
+            else:
+                self._send(peer_id, IWant(ids), out)
