@@ -18,7 +18,7 @@ NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.g
 # PyNaCl's bundled copy binds no ristretto255 function.
 LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
@@ -85,7 +85,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/xinlian qi fmt --check examples/qi/*.qi
 
-bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data
+bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run; signed transfers end to end on 4 validators per suite, saturating and at the suite's
@@ -140,6 +140,10 @@ bench-data: venv
 
 bench-network: venv
 	$(BIN)/python -m benchmarks.network
+
+# The relay at 5,000 and 10,000 nodes in simulation (docs/network.md, "Relay at scale").
+bench-gossip: venv
+	$(BIN)/python -m benchmarks.gossip
 
 bench-qi: venv
 	$(BIN)/python -m benchmarks.qi
