@@ -207,3 +207,22 @@ def test_the_latency_matrix_spans_six_continents() -> None:
     prefixes = {name.split("-")[0] for name in names}
     assert {"af", "ap", "eu", "sa", "us", "ca", "me"} <= prefixes
     assert all(rtt[i][i] < 10 for i in range(len(names)))
+
+
+def test_a_light_node_publishes_through_fanout_and_stays_out_of_meshes() -> None:
+    net = Net(12)
+    light = RelayCore(node_id(11), replace(CONFIG, mesh_member=False, d=4, d_lo=2, d_hi=6,
+                                           fanout_ttl_ms=2_000), random.Random(3))
+    net.cores[11] = net.sim.cores[11] = light
+    for a in range(12):
+        for b in range(a + 1, 12):
+            net.connect(a, b)
+    net.run_ms(2_000)
+    assert not light.mesh and all(light.node not in c.mesh for c in net.cores[:11])
+    net.sim.input(11, net.sim.now_us, PublishTx(b"from a light node"))
+    net.run_ms(2_000)
+    assert len(light.fanout) == 4
+    got = {n for n, v in net.delivered if isinstance(v, TxDelivered)}
+    assert got == set(range(12))
+    net.run_ms(3_000)  # no publication for longer than the fanout's ttl
+    assert not light.fanout

@@ -16,6 +16,10 @@ maintained at every heartbeat with Graft/Prune as in gossipsub v1.1 (a pruned li
   block id, so collisions cannot be planted in advance; the rebuilt list is checked
   against the digest, and on a mismatch the whole list is fetched (as in BIP 152).
 
+A node outside the mesh (`mesh_member=False`, a light node) grafts nobody, prunes those
+who graft it, and publishes through `d` random *fanout* peers, kept while it publishes
+and forgotten `fanout_ttl_ms` after its last publication (gossipsub's fanout).
+
 Payload is therefore sent once per node in the normal case; what is repeated is ids.
 Every store is capped (pool, seen ids with expiry, blocks, requests) and every message
 size is bounded by the schema. Malformed or unsolicited input is dropped and counted.
@@ -81,6 +85,8 @@ class RelayConfig:
     pool_cap: int = 200_000       # transactions held to answer IWant / rebuild blocks
     block_cap: int = 64           # full blocks held to answer GetCompact / GetBlockTxs
     max_wanted: int = 100_000     # outstanding transaction requests
+    mesh_member: bool = True      # False: a light node, publishing through fanout peers
+    fanout_ttl_ms: int = 60_000   # a fanout is forgotten this long after the last publish
 
     def __post_init__(self) -> None:
         if not 0 < self.d_lo <= self.d <= self.d_hi:
@@ -204,6 +210,8 @@ class RelayCore:
         self._rng = rng
         self.peers: dict[NodeId, _Peer] = {}
         self.mesh: set[NodeId] = set()
+        self.fanout: set[NodeId] = set()
+        self._last_publish = 0
         self.pool: BoundedStore[bytes] = BoundedStore(config.pool_cap)
         self.seen = SeenCache(config.seen_ttl_ms, config.seen_cap)
         self.blocks: BoundedStore[_Block] = BoundedStore(config.block_cap)
@@ -241,9 +249,12 @@ class RelayCore:
         elif isinstance(value, Disconnect):
             self.peers.pop(value.peer, None)
             self.mesh.discard(value.peer)
+            self.fanout.discard(value.peer)
         elif isinstance(value, PublishTx):
+            self._published(now)
             self._accept_tx(now, tx_id(value.tx), value.tx, None, out)
         elif isinstance(value, PublishBlock):
+            self._published(now)
             ids = tuple(tx_id(tx) for tx in value.txs)
             digest = txs_digest(ids)
             self._accept_block(now, block_id(value.header, digest),
@@ -297,7 +308,8 @@ class RelayCore:
                 a, b = sorted((peer.nonce, message.nonce))
                 peer.link_key = hashlib.sha256(b"xinlian-relay-link" + a + b).digest()[:16]
         elif isinstance(message, Graft):
-            if len(self.mesh) < self.config.d_hi and now >= peer.backoff_until:
+            if (self.config.mesh_member and len(self.mesh) < self.config.d_hi
+                    and now >= peer.backoff_until):
                 self.mesh.add(sender)
             else:
                 self._send(sender, Prune(), out)
@@ -335,7 +347,7 @@ class RelayCore:
         self.pool.put(ident, tx)
         out.append(Deliver(TxDelivered(ident, tx)))
         if announce:
-            for peer_id in self.mesh:
+            for peer_id in self._targets():
                 if peer_id != source:
                     self.peers[peer_id].announce[ident] = None
 
@@ -356,7 +368,7 @@ class RelayCore:
                 peer.announce.pop(i, None)
         out.append(Deliver(BlockDelivered(ident, block.header, block.txs)))
         have = encode_message(BlockHave(ident))
-        out.extend(Send(p, have) for p in self.mesh if p != source)
+        out.extend(Send(p, have) for p in self._targets() if p != source)
 
     def _on_block_have(self, now: int, sender: NodeId, ident: bytes,
                        out: list[Action]) -> None:
@@ -433,8 +445,11 @@ class RelayCore:
 
     def _heartbeat(self, now: int, out: list[Action]) -> None:
         cfg = self.config
-        self._maintain_mesh(now, out)
-        for peer_id in self.mesh:
+        if cfg.mesh_member:
+            self._maintain_mesh(now, out)
+        else:
+            self._maintain_fanout(now)
+        for peer_id in self._targets():
             announce = self.peers[peer_id].announce
             if announce:
                 ids = list(announce)[:MAX_IDS]
@@ -446,6 +461,26 @@ class RelayCore:
         self.seen.expire(now)
         self.blocks_seen.expire(now)
         out.append(SetTimer(HEARTBEAT, now + cfg.heartbeat_ms))
+
+    def _targets(self) -> set[NodeId]:
+        """Where news goes: the mesh, or for a node outside it, its fanout peers."""
+        return self.mesh if self.config.mesh_member else self.fanout
+
+    def _published(self, now: int) -> None:
+        self._last_publish = now
+        if not self.config.mesh_member and not self.fanout:
+            self._maintain_fanout(now)
+
+    def _maintain_fanout(self, now: int) -> None:
+        """A light node keeps `d` random peers to publish through while it publishes."""
+        if now - self._last_publish > self.config.fanout_ttl_ms:
+            self.fanout.clear()
+            return
+        if len(self.fanout) < self.config.d:
+            candidates = sorted(p for p, st in self.peers.items()
+                                if p not in self.fanout and st.link_key is not None)
+            k = min(len(candidates), self.config.d - len(self.fanout))
+            self.fanout.update(self._rng.sample(candidates, k))
 
     def _maintain_mesh(self, now: int, out: list[Action]) -> None:
         cfg = self.config
