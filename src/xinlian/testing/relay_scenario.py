@@ -6,11 +6,13 @@ bytes) is carried in bundles of `tx_per_item` transfers: one relay transaction s
 one bundle, and its body on the wire is charged at the bundle's full size
 (`tx_per_item * tx_size` bytes) although the simulator only stores a 32-byte stand-in
 (the payload's content does not change what the relay does; its size does, and is
-charged). Blocks are real: every `block_interval_ms` a node chosen in turn publishes a
-block of every bundle in its pool, which the others rebuild from their pools through
-compact blocks. Each message also pays `FRAME_OVERHEAD` bytes (frame header and AEAD
-record overhead of the transport). Latency: one-way = half the measured round trip
-between the nodes' regions (`cloudping_rtt.tsv`), nodes spread evenly over the regions.
+charged). Blocks are real: every `block_interval_ms` a random node publishes a block of
+the bundles in its pool published at least `block_min_age_ms` earlier (blocks order
+batches that were disseminated before, as the consensus design does), which the others
+rebuild from their pools through compact blocks. Each message also pays `FRAME_OVERHEAD`
+bytes (frame header and AEAD record overhead of the transport). Latency: one-way = half
+the measured round trip between the nodes' regions (`cloudping_rtt.tsv`), nodes spread
+evenly over the regions.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Scenario:
     tx_size: int = 250
     tx_per_item: int = 100
     block_interval_ms: int = 1_000
+    block_min_age_ms: int = 1_500  # a block takes bundles published at least this long ago
     warmup_ms: int = 2_000
     load_ms: int = 5_000
     drain_ms: int = 4_000
@@ -175,7 +178,9 @@ def run(s: Scenario) -> Result:
     for height, at in enumerate(block_times):
         sim.run(at)
         proposer = cores[rng.randrange(s.nodes)]
-        txs = tuple(tx for _, tx in proposer.pool.items())
+        old = at - s.block_min_age_ms * 1000
+        txs = tuple(tx for ident, tx in proposer.pool.items()
+                    if meter.published.get(ident, at) <= old)
         header = b"height" + height.to_bytes(8, "big") + proposer.node
         sim.input(node_index(proposer.node), at, PublishBlock(header, txs))
     sim.run(end + s.drain_ms * 1000)

@@ -226,3 +226,20 @@ def test_a_light_node_publishes_through_fanout_and_stays_out_of_meshes() -> None
     assert got == set(range(12))
     net.run_ms(3_000)  # no publication for longer than the fanout's ttl
     assert not light.fanout
+
+
+def test_transactions_of_an_earlier_block_are_not_fetched_again() -> None:
+    """A lagging proposer repeats transactions already in a block: the receiver rebuilds
+    them from the transactions of recent blocks, and still answers IWant for them."""
+    net = _line(2)
+    first = tuple(b"first-%d" % i for i in range(5))
+    net.sim.input(0, net.sim.now_us, PublishBlock(b"h1", first))
+    net.run_ms(1_000)
+    net.sent.clear()
+    net.sim.input(0, net.sim.now_us, PublishBlock(b"h2", (*first, b"new")))
+    net.run_ms(1_000)
+    assert [m.indexes for m in net.sent if isinstance(m, GetBlockTxs)] == [[5]]
+    b = net.cores[1]
+    out = b.handle(Receive(net.sim.now_us // 1000, node_id(0),
+                           encode_message(IWant([tx_id(first[0])]))))
+    assert isinstance(out[0], Send) and decode_message(out[0].message) == Txs([first[0]])

@@ -69,6 +69,7 @@ from xinlian.protocol import (
 
 HEARTBEAT = "relay-heartbeat"
 SHORT_ID_MASK = (1 << (8 * SHORT_ID_SIZE)) - 1
+MAX_TRIES = 4  # requests for one object before it is forgotten
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class RelayConfig:
     seen_ttl_ms: int = 120_000
     seen_cap: int = 1_000_000
     pool_cap: int = 200_000       # transactions held to answer IWant / rebuild blocks
+    included_cap: int = 20_000    # transactions of recent blocks, kept for the same reasons
     block_cap: int = 64           # full blocks held to answer GetCompact / GetBlockTxs
     max_wanted: int = 100_000     # outstanding transaction requests
     mesh_member: bool = True      # False: a light node, publishing through fanout peers
@@ -182,6 +184,7 @@ class _Want:
     asked: NodeId
     deadline: int
     others: list[NodeId]
+    tries: int = 1
 
 
 @dataclass(slots=True)
@@ -191,6 +194,9 @@ class _Partial:
     ids: list[bytes | None]
     txs: list[bytes | None]
     source: NodeId
+    awaiting: dict[bytes, int] = field(default_factory=dict)  # in flight by IWant: id -> index
+    fetching: set[int] = field(default_factory=set)  # asked of the source by GetBlockTxs
+    filled: int = -1  # transactions held at the last deadline (no progress: a stalled source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,12 +219,14 @@ class RelayCore:
         self.fanout: set[NodeId] = set()
         self._last_publish = 0
         self.pool: BoundedStore[bytes] = BoundedStore(config.pool_cap)
+        self.included: BoundedStore[bytes] = BoundedStore(config.included_cap)
         self.seen = SeenCache(config.seen_ttl_ms, config.seen_cap)
         self.blocks: BoundedStore[_Block] = BoundedStore(config.block_cap)
         self.blocks_seen = SeenCache(config.seen_ttl_ms, config.seen_cap)
         self._wanted: dict[bytes, _Want] = {}
         self._block_wanted: dict[bytes, _Want] = {}
         self._partial: dict[bytes, _Partial] = {}
+        self._awaiting: dict[bytes, bytes] = {}  # tx id -> the block being rebuilt that needs it
         self.dropped: Counter[str] = Counter()
         self.collisions = 0  # compact blocks whose short ids rebuilt the wrong list
         self.retries = 0     # requests repeated to another announcer after a timeout
@@ -278,7 +286,8 @@ class RelayCore:
         if isinstance(message, IHave):
             self._on_ihave(now, sender, message.ids, out)
         elif isinstance(message, IWant):
-            txs = [tx for tx in map(self.pool.get, message.ids) if tx is not None]
+            txs = [tx for tx in (self.pool.get(i) or self.included.get(i) for i in message.ids)
+                   if tx is not None]
             if txs:
                 self._send(sender, Txs(txs), out)
         elif isinstance(message, Txs):
@@ -288,6 +297,7 @@ class RelayCore:
                     self.dropped["unsolicited_tx"] += 1
                     continue
                 self._accept_tx(now, ident, tx, sender, out)
+                self._fill_awaiting(now, ident, tx, out)
         elif isinstance(message, BlockHave):
             self._on_block_have(now, sender, message.block_id, out)
         elif isinstance(message, GetCompact):
@@ -363,7 +373,8 @@ class RelayCore:
         for i, tx in zip(block.ids, block.txs, strict=True):
             self._wanted.pop(i, None)
             self._accept_tx(now, i, tx, source, out, announce=False)
-            self.pool.pop(i)  # included: served from the block from now on
+            self.pool.pop(i)  # included: no longer a candidate for the next block
+            self.included.put(i, tx)
             for peer in self.peers.values():
                 peer.announce.pop(i, None)
         out.append(Deliver(BlockDelivered(ident, block.header, block.txs)))
@@ -400,12 +411,21 @@ class RelayCore:
                 or block_id(msg.header, msg.txs_digest) != ident):
             self.dropped["unsolicited_block"] += 1
             return
-        pool_ids = [i for i, _ in self.pool.items()]
+        # A lagging proposer may repeat transactions of a block we already hold.
+        pool_ids = [i for i, _ in self.pool.items()] + [i for i, _ in self.included.items()]
         key = short_id_key(peer.link_key, ident)
         ids = match_short_ids(unpack_short_ids(msg.short_ids), pool_ids,
                               lambda batch: short_ids(key, batch))
-        txs = [None if found is None else self.pool.get(found) for found in ids]
+        txs = [None if found is None else self.pool.get(found) or self.included.get(found)
+               for found in ids]
         partial = _Partial(msg.header, msg.txs_digest, ids, txs, sender)
+        # Transactions already requested by IWant are awaited, not fetched a second time.
+        in_flight = match_short_ids(unpack_short_ids(msg.short_ids), list(self._wanted),
+                                    lambda batch: short_ids(key, batch))
+        for index, (found, awaited) in enumerate(zip(ids, in_flight, strict=True)):
+            if found is None and awaited is not None and awaited not in self._awaiting:
+                partial.awaiting[awaited] = index
+                self._awaiting[awaited] = ident
         self._partial[ident] = partial
         want.deadline = now + self.config.want_timeout_ms
         self._complete_or_fetch(now, ident, partial, out)
@@ -421,22 +441,45 @@ class RelayCore:
                 return
             partial.txs[i] = tx
             partial.ids[i] = tx_id(tx)
+            partial.fetching.discard(i)
         self._complete_or_fetch(now, msg.block_id, partial, out)
+
+    def _fill_awaiting(self, now: int, ident: bytes, tx: bytes, out: list[Action]) -> None:
+        block = self._awaiting.pop(ident, None)
+        partial = None if block is None else self._partial.get(block)
+        if block is None or partial is None:
+            return
+        index = partial.awaiting.pop(ident, None)
+        if index is not None and partial.txs[index] is None:
+            partial.txs[index] = tx
+            partial.ids[index] = ident
+            self._complete_or_fetch(now, block, partial, out)
+
+    def _drop_partial(self, ident: bytes) -> None:
+        partial = self._partial.pop(ident, None)
+        if partial is not None:
+            for tx in partial.awaiting:
+                self._awaiting.pop(tx, None)
 
     def _complete_or_fetch(self, now: int, ident: bytes, partial: _Partial,
                            out: list[Action]) -> None:
-        missing = [i for i, tx in enumerate(partial.txs) if tx is None]
+        awaited = set(partial.awaiting.values())
+        missing = [i for i, tx in enumerate(partial.txs)
+                   if tx is None and i not in awaited and i not in partial.fetching]
         if missing:
+            partial.fetching.update(missing[:MAX_IDS])
             self._send(partial.source, GetBlockTxs(ident, missing[:MAX_IDS]), out)
+        if any(tx is None for tx in partial.txs):
             return
         ids = [i for i in partial.ids if i is not None]
         if txs_digest(ids) != partial.digest:
             # A short id matched the wrong transaction: fetch the whole list (BIP 152).
             self.collisions += 1
             partial.txs = [None] * len(partial.txs)
+            partial.fetching = set(range(len(partial.txs)))
             self._send(partial.source, GetBlockTxs(ident, list(range(len(partial.txs)))), out)
             return
-        del self._partial[ident]
+        self._drop_partial(ident)
         txs = tuple(tx for tx in partial.txs if tx is not None)
         self._accept_block(now, ident, _Block(partial.header, partial.digest, tuple(ids), txs),
                            partial.source, out)
@@ -505,16 +548,35 @@ class RelayCore:
         for ident, want in list(wanted.items()):
             if want.deadline > now:
                 continue
+            want.deadline = now + self.config.want_timeout_ms
+            partial = self._partial.get(ident) if blocks else None
+            filled = 0 if partial is None else sum(tx is not None for tx in partial.txs)
+            if partial is not None and partial.source in self.peers and (
+                    filled > partial.filled or partial.awaiting
+                    or (partial.fetching and want.tries < MAX_TRIES)):
+                if filled == partial.filled:
+                    want.tries += 1  # a large BlockTxs may still be on its way: wait a bit
+                partial.filled = filled
+                # Rebuilding: what IWant has not brought yet is now asked of the source;
+                # what the source was asked for is still on its way (bodies are large).
+                if partial.awaiting:
+                    late = sorted(partial.awaiting.values())
+                    for tx in partial.awaiting:
+                        self._awaiting.pop(tx, None)
+                    partial.awaiting.clear()
+                    partial.fetching.update(late)
+                    self._send(partial.source, GetBlockTxs(ident, late), out)
+                continue
+            self._drop_partial(ident)
             while want.others and want.others[0] not in self.peers:
                 want.others.pop(0)
-            if not want.others:
-                del wanted[ident]  # forgotten: a later announcement asks again
-                self._partial.pop(ident, None)
+            if want.others:
+                want.asked = want.others.pop(0)
+            elif want.asked not in self.peers or (want.tries >= MAX_TRIES and not blocks):
+                del wanted[ident]  # nobody left to ask: a later announcement asks again
                 continue
-            want.asked = want.others.pop(0)
+            want.tries += 1
             self.retries += 1
-            want.deadline = now + self.config.want_timeout_ms
-            self._partial.pop(ident, None)
             again.setdefault(want.asked, []).append(ident)
         for peer_id, ids in again.items():
             if blocks:
