@@ -86,10 +86,11 @@ def membership_of(suite: Suite, members: list[Validator]) -> Membership:
 
 READY_LAG = 2  # consensus blocks the ledger may trail by and still report ready
 # How long a validator's batch stays open for more transactions. Each batch costs the
-# committee a fixed amount of CPU (acks signed, a certificate checked by every voter), so
-# fewer, larger batches leave the cores to verification and execution; the wait adds at
-# most this much to a transaction's latency (measured: docs/benchmarks.md, issue 14 item 4).
-BATCH_DELAY_MS = 100
+# committee a fixed amount of CPU (acks signed, a certificate checked by every voter), so a
+# longer wait means fewer, larger batches, at up to that much more latency. On an idle
+# machine 100 ms saved no CPU against 20 ms and tripled an idle chain's commit latency
+# (docs/benchmarks.md, issue 14 item 4), so the default stays short; node.toml can raise it.
+BATCH_DELAY_MS = 20
 
 
 class BftOrdering:
