@@ -31,7 +31,6 @@ def siphash24_many(key: bytes, items: list[bytes]) -> list[int]:
 
 
 def _sip(k0: int, k1: int, data: bytes) -> int:
-    m = MASK
     v0 = k0 ^ 0x736F6D6570736575
     v1 = k1 ^ 0x646F72616E646F6D
     v2 = k0 ^ 0x6C7967656E657261
@@ -42,21 +41,16 @@ def _sip(k0: int, k1: int, data: bytes) -> int:
     words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, tail, 8)]
     words.append(last)
     for w in words:
-        v3 ^= w
-        for _ in range(2):
-            v0 = (v0 + v1) & m
-            v1 = ((v1 << 13) | (v1 >> 51)) & m ^ v0
-            v0 = ((v0 << 32) | (v0 >> 32)) & m
-            v2 = (v2 + v3) & m
-            v3 = ((v3 << 16) | (v3 >> 48)) & m ^ v2
-            v0 = (v0 + v3) & m
-            v3 = ((v3 << 21) | (v3 >> 43)) & m ^ v0
-            v2 = (v2 + v1) & m
-            v1 = ((v1 << 17) | (v1 >> 47)) & m ^ v2
-            v2 = ((v2 << 32) | (v2 >> 32)) & m
+        v0, v1, v2, v3 = _rounds(v0, v1, v2, v3 ^ w, 2)
         v0 ^= w
-    v2 ^= 0xFF
-    for _ in range(4):
+    v0, v1, v2, v3 = _rounds(v0, v1, v2 ^ 0xFF, v3, 4)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+def _rounds(v0: int, v1: int, v2: int, v3: int, count: int) -> tuple[int, int, int, int]:
+    """`count` SipRounds over the state (2 per message word, 4 to finish)."""
+    m = MASK
+    for _ in range(count):
         v0 = (v0 + v1) & m
         v1 = ((v1 << 13) | (v1 >> 51)) & m ^ v0
         v0 = ((v0 << 32) | (v0 >> 32)) & m
@@ -67,4 +61,4 @@ def _sip(k0: int, k1: int, data: bytes) -> int:
         v2 = (v2 + v1) & m
         v1 = ((v1 << 17) | (v1 >> 47)) & m ^ v2
         v2 = ((v2 << 32) | (v2 >> 32)) & m
-    return v0 ^ v1 ^ v2 ^ v3
+    return v0, v1, v2, v3
