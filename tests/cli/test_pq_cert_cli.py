@@ -78,7 +78,8 @@ def test_issue_show_revoke_and_load(chain: Path, capsys: pytest.CaptureFixture[s
     # node.toml's [identity] gives the node that certificate and the genesis' admins
     genesis = load_genesis(chain / "genesis.toml")
     key = read_key(chain / "node.json")[1].public_key
-    config = {"identity": {"certificate": "node.cert"}}
+    table: dict[str, object] = {"certificate": "node.cert"}
+    config: dict[str, object] = {"identity": table}
     identity = load_identity(config, chain, genesis, key)
     assert identity is not None
     assert identity.certificate == decode_certificate((chain / "node.cert").read_bytes())
@@ -95,7 +96,7 @@ def test_issue_show_revoke_and_load(chain: Path, capsys: pytest.CaptureFixture[s
         "kind": "revocation_list", "version": 1, "chain_id": "certs", "organisation": "org0",
         "issued_ms": 0, "serials": [7, 8], "issuer_algorithm": "ML_DSA_65", "verified": True}
     # the node refuses to start on its own revoked certificate
-    config["identity"]["revocations"] = ["org0.crl"]  # type: ignore[index]
+    table["revocations"] = ["org0.crl"]
     with pytest.raises(NodeConfigError, match="certificate_revoked"):
         load_identity(config, chain, genesis, key)
 
@@ -131,7 +132,7 @@ def test_identity_config_errors(chain: Path, capsys: pytest.CaptureFixture[str])
     assert _run(capsys, *_issue(chain, "--serial", "3"))[0] == 0
     (chain / "garbage.crl").write_bytes(b"\x91\x01")
     assert load_identity({}, chain, genesis, key) is None
-    bad = [{"identity": {}}, {"identity": {"certificate": "absent"}},
+    bad: list[dict[str, object]] = [{"identity": {}}, {"identity": {"certificate": "absent"}},
            {"identity": {"certificate": "node.cert", "revocations": "x"}},
            {"identity": {"certificate": "node.cert", "skew_ms": -1}},
            {"identity": {"certificate": "node.cert", "revocations": ["garbage.crl"]}},

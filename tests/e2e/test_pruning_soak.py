@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from xinlian.api.metrics import disk_bytes
-from xinlian.cli.cluster import NodeError, NodeProcess
+from xinlian.cli.cluster import NodeProcess
 from xinlian.cli.main import main as cli
 from xinlian.ledger.account import account_key
+from xinlian.node.errors import NodeError
 from xinlian.sdk.client import Client
 from xinlian.sdk.errors import RpcError
 

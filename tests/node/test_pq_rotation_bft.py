@@ -71,7 +71,9 @@ def test_validators_rotate_to_pq_votes_without_a_halt_and_light_clients_follow()
                 assert certified.epoch >= switch
                 sizes = {len(s) for s in certified.cert.signatures}
                 assert sizes == {MLDSA65_SIGNATURE_SIZE}
-                assert len(certified.cert.signatures) >= committees[switch].quorum
+                committee = committees[switch]
+                assert committee is not None
+                assert len(certified.cert.signatures) >= committee.quorum
                 after += 1
         assert before > 0 and after > 10
 
