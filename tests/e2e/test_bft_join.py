@@ -64,7 +64,8 @@ def xl(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("suite_name", ["intl", "sm"])
+@pytest.mark.parametrize("suite_name", [  # intl's run is a slow campaign (suite time)
+    pytest.param("intl", marks=pytest.mark.slow), "sm"])
 def test_a_validator_joins_from_a_snapshot_and_another_leaves(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], suite_name: str) -> None:
     suite = get_suite(suite_name)

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
 SCHEMES = {"intl": "BLS12-381", "sm": "SM2"}
 
 
-@pytest.fixture(scope="module", params=["intl", "sm"])
+@pytest.fixture(scope="module", params=[  # sm's network is a slow campaign (suite time)
+    "intl", pytest.param("sm", marks=pytest.mark.slow)])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Site]:
     started = start_bft_site(tmp_path_factory.mktemp(f"workbench-bft-{request.param}"),
