@@ -28,7 +28,8 @@ from .netns import (
     root_qdisc,
 )
 
-pytestmark = [*NEEDS_ROOT_AND_IPROUTE2, pytest.mark.timeout(180)]
+# a slow campaign (suite time): test_cluster_plan_netns runs namespaced validators in make test
+pytestmark = [*NEEDS_ROOT_AND_IPROUTE2, pytest.mark.timeout(180), pytest.mark.slow]
 
 N = 4
 PER_WALLET = 25  # 4 wallets: 100 transfers a round

@@ -67,6 +67,7 @@ def certified(read: Callable[[], T]) -> T:
     return found
 
 
+@pytest.mark.slow  # suite time: tests/node/test_statesync.py covers the phases in make test
 @pytest.mark.timeout(300)
 def test_a_joined_validator_answers_histories_and_block_windows_as_the_others(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

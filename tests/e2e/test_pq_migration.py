@@ -18,6 +18,7 @@ from xinlian.cli.pq_demo import run_cluster_migration
 from xinlian.crypto.composite import MLDSA65_SIGNATURE_SIZE
 
 
+@pytest.mark.slow  # suite time: tests/node/test_pq_*_bft.py run the same move in make test
 @pytest.mark.timeout(600)
 def test_four_validator_processes_migrate_a_live_chain_to_pq(tmp_path: Path) -> None:
     run = run_cluster_migration(tmp_path)

@@ -160,6 +160,7 @@ def _dashboard_metrics() -> set[str]:
     return {name for e in exprs for name in re.findall(r"\b((?:xinlian|process)_\w+)", e)}
 
 
+@pytest.mark.slow  # suite time: the solo node's scrape runs in make test
 @pytest.mark.timeout(300)
 def test_prometheus_scrapes_validators_and_the_dashboard_queries_exist(
         tmp_path: Path) -> None:
