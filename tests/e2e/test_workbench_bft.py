@@ -31,7 +31,7 @@ from xinlian.sdk import Client
 from xinlian.sdk.errors import ProofError
 from xinlian.sdk.headers import HeaderChain
 
-from .workbench import CHROMIUM, Session, Site, launch, log_in, start_bft_site
+from .workbench import CHROMIUM, Session, Site, launch, log_in, look_up, start_bft_site
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
     f"{CHROMIUM} is missing: Debian's chromium drives these tests (make chromium)"))
@@ -143,11 +143,7 @@ def test_the_page_checks_committee_certificates_as_python_does(
     lookups = {"tx": sent["tx_hash"], "block": str(height), "account": site.address(1).hex(),
                "contract": token}
     for kind, asked in lookups.items():
-        page.select_option("#lookup-kind", kind)
-        page.fill("#lookup-value", asked)
-        page.click("#lookup button")
-        page.wait_for_function(f"() => workbench.proofs && workbench.proofs.kind === '{kind}' "
-                               f"&& workbench.proofs.asked === '{asked}'")
+        look_up(page, kind, asked)
         line = page.inner_text("#explorer .browser-verified")
         assert f"header certified by the committee ({scheme}, " in line, line
         ok, _, seen = _page_verdict(page, None)

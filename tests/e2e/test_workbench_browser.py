@@ -37,6 +37,7 @@ from .workbench import (
     keystroke_latencies,
     launch,
     log_in,
+    look_up,
     open_file,
     start_site,
     type_at_end,
@@ -322,11 +323,7 @@ def test_the_explorer_verifies_proofs_in_the_browser(site: Site, browser: Browse
     lookups = {"tx": sent["tx_hash"], "block": str(height), "account": site.address(1).hex(),
                "contract": token}
     for kind, asked in lookups.items():
-        page.select_option("#lookup-kind", kind)
-        page.fill("#lookup-value", asked)
-        page.click("#lookup button")
-        page.wait_for_function(f"() => workbench.proofs && workbench.proofs.kind === '{kind}' "
-                               f"&& workbench.proofs.asked === '{asked}'")
+        look_up(page, kind, asked)
         assert page.locator("#explorer .browser-verified").count() == 1, kind
         ok, proof, _ = _page_verdict(page, kind, None)
         assert ok and _python_accepts(site, kind, proof, asked), kind

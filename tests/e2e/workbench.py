@@ -167,6 +167,15 @@ def open_file(page: Page, file: str) -> None:
         " && workbench.ws.readyState === 1 && workbench.sent.size === 0")
 
 
+def look_up(page: Page, kind: str, asked: str) -> None:
+    """Ask the explorer for one item and wait until the page has its proofs."""
+    page.select_option("#lookup-kind", kind)
+    page.fill("#lookup-value", asked)
+    page.click("#lookup button")
+    page.wait_for_function(f"() => workbench.proofs && workbench.proofs.kind === '{kind}' "
+                           f"&& workbench.proofs.asked === '{asked}'")
+
+
 def editor_text(page: Page) -> str:
     text: str = page.evaluate("() => QiEditor.text(workbench.view)")
     return text
