@@ -164,14 +164,9 @@ def _rotate(net: ValidatorNet, signer: Signer, start_ms: int, count: int) -> int
     return start_ms + 2000
 
 
-def _height(net: ValidatorNet, node: bytes) -> int:
-    validator = net.validator(node)
-    assert validator is not None
-    return validator.ledger.chain.height
-
-
-def _chain(net: ValidatorNet) -> ChainStore:
-    validator = net.validator(net.nodes[0])
+def _chain(net: ValidatorNet, node: bytes | None = None) -> ChainStore:
+    """The ledger of `node` (the first validator's by default)."""
+    validator = net.validator(net.nodes[0] if node is None else node)
     assert validator is not None
     return validator.ledger.chain
 
@@ -205,8 +200,8 @@ def run_migration(seed: int = 41, *, to: str = "pq", window: int = 10, ahead: in
     def tick(sim: Simulation) -> None:
         # clients send to validators at the head: one that left the committee stops there
         up = [n for n in net.nodes if sim.is_up(n)]
-        head = max(_height(net, n) for n in up)
-        up = [n for n in up if _height(net, n) == head]
+        head = max(_chain(net, n).height for n in up)
+        up = [n for n in up if _chain(net, n).height == head]
         for i, client in enumerate(net.clients):
             node = sim.rng.choice(up)
             validator = net.validator(node)
