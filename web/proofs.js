@@ -12,6 +12,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bls12_381 } from "@noble/curves/bls12-381.js";
+import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import { sm2, sm3 } from "sm-crypto";
 
 export class ProofFailure extends Error {}
@@ -128,7 +130,7 @@ function reencode(v) {
 }
 
 // --- the records (ledger/block.py, ledger/transaction.py, ledger/merkle.py, ...) ------------
-const KEY = [["alg", "int"], ["data", "bin"]];  // PublicKey and Signature
+export const KEY = [["alg", "int"], ["data", "bin"]];  // PublicKey and Signature
 export const HEADER = [["chain_id", "str"], ["height", "int"], ["parent_hash", "bin"], ["timestamp_ms", "int"],
   ["tx_count", "int"], ["tx_root", "bin"], ["state_root", "bin"], ["receipts_root", "bin"], ["proposer", KEY]];
 const EVENT = [["source", "str"], ["name", "str"], ["data", "bin"]];
@@ -142,15 +144,46 @@ const TX_DOMAIN = ascii("xinlian/tx/v1\0");
 const ADDRESS_SIZE = 20;
 
 // The suites' hashes (crypto/suites.py) and the signature schemes checked here.
-const HASHES = { intl: sha256, "hybrid-intl": sha256, pq: sha3_256,
-  sm: (b) => fromHex("0x" + sm3(b)), "hybrid-sm": (b) => fromHex("0x" + sm3(b)) };
-export const SM2 = 1, ED25519 = 2;
+const smHash = (b) => fromHex("0x" + sm3(b));
+const HASHES = { intl: sha256, "hybrid-intl": sha256, pq: sha3_256, sm: smHash, "hybrid-sm": smHash };
+export const SM2 = 1, ED25519 = 2, ML_DSA_65 = 3, SM2_ML_DSA_65 = 5, ED25519_ML_DSA_65 = 6;
+const MLDSA65_KEY = 1952, MLDSA65_SIG = 3309;
+
+// ML-DSA-65 (FIPS 204, pure, with a context string), as fast_mldsa signs; a signature that
+// does not decode verifies false.
+function mldsaValid(key, msg, sig, context = new Uint8Array(0)) {
+  if (key.length !== MLDSA65_KEY || sig.length !== MLDSA65_SIG) return false;
+  try { return ml_dsa65.verify(sig, msg, key, { context }); } catch { return false; }
+}
+
+// A composite (crypto/composite.py, the IETF LAMPS composite ML-DSA draft): both halves sign
+// M' = Prefix || Label || len(ctx) || ctx || PH(M) (ctx empty), ML-DSA-65 with Label as its
+// context; keys and signatures are the ML-DSA part || the classical part. Valid only if both
+// halves are.
+const COMPOSITE_PREFIX = ascii("CompositeAlgorithmSignatures2025");
+function composite(classical, label, prehash, classicalKey, classicalSig) {
+  const tag = ascii(label);
+  return (key, msg, sig) => {
+    if (key.length !== MLDSA65_KEY + classicalKey || sig.length !== MLDSA65_SIG + classicalSig) return false;
+    const m = concat(COMPOSITE_PREFIX, tag, Uint8Array.of(0), prehash(msg));
+    return mldsaValid(key.subarray(0, MLDSA65_KEY), m, sig.subarray(0, MLDSA65_SIG), tag)
+      && SCHEMES[classical](key.subarray(MLDSA65_KEY), m, sig.subarray(MLDSA65_SIG));
+  };
+}
 const SCHEMES = {
   [ED25519]: (key, msg, sig) => key.length === 32 && sig.length === 64 && ed25519.verify(sig, msg, key, { zip215: false }),
   [SM2]: (key, msg, sig) => key.length === 65 && sig.length === 64
     && sm2.doVerifySignature(msg, toHex(sig).slice(2), toHex(key).slice(2), { hash: true, der: false }),
+  [ML_DSA_65]: (key, msg, sig) => mldsaValid(key, msg, sig),
+  [SM2_ML_DSA_65]: composite(SM2, "COMPSIG-MLDSA65-SM2-SM3", smHash, 65, 64),
+  [ED25519_ML_DSA_65]: composite(ED25519, "COMPSIG-MLDSA65-Ed25519-SHA512", sha512, 32, 64),
 };
-export const SCHEME_NAMES = { [SM2]: "SM2", [ED25519]: "Ed25519" };
+export const SCHEME_NAMES = { [SM2]: "SM2", [ED25519]: "Ed25519", [ML_DSA_65]: "ML-DSA-65",
+  [SM2_ML_DSA_65]: "SM2+ML-DSA-65", [ED25519_ML_DSA_65]: "Ed25519+ML-DSA-65" };
+// Each suite's signature algorithm: its node, transaction and (but for intl's BLS) vote keys.
+const SUITE_SIGNATURE = { sm: SM2, intl: ED25519, pq: ML_DSA_65, "hybrid-sm": SM2_ML_DSA_65, "hybrid-intl": ED25519_ML_DSA_65 };
+const KEY_SIZES = { [SM2]: 65, [ED25519]: 32, [ML_DSA_65]: MLDSA65_KEY, [SM2_ML_DSA_65]: MLDSA65_KEY + 65,
+  [ED25519_ML_DSA_65]: MLDSA65_KEY + 32 };
 
 export function hasher(suite) {
   const h = HASHES[suite];
@@ -158,13 +191,28 @@ export function hasher(suite) {
   return h;
 }
 
-// True or false for a scheme checked here; a ProofFailure for one that is not (ML-DSA-65
-// and the composites): never taken as valid.
+function suiteSignature(suite) {
+  const alg = SUITE_SIGNATURE[suite];
+  if (!alg) fail(`suite ${suite}: its signatures are not checked in the browser`);
+  return alg;
+}
+
+// True or false for a scheme checked here; a ProofFailure for an unknown algorithm.
 export function verifySignature(key, message, signature) {
   if (key.alg !== signature.alg) fail(`a signature of algorithm ${signature.alg} under a key of ${key.alg}`);
   const scheme = SCHEMES[key.alg];
   if (!scheme) fail(`signature algorithm ${key.alg} is not checked in the browser`);
   return scheme(fromHex(key.data, "key"), message, fromHex(signature.data, "signature"));
+}
+
+// Raise unless `key` is a public key of `alg` (signing.check_public_key): its size, and an SM2
+// key (or the SM2 half of a composite) a point of the curve.
+function checkPublicKey(alg, key) {
+  const bytes = fromHex(key, "key");
+  if (bytes.length !== KEY_SIZES[alg]) fail(`a ${SCHEME_NAMES[alg]} public key is ${KEY_SIZES[alg]} bytes`);
+  if ((alg === SM2 || alg === SM2_ML_DSA_65) && !sm2.verifyPublicKey(toHex(bytes.subarray(bytes.length - 65)).slice(2))) {
+    fail(`not an ${SCHEME_NAMES[alg]} public key: the SM2 part is not a point of the curve`);
+  }
 }
 
 export function merkleVerifyPath(root, leaf, path, h) {
@@ -228,8 +276,9 @@ export function stateVerify(root, key, value, proof, h) {
 // --- a BFT chain's certified headers (node/certify.py, consensus/certificates.py) -------------
 // The committee of the header's epoch signed `[CERT_DOMAIN, chain_id, epoch, height, hash]`:
 // on `intl` one BLS12-381 aggregate (min-pk: 48-byte G1 keys, 96-byte G2 signatures, the
-// IETF proof-of-possession ciphersuite, as crypto/primitives/bls.py with blst), on `sm` one
-// SM2 signature per signer in bitmap order. Signers must hold more than 2/3 of the power.
+// IETF proof-of-possession ciphersuite, as crypto/primitives/bls.py with blst), on the other
+// suites one signature of the suite's algorithm per signer in bitmap order (SM2, ML-DSA-65 or
+// a composite). Signers must hold more than 2/3 of the power.
 const CERT_DOMAIN = "xinlian/ledger/header-cert/v1";
 export const BLS_DST = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
 const POP_DST = "BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
@@ -280,13 +329,13 @@ function aggregateValid(committee, who, message, signatures) {
 
 function listValid(committee, who, message, signatures) {
   if (signatures.length !== who.length) return false;
-  return who.every((i, k) => SCHEMES[SM2](fromHex(committee.members[i].key, "member key"), message, fromHex(signatures[k], "signature")));
+  const scheme = SCHEMES[suiteSignature(committee.suite)];
+  return who.every((i, k) => scheme(fromHex(committee.members[i].key, "member key"), message, fromHex(signatures[k], "signature")));
 }
 
 // The signer indices of a certificate over `message` by `committee`, or a ProofFailure.
 export function verifyCertificate(committee, cert, message) {
-  const scheme = committee.aggregate ? "BLS12-381" : committee.suite === "sm" ? "SM2" : null;
-  if (scheme === null) fail(`${committee.suite} committee certificates are not checked in the browser`);
+  const scheme = committee.aggregate ? "BLS12-381" : SCHEME_NAMES[suiteSignature(committee.suite)];
   const who = signersOf(fromHex(cert.signers, "signers"), committee.members.length);
   const power = (ids) => ids.reduce((n, i) => n + committee.members[i].power, 0);
   const all = committee.members.map((_, i) => i), quorum = Math.floor(power(all) * 2 / 3) + 1;
@@ -304,7 +353,10 @@ function validateCommittee(committee) {
   if (new Set(committee.members.map((m) => m.node)).size !== n) fail("duplicate committee member");
   if (committee.members.some((m) => !(m.power >= 1 && m.power < 2 ** 32))) fail("voting power must be in 1..2^32-1");
   if (committee.aggregate) committeeKeys(committee);
-  else if (committee.members.some((m) => !(fromHex(m.key).length === 65 && sm2.verifyPublicKey(m.key.slice(2))))) fail("a member's key is not an SM2 public key");
+  else {
+    const alg = suiteSignature(committee.suite);
+    for (const m of committee.members) checkPublicKey(alg, m.key);
+  }
 }
 
 // --- epoch changes (node/statesync.py `next_root`) ---------------------------------------------
@@ -369,6 +421,68 @@ export function committees(anchor) {
     known.set(id, roots.map((r) => r.committee));
   }
   return known.get(id);
+}
+
+// --- the trust anchor ----------------------------------------------------------------------------
+// What every check rests on. The workbench serves the chain's genesis (`anchor.genesis`: its
+// canonical bytes); its suite hash is the genesis hash (ledger/genesis.py), the chain id and
+// suite are the genesis's, and a BFT chain's genesis committee is made here from the genesis
+// validators (node/certify.py `committee_of`). A pin obtained out of band (the genesis hash,
+// and on a solo chain the node key, which the genesis does not name) must match, or nothing is
+// checked; without a pin the checks rest on the genesis the workbench served.
+const AGGREGATE_SUITES = new Set(["intl"]);  // BLS12-381 votes; the others list signatures
+const GENESIS_FIELDS = 7;  // chain_id, suite, timestamp_ms, params, organisations, accounts, validators
+
+export function parsePin(text) {
+  const bad = () => fail("a pin is a genesis hash (0x and 64 hex digits) or the JSON `xinlian web-anchor` prints");
+  const raw = String(text).trim();
+  let value = null;
+  if (/^0x[0-9a-f]{64}$/i.test(raw)) value = { genesis_hash: raw };
+  else { try { value = JSON.parse(raw); } catch { bad(); } }
+  if (value === null || typeof value !== "object" || typeof value.genesis_hash !== "string"
+      || !/^0x[0-9a-f]{64}$/i.test(value.genesis_hash)) bad();
+  const nodeKey = value.node_key ?? null;
+  if (nodeKey !== null && (typeof nodeKey !== "string" || !/^0x([0-9a-f]{2})+$/i.test(nodeKey))) bad();
+  return { genesis_hash: value.genesis_hash.toLowerCase(), node_key: nodeKey && nodeKey.toLowerCase() };
+}
+
+function genesisCommittee(suite, validators, h) {
+  const validator = (v) => Array.isArray(v) && v.length === 6 && typeof v[0] === "string" && Array.isArray(v[1]) && v[1].length === 2
+    && isInt(v[1][0]) && v[1][1] instanceof Uint8Array && v[2] instanceof Uint8Array && v[3] instanceof Uint8Array && isInt(v[4]) && v[4] < 2n ** 53n;
+  if (!validators.every(validator)) fail("the genesis validators are not validators");
+  const members = validators.map((v) => ({
+    node: toHex(h(encode({ alg: Number(v[1][0]), data: toHex(v[1][1]) }, KEY, "node key")).slice(-ADDRESS_SIZE)),
+    power: Number(v[4]), key: toHex(v[2]), pop: toHex(v[3]) }));
+  return { epoch: 0, suite, aggregate: AGGREGATE_SUITES.has(suite), members };
+}
+
+// The genesis hash the anchor rests on, once the anchor is the genesis's and matches `pin`.
+const anchorsChecked = new Map();
+export function checkAnchor(anchor, pin = null) {
+  const id = JSON.stringify([anchor.chain_id, anchor.suite, anchor.basis, anchor.node_key, anchor.committee, anchor.genesis, pin]);
+  if (!anchorsChecked.has(id)) {
+    const bytes = fromHex(anchor.genesis, "genesis");
+    const genesis = decode(bytes, "genesis");
+    if (!Array.isArray(genesis) || genesis.length !== GENESIS_FIELDS || typeof genesis[0] !== "string"
+        || typeof genesis[1] !== "string" || !Array.isArray(genesis[6])) fail("the genesis is not a genesis");
+    const [chainId, suite] = genesis, h = hasher(suite), digest = toHex(h(bytes));
+    if (pin && digest !== pin.genesis_hash) {
+      fail(`the workbench serves the chain of genesis ${digest}, not the pinned ${pin.genesis_hash}: nothing is verified against it`);
+    }
+    if (anchor.chain_id !== chainId || anchor.suite !== suite) fail("the anchor's chain id or suite is not its genesis's");
+    if (genesis[6].length) {
+      if (anchor.basis !== "committee") fail("a chain with genesis validators is checked against its committee");
+      if (!same(encode(anchor.committee, COMMITTEE, "committee"), encode(genesisCommittee(suite, genesis[6], h), COMMITTEE))) {
+        fail("the anchor's committee is not the genesis committee");
+      }
+    } else {
+      if (anchor.basis !== "node-signature") fail("a solo chain is checked against its node key");
+      if (pin && pin.node_key === null) fail("the pin names no node key: a solo chain's headers are signed by a key its genesis does not name");
+      if (pin && toHex(encode(anchor.node_key, KEY, "node key")) !== pin.node_key) fail("the node signs with another key than the pinned one");
+    }
+    anchorsChecked.set(id, { genesis_hash: digest, chain_id: chainId, suite, pinned: pin !== null });
+  }
+  return anchorsChecked.get(id);
 }
 
 // The header's certificate (`certified`, the node's `xl_getCertifiedHeader` record) by the
@@ -488,10 +602,14 @@ export function verifyTransaction(anchor, view) {
 
 // One explorer item by kind ("block", "tx", "account", "contract"), for what was asked (a
 // height, a transaction hash, an address), with the node's certificate of its header on a BFT
-// chain: what was checked, and for an account or a contract the values decoded from the
-// proven state.
-export function verify(kind, chainAnchor, proof, asked, certified = null) {
-  const anchor = { ...chainAnchor, certified };
+// chain, once its anchor is the genesis's and matches `pin` (if any): what was checked, for an
+// account or a contract the values decoded from the proven state, and what the anchor rests on.
+export function verify(kind, chainAnchor, proof, asked, certified = null, pin = null) {
+  const rests = checkAnchor(chainAnchor, pin);
+  return { ...verifyItem(kind, { ...chainAnchor, certified }, proof, asked), anchor: rests };
+}
+
+function verifyItem(kind, anchor, proof, asked) {
   const is = (a, b) => String(a).toLowerCase().replace(/^0x/, "") === String(b).toLowerCase().replace(/^0x/, "");
   if (kind === "block") {
     if (!is(proof.header.height, asked)) fail(`asked for block ${asked}, got block ${proof.header.height}`);

@@ -32,7 +32,9 @@ from xinlian.node.keyfile import read_key
 from xinlian.sdk import Client, calls
 from xinlian.sdk.contract_abi import ContractAbi, ContractEvent
 from xinlian.sdk.contracts import ContractReceipt
+from xinlian.sdk.errors import UntrustedChain
 from xinlian.sdk.wallet import Wallet
+from xinlian.web.anchor import Pin
 from xinlian.web.errors import BadRequest, NoChainKey, NotFound
 
 T = TypeVar("T")
@@ -67,8 +69,14 @@ def hex_bytes(text: str, size: int | None, what: str) -> bytes:
 
 
 class Chain:
-    def __init__(self, url: str, key_file: Path | None) -> None:
-        self.client = Client(url)
+    """`pin`: the trust anchor given with `--trust-anchor`; the SDK then trusts nothing the
+    node says about its genesis and node key."""
+
+    def __init__(self, url: str, key_file: Path | None, pin: Pin | None = None) -> None:
+        self.pin = pin
+        self.client = Client(url, node_key=None if pin is None else pin.node_key,
+                             genesis_hash=None if pin is None else pin.genesis_hash)
+        self.genesis: bytes | None = None  # the trusted genesis, canonically encoded
         self.key = read_key(key_file)[1] if key_file is not None else None
         self.wallet: Wallet | None = None
         self.lock = threading.Lock()
@@ -128,18 +136,35 @@ class Chain:
 
     # --- explorer -----------------------------------------------------------------------
     def anchor(self) -> dict[str, Any]:
-        """What the page checks the records against: the chain, its suite, and how its
-        headers are accepted (by the node key the SDK pinned, on a solo chain; on a BFT
-        chain by the genesis committee and those that followed, with the epoch-change
-        proofs the SDK checked, as `xl_getEpochProofs` gives them)."""
+        """What the page checks the records against: the genesis (which the page hashes
+        and checks against its pin, or the `--trust-anchor` one in `pin`), the chain, its
+        suite, and how its headers are accepted (by the node key the SDK pinned, on a solo
+        chain; on a BFT chain by the genesis committee and those that followed, with the
+        epoch-change proofs the SDK checked, as `xl_getEpochProofs` gives them)."""
         verifier = self.client.verifier()
         headers = verifier.headers
-        return {"chain_id": verifier.chain_id, "suite": verifier.suite.name,
+        pin = None if self.pin is None else self.pin.to_json()
+        return {"genesis": self._genesis(), "pin": pin,
+                "chain_id": verifier.chain_id, "suite": verifier.suite.name,
                 "basis": verifier.basis,
                 "node_key": None if verifier.node_key is None else to_json(verifier.node_key),
                 "committee": None if headers is None else to_json(headers.roots[0].committee),
                 "epochs": [] if headers is None else ["0x" + codec.encode(p).hex()
                                                       for p in headers.proofs]}
+
+    def _genesis(self) -> str:
+        """The genesis the verifier was made from (hex of its encoding), for the page to
+        hash and to rebuild the anchor from; read once."""
+        if self.genesis is None:
+            verifier = self.client.verifier()
+            info = self.client.chain_info()
+            genesis = info.genesis
+            if (genesis.hash() != info.genesis_hash or genesis.chain_id != verifier.chain_id
+                    or genesis.suite != verifier.suite.name
+                    or (self.pin is not None and info.genesis_hash != self.pin.genesis_hash)):
+                raise UntrustedChain("the node now serves another genesis than it did")
+            self.genesis = codec.encode(genesis)
+        return "0x" + self.genesis.hex()
 
     def certificates(self, heights: list[int]) -> list[Any]:
         """The node's certificates of these heights' headers, as it serves them (None on a

@@ -64,3 +64,10 @@ class BadWebArgument(WebError):
 
     code = 6408
     name = "bad_web_argument"
+
+
+class BadTrustAnchor(WebError):
+    """A trust anchor (pin) that is not of the documented shape, or that cannot be made."""
+
+    code = 6409
+    name = "bad_trust_anchor"

@@ -326,14 +326,39 @@ function addressLink(kind, address) { const a = el("a", { href: "#" }, address);
   a.addEventListener("click", (e) => { e.preventDefault(); openExplorer(); lookup(kind, address); }); return a; }
 function verified(basis) { return el("p", { className: "verified" }, `✔ verified by the server (${basis})`); }
 
-// The page's own check of one item (web/proofs.js over the node's records in `proof`, and
-// on a BFT chain the certificate of its header in `certified`): a line saying what was
-// checked, or the failure; never both. `state.proofs` keeps the last material checked, for
-// scripts and tests.
-function checkedHere(kind, anchor, proof, asked, certified) {
-  state.proofs = { kind, anchor, proof, asked, certified };
+// The trust anchor the page's checks rest on: a pin kept in this browser (localStorage), or
+// else the one the server was started with (`--trust-anchor`), or none (the genesis the
+// server serves). The page checks the served genesis against it before anything else.
+const PIN_KEY = "xinlian.web.pin";
+function pinned() {
+  const text = localStorage.getItem(PIN_KEY);
+  try { return text === null ? null : QiProofs.parsePin(text); } catch { return null; }
+}
+
+function showAnchor(anchor) {
+  const mine = pinned(), pin = mine || anchor.pin;
+  const by = mine ? "pinned in this browser" : pin ? "pinned by the workbench server (--trust-anchor)"
+    : "not pinned: taken from the workbench server";
   try {
-    const out = QiProofs.verify(kind, anchor, proof, asked, certified);
+    const rests = QiProofs.checkAnchor(anchor, pin);
+    const key = anchor.basis === "node-signature" ? `, node key ${QiProofs.toHex(QiProofs.encode(anchor.node_key, QiProofs.KEY)).slice(0, 18)}…`
+      : `, genesis committee of ${anchor.committee.members.length}`;
+    show($("anchor"), el("span", { className: pin ? "ok" : "warning" },
+      `checks rest on: chain ${rests.chain_id} (${rests.suite}), genesis ${rests.genesis_hash}${key}; ${by}`));
+  } catch (err) {
+    show($("anchor"), el("span", { className: "error" }, `✘ trust anchor: ${err.message}`));
+  }
+}
+
+// The page's own check of one item (web/proofs.js over the node's records in `proof`, and
+// on a BFT chain the certificate of its header in `certified`), from the anchor: a line
+// saying what was checked, or the failure; never both. `state.proofs` keeps the last
+// material checked, for scripts and tests.
+function checkedHere(kind, anchor, proof, asked, certified) {
+  const pin = pinned() || anchor.pin;
+  state.proofs = { kind, anchor, proof, asked, certified, pin };
+  try {
+    const out = QiProofs.verify(kind, anchor, proof, asked, certified, pin);
     return { ok: true, proven: out.proven,
              line: el("p", { className: "browser-verified ok" }, `✔ verified in browser: ${out.done.join(", ")}`) };
   } catch (err) {
@@ -344,6 +369,7 @@ function checkedHere(kind, anchor, proof, asked, certified) {
 async function overview() {
   try {
     const out = await api("GET", "/api/chain");
+    showAnchor(out.anchor);
     show($("explorer"), verified(out.verified_by), el("p", {}, `chain ${out.status.chain_id}, height ${out.status.height}`),
       el("table", { id: "blocks" }, el("tr", {}, el("th", {}, "height"), el("th", {}, "hash"), el("th", {}, "txs"), el("th", {}, "time"),
                                      el("th", {}, "in browser")),
@@ -360,6 +386,7 @@ async function lookup(kind, value) {
   try {
     const asked = value.trim();
     const out = await api("GET", `/api/chain/${kind}/${encodeURIComponent(asked)}`);
+    showAnchor(out.anchor);
     const here = checkedHere(kind, out.anchor, out.proof, asked, out.certified);
     const parts = [verified(out.verified_by), here.line];
     if (!here.ok) { show($("explorer"), ...parts); return; }
@@ -384,5 +411,12 @@ async function lookup(kind, value) {
 
 $("lookup").addEventListener("submit", (e) => { e.preventDefault(); lookup($("lookup-kind").value, $("lookup-value").value); });
 $("refresh").addEventListener("click", overview);
+$("pin-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  try { QiProofs.parsePin($("pin-value").value); } catch (err) { show($("anchor"), problem(err)); return; }
+  localStorage.setItem(PIN_KEY, $("pin-value").value.trim());
+  overview();
+});
+$("unpin").addEventListener("click", () => { localStorage.removeItem(PIN_KEY); overview(); });
 
 start();
