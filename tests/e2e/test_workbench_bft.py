@@ -17,13 +17,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from xinlian import codec
 from xinlian.api.format import from_json, to_json
-from xinlian.consensus.blocks import block_id
-from xinlian.consensus.certificates import Cert, Meter, VoteKey, combine
-from xinlian.consensus.committee import Committee, EpochRoot, Member
+from xinlian.consensus.certificates import VoteKey
+from xinlian.consensus.committee import Committee, EpochRoot
 from xinlian.consensus.errors import InvalidCommittee
-from xinlian.consensus.messages import QC, Block, vote_message
-from xinlian.crypto.primitives import bls
-from xinlian.crypto.suites import Suite, get_suite
+from xinlian.crypto.suites import get_suite
 from xinlian.ledger.block import BlockHeader, header_hash
 from xinlian.node.certify import CertifiedHeader, genesis_root, seal_message
 from xinlian.node.statesync import EpochProof
@@ -31,7 +28,18 @@ from xinlian.sdk import Client
 from xinlian.sdk.errors import ProofError
 from xinlian.sdk.headers import HeaderChain
 
-from .workbench import CHROMIUM, Session, Site, launch, log_in, look_up, start_bft_site
+from .workbench import (
+    CHROMIUM,
+    Session,
+    Site,
+    certificate,
+    epoch_proof,
+    four_members,
+    launch,
+    log_in,
+    look_up,
+    start_bft_site,
+)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
     f"{CHROMIUM} is missing: Debian's chromium drives these tests (make chromium)"))
@@ -160,54 +168,21 @@ def test_the_page_checks_committee_certificates_as_python_does(
 
 
 # --- across an epoch change ---------------------------------------------------------------
-def _committee(suite: Suite, epoch: int) -> tuple[Committee, list[VoteKey]]:
-    """Four members of power 1 with keys from fixed seeds."""
-    members, keys = [], []
-    for i in range(4):
-        seed = f"workbench epochs {suite.name} {epoch} {i}".encode().ljust(32, b".")
-        if suite.aggregate_votes:
-            key = bls.BlsKey.generate(seed)
-            members.append(Member(bytes([epoch, i]) * 10, 1, key.public, key.pop))
-            keys.append(VoteKey(bls_secret=key.secret))
-        else:
-            signing = suite.generate_signing_key(seed=seed)
-            members.append(Member(bytes([epoch, i]) * 10, 1, signing.public_key.data, b""))
-            keys.append(VoteKey(suite_key=signing))
-    return Committee(epoch, suite.name, suite.aggregate_votes, members), keys
-
-
-def _cert(committee: Committee, keys: list[VoteKey], message: bytes,
-          who: tuple[int, ...] = (0, 1, 3)) -> Cert:
-    meter = Meter()
-    return combine(committee, [(i, keys[i].sign(committee, message, meter)) for i in who], meter)
-
-
-def _epoch_proof(c0: Committee, k0: list[VoteKey], c1: Committee, *, top_round: int = 2,
-                 who: tuple[int, ...] = (0, 1, 3)) -> EpochProof:
-    """Epoch 0 ends at height 5 with a block naming `c1`, committed by a QC over its child."""
-    none = QC(0, 0, 0, bytes(32), Cert(b"\x00", []))
-    ending = Block(0, 1, 5, bytes(32), 0, none, None, [], c1)
-    top = Block(0, top_round, 6, block_id(c0, ending), 1, none, None, [], None)
-    top_id = block_id(c0, top)
-    return EpochProof(QC(0, top_round, 6, top_id,
-                         _cert(c0, k0, vote_message(0, top_round, 6, top_id), who)), [top, ending])
-
-
 def test_the_page_follows_epoch_changes_as_python_does(site: Site, browser: Browser) -> None:
     anchor = Session(site, "bob").ok("GET", "api/chain")["anchor"]
     suite = get_suite(anchor["suite"])
-    c0, k0 = _committee(suite, 0)
-    c1, k1 = _committee(suite, 1)
+    c0, k0 = four_members(suite, 0)
+    c1, k1 = four_members(suite, 1)
     proposer = suite.generate_signing_key(seed=bytes(32)).public_key
     header = BlockHeader("epochs", 9, bytes(32), 1_700_000_000_000, 0, bytes(range(32)),
                          bytes(32), bytes(32), proposer)
     digest = header_hash(header, suite.hash_bytes)
 
     def certified(committee: Committee, keys: list[VoteKey], epoch: int) -> CertifiedHeader:
-        return CertifiedHeader(header, epoch, _cert(committee, keys,
-                                                    seal_message("epochs", epoch, 9, digest)))
+        return CertifiedHeader(header, epoch, certificate(
+            committee, keys, seal_message("epochs", epoch, 9, digest)))
 
-    good = _epoch_proof(c0, k0, c1)
+    good = epoch_proof(c0, k0, c1)
     ending = good.blocks[1]
     assert ending.reconfig is not None
     changed = msgspec.structs.replace(ending.reconfig, members=[
@@ -217,16 +192,16 @@ def test_the_page_follows_epoch_changes_as_python_does(site: Site, browser: Brow
         "certified in epoch 0": ([good], certified(c0, k0, 0)),
         "no epoch proof": ([], certified(c1, k1, 1)),
         "signed by epoch 0's committee as epoch 1": ([good], certified(c0, k0, 1)),
-        "a QC below the quorum": ([_epoch_proof(c0, k0, c1, who=(0, 1))], certified(c1, k1, 1)),
-        "a QC by the next committee": ([_epoch_proof(c0, k1, c1)], certified(c1, k1, 1)),
-        "a chain not committed (rounds 1, 3)": ([_epoch_proof(c0, k0, c1, top_round=3)],
+        "a QC below the quorum": ([epoch_proof(c0, k0, c1, who=(0, 1))], certified(c1, k1, 1)),
+        "a QC by the next committee": ([epoch_proof(c0, k1, c1)], certified(c1, k1, 1)),
+        "a chain not committed (rounds 1, 3)": ([epoch_proof(c0, k0, c1, top_round=3)],
                                                 certified(c1, k1, 1)),
         "the next committee changed after the QC": (
             [EpochProof(good.qc, [good.blocks[0],
                                   msgspec.structs.replace(ending, reconfig=changed)])],
             certified(c1, k1, 1)),
         "the next committee's epoch": (
-            [_epoch_proof(c0, k0, msgspec.structs.replace(c1, epoch=2))], certified(c1, k1, 1)),
+            [epoch_proof(c0, k0, msgspec.structs.replace(c1, epoch=2))], certified(c1, k1, 1)),
     }
     python = {}
     for name, (proofs, cert) in cases.items():

@@ -18,14 +18,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from xinlian import codec
-from xinlian.api.format import from_json, to_json
-from xinlian.api.views import BlockView, TxView
+from xinlian.api.format import to_json
 from xinlian.crypto.suites import get_suite
-from xinlian.errors import XinlianError
-from xinlian.execution.contracts.records import contract_key
 from xinlian.ledger.block import BlockHeader, Event, Receipt, header_hash, sign_header
-from xinlian.node.interface import AccountView, StateProof
-from xinlian.sdk import Client
 
 from .workbench import (
     CHROMIUM,
@@ -39,6 +34,7 @@ from .workbench import (
     log_in,
     look_up,
     open_file,
+    python_accepts,
     start_site,
     type_at_end,
 )
@@ -271,31 +267,6 @@ TAMPERS = {
 }
 
 
-def _python_accepts(site: Site, kind: str, proof: Any, asked: str) -> bool:
-    """The Python SDK's verdict on the same record, against the node key the node serves
-    (read afresh, not the page's anchor)."""
-    with Client(site.node.base_url) as client:
-        trusted = client.verifier()
-    try:
-        if kind == "block":
-            view: BlockView = from_json(proof, BlockView)
-            trusted.block(view)
-            return view.header.height == int(asked)
-        if kind == "tx":
-            tx: TxView = from_json(proof, TxView)
-            trusted.transaction(tx)
-            return tx.hash.hex() == asked
-        if kind == "account":
-            account: AccountView = from_json(proof, AccountView)
-            trusted.account(account)
-            return account.address.hex() == asked
-        record: StateProof = from_json(proof, StateProof)
-        trusted.state(record)
-        return record.key == contract_key(bytes.fromhex(asked)) and record.value is not None
-    except XinlianError:
-        return False
-
-
 def _page_verdict(page: Page, kind: str, tamper: str | None) -> tuple[bool, Any, str]:
     """The page's verifier on its last fetched record of `kind`, changed by `tamper`."""
     out: dict[str, Any] = page.evaluate(f"""() => {{
@@ -326,13 +297,13 @@ def test_the_explorer_verifies_proofs_in_the_browser(site: Site, browser: Browse
         look_up(page, kind, asked)
         assert page.locator("#explorer .browser-verified").count() == 1, kind
         ok, proof, _ = _page_verdict(page, kind, None)
-        assert ok and _python_accepts(site, kind, proof, asked), kind
+        assert ok and python_accepts(site.node.base_url, kind, proof, asked), kind
         if kind in ("account", "contract"):  # decoded from the proven bytes, in the page
             assert '"balance": "' in page.inner_text("#explorer details.proven pre")
         for what, tamper in TAMPERS[kind].items():
             ok, proof, asked_now = _page_verdict(page, kind, tamper)
             assert not ok, f"the page accepted a {kind} with {what} changed"
-            assert not _python_accepts(site, kind, proof, asked_now), (kind, what)
+            assert not python_accepts(site.node.base_url, kind, proof, asked_now), (kind, what)
 
 
 def test_the_explorer_shows_a_tampered_answer_as_not_verified(

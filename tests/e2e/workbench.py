@@ -21,11 +21,23 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
 
+from xinlian.api.format import from_json
+from xinlian.api.views import BlockView, TxView
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.cli.demo import init_solo
-from xinlian.crypto.suites import get_suite
+from xinlian.consensus.blocks import block_id
+from xinlian.consensus.certificates import Cert, Meter, VoteKey, combine
+from xinlian.consensus.committee import Committee, Member
+from xinlian.consensus.messages import QC, Block, vote_message
+from xinlian.crypto.primitives import bls
+from xinlian.crypto.suites import Suite, get_suite
+from xinlian.errors import XinlianError
+from xinlian.execution.contracts.records import contract_key
 from xinlian.ledger.account import address_of
+from xinlian.node.interface import AccountView, StateProof
 from xinlian.node.keyfile import read_key
+from xinlian.node.statesync import EpochProof
+from xinlian.sdk import Client
 from xinlian.web.users import User, hash_password, save_user
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "qi"
@@ -58,9 +70,17 @@ class Site:
             node.stop()
 
 
-def start_site(tmp: Path) -> Site:
-    [data] = init_solo(tmp, get_suite("intl"), 2, 1000)
-    return _serve(tmp, NodeProcess(data), [])
+def start_site(tmp: Path, suite: str = "intl", *, pinned: bool = False) -> Site:
+    """A solo node of `suite` and the workbench; `pinned`: the workbench is started with
+    `--trust-anchor`, the pin `xinlian web-anchor` prints for the node's data directory."""
+    [data] = init_solo(tmp, get_suite(suite), 2, 1000)
+    anchor: list[str] = []
+    if pinned:
+        pin = subprocess.run([sys.executable, "-m", "xinlian.cli.main", "web-anchor", "--data",
+                              str(data)], check=True, capture_output=True, text=True).stdout
+        (tmp / "anchor.json").write_text(pin)
+        anchor = ["--trust-anchor", str(tmp / "anchor.json")]
+    return _serve(tmp, NodeProcess(data), [], anchor)
 
 
 def start_bft_site(tmp: Path, suite: str, validators: int = 4) -> Site:
@@ -77,7 +97,8 @@ def start_bft_site(tmp: Path, suite: str, validators: int = 4) -> Site:
     return _serve(tmp, nodes[0], nodes[1:])
 
 
-def _serve(tmp: Path, node: NodeProcess, others: list[NodeProcess]) -> Site:
+def _serve(tmp: Path, node: NodeProcess, others: list[NodeProcess], more: list[str] | None = None
+           ) -> Site:
     try:
         key = tmp / "keys" / "account0.json"
         projects = tmp / "projects"
@@ -93,7 +114,7 @@ def _serve(tmp: Path, node: NodeProcess, others: list[NodeProcess]) -> Site:
         web = subprocess.Popen(
             [sys.executable, "-m", "xinlian.cli.main", "web", "--projects", str(projects),
              "--users", str(users), "--node", node.base_url, "--key", str(key),
-             "--listen", "127.0.0.1:0"],
+             "--listen", "127.0.0.1:0", *(more or [])],
             stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         assert web.stdout is not None
         line = web.stdout.readline()  # blocks until it serves
@@ -218,3 +239,63 @@ def remote_edit_latencies(writer: Page, reader: Page, keys: str) -> list[float]:
     sent: list[float] = writer.evaluate("() => workbench.edits")
     got: list[float] = reader.evaluate("() => workbench.edits")
     return [b - a for a, b in zip(sent[sent0:], got[got0:], strict=True)]
+
+
+# --- the Python verifiers the page is held to ------------------------------------------------
+def python_accepts(url: str, kind: str, proof: Any, asked: str) -> bool:
+    """The Python SDK's verdict on one explorer record, against the node key the node at
+    `url` serves (read afresh, not the page's anchor)."""
+    with Client(url) as client:
+        trusted = client.verifier()
+    try:
+        if kind == "block":
+            view: BlockView = from_json(proof, BlockView)
+            trusted.block(view)
+            return view.header.height == int(asked)
+        if kind == "tx":
+            tx: TxView = from_json(proof, TxView)
+            trusted.transaction(tx)
+            return tx.hash.hex() == asked
+        if kind == "account":
+            account: AccountView = from_json(proof, AccountView)
+            trusted.account(account)
+            return account.address.hex() == asked
+        record: StateProof = from_json(proof, StateProof)
+        trusted.state(record)
+        return record.key == contract_key(bytes.fromhex(asked)) and record.value is not None
+    except XinlianError:
+        return False
+
+
+# --- a committee's material made in Python from real keys -----------------------------------
+def four_members(suite: Suite, epoch: int) -> tuple[Committee, list[VoteKey]]:
+    """Four members of power 1 with keys from fixed seeds."""
+    members, keys = [], []
+    for i in range(4):
+        seed = f"workbench epochs {suite.name} {epoch} {i}".encode().ljust(32, b".")
+        if suite.aggregate_votes:
+            key = bls.BlsKey.generate(seed)
+            members.append(Member(bytes([epoch, i]) * 10, 1, key.public, key.pop))
+            keys.append(VoteKey(bls_secret=key.secret))
+        else:
+            signing = suite.generate_signing_key(seed=seed)
+            members.append(Member(bytes([epoch, i]) * 10, 1, signing.public_key.data, b""))
+            keys.append(VoteKey(suite_key=signing))
+    return Committee(epoch, suite.name, suite.aggregate_votes, members), keys
+
+
+def certificate(committee: Committee, keys: list[VoteKey], message: bytes,
+                who: tuple[int, ...] = (0, 1, 3)) -> Cert:
+    meter = Meter()
+    return combine(committee, [(i, keys[i].sign(committee, message, meter)) for i in who], meter)
+
+
+def epoch_proof(c0: Committee, k0: list[VoteKey], c1: Committee, *, top_round: int = 2,
+                who: tuple[int, ...] = (0, 1, 3)) -> EpochProof:
+    """Epoch 0 ends at height 5 with a block naming `c1`, committed by a QC over its child."""
+    none = QC(0, 0, 0, bytes(32), Cert(b"\x00", []))
+    ending = Block(0, 1, 5, bytes(32), 0, none, None, [], c1)
+    top = Block(0, top_round, 6, block_id(c0, ending), 1, none, None, [], None)
+    top_id = block_id(c0, top)
+    qc_cert = certificate(c0, k0, vote_message(0, top_round, 6, top_id), who)
+    return EpochProof(QC(0, top_round, 6, top_id, qc_cert), [top, ending])
