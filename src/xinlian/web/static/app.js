@@ -366,9 +366,15 @@ function checkedHere(kind, anchor, proof, asked, certified) {
   }
 }
 
+// The latest explorer request: an older answer that arrives after it is dropped (opening the
+// explorer asks for the latest blocks while a link may already ask for one item).
+let explorerTicket = 0;
+
 async function overview() {
+  const ticket = ++explorerTicket;
   try {
     const out = await api("GET", "/api/chain");
+    if (ticket !== explorerTicket) return;
     showAnchor(out.anchor);
     show($("explorer"), verified(out.verified_by), el("p", {}, `chain ${out.status.chain_id}, height ${out.status.height}`),
       el("table", { id: "blocks" }, el("tr", {}, el("th", {}, "height"), el("th", {}, "hash"), el("th", {}, "txs"), el("th", {}, "time"),
@@ -379,13 +385,15 @@ async function overview() {
           return el("tr", {}, el("td", {}, a), el("td", {}, b.hash.slice(0, 16) + "…"), el("td", {}, b.tx_count),
                     el("td", {}, new Date(b.timestamp_ms).toISOString()),
                     el("td", { className: here.ok ? "ok block-verified" : "error", title: here.line.textContent }, here.ok ? "✔" : "✘")); })));
-  } catch (err) { show($("explorer"), problem(err)); }
+  } catch (err) { if (ticket === explorerTicket) show($("explorer"), problem(err)); }
 }
 
 async function lookup(kind, value) {
+  const ticket = ++explorerTicket;
   try {
     const asked = value.trim();
     const out = await api("GET", `/api/chain/${kind}/${encodeURIComponent(asked)}`);
+    if (ticket !== explorerTicket) return;
     showAnchor(out.anchor);
     const here = checkedHere(kind, out.anchor, out.proof, asked, out.certified);
     const parts = [verified(out.verified_by), here.line];
@@ -406,7 +414,7 @@ async function lookup(kind, value) {
         pre(kind === "account" ? out.account : { info: out.info, versions: out.versions }));
     }
     show($("explorer"), ...parts);
-  } catch (err) { show($("explorer"), problem(err)); }
+  } catch (err) { if (ticket === explorerTicket) show($("explorer"), problem(err)); }
 }
 
 $("lookup").addEventListener("submit", (e) => { e.preventDefault(); lookup($("lookup-kind").value, $("lookup-value").value); });
