@@ -8,12 +8,11 @@
 // the JSON's key order never decides the meaning of a field. Every check throws a
 // ProofFailure naming what failed; a value the encoder cannot represent exactly (a JSON
 // number past 2^53) fails too.
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bls12_381 } from "@noble/curves/bls12-381.js";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
-import { sha512 } from "@noble/hashes/sha2.js";
 import { sm2, sm3 } from "sm-crypto";
 
 export class ProofFailure extends Error {}

@@ -35,6 +35,7 @@ from xinlian.node.statesync import EpochProof
 from xinlian.sdk import Client
 from xinlian.sdk.errors import ProofError, UntrustedChain
 from xinlian.sdk.headers import HeaderChain
+from xinlian.web.anchor import parse_pin
 from xinlian.web.chain import Chain
 
 from .workbench import (
@@ -64,24 +65,37 @@ def _signature_size(suite: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    started = start_site(tmp_path_factory.mktemp("workbench-pq"), "pq", pinned=True)
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def hybrids(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
-    """A solo node of each hybrid suite (started side by side), with its account keys."""
+def chains(tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[Site, dict[str, NodeProcess]]]:
+    """The workbench on a `pq` node (started with `--trust-anchor`) and a solo node of each
+    hybrid suite, all started side by side."""
     dirs = {}
     for suite in HYBRIDS:
         [dirs[suite]] = init_solo(tmp_path_factory.mktemp(f"workbench-{suite}"),
                                   get_suite(suite), 2, 1000)
-    with ThreadPoolExecutor(len(HYBRIDS)) as pool:
-        nodes = dict(zip(HYBRIDS, pool.map(NodeProcess, dirs.values()), strict=True))
-    yield nodes
-    for node in nodes.values():
-        node.stop()
+    with ThreadPoolExecutor(1 + len(HYBRIDS)) as pool:
+        site = pool.submit(start_site, tmp_path_factory.mktemp("workbench-pq"), "pq",
+                           pinned=True)
+        starting = {suite: pool.submit(NodeProcess, d) for suite, d in dirs.items()}
+        try:
+            yield site.result(), {suite: node.result() for suite, node in starting.items()}
+        finally:  # whatever started stops, even if another failed to
+            for node in starting.values():
+                if node.exception() is None:
+                    node.result().stop()
+            if site.exception() is None:
+                site.result().stop()
+
+
+@pytest.fixture(scope="module")
+def site(chains: tuple[Site, dict[str, NodeProcess]]) -> Site:
+    return chains[0]
+
+
+@pytest.fixture(scope="module")
+def hybrids(chains: tuple[Site, dict[str, NodeProcess]]) -> dict[str, NodeProcess]:
+    """A solo node of each hybrid suite, with its account keys beside its data directory."""
+    return chains[1]
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +158,13 @@ def _page_verdicts(page: Page, suite: str, material: dict[str, Any]) -> list[dic
     """The page's verifier on each real record and each tampered copy, in one evaluation:
     [{kind, what, ok, message, p, asked}]."""
     out: list[dict[str, Any]] = page.evaluate(f"""([material, size]) => {{
-        const tampers = ({TAMPERS})(size), out = [];
+        const tampers = ({TAMPERS})(size), out = [], a = material.anchor;
         for (const [kind, proof, asked] of material.items) {{
             for (const [what, tamper] of [[null, () => {{}}], ...Object.entries(tampers[kind])]) {{
                 const p = structuredClone(proof);
                 tamper(p);
                 let ok = true, message;
-                try {{ message = QiProofs.verify(kind, material.anchor, p, asked).done.join(); }}
+                try {{ message = QiProofs.verify(kind, a, p, asked, null, a.pin).done.join(); }}
                 catch (err) {{ ok = false; message = err.message; }}
                 out.push({{ kind, what, ok, message, p, asked }});
             }}
@@ -336,6 +350,11 @@ def test_a_pin_that_does_not_match_fails_every_check(
                 site.node.base_url, genesis_hash=bytes.fromhex(genesis_hash[2:]),
                 node_key=codec.decode(bytes.fromhex(node_key[2:]), PublicKey)) as client:
             client.verifier()  # the SDK refuses these pins too
+    pinned = Chain(site.node.base_url, None, parse_pin({"genesis_hash": other,
+                                                         "node_key": right["node_key"]}))
+    with pytest.raises(UntrustedChain):  # and so does the server given it as --trust-anchor
+        pinned.overview()
+    pinned.close()
     page = log_in(browser, site, "carol")
     page.click('.tab[data-view="explorer"]')
     page.wait_for_selector("#blocks td.block-verified")
@@ -351,20 +370,21 @@ def test_a_pin_that_does_not_match_fails_every_check(
         json.dumps({**right, "node_key": not_the_node}): (
             "the node signs with another key than the pinned one"),
     }
+    assert _pin(page, "0x1234") == ("a pin is a genesis hash (0x and 64 hex digits) or the "
+                                    "JSON `xinlian web-anchor` prints")
     rows = page.locator("#blocks tr").count() - 1
     for text, reason in failures.items():
         assert _pin(page, text) == f"✘ trust anchor: {reason}"
         assert page.locator("#blocks td.block-verified").count() == 0
         assert page.locator("#blocks td.error").count() == rows
-        look_up(page, "block", "1")
+        look_up(page, "block", "0")
         assert page.inner_text("#explorer .browser-failed") == (
             f"✘ not verified in browser: {reason}")
         assert page.locator("#explorer h3").count() == 0  # nothing shown as data
-        page.click("#refresh")
     assert _pin(page, json.dumps(right)) == served.replace(
         "pinned by the workbench server (--trust-anchor)", "pinned in this browser")
     assert page.locator("#blocks td.error").count() == 0
-    look_up(page, "block", "1")
+    look_up(page, "block", "0")
     assert page.locator("#explorer .browser-verified").count() == 1
     page.click("#unpin")
     page.wait_for_function("(served) => document.getElementById('anchor').innerText === served",
