@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     h = _harness()
     with tempfile.TemporaryDirectory(prefix="xinlian-web-") as tmp:
-        site = h.start_site(Path(tmp))
+        site = h.start_site(Path(tmp), pinned=True)
         try:
             with sync_playwright() as playwright:
                 browser = h.launch(playwright)
