@@ -1,11 +1,11 @@
 """The workbench's explorer on a real BFT network (4 validator processes on loopback, the
 workbench connected to one): the page checks each header's committee certificate itself
-(BLS12-381 aggregate on `intl`, SM2 or ML-DSA-65 per signer on `sm` and `pq`) against the
-genesis committee, and accepts or rejects the same material as the Python SDK's
-`HeaderChain` does, tampered certificates and committees included; and across an epoch
-change (material made in Python with real keys: the committee of epoch 0 ends its epoch
-naming the next one, which then certifies a header), where the page follows the epoch
-proof as `next_root` does."""
+(BLS12-381 aggregate on `intl`, one signature per signer on the other suites: SM2,
+ML-DSA-65 or a composite) against the genesis committee, and accepts or rejects the same
+material as the Python SDK's `HeaderChain` does, tampered certificates and committees
+included; and across an epoch change (material made in Python with real keys: the
+committee of epoch 0 ends its epoch naming the next one, which then certifies a header),
+where the page follows the epoch proof as `next_root` does."""
 
 from __future__ import annotations
 
@@ -45,12 +45,14 @@ from .workbench import (
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
     f"{CHROMIUM} is missing: Debian's chromium drives these tests (make chromium)"))
 
-SCHEMES = {"intl": "BLS12-381", "sm": "SM2", "pq": "ML-DSA-65"}
+SCHEMES = {"intl": "BLS12-381", "sm": "SM2", "pq": "ML-DSA-65", "hybrid-sm": "SM2+ML-DSA-65",
+           "hybrid-intl": "Ed25519+ML-DSA-65"}
 
 
-@pytest.fixture(scope="module", params=[  # sm's and pq's networks are slow campaigns (suite
-    "intl", pytest.param("sm", marks=pytest.mark.slow),  # time); test_workbench_pq.py checks
-    pytest.param("pq", marks=pytest.mark.slow)])  # pq and hybrid certificates in make test
+# All but intl's network are slow campaigns (suite time); test_workbench_pq.py checks pq and
+# hybrid certificates made in Python in make test.
+@pytest.fixture(scope="module", params=[
+    "intl", *(pytest.param(s, marks=pytest.mark.slow) for s in SCHEMES if s != "intl")])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Site]:
     started = start_bft_site(tmp_path_factory.mktemp(f"workbench-bft-{request.param}"),
