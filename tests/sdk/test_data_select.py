@@ -16,6 +16,7 @@ from msgspec.structs import replace
 from xinlian.execution.data.select import Condition
 from xinlian.node.interface import DataSelectAnswer, IndexEntry
 from xinlian.sdk import Client, ProofError, RpcError, calls
+from xinlian.sdk.calls import Call
 from xinlian.sdk.data import DataCollection
 from xinlian.sdk.errors import (
     AnswerIncomplete,
@@ -185,6 +186,25 @@ def test_bad_select_queries_are_typed(client: Client, items: DataCollection) -> 
                                       5000, None))
     assert refused.value.remote_name == "invalid_params"
     assert items.select([PRICE]).records  # and keeps serving
+
+
+_junk = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=6)
+         | st.sampled_from(["0x", "0x00", "steel", "price", "title", "at", "grade", "any"])
+         | st.lists(st.text(max_size=5) | st.integers(), max_size=3))
+_conditions = st.dictionaries(st.sampled_from(["attribute", "lo", "hi", "words", "match",
+                                               "not", "x"]), _junk, max_size=4) | _junk
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.lists(_conditions, max_size=3) | _junk, drive=st.none() | st.integers(-1, 9),
+       cursor=st.none() | st.sampled_from(["0x00", "0x0170", "0x00ff", "zz"]))
+def test_malformed_selects_get_typed_errors_never_internal_ones(
+        client: Client, items: DataCollection, where: Any, drive: Any, cursor: Any) -> None:
+    try:
+        client.call(Call("xl_dataSelect", ["items", where, drive, "asc", 10, 50, cursor],
+                         lambda result: result))
+    except RpcError as exc:
+        assert exc.rpc_code != -32603 and exc.remote_name != "internal_error", exc
 
 
 # -- lies ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ checks the whole answer against one header (sdk/data.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -150,13 +150,17 @@ class DataReader:
         assert isinstance(query, TextQuery)
         text, tree = self.chain.data.text, self.chain.tree
         page, proof = text.query(query, at)
-        found = [RecordState(*tree.get_with_proof(record_key(cid, rid), at))
-                 for rid in page.ids]
-        count = selection.stop([r.value is not None and selection.matches(
-            codec.decode(r.value, StoredRecord).values) for r in found])
+        found: list[RecordState] = []
+
+        def matches() -> Iterator[bool]:  # each record read as the stop rule reaches it
+            for rid in page.ids:
+                found.append(RecordState(*tree.get_with_proof(record_key(cid, rid), at)))
+                value = found[-1].value
+                yield value is not None and selection.matches(
+                    codec.decode(value, StoredRecord).values)
+        count = selection.stop(matches())
         if count < selection.scan:
             page, proof = text.query(replace(query, limit=count), at)
-            found = found[:count]
         return DataSearchAnswer(state, self._proof(KEYWORD_ROOT_KEY, at), page.ids,
                                 page.next_after, encode_text_proof(proof), found)
 

@@ -25,7 +25,7 @@ complete answer, so the client accepts the node's choice and checks the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,11 +39,12 @@ from xinlian.storage.mbtree_proof import RangeQuery
 from xinlian.storage.tokenize import terms as text_terms
 
 MAX_CONDITIONS = 8
-# the driver's cost per candidate, in units of a range-index candidate: a keyword
-# candidate brings its record with a state proof of its own (measured by
-# `python -m benchmarks.data --select`: docs/benchmarks.md)
+# the driver's cost per candidate (served and verified, CPU), in units of a range-index
+# candidate: a keyword candidate brings its record with a state proof of its own. Measured
+# by `python -m benchmarks.data_select` (docs/benchmarks.md): about 16 us a range candidate
+# and 106 us a keyword one
 RANGE_CANDIDATE_COST = 1
-KEYWORD_CANDIDATE_COST = 3
+KEYWORD_CANDIDATE_COST = 6
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,10 @@ class Selection:
     def matches(self, stored: Sequence[bytes | None]) -> bool:
         return all(test(stored) for test in self.tests)
 
-    def stop(self, flags: Sequence[bool]) -> int:
+    def stop(self, flags: Iterable[bool]) -> int:
         """How many candidates the page holds, given whether each candidate in the
-        driver's order matches: up to the `limit`-th match, else `scan`."""
+        driver's order matches: up to the `limit`-th match, else `scan` (`flags` is read
+        no further than the limit-th match)."""
         found = 0
         for i, flag in enumerate(flags):
             found += flag
