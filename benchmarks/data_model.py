@@ -27,9 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import line, percentile, print_lines
-from xinlian import codec
-from xinlian.crypto.suites import get_suite
-from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.data import values
 from xinlian.execution.data.apply import read_collection
 from xinlian.execution.data.model import (
@@ -43,14 +40,10 @@ from xinlian.execution.data.model import (
     collection_id,
 )
 from xinlian.execution.data.query import range_query, read_entry
-from xinlian.execution.executor import Executor
-from xinlian.ledger.account import address_of
-from xinlian.ledger.block import header_hash
-from xinlian.ledger.genesis import ChainParams, Genesis, GenesisAccount, Organisation
-from xinlian.ledger.transaction import TxBody, TxKind, decode_transaction, sign_body
-from xinlian.node.chain import ChainStore
+from xinlian.ledger.transaction import TxKind
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mbtree_proof import decode_proof, encode_proof, verify_range
+from xinlian.testing.data_blocks import DataChain
 
 BENCH = "data_model"
 NAME = "meters"
@@ -86,53 +79,11 @@ def _profile_lines(profiler: cProfile.Profile, top: int, **extra: Any
                    cumulative_share=round(cumulative / total, 4), **extra)
 
 
-class Ingest:
-    """A chain store fed blocks of data transactions as the node's pipeline feeds it: signed
-    by one key, decoded, executed and committed block by block (signatures unchecked)."""
-
-    def __init__(self, path: Path, suite_name: str) -> None:
-        self.suite = suite = get_suite(suite_name)
-        self.key = suite.generate_signing_key(bytes(32))
-        sender = address_of(self.key.public_key, suite.hash_bytes)
-        self.params = ChainParams()
-        genesis = Genesis("bench", suite.name, 0, self.params,
-                          [Organisation("o", [self.key.public_key])],
-                          [GenesisAccount(sender, 10**15)])
-        self.chain = ChainStore(path, genesis, durable=False)
-        self.executor = Executor(self.params, suite)
-        self.chain.init_genesis(self.key, 0)
-        self.nonce = 0
-
-    def signed(self, kind: int, payload: object) -> bytes:
-        body = TxBody("bench", self.key.public_key, self.nonce, kind, codec.encode(payload),
-                      10**12, 10**9)
-        self.nonce += 1
-        return sign_body(body, self.key)
-
-    def commit(self, raws: list[bytes]) -> dict[str, Any]:
-        """Execute and commit one block of transactions; its data index updates."""
-        chain, suite = self.chain, self.suite
-        height = chain.height + 1
-        txs = [decode_transaction(r, "bench", suite.hash_bytes, self.params.max_tx_size)
-               for r in raws]
-        result = self.executor.execute_block(txs, BlockContext(height, height), chain.read)
-        assert not result.excluded and all(r.status == 0 for r in result.receipts)
-        head = chain.head
-        assert head is not None
-        prepared = chain.prepare_block(
-            WriteBatch(), height, header_hash(head.header, suite.hash_bytes), height, self.key,
-            result.included, result.receipts, result.writes, None, result.runs,
-            result.index, result.data_index)
-        chain.store.commit(prepared.batch)
-        chain.publish(prepared)
-        return result.data_index
-
-
 def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     rng = random.Random(5)  # seeded: the same records every run
     with tempfile.TemporaryDirectory() as path, \
             Store(Path(path) / "plain", sub_dbs=(PLAIN_DB,), durable=False) as plain_store:
-        ingester = Ingest(Path(path) / "chain", args.suite)
+        ingester = DataChain(Path(path) / "chain", args.suite)
         suite, chain, signed = ingester.suite, ingester.chain, ingester.signed
         blocks = [[signed(TxKind.DATA_COLLECTION, DeclareCollection(NAME, [
             AttributeDecl("kwh", "number"), AttributeDecl("at", "time"),

@@ -6,7 +6,7 @@ range AND a time window, served with proofs and verified, by each driver.
 
 A collection of `--records` records (a text of 1 to 3 of 7 words, keyword-indexed; a price
 from 0 to 999 and a time, range-indexed) is ingested through the executor and the chain
-store (benchmarks/data_model.py `Ingest`). The query "title holds steel AND price in
+store (xinlian/testing/data_blocks.py `DataChain`). The query "title holds steel AND price in
 [100, 199] AND time in the middle half" is read page by page, every page, as the node
 serves it (node/data_reads.py `DataReader.select`: the driver's page and proof, each
 candidate's record) and as the SDK checks it (sdk/data_select.py: the driver's proof, a
@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data_model import Ingest
 from benchmarks.report import line, print_lines
 from xinlian import codec
 from xinlian.execution.data import values
@@ -46,13 +45,12 @@ from xinlian.execution.data.model import (
     Queries,
     collection_id,
 )
-from xinlian.execution.data.select import Condition, select_query
+from xinlian.execution.data.select import Condition
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.data_reads import DataReader
-from xinlian.node.interface import StateProof
-from xinlian.sdk.data_select import by_range, by_words
 from xinlian.storage.proof import Hasher
 from xinlian.storage.tokenize import terms
+from xinlian.testing.data_blocks import DataChain, verify_select
 
 BENCH = "data_select"
 NAME = "items"
@@ -76,7 +74,7 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     rows = [(" ".join(rng.sample(WORDS, rng.randint(1, 3))), rng.randrange(1000), T0 + i)
             for i in range(args.records)]
     with tempfile.TemporaryDirectory() as path:
-        ingest = Ingest(Path(path) / "chain", args.suite)
+        ingest = DataChain(Path(path) / "chain", args.suite)
         chain, hasher = ingest.chain, ingest.suite.hash_bytes
         ingest.commit([ingest.signed(TxKind.DATA_COLLECTION, DeclareCollection(NAME, [
             AttributeDecl("title", "text"), AttributeDecl("price", "number"),
@@ -93,13 +91,7 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         for start in range(0, len(txs), 20):  # 20 transactions a block
             ingest.commit(txs[start:start + 20])
 
-        def prove(key: bytes, height: int) -> StateProof:
-            block = chain.header(height)
-            assert block is not None
-            value, proof = chain.tree.get_with_proof(key, height)
-            return StateProof(key, value, proof, block.header, codec.encode(block.signature))
-
-        reader = DataReader(chain, prove)
+        reader = ingest.reader()
         cid = collection_id(hasher, NAME)
         collection = read_collection(chain.read, cid)
         assert collection is not None
@@ -156,19 +148,9 @@ def _pages(reader: DataReader, collection: Collection, cid: bytes, where: list[C
         wire = codec.encode(answer)
         t1 = time.process_time()
         out.drive = answer.drive
-        selection = select_query(collection, cid, where, drive=answer.drive,
-                                 limit=args.limit, scan=args.scan, cursor=cursor)
-        if answer.keyword is not None:
-            root = answer.keyword.root.value
-            assert root is not None
-            records, cursor = by_words(collection, cid, selection, answer.keyword, root,
-                                       hasher, True)
-            out.candidates += len(answer.keyword.ids)
-        else:
-            assert answer.range is not None and answer.range.root.value is not None
-            records, cursor = by_range(collection, selection, where[answer.drive].attribute,
-                                       answer.range, answer.range.root.value, hasher, True)
-            out.candidates += len(answer.range.entries)
+        records, cursor, candidates = verify_select(collection, cid, where, answer,
+                                                    args.limit, args.scan, cursor, hasher)
+        out.candidates += candidates
         out.verified += time.process_time() - t1
         out.served += t1 - t0
         out.size += len(wire)
