@@ -45,12 +45,14 @@ from xinlian.execution.data.model import (
     Queries,
     collection_id,
 )
-from xinlian.execution.data.select import Condition
+from xinlian.execution.data.select import Condition, select_query
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.data_reads import DataReader
+from xinlian.node.interface import DataSearchAnswer
+from xinlian.sdk.data_select import page
 from xinlian.storage.proof import Hasher
 from xinlian.storage.tokenize import terms
-from xinlian.testing.data_blocks import DataChain, verify_select
+from xinlian.testing.data_blocks import DataChain
 
 BENCH = "data_select"
 NAME = "items"
@@ -148,9 +150,14 @@ def _pages(reader: DataReader, collection: Collection, cid: bytes, where: list[C
         wire = codec.encode(answer)
         t1 = time.process_time()
         out.drive = answer.drive
-        records, cursor, candidates = verify_select(collection, cid, where, answer,
-                                                    args.limit, args.scan, cursor, hasher)
-        out.candidates += candidates
+        selection = select_query(collection, cid, where, drive=answer.drive,
+                                 limit=args.limit, scan=args.scan, cursor=cursor)
+        part = answer.keyword or answer.range
+        assert part is not None and part.root.value is not None
+        records, cursor = page(collection, cid, selection, where, answer, part.root.value,
+                               hasher, True)
+        out.candidates += len(part.ids if isinstance(part, DataSearchAnswer)
+                              else part.entries)
         out.verified += time.process_time() - t1
         out.served += t1 - t0
         out.size += len(wire)

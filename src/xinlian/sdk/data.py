@@ -319,19 +319,14 @@ class DataOps:
             raise AnswerTampered(f"the node drove the query by condition {answer.drive}: "
                                  f"{exc.message}") from None
         hasher = yield from self._hasher()
-        lead = conditions[answer.drive]
-        if lead.words and answer.keyword is not None and answer.range is None:
-            root = yield from self._index_root(state, answer.keyword.collection,
-                                               answer.keyword.root, verify, KEYWORD_ROOT_KEY)
-            records, after = data_select.by_words(collection, cid, selection, answer.keyword,
-                                                  root, hasher, verify)
-        elif not lead.words and answer.range is not None and answer.keyword is None:
-            root = yield from self._index_root(state, answer.range.collection,
-                                               answer.range.root, verify)
-            records, after = data_select.by_range(collection, selection, lead.attribute,
-                                                  answer.range, root, hasher, verify)
-        else:
+        words = bool(conditions[answer.drive].words)
+        part = answer.keyword if words else answer.range
+        if part is None:
             raise AnswerTampered("the answer is not a page of its driver's index")
+        root = yield from self._index_root(state, part.collection, part.root, verify,
+                                           KEYWORD_ROOT_KEY if words else RANGE_ROOT_KEY)
+        records, after = data_select.page(collection, cid, selection, conditions, answer,
+                                          root, hasher, verify)
         return DataPage(records, at, after)
 
     def _plan(self, height: int | None, verify: bool) -> Op[DataPlan]:

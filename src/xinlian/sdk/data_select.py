@@ -14,7 +14,7 @@ added or altered one as AnswerTampered, two swapped as AnswerReordered (all Proo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from operator import itemgetter
 from typing import TypeVar
@@ -23,8 +23,8 @@ from xinlian import codec
 from xinlian.errors import XinlianError
 from xinlian.execution.data.model import Collection, StoredRecord
 from xinlian.execution.data.query import DataRecord, read_entry
-from xinlian.execution.data.select import Selection
-from xinlian.node.interface import DataQueryAnswer, DataSearchAnswer
+from xinlian.execution.data.select import Condition, Selection
+from xinlian.node.interface import DataQueryAnswer, DataSearchAnswer, DataSelectAnswer
 from xinlian.sdk.data_search import page_records
 from xinlian.sdk.errors import (
     AnswerIncomplete,
@@ -39,6 +39,21 @@ from xinlian.storage.proof import Hasher
 
 T = TypeVar("T")
 Candidates = tuple[list[DataRecord], bytes | None]  # the page's matches, the next cursor
+
+
+def page(collection: Collection, cid: bytes, selection: Selection,
+         conditions: Sequence[Condition], answer: DataSelectAnswer, root: bytes,
+         hasher: Hasher, verify: bool) -> Candidates:
+    """The matches of a page and the next cursor, checked (`verify`) against `root`, the
+    root of the driver's index (proven by the caller): the driver's page must be the one
+    of its index kind, the other absent."""
+    words = bool(conditions[selection.drive].words)
+    if words and answer.keyword is not None and answer.range is None:
+        return by_words(collection, cid, selection, answer.keyword, root, hasher, verify)
+    if not words and answer.range is not None and answer.keyword is None:
+        return by_range(collection, selection, conditions[selection.drive].attribute,
+                        answer.range, root, hasher, verify)
+    raise AnswerTampered("the answer is not a page of its driver's index")
 
 
 def by_range(collection: Collection, selection: Selection, attribute: str,
@@ -135,4 +150,4 @@ def _same(proven: list[T], given: list[T], where: str, key: Callable[[T], bytes]
     raise AnswerTampered(f"{where}: candidates that differ from the proven ones")
 
 
-__all__ = ["by_range", "by_words"]
+__all__ = ["by_range", "by_words", "page"]

@@ -5,9 +5,7 @@ query tests (tests/node/test_data_select.py) share.
 `DataChain` signs transactions with one funded key, and executes and commits each block as
 the node's pipeline does (Executor.execute_block, ChainStore.prepare_block, one LMDB
 commit per block; signatures are not checked: that is the mempool's). `reader()` serves
-data queries with proofs as a node's RPC does (node/data_reads.py); `verify_select` checks
-a page of a query of several conditions as the SDK does (sdk/data_select.py), without the
-state proofs of the header, the collection and the index root.
+data queries with proofs as a node's RPC does (node/data_reads.py).
 """
 
 from __future__ import annotations
@@ -18,9 +16,6 @@ from typing import Any
 from xinlian import codec
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.contracts.runner import BlockContext
-from xinlian.execution.data.model import Collection
-from xinlian.execution.data.query import DataRecord
-from xinlian.execution.data.select import Condition, select_query
 from xinlian.execution.executor import Executor
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import header_hash
@@ -28,11 +23,8 @@ from xinlian.ledger.genesis import ChainParams, Genesis, GenesisAccount, Organis
 from xinlian.ledger.transaction import TxBody, decode_transaction, sign_body
 from xinlian.node.chain import ChainStore
 from xinlian.node.data_reads import DataReader
-from xinlian.node.interface import DataSelectAnswer, StateProof
-from xinlian.sdk.data_select import by_range, by_words
+from xinlian.node.interface import StateProof
 from xinlian.storage.kv import WriteBatch
-from xinlian.storage.mbtree_proof import EMPTY_ROOT
-from xinlian.storage.proof import Hasher
 
 CHAIN_ID = "bench"
 
@@ -88,20 +80,3 @@ class DataChain:
     def reader(self) -> DataReader:
         return DataReader(self.chain, self.prove)
 
-
-def verify_select(collection: Collection, cid: bytes, where: list[Condition],
-                  answer: DataSelectAnswer, limit: int, scan: int, cursor: bytes | None,
-                  hasher: Hasher) -> tuple[list[DataRecord], bytes | None, int]:
-    """A page's matches, the next cursor and the candidates, checked against the index
-    roots the answer carries (ProofError otherwise)."""
-    selection = select_query(collection, cid, where, drive=answer.drive, limit=limit,
-                             scan=scan, cursor=cursor)
-    if answer.keyword is not None:
-        records, after = by_words(collection, cid, selection, answer.keyword,
-                                  answer.keyword.root.value or EMPTY_ROOT, hasher, True)
-        return records, after, len(answer.keyword.ids)
-    assert answer.range is not None
-    records, after = by_range(collection, selection, where[answer.drive].attribute,
-                              answer.range, answer.range.root.value or EMPTY_ROOT, hasher,
-                              True)
-    return records, after, len(answer.range.entries)
