@@ -103,6 +103,16 @@ def test_words_and_range_and_window_by_either_driver(items: DataCollection) -> N
     assert page.records[0].values == ITEMS[page.records[0].id.decode()]
 
 
+
+def test_a_query_counts_as_served_by_its_driver(items: DataCollection) -> None:
+    before = items.plan().local
+    items.select([STEEL, PRICE], drive=1)
+    items.select([STEEL, PRICE], drive=0)
+    after = items.plan().local  # (range, keyword) queries served here, per attribute
+    assert after["price"] == (before["price"][0] + 1, before["price"][1])
+    assert after["title"] == (before["title"][0], before["title"][1] + 1)
+
+
 def test_and_not_any_and_an_unindexed_attribute(items: DataCollection) -> None:
     where = [Condition("title", words=("steel", "copper"), any_of=True),
              Condition("title", words=("rust",), negate=True),
