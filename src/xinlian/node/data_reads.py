@@ -1,9 +1,11 @@
-"""Data reads for the RPC: collections, point reads, range queries and aggregates, each with
-its proofs.
+"""Data reads for the RPC: collections, point reads, range, keyword and several-condition
+queries and aggregates, each with its proofs.
 
 Every answer reads one height (the head's by default): the collection's state proof, then
-the record's state proof or the range index's root and a range proof under it, so a client
-checks the whole answer against one header (sdk/data.py).
+the record's state proof or an index's root and its proof under it, so a client checks the
+whole answer against one header (sdk/data.py). A query of several conditions is served as
+its driving condition's range or keyword page, each candidate with its record, cut at the
+page's stop rule (execution/data/select.py).
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ proof, a query page by the range index's root proven in the state and a range pr
 key range that the client computes itself from the proven collection
 (execution/data/query.py), so a node can neither change a record, answer another range nor
 leave a record out of a page: any of these raises ProofError. A keyword query
-(`search`) is checked likewise against the keyword index (sdk/data_search.py). A query the
-collection does not allow raises DataQueryFailed before anything is asked.
+(`search`) is checked likewise against the keyword index (sdk/data_search.py), and a query
+of several conditions (`select`) against the index of the condition that drives it
+(sdk/data_select.py). A query the collection does not allow raises DataQueryFailed before
+anything is asked.
 """
 
 from __future__ import annotations
