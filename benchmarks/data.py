@@ -12,6 +12,9 @@ Runs, in this order, each module's `run(args)` with the arguments of the chosen 
   plain LMDB scan of the same versions;
 - `model` (data_model.py): ingest through the node's block executor and chain store, and a
   collection's range pages read back as typed records;
+- `select` (data_select.py): queries of several conditions (words AND a number range AND a
+  time window), served with proofs and verified, by each driver and the node's choice (a
+  modest store: 10,000 records by default, seconds);
 - `node` (data_node.py): ingest as signed DATA_WRITE transactions through a real solo node
   process over JSON-RPC, with what limits it, and verified pages read back by the SDK;
 - `blobs` (data_blobs.py): the blob store's write and verified read MB/s;
@@ -40,6 +43,7 @@ from benchmarks import (
     data_model,
     data_node,
     data_provenance,
+    data_select,
     light,
 )
 from benchmarks.report import MACHINE, print_lines
@@ -73,6 +77,10 @@ SECTIONS: dict[str, Section] = {
     "model": Section(data_model.parser().parse_args, data_model.run, {
         "quick": ["--records", "5000", "--repeats", "5"],
         "default": ["--records", "100000"],
+        "scale": ["--records", "100000"]}),
+    "select": Section(data_select.parser().parse_args, data_select.run, {
+        "quick": ["--records", "5000"],
+        "default": ["--records", "10000"],
         "scale": ["--records", "100000"]}),
     "node": Section(data_node.parser().parse_args, data_node.run, {
         "quick": ["--records", "10000", "--accounts", "50"],

@@ -27,9 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import line, percentile, print_lines
-from xinlian import codec
-from xinlian.crypto.suites import get_suite
-from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.data import values
 from xinlian.execution.data.apply import read_collection
 from xinlian.execution.data.model import (
@@ -39,17 +36,14 @@ from xinlian.execution.data.model import (
     Delete,
     Field,
     Put,
+    Queries,
     collection_id,
 )
 from xinlian.execution.data.query import range_query, read_entry
-from xinlian.execution.executor import Executor
-from xinlian.ledger.account import address_of
-from xinlian.ledger.block import header_hash
-from xinlian.ledger.genesis import ChainParams, Genesis, GenesisAccount, Organisation
-from xinlian.ledger.transaction import TxBody, TxKind, decode_transaction, sign_body
-from xinlian.node.chain import ChainStore
+from xinlian.ledger.transaction import TxKind
 from xinlian.storage.kv import Store, WriteBatch
 from xinlian.storage.mbtree_proof import decode_proof, encode_proof, verify_range
+from xinlian.testing.data_blocks import DataChain
 
 BENCH = "data_model"
 NAME = "meters"
@@ -86,27 +80,11 @@ def _profile_lines(profiler: cProfile.Profile, top: int, **extra: Any
 
 
 def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    suite = get_suite(args.suite)
-    key = suite.generate_signing_key(bytes(32))
-    sender = address_of(key.public_key, suite.hash_bytes)
-    params = ChainParams()
-    genesis = Genesis("bench", suite.name, 0, params, [Organisation("o", [key.public_key])],
-                      [GenesisAccount(sender, 10**15)])
     rng = random.Random(5)  # seeded: the same records every run
-    nonce = 0
-
-    def signed(kind: int, payload: object) -> bytes:
-        nonlocal nonce
-        body = TxBody("bench", key.public_key, nonce, kind, codec.encode(payload), 10**12,
-                      10**9)
-        nonce += 1
-        return sign_body(body, key)
-
     with tempfile.TemporaryDirectory() as path, \
             Store(Path(path) / "plain", sub_dbs=(PLAIN_DB,), durable=False) as plain_store:
-        chain = ChainStore(Path(path) / "chain", genesis, durable=False)
-        executor = Executor(params, suite)
-        chain.init_genesis(key, 0)
+        ingester = DataChain(Path(path) / "chain", args.suite)
+        suite, chain, signed = ingester.suite, ingester.chain, ingester.signed
         blocks = [[signed(TxKind.DATA_COLLECTION, DeclareCollection(NAME, [
             AttributeDecl("kwh", "number"), AttributeDecl("at", "time"),
             AttributeDecl("meter", "text", "range")]))]]
@@ -114,7 +92,7 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         while n < args.records:
             block = []
             for _ in range(args.txs_per_block):
-                puts: list[Put | Delete] = [Put(b"r%08d" % (n + i), [
+                puts: list[Put | Delete | Queries] = [Put(b"r%08d" % (n + i), [
                     Field("kwh", values.encode("number", rng.randrange(-10**6, 10**6))),
                     Field("at", values.encode("time", 1_700_000_000_000 + n + i)),
                     Field("meter", values.encode("text", f"M-{rng.randrange(5000)}"))])
@@ -130,24 +108,12 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             if args.profile:
                 profiler.enable()
             start = time.perf_counter()
-            height = chain.height + 1
-            txs = [decode_transaction(r, "bench", suite.hash_bytes, params.max_tx_size)
-                   for r in raws]
-            result = executor.execute_block(txs, BlockContext(height, height), chain.read)
-            assert not result.excluded and all(r.status == 0 for r in result.receipts)
-            head = chain.head
-            assert head is not None
-            prepared = chain.prepare_block(
-                WriteBatch(), height, header_hash(head.header, suite.hash_bytes), height, key,
-                result.included, result.receipts, result.writes, None, result.runs,
-                result.index, result.data_index)
-            chain.store.commit(prepared.batch)
-            chain.publish(prepared)
+            data_index = ingester.commit(raws)
             ingest += time.perf_counter() - start
             if args.profile:
                 profiler.disable()
             copy = WriteBatch()  # the plain peer: the same entries, untimed
-            for k, v in result.data_index.get("range", {}).items():
+            for k, v in data_index.get("range", {}).items():
                 assert v is not None
                 copy.put(PLAIN_DB, k, v[0])
             plain_store.commit(copy)

@@ -5,7 +5,8 @@ verified histories and the blocks that may have changed them; bad input gets its
 errors and exit statuses, and the node keeps serving; a blob goes up and comes back
 verified, and a writer who is no reader is refused it; keyword and boolean queries find
 their records, and an adaptive collection drops an unused index and builds it back for
-reported queries, its plan shown with the reasons."""
+reported queries, its plan shown with the reasons; queries of several conditions (words
+AND a range AND a time window, AND NOT) find theirs by either driver, page by page."""
 
 from __future__ import annotations
 
@@ -70,9 +71,18 @@ def test_the_walk_through_runs_as_written(tmp_path: Path) -> None:
         "3 record(s) at block 12, verified\n",
         "opened (time): index range since block 12: switched to range (net 23370 us",
         "[('title', 'keyword', 'keyword'), ('opened', 'range', 'range')]",
+        # several conditions (section 12): by the price, then by the word, paged
+        'k1: title="steel pipe, coated", price=120, made=2026-11-02T08:00:00.000Z, '
+        'grade="A"  (block 14)\nk4: title="steel wire, rust spots"',
+        "1 record(s) at block 14, verified; more: --cursor 0x006b31 --height 14\n"
+        'k6: title="stainless steel plate"',
+        "by price: ['k1', 'k6']\nby words: ['k1', 'k6']\n"
+        "driven by condition 1 over 5 candidates",
+        "error[5107 bad_data_query]: no condition can drive the query",
+        "error[5107 bad_data_query]: a query driven by words runs in record id order only",
     ]:
         assert expected in out, (expected, out)
-    # stdout alone: the exit statuses of the eight bad commands and of the query over a
-    # dropped index
-    assert run.stdout.count("exit status 2") == 8 and "exit status 1" in run.stdout
+    # stdout alone: the exit statuses of the eight bad commands, of the query over a
+    # dropped index and of the three bad queries of several conditions
+    assert run.stdout.count("exit status 2") == 11 and "exit status 1" in run.stdout
     assert run.stdout.count("exit status 3") == 1  # a writer who is no reader downloads

@@ -2,7 +2,8 @@
 transactions are read and queried with verified proofs; malformed and oversize queries get
 typed errors while the node keeps serving; after a restart the same pages verify against
 the same committed roots (the range and keyword indexes are persisted with the blocks), and
-new writes extend them; aggregates over a range are proven too; a record's history
+new writes extend them; aggregates over a range are proven too, and so is a query of
+words AND a range AND NOT a value over three attributes; a record's history
 (provenance) verifies the same after the restart and grows with new writes."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from xinlian.cli.cluster import NodeProcess
+from xinlian.execution.data.select import Condition
 from xinlian.sdk import Client, RpcError
 from xinlian.sdk.calls import Call
 
@@ -38,6 +40,11 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
             ports = owner.query("port", "P2", "P2", limit=100)
             assert sorted(r.id for r in ports.records) == sorted(
                 f"s{i}".encode() for i in range(2, 40, 4))
+            where = [Condition("note", words=("cold",)), Condition("weight", 70, 90),
+                     Condition("port", "P3", "P3", negate=True)]
+            chosen = owner.select(where, limit=2, scan=4)  # words AND a range AND NOT
+            rest = list(owner.select_all(where, drive=0))
+            assert {r.id for r in rest} == {f"s{i}".encode() for i in (13, 17, 21, 25, 29)}
             before = owner.query("sent", 5_000, 9_000)
             total = owner.aggregate("weight", 70, 95)  # s5..s30, proven by the index
             assert (total.count, total.sum, total.min, total.max) == (
@@ -67,6 +74,7 @@ def test_data_on_a_solo_node_survives_a_restart(tmp_path: Path) -> None:
             again = owner.query("sent", 5_000, 9_000, height=before.height)
             assert again == before
             assert owner.search("note", "cold cargo", limit=100, height=cold.height) == cold
+            assert owner.select(where, limit=2, scan=4, height=chosen.height) == chosen
             owner.put({"s99": {"weight": 1000, "sent": 7_500, "note": "cold"}})
             assert owner.search("note", "cold", exclude="cargo").records[0].id == b"s99"
             assert [r.id for r in owner.query("sent", 5_000, 9_000).records] == [

@@ -5,10 +5,11 @@ Four validators hold a collection with records written, rewritten and deleted, a
 and an adaptive collection. A light node whose first peer is a lying full node
 (xinlian.testing.liar, mode "data") answers `xl_getCollection`, `xl_dataGet`,
 `xl_dataQuery` (by range, and by keywords: all, any, excluded words, paged),
-`xl_dataAggregate`, `xl_dataHistory`, `xl_dataBlocks`, `xl_dataPlan` and the blob's
-chunks one by one exactly as an honest full node does (a plan's `local` counts named as the
-full node's word), and counts the liar; a light node that can ask only the liar answers
-each of them with a typed error and passes on nothing.
+`xl_dataSelect` (words AND a range AND NOT words, by either driver), `xl_dataAggregate`,
+`xl_dataHistory`, `xl_dataBlocks`, `xl_dataPlan` and the blob's chunks one by one exactly
+as an honest full node does (a plan's `local` counts named as the full node's word), and
+counts the liar; a light node that can ask only the liar answers each of them with a typed
+error and passes on nothing.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
             return ["meters", "note", None, None, "asc", limit, cursor, height, keywords,
                     match, exclude]
 
+        select = [{"attribute": "note", "words": ["meter"]},  # words AND range AND NOT
+                  {"attribute": "kwh", "lo": 10, "hi": 25},
+                  {"attribute": "note", "words": ["fault"], "not": True}]
         first_page = nodes[2].rpc("xl_dataQuery", *words(["meter"], limit=2))
         assert first_page["ids"] == ["0x" + b"r0".hex(), "0x" + b"r1".hex()]
         # keyword queries first: the light node asks the liar before any other peer
@@ -123,6 +127,8 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
             ("xl_dataQuery", words(["meter"], exclude=["fault"])),          # and not
             ("xl_dataQuery", words(["meter"], limit=2)),                    # paged
             ("xl_dataQuery", words(["meter"], limit=2, cursor=first_page["cursor"])),
+            ("xl_dataSelect", ["meters", select, None, "asc", 100, 1000, None, height]),
+            ("xl_dataSelect", ["meters", select, 1, "asc", 1, 1000, None, height]),
             ("xl_getCollection", ["meters", height]),
             ("xl_dataGet", ["meters", rid, height]),
             ("xl_dataQuery", ["meters", "kwh", 0, 1000, "asc", 100, None, height]),
@@ -145,6 +151,10 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
                 answer.pop("local"), honest.pop("local")
             assert _unsigned(answer) == _unsigned(honest), (method, params)
         assert [a["name"] for a in answer["attributes"]] == ["title", "opened"]
+        chosen = light.rpc("xl_dataSelect", "meters", select, 0, "asc", 100, 1000, None,
+                           height)["keyword"]
+        assert chosen["ids"] == ["0x" + b"r0".hex(), "0x" + b"r1".hex(), "0x" + b"r2".hex()]
+        assert len(chosen["records"]) == 3  # r1 is a candidate, its record shows the fault
         by_name = _named(light.url, "xl_dataQuery", {  # as docs/operations.md shows it
             "collection": "meters", "attribute": "note", "keywords": ["meter"],
             "exclude": ["fault"], "height": height})

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from msgspec.structs import replace
 
+from xinlian.execution.data.select import Condition
 from xinlian.node.interface import DataQueryAnswer, IndexEntry
 from xinlian.sdk import AsyncClient, Client, ProofError, RpcError, calls
 from xinlian.sdk.data import DataCollection
@@ -280,6 +281,11 @@ def test_the_async_client_has_the_same_collection(tmp_path: Path) -> None:
                                                                               ("w", 3)]
             got = [r.id async for r in data.query_all("n", 2, 3, limit=2)]
             assert got == [b"r2", b"r6", b"r3", b"r7"]
+            where = [Condition("w", words=("word1",)), Condition("n", 2, 3)]
+            page = await data.select(where, drive=0, limit=1)
+            assert [r.id for r in page.records] == [b"r3"] and page.cursor == b"\x00r3"
+            got = [r.id async for r in data.select_all(where, drive=1, limit=1, scan=2)]
+            assert got == [b"r3", b"r7"]  # the range driver: n 2 (none), then n 3
             record = await data.get("r8")
             assert record is not None and record.values == {"n": 0, "t": "x8", "w": "word0"}
             await data.delete(["r8"])

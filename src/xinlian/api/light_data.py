@@ -3,9 +3,10 @@
 A light node keeps headers only (api/light.py): no record, index, history, filter or blob
 chunk, only what its certified headers commit to. It answers `xl_getCollection`,
 `xl_dataGet`, `xl_dataQuery` (by range, or by keywords: all, any, excluded),
-`xl_dataAggregate`, `xl_dataHistory`, `xl_dataBlocks`, `xl_dataPlan` and
-`xl_blobGetChunk` by asking a full node and running the SDK's own verification of that
-answer against its headers (sdk/data.py, sdk/data_search.py, sdk/data_history.py,
+`xl_dataSelect` (conditions over several attributes), `xl_dataAggregate`,
+`xl_dataHistory`, `xl_dataBlocks`, `xl_dataPlan` and `xl_blobGetChunk` by asking a full
+node and running the SDK's own verification of that answer against its headers
+(sdk/data.py, sdk/data_search.py, sdk/data_select.py, sdk/data_history.py,
 sdk/data_blob.py): state proofs under a certified header, then the range, keyword,
 aggregate, history or window proof, the plan proven in the state, or the chunk against
 the commitment of the verified record. A plan's `local` query counts are the full node's
@@ -31,6 +32,8 @@ from xinlian.api.methods import Handler, Method
 from xinlian.api.subscriptions import Session
 from xinlian.errors import XinlianError
 from xinlian.execution.data.blob_access import BlobAuth
+from xinlian.execution.data.select import Condition
+from xinlian.execution.data.select import from_json as condition_from_json
 from xinlian.execution.data.values import from_json
 from xinlian.sdk import calls
 from xinlian.sdk import data_history as sdk_history
@@ -82,7 +85,7 @@ class LightDataApi:
     def methods(self) -> list[Method]:
         handlers: dict[str, Handler] = {
             "xl_getCollection": self.collection, "xl_dataGet": self.get,
-            "xl_dataQuery": self.query, "xl_dataPlan": self.plan,
+            "xl_dataQuery": self.query, "xl_dataSelect": self.select, "xl_dataPlan": self.plan,
             "xl_dataAggregate": self.aggregate,
             "xl_dataHistory": self.history, "xl_dataBlocks": self.blocks,
             "xl_blobGetChunk": self.blob_chunk}
@@ -136,6 +139,21 @@ class LightDataApi:
                                             limit, cursor, height)
             yield from _proven_empty(data, answer, not answer.entries)
             return answer
+        return await self._verified(op)
+
+    async def select(self, session: Session | None, collection: str, where: list[Condition],
+                     drive: int | None, order: str, limit: int, scan: int,
+                     cursor: bytes | None, height: int | None) -> Any:
+        def op() -> Recorded:
+            data = self._data(collection)
+            found = yield from data._info(height, True)
+            try:  # the bounds as JSON gives them, by the kinds of the verified collection
+                conditions = [condition_from_json(found, c) for c in where]
+            except XinlianError as exc:
+                raise DataQueryFailed(exc.message, exc) from None
+            return (yield from recorded(data._select(conditions, drive, order == "desc",
+                                                     limit, scan, cursor, height, True),
+                                        "xl_dataSelect"))
         return await self._verified(op)
 
     async def plan(self, session: Session | None, collection: str, height: int | None

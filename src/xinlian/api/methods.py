@@ -49,6 +49,7 @@ from xinlian.api.views import (
 )
 from xinlian.execution.data.blob_access import BlobAuth
 from xinlian.execution.data.model import MAX_VALUE
+from xinlian.execution.data.select import Condition
 from xinlian.execution.migration import (
     BOUND_COUNT_KEY,
     SCHEDULE_KEY,
@@ -154,6 +155,7 @@ class Api:
             Method("xl_dataHistory", DATA_READS["xl_dataHistory"], self.data_history),
             Method("xl_dataBlocks", DATA_READS["xl_dataBlocks"], self.data_blocks),
             Method("xl_dataPlan", DATA_READS["xl_dataPlan"], self.data_plan),
+            Method("xl_dataSelect", DATA_READS["xl_dataSelect"], self.data_select),
             Method("xl_dataAggregate", DATA_READS["xl_dataAggregate"], self.data_aggregate),
             Method("xl_getCertifiedHeader", (Param("height", height, None),),
                    self.certified_header),
@@ -311,6 +313,18 @@ class Api:
         # the work budget pays one unit per record served and per index node read for it
         record(len(answer.entries) + len(decode_proof(answer.proof).nodes))
         return to_json(answer)
+
+    async def data_select(self, session: Session | None, collection: str,
+                          where: list[Condition], drive: int | None, order: str, limit: int,
+                          scan: int, cursor: bytes | None, height: int | None) -> Any:
+        found = self.node.data_select(collection, where, drive, order == "desc", limit, scan,
+                                      cursor, height)
+        # the work budget as the driver's own query pays it: per candidate served
+        if found.keyword is not None:
+            record(2 * len(found.keyword.ids) + len(found.keyword.proof) // 1024)
+        elif found.range is not None:
+            record(len(found.range.entries) + len(decode_proof(found.range.proof).nodes))
+        return to_json(found)
 
     # -- blobs (docs/data.md "Blobs"): the store's I/O runs on a worker thread ------------
 

@@ -35,7 +35,7 @@ from xinlian.execution.data.query import DataRecord
 from xinlian.ledger.block import Receipt
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
-from xinlian.sdk.data import DataAggregate, DataCollection, DataPage
+from xinlian.sdk.data import Condition, DataAggregate, DataCollection, DataPage
 from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
 from xinlian.storage.blob_proof import BlobCommitment
 
@@ -271,6 +271,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     with _client(args) as client:
         data = _collection(args, client, False)
         kinds = _kinds(data)
+        if args.where:
+            return _print_page(args, _select(args, data, kinds), kinds)
+        if args.attribute is None:
+            raise DataQueryFailed("name the attribute to query, or give --where conditions")
         kind = kinds.get(args.attribute)
         if kind is None:
             raise DataQueryFailed(f"no attribute {args.attribute!r}")
@@ -298,6 +302,50 @@ def _search(args: argparse.Namespace, data: DataCollection) -> DataPage:
     return data.search(args.attribute, args.keyword or args.any, any_of=bool(args.any),
                        exclude=args.unwanted, limit=args.limit,
                        cursor=_cursor(args.cursor), height=args.height)
+
+
+def _select(args: argparse.Namespace, data: DataCollection, kinds: dict[str, str]
+            ) -> DataPage:
+    """A query of several conditions (--where), driven by --drive or the node's choice."""
+    if args.attribute is not None or args.lo is not None or args.hi is not None or (
+            args.keyword or args.any or args.unwanted or any(getattr(args, f)
+                                                              for f in AGGREGATES)):
+        raise DataQueryFailed("--where takes no attribute, --from, --to, --keyword, --any, "
+                              "--not or figures: give every condition with --where")
+    conditions = [condition_from_text(kinds, text) for text in args.where]
+    drive = None
+    if args.drive is not None:
+        drive = next((i for i, c in enumerate(conditions)
+                      if c.attribute == args.drive and not c.negate), None)
+        if drive is None:
+            raise DataQueryFailed(f"no condition on {args.drive!r} to drive the query")
+    return data.select(conditions, drive=drive, descending=args.desc, limit=args.limit,
+                       scan=args.scan, cursor=_cursor(args.cursor), height=args.height)
+
+
+def condition_from_text(kinds: dict[str, str], text: str) -> Condition:
+    """A --where condition: `ATTR=LO..HI` (either bound may be left out), `ATTR=VALUE`,
+    `ATTR~TEXT` (every word of TEXT), `ATTR~|TEXT` (at least one), each negated by a
+    leading `!`."""
+    negate = text.startswith("!")
+    body = text[1:] if negate else text
+    at = min((i for i in (body.find("="), body.find("~")) if i > 0), default=-1)
+    if at < 0:
+        raise DataQueryFailed(f"condition {text!r} is not ATTR=LO..HI, ATTR=VALUE, "
+                              "ATTR~TEXT or ATTR~|TEXT")
+    name, op, rest = body[:at], body[at], body[at + 1:]
+    kind = kinds.get(name)
+    if kind is None:
+        raise DataQueryFailed(f"no attribute {name!r}")
+    if op == "~":
+        any_of = rest.startswith("|")
+        return Condition(name, words=(rest[1:] if any_of else rest,), any_of=any_of,
+                         negate=negate)
+    lo, sep, hi = rest.partition("..")
+    if not sep:
+        hi = lo
+    lo_value, hi_value = (value_from_text(kind, v) if v else None for v in (lo, hi))
+    return Condition(name, lo_value, hi_value, negate=negate)
 
 
 def _print_page(args: argparse.Namespace, page: DataPage, kinds: dict[str, str]) -> int:
@@ -486,8 +534,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--height", type=int, default=None, help="as of this block")
     p = command("query", "records whose attribute lies in a range, or whose text holds "
                 "words, verified", cmd_query, False)
-    p.add_argument("attribute", help="a range-indexed attribute (or keyword-indexed, with "
-                   "--keyword, --any, --not)")
+    p.add_argument("attribute", nargs="?", help="a range-indexed attribute (or "
+                   "keyword-indexed, with --keyword, --any, --not); none with --where")
     p.add_argument("--from", dest="lo", metavar="VALUE", help="lowest value (included)")
     p.add_argument("--to", dest="hi", metavar="VALUE", help="highest value (included)")
     p.add_argument("--desc", action="store_true", help="highest values first")
@@ -505,6 +553,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="records whose text holds at least one word of TEXT")
     p.add_argument("--not", dest="unwanted", action="append", default=[], metavar="TEXT",
                    help="with --keyword: and none of the words of TEXT")
+    p.add_argument("--where", action="append", default=[], metavar="CONDITION",
+                   help="records that satisfy every condition: ATTR=LO..HI (a bound may be "
+                        "left out), ATTR=VALUE, ATTR~TEXT (every word), ATTR~|TEXT (any "
+                        "word); a leading ! negates; repeat for each (at most 8)")
+    p.add_argument("--drive", metavar="ATTR",
+                   help="with --where: drive by the index of the condition on ATTR "
+                        "(default: the node picks the cheapest)")
+    p.add_argument("--scan", type=int, default=1000,
+                   help="with --where: candidates per page at most (1..1000)")
 
     p = command("history", "a record's versions with the transactions that wrote them",
                 cmd_history, False)

@@ -1,27 +1,39 @@
-"""Data reads for the RPC: collections, point reads, range queries and aggregates, each with
-its proofs.
+"""Data reads for the RPC: collections, point reads, range, keyword and several-condition
+queries and aggregates, each with its proofs.
 
 Every answer reads one height (the head's by default): the collection's state proof, then
-the record's state proof or the range index's root and a range proof under it, so a client
-checks the whole answer against one header (sdk/data.py).
+the record's state proof or an index's root and its proof under it, so a client checks the
+whole answer against one header (sdk/data.py). A query of several conditions is served as
+its driving condition's range or keyword page, each candidate with its record, cut at the
+page's stop rule (execution/data/select.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from xinlian import codec
 from xinlian.execution.data.apply import read_collection
 from xinlian.execution.data.model import (
     Collection,
+    StoredRecord,
     collection_id,
     collection_key,
     record_key,
 )
 from xinlian.execution.data.plan import Plan, attribute_views, plan_key
 from xinlian.execution.data.query import range_query, text_query
+from xinlian.execution.data.select import (
+    Condition,
+    Selection,
+    choices,
+    estimate_cost,
+    select_query,
+)
+from xinlian.execution.data.select import from_json as condition_from_json
 from xinlian.execution.data.values import from_json
 from xinlian.execution.errors import UnknownCollection
 from xinlian.node.chain import ChainStore
@@ -33,12 +45,13 @@ from xinlian.node.interface import (
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
+    DataSelectAnswer,
     IndexEntry,
     LocalQueries,
     RecordState,
     StateProof,
 )
-from xinlian.storage.inverted_proof import encode_text_proof
+from xinlian.storage.inverted_proof import TextQuery, encode_text_proof
 from xinlian.storage.mbtree_proof import Aggregate, Proof, RangeQuery, encode_proof
 
 Prove = Callable[[bytes, int], StateProof]  # a state key's value and proof at a height
@@ -98,6 +111,87 @@ class DataReader:
                    for rid in page.ids]
         return DataSearchAnswer(state, root, page.ids, page.next_after,
                                 encode_text_proof(proof), records)
+
+    def select(self, name: str, conditions: list[Condition], drive: int | None,
+               reverse: bool, limit: int, scan: int, cursor: bytes | None,
+               height: int | None = None) -> DataSelectAnswer:
+        """A page of the records that satisfy every condition: the driver's candidates,
+        each with its record, proven (execution/data/select.py); `drive` None drives by
+        the cheapest condition (`_drive`). Errors as `query`."""
+        at = self._height(height)
+        state, collection, cid = self._collection(name, at)
+        wanted = [condition_from_json(collection, c) for c in conditions]
+        if drive is None:
+            drive = cursor[0] if cursor else self._drive(collection, cid, wanted, reverse, at)
+        selection = select_query(collection, cid, wanted, drive=drive, reverse=reverse,
+                                 limit=limit, scan=scan, cursor=cursor)
+        driver = selection.driver
+        kind = "range" if driver is None or isinstance(driver, RangeQuery) else "keyword"
+        self.served[name, wanted[drive].attribute, kind] += 1
+        if isinstance(driver, TextQuery):
+            return DataSelectAnswer(drive, keyword=self._candidates(state, cid, selection, at))
+        root = self._proof(RANGE_ROOT_KEY, at)
+        if driver is None:  # nothing can match: no entry, no proof needed
+            return DataSelectAnswer(drive, DataQueryAnswer(state, root, [],
+                                                           encode_proof(Proof([]))))
+        ranges = self.chain.data.range
+        page, proof = ranges.range(driver, at)
+        count = selection.stop([selection.matches(codec.decode(v, StoredRecord).values)
+                                for v in page.values])
+        if count < selection.scan:  # the page is the driver's page of `count` candidates
+            page, proof = ranges.range(replace(driver, limit=count), at)
+        return DataSelectAnswer(drive, DataQueryAnswer(
+            state, root, [IndexEntry(k, v) for k, v, _ in page.records()],
+            encode_proof(proof)))
+
+    def _candidates(self, state: StateProof, cid: bytes, selection: Selection,
+                    at: int) -> DataSearchAnswer:
+        """A words driver's page: the candidates' ids proven by the inverted index, each
+        record by its state proof, cut at the selection's stop rule."""
+        query = selection.driver
+        assert isinstance(query, TextQuery)
+        text, tree = self.chain.data.text, self.chain.tree
+        page, proof = text.query(query, at)
+        found: list[RecordState] = []
+
+        def matches() -> Iterator[bool]:  # each record read as the stop rule reaches it
+            for rid in page.ids:
+                found.append(RecordState(*tree.get_with_proof(record_key(cid, rid), at)))
+                value = found[-1].value
+                yield value is not None and selection.matches(
+                    codec.decode(value, StoredRecord).values)
+        count = selection.stop(matches())
+        if count < selection.scan:
+            page, proof = text.query(replace(query, limit=count), at)
+        return DataSearchAnswer(state, self._proof(KEYWORD_ROOT_KEY, at), page.ids,
+                                page.next_after, encode_text_proof(proof), found)
+
+    def _drive(self, collection: Collection, cid: bytes, conditions: list[Condition],
+               reverse: bool, at: int) -> int:
+        """The condition to drive by: the least estimated cost (estimate_cost) from
+        the index sizes at `at` (unproven, for planning only); DataQueryError when none
+        can."""
+        costs = []
+        for i in choices(collection, conditions, reverse):
+            condition = conditions[i]
+            if condition.words:
+                count = self._postings(collection, cid, condition, at)
+            else:
+                query = range_query(collection, cid, condition.attribute, condition.lo,
+                                    condition.hi)
+                count = 0 if query is None else self.chain.data.range.aggregate(
+                    query.lo, query.hi, at)[0].count
+            costs.append((estimate_cost(condition, count), i))
+        return min(costs)[1]
+
+    def _postings(self, collection: Collection, cid: bytes, condition: Condition,
+                  at: int) -> int:
+        """How many ids the posting lists of a words condition hold: the shortest list
+        (all words), their total (any)."""
+        query = text_query(collection, cid, condition.attribute, condition.words,
+                           any_of=condition.any_of)
+        counts = [self.chain.data.text.count(query.scope, t, at) for t in query.terms]
+        return sum(counts) if condition.any_of else min(counts)
 
     def aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
                   height: int | None = None) -> DataAggregateAnswer:

@@ -13,6 +13,7 @@ from xinlian.codec import Struct
 from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import Suite
 from xinlian.execution.data.plan import AttributeView
+from xinlian.execution.data.select import Condition
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Block, BlockHeader, Receipt
 from xinlian.ledger.genesis import Genesis
@@ -172,6 +173,17 @@ class DataSearchAnswer(Struct):
     cursor: bytes | None
     proof: bytes
     records: list[RecordState]
+
+
+class DataSelectAnswer(Struct):
+    """A page of a query of several conditions (execution/data/select.py): `drive` is the
+    condition whose index drove it, and the driver's answer holds every candidate with its
+    record: `range` the range-index page (a range driver) or `keyword` the keyword page
+    with each record's state proof (a words driver), the other None."""
+
+    drive: int
+    range: DataQueryAnswer | None = None
+    keyword: DataSearchAnswer | None = None
 
 
 class LocalQueries(Struct):
@@ -360,6 +372,14 @@ class NodeAPI(Protocol):
         """A page of the records whose text `attribute` holds the words of `texts` (all, or
         `any_of`) and none of `exclude` (execution/data/query.py `text_query`), with
         proofs."""
+        ...
+
+    def data_select(self, name: str, conditions: list[Condition], drive: int | None,
+                    reverse: bool, limit: int, scan: int, cursor: bytes | None,
+                    height: int | None = None) -> DataSelectAnswer:
+        """A page of the records that satisfy every condition (bounds as JSON gives
+        them), driven by condition `drive` (None: the node's choice), with proofs
+        (execution/data/select.py)."""
         ...
 
     def data_plan(self, name: str, height: int | None = None) -> DataPlanAnswer:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from xinlian import codec
 from xinlian.crypto.signing import SigningKey
 from xinlian.execution.contracts.runner import ContractRunner
+from xinlian.execution.data.select import Condition
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Block, Receipt, header_hash
 from xinlian.ledger.genesis import Genesis
@@ -47,6 +48,7 @@ from xinlian.node.interface import (
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
+    DataSelectAnswer,
     IndexAnswer,
     IndexEntry,
     NodeStatus,
@@ -307,6 +309,12 @@ class Node:
 
     def data_plan(self, name: str, height: int | None = None) -> DataPlanAnswer:
         return self.data.plan(name, height)
+
+    def data_select(self, name: str, conditions: list[Condition], drive: int | None,
+                    reverse: bool, limit: int, scan: int, cursor: bytes | None,
+                    height: int | None = None) -> DataSelectAnswer:
+        return self.data.select(name, conditions, drive, reverse, limit, scan, cursor,
+                                height)
 
     def data_aggregate(self, name: str, attribute: str, lo: Any, hi: Any,
                        height: int | None = None) -> DataAggregateAnswer:

@@ -40,6 +40,7 @@ from xinlian.node.interface import (
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
+    DataSelectAnswer,
     IndexAnswer,
     NodeStatus,
     QueryResult,
@@ -166,6 +167,17 @@ def data_search(name: str, attribute: str, texts: Sequence[str], any_of: bool,
                  None if cursor is None else hex_of(cursor), height, list(texts),
                  "any" if any_of else "all", list(exclude) or None],
                 parser(DataSearchAnswer))
+
+
+def data_select(name: str, where: list[dict[str, Any]], drive: int | None, reverse: bool,
+                limit: int, scan: int, cursor: bytes | None, height: int | None = None
+                ) -> Call[DataSelectAnswer]:
+    """A query of several conditions (`where`: each as JSON, execution/data/select.py
+    `to_json`)."""
+    return Call("xl_dataSelect",
+                [name, where, drive, "desc" if reverse else "asc", limit, scan,
+                 None if cursor is None else hex_of(cursor), height],
+                parser(DataSelectAnswer))
 
 
 def data_plan(name: str, height: int | None = None) -> Call[DataPlanAnswer]:

@@ -6,20 +6,30 @@ proof, a query page by the range index's root proven in the state and a range pr
 key range that the client computes itself from the proven collection
 (execution/data/query.py), so a node can neither change a record, answer another range nor
 leave a record out of a page: any of these raises ProofError. A keyword query
-(`search`) is checked likewise against the keyword index (sdk/data_search.py). A query the
-collection does not allow raises DataQueryFailed before anything is asked.
+(`search`) is checked likewise against the keyword index (sdk/data_search.py), and a query
+of several conditions (`select`) against the index of the condition that drives it
+(sdk/data_select.py). A query the collection does not allow raises DataQueryFailed before
+anything is asked.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, Protocol, TypeVar
 
 from xinlian import codec
 from xinlian.errors import XinlianError
-from xinlian.execution.data import values
+from xinlian.execution.data import select, values
 from xinlian.execution.data.indexes import KeywordIndex, RangeIndex
 from xinlian.execution.data.model import (
     AttributeDecl,
@@ -37,12 +47,14 @@ from xinlian.execution.data.model import (
 )
 from xinlian.execution.data.plan import AttributeView, Plan, attribute_views, plan_key
 from xinlian.execution.data.query import (
+    MAX_PAGE,
     DataRecord,
     range_query,
     read_entry,
     read_record,
     text_query,
 )
+from xinlian.execution.data.select import Condition
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.transaction import TxKind
 from xinlian.node.interface import (
@@ -51,9 +63,10 @@ from xinlian.node.interface import (
     DataQueryAnswer,
     DataRecordAnswer,
     DataSearchAnswer,
+    DataSelectAnswer,
     StateProof,
 )
-from xinlian.sdk import calls, data_history
+from xinlian.sdk import calls, data_history, data_select
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
 from xinlian.sdk.data_history import BlockWindow, History, Version
 from xinlian.sdk.data_search import search_records, words
@@ -93,6 +106,7 @@ class AsyncRunner(Protocol):
     def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
 
 __all__ = ["AsyncDataCollection", "AttributeView", "BlobCommitment", "BlockWindow",
+           "Condition",
            "DataAggregate", "DataCollection", "DataPage", "DataPlan", "DataRecord", "History",
            "Version"]
 
@@ -281,6 +295,42 @@ class DataOps:
         records, after = search_records(collection, cid, query, answer, root, hasher, verify)
         return DataPage(records, at, after)
 
+    def _select(self, conditions: Sequence[Condition], drive: int | None, reverse: bool,
+                limit: int, scan: int, cursor: bytes | None, height: int | None,
+                verify: bool) -> Op[DataPage]:
+        state, collection, cid = yield from self._collection_at(height, verify)
+        conditions = list(conditions)
+        asked = cursor[0] if drive is None and cursor else drive
+        make = partial(select.select_query, collection, cid, conditions, reverse=reverse,
+                       limit=limit, scan=scan, cursor=cursor)
+        if asked is None:
+            _checked(lambda: select.checked(collection, conditions))
+            _checked(lambda: select.check_page(limit, scan))
+            _checked(lambda: select.choices(collection, conditions, reverse))
+        else:
+            _checked(lambda: make(drive=asked))
+        at = state.header.height
+        answer: DataSelectAnswer = yield calls.data_select(
+            self.name, [select.to_json(c) for c in conditions], drive, reverse, limit, scan,
+            cursor, at)
+        if asked is not None and answer.drive != asked:
+            raise AnswerTampered("the answer is driven by another condition than asked")
+        try:
+            selection = make(drive=answer.drive)
+        except XinlianError as exc:
+            raise AnswerTampered(f"the node drove the query by condition {answer.drive}: "
+                                 f"{exc.message}") from None
+        hasher = yield from self._hasher()
+        words = bool(conditions[answer.drive].words)
+        part = answer.keyword if words else answer.range
+        if part is None:
+            raise AnswerTampered("the answer is not a page of its driver's index")
+        root = yield from self._index_root(state, part.collection, part.root, verify,
+                                           KEYWORD_ROOT_KEY if words else RANGE_ROOT_KEY)
+        records, after = data_select.page(collection, cid, selection, conditions, answer,
+                                          root, hasher, verify)
+        return DataPage(records, at, after)
+
     def _plan(self, height: int | None, verify: bool) -> Op[DataPlan]:
         answer: DataPlanAnswer = yield calls.data_plan(self.name, height)
         collection = yield from self._proven(answer.collection, verify)
@@ -404,6 +454,30 @@ class DataCollection(DataOps):
         `cursor` from the previous page continues it at the same height."""
         return self._run(lambda: self._search(attribute, texts, any_of, exclude, limit,
                                               cursor, height, verify))
+
+    def select(self, conditions: Sequence[Condition], *, drive: int | None = None,
+               descending: bool = False, limit: int = 100, scan: int = MAX_PAGE,
+               cursor: bytes | None = None, height: int | None = None, verify: bool = True
+               ) -> DataPage:
+        """A page of the records that satisfy every one of `conditions` (value ranges and
+        words of texts over any attributes, each possibly negated), driven by the index of
+        condition `drive` (None: the node picks the cheapest), in the driver's order; a
+        page ends at `limit` matches or `scan` candidates, so it may hold fewer with a
+        cursor (execution/data/select.py)."""
+        return self._run(lambda: self._select(conditions, drive, descending, limit, scan,
+                                              cursor, height, verify))
+
+    def select_all(self, conditions: Sequence[Condition], *, drive: int | None = None,
+                   descending: bool = False, limit: int = 100, scan: int = MAX_PAGE,
+                   verify: bool = True) -> Iterator[DataRecord]:
+        """Every match of `select`, page by page, all read at the height of the first."""
+        page = self.select(conditions, drive=drive, descending=descending, limit=limit,
+                           scan=scan, verify=verify)
+        yield from page.records
+        while page.cursor is not None:
+            page = self.select(conditions, descending=descending, limit=limit, scan=scan,
+                               cursor=page.cursor, height=page.height, verify=verify)
+            yield from page.records
 
     def plan(self, *, height: int | None = None, verify: bool = True) -> DataPlan:
         """The collection's index plan: per adaptive attribute its index, the candidate a
@@ -545,6 +619,28 @@ class AsyncDataCollection(DataOps):
                      height: int | None = None, verify: bool = True) -> DataPage:
         return await self._run(lambda: self._search(attribute, texts, any_of, exclude,
                                                     limit, cursor, height, verify))
+
+    async def select(self, conditions: Sequence[Condition], *, drive: int | None = None,
+                     descending: bool = False, limit: int = 100, scan: int = MAX_PAGE,
+                     cursor: bytes | None = None, height: int | None = None,
+                     verify: bool = True) -> DataPage:
+        return await self._run(lambda: self._select(conditions, drive, descending, limit,
+                                                    scan, cursor, height, verify))
+
+    async def select_all(self, conditions: Sequence[Condition], *,
+                         drive: int | None = None, descending: bool = False,
+                         limit: int = 100, scan: int = MAX_PAGE, verify: bool = True
+                         ) -> AsyncIterator[DataRecord]:
+        page = await self.select(conditions, drive=drive, descending=descending,
+                                 limit=limit, scan=scan, verify=verify)
+        for record in page.records:
+            yield record
+        while page.cursor is not None:
+            page = await self.select(conditions, descending=descending, limit=limit,
+                                     scan=scan, cursor=page.cursor, height=page.height,
+                                     verify=verify)
+            for record in page.records:
+                yield record
 
     async def plan(self, *, height: int | None = None, verify: bool = True) -> DataPlan:
         return await self._run(lambda: self._plan(height, verify))

@@ -40,6 +40,14 @@ def search_records(collection: Collection, cid: bytes, query: TextQuery,
         except XinlianError as exc:
             raise answer_error(exc, where) from None
         ids, cursor = proven.ids, proven.next_after
+    return page_records(collection, cid, ids, answer, hasher, verify), cursor
+
+
+def page_records(collection: Collection, cid: bytes, ids: list[bytes],
+                 answer: DataSearchAnswer, hasher: Hasher, verify: bool) -> list[DataRecord]:
+    """The records of the page's (proven) `ids`, each checked (`verify`) against the state
+    root of the answer's header."""
+    where = f"keyword query at block {answer.collection.header.height}"
     if len(answer.records) < len(ids):
         raise AnswerIncomplete(f"{where}: {len(ids) - len(answer.records)} records left out")
     if len(answer.records) > len(ids):
@@ -56,4 +64,4 @@ def search_records(collection: Collection, cid: bytes, query: TextQuery,
             records.append(read_record(collection, rid, state.value))
         except XinlianError as exc:
             raise ProofError(f"{where}: {exc.message}") from None
-    return records, cursor
+    return records

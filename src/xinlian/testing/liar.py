@@ -9,7 +9,8 @@ never passed on. It forwards every request to the honest node and rewrites the a
 - "certificate": certified headers keep their header but lose a signer from the
   certificate's bitmap (under the quorum);
 - "data": data answers (docs/data.md) with the honest proofs and headers: a record's
-  stored value changed, a query page (by range or keywords) missing its last record, an
+  stored value changed, a query page (by range, keywords or several conditions) missing
+  its last candidate, an
   aggregate's count raised, an index plan's record count raised,
   a history or block window page with a byte flipped, a blob chunk with its first byte
   flipped.
@@ -52,6 +53,11 @@ def _forge_data(method: str, result: dict[str, Any]) -> None:
         result["ids"], result["records"] = result["ids"][:-1], result["records"][:-1]
     elif method == "xl_dataQuery" and result.get("entries"):
         result["entries"] = result["entries"][:-1]
+    elif method == "xl_dataSelect" and result.get("keyword"):  # a words driver's page
+        page = result["keyword"]
+        page["ids"], page["records"] = page["ids"][:-1], page["records"][:-1]
+    elif method == "xl_dataSelect" and result.get("range"):
+        result["range"]["entries"] = result["range"]["entries"][:-1]
     elif method == "xl_dataPlan":
         result["records"] += 1
     elif method == "xl_dataAggregate":
