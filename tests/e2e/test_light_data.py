@@ -35,21 +35,12 @@ from xinlian.node.keyfile import read_key
 from xinlian.sdk import Client
 from xinlian.testing.liar import liar_process
 
-from .test_light_node import _until
+from .test_light_node import _unsigned, _until
 
 CS = 64 * 1024
 NOTES = ("ok", "fault")
 PROOF_ERRORS = ("answer_tampered", "answer_incomplete", "answer_reordered", "proof_failed",
                 "corrupt_blob_chunk")
-
-
-def _unsigned(value: Any) -> Any:
-    """An answer without the headers' signatures (each node attests what it serves)."""
-    if isinstance(value, dict):
-        return {k: _unsigned(v) for k, v in value.items() if k != "header_signature"}
-    if isinstance(value, list):
-        return [_unsigned(v) for v in value]
-    return value
 
 
 def _named(url: str, method: str, params: dict[str, Any]) -> Any:
