@@ -33,9 +33,10 @@ from xinlian.node.keyfile import read_key
 from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.calls import Call
 from xinlian.sdk.client import Client
-from xinlian.sdk.errors import ProofError
+from xinlian.sdk.errors import NoContract, ProofError
 from xinlian.sdk.verify import COMMITTEE
 from xinlian.sdk.wallet import Wallet
+from xinlian.storage.mst_proof import RangeQuery
 from xinlian.testing.liar import MODES, LyingNode, liar_process
 
 N = 4
@@ -105,7 +106,7 @@ def test_a_light_node_follows_and_catches_lying_full_nodes(
         _light_metrics(metrics, liar_url, light.rpc("xl_lightStatus")["height"])
 
         keys = [read_key(tmp_path / "keys" / f"account{j}.json")[1] for j in range(2)]
-        _light_node_as_endpoint(light, keys, first.hash, tx_height, capsys)
+        _light_node_as_endpoint(light, nodes[1].base_url, keys, first.hash, tx_height, capsys)
         asyncio.run(_liars_are_caught(nodes[0].url, wallets[1].address, first.hash))
         asyncio.run(_a_light_node_passes_over_liars(
             tmp_path, nodes[3].url, nodes[2].base_url, first.hash, tx_height))
@@ -153,12 +154,13 @@ async def _liars_are_caught(upstream: str, address: bytes, tx_hash: bytes) -> No
             await liar.stop()
 
 
-def _light_node_as_endpoint(light: NodeProcess, keys: list[SigningKey], tx_hash: bytes,
-                            tx_height: int, capsys: pytest.CaptureFixture[str]) -> None:
+def _light_node_as_endpoint(light: NodeProcess, full_url: str, keys: list[SigningKey],
+                            tx_hash: bytes, tx_height: int,
+                            capsys: pytest.CaptureFixture[str]) -> None:
     """The SDK's verifying client and the CLI with the light node as their endpoint: every
     answer checked against the committee, as against a full node."""
     to = address_of(keys[1].public_key, get_suite("intl").hash_bytes)
-    with Client(light.base_url) as client:
+    with Client(light.base_url) as client, Client(full_url) as full:
         assert client.verifier().basis == COMMITTEE
         anchor = client.certified()
         found = client.transaction(tx_hash)  # an old block: proven via the header MMR
@@ -171,6 +173,12 @@ def _light_node_as_endpoint(light: NodeProcess, keys: list[SigningKey], tx_hash:
         assert receipt.status == 0
         assert client.account(to).account.balance == before + 7
         assert client.state_proof(b"no such key").value is None
+        assert client.index_query(RangeQuery(b"", None, False, 10)) is not None  # proven
+        with pytest.raises(NoContract):  # proven absent, through the light node's proofs
+            client.contract_info(bytes(20))
+        assert client.pq_status().phase == full.pq_status().phase
+    assert light.rpc("xl_getContract", "0x" + bytes(20).hex()) is None
+    assert light.rpc("xl_getContractVersions", "0x" + bytes(20).hex()) == []
     assert main(["query", "account", "0x" + to.hex(), "--rpc", light.base_url]) == 0
     assert json.loads(capsys.readouterr().out)["account"]["balance"] == before + 7
     assert main(["query", "tx", "0x" + tx_hash.hex(), "--rpc", light.base_url]) == 0
