@@ -33,7 +33,7 @@ from xinlian.node.keyfile import read_key
 from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.calls import Call
 from xinlian.sdk.client import Client
-from xinlian.sdk.errors import NoContract, ProofError
+from xinlian.sdk.errors import NoContract, ProofError, TxRejected
 from xinlian.sdk.verify import COMMITTEE
 from xinlian.sdk.wallet import Wallet
 from xinlian.storage.mst_proof import RangeQuery
@@ -169,8 +169,12 @@ def _light_node_as_endpoint(light: NodeProcess, full_url: str, keys: list[Signin
         assert block is not None and tx_hash in block.tx_hashes
         before = client.account(to).account.balance
         wallet = client.wallet(keys[0])  # its nonce proven through the light node
-        receipt = client.send(wallet.transfer(to, 7))  # forwarded, then polled verified
+        sent = wallet.transfer(to, 7)
+        receipt = client.send(sent)  # forwarded, then polled verified
         assert receipt.status == 0
+        with pytest.raises(TxRejected) as rejected:  # the full node's refusal, passed on
+            client.submit(sent)
+        assert rejected.value.remote_code // 1000 == 4 and rejected.value.tx_hash == sent.hash
         assert client.account(to).account.balance == before + 7
         assert client.state_proof(b"no such key").value is None
         assert client.index_query(RangeQuery(b"", None, False, 10)) is not None  # proven

@@ -37,7 +37,7 @@ from xinlian.execution.migration import BOUND_COUNT_KEY, SCHEDULE_KEY
 from xinlian.node.statesync import MAX_PROOFS
 from xinlian.sdk import calls
 from xinlian.sdk.aio import AsyncClient
-from xinlian.sdk.errors import AnswerTampered, NoContract
+from xinlian.sdk.errors import AnswerTampered, NoContract, ProofError
 from xinlian.storage.errors import RangeProofError
 from xinlian.storage.mst_proof import RangeQuery
 
@@ -135,6 +135,8 @@ class LightApi:
         async def query(client: AsyncClient) -> Any:
             proof = await client.call(calls.header_proof(height, anchor))
             if proof is not None:
+                if proof.header.height != height:
+                    raise ProofError(f"a proof of block {proof.header.height} for {height}")
                 self.light.headers.prove(proof, certified)
             return proof
         return _json(await self.light.find(query))
