@@ -1,5 +1,8 @@
 """A light node and the SDK against a real 4-validator network: headers certified by the
-committee, queries checked against them, and full nodes that lie caught.
+committee, queries checked against them, and full nodes that lie caught. The light node is
+then the endpoint of the SDK's verifying client and of the CLI (reads checked by both, a
+transfer forwarded, what no proof covers refused), passes over a liar for each method the
+SDK needs, and a liar in front of it is caught by the client.
 
 The network runs as 4 processes (`xinlian node start`), the light node as a fifth
 (`xinlian node start --light`); the liars are proxies in front of an honest validator
