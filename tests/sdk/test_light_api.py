@@ -4,7 +4,8 @@ the SDK's own parsing and checks; what it cannot check refused with a typed erro
 
 The light node here follows the simulated chain of conftest.py `bft_chain` (fed the
 proofs directly, as a sync would); its one peer is not listening, so whatever it would
-have to ask a full node fails with the transport error instead."""
+have to ask a full node fails with the transport error instead. Forwarding, which checks
+nothing, is shown against a real node of the test harness behind that dead peer."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ from xinlian.api.light_api import REFUSED, LightApi
 from xinlian.api.limits import Limits
 from xinlian.api.method_params import method_params
 from xinlian.sdk import calls
+from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.errors import TransportError
 
-from .conftest import EPOCHS, Served
+from .conftest import EPOCHS, Served, harness
 
 
 def _closed_port() -> int:
@@ -125,3 +127,19 @@ def test_invalid_methods_it_cannot_check_are_refused(light: LightNode) -> None:
         assert name in error["message"]
     # bad parameters are still refused as such, before anything else
     assert _ask(light, "xl_getEpochProofs", -1)["error"]["data"]["name"] == "invalid_params"
+
+
+def test_a_submission_goes_to_the_next_reachable_peer_and_its_refusal_comes_back(
+        light: LightNode, served: Any, keys: Any) -> None:
+    light.clients.append(AsyncClient(served.server.url, ops=light.ops))
+    raw = harness.transfer(keys, nonce=0, memo=b"forwarded")  # type: ignore[attr-defined]
+    tx_hash = harness.tx_hash(keys, raw)  # type: ignore[attr-defined]
+    answer = _ask(light, "xl_submitTransaction", "0x" + raw.hex())
+    assert answer["result"] == {"hash": "0x" + tx_hash.hex()}
+    assert sum(light.failures.values()) == 1  # the dead peer, passed over
+    [again] = _ask(light, "xl_submitTransactions", ["0x" + raw.hex()])["result"]
+    assert again["hash"] == "0x" + tx_hash.hex() and again["accepted"] is False
+    refused = _ask(light, "xl_submitTransaction", "0x" + raw.hex())["error"]
+    assert refused["code"] == refused["data"]["code"] == again["error"]["code"]
+    assert refused["data"]["name"] == again["error"]["name"]  # the full node's own
+    assert refused["data"]["hash"] == "0x" + tx_hash.hex()
