@@ -179,17 +179,30 @@ class LightNode:
         raise error
 
     async def find(self, query: Callable[[AsyncClient], Awaitable[T | None]]) -> T | None:
-        """As `ask`, for what a peer may lack (None): the next peer is asked, and None is
-        the answer only when no peer gives a verified one (absence proves nothing here)."""
+        """As `ask`, for what a peer may lack (None): the next peer is asked. None is the
+        answer when a peer said so and every other one said so too or could not be
+        reached (absence proves nothing here, but no peer contradicted it); a peer that
+        failed a check or could not prove its answer makes it the error instead."""
+        said: set[str] = set()
+
         async def found(client: AsyncClient) -> T:
-            answer = await query(client)
+            try:
+                answer = await query(client)
+            except TransportError:
+                raise
+            except XinlianError:
+                said.add("failed")
+                raise
             if answer is None:
+                said.add("none")
                 raise Unavailable(f"{client.url} has none")
             return answer
         try:
             return await self.ask(found)
-        except (NotCertifiedYet, Unavailable):
-            return None
+        except XinlianError:
+            if said == {"none"}:
+                return None
+            raise
 
     async def forward(self, send: Callable[[AsyncClient], Awaitable[T]]) -> T:
         """Send a submission to one peer, the one that answered last or the next reachable:
