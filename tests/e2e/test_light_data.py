@@ -26,6 +26,7 @@ import pytest
 
 from xinlian import codec
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
+from xinlian.cli.main import main
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.data.blob_access import GET, BlobAuth, auth_message
 from xinlian.execution.data.changes import collection_term
@@ -33,24 +34,15 @@ from xinlian.execution.data.model import collection_id
 from xinlian.ledger.genesis import load_genesis
 from xinlian.node.errors import NodeError
 from xinlian.node.keyfile import read_key
-from xinlian.sdk import Client
+from xinlian.sdk import Client, RpcError
 from xinlian.testing.liar import liar_process
 
-from .test_light_node import _until
+from .test_light_node import _unsigned, _until
 
 CS = 64 * 1024
 NOTES = ("ok", "fault")
 PROOF_ERRORS = ("answer_tampered", "answer_incomplete", "answer_reordered", "proof_failed",
                 "corrupt_blob_chunk")
-
-
-def _unsigned(value: Any) -> Any:
-    """An answer without the headers' signatures (each node attests what it serves)."""
-    if isinstance(value, dict):
-        return {k: _unsigned(v) for k, v in value.items() if k != "header_signature"}
-    if isinstance(value, list):
-        return [_unsigned(v) for v in value]
-    return value
 
 
 def _named(url: str, method: str, params: dict[str, Any]) -> Any:
@@ -63,7 +55,7 @@ def _named(url: str, method: str, params: dict[str, Any]) -> Any:
 
 @pytest.mark.timeout(240)
 def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suite = get_suite("intl")
     dirs = prepare(tmp_path, 4, suite, 0, 0, accounts=1, ports=free_ports(4))
     genesis = load_genesis(tmp_path / "genesis.toml")
@@ -180,6 +172,28 @@ def test_a_light_node_answers_data_queries_verified_and_refuses_a_liar(
         chunks = [light.rpc("xl_blobGetChunk", "meters", rid, "scan", i, auth)
                   for i in range(3)]
         assert b"".join(bytes.fromhex(c["data"][2:]) for c in chunks) == payload
+
+        # the CLI and the SDK with the light node as their endpoint: reads checked twice,
+        # a write forwarded, a blob upload refused (it goes to a full node's store)
+        for args in (["get", "meters", "r1"], ["query", "meters", "kwh", "--from", "0",
+                                                 "--to", "1000"]):
+            answers = []
+            for url in (light.base_url, nodes[2].base_url):
+                assert main(["data", *args, "--height", str(height), "--json",
+                             "--rpc", url]) == 0
+                answers.append(json.loads(capsys.readouterr().out))
+            assert answers[0] == answers[1], args
+        key_file = str(tmp_path / "keys" / "account0.json")
+        assert main(["data", "put", "meters", "r9", "kwh=77", "--key", key_file,
+                     "--rpc", light.base_url]) == 0
+        capsys.readouterr()
+        with Client(light.base_url) as client:
+            written_r9 = client.data("meters").get("r9")
+            assert written_r9 is not None and written_r9.values["kwh"] == 77
+            with pytest.raises(RpcError) as not_served:
+                client.data("meters", wallet=client.wallet(key)).put_blob(
+                    "r9", "scan", b"x" * 100, "image/png")
+            assert not_served.value.remote_name == "not_served_by_light_node"
 
         # a light node that can ask only the liar passes on none of its answers
         lies = [q for q in queries if q[0] != "xl_getCollection"]

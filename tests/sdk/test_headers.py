@@ -6,59 +6,17 @@ The chain comes from whole validators in the simulator (seeded) with epoch chang
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import pytest
 from msgspec.structs import replace
 
-from xinlian.consensus.core import Config
-from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.node.certify import CertifiedHeader, genesis_root
-from xinlian.node.history import HeaderProof
-from xinlian.node.statesync import EpochProof
 from xinlian.sdk.errors import ProofError
-from xinlian.sdk.headers import HeaderChain
-from xinlian.testing.validators import ValidatorNet
 
-EPOCHS = 3
+from .conftest import EPOCHS, Served
 
 
-@dataclass
-class Served:
-    """What a full node of the simulated chain serves a light client."""
-
-    net: ValidatorNet
-    proofs: list[EpochProof]
-    checkpoints: dict[int, CertifiedHeader]
-    anchor: CertifiedHeader
-    old: HeaderProof
-
-    def fresh(self) -> HeaderChain:
-        genesis = self.net.genesis
-        return HeaderChain(genesis_root(genesis), genesis.chain_id,
-                           genesis.crypto_suite().hash_bytes)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    net = ValidatorNet(4, 21, config=Config(pacemaker=Pacemaker(base_ms=300)))
-    try:
-        net.load(0, 3200)
-        net.new_epochs([500 + 900 * i for i in range(EPOCHS)])
-        net.sim.run_until(4000)
-        assert net.log.violations == []
-        validator = net.validator(net.nodes[0])
-        assert validator is not None and validator.consensus.epoch == EPOCHS
-        bft = validator.bft
-        anchor = bft.latest_certified()
-        checkpoints = {e: c for e in range(EPOCHS) if (c := bft.checkpoint(e)) is not None}
-        assert anchor is not None and len(checkpoints) == EPOCHS
-        old = validator.ledger.chain.header_proof(1, anchor.header.height)
-        assert old is not None
-        yield Served(net, bft.epoch_proofs(0, 100), checkpoints, anchor, old)
-    finally:
-        net.close()
+@pytest.fixture
+def served(bft_chain: Served) -> Served:
+    return bft_chain
 
 
 def test_a_client_follows_every_epoch_from_genesis(served: Served) -> None:
@@ -123,3 +81,34 @@ def test_invalid_old_header_proofs_fail(served: Served) -> None:
         with pytest.raises(ProofError):
             chain.prove(bad)
     assert not chain.is_accepted(replace(old.header, timestamp_ms=1))
+
+
+def test_what_a_light_node_keeps_is_served_back(served: Served) -> None:
+    """`held`, `proofs_from` and `prove(against=)`: what a light node answers from
+    (api/light_api.py) is what it verified, and another client follows from it."""
+    chain = served.fresh()
+    chain.follow(served.proofs)
+    for epoch, certified in served.checkpoints.items():
+        chain.accept_checkpoint(epoch, certified)
+    chain.accept(served.anchor)
+    assert chain.held(served.anchor.header.height) == served.anchor
+    for certified in served.checkpoints.values():
+        assert chain.held(certified.header.height) == certified
+    assert chain.held(served.old.header.height) is None  # not kept: asked of a full node
+    assert chain.proofs_from(0, 100) == served.proofs
+    assert chain.proofs_from(1, 1) == served.proofs[1:2]
+    assert chain.proofs_from(EPOCHS, 100) == []
+    follower = served.fresh()
+    assert follower.follow(chain.proofs_from(0, 100)) == EPOCHS
+    follower.accept(served.anchor)
+    assert follower.prove(served.old, served.anchor) == chain.prove(served.old)
+
+
+def test_invalid_proof_against_a_header_not_accepted(served: Served) -> None:
+    chain = served.fresh()
+    chain.follow(served.proofs)
+    with pytest.raises(ProofError):  # the anchor named was never accepted
+        chain.prove(served.old, served.anchor)
+    chain.accept(served.checkpoints[0])
+    with pytest.raises(ProofError):  # accepted, but not the header the proof is under
+        chain.prove(served.old, served.checkpoints[0])

@@ -21,8 +21,10 @@ from xinlian.ledger.account import Account
 from xinlian.ledger.block import sign_header
 from xinlian.node.interface import AccountView, NodeStatus
 from xinlian.sdk import AsyncClient, ProofError, UntrustedChain, Verifier, trust
+from xinlian.sdk.verify import COMMITTEE
 from xinlian.storage.proof import ProofLeaf
 
+from .conftest import Served as BftServed
 from .conftest import harness
 
 Keys: Any = harness.Keys  # type: ignore[attr-defined]
@@ -223,3 +225,18 @@ def test_trust_anchors(served: Served) -> None:
         trust(replace(chain, genesis=replace(chain.genesis, chain_id="x")), status)
     with pytest.raises(UntrustedChain):
         trust(chain, replace(status, node_key=b"\x00"))
+    with pytest.raises(UntrustedChain):  # a solo chain's headers need the node's key
+        trust(chain, None)
+
+
+def test_a_bft_chain_is_trusted_without_a_node_key(bft_chain: BftServed) -> None:
+    """A BFT chain's headers are checked against its committees: the client needs no
+    node key (a light node has none), unless it pinned one to check."""
+    genesis = bft_chain.net.genesis
+    chain = ChainInfo(genesis.hash(), genesis)
+    verifier = trust(chain, None, genesis_hash=genesis.hash())
+    assert verifier.basis == COMMITTEE and verifier.node_key is None
+    with pytest.raises(UntrustedChain):
+        trust(chain, None, node_key=bft_chain.net.node_keys[0].public_key)
+    with pytest.raises(UntrustedChain):
+        trust(chain, None, genesis_hash=bytes(32))

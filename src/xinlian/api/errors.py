@@ -123,6 +123,15 @@ class RequestTimeout(LimitExceeded):
     name = "request_timeout"
 
 
+class NotServedByLightNode(MethodNotFound):
+    """A light node keeps certified headers only: a method whose answer it could not check
+    against them, or that needs a ledger of its own, is refused; the message says why and
+    where to ask instead."""
+
+    code = 6017
+    name = "not_served_by_light_node"
+
+
 class LimitsError(ApiError):
     """An `[rpc]` setting in node.toml is unknown or not a positive number."""
 

@@ -8,14 +8,15 @@ highest certified header (the anchor), each checked against the committee of its
 (sdk/headers.py). It stores only those (`LightStore`), re-verified from genesis when it
 starts; a few kilobytes per epoch, whatever the number of blocks.
 
-It answers queries (account, state proof, transaction, receipt, and the data methods of
-api/light_data.py) by asking a full node and checking the answer against its headers
-before it passes it on: a state value by its proof
-under the anchor's state root, a transaction in an older block by the MMR proof of that
-block's header in the anchor's history (node/history.py) and the audit paths under it. A
-node whose answer does not verify is a liar: counted, and the next peer is asked. No
-answer is ever passed on unverified; when no peer gives a verified one, the query fails
-with the last error.
+It answers queries (api/light_api.py: every method of the SDK's verifying client and of
+the CLI, and the data methods of api/light_data.py) from what it keeps (certified headers,
+epoch proofs) or by asking a full node and checking the answer against its headers before
+it passes it on: a state value by its proof under the anchor's state root, a transaction
+in an older block by the MMR proof of that block's header in the anchor's history
+(node/history.py) and the audit paths under it. A node whose answer does not verify is a
+liar: counted, and the next peer is asked. No answer is ever passed on unverified; when
+no peer gives a verified one, the query fails with the last error. Submissions are
+forwarded to one peer (`forward`); what no proof covers is refused.
 
 The sync and the queries are asyncio code over the SDK (`AsyncClient` with the light
 node's shared `Ops`); every check they run is the SDK's, pure and sans-I/O.
@@ -33,24 +34,27 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from xinlian import codec
+from xinlian.api.errors import Rejected
 from xinlian.api.format import to_json
 from xinlian.api.jsonrpc import Dispatcher
-from xinlian.api.light_data import LightDataApi
+from xinlian.api.light_api import LightApi
 from xinlian.api.limits import Limits
 from xinlian.api.listener import Listener
-from xinlian.api.methods import HASH_SIZE, MAX_STATE_KEY, Method
-from xinlian.api.params import Param, hex_bytes, optional, uint
-from xinlian.api.subscriptions import Session
-from xinlian.api.views import ChainInfo
 from xinlian.errors import XinlianError
-from xinlian.ledger.account import ADDRESS_SIZE
 from xinlian.ledger.genesis import Genesis
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.statesync import EpochProof
 from xinlian.sdk import calls
 from xinlian.sdk.aio import AsyncClient
-from xinlian.sdk.errors import NotCertifiedYet, ProofError, SdkError
+from xinlian.sdk.errors import (
+    NotCertifiedYet,
+    ProofError,
+    SdkError,
+    TransportError,
+    TxRejected,
+    Unavailable,
+)
 from xinlian.sdk.headers import HeaderChain
 from xinlian.sdk.ops import Ops
 from xinlian.storage.kv import Store, WriteBatch
@@ -157,7 +161,7 @@ class LightNode:
             url = client.url
             try:
                 answer = await query(client)
-            except NotCertifiedYet as exc:
+            except (NotCertifiedYet, Unavailable) as exc:  # another peer may have it
                 error = exc
                 continue
             except ProofError as exc:
@@ -173,6 +177,87 @@ class LightNode:
             return answer
         assert error is not None
         raise error
+
+    async def find(self, query: Callable[[AsyncClient], Awaitable[T | None]]) -> T | None:
+        """As `ask`, for what a peer may lack (None): the next peer is asked. None is the
+        answer when a peer said so and every other one said so too or could not be
+        reached (absence proves nothing here, but no peer contradicted it); a peer that
+        failed a check or could not prove its answer makes it the error instead."""
+        said: set[str] = set()
+
+        async def found(client: AsyncClient) -> T:
+            try:
+                answer = await query(client)
+            except TransportError:
+                raise
+            except XinlianError:
+                said.add("failed")
+                raise
+            if answer is None:
+                said.add("none")
+                raise Unavailable(f"{client.url} has none")
+            return answer
+        try:
+            return await self.ask(found)
+        except XinlianError:
+            if said == {"none"}:
+                return None
+            raise
+
+    async def forward(self, send: Callable[[AsyncClient], Awaitable[T]]) -> T:
+        """Send a submission to one peer, the one that answered last or the next reachable:
+        its answer or refusal is final. Nothing here can check it; a committed
+        transaction shows in a verified receipt (`xl_getTransactionStatus`)."""
+        error: XinlianError | None = None
+        for step in range(len(self.clients)):
+            index = (self._turn + step) % len(self.clients)
+            client = self.clients[index]
+            try:
+                answer = await send(client)
+            except TransportError as exc:
+                self.failures[client.url] += 1
+                error = exc
+                continue
+            except TxRejected as exc:  # the full node's own refusal, passed on as it is
+                raise Rejected(exc.remote_code, exc.remote_name, exc.message,
+                               exc.tx_hash) from None
+            self._turn = index
+            return answer
+        assert error is not None
+        raise error
+
+    async def certified_at(self, height: int) -> CertifiedHeader | None:
+        """The certified header at `height`: one kept (the anchor, a checkpoint), else a
+        peer's, checked against the committee of its epoch (whose change it follows)."""
+        held = self.headers.held(height)
+        if held is not None:
+            return held
+
+        async def query(client: AsyncClient) -> CertifiedHeader | None:
+            found = await client.call(calls.certified_header(height))
+            if found is None:
+                return None
+            if found.header.height != height:
+                raise ProofError(f"a certified header of block {found.header.height} for "
+                                 f"block {height}")
+            await client.run(self.ops.follow_epochs(found.epoch))
+            self.headers.accept(found)
+            return found
+        return await self.find(query)
+
+    async def checkpoint(self, epoch: int) -> CertifiedHeader | None:
+        """The certified last header of an ended `epoch`: kept, else a peer's, checked."""
+        held = self.headers.checkpoints.get(epoch)
+        if held is not None:
+            return held
+
+        async def query(client: AsyncClient) -> CertifiedHeader | None:
+            found = await client.call(calls.checkpoint(epoch))
+            if found is not None:
+                await client.run(self.ops.follow_epochs(found.epoch))
+                self.headers.accept_checkpoint(epoch, found)
+            return found
+        return await self.find(query)
 
     # -- following the chain -------------------------------------------------------------
 
@@ -222,62 +307,6 @@ class LightNode:
         }
 
 
-# -- the light node's JSON-RPC methods ------------------------------------------------------
-
-class LightApi:
-    """Methods a light node serves: what the full node's API calls the same, verified."""
-
-    def __init__(self, light: LightNode) -> None:
-        self.light = light
-        self._chain_info = to_json(ChainInfo(light.genesis.hash(), light.genesis))
-
-    def table(self) -> dict[str, Method]:
-        height = optional(uint())
-        methods = [
-            Method("xl_lightStatus", (), self.status),
-            Method("xl_chainInfo", (), self.chain_info),
-            Method("xl_getCertifiedHeader", (), self.certified_header),
-            Method("xl_getAccount", (Param("address", hex_bytes(size=ADDRESS_SIZE)),
-                                     Param("height", height, None)), self.account),
-            Method("xl_getStateProof", (Param("key", hex_bytes(max_size=MAX_STATE_KEY)),
-                                        Param("height", height, None)), self.state_proof),
-            Method("xl_getTransaction", (Param("hash", hex_bytes(size=HASH_SIZE)),),
-                   self.transaction),
-            Method("xl_getReceipt", (Param("hash", hex_bytes(size=HASH_SIZE)),),
-                   self.receipt),
-            *LightDataApi(self.light).methods(),
-        ]
-        return {m.name: m for m in methods}
-
-    async def status(self, session: Session | None) -> Any:
-        return self.light.status()
-
-    async def chain_info(self, session: Session | None) -> Any:
-        return self._chain_info
-
-    async def certified_header(self, session: Session | None) -> Any:
-        anchor = self.light.headers.anchor
-        return None if anchor is None else to_json(anchor)
-
-    async def account(self, session: Session | None, address: bytes,
-                      height: int | None) -> Any:
-        return to_json(await self.light.ask(lambda c: c.account(address, height=height)))
-
-    async def state_proof(self, session: Session | None, key: bytes,
-                          height: int | None) -> Any:
-        return to_json(await self.light.ask(lambda c: c.state_proof(key, height=height)))
-
-    async def transaction(self, session: Session | None, hash: bytes) -> Any:
-        view = await self.light.ask(lambda c: c.transaction(hash))
-        return None if view is None else to_json(view)
-
-    async def receipt(self, session: Session | None, hash: bytes) -> Any:
-        """The receipt of a transaction proven with it (its audit path under the
-        certified header's receipts_root)."""
-        view = await self.light.ask(lambda c: c.transaction(hash))
-        return None if view is None else to_json(view.receipt)
-
-
 class LightServer(Listener):
     """POST /rpc over the light node's methods (the full node's request limits apply)."""
 
@@ -285,7 +314,7 @@ class LightServer(Listener):
                  limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         super().__init__(host, port, self.limits.header_timeout)
-        self.dispatcher = Dispatcher(LightApi(light).table(), self.limits)
+        self.dispatcher = Dispatcher(LightApi(light, self.limits).table(), self.limits)
 
     async def start(self) -> None:
         app = web.Application(client_max_size=self.limits.max_body_size)

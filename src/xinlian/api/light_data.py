@@ -91,7 +91,7 @@ class LightDataApi:
             "xl_blobGetChunk": self.blob_chunk}
         return [Method(name, params, handlers[name]) for name, params in DATA_READS.items()]
 
-    async def _verified(self, make: Callable[[], Recorded]) -> Any:
+    async def verified(self, make: Callable[[], Recorded]) -> Any:
         """The first full node's answer that its verification (`make()`, run against that
         node) accepts, as JSON."""
         async def ask(client: AsyncClient) -> Any:
@@ -108,11 +108,11 @@ class LightDataApi:
             view = yield calls.data_collection(collection, height)
             yield from self._data(collection)._proven(view.state, True)
             return view
-        return await self._verified(op)
+        return await self.verified(op)
 
     async def get(self, session: Session | None, collection: str, id: bytes,
                   height: int | None) -> Any:
-        return await self._verified(lambda: recorded(
+        return await self.verified(lambda: recorded(
             self._data(collection)._get(id, height, True), "xl_dataGet"))
 
     async def query(self, session: Session | None, collection: str, attribute: str,
@@ -121,7 +121,7 @@ class LightDataApi:
                     exclude: list[str] | None) -> Any:
         if is_keyword_query(lo, hi, order, keywords, match, exclude):
             assert keywords is not None
-            return await self._verified(lambda: recorded(
+            return await self.verified(lambda: recorded(
                 self._data(collection)._search(attribute, keywords, match == "any",
                                                exclude or [], limit, cursor, height, True),
                 "xl_dataQuery"))
@@ -139,7 +139,7 @@ class LightDataApi:
                                             limit, cursor, height)
             yield from _proven_empty(data, answer, not answer.entries)
             return answer
-        return await self._verified(op)
+        return await self.verified(op)
 
     async def select(self, session: Session | None, collection: str, where: list[Condition],
                      drive: int | None, order: str, limit: int, scan: int,
@@ -154,7 +154,7 @@ class LightDataApi:
             return (yield from recorded(data._select(conditions, drive, order == "desc",
                                                      limit, scan, cursor, height, True),
                                         "xl_dataSelect"))
-        return await self._verified(op)
+        return await self.verified(op)
 
     async def plan(self, session: Session | None, collection: str, height: int | None
                    ) -> Any:
@@ -180,7 +180,7 @@ class LightDataApi:
             yield from _proven_empty(data, answer, answer.count == 0 and answer.sum == "0"
                                      and answer.min is None and answer.max is None)
             return answer
-        return await self._verified(op)
+        return await self.verified(op)
 
     async def history(self, session: Session | None, collection: str, id: bytes,
                       first: int, limit: int, as_of: int | None, height: int | None) -> Any:
@@ -192,12 +192,12 @@ class LightDataApi:
                    sdk_history.as_of(data._ops, data._proven, collection, id, as_of, height,
                                      True))
             return (yield from recorded(run, "xl_dataHistory"))
-        return await self._verified(op)
+        return await self.verified(op)
 
     async def blocks(self, session: Session | None, terms: list[bytes], first: int,
                      stop: int, match: Literal["any", "all"], limit: int,
                      height: int | None) -> Any:
-        return await self._verified(lambda: recorded(
+        return await self.verified(lambda: recorded(
             sdk_history.terms_window(self.light.ops, terms, first, stop, match, limit, height,
                                      True), "xl_dataBlocks"))
 
@@ -214,7 +214,7 @@ class LightDataApi:
             if answer.get("commitment") != hex_of(codec.encode(commitment)):
                 raise AnswerTampered("the chunk is served for another commitment")
             return answer
-        return await self._verified(op)
+        return await self.verified(op)
 
 
 def _bounds(data: DataOps, attribute: str, lo: Any, hi: Any, height: int | None

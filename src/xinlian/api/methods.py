@@ -13,32 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xinlian import codec
-from xinlian.api.data_params import (
-    BLOB_ATTRIBUTE,
-    BLOB_AUTH,
-    COLLECTION,
-    DATA_READS,
-    MAX_INDEX_KEY,
-    RECORD_ID,
-    is_keyword_query,
-)
+from xinlian.api.data_params import is_keyword_query
 from xinlian.api.errors import InvalidParams, Rejected
-from xinlian.api.format import bytes_of, hex_of, to_json
+from xinlian.api.format import hex_of, to_json
 from xinlian.api.limits import Limits
 from xinlian.api.metering import record
-from xinlian.api.params import (
-    Param,
-    Parser,
-    boolean,
-    choice,
-    encoded,
-    hex_bytes,
-    list_of,
-    optional,
-    text,
-    uint,
-)
-from xinlian.api.subscriptions import NEW_BLOCKS, TX_STATUS, Hub, Session
+from xinlian.api.method_params import HASH_SIZE, WEBSOCKET_ONLY, method_params
+from xinlian.api.params import Param
+from xinlian.api.subscriptions import NEW_BLOCKS, Hub, Session
 from xinlian.api.views import (
     BlockView,
     ChainInfo,
@@ -48,7 +30,6 @@ from xinlian.api.views import (
     TxView,
 )
 from xinlian.execution.data.blob_access import BlobAuth
-from xinlian.execution.data.model import MAX_VALUE
 from xinlian.execution.data.select import Condition
 from xinlian.execution.migration import (
     BOUND_COUNT_KEY,
@@ -56,24 +37,19 @@ from xinlian.execution.migration import (
     get_bound_count,
     get_schedule,
 )
-from xinlian.ledger.account import ADDRESS_SIZE, address_of
+from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block, header_hash
-from xinlian.ledger.errors import TxTooLarge
 from xinlian.ledger.migration import get_phase
 from xinlian.ledger.transaction import SignedTransaction, TxBody
-from xinlian.node.interface import NodeAPI, SubmitResult
-from xinlian.storage.blob_proof import MAX_CHUNK_SIZE, BlobCommitment
-from xinlian.storage.blobs import MAX_MISSING_PAGE, BlobStore
+from xinlian.node.interface import NodeAPI, StateProof, SubmitResult
+from xinlian.storage.blob_proof import BlobCommitment
+from xinlian.storage.blobs import BlobStore
 from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.errors import BlobNotFoundError, RangeProofError
 from xinlian.storage.mbtree_proof import decode_proof
 from xinlian.storage.mst_proof import RangeQuery, decode_range_proof, revealed_nodes
 from xinlian.storage.provenance_proof import HistoryQuery
 
-HASH_SIZE = 32
-MAX_STATE_KEY = 1024
-MAX_PAGE = 1000
-MAX_METHOD = 64  # a contract method's name
 FUEL_PER_UNIT = 1_000_000  # a query's fuel per work unit (about a light call's time)
 
 if TYPE_CHECKING:
@@ -105,77 +81,35 @@ class Api:
         self._max_tx = genesis.params.max_tx_size
 
     def table(self) -> dict[str, Method]:
-        h32 = hex_bytes(size=HASH_SIZE)
-        raw_tx = raw_transaction(self._max_tx)
-        address = hex_bytes(size=ADDRESS_SIZE)
-        height = optional(uint())
-        methods = [
-            Method("xl_status", (), self.status),
-            Method("xl_ready", (), self.ready),
-            Method("xl_chainInfo", (), self.chain_info),
-            Method("xl_pqStatus", (), self.pq_status),
-            Method("xl_submitTransaction", (Param("tx", raw_tx),), self.submit_one),
-            Method("xl_submitTransactions",
-                   (Param("txs", list_of(raw_tx, max_items=self.limits.max_batch_txs)),),
-                   self.submit_many),
-            Method("xl_getBlockByHeight",
-                   (Param("height", uint()), Param("full", boolean, False)), self.block),
-            Method("xl_getBlockByHash",
-                   (Param("hash", h32), Param("full", boolean, False)), self.block_by_hash),
-            Method("xl_getTransaction", (Param("hash", h32),), self.transaction),
-            Method("xl_getReceipt", (Param("hash", h32),), self.receipt),
-            Method("xl_getTransactionStatus", (Param("hash", h32),), self.tx_status),
-            Method("xl_getAccount",
-                   (Param("address", address), Param("height", height, None)), self.account),
-            Method("xl_getStateProof",
-                   (Param("key", hex_bytes(max_size=MAX_STATE_KEY)),
-                    Param("height", height, None)), self.state_proof),
-            Method("xl_contractQuery",
-                   (Param("address", address), Param("method", text(max_length=MAX_METHOD)),
-                    Param("args", hex_bytes(max_size=self._max_tx), b""),
-                    Param("height", height, None),
-                    Param("caller", optional(address), None)), self.contract_query),
-            Method("xl_getContract",
-                   (Param("address", address), Param("height", height, None)),
-                   self.contract_info),
-            Method("xl_getContractVersions", (Param("address", address),),
-                   self.contract_versions),
-            Method("xl_getContractCode", (Param("code_hash", h32),), self.contract_code),
-            Method("xl_queryIndex",
-                   (Param("lo", hex_bytes(max_size=MAX_INDEX_KEY)),
-                    Param("hi", optional(hex_bytes(max_size=MAX_INDEX_KEY)), None),
-                    Param("order", choice("desc", "asc"), "desc"),
-                    Param("limit", uint(maximum=MAX_PAGE), 100),
-                    Param("height", height, None)), self.index_query),
-            Method("xl_getCollection", DATA_READS["xl_getCollection"],
-                   self.data_collection),
-            Method("xl_dataGet", DATA_READS["xl_dataGet"], self.data_get),
-            Method("xl_dataQuery", DATA_READS["xl_dataQuery"], self.data_query),
-            *self._blob_methods(),
-            Method("xl_dataHistory", DATA_READS["xl_dataHistory"], self.data_history),
-            Method("xl_dataBlocks", DATA_READS["xl_dataBlocks"], self.data_blocks),
-            Method("xl_dataPlan", DATA_READS["xl_dataPlan"], self.data_plan),
-            Method("xl_dataSelect", DATA_READS["xl_dataSelect"], self.data_select),
-            Method("xl_dataAggregate", DATA_READS["xl_dataAggregate"], self.data_aggregate),
-            Method("xl_getCertifiedHeader", (Param("height", height, None),),
-                   self.certified_header),
-            Method("xl_getEpochProofs", (Param("start", uint()),), self.epoch_proofs),
-            Method("xl_getCheckpoint", (Param("epoch", uint()),), self.checkpoint),
-            Method("xl_getHeaderProof", (Param("height", uint()), Param("anchor", uint())),
-                   self.header_proof),
-            Method("xl_getTransactionsBySender",
-                   (Param("address", address), Param("offset", uint(), 0),
-                    Param("limit", uint(maximum=MAX_PAGE), 100)), self.by_sender),
-            Method("xl_subscribe",
-                   (Param("kind", choice(NEW_BLOCKS, TX_STATUS)),
-                    Param("hashes", optional(list_of(h32, max_items=self.limits.ws_max_watched)),
-                          None)),
-                   self.subscribe, websocket_only=True),
-            Method("xl_unsubscribe",
-                   (Param("subscription", text(max_length=32)),), self.unsubscribe,
-                   websocket_only=True),
-        ]
-        return {m.name: m for m in methods}
+        handlers: dict[str, Handler] = {
+            "xl_status": self.status, "xl_ready": self.ready,
+            "xl_chainInfo": self.chain_info, "xl_pqStatus": self.pq_status,
+            "xl_submitTransaction": self.submit_one,
+            "xl_submitTransactions": self.submit_many,
+            "xl_getBlockByHeight": self.block, "xl_getBlockByHash": self.block_by_hash,
+            "xl_getTransaction": self.transaction, "xl_getReceipt": self.receipt,
+            "xl_getTransactionStatus": self.tx_status, "xl_getAccount": self.account,
+            "xl_getStateProof": self.state_proof, "xl_contractQuery": self.contract_query,
+            "xl_getContract": self.contract_info,
+            "xl_getContractVersions": self.contract_versions,
+            "xl_getContractCode": self.contract_code, "xl_queryIndex": self.index_query,
+            "xl_getCollection": self.data_collection, "xl_dataGet": self.data_get,
+            "xl_dataQuery": self.data_query, "xl_blobPutManifest": self.blob_put_manifest,
+            "xl_blobPutChunk": self.blob_put_chunk, "xl_blobMissing": self.blob_missing,
+            "xl_blobGetChunk": self.blob_get_chunk, "xl_dataHistory": self.data_history,
+            "xl_dataBlocks": self.data_blocks, "xl_dataPlan": self.data_plan,
+            "xl_dataSelect": self.data_select,
+            "xl_dataAggregate": self.data_aggregate,
+            "xl_getCertifiedHeader": self.certified_header,
+            "xl_getEpochProofs": self.epoch_proofs, "xl_getCheckpoint": self.checkpoint,
+            "xl_getHeaderProof": self.header_proof,
+            "xl_getTransactionsBySender": self.by_sender,
+            "xl_subscribe": self.subscribe, "xl_unsubscribe": self.unsubscribe,
+        }
+        specs = method_params(self._max_tx, self.limits)
+        assert specs.keys() == handlers.keys()
+        return {name: Method(name, params, handlers[name], name in WEBSOCKET_ONLY)
+                for name, params in specs.items()}
 
     # -- chain ---------------------------------------------------------------------------
 
@@ -192,10 +126,7 @@ class Api:
         """The suite migration at the head (execution/migration.py)."""
         schedule = self.node.state_proof(SCHEDULE_KEY)
         count = self.node.state_proof(BOUND_COUNT_KEY, schedule.header.height)
-        plan = get_schedule(lambda _: schedule.value)
-        height = schedule.header.height + 1
-        return to_json(MigrationStatus(plan, get_phase(plan, height).value, height,
-                                       get_bound_count(lambda _: count.value)))
+        return to_json(migration_status(schedule, count))
 
     # -- submission: the hot path, so results are built as plain dicts -------------------
 
@@ -328,26 +259,6 @@ class Api:
 
     # -- blobs (docs/data.md "Blobs"): the store's I/O runs on a worker thread ------------
 
-    def _blob_methods(self) -> list[Method]:
-        ref = (COLLECTION, RECORD_ID, BLOB_ATTRIBUTE)
-        commitment = Param("commitment", encoded(BlobCommitment, max_size=MAX_VALUE))
-        auth = BLOB_AUTH
-        return [
-            Method("xl_blobPutManifest",
-                   (*ref, commitment,
-                    Param("leaves", hex_bytes(max_size=self.limits.max_body_size // 2)), auth),
-                   self.blob_put_manifest),
-            Method("xl_blobPutChunk",
-                   (*ref, commitment, Param("index", uint()),
-                    Param("data", hex_bytes(max_size=MAX_CHUNK_SIZE)), auth),
-                   self.blob_put_chunk),
-            Method("xl_blobMissing",
-                   (*ref, commitment, Param("start", uint(), 0),
-                    Param("limit", uint(maximum=MAX_MISSING_PAGE), MAX_MISSING_PAGE), auth),
-                   self.blob_missing),
-            Method("xl_blobGetChunk", DATA_READS["xl_blobGetChunk"], self.blob_get_chunk),
-        ]
-
     def _blobs(self) -> BlobService:
         if self.node.blobs is None:
             raise BlobNotFoundError("this node keeps no blobs (a light node keeps "
@@ -470,14 +381,13 @@ def tx_hashes(block: Block, h: Callable[[bytes], bytes]) -> list[bytes]:
             for raw in block.txs]
 
 
-def raw_transaction(max_size: int) -> Parser:
-    """A transaction's hex; over the chain's size limit it is refused as TxTooLarge (the
-    ledger's own error) before a byte of it is decoded."""
-    def parse(value: Any, name: str) -> bytes:
-        if isinstance(value, str) and len(value) - 2 > 2 * max_size:
-            raise TxTooLarge(f"{name} is {(len(value) - 2) // 2} bytes; the limit is {max_size}")
-        return bytes_of(value, name)
-    return parse
+def migration_status(schedule: StateProof, count: StateProof) -> MigrationStatus:
+    """The suite migration at the block after `schedule`'s, from the state values of its
+    schedule and of the count of bound accounts (both at that block)."""
+    plan = get_schedule(lambda _: schedule.value)
+    height = schedule.header.height + 1
+    return MigrationStatus(plan, get_phase(plan, height).value, height,
+                           get_bound_count(lambda _: count.value))
 
 
 def _submit_json(result: SubmitResult) -> dict[str, Any]:

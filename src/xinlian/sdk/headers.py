@@ -100,17 +100,40 @@ class HeaderChain:
         self.checkpoints[epoch] = certified
         return digest
 
-    def prove(self, proof: HeaderProof) -> bytes:
-        """An older header's hash, once it is proven in the history of the anchor."""
-        if self.anchor is None:
+    def prove(self, proof: HeaderProof, against: CertifiedHeader | None = None) -> bytes:
+        """An older header's hash, once it is proven in the history of the anchor, or of
+        `against`, a certified header accepted before (kept, or recently accepted)."""
+        if against is not None:
+            height = against.header.height
+            if self.held(height) != against and not self.is_accepted(against.header):
+                raise ProofError(f"block {height}'s header is not one accepted")
+            anchor = against.header
+        elif self.anchor is not None:
+            anchor = self.anchor.header
+        else:
             raise ProofError("no certified header to prove older ones against")
         try:
-            digest = verify_header_proof(self.anchor.header, proof, self.hasher)
+            digest = verify_header_proof(anchor, proof, self.hasher)
         except BadHeaderProof as exc:
             raise ProofError(exc.message) from None
         self.stats["proven"] += 1
         self._remember(digest, proof.header.height)
         return digest
+
+    def held(self, height: int) -> CertifiedHeader | None:
+        """The certified header at `height` among those kept: the anchor or a checkpoint."""
+        if self.anchor is not None and self.anchor.header.height == height:
+            return self.anchor
+        return next((c for c in self.checkpoints.values() if c.header.height == height),
+                    None)
+
+    def proofs_from(self, start: int, limit: int) -> list[EpochProof]:
+        """The proofs of the epoch changes known from the end of epoch `start` on, at most
+        `limit` (as a full node serves them: sdk/ops.py `follow_epochs`)."""
+        first = self.roots[0].committee.epoch
+        if start < first:
+            return []
+        return self.proofs[start - first:start - first + limit]
 
     def is_accepted(self, header: BlockHeader) -> bool:
         return header_hash(header, self.hasher) in self._proven

@@ -23,7 +23,7 @@ from xinlian.ledger.block import BlockHeader
 from xinlian.ledger.genesis import Genesis
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.history import HeaderProof
-from xinlian.node.interface import AccountView, IndexAnswer, StateProof
+from xinlian.node.interface import AccountView, IndexAnswer, NodeStatus, StateProof
 from xinlian.sdk import calls
 from xinlian.sdk.calls import Call
 from xinlian.sdk.errors import NotCertifiedYet, ProofError, Unavailable
@@ -76,9 +76,15 @@ class Ops:
         return ops
 
     def trusted(self) -> Op[Verifier]:
-        """Fetch the chain and node key once, check them against the pins, keep them."""
+        """Fetch the chain (and the node key where it counts) once, check them against the
+        pins, keep them. A BFT chain's headers are checked against its committees, not a
+        node key: its status is asked for only to check a pinned key, so a light node,
+        which has none, serves as well as a full node."""
         if self.verifier is None:
-            chain, status = yield [calls.chain_info(), calls.status()]
+            chain = yield calls.chain_info()
+            status: NodeStatus | None = None
+            if not chain.genesis.validators or self.node_key is not None:
+                status = yield calls.status()
             self.verifier = trust(chain, status, node_key=self.node_key,
                                   genesis_hash=self.genesis_hash)
             self.chain = chain

@@ -185,18 +185,25 @@ def _signature(encoded: bytes) -> Signature:
         raise ProofError(f"the header signature does not decode: {exc.message}") from exc
 
 
-def trust(chain: ChainInfo, status: NodeStatus, *, node_key: PublicKey | None = None,
+def trust(chain: ChainInfo, status: NodeStatus | None, *, node_key: PublicKey | None = None,
           genesis_hash: bytes | None = None) -> Verifier:
     """The verifier for a node's chain. Pin `genesis_hash` (and on a solo chain `node_key`)
     from your consortium's configuration to trust nothing the node says; unpinned values
     are taken from the node on first use and every later answer is checked against them.
     A BFT chain's headers are then checked against its genesis committee and the
-    committees that follow it."""
+    committees that follow it: its `status` (the node key) is needed only to check a
+    pinned `node_key`."""
     local_hash = chain.genesis.hash()
-    if local_hash != chain.genesis_hash or status.genesis_hash != local_hash:
+    if local_hash != chain.genesis_hash or (status is not None
+                                            and status.genesis_hash != local_hash):
         raise UntrustedChain("the node's genesis hash does not match its genesis")
     if genesis_hash is not None and local_hash != genesis_hash:
         raise UntrustedChain("the node serves another chain than the pinned genesis hash")
+    if status is None:
+        if not chain.genesis.validators or node_key is not None:
+            raise UntrustedChain("the node's key is needed: a solo chain's headers, or a "
+                                 "pinned key, are checked against it")
+        return verifier_of(chain.genesis)
     try:
         served = codec.decode(status.node_key, PublicKey)
     except codec.CodecError as exc:

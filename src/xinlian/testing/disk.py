@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lmdb
+
 
 def flip_byte_everywhere(path: Path, needle: bytes, offset: int) -> int:
     """Flip bit 0 of byte `offset` in every copy of `needle` in the file; how many copies.
@@ -17,3 +19,21 @@ def flip_byte_everywhere(path: Path, needle: bytes, offset: int) -> int:
         at = data.find(needle, at + 1)
     path.write_bytes(bytes(data))
     return count
+
+
+def flip_records(path: Path, sub_db: str) -> int:
+    """Flip bit 0 of the middle byte of every record of sub-database `sub_db` in the LMDB
+    store at `path` (closed), as a failing disk would: the record's bytes change under its
+    checksum (storage/kv.py `seal`); how many records."""
+    env = lmdb.open(str(path), max_dbs=128, subdir=True)
+    try:
+        db = env.open_db(sub_db.encode(), create=False)
+        with env.begin(write=True) as txn:
+            records = list(txn.cursor(db=db))
+            for key, value in records:
+                damaged = bytearray(value)
+                damaged[len(damaged) // 2] ^= 0x01
+                txn.put(key, bytes(damaged), db=db)
+    finally:
+        env.close()
+    return len(records)
