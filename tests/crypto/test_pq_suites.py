@@ -195,3 +195,27 @@ def test_catalogue_flags_what_fails_and_suites_refuse_it() -> None:
         Suite("pq-x25519", signature=pq.signature, hash=pq.hash, aead=pq.aead,
               encryption=AlgId.X25519_AES256_GCM, key_exchange=pq.key_exchange,
               vote=pq.vote, post_quantum=True)
+
+
+@pytest.mark.parametrize("alg", [AlgId.ML_DSA_65, AlgId.ED25519_ML_DSA_65, AlgId.SM2_ML_DSA_65])
+def test_a_replayable_key_signs_ml_dsa_the_same_each_time(alg: AlgId) -> None:
+    """Seeded simulations sign with `replayable` keys: FIPS 204's deterministic variant for
+    the ML-DSA part, still verifying as the hedged one does; real keys stay hedged."""
+    key = signing.generate_signing_key(alg, bytes(range(32)))
+    again = signing.replayable(key)
+    assert again.public_key == key.public_key and again.to_bytes() == key.to_bytes()
+    message = b"block 7"
+    hedged = [key.sign(message).data for _ in range(2)]
+    fixed = [again.sign(message).data for _ in range(2)]
+    mldsa = 3309  # FIPS 204's ML-DSA-65 signature, first in a composite
+    assert hedged[0][:mldsa] != hedged[1][:mldsa]
+    assert fixed[0][:mldsa] == fixed[1][:mldsa]
+    if alg == AlgId.ML_DSA_65:
+        assert fixed[0] == fixed[1]
+    for data in hedged + fixed:
+        assert signing.verify(key.public_key, message, Signature(alg, data))
+
+
+def test_replayable_leaves_classical_keys_alone() -> None:
+    key = signing.generate_signing_key(AlgId.ED25519, bytes(32))
+    assert signing.replayable(key) is key

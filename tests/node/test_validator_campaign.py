@@ -78,3 +78,24 @@ def test_regression_seed_a_batch_committed_before_it_arrived_survives_a_restart(
     ledger applies the blocks that wait for them once they arrive."""
     outcome = run_seed(1, validator_campaign.LONG)
     assert outcome.ok, (outcome.problems, outcome.story)
+
+
+def test_a_pq_chain_replays_exactly() -> None:
+    """ML-DSA-65 signs hedged in real runs; the simulation's seeded keys sign by FIPS 204's
+    deterministic variant, so a `pq` chain's blocks are the same bytes in every run."""
+
+    def headers() -> list[object]:
+        net = ValidatorNet(4, 21, suite="pq")
+        try:
+            net.load(0, 600)
+            net.sim.run_until(1500)
+            validator = net.validator(net.nodes[0])
+            assert validator is not None
+            chain = validator.ledger.chain
+            return [chain.block(h).header for h in range(1, chain.height + 1)]  # type: ignore[union-attr]
+        finally:
+            net.close()
+
+    first = headers()
+    assert sum(h.tx_count for h in first) > 0  # type: ignore[attr-defined]
+    assert headers() == first

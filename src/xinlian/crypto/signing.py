@@ -69,12 +69,16 @@ def _ed25519_key(secret: bytes) -> SigningKey:
                       lambda m: key.sign(m).signature)
 
 
-def _mldsa_key(secret: bytes) -> SigningKey:
+def _mldsa_key(secret: bytes, deterministic: bool = False) -> SigningKey:
     # The stored secret is the 32-byte FIPS 204 key-generation seed (xi).
     if len(secret) != SEED_SIZE:
         raise InvalidKey("an ML-DSA-65 private key is stored as its 32-byte seed")
     vk, sk = fast_mldsa.MlDsa65.key_gen(seed=secret)
-    return SigningKey(AlgId.ML_DSA_65, secret, vk.to_bytes(), sk.sign)
+
+    def sign(message: bytes) -> bytes:
+        return sk.sign(message, deterministic=deterministic)
+
+    return SigningKey(AlgId.ML_DSA_65, secret, vk.to_bytes(), sign)
 
 
 # A composite key: the classical algorithm and the label/sizes of its combination.
@@ -84,7 +88,7 @@ _COMPOSITES: dict[AlgId, tuple[AlgId, composite.Combination]] = {
 }
 
 
-def _composite_key(alg: AlgId) -> Callable[[bytes], SigningKey]:
+def _composite_key(alg: AlgId, deterministic: bool = False) -> Callable[[bytes], SigningKey]:
     classical_alg, combination = _COMPOSITES[alg]
 
     def load(secret: bytes) -> SigningKey:
@@ -96,7 +100,8 @@ def _composite_key(alg: AlgId) -> Callable[[bytes], SigningKey]:
 
         def sign(message: bytes) -> bytes:
             m = combination.representative(message)
-            return sk.sign(m, ctx=combination.label) + classical.sign(m).data
+            return (sk.sign(m, ctx=combination.label, deterministic=deterministic)
+                    + classical.sign(m).data)
 
         return SigningKey(alg, secret, vk.to_bytes() + classical.public_key.data, sign)
 
@@ -120,6 +125,19 @@ def _loader(alg: AlgId) -> Callable[[bytes], SigningKey]:
 
 def load_signing_key(alg: AlgId, secret: bytes) -> SigningKey:
     return _loader(alg)(bytes(secret))
+
+
+def replayable(key: SigningKey) -> SigningKey:
+    """`key` with its ML-DSA part (alone or in a composite) signing by FIPS 204's
+    deterministic variant, for seeded simulations that must replay byte for byte: a hedged
+    signature changes the transactions' and blocks' bytes, hence their ids, from run to run.
+    Real keys sign hedged. SM2 and Ed25519 are left as they are (Ed25519 is deterministic;
+    SM2's nonce comes from Tongsuo, so an `sm` simulation still varies in signature bytes)."""
+    if key.alg == AlgId.ML_DSA_65:
+        return _mldsa_key(key.secret, deterministic=True)
+    if key.alg in _COMPOSITES:
+        return _composite_key(key.alg, deterministic=True)(key.secret)
+    return key
 
 
 def generate_signing_key(alg: AlgId, seed: bytes | None = None) -> SigningKey:

@@ -24,7 +24,7 @@ from typing import Any
 from xinlian import codec
 from xinlian.consensus.core import Config
 from xinlian.consensus.pacemaker import Pacemaker
-from xinlian.crypto.signing import SigningKey
+from xinlian.crypto.signing import SigningKey, replayable
 from xinlian.crypto.suites import get_suite
 from xinlian.execution import payloads as p
 from xinlian.execution.migration import binding_message, get_schedule
@@ -119,7 +119,7 @@ def _setup(net: ValidatorNet, signer: Signer, to: str, window: int
     schedule = get_schedule(chain.read)
     if schedule is None:
         raise AssertionError("governance did not enact the migration")
-    keys = [target.generate_signing_key(hashlib.sha256(b"pq-migration/%d" % i).digest())
+    keys = [replayable(target.generate_signing_key(hashlib.sha256(b"pq-migration/%d" % i).digest()))
             for i in range(len(net.clients))]
     binds = []
     for client, key in zip(net.clients, keys, strict=True):

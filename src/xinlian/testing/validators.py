@@ -40,15 +40,15 @@ from xinlian.consensus.certificates import VoteKey
 from xinlian.consensus.core import Committed, Config, ConsensusCore, Reconfigure
 from xinlian.consensus.dissemination import BatchChecked
 from xinlian.crypto.batch import verify_batch
-from xinlian.crypto.signing import SigningKey
-from xinlian.crypto.suites import get_suite
+from xinlian.crypto.signing import SigningKey, replayable
+from xinlian.crypto.suites import Suite, get_suite
 from xinlian.execution.payloads import Transfer
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import header_hash
 from xinlian.ledger.genesis import Genesis, genesis_from_dict
 from xinlian.ledger.transaction import TxBody, TxKind, sign_body
 from xinlian.node import statesync
-from xinlian.node.bft import BftLedger, Decoded, vote_key_of
+from xinlian.node.bft import BftLedger, Decoded
 from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import ARCHIVE, Retention
@@ -192,6 +192,11 @@ def _secret(seed: bytes, label: str) -> bytes:
     return hashlib.sha256(b"xinlian/testing/validators/" + seed + b"/" + label.encode()).digest()
 
 
+def _seeded_key(suite: Suite, seed: bytes, label: str) -> SigningKey:
+    """A key from the run's seed that also signs the same bytes each run (`replayable`)."""
+    return replayable(suite.generate_signing_key(_secret(seed, label)))
+
+
 class Client:
     """A funded account that sends transfers with consecutive nonces (signed once each)."""
 
@@ -232,14 +237,13 @@ class ValidatorNet:
         self.dir = Path(tempfile.mkdtemp(prefix="xinlian-sim-"))
         chain_seed = seed.to_bytes(8, "big", signed=True)
         chain_suite = get_suite(suite)
-        self.node_keys = [chain_suite.generate_signing_key(_secret(chain_seed, f"node{i}"))
-                          for i in range(n)]
-        client_keys = [chain_suite.generate_signing_key(_secret(chain_seed, f"client{j}"))
+        self.node_keys = [_seeded_key(chain_suite, chain_seed, f"node{i}") for i in range(n)]
+        client_keys = [_seeded_key(chain_suite, chain_seed, f"client{j}")
                        for j in range(clients)]
         target = get_suite(rotate_to) if rotate_to else None
         self.rotated_keys = [] if target is None else [
-            (target.generate_signing_key(_secret(chain_seed, f"rotated-vote{i}")),
-             target.generate_signing_key(_secret(chain_seed, f"rotated-node{i}")))
+            (_seeded_key(target, chain_seed, f"rotated-vote{i}"),
+             _seeded_key(target, chain_seed, f"rotated-node{i}"))
             for i in range(n)]
         vote_keys: list[VoteKey] = []
         validators = []
@@ -247,7 +251,10 @@ class ValidatorNet:
             vote = chain_suite.generate_vote_key(_secret(chain_seed, f"vote{i}"))
             public, pop = vote.public, vote.pop
             rotated = [self.rotated_keys[i][0]] if self.rotated_keys else []
-            vote_keys.append(vote_key_of(chain_suite, vote.secret, rotated))
+            vote_keys.append(VoteKey(bls_secret=vote.secret, more=rotated)
+                             if chain_suite.aggregate_votes else
+                             VoteKey(suite_key=replayable(
+                                 chain_suite.load_signing_key(vote.secret)), more=rotated))
             validators.append({"organisation": f"org{i}",
                                "node_key": key.public_key.data.hex(),
                                "consensus_key": public.hex(), "pop": pop.hex(),
