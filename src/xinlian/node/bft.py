@@ -419,7 +419,10 @@ class BftLedger:
 
     def _reconfigure_if_changed(self) -> list[Reconfigure]:
         """Governance changed the validator set, or a suite migration switches its votes
-        (execution/rotation.py): propose it as the next epoch's committee."""
+        (execution/rotation.py), or the epoch has run `epoch_blocks` ledger blocks: propose
+        the next epoch's committee. Every input is ledger state at the height just applied,
+        so every validator decides the same at the same height (a member votes for a block
+        carrying a committee only if it decided that committee itself)."""
         chain = self.ledger.chain
         switched = self.core.committee.suite != self.suite.name
         votes, current = next_committee_members(chain.read, self.suite,
@@ -427,10 +430,25 @@ class BftLedger:
                                                 switched)
         committee = committee_of(self.suite, current, self.core.epoch + 1, votes)
         if (committee.members == self.core.committee.members
-                and committee.suite == self.core.committee.suite):
+                and committee.suite == self.core.committee.suite and not self._epoch_over()):
             return []
+        if committee == self.core.pending_reconfig:
+            return []  # decided already (it stays decided across restarts)
         self.learn_validators()
         return [Reconfigure(committee)]
+
+    def _epoch_over(self) -> bool:
+        """The current epoch has run `epoch_blocks` ledger blocks (genesis params)."""
+        every = self.genesis.params.epoch_blocks
+        start = self.epoch_start(self.core.epoch)
+        return every > 0 and start is not None and self.ledger.chain.height - start >= every
+
+    def epoch_start(self, epoch: int) -> int | None:
+        """The ledger height `epoch` starts on (None: not known to this node)."""
+        raw = self.ledger.chain.store.get(NODE_META_DB, epoch_ledger_key(epoch))
+        if raw is None:
+            return 0 if epoch == 0 else None
+        return int(codec.decode(raw, int))
 
     # -- to the consensus core ---------------------------------------------------------
 
@@ -463,11 +481,8 @@ class BftLedger:
         return proofs
 
     def epoch_block(self, epoch: int) -> LedgerBlock | None:
-        chain = self.ledger.chain
-        raw = chain.store.get(NODE_META_DB, epoch_ledger_key(epoch))
-        if raw is None:
-            return chain.block(0) if epoch == 0 else None
-        return chain.block(codec.decode(raw, int))
+        start = self.epoch_start(epoch)
+        return None if start is None else self.ledger.chain.block(start)
 
     # -- header certificates (certify.CertSource, and what the API serves) --------------
 
