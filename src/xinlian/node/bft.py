@@ -95,6 +95,7 @@ _CERT = b"header_cert/"           # + height: the committee's certificate of tha
 CATCHING_UP = 2  # consensus blocks the ledger trails by when it asks for certificates
 UNCERTIFIED_SCAN = 256  # heights below the head checked for a missing certificate on start
 MAX_FORWARD = 5000
+COMMITTEES_KEPT = 8  # settled committees of past epochs kept in memory
 DECODED_KEPT = 65_536  # transactions decoded (forwarded or checked) kept for their execution
 
 
@@ -272,8 +273,8 @@ class BftLedger:
             seen.update(digests)
             committed = Committed(block.epoch, block.height, block.round, bid,
                                   tuple(digests), 0, block.reconfig, block.author)
-            payloads = {d: codec.decode(core.pool.stored[d], BatchMsg).batch.payload
-                        for d in digests if d in core.pool.stored}
+            payloads = {d: codec.decode(message, BatchMsg).batch.payload
+                        for d in digests if (message := core.pool.message(d)) is not None}
             if self._blocks or len(payloads) < len(digests):
                 self._blocks.append(committed)
                 self._ready.update(payloads)
@@ -415,6 +416,8 @@ class BftLedger:
             committee = None if proof is None else proof.blocks[-1].reconfig
         if committee is not None and epoch < self.core.epoch:  # settled: keep it
             self._committees[epoch] = committee
+            if len(self._committees) > COMMITTEES_KEPT:  # the oldest are read back if asked
+                del self._committees[min(self._committees)]
         return committee
 
     def _reconfigure_if_changed(self) -> list[Reconfigure]:
