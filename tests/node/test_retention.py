@@ -335,7 +335,7 @@ def test_periodic_epochs_let_validators_prune_and_bound_what_consensus_holds_in_
             assert chain.prune_floor == starts[-1]
             assert chain.pruned_below == min(chain.height - KEEP + 1, starts[-1]) > 0
             # memory: the recent heights; the store (archive of consensus data): all of them
-            store = net.sim.nodes[node].store
+            store = net.sim.store(node)
             blocks = sum(k.startswith(BLOCK_PREFIX) for k in store)
             batches = sum(k.startswith(BATCH_PREFIX) for k in store)
             assert core.committed_height > 4 * memory and blocks > 4 * memory
