@@ -54,7 +54,7 @@ from xinlian.consensus.messages import BatchMsg
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.network.membership import Membership, PeerInfo, node_id_of
-from xinlian.network.runtime import DEFAULT_DB, NetworkRuntime
+from xinlian.network.runtime import DEFAULT_DB, NetworkRuntime, StoreView
 from xinlian.network.shaper import LinkShape, node_egress
 from xinlian.network.transport import Transport
 from xinlian.storage.kv import Store
@@ -137,7 +137,10 @@ async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
     ids = [node_id_of(suite, k.public_key) for k in keys]
     committee, vote_keys = local_committee(
         spec.n, suite=suite.name, seed=b"cluster-bench", nodes=ids)
+    store = Store(Path(spec.data) / f"node{index}", sub_dbs=(DEFAULT_DB,))
+    batches = Store(Path(spec.data) / f"batches{index}", sub_dbs=(DEFAULT_DB,), durable=False)
     core = ConsensusCore(ids[index], vote_keys[ids[index]], genesis(committee),
+                         stored=StoreView((store, batches)),  # old blocks: read back
                          config=Config(batch_delay_ms=spec.batch_delay_ms,
                                        reputation=Reputation(enabled=spec.reputation)))
     membership = Membership(suite, [PeerInfo(k.public_key, "127.0.0.1", port)
@@ -146,8 +149,6 @@ async def node_main(spec: Spec, index: int, fd: int) -> dict[str, object]:
                           shape_for=node_egress(LinkShape.mbit(spec.mbit)),
                           sock=socket.socket(fileno=fd))
     recorder = Recorder(index)
-    store = Store(Path(spec.data) / f"node{index}", sub_dbs=(DEFAULT_DB,))
-    batches = Store(Path(spec.data) / f"batches{index}", sub_dbs=(DEFAULT_DB,), durable=False)
     runtime = NetworkRuntime(core, transport, store, deliver=recorder.deliver,
                              bulk_store=batches)
     await runtime.start()

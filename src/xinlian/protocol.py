@@ -9,7 +9,10 @@ durability is requested with `Persist`. Two runtimes drive the same cores: `netw
 Rules every runtime keeps:
 - actions are carried out in the order returned; a `Persist` is durable before any later
   action of the same batch is carried out (so "persist the vote, then send it" is safe);
-- after a crash, a core is rebuilt from the values it persisted and nothing else;
+- after a crash, a core is rebuilt from the values it persisted and nothing else; the
+  runtime hands it a live read-only `Mapping` of them, which stays current as later
+  `Persist`s are carried out, so a core may keep old values out of memory and read them
+  back from the view (a pure lookup, no I/O the core drives);
 - messages are opaque bytes to the runtime; the core decodes and validates them, and
   drops (and counts) what is malformed — a message never raises out of `handle`;
 - a message a core sends to its own node is dropped (both runtimes do so and count it): a
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 NodeId = bytes  # a node's identity: its address in the membership
 
@@ -109,3 +112,10 @@ Action = Send | Broadcast | SetTimer | CancelTimer | Persist | Deliver
 
 class Core(Protocol):
     def handle(self, event: Event) -> Sequence[Action]: ...
+
+
+@runtime_checkable
+class Scannable(Protocol):
+    """A view of persisted values that can list one prefix without walking every key."""
+
+    def scan_prefix(self, prefix: bytes) -> Sequence[tuple[bytes, bytes]]: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given
@@ -167,6 +168,31 @@ def test_block_tree_walks_to_the_committed_block_and_reports_gaps() -> None:
     assert tree.chain(id2, id1, 1) == ([(id2, b2)], None)
     rebuilt = BlockTree({persist.key: persist.value})  # type: ignore[union-attr]
     assert rebuilt.get(id1) == b1
+
+
+def test_block_tree_keeps_recent_blocks_in_memory_and_reads_older_ones_from_the_store() -> None:
+    """Blocks `memory` heights below the committed one leave memory; the live store view
+    (what the runtime wrote from the tree's Persists) still answers for them."""
+    store: dict[bytes, bytes] = {}
+    tree = BlockTree(MappingProxyType(store), memory=8)
+    parent, ids = root_qc(genesis(COMMITTEE)), []
+    for height in range(1, 41):
+        block = _block(height, parent)
+        bid = block_id(COMMITTEE, block)
+        persist = tree.add(bid, block)
+        assert persist is not None
+        store[persist.key] = persist.value  # the runtime carries the Persist out
+        ids.append(bid)
+        parent = QC(0, height, height, bid, Cert(b"", []))
+        tree.committed(height)
+        assert len(tree.blocks) <= 8 + 8 // 4 + 1  # the window, plus heights between sweeps
+    assert min(b.height for b in tree.blocks.values()) >= 40 - 8 - 8 // 4
+    old = ids[0]
+    assert old not in tree.blocks and old in tree and tree.get(old) is not None
+    assert tree.add(old, tree.get(old)) is None  # stored already: not persisted again
+    chain, missing = tree.chain(ids[-1], bytes(genesis(COMMITTEE).block_id), 0)
+    assert missing is None and [bid for bid, _ in chain] == ids  # walks through the store
+    assert tree.get(b"\x00" * 32) is None and b"\x00" * 32 not in tree
 
 
 def test_synchronizer_asks_the_hint_then_rotates_and_serves_chains() -> None:

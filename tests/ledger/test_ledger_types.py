@@ -106,6 +106,9 @@ def test_genesis_from_config() -> None:
     assert g.params.block_interval_ms == 100 and g.params.max_block_txs == 5000
     assert g.accounts[0].address == address_of(KEY.public_key, SUITE.hash_bytes)
     assert g.hash() == genesis_from_dict(_genesis_doc()).hash()
+    assert g.params.epoch_blocks == 0  # a genesis without it: epochs follow the committee
+    assert genesis_from_dict({**_genesis_doc(), "params": {"epoch_blocks": 8}}
+                             ).params.epoch_blocks == 8
 
 
 @pytest.mark.parametrize("mutate", [
@@ -118,6 +121,8 @@ def test_genesis_from_config() -> None:
     lambda d: d["accounts"].append({"address": "11" * 19, "balance": 1}),
     lambda d: d["accounts"].append({"address": "22" * 20, "balance": -1}),
     lambda d: d.update(params={"block_interval_ms": "fast"}),
+    lambda d: d.update(params={"epoch_blocks": -1}),
+    lambda d: d.update(params={"epoch_blocks": 7}),  # below MIN_EPOCH_BLOCKS
 ])
 def test_bad_genesis_is_typed(mutate: object) -> None:
     doc = _genesis_doc()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from xinlian.consensus.core import Committed, ConsensusCore, Submit
-from xinlian.network.runtime import NetworkRuntime, persisted
+from xinlian.network.runtime import NetworkRuntime, StoreView
 from xinlian.storage.kv import Store
 from xinlian.testing.consensus.committees import genesis, local_committee
 
@@ -61,7 +61,7 @@ def test_consensus_commits_and_a_restarted_node_catches_up(suite_name: str,
 
         def runtime(i: int) -> NetworkRuntime:
             core = ConsensusCore(cluster.ids[i], vote_keys[cluster.ids[i]], root,
-                                 stored=persisted(stores[i]))
+                                 stored=StoreView((stores[i],), "core"))
             return NetworkRuntime(core, cluster.node(i), stores[i], deliver=commits[i])
 
         runtimes = [runtime(i) for i in range(4)]

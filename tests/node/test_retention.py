@@ -5,17 +5,21 @@ block's pruning commits with it or not at all."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from xinlian import codec
+from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
 from xinlian.consensus.core import Config
+from xinlian.consensus.dissemination import PREFIX as BATCH_PREFIX
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.transaction import decode_transaction
+from xinlian.node.certify import genesis_root
 from xinlian.node.errors import BlockPruned, NodeConfigError, NotFound
 from xinlian.node.history import verify_header_proof
 from xinlian.node.pipeline import LedgerPipeline
@@ -293,5 +297,51 @@ def test_pruned_validators_agree_restart_and_keep_what_state_sync_serves() -> No
             assert 0 < chain.pruned_below == floor
             assert chain.block(floor - 1) is None and chain.header(floor - 1) is not None
             assert bft.chunk(floor, "") is not None and bft.chunk(floor - 1, "") is None
+    finally:
+        net.close()
+
+
+def test_periodic_epochs_let_validators_prune_and_bound_what_consensus_holds_in_memory(
+) -> None:
+    """With `epoch_blocks` in the genesis params the validators start a new epoch of the
+    same committee every 8 ledger blocks, decided alike from ledger state: their ledgers
+    agree, and the pruning floor (the block the current epoch starts on) follows, so a
+    chain whose committee never changes prunes to its window. Consensus keeps only its
+    recent blocks and batches in memory (`memory_blocks`, here 32 heights) and reads the
+    rest back from its store, which still holds them all: a validator restarted mid-run
+    catches up, and every epoch's proof is still served for state sync."""
+    memory = 32
+    net = ValidatorNet(4, 7, config=Config(pacemaker=Pacemaker(base_ms=300),
+                                           memory_blocks=memory),
+                       retention=Retention(KEEP), params={"epoch_blocks": 8})
+    try:
+        net.load(0, 5000)
+        net.sim.crash(net.nodes[3], 1500)
+        net.sim.restart(net.nodes[3], 2200)
+        net.sim.run_until(6000)
+        assert net.log.violations == []
+        validators = [v for n in net.nodes if (v := net.validator(n)) is not None]
+        assert len({(v.ledger.chain.height, v.consensus.epoch) for v in validators}) == 1
+        for node, validator in zip(net.nodes, validators, strict=True):
+            chain, bft, core = validator.ledger.chain, validator.bft, validator.consensus
+            epoch = core.epoch
+            assert epoch >= 4
+            assert core.committee.members == genesis_root(net.genesis).committee.members
+            starts = [s for e in range(epoch + 1) if (s := bft.epoch_start(e)) is not None]
+            assert len(starts) == epoch + 1
+            # each epoch ran at least 8 ledger blocks (the next starts once a block carrying
+            # its committee commits, a few blocks after the decision)
+            assert all(b - a >= 8 for a, b in itertools.pairwise(starts))
+            assert chain.prune_floor == starts[-1]
+            assert chain.pruned_below == min(chain.height - KEEP + 1, starts[-1]) > 0
+            # memory: the recent heights; the store (archive of consensus data): all of them
+            store = net.sim.store(node)
+            blocks = sum(k.startswith(BLOCK_PREFIX) for k in store)
+            batches = sum(k.startswith(BATCH_PREFIX) for k in store)
+            assert core.committed_height > 4 * memory and blocks > 4 * memory
+            assert len(core.tree.blocks) <= 2 * memory < blocks
+            assert len(core.pool.recent) <= 2 * memory < batches
+            proofs = bft.epoch_proofs(0, epoch)  # read back from the store
+            assert [p.qc.epoch for p in proofs] == list(range(epoch))
     finally:
         net.close()

@@ -114,7 +114,7 @@ def test_faulty_members_cannot_get_a_forged_signature_executed() -> None:
                                      net.genesis.crypto_suite().hash_bytes,
                                      net.genesis.params.max_tx_size).hash
         for v in honest:
-            assert bytes(cert.digest) in v.consensus.pool.stored  # it holds the bytes
+            assert v.consensus.pool.holds(bytes(cert.digest))  # it holds the bytes
             assert v.ledger.chain.transaction(tx_hash) is None
             assert v.ledger.chain.account(thief).balance == 0
             assert v.ledger.chain.account(net.clients[0].address).nonce == TXS

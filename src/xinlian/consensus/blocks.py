@@ -3,42 +3,73 @@
 Blocks are persisted as they are stored, so a restarted node still has the chain it voted
 on and can serve it to peers. `chain_to_root` walks parents down to the last committed
 block and reports the first missing ancestor, which the synchronizer then fetches.
+
+Memory holds the recent blocks only: those added since the start, until they are `memory`
+heights below the committed one (`Config.memory_blocks`). Every other block is read back
+from `stored`, a live read-only view of what this node persisted (the runtime passes one:
+protocol.py), so memory does not grow with the chain while laggards and state sync are
+still served from the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from xinlian import codec
 from xinlian.consensus.committee import Committee
 from xinlian.consensus.messages import Block
-from xinlian.protocol import Persist
+from xinlian.protocol import Persist, Scannable
 
 PREFIX = b"consensus/block/"
+MEMORY_BLOCKS = 256  # the default of Config.memory_blocks
 
 
 def block_id(committee: Committee, block: Block) -> bytes:
     return committee.hash(codec.encode(block))
 
 
+def scan(stored: Mapping[bytes, bytes], prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """What a core persisted under `prefix`: by a prefix scan where the view offers one,
+    else by walking its keys (a plain dict: tests, the simulator)."""
+    if isinstance(stored, Scannable):
+        yield from stored.scan_prefix(prefix)
+        return
+    for key in list(stored):
+        if key.startswith(prefix):
+            yield key, stored[key]
+
+
 class BlockTree:
-    def __init__(self, stored: Mapping[bytes, bytes]) -> None:
-        self.blocks: dict[bytes, Block] = {}
-        for key, value in stored.items():
-            if key.startswith(PREFIX):
-                self.blocks[key[len(PREFIX):]] = codec.decode(value, Block)
+    def __init__(self, stored: Mapping[bytes, bytes], memory: int = MEMORY_BLOCKS) -> None:
+        self.stored = stored
+        self.memory = memory
+        self.blocks: dict[bytes, Block] = {}  # in memory: added since the start, recent
+        self._swept = 0
 
     def get(self, block_id_: bytes) -> Block | None:
-        return self.blocks.get(block_id_)
+        block = self.blocks.get(block_id_)
+        if block is None:
+            raw = self.stored.get(PREFIX + block_id_)
+            block = None if raw is None else codec.decode(raw, Block)
+        return block
 
     def __contains__(self, block_id_: bytes) -> bool:
-        return block_id_ in self.blocks
+        return block_id_ in self.blocks or PREFIX + block_id_ in self.stored
 
     def add(self, block_id_: bytes, block: Block) -> Persist | None:
-        if block_id_ in self.blocks:
+        if block_id_ in self:
             return None
         self.blocks[block_id_] = block
         return Persist(PREFIX + block_id_, codec.encode(block))
+
+    def committed(self, height: int) -> None:
+        """Blocks far below the committed `height` leave memory (their Persists were carried
+        out long ago: the store answers for them from now on)."""
+        if 4 * (height - self._swept) < self.memory:  # a sweep walks memory once
+            return
+        self._swept = height
+        below = height - self.memory
+        self.blocks = {i: b for i, b in self.blocks.items() if b.height >= below}
 
     def chain(self, top: bytes, stop: bytes, stop_height: int
               ) -> tuple[list[tuple[bytes, Block]], bytes | None]:
@@ -49,7 +80,7 @@ class BlockTree:
         out: list[tuple[bytes, Block]] = []
         current = top
         while current != stop:
-            block = self.blocks.get(current)
+            block = self.get(current)
             if block is None:
                 return out[::-1], current
             if block.height <= stop_height:

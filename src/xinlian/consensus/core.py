@@ -33,8 +33,8 @@ from typing import Any
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.blocks import MEMORY_BLOCKS, BlockTree, block_id, scan
 from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
-from xinlian.consensus.blocks import BlockTree, block_id
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
 from xinlian.consensus.dissemination import (
@@ -108,6 +108,10 @@ class Config:
     # acks attest that the application checked the batch (dissemination.py): validators
     # check each transaction once per network; consensus alone orders opaque bytes
     check_batches: bool = False
+    # committed heights a block or a batch stays in memory for; older ones are read back
+    # from the store view the core was given (blocks.py), so memory does not grow with
+    # the chain
+    memory_blocks: int = MEMORY_BLOCKS
 
 
 # -- application interface ----------------------------------------------------------------
@@ -175,7 +179,7 @@ class ConsensusCore:
 
     def __init__(self, node: bytes, key: VoteKey, genesis: EpochRoot,
                  stored: Mapping[bytes, bytes] | None = None, config: Config | None = None):
-        stored = stored or {}
+        stored = {} if stored is None else stored  # a live view: empty at first
         self.node = node
         self.key = key
         self.config = config or Config()
@@ -193,14 +197,15 @@ class ConsensusCore:
                  SafetyState(self.committee.epoch, 0, root_qc(self.root)))
         self.safety = SafetyRules(state)
         self.high_qc = state.high_qc
-        self.tree = BlockTree(stored)
+        self.tree = BlockTree(stored, self.config.memory_blocks)
         self.proofs = {int(k[len(PROOF_PREFIX):]): codec.decode(v, QC)
-                       for k, v in stored.items() if k.startswith(PROOF_PREFIX)}
+                       for k, v in scan(stored, PROOF_PREFIX)}
         self.sync = Synchronizer(self.config.sync_retry_ms)
         self.pool = Dissemination(node, key, stored, self.config.batch_bytes,
                                   self.config.batch_delay_ms, self.config.sync_retry_ms,
                                   self.config.batch_resend_ms,
-                                  self.meter, self.metrics, self.config.check_batches)
+                                  self.meter, self.metrics, self.config.check_batches,
+                                  self.config.memory_blocks)
         raw = stored.get(RECONFIG_KEY)
         decided = codec.decode(raw, Committee) if raw else None  # survives restarts
         self.pending_reconfig = decided if decided and decided.epoch == self.epoch + 1 else None
@@ -650,6 +655,7 @@ class ConsensusCore:
         self.committed_height, self.committed_id = block.height, bid
         self.recent_commits[block.height] = bid
         self.recent_commits.pop(block.height - RECENT_COMMITS, None)
+        self.tree.committed(block.height)
         self.metrics["committed"] += 1
         self.election.observe(block)
         return [Persist(COMMIT_KEY, codec.encode(_Record(block.height, bid))),

@@ -33,6 +33,10 @@ every certificate in a proposal is verified (once). An uncertified batch is re-s
 next member of its rotation at each `resend_ms`, so a silent or faulty checker delays a
 batch and never blocks it; a batch an honest checker refused stays uncertified and is
 never ordered. docs/consensus.md has the security argument.
+
+Memory keeps the bytes of the batches stored during the last `memory` committed blocks
+(`Config.memory_blocks`); older ones are read back from `stored`, the live view of what
+this node persisted (they are served to peers that fetch them and replayed after a restart).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from dataclasses import dataclass
 
 from xinlian import codec
 from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.blocks import MEMORY_BLOCKS, scan
 from xinlian.consensus.certificates import Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, signers
 from xinlian.consensus.errors import InvalidCertificate
@@ -100,7 +105,8 @@ class BatchReady:
 class Dissemination:
     def __init__(self, node: bytes, key: VoteKey, stored: Mapping[bytes, bytes],
                  batch_bytes: int, batch_delay_ms: int, fetch_retry_ms: int, resend_ms: int,
-                 meter: Meter, metrics: Counter[str], check_batches: bool = False) -> None:
+                 meter: Meter, metrics: Counter[str], check_batches: bool = False,
+                 memory: int = MEMORY_BLOCKS) -> None:
         self.node = node
         self.check_batches = check_batches
         self.key = key
@@ -110,8 +116,11 @@ class Dissemination:
         self.resend_ms = resend_ms
         self.meter = meter
         self.metrics = metrics
-        self.stored: dict[bytes, bytes] = {k[len(PREFIX):]: v for k, v in stored.items()
-                                           if k.startswith(PREFIX)}
+        self.view = stored
+        self.memory = memory
+        # digest -> (blocks committed when it was stored, message): the recent batches
+        self.recent: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
+        self._commits = 0  # blocks committed since the start
         self.committee: Committee | None = None
         self.acks = Aggregator()
         self.own: dict[bytes, bytes] = {}  # digest -> message, authored and not yet ordered
@@ -122,7 +131,7 @@ class Dissemination:
         self.checked: dict[tuple[object, ...], None] = {}  # verified certificates, oldest first
         self.pending: OrderedDict[bytes, BatchCert] = OrderedDict()
         self.unchecked: set[bytes] = set()  # pending, neither checked nor held on arrival
-        self.committed: set[bytes] = {k[len(DONE):] for k in stored if k.startswith(DONE)}
+        self.committed: set[bytes] = {k[len(DONE):] for k, _ in scan(stored, DONE)}
         self.to_deliver: list[bytes] = []  # committed digests, in order, awaiting their bytes
         self.fetching: dict[bytes, list[bytes]] = {}  # digest -> peers to ask, in turn
         self._open: list[bytes] = []
@@ -141,7 +150,7 @@ class Dissemination:
         self.acks = Aggregator()
         self.pending.clear()
         self.unchecked.clear()
-        resend = [d for d in self.own if d not in self.committed]
+        resend = [m for d, m in self.own.items() if d not in self.committed]
         self.own.clear()
         self.uncertified.clear()
         self.asked.clear()
@@ -152,15 +161,15 @@ class Dissemination:
         if committee.index(self.node) is None:
             return []
         actions: list[Action] = []
-        for digest in resend:
-            batch = codec.decode(self.stored[digest], BatchMsg).batch
+        for message in resend:
+            batch = codec.decode(message, BatchMsg).batch
             actions += self._seal(batch.payload, batch.count)
         return actions
 
     def _recover(self, committee: Committee, now_ms: int) -> list[Action]:
         """After a restart: fetch again the committed batches that had not arrived before
         the crash (the application waits for them to apply the blocks they belong to)."""
-        lost = sorted(d for d in self.committed if d not in self.stored)
+        lost = sorted(d for d in self.committed if not self.holds(d))
         if not lost:
             return []
         others = [p for p in committee.nodes if p != self.node]
@@ -283,7 +292,7 @@ class Dissemination:
         if not self.check_batches:
             return [*self._store(digest, message), self._signed_ack(committee, sender,
                                                                     batch.epoch, digest)]
-        again = digest in self.stored  # the author re-sent it: it asks this node to check
+        again = self.holds(digest)  # the author re-sent it: it asks this node to check
         actions = self._store(digest, message)
         verdict = self.verdicts.get(digest)
         if verdict is not None:
@@ -327,7 +336,7 @@ class Dissemination:
         committee = self.committee
         assert committee is not None
         if bytes(cert.digest) in self.own or (
-                not self.check_batches and bytes(cert.digest) in self.stored):
+                not self.check_batches and self.holds(bytes(cert.digest))):
             self.metrics["cert_held"] += 1
             return
         key = (cert.epoch, bytes(cert.digest), cert.author, cert.count, bytes(cert.cert.signers),
@@ -350,7 +359,7 @@ class Dissemination:
         if committee.index(sender) != cert.author:
             self.metrics["available_not_author"] += 1  # only authors announce
             return
-        if digest in self.stored or len(self.unchecked) >= MAX_UNCHECKED:
+        if self.holds(digest) or len(self.unchecked) >= MAX_UNCHECKED:
             self.check_cert(cert)
         else:
             self.unchecked.add(digest)
@@ -381,6 +390,8 @@ class Dissemination:
         fetching any this node lacks and delivering the ones it holds, in order."""
         fresh: list[bytes] = []
         actions: list[Action] = []
+        self._commits += 1
+        self._forget()
         for cert in payload:
             digest = bytes(cert.digest)
             if digest in self.committed:
@@ -393,7 +404,7 @@ class Dissemination:
             self.uncertified.pop(digest, None)
             fresh.append(digest)
             self.to_deliver.append(digest)
-            if digest not in self.stored and digest not in self.fetching:
+            if not self.holds(digest) and digest not in self.fetching:
                 nodes = self.committee.nodes  # type: ignore[union-attr]
                 first = [nodes[i] for i in signers(cert.cert.signers, len(nodes))]
                 peers = dict.fromkeys([*first, *nodes])  # signers first, then everyone
@@ -404,7 +415,7 @@ class Dissemination:
         return fresh, actions + self._deliver_ready()
 
     def on_request(self, sender: bytes, request: BatchRequest) -> list[Action]:
-        message = self.stored.get(bytes(request.digest))
+        message = self.message(bytes(request.digest))
         if message is None:
             return []
         return [Send(sender, codec.encode(BatchResponse(message)), bulk=True)]
@@ -440,17 +451,34 @@ class Dissemination:
 
     def _deliver_ready(self) -> list[Action]:
         actions: list[Action] = []
-        while self.to_deliver and self.to_deliver[0] in self.stored:
-            digest = self.to_deliver.pop(0)
-            actions.append(Deliver(BatchReady(digest, self.stored[digest])))
+        while self.to_deliver and (message := self.message(self.to_deliver[0])) is not None:
+            actions.append(Deliver(BatchReady(self.to_deliver.pop(0), message)))
         return actions
+
+    def holds(self, digest: bytes) -> bool:
+        """Whether this node stored the batch `digest` (in memory or in its store)."""
+        return digest in self.recent or PREFIX + digest in self.view
+
+    def message(self, digest: bytes) -> bytes | None:
+        """The batch's message bytes, if this node stored it."""
+        recent = self.recent.get(digest)
+        return recent[1] if recent is not None else self.view.get(PREFIX + digest)
 
     def _store(self, digest: bytes, message: bytes) -> list[Action]:
         """Batches are bulk data: stored before the ack leaves, flushed to disk lazily."""
-        if digest in self.stored:
+        if self.holds(digest):
             return []
-        self.stored[digest] = message
+        self.recent[digest] = (self._commits, message)
         return [Persist(PREFIX + digest, message, sync=False)]
+
+    def _forget(self) -> None:
+        """Batches stored `memory` committed blocks ago leave memory (their Persists were
+        carried out long ago: the store answers for them from now on)."""
+        while self.recent:
+            digest, (at, _) = next(iter(self.recent.items()))
+            if self._commits - at < self.memory:
+                return
+            del self.recent[digest]
 
     def _digest(self, committee: Committee, message: bytes) -> bytes:
         self.meter["hash_bytes"] += len(message)

@@ -24,6 +24,7 @@ from xinlian.ledger.errors import InvalidGenesis
 # Fees are burned and nothing mints, so no balance can exceed the genesis supply, which
 # keeps every balance inside the codec's 64-bit integers.
 MAX_SUPPLY = 2**63 - 1
+MIN_EPOCH_BLOCKS = 8  # an epoch change costs a round trip and a proof: not every block
 
 
 class ChainParams(Struct):
@@ -38,6 +39,10 @@ class ChainParams(Struct):
     fuel_price: int = 1               # resource units charged per million fuel a contract burns
     code_byte_cost: int = 1           # ... and per byte of contract code deployed or upgraded
     data_byte_cost: int = 1           # ... and per payload byte of a data transaction
+    # a BFT chain starts a new epoch (the same committee) every this many ledger blocks, so
+    # validators can prune consensus data and ledger below it (0: only when governance
+    # changes the committee; docs/consensus.md "Periodic epochs")
+    epoch_blocks: int = 0
 
 
 class Organisation(Struct):
@@ -123,9 +128,13 @@ def _params(values: Any) -> ChainParams:
         raise InvalidGenesis(f"unknown params: {sorted(unknown)}")
     try:
         # The round trip through the canonical codec checks every field's type.
-        return codec.decode(codec.encode(ChainParams(**values)), ChainParams)
+        params = codec.decode(codec.encode(ChainParams(**values)), ChainParams)
     except codec.CodecError as exc:
         raise InvalidGenesis(f"params: {exc.message}") from exc
+    if params.epoch_blocks != 0 and params.epoch_blocks < MIN_EPOCH_BLOCKS:
+        raise InvalidGenesis(f"params: epoch_blocks must be 0 (epochs change with the "
+                             f"committee only) or at least {MIN_EPOCH_BLOCKS}")
+    return params
 
 
 def genesis_from_dict(doc: dict[str, Any]) -> Genesis:

@@ -40,8 +40,9 @@ The core's clock is milliseconds since the Unix epoch at start-up, advancing wit
 loop's monotonic clock, so it never jumps backwards while the node runs. A core that
 raises stops the runtime (fail-stop: its state can no longer be trusted), and so does a
 `deliver` callback that raises (what it was handed is lost); `run()` re-raises.
-After a crash, `persisted(store, db)` (merged with `persisted(bulk_store, db)`) gives back
-every value the core persisted.
+After a crash, `StoreView((store, bulk_store), db)` gives the core back every value it
+persisted, as a live read-only view (cores read old values back from it instead of keeping
+them in memory); `persisted(store, db)` copies them all into a dict.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,33 @@ Route = tuple[Callable[[bytes], bool], Core]
 def persisted(store: Store, db: str = DEFAULT_DB) -> dict[bytes, bytes]:
     """Every key and value a core persisted, to rebuild it after a restart."""
     return dict(store.scan(db))
+
+
+class StoreView(Mapping[bytes, bytes]):
+    """What a core persisted into sub-database `db` of `stores` (the first holding a key
+    answers), read live: values the runtime writes later show up (protocol.py)."""
+
+    def __init__(self, stores: Sequence[Store], db: str = DEFAULT_DB) -> None:
+        self.stores = tuple(stores)
+        self.db = db
+
+    def __getitem__(self, key: bytes) -> bytes:
+        for store in self.stores:
+            value = store.get(self.db, key)
+            if value is not None:
+                return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for store in self.stores:
+            for key, _ in store.scan(self.db):
+                yield key
+
+    def __len__(self) -> int:
+        return sum(len(store.scan(self.db)) for store in self.stores)
+
+    def scan_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        return [item for store in self.stores for item in store.scan(self.db, prefix=prefix)]
 
 
 class NetworkRuntime:

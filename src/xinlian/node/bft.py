@@ -95,6 +95,7 @@ _CERT = b"header_cert/"           # + height: the committee's certificate of tha
 CATCHING_UP = 2  # consensus blocks the ledger trails by when it asks for certificates
 UNCERTIFIED_SCAN = 256  # heights below the head checked for a missing certificate on start
 MAX_FORWARD = 5000
+COMMITTEES_KEPT = 8  # settled committees of past epochs kept in memory
 DECODED_KEPT = 65_536  # transactions decoded (forwarded or checked) kept for their execution
 
 
@@ -272,8 +273,8 @@ class BftLedger:
             seen.update(digests)
             committed = Committed(block.epoch, block.height, block.round, bid,
                                   tuple(digests), 0, block.reconfig, block.author)
-            payloads = {d: codec.decode(core.pool.stored[d], BatchMsg).batch.payload
-                        for d in digests if d in core.pool.stored}
+            payloads = {d: codec.decode(message, BatchMsg).batch.payload
+                        for d in digests if (message := core.pool.message(d)) is not None}
             if self._blocks or len(payloads) < len(digests):
                 self._blocks.append(committed)
                 self._ready.update(payloads)
@@ -415,11 +416,16 @@ class BftLedger:
             committee = None if proof is None else proof.blocks[-1].reconfig
         if committee is not None and epoch < self.core.epoch:  # settled: keep it
             self._committees[epoch] = committee
+            if len(self._committees) > COMMITTEES_KEPT:  # the oldest are read back if asked
+                del self._committees[min(self._committees)]
         return committee
 
     def _reconfigure_if_changed(self) -> list[Reconfigure]:
         """Governance changed the validator set, or a suite migration switches its votes
-        (execution/rotation.py): propose it as the next epoch's committee."""
+        (execution/rotation.py), or the epoch has run `epoch_blocks` ledger blocks: propose
+        the next epoch's committee. Every input is ledger state at the height just applied,
+        so every validator decides the same at the same height (a member votes for a block
+        carrying a committee only if it decided that committee itself)."""
         chain = self.ledger.chain
         switched = self.core.committee.suite != self.suite.name
         votes, current = next_committee_members(chain.read, self.suite,
@@ -427,10 +433,25 @@ class BftLedger:
                                                 switched)
         committee = committee_of(self.suite, current, self.core.epoch + 1, votes)
         if (committee.members == self.core.committee.members
-                and committee.suite == self.core.committee.suite):
+                and committee.suite == self.core.committee.suite and not self._epoch_over()):
             return []
+        if committee == self.core.pending_reconfig:
+            return []  # decided already (it stays decided across restarts)
         self.learn_validators()
         return [Reconfigure(committee)]
+
+    def _epoch_over(self) -> bool:
+        """The current epoch has run `epoch_blocks` ledger blocks (genesis params)."""
+        every = self.genesis.params.epoch_blocks
+        start = self.epoch_start(self.core.epoch)
+        return every > 0 and start is not None and self.ledger.chain.height - start >= every
+
+    def epoch_start(self, epoch: int) -> int | None:
+        """The ledger height `epoch` starts on (None: not known to this node)."""
+        raw = self.ledger.chain.store.get(NODE_META_DB, epoch_ledger_key(epoch))
+        if raw is None:
+            return 0 if epoch == 0 else None
+        return int(codec.decode(raw, int))
 
     # -- to the consensus core ---------------------------------------------------------
 
@@ -463,11 +484,8 @@ class BftLedger:
         return proofs
 
     def epoch_block(self, epoch: int) -> LedgerBlock | None:
-        chain = self.ledger.chain
-        raw = chain.store.get(NODE_META_DB, epoch_ledger_key(epoch))
-        if raw is None:
-            return chain.block(0) if epoch == 0 else None
-        return chain.block(codec.decode(raw, int))
+        start = self.epoch_start(epoch)
+        return None if start is None else self.ledger.chain.block(start)
 
     # -- header certificates (certify.CertSource, and what the API serves) --------------
 

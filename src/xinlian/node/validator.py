@@ -50,7 +50,7 @@ from xinlian.ledger.genesis import Genesis, Validator
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.handshake import Identity
 from xinlian.network.membership import Membership, PeerInfo
-from xinlian.network.runtime import NetworkRuntime, persisted
+from xinlian.network.runtime import NetworkRuntime, StoreView
 from xinlian.network.shaper import ShapeFor
 from xinlian.network.transport import Transport
 from xinlian.node import statesync
@@ -116,7 +116,7 @@ class BftOrdering:
         self.node_id = address_of(ledger.key.public_key, suite.hash_bytes)
         store = ledger.chain.store
         self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
-        stored = {**persisted(store, CONSENSUS_DB), **persisted(self.batches, CONSENSUS_DB)}
+        stored = StoreView((store, self.batches), CONSENSUS_DB)  # live: old data stays on disk
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
                                   stored=stored, config=Config(check_batches=True,
                                                   batch_delay_ms=batch_delay_ms))

@@ -26,6 +26,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from xinlian.errors import XinlianError
@@ -56,7 +57,8 @@ class SimError(XinlianError):
 
 
 Factory = Callable[[NodeId, Mapping[bytes, bytes]], Core]
-"""Builds a node's core from its durable store (empty on first start)."""
+"""Builds a node's core from its durable store (a live read-only view; empty on first
+start)."""
 
 CpuCost = Callable[[NodeId, Core, Event, Sequence[Action]], int]
 """Simulated CPU time in µs that handling `event` took (charged after the fact)."""
@@ -262,7 +264,7 @@ class Simulation:
             return
         self._note(self.now_us, "start", node)
         state.incarnation += 1
-        state.core = state.factory(node, dict(state.store))
+        state.core = state.factory(node, MappingProxyType(state.store))  # live, read-only
         self._handle(node, Start(self.now_ms), seq)
 
     def _handle(self, node: NodeId, event: Event, seq: int) -> None:

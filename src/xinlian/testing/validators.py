@@ -227,8 +227,10 @@ class ValidatorNet:
 
     def __init__(self, n: int, seed: int, *, clients: int = 4, config: Config | None = None,
                  link: LinkModel | None = None, suite: str = "intl",
-                 retention: Retention = ARCHIVE, rotate_to: str | None = None) -> None:
-        """`retention`: every validator's (node/retention.py; default archive). `rotate_to`:
+                 retention: Retention = ARCHIVE, rotate_to: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> None:
+        """`retention`: every validator's (node/retention.py; default archive); `params`:
+        the genesis params (docs/node.md; default all defaults). `rotate_to`:
         each validator also holds a vote key and a node key of that suite (`rotated_keys`),
         for a suite migration (as a node loads them from its data directory: docs/pq.md)."""
         self.seed = seed
@@ -265,7 +267,7 @@ class ValidatorNet:
                               for i, k in enumerate(self.node_keys)],
             "accounts": [{"key": k.public_key.data.hex(), "balance": BALANCE}
                          for k in client_keys],
-            "validators": validators,
+            "validators": validators, "params": dict(params or {}),
         })
         self.clients = [Client(self.genesis, k) for k in client_keys]
         self.nodes = [address_of(k.public_key, chain_suite.hash_bytes) for k in self.node_keys]
