@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from xinlian.cli.main import main
+from xinlian.cli.main import COMMANDS, build_parser, main
 from xinlian.node.keyfile import read_key
 
 
@@ -195,3 +198,39 @@ def test_pool_table_in_node_toml_sets_the_pools_limits(
     # `node start` refuses a bad [pool] table before it opens the chain
     assert "per_sender must be a positive integer" in start_refused(
         tmp_path, capsys, "[pool]\nper_sender = -1")
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _tree(parser: argparse.ArgumentParser) -> object:
+    """Every option and subcommand under `parser`, nested."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return ([a.option_strings or a.dest for a in parser._actions if a not in subs],
+            {name: _tree(p) for s in subs for name, p in s.choices.items()})
+
+
+def test_each_command_line_builds_its_command_as_the_whole_cli_does() -> None:
+    """`COMMANDS` names every command its modules register, and the parser built for one
+    command (importing only its module) is the same as the whole CLI's for that command."""
+    whole = _commands(build_parser())
+    assert set(whole) == {"keygen"} | {n for names in COMMANDS.values() for n in names}
+    for names in COMMANDS.values():
+        for name in names:
+            alone = _commands(build_parser(name))
+            assert set(alone) == {"keygen", *names}
+            assert _tree(alone[name]) == _tree(whole[name]), name
+    assert set(_commands(build_parser("keygen"))) == {"keygen"}
+    assert set(_commands(build_parser("no-such-command"))) == set(whole)
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """In a fresh interpreter, `xinlian keygen` loads neither the node, the SDK's clients,
+    the Qi toolchain nor the workbench (what makes the whole CLI slow to start)."""
+    code = ("import sys; from xinlian.cli.main import main; main(['keygen', '--suite', 'intl']);"
+            "print(sorted(m for m in sys.modules if m.startswith('xinlian.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()[-1]
+    assert out == "['xinlian.cli.main']", out

@@ -7,33 +7,72 @@ certified (`HeaderChain`), on a solo chain against the trusted node key; `Contra
 a deployed Qi contract, typed by its ABI (`ContractAbi`). See docs/sdk.md.
 """
 
-from xinlian.sdk.aio import AsyncClient, Subscription
-from xinlian.sdk.client import Client
-from xinlian.sdk.contract_abi import ContractAbi, ContractEvent
-from xinlian.sdk.contracts import Contract, ContractCode, ContractReceipt, ProvenValue
-from xinlian.sdk.errors import (
-    AbiMismatch,
-    AnswerIncomplete,
-    AnswerReordered,
-    AnswerTampered,
-    CommitTimeout,
-    ContractFailed,
-    ContractReverted,
-    NoContract,
-    NotCertifiedYet,
-    ProofError,
-    ResponseError,
-    RpcError,
-    SdkError,
-    TransportError,
-    TxRejected,
-    UntrustedChain,
-)
-from xinlian.sdk.headers import HeaderChain
-from xinlian.sdk.ops import Ops
-from xinlian.sdk.verify import Verifier, trust
-from xinlian.sdk.wallet import SignedTx, Wallet
+import importlib
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from xinlian.sdk.aio import AsyncClient, Subscription
+    from xinlian.sdk.client import Client
+    from xinlian.sdk.contract_abi import ContractAbi, ContractEvent
+    from xinlian.sdk.contracts import Contract, ContractCode, ContractReceipt, ProvenValue
+    from xinlian.sdk.errors import (
+        AbiMismatch,
+        AnswerIncomplete,
+        AnswerReordered,
+        AnswerTampered,
+        CommitTimeout,
+        ContractFailed,
+        ContractReverted,
+        NoContract,
+        NotCertifiedYet,
+        ProofError,
+        ResponseError,
+        RpcError,
+        SdkError,
+        TransportError,
+        TxRejected,
+        UntrustedChain,
+    )
+    from xinlian.sdk.headers import HeaderChain
+    from xinlian.sdk.ops import Ops
+    from xinlian.sdk.verify import Verifier, trust
+    from xinlian.sdk.wallet import SignedTx, Wallet
+
+# Each name's module, imported when the name is first used: importing one light module of
+# the SDK (its errors, say) does not load the clients and what they import.
+_WHERE = {
+    "AbiMismatch": "errors",
+    "AnswerIncomplete": "errors",
+    "AnswerReordered": "errors",
+    "AnswerTampered": "errors",
+    "AsyncClient": "aio",
+    "Client": "client",
+    "CommitTimeout": "errors",
+    "Contract": "contracts",
+    "ContractAbi": "contract_abi",
+    "ContractCode": "contracts",
+    "ContractEvent": "contract_abi",
+    "ContractFailed": "errors",
+    "ContractReceipt": "contracts",
+    "ContractReverted": "errors",
+    "HeaderChain": "headers",
+    "NoContract": "errors",
+    "NotCertifiedYet": "errors",
+    "Ops": "ops",
+    "ProofError": "errors",
+    "ProvenValue": "contracts",
+    "ResponseError": "errors",
+    "RpcError": "errors",
+    "SdkError": "errors",
+    "SignedTx": "wallet",
+    "Subscription": "aio",
+    "TransportError": "errors",
+    "TxRejected": "errors",
+    "UntrustedChain": "errors",
+    "Verifier": "verify",
+    "Wallet": "wallet",
+    "trust": "verify",
+}
 __all__ = [
     "AbiMismatch",
     "AnswerIncomplete",
@@ -67,3 +106,9 @@ __all__ = [
     "Wallet",
     "trust",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"xinlian.sdk.{_WHERE[name]}"), name)
