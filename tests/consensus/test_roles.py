@@ -188,8 +188,9 @@ def test_block_tree_keeps_recent_blocks_in_memory_and_reads_older_ones_from_the_
         assert len(tree.blocks) <= 8 + 8 // 4 + 1  # the window, plus heights between sweeps
     assert min(b.height for b in tree.blocks.values()) >= 40 - 8 - 8 // 4
     old = ids[0]
-    assert old not in tree.blocks and old in tree and tree.get(old) is not None
-    assert tree.add(old, tree.get(old)) is None  # stored already: not persisted again
+    read_back = tree.get(old)
+    assert old not in tree.blocks and old in tree and read_back is not None
+    assert tree.add(old, read_back) is None  # stored already: not persisted again
     chain, missing = tree.chain(ids[-1], bytes(genesis(COMMITTEE).block_id), 0)
     assert missing is None and [bid for bid, _ in chain] == ids  # walks through the store
     assert tree.get(b"\x00" * 32) is None and b"\x00" * 32 not in tree
