@@ -45,6 +45,7 @@ from .workbench import (
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
     f"{CHROMIUM} is missing: Debian's chromium drives these tests (make chromium)"))
 
+EPOCH_BLOCKS = 8  # the networks end an epoch every 8 ledger blocks (genesis epoch_blocks)
 SCHEMES = {"intl": "BLS12-381", "sm": "SM2", "pq": "ML-DSA-65", "hybrid-sm": "SM2+ML-DSA-65",
            "hybrid-intl": "Ed25519+ML-DSA-65"}
 
@@ -56,7 +57,7 @@ SCHEMES = {"intl": "BLS12-381", "sm": "SM2", "pq": "ML-DSA-65", "hybrid-sm": "SM
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Site]:
     started = start_bft_site(tmp_path_factory.mktemp(f"workbench-bft-{request.param}"),
-                             request.param)
+                             request.param, epoch_blocks=EPOCH_BLOCKS)
     yield started
     started.stop()
 
@@ -69,19 +70,22 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def _python_accepts(site: Site, committee: Any, header: Any, certified: Any) -> bool:
-    """The Python SDK's verdict on the same material: `HeaderChain` from `committee` (the
-    page's anchor, admitted as a genesis committee is: `validate`, which checks BLS keys'
-    proofs of possession) accepts the certificate, and it certifies `header` (the item's)."""
+def _python_accepts(site: Site, anchor: Any, header: Any, certified: Any) -> bool:
+    """The Python SDK's verdict on the same material: `HeaderChain` from the anchor's
+    committee (admitted as a genesis committee is: `validate`, which checks BLS keys'
+    proofs of possession), following the anchor's epoch proofs, accepts the certificate,
+    and it certifies `header` (the item's)."""
     with Client(site.node.base_url) as client:
         chain = client.chain_info()
     suite = get_suite(chain.genesis.suite)
-    root = EpochRoot(from_json(committee, Committee), 0, chain.genesis_hash)
+    root = EpochRoot(from_json(anchor["committee"], Committee), 0, chain.genesis_hash)
     headers = HeaderChain(root, chain.genesis.chain_id, suite.hash_bytes)
     try:
         root.committee.validate()
+        headers.follow([codec.decode(bytes.fromhex(p[2:]), EpochProof)
+                        for p in anchor["epochs"]])
         digest = headers.accept(from_json(certified, CertifiedHeader))
-    except (InvalidCommittee, ProofError):
+    except (InvalidCommittee, ProofError, codec.CodecError):
         return False
     return digest == header_hash(from_json(header, BlockHeader), suite.hash_bytes)
 
@@ -166,14 +170,14 @@ def test_the_page_checks_committee_certificates_as_python_does(
         ok, _, seen = _page_verdict(page, None)
         header = _header(kind, seen["proof"])
         assert ok and seen["certOk"], kind
-        assert _python_accepts(site, seen["a"]["committee"], header, seen["c"]), kind
+        assert _python_accepts(site, seen["a"], header, seen["c"]), kind
         tampers = TAMPERS | (BLS_TAMPERS if scheme == "BLS12-381" else {})
         for what, tamper in tampers.items():
             ok, message, seen = _page_verdict(page, tamper)
             assert not ok, f"the page accepted a {kind} with {what} changed"
             assert not seen["certOk"], f"the certificate of a {kind} with {what} changed passed"
             if seen["c"] is not None:
-                assert not _python_accepts(site, seen["a"]["committee"], header, seen["c"]), (
+                assert not _python_accepts(site, seen["a"], header, seen["c"]), (
                     kind, what, message)
     page.context.close()
 
@@ -240,4 +244,47 @@ def test_the_page_follows_epoch_changes_as_python_does(site: Site, browser: Brow
         f"header certified by the committee ({scheme}, 3 of 4)")
     assert {n: not v.startswith("✘") for n, v in verdicts.items()} == python, verdicts
     assert python == {n: n.startswith("certified in") for n in cases}
+    page.context.close()
+
+
+# --- the network's own epoch changes ------------------------------------------------------
+EPOCH_TAMPERS = {
+    "no epoch proofs": "a.epochs = []",
+    "the last epoch proof left out": "a.epochs.pop()",
+    "a byte of the first epoch proof changed": "a.epochs[0] = flip(a.epochs[0])",
+}
+
+
+def test_the_page_follows_the_networks_own_epoch_changes(site: Site, browser: Browser) -> None:
+    """Transfers carry the network past `EPOCH_BLOCKS` ledger blocks, so its committee ends
+    an epoch (genesis `epoch_blocks`); the page follows the real epoch proofs the workbench
+    passes on, as `HeaderChain` does, to a header the next epoch's committee certified, and
+    refuses it without those proofs or with one changed."""
+    bob = Session(site, "bob")
+    token = bob.ok("POST", "api/deploy", {"project": "demo", "file": "token.qi",
+                                          "args": ['"Tok"', "1000"]})["contract"]
+    transfer = {"project": "demo", "address": token, "fn": "transfer",
+                "args": [f'"{site.address(1).hex()}"', "1"]}
+    with Client(site.node.base_url) as client:
+        for _ in range(4 * EPOCH_BLOCKS):  # each call waits for the block that commits it
+            if client.certified().epoch >= 1:
+                break
+            bob.ok("POST", "api/call", transfer)
+        assert client.certified().epoch >= 1
+    sent = bob.ok("POST", "api/call", transfer)  # in a block of epoch 1 or later
+
+    page = log_in(browser, site, "carol")
+    page.click('.tab[data-view="explorer"]')
+    look_up(page, "tx", sent["tx_hash"])
+    line = page.inner_text("#explorer .browser-verified")
+    ok, _, seen = _page_verdict(page, None)
+    epoch, changes = seen["c"]["epoch"], len(seen["a"]["epochs"])
+    assert ok and seen["certOk"] and epoch >= 1 and changes >= epoch, (line, epoch, changes)
+    assert f"epoch {epoch}: " in line and " epoch change" in line, line
+    header = _header("tx", seen["proof"])
+    assert _python_accepts(site, seen["a"], header, seen["c"])
+    for what, tamper in EPOCH_TAMPERS.items():
+        ok, message, seen = _page_verdict(page, tamper)
+        assert not ok and not seen["certOk"], f"the page accepted a header with {what}"
+        assert not _python_accepts(site, seen["a"], header, seen["c"]), (what, message)
     page.context.close()

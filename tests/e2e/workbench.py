@@ -83,10 +83,11 @@ def start_site(tmp: Path, suite: str = "intl", *, pinned: bool = False) -> Site:
     return _serve(tmp, NodeProcess(data), [], anchor)
 
 
-def start_bft_site(tmp: Path, suite: str, validators: int = 4) -> Site:
-    """The workbench connected to validator 0 of a BFT network of `suite` on loopback."""
+def start_bft_site(tmp: Path, suite: str, validators: int = 4, epoch_blocks: int = 0) -> Site:
+    """The workbench connected to validator 0 of a BFT network of `suite` on loopback (an
+    epoch every `epoch_blocks` ledger blocks, if not 0)."""
     dirs = prepare(tmp, validators, get_suite(suite), 0, 0, accounts=2,
-                   ports=free_ports(validators))
+                   ports=free_ports(validators), epoch_blocks=epoch_blocks)
     nodes: list[NodeProcess] = []
     try:
         nodes.extend(NodeProcess(d) for d in dirs)

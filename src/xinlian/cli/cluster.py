@@ -65,11 +65,13 @@ class ValidatorKeys:
 
 
 def genesis_toml(suite: Suite, validators: list[ValidatorKeys], endpoints: list[str],
-                 accounts: list[SigningKey], chain_id: str = CHAIN_ID) -> str:
+                 accounts: list[SigningKey], chain_id: str = CHAIN_ID,
+                 epoch_blocks: int = 0) -> str:
     """The genesis of a BFT chain: organisation `org<i>` runs validator `i` at
-    `endpoints[i]`; its admin and every one of `accounts` is funded with `BALANCE`."""
+    `endpoints[i]`; its admin and every one of `accounts` is funded with `BALANCE`; with
+    `epoch_blocks`, an epoch ends every that many ledger blocks (docs/consensus.md)."""
     lines = [f'chain_id = "{chain_id}"', f'suite = "{suite.name}"', "[params]",
-             "block_interval_ms = 100", "nonce_window = 1024"]
+             "block_interval_ms = 100", "nonce_window = 1024", f"epoch_blocks = {epoch_blocks}"]
     for i, v in enumerate(validators):
         lines += ["[[organisations]]", f'name = "org{i}"',
                   f'admins = ["{v.admin.public_key.data.hex()}"]']
@@ -94,10 +96,11 @@ def init_validator_dir(genesis: Path, data: Path, suite: Suite, keys: ValidatorK
 
 def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int,
             accounts: int, *, ports: list[int] | None = None,
-            hosts: list[str] | None = None) -> list[Path]:
+            hosts: list[str] | None = None, epoch_blocks: int = 0) -> list[Path]:
     """Keys, genesis and `n` initialised data directories under `root`; validator `i`
     listens on `ports[i]` if given, else on `base_port + i`, and on address `hosts[i]` if
-    given (also its RPC address: a node in its own network namespace), else 127.0.0.1."""
+    given (also its RPC address: a node in its own network namespace), else 127.0.0.1;
+    `epoch_blocks` goes to the genesis (`genesis_toml`)."""
     ports = ports or [base_port + i for i in range(n)]
     hosts = hosts or ["127.0.0.1"] * n
     if (root / "genesis.toml").exists():
@@ -113,7 +116,7 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
     genesis = root / "genesis.toml"
     genesis.write_text(genesis_toml(suite, validators,
                                     [f"{h}:{p}" for h, p in zip(hosts, ports, strict=True)],
-                                    funded), encoding="utf-8")
+                                    funded, epoch_blocks=epoch_blocks), encoding="utf-8")
     data_dirs = []
     for i, v in enumerate(validators):
         data = root / f"node{i}"
@@ -279,7 +282,7 @@ def up(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite)
     ports = free_ports(args.n) if args.base_port == 0 else None
     dirs = prepare(root, args.n, suite, args.base_port, args.rpc_base_port, args.accounts,
-                   ports=ports)
+                   ports=ports, epoch_blocks=args.epoch_blocks)
     nodes: list[NodeProcess] = []
     try:
         for d in dirs:
@@ -319,6 +322,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     u.add_argument("--rpc-base-port", type=int, default=8600,
                    help="RPC port of node 0 (0: each node takes any free port)")
     u.add_argument("--accounts", type=int, default=10, help="funded client accounts")
+    u.add_argument("--epoch-blocks", type=int, default=0,
+                   help="end an epoch every N ledger blocks, N >= 8 (0: only when the "
+                        "validators change); lets pruned validators prune (docs/consensus.md)")
     u.set_defaults(func=up)
     d = cmds.add_parser("down", help="stop every node running from the cluster's directories")
     d.add_argument("--dir", required=True)
