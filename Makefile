@@ -75,7 +75,7 @@ web:
 test: venv prometheus chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow
