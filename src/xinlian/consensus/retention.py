@@ -40,12 +40,16 @@ def held(epoch: int, key: bytes, sync: bool = True) -> Persist:
 
 def drop(stored: Mapping[bytes, bytes], epoch: int, limit: int) -> tuple[list[Persist], bool]:
     """Deletes of up to `limit` values of `epoch` with their manifest entries, and whether
-    that was all of the epoch."""
+    that was all of the epoch. The synced store's values (blocks, ordered marks) go first,
+    the bulk store's (batches) only once the view shows none of those left: a runtime may
+    commit its bulk store first, and an ordered mark must never outlive its batch (a
+    restarted core fetches the batch of every mark it holds)."""
     prefix = _epoch_prefix(epoch)
+    entries = list(scan(stored, prefix))
+    synced = [(entry, where) for entry, where in entries if where != BULK]
+    chosen = (synced or entries)[:limit]
     actions: list[Persist] = []
-    for count, (entry, where) in enumerate(scan(stored, prefix)):
-        if count == limit:
-            return actions, False
+    for entry, where in chosen:
         sync = where != BULK
         actions += [Persist(entry[len(prefix):], None, sync), Persist(entry, None, sync)]
-    return actions, True
+    return actions, len(chosen) == len(entries)
