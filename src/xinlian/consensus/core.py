@@ -688,8 +688,9 @@ class ConsensusCore:
         assert block.reconfig is not None
         old = self.committee
         self.proofs[old.epoch] = proof
-        record = epoch_proof(proof, self.tree.get)  # the blocks committed just now: held
-        assert record is not None
+        # the blocks committed just now, all held (None: longer than a proof may be, which
+        # then cannot be served, with or without a record)
+        record = epoch_proof(proof, self.tree.get)
         self.root = EpochRoot(block.reconfig, block.height, bid)
         if self.pending_reconfig == block.reconfig:
             self.pending_reconfig = None
@@ -698,7 +699,8 @@ class ConsensusCore:
         everyone = tuple(sorted((set(old.nodes) | set(self.committee.nodes)) - {self.node}))
         actions: list[Action] = [
             Persist(PROOF_PREFIX + str(old.epoch).encode(), codec.encode(proof)),
-            Persist(epoch_proofs.key(old.epoch), codec.encode(record)),
+            *([] if record is None else [Persist(epoch_proofs.key(old.epoch),
+                                                 codec.encode(record))]),
             Persist(EPOCH_KEY, codec.encode(self.root)),
             self.safety.new_epoch(self.epoch, self.high_qc),
             Broadcast(everyone, codec.encode(Certified(proof, None))),
