@@ -51,7 +51,8 @@ from xinlian.consensus.certificates import Meter, verify_cert
 from xinlian.consensus.committee import EpochRoot
 from xinlian.consensus.errors import ConsensusError
 from xinlian.consensus.messages import vote_message
-from xinlian.consensus.proofs import MAX_PROOF_BLOCKS, EpochProof
+from xinlian.consensus.proofs import MAX_PROOF_BLOCKS
+from xinlian.consensus.proofs import EpochProof as EpochProof  # the wire type, named here too
 from xinlian.errors import XinlianError
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
