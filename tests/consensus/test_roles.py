@@ -34,7 +34,7 @@ from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.consensus.retention import held
 from xinlian.consensus.safety import SafetyRules, SafetyState
 from xinlian.consensus.synchronizer import Synchronizer
-from xinlian.protocol import Send
+from xinlian.protocol import Persist, Send
 from xinlian.testing.consensus.committees import genesis, local_committee
 
 COMMITTEE, KEYS = local_committee(4)
@@ -107,6 +107,11 @@ def test_safety_rules_vote_once_per_round_and_follow_the_tc_rule() -> None:
     assert not rules.safe_to_vote(Block(1, 9, 2, b"x" * 32, 0, _qc(8), None, [], None), None)
 
 
+def _value(persist: Persist) -> bytes:
+    assert persist.value is not None  # a write, not a delete
+    return persist.value
+
+
 @given(st.lists(st.tuples(st.booleans(), st.integers(1, 12), st.integers(0, 11),
                           st.booleans()), max_size=40))
 def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None:
@@ -120,11 +125,11 @@ def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None
             rules = SafetyRules(codec.decode(persisted, SafetyState))
         qc = _qc(min(qc_round, round_ - 1))
         if is_vote and rules.safe_to_vote(_block(round_, qc), None):
-            persisted = rules.record(round_, qc).value
+            persisted = _value(rules.record(round_, qc))
             assert all(r < round_ for _, r in signed)
             signed.append(("vote", round_))
         elif not is_vote and rules.safe_to_timeout(0, round_):
-            persisted = rules.record(round_, qc).value
+            persisted = _value(rules.record(round_, qc))
             assert all(r <= round_ for _, r in signed)
             signed.append(("timeout", round_))
 
