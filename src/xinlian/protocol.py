@@ -12,7 +12,7 @@ Rules every runtime keeps:
 - after a crash, a core is rebuilt from the values it persisted and nothing else; the
   runtime hands it a live read-only `Mapping` of them, which stays current as later
   `Persist`s are carried out, so a core may keep old values out of memory and read them
-  back from the view (a pure lookup, no I/O the core drives);
+  back from the view (a pure lookup, no I/O the core drives); a deleted key leaves the view;
 - messages are opaque bytes to the runtime; the core decodes and validates them, and
   drops (and counts) what is malformed — a message never raises out of `handle`;
 - a message a core sends to its own node is dropped (both runtimes do so and count it): a
@@ -93,10 +93,12 @@ class CancelTimer:
 @dataclass(frozen=True, slots=True)
 class Persist:
     """Stored before any action that follows it. `sync=False`: bulk data that may reach the
-    disk later — it survives a crash of the process, not of the machine."""
+    disk later — it survives a crash of the process, not of the machine. `value` None
+    deletes `key` (from the store a Persist of the same `sync` wrote it to), in the same
+    atomic write as the other Persists of its kind that the event returned."""
 
     key: bytes
-    value: bytes
+    value: bytes | None
     sync: bool = True
 
 

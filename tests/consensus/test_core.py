@@ -22,7 +22,12 @@ def core(node: bytes, stored: dict[bytes, bytes] | None = None) -> ConsensusCore
 
 
 def persisted(actions: Sequence[Action], into: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    into.update({a.key: a.value for a in actions if isinstance(a, Persist)})
+    for action in actions:
+        if isinstance(action, Persist):
+            if action.value is None:
+                into.pop(action.key, None)
+            else:
+                into[action.key] = action.value
     return into
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.consensus.aggregator import Aggregator
+from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
 from xinlian.consensus.blocks import BlockTree, block_id
 from xinlian.consensus.certificates import Cert, Meter, VoteKey
 from xinlian.consensus.committee import Committee
@@ -30,9 +31,10 @@ from xinlian.consensus.messages import (
     vote_message,
 )
 from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.retention import held
 from xinlian.consensus.safety import SafetyRules, SafetyState
 from xinlian.consensus.synchronizer import Synchronizer
-from xinlian.protocol import Send
+from xinlian.protocol import Persist, Send
 from xinlian.testing.consensus.committees import genesis, local_committee
 
 COMMITTEE, KEYS = local_committee(4)
@@ -105,6 +107,11 @@ def test_safety_rules_vote_once_per_round_and_follow_the_tc_rule() -> None:
     assert not rules.safe_to_vote(Block(1, 9, 2, b"x" * 32, 0, _qc(8), None, [], None), None)
 
 
+def _value(persist: Persist) -> bytes:
+    assert persist.value is not None  # a write, not a delete
+    return persist.value
+
+
 @given(st.lists(st.tuples(st.booleans(), st.integers(1, 12), st.integers(0, 11),
                           st.booleans()), max_size=40))
 def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None:
@@ -118,11 +125,11 @@ def test_safety_state_survives_restarts_and_signed_rounds_only_grow(ops) -> None
             rules = SafetyRules(codec.decode(persisted, SafetyState))
         qc = _qc(min(qc_round, round_ - 1))
         if is_vote and rules.safe_to_vote(_block(round_, qc), None):
-            persisted = rules.record(round_, qc).value
+            persisted = _value(rules.record(round_, qc))
             assert all(r < round_ for _, r in signed)
             signed.append(("vote", round_))
         elif not is_vote and rules.safe_to_timeout(0, round_):
-            persisted = rules.record(round_, qc).value
+            persisted = _value(rules.record(round_, qc))
             assert all(r <= round_ for _, r in signed)
             signed.append(("timeout", round_))
 
@@ -161,12 +168,13 @@ def test_block_tree_walks_to_the_committed_block_and_reports_gaps() -> None:
     b2 = _block(2, QC(0, 1, 1, id1, Cert(b"", [])))
     id2 = block_id(COMMITTEE, b2)
     tree = BlockTree({})
-    assert tree.add(id2, b2) is not None and tree.add(id2, b2) is None
+    assert tree.add(id2, b2) and tree.add(id2, b2) == []
     assert tree.chain(id2, bytes(root.block_id), 0) == ([(id2, b2)], id1)
-    persist = tree.add(id1, b1)
+    persists = tree.add(id1, b1)  # the block, and its entry in the epoch's manifest
+    assert [p.key for p in persists] == [BLOCK_PREFIX + id1, held(0, BLOCK_PREFIX + id1).key]
     assert tree.chain(id2, bytes(root.block_id), 0) == ([(id1, b1), (id2, b2)], None)
     assert tree.chain(id2, id1, 1) == ([(id2, b2)], None)
-    rebuilt = BlockTree({persist.key: persist.value})  # type: ignore[union-attr]
+    rebuilt = BlockTree({p.key: p.value for p in persists if p.value is not None})
     assert rebuilt.get(id1) == b1
 
 
@@ -179,9 +187,9 @@ def test_block_tree_keeps_recent_blocks_in_memory_and_reads_older_ones_from_the_
     for height in range(1, 41):
         block = _block(height, parent)
         bid = block_id(COMMITTEE, block)
-        persist = tree.add(bid, block)
-        assert persist is not None
-        store[persist.key] = persist.value  # the runtime carries the Persist out
+        for persist in tree.add(bid, block):  # the runtime carries the Persists out
+            assert persist.value is not None
+            store[persist.key] = persist.value
         ids.append(bid)
         parent = QC(0, height, height, bid, Cert(b"", []))
         tree.committed(height)
@@ -190,7 +198,7 @@ def test_block_tree_keeps_recent_blocks_in_memory_and_reads_older_ones_from_the_
     old = ids[0]
     read_back = tree.get(old)
     assert old not in tree.blocks and old in tree and read_back is not None
-    assert tree.add(old, read_back) is None  # stored already: not persisted again
+    assert tree.add(old, read_back) == []  # stored already: not persisted again
     chain, missing = tree.chain(ids[-1], bytes(genesis(COMMITTEE).block_id), 0)
     assert missing is None and [bid for bid, _ in chain] == ids  # walks through the store
     assert tree.get(b"\x00" * 32) is None and b"\x00" * 32 not in tree

@@ -205,6 +205,45 @@ def test_persist_is_durable_before_the_next_action(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+class PutThenDelete:
+    """Input "put": persist a synced and a bulk value; input "del": delete both (a Persist
+    whose value is None, to the store of its `sync`); each then delivers its input."""
+
+    def handle(self, event: Event) -> list[Action]:
+        if not isinstance(event, Input):
+            return []
+        value = b"v" if event.value == "put" else None
+        return [Persist(b"k", value), Persist(b"bulk", value, sync=False), Deliver(event.value)]
+
+
+def test_a_persist_without_value_deletes_from_its_store_before_the_next_action(
+        tmp_path: Path) -> None:
+    async def main() -> None:
+        suite = get_suite("intl")
+        keys = node_keys(suite, 1)
+        transport = Transport(suite, keys[0], membership(suite, keys), listen=("127.0.0.1", 0))
+        seen: list[tuple[Any, bytes | None, bytes | None]] = []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        with (Store(tmp_path / "n", sub_dbs=("core",)) as store,
+              Store(tmp_path / "bulk", sub_dbs=("core",), durable=False) as bulk):
+            def deliver(value: Any) -> None:  # the stores, right now
+                seen.append((value, store.get("core", b"k"), bulk.get("core", b"bulk")))
+                if value == "put":
+                    runtime.input("del")  # a later group (one group's last write would win)
+                else:
+                    done.set_result(None)
+
+            runtime = NetworkRuntime(PutThenDelete(), transport, store, deliver=deliver,
+                                     bulk_store=bulk)
+            await runtime.start()
+            runtime.input("put")
+            await done
+            await runtime.stop()
+        assert seen == [("put", b"v", b"v"), ("del", None, None)]
+
+    asyncio.run(main())
+
+
 class Exploding:
     def handle(self, event: Event) -> list[Action]:
         if isinstance(event, Input):

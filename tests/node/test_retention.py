@@ -15,6 +15,7 @@ from xinlian import codec
 from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
 from xinlian.consensus.core import Config
 from xinlian.consensus.dissemination import PREFIX as BATCH_PREFIX
+from xinlian.consensus.messages import Block
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.ledger import merkle
 from xinlian.ledger.account import Account, account_key
@@ -25,6 +26,7 @@ from xinlian.node.history import verify_header_proof
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import MIN_KEEP, STEP, Retention, retention_from
 from xinlian.node.service import Node
+from xinlian.sim.runtime import Simulation
 from xinlian.storage import chain_index, jmt
 from xinlian.storage.errors import StatePrunedError
 from xinlian.storage.proof import verify_proof
@@ -343,5 +345,42 @@ def test_periodic_epochs_let_validators_prune_and_bound_what_consensus_holds_in_
             assert len(core.pool.recent) <= 2 * memory < batches
             proofs = bft.epoch_proofs(0, epoch)  # read back from the store
             assert [p.qc.epoch for p in proofs] == list(range(epoch))
+    finally:
+        net.close()
+
+
+def test_pruned_validators_drop_the_consensus_data_of_ended_epochs() -> None:
+    """With `Config.drop_epochs` a pruned validator tells consensus the oldest epoch its
+    ledger still needs (`Retain`), and consensus deletes the blocks, batches and ordered
+    marks of the epochs below it: over many periodic epochs the consensus store stays
+    bounded, every epoch's proof is still served for state sync (one record per epoch), a
+    validator restarted mid-run catches up, and the ledgers agree."""
+    net = ValidatorNet(4, 7, config=Config(pacemaker=Pacemaker(base_ms=300), memory_blocks=32,
+                                           drop_epochs=True),
+                       retention=Retention(KEEP), params={"epoch_blocks": 8})
+    sizes: list[int] = []
+
+    def measure(sim: Simulation) -> None:
+        store = sim.store(net.nodes[0])
+        sizes.append(sum(k.startswith((BLOCK_PREFIX, BATCH_PREFIX)) for k in store))
+    try:
+        net.load(0, 6000)
+        for at in range(1000, 6001, 1000):
+            net.sim.at(at, measure)
+        net.sim.crash(net.nodes[3], 1500)
+        net.sim.restart(net.nodes[3], 2200)
+        net.sim.run_until(7000)
+        assert net.log.violations == []
+        validators = [v for n in net.nodes if (v := net.validator(n)) is not None]
+        assert len({(v.ledger.chain.height, v.consensus.epoch) for v in validators}) == 1
+        for node, validator in zip(net.nodes, validators, strict=True):
+            core, bft = validator.consensus, validator.bft
+            assert core.dropped >= core.epoch - 4 > 0
+            kept = {codec.decode(v, Block).epoch for k, v in net.sim.store(node).items()
+                    if k.startswith(BLOCK_PREFIX)}
+            assert min(kept) >= core.dropped
+            proofs = bft.epoch_proofs(0, core.epoch)
+            assert [p.qc.epoch for p in proofs] == list(range(core.epoch))
+        assert max(sizes[len(sizes) // 2:]) <= 1.5 * max(sizes[:len(sizes) // 2])
     finally:
         net.close()

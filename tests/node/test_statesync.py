@@ -22,6 +22,7 @@ from xinlian.consensus.committee import EpochRoot
 from xinlian.consensus.core import Config, ConsensusCore, Reconfigure
 from xinlian.consensus.messages import QC, Block
 from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.proofs import MAX_PROOF_BLOCKS, epoch_proof
 from xinlian.crypto.hashes import sha256
 from xinlian.crypto.suites import get_suite
 from xinlian.execution.data.changes import RecordChange, history_key, record_term
@@ -42,7 +43,6 @@ from xinlian.node.statesync import (
     StateSync,
     SyncConfig,
     Synced,
-    epoch_proof,
     next_root,
 )
 from xinlian.protocol import Action, Deliver, Receive, Send, SetTimer, Start, Timeout
@@ -567,7 +567,7 @@ def test_malformed_and_unexpected_messages_are_dropped(
 
 
 def test_answers_are_bounded(epochs: Epochs) -> None:
-    assert MAX_PROOFS * statesync.MAX_PROOF_BLOCKS < 1000
+    assert MAX_PROOFS * MAX_PROOF_BLOCKS < 1000
     assert statesync.is_sync_message(codec.encode(EpochsRequest(0)))
     assert not statesync.is_sync_message(b"\x92\x01\x00")
 

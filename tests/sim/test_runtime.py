@@ -157,6 +157,31 @@ def test_crash_loses_memory_and_restart_rebuilds_from_persisted_values() -> None
     assert isinstance(core, Gossip) and core.best == 5 and core.received == []
 
 
+def test_a_persist_without_value_deletes_and_the_view_shows_it() -> None:
+    class Keeper(Gossip):
+        """Input n: persist key n; input -n: delete it. The view is the core's store."""
+
+        def __init__(self, node: bytes, store: Mapping[bytes, bytes]) -> None:
+            super().__init__(node, store)
+            self.view = store
+
+        def handle(self, event: Event) -> Sequence[Action]:
+            if not isinstance(event, Input):
+                return []
+            key = str(abs(event.value)).encode()
+            return [Persist(key, None if event.value < 0 else b"x")]
+
+    sim = Simulation(1)
+    sim.add_node(NODES[0], Keeper)
+    for at, value in [(1, 1), (2, 2), (3, -1), (4, -9)]:  # deleting what is absent: no-op
+        sim.input(NODES[0], value, at_ms=at)
+    sim.run_until(2)
+    assert dict(sim.store(NODES[0])) == {b"1": b"x", b"2": b"x"}
+    sim.run_until(10)
+    assert dict(sim.store(NODES[0])) == {b"2": b"x"}
+    assert dict(sim.core(NODES[0]).view) == {b"2": b"x"}  # type: ignore[union-attr]
+
+
 def test_timers_fire_replace_and_cancel() -> None:
     class Timed(Gossip):
         def handle(self, event: Event) -> Sequence[Action]:

@@ -40,11 +40,11 @@ from xinlian.api.jsonrpc import Dispatcher
 from xinlian.api.light_api import LightApi
 from xinlian.api.limits import Limits
 from xinlian.api.listener import Listener
+from xinlian.consensus.proofs import EpochProof
 from xinlian.errors import XinlianError
 from xinlian.ledger.genesis import Genesis
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.errors import NodeConfigError
-from xinlian.node.statesync import EpochProof
 from xinlian.sdk import calls
 from xinlian.sdk.aio import AsyncClient
 from xinlian.sdk.errors import (

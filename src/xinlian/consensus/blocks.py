@@ -13,12 +13,13 @@ still served from the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from xinlian import codec
 from xinlian.consensus.committee import Committee
 from xinlian.consensus.messages import Block
-from xinlian.protocol import Persist, Scannable
+from xinlian.consensus.retention import held
+from xinlian.protocol import Persist
 
 PREFIX = b"consensus/block/"
 MEMORY_BLOCKS = 256  # the default of Config.memory_blocks
@@ -28,15 +29,11 @@ def block_id(committee: Committee, block: Block) -> bytes:
     return committee.hash(codec.encode(block))
 
 
-def scan(stored: Mapping[bytes, bytes], prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """What a core persisted under `prefix`: by a prefix scan where the view offers one,
-    else by walking its keys (a plain dict: tests, the simulator)."""
-    if isinstance(stored, Scannable):
-        yield from stored.scan_prefix(prefix)
-        return
-    for key in list(stored):
-        if key.startswith(prefix):
-            yield key, stored[key]
+def stored_block(block_id_: bytes, block: Block) -> list[Persist]:
+    """What persisting a block writes: the block, and its entry in its epoch's manifest
+    (retention.py), so the epoch's blocks can be dropped without a full scan."""
+    key = PREFIX + block_id_
+    return [Persist(key, codec.encode(block)), held(block.epoch, key)]
 
 
 class BlockTree:
@@ -56,11 +53,11 @@ class BlockTree:
     def __contains__(self, block_id_: bytes) -> bool:
         return block_id_ in self.blocks or PREFIX + block_id_ in self.stored
 
-    def add(self, block_id_: bytes, block: Block) -> Persist | None:
+    def add(self, block_id_: bytes, block: Block) -> list[Persist]:
         if block_id_ in self:
-            return None
+            return []
         self.blocks[block_id_] = block
-        return Persist(PREFIX + block_id_, codec.encode(block))
+        return stored_block(block_id_, block)
 
     def committed(self, height: int) -> None:
         """Blocks far below the committed `height` leave memory (their Persists were carried

@@ -32,9 +32,10 @@ from typing import Any
 
 from xinlian import codec
 from xinlian.codec import CodecError
+from xinlian.consensus import proofs as epoch_proofs
+from xinlian.consensus import retention
 from xinlian.consensus.aggregator import Aggregator
-from xinlian.consensus.blocks import MEMORY_BLOCKS, BlockTree, block_id, scan
-from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
+from xinlian.consensus.blocks import MEMORY_BLOCKS, BlockTree, block_id, stored_block
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
 from xinlian.consensus.dissemination import (
@@ -67,6 +68,7 @@ from xinlian.consensus.messages import (
     vote_message,
 )
 from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.consensus.proofs import EpochProof, epoch_proof
 from xinlian.consensus.proposer import build_block
 from xinlian.consensus.safety import SAFETY_KEY, SafetyRules, SafetyState
 from xinlian.consensus.synchronizer import SYNC_TIMER, Synchronizer
@@ -89,6 +91,8 @@ EPOCH_KEY = b"consensus/epoch"
 COMMIT_KEY = b"consensus/commit"
 PROOF_PREFIX = b"consensus/proof/"
 RECONFIG_KEY = b"consensus/next-committee"
+DROPPED_KEY = b"consensus/dropped"  # the epochs below this one are dropped (Retain)
+DROP_KEYS = 4096  # values deleted at most per Retain input (each with its manifest entry)
 ROUND_TIMER = "round"
 IDLE_TIMER = "idle"
 QUIET_DEPTH = 3  # blocks after the last payload that still go out at once, so it commits
@@ -112,6 +116,10 @@ class Config:
     # from the store view the core was given (blocks.py), so memory does not grow with
     # the chain
     memory_blocks: int = MEMORY_BLOCKS
+    # act on `Retain`: delete the blocks and batches of the epochs the application no longer
+    # needs (off: a validator that slept through what its peers dropped cannot catch up
+    # yet; docs/consensus.md, "Retention")
+    drop_epochs: bool = False
 
 
 # -- application interface ----------------------------------------------------------------
@@ -129,6 +137,15 @@ class Reconfigure:
     """The next epoch's committee, as decided by governance (its epoch is the current + 1)."""
 
     committee: Committee
+
+
+@dataclass(frozen=True)
+class Retain:
+    """The oldest epoch whose blocks and batches the application still needs: the ledger
+    executed and pruned every block of the epochs below it (node/bft.py). With
+    `Config.drop_epochs` the core deletes those epochs' data, all but their proofs."""
+
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -167,9 +184,10 @@ def bootstrap(root: EpochRoot, proofs: Sequence[tuple[QC, Sequence[Block]]]) -> 
     itself. `ConsensusCore(..., stored=...)` then starts from them."""
     actions = []
     for qc, blocks in proofs:
-        actions.append(Persist(PROOF_PREFIX + str(qc.epoch).encode(), codec.encode(qc)))
-        actions += [Persist(BLOCK_PREFIX + block_id(root.committee, block), codec.encode(block))
-                    for block in blocks]
+        actions += [Persist(PROOF_PREFIX + str(qc.epoch).encode(), codec.encode(qc)),
+                    Persist(epoch_proofs.key(qc.epoch), codec.encode(EpochProof(qc, list(blocks))))]
+        for block in blocks:
+            actions += stored_block(block_id(root.committee, block), block)
     actions.append(Persist(EPOCH_KEY, codec.encode(root)))
     return actions
 
@@ -197,9 +215,12 @@ class ConsensusCore:
                  SafetyState(self.committee.epoch, 0, root_qc(self.root)))
         self.safety = SafetyRules(state)
         self.high_qc = state.high_qc
+        self.stored = stored
         self.tree = BlockTree(stored, self.config.memory_blocks)
         self.proofs = {int(k[len(PROOF_PREFIX):]): codec.decode(v, QC)
-                       for k, v in scan(stored, PROOF_PREFIX)}
+                       for k, v in retention.scan(stored, PROOF_PREFIX)}
+        raw = stored.get(DROPPED_KEY)
+        self.dropped = codec.decode(raw, int) if raw else 0  # epochs below: dropped
         self.sync = Synchronizer(self.config.sync_retry_ms)
         self.pool = Dissemination(node, key, stored, self.config.batch_bytes,
                                   self.config.batch_delay_ms, self.config.sync_retry_ms,
@@ -279,6 +300,8 @@ class ConsensusCore:
             return self.pool.submit(self.now, value.payload, value.count) + self._on_payload()
         if isinstance(value, BatchChecked):
             return self.pool.on_checked(value)
+        if isinstance(value, Retain):
+            return self._drop(value.epoch) if self.config.drop_epochs else []
         if isinstance(value, Reconfigure):
             try:
                 value.committee.validate()
@@ -572,9 +595,7 @@ class ConsensusCore:
         if sender != self.election.leader(block.round):
             self.metrics["dropped_InvalidMessage"] += 1
             return actions
-        stored = self.tree.add(bid, block)
-        if stored is not None:
-            actions.append(stored)
+        actions += self.tree.add(bid, block)
         return actions + self._consider(bid, sender) + self._after_new_block(sender)
 
     def _consider(self, bid: bytes, hint: bytes) -> list[Action]:
@@ -667,6 +688,9 @@ class ConsensusCore:
         assert block.reconfig is not None
         old = self.committee
         self.proofs[old.epoch] = proof
+        # the blocks committed just now, all held (None: longer than a proof may be, which
+        # then cannot be served, with or without a record)
+        record = epoch_proof(proof, self.tree.get)
         self.root = EpochRoot(block.reconfig, block.height, bid)
         if self.pending_reconfig == block.reconfig:
             self.pending_reconfig = None
@@ -675,6 +699,8 @@ class ConsensusCore:
         everyone = tuple(sorted((set(old.nodes) | set(self.committee.nodes)) - {self.node}))
         actions: list[Action] = [
             Persist(PROOF_PREFIX + str(old.epoch).encode(), codec.encode(proof)),
+            *([] if record is None else [Persist(epoch_proofs.key(old.epoch),
+                                                 codec.encode(record))]),
             Persist(EPOCH_KEY, codec.encode(self.root)),
             self.safety.new_epoch(self.epoch, self.high_qc),
             Broadcast(everyone, codec.encode(Certified(proof, None))),
@@ -684,6 +710,35 @@ class ConsensusCore:
         actions += self.pool.start_epoch(self.committee, self.now)
         return actions + self._advance(1, None)
 
+    # -- retention -------------------------------------------------------------------------
+
+    def epoch_proof(self, epoch: int) -> EpochProof | None:
+        """How `epoch` ended (None: not ended, or not known here): its stored record, or,
+        in a store written before proofs were kept as records, the blocks it names."""
+        raw = self.stored.get(epoch_proofs.key(epoch))
+        if raw is not None:
+            return codec.decode(raw, EpochProof)
+        qc = self.proofs.get(epoch)
+        return None if qc is None else epoch_proof(qc, self.tree.get)
+
+    def _drop(self, needed: int) -> list[Action]:
+        """Delete the blocks, batches and ordered marks of the epochs below `needed`, all but
+        their proofs, at most DROP_KEYS values per call (the next Retain goes on). The
+        epoch before the current one stays: its last block is the current epoch's root."""
+        upto = min(needed, self.epoch - 1)
+        actions: list[Action] = []
+        budget = DROP_KEYS
+        while self.dropped < upto and budget > 0:
+            gone, done = retention.drop(self.stored, self.dropped, budget)
+            actions += gone
+            budget -= len(gone) // 2
+            if not done:
+                break
+            self.dropped += 1
+            self.metrics["epochs_dropped"] += 1
+            actions.append(Persist(DROPPED_KEY, codec.encode(self.dropped)))
+        return actions
+
     # -- synchronisation -------------------------------------------------------------------
 
     def _on_sync_response(self, sender: bytes, response: SyncResponse) -> list[Action]:
@@ -692,9 +747,7 @@ class ConsensusCore:
             bid = block_id(self.committee, block)
             if not self.sync.take(bid):
                 continue
-            stored = self.tree.add(bid, block)
-            if stored is not None:
-                actions.append(stored)
+            actions += self.tree.add(bid, block)
             parent = bytes(block.parent)
             if (parent not in self.tree and parent != self.committed_id
                     and block.height - 1 > self.committed_height):

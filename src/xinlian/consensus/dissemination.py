@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 from xinlian import codec
 from xinlian.consensus.aggregator import Aggregator
-from xinlian.consensus.blocks import MEMORY_BLOCKS, scan
+from xinlian.consensus.blocks import MEMORY_BLOCKS
 from xinlian.consensus.certificates import Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, signers
 from xinlian.consensus.errors import InvalidCertificate
@@ -62,6 +62,7 @@ from xinlian.consensus.messages import (
     BatchResponse,
     ack_message,
 )
+from xinlian.consensus.retention import held, scan
 from xinlian.protocol import Action, Broadcast, Deliver, Persist, Send, SetTimer
 
 PREFIX = b"consensus/batch/"
@@ -221,7 +222,7 @@ class Dissemination:
         self.uncertified[digest] = self.now_ms
         if self.check_batches:
             self.asked[digest] = first_checkers(committee, digest, me)
-        actions: list[Action] = [*self._store(digest, message),
+        actions: list[Action] = [*self._store(digest, message, committee.epoch),
                                  Broadcast(self._others(committee), message, bulk=True)]
         if len(self.uncertified) == 1:
             actions.append(SetTimer(ACK_TIMER, self.now_ms + self.resend_ms))
@@ -290,10 +291,10 @@ class Dissemination:
             return []
         digest = self._digest(committee, message)
         if not self.check_batches:
-            return [*self._store(digest, message), self._signed_ack(committee, sender,
-                                                                    batch.epoch, digest)]
+            return [*self._store(digest, message, batch.epoch),
+                    self._signed_ack(committee, sender, batch.epoch, digest)]
         again = self.holds(digest)  # the author re-sent it: it asks this node to check
-        actions = self._store(digest, message)
+        actions = self._store(digest, message, batch.epoch)
         verdict = self.verdicts.get(digest)
         if verdict is not None:
             return actions + ([self._signed_ack(committee, sender, batch.epoch, digest)]
@@ -397,7 +398,7 @@ class Dissemination:
             if digest in self.committed:
                 continue  # ordered twice (two leaders picked it): the first one counts
             self.committed.add(digest)
-            actions.append(Persist(DONE + digest, b""))
+            actions += [Persist(DONE + digest, b""), held(cert.epoch, DONE + digest)]
             self.pending.pop(digest, None)
             self.unchecked.discard(digest)
             self.own.pop(digest, None)
@@ -428,9 +429,9 @@ class Dissemination:
         if digest not in self.fetching:
             self.metrics["batch_unrequested"] += 1
             return []
-        codec.decode(message, BatchMsg)  # well-formed, or CodecError drops it
+        batch = codec.decode(message, BatchMsg).batch  # well-formed, or CodecError drops it
         del self.fetching[digest]
-        return self._store(digest, message) + self._deliver_ready()
+        return self._store(digest, message, batch.epoch) + self._deliver_ready()
 
     def retry_fetch(self, now_ms: int) -> list[Action]:
         self._fetch_armed = False
@@ -464,12 +465,14 @@ class Dissemination:
         recent = self.recent.get(digest)
         return recent[1] if recent is not None else self.view.get(PREFIX + digest)
 
-    def _store(self, digest: bytes, message: bytes) -> list[Action]:
-        """Batches are bulk data: stored before the ack leaves, flushed to disk lazily."""
+    def _store(self, digest: bytes, message: bytes, epoch: int) -> list[Action]:
+        """Batches are bulk data: stored before the ack leaves, flushed to disk lazily
+        (with their entry in the manifest of their epoch: retention.py)."""
         if self.holds(digest):
             return []
         self.recent[digest] = (self._commits, message)
-        return [Persist(PREFIX + digest, message, sync=False)]
+        return [Persist(PREFIX + digest, message, sync=False),
+                held(epoch, PREFIX + digest, sync=False)]
 
     def _forget(self) -> None:
         """Batches stored `memory` committed blocks ago leave memory (their Persists were

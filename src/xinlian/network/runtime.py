@@ -12,10 +12,11 @@ serves many events, which is what lets a node keep up when batches and votes arr
 than the disk syncs. A timer's event always starts a new group, so a timer the group before
 replaced or cancelled is recognised as stale.
 
-- `Persist`: written as one LMDB batch, synced to disk (in a worker thread, so the
-  sockets keep moving) before any other action of the group runs; a `sync=False` Persist
-  (bulk data such as transaction batches) goes to `bulk_store` if one is given, a store
-  whose commits are not flushed, so the group's synced write stays small;
+- `Persist` (a value, or a delete): written as one LMDB batch, synced to disk (in a
+  worker thread, so the sockets keep moving) before any other action of the group runs; a
+  `sync=False` Persist (bulk data such as transaction batches) goes to `bulk_store` if one
+  is given, a store whose commits are not flushed, so the group's synced write stays small
+  (it commits first: a crash between the two commits leaves the bulk part done);
 - `Send` / `Broadcast`: queued on the transport (never blocking; a full queue drops and
   counts, see transport.py), bulk ones behind the protocol messages (queues.py); a
   message addressed to this node itself is dropped and counted in `self_sends`, as the
@@ -256,7 +257,10 @@ class NetworkRuntime:
         for action in actions:
             if isinstance(action, Persist):
                 target = bulk if not action.sync and self.bulk_store is not None else batch
-                target.put(self.db, action.key, action.value)
+                if action.value is None:
+                    target.delete(self.db, action.key)
+                else:
+                    target.put(self.db, action.key, action.value)
             else:
                 rest.append(action)
         if len(batch) or len(bulk):

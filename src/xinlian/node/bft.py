@@ -49,10 +49,12 @@ from xinlian.consensus.core import (
     ConsensusCore,
     EpochStarted,
     Reconfigure,
+    Retain,
     Submit,
 )
 from xinlian.consensus.dissemination import BatchReady, CheckBatch
 from xinlian.consensus.messages import BatchMsg
+from xinlian.consensus.proofs import EpochProof
 from xinlian.crypto import batch as batch_verify
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
@@ -65,7 +67,6 @@ from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import BlockHeader as LedgerBlockHeader
 from xinlian.ledger.genesis import Validator
 from xinlian.ledger.transaction import Transaction, decode_transaction
-from xinlian.node import statesync
 from xinlian.node.certify import (
     CertifiedHeader,
     HeaderApplied,
@@ -214,6 +215,7 @@ class BftLedger:
         raw = ledger.chain.store.get(NODE_META_DB, APPLIED_KEY)
         self.applied = (codec.decode(raw, Applied) if raw else
                         Applied(genesis_root(self.genesis).height, self.genesis.hash()))
+        self._retained = core.dropped  # the oldest epoch the ledger needs, from there up
         self._pin_epoch_start()
 
     def _pin_epoch_start(self) -> None:
@@ -391,7 +393,21 @@ class BftLedger:
         # executable (admissions forward on their own): an empty one skips the pool's walk.
         if built.prepared is not None or built.excluded or self._capped:
             inputs += self.forward(now_ms)
-        return inputs
+        return inputs + self._retain()
+
+    def _retain(self) -> list[Retain]:
+        """On a pruned node whose consensus drops epochs (`Config.drop_epochs`): the oldest
+        epoch whose consensus blocks the ledger still needs — the first not to end at or
+        below the pruned height (its ledger blocks executed, and pruned) — while consensus
+        has epochs below it to drop. An archive node keeps everything."""
+        chain, core = self.ledger.chain, self.core
+        if chain.retention.archive or not core.config.drop_epochs:
+            return []
+        while ((start := self.epoch_start(self._retained + 1)) is not None
+               and start <= chain.pruned_below):
+            self._retained += 1
+        return [Retain(self._retained)] if core.dropped < min(self._retained,
+                                                              core.epoch - 1) else []
 
     def _leader_key(self, committed: Committed) -> PublicKey:
         committee = self._committee(committed.epoch)
@@ -411,8 +427,7 @@ class BftLedger:
         if epoch == 0:
             committee: Committee | None = genesis_root(self.genesis).committee
         else:
-            qc = self.core.proofs.get(epoch - 1)  # the next committee is in the block ending it
-            proof = None if qc is None else statesync.epoch_proof(qc, self.core.tree.get)
+            proof = self.core.epoch_proof(epoch - 1)  # the block ending it names the next
             committee = None if proof is None else proof.blocks[-1].reconfig
         if committee is not None and epoch < self.core.epoch:  # settled: keep it
             self._committees[epoch] = committee
@@ -473,11 +488,10 @@ class BftLedger:
 
     # -- state sync, serving side (statesync.SnapshotSource) ----------------------------
 
-    def epoch_proofs(self, start: int, limit: int) -> list[statesync.EpochProof]:
+    def epoch_proofs(self, start: int, limit: int) -> list[EpochProof]:
         proofs = []
         for epoch in range(max(start, 0), max(start, 0) + limit):
-            qc = self.core.proofs.get(epoch)
-            proof = None if qc is None else statesync.epoch_proof(qc, self.core.tree.get)
+            proof = self.core.epoch_proof(epoch)
             if proof is None:
                 break
             proofs.append(proof)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from xinlian.codec import Struct
+from xinlian.consensus.proofs import EpochProof
 from xinlian.crypto.keys import Signature
 from xinlian.crypto.suites import Suite
 from xinlian.execution.data.plan import AttributeView
@@ -20,7 +21,6 @@ from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.merkle import AuditPath
 from xinlian.node.certify import CertifiedHeader
 from xinlian.node.history import HeaderProof
-from xinlian.node.statesync import EpochProof
 from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.mst_proof import RangeQuery
 from xinlian.storage.proof import Proof

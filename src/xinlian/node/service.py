@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from xinlian import codec
+from xinlian.consensus.proofs import EpochProof
 from xinlian.crypto.signing import SigningKey
 from xinlian.execution.contracts.runner import ContractRunner
 from xinlian.execution.data.select import Condition
@@ -65,7 +66,7 @@ from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import ARCHIVE, Retention
 from xinlian.node.solo import SoloOrdering
 from xinlian.node.stages import StageCpu
-from xinlian.node.statesync import MAX_PROOFS, EpochProof
+from xinlian.node.statesync import MAX_PROOFS
 from xinlian.node.supervise import Supervisor
 from xinlian.node.validator import BATCH_DELAY_MS, BftOrdering
 from xinlian.storage.blob_config import BlobConfig, blob_config_from, open_blob_store

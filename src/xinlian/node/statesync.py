@@ -50,7 +50,9 @@ from xinlian.consensus.blocks import block_id
 from xinlian.consensus.certificates import Meter, verify_cert
 from xinlian.consensus.committee import EpochRoot
 from xinlian.consensus.errors import ConsensusError
-from xinlian.consensus.messages import QC, Block, vote_message
+from xinlian.consensus.messages import vote_message
+from xinlian.consensus.proofs import MAX_PROOF_BLOCKS
+from xinlian.consensus.proofs import EpochProof as EpochProof  # the wire type, named here too
 from xinlian.errors import XinlianError
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash
@@ -67,16 +69,7 @@ from xinlian.storage.snapshot import Chunk, SnapshotImport
 
 SYNC_TIMER = "statesync"
 MAX_PROOFS = 8          # epoch proofs per answer
-MAX_PROOF_BLOCKS = 16   # blocks from the certified one down to the one ending the epoch
 MAX_WIRE = 4 * 1024 * 1024
-
-
-class EpochProof(codec.Struct):
-    """How an epoch ended: `qc` certifies blocks[0]; blocks go down parent by parent to the
-    committed block carrying the next committee (the last one)."""
-
-    qc: QC
-    blocks: list[Block]
 
 
 # -- wire messages (tags 100+, apart from consensus messages) ---------------------------------
@@ -200,19 +193,6 @@ def next_root(root: EpochRoot, proof: EpochProof, meter: Meter) -> EpochRoot:
     except (ConsensusError, XinlianError) as exc:
         raise BadEpochProof(f"epoch {epoch}: {exc}") from None
     return EpochRoot(ending.reconfig, ending.height, ids[-1])
-
-
-def epoch_proof(qc: QC, get: Callable[[bytes], Block | None]) -> EpochProof | None:
-    """The proof of the epoch `qc` closed (the QC a core keeps per ended epoch), from the
-    blocks `get` finds; None if one is missing."""
-    blocks: list[Block] = []
-    current = get(bytes(qc.block_id))
-    while current is not None and len(blocks) < MAX_PROOF_BLOCKS:
-        blocks.append(current)
-        if len(blocks) > 1 and current.reconfig is not None:
-            return EpochProof(qc, blocks)
-        current = get(bytes(current.parent))
-    return None
 
 
 # -- serving -------------------------------------------------------------------------------

@@ -349,6 +349,7 @@ def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey
                                 block=codec.encode(stored), txs=[])
     # consensus owns its keys: it says what a member joining at this root persists
     for persist in bootstrap(synced.root, [(p.qc, p.blocks) for p in synced.proofs]):
+        assert persist.value is not None  # a new member's store: nothing to delete
         batch.put(CONSENSUS_DB, persist.key, persist.value)
     batch.put(NODE_META_DB, APPLIED_KEY,
               codec.encode(Applied(synced.root.height, bytes(synced.root.block_id))))

@@ -300,7 +300,10 @@ class Simulation:
 
     def _carry_out(self, node: NodeId, state: NodeState, action: Action, done_us: int) -> None:
         if isinstance(action, Persist):
-            state.store[action.key] = action.value
+            if action.value is None:
+                state.store.pop(action.key, None)
+            else:
+                state.store[action.key] = action.value
         elif isinstance(action, Send):
             self._send(node, action.to, action.message, done_us, bulk=action.bulk)
         elif isinstance(action, Broadcast):
