@@ -91,3 +91,13 @@ def test_invalid_plan_into_a_non_empty_directory(tmp_path: Path,
     err = _refused(capsys, "--dir", str(tmp_path / "plan"), "--host", "10.0.0.1")
     assert "6511 target_not_empty" in err
     assert [p.name for p in (tmp_path / "plan").iterdir()] == ["keep"]
+
+
+def test_a_plan_sets_the_epoch_length_and_refuses_a_short_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _plan(tmp_path, capsys, "--host", "10.0.0.1", "--epoch-blocks", "16")
+    assert load_genesis(tmp_path / "plan" / "genesis.toml").params.epoch_blocks == 16
+    err = _refused(capsys, "--dir", str(tmp_path / "short"), "--host", "10.0.0.1",
+                   "--epoch-blocks", "3")
+    assert "epoch_blocks must be 0" in err, err
+    assert not (tmp_path / "short").exists()  # refused before anything is written

@@ -34,6 +34,7 @@ from xinlian.cli.node_cmd import CONSENSUS_KEY_FILE, NODE_FILE, init_data_dir
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import SUITES, Suite, get_suite
 from xinlian.crypto.votes import VoteKeyPair
+from xinlian.ledger.genesis import check_epoch_blocks
 from xinlian.node import pidfile
 from xinlian.node.errors import NodeConfigError, NodeError
 from xinlian.node.keyfile import write_consensus_key, write_key
@@ -101,6 +102,7 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
     listens on `ports[i]` if given, else on `base_port + i`, and on address `hosts[i]` if
     given (also its RPC address: a node in its own network namespace), else 127.0.0.1;
     `epoch_blocks` goes to the genesis (`genesis_toml`)."""
+    check_epoch_blocks(epoch_blocks)  # before anything is written
     ports = ports or [base_port + i for i in range(n)]
     hosts = hosts or ["127.0.0.1"] * n
     if (root / "genesis.toml").exists():

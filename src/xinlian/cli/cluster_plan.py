@@ -25,7 +25,7 @@ from xinlian.cli.cluster import (
     init_validator_dir,
 )
 from xinlian.crypto.suites import SUITES, Suite, get_suite
-from xinlian.ledger.genesis import load_genesis
+from xinlian.ledger.genesis import check_epoch_blocks, load_genesis
 from xinlian.node.backup import claim_empty
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.keyfile import write_key
@@ -104,12 +104,14 @@ WantedBy=multi-user.target
 
 
 def plan(root: Path, hosts: list[str], suite: Suite, port: int, rpc_port: int, accounts: int,
-         *, remote_dir: str, program: str, user: str) -> dict[str, object]:
+         *, remote_dir: str, program: str, user: str, epoch_blocks: int = 0
+         ) -> dict[str, object]:
     """Write the plan under `root` (new or empty); returns what plan.json holds."""
     if not 0 < port < 65536 or not 0 < rpc_port < 65536:
         raise NodeConfigError("ports must be within 1..65535")
     if accounts < 0:
         raise NodeConfigError("--accounts must be 0 or more")
+    check_epoch_blocks(epoch_blocks)
     if not remote_dir.startswith("/") or not program.startswith("/"):
         raise NodeConfigError("--remote-dir and --xinlian must be absolute paths")
     claim_empty(root)
@@ -119,8 +121,8 @@ def plan(root: Path, hosts: list[str], suite: Suite, port: int, rpc_port: int, a
         write_key(root / "accounts" / f"account{j}.json", suite, account)
     genesis_path = root / "genesis.toml"
     endpoints = [f"{h}:{port}" for h in hosts]
-    genesis_path.write_text(genesis_toml(suite, validators, endpoints, funded),
-                            encoding="utf-8")
+    genesis_path.write_text(genesis_toml(suite, validators, endpoints, funded,
+                                         epoch_blocks=epoch_blocks), encoding="utf-8")
     entries = []
     for i, (host, v) in enumerate(zip(hosts, validators, strict=True)):
         home = root / host
@@ -161,7 +163,8 @@ def _url_host(host: str) -> str:
 def run(args: argparse.Namespace) -> int:
     hosts = read_hosts(args.host or [], Path(args.hosts_file) if args.hosts_file else None)
     doc = plan(Path(args.dir), hosts, get_suite(args.suite), args.port, args.rpc_port,
-               args.accounts, remote_dir=args.remote_dir, program=args.xinlian, user=args.user)
+               args.accounts, remote_dir=args.remote_dir, program=args.xinlian, user=args.user,
+               epoch_blocks=args.epoch_blocks)
     print(json.dumps({"dir": args.dir, **doc}))
     return 0
 
@@ -184,4 +187,7 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--xinlian", default="/usr/local/bin/xinlian",
                    help="the xinlian command on the machines (the unit's ExecStart)")
     p.add_argument("--user", default="xinlian", help="the account the unit runs the node as")
+    p.add_argument("--epoch-blocks", type=int, default=0,
+                   help="end an epoch every N ledger blocks, N >= 8 (0: only when the "
+                        "validators change); lets pruned validators prune (docs/consensus.md)")
     p.set_defaults(func=run)

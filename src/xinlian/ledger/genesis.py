@@ -131,10 +131,14 @@ def _params(values: Any) -> ChainParams:
         params = codec.decode(codec.encode(ChainParams(**values)), ChainParams)
     except codec.CodecError as exc:
         raise InvalidGenesis(f"params: {exc.message}") from exc
-    if params.epoch_blocks != 0 and params.epoch_blocks < MIN_EPOCH_BLOCKS:
+    check_epoch_blocks(params.epoch_blocks)
+    return params
+
+
+def check_epoch_blocks(epoch_blocks: int) -> None:
+    if epoch_blocks != 0 and epoch_blocks < MIN_EPOCH_BLOCKS:
         raise InvalidGenesis(f"params: epoch_blocks must be 0 (epochs change with the "
                              f"committee only) or at least {MIN_EPOCH_BLOCKS}")
-    return params
 
 
 def genesis_from_dict(doc: dict[str, Any]) -> Genesis:
