@@ -36,8 +36,18 @@ class _Units(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types
         return _unit(nodeid)
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
-    return _Units(config, log)
+class _Scheduler:
+    """The hook that hands xdist `_Units` (registered only where xdist runs: a hook of a
+    plugin that is not loaded, `-p no:xdist`, would be refused)."""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
+        return _Units(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Scheduler())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,16 +14,15 @@ from typing import Any
 
 import msgspec
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from xinlian import codec
 from xinlian.api.format import from_json, to_json
-from xinlian.consensus.certificates import VoteKey
 from xinlian.consensus.committee import Committee, EpochRoot
 from xinlian.consensus.errors import InvalidCommittee
 from xinlian.crypto.suites import get_suite
 from xinlian.ledger.block import BlockHeader, header_hash
-from xinlian.node.certify import CertifiedHeader, genesis_root, seal_message
+from xinlian.node.certify import CertifiedHeader, genesis_root
 from xinlian.node.statesync import EpochProof
 from xinlian.sdk import Client
 from xinlian.sdk.errors import ProofError
@@ -33,10 +32,8 @@ from .workbench import (
     CHROMIUM,
     Session,
     Site,
-    certificate,
+    epoch_case,
     epoch_proof,
-    four_members,
-    launch,
     log_in,
     look_up,
     start_bft_site,
@@ -60,14 +57,6 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                              request.param, epoch_blocks=EPOCH_BLOCKS)
     yield started
     started.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def _python_accepts(site: Site, anchor: Any, header: Any, certified: Any) -> bool:
@@ -186,16 +175,9 @@ def test_the_page_checks_committee_certificates_as_python_does(
 def test_the_page_follows_epoch_changes_as_python_does(site: Site, browser: Browser) -> None:
     anchor = Session(site, "bob").ok("GET", "api/chain")["anchor"]
     suite = get_suite(anchor["suite"])
-    c0, k0 = four_members(suite, 0)
-    c1, k1 = four_members(suite, 1)
-    proposer = suite.generate_signing_key(seed=bytes(32)).public_key
-    header = BlockHeader("epochs", 9, bytes(32), 1_700_000_000_000, 0, bytes(range(32)),
-                         bytes(32), bytes(32), proposer)
-    digest = header_hash(header, suite.hash_bytes)
-
-    def certified(committee: Committee, keys: list[VoteKey], epoch: int) -> CertifiedHeader:
-        return CertifiedHeader(header, epoch, certificate(
-            committee, keys, seal_message("epochs", epoch, 9, digest)))
+    case = epoch_case(suite)
+    c0, k0, c1, k1 = case.c0, case.k0, case.c1, case.k1
+    header, digest, certified = case.header, case.digest, case.certified
 
     good = epoch_proof(c0, k0, c1)
     ending = good.blocks[1]

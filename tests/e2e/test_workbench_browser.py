@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from xinlian import codec
 from xinlian.api.format import to_json
@@ -30,7 +30,6 @@ from .workbench import (
     Site,
     editor_text,
     keystroke_latencies,
-    launch,
     log_in,
     look_up,
     open_file,
@@ -48,14 +47,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     started = start_site(tmp_path_factory.mktemp("workbench-browser"))
     yield started
     started.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def test_compile_shows_an_error_at_the_right_line(site: Site, browser: Browser) -> None:

@@ -16,20 +16,20 @@ from typing import Any
 
 import msgspec
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from xinlian import codec
 from xinlian.api.format import to_json
 from xinlian.cli.cluster import NodeProcess
 from xinlian.cli.demo import init_solo
-from xinlian.consensus.certificates import Cert, VoteKey
+from xinlian.consensus.certificates import Cert
 from xinlian.consensus.committee import Committee, EpochRoot
 from xinlian.consensus.errors import InvalidCommittee
 from xinlian.crypto.composite import MLDSA65_SIGNATURE_SIZE
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.suites import get_suite
-from xinlian.ledger.block import BlockHeader, header_hash
-from xinlian.node.certify import CertifiedHeader, seal_message
+from xinlian.ledger.block import BlockHeader
+from xinlian.node.certify import CertifiedHeader
 from xinlian.node.keyfile import read_key
 from xinlian.node.statesync import EpochProof
 from xinlian.sdk import Client
@@ -42,10 +42,8 @@ from .workbench import (
     CHROMIUM,
     Session,
     Site,
-    certificate,
+    epoch_case,
     epoch_proof,
-    four_members,
-    launch,
     log_in,
     look_up,
     python_accepts,
@@ -96,14 +94,6 @@ def site(chains: tuple[Site, dict[str, NodeProcess]]) -> Site:
 def hybrids(chains: tuple[Site, dict[str, NodeProcess]]) -> dict[str, NodeProcess]:
     """A solo node of each hybrid suite, with its account keys beside its data directory."""
     return chains[1]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def _transfer(url: str, keys: Path) -> bytes:
@@ -242,16 +232,9 @@ def _committee_cases(suite_name: str) -> tuple[Committee, dict[str, Any], BlockH
     """A committee of epoch 0 (four members of `suite_name`) and, by name, the epoch proofs
     and certified header each case gives it; the header and its hash."""
     suite = get_suite(suite_name)
-    c0, k0 = four_members(suite, 0)
-    c1, k1 = four_members(suite, 1)
-    proposer = suite.generate_signing_key(seed=bytes(32)).public_key
-    header = BlockHeader("epochs", 9, bytes(32), 1_700_000_000_000, 0, bytes(range(32)),
-                         bytes(32), bytes(32), proposer)
-    digest = header_hash(header, suite.hash_bytes)
-
-    def certified(committee: Committee, keys: list[VoteKey], epoch: int) -> CertifiedHeader:
-        return CertifiedHeader(header, epoch, certificate(
-            committee, keys, seal_message("epochs", epoch, 9, digest)))
+    case = epoch_case(suite)
+    c0, k0, c1, k1 = case.c0, case.k0, case.c1, case.k1
+    header, digest, certified = case.header, case.digest, case.certified
 
     good, in0, in1 = epoch_proof(c0, k0, c1), certified(c0, k0, 0), certified(c1, k1, 1)
     pq_at, end_at = 1000, -10  # the ML-DSA part; the classical part of a composite

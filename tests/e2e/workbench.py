@@ -34,6 +34,8 @@ from xinlian.crypto.suites import Suite, get_suite
 from xinlian.errors import XinlianError
 from xinlian.execution.contracts.records import contract_key
 from xinlian.ledger.account import address_of
+from xinlian.ledger.block import BlockHeader, header_hash
+from xinlian.node.certify import CertifiedHeader, seal_message
 from xinlian.node.interface import AccountView, StateProof
 from xinlian.node.keyfile import read_key
 from xinlian.node.statesync import EpochProof
@@ -300,3 +302,30 @@ def epoch_proof(c0: Committee, k0: list[VoteKey], c1: Committee, *, top_round: i
     top_id = block_id(c0, top)
     qc_cert = certificate(c0, k0, vote_message(0, top_round, 6, top_id), who)
     return EpochProof(QC(0, top_round, 6, top_id, qc_cert), [top, ending])
+
+
+@dataclass(frozen=True)
+class EpochCase:
+    """Committees of four for epochs 0 and 1 (`four_members`) and a header for them to
+    certify, with its hash."""
+
+    c0: Committee
+    k0: list[VoteKey]
+    c1: Committee
+    k1: list[VoteKey]
+    header: BlockHeader
+    digest: bytes
+
+    def certified(self, committee: Committee, keys: list[VoteKey], epoch: int
+                  ) -> CertifiedHeader:
+        return CertifiedHeader(self.header, epoch, certificate(
+            committee, keys, seal_message("epochs", epoch, 9, self.digest)))
+
+
+def epoch_case(suite: Suite) -> EpochCase:
+    c0, k0 = four_members(suite, 0)
+    c1, k1 = four_members(suite, 1)
+    proposer = suite.generate_signing_key(seed=bytes(32)).public_key
+    header = BlockHeader("epochs", 9, bytes(32), 1_700_000_000_000, 0, bytes(range(32)),
+                         bytes(32), bytes(32), proposer)
+    return EpochCase(c0, k0, c1, k1, header, header_hash(header, suite.hash_bytes))
