@@ -13,14 +13,21 @@ from xinlian import codec
 from xinlian.consensus import core as core_module
 from xinlian.consensus.blocks import PREFIX as BLOCK_PREFIX
 from xinlian.consensus.committee import Committee
-from xinlian.consensus.core import DROPPED_KEY, Config, ConsensusCore, Reconfigure, Retain
+from xinlian.consensus.core import (
+    DROPPED_KEY,
+    Behind,
+    Config,
+    ConsensusCore,
+    Reconfigure,
+    Retain,
+)
 from xinlian.consensus.dissemination import DONE
 from xinlian.consensus.dissemination import PREFIX as BATCH_PREFIX
-from xinlian.consensus.messages import BatchMsg, Block
+from xinlian.consensus.messages import BatchMsg, Block, Certified, EpochRequest, Pruned
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.consensus.proofs import EpochProof
 from xinlian.consensus.retention import HELD
-from xinlian.protocol import Action, Input, Persist
+from xinlian.protocol import Action, Deliver, Input, Persist, Receive, Send
 from xinlian.sim.runtime import Simulation
 from xinlian.testing.consensus.committees import local_committee
 from xinlian.testing.consensus.simnet import ConsensusNet
@@ -144,3 +151,39 @@ def test_a_drop_cut_short_by_crashes_resumes_and_ends_in_the_same_store(
         # an ordered mark never outlives its batch (a restarted core would fetch it again)
         assert all(BATCH_PREFIX + k[len(DONE):] in store for k in store if k.startswith(DONE))
     assert inputs > EPOCHS and store == whole
+
+
+def _answer(core: ConsensusCore, asker: bytes, epoch: int) -> object:
+    """What `core` sends back to a member asking how `epoch` ended."""
+    actions = core.handle(Receive(0, asker, codec.encode(EpochRequest(epoch))))
+    assert len(actions) == 1 and isinstance(actions[0], Send) and actions[0].to == asker
+    return codec.decode(actions[0].message, Certified | Pruned)
+
+
+def test_a_member_behind_what_its_peers_dropped_is_told_to_catch_up_by_state_sync(
+        ran: ConsensusNet) -> None:
+    """A member still in epoch 0 (a store from genesis: it slept through every epoch) asks
+    its peers how epoch 0 ended; peers that dropped it answer Pruned with the oldest epoch
+    they hold, and once members of more than a third of the power did, the core delivers
+    Behind(0), once. A peer that did not drop answers with the epoch's proof, as before."""
+    nodes = ran.committee.nodes
+    stale = _rebuild(ran, nodes[3], {})
+    assert stale.epoch == 0
+    whole = _rebuild(ran, nodes[2], dict(ran.sim.store(nodes[2])))
+    assert isinstance(_answer(whole, nodes[3], 0), Certified)
+    peers = []
+    for node in nodes[:2]:
+        store = dict(ran.sim.store(node))
+        peer = _rebuild(ran, node, store)
+        _retain(peer, EPOCHS, store)
+        peers.append(peer)
+        assert _answer(peer, nodes[3], EPOCHS - 2) == Pruned(EPOCHS - 1)
+        assert isinstance(_answer(peer, nodes[3], EPOCHS - 1), Certified)  # still held
+    answers = [codec.encode(_answer(p, nodes[3], 0)) for p in peers]
+    # a non-member's claim and a claim about an epoch the node is past count for nothing
+    assert stale.handle(Receive(0, b"\x01" * 20, answers[0])) == []
+    assert stale.handle(Receive(0, nodes[1], codec.encode(Pruned(0)))) == []
+    assert stale.handle(Receive(0, nodes[0], answers[0])) == []  # one member: below f+1
+    assert stale.handle(Receive(0, nodes[0], answers[0])) == []  # the same member again
+    assert stale.handle(Receive(0, nodes[1], answers[1])) == [Deliver(Behind(0))]
+    assert stale.handle(Receive(0, nodes[1], answers[1])) == []  # told once

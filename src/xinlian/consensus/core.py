@@ -59,6 +59,7 @@ from xinlian.consensus.messages import (
     Certified,
     EpochRequest,
     Proposal,
+    Pruned,
     SyncRequest,
     SyncResponse,
     Timeout,
@@ -163,6 +164,16 @@ class Committed:
 
 
 @dataclass(frozen=True)
+class Behind:
+    """Members of this node's committee with more than a third of its power answered that
+    they dropped the blocks and batches of `epoch`, the epoch this node is in: it cannot
+    commit its way forward and must catch up by state sync from its epoch root (node and
+    simulator: stop this core, sync, bootstrap a new one). Delivered once per core."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
 class EpochStarted:
     root: EpochRoot
 
@@ -231,6 +242,8 @@ class ConsensusCore:
         decided = codec.decode(raw, Committee) if raw else None  # survives restarts
         self.pending_reconfig = decided if decided and decided.epoch == self.epoch + 1 else None
         self.recent_commits: dict[int, bytes] = {}  # height -> id, to detect conflicts
+        self.pruned_by: set[int] = set()  # members that answered Pruned for this epoch
+        self.behind = False
         self._enter_epoch_state()
 
     # -- derived state ---------------------------------------------------------------------
@@ -333,8 +346,12 @@ class ConsensusCore:
         if isinstance(message, BatchRequest):
             return self.pool.on_request(sender, message)
         if isinstance(message, EpochRequest):
+            if message.epoch < self.dropped:  # its blocks are gone: the asker must sync
+                return [Send(sender, codec.encode(Pruned(self.dropped)))]
             proof = self.proofs.get(message.epoch)
             return [Send(sender, codec.encode(Certified(proof, None)))] if proof else []
+        if isinstance(message, Pruned):
+            return self._on_pruned(sender, message.oldest)
         if isinstance(message, SyncResponse):
             return self._on_sync_response(sender, message)
         if isinstance(message, BatchResponse):
@@ -707,6 +724,7 @@ class ConsensusCore:
             Deliver(EpochStarted(self.root)),
         ]
         self.sync.clear()
+        self.pruned_by.clear()
         actions += self.pool.start_epoch(self.committee, self.now)
         return actions + self._advance(1, None)
 
@@ -738,6 +756,20 @@ class ConsensusCore:
             self.metrics["epochs_dropped"] += 1
             actions.append(Persist(DROPPED_KEY, codec.encode(self.dropped)))
         return actions
+
+    def _on_pruned(self, sender: bytes, oldest: int) -> list[Action]:
+        """Count members that dropped this epoch; more than a third of the power (one
+        honest member at least) makes it so, and the application is told once."""
+        index = self.committee.index(sender)
+        if index is None or oldest <= self.epoch:
+            self.metrics["pruned_ignored"] += 1
+            return []
+        self.pruned_by.add(index)
+        power = sum(self.committee.members[i].power for i in self.pruned_by)
+        if self.behind or power < self.committee.validity:
+            return []
+        self.behind = True
+        return [Deliver(Behind(self.epoch))]
 
     # -- synchronisation -------------------------------------------------------------------
 

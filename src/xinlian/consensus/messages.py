@@ -153,8 +153,15 @@ class EpochRequest(codec.Struct, tag=12):
     epoch: int
 
 
+class Pruned(codec.Struct, tag=13):
+    """The answer to an EpochRequest for an epoch whose blocks and batches the peer
+    dropped: `oldest` is the oldest epoch it still holds them for."""
+
+    oldest: int
+
+
 Message = (Proposal | Vote | Timeout | Certified | SyncRequest | SyncResponse | BatchMsg | Ack
-           | Available | BatchRequest | BatchResponse | EpochRequest)
+           | Available | BatchRequest | BatchResponse | EpochRequest | Pruned)
 
 
 def decode_message(data: bytes) -> Message:
