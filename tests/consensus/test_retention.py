@@ -20,9 +20,11 @@ from xinlian.consensus.core import (
     ConsensusCore,
     Reconfigure,
     Retain,
+    rejoin,
 )
 from xinlian.consensus.dissemination import DONE
 from xinlian.consensus.dissemination import PREFIX as BATCH_PREFIX
+from xinlian.consensus.errors import InvalidMessage
 from xinlian.consensus.messages import BatchMsg, Block, Certified, EpochRequest, Pruned
 from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.consensus.proofs import EpochProof
@@ -187,3 +189,28 @@ def test_a_member_behind_what_its_peers_dropped_is_told_to_catch_up_by_state_syn
     assert stale.handle(Receive(0, nodes[0], answers[0])) == []  # the same member again
     assert stale.handle(Receive(0, nodes[1], answers[1])) == [Deliver(Behind(0))]
     assert stale.handle(Receive(0, nodes[1], answers[1])) == []  # told once
+
+
+def test_rejoin_resets_a_stale_member_to_a_later_root_and_refuses_an_older_one(
+        ran: ConsensusNet) -> None:
+    """A member stopped in an older epoch, given a later root (state sync's): a core from
+    its store after the rejoin's Persists starts at that root, committed there, with the
+    safety state of that epoch and no ordered marks of its old epochs."""
+    nodes = ran.committee.nodes
+    late = _rebuild(ran, nodes[0], dict(ran.sim.store(nodes[0])))
+    proofs = [late.epoch_proof(e) for e in range(EPOCHS)]
+    assert all(p is not None for p in proofs)
+    pairs = [(p.qc, p.blocks) for p in proofs if p is not None]
+    stale = dict(ran.sim.store(nodes[0]))
+    stale[core_module.EPOCH_KEY] = codec.encode(ran.genesis)  # as if stopped in epoch 0
+    assert any(k.startswith(DONE) for k in stale)
+    _apply(rejoin(stale, late.root, pairs), stale)
+    again = _rebuild(ran, nodes[0], stale)
+    assert again.root == late.root and again.epoch == EPOCHS
+    assert (again.committed_height, again.committed_id) == (late.root.height,
+                                                            bytes(late.root.block_id))
+    assert again.safety.state.epoch == EPOCHS and again.safety.state.highest_voted_round == 0
+    assert not any(k.startswith(DONE) for k in stale)
+    assert [again.epoch_proof(e) for e in range(EPOCHS)] == proofs
+    with pytest.raises(InvalidMessage):
+        rejoin(stale, late.root, pairs)  # not a later epoch than its own

@@ -41,6 +41,7 @@ from xinlian.consensus.committee import Committee, EpochRoot, signers
 from xinlian.consensus.dissemination import (
     ACK_TIMER,
     BATCH_TIMER,
+    DONE,
     FETCH_TIMER,
     BatchChecked,
     Dissemination,
@@ -200,6 +201,26 @@ def bootstrap(root: EpochRoot, proofs: Sequence[tuple[QC, Sequence[Block]]]) -> 
         for block in blocks:
             actions += stored_block(block_id(root.committee, block), block)
     actions.append(Persist(EPOCH_KEY, codec.encode(root)))
+    return actions
+
+
+def rejoin(stored: Mapping[bytes, bytes], root: EpochRoot,
+           proofs: Sequence[tuple[QC, Sequence[Block]]]) -> list[Persist]:
+    """What a member that fell behind what its peers dropped (`Behind`) persists to start
+    again at `root`, a later epoch's root it reached by state sync: what a joining member
+    persists, the commit pointer and safety state of that epoch in place of its old ones
+    (it never voted in it: it was stuck in an older epoch), and none of its ordered marks
+    (all of older epochs, whose batches may be gone: a core restarted with a mark whose
+    batch it lacks fetches that batch). What else it held of older epochs stays listed in
+    their manifests, for `Retain` to drop."""
+    old = stored.get(EPOCH_KEY)
+    if old is not None and codec.decode(old, EpochRoot).committee.epoch >= root.committee.epoch:
+        raise InvalidMessage("a rejoin root must be of a later epoch than the member's own")
+    actions = [Persist(key, None) for key, _ in retention.scan(stored, DONE)]
+    actions += bootstrap(root, proofs)
+    actions += [Persist(COMMIT_KEY, codec.encode(_Record(root.height, bytes(root.block_id)))),
+                Persist(SAFETY_KEY, codec.encode(SafetyState(root.committee.epoch, 0,
+                                                             root_qc(root))))]
     return actions
 
 
