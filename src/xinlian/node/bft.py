@@ -399,13 +399,20 @@ class BftLedger:
         """On a pruned node whose consensus drops epochs (`Config.drop_epochs`): the oldest
         epoch whose consensus blocks the ledger still needs — the first not to end at or
         below the pruned height (its ledger blocks executed, and pruned) — while consensus
-        has epochs below it to drop. An archive node keeps everything."""
+        has epochs below it to drop. An archive node keeps everything. An epoch whose start
+        this node does not know started and ended below a state snapshot (a joined or
+        rejoined node never applied its blocks): the next known start decides."""
         chain, core = self.ledger.chain, self.core
         if chain.retention.archive or not core.config.drop_epochs:
             return []
-        while ((start := self.epoch_start(self._retained + 1)) is not None
-               and start <= chain.pruned_below):
-            self._retained += 1
+        epoch = self._retained + 1
+        while epoch <= core.epoch:
+            start = self.epoch_start(epoch)
+            if start is not None:
+                if start > chain.pruned_below:
+                    break
+                self._retained = epoch
+            epoch += 1
         return [Retain(self._retained)] if core.dropped < min(self._retained,
                                                               core.epoch - 1) else []
 
