@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -382,5 +382,50 @@ def test_pruned_validators_drop_the_consensus_data_of_ended_epochs() -> None:
             proofs = bft.epoch_proofs(0, core.epoch)
             assert [p.qc.epoch for p in proofs] == list(range(core.epoch))
         assert max(sizes[len(sizes) // 2:]) <= 1.5 * max(sizes[:len(sizes) // 2])
+    finally:
+        net.close()
+
+
+def test_a_validator_asleep_while_its_peers_dropped_catches_up_by_state_sync_and_votes() -> None:
+    """Four pruned validators drop ended epochs; one is down for several epochs, so its
+    peers dropped the blocks and batches it would commit its way forward from. Restarted,
+    it asks how its epoch ended, is answered Pruned by its peers, stops consensus, catches
+    up by state sync from its epoch root, rejoins at the latest epoch and votes again: with
+    another validator down after that, the chain moves on only with its votes. The ledgers
+    agree, with a gap on the rejoined one between its old head and the snapshot."""
+    net = ValidatorNet(4, 7, config=Config(pacemaker=Pacemaker(base_ms=300), memory_blocks=32,
+                                           drop_epochs=True),
+                       retention=Retention(KEEP), params={"epoch_blocks": 8})
+    sleeper, other = net.nodes[3], net.nodes[0]
+    heights: dict[str, int] = {}
+
+    def note(name: str) -> Callable[[Simulation], None]:
+        def record(sim: Simulation) -> None:
+            heights[name] = net.log.height(net.nodes[1])
+        return record
+    try:
+        net.load(0, 22_000)
+        net.sim.crash(sleeper, 1000)  # in epoch 1; its peers drop it by about 10 s
+        net.sim.restart(sleeper, 12_000)
+        net.sim.at(15_000, note("other down"))
+        net.sim.crash(other, 15_000)
+        net.sim.run_until(22_500)
+        assert net.log.violations == []
+        rejoined = net.validator(sleeper)
+        assert rejoined is not None and rejoined.resynced == 1
+        mine = net.log.by_node[sleeper]
+        asleep_at = max(h for h in mine if h < heights["other down"] and h + 1 not in mine)
+        assert asleep_at < min(h for h in mine if h > asleep_at) - 1  # the gap
+        running = [v for n in net.nodes if (v := net.validator(n)) is not None]
+        assert len(running) == 3
+        assert len({(v.ledger.chain.height, v.consensus.epoch) for v in running}) == 1
+        # three of four up: a quorum only with the rejoined validator's votes
+        assert net.log.height(net.nodes[1]) > heights["other down"] + 8
+        # and it drops again: what it held of its old epoch, and the epochs since
+        core = rejoined.consensus
+        assert core.epoch > 4 and core.dropped >= core.epoch - 4
+        kept = {codec.decode(v, Block).epoch for k, v in net.sim.store(sleeper).items()
+                if k.startswith(BLOCK_PREFIX)}
+        assert min(kept) >= core.dropped
     finally:
         net.close()

@@ -69,6 +69,7 @@ from xinlian.node.identity import IdentityFiles, identity_for
 from xinlian.node.offload import LedgerThread, now_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.supervise import FaultHooks, Supervisor
+from xinlian.protocol import Persist
 from xinlian.storage.kv import Store, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -299,18 +300,8 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
             raise NodeConfigError("a joining validator needs its listen address "
                                   "(`xinlian init --listen host:port`)")
         root = genesis_root(genesis)
-
-        def valid_block(block: LedgerBlock) -> bool:
-            header = block.header
-            try:
-                hashes = chain.tx_hashes(block)
-            except (XinlianError, codec.CodecError):
-                return False
-            return (header.chain_id == genesis.chain_id and header.tx_count == len(hashes)
-                    and merkle.root(hashes, suite.hash_bytes) == header.tx_root)
-
         sync = statesync.StateSync(node_id, root, root.committee.nodes, suite.hash_bytes,
-                                   valid_block, config)
+                                   block_checker(chain), config)
         transport = Transport(suite, key, membership_of(suite, genesis.validators),
                               listen=listen, identity=None if identity is None else
                               identity_for(identity, suite, genesis.chain_id,
@@ -327,16 +318,35 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
             synced = await done
         finally:
             await runtime.stop()
-        _write_snapshot(chain, synced, key)
+        proofs = [(p.qc, p.blocks) for p in synced.proofs]
+        write_snapshot(chain, synced, key, bootstrap(synced.root, proofs))
         return synced
     finally:
         chain.close()
 
 
-def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey) -> None:
-    """One commit: the state, index and ledger block at the snapshot, what consensus
-    persists to start from the snapshot's epoch root (`consensus.core.bootstrap`), the
-    applied marker."""
+def block_checker(chain: ChainStore) -> Callable[[LedgerBlock], bool]:
+    """State sync's check of a ledger block's form: this chain's id, its transactions
+    against the header's root."""
+    genesis, hasher = chain.genesis, chain.hash
+
+    def valid_block(block: LedgerBlock) -> bool:
+        header = block.header
+        try:
+            hashes = chain.tx_hashes(block)
+        except (XinlianError, codec.CodecError):
+            return False
+        return (header.chain_id == genesis.chain_id and header.tx_count == len(hashes)
+                and merkle.root(hashes, hasher) == header.tx_root)
+    return valid_block
+
+
+def write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey,
+                   consensus: Sequence[Persist]) -> None:
+    """One commit: the state, index and ledger block at the snapshot, `consensus` (what
+    consensus persists to start from the snapshot's epoch root: `consensus.core.bootstrap`
+    for a joining member, `rejoin` for one that fell behind; empty where consensus has a
+    store of its own, the simulator's), the applied marker."""
     header = synced.block.header
     batch = WriteBatch()
     if header.height > chain.height:
@@ -348,9 +358,11 @@ def _write_snapshot(chain: ChainStore, synced: statesync.Synced, key: SigningKey
                                 block_hash=header_hash(header, chain.hash),
                                 block=codec.encode(stored), txs=[])
     # consensus owns its keys: it says what a member joining at this root persists
-    for persist in bootstrap(synced.root, [(p.qc, p.blocks) for p in synced.proofs]):
-        assert persist.value is not None  # a new member's store: nothing to delete
-        batch.put(CONSENSUS_DB, persist.key, persist.value)
+    for persist in consensus:
+        if persist.value is None:
+            batch.delete(CONSENSUS_DB, persist.key)
+        else:
+            batch.put(CONSENSUS_DB, persist.key, persist.value)
     batch.put(NODE_META_DB, APPLIED_KEY,
               codec.encode(Applied(synced.root.height, bytes(synced.root.block_id))))
     batch.put(NODE_META_DB, epoch_ledger_key(synced.root.committee.epoch),

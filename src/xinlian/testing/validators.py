@@ -37,7 +37,14 @@ from msgspec.structs import replace
 
 from xinlian import codec
 from xinlian.consensus.certificates import VoteKey
-from xinlian.consensus.core import Committed, Config, ConsensusCore, Reconfigure
+from xinlian.consensus.core import (
+    Behind,
+    Committed,
+    Config,
+    ConsensusCore,
+    Reconfigure,
+    rejoin,
+)
 from xinlian.consensus.dissemination import BatchChecked
 from xinlian.crypto.batch import verify_batch
 from xinlian.crypto.signing import SigningKey, replayable
@@ -52,6 +59,7 @@ from xinlian.node.bft import BftLedger, Decoded
 from xinlian.node.certify import HeaderCertified, HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import ARCHIVE, Retention
+from xinlian.node.validator import block_checker, write_snapshot
 from xinlian.protocol import Action, Deliver, Event, Input, NodeId, Receive, Start
 from xinlian.sim.network import LinkModel, NetworkModel
 from xinlian.sim.runtime import Simulation
@@ -83,17 +91,26 @@ class SimValidator:
                  stored: Mapping[bytes, bytes], config: Config,
                  retention: Retention = ARCHIVE) -> None:
         self.now_ms = 0  # the simulated clock, as of the event being handled
-        self.ledger = LedgerPipeline(data_dir, genesis, key, durable=False,
-                                     clock=lambda: self.now_ms, retention=retention)
-        node_id = address_of(key.public_key, self.ledger.suite.hash_bytes)
-        self.consensus = ConsensusCore(node_id, vote_key, genesis_root(genesis), stored,
-                                       dataclasses.replace(config, check_batches=True))
+        self.data_dir, self.genesis, self.key, self.vote_key = data_dir, genesis, key, vote_key
+        self.stored, self.config, self.retention = stored, config, retention
+        self.syncing: statesync.StateSync | None = None  # consensus stopped (Behind)
+        self.resynced = 0  # state syncs this incarnation caught up by
+        self._resume = False  # rejoined: restart consensus at the next event
+        self.admitted = 0  # transactions this incarnation admitted from clients
+        self._open()
+
+    def _open(self) -> None:
+        self.ledger = LedgerPipeline(self.data_dir, self.genesis, self.key, durable=False,
+                                     clock=lambda: self.now_ms, retention=self.retention)
+        node_id = address_of(self.key.public_key, self.ledger.suite.hash_bytes)
+        self.consensus = ConsensusCore(node_id, self.vote_key, genesis_root(self.genesis),
+                                       self.stored,
+                                       dataclasses.replace(self.config, check_batches=True))
         self.bft = BftLedger(self.ledger, self.consensus)
-        self.certifier = HeaderCertifier(node_id, genesis.chain_id, vote_key, self.bft,
-                                         self.ledger.suite.hash_bytes)
+        self.certifier = HeaderCertifier(node_id, self.genesis.chain_id, self.vote_key,
+                                         self.bft, self.ledger.suite.hash_bytes)
         self.core = WithCertifier(self.consensus, self.certifier)
         self.server = statesync.SnapshotServer(self.bft)
-        self.admitted = 0  # transactions this incarnation admitted from clients
 
     def close(self) -> None:
         self.ledger.close()
@@ -101,11 +118,18 @@ class SimValidator:
     def handle(self, event: Event) -> Sequence[Action]:
         now = self.now_ms = event.now_ms
         out: list[Action] = []
+        if self.syncing is not None:
+            return self._sync(event)
+        if self._resume:  # the rejoin's Persists are in the store now: start from them
+            self._resume = False
+            self.ledger.close()  # its head is from before the snapshot
+            self._open()
+            self._consensus(Start(now), out)
         if isinstance(event, Start):  # what consensus committed before a crash, first
             for committed, payloads in self.bft.replay():
                 self._apply(self.bft.decode(committed, payloads), now, out)
         if isinstance(event, Receive) and statesync.is_sync_message(event.message):
-            return self.server.handle(event)  # routed by tag, as the network runtime does
+            return [*out, *self.server.handle(event)]  # routed by tag, as the runtime does
         if isinstance(event, Input) and isinstance(event.value, ClientTxs):
             admission = self.ledger.precheck(event.value.raws)
             _, admitted = self.ledger.admit(admission, verify_batch(admission.items,
@@ -115,19 +139,56 @@ class SimValidator:
                 self._consensus(Input(now, submit), out)
         else:
             self._consensus(event, out)
-        while self.bft.to_check:  # verified inline, like the blocks below
+        while self.bft.to_check and self.syncing is None:  # verified inline, like blocks
             check = self.bft.to_check.pop(0)
             ok = all(verify_batch(self.bft.check_items(check), parallel=False))
             self._consensus(Input(now, BatchChecked(check.digest, ok)), out)
-        while (ready := self.bft.next_block()) is not None:
+        while self.syncing is None and (ready := self.bft.next_block()) is not None:
             self._apply(self.bft.decode(*ready), now, out)
         return out
 
     def _consensus(self, event: Event, out: list[Action]) -> None:
+        if self.syncing is not None:
+            return
         for action in self.core.handle(event):
-            if isinstance(action, Deliver):
-                self.bft.deliver(action.value)
             out.append(action)
+            if not isinstance(action, Deliver):
+                continue
+            if isinstance(action.value, Behind):
+                self._behind(out)
+                return
+            self.bft.deliver(action.value)
+
+    def _behind(self, out: list[Action]) -> None:
+        """Its peers dropped the epoch consensus is in: stop consensus (what it handles from
+        now on is dropped) and catch up by state sync from its epoch root, as a node does."""
+        root = self.consensus.root
+        self.syncing = statesync.StateSync(self.consensus.node, root, root.committee.nodes,
+                                           self.ledger.suite.hash_bytes,
+                                           block_checker(self.ledger.chain))
+        out += self.syncing.handle(Start(self.now_ms))
+
+    def _sync(self, event: Event) -> list[Action]:
+        assert self.syncing is not None
+        if isinstance(event, Receive) and not statesync.is_sync_message(event.message):
+            return []  # consensus is stopped
+        out = self.server.handle(event) + self.syncing.handle(event)
+        synced = [a.value for a in out if isinstance(a, Deliver)
+                  and isinstance(a.value, statesync.Synced)]
+        if synced:
+            out += self._rejoin(synced[0])
+        return out
+
+    def _rejoin(self, synced: statesync.Synced) -> list[Action]:
+        """The snapshot into the ledger store, the consensus reset (`rejoin`) into the
+        consensus store: one event, so one step a crash cannot split. Consensus restarts
+        from them at the next event, once the simulator carried out the Persists."""
+        write_snapshot(self.ledger.chain, synced, self.key, ())
+        resets = rejoin(self.stored, synced.root, [(p.qc, p.blocks) for p in synced.proofs])
+        self.syncing = None
+        self.resynced += 1
+        self._resume = True
+        return list(resets)
 
     def _apply(self, decoded: Decoded, now: int, out: list[Action]) -> None:
         built = self.bft.execute(decoded, verify_batch(decoded.candidates.items,
