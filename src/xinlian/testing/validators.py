@@ -12,7 +12,10 @@ Where a node process verifies signatures on its process pool and commits in a wo
 simulated step stays atomic: a crash falls between events, never inside a commit. The
 simulator owns the consensus store (its durable dict); the ledger's LMDB directory survives
 crashes as a disk does, and a restart reopens it and applies what consensus committed
-above the ledger's applied marker, exactly as a node process does on start.
+above the ledger's applied marker, exactly as a node process does on start. Told `Behind`
+(its peers dropped the epoch it is in: docs/consensus.md, "Retention"), a validator stops
+consensus, runs state sync from its epoch root, writes the snapshot and the consensus reset
+(`rejoin`) in one event and restarts consensus from them at the next event.
 
 `ValidatorNet` builds a chain from seeded keys (never use them for a real chain: anyone
 who knows the seed knows every secret): a genesis with n validators and funded client
