@@ -6,11 +6,13 @@ The planned validators run as separate hosts in tests/e2e/test_cluster_plan_netn
 from __future__ import annotations
 
 import json
+import socket
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from xinlian.cli.cluster import LOWEST_PORT, _ephemeral_start, free_ports
 from xinlian.cli.cluster_plan import ADMIN_FILE, DATA_DIR, PLAN_FILE, UNIT_FILE
 from xinlian.cli.main import main
 from xinlian.ledger.genesis import load_genesis
@@ -101,3 +103,14 @@ def test_a_plan_sets_the_epoch_length_and_refuses_a_short_one(
                    "--epoch-blocks", "3")
     assert "epoch_blocks must be 0" in err, err
     assert not (tmp_path / "short").exists()  # refused before anything is written
+
+
+def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:
+    """A local network's ports come from below the range outgoing connections take theirs
+    from, so another process cannot take one before its node binds it."""
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    assert all(LOWEST_PORT <= p < _ephemeral_start() for p in ports)
+    for port in ports[:8]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -128,15 +129,36 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
     return data_dirs
 
 
+LOWEST_PORT = 10_000
+
+
 def free_ports(count: int) -> list[int]:
-    """Ports free on loopback right now, for the validators of a local network."""
-    socks = [socket.socket() for _ in range(count)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    """Ports free on loopback right now, for the validators of a local network: drawn below
+    the kernel's ephemeral range, which outgoing connections and port-0 listeners take
+    ports from, so that none of those can take a chosen port before its node binds it."""
+    below = _ephemeral_start()
+    pick = random.SystemRandom()
+    ports: list[int] = []
+    while len(ports) < count:
+        port = pick.randrange(LOWEST_PORT, below)
+        if port in ports:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
     return ports
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default where unreadable)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+    return low if low > LOWEST_PORT + 1_000 else 32_768
 
 
 class NodeProcess:
