@@ -35,3 +35,27 @@ class InvalidRangeProofError(ConfidentialError):
 
     code = 8803
     name = "confidential_invalid_range_proof"
+
+
+class InvalidConfidentialProofError(ConfidentialError):
+    """A proof of a confidential transfer, withdrawal or key registration (the sigma
+    protocols of transfer.py) that does not verify for its statement."""
+
+    code = 8810
+    name = "confidential_invalid_proof"
+
+
+class InvalidDecryptionShareError(ConfidentialError):
+    """A regulator's decryption share whose DLEQ proof does not verify against the member's
+    verifying share, or a regulator key whose verifying shares do not lie on one polynomial."""
+
+    code = 8811
+    name = "confidential_invalid_share"
+
+
+class UndecryptableError(ConfidentialError):
+    """A ciphertext whose amount is not in [0, 2^32): the discrete-log search that recovers
+    twisted-ElGamal amounts covers 32 bits only (a wrong key gives this too)."""
+
+    code = 8812
+    name = "confidential_undecryptable"
