@@ -149,3 +149,42 @@ class InvalidSchedule(ExecutionError):
 
     code = 5202
     name = "invalid_schedule"
+
+
+class ConfidentialUnavailable(ExecutionError):
+    """A confidential-account operation on a chain without a regulator key (governance
+    sets it: SetRegulator), or a regulator change that would strand existing balances."""
+
+    code = 5300
+    name = "confidential_unavailable"
+
+
+class UnknownConfidentialAccount(ExecutionError):
+    """The sender or receiver of a confidential operation has registered no key, or the
+    sender registers a second one."""
+
+    code = 5301
+    name = "confidential_account_unknown"
+
+
+class StaleBalance(ExecutionError):
+    """A confidential transfer or withdrawal proven against another balance than the
+    sender's current one (an incoming transfer landed first): prove again."""
+
+    code = 5302
+    name = "confidential_stale_balance"
+
+
+class NotRegulatorMember(ExecutionError):
+    """A decryption share from an account that is not a member of the regulator key."""
+
+    code = 5303
+    name = "not_regulator_member"
+
+
+class NotTraceable(ExecutionError):
+    """A decryption share for a transaction that is no confidential transfer, one made
+    under an earlier regulator key, one opened already, or a member's second share."""
+
+    code = 5304
+    name = "confidential_not_traceable"

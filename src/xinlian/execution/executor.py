@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.confidential import Confidential, deposit_amount, verify_fuel
+from xinlian.execution.confidential_payloads import ConfidentialOp
 from xinlian.execution.contracts.engine_runs import EngineRuns, Limits, has_work
 from xinlian.execution.contracts.runner import BlockContext, ContractRunner, Outcome
 from xinlian.execution.data import apply as data
@@ -107,6 +109,7 @@ class Executor:
         `limits`: of async and scheduled runs (engine_runs)."""
         self.params = params
         self.system = SystemContract(suite)
+        self.confidential = Confidential(suite.hash_bytes)
         self.hash = suite.hash_bytes
         self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
         self.pool = pool
@@ -128,7 +131,7 @@ class Executor:
         schedule = get_schedule(state.get)
         for position, tx in enumerate(txs):
             op = contract_op(tx)
-            fees = tx_fees(params, tx, op)
+            fees = tx_fees(params, tx, op, state.get)
             error = key_rule(state.get, self.hash, schedule, tx, block.height)
             sender = tx.sender_address  # a bound key's account (execution/migration.py)
             account = state.account(sender)
@@ -149,10 +152,12 @@ class Executor:
                 receipt = self._contract(state, tx, op, fees, account, block, ctx, plan,
                                          position, result.index)
                 result.fuel_used += receipt.fuel_used
-            else:
-                receipt = self._execute(state, tx, op, account, fees.base, block.height,
-                                        result.data_index, result.data_changes,
+            else:  # a confidential operation's verification counts as fuel (confidential.py)
+                receipt = self._execute(state, tx, op, account,
+                                        fees.base + fuel_fee(params, fees.fuel_limit),
+                                        block.height, result.data_index, result.data_changes,
                                         len(result.receipts))
+                result.fuel_used += fees.fuel_limit
             result.receipts.append(receipt)
         if plan is not None:
             plan.finish()
@@ -291,6 +296,11 @@ class Executor:
         try:
             if kind == TxKind.TRANSFER:
                 return self._transfer(state, tx, codec.decode(payload, Transfer))
+            if kind == TxKind.CONFIDENTIAL:
+                body = tx.body
+                return self.confidential.execute(
+                    state, body.chain_id, tx.sender_address, body.nonce, tx.hash, height,
+                    codec.decode(payload, ConfidentialOp))
             if kind == TxKind.DATA_COLLECTION:
                 return data.declare(state, self.hash, tx.sender_address, height,
                                     codec.decode(payload, DeclareCollection))
@@ -331,9 +341,11 @@ def contract_op(tx: Transaction) -> ContractOp | BadPayload | None:
 
 
 def tx_fees(params: ChainParams, tx: Transaction,
-            op: ContractOp | BadPayload | None = None) -> Fees:
+            op: ContractOp | BadPayload | None = None, read: Reader | None = None) -> Fees:
     """The fee figures of `tx` (ledger/rules.py); `op`: its contract payload, if decoded
-    already. A contract payload that does not decode costs `system_cost` (and fails)."""
+    already. A contract payload that does not decode costs `system_cost` (and fails).
+    A confidential operation's fuel is the verification it costs, by the group of the
+    state `read` reads (confidential.py; without `read`, it counts no fuel)."""
     if op is None and tx.body.kind in _PAYLOADS:
         op = contract_op(tx)
     if isinstance(op, _CODE_OPS):
@@ -342,16 +354,24 @@ def tx_fees(params: ChainParams, tx: Transaction,
         return Fees(contract_base_cost(params, 0), op.fuel_limit)
     if tx.body.kind in (TxKind.DATA_COLLECTION, TxKind.DATA_WRITE):
         return Fees(data_base_cost(params, len(tx.body.payload)))
+    if tx.body.kind == TxKind.CONFIDENTIAL and read is not None:
+        try:
+            conf = codec.decode(tx.body.payload, ConfidentialOp)
+        except codec.CodecError:
+            return Fees(base_cost(params, tx.body.kind))  # fails with bad_payload
+        return Fees(base_cost(params, tx.body.kind), verify_fuel(read, conf))
     return Fees(base_cost(params, tx.body.kind))
 
 
 def max_spend(tx: Transaction) -> int:
-    """The most `tx` can take from its sender's balance: its fee limit plus, for a transfer
-    or a fund whose payload decodes, the amount. The mempool's admission budget
-    (ledger/mempool.py)."""
+    """The most `tx` can take from its sender's balance: its fee limit plus, for a transfer,
+    a fund or a confidential deposit whose payload decodes, the amount. The mempool's
+    admission budget (ledger/mempool.py)."""
     if tx.body.kind == TxKind.FUND:
         op = contract_op(tx)
         return tx.body.fee_limit + (max(op.amount, 0) if isinstance(op, Fund) else 0)
+    if tx.body.kind == TxKind.CONFIDENTIAL:
+        return tx.body.fee_limit + deposit_amount(tx.body.payload)
     if tx.body.kind != TxKind.TRANSFER:
         return tx.body.fee_limit
     try:

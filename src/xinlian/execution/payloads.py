@@ -20,6 +20,8 @@ Who may do what (enforced in execution.system):
 - Propose(RotateValidatorKeys): an admin of the validator's organisation registers its vote
   and node keys of a scheduled migration's target suite, approved the same way; the
   committee switches to them at an epoch boundary (execution/rotation.py, docs/pq.md).
+- Propose(SetRegulator): the regulator key of confidential accounts and its members'
+  accounts, approved the same way (execution/confidential.py, docs/privacy.md).
 - BindKey: any account, during a scheduled migration, signed by its key and the new one.
 
 Contract operations (kinds DEPLOY, CALL, UPGRADE, FUND, SET_ADMIN; enforced in
@@ -35,6 +37,7 @@ from typing import Annotated
 
 from xinlian.codec import Struct, at_most, exactly
 from xinlian.crypto.keys import PublicKey, Signature
+from xinlian.execution.confidential_payloads import SetRegulator
 from xinlian.ledger.genesis import Validator
 
 Address = Annotated[bytes, exactly(20)]
@@ -127,7 +130,7 @@ class RotateValidatorKeys(Struct, tag="rotate_validator_keys"):
 
 Change = (AddOrganisation | RemoveOrganisation | AddValidator | RemoveValidator
           | FreezeContract | UnfreezeContract | UpgradeContract | ScheduleMigration
-          | RecoverAccount | RotateValidatorKeys)
+          | RecoverAccount | RotateValidatorKeys | SetRegulator)
 
 
 class Propose(Struct, tag="propose"):

@@ -19,6 +19,8 @@ from xinlian import codec
 from xinlian.codec import Struct
 from xinlian.crypto.errors import CryptoError
 from xinlian.crypto.suites import Suite
+from xinlian.execution.confidential import check_regulator, set_regulator
+from xinlian.execution.confidential_payloads import SetRegulator
 from xinlian.execution.contracts.authority import approve_by_governance
 from xinlian.execution.contracts.world import set_frozen
 from xinlian.execution.errors import InvalidOperation, Unauthorised
@@ -135,6 +137,8 @@ class SystemContract:
                 if rotated.organisation != org:
                     raise Unauthorised("only an admin of the validator's organisation "
                                        "rotates its keys")
+            if isinstance(op.change, SetRegulator):  # refused before it is proposed
+                check_regulator(state.get, op.change)
             proposal = Proposal(op.change, [org])
             return self._maybe_enact(state, tx_hash, proposal, tx.body.chain_id, height)
         return self._approve(state, org, op, tx.body.chain_id, height)
@@ -197,6 +201,8 @@ class SystemContract:
         if isinstance(change, RotateValidatorKeys):
             check_rotation(state.get, self._hash, chain_id, validators(state.get), change)
             return enact_rotation(state, change)
+        if isinstance(change, SetRegulator):
+            return set_regulator(state, change)
         if isinstance(change, UpgradeContract):
             approve_by_governance(state, change.contract, change.code_hash)
             return [Event("system", "ContractUpgradeApproved",

@@ -32,6 +32,7 @@ class TxKind(IntEnum):
     SET_ADMIN = 7  # the contract's admin hands the role to another address
     DATA_COLLECTION = 8  # declare or alter a data collection (execution/data)
     DATA_WRITE = 9  # put and delete records of one data collection
+    CONFIDENTIAL = 10  # confidential accounts: register, deposit, transfer, withdraw, open
 
 
 class TxBody(Struct):

@@ -103,7 +103,7 @@ class LedgerPipeline:
                                self.chain.account,
                                lambda address: is_permitted(self.chain.read, address),
                                spend=max_spend,
-                               fees=lambda tx: tx_fees(genesis.params, tx),
+                               fees=lambda tx: tx_fees(genesis.params, tx, read=self.chain.read),
                                clock=clock, limits=pool_limits,
                                keys=lambda tx, height: key_rule(
                                    self.chain.read, self.suite.hash_bytes,

@@ -17,6 +17,7 @@ import msgspec
 
 from xinlian.api.views import BlockView, ChainInfo, MigrationStatus, SenderPage, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
+from xinlian.crypto.primitives.groups import Scalar
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
 from xinlian.node.certify import CertifiedHeader
@@ -30,6 +31,7 @@ from xinlian.node.interface import (
 )
 from xinlian.sdk import calls, contract_reads
 from xinlian.sdk.calls import Call
+from xinlian.sdk.confidential import ConfidentialAccounts
 from xinlian.sdk.contract_abi import ContractAbi
 from xinlian.sdk.contracts import (
     AbiSource,
@@ -285,6 +287,13 @@ class Client:
         """Data collection `collection` (docs/data.md): reads verified against the chain's
         headers, writes signed by `wallet`."""
         return DataCollection(self._verified, self._ops, collection, wallet, timeout)
+
+    def confidential(self, wallet: Wallet, secret: Scalar | None = None, *,
+                     timeout: float = 30.0) -> ConfidentialAccounts:
+        """`wallet`'s confidential account (docs/privacy.md, "Confidential transfers"):
+        `secret` is its twisted-ElGamal key, which decrypts its balance and proves its
+        transfers; reads are verified against the chain's headers."""
+        return ConfidentialAccounts(self, wallet, secret, timeout)
 
     def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                             ) -> SenderPage:

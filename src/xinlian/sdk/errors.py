@@ -229,3 +229,19 @@ class DataWriteFailed(SdkError):
         self.receipt = receipt
         self.remote_code = receipt.status
         self.remote_name = receipt.error
+
+
+class ConfidentialFailed(SdkError):
+    """A committed confidential-account transaction whose receipt has a non-zero status:
+    nothing of it was applied, its fee was paid. `remote_name` is the reason (e.g.
+    `confidential_stale_balance`: an incoming transfer landed first, prove again;
+    `confidential_invalid_proof`, `not_regulator_member`)."""
+
+    code = 6150
+    name = "confidential_failed"
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__(f"{receipt.error} ({receipt.status})")
+        self.receipt = receipt
+        self.remote_code = receipt.status
+        self.remote_name = receipt.error

@@ -81,9 +81,13 @@ def verify_share(verifying: Element, c1: Element, share: Element, proof: bytes,
         raise InvalidDecryptionShareError("the decryption share's proof does not verify")
 
 
+def combine(group: Group, shares: Mapping[int, Element]) -> Element:
+    """x*C1 = s*pk_R from t (already verified) shares by member index."""
+    ids = sorted(shares)
+    return group.msm([lagrange_coefficient(group, ids, i) for i in ids],
+                     [shares[i] for i in ids])
+
+
 def open_amount(group: Group, c2: Element, shares: Mapping[int, Element]) -> int:
     """The amount, from C2 and t (already verified) shares by member index."""
-    ids = sorted(shares)
-    mask = group.msm([lagrange_coefficient(group, ids, i) for i in ids],
-                     [shares[i] for i in ids])
-    return dlog.solve(c2 - mask)
+    return dlog.solve(c2 - combine(group, shares))

@@ -1,0 +1,326 @@
+"""Confidential accounts (kind CONFIDENTIAL): twisted-ElGamal balances, transfers with
+regulator tracing, deposits and withdrawals; the rules of each operation are in
+execution/confidential_payloads.py, the proofs in crypto/privacy/confidential/transfer.py.
+
+State (world-state keys, proven like any account):
+  conf/reg              the regulator key (SetRegulator, by governance)
+  conf/acct/<addr>      an account's key and balance ciphertext (ConfidentialAccount)
+  conf/supply           the value held in confidential balances: deposits - withdrawals
+  conf/trace/<tx>       a transfer's parties and regulator ciphertext (Trace)
+  conf/share/<tx>       the decryption shares published for it so far
+  conf/open/<tx>        once t shares are in: the opened transfer (Opened)
+
+Every proof is verified before anything is written; a proof that fails raises its typed
+error (88xx) and the executor drops the operation's writes (the fee and nonce stay spent,
+as for any failed transaction). Value is conserved: a deposit moves a public amount into
+`conf/supply` and a ciphertext of it into the balance; a transfer moves an encrypted amount
+between balances (proven equal on both sides, in range, covered by the sender's balance);
+a withdrawal moves a public amount back, proven covered. Fees are the system cost plus the
+fee of the fuel the proofs' verification is worth (VERIFY_FUEL), and that fuel counts
+against the block's fuel cap like a contract's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xinlian import codec
+from xinlian.codec import Struct
+from xinlian.crypto.primitives.groups import Element, Group
+from xinlian.crypto.privacy.confidential import GROUPS, elgamal, transfer
+from xinlian.crypto.privacy.confidential.elgamal import Ciphertext, decode_point
+from xinlian.crypto.privacy.confidential.errors import ConfidentialError
+from xinlian.crypto.privacy.confidential.tracing import RegulatorKey, combine, verify_share
+from xinlian.execution.confidential_payloads import (
+    ConfidentialOp,
+    ConfidentialTransfer,
+    Deposit,
+    OpenShare,
+    Register,
+    SetRegulator,
+    Withdraw,
+)
+from xinlian.execution.errors import (
+    BadPayload,
+    ConfidentialUnavailable,
+    InsufficientBalance,
+    InvalidOperation,
+    NotRegulatorMember,
+    NotTraceable,
+    StaleBalance,
+    UnknownConfidentialAccount,
+)
+from xinlian.execution.state import Overlay
+from xinlian.ledger.account import Account
+from xinlian.ledger.block import Event
+
+REGULATOR_KEY = b"conf/reg"
+SUPPLY_KEY = b"conf/supply"
+ACCOUNT_PREFIX = b"conf/acct/"
+TRACE_PREFIX = b"conf/trace/"
+SHARES_PREFIX = b"conf/share/"
+OPENED_PREFIX = b"conf/open/"
+
+Hasher = Callable[[bytes], bytes]
+Read = Callable[[bytes], bytes | None]
+
+# Fuel each operation's verification is worth: its verify time measured by `make
+# bench-privacy` (benchmarks/privacy_confidential.py, CPU time on the development machine)
+# at plain Wasm code's 20 fuel per ns (execution/vm/engine.py), plus 10 %, rounded up.
+VERIFY_FUEL: dict[str, dict[type, int]] = {
+    "ristretto255": {Register: 25_000_000, Deposit: 2_000_000,
+                     ConfidentialTransfer: 250_000_000, Withdraw: 170_000_000,
+                     OpenShare: 40_000_000},
+    "sm2": {Register: 60_000_000, Deposit: 5_000_000,
+            ConfidentialTransfer: 650_000_000, Withdraw: 420_000_000,
+            OpenShare: 100_000_000},
+}
+
+
+class ConfidentialAccount(Struct):
+    key: bytes  # pk = sk*H
+    balance: bytes  # elgamal.Ciphertext.encode()
+
+
+class Trace(Struct):
+    sender: bytes
+    receiver: bytes
+    c1: bytes
+    c2: bytes
+    regulator: bytes  # the regulator public key it was encrypted to
+    height: int
+
+
+class ShareRecord(Struct):
+    index: int
+    share: bytes
+
+
+class Opened(Struct):
+    """An opened transfer: its parties, v*G (the amount, found by a 32-bit search, dlog.py),
+    the members whose shares opened it and the block that did."""
+
+    sender: bytes
+    receiver: bytes
+    amount_point: bytes
+    members: list[int]
+    height: int
+
+
+def proof_context(chain_id: str, sender: bytes, nonce: int) -> bytes:
+    """What every proof of a transaction is bound to: chain, sender account and nonce."""
+    return codec.encode([chain_id, sender, nonce])
+
+
+def balance_digest(hash_bytes: Hasher, encoded_balance: bytes) -> bytes:
+    return hash_bytes(b"xinlian/conf/balance\x00" + encoded_balance)
+
+
+def get_regulator(read: Read) -> SetRegulator | None:
+    raw = read(REGULATOR_KEY)
+    return None if raw is None else codec.decode(raw, SetRegulator)
+
+
+def get_account(read: Read, address: bytes) -> ConfidentialAccount | None:
+    raw = read(ACCOUNT_PREFIX + address)
+    return None if raw is None else codec.decode(raw, ConfidentialAccount)
+
+
+def get_supply(read: Read) -> int:
+    raw = read(SUPPLY_KEY)
+    return 0 if raw is None else codec.decode(raw, int)
+
+
+def regulator_key(group: Group, reg: SetRegulator) -> RegulatorKey:
+    """The regulator key of a SetRegulator, decoded and checked (MalformedProofError,
+    InvalidDecryptionShareError)."""
+    shares = {m.index: decode_point(group, m.verifying_share) for m in reg.members}
+    key = RegulatorKey(reg.threshold, shares, decode_point(group, reg.public_key))
+    key.check()
+    return key
+
+
+def check_regulator(read: Read, change: SetRegulator) -> None:
+    """Refuse a regulator key that is malformed, inconsistent, of an unknown group, or of
+    another group than the existing confidential balances'."""
+    group = GROUPS.get(change.group)
+    if group is None:
+        raise InvalidOperation(f"unknown confidential group {change.group!r}")
+    if len({m.index for m in change.members}) != len(change.members) or len(
+            {m.address for m in change.members}) != len(change.members):
+        raise InvalidOperation("regulator members need distinct indices and accounts")
+    try:
+        regulator_key(group, change)
+    except ConfidentialError as exc:
+        raise InvalidOperation(f"regulator key: {exc.message}") from exc
+    current = get_regulator(read)
+    if current is not None and current.group != change.group:
+        raise ConfidentialUnavailable("the confidential group cannot change once set")
+
+
+def set_regulator(state: Overlay, change: SetRegulator) -> list[Event]:
+    check_regulator(state.get, change)
+    state.set(REGULATOR_KEY, codec.encode(change))
+    return [Event("confidential", "RegulatorSet", change.public_key)]
+
+
+def verify_fuel(read: Read, op: ConfidentialOp) -> int:
+    reg = get_regulator(read)
+    return VERIFY_FUEL["ristretto255" if reg is None else reg.group][type(op)]
+
+
+def deposit_amount(payload: bytes) -> int:
+    """The public amount a CONFIDENTIAL payload takes from the sender (a deposit's), for
+    the mempool's spending budget."""
+    try:
+        op = codec.decode(payload, ConfidentialOp)
+    except codec.CodecError:
+        return 0
+    return max(op.amount, 0) if isinstance(op, Deposit) else 0
+
+
+class Confidential:
+    """Runs confidential operations on an overlay (the executor drops it on failure)."""
+
+    def __init__(self, hash_bytes: Hasher) -> None:
+        self.hash = hash_bytes
+
+    def execute(self, state: Overlay, chain_id: str, sender: bytes, nonce: int,
+                tx_hash: bytes, height: int, op: ConfidentialOp) -> list[Event]:
+        reg = get_regulator(state.get)
+        if reg is None:
+            raise ConfidentialUnavailable("no regulator key: governance sets one first")
+        group = GROUPS[reg.group]
+        context = proof_context(chain_id, sender, nonce)
+        if isinstance(op, Register):
+            return self._register(state, group, sender, context, op)
+        if isinstance(op, OpenShare):
+            return self._share(state, group, reg, sender, chain_id, height, op)
+        account = get_account(state.get, sender)
+        if account is None:
+            raise UnknownConfidentialAccount("the sender has registered no confidential key")
+        pk = decode_point(group, account.key)
+        balance = elgamal.decode(group, account.balance)
+        if isinstance(op, Deposit):
+            return self._deposit(state, group, sender, account, balance, op.amount)
+        if balance_digest(self.hash, account.balance) != op.balance:
+            raise StaleBalance("the proof was made for another balance than the sender's")
+        if isinstance(op, Withdraw):
+            return self._withdraw(state, group, sender, account, pk, balance, context, op)
+        return self._transfer(state, group, reg, sender, account, pk, balance, context,
+                              tx_hash, height, op)
+
+    def _register(self, state: Overlay, group: Group, sender: bytes, context: bytes,
+                  op: Register) -> list[Event]:
+        if get_account(state.get, sender) is not None:
+            raise UnknownConfidentialAccount("the account has a confidential key already")
+        pk = decode_point(group, op.key)
+        transfer.verify_key(pk, context, op.proof)
+        _put(state, sender, op.key, elgamal.zero(group))
+        return [Event("confidential", "Registered", sender)]
+
+    @staticmethod
+    def _deposit(state: Overlay, group: Group, sender: bytes, account: ConfidentialAccount,
+                 balance: Ciphertext, amount: int) -> list[Event]:
+        if not 0 < amount <= transfer.MAX_AMOUNT:
+            raise BadPayload(f"a deposit is 1 to {transfer.MAX_AMOUNT}, got {amount}")
+        public = state.account(sender)
+        if public.balance < amount:
+            raise InsufficientBalance(f"balance {public.balance} < deposit {amount}")
+        state.set_account(sender, Account(public.balance - amount, public.nonce))
+        _put(state, sender, account.key, balance + elgamal.public_amount(group, amount))
+        state.set(SUPPLY_KEY, codec.encode(get_supply(state.get) + amount))
+        return [Event("confidential", "Deposit", codec.encode([sender, amount]))]
+
+    def _withdraw(self, state: Overlay, group: Group, sender: bytes,
+                  account: ConfidentialAccount, pk: Element, balance: Ciphertext,
+                  context: bytes, op: Withdraw) -> list[Event]:
+        if not 0 < op.amount <= transfer.MAX_AMOUNT:
+            raise BadPayload(f"a withdrawal is 1 to {transfer.MAX_AMOUNT}, got {op.amount}")
+        transfer.verify_withdraw(pk, balance, op.amount, context,
+                                 transfer.decode_withdraw(group, op.note))
+        public = state.account(sender)
+        state.set_account(sender, Account(public.balance + op.amount, public.nonce))
+        _put(state, sender, account.key, balance - elgamal.public_amount(group, op.amount))
+        state.set(SUPPLY_KEY, codec.encode(get_supply(state.get) - op.amount))
+        return [Event("confidential", "Withdraw", codec.encode([sender, op.amount]))]
+
+    def _transfer(self, state: Overlay, group: Group, reg: SetRegulator, sender: bytes,
+                  account: ConfidentialAccount, pk: Element, balance: Ciphertext,
+                  context: bytes, tx_hash: bytes, height: int,
+                  op: ConfidentialTransfer) -> list[Event]:
+        if op.to == sender:
+            raise InvalidOperation("a confidential transfer needs another receiver")
+        receiver = get_account(state.get, op.to)
+        if receiver is None:
+            raise UnknownConfidentialAccount("the receiver has registered no confidential key")
+        note = transfer.decode_transfer(group, op.note)
+        statement = transfer.TransferStatement(
+            context, pk, decode_point(group, receiver.key),
+            decode_point(group, reg.public_key), balance)
+        transfer.verify_transfer(statement, note)
+        _put(state, sender, account.key, balance - note.to_sender)
+        _put(state, op.to, receiver.key,
+             elgamal.decode(group, receiver.balance) + note.to_receiver)
+        state.set(TRACE_PREFIX + tx_hash, codec.encode(Trace(
+            sender, op.to, note.c1.encode(), note.c2.encode(), reg.public_key, height)))
+        return [Event("confidential", "Transfer", codec.encode([sender, op.to]))]
+
+    @staticmethod
+    def _share(state: Overlay, group: Group, reg: SetRegulator, sender: bytes,
+               chain_id: str, height: int, op: OpenShare) -> list[Event]:
+        member = next((m for m in reg.members if m.address == sender), None)
+        if member is None:
+            raise NotRegulatorMember("the sender is not a member of the regulator key")
+        raw = state.get(TRACE_PREFIX + op.transfer)
+        if raw is None:
+            raise NotTraceable("no confidential transfer with that hash")
+        trace = codec.decode(raw, Trace)
+        if trace.regulator != reg.public_key:
+            raise NotTraceable("the transfer was encrypted to an earlier regulator key")
+        if state.get(OPENED_PREFIX + op.transfer) is not None:
+            raise NotTraceable("the transfer is open already")
+        shares = _shares(state.get, op.transfer)
+        if any(s.index == member.index for s in shares):
+            raise NotTraceable("this member has published its share already")
+        c1 = decode_point(group, trace.c1)
+        share = decode_point(group, op.share)
+        verify_share(decode_point(group, member.verifying_share), c1, share, op.proof,
+                     share_context(chain_id, op.transfer, member.index))
+        shares.append(ShareRecord(member.index, op.share))
+        events = [Event("confidential", "OpenShare",
+                        codec.encode([op.transfer, member.index]))]
+        if len(shares) < reg.threshold:
+            state.set(SHARES_PREFIX + op.transfer, codec.encode(shares))
+            return events
+        state.set(SHARES_PREFIX + op.transfer, None)
+        mask = combine(group, {s.index: decode_point(group, s.share) for s in shares})
+        amount = decode_point(group, trace.c2) - mask
+        state.set(OPENED_PREFIX + op.transfer, codec.encode(Opened(
+            trace.sender, trace.receiver, elgamal.encode_point(amount),
+            sorted(s.index for s in shares), height)))
+        return [*events, Event("confidential", "Opened", op.transfer)]
+
+
+def share_context(chain_id: str, tx_hash: bytes, index: int) -> bytes:
+    """What a decryption share's proof is bound to: chain, transfer and member."""
+    return codec.encode([chain_id, tx_hash, index])
+
+
+def _shares(read: Read, tx_hash: bytes) -> list[ShareRecord]:
+    raw = read(SHARES_PREFIX + tx_hash)
+    return [] if raw is None else codec.decode(raw, list[ShareRecord])
+
+
+def _put(state: Overlay, address: bytes, key: bytes, balance: Ciphertext) -> None:
+    state.set(ACCOUNT_PREFIX + address, codec.encode(ConfidentialAccount(key, balance.encode())))
+
+
+def get_trace(read: Read, tx_hash: bytes) -> Trace | None:
+    raw = read(TRACE_PREFIX + tx_hash)
+    return None if raw is None else codec.decode(raw, Trace)
+
+
+def get_opened(read: Read, tx_hash: bytes) -> Opened | None:
+    raw = read(OPENED_PREFIX + tx_hash)
+    return None if raw is None else codec.decode(raw, Opened)

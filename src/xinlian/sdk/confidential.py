@@ -1,0 +1,230 @@
+"""Confidential accounts from the client side (docs/privacy.md, "Confidential transfers"):
+build and prove the operations of execution/confidential.py, read balances and openings
+verified against the chain's headers, decrypt with the account's own key.
+
+The builders (`register_op` ... `share_op`) are pure: they take the state they prove against
+and return a payload. `ConfidentialAccounts` reads that state through a `Client` (every
+read proven), proves, signs with a `Wallet` and waits for the receipt, raising
+ConfidentialFailed when the transaction failed on chain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xinlian import codec
+from xinlian.crypto.primitives.groups import Group, Rng, Scalar
+from xinlian.crypto.privacy.confidential import GROUPS, dlog, elgamal, transfer
+from xinlian.crypto.privacy.confidential.elgamal import decode_point
+from xinlian.crypto.privacy.confidential.tracing import decryption_share
+from xinlian.execution.confidential import (
+    ACCOUNT_PREFIX,
+    OPENED_PREFIX,
+    REGULATOR_KEY,
+    TRACE_PREFIX,
+    VERIFY_FUEL,
+    ConfidentialAccount,
+    Opened,
+    Trace,
+    balance_digest,
+    proof_context,
+    share_context,
+)
+from xinlian.execution.confidential_payloads import (
+    ConfidentialOp,
+    ConfidentialTransfer,
+    Deposit,
+    OpenShare,
+    Register,
+    SetRegulator,
+    Withdraw,
+)
+from xinlian.execution.errors import (
+    ConfidentialUnavailable,
+    NotTraceable,
+    UnknownConfidentialAccount,
+)
+from xinlian.ledger.block import Receipt
+from xinlian.ledger.genesis import ChainParams
+from xinlian.ledger.rules import fuel_fee
+from xinlian.ledger.transaction import TxKind
+from xinlian.sdk.errors import ConfidentialFailed
+from xinlian.sdk.wallet import Wallet
+
+if TYPE_CHECKING:
+    from xinlian.sdk.client import Client
+
+Hasher = Callable[[bytes], bytes]
+
+
+def fee_limit(params: ChainParams, group: str, op: ConfidentialOp) -> int:
+    """What a confidential operation is charged: the system cost and its verification's
+    fuel (execution/confidential.py, VERIFY_FUEL)."""
+    return params.system_cost + fuel_fee(params, VERIFY_FUEL[group][type(op)])
+
+
+def register_op(sk: Scalar, chain_id: str, sender: bytes, nonce: int,
+                rng: Rng = os.urandom) -> Register:
+    return Register(elgamal.public_key(sk).encode(),
+                    transfer.prove_key(sk, proof_context(chain_id, sender, nonce), rng))
+
+
+def transfer_op(sk: Scalar, sender: ConfidentialAccount, receiver: ConfidentialAccount,
+                to: bytes, regulator: SetRegulator, amount: int, chain_id: str,
+                sender_address: bytes, nonce: int, hash_bytes: Hasher,
+                rng: Rng = os.urandom) -> ConfidentialTransfer:
+    """Send `amount` to `to` (whose account is `receiver`) from `sender`, decrypted here."""
+    group = GROUPS[regulator.group]
+    balance_ct = elgamal.decode(group, sender.balance)
+    statement = transfer.TransferStatement(
+        proof_context(chain_id, sender_address, nonce), decode_point(group, sender.key),
+        decode_point(group, receiver.key), decode_point(group, regulator.public_key),
+        balance_ct)
+    note = transfer.prove_transfer(statement, sk, elgamal.decrypt(sk, balance_ct), amount, rng)
+    return ConfidentialTransfer(to, note.encode(), balance_digest(hash_bytes, sender.balance))
+
+
+def withdraw_op(sk: Scalar, account: ConfidentialAccount, amount: int, chain_id: str,
+                sender: bytes, nonce: int, hash_bytes: Hasher,
+                rng: Rng = os.urandom) -> Withdraw:
+    group = sk.group
+    balance_ct = elgamal.decode(group, account.balance)
+    note = transfer.prove_withdraw(sk, balance_ct, elgamal.decrypt(sk, balance_ct), amount,
+                                   proof_context(chain_id, sender, nonce), rng)
+    return Withdraw(amount, note.encode(), balance_digest(hash_bytes, account.balance))
+
+
+def share_op(secret: Scalar, index: int, trace: Trace, chain_id: str, tx_hash: bytes,
+             rng: Rng = os.urandom) -> OpenShare:
+    """Member `index`'s decryption share of the transfer `tx_hash`, with its proof."""
+    c1 = decode_point(secret.group, trace.c1)
+    share, proof = decryption_share(secret, c1, share_context(chain_id, tx_hash, index), rng)
+    return OpenShare(tx_hash, share.encode(), proof)
+
+
+@dataclass(frozen=True)
+class OpenedTransfer:
+    """A transfer the regulator opened on chain: parties, amount, who opened it, when."""
+
+    tx_hash: bytes
+    sender: bytes
+    receiver: bytes
+    amount: int
+    members: list[int]
+    height: int
+
+
+def opened_amount(group: Group, opened: Opened) -> int:
+    return dlog.solve(decode_point(group, opened.amount_point, identity_ok=True))
+
+
+class ConfidentialAccounts:
+    """A wallet's confidential account on a chain: `secret` decrypts and proves for it."""
+
+    def __init__(self, client: Client, wallet: Wallet, secret: Scalar | None = None,
+                 timeout: float = 30.0) -> None:
+        self.client = client
+        self.wallet = wallet
+        self.secret = secret
+        self.timeout = timeout
+
+    # -- reads (each proven against the chain's headers) ---------------------------------
+
+    def _read(self, key: bytes) -> bytes | None:
+        return self.client.state_proof(key).value
+
+    def regulator(self) -> SetRegulator | None:
+        raw = self._read(REGULATOR_KEY)
+        return None if raw is None else codec.decode(raw, SetRegulator)
+
+    def _group(self) -> tuple[Group, SetRegulator]:
+        reg = self.regulator()
+        if reg is None:
+            raise ConfidentialUnavailable("the chain has no regulator key yet")
+        return GROUPS[reg.group], reg
+
+    def account(self, address: bytes | None = None) -> ConfidentialAccount | None:
+        raw = self._read(ACCOUNT_PREFIX + (address or self.wallet.address))
+        return None if raw is None else codec.decode(raw, ConfidentialAccount)
+
+    def balance(self) -> int:
+        """This account's confidential balance, decrypted with `secret`."""
+        account = self._need(self.wallet.address)
+        return elgamal.decrypt(self._secret(), elgamal.decode(self._secret().group,
+                                                              account.balance))
+
+    def trace(self, tx_hash: bytes) -> Trace | None:
+        raw = self._read(TRACE_PREFIX + tx_hash)
+        return None if raw is None else codec.decode(raw, Trace)
+
+    def opened(self, tx_hash: bytes) -> OpenedTransfer | None:
+        """The transfer `tx_hash` as opened on chain (None: not opened yet)."""
+        raw = self._read(OPENED_PREFIX + tx_hash)
+        if raw is None:
+            return None
+        group, _ = self._group()
+        found = codec.decode(raw, Opened)
+        return OpenedTransfer(tx_hash, found.sender, found.receiver,
+                              opened_amount(group, found), found.members, found.height)
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def register(self) -> Receipt:
+        w = self.wallet
+        return self._send(register_op(self._secret(), w.chain_id, w.address, w.nonce))
+
+    def deposit(self, amount: int) -> Receipt:
+        return self._send(Deposit(amount))
+
+    def transfer(self, to: bytes, amount: int) -> Receipt:
+        """Send `amount` to the confidential account of `to`; the receipt's hash is what
+        the regulator opens."""
+        _, reg = self._group()
+        w = self.wallet
+        op = transfer_op(self._secret(), self._need(w.address), self._need(to), to, reg,
+                         amount, w.chain_id, w.address, w.nonce, w.suite.hash_bytes)
+        return self._send(op)
+
+    def withdraw(self, amount: int) -> Receipt:
+        w = self.wallet
+        return self._send(withdraw_op(self._secret(), self._need(w.address), amount,
+                                      w.chain_id, w.address, w.nonce, w.suite.hash_bytes))
+
+    def share(self, tx_hash: bytes, secret_share: Scalar, index: int) -> Receipt:
+        """As regulator member `index` holding `secret_share`: publish the decryption share
+        of transfer `tx_hash` (t of them open it on chain)."""
+        trace = self.trace(tx_hash)
+        if trace is None:
+            raise NotTraceable("no confidential transfer with that hash")
+        return self._send(share_op(secret_share, index, trace, self.wallet.chain_id, tx_hash))
+
+    def _secret(self) -> Scalar:
+        if self.secret is None:
+            raise UnknownConfidentialAccount("this operation needs the confidential key")
+        return self.secret
+
+    def _need(self, address: bytes) -> ConfidentialAccount:
+        found = self.account(address)
+        if found is None:
+            raise UnknownConfidentialAccount(
+                f"0x{address.hex()} has registered no confidential key")
+        return found
+
+    def _send(self, op: ConfidentialOp) -> Receipt:
+        reg = self.regulator()
+        group = "ristretto255" if reg is None else reg.group
+        w = self.wallet
+        tx = w.sign(TxKind.CONFIDENTIAL, codec.encode(op),
+                    fee_limit=fee_limit(w.params, group, op))
+        receipt = self.client.send(tx, self.timeout)
+        if receipt.status != 0:
+            raise ConfidentialFailed(receipt)
+        return receipt
+
+
+def new_secret(group: str, rng: Rng = os.urandom) -> Scalar:
+    """A fresh confidential-account key (OS CSPRNG) in the chain's confidential group."""
+    return GROUPS[group].random_scalar(rng)
