@@ -22,6 +22,7 @@ from xinlian.crypto.privacy.confidential.errors import (
     RangeProofStatementError,
     UndecryptableError,
 )
+from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.threshold.dkg import KeyShare, share_secret
 
 ALL = list(GROUPS.values())
@@ -70,7 +71,7 @@ def test_ciphertexts_decrypt_and_add(G: Group, a: int, b: int, seed: int) -> Non
 
 
 def test_dlog_covers_exactly_32_bits() -> None:
-    g = transfer.generators(R255).g
+    g = generators(R255).g
     assert dlog.solve(g * R255.scalar(2**32 - 1)) == 2**32 - 1
     assert dlog.solve(R255.identity()) == 0
     with pytest.raises(UndecryptableError):
