@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 from xinlian import codec
 from xinlian.crypto.primitives.groups import Scalar
-from xinlian.crypto.privacy.confidential import GROUPS, elgamal
+from xinlian.crypto.privacy.confidential import GROUPS, elgamal, range_proof, transfer
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
@@ -413,4 +413,34 @@ def test_the_sm2_curve_variant_runs_the_same_flow() -> None:
     opened = conf.get_opened(c.read, tx_hash)
     assert opened is not None and client.opened_amount(GROUPS["sm2"], opened) == 40
     assert decode_point(GROUPS["sm2"], c.account(BANK_A).key).group.name == "sm2"
+    c.check_conservation()
+
+
+def test_a_blocks_range_proofs_verify_in_one_batch_and_a_bad_one_is_still_found() -> None:
+    c = make_chain(seed=51)
+    for i in (BANK_A, BANK_B, OTHER):
+        c.register(i)
+    c.one(c.op(BANK_A, Deposit(100)))
+    c.one(c.op(OTHER, Deposit(100)))
+    good = [c.transfer_raw(BANK_A, BANK_B, 10), c.transfer_raw(OTHER, BANK_B, 20)]
+    executor = Executor(genesis_params(), SUITE)
+    txs = [decode_transaction(r, "t", SUITE.hash_bytes) for r in good]
+    executor.confidential.begin_block(c.read, txs)
+    assert executor.confidential.ranges_verified == {t.hash for t in txs}
+    assert [r.status for r in c.execute(good).receipts] == [0, 0]
+    # the second transfer's range proof swapped for the first's: the batch fails, each
+    # is verified alone, the good one applies and the bad one is refused
+    first = c.transfer_raw(BANK_A, BANK_B, 5)
+    second = payload_of(c.transfer_raw(OTHER, BANK_B, 6))
+    c.nonces[OTHER] -= 1
+    assert isinstance(second, ConfidentialTransfer)
+    first_op = payload_of(first)
+    assert isinstance(first_op, ConfidentialTransfer)
+    range_of_first = first_op.note[-range_proof.proof_size(GROUPS[c.group], transfer.BITS, 2):]
+    bad = ConfidentialTransfer(second.to, second.note[:-len(range_of_first)] + range_of_first,
+                               second.balance)
+    receipts = c.execute([first, c.op(OTHER, bad)]).receipts
+    assert [(r.status, r.error) for r in receipts] == [
+        (0, ""), (8803, "confidential_invalid_range_proof")]
+    assert (c.balance(BANK_A), c.balance(OTHER), c.balance(BANK_B)) == (85, 80, 35)
     c.check_conservation()

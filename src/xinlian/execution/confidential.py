@@ -10,7 +10,8 @@ State (world-state keys, proven like any account):
   conf/share/<tx>       the decryption shares published for it so far
   conf/open/<tx>        once t shares are in: the opened transfer (Opened)
 
-Every proof is verified before anything is written; a proof that fails raises its typed
+Every proof is verified before anything is written (the range proofs of a block's
+transfers and withdrawals together in one batch, `begin_block`); a proof that fails raises its typed
 error (88xx) and the executor drops the operation's writes (the fee and nonce stay spent,
 as for any failed transaction). Value is conserved: a deposit moves a public amount into
 `conf/supply` and a ciphertext of it into the balance; a transfer moves an encrypted amount
@@ -22,7 +23,7 @@ against the block's fuel cap like a contract's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from xinlian import codec
 from xinlian.codec import Struct
@@ -53,6 +54,7 @@ from xinlian.execution.errors import (
 from xinlian.execution.state import Overlay
 from xinlian.ledger.account import Account
 from xinlian.ledger.block import Event
+from xinlian.ledger.transaction import Transaction, TxKind
 
 REGULATOR_KEY = b"conf/reg"
 SUPPLY_KEY = b"conf/supply"
@@ -184,6 +186,41 @@ class Confidential:
 
     def __init__(self, hash_bytes: Hasher) -> None:
         self.hash = hash_bytes
+        # hashes of this block's transactions whose range proofs verified in one batch
+        self.ranges_verified: frozenset[bytes] = frozenset()
+
+    def begin_block(self, read: Read, txs: Sequence[Transaction]) -> None:
+        """Verify the range proofs of the block's confidential transfers and withdrawals
+        in one multi-scalar multiplication (they depend on no state). If the batch fails,
+        none counts as verified: each is then verified alone, which finds the bad ones."""
+        self.ranges_verified = frozenset()
+        reg = get_regulator(read)
+        if reg is None:
+            return
+        group = GROUPS[reg.group]
+        items: list[transfer.RangeItem] = []
+        hashes = []
+        for tx in txs:
+            if tx.body.kind != TxKind.CONFIDENTIAL:
+                continue
+            try:
+                op = codec.decode(tx.body.payload, ConfidentialOp)
+                if isinstance(op, ConfidentialTransfer):
+                    items.append(transfer.decode_transfer(group, op.note).range_item())
+                elif isinstance(op, Withdraw):
+                    items.append(transfer.decode_withdraw(group, op.note).range_item())
+                else:
+                    continue
+            except (codec.CodecError, ConfidentialError):
+                continue  # fails on its own turn, with its typed error
+            hashes.append(tx.hash)
+        if len(items) < 2:
+            return
+        try:
+            transfer.batch_verify_ranges(group, items)
+        except ConfidentialError:
+            return
+        self.ranges_verified = frozenset(hashes)
 
     def execute(self, state: Overlay, chain_id: str, sender: bytes, nonce: int,
                 tx_hash: bytes, height: int, op: ConfidentialOp) -> list[Event]:
@@ -205,10 +242,12 @@ class Confidential:
             return self._deposit(state, group, sender, account, balance, op.amount)
         if balance_digest(self.hash, account.balance) != op.balance:
             raise StaleBalance("the proof was made for another balance than the sender's")
+        batched = tx_hash in self.ranges_verified
         if isinstance(op, Withdraw):
-            return self._withdraw(state, group, sender, account, pk, balance, context, op)
+            return self._withdraw(state, group, sender, account, pk, balance, context, op,
+                                  batched)
         return self._transfer(state, group, reg, sender, account, pk, balance, context,
-                              tx_hash, height, op)
+                              tx_hash, height, op, batched)
 
     def _register(self, state: Overlay, group: Group, sender: bytes, context: bytes,
                   op: Register) -> list[Event]:
@@ -234,11 +273,15 @@ class Confidential:
 
     def _withdraw(self, state: Overlay, group: Group, sender: bytes,
                   account: ConfidentialAccount, pk: Element, balance: Ciphertext,
-                  context: bytes, op: Withdraw) -> list[Event]:
+                  context: bytes, op: Withdraw, batched: bool) -> list[Event]:
+        """`batched`: its range proof verified in the block's batch already."""
         if not 0 < op.amount <= transfer.MAX_AMOUNT:
             raise BadPayload(f"a withdrawal is 1 to {transfer.MAX_AMOUNT}, got {op.amount}")
-        transfer.verify_withdraw(pk, balance, op.amount, context,
-                                 transfer.decode_withdraw(group, op.note))
+        note = transfer.decode_withdraw(group, op.note)
+        if batched:
+            transfer.verify_withdraw_sigma(pk, balance, op.amount, context, note)
+        else:
+            transfer.verify_withdraw(pk, balance, op.amount, context, note)
         public = state.account(sender)
         state.set_account(sender, Account(public.balance + op.amount, public.nonce))
         _put(state, sender, account.key, balance - elgamal.public_amount(group, op.amount))
@@ -248,7 +291,7 @@ class Confidential:
     def _transfer(self, state: Overlay, group: Group, reg: SetRegulator, sender: bytes,
                   account: ConfidentialAccount, pk: Element, balance: Ciphertext,
                   context: bytes, tx_hash: bytes, height: int,
-                  op: ConfidentialTransfer) -> list[Event]:
+                  op: ConfidentialTransfer, batched: bool) -> list[Event]:
         if op.to == sender:
             raise InvalidOperation("a confidential transfer needs another receiver")
         receiver = get_account(state.get, op.to)
@@ -258,7 +301,10 @@ class Confidential:
         statement = transfer.TransferStatement(
             context, pk, decode_point(group, receiver.key),
             decode_point(group, reg.public_key), balance)
-        transfer.verify_transfer(statement, note)
+        if batched:
+            transfer.verify_transfer_sigma(statement, note)
+        else:
+            transfer.verify_transfer(statement, note)
         _put(state, sender, account.key, balance - note.to_sender)
         _put(state, op.to, receiver.key,
              elgamal.decode(group, receiver.balance) + note.to_receiver)

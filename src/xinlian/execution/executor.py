@@ -123,6 +123,7 @@ class Executor:
         state = Overlay(read)
         result = BlockResult([], [], {}, [])
         self._engine_runs(state, block, result)
+        self.confidential.begin_block(state.get, txs)
         plan = None if self.pool is None else self.pool.plan(
             txs, base, block.height, block.timestamp_ms, state.encoded_writes(),
             len(result.receipts))

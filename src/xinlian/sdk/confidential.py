@@ -124,8 +124,10 @@ def opened_amount(group: Group, opened: Opened) -> int:
 class ConfidentialAccounts:
     """A wallet's confidential account on a chain: `secret` decrypts and proves for it."""
 
-    def __init__(self, client: Client, wallet: Wallet, secret: Scalar | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(self, client: Client, wallet: Wallet | None = None,
+                 secret: Scalar | None = None, timeout: float = 30.0) -> None:
+        """Without `wallet`, only the reads that name their account (`account(address)`,
+        `trace`, `opened`); without `secret`, no balance and no proof."""
         self.client = client
         self.wallet = wallet
         self.secret = secret
@@ -147,12 +149,12 @@ class ConfidentialAccounts:
         return GROUPS[reg.group], reg
 
     def account(self, address: bytes | None = None) -> ConfidentialAccount | None:
-        raw = self._read(ACCOUNT_PREFIX + (address or self.wallet.address))
+        raw = self._read(ACCOUNT_PREFIX + (address or self._wallet().address))
         return None if raw is None else codec.decode(raw, ConfidentialAccount)
 
     def balance(self) -> int:
         """This account's confidential balance, decrypted with `secret`."""
-        account = self._need(self.wallet.address)
+        account = self._need(self._wallet().address)
         return elgamal.decrypt(self._secret(), elgamal.decode(self._secret().group,
                                                               account.balance))
 
@@ -173,7 +175,7 @@ class ConfidentialAccounts:
     # -- transactions ---------------------------------------------------------------------
 
     def register(self) -> Receipt:
-        w = self.wallet
+        w = self._wallet()
         return self._send(register_op(self._secret(), w.chain_id, w.address, w.nonce))
 
     def deposit(self, amount: int) -> Receipt:
@@ -183,13 +185,13 @@ class ConfidentialAccounts:
         """Send `amount` to the confidential account of `to`; the receipt's hash is what
         the regulator opens."""
         _, reg = self._group()
-        w = self.wallet
+        w = self._wallet()
         op = transfer_op(self._secret(), self._need(w.address), self._need(to), to, reg,
                          amount, w.chain_id, w.address, w.nonce, w.suite.hash_bytes)
         return self._send(op)
 
     def withdraw(self, amount: int) -> Receipt:
-        w = self.wallet
+        w = self._wallet()
         return self._send(withdraw_op(self._secret(), self._need(w.address), amount,
                                       w.chain_id, w.address, w.nonce, w.suite.hash_bytes))
 
@@ -199,7 +201,13 @@ class ConfidentialAccounts:
         trace = self.trace(tx_hash)
         if trace is None:
             raise NotTraceable("no confidential transfer with that hash")
-        return self._send(share_op(secret_share, index, trace, self.wallet.chain_id, tx_hash))
+        return self._send(share_op(secret_share, index, trace, self._wallet().chain_id,
+                                   tx_hash))
+
+    def _wallet(self) -> Wallet:
+        if self.wallet is None:
+            raise UnknownConfidentialAccount("this operation needs the account's wallet")
+        return self.wallet
 
     def _secret(self) -> Scalar:
         if self.secret is None:
@@ -216,7 +224,7 @@ class ConfidentialAccounts:
     def _send(self, op: ConfidentialOp) -> Receipt:
         reg = self.regulator()
         group = "ristretto255" if reg is None else reg.group
-        w = self.wallet
+        w = self._wallet()
         tx = w.sign(TxKind.CONFIDENTIAL, codec.encode(op),
                     fee_limit=fee_limit(w.params, group, op))
         receipt = self.client.send(tx, self.timeout)
