@@ -190,9 +190,11 @@ bench-confidential: venv
 	$(BIN)/python -m benchmarks.privacy_confidential
 
 # Garbled circuits: half-gates AND gates on a 1-million-AND AES circuit (garble, evaluate),
-# IKNP OT extension on a million OTs, one AES block between two parties (~1 min).
+# IKNP OT extension on a million OTs, one AES block between two parties (~1 min); then
+# confidential transfers: prove, verify, batch verify per tx, bytes (~1 min).
 bench-privacy: venv
 	$(BIN)/python -m benchmarks.privacy
+	$(BIN)/python -m benchmarks.privacy_conftx
 
 # The measured post-quantum algorithm table (JSON lines; docs/pq.md, docs/benchmarks.md).
 bench-pq: venv

@@ -34,7 +34,7 @@ from xinlian.execution.payloads import Propose
 from xinlian.ledger.block import Receipt
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
-from xinlian.sdk.confidential import ConfidentialAccounts, new_secret
+from xinlian.sdk.confidential import ConfidentialAccounts, load_secret, new_secret
 from xinlian.sdk.errors import ConfidentialFailed
 
 _files = Reader(MalformedProofError)
@@ -140,15 +140,6 @@ def _scalar(group: Group, doc: Doc, name: str) -> Scalar:
         raise MalformedProofError(f"field {name!r}: {exc}") from exc
 
 
-def read_conf_key(path: str) -> Scalar:
-    doc = _files.read(path)
-    group = get_group(_files.text(doc, "group"))
-    sk = _scalar(group, doc, "secret")
-    if elgamal.public_key(sk).encode() != _files.hex(doc, "public_key"):
-        raise MalformedProofError(f"{path}: the secret does not match the public key")
-    return sk
-
-
 def read_share(path: str) -> tuple[int, Scalar]:
     doc = _files.read(path)
     group = get_group(_files.text(doc, "group"))
@@ -217,7 +208,7 @@ def regulator_propose(args: argparse.Namespace) -> int:
 def _accounts(args: argparse.Namespace, client: Client, conf: bool = True
               ) -> ConfidentialAccounts:
     _, key = read_key(Path(args.key))
-    secret = read_conf_key(args.conf_key) if conf else None
+    secret = load_secret(args.conf_key) if conf else None
     return client.confidential(client.wallet(key), secret, timeout=args.timeout)
 
 

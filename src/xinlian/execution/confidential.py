@@ -67,15 +67,14 @@ Hasher = Callable[[bytes], bytes]
 Read = Callable[[bytes], bytes | None]
 
 # Fuel each operation's verification is worth: its verify time measured by `make
-# bench-privacy` (benchmarks/privacy_confidential.py, CPU time on the development machine)
-# at plain Wasm code's 20 fuel per ns (execution/vm/engine.py), plus 10 %, rounded up.
+# bench-privacy` (benchmarks/privacy_conftx.py, CPU time on the development machine)
+# at plain Wasm code's 20 fuel per ns (execution/vm/engine.py), plus 10 %, rounded up (a
+# deposit verifies no proof).
 VERIFY_FUEL: dict[str, dict[type, int]] = {
-    "ristretto255": {Register: 25_000_000, Deposit: 2_000_000,
-                     ConfidentialTransfer: 250_000_000, Withdraw: 170_000_000,
-                     OpenShare: 40_000_000},
-    "sm2": {Register: 60_000_000, Deposit: 5_000_000,
-            ConfidentialTransfer: 650_000_000, Withdraw: 420_000_000,
-            OpenShare: 100_000_000},
+    "ristretto255": {Register: 4_000_000, Deposit: 0, ConfidentialTransfer: 260_000_000,
+                     Withdraw: 150_000_000, OpenShare: 6_000_000},
+    "sm2": {Register: 14_000_000, Deposit: 0, ConfidentialTransfer: 640_000_000,
+            Withdraw: 450_000_000, OpenShare: 32_000_000},
 }
 
 

@@ -10,15 +10,18 @@ ConfidentialFailed when the transaction failed on chain.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xinlian import codec
-from xinlian.crypto.primitives.groups import Group, Rng, Scalar
-from xinlian.crypto.privacy.confidential import GROUPS, dlog, elgamal, transfer
+from xinlian.crypto.primitives.groups import Group, GroupError, Rng, Scalar
+from xinlian.crypto.privacy.confidential import GROUPS, dlog, elgamal, get_group, transfer
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
+from xinlian.crypto.privacy.confidential.errors import ConfidentialError, MalformedProofError
 from xinlian.crypto.privacy.confidential.tracing import decryption_share
 from xinlian.execution.confidential import (
     ACCOUNT_PREFIX,
@@ -236,3 +239,20 @@ class ConfidentialAccounts:
 def new_secret(group: str, rng: Rng = os.urandom) -> Scalar:
     """A fresh confidential-account key (OS CSPRNG) in the chain's confidential group."""
     return GROUPS[group].random_scalar(rng)
+
+
+def load_secret(path: str) -> Scalar:
+    """The key of a confidential key file (`xinlian private keygen`); MalformedProofError
+    for a file that is not one, or whose secret does not match its public key."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        group = get_group(doc["group"])
+        sk = group.decode_scalar(bytes.fromhex(doc["secret"]))
+        public = bytes.fromhex(doc["public_key"])
+    except (OSError, ValueError, KeyError, TypeError, GroupError) as exc:
+        raise MalformedProofError(f"confidential key file {path}: {exc}") from exc
+    except ConfidentialError as exc:
+        raise MalformedProofError(f"confidential key file {path}: {exc.message}") from exc
+    if elgamal.public_key(sk).encode() != public:
+        raise MalformedProofError(f"{path}: the secret does not match the public key")
+    return sk

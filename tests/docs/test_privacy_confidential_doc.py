@@ -1,0 +1,58 @@
+"""docs/privacy.md, "Confidential transfers", runs as written: its `sh` blocks, in order, in
+an empty folder, as one bash script against the real solo node they start (the port 8545
+replaced by a free one): the regulator's key by DKG and governance, two banks' deposit,
+confidential transfer and decrypted balances, a non-member's share and an overdraft refused
+with their typed errors and exit statuses, the opening by two of three members with the
+amount rule, a withdrawal, and the SDK's transfer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from xinlian.cli.cluster import free_ports
+
+from .test_privacy_doc import section
+from .walkthrough import sh_blocks
+
+
+def test_the_two_banks_walk_through_runs_as_written(tmp_path: Path) -> None:
+    blocks = sh_blocks(section("Confidential transfers"))
+    assert len(blocks) == 8
+    script = "set -euo pipefail\n" + "\n".join(blocks).replace("8545", str(free_ports(1)[0]))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    try:
+        run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
+                             capture_output=True, timeout=300)
+    finally:
+        pid = tmp_path / "node.pid"
+        if pid.exists():  # the script stops its node; this covers a script that failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid.read_text()), signal.SIGTERM)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    for expected in [
+        "regulator key (ristretto255, 2 of 3) by DKG: regulator/regulator.json",
+        "['RegulatorSet']",
+        "confidential key (ristretto255) written to bank-a.conf.json",
+        "confidential key registered (tx 0x",
+        "deposited 50000 (tx 0x",
+        "confidential balance 38000\nconfidential balance 12000\n",
+        "error[5303 not_regulator_member]: the transaction failed, nothing applied",
+        "exit 1",
+        "error[8802 confidential_bad_statement]: amount or balance -61999 is outside",
+        "exit 2",
+        "is not opened",
+        "share of member 1 published (tx 0x",
+        "share of member 3 published; the transfer is open (tx 0x",
+        ": 12000 (opened at block ",
+        "by members [1, 3])\nFLAGGED: amount above 10000",
+        "withdrew 2000 (tx 0x",
+        "confidential balance 10000",
+        "A 37500 B 10500 opened: None",
+    ]:
+        assert expected in out, expected
