@@ -7,32 +7,16 @@ amount rule, a withdrawal, and the SDK's transfer."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from xinlian.cli.cluster import free_ports
-
 from .test_privacy_doc import section
-from .walkthrough import sh_blocks
+from .walkthrough import run_blocks, sh_blocks
 
 
 def test_the_two_banks_walk_through_runs_as_written(tmp_path: Path) -> None:
     blocks = sh_blocks(section("Confidential transfers"))
     assert len(blocks) == 8
-    script = "set -euo pipefail\n" + "\n".join(blocks).replace("8545", str(free_ports(1)[0]))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    try:
-        run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
-                             capture_output=True, timeout=300)
-    finally:
-        pid = tmp_path / "node.pid"
-        if pid.exists():  # the script stops its node; this covers a script that failed
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid.read_text()), signal.SIGTERM)
+    run = run_blocks(blocks, tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
     for expected in [
@@ -42,7 +26,7 @@ def test_the_two_banks_walk_through_runs_as_written(tmp_path: Path) -> None:
         "confidential key registered (tx 0x",
         "deposited 50000 (tx 0x",
         "confidential balance 38000\nconfidential balance 12000\n",
-        "error[5303 not_regulator_member]: the transaction failed, nothing applied",
+        "error[5303 not_regulator_member]: the transaction failed and nothing of it applied",
         "exit 1",
         "error[8802 confidential_bad_statement]: amount or balance -61999 is outside",
         "exit 2",

@@ -25,6 +25,11 @@ def run_walkthrough(name: str, cwd: Path, min_blocks: int) -> subprocess.Complet
     """Run docs/`name`'s blocks in `cwd`; the finished process (its output captured)."""
     blocks = sh_blocks((DOCS / name).read_text(encoding="utf-8"))
     assert len(blocks) >= min_blocks
+    return run_blocks(blocks, cwd)
+
+
+def run_blocks(blocks: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `sh` blocks in `cwd` as one script (the port 8545 replaced by a free one)."""
     script = "set -euo pipefail\n" + "\n".join(blocks).replace("8545", str(free_ports(1)[0]))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     try:

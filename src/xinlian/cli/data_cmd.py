@@ -36,10 +36,22 @@ from xinlian.ledger.block import Receipt
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.client import Client
 from xinlian.sdk.data import Condition, DataAggregate, DataCollection, DataPage
-from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed
+from xinlian.sdk.errors import DataQueryFailed, DataWriteFailed, TxFailed
 from xinlian.storage.blob_proof import BlobCommitment
 
 DataCmd = Callable[[argparse.Namespace], int]
+
+
+def report_tx_failed(args: argparse.Namespace, exc: TxFailed, text: str) -> int:
+    """A committed transaction that failed: its error on stderr as `error[CODE NAME]: the
+    transaction failed TEXT` (and as JSON with `--json`); exit status 1."""
+    receipt = exc.receipt
+    if args.json:
+        print_json({"ok": False, "error": {"code": exc.remote_code, "name": exc.remote_name},
+                    "tx_hash": "0x" + receipt.tx_hash.hex(), "fee_paid": receipt.fee_paid})
+    print(f"error[{exc.remote_code} {exc.remote_name}]: the transaction failed {text}",
+          file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _data_reporting(cmd: DataCmd) -> DataCmd:
@@ -49,15 +61,7 @@ def _data_reporting(cmd: DataCmd) -> DataCmd:
         try:
             return cmd(args)
         except DataWriteFailed as exc:
-            receipt = exc.receipt
-            if args.json:
-                print_json({"ok": False, "error": {"code": exc.remote_code,
-                                                   "name": exc.remote_name},
-                            "tx_hash": "0x" + receipt.tx_hash.hex(),
-                            "fee_paid": receipt.fee_paid})
-            print(f"error[{exc.remote_code} {exc.remote_name}]: the transaction failed "
-                  f"(fee {receipt.fee_paid} paid)", file=sys.stderr)
-            return EXIT_FAILED
+            return report_tx_failed(args, exc, f"(fee {exc.receipt.fee_paid} paid)")
         except DataQueryFailed as exc:
             reason = exc.reason or exc
             return report_error(args, EXIT_USAGE, reason.code, reason.name, exc.message)

@@ -25,6 +25,7 @@ from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK
 from xinlian.cli.contract_cmd import _print_json as print_json
 from xinlian.cli.contract_cmd import _reporting as reporting
+from xinlian.cli.data_cmd import report_tx_failed
 from xinlian.cli.private_files import Doc, Reader, write
 from xinlian.crypto.primitives.groups import Group, GroupError, Scalar
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal, get_group
@@ -110,15 +111,8 @@ def _run(cmd: Cmd) -> Cmd:
             return cmd(args)
         except ConfidentialFailed as exc:
             receipt = exc.receipt
-            if args.json:
-                print_json({"ok": False, "error": {"code": exc.remote_code,
-                                                   "name": exc.remote_name},
-                            "tx_hash": "0x" + receipt.tx_hash.hex(),
-                            "fee_paid": receipt.fee_paid})
-            print(f"error[{exc.remote_code} {exc.remote_name}]: the transaction failed, "
-                  f"nothing applied (tx 0x{receipt.tx_hash.hex()}, fee {receipt.fee_paid} "
-                  "paid)", file=sys.stderr)
-            return EXIT_FAILED
+            return report_tx_failed(args, exc, f"and nothing of it applied (tx 0x"
+                                    f"{receipt.tx_hash.hex()}, fee {receipt.fee_paid} paid)")
     return reporting(run)
 
 

@@ -216,7 +216,18 @@ class DataQueryFailed(SdkError):
         self.reason = reason
 
 
-class DataWriteFailed(SdkError):
+class TxFailed(SdkError):
+    """Base of a committed transaction whose receipt has a non-zero status (`receipt`):
+    `remote_code` and `remote_name` are the error it failed with."""
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__(f"{receipt.error} ({receipt.status})")
+        self.receipt = receipt
+        self.remote_code = receipt.status
+        self.remote_name = receipt.error
+
+
+class DataWriteFailed(TxFailed):
     """A committed data transaction whose receipt has a non-zero status (`receipt`): its
     writes were dropped, its fee paid. `remote_name` is the data model's error (e.g.
     `unknown_attribute`, `not_writer`, `wrong_kind`)."""
@@ -224,14 +235,8 @@ class DataWriteFailed(SdkError):
     code = 6141
     name = "data_write_failed"
 
-    def __init__(self, receipt: Receipt) -> None:
-        super().__init__(f"{receipt.error} ({receipt.status})")
-        self.receipt = receipt
-        self.remote_code = receipt.status
-        self.remote_name = receipt.error
 
-
-class ConfidentialFailed(SdkError):
+class ConfidentialFailed(TxFailed):
     """A committed confidential-account transaction whose receipt has a non-zero status:
     nothing of it was applied, its fee was paid. `remote_name` is the reason (e.g.
     `confidential_stale_balance`: an incoming transfer landed first, prove again;
@@ -239,9 +244,3 @@ class ConfidentialFailed(SdkError):
 
     code = 6150
     name = "confidential_failed"
-
-    def __init__(self, receipt: Receipt) -> None:
-        super().__init__(f"{receipt.error} ({receipt.status})")
-        self.receipt = receipt
-        self.remote_code = receipt.status
-        self.remote_name = receipt.error
