@@ -1,6 +1,7 @@
 """`xinlian demo --json` end to end: a real node process, SDK submission, verified proofs,
 the example Qi token deployed, called, queried and one balance proven, an async call
-answered in its callback and a scheduled function run by the chain."""
+answered in its callback and a scheduled function run by the chain, and a confidential
+transfer decrypted by both sides and opened by the regulator's on-chain shares."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def test_demo_commits_everything_and_verifies_proofs(suite: str) -> None:
     assert summary["proof_verified"] is True
     assert summary["tx_per_s"] > 0
     assert_contracts_shown(summary)
+    assert summary["confidential_group"] == ("sm2" if suite == "sm" else "ristretto255")
+    assert summary["confidential_balances"] == [7_500, 2_500]
+    assert summary["confidential_opened_amount"] == 2_500
 
 
 def assert_contracts_shown(summary: dict[str, Any]) -> None:
