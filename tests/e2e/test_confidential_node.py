@@ -1,6 +1,7 @@
 """Confidential transfers on a real solo node process, through the SDK, on an `sm` chain with
 the SM2-curve variant: the regulator key from a DKG enacted by governance, two banks'
-registration, deposit and confidential transfer, balances decrypted by their owners from
+registration (a key of the other group refused before it is sent), deposit and
+confidential transfer, balances decrypted by their owners from
 verified state, a non-member's share refused on chain, and the regulator's opening by two of
 three members' on-chain shares, readable as (sender, receiver, amount)."""
 
@@ -13,6 +14,7 @@ import pytest
 from xinlian.cli.cluster import NodeProcess
 from xinlian.cli.private_regulator import run_dkg
 from xinlian.crypto.privacy.confidential import GROUPS
+from xinlian.crypto.privacy.confidential.errors import RangeProofStatementError
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
 from xinlian.sdk import Client
@@ -39,6 +41,10 @@ def test_deposit_transfer_balance_and_regulator_opening(tmp_path: Path) -> None:
             admin = client.wallet(chain.keys[0])
             enacted = client.send(admin.system(Propose(change)))
             assert [e.name for e in enacted.events] == ["RegulatorSet"]
+            wrong = client.confidential(admin, new_secret("ristretto255"))
+            with pytest.raises(RangeProofStatementError, match="this chain's confidential "
+                               "accounts are sm2"):
+                wrong.register()  # refused before anything is sent
             a = client.confidential(admin, new_secret("sm2"))
             b = client.confidential(client.wallet(chain.keys[BANK_B]), new_secret("sm2"))
             a.register()

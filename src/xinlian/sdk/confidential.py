@@ -21,7 +21,11 @@ from xinlian import codec
 from xinlian.crypto.primitives.groups import Group, GroupError, Rng, Scalar
 from xinlian.crypto.privacy.confidential import GROUPS, dlog, elgamal, get_group, transfer
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
-from xinlian.crypto.privacy.confidential.errors import ConfidentialError, MalformedProofError
+from xinlian.crypto.privacy.confidential.errors import (
+    ConfidentialError,
+    MalformedProofError,
+    RangeProofStatementError,
+)
 from xinlian.crypto.privacy.confidential.tracing import decryption_share
 from xinlian.execution.confidential import (
     ACCOUNT_PREFIX,
@@ -158,8 +162,8 @@ class ConfidentialAccounts:
     def balance(self) -> int:
         """This account's confidential balance, decrypted with `secret`."""
         account = self._need(self._wallet().address)
-        return elgamal.decrypt(self._secret(), elgamal.decode(self._secret().group,
-                                                              account.balance))
+        sk = self._secret()
+        return elgamal.decrypt(sk, elgamal.decode(sk.group, account.balance))
 
     def trace(self, tx_hash: bytes) -> Trace | None:
         raw = self._read(TRACE_PREFIX + tx_hash)
@@ -213,8 +217,14 @@ class ConfidentialAccounts:
         return self.wallet
 
     def _secret(self) -> Scalar:
+        """The account's key, refused when it is of another group than the chain's."""
         if self.secret is None:
             raise UnknownConfidentialAccount("this operation needs the confidential key")
+        group, _ = self._group()
+        if self.secret.group is not group:
+            raise RangeProofStatementError(
+                f"the key is a {self.secret.group.name} key; this chain's confidential "
+                f"accounts are {group.name} (xinlian private keygen --group {group.name})")
         return self.secret
 
     def _need(self, address: bytes) -> ConfidentialAccount:
