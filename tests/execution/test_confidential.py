@@ -444,3 +444,12 @@ def test_a_blocks_range_proofs_verify_in_one_batch_and_a_bad_one_is_still_found(
         (0, ""), (8803, "confidential_invalid_range_proof")]
     assert (c.balance(BANK_A), c.balance(OTHER), c.balance(BANK_B)) == (85, 80, 35)
     c.check_conservation()
+
+
+def test_the_verifiers_weights_are_the_same_on_every_validator() -> None:
+    """Drawn from the transactions' hashes (which commit to the proofs), not the OS."""
+    draw = conf.verifier_rng(SUITE.hash_bytes, b"tx-1")
+    first = draw(40) + draw(50)
+    again = conf.verifier_rng(SUITE.hash_bytes, b"tx-1")
+    assert again(90) == first and len(first) == 90
+    assert conf.verifier_rng(SUITE.hash_bytes, b"tx-2")(90) != first

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 from xinlian import codec
 from xinlian.codec import Struct
-from xinlian.crypto.primitives.groups import Element, Group
+from xinlian.crypto.primitives.groups import Element, Group, Rng
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal, transfer
 from xinlian.crypto.privacy.confidential.elgamal import Ciphertext, decode_point
 from xinlian.crypto.privacy.confidential.errors import ConfidentialError
@@ -106,6 +106,23 @@ class Opened(Struct):
     amount_point: bytes
     members: list[int]
     height: int
+
+
+def verifier_rng(hash_bytes: Hasher, seed: bytes) -> Rng:
+    """The random weights a range-proof verifier draws, derived from `seed` (transaction
+    hashes, which commit to the proofs) by the chain hash in counter mode: every validator
+    draws the same, so execution stays deterministic, and a prover cannot choose them
+    without changing its proofs (the weights of batch verification made Fiat-Shamir)."""
+    counter = 0
+
+    def draw(n: int) -> bytes:
+        nonlocal counter
+        out = b""
+        while len(out) < n:
+            out += hash_bytes(b"xinlian/conf/weights\x00" + seed + counter.to_bytes(8, "big"))
+            counter += 1
+        return out[:n]
+    return draw
 
 
 def proof_context(chain_id: str, sender: bytes, nonce: int) -> bytes:
@@ -216,7 +233,8 @@ class Confidential:
         if len(items) < 2:
             return
         try:
-            transfer.batch_verify_ranges(group, items)
+            transfer.batch_verify_ranges(group, items,
+                                         verifier_rng(self.hash, b"".join(hashes)))
         except ConfidentialError:
             return
         self.ranges_verified = frozenset(hashes)
@@ -243,8 +261,8 @@ class Confidential:
             raise StaleBalance("the proof was made for another balance than the sender's")
         batched = tx_hash in self.ranges_verified
         if isinstance(op, Withdraw):
-            return self._withdraw(state, group, sender, account, pk, balance, context, op,
-                                  batched)
+            return self._withdraw(state, group, sender, account, pk, balance, context,
+                                  tx_hash, op, batched)
         return self._transfer(state, group, reg, sender, account, pk, balance, context,
                               tx_hash, height, op, batched)
 
@@ -272,7 +290,8 @@ class Confidential:
 
     def _withdraw(self, state: Overlay, group: Group, sender: bytes,
                   account: ConfidentialAccount, pk: Element, balance: Ciphertext,
-                  context: bytes, op: Withdraw, batched: bool) -> list[Event]:
+                  context: bytes, tx_hash: bytes, op: Withdraw, batched: bool
+                  ) -> list[Event]:
         """`batched`: its range proof verified in the block's batch already."""
         if not 0 < op.amount <= transfer.MAX_AMOUNT:
             raise BadPayload(f"a withdrawal is 1 to {transfer.MAX_AMOUNT}, got {op.amount}")
@@ -280,7 +299,8 @@ class Confidential:
         if batched:
             transfer.verify_withdraw_sigma(pk, balance, op.amount, context, note)
         else:
-            transfer.verify_withdraw(pk, balance, op.amount, context, note)
+            transfer.verify_withdraw(pk, balance, op.amount, context, note,
+                                     verifier_rng(self.hash, tx_hash))
         public = state.account(sender)
         state.set_account(sender, Account(public.balance + op.amount, public.nonce))
         _put(state, sender, account.key, balance - elgamal.public_amount(group, op.amount))
@@ -303,7 +323,7 @@ class Confidential:
         if batched:
             transfer.verify_transfer_sigma(statement, note)
         else:
-            transfer.verify_transfer(statement, note)
+            transfer.verify_transfer(statement, note, verifier_rng(self.hash, tx_hash))
         _put(state, sender, account.key, balance - note.to_sender)
         _put(state, op.to, receiver.key,
              elgamal.decode(group, receiver.balance) + note.to_receiver)
