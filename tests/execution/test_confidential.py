@@ -453,3 +453,21 @@ def test_the_verifiers_weights_are_the_same_on_every_validator() -> None:
     again = conf.verifier_rng(SUITE.hash_bytes, b"tx-1")
     assert again(40) + again(50) == first and len(first) == 90
     assert conf.verifier_rng(SUITE.hash_bytes, b"tx-2")(90) != first
+
+
+def test_invalid_regulator_keys_are_refused_by_governance() -> None:
+    c = make_chain(seed=61)
+    reg = c.regulator()
+    swapped = [RegulatorMember(m.index, m.address, reg.members[0].verifying_share)
+               for m in reg.members]  # every member with member 1's share
+    cases = [
+        (SetRegulator(c.group, 2, reg.public_key, swapped), "invalid_operation"),
+        (SetRegulator(c.group, 4, reg.public_key, reg.members), "invalid_operation"),
+        (SetRegulator("p256", 2, reg.public_key, reg.members), "invalid_operation"),
+        (SetRegulator(c.group, 2, bytes(32), reg.members), "invalid_operation"),
+        (SetRegulator("sm2", 2, reg.public_key, reg.members), "invalid_operation"),
+    ]
+    for change, error in cases:
+        receipt = c.one(c.sign(0, TxKind.SYSTEM, codec.encode(Propose(change))))
+        assert receipt.error == error, change
+    assert c.regulator() == reg
