@@ -30,7 +30,7 @@ def test_the_two_banks_walk_through_runs_as_written(tmp_path: Path) -> None:
         "exit 1",
         "error[8802 confidential_bad_statement]: amount or balance -61999 is outside",
         "exit 2",
-        "is not opened",
+        ": not opened: 0 of 2 shares in (the regulator's members publish",
         "share of member 1 published (tx 0x",
         "share of member 3 published; the transfer is open (tx 0x",
         ": 12000 (opened at block ",

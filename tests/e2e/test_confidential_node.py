@@ -62,6 +62,8 @@ def test_deposit_transfer_balance_and_regulator_opening(tmp_path: Path) -> None:
             for k in (0, 2):
                 member = client.confidential(client.wallet(chain.keys[MEMBERS[k]]))
                 member.share(tx_hash, shares[k].secret, shares[k].identifier)
+                if k == 0:
+                    assert a.shares(tx_hash) == [1] and a.opened(tx_hash) is None
             opened = a.opened(tx_hash)
             assert opened is not None
             assert (opened.sender, opened.receiver, opened.amount, opened.members) == (

@@ -263,12 +263,19 @@ def cmd_share(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     tx_hash = bytes_of(args.tx, "transaction hash", size=32)
     with Client(args.rpc) as client:
-        found = ConfidentialAccounts(client).opened(tx_hash)
+        reads = ConfidentialAccounts(client)
+        found = reads.opened(tx_hash)
+        if found is None:
+            traced = reads.trace(tx_hash) is not None
+            regulator = reads.regulator()
+            shares = reads.shares(tx_hash)
     if found is None:
         if args.json:
-            print_json({"opened": False})
-        print(f"0x{tx_hash.hex()} is not opened (t of the regulator's members publish "
-              "shares with `xinlian private share`)", file=sys.stderr)
+            print_json({"opened": False, "transfer": traced, "shares": shares})
+        status = (f"not opened: {len(shares)} of {regulator.threshold} shares in"
+                  if traced and regulator is not None else "no confidential transfer")
+        print(f"0x{tx_hash.hex()}: {status} (the regulator's members publish shares with "
+              "`xinlian private share`)", file=sys.stderr)
         return EXIT_FAILED
     flagged = args.flag_above is not None and found.amount > args.flag_above
     if args.json:

@@ -31,10 +31,12 @@ from xinlian.execution.confidential import (
     ACCOUNT_PREFIX,
     OPENED_PREFIX,
     REGULATOR_KEY,
+    SHARES_PREFIX,
     TRACE_PREFIX,
     VERIFY_FUEL,
     ConfidentialAccount,
     Opened,
+    ShareRecord,
     Trace,
     balance_digest,
     proof_context,
@@ -168,6 +170,11 @@ class ConfidentialAccounts:
     def trace(self, tx_hash: bytes) -> Trace | None:
         raw = self._read(TRACE_PREFIX + tx_hash)
         return None if raw is None else codec.decode(raw, Trace)
+
+    def shares(self, tx_hash: bytes) -> list[int]:
+        """The members whose decryption shares of `tx_hash` are in, while it is not open."""
+        raw = self._read(SHARES_PREFIX + tx_hash)
+        return [] if raw is None else [s.index for s in codec.decode(raw, list[ShareRecord])]
 
     def opened(self, tx_hash: bytes) -> OpenedTransfer | None:
         """The transfer `tx_hash` as opened on chain (None: not opened yet)."""
