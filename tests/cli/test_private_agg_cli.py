@@ -1,0 +1,111 @@
+"""`xinlian private agg ...`: a key by the DKG, contributions, their batch sum, members'
+decryption shares and the opening, through JSON files; bad files, values out of range,
+tampered or copied contributions, non-member and too few shares exit with status 2 and a
+typed error."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from xinlian.cli.main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["private", "agg", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    code, out, _ = run(capsys, "keygen", "--members", "4", "--threshold", "3",
+                       "--out-dir", str(tmp_path / "keys"))
+    assert code == 0 and json.loads(out)["threshold"] == 3
+    for i in range(1, 5):
+        assert stat.S_IMODE((tmp_path / "keys" / f"member-{i}.json").stat().st_mode) == 0o600
+    return tmp_path / "keys"
+
+
+def contribute(capsys: pytest.CaptureFixture[str], keys: Path, out: Path, value: int,
+               bits: int, context: str) -> Path:
+    code, _, err = run(capsys, "contribute", "--key", str(keys / "key.json"), "--value",
+                       str(value), "--bits", str(bits), "--context", context, "--out", str(out))
+    assert code == 0, err
+    return out
+
+
+def test_a_sum_opened_by_three_of_four(keys: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    files = [contribute(capsys, keys, tmp_path / f"c{i}.json", v, 16, f"loans-q4/bank-{i}")
+             for i, v in enumerate([1200, 35000, 65535])]
+    assert "35000" not in files[1].read_text()
+    agg = tmp_path / "agg.json"
+    code, out, _ = run(capsys, "sum", "--key", str(keys / "key.json"), *map(str, files),
+                       "--out", str(agg))
+    assert code == 0 and json.loads(out) == {"contributions": 3, "bound": 3 * 65535}
+    shares = []
+    for i in (4, 2, 1):
+        shares.append(tmp_path / f"s{i}.json")
+        assert run(capsys, "share", "--key-share", str(keys / f"member-{i}.json"), str(agg),
+                   "--out", str(shares[-1]))[0] == 0
+    code, out, _ = run(capsys, "open", "--key", str(keys / "key.json"), str(agg),
+                       *map(str, shares))
+    assert code == 0 and json.loads(out)["value"] == 1200 + 35000 + 65535
+
+
+def test_bad_input_exits_2(keys: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    key = str(keys / "key.json")
+    a = contribute(capsys, keys, tmp_path / "a.json", 1, 0, "poll/a")
+    b = contribute(capsys, keys, tmp_path / "b.json", 0, 0, "poll/b")
+    doc = json.loads(a.read_text())
+    copied = tmp_path / "copied.json"
+    copied.write_text(json.dumps({**doc, "context": "poll/c"}))
+    flipped = tmp_path / "flipped.json"
+    raw = doc["contribution"]
+    flipped.write_text(json.dumps({**doc, "contribution": raw[:-2] + (
+        "00" if raw[-2:] != "00" else "01")}))
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("[1, 2")
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps({**doc, "contribution": raw[:40]}))
+    agg = tmp_path / "agg.json"
+    assert run(capsys, "sum", "--key", key, str(a), str(b), "--out", str(agg))[0] == 0
+    s1, s2 = tmp_path / "s1.json", tmp_path / "s2.json"
+    for i, s in ((1, s1), (2, s2)):
+        assert run(capsys, "share", "--key-share", str(keys / f"member-{i}.json"), str(agg),
+                   "--out", str(s))[0] == 0
+    stranger = tmp_path / "stranger.json"
+    share_doc = json.loads(s1.read_text())
+    stranger.write_text(json.dumps({"member": 9, "share": "00000009" + share_doc["share"][8:]}))
+    cases = [
+        (["contribute", "--key", key, "--value", "2", "--context", "x", "--out",
+          str(tmp_path / "x.json")], "8952 homomorphic_bad_statement"),
+        (["contribute", "--key", key, "--value", "256", "--bits", "8", "--context", "x",
+          "--out", str(tmp_path / "x.json")], "8952 homomorphic_bad_statement"),
+        (["sum", "--key", key, str(a), str(copied), "--out", str(agg)],
+         "8953 homomorphic_invalid_contribution"),
+        (["sum", "--key", key, str(a), str(a), "--out", str(agg)],
+         "8953 homomorphic_invalid_contribution"),
+        (["sum", "--key", key, str(flipped), "--out", str(agg)], "homomorphic_"),
+        (["sum", "--key", key, str(garbage), "--out", str(agg)],
+         "8951 homomorphic_malformed_input"),
+        (["sum", "--key", key, str(short), "--out", str(agg)],
+         "8951 homomorphic_malformed_input"),
+        (["sum", "--key", str(garbage), str(a), "--out", str(agg)],
+         "8951 homomorphic_malformed_input"),
+        (["open", "--key", key, str(agg), str(s1), str(s2)], "8956 homomorphic_too_few_shares"),
+        (["open", "--key", key, str(agg), str(s1), str(s2), str(stranger)],
+         "8954 homomorphic_not_a_member"),
+        (["open", "--key", key, str(agg), str(s1), str(s1), str(s2)],
+         "8955 homomorphic_invalid_share"),
+        (["share", "--key-share", key, str(agg), "--out", str(tmp_path / "x.json")],
+         "8951 homomorphic_malformed_input"),
+    ]
+    for argv, error in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and error in err, (argv, err)
