@@ -18,6 +18,8 @@ and bits (bit proof; or V || link proof || range proof).
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -169,6 +171,28 @@ def verify_batch(key: Element, items: Sequence[tuple[Contribution, bytes]],
         range_proof.batch_verify(group, ranges, rng)
     except ConfidentialError as exc:
         raise InvalidContributionError(f"a contribution's range proof: {exc}") from exc
+
+
+def derived_rng(items: Sequence[tuple[Contribution, bytes]]) -> Rng:
+    """Batch weights derived from the batch itself (SHA-256 of every contribution and
+    context, in counter mode), for verifiers that must agree bit for bit (a chain's
+    validators). A false proof would need weights it cannot see before fixing its bytes:
+    sound in the random-oracle model, as Fiat-Shamir is."""
+    seed = hashlib.sha256(b"xinlian/homomorphic/batch-weights\x00")
+    for c, context in items:
+        data = c.encode()
+        seed.update(len(data).to_bytes(4, "big") + data + len(context).to_bytes(4, "big")
+                    + context)
+    root = seed.digest()
+    counter = itertools.count()
+
+    def rng(n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(root + next(counter).to_bytes(8, "big")).digest()
+        return out[:n]
+
+    return rng
 
 
 def aggregate(key: Element, items: Sequence[tuple[Contribution, bytes]],
