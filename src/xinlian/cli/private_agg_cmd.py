@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 # --- reading the documents -------------------------------------------------------------------
 
-def _public(path: str) -> PublicKeyPackage:
+def public_key(path: str) -> PublicKeyPackage:
     doc = _files.read(path)
     try:
         public = PublicKeyPackage.decode(_files.hex(doc, "key_package"))
@@ -125,7 +125,7 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def contribute(args: argparse.Namespace) -> int:
-    key = _public(args.key).group_public_key
+    key = public_key(args.key).group_public_key
     c = contribution.contribute(key, args.value, args.bits, args.context.encode())
     data = c.encode()
     write(args.out, {"group": SM2.name, "bits": args.bits, "context": args.context,
@@ -135,7 +135,7 @@ def contribute(args: argparse.Namespace) -> int:
 
 
 def add(args: argparse.Namespace) -> int:
-    key = _public(args.key).group_public_key
+    key = public_key(args.key).group_public_key
     items = []
     for path in args.contributions:
         doc = _files.read(path)
@@ -181,7 +181,7 @@ def share(args: argparse.Namespace) -> int:
 
 
 def open_aggregate(args: argparse.Namespace) -> int:
-    public = _public(args.key)
+    public = public_key(args.key)
     doc, ct = _aggregate(args.aggregate)
     bound = _int(doc, "bound")
     shares = [threshold.decode_share(public, _files.hex(_files.read(p), "share"))
