@@ -109,3 +109,68 @@ def test_bad_input_exits_2(keys: Path, tmp_path: Path,
     for argv, error in cases:
         code, _, err = run(capsys, *argv)
         assert code == 2 and error in err, (argv, err)
+
+
+def test_a_comparison_with_a_threshold(keys: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    key = str(keys / "key.json")
+    files = [str(contribute(capsys, keys, tmp_path / f"c{i}.json", v, 8, f"poll/{i}"))
+             for i, v in enumerate([200, 100, 50])]
+    agg = str(tmp_path / "agg.json")
+    assert run(capsys, "sum", "--key", key, *files, "--out", agg)[0] == 0
+    asked = ["--at-least", "351", "--context", "total >= 351"]
+
+    def path(name: str) -> str:
+        return str(tmp_path / name)
+
+    for i in (1, 2, 3):
+        code, _, err = run(capsys, "compare-commit", "--key-share",
+                           str(keys / f"member-{i}.json"), agg, *asked,
+                           "--out", path(f"m{i}.json"), "--nonces", path(f"n{i}.json"))
+        assert code == 0, err
+    assert stat.S_IMODE(Path(path("n1.json")).stat().st_mode) == 0o600
+    code, out, _ = run(capsys, "compare-challenge", "--key", key, agg, *asked,
+                       *(path(f"m{i}.json") for i in (1, 2, 3)),
+                       "--out", path("challenge.json"), "--state", path("state.json"))
+    assert code == 0 and json.loads(out) == {"members": [1, 2, 3]}
+    for i in (1, 2, 3):
+        assert run(capsys, "compare-respond", "--key-share", str(keys / f"member-{i}.json"),
+                   "--nonces", path(f"n{i}.json"), path("challenge.json"),
+                   "--out", path(f"r{i}.json"))[0] == 0
+        assert not Path(path(f"n{i}.json")).exists()  # used once
+    code, out, _ = run(capsys, "compare-finish", "--key", key, "--state", path("state.json"),
+                       *(path(f"r{i}.json") for i in (1, 2, 3)), "--out", path("proof.json"))
+    assert code == 0 and json.loads(out) == {"at_least": 351, "claim": False}
+    assert "350" not in Path(path("proof.json")).read_text()
+    code, out, _ = run(capsys, "compare-verify", "--key", key, agg, path("proof.json"))
+    assert code == 0 and json.loads(out)["claim"] is False
+
+    proof = json.loads(Path(path("proof.json")).read_text())
+    Path(path("lie.json")).write_text(json.dumps({**proof, "claim": True}))
+    Path(path("moved.json")).write_text(json.dumps(
+        {**proof, "question": {**proof["question"], "at_least": 300}}))
+    other = str(contribute(capsys, keys, tmp_path / "x.json", 1, 8, "poll/x"))
+    assert run(capsys, "sum", "--key", key, other, "--out", path("other.json"))[0] == 0
+    cases = [
+        (["compare-verify", "--key", key, agg, path("lie.json")],
+         "8953 homomorphic_invalid_contribution"),
+        (["compare-verify", "--key", key, agg, path("moved.json")],
+         "8953 homomorphic_invalid_contribution"),
+        (["compare-verify", "--key", key, path("other.json"), path("proof.json")],
+         "8952 homomorphic_bad_statement"),
+        (["compare-respond", "--key-share", str(keys / "member-1.json"), "--nonces",
+          path("n1.json"), path("challenge.json"), "--out", path("again.json")],
+         "8951 homomorphic_malformed_input"),  # its nonces are gone
+        (["compare-commit", "--key-share", str(keys / "member-1.json"), agg, *asked,
+          "--out", path("m9.json"), "--nonces", path("r1.json")],
+         "8952 homomorphic_bad_statement"),  # never overwrites a file
+        (["compare-challenge", "--key", key, agg, "--at-least", "5", "--context", "x",
+          path("m1.json"), path("m2.json"), path("m3.json"), "--out", path("c2.json"),
+          "--state", path("s2.json")], "8952 homomorphic_bad_statement"),
+        (["compare-challenge", "--key", key, agg, *asked, path("m1.json"), path("m2.json"),
+          "--out", path("c2.json"), "--state", path("s2.json")],
+         "8956 homomorphic_too_few_shares"),
+    ]
+    for argv, error in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and error in err, (argv, err)

@@ -9,6 +9,8 @@ SM2 curve as JSON files (docs/privacy.md#encrypted-aggregates).
 - sum verifies contributions in one batch and adds them: the aggregate file.
 - share makes one member's proven decryption share of an aggregate.
 - open checks the shares (members only, proofs) and prints the value from t of them.
+- compare-* (private_agg_compare.py): whether the value is at least T, proven to everyone,
+  the value known to one prover only.
 
 Every file is validated when read: bad input exits with status 2 and a typed error (895x).
 """
@@ -32,7 +34,7 @@ from xinlian.crypto.privacy.homomorphic.errors import (
 )
 from xinlian.crypto.threshold.dkg import DkgError, KeyShare, PublicKeyPackage
 
-_files = Reader(MalformedAggregateInputError)
+files = Reader(MalformedAggregateInputError)
 MAX_MEMBERS = 64  # a local keygen's members (the DKG costs O(n^2) multiplications a party)
 
 
@@ -74,13 +76,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument("shares", nargs="+", help="share files (at least t)")
     o.set_defaults(func=open_aggregate)
 
+    from xinlian.cli import private_agg_compare  # it builds on this module's readers
+
+    private_agg_compare.register(asub)
+
 
 # --- reading the documents -------------------------------------------------------------------
 
 def public_key(path: str) -> PublicKeyPackage:
-    doc = _files.read(path)
+    doc = files.read(path)
     try:
-        public = PublicKeyPackage.decode(_files.hex(doc, "key_package"))
+        public = PublicKeyPackage.decode(files.hex(doc, "key_package"))
     except (CodecError, GroupError, DkgError) as exc:
         raise MalformedAggregateInputError(f"{path}: key_package: {exc}") from None
     if public.group is not SM2:
@@ -88,16 +94,16 @@ def public_key(path: str) -> PublicKeyPackage:
     return public
 
 
-def _int(doc: Doc, name: str) -> int:
-    value = _files.get(doc, name)
+def int_field(doc: Doc, name: str) -> int:
+    value = files.get(doc, name)
     if type(value) is not int:
         raise MalformedAggregateInputError(f"field {name!r}: expected an integer")
     return value
 
 
-def _aggregate(path: str) -> tuple[Doc, Ciphertext]:
-    doc = _files.read(path)
-    return doc, elgamal.decode(SM2, _files.hex(doc, "aggregate"))
+def aggregate_of(path: str) -> tuple[Doc, Ciphertext]:
+    doc = files.read(path)
+    return doc, elgamal.decode(SM2, files.hex(doc, "aggregate"))
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -138,11 +144,11 @@ def add(args: argparse.Namespace) -> int:
     key = public_key(args.key).group_public_key
     items = []
     for path in args.contributions:
-        doc = _files.read(path)
-        c = contribution.decode(SM2, _files.hex(doc, "contribution"))
-        if _int(doc, "bits") != c.bits:
+        doc = files.read(path)
+        c = contribution.decode(SM2, files.hex(doc, "contribution"))
+        if int_field(doc, "bits") != c.bits:
             raise MalformedAggregateInputError(f"{path}: bits do not match the contribution")
-        items.append((c, _files.text(doc, "context").encode()))
+        items.append((c, files.text(doc, "context").encode()))
     contexts = [ctx for _, ctx in items]
     if len(set(contexts)) != len(contexts):
         raise InvalidContributionError("two contributions with one context: one member, "
@@ -167,13 +173,17 @@ def _verifies(key: Element, item: tuple[contribution.Contribution, bytes]) -> bo
     return True
 
 
-def share(args: argparse.Namespace) -> int:
-    doc = _files.read(args.key_share)
+def key_share_of(path: str) -> KeyShare:
+    doc = files.read(path)
     try:
-        key_share = KeyShare.decode(_files.hex(doc, "key_share"))
+        return KeyShare.decode(files.hex(doc, "key_share"))
     except (CodecError, GroupError, DkgError) as exc:
-        raise MalformedAggregateInputError(f"{args.key_share}: key_share: {exc}") from None
-    _, ct = _aggregate(args.aggregate)
+        raise MalformedAggregateInputError(f"{path}: key_share: {exc}") from None
+
+
+def share(args: argparse.Namespace) -> int:
+    key_share = key_share_of(args.key_share)
+    _, ct = aggregate_of(args.aggregate)
     made = threshold.make_share(key_share, ct)
     write(args.out, {"member": made.member, "share": made.encode().hex()})
     print(json.dumps({"member": made.member}))
@@ -182,11 +192,11 @@ def share(args: argparse.Namespace) -> int:
 
 def open_aggregate(args: argparse.Namespace) -> int:
     public = public_key(args.key)
-    doc, ct = _aggregate(args.aggregate)
-    bound = _int(doc, "bound")
-    shares = [threshold.decode_share(public, _files.hex(_files.read(p), "share"))
+    doc, ct = aggregate_of(args.aggregate)
+    bound = int_field(doc, "bound")
+    shares = [threshold.decode_share(public, files.hex(files.read(p), "share"))
               for p in args.shares]
     value = threshold.decrypt(public, ct, shares, bound)
-    print(json.dumps({"value": value, "contributions": _int(doc, "contributions"),
+    print(json.dumps({"value": value, "contributions": int_field(doc, "contributions"),
                       "shares": len(shares), "threshold": public.threshold}))
     return 0
