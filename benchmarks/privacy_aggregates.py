@@ -1,7 +1,8 @@
 """Encrypted aggregates on SM2 (issue 18, items 4 and 6): a contribution's encrypt + prove,
 verify alone and in a batch, bytes; the homomorphic sum per ciphertext; a member's
-decryption share, checking and combining t of them, the bounded discrete log with its
-table's build time and memory; the light-terminal prover on one core under an address-space
+decryption share, checking and combining t of them; the comparison of an aggregate with a
+threshold (the whole protocol, the proof's check and bytes); the bounded discrete log with
+its table's build time and memory; the light-terminal prover on one core under an address-space
 cap (benchmarks/light_prover.py, in a subprocess per cap).
 
     python -m benchmarks.privacy_aggregates [--quick]
@@ -26,8 +27,15 @@ from pathlib import Path
 from benchmarks.report import best_of, emit
 from xinlian.crypto.primitives.groups import SM2, Element
 from xinlian.crypto.privacy.confidential.generators import generators
-from xinlian.crypto.privacy.homomorphic import contribution, dlog, elgamal, threshold
+from xinlian.crypto.privacy.homomorphic import (
+    comparison,
+    contribution,
+    dlog,
+    elgamal,
+    threshold,
+)
 from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
+from xinlian.crypto.threshold.dkg import KeyShare
 
 QUICK = "--quick" in sys.argv
 REPEATS = 2 if QUICK else 5
@@ -107,6 +115,36 @@ def bench_dlog() -> None:
         emit(BENCH, "dlog_worst_search_s", search, "s", note="table built", **common)
 
 
+def compare_once(shares: list[KeyShare], question: comparison.Question
+                 ) -> comparison.ComparisonProof:
+    """The whole comparison protocol, every party in this process."""
+    public = shares[0].public
+    made = [comparison.member_commit(s, question) for s in shares]
+    challenge, state = comparison.prover_challenge(public, question, [m for m, _ in made])
+    responses = {s.identifier: comparison.member_respond(s, secret, question, challenge)
+                 for s, (_, secret) in zip(shares, made, strict=True)}
+    return comparison.prover_finish(public, state, responses)
+
+
+def bench_comparison() -> None:
+    shares = local_keygen(SM2, 5, 3, b"bench-compare")
+    public = shares[0].public
+    cts = [elgamal.encrypt(public.group_public_key, 60_000)[0] for _ in range(100)]
+    question = comparison.Question(elgamal.total(cts, SM2), 100 * 65_535, 5_000_000, b"bench")
+    proofs: list[comparison.ComparisonProof] = []
+    made = cpu(lambda: proofs.append(compare_once(shares[:3], question)))
+    proof = proofs[-1]
+    assert comparison.verify(public, question, proof) and proof.claim
+    size = 4 * SM2.element_size + 3 * SM2.scalar_size + len(proof.range.encode())
+    common = {"threshold": 3, "bits": question.bits, "bound": question.bound,
+              "clock": "process_time", "load_1min": load()}
+    emit(BENCH, "compare_protocol_ms", made * 1e3, "ms",
+         note="3 members' commits and responses, the prover's opening and proof", **common)
+    emit(BENCH, "compare_verify_ms",
+         cpu(partial(comparison.verify, public, question, proof)) * 1e3, "ms", **common)
+    emit(BENCH, "compare_proof_bytes", size, "bytes", **common)
+
+
 def bench_light() -> None:
     caps = (128, 64) if QUICK else (128, 96, 64, 48)
     for bits in (contribution.COUNT, 16, 32):
@@ -125,6 +163,7 @@ def bench_light() -> None:
 
 def main() -> None:
     bench_contributions()
+    bench_comparison()
     bench_dlog()
     bench_light()
 

@@ -1,7 +1,8 @@
 """docs/privacy.md runs as written: the BBS, range-proof and encrypted-aggregate examples
-(and the aggregates' commands); the garbled-circuit section's Python block prints what the
-page says, and its `sh` blocks (the port replaced by a free one) compute the FIPS-197
-ciphertext locally and a comparison between a garbler and an evaluator process."""
+(and the aggregates' commands, a sum and a comparison); the garbled-circuit section's
+Python block prints what the page says, and its `sh` blocks (the port replaced by a free
+one) compute the FIPS-197 ciphertext locally and a comparison between a garbler and an
+evaluator process."""
 
 from __future__ import annotations
 
@@ -91,4 +92,9 @@ def test_the_encrypted_aggregate_command_lines_run(tmp_path: Path) -> None:
         '{"bits": 16, "contribution_bytes": 851}', '{"bits": 16, "contribution_bytes": 851}',
         '{"bits": 16, "contribution_bytes": 851}', '{"contributions": 3, "bound": 196605}',
         '{"member": 1}', '{"member": 2}', '{"member": 4}',
-        '{"value": 101735, "contributions": 3, "shares": 3, "threshold": 3}']
+        '{"value": 101735, "contributions": 3, "shares": 3, "threshold": 3}',
+        '{"member": 1}', '{"member": 2}', '{"member": 4}', '{"members": [1, 2, 4]}',
+        '{"member": 1}', '{"member": 2}', '{"member": 4}',
+        '{"at_least": 100000, "claim": true}',
+        '{"valid": true, "at_least": 100000, "claim": true, '
+        '"context": "loans-2026q4 >= 100000"}']
