@@ -1,7 +1,8 @@
 """Encrypted aggregates on SM2 (issue 18, items 4 and 6): a contribution's encrypt + prove,
 verify alone and in a batch, bytes; the homomorphic sum per ciphertext; a member's
 decryption share, checking and combining t of them; the comparison of an aggregate with a
-threshold (the whole protocol, the proof's check and bytes); the bounded discrete log with
+threshold (the whole protocol, the proof's check and bytes); a DATA_WRITE of 32 encrypted
+values through the executor; the bounded discrete log with
 its table's build time and memory; the light-terminal prover on one core under an address-space
 cap (benchmarks/light_prover.py, in a subprocess per cap).
 
@@ -145,6 +146,50 @@ def bench_comparison() -> None:
     emit(BENCH, "compare_proof_bytes", size, "bytes", **common)
 
 
+def bench_chain() -> None:
+    """A DATA_WRITE of MAX_ENCRYPTED 16-bit values through the executor (signature, the
+    values' batch check, the records' writes), beside one of as many plain numbers."""
+    from xinlian.execution.data.model import (
+        MAX_ENCRYPTED,
+        AggregateKey,
+        AttributeDecl,
+        DataWrite,
+        DeclareCollection,
+        Field,
+        Put,
+        contribution_context,
+    )
+    from xinlian.execution.data.values import encode
+    from xinlian.ledger.transaction import TxKind
+    from xinlian.testing.contracts import ContractChain
+
+    key = local_keygen(SM2, 4, 3, b"bench-chain")[0].public.group_public_key
+    chain = ContractChain()
+    chain.one(0, TxKind.DATA_COLLECTION, DeclareCollection("loans", [
+        AttributeDecl("amount", "encrypted"), AttributeDecl("plain", "number", "none")]))
+    chain.one(0, TxKind.DATA_WRITE, DataWrite("loans", [AggregateKey("amount", key.encode(),
+                                                                     16)]))
+    for attribute in ("amount", "plain"):
+        seconds = []
+        for round_ in range(REPEATS):
+            puts = []
+            for i in range(MAX_ENCRYPTED):
+                rid = b"r%d-%d" % (round_, i)
+                value = (contribution.contribute(key, 1000 + i, 16, contribution_context(
+                    "loans", "amount", rid)).encode() if attribute == "amount"
+                    else encode("number", 1000 + i))
+                puts.append(Put(rid, [Field(attribute, value)]))
+            raw = chain.raw(0, TxKind.DATA_WRITE, DataWrite("loans", list(puts)))
+            start = time.process_time()
+            [receipt] = chain.block([raw]).receipts
+            seconds.append(time.process_time() - start)
+            assert receipt.status == 0, receipt
+        emit(BENCH, "data_write_block_ms", min(seconds) * 1e3, "ms", values=MAX_ENCRYPTED,
+             attribute="encrypted 16-bit" if attribute == "amount" else "number",
+             note="one DATA_WRITE executed and committed as a block (ContractChain)",
+             clock="process_time", load_1min=load())
+
+
 def bench_light() -> None:
     caps = (128, 64) if QUICK else (128, 96, 64, 48)
     for bits in (contribution.COUNT, 16, 32):
@@ -164,6 +209,7 @@ def bench_light() -> None:
 def main() -> None:
     bench_contributions()
     bench_comparison()
+    bench_chain()
     bench_dlog()
     bench_light()
 

@@ -326,3 +326,20 @@ def test_invalid_dlog_out_of_the_bound(m: int) -> None:
 def test_invalid_dlog_bounds_and_tables(bound: int, table: int) -> None:
     with pytest.raises(DiscreteLogBoundError):
         dlog.solve(elgamal.base(SM2), bound, table_size=table)
+
+
+def test_the_library_runs_on_ristretto255_too() -> None:
+    """Counts and sums under a ristretto255 DKG key (the library's groups; the command line
+    and the chain use SM2, the one group of both the DKG's key files and the range proofs)."""
+    rng = rng_of(50)
+    shares = local_keygen(RISTRETTO255, 4, 3, b"test-ristretto", rng)
+    public = shares[0].public
+    key = public.group_public_key
+    items = [(co.contribute(key, v, bits, b"r%d" % i, rng), b"r%d" % i)
+             for i, (v, bits) in enumerate([(1, COUNT), (200, 8), (3, 16)])]
+    assert co.decode(RISTRETTO255, items[1][0].encode()) == items[1][0]
+    total, bound = co.aggregate(key, items, rng)
+    made = [threshold.make_share(s, total, rng) for s in shares[1:]]
+    assert threshold.decrypt(public, total, made, bound) == 204
+    with pytest.raises(InvalidContributionError):
+        co.verify(key, items[0][0], b"r9", rng)
