@@ -412,7 +412,8 @@ class DataOps:
                 if kinds[n] == Kind.ENCRYPTED and values.is_int(v):
                     if n not in keys:  # an int is encrypted here, its proof made for rid
                         keys[n] = yield from self._aggregate_key(n, None, True)
-                    v = data_encrypted.encrypt(keys[n], self.name, record_id(rid), v)
+                    v = _checked(partial(data_encrypted.encrypt, keys[n], self.name,
+                                         record_id(rid), v))
                 encoded.append(Field(n, _encoded(kinds[n], v)))
             ops.append(Put(record_id(rid), encoded))
         ops.extend(Delete(record_id(rid)) for rid in deletes)
