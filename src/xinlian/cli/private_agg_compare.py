@@ -219,7 +219,7 @@ def respond(args: argparse.Namespace) -> int:
     q = _question_of(doc)
     _same(q, _question_of(kept))
     secret = SecretNonces(int_field(kept, "member"), _scalar(kept, "d"), _scalar(kept, "e"),
-                          _nonces_of(kept))
+                          _nonces_of(kept), _question_of(kept))
     z = comparison.member_respond(key_share, secret, q, _challenge_of(doc))
     os.remove(args.nonces)  # answered: these nonces are never used again
     write(args.out, {"member": key_share.identifier, "z": SM2.scalar(z).encode().hex()})

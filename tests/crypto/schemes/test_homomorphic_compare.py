@@ -127,6 +127,26 @@ def test_invalid_members_refuse_a_challenge_that_is_not_theirs(
     twice = dataclasses.replace(challenge, nonces=(*challenge.nonces, challenge.nonces[0]))
     with pytest.raises(InvalidDecryptionShareError):
         comparison.member_respond(shares[0], made[1][1], question, twice)
+    elsewhere = dataclasses.replace(question, at_least=question.at_least - 1)
+    with pytest.raises(AggregateStatementError):  # nonces committed to another question
+        comparison.member_respond(shares[0], made[1][1], elsewhere, challenge)
+
+
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=4), st.integers(-3, 3),
+       st.integers(0, 2**32))
+@settings(max_examples=12)
+def test_the_claim_matches_the_sum_for_random_values(shares: list[KeyShare], values: list[int],
+                                                     offset: int, seed: int) -> None:
+    rng = rng_of(seed)
+    key = shares[0].public.group_public_key
+    items = [(contribution.contribute(key, v, 8, b"h%d" % i, rng), b"h%d" % i)
+             for i, v in enumerate(values)]
+    total, bound = contribution.aggregate(key, items, rng)
+    at_least = max(0, sum(values) + offset)
+    question = Question(total, bound, at_least, b"random")
+    proof = run(shares, question, seed=seed % 997)
+    assert proof.claim is (sum(values) >= at_least)
+    assert comparison.verify(shares[0].public, question, proof)
 
 
 def test_invalid_the_prover_names_a_bad_response_and_refuses_bad_commits(

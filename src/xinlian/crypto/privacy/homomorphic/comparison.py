@@ -103,12 +103,14 @@ class MemberCommit:
 
 @dataclass(frozen=True)
 class SecretNonces:
-    """What a member keeps between the rounds (and uses once)."""
+    """What a member keeps between the rounds (and uses once), with the question it
+    committed to."""
 
     member: int
     d: Scalar
     e: Scalar
     nonces: Nonces
+    question: Question
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def member_commit(key_share: KeyShare, question: Question,
     d, e = group.random_scalar(rng), group.random_scalar(rng)
     nonces = Nonces(key_share.identifier, (group.base_mul(d), group.base_mul(e), r * d, r * e))
     share = threshold.make_share(key_share, question.aggregate, rng)
-    return MemberCommit(share, nonces), SecretNonces(key_share.identifier, d, e, nonces)
+    return MemberCommit(share, nonces), SecretNonces(key_share.identifier, d, e, nonces,
+                                                     question)
 
 
 def _sign(claim: bool) -> int:
@@ -251,6 +254,8 @@ def member_respond(key_share: KeyShare, secret: SecretNonces, question: Question
     commitments and derives from this question (the caller must never reuse `secret`)."""
     public = key_share.public
     question.check(public)
+    if question != secret.question:
+        raise AggregateStatementError("these nonces were committed to another question")
     mine = [n for n in challenge.nonces if n.member == key_share.identifier]
     if mine != [secret.nonces] or secret.member != key_share.identifier:
         raise InvalidDecryptionShareError("the challenge does not hold this member's nonces")
