@@ -42,7 +42,8 @@ def test_a_sum_opened_by_three_of_four(keys: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     files = [contribute(capsys, keys, tmp_path / f"c{i}.json", v, 16, f"loans-q4/bank-{i}")
              for i, v in enumerate([1200, 35000, 65535])]
-    assert "35000" not in files[1].read_text()
+    assert set(json.loads(files[1].read_text())) == {"group", "bits", "context",
+                                                     "contribution"}  # no value
     agg = tmp_path / "agg.json"
     code, out, _ = run(capsys, "sum", "--key", str(keys / "key.json"), *map(str, files),
                        "--out", str(agg))
@@ -141,7 +142,10 @@ def test_a_comparison_with_a_threshold(keys: Path, tmp_path: Path,
     code, out, _ = run(capsys, "compare-finish", "--key", key, "--state", path("state.json"),
                        *(path(f"r{i}.json") for i in (1, 2, 3)), "--out", path("proof.json"))
     assert code == 0 and json.loads(out) == {"at_least": 351, "claim": False}
-    assert "350" not in Path(path("proof.json")).read_text()
+    public = json.loads(Path(path("proof.json")).read_text())
+    assert set(public) == {"question", "claim", "v", "t1", "t2", "t3", "z_x", "z_m", "z_s",
+                           "range"}  # the sum (350) is in none of them
+    assert set(public["question"]) == {"aggregate", "bound", "at_least", "context"}
     code, out, _ = run(capsys, "compare-verify", "--key", key, agg, path("proof.json"))
     assert code == 0 and json.loads(out)["claim"] is False
 
@@ -170,6 +174,70 @@ def test_a_comparison_with_a_threshold(keys: Path, tmp_path: Path,
         (["compare-challenge", "--key", key, agg, *asked, path("m1.json"), path("m2.json"),
           "--out", path("c2.json"), "--state", path("s2.json")],
          "8956 homomorphic_too_few_shares"),
+    ]
+    for argv, error in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and error in err, (argv, err)
+
+
+def test_a_key_by_members_exchanging_files(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Four members, each with only its own secret file, run the DKG over a shared folder
+    of messages; they end with one key, which opens a sum."""
+    members = (1, 2, 3, 4)
+    for i in members:
+        code, out, _ = run(capsys, "dkg-join", "--member", str(i),
+                           "--secret", str(tmp_path / f"secret-{i}.json"),
+                           "--public", str(tmp_path / f"pub-{i}.json"))
+        assert code == 0 and json.loads(out)["member"] == i
+        assert stat.S_IMODE((tmp_path / f"secret-{i}.json").stat().st_mode) == 0o600
+    roster = str(tmp_path / "roster.json")
+    assert run(capsys, "dkg-roster", "--threshold", "3", "--session", "loans-key-1",
+               *(str(tmp_path / f"pub-{i}.json") for i in members), "--out", roster)[0] == 0
+    shared = str(tmp_path / "messages")
+    done: dict[int, str] = {}
+    for _ in range(4):
+        for i in members:
+            code, out, err = run(capsys, "dkg-step", "--roster", roster, "--secret",
+                                 str(tmp_path / f"secret-{i}.json"), "--messages", shared,
+                                 "--out-dir", str(tmp_path / f"keys-{i}"))
+            assert code == 0, err
+            if json.loads(out).get("done"):
+                done[i] = json.loads(out)["aggregate_key"]
+    assert set(done) == set(members) and len(set(done.values())) == 1
+    keys = tmp_path / "keys-1"
+    for i in (2, 3):  # each member's folder holds its own share only
+        (keys / f"member-{i}.json").write_text((tmp_path / f"keys-{i}" / f"member-{i}.json")
+                                               .read_text())
+    assert json.loads((keys / "key.json").read_text()) == json.loads(
+        (tmp_path / "keys-4" / "key.json").read_text())
+    files = [str(contribute(capsys, keys, tmp_path / f"c{i}.json", v, 0, f"v/{i}"))
+             for i, v in enumerate([1, 1, 0])]
+    agg = str(tmp_path / "agg.json")
+    assert run(capsys, "sum", "--key", str(keys / "key.json"), *files, "--out", agg)[0] == 0
+    for i in (1, 2, 3):
+        assert run(capsys, "share", "--key-share", str(keys / f"member-{i}.json"), agg,
+                   "--out", str(tmp_path / f"s{i}.json"))[0] == 0
+    code, out, _ = run(capsys, "open", "--key", str(keys / "key.json"), agg,
+                       *(str(tmp_path / f"s{i}.json") for i in (1, 2, 3)))
+    assert code == 0 and json.loads(out)["value"] == 2
+
+    (Path(shared) / "round-1-member-9.msg").write_bytes(b"\x00")
+    cases = [
+        (["dkg-join", "--member", "1", "--secret", str(tmp_path / "secret-1.json"),
+          "--public", str(tmp_path / "x.json")], "8952 homomorphic_bad_statement"),
+        (["dkg-roster", "--threshold", "5", "--session", "s",
+          *(str(tmp_path / f"pub-{i}.json") for i in members), "--out", str(tmp_path / "r")],
+         "8952 homomorphic_bad_statement"),
+        (["dkg-roster", "--threshold", "2", "--session", "s", str(tmp_path / "pub-1.json"),
+          str(tmp_path / "pub-1.json"), "--out", str(tmp_path / "r")],
+         "8952 homomorphic_bad_statement"),
+        (["dkg-step", "--roster", roster, "--secret", str(tmp_path / "secret-1.json"),
+          "--messages", shared, "--out-dir", str(tmp_path / "k")],
+         "8951 homomorphic_malformed_input"),
+        (["dkg-step", "--roster", str(tmp_path / "pub-1.json"), "--secret",
+          str(tmp_path / "secret-1.json"), "--messages", shared, "--out-dir",
+          str(tmp_path / "k")], "8951 homomorphic_malformed_input"),
     ]
     for argv, error in cases:
         code, _, err = run(capsys, *argv)

@@ -3,7 +3,8 @@ SM2 curve as JSON files (docs/privacy.md#encrypted-aggregates).
 
 - keygen runs the DKG keygen among the members in this process (crypto/privacy/homomorphic/
   ceremony.py: for one operator or a trial) and writes the public key file and one key-share
-  file per member (mode 0600).
+  file per member (mode 0600); dkg-join|dkg-roster|dkg-step (private_agg_dkg.py) run it
+  with each member on its own, exchanging message files.
 - contribute encrypts a value (a count's 0/1, or a sum's value of 8, 16 or 32 bits) under
   the aggregate key, with its proof bound to `--context` (name the poll and the member).
 - sum verifies contributions in one batch and adds them: the aggregate file.
@@ -76,8 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument("shares", nargs="+", help="share files (at least t)")
     o.set_defaults(func=open_aggregate)
 
-    from xinlian.cli import private_agg_compare  # it builds on this module's readers
+    from xinlian.cli import private_agg_compare, private_agg_dkg  # they build on this module
 
+    private_agg_dkg.register(asub)
     private_agg_compare.register(asub)
 
 
@@ -117,6 +119,14 @@ def keygen(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     session = b"xinlian-aggregate-key/" + out.resolve().as_posix().encode()
     shares = local_keygen(SM2, args.members, args.threshold, session)
+    key = write_keys(out, shares)
+    print(json.dumps({"group": SM2.name, "threshold": args.threshold,
+                      "members": len(shares), "aggregate_key": key}))
+    return 0
+
+
+def write_keys(out: Path, shares: list[KeyShare]) -> str:
+    """key.json (public) and member-<i>.json (mode 0600) for each share; the key's hex."""
     public = shares[0].public
     key = public.group_public_key.encode().hex()
     write(str(out / "key.json"), {"group": SM2.name, "threshold": public.threshold,
@@ -125,9 +135,7 @@ def keygen(args: argparse.Namespace) -> int:
     for s in shares:
         write(str(out / f"member-{s.identifier}.json"),
               {"member": s.identifier, "key_share": s.encode().hex()}, secret=True)
-    print(json.dumps({"group": SM2.name, "threshold": public.threshold,
-                      "members": len(shares), "aggregate_key": key}))
-    return 0
+    return key
 
 
 def contribute(args: argparse.Namespace) -> int:

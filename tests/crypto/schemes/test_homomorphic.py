@@ -343,3 +343,30 @@ def test_the_library_runs_on_ristretto255_too() -> None:
     assert threshold.decrypt(public, total, made, bound) == 204
     with pytest.raises(InvalidContributionError):
         co.verify(key, items[0][0], b"r9", rng)
+
+
+def test_members_running_their_own_parties_over_exchanged_messages_agree() -> None:
+    """member_step: each member alone, its party rebuilt from its seed and replayed over the
+    messages so far; all end with one key. A message that is not the member's replay (a
+    replaced file, another seed) is refused."""
+    from xinlian.crypto.privacy.homomorphic.ceremony import member_step
+    from xinlian.crypto.threshold.dkg import DkgConfig, DkgError
+
+    ids = [1, 2, 3, 4]
+    rng = rng_of(60)
+    secrets = {i: SM2.random_scalar(rng) for i in ids}
+    seeds = {i: rng(32) for i in ids}
+    config = DkgConfig.keygen(SM2, b"test-steps", ids, 3,
+                              {i: SM2.base_mul(s) for i, s in secrets.items()})
+    messages: dict[tuple[int, int], bytes] = {}
+    found: dict[int, KeyShare] = {}
+    for _ in range(3):
+        for i in ids:
+            step = member_step(config, i, secrets[i], seeds[i], messages)
+            messages.update({(r, i): m for r, m in step.posted.items()})
+            if step.share is not None:
+                found[i] = step.share
+    assert set(found) == set(ids)
+    assert len({s.public for s in found.values()}) == 1
+    with pytest.raises(DkgError):
+        member_step(config, 1, secrets[1], rng(32), messages)
