@@ -17,8 +17,6 @@ proofs of knowledge), two ways.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import os
 from collections import deque
 from collections.abc import Mapping
@@ -27,6 +25,7 @@ from dataclasses import dataclass
 from xinlian import codec
 from xinlian.codec import CodecError
 from xinlian.crypto.primitives.groups import Group, Rng, Scalar
+from xinlian.crypto.privacy.homomorphic.counter_rng import counter_rng
 from xinlian.crypto.threshold.dkg import (
     Deal,
     DkgAbortedError,
@@ -71,19 +70,11 @@ def local_keygen(group: Group, members: int, threshold: int, session: bytes,
 
 
 def seeded_rng(seed: bytes) -> Rng:
-    """SHA-256 in counter mode from a 32-byte secret seed: a member's party draws the same
-    polynomial and nonces at every replay."""
+    """A member's party's randomness from its 32-byte secret seed: the same polynomial and
+    nonces at every replay."""
     if len(seed) != 32:
         raise DkgError("a member's seed is 32 bytes")
-    counter = itertools.count()
-
-    def rng(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + next(counter).to_bytes(8, "big")).digest()
-        return out[:n]
-
-    return rng
+    return counter_rng(seed)
 
 
 def message_round(data: bytes) -> int:

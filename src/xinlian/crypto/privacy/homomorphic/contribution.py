@@ -19,7 +19,6 @@ and bits (bit proof; or V || link proof || range proof).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from xinlian.crypto.privacy.confidential import pedersen, range_proof
 from xinlian.crypto.privacy.confidential.errors import ConfidentialError
 from xinlian.crypto.privacy.confidential.range_proof import RangeProof
 from xinlian.crypto.privacy.homomorphic import elgamal, sigma
+from xinlian.crypto.privacy.homomorphic.counter_rng import counter_rng
 from xinlian.crypto.privacy.homomorphic.elgamal import Ciphertext
 from xinlian.crypto.privacy.homomorphic.errors import (
     AggregateStatementError,
@@ -183,16 +183,7 @@ def derived_rng(items: Sequence[tuple[Contribution, bytes]]) -> Rng:
         data = c.encode()
         seed.update(len(data).to_bytes(4, "big") + data + len(context).to_bytes(4, "big")
                     + context)
-    root = seed.digest()
-    counter = itertools.count()
-
-    def rng(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(root + next(counter).to_bytes(8, "big")).digest()
-        return out[:n]
-
-    return rng
+    return counter_rng(seed.digest())
 
 
 def aggregate(key: Element, items: Sequence[tuple[Contribution, bytes]],
