@@ -32,12 +32,15 @@ from xinlian.errors import XinlianError
 from xinlian.execution.data import select, values
 from xinlian.execution.data.indexes import KeywordIndex, RangeIndex
 from xinlian.execution.data.model import (
+    AggregateKey,
     AttributeDecl,
     Collection,
+    DataOp,
     DataWrite,
     DeclareCollection,
     Delete,
     Field,
+    Kind,
     Put,
     Queries,
     collection_id,
@@ -66,8 +69,9 @@ from xinlian.node.interface import (
     DataSelectAnswer,
     StateProof,
 )
-from xinlian.sdk import calls, data_history, data_select
+from xinlian.sdk import calls, data_encrypted, data_history, data_select
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
+from xinlian.sdk.data_encrypted import EncryptedSum
 from xinlian.sdk.data_history import BlockWindow, History, Version
 from xinlian.sdk.data_search import search_records, words
 from xinlian.sdk.errors import (
@@ -105,10 +109,10 @@ class Runner(Protocol):
 class AsyncRunner(Protocol):
     def __call__(self, op: Op[T]) -> Awaitable[T]: ...
 
-__all__ = ["AsyncDataCollection", "AttributeView", "BlobCommitment", "BlockWindow",
-           "Condition",
-           "DataAggregate", "DataCollection", "DataPage", "DataPlan", "DataRecord", "History",
-           "Version"]
+__all__ = ["AggregateKey", "AsyncDataCollection", "AttributeView", "BlobCommitment",
+           "BlockWindow", "Condition",
+           "DataAggregate", "DataCollection", "DataPage", "DataPlan", "DataRecord",
+           "EncryptedSum", "History", "Version"]
 
 
 @dataclass(frozen=True)
@@ -383,26 +387,47 @@ class DataOps:
                 raise AnswerTampered("the figures differ from the proven ones")
         return claimed
 
+    def _aggregate_key(self, attribute: str, height: int | None, verify: bool
+                       ) -> Op[AggregateKey]:
+        view = yield calls.data_collection(self.name, height)
+        collection = yield from self._proven(view.state, verify)
+        if collection is None:
+            raise DataQueryFailed(f"no collection {self.name!r}")
+        return (yield from data_encrypted.read_key(self._ops, view.state, collection,
+                                                   attribute, verify))
+
     def _write(self, puts: Records,
                deletes: Iterable[bytes | str]) -> Op[Receipt]:
         collection = yield from self._info(None, True)
         kinds = {a.name: a.kind for a in collection.attributes}
-        ops: list[Put | Delete | Queries] = []
+        keys: dict[str, AggregateKey] = {}
+        ops: list[DataOp] = []
         for rid, fields in puts.items():
             unknown = sorted(set(fields) - set(kinds))
             if unknown:
                 raise DataQueryFailed(f"collection {self.name!r} has no attribute "
                                       f"{unknown[0]!r}")
-            ops.append(Put(record_id(rid), [Field(n, _encoded(kinds[n], v))
-                                            for n, v in fields.items()]))
+            encoded = []
+            for n, v in fields.items():
+                if kinds[n] == Kind.ENCRYPTED and values.is_int(v):
+                    if n not in keys:  # an int is encrypted here, its proof made for rid
+                        keys[n] = yield from self._aggregate_key(n, None, True)
+                    v = _checked(partial(data_encrypted.encrypt, keys[n], self.name,
+                                         record_id(rid), v))
+                encoded.append(Field(n, _encoded(kinds[n], v)))
+            ops.append(Put(record_id(rid), encoded))
         ops.extend(Delete(record_id(rid)) for rid in deletes)
         return (yield from self._send(TxKind.DATA_WRITE,
                                       codec.encode(DataWrite(self.name, ops))))
 
+    def _set_key(self, attribute: str, key: bytes, bits: int) -> Op[Receipt]:
+        op = DataWrite(self.name, [AggregateKey(attribute, key, bits)])
+        return (yield from self._send(TxKind.DATA_WRITE, codec.encode(op)))
+
     def _report(self, counts: Mapping[str, Mapping[str, int]]) -> Op[Receipt]:
-        ops: list[Put | Delete | Queries] = [Queries(attribute, kind, count)
-                                            for attribute, kinds in counts.items()
-                                            for kind, count in kinds.items()]
+        ops: list[DataOp] = [Queries(attribute, kind, count)
+                             for attribute, kinds in counts.items()
+                             for kind, count in kinds.items()]
         return (yield from self._send(TxKind.DATA_WRITE,
                                       codec.encode(DataWrite(self.name, ops))))
 
@@ -491,6 +516,19 @@ class DataCollection(DataOps):
         subtree aggregates."""
         return self._run(self._aggregate(attribute, lo, hi, height, verify))
 
+    def aggregate_key(self, attribute: str, *, height: int | None = None,
+                      verify: bool = True) -> AggregateKey:
+        """The key and bits of encrypted `attribute`, proven (DataQueryFailed: none set)."""
+        return self._run(lambda: self._aggregate_key(attribute, height, verify))
+
+    def encrypted_sum(self, attribute: str, records: Iterable[DataRecord], *,
+                      verify: bool = True) -> EncryptedSum:
+        """The homomorphic sum of encrypted `attribute` over `records` (read with their
+        proofs, e.g. `query_all`), every contribution's proof checked again when `verify`;
+        t of the key's members open it (docs/privacy.md#encrypted-aggregates)."""
+        key = self.aggregate_key(attribute, verify=verify)
+        return data_encrypted.total(key, self.name, records, verify)
+
     def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
                   descending: bool = False, limit: int = 100, verify: bool = True
                   ) -> Iterator[DataRecord]:
@@ -560,6 +598,12 @@ class DataCollection(DataOps):
 
     def delete(self, ids: Iterable[bytes | str]) -> Receipt:
         return self._run(self._write({}, ids))
+
+    def set_aggregate_key(self, attribute: str, key: bytes, bits: int) -> Receipt:
+        """Set, once (the owner), encrypted `attribute`'s aggregate key (a DKG group key on
+        SM2, SEC1 compressed) and its contributions' bits (0: counts; 8, 16, 32: sums).
+        Puts may then give the attribute an int, which is encrypted and proven here."""
+        return self._run(lambda: self._set_key(attribute, key, bits))
 
     def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
         """Report queries served off chain, attribute -> {"range" | "keyword": count}, for
@@ -649,6 +693,15 @@ class AsyncDataCollection(DataOps):
                         height: int | None = None, verify: bool = True) -> DataAggregate:
         return await self._run(self._aggregate(attribute, lo, hi, height, verify))
 
+    async def aggregate_key(self, attribute: str, *, height: int | None = None,
+                            verify: bool = True) -> AggregateKey:
+        return await self._run(lambda: self._aggregate_key(attribute, height, verify))
+
+    async def encrypted_sum(self, attribute: str, records: Iterable[DataRecord], *,
+                            verify: bool = True) -> EncryptedSum:
+        key = await self.aggregate_key(attribute, verify=verify)
+        return data_encrypted.total(key, self.name, records, verify)
+
     async def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
                         descending: bool = False, limit: int = 100, verify: bool = True
                         ) -> AsyncIterator[DataRecord]:
@@ -708,6 +761,9 @@ class AsyncDataCollection(DataOps):
 
     async def delete(self, ids: Iterable[bytes | str]) -> Receipt:
         return await self._run(self._write({}, ids))
+
+    async def set_aggregate_key(self, attribute: str, key: bytes, bits: int) -> Receipt:
+        return await self._run(lambda: self._set_key(attribute, key, bits))
 
     async def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
         return await self._run(self._report(counts))
