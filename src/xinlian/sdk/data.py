@@ -519,7 +519,7 @@ class DataCollection(DataOps):
     def aggregate_key(self, attribute: str, *, height: int | None = None,
                       verify: bool = True) -> AggregateKey:
         """The key and bits of encrypted `attribute`, proven (DataQueryFailed: none set)."""
-        return self._run(lambda: self._aggregate_key(attribute, height, verify))
+        return self._run(self._aggregate_key(attribute, height, verify))
 
     def encrypted_sum(self, attribute: str, records: Iterable[DataRecord], *,
                       verify: bool = True) -> EncryptedSum:
@@ -603,7 +603,7 @@ class DataCollection(DataOps):
         """Set, once (the owner), encrypted `attribute`'s aggregate key (a DKG group key on
         SM2, SEC1 compressed) and its contributions' bits (0: counts; 8, 16, 32: sums).
         Puts may then give the attribute an int, which is encrypted and proven here."""
-        return self._run(lambda: self._set_key(attribute, key, bits))
+        return self._run(self._set_key(attribute, key, bits))
 
     def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
         """Report queries served off chain, attribute -> {"range" | "keyword": count}, for
@@ -695,7 +695,7 @@ class AsyncDataCollection(DataOps):
 
     async def aggregate_key(self, attribute: str, *, height: int | None = None,
                             verify: bool = True) -> AggregateKey:
-        return await self._run(lambda: self._aggregate_key(attribute, height, verify))
+        return await self._run(self._aggregate_key(attribute, height, verify))
 
     async def encrypted_sum(self, attribute: str, records: Iterable[DataRecord], *,
                             verify: bool = True) -> EncryptedSum:
@@ -763,7 +763,7 @@ class AsyncDataCollection(DataOps):
         return await self._run(self._write({}, ids))
 
     async def set_aggregate_key(self, attribute: str, key: bytes, bits: int) -> Receipt:
-        return await self._run(lambda: self._set_key(attribute, key, bits))
+        return await self._run(self._set_key(attribute, key, bits))
 
     async def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
         return await self._run(self._report(counts))
