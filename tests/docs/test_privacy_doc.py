@@ -1,7 +1,8 @@
-"""docs/privacy.md runs as written: the BBS and range-proof examples; the garbled-circuit
-section's Python block prints what the page says, and its `sh` blocks (the port replaced by
-a free one) compute the FIPS-197 ciphertext locally and a comparison between a garbler and
-an evaluator process."""
+"""docs/privacy.md runs as written: the BBS, range-proof and encrypted-aggregate examples
+(and the aggregates' commands, a sum and a comparison); the garbled-circuit section's
+Python block prints what the page says, and its `sh` blocks (the port replaced by a free
+one) compute the FIPS-197 ciphertext locally and a comparison between a garbler and an
+evaluator process."""
 
 from __future__ import annotations
 
@@ -67,3 +68,33 @@ def test_range_proof_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(blocks[0], str(DOC), "exec"), {})
     assert capsys.readouterr().out.split("\n") == [
         "8802 confidential_bad_statement", "8803 confidential_invalid_range_proof", ""]
+
+
+def test_the_encrypted_aggregate_example_prints_what_the_page_says() -> None:
+    text = section("Encrypted aggregates")
+    code = re.findall(r"^```python\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)[0]
+    expected = text[text.index("prints\n\n```\n") + len("prints\n\n```\n"):]
+    expected = expected[: expected.index("```")]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, str(DOC), "exec"), {})
+    assert out.getvalue() == expected
+
+
+def test_the_encrypted_aggregate_command_lines_run(tmp_path: Path) -> None:
+    script = "set -euo pipefail\n" + "\n".join(sh_blocks(section("Encrypted aggregates")))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[1:] == [
+        '{"bits": 16, "contribution_bytes": 851}', '{"bits": 16, "contribution_bytes": 851}',
+        '{"bits": 16, "contribution_bytes": 851}', '{"contributions": 3, "bound": 196605}',
+        '{"member": 1}', '{"member": 2}', '{"member": 4}',
+        '{"value": 101735, "contributions": 3, "shares": 3, "threshold": 3}',
+        '{"member": 1}', '{"member": 2}', '{"member": 4}', '{"members": [1, 2, 4]}',
+        '{"member": 1}', '{"member": 2}', '{"member": 4}',
+        '{"at_least": 100000, "claim": true}',
+        '{"valid": true, "at_least": 100000, "claim": true, '
+        '"context": "loans-2026q4 >= 100000"}']

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from xinlian.cli.cluster import NodeProcess
-from xinlian.cli.private_regulator import run_dkg
 from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.crypto.privacy.confidential.errors import RangeProofStatementError
+from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
 from xinlian.sdk import Client
@@ -29,7 +29,7 @@ BANK_A, BANK_B, MEMBERS = 0, 1, (2, 3, 4)
 def test_deposit_transfer_balance_and_regulator_opening(tmp_path: Path) -> None:
     chain = Chain.make("sm", 5)
     group = GROUPS["sm2"]
-    shares = run_dkg(group, [1, 2, 3], 2)
+    shares = local_keygen(group, 3, 2, b"e2e-regulator")
     public = shares[0].public
     members = [RegulatorMember(s.identifier, chain.address(m),
                                group.base_mul(s.secret).encode())

@@ -17,12 +17,12 @@ from xinlian.execution.data.model import (
     RECORD_PREFIX,
     AttributeDecl,
     Collection,
+    DataOp,
     DataWrite,
     DeclareCollection,
     Delete,
     Field,
     Put,
-    Queries,
     StoredRecord,
     collection_id,
     collection_key,
@@ -202,7 +202,7 @@ def test_block_updates_keep_the_index_equal_to_the_records(chain: ContractChain,
     for version in range(12):
         raws = []
         for sender in (0, 1, 3):
-            ops: list[Put | Delete | Queries] = []
+            ops: list[DataOp] = []
             for _ in range(rng.randint(1, 6)):
                 rid = f"r{rng.randint(0, 9)}"
                 if rng.random() < 0.25:

@@ -19,12 +19,12 @@ from xinlian.execution.data import values
 from xinlian.execution.data.apply import read_collection
 from xinlian.execution.data.model import (
     AttributeDecl,
+    DataOp,
     DataWrite,
     DeclareCollection,
     Delete,
     Field,
     Put,
-    Queries,
     collection_id,
 )
 from xinlian.execution.data.select import Condition, drivers, select_query
@@ -90,7 +90,7 @@ def test_every_driver_pages_the_brute_force_answer(
         chain.commit([chain.signed(TxKind.DATA_COLLECTION, DeclareCollection(NAME, [
             AttributeDecl("title", "text"), AttributeDecl("price", "number"),
             AttributeDecl("at", "time")]))])
-        ops: list[Put | Delete | Queries] = [_put(k, v) for k, v in first.items()]
+        ops: list[DataOp] = [_put(k, v) for k, v in first.items()]
         chain.commit([chain.signed(TxKind.DATA_WRITE, DataWrite(NAME, ops))])
         ops = [*(Delete(k.encode()) for k in gone), *(_put(k, v) for k, v in second.items())]
         chain.commit([chain.signed(TxKind.DATA_WRITE, DataWrite(NAME, ops))])

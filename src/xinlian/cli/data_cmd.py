@@ -4,14 +4,15 @@ read their history and the plan of their adaptive indexes on a running node, thr
 against the chain's headers.
 
 Values on the command line are read by their attribute's kind: number and time as integers
-(a time also as an ISO 8601 date-time, UTC unless it says otherwise), text as given, bytes as
-0x hex, sequence and blob as JSON (`[[time, number], ...]`, `{"root": "0x..", "size": ..,
-"chunk_size": .., "media_type": ".."}`). Output is short text by default, one JSON document
-with `--json`. Exit statuses as `xinlian contract`: 0 done; 1 the transaction was committed
-and failed (its error is printed; the fee is paid); 2 the command is wrong (usage, an
-unknown attribute, a value of the wrong kind, a query the collection does not allow); 3 the
-node refused the request, could not be reached, or answered with a proof that does not
-verify.
+(a time also as an ISO 8601 date-time, UTC unless it says otherwise), text as given, bytes
+as 0x hex, encrypted as an integer (encrypted and proven under the attribute's aggregate
+key, data_encrypted_cmd.py) or a contribution in 0x hex, sequence and blob as JSON (`[[time,
+number], ...]`, `{"root": "0x..", "size": .., "chunk_size": .., "media_type": ".."}`).
+Output is short text by default, one JSON document with `--json`. Exit statuses as `xinlian
+contract`: 0 done; 1 the transaction was committed and failed (its error is printed; the fee
+is paid); 2 the command is wrong (usage, an unknown attribute, a value of the wrong kind, a
+query the collection does not allow); 3 the node refused the request, could not be reached,
+or answered with a proof that does not verify.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def value_from_text(kind: str, text: str) -> Any:
             return int(text)
         if kind == Kind.TIME:
             return int(text) if text.lstrip("-").isdigit() else _ms(text)
-        if kind == Kind.BYTES:
+        if kind == Kind.BYTES or (kind == Kind.ENCRYPTED and text.startswith("0x")):
             return bytes.fromhex(text.removeprefix("0x"))
+        if kind == Kind.ENCRYPTED:  # a value the SDK encrypts under the attribute's key
+            return int(text)
         if kind == Kind.SEQUENCE:
             return [(int(t), int(v)) for t, v in json.loads(text)]
         if kind == Kind.BLOB:
@@ -508,7 +511,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = command("collection", "show a collection, or declare or alter it (with --attr)",
                 cmd_collection, True)
     p.add_argument("--attr", action="append", default=[], metavar="NAME:KIND[:INDEX]",
-                   help="an attribute: kind number|time|text|sequence|blob|bytes, index "
+                   help="an attribute: kind number|time|text|sequence|blob|bytes|encrypted, "
+                        "index "
                         "auto|range|keyword|none (default auto); repeat for each")
     p.add_argument("--writer", action="append", default=[], metavar="ADDRESS")
     p.add_argument("--writer-org", action="append", default=[], metavar="ORGANISATION")
@@ -589,7 +593,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--height", type=int, default=None,
                    help="as of this block (give the first page's to page on)")
 
-    from xinlian.cli import data_blob  # it builds on this module's helpers
+    from xinlian.cli import data_blob, data_encrypted_cmd  # they build on this module
+
+    data_encrypted_cmd.add(command)
 
     blob = c.add_parser("blob", help="put or get a blob attribute's payload, verified")
     b = blob.add_subparsers(dest="blob_cmd", required=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from xinlian.cli.private_regulator import run_dkg
 from xinlian.crypto.privacy.confidential import GROUPS
+from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
 from xinlian.sdk.client import Client
@@ -25,7 +25,7 @@ def show_confidential(url: str, wallets: Sequence[Wallet], say: Say) -> dict[str
     """Run it against the node at `url` with the demo's funded `wallets` (the first is the
     organisation's admin; the next two are the banks' and the three after the members')."""
     group = "sm2" if wallets[0].suite.name == "sm" else "ristretto255"
-    shares = run_dkg(GROUPS[group], [1, 2, 3], 2)
+    shares = local_keygen(GROUPS[group], 3, 2, b"xinlian-demo-regulator")
     public = shares[0].public
     members = list(wallets[2:5])
     with Client(url) as client:

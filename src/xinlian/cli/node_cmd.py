@@ -20,6 +20,7 @@ import sys
 import tomllib
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from xinlian.api.light import LightNode, LightServer
 from xinlian.api.limits import Limits, limits_from
@@ -46,7 +47,7 @@ from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import Retention, retention_from
 from xinlian.node.service import Node
 from xinlian.node.supervise import EXIT_FAILSTOP
-from xinlian.node.validator import BATCH_DELAY_MS, BftOrdering, catch_up
+from xinlian.node.validator import BATCH_DELAY_MS, BftOrdering, catch_up, rejoin_later
 from xinlian.storage.blob_config import BlobConfig, blob_config_from
 
 GENESIS_FILE = "genesis.toml"
@@ -198,6 +199,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     rotated = []
     shape_for = None
     identity = None
+    listen = None
     if genesis.validators:  # a BFT chain: this node is a validator
         secret = read_consensus_secret(data / str(config.get("consensus_key",
                                                              CONSENSUS_KEY_FILE)))
@@ -215,48 +217,68 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
                               "state_entries": len(synced.state.leaves)}),
                   file=sys.stderr, flush=True)
         shape_for = egress_cap(config)
-    node = Node(data, genesis, key, secret, rotated_votes=rotated, shape_for=shape_for,
-                pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
-                retention=retention, identity=identity, batch_delay_ms=batch_delay(config))
-    server = RpcServer(node, host, port, limits)
-    # the verification workers start before the node serves, not with its first load
-    await asyncio.get_running_loop().run_in_executor(None, batch_verify.start)
-    await node.start()
-    await server.start()
-    metrics = None if metrics_at is None else MetricsServer(NodeMetrics(node, data, server),
-                                                            *metrics_at)
-    if metrics is not None:
-        await metrics.start()
-    # what start-up made lives as long as the node: out of the collector's way, so a full
-    # collection (one per block of ~10,000 contract calls) walks only what came after it
-    gc.collect()
-    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if identity is not None and isinstance(node.ordering, BftOrdering):
-        loop.add_signal_handler(signal.SIGHUP, _reload_identity, data, node.ordering)
-    status = node.status()
-    ready = {"rpc": server.url, "chain_id": status.chain_id, "height": status.height,
-             **({} if metrics is None else {"metrics": metrics.url})}
-    print(json.dumps({"event": "ready", **ready}), flush=True)
-    log.info("serving", extra=ready)
-    stopped = asyncio.create_task(stop.wait())
-    failed = asyncio.create_task(node.failed())
-    await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
-    for waiter in (stopped, failed):
-        waiter.cancel()
-    if metrics is not None:
-        await metrics.stop()
-    await server.stop()
-    await node.stop()
-    if failed.done() and not failed.cancelled():
-        error = failed.result()
-        # to the log: a launcher that detached no longer reads this process's stdout
-        print(json.dumps({"event": "fail_stop", "code": error.code, "cause": error.message}),
-              file=sys.stderr, flush=True)
-        raise error
+    # the verification workers start before the node serves, not with its first load
+    await loop.run_in_executor(None, batch_verify.start)
+    first = True
+    while True:
+        node = Node(data, genesis, key, secret, rotated_votes=rotated, shape_for=shape_for,
+                    pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
+                    retention=retention, identity=identity,
+                    batch_delay_ms=batch_delay(config))
+        server = RpcServer(node, host, port, limits)
+        await node.start()
+        await server.start()
+        metrics = None if metrics_at is None else MetricsServer(
+            NodeMetrics(node, data, server), *metrics_at)
+        if metrics is not None:
+            await metrics.start()
+        # what start-up made lives as long as the node: out of the collector's way, so a
+        # full collection (one per block of ~10,000 contract calls) walks only what came
+        # after it
+        gc.collect()
+        gc.freeze()
+        bft = node.ordering if isinstance(node.ordering, BftOrdering) else None
+        if identity is not None and bft is not None:
+            loop.add_signal_handler(signal.SIGHUP, _reload_identity, data, bft)
+        status = node.status()
+        ready = {"rpc": server.url, "chain_id": status.chain_id, "height": status.height,
+                 **({} if metrics is None else {"metrics": metrics.url})}
+        if first:
+            print(json.dumps({"event": "ready", **ready}), flush=True)
+        log.info("serving", extra=ready)
+        stopped = asyncio.create_task(stop.wait())
+        failed = asyncio.create_task(node.failed())
+        waiters: list[asyncio.Future[Any]] = [stopped, failed]
+        if bft is not None and bft.behind is not None:
+            waiters.append(bft.behind)
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stopped, failed):
+            waiter.cancel()
+        if metrics is not None:
+            await metrics.stop()
+        await server.stop()
+        await node.stop()
+        if failed.done() and not failed.cancelled():
+            error = failed.result()
+            # to the log: a launcher that detached no longer reads this process's stdout
+            print(json.dumps({"event": "fail_stop", "code": error.code,
+                              "cause": error.message}), file=sys.stderr, flush=True)
+            raise error
+        if stop.is_set() or bft is None or bft.behind is None or not bft.behind.done():
+            break
+        # its peers dropped the epoch it is in: state sync to a later one, then serve again
+        # on the same port
+        port = server.port
+        synced = await rejoin_later(data, genesis, key,
+                                    _host_port(str(listen)) if listen else None,
+                                    identity=identity)
+        print(json.dumps({"event": "rejoined", "height": synced.block.header.height,
+                          "epoch": synced.root.committee.epoch}), file=sys.stderr, flush=True)
+        first = False
     print(json.dumps({"event": "stopped"}), file=sys.stderr, flush=True)
 
 

@@ -5,7 +5,9 @@ a running node, through the SDK (docs/privacy.md, "Confidential transfers").
 `--key` is the account's signing key file (`xinlian keygen`); `--conf-key` its
 confidential key file (`xinlian private keygen`, mode 0600: it decrypts the balance and
 proves transfers); `--share` a regulator member's key-share file (`private regulator
-keygen`). Output is short text, or one JSON object with `--json`. Exit statuses as
+keygen`, which runs the DKG keygen with every member's party in this process:
+crypto/privacy/homomorphic/ceremony.py, `local_keygen`; whoever runs it sees every share).
+Output is short text, or one JSON object with `--json`. Exit statuses as
 `xinlian contract`: 0 done; 1 the transaction was committed and failed (its typed error is
 printed, nothing of it applied, its fee paid); 2 the command or a file is wrong; 3 the node
 refused the request, could not be reached, or answered with a proof that does not verify.
@@ -14,13 +16,13 @@ refused the request, could not be reached, or answered with a proof that does no
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from xinlian.api.format import bytes_of
-from xinlian.cli import private_regulator
 from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK
 from xinlian.cli.contract_cmd import _print_json as print_json
@@ -30,6 +32,7 @@ from xinlian.cli.private_files import Doc, Reader, write
 from xinlian.crypto.primitives.groups import Group, GroupError, Scalar
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal, get_group
 from xinlian.crypto.privacy.confidential.errors import MalformedProofError
+from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
 from xinlian.ledger.block import Receipt
@@ -150,8 +153,8 @@ def regulator_keygen(args: argparse.Namespace) -> int:
     group = get_group(args.group)
     if not 1 <= args.threshold <= args.members:
         raise MalformedProofError("need 1 <= --threshold <= --members")
-    shares = private_regulator.run_dkg(group, list(range(1, args.members + 1)),
-                                       args.threshold)
+    shares = local_keygen(group, args.members, args.threshold,
+                          b"xinlian-regulator-key/" + os.urandom(16))
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     public = shares[0].public

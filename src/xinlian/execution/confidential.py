@@ -32,6 +32,7 @@ from xinlian.crypto.privacy.confidential import GROUPS, elgamal, transfer
 from xinlian.crypto.privacy.confidential.elgamal import Ciphertext, decode_point
 from xinlian.crypto.privacy.confidential.errors import ConfidentialError
 from xinlian.crypto.privacy.confidential.tracing import RegulatorKey, combine, verify_share
+from xinlian.crypto.privacy.homomorphic.counter_rng import counter_rng
 from xinlian.execution.confidential_payloads import (
     ConfidentialOp,
     ConfidentialTransfer,
@@ -110,19 +111,10 @@ class Opened(Struct):
 
 def verifier_rng(hash_bytes: Hasher, seed: bytes) -> Rng:
     """The random weights a range-proof verifier draws, derived from `seed` (transaction
-    hashes, which commit to the proofs) by the chain hash in counter mode: every validator
-    draws the same, so execution stays deterministic, and a prover cannot choose them
-    without changing its proofs (the weights of batch verification made Fiat-Shamir)."""
-    counter = 0
-
-    def draw(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hash_bytes(b"xinlian/conf/weights\x00" + seed + counter.to_bytes(8, "big"))
-            counter += 1
-        return out[:n]
-    return draw
+    hashes, which commit to the proofs): every validator draws the same, so execution stays
+    deterministic, and a prover cannot choose them without changing its proofs (the
+    weights of batch verification made Fiat-Shamir)."""
+    return counter_rng(hash_bytes(b"xinlian/conf/weights\x00" + seed))
 
 
 def proof_context(chain_id: str, sender: bytes, nonce: int) -> bytes:

@@ -29,19 +29,22 @@ from dataclasses import replace
 from pathlib import Path
 
 from xinlian import codec
+from xinlian.consensus.committee import EpochRoot
 from xinlian.consensus.core import (
     EPOCH_KEY,
+    Behind,
     Committed,
     Config,
     ConsensusCore,
     EpochStarted,
     bootstrap,
+    rejoin,
 )
 from xinlian.consensus.dissemination import BatchChecked, CheckBatch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
-from xinlian.execution.system import organisations
+from xinlian.execution.system import organisations, validators
 from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
@@ -118,9 +121,13 @@ class BftOrdering:
         store = ledger.chain.store
         self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
         stored = StoreView((store, self.batches), CONSENSUS_DB)  # live: old data stays on disk
+        # drop_epochs: a pruned validator's consensus deletes the epochs its ledger pruned
+        # (an archive one keeps all: BftLedger._retain); one that slept through what its
+        # peers dropped is told `Behind` and the node rejoins later (`rejoin_later`)
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
                                   stored=stored, config=Config(check_batches=True,
-                                                  batch_delay_ms=batch_delay_ms))
+                                                               batch_delay_ms=batch_delay_ms,
+                                                               drop_epochs=True))
         self.bft = BftLedger(ledger, self.core)
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
@@ -137,6 +144,8 @@ class BftOrdering:
         self._checker: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._faults = FaultHooks()
+        # consensus said `Behind`: the node stops and rejoins by state sync (node_cmd.py)
+        self.behind: asyncio.Future[int] | None = None  # made by `start`, on its loop
         # told of each block consensus commits, before the ledger applies it (metrics)
         self.commit_listeners: list[Callable[[Committed], None]] = []
 
@@ -164,6 +173,7 @@ class BftOrdering:
             log.info("identity follows the organisations", extra={"organisations": len(admins)})
 
     async def start(self, supervisor: Supervisor) -> None:
+        self.behind = asyncio.get_running_loop().create_future()
         for committed, payloads in self.bft.replay():
             await self._apply(self.bft.decode(committed, payloads))
         self._applier = supervisor.spawn("bft-apply", self._apply_loop())
@@ -223,6 +233,11 @@ class BftOrdering:
         if isinstance(value, Committed):
             for listener in self.commit_listeners:
                 listener(value)
+        if isinstance(value, Behind):
+            log.warning("peers dropped epoch %d: rejoining by state sync", value.epoch)
+            if self.behind is not None and not self.behind.done():
+                self.behind.set_result(value.epoch)
+            return
         self.bft.deliver(value)
         if isinstance(value, EpochStarted):
             self._sync_membership()
@@ -299,30 +314,68 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
         if listen is None:
             raise NodeConfigError("a joining validator needs its listen address "
                                   "(`xinlian init --listen host:port`)")
-        root = genesis_root(genesis)
-        sync = statesync.StateSync(node_id, root, root.committee.nodes, suite.hash_bytes,
-                                   block_checker(chain), config)
         transport = Transport(suite, key, membership_of(suite, genesis.validators),
                               listen=listen, identity=None if identity is None else
                               identity_for(identity, suite, genesis.chain_id,
                                            genesis.organisations, key.public_key))
-        done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
-
-        def deliver(value: object) -> None:
-            if isinstance(value, statesync.Synced) and not done.done():
-                done.set_result(value)
-
-        runtime = NetworkRuntime(sync, transport, chain.store, deliver=deliver, db=CONSENSUS_DB)
-        await runtime.start()
-        try:
-            synced = await done
-        finally:
-            await runtime.stop()
+        synced = await _state_sync(chain, node_id, genesis_root(genesis), transport, config)
         proofs = [(p.qc, p.blocks) for p in synced.proofs]
         write_snapshot(chain, synced, key, bootstrap(synced.root, proofs))
         return synced
     finally:
         chain.close()
+
+
+async def rejoin_later(data_dir: Path, genesis: Genesis, key: SigningKey,
+                       listen: tuple[str, int] | None,
+                       config: statesync.SyncConfig | None = None,
+                       identity: IdentityFiles | None = None) -> statesync.Synced:
+    """Bring a validator that fell behind what its peers dropped (consensus told it
+    `Behind`; the node has stopped) to a snapshot of a later epoch: state sync from the
+    epoch root its consensus store holds, among that epoch's committee, then in one commit
+    the snapshot and what consensus persists to restart there (`consensus.core.rejoin`)."""
+    suite = genesis.crypto_suite()
+    node_id = address_of(key.public_key, suite.hash_bytes)
+    chain = ChainStore(Path(data_dir) / "chain", genesis)
+    batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
+    try:
+        raw = chain.store.get(CONSENSUS_DB, EPOCH_KEY)
+        root = genesis_root(genesis) if raw is None else codec.decode(raw, EpochRoot)
+        known = {address_of(v.node_key, suite.hash_bytes): v
+                 for v in [*genesis.validators, *validators(chain.read)]}
+        members = [v for n, v in known.items() if n in root.committee.nodes]
+        transport = Transport(suite, key, membership_of(suite, members), listen=listen,
+                              identity=None if identity is None else
+                              identity_for(identity, suite, genesis.chain_id,
+                                           organisations(chain.read), key.public_key))
+        synced = await _state_sync(chain, node_id, root, transport, config)
+        stored = StoreView((chain.store, batches), CONSENSUS_DB)
+        write_snapshot(chain, synced, key,
+                       rejoin(stored, synced.root, [(p.qc, p.blocks) for p in synced.proofs]))
+        return synced
+    finally:
+        batches.close()
+        chain.close()
+
+
+async def _state_sync(chain: ChainStore, node_id: bytes, root: EpochRoot,
+                      transport: Transport,
+                      config: statesync.SyncConfig | None) -> statesync.Synced:
+    """Run state sync from `root` among its committee over `transport` until it delivers."""
+    sync = statesync.StateSync(node_id, root, root.committee.nodes, chain.hash,
+                               block_checker(chain), config)
+    done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
+
+    def deliver(value: object) -> None:
+        if isinstance(value, statesync.Synced) and not done.done():
+            done.set_result(value)
+
+    runtime = NetworkRuntime(sync, transport, chain.store, deliver=deliver, db=CONSENSUS_DB)
+    await runtime.start()
+    try:
+        return await done
+    finally:
+        await runtime.stop()
 
 
 def block_checker(chain: ChainStore) -> Callable[[LedgerBlock], bool]:

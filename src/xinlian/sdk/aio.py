@@ -45,9 +45,9 @@ from xinlian.sdk.contracts import (
     fund,
 )
 from xinlian.sdk.data import AsyncDataCollection
-from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
+from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
-from xinlian.sdk.ops import Op, Ops, Send, submit_all
+from xinlian.sdk.ops import Op, Ops, Pause, Pauses, Send, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 from xinlian.storage.mst_proof import RangeQuery
@@ -228,6 +228,7 @@ class AsyncClient:
 
     async def run(self, op: Op[T]) -> T:
         """Drive an SDK operation (sdk.ops) against this node."""
+        pauses = Pauses(self._cert_wait, asyncio.get_running_loop().time, POLL_FIRST, POLL_MAX)
         try:
             request = next(op)
             while True:
@@ -237,6 +238,11 @@ class AsyncClient:
                         answer = await self.call_many(request)
                     elif isinstance(request, Send):
                         answer = await self.send(request.tx, request.timeout)
+                    elif isinstance(request, Pause):
+                        delay = pauses.next()
+                        if delay is not None:
+                            await asyncio.sleep(delay)
+                        answer = delay is not None
                     else:
                         answer = await self.call(request)
                 except SdkError as exc:  # the operation may handle it (sdk.ops)
@@ -246,22 +252,6 @@ class AsyncClient:
         except StopIteration as done:
             result: T = done.value
             return result
-
-    async def _verified(self, make: Callable[[], Op[T]]) -> T:
-        """Run a verified query, again while its block is not certified yet (up to
-        `cert_wait` seconds)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._cert_wait
-        interval = POLL_FIRST
-        while True:
-            try:
-                return await self.run(make())
-            except NotCertifiedYet:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise
-                await asyncio.sleep(min(interval, remaining))
-                interval = min(interval * 2, POLL_MAX)
 
     async def _ws(self) -> _Socket:
         if self._socket is None or self._socket.closed:
@@ -290,7 +280,7 @@ class AsyncClient:
 
     async def wallet(self, key: SigningKey, account: bytes | None = None) -> Wallet:
         """`account`: the account a migration bound `key` to (None: the key's own)."""
-        return await self._verified(lambda: self._ops.wallet(key, account))
+        return await self.run(self._ops.wallet(key, account))
 
     # -- transactions --------------------------------------------------------------------
 
@@ -345,7 +335,7 @@ class AsyncClient:
         async def parse(result: Any) -> BlockView:
             view: BlockView = read_block(result)
             if verify:
-                await self._verified(lambda: self._ops.checked_block(view))
+                await self.run(self._ops.checked_block(view))
             return view
         return await self._subscribe(calls.subscribe("newBlocks"), parse)
 
@@ -367,26 +357,25 @@ class AsyncClient:
 
     async def block(self, height: int, *, full: bool = False, verify: bool = True
                     ) -> BlockView | None:
-        return await self._verified(lambda: self._ops.block(calls.block(height, full), verify))
+        return await self.run(self._ops.block(calls.block(height, full), verify))
 
     async def block_by_hash(self, block_hash: bytes, *, full: bool = False,
                             verify: bool = True) -> BlockView | None:
-        return await self._verified(
-            lambda: self._ops.block(calls.block_by_hash(block_hash, full), verify))
+        return await self.run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
 
     async def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
-        return await self._verified(lambda: self._ops.transaction(tx_hash, verify))
+        return await self.run(self._ops.transaction(tx_hash, verify))
 
     async def receipt(self, tx_hash: bytes) -> Receipt | None:
         return await self.call(calls.receipt(tx_hash))
 
     async def account(self, address: bytes, *, height: int | None = None,
                       verify: bool = True) -> AccountView:
-        return await self._verified(lambda: self._ops.account(address, height, verify))
+        return await self.run(self._ops.account(address, height, verify))
 
     async def state_proof(self, key: bytes, *, height: int | None = None,
                           verify: bool = True) -> StateProof:
-        return await self._verified(lambda: self._ops.state_proof(key, height, verify))
+        return await self.run(self._ops.state_proof(key, height, verify))
 
     async def index_query(self, query: RangeQuery, *, height: int | None = None,
                           verify: bool = True) -> list[tuple[bytes, bytes]]:
@@ -400,7 +389,7 @@ class AsyncClient:
              ) -> AsyncDataCollection:
         """Data collection `collection` (docs/data.md), as `Client.data`: await its
         methods."""
-        return AsyncDataCollection(self._verified, self._ops, collection, wallet, timeout)
+        return AsyncDataCollection(self.run, self._ops, collection, wallet, timeout)
 
     async def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                                   ) -> SenderPage:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -45,9 +45,9 @@ from xinlian.sdk.contracts import (
     fund,
 )
 from xinlian.sdk.data import DataCollection
-from xinlian.sdk.errors import CommitTimeout, NotCertifiedYet, SdkError, TransportError
+from xinlian.sdk.errors import CommitTimeout, SdkError, TransportError
 from xinlian.sdk.indexes import IndexPage, Plan
-from xinlian.sdk.ops import Op, Ops, Send, submit_all
+from xinlian.sdk.ops import Op, Ops, Pause, Pauses, Send, submit_all
 from xinlian.sdk.verify import Verifier
 from xinlian.sdk.wallet import DEFAULT_FUEL_LIMIT, SignedTx, Wallet
 from xinlian.storage.mst_proof import RangeQuery
@@ -147,6 +147,7 @@ class Client:
         return calls.results_of(batch, calls.decode_body(self._http.post(body)))
 
     def _run(self, op: Op[T]) -> T:
+        pauses = Pauses(self._cert_wait, time.monotonic, POLL_FIRST, POLL_MAX)
         try:
             request = next(op)
             while True:
@@ -156,6 +157,11 @@ class Client:
                         answer = self.call_many(request)
                     elif isinstance(request, Send):
                         answer = self.send(request.tx, request.timeout)
+                    elif isinstance(request, Pause):
+                        delay = pauses.next()
+                        if delay is not None:
+                            time.sleep(delay)
+                        answer = delay is not None
                     else:
                         answer = self.call(request)
                 except SdkError as exc:  # the operation may handle it (sdk.ops)
@@ -165,21 +171,6 @@ class Client:
         except StopIteration as done:
             result: T = done.value
             return result
-
-    def _verified(self, make: Callable[[], Op[T]]) -> T:
-        """Run a verified query, again while its block is not certified yet (up to
-        `cert_wait` seconds, polling as `wait_for_commit` does)."""
-        deadline = time.monotonic() + self._cert_wait
-        interval = POLL_FIRST
-        while True:
-            try:
-                return self._run(make())
-            except NotCertifiedYet:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise
-                time.sleep(min(interval, remaining))
-                interval = min(interval * 2, POLL_MAX)
 
     # -- chain ---------------------------------------------------------------------------
 
@@ -204,7 +195,7 @@ class Client:
 
     def wallet(self, key: SigningKey, account: bytes | None = None) -> Wallet:
         """`account`: the account a migration bound `key` to (None: the key's own)."""
-        return self._verified(lambda: self._ops.wallet(key, account))
+        return self._run(self._ops.wallet(key, account))
 
     # -- transactions --------------------------------------------------------------------
 
@@ -249,15 +240,14 @@ class Client:
 
     def block(self, height: int, *, full: bool = False, verify: bool = True
               ) -> BlockView | None:
-        return self._verified(lambda: self._ops.block(calls.block(height, full), verify))
+        return self._run(self._ops.block(calls.block(height, full), verify))
 
     def block_by_hash(self, block_hash: bytes, *, full: bool = False, verify: bool = True
                       ) -> BlockView | None:
-        return self._verified(
-            lambda: self._ops.block(calls.block_by_hash(block_hash, full), verify))
+        return self._run(self._ops.block(calls.block_by_hash(block_hash, full), verify))
 
     def transaction(self, tx_hash: bytes, *, verify: bool = True) -> TxView | None:
-        return self._verified(lambda: self._ops.transaction(tx_hash, verify))
+        return self._run(self._ops.transaction(tx_hash, verify))
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt alone (unproven; `transaction` proves the transaction's inclusion)."""
@@ -265,11 +255,11 @@ class Client:
 
     def account(self, address: bytes, *, height: int | None = None, verify: bool = True
                 ) -> AccountView:
-        return self._verified(lambda: self._ops.account(address, height, verify))
+        return self._run(self._ops.account(address, height, verify))
 
     def state_proof(self, key: bytes, *, height: int | None = None, verify: bool = True
                     ) -> StateProof:
-        return self._verified(lambda: self._ops.state_proof(key, height, verify))
+        return self._run(self._ops.state_proof(key, height, verify))
 
     def index_query(self, query: RangeQuery, *, height: int | None = None,
                     verify: bool = True) -> list[tuple[bytes, bytes]]:
@@ -286,7 +276,7 @@ class Client:
              ) -> DataCollection:
         """Data collection `collection` (docs/data.md): reads verified against the chain's
         headers, writes signed by `wallet`."""
-        return DataCollection(self._verified, self._ops, collection, wallet, timeout)
+        return DataCollection(self._run, self._ops, collection, wallet, timeout)
 
     def confidential(self, wallet: Wallet, secret: Scalar | None = None, *,
                      timeout: float = 30.0) -> ConfidentialAccounts:

@@ -32,12 +32,15 @@ from xinlian.errors import XinlianError
 from xinlian.execution.data import select, values
 from xinlian.execution.data.indexes import KeywordIndex, RangeIndex
 from xinlian.execution.data.model import (
+    AggregateKey,
     AttributeDecl,
     Collection,
+    DataOp,
     DataWrite,
     DeclareCollection,
     Delete,
     Field,
+    Kind,
     Put,
     Queries,
     collection_id,
@@ -66,8 +69,9 @@ from xinlian.node.interface import (
     DataSelectAnswer,
     StateProof,
 )
-from xinlian.sdk import calls, data_history, data_select
+from xinlian.sdk import calls, data_encrypted, data_history, data_select
 from xinlian.sdk.data_blob import BlobRequests, Payload, blob_of, put_blob
+from xinlian.sdk.data_encrypted import EncryptedSum
 from xinlian.sdk.data_history import BlockWindow, History, Version
 from xinlian.sdk.data_search import search_records, words
 from xinlian.sdk.errors import (
@@ -97,18 +101,18 @@ Records = Mapping[bytes, Mapping[str, Any]] | Mapping[str, Mapping[str, Any]]
 
 
 class Runner(Protocol):
-    """Runs the operation `make` makes (again, while its block is not certified yet)."""
+    """Runs an operation against the client's node (`Client._run`)."""
 
-    def __call__(self, make: Callable[[], Op[T]]) -> T: ...
+    def __call__(self, op: Op[T]) -> T: ...
 
 
 class AsyncRunner(Protocol):
-    def __call__(self, make: Callable[[], Op[T]]) -> Awaitable[T]: ...
+    def __call__(self, op: Op[T]) -> Awaitable[T]: ...
 
-__all__ = ["AsyncDataCollection", "AttributeView", "BlobCommitment", "BlockWindow",
-           "Condition",
-           "DataAggregate", "DataCollection", "DataPage", "DataPlan", "DataRecord", "History",
-           "Version"]
+__all__ = ["AggregateKey", "AsyncDataCollection", "AttributeView", "BlobCommitment",
+           "BlockWindow", "Condition",
+           "DataAggregate", "DataCollection", "DataPage", "DataPlan", "DataRecord",
+           "EncryptedSum", "History", "Version"]
 
 
 @dataclass(frozen=True)
@@ -383,26 +387,47 @@ class DataOps:
                 raise AnswerTampered("the figures differ from the proven ones")
         return claimed
 
+    def _aggregate_key(self, attribute: str, height: int | None, verify: bool
+                       ) -> Op[AggregateKey]:
+        view = yield calls.data_collection(self.name, height)
+        collection = yield from self._proven(view.state, verify)
+        if collection is None:
+            raise DataQueryFailed(f"no collection {self.name!r}")
+        return (yield from data_encrypted.read_key(self._ops, view.state, collection,
+                                                   attribute, verify))
+
     def _write(self, puts: Records,
                deletes: Iterable[bytes | str]) -> Op[Receipt]:
         collection = yield from self._info(None, True)
         kinds = {a.name: a.kind for a in collection.attributes}
-        ops: list[Put | Delete | Queries] = []
+        keys: dict[str, AggregateKey] = {}
+        ops: list[DataOp] = []
         for rid, fields in puts.items():
             unknown = sorted(set(fields) - set(kinds))
             if unknown:
                 raise DataQueryFailed(f"collection {self.name!r} has no attribute "
                                       f"{unknown[0]!r}")
-            ops.append(Put(record_id(rid), [Field(n, _encoded(kinds[n], v))
-                                            for n, v in fields.items()]))
+            encoded = []
+            for n, v in fields.items():
+                if kinds[n] == Kind.ENCRYPTED and values.is_int(v):
+                    if n not in keys:  # an int is encrypted here, its proof made for rid
+                        keys[n] = yield from self._aggregate_key(n, None, True)
+                    v = _checked(partial(data_encrypted.encrypt, keys[n], self.name,
+                                         record_id(rid), v))
+                encoded.append(Field(n, _encoded(kinds[n], v)))
+            ops.append(Put(record_id(rid), encoded))
         ops.extend(Delete(record_id(rid)) for rid in deletes)
         return (yield from self._send(TxKind.DATA_WRITE,
                                       codec.encode(DataWrite(self.name, ops))))
 
+    def _set_key(self, attribute: str, key: bytes, bits: int) -> Op[Receipt]:
+        op = DataWrite(self.name, [AggregateKey(attribute, key, bits)])
+        return (yield from self._send(TxKind.DATA_WRITE, codec.encode(op)))
+
     def _report(self, counts: Mapping[str, Mapping[str, int]]) -> Op[Receipt]:
-        ops: list[Put | Delete | Queries] = [Queries(attribute, kind, count)
-                                            for attribute, kinds in counts.items()
-                                            for kind, count in kinds.items()]
+        ops: list[DataOp] = [Queries(attribute, kind, count)
+                             for attribute, kinds in counts.items()
+                             for kind, count in kinds.items()]
         return (yield from self._send(TxKind.DATA_WRITE,
                                       codec.encode(DataWrite(self.name, ops))))
 
@@ -429,12 +454,12 @@ class DataCollection(DataOps):
     def info(self, *, height: int | None = None, verify: bool = True) -> Collection:
         """The collection's declaration; DataQueryFailed if there is none (its absence
         proven, when verified)."""
-        return self._run(lambda: self._info(height, verify))
+        return self._run(self._info(height, verify))
 
     def get(self, rid: bytes | str, *, height: int | None = None, verify: bool = True
             ) -> DataRecord | None:
         """Record `rid` (None: there is none, proven when verified)."""
-        return self._run(lambda: self._get(record_id(rid), height, verify))
+        return self._run(self._get(record_id(rid), height, verify))
 
     def query(self, attribute: str, lo: Any = None, hi: Any = None, *,
               descending: bool = False, limit: int = 100, cursor: bytes | None = None,
@@ -442,7 +467,7 @@ class DataCollection(DataOps):
         """A page of the records whose `attribute` (range-indexed) lies from `lo` to `hi`,
         both included (None: unbounded), in value order (records of equal values by id);
         `cursor` from the previous page continues it at the same height."""
-        return self._run(lambda: self._query(attribute, lo, hi, descending, limit, cursor,
+        return self._run(self._query(attribute, lo, hi, descending, limit, cursor,
                                              height, verify))
 
     def search(self, attribute: str, texts: str | Iterable[str], *, any_of: bool = False,
@@ -452,7 +477,7 @@ class DataCollection(DataOps):
         """A page of the records whose text `attribute` (keyword-indexed) holds every word
         of `texts` (`any_of`: at least one) and no word of `exclude`, by record id;
         `cursor` from the previous page continues it at the same height."""
-        return self._run(lambda: self._search(attribute, texts, any_of, exclude, limit,
+        return self._run(self._search(attribute, texts, any_of, exclude, limit,
                                               cursor, height, verify))
 
     def select(self, conditions: Sequence[Condition], *, drive: int | None = None,
@@ -464,7 +489,7 @@ class DataCollection(DataOps):
         condition `drive` (None: the node picks the cheapest), in the driver's order; a
         page ends at `limit` matches or `scan` candidates, so it may hold fewer with a
         cursor (execution/data/select.py)."""
-        return self._run(lambda: self._select(conditions, drive, descending, limit, scan,
+        return self._run(self._select(conditions, drive, descending, limit, scan,
                                               cursor, height, verify))
 
     def select_all(self, conditions: Sequence[Condition], *, drive: int | None = None,
@@ -482,14 +507,27 @@ class DataCollection(DataOps):
     def plan(self, *, height: int | None = None, verify: bool = True) -> DataPlan:
         """The collection's index plan: per adaptive attribute its index, the candidate a
         review would choose now, the reasons and the cost estimates, verified."""
-        return self._run(lambda: self._plan(height, verify))
+        return self._run(self._plan(height, verify))
 
     def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
                   height: int | None = None, verify: bool = True) -> DataAggregate:
         """count/sum/min/max of `attribute` (range-indexed) over the records whose value
         lies from `lo` to `hi`, both included (None: unbounded), proven by the index's
         subtree aggregates."""
-        return self._run(lambda: self._aggregate(attribute, lo, hi, height, verify))
+        return self._run(self._aggregate(attribute, lo, hi, height, verify))
+
+    def aggregate_key(self, attribute: str, *, height: int | None = None,
+                      verify: bool = True) -> AggregateKey:
+        """The key and bits of encrypted `attribute`, proven (DataQueryFailed: none set)."""
+        return self._run(self._aggregate_key(attribute, height, verify))
+
+    def encrypted_sum(self, attribute: str, records: Iterable[DataRecord], *,
+                      verify: bool = True) -> EncryptedSum:
+        """The homomorphic sum of encrypted `attribute` over `records` (read with their
+        proofs, e.g. `query_all`), every contribution's proof checked again when `verify`;
+        t of the key's members open it (docs/privacy.md#encrypted-aggregates)."""
+        key = self.aggregate_key(attribute, verify=verify)
+        return data_encrypted.total(key, self.name, records, verify)
 
     def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
                   descending: bool = False, limit: int = 100, verify: bool = True
@@ -520,13 +558,13 @@ class DataCollection(DataOps):
                 height: int | None = None, verify: bool = True) -> History:
         """A page of record `rid`'s versions from version `first`, oldest first, each with
         the height and transaction that wrote it (sdk/data_history.py)."""
-        return self._run(lambda: data_history.history(
+        return self._run(data_history.history(
             self._ops, self._proven, self.name, record_id(rid), first, limit, height, verify))
 
     def as_of(self, rid: bytes | str, block: int, *, height: int | None = None,
               verify: bool = True) -> Version | None:
         """Record `rid`'s version in force at the end of block `block` (None: none yet)."""
-        return self._run(lambda: data_history.as_of(
+        return self._run(data_history.as_of(
             self._ops, self._proven, self.name, record_id(rid), block, height, verify))
 
     def blocks(self, first: int, stop: int, *, rid: bytes | str | None = None,
@@ -535,7 +573,7 @@ class DataCollection(DataOps):
                ) -> BlockWindow:
         """The blocks of [first, stop) that may have changed record `rid`, put
         `attribute`, or (neither) changed the collection, by their verified filters."""
-        return self._run(lambda: data_history.blocks(
+        return self._run(data_history.blocks(
             self._ops, self._proven, self.name, first, stop,
             None if rid is None else record_id(rid), attribute, match, limit, height,
             verify))
@@ -550,21 +588,27 @@ class DataCollection(DataOps):
         kind, or to (kind, index choice) (execution/data/model.py); `adapt_every` > 0
         reviews the indexes of its `auto` attributes every that many blocks
         (execution/data/plan.py)."""
-        return self._run(lambda: self._declare(attributes, writers, writer_orgs, readers,
+        return self._run(self._declare(attributes, writers, writer_orgs, readers,
                                                reader_orgs, adapt_every))
 
     def put(self, records: Records) -> Receipt:
         """Write each record whole (attributes not given have no value), in one
         transaction; values are Python values of the attributes' kinds."""
-        return self._run(lambda: self._write(records, ()))
+        return self._run(self._write(records, ()))
 
     def delete(self, ids: Iterable[bytes | str]) -> Receipt:
-        return self._run(lambda: self._write({}, ids))
+        return self._run(self._write({}, ids))
+
+    def set_aggregate_key(self, attribute: str, key: bytes, bits: int) -> Receipt:
+        """Set, once (the owner), encrypted `attribute`'s aggregate key (a DKG group key on
+        SM2, SEC1 compressed) and its contributions' bits (0: counts; 8, 16, 32: sums).
+        Puts may then give the attribute an int, which is encrypted and proven here."""
+        return self._run(self._set_key(attribute, key, bits))
 
     def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
         """Report queries served off chain, attribute -> {"range" | "keyword": count}, for
         the next review of an adaptive collection (execution/data/plan.py)."""
-        return self._run(lambda: self._report(counts))
+        return self._run(self._report(counts))
 
     # -- blobs (sdk/data_blob.py) --------------------------------------------------------
 
@@ -572,24 +616,24 @@ class DataCollection(DataOps):
                  *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> BlobCommitment:
         """Upload `payload` (bytes, or a seekable binary file) into blob `attribute` of
         record `rid`: the chunks the node lacks, then the record with its commitment."""
-        return self._run(lambda: put_blob(self, record_id(rid), attribute, payload,
+        return self._run(put_blob(self, record_id(rid), attribute, payload,
                                           media_type, chunk_size))
 
     def get_blob(self, rid: bytes | str, attribute: str) -> Iterator[bytes]:
         """The payload of blob `attribute` of record `rid`, chunk by chunk, each verified
         against the commitment of the verified record."""
         rid = record_id(rid)
-        commitment = self._run(lambda: blob_of(self, rid, attribute))
+        commitment = self._run(blob_of(self, rid, attribute))
         requests = BlobRequests(self, rid, attribute)
         for index in range(chunk_count(commitment.size, commitment.chunk_size)):
-            yield self._run(partial(requests.chunk, commitment, index))
+            yield self._run(requests.chunk(commitment, index))
 
     def missing_chunks(self, rid: bytes | str, attribute: str,
                        commitment: BlobCommitment) -> list[int]:
         """The chunks of `commitment` the node does not hold (a writer's, or any caller's
         for the commitment the record holds)."""
         rid = record_id(rid)
-        return self._run(lambda: BlobRequests(self, rid, attribute).missing(commitment))
+        return self._run(BlobRequests(self, rid, attribute).missing(commitment))
 
 
 class AsyncDataCollection(DataOps):
@@ -601,30 +645,30 @@ class AsyncDataCollection(DataOps):
         self._run = run
 
     async def info(self, *, height: int | None = None, verify: bool = True) -> Collection:
-        return await self._run(lambda: self._info(height, verify))
+        return await self._run(self._info(height, verify))
 
     async def get(self, rid: bytes | str, *, height: int | None = None, verify: bool = True
                   ) -> DataRecord | None:
-        return await self._run(lambda: self._get(record_id(rid), height, verify))
+        return await self._run(self._get(record_id(rid), height, verify))
 
     async def query(self, attribute: str, lo: Any = None, hi: Any = None, *,
                     descending: bool = False, limit: int = 100, cursor: bytes | None = None,
                     height: int | None = None, verify: bool = True) -> DataPage:
-        return await self._run(lambda: self._query(attribute, lo, hi, descending, limit,
+        return await self._run(self._query(attribute, lo, hi, descending, limit,
                                                    cursor, height, verify))
 
     async def search(self, attribute: str, texts: str | Iterable[str], *,
                      any_of: bool = False, exclude: str | Iterable[str] = (),
                      limit: int = 100, cursor: bytes | None = None,
                      height: int | None = None, verify: bool = True) -> DataPage:
-        return await self._run(lambda: self._search(attribute, texts, any_of, exclude,
+        return await self._run(self._search(attribute, texts, any_of, exclude,
                                                     limit, cursor, height, verify))
 
     async def select(self, conditions: Sequence[Condition], *, drive: int | None = None,
                      descending: bool = False, limit: int = 100, scan: int = MAX_PAGE,
                      cursor: bytes | None = None, height: int | None = None,
                      verify: bool = True) -> DataPage:
-        return await self._run(lambda: self._select(conditions, drive, descending, limit,
+        return await self._run(self._select(conditions, drive, descending, limit,
                                                     scan, cursor, height, verify))
 
     async def select_all(self, conditions: Sequence[Condition], *,
@@ -643,11 +687,20 @@ class AsyncDataCollection(DataOps):
                 yield record
 
     async def plan(self, *, height: int | None = None, verify: bool = True) -> DataPlan:
-        return await self._run(lambda: self._plan(height, verify))
+        return await self._run(self._plan(height, verify))
 
     async def aggregate(self, attribute: str, lo: Any = None, hi: Any = None, *,
                         height: int | None = None, verify: bool = True) -> DataAggregate:
-        return await self._run(lambda: self._aggregate(attribute, lo, hi, height, verify))
+        return await self._run(self._aggregate(attribute, lo, hi, height, verify))
+
+    async def aggregate_key(self, attribute: str, *, height: int | None = None,
+                            verify: bool = True) -> AggregateKey:
+        return await self._run(self._aggregate_key(attribute, height, verify))
+
+    async def encrypted_sum(self, attribute: str, records: Iterable[DataRecord], *,
+                            verify: bool = True) -> EncryptedSum:
+        key = await self.aggregate_key(attribute, verify=verify)
+        return data_encrypted.total(key, self.name, records, verify)
 
     async def query_all(self, attribute: str, lo: Any = None, hi: Any = None, *,
                         descending: bool = False, limit: int = 100, verify: bool = True
@@ -679,19 +732,19 @@ class AsyncDataCollection(DataOps):
 
     async def history(self, rid: bytes | str, *, first: int = 0, limit: int = 100,
                       height: int | None = None, verify: bool = True) -> History:
-        return await self._run(lambda: data_history.history(
+        return await self._run(data_history.history(
             self._ops, self._proven, self.name, record_id(rid), first, limit, height, verify))
 
     async def as_of(self, rid: bytes | str, block: int, *, height: int | None = None,
                     verify: bool = True) -> Version | None:
-        return await self._run(lambda: data_history.as_of(
+        return await self._run(data_history.as_of(
             self._ops, self._proven, self.name, record_id(rid), block, height, verify))
 
     async def blocks(self, first: int, stop: int, *, rid: bytes | str | None = None,
                      attribute: str | None = None, match: Literal["any", "all"] = "any",
                      limit: int = 1000, height: int | None = None, verify: bool = True
                      ) -> BlockWindow:
-        return await self._run(lambda: data_history.blocks(
+        return await self._run(data_history.blocks(
             self._ops, self._proven, self.name, first, stop,
             None if rid is None else record_id(rid), attribute, match, limit, height,
             verify))
@@ -700,30 +753,33 @@ class AsyncDataCollection(DataOps):
                       writers: Iterable[bytes] = (), writer_orgs: Iterable[str] = (),
                       readers: Iterable[bytes] = (), reader_orgs: Iterable[str] = (),
                       adapt_every: int = 0) -> Receipt:
-        return await self._run(lambda: self._declare(attributes, writers, writer_orgs,
+        return await self._run(self._declare(attributes, writers, writer_orgs,
                                                      readers, reader_orgs, adapt_every))
 
     async def put(self, records: Records) -> Receipt:
-        return await self._run(lambda: self._write(records, ()))
+        return await self._run(self._write(records, ()))
 
     async def delete(self, ids: Iterable[bytes | str]) -> Receipt:
-        return await self._run(lambda: self._write({}, ids))
+        return await self._run(self._write({}, ids))
+
+    async def set_aggregate_key(self, attribute: str, key: bytes, bits: int) -> Receipt:
+        return await self._run(self._set_key(attribute, key, bits))
 
     async def report(self, counts: Mapping[str, Mapping[str, int]]) -> Receipt:
-        return await self._run(lambda: self._report(counts))
+        return await self._run(self._report(counts))
 
     async def put_blob(self, rid: bytes | str, attribute: str, payload: Payload,
                        media_type: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE
                        ) -> BlobCommitment:
-        return await self._run(lambda: put_blob(self, record_id(rid), attribute, payload,
+        return await self._run(put_blob(self, record_id(rid), attribute, payload,
                                                 media_type, chunk_size))
 
     async def get_blob(self, rid: bytes | str, attribute: str) -> AsyncIterator[bytes]:
         rid = record_id(rid)
-        commitment = await self._run(lambda: blob_of(self, rid, attribute))
+        commitment = await self._run(blob_of(self, rid, attribute))
         requests = BlobRequests(self, rid, attribute)
         for index in range(chunk_count(commitment.size, commitment.chunk_size)):
-            yield await self._run(partial(requests.chunk, commitment, index))
+            yield await self._run(requests.chunk(commitment, index))
 
 def _checked(make: Callable[[], T]) -> T:
     """`make()`, its data-model errors raised as DataQueryFailed."""

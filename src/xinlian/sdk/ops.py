@@ -2,16 +2,17 @@
 
 An operation is a generator: it yields a `Call` (or a list of calls, sent as one JSON-RPC
 batch) and receives the result, or yields `Send` (submit a transaction and wait for its
-receipt, which each client does its own way) and receives the receipt; it returns its
-value. A request that fails with an SdkError is thrown into the operation, which may
-handle it. `Client` drives it with blocking HTTP,
-`AsyncClient` with asyncio; neither repeats the logic of trusting the chain, verifying
-answers or setting up a wallet.
+receipt, which each client does its own way) and receives the receipt, or yields `Pause`
+(a certificate it needs trails its block: ask again in a moment) and receives whether the
+client's `cert_wait` left time for that; it returns its value. A request that fails with
+an SdkError is thrown into the operation, which may handle it. `Client` drives it with
+blocking HTTP, `AsyncClient` with asyncio; neither repeats the logic of trusting the
+chain, verifying answers or setting up a wallet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -44,7 +45,35 @@ class Send:
     timeout: float
 
 
-Op = Generator[Call[Any] | list[Call[Any]] | Send, Any, T]
+@dataclass(frozen=True)
+class Pause:
+    """Wait a moment before asking again; the client answers False once the operation
+    has waited its `cert_wait` (see `Pauses`)."""
+
+
+class Pauses:
+    """The pauses of one operation: doubling from `first` to `most` seconds, until `budget`
+    seconds after the first (`clock`: the client's monotonic clock)."""
+
+    def __init__(self, budget: float, clock: Callable[[], float], first: float,
+                 most: float) -> None:
+        self.budget, self.clock, self.interval, self.most = budget, clock, first, most
+        self.deadline: float | None = None
+
+    def next(self) -> float | None:
+        """Seconds to wait before asking again (None: the budget is spent)."""
+        now = self.clock()
+        if self.deadline is None:
+            self.deadline = now + self.budget
+        remaining = self.deadline - now
+        if remaining <= 0:
+            return None
+        delay = min(self.interval, remaining)
+        self.interval = min(self.interval * 2, self.most)
+        return delay
+
+
+Op = Generator[Call[Any] | list[Call[Any]] | Send | Pause, Any, T]
 
 
 def submit_all(raws: Sequence[bytes]) -> Op[list[SubmitView]]:
@@ -96,15 +125,18 @@ class Ops:
         """The highest certified header known: the node's, checked against the committee of
         its epoch (following the epoch changes up to it first), or a higher one accepted
         before."""
+        anchor = yield from self._latest()
+        if anchor is None:
+            raise NotCertifiedYet("the node holds no certified header yet")
+        return anchor
+
+    def _latest(self) -> Op[CertifiedHeader | None]:
         headers = yield from self._headers()
         latest: CertifiedHeader | None = yield calls.certified_header(None)
-        if latest is None:
-            raise NotCertifiedYet("the node holds no certified header yet")
-        yield from self.follow_epochs(latest.epoch)
-        headers.accept(latest)
-        anchor = headers.anchor
-        assert anchor is not None
-        return anchor
+        if latest is not None:
+            yield from self.follow_epochs(latest.epoch)
+            headers.accept(latest)
+        return headers.anchor
 
     def follow_epochs(self, epoch: int) -> Op[None]:
         """Learn the committees up to `epoch` from proofs of each epoch change."""
@@ -117,30 +149,36 @@ class Ops:
 
     def accepted(self, header: BlockHeader) -> Op[None]:
         """Make sure a header the node served is the chain's: proven in the history of the
-        highest certified header when it is older, else certified itself (NotCertifiedYet
-        for a block whose certificate has not formed: it trails the block by a moment). A
-        solo chain's header is checked by its signature instead (Verifier.header)."""
+        highest certified header when it is older, else certified itself. A certificate
+        trails its block by a moment, so the operation pauses and asks again until the
+        client's `cert_wait` is spent (then NotCertifiedYet). A solo chain's header is
+        checked by its signature instead (Verifier.header)."""
         verifier = yield from self.trusted()
         headers = verifier.headers
         if headers is None or headers.is_accepted(header):
             return
-        anchor = headers.anchor
-        if anchor is None or header.height >= anchor.header.height:
-            anchor = yield from self.certified()
-        if header.height < anchor.header.height:
-            proof: HeaderProof | None = yield calls.header_proof(header.height,
-                                                                anchor.header.height)
-            if proof is None:
-                raise Unavailable(f"the node cannot prove block {header.height} against "
-                                  f"certified block {anchor.header.height}")
-            headers.prove(proof)
-        elif header.height > anchor.header.height:
+        while True:
+            anchor = headers.anchor
+            if anchor is None or header.height >= anchor.header.height:
+                anchor = yield from self._latest()
+            if anchor is not None and header.height < anchor.header.height:
+                proof: HeaderProof | None = yield calls.header_proof(header.height,
+                                                                    anchor.header.height)
+                if proof is None:
+                    raise Unavailable(f"the node cannot prove block {header.height} "
+                                      f"against certified block {anchor.header.height}")
+                headers.prove(proof)
+                return
+            if anchor is not None and header.height == anchor.header.height:
+                return  # (a header that differs from the one certified fails in
+                # Verifier.header)
             own: CertifiedHeader | None = yield calls.certified_header(header.height)
-            if own is None:
+            if own is not None:
+                yield from self.follow_epochs(own.epoch)
+                headers.accept(own)
+                return
+            if not (yield Pause()):
                 raise NotCertifiedYet(f"block {header.height} is not certified yet")
-            yield from self.follow_epochs(own.epoch)
-            headers.accept(own)
-        # (a header that differs from the one certified fails in Verifier.header)
 
     def _headers(self) -> Op[HeaderChain]:
         verifier = yield from self.trusted()

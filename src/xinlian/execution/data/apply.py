@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xinlian import codec
+from xinlian.crypto.primitives.groups import SM2, GroupError
+from xinlian.crypto.privacy.homomorphic import contribution
 from xinlian.execution.data import values
 from xinlian.execution.data.indexes import (
     KINDS,
@@ -20,8 +22,10 @@ from xinlian.execution.data.indexes import (
     resolve,
 )
 from xinlian.execution.data.model import (
+    MAX_ENCRYPTED,
     MAX_NAME,
     MAX_RECORD_ID,
+    AggregateKey,
     Collection,
     DataWrite,
     DeclareCollection,
@@ -30,8 +34,10 @@ from xinlian.execution.data.model import (
     Put,
     Queries,
     StoredRecord,
+    aggregate_key_key,
     collection_id,
     collection_key,
+    contribution_context,
     record_key,
 )
 from xinlian.execution.data.plan import (
@@ -52,6 +58,7 @@ from xinlian.execution.errors import (
     UnknownAttribute,
     UnknownCollection,
     ValueTooLarge,
+    WrongKind,
 )
 from xinlian.execution.state import Overlay
 from xinlian.execution.system import ADMIN_PREFIX
@@ -65,6 +72,9 @@ SOURCE = "data"
 MAX_ADAPT_EVERY = 10_000_000  # blocks between an adaptive collection's reviews
 _decode_collection = codec.trusted_decoder(Collection)  # state written by execution only
 _decode_record = codec.trusted_decoder(StoredRecord)
+_decode_key = codec.trusted_decoder(AggregateKey)
+# (attribute position, attribute name, record id, value) of a put's encrypted value
+Encrypted = tuple[int, str, bytes, bytes]
 
 
 def read_collection(read: Callable[[bytes], bytes | None], cid: bytes) -> Collection | None:
@@ -118,9 +128,13 @@ def write(state: Overlay, hasher: Hasher, sender: bytes, height: int, tx_hash: b
     updates: IndexUpdates = {}
     plan = read_plan(state.get, cid)
     puts = deletes = 0
+    encrypted: list[Encrypted] = []
     for item in op.ops:
         if isinstance(item, Queries):
             plan = _reported(plan, collection, item)
+            continue
+        if isinstance(item, AggregateKey):
+            _set_aggregate_key(state, collection, cid, sender, item)
             continue
         if not 0 < len(item.id) <= MAX_RECORD_ID:
             raise ValueTooLarge(f"a record id is 1..{MAX_RECORD_ID} bytes, not {len(item.id)}")
@@ -132,6 +146,9 @@ def write(state: Overlay, hasher: Hasher, sender: bytes, height: int, tx_hash: b
         after = None
         if isinstance(item, Put):
             after = StoredRecord(_values(collection, item), height, tx_hash)
+            encrypted += [(i, collection.attributes[i].name, item.id, v)
+                          for i, v in enumerate(after.values)
+                          if v is not None and collection.attributes[i].kind == Kind.ENCRYPTED]
             raw = codec.encode(after)
             _index(updates, collection, cid, item.id, after, raw, raw)
             state.set(key, raw)
@@ -141,10 +158,67 @@ def write(state: Overlay, hasher: Hasher, sender: bytes, height: int, tx_hash: b
             deletes += 1
         if plan is not None:
             plan = _counted(plan, updates, collection, cid, item.id, before, after)
+    if encrypted:
+        _check_encrypted(state, collection, cid, encrypted)
     if plan is not None:
         state.set(plan_key(cid), codec.encode(plan))
     event = Event(SOURCE, "RecordsWritten", codec.encode([op.collection, puts, deletes]))
     return [event], updates
+
+
+def read_aggregate_key(read: Callable[[bytes], bytes | None], cid: bytes,
+                       position: int) -> AggregateKey | None:
+    raw = read(aggregate_key_key(cid, position))
+    return None if raw is None else _decode_key(raw)
+
+
+def _set_aggregate_key(state: Overlay, collection: Collection, cid: bytes, sender: bytes,
+                       op: AggregateKey) -> None:
+    """The owner sets an encrypted attribute's key and bits, once (its aggregates would
+    otherwise mix keys)."""
+    if sender != collection.owner:
+        raise Unauthorised(f"only the owner of collection {collection.name!r} sets keys")
+    found = collection.attribute(op.attribute)
+    if found is None:
+        raise UnknownAttribute(f"collection {collection.name!r} has no attribute "
+                               f"{op.attribute!r}")
+    position, attr = found
+    if attr.kind != Kind.ENCRYPTED:
+        raise WrongKind(f"attribute {op.attribute!r} is {attr.kind}, not encrypted")
+    if read_aggregate_key(state.get, cid, position) is not None:
+        raise BadPayload(f"attribute {op.attribute!r} has its aggregate key already")
+    try:
+        key = SM2.decode_element(op.key)
+    except GroupError as exc:
+        raise BadPayload(f"an aggregate key is an SM2 point: {exc.message}") from None
+    contribution.check_statement(key, op.bits)
+    state.set(aggregate_key_key(cid, position), codec.encode(op))
+
+
+def _check_encrypted(state: Overlay, collection: Collection, cid: bytes,
+                     values: list[Encrypted]) -> None:
+    """Verify a transaction's encrypted values, one batch per attribute, with weights
+    derived from the values (every node draws the same ones). InvalidContributionError
+    (8953) when a proof does not hold for its attribute's key and its record."""
+    if len(values) > MAX_ENCRYPTED:
+        raise ValueTooLarge(f"{len(values)} encrypted values in one transaction; the limit "
+                            f"is {MAX_ENCRYPTED}")
+    batches: dict[int, list[tuple[contribution.Contribution, bytes]]] = {}
+    for position, name, rid, raw in values:
+        key = read_aggregate_key(state.get, cid, position)
+        if key is None:
+            raise BadPayload(f"attribute {name!r} has no aggregate key yet")
+        c = contribution.decode(SM2, raw)
+        if c.bits != key.bits:
+            raise WrongKind(f"attribute {name!r} takes {key.bits}-bit contributions, "
+                            f"not {c.bits}-bit")
+        batches.setdefault(position, []).append(
+            (c, contribution_context(collection.name, name, rid)))
+    for position, items in batches.items():
+        key = read_aggregate_key(state.get, cid, position)
+        assert key is not None
+        contribution.verify_batch(SM2.decode_element(key.key), items,
+                                  contribution.derived_rng(items))
 
 
 def is_writer(state: Overlay, collection: Collection, sender: bytes) -> bool:

@@ -8,6 +8,7 @@ like any account, so a point read is a state proof):
     dr/<collection id><record id>   a record (`StoredRecord`)
     dx/<index kind>                 the root of that kind's authenticated index (node/data.py)
     dp/<collection id>              an adaptive collection's index plan (execution/data/plan.py)
+    dk/<collection id><position>    an encrypted attribute's aggregate key (`AggregateKey`)
 
 The collection id is the first 16 bytes of the chain hash of its name (fixed width, so every
 index key starts with it and a collection's entries are one key range).
@@ -20,7 +21,10 @@ Values travel and are stored in their key encoding (storage/keys.py), per kind:
 - sequence: a time series, points of (time ms, number) with strictly increasing times,
   16 bytes each;
 - blob: the commitment of an off-chain payload (storage/blob_proof.py `BlobCommitment`:
-  Merkle root of its chunks, size, chunk size, media type), codec-encoded.
+  Merkle root of its chunks, size, chunk size, media type), codec-encoded;
+- encrypted: a contribution to an encrypted aggregate (crypto/privacy/homomorphic/
+  contribution.py: an SM2 EC-ElGamal ciphertext under the attribute's aggregate key with
+  its bit or range proof, bound to `contribution_context`), checked by the validators.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from xinlian.execution.payloads import Address
 COLLECTION_PREFIX = b"dc/"
 RECORD_PREFIX = b"dr/"
 INDEX_ROOT_PREFIX = b"dx/"
+AGGREGATE_KEY_PREFIX = b"dk/"
 COLLECTION_ID_SIZE = 16
 _ID_DOMAIN = b"xinlian/data/collection\x00"
 
@@ -47,6 +52,8 @@ MAX_RECORD_ID = 128
 MAX_VALUE = 16 * 1024    # bytes of one value
 MAX_INDEXED_VALUE = 1024  # bytes of one value under a range or keyword index
 MAX_OPS = 1000           # puts and deletes of one DATA_WRITE
+MAX_ENCRYPTED = 32       # encrypted values of one DATA_WRITE (each costs its proof's check)
+_CONTEXT_DOMAIN = b"xinlian/data/encrypted\x00"
 
 
 class Kind(StrEnum):
@@ -56,6 +63,7 @@ class Kind(StrEnum):
     SEQUENCE = "sequence"
     BLOB = "blob"
     BYTES = "bytes"
+    ENCRYPTED = "encrypted"
 
 
 class IndexChoice(StrEnum):
@@ -121,12 +129,26 @@ class Queries(Struct, tag="queries"):
     count: int
 
 
+class AggregateKey(Struct, tag="aggregate_key"):
+    """Set, once, the aggregate key of encrypted attribute `attribute` (its owner only): the
+    group public key of a DKG among the members who may open its aggregates (SM2, SEC1
+    compressed), and the contributions' `bits` (0: counts, each 0 or 1; 8, 16, 32: sums of
+    values below 2^bits). Puts to the attribute wait for it."""
+
+    attribute: Name
+    key: bytes
+    bits: int
+
+
+DataOp = Put | Delete | Queries | AggregateKey
+
+
 class DataWrite(Struct):
-    """The DATA_WRITE payload: puts, deletes and query reports into one collection, applied
-    in order."""
+    """The DATA_WRITE payload: puts, deletes, query reports and aggregate keys into one
+    collection, applied in order."""
 
     collection: Name
-    ops: Annotated[list[Put | Delete | Queries], at_most(MAX_OPS)]
+    ops: Annotated[list[DataOp], at_most(MAX_OPS)]
 
 
 class Attribute(Struct):
@@ -176,6 +198,18 @@ def collection_key(cid: bytes) -> bytes:
 
 def record_key(cid: bytes, record_id: bytes) -> bytes:
     return RECORD_PREFIX + cid + record_id
+
+
+def aggregate_key_key(cid: bytes, position: int) -> bytes:
+    """The state key of the aggregate key of the attribute at `position`."""
+    return AGGREGATE_KEY_PREFIX + cid + position.to_bytes(2, "big")
+
+
+def contribution_context(collection: str, attribute: str, record_id: bytes) -> bytes:
+    """What an encrypted value's proof is bound to: its collection, attribute and record, so
+    that a value copied into another record, attribute or collection does not verify."""
+    parts = (collection.encode(), attribute.encode(), record_id)
+    return _CONTEXT_DOMAIN + b"".join(len(p).to_bytes(2, "big") + p for p in parts)
 
 
 def index_root_key(kind: str) -> bytes:

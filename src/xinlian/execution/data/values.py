@@ -12,6 +12,9 @@ from itertools import pairwise
 from typing import Any
 
 from xinlian import codec
+from xinlian.crypto.primitives.groups import SM2
+from xinlian.crypto.privacy.homomorphic import contribution
+from xinlian.crypto.privacy.homomorphic.errors import HomomorphicError
 from xinlian.execution.data.model import MAX_VALUE, Kind
 from xinlian.execution.errors import ValueTooLarge, WrongKind
 from xinlian.storage import keys
@@ -32,7 +35,9 @@ def check(kind: str, raw: bytes) -> None:
 def encode(kind: str, value: Any) -> bytes:
     """The encoding of Python `value` as a `kind` value: number int, time int (ms), text
     str, bytes bytes, sequence [(time ms, number), ...], blob BlobCommitment
-    (storage/blob_proof.py). WrongKind otherwise, ValueTooLarge over MAX_VALUE bytes."""
+    (storage/blob_proof.py), encrypted the bytes of a contribution (its proof is checked
+    on chain against the attribute's key: apply.py). WrongKind otherwise, ValueTooLarge
+    over MAX_VALUE bytes."""
     raw = _encode(kind, value)
     if len(raw) > MAX_VALUE:
         raise ValueTooLarge(f"a value of {len(raw)} bytes; the limit is {MAX_VALUE}")
@@ -41,9 +46,9 @@ def encode(kind: str, value: Any) -> bytes:
 
 def _encode(kind: str, value: Any) -> bytes:
     try:
-        if kind == Kind.NUMBER and _is_int(value):
+        if kind == Kind.NUMBER and is_int(value):
             return keys.signed_key(value)
-        if kind == Kind.TIME and _is_int(value):
+        if kind == Kind.TIME and is_int(value):
             return keys.unsigned_key(value)
         if kind == Kind.TEXT and isinstance(value, str):
             return unicodedata.normalize("NFC", value).encode()
@@ -55,6 +60,9 @@ def _encode(kind: str, value: Any) -> bytes:
             return raw
         if kind == Kind.BLOB and isinstance(value, BlobCommitment):
             return codec.encode(value)
+        if kind == Kind.ENCRYPTED and isinstance(value, bytes):
+            decode(kind, value)
+            return value
     except (InvalidKeyError, TypeError, ValueError) as exc:
         raise WrongKind(f"not a {kind} value: {exc}") from None
     raise WrongKind(f"a {type(value).__name__} is not a {kind} value")
@@ -62,11 +70,11 @@ def _encode(kind: str, value: Any) -> bytes:
 
 def from_json(kind: str, value: Any) -> Any:
     """A bound as JSON gives it (bytes as 0x hex) as the Python value `encode` takes."""
-    if kind == Kind.BYTES and isinstance(value, str):
+    if kind in (Kind.BYTES, Kind.ENCRYPTED) and isinstance(value, str):
         try:
             return bytes.fromhex(value.removeprefix("0x"))
         except ValueError:
-            raise WrongKind("a bytes value is 0x hex") from None
+            raise WrongKind(f"a {kind} value is 0x hex") from None
     return value
 
 
@@ -94,6 +102,13 @@ def decode(kind: str, raw: bytes) -> Any:
         except codec.CodecError as exc:
             raise WrongKind(f"a blob value that is not a blob commitment: {exc.message}"
                             ) from None
+    if kind == Kind.ENCRYPTED:
+        try:
+            contribution.decode(SM2, raw)
+        except HomomorphicError as exc:
+            raise WrongKind(f"an encrypted value that is not a contribution: {exc.message}"
+                            ) from None
+        return raw
     raise WrongKind(f"unknown attribute kind {kind!r}")
 
 
@@ -107,5 +122,5 @@ def _points(raw: bytes) -> list[tuple[int, int]]:
     return points
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
