@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from xinlian.cli.main import main
-from xinlian.cli.private_conf_cmd import read_share
+from xinlian.cli.private_conf_cmd import read_share, regulator_change
 from xinlian.crypto.primitives.groups import lagrange_coefficient
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal
+from xinlian.crypto.privacy.confidential.errors import MalformedProofError
+from xinlian.execution.confidential import check_regulator
 from xinlian.sdk.confidential import load_secret
 
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing serves JSON-RPC there
@@ -100,3 +102,24 @@ def test_an_unreachable_node_exits_3(tmp_path: Path, capsys: pytest.CaptureFixtu
     capsys.readouterr()
     code, _, err = run(capsys, "deposit", "5", "--key", str(signing), "--rpc", NOWHERE)
     assert code == 3 and "transport_error" in err
+
+
+def test_the_ceremonys_key_files_make_a_regulator(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The files of the DKG ceremony (`private agg keygen`, and `agg dkg-step` where each
+    member runs its own party, write the same) give the SetRegulator and the shares."""
+    out_dir = tmp_path / "agg"
+    assert main(["private", "agg", "keygen", "--members", "3", "--threshold", "2",
+                 "--out-dir", str(out_dir)]) == 0
+    capsys.readouterr()
+    accounts = [bytes([i]) * 20 for i in (1, 2, 3)]
+    change = regulator_change(json.loads((out_dir / "key.json").read_text()), accounts)
+    assert (change.group, change.threshold) == ("sm2", 2)
+    check_regulator(lambda key: None, change)  # what governance checks before enacting
+    group = GROUPS["sm2"]
+    for member in change.members:
+        index, secret = read_share(str(out_dir / f"member-{member.index}.json"))
+        assert index == member.index
+        assert group.base_mul(secret).encode() == member.verifying_share
+    with pytest.raises(MalformedProofError):
+        regulator_change(json.loads((out_dir / "key.json").read_text()), accounts[:2])

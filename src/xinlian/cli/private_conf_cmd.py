@@ -29,10 +29,12 @@ from xinlian.cli.contract_cmd import _print_json as print_json
 from xinlian.cli.contract_cmd import _reporting as reporting
 from xinlian.cli.data_cmd import report_tx_failed
 from xinlian.cli.private_files import Doc, Reader, write
+from xinlian.codec import CodecError
 from xinlian.crypto.primitives.groups import Group, GroupError, Scalar
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal, get_group
 from xinlian.crypto.privacy.confidential.errors import MalformedProofError
 from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
+from xinlian.crypto.threshold.dkg import DkgError, KeyShare, PublicKeyPackage
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
 from xinlian.ledger.block import Receipt
@@ -138,7 +140,15 @@ def _scalar(group: Group, doc: Doc, name: str) -> Scalar:
 
 
 def read_share(path: str) -> tuple[int, Scalar]:
+    """(member index, secret share) of a `regulator keygen` member file, or of a member
+    file of the DKG ceremony (`xinlian private agg dkg-step`, each member its own party)."""
     doc = _files.read(path)
+    if "key_share" in doc:
+        try:
+            share = KeyShare.decode(_files.hex(doc, "key_share"))
+        except (CodecError, GroupError, DkgError) as exc:
+            raise MalformedProofError(f"{path}: key_share: {exc}") from None
+        return share.identifier, share.secret
     group = get_group(_files.text(doc, "group"))
     index = _files.get(doc, "index")
     if not isinstance(index, int) or index <= 0:
@@ -163,11 +173,8 @@ def regulator_keygen(args: argparse.Namespace) -> int:
             "kind": "regulator-share", "group": group.name, "index": s.identifier,
             "secret": s.secret.encode().hex(),
             "verifying_share": group.base_mul(s.secret).encode().hex()}, secret=True)
-    members = []
-    for i in public.members:
-        share = public.verifying_share(i)
-        assert share is not None
-        members.append({"index": i, "verifying_share": share.encode().hex()})
+    members = [{"index": i, "verifying_share": _verifying(public, i).hex()}
+               for i in public.members]
     write(str(out / "regulator.json"), {
         "kind": "regulator", "group": group.name, "threshold": public.threshold,
         "public_key": public.group_public_key.encode().hex(), "members": members})
@@ -176,19 +183,42 @@ def regulator_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def regulator_propose(args: argparse.Namespace) -> int:
-    doc = _files.read(args.regulator)
-    accounts = [bytes_of(a.strip(), "--accounts", size=20) for a in args.accounts.split(",")]
-    members = _files.get(doc, "members")
-    if not isinstance(members, list) or len(members) != len(accounts):
+def regulator_change(doc: Doc, accounts: list[bytes]) -> SetRegulator:
+    """The SetRegulator of a `regulator keygen` regulator.json, or of the DKG ceremony's
+    key.json (`xinlian private agg dkg-step`; its key package), with the members' accounts
+    in member order."""
+    if "key_package" in doc:
+        try:
+            public = PublicKeyPackage.decode(_files.hex(doc, "key_package"))
+        except (CodecError, GroupError, DkgError) as exc:
+            raise MalformedProofError(f"key_package: {exc}") from None
+        shares: list[tuple[Any, bytes]] = [(i, _verifying(public, i)) for i in public.members]
+        group, threshold = public.group.name, public.threshold
+        key = public.group_public_key.encode()
+    else:
+        members = _files.get(doc, "members")
+        if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+            raise MalformedProofError("field 'members': expected a list of objects")
+        shares = [(_files.get(m, "index"), _files.hex(m, "verifying_share")) for m in members]
+        threshold = _files.get(doc, "threshold")
+        group, key = _files.text(doc, "group"), _files.hex(doc, "public_key")
+    if len(shares) != len(accounts):
         raise MalformedProofError("--accounts needs one account per member of the file")
-    threshold = _files.get(doc, "threshold")
-    if not isinstance(threshold, int):
-        raise MalformedProofError("field 'threshold' must be an integer")
-    change = SetRegulator(_files.text(doc, "group"), threshold, _files.hex(doc, "public_key"),
-                          [RegulatorMember(_files.get(m, "index"), a,
-                                           _files.hex(m, "verifying_share"))
-                           for m, a in zip(members, accounts, strict=True)])
+    if not isinstance(threshold, int) or not all(isinstance(i, int) for i, _ in shares):
+        raise MalformedProofError("the threshold and member indices must be integers")
+    return SetRegulator(group, threshold, key, [
+        RegulatorMember(i, a, y) for (i, y), a in zip(shares, accounts, strict=True)])
+
+
+def _verifying(public: PublicKeyPackage, i: int) -> bytes:
+    share = public.verifying_share(i)
+    assert share is not None  # i is one of its members
+    return share.encode()
+
+
+def regulator_propose(args: argparse.Namespace) -> int:
+    accounts = [bytes_of(a.strip(), "--accounts", size=20) for a in args.accounts.split(",")]
+    change = regulator_change(_files.read(args.regulator), accounts)
     _, key = read_key(Path(args.key))
     with Client(args.rpc) as client:
         tx = client.wallet(key).system(Propose(change))
