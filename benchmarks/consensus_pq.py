@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from collections.abc import Sequence
 
 import fast_mldsa
 
@@ -129,19 +130,27 @@ def one(choice: str, n: int, costs: dict[str, float], offered: float, seconds: f
     return r
 
 
-def scale(base: dict[str, float], sizes: list[int], offered: float, seconds: float) -> None:
+RUNS = ("bls", "before", "after", "pq-interval", "sm")
+
+
+def scale(base: dict[str, float], sizes: list[int], offered: float, seconds: float,
+          runs: Sequence[str] = RUNS) -> None:
     """ML-DSA-65 votes before and after compact proposals, against BLS at the same n."""
     pq = suite_costs(base, "ml-dsa-65")
     bls = suite_costs(base, "bls")
     for n in sizes:
         batch = batch_ms_for(n, pq["sig_bytes"], offered)
         long = max(seconds, 4 * batch / 1000)  # measured over the last 3/5: a few batches
-        one("bls", n, bls, offered, seconds, "bls")
-        one("ml-dsa-65", n, pq, offered, seconds, "before", compact=False)
-        if n == min(sizes):  # compact proposals alone, at BLS's batch interval
+        if "bls" in runs:
+            one("bls", n, bls, offered, seconds, "bls")
+        if "before" in runs:
+            one("ml-dsa-65", n, pq, offered, seconds, "before", compact=False)
+        if "after" in runs and n == min(sizes):  # compact alone, at BLS's batch interval
             one("ml-dsa-65", n, pq, offered, seconds, "after")
-        one("ml-dsa-65", n, pq, offered, long, "after, batch interval for PQ", batch_ms=batch)
-    if 64 in sizes:  # the sm suite's collapse at n = 64 (docs/consensus.md)
+        if "pq-interval" in runs:
+            one("ml-dsa-65", n, pq, offered, long, "after, batch interval for PQ",
+                batch_ms=batch)
+    if 64 in sizes and "sm" in runs:  # the sm suite's collapse at n = 64 (docs/consensus.md)
         sm2 = suite_costs(base, "sm2")
         one("sm2", 64, sm2, offered, seconds, "before", compact=False)
         one("sm2", 64, sm2, offered, seconds, "after")
@@ -159,20 +168,24 @@ def mldsa_costs(base: dict[str, float], level: int) -> dict[str, float]:
 
 
 def model_only(base: dict[str, float], sizes: list[int], offered: float) -> None:
-    for level in (44, 65, 87):
-        costs = mldsa_costs(base, level)
+    """The model alone: every vote signature (the ML-DSA levels from fast-mldsa) at `sizes`."""
+    table = {choice: suite_costs(base, choice) for choice in CHOICES}
+    table.update({f"ml-dsa-{level}": mldsa_costs(base, level) for level in (44, 65, 87)})
+    for choice, costs in table.items():
         for n in sizes:
-            batch = batch_ms_for(n, costs["sig_bytes"], offered)
-            emit_model(model(n, costs, offered, batch), n=n, signature=f"ml-dsa-{level}",
+            listed = "sig_bytes" in costs
+            batch = batch_ms_for(n, costs["sig_bytes"], offered) if listed else batch_interval(n)
+            emit_model(model(n, costs, offered, batch), n=n, signature=choice,
                        run="model only", offered_tx_s=offered, batch_ms=batch,
-                       sig_bytes=int(costs["sig_bytes"]),
-                       sign_us=round(costs["sig_sign"], 1),
-                       verify_us=round(costs["sig_verify"], 1))
+                       sig_bytes=int(costs.get("sig_bytes", 96)),
+                       sign_us=round(costs.get("sig_sign", costs["bls_sign"]), 1),
+                       verify_us=round(costs.get("sig_verify", 2 * costs["bls_pairing"]), 1))
 
 
-def params(base: dict[str, float], sizes: list[int], offered: float, seconds: float) -> None:
+def params(base: dict[str, float], sizes: list[int], offered: float, seconds: float,
+           choices: list[str]) -> None:
     """Every vote signature at each n, with the batch interval its certificates allow."""
-    for choice in CHOICES:
+    for choice in choices:
         costs = suite_costs(base, choice)
         for key in ("sig_sign", "sig_verify", "hash_bytes"):
             if key in costs:
@@ -182,20 +195,20 @@ def params(base: dict[str, float], sizes: list[int], offered: float, seconds: fl
             batch = None if choice == "bls" else batch_ms_for(n, costs["sig_bytes"], offered)
             long = max(seconds, 4 * (batch or 0) / 1000)
             one(choice, n, costs, offered, long, "params", batch_ms=batch)
-    model_only(base, sizes, offered)
+    model_only(base, [4, 16, 50, 100], offered)
 
 
 # docs/pq.md, "Recommended parameters": (scenario, vote signature, n, offered tx/s)
 SCENARIOS = [
     ("small high-throughput consortium", "ml-dsa-65", 16, 40_000),
-    ("100-member network on a WAN", "ml-dsa-65", 100, 10_000),
+    ("100-member network on a WAN", "ml-dsa-65", 100, 20_000),
     ("long-term archival signatures", "sm2+ml-dsa-65", 16, 20_000),
 ]
 
 
-def scenarios(base: dict[str, float], seconds: float) -> None:
+def scenarios(base: dict[str, float], seconds: float, which: list[int]) -> None:
     """Each recommendation: the model's figure, then a simulated run of it."""
-    for name, choice, n, offered in SCENARIOS:
+    for name, choice, n, offered in [SCENARIOS[i - 1] for i in which]:
         costs = suite_costs(base, choice)
         batch = batch_ms_for(n, costs["sig_bytes"], offered)
         long = max(seconds, 4 * batch / 1000)
@@ -207,21 +220,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", action="store_true", help="n = 50, 64, 100 (long)")
     parser.add_argument("--params", action="store_true",
                         help="every vote signature at n = 4, 16, 50, 100 (long)")
-    parser.add_argument("--scenarios", action="store_true",
-                        help="the recommended parameters of docs/pq.md, model and run")
+    parser.add_argument("--scenarios", type=int, nargs="*",
+                        help="the recommended parameters of docs/pq.md, model and run "
+                             "(all three, or those numbered)")
     parser.add_argument("--sizes", type=int, nargs="*", help="committee sizes")
+    parser.add_argument("--runs", nargs="*", choices=RUNS, help="--scale: which runs")
+    parser.add_argument("--choices", nargs="*", choices=list(CHOICES),
+                        help="vote signatures for --params (default: all)")
     parser.add_argument("--offered", type=float, default=20_000, help="offered tx/s")
     parser.add_argument("--seconds", type=float, default=5.0, help="simulated seconds")
     parser.add_argument("--costs", type=json.loads, default={},
                         help="JSON of µs costs overriding the measured ones")
     args = parser.parse_args(argv)
     base = {**measure_costs(), **args.costs}
-    if args.scenarios:
-        scenarios(base, args.seconds)
+    if args.scenarios is not None:
+        scenarios(base, args.seconds, args.scenarios or [1, 2, 3])
     elif args.params:
-        params(base, args.sizes or [4, 16, 50, 100], args.offered, args.seconds)
+        params(base, args.sizes or [4, 16, 50, 100], args.offered, args.seconds,
+               args.choices or list(CHOICES))
     elif args.scale:
-        scale(base, args.sizes or [50, 64, 100], args.offered, args.seconds)
+        scale(base, args.sizes or [50, 64, 100], args.offered, args.seconds,
+              args.runs or RUNS)
     else:
         scale(base, args.sizes or [16], args.offered, 3.0)
 
