@@ -23,6 +23,7 @@ from xinlian.consensus.compact import (
 )
 from xinlian.consensus.core import Config, ConsensusCore
 from xinlian.consensus.messages import (
+    MAX_WIRE,
     QC,
     BatchCert,
     Block,
@@ -266,3 +267,18 @@ def test_an_equivocating_leader_cannot_break_safety_with_list_certificates() -> 
     network.run(2500)
     assert not network.log.violations
     assert min(_heights(network)) >= 5
+
+
+def test_a_large_answer_is_split_under_the_wire_limit() -> None:
+    core, _ = _core(1)
+    big = {bytes([i]) * 32: Cert(b"\xe0", [bytes(8192)] * 300) for i in range(3)}  # 2.4 MB each
+    core.served.rounds[1] = big
+    answer = core.handle(Receive(1, SM.nodes[2], codec.encode(CertRequest(list(big)))))
+    assert len(answer) > 1  # one answer would be 7.4 MB
+    got = []
+    for action in answer:
+        assert isinstance(action, Send) and len(action.message) < MAX_WIRE
+        response = decode_message(action.message)
+        assert isinstance(response, CertResponse)
+        got += response.certs
+    assert got == list(big.values())

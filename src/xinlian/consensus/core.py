@@ -59,6 +59,7 @@ from xinlian.consensus.dissemination import (
 from xinlian.consensus.errors import ConsensusError, InvalidCertificate, InvalidMessage
 from xinlian.consensus.leader import Election, Reputation
 from xinlian.consensus.messages import (
+    MAX_WIRE,
     QC,
     TC,
     Ack,
@@ -790,9 +791,21 @@ class ConsensusCore:
         return actions
 
     def _serve_certs(self, sender: bytes, request: CertRequest) -> list[Action]:
-        certs = [c for d in request.certs if (c := self.served.get(bytes(d))) is not None]
-        # not bulk: the round waits for it, as it waited for a full proposal
-        return [Send(sender, codec.encode(CertResponse(certs)))] if certs else []
+        """The asked certificates this leader proposed, in answers that each stay well
+        under the wire limit (not bulk: the round waits for them, as for a proposal)."""
+        answers: list[list[Cert]] = [[]]
+        size = 0
+        for digest in request.certs:
+            cert = self.served.get(bytes(digest))
+            if cert is None:
+                continue
+            length = len(codec.encode(cert))
+            if answers[-1] and size + length > MAX_WIRE // 2:
+                answers.append([])
+                size = 0
+            answers[-1].append(cert)
+            size += length
+        return [Send(sender, codec.encode(CertResponse(a))) for a in answers if a]
 
     def _on_certs(self, sender: bytes, response: CertResponse) -> list[Action]:
         """Certificates from a proposer: kept only under the digests its proposal named."""
