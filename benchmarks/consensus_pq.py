@@ -177,9 +177,10 @@ def model_only(base: dict[str, float], sizes: list[int], offered: float) -> None
             batch = batch_ms_for(n, costs["sig_bytes"], offered) if listed else batch_interval(n)
             emit_model(model(n, costs, offered, batch), n=n, signature=choice,
                        run="model only", offered_tx_s=offered, batch_ms=batch,
-                       sig_bytes=int(costs.get("sig_bytes", 96)),
-                       sign_us=round(costs.get("sig_sign", costs["bls_sign"]), 1),
-                       verify_us=round(costs.get("sig_verify", 2 * costs["bls_pairing"]), 1))
+                       sig_bytes=int(costs["sig_bytes"]) if listed else 96,
+                       sign_us=round(costs["sig_sign"] if listed else costs["bls_sign"], 1),
+                       verify_us=round(costs["sig_verify"] if listed
+                                       else 2 * costs["bls_pairing"], 1))
 
 
 def params(base: dict[str, float], sizes: list[int], offered: float, seconds: float,
