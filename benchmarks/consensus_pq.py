@@ -147,7 +147,7 @@ def scale(base: dict[str, float], sizes: list[int], offered: float, seconds: flo
             one("ml-dsa-65", n, pq, offered, seconds, "before", compact=False)
         if "after" in runs and n == min(sizes):  # compact alone, at BLS's batch interval
             one("ml-dsa-65", n, pq, offered, seconds, "after")
-        if "pq-interval" in runs:
+        if "pq-interval" in runs and (batch != batch_interval(n) or "after" not in runs):
             one("ml-dsa-65", n, pq, offered, long, "after, batch interval for PQ",
                 batch_ms=batch)
     if 64 in sizes and "sm" in runs:  # the sm suite's collapse at n = 64 (docs/consensus.md)
