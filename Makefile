@@ -199,9 +199,15 @@ bench-privacy: venv
 	$(BIN)/python -m benchmarks.privacy_aggregates
 	$(BIN)/python -m benchmarks.privacy_conftx
 
-# The measured post-quantum algorithm table (JSON lines; docs/pq.md, docs/benchmarks.md).
+# The measured post-quantum algorithm table and consensus with PQ votes in the simulator at
+# n = 16 (JSON lines; docs/pq.md, docs/benchmarks.md). PQ_LONG=1 adds the simulated runs at
+# n = 50, 64, 100 and the parameter analysis (every vote signature at n = 4..100; about an
+# hour on 2 cores).
 bench-pq: venv
 	$(BIN)/python -m benchmarks.pq
+	$(BIN)/python -m benchmarks.consensus_pq
+	$(if $(PQ_LONG),$(BIN)/python -m benchmarks.consensus_pq --scale)
+	$(if $(PQ_LONG),$(BIN)/python -m benchmarks.consensus_pq --params)
 
 # liboqs (Falcon, and ML-DSA/ML-KEM/SLH-DSA as further implementations) into the venv, from a
 # liboqs source tree in LIBOQS_SRC; then `pip install liboqs-python` (extra `pq-extra`).

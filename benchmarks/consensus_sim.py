@@ -45,7 +45,8 @@ BENCH = "consensus_sim"
 MBIT_100 = 100e6 / 8
 ONE_WAY_MS = 25
 TX_SIZE = 200
-CONSENSUS_KINDS = ("proposal", "vote", "timeout", "certified")
+CONSENSUS_KINDS = ("proposal", "vote", "timeout", "certified", "compact_proposal",
+                   "cert_request", "cert_response")
 
 
 def _time_us(fn, repeats: int = 200) -> float:  # type: ignore[no-untyped-def]
@@ -93,10 +94,14 @@ def batch_interval(n: int) -> int:
 def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
              seed: int = 1, bandwidth: float = MBIT_100, one_way_ms: float = ONE_WAY_MS,
              suite: str = "intl", aggregate: bool = True, crash_ms: int | None = None,
-             reputation: bool = True) -> dict[str, float]:
-    """One run; with `crash_ms`, node 1 crashes then and the others take its clients."""
-    config = Config(batch_delay_ms=batch_interval(n), batch_bytes=4 * 1024 * 1024,
-                    reputation=Reputation(enabled=reputation))
+             reputation: bool = True, batch_ms: int | None = None, compact: bool = True,
+             batchers: int | None = None) -> dict[str, float]:
+    """One run; with `crash_ms`, node 1 crashes then and the others take its clients.
+    `batch_ms` overrides the batch interval, `compact=False` sends full proposals and votes
+    to the next leader only (consensus/compact.py), `batchers` puts the clients on the first
+    members only (the others still vote, ack and lead)."""
+    config = Config(batch_delay_ms=batch_ms or batch_interval(n), batch_bytes=4 * 1024 * 1024,
+                    reputation=Reputation(enabled=reputation), compact_proposals=compact)
     if suite == "sm":  # the sm suite hashes with SM3
         costs = dict(costs, hash_bytes=costs["hash_bytes_sm3"])
     net = ConsensusNet(n, seed, suite=suite, aggregate=aggregate, config=config,
@@ -107,8 +112,9 @@ def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
     dead = net.committee.nodes[1]
     if crash_ms is not None:
         net.sim.crash(dead, crash_ms)
+    clients = list(net.committee.nodes[:batchers] if batchers else net.committee.nodes)
     net.load(offered, TX_SIZE, 0, end, every_ms=10,
-             nodes=[x for x in net.committee.nodes if crash_ms is None or x != dead])
+             nodes=[x for x in clients if crash_ms is None or x != dead])
     started = time.perf_counter()
     net.run(end)
     wall = time.perf_counter() - started
@@ -122,6 +128,9 @@ def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
     all_blocks = max(1, len(net.log.times.get(node, [])))
     consensus_msgs = sum(stats.by_kind[k] for k in CONSENSUS_KINDS)
     consensus_bytes = sum(stats.bytes_by_kind[k] for k in CONSENSUS_KINDS)
+    # the crypto CPU each node was charged (meters count operations; costs price them)
+    cpu_ms = [sum(costs.get(k, 0.0) * v for k, v in net.core(x).meter.items()) / 1000
+              for x in net.committee.nodes]
     return {
         "throughput": txs / ((end - warm) / 1000),
         "p50": percentile(samples, 50) if samples else float("nan"),
@@ -132,6 +141,9 @@ def simulate(n: int, costs: dict[str, float], offered: float, seconds: float,
         "all_msgs_per_block": stats.sent / all_blocks,
         "all_bytes_per_block": stats.bytes_sent / all_blocks,
         "wall_s": wall,
+        "cpu_ms_per_s_mean": sum(cpu_ms) / len(cpu_ms) / seconds,
+        "cpu_ms_per_s_max": max(cpu_ms) / seconds,
+        "bytes_per_s_per_node": stats.bytes_sent / n / seconds,
         "violations": len(net.log.violations),
         "recovery_ms": _recovery_ms([t for t, _ in net.log.times.get(node, [])], crash_ms, end),
     }

@@ -57,3 +57,28 @@ def test_rounds_slow_down_instead_of_saturating_the_cpu_with_block_work() -> Non
     assert p.bottleneck == "offered load" and 0.5 < p.cpu_load < 1
     idle_machine = predict(Params(4, 200, 20_000, 20, MBIT_100, 0.05), COSTS)
     assert p.round_ms > idle_machine.round_ms
+
+
+LIST = dict(COSTS, sig_sign=90.0, sig_verify=40.0)
+
+
+def test_full_proposals_with_large_list_certificates_are_bound_by_the_leaders_nic() -> None:
+    full = predict(Params(16, 200, 20_000, 80, MBIT_100, 25, sig_bytes=3309, compact=False),
+                   LIST)
+    assert full.bottleneck == "leader bandwidth (proposals)"
+    assert full.throughput_tx_per_s < 20_000 and full.latency_ms == float("inf")
+    compact = predict(Params(16, 200, 20_000, 80, MBIT_100, 25, sig_bytes=3309), LIST)
+    assert compact.bottleneck == "offered load" and compact.latency_ms < 1000
+
+
+def test_larger_signatures_load_the_nic_more_and_need_fewer_batches_at_scale() -> None:
+    loads = [predict(Params(50, 200, 20_000, 1000, MBIT_100, 25, sig_bytes=size), LIST).nic_load
+             for size in (64, 2420, 3309, 4627)]
+    assert loads == sorted(loads) and loads[0] < loads[-1]
+    # at n = 100 every member takes in each batch's f+1 ML-DSA-65 signatures (112 KB):
+    # BLS's batch interval is far too short, a longer one fits
+    short = predict(Params(100, 200, 20_000, 500, MBIT_100, 25, sig_bytes=3309), LIST)
+    assert short.bottleneck == "bandwidth"
+    longer = predict(Params(100, 200, 10_000, 3000, MBIT_100, 25, sig_bytes=3309), LIST)
+    assert longer.bottleneck == "offered load"
+    assert longer.latency_ms > 1500  # half the batch interval is waiting for the batch

@@ -38,6 +38,16 @@ from xinlian.consensus.aggregator import Aggregator
 from xinlian.consensus.blocks import MEMORY_BLOCKS, BlockTree, block_id, stored_block
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, verify_cert
 from xinlian.consensus.committee import Committee, EpochRoot, signers
+from xinlian.consensus.compact import (
+    CERT_TIMER,
+    MAX_PARKED,
+    Parked,
+    Served,
+    VotePool,
+    cert_digest,
+    fill,
+    strip,
+)
 from xinlian.consensus.dissemination import (
     ACK_TIMER,
     BATCH_TIMER,
@@ -49,6 +59,7 @@ from xinlian.consensus.dissemination import (
 from xinlian.consensus.errors import ConsensusError, InvalidCertificate, InvalidMessage
 from xinlian.consensus.leader import Election, Reputation
 from xinlian.consensus.messages import (
+    MAX_WIRE,
     QC,
     TC,
     Ack,
@@ -58,6 +69,9 @@ from xinlian.consensus.messages import (
     BatchResponse,
     Block,
     Certified,
+    CertRequest,
+    CertResponse,
+    CompactProposal,
     EpochRequest,
     Proposal,
     Pruned,
@@ -122,6 +136,13 @@ class Config:
     # needs (off: a validator that slept through what its peers dropped cannot catch up
     # yet; docs/consensus.md, "Retention")
     drop_epochs: bool = False
+    # committees with list certificates (no BLS) broadcast votes and send compact
+    # proposals that name certificates by digest (compact.py); off: votes go to the next
+    # leader only and proposals carry every signature, as before
+    compact_proposals: bool = True
+    # a compact proposal still lacking certificates this long after it arrived fetches
+    # them from its proposer (the votes and announcements are usually on their way)
+    cert_wait_ms: int = 100
 
 
 # -- application interface ----------------------------------------------------------------
@@ -265,6 +286,7 @@ class ConsensusCore:
         self.recent_commits: dict[int, bytes] = {}  # height -> id, to detect conflicts
         self.pruned_by: set[int] = set()  # members that answered Pruned for this epoch
         self.behind = False
+        self.served = Served()  # the certificates of this leader's last compact proposals
         self._enter_epoch_state()
 
     # -- derived state ---------------------------------------------------------------------
@@ -294,6 +316,8 @@ class ConsensusCore:
         self.known_qcs: set[tuple[int, bytes, int]] = set()
         self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
+        self.vote_pool = VotePool()  # broadcast votes, for compact proposals' QCs
+        self.parked: dict[bytes, Parked] = {}  # sender -> compact proposal lacking certs
         self.election = Election.restore(self.committee, self.config.reputation, self.tree,
                                          self.committed_id, bytes(self.root.block_id))
 
@@ -316,6 +340,8 @@ class ConsensusCore:
                 return self.pool.retry_fetch(self.now)
             if event.timer == SYNC_TIMER:
                 return self.sync.retry(self.now, self.committee.nodes, self.node)
+            if event.timer == CERT_TIMER:
+                return self._ask_certs()
             return []
         if isinstance(event, Input):
             return self._input(event.value)
@@ -377,6 +403,10 @@ class ConsensusCore:
             return self._on_sync_response(sender, message)
         if isinstance(message, BatchResponse):
             return self.pool.on_response(message)
+        if isinstance(message, CertRequest):
+            return self._serve_certs(sender, message)
+        if isinstance(message, CertResponse):
+            return self._on_certs(sender, message)
         epoch = _epoch_of(message)
         if epoch != self.epoch:
             return self._other_epoch(sender, epoch)
@@ -392,6 +422,8 @@ class ConsensusCore:
             raise InvalidMessage("sender is not a member of this epoch")
         if isinstance(message, Proposal):
             return self._on_proposal(sender, message.block)
+        if isinstance(message, CompactProposal):
+            return self._on_compact(sender, message)
         if isinstance(message, Vote):
             return self._on_vote(sender, message)
         if isinstance(message, Timeout):
@@ -402,7 +434,7 @@ class ConsensusCore:
             return self.pool.on_ack(sender, message) + self._on_payload()
         if isinstance(message, Available):
             self.pool.on_available(sender, message.cert)
-            return self._on_payload()
+            return self._on_payload() + (self._complete_parked() if self.parked else [])
         return []
 
     def _other_epoch(self, sender: bytes, epoch: int) -> list[Action]:
@@ -483,6 +515,8 @@ class ConsensusCore:
         if len(self.known_tcs) > 64:
             self.known_tcs.clear()
         self.helped = {k for k in self.helped if k[1] >= keep}
+        self.vote_pool.forget(keep)
+        self.parked = {s: p for s, p in self.parked.items() if p.proposal.block.round >= keep}
         wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
         actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
         if self.election.leader(new_round) == self.node:
@@ -572,7 +606,12 @@ class ConsensusCore:
         self.idle_round = 0
         self.proposed_round = self.round
         self.metrics["proposed"] += 1
-        message = codec.encode(Proposal(block))
+        if self._compact():
+            compact = strip(self.committee, block, self.meter)
+            self.served.keep(block.round, block, [bytes(d) for d in compact.certs])
+            message = codec.encode(compact)
+        else:
+            message = codec.encode(Proposal(block))
         return [Broadcast(self._others(), message), *self._on_proposal(self.node, block)]
 
     def _on_payload(self) -> list[Action]:
@@ -655,15 +694,24 @@ class ConsensusCore:
         message = vote_message(self.epoch, block.round, block.height, bid)
         vote = Vote(self.epoch, block.round, block.height, bid,
                     self.key.sign(self.committee, message, self.meter))
-        return actions + self._send_to(self.election.leader(block.round + 1),
-                                       codec.encode(vote), lambda: self._on_vote(self.node, vote))
+        leader = self.election.leader(block.round + 1)
+        if not self._compact():
+            return actions + self._send_to(leader, codec.encode(vote),
+                                           lambda: self._on_vote(self.node, vote))
+        # every member rebuilds the next QC from the votes: each crosses each link once
+        actions.append(Broadcast(self._others(), codec.encode(vote)))
+        return actions + self._on_vote(self.node, vote)
 
     def _on_vote(self, sender: bytes, vote: Vote) -> list[Action]:
-        if self.election.leader(vote.round + 1) != self.node or vote.round + 1 < self.round:
-            self.metrics["vote_not_for_me"] += 1
-            return []
         index = self.committee.index(sender)
         assert index is not None
+        if self._compact() and self.vote_pool.add(index, vote, self.round) and self.parked:
+            actions = self._complete_parked()
+        else:
+            actions = []
+        if self.election.leader(vote.round + 1) != self.node or vote.round + 1 < self.round:
+            self.metrics["vote_not_for_me"] += 1
+            return actions
         bid = bytes(vote.block_id)
         message = vote_message(vote.epoch, vote.round, vote.height, bid)
         # the key is the whole signed statement: a vote naming another height for the same
@@ -671,9 +719,106 @@ class ConsensusCore:
         done = self.votes.add(self.committee, (vote.round, bid, vote.height), index, message,
                               bytes(vote.signature), self.committee.quorum, self.meter)
         if done is None:
-            return []
+            return actions
         qc = QC(self.epoch, vote.round, vote.height, bid, done[0])
-        return self._process_qc(qc, sender)
+        return actions + self._process_qc(qc, sender)
+
+    # -- compact proposals (compact.py) ----------------------------------------------------
+
+    def _compact(self) -> bool:
+        return self.config.compact_proposals and not self.committee.aggregate
+
+    def _on_compact(self, sender: bytes, proposal: CompactProposal) -> list[Action]:
+        """Rebuild the block from held votes and announcements, or park it until they
+        arrive (and fetch what is still missing after `cert_wait_ms`)."""
+        block = proposal.block
+        if len(proposal.certs) != 1 + len(block.payload):
+            raise InvalidMessage("a compact proposal names one digest per certificate")
+        old = self.parked.get(sender)
+        if block.round + 2 < self.round or (old is not None
+                                            and old.proposal.block.round >= block.round):
+            self.metrics["compact_stale"] += 1  # its round is over: timeouts carry its QC
+            return []
+        if old is None and len(self.parked) >= MAX_PARKED:
+            self.metrics["compact_parked_full"] += 1
+            return []
+        self.parked[sender] = Parked(proposal, self.now)
+        actions = self._complete(sender)
+        if sender in self.parked:
+            self.metrics["compact_waiting"] += 1
+            if not any(p.since_ms < self.now and not p.asked for p in self.parked.values()):
+                actions.append(SetTimer(CERT_TIMER, self.now + self.config.cert_wait_ms))
+        return actions
+
+    def _complete(self, sender: bytes) -> list[Action]:
+        """Handle the parked proposal of `sender` as a full one once it can be rebuilt."""
+        parked = self.parked[sender]
+        block, _ = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
+                        self.meter)
+        if block is None:
+            return []
+        del self.parked[sender]
+        self.metrics["compact_rebuilt"] += 1
+        return self._on_proposal(sender, block)
+
+    def _complete_parked(self) -> list[Action]:
+        """A vote, announcement or answer arrived: rebuild what it completes (a proposal
+        that fails its checks is dropped and counted, as on arrival)."""
+        actions: list[Action] = []
+        for sender in list(self.parked):
+            try:
+                actions += self._complete(sender)
+            except (ConsensusError, CodecError, CryptoError) as exc:
+                self.parked.pop(sender, None)
+                self.metrics[f"dropped_{type(exc).__name__}"] += 1
+        return actions
+
+    def _ask_certs(self) -> list[Action]:
+        """Ask each proposer whose proposal waited `cert_wait_ms` for what is missing."""
+        actions = self._complete_parked()
+        due = self.now - self.config.cert_wait_ms
+        for sender, parked in self.parked.items():
+            if parked.asked or parked.since_ms > due:
+                continue
+            _, missing = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
+                              self.meter)
+            parked.asked = True
+            self.metrics["cert_requests"] += 1
+            actions.append(Send(sender, codec.encode(CertRequest(missing))))
+        later = [p.since_ms for p in self.parked.values() if not p.asked]
+        if later:
+            actions.append(SetTimer(CERT_TIMER, min(later) + self.config.cert_wait_ms))
+        return actions
+
+    def _serve_certs(self, sender: bytes, request: CertRequest) -> list[Action]:
+        """The asked certificates this leader proposed, in answers that each stay well
+        under the wire limit (not bulk: the round waits for them, as for a proposal)."""
+        answers: list[list[Cert]] = [[]]
+        size = 0
+        for digest in request.certs:
+            cert = self.served.get(bytes(digest))
+            if cert is None:
+                continue
+            length = len(codec.encode(cert))
+            if answers[-1] and size + length > MAX_WIRE // 2:
+                answers.append([])
+                size = 0
+            answers[-1].append(cert)
+            size += length
+        return [Send(sender, codec.encode(CertResponse(a))) for a in answers if a]
+
+    def _on_certs(self, sender: bytes, response: CertResponse) -> list[Action]:
+        """Certificates from a proposer: kept only under the digests its proposal named."""
+        parked = self.parked.get(sender)
+        if parked is None:
+            self.metrics["certs_unrequested"] += 1
+            return []
+        named = {bytes(d) for d in parked.proposal.certs}
+        for cert in response.certs:
+            digest = cert_digest(self.committee, cert, self.meter)
+            if digest in named:
+                parked.found[digest] = cert
+        return self._complete_parked()
 
     # -- commit ----------------------------------------------------------------------------
 
@@ -830,7 +975,7 @@ class ConsensusCore:
 
 
 def _epoch_of(message: Any) -> int:
-    if isinstance(message, Proposal):
+    if isinstance(message, Proposal | CompactProposal):
         return message.block.epoch
     if isinstance(message, Certified):
         return message.qc.epoch

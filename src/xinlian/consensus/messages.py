@@ -18,6 +18,7 @@ from xinlian.consensus.committee import Committee
 ID = Annotated[bytes, codec.at_most(64)]
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_WIRE = MAX_BATCH_BYTES + 4096
+MAX_NAMED = 4096  # certificates a compact proposal names (its QC and batch certificates)
 
 
 # -- signed statements ---------------------------------------------------------------------
@@ -160,8 +161,28 @@ class Pruned(codec.Struct, tag=13):
     oldest: int
 
 
+class CompactProposal(codec.Struct, tag=14):
+    """A proposal whose certificates carry their signer bitmaps only, each named by the
+    digest of the full certificate: the QC's first, then the payload's in order
+    (compact.py). Members rebuild the block from votes and announcements they hold."""
+
+    block: Block
+    certs: Annotated[list[ID], codec.at_most(MAX_NAMED)]
+
+
+class CertRequest(codec.Struct, tag=15):
+    """Asks the proposer of a compact proposal for the certificates with these digests."""
+
+    certs: Annotated[list[ID], codec.at_most(MAX_NAMED)]
+
+
+class CertResponse(codec.Struct, tag=16):
+    certs: Annotated[list[Cert], codec.at_most(MAX_NAMED)]
+
+
 Message = (Proposal | Vote | Timeout | Certified | SyncRequest | SyncResponse | BatchMsg | Ack
-           | Available | BatchRequest | BatchResponse | EpochRequest | Pruned)
+           | Available | BatchRequest | BatchResponse | EpochRequest | Pruned | CompactProposal
+           | CertRequest | CertResponse)
 
 
 def decode_message(data: bytes) -> Message:
@@ -177,4 +198,5 @@ def kind(data: bytes) -> str:
 
 
 _NAMES = ("proposal", "vote", "timeout", "certified", "sync_request", "sync_response", "batch",
-          "ack", "available", "batch_request", "batch_response", "epoch_request")
+          "ack", "available", "batch_request", "batch_response", "epoch_request", "pruned",
+          "compact_proposal", "cert_request", "cert_response")

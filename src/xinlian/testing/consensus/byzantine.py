@@ -6,7 +6,9 @@ forking leader justifies a fork from an old QC with a forged TC; a forger corrup
 and timeout signatures; a withholder drops its votes; another signs votes for the right
 block at the wrong height; colluding members certify a batch of their own making among
 themselves (`forged_batch`) and lead with it (`propose_also`). Protocol-
-agnostic attacks (garbage, replay, silence) are in `xinlian.sim.adversary`.
+agnostic attacks (garbage, replay, silence) are in `xinlian.sim.adversary`. A leader's
+rewritten block goes out as a full `Proposal`, which every member accepts, also where
+honest leaders send compact ones (consensus/compact.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import msgspec
 from xinlian import codec
 from xinlian.consensus.certificates import Cert, Meter, VoteKey, combine
 from xinlian.consensus.committee import Committee, bitmap
+from xinlian.consensus.compact import certificates
 from xinlian.consensus.messages import (
     QC,
     TC,
@@ -26,6 +29,7 @@ from xinlian.consensus.messages import (
     BatchCert,
     BatchMsg,
     Block,
+    CompactProposal,
     Proposal,
     Timeout,
     Vote,
@@ -39,13 +43,36 @@ from xinlian.sim import adversary
 from xinlian.sim.runtime import Interceptor, Simulation
 
 
+def proposed(sim: Simulation, node: NodeId, action: Action) -> Block | None:
+    """The block a leader's broadcast proposes (a compact one rebuilt from the certificates
+    the leader keeps to serve), or None for any other action."""
+    if not isinstance(action, Broadcast):
+        return None
+    k = kind(action.message)
+    if k == "proposal":
+        return decode_message(action.message).block  # type: ignore[union-attr]
+    if k != "compact_proposal":
+        return None
+    compact = decode_message(action.message)
+    assert isinstance(compact, CompactProposal)
+    served = sim.core(node).served  # type: ignore[union-attr]
+    full = [served.get(bytes(d)) for d in compact.certs]
+    block = compact.block
+    assert all(c is not None for c in full) and len(full) == len(certificates(block))
+    justify = msgspec.structs.replace(block.justify, cert=full[0])
+    payload = [msgspec.structs.replace(c, cert=cert)
+               for c, cert in zip(block.payload, full[1:], strict=True)]
+    return msgspec.structs.replace(block, justify=justify, payload=payload)
+
+
 def equivocate() -> Interceptor:
     """As leader, send half the recipients the real block and the other half a twin that
     differs (its payload emptied, or a batch dropped), so both are well-formed."""
     def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
-        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+        block = proposed(sim, node, action)
+        if block is None:
             return (action,)
-        block = decode_message(action.message).block  # type: ignore[union-attr]
+        assert isinstance(action, Broadcast)
         twin = msgspec.structs.replace(block, payload=block.payload[1:])
         if twin == block:  # no payload to drop: change the reconfiguration field instead
             return (action,)
@@ -63,9 +90,10 @@ def fork_with_forged_tc() -> Interceptor:
     oldest: list[QC] = []
 
     def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
-        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+        block = proposed(sim, node, action)
+        if block is None:
             return (action,)
-        block = decode_message(action.message).block  # type: ignore[union-attr]
+        assert isinstance(action, Broadcast)
         if block.justify.round >= 1 and not oldest:
             oldest.append(block.justify)
         if not oldest or oldest[0].epoch != block.epoch or oldest[0].round + 1 >= block.round:
@@ -112,15 +140,17 @@ def vote_other_height() -> Interceptor:
     """Sign and send votes that name the right block but another height (a validly signed
     statement that must not be mixed into the tally of honest votes)."""
     def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
-        if not isinstance(action, Send) or kind(action.message) != "vote":
+        if not isinstance(action, Send | Broadcast) or kind(action.message) != "vote":
             return (action,)
         v = decode_message(action.message)
         assert isinstance(v, Vote)
         core = sim.core(node)
         message = vote_message(v.epoch, v.round, v.height + 7, bytes(v.block_id))
         signature = core.key.sign(core.committee, message, core.meter)  # type: ignore[union-attr]
-        return (Send(action.to, codec.encode(Vote(v.epoch, v.round, v.height + 7, v.block_id,
-                                                  signature))),)
+        other = codec.encode(Vote(v.epoch, v.round, v.height + 7, v.block_id, signature))
+        if isinstance(action, Send):
+            return (Send(action.to, other),)
+        return (Broadcast(action.to, other),)
     return hook
 
 
@@ -175,9 +205,10 @@ def forged_batch(sim: Simulation, committee: Committee, faulty: dict[int, VoteKe
 def propose_also(cert: BatchCert) -> Interceptor:
     """As leader, add `cert` to every proposal's payload."""
     def hook(sim: Simulation, node: NodeId, action: Action) -> Sequence[Action]:
-        if not isinstance(action, Broadcast) or kind(action.message) != "proposal":
+        block = proposed(sim, node, action)
+        if block is None:
             return (action,)
-        block = decode_message(action.message).block  # type: ignore[union-attr]
+        assert isinstance(action, Broadcast)
         if cert in block.payload:
             return (action,)
         twin = msgspec.structs.replace(block, payload=[*block.payload, cert])
