@@ -12,8 +12,7 @@ check except the one its misbehaviour should trip:
   body messages it received earlier to random peers (unsolicited copies);
 - `flood` (a DDoS, not a dishonest relay): at each heartbeat asks each peer again for
   the `flood_ids` bodies it heard of last (IWant) and for every transaction of every
-  block it holds (GetBlockTxs) -- small requests, large answers -- and announces
-  `flood_fake_ids` ids that do not exist.
+  block it holds (GetBlockTxs) -- small requests, large answers.
 
 All randomness is the seeded generator passed in. Protocol code never imports this.
 """
@@ -72,7 +71,7 @@ class Dishonest:
 
     def __init__(self, core: RelayCore, behaviour: str, rng: random.Random,
                  delay_ms: int = 3_000, replay_per_beat: int = 4,
-                 flood_ids: int = 200, flood_fake_ids: int = 500) -> None:
+                 flood_ids: int = 200) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.core = core
@@ -81,7 +80,6 @@ class Dishonest:
         self.delay_ms = delay_ms
         self.replay_per_beat = replay_per_beat
         self.flood_ids = flood_ids
-        self.flood_fake_ids = flood_fake_ids
         self._held: dict[str, list[Action]] = {}
         self._timers = 0
         self._recorded: deque[bytes] = deque(maxlen=256)
@@ -129,13 +127,10 @@ class Dishonest:
         out: list[Action] = []
         recent = list(dict.fromkeys(self._heard))[-self.flood_ids:]
         want = encode_message(IWant(recent)) if recent else None
-        fake = encode_message(IHave([self._rng.randbytes(32)
-                                     for _ in range(self.flood_fake_ids)]))
         blocks = [(ident, len(b.txs)) for ident, b in self.core.blocks.items()]
         for peer in peers:
             if want is not None:
                 out.append(Send(peer, want))
-            out.append(Send(peer, fake))
             for ident, n in blocks:
                 out.append(Send(peer, encode_message(GetBlockTxs(ident, list(range(n))))))
         return out

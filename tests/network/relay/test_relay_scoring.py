@@ -60,7 +60,7 @@ def test_with_scoring_off_misbehaviour_is_logged_but_nobody_is_ignored() -> None
     assert not core.scores.is_graylisted(PEER) and core.scores.value(PEER) == 0
 
 
-def test_broken_promises_are_tolerated_once_then_penalised() -> None:
+def test_a_few_broken_promises_are_tolerated_then_penalised() -> None:
     """An announcer that never answers the IWant: a broken promise per timeout round."""
     core = _core(replace(RelayConfig(), want_timeout_ms=200))
     ids = [bytes([i]) * 32 for i in range(3)]
@@ -72,6 +72,9 @@ def test_broken_promises_are_tolerated_once_then_penalised() -> None:
     core.handle(Timeout(800, "relay-heartbeat"))
     # The first id again (asked a second time), and the two new ones.
     assert [e.message_id for e in core.scores.evidence] == [ids[0], ids[0], *ids[1:]]
+    assert core.scores.value(PEER) >= 0  # four: still within the tolerance
+    core.handle(Timeout(1_200, "relay-heartbeat"))  # the three asked again, broken again
+    assert len(core.scores.evidence) == 7
     assert core.scores.value(PEER) < 0
 
 
@@ -110,7 +113,7 @@ def test_twenty_percent_dishonest_nodes_are_graylisted_and_propagation_holds(
         assert on.negative_pct[behaviour] == 100, behaviour
     # A dropper is only caught when asked for a body it announced; one or two broken
     # promises are tolerated, so some links catch it too little to graylist it.
-    assert on.graylisted_pct["drop"] >= 50 and on.negative_pct["drop"] >= 75
+    assert on.graylisted_pct["drop"] >= 50 and on.negative_pct["drop"] >= 70
     assert "honest" not in on.graylisted_pct  # no evidence at all against honest peers
     assert not any(kind.startswith("honest:") for kind in on.evidence)
     assert on.attacker_mesh_pct < 6  # from the 20 % they would hold by chance
@@ -118,10 +121,11 @@ def test_twenty_percent_dishonest_nodes_are_graylisted_and_propagation_holds(
 
 def test_without_scoring_the_dishonest_nodes_keep_their_mesh_slots(scored: Result) -> None:
     """The undefended relay: same attack, scoring off. Attackers keep about a fifth of
-    every mesh, and propagation is slower than with scoring."""
+    every mesh, propagation is slower, and some honest nodes never get some blocks."""
     on = scored
     off = run(replace(SCENARIO, relay=RelayConfig(scoring=None)))
     assert off.attacker_mesh_pct > 15
+    assert off.block_full_coverage < 1.0 and off.tx_full_coverage < 1.0
     assert off.graylisted_pct == {} or max(off.graylisted_pct.values()) == 0
     assert off.tx_p95_s > on.tx_p95_s and off.block_p95_s > on.block_p95_s
-    assert off.retries > 2 * on.retries  # requests that attackers never answered
+    assert off.retries > 1.5 * on.retries  # requests that attackers never answered

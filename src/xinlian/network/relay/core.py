@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xinlian.network.errors import MalformedRelayMessage, UnsupportedRelayVersion
+from xinlian.network.limits import TokenBucket
 from xinlian.network.relay.cache import BoundedStore, SeenCache
 from xinlian.network.relay.messages import (
     MAX_IDS,
@@ -94,6 +95,10 @@ class RelayConfig:
     evidence_cap: int = 4_096     # misbehaviour records kept for tracing
     retain_cap: int = 4_096       # negative scores of disconnected peers kept
     asked_cap: int = 20_000       # ids asked of one peer, remembered to tell late from unasked
+    # Per-peer budgets (None: unlimited). Messages received, and body bytes served in
+    # answer to its requests (a small request can ask for a lot); burst: two seconds' worth.
+    peer_msgs_per_s: float | None = 500.0
+    serve_bytes_per_s: float | None = 1_000_000.0
 
     def __post_init__(self) -> None:
         if not 0 < self.d_lo <= self.d <= self.d_hi:
@@ -180,7 +185,12 @@ def match_short_ids(block: Sequence[int], pool: Sequence[bytes],
 class _Peer:
     nonce: bytes
     asked: SeenCache  # transaction and block ids we asked of it: a late answer is no offence
+    served: SeenCache  # transaction ids we sent it (once: `served`; twice: `served_again`)
+    served_again: SeenCache
+    msgs: TokenBucket | None  # messages it may still send us
+    serve: TokenBucket | None  # body bytes we may still serve it
     link_key: bytes | None = None
+    over_budget_at: int = -1  # the last heartbeat at which it was blamed for going over
     announce: dict[bytes, None] = field(default_factory=dict)  # ids to put in the next IHave
     backoff_until: int = 0
 
@@ -262,8 +272,15 @@ class RelayCore:
             if value.peer not in self.peers and value.peer != self.node:
                 nonce = self._rng.randbytes(16)
                 cfg = self.config
-                self.peers[value.peer] = _Peer(nonce, SeenCache(10 * cfg.want_timeout_ms,
-                                                                cfg.asked_cap))
+                t = now / 1000
+                ttl = 10 * cfg.want_timeout_ms
+                self.peers[value.peer] = _Peer(
+                    nonce, SeenCache(ttl, cfg.asked_cap), SeenCache(ttl, cfg.asked_cap),
+                    SeenCache(ttl, cfg.asked_cap),
+                    None if cfg.peer_msgs_per_s is None
+                    else TokenBucket(cfg.peer_msgs_per_s, cfg.peer_msgs_per_s, t),
+                    None if cfg.serve_bytes_per_s is None
+                    else TokenBucket(cfg.serve_bytes_per_s, cfg.serve_bytes_per_s / 2, t))
                 self.scores.connect(value.peer)
                 self._send(value.peer, Hello(nonce), out)
         elif isinstance(value, Disconnect):
@@ -291,6 +308,35 @@ class RelayCore:
         """Record misbehaviour (score and evidence log) and hand the evidence out."""
         out.append(Deliver(self.scores.blame(now, peer, kind, message_id)))
 
+    def _to_serve(self, now: int, sender: NodeId, peer: _Peer,
+                  wanted: list[tuple[bytes, bytes]], out: list[Action]) -> list[int]:
+        """Which of the requested (id, body) pairs to answer (their positions): none asked
+        for a third time (an honest peer asks for a body once, twice after a short-id
+        collision), and no more than the peer's serve budget."""
+        if peer.serve is None:
+            return list(range(len(wanted)))
+        t = now / 1000
+        served: list[int] = []
+        for k, (ident, body) in enumerate(wanted):
+            if ident in peer.served_again:
+                self._over_budget(now, sender, peer, "repeat_request", out)
+                continue
+            if not peer.serve.take(len(body), t):
+                self._over_budget(now, sender, peer, "serve_limited", out)
+                break
+            (peer.served_again if ident in peer.served else peer.served).add(ident, now)
+            served.append(k)
+        return served
+
+    def _over_budget(self, now: int, sender: NodeId, peer: _Peer, counter: str,
+                     out: list[Action]) -> None:
+        """Count it; blame it at most once a heartbeat (a flood is one offence per beat)."""
+        self.dropped[counter] += 1
+        beat = now // self.config.heartbeat_ms
+        if peer.over_budget_at != beat:
+            peer.over_budget_at = beat
+            self._blame(now, sender, "over_budget", b"", out)
+
     def _mesh_add(self, peer: NodeId, now: int) -> None:
         self.mesh.add(peer)
         self.scores.joined_mesh(peer, now)
@@ -310,6 +356,9 @@ class RelayCore:
         if self.scores.is_graylisted(sender):
             self.dropped["graylisted"] += 1
             return
+        if peer.msgs is not None and not peer.msgs.take(1, now / 1000):
+            self._over_budget(now, sender, peer, "rate_limited", out)
+            return
         try:
             message = decode_message(data)
         except UnsupportedRelayVersion as exc:
@@ -322,8 +371,9 @@ class RelayCore:
         if isinstance(message, IHave):
             self._on_ihave(now, sender, message.ids, out)
         elif isinstance(message, IWant):
-            txs = [tx for tx in (self.pool.get(i) or self.included.get(i) for i in message.ids)
-                   if tx is not None]
+            found = [(i, self.pool.get(i) or self.included.get(i)) for i in message.ids]
+            held = [(i, tx) for i, tx in found if tx is not None]
+            txs = [held[k][1] for k in self._to_serve(now, sender, peer, held, out)]
             if txs:
                 self._send(sender, Txs(txs), out)
         elif isinstance(message, Txs):
@@ -350,8 +400,12 @@ class RelayCore:
             if block is None or any(i >= len(block.txs) for i in message.indexes):
                 self.dropped["bad_block_request"] += 1
                 return
-            self._send(sender, BlockTxs(message.block_id, message.indexes,
-                                        [block.txs[i] for i in message.indexes]), out)
+            wanted = [(block.ids[i], block.txs[i]) for i in message.indexes]
+            served = self._to_serve(now, sender, peer, wanted, out)
+            if served:
+                self._send(sender, BlockTxs(message.block_id,
+                                            [message.indexes[k] for k in served],
+                                            [wanted[k][1] for k in served]), out)
         elif isinstance(message, BlockTxs):
             self._on_block_txs(now, sender, message, out)
         elif isinstance(message, Hello):
@@ -596,9 +650,10 @@ class RelayCore:
             peer.asked.expire(now)
         out.append(SetTimer(HEARTBEAT, now + cfg.heartbeat_ms))
 
-    def _targets(self) -> set[NodeId]:
-        """Where news goes: the mesh, or for a node outside it, its fanout peers."""
-        return self.mesh if self.config.mesh_member else self.fanout
+    def _targets(self) -> list[NodeId]:
+        """Where news goes: the mesh, or for a node outside it, its fanout peers (sorted:
+        a set's order depends on the process's hash seed, and a run must replay exactly)."""
+        return sorted(self.mesh if self.config.mesh_member else self.fanout)
 
     def _published(self, now: int) -> None:
         self._last_publish = now

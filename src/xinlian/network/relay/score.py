@@ -52,7 +52,7 @@ class ScoreParams:
     mesh_failure_weight: float = -100.0
     invalid_weight: float = -100.0     # one provable offence graylists
     behaviour_weight: float = -25.0
-    behaviour_threshold: float = 2.0   # a late answer or two is tolerated
+    behaviour_threshold: float = 4.0   # a few late answers are tolerated (congestion)
     max_broken_per_round: int = 4
     decay: float = 0.9             # per second: delivery counters and P3's traffic
     penalty_decay: float = 0.99    # per second: P3b, P4, P7 (a misdeed is remembered)
