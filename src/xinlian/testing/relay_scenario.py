@@ -167,11 +167,14 @@ def _p95(values: list[int], total: int) -> float:
 def scaled_relay(s: Scenario) -> RelayConfig:
     """The relay configuration as the simulated cores see it: bodies are 32-byte stand-ins
     for bundles charged at `tx_per_item * tx_size` bytes, so a byte budget shrinks by the
-    same factor (a budget of 1 MB/s of bundles is 1 MB/s of stand-in-charged bundles)."""
+    same factor (a budget of 1 MB/s of bundles is 1 MB/s of stand-in-charged bundles), and
+    nothing is compressed (stand-ins say nothing about how real bundles compress: the
+    bytes charged are those of plain frames)."""
     serve = s.relay.serve_bytes_per_s
+    relay = replace(s.relay, compress_bodies=False)
     if serve is None:
-        return s.relay
-    return replace(s.relay, serve_bytes_per_s=serve * STAND_IN / (s.tx_per_item * s.tx_size))
+        return relay
+    return replace(relay, serve_bytes_per_s=serve * STAND_IN / (s.tx_per_item * s.tx_size))
 
 
 def run(s: Scenario) -> Result:

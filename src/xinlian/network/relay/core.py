@@ -98,6 +98,7 @@ class RelayConfig:
     # Per-peer budgets (None: unlimited). Messages received, and body bytes served in
     # answer to its requests (a small request can ask for a lot); burst: two seconds' worth.
     peer_msgs_per_s: float | None = 500.0
+    compress_bodies: bool = True  # deflate Txs/BlockTxs of 1 KiB or more (messages.py)
     serve_bytes_per_s: float | None = 1_000_000.0
 
     def __post_init__(self) -> None:
@@ -301,7 +302,7 @@ class RelayCore:
     # -- messages ----------------------------------------------------------------------
 
     def _send(self, peer: NodeId, message: Message, out: list[Action]) -> None:
-        out.append(Send(peer, encode_message(message)))
+        out.append(Send(peer, encode_message(message, self.config.compress_bodies)))
 
     def _blame(self, now: int, peer: NodeId, kind: str, message_id: bytes,
                out: list[Action]) -> None:
