@@ -16,6 +16,7 @@ from xinlian.network.relay.core import Connect, PublishTx, RelayConfig, RelayCor
 from xinlian.network.relay.messages import IWant, Txs, decode_message, encode_message
 from xinlian.protocol import Input, Receive, Send
 from xinlian.sim.scale import node_id
+from xinlian.testing.handshake_flood import FloodScenario, run_flood
 from xinlian.testing.relay_scenario import Scenario, run
 
 SECRET = bytes(range(32))
@@ -131,3 +132,17 @@ def test_the_relay_keeps_its_figure_under_a_request_flood_from_ten_percent_of_no
         scoring=None, peer_msgs_per_s=None, serve_bytes_per_s=None)))
     assert undefended.tx_full_coverage < 0.95 and undefended.block_full_coverage < 0.95
     assert undefended.tx_p95_s == float("inf") and undefended.block_p95_s == float("inf")
+
+
+def test_cookies_keep_honest_clients_connecting_through_a_spoofed_flood() -> None:
+    """2,000 forged Hellos/s against 20 honest connections/s (a queueing model over the
+    real Admission and CookieJar): with cookies every honest client connects within 3 s
+    and forged sources cost the responder HMACs only; without, they take the handshake
+    budget and most honest clients are refused."""
+    with_cookies = run_flood(FloodScenario(cookies=True))
+    without = run_flood(FloodScenario(cookies=False))
+    assert with_cookies.honest == without.honest > 150
+    assert with_cookies.connected_fraction == 1.0
+    assert with_cookies.cpu_on_spoofed_s < 0.5 and with_cookies.challenged > 10_000
+    assert without.connected_fraction < 0.5
+    assert without.cpu_on_spoofed_s > 2.0
