@@ -65,8 +65,8 @@ def attacks(nodes: int) -> None:
         cpu = time.process_time()
         result = run(scenario)
         _emit_run(attack, defended, result, time.process_time() - cpu)
-    eclipse = EclipseScenario(trials=200)
-    for fraction in (0.5, 0.8, 0.9, 0.95, 0.98):
+    eclipse = EclipseScenario(trials=100)
+    for fraction in (0.5, 0.8, 0.9, 0.95):
         for scheme in SCHEMES:
             emit(BENCH, "eclipse_success", success_probability(eclipse, scheme, fraction),
                  "probability", scheme=scheme, attacker_fraction=fraction,
