@@ -23,6 +23,14 @@ and forgotten `fanout_ttl_ms` after its last publication (gossipsub's fanout).
 Payload is therefore sent once per node in the normal case; what is repeated is ids.
 Every store is capped (pool, seen ids with expiry, blocks, requests) and every message
 size is bounded by the schema. Malformed or unsolicited input is dropped and counted.
+
+Defences. Every peer has a score (`score.py`, gossipsub v1.1's): what it delivers first
+and announces in time raises it; invalid or unsolicited bodies, broken promises and going
+over its budgets lower it, each offence logged with its evidence and handed out as
+`Deliver(Misbehaviour)`. A negative score is pruned from the mesh, a graylisted one is
+not read at all. Each peer has a message budget and a serve budget (bytes of bodies
+answered per second), and a body it asks for a third time is not served, so a small
+request cannot buy a large answer over and over.
 """
 
 from __future__ import annotations
