@@ -18,7 +18,7 @@ NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.g
 # PyNaCl's bundled copy binds no ristretto255 function.
 LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-gossip-attacks bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
@@ -144,6 +144,11 @@ bench-network: venv
 # The relay at 5,000 and 10,000 nodes in simulation (docs/network.md, "Relay at scale").
 bench-gossip: venv
 	$(BIN)/python -m benchmarks.gossip
+
+# The relay's defences under attack (1,000 nodes) and payload compression (docs/network.md).
+bench-gossip-attacks: venv
+	$(BIN)/python -m benchmarks.gossip --codec
+	$(BIN)/python -m benchmarks.gossip --attacks --nodes 1000
 
 bench-qi: venv
 	$(BIN)/python -m benchmarks.qi

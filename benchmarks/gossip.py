@@ -6,6 +6,8 @@ Run: `python -m benchmarks.gossip` (5,000 and 10,000 nodes; `--quick`: 500 nodes
 of 250 bytes per second carried in bundles of 100 (one relay transaction per bundle,
 charged at its full size on the wire), a block a second, 21 measured regions on six
 continents. The figures are simulated seconds; `cpu_s` is this process's CPU time.
+`--attacks` (with `--nodes`, default 1,000) and `--codec`: the defences under attack and
+payload compression, see `benchmarks.gossip_attacks`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import time
 from dataclasses import replace
 
+from benchmarks import gossip_attacks
 from benchmarks.report import emit
 from xinlian.testing.relay_scenario import Scenario, run
 
@@ -22,6 +25,13 @@ BENCH = "gossip"
 
 
 def main() -> None:
+    if "--codec" in sys.argv:
+        gossip_attacks.codec()
+        return
+    if "--attacks" in sys.argv:
+        nodes = int(sys.argv[sys.argv.index("--nodes") + 1]) if "--nodes" in sys.argv else 1000
+        gossip_attacks.attacks(nodes)
+        return
     if "--nodes" in sys.argv:
         sizes = [int(sys.argv[sys.argv.index("--nodes") + 1])]
     else:

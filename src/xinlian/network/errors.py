@@ -98,3 +98,17 @@ class UnsupportedRelayVersion(MalformedRelayMessage):
 
     code = 6812
     name = "unsupported_relay_version"
+
+
+class AnchorsCorrupt(NetworkError):
+    """The persisted anchor connections do not decode (a damaged or foreign file)."""
+
+    code = 6813
+    name = "anchors_corrupt"
+
+
+class BadPeerAddress(NetworkError):
+    """A peer address that is not an IP literal with a port in 1..65535."""
+
+    code = 6814
+    name = "bad_peer_address"

@@ -18,7 +18,8 @@ evenly over the regions.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from xinlian.network.relay.core import (
 )
 from xinlian.network.relay.messages import BlockTxs, Txs, decode_message
 from xinlian.sim.scale import ScaleSim, node_id, node_index
+from xinlian.testing.relay_attacks import Dishonest
 
 FRAME_OVERHEAD = 4 + 8 + 16  # frame length, record counter, AEAD tag
 STAND_IN = 32
@@ -66,6 +68,9 @@ class Scenario:
     drain_ms: int = 4_000
     seed: int = 1
     relay: RelayConfig = field(default_factory=RelayConfig)
+    # Attackers: (behaviour of `relay_attacks.BEHAVIOURS`, fraction of nodes) pairs. They
+    # neither publish nor propose, and the figures count honest nodes only.
+    attackers: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -87,15 +92,24 @@ class Result:
     collisions: int
     retries: int
     dropped: dict[str, int]
+    honest: int = 0
+    # % of links from honest nodes to peers of each behaviour ("honest" too) that logged
+    # evidence against the peer, on which the peer's score fell below the graylist
+    # threshold, and on which it is negative at the end (pruned, not grafted)
+    graylisted_pct: dict[str, float] = field(default_factory=dict)
+    negative_pct: dict[str, float] = field(default_factory=dict)
+    attacker_mesh_pct: float = 0.0  # honest nodes' mesh slots held by attackers at the end
+    evidence: dict[str, int] = field(default_factory=dict)  # misbehaviour logged, by kind
 
 
 class _Meter:
     """Counts deliveries and body bytes; records when each object reaches 95 % of nodes."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, honest: list[bool]) -> None:
         self.s = scenario
+        self.honest = honest
         self.item_bytes = scenario.tx_per_item * scenario.tx_size
-        self.threshold = -(-95 * scenario.nodes // 100)
+        self.threshold = -(-95 * sum(honest) // 100)
         self.published: dict[bytes, int] = {}
         self.blocks: set[bytes] = set()
         self.count: dict[bytes, int] = {}
@@ -118,6 +132,8 @@ class _Meter:
         return size
 
     def deliver(self, node: int, at_us: int, value: Any) -> None:
+        if not self.honest[node]:
+            return
         if isinstance(value, TxDelivered):
             key = value.tx_id
             size = self.item_bytes
@@ -148,16 +164,36 @@ def _p95(values: list[int], total: int) -> float:
     return sorted(values)[rank - 1] / 1e6
 
 
+def scaled_relay(s: Scenario) -> RelayConfig:
+    """The relay configuration as the simulated cores see it: bodies are 32-byte stand-ins
+    for bundles charged at `tx_per_item * tx_size` bytes, so a byte budget shrinks by the
+    same factor (a budget of 1 MB/s of bundles is 1 MB/s of stand-in-charged bundles), and
+    nothing is compressed (stand-ins say nothing about how real bundles compress: the
+    bytes charged are those of plain frames)."""
+    serve = s.relay.serve_bytes_per_s
+    relay = replace(s.relay, compress_bodies=False)
+    if serve is None:
+        return relay
+    return replace(relay, serve_bytes_per_s=serve * STAND_IN / (s.tx_per_item * s.tx_size))
+
+
 def run(s: Scenario) -> Result:
     rng = random.Random(s.seed)
+    relay = scaled_relay(s)
     _, rtt = load_rtt_matrix()
     one_way_us = [[ms * 500 for ms in row] for row in rtt]
-    cores = [RelayCore(node_id(i), s.relay, random.Random(rng.getrandbits(64)))
+    cores = [RelayCore(node_id(i), relay, random.Random(rng.getrandbits(64)))
              for i in range(s.nodes)]
     regions = [i % len(rtt) for i in range(s.nodes)]
     rng.shuffle(regions)
-    meter = _Meter(s)
-    sim = ScaleSim(cores, regions, one_way_us, s.bandwidth_mbit * 1e6 / 8,
+    behaviours = _assign(s, rng)
+    honest = [b is None for b in behaviours]
+    meter = _Meter(s, honest)
+    runners: list[Any] = [core if b is None else
+                          Dishonest(core, b, random.Random(rng.getrandbits(64)))
+                          for core, b in zip(cores, behaviours, strict=True)]
+    honest_ids = [i for i in range(s.nodes) if honest[i]]
+    sim = ScaleSim(runners, regions, one_way_us, s.bandwidth_mbit * 1e6 / 8,
                    meter.wire_size, meter.deliver)
     for i in range(s.nodes):
         for j in rng.sample(range(s.nodes), s.connections + 1):
@@ -172,23 +208,68 @@ def run(s: Scenario) -> Result:
     for k in range(items):
         at = start + rng.randrange(s.load_ms * 1000)
         body = b"xinlian-bundle" + k.to_bytes(8, "big") + rng.randbytes(STAND_IN - 22)
-        sim.input(rng.randrange(s.nodes), at, PublishTx(body))
+        sim.input(rng.choice(honest_ids), at, PublishTx(body))
     block_times = list(range(start + s.block_interval_ms * 1000, end + 1,
                              s.block_interval_ms * 1000))
     for height, at in enumerate(block_times):
         sim.run(at)
-        proposer = cores[rng.randrange(s.nodes)]
+        proposer = cores[rng.choice(honest_ids)]
         old = at - s.block_min_age_ms * 1000
         txs = tuple(tx for ident, tx in proposer.pool.items()
                     if meter.published.get(ident, at) <= old)
         header = b"height" + height.to_bytes(8, "big") + proposer.node
         sim.input(node_index(proposer.node), at, PublishBlock(header, txs))
     sim.run(end + s.drain_ms * 1000)
-    return _result(s, sim, meter, cores, items, len(block_times))
+    return _result(s, sim, meter, cores, items, len(block_times), behaviours)
+
+
+def _assign(s: Scenario, rng: random.Random) -> list[str | None]:
+    """Each node's attack behaviour (None: honest), at random positions."""
+    behaviours: list[str | None] = [None] * s.nodes
+    order = list(range(s.nodes))
+    rng.shuffle(order)
+    k = 0
+    for behaviour, fraction in s.attackers:
+        n = round(fraction * s.nodes)
+        for i in order[k:k + n]:
+            behaviours[i] = behaviour
+        k += n
+    return behaviours
+
+
+def _attack_figures(cores: list[RelayCore], behaviours: list[str | None]
+                    ) -> tuple[dict[str, float], dict[str, float], float]:
+    """Over the links from honest nodes to peers of each behaviour ("honest" included)
+    on which the peer was caught (the honest node logged evidence against it): % on which
+    the peer is graylisted, % on which its score is negative; and % of honest mesh slots
+    held by attackers. A peer that never dealt with a node cannot be caught by it.
+    Graylisting wears off as penalties decay, so what counts is whether the peer's score
+    ever fell below the threshold; a negative score is the one at the end."""
+    links: Counter[str] = Counter()
+    graylisted: Counter[str] = Counter()
+    negative: Counter[str] = Counter()
+    slots = held = 0
+    for core, mine in zip(cores, behaviours, strict=True):
+        if mine is not None:
+            continue
+        caught = {record.peer for record in core.scores.evidence}
+        for peer in core.peers:
+            if peer not in caught:
+                continue
+            theirs = behaviours[node_index(peer)] or "honest"
+            links[theirs] += 1
+            graylisted[theirs] += core.scores.was_graylisted(peer)
+            negative[theirs] += core.scores.value(peer) < 0
+        slots += len(core.mesh)
+        held += sum(behaviours[node_index(p)] is not None for p in core.mesh)
+    return ({b: 100 * graylisted[b] / links[b] for b in sorted(links)},
+            {b: 100 * negative[b] / links[b] for b in sorted(links)},
+            100 * held / max(1, slots))
 
 
 def _result(s: Scenario, sim: ScaleSim, meter: _Meter, cores: list[RelayCore], items: int,
-            blocks: int) -> Result:
+            blocks: int, behaviours: list[str | None]) -> Result:
+    honest = [b is None for b in behaviours]
     block_set = meter.blocks
     tx_t95 = [t for k, t in meter.t95.items() if k not in block_set]
     block_t95 = [t for k, t in meter.t95.items() if k in block_set]
@@ -197,9 +278,14 @@ def _result(s: Scenario, sim: ScaleSim, meter: _Meter, cores: list[RelayCore], i
     payload = meter.first_payload
     received = sum(sim.rx_bytes)
     dropped: dict[str, int] = {}
-    for core in cores:
+    evidence: dict[str, int] = {}
+    for core, ok in zip(cores, honest, strict=True):
         for name, n in core.dropped.items():
             dropped[name] = dropped.get(name, 0) + n
+        for record in core.scores.evidence if ok else ():
+            kind = record.kind if not honest[node_index(record.peer)] else "honest:" + record.kind
+            evidence[kind] = evidence.get(kind, 0) + 1
+    graylisted_pct, negative_pct, attacker_mesh_pct = _attack_figures(cores, behaviours)
     load_s = s.load_ms / 1000  # the bytes that `load_ms` of load makes nodes receive
     mbit = [b * 8 / 1e6 / load_s for b in sim.rx_bytes]
     return Result(
@@ -210,8 +296,8 @@ def _result(s: Scenario, sim: ScaleSim, meter: _Meter, cores: list[RelayCore], i
         blocks=blocks,
         tx_p95_s=_p95(tx_t95, items),
         block_p95_s=_p95(block_t95, blocks),
-        tx_full_coverage=tx_delivered / max(1, items * s.nodes),
-        block_full_coverage=block_delivered / max(1, blocks * s.nodes),
+        tx_full_coverage=tx_delivered / max(1, items * sum(honest)),
+        block_full_coverage=block_delivered / max(1, blocks * sum(honest)),
         redundancy_pct=100 * (meter.body_bytes - meter.first_body) / max(1, payload),
         overhead_pct=100 * (received - payload) / max(1, payload),
         per_node_mbit_mean=sum(mbit) / len(mbit),
@@ -220,4 +306,9 @@ def _result(s: Scenario, sim: ScaleSim, meter: _Meter, cores: list[RelayCore], i
         collisions=sum(c.collisions for c in cores),
         retries=sum(c.retries for c in cores),
         dropped=dropped,
+        honest=sum(honest),
+        graylisted_pct=graylisted_pct,
+        negative_pct=negative_pct,
+        attacker_mesh_pct=attacker_mesh_pct,
+        evidence=evidence,
     )

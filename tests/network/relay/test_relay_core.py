@@ -33,6 +33,7 @@ from xinlian.network.relay.messages import (
     decode_message,
     encode_message,
 )
+from xinlian.network.relay.score import Misbehaviour
 from xinlian.protocol import Deliver, Input, Receive, Send, Start
 from xinlian.sim.scale import ScaleSim, node_id
 from xinlian.testing.relay_scenario import Scenario, load_rtt_matrix, run
@@ -154,15 +155,25 @@ def test_transactions_are_announced_in_batches_and_pulled_once() -> None:
 
 
 def test_malformed_unknown_and_unsolicited_input_is_dropped_and_counted() -> None:
-    core = RelayCore(node_id(0), CONFIG, random.Random(1))
+    # Scoring off, so that the first offence does not graylist the peer (see
+    # test_relay_scoring.py); the evidence is logged all the same.
+    core = RelayCore(node_id(0), replace(CONFIG, scoring=None), random.Random(1))
     core.handle(Start(0))
     core.handle(Input(0, Connect(node_id(1))))
-    assert core.handle(Receive(1, node_id(1), b"\x01\xff")) == []
-    assert core.handle(Receive(1, node_id(1), b"\x09" + encode_message(IHave([]))[1:])) == []
-    assert core.handle(Receive(1, node_id(9), encode_message(IHave([bytes(32)])))) == []
-    assert core.handle(Receive(1, node_id(1), encode_message(Txs([b"never asked"])))) == []
+    evidence = [core.handle(Receive(1, node_id(1), b"\x01\xff")),
+                core.handle(Receive(1, node_id(1), b"\x09" + encode_message(IHave([]))[1:])),
+                core.handle(Receive(1, node_id(9), encode_message(IHave([bytes(32)])))),
+                core.handle(Receive(1, node_id(1), encode_message(Txs([b"never asked"]))))]
     assert core.dropped == {"malformed_relay_message": 1, "unsupported_relay_version": 1,
                             "unknown_peer": 1, "unsolicited_tx": 1}
+    # Nothing is sent back; what the known peer did is handed out as evidence.
+    assert [[x.value for x in out if isinstance(x, Deliver)] for out in evidence] == [
+        [Misbehaviour(1, node_id(1), "malformed", b"")],
+        [],  # another version: not an offence
+        [],
+        [Misbehaviour(1, node_id(1), "unsolicited_tx", tx_id(b"never asked"))]]
+    assert list(core.scores.evidence) == [x.value for out in evidence for x in out
+                                          if isinstance(x, Deliver)]
 
 
 def test_requests_are_capped() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import zlib
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 
 from xinlian.network.errors import MalformedRelayMessage, UnsupportedRelayVersion
 from xinlian.network.relay.messages import (
+    COMPRESSED,
     MAX_IDS,
+    MAX_MESSAGE_SIZE,
     VERSION,
     BlockHave,
     BlockTxs,
@@ -62,7 +65,7 @@ def test_any_bytes_decode_or_raise_a_typed_error(data: bytes) -> None:
         decode_message(data)
 
 
-@given(messages, st.integers(0, 255).filter(lambda v: v != VERSION))
+@given(messages, st.integers(0, 255).filter(lambda v: v not in (VERSION, COMPRESSED)))
 def test_another_version_is_refused(message: Message, version: int) -> None:
     with pytest.raises(UnsupportedRelayVersion):
         decode_message(bytes((version,)) + encode_message(message)[1:])
@@ -86,3 +89,34 @@ def test_truncated_messages_are_refused(message: Message, data: st.DataObject) -
 def test_invalid_contents_are_refused(message: Message) -> None:
     with pytest.raises(MalformedRelayMessage):
         decode_message(encode_message(message))
+
+
+@given(messages)
+def test_every_message_round_trips_compressed(message: Message) -> None:
+    assert decode_message(encode_message(message, compress=True)) == message
+
+
+def test_large_bodies_are_deflated_and_small_ones_are_not() -> None:
+    bundle = Txs([b"xinlian transfer to %d" % (i % 7) for i in range(200)])
+    packed = encode_message(bundle, compress=True)
+    assert packed[0] == COMPRESSED and len(packed) < len(encode_message(bundle)) // 2
+    small = Txs([b"one transfer"])
+    assert encode_message(small, compress=True) == encode_message(small)
+    ids = IHave([bytes([i]) * 32 for i in range(100)])  # never compressed: not bodies
+    assert encode_message(ids, compress=True)[0] == VERSION
+
+
+def _deflate(data: bytes) -> bytes:
+    d = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return d.compress(data) + d.flush()
+
+
+@pytest.mark.parametrize("data", [
+    bytes([COMPRESSED]) + b"\xff\xfe garbage",
+    bytes([COMPRESSED]) + _deflate(encode_message(Txs([b"x" * 2000]))[1:])[:-4],
+    bytes([COMPRESSED]) + _deflate(encode_message(Txs([b"x" * 2000]))[1:]) + b"tail",
+    bytes([COMPRESSED]) + _deflate(b"\x00" * (MAX_MESSAGE_SIZE + 1)),  # a bomb
+])
+def test_invalid_compressed_messages_get_a_typed_error(data: bytes) -> None:
+    with pytest.raises(MalformedRelayMessage):
+        decode_message(data)

@@ -27,6 +27,11 @@ class SeenCache:
     def __len__(self) -> int:
         return len(self._at)
 
+    def is_fresh(self, key: bytes, now_ms: int, window_ms: int) -> bool:
+        """Not seen yet, or first seen at most `window_ms` ago."""
+        at = self._at.get(key)
+        return at is None or at - self.ttl_ms >= now_ms - window_ms
+
     def add(self, key: bytes, now_ms: int) -> None:
         if key in self._at:
             return

@@ -23,6 +23,14 @@ and forgotten `fanout_ttl_ms` after its last publication (gossipsub's fanout).
 Payload is therefore sent once per node in the normal case; what is repeated is ids.
 Every store is capped (pool, seen ids with expiry, blocks, requests) and every message
 size is bounded by the schema. Malformed or unsolicited input is dropped and counted.
+
+Defences. Every peer has a score (`score.py`, gossipsub v1.1's): what it delivers first
+and announces in time raises it; invalid or unsolicited bodies, broken promises and going
+over its budgets lower it, each offence logged with its evidence and handed out as
+`Deliver(Misbehaviour)`. A negative score is pruned from the mesh, a graylisted one is
+not read at all. Each peer has a message budget and a serve budget (bytes of bodies
+answered per second), and a body it asks for a third time is not served, so a small
+request cannot buy a large answer over and over.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from xinlian.network.errors import MalformedRelayMessage
+from xinlian.network.errors import MalformedRelayMessage, UnsupportedRelayVersion
+from xinlian.network.limits import TokenBucket
 from xinlian.network.relay.cache import BoundedStore, SeenCache
 from xinlian.network.relay.messages import (
     MAX_IDS,
@@ -53,6 +62,7 @@ from xinlian.network.relay.messages import (
     decode_message,
     encode_message,
 )
+from xinlian.network.relay.score import Scoreboard, ScoreParams
 from xinlian.network.relay.siphash import siphash24_many
 from xinlian.protocol import (
     Action,
@@ -89,6 +99,15 @@ class RelayConfig:
     max_wanted: int = 100_000     # outstanding transaction requests
     mesh_member: bool = True      # False: a light node, publishing through fanout peers
     fanout_ttl_ms: int = 60_000   # a fanout is forgotten this long after the last publish
+    scoring: ScoreParams | None = field(default_factory=ScoreParams)  # None: scoring off
+    evidence_cap: int = 4_096     # misbehaviour records kept for tracing
+    retain_cap: int = 4_096       # negative scores of disconnected peers kept
+    asked_cap: int = 20_000       # ids asked of one peer, remembered to tell late from unasked
+    # Per-peer budgets (None: unlimited). Messages received, and body bytes served in
+    # answer to its requests (a small request can ask for a lot); burst: two seconds' worth.
+    peer_msgs_per_s: float | None = 500.0
+    compress_bodies: bool = True  # deflate Txs/BlockTxs of 1 KiB or more (messages.py)
+    serve_bytes_per_s: float | None = 1_000_000.0
 
     def __post_init__(self) -> None:
         if not 0 < self.d_lo <= self.d <= self.d_hi:
@@ -174,7 +193,13 @@ def match_short_ids(block: Sequence[int], pool: Sequence[bytes],
 @dataclass(slots=True)
 class _Peer:
     nonce: bytes
+    asked: SeenCache  # transaction and block ids we asked of it: a late answer is no offence
+    served: SeenCache  # transaction ids we sent it (once: `served`; twice: `served_again`)
+    served_again: SeenCache
+    msgs: TokenBucket | None  # messages it may still send us
+    serve: TokenBucket | None  # body bytes we may still serve it
     link_key: bytes | None = None
+    over_budget_at: int = -1  # the last heartbeat at which it was blamed for going over
     announce: dict[bytes, None] = field(default_factory=dict)  # ids to put in the next IHave
     backoff_until: int = 0
 
@@ -195,6 +220,7 @@ class _Partial:
     txs: list[bytes | None]
     source: NodeId
     awaiting: dict[bytes, int] = field(default_factory=dict)  # in flight by IWant: id -> index
+    full: bool = False  # every transaction was asked of the source (after a digest mismatch)
     fetching: set[int] = field(default_factory=set)  # asked of the source by GetBlockTxs
     filled: int = -1  # transactions held at the last deadline (no progress: a stalled source)
 
@@ -230,6 +256,8 @@ class RelayCore:
         self.dropped: Counter[str] = Counter()
         self.collisions = 0  # compact blocks whose short ids rebuilt the wrong list
         self.retries = 0     # requests repeated to another announcer after a timeout
+        self.scores = Scoreboard(config.scoring, config.heartbeat_ms, config.evidence_cap,
+                                 config.retain_cap)
 
     # -- the Core contract -------------------------------------------------------------
 
@@ -252,11 +280,22 @@ class RelayCore:
         if isinstance(value, Connect):
             if value.peer not in self.peers and value.peer != self.node:
                 nonce = self._rng.randbytes(16)
-                self.peers[value.peer] = _Peer(nonce)
+                cfg = self.config
+                t = now / 1000
+                ttl = 10 * cfg.want_timeout_ms
+                self.peers[value.peer] = _Peer(
+                    nonce, SeenCache(ttl, cfg.asked_cap), SeenCache(ttl, cfg.asked_cap),
+                    SeenCache(ttl, cfg.asked_cap),
+                    None if cfg.peer_msgs_per_s is None
+                    else TokenBucket(cfg.peer_msgs_per_s, cfg.peer_msgs_per_s, t),
+                    None if cfg.serve_bytes_per_s is None
+                    else TokenBucket(cfg.serve_bytes_per_s, cfg.serve_bytes_per_s / 2, t))
+                self.scores.connect(value.peer)
                 self._send(value.peer, Hello(nonce), out)
         elif isinstance(value, Disconnect):
+            self._mesh_remove(value.peer, now)
             self.peers.pop(value.peer, None)
-            self.mesh.discard(value.peer)
+            self.scores.disconnect(value.peer, now)
             self.fanout.discard(value.peer)
         elif isinstance(value, PublishTx):
             self._published(now)
@@ -271,31 +310,92 @@ class RelayCore:
     # -- messages ----------------------------------------------------------------------
 
     def _send(self, peer: NodeId, message: Message, out: list[Action]) -> None:
-        out.append(Send(peer, encode_message(message)))
+        out.append(Send(peer, encode_message(message, self.config.compress_bodies)))
+
+    def _blame(self, now: int, peer: NodeId, kind: str, message_id: bytes,
+               out: list[Action]) -> None:
+        """Record misbehaviour (score and evidence log) and hand the evidence out."""
+        out.append(Deliver(self.scores.blame(now, peer, kind, message_id)))
+
+    def _to_serve(self, now: int, sender: NodeId, peer: _Peer,
+                  wanted: list[tuple[bytes, bytes]], out: list[Action]) -> list[int]:
+        """Which of the requested (id, body) pairs to answer (their positions): none asked
+        for a third time (an honest peer asks for a body once, twice after a short-id
+        collision), and no more than the peer's serve budget."""
+        if peer.serve is None:
+            return list(range(len(wanted)))
+        t = now / 1000
+        served: list[int] = []
+        for k, (ident, body) in enumerate(wanted):
+            if ident in peer.served_again:
+                self._over_budget(now, sender, peer, "repeat_request", out)
+                continue
+            if not peer.serve.take(len(body), t):
+                self._over_budget(now, sender, peer, "serve_limited", out)
+                break
+            (peer.served_again if ident in peer.served else peer.served).add(ident, now)
+            served.append(k)
+        return served
+
+    def _over_budget(self, now: int, sender: NodeId, peer: _Peer, counter: str,
+                     out: list[Action]) -> None:
+        """Count it; blame it at most once a heartbeat (a flood is one offence per beat)."""
+        self.dropped[counter] += 1
+        beat = now // self.config.heartbeat_ms
+        if peer.over_budget_at != beat:
+            peer.over_budget_at = beat
+            self._blame(now, sender, "over_budget", b"", out)
+
+    def _mesh_add(self, peer: NodeId, now: int) -> None:
+        self.mesh.add(peer)
+        self.scores.joined_mesh(peer, now)
+
+    def _mesh_remove(self, peer: NodeId, now: int) -> float:
+        """Take `peer` out of the mesh; its delivery deficit at that moment (P3b)."""
+        if peer not in self.mesh:
+            return 0.0
+        self.mesh.discard(peer)
+        return self.scores.left_mesh(peer, now)
 
     def _receive(self, now: int, sender: NodeId, data: bytes, out: list[Action]) -> None:
         peer = self.peers.get(sender)
         if peer is None:
             self.dropped["unknown_peer"] += 1
             return
+        if self.scores.is_graylisted(sender):
+            self.dropped["graylisted"] += 1
+            return
+        if peer.msgs is not None and not peer.msgs.take(1, now / 1000):
+            self._over_budget(now, sender, peer, "rate_limited", out)
+            return
         try:
             message = decode_message(data)
+        except UnsupportedRelayVersion as exc:
+            self.dropped[exc.name] += 1  # another release, not an offence
+            return
         except MalformedRelayMessage as exc:
             self.dropped[exc.name] += 1
+            self._blame(now, sender, "malformed", b"", out)
             return
         if isinstance(message, IHave):
             self._on_ihave(now, sender, message.ids, out)
         elif isinstance(message, IWant):
-            txs = [tx for tx in (self.pool.get(i) or self.included.get(i) for i in message.ids)
-                   if tx is not None]
+            found = [(i, self.pool.get(i) or self.included.get(i)) for i in message.ids]
+            held = [(i, tx) for i, tx in found if tx is not None]
+            txs = [held[k][1] for k in self._to_serve(now, sender, peer, held, out)]
             if txs:
                 self._send(sender, Txs(txs), out)
         elif isinstance(message, Txs):
             for tx in message.txs:
                 ident = tx_id(tx)
                 if self._wanted.pop(ident, None) is None:
+                    if ident in peer.asked:
+                        self.dropped["late_tx"] += 1  # asked of it, then brought by another
+                        continue
                     self.dropped["unsolicited_tx"] += 1
-                    continue
+                    self._blame(now, sender, "unsolicited_tx", ident, out)
+                    break
+                self.scores.credit_first(sender)
                 self._accept_tx(now, ident, tx, sender, out)
                 self._fill_awaiting(now, ident, tx, out)
         elif isinstance(message, BlockHave):
@@ -309,8 +409,12 @@ class RelayCore:
             if block is None or any(i >= len(block.txs) for i in message.indexes):
                 self.dropped["bad_block_request"] += 1
                 return
-            self._send(sender, BlockTxs(message.block_id, message.indexes,
-                                        [block.txs[i] for i in message.indexes]), out)
+            wanted = [(block.ids[i], block.txs[i]) for i in message.indexes]
+            served = self._to_serve(now, sender, peer, wanted, out)
+            if served:
+                self._send(sender, BlockTxs(message.block_id,
+                                            [message.indexes[k] for k in served],
+                                            [wanted[k][1] for k in served]), out)
         elif isinstance(message, BlockTxs):
             self._on_block_txs(now, sender, message, out)
         elif isinstance(message, Hello):
@@ -318,23 +422,33 @@ class RelayCore:
                 a, b = sorted((peer.nonce, message.nonce))
                 peer.link_key = hashlib.sha256(b"xinlian-relay-link" + a + b).digest()[:16]
         elif isinstance(message, Graft):
-            if (self.config.mesh_member and len(self.mesh) < self.config.d_hi
-                    and now >= peer.backoff_until):
-                self.mesh.add(sender)
+            if sender in self.mesh:
+                pass  # both grafted each other at once (refusing would leave a one-sided link)
+            elif (self.config.mesh_member and len(self.mesh) < self.config.d_hi
+                    and now >= peer.backoff_until and self.scores.is_welcome(sender)):
+                self._mesh_add(sender, now)
             else:
                 self._send(sender, Prune(), out)
         else:  # Prune
-            self.mesh.discard(sender)
+            self._mesh_remove(sender, now)
             peer.announce.clear()
             peer.backoff_until = now + self.config.backoff_ms
 
     # -- transactions ------------------------------------------------------------------
 
     def _on_ihave(self, now: int, sender: NodeId, ids: list[bytes], out: list[Action]) -> None:
+        if not self.scores.is_heard(sender):
+            self.dropped["ignored_ihave"] += 1
+            return
         ask: list[bytes] = []
         peer = self.peers[sender]
+        in_mesh = sender in self.mesh
+        params = self.config.scoring
+        window = 0 if params is None else params.mesh_delivery_window_ms
         for ident in ids:
             peer.announce.pop(ident, None)  # it has it: never announce it back
+            if in_mesh and self.seen.is_fresh(ident, now, window):
+                self.scores.credit_mesh(sender)
             if ident in self.seen:
                 continue
             want = self._wanted.get(ident)
@@ -347,6 +461,8 @@ class RelayCore:
             else:
                 self.dropped["wanted_full"] += 1
         if ask:
+            for ident in ask:
+                peer.asked.add(ident, now)
             self._send(sender, IWant(ask), out)
 
     def _accept_tx(self, now: int, ident: bytes, tx: bytes, source: NodeId | None,
@@ -354,6 +470,7 @@ class RelayCore:
         if ident in self.seen:
             return
         self.seen.add(ident, now)
+        self.scores.saw_first()
         self.pool.put(ident, tx)
         out.append(Deliver(TxDelivered(ident, tx)))
         if announce:
@@ -368,6 +485,9 @@ class RelayCore:
         if ident in self.blocks_seen:
             return
         self.blocks_seen.add(ident, now)
+        self.scores.saw_first()
+        if source is not None:
+            self.scores.credit_first(source)
         self._block_wanted.pop(ident, None)
         self.blocks.put(ident, block)
         for i, tx in zip(block.ids, block.txs, strict=True):
@@ -383,6 +503,13 @@ class RelayCore:
 
     def _on_block_have(self, now: int, sender: NodeId, ident: bytes,
                        out: list[Action]) -> None:
+        if not self.scores.is_heard(sender):
+            self.dropped["ignored_ihave"] += 1
+            return
+        params = self.config.scoring
+        if (params is not None and sender in self.mesh
+                and self.blocks_seen.is_fresh(ident, now, params.mesh_delivery_window_ms)):
+            self.scores.credit_mesh(sender)
         if ident in self.blocks_seen or ident in self._partial:
             return
         want = self._block_wanted.get(ident)
@@ -391,6 +518,7 @@ class RelayCore:
                 want.others.append(sender)
             return
         self._block_wanted[ident] = _Want(sender, now + self.config.want_timeout_ms, [])
+        self.peers[sender].asked.add(ident, now)
         self._send(sender, GetCompact(ident), out)
 
     def _on_get_compact(self, sender: NodeId, peer: _Peer, ident: bytes,
@@ -407,9 +535,13 @@ class RelayCore:
                     out: list[Action]) -> None:
         ident = msg.block_id
         want = self._block_wanted.get(ident)
-        if (want is None or want.asked != sender or peer.link_key is None
-                or block_id(msg.header, msg.txs_digest) != ident):
-            self.dropped["unsolicited_block"] += 1
+        if want is None or want.asked != sender or peer.link_key is None:
+            self._unsolicited_block(now, sender, peer, ident, out)
+            return
+        if block_id(msg.header, msg.txs_digest) != ident:
+            self.dropped["invalid_block"] += 1
+            self._blame(now, sender, "invalid_block", ident, out)
+            want.deadline = now  # ask the next announcer at the next heartbeat
             return
         # A lagging proposer may repeat transactions of a block we already hold.
         pool_ids = [i for i, _ in self.pool.items()] + [i for i, _ in self.included.items()]
@@ -433,16 +565,25 @@ class RelayCore:
     def _on_block_txs(self, now: int, sender: NodeId, msg: BlockTxs, out: list[Action]) -> None:
         partial = self._partial.get(msg.block_id)
         if partial is None or partial.source != sender:
-            self.dropped["unsolicited_block"] += 1
+            self._unsolicited_block(now, sender, self.peers[sender], msg.block_id, out)
             return
         for i, tx in zip(msg.indexes, msg.txs, strict=True):
             if i >= len(partial.txs):
                 self.dropped["bad_block_txs"] += 1
+                self._blame(now, sender, "invalid_block", msg.block_id, out)
                 return
             partial.txs[i] = tx
             partial.ids[i] = tx_id(tx)
             partial.fetching.discard(i)
         self._complete_or_fetch(now, msg.block_id, partial, out)
+
+    def _unsolicited_block(self, now: int, sender: NodeId, peer: _Peer, ident: bytes,
+                           out: list[Action]) -> None:
+        if ident in peer.asked:
+            self.dropped["late_block"] += 1  # asked of it once: a slow answer, no offence
+            return
+        self.dropped["unsolicited_block"] += 1
+        self._blame(now, sender, "unsolicited_block", ident, out)
 
     def _fill_awaiting(self, now: int, ident: bytes, tx: bytes, out: list[Action]) -> None:
         block = self._awaiting.pop(ident, None)
@@ -473,8 +614,18 @@ class RelayCore:
             return
         ids = [i for i in partial.ids if i is not None]
         if txs_digest(ids) != partial.digest:
+            if partial.full:
+                # Every body came from the source and they are not the block: its fault.
+                self.dropped["invalid_block"] += 1
+                self._blame(now, partial.source, "invalid_block", ident, out)
+                self._drop_partial(ident)
+                want = self._block_wanted.get(ident)
+                if want is not None:
+                    want.deadline = now  # ask the next announcer at the next heartbeat
+                return
             # A short id matched the wrong transaction: fetch the whole list (BIP 152).
             self.collisions += 1
+            partial.full = True
             partial.txs = [None] * len(partial.txs)
             partial.fetching = set(range(len(partial.txs)))
             self._send(partial.source, GetBlockTxs(ident, list(range(len(partial.txs)))), out)
@@ -488,6 +639,7 @@ class RelayCore:
 
     def _heartbeat(self, now: int, out: list[Action]) -> None:
         cfg = self.config
+        self.scores.heartbeat(now)
         if cfg.mesh_member:
             self._maintain_mesh(now, out)
         else:
@@ -503,11 +655,14 @@ class RelayCore:
         self._retry(now, self._block_wanted, True, out)
         self.seen.expire(now)
         self.blocks_seen.expire(now)
+        for peer in self.peers.values():
+            peer.asked.expire(now)
         out.append(SetTimer(HEARTBEAT, now + cfg.heartbeat_ms))
 
-    def _targets(self) -> set[NodeId]:
-        """Where news goes: the mesh, or for a node outside it, its fanout peers."""
-        return self.mesh if self.config.mesh_member else self.fanout
+    def _targets(self) -> list[NodeId]:
+        """Where news goes: the mesh, or for a node outside it, its fanout peers (sorted:
+        a set's order depends on the process's hash seed, and a run must replay exactly)."""
+        return sorted(self.mesh if self.config.mesh_member else self.fanout)
 
     def _published(self, now: int) -> None:
         self._last_publish = now
@@ -521,30 +676,40 @@ class RelayCore:
             return
         if len(self.fanout) < self.config.d:
             candidates = sorted(p for p, st in self.peers.items()
-                                if p not in self.fanout and st.link_key is not None)
+                                if p not in self.fanout and st.link_key is not None
+                                and self.scores.is_welcome(p))
             k = min(len(candidates), self.config.d - len(self.fanout))
             self.fanout.update(self._rng.sample(candidates, k))
 
     def _maintain_mesh(self, now: int, out: list[Action]) -> None:
         cfg = self.config
+        for p in sorted(p for p in self.mesh if not self.scores.is_welcome(p)):
+            if self._prune(p, now, out):  # a negative score leaves the mesh (gossipsub v1.1)
+                self._blame(now, p, "mesh_deficit", b"", out)
         if len(self.mesh) < cfg.d_lo:
             candidates = sorted(p for p, st in self.peers.items()
                                 if p not in self.mesh and st.link_key is not None
-                                and now >= st.backoff_until)
+                                and now >= st.backoff_until and self.scores.is_welcome(p))
             for p in self._rng.sample(candidates, min(len(candidates), cfg.d - len(self.mesh))):
-                self.mesh.add(p)
+                self._mesh_add(p, now)
                 self._send(p, Graft(), out)
         elif len(self.mesh) > cfg.d_hi:
             for p in self._rng.sample(sorted(self.mesh), len(self.mesh) - cfg.d):
-                self.mesh.discard(p)
-                self.peers[p].announce.clear()
-                self.peers[p].backoff_until = now + cfg.backoff_ms
-                self._send(p, Prune(), out)
+                self._prune(p, now, out)
+
+    def _prune(self, p: NodeId, now: int, out: list[Action]) -> float:
+        """Prune `p` (with backoff); its delivery deficit (P3b)."""
+        deficit = self._mesh_remove(p, now)
+        self.peers[p].announce.clear()
+        self.peers[p].backoff_until = now + self.config.backoff_ms
+        self._send(p, Prune(), out)
+        return deficit
 
     def _retry(self, now: int, wanted: dict[bytes, _Want], blocks: bool,
                out: list[Action]) -> None:
         """Ask the next announcer for what the last one did not send in time."""
         again: dict[NodeId, list[bytes]] = {}
+        broken: dict[NodeId, list[bytes]] = {}
         for ident, want in list(wanted.items()):
             if want.deadline > now:
                 continue
@@ -568,17 +733,28 @@ class RelayCore:
                     self._send(partial.source, GetBlockTxs(ident, late), out)
                 continue
             self._drop_partial(ident)
-            while want.others and want.others[0] not in self.peers:
+            if want.asked in self.peers:
+                broken.setdefault(want.asked, []).append(ident)
+            while want.others and (want.others[0] not in self.peers
+                                   or not self.scores.is_heard(want.others[0])):
                 want.others.pop(0)
             if want.others:
                 want.asked = want.others.pop(0)
-            elif want.asked not in self.peers or (want.tries >= MAX_TRIES and not blocks):
+            elif (want.asked not in self.peers or not self.scores.is_heard(want.asked)
+                  or (want.tries >= MAX_TRIES and not blocks)):
                 del wanted[ident]  # nobody left to ask: a later announcement asks again
                 continue
             want.tries += 1
             self.retries += 1
             again.setdefault(want.asked, []).append(ident)
+        cap = 1 if self.config.scoring is None else self.config.scoring.max_broken_per_round
+        for peer_id, idents in broken.items():
+            for ident in idents[:cap]:
+                self._blame(now, peer_id, "broken_promise", ident, out)
         for peer_id, ids in again.items():
+            asked = self.peers[peer_id].asked
+            for ident in ids:
+                asked.add(ident, now)
             if blocks:
                 for ident in ids:
                     self._send(peer_id, GetCompact(ident), out)

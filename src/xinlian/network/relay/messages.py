@@ -1,13 +1,20 @@
 """The relay's wire messages: one version byte, then a tagged MessagePack array.
 
+A message that carries transaction bodies (Txs, BlockTxs) may instead start with
+`COMPRESSED` and hold the MessagePack deflated (zlib, level 1): measured on bundles of 100
+real signed transfers it saves 16 % (SM2) to 19 % (Ed25519) of the bytes, and nothing on
+ids, short ids or post-quantum signatures, which are random (docs/benchmarks.md, "Relay
+payload compression"). Inflating stops at `MAX_MESSAGE_SIZE`.
+
 Every size inside a message is bounded by the schema, so decoding a hostile message costs
-at most its length; anything that does not decode is a typed `MalformedRelayMessage`
-(or `UnsupportedRelayVersion` for another version byte), never an exception from deep
-inside the core.
+at most its length (inflated, for a compressed one); anything that does not decode is a
+typed `MalformedRelayMessage` (or `UnsupportedRelayVersion` for another version byte),
+never an exception from deep inside the core.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Annotated
 
 import msgspec
@@ -16,6 +23,9 @@ from xinlian.codec import CodecError, Struct, at_most, decode, encode, exactly
 from xinlian.network.errors import MalformedRelayMessage, UnsupportedRelayVersion
 
 VERSION = 1
+COMPRESSED = 0x81  # version 1, body deflated (raw DEFLATE, RFC 1951)
+COMPRESS_MIN = 1024  # smaller messages gain nothing (measured: a single transfer grows)
+COMPRESS_LEVEL = 1  # as small as level 6 on transaction bundles, a third faster
 ID_SIZE = 32
 SHORT_ID_SIZE = 6
 MAX_IDS = 20_000  # ids in one IHave/IWant, short ids in one compact block
@@ -89,18 +99,41 @@ Message = (Hello | Graft | Prune | IHave | IWant | Txs | BlockHave | GetCompact 
            | GetBlockTxs | BlockTxs)
 
 
-def encode_message(message: Message) -> bytes:
-    return bytes((VERSION,)) + encode(message)
+def encode_message(message: Message, compress: bool = False) -> bytes:
+    """Version byte and MessagePack; with `compress`, a body-carrying message (Txs,
+    BlockTxs) of at least `COMPRESS_MIN` bytes is deflated when that makes it smaller."""
+    plain = encode(message)
+    if compress and isinstance(message, Txs | BlockTxs) and len(plain) >= COMPRESS_MIN:
+        deflater = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
+        packed = deflater.compress(plain) + deflater.flush()
+        if len(packed) < len(plain):
+            return bytes((COMPRESSED,)) + packed
+    return bytes((VERSION,)) + plain
+
+
+def _inflate(data: memoryview) -> bytes:
+    """Raw DEFLATE, refusing more than MAX_MESSAGE_SIZE bytes out (a decompression bomb)."""
+    inflater = zlib.decompressobj(-15)
+    try:
+        out = inflater.decompress(data, MAX_MESSAGE_SIZE)
+    except zlib.error as exc:
+        raise MalformedRelayMessage(f"bad compressed relay message: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise MalformedRelayMessage("compressed relay message inflates past the size limit")
+    if not inflater.eof or inflater.unused_data:
+        raise MalformedRelayMessage("compressed relay message is truncated or has trailing bytes")
+    return out
 
 
 def decode_message(data: bytes) -> Message:
     """The message in `data`; raises MalformedRelayMessage (or UnsupportedRelayVersion)."""
     if not data:
         raise MalformedRelayMessage("empty relay message")
-    if data[0] != VERSION:
+    if data[0] not in (VERSION, COMPRESSED):
         raise UnsupportedRelayVersion(f"relay version {data[0]} (this node speaks {VERSION})")
+    body = memoryview(data)[1:] if data[0] == VERSION else _inflate(memoryview(data)[1:])
     try:
-        message: Message = decode(memoryview(data)[1:], Message,
+        message: Message = decode(body, Message,
                                   max_size=MAX_MESSAGE_SIZE, check_canonical=False)
     except CodecError as exc:
         raise MalformedRelayMessage(f"{exc.name}: {exc}") from exc
