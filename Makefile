@@ -117,12 +117,13 @@ bench-consensus: venv
 	$(BIN)/python -m benchmarks.statesync_cluster --accounts 100000
 
 # The long seed campaigns: consensus cores (~10 min), then whole validators with their
-# ledgers (~8 min); replay one seed with
+# ledgers (~8 min), then cross-shard transfers over three shards and a beacon (~9 min); replay one seed with
 # `.venv/bin/python -m xinlian.testing.consensus.campaign --seed N --verbose` or
 # `.venv/bin/python -m xinlian.testing.validator_campaign --seed N --verbose`.
 sim-campaign: venv
 	$(BIN)/python -m xinlian.testing.consensus.campaign --seeds 200
 	$(BIN)/python -m xinlian.testing.validator_campaign --seeds 50
+	$(BIN)/python -m xinlian.testing.sharding.campaign --seeds 40
 
 # Light-node header sync from genesis (certified headers, epoch proofs, MMR proofs) on a
 # chain made by simulated validators, per suite (~2 min).
