@@ -18,7 +18,7 @@ NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.g
 # PyNaCl's bundled copy binds no ristretto255 function.
 LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-sharding bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
@@ -207,3 +207,9 @@ liboqs: venv
 	  "-DOQS_MINIMAL_BUILD=SIG_falcon_512;SIG_falcon_1024;SIG_ml_dsa_44;SIG_ml_dsa_65;SIG_ml_dsa_87;KEM_ml_kem_512;KEM_ml_kem_768;KEM_ml_kem_1024;SIG_slh_dsa_pure_sha2_128s;SIG_slh_dsa_pure_sha2_128f"
 	ninja -C $(LIBOQS_SRC)/build
 	cmake --install $(LIBOQS_SRC)/build --prefix $(CURDIR)/.venv
+
+# Sharded against unsharded throughput with the real consensus cores in simulation: 512
+# nodes, 16 and 32 shards, 0/10/30 % cross-shard, one committee of all 512 and one of shard
+# size (about an hour on 2 cores; docs/sharding.md, docs/benchmarks.md).
+bench-sharding: venv
+	$(BIN)/python -m benchmarks.sharding

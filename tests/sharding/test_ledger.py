@@ -12,7 +12,7 @@ from msgspec.structs import replace
 from xinlian.consensus.certificates import Cert
 from xinlian.crypto.keys import Signature
 from xinlian.ledger.merkle import AuditPath
-from xinlian.sharding.beacon import CrossLinks
+from xinlian.sharding.beacon import CrossLinks, verify_link
 from xinlian.sharding.errors import (
     InvalidCrossLink,
     InvalidReceiptProof,
@@ -22,8 +22,8 @@ from xinlian.sharding.errors import (
     WrongEpoch,
     WrongShard,
 )
-from xinlian.sharding.ledger import BlockResult, NonceSet, ShardLedger
-from xinlian.sharding.receipts import Claim, ShardTx
+from xinlian.sharding.ledger import BlockResult, NonceSet, ShardLedger, verify_account
+from xinlian.sharding.receipts import Claim, ShardTx, header_hash
 from xinlian.testing.sharding.world import HASH, Client, World, make_world
 
 
@@ -163,3 +163,21 @@ def test_nonce_set_holds_exactly_what_was_consumed(nonces: list[int]) -> None:
         assert all((m in s) == (m in seen) for m in range(45))
         assert all(m >= s.watermark for m in s.above)
         assert s.watermark not in s.above
+
+
+def test_a_client_proves_a_balance_from_the_beacon_down(world: World) -> None:
+    """Beacon root -> shard 1's cross-linked header -> its state root -> B's account."""
+    ledgers, links, _, b, result = _cross(world)
+    out = ledgers[1].apply_block([ShardTx(claim=world.claim(result, 0, 1))], links)
+    links.apply_block(2, [world.certify(out.header)])
+    root = links.root()  # what a certified beacon header commits to
+    header = out.header
+    digest = header_hash(header, HASH)
+    assert verify_link(root, 1, header.height, digest, links.link_proof(1), HASH)
+    path = ledgers[1].account_proof(b.address)
+    balance, nonce = world.balance + 30, 0
+    assert verify_account(bytes(header.state_root), b.address, balance, nonce, path, HASH)
+    assert not verify_account(bytes(header.state_root), b.address, balance + 1, nonce, path,
+                              HASH)
+    assert not verify_link(root, 0, header.height, digest, links.link_proof(1), HASH)
+    assert not verify_link(root, 1, header.height + 1, digest, links.link_proof(1), HASH)

@@ -115,9 +115,27 @@ class CrossLinks:
             raise NotCrossLinked(f"shard {header.shard} header {header.height} is not the "
                                  f"one cross-linked by beacon height {at_beacon_height}")
 
+    def _leaves(self) -> list[bytes]:
+        return [link_leaf(s, len(c), c[-1].header_hash if c else GENESIS_PARENT)
+                for s, c in enumerate(self.links)]
+
     def root(self) -> bytes:
         """Merkle root over each shard's latest cross-link (what a beacon header commits
         to, so a client proves a shard header from a certified beacon header)."""
-        leaves = [codec.encode([s, len(c), c[-1].header_hash if c else GENESIS_PARENT])
-                  for s, c in enumerate(self.links)]
-        return merkle.root(leaves, self.hash_bytes)
+        return merkle.root(self._leaves(), self.hash_bytes)
+
+    def link_proof(self, shard: int) -> merkle.AuditPath:
+        """The path proving `shard`'s latest cross-link under `root()`."""
+        return merkle.audit_path(self._leaves(), shard, self.hash_bytes)
+
+
+def link_leaf(shard: int, height: int, header_hash: bytes) -> bytes:
+    return codec.encode([shard, height, header_hash])
+
+
+def verify_link(root: bytes, shard: int, height: int, header_hash: bytes,
+                path: merkle.AuditPath, hash_bytes: Callable[[bytes], bytes]) -> bool:
+    """True iff the beacon state with `root` holds `header_hash` as shard `shard`'s latest
+    cross-link, at `height` (a client's first step from a certified beacon header down)."""
+    return path.index == shard and merkle.verify_path(
+        root, link_leaf(shard, height, header_hash), path, hash_bytes)

@@ -125,13 +125,23 @@ class ShardLedger:
         """The beacon height a validator's view must reach before it applies `txs`."""
         return max((tx.claim.beacon_height for tx in txs if tx.claim is not None), default=0)
 
-    def state_root(self) -> bytes:
-        """Merkle root over the accounts (sorted), the receipt counters and the nonce sets."""
-        leaves = [codec.encode([a, acc.balance, acc.nonce])
+    def _leaves(self) -> list[bytes]:
+        leaves = [account_leaf(a, acc.balance, acc.nonce)
                   for a, acc in sorted(self.accounts.items())]
         leaves.append(codec.encode(self.outbox))
         leaves += [codec.encode([s.watermark, sorted(s.above)]) for s in self.consumed]
-        return merkle.root(leaves, self.hash)
+        return leaves
+
+    def state_root(self) -> bytes:
+        """Merkle root over the accounts (sorted), the receipt counters and the nonce sets.
+        Recomputed whole per block: fine for the simulations it serves; a node keeps its
+        shard's state in the state tree (storage/jmt.py) instead."""
+        return merkle.root(self._leaves(), self.hash)
+
+    def account_proof(self, address: bytes) -> merkle.AuditPath:
+        """The path proving `address`'s balance and nonce under `state_root()`."""
+        index = sorted(self.accounts).index(address)
+        return merkle.audit_path(self._leaves(), index, self.hash)
 
     # -- the block -------------------------------------------------------------------------
 
@@ -221,3 +231,14 @@ class ShardLedger:
     def _credit(self, address: bytes, amount: int) -> None:
         account = self.accounts.setdefault(address, Account(0))
         account.balance += amount
+
+
+def account_leaf(address: bytes, balance: int, nonce: int) -> bytes:
+    return codec.encode([address, balance, nonce])
+
+
+def verify_account(state_root: bytes, address: bytes, balance: int, nonce: int,
+                   path: merkle.AuditPath, hash_bytes: Callable[[bytes], bytes]) -> bool:
+    """True iff the state with `state_root` holds `address` with `balance` and `nonce`."""
+    return merkle.verify_path(state_root, account_leaf(address, balance, nonce), path,
+                              hash_bytes)
