@@ -210,6 +210,7 @@ liboqs: venv
 
 # Sharded against unsharded throughput with the real consensus cores in simulation: 512
 # nodes, 16 and 32 shards, 0/10/30 % cross-shard, one committee of all 512 and one of shard
-# size (about an hour on 2 cores; docs/sharding.md, docs/benchmarks.md).
+# size (hours: every BLS signature of every core is real; the CPU time of each run is in
+# docs/benchmarks.md; `python -m benchmarks.sharding --help` runs parts).
 bench-sharding: venv
 	$(BIN)/python -m benchmarks.sharding

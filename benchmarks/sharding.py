@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unsharded-seconds", type=float, default=8.0)
     parser.add_argument("--no-unsharded", action="store_true",
                         help="skip the N-node committee (the slowest run)")
+    parser.add_argument("--load", type=float, default=NIC_SHARE,
+                        help="payload bytes offered to each shard, as a fraction of a NIC "
+                             "(default 0.8; above 1 saturates the shards)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--costs", type=json.loads, default={},
                         help="JSON of µs costs overriding the measured ones")
@@ -102,17 +105,18 @@ def main(argv: list[str] | None = None) -> None:
         for k in args.shards:
             size = n // (k + 1)
             beacon = n - k * size
-            alone = run(costs, 1, size, 0, NIC_SHARE * nic / tx, 0.0, args.seconds)
+            alone = run(costs, 1, size, 0, args.load * nic / tx, 0.0, args.seconds)
             emit(BENCH, "shard_size_committee_throughput", alone["throughput"], "tx/s",
-                 nodes=size, offered_tx_s=round(NIC_SHARE * nic / tx), sim_s=args.seconds,
+                 nodes=size, offered_tx_s=round(args.load * nic / tx), sim_s=args.seconds,
                  p50_ms=alone["intra_p50"], p99_ms=alone["intra_p99"],
-                 wall_s=round(alone["wall_s"]), **common)
+                 wall_s=round(alone["wall_s"]), cpu_s=round(alone["cpu_s"]), **common)
             for x in args.ratios:
-                per_shard = NIC_SHARE * nic / (tx + x * claim)
+                per_shard = args.load * nic / (tx + x * claim)
                 r = run(costs, k, size, beacon, per_shard, x, args.seconds)
                 tags = {"nodes": n, "shards": k, "shard_committee": size,
                         "beacon_committee": beacon, "cross_shard": x,
-                        "offered_tx_s": round(k * per_shard), "sim_s": args.seconds,
+                        "offered_tx_s": round(k * per_shard), "load_nic": args.load,
+                        "sim_s": args.seconds,
                         "wall_s": round(r["wall_s"]), "cpu_s": round(r["cpu_s"]), **common}
                 emit(BENCH, "sharded_throughput", r["throughput"], "tx/s", **tags)
                 emit(BENCH, "intra_latency_p50", r["intra_p50"], "ms", **tags)
