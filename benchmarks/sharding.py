@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", type=float, default=NIC_SHARE,
                         help="payload bytes offered to each shard, as a fraction of a NIC "
                              "(default 0.8; above 1 saturates the shards)")
+    parser.add_argument("--no-alone", action="store_true",
+                        help="skip the shard-size committee run")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--costs", type=json.loads, default={},
                         help="JSON of µs costs overriding the measured ones")
@@ -105,11 +107,13 @@ def main(argv: list[str] | None = None) -> None:
         for k in args.shards:
             size = n // (k + 1)
             beacon = n - k * size
-            alone = run(costs, 1, size, 0, args.load * nic / tx, 0.0, args.seconds)
-            emit(BENCH, "shard_size_committee_throughput", alone["throughput"], "tx/s",
-                 nodes=size, offered_tx_s=round(args.load * nic / tx), sim_s=args.seconds,
-                 p50_ms=alone["intra_p50"], p99_ms=alone["intra_p99"],
-                 wall_s=round(alone["wall_s"]), cpu_s=round(alone["cpu_s"]), **common)
+            alone = None
+            if not args.no_alone:
+                alone = run(costs, 1, size, 0, args.load * nic / tx, 0.0, args.seconds)
+                emit(BENCH, "shard_size_committee_throughput", alone["throughput"], "tx/s",
+                     nodes=size, offered_tx_s=round(args.load * nic / tx),
+                     sim_s=args.seconds, p50_ms=alone["intra_p50"], p99_ms=alone["intra_p99"],
+                     wall_s=round(alone["wall_s"]), cpu_s=round(alone["cpu_s"]), **common)
             for x in args.ratios:
                 per_shard = args.load * nic / (tx + x * claim)
                 r = run(costs, k, size, beacon, per_shard, x, args.seconds)
@@ -124,8 +128,9 @@ def main(argv: list[str] | None = None) -> None:
                 if x:
                     emit(BENCH, "cross_latency_p50", r["cross_p50"], "ms", **tags)
                     emit(BENCH, "cross_latency_p99", r["cross_p99"], "ms", **tags)
-                emit(BENCH, "speedup_vs_shard_size_committee",
-                     r["throughput"] / alone["throughput"], "ratio", **tags)
+                if alone:
+                    emit(BENCH, "speedup_vs_shard_size_committee",
+                         r["throughput"] / alone["throughput"], "ratio", **tags)
                 if unsharded:
                     emit(BENCH, "speedup", r["throughput"] / unsharded, "ratio", **tags,
                          target=">= 3 at 10% cross-shard")
