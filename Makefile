@@ -18,7 +18,7 @@ NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.g
 # PyNaCl's bundled copy binds no ristretto255 function.
 LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-gossip-attacks bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
+.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-sharding bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-gossip-attacks bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
@@ -117,12 +117,13 @@ bench-consensus: venv
 	$(BIN)/python -m benchmarks.statesync_cluster --accounts 100000
 
 # The long seed campaigns: consensus cores (~10 min), then whole validators with their
-# ledgers (~8 min); replay one seed with
+# ledgers (~8 min), then cross-shard transfers over three shards and a beacon (~9 min); replay one seed with
 # `.venv/bin/python -m xinlian.testing.consensus.campaign --seed N --verbose` or
 # `.venv/bin/python -m xinlian.testing.validator_campaign --seed N --verbose`.
 sim-campaign: venv
 	$(BIN)/python -m xinlian.testing.consensus.campaign --seeds 200
 	$(BIN)/python -m xinlian.testing.validator_campaign --seeds 50
+	$(BIN)/python -m xinlian.testing.sharding.campaign --seeds 40
 
 # Light-node header sync from genesis (certified headers, epoch proofs, MMR proofs) on a
 # chain made by simulated validators, per suite (~2 min).
@@ -222,3 +223,10 @@ liboqs: venv
 	  "-DOQS_MINIMAL_BUILD=SIG_falcon_512;SIG_falcon_1024;SIG_ml_dsa_44;SIG_ml_dsa_65;SIG_ml_dsa_87;KEM_ml_kem_512;KEM_ml_kem_768;KEM_ml_kem_1024;SIG_slh_dsa_pure_sha2_128s;SIG_slh_dsa_pure_sha2_128f"
 	ninja -C $(LIBOQS_SRC)/build
 	cmake --install $(LIBOQS_SRC)/build --prefix $(CURDIR)/.venv
+
+# Sharded against unsharded throughput with the real consensus cores in simulation: 512
+# nodes, 16 and 32 shards, 0/10/30 % cross-shard, one committee of all 512 and one of shard
+# size (hours: every BLS signature of every core is real; the CPU time of each run is in
+# docs/benchmarks.md; `python -m benchmarks.sharding --help` runs parts).
+bench-sharding: venv
+	$(BIN)/python -m benchmarks.sharding

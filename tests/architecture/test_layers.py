@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("api", "cli", "web", "sdk"),
     ("testing",),
     ("node",),
-    ("consensus",),
+    ("consensus", "sharding"),
     ("network",),
     ("sim",),
     ("execution",),

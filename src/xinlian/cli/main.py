@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "pq_cmd": ("pq",),
     "web_cmd": ("web", "web-anchor", "web-user"),
     "private_cmd": ("private",),
+    "shard_cmd": ("shard",),
 }
 
 

@@ -1,0 +1,1 @@
+"""Harnesses for sharding: a seeded sharded world and the cross-shard simulation campaign."""
