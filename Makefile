@@ -85,7 +85,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/xinlian qi fmt --check examples/qi/*.qi
 
-bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data
+bench: bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-gossip-attacks bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data bench-sharding
 
 # The platform's capacity figures: SM2 verifications per core, native and Tongsuo in the same
 # run; signed transfers end to end on 4 validators per suite, saturating and at the suite's
