@@ -37,15 +37,20 @@ def test_bbs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == "8905 bbs_invalid_proof"
 
 
-def test_the_garbled_circuit_example_prints_what_the_page_says() -> None:
-    text = section("Garbled circuits")
-    (code,) = re.findall(r"^```python\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+def prints_what_the_page_says(name: str) -> None:
+    """Section `name`'s first Python example prints exactly the block after "prints"."""
+    text = section(name)
+    code = re.findall(r"^```python\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)[0]
     expected = text[text.index("prints\n\n```\n") + len("prints\n\n```\n"):]
     expected = expected[: expected.index("```")]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, str(DOC), "exec"), {})
     assert out.getvalue() == expected
+
+
+def test_the_garbled_circuit_example_prints_what_the_page_says() -> None:
+    prints_what_the_page_says("Garbled circuits")
 
 
 def test_the_garbled_circuit_command_lines_run(tmp_path: Path) -> None:
@@ -71,14 +76,7 @@ def test_range_proof_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_encrypted_aggregate_example_prints_what_the_page_says() -> None:
-    text = section("Encrypted aggregates")
-    code = re.findall(r"^```python\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)[0]
-    expected = text[text.index("prints\n\n```\n") + len("prints\n\n```\n"):]
-    expected = expected[: expected.index("```")]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, str(DOC), "exec"), {})
-    assert out.getvalue() == expected
+    prints_what_the_page_says("Encrypted aggregates")
 
 
 def test_the_encrypted_aggregate_command_lines_run(tmp_path: Path) -> None:
