@@ -95,7 +95,8 @@ async def state_roots(nodes: Sequence[NodeProcess]) -> set[str]:
 
 
 async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Wallet],
-                 params: ChainParams, rounds: int, out: _Out) -> dict[str, object]:
+                 admins: list[Wallet], params: ChainParams, rounds: int,
+                 out: _Out) -> dict[str, object]:
     signed_at = time.perf_counter()
     txs = sign_transfers(wallets, rounds)
     out.say(f"signed {len(txs)} transfers with {wallets[0].suite.name} keys "
@@ -152,7 +153,7 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
     contracts |= await show_schedule(nodes[0], wallets[0], wallets[1].address, params, out.say)
     if len(wallets) >= 5:  # two banks and three regulator members
         contracts |= await asyncio.to_thread(show_confidential, nodes[0].base_url, wallets,
-                                             out.say)
+                                             admins, out.say)
     roots = await state_roots(nodes)
     if bft:
         out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")
@@ -177,6 +178,10 @@ def demo(args: argparse.Namespace) -> int:
         chain_id = genesis.chain_id
         wallets = [Wallet(read_key(root / "keys" / f"account{j}.json")[1], chain_id, suite)
                    for j in range(args.accounts)]
+        # who governs: the solo chain's one admin (account 0), a cluster's organisations'
+        admins = wallets[:1] if args.nodes == 1 else [
+            Wallet(read_key(root / "keys" / f"admin{i}.json")[1], chain_id, suite)
+            for i in range(args.nodes)]
         kind = "solo node" if args.nodes == 1 else f"BFT network of {args.nodes} validators"
         out.say(f"initialised a {suite.name} {kind} with {len(wallets)} funded accounts")
         nodes: list[NodeProcess] = []
@@ -184,7 +189,7 @@ def demo(args: argparse.Namespace) -> int:
             for d in data:
                 nodes.append(NodeProcess(d))
             out.say("serving JSON-RPC at " + ", ".join(n.base_url for n in nodes))
-            summary = asyncio.run(_drive(nodes, data, wallets, genesis.params,
+            summary = asyncio.run(_drive(nodes, data, wallets, admins, genesis.params,
                                          max(1, args.txs // len(wallets)), out))
         finally:
             for node in nodes:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
-from xinlian.execution.payloads import Propose
+from xinlian.execution.payloads import Approve, Propose
 from xinlian.sdk.client import Client
 from xinlian.sdk.confidential import new_secret
 from xinlian.sdk.wallet import Wallet
@@ -21,9 +21,11 @@ AMOUNT = 2_500
 Say = Callable[[str], None]
 
 
-def show_confidential(url: str, wallets: Sequence[Wallet], say: Say) -> dict[str, object]:
-    """Run it against the node at `url` with the demo's funded `wallets` (the first is the
-    organisation's admin; the next two are the banks' and the three after the members')."""
+def show_confidential(url: str, wallets: Sequence[Wallet], admins: Sequence[Wallet],
+                      say: Say) -> dict[str, object]:
+    """Run it against the node at `url` with the demo's funded `wallets` (the first two are
+    the banks', the three after them the members'); `admins`, one per organisation, enact
+    the regulator key (the first proposes, and more than 2/3 of them approve)."""
     group = "sm2" if wallets[0].suite.name == "sm" else "ristretto255"
     shares = local_keygen(GROUPS[group], 3, 2, b"xinlian-demo-regulator")
     public = shares[0].public
@@ -32,7 +34,10 @@ def show_confidential(url: str, wallets: Sequence[Wallet], say: Say) -> dict[str
         change = SetRegulator(group, 2, public.group_public_key.encode(), [
             RegulatorMember(s.identifier, m.address, GROUPS[group].base_mul(s.secret).encode())
             for s, m in zip(shares, members, strict=True)])
-        client.send(client.wallet(wallets[0].key).system(Propose(change)))
+        proposal = client.wallet(admins[0].key).system(Propose(change))
+        client.send(proposal)
+        for admin in admins[1:2 * len(admins) // 3 + 1]:
+            client.send(client.wallet(admin.key).system(Approve(proposal.hash)))
         say(f"regulator key ({group}, 2 of 3) made by DKG and set by governance")
         a = client.confidential(client.wallet(wallets[0].key), new_secret(group))
         b = client.confidential(client.wallet(wallets[1].key), new_secret(group))
