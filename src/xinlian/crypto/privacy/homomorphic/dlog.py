@@ -1,11 +1,11 @@
-"""The bounded discrete log that turns a decrypted m*P back into m: baby-step giant-step.
+"""The bounded discrete log that turns a decrypted m*P back into m: baby-step giant-step
+(privacy/bsgs.py) in base P, with the table sized to the bound.
 
-A table of the baby steps j*P for j < s (s = `table_size`) answers a search for m in
-[0, bound] in at most bound/s + 1 giant steps (one native addition and one encoding each).
-The table costs s additions to build and about 130 bytes an entry in this process (the
-encoding as a dict key, the int), so `MAX_TABLE` caps it: 2^20 entries is about 140 MB
-(docs/privacy.md, section Encrypted aggregates, has the measured figures). Tables are kept
-per (group, size), the last few only.
+A table of s = `table_size` baby steps answers a search for m in [0, bound] in at most
+bound/s + 1 giant steps. The table costs s additions to build and about 130 bytes an
+entry in this process (the encoding as a dict key, the int), so `MAX_TABLE` caps it: 2^20
+entries is about 140 MB (docs/privacy.md, section Encrypted aggregates, has the measured
+figures). Tables are kept per (group, size), the last few only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import math
 
 from xinlian.crypto.primitives.groups import Element, Group
+from xinlian.crypto.privacy import bsgs
 from xinlian.crypto.privacy.homomorphic.elgamal import base
 from xinlian.crypto.privacy.homomorphic.errors import DiscreteLogBoundError
 
@@ -28,13 +29,7 @@ def baby_steps(group: Group, size: int) -> dict[bytes, int]:
     """{encoding of j*P: j} for 1 <= j < size (0*P, the identity, has no encoding)."""
     if not 1 <= size <= MAX_TABLE:
         raise DiscreteLogBoundError(f"a table has 1..{MAX_TABLE} entries, not {size}")
-    p = base(group)
-    table: dict[bytes, int] = {}
-    point = group.identity()
-    for j in range(1, size):
-        point = point + p
-        table[point.encode()] = j
-    return table
+    return bsgs.baby_steps(base(group), size)
 
 
 def table_for(bound: int) -> int:
@@ -50,18 +45,7 @@ def solve(point: Element, bound: int, table_size: int | None = None) -> int:
     if not 0 <= bound <= MAX_BOUND:
         raise DiscreteLogBoundError(f"a search bound is 0..{MAX_BOUND}, not {bound}")
     size = min(table_for(bound) if table_size is None else table_size, bound + 1)
-    table = baby_steps(group, size)
-    step = base(group) * group.scalar(size)
-    current = point
-    for i in range(bound // size + 1):
-        if current.is_identity():
-            found: int | None = 0
-        else:
-            found = table.get(current.encode())
-        if found is not None:
-            m = i * size + found
-            if m <= bound:
-                return m
-            break
-        current = current - step
-    raise DiscreteLogBoundError(f"the aggregate is not in [0, {bound}]")
+    found = bsgs.search(point, base(group), baby_steps(group, size), bound)
+    if found is None:
+        raise DiscreteLogBoundError(f"the aggregate is not in [0, {bound}]")
+    return found
