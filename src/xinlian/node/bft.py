@@ -74,7 +74,7 @@ from xinlian.node.certify import (
     committee_of,
     genesis_root,
 )
-from xinlian.node.chain import NODE_META_DB
+from xinlian.node.chain import NODE_META_DB, ChainStore
 from xinlian.node.data import read_index_nodes
 from xinlian.node.data_history import (
     MAX_LIST,
@@ -147,6 +147,13 @@ def vote_key_of(suite: Suite, secret: bytes, rotated: Sequence[SigningKey] = ())
     and the vote keys it registered for a suite migration (`rotated`)."""
     return (VoteKey(bls_secret=secret, more=rotated) if suite.aggregate_votes
             else VoteKey(suite_key=suite.load_signing_key(secret), more=rotated))
+
+
+def known_validators(chain: ChainStore) -> dict[bytes, Validator]:
+    """Every validator the chain has named, genesis's and those its state holds now (with
+    their endpoints), by node id."""
+    return {address_of(v.node_key, chain.hash): v
+            for v in [*chain.genesis.validators, *validators(chain.read)]}
 
 
 def epoch_ledger_key(epoch: int) -> bytes:
@@ -227,8 +234,7 @@ class BftLedger:
         chain.prune_floor = max(starts, default=0)
 
     def learn_validators(self) -> None:
-        for v in [*self.genesis.validators, *validators(self.ledger.chain.read)]:
-            self.validators[address_of(v.node_key, self.suite.hash_bytes)] = v
+        self.validators.update(known_validators(self.ledger.chain))
 
     def members(self) -> list[Validator]:
         """The committee's members whose endpoints the ledger names (the peers). A new

@@ -44,12 +44,12 @@ from xinlian.consensus.dissemination import BatchChecked, CheckBatch
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
-from xinlian.execution.system import organisations, validators
+from xinlian.execution.system import organisations
 from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
 from xinlian.ledger.block import header_hash, sign_header
-from xinlian.ledger.genesis import Genesis, Validator
+from xinlian.ledger.genesis import Genesis, Organisation, Validator
 from xinlian.ledger.transaction import Transaction
 from xinlian.network.handshake import Identity
 from xinlian.network.membership import Membership, PeerInfo
@@ -63,6 +63,7 @@ from xinlian.node.bft import (
     BftLedger,
     Decoded,
     epoch_ledger_key,
+    known_validators,
     vote_key_of,
 )
 from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
@@ -314,11 +315,8 @@ async def catch_up(data_dir: Path, genesis: Genesis, key: SigningKey,
         if listen is None:
             raise NodeConfigError("a joining validator needs its listen address "
                                   "(`xinlian init --listen host:port`)")
-        transport = Transport(suite, key, membership_of(suite, genesis.validators),
-                              listen=listen, identity=None if identity is None else
-                              identity_for(identity, suite, genesis.chain_id,
-                                           genesis.organisations, key.public_key))
-        synced = await _state_sync(chain, node_id, genesis_root(genesis), transport, config)
+        synced = await _state_sync(chain, key, genesis_root(genesis), genesis.validators,
+                                   genesis.organisations, listen, identity, config)
         proofs = [(p.qc, p.blocks) for p in synced.proofs]
         write_snapshot(chain, synced, key, bootstrap(synced.root, proofs))
         return synced
@@ -334,21 +332,14 @@ async def rejoin_later(data_dir: Path, genesis: Genesis, key: SigningKey,
     `Behind`; the node has stopped) to a snapshot of a later epoch: state sync from the
     epoch root its consensus store holds, among that epoch's committee, then in one commit
     the snapshot and what consensus persists to restart there (`consensus.core.rejoin`)."""
-    suite = genesis.crypto_suite()
-    node_id = address_of(key.public_key, suite.hash_bytes)
     chain = ChainStore(Path(data_dir) / "chain", genesis)
     batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
     try:
         raw = chain.store.get(CONSENSUS_DB, EPOCH_KEY)
         root = genesis_root(genesis) if raw is None else codec.decode(raw, EpochRoot)
-        known = {address_of(v.node_key, suite.hash_bytes): v
-                 for v in [*genesis.validators, *validators(chain.read)]}
-        members = [v for n, v in known.items() if n in root.committee.nodes]
-        transport = Transport(suite, key, membership_of(suite, members), listen=listen,
-                              identity=None if identity is None else
-                              identity_for(identity, suite, genesis.chain_id,
-                                           organisations(chain.read), key.public_key))
-        synced = await _state_sync(chain, node_id, root, transport, config)
+        members = [v for n, v in known_validators(chain).items() if n in root.committee.nodes]
+        synced = await _state_sync(chain, key, root, members, organisations(chain.read),
+                                   listen, identity, config)
         stored = StoreView((chain.store, batches), CONSENSUS_DB)
         write_snapshot(chain, synced, key,
                        rejoin(stored, synced.root, [(p.qc, p.blocks) for p in synced.proofs]))
@@ -358,12 +349,20 @@ async def rejoin_later(data_dir: Path, genesis: Genesis, key: SigningKey,
         chain.close()
 
 
-async def _state_sync(chain: ChainStore, node_id: bytes, root: EpochRoot,
-                      transport: Transport,
+async def _state_sync(chain: ChainStore, key: SigningKey, root: EpochRoot,
+                      members: Sequence[Validator], orgs: Sequence[Organisation],
+                      listen: tuple[str, int] | None, identity: IdentityFiles | None,
                       config: statesync.SyncConfig | None) -> statesync.Synced:
-    """Run state sync from `root` among its committee over `transport` until it delivers."""
-    sync = statesync.StateSync(node_id, root, root.committee.nodes, chain.hash,
-                               block_checker(chain), config)
+    """Run state sync from `root` among its committee until it delivers, over a transport
+    to `members` (with `identity`, this node's certificate, checked as `orgs` would)."""
+    suite = chain.suite
+    transport = Transport(suite, key, membership_of(suite, list(members)), listen=listen,
+                          identity=None if identity is None else
+                          identity_for(identity, suite, chain.genesis.chain_id, orgs,
+                                       key.public_key))
+    sync = statesync.StateSync(address_of(key.public_key, chain.hash), root,
+                               root.committee.nodes, chain.hash, block_checker(chain),
+                               config)
     done: asyncio.Future[statesync.Synced] = asyncio.get_running_loop().create_future()
 
     def deliver(value: object) -> None:
