@@ -128,22 +128,24 @@ def _bit_challenge(key: Element, ct: Ciphertext, context: bytes,
 
 def prove_bit(key: Element, ct: Ciphertext, bit: int, r: Scalar, context: bytes,
               rng: Rng) -> BitProof:
-    """Prove that ct = Enc_key(bit; r) with bit 0 or 1 (the caller checked `bit`)."""
+    """Prove that ct = Enc_key(bit; r) with bit 0 or 1 (the caller checked `bit`): an OR
+    of two Chaum-Pedersen proofs, the one for the other bit simulated from a chosen
+    challenge and response (Cramer-Damgard-Schoenmakers)."""
     group = key.group
     q, p = group.order, base(group)
     k = group.random_scalar(rng)
-    c_fake, z_fake = group.random_scalar(rng), group.random_scalar(rng)
+    c_sim, z_sim = group.random_scalar(rng), group.random_scalar(rng)
     other = 1 - bit
     shifted = ct.c - p if other else ct.c  # C - other*P
-    fake = (z_fake * p - c_fake * ct.r, z_fake * key - c_fake * shifted)
+    simulated = (z_sim * p - c_sim * ct.r, z_sim * key - c_sim * shifted)
     real = (group.base_mul(k), k * key)
-    (a0, b0), (a1, b1) = (real, fake) if bit == 0 else (fake, real)
+    (a0, b0), (a1, b1) = (real, simulated) if bit == 0 else (simulated, real)
     c = _bit_challenge(key, ct, context, [a0, b0, a1, b1])
-    c_real = (c - c_fake.value) % q
+    c_real = (c - c_sim.value) % q
     z_real = (k.value + c_real * r.value) % q
     if bit == 0:
-        return BitProof(a0, b0, a1, b1, c_real, z_real, z_fake.value)
-    return BitProof(a0, b0, a1, b1, c_fake.value, z_fake.value, z_real)
+        return BitProof(a0, b0, a1, b1, c_real, z_real, z_sim.value)
+    return BitProof(a0, b0, a1, b1, c_sim.value, z_sim.value, z_real)
 
 
 def add_bit_proof(eq: Equations, key: Element, ct: Ciphertext, proof: BitProof,
