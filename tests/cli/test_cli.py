@@ -162,23 +162,48 @@ def test_node_start_refuses_a_bad_retention_setting(
     assert "error[6502 bad_config]" in err and "prune_keep_blocks must be" in err
 
 
-def test_consensus_table_in_node_toml_sets_the_batch_delay(
+def test_consensus_table_in_node_toml_sets_the_validators_timing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from xinlian.cli.node_cmd import batch_delay
+    from xinlian.cli.node_cmd import consensus_settings
     from xinlian.node.errors import NodeConfigError
-    from xinlian.node.validator import BATCH_DELAY_MS
+    from xinlian.node.validator import BATCH_DELAY_MS, ConsensusSettings
 
-    assert batch_delay({}) == BATCH_DELAY_MS
-    assert batch_delay({"consensus": {"batch_delay_ms": 100}}) == 100
+    assert consensus_settings({}) == ConsensusSettings()
+    assert consensus_settings({}).batch_delay_ms == BATCH_DELAY_MS
+    large = consensus_settings({"consensus": {"batch_delay_ms": 2000, "round_timeout_ms": 20000,
+                                              "idle_ms": 3000}})
+    config = large.config()
+    assert (config.batch_delay_ms, config.pacemaker.base_ms, config.idle_ms) == (2000, 20000,
+                                                                                 3000)
+    assert config.check_batches and config.drop_epochs
     bad_tables: list[dict[str, object]] = [
         {"consensus": 5}, {"consensus": {"batch_delay_ms": 0}},
-        {"consensus": {"batch_delay_ms": 1001}}, {"consensus": {"batch_delay_ms": True}},
-        {"consensus": {"batch_delay_ms": 2.5}}, {"consensus": {"batch_ms": 50}}]
+        {"consensus": {"batch_delay_ms": 10001}}, {"consensus": {"batch_delay_ms": True}},
+        {"consensus": {"batch_delay_ms": 2.5}}, {"consensus": {"batch_ms": 50}},
+        {"consensus": {"round_timeout_ms": 99}}, {"consensus": {"idle_ms": "1s"}}]
     for bad in bad_tables:
         with pytest.raises(NodeConfigError):
-            batch_delay(bad)
+            consensus_settings(bad)
     assert "error[6502 bad_config]" in start_refused(tmp_path, capsys,
                                                      "[consensus]\nbatch_delay_ms = 0")
+
+
+def test_verification_table_in_node_toml_sets_the_verifier_processes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xinlian.cli.node_cmd import verification_workers
+    from xinlian.crypto import batch
+    from xinlian.node.errors import NodeConfigError
+
+    assert verification_workers({}) == batch.workers()
+    assert verification_workers({"verification": {"workers": 1}}) == 1
+    bad_tables: list[dict[str, object]] = [
+        {"verification": 1}, {"verification": {"workers": 0}},
+        {"verification": {"workers": True}}, {"verification": {"procs": 2}}]
+    for bad in bad_tables:
+        with pytest.raises(NodeConfigError):
+            verification_workers(bad)
+    assert "error[6502 bad_config]" in start_refused(tmp_path, capsys,
+                                                     "[verification]\nworkers = 0")
 
 
 def test_pool_table_in_node_toml_sets_the_pools_limits(

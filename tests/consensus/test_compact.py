@@ -185,6 +185,32 @@ def test_a_leader_sends_compact_proposals_and_serves_their_certificates() -> Non
     assert [cert_digest(SM, c, Meter()) for c in response.certs] == [digest]
 
 
+def test_rebuilding_one_parked_proposal_may_drop_the_others(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (50 `pq` validator processes): handling a rebuilt proposal moved the round
+    on, which dropped the other parked proposal, and the loop over the parked ones then
+    failed on it with KeyError and stopped the node."""
+    core, _ = _core(3)
+    block = _block([0, 1, 2], BATCHES[:1])
+    compact = strip(SM, block, Meter())
+    first, second = SM.nodes[1], SM.nodes[2]
+    core.parked = {first: Parked(compact, 0), second: Parked(compact, 0)}
+    handled = []
+
+    def rebuilt(committee: object, parked: Parked, *_: object) -> tuple[Block, list[bytes]]:
+        return block, []
+
+    def moves_the_round_on(sender: bytes, proposal: Block) -> list[Action]:
+        handled.append(sender)
+        core.parked.clear()  # as the round change does with proposals of older rounds
+        return []
+
+    monkeypatch.setattr("xinlian.consensus.core.fill", rebuilt)
+    monkeypatch.setattr(core, "_on_proposal", moves_the_round_on)
+    assert core._complete_parked() == []
+    assert handled == [first] and core.parked == {}
+
+
 # -- whole committees in the simulator ------------------------------------------------------
 
 def _net(suite: str, seed: int, config: Config = FAST) -> ConsensusNet:

@@ -98,11 +98,13 @@ def init_validator_dir(genesis: Path, data: Path, suite: Suite, keys: ValidatorK
 
 def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int,
             accounts: int, *, ports: list[int] | None = None,
-            hosts: list[str] | None = None, epoch_blocks: int = 0) -> list[Path]:
+            hosts: list[str] | None = None, epoch_blocks: int = 0,
+            node_toml: str = "") -> list[Path]:
     """Keys, genesis and `n` initialised data directories under `root`; validator `i`
     listens on `ports[i]` if given, else on `base_port + i`, and on address `hosts[i]` if
     given (also its RPC address: a node in its own network namespace), else 127.0.0.1;
-    `epoch_blocks` goes to the genesis (`genesis_toml`)."""
+    `epoch_blocks` goes to the genesis (`genesis_toml`); `node_toml` (tables such as
+    `[consensus]`) is appended to every node's node.toml."""
     check_epoch_blocks(epoch_blocks)  # before anything is written
     ports = ports or [base_port + i for i in range(n)]
     hosts = hosts or ["127.0.0.1"] * n
@@ -125,6 +127,9 @@ def prepare(root: Path, n: int, suite: Suite, base_port: int, rpc_base_port: int
         data = root / f"node{i}"
         init_validator_dir(genesis, data, suite, v, hosts[i],
                            rpc_base_port and rpc_base_port + i)  # 0: any free port
+        if node_toml:
+            with (data / NODE_FILE).open("a", encoding="utf-8") as toml:
+                toml.write("\n" + node_toml)
         data_dirs.append(data)
     return data_dirs
 
@@ -301,12 +306,30 @@ def _zombie(pid: int) -> bool:
 
 # -- the commands ------------------------------------------------------------------------
 
+# `cluster up` flags that become node.toml settings: flag -> (table, key)
+NODE_SETTINGS = {"batch_delay_ms": ("consensus", "batch_delay_ms"),
+                 "round_timeout_ms": ("consensus", "round_timeout_ms"),
+                 "idle_ms": ("consensus", "idle_ms"),
+                 "verify_workers": ("verification", "workers")}
+
+
+def settings_toml(args: argparse.Namespace) -> str:
+    """The node.toml tables the given `cluster up` flags set (each node checks them when it
+    starts: docs/operations.md)."""
+    tables: dict[str, list[str]] = {}
+    for flag, (table, key) in NODE_SETTINGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            tables.setdefault(table, []).append(f"{key} = {int(value)}")
+    return "".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items())
+
+
 def up(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     suite = get_suite(args.suite)
     ports = free_ports(args.n) if args.base_port == 0 else None
     dirs = prepare(root, args.n, suite, args.base_port, args.rpc_base_port, args.accounts,
-                   ports=ports, epoch_blocks=args.epoch_blocks)
+                   ports=ports, epoch_blocks=args.epoch_blocks, node_toml=settings_toml(args))
     nodes: list[NodeProcess] = []
     try:
         for d in dirs:
@@ -349,6 +372,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     u.add_argument("--epoch-blocks", type=int, default=0,
                    help="end an epoch every N ledger blocks, N >= 8 (0: only when the "
                         "validators change); lets pruned validators prune (docs/consensus.md)")
+    u.add_argument("--batch-delay-ms", type=int,
+                   help="[consensus] batch_delay_ms of every node (default: the node's)")
+    u.add_argument("--round-timeout-ms", type=int,
+                   help="[consensus] round_timeout_ms: a round's first timeout")
+    u.add_argument("--idle-ms", type=int,
+                   help="[consensus] idle_ms: an idle leader's wait before an empty block")
+    u.add_argument("--verify-workers", type=int,
+                   help="[verification] workers (1: no worker processes, for many nodes)")
     u.set_defaults(func=up)
     d = cmds.add_parser("down", help="stop every node running from the cluster's directories")
     d.add_argument("--dir", required=True)

@@ -47,7 +47,12 @@ from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.retention import Retention, retention_from
 from xinlian.node.service import Node
 from xinlian.node.supervise import EXIT_FAILSTOP
-from xinlian.node.validator import BATCH_DELAY_MS, BftOrdering, catch_up, rejoin_later
+from xinlian.node.validator import (
+    BftOrdering,
+    ConsensusSettings,
+    catch_up,
+    rejoin_later,
+)
 from xinlian.storage.blob_config import BlobConfig, blob_config_from
 
 GENESIS_FILE = "genesis.toml"
@@ -142,20 +147,44 @@ def pool_limits(config: dict[str, object]) -> PoolLimits:
     return PoolLimits(**table)
 
 
-def batch_delay(config: dict[str, object]) -> int:
-    """node.toml `[consensus] batch_delay_ms`: how long a validator's batch stays open for
-    more transactions (1-1000 ms; default `node.validator.BATCH_DELAY_MS`)."""
+# node.toml `[consensus]`: each setting's bounds in milliseconds
+CONSENSUS_BOUNDS = {"batch_delay_ms": (1, 10_000), "round_timeout_ms": (100, 600_000),
+                    "idle_ms": (10, 600_000)}
+
+
+def consensus_settings(config: dict[str, object]) -> ConsensusSettings:
+    """node.toml `[consensus]`: a validator's batch delay, round timeout and idle beat
+    (`node.validator.ConsensusSettings`; every key optional, each within CONSENSUS_BOUNDS)."""
     table = config.get("consensus", {})
     if not isinstance(table, dict):
         raise NodeConfigError("[consensus] in node.toml must be a table")
-    unknown = sorted(set(table) - {"batch_delay_ms"})
+    unknown = sorted(set(table) - set(CONSENSUS_BOUNDS))
     if unknown:
         raise NodeConfigError(f"unknown [consensus] setting(s) {unknown}; "
-                              "known: ['batch_delay_ms']")
-    value = table.get("batch_delay_ms", BATCH_DELAY_MS)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
-        raise NodeConfigError(f"[consensus] batch_delay_ms must be an integer from 1 to "
-                              f"1000, not {value!r}")
+                              f"known: {sorted(CONSENSUS_BOUNDS)}")
+    for key, value in table.items():
+        low, high = CONSENSUS_BOUNDS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise NodeConfigError(f"[consensus] {key} must be an integer from {low} to "
+                                  f"{high}, not {value!r}")
+    return ConsensusSettings(**table)
+
+
+def verification_workers(config: dict[str, object]) -> int:
+    """node.toml `[verification] workers`: processes that check a large batch's signatures
+    (default: one per core; 1 checks them in the node's own process, for many small nodes
+    sharing a machine)."""
+    table = config.get("verification", {})
+    if not isinstance(table, dict):
+        raise NodeConfigError("[verification] in node.toml must be a table")
+    unknown = sorted(set(table) - {"workers"})
+    if unknown:
+        raise NodeConfigError(f"unknown [verification] setting(s) {unknown}; "
+                              "known: ['workers']")
+    value = table.get("workers", batch_verify.workers())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise NodeConfigError(f"[verification] workers must be an integer from 1 to 256, "
+                              f"not {value!r}")
     return value
 
 
@@ -190,8 +219,8 @@ def node_config(data: Path) -> dict[str, object]:
 
 
 async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLimits,
-                 workers: int, retention: Retention,
-                 metrics_at: tuple[str, int] | None) -> None:
+                 workers: int, retention: Retention, consensus: ConsensusSettings,
+                 verify_workers: int, metrics_at: tuple[str, int] | None) -> None:
     genesis = load_genesis(data / GENESIS_FILE)
     config = node_config(data)
     _, key = read_key(data / str(config["key"]))
@@ -222,13 +251,14 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # the verification workers start before the node serves, not with its first load
+    batch_verify.set_workers(verify_workers)
     await loop.run_in_executor(None, batch_verify.start)
     first = True
     while True:
         node = Node(data, genesis, key, secret, rotated_votes=rotated, shape_for=shape_for,
                     pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
                     retention=retention, identity=identity,
-                    batch_delay_ms=batch_delay(config))
+                    consensus=consensus)
         server = RpcServer(node, host, port, limits)
         await node.start()
         await server.start()
@@ -369,7 +399,9 @@ def start(args: argparse.Namespace) -> int:
     pidfile.claim(data)  # what runs from this directory, for `cluster down`
     try:
         asyncio.run(_serve(data, host, port, rpc_limits(config), pool_limits(config),
-                           execution_workers(config), retention_from(config), metrics_at))
+                           execution_workers(config), retention_from(config),
+                           consensus_settings(config), verification_workers(config),
+                           metrics_at))
     except TaskFailed as exc:
         print(f"error[{exc.code} {exc.name}]: {exc.message}", file=sys.stderr)
         return EXIT_FAILSTOP

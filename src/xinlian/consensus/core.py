@@ -751,8 +751,12 @@ class ConsensusCore:
         return actions
 
     def _complete(self, sender: bytes) -> list[Action]:
-        """Handle the parked proposal of `sender` as a full one once it can be rebuilt."""
-        parked = self.parked[sender]
+        """Handle the parked proposal of `sender` as a full one once it can be rebuilt.
+        Handling one proposal can drop others (the round moves on, or the vote it casts
+        completes them), so a sender whose proposal is gone meanwhile is skipped."""
+        parked = self.parked.get(sender)
+        if parked is None:
+            return []
         block, _ = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
                         self.meter)
         if block is None:

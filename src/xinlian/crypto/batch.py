@@ -34,11 +34,23 @@ Item = tuple[int, bytes, bytes, bytes]  # (alg, public key, message, signature)
 
 INLINE_LIMIT = 32
 _pool: ProcessPoolExecutor | None = None
+_workers: int | None = None  # set_workers; None: one per core
 restarts = 0  # pools replaced after a worker died
 
 
 def workers() -> int:
-    return os.cpu_count() or 1
+    return _workers or os.cpu_count() or 1
+
+
+def set_workers(count: int) -> None:
+    """Check large batches in `count` processes from now on (1: in the caller's own); a
+    running pool of another size stops and the next large batch starts the new one."""
+    global _workers
+    if count < 1:
+        raise ValueError(f"verification needs at least one process, not {count}")
+    if count != workers():
+        shutdown()
+    _workers = count
 
 
 def _pool_instance() -> ProcessPoolExecutor:

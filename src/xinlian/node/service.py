@@ -68,7 +68,7 @@ from xinlian.node.solo import SoloOrdering
 from xinlian.node.stages import StageCpu
 from xinlian.node.statesync import MAX_PROOFS
 from xinlian.node.supervise import Supervisor
-from xinlian.node.validator import BATCH_DELAY_MS, BftOrdering
+from xinlian.node.validator import DEFAULT_CONSENSUS, BftOrdering, ConsensusSettings
 from xinlian.storage.blob_config import BlobConfig, blob_config_from, open_blob_store
 from xinlian.storage.bloom_proof import WindowQuery
 from xinlian.storage.mst_proof import INDEX_ROOT_KEY, RangeQuery, encode_range_proof
@@ -101,8 +101,8 @@ class Node:
     execution/rotation.py), `listen`, `shape_for` and `identity` (node.toml's `[identity]`
     files: its membership certificate) serve a BFT chain's validator only. `blobs`:
     node.toml's `[blobs]` settings (default: a disk store under `data_dir`); `retention`:
-    its `prune_keep_blocks` or archive mode (node/retention.py); `batch_delay_ms`: a
-    validator's `[consensus] batch_delay_ms`."""
+    its `prune_keep_blocks` or archive mode (node/retention.py); `consensus`: a
+    validator's `[consensus]` timing."""
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey,
                  vote_secret: bytes | None = None, *,
@@ -112,7 +112,7 @@ class Node:
                  exec_workers: int = 0, blobs: BlobConfig | None = None,
                  retention: Retention = ARCHIVE,
                  identity: IdentityFiles | None = None,
-                 batch_delay_ms: int = BATCH_DELAY_MS) -> None:
+                 consensus: ConsensusSettings = DEFAULT_CONSENSUS) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
                                      pool_limits=pool_limits, retention=retention,
                                      pool=execution_pool(data_dir, genesis, exec_workers),
@@ -151,7 +151,7 @@ class Node:
                 self.ordering = BftOrdering(self.ledger, Path(data_dir), vote_secret,
                                             rotated_votes=rotated_votes, listen=listen,
                                             shape_for=shape_for, identity=identity,
-                                            batch_delay_ms=batch_delay_ms)
+                                            consensus=consensus)
             except BaseException:  # its own certificate does not hold, say
                 self.blobs.close()
                 self.ledger.close()

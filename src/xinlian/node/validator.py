@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xinlian import codec
@@ -41,6 +41,7 @@ from xinlian.consensus.core import (
     rejoin,
 )
 from xinlian.consensus.dissemination import BatchChecked, CheckBatch
+from xinlian.consensus.pacemaker import Pacemaker
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
@@ -98,6 +99,27 @@ READY_LAG = 2  # consensus blocks the ledger may trail by and still report ready
 BATCH_DELAY_MS = 20
 
 
+@dataclass(frozen=True)
+class ConsensusSettings:
+    """node.toml's `[consensus]` table: a validator's timing. The defaults suit a committee
+    of a few validators; a large one (tens of validators sharing a machine, or `pq` votes of
+    3.3 KB each) needs longer rounds and a slower idle beat, because every round costs each
+    member a vote check per member (docs/pq.md, "Fifty validators as processes")."""
+
+    batch_delay_ms: int = BATCH_DELAY_MS  # how long a batch stays open
+    round_timeout_ms: int = Pacemaker().base_ms  # a round's first timeout (the pacemaker)
+    idle_ms: int = Config().idle_ms  # an idle leader's wait before an empty block
+
+    def config(self) -> Config:
+        """The consensus core's configuration on a validator node."""
+        return Config(pacemaker=Pacemaker(base_ms=self.round_timeout_ms), check_batches=True,
+                      batch_delay_ms=self.batch_delay_ms, idle_ms=self.idle_ms,
+                      drop_epochs=True)
+
+
+DEFAULT_CONSENSUS = ConsensusSettings()
+
+
 class BftOrdering:
     """Ordering by BFT consensus for one validator's ledger pipeline."""
 
@@ -106,14 +128,13 @@ class BftOrdering:
                  listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None,
                  identity: IdentityFiles | None = None,
-                 batch_delay_ms: int = BATCH_DELAY_MS) -> None:
+                 consensus: ConsensusSettings = DEFAULT_CONSENSUS) -> None:
         """`rotated_votes`: vote keys registered for a suite migration, signing in the
         epochs whose committees vote with their scheme. `shape_for`: the transport's test
         shaper, to cap this validator's egress when several run on one machine (tests,
         benchmarks); `identity`: node.toml's `[identity]` files, this validator's membership
         certificate and the revocation lists its peers' certificates must pass
-        (node/identity.py); `batch_delay_ms`: how long a batch stays open (node.toml
-        `[consensus] batch_delay_ms`)."""
+        (node/identity.py); `consensus`: node.toml's `[consensus]` timing."""
         suite = ledger.suite
         self.ledger = ledger
         own = None if identity is None else self._identity_for(identity)  # before any store
@@ -126,9 +147,7 @@ class BftOrdering:
         # (an archive one keeps all: BftLedger._retain); one that slept through what its
         # peers dropped is told `Behind` and the node rejoins later (`rejoin_later`)
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
-                                  stored=stored, config=Config(check_batches=True,
-                                                               batch_delay_ms=batch_delay_ms,
-                                                               drop_epochs=True))
+                                  stored=stored, config=consensus.config())
         self.bft = BftLedger(ledger, self.core)
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
