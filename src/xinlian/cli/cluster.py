@@ -306,6 +306,13 @@ def _zombie(pid: int) -> bool:
 
 # -- the commands ------------------------------------------------------------------------
 
+# node.toml for tens of validators sharing one machine (docs/pq.md, "Fifty validators as
+# processes"): batches of a second, a slow idle beat, a 5 s first round timeout (about three
+# times a round there; each crashed leader costs one), signatures checked in each node's
+# own process
+SHARED_MACHINE_TOML = ("[consensus]\nbatch_delay_ms = 1000\nround_timeout_ms = 5000\n"
+                       "idle_ms = 2000\n[verification]\nworkers = 1\n")
+
 # `cluster up` flags that become node.toml settings: flag -> (table, key)
 NODE_SETTINGS = {"batch_delay_ms": ("consensus", "batch_delay_ms"),
                  "round_timeout_ms": ("consensus", "round_timeout_ms"),
