@@ -300,7 +300,7 @@ def cmd_request(args: argparse.Namespace) -> int:
     with Client(args.rpc) as client:
         receipt, rho = _accounts(args, client, conf=False).request_open(tx_hash, index)
     write(args.blinding_out, {"kind": "open-blinding", "group": secret.group.name,
-                              "transfer": "0x" + tx_hash.hex(), "requester": index,
+                              "transfer": tx_hash.hex(), "requester": index,
                               "rho": rho.encode().hex()}, secret=True)
     return _done(args, receipt, f"open request of member {index} published; blinding "
                  f"written to {args.blinding_out}", blinding=args.blinding_out)
