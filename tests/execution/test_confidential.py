@@ -26,6 +26,7 @@ from xinlian.crypto.privacy.confidential import (
 )
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
 from xinlian.crypto.privacy.confidential.errors import MalformedProofError, UndecryptableError
+from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.crypto.threshold.dkg import KeyShare, share_secret
@@ -290,6 +291,24 @@ def test_t_public_shares_no_longer_reveal_the_amount_without_the_blinding() -> N
     with pytest.raises(MalformedProofError):  # a guessed blinding is refused
         client.blind_opened_amount(g, c.regulator(), trace, opening, g.random_scalar(c.draw))
     assert c.open_amount(tx_hash) == 77
+
+
+def test_an_opening_made_before_blinding_still_reads_and_stays_open() -> None:
+    """A chain that opened a transfer in the clear (conf/open/<tx>, the old record): the
+    SDK reads it as before, and no request or share reopens it."""
+    c = make_chain(seed=17)
+    for i in (BANK_A, BANK_B):
+        c.register(i)
+    c.one(c.op(BANK_A, Deposit(60)))
+    tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 6)).tx_hash
+    g = GROUPS[c.group]
+    amount_point = generators(g).g * g.scalar(6)
+    c.state[conf.OPENED_PREFIX + tx_hash] = codec.encode(conf.Opened(
+        c.addr(BANK_A), c.addr(BANK_B), amount_point.encode(), [1, 2], c.height))
+    old = conf.get_opened(c.read, tx_hash)
+    assert old is not None and client.opened_amount(g, old) == 6
+    assert conf.is_opened(c.read, tx_hash)
+    _unchanged(c, c.request_raw(0, tx_hash), "confidential_not_traceable")
 
 
 def test_invalid_share_before_any_request() -> None:

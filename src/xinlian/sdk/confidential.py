@@ -30,10 +30,7 @@ from xinlian.crypto.privacy.confidential.errors import (
 from xinlian.crypto.privacy.confidential.tracing import blind, decryption_share, open_blinded
 from xinlian.execution.confidential import (
     ACCOUNT_PREFIX,
-    BLIND_OPENED_PREFIX,
-    OPENED_PREFIX,
     REGULATOR_KEY,
-    REQUEST_PREFIX,
     SHARES_PREFIX,
     TRACE_PREFIX,
     VERIFY_FUEL,
@@ -44,6 +41,9 @@ from xinlian.execution.confidential import (
     ShareRecord,
     Trace,
     balance_digest,
+    get_blind_opened,
+    get_opened,
+    get_request,
     pay_context,
     proof_context,
     request_context,
@@ -231,13 +231,11 @@ class ConfidentialAccounts:
 
     def request(self, tx_hash: bytes) -> OpenRequestRecord | None:
         """The pending open request of transfer `tx_hash`, if any."""
-        raw = self._read(REQUEST_PREFIX + tx_hash)
-        return None if raw is None else codec.decode(raw, OpenRequestRecord)
+        return get_request(self._read, tx_hash)
 
     def blind_opening(self, tx_hash: bytes) -> BlindOpened | None:
         """The on-chain record of a blinded opening of `tx_hash` (no amount in it)."""
-        raw = self._read(BLIND_OPENED_PREFIX + tx_hash)
-        return None if raw is None else codec.decode(raw, BlindOpened)
+        return get_blind_opened(self._read, tx_hash)
 
     def opened(self, tx_hash: bytes, rho: Scalar | None = None) -> OpenedTransfer | None:
         """The transfer `tx_hash` as opened on chain (None: not opened yet). A blinded
@@ -254,10 +252,9 @@ class ConfidentialAccounts:
                                   blind_opened_amount(group, reg, trace, found, rho),
                                   [s.index for s in found.shares], found.height,
                                   found.requester)
-        raw = self._read(OPENED_PREFIX + tx_hash)
-        if raw is None:
+        old = get_opened(self._read, tx_hash)
+        if old is None:
             return None
-        old = codec.decode(raw, Opened)
         return OpenedTransfer(tx_hash, old.sender, old.receiver, opened_amount(group, old),
                               old.members, old.height)
 
