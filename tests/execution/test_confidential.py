@@ -219,6 +219,16 @@ def make_chain(group: str = "ristretto255", seed: int = 7) -> Chain:
     return c
 
 
+def sent(seed: int, deposit: int, *amounts: int) -> tuple[Chain, list[bytes]]:
+    """A chain where both banks registered, A deposited `deposit` and sent B each of
+    `amounts`; the transfers' hashes."""
+    c = make_chain(seed=seed)
+    for i in (BANK_A, BANK_B):
+        assert c.register(i).status == 0
+    assert c.one(c.op(BANK_A, Deposit(deposit))).status == 0
+    return c, [c.one(c.transfer_raw(BANK_A, BANK_B, a)).tx_hash for a in amounts]
+
+
 @pytest.fixture(scope="module")
 def banks() -> tuple[Chain, bytes]:
     """Two banks registered, A deposited 1000 and sent B 300; the transfer's hash."""
@@ -248,11 +258,7 @@ def test_no_amount_appears_in_the_state_or_the_transaction(banks: tuple[Chain, b
 
 
 def test_t_shares_on_a_request_record_the_opening_for_the_requester_only() -> None:
-    c = make_chain(seed=11)
-    for i in (BANK_A, BANK_B):
-        c.register(i)
-    c.one(c.op(BANK_A, Deposit(5000)))
-    tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 4321)).tx_hash
+    c, [tx_hash] = sent(11, 5000, 4321)
     requested = c.one(c.request_raw(1, tx_hash))
     assert [e.name for e in requested.events] == ["OpenRequested"]
     first = c.one(c.share_raw(0, tx_hash))
@@ -274,11 +280,7 @@ def test_t_public_shares_no_longer_reveal_the_amount_without_the_blinding() -> N
     """What a consortium member sees on chain: the request and t checked shares. Combined
     as an unblinded opening would be, they give x*C1' = x*C1 + rho*pk_R, and C2 minus that
     is no amount in [0, 2^32); another rho than the requester's reads nothing either."""
-    c = make_chain(seed=14)
-    for i in (BANK_A, BANK_B):
-        c.register(i)
-    c.one(c.op(BANK_A, Deposit(700)))
-    tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 77)).tx_hash
+    c, [tx_hash] = sent(14, 700, 77)
     c.one(c.request_raw(0, tx_hash))
     c.one(c.share_raw(0, tx_hash))
     c.one(c.share_raw(1, tx_hash))
@@ -296,11 +298,7 @@ def test_t_public_shares_no_longer_reveal_the_amount_without_the_blinding() -> N
 def test_an_opening_made_before_blinding_still_reads_and_stays_open() -> None:
     """A chain that opened a transfer in the clear (conf/open/<tx>, the old record): the
     SDK reads it as before, and no request or share reopens it."""
-    c = make_chain(seed=17)
-    for i in (BANK_A, BANK_B):
-        c.register(i)
-    c.one(c.op(BANK_A, Deposit(60)))
-    tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 6)).tx_hash
+    c, [tx_hash] = sent(17, 60, 6)
     g = GROUPS[c.group]
     amount_point = generators(g).g * g.scalar(6)
     c.state[conf.OPENED_PREFIX + tx_hash] = codec.encode(conf.Opened(
@@ -312,11 +310,7 @@ def test_an_opening_made_before_blinding_still_reads_and_stays_open() -> None:
 
 
 def test_invalid_share_before_any_request() -> None:
-    c = make_chain(seed=16)
-    for i in (BANK_A, BANK_B):
-        c.register(i)
-    c.one(c.op(BANK_A, Deposit(50)))
-    tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 5)).tx_hash
+    c, [tx_hash] = sent(16, 50, 5)
     trace = conf.get_trace(c.read, tx_hash)
     assert trace is not None
     key = c.regulator_shares[0]
@@ -326,12 +320,7 @@ def test_invalid_share_before_any_request() -> None:
 
 
 def test_invalid_request_from_a_non_member_or_for_another_transfers_c1() -> None:
-    c = make_chain(seed=15)
-    for i in (BANK_A, BANK_B):
-        c.register(i)
-    c.one(c.op(BANK_A, Deposit(900)))
-    first = c.one(c.transfer_raw(BANK_A, BANK_B, 10)).tx_hash
-    other = c.one(c.transfer_raw(BANK_A, BANK_B, 20)).tx_hash
+    c, [first, other] = sent(15, 900, 10, 20)
     g = GROUPS[c.group]
     trace = conf.get_trace(c.read, first)
     assert trace is not None

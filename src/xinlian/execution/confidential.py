@@ -30,7 +30,7 @@ against the block's fuel cap like a contract's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from xinlian import codec
 from xinlian.codec import Struct
@@ -82,6 +82,7 @@ OPENED_PREFIX = b"conf/open/"  # openings before blinding: read only
 
 Hasher = Callable[[bytes], bytes]
 Read = Callable[[bytes], bytes | None]
+T = TypeVar("T")
 
 
 class Store(Protocol):
@@ -489,24 +490,26 @@ def _put(state: Store, address: bytes, key: bytes, balance: Ciphertext) -> None:
     state.set(ACCOUNT_PREFIX + address, codec.encode(ConfidentialAccount(key, balance.encode())))
 
 
-def get_trace(read: Read, tx_hash: bytes) -> Trace | None:
-    raw = read(TRACE_PREFIX + tx_hash)
-    return None if raw is None else codec.decode(raw, Trace)
+def _get(read: Read, key: bytes, kind: type[T]) -> T | None:
+    raw = read(key)
+    return None if raw is None else codec.decode(raw, kind)
 
 
-def get_opened(read: Read, tx_hash: bytes) -> Opened | None:
-    raw = read(OPENED_PREFIX + tx_hash)
-    return None if raw is None else codec.decode(raw, Opened)
+def get_trace(read: Read, transfer_id: bytes) -> Trace | None:
+    return _get(read, TRACE_PREFIX + transfer_id, Trace)
+
+
+def get_opened(read: Read, transfer_id: bytes) -> Opened | None:
+    """An opening made before blinding (amount in the clear)."""
+    return _get(read, OPENED_PREFIX + transfer_id, Opened)
 
 
 def get_request(read: Read, transfer_id: bytes) -> OpenRequestRecord | None:
-    raw = read(REQUEST_PREFIX + transfer_id)
-    return None if raw is None else codec.decode(raw, OpenRequestRecord)
+    return _get(read, REQUEST_PREFIX + transfer_id, OpenRequestRecord)
 
 
 def get_blind_opened(read: Read, transfer_id: bytes) -> BlindOpened | None:
-    raw = read(BLIND_OPENED_PREFIX + transfer_id)
-    return None if raw is None else codec.decode(raw, BlindOpened)
+    return _get(read, BLIND_OPENED_PREFIX + transfer_id, BlindOpened)
 
 
 def is_opened(read: Read, transfer_id: bytes) -> bool:
