@@ -274,3 +274,17 @@ def test_invalid_blinding_for_another_base_or_context() -> None:
     _, blinded, proof = tracing.blind(note.c1, b"req", rng_of(6))
     with pytest.raises(InvalidConfidentialProofError):
         tracing.verify_blinding(note.c1, blinded, proof, b"another request")
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_tampering_any_byte_of_an_open_request_never_verifies(data: st.DataObject) -> None:
+    _, note = note_of(R255)
+    _, blinded, proof = tracing.blind(note.c1, b"req", rng_of(6))
+    raw = bytearray(blinded.encode() + proof)
+    at = data.draw(st.integers(0, len(raw) - 1))
+    raw[at] ^= data.draw(st.integers(1, 255))
+    size = R255.element_size
+    with pytest.raises(ConfidentialError):
+        tampered = elgamal.decode_point(R255, bytes(raw[:size]))
+        tracing.verify_blinding(note.c1, tampered, bytes(raw[size:]), b"req")
