@@ -39,3 +39,6 @@ SERVICES: dict[str, tuple[list[Ty], Ty]] = {
     "conf_regulated": ([], BOOL),
 }
 SERVICE_OPS: dict[str, int] = {name: i for i, name in enumerate(SERVICES)}
+# builtins that change the chain's state (outside the contract's storage): a `view`
+# function may not call them (E7211), like writing state or emitting
+STATE_CHANGING: frozenset[str] = frozenset({"conf_pay"})
