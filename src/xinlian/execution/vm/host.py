@@ -443,7 +443,9 @@ class HostApi:
         if name == "verify":  # priced as a check of the suite's signature algorithm
             alg = get_suite(self.top.world.suite).signature
             self.charge(caller, VERIFY_FUEL[_VERIFY_ALGS.index(alg)])
-        self.charge(caller, service_fuel(name, self.top))
+        extra = service_fuel(name, self.top)  # a confidential payment's verification
+        if extra:
+            self.charge(caller, extra)
         try:
             value = serve(name, self.top, args)
         except EngineError as exc:  # the program traps on -1: the error gets its Qi stack
