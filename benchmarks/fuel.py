@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.report import emit
+from xinlian import codec
 from xinlian.crypto.keys import AlgId
 from xinlian.crypto.primitives import sm2, symmetric
 from xinlian.crypto.signing import generate_signing_key
+from xinlian.execution.confidential import ACCOUNT_PREFIX, ConfidentialAccount
 from xinlian.execution.vm.engine import MAX_TX_FUEL
 from xinlian.execution.vm.local import LocalChain
 from xinlian.lang.compiler import compile_source
@@ -201,9 +203,15 @@ contract Fuel {
         for i in 0..n { t += (u256.parse(x.to_string()).unwrap() % 2) as u64; }
         return t;
     }
+    pub view fn conf_read_loop(n: u64, a: address) -> u64 {
+        let mut t: u64 = 0;
+        for i in 0..n { t += conf_balance(a).unwrap().len() as u64; }
+        return t;
+    }
     pub view fn nothing() -> u64 { return 1; }
 }
 """
+CONF_ACCOUNT = bytes(19) + b"\x0c"  # a confidential account the reads find
 
 
 @dataclass
@@ -271,7 +279,9 @@ def _enc(*values: bytes) -> int:
 
 def service_kinds(small: bytes, large: bytes) -> list[Kind]:
     """The builtins served through `qi.service`: SM4, SM2 encryption and verification
-    with a signer ID, the suite's `verify`, the transaction context."""
+    with a signer ID, the suite's `verify`, the transaction context, a confidential
+    account's read (`conf_pay` is priced by its proofs' verification instead:
+    benchmarks/privacy_conftx.py)."""
     key, iv, nonce = bytes(range(16)), bytes(16), bytes(12)
     sm2_key = sm2.SM2PrivateKey(bytes(31) + b"\x07")
     pk, sid = sm2_key.public_bytes, b"alice@example.org"
@@ -302,6 +312,7 @@ def service_kinds(small: bytes, large: bytes) -> list[Kind]:
              _enc(pk, b"fuel", signed, sid)),
         Kind("verify_suite_sm", "suite_loop", suite_sig, "service", _enc(*suite_sig)),
         Kind("tx_hash", "tx_loop", [], "service"),
+        Kind("conf_balance", "conf_read_loop", [CONF_ACCOUNT], "service", 20),  # an address
     ]
 
 
@@ -334,6 +345,9 @@ def main() -> None:
         todo = [k for i, k in enumerate(todo) if i == 0 or k.name in opts.only]
     # values for the reads: keys below 64 hold 32 bytes, keys from 64 up 64 KiB
     assert ch.call(addr, "fill", 64, 4, b"\x5a" * SMALL, b"\x5a" * LARGE).ok
+    # a confidential account record as the chain stores it (a key and a balance)
+    ch.state[ACCOUNT_PREFIX + CONF_ACCOUNT] = codec.encode(
+        ConfidentialAccount(b"\x5a" * 32, b"\x5a" * 64))
     # the call itself (n = 0) is measured and subtracted; each run is sized to about
     # `--ms` of CPU time beyond it
     base = {k.name: min(run(ch, addr, k, 0) for _ in range(20)) for k in todo}

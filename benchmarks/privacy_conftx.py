@@ -1,6 +1,7 @@
 """Confidential transfers (PGC-style accounts with regulator tracing) on ristretto255 and
-SM2: prove, verify and block-batch verification per transfer, withdrawal, registration and
-regulator-share verification, decryption, and bytes per confidential transfer.
+SM2: prove, verify and block-batch verification per transfer, withdrawal, registration,
+regulator open request and share verification, a contract's payment (`conf_pay`: a transfer
+and its floor proof), decryption, and bytes per confidential transfer.
 
 Run: `python -m benchmarks.privacy_conftx` (`--quick` for a short smoke run; `make
 bench-privacy` runs it after the garbled-circuit figures). Times are the best of several
@@ -86,6 +87,15 @@ def bench(name: str) -> None:
     out("transfer_note_bytes", len(note.encode()), "bytes")
     out("transfer_tx_bytes", len(raw), "bytes", suite="intl")
 
+    floored, floor_proof = transfer.prove_transfer_floor(st, sk, 10_000, 1234, 1000, rng)
+
+    def pay() -> None:  # what `conf_pay` verifies: the transfer alone and its floor
+        transfer.verify_transfer(st, floored)
+        transfer.verify_floor(floored, 1000, floor_proof)
+
+    pay_ms = timed(pay)
+    out("contract_pay_verify_ms", pay_ms, verify_fuel=fuel(pay_ms))
+    out("contract_pay_floor_bytes", len(floor_proof), "bytes")
     w = transfer.prove_withdraw(sk, st.balance, 10_000, 500, b"w", rng)
     out("withdraw_prove_ms", timed(partial(transfer.prove_withdraw, sk, st.balance, 10_000,
                                            500, b"w")))
@@ -102,6 +112,9 @@ def bench(name: str) -> None:
     shares = {k.identifier: tracing.decryption_share(k.secret, note.c1, b"s", rng)[0]
               for k in regulator[:2]}
     out("open_combine_ms", timed(partial(tracing.combine, group, shares)))
+    _, blinded, request_proof = tracing.blind(note.c1, b"q", rng)
+    q_ms = timed(partial(tracing.verify_blinding, note.c1, blinded, request_proof, b"q"))
+    out("open_request_verify_ms", q_ms, verify_fuel=fuel(q_ms))
 
     start = time.process_time()
     dlog.solve(group.identity())  # builds the 2^16-entry table once per process

@@ -89,6 +89,11 @@ def test_invalid_files_and_arguments_exit_2(tmp_path: Path,
           "--rpc", NOWHERE], "6010 bad_format"),
         (["share", "0x" + "00" * 32, "--share", str(good), "--key", str(signing),
           "--rpc", NOWHERE], "8801 confidential_malformed_proof"),
+        (["request", "0x" + "00" * 32, "--share", str(good), "--key", str(signing),
+          "--blinding-out", str(tmp_path / "rho.json"), "--rpc", NOWHERE],
+         "8801 confidential_malformed_proof"),
+        (["open", "0x" + "00" * 32, "--blinding", str(good), "--rpc", NOWHERE],
+         "8801 confidential_malformed_proof"),  # a key file is no blinding file
         (["regulator", "keygen", "--members", "2", "--threshold", "3", "--out-dir",
           str(tmp_path / "r")], "8801 confidential_malformed_proof"),
     ]:

@@ -13,7 +13,10 @@ import pytest
 
 from xinlian.cli.cluster import NodeProcess
 from xinlian.crypto.privacy.confidential import GROUPS
-from xinlian.crypto.privacy.confidential.errors import RangeProofStatementError
+from xinlian.crypto.privacy.confidential.errors import (
+    RangeProofStatementError,
+    UndecryptableError,
+)
 from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
@@ -56,6 +59,8 @@ def test_deposit_transfer_balance_and_regulator_opening(tmp_path: Path) -> None:
             assert client.account(chain.address(BANK_B)).account.balance == public_before
             assert a.opened(tx_hash) is None
 
+            requester = client.confidential(client.wallet(chain.keys[MEMBERS[0]]))
+            _, rho = requester.request_open(tx_hash, shares[0].identifier)
             with pytest.raises(ConfidentialFailed) as refused:
                 b.share(tx_hash, shares[0].secret, 1)
             assert refused.value.remote_name == "not_regulator_member"
@@ -63,8 +68,10 @@ def test_deposit_transfer_balance_and_regulator_opening(tmp_path: Path) -> None:
                 member = client.confidential(client.wallet(chain.keys[MEMBERS[k]]))
                 member.share(tx_hash, shares[k].secret, shares[k].identifier)
                 if k == 0:
-                    assert a.shares(tx_hash) == [1] and a.opened(tx_hash) is None
-            opened = a.opened(tx_hash)
+                    assert a.shares(tx_hash) == [1] and a.opened(tx_hash, rho) is None
+            with pytest.raises(UndecryptableError):
+                a.opened(tx_hash)  # recorded on chain, readable only with the blinding
+            opened = a.opened(tx_hash, rho)
             assert opened is not None
             assert (opened.sender, opened.receiver, opened.amount, opened.members) == (
                 chain.address(BANK_A), chain.address(BANK_B), 2_500, [1, 3])

@@ -11,13 +11,22 @@ import random
 from dataclasses import dataclass, field
 
 import hypothesis.strategies as st
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from xinlian import codec
 from xinlian.crypto.primitives.groups import Scalar
-from xinlian.crypto.privacy.confidential import GROUPS, elgamal, range_proof, transfer
+from xinlian.crypto.privacy.confidential import (
+    GROUPS,
+    elgamal,
+    range_proof,
+    tracing,
+    transfer,
+)
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
+from xinlian.crypto.privacy.confidential.errors import MalformedProofError, UndecryptableError
+from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import get_suite
 from xinlian.crypto.threshold.dkg import KeyShare, share_secret
@@ -65,6 +74,7 @@ class Chain:
     secrets: dict[int, Scalar] = field(default_factory=dict)
     regulator_shares: list[KeyShare] = field(default_factory=list)
     fees: int = 0
+    rhos: dict[bytes, Scalar] = field(default_factory=dict)  # open requests' blindings
     rng: random.Random = field(default_factory=lambda: seeded(7))
 
     def draw(self, n: int) -> bytes:
@@ -140,12 +150,32 @@ class Chain:
                                              self.addr(i), self.nonce(i), SUITE.hash_bytes,
                                              self.draw))
 
-    def share_raw(self, member: int, tx_hash: bytes, key: KeyShare | None = None) -> bytes:
-        key = key or self.regulator_shares[member]
+    def request_raw(self, member: int, tx_hash: bytes) -> bytes:
+        """Member `member` (0-based) asks to open `tx_hash`; its blinding goes to `rhos`."""
         trace = conf.get_trace(self.read, tx_hash)
         assert trace is not None
-        return self.op(MEMBERS[member], client.share_op(key.secret, key.identifier, trace,
+        op, self.rhos[tx_hash] = client.request_op(
+            GROUPS[self.group], trace, "t", tx_hash, member + 1, self.draw)
+        return self.op(MEMBERS[member], op)
+
+    def share_raw(self, member: int, tx_hash: bytes, key: KeyShare | None = None) -> bytes:
+        """A share on the pending request's base (or, once open, on the opening's)."""
+        key = key or self.regulator_shares[member]
+        request = conf.get_request(self.read, tx_hash)
+        if request is None:
+            opening = conf.get_blind_opened(self.read, tx_hash)
+            assert opening is not None
+            request = conf.OpenRequestRecord(opening.requester, opening.blinded, 0)
+        return self.op(MEMBERS[member], client.share_op(key.secret, key.identifier, request,
                                                         "t", tx_hash, self.draw))
+
+    def open_amount(self, tx_hash: bytes) -> int:
+        """The amount of the blinded opening of `tx_hash`, as its requester reads it."""
+        opening = conf.get_blind_opened(self.read, tx_hash)
+        trace = conf.get_trace(self.read, tx_hash)
+        assert opening is not None and trace is not None
+        return client.blind_opened_amount(GROUPS[self.group], self.regulator(), trace,
+                                          opening, self.rhos[tx_hash])
 
     def balance(self, i: int) -> int:
         sk = self.secrets[i]
@@ -189,6 +219,16 @@ def make_chain(group: str = "ristretto255", seed: int = 7) -> Chain:
     return c
 
 
+def sent(seed: int, deposit: int, *amounts: int) -> tuple[Chain, list[bytes]]:
+    """A chain where both banks registered, A deposited `deposit` and sent B each of
+    `amounts`; the transfers' hashes."""
+    c = make_chain(seed=seed)
+    for i in (BANK_A, BANK_B):
+        assert c.register(i).status == 0
+    assert c.one(c.op(BANK_A, Deposit(deposit))).status == 0
+    return c, [c.one(c.transfer_raw(BANK_A, BANK_B, a)).tx_hash for a in amounts]
+
+
 @pytest.fixture(scope="module")
 def banks() -> tuple[Chain, bytes]:
     """Two banks registered, A deposited 1000 and sent B 300; the transfer's hash."""
@@ -214,26 +254,91 @@ def test_no_amount_appears_in_the_state_or_the_transaction(banks: tuple[Chain, b
     trace = conf.get_trace(c.read, tx_hash)
     assert trace is not None and (trace.sender, trace.receiver) == (c.addr(BANK_A),
                                                                     c.addr(BANK_B))
-    assert conf.get_opened(c.read, tx_hash) is None
+    assert not conf.is_opened(c.read, tx_hash)
 
 
-def test_t_shares_open_the_transfer_on_chain() -> None:
-    c = make_chain(seed=11)
-    for i in (BANK_A, BANK_B):
-        c.register(i)
-    c.one(c.op(BANK_A, Deposit(5000)))
-    tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 4321)).tx_hash
+def test_t_shares_on_a_request_record_the_opening_for_the_requester_only() -> None:
+    c, [tx_hash] = sent(11, 5000, 4321)
+    requested = c.one(c.request_raw(1, tx_hash))
+    assert [e.name for e in requested.events] == ["OpenRequested"]
     first = c.one(c.share_raw(0, tx_hash))
     assert first.status == 0 and [e.name for e in first.events] == ["OpenShare"]
-    assert conf.get_opened(c.read, tx_hash) is None
+    assert not conf.is_opened(c.read, tx_hash)
     second = c.one(c.share_raw(2, tx_hash))
     assert [e.name for e in second.events] == ["OpenShare", "Opened"]
-    opened = conf.get_opened(c.read, tx_hash)
-    assert opened is not None and opened.members == [1, 3]
-    assert client.opened_amount(GROUPS[c.group], opened) == 4321
-    assert (opened.sender, opened.receiver) == (c.addr(BANK_A), c.addr(BANK_B))
+    opening = conf.get_blind_opened(c.read, tx_hash)
+    assert opening is not None and [s.index for s in opening.shares] == [1, 3]
+    assert (opening.sender, opening.receiver, opening.requester) == (
+        c.addr(BANK_A), c.addr(BANK_B), 2)
+    assert conf.get_request(c.read, tx_hash) is None
+    assert c.open_amount(tx_hash) == 4321
     late = c.one(c.share_raw(1, tx_hash))
     assert late.error == "confidential_not_traceable"
+
+
+def test_t_public_shares_no_longer_reveal_the_amount_without_the_blinding() -> None:
+    """What a consortium member sees on chain: the request and t checked shares. Combined
+    as an unblinded opening would be, they give x*C1' = x*C1 + rho*pk_R, and C2 minus that
+    is no amount in [0, 2^32); another rho than the requester's reads nothing either."""
+    c, [tx_hash] = sent(14, 700, 77)
+    c.one(c.request_raw(0, tx_hash))
+    c.one(c.share_raw(0, tx_hash))
+    c.one(c.share_raw(1, tx_hash))
+    g = GROUPS[c.group]
+    opening, trace = conf.get_blind_opened(c.read, tx_hash), conf.get_trace(c.read, tx_hash)
+    assert opening is not None and trace is not None
+    shares = {s.index: decode_point(g, s.share) for s in opening.shares}
+    with pytest.raises(UndecryptableError):
+        tracing.open_amount(g, decode_point(g, trace.c2), shares)
+    with pytest.raises(MalformedProofError):  # a guessed blinding is refused
+        client.blind_opened_amount(g, c.regulator(), trace, opening, g.random_scalar(c.draw))
+    assert c.open_amount(tx_hash) == 77
+
+
+def test_an_opening_made_before_blinding_still_reads_and_stays_open() -> None:
+    """A chain that opened a transfer in the clear (conf/open/<tx>, the old record): the
+    SDK reads it as before, and no request or share reopens it."""
+    c, [tx_hash] = sent(17, 60, 6)
+    g = GROUPS[c.group]
+    amount_point = generators(g).g * g.scalar(6)
+    c.state[conf.OPENED_PREFIX + tx_hash] = codec.encode(conf.Opened(
+        c.addr(BANK_A), c.addr(BANK_B), amount_point.encode(), [1, 2], c.height))
+    old = conf.get_opened(c.read, tx_hash)
+    assert old is not None and client.opened_amount(g, old) == 6
+    assert conf.is_opened(c.read, tx_hash)
+    _unchanged(c, c.request_raw(0, tx_hash), "confidential_not_traceable")
+
+
+def test_invalid_share_before_any_request() -> None:
+    c, [tx_hash] = sent(16, 50, 5)
+    trace = conf.get_trace(c.read, tx_hash)
+    assert trace is not None
+    key = c.regulator_shares[0]
+    unblinded = conf.OpenRequestRecord(0, trace.c1, 0)  # a share on C1 itself, as before
+    op = client.share_op(key.secret, key.identifier, unblinded, "t", tx_hash, c.draw)
+    _unchanged(c, c.op(MEMBERS[0], op), "confidential_not_traceable")
+
+
+def test_invalid_request_from_a_non_member_or_for_another_transfers_c1() -> None:
+    c, [first, other] = sent(15, 900, 10, 20)
+    g = GROUPS[c.group]
+    trace = conf.get_trace(c.read, first)
+    assert trace is not None
+    op, _ = client.request_op(g, trace, "t", first, 1, c.draw)
+    _unchanged(c, c.op(OTHER, op), "not_regulator_member")
+    # a base blinded from `other`'s C1, asked under `first`: its proof does not verify
+    swapped = msgspec.structs.replace(op, transfer=other)
+    _unchanged(c, c.op(MEMBERS[0], swapped), "confidential_invalid_proof")
+    assert c.one(c.request_raw(0, first)).status == 0
+    # another member's request waits until the pending one completes
+    _unchanged(c, c.request_raw(1, first), "confidential_not_traceable")
+    # the requester may replace its own; shares on the old base no longer verify
+    stale_base = conf.get_request(c.read, first)
+    assert stale_base is not None
+    key = c.regulator_shares[1]
+    stale = client.share_op(key.secret, key.identifier, stale_base, "t", first, c.draw)
+    assert c.one(c.request_raw(0, first)).status == 0
+    _unchanged(c, c.op(MEMBERS[1], stale), "confidential_invalid_share")
 
 
 def test_withdraw_returns_value_to_the_public_balance() -> None:
@@ -280,20 +385,26 @@ def _unchanged(c: Chain, raw: bytes, error: str) -> None:
     assert after == before
 
 
+def _requested(c: Chain, tx_hash: bytes) -> conf.OpenRequestRecord:
+    if conf.get_request(c.read, tx_hash) is None:
+        assert c.one(c.request_raw(0, tx_hash)).status == 0
+    request = conf.get_request(c.read, tx_hash)
+    assert request is not None
+    return request
+
+
 def test_invalid_share_from_a_non_member(banks: tuple[Chain, bytes]) -> None:
     c, tx_hash = banks
-    trace = conf.get_trace(c.read, tx_hash)
-    assert trace is not None
-    op = client.share_op(c.regulator_shares[0].secret, 1, trace, "t", tx_hash, c.draw)
+    request = _requested(c, tx_hash)
+    op = client.share_op(c.regulator_shares[0].secret, 1, request, "t", tx_hash, c.draw)
     _unchanged(c, c.op(OTHER, op), "not_regulator_member")
 
 
 def test_invalid_share_of_another_members_key(banks: tuple[Chain, bytes]) -> None:
     c, tx_hash = banks
-    trace = conf.get_trace(c.read, tx_hash)
-    assert trace is not None
+    request = _requested(c, tx_hash)
     # member 1's account submits member 2's share under index 1: the proof fails
-    op = client.share_op(c.regulator_shares[1].secret, 1, trace, "t", tx_hash, c.draw)
+    op = client.share_op(c.regulator_shares[1].secret, 1, request, "t", tx_hash, c.draw)
     _unchanged(c, c.op(MEMBERS[0], op), "confidential_invalid_share")
 
 
@@ -408,10 +519,10 @@ def test_the_sm2_curve_variant_runs_the_same_flow() -> None:
     c.one(c.op(BANK_A, Deposit(90)))
     tx_hash = c.one(c.transfer_raw(BANK_A, BANK_B, 40)).tx_hash
     assert (c.balance(BANK_A), c.balance(BANK_B)) == (50, 40)
+    c.one(c.request_raw(2, tx_hash))
     c.one(c.share_raw(1, tx_hash))
     c.one(c.share_raw(2, tx_hash))
-    opened = conf.get_opened(c.read, tx_hash)
-    assert opened is not None and client.opened_amount(GROUPS["sm2"], opened) == 40
+    assert c.open_amount(tx_hash) == 40
     assert decode_point(GROUPS["sm2"], c.account(BANK_A).key).group.name == "sm2"
     c.check_conservation()
 

@@ -11,6 +11,7 @@ there. Randomness comes from hypothesis only (derandomized: the same examples ev
 from __future__ import annotations
 
 import os
+import random
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +21,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xinlian import codec
+from xinlian.crypto.privacy.confidential import GROUPS
+from xinlian.crypto.threshold.dkg import share_secret
+from xinlian.execution.confidential import get_account, get_regulator
+from xinlian.execution.confidential_payloads import Deposit, RegulatorMember, SetRegulator
+from xinlian.execution.contracts.records import contract_address
 from xinlian.execution.contracts.runner import BlockContext
 from xinlian.execution.contracts.world import BlockHashes
 from xinlian.execution.executor import BlockResult, Executor
 from xinlian.execution.parallel import BaseState, Costs, ExecutionPool, WorkerSpec
-from xinlian.ledger.transaction import Transaction
+from xinlian.execution.payloads import Call, Propose
+from xinlian.lang.compiler import compile_source
+from xinlian.ledger.transaction import Transaction, TxKind
+from xinlian.sdk import confidential
 from xinlian.storage.kv import WriteBatch
-from xinlian.testing.contract_blocks import TOKENS, CallChain, Op
+from xinlian.testing.contract_blocks import CHAIN_ID, ROOT, SUITE, TOKENS, CallChain, Op
 
 ACCOUNTS = 24
 
@@ -242,3 +251,51 @@ def test_invalid_store_keeps_every_block_serial_with_the_cause_noted(
         assert "the worker cannot start" in pool.stats.failures[-1]
     finally:
         pool.close()
+
+
+def test_blocks_with_confidential_payments_are_byte_identical(chain: CallChain,
+                                                              tmp_path: Path) -> None:
+    """Contract calls that run `conf_pay` (examples/qi/credit_sale.qi) are taken from the
+    worker or run again exactly as serially: two buyers' payments and a second payment of
+    one of them (stale by then) among token transfers."""
+    c = chain.copy(tmp_path / "confidential", workers=1)
+    try:
+        pool = pool_of(c)
+        pool.min_calls, pool.max_backoff, pool.costs = 2, 0, Costs(pinned=True)
+        g = GROUPS["ristretto255"]
+        rng = random.Random(3).randbytes
+        [key] = share_secret(g, g.random_scalar(rng), 1, [1], rng)
+        c.commit([c.sign(0, TxKind.SYSTEM, Propose(SetRegulator(
+            g.name, 1, key.public.group_public_key.encode(),
+            [RegulatorMember(1, c.addresses[0], g.base_mul(key.secret).encode())])))])
+        secrets = {i: g.random_scalar(rng) for i in (1, 2, 3)}
+        c.commit([c.sign(i, TxKind.CONFIDENTIAL, confidential.register_op(
+            secrets[i], CHAIN_ID, c.addresses[i], c.nonces[i], rng)) for i in secrets])
+        art = compile_source((ROOT / "examples/qi/credit_sale.qi").read_text(), "sale.qi")
+        shop = contract_address(SUITE.hash_bytes, c.addresses[0], c.nonces[0])
+        c.commit([c.deploy(art, c.addresses[3], 100, 10),
+                  *(c.sign(i, TxKind.CONFIDENTIAL, Deposit(1000)) for i in (1, 2))])
+
+        def buy(i: int, amount: int, nonce: int) -> Transaction:
+            read = c.pipeline.chain.read
+            sender, seller = get_account(read, c.addresses[i]), get_account(read,
+                                                                            c.addresses[3])
+            reg = get_regulator(read)
+            assert sender is not None and seller is not None and reg is not None
+            pay = confidential.payment(secrets[i], sender, seller, reg, amount, 100,
+                                       CHAIN_ID, c.addresses[i], nonce, shop,
+                                       SUITE.hash_bytes, rng)
+            return c.sign(i, TxKind.CALL, Call(shop, "buy", c.args(art, "buy", pay),
+                                               600_000_000), nonce=nonce)
+
+        txs = c.transactions([Op(4, "transfer", (5, 1)), Op(6, "transfer", (7, 1))])
+        payments = [buy(1, 150, c.nonces[1]), buy(2, 120, c.nonces[2]),
+                    buy(1, 130, c.nonces[1] + 1)]
+        speculated = pool.stats.speculated
+        result = check_same(c, [txs[0], *payments, txs[1]])
+        assert pool.stats.speculated > speculated  # the worker ran them first
+        statuses = {r.tx_hash: (r.status, r.error) for r in result.receipts}
+        assert [statuses[t.hash][0] for t in payments[:2]] == [0, 0]
+        assert statuses[payments[2].hash][1] == "confidential_refused"  # stale by then
+    finally:
+        c.close()

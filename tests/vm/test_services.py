@@ -1,15 +1,19 @@
 """Cryptography and transaction context from Qi: SM4 (GCM, CBC), SM2 encryption and
 verification with a signer ID, the suite's `verify`, and tx hash / index / origin /
-recent block hashes, checked against the standards' vectors and GmSSL."""
+recent block hashes, checked against the standards' vectors and GmSSL; the confidential
+accounts' reads and `conf_pay`'s refusal outside a signed transaction (its chain runs:
+tests/execution/test_confidential_qi.py)."""
 
 from __future__ import annotations
 
 import gmssl_pyx
 import pytest
 
+from xinlian import codec
 from xinlian.crypto.keys import AlgId
 from xinlian.crypto.primitives import sm2, symmetric
 from xinlian.crypto.signing import generate_signing_key
+from xinlian.execution.confidential import ACCOUNT_PREFIX, REGULATOR_KEY, ConfidentialAccount
 from xinlian.execution.vm.local import DEFAULT_SENDER, LocalChain
 from xinlian.execution.vm.services import BLOCK_HASH_WINDOW, SERVICE_FUEL
 from xinlian.lang.compiler import compile_source
@@ -242,3 +246,39 @@ def test_block_hash_sees_a_window_of_closed_blocks(
     assert ch.call(a, "recent", now + 5).value is None
     assert len(set(closed)) == len(closed)
     assert len(ch.world.block_hashes) == BLOCK_HASH_WINDOW
+
+
+CONF_SRC = """
+contract Conf {
+    pub fn pay(to: address, floor: u64, payment: bytes) -> bytes {
+        return conf_pay(to, floor, payment);
+    }
+    pub view fn key(a: address) -> bytes? { return conf_key(a); }
+    pub view fn balance(a: address) -> bytes? { return conf_balance(a); }
+    pub view fn regulated() -> bool { return conf_regulated(); }
+}
+"""
+
+
+def test_confidential_reads_serve_the_accounts_records() -> None:
+    ch = LocalChain()
+    c = ch.deploy(compile_source(CONF_SRC, "conf.qi"))
+    who = bytes(19) + b"\x07"
+    assert ch.call(c, "key", who).value is None
+    assert ch.call(c, "balance", who).value is None
+    assert ch.call(c, "regulated").value is False
+    ch.state[ACCOUNT_PREFIX + who] = codec.encode(ConfidentialAccount(b"K" * 32, b"B" * 64))
+    ch.state[REGULATOR_KEY] = b"\x90"
+    assert ch.call(c, "key", who).value == b"K" * 32
+    assert ch.call(c, "balance", who).value == b"B" * 64
+    assert ch.call(c, "regulated").value is True
+
+
+def test_invalid_conf_pay_outside_a_signed_transaction() -> None:
+    """A local run (like an async delivery or a scheduled run) has no nonce to bind a
+    payment's proof to: refused, with the error named."""
+    ch = LocalChain()
+    c = ch.deploy(compile_source(CONF_SRC, "conf.qi"))
+    res = ch.call(c, "pay", bytes(20), 0, b"")
+    assert res.error is not None and res.error.name == "confidential_refused"
+    assert "signed" in res.error.message

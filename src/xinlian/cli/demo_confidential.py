@@ -48,13 +48,16 @@ def show_confidential(url: str, wallets: Sequence[Wallet], admins: Sequence[Wall
         balances = (a.balance(), b.balance())
         say(f"confidential transfer 0x{tx_hash.hex()[:16]}...: the chain holds ciphertexts "
             f"and proofs only; the sender decrypts {balances[0]}, the receiver {balances[1]}")
+        requester = client.confidential(client.wallet(members[0].key))
+        _, rho = requester.request_open(tx_hash, shares[0].identifier)
         for k in (0, 2):
             member = client.confidential(client.wallet(members[k].key))
             member.share(tx_hash, shares[k].secret, shares[k].identifier)
-        opened = a.opened(tx_hash)
+        opened = requester.opened(tx_hash, rho)
         assert opened is not None
-        say(f"regulator opened it with 2 of 3 decryption shares, each a transaction: "
-            f"0x{opened.sender.hex()[:10]}... -> 0x{opened.receiver.hex()[:10]}... "
-            f"amount {opened.amount} (block {opened.height})")
+        say(f"regulator member {shares[0].identifier} requested the opening (blinded), "
+            f"2 of 3 members answered with decryption shares, each a transaction; only "
+            f"the requester reads: 0x{opened.sender.hex()[:10]}... -> "
+            f"0x{opened.receiver.hex()[:10]}... amount {opened.amount} (block {opened.height})")
     return {"confidential_group": group, "confidential_balances": list(balances),
             "confidential_opened_amount": opened.amount}

@@ -1,4 +1,4 @@
-"""`xinlian private keygen|register|deposit|transfer|balance|withdraw|share|open` and
+"""`xinlian private keygen|register|deposit|transfer|balance|withdraw|request|share|open` and
 `xinlian private regulator keygen|propose`: confidential accounts with regulator tracing on
 a running node, through the SDK (docs/privacy.md, "Confidential transfers").
 
@@ -6,7 +6,9 @@ a running node, through the SDK (docs/privacy.md, "Confidential transfers").
 confidential key file (`xinlian private keygen`, mode 0600: it decrypts the balance and
 proves transfers); `--share` a regulator member's key-share file (`private regulator
 keygen`, which runs the DKG keygen with every member's party in this process:
-crypto/privacy/homomorphic/ceremony.py, `local_keygen`; whoever runs it sees every share).
+crypto/privacy/homomorphic/ceremony.py, `local_keygen`; whoever runs it sees every share);
+`--blinding` the file `private request` writes (mode 0600): the requester's rho, without
+which the opening recorded on chain does not give the amount.
 Output is short text, or one JSON object with `--json`. Exit statuses as
 `xinlian contract`: 0 done; 1 the transaction was committed and failed (its typed error is
 printed, nothing of it applied, its fee paid); 2 the command or a file is wrong; 3 the node
@@ -78,13 +80,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w = node(sub.add_parser("withdraw", help="move an amount back to the public balance"))
     w.add_argument("amount", type=int)
     w.set_defaults(func=_run(cmd_withdraw))
+    q = node(sub.add_parser("request", help="as a regulator member: ask to open a transfer "
+                                            "(blinded: only you read the amount)"), conf=False)
+    q.add_argument("tx", help="the transfer's id: its transaction hash, or conf_pay's (0x...)")
+    q.add_argument("--share", required=True, help="the member's key-share file")
+    q.add_argument("--blinding-out", required=True,
+                   help="file to write the blinding to (mode 0600): `open` needs it")
+    q.set_defaults(func=_run(cmd_request))
     s = node(sub.add_parser("share", help="as a regulator member: publish a decryption "
-                                          "share of a transfer"), conf=False)
+                                          "share on a transfer's open request"), conf=False)
     s.add_argument("tx", help="the transfer's transaction hash (0x...)")
     s.add_argument("--share", required=True, help="the member's key-share file")
     s.set_defaults(func=_run(cmd_share))
-    o = sub.add_parser("open", help="read an opened transfer: sender, receiver, amount")
-    o.add_argument("tx", help="the transfer's transaction hash (0x...)")
+    o = sub.add_parser("open", help="read an opened transfer: sender, receiver, amount (the "
+                                    "amount with the requester's --blinding)")
+    o.add_argument("tx", help="the transfer's id (0x...)")
+    o.add_argument("--blinding", default=None,
+                   help="the blinding file `private request` wrote (the requester's)")
     o.add_argument("--flag-above", type=int, default=None, metavar="AMOUNT",
                    help="the abnormal-transaction rule: flag amounts above AMOUNT")
     o.add_argument("--rpc", default=DEFAULT_RPC)
@@ -282,39 +294,85 @@ def cmd_balance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_request(args: argparse.Namespace) -> int:
+    index, secret = read_share(args.share)
+    tx_hash = bytes_of(args.tx, "transfer id", size=32)
+    with Client(args.rpc) as client:
+        receipt, rho = _accounts(args, client, conf=False).request_open(tx_hash, index)
+    write(args.blinding_out, {"kind": "open-blinding", "group": secret.group.name,
+                              "transfer": tx_hash.hex(), "requester": index,
+                              "rho": rho.encode().hex()}, secret=True)
+    return _done(args, receipt, f"open request of member {index} published; blinding "
+                 f"written to {args.blinding_out}", blinding=args.blinding_out)
+
+
+def read_blinding(path: str, tx_hash: bytes) -> Scalar:
+    """The rho of a `private request` blinding file for transfer `tx_hash`."""
+    doc = _files.read(path)
+    if _files.text(doc, "kind") != "open-blinding":
+        raise MalformedProofError(f"{path}: not a blinding file (xinlian private request)")
+    if _files.hex(doc, "transfer") != tx_hash:
+        raise MalformedProofError(f"{path}: the blinding of another transfer")
+    return _scalar(get_group(_files.text(doc, "group")), doc, "rho")
+
+
 def cmd_share(args: argparse.Namespace) -> int:
     index, secret = read_share(args.share)
-    tx_hash = bytes_of(args.tx, "transaction hash", size=32)
+    tx_hash = bytes_of(args.tx, "transfer id", size=32)
     with Client(args.rpc) as client:
         accounts = _accounts(args, client, conf=False)
         receipt = accounts.share(tx_hash, secret, index)
     opened = any(e.name == "Opened" for e in receipt.events)
     return _done(args, receipt, f"share of member {index} published"
-                 + ("; the transfer is open" if opened else ""), opened=opened)
+                 + ("; the opening is recorded (the requester reads it with its blinding)"
+                    if opened else ""), opened=opened)
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    tx_hash = bytes_of(args.tx, "transaction hash", size=32)
+    tx_hash = bytes_of(args.tx, "transfer id", size=32)
+    rho = None if args.blinding is None else read_blinding(args.blinding, tx_hash)
     with Client(args.rpc) as client:
         reads = ConfidentialAccounts(client)
-        found = reads.opened(tx_hash)
-        if found is None:
+        blinded = reads.blind_opening(tx_hash)
+        found = None if blinded is not None and rho is None else reads.opened(tx_hash, rho)
+        if found is None and blinded is None:
             traced = reads.trace(tx_hash) is not None
             regulator = reads.regulator()
+            request = reads.request(tx_hash)
             shares = reads.shares(tx_hash)
-    if found is None:
+    if blinded is not None and found is None:
         if args.json:
-            print_json({"opened": False, "transfer": traced, "shares": shares})
-        status = (f"not opened: {len(shares)} of {regulator.threshold} shares in"
-                  if traced and regulator is not None else "no confidential transfer")
-        print(f"0x{tx_hash.hex()}: {status} (the regulator's members publish shares with "
-              "`xinlian private share`)", file=sys.stderr)
+            print_json({"opened": True, "sender": "0x" + blinded.sender.hex(),
+                        "receiver": "0x" + blinded.receiver.hex(), "amount": None,
+                        "requester": blinded.requester,
+                        "members": [s.index for s in blinded.shares],
+                        "height": blinded.height})
+        else:
+            print(f"0x{blinded.sender.hex()} -> 0x{blinded.receiver.hex()}: opened at block "
+                  f"{blinded.height} for member {blinded.requester}; the amount reads only "
+                  "with its blinding (--blinding)")
+        return EXIT_OK
+    if found is None:
+        pending = None if request is None else request.requester
+        if args.json:
+            print_json({"opened": False, "transfer": traced, "requested_by": pending,
+                        "shares": shares})
+        if not traced or regulator is None:
+            status = "no confidential transfer"
+        elif pending is None:
+            status = "no open request (a member asks with `xinlian private request`)"
+        else:
+            status = (f"member {pending} requested it; {len(shares)} of "
+                      f"{regulator.threshold} shares in (members answer with "
+                      "`xinlian private share`)")
+        print(f"0x{tx_hash.hex()}: not opened: {status}", file=sys.stderr)
         return EXIT_FAILED
     flagged = args.flag_above is not None and found.amount > args.flag_above
     if args.json:
         print_json({"opened": True, "sender": "0x" + found.sender.hex(),
                     "receiver": "0x" + found.receiver.hex(), "amount": found.amount,
-                    "members": found.members, "height": found.height, "flagged": flagged})
+                    "requester": found.requester, "members": found.members,
+                    "height": found.height, "flagged": flagged})
     else:
         print(f"0x{found.sender.hex()} -> 0x{found.receiver.hex()}: {found.amount} "
               f"(opened at block {found.height} by members {found.members})"

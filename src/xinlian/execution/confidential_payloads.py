@@ -9,8 +9,12 @@ Who may do what (enforced in execution/confidential.py):
   another registered account; `note` is transfer.TransferNote's encoding, `balance` the
   digest of the sender's balance ciphertext the note was proven against.
 - Withdraw(amount, note, balance): back to the public balance, with a proof.
+- OpenRequest(transfer, blinded, proof): a member of the regulator key asks to open a
+  confidential transfer, with the blinded base C1' = C1 + rho*B0 and a proof of rho
+  (crypto/privacy/confidential/tracing.py); rho stays with the requester.
 - OpenShare(transfer, share, proof): a member of the regulator key publishes its decryption
-  share of a confidential transfer; with t of them the transfer is opened on chain.
+  share on the request's blinded base; with t of them the opening is recorded on chain,
+  and only the requester (who knows rho) reads the amount from it.
 - Propose(SetRegulator(...)): governance names the regulator key (from a DKG among the
   regulator's members) and the account of each member.
 """
@@ -54,7 +58,23 @@ class OpenShare(Struct, tag="open_share"):
     proof: Annotated[bytes, at_most(96)]
 
 
-ConfidentialOp = Register | Deposit | ConfidentialTransfer | Withdraw | OpenShare
+class OpenRequest(Struct, tag="open_request"):
+    transfer: Digest  # the confidential transfer's id (its transaction hash, or conf_pay's)
+    blinded: Point  # C1' = C1 + rho*B0
+    proof: Annotated[bytes, at_most(96)]  # knowledge of rho
+
+
+ConfidentialOp = Register | Deposit | ConfidentialTransfer | Withdraw | OpenShare | OpenRequest
+
+
+class ContractPayment(Struct):
+    """What a contract passes to `conf_pay` (execution/vm/services.py): the origin's
+    transfer note and balance digest as in ConfidentialTransfer, and the proof that the
+    amount is at least the floor the contract asks (empty for a floor of 0)."""
+
+    note: Note
+    balance: Digest
+    floor: Annotated[bytes, at_most(1024)]
 
 
 class RegulatorMember(Struct):

@@ -149,7 +149,8 @@ class Executor:
             result.included.append(tx)
             # the account read for the rules is the one charged: nothing ran in between
             if isinstance(op, ContractOp):
-                ctx = TxContext(tx.hash, len(result.receipts), sender)
+                ctx = TxContext(tx.hash, len(result.receipts), sender, tx.body.chain_id,
+                                tx.body.nonce)
                 receipt = self._contract(state, tx, op, fees, account, block, ctx, plan,
                                          position, result.index)
                 result.fuel_used += receipt.fuel_used
@@ -188,7 +189,8 @@ class Executor:
                 return None, False  # not taken: the node decides what it is
             resolve_sender(scope.get, self.hash, get_schedule(scope.get), tx)
             out = self._run_contract(scope, tx, op, block,
-                                     TxContext(tx.hash, index, tx.sender_address))
+                                     TxContext(tx.hash, index, tx.sender_address,
+                                               tx.body.chain_id, tx.body.nonce))
             # the engine's own record stays here (half the bytes to ship): `_contract` uses
             # only the receipt's fields of a run that is over
             return replace(out, result=None), out.error is None

@@ -39,7 +39,7 @@ from xinlian.lang.errors import (
     Diagnostic,
     Span,
 )
-from xinlian.lang.services import SERVICES
+from xinlian.lang.services import SERVICES, STATE_CHANGING
 from xinlian.lang.types import (
     ADDRESS,
     ADDRESS_LEN,
@@ -409,7 +409,8 @@ class Checker:
                     fn.external = fn.external or c.external
                     changed = changed or before != (len(fn.reads), len(fn.writes), fn.external)
         effectful = {n for n, fn in functions.items() if fn.writes or any(
-            isinstance(s, ir.Emit | ir.Async) for s in ir.walk_stmts(fn.body))}
+            isinstance(s, ir.Emit | ir.Async) for s in ir.walk_stmts(fn.body))
+            or _state_changing_hosts(fn)}
         while True:
             more = {n for n, fn in functions.items() if fn.calls & effectful} - effectful
             if not more:
@@ -440,6 +441,7 @@ class Checker:
                  if isinstance(s, ir.SStore | ir.Emit | ir.Async)]
         spans += [e.span for s in ir.walk_stmts(fn.body) for a in s.args
                   for e in ir.walk_exprs(a) if isinstance(e, ir.Call) and e.fn in effectful]
+        spans += [e.span for e in _state_changing_hosts(fn)]
         return _first([sp for sp in spans if sp is not None])
 
     # --- scopes ---------------------------------------------------------------------------
@@ -1315,3 +1317,9 @@ class Checker:
 def check(prog: A.Program, source: str, contract: str | None = None,
           test_mode: bool = False) -> ir.Program:
     return Checker(prog, source, test_mode).run(contract)
+
+
+def _state_changing_hosts(fn: ir.Function) -> list[ir.Host]:
+    """The calls of builtins that change the chain's state (`conf_pay`) in `fn`."""
+    return [e for s in ir.walk_stmts(fn.body) for a in s.args for e in ir.walk_exprs(a)
+            if isinstance(e, ir.Host) and e.name in STATE_CHANGING]

@@ -235,6 +235,16 @@ class FrozenError(EngineError):
     name = "contract_frozen"
 
 
+class ConfidentialPayError(EngineError):
+    """A confidential-account builtin (`conf_pay`) refused: the payment does not decode,
+    its proofs do not verify for the origin, this contract, the receiver and the floor,
+    the balance is stale, an account is unregistered, or the run is not a signed
+    transaction's. The message names the confidential error's code (53xx, 88xx)."""
+
+    code = 7515
+    name = "confidential_refused"
+
+
 class TraceLimitError(EngineError):
     """A debug run reached the debugger's cap on recorded steps (`debugger.MAX_STEPS`)."""
 

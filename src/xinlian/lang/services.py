@@ -30,5 +30,15 @@ SERVICES: dict[str, tuple[list[Ty], Ty]] = {
     "sm2_verify_id": ([BYTES, BYTES, BYTES, BYTES], BOOL),
     # a signature of the chain's suite
     "verify": ([BYTES, BYTES, BYTES], BOOL),
+    # confidential accounts (execution/confidential.py): the origin's proven transfer to
+    # an account, of at least a floor, returning its transfer id; an account's registered
+    # key and balance ciphertext; whether the chain has a regulator key
+    "conf_pay": ([ADDRESS, U64, BYTES], BYTES),
+    "conf_key": ([ADDRESS], OptionalTy(BYTES)),
+    "conf_balance": ([ADDRESS], OptionalTy(BYTES)),
+    "conf_regulated": ([], BOOL),
 }
 SERVICE_OPS: dict[str, int] = {name: i for i, name in enumerate(SERVICES)}
+# builtins that change the chain's state (outside the contract's storage): a `view`
+# function may not call them (E7211), like writing state or emitting
+STATE_CHANGING: frozenset[str] = frozenset({"conf_pay"})

@@ -2,9 +2,9 @@
 build and prove the operations of execution/confidential.py, read balances and openings
 verified against the chain's headers, decrypt with the account's own key.
 
-The builders (`register_op` ... `share_op`) are pure: they take the state they prove against
-and return a payload. `ConfidentialAccounts` reads that state through a `Client` (every
-read proven), proves, signs with a `Wallet` and waits for the receipt, raising
+The builders (`register_op` ... `share_op`, `payment`) are pure: they take the state they
+prove against and return a payload. `ConfidentialAccounts` reads that state through a
+`Client` (every read proven), proves, signs with a `Wallet` and waits for the receipt, raising
 ConfidentialFailed when the transaction failed on chain.
 """
 
@@ -25,27 +25,36 @@ from xinlian.crypto.privacy.confidential.errors import (
     ConfidentialError,
     MalformedProofError,
     RangeProofStatementError,
+    UndecryptableError,
 )
-from xinlian.crypto.privacy.confidential.tracing import decryption_share
+from xinlian.crypto.privacy.confidential.tracing import blind, decryption_share, open_blinded
 from xinlian.execution.confidential import (
     ACCOUNT_PREFIX,
-    OPENED_PREFIX,
     REGULATOR_KEY,
     SHARES_PREFIX,
     TRACE_PREFIX,
     VERIFY_FUEL,
+    BlindOpened,
     ConfidentialAccount,
     Opened,
+    OpenRequestRecord,
     ShareRecord,
     Trace,
     balance_digest,
+    get_blind_opened,
+    get_opened,
+    get_request,
+    pay_context,
     proof_context,
+    request_context,
     share_context,
 )
 from xinlian.execution.confidential_payloads import (
     ConfidentialOp,
     ConfidentialTransfer,
+    ContractPayment,
     Deposit,
+    OpenRequest,
     OpenShare,
     Register,
     SetRegulator,
@@ -106,17 +115,48 @@ def withdraw_op(sk: Scalar, account: ConfidentialAccount, amount: int, chain_id:
     return Withdraw(amount, note.encode(), balance_digest(hash_bytes, account.balance))
 
 
-def share_op(secret: Scalar, index: int, trace: Trace, chain_id: str, tx_hash: bytes,
-             rng: Rng = os.urandom) -> OpenShare:
-    """Member `index`'s decryption share of the transfer `tx_hash`, with its proof."""
-    c1 = decode_point(secret.group, trace.c1)
-    share, proof = decryption_share(secret, c1, share_context(chain_id, tx_hash, index), rng)
-    return OpenShare(tx_hash, share.encode(), proof)
+def payment(sk: Scalar, sender: ConfidentialAccount, receiver: ConfidentialAccount,
+            regulator: SetRegulator, amount: int, floor: int, chain_id: str, origin: bytes,
+            nonce: int, contract: bytes, hash_bytes: Hasher, rng: Rng = os.urandom) -> bytes:
+    """The `payment` argument of a contract's `conf_pay(to, floor, payment)`: `amount`
+    (at least `floor`) from `origin` to the account `receiver`, proven for the
+    transaction `origin` signs with `nonce` calling `contract`."""
+    group = GROUPS[regulator.group]
+    balance_ct = elgamal.decode(group, sender.balance)
+    statement = transfer.TransferStatement(
+        pay_context(chain_id, origin, nonce, contract), decode_point(group, sender.key),
+        decode_point(group, receiver.key), decode_point(group, regulator.public_key),
+        balance_ct)
+    note, floor_proof = transfer.prove_transfer_floor(
+        statement, sk, elgamal.decrypt(sk, balance_ct), amount, floor, rng)
+    return codec.encode(ContractPayment(note.encode(), balance_digest(hash_bytes,
+                                                                      sender.balance),
+                                        floor_proof))
+
+
+def request_op(group: Group, trace: Trace, chain_id: str, transfer_id: bytes, index: int,
+               rng: Rng = os.urandom) -> tuple[OpenRequest, Scalar]:
+    """Member `index`'s request to open `transfer_id`, and the blinding rho it must keep:
+    without rho nobody, the requester included, reads the amount from the opening."""
+    rho, blinded, proof = blind(decode_point(group, trace.c1),
+                                request_context(chain_id, transfer_id, index), rng)
+    return OpenRequest(transfer_id, blinded.encode(), proof), rho
+
+
+def share_op(secret: Scalar, index: int, request: OpenRequestRecord, chain_id: str,
+             transfer_id: bytes, rng: Rng = os.urandom) -> OpenShare:
+    """Member `index`'s decryption share of transfer `transfer_id` on the pending
+    request's blinded base, with its proof."""
+    base = decode_point(secret.group, request.blinded)
+    share, proof = decryption_share(secret, base, share_context(chain_id, transfer_id, index),
+                                    rng)
+    return OpenShare(transfer_id, share.encode(), proof)
 
 
 @dataclass(frozen=True)
 class OpenedTransfer:
-    """A transfer the regulator opened on chain: parties, amount, who opened it, when."""
+    """A transfer the regulator opened on chain: parties, amount, who opened it, when
+    (`requester`: the member who asked, None for an opening made before blinding)."""
 
     tx_hash: bytes
     sender: bytes
@@ -124,10 +164,23 @@ class OpenedTransfer:
     amount: int
     members: list[int]
     height: int
+    requester: int | None = None
 
 
 def opened_amount(group: Group, opened: Opened) -> int:
+    """The amount of an opening made before blinding (public on chain)."""
     return dlog.solve(decode_point(group, opened.amount_point, identity_ok=True))
+
+
+def blind_opened_amount(group: Group, regulator: SetRegulator, trace: Trace,
+                        opening: BlindOpened, rho: Scalar) -> int:
+    """The amount of a blinded opening, for whoever holds its request's rho."""
+    if group.base_mul(rho) + decode_point(group, trace.c1) != decode_point(group,
+                                                                           opening.blinded):
+        raise MalformedProofError("the blinding is not this opening's request's")
+    shares = {s.index: decode_point(group, s.share) for s in opening.shares}
+    return open_blinded(group, decode_point(group, trace.c2), shares, rho,
+                        decode_point(group, regulator.public_key))
 
 
 class ConfidentialAccounts:
@@ -176,15 +229,42 @@ class ConfidentialAccounts:
         raw = self._read(SHARES_PREFIX + tx_hash)
         return [] if raw is None else [s.index for s in codec.decode(raw, list[ShareRecord])]
 
-    def opened(self, tx_hash: bytes) -> OpenedTransfer | None:
-        """The transfer `tx_hash` as opened on chain (None: not opened yet)."""
-        raw = self._read(OPENED_PREFIX + tx_hash)
-        if raw is None:
+    def request(self, tx_hash: bytes) -> OpenRequestRecord | None:
+        """The pending open request of transfer `tx_hash`, if any."""
+        return get_request(self._read, tx_hash)
+
+    def blind_opening(self, tx_hash: bytes) -> BlindOpened | None:
+        """The on-chain record of a blinded opening of `tx_hash` (no amount in it)."""
+        return get_blind_opened(self._read, tx_hash)
+
+    def opened(self, tx_hash: bytes, rho: Scalar | None = None) -> OpenedTransfer | None:
+        """The transfer `tx_hash` as opened on chain (None: not opened yet). A blinded
+        opening needs its request's blinding `rho` (UndecryptableError without it); an
+        opening made before blinding reads without."""
+        group, reg = self._group()
+        found = self.blind_opening(tx_hash)
+        if found is not None:
+            trace = self.trace(tx_hash)
+            if rho is None or trace is None:
+                raise UndecryptableError("a blinded opening reads only with its request's "
+                                         "blinding (the requester's --blinding file)")
+            return OpenedTransfer(tx_hash, found.sender, found.receiver,
+                                  blind_opened_amount(group, reg, trace, found, rho),
+                                  [s.index for s in found.shares], found.height,
+                                  found.requester)
+        old = get_opened(self._read, tx_hash)
+        if old is None:
             return None
-        group, _ = self._group()
-        found = codec.decode(raw, Opened)
-        return OpenedTransfer(tx_hash, found.sender, found.receiver,
-                              opened_amount(group, found), found.members, found.height)
+        return OpenedTransfer(tx_hash, old.sender, old.receiver, opened_amount(group, old),
+                              old.members, old.height)
+
+    def payment(self, to: bytes, amount: int, floor: int, contract: bytes) -> bytes:
+        """The `payment` argument of `conf_pay` for this wallet's next transaction, a call
+        of `contract`: `amount` (at least `floor`) to the confidential account of `to`."""
+        _, reg = self._group()
+        w = self._wallet()
+        return payment(self._secret(), self._need(w.address), self._need(to), reg, amount,
+                       floor, w.chain_id, w.address, w.nonce, contract, w.suite.hash_bytes)
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -209,13 +289,25 @@ class ConfidentialAccounts:
         return self._send(withdraw_op(self._secret(), self._need(w.address), amount,
                                       w.chain_id, w.address, w.nonce, w.suite.hash_bytes))
 
-    def share(self, tx_hash: bytes, secret_share: Scalar, index: int) -> Receipt:
-        """As regulator member `index` holding `secret_share`: publish the decryption share
-        of transfer `tx_hash` (t of them open it on chain)."""
+    def request_open(self, tx_hash: bytes, index: int) -> tuple[Receipt, Scalar]:
+        """As regulator member `index`: ask to open transfer `tx_hash`. Returns the receipt
+        and the blinding rho, which only the caller holds: keep it to read the amount."""
         trace = self.trace(tx_hash)
         if trace is None:
-            raise NotTraceable("no confidential transfer with that hash")
-        return self._send(share_op(secret_share, index, trace, self._wallet().chain_id,
+            raise NotTraceable("no confidential transfer with that id")
+        group, _ = self._group()
+        op, rho = request_op(group, trace, self._wallet().chain_id, tx_hash, index)
+        return self._send(op), rho
+
+    def share(self, tx_hash: bytes, secret_share: Scalar, index: int) -> Receipt:
+        """As regulator member `index` holding `secret_share`: publish the decryption share
+        of transfer `tx_hash` on its pending request's blinded base (t of them record the
+        opening on chain)."""
+        request = self.request(tx_hash)
+        if request is None:
+            raise NotTraceable("no open request for that transfer: a regulator member "
+                               "requests it first (xinlian private request)")
+        return self._send(share_op(secret_share, index, request, self._wallet().chain_id,
                                    tx_hash))
 
     def _wallet(self) -> Wallet:

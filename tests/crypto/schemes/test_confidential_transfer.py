@@ -213,3 +213,78 @@ def test_a_regulator_key_must_be_one_polynomial() -> None:
         tracing.RegulatorKey(2, {**shares, 3: shares[1]}, public).check()
     with pytest.raises(InvalidDecryptionShareError):
         tracing.RegulatorKey(2, shares, shares[1]).check()
+
+
+# -- floors (a contract's `conf_pay`) and blinded opening ------------------------------------
+
+@settings(max_examples=12, deadline=None)
+@given(amount=st.integers(0, 600), floor=st.integers(0, 600), seed=st.integers(0, 2**16))
+def test_a_floor_proof_exists_and_verifies_exactly_when_the_amount_reaches_it(
+        amount: int, floor: int, seed: int) -> None:
+    st_, ska = statement(R255, 1000)
+    if amount < floor:
+        with pytest.raises(RangeProofStatementError):
+            transfer.prove_transfer_floor(st_, ska, 1000, amount, floor, rng_of(seed))
+        return
+    note, proof = transfer.prove_transfer_floor(st_, ska, 1000, amount, floor, rng_of(seed))
+    transfer.verify_transfer(st_, note, rng_of(seed))
+    transfer.verify_floor(note, floor, proof, rng_of(seed))
+    assert (proof == b"") == (floor == 0)
+    if amount + 1 <= transfer.MAX_AMOUNT and proof:  # the same proof for a higher floor
+        with pytest.raises(ConfidentialError):
+            transfer.verify_floor(note, amount + 1, proof, rng_of(seed))
+
+
+def test_invalid_floor_proof_of_another_transfer_or_missing() -> None:
+    st_, ska = statement(R255, 1000)
+    note, proof = transfer.prove_transfer_floor(st_, ska, 1000, 300, 200, rng_of(4))
+    other, _ = transfer.prove_transfer_floor(st_, ska, 1000, 300, 200, rng_of(5))
+    with pytest.raises(ConfidentialError):
+        transfer.verify_floor(other, 200, proof, rng_of(1))
+    with pytest.raises(ConfidentialError):
+        transfer.verify_floor(note, 200, b"", rng_of(1))
+    with pytest.raises(ConfidentialError):
+        transfer.verify_floor(note, 0, proof, rng_of(1))  # a floor of 0 takes no proof
+
+
+@pytest.mark.parametrize("G", ALL, ids=ids)
+def test_a_blinded_opening_reads_only_with_the_blinding(G: Group) -> None:
+    st_, ska = statement(G, 1000)
+    note = transfer.prove_transfer(st_, ska, 1000, 250, rng_of(3))
+    _, _, reg = parties(G)
+    rho, blinded, proof = tracing.blind(note.c1, b"req", rng_of(6))
+    tracing.verify_blinding(note.c1, blinded, proof, b"req")
+    shares = {k.identifier: tracing.decryption_share(k.secret, blinded, b"s", rng_of(7))[0]
+              for k in reg[:2]}
+    public = reg[0].public.group_public_key
+    assert tracing.open_blinded(G, note.c2, shares, rho, public) == 250
+    with pytest.raises(UndecryptableError):  # the shares alone, combined in the clear
+        tracing.open_amount(G, note.c2, shares)
+    with pytest.raises(UndecryptableError):
+        tracing.open_blinded(G, note.c2, shares, G.random_scalar(rng_of(8)), public)
+
+
+def test_invalid_blinding_for_another_base_or_context() -> None:
+    _, note = note_of(R255)
+    st_, ska = statement(R255, 1000, b"other")
+    other = transfer.prove_transfer(st_, ska, 1000, 5, rng_of(2))
+    _, blinded, proof = tracing.blind(other.c1, b"req", rng_of(6))
+    with pytest.raises(InvalidConfidentialProofError):  # another transfer's C1, re-blinded
+        tracing.verify_blinding(note.c1, blinded, proof, b"req")
+    _, blinded, proof = tracing.blind(note.c1, b"req", rng_of(6))
+    with pytest.raises(InvalidConfidentialProofError):
+        tracing.verify_blinding(note.c1, blinded, proof, b"another request")
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_tampering_any_byte_of_an_open_request_never_verifies(data: st.DataObject) -> None:
+    _, note = note_of(R255)
+    _, blinded, proof = tracing.blind(note.c1, b"req", rng_of(6))
+    raw = bytearray(blinded.encode() + proof)
+    at = data.draw(st.integers(0, len(raw) - 1))
+    raw[at] ^= data.draw(st.integers(1, 255))
+    size = R255.element_size
+    with pytest.raises(ConfidentialError):
+        tampered = elgamal.decode_point(R255, bytes(raw[:size]))
+        tracing.verify_blinding(note.c1, tampered, bytes(raw[size:]), b"req")

@@ -21,7 +21,7 @@ from xinlian.crypto.suites import get_suite
 from xinlian.errors import XinlianError
 from xinlian.execution.vm import capi
 from xinlian.execution.vm.capi import Ctx
-from xinlian.execution.vm.services import SERVICE_FUEL, serve
+from xinlian.execution.vm.services import SERVICE_FUEL, serve, service_fuel
 from xinlian.execution.vm.state import ContractState
 from xinlian.lang import abi, emitter, show
 from xinlian.lang.compiler import Artifact
@@ -188,11 +188,15 @@ class AsyncRequest:
 @dataclass
 class TxContext:
     """The transaction being executed: its hash, its position in the block and the
-    account that signed it (`origin`; None outside a chain: the top-level caller)."""
+    account that signed it (`origin`; None outside a chain: the top-level caller), with
+    its chain id and nonce (None for the runs no account signs: async deliveries and
+    scheduled runs), to which a confidential payment's proofs are bound."""
 
     hash: bytes = bytes(32)
     index: int = 0
     origin: bytes | None = None
+    chain_id: str = ""
+    nonce: int | None = None
 
 
 @dataclass
@@ -231,6 +235,7 @@ class Usage:
     storage_writes: int = 0
     storage_written_bytes: int = 0  # keys and values
     encryptions: int = 0  # SM2 encryptions so far (each derives a fresh ephemeral key)
+    payments: int = 0  # `conf_pay` calls so far (each gets a fresh transfer id)
 
 
 @dataclass
@@ -438,6 +443,9 @@ class HostApi:
         if name == "verify":  # priced as a check of the suite's signature algorithm
             alg = get_suite(self.top.world.suite).signature
             self.charge(caller, VERIFY_FUEL[_VERIFY_ALGS.index(alg)])
+        extra = service_fuel(name, self.top)  # a confidential payment's verification
+        if extra:
+            self.charge(caller, extra)
         try:
             value = serve(name, self.top, args)
         except EngineError as exc:  # the program traps on -1: the error gets its Qi stack

@@ -180,6 +180,23 @@ def prove_transfer(st: TransferStatement, sk: Scalar, balance: int, amount: int,
                    rng: Rng = os.urandom) -> TransferNote:
     """A transfer of `amount` from a balance that decrypts to `balance` under sk.
     RangeProofStatementError when the amount exceeds the balance or 2^32 - 1."""
+    return _prove_transfer(st, sk, balance, amount, rng)[0]
+
+
+def prove_transfer_floor(st: TransferStatement, sk: Scalar, balance: int, amount: int,
+                         floor: int, rng: Rng = os.urandom) -> tuple[TransferNote, bytes]:
+    """A transfer as `prove_transfer` and the proof that its amount is at least the public
+    `floor` (empty for a floor of 0, which the transfer's range proof shows already)."""
+    _check_amounts(floor)
+    if amount < floor:
+        raise RangeProofStatementError(f"the amount {amount} is below the floor {floor}")
+    note, r = _prove_transfer(st, sk, balance, amount, rng)
+    return note, (prove_floor(note, amount, r, floor, rng) if floor else b"")
+
+
+def _prove_transfer(st: TransferStatement, sk: Scalar, balance: int, amount: int,
+                    rng: Rng) -> tuple[TransferNote, Scalar]:
+    """The note and its randomness r (the floor proof opens Y with it)."""
     _check_amounts(amount, balance)
     _check_amounts(balance - amount)
     group = sk.group
@@ -196,7 +213,7 @@ def prove_transfer(st: TransferStatement, sk: Scalar, balance: int, amount: int,
                         _transfer_equations(st, draft),
                         [r, group.scalar(amount), s, sk, r2, group.scalar(balance - amount)],
                         rng)
-    return replace(draft, proof=proof)
+    return replace(draft, proof=proof), r
 
 
 def verify_transfer_sigma(st: TransferStatement, note: TransferNote) -> None:
@@ -209,6 +226,39 @@ def verify_transfer(st: TransferStatement, note: TransferNote, rng: Rng = os.ura
     """Raise a ConfidentialError unless `note` is a valid transfer for `st`."""
     verify_transfer_sigma(st, note)
     range_proof.verify(note.y.group, [note.y, note.y_rest], note.range, BITS, rng)
+
+
+# -- floors: a transfer's amount at least a public value -------------------------------------
+
+
+def prove_floor(note: TransferNote, amount: int, r: Scalar, floor: int,
+                rng: Rng = os.urandom) -> bytes:
+    """A range proof that the amount `note` carries (committed in Y = v*G + r*H with the
+    transfer's randomness r) is at least the public `floor`: Y - floor*G opens to
+    v - floor in [0, 2^32). RangeProofStatementError when amount < floor."""
+    _check_amounts(floor, amount - floor)
+    group = note.y.group
+    proof, _ = range_proof.prove(group, [amount - floor], [r], BITS, rng)
+    return proof.encode()
+
+
+def verify_floor(note: TransferNote, floor: int, proof: bytes, rng: Rng = os.urandom) -> None:
+    """Raise a ConfidentialError unless `proof` shows the note's amount is >= `floor`
+    (the note's own proofs show Y commits to its amount, so the floor binds that amount).
+    A floor of 0 takes no proof."""
+    _check_amounts(floor)
+    group = note.y.group
+    if floor == 0:
+        if proof:
+            raise MalformedProofError("a floor of 0 takes no proof")
+        return
+    decoded = range_proof.decode(group, proof, BITS, 1)
+    range_proof.verify(group, [note.y - generators(group).g * group.scalar(floor)], decoded,
+                       BITS, rng)
+
+
+def floor_size(group: Group) -> int:
+    return range_proof.proof_size(group, BITS, 1)
 
 
 # -- withdrawals --------------------------------------------------------------------------------
