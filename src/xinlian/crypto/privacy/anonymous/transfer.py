@@ -278,11 +278,13 @@ def build_transfer(spends: Sequence[OwnedNote], rings: Sequence[Sequence[Note]],
 
     Raises AmountOverflowError for an amount outside [0, 2^32) or amounts that do not
     balance, BadRingError for a ring or set without the spent note or the receiver,
-    StatementError for counts out of bounds."""
+    StatementError for counts out of bounds or a note spent twice."""
     group = regulator.group
     if len(rings) != len(spends) or len(receiver_sets) != len(outputs):
         raise StatementError("one ring per spend and one receiver set per output")
     _check_counts(len(spends), len(outputs))
+    if len({s.note.one_time_key for s in spends}) != len(spends):
+        raise StatementError("two spends of one note")
     for what, value in (("fee", fee), ("public amount in", public_in),
                         ("public amount out", public_out),
                         *(("output amount", v) for _, v in outputs)):
@@ -410,18 +412,18 @@ def verify_transfer(transfer: Transfer, st: Statement, rng: Rng = os.urandom, *,
     skips the range proof when a block's batch (`batch_verify_ranges`) already checked it.
     The caller checks the key images against those already spent."""
     group = _check_shape(transfer, st)
+    rings = [_ring(group, st.context, ring) for ring in st.rings]
+    receiver_keys = [_receivers(group, receivers) for receivers in st.receiver_sets]
     digest = _statement_digest(group, transfer, st)
     pseudo = []
-    for i, (spend, ring) in enumerate(zip(transfer.spends, st.rings, strict=True)):
-        members = _ring(group, st.context, ring)
+    for i, (spend, members) in enumerate(zip(transfer.spends, rings, strict=True)):
         image, coins = _spend_coins(group, spend)
         pseudo.append(coins.commitment)
         oneof.verify(_transcript(group, b"ANON-SPEND", digest, i),
                      _spend_relations(group, st.regulator, members, image, coins),
                      oneof.decode(group, spend.proof, len(members), SPEND_WITNESSES))
     commitments = []
-    for i, (output, receivers) in enumerate(zip(transfer.outputs, st.receiver_sets, strict=True)):
-        keys = _receivers(group, receivers)
+    for i, (output, keys) in enumerate(zip(transfer.outputs, receiver_keys, strict=True)):
         points = _output_points(group, output.note)
         commitments.append(points.coins.commitment)
         oneof.verify(_transcript(group, b"ANON-RECEIVER", digest, i),
