@@ -32,7 +32,7 @@ from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.threshold.dkg import share_secret
 
 QUICK = "--quick" in sys.argv
-REPEATS = 1 if QUICK else 3
+REPEATS = 1 if QUICK else 5
 BATCH = 4 if QUICK else 16
 RING = 11
 RECEIVERS = 8
