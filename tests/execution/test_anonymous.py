@@ -26,6 +26,7 @@ from xinlian.execution.anonymous_payloads import (
     RegisterAddress,
     Shield,
 )
+from xinlian.execution.confidential import proof_context
 from xinlian.execution.executor import tx_fees
 from xinlian.execution.system import genesis_writes
 from xinlian.ledger.account import Account, account_key
@@ -295,10 +296,10 @@ def test_invalid_second_registration_and_a_taken_spend_key(two: Anon) -> None:
     keys = two.wallets[BANK_A].notes.keys
     assert keys is not None
     again = RegisterAddress(keys.address(), anon.prove_registration(
-        keys, chain_anon.proof_context("t", c.addr(BANK_A), c.nonce(BANK_A)), c.draw))
+        keys, proof_context("t", c.addr(BANK_A), c.nonce(BANK_A)), c.draw))
     _unchanged(two, two.sign(BANK_A, again), "anonymous_receiver_unknown")
     taken = RegisterAddress(keys.address(), anon.prove_registration(
-        keys, chain_anon.proof_context("t", c.addr(OTHER), c.nonce(OTHER)), c.draw))
+        keys, proof_context("t", c.addr(OTHER), c.nonce(OTHER)), c.draw))
     _unchanged(two, two.sign(OTHER, taken), "anonymous_receiver_unknown")
 
 
@@ -306,7 +307,7 @@ def test_invalid_registration_proof_for_another_account(two: Anon) -> None:
     c = two.chain
     keys = anon.keygen(GROUPS["ristretto255"], c.draw)
     other = RegisterAddress(keys.address(), anon.prove_registration(
-        keys, chain_anon.proof_context("t", c.addr(BANK_A), 0), c.draw))
+        keys, proof_context("t", c.addr(BANK_A), 0), c.draw))
     _unchanged(two, two.sign(OTHER, other), "anonymous_invalid_proof")
 
 
@@ -434,6 +435,6 @@ def test_invalid_before_a_regulator_key() -> None:
     c = bare_chain()
     keys = anon.keygen(GROUPS["ristretto255"], c.draw)
     op = RegisterAddress(keys.address(), anon.prove_registration(
-        keys, chain_anon.proof_context("t", c.addr(0), 0), c.draw))
+        keys, proof_context("t", c.addr(0), 0), c.draw))
     receipt = c.one(c.sign(0, TxKind.ANONYMOUS, codec.encode(op)))
     assert receipt.error == "confidential_unavailable"
