@@ -33,7 +33,7 @@ from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.rules import fuel_fee
 from xinlian.ledger.transaction import TxKind, decode_transaction
-from xinlian.sdk.anonymous import AnonymousNotes, fee_of, share_op
+from xinlian.sdk.anonymous import AnonymousNotes, fee_of, share_op, shield_op
 from xinlian.sdk.errors import AnonymousFailed
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -328,6 +328,16 @@ def test_invalid_shield_above_the_public_balance() -> None:
     with pytest.raises(AnonymousFailed) as failed:
         bank.notes.shield(START)
     assert failed.value.remote_name == "insufficient_balance"
+
+
+def test_invalid_shield_submitted_again(two: Anon) -> None:
+    bank_a = two.wallets[BANK_A]
+    address = bank_a.notes.address(bank_a.address)
+    assert address is not None
+    op = shield_op(address, 30, [bank_a.address], [address],
+                   bank_a.notes._regulator_key(), "t", two.chain.draw)
+    assert two.chain.one(two.sign(BANK_A, op)).status == 0
+    _unchanged(two, two.sign(BANK_A, op), "anonymous_note_exists")
 
 
 def test_invalid_ring_members(two: Anon) -> None:

@@ -8,6 +8,7 @@ State (world-state keys, proven like any account):
   anon/note/<index>     note `index` (8 bytes, big-endian), in order of creation
   anon/notes            how many notes there are
   anon/ki/<image>       a spent note's key image: the transaction that spent it
+  anon/otk/<P>          a stored note's one-time key: its index (no key is stored twice)
   anon/supply           the value held in notes: shielded - (unshielded + fees)
   anon/trace/<tx>       a transfer's ciphertexts for the regulator (AnonTrace)
   anon/share/<tx>       the members' decryption shares published for it so far
@@ -61,6 +62,7 @@ from xinlian.execution.errors import (
     ConfidentialUnavailable,
     InsufficientBalance,
     KeyImageSpent,
+    NoteExists,
     NotRegulatorMember,
     NotTraceable,
     ReceiverNotRegistered,
@@ -76,6 +78,7 @@ SPEND_KEY_PREFIX = b"anon/spend/"
 NOTE_PREFIX = b"anon/note/"
 COUNT_KEY = b"anon/notes"
 IMAGE_PREFIX = b"anon/ki/"
+ONE_TIME_PREFIX = b"anon/otk/"
 SUPPLY_KEY = b"anon/supply"
 TRACE_PREFIX = b"anon/trace/"
 SHARES_PREFIX = b"anon/share/"
@@ -265,6 +268,9 @@ class Anonymous:
         for image in {s.key_image for s in t.spends}:
             if is_spent(state.get, image):
                 raise KeyImageSpent(f"key image {image.hex()[:16]}... is spent already")
+        for out in t.outputs:
+            if state.get(ONE_TIME_PREFIX + out.note.one_time_key) is not None:
+                raise NoteExists("an output's one-time key is a stored note's already")
         if isinstance(op, AnonTransfer):
             verify_binding(group, t, st.rings[0], st.context,
                            binding_message(sender, op.to), op.binding)
@@ -287,6 +293,7 @@ class Anonymous:
         first = get_count(state.get)
         for k, out in enumerate(t.outputs):
             state.set(note_key(first + k), codec.encode(StoredNote(out.note, tx_hash, height)))
+            state.set(ONE_TIME_PREFIX + out.note.one_time_key, codec.encode(first + k))
         state.set(COUNT_KEY, codec.encode(first + len(t.outputs)))
         state.set(SUPPLY_KEY, codec.encode(supply))
         state.set(TRACE_PREFIX + tx_hash, codec.encode(AnonTrace(

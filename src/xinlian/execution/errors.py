@@ -234,3 +234,11 @@ class AnonymousOverflow(AnonymousError):
 
     code = 5405
     name = "anonymous_overflow"
+
+
+class NoteExists(AnonymousError):
+    """An output whose one-time key a stored note has already (a shield or transfer
+    submitted again): two notes with one key would share one key image."""
+
+    code = 5406
+    name = "anonymous_note_exists"
