@@ -21,6 +21,8 @@ from xinlian.crypto.primitives.groups import Element, Group, GroupError, Rng, Sc
 from xinlian.crypto.privacy.anonymous import oneof
 from xinlian.crypto.privacy.anonymous.errors import MalformedTransferError
 from xinlian.crypto.privacy.anonymous.records import Address, Note
+from xinlian.crypto.privacy.confidential import dlog
+from xinlian.crypto.privacy.confidential.errors import UndecryptableError
 from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.privacy.confidential.pedersen import commit
 from xinlian.crypto.privacy.confidential.sigma import Equation
@@ -138,8 +140,9 @@ class OwnedNote:
 
 def scan(keys: Keys, notes: Iterable[tuple[int, Note]]) -> list[OwnedNote]:
     """The notes among `notes` (chain index, note) paid to `keys`' address, with their
-    amounts. A note whose sealed amount does not open its commitment is left out (its
-    sender lied: nobody can spend it); malformed notes are left out too."""
+    amounts; malformed notes are left out. A note whose sealed amount does not open its
+    commitment (its sender lied) still has its amount in [0, 2^32) (the range proof): it
+    is recovered from C - m*H = v*G by the 32-bit search (about half a second)."""
     group = keys.view.group
     g = generators(group).g
     spend = g * keys.spend
@@ -155,6 +158,10 @@ def scan(keys: Keys, notes: Iterable[tuple[int, Note]]) -> list[OwnedNote]:
             continue
         amount = unseal(note.sealed_amount, d.mask)
         if commit(group, amount, d.blinding).encode() != note.commitment:
-            continue
+            try:
+                c = group.decode_element(note.commitment)
+                amount = dlog.solve(c - generators(group).h * d.blinding)
+            except (GroupError, UndecryptableError):
+                continue
         found.append(OwnedNote(index, note, amount, d.blinding, d.offset + keys.spend))
     return found
