@@ -120,6 +120,24 @@ def test_shield_scan_spend_and_receive(G: Group) -> None:
                  rng_of(3))
 
 
+@settings(max_examples=8, deadline=None)
+@given(cuts=st.lists(st.integers(0, 400), min_size=3, max_size=3), seed=st.integers(0, 2**32))
+def test_any_split_of_the_inputs_verifies_and_each_receiver_reads_its_amount(
+        cuts: list[int], seed: int) -> None:
+    """User 3's 400 split into a payment, change, fee and public amount out (any split)."""
+    w = world(R255)
+    a = w.addresses
+    low, mid, high = sorted(cuts)
+    pay, change, fee, out = low, mid - low, high - mid, 400 - high
+    ring, sets = [w.notes[3], w.notes[1]], [a[:3], a[3:]]
+    tx = build_transfer([w.owned(3)], [ring], [(a[1], pay), (a[3], change)], sets, fee=fee,
+                        public_out=out, regulator=w.reg, context=CTX, rng=rng_of(seed))
+    verify_transfer(tx, Statement(w.reg, CTX, [ring], sets), rng_of(seed))
+    outputs = list(enumerate(o.note for o in tx.outputs))
+    assert [n.amount for n in scan(w.users[1], outputs)] == [pay]
+    assert [n.amount for n in scan(w.users[3], outputs)] == [change]
+
+
 def test_received_notes_spend_again_with_two_inputs() -> None:
     w = world(R255)
     tx, _ = payment(R255)
