@@ -344,9 +344,11 @@ def test_invalid_rings_and_shapes_are_typed() -> None:
         verify_transfer(tx, Statement(w.reg, CTX, [], stmt.receiver_sets))
     with pytest.raises(StatementError):
         verify_transfer(msgspec.structs.replace(tx, group="ed25519"), stmt)
-    sm2_reg = world(GROUPS["sm2"]).reg
+    sm2_tx, sm2_stmt = payment(GROUPS["sm2"])
     with pytest.raises(StatementError):
-        verify_transfer(tx, Statement(sm2_reg, CTX, stmt.rings, stmt.receiver_sets))
+        verify_transfer(tx, Statement(sm2_stmt.regulator, CTX, stmt.rings, stmt.receiver_sets))
+    with pytest.raises(StatementError):
+        batch_verify([(tx, stmt), (sm2_tx, sm2_stmt)])
     with pytest.raises(MalformedTransferError):
         verify_transfer(msgspec.structs.replace(tx, range_proof=tx.range_proof[:-1]), stmt)
     with pytest.raises(StatementError):
