@@ -4,7 +4,6 @@ another statement never verifies, malformed proofs are typed errors."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 import pytest
@@ -21,18 +20,11 @@ from xinlian.crypto.privacy.anonymous import (
     verify_registration,
 )
 from xinlian.crypto.privacy.anonymous.oneof import Relation
-from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.privacy.confidential.sigma import Equation
 from xinlian.crypto.privacy.confidential.transcript import Transcript
 
-ALL = list(GROUPS.values())
-ids = [g.name for g in ALL]
-R255 = GROUPS["ristretto255"]
-
-
-def rng_of(seed: int) -> Callable[[int], bytes]:
-    return random.Random(seed).randbytes
+from .test_anonymous_transfer import ALL, R255, ids, rng_of
 
 
 def members(group: Group, n: int, index: int, w: list[Scalar],

@@ -120,6 +120,24 @@ def test_shield_scan_spend_and_receive(G: Group) -> None:
                  rng_of(3))
 
 
+@settings(max_examples=8, deadline=None)
+@given(cuts=st.lists(st.integers(0, 400), min_size=3, max_size=3), seed=st.integers(0, 2**32))
+def test_any_split_of_the_inputs_verifies_and_each_receiver_reads_its_amount(
+        cuts: list[int], seed: int) -> None:
+    """User 3's 400 split into a payment, change, fee and public amount out (any split)."""
+    w = world(R255)
+    a = w.addresses
+    low, mid, high = sorted(cuts)
+    pay, change, fee, out = low, mid - low, high - mid, 400 - high
+    ring, sets = [w.notes[3], w.notes[1]], [a[:3], a[3:]]
+    tx = build_transfer([w.owned(3)], [ring], [(a[1], pay), (a[3], change)], sets, fee=fee,
+                        public_out=out, regulator=w.reg, context=CTX, rng=rng_of(seed))
+    verify_transfer(tx, Statement(w.reg, CTX, [ring], sets), rng_of(seed))
+    outputs = list(enumerate(o.note for o in tx.outputs))
+    assert [n.amount for n in scan(w.users[1], outputs)] == [pay]
+    assert [n.amount for n in scan(w.users[3], outputs)] == [change]
+
+
 def test_received_notes_spend_again_with_two_inputs() -> None:
     w = world(R255)
     tx, _ = payment(R255)
@@ -135,7 +153,7 @@ def test_received_notes_spend_again_with_two_inputs() -> None:
     verify_transfer(spent, Statement(w.reg, CTX, rings, sets), rng_of(5))
 
 
-def test_scanning_finds_only_ones_own_notes_with_honest_amounts() -> None:
+def test_scanning_finds_only_ones_own_notes_and_their_true_amounts() -> None:
     w = world(R255)
     everything = list(enumerate(w.notes))
     for i, user in enumerate(w.users):
@@ -143,6 +161,7 @@ def test_scanning_finds_only_ones_own_notes_with_honest_amounts() -> None:
     assert scan(keygen(R255, rng_of(9)), everything) == []
     lying = msgspec.structs.replace(w.notes[0], sealed_amount=bytes(8))
     assert scan(w.users[0], [(0, lying)]) == []
+    assert [n.amount for n in scan(w.users[0], [(0, lying)], recover=True)] == [100]
     broken = msgspec.structs.replace(w.notes[0], tx_key=b"\x01" * 32)
     assert scan(w.users[0], [(0, broken)]) == []
 
@@ -325,9 +344,11 @@ def test_invalid_rings_and_shapes_are_typed() -> None:
         verify_transfer(tx, Statement(w.reg, CTX, [], stmt.receiver_sets))
     with pytest.raises(StatementError):
         verify_transfer(msgspec.structs.replace(tx, group="ed25519"), stmt)
-    sm2_reg = world(GROUPS["sm2"]).reg
+    sm2_tx, sm2_stmt = payment(GROUPS["sm2"])
     with pytest.raises(StatementError):
-        verify_transfer(tx, Statement(sm2_reg, CTX, stmt.rings, stmt.receiver_sets))
+        verify_transfer(tx, Statement(sm2_stmt.regulator, CTX, stmt.rings, stmt.receiver_sets))
+    with pytest.raises(StatementError):
+        batch_verify([(tx, stmt), (sm2_tx, sm2_stmt)])
     with pytest.raises(MalformedTransferError):
         verify_transfer(msgspec.structs.replace(tx, range_proof=tx.range_proof[:-1]), stmt)
     with pytest.raises(StatementError):

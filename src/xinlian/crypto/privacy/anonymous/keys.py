@@ -21,6 +21,8 @@ from xinlian.crypto.primitives.groups import Element, Group, GroupError, Rng, Sc
 from xinlian.crypto.privacy.anonymous import oneof
 from xinlian.crypto.privacy.anonymous.errors import MalformedTransferError
 from xinlian.crypto.privacy.anonymous.records import Address, Note
+from xinlian.crypto.privacy.confidential import dlog
+from xinlian.crypto.privacy.confidential.errors import UndecryptableError
 from xinlian.crypto.privacy.confidential.generators import generators
 from xinlian.crypto.privacy.confidential.pedersen import commit
 from xinlian.crypto.privacy.confidential.sigma import Equation
@@ -136,13 +138,16 @@ class OwnedNote:
         return (key_base(group, context, one_time) * self.secret).encode()
 
 
-def scan(keys: Keys, notes: Iterable[tuple[int, Note]]) -> list[OwnedNote]:
+def scan(keys: Keys, notes: Iterable[tuple[int, Note]], *,
+         recover: bool = False) -> list[OwnedNote]:
     """The notes among `notes` (chain index, note) paid to `keys`' address, with their
-    amounts. A note whose sealed amount does not open its commitment is left out (its
-    sender lied: nobody can spend it); malformed notes are left out too."""
+    amounts; malformed notes are left out. A note whose sealed amount does not open its
+    commitment (its sender lied) is left out too unless `recover`: then v is searched
+    from C - m*H = v*G in [0, 2^32) (up to about a second a note, which is why it is not
+    the default: any sender could make a wallet spend that on every output it pays)."""
     group = keys.view.group
-    g = generators(group).g
-    spend = g * keys.spend
+    gens = generators(group)
+    spend = gens.g * keys.spend
     found = []
     for index, note in notes:
         try:
@@ -151,10 +156,15 @@ def scan(keys: Keys, notes: Iterable[tuple[int, Note]]) -> list[OwnedNote]:
         except GroupError:
             continue
         d = derive(r * keys.view)
-        if p - g * d.offset != spend or len(note.sealed_amount) != SEALED_SIZE:
+        if p - gens.g * d.offset != spend or len(note.sealed_amount) != SEALED_SIZE:
             continue
         amount = unseal(note.sealed_amount, d.mask)
         if commit(group, amount, d.blinding).encode() != note.commitment:
-            continue
+            if not recover:
+                continue
+            try:
+                amount = dlog.solve(group.decode_element(note.commitment) - gens.h * d.blinding)
+            except (GroupError, UndecryptableError):
+                continue
         found.append(OwnedNote(index, note, amount, d.blinding, d.offset + keys.spend))
     return found

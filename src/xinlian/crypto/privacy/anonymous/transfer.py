@@ -32,6 +32,7 @@ from xinlian.crypto.privacy.anonymous.errors import (
     StatementError,
 )
 from xinlian.crypto.privacy.anonymous.keys import (
+    SEALED_SIZE,
     OwnedNote,
     address_points,
     decode_point,
@@ -179,8 +180,9 @@ class _OutputPoints:
 
 def _output_points(group: Group, note: Note) -> _OutputPoints:
     decode_point(group, note.tx_key, "output tx key")
-    if len(note.sealed_amount) != 8:
-        raise MalformedTransferError(f"a sealed amount is 8 bytes, got {len(note.sealed_amount)}")
+    if len(note.sealed_amount) != SEALED_SIZE:
+        raise MalformedTransferError(
+            f"a sealed amount is {SEALED_SIZE} bytes, got {len(note.sealed_amount)}")
     return _OutputPoints(
         decode_point(group, note.one_time_key, "output one-time key"),
         _Coins(decode_point(group, note.commitment, "output commitment"),
