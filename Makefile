@@ -206,6 +206,7 @@ bench-privacy: venv
 	$(BIN)/python -m benchmarks.privacy_aggregates
 	$(BIN)/python -m benchmarks.privacy_conftx
 	$(BIN)/python -m benchmarks.privacy_anon
+	$(BIN)/python -m benchmarks.privacy_anontx
 
 # The measured post-quantum algorithm table and consensus with PQ votes in the simulator at
 # n = 16 (JSON lines; docs/pq.md, docs/benchmarks.md). PQ_LONG=1 adds the simulated runs at

@@ -4,7 +4,8 @@ submitter and public receiver) for a few shapes, from which the per-part fuel of
 VERIFY_FUEL follows, plus a registration, one decryption share and the bytes of a
 transaction.
 
-Run: `python -m benchmarks.privacy_anontx` (`--quick`: fewer repeats). Times are the
+Run: `python -m benchmarks.privacy_anontx` (`--quick`: fewer repeats; `make bench-privacy`
+runs it after benchmarks.privacy_anon, the library's own figures). Times are the
 best of several runs in process CPU time. Shapes (rings, receiver sets, outputs):
 `small` one spend in a ring of 2, one output to a set of 1; `ring16` its ring of 16;
 `recv16` its set of 16; `out4` four outputs. The fit: fuel = base + ring_member x (ring

@@ -448,3 +448,19 @@ def test_invalid_before_a_regulator_key() -> None:
         keys, proof_context("t", c.addr(0), 0), c.draw))
     receipt = c.one(c.sign(0, TxKind.ANONYMOUS, codec.encode(op)))
     assert receipt.error == "confidential_unavailable"
+
+
+def test_sm2_notes_transfer_and_open() -> None:
+    a = Anon(41, "sm2")
+    bank_a, bank_b = a.bank(BANK_A), a.bank(BANK_B)
+    bank_a.notes.shield(9000)
+    bank_b.notes.shield(1000)
+    receipt = bank_a.notes.transfer(bank_b.address, 2000, ring=2)
+    fee = fee_of(PARAMS, chain_anon.transfer_fuel("sm2", [2], [2, 2]))
+    assert (bank_a.notes.balance(), bank_b.notes.balance()) == (7000 - fee, 3000)
+    for member in (0, 1):
+        a.chain.one(a.sign(MEMBERS[member], _share(a.chain, member, receipt.tx_hash)))
+    opened = AnonymousNotes(a.client).opened(receipt.tx_hash)  # type: ignore[arg-type]
+    assert opened is not None and opened.senders == [bank_a.address]
+    assert dict(zip(opened.receivers, opened.amounts, strict=True))[bank_b.address] == 2000
+    a.check_conservation()
