@@ -21,7 +21,6 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from xinlian import codec
 from xinlian.api.format import bytes_of
@@ -30,12 +29,11 @@ from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK
 from xinlian.cli.contract_cmd import _print_json as print_json
 from xinlian.cli.contract_cmd import _reporting as reporting
 from xinlian.cli.data_cmd import report_tx_failed
-from xinlian.cli.private_conf_cmd import read_share
+from xinlian.cli.private_conf_cmd import _done, read_share
 from xinlian.cli.private_files import Reader, write
 from xinlian.crypto.privacy.anonymous import MalformedTransferError
 from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.execution.anonymous_payloads import AnonTransfer
-from xinlian.ledger.block import Receipt
 from xinlian.node.keyfile import read_key
 from xinlian.sdk.anonymous import AnonymousNotes, keys_doc, load_keys, new_keys
 from xinlian.sdk.client import Client
@@ -136,15 +134,6 @@ def _notes(args: argparse.Namespace, client: Client, keys: bool = True) -> Anony
 
 def _accounts(text: str) -> list[bytes]:
     return [bytes_of(a.strip(), "--among", size=20) for a in text.split(",") if a.strip()]
-
-
-def _done(args: argparse.Namespace, receipt: Receipt, text: str, **extra: Any) -> int:
-    if args.json:
-        print_json({"ok": True, "tx_hash": "0x" + receipt.tx_hash.hex(),
-                    "fee_paid": receipt.fee_paid, **extra})
-    else:
-        print(f"{text} (tx 0x{receipt.tx_hash.hex()}, fee {receipt.fee_paid})")
-    return EXIT_OK
 
 
 def cmd_register(args: argparse.Namespace) -> int:

@@ -104,10 +104,11 @@ class Cipher(Struct):
     c2: bytes
 
     def decode(self, group: Group) -> RegulatorCiphertext:
-        role: Role = "sender" if self.role == "sender" else (
-            "receiver" if self.role == "receiver" else "amount")
-        return RegulatorCiphertext(role, self.index, decode_point(group, self.c1),
-                                   decode_point(group, self.c2))
+        return RegulatorCiphertext(_ROLES[self.role], self.index,
+                                   decode_point(group, self.c1), decode_point(group, self.c2))
+
+
+_ROLES: dict[str, Role] = {"sender": "sender", "receiver": "receiver", "amount": "amount"}
 
 
 class AnonTrace(Struct):
