@@ -26,8 +26,8 @@ def test_the_relayed_walk_through_runs_as_written(tmp_path: Path) -> None:
         "anonymous address registered (tx 0x",
         "shielded 50000 (tx 0x",
         "anonymously to 0x",
-        "in pay.json (fee 401 from the notes)",
-        "anonymous balance 37599 in 1 notes\nanonymous balance 32000 in 2 notes\n",
+        "in pay.json (fee 409 from the notes)",
+        "anonymous balance 37591 in 1 notes\nanonymous balance 32000 in 2 notes\n",
         "error[5404 anonymous_double_spend]: the transaction failed and nothing of it applied",
         "exit 1",
         ": not opened: 0 of 2 members' shares in",
@@ -35,9 +35,9 @@ def test_the_relayed_walk_through_runs_as_written(tmp_path: Path) -> None:
         "shares of member 3 published; the transfer is open (tx 0x",
         "by members [1, 3])",
         "unshielded 5000 to 0x",
-        "B 27461 supply True",
+        "B 27457 supply True",
     ]:
         assert expected in out, expected
     bank_a, bank_b = re.findall(r"bank A is (0x[0-9a-f]{40}), bank B is (0x[0-9a-f]{40})",
                                 out)[0]
-    assert f"from {bank_a} to {bank_b}: 12000, {bank_a}: 37599 (opened at block" in out
+    assert f"from {bank_a} to {bank_b}: 12000, {bank_a}: 37591 (opened at block" in out
