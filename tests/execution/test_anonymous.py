@@ -18,6 +18,7 @@ import pytest
 from xinlian import codec
 from xinlian.crypto.privacy import anonymous as anon
 from xinlian.crypto.privacy.confidential import GROUPS
+from xinlian.crypto.threshold.dkg import share_secret
 from xinlian.execution import anonymous as chain_anon
 from xinlian.execution.anonymous_payloads import (
     AnonOpenShare,
@@ -27,7 +28,9 @@ from xinlian.execution.anonymous_payloads import (
     Shield,
 )
 from xinlian.execution.confidential import proof_context
+from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.executor import tx_fees
+from xinlian.execution.payloads import Propose
 from xinlian.execution.system import genesis_writes
 from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Receipt
@@ -464,3 +467,27 @@ def test_sm2_notes_transfer_and_open() -> None:
     assert opened is not None and opened.senders == [bank_a.address]
     assert dict(zip(opened.receivers, opened.amounts, strict=True))[bank_b.address] == 2000
     a.check_conservation()
+
+
+def test_invalid_after_the_regulator_key_changes_in_the_block() -> None:
+    """Transfers proven for the old key, batch-verified before the block's governance
+    change, verify again under the new key and fail."""
+    a = Anon(51)
+    banks = [a.bank(i) for i in (BANK_A, BANK_B)]
+    for bank in banks:
+        bank.notes.shield(3000)
+    ops = [banks[0].notes.prepare_transfer(banks[1].address, 5, ring=2),
+           banks[1].notes.prepare_transfer(banks[0].address, 6, ring=2)]
+    c = a.chain
+    group = GROUPS[c.group]
+    shares = share_secret(group, group.random_scalar(c.draw), 2, [1, 2, 3], c.draw)
+    change = SetRegulator(c.group, 2, shares[0].public.group_public_key.encode(), [
+        RegulatorMember(i, c.addr(MEMBERS[i - 1]), group.base_mul(k.secret).encode())
+        for i, k in zip((1, 2, 3), shares, strict=True)])
+    wallet = banks[0].notes.wallet
+    assert wallet is not None
+    propose = c.sign(BANK_A, TxKind.SYSTEM, codec.encode(Propose(change)), nonce=wallet.nonce)
+    wallet.nonce += 1
+    result = c.execute([propose, a.sign(BANK_A, ops[0]), a.sign(BANK_B, ops[1])])
+    assert [r.error for r in result.receipts] == [
+        "", "anonymous_invalid_proof", "anonymous_invalid_proof"]
