@@ -199,11 +199,14 @@ bench-confidential: venv
 # IKNP OT extension on a million OTs, one AES block between two parties (~1 min); encrypted
 # aggregates on SM2: contributions, batch verification, threshold decryption, the bounded
 # discrete log up to 2^40, the light-terminal prover on one core under 48-128 MiB (~5 min);
-# confidential transfers: prove, verify, batch verify per tx, bytes (~1 min).
+# confidential transfers: prove, verify, batch verify per tx, bytes (~1 min); anonymous
+# transfers: the same at rings of 4, 11 and 16 notes and receiver sets of 8 (~2 min).
 bench-privacy: venv
 	$(BIN)/python -m benchmarks.privacy
 	$(BIN)/python -m benchmarks.privacy_aggregates
 	$(BIN)/python -m benchmarks.privacy_conftx
+	$(BIN)/python -m benchmarks.privacy_anon
+	$(BIN)/python -m benchmarks.privacy_anontx
 
 # The measured post-quantum algorithm table and consensus with PQ votes in the simulator at
 # n = 16 (JSON lines; docs/pq.md, docs/benchmarks.md). PQ_LONG=1 adds the simulated runs at

@@ -1,7 +1,8 @@
 """`xinlian demo --json` end to end: a real node process, SDK submission, verified proofs,
 the example Qi token deployed, called, queried and one balance proven, an async call
-answered in its callback and a scheduled function run by the chain, and a confidential
-transfer decrypted by both sides and opened by the regulator's on-chain shares."""
+answered in its callback and a scheduled function run by the chain, a confidential
+transfer decrypted by both sides and opened by the regulator's on-chain shares, and an
+anonymous transfer submitted by a relayer, found by both sides' scans and opened."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def assert_confidential_shown(summary: dict[str, Any]) -> None:
     """The sender and the receiver decrypt their balances; the regulator opens the amount."""
     assert summary["confidential_balances"] == [7_500, 2_500]
     assert summary["confidential_opened_amount"] == 2_500
+    fee = summary["anonymous_fee"]
+    assert summary["anonymous_balances"] == [10_000 - 2_500 - fee, 12_500]
+    assert summary["anonymous_opened_sender_is_a"] is True
+    assert summary["anonymous_opened_amount"] == 2_500
 
 
 def assert_contracts_shown(summary: dict[str, Any]) -> None:

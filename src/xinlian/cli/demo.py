@@ -6,8 +6,9 @@ on the others, brings it back and waits until it has caught up. Either way it si
 workload with SDK wallets, submits it in batches, shows blocks as they commit (websocket),
 verifies a state proof and a transaction's inclusion proof client-side (on another node
 than the one that took the transactions, under BFT), prints the throughput, shows Qi
-contracts on the chain (cli.demo_contracts) and a confidential transfer with its opening by
-the regulator (cli.demo_confidential), and removes everything it created.
+contracts on the chain (cli.demo_contracts), a confidential transfer with its opening by
+the regulator (cli.demo_confidential) and an anonymous one (cli.demo_anonymous), and
+removes everything it created.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from xinlian.cli import cluster
 from xinlian.cli.cluster import NodeProcess, free_ports, wait_for_commits
-from xinlian.cli.demo_confidential import show_confidential
+from xinlian.cli.demo_anonymous import show_anonymous
+from xinlian.cli.demo_confidential import enact_regulator, show_confidential
 from xinlian.cli.demo_contracts import show_async, show_schedule, show_token
 from xinlian.cli.node_cmd import GENESIS_FILE, init_data_dir
 from xinlian.crypto.suites import SUITES, Suite, get_suite
@@ -152,8 +154,12 @@ async def _drive(nodes: list[NodeProcess], data: list[Path], wallets: list[Walle
     contracts |= await show_async(nodes[0], wallets[0], params, out.say)
     contracts |= await show_schedule(nodes[0], wallets[0], wallets[1].address, params, out.say)
     if len(wallets) >= 5:  # two banks and three regulator members
+        regulator = await asyncio.to_thread(enact_regulator, nodes[0].base_url, wallets,
+                                            admins, out.say)
         contracts |= await asyncio.to_thread(show_confidential, nodes[0].base_url, wallets,
-                                             admins, out.say)
+                                             regulator, out.say)
+        contracts |= await asyncio.to_thread(show_anonymous, nodes[0].base_url, wallets,
+                                             regulator, out.say)
     roots = await state_roots(nodes)
     if bft:
         out.say(f"all {len(nodes)} validators hold the same state root: {len(roots) == 1}")

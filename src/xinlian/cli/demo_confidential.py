@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
+from xinlian.crypto.threshold.dkg import KeyShare
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Approve, Propose
 from xinlian.sdk.client import Client
@@ -19,26 +20,36 @@ from xinlian.sdk.wallet import Wallet
 DEPOSIT = 10_000
 AMOUNT = 2_500
 Say = Callable[[str], None]
+Regulator = tuple[str, list[KeyShare]]  # the confidential group, the members' key shares
 
 
-def show_confidential(url: str, wallets: Sequence[Wallet], admins: Sequence[Wallet],
-                      say: Say) -> dict[str, object]:
-    """Run it against the node at `url` with the demo's funded `wallets` (the first two are
-    the banks', the three after them the members'); `admins`, one per organisation, enact
-    the regulator key (the first proposes, and more than 2/3 of them approve)."""
+def enact_regulator(url: str, wallets: Sequence[Wallet], admins: Sequence[Wallet],
+                    say: Say) -> Regulator:
+    """A 2-of-3 regulator key by DKG among the members (`wallets[2:5]`), enacted by
+    `admins`, one per organisation (the first proposes, and more than 2/3 of them
+    approve): the group and the members' key shares."""
     group = "sm2" if wallets[0].suite.name == "sm" else "ristretto255"
     shares = local_keygen(GROUPS[group], 3, 2, b"xinlian-demo-regulator")
     public = shares[0].public
-    members = list(wallets[2:5])
     with Client(url) as client:
         change = SetRegulator(group, 2, public.group_public_key.encode(), [
             RegulatorMember(s.identifier, m.address, GROUPS[group].base_mul(s.secret).encode())
-            for s, m in zip(shares, members, strict=True)])
+            for s, m in zip(shares, wallets[2:5], strict=True)])
         proposal = client.wallet(admins[0].key).system(Propose(change))
         client.send(proposal)
         for admin in admins[1:2 * len(admins) // 3 + 1]:
             client.send(client.wallet(admin.key).system(Approve(proposal.hash)))
-        say(f"regulator key ({group}, 2 of 3) made by DKG and set by governance")
+    say(f"regulator key ({group}, 2 of 3) made by DKG and set by governance")
+    return group, shares
+
+
+def show_confidential(url: str, wallets: Sequence[Wallet], regulator: Regulator,
+                      say: Say) -> dict[str, object]:
+    """Run it against the node at `url` with the demo's funded `wallets` (the first two are
+    the banks', the three after them the members', whose shares are `regulator`'s)."""
+    group, shares = regulator
+    members = list(wallets[2:5])
+    with Client(url) as client:
         a = client.confidential(client.wallet(wallets[0].key), new_secret(group))
         b = client.confidential(client.wallet(wallets[1].key), new_secret(group))
         a.register()

@@ -3,7 +3,7 @@
 `xinlian private range` (range proofs) from private_range_cmd.py, `xinlian private agg`
 (encrypted aggregates) from private_agg_cmd.py, confidential accounts (`keygen`,
 `register`, `deposit`, `transfer`, `balance`, `withdraw`, `share`, `open`, `regulator`)
-from private_conf_cmd.py.
+from private_conf_cmd.py, anonymous notes (`anon ...`) from private_anon_cmd.py.
 
 The issuer's key file holds the suite and both keys (written mode 0600). A signature file is
 the holder's credential: the suite, the issuer's public key, the header, every message and
@@ -19,7 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from xinlian.cli import private_agg_cmd, private_conf_cmd, private_gc_cmd, private_range_cmd
+from xinlian.cli import (
+    private_agg_cmd,
+    private_anon_cmd,
+    private_conf_cmd,
+    private_gc_cmd,
+    private_range_cmd,
+)
 from xinlian.cli.private_files import Doc, Reader, write
 from xinlian.crypto.privacy import bbs
 
@@ -28,12 +34,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     private = subparsers.add_parser(
         "private",
         help="privacy schemes: BBS credentials, garbled circuits, range proofs, aggregates, "
-             "confidential transfers with regulator tracing")
+             "confidential and anonymous transfers with regulator tracing")
     sub = private.add_subparsers(dest="private_command", required=True)
     private_gc_cmd.register(sub)
     private_range_cmd.register(sub)
     private_agg_cmd.register(sub)
     private_conf_cmd.register(sub)
+    private_anon_cmd.register(sub)
     b = sub.add_parser("bbs", help="BBS signatures with selective-disclosure proofs")
     bsub = b.add_subparsers(dest="bbs_command", required=True)
 

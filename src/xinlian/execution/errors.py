@@ -188,3 +188,57 @@ class NotTraceable(ExecutionError):
 
     code = 5304
     name = "confidential_not_traceable"
+
+
+class AnonymousError(ExecutionError):
+    """An anonymous-note operation (execution/anonymous.py) that the chain refuses."""
+
+    code = 5400
+    name = "anonymous_error"
+
+
+class UnknownNote(AnonymousError):
+    """A ring names a note index that is not on chain."""
+
+    code = 5401
+    name = "anonymous_unknown_note"
+
+
+class BadRing(AnonymousError):
+    """A ring or a receiver set that is too small, too large or names a member twice, or a
+    transfer with no input, too many inputs or outputs."""
+
+    code = 5402
+    name = "anonymous_bad_ring"
+
+
+class ReceiverNotRegistered(AnonymousError):
+    """A receiver set names an account that has registered no anonymous address, or an
+    account registers a second one."""
+
+    code = 5403
+    name = "anonymous_receiver_unknown"
+
+
+class KeyImageSpent(AnonymousError):
+    """A key image spent already (by an earlier transaction, in this block, or twice in
+    this one): the note it marks cannot be spent again."""
+
+    code = 5404
+    name = "anonymous_double_spend"
+
+
+class AnonymousOverflow(AnonymousError):
+    """An amount, fee or public output that is negative or beyond the notes' range, or
+    more than the notes hold together."""
+
+    code = 5405
+    name = "anonymous_overflow"
+
+
+class NoteExists(AnonymousError):
+    """An output whose one-time key a stored note has already (a shield or transfer
+    submitted again): two notes with one key would share one key image."""
+
+    code = 5406
+    name = "anonymous_note_exists"

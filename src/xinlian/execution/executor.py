@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from xinlian import codec
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.anonymous import Anonymous, shield_amount
+from xinlian.execution.anonymous_payloads import AnonymousOp
 from xinlian.execution.confidential import Confidential, deposit_amount, verify_fuel
 from xinlian.execution.confidential_payloads import ConfidentialOp
 from xinlian.execution.contracts.engine_runs import EngineRuns, Limits, has_work
@@ -110,6 +112,7 @@ class Executor:
         self.params = params
         self.system = SystemContract(suite)
         self.confidential = Confidential(suite.hash_bytes)
+        self.anonymous = Anonymous(suite.hash_bytes)
         self.hash = suite.hash_bytes
         self.contracts = runner or ContractRunner(suite.hash_bytes, suite.name)
         self.pool = pool
@@ -124,6 +127,7 @@ class Executor:
         result = BlockResult([], [], {}, [])
         self._engine_runs(state, block, result)
         self.confidential.begin_block(state.get, txs)
+        self.anonymous.begin_block(state.get, txs)
         plan = None if self.pool is None else self.pool.plan(
             txs, base, block.height, block.timestamp_ms, state.encoded_writes(),
             len(result.receipts))
@@ -154,7 +158,7 @@ class Executor:
                 receipt = self._contract(state, tx, op, fees, account, block, ctx, plan,
                                          position, result.index)
                 result.fuel_used += receipt.fuel_used
-            else:  # a confidential operation's verification counts as fuel (confidential.py)
+            else:  # a confidential or anonymous operation's verification counts as fuel
                 receipt = self._execute(state, tx, op, account,
                                         fees.base + fuel_fee(params, fees.fuel_limit),
                                         block.height, result.data_index, result.data_changes,
@@ -304,6 +308,10 @@ class Executor:
                 return self.confidential.execute(
                     state, body.chain_id, tx.sender_address, body.nonce, tx.hash, height,
                     codec.decode(payload, ConfidentialOp))
+            if kind == TxKind.ANONYMOUS:
+                return self.anonymous.execute(
+                    state, tx.body.chain_id, tx.sender_address, tx.body.nonce, tx.hash,
+                    height, codec.decode(payload, AnonymousOp))
             if kind == TxKind.DATA_COLLECTION:
                 return data.declare(state, self.hash, tx.sender_address, height,
                                     codec.decode(payload, DeclareCollection))
@@ -347,8 +355,9 @@ def tx_fees(params: ChainParams, tx: Transaction,
             op: ContractOp | BadPayload | None = None, read: Reader | None = None) -> Fees:
     """The fee figures of `tx` (ledger/rules.py); `op`: its contract payload, if decoded
     already. A contract payload that does not decode costs `system_cost` (and fails).
-    A confidential operation's fuel is the verification it costs, by the group of the
-    state `read` reads (confidential.py; without `read`, it counts no fuel)."""
+    A confidential or anonymous operation's fuel is the verification it costs, by the
+    group of the state `read` reads (confidential.py, anonymous.py; without `read`, it
+    counts no fuel)."""
     if op is None and tx.body.kind in _PAYLOADS:
         op = contract_op(tx)
     if isinstance(op, _CODE_OPS):
@@ -363,18 +372,26 @@ def tx_fees(params: ChainParams, tx: Transaction,
         except codec.CodecError:
             return Fees(base_cost(params, tx.body.kind))  # fails with bad_payload
         return Fees(base_cost(params, tx.body.kind), verify_fuel(read, conf))
+    if tx.body.kind == TxKind.ANONYMOUS and read is not None:
+        try:
+            anon = codec.decode(tx.body.payload, AnonymousOp)
+        except codec.CodecError:
+            return Fees(base_cost(params, tx.body.kind))  # fails with bad_payload
+        return Fees(base_cost(params, tx.body.kind), Anonymous.verify_fuel(read, anon))
     return Fees(base_cost(params, tx.body.kind))
 
 
 def max_spend(tx: Transaction) -> int:
     """The most `tx` can take from its sender's balance: its fee limit plus, for a transfer,
-    a fund or a confidential deposit whose payload decodes, the amount. The mempool's
-    admission budget (ledger/mempool.py)."""
+    a fund, a confidential deposit or an anonymous shield whose payload decodes, the
+    amount. The mempool's admission budget (ledger/mempool.py)."""
     if tx.body.kind == TxKind.FUND:
         op = contract_op(tx)
         return tx.body.fee_limit + (max(op.amount, 0) if isinstance(op, Fund) else 0)
     if tx.body.kind == TxKind.CONFIDENTIAL:
         return tx.body.fee_limit + deposit_amount(tx.body.payload)
+    if tx.body.kind == TxKind.ANONYMOUS:
+        return tx.body.fee_limit + shield_amount(tx.body.payload)
     if tx.body.kind != TxKind.TRANSFER:
         return tx.body.fee_limit
     try:

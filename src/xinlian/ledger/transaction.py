@@ -33,6 +33,7 @@ class TxKind(IntEnum):
     DATA_COLLECTION = 8  # declare or alter a data collection (execution/data)
     DATA_WRITE = 9  # put and delete records of one data collection
     CONFIDENTIAL = 10  # confidential accounts: register, deposit, transfer, withdraw, open
+    ANONYMOUS = 11  # anonymous notes: register an address, shield, transfer, open
 
 
 class TxBody(Struct):

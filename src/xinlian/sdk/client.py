@@ -18,6 +18,7 @@ import msgspec
 from xinlian.api.views import BlockView, ChainInfo, MigrationStatus, SenderPage, SubmitView, TxView
 from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.primitives.groups import Scalar
+from xinlian.crypto.privacy.anonymous.keys import Keys
 from xinlian.crypto.signing import SigningKey
 from xinlian.ledger.block import Receipt
 from xinlian.node.certify import CertifiedHeader
@@ -30,6 +31,7 @@ from xinlian.node.interface import (
     VersionView,
 )
 from xinlian.sdk import calls, contract_reads
+from xinlian.sdk.anonymous import AnonymousNotes
 from xinlian.sdk.calls import Call
 from xinlian.sdk.confidential import ConfidentialAccounts
 from xinlian.sdk.contract_abi import ContractAbi
@@ -284,6 +286,13 @@ class Client:
         `secret` is its twisted-ElGamal key, which decrypts its balance and proves its
         transfers; reads are verified against the chain's headers."""
         return ConfidentialAccounts(self, wallet, secret, timeout)
+
+    def anonymous(self, wallet: Wallet | None = None, keys: Keys | None = None, *,
+                  timeout: float = 30.0) -> AnonymousNotes:
+        """`wallet`'s anonymous notes (docs/privacy.md, "Anonymous transfers"): `keys`
+        (view and spend) find its notes by scanning and spend them; reads are verified
+        against the chain's headers."""
+        return AnonymousNotes(self, wallet, keys, timeout)
 
     def sender_transactions(self, address: bytes, offset: int = 0, limit: int = 100
                             ) -> SenderPage:

@@ -244,3 +244,13 @@ class ConfidentialFailed(TxFailed):
 
     code = 6150
     name = "confidential_failed"
+
+
+class AnonymousFailed(TxFailed):
+    """A committed anonymous-note transaction whose receipt has a non-zero status:
+    nothing of it was applied, its fee was paid. `remote_name` is the reason (e.g.
+    `anonymous_double_spend`: a note of it is spent already, scan and prepare again;
+    `anonymous_invalid_proof`, `not_regulator_member`)."""
+
+    code = 6151
+    name = "anonymous_failed"
