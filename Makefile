@@ -215,6 +215,7 @@ bench-privacy: venv
 bench-pq: venv
 	$(BIN)/python -m benchmarks.pq
 	$(BIN)/python -m benchmarks.consensus_pq
+	$(BIN)/python -m benchmarks.consensus_pq_cluster
 	$(if $(PQ_LONG),$(BIN)/python -m benchmarks.consensus_pq --scale)
 	$(if $(PQ_LONG),$(BIN)/python -m benchmarks.consensus_pq --params)
 
