@@ -4,28 +4,33 @@
  * (tests/models/test_spin.py; docs/privacy.md, "Model checking").
  *
  * What is modelled. N accounts, each with a public balance, a nonce and (once registered)
- * a confidential balance. One process plays every party at once: it builds transactions
- * for any account (honest or not) into a pool, refreshes an account's view of its own
- * balance, and executes any transaction of the pool, again and again. Pool entries are
- * never removed, so every transaction can be delivered again at any time (a replay), in
- * any order, and any two transactions can land in one block; a transaction's execution is
- * one atomic step, as it is in the executor (a block is executed serially; its writes are
- * the writes of its transactions in order, so checking every order of single transactions
- * covers every block).
+ * a confidential balance; the regulator key is set (before it is, every operation fails
+ * with ConfidentialUnavailable and changes nothing). One process plays every party at
+ * once: it builds transactions for any account into a pool, and executes any transaction
+ * of the pool, again and again. A transaction names its account's next nonce or, as a
+ * dishonest or confused client would, the nonce of the one it built before (two
+ * transactions, one nonce); its proof is made for the balance its account reads when it
+ * builds it, or for the one it read before (a stale view). Pool entries are never
+ * removed, so every transaction can be delivered again at any time (a replay), in any
+ * order, and any two transactions can land in one block; a transaction's execution is one
+ * atomic step, as it is in the executor (a block is executed serially; its writes are the
+ * writes of its transactions in order, so checking every order of single transactions
+ * covers every block). The pool is kept sorted (a multiset), which merges states that
+ * differ only in the order of its entries.
  *
  * Mapping of each rule to the Python executor (src/xinlian/...):
- *   execute(), its inclusion rules   ledger/rules.py:executable_error (nonce equal to the
- *                                    account's, balance covers the fee); otherwise the
- *                                    transaction is left out and changes nothing.
- *   CHARGE                           execution/executor.py:Executor._charge (the fee is
+ *   execute(i), its first guard      ledger/rules.py:executable_error (the nonce is the
+ *                                    account's next, the balance covers the fee); otherwise
+ *                                    the transaction is left out and changes nothing.
+ *   the fee and nonce                execution/executor.py:Executor._charge (the fee is
  *                                    burned and the nonce spent even if the operation then
  *                                    fails; the operation's writes are dropped on failure:
- *                                    Overlay child, Executor._execute).
+ *                                    Executor._execute's child Overlay).
  *   REGISTER                         execution/confidential.py:Confidential._register
  *                                    (once per account; the balance starts as zero).
- *   DEPOSIT                          Confidential._deposit (1 <= amount <= MAX_AMOUNT,
- *                                    public balance >= amount; public -> confidential and
- *                                    conf/supply += amount).
+ *   DEPOSIT                          Confidential._deposit (a registered account,
+ *                                    1 <= amount <= MAX_AMOUNT, public balance >= amount;
+ *                                    public -> confidential and conf/supply += amount).
  *   TRANSFER                         Confidential.execute + _transfer (receiver registered
  *                                    and not the sender; StaleBalance unless the balance
  *                                    digest named equals the current balance's; the proof).
@@ -33,32 +38,36 @@
  *                                    StaleBalance check, the proof; confidential -> public
  *                                    and conf/supply -= amount).
  *
- * Abstraction (what the model leaves out, and why it is sound to):
+ * Abstraction (what the model leaves out):
  * - Cryptography is assumed sound. A balance is its value plus a version that changes on
- *   every write: two ciphertexts of an account are equal exactly when no write happened in
- *   between (a digest collision, or two writes giving the same ciphertext, is not
- *   modelled; when writes do give the same ciphertext, e.g. deposit a then withdraw a, the
- *   value is the same too, so a proof for it is still true).
+ *   every write: a digest names one version (no collisions). Two writes can give the same
+ *   ciphertext on chain (deposit a, then withdraw a); the model then has two versions and
+ *   refuses a proof the chain would accept, which loses no violation: the value is the
+ *   same, so the proof's statement is true either way.
  * - A proof is the predicate it proves (soundness of the Fiat-Shamir sigma proof and of
  *   the aggregated Bulletproof, transfer.py:verify_transfer / verify_withdraw): the
- *   transaction carries the statement (the version of the balance it was made for, the
- *   value of that balance, the amount, and the context: sender and nonce, as
- *   confidential.py:proof_context binds chain, sender and nonce), and the verifier accepts
- *   exactly when the statement holds: amount and remaining balance in [0, 2^32) and the
- *   context is the transaction's own. A party may put any amount and any context into a
- *   transaction and copy another transaction's proof into its own (lifting); it can only
- *   name a balance it has read, with its true value (ElGamal is binding: a ciphertext
- *   determines its value under the owner's key).
+ *   transaction carries its statement (the balance version it was made for, that
+ *   balance's value, the amount) and the verifier accepts exactly when the statement
+ *   holds: amount and remaining balance in [0, 2^32). A party may name any amount; it can
+ *   only name a balance it has read, with its true value (a ciphertext determines its
+ *   value under the owner's key).
+ * - Proofs are bound to their transaction (proof_context: chain, sender, nonce) and the
+ *   sender's key; the model does not copy proofs between transactions: a proof copied to
+ *   another sender does not verify under that sender's key and balance, and one copied
+ *   by its own sender under another nonce is a new spend of that sender's current
+ *   balance, which the model's own transactions already cover.
  * - In the Python, the transfer statement is assembled from the sender's current balance,
  *   so a proof made for an older balance also fails verification; the StaleBalance check
  *   is the explicit, cheap form of that binding. The model folds both into one check
  *   (STALE_CHECK): the proof holds for the balance it names, and the executor requires
  *   that balance to be the current one. The mutant (-DMUTANT_NO_STALE_CHECK) is a verifier
- *   that checks the proof against the balance the transaction names and forgets the link.
- * - Amounts are bounded small (MAXV) and balances stay far below 2^32, so the range
- *   bounds reduce to "not negative". The regulator's tracing ciphertexts and openings move
- *   no value and are left out; so are fees of fuel (one FEE per transaction stands for
- *   base + fuel fee: both are burned from the public balance).
+ *   that checks the proof against the balance the transaction names and forgets the link:
+ *   SPIN finds two withdrawals proven against one balance, the second an overdraft.
+ * - Scope: 4 transactions a run, 2 accounts (3 in the slow test), amounts up to 1, 4 of
+ *   public value each, a fee of 1. Balances stay far below 2^32, so the range bounds
+ *   reduce to "not negative". The regulator's tracing ciphertexts and openings move no
+ *   value and are left out; one FEE per transaction stands for base + fuel fee (both are
+ *   burned from the public balance).
  *
  * Invariants, asserted after every step:
  *   sum(public) + sum(confidential) + burned == N * PUB0    (value is conserved)
@@ -227,8 +236,8 @@ inline sort_last() {
   k = 0; tmp = 0
 }
 
-/* Build a transaction for account u: any kind, nonce, receiver and amount; its proof made
-   for the balance u last read; or a copy of another transaction's proof. */
+/* Build a transaction for account u: any kind, receiver and amount, its next nonce or
+   its last again, its proof made for the balance u reads now or read before. */
 inline build(u) {
   if
   :: n = built[u]; built[u]++      /* its next nonce */
