@@ -63,6 +63,8 @@
  *   that balance to be the current one. The mutant (-DMUTANT_NO_STALE_CHECK) is a verifier
  *   that checks the proof against the balance the transaction names and forgets the link:
  *   SPIN finds two withdrawals proven against one balance, the second an overdraft.
+ *   A second mutant (-DMUTANT_NO_NONCE_CHECK) drops the nonce rule: SPIN finds a
+ *   transaction applied twice.
  * - Scope: 4 transactions a run, 2 accounts (3 in the slow test), amounts up to 1, 4 of
  *   public value each, a fee of 1. Balances stay far below 2^32, so the range bounds
  *   reduce to "not negative". The regulator's tracing ciphertexts and openings move no
@@ -158,6 +160,13 @@ inline check_invariants() {
 #define STALE_CHECK(t) (t.ver == version[t.sender])
 #endif
 
+/* ledger/rules.py:executable_error's nonce rule (NonceTooLow / NonceTooHigh). */
+#ifdef MUTANT_NO_NONCE_CHECK
+#define NONCE_OK(t) true
+#else
+#define NONCE_OK(t) (t.nonce == nonce[t.sender])
+#endif
+
 inline applied_op(i) {
   applied[i]++;
   nonce_used[pool[i].sender * MAXNONCE + pool[i].nonce]++
@@ -168,7 +177,7 @@ inline applied_op(i) {
 inline execute(i) {
   s = pool[i].sender;
   if
-  :: pool[i].nonce == nonce[s] && pub[s] >= FEE ->
+  :: NONCE_OK(pool[i]) && pub[s] >= FEE ->
        pub[s] = pub[s] - FEE;
        burned = burned + FEE;
        nonce[s]++;

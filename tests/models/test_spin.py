@@ -77,6 +77,16 @@ def test_invalid_confidential_without_stale_balance_check(tmp_path: Path) -> Non
     assert "conf[k]>=0" in replayed
 
 
+def test_invalid_confidential_without_nonce_check(tmp_path: Path) -> None:
+    """A transaction delivered again: without the nonce rule it applies twice."""
+    report, trail = search(tmp_path, "confidential.pml", "MUTANT_NO_NONCE_CHECK")
+    assert "errors: 1" in report, report
+    assert trail.exists()
+    replayed = replay(tmp_path, "confidential.pml", "MUTANT_NO_NONCE_CHECK")
+    assert "assertion violated" in replayed
+    assert "<=1" in replayed
+
+
 @pytest.mark.parametrize("scope", [(), ("N=3", "MAXV=1")], ids=["2 accounts", "3 accounts"])
 def test_anonymous_notes_conserve_value(tmp_path: Path, scope: tuple[str, ...]) -> None:
     report, trail = search(tmp_path, "anonymous.pml", *scope)
