@@ -57,7 +57,8 @@
  *   every balance and note value >= 0
  *
  * Mutants: -DMUTANT_NO_KEY_IMAGE_CHECK drops Anonymous.execute's KeyImageSpent check;
- * -DMUTANT_SAME_IMAGE_TWICE drops _check_shape's "two spends of one note".
+ * -DMUTANT_SAME_IMAGE_TWICE drops _check_shape's "two spends of one note";
+ * -DMUTANT_NO_NOTE_CHECK drops _ring's UnknownNote (a ring member outside the set).
  */
 
 #ifndef N
@@ -105,7 +106,12 @@ short total, notes;
 
 /* _ring: two distinct members, both notes of the set; the one-of-n proof: the real note
    is a member (by construction) and its spender owns it. */
-#define RING_OK(real, decoy) (real < count && decoy < count && decoy != real)
+#ifdef MUTANT_NO_NOTE_CHECK
+#define IN_SET(i) true
+#else
+#define IN_SET(i) (i < count)
+#endif
+#define RING_OK(real, decoy) (IN_SET(real) && IN_SET(decoy) && decoy != real)
 #define OWNS(real) (owner[real] == spender)
 #define VALUE_IN (value[in1] + (in2 == NONE -> 0 : value[in2]))
 

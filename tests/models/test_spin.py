@@ -104,3 +104,13 @@ def test_invalid_anonymous_without_key_image_check(tmp_path: Path, mutant: str) 
     replayed = replay(tmp_path, "anonymous.pml", mutant)
     assert "assertion violated" in replayed
     assert "spends[k]<=1" in replayed
+
+
+def test_invalid_anonymous_without_note_check(tmp_path: Path) -> None:
+    """A ring naming a note that is not in the set: without _ring's check it is spent."""
+    report, trail = search(tmp_path, "anonymous.pml", "MUTANT_NO_NOTE_CHECK")
+    assert "errors: 1" in report, report
+    assert trail.exists()
+    replayed = replay(tmp_path, "anonymous.pml", "MUTANT_NO_NOTE_CHECK")
+    assert "assertion violated" in replayed
+    assert "in1<count" in replayed
