@@ -18,7 +18,7 @@ NATIVE  := $(NATIVE_SRC:.c=$(shell $(PY) -c 'import sysconfig; print(sysconfig.g
 # PyNaCl's bundled copy binds no ristretto255 function.
 LIBSODIUM := /usr/lib/$(shell uname -m)-linux-gnu/libsodium.so.23
 
-.PHONY: venv prometheus chromium web demo test test-slow lint bench bench-sharding bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-gossip-attacks bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
+.PHONY: venv prometheus chromium spin web demo test test-slow lint bench bench-sharding bench-core bench-qi bench-verifier bench-fuel bench-contracts bench-crypto bench-network bench-gossip bench-gossip-attacks bench-consensus bench-light bench-platform bench-pq bench-bbs bench-confidential bench-privacy bench-data liboqs sim-campaign clean
 
 venv: $(STAMP) $(NATIVE) | $(LIBSODIUM)
 
@@ -67,12 +67,19 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	  chromium chromium-driver; }
 
+# Debian's SPIN model checker, which tests/models runs on the Promela models of the private
+# transactions (models/, docs/privacy.md "Model checking"); pan, the verifier SPIN
+# generates, compiles with gcc. Nothing to do once /usr/bin/spin exists.
+spin:
+	test -x /usr/bin/spin || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends spin gcc; }
+
 # Rebuild the workbench's editor bundle (committed, so tests and users need no npm) from
 # web/package.json and its lock file.
 web:
 	cd web && npm ci --no-audit --no-fund && npm run build
 
-test: venv prometheus chromium
+test: venv prometheus chromium spin
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
