@@ -7,6 +7,9 @@ message; two other organisations approve), so the committee of the first epoch t
 at or after H votes with `pq`: headers from that epoch on carry certificates of ML-DSA-65
 signatures, those before it BLS aggregates, and a light client that follows the epochs from
 genesis (sdk/headers.py, the epoch proofs state sync serves) accepts headers on both sides.
+Each validator signs the ledger headers it stores with its genesis Ed25519 node key before
+the switch epoch and with its registered ML-DSA-65 node key from it on (the header names
+the leader by the same rule); `header_key` picks the key by the epoch of each height.
 When one validator never registers, the committee switches only from H+W, without it, and
 the other three keep committing the same state.
 """
@@ -17,8 +20,11 @@ import msgspec
 import pytest
 
 from xinlian.crypto.composite import MLDSA65_SIGNATURE_SIZE
+from xinlian.crypto.keys import AlgId
 from xinlian.crypto.primitives import bls
+from xinlian.crypto.signing import verify
 from xinlian.execution.rotation import get_rotated
+from xinlian.ledger.block import header_message
 from xinlian.node.certify import genesis_root
 from xinlian.sdk.errors import ProofError
 from xinlian.sdk.headers import HeaderChain
@@ -76,6 +82,22 @@ def test_validators_rotate_to_pq_votes_without_a_halt_and_light_clients_follow()
                 assert len(certified.cert.signatures) >= committee.quorum
                 after += 1
         assert before > 0 and after > 10
+
+        # headers: each validator signs the headers it stores with its rotated node key
+        # from the switch epoch on, and names the leader by its rotated key; the key that
+        # verifies a height is picked by its epoch, so old blocks verify as they were made
+        for n, node in enumerate(net.nodes):
+            held = net.validator(node)
+            assert held is not None
+            old_key, new_key = net.node_keys[n].public_key, net.rotated_keys[n][1].public_key
+            for height in range(1, head + 1):
+                block = held.ledger.chain.block(height)
+                assert block is not None
+                key = held.bft.header_key(height)
+                assert key == (old_key if height < first_pq else new_key), height
+                assert verify(key, header_message(block.header), block.signature)
+                expected = AlgId.ED25519 if height < first_pq else AlgId.ML_DSA_65
+                assert block.signature.alg == block.header.proposer.alg == expected
 
         # a pq epoch's certificate does not pass for the BLS committee before it
         last = bft.certified(head - 4)

@@ -226,6 +226,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
     _, key = read_key(data / str(config["key"]))
     secret = None
     rotated = []
+    rotated_node = None
     shape_for = None
     identity = None
     listen = None
@@ -236,6 +237,9 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
         rotated_path = data / str(config.get("rotated_vote_key", ROTATED_VOTE_FILE))
         if rotated_path.exists():
             rotated.append(read_key(rotated_path)[1])
+        rotated_node_path = data / str(config.get("rotated_node_key", ROTATED_NODE_FILE))
+        if rotated_node_path.exists():
+            rotated_node = read_key(rotated_node_path)[1]
         listen = config.get("listen")
         # a validator added after genesis first catches up from its peers' state snapshot
         synced = await catch_up(data, genesis, key, _host_port(str(listen)) if listen else None,
@@ -258,7 +262,7 @@ async def _serve(data: Path, host: str, port: int, limits: Limits, pool: PoolLim
         node = Node(data, genesis, key, secret, rotated_votes=rotated, shape_for=shape_for,
                     pool_limits=pool, exec_workers=workers, blobs=blob_config(config, data),
                     retention=retention, identity=identity,
-                    consensus=consensus)
+                    consensus=consensus, rotated_node=rotated_node)
         server = RpcServer(node, host, port, limits)
         await node.start()
         await server.start()

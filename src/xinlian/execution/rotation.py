@@ -19,6 +19,14 @@ their registered vote keys,
 Once a committee has switched, later ones stay on the target suite (a validator added
 afterwards joins once it registers). Certificates of earlier epochs keep their committees'
 suites, so they verify as they did.
+
+The transport and the headers follow the committee (`transport_keys`, `node_key_in`): a
+validator that registered authenticates with its rotated node key, and signs the ledger
+headers it stores with it, from the first epoch whose committee has switched. Peers accept
+its rotated key from its registration on and its old key until the committee has switched
+and block H+W is reached (the window: both sides of the switch reach each other), then
+only the rotated one, under the target suite's handshake alone. Its node id stays the
+address of the node key it joined with.
 """
 
 from __future__ import annotations
@@ -125,3 +133,41 @@ def next_committee_members(read: Reader, chain_suite: Suite, current: list[Valid
     members = [Validator(v.organisation, v.node_key, rotated[i].consensus_key.data, b"",
                          v.power, v.endpoint) for i, v in enumerate(current) if i in rotated]
     return SUITES[schedule.to_suite], members
+
+
+def is_retired(read: Reader, height: int, switched: bool) -> bool:
+    """Old node keys are refused: the committee has switched and the window has passed."""
+    schedule = get_schedule(read)
+    return (schedule is not None and switched
+            and height >= schedule.height + schedule.window)
+
+
+def transport_keys(read: Reader, chain_suite: Suite, current: list[Validator], height: int,
+                   switched: bool) -> tuple[tuple[Suite, ...], list[tuple[PublicKey, ...]]]:
+    """The handshake suites peers admit at block `height`, and for each of `current` the
+    node keys it may authenticate with, the one it uses first (the rule in the module
+    docstring; `switched`: the current committee votes with the target suite)."""
+    schedule = get_schedule(read)
+    if schedule is None:
+        return (chain_suite,), [(v.node_key,) for v in current]
+    target = SUITES[schedule.to_suite]
+    retired = is_retired(read, height, switched)
+    keys: list[tuple[PublicKey, ...]] = []
+    for v in current:
+        rotated = get_rotated(read, address_of(v.node_key, chain_suite.hash_bytes))
+        if rotated is None:
+            keys.append((v.node_key,))
+        elif retired:
+            keys.append((rotated.node_key,))
+        else:
+            pair = (v.node_key, rotated.node_key)
+            keys.append(pair[::-1] if switched else pair)
+    return ((target,) if retired else (chain_suite, target)), keys
+
+
+def node_key_in(read: Reader, chain_suite: Suite, validator: Validator,
+                switched: bool) -> PublicKey:
+    """The node key `validator` signs ledger headers with in an epoch whose committee has
+    (`switched`) or has not switched: its registered one after the switch."""
+    rotated = get_rotated(read, address_of(validator.node_key, chain_suite.hash_bytes))
+    return rotated.node_key if switched and rotated is not None else validator.node_key

@@ -30,12 +30,22 @@ clock (`now_ms`, with the policy's skew), not be on a revocation list the node h
 name the organisation the membership says owns the peer, and certify exactly the key that
 signs the transcript. On a post-quantum suite a classical-only
 peer key is refused with `ClassicalIdentity` before any other work.
+
+Across a suite migration (docs/pq.md, "Migration without a fork") a member may hold two
+keys, its old one and the one it registered, and the membership admits two session
+suites. The initiator names the suite of the key it signs with in Hello (its rotated key:
+the target suite, whose key exchange is the hybrid X25519 + ML-KEM-768 one on `pq` and the
+hybrids); the responder runs that suite's key exchange, hash and AEAD if its membership
+admits it and signs with its own key of that suite's algorithm when it has one (else with
+its id key), so a peer that has not learnt the other's rotated key still reaches it with
+the old pair. Each side accepts exactly the keys the membership lists for the other, and
+refuses classical-only keys once every admitted suite is post-quantum.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -111,6 +121,7 @@ class Session:
     session_id: bytes
     # the peer's checked certificate, when the handshake ran with an Identity
     peer_certificate: CertificateBody | None = None
+    suite: str = ""  # the session's suite: its key exchange, hash and AEAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +155,7 @@ def _exchange_errors() -> Iterator[None]:
 
 class _Side:
     def __init__(self, suite: Suite, key: SigningKey, rng: Rng, identity: Identity | None,
-                 now_ms: int) -> None:
-        if key.alg != suite.signature:
-            raise HandshakeError(f"a {suite.name} node signs with {suite.signature.name}")
+                 now_ms: int, post_quantum_only: bool) -> None:
         if identity is not None and identity.certificate.body.subject != key.public_key:
             raise HandshakeError("this node's certificate is for another key")
         self.suite = suite
@@ -154,6 +163,7 @@ class _Side:
         self.rng = rng
         self.identity = identity
         self.now_ms = now_ms
+        self.post_quantum_only = post_quantum_only
         self.exchange = suite.new_key_exchange(rng)
 
     def _own_certificate(self) -> bytes:
@@ -175,9 +185,8 @@ class _Side:
         return self.suite.hash_bytes(b"".join(parts))
 
     def _check_key(self, key: PublicKey) -> None:
-        refuse_classical(self.suite, key, "the peer key")
-        if key.alg != self.suite.signature:
-            raise Unauthenticated(f"peer key is {key.alg!r}, not {self.suite.signature.name}")
+        if self.post_quantum_only:
+            refuse_classical(self.suite, key, "the peer key")
         try:
             check_public_key(key)
         except CryptoError as exc:
@@ -204,7 +213,7 @@ class _Side:
         i2r, r2i = okm[:size], okm[size:]
         send, recv = (i2r, r2i) if initiator else (r2i, i2r)
         return Session(peer_id, peer_key, self.suite.aead, send, recv, session_id,
-                       peer_certificate)
+                       peer_certificate, self.suite.name)
 
     def _responder_transcript(self, hello: bytes, body: bytes) -> bytes:
         return self._h(_DOMAIN + b"responder", self._h(hello), self._h(body))
@@ -217,14 +226,22 @@ class _Side:
 class Initiator(_Side):
     """The dialling side: `hello()`, then `finish(reply)` gives (Finish bytes, Session)."""
 
-    def __init__(self, suite: Suite, key: SigningKey, peer_id: NodeId, peer_key: PublicKey,
-                 rng: Rng = os.urandom, *, identity: Identity | None = None,
-                 now_ms: int = 0, peer_organisation: str = "") -> None:
-        """`identity`, `now_ms` (this node's clock) and `peer_organisation` (the dialled
-        node's owner in the membership): see the module docstring."""
-        super().__init__(suite, key, rng, identity, now_ms)
+    def __init__(self, suite: Suite, key: SigningKey, peer_id: NodeId,
+                 peer_key: PublicKey | Sequence[PublicKey], rng: Rng = os.urandom, *,
+                 identity: Identity | None = None, now_ms: int = 0,
+                 peer_organisation: str = "", post_quantum_only: bool | None = None) -> None:
+        """`suite`: the session's, whose signature algorithm `key` must be; `peer_key`: the
+        key (or keys) the dialled node may answer with; `identity`, `now_ms` (this node's
+        clock) and `peer_organisation` (the dialled node's owner in the membership): see
+        the module docstring; `post_quantum_only`: refuse a classical-only peer key
+        (default: on a post-quantum suite)."""
+        if key.alg != suite.signature:
+            raise HandshakeError(f"a {suite.name} node signs with {suite.signature.name}")
+        super().__init__(suite, key, rng, identity, now_ms,
+                         suite.post_quantum if post_quantum_only is None else post_quantum_only)
         self.peer_id = peer_id
-        self.peer_key = peer_key
+        self.peer_keys = ((peer_key,) if isinstance(peer_key, PublicKey)
+                          else tuple(peer_key))
         self.peer_organisation = peer_organisation
         self._hello: bytes | None = None
 
@@ -239,7 +256,7 @@ class Initiator(_Side):
             raise HandshakeError("finish() before hello()")
         reply = _decode(data, Reply)
         body = reply.body
-        if body.key != self.peer_key:
+        if body.key not in self.peer_keys:
             raise Unauthenticated("the responder is not the node we dialled")
         if len(body.nonce) != NONCE_SIZE:
             raise MalformedFrame("bad nonce")
@@ -249,13 +266,13 @@ class Initiator(_Side):
         encoded_body = codec.encode(body)
         self._verify(body.key, self._responder_transcript(self._hello, encoded_body),
                      reply.signature)
-        parties = Parties(self.key, self.key.public_key, self.peer_key)
+        parties = Parties(self.key, self.key.public_key, body.key)
         with _exchange_errors():
             completed = self.exchange.complete(body.share, body.confirm, parties)
         secret, confirm = completed.secret, completed.confirm
         signature = self.key.sign(self._initiator_transcript(self._hello, data, confirm))
         finish = codec.encode(Finish(confirm, signature))
-        return finish, self._session(self.peer_id, self.peer_key, secret, self._hello, data,
+        return finish, self._session(self.peer_id, body.key, secret, self._hello, data,
                                      finish, True, self._session_id(self._hello, encoded_body),
                                      certified)
 
@@ -265,17 +282,31 @@ class Responder(_Side):
 
     def __init__(self, suite: Suite, key: SigningKey, membership: Membership,
                  rng: Rng = os.urandom, *, identity: Identity | None = None,
-                 now_ms: int = 0) -> None:
-        """`identity` and `now_ms` (this node's clock): see the module docstring."""
-        super().__init__(suite, key, rng, identity, now_ms)
+                 now_ms: int = 0, keys: Sequence[SigningKey] = ()) -> None:
+        """`identity` and `now_ms` (this node's clock): see the module docstring; `keys`:
+        the keys this node may answer with (default: `key`, its id key), one per suite."""
+        super().__init__(suite, key, rng, identity, now_ms, membership.post_quantum_only)
         self.membership = membership
+        self.keys = tuple(keys) or (key,)
         self._state: _Pending | None = None
+
+    def _enter(self, name: str) -> None:
+        """Run the session with the suite the Hello names, if the membership admits it."""
+        suite = self.membership.session_suite(name)
+        if suite is None:
+            admitted = [s.name for s in self.membership.sessions]
+            raise HandshakeError(f"peer speaks {name!r}, we admit {admitted}")
+        if suite != self.suite:
+            self.suite = suite
+            self.exchange = suite.new_key_exchange(self.rng)
+        if self.identity is None:  # a certificate names one key: that one answers
+            self.key = next((k for k in self.keys if k.alg == suite.signature), self.key)
 
     def reply(self, data: bytes) -> bytes:
         hello = _decode(data, Hello)
-        if hello.version != VERSION or hello.suite != self.suite.name:
-            raise HandshakeError(f"peer speaks v{hello.version}/{hello.suite!r}, "
-                                 f"we speak v{VERSION}/{self.suite.name!r}")
+        if hello.version != VERSION:
+            raise HandshakeError(f"peer speaks v{hello.version}, we speak v{VERSION}")
+        self._enter(hello.suite)
         if len(hello.nonce) != NONCE_SIZE:
             raise MalformedFrame("bad nonce")
         self._check_key(hello.key)

@@ -30,6 +30,14 @@ node's membership certificate and checks the peer's against the identity's polic
 time `clock_ms` reads (wall-clock milliseconds). `set_identity` swaps the policy while
 running (new revocation lists) and closes the connections whose peer certificate no longer
 holds, so that each of those peers must authenticate again.
+
+Across a suite migration a node may hold two keys (`set_keys`: its rotated node key first
+once its committee has switched, its id key too while peers still accept it): the dialler
+signs with the first, and after a failed handshake with the next, so a peer that has not
+learnt the other key yet is still reached; the responder answers a Hello of either
+admitted suite. A membership change that only changes the keys a member may use updates
+it in place (its queue stays) and closes the connections authenticated by a key, or run
+under a suite, no longer admitted (docs/pq.md, "Migration without a fork").
 """
 
 from __future__ import annotations
@@ -41,10 +49,12 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from xinlian import codec
+from xinlian.crypto.keys import AlgId
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.network import handshake as hs
@@ -168,6 +178,20 @@ class _Peer:
         # the peer's certificate as each connection's handshake checked it
         self.out_certificate: CertificateBody | None = None
         self.in_certificate: CertificateBody | None = None
+        # how each connection was authenticated: the peer's key and the session's suite
+        self.out_auth: Auth | None = None
+        self.in_auth: Auth | None = None
+        self.own_key = 0  # which of this node's keys the dialler signs with next
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """How a connection was authenticated: the peer's key, this node's, the session suite."""
+
+    peer_key: AlgId
+    own_key: AlgId
+    suite: str
+    peer: bytes  # the encoded key the peer proved (to close it when no longer admitted)
 
 
 async def _write_frame(writer: asyncio.StreamWriter, payload: bytes, max_size: int) -> None:
@@ -183,11 +207,15 @@ class Transport:
                  config: TransportConfig | None = None, shape_for: ShapeFor | None = None,
                  sock: socket.socket | None = None, listen: tuple[str, int] | None = None,
                  seed: int | None = None, identity: hs.Identity | None = None,
-                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 keys: Sequence[SigningKey] = ()) -> None:
+        """`key`: the node's id key (its node id is that key's address); `keys`: the keys
+        it authenticates with, preferred first (default: `key`; see `set_keys`)."""
         self.suite = suite
         self.identity = identity
         self._clock_ms = clock_ms
         self.key = key
+        self.keys: tuple[SigningKey, ...] = tuple(keys) or (key,)
         self.membership = membership
         self.node_id = node_id_of(suite, key.public_key)
         self.config = config or TransportConfig()
@@ -221,10 +249,16 @@ class Transport:
 
     def set_membership(self, membership: Membership) -> None:
         """Adopt a new membership (an epoch change): dial members that joined, drop the
-        queues and connections of members that left or changed key or address."""
+        queues and connections of members that left or changed id key or address; for a
+        member whose admitted keys changed, or all when the admitted suites did, close the
+        connections authenticated by a key or a suite no longer admitted."""
         self.membership = membership
         for node_id, peer in list(self._peers.items()):
-            if membership.peer(node_id) != peer.info:
+            info = membership.peer(node_id)
+            if info is not None and replace(info, keys=()) == replace(peer.info, keys=()):
+                peer.info = info
+                self._close_unadmitted(peer)
+            elif info != peer.info:
                 del self._peers[node_id]
                 if peer.task is not None:
                     peer.task.cancel()
@@ -236,6 +270,41 @@ class Transport:
             if node_id != self.node_id and node_id not in self._peers and info is not None:
                 peer = self._peers[node_id] = _Peer(node_id, info, self.config, now)
                 peer.task = self._spawn(self._dial_loop(peer))
+
+    def _admits(self, auth: Auth | None, peer: _Peer) -> bool:
+        if auth is None:
+            return True
+        return (auth.peer in {codec.encode(k) for k in peer.info.accepted}
+                and self.membership.session_suite(auth.suite) is not None)
+
+    def _close_unadmitted(self, peer: _Peer) -> None:
+        if not self._admits(peer.out_auth, peer) and peer.link is not None:
+            self._count(peer, "keys_retired")
+            peer.link.close()
+        if not self._admits(peer.in_auth, peer) and peer.inbound is not None:
+            self._count(peer, "keys_retired")
+            peer.inbound.close()
+
+    def set_keys(self, keys: Sequence[SigningKey]) -> None:
+        """Authenticate with `keys` from now on, preferred first (a migration's switch):
+        each outgoing connection that was signed by another key than the first is closed,
+        so that the dialler reconnects with it."""
+        keys = tuple(keys)
+        if not keys:
+            raise ValueError("a transport needs a key to authenticate with")
+        if keys == self.keys:
+            return
+        self.keys = keys
+        for peer in self._peers.values():
+            peer.own_key = 0
+            if (peer.out_auth is not None and peer.out_auth.own_key != keys[0].alg
+                    and peer.link is not None):
+                peer.link.close()
+
+    def auth(self, node_id: NodeId) -> tuple[Auth | None, Auth | None]:
+        """How the connections to and from `node_id` were authenticated (None: down)."""
+        peer = self._peers.get(node_id)
+        return (None, None) if peer is None else (peer.out_auth, peer.in_auth)
 
     def set_identity(self, identity: hs.Identity) -> None:
         """Adopt a new identity (this node's certificate and policy, say with new revocation
@@ -368,6 +437,7 @@ class Transport:
             except (NetworkError, TimeoutError, OSError) as exc:
                 self._count_error(peer, exc)
                 writer.close()
+                peer.own_key += 1  # the peer may know only another of this node's keys
                 await asyncio.sleep(backoff.next())
                 continue
             except BaseException:  # cancelled by close(): do not leave the socket open
@@ -384,15 +454,27 @@ class Transport:
 
     async def _initiate(self, peer: _Peer, reader: asyncio.StreamReader,
                         writer: asyncio.StreamWriter) -> Channel:
-        side = hs.Initiator(self.suite, self.key, peer.node_id, peer.info.public_key,
+        key, suite = self._own_key(peer)
+        side = hs.Initiator(suite, key, peer.node_id, peer.info.accepted,
                             identity=self.identity, now_ms=self._clock_ms(),
-                            peer_organisation=peer.info.organisation)
+                            peer_organisation=peer.info.organisation,
+                            post_quantum_only=self.membership.post_quantum_only)
         frames = _FrameReader(reader, hs.MAX_HANDSHAKE_FRAME, 64 * 1024)
         await _write_frame(writer, side.hello(), hs.MAX_HANDSHAKE_FRAME)
         finish, session = side.finish(await frames.frame())
         await _write_frame(writer, finish, hs.MAX_HANDSHAKE_FRAME)
         peer.out_certificate = session.peer_certificate
+        peer.out_auth = _auth_of(session, key)
         return Channel(session.aead, session.send_key, session.recv_key)
+
+    def _own_key(self, peer: _Peer) -> tuple[SigningKey, Suite]:
+        """The key the dialler signs with this time, and the admitted suite it is of."""
+        usable = [(k, s) for k in self.keys
+                  if (s := next((s for s in self.membership.sessions
+                                 if s.signature == k.alg), None)) is not None]
+        if not usable:
+            raise HandshakeError("none of this node's keys is of an admitted suite")
+        return usable[peer.own_key % len(usable)]
 
     async def _run_outbound(self, peer: _Peer, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter, channel: Channel) -> None:
@@ -439,6 +521,7 @@ class Transport:
             peer.busy = False
             peer.link = None
             peer.out_certificate = None
+            peer.out_auth = None
             peer.idle.set()
             watch.remove_done_callback(lost)
             watch.cancel()
@@ -491,18 +574,20 @@ class Transport:
             if peer is not None and peer.inbound is writer:
                 peer.inbound = None
                 peer.in_certificate = None
+                peer.in_auth = None
             writer.close()
 
     async def _respond(self, frames: _FrameReader, writer: asyncio.StreamWriter,
                        ) -> tuple[_Peer, Channel]:
         side = hs.Responder(self.suite, self.key, self.membership, identity=self.identity,
-                            now_ms=self._clock_ms())
+                            now_ms=self._clock_ms(), keys=self.keys)
         await _write_frame(writer, side.reply(await frames.frame()), hs.MAX_HANDSHAKE_FRAME)
         session = side.finish(await frames.frame())
         peer = self._peers.get(session.peer_id)
         if peer is None:  # this node's own key, or a member removed meanwhile
             raise Unauthenticated("the key is not a current peer's")
         peer.in_certificate = session.peer_certificate
+        peer.in_auth = _auth_of(session, side.key)
         return peer, Channel(session.aead, session.send_key, session.recv_key)
 
     async def _receive(self, peer: _Peer, channel: Channel, frames: _FrameReader) -> None:
@@ -557,3 +642,7 @@ class Transport:
                         ("rate_limited", limited)):
             if n:
                 self._count(peer, name, n)
+
+
+def _auth_of(session: hs.Session, own: SigningKey) -> Auth:
+    return Auth(session.peer_key.alg, own.alg, session.suite, codec.encode(session.peer_key))

@@ -14,9 +14,12 @@ consensus/dissemination.py says why a certificate proves it), then executed
 deterministically. Every validator therefore builds the same
 ledger: the header's proposer is the round's leader and its timestamp the median of the
 batches' author timestamps (never below the parent's); each node signs the header it
-stores, attesting it to its clients, and the committee certifies it (certify.py: `applied`
-returns the header for the certifier, and `deliver` keeps the certificate it yields, written
-with the next block's commit; lost in a crash, it is gathered again).
+stores, attesting it to its clients (with its rotated node key from the epoch whose
+committee has switched suites, which also names the leader by its rotated key:
+execution/rotation.py; `header_key` says which key signed a height), and the committee
+certifies it (certify.py: `applied` returns the header for the certifier, and `deliver`
+keeps the certificate it yields, written with the next block's commit; lost in a crash, it
+is gathered again).
 
 A committed block and the marker of the consensus block it came from (`Applied`) are
 written in one atomic commit. On restart, consensus blocks committed above that marker are
@@ -60,7 +63,7 @@ from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
-from xinlian.execution.rotation import next_committee_members
+from xinlian.execution.rotation import next_committee_members, node_key_in
 from xinlian.execution.system import validators
 from xinlian.ledger.account import address_of
 from xinlian.ledger.block import Block as LedgerBlock
@@ -200,9 +203,13 @@ class Decoded:
 class BftLedger:
     """A validator's ledger side of BFT ordering (see the module docstring)."""
 
-    def __init__(self, ledger: LedgerPipeline, core: ConsensusCore) -> None:
+    def __init__(self, ledger: LedgerPipeline, core: ConsensusCore,
+                 rotated_node: SigningKey | None = None) -> None:
+        """`rotated_node`: the node key this validator registered for a suite migration,
+        signing the headers of epochs whose committees have switched."""
         self.ledger = ledger
         self.core = core
+        self.rotated_node = rotated_node
         self.genesis = ledger.genesis
         self.suite = ledger.suite
         self.validators: dict[bytes, Validator] = {}
@@ -357,7 +364,7 @@ class BftLedger:
         batch.put(NODE_META_DB, APPLIED_KEY,
                   codec.encode(Applied(committed.height, committed.block_id)))
         built = self.ledger.build(decoded.candidates.valid(verdicts), decoded.timestamp_ms, batch,
-                                  self._leader_key(committed))
+                                  self._leader_key(committed), self._signer(committed.epoch))
         for tx, _ in built.excluded:
             # never executable: the pipeline drops it from the pool when the block is
             # published; not yet executable (a nonce ordered before its predecessor): it
@@ -427,8 +434,33 @@ class BftLedger:
         if committee is not None:
             validator = self.validators.get(committee.nodes[committed.author])
             if validator is not None:
-                return validator.node_key
+                return node_key_in(self.ledger.chain.read, self.suite, validator,
+                                   committee.suite != self.suite.name)
         return self.ledger.key.public_key  # a leader this node never learned (not expected)
+
+    def _switched(self, epoch: int) -> bool:
+        committee = self._committee(epoch)
+        return committee is not None and committee.suite != self.suite.name
+
+    def _signer(self, epoch: int) -> SigningKey:
+        """The key this node signs the headers of `epoch` with: its registered node key
+        once the committee has switched (if it holds that key's secret)."""
+        rotated = self.rotated_node
+        if rotated is not None and self._switched(epoch):
+            own = self.validators.get(address_of(self.ledger.key.public_key,
+                                                 self.suite.hash_bytes))
+            if own is not None and node_key_in(self.ledger.chain.read, self.suite, own,
+                                               True) == rotated.public_key:
+                return rotated
+        return self.ledger.key
+
+    def header_key(self, height: int) -> PublicKey:
+        """The key this node signed its stored header at `height` with: picked by the
+        epoch that executed it (blocks a snapshot brought, and block 0: its id key)."""
+        raw = self.ledger.chain.store.get(NODE_META_DB, _height_key(_LEDGER_EPOCH, height))
+        if raw is None:
+            return self.ledger.key.public_key
+        return self._signer(codec.decode(raw, int)).public_key
 
     def _committee(self, epoch: int) -> Committee | None:
         """The committee of `epoch`. Blocks of an epoch are often applied after consensus

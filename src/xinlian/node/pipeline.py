@@ -152,8 +152,10 @@ class LedgerPipeline:
     # -- execution and commit ----------------------------------------------------------
 
     def build(self, txs: Sequence[Transaction], timestamp_ms: int,
-              batch: WriteBatch | None = None, proposer: PublicKey | None = None) -> Built:
-        """Execute `txs` on the head state into the next block, written into `batch`."""
+              batch: WriteBatch | None = None, proposer: PublicKey | None = None,
+              signer: SigningKey | None = None) -> Built:
+        """Execute `txs` on the head state into the next block, written into `batch`,
+        its header signed by `signer` (default: the node key)."""
         batch = WriteBatch() if batch is None else batch
         head = self.chain.head
         assert head is not None
@@ -165,7 +167,7 @@ class LedgerPipeline:
         with self.stages.stage("tree"):
             prepared = self.chain.prepare_block(
                 batch, height, header_hash(head.header, self.suite.hash_bytes), timestamp_ms,
-                self.key, result.included, result.receipts, result.writes, proposer,
+                signer or self.key, result.included, result.receipts, result.writes, proposer,
                 result.runs, result.index, result.data_index, result.data_changes)
         return Built(batch, prepared, result.receipts + result.runs, result.excluded)
 

@@ -97,9 +97,10 @@ class Ordering(Protocol):
 
 class Node:
     """A node; implements `xinlian.node.interface.NodeAPI`. `vote_secret` (a validator's
-    consensus key), `rotated_votes` (the vote keys it registered for a suite migration:
-    execution/rotation.py), `listen`, `shape_for` and `identity` (node.toml's `[identity]`
-    files: its membership certificate) serve a BFT chain's validator only. `blobs`:
+    consensus key), `rotated_votes` and `rotated_node` (the vote and node keys it
+    registered for a suite migration: execution/rotation.py), `listen`, `shape_for` and
+    `identity` (node.toml's `[identity]` files: its membership certificate) serve a BFT
+    chain's validator only. `blobs`:
     node.toml's `[blobs]` settings (default: a disk store under `data_dir`); `retention`:
     its `prune_keep_blocks` or archive mode (node/retention.py); `consensus`: a
     validator's `[consensus]` timing."""
@@ -112,7 +113,8 @@ class Node:
                  exec_workers: int = 0, blobs: BlobConfig | None = None,
                  retention: Retention = ARCHIVE,
                  identity: IdentityFiles | None = None,
-                 consensus: ConsensusSettings = DEFAULT_CONSENSUS) -> None:
+                 consensus: ConsensusSettings = DEFAULT_CONSENSUS,
+                 rotated_node: SigningKey | None = None) -> None:
         self.ledger = LedgerPipeline(data_dir, genesis, key, clock=monotonic_ms,
                                      pool_limits=pool_limits, retention=retention,
                                      pool=execution_pool(data_dir, genesis, exec_workers),
@@ -151,7 +153,7 @@ class Node:
                 self.ordering = BftOrdering(self.ledger, Path(data_dir), vote_secret,
                                             rotated_votes=rotated_votes, listen=listen,
                                             shape_for=shape_for, identity=identity,
-                                            consensus=consensus)
+                                            consensus=consensus, rotated_node=rotated_node)
             except BaseException:  # its own certificate does not hold, say
                 self.blobs.close()
                 self.ledger.close()

@@ -42,9 +42,11 @@ from xinlian.consensus.core import (
 )
 from xinlian.consensus.dissemination import BatchChecked, CheckBatch
 from xinlian.consensus.pacemaker import Pacemaker
+from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.errors import XinlianError
+from xinlian.execution.rotation import transport_keys
 from xinlian.execution.system import organisations
 from xinlian.ledger import merkle
 from xinlian.ledger.account import address_of
@@ -80,14 +82,18 @@ from xinlian.storage.kv import Store, WriteBatch
 log = logging.getLogger(__name__)
 
 
-def membership_of(suite: Suite, members: list[Validator]) -> Membership:
+def membership_of(suite: Suite, members: list[Validator], sessions: Sequence[Suite] = (),
+                  keys: Sequence[tuple[PublicKey, ...]] = ()) -> Membership:
+    """The transport's membership: `members` with the node keys each may authenticate
+    with (`keys`, aligned; default: its id key) under the `sessions` suites admitted."""
     peers = []
-    for v in members:
+    for i, v in enumerate(members):
         host, _, port = v.endpoint.rpartition(":")
         if not host or not port.isdigit():
             raise NodeConfigError(f"validator endpoint {v.endpoint!r} is not host:port")
-        peers.append(PeerInfo(v.node_key, host, int(port), v.organisation))
-    return Membership(suite, peers)
+        peers.append(PeerInfo(v.node_key, host, int(port), v.organisation,
+                              keys[i] if keys else ()))
+    return Membership(suite, peers, sessions)
 
 
 READY_LAG = 2  # consensus blocks the ledger may trail by and still report ready
@@ -128,18 +134,23 @@ class BftOrdering:
                  listen: tuple[str, int] | None = None,
                  shape_for: ShapeFor | None = None,
                  identity: IdentityFiles | None = None,
-                 consensus: ConsensusSettings = DEFAULT_CONSENSUS) -> None:
+                 consensus: ConsensusSettings = DEFAULT_CONSENSUS,
+                 rotated_node: SigningKey | None = None) -> None:
         """`rotated_votes`: vote keys registered for a suite migration, signing in the
-        epochs whose committees vote with their scheme. `shape_for`: the transport's test
-        shaper, to cap this validator's egress when several run on one machine (tests,
-        benchmarks); `identity`: node.toml's `[identity]` files, this validator's membership
-        certificate and the revocation lists its peers' certificates must pass
-        (node/identity.py); `consensus`: node.toml's `[consensus]` timing."""
+        epochs whose committees vote with their scheme; `rotated_node`: the node key
+        registered with them, authenticating this validator to its peers and signing its
+        headers from the epoch whose committee has switched (`_sync_keys`). `shape_for`:
+        the transport's test shaper, to cap this validator's egress when several run on
+        one machine (tests, benchmarks); `identity`: node.toml's `[identity]` files,
+        this validator's membership certificate and the revocation lists its peers'
+        certificates must pass (node/identity.py); `consensus`: node.toml's
+        `[consensus]` timing."""
         suite = ledger.suite
         self.ledger = ledger
         own = None if identity is None else self._identity_for(identity)  # before any store
         vote_key = vote_key_of(suite, vote_secret, rotated_votes)
         self.node_id = address_of(ledger.key.public_key, suite.hash_bytes)
+        self.rotated_node = rotated_node
         store = ledger.chain.store
         self.batches = Store(Path(data_dir) / "batches", sub_dbs=(CONSENSUS_DB,), durable=False)
         stored = StoreView((store, self.batches), CONSENSUS_DB)  # live: old data stays on disk
@@ -148,11 +159,12 @@ class BftOrdering:
         # peers dropped is told `Behind` and the node rejoins later (`rejoin_later`)
         self.core = ConsensusCore(self.node_id, vote_key, genesis_root(ledger.genesis),
                                   stored=stored, config=consensus.config())
-        self.bft = BftLedger(ledger, self.core)
+        self.bft = BftLedger(ledger, self.core, rotated_node)
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
         self.transport = Transport(suite, ledger.key, membership_of(suite, self.bft.members()),
                                    listen=listen, shape_for=shape_for, identity=own)
+        self._sync_keys()
         self.runtime = NetworkRuntime(
             WithCertifier(self.core, self.certifier), self.transport, store,
             deliver=self._deliver, db=CONSENSUS_DB, bulk_store=self.batches,
@@ -268,9 +280,33 @@ class BftOrdering:
 
     def _sync_membership(self) -> None:
         self._sync_identity()
-        membership = membership_of(self.ledger.suite, self.bft.members())
-        if set(membership.ids()) != set(self.transport.membership.ids()):
+        self._sync_keys()
+
+    def _sync_keys(self) -> None:
+        """The committee's members, the node keys each may authenticate with and the
+        suites admitted (execution/rotation.py's `transport_keys`, from the state and the
+        committee now), and this node's own keys in the order it uses them. With an
+        `[identity]` the node keeps authenticating with the key its certificate names."""
+        chain, suite = self.ledger.chain, self.ledger.suite
+        switched = self.core.committee.suite != suite.name
+        members = self.bft.members()
+        own = self.bft.validators.get(self.node_id)
+        listed = members if own is None or own in members else [*members, own]
+        sessions, keys = transport_keys(chain.read, suite, listed, chain.height + 1, switched)
+        membership = membership_of(suite, members, sessions, keys[:len(members)])
+        current = self.transport.membership
+        if (set(membership.ids()) != set(current.ids()) or membership.sessions !=
+                current.sessions or any(membership.peer(n) != current.peer(n)
+                                        for n in membership.ids())):
             self.transport.set_membership(membership)
+        if own is None or self.transport.identity is not None:
+            return
+        secrets = {codec.encode(k.public_key): k
+                   for k in (self.ledger.key, self.rotated_node) if k is not None}
+        mine = [secrets[e] for k in keys[listed.index(own)] if (e := codec.encode(k)) in secrets]
+        if mine and tuple(mine) != self.transport.keys:
+            log.info("transport keys", extra={"keys": [k.alg.name for k in mine]})
+            self.transport.set_keys(mine)
 
     async def _apply_loop(self) -> None:
         while True:

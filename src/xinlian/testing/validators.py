@@ -92,10 +92,11 @@ class SimValidator:
 
     def __init__(self, data_dir: Path, genesis: Genesis, key: SigningKey, vote_key: VoteKey,
                  stored: Mapping[bytes, bytes], config: Config,
-                 retention: Retention = ARCHIVE) -> None:
+                 retention: Retention = ARCHIVE, rotated_node: SigningKey | None = None) -> None:
         self.now_ms = 0  # the simulated clock, as of the event being handled
         self.data_dir, self.genesis, self.key, self.vote_key = data_dir, genesis, key, vote_key
         self.stored, self.config, self.retention = stored, config, retention
+        self.rotated_node = rotated_node  # signs headers once the committee has switched
         self.syncing: statesync.StateSync | None = None  # consensus stopped (Behind)
         self.resynced = 0  # state syncs this incarnation caught up by
         self._resume = False  # rejoined: restart consensus at the next event
@@ -109,7 +110,7 @@ class SimValidator:
         self.consensus = ConsensusCore(node_id, self.vote_key, genesis_root(self.genesis),
                                        self.stored,
                                        dataclasses.replace(self.config, check_batches=True))
-        self.bft = BftLedger(self.ledger, self.consensus)
+        self.bft = BftLedger(self.ledger, self.consensus, self.rotated_node)
         self.certifier = HeaderCertifier(node_id, self.genesis.chain_id, self.vote_key,
                                          self.bft, self.ledger.suite.hash_bytes)
         self.core = WithCertifier(self.consensus, self.certifier)
@@ -350,8 +351,10 @@ class ValidatorNet:
         if previous is not None:
             previous.close()  # the crashed incarnation's handle on the same disk
         key, vote = self._keys[node]
+        index = self.nodes.index(node)
+        rotated = self.rotated_keys[index][1] if self.rotated_keys else None
         validator = SimValidator(self.dir / node.hex(), self.genesis, key, vote, stored,
-                                 self.config, self.retention)
+                                 self.config, self.retention, rotated)
         self._open[node] = validator
         return validator
 
