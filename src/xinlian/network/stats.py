@@ -7,7 +7,7 @@ import asyncio
 COUNTERS = (
     "connections_in", "connections_out", "reconnects", "connect_failed",
     "handshakes_failed", "handshakes_refused", "unauthenticated",
-    "certificates_refused", "classical_identity",
+    "certificates_refused", "classical_identity", "keys_retired",
     "frames_in", "frames_out", "messages_in", "messages_out", "bytes_in", "bytes_out",
     "malformed", "oversize", "decrypt_failed", "replayed",
     "rate_limited", "duplicates", "dropped_queue_full", "dropped_unknown_peer",

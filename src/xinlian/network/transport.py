@@ -53,8 +53,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from xinlian import codec
-from xinlian.crypto.keys import AlgId
+from xinlian.crypto.keys import AlgId, PublicKey
 from xinlian.crypto.signing import SigningKey
 from xinlian.crypto.suites import Suite
 from xinlian.network import handshake as hs
@@ -71,7 +70,7 @@ from xinlian.network.errors import (
     Unauthenticated,
 )
 from xinlian.network.framing import FrameDecoder, encode_frame
-from xinlian.network.identity import CertificateBody
+from xinlian.network.identity import CertificateBody, refuse_classical
 from xinlian.network.limits import Backoff, DuplicateFilter, TokenBucket
 from xinlian.network.membership import Membership, PeerInfo, node_id_of
 from xinlian.network.queues import SendQueue
@@ -186,12 +185,16 @@ class _Peer:
 
 @dataclass(frozen=True, slots=True)
 class Auth:
-    """How a connection was authenticated: the peer's key, this node's, the session suite."""
+    """How a connection was authenticated: the peer's key, this node's algorithm, the
+    session's suite."""
 
-    peer_key: AlgId
+    peer: PublicKey
     own_key: AlgId
     suite: str
-    peer: bytes  # the encoded key the peer proved (to close it when no longer admitted)
+
+    @property
+    def peer_key(self) -> AlgId:
+        return self.peer.alg
 
 
 async def _write_frame(writer: asyncio.StreamWriter, payload: bytes, max_size: int) -> None:
@@ -272,10 +275,17 @@ class Transport:
                 peer.task = self._spawn(self._dial_loop(peer))
 
     def _admits(self, auth: Auth | None, peer: _Peer) -> bool:
+        """Whether a connection so authenticated would pass the handshake now."""
         if auth is None:
             return True
-        return (auth.peer in {codec.encode(k) for k in peer.info.accepted}
-                and self.membership.session_suite(auth.suite) is not None)
+        membership = self.membership
+        if membership.post_quantum_only:
+            try:
+                refuse_classical(membership.sessions[0], auth.peer, "the peer key")
+            except ClassicalIdentity:
+                return False
+        return (auth.peer in peer.info.accepted
+                and membership.session_suite(auth.suite) is not None)
 
     def _close_unadmitted(self, peer: _Peer) -> None:
         if not self._admits(peer.out_auth, peer) and peer.link is not None:
@@ -645,4 +655,4 @@ class Transport:
 
 
 def _auth_of(session: hs.Session, own: SigningKey) -> Auth:
-    return Auth(session.peer_key.alg, own.alg, session.suite, codec.encode(session.peer_key))
+    return Auth(session.peer_key, own.alg, session.suite)
