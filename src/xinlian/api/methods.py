@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from xinlian import codec
 from xinlian.api.data_params import is_keyword_query
 from xinlian.api.errors import InvalidParams, Rejected
@@ -126,7 +128,8 @@ class Api:
         """The suite migration at the head (execution/migration.py)."""
         schedule = self.node.state_proof(SCHEDULE_KEY)
         count = self.node.state_proof(BOUND_COUNT_KEY, schedule.header.height)
-        return to_json(migration_status(schedule, count))
+        return to_json(msgspec.structs.replace(migration_status(schedule, count),
+                                               transport=self.node.transport_keys()))
 
     # -- submission: the hot path, so results are built as plain dicts -------------------
 

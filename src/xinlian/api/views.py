@@ -6,6 +6,8 @@ decodes results back into these same classes, so server and client share one sch
 
 from __future__ import annotations
 
+import msgspec
+
 from xinlian.codec import Struct
 from xinlian.crypto.keys import Signature
 from xinlian.ledger.block import BlockHeader, Receipt
@@ -13,6 +15,7 @@ from xinlian.ledger.genesis import Genesis
 from xinlian.ledger.merkle import AuditPath
 from xinlian.ledger.migration import MigrationSchedule
 from xinlian.ledger.transaction import TxBody
+from xinlian.node.interface import TransportKey
 
 
 class BlockView(Struct):
@@ -76,6 +79,8 @@ class MigrationStatus(Struct):
     phase: str
     height: int
     bound_accounts: int
+    # a validator's view of the committee's transport keys (empty elsewhere)
+    transport: list[TransportKey] = msgspec.field(default_factory=list)
 
 
 class SenderPage(Struct):

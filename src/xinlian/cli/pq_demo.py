@@ -14,15 +14,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from xinlian.api.views import BlockView
 from xinlian.cli.cluster import NodeProcess, free_ports, prepare
 from xinlian.cli.node_cmd import ROTATED_NODE_FILE, ROTATED_VOTE_FILE
 from xinlian.cli.pq_migrate import rotation_of
+from xinlian.crypto.keys import PublicKey
 from xinlian.crypto.suites import get_suite
 from xinlian.execution import payloads as p
 from xinlian.execution.migration import binding_message
 from xinlian.ledger.migration import Phase
 from xinlian.node.certify import CertifiedHeader
-from xinlian.node.interface import NodeStatus
+from xinlian.node.interface import NodeStatus, TransportKey
 from xinlian.node.keyfile import read_key, write_key
 from xinlian.sdk.client import Client
 from xinlian.sdk.wallet import SignedTx, Wallet
@@ -49,6 +51,12 @@ class ClusterRun:
     nonces: list[tuple[int, int]]  # per account: the chain's nonce, the nonce it sent up to
     certified: CertifiedHeader  # the highest certified header, verified from genesis on
     vote_suite: str  # the suite its epoch's committee votes with
+    # each validator's view of the committee's transport keys, once all run on pq keys
+    transport: list[list[TransportKey]]
+    # each validator's stored headers from block 1 to the common head, its genesis node
+    # key and its registered (rotated) one
+    headers: list[list[BlockView]]
+    node_keys: list[tuple[PublicKey, PublicKey]]
 
 
 def _commit(client: Client, txs: list[SignedTx]) -> float:
@@ -73,6 +81,23 @@ def _rotate(clients: list[Client], dirs: list[Path], admins: list[Wallet]) -> No
     for k in (1, 2):
         _commit(clients[k], [admin.system(p.Approve(proposals[(i - k) % len(admins)].hash))
                              for i, admin in enumerate(admins)])
+
+
+def _transport_on(clients: list[Client], alg: str) -> list[list[TransportKey]]:
+    """Each validator's view of the committee's transport keys, polled until every member
+    authenticates with a key of `alg` (channels reconnect with the rotated keys at the
+    switch, and those still on old keys are closed when the window ends)."""
+    while True:  # busy-poll, as for the heads below; the test's timeout bounds it
+        views = [c.pq_status().transport for c in clients]
+        if all(len(v) == len(clients) and all(t.key == alg for t in v) for v in views):
+            return views
+
+
+def _block(client: Client, height: int) -> BlockView:
+    view = client.block(height, verify=False)
+    if view is None:
+        raise AssertionError(f"block {height} missing")
+    return view
 
 
 def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
@@ -132,13 +157,19 @@ def run_cluster_migration(root: Path, *, lead: int = 25, window: int = 30,
                 break
         nonces = [(clients[0].account(a.address, verify=False).account.nonce, w.nonce)
                   for a, w in zip(accounts, signers, strict=True)]
+        transport = _transport_on(clients, pq.signature.name)
+        stored = [[_block(c, h) for h in range(1, statuses[0].height + 1)] for c in clients]
+        node_keys = [(read_key(root / "keys" / f"node{i}.json")[1].public_key,
+                      read_key(d / ROTATED_NODE_FILE)[1].public_key)
+                     for i, d in enumerate(dirs)]
         # a client follows the epochs from genesis (across the switch) to verify it
         certified = clients[0].certified()
         headers = clients[0].verifier().headers
         committee = None if headers is None else headers.committee(certified.epoch)
         if committee is None:
             raise AssertionError(f"no committee known for epoch {certified.epoch}")
-        return ClusterRun(at, window, rounds, statuses, nonces, certified, committee.suite)
+        return ClusterRun(at, window, rounds, statuses, nonces, certified, committee.suite,
+                          transport, stored, node_keys)
     finally:
         for client in clients:
             client.close()
@@ -156,7 +187,10 @@ def run_demo(args: argparse.Namespace) -> int:
                       "height": run.statuses[0].height,
                       "committed_txs": run.statuses[0].committed_txs,
                       "certified_epoch": run.certified.epoch, "votes": run.vote_suite,
-                      "vote_signature_bytes": [len(s) for s in run.certified.cert.signatures]}))
+                      "vote_signature_bytes": [len(s) for s in run.certified.cert.signatures],
+                      "transport_keys": sorted({t.key for v in run.transport for t in v}),
+                      "header_signatures": [run.headers[0][0].signature.alg.name,
+                                            run.headers[0][-1].signature.alg.name]}))
     return 0
 
 

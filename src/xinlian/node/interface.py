@@ -53,6 +53,16 @@ class Readiness(Struct):
     reasons: list[str]
 
 
+class TransportKey(Struct):
+    """How a committee member authenticates on this validator's transport: the algorithm of
+    its node key and the suite of the session (its channel to this node; for this node,
+    the key it authenticates with first and no suite; empty: not connected)."""
+
+    node: bytes
+    key: str
+    suite: str
+
+
 class SubmitResult(Struct):
     """Admission outcome of one submitted transaction: its hash, or the typed error."""
 
@@ -289,6 +299,11 @@ class NodeAPI(Protocol):
     def status(self) -> NodeStatus: ...
 
     def readiness(self) -> Readiness: ...
+
+    def transport_keys(self) -> list[TransportKey]:
+        """A validator's view of the committee's transport keys (a suite migration
+        switches them: docs/pq.md); empty on a solo chain."""
+        ...
 
     async def submit(self, raws: Sequence[bytes]) -> list[SubmitResult]:
         """Admit a batch of encoded transactions into the mempool (verified on all cores)."""

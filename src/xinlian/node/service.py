@@ -57,6 +57,7 @@ from xinlian.node.interface import (
     Readiness,
     StateProof,
     SubmitResult,
+    TransportKey,
     TxLocation,
     TxRecord,
     VersionView,
@@ -226,6 +227,10 @@ class Node:
             reasons.append("the pool sweep is not running")
         return Readiness(ready=not reasons, height=self.chain.height,
                          consensus_height=consensus_height, reasons=reasons)
+
+    def transport_keys(self) -> list[TransportKey]:
+        ordering = self.ordering
+        return ordering.transport_keys() if isinstance(ordering, BftOrdering) else []
 
     def block(self, height: int) -> Block | None:
         block = self.chain.block(height)

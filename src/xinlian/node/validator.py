@@ -73,6 +73,7 @@ from xinlian.node.certify import HeaderCertifier, WithCertifier, genesis_root
 from xinlian.node.chain import CONSENSUS_DB, NODE_META_DB, ChainStore
 from xinlian.node.errors import NodeConfigError
 from xinlian.node.identity import IdentityFiles, identity_for
+from xinlian.node.interface import TransportKey
 from xinlian.node.offload import LedgerThread, now_ms, verify
 from xinlian.node.pipeline import LedgerPipeline
 from xinlian.node.supervise import FaultHooks, Supervisor
@@ -162,9 +163,9 @@ class BftOrdering:
         self.bft = BftLedger(ledger, self.core, rotated_node)
         self.certifier = HeaderCertifier(self.node_id, ledger.genesis.chain_id, vote_key,
                                          self.bft, suite.hash_bytes)
-        self.transport = Transport(suite, ledger.key, membership_of(suite, self.bft.members()),
-                                   listen=listen, shape_for=shape_for, identity=own)
-        self._sync_keys()
+        membership, keys = self._transport_view(own)
+        self.transport = Transport(suite, ledger.key, membership, listen=listen,
+                                   shape_for=shape_for, identity=own, keys=keys)
         self.runtime = NetworkRuntime(
             WithCertifier(self.core, self.certifier), self.transport, store,
             deliver=self._deliver, db=CONSENSUS_DB, bulk_store=self.batches,
@@ -239,6 +240,17 @@ class BftOrdering:
         others = [n for n in self.core.committee.nodes if n != self.node_id]
         return sum(self.transport.connected(n) for n in others), len(others)
 
+    def transport_keys(self) -> list[TransportKey]:
+        """This node's key and, for each other committee member, how its channel to this
+        node was authenticated (empty: not connected)."""
+        out = [TransportKey(self.node_id, self.transport.keys[0].alg.name, "")]
+        for node in self.core.committee.nodes:
+            if node != self.node_id:
+                _, inbound = self.transport.auth(node)
+                out.append(TransportKey(node, "", "") if inbound is None else
+                           TransportKey(node, inbound.peer_key.name, inbound.suite))
+        return out
+
     def reachable_power(self) -> tuple[int, int]:
         """The voting power of this node and the members it is connected to, and the
         committee's quorum: below it, consensus cannot commit through this node."""
@@ -282,29 +294,36 @@ class BftOrdering:
         self._sync_identity()
         self._sync_keys()
 
-    def _sync_keys(self) -> None:
-        """The committee's members, the node keys each may authenticate with and the
+    def _transport_view(self, identity: Identity | None) -> tuple[Membership,
+                                                                  list[SigningKey]]:
+        """The committee's members with the node keys each may authenticate with and the
         suites admitted (execution/rotation.py's `transport_keys`, from the state and the
         committee now), and this node's own keys in the order it uses them. With an
-        `[identity]` the node keeps authenticating with the key its certificate names."""
+        `[identity]` (every validator has one, or none) the genesis keys stay: a
+        certificate names one key."""
         chain, suite = self.ledger.chain, self.ledger.suite
-        switched = self.core.committee.suite != suite.name
         members = self.bft.members()
         own = self.bft.validators.get(self.node_id)
-        listed = members if own is None or own in members else [*members, own]
-        sessions, keys = transport_keys(chain.read, suite, listed, chain.height + 1, switched)
-        membership = membership_of(suite, members, sessions, keys[:len(members)])
+        if identity is not None or own is None:
+            return membership_of(suite, members), [self.ledger.key]
+        listed = members if own in members else [*members, own]
+        sessions, keys = transport_keys(chain.read, suite, listed, chain.height + 1,
+                                        self.core.committee.suite != suite.name)
+        secrets = {codec.encode(k.public_key): k
+                   for k in (self.ledger.key, self.rotated_node) if k is not None}
+        mine = [secrets[e] for k in keys[listed.index(own)] if (e := codec.encode(k)) in secrets]
+        return (membership_of(suite, members, sessions, keys[:len(members)]),
+                mine or [self.ledger.key])
+
+    def _sync_keys(self) -> None:
+        """Follow the committee and a suite migration's switch (`_transport_view`)."""
+        membership, mine = self._transport_view(self.transport.identity)
         current = self.transport.membership
         if (set(membership.ids()) != set(current.ids()) or membership.sessions !=
                 current.sessions or any(membership.peer(n) != current.peer(n)
                                         for n in membership.ids())):
             self.transport.set_membership(membership)
-        if own is None or self.transport.identity is not None:
-            return
-        secrets = {codec.encode(k.public_key): k
-                   for k in (self.ledger.key, self.rotated_node) if k is not None}
-        mine = [secrets[e] for k in keys[listed.index(own)] if (e := codec.encode(k)) in secrets]
-        if mine and tuple(mine) != self.transport.keys:
+        if tuple(mine) != self.transport.keys:
             log.info("transport keys", extra={"keys": [k.alg.name for k in mine]})
             self.transport.set_keys(mine)
 
