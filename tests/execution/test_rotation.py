@@ -179,6 +179,10 @@ def test_invalid_rotation_keys(chain: Chain) -> None:
     message = rotation_message("t", _node(v), v, malformed, node.public_key)
     bad.append(p.RotateValidatorKeys(_node(v), malformed, node.public_key,
                                      vote.sign(message), node.sign(message)))
+    short_node = PublicKey(AlgId.ML_DSA_65, node.public_key.data[:-1])  # a malformed node key
+    message = rotation_message("t", _node(v), v, vote.public_key, short_node)
+    bad.append(p.RotateValidatorKeys(_node(v), vote.public_key, short_node,
+                                     vote.sign(message), node.sign(message)))
     for change in bad:
         assert _propose(chain, change, nonces) == InvalidBinding.code
     _no_trace(chain)

@@ -8,6 +8,8 @@ import random
 from collections.abc import Callable, Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xinlian import codec
 from xinlian.crypto.keys import AlgId, PublicKey
@@ -157,3 +159,21 @@ def test_invalid_malformed_pq_key_in_hello_is_a_typed_error(key: PublicKey) -> N
     with pytest.raises(NetworkError) as caught:
         hs.Responder(INTL, OLD[1], members, rng, keys=(NEW[1], OLD[1])).reply(hello)
     assert isinstance(caught.value, Unauthenticated)
+
+
+@given(height=st.integers(0, 3 * (H + W)), switched=st.booleans(),
+       registered=st.sets(st.integers(0, 3)), scheduled=st.booleans())
+def test_the_key_rule_keeps_ids_and_a_key_for_everyone(
+        height: int, switched: bool, registered: set[int], scheduled: bool) -> None:
+    members = view(state(scheduled, sorted(registered)), height, switched)
+    retired = scheduled and switched and height >= H + W
+    assert members.ids() == tuple(IDS)  # ids are the genesis keys', whatever the phase
+    assert members.post_quantum_only == retired
+    for i in range(4):
+        peer = members.peer(IDS[i])
+        assert peer is not None
+        rotated = scheduled and i in registered
+        # the old key until retired, the new one from its registration, never neither
+        assert (OLD[i].public_key in peer.accepted) == (not (rotated and retired))
+        assert (NEW[i].public_key in peer.accepted) == rotated
+        assert all(members.node_id(k) == IDS[i] for k in peer.accepted)
