@@ -40,8 +40,8 @@ def test_validators_switch_their_channels_to_rotated_keys_through_the_window() -
                 await node.start()
             for i, node in enumerate(nodes):
                 await node.wait_connected([x for x in IDS[:3] if x != IDS[i]])
-            assert nodes[1].auth(IDS[0])[1] is not None
-            assert nodes[1].auth(IDS[0])[1].suite == "intl"  # type: ignore[union-attr]
+            _, first = nodes[1].auth(IDS[0])
+            assert first is not None and first.suite == "intl"
 
             # validators 0 and 1 registered; the committee switched, inside the window
             window = members(state(registered=(0, 1)), H + 1, True)
