@@ -177,3 +177,37 @@ def test_the_key_rule_keeps_ids_and_a_key_for_everyone(
         assert (OLD[i].public_key in peer.accepted) == (not (rotated and retired))
         assert (NEW[i].public_key in peer.accepted) == rotated
         assert all(members.node_id(k) == IDS[i] for k in peer.accepted)
+
+
+@pytest.mark.parametrize(("old_name", "new_name"), [
+    ("sm", "hybrid-sm"), ("sm", "pq"), ("intl", "hybrid-intl")])
+def test_every_move_mixes_old_and_new_keys_in_the_window(old_name: str, new_name: str) -> None:
+    """Each way a chain may move: a rotated key dials under the target suite's handshake
+    (SM2 + ML-KEM-768 or X25519 + ML-KEM-768) both a member that registered and one still
+    on its old key (which answers with it), and an old key still reaches a rotated member."""
+    old, new = get_suite(old_name), get_suite(new_name)
+    olds = [old.generate_signing_key(bytes([3, i]) * 16) for i in range(3)]
+    news = [new.generate_signing_key(bytes([4, i]) * 16) for i in range(3)]
+    ids = [node_id_of(old, k.public_key) for k in olds]
+    validators = [Validator(f"org{i}", k.public_key, b"", b"", 1, f"127.0.0.1:{9100 + i}")
+                  for i, k in enumerate(olds)]
+    values = {SCHEDULE_KEY: codec.encode(MigrationSchedule(old_name, new_name, H, W,
+                                                           old.signature, new.signature))}
+    for i in (0, 1):  # validator 2 has not registered
+        values[ROTATION_PREFIX + ids[i]] = codec.encode(RotatedKeys(news[i].public_key,
+                                                                    news[i].public_key))
+    sessions, keys = transport_keys(values.get, old, validators, H + 1, True)
+    members = membership_of(old, validators, sessions, keys)
+    rng = random.Random(11).randbytes
+    for key, suite, to, answer in ((news[0], new, 1, news[1]), (news[0], new, 2, olds[2]),
+                                   (olds[0], old, 1, olds[1])):
+        target = members.peer(ids[to])
+        assert target is not None
+        ini = hs.Initiator(suite, key, ids[to], target.accepted, rng,
+                           post_quantum_only=members.post_quantum_only)
+        own = (news[to], olds[to]) if to < 2 else (olds[to],)
+        res = hs.Responder(old, olds[to], members, rng, keys=own)
+        finish, a = ini.finish(res.reply(ini.hello()))
+        b = res.finish(finish)
+        assert (a.suite, a.peer_key, b.peer_id) == (suite.name, answer.public_key, ids[0])
+        assert a.send_key == b.recv_key and a.aead == suite.aead
