@@ -301,7 +301,7 @@ class Transport:
         so that the dialler reconnects with it."""
         keys = tuple(keys)
         if not keys:
-            raise ValueError("a transport needs a key to authenticate with")
+            raise HandshakeError("a transport needs a key to authenticate with")
         if keys == self.keys:
             return
         self.keys = keys
