@@ -44,7 +44,7 @@ from xinlian.sdk.wallet import Wallet
 
 BENCH = "consensus_pq_cluster"
 STARTERS = 4  # node processes started at once (each blocks until it serves)
-LOAD_TIMEOUT_S = 600.0
+LOAD_TIMEOUT_S = 1200.0
 
 
 def _rss_mb(pid: int) -> float:
