@@ -19,6 +19,7 @@ from xinlian.storage.kv import Snapshot, Store, WriteBatch
 from xinlian.storage.proof import verify_proof
 
 Hasher = Callable[[bytes], bytes]
+Commit = Callable[[Store, jmt.StateTree, int, dict[bytes, bytes | None]], bytes]
 V1_STORE = Path(__file__).with_name("jmt_v1_store.txt")
 
 
@@ -48,14 +49,6 @@ def as_version_1(source: Store, target: Store) -> int:
     return downgraded
 
 
-def commit(store: Store, tree: jmt.StateTree, version: int,
-           updates: dict[bytes, bytes | None]) -> bytes:
-    batch = WriteBatch()
-    root = tree.apply(version, updates, batch)
-    store.commit(batch)
-    return root
-
-
 keys = st.integers(0, 200).map(lambda i: b"a%d" % i)
 blocks = st.lists(st.dictionaries(keys, st.none() | st.binary(max_size=40), max_size=60),
                   min_size=1, max_size=4)
@@ -65,8 +58,10 @@ blocks = st.lists(st.dictionaries(keys, st.none() | st.binary(max_size=40), max_
 @given(blocks, st.dictionaries(keys, st.none() | st.binary(max_size=40), max_size=60),
        st.sampled_from([sha256, sm3, sha3_256]), st.integers(1, 50))
 def test_a_version_1_store_reads_updates_and_migrates_like_a_fresh_one(
-        tmp_path_factory: pytest.TempPathFactory, history: list[dict[bytes, bytes | None]],
-        last: dict[bytes, bytes | None], hasher: Hasher, chunk: int) -> None:
+        tmp_path_factory: pytest.TempPathFactory, commit_block: Commit,
+        history: list[dict[bytes, bytes | None]], last: dict[bytes, bytes | None],
+        hasher: Hasher, chunk: int) -> None:
+    commit = commit_block
     base = tmp_path_factory.mktemp("t")
     stores = [Store(base / name, sub_dbs=jmt.SUB_DBS, map_size=1 << 25)
               for name in ("fresh", "old native", "old python", "migrated")]
@@ -104,8 +99,10 @@ def test_a_version_1_store_reads_updates_and_migrates_like_a_fresh_one(
             store.close()
 
 
-def test_a_store_written_before_record_version_2_migrates(tmp_path: Path) -> None:
+def test_a_store_written_before_record_version_2_migrates(
+        tmp_path: Path, commit_block: Commit) -> None:
     """Records as the tree wrote them before version 2 (20 keys, SHA-256, one block)."""
+    commit = commit_block
     rows = [line.split() for line in V1_STORE.read_text().splitlines()]
     with Store(tmp_path / "old", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store, \
             Store(tmp_path / "new", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as fresh:
@@ -127,11 +124,12 @@ def test_a_store_written_before_record_version_2_migrates(tmp_path: Path) -> Non
 @settings(max_examples=30, deadline=None)
 @given(st.sets(st.integers(0, 10_000), min_size=2, max_size=300), st.data())
 def test_an_update_of_existing_keys_reads_no_leaf(
-        tmp_path_factory: pytest.TempPathFactory, present: set[int], data: st.DataObject
-) -> None:
+        tmp_path_factory: pytest.TempPathFactory, commit_block: Commit, present: set[int],
+        data: st.DataObject) -> None:
     """Native and Python writers read internal nodes only, whatever the node cache holds;
     rewriting a value with itself writes nothing. (A delete may still read a leaf: the
     last leaf left in a node moves up, with its value.)"""
+    commit = commit_block
     base = tmp_path_factory.mktemp("t")
     changed = data.draw(st.sets(st.sampled_from(sorted(present)), min_size=1))
     updates: dict[bytes, bytes | None] = {
@@ -180,7 +178,9 @@ def reads_of_update(tree: jmt.StateTree, updates: dict[bytes, bytes | None]
     return touched, batch
 
 
-def test_leaf_paths_that_do_not_match_the_leaves_are_corrupt(tmp_path: Path) -> None:
+def test_leaf_paths_that_do_not_match_the_leaves_are_corrupt(
+        tmp_path: Path, commit_block: Commit) -> None:
+    commit = commit_block
     with Store(tmp_path / "db", sub_dbs=jmt.SUB_DBS, map_size=1 << 24) as store:
         tree = jmt.StateTree(store, python_twin(sha256))
         commit(store, tree, 1, {b"a%d" % i: b"v" for i in range(40)})
