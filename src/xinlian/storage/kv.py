@@ -61,7 +61,9 @@ def engine_error(exc: lmdb.Error, what: str) -> StorageError:
 
 
 def seal(key: bytes, value: bytes) -> bytes:
-    """The stored form of `value` under `key`: the value and the CRC-32 of key and value."""
+    """The stored form of `value` under `key`: the value and the CRC-32 of key and value.
+    The specification of the record format: `commit` seals natively (`seal_puts`, tested
+    against this), and readers outside the store (tests, tools) seal with it."""
     return value + _CRC.pack(zlib.crc32(value, zlib.crc32(key)))
 
 
