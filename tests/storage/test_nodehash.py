@@ -244,10 +244,15 @@ def test_native_block_update_rejects_malformed_updates() -> None:
 def encoded_nodes() -> st.SearchStrategy[bytes]:
     """Stored nodes: real encodings, those with bytes changed, cut or added, and noise."""
     leaf = st.builds(jmt.LeafNode, st.binary(min_size=31, max_size=33), st.binary(max_size=40))
-    internal = compact_nodes().flatmap(lambda n: st.builds(
-        jmt.InternalNode, st.just(n[0]), st.just(n[1]), st.just(n[2]),
+    internal_v1 = compact_nodes().flatmap(lambda n: st.builds(
+        jmt.InternalNodeV1, st.just(n[0]), st.just(n[1]), st.just(n[2]),
         st.integers(0, 0x1FFFF)))
-    real = st.one_of(leaf, internal).map(codec.encode)
+    internal = compact_nodes().flatmap(lambda n: st.integers(0, 0x1FFFF).flatmap(
+        lambda leaves: st.builds(
+            jmt.InternalNode, st.just(n[0]), st.just(n[1]), st.just(n[2]), st.just(leaves),
+            st.binary(min_size=max(0, 32 * (leaves & n[0]).bit_count() - 1),
+                      max_size=32 * (leaves & n[0]).bit_count() + 1))))
+    real = st.one_of(leaf, internal_v1, internal).map(codec.encode)
     mutated = st.tuples(real, st.integers(0, 700), st.integers(0, 255)).map(
         lambda t: t[0][:t[1]] + bytes([t[2]]) + t[0][t[1] + 1:])
     cut = st.tuples(real, st.integers(0, 700)).map(lambda t: t[0][:t[1]])
@@ -273,7 +278,13 @@ def test_native_block_update_parses_stored_nodes_strictly(
         assert "bad tree node" in str(exc)
         return
     # accepted: the Python decoder reads the same kind of node
-    assert isinstance(decoded, jmt.LeafNode if is_leaf else jmt.InternalNode)
+    if is_leaf:
+        assert isinstance(decoded, jmt.LeafNode)
+    else:
+        assert isinstance(decoded, jmt.InternalNode | jmt.InternalNodeV1)
+        assert not decoded.leaves & ~decoded.bitmap
+        if isinstance(decoded, jmt.InternalNode):
+            assert len(decoded.paths) == 32 * decoded.leaves.bit_count()
 
 
 def test_a_malformed_stored_node_is_a_corrupt_data_error_in_the_tree(tmp_path: Path) -> None:
@@ -283,7 +294,7 @@ def test_a_malformed_stored_node_is_a_corrupt_data_error_in_the_tree(tmp_path: P
         tree.apply(1, {b"k%d" % i: b"v" for i in range(40)}, batch)
         store.commit(batch)
         root_key = (1).to_bytes(8, "big")
-        batch.put(jmt.NODES_DB, root_key, b"\x95\x01\xcd")  # an internal node cut short
+        batch.put(jmt.NODES_DB, root_key, b"\x96\x02\xcd")  # an internal node cut short
         store.commit(batch)
         with pytest.raises(CorruptDataError, match="bad tree node") as info:
             jmt.StateTree(store, sha256).apply(2, {b"k1": b"w"}, WriteBatch())

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from xinlian.storage import _nodehash
 from xinlian.storage.errors import (
     InvalidKeyError,
     StorageError,
@@ -17,7 +18,7 @@ from xinlian.storage.errors import (
     StoreClosedError,
     UnknownDatabaseError,
 )
-from xinlian.storage.kv import MAX_KEY_SIZE, Store, WriteBatch
+from xinlian.storage.kv import MAX_KEY_SIZE, Store, WriteBatch, seal
 
 
 @pytest.fixture
@@ -305,3 +306,17 @@ def test_a_read_only_store_in_another_process_sees_commits_and_map_growth(
         reader.stdin.close()
         reader.wait(timeout=30)
         writer.close()
+
+
+@given(st.dictionaries(st.binary(min_size=1, max_size=40), st.none() | st.binary(max_size=300),
+                       max_size=60))
+def test_native_sealing_of_a_batch_matches_seal_and_sort(ops: dict[bytes, bytes | None]) -> None:
+    """Store.commit's native plan: the puts only, each sealed as `seal` does, in key order."""
+    assert _nodehash.seal_puts(ops) == sorted(
+        (key, seal(key, value)) for key, value in ops.items() if value is not None)
+
+
+def test_native_sealing_refuses_what_is_not_bytes() -> None:
+    for ops in ({b"k": "text"}, {"k": b"v"}, [(b"k", b"v")]):
+        with pytest.raises(TypeError):
+            _nodehash.seal_puts(ops)  # type: ignore[arg-type]

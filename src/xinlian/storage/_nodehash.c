@@ -306,6 +306,7 @@ static PyMethodDef methods[] = {
     {"digest", digest, METH_VARARGS, digest_doc},
     {"available", available, METH_O, available_doc},
     {"apply_batch", nodebatch_apply, METH_VARARGS, nodebatch_apply_doc},
+    {"seal_puts", nodebatch_seal_puts, METH_O, nodebatch_seal_puts_doc},
     {NULL, NULL, 0, NULL},
 };
 
