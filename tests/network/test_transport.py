@@ -223,6 +223,34 @@ def test_send_queue_bound_and_backpressure() -> None:
     asyncio.run(main())
 
 
+def test_a_peer_that_is_down_queues_only_the_offline_bound() -> None:
+    """Messages for a member that is not connected stop at `offline_queue_bytes`; once it
+    is up, it gets what was queued and the full bound applies again."""
+    async def main() -> None:
+        cfg = TransportConfig(offline_queue_bytes=1000, backoff_initial_s=0.01,
+                              backoff_max_s=0.05)
+        cluster = Cluster(get_suite("intl"), 2, config=cfg)
+        sleeper = cluster.nodes[1]
+        cluster.nodes[1] = None  # down: node 0 queues
+        await cluster.start()
+        node, b = cluster.node(0), cluster.ids[1]
+        try:
+            accepted = [node.send(b, bytes([i]) * 300) for i in range(5)]
+            assert accepted == [True] * 3 + [False] * 2
+            assert node.stats["dropped_peer_offline"] == 2
+            cluster.nodes[1] = sleeper
+            await cluster.node(1).start()
+            await cluster.inboxes[1].wait_for(3)
+            await node.wait_connected([b])
+            assert all(node.send(b, bytes([10 + i]) * 300) for i in range(5))  # up: no bound
+            await cluster.inboxes[1].wait_for(8)
+            assert node.stats["dropped_peer_offline"] == 2
+        finally:
+            await cluster.close()
+
+    asyncio.run(main())
+
+
 def test_rate_limit_and_message_size_limit() -> None:
     async def main() -> None:
         cfg = TransportConfig(rate_messages=5, rate_burst_s=1.0, max_message=1000)

@@ -11,7 +11,7 @@ COUNTERS = (
     "frames_in", "frames_out", "messages_in", "messages_out", "bytes_in", "bytes_out",
     "malformed", "oversize", "decrypt_failed", "replayed",
     "rate_limited", "duplicates", "dropped_queue_full", "dropped_unknown_peer",
-    "dropped_oversize",
+    "dropped_oversize", "dropped_peer_offline",
 )
 
 
