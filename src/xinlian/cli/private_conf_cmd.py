@@ -306,14 +306,24 @@ def cmd_request(args: argparse.Namespace) -> int:
                  f"written to {args.blinding_out}", blinding=args.blinding_out)
 
 
+def is_blinding(doc: Doc) -> bool:
+    return doc.get("kind") == "open-blinding"
+
+
+def blinding_of(path: str, doc: Doc) -> tuple[bytes, Scalar]:
+    """The transfer id and rho of a `private request` blinding file."""
+    if not is_blinding(doc):
+        raise MalformedProofError(f"{path}: not a blinding file (xinlian private request)")
+    return (_files.hex(doc, "transfer"),
+            _scalar(get_group(_files.text(doc, "group")), doc, "rho"))
+
+
 def read_blinding(path: str, tx_hash: bytes) -> Scalar:
     """The rho of a `private request` blinding file for transfer `tx_hash`."""
-    doc = _files.read(path)
-    if _files.text(doc, "kind") != "open-blinding":
-        raise MalformedProofError(f"{path}: not a blinding file (xinlian private request)")
-    if _files.hex(doc, "transfer") != tx_hash:
+    transfer_id, rho = blinding_of(path, _files.read(path))
+    if transfer_id != tx_hash:
         raise MalformedProofError(f"{path}: the blinding of another transfer")
-    return _scalar(get_group(_files.text(doc, "group")), doc, "rho")
+    return rho
 
 
 def cmd_share(args: argparse.Namespace) -> int:
