@@ -119,11 +119,7 @@ def brute_velocity(rule: VelocityRule, txs: list[OpenedTx]) -> list[tuple[bytes,
     """Each transaction, in order, recounted from scratch over all before it."""
     out = []
     for k, tx in enumerate(txs):
-        if rule.direction == "sent":
-            accounts = list(tx.senders)
-        else:
-            accounts = list(tx.receivers)
-        for account in accounts:
+        for account in tx.senders if rule.direction == "sent" else tx.receivers:
             seen = [t for t in txs[:k + 1] if tx.height - rule.window < t.height
                     and (account in t.senders if rule.direction == "sent"
                          else account in t.receivers)]
