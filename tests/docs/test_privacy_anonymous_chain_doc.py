@@ -3,8 +3,9 @@ order, in an empty folder, as one bash script against the real solo node they st
 port 8545 replaced by a free one): the regulator key by DKG and governance, two banks'
 addresses and shields, a transfer prepared by bank A and submitted by the relay account,
 balances by scanning, the note spent again and an early opening refused with their typed
-errors and exit statuses, the opening by two of three members naming the accounts, an
-unshield, and the SDK's relayed transfer."""
+errors and exit statuses, the opening by two of three members naming the accounts, the
+regulator's monitoring rules over it (the change left out), an unshield, and the SDK's
+relayed transfer."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .walkthrough import run_blocks, sh_blocks
 
 def test_the_relayed_walk_through_runs_as_written(tmp_path: Path) -> None:
     blocks = sh_blocks(section("Anonymous transfers on chain"))
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     run = run_blocks(blocks, tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
@@ -34,6 +35,7 @@ def test_the_relayed_walk_through_runs_as_written(tmp_path: Path) -> None:
         "shares of member 1 published (tx 0x",
         "shares of member 3 published; the transfer is open (tx 0x",
         "by members [1, 3])",
+        "opened 1 unread 0\nlarge-transfer None amount 12000 10000 1\n",
         "unshielded 5000 to 0x",
         "B 27457 supply True",
     ]:
@@ -41,3 +43,4 @@ def test_the_relayed_walk_through_runs_as_written(tmp_path: Path) -> None:
     bank_a, bank_b = re.findall(r"bank A is (0x[0-9a-f]{40}), bank B is (0x[0-9a-f]{40})",
                                 out)[0]
     assert f"from {bank_a} to {bank_b}: 12000, {bank_a}: 37591 (opened at block" in out
+    assert f"busy-receiver {bank_b} total_received 12000 10000 1\n" in out
