@@ -59,7 +59,7 @@ def test_the_blinding_folder_gives_its_blinding_files_only(tmp_path: Path) -> No
     (tmp_path / "bank-a.json").write_text(json.dumps({"kind": "signing-key"}))
     (tmp_path / "notes.json").write_text("not json")
     (tmp_path / "rules.toml").write_text(RULES)
-    assert read_blindings(str(tmp_path)) == {b"\x01" * 32: rho}
+    assert read_blindings(str(tmp_path)) == {b"\x01" * 32: [rho]}
 
 
 def test_invalid_blinding_file_in_the_folder_is_refused(tmp_path: Path) -> None:

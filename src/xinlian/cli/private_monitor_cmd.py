@@ -33,22 +33,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     m.add_argument("--from-height", type=int, default=0, metavar="H",
                    help="consider openings recorded from block H on")
     m.add_argument("--blinding-dir", default=None, metavar="D",
-                   help="a folder of `private request` blinding files (*.json): the "
-                        "blinded openings they read enter the rules")
+                   help="a folder of blinding files (*.json, `private request` and "
+                        "`private anon request`): the openings they read enter the rules")
     m.set_defaults(func=reporting(cmd_monitor), json=True)
 
 
-def read_blindings(folder: str) -> dict[bytes, Scalar]:
+def read_blindings(folder: str) -> dict[bytes, list[Scalar]]:
     """The blindings of the blinding files in `folder` (other JSON files are skipped)."""
-    found: dict[bytes, Scalar] = {}
+    found: dict[bytes, list[Scalar]] = {}
     for path in sorted(Path(folder).glob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError):
             continue
         if isinstance(doc, dict) and is_blinding(doc):
-            transfer_id, rho = blinding_of(str(path), doc)
-            found[transfer_id] = rho
+            transfer_id, rhos = blinding_of(str(path), doc)
+            found[transfer_id] = rhos
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -226,11 +226,12 @@ def opened_transfer_ids(client: Client, from_height: int = 0) -> list[bytes]:
 
 
 def monitor(client: Client, rules: list[Rule], *, from_height: int = 0,
-            blindings: Mapping[bytes, Scalar] | None = None) -> MonitorReport:
+            blindings: Mapping[bytes, Sequence[Scalar]] | None = None) -> MonitorReport:
     """Run the regulator's rules (execution/confidential_monitor.py) over every
     transaction opened from block `from_height` on, each opening read proven. A blinded
-    confidential opening reads with its request's rho from `blindings` (by transfer id);
-    without it, it is listed as unread and no rule sees it."""
+    opening reads with its request's blindings from `blindings` (by transfer id: a
+    confidential transfer's [rho], an anonymous one's rhos); without them, it is listed
+    as unread and no rule sees it."""
     from xinlian.sdk.anonymous import AnonymousNotes
 
     conf = ConfidentialAccounts(client)
@@ -238,20 +239,25 @@ def monitor(client: Client, rules: list[Rule], *, from_height: int = 0,
     txs: list[OpenedTx] = []
     unread: list[bytes] = []
     for tx_id in opened_transfer_ids(client, from_height):
+        rhos = (blindings or {}).get(tx_id)
         trace = conf.trace(tx_id)
         if trace is not None:
-            rho = (blindings or {}).get(tx_id)
-            if rho is None and conf.blind_opening(tx_id) is not None:
+            if rhos is None and conf.blind_opening(tx_id) is not None:
                 unread.append(tx_id)
                 continue
-            found = conf.opened(tx_id, rho)
+            found = conf.opened(tx_id, None if rhos is None else rhos[0])
             if found is not None:
                 txs.append(confidential_tx(tx_id, trace.height, found.sender,
                                            found.receiver, found.amount))
             continue
         anon_trace = anon.trace(tx_id)
-        opened = anon.opened(tx_id)
-        if anon_trace is not None and opened is not None:
+        if anon_trace is None:
+            continue
+        if rhos is None and anon.blind_opening(tx_id) is not None:
+            unread.append(tx_id)
+            continue
+        opened = anon.opened(tx_id, rhos)
+        if opened is not None:
             txs.append(anonymous_tx(tx_id, anon_trace.height, opened.senders,
                                     opened.receivers, opened.amounts))
     return MonitorReport(run_rules(rules, txs), len(txs), unread)
