@@ -71,10 +71,10 @@ def test_shield_relayed_transfer_balances_and_regulator_opening(tmp_path: Path) 
             assert a.supply() == a.balance() + b.balance()
 
             assert a.opened(tx_hash) is None
-            members = {k: client.anonymous(client.wallet(chain.keys[MEMBERS[k]]))
+            openers = {k: client.anonymous(client.wallet(chain.keys[MEMBERS[k]]))
                        for k in (0, 2)}
-            _, rhos = members[0].request_open(tx_hash, shares[0].identifier)
-            for k, member in members.items():
+            _, rhos = openers[0].request_open(tx_hash, shares[0].identifier)
+            for k, member in openers.items():
                 member.share(tx_hash, shares[k].secret, shares[k].identifier)
                 if k == 0:
                     assert a.shares(tx_hash) == [1] and a.opened(tx_hash) is None
