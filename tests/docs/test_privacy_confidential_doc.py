@@ -3,7 +3,8 @@ an empty folder, as one bash script against the real solo node they start (the p
 replaced by a free one): the regulator's key by DKG and governance, two banks' deposit,
 confidential transfer and decrypted balances, a non-member's open request and an overdraft
 refused with their typed errors and exit statuses, the blinded opening (a member's request,
-two of three members' shares, the amount for the requester only) with the amount rule, a
+two of three members' shares, the amount for the requester only) with the amount rule,
+the regulator's monitoring rules over it (unread without the blinding, two findings with it), a
 withdrawal, the SDK's transfer, and a Qi contract's confidential payment (the example
 contract as written in examples/qi)."""
 
@@ -25,7 +26,7 @@ def test_the_contract_in_the_doc_is_the_example() -> None:
 
 def test_the_two_banks_walk_through_runs_as_written(tmp_path: Path) -> None:
     blocks = sh_blocks(section("Confidential transfers"))
-    assert len(blocks) == 9
+    assert len(blocks) == 10
     run = run_blocks(blocks, tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
@@ -47,6 +48,7 @@ def test_the_two_banks_walk_through_runs_as_written(tmp_path: Path) -> None:
         "for member 1; the amount reads only with its blinding (--blinding)",
         ": 12000 (opened at block ",
         "by members [1, 3])\nFLAGGED: amount above 10000",
+        "0 1\nlarge-transfer amount 12000 10000 1\nbusy-sender total_sent 12000 10000 1\n",
         "withdrew 2000 (tx 0x",
         "confidential balance 10000",
         "A 37500 B 10500 opened: None",

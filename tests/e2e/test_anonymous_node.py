@@ -3,8 +3,8 @@ from a DKG enacted by governance, two banks' addresses registered and notes shie
 transfer from bank A to bank B prepared by A and submitted by a relayer (A's account
 signs nothing and the relayer is refunded its fee from the notes), balances found by
 scanning verified state, the same notes spent again refused, an unshield, and the
-regulator's opening by two of three members' on-chain shares: sender, receivers and
-amounts."""
+regulator's blinded opening (member 1's request, two of three members' on-chain shares):
+sender, receivers and amounts for member 1 only."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from xinlian.cli.cluster import NodeProcess
 from xinlian.crypto.privacy.confidential import GROUPS
+from xinlian.crypto.privacy.confidential.errors import UndecryptableError
 from xinlian.crypto.privacy.homomorphic.ceremony import local_keygen
 from xinlian.execution.confidential_payloads import RegulatorMember, SetRegulator
 from xinlian.execution.payloads import Propose
@@ -70,13 +71,17 @@ def test_shield_relayed_transfer_balances_and_regulator_opening(tmp_path: Path) 
             assert a.supply() == a.balance() + b.balance()
 
             assert a.opened(tx_hash) is None
-            for k in (0, 2):
-                member = client.anonymous(client.wallet(chain.keys[MEMBERS[k]]))
+            openers = {k: client.anonymous(client.wallet(chain.keys[MEMBERS[k]]))
+                       for k in (0, 2)}
+            _, rhos = openers[0].request_open(tx_hash, shares[0].identifier)
+            for k, member in openers.items():
                 member.share(tx_hash, shares[k].secret, shares[k].identifier)
                 if k == 0:
                     assert a.shares(tx_hash) == [1] and a.opened(tx_hash) is None
-            opened = a.opened(tx_hash)
-            assert opened is not None and opened.members == [1, 3]
+            with pytest.raises(UndecryptableError):
+                a.opened(tx_hash)  # the bank sees the record, not what it opens
+            opened = a.opened(tx_hash, rhos)
+            assert opened is not None and opened.members == [1, 3] and opened.requester == 1
             assert opened.senders == [chain.address(BANK_A)]
             assert sorted(zip(opened.receivers, opened.amounts, strict=True)) == sorted([
                 (chain.address(BANK_B), 2_500),

@@ -1,10 +1,11 @@
 """Anonymous notes through the executor: addresses, shields, ring-signed transfers between
-notes, relayed submission, unshielding and the regulator's opening on a dict-backed chain
-(the SDK's own code builds every operation, its reads served from the chain's state),
-with value conserved, and each bad input (unknown, too few, repeated or too many ring
-members, an unregistered receiver, a note spent twice, proofs and bindings for another
-context, submitter or receiver, amounts out of range, bad shares and non-members' shares)
-refused with its typed error and nothing applied."""
+notes, relayed submission, unshielding and the regulator's blinded opening on a
+dict-backed chain (the SDK's own code builds every operation, its reads served from the
+chain's state), with value conserved, and each bad input (unknown, too few, repeated or
+too many ring members, an unregistered receiver, a note spent twice, proofs and bindings
+for another context, submitter or receiver, amounts out of range, bad requests and
+shares, non-members' requests and shares, shares with no request) refused with its typed
+error and nothing applied."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ import msgspec
 import pytest
 
 from xinlian import codec
+from xinlian.crypto.primitives.groups import Scalar
 from xinlian.crypto.privacy import anonymous as anon
 from xinlian.crypto.privacy.confidential import GROUPS
+from xinlian.crypto.privacy.confidential.errors import MalformedProofError, UndecryptableError
 from xinlian.crypto.threshold.dkg import share_secret
 from xinlian.execution import anonymous as chain_anon
 from xinlian.execution.anonymous_payloads import (
+    AnonOpenRequest,
     AnonOpenShare,
     AnonTransfer,
     AnonymousOp,
@@ -36,7 +40,7 @@ from xinlian.ledger.account import Account, account_key
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.rules import fuel_fee
 from xinlian.ledger.transaction import TxKind, decode_transaction
-from xinlian.sdk.anonymous import AnonymousNotes, fee_of, share_op, shield_op
+from xinlian.sdk.anonymous import AnonymousNotes, fee_of, request_op, share_op, shield_op
 from xinlian.sdk.errors import AnonymousFailed
 from xinlian.sdk.wallet import SignedTx, Wallet
 
@@ -183,26 +187,54 @@ def test_t_members_shares_open_sender_receivers_and_amounts(
     a, tx_hash = funded
     c = a.chain
     reader = AnonymousNotes(a.client)  # type: ignore[arg-type]
+    request, rhos = _request(c, 0, tx_hash)
+    asked = c.one(a.sign(MEMBERS[0], request))
+    assert [e.name for e in asked.events] == ["OpenRequested"]
+    pending = reader.request(tx_hash)
+    assert pending is not None and pending.requester == 1
     first = c.one(a.sign(MEMBERS[0], _share(c, 0, tx_hash)))
     assert [e.name for e in first.events] == ["OpenShare"] and reader.shares(tx_hash) == [1]
-    assert reader.opened(tx_hash) is None
+    assert reader.opened(tx_hash, rhos) is None
     second = c.one(a.sign(MEMBERS[2], _share(c, 2, tx_hash)))
     assert [e.name for e in second.events] == ["OpenShare", "Opened"]
-    opened = reader.opened(tx_hash)
-    assert opened is not None and opened.members == [1, 3]
+    assert reader.request(tx_hash) is None and reader.shares(tx_hash) == []
+    # on chain: the blinded bases and the shares, no account and no amount
+    record = reader.blind_opening(tx_hash)
+    assert record is not None and record.requester == 1
     bank_a, bank_b = a.wallets[BANK_A].address, a.wallets[BANK_B].address
+    raw = c.read(chain_anon.BLIND_OPENED_PREFIX + tx_hash)
+    assert raw is not None and bank_a not in raw and bank_b not in raw
+    with pytest.raises(UndecryptableError):
+        reader.opened(tx_hash)
+    _, others = _request(c, 1, tx_hash)
+    with pytest.raises(MalformedProofError):
+        reader.opened(tx_hash, others)
+    opened = reader.opened(tx_hash, rhos)
+    assert opened is not None and opened.members == [1, 3] and opened.requester == 1
     assert opened.senders == [bank_a]
     assert sorted(zip(opened.receivers, opened.amounts, strict=True)) == sorted(
         [(bank_b, 300), (bank_a, a.wallets[BANK_A].notes.balance())])
     late = c.one(a.sign(MEMBERS[1], _share(c, 1, tx_hash)))
     assert late.error == "confidential_not_traceable"
+    again = c.one(a.sign(MEMBERS[1], _request(c, 1, tx_hash)[0]))
+    assert again.error == "confidential_not_traceable"
 
 
-def _share(c: Chain, member: int, tx_hash: bytes) -> AnonOpenShare:
+def _request(c: Chain, member: int, tx_hash: bytes) -> tuple[AnonOpenRequest, list[Scalar]]:
     key = c.regulator_shares[member]
     trace = chain_anon.get_trace(c.read, tx_hash)
     assert trace is not None
-    return share_op(key.secret, key.identifier, trace, "t", tx_hash, c.draw)
+    return request_op(key.secret.group, trace, "t", tx_hash, key.identifier, c.draw)
+
+
+def _share(c: Chain, member: int, tx_hash: bytes) -> AnonOpenShare:
+    """Member `member`'s shares on the pending request (or, with none, on the c1s)."""
+    key = c.regulator_shares[member]
+    trace = chain_anon.get_trace(c.read, tx_hash)
+    assert trace is not None
+    request = chain_anon.get_request(c.read, tx_hash) or chain_anon.AnonRequestRecord(
+        0, [cipher.c1 for cipher in trace.ciphers], 0)
+    return share_op(key.secret, key.identifier, trace, request, "t", tx_hash, c.draw)
 
 
 def test_unshield_pays_a_public_account() -> None:
@@ -423,23 +455,43 @@ def test_invalid_fee_taken_above_the_proven_one(two: Anon) -> None:
                "anonymous_invalid_proof")
 
 
-def test_invalid_shares() -> None:
+def test_invalid_requests_and_shares() -> None:
     a = Anon(33)
     a.bank(BANK_A).notes.shield(7000)
     a.bank(BANK_B).notes.shield(8000)
     tx_hash = a.wallets[BANK_A].notes.transfer(a.wallets[BANK_B].address, 1, ring=2).tx_hash
     c = a.chain
+    # shares on the ciphertexts themselves, with no request: the opening would be public
+    _unchanged(a, a.sign(MEMBERS[0], _share(c, 0, tx_hash)), "confidential_not_traceable")
+    request, _ = _request(c, 0, tx_hash)
+    _unchanged(a, a.sign(OTHER, request), "not_regulator_member")
+    # member 1's request sent by member 2's account: its proofs name member 1
+    _unchanged(a, a.sign(MEMBERS[1], request), "confidential_invalid_proof")
+    short = msgspec.structs.replace(request, blinded=request.blinded[:-1])
+    _unchanged(a, a.sign(MEMBERS[0], short), "bad_payload")
+    other = _request(c, 0, tx_hash)[0]
+    swapped = msgspec.structs.replace(other, blinded=other.blinded[::-1])
+    _unchanged(a, a.sign(MEMBERS[0], swapped), "confidential_invalid_proof")
+    unknown = msgspec.structs.replace(request, transfer=bytes(32))
+    _unchanged(a, a.sign(MEMBERS[0], unknown), "confidential_not_traceable")
+    assert c.one(a.sign(MEMBERS[0], request)).status == 0
+    # another member's request while member 1's is pending
+    _unchanged(a, a.sign(MEMBERS[1], _request(c, 1, tx_hash)[0]),
+               "confidential_not_traceable")
     _unchanged(a, a.sign(OTHER, _share(c, 0, tx_hash)), "not_regulator_member")
     # member 1's account sends member 2's shares under its index: the proofs fail
     key = c.regulator_shares[1]
     trace = chain_anon.get_trace(c.read, tx_hash)
-    assert trace is not None
-    wrong = share_op(key.secret, 1, trace, "t", tx_hash, c.draw)
+    pending = chain_anon.get_request(c.read, tx_hash)
+    assert trace is not None and pending is not None
+    wrong = share_op(key.secret, 1, trace, pending, "t", tx_hash, c.draw)
     _unchanged(a, a.sign(MEMBERS[0], wrong), "confidential_invalid_share")
-    short = msgspec.structs.replace(_share(c, 0, tx_hash), shares=[], proofs=[])
-    _unchanged(a, a.sign(MEMBERS[0], short), "bad_payload")
-    unknown = msgspec.structs.replace(_share(c, 0, tx_hash), transfer=bytes(32))
-    _unchanged(a, a.sign(MEMBERS[0], unknown), "confidential_not_traceable")
+    # shares on the c1s, not on the request's blinded bases
+    clear = share_op(c.regulator_shares[0].secret, 1, trace, chain_anon.AnonRequestRecord(
+        1, [cipher.c1 for cipher in trace.ciphers], 0), "t", tx_hash, c.draw)
+    _unchanged(a, a.sign(MEMBERS[0], clear), "confidential_invalid_share")
+    short_share = msgspec.structs.replace(_share(c, 0, tx_hash), shares=[], proofs=[])
+    _unchanged(a, a.sign(MEMBERS[0], short_share), "bad_payload")
     assert c.one(a.sign(MEMBERS[0], _share(c, 0, tx_hash))).status == 0
     _unchanged(a, a.sign(MEMBERS[0], _share(c, 0, tx_hash)), "confidential_not_traceable")
 
@@ -461,9 +513,12 @@ def test_sm2_notes_transfer_and_open() -> None:
     receipt = bank_a.notes.transfer(bank_b.address, 2000, ring=2)
     fee = fee_of(PARAMS, chain_anon.transfer_fuel("sm2", [2], [2, 2]))
     assert (bank_a.notes.balance(), bank_b.notes.balance()) == (7000 - fee, 3000)
+    request, rhos = _request(a.chain, 0, receipt.tx_hash)
+    a.chain.one(a.sign(MEMBERS[0], request))
     for member in (0, 1):
         a.chain.one(a.sign(MEMBERS[member], _share(a.chain, member, receipt.tx_hash)))
-    opened = AnonymousNotes(a.client).opened(receipt.tx_hash)  # type: ignore[arg-type]
+    opened = AnonymousNotes(a.client).opened(receipt.tx_hash,  # type: ignore[arg-type]
+                                             rhos)
     assert opened is not None and opened.senders == [bank_a.address]
     assert dict(zip(opened.receivers, opened.amounts, strict=True))[bank_b.address] == 2000
     a.check_conservation()

@@ -2,8 +2,9 @@
 regulator key): two accounts register anonymous addresses and shield notes, the first
 pays the second from its note hidden in a ring, the transfer submitted by another
 account (the relayer, refunded its fee from the notes), each side finds its notes by
-scanning, and two of the regulator's three members open it on chain: sender, receivers
-and amounts (docs/privacy.md, "Anonymous transfers on chain")."""
+scanning, and two of the regulator's three members open it on chain, blinded for the
+first member, who reads sender, receivers and amounts (docs/privacy.md, "Anonymous
+transfers on chain")."""
 
 from __future__ import annotations
 
@@ -40,13 +41,14 @@ def show_anonymous(url: str, wallets: Sequence[Wallet], regulator: Regulator,
         say(f"anonymous transfer 0x{tx_hash.hex()[:16]}...: sent by another account, the "
             f"sender hidden in a ring of 2 notes; scanning finds {balances[0]} and "
             f"{balances[1]}")
-        for k in (0, 2):
-            member = client.anonymous(client.wallet(wallets[2 + k].key))
+        members = {k: client.anonymous(client.wallet(wallets[2 + k].key)) for k in (0, 2)}
+        _, rhos = members[0].request_open(tx_hash, shares[0].identifier)
+        for k, member in members.items():
             member.share(tx_hash, shares[k].secret, shares[k].identifier)
-        opened = a.opened(tx_hash)
+        opened = members[0].opened(tx_hash, rhos)
         assert opened is not None
         paid = dict(zip(opened.receivers, opened.amounts, strict=True))
-        say(f"regulator opened it with 2 of 3 members' shares: sender "
+        say(f"regulator member 1 opened it with 2 of 3 members' shares: sender "
             f"0x{opened.senders[0].hex()[:10]}..., receiver 0x{b_wallet.address.hex()[:10]}"
             f"... got {paid[b_wallet.address]}")
     return {"anonymous_balances": list(balances), "anonymous_fee": op.transfer.fee,

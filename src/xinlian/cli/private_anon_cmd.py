@@ -1,11 +1,14 @@
-"""`xinlian private anon keygen|register|shield|balance|transfer|relay|unshield|share|open`:
+"""`xinlian private anon keygen|register|shield|balance|transfer|relay|unshield|request|share|
+open`:
 anonymous notes on a running node, through the SDK (docs/privacy.md, "Anonymous
 transfers").
 
 `--key` is the account's signing key file (`xinlian keygen`); `--anon-key` its anonymous
 key file (`anon keygen`, mode 0600: its view key finds the account's notes, its spend
 key spends them); `--share` a regulator member's key-share file (`xinlian private
-regulator keygen`). A transfer is signed by the account that submits it, which pays the
+regulator keygen`); `--blinding` the file `anon request` writes (mode 0600): the
+requester's blindings, without which the opening recorded on chain reads as nothing. A
+transfer is signed by the account that submits it, which pays the
 fee and is refunded from the notes: `transfer --relayer ADDRESS --out FILE` prepares it
 for another account (the relayer), which submits it with `relay FILE`, so the sender's
 own account signs nothing. Output is short text, or one JSON object with `--json`. Exit
@@ -29,7 +32,7 @@ from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK
 from xinlian.cli.contract_cmd import _print_json as print_json
 from xinlian.cli.contract_cmd import _reporting as reporting
 from xinlian.cli.data_cmd import report_tx_failed
-from xinlian.cli.private_conf_cmd import _done, read_share
+from xinlian.cli.private_conf_cmd import _done, read_blinding, read_share, write_blinding
 from xinlian.cli.private_files import Reader, write
 from xinlian.crypto.privacy.anonymous import MalformedTransferError
 from xinlian.crypto.privacy.confidential import GROUPS
@@ -96,13 +99,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
              keys=False)
     r.add_argument("prepared", help="the file of `transfer --relayer ... --out`")
     r.set_defaults(func=_run(cmd_relay))
+    q = node(asub.add_parser("request", help="as a regulator member: ask to open an "
+                                             "anonymous transfer (blinded: only you read "
+                                             "it)"), keys=False)
+    q.add_argument("tx", help="the transfer's transaction hash (0x...)")
+    q.add_argument("--share", required=True, help="the member's key-share file")
+    q.add_argument("--blinding-out", required=True,
+                   help="file to write the blindings to (mode 0600): `open` needs it")
+    q.set_defaults(func=_run(cmd_request))
     sh = node(asub.add_parser("share", help="as a regulator member: publish the decryption "
-                                            "shares of an anonymous transfer"), keys=False)
+                                            "shares of an anonymous transfer on its open "
+                                            "request"), keys=False)
     sh.add_argument("tx", help="the transfer's transaction hash (0x...)")
     sh.add_argument("--share", required=True, help="the member's key-share file")
     sh.set_defaults(func=_run(cmd_share))
-    o = asub.add_parser("open", help="read an opened transfer: senders, receivers, amounts")
+    o = asub.add_parser("open", help="read an opened transfer: senders, receivers, amounts "
+                                     "(with the requester's --blinding)")
     o.add_argument("tx", help="the transfer's transaction hash (0x...)")
+    o.add_argument("--blinding", default=None,
+                   help="the blinding file `anon request` wrote (the requester's)")
     o.add_argument("--rpc", default=DEFAULT_RPC)
     o.add_argument("--json", action="store_true")
     o.set_defaults(func=_run(cmd_open))
@@ -222,6 +237,16 @@ def cmd_relay(args: argparse.Namespace) -> int:
     return _done(args, receipt, f"relayed (fee {op.transfer.fee} refunded from the notes)")
 
 
+def cmd_request(args: argparse.Namespace) -> int:
+    index, secret = read_share(args.share)
+    tx_hash = bytes_of(args.tx, "transaction hash", size=32)
+    with Client(args.rpc) as client:
+        receipt, rhos = _notes(args, client, keys=False).request_open(tx_hash, index)
+    write_blinding(args.blinding_out, secret.group, tx_hash, index, rhos)
+    return _done(args, receipt, f"open request of member {index} published; blindings "
+                 f"written to {args.blinding_out}", blinding=args.blinding_out)
+
+
 def cmd_share(args: argparse.Namespace) -> int:
     index, secret = read_share(args.share)
     tx_hash = bytes_of(args.tx, "transaction hash", size=32)
@@ -229,31 +254,54 @@ def cmd_share(args: argparse.Namespace) -> int:
         receipt = _notes(args, client, keys=False).share(tx_hash, secret, index)
     opened = any(e.name == "Opened" for e in receipt.events)
     return _done(args, receipt, f"shares of member {index} published"
-                 + ("; the transfer is open" if opened else ""), opened=opened)
+                 + ("; the opening is recorded (the requester reads it with its blindings)"
+                    if opened else ""), opened=opened)
 
 
 def cmd_open(args: argparse.Namespace) -> int:
     tx_hash = bytes_of(args.tx, "transaction hash", size=32)
+    rhos = None if args.blinding is None else read_blinding(args.blinding, tx_hash)
     with Client(args.rpc) as client:
         reads = AnonymousNotes(client)
-        found = reads.opened(tx_hash)
-        if found is None:
+        blinded = reads.blind_opening(tx_hash)
+        found = None if blinded is not None and rhos is None else reads.opened(tx_hash, rhos)
+        if found is None and blinded is None:
             traced = reads.trace(tx_hash) is not None
             threshold = reads.regulator().threshold
+            request = reads.request(tx_hash)
             shares = reads.shares(tx_hash)
-    if found is None:
+    if blinded is not None and found is None:
         if args.json:
-            print_json({"opened": False, "transfer": traced, "shares": shares})
-        status = (f"not opened: {len(shares)} of {threshold} members' shares in" if traced
-                  else "no anonymous transfer")
-        print(f"0x{tx_hash.hex()}: {status} (the regulator's members publish shares with "
-              "`xinlian private anon share`)", file=sys.stderr)
+            print_json({"opened": True, "senders": None, "outputs": None,
+                        "requester": blinded.requester,
+                        "members": [s.index for s in blinded.shares],
+                        "height": blinded.height})
+        else:
+            print(f"0x{tx_hash.hex()}: opened at block {blinded.height} for member "
+                  f"{blinded.requester}; it reads only with its blindings (--blinding)")
+        return EXIT_OK
+    if found is None:
+        pending = None if request is None else request.requester
+        if args.json:
+            print_json({"opened": False, "transfer": traced, "requested_by": pending,
+                        "shares": shares})
+        if not traced:
+            status = "no anonymous transfer"
+        elif pending is None:
+            status = ("no open request (a member asks with `xinlian private anon "
+                      "request`)")
+        else:
+            status = (f"member {pending} requested it; {len(shares)} of {threshold} "
+                      "members' shares in (members answer with `xinlian private anon "
+                      "share`)")
+        print(f"0x{tx_hash.hex()}: not opened: {status}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
         print_json({"opened": True, "senders": ["0x" + s.hex() for s in found.senders],
                     "outputs": [{"receiver": "0x" + r.hex(), "amount": v}
                                 for r, v in zip(found.receivers, found.amounts, strict=True)],
-                    "members": found.members, "height": found.height})
+                    "requester": found.requester, "members": found.members,
+                    "height": found.height})
     else:
         senders = ", ".join("0x" + s.hex() for s in found.senders)
         outputs = ", ".join(f"0x{r.hex()}: {v}"

@@ -3,7 +3,8 @@
 `xinlian private range` (range proofs) from private_range_cmd.py, `xinlian private agg`
 (encrypted aggregates) from private_agg_cmd.py, confidential accounts (`keygen`,
 `register`, `deposit`, `transfer`, `balance`, `withdraw`, `share`, `open`, `regulator`)
-from private_conf_cmd.py, anonymous notes (`anon ...`) from private_anon_cmd.py.
+from private_conf_cmd.py, anonymous notes (`anon ...`) from private_anon_cmd.py, the
+regulator's rules (`monitor`) from private_monitor_cmd.py.
 
 The issuer's key file holds the suite and both keys (written mode 0600). A signature file is
 the holder's credential: the suite, the issuer's public key, the header, every message and
@@ -24,6 +25,7 @@ from xinlian.cli import (
     private_anon_cmd,
     private_conf_cmd,
     private_gc_cmd,
+    private_monitor_cmd,
     private_range_cmd,
 )
 from xinlian.cli.private_files import Doc, Reader, write
@@ -41,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     private_agg_cmd.register(sub)
     private_conf_cmd.register(sub)
     private_anon_cmd.register(sub)
+    private_monitor_cmd.register(sub)
     b = sub.add_parser("bbs", help="BBS signatures with selective-disclosure proofs")
     bsub = b.add_subparsers(dest="bbs_command", required=True)
 

@@ -299,21 +299,48 @@ def cmd_request(args: argparse.Namespace) -> int:
     tx_hash = bytes_of(args.tx, "transfer id", size=32)
     with Client(args.rpc) as client:
         receipt, rho = _accounts(args, client, conf=False).request_open(tx_hash, index)
-    write(args.blinding_out, {"kind": "open-blinding", "group": secret.group.name,
-                              "transfer": tx_hash.hex(), "requester": index,
-                              "rho": rho.encode().hex()}, secret=True)
+    write_blinding(args.blinding_out, secret.group, tx_hash, index, [rho])
     return _done(args, receipt, f"open request of member {index} published; blinding "
                  f"written to {args.blinding_out}", blinding=args.blinding_out)
 
 
-def read_blinding(path: str, tx_hash: bytes) -> Scalar:
-    """The rho of a `private request` blinding file for transfer `tx_hash`."""
-    doc = _files.read(path)
-    if _files.text(doc, "kind") != "open-blinding":
+def is_blinding(doc: Doc) -> bool:
+    return doc.get("kind") == "open-blinding"
+
+
+def write_blinding(path: str, group: Group, tx_hash: bytes, index: int,
+                   rhos: list[Scalar]) -> None:
+    """A requester's blinding file (mode 0600): a confidential transfer's one rho, or an
+    anonymous transfer's rhos, one per ciphertext."""
+    doc: Doc = {"kind": "open-blinding", "group": group.name, "transfer": tx_hash.hex(),
+                "requester": index}
+    if len(rhos) == 1:
+        doc["rho"] = rhos[0].encode().hex()
+    else:
+        doc["rhos"] = [rho.encode().hex() for rho in rhos]
+    write(path, doc, secret=True)
+
+
+def blinding_of(path: str, doc: Doc) -> tuple[bytes, list[Scalar]]:
+    """The transfer id and rhos of a blinding file (`private request`, `anon request`)."""
+    if not is_blinding(doc):
         raise MalformedProofError(f"{path}: not a blinding file (xinlian private request)")
-    if _files.hex(doc, "transfer") != tx_hash:
+    group = get_group(_files.text(doc, "group"))
+    if "rhos" not in doc:
+        return _files.hex(doc, "transfer"), [_scalar(group, doc, "rho")]
+    try:
+        rhos = [group.decode_scalar(raw) for raw in _files.hexes(doc, "rhos")]
+    except GroupError as exc:
+        raise MalformedProofError(f"field 'rhos': {exc}") from exc
+    return _files.hex(doc, "transfer"), rhos
+
+
+def read_blinding(path: str, tx_hash: bytes) -> list[Scalar]:
+    """The rhos of a blinding file for transfer `tx_hash`."""
+    transfer_id, rhos = blinding_of(path, _files.read(path))
+    if transfer_id != tx_hash:
         raise MalformedProofError(f"{path}: the blinding of another transfer")
-    return _scalar(get_group(_files.text(doc, "group")), doc, "rho")
+    return rhos
 
 
 def cmd_share(args: argparse.Namespace) -> int:
@@ -330,7 +357,7 @@ def cmd_share(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     tx_hash = bytes_of(args.tx, "transfer id", size=32)
-    rho = None if args.blinding is None else read_blinding(args.blinding, tx_hash)
+    rho = None if args.blinding is None else read_blinding(args.blinding, tx_hash)[0]
     with Client(args.rpc) as client:
         reads = ConfidentialAccounts(client)
         blinded = reads.blind_opening(tx_hash)

@@ -11,8 +11,11 @@ State (world-state keys, proven like any account):
   anon/otk/<P>          a stored note's one-time key: its index (no key is stored twice)
   anon/supply           the value held in notes: shielded - (unshielded + fees)
   anon/trace/<tx>       a transfer's ciphertexts for the regulator (AnonTrace)
-  anon/share/<tx>       the members' decryption shares published for it so far
-  anon/open/<tx>        once t members' shares are in: the opened transfer (AnonOpened)
+  anon/req/<tx>         a regulator member's pending open request: the blinded bases
+  anon/share/<tx>       the members' decryption shares on them published so far
+  anon/open2/<tx>       once t members' shares are in: the opening (AnonBlindOpened),
+                        readable only by the requester, who knows the blindings
+  anon/open/<tx>        an opening made before blinding (AnonOpened, public): read only
 
 Every proof is verified before anything is written (the whole of every transfer of a
 block in one batch, `begin_block`); a failing one raises its typed error and the
@@ -22,7 +25,8 @@ sender into `anon/supply`; a transfer's proofs show its inputs cover its outputs
 `to`, `fee` to the submitter (who paid the transaction's fee: a relayer is refunded
 from the notes, so the sender need not sign). A key image is written once: a note
 spent twice, even in one block, is refused. The regulator key is confidential
-transfers' (`conf/reg`, execution/confidential.py); its members' shares open a transfer.
+transfers' (`conf/reg`, execution/confidential.py); its members open a transfer by the
+blinded opening of execution/confidential_opening.py, as they open a confidential one.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from xinlian.crypto.privacy.anonymous_binding import verify_binding
 from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
 from xinlian.crypto.privacy.confidential.errors import ConfidentialError
-from xinlian.crypto.privacy.confidential.tracing import combine, verify_share
 from xinlian.crypto.privacy.confidential.transfer import MAX_AMOUNT
 from xinlian.execution.anonymous_payloads import (
     MAX_CIPHERS,
@@ -47,14 +50,27 @@ from xinlian.execution.anonymous_payloads import (
     MAX_RECEIVERS,
     MAX_RING,
     MIN_RING,
+    AnonOpenRequest,
     AnonOpenShare,
     AnonTransfer,
     AnonymousOp,
     RegisterAddress,
     Shield,
 )
-from xinlian.execution.confidential import get_regulator, proof_context, verifier_rng
-from xinlian.execution.confidential_payloads import SetRegulator
+from xinlian.execution.confidential import VERIFY_FUEL as CONFIDENTIAL_FUEL
+from xinlian.execution.confidential import (
+    Store,
+    get_regulator,
+    proof_context,
+    verifier_rng,
+)
+from xinlian.execution.confidential_opening import (
+    Traced,
+    process_request,
+    process_share,
+    regulator_member,
+)
+from xinlian.execution.confidential_payloads import OpenRequest, SetRegulator
 from xinlian.execution.errors import (
     AnonymousOverflow,
     BadPayload,
@@ -63,8 +79,6 @@ from xinlian.execution.errors import (
     InsufficientBalance,
     KeyImageSpent,
     NoteExists,
-    NotRegulatorMember,
-    NotTraceable,
     ReceiverNotRegistered,
     UnknownNote,
 )
@@ -82,7 +96,9 @@ ONE_TIME_PREFIX = b"anon/otk/"
 SUPPLY_KEY = b"anon/supply"
 TRACE_PREFIX = b"anon/trace/"
 SHARES_PREFIX = b"anon/share/"
-OPENED_PREFIX = b"anon/open/"
+REQUEST_PREFIX = b"anon/req/"
+BLIND_OPENED_PREFIX = b"anon/open2/"
+OPENED_PREFIX = b"anon/open/"  # openings before blinding: read only
 
 Hasher = Callable[[bytes], bytes]
 Read = Callable[[bytes], bytes | None]
@@ -125,14 +141,33 @@ class AnonShareRecord(Struct):
 
 
 class AnonOpened(Struct):
-    """An opened transfer: the accounts that owned the spent notes and that receive the
-    new ones (by their registered spend keys), each output's v*G (the amount, found by a
-    32-bit search, dlog.py), the members whose shares opened it and the block that did."""
+    """An opening made before blinding: the accounts that owned the spent notes and that
+    receive the new ones (by their registered spend keys), each output's v*G (the amount,
+    found by a 32-bit search, dlog.py), the members whose shares opened it and the block."""
 
     senders: list[bytes]
     receivers: list[bytes]
     amount_points: list[bytes]
     members: list[int]
+    height: int
+
+
+class AnonRequestRecord(Struct):
+    """A pending open request: the requesting member, each ciphertext's c1' and the block."""
+
+    requester: int
+    blinded: list[bytes]
+    height: int
+
+
+class AnonBlindOpened(Struct):
+    """An opening on chain: the requesting member, the blinded bases and the t members'
+    shares on them (each checked against its member's verifying share), and the block.
+    Each plaintext is c2 - (sum lambda_i*D_i' - rho_k*pk_R): the requester's to compute."""
+
+    requester: int
+    blinded: list[bytes]
+    shares: list[AnonShareRecord]
     height: int
 
 
@@ -170,6 +205,16 @@ def get_opened(read: Read, tx_hash: bytes) -> AnonOpened | None:
     return None if raw is None else codec.decode(raw, AnonOpened)
 
 
+def get_request(read: Read, tx_hash: bytes) -> AnonRequestRecord | None:
+    raw = read(REQUEST_PREFIX + tx_hash)
+    return None if raw is None else codec.decode(raw, AnonRequestRecord)
+
+
+def get_blind_opened(read: Read, tx_hash: bytes) -> AnonBlindOpened | None:
+    raw = read(BLIND_OPENED_PREFIX + tx_hash)
+    return None if raw is None else codec.decode(raw, AnonBlindOpened)
+
+
 def get_shares(read: Read, tx_hash: bytes) -> list[AnonShareRecord]:
     raw = read(SHARES_PREFIX + tx_hash)
     return [] if raw is None else codec.decode(raw, list[AnonShareRecord])
@@ -195,6 +240,12 @@ def share_context(chain_id: str, tx_hash: bytes, index: int) -> bytes:
     """What member `index`'s decryption shares of a transfer are bound to (each share
     also to its ciphertext's role and position: RegulatorCiphertext.share_context)."""
     return codec.encode(["xinlian/anonymous", chain_id, tx_hash, index])
+
+
+def request_context(chain_id: str, tx_hash: bytes, index: int) -> bytes:
+    """What member `index`'s open request's proofs are bound to (each also to its
+    ciphertext's role and position)."""
+    return codec.encode(["xinlian/anonymous/open-request", chain_id, tx_hash, index])
 
 
 def shield_amount(payload: bytes) -> int:
@@ -266,8 +317,19 @@ class Anonymous:
         group = GROUPS[reg.group]
         if isinstance(op, RegisterAddress):
             return _register(state, group, chain_id, sender, nonce, op)
+        if isinstance(op, AnonOpenRequest):
+            index = process_request(state, _RECORDS, group, reg, sender, op.transfer,
+                                    _traced(group, state.get, op.transfer, chain_id, reg,
+                                            sender),
+                                    list(op.blinded), list(op.proofs), height)
+            return [Event("anonymous", "OpenRequested", codec.encode([op.transfer, index]))]
         if isinstance(op, AnonOpenShare):
-            return _share(state, group, reg, sender, chain_id, height, op)
+            index, opened = process_share(state, _RECORDS, group, reg, sender, op.transfer,
+                                          _traced(group, state.get, op.transfer, chain_id,
+                                                  reg, sender),
+                                          list(op.shares), list(op.proofs), height)
+            events = [Event("anonymous", "OpenShare", codec.encode([op.transfer, index]))]
+            return [*events, Event("anonymous", "Opened", op.transfer)] if opened else events
         st = _statement(state.get, group, reg, chain_id, op)
         t = op.transfer
         for image in {s.key_image for s in t.spends}:
@@ -390,46 +452,61 @@ def _statement(read: Read, group: Group, reg: SetRegulator, chain_id: str,
                           rings, receivers)
 
 
-def _share(state: Overlay, group: Group, reg: SetRegulator, sender: bytes, chain_id: str,
-           height: int, op: AnonOpenShare) -> list[Event]:
-    member = next((m for m in reg.members if m.address == sender), None)
-    if member is None:
-        raise NotRegulatorMember("the sender is not a member of the regulator key")
-    trace = get_trace(state.get, op.transfer)
+def _traced(group: Group, read: Read, tx_hash: bytes, chain_id: str, reg: SetRegulator,
+            sender: bytes) -> Traced | None:
+    """An anonymous transfer's ciphertexts as the opening sees them."""
+    trace = get_trace(read, tx_hash)
     if trace is None:
-        raise NotTraceable("no anonymous transfer with that hash")
-    if trace.regulator != reg.public_key:
-        raise NotTraceable("the transfer was encrypted to an earlier regulator key")
-    if state.get(OPENED_PREFIX + op.transfer) is not None:
-        raise NotTraceable("the transfer is open already")
-    shares = get_shares(state.get, op.transfer)
-    if any(s.index == member.index for s in shares):
-        raise NotTraceable("this member has published its shares already")
+        return None
+    index = regulator_member(reg, sender).index
     ciphers = [c.decode(group) for c in trace.ciphers]
-    if len(op.shares) != len(ciphers) or len(op.proofs) != len(ciphers):
-        raise BadPayload(f"the transfer has {len(ciphers)} ciphertexts: one share and "
-                         "one proof each")
-    verifying = decode_point(group, member.verifying_share)
-    context = share_context(chain_id, op.transfer, member.index)
-    for cipher, share, proof in zip(ciphers, op.shares, op.proofs, strict=True):
-        verify_share(verifying, cipher.c1, decode_point(group, share), proof,
-                     cipher.share_context(context))
-    shares.append(AnonShareRecord(member.index, list(op.shares)))
-    events = [Event("anonymous", "OpenShare", codec.encode([op.transfer, member.index]))]
-    if len(shares) < reg.threshold:
-        state.set(SHARES_PREFIX + op.transfer, codec.encode(shares))
-        return events
-    state.set(SHARES_PREFIX + op.transfer, None)
-    found: dict[str, list[bytes]] = {"sender": [], "receiver": [], "amount": []}
-    for k, cipher in enumerate(ciphers):
-        mask = combine(group, {s.index: decode_point(group, s.shares[k]) for s in shares})
-        plain = (cipher.c2 - mask).encode()
-        found[cipher.role].append(plain if cipher.role == "amount" else
-                                  state.get(SPEND_KEY_PREFIX + plain) or b"")
-    state.set(OPENED_PREFIX + op.transfer, codec.encode(AnonOpened(
-        found["sender"], found["receiver"], found["amount"],
-        sorted(s.index for s in shares), height)))
-    return [*events, Event("anonymous", "Opened", op.transfer)]
+    requests = request_context(chain_id, tx_hash, index)
+    shares = share_context(chain_id, tx_hash, index)
+    return Traced(trace.regulator, [c.c1 for c in ciphers],
+                  [c.share_context(requests) for c in ciphers],
+                  [c.share_context(shares) for c in ciphers])
+
+
+class _Records:
+    """Anonymous openings' records (anon/req, anon/share, anon/open2) for
+    execution/confidential_opening.py."""
+
+    @staticmethod
+    def is_opened(read: Read, tx_hash: bytes) -> bool:
+        return (read(BLIND_OPENED_PREFIX + tx_hash) is not None
+                or read(OPENED_PREFIX + tx_hash) is not None)
+
+    @staticmethod
+    def request(read: Read, tx_hash: bytes) -> tuple[int, list[bytes]] | None:
+        found = get_request(read, tx_hash)
+        return None if found is None else (found.requester, found.blinded)
+
+    @staticmethod
+    def put_request(state: Store, tx_hash: bytes, requester: int, blinded: list[bytes],
+                    height: int) -> None:
+        state.set(REQUEST_PREFIX + tx_hash,
+                  codec.encode(AnonRequestRecord(requester, blinded, height)))
+
+    @staticmethod
+    def shares(read: Read, tx_hash: bytes) -> list[tuple[int, list[bytes]]]:
+        return [(s.index, s.shares) for s in get_shares(read, tx_hash)]
+
+    @staticmethod
+    def put_shares(state: Store, tx_hash: bytes, shares: list[tuple[int, list[bytes]]]
+                   ) -> None:
+        state.set(SHARES_PREFIX + tx_hash, codec.encode(
+            [AnonShareRecord(i, d) for i, d in shares]) if shares else None)
+
+    @staticmethod
+    def put_opened(state: Store, tx_hash: bytes, requester: int, blinded: list[bytes],
+                   shares: list[tuple[int, list[bytes]]], height: int) -> None:
+        state.set(SHARES_PREFIX + tx_hash, None)
+        state.set(REQUEST_PREFIX + tx_hash, None)
+        state.set(BLIND_OPENED_PREFIX + tx_hash, codec.encode(AnonBlindOpened(
+            requester, blinded, [AnonShareRecord(i, d) for i, d in shares], height)))
+
+
+_RECORDS = _Records()
 
 
 class Costs(Struct):
@@ -460,6 +537,8 @@ def op_fuel(group: str, op: AnonymousOp) -> int:
         return VERIFY_FUEL[group].register
     if isinstance(op, AnonOpenShare):
         return VERIFY_FUEL[group].share * min(len(op.shares), MAX_CIPHERS)
+    if isinstance(op, AnonOpenRequest):  # each proof as a confidential request's, measured
+        return CONFIDENTIAL_FUEL[group][OpenRequest] * min(len(op.blinded), MAX_CIPHERS)
     if isinstance(op, Shield):
         return transfer_fuel(group, [], [len(op.receivers)])
     return transfer_fuel(group, [len(r) for r in op.rings], [len(r) for r in op.receivers])

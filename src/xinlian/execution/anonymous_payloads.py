@@ -15,9 +15,12 @@ Who may do what:
   `public_out` to the public balance of `to` (unshield), `fee` to whoever submits it (the
   submitter, who may be a relayer, pays the transaction's fee and is refunded from the
   notes; the sender is never the signer unless it submits itself).
-- AnonOpenShare(transfer, shares): a member of the regulator key (`conf/reg`, the same key
-  as confidential transfers') publishes its decryption shares of every ciphertext of an
-  anonymous transfer; with t of them the opening is recorded on chain.
+- AnonOpenRequest(transfer, blinded, proofs): a member of the regulator key (`conf/reg`,
+  the same key as confidential transfers') asks to open an anonymous transfer, every
+  ciphertext's c1 blinded by a rho only it knows (execution/confidential_opening.py).
+- AnonOpenShare(transfer, shares): a member publishes its decryption shares of every
+  ciphertext, on the pending request's blinded bases; with t of them the opening is
+  recorded on chain, readable by the requester only.
 """
 
 from __future__ import annotations
@@ -60,9 +63,16 @@ class AnonTransfer(Struct, tag="transfer"):
 
 class AnonOpenShare(Struct, tag="open_share"):
     transfer: Digest  # the anonymous transfer's transaction hash
-    # one per ciphertext of the transfer, in the order of its trace
+    # one per ciphertext of the transfer, in the order of its trace, on the request's bases
     shares: Annotated[list[Annotated[bytes, at_most(65)]], at_most(MAX_CIPHERS)]
     proofs: Annotated[list[Annotated[bytes, at_most(96)]], at_most(MAX_CIPHERS)]
 
 
-AnonymousOp = RegisterAddress | Shield | AnonTransfer | AnonOpenShare
+class AnonOpenRequest(Struct, tag="open_request"):
+    transfer: Digest  # the anonymous transfer's transaction hash
+    # one blinded base c1' = c1 + rho_k*B0 per ciphertext, in the order of its trace
+    blinded: Annotated[list[Annotated[bytes, at_most(65)]], at_most(MAX_CIPHERS)]
+    proofs: Annotated[list[Annotated[bytes, at_most(96)]], at_most(MAX_CIPHERS)]
+
+
+AnonymousOp = RegisterAddress | Shield | AnonTransfer | AnonOpenShare | AnonOpenRequest

@@ -30,6 +30,7 @@ against the block's fuel cap like a contract's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from xinlian import codec
@@ -38,12 +39,14 @@ from xinlian.crypto.primitives.groups import Element, Group, Rng
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal, transfer
 from xinlian.crypto.privacy.confidential.elgamal import Ciphertext, decode_point
 from xinlian.crypto.privacy.confidential.errors import ConfidentialError
-from xinlian.crypto.privacy.confidential.tracing import (
-    RegulatorKey,
-    verify_blinding,
-    verify_share,
-)
+from xinlian.crypto.privacy.confidential.tracing import RegulatorKey
 from xinlian.crypto.privacy.homomorphic.counter_rng import counter_rng
+from xinlian.execution.confidential_opening import (
+    Traced,
+    process_request,
+    process_share,
+    regulator_member,
+)
 from xinlian.execution.confidential_payloads import (
     ConfidentialOp,
     ConfidentialTransfer,
@@ -52,7 +55,6 @@ from xinlian.execution.confidential_payloads import (
     OpenRequest,
     OpenShare,
     Register,
-    RegulatorMember,
     SetRegulator,
     Withdraw,
 )
@@ -61,8 +63,6 @@ from xinlian.execution.errors import (
     ConfidentialUnavailable,
     InsufficientBalance,
     InvalidOperation,
-    NotRegulatorMember,
-    NotTraceable,
     StaleBalance,
     UnknownConfidentialAccount,
 )
@@ -402,66 +402,79 @@ class Confidential:
                        pay_context(chain_id, origin, nonce, contract), transfer_id, height,
                        ConfidentialTransfer(to, payment.note, payment.balance), False)
 
-    @staticmethod
-    def _traced(state: Overlay, reg: SetRegulator, sender: bytes,
-                transfer_id: bytes) -> tuple[RegulatorMember, Trace]:
-        """The member that sends, and the transfer it asks to open (or shares for), while
-        the transfer can be opened: encrypted to the current key, not open yet."""
-        member = next((m for m in reg.members if m.address == sender), None)
-        if member is None:
-            raise NotRegulatorMember("the sender is not a member of the regulator key")
-        trace = get_trace(state.get, transfer_id)
-        if trace is None:
-            raise NotTraceable("no confidential transfer with that id")
-        if trace.regulator != reg.public_key:
-            raise NotTraceable("the transfer was encrypted to an earlier regulator key")
-        if is_opened(state.get, transfer_id):
-            raise NotTraceable("the transfer is open already")
-        return member, trace
-
     def _request(self, state: Overlay, group: Group, reg: SetRegulator, sender: bytes,
                  chain_id: str, height: int, op: OpenRequest) -> list[Event]:
-        """A member asks to open a transfer on its blinded base. A pending request of
-        another member stands until it is complete; the requester may replace its own
-        (the shares given on the old base are dropped, as are shares made before
-        blinding)."""
-        member, trace = self._traced(state, reg, sender, op.transfer)
-        pending = get_request(state.get, op.transfer)
-        if pending is not None and pending.requester != member.index:
-            raise NotTraceable(f"member {pending.requester}'s open request is pending")
-        verify_blinding(decode_point(group, trace.c1), decode_point(group, op.blinded),
-                        op.proof, request_context(chain_id, op.transfer, member.index))
-        state.set(REQUEST_PREFIX + op.transfer,
-                  codec.encode(OpenRequestRecord(member.index, op.blinded, height)))
-        state.set(SHARES_PREFIX + op.transfer, None)
-        return [Event("confidential", "OpenRequested",
-                      codec.encode([op.transfer, member.index]))]
+        """A member asks to open a transfer on its blinded base (the rules:
+        execution/confidential_opening.py)."""
+        index = process_request(
+            state, _Records(get_trace(state.get, op.transfer)), group, reg, sender,
+            op.transfer, _traced(group, state.get, op.transfer, chain_id, reg, sender),
+            [op.blinded], [op.proof], height)
+        return [Event("confidential", "OpenRequested", codec.encode([op.transfer, index]))]
 
     def _share(self, state: Overlay, group: Group, reg: SetRegulator, sender: bytes,
                chain_id: str, height: int, op: OpenShare) -> list[Event]:
-        member, trace = self._traced(state, reg, sender, op.transfer)
-        request = get_request(state.get, op.transfer)
-        if request is None:
-            raise NotTraceable("no open request: a regulator member requests the opening "
-                               "first (xinlian private request)")
-        shares = _shares(state.get, op.transfer)
-        if any(s.index == member.index for s in shares):
-            raise NotTraceable("this member has published its share already")
-        verify_share(decode_point(group, member.verifying_share),
-                     decode_point(group, request.blinded), decode_point(group, op.share),
-                     op.proof, share_context(chain_id, op.transfer, member.index))
-        shares.append(ShareRecord(member.index, op.share))
-        events = [Event("confidential", "OpenShare",
-                        codec.encode([op.transfer, member.index]))]
-        if len(shares) < reg.threshold:
-            state.set(SHARES_PREFIX + op.transfer, codec.encode(shares))
-            return events
-        state.set(SHARES_PREFIX + op.transfer, None)
-        state.set(REQUEST_PREFIX + op.transfer, None)
-        state.set(BLIND_OPENED_PREFIX + op.transfer, codec.encode(BlindOpened(
-            trace.sender, trace.receiver, request.requester, request.blinded,
-            sorted(shares, key=lambda s: s.index), height)))
-        return [*events, Event("confidential", "Opened", op.transfer)]
+        index, opened = process_share(
+            state, _Records(get_trace(state.get, op.transfer)), group, reg, sender,
+            op.transfer, _traced(group, state.get, op.transfer, chain_id, reg, sender),
+            [op.share], [op.proof], height)
+        events = [Event("confidential", "OpenShare", codec.encode([op.transfer, index]))]
+        return [*events, Event("confidential", "Opened", op.transfer)] if opened else events
+
+
+def _traced(group: Group, read: Read, transfer_id: bytes, chain_id: str, reg: SetRegulator,
+            sender: bytes) -> Traced | None:
+    """A confidential transfer's one ciphertext as the opening sees it."""
+    trace = get_trace(read, transfer_id)
+    if trace is None:
+        return None
+    index = regulator_member(reg, sender).index
+    return Traced(trace.regulator, [decode_point(group, trace.c1)],
+                  [request_context(chain_id, transfer_id, index)],
+                  [share_context(chain_id, transfer_id, index)])
+
+
+@dataclass(frozen=True)
+class _Records:
+    """Confidential openings' records (conf/req, conf/share, conf/open2) for
+    execution/confidential_opening.py: one ciphertext a transfer."""
+
+    trace: Trace | None
+
+    @staticmethod
+    def is_opened(read: Read, transfer_id: bytes) -> bool:
+        return is_opened(read, transfer_id)
+
+    @staticmethod
+    def request(read: Read, transfer_id: bytes) -> tuple[int, list[bytes]] | None:
+        found = get_request(read, transfer_id)
+        return None if found is None else (found.requester, [found.blinded])
+
+    @staticmethod
+    def put_request(state: Store, transfer_id: bytes, requester: int, blinded: list[bytes],
+                    height: int) -> None:
+        state.set(REQUEST_PREFIX + transfer_id,
+                  codec.encode(OpenRequestRecord(requester, blinded[0], height)))
+
+    @staticmethod
+    def shares(read: Read, transfer_id: bytes) -> list[tuple[int, list[bytes]]]:
+        return [(s.index, [s.share]) for s in _shares(read, transfer_id)]
+
+    @staticmethod
+    def put_shares(state: Store, transfer_id: bytes,
+                   shares: list[tuple[int, list[bytes]]]) -> None:
+        state.set(SHARES_PREFIX + transfer_id, codec.encode(
+            [ShareRecord(i, d[0]) for i, d in shares]) if shares else None)
+
+    def put_opened(self, state: Store, transfer_id: bytes, requester: int,
+                   blinded: list[bytes], shares: list[tuple[int, list[bytes]]],
+                   height: int) -> None:
+        assert self.trace is not None  # process_share checked it
+        state.set(SHARES_PREFIX + transfer_id, None)
+        state.set(REQUEST_PREFIX + transfer_id, None)
+        state.set(BLIND_OPENED_PREFIX + transfer_id, codec.encode(BlindOpened(
+            self.trace.sender, self.trace.receiver, requester, blinded[0],
+            [ShareRecord(i, d[0]) for i, d in shares], height)))
 
 
 def pay_context(chain_id: str, origin: bytes, nonce: int, contract: bytes) -> bytes:

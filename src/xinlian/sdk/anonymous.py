@@ -24,35 +24,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xinlian import codec
-from xinlian.crypto.primitives.groups import Element, GroupError, Rng, Scalar
+from xinlian.crypto.primitives.groups import Element, Group, GroupError, Rng, Scalar
 from xinlian.crypto.privacy import anonymous as anon
 from xinlian.crypto.privacy.anonymous.keys import Keys
 from xinlian.crypto.privacy.anonymous_binding import prove_binding
 from xinlian.crypto.privacy.confidential import GROUPS, dlog, get_group
 from xinlian.crypto.privacy.confidential.elgamal import decode_point
-from xinlian.crypto.privacy.confidential.errors import MalformedProofError
-from xinlian.crypto.privacy.confidential.tracing import decryption_share
+from xinlian.crypto.privacy.confidential.errors import MalformedProofError, UndecryptableError
+from xinlian.crypto.privacy.confidential.tracing import blind, decryption_share, unblind
 from xinlian.execution.anonymous import (
     ADDRESS_PREFIX,
     COUNT_KEY,
     IMAGE_PREFIX,
     OPENED_PREFIX,
     SHARES_PREFIX,
+    SPEND_KEY_PREFIX,
     SUPPLY_KEY,
     TRACE_PREFIX,
+    AnonBlindOpened,
     AnonOpened,
+    AnonRequestRecord,
     AnonShareRecord,
     AnonTrace,
     StoredNote,
     binding_message,
     chain_context,
+    get_blind_opened,
+    get_request,
     note_key,
     op_fuel,
+    request_context,
     share_context,
     transfer_fuel,
 )
 from xinlian.execution.anonymous_payloads import (
     MAX_INPUTS,
+    AnonOpenRequest,
     AnonOpenShare,
     AnonTransfer,
     AnonymousOp,
@@ -130,18 +137,49 @@ def transfer_op(spends: Sequence[anon.OwnedNote], rings: Sequence[Sequence[int]]
                         binding, to)
 
 
-def share_op(secret: Scalar, index: int, trace: AnonTrace, chain_id: str, tx_hash: bytes,
-             rng: Rng = os.urandom) -> AnonOpenShare:
-    """Member `index`'s decryption shares of every ciphertext of transfer `tx_hash`."""
+def request_op(group: Group, trace: AnonTrace, chain_id: str, tx_hash: bytes, index: int,
+               rng: Rng = os.urandom) -> tuple[AnonOpenRequest, list[Scalar]]:
+    """Member `index`'s request to open transfer `tx_hash`, and the blindings (one per
+    ciphertext, independent) it must keep: without them nobody reads the opening."""
+    context = request_context(chain_id, tx_hash, index)
+    made = [blind(ct.c1, ct.share_context(context), rng)
+            for ct in (c.decode(group) for c in trace.ciphers)]
+    return (AnonOpenRequest(tx_hash, [b.encode() for _, b, _ in made],
+                            [p for _, _, p in made]), [rho for rho, _, _ in made])
+
+
+def share_op(secret: Scalar, index: int, trace: AnonTrace, request: AnonRequestRecord,
+             chain_id: str, tx_hash: bytes, rng: Rng = os.urandom) -> AnonOpenShare:
+    """Member `index`'s decryption shares of every ciphertext of transfer `tx_hash`, on
+    the pending request's blinded bases."""
     group = secret.group
     context = share_context(chain_id, tx_hash, index)
     shares, proofs = [], []
-    for cipher in trace.ciphers:
+    for cipher, base in zip(trace.ciphers, request.blinded, strict=True):
         ct = cipher.decode(group)
-        share, proof = decryption_share(secret, ct.c1, ct.share_context(context), rng)
+        share, proof = decryption_share(secret, decode_point(group, base),
+                                        ct.share_context(context), rng)
         shares.append(share.encode())
         proofs.append(proof)
     return AnonOpenShare(tx_hash, shares, proofs)
+
+
+def blind_opened_points(group: Group, regulator: SetRegulator, trace: AnonTrace,
+                        opening: AnonBlindOpened, rhos: Sequence[Scalar]) -> list[Element]:
+    """The plaintext of each ciphertext of a blinded opening, for whoever holds its
+    request's blindings (MalformedProofError for others')."""
+    public = decode_point(group, regulator.public_key)
+    if len(rhos) != len(trace.ciphers):
+        raise MalformedProofError(f"the transfer has {len(trace.ciphers)} ciphertexts, "
+                                  f"the blinding file {len(rhos)}")
+    points = []
+    for k, (cipher, rho) in enumerate(zip(trace.ciphers, rhos, strict=True)):
+        ct = cipher.decode(group)
+        if ct.c1 + group.base_mul(rho) != decode_point(group, opening.blinded[k]):
+            raise MalformedProofError("the blinding is not this opening's request's")
+        shares = {s.index: decode_point(group, s.shares[k]) for s in opening.shares}
+        points.append(unblind(group, ct.c2, shares, rho, public))
+    return points
 
 
 def pick_ring(real: int, count: int, size: int, rng: Rng) -> list[int]:
@@ -167,7 +205,8 @@ def _below(rng: Rng, n: int) -> int:
 @dataclass(frozen=True)
 class OpenedTransfer:
     """A transfer the regulator opened on chain: the accounts owning the spent notes,
-    the receivers and amounts of the outputs, who opened it, when."""
+    the receivers and amounts of the outputs, who opened it, when (`requester`: the
+    member who asked, None for an opening made before blinding)."""
 
     tx_hash: bytes
     senders: list[bytes]
@@ -175,6 +214,7 @@ class OpenedTransfer:
     amounts: list[int]
     members: list[int]
     height: int
+    requester: int | None = None
 
 
 class AnonymousNotes:
@@ -241,17 +281,50 @@ class AnonymousNotes:
         return [] if raw is None else [
             s.index for s in codec.decode(raw, list[AnonShareRecord])]
 
-    def opened(self, tx_hash: bytes) -> OpenedTransfer | None:
-        """The transfer `tx_hash` as opened on chain (None: not opened yet)."""
+    def request(self, tx_hash: bytes) -> AnonRequestRecord | None:
+        """The pending open request of transfer `tx_hash`, if any."""
+        return get_request(self._read, tx_hash)
+
+    def blind_opening(self, tx_hash: bytes) -> AnonBlindOpened | None:
+        """The on-chain record of a blinded opening of `tx_hash` (no plaintext in it)."""
+        return get_blind_opened(self._read, tx_hash)
+
+    def opened(self, tx_hash: bytes, rhos: Sequence[Scalar] | None = None
+               ) -> OpenedTransfer | None:
+        """The transfer `tx_hash` as opened on chain (None: not opened yet). A blinded
+        opening needs its request's blindings `rhos` (UndecryptableError without them);
+        the spend keys it finds are named by their accounts (`anon/spend/<B>`, proven)."""
+        reg = self.regulator()
+        group = GROUPS[reg.group]
+        blinded = self.blind_opening(tx_hash)
+        if blinded is not None:
+            trace = self.trace(tx_hash)
+            if rhos is None or trace is None:
+                raise UndecryptableError("a blinded opening reads only with its request's "
+                                         "blindings (the requester's --blinding file)")
+            points = blind_opened_points(group, reg, trace, blinded, rhos)
+            found: dict[str, list[Element]] = {"sender": [], "receiver": [], "amount": []}
+            for cipher, point in zip(trace.ciphers, points, strict=True):
+                found[cipher.role].append(point)
+            return OpenedTransfer(
+                tx_hash, [self._account_of(p) for p in found["sender"]],
+                [self._account_of(p) for p in found["receiver"]],
+                [dlog.solve(p) for p in found["amount"]],
+                [s.index for s in blinded.shares], blinded.height, blinded.requester)
         raw = self._read(OPENED_PREFIX + tx_hash)
         if raw is None:
             return None
-        group = GROUPS[self.regulator().group]
-        found = codec.decode(raw, AnonOpened)
+        found_old = codec.decode(raw, AnonOpened)
         amounts = [dlog.solve(decode_point(group, p, identity_ok=True))
-                   for p in found.amount_points]
-        return OpenedTransfer(tx_hash, found.senders, found.receivers, amounts,
-                              found.members, found.height)
+                   for p in found_old.amount_points]
+        return OpenedTransfer(tx_hash, found_old.senders, found_old.receivers, amounts,
+                              found_old.members, found_old.height)
+
+    def _account_of(self, spend_key: Element) -> bytes:
+        """The account that registered `spend_key` (b"": none, or not a key at all)."""
+        if spend_key.is_identity():
+            return b""
+        return self._read(SPEND_KEY_PREFIX + spend_key.encode()) or b""
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -322,14 +395,29 @@ class AnonymousNotes:
         return self._send(self.prepare_transfer(None, 0, public_out=amount,
                                                 public_to=to or w.address, ring=ring))
 
-    def share(self, tx_hash: bytes, secret_share: Scalar, index: int) -> Receipt:
-        """As regulator member `index` holding `secret_share`: publish the decryption
-        shares of transfer `tx_hash` (t members' open it on chain)."""
+    def request_open(self, tx_hash: bytes, index: int) -> tuple[Receipt, list[Scalar]]:
+        """As regulator member `index`: ask to open transfer `tx_hash`. Returns the receipt
+        and the blindings, which only the caller holds: keep them to read the opening."""
         trace = self.trace(tx_hash)
         if trace is None:
             raise NotTraceable("no anonymous transfer with that hash")
-        return self._send(share_op(secret_share, index, trace, self._wallet().chain_id,
-                                   tx_hash, self.rng))
+        op, rhos = request_op(GROUPS[self.regulator().group], trace,
+                              self._wallet().chain_id, tx_hash, index, self.rng)
+        return self._send(op), rhos
+
+    def share(self, tx_hash: bytes, secret_share: Scalar, index: int) -> Receipt:
+        """As regulator member `index` holding `secret_share`: publish the decryption
+        shares of transfer `tx_hash` on its pending request's blinded bases (t members'
+        record the opening on chain)."""
+        trace = self.trace(tx_hash)
+        if trace is None:
+            raise NotTraceable("no anonymous transfer with that hash")
+        request = self.request(tx_hash)
+        if request is None:
+            raise NotTraceable("no open request for that transfer: a regulator member "
+                               "requests it first (xinlian private anon request)")
+        return self._send(share_op(secret_share, index, trace, request,
+                                   self._wallet().chain_id, tx_hash, self.rng))
 
     def _receiver_set(self, accounts: Sequence[bytes]) -> tuple[list[bytes], list[anon.Address]]:
         """The distinct accounts, sorted, with their registered addresses."""

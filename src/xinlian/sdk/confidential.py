@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +28,7 @@ from xinlian.crypto.privacy.confidential.errors import (
     UndecryptableError,
 )
 from xinlian.crypto.privacy.confidential.tracing import blind, decryption_share, open_blinded
+from xinlian.execution.anonymous_payloads import AnonOpenShare, AnonymousOp
 from xinlian.execution.confidential import (
     ACCOUNT_PREFIX,
     REGULATOR_KEY,
@@ -49,6 +50,14 @@ from xinlian.execution.confidential import (
     request_context,
     share_context,
 )
+from xinlian.execution.confidential_monitor import (
+    Finding,
+    OpenedTx,
+    Rule,
+    anonymous_tx,
+    confidential_tx,
+)
+from xinlian.execution.confidential_monitor import run as run_rules
 from xinlian.execution.confidential_payloads import (
     ConfidentialOp,
     ConfidentialTransfer,
@@ -68,7 +77,7 @@ from xinlian.execution.errors import (
 from xinlian.ledger.block import Receipt
 from xinlian.ledger.genesis import ChainParams
 from xinlian.ledger.rules import fuel_fee
-from xinlian.ledger.transaction import TxKind
+from xinlian.ledger.transaction import SignedTransaction, TxBody, TxKind
 from xinlian.sdk.errors import ConfidentialFailed
 from xinlian.sdk.wallet import Wallet
 
@@ -181,6 +190,77 @@ def blind_opened_amount(group: Group, regulator: SetRegulator, trace: Trace,
     shares = {s.index: decode_point(group, s.share) for s in opening.shares}
     return open_blinded(group, decode_point(group, trace.c2), shares, rho,
                         decode_point(group, regulator.public_key))
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    """What `monitor` found: the findings, how many opened transactions the rules saw,
+    and the blinded openings it could not read (no blinding of theirs was given)."""
+
+    findings: list[Finding]
+    opened: int
+    unread: list[bytes]
+
+
+def opened_transfer_ids(client: Client, from_height: int = 0) -> list[bytes]:
+    """The ids of the transfers (confidential and anonymous) that regulator members
+    shared on in blocks `from_height` .. the tip, in order: each block is read verified
+    against the chain's headers."""
+    ids: dict[bytes, None] = {}
+    for height in range(max(from_height, 1), client.status().height + 1):
+        view = client.block(height, full=True)
+        for raw in (view.txs or []) if view is not None else []:
+            body = codec.decode(codec.decode(raw, SignedTransaction).body, TxBody)
+            try:
+                if body.kind == TxKind.CONFIDENTIAL:
+                    op: object = codec.decode(body.payload, ConfidentialOp)
+                elif body.kind == TxKind.ANONYMOUS:
+                    op = codec.decode(body.payload, AnonymousOp)
+                else:
+                    continue
+            except codec.CodecError:
+                continue  # refused by the chain: opens nothing
+            if isinstance(op, OpenShare | AnonOpenShare):
+                ids[op.transfer] = None
+    return list(ids)
+
+
+def monitor(client: Client, rules: list[Rule], *, from_height: int = 0,
+            blindings: Mapping[bytes, Sequence[Scalar]] | None = None) -> MonitorReport:
+    """Run the regulator's rules (execution/confidential_monitor.py) over every
+    transaction opened from block `from_height` on, each opening read proven. A blinded
+    opening reads with its request's blindings from `blindings` (by transfer id: a
+    confidential transfer's [rho], an anonymous one's rhos); without them, it is listed
+    as unread and no rule sees it."""
+    from xinlian.sdk.anonymous import AnonymousNotes
+
+    conf = ConfidentialAccounts(client)
+    anon = AnonymousNotes(client)
+    txs: list[OpenedTx] = []
+    unread: list[bytes] = []
+    for tx_id in opened_transfer_ids(client, from_height):
+        rhos = (blindings or {}).get(tx_id)
+        trace = conf.trace(tx_id)
+        if trace is not None:
+            if rhos is None and conf.blind_opening(tx_id) is not None:
+                unread.append(tx_id)
+                continue
+            found = conf.opened(tx_id, None if rhos is None else rhos[0])
+            if found is not None:
+                txs.append(confidential_tx(tx_id, trace.height, found.sender,
+                                           found.receiver, found.amount))
+            continue
+        anon_trace = anon.trace(tx_id)
+        if anon_trace is None:
+            continue
+        if rhos is None and anon.blind_opening(tx_id) is not None:
+            unread.append(tx_id)
+            continue
+        opened = anon.opened(tx_id, rhos)
+        if opened is not None:
+            txs.append(anonymous_tx(tx_id, anon_trace.height, opened.senders,
+                                    opened.receivers, opened.amounts))
+    return MonitorReport(run_rules(rules, txs), len(txs), unread)
 
 
 class ConfidentialAccounts:

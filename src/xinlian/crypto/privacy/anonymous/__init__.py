@@ -11,6 +11,7 @@ sender, receiver and amount escrowed to the regulator's t-of-n key. Same groups
         range_item, batch_verify_ranges, batch_verify,        # transfer.py
         scan,                                                 # keys.py: OwnedNote.key_image
         regulator_ciphertexts, decryption_shares, verify_shares, open_transfer,  # opening.py
+        request_opening, verify_request, OpenRequest,        # opening.py, blinded
     )
 
 A chain stores Notes (records.Note), resolves each spend's ring and each output's
@@ -39,10 +40,13 @@ from xinlian.crypto.privacy.anonymous.keys import (
 )
 from xinlian.crypto.privacy.anonymous.opening import (
     Opening,
+    OpenRequest,
     RegulatorCiphertext,
     decryption_shares,
     open_transfer,
     regulator_ciphertexts,
+    request_opening,
+    verify_request,
     verify_shares,
 )
 from xinlian.crypto.privacy.anonymous.records import Address, Note, Output, Spend, Transfer
@@ -74,6 +78,7 @@ __all__ = [
     "MalformedTransferError",
     "NotEnoughSharesError",
     "Note",
+    "OpenRequest",
     "Opening",
     "Output",
     "OwnedNote",
@@ -93,8 +98,10 @@ __all__ = [
     "prove_registration",
     "range_item",
     "regulator_ciphertexts",
+    "request_opening",
     "scan",
     "verify_registration",
+    "verify_request",
     "verify_shares",
     "verify_transfer",
 ]

@@ -137,4 +137,10 @@ def open_blinded(group: Group, c2: Element, shares: Mapping[int, Element], rho: 
                  public: Element) -> int:
     """The amount, from C2, t (already verified) shares on the blinded base and rho:
     v*G = C2 - (sum lambda_i*D_i' - rho*pk_R)."""
-    return dlog.solve(c2 - (combine(group, shares) - public * rho))
+    return dlog.solve(unblind(group, c2, shares, rho, public))
+
+
+def unblind(group: Group, c2: Element, shares: Mapping[int, Element], rho: Scalar,
+            public: Element) -> Element:
+    """The plaintext point M = C2 - (sum lambda_i*D_i' - rho*pk_R) of a blinded opening."""
+    return c2 - (combine(group, shares) - public * rho)
