@@ -43,10 +43,15 @@ from xinlian.consensus.compact import (
     MAX_PARKED,
     Parked,
     Served,
+    Sources,
     VotePool,
     cert_digest,
+    certificates,
+    check_names,
     fill,
+    fill_timeout,
     strip,
+    strip_timeout,
 )
 from xinlian.consensus.dissemination import (
     ACK_TIMER,
@@ -72,6 +77,7 @@ from xinlian.consensus.messages import (
     CertRequest,
     CertResponse,
     CompactProposal,
+    CompactTimeout,
     EpochRequest,
     Proposal,
     Pruned,
@@ -143,6 +149,10 @@ class Config:
     # a compact proposal still lacking certificates this long after it arrived fetches
     # them from its proposer (the votes and announcements are usually on their way)
     cert_wait_ms: int = 100
+    # with compact proposals: timeouts are broadcast and name their high QC and last TC by
+    # digest (`CompactTimeout`), and a proposal after a TC names the TC too
+    # (`CompactTCProposal`); off: timeouts and TCs travel in full, as before
+    compact_timeouts: bool = True
 
 
 # -- application interface ----------------------------------------------------------------
@@ -311,13 +321,16 @@ class ConsensusCore:
         self.timeout_rounds: dict[int, dict[int, int]] = {}
         self.attempts = 0
         self.my_timeout: Timeout | None = None
+        self.my_message = b""  # my_timeout's encoding on the wire
         self.proposed_round = 0
         self.idle_round = 0  # the round whose leader (this node) waits for payload
         self.known_qcs: set[tuple[int, bytes, int]] = set()
         self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
-        self.vote_pool = VotePool()  # broadcast votes, for compact proposals' QCs
+        # broadcast votes and timeouts, certificates held by digest, announced batches
+        self.sources = Sources(VotePool(), announced=lambda d: self.pool.pending.get(d))
         self.parked: dict[bytes, Parked] = {}  # sender -> compact proposal lacking certs
+        self.parked_timeouts: dict[bytes, Parked] = {}  # sender -> compact timeout, same
         self.election = Election.restore(self.committee, self.config.reputation, self.tree,
                                          self.committed_id, bytes(self.root.block_id))
 
@@ -428,6 +441,8 @@ class ConsensusCore:
             return self._on_vote(sender, message)
         if isinstance(message, Timeout):
             return self._on_timeout(sender, message)
+        if isinstance(message, CompactTimeout):
+            return self._on_compact_timeout(sender, message)
         if isinstance(message, BatchMsg):
             return self.pool.on_batch(sender, data, message.batch)
         if isinstance(message, Ack):
@@ -515,8 +530,11 @@ class ConsensusCore:
         if len(self.known_tcs) > 64:
             self.known_tcs.clear()
         self.helped = {k for k in self.helped if k[1] >= keep}
-        self.vote_pool.forget(keep)
-        self.parked = {s: p for s, p in self.parked.items() if p.proposal.block.round >= keep}
+        self.sources.votes.forget(keep)
+        self.sources.timeouts.forget(keep)
+        self.parked = {s: p for s, p in self.parked.items() if p.round >= keep}
+        self.parked_timeouts = {s: p for s, p in self.parked_timeouts.items()
+                                if p.round >= self.round}
         wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
         actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
         if self.election.leader(new_round) == self.node:
@@ -537,10 +555,11 @@ class ConsensusCore:
                 self.committee, timeout_message(self.epoch, round_, self.high_qc.round),
                 self.meter)
             self.my_timeout = Timeout(self.epoch, round_, self.high_qc, self.last_tc, signature)
-        message = codec.encode(self.my_timeout)
+            self.my_message = self._timeout_message(self.my_timeout)
+        message = self.my_message
         actions.append(SetTimer(ROUND_TIMER, self.now + self.config.pacemaker.retry_ms))
         timeout = self.my_timeout
-        if self.attempts == 1 and not amplify:
+        if self.attempts == 1 and not amplify and not self._compact_timeouts():
             actions += self._send_to(self.election.leader(round_ + 1), message,
                                      lambda: self._on_timeout(self.node, timeout))
         else:
@@ -561,6 +580,8 @@ class ConsensusCore:
             return actions
         if timeout.round < self.round:
             return actions + self._help(sender, timeout.round)
+        if self._compact_timeouts():  # a TC a proposal names may hold it
+            self.sources.timeouts.add(index, timeout, self.round)
         rounds = self.timeout_rounds.setdefault(timeout.round, {})
         rounds.setdefault(index, timeout.high_qc.round)
         message = timeout_message(timeout.epoch, timeout.round, rounds[index])
@@ -607,8 +628,11 @@ class ConsensusCore:
         self.proposed_round = self.round
         self.metrics["proposed"] += 1
         if self._compact():
-            compact = strip(self.committee, block, self.meter)
-            self.served.keep(block.round, block, [bytes(d) for d in compact.certs])
+            named_tc = self._compact_timeouts()
+            compact = strip(self.committee, block, self.meter, named_tc)
+            digests = [bytes(d) for d in compact.certs]
+            self.served.keep(block.round, dict(zip(digests, certificates(block, named_tc),
+                                                   strict=True)))
             message = codec.encode(compact)
         else:
             message = codec.encode(Proposal(block))
@@ -705,7 +729,8 @@ class ConsensusCore:
     def _on_vote(self, sender: bytes, vote: Vote) -> list[Action]:
         index = self.committee.index(sender)
         assert index is not None
-        if self._compact() and self.vote_pool.add(index, vote, self.round) and self.parked:
+        if (self._compact() and self.sources.votes.add(index, vote, self.round)
+                and (self.parked or self.parked_timeouts)):
             actions = self._complete_parked()
         else:
             actions = []
@@ -732,11 +757,10 @@ class ConsensusCore:
         """Rebuild the block from held votes and announcements, or park it until they
         arrive (and fetch what is still missing after `cert_wait_ms`)."""
         block = proposal.block
-        if len(proposal.certs) != 1 + len(block.payload):
-            raise InvalidMessage("a compact proposal names one digest per certificate")
+        check_names(proposal)
         old = self.parked.get(sender)
         if block.round + 2 < self.round or (old is not None
-                                            and old.proposal.block.round >= block.round):
+                                            and old.round >= block.round):
             self.metrics["compact_stale"] += 1  # its round is over: timeouts carry its QC
             return []
         if old is None and len(self.parked) >= MAX_PARKED:
@@ -746,9 +770,15 @@ class ConsensusCore:
         actions = self._complete(sender)
         if sender in self.parked:
             self.metrics["compact_waiting"] += 1
-            if not any(p.since_ms < self.now and not p.asked for p in self.parked.values()):
-                actions.append(SetTimer(CERT_TIMER, self.now + self.config.cert_wait_ms))
+            actions += self._arm_cert_timer()
         return actions
+
+    def _arm_cert_timer(self) -> list[Action]:
+        """Ask in `cert_wait_ms`, unless an earlier arrival's ask is already due sooner."""
+        waiting = [*self.parked.values(), *self.parked_timeouts.values()]
+        if any(p.since_ms < self.now and not p.asked for p in waiting):
+            return []
+        return [SetTimer(CERT_TIMER, self.now + self.config.cert_wait_ms)]
 
     def _complete(self, sender: bytes) -> list[Action]:
         """Handle the parked proposal of `sender` as a full one once it can be rebuilt.
@@ -757,46 +787,52 @@ class ConsensusCore:
         parked = self.parked.get(sender)
         if parked is None:
             return []
-        block, _ = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
-                        self.meter)
+        block, _ = fill(self.committee, parked, self.sources, self.meter)
         if block is None:
             return []
         del self.parked[sender]
         self.metrics["compact_rebuilt"] += 1
+        self.sources.known.add(parked.found)
         return self._on_proposal(sender, block)
 
     def _complete_parked(self) -> list[Action]:
-        """A vote, announcement or answer arrived: rebuild what it completes (a proposal
-        that fails its checks is dropped and counted, as on arrival)."""
+        """A vote, timeout, announcement or answer arrived: rebuild what it completes (a
+        proposal or timeout that fails its checks is dropped and counted, as on arrival)."""
         actions: list[Action] = []
-        for sender in list(self.parked):
-            try:
-                actions += self._complete(sender)
-            except (ConsensusError, CodecError, CryptoError) as exc:
-                self.parked.pop(sender, None)
-                self.metrics[f"dropped_{type(exc).__name__}"] += 1
+        for waiting, complete in ((self.parked, self._complete),
+                                  (self.parked_timeouts, self._complete_timeout)):
+            for sender in list(waiting):
+                try:
+                    actions += complete(sender)
+                except (ConsensusError, CodecError, CryptoError) as exc:
+                    waiting.pop(sender, None)
+                    self.metrics[f"dropped_{type(exc).__name__}"] += 1
         return actions
 
     def _ask_certs(self) -> list[Action]:
-        """Ask each proposer whose proposal waited `cert_wait_ms` for what is missing."""
+        """Ask each sender whose proposal or timeout waited `cert_wait_ms` for what is
+        missing."""
         actions = self._complete_parked()
         due = self.now - self.config.cert_wait_ms
-        for sender, parked in self.parked.items():
+        waiting = [*self.parked.items(), *self.parked_timeouts.items()]
+        for sender, parked in waiting:
             if parked.asked or parked.since_ms > due:
                 continue
-            _, missing = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
-                              self.meter)
+            if isinstance(parked.message, CompactTimeout):
+                _, missing = fill_timeout(self.committee, parked, self.sources, self.meter)
+            else:
+                _, missing = fill(self.committee, parked, self.sources, self.meter)
             parked.asked = True
             self.metrics["cert_requests"] += 1
             actions.append(Send(sender, codec.encode(CertRequest(missing))))
-        later = [p.since_ms for p in self.parked.values() if not p.asked]
+        later = [p.since_ms for _, p in waiting if not p.asked]
         if later:
             actions.append(SetTimer(CERT_TIMER, min(later) + self.config.cert_wait_ms))
         return actions
 
     def _serve_certs(self, sender: bytes, request: CertRequest) -> list[Action]:
-        """The asked certificates this leader proposed, in answers that each stay well
-        under the wire limit (not bulk: the round waits for them, as for a proposal)."""
+        """The asked certificates this member named, in answers that each stay well under
+        the wire limit (not bulk: the round waits for them, as for a proposal)."""
         answers: list[list[Cert]] = [[]]
         size = 0
         for digest in request.certs:
@@ -812,17 +848,68 @@ class ConsensusCore:
         return [Send(sender, codec.encode(CertResponse(a))) for a in answers if a]
 
     def _on_certs(self, sender: bytes, response: CertResponse) -> list[Action]:
-        """Certificates from a proposer: kept only under the digests its proposal named."""
-        parked = self.parked.get(sender)
-        if parked is None:
+        """Certificates from a sender: kept only under the digests its waiting proposal or
+        timeout named."""
+        waiting = [p for p in (self.parked.get(sender), self.parked_timeouts.get(sender))
+                   if p is not None]
+        if not waiting:
             self.metrics["certs_unrequested"] += 1
             return []
-        named = {bytes(d) for d in parked.proposal.certs}
         for cert in response.certs:
             digest = cert_digest(self.committee, cert, self.meter)
-            if digest in named:
-                parked.found[digest] = cert
+            for parked in waiting:
+                if digest in {bytes(d) for d in parked.message.certs}:
+                    parked.found[digest] = cert
         return self._complete_parked()
+
+    # -- compact timeouts (compact.py) -----------------------------------------------------
+
+    def _compact_timeouts(self) -> bool:
+        return self.config.compact_timeouts and self._compact()
+
+    def _timeout_message(self, timeout: Timeout) -> bytes:
+        """The wire form of this node's timeout: compact (its certificates kept to serve
+        whoever cannot rebuild them) or full."""
+        if not self._compact_timeouts():
+            return codec.encode(timeout)
+        compact, certs = strip_timeout(self.committee, timeout, self.meter)
+        self.served.keep(timeout.round, certs)
+        return codec.encode(compact)
+
+    def _on_compact_timeout(self, sender: bytes, timeout: CompactTimeout) -> list[Action]:
+        """Rebuild a timeout's certificates and handle it as a full one, or park it until
+        they arrive: until then it counts toward nothing (no TC, no joining in)."""
+        if len(timeout.certs) != 1 + (timeout.last_tc is not None):
+            raise InvalidMessage("a compact timeout names one digest per certificate")
+        index = self.committee.index(sender)
+        assert index is not None
+        if timeout.round < self.round:  # a laggard: what it names is older than ours
+            return self._help(sender, timeout.round)
+        if index in self.timeouts.voters(timeout.round):
+            self.metrics["timeout_repeated"] += 1  # a retry of one already counted
+            return []
+        self.sources.timeouts.add(index, timeout, self.round)
+        old = self.parked_timeouts.get(sender)
+        if old is not None and old.round >= timeout.round:
+            return self._complete_parked()
+        self.parked_timeouts[sender] = Parked(timeout, self.now)
+        actions = self._complete_parked()
+        if sender in self.parked_timeouts:
+            self.metrics["compact_timeout_waiting"] += 1
+            actions += self._arm_cert_timer()
+        return actions
+
+    def _complete_timeout(self, sender: bytes) -> list[Action]:
+        parked = self.parked_timeouts.get(sender)
+        if parked is None:
+            return []
+        timeout, _ = fill_timeout(self.committee, parked, self.sources, self.meter)
+        if timeout is None:
+            return []
+        del self.parked_timeouts[sender]
+        self.metrics["compact_timeout_rebuilt"] += 1
+        self.sources.known.add(parked.found)
+        return self._on_timeout(sender, timeout)
 
     # -- commit ----------------------------------------------------------------------------
 
