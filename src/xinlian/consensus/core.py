@@ -520,6 +520,8 @@ class ConsensusCore:
             return []
         self.round = new_round
         self.last_tc = tc
+        if tc is not None:
+            self.metrics["rounds_by_tc"] += 1
         self.attempts = 0
         self.my_timeout = None
         keep = new_round - 2
