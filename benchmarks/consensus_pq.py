@@ -233,12 +233,12 @@ STALL_KINDS = ("timeout", "compact_timeout", "certified", "compact_proposal",
 
 
 def stall(base: dict[str, float], sizes: list[int], offered: float, leaders: int,
-          seconds: float) -> None:
+          seconds: float, runs: Sequence[str] = ("before", "after")) -> None:
     """`leaders` crashed leaders in a row with `pq` votes, timeouts in full and compact."""
     costs = suite_costs(base, "ml-dsa-65")
     for n in sizes:
         batch = batch_ms_for(n, costs["sig_bytes"], offered)
-        for label, compact in (("before", False), ("after", True)):
+        for label, compact in [(r, r == "after") for r in ("before", "after") if r in runs]:
             config = Config(batch_delay_ms=batch, batch_bytes=4 * 1024 * 1024,
                             reputation=Reputation(enabled=False), compact_timeouts=compact)
             net = ConsensusNet(n, 1, suite="pq", aggregate=False, config=config,
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall", type=int, nargs="?", const=3, metavar="LEADERS",
                         help="crash this many leaders in a row (default 3) at n = 50, 100")
     parser.add_argument("--sizes", type=int, nargs="*", help="committee sizes")
-    parser.add_argument("--runs", nargs="*", choices=RUNS, help="--scale: which runs")
+    parser.add_argument("--runs", nargs="*", choices=RUNS, help="--scale, --stall: which runs")
     parser.add_argument("--choices", nargs="*", choices=list(CHOICES),
                         help="vote signatures for --params (default: all)")
     parser.add_argument("--offered", type=float,
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             emit(BENCH, f"cost_{name}", us, "us", note="charged as simulated CPU time")
     if args.stall is not None:
         stall(base, args.sizes or [50, 100], args.offered or 1000, args.stall,
-              args.seconds or 12.0)
+              args.seconds or 12.0, args.runs or RUNS)
     elif args.scenarios is not None:
         scenarios(base, seconds, args.scenarios or [1, 2, 3])
     elif args.params:

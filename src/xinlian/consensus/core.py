@@ -14,7 +14,8 @@ proposes with it — again O(n). If that round stalls as well, the timeout is re
 everyone, and anyone holding a quorum forms the TC; a member that sees more than 1/3 of
 the power time out joins in. Timeouts carry the sender's high QC and the TC it entered the
 round with, so a node that fell behind catches up from any message it receives, and fetches
-blocks it lacks from peers (synchronizer.py).
+blocks it lacks from peers (synchronizer.py). Committees with list certificates send both
+compactly, by digest, and broadcast timeouts from the first attempt (compact.py).
 
 Epochs: the application inputs the next committee (`Reconfigure`, decided by governance);
 the next leader puts it in a block; once that block commits the epoch ends right there —
@@ -633,8 +634,9 @@ class ConsensusCore:
             named_tc = self._compact_timeouts()
             compact = strip(self.committee, block, self.meter, named_tc)
             digests = [bytes(d) for d in compact.certs]
-            self.served.keep(block.round, dict(zip(digests, certificates(block, named_tc),
-                                                   strict=True)))
+            certs = dict(zip(digests, certificates(block, named_tc), strict=True))
+            self.served.keep(block.round, certs)
+            self.sources.known.add(certs)
             message = codec.encode(compact)
         else:
             message = codec.encode(Proposal(block))
@@ -813,10 +815,13 @@ class ConsensusCore:
 
     def _ask_certs(self) -> list[Action]:
         """Ask each sender whose proposal or timeout waited `cert_wait_ms` for what is
-        missing."""
+        missing. A certificate is asked of one sender per pass (timeouts of a round often
+        name the same QC); one still waiting for that answer asks its own sender a
+        `cert_wait_ms` later, so a sender that does not answer delays the others once."""
         actions = self._complete_parked()
         due = self.now - self.config.cert_wait_ms
         waiting = [*self.parked.items(), *self.parked_timeouts.items()]
+        requested: set[bytes] = set()
         for sender, parked in waiting:
             if parked.asked or parked.since_ms > due:
                 continue
@@ -824,6 +829,11 @@ class ConsensusCore:
                 _, missing = fill_timeout(self.committee, parked, self.sources, self.meter)
             else:
                 _, missing = fill(self.committee, parked, self.sources, self.meter)
+            missing = [d for d in missing if d not in requested]
+            if not missing:
+                parked.since_ms = self.now
+                continue
+            requested.update(missing)
             parked.asked = True
             self.metrics["cert_requests"] += 1
             actions.append(Send(sender, codec.encode(CertRequest(missing))))
@@ -859,9 +869,9 @@ class ConsensusCore:
             return []
         for cert in response.certs:
             digest = cert_digest(self.committee, cert, self.meter)
-            for parked in waiting:
-                if digest in {bytes(d) for d in parked.message.certs}:
-                    parked.found[digest] = cert
+            if any(digest in {bytes(d) for d in p.message.certs} for p in waiting):
+                # a certificate is what hashes to its digest: whoever names it may take it
+                self.sources.known.add({digest: cert})
         return self._complete_parked()
 
     # -- compact timeouts (compact.py) -----------------------------------------------------
@@ -876,6 +886,7 @@ class ConsensusCore:
             return codec.encode(timeout)
         compact, certs = strip_timeout(self.committee, timeout, self.meter)
         self.served.keep(timeout.round, certs)
+        self.sources.known.add(certs)
         return codec.encode(compact)
 
     def _on_compact_timeout(self, sender: bytes, timeout: CompactTimeout) -> list[Action]:
