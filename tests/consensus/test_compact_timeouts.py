@@ -274,6 +274,17 @@ def test_a_compact_timeout_is_rebuilt_from_a_fetched_certificate() -> None:
     assert cert_digest(SM, _qc([0, 1, 2]).cert, Meter()) in core.sources.known.certs
 
 
+def test_a_qc_named_by_several_timeouts_is_fetched_once() -> None:
+    core = _core()
+    for i in (2, 3):
+        core.handle(Receive(5, NODES[i], _compact(_timeout(i, 3, _qc([0, 1, 2])))))
+    asked = [a for a in core.handle(TimerFired(5 + FAST.cert_wait_ms, CERT_TIMER))
+             if isinstance(a, Send)]
+    assert [a.to for a in asked] == [NODES[2]]
+    core.handle(Receive(200, NODES[2], codec.encode(CertResponse([_qc([0, 1, 2]).cert]))))
+    assert core.metrics["compact_timeout_rebuilt"] == 2 and core.parked_timeouts == {}
+    assert core.timeouts.voters(3) == {0, 2, 3}  # two timed out: this member joined in
+
 # -- stalled rounds in the simulator ---------------------------------------------------------
 
 def _stalled(scenario: str, compact_timeouts: bool) -> Stall:
