@@ -896,13 +896,7 @@ class ConsensusCore:
             raise InvalidMessage("a compact timeout names one digest per certificate")
         index = self.committee.index(sender)
         assert index is not None
-        if timeout.round + 1 == self.round:
-            # one round behind: this round's proposal or timeouts, broadcast to everyone,
-            # name the certificates that end its round (it rebuilds or fetches them), so a
-            # full copy from every member ahead of it would only repeat them
-            self.metrics["laggard_left_to_catch_up"] += 1
-            return []
-        if timeout.round < self.round:  # further behind: the certificates, once, in full
+        if timeout.round < self.round:  # a laggard: what it names is older than ours
             return self._help(sender, timeout.round)
         if index in self.timeouts.voters(timeout.round):
             self.metrics["timeout_repeated"] += 1  # a retry of one already counted
