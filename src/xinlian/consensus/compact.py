@@ -59,7 +59,7 @@ from xinlian.consensus.messages import (
 
 CERT_TIMER = "certs"
 VOTE_ROUNDS_AHEAD = 4  # votes and timeouts kept for rounds up to this far past the current one
-SERVED_ROUNDS = 4  # a leader serves the certificates of its last proposals
+SERVED_ROUNDS = 4  # a member serves what it named in its proposals and timeouts of 4 rounds
 MAX_PARKED = 64  # compact proposals waiting for certificates (one per sender)
 KNOWN_CERTS = 64  # full certificates a member keeps by digest to rebuild what others name
 
