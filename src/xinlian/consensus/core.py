@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from xinlian import codec
 from xinlian.codec import CodecError
@@ -120,6 +120,7 @@ ROUND_TIMER = "round"
 IDLE_TIMER = "idle"
 QUIET_DEPTH = 3  # blocks after the last payload that still go out at once, so it commits
 RECENT_COMMITS = 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -788,16 +789,22 @@ class ConsensusCore:
         """Handle the parked proposal of `sender` as a full one once it can be rebuilt.
         Handling one proposal can drop others (the round moves on, or the vote it casts
         completes them), so a sender whose proposal is gone meanwhile is skipped."""
-        parked = self.parked.get(sender)
+        return self._rebuild(self.parked, sender, fill, self._on_proposal, "compact_rebuilt")
+
+    def _rebuild(self, waiting: dict[bytes, Parked], sender: bytes,
+                 fill_in: Callable[[Committee, Parked, Sources, Meter], tuple[T | None, Any]],
+                 handle: Callable[[bytes, T], list[Action]], metric: str) -> list[Action]:
+        """Handle what `sender` parked in `waiting` once its certificates are all here."""
+        parked = waiting.get(sender)
         if parked is None:
             return []
-        block, _ = fill(self.committee, parked, self.sources, self.meter)
-        if block is None:
+        full, _ = fill_in(self.committee, parked, self.sources, self.meter)
+        if full is None:
             return []
-        del self.parked[sender]
-        self.metrics["compact_rebuilt"] += 1
+        del waiting[sender]
+        self.metrics[metric] += 1
         self.sources.known.add(parked.found)
-        return self._on_proposal(sender, block)
+        return handle(sender, full)
 
     def _complete_parked(self) -> list[Action]:
         """A vote, timeout, announcement or answer arrived: rebuild what it completes (a
@@ -913,16 +920,8 @@ class ConsensusCore:
         return actions
 
     def _complete_timeout(self, sender: bytes) -> list[Action]:
-        parked = self.parked_timeouts.get(sender)
-        if parked is None:
-            return []
-        timeout, _ = fill_timeout(self.committee, parked, self.sources, self.meter)
-        if timeout is None:
-            return []
-        del self.parked_timeouts[sender]
-        self.metrics["compact_timeout_rebuilt"] += 1
-        self.sources.known.add(parked.found)
-        return self._on_timeout(sender, timeout)
+        return self._rebuild(self.parked_timeouts, sender, fill_timeout, self._on_timeout,
+                             "compact_timeout_rebuilt")
 
     # -- commit ----------------------------------------------------------------------------
 
