@@ -23,6 +23,7 @@ from xinlian.consensus.compact import (
     fill,
     fill_timeout,
     strip,
+    strip_pair,
     strip_timeout,
 )
 from xinlian.consensus.core import Config, ConsensusCore
@@ -33,6 +34,7 @@ from xinlian.consensus.messages import (
     Block,
     CertRequest,
     CertResponse,
+    CompactCertified,
     CompactTCProposal,
     CompactTimeout,
     Timeout,
@@ -158,7 +160,7 @@ def test_the_known_certificates_are_bounded() -> None:
 @given(st.binary(max_size=300))
 def test_decoding_arbitrary_bytes_with_compact_timeout_tags_raises_only_codec_errors(
         data: bytes) -> None:
-    for tag in (17, 18):
+    for tag in (17, 18, 19):
         with contextlib.suppress(CodecError):
             decode_message(bytes([0x96, tag]) + data)
         with contextlib.suppress(CodecError):
@@ -273,10 +275,29 @@ def test_a_compact_timeout_is_rebuilt_from_a_fetched_certificate() -> None:
     assert core.high_qc == _qc([0, 1, 2]) and core.round == 3
     assert cert_digest(SM, _qc([0, 1, 2]).cert, Meter()) in core.sources.known.certs
 
-    # a member behind gets the certificates that lead to this round in full, once a round
+    # a member behind gets the certificates that lead to this round, by digest, once a round
     helped = core.handle(Receive(202, NODES[1], _compact(_timeout(1, 1, ROOT))))
-    assert [kind(a.message) for a in helped if isinstance(a, Send)] == ["certified"]
+    assert [kind(a.message) for a in helped if isinstance(a, Send)] == ["compact_certified"]
     assert core.handle(Receive(203, NODES[1], _compact(_timeout(1, 1, ROOT)))) == []
+
+def test_a_laggard_rebuilds_or_fetches_the_certificates_that_lead_it_on() -> None:
+    core = _core()
+    qc, _, certs = strip_pair(SM, _qc([0, 1, 2]), None, Meter())
+    help_ = CompactCertified(qc, None, list(certs))
+    assert decode_message(codec.encode(help_)) == help_
+    assert kind(codec.encode(help_)) == "compact_certified"
+    core.handle(Receive(5, NODES[2], codec.encode(help_)))
+    assert core.round == 1 and NODES[2] in core.parked_helps  # no QC yet: nothing moves
+    asked = core.handle(TimerFired(5 + FAST.cert_wait_ms, CERT_TIMER))
+    assert Send(NODES[2], codec.encode(CertRequest(list(certs)))) in asked
+    core.handle(Receive(200, NODES[2], codec.encode(CertResponse(list(certs.values())))))
+    assert core.metrics["compact_certified_rebuilt"] == 1 and core.round == 3
+    # one that leads nowhere new is ignored; one from outside the committee is dropped
+    core.handle(Receive(201, NODES[1], codec.encode(help_)))
+    assert core.metrics["certified_stale"] == 1 and core.parked_helps == {}
+    core.handle(Receive(202, b"stranger", codec.encode(help_)))
+    assert core.metrics["dropped_InvalidMessage"] == 1
+
 
 def test_a_qc_named_by_several_timeouts_is_fetched_once() -> None:
     core = _core()

@@ -50,6 +50,8 @@ from xinlian.consensus.messages import (
     TC,
     BatchCert,
     Block,
+    Certified,
+    CompactCertified,
     CompactProposal,
     CompactTCProposal,
     CompactTimeout,
@@ -96,17 +98,24 @@ def strip(committee: Committee, block: Block, meter: Meter,
     return CompactProposal(structs.replace(block, justify=justify, payload=payload), digests)
 
 
+def strip_pair(committee: Committee, qc: QC, tc: TC | None,
+               meter: Meter) -> tuple[QC, TC | None, dict[bytes, Cert]]:
+    """A QC and TC with their signatures removed, and their certificates by digest (the
+    QC's first), as a compact timeout or `CompactCertified` names them."""
+    certs = [qc.cert] + ([] if tc is None else [tc.cert])
+    digests = [cert_digest(committee, c, meter) for c in certs]
+    bare_tc = None if tc is None else structs.replace(tc, cert=_bare(tc.cert))
+    return (structs.replace(qc, cert=_bare(qc.cert)), bare_tc,
+            dict(zip(digests, certs, strict=True)))
+
+
 def strip_timeout(committee: Committee, timeout: Timeout,
                   meter: Meter) -> tuple[CompactTimeout, dict[bytes, Cert]]:
     """The compact form of `timeout` and its certificates by digest (for its sender to
     serve)."""
-    certs = [timeout.high_qc.cert] + ([] if timeout.last_tc is None else [timeout.last_tc.cert])
-    digests = [cert_digest(committee, c, meter) for c in certs]
-    qc = structs.replace(timeout.high_qc, cert=_bare(timeout.high_qc.cert))
-    tc = (None if timeout.last_tc is None
-          else structs.replace(timeout.last_tc, cert=_bare(timeout.last_tc.cert)))
-    compact = CompactTimeout(timeout.epoch, timeout.round, qc, tc, digests, timeout.signature)
-    return compact, dict(zip(digests, certs, strict=True))
+    qc, tc, certs = strip_pair(committee, timeout.high_qc, timeout.last_tc, meter)
+    return CompactTimeout(timeout.epoch, timeout.round, qc, tc, list(certs),
+                          timeout.signature), certs
 
 
 @dataclass
@@ -194,14 +203,17 @@ class Known:
 class Parked:
     """A compact proposal or timeout waiting for certificates this member did not hold."""
 
-    message: CompactProposal | CompactTimeout
+    message: CompactProposal | CompactTimeout | CompactCertified
     since_ms: int
     found: dict[bytes, Cert] = field(default_factory=dict)  # digest -> matching certificate
     asked: bool = False
 
     @property
     def round(self) -> int:
+        """The round it is for: a `CompactCertified`'s is the one its certificates lead to."""
         message = self.message
+        if isinstance(message, CompactCertified):
+            return max(message.qc.round, -1 if message.tc is None else message.tc.round) + 1
         return message.round if isinstance(message, CompactTimeout) else message.block.round
 
 
@@ -299,29 +311,49 @@ def fill(committee: Committee, parked: Parked, sources: Sources,
                            payload=payload), []
 
 
-def fill_timeout(committee: Committee, parked: Parked, sources: Sources,
-                 meter: Meter) -> tuple[Timeout | None, list[bytes]]:
-    """The full timeout of a compact one, or None and the digests still missing."""
-    timeout = parked.message
-    assert isinstance(timeout, CompactTimeout)
-    digests = [bytes(d) for d in timeout.certs]
-    if len(digests) != 1 + (timeout.last_tc is not None):
+def _fill_pair(committee: Committee, parked: Parked, qc: QC, tc: TC | None,
+               digests: list[bytes], sources: Sources,
+               meter: Meter) -> tuple[QC | None, TC | None, list[bytes]]:
+    """The full QC and TC a compact timeout or `CompactCertified` names, or the digests
+    still missing."""
+    if len(digests) != 1 + (tc is not None):
         raise InvalidMessage("a compact timeout names one digest per certificate")
     missing = []
-    qc_cert = _qc_cert(committee, parked, timeout.high_qc, digests[0], sources, meter)
+    qc_cert = _qc_cert(committee, parked, qc, digests[0], sources, meter)
     if qc_cert is None:
         missing.append(digests[0])
-    tc = timeout.last_tc
     if tc is not None:
         tc_cert = _tc_cert(committee, parked, tc, digests[1], sources, meter)
         if tc_cert is None:
             missing.append(digests[1])
         else:
             tc = structs.replace(tc, cert=tc_cert)
-    if missing or qc_cert is None:
+    full = None if qc_cert is None else structs.replace(qc, cert=qc_cert)
+    return full, tc, missing
+
+
+def fill_timeout(committee: Committee, parked: Parked, sources: Sources,
+                 meter: Meter) -> tuple[Timeout | None, list[bytes]]:
+    """The full timeout of a compact one, or None and the digests still missing."""
+    timeout = parked.message
+    assert isinstance(timeout, CompactTimeout)
+    qc, tc, missing = _fill_pair(committee, parked, timeout.high_qc, timeout.last_tc,
+                                 [bytes(d) for d in timeout.certs], sources, meter)
+    if missing or qc is None:
         return None, missing
-    return Timeout(timeout.epoch, timeout.round,
-                   structs.replace(timeout.high_qc, cert=qc_cert), tc, timeout.signature), []
+    return Timeout(timeout.epoch, timeout.round, qc, tc, timeout.signature), []
+
+
+def fill_certified(committee: Committee, parked: Parked, sources: Sources,
+                   meter: Meter) -> tuple[Certified | None, list[bytes]]:
+    """The full `Certified` of a compact one, or None and the digests still missing."""
+    message = parked.message
+    assert isinstance(message, CompactCertified)
+    qc, tc, missing = _fill_pair(committee, parked, message.qc, message.tc,
+                                 [bytes(d) for d in message.certs], sources, meter)
+    if missing or qc is None:
+        return None, missing
+    return Certified(qc, tc), []
 
 
 def _same(held: BatchCert, ref: BatchCert) -> bool:

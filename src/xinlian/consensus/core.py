@@ -50,8 +50,10 @@ from xinlian.consensus.compact import (
     certificates,
     check_names,
     fill,
+    fill_certified,
     fill_timeout,
     strip,
+    strip_pair,
     strip_timeout,
 )
 from xinlian.consensus.dissemination import (
@@ -77,6 +79,7 @@ from xinlian.consensus.messages import (
     Certified,
     CertRequest,
     CertResponse,
+    CompactCertified,
     CompactProposal,
     CompactTimeout,
     EpochRequest,
@@ -333,6 +336,7 @@ class ConsensusCore:
         self.sources = Sources(VotePool(), announced=lambda d: self.pool.pending.get(d))
         self.parked: dict[bytes, Parked] = {}  # sender -> compact proposal lacking certs
         self.parked_timeouts: dict[bytes, Parked] = {}  # sender -> compact timeout, same
+        self.parked_helps: dict[bytes, Parked] = {}  # sender -> CompactCertified, same
         self.election = Election.restore(self.committee, self.config.reputation, self.tree,
                                          self.committed_id, bytes(self.root.block_id))
 
@@ -426,15 +430,11 @@ class ConsensusCore:
         if epoch != self.epoch:
             return self._other_epoch(sender, epoch)
         if isinstance(message, Certified):  # self-authenticating: accepted from anyone
-            self._verify_qc(message.qc)
-            if message.tc is not None and message.tc.round + 1 > self.round:
-                self._verify_tc(message.tc)
-            actions = self._process_qc(message.qc, sender)
-            if message.tc is not None and message.tc.epoch == self.epoch:
-                actions += self._process_tc(message.tc)
-            return actions
+            return self._on_certified(sender, message)
         if self.committee.index(sender) is None:
             raise InvalidMessage("sender is not a member of this epoch")
+        if isinstance(message, CompactCertified):
+            return self._on_compact_certified(sender, message)
         if isinstance(message, Proposal):
             return self._on_proposal(sender, message.block)
         if isinstance(message, CompactProposal):
@@ -453,6 +453,15 @@ class ConsensusCore:
             self.pool.on_available(sender, message.cert)
             return self._on_payload() + (self._complete_parked() if self.parked else [])
         return []
+
+    def _on_certified(self, sender: bytes, message: Certified) -> list[Action]:
+        self._verify_qc(message.qc)
+        if message.tc is not None and message.tc.round + 1 > self.round:
+            self._verify_tc(message.tc)
+        actions = self._process_qc(message.qc, sender)
+        if message.tc is not None and message.tc.epoch == self.epoch:
+            actions += self._process_tc(message.tc)
+        return actions
 
     def _other_epoch(self, sender: bytes, epoch: int) -> list[Action]:
         if epoch < self.epoch:
@@ -539,6 +548,7 @@ class ConsensusCore:
         self.parked = {s: p for s, p in self.parked.items() if p.round >= keep}
         self.parked_timeouts = {s: p for s, p in self.parked_timeouts.items()
                                 if p.round >= self.round}
+        self.parked_helps = {s: p for s, p in self.parked_helps.items() if p.round > self.round}
         wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
         actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
         if self.election.leader(new_round) == self.node:
@@ -606,7 +616,13 @@ class ConsensusCore:
             return []
         self.helped.add((sender, round_))
         tc = self.last_tc if self.last_tc and self.last_tc.round + 1 == self.round else None
-        return [Send(sender, codec.encode(Certified(self.high_qc, tc)))]
+        if not self._compact_timeouts():
+            return [Send(sender, codec.encode(Certified(self.high_qc, tc)))]
+        # by digest: the laggard usually holds the QC, and the TC's timeouts were broadcast
+        qc, bare_tc, certs = strip_pair(self.committee, self.high_qc, tc, self.meter)
+        self.served.keep(self.round, certs)
+        self.sources.known.add(certs)
+        return [Send(sender, codec.encode(CompactCertified(qc, bare_tc, list(certs))))]
 
     # -- proposals -------------------------------------------------------------------------
 
@@ -735,7 +751,7 @@ class ConsensusCore:
         index = self.committee.index(sender)
         assert index is not None
         if (self._compact() and self.sources.votes.add(index, vote, self.round)
-                and (self.parked or self.parked_timeouts)):
+                and self._waiting()):
             actions = self._complete_parked()
         else:
             actions = []
@@ -778,10 +794,13 @@ class ConsensusCore:
             actions += self._arm_cert_timer()
         return actions
 
+    def _waiting(self) -> list[tuple[bytes, Parked]]:
+        """Every compact proposal, timeout and `CompactCertified` waiting for certificates."""
+        return [*self.parked.items(), *self.parked_timeouts.items(), *self.parked_helps.items()]
+
     def _arm_cert_timer(self) -> list[Action]:
         """Ask in `cert_wait_ms`, unless an earlier arrival's ask is already due sooner."""
-        waiting = [*self.parked.values(), *self.parked_timeouts.values()]
-        if any(p.since_ms < self.now and not p.asked for p in waiting):
+        if any(p.since_ms < self.now and not p.asked for _, p in self._waiting()):
             return []
         return [SetTimer(CERT_TIMER, self.now + self.config.cert_wait_ms)]
 
@@ -811,7 +830,8 @@ class ConsensusCore:
         proposal or timeout that fails its checks is dropped and counted, as on arrival)."""
         actions: list[Action] = []
         for waiting, complete in ((self.parked, self._complete),
-                                  (self.parked_timeouts, self._complete_timeout)):
+                                  (self.parked_timeouts, self._complete_timeout),
+                                  (self.parked_helps, self._complete_help)):
             for sender in list(waiting):
                 try:
                     actions += complete(sender)
@@ -827,13 +847,15 @@ class ConsensusCore:
         `cert_wait_ms` later, so a sender that does not answer delays the others once."""
         actions = self._complete_parked()
         due = self.now - self.config.cert_wait_ms
-        waiting = [*self.parked.items(), *self.parked_timeouts.items()]
+        waiting = self._waiting()
         requested: set[bytes] = set()
         for sender, parked in waiting:
             if parked.asked or parked.since_ms > due:
                 continue
             if isinstance(parked.message, CompactTimeout):
                 _, missing = fill_timeout(self.committee, parked, self.sources, self.meter)
+            elif isinstance(parked.message, CompactCertified):
+                _, missing = fill_certified(self.committee, parked, self.sources, self.meter)
             else:
                 _, missing = fill(self.committee, parked, self.sources, self.meter)
             missing = [d for d in missing if d not in requested]
@@ -869,8 +891,7 @@ class ConsensusCore:
     def _on_certs(self, sender: bytes, response: CertResponse) -> list[Action]:
         """Certificates from a sender: kept only under the digests its waiting proposal or
         timeout named."""
-        waiting = [p for p in (self.parked.get(sender), self.parked_timeouts.get(sender))
-                   if p is not None]
+        waiting = [p for s, p in self._waiting() if s == sender]
         if not waiting:
             self.metrics["certs_unrequested"] += 1
             return []
@@ -922,6 +943,24 @@ class ConsensusCore:
     def _complete_timeout(self, sender: bytes) -> list[Action]:
         return self._rebuild(self.parked_timeouts, sender, fill_timeout, self._on_timeout,
                              "compact_timeout_rebuilt")
+
+    def _on_compact_certified(self, sender: bytes, message: CompactCertified) -> list[Action]:
+        """The certificates that lead a laggard to a later round, by digest: rebuilt, or
+        fetched from the sender, then handled as a `Certified`."""
+        parked = Parked(message, self.now)
+        if parked.round <= self.round:
+            self.metrics["certified_stale"] += 1
+            return []
+        self.parked_helps[sender] = parked
+        actions = self._complete_parked()
+        if sender in self.parked_helps:
+            self.metrics["compact_certified_waiting"] += 1
+            actions += self._arm_cert_timer()
+        return actions
+
+    def _complete_help(self, sender: bytes) -> list[Action]:
+        return self._rebuild(self.parked_helps, sender, fill_certified, self._on_certified,
+                             "compact_certified_rebuilt")
 
     # -- commit ----------------------------------------------------------------------------
 
@@ -1080,7 +1119,7 @@ class ConsensusCore:
 def _epoch_of(message: Any) -> int:
     if isinstance(message, Proposal | CompactProposal):
         return message.block.epoch
-    if isinstance(message, Certified):
+    if isinstance(message, Certified | CompactCertified):
         return message.qc.epoch
     if isinstance(message, BatchMsg):
         return message.batch.epoch

@@ -201,9 +201,19 @@ class CompactTCProposal(CompactProposal, tag=18):
     digest is never read by one that expects them in full."""
 
 
+class CompactCertified(codec.Struct, tag=19):
+    """A `Certified` sent to a laggard, its QC and TC named by digest like a compact
+    timeout's (compact.py): the laggard rebuilds them or fetches them from the sender."""
+
+    qc: QC
+    tc: TC | None
+    certs: Annotated[list[ID], codec.at_most(2)]
+
+
 Message = (Proposal | Vote | Timeout | Certified | SyncRequest | SyncResponse | BatchMsg | Ack
            | Available | BatchRequest | BatchResponse | EpochRequest | Pruned | CompactProposal
-           | CertRequest | CertResponse | CompactTimeout | CompactTCProposal)
+           | CertRequest | CertResponse | CompactTimeout | CompactTCProposal
+           | CompactCertified)
 
 
 def decode_message(data: bytes) -> Message:
@@ -221,4 +231,4 @@ def kind(data: bytes) -> str:
 _NAMES = ("proposal", "vote", "timeout", "certified", "sync_request", "sync_response", "batch",
           "ack", "available", "batch_request", "batch_response", "epoch_request", "pruned",
           "compact_proposal", "cert_request", "cert_response", "compact_timeout",
-          "compact_tc_proposal")
+          "compact_tc_proposal", "compact_certified")
