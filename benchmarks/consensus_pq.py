@@ -229,7 +229,8 @@ def scenarios(base: dict[str, float], seconds: float, which: list[int]) -> None:
 
 
 STALL_KINDS = ("timeout", "compact_timeout", "certified", "compact_proposal",
-               "compact_tc_proposal", "cert_request", "cert_response", "vote")
+               "compact_tc_proposal", "compact_certified", "cert_request", "cert_response",
+               "vote")
 
 
 def stall(base: dict[str, float], sizes: list[int], offered: float, leaders: int,
@@ -254,7 +255,8 @@ def stall(base: dict[str, float], sizes: list[int], offered: float, leaders: int
             emit(BENCH, "stall_timeout_bytes_per_tc_round", r.per_tc_round(), "bytes", **where)
             emit(BENCH, "stall_consensus_bytes", sum(r.bytes_by_kind[k] for k in STALL_KINDS),
                  "bytes", **where, since_ms=fault,
-                 certified=r.bytes_by_kind["certified"])
+                 certified=r.bytes_by_kind["certified"],
+                 compact_certified=r.bytes_by_kind["compact_certified"])
             if r.recovery_ms is None:  # no block proposed after the crash committed
                 emit(BENCH, "stall_unrecovered", 1, "count", **where)
             else:
