@@ -24,7 +24,8 @@ from the first attempt (a few kilobytes now, the size of a vote) and every membe
 timeouts of recent rounds (`TimeoutPool`). A member rebuilds a named QC from pooled votes
 or a certificate it already holds (`Known`: those it rebuilt, fetched or named itself), a
 named TC from pooled timeouts, and fetches the rest from the timeout's sender, which keeps
-the certificates it named. A proposal after a TC names the TC too (`CompactTCProposal`).
+the certificates it named. A proposal after a TC names the TC too (`CompactTCProposal`), and
+the certificates that bring a laggard up to date go the same way (`CompactCertified`).
 
 A rebuilt certificate is accepted only if its digest equals the one named, so a member
 reconstructs exactly the block the leader built, with the same id (the hash of the full
