@@ -4,6 +4,7 @@
     python -m benchmarks.consensus_pq --scale    # n = 50, 64, 100 (tens of minutes)
     python -m benchmarks.consensus_pq --params   # every vote signature at n = 4, 16, 50, 100
     python -m benchmarks.consensus_pq --scenarios  # docs/pq.md's recommendations (~15 min)
+    python -m benchmarks.consensus_pq --stall    # crashed leaders at n = 50, 100 (~20 min)
 
 Real cores (real ML-DSA-65, SM2, composite, Ed25519 and BLS12-381 signatures) run in the
 deterministic simulator with a 100 Mbit/s NIC per node and a 50 ms round trip, as in
@@ -20,6 +21,12 @@ Next to every run, the analytical model (xinlian.testing.consensus.model) with t
 parameters and costs prints its prediction (`*_model`). ML-DSA-44 and ML-DSA-87 sign no
 suite's votes, so the simulator cannot run them: `--params` gives the model's figures for
 them, from their sizes and their sign and verify times measured here (fast-mldsa).
+
+`--stall` crashes the leaders of consecutive rounds (round-robin election, so they are the
+next ones) at a low load and compares timeouts in full (`compact_timeouts=False`, `before`)
+with compact timeouts (`after`): the bytes the timeouts of a round ended by a TC carry, the
+consensus bytes from the crash to the end, and the time from the crash to the first commit
+of a block proposed after it (xinlian.testing.consensus.stall).
 """
 
 from __future__ import annotations
@@ -41,9 +48,14 @@ from benchmarks.consensus_sim import (
 )
 from benchmarks.consensus_sim import simulate as run_sim
 from benchmarks.report import emit
+from xinlian.consensus.core import Config
+from xinlian.consensus.leader import Reputation
 from xinlian.crypto.signing import verify_raw
 from xinlian.crypto.suites import get_suite
+from xinlian.sim.network import LinkModel
 from xinlian.testing.consensus.model import Params, Prediction, predict
+from xinlian.testing.consensus.simnet import ConsensusNet
+from xinlian.testing.consensus.stall import crashed_leaders
 
 BENCH = "consensus_pq"
 # the vote signatures a committee can use: suite name, aggregate (BLS) or a list per signer
@@ -216,6 +228,42 @@ def scenarios(base: dict[str, float], seconds: float, which: list[int]) -> None:
         one(choice, n, costs, offered, long, f"scenario: {name}", batch_ms=batch)
 
 
+STALL_KINDS = ("timeout", "compact_timeout", "certified", "compact_proposal",
+               "compact_tc_proposal", "compact_certified", "cert_request", "cert_response",
+               "vote")
+
+
+def stall(base: dict[str, float], sizes: list[int], offered: float, leaders: int,
+          seconds: float, runs: Sequence[str] = ("before", "after")) -> None:
+    """`leaders` crashed leaders in a row with `pq` votes, timeouts in full and compact."""
+    costs = suite_costs(base, "ml-dsa-65")
+    for n in sizes:
+        batch = batch_ms_for(n, costs["sig_bytes"], offered)
+        for label, compact in [(r, r == "after") for r in ("before", "after") if r in runs]:
+            config = Config(batch_delay_ms=batch, batch_bytes=4 * 1024 * 1024,
+                            reputation=Reputation(enabled=False), compact_timeouts=compact)
+            net = ConsensusNet(n, 1, suite="pq", aggregate=False, config=config,
+                               link=LinkModel(latency_ms=ONE_WAY_MS), nic_bytes_per_s=MBIT_100,
+                               cpu_costs_us=costs)
+            net.load(offered, TX_SIZE, 0, int(seconds * 1000), every_ms=10)
+            fault = 2000
+            r = crashed_leaders(net, fault, leaders, int(seconds * 1000))
+            where = {"n": n, "signature": "ml-dsa-65", "run": label, "crashed_leaders": leaders,
+                     "offered_tx_s": offered, "nic_mbit_s": 100, "rtt_ms": 2 * ONE_WAY_MS,
+                     "base_ms": config.pacemaker.base_ms, "batch_ms": batch, "sim_s": seconds,
+                     "clock": "simulated", "tc_rounds": r.tc_rounds}
+            emit(BENCH, "stall_timeout_bytes_per_tc_round", r.per_tc_round(), "bytes", **where)
+            emit(BENCH, "stall_consensus_bytes", sum(r.bytes_by_kind[k] for k in STALL_KINDS),
+                 "bytes", **where, since_ms=fault,
+                 certified=r.bytes_by_kind["certified"],
+                 compact_certified=r.bytes_by_kind["compact_certified"])
+            if r.recovery_ms is None:  # no block proposed after the crash committed
+                emit(BENCH, "stall_unrecovered", 1, "count", **where)
+            else:
+                emit(BENCH, "stall_recovery", r.recovery_ms, "ms", **where)
+            emit(BENCH, "safety_violations", len(r.violations), "count", **where)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.consensus_pq")
     parser.add_argument("--scale", action="store_true", help="n = 50, 64, 100 (long)")
@@ -224,29 +272,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenarios", type=int, nargs="*",
                         help="the recommended parameters of docs/pq.md, model and run "
                              "(all three, or those numbered)")
+    parser.add_argument("--stall", type=int, nargs="?", const=3, metavar="LEADERS",
+                        help="crash this many leaders in a row (default 3) at n = 50, 100")
     parser.add_argument("--sizes", type=int, nargs="*", help="committee sizes")
-    parser.add_argument("--runs", nargs="*", choices=RUNS, help="--scale: which runs")
+    parser.add_argument("--runs", nargs="*", choices=RUNS, help="--scale, --stall: which runs")
     parser.add_argument("--choices", nargs="*", choices=list(CHOICES),
                         help="vote signatures for --params (default: all)")
-    parser.add_argument("--offered", type=float, default=20_000, help="offered tx/s")
-    parser.add_argument("--seconds", type=float, default=5.0, help="simulated seconds")
+    parser.add_argument("--offered", type=float,
+                        help="offered tx/s (default 20,000; --stall: 1,000)")
+    parser.add_argument("--seconds", type=float,
+                        help="simulated seconds (default 5; --stall: 12)")
     parser.add_argument("--costs", type=json.loads, default={},
                         help="JSON of µs costs overriding the measured ones")
     args = parser.parse_args(argv)
+    offered, seconds = args.offered or 20_000, args.seconds or 5.0
     base = {**measure_costs(), **args.costs}
     for name, us in base.items():
         if name.startswith(("bls_", "hash_")):
             emit(BENCH, f"cost_{name}", us, "us", note="charged as simulated CPU time")
-    if args.scenarios is not None:
-        scenarios(base, args.seconds, args.scenarios or [1, 2, 3])
+    if args.stall is not None:
+        stall(base, args.sizes or [50, 100], args.offered or 1000, args.stall,
+              args.seconds or 12.0, args.runs or RUNS)
+    elif args.scenarios is not None:
+        scenarios(base, seconds, args.scenarios or [1, 2, 3])
     elif args.params:
-        params(base, args.sizes or [4, 16, 50, 100], args.offered, args.seconds,
+        params(base, args.sizes or [4, 16, 50, 100], offered, seconds,
                args.choices or list(CHOICES))
     elif args.scale:
-        scale(base, args.sizes or [50, 64, 100], args.offered, args.seconds,
+        scale(base, args.sizes or [50, 64, 100], offered, seconds,
               args.runs or RUNS)
     else:
-        scale(base, args.sizes or [16], args.offered, 3.0)
+        scale(base, args.sizes or [16], offered, 3.0)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ MBIT_100 = 100e6 / 8
 ONE_WAY_MS = 25
 TX_SIZE = 200
 CONSENSUS_KINDS = ("proposal", "vote", "timeout", "certified", "compact_proposal",
-                   "cert_request", "cert_response")
+                   "cert_request", "cert_response", "compact_timeout", "compact_tc_proposal",
+                   "compact_certified")
 
 
 def _time_us(fn, repeats: int = 200) -> float:  # type: ignore[no-untyped-def]

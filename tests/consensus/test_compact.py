@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +15,7 @@ from xinlian.consensus.blocks import block_id
 from xinlian.consensus.certificates import Cert, Meter, combine
 from xinlian.consensus.compact import (
     Parked,
+    Sources,
     VotePool,
     cert_digest,
     certificates,
@@ -76,6 +77,11 @@ def _announced(d: bytes) -> BatchCert | None:
     return next((c for c in BATCHES if bytes(c.digest) == d), None)
 
 
+def _sources(votes: VotePool, announced: Callable[[bytes], BatchCert | None] = _announced
+             ) -> Sources:
+    return Sources(votes, announced=announced)
+
+
 @settings(max_examples=40, deadline=None)
 @given(signers=st.sampled_from([[0, 1, 2], [0, 1, 3], [1, 2, 3], [0, 1, 2, 3]]),
        picks=st.lists(st.sampled_from(range(len(BATCHES))), max_size=3, unique=True))
@@ -86,7 +92,7 @@ def test_a_compact_proposal_rebuilds_the_same_block_from_votes_and_announcements
     assert codec.decode(codec.encode(compact), CompactProposal) == compact
     assert all(c.cert.signatures == [] for c in compact.block.payload)
     assert compact.block.justify.cert.signatures == []
-    rebuilt, missing = fill(SM, Parked(compact, 0), _pool(range(4)), _announced, Meter())
+    rebuilt, missing = fill(SM, Parked(compact, 0), _sources(_pool(range(4))), Meter())
     assert missing == [] and rebuilt == block
     assert rebuilt is not None and block_id(SM, rebuilt) == block_id(SM, block)
     # the wire form trades every signature for a 32-byte digest per certificate
@@ -99,12 +105,12 @@ def test_missing_votes_and_announcements_are_named_until_they_arrive() -> None:
     block = _block([0, 1, 2], BATCHES[:2])
     compact = strip(SM, block, Meter())
     parked = Parked(compact, 0)
-    rebuilt, missing = fill(SM, parked, _pool([0, 1]), lambda d: None, Meter())
+    rebuilt, missing = fill(SM, parked, _sources(_pool([0, 1]), lambda d: None), Meter())
     assert rebuilt is None and missing == [bytes(d) for d in compact.certs]
     pool = _pool([0, 1, 2])
-    rebuilt, missing = fill(SM, parked, pool, lambda d: None, Meter())
+    rebuilt, missing = fill(SM, parked, _sources(pool, lambda d: None), Meter())
     assert rebuilt is None and missing == [bytes(d) for d in compact.certs[1:]]
-    rebuilt, missing = fill(SM, parked, pool, _announced, Meter())
+    rebuilt, missing = fill(SM, parked, _sources(pool), Meter())
     assert missing == [] and rebuilt == block
 
 
@@ -118,10 +124,10 @@ def test_invalid_a_vote_signed_twice_does_not_rebuild_another_certificate() -> N
     twice[1] = _vote(1)
     assert twice[1].signature != VOTES[1].signature
     parked = Parked(compact, 0)
-    rebuilt, missing = fill(SM, parked, _pool([0, 1, 2], twice), _announced, Meter())
+    rebuilt, missing = fill(SM, parked, _sources(_pool([0, 1, 2], twice)), Meter())
     assert rebuilt is None and missing == [bytes(compact.certs[0])]
     parked.found[bytes(compact.certs[0])] = block.justify.cert  # the proposer's answer
-    rebuilt, missing = fill(SM, parked, _pool([0, 1, 2], twice), _announced, Meter())
+    rebuilt, missing = fill(SM, parked, _sources(_pool([0, 1, 2], twice)), Meter())
     assert rebuilt == block
 
 
@@ -132,7 +138,7 @@ def test_the_vote_pool_keeps_one_vote_per_sender_and_near_rounds_only() -> None:
     assert not pool.add(1, _vote(1, round_=9), current_round=1)  # too far ahead
     assert not pool.add(1, _vote(1, round_=1), current_round=4)  # too old
     pool.forget(2)
-    assert pool.votes == {}
+    assert pool.held == {}
 
 
 def test_compact_wire_messages_round_trip_and_are_named() -> None:

@@ -14,7 +14,8 @@ proposes with it — again O(n). If that round stalls as well, the timeout is re
 everyone, and anyone holding a quorum forms the TC; a member that sees more than 1/3 of
 the power time out joins in. Timeouts carry the sender's high QC and the TC it entered the
 round with, so a node that fell behind catches up from any message it receives, and fetches
-blocks it lacks from peers (synchronizer.py).
+blocks it lacks from peers (synchronizer.py). Committees with list certificates send both
+compactly, by digest, and broadcast timeouts from the first attempt (compact.py).
 
 Epochs: the application inputs the next committee (`Reconfigure`, decided by governance);
 the next leader puts it in a block; once that block commits the epoch ends right there —
@@ -28,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from xinlian import codec
 from xinlian.codec import CodecError
@@ -43,10 +44,17 @@ from xinlian.consensus.compact import (
     MAX_PARKED,
     Parked,
     Served,
+    Sources,
     VotePool,
     cert_digest,
+    certificates,
+    check_names,
     fill,
+    fill_certified,
+    fill_timeout,
     strip,
+    strip_pair,
+    strip_timeout,
 )
 from xinlian.consensus.dissemination import (
     ACK_TIMER,
@@ -71,7 +79,9 @@ from xinlian.consensus.messages import (
     Certified,
     CertRequest,
     CertResponse,
+    CompactCertified,
     CompactProposal,
+    CompactTimeout,
     EpochRequest,
     Proposal,
     Pruned,
@@ -113,6 +123,7 @@ ROUND_TIMER = "round"
 IDLE_TIMER = "idle"
 QUIET_DEPTH = 3  # blocks after the last payload that still go out at once, so it commits
 RECENT_COMMITS = 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,10 @@ class Config:
     # a compact proposal still lacking certificates this long after it arrived fetches
     # them from its proposer (the votes and announcements are usually on their way)
     cert_wait_ms: int = 100
+    # with compact proposals: timeouts are broadcast and name their high QC and last TC by
+    # digest (`CompactTimeout`), and a proposal after a TC names the TC too
+    # (`CompactTCProposal`); off: timeouts and TCs travel in full, as before
+    compact_timeouts: bool = True
 
 
 # -- application interface ----------------------------------------------------------------
@@ -311,13 +326,17 @@ class ConsensusCore:
         self.timeout_rounds: dict[int, dict[int, int]] = {}
         self.attempts = 0
         self.my_timeout: Timeout | None = None
+        self.my_message = b""  # my_timeout's encoding on the wire
         self.proposed_round = 0
         self.idle_round = 0  # the round whose leader (this node) waits for payload
         self.known_qcs: set[tuple[int, bytes, int]] = set()
         self.known_tcs: set[bytes] = set()  # encodings of TCs already verified
         self.helped: set[tuple[bytes, int]] = set()
-        self.vote_pool = VotePool()  # broadcast votes, for compact proposals' QCs
+        # broadcast votes and timeouts, certificates held by digest, announced batches
+        self.sources = Sources(VotePool(), announced=lambda d: self.pool.pending.get(d))
         self.parked: dict[bytes, Parked] = {}  # sender -> compact proposal lacking certs
+        self.parked_timeouts: dict[bytes, Parked] = {}  # sender -> compact timeout, same
+        self.parked_helps: dict[bytes, Parked] = {}  # sender -> CompactCertified, same
         self.election = Election.restore(self.committee, self.config.reputation, self.tree,
                                          self.committed_id, bytes(self.root.block_id))
 
@@ -411,15 +430,11 @@ class ConsensusCore:
         if epoch != self.epoch:
             return self._other_epoch(sender, epoch)
         if isinstance(message, Certified):  # self-authenticating: accepted from anyone
-            self._verify_qc(message.qc)
-            if message.tc is not None and message.tc.round + 1 > self.round:
-                self._verify_tc(message.tc)
-            actions = self._process_qc(message.qc, sender)
-            if message.tc is not None and message.tc.epoch == self.epoch:
-                actions += self._process_tc(message.tc)
-            return actions
+            return self._on_certified(sender, message)
         if self.committee.index(sender) is None:
             raise InvalidMessage("sender is not a member of this epoch")
+        if isinstance(message, CompactCertified):
+            return self._on_compact_certified(sender, message)
         if isinstance(message, Proposal):
             return self._on_proposal(sender, message.block)
         if isinstance(message, CompactProposal):
@@ -428,6 +443,8 @@ class ConsensusCore:
             return self._on_vote(sender, message)
         if isinstance(message, Timeout):
             return self._on_timeout(sender, message)
+        if isinstance(message, CompactTimeout):
+            return self._on_compact_timeout(sender, message)
         if isinstance(message, BatchMsg):
             return self.pool.on_batch(sender, data, message.batch)
         if isinstance(message, Ack):
@@ -436,6 +453,15 @@ class ConsensusCore:
             self.pool.on_available(sender, message.cert)
             return self._on_payload() + (self._complete_parked() if self.parked else [])
         return []
+
+    def _on_certified(self, sender: bytes, message: Certified) -> list[Action]:
+        self._verify_qc(message.qc)
+        if message.tc is not None and message.tc.round + 1 > self.round:
+            self._verify_tc(message.tc)
+        actions = self._process_qc(message.qc, sender)
+        if message.tc is not None and message.tc.epoch == self.epoch:
+            actions += self._process_tc(message.tc)
+        return actions
 
     def _other_epoch(self, sender: bytes, epoch: int) -> list[Action]:
         if epoch < self.epoch:
@@ -505,6 +531,8 @@ class ConsensusCore:
             return []
         self.round = new_round
         self.last_tc = tc
+        if tc is not None:
+            self.metrics["rounds_by_tc"] += 1
         self.attempts = 0
         self.my_timeout = None
         keep = new_round - 2
@@ -515,8 +543,12 @@ class ConsensusCore:
         if len(self.known_tcs) > 64:
             self.known_tcs.clear()
         self.helped = {k for k in self.helped if k[1] >= keep}
-        self.vote_pool.forget(keep)
-        self.parked = {s: p for s, p in self.parked.items() if p.proposal.block.round >= keep}
+        self.sources.votes.forget(keep)
+        self.sources.timeouts.forget(keep)
+        self.parked = {s: p for s, p in self.parked.items() if p.round >= keep}
+        self.parked_timeouts = {s: p for s, p in self.parked_timeouts.items()
+                                if p.round >= self.round}
+        self.parked_helps = {s: p for s, p in self.parked_helps.items() if p.round > self.round}
         wait = self.config.pacemaker.duration(new_round, self.high_qc.round)
         actions: list[Action] = [SetTimer(ROUND_TIMER, self.now + wait)]
         if self.election.leader(new_round) == self.node:
@@ -537,10 +569,11 @@ class ConsensusCore:
                 self.committee, timeout_message(self.epoch, round_, self.high_qc.round),
                 self.meter)
             self.my_timeout = Timeout(self.epoch, round_, self.high_qc, self.last_tc, signature)
-        message = codec.encode(self.my_timeout)
+            self.my_message = self._timeout_message(self.my_timeout)
+        message = self.my_message
         actions.append(SetTimer(ROUND_TIMER, self.now + self.config.pacemaker.retry_ms))
         timeout = self.my_timeout
-        if self.attempts == 1 and not amplify:
+        if self.attempts == 1 and not amplify and not self._compact_timeouts():
             actions += self._send_to(self.election.leader(round_ + 1), message,
                                      lambda: self._on_timeout(self.node, timeout))
         else:
@@ -561,6 +594,8 @@ class ConsensusCore:
             return actions
         if timeout.round < self.round:
             return actions + self._help(sender, timeout.round)
+        if self._compact_timeouts():  # a TC a proposal names may hold it
+            self.sources.timeouts.add(index, timeout, self.round)
         rounds = self.timeout_rounds.setdefault(timeout.round, {})
         rounds.setdefault(index, timeout.high_qc.round)
         message = timeout_message(timeout.epoch, timeout.round, rounds[index])
@@ -581,7 +616,13 @@ class ConsensusCore:
             return []
         self.helped.add((sender, round_))
         tc = self.last_tc if self.last_tc and self.last_tc.round + 1 == self.round else None
-        return [Send(sender, codec.encode(Certified(self.high_qc, tc)))]
+        if not self._compact_timeouts():
+            return [Send(sender, codec.encode(Certified(self.high_qc, tc)))]
+        # by digest: the laggard usually holds the QC, and the TC's timeouts were broadcast
+        qc, bare_tc, certs = strip_pair(self.committee, self.high_qc, tc, self.meter)
+        self.served.keep(self.round, certs)
+        self.sources.known.add(certs)
+        return [Send(sender, codec.encode(CompactCertified(qc, bare_tc, list(certs))))]
 
     # -- proposals -------------------------------------------------------------------------
 
@@ -607,8 +648,12 @@ class ConsensusCore:
         self.proposed_round = self.round
         self.metrics["proposed"] += 1
         if self._compact():
-            compact = strip(self.committee, block, self.meter)
-            self.served.keep(block.round, block, [bytes(d) for d in compact.certs])
+            named_tc = self._compact_timeouts()
+            compact = strip(self.committee, block, self.meter, named_tc)
+            digests = [bytes(d) for d in compact.certs]
+            certs = dict(zip(digests, certificates(block, named_tc), strict=True))
+            self.served.keep(block.round, certs)
+            self.sources.known.add(certs)
             message = codec.encode(compact)
         else:
             message = codec.encode(Proposal(block))
@@ -705,7 +750,8 @@ class ConsensusCore:
     def _on_vote(self, sender: bytes, vote: Vote) -> list[Action]:
         index = self.committee.index(sender)
         assert index is not None
-        if self._compact() and self.vote_pool.add(index, vote, self.round) and self.parked:
+        if (self._compact() and self.sources.votes.add(index, vote, self.round)
+                and self._waiting()):
             actions = self._complete_parked()
         else:
             actions = []
@@ -732,11 +778,10 @@ class ConsensusCore:
         """Rebuild the block from held votes and announcements, or park it until they
         arrive (and fetch what is still missing after `cert_wait_ms`)."""
         block = proposal.block
-        if len(proposal.certs) != 1 + len(block.payload):
-            raise InvalidMessage("a compact proposal names one digest per certificate")
+        check_names(proposal)
         old = self.parked.get(sender)
         if block.round + 2 < self.round or (old is not None
-                                            and old.proposal.block.round >= block.round):
+                                            and old.round >= block.round):
             self.metrics["compact_stale"] += 1  # its round is over: timeouts carry its QC
             return []
         if old is None and len(self.parked) >= MAX_PARKED:
@@ -746,57 +791,89 @@ class ConsensusCore:
         actions = self._complete(sender)
         if sender in self.parked:
             self.metrics["compact_waiting"] += 1
-            if not any(p.since_ms < self.now and not p.asked for p in self.parked.values()):
-                actions.append(SetTimer(CERT_TIMER, self.now + self.config.cert_wait_ms))
+            actions += self._arm_cert_timer()
         return actions
+
+    def _waiting(self) -> list[tuple[bytes, Parked]]:
+        """Every compact proposal, timeout and `CompactCertified` waiting for certificates."""
+        return [*self.parked.items(), *self.parked_timeouts.items(), *self.parked_helps.items()]
+
+    def _arm_cert_timer(self) -> list[Action]:
+        """Ask in `cert_wait_ms`, unless an earlier arrival's ask is already due sooner."""
+        if any(p.since_ms < self.now and not p.asked for _, p in self._waiting()):
+            return []
+        return [SetTimer(CERT_TIMER, self.now + self.config.cert_wait_ms)]
 
     def _complete(self, sender: bytes) -> list[Action]:
         """Handle the parked proposal of `sender` as a full one once it can be rebuilt.
         Handling one proposal can drop others (the round moves on, or the vote it casts
         completes them), so a sender whose proposal is gone meanwhile is skipped."""
-        parked = self.parked.get(sender)
+        return self._rebuild(self.parked, sender, fill, self._on_proposal, "compact_rebuilt")
+
+    def _rebuild(self, waiting: dict[bytes, Parked], sender: bytes,
+                 fill_in: Callable[[Committee, Parked, Sources, Meter], tuple[T | None, Any]],
+                 handle: Callable[[bytes, T], list[Action]], metric: str) -> list[Action]:
+        """Handle what `sender` parked in `waiting` once its certificates are all here."""
+        parked = waiting.get(sender)
         if parked is None:
             return []
-        block, _ = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
-                        self.meter)
-        if block is None:
+        full, _ = fill_in(self.committee, parked, self.sources, self.meter)
+        if full is None:
             return []
-        del self.parked[sender]
-        self.metrics["compact_rebuilt"] += 1
-        return self._on_proposal(sender, block)
+        del waiting[sender]
+        self.metrics[metric] += 1
+        self.sources.known.add(parked.found)
+        return handle(sender, full)
 
     def _complete_parked(self) -> list[Action]:
-        """A vote, announcement or answer arrived: rebuild what it completes (a proposal
-        that fails its checks is dropped and counted, as on arrival)."""
+        """A vote, timeout, announcement or answer arrived: rebuild what it completes (a
+        proposal or timeout that fails its checks is dropped and counted, as on arrival)."""
         actions: list[Action] = []
-        for sender in list(self.parked):
-            try:
-                actions += self._complete(sender)
-            except (ConsensusError, CodecError, CryptoError) as exc:
-                self.parked.pop(sender, None)
-                self.metrics[f"dropped_{type(exc).__name__}"] += 1
+        for waiting, complete in ((self.parked, self._complete),
+                                  (self.parked_timeouts, self._complete_timeout),
+                                  (self.parked_helps, self._complete_help)):
+            for sender in list(waiting):
+                try:
+                    actions += complete(sender)
+                except (ConsensusError, CodecError, CryptoError) as exc:
+                    waiting.pop(sender, None)
+                    self.metrics[f"dropped_{type(exc).__name__}"] += 1
         return actions
 
     def _ask_certs(self) -> list[Action]:
-        """Ask each proposer whose proposal waited `cert_wait_ms` for what is missing."""
+        """Ask each sender whose proposal or timeout waited `cert_wait_ms` for what is
+        missing. A certificate is asked of one sender per pass (timeouts of a round often
+        name the same QC); one still waiting for that answer asks its own sender a
+        `cert_wait_ms` later, so a sender that does not answer delays the others once."""
         actions = self._complete_parked()
         due = self.now - self.config.cert_wait_ms
-        for sender, parked in self.parked.items():
+        waiting = self._waiting()
+        requested: set[bytes] = set()
+        for sender, parked in waiting:
             if parked.asked or parked.since_ms > due:
                 continue
-            _, missing = fill(self.committee, parked, self.vote_pool, self.pool.pending.get,
-                              self.meter)
+            if isinstance(parked.message, CompactTimeout):
+                _, missing = fill_timeout(self.committee, parked, self.sources, self.meter)
+            elif isinstance(parked.message, CompactCertified):
+                _, missing = fill_certified(self.committee, parked, self.sources, self.meter)
+            else:
+                _, missing = fill(self.committee, parked, self.sources, self.meter)
+            missing = [d for d in missing if d not in requested]
+            if not missing:
+                parked.since_ms = self.now
+                continue
+            requested.update(missing)
             parked.asked = True
             self.metrics["cert_requests"] += 1
             actions.append(Send(sender, codec.encode(CertRequest(missing))))
-        later = [p.since_ms for p in self.parked.values() if not p.asked]
+        later = [p.since_ms for _, p in waiting if not p.asked]
         if later:
             actions.append(SetTimer(CERT_TIMER, min(later) + self.config.cert_wait_ms))
         return actions
 
     def _serve_certs(self, sender: bytes, request: CertRequest) -> list[Action]:
-        """The asked certificates this leader proposed, in answers that each stay well
-        under the wire limit (not bulk: the round waits for them, as for a proposal)."""
+        """The asked certificates this member named, in answers that each stay well under
+        the wire limit (not bulk: the round waits for them, as for a proposal)."""
         answers: list[list[Cert]] = [[]]
         size = 0
         for digest in request.certs:
@@ -812,17 +889,78 @@ class ConsensusCore:
         return [Send(sender, codec.encode(CertResponse(a))) for a in answers if a]
 
     def _on_certs(self, sender: bytes, response: CertResponse) -> list[Action]:
-        """Certificates from a proposer: kept only under the digests its proposal named."""
-        parked = self.parked.get(sender)
-        if parked is None:
+        """Certificates from a sender: kept only under the digests its waiting proposal or
+        timeout named."""
+        waiting = [p for s, p in self._waiting() if s == sender]
+        if not waiting:
             self.metrics["certs_unrequested"] += 1
             return []
-        named = {bytes(d) for d in parked.proposal.certs}
         for cert in response.certs:
             digest = cert_digest(self.committee, cert, self.meter)
-            if digest in named:
-                parked.found[digest] = cert
+            if any(digest in {bytes(d) for d in p.message.certs} for p in waiting):
+                # a certificate is what hashes to its digest: whoever names it may take it
+                self.sources.known.add({digest: cert})
         return self._complete_parked()
+
+    # -- compact timeouts (compact.py) -----------------------------------------------------
+
+    def _compact_timeouts(self) -> bool:
+        return self.config.compact_timeouts and self._compact()
+
+    def _timeout_message(self, timeout: Timeout) -> bytes:
+        """The wire form of this node's timeout: compact (its certificates kept to serve
+        whoever cannot rebuild them) or full."""
+        if not self._compact_timeouts():
+            return codec.encode(timeout)
+        compact, certs = strip_timeout(self.committee, timeout, self.meter)
+        self.served.keep(timeout.round, certs)
+        self.sources.known.add(certs)
+        return codec.encode(compact)
+
+    def _on_compact_timeout(self, sender: bytes, timeout: CompactTimeout) -> list[Action]:
+        """Rebuild a timeout's certificates and handle it as a full one, or park it until
+        they arrive: until then it counts toward nothing (no TC, no joining in)."""
+        if len(timeout.certs) != 1 + (timeout.last_tc is not None):
+            raise InvalidMessage("a compact timeout names one digest per certificate")
+        index = self.committee.index(sender)
+        assert index is not None
+        if timeout.round < self.round:  # a laggard: what it names is older than ours
+            return self._help(sender, timeout.round)
+        if index in self.timeouts.voters(timeout.round):
+            self.metrics["timeout_repeated"] += 1  # a retry of one already counted
+            return []
+        self.sources.timeouts.add(index, timeout, self.round)
+        old = self.parked_timeouts.get(sender)
+        if old is not None and old.round >= timeout.round:
+            return self._complete_parked()
+        self.parked_timeouts[sender] = Parked(timeout, self.now)
+        actions = self._complete_parked()
+        if sender in self.parked_timeouts:
+            self.metrics["compact_timeout_waiting"] += 1
+            actions += self._arm_cert_timer()
+        return actions
+
+    def _complete_timeout(self, sender: bytes) -> list[Action]:
+        return self._rebuild(self.parked_timeouts, sender, fill_timeout, self._on_timeout,
+                             "compact_timeout_rebuilt")
+
+    def _on_compact_certified(self, sender: bytes, message: CompactCertified) -> list[Action]:
+        """The certificates that lead a laggard to a later round, by digest: rebuilt, or
+        fetched from the sender, then handled as a `Certified`."""
+        parked = Parked(message, self.now)
+        if parked.round <= self.round:
+            self.metrics["certified_stale"] += 1
+            return []
+        self.parked_helps[sender] = parked
+        actions = self._complete_parked()
+        if sender in self.parked_helps:
+            self.metrics["compact_certified_waiting"] += 1
+            actions += self._arm_cert_timer()
+        return actions
+
+    def _complete_help(self, sender: bytes) -> list[Action]:
+        return self._rebuild(self.parked_helps, sender, fill_certified, self._on_certified,
+                             "compact_certified_rebuilt")
 
     # -- commit ----------------------------------------------------------------------------
 
@@ -981,7 +1119,7 @@ class ConsensusCore:
 def _epoch_of(message: Any) -> int:
     if isinstance(message, Proposal | CompactProposal):
         return message.block.epoch
-    if isinstance(message, Certified):
+    if isinstance(message, Certified | CompactCertified):
         return message.qc.epoch
     if isinstance(message, BatchMsg):
         return message.batch.epoch

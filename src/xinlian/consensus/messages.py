@@ -171,7 +171,8 @@ class CompactProposal(codec.Struct, tag=14):
 
 
 class CertRequest(codec.Struct, tag=15):
-    """Asks the proposer of a compact proposal for the certificates with these digests."""
+    """Asks the sender of a compact proposal or timeout for the certificates with these
+    digests."""
 
     certs: Annotated[list[ID], codec.at_most(MAX_NAMED)]
 
@@ -180,9 +181,39 @@ class CertResponse(codec.Struct, tag=16):
     certs: Annotated[list[Cert], codec.at_most(MAX_NAMED)]
 
 
+class CompactTimeout(codec.Struct, tag=17):
+    """A `Timeout` whose high QC and last TC carry their signer bitmaps only, each named by
+    the digest of its full certificate: the QC's first, then the TC's if there is one
+    (compact.py). Members rebuild them from the votes, timeouts and certificates they
+    hold, or fetch them from the sender."""
+
+    epoch: int
+    round: int
+    high_qc: QC
+    last_tc: TC | None
+    certs: Annotated[list[ID], codec.at_most(2)]
+    signature: Annotated[bytes, codec.at_most(8192)]
+
+
+class CompactTCProposal(CompactProposal, tag=18):
+    """A compact proposal of a block that follows a TC, the TC stripped as well: its digest
+    comes right after the QC's (compact.py). A tag of its own, so a node that names TCs by
+    digest is never read by one that expects them in full."""
+
+
+class CompactCertified(codec.Struct, tag=19):
+    """A `Certified` sent to a laggard, its QC and TC named by digest like a compact
+    timeout's (compact.py): the laggard rebuilds them or fetches them from the sender."""
+
+    qc: QC
+    tc: TC | None
+    certs: Annotated[list[ID], codec.at_most(2)]
+
+
 Message = (Proposal | Vote | Timeout | Certified | SyncRequest | SyncResponse | BatchMsg | Ack
            | Available | BatchRequest | BatchResponse | EpochRequest | Pruned | CompactProposal
-           | CertRequest | CertResponse)
+           | CertRequest | CertResponse | CompactTimeout | CompactTCProposal
+           | CompactCertified)
 
 
 def decode_message(data: bytes) -> Message:
@@ -199,4 +230,5 @@ def kind(data: bytes) -> str:
 
 _NAMES = ("proposal", "vote", "timeout", "certified", "sync_request", "sync_response", "batch",
           "ack", "available", "batch_request", "batch_response", "epoch_request", "pruned",
-          "compact_proposal", "cert_request", "cert_response")
+          "compact_proposal", "cert_request", "cert_response", "compact_timeout",
+          "compact_tc_proposal", "compact_certified")
