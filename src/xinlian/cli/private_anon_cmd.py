@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from xinlian import codec
@@ -30,10 +29,8 @@ from xinlian.api.format import bytes_of
 from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK
 from xinlian.cli.contract_cmd import _print_json as print_json
-from xinlian.cli.contract_cmd import _reporting as reporting
-from xinlian.cli.data_cmd import report_tx_failed
 from xinlian.cli.private_conf_cmd import _done, read_blinding, read_share, write_blinding
-from xinlian.cli.private_files import Reader, write
+from xinlian.cli.private_files import Reader, runner, write
 from xinlian.crypto.privacy.anonymous import MalformedTransferError
 from xinlian.crypto.privacy.confidential import GROUPS
 from xinlian.execution.anonymous_payloads import AnonTransfer
@@ -43,7 +40,6 @@ from xinlian.sdk.client import Client
 from xinlian.sdk.errors import AnonymousFailed
 
 _files = Reader(MalformedTransferError)
-Cmd = Callable[[argparse.Namespace], int]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,16 +119,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.set_defaults(func=_run(cmd_open))
 
 
-def _run(cmd: Cmd) -> Cmd:
-    """`xinlian contract`'s reporting, plus a failed anonymous transaction: exit 1."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return cmd(args)
-        except AnonymousFailed as exc:
-            receipt = exc.receipt
-            return report_tx_failed(args, exc, f"and nothing of it applied (tx 0x"
-                                    f"{receipt.tx_hash.hex()}, fee {receipt.fee_paid} paid)")
-    return reporting(run)
+_run = runner(AnonymousFailed)
 
 
 def keygen(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,7 @@ from xinlian.api.format import bytes_of
 from xinlian.cli.client_cmd import DEFAULT_RPC
 from xinlian.cli.contract_cmd import EXIT_FAILED, EXIT_OK
 from xinlian.cli.contract_cmd import _print_json as print_json
-from xinlian.cli.contract_cmd import _reporting as reporting
-from xinlian.cli.data_cmd import report_tx_failed
-from xinlian.cli.private_files import Doc, Reader, write
+from xinlian.cli.private_files import Doc, Reader, runner, write
 from xinlian.codec import CodecError
 from xinlian.crypto.primitives.groups import Group, GroupError, Scalar
 from xinlian.crypto.privacy.confidential import GROUPS, elgamal, get_group
@@ -46,7 +43,6 @@ from xinlian.sdk.confidential import ConfidentialAccounts, load_secret, new_secr
 from xinlian.sdk.errors import ConfidentialFailed
 
 _files = Reader(MalformedProofError)
-Cmd = Callable[[argparse.Namespace], int]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,16 +117,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp.set_defaults(func=_run(regulator_propose))
 
 
-def _run(cmd: Cmd) -> Cmd:
-    """`xinlian contract`'s reporting, plus a failed confidential transaction: exit 1."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return cmd(args)
-        except ConfidentialFailed as exc:
-            receipt = exc.receipt
-            return report_tx_failed(args, exc, f"and nothing of it applied (tx 0x"
-                                    f"{receipt.tx_hash.hex()}, fee {receipt.fee_paid} paid)")
-    return reporting(run)
+_run = runner(ConfidentialFailed)
 
 
 # --- files ----------------------------------------------------------------------------------

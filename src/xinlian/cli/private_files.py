@@ -1,17 +1,40 @@
 """JSON documents of the `xinlian private` commands: strict field readers that raise the
 calling scheme's typed error (so a bad file exits with status 2 and that scheme's code),
-and a writer that can make the file readable by its owner only (keys, openings)."""
+a writer that can make the file readable by its owner only (keys, openings), and the
+commands' common reporting (`runner`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xinlian.cli.contract_cmd import _reporting as reporting
+from xinlian.cli.data_cmd import report_tx_failed
 from xinlian.errors import XinlianError
+from xinlian.sdk.errors import TxFailed
 
 Doc = dict[str, Any]
+Cmd = Callable[[argparse.Namespace], int]
+
+
+def runner(failure: type[TxFailed]) -> Callable[[Cmd], Cmd]:
+    """`xinlian contract`'s reporting, plus a committed transaction of this scheme that
+    failed (`failure`): exit 1, saying nothing of it applied and what fee it paid."""
+    def wrap(cmd: Cmd) -> Cmd:
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return cmd(args)
+            except failure as exc:
+                receipt = exc.receipt
+                return report_tx_failed(args, exc, f"and nothing of it applied (tx 0x"
+                                        f"{receipt.tx_hash.hex()}, fee {receipt.fee_paid} "
+                                        "paid)")
+        return reporting(run)
+    return wrap
 
 
 class Reader:
