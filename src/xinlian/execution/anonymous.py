@@ -60,6 +60,7 @@ from xinlian.execution.anonymous_payloads import (
 from xinlian.execution.confidential import VERIFY_FUEL as CONFIDENTIAL_FUEL
 from xinlian.execution.confidential import (
     Store,
+    get_record,
     get_regulator,
     proof_context,
     verifier_rng,
@@ -176,48 +177,39 @@ def note_key(index: int) -> bytes:
 
 
 def get_address(read: Read, account: bytes) -> anon.Address | None:
-    raw = read(ADDRESS_PREFIX + account)
-    return None if raw is None else codec.decode(raw, anon.Address)
+    return get_record(read, ADDRESS_PREFIX + account, anon.Address)
 
 
 def get_count(read: Read) -> int:
-    raw = read(COUNT_KEY)
-    return 0 if raw is None else codec.decode(raw, int)
+    return get_record(read, COUNT_KEY, int) or 0
 
 
 def get_note(read: Read, index: int) -> StoredNote | None:
-    raw = read(note_key(index))
-    return None if raw is None else codec.decode(raw, StoredNote)
+    return get_record(read, note_key(index), StoredNote)
 
 
 def get_supply(read: Read) -> int:
-    raw = read(SUPPLY_KEY)
-    return 0 if raw is None else codec.decode(raw, int)
+    return get_record(read, SUPPLY_KEY, int) or 0
 
 
 def get_trace(read: Read, tx_hash: bytes) -> AnonTrace | None:
-    raw = read(TRACE_PREFIX + tx_hash)
-    return None if raw is None else codec.decode(raw, AnonTrace)
+    return get_record(read, TRACE_PREFIX + tx_hash, AnonTrace)
 
 
 def get_opened(read: Read, tx_hash: bytes) -> AnonOpened | None:
-    raw = read(OPENED_PREFIX + tx_hash)
-    return None if raw is None else codec.decode(raw, AnonOpened)
+    return get_record(read, OPENED_PREFIX + tx_hash, AnonOpened)
 
 
 def get_request(read: Read, tx_hash: bytes) -> AnonRequestRecord | None:
-    raw = read(REQUEST_PREFIX + tx_hash)
-    return None if raw is None else codec.decode(raw, AnonRequestRecord)
+    return get_record(read, REQUEST_PREFIX + tx_hash, AnonRequestRecord)
 
 
 def get_blind_opened(read: Read, tx_hash: bytes) -> AnonBlindOpened | None:
-    raw = read(BLIND_OPENED_PREFIX + tx_hash)
-    return None if raw is None else codec.decode(raw, AnonBlindOpened)
+    return get_record(read, BLIND_OPENED_PREFIX + tx_hash, AnonBlindOpened)
 
 
 def get_shares(read: Read, tx_hash: bytes) -> list[AnonShareRecord]:
-    raw = read(SHARES_PREFIX + tx_hash)
-    return [] if raw is None else codec.decode(raw, list[AnonShareRecord])
+    return get_record(read, SHARES_PREFIX + tx_hash, list[AnonShareRecord]) or []
 
 
 def is_spent(read: Read, key_image: bytes) -> bool:

@@ -177,19 +177,23 @@ def balance_digest(hash_bytes: Hasher, encoded_balance: bytes) -> bytes:
     return hash_bytes(b"xinlian/conf/balance\x00" + encoded_balance)
 
 
+def get_record(read: Read, key: bytes, kind: type[T]) -> T | None:
+    """The state value at `key` decoded as `kind`, None if absent (the private schemes'
+    records: confidential here, anonymous in anonymous.py)."""
+    raw = read(key)
+    return None if raw is None else codec.decode(raw, kind)
+
+
 def get_regulator(read: Read) -> SetRegulator | None:
-    raw = read(REGULATOR_KEY)
-    return None if raw is None else codec.decode(raw, SetRegulator)
+    return get_record(read, REGULATOR_KEY, SetRegulator)
 
 
 def get_account(read: Read, address: bytes) -> ConfidentialAccount | None:
-    raw = read(ACCOUNT_PREFIX + address)
-    return None if raw is None else codec.decode(raw, ConfidentialAccount)
+    return get_record(read, ACCOUNT_PREFIX + address, ConfidentialAccount)
 
 
 def get_supply(read: Read) -> int:
-    raw = read(SUPPLY_KEY)
-    return 0 if raw is None else codec.decode(raw, int)
+    return get_record(read, SUPPLY_KEY, int) or 0
 
 
 def regulator_key(group: Group, reg: SetRegulator) -> RegulatorKey:
@@ -495,34 +499,28 @@ def share_context(chain_id: str, tx_hash: bytes, index: int) -> bytes:
 
 
 def _shares(read: Read, tx_hash: bytes) -> list[ShareRecord]:
-    raw = read(SHARES_PREFIX + tx_hash)
-    return [] if raw is None else codec.decode(raw, list[ShareRecord])
+    return get_record(read, SHARES_PREFIX + tx_hash, list[ShareRecord]) or []
 
 
 def _put(state: Store, address: bytes, key: bytes, balance: Ciphertext) -> None:
     state.set(ACCOUNT_PREFIX + address, codec.encode(ConfidentialAccount(key, balance.encode())))
 
 
-def _get(read: Read, key: bytes, kind: type[T]) -> T | None:
-    raw = read(key)
-    return None if raw is None else codec.decode(raw, kind)
-
-
 def get_trace(read: Read, transfer_id: bytes) -> Trace | None:
-    return _get(read, TRACE_PREFIX + transfer_id, Trace)
+    return get_record(read, TRACE_PREFIX + transfer_id, Trace)
 
 
 def get_opened(read: Read, transfer_id: bytes) -> Opened | None:
     """An opening made before blinding (amount in the clear)."""
-    return _get(read, OPENED_PREFIX + transfer_id, Opened)
+    return get_record(read, OPENED_PREFIX + transfer_id, Opened)
 
 
 def get_request(read: Read, transfer_id: bytes) -> OpenRequestRecord | None:
-    return _get(read, REQUEST_PREFIX + transfer_id, OpenRequestRecord)
+    return get_record(read, REQUEST_PREFIX + transfer_id, OpenRequestRecord)
 
 
 def get_blind_opened(read: Read, transfer_id: bytes) -> BlindOpened | None:
-    return _get(read, BLIND_OPENED_PREFIX + transfer_id, BlindOpened)
+    return get_record(read, BLIND_OPENED_PREFIX + transfer_id, BlindOpened)
 
 
 def is_opened(read: Read, transfer_id: bytes) -> bool:
