@@ -125,7 +125,7 @@ def _machine_busy() -> float:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / _TICK  # less idle and iowait
 
 
-def _cpu(nodes: Sequence[NodeProcess]) -> dict[str, float]:
+def process_cpu(nodes: Sequence[NodeProcess]) -> dict[str, float]:
     node = sum(_pid_cpu(n.pid) for n in nodes)
     workers = sum(_pid_cpu(k) for n in nodes for k in _children(n.pid))
     client = time.process_time()
@@ -175,7 +175,7 @@ async def _submit_paced(url: str, txs: Sequence[SignedTx], sent: dict[bytes, flo
         await asyncio.gather(*pending)
 
 
-def _sign(wallets: Sequence[Wallet], nodes: int, rounds: int) -> list[list[SignedTx]]:
+def sign_transfers(wallets: Sequence[Wallet], nodes: int, rounds: int) -> list[list[SignedTx]]:
     """`rounds` transfers from every wallet, grouped by the node its wallet submits to."""
     per_node: list[list[SignedTx]] = [[] for _ in range(nodes)]
     for r in range(rounds):
@@ -185,7 +185,7 @@ def _sign(wallets: Sequence[Wallet], nodes: int, rounds: int) -> list[list[Signe
     return per_node
 
 
-async def _load(nodes: list[NodeProcess], per_node: list[list[SignedTx]], rate: float) -> Load:
+async def run_load(nodes: list[NodeProcess], per_node: list[list[SignedTx]], rate: float) -> Load:
     """Submit `per_node` (all at once, or at `rate` tx/s in all when it is not 0) and watch
     node 0's blocks until every transaction committed."""
     total = sum(len(txs) for txs in per_node)
@@ -193,7 +193,7 @@ async def _load(nodes: list[NodeProcess], per_node: list[list[SignedTx]], rate: 
         blocks = await watcher.subscribe_blocks()
         sent: dict[bytes, float] = {}
         latencies: list[float] = []
-        before = _cpu(nodes)
+        before = process_cpu(nodes)
         start = time.perf_counter()
         submitting = asyncio.gather(*(
             _submit_paced(node.base_url, txs, sent, rate * len(txs) / total, start) if rate
@@ -209,14 +209,14 @@ async def _load(nodes: list[NodeProcess], per_node: list[list[SignedTx]], rate: 
                 break
         elapsed = time.perf_counter() - start
         await submitting
-        after = _cpu(nodes)
+        after = process_cpu(nodes)
         await blocks.close()
     latencies.sort()
     return Load(elapsed, total, count, latencies,
                 {kind: after[kind] - before[kind] for kind in after})
 
 
-def _agreed_roots(nodes: list[NodeProcess], total: int) -> set[str]:
+def agreed_roots(nodes: list[NodeProcess], total: int) -> set[str]:
     """The state roots once every validator has applied all `total` transactions."""
     deadline = time.monotonic() + 60
     while True:
@@ -319,15 +319,15 @@ def run(suite_name: str, txs: int, accounts: int, probes: int, down: bool = Fals
             live = nodes[:-1] if down else nodes
             loads: list[tuple[Load, dict[str, float]]] = []
             for suffix, offered in [("", 0.0)] + ([("_at_rate", rate)] if rate else []):
-                per_node = _sign(wallets, len(live), rounds)
+                per_node = sign_transfers(wallets, len(live), rounds)
                 before = _stage_cpu(live, metrics_ports)
-                load = asyncio.run(_load(live, per_node, offered))
+                load = asyncio.run(run_load(live, per_node, offered))
                 after = _stage_cpu(live, metrics_ports)
                 stages = {s: after[s] - before.get(s, 0.0) for s in after}
                 loads.append((load, _emit_load(bench, base + suffix, load, tags, stages,
                                                len(live), **({"offered": rate} if offered
                                                              else {}))))
-            roots = _agreed_roots(live, sum(load.txs for load, _ in loads))
+            roots = agreed_roots(live, sum(load.txs for load, _ in loads))
             latencies = asyncio.run(_probe(live[0].base_url, wallets[0], wallets[1].address,
                                            probes))
         finally:

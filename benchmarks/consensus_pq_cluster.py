@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
 
-from benchmarks.consensus_e2e import Load, _agreed_roots, _cpu, _load, _sign
+from benchmarks.consensus_e2e import Load, agreed_roots, process_cpu, run_load, sign_transfers
 from benchmarks.report import emit
 from xinlian.cli.cluster import SHARED_MACHINE_TOML, NodeProcess, free_ports, prepare
 from xinlian.crypto.suites import get_suite
@@ -108,13 +108,13 @@ def run(n: int, suite_name: str, rate: float, seconds: float, accounts: int,
                 for node in nodes:
                     if node not in live:
                         node.kill()
-                per_node = _sign(wallets, entry, rounds)
-                before = _cpu(live)["node"]
-                load = asyncio.run(asyncio.wait_for(_load(live[:entry], per_node, rate),
+                per_node = sign_transfers(wallets, entry, rounds)
+                before = process_cpu(live)["node"]
+                load = asyncio.run(asyncio.wait_for(run_load(live[:entry], per_node, rate),
                                                     LOAD_TIMEOUT_S))
-                _emit(name, load, _cpu(live)["node"] - before, live, tags)
+                _emit(name, load, process_cpu(live)["node"] - before, live, tags)
                 loads.append(load)
-            roots = _agreed_roots(survivors, sum(load.txs for load in loads))
+            roots = agreed_roots(survivors, sum(load.txs for load in loads))
         finally:
             for node in nodes:
                 node.stop()
